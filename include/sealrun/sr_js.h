@@ -1,0 +1,72 @@
+/*
+ * sr_js.h - the JavaScript runtime (JavaScriptCore) that runs one job's
+ * script inside a job process.
+ *
+ * A sr_js_vm is one JSC context group (one VM). It is created in the job
+ * process after fork (JSC starts threads: never fork after sr_js_vm_new) and
+ * reused for the jobs of one owner, each job in a fresh global context.
+ * sr_js_run() never lets guest code crash the caller: exceptions, limits and
+ * bad results become a failed sr_js_result. One thread at a time per VM.
+ *
+ * What the guest sees (docs/architecture.md, design.md section 3):
+ *   main(input, secrets) (or job->entry_point), globals 'input' and
+ *   'secrets' (frozen), console.log/info/warn/error, crypto.sha256(x),
+ *   crypto.randomBytes(n), getSecret(name); a returned Promise is awaited.
+ */
+#ifndef SR_JS_H
+#define SR_JS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "sealrun/sr_err.h"
+
+typedef struct sr_js_vm sr_js_vm;
+
+struct sr_js_options {
+    bool no_jit; /* run JSC's interpreter only (--js-jit=off); process-wide */
+};
+
+/* Sets process-wide JSC options (JIT on/off) and creates a VM. The options
+ * of the first call in a process win. Returns owned: sr_js_vm_free(). */
+sr_status sr_js_vm_new(const struct sr_js_options *opt, sr_js_vm **out, sr_err *err);
+
+/* Releases the VM. NULL is a no-op. */
+void sr_js_vm_free(sr_js_vm *vm);
+
+struct sr_js_job {
+    const char *script; /* borrowed, script_len bytes, UTF-8; <= SR_MAX_SCRIPT */
+    size_t script_len;
+    const char *entry_point;  /* borrowed; NULL means "main" */
+    const char *input_json;   /* borrowed JSON text; NULL means null */
+    const char *secrets_json; /* borrowed JSON object text; NULL means {} */
+    uint64_t cpu_limit_us;    /* CPU budget (gas_limit); 0 = none */
+    uint64_t memory_bytes;    /* RSS cap checked while the guest runs; 0 = none */
+    int statm_fd;             /* open fd of /proc/self/statm (opened before seccomp), or -1 */
+};
+
+struct sr_js_result {
+    bool ok;                /* completed: output_json is set */
+    const char *error_code; /* static SR_CODE_* when !ok, else NULL */
+    char *error_message;    /* owned, when !ok: what happened, with line:column */
+    char *output_json;      /* owned JSON text of the output object when ok */
+    json_t *logs;           /* owned array of strings (never NULL after sr_js_run) */
+    uint64_t gas_used;      /* CPU microseconds the guest used */
+    bool discard;           /* VM state is suspect (limit hit): end the process */
+};
+
+/* Runs one job in a fresh global context of 'vm'. Fills *res (which the
+ * caller then releases with sr_js_result_fini) and returns SR_OK whenever a
+ * job result exists, failed or not; another status only if sealrun itself
+ * failed (SR_ENOMEM, SR_EINTERNAL), with err set. */
+sr_status sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res,
+                    sr_err *err);
+
+/* Frees what *res owns. Safe on a zeroed or already-finished result. */
+void sr_js_result_fini(struct sr_js_result *res);
+
+/* JavaScriptCore version string for /info and receipts (static). */
+const char *sr_js_engine_version(void);
+
+#endif /* SR_JS_H */

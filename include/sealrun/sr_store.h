@@ -1,0 +1,116 @@
+/*
+ * sr_store.h - the persistent store: API tokens (hashed), jobs, and later
+ * secrets and storage. One interface, several backends (SQLite embedded; a
+ * PostgreSQL backend comes with cluster mode); store.c dispatches through
+ * a const struct sr_store_ops.
+ *
+ * Every job lookup is scoped to its owner in the query itself: another
+ * owner's job and a missing job are the same SR_ENOTFOUND. An acknowledged
+ * write is durable when the call returns (it survives kill -9 of the
+ * process). Thread-safe: any thread may call any function on one sr_store.
+ */
+#ifndef SR_STORE_H
+#define SR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sealrun/sr_err.h"
+
+typedef struct sr_store sr_store;
+
+enum sr_job_state {
+    SR_JOB_QUEUED = 0,
+    SR_JOB_RUNNING = 1,
+    SR_JOB_COMPLETED = 2,
+    SR_JOB_FAILED = 3,
+};
+
+/* "queued", "running", "completed", "failed"; NULL for an unknown value. */
+const char *sr_job_state_name(enum sr_job_state s);
+
+struct sr_job_row {
+    char id[33];            /* 32 hex characters, 128 random bits */
+    char *owner;            /* user name */
+    enum sr_job_state state;
+    char *runtime;          /* "js", "wasm" */
+    char *request_json;     /* what is needed to run it (queued async jobs); may be NULL */
+    char *result_json;      /* the finished job's response fields; NULL until finished */
+    int64_t created_at_ms;  /* epoch ms */
+    int64_t started_at_ms;  /* 0 until started */
+    int64_t finished_at_ms; /* 0 until finished */
+    int64_t expires_at_ms;  /* purged after this */
+};
+
+/* Frees what a row owns (strings). Safe on a zeroed row. */
+void sr_job_row_fini(struct sr_job_row *row);
+
+struct sr_token_row {
+    char id[17];    /* first 16 hex characters of the token's SHA-256: safe to show */
+    char *owner;
+    char *label;    /* may be NULL */
+    int64_t created_at_ms;
+    int64_t revoked_at_ms; /* 0 while valid */
+};
+void sr_token_row_fini(struct sr_token_row *row);
+
+/* Opens (creating it if missing) the SQLite database at 'path' with WAL,
+ * applies pending migrations (schema/NNNN_*.sql, embedded) in order.
+ * Returns owned: sr_store_close(). */
+sr_status sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err);
+
+/* Closes. NULL is a no-op. No call may be in progress. */
+void sr_store_close(sr_store *st);
+
+/* Schema version after migrations (for /info and tests). */
+int sr_store_schema_version(sr_store *st);
+
+/* true if the store answers a trivial query (for GET /ready). */
+bool sr_store_ping(sr_store *st);
+
+/* --- tokens --- */
+
+/* Stores a new token's hash for owner (copies). SR_ECONFLICT if the hash exists. */
+sr_status sr_store_token_add(sr_store *st, const uint8_t hash[32], const char *owner,
+                             const char *label, int64_t now_ms, sr_err *err);
+/* Finds the owner of a valid (not revoked) token hash. *owner is owned (free()).
+ * SR_ENOTFOUND when unknown or revoked. */
+sr_status sr_store_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err);
+/* All tokens, newest first; *rows is an owned array of *n rows: free each with
+ * sr_token_row_fini() and the array with free(). 'owner' NULL = every owner. */
+sr_status sr_store_token_list(sr_store *st, const char *owner, struct sr_token_row **rows,
+                              size_t *n, sr_err *err);
+/* Revokes the token whose id (hash prefix, >= 8 hex characters, unique) matches.
+ * SR_ENOTFOUND when none, SR_ECONFLICT when the prefix is ambiguous. */
+sr_status sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms,
+                                sr_err *err);
+
+/* --- jobs --- */
+
+/* Inserts a job (copies every field). SR_ECONFLICT on a duplicate id. */
+sr_status sr_store_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err);
+/* Updates state, result_json, started/finished/expires of the job with
+ * row->id and row->owner. SR_ENOTFOUND if missing. */
+sr_status sr_store_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err);
+/* Loads one job of 'owner'. *out is filled (caller: sr_job_row_fini). */
+sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id,
+                           struct sr_job_row *out, sr_err *err);
+/* Lists owner's jobs newest first (by created_at, then id), at most 'limit',
+ * strictly older than the cursor job 'before_id' when not NULL (SR_ENOTFOUND
+ * if that job is not the owner's). request_json is not loaded. Owned array
+ * as for sr_store_token_list. */
+sr_status sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
+                            struct sr_job_row **rows, size_t *n, sr_err *err);
+/* At start: every 'running' job becomes 'failed' with result_json
+ * 'interrupted_result_json' and finished_at now; returns how many in *n. */
+sr_status sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_json,
+                                  int64_t now_ms, size_t *n, sr_err *err);
+/* Queued jobs of every owner, oldest first (to resume after a restart),
+ * with request_json. Owned array as above. */
+sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
+/* Deletes jobs whose expires_at_ms <= now_ms; *n = how many. */
+sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
+/* Counts for /info: all stored jobs. */
+sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
+
+#endif /* SR_STORE_H */

@@ -1,0 +1,46 @@
+/*
+ * sr_util.h - small helpers shared by every module: checked arithmetic,
+ * number and duration parsing, hex, base64, clocks and RFC 3339 time.
+ * All functions are thread-safe and allocate nothing unless they say so.
+ */
+#ifndef SR_UTIL_H
+#define SR_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sealrun/sr_err.h"
+
+/* *out = a * b; false (and *out untouched) on overflow. */
+bool sr_mul_size(size_t a, size_t b, size_t *out);
+bool sr_add_size(size_t a, size_t b, size_t *out);
+
+/* Parses a whole decimal integer in [min, max]; 'what' names it in the message. */
+sr_status sr_parse_i64(const char *s, int64_t min, int64_t max, const char *what, int64_t *out,
+                       sr_err *err);
+
+/* Parses "24h", "90m", "45s", "1500ms" or a bare number of seconds into ms. */
+sr_status sr_parse_duration_ms(const char *s, int64_t *out_ms, sr_err *err);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
+void sr_hex_encode(const uint8_t *p, size_t len, char *out);
+/* Decodes exactly 'len' bytes of hex (2*len characters, either case). */
+sr_status sr_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t len, sr_err *err);
+
+/* Standard base64 with padding (RFC 4648 section 4). Returns owned, free(). */
+char *sr_base64_encode(const uint8_t *p, size_t len);
+/* Decodes standard base64 (padding optional, no whitespace). Returns owned
+ * bytes in *out (free()), length in *out_len. SR_EINVAL names the problem. */
+sr_status sr_base64_decode(const char *s, size_t s_len, uint8_t **out, size_t *out_len,
+                           sr_err *err);
+
+/* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
+int64_t sr_now_ms(void);
+/* Microseconds of CLOCK_MONOTONIC. */
+int64_t sr_mono_us(void);
+/* RFC 3339 UTC with milliseconds ("2026-11-21T10:00:00.123Z") into out[32]. */
+void sr_time_rfc3339(int64_t ms, char out[32]);
+/* Formats a duration like "12.3ms", "1.204s", "850us" into out[32]. */
+void sr_duration_str(int64_t us, char out[32]);
+
+#endif /* SR_UTIL_H */

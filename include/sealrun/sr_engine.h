@@ -1,0 +1,110 @@
+/*
+ * sr_engine.h - runs jobs: validates a request, runs it in the sandbox with
+ * the right runtime under its limits, protects the output (hash, MAC,
+ * sealed copy) and records it in the store; queues async jobs and runs them
+ * on worker threads; recovers after a restart.
+ *
+ * An sr_engine owns the sandbox (zygote) and borrows the store and keys.
+ * sr_engine_new() forks the zygote, so it must be called before the program
+ * starts any thread. After sr_engine_start() every function is thread-safe.
+ */
+#ifndef SR_ENGINE_H
+#define SR_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_err.h"
+#include "sealrun/sr_sandbox.h"
+#include "sealrun/sr_store.h"
+
+typedef struct sr_engine sr_engine;
+
+struct sr_engine_config {
+    enum sr_isolation isolation;   /* SR_ISOLATION_TENANT (default) or _JOB */
+    bool js_no_jit;                /* --js-jit=off */
+    int64_t result_ttl_ms;         /* how long finished jobs are kept; 0 = 24h */
+    unsigned max_running_per_user; /* 0 = SR_DEFAULT_MAX_RUNNING_PER_USER */
+    unsigned max_queued_per_user;  /* 0 = SR_DEFAULT_MAX_QUEUED_PER_USER */
+    unsigned async_workers;        /* threads running async jobs; 0 = 8 */
+    unsigned max_jobs_per_process; /* tenant mode; 0 = sandbox default */
+    unsigned idle_ms;              /* tenant mode; 0 = sandbox default */
+};
+
+/* A validated job request (POST /execute body or `sealrun run`). */
+struct sr_job_request {
+    char *runtime;      /* "js" */
+    char *script;       /* owned, script_len bytes */
+    size_t script_len;
+    char *entry_point;  /* owned; "main" by default */
+    char *input_json;   /* owned canonical-ish JSON text of "input" ("null" if absent) */
+    size_t input_len;
+    uint32_t timeout_s; /* 1..SR_MAX_TIMEOUT_S */
+    uint32_t memory_mb; /* 16..SR_MAX_MEMORY_MB */
+    uint64_t gas_limit; /* JS: CPU microseconds; 0 = the timeout */
+    bool has_pubkey;
+    uint8_t output_pubkey[SR_BOX_PK_LEN];
+    bool async;
+};
+
+/* Validates a request body. Unknown fields are refused (a typo must not be
+ * silently ignored). SR_EINVAL names the field and what was expected;
+ * SR_ELIMIT for a script over SR_MAX_SCRIPT. Fills *out (caller: _fini). */
+sr_status sr_job_request_parse(const json_t *body, struct sr_job_request *out, sr_err *err);
+void sr_job_request_fini(struct sr_job_request *req);
+/* The request as stored for a queued job (and parsed back after a restart). */
+json_t *sr_job_request_to_json(const struct sr_job_request *req);
+
+/* Creates the engine and forks the sandbox zygote. Copies cfg. Call it
+ * before loading keys or opening the store, so the zygote (and every job
+ * process forked from it) never holds either. Returns owned: sr_engine_free(). */
+sr_status sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err);
+
+/* Borrows 'store' (NULL: local runs only, as `sealrun run`) and 'keys'
+ * (NULL: no signature); both must outlive the engine. With a store: marks
+ * jobs left running by a previous process as failed (INTERRUPTED), requeues
+ * queued ones, purges expired ones, and starts the async workers and the
+ * purge thread. */
+sr_status sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *err);
+
+/* Stops the threads (running jobs finish first), kills the sandbox. NULL ok. */
+void sr_engine_free(sr_engine *eng);
+
+/* Runs a job and waits for it. On SR_OK, *out is the job object (owned,
+ * json_decref) whether the job completed or failed; with a store the job is
+ * stored before this returns. SR_ELIMIT when 'owner' already runs
+ * max_running_per_user jobs (the caller answers 429). */
+sr_status sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                            json_t **out, sr_err *err);
+
+/* Stores the job as queued and returns {"job_id","status":"queued"} (owned).
+ * SR_ELIMIT when the owner's queue is full. Needs a store. */
+sr_status sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                           json_t **out, sr_err *err);
+
+/* One job of 'owner' as the API shows it. SR_ENOTFOUND if missing or not theirs. */
+sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out,
+                            sr_err *err);
+
+/* {"jobs":[...], "next": id|null}, newest first; limit 1..SR_MAX_PAGE. */
+sr_status sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit,
+                             const char *before, json_t **out, sr_err *err);
+
+struct sr_engine_stats {
+    int64_t jobs_total;   /* jobs in the store */
+    unsigned running;     /* jobs running now */
+    unsigned queued;      /* async jobs waiting */
+    unsigned processes;   /* live job processes */
+    int64_t result_ttl_ms;
+};
+sr_status sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err);
+
+/* true when the store answers and the sandbox is alive; otherwise why. */
+bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);
+
+/* The configuration in force (for /info). */
+const struct sr_engine_config *sr_engine_config(const sr_engine *eng);
+
+#endif /* SR_ENGINE_H */

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * router.c - maps (method, path) to a handler and runs it: authentication,
+ * the job endpoints, and the public health/ready/info endpoints.
+ *
+ * Every handler fills a status and a JSON body; nothing here touches a
+ * socket. Authentication failures and "not yours" are indistinguishable
+ * from "missing" by design (401 / 404 with fixed texts).
+ */
+#include "sealrun/sr_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_js.h"
+#include "sealrun/sr_json.h"
+#include "sealrun/sr_limits.h"
+#include "sealrun/sr_log.h"
+#include "sealrun/sr_util.h"
+
+struct sr_api {
+    sr_engine *eng;
+    sr_store *store;
+};
+
+sr_status
+sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
+{
+    sr_api *api = calloc(1, sizeof(*api));
+    if (!api)
+        return sr_err_set(err, SR_ENOMEM, "out of memory creating the API");
+    api->eng = eng;
+    api->store = store;
+    *out = api;
+    return SR_OK;
+}
+
+void
+sr_api_free(sr_api *api)
+{
+    free(api);
+}
+
+static void
+reply_error(struct sr_api_response *resp, unsigned status, const char *msg)
+{
+    resp->status = status;
+    resp->body = sr_api_error_body(status, msg);
+}
+
+/* Library failure: EINTERNAL and ENOMEM details go to the log only. */
+static void
+reply_status(struct sr_api_response *resp, const sr_err *e, const char *what)
+{
+    unsigned st = sr_api_http_status(e->status);
+    if (st == 500) {
+        char rid[SR_ID_HEX_LEN + 1];
+        sr_random_id(rid);
+        sr_log(SR_LOG_ERROR, "api", "request %s: %s: %s", rid, what, e->msg);
+        char msg[128];
+        (void)snprintf(msg, sizeof(msg), "internal error; request id %s", rid);
+        reply_error(resp, 500, msg);
+        return;
+    }
+    if (st == 503)
+        sr_log(SR_LOG_WARN, "api", "%s: %s", what, e->msg);
+    reply_error(resp, st, e->msg);
+}
+
+/* Returns the owner (owned) or NULL after filling a 401/503 response. */
+static char *
+authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    const char *h = req->authorization;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+        reply_error(resp, 401, "missing bearer token: send 'Authorization: Bearer <token>'");
+        return NULL;
+    }
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    if (!*tok || strlen(tok) > 256) {
+        reply_error(resp, 401, "invalid or revoked token");
+        return NULL;
+    }
+    uint8_t hash[32];
+    sr_token_hash(tok, hash);
+    char *owner = NULL;
+    sr_err e = {0};
+    sr_status rc = sr_store_token_owner(api->store, hash, &owner, &e);
+    if (rc == SR_ENOTFOUND) {
+        reply_error(resp, 401, "invalid or revoked token");
+        return NULL;
+    }
+    if (rc != SR_OK) {
+        reply_status(resp, &e, "checking a token");
+        return NULL;
+    }
+    return owner;
+}
+
+static void
+route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
+              struct sr_api_response *resp)
+{
+    json_t *body = NULL;
+    sr_err e = {0};
+    if (sr_json_parse(req->body ? req->body : "", req->body_len, SR_MAX_JSON_DEPTH,
+                      "request body", &body, &e) != SR_OK) {
+        reply_status(resp, &e, "parsing a request");
+        return;
+    }
+    struct sr_job_request jr;
+    sr_status rc = sr_job_request_parse(body, &jr, &e);
+    json_decref(body);
+    if (rc != SR_OK) {
+        reply_status(resp, &e, "validating a request");
+        return;
+    }
+    json_t *job = NULL;
+    rc = jr.async ? sr_engine_submit(api->eng, owner, &jr, &job, &e)
+                  : sr_engine_execute(api->eng, owner, &jr, &job, &e);
+    bool async = jr.async;
+    sr_job_request_fini(&jr);
+    if (rc == SR_ELIMIT) {
+        reply_error(resp, 429, e.msg);
+        resp->retry_after = 1;
+        return;
+    }
+    if (rc != SR_OK) {
+        reply_status(resp, &e, "running a job");
+        return;
+    }
+    resp->status = async ? 202 : 200;
+    resp->body = job;
+}
+
+static bool
+valid_job_id(const char *id)
+{
+    if (strlen(id) != SR_ID_HEX_LEN)
+        return false;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+static void
+route_job(sr_api *api, const char *owner, const char *id, struct sr_api_response *resp)
+{
+    if (!valid_job_id(id)) {
+        reply_error(resp, 404, "job not found");
+        return;
+    }
+    sr_err e = {0};
+    json_t *job = NULL;
+    if (sr_engine_job_get(api->eng, owner, id, &job, &e) != SR_OK) {
+        reply_status(resp, &e, "loading a job");
+        return;
+    }
+    resp->status = 200;
+    resp->body = job;
+}
+
+static void
+route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
+           struct sr_api_response *resp)
+{
+    int64_t limit = SR_DEFAULT_PAGE;
+    sr_err e = {0};
+    if (req->query_limit &&
+        sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE, "query parameter 'limit'", &limit, &e) !=
+            SR_OK) {
+        reply_status(resp, &e, "listing jobs");
+        return;
+    }
+    if (req->query_before && !valid_job_id(req->query_before)) {
+        reply_error(resp, 400, "query parameter 'before' must be a job id (32 hex characters)");
+        return;
+    }
+    json_t *list = NULL;
+    if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &list, &e) !=
+        SR_OK) {
+        reply_status(resp, &e, "listing jobs");
+        return;
+    }
+    resp->status = 200;
+    resp->body = list;
+}
+
+static json_t *
+info_limits(void)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i}", "script_bytes",
+                     (json_int_t)SR_MAX_SCRIPT, "input_bytes", (json_int_t)SR_MAX_INPUT,
+                     "output_bytes", (json_int_t)SR_MAX_OUTPUT, "body_bytes",
+                     (json_int_t)SR_MAX_BODY, "log_entries", (json_int_t)SR_MAX_LOG_ENTRIES,
+                     "log_entry_bytes", SR_MAX_LOG_ENTRY, "timeout_default_s",
+                     SR_DEFAULT_TIMEOUT_S, "timeout_max_s", SR_MAX_TIMEOUT_S,
+                     "memory_default_mb", SR_DEFAULT_MEMORY_MB, "memory_max_mb",
+                     SR_MAX_MEMORY_MB, "random_bytes_max", SR_MAX_RANDOM_BYTES);
+}
+
+static void
+route_info(sr_api *api, struct sr_api_response *resp)
+{
+    struct sr_engine_stats st;
+    sr_err e = {0};
+    if (sr_engine_stats(api->eng, &st, &e) != SR_OK) {
+        reply_status(resp, &e, "reading statistics");
+        return;
+    }
+    const struct sr_engine_config *cfg = sr_engine_config(api->eng);
+    json_t *limits = info_limits();
+    json_object_set_new(limits, "running_jobs_per_user",
+                        json_integer(cfg->max_running_per_user));
+    json_object_set_new(limits, "queued_jobs_per_user", json_integer(cfg->max_queued_per_user));
+    char ttl[32];
+    sr_duration_str(st.result_ttl_ms * 1000, ttl);
+    resp->status = 200;
+    resp->body = json_pack(
+        "{s:s, s:s, s:{s:{s:s, s:b}}, s:s, s:o, s:{s:I, s:i, s:i, s:i}, s:s, s:I}", "name",
+        "sealrun", "version", SR_VERSION, "engines", "js", "engine", sr_js_engine_version(),
+        "jit", !cfg->js_no_jit, "isolation",
+        cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits, "stats",
+        "jobs_total", (json_int_t)st.jobs_total, "jobs_running", (int)st.running,
+        "jobs_queued", (int)st.queued, "job_processes", (int)st.processes, "result_ttl", ttl,
+        "result_ttl_ms", (json_int_t)st.result_ttl_ms);
+}
+
+static void
+route_public(sr_api *api, const char *path, struct sr_api_response *resp)
+{
+    if (strcmp(path, "/health") == 0) {
+        resp->status = 200;
+        resp->body = json_pack("{s:s}", "status", "ok");
+    } else if (strcmp(path, "/ready") == 0) {
+        char why[128];
+        if (sr_engine_ready(api->eng, why, sizeof(why))) {
+            resp->status = 200;
+            resp->body = json_pack("{s:s}", "status", "ready");
+        } else {
+            reply_error(resp, 503, why);
+        }
+    } else {
+        route_info(api, resp);
+    }
+}
+
+static bool
+is_public(const char *path)
+{
+    return strcmp(path, "/health") == 0 || strcmp(path, "/ready") == 0 ||
+           strcmp(path, "/info") == 0;
+}
+
+void
+sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    const char *m = req->method;
+    const char *path = req->path;
+    bool is_get = strcmp(m, "GET") == 0;
+    bool is_post = strcmp(m, "POST") == 0;
+    bool is_jobs = strcmp(path, "/jobs") == 0 || strncmp(path, "/jobs/", 6) == 0;
+    bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs;
+    if (!known) {
+        char msg[160];
+        (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", path);
+        reply_error(resp, 404, msg);
+        return;
+    }
+    bool want_post = strcmp(path, "/execute") == 0;
+    if ((want_post && !is_post) || (!want_post && !is_get)) {
+        char msg[160];
+        (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '%.100s'; use %s", m, path,
+                       want_post ? "POST" : "GET");
+        reply_error(resp, 405, msg);
+        return;
+    }
+    if (is_public(path)) {
+        route_public(api, path, resp);
+        return;
+    }
+    char *owner = authenticate(api, req, resp);
+    if (!owner)
+        return;
+    if (want_post)
+        route_execute(api, owner, req, resp);
+    else if (strcmp(path, "/jobs") == 0)
+        route_jobs(api, owner, req, resp);
+    else
+        route_job(api, owner, path + 6, resp);
+    free(owner);
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * sealrund.c - the daemon's main: parses the command line, starts the
+ * engine (which forks the sandbox zygote) before anything secret is in
+ * memory, then loads keys, opens the store, and serves HTTP until SIGINT or
+ * SIGTERM.
+ *
+ * Start order matters (docs/security-model.md): the master keys in the
+ * environment are moved into a pipe and wiped from the environment before
+ * the zygote is forked, so neither the zygote nor any job process ever
+ * holds them; they are read back from the pipe after the fork.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "sealrun/sr_api.h"
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_engine.h"
+#include "sealrun/sr_log.h"
+#include "sealrun/sr_util.h"
+
+static const char usage[] =
+    "usage: sealrund [--listen HOST:PORT] [--data-dir DIR] [--dev] [options]\n"
+    "\n"
+    "Runs the sealrun service: HTTP API, store, and the job sandbox.\n"
+    "\n"
+    "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks\n"
+    "                            a free port, printed as 'listening on http://HOST:PORT')\n"
+    "  --data-dir DIR            keys, database (default ./var)\n"
+    "  --dev                     create missing keys under DIR/keys (development only)\n"
+    "  --isolation=tenant|job    warm processes per owner (default) or one per job\n"
+    "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
+    "  --max-running-per-user N  running jobs per user before 429 (default 5)\n"
+    "  --max-queued-per-user N   queued async jobs per user before 429 (default 100)\n"
+    "  --log-level LEVEL         debug, info, warn, error (default info)\n"
+    "  --help                    this text\n"
+    "\n"
+    "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
+    "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h).\n";
+
+struct opts {
+    char host[64];
+    uint16_t port;
+    const char *data_dir;
+    bool dev;
+    struct sr_engine_config eng;
+};
+
+static int
+die_usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "sealrund: error: %s '%s'\n%s", msg, arg, usage);
+    return 2;
+}
+
+static sr_status
+parse_listen(const char *s, struct opts *o, sr_err *err)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
+        return sr_err_set(err, SR_EINVAL, "--listen must be HOST:PORT, got '%.64s'", s);
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(o->host, h, hl);
+    o->host[hl] = '\0';
+    int64_t port;
+    if (sr_parse_i64(colon + 1, 0, 65535, "--listen port", &port, err) != SR_OK)
+        return SR_EINVAL;
+    o->port = (uint16_t)port;
+    return SR_OK;
+}
+
+static const char *
+opt_value(const char *arg, const char *name, int *i, int argc, char **argv)
+{
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0)
+        return NULL;
+    if (arg[n] == '=')
+        return arg + n + 1;
+    if (arg[n] == '\0' && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+    sr_err e = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        int64_t n;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        } else if (strcmp(a, "--dev") == 0) {
+            o->dev = true;
+        } else if ((v = opt_value(a, "--listen", &i, argc, argv))) {
+            if (parse_listen(v, o, &e) != SR_OK)
+                return die_usage(e.msg, v);
+        } else if ((v = opt_value(a, "--data-dir", &i, argc, argv))) {
+            o->data_dir = v;
+        } else if ((v = opt_value(a, "--isolation", &i, argc, argv))) {
+            if (strcmp(v, "tenant") && strcmp(v, "job"))
+                return die_usage("--isolation must be 'tenant' or 'job', got", v);
+            o->eng.isolation = strcmp(v, "job") == 0 ? SR_ISOLATION_JOB : SR_ISOLATION_TENANT;
+        } else if ((v = opt_value(a, "--js-jit", &i, argc, argv))) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return die_usage("--js-jit must be 'on' or 'off', got", v);
+            o->eng.js_no_jit = strcmp(v, "off") == 0;
+        } else if ((v = opt_value(a, "--max-running-per-user", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, 10000, "--max-running-per-user", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.max_running_per_user = (unsigned)n;
+        } else if ((v = opt_value(a, "--max-queued-per-user", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, 100000, "--max-queued-per-user", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.max_queued_per_user = (unsigned)n;
+        } else if ((v = opt_value(a, "--log-level", &i, argc, argv))) {
+            static const char *const lv[] = {"debug", "info", "warn", "error"};
+            bool ok = false;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, lv[k]) == 0) {
+                    sr_log_set_level((enum sr_log_level)k);
+                    ok = true;
+                }
+            if (!ok)
+                return die_usage("--log-level must be debug, info, warn or error, got", v);
+        } else {
+            return die_usage("unknown argument", a);
+        }
+    }
+    return 0;
+}
+
+/* Moves the key variables into a pipe and wipes them from the environment. */
+static int
+stash_keys(void)
+{
+    static const char *const names[] = {"COMPUTE_MASTER_KEY", "SECRETS_MASTER_KEY"};
+    int p[2];
+    if (pipe(p) != 0)
+        return -1;
+    for (size_t i = 0; i < 2; i++) {
+        char *v = getenv(names[i]);
+        if (!v)
+            continue;
+        size_t len = strlen(v);
+        char hdr[64];
+        int hn = snprintf(hdr, sizeof(hdr), "%s %zu\n", names[i], len);
+        if (write(p[1], hdr, (size_t)hn) != hn || write(p[1], v, len) != (ssize_t)len)
+            return -1;
+        memset(v, 0, len); /* the bytes in the environment block itself */
+        unsetenv(names[i]);
+    }
+    close(p[1]);
+    return p[0];
+}
+
+static void
+unstash_keys(int fd)
+{
+    FILE *f = fdopen(fd, "r");
+    if (!f)
+        return;
+    char name[32];
+    size_t len;
+    while (fscanf(f, "%31s %zu", name, &len) == 2 && fgetc(f) == '\n' && len < 65536) {
+        char *v = calloc(1, len + 1);
+        if (!v || fread(v, 1, len, f) != len) {
+            free(v);
+            break;
+        }
+        setenv(name, v, 1);
+        memset(v, 0, len);
+        free(v);
+    }
+    fclose(f);
+}
+
+static void
+wipe_key_env(void)
+{
+    static const char *const names[] = {"COMPUTE_MASTER_KEY", "SECRETS_MASTER_KEY"};
+    for (size_t i = 0; i < 2; i++) {
+        char *v = getenv(names[i]);
+        if (v)
+            memset(v, 0, strlen(v));
+        unsetenv(names[i]);
+    }
+}
+
+static sr_status
+load_ttl(struct opts *o, sr_err *err)
+{
+    const char *ttl = getenv("SEALRUN_RESULT_TTL");
+    if (!ttl)
+        return SR_OK;
+    int64_t ms;
+    if (sr_parse_duration_ms(ttl, &ms, err) != SR_OK || ms <= 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "SEALRUN_RESULT_TTL must be a positive duration like 24h, 90m, 45s; "
+                          "got '%.32s'",
+                          ttl);
+    o->eng.result_ttl_ms = ms;
+    return SR_OK;
+}
+
+static int
+serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
+{
+    sr_api *api = NULL;
+    sr_server *srv = NULL;
+    sr_err e = {0};
+    int code = 1;
+    if (sr_api_new(eng, store, &api, &e) != SR_OK ||
+        sr_server_new(&(struct sr_server_config){.host = o->host, .port = o->port}, api, &srv,
+                      &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
+    bool v6 = strchr(o->host, ':') != NULL;
+    fprintf(stderr, "listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->host, v6 ? "]" : "",
+            sr_server_port(srv));
+    fflush(stderr);
+    int sig = 0;
+    sigwait(stop, &sig);
+    sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
+    code = 0;
+out:
+    sr_server_free(srv);
+    sr_api_free(api);
+    return code;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o = {.host = "127.0.0.1", .port = 8080, .data_dir = "var"};
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    sr_err e = {0};
+    if (load_ttl(&o, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int keyfd = stash_keys();
+    sr_engine *eng = NULL;
+    sr_keys *keys = NULL;
+    sr_store *store = NULL;
+    int code = 1;
+    if (keyfd < 0 || sr_engine_new(&o.eng, &eng, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", keyfd < 0 ? "cannot create a pipe" : e.msg);
+        goto out;
+    }
+    unstash_keys(keyfd);
+    bool created = false;
+    char db[4096];
+    (void)snprintf(db, sizeof(db), "%s/sealrun.db", o.data_dir);
+    if (mkdir(o.data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sealrund: error: cannot create data directory '%s': %s\n", o.data_dir,
+                strerror(errno));
+        goto out;
+    }
+    if (sr_crypto_init(&e) != SR_OK || sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
+        sr_store_open_sqlite(db, &store, &e) != SR_OK) {
+        wipe_key_env();
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
+    wipe_key_env();
+    if (created)
+        sr_log(SR_LOG_WARN, "sealrund",
+               "DEV MODE: created new master keys under '%s/keys'; never use these in production",
+               o.data_dir);
+    /* Blocked in every thread started from here on; main waits for them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    if (sr_engine_start(eng, store, keys, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
+    code = serve(&o, eng, store, &stop);
+out:
+    sr_engine_free(eng);
+    sr_store_close(store);
+    sr_keys_free(keys);
+    return code;
+}

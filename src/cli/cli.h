@@ -1,0 +1,36 @@
+/*
+ * cli.h - shared pieces of the sealrun command-line tool: option parsing,
+ * error printing (style.md 2.5: "sealrun: error: ..." on stderr, exit 1 for
+ * a failed operation, 2 for bad usage), and file reading.
+ */
+#ifndef SR_CLI_H
+#define SR_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+#include "sealrun/sr_err.h"
+
+#define CLI_OK 0
+#define CLI_FAILED 1
+#define CLI_USAGE 2
+
+/* Matches "--name VALUE" or "--name=VALUE"; advances *i over a separate value. */
+const char *cli_opt(const char *arg, const char *name, int *i, int argc, char **argv);
+/* true if argv holds --help or -h. */
+bool cli_wants_help(int argc, char **argv);
+/* Prints "sealrun: error: MSG" (and a hint if not NULL); returns 'code'. */
+int cli_fail(int code, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reads a whole file ("-" = stdin) up to 'max' bytes. Returns owned text. */
+sr_status cli_read_file(const char *path, size_t max, char **out, size_t *out_len, sr_err *err);
+/* Prints a JSON value, indented, on stdout. */
+void cli_print_json(const json_t *v);
+
+int cmd_token(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
+int cmd_verify_output(int argc, char **argv);
+
+#endif /* SR_CLI_H */

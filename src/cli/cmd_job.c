@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * cmd_job.c - `sealrun exec` (a job on a server, over HTTP with libcurl)
+ * and `sealrun run` (the same job locally, through the same request
+ * validation, sandbox and runtime as the server). Both print the job JSON
+ * and exit 0 when the job completed, 1 when it failed or could not run.
+ */
+#include "cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_engine.h"
+#include "sealrun/sr_json.h"
+#include "sealrun/sr_limits.h"
+
+static const char exec_usage[] =
+    "usage: sealrun exec --server URL --token TOKEN FILE.js [options]\n"
+    "\n"
+    "Runs FILE.js on a sealrund server and prints the job JSON.\n"
+    "\n"
+    "  --input JSON           the job input (default null)\n"
+    "  --input-file F         read the input JSON from F\n"
+    "  --entry-point NAME     function to call (default main)\n"
+    "  --timeout S            wall-clock limit in seconds (default 30)\n"
+    "  --memory-mb N          memory limit (default 128)\n"
+    "  --gas-limit US         CPU budget in microseconds\n"
+    "  --output-pubkey B64    seal the output to this X25519 key (see keygen)\n"
+    "  --async                queue the job and print its id\n"
+    "  --wait                 with --async: poll until the job ends, print it\n"
+    "Environment: SEALRUN_SERVER, SEALRUN_TOKEN stand in for --server, --token.\n"
+    "Exit status: 0 completed (or queued), 1 failed, 2 bad usage.\n";
+
+static const char run_usage[] =
+    "usage: sealrun run FILE.js [options]\n"
+    "\n"
+    "Runs FILE.js locally, in the same sandbox and runtime as sealrund, and prints\n"
+    "the job JSON (no server, no store).\n"
+    "\n"
+    "  --input JSON           the job input (default null)\n"
+    "  --input-file F         read the input JSON from F\n"
+    "  --entry-point NAME     function to call (default main)\n"
+    "  --timeout S            wall-clock limit in seconds (default 30)\n"
+    "  --memory-mb N          memory limit (default 128)\n"
+    "  --gas-limit US         CPU budget in microseconds\n"
+    "  --output-pubkey B64    seal the output to this X25519 key\n"
+    "  --js-jit on|off        JavaScriptCore JIT (default on)\n"
+    "Exit status: 0 completed, 1 failed, 2 bad usage.\n";
+
+struct job_opts {
+    const char *file, *input, *input_file, *entry, *timeout, *memory, *gas, *pubkey;
+    const char *server, *token, *jit;
+    bool async, wait;
+};
+
+static int
+parse_job_opts(int argc, char **argv, struct job_opts *o, bool remote)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if ((v = cli_opt(a, "--input", &i, argc, argv)))
+            o->input = v;
+        else if ((v = cli_opt(a, "--input-file", &i, argc, argv)))
+            o->input_file = v;
+        else if ((v = cli_opt(a, "--entry-point", &i, argc, argv)))
+            o->entry = v;
+        else if ((v = cli_opt(a, "--timeout", &i, argc, argv)))
+            o->timeout = v;
+        else if ((v = cli_opt(a, "--memory-mb", &i, argc, argv)))
+            o->memory = v;
+        else if ((v = cli_opt(a, "--gas-limit", &i, argc, argv)))
+            o->gas = v;
+        else if ((v = cli_opt(a, "--output-pubkey", &i, argc, argv)))
+            o->pubkey = v;
+        else if (remote && (v = cli_opt(a, "--server", &i, argc, argv)))
+            o->server = v;
+        else if (remote && (v = cli_opt(a, "--token", &i, argc, argv)))
+            o->token = v;
+        else if (remote && strcmp(a, "--async") == 0)
+            o->async = true;
+        else if (remote && strcmp(a, "--wait") == 0)
+            o->wait = true;
+        else if (!remote && (v = cli_opt(a, "--js-jit", &i, argc, argv)))
+            o->jit = v;
+        else if (a[0] != '-' && !o->file)
+            o->file = a;
+        else
+            return cli_fail(CLI_USAGE, remote ? "see 'sealrun exec --help'"
+                                              : "see 'sealrun run --help'",
+                            "unknown or incomplete argument '%s'", a);
+    }
+    if (!o->file)
+        return cli_fail(CLI_USAGE, NULL, "a script file is required");
+    return CLI_OK;
+}
+
+static sr_status
+set_number(json_t *body, const char *field, const char *text, sr_err *err)
+{
+    char *end = NULL;
+    long long n = strtoll(text, &end, 10);
+    if (!*text || *end)
+        return sr_err_set(err, SR_EINVAL, "--%s must be a whole number, got '%.32s'", field,
+                          text);
+    json_object_set_new(body, field, json_integer(n));
+    return SR_OK;
+}
+
+/* Builds the POST /execute body from the options. Returns owned. */
+static sr_status
+build_body(const struct job_opts *o, json_t **out, sr_err *err)
+{
+    char *script = NULL;
+    size_t len = 0;
+    sr_status rc = cli_read_file(o->file, SR_MAX_SCRIPT, &script, &len, err);
+    if (rc != SR_OK)
+        return rc;
+    json_t *body = json_object();
+    json_object_set_new(body, "script", json_stringn(script, len));
+    free(script);
+    if (!json_object_get(body, "script")) {
+        json_decref(body);
+        return sr_err_set(err, SR_EINVAL, "'%s' is not valid UTF-8 text", o->file);
+    }
+    char *in_text = NULL;
+    size_t in_len = 0;
+    if (o->input_file) {
+        rc = cli_read_file(o->input_file, SR_MAX_BODY, &in_text, &in_len, err);
+    } else if (o->input) {
+        in_text = strdup(o->input);
+        in_len = strlen(o->input);
+    }
+    json_t *input = NULL;
+    if (rc == SR_OK && in_text)
+        rc = sr_json_parse(in_text, in_len, SR_MAX_JSON_DEPTH, "--input", &input, err);
+    free(in_text);
+    if (input)
+        json_object_set_new(body, "input", input);
+    if (rc == SR_OK && o->entry)
+        json_object_set_new(body, "entry_point", json_string(o->entry));
+    if (rc == SR_OK && o->timeout)
+        rc = set_number(body, "timeout", o->timeout, err);
+    if (rc == SR_OK && o->memory)
+        rc = set_number(body, "memory_mb", o->memory, err);
+    if (rc == SR_OK && o->gas)
+        rc = set_number(body, "gas_limit", o->gas, err);
+    if (rc == SR_OK && o->pubkey)
+        json_object_set_new(body, "output_pubkey", json_string(o->pubkey));
+    if (rc == SR_OK && o->async)
+        json_object_set_new(body, "async", json_true());
+    if (rc != SR_OK) {
+        json_decref(body);
+        return rc;
+    }
+    *out = body;
+    return SR_OK;
+}
+
+static int
+job_exit(const json_t *job)
+{
+    const char *st = json_string_value(json_object_get(job, "status"));
+    return st && strcmp(st, "failed") == 0 ? CLI_FAILED : CLI_OK;
+}
+
+/* ---- exec ---- */
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+    sr_buf *b = arg;
+    return sr_buf_append(b, p, size * n, NULL) == SR_OK ? size * n : 0;
+}
+
+/* One HTTP call; *out = parsed JSON body, *status = HTTP status. */
+static sr_status
+http_call(const char *url, const char *token, const char *body, long *status, json_t **out,
+          sr_err *err)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return sr_err_set(err, SR_ENOMEM, "cannot start libcurl");
+    sr_buf resp;
+    sr_buf_init(&resp, 4u * SR_MAX_BODY);
+    char auth[512];
+    (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 180L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    CURLcode cc = curl_easy_perform(c);
+    sr_status rc = SR_OK;
+    if (cc != CURLE_OK)
+        rc = sr_err_set(err, SR_EIO, "request to '%s' failed: %s", url, curl_easy_strerror(cc));
+    else
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (rc == SR_OK)
+        rc = sr_json_parse(resp.data ? resp.data : "", resp.len, 4096, "server answer", out, err);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    sr_buf_fini(&resp);
+    return rc;
+}
+
+static int
+report_http(long status, json_t *ans)
+{
+    const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+    int rc = cli_fail(CLI_FAILED, status == 401 ? "check --token (sealrun token list)" : NULL,
+                      "server answered %ld: %s", status, msg ? msg : "(no message)");
+    json_decref(ans);
+    return rc;
+}
+
+static int
+poll_job(const char *server, const char *token, const char *id)
+{
+    char url[2048];
+    (void)snprintf(url, sizeof(url), "%s/jobs/%s", server, id);
+    for (;;) {
+        long status = 0;
+        json_t *job = NULL;
+        sr_err e = {0};
+        if (http_call(url, token, NULL, &status, &job, &e) != SR_OK)
+            return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+        if (status != 200)
+            return report_http(status, job);
+        const char *st = json_string_value(json_object_get(job, "status"));
+        if (st && (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0)) {
+            cli_print_json(job);
+            int rc = job_exit(job);
+            json_decref(job);
+            return rc;
+        }
+        json_decref(job);
+        usleep(200000);
+    }
+}
+
+int
+cmd_exec(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(exec_usage, stdout);
+        return CLI_OK;
+    }
+    struct job_opts o = {.server = getenv("SEALRUN_SERVER"), .token = getenv("SEALRUN_TOKEN")};
+    int rc = parse_job_opts(argc, argv, &o, true);
+    if (rc != CLI_OK)
+        return rc;
+    if (!o.server || !o.token)
+        return cli_fail(CLI_USAGE, "see 'sealrun exec --help'", "--server and --token are required");
+    json_t *body = NULL;
+    sr_err e = {0};
+    if (build_body(&o, &body, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    char url[2048];
+    (void)snprintf(url, sizeof(url), "%s/execute", o.server);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    long status = 0;
+    json_t *ans = NULL;
+    sr_status st = http_call(url, o.token, text, &status, &ans, &e);
+    free(text);
+    if (st != SR_OK)
+        rc = cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
+    else if (status != 200 && status != 202)
+        rc = report_http(status, ans);
+    else if (o.async && o.wait)
+        rc = poll_job(o.server, o.token, json_string_value(json_object_get(ans, "job_id")));
+    else {
+        cli_print_json(ans);
+        rc = job_exit(ans);
+    }
+    if (st == SR_OK && (status == 200 || status == 202))
+        json_decref(ans);
+    curl_global_cleanup();
+    return rc;
+}
+
+/* ---- run ---- */
+
+static int
+run_local(const struct job_opts *o, const struct sr_job_request *req)
+{
+    sr_err e = {0};
+    sr_engine *eng = NULL;
+    struct sr_engine_config cfg = {
+        .isolation = SR_ISOLATION_JOB,
+        .js_no_jit = o->jit && strcmp(o->jit, "off") == 0,
+    };
+    if (sr_engine_new(&cfg, &eng, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    /* Sign only when the operator's key is at hand (COMPUTE_MASTER_KEY). */
+    sr_keys *keys = NULL;
+    if (getenv("COMPUTE_MASTER_KEY") && sr_keys_load("/nonexistent", false, &(bool){false}, &keys, &e) != SR_OK)
+        keys = NULL;
+    int rc = CLI_FAILED;
+    json_t *job = NULL;
+    if (sr_engine_start(eng, NULL, keys, &e) != SR_OK ||
+        sr_engine_execute(eng, "local", req, &job, &e) != SR_OK) {
+        rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    } else {
+        cli_print_json(job);
+        rc = job_exit(job);
+        json_decref(job);
+    }
+    sr_engine_free(eng);
+    sr_keys_free(keys);
+    return rc;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(run_usage, stdout);
+        return CLI_OK;
+    }
+    struct job_opts o = {0};
+    int rc = parse_job_opts(argc, argv, &o, false);
+    if (rc != CLI_OK)
+        return rc;
+    if (o.jit && strcmp(o.jit, "on") != 0 && strcmp(o.jit, "off") != 0)
+        return cli_fail(CLI_USAGE, NULL, "--js-jit must be 'on' or 'off', got '%s'", o.jit);
+    sr_err e = {0};
+    json_t *body = NULL;
+    if (sr_crypto_init(&e) != SR_OK || build_body(&o, &body, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    struct sr_job_request req;
+    sr_status st = sr_job_request_parse(body, &req, &e);
+    json_decref(body);
+    if (st != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    signal(SIGPIPE, SIG_IGN);
+    rc = run_local(&o, &req);
+    sr_job_request_fini(&req);
+    return rc;
+}

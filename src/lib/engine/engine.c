@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * engine.c - the engine's lifecycle, per-user admission (running cap and
+ * async queue cap), the async workers, recovery after a restart, the
+ * expiry purge, and reading jobs back for the API.
+ *
+ * Invariant 4 (design.md): an acknowledged job is durable. A synchronous job
+ * is acknowledged by its answer, so it is stored once, finished, before
+ * the answer; an async job is stored 'queued' before the 202, then
+ * 'running', then finished. After a crash, 'running' rows become failed
+ * with INTERRUPTED (never rerun) and 'queued' rows run.
+ *
+ * Sections: admission; sync and async execution; workers and recovery;
+ * reading jobs; lifecycle.
+ */
+#include "engine_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "sealrun/sr_codes.h"
+#include "sealrun/sr_limits.h"
+#include "sealrun/sr_log.h"
+#include "sealrun/sr_json.h"
+#include "sealrun/sr_util.h"
+
+#define DEFAULT_TTL_MS (24ll * 3600 * 1000)
+#define DEFAULT_WORKERS 8
+#define PURGE_INTERVAL_S 60
+
+/* ---- admission (eng->mu held) ---- */
+
+static struct user_slot *
+slot_get(sr_engine *eng, const char *owner)
+{
+    for (struct user_slot *u = eng->users; u; u = u->next)
+        if (strcmp(u->owner, owner) == 0)
+            return u;
+    size_t n = strlen(owner) + 1;
+    struct user_slot *u = calloc(1, sizeof(*u) + n);
+    if (!u)
+        return NULL;
+    memcpy(u->owner, owner, n);
+    u->next = eng->users;
+    eng->users = u;
+    return u;
+}
+
+static void
+slot_release(sr_engine *eng, const char *owner)
+{
+    pthread_mutex_lock(&eng->mu);
+    struct user_slot *u = slot_get(eng, owner);
+    if (u && u->running)
+        u->running--;
+    eng->running--;
+    pthread_cond_broadcast(&eng->cv);
+    pthread_mutex_unlock(&eng->mu);
+}
+
+/* ---- sync and async execution ---- */
+
+static int64_t
+ttl_ms(const sr_engine *eng)
+{
+    return eng->cfg.result_ttl_ms > 0 ? eng->cfg.result_ttl_ms : DEFAULT_TTL_MS;
+}
+
+/* Runs a job whose slot is taken; builds and (with a store) records it. */
+static sr_status
+run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t created_ms,
+               const struct sr_job_request *req, bool insert, json_t **out, sr_err *err)
+{
+    struct job_outcome o;
+    int64_t started = sr_now_ms();
+    int64_t t0 = sr_mono_us();
+    sr_engine__run(eng, owner, req, &o);
+    int64_t wall = sr_mono_us() - t0;
+    int64_t finished = sr_now_ms();
+    json_t *job = NULL;
+    sr_status rc = sr_engine__job_object(eng, id, req, &o, created_ms, started, finished, wall,
+                                         &job, err);
+    if (rc == SR_OK && eng->store) {
+        char *text = json_dumps(job, JSON_COMPACT);
+        struct sr_job_row row = {
+            .owner = (char *)(uintptr_t)owner,
+            .state = o.ok ? SR_JOB_COMPLETED : SR_JOB_FAILED,
+            .runtime = req->runtime,
+            .result_json = text,
+            .created_at_ms = created_ms,
+            .started_at_ms = started,
+            .finished_at_ms = finished,
+            .expires_at_ms = finished + ttl_ms(eng),
+        };
+        memcpy(row.id, id, sizeof(row.id));
+        rc = text ? (insert ? sr_store_job_insert(eng->store, &row, err)
+                            : sr_store_job_update(eng->store, &row, err))
+                  : sr_err_set(err, SR_ENOMEM, "out of memory storing job '%s'", id);
+        free(text);
+        if (rc != SR_OK)
+            sr_err_wrap(err, "storing job '%s'", id);
+    }
+    if (rc == SR_OK)
+        sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' %s in %lld us", id, owner,
+               o.ok ? "completed" : o.code, (long long)wall);
+    sr_engine__outcome_fini(&o);
+    if (rc != SR_OK) {
+        json_decref(job);
+        return rc;
+    }
+    *out = job;
+    return SR_OK;
+}
+
+sr_status
+sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                  json_t **out, sr_err *err)
+{
+    pthread_mutex_lock(&eng->mu);
+    struct user_slot *u = slot_get(eng, owner);
+    if (!u) {
+        pthread_mutex_unlock(&eng->mu);
+        return sr_err_set(err, SR_ENOMEM, "out of memory admitting a job");
+    }
+    if (u->running >= eng->cfg.max_running_per_user) {
+        unsigned cap = eng->cfg.max_running_per_user;
+        pthread_mutex_unlock(&eng->mu);
+        return sr_err_set(err, SR_ELIMIT,
+                          "user '%s' already has %u running jobs (the limit); retry later or "
+                          "submit with \"async\": true",
+                          owner, cap);
+    }
+    u->running++;
+    eng->running++;
+    pthread_mutex_unlock(&eng->mu);
+
+    char id[SR_ID_HEX_LEN + 1];
+    sr_random_id(id);
+    sr_status rc = run_and_record(eng, owner, id, sr_now_ms(), req, true, out, err);
+    slot_release(eng, owner);
+    return rc;
+}
+
+static sr_status
+copy_request(const struct sr_job_request *src, struct sr_job_request *dst, sr_err *err)
+{
+    *dst = *src;
+    dst->runtime = strdup(src->runtime);
+    dst->script = malloc(src->script_len + 1);
+    dst->entry_point = strdup(src->entry_point);
+    dst->input_json = malloc(src->input_len + 1);
+    if (!dst->runtime || !dst->script || !dst->entry_point || !dst->input_json) {
+        sr_job_request_fini(dst);
+        return sr_err_set(err, SR_ENOMEM, "out of memory queueing a job");
+    }
+    memcpy(dst->script, src->script, src->script_len + 1);
+    memcpy(dst->input_json, src->input_json, src->input_len + 1);
+    return SR_OK;
+}
+
+static void
+queue_push(sr_engine *eng, struct queued_job *q)
+{
+    struct queued_job **pp = &eng->qhead;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = q;
+    eng->nqueued++;
+    pthread_cond_broadcast(&eng->cv);
+}
+
+static void
+queued_free(struct queued_job *q)
+{
+    if (!q)
+        return;
+    free(q->owner);
+    sr_job_request_fini(&q->req);
+    free(q);
+}
+
+static struct queued_job *
+queued_new(const char *owner, const struct sr_job_request *req, sr_err *err)
+{
+    struct queued_job *q = calloc(1, sizeof(*q));
+    if (!q) {
+        sr_err_set(err, SR_ENOMEM, "out of memory queueing a job");
+        return NULL;
+    }
+    q->owner = strdup(owner);
+    if (!q->owner || copy_request(req, &q->req, err) != SR_OK) {
+        if (!q->owner)
+            sr_err_set(err, SR_ENOMEM, "out of memory queueing a job");
+        free(q->owner);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static sr_status
+store_queued(sr_engine *eng, const struct queued_job *q, sr_err *err)
+{
+    json_t *rj = sr_job_request_to_json(&q->req);
+    char *text = rj ? json_dumps(rj, JSON_COMPACT) : NULL;
+    json_decref(rj);
+    if (!text)
+        return sr_err_set(err, SR_ENOMEM, "out of memory storing job '%s'", q->id);
+    struct sr_job_row row = {
+        .owner = q->owner,
+        .state = SR_JOB_QUEUED,
+        .runtime = q->req.runtime,
+        .request_json = text,
+        .created_at_ms = q->created_at_ms,
+        .expires_at_ms = q->created_at_ms + ttl_ms(eng) + (int64_t)SR_MAX_TIMEOUT_S * 1000,
+    };
+    memcpy(row.id, q->id, sizeof(row.id));
+    sr_status rc = sr_store_job_insert(eng->store, &row, err);
+    free(text);
+    return rc == SR_OK ? SR_OK : sr_err_wrap(err, "storing job '%s'", q->id);
+}
+
+sr_status
+sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                 json_t **out, sr_err *err)
+{
+    if (!eng->store)
+        return sr_err_set(err, SR_EINVAL, "async jobs need a server with a store");
+    struct queued_job *q = queued_new(owner, req, err);
+    if (!q)
+        return err ? err->status : SR_ENOMEM;
+    sr_random_id(q->id);
+    q->created_at_ms = sr_now_ms();
+
+    pthread_mutex_lock(&eng->mu);
+    struct user_slot *u = slot_get(eng, owner);
+    bool full = !u || u->queued >= eng->cfg.max_queued_per_user;
+    if (!full)
+        u->queued++; /* reserve the place before the slow store write */
+    pthread_mutex_unlock(&eng->mu);
+    if (full) {
+        queued_free(q);
+        return sr_err_set(err, SR_ELIMIT,
+                          "user '%s' already has %u queued jobs (the limit); retry later",
+                          owner, eng->cfg.max_queued_per_user);
+    }
+    sr_status rc = store_queued(eng, q, err);
+    json_t *ans = NULL;
+    if (rc == SR_OK) {
+        ans = json_pack("{s:s, s:s}", "job_id", q->id, "status", "queued");
+        rc = ans ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&eng->mu);
+    if (rc == SR_OK) {
+        queue_push(eng, q);
+        q = NULL;
+    } else {
+        u->queued--;
+    }
+    pthread_mutex_unlock(&eng->mu);
+    queued_free(q);
+    if (rc == SR_OK)
+        *out = ans;
+    return rc;
+}
+
+/* ---- workers and recovery ---- */
+
+/* Takes the oldest queued job whose owner is under the running cap. */
+static struct queued_job *
+queue_take(sr_engine *eng)
+{
+    for (struct queued_job **pp = &eng->qhead; *pp; pp = &(*pp)->next) {
+        struct user_slot *u = slot_get(eng, (*pp)->owner);
+        if (!u || u->running >= eng->cfg.max_running_per_user)
+            continue;
+        struct queued_job *q = *pp;
+        *pp = q->next;
+        q->next = NULL;
+        eng->nqueued--;
+        u->queued--;
+        u->running++;
+        eng->running++;
+        return q;
+    }
+    return NULL;
+}
+
+static void
+run_queued(sr_engine *eng, struct queued_job *q)
+{
+    sr_err e = {0};
+    struct sr_job_row row = {
+        .owner = q->owner,
+        .state = SR_JOB_RUNNING,
+        .runtime = q->req.runtime,
+        .created_at_ms = q->created_at_ms,
+        .started_at_ms = sr_now_ms(),
+        .expires_at_ms = q->created_at_ms + ttl_ms(eng) + (int64_t)SR_MAX_TIMEOUT_S * 1000,
+    };
+    memcpy(row.id, q->id, sizeof(row.id));
+    if (sr_store_job_update(eng->store, &row, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, "engine", "cannot mark job '%s' running: %s", q->id, e.msg);
+        return;
+    }
+    json_t *job = NULL;
+    if (run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, &job, &e) !=
+        SR_OK)
+        sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", q->id, q->owner, e.msg);
+    json_decref(job);
+}
+
+static void *
+worker_main(void *arg)
+{
+    sr_engine *eng = arg;
+    pthread_mutex_lock(&eng->mu);
+    while (!eng->stopping) {
+        struct queued_job *q = queue_take(eng);
+        if (!q) {
+            pthread_cond_wait(&eng->cv, &eng->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&eng->mu);
+        run_queued(eng, q);
+        slot_release(eng, q->owner);
+        queued_free(q);
+        pthread_mutex_lock(&eng->mu);
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return NULL;
+}
+
+static void
+purge_once(sr_engine *eng)
+{
+    size_t n = 0;
+    sr_err e = {0};
+    if (sr_store_jobs_purge(eng->store, sr_now_ms(), &n, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, "engine", "purging expired jobs failed: %s", e.msg);
+    else if (n)
+        sr_log(SR_LOG_INFO, "engine", "purged %zu expired job(s)", n);
+}
+
+static void *
+purger_main(void *arg)
+{
+    sr_engine *eng = arg;
+    struct timespec next;
+    clock_gettime(CLOCK_REALTIME, &next);
+    next.tv_sec += PURGE_INTERVAL_S;
+    pthread_mutex_lock(&eng->mu);
+    while (!eng->stopping) {
+        /* cv is also broadcast on every job end: only the deadline purges. */
+        if (pthread_cond_timedwait(&eng->cv, &eng->mu, &next) != ETIMEDOUT || eng->stopping)
+            continue;
+        pthread_mutex_unlock(&eng->mu);
+        purge_once(eng);
+        clock_gettime(CLOCK_REALTIME, &next);
+        next.tv_sec += PURGE_INTERVAL_S;
+        pthread_mutex_lock(&eng->mu);
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return NULL;
+}
+
+static sr_status
+requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
+{
+    json_t *body = NULL;
+    sr_status rc = sr_json_parse(r->request_json ? r->request_json : "", 
+                                 r->request_json ? strlen(r->request_json) : 0,
+                                 SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
+    struct sr_job_request req;
+    if (rc == SR_OK) {
+        json_object_del(body, "async");
+        rc = sr_job_request_parse(body, &req, err);
+    }
+    json_decref(body);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "requeueing job '%s'", r->id);
+    struct queued_job *q = queued_new(r->owner, &req, err);
+    sr_job_request_fini(&req);
+    if (!q)
+        return err ? err->status : SR_ENOMEM;
+    memcpy(q->id, r->id, sizeof(q->id));
+    q->created_at_ms = r->created_at_ms;
+    pthread_mutex_lock(&eng->mu);
+    struct user_slot *u = slot_get(eng, r->owner);
+    if (u)
+        u->queued++;
+    queue_push(eng, q);
+    pthread_mutex_unlock(&eng->mu);
+    return SR_OK;
+}
+
+static sr_status
+recover(sr_engine *eng, sr_err *err)
+{
+    json_t *res = json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
+                            SR_CODE_INTERRUPTED, "message",
+                            "sealrund stopped while this job was running; it was not rerun. "
+                            "Submit it again if it is safe to repeat",
+                            "gas_used", 0);
+    char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+    json_decref(res);
+    if (!text)
+        return sr_err_set(err, SR_ENOMEM, "out of memory recovering jobs");
+    size_t n = 0;
+    sr_status rc = sr_store_jobs_interrupt(eng->store, text, sr_now_ms(), &n, err);
+    free(text);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "marking interrupted jobs");
+    if (n)
+        sr_log(SR_LOG_WARN, "engine", "%zu job(s) were running when sealrund stopped: failed "
+               "with INTERRUPTED", n);
+    struct sr_job_row *rows = NULL;
+    rc = sr_store_jobs_queued(eng->store, &rows, &n, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "loading queued jobs");
+    for (size_t i = 0; i < n; i++) {
+        sr_err e = {0};
+        if (requeue_row(eng, &rows[i], &e) != SR_OK)
+            sr_log(SR_LOG_ERROR, "engine", "%s", e.msg);
+        sr_job_row_fini(&rows[i]);
+    }
+    free(rows);
+    if (n)
+        sr_log(SR_LOG_INFO, "engine", "resumed %zu queued job(s)", n);
+    purge_once(eng);
+    return SR_OK;
+}
+
+/* ---- reading jobs ---- */
+
+static json_t *
+row_to_job(const struct sr_job_row *r)
+{
+    json_t *job = NULL;
+    if (r->result_json)
+        job = json_loads(r->result_json, 0, NULL);
+    if (!job)
+        job = json_object();
+    if (!job)
+        return NULL;
+    json_object_set_new(job, "job_id", json_string(r->id));
+    json_object_set_new(job, "status", json_string(sr_job_state_name(r->state)));
+    json_object_set_new(job, "runtime", json_string(r->runtime ? r->runtime : "js"));
+    char ts[32];
+    sr_time_rfc3339(r->created_at_ms, ts);
+    json_object_set_new(job, "created_at", json_string(ts));
+    if (r->started_at_ms && !json_object_get(job, "started_at")) {
+        sr_time_rfc3339(r->started_at_ms, ts);
+        json_object_set_new(job, "started_at", json_string(ts));
+    }
+    if (r->finished_at_ms && !json_object_get(job, "finished_at")) {
+        sr_time_rfc3339(r->finished_at_ms, ts);
+        json_object_set_new(job, "finished_at", json_string(ts));
+    }
+    return job;
+}
+
+sr_status
+sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out, sr_err *err)
+{
+    if (!eng->store)
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' not found", id);
+    struct sr_job_row r = {0};
+    sr_status rc = sr_store_job_get(eng->store, owner, id, &r, err);
+    if (rc == SR_ENOTFOUND)
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' not found", id);
+    if (rc != SR_OK)
+        return rc;
+    json_t *job = row_to_job(&r);
+    sr_job_row_fini(&r);
+    if (!job)
+        return sr_err_set(err, SR_ENOMEM, "out of memory loading job '%s'", id);
+    *out = job;
+    return SR_OK;
+}
+
+sr_status
+sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before,
+                   json_t **out, sr_err *err)
+{
+    if (!eng->store)
+        return sr_err_set(err, SR_EINVAL, "listing jobs needs a server with a store");
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    sr_status rc = sr_store_job_list(eng->store, owner, limit + 1, before, &rows, &n, err);
+    if (rc == SR_ENOTFOUND)
+        return sr_err_set(err, SR_EINVAL, "cursor 'before=%.40s' is not one of your jobs",
+                          before);
+    if (rc != SR_OK)
+        return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if (i < limit && arr)
+            json_array_append_new(arr, row_to_job(&rows[i]));
+    }
+    json_t *next = n > limit ? json_string(rows[limit - 1].id) : json_null();
+    for (size_t i = 0; i < n; i++)
+        sr_job_row_fini(&rows[i]);
+    free(rows);
+    json_t *o = json_pack("{s:o, s:o}", "jobs", arr ? arr : json_array(), "next", next);
+    if (!o)
+        return sr_err_set(err, SR_ENOMEM, "out of memory listing jobs");
+    *out = o;
+    return SR_OK;
+}
+
+sr_status
+sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&eng->mu);
+    out->running = eng->running;
+    out->queued = eng->nqueued;
+    pthread_mutex_unlock(&eng->mu);
+    out->processes = sr_sandbox_process_count(eng->sandbox);
+    out->result_ttl_ms = ttl_ms(eng);
+    if (eng->store)
+        return sr_store_jobs_count(eng->store, &out->jobs_total, err);
+    return SR_OK;
+}
+
+bool
+sr_engine_ready(sr_engine *eng, char *why, size_t why_len)
+{
+    if (!sr_sandbox_alive(eng->sandbox)) {
+        (void)snprintf(why, why_len, "the sandbox zygote is not running");
+        return false;
+    }
+    if (eng->store && !sr_store_ping(eng->store)) {
+        (void)snprintf(why, why_len, "the store does not answer");
+        return false;
+    }
+    return true;
+}
+
+const struct sr_engine_config *
+sr_engine_config(const sr_engine *eng)
+{
+    return &eng->cfg;
+}
+
+/* ---- lifecycle ---- */
+
+sr_status
+sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
+{
+    sr_engine *eng = calloc(1, sizeof(*eng));
+    if (!eng)
+        return sr_err_set(err, SR_ENOMEM, "out of memory creating the engine");
+    eng->cfg = *cfg;
+    if (!eng->cfg.max_running_per_user)
+        eng->cfg.max_running_per_user = SR_DEFAULT_MAX_RUNNING_PER_USER;
+    if (!eng->cfg.max_queued_per_user)
+        eng->cfg.max_queued_per_user = SR_DEFAULT_MAX_QUEUED_PER_USER;
+    if (!eng->cfg.async_workers)
+        eng->cfg.async_workers = DEFAULT_WORKERS;
+    if (!eng->cfg.result_ttl_ms)
+        eng->cfg.result_ttl_ms = DEFAULT_TTL_MS;
+    pthread_mutex_init(&eng->mu, NULL);
+    pthread_cond_init(&eng->cv, NULL);
+    const struct sr_sandbox_config sc = {
+        .isolation = cfg->isolation,
+        .max_jobs_per_process = cfg->max_jobs_per_process,
+        .idle_ms = cfg->idle_ms,
+        .proc_init = sr_engine__proc_init,
+        .job_fn = sr_engine__job_fn,
+        .arg = eng,
+    };
+    sr_status rc = sr_sandbox_new(&sc, &eng->sandbox, err);
+    if (rc != SR_OK) {
+        sr_engine_free(eng);
+        return sr_err_wrap(err, "starting the sandbox");
+    }
+    *out = eng;
+    return SR_OK;
+}
+
+sr_status
+sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *err)
+{
+    eng->store = store;
+    eng->keys = keys;
+    if (!eng->store)
+        return SR_OK;
+    sr_status rc = recover(eng, err);
+    if (rc != SR_OK)
+        return rc;
+    eng->workers = calloc(eng->cfg.async_workers, sizeof(*eng->workers));
+    if (!eng->workers)
+        return sr_err_set(err, SR_ENOMEM, "out of memory starting workers");
+    for (unsigned i = 0; i < eng->cfg.async_workers; i++) {
+        if (pthread_create(&eng->workers[i], NULL, worker_main, eng) != 0)
+            return sr_err_set(err, SR_EIO, "cannot start async worker %u", i);
+        eng->nworkers++;
+    }
+    if (pthread_create(&eng->purger, NULL, purger_main, eng) != 0)
+        return sr_err_set(err, SR_EIO, "cannot start the purge thread");
+    eng->has_purger = true;
+    eng->started = true;
+    return SR_OK;
+}
+
+void
+sr_engine_free(sr_engine *eng)
+{
+    if (!eng)
+        return;
+    pthread_mutex_lock(&eng->mu);
+    eng->stopping = true;
+    pthread_cond_broadcast(&eng->cv);
+    pthread_mutex_unlock(&eng->mu);
+    for (unsigned i = 0; i < eng->nworkers; i++)
+        pthread_join(eng->workers[i], NULL);
+    if (eng->has_purger)
+        pthread_join(eng->purger, NULL);
+    free(eng->workers);
+    sr_sandbox_free(eng->sandbox);
+    while (eng->qhead) {
+        struct queued_job *q = eng->qhead;
+        eng->qhead = q->next;
+        queued_free(q);
+    }
+    while (eng->users) {
+        struct user_slot *u = eng->users;
+        eng->users = u->next;
+        free(u);
+    }
+    pthread_cond_destroy(&eng->cv);
+    pthread_mutex_destroy(&eng->mu);
+    free(eng);
+}

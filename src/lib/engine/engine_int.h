@@ -1,0 +1,75 @@
+/*
+ * engine_int.h - private structures of the engine module.
+ *
+ * Locking: eng->mu guards the per-user counters, the async queue, and the
+ * totals; it is never held across a job run, a store call or a sandbox call.
+ */
+#ifndef SR_ENGINE_INT_H
+#define SR_ENGINE_INT_H
+
+#include <pthread.h>
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_engine.h"
+
+struct user_slot {
+    struct user_slot *next;
+    unsigned running; /* <= cfg.max_running_per_user */
+    unsigned queued;  /* <= cfg.max_queued_per_user */
+    char owner[];
+};
+
+struct queued_job {
+    struct queued_job *next;
+    char id[SR_ID_HEX_LEN + 1];
+    char *owner;
+    int64_t created_at_ms;
+    struct sr_job_request req;
+};
+
+struct sr_engine {
+    struct sr_engine_config cfg;
+    sr_store *store;     /* borrowed; NULL for local runs */
+    const sr_keys *keys; /* borrowed; NULL: no signature */
+    sr_sandbox *sandbox;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;      /* queue changed, a slot freed, or stopping */
+    struct user_slot *users;
+    struct queued_job *qhead;
+    unsigned nqueued;
+    unsigned running;
+    bool stopping;
+    bool started;
+    pthread_t *workers;
+    unsigned nworkers;
+    pthread_t purger;
+    bool has_purger;
+};
+
+/* What a job run produced, before it becomes the job object. */
+struct job_outcome {
+    bool ok;
+    const char *code;    /* SR_CODE_* when !ok */
+    char *message;       /* owned, when !ok */
+    json_t *output;      /* owned, when ok */
+    json_t *logs;        /* owned array */
+    uint64_t gas_used;
+};
+void sr_engine__outcome_fini(struct job_outcome *o);
+
+/* Runs one job in the sandbox and fills *o (never fails: sandbox trouble is
+ * itself an outcome). job.c */
+void sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                    struct job_outcome *o);
+
+/* Builds the job object from an outcome, with output protection. job.c */
+sr_status sr_engine__job_object(const sr_engine *eng, const char *id,
+                                const struct sr_job_request *req, struct job_outcome *o,
+                                int64_t created_ms, int64_t started_ms, int64_t finished_ms,
+                                int64_t wall_us, json_t **out, sr_err *err);
+
+/* The sandbox callbacks (run inside job processes). child.c */
+sr_status sr_engine__proc_init(void *arg, void **state, sr_err *err);
+sr_status sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req,
+                            size_t len, sr_buf *resp, bool *discard, sr_err *err);
+
+#endif /* SR_ENGINE_INT_H */

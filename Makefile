@@ -1,0 +1,63 @@
+# sealrun: the front door. `make serve` runs the service, `make check` runs
+# every test (ASan+UBSan build). Both install what is missing first.
+
+SHELL := /bin/bash
+JOBS ?= 2
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= var
+
+# Everything the build, the tests and the benchmarks need, from Debian.
+PKGS := build-essential pkgconf cmake ninja-build python3 \
+	libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
+	libjavascriptcoregtk-4.1-dev libseccomp-dev libcurl4-openssl-dev libzstd-dev \
+	libcmocka-dev wabt clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
+	rustc libstd-rust-dev-wasm32 sqlite3
+
+.PHONY: all deps build serve check test-release bench clean help
+
+all: build
+
+help:
+	@echo "make serve   install what is missing, build, run sealrund on $(LISTEN)"
+	@echo "make check   install what is missing, build with ASan+UBSan, run every test"
+	@echo "make build   build build/bin/sealrund and build/bin/sealrun (release)"
+	@echo "make bench   build and run the benchmarks (bench/)"
+
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing \
+	  || { $(SUDO) apt-get update && \
+	       $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; }; \
+	fi
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build build/release -j $(JOBS)
+
+serve: build
+	@mkdir -p -m 700 $(DATA_DIR)
+	@if ! build/bin/sealrun token list --data-dir $(DATA_DIR) --user dev | grep -q ' dev '; then \
+	  echo "creating the dev API token (shown once, stored hashed in $(DATA_DIR)/sealrun.db):"; \
+	  build/bin/sealrun token create --data-dir $(DATA_DIR) --user dev --label "make serve" | tail -n 1; \
+	fi
+	exec build/bin/sealrund --listen $(LISTEN) --data-dir $(DATA_DIR) --dev
+
+check: deps
+	cmake --preset asan >/dev/null
+	cmake --build build/asan -j $(JOBS)
+	ctest --preset asan
+
+test-release: build
+	ctest --preset release
+
+bench: build
+	bench/run.sh
+
+clean:
+	rm -rf build

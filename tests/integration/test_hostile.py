@@ -1,0 +1,89 @@
+"""test_hostile.py - hostile scripts, each answered with the right error
+within its limit plus a margin, and the daemon healthy afterwards."""
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Daemon, main  # noqa: E402
+
+ISOLATION = os.environ.get("SR_IT_ISOLATION", "tenant")
+MARGIN = 4.0  # seconds: scheduling on 2 shared cores, sanitizer builds
+
+
+class HostileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon("--isolation=" + ISOLATION).start()
+        cls.tok = cls.d.token("mallory")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def tearDown(self):
+        # after every hostile job the daemon serves a normal one
+        st, job, _ = self.d.execute(self.tok, "function main(){ return {ok: 1}; }")
+        self.assertEqual((st, job["status"]), (200, "completed"), job)
+
+    def check(self, script, codes, timeout=2, **fields):
+        t0 = time.time()
+        st, job, _ = self.d.execute(self.tok, script, timeout=timeout, **fields)
+        took = time.time() - t0
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["status"], "failed", job)
+        self.assertIn(job["error"]["code"], codes, job["error"])
+        self.assertLess(took, timeout + MARGIN, job)
+        self.assertIsInstance(job["gas_used"], int)
+        return job
+
+    def test_infinite_loop(self):
+        job = self.check("function main(){ for(;;){} }", ["TIMEOUT"])
+        self.assertGreater(job["gas_used"], 500000)
+
+    def test_infinite_loop_in_try_catch(self):
+        self.check("function main(){ for(;;){ try { for(;;){} } catch(e){} } }", ["TIMEOUT"])
+
+    def test_catastrophic_regex(self):
+        self.check("function main(){ return /(a+)+$/.test('a'.repeat(40)+'b'); }", ["TIMEOUT"])
+
+    def test_memory_bomb(self):
+        self.check("function main(){ const a=[]; for(;;){ a.push('x'.repeat(1<<20)+a.length); } }",
+                   ["MEMORY_LIMIT"], timeout=20, memory_mb=64)
+
+    def test_deep_recursion(self):
+        job = self.check("function f(n){ return f(n+1)+1; } function main(){ return f(0); }",
+                         ["EXECUTION_ERROR"])
+        self.assertIn("RangeError", job["error"]["message"])
+
+    def test_huge_output(self):
+        self.check("function main(){ return {s: 'x'.repeat(2*1024*1024)}; }",
+                   ["OUTPUT_TOO_LARGE"])
+
+    def test_log_flood(self):
+        st, job, _ = self.d.execute(
+            self.tok, "function main(){ for (let i=0;i<100000;i++) console.log('line '+i+' '"
+                      "+'y'.repeat(5000)); return {done:true}; }", timeout=20)
+        self.assertEqual(job["status"], "completed", job)
+        self.assertEqual(len(job["logs"]), 100)
+        self.assertLessEqual(max(len(l.encode()) for l in job["logs"]), 4096 + 64)
+        self.assertIn("truncated", job["logs"][0])
+        self.assertIn("dropped", job["logs"][-1])
+
+    def test_promise_never_settles(self):
+        job = self.check("function main(){ return new Promise(() => {}); }", ["TIMEOUT"])
+        self.assertIn("never settle", job["error"]["message"])
+
+    def test_stringify_huge_sparse_array(self):
+        self.check("function main(){ let a=[]; a[1e8]=1; return {s: JSON.stringify(a).length}; }",
+                   ["TIMEOUT", "MEMORY_LIMIT", "OUTPUT_TOO_LARGE"], timeout=3, memory_mb=128)
+
+    def test_cpu_budget(self):
+        job = self.check("function main(){ for(;;){} }", ["GAS_EXHAUSTED"], timeout=10,
+                         gas_limit=300000)
+        self.assertGreaterEqual(job["gas_used"], 300000)
+
+
+if __name__ == "__main__":
+    main()

@@ -68,7 +68,7 @@ sr_status sr_sandbox_new(const struct sr_sandbox_config *cfg, sr_sandbox **out, 
 void sr_sandbox_free(sr_sandbox *sb);
 
 struct sr_sandbox_limits {
-    uint64_t wall_ms;      /* SIGKILL after this; 0 = SR_MAX_TIMEOUT_S */
+    uint64_t wall_ms;      /* SIGKILL after this; 0 (or more) = SR_MAX_TIMEOUT_S */
     uint64_t memory_bytes; /* SIGKILL when the RSS passes this; 0 = no watch */
     sr_sandbox_host_fn host_fn; /* NULL: host calls are refused */
     void *host_arg;
@@ -109,5 +109,10 @@ unsigned sr_sandbox_process_count(sr_sandbox *sb);
  * host_fn. */
 sr_status sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len,
                               sr_buf *resp, sr_err *err);
+
+/* In the job process: the fd of /proc/self/statm, opened before seccomp
+ * (pread() it at offset 0 to watch the process's own RSS). Returns borrowed,
+ * valid for the life of the process; -1 if child is NULL. */
+int sr_sandbox_child_statm_fd(const sr_sandbox_child *child);
 
 #endif /* SR_SANDBOX_H */

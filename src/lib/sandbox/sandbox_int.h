@@ -1,0 +1,186 @@
+/*
+ * sandbox_int.h - private contract between the files of the sandbox module.
+ *
+ *   ipc.c        frames on a job socket (both sides) and SCM_RIGHTS messages
+ *                on the zygote control socket
+ *   zygote.c     the zygote process: forks job processes, reaps them, reports
+ *   child.c      the job process: limits, proc_init, seccomp, the job loop
+ *   seccomp.c    the allowlist installed in every job process
+ *   supervisor.c sr_sandbox_new/free/run: pools, deadlines, memory watch
+ *
+ * Two channels exist. The control socket (SOCK_SEQPACKET, one message per
+ * record) joins the supervisor and the zygote: SPAWN requests go one way,
+ * SPAWNED (pid + job socket + pidfd as SCM_RIGHTS) and EXITED (pid + wait
+ * status) records come back. Each job process has its own SOCK_STREAM
+ * socketpair with the supervisor that carries frames (struct sr_frame_hdr +
+ * body), one job at a time.
+ */
+#ifndef SR_SANDBOX_INT_H
+#define SR_SANDBOX_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_err.h"
+#include "sealrun/sr_sandbox.h"
+
+/* Frame types on a job socket. keep in sync with sr_sandbox__frame_valid() */
+enum sr_frame_type {
+    SR_FRAME_JOB = 1,       /* supervisor -> child: the request bytes */
+    SR_FRAME_RESULT = 2,    /* child -> supervisor: status, flags, response or message */
+    SR_FRAME_HOSTCALL = 3,  /* child -> supervisor: request bytes */
+    SR_FRAME_HOSTREPLY = 4, /* supervisor -> child: status, answer or message */
+};
+
+/* RESULT flags. */
+#define SR_FRAME_F_DISCARD 1u
+
+/* Every frame starts with this header, in host byte order (both ends are
+ * the same machine), followed by 'len' bytes (<= SR_MAX_IPC_FRAME). */
+struct sr_frame_hdr {
+    uint32_t type;   /* enum sr_frame_type */
+    uint32_t status; /* sr_status for RESULT and HOSTREPLY, else 0 */
+    uint32_t flags;  /* SR_FRAME_F_* for RESULT, else 0 */
+    uint32_t len;    /* body bytes */
+};
+
+/* Control records between supervisor and zygote. */
+enum sr_ctl_type {
+    SR_CTL_SPAWN = 1,   /* supervisor -> zygote */
+    SR_CTL_SPAWNED = 2, /* zygote -> supervisor: pid, err; fds [job socket, pidfd] */
+    SR_CTL_EXITED = 3,  /* zygote -> supervisor: pid, wait status */
+};
+
+struct sr_ctl_msg {
+    uint32_t type; /* enum sr_ctl_type */
+    int32_t pid;
+    int32_t value; /* SPAWNED: errno of a failed fork (0 on success); EXITED: wait status */
+};
+
+/* The job process side of one process (sr_sandbox_child is opaque outside). */
+struct sr_sandbox_child {
+    int sock;     /* job socket, blocking */
+    int statm_fd; /* /proc/self/statm, opened before seccomp */
+};
+
+/* ipc.c: frames. */
+
+/* Checks a header received from the child (or the supervisor). Returns
+ * SR_EINVAL with a message naming the bad field. */
+sr_status sr_sandbox__frame_valid(const struct sr_frame_hdr *h, sr_err *err);
+
+/* Blocking write of one frame (header + body) with MSG_NOSIGNAL. */
+sr_status sr_sandbox__frame_write(int fd, uint32_t type, uint32_t status, uint32_t flags,
+                                  const void *body, size_t len, sr_err *err);
+
+/* Blocking read of exactly len bytes. SR_ENOTFOUND on EOF before the first
+ * byte, SR_EIO otherwise. */
+sr_status sr_sandbox__read_full(int fd, void *p, size_t len, sr_err *err);
+
+/* Control records with optional SCM_RIGHTS fds (at most 2). */
+sr_status sr_sandbox__ctl_send(int fd, const struct sr_ctl_msg *m, const int *fds, size_t nfds,
+                               sr_err *err);
+/* Reads one record; received fds go to fds[0..*nfds) (others closed).
+ * SR_ENOTFOUND on EOF; with 'nonblock', SR_ELIMIT when nothing is waiting. */
+sr_status sr_sandbox__ctl_recv(int fd, bool nonblock, struct sr_ctl_msg *m, int *fds,
+                               size_t *nfds, sr_err *err);
+
+/* Describes a wait status: "exited with status 3", "killed by signal 11
+ * (SIGSEGV)". Returns the terminating signal or 0. */
+int sr_sandbox__describe_status(int wstatus, char *out, size_t cap);
+
+/* zygote.c: runs the zygote on the control socket 'ctl'; never returns. */
+void sr_sandbox__zygote_main(const struct sr_sandbox_config *cfg, int ctl, pid_t parent)
+    __attribute__((noreturn));
+
+/* child.c: runs a job process on its job socket; never returns. */
+void sr_sandbox__child_main(const struct sr_sandbox_config *cfg, int sock, pid_t zygote)
+    __attribute__((noreturn));
+
+/* seccomp.c: builds and loads the allowlist in the calling job process
+ * (pid 'self': signals may only target it). Sets PR_SET_NO_NEW_PRIVS. */
+sr_status sr_sandbox__seccomp_install(pid_t self, sr_err *err);
+
+/* Supervisor side (pool.c, supervisor.c). */
+
+/* One job process as the supervisor sees it. Fields are guarded by
+ * sb->lock while the process is in the pool; a busy process belongs to the
+ * thread running its job. */
+struct sr_proc {
+    struct sr_proc *next;
+    pid_t pid;
+    int sock;            /* supervisor end of the job socket, O_NONBLOCK */
+    int pidfd;           /* signals without pid-reuse races; readable once dead */
+    int statm_fd;        /* /proc/PID/statm, -1 if it could not be opened */
+    clockid_t cpu_clock; /* the process's CPU clock (all threads) */
+    bool has_cpu_clock;
+    uint64_t spawn_seq;  /* control sequence number of its SPAWNED record */
+    char *owner;         /* owned copy */
+    unsigned jobs;       /* jobs finished in this process */
+    uint64_t idle_since; /* ns, CLOCK_MONOTONIC */
+    bool busy;
+};
+
+/* Wait statuses reported by the zygote, newest overwriting oldest. */
+#define SR_EXIT_RING 256
+struct sr_exit_rec {
+    pid_t pid;
+    int status;
+    uint64_t seq; /* control sequence number; 0 = empty slot */
+};
+
+struct sr_sandbox {
+    struct sr_sandbox_config cfg; /* copied, defaults filled in */
+    pid_t zpid;
+    int zpidfd; /* readable once the zygote is dead */
+    int ctl;    /* SOCK_SEQPACKET to the zygote */
+
+    pthread_mutex_t ctl_lock; /* guards reading ctl, exits[], ctl_seq, zygote_gone */
+    struct sr_exit_rec exits[SR_EXIT_RING];
+    uint64_t ctl_seq;
+    bool zygote_gone;
+
+    pthread_mutex_t lock; /* guards procs, nprocs, stopping */
+    pthread_cond_t cond;  /* a process became idle or a slot became free */
+    pthread_cond_t reaper_cond;
+    struct sr_proc *procs; /* live processes, busy and idle */
+    unsigned nprocs;       /* live processes plus slots reserved by spawners */
+    bool stopping;
+    pthread_t reaper;
+    bool has_reaper; /* started by the first sr_sandbox__acquire() */
+    bool has_locks;
+    long page_size;
+};
+
+uint64_t sr_sandbox__now_ns(void);
+
+/* pool.c */
+
+/* Takes a process for 'owner': a warm one of that owner (tenant mode) or a
+ * new one, within max_processes (evicting idle processes of other owners,
+ * else waiting). Returns it busy. */
+sr_status sr_sandbox__acquire(sr_sandbox *sb, const char *owner, struct sr_proc **out,
+                              sr_err *err);
+
+/* Gives a process back after a job; 'discard' ends it. */
+void sr_sandbox__release(sr_sandbox *sb, struct sr_proc *p, bool discard);
+
+/* Kills the process (if still alive) and frees everything it held. */
+void sr_sandbox__proc_destroy(struct sr_proc *p);
+
+/* Waits up to timeout_ms for the zygote's report of how p ended. Returns
+ * true and the wait status when it came. */
+bool sr_sandbox__exit_status(sr_sandbox *sb, const struct sr_proc *p, int timeout_ms,
+                             int *status);
+
+/* Discards processes idle past idle_ms and reads pending control records. */
+void sr_sandbox__reap_idle(sr_sandbox *sb);
+
+/* The background thread that calls sr_sandbox__reap_idle(). */
+void *sr_sandbox__reaper_main(void *arg);
+
+#endif /* SR_SANDBOX_INT_H */

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * store.c - the public store API: argument checks, then dispatch through the
+ * backend's const struct sr_store_ops (store_int.h).
+ *
+ * Checks that do not depend on the backend live here, once: owner names,
+ * job ids, token id prefixes, list limits, job states. A job id that cannot
+ * exist (wrong length or characters) is reported exactly like a missing
+ * one, so callers can pass ids from URLs straight through.
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sealrun/sr_limits.h"
+
+#define JOB_ID_LEN 32       /* 128-bit ids in lower-case hex */
+#define TOKEN_LABEL_MAX 200 /* bytes of a token's free-text label */
+
+const char *
+sr_job_state_name(enum sr_job_state s)
+{
+    switch (s) {
+    case SR_JOB_QUEUED:
+        return "queued";
+    case SR_JOB_RUNNING:
+        return "running";
+    case SR_JOB_COMPLETED:
+        return "completed";
+    case SR_JOB_FAILED:
+        return "failed";
+    }
+    return NULL;
+}
+
+void
+sr_job_row_fini(struct sr_job_row *row)
+{
+    if (!row)
+        return;
+    free(row->owner);
+    free(row->runtime);
+    free(row->request_json);
+    free(row->result_json);
+    row->owner = NULL;
+    row->runtime = NULL;
+    row->request_json = NULL;
+    row->result_json = NULL;
+}
+
+void
+sr_token_row_fini(struct sr_token_row *row)
+{
+    if (!row)
+        return;
+    free(row->owner);
+    free(row->label);
+    row->owner = NULL;
+    row->label = NULL;
+}
+
+static bool
+is_lower_hex(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+static bool
+is_job_id(const char *id)
+{
+    return id && strnlen(id, JOB_ID_LEN + 1) == JOB_ID_LEN && is_lower_hex(id, JOB_ID_LEN);
+}
+
+static sr_status
+check_owner(const char *owner, sr_err *err)
+{
+    if (!owner || !*owner)
+        return sr_err_set(err, SR_EINVAL, "owner is empty: expected a user name");
+    size_t len = strnlen(owner, SR_MAX_USER_NAME + 1);
+    if (len > SR_MAX_USER_NAME)
+        return sr_err_set(err, SR_EINVAL, "owner '%.32s...' is too long: at most %d bytes", owner,
+                          SR_MAX_USER_NAME);
+    return SR_OK;
+}
+
+/* An id that cannot exist is "not found", like a missing one (never a 400
+ * that would tell a caller more than a 404). */
+static sr_status
+check_lookup_id(const char *id, sr_err *err)
+{
+    if (!is_job_id(id))
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' not found", id ? id : "");
+    return SR_OK;
+}
+
+static sr_status
+check_row(const struct sr_job_row *row, sr_err *err)
+{
+    if (!row)
+        return sr_err_set(err, SR_EINVAL, "job row is missing");
+    if (!is_job_id(row->id))
+        return sr_err_set(err, SR_EINVAL,
+                          "job id '%.40s' is invalid: expected 32 lower-case hex characters",
+                          row->id);
+    sr_status rc = check_owner(row->owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (!sr_job_state_name(row->state))
+        return sr_err_set(err, SR_EINVAL, "job '%s' has invalid state %d", row->id,
+                          (int)row->state);
+    return SR_OK;
+}
+
+sr_status
+sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err)
+{
+    if (!path || !*path)
+        return sr_err_set(err, SR_EINVAL, "database path is empty");
+    return sr_store__sqlite_ops.open(path, out, err);
+}
+
+void
+sr_store_close(sr_store *st)
+{
+    if (st)
+        st->ops->close(st);
+}
+
+int
+sr_store_schema_version(sr_store *st)
+{
+    return st->ops->schema_version(st);
+}
+
+bool
+sr_store_ping(sr_store *st)
+{
+    return st && st->ops->ping(st);
+}
+
+sr_status
+sr_store_token_add(sr_store *st, const uint8_t hash[32], const char *owner, const char *label,
+                   int64_t now_ms, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (label && strnlen(label, TOKEN_LABEL_MAX + 1) > TOKEN_LABEL_MAX)
+        return sr_err_set(err, SR_EINVAL, "token label is too long: at most %d bytes",
+                          TOKEN_LABEL_MAX);
+    return st->ops->token_add(st, hash, owner, label, now_ms, err);
+}
+
+sr_status
+sr_store_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err)
+{
+    return st->ops->token_owner(st, hash, owner, err);
+}
+
+sr_status
+sr_store_token_list(sr_store *st, const char *owner, struct sr_token_row **rows, size_t *n,
+                    sr_err *err)
+{
+    if (owner) {
+        sr_status rc = check_owner(owner, err);
+        if (rc != SR_OK)
+            return rc;
+    }
+    return st->ops->token_list(st, owner, rows, n, err);
+}
+
+sr_status
+sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
+{
+    size_t len = id_prefix ? strnlen(id_prefix, 65) : 0;
+    if (len < 8 || len > 64 || !is_lower_hex(id_prefix, len))
+        return sr_err_set(err, SR_EINVAL,
+                          "token id '%.70s' is invalid: expected 8 to 64 lower-case hex "
+                          "characters (see 'sealrun token list')",
+                          id_prefix ? id_prefix : "");
+    return st->ops->token_revoke(st, id_prefix, now_ms, err);
+}
+
+sr_status
+sr_store_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err)
+{
+    sr_status rc = check_row(row, err);
+    if (rc != SR_OK)
+        return rc;
+    if (!row->runtime || !*row->runtime)
+        return sr_err_set(err, SR_EINVAL, "job '%s' has no runtime", row->id);
+    return st->ops->job_insert(st, row, err);
+}
+
+sr_status
+sr_store_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err)
+{
+    sr_status rc = check_row(row, err);
+    if (rc != SR_OK)
+        return rc;
+    return st->ops->job_update(st, row, err);
+}
+
+sr_status
+sr_store_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *out,
+                 sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(id, err);
+    if (rc != SR_OK)
+        return rc;
+    return st->ops->job_get(st, owner, id, out, err);
+}
+
+sr_status
+sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
+                  struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (limit == 0)
+        limit = SR_DEFAULT_PAGE;
+    if (limit > SR_MAX_PAGE)
+        return sr_err_set(err, SR_EINVAL, "page size %zu is too large: at most %d", limit,
+                          SR_MAX_PAGE);
+    if (before_id) {
+        rc = check_lookup_id(before_id, err);
+        if (rc != SR_OK)
+            return rc;
+    }
+    return st->ops->job_list(st, owner, limit, before_id, rows, n, err);
+}
+
+sr_status
+sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_json, int64_t now_ms,
+                        size_t *n, sr_err *err)
+{
+    if (!interrupted_result_json)
+        return sr_err_set(err, SR_EINVAL, "interrupted job result is missing");
+    return st->ops->jobs_interrupt(st, interrupted_result_json, now_ms, n, err);
+}
+
+sr_status
+sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    return st->ops->jobs_queued(st, rows, n, err);
+}
+
+sr_status
+sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err)
+{
+    return st->ops->jobs_purge(st, now_ms, n, err);
+}
+
+sr_status
+sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err)
+{
+    return st->ops->jobs_count(st, total, err);
+}

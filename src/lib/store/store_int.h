@@ -1,0 +1,74 @@
+/*
+ * store_int.h - private to src/lib/store: the backend interface and the
+ * embedded migrations.
+ *
+ * A backend is one const struct sr_store_ops (like sqlite3_io_methods).
+ * Its store objects begin with a struct sr_store whose 'ops' points at that
+ * table, so store.c can dispatch on any of them. store.c validates arguments
+ * (owner names, ids, limits) before it calls a backend, so every backend may
+ * rely on: strings are non-NULL unless the public header allows NULL, owner
+ * names are 1..SR_MAX_USER_NAME bytes, job ids are 32 lower-case hex
+ * characters, token id prefixes are 8..64 lower-case hex characters, and
+ * list limits are 1..SR_MAX_PAGE. Each entry has the contract of the public
+ * function of the same name in sr_store.h.
+ */
+#ifndef SR_STORE_INT_H
+#define SR_STORE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sealrun/sr_store.h"
+
+struct sr_store_ops {
+    const char *name; /* "sqlite" */
+
+    /* Opens the backend at 'target' (a path for SQLite, a DSN for PostgreSQL). */
+    sr_status (*open)(const char *target, sr_store **out, sr_err *err);
+    void (*close)(sr_store *st);
+    int (*schema_version)(sr_store *st);
+    bool (*ping)(sr_store *st);
+
+    sr_status (*token_add)(sr_store *st, const uint8_t hash[32], const char *owner,
+                           const char *label, int64_t now_ms, sr_err *err);
+    sr_status (*token_owner)(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err);
+    sr_status (*token_list)(sr_store *st, const char *owner, struct sr_token_row **rows, size_t *n,
+                            sr_err *err);
+    sr_status (*token_revoke)(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err);
+
+    sr_status (*job_insert)(sr_store *st, const struct sr_job_row *row, sr_err *err);
+    sr_status (*job_update)(sr_store *st, const struct sr_job_row *row, sr_err *err);
+    sr_status (*job_get)(sr_store *st, const char *owner, const char *id, struct sr_job_row *out,
+                         sr_err *err);
+    sr_status (*job_list)(sr_store *st, const char *owner, size_t limit, const char *before_id,
+                          struct sr_job_row **rows, size_t *n, sr_err *err);
+    sr_status (*jobs_interrupt)(sr_store *st, const char *interrupted_result_json, int64_t now_ms,
+                                size_t *n, sr_err *err);
+    sr_status (*jobs_queued)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
+    sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
+    sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
+};
+
+/* The head of every backend's store object. */
+struct sr_store {
+    const struct sr_store_ops *ops;
+};
+
+/* The one table each backend file exports. */
+extern const struct sr_store_ops sr_store__sqlite_ops;
+
+/* One embedded migration (schema/NNNN_name.sql). The generated migrations.c
+ * holds them sorted by version: 1, 2, ... sr_store__migration_count. */
+struct sr_store__migration {
+    int version;
+    const char *name; /* "0001_init" */
+    const char *sql;  /* the file's text, NUL-terminated */
+};
+extern const struct sr_store__migration sr_store__migrations[];
+extern const size_t sr_store__migration_count;
+
+/* Group-commit counters of a SQLite store (bench and tests only): how many
+ * transactions were committed and how many writes they carried. */
+void sr_store__sqlite_stats(sr_store *st, uint64_t *commits, uint64_t *writes);
+
+#endif /* SR_STORE_INT_H */

@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * store_sqlite.c - the SQLite backend's operations and its one exported
+ * table, sr_store__sqlite_ops.
+ *
+ * Reads borrow a reader connection; writes are functions queued for group
+ * commit (store_sqlite_db.c) and run on the writer inside the batch
+ * transaction, each in its own savepoint. Every job statement filters on
+ * owner in the SQL itself. Times: 0 in a row is NULL in the table.
+ *
+ * Sections: SQL; row codecs; tokens; jobs; the ops table.
+ */
+#include "store_sqlite_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sealrun/sr_util.h"
+
+/* --- SQL --- */
+
+#define JOB_COLS                                                                                   \
+    "id, owner, state, runtime, request_json, result_json, created_at, started_at, "               \
+    "finished_at, expires_at"
+/* Lists skip request_json (the script and input): the list never shows it. */
+#define LIST_COLS                                                                                  \
+    "id, owner, state, runtime, NULL, result_json, created_at, started_at, finished_at, "          \
+    "expires_at"
+#define TOKEN_COLS "hash, owner, label, created_at, revoked_at"
+
+/* keep in sync with enum sq_stmt in store_sqlite_int.h */
+const char *const sr_store__sq_sql[SQ__COUNT] = {
+    [SQ_BEGIN] = "BEGIN IMMEDIATE",
+    [SQ_COMMIT] = "COMMIT",
+    [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_SAVEPOINT] = "SAVEPOINT w",
+    [SQ_RELEASE] = "RELEASE w",
+    [SQ_ROLLBACK_TO] = "ROLLBACK TO w",
+    [SQ_PING] = "SELECT max(version) FROM schema_version",
+    [SQ_TOKEN_ADD] = "INSERT INTO tokens (hash, owner, label, created_at) VALUES (?1, ?2, ?3, ?4)",
+    [SQ_TOKEN_OWNER] = "SELECT owner FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+    [SQ_TOKEN_LIST_ALL] = "SELECT " TOKEN_COLS " FROM tokens ORDER BY created_at DESC, hash",
+    [SQ_TOKEN_LIST_OWNER] =
+        "SELECT " TOKEN_COLS " FROM tokens WHERE owner = ?1 ORDER BY created_at DESC, hash",
+    [SQ_TOKEN_MATCH] = "SELECT hash, revoked_at FROM tokens "
+                       "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
+    [SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1",
+    [SQ_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [SQ_JOB_UPDATE] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
+                      "finished_at = ?6, expires_at = ?7 WHERE id = ?1 AND owner = ?2",
+    [SQ_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1 AND owner = ?2",
+    [SQ_JOB_CURSOR] = "SELECT created_at FROM jobs WHERE id = ?1 AND owner = ?2",
+    [SQ_JOB_LIST_FIRST] = "SELECT " LIST_COLS " FROM jobs WHERE owner = ?1 "
+                          "ORDER BY created_at DESC, id DESC LIMIT ?2",
+    [SQ_JOB_LIST_AFTER] = "SELECT " LIST_COLS " FROM jobs "
+                          "WHERE owner = ?1 AND (created_at, id) < (?3, ?4) "
+                          "ORDER BY created_at DESC, id DESC LIMIT ?2",
+    [SQ_JOBS_INTERRUPT] = "UPDATE jobs SET state = 'failed', result_json = ?1, finished_at = ?2 "
+                          "WHERE state = 'running'",
+    [SQ_JOBS_QUEUED] =
+        "SELECT " JOB_COLS " FROM jobs WHERE state = 'queued' ORDER BY created_at, id",
+    [SQ_JOBS_PURGE] = "DELETE FROM jobs WHERE expires_at <= ?1",
+    [SQ_JOBS_COUNT] = "SELECT count(*) FROM jobs",
+};
+
+/* --- row codecs --- */
+
+static int
+bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+    return s ? sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, i);
+}
+
+static int
+bind_ms(sqlite3_stmt *stmt, int i, int64_t ms)
+{
+    return ms ? sqlite3_bind_int64(stmt, i, ms) : sqlite3_bind_null(stmt, i);
+}
+
+static sr_status
+bind_failed(sqlite3_stmt *stmt, int rc, sr_err *err)
+{
+    return sr_store__sq_fail(sqlite3_db_handle(stmt), rc, err, "cannot bind a parameter");
+}
+
+/* Duplicates a text column; NULL stays NULL. */
+static sr_status
+col_dup(sqlite3_stmt *stmt, int i, char **out, sr_err *err)
+{
+    *out = NULL;
+    if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
+        return SR_OK;
+    const char *t = (const char *)sqlite3_column_text(stmt, i);
+    *out = t ? strdup(t) : NULL;
+    if (!*out)
+        return sr_err_set(err, SR_ENOMEM, "out of memory reading column %d", i);
+    return SR_OK;
+}
+
+static sr_status
+parse_state(const char *text, enum sr_job_state *out, sr_err *err)
+{
+    for (int s = SR_JOB_QUEUED; s <= SR_JOB_FAILED; s++) {
+        if (text && strcmp(text, sr_job_state_name((enum sr_job_state)s)) == 0) {
+            *out = (enum sr_job_state)s;
+            return SR_OK;
+        }
+    }
+    return sr_err_set(err, SR_EINTERNAL, "stored job has unknown state '%s'",
+                      text ? text : "(null)");
+}
+
+/* Reads JOB_COLS (or LIST_COLS) of the current row into *row. On failure
+ * *row is left empty (fini'd). */
+static sr_status
+read_job(sqlite3_stmt *stmt, struct sr_job_row *row, sr_err *err)
+{
+    memset(row, 0, sizeof(*row));
+    const char *id = (const char *)sqlite3_column_text(stmt, 0);
+    (void)snprintf(row->id, sizeof(row->id), "%s", id ? id : "");
+    sr_status rc = col_dup(stmt, 1, &row->owner, err);
+    if (rc == SR_OK)
+        rc = parse_state((const char *)sqlite3_column_text(stmt, 2), &row->state, err);
+    if (rc == SR_OK)
+        rc = col_dup(stmt, 3, &row->runtime, err);
+    if (rc == SR_OK)
+        rc = col_dup(stmt, 4, &row->request_json, err);
+    if (rc == SR_OK)
+        rc = col_dup(stmt, 5, &row->result_json, err);
+    if (rc != SR_OK) {
+        sr_job_row_fini(row);
+        return rc;
+    }
+    row->created_at_ms = sqlite3_column_int64(stmt, 6);
+    row->started_at_ms = sqlite3_column_int64(stmt, 7); /* NULL reads as 0 */
+    row->finished_at_ms = sqlite3_column_int64(stmt, 8);
+    row->expires_at_ms = sqlite3_column_int64(stmt, 9);
+    return SR_OK;
+}
+
+static sr_status
+read_token(sqlite3_stmt *stmt, struct sr_token_row *row, sr_err *err)
+{
+    memset(row, 0, sizeof(*row));
+    const uint8_t *hash = sqlite3_column_blob(stmt, 0);
+    if (!hash || sqlite3_column_bytes(stmt, 0) != 32)
+        return sr_err_set(err, SR_EINTERNAL, "stored token hash is not 32 bytes");
+    sr_hex_encode(hash, 8, row->id);
+    sr_status rc = col_dup(stmt, 1, &row->owner, err);
+    if (rc == SR_OK)
+        rc = col_dup(stmt, 2, &row->label, err);
+    if (rc != SR_OK) {
+        sr_token_row_fini(row);
+        return rc;
+    }
+    row->created_at_ms = sqlite3_column_int64(stmt, 3);
+    row->revoked_at_ms = sqlite3_column_int64(stmt, 4);
+    return SR_OK;
+}
+
+/* Grows *rows (of 'size'-byte elements) to hold one more than *cap. */
+static sr_status
+grow(void **rows, size_t *cap, size_t size, sr_err *err)
+{
+    size_t ncap = *cap ? *cap * 2 : 16;
+    size_t bytes = 0;
+    if (!sr_mul_size(ncap, size, &bytes))
+        return sr_err_set(err, SR_ELIMIT, "too many rows: %zu", *cap);
+    void *p = realloc(*rows, bytes);
+    if (!p)
+        return sr_err_set(err, SR_ENOMEM, "out of memory reading %zu rows", ncap);
+    *rows = p;
+    *cap = ncap;
+    return SR_OK;
+}
+
+static void
+free_jobs(struct sr_job_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sr_job_row_fini(&rows[i]);
+    free(rows);
+}
+
+static void
+free_tokens(struct sr_token_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sr_token_row_fini(&rows[i]);
+    free(rows);
+}
+
+/* Steps a bound statement to the end, collecting every job row. */
+static sr_status
+collect_jobs(sqlite3_stmt *stmt, struct sr_job_row **out, size_t *out_n, sr_err *err)
+{
+    struct sr_job_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    sr_status rc = SR_OK;
+    int src;
+    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap)
+            rc = grow((void **)&rows, &cap, sizeof(*rows), err);
+        if (rc == SR_OK)
+            rc = read_job(stmt, &rows[n], err);
+        n += rc == SR_OK;
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(sqlite3_db_handle(stmt), src, err, "cannot read jobs");
+    if (rc != SR_OK) {
+        free_jobs(rows, n);
+        return rc;
+    }
+    *out = rows;
+    *out_n = n;
+    return SR_OK;
+}
+
+static sr_status
+collect_tokens(sqlite3_stmt *stmt, struct sr_token_row **out, size_t *out_n, sr_err *err)
+{
+    struct sr_token_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    sr_status rc = SR_OK;
+    int src;
+    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap)
+            rc = grow((void **)&rows, &cap, sizeof(*rows), err);
+        if (rc == SR_OK)
+            rc = read_token(stmt, &rows[n], err);
+        n += rc == SR_OK;
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(sqlite3_db_handle(stmt), src, err, "cannot read tokens");
+    if (rc != SR_OK) {
+        free_tokens(rows, n);
+        return rc;
+    }
+    *out = rows;
+    *out_n = n;
+    return SR_OK;
+}
+
+/* Runs a bound write statement to completion. */
+static sr_status
+step_done(sqlite3_stmt *stmt, sr_err *err, const char *what, const char *subject)
+{
+    int src = sqlite3_step(stmt);
+    if (src == SQLITE_DONE)
+        return SR_OK;
+    return sr_store__sq_fail(sqlite3_db_handle(stmt), src, err, "cannot %s '%s'", what, subject);
+}
+
+/* --- tokens --- */
+
+struct token_add_arg {
+    const uint8_t *hash;
+    const char *owner;
+    const char *label;
+    int64_t now_ms;
+};
+
+static sr_status
+w_token_add(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct token_add_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_ADD, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sqlite3_bind_blob(stmt, 1, a->hash, 32, SQLITE_STATIC);
+    b = b ? b : bind_text(stmt, 2, a->owner);
+    b = b ? b : bind_text(stmt, 3, a->label);
+    b = b ? b : sqlite3_bind_int64(stmt, 4, a->now_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "add a token for", a->owner);
+    sr_store__sq_done(stmt);
+    if (rc == SR_ECONFLICT)
+        return sr_err_set(err, SR_ECONFLICT, "a token with this hash exists already");
+    return rc;
+}
+
+static sr_status
+sq_token_add(sr_store *st, const uint8_t hash[32], const char *owner, const char *label,
+             int64_t now_ms, sr_err *err)
+{
+    struct token_add_arg a = {hash, owner, label, now_ms};
+    return sr_store__sq_write((struct sq_store *)st, w_token_add, &a, err);
+}
+
+static sr_status
+sq_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_OWNER, &stmt, err);
+    if (rc == SR_OK) {
+        int b = sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+        int src = b ? b : sqlite3_step(stmt);
+        if (src == SQLITE_ROW)
+            rc = col_dup(stmt, 0, owner, err);
+        else if (src == SQLITE_DONE)
+            rc = sr_err_set(err, SR_ENOTFOUND, "token not found or revoked");
+        else
+            rc = sr_store__sq_fail(c->db, src, err, "cannot look up a token");
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+static sr_status
+sq_token_list(sr_store *st, const char *owner, struct sr_token_row **rows, size_t *n, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc =
+        sr_store__sq_stmt(c, owner ? SQ_TOKEN_LIST_OWNER : SQ_TOKEN_LIST_ALL, &stmt, err);
+    if (rc == SR_OK) {
+        int b = owner ? bind_text(stmt, 1, owner) : SQLITE_OK;
+        rc = b ? bind_failed(stmt, b, err) : collect_tokens(stmt, rows, n, err);
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+struct token_revoke_arg {
+    const char *prefix;
+    int64_t now_ms;
+};
+
+/* Finds the one token whose id starts with a->prefix; copies its hash. */
+static sr_status
+token_match(struct sq_conn *c, const char *prefix, uint8_t hash[32], bool *revoked, sr_err *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_MATCH, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int n = 0;
+    int src = bind_text(stmt, 1, prefix);
+    while (src == SQLITE_OK || src == SQLITE_ROW) {
+        src = sqlite3_step(stmt);
+        if (src == SQLITE_ROW && n++ == 0) {
+            memcpy(hash, sqlite3_column_blob(stmt, 0), 32); /* CHECK: 32 bytes */
+            *revoked = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
+        }
+    }
+    if (src != SQLITE_DONE)
+        rc = sr_store__sq_fail(c->db, src, err, "cannot look up token '%s'", prefix);
+    else if (n == 0)
+        rc = sr_err_set(err, SR_ENOTFOUND, "token '%s' not found", prefix);
+    else if (n > 1)
+        rc = sr_err_set(err, SR_ECONFLICT,
+                        "token id '%s' is ambiguous: it matches more than one token; give more "
+                        "characters",
+                        prefix);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+static sr_status
+w_token_revoke(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct token_revoke_arg *a = arg;
+    uint8_t hash[32];
+    bool revoked = false;
+    sr_status rc = token_match(c, a->prefix, hash, &revoked, err);
+    if (rc != SR_OK)
+        return rc;
+    if (revoked)
+        return sr_err_set(err, SR_ECONFLICT, "token '%s' is already revoked", a->prefix);
+    sqlite3_stmt *stmt = NULL;
+    rc = sr_store__sq_stmt(c, SQ_TOKEN_REVOKE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
+    b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "revoke token", a->prefix);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+static sr_status
+sq_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
+{
+    struct token_revoke_arg a = {id_prefix, now_ms};
+    return sr_store__sq_write((struct sq_store *)st, w_token_revoke, &a, err);
+}
+
+/* --- jobs --- */
+
+static sr_status
+w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct sr_job_row *r = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOB_INSERT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = bind_text(stmt, 1, r->id);
+    b = b ? b : bind_text(stmt, 2, r->owner);
+    b = b ? b : bind_text(stmt, 3, sr_job_state_name(r->state));
+    b = b ? b : bind_text(stmt, 4, r->runtime);
+    b = b ? b : bind_text(stmt, 5, r->request_json);
+    b = b ? b : bind_text(stmt, 6, r->result_json);
+    b = b ? b : sqlite3_bind_int64(stmt, 7, r->created_at_ms);
+    b = b ? b : bind_ms(stmt, 8, r->started_at_ms);
+    b = b ? b : bind_ms(stmt, 9, r->finished_at_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 10, r->expires_at_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "insert job", r->id);
+    sr_store__sq_done(stmt);
+    if (rc == SR_ECONFLICT)
+        return sr_err_set(err, SR_ECONFLICT, "job '%s' exists already", r->id);
+    return rc;
+}
+
+static sr_status
+sq_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err)
+{
+    return sr_store__sq_write((struct sq_store *)st, w_job_insert, (void *)(uintptr_t)row, err);
+}
+
+static sr_status
+w_job_update(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct sr_job_row *r = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOB_UPDATE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = bind_text(stmt, 1, r->id);
+    b = b ? b : bind_text(stmt, 2, r->owner);
+    b = b ? b : bind_text(stmt, 3, sr_job_state_name(r->state));
+    b = b ? b : bind_text(stmt, 4, r->result_json);
+    b = b ? b : bind_ms(stmt, 5, r->started_at_ms);
+    b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "update job", r->id);
+    sr_store__sq_done(stmt);
+    if (rc == SR_OK && sqlite3_changes(c->db) == 0)
+        rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
+    return rc;
+}
+
+static sr_status
+sq_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err)
+{
+    return sr_store__sq_write((struct sq_store *)st, w_job_update, (void *)(uintptr_t)row, err);
+}
+
+static sr_status
+sq_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *out, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOB_GET, &stmt, err);
+    if (rc == SR_OK) {
+        int b = bind_text(stmt, 1, id);
+        b = b ? b : bind_text(stmt, 2, owner);
+        int src = b ? b : sqlite3_step(stmt);
+        struct sr_job_row row;
+        if (src == SQLITE_ROW && (rc = read_job(stmt, &row, err)) == SR_OK)
+            *out = row;
+        else if (src == SQLITE_DONE)
+            rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", id);
+        else if (src != SQLITE_ROW)
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load job '%s'", id);
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+/* Binds the page query: the first page, or the page after the cursor job. */
+static sr_status
+bind_page(struct sq_conn *c, const char *owner, size_t limit, const char *before_id,
+          sqlite3_stmt **out, sr_err *err)
+{
+    int64_t created = 0;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc;
+    if (before_id) {
+        rc = sr_store__sq_stmt(c, SQ_JOB_CURSOR, &stmt, err);
+        if (rc != SR_OK)
+            return rc;
+        int b = bind_text(stmt, 1, before_id);
+        b = b ? b : bind_text(stmt, 2, owner);
+        int src = b ? b : sqlite3_step(stmt);
+        if (src == SQLITE_ROW)
+            created = sqlite3_column_int64(stmt, 0);
+        else if (src == SQLITE_DONE)
+            rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", before_id);
+        else
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load job '%s'", before_id);
+        sr_store__sq_done(stmt);
+        if (rc != SR_OK)
+            return rc;
+    }
+    rc = sr_store__sq_stmt(c, before_id ? SQ_JOB_LIST_AFTER : SQ_JOB_LIST_FIRST, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = bind_text(stmt, 1, owner);
+    b = b ? b : sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit);
+    if (before_id) {
+        b = b ? b : sqlite3_bind_int64(stmt, 3, created);
+        b = b ? b : bind_text(stmt, 4, before_id);
+    }
+    if (b) {
+        rc = bind_failed(stmt, b, err);
+        sr_store__sq_done(stmt);
+        return rc;
+    }
+    *out = stmt;
+    return SR_OK;
+}
+
+static sr_status
+sq_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
+            struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = bind_page(c, owner, limit, before_id, &stmt, err);
+    if (rc == SR_OK)
+        rc = collect_jobs(stmt, rows, n, err);
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+struct interrupt_arg {
+    const char *result_json;
+    int64_t now_ms;
+    size_t n;
+};
+
+static sr_status
+w_jobs_interrupt(struct sq_conn *c, void *arg, sr_err *err)
+{
+    struct interrupt_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_INTERRUPT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = bind_text(stmt, 1, a->result_json);
+    b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "interrupt", "running jobs");
+    sr_store__sq_done(stmt);
+    a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
+    return rc;
+}
+
+static sr_status
+sq_jobs_interrupt(sr_store *st, const char *interrupted_result_json, int64_t now_ms, size_t *n,
+                  sr_err *err)
+{
+    struct interrupt_arg a = {interrupted_result_json, now_ms, 0};
+    sr_status rc = sr_store__sq_write((struct sq_store *)st, w_jobs_interrupt, &a, err);
+    if (rc == SR_OK && n)
+        *n = a.n;
+    return rc;
+}
+
+static sr_status
+sq_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_QUEUED, &stmt, err);
+    if (rc == SR_OK)
+        rc = collect_jobs(stmt, rows, n, err);
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+struct purge_arg {
+    int64_t now_ms;
+    size_t n;
+};
+
+static sr_status
+w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
+{
+    struct purge_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_PURGE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sqlite3_bind_int64(stmt, 1, a->now_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "purge", "expired jobs");
+    sr_store__sq_done(stmt);
+    a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
+    return rc;
+}
+
+static sr_status
+sq_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err)
+{
+    struct purge_arg a = {now_ms, 0};
+    sr_status rc = sr_store__sq_write((struct sq_store *)st, w_jobs_purge, &a, err);
+    if (rc == SR_OK && n)
+        *n = a.n;
+    return rc;
+}
+
+/* Runs a one-row, one-integer query on a reader. */
+static sr_status
+read_int(struct sq_store *s, enum sq_stmt id, int64_t *out, sr_err *err)
+{
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, id, &stmt, err);
+    if (rc == SR_OK) {
+        int src = sqlite3_step(stmt);
+        if (src == SQLITE_ROW)
+            *out = sqlite3_column_int64(stmt, 0);
+        else
+            rc = sr_store__sq_fail(c->db, src, err, "cannot query database '%s'", s->path);
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+static sr_status
+sq_jobs_count(sr_store *st, int64_t *total, sr_err *err)
+{
+    return read_int((struct sq_store *)st, SQ_JOBS_COUNT, total, err);
+}
+
+/* --- the ops table --- */
+
+static sr_status
+sq_open(const char *path, sr_store **out, sr_err *err)
+{
+    struct sq_store *s = NULL;
+    sr_status rc = sr_store__sq_open(path, &s, err);
+    if (rc == SR_OK)
+        *out = &s->base;
+    return rc;
+}
+
+static void
+sq_close(sr_store *st)
+{
+    sr_store__sq_close((struct sq_store *)st);
+}
+
+static int
+sq_schema_version(sr_store *st)
+{
+    return ((struct sq_store *)st)->version;
+}
+
+static bool
+sq_ping(sr_store *st)
+{
+    int64_t v = 0;
+    return read_int((struct sq_store *)st, SQ_PING, &v, NULL) == SR_OK && v > 0;
+}
+
+void
+sr_store__sqlite_stats(sr_store *st, uint64_t *commits, uint64_t *writes)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    pthread_mutex_lock(&s->wlock);
+    *commits = s->commits;
+    *writes = s->writes;
+    pthread_mutex_unlock(&s->wlock);
+}
+
+const struct sr_store_ops sr_store__sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .ping = sq_ping,
+    .token_add = sq_token_add,
+    .token_owner = sq_token_owner,
+    .token_list = sq_token_list,
+    .token_revoke = sq_token_revoke,
+    .job_insert = sq_job_insert,
+    .job_update = sq_job_update,
+    .job_get = sq_job_get,
+    .job_list = sq_job_list,
+    .jobs_interrupt = sq_jobs_interrupt,
+    .jobs_queued = sq_jobs_queued,
+    .jobs_purge = sq_jobs_purge,
+    .jobs_count = sq_jobs_count,
+};

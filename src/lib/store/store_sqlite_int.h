@@ -1,0 +1,112 @@
+/*
+ * store_sqlite_int.h - private to the SQLite backend (store_sqlite.c, the
+ * operations; store_sqlite_db.c, connections, migrations and group commit).
+ *
+ * Connections: one writer, used only by the current group-commit leader,
+ * and SQ_READERS readers handed out from a free list. In WAL mode readers
+ * never block the writer and see every committed write, so a caller reads
+ * its own writes. Each connection caches its prepared statements
+ * (lazily, SQLITE_PREPARE_PERSISTENT); a statement is reset and unbound
+ * after every use (sr_store__sq_done), so no read transaction stays open.
+ *
+ * Writes go through sr_store__sq_write: callers queue a write function; one
+ * of them (the leader) runs every queued write in one transaction, each in
+ * its own savepoint, commits once (one fsync for the batch), and wakes the
+ * others. Each caller returns only after the commit that holds its write.
+ */
+#ifndef SR_STORE_SQLITE_INT_H
+#define SR_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "store_int.h"
+
+#define SQ_READERS 4     /* read connections; more than the cores, fewer than the callers */
+#define SQ_BATCH_MAX 256 /* writes per group commit */
+#define SQ_BUSY_MS 5000  /* wait for another process's write lock (CLI vs daemon) */
+
+/* keep in sync with sr_store__sq_sql[] in store_sqlite.c */
+enum sq_stmt {
+    SQ_BEGIN,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_SAVEPOINT,
+    SQ_RELEASE,
+    SQ_ROLLBACK_TO,
+    SQ_PING,
+    SQ_TOKEN_ADD,
+    SQ_TOKEN_OWNER,
+    SQ_TOKEN_LIST_ALL,
+    SQ_TOKEN_LIST_OWNER,
+    SQ_TOKEN_MATCH,
+    SQ_TOKEN_REVOKE,
+    SQ_JOB_INSERT,
+    SQ_JOB_UPDATE,
+    SQ_JOB_GET,
+    SQ_JOB_CURSOR,
+    SQ_JOB_LIST_FIRST,
+    SQ_JOB_LIST_AFTER,
+    SQ_JOBS_INTERRUPT,
+    SQ_JOBS_QUEUED,
+    SQ_JOBS_PURGE,
+    SQ_JOBS_COUNT,
+    SQ__COUNT
+};
+extern const char *const sr_store__sq_sql[SQ__COUNT];
+
+struct sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[SQ__COUNT]; /* NULL until first use */
+    struct sq_conn *next_free;     /* readers: free list link, under rlock */
+};
+
+struct sq_write; /* a queued write, on its caller's stack */
+
+struct sq_store {
+    struct sr_store base; /* first: base.ops == &sr_store__sqlite_ops */
+    char *path;
+    int version; /* schema version after migrations */
+
+    struct sq_conn writer; /* only the leader touches it */
+    pthread_mutex_t wlock; /* guards everything below up to the readers */
+    pthread_cond_t wdone;  /* signalled after every batch */
+    struct sq_write *head; /* queued writes not yet taken by a leader */
+    struct sq_write *tail;
+    bool has_leader;
+    uint64_t commits; /* transactions committed by group commit */
+    uint64_t writes;  /* writes they carried */
+
+    pthread_mutex_t rlock; /* guards free_readers */
+    pthread_cond_t rfree;
+    struct sq_conn readers[SQ_READERS];
+    struct sq_conn *free_readers;
+};
+
+/* A write run by the leader inside the batch transaction, on the writer. */
+typedef sr_status (*sq_write_fn)(struct sq_conn *c, void *arg, sr_err *err);
+
+/* Opens connections, sets WAL/synchronous/busy_timeout/foreign keys, applies
+ * migrations. Returns owned: sr_store__sq_close. */
+sr_status sr_store__sq_open(const char *path, struct sq_store **out, sr_err *err);
+void sr_store__sq_close(struct sq_store *s);
+
+/* Queues 'fn' and returns once a commit holding it is durable (or it failed). */
+sr_status sr_store__sq_write(struct sq_store *s, sq_write_fn fn, void *arg, sr_err *err);
+
+/* Borrows a reader (waits while all are in use); give it back with _put. */
+struct sq_conn *sr_store__sq_reader(struct sq_store *s);
+void sr_store__sq_reader_put(struct sq_store *s, struct sq_conn *c);
+
+/* The cached statement 'id' of c, ready to bind. */
+sr_status sr_store__sq_stmt(struct sq_conn *c, enum sq_stmt id, sqlite3_stmt **out, sr_err *err);
+/* Resets and unbinds a statement after use. NULL is a no-op. */
+void sr_store__sq_done(sqlite3_stmt *stmt);
+/* Maps a SQLite failure to a status (constraint on a key: SR_ECONFLICT, no
+ * memory: SR_ENOMEM, else SR_EIO) with the message "<what>: <sqlite message>". */
+sr_status sr_store__sq_fail(sqlite3 *db, int rc, sr_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif /* SR_STORE_SQLITE_INT_H */

@@ -1,0 +1,502 @@
+/* store_sqlite_test.c - the SQLite store: migrations, tokens, jobs, owner
+ * scoping, pagination, restart scans and purge. Each test gets a fresh
+ * database in a mkdtemp directory under /tmp, removed afterwards. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "sealrun/sr_store.h"
+#include "store_int.h"
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    sr_store *st;
+};
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/sr_store_test.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    (void)snprintf(f->path, sizeof(f->path), "%s/sealrun.db", f->dir);
+    sr_err err = {0};
+    if (sr_store_open_sqlite(f->path, &f->st, &err) != SR_OK) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    sr_store_close(f->st);
+    (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void
+make_id(unsigned n, char id[33])
+{
+    (void)snprintf(id, 33, "%032x", n);
+}
+
+static struct sr_job_row
+job(unsigned n, const char *owner, enum sr_job_state s, int64_t created)
+{
+    struct sr_job_row r = {
+        .owner = (char *)(uintptr_t)owner,
+        .state = s,
+        .runtime = "js",
+        .request_json = "{\"script\":\"1\"}",
+        .created_at_ms = created,
+        .expires_at_ms = created + 1000,
+    };
+    make_id(n, r.id);
+    return r;
+}
+
+static void
+insert(sr_store *st, struct sr_job_row r)
+{
+    sr_err err = {0};
+    sr_status rc = sr_store_job_insert(st, &r, &err);
+    if (rc != SR_OK)
+        fail_msg("insert: %s", err.msg);
+}
+
+static int
+count_versions(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_version", -1, &stmt, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+    int n = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return n;
+}
+
+static void
+test_migrations_apply_once(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(sr_store_schema_version(f->st), (int)sr_store__migration_count);
+    assert_true(sr_store_ping(f->st));
+    assert_int_equal(count_versions(f->path), (int)sr_store__migration_count);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* reopening applies nothing new and keeps the data */
+    insert(f->st, job(1, "alice", SR_JOB_QUEUED, 100));
+    sr_store_close(f->st);
+    sr_err err = {0};
+    assert_int_equal(sr_store_open_sqlite(f->path, &f->st, &err), SR_OK);
+    assert_int_equal(sr_store_schema_version(f->st), (int)sr_store__migration_count);
+    assert_int_equal(count_versions(f->path), (int)sr_store__migration_count);
+    int64_t total = 0;
+    assert_int_equal(sr_store_jobs_count(f->st, &total, &err), SR_OK);
+    assert_int_equal(total, 1);
+}
+
+static void
+test_refuses_newer_schema(void **state)
+{
+    struct fixture *f = *state;
+    sr_store_close(f->st);
+    f->st = NULL;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (99, '0099_future', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    sr_err err = {0};
+    assert_int_equal(sr_store_open_sqlite(f->path, &f->st, &err), SR_ECONFLICT);
+    assert_null(f->st);
+    assert_non_null(strstr(err.msg, "schema version 99, newer than the 1"));
+}
+
+static void
+test_open_error_names_the_path(void **state)
+{
+    (void)state;
+    sr_store *st = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_store_open_sqlite("/nonexistent-dir/x/y.db", &st, &err), SR_EIO);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, "cannot open database '/nonexistent-dir/x/y.db'"));
+    assert_int_equal(sr_store_open_sqlite("", &st, &err), SR_EINVAL);
+}
+
+static void
+test_tokens_add_owner_list_revoke(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t h1[32], h2[32], h3[32];
+    memset(h1, 0x11, 32);
+    memset(h2, 0x22, 32);
+    memset(h3, 0x33, 32);
+    sr_err err = {0};
+    assert_int_equal(sr_store_token_add(f->st, h1, "alice", "laptop", 10, &err), SR_OK);
+    assert_int_equal(sr_store_token_add(f->st, h2, "bob", NULL, 20, &err), SR_OK);
+    assert_int_equal(sr_store_token_add(f->st, h3, "alice", NULL, 30, &err), SR_OK);
+    assert_int_equal(sr_store_token_add(f->st, h1, "carol", NULL, 40, &err), SR_ECONFLICT);
+    assert_int_equal(sr_store_token_add(f->st, h1, "", NULL, 40, &err), SR_EINVAL);
+
+    char *owner = NULL;
+    assert_int_equal(sr_store_token_owner(f->st, h2, &owner, &err), SR_OK);
+    assert_string_equal(owner, "bob");
+    free(owner);
+
+    struct sr_token_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_token_list(f->st, NULL, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].id, "3333333333333333"); /* newest first */
+    assert_string_equal(rows[2].owner, "alice");
+    assert_string_equal(rows[2].label, "laptop");
+    assert_int_equal(rows[2].created_at_ms, 10);
+    for (size_t i = 0; i < n; i++)
+        sr_token_row_fini(&rows[i]);
+    free(rows);
+    assert_int_equal(sr_store_token_list(f->st, "alice", &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++)
+        sr_token_row_fini(&rows[i]);
+    free(rows);
+
+    assert_int_equal(sr_store_token_revoke(f->st, "22222222", 50, &err), SR_OK);
+    owner = NULL;
+    assert_int_equal(sr_store_token_owner(f->st, h2, &owner, &err), SR_ENOTFOUND);
+    assert_null(owner);
+    assert_int_equal(sr_store_token_revoke(f->st, "2222222222222222", 60, &err), SR_ECONFLICT);
+    assert_non_null(strstr(err.msg, "already revoked"));
+    assert_int_equal(sr_store_token_list(f->st, "bob", &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].revoked_at_ms, 50);
+    sr_token_row_fini(&rows[0]);
+    free(rows);
+}
+
+static void
+test_token_revoke_by_prefix(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t a[32], b[32];
+    memset(a, 0, 32);
+    memset(b, 0, 32);
+    memcpy(a, "\xab\xcd\xef\x01\x11", 5);
+    memcpy(b, "\xab\xcd\xef\x01\x22", 5);
+    sr_err err = {0};
+    assert_int_equal(sr_store_token_add(f->st, a, "alice", NULL, 1, &err), SR_OK);
+    assert_int_equal(sr_store_token_add(f->st, b, "alice", NULL, 2, &err), SR_OK);
+    assert_int_equal(sr_store_token_revoke(f->st, "abcdef01", 3, &err), SR_ECONFLICT);
+    assert_non_null(strstr(err.msg, "ambiguous"));
+    assert_int_equal(sr_store_token_revoke(f->st, "12345678", 3, &err), SR_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "token '12345678' not found"));
+    assert_int_equal(sr_store_token_revoke(f->st, "abc", 3, &err), SR_EINVAL);
+    assert_int_equal(sr_store_token_revoke(f->st, "ABCDEF0122", 3, &err), SR_EINVAL);
+    assert_int_equal(sr_store_token_revoke(f->st, "abcdef0122", 3, &err), SR_OK);
+    char *owner = NULL;
+    assert_int_equal(sr_store_token_owner(f->st, b, &owner, &err), SR_ENOTFOUND);
+    assert_int_equal(sr_store_token_owner(f->st, a, &owner, &err), SR_OK);
+    free(owner);
+}
+
+static void
+test_job_insert_get_update(void **state)
+{
+    struct fixture *f = *state;
+    sr_err err = {0};
+    struct sr_job_row r = job(7, "alice", SR_JOB_QUEUED, 1000);
+    insert(f->st, r);
+    assert_int_equal(sr_store_job_insert(f->st, &r, &err), SR_ECONFLICT);
+    assert_non_null(strstr(err.msg, "exists already"));
+
+    struct sr_job_row got = {0};
+    assert_int_equal(sr_store_job_get(f->st, "alice", r.id, &got, &err), SR_OK);
+    assert_string_equal(got.id, r.id);
+    assert_string_equal(got.owner, "alice");
+    assert_int_equal(got.state, SR_JOB_QUEUED);
+    assert_string_equal(got.runtime, "js");
+    assert_string_equal(got.request_json, "{\"script\":\"1\"}");
+    assert_null(got.result_json);
+    assert_int_equal(got.created_at_ms, 1000);
+    assert_int_equal(got.started_at_ms, 0);
+    assert_int_equal(got.finished_at_ms, 0);
+    assert_int_equal(got.expires_at_ms, 2000);
+    sr_job_row_fini(&got);
+
+    r.state = SR_JOB_COMPLETED;
+    r.result_json = "{\"output\":{\"x\":1}}";
+    r.started_at_ms = 1100;
+    r.finished_at_ms = 1200;
+    r.expires_at_ms = 5000;
+    assert_int_equal(sr_store_job_update(f->st, &r, &err), SR_OK);
+    assert_int_equal(sr_store_job_get(f->st, "alice", r.id, &got, &err), SR_OK);
+    assert_int_equal(got.state, SR_JOB_COMPLETED);
+    assert_string_equal(got.result_json, "{\"output\":{\"x\":1}}");
+    assert_int_equal(got.started_at_ms, 1100);
+    assert_int_equal(got.finished_at_ms, 1200);
+    assert_int_equal(got.expires_at_ms, 5000);
+    sr_job_row_fini(&got);
+
+    struct sr_job_row missing = job(8, "alice", SR_JOB_FAILED, 1);
+    assert_int_equal(sr_store_job_update(f->st, &missing, &err), SR_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "not found"));
+    r.state = (enum sr_job_state)9;
+    assert_int_equal(sr_store_job_update(f->st, &r, &err), SR_EINVAL);
+}
+
+static void
+test_other_owner_sees_not_found(void **state)
+{
+    struct fixture *f = *state;
+    sr_err err = {0}, err2 = {0};
+    struct sr_job_row r = job(42, "alice", SR_JOB_RUNNING, 10);
+    insert(f->st, r);
+    struct sr_job_row got = {0};
+    assert_int_equal(sr_store_job_get(f->st, "bob", r.id, &got, &err), SR_ENOTFOUND);
+    char other[33];
+    make_id(43, other);
+    assert_int_equal(sr_store_job_get(f->st, "bob", other, &got, &err2), SR_ENOTFOUND);
+    /* the two answers differ only by the id */
+    assert_non_null(strstr(err.msg, "not found"));
+    assert_int_equal(strlen(err.msg), strlen(err2.msg));
+    assert_null(got.owner);
+
+    struct sr_job_row upd = r;
+    upd.owner = "bob";
+    upd.state = SR_JOB_FAILED;
+    assert_int_equal(sr_store_job_update(f->st, &upd, &err), SR_ENOTFOUND);
+    assert_int_equal(sr_store_job_get(f->st, "alice", r.id, &got, &err), SR_OK);
+    assert_int_equal(got.state, SR_JOB_RUNNING);
+    sr_job_row_fini(&got);
+
+    struct sr_job_row *rows = NULL;
+    size_t n = 9;
+    assert_int_equal(sr_store_job_list(f->st, "bob", 10, NULL, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 0);
+    free(rows);
+    assert_int_equal(sr_store_job_list(f->st, "bob", 10, r.id, &rows, &n, &err), SR_ENOTFOUND);
+}
+
+static void
+test_rejects_bad_ids_and_limits(void **state)
+{
+    struct fixture *f = *state;
+    sr_err err = {0};
+    struct sr_job_row got = {0};
+    assert_int_equal(sr_store_job_get(f->st, "alice", "../../etc/passwd", &got, &err),
+                     SR_ENOTFOUND);
+    assert_int_equal(
+        sr_store_job_get(f->st, "alice", "0000000000000000000000000000000A", &got, &err),
+        SR_ENOTFOUND);
+    struct sr_job_row r = job(1, "alice", SR_JOB_QUEUED, 1);
+    r.id[5] = 'g';
+    assert_int_equal(sr_store_job_insert(f->st, &r, &err), SR_EINVAL);
+    r = job(1, "", SR_JOB_QUEUED, 1);
+    assert_int_equal(sr_store_job_insert(f->st, &r, &err), SR_EINVAL);
+    r = job(1, "alice", SR_JOB_QUEUED, 1);
+    r.runtime = NULL;
+    assert_int_equal(sr_store_job_insert(f->st, &r, &err), SR_EINVAL);
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_job_list(f->st, "alice", 101, NULL, &rows, &n, &err), SR_EINVAL);
+    assert_non_null(strstr(err.msg, "at most 100"));
+}
+
+static void
+test_job_list_pages_newest_first(void **state)
+{
+    struct fixture *f = *state;
+    /* 25 jobs; created_at repeats so the id breaks ties */
+    for (unsigned i = 0; i < 25; i++)
+        insert(f->st, job(100 + (i * 7) % 25, "alice", SR_JOB_COMPLETED, 1000 + i / 3));
+    insert(f->st, job(999, "bob", SR_JOB_COMPLETED, 5000));
+    sr_err err = {0};
+    char cursor[33] = "";
+    int64_t last_created = INT64_MAX;
+    char last_id[33] = "~";
+    size_t total = 0, pages = 0;
+    for (;;) {
+        struct sr_job_row *rows = NULL;
+        size_t n = 0;
+        assert_int_equal(
+            sr_store_job_list(f->st, "alice", 10, cursor[0] ? cursor : NULL, &rows, &n, &err),
+            SR_OK);
+        for (size_t i = 0; i < n; i++) {
+            assert_string_equal(rows[i].owner, "alice");
+            assert_null(rows[i].request_json);
+            bool older = rows[i].created_at_ms < last_created ||
+                         (rows[i].created_at_ms == last_created && strcmp(rows[i].id, last_id) < 0);
+            assert_true(older);
+            last_created = rows[i].created_at_ms;
+            memcpy(last_id, rows[i].id, 33);
+        }
+        if (n)
+            memcpy(cursor, rows[n - 1].id, 33);
+        for (size_t i = 0; i < n; i++)
+            sr_job_row_fini(&rows[i]);
+        free(rows);
+        total += n;
+        pages++;
+        if (n < 10)
+            break;
+    }
+    assert_int_equal(total, 25);
+    assert_int_equal(pages, 3);
+
+    /* limit 0 means the default page */
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_job_list(f->st, "alice", 0, NULL, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 20);
+    for (size_t i = 0; i < n; i++)
+        sr_job_row_fini(&rows[i]);
+    free(rows);
+}
+
+static void
+test_interrupt_fails_running_jobs(void **state)
+{
+    struct fixture *f = *state;
+    insert(f->st, job(1, "alice", SR_JOB_RUNNING, 10));
+    insert(f->st, job(2, "bob", SR_JOB_RUNNING, 11));
+    insert(f->st, job(3, "alice", SR_JOB_QUEUED, 12));
+    insert(f->st, job(4, "alice", SR_JOB_COMPLETED, 13));
+    sr_err err = {0};
+    size_t n = 0;
+    const char *res = "{\"error\":{\"code\":\"INTERRUPTED\"}}";
+    assert_int_equal(sr_store_jobs_interrupt(f->st, res, 777, &n, &err), SR_OK);
+    assert_int_equal(n, 2);
+    struct sr_job_row got = {0};
+    assert_int_equal(sr_store_job_get(f->st, "bob", "00000000000000000000000000000002", &got, &err),
+                     SR_OK);
+    assert_int_equal(got.state, SR_JOB_FAILED);
+    assert_string_equal(got.result_json, res);
+    assert_int_equal(got.finished_at_ms, 777);
+    sr_job_row_fini(&got);
+    assert_int_equal(
+        sr_store_job_get(f->st, "alice", "00000000000000000000000000000003", &got, &err), SR_OK);
+    assert_int_equal(got.state, SR_JOB_QUEUED);
+    sr_job_row_fini(&got);
+    assert_int_equal(sr_store_jobs_interrupt(f->st, res, 778, &n, &err), SR_OK);
+    assert_int_equal(n, 0);
+}
+
+static void
+test_queued_oldest_first_with_request(void **state)
+{
+    struct fixture *f = *state;
+    insert(f->st, job(5, "bob", SR_JOB_QUEUED, 30));
+    insert(f->st, job(6, "alice", SR_JOB_QUEUED, 10));
+    insert(f->st, job(7, "alice", SR_JOB_RUNNING, 5));
+    insert(f->st, job(8, "carol", SR_JOB_QUEUED, 20));
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    sr_err err = {0};
+    assert_int_equal(sr_store_jobs_queued(f->st, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(rows[0].owner, "alice");
+    assert_string_equal(rows[1].owner, "carol");
+    assert_string_equal(rows[2].owner, "bob");
+    assert_string_equal(rows[0].request_json, "{\"script\":\"1\"}");
+    for (size_t i = 0; i < n; i++)
+        sr_job_row_fini(&rows[i]);
+    free(rows);
+}
+
+static void
+test_purge_and_count(void **state)
+{
+    struct fixture *f = *state;
+    for (unsigned i = 0; i < 10; i++)
+        insert(f->st, job(i + 1, "alice", SR_JOB_COMPLETED, 1000 * i)); /* expires +1000 */
+    sr_err err = {0};
+    int64_t total = 0;
+    size_t n = 0;
+    assert_int_equal(sr_store_jobs_count(f->st, &total, &err), SR_OK);
+    assert_int_equal(total, 10);
+    assert_int_equal(sr_store_jobs_purge(f->st, 4000, &n, &err), SR_OK); /* expires <= 4000 */
+    assert_int_equal(n, 4);
+    assert_int_equal(sr_store_jobs_count(f->st, &total, &err), SR_OK);
+    assert_int_equal(total, 6);
+    struct sr_job_row got = {0};
+    assert_int_equal(
+        sr_store_job_get(f->st, "alice", "00000000000000000000000000000004", &got, &err),
+        SR_ENOTFOUND);
+    assert_int_equal(
+        sr_store_job_get(f->st, "alice", "00000000000000000000000000000005", &got, &err), SR_OK);
+    sr_job_row_fini(&got);
+    assert_int_equal(sr_store_jobs_purge(f->st, 4000, &n, &err), SR_OK);
+    assert_int_equal(n, 0);
+}
+
+static void
+test_state_names(void **state)
+{
+    (void)state;
+    assert_string_equal(sr_job_state_name(SR_JOB_QUEUED), "queued");
+    assert_string_equal(sr_job_state_name(SR_JOB_RUNNING), "running");
+    assert_string_equal(sr_job_state_name(SR_JOB_COMPLETED), "completed");
+    assert_string_equal(sr_job_state_name(SR_JOB_FAILED), "failed");
+    assert_null(sr_job_state_name((enum sr_job_state)4));
+    sr_store_close(NULL);
+    sr_job_row_fini(NULL);
+    struct sr_job_row zero = {0};
+    sr_job_row_fini(&zero);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_migrations_apply_once),
+        T(test_refuses_newer_schema),
+        T(test_open_error_names_the_path),
+        T(test_tokens_add_owner_list_revoke),
+        T(test_token_revoke_by_prefix),
+        T(test_job_insert_get_update),
+        T(test_other_owner_sees_not_found),
+        T(test_rejects_bad_ids_and_limits),
+        T(test_job_list_pages_newest_first),
+        T(test_interrupt_fails_running_jobs),
+        T(test_queued_oldest_first_with_request),
+        T(test_purge_and_count),
+        T(test_state_names),
+    };
+#undef T
+    return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);
+}

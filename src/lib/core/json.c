@@ -45,12 +45,47 @@ depth_of(const json_t *v)
     return 0;
 }
 
+/* After a parse with JSON_DECODE_INT_AS_REAL: integral reals that fit an
+ * int64 exactly become integers again, so they print as "5", not "5.0". */
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= JSON_PARSER_MAX_DEPTH */
+static json_t *
+restore_ints(json_t *v)
+{
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d == floor(d) && d >= -9007199254740992.0 && d <= 9007199254740992.0) {
+            json_t *i = json_integer((json_int_t)d);
+            if (i) {
+                json_decref(v);
+                return i;
+            }
+        }
+        return v;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            json_array_set_new(v, i, restore_ints(json_incref(json_array_get(v, i))));
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *m;
+        void *tmp;
+        json_object_foreach_safe(v, tmp, k, m) json_object_set_new(v, k, restore_ints(json_incref(m)));
+    }
+    return v;
+}
+
 sr_status
 sr_json_parse(const char *text, size_t len, size_t max_depth, const char *what, json_t **out,
               sr_err *err)
 {
     json_error_t je;
     json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!v && strstr(je.text, "too big")) {
+        /* integers beyond int64 are numbers like any other in JSON */
+        v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
+        if (v)
+            v = restore_ints(v);
+    }
     if (!v)
         return sr_err_set(err, SR_EINVAL, "%s is not valid JSON: %s at line %d, column %d", what,
                           je.text, je.line, je.column);

@@ -36,8 +36,8 @@ enum sr_isolation {
  * ends the process and the job reports SANDBOX_CRASHED with the message. */
 typedef sr_status (*sr_sandbox_proc_init_fn)(void *arg, void **state, sr_err *err);
 
-/* Runs in the job process, under seccomp, once per job: reads req[0..len),
- * appends the response to 'resp' (cap SR_MAX_IPC_FRAME). Sets *discard to end
+/* Runs in the job process, under seccomp, once per job: reads req[0..len)
+ * (req[len] is 0, so a text request is also a C string), appends the response to 'resp' (cap SR_MAX_IPC_FRAME). Sets *discard to end
  * the process after this job. A status other than SR_OK ends the process
  * (reported as SANDBOX_CRASHED with err's message). 'child' is for
  * sr_sandbox_hostcall(). */

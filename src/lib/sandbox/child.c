@@ -103,11 +103,12 @@ child_read_job(sr_sandbox_child *c, size_t *len)
         _exit(0);
     if (rc != SR_OK || sr_sandbox__frame_valid(&h, NULL) != SR_OK || h.type != SR_FRAME_JOB)
         _exit(2);
-    uint8_t *req = malloc(h.len ? h.len : 1);
+    uint8_t *req = malloc((size_t)h.len + 1);
     if (!req)
         _exit(3);
     if (sr_sandbox__read_full(c->sock, req, h.len, NULL) != SR_OK)
         _exit(2);
+    req[h.len] = '\0'; /* text requests may be used as C strings */
     *len = h.len;
     return req;
 }

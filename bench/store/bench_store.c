@@ -35,10 +35,10 @@ static const char result_json[] =
 
 struct run {
     const char *path;
-    sr_store *st;           /* store mode */
-    sqlite3 *db;            /* baseline mode */
-    sqlite3_stmt *ins;      /* baseline: prepared insert */
-    pthread_mutex_t lock;   /* baseline: one connection, one writer */
+    sr_store *st;         /* store mode */
+    sqlite3 *db;          /* baseline mode */
+    sqlite3_stmt *ins;    /* baseline: prepared insert */
+    pthread_mutex_t lock; /* baseline: one connection, one writer */
     unsigned per_thread;
     unsigned failures;
 };
@@ -125,8 +125,7 @@ baseline_open(struct run *run)
     run->st = NULL;
     if (sqlite3_open(run->path, &run->db) != SQLITE_OK)
         return -1;
-    sqlite3_exec(run->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL,
-                 NULL);
+    sqlite3_exec(run->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", NULL, NULL, NULL);
     return sqlite3_prepare_v2(run->db,
                               "INSERT INTO jobs (id, owner, state, runtime, request_json, "
                               "result_json, created_at, expires_at) "
@@ -178,9 +177,9 @@ bench(const char *dir, bool baseline, unsigned threads, unsigned rows)
         sr_store__sqlite_stats(run.st, &commits, &writes);
     printf("%-8s threads=%-2u rows=%-6u %8.0f rows/s  %6.1f us/row  commits=%-6llu "
            "rows/commit=%.2f  failures=%u\n",
-           baseline ? "baseline" : "store", threads, n, n * 1e6 / (double)us,
-           (double)us / n, (unsigned long long)commits,
-           commits ? (double)writes / (double)commits : 0.0, run.failures);
+           baseline ? "baseline" : "store", threads, n, n * 1e6 / (double)us, (double)us / n,
+           (unsigned long long)commits, commits ? (double)writes / (double)commits : 0.0,
+           run.failures);
     fflush(stdout);
     sqlite3_finalize(run.ins);
     sqlite3_close(run.db);

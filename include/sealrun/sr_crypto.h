@@ -33,17 +33,29 @@ sr_status sr_crypto_init(sr_err *err);
  * from the environment, else from DIR/keys/compute.key and secrets.key. With
  * 'dev', missing key files are created (mode 0600) and *created is set true.
  * Without keys and without 'dev', SR_EINVAL naming each missing key.
- * Returns owned: sr_keys_free(). */
+ * Returns owned: sr_keys_free().
+ * Details: each key is looked up on its own (env, then file, then dev);
+ * text is hex when all hex digits of even length, else standard base64
+ * (padding optional); surrounding whitespace is ignored; decoded length
+ * 32..1024 bytes. A set-but-bad variable is SR_EINVAL naming the variable
+ * and the problem, never the value. A key file must be a regular file with
+ * no group/other permission bits (SR_EINVAL with the chmod fix). Dev files
+ * hold 32 random bytes as hex, are created with O_EXCL (directory 0700) and
+ * a warning is logged. 'data_dir' may be NULL (environment only); 'created'
+ * may be NULL. */
 sr_status sr_keys_load(const char *data_dir, bool dev, bool *created, sr_keys **out, sr_err *err);
 
-/* Makes keys from raw bytes (tests, tools). Copies both. */
+/* Makes keys from raw bytes (tests, tools). Copies both. Each must be
+ * 32..1024 bytes (SR_EINVAL). */
 sr_status sr_keys_new(const uint8_t *compute, size_t compute_len, const uint8_t *secrets,
                       size_t secrets_len, sr_keys **out, sr_err *err);
 
 /* Wipes and frees. NULL is a no-op. */
 void sr_keys_free(sr_keys *keys);
 
-/* 32-byte subkey of the compute master for 'label' (BLAKE2b keyed hash). */
+/* 32-byte subkey of the compute master for 'label': BLAKE2b-256 keyed with
+ * the master over the label bytes (no NUL). A master longer than 64 bytes is
+ * first compressed to BLAKE2b-512("sealrun/master-key/v1" 0x00 master). */
 void sr_keys_derive_compute(const sr_keys *keys, const char *label, uint8_t out[32]);
 /* 32-byte subkey of the secrets master for 'label'. */
 void sr_keys_derive_secrets(const sr_keys *keys, const char *label, uint8_t out[32]);

@@ -8,6 +8,13 @@
  * owner's job and a missing job are the same SR_ENOTFOUND. An acknowledged
  * write is durable when the call returns (it survives kill -9 of the
  * process). Thread-safe: any thread may call any function on one sr_store.
+ *
+ * SQLite backend: WAL with synchronous=FULL (every commit is fsynced, so it
+ * also survives power loss); concurrent writes share one commit (group
+ * commit), each caller returning only once the commit holding its write is
+ * on disk. Several processes may open the same file (CLI and daemon). Do
+ * not use a store across fork(): open it in the process that uses it.
+ * Owner names are 1..SR_MAX_USER_NAME bytes (SR_EINVAL otherwise).
  */
 #ifndef SR_STORE_H
 #define SR_STORE_H
@@ -54,9 +61,11 @@ struct sr_token_row {
 };
 void sr_token_row_fini(struct sr_token_row *row);
 
-/* Opens (creating it if missing) the SQLite database at 'path' with WAL,
- * applies pending migrations (schema/NNNN_*.sql, embedded) in order.
- * Returns owned: sr_store_close(). */
+/* Opens (creating it if missing, mode 0600) the SQLite database at 'path'
+ * with WAL, applies pending migrations (schema/NNNN_*.sql, embedded) in
+ * order, each in its own transaction. SR_EIO names the path and the cause
+ * ("cannot open database '/x/y.db': ..."); SR_ECONFLICT if the file's schema
+ * is newer than this build knows. Returns owned: sr_store_close(). */
 sr_status sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err);
 
 /* Closes. NULL is a no-op. No call may be in progress. */
@@ -70,7 +79,8 @@ bool sr_store_ping(sr_store *st);
 
 /* --- tokens --- */
 
-/* Stores a new token's hash for owner (copies). SR_ECONFLICT if the hash exists. */
+/* Stores a new token's hash for owner (copies). 'label' may be NULL (at most
+ * 200 bytes). SR_ECONFLICT if the hash exists. */
 sr_status sr_store_token_add(sr_store *st, const uint8_t hash[32], const char *owner,
                              const char *label, int64_t now_ms, sr_err *err);
 /* Finds the owner of a valid (not revoked) token hash. *owner is owned (free()).
@@ -80,35 +90,42 @@ sr_status sr_store_token_owner(sr_store *st, const uint8_t hash[32], char **owne
  * sr_token_row_fini() and the array with free(). 'owner' NULL = every owner. */
 sr_status sr_store_token_list(sr_store *st, const char *owner, struct sr_token_row **rows,
                               size_t *n, sr_err *err);
-/* Revokes the token whose id (hash prefix, >= 8 hex characters, unique) matches.
- * SR_ENOTFOUND when none, SR_ECONFLICT when the prefix is ambiguous. */
+/* Revokes the token whose id (hash prefix, 8..64 lower-case hex characters,
+ * unique) matches. SR_EINVAL for a malformed prefix, SR_ENOTFOUND when none,
+ * SR_ECONFLICT when the prefix is ambiguous or the token is already revoked. */
 sr_status sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms,
                                 sr_err *err);
 
 /* --- jobs --- */
 
-/* Inserts a job (copies every field). SR_ECONFLICT on a duplicate id. */
+/* Inserts a job (copies every field). SR_EINVAL if the id is not 32
+ * lower-case hex characters, the owner or runtime is empty or the state
+ * unknown; SR_ECONFLICT on a duplicate id. */
 sr_status sr_store_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err);
 /* Updates state, result_json, started/finished/expires of the job with
  * row->id and row->owner. SR_ENOTFOUND if missing. */
 sr_status sr_store_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err);
-/* Loads one job of 'owner'. *out is filled (caller: sr_job_row_fini). */
+/* Loads one job of 'owner'. *out is filled (caller: sr_job_row_fini).
+ * SR_ENOTFOUND for another owner's job, a missing one, or an id that cannot
+ * exist (any string is accepted, e.g. straight from a URL). */
 sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id,
                            struct sr_job_row *out, sr_err *err);
 /* Lists owner's jobs newest first (by created_at, then id), at most 'limit',
  * strictly older than the cursor job 'before_id' when not NULL (SR_ENOTFOUND
- * if that job is not the owner's). request_json is not loaded. Owned array
+ * if that job is not the owner's). request_json is not loaded. 'limit' 0
+ * means SR_DEFAULT_PAGE; above SR_MAX_PAGE is SR_EINVAL. Owned array
  * as for sr_store_token_list. */
 sr_status sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
                             struct sr_job_row **rows, size_t *n, sr_err *err);
 /* At start: every 'running' job becomes 'failed' with result_json
- * 'interrupted_result_json' and finished_at now; returns how many in *n. */
+ * 'interrupted_result_json' and finished_at now; returns how many in *n
+ * (n may be NULL). Queued jobs stay queued (see sr_store_jobs_queued). */
 sr_status sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_json,
                                   int64_t now_ms, size_t *n, sr_err *err);
 /* Queued jobs of every owner, oldest first (to resume after a restart),
  * with request_json. Owned array as above. */
 sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
-/* Deletes jobs whose expires_at_ms <= now_ms; *n = how many. */
+/* Deletes jobs whose expires_at_ms <= now_ms; *n = how many (n may be NULL). */
 sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
 /* Counts for /info: all stored jobs. */
 sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);

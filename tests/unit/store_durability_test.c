@@ -158,8 +158,7 @@ child_insert_forever(const char *path, int fd)
         _exit(2);
     struct sr_job_row running = job(7, "bob", SR_JOB_RUNNING);
     running.started_at_ms = 1500;
-    if (sr_store_job_insert(st, &running, NULL) != SR_OK ||
-        write(fd, running.id, 32) != 32)
+    if (sr_store_job_insert(st, &running, NULL) != SR_OK || write(fd, running.id, 32) != 32)
         _exit(3);
     for (unsigned i = 1000;; i++) {
         struct sr_job_row r = job(i, "alice", SR_JOB_COMPLETED);
@@ -217,9 +216,9 @@ test_acknowledged_rows_survive_kill9(void **state)
     }
     /* restart: the job the child left running fails as interrupted */
     size_t n = 0;
-    assert_int_equal(sr_store_jobs_interrupt(st, "{\"error\":{\"code\":\"INTERRUPTED\"}}", 9999,
-                                             &n, &err),
-                     SR_OK);
+    assert_int_equal(
+        sr_store_jobs_interrupt(st, "{\"error\":{\"code\":\"INTERRUPTED\"}}", 9999, &n, &err),
+        SR_OK);
     assert_int_equal(n, 1);
     assert_int_equal(sr_store_job_get(st, "bob", ids[0], &got, &err), SR_OK);
     assert_int_equal(got.state, SR_JOB_FAILED);

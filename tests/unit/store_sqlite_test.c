@@ -159,6 +159,25 @@ test_open_error_names_the_path(void **state)
 }
 
 static void
+test_open_rejects_a_file_that_is_not_a_database(void **state)
+{
+    struct fixture *f = *state;
+    char path[160];
+    (void)snprintf(path, sizeof(path), "%s/garbage.db", f->dir);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int i = 0; i < 200; i++)
+        fputs("this is not sqlite ", fp);
+    fclose(fp);
+    sr_store *st = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_store_open_sqlite(path, &st, &err), SR_EIO);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, "not a database"));
+}
+
+static void
 test_tokens_add_owner_list_revoke(void **state)
 {
     struct fixture *f = *state;
@@ -486,6 +505,7 @@ main(void)
         T(test_migrations_apply_once),
         T(test_refuses_newer_schema),
         T(test_open_error_names_the_path),
+        T(test_open_rejects_a_file_that_is_not_a_database),
         T(test_tokens_add_owner_list_revoke),
         T(test_token_revoke_by_prefix),
         T(test_job_insert_get_update),

@@ -92,10 +92,10 @@ spawn_request(sr_sandbox *sb, struct sr_ctl_msg *m, int fds[2], sr_err *err)
 
     if (sb->zygote_gone)
         return sr_err_set(err, SR_EIO, "the sandbox zygote is gone");
-    rc = sr_sandbox__ctl_send(sb->ctl, &req, NULL, 0, err);
-    if (rc != SR_OK) {
+    sr_err e = {0};
+    if (sr_sandbox__ctl_send(sb->ctl, &req, NULL, 0, &e) != SR_OK) {
         sb->zygote_gone = true;
-        return sr_err_wrap(err, "asking the zygote for a job process");
+        return sr_err_set(err, SR_EIO, "the sandbox zygote is gone (%s)", e.msg);
     }
     for (;;) {
         size_t nfds = 0;

@@ -160,20 +160,24 @@ read_token(sqlite3_stmt *stmt, struct sr_token_row *row, sr_err *err)
     return SR_OK;
 }
 
-/* Grows *rows (of 'size'-byte elements) to hold one more than *cap. */
-static sr_status
-grow(void **rows, size_t *cap, size_t size, sr_err *err)
+/* Returns rows grown to hold more than *cap elements of 'size' bytes (the
+ * old pointer is dead), or NULL with err set (the old one still valid). */
+static void *
+grow(void *rows, size_t *cap, size_t size, sr_err *err)
 {
     size_t ncap = *cap ? *cap * 2 : 16;
     size_t bytes = 0;
-    if (!sr_mul_size(ncap, size, &bytes))
-        return sr_err_set(err, SR_ELIMIT, "too many rows: %zu", *cap);
-    void *p = realloc(*rows, bytes);
-    if (!p)
-        return sr_err_set(err, SR_ENOMEM, "out of memory reading %zu rows", ncap);
-    *rows = p;
+    if (!sr_mul_size(ncap, size, &bytes)) {
+        (void)sr_err_set(err, SR_ELIMIT, "too many rows: %zu", *cap);
+        return NULL;
+    }
+    void *p = realloc(rows, bytes);
+    if (!p) {
+        (void)sr_err_set(err, SR_ENOMEM, "out of memory reading %zu rows", ncap);
+        return NULL;
+    }
     *cap = ncap;
-    return SR_OK;
+    return p;
 }
 
 static void
@@ -201,10 +205,15 @@ collect_jobs(sqlite3_stmt *stmt, struct sr_job_row **out, size_t *out_n, sr_err 
     sr_status rc = SR_OK;
     int src;
     while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (n == cap)
-            rc = grow((void **)&rows, &cap, sizeof(*rows), err);
-        if (rc == SR_OK)
-            rc = read_job(stmt, &rows[n], err);
+        if (n == cap) {
+            void *p = grow(rows, &cap, sizeof(*rows), err);
+            if (!p) {
+                rc = err ? err->status : SR_ENOMEM;
+                break;
+            }
+            rows = p;
+        }
+        rc = read_job(stmt, &rows[n], err);
         n += rc == SR_OK;
     }
     if (rc == SR_OK && src != SQLITE_DONE)
@@ -226,10 +235,15 @@ collect_tokens(sqlite3_stmt *stmt, struct sr_token_row **out, size_t *out_n, sr_
     sr_status rc = SR_OK;
     int src;
     while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (n == cap)
-            rc = grow((void **)&rows, &cap, sizeof(*rows), err);
-        if (rc == SR_OK)
-            rc = read_token(stmt, &rows[n], err);
+        if (n == cap) {
+            void *p = grow(rows, &cap, sizeof(*rows), err);
+            if (!p) {
+                rc = err ? err->status : SR_ENOMEM;
+                break;
+            }
+            rows = p;
+        }
+        rc = read_token(stmt, &rows[n], err);
         n += rc == SR_OK;
     }
     if (rc == SR_OK && src != SQLITE_DONE)

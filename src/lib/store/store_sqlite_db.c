@@ -431,12 +431,16 @@ run_batch(struct sq_store *s, struct sq_write *batch)
 sr_status
 sr_store__sq_write(struct sq_store *s, sq_write_fn fn, void *arg, sr_err *err)
 {
+    /* 'me' lives on this stack while queued: a leader unlinks it before it
+     * sets me.done, and we only return after that. */
     struct sq_write me = {.fn = fn, .arg = arg, .err = err};
     pthread_mutex_lock(&s->wlock);
     if (s->tail)
         s->tail->next = &me;
     else
+        // cppcheck-suppress autoVariables ; unlinked before this function returns
         s->head = &me;
+    // cppcheck-suppress autoVariables ; unlinked before this function returns
     s->tail = &me;
     while (!me.done) {
         if (s->has_leader) {

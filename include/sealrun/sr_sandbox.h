@@ -37,7 +37,8 @@ enum sr_isolation {
 typedef sr_status (*sr_sandbox_proc_init_fn)(void *arg, void **state, sr_err *err);
 
 /* Runs in the job process, under seccomp, once per job: reads req[0..len)
- * (req[len] is 0, so a text request is also a C string), appends the response to 'resp' (cap SR_MAX_IPC_FRAME). Sets *discard to end
+ * (req[len] is 0, so a text request is also a C string), appends the
+ * response to 'resp' (cap SR_MAX_IPC_FRAME). Sets *discard to end
  * the process after this job. A status other than SR_OK ends the process
  * (reported as SANDBOX_CRASHED with err's message). 'child' is for
  * sr_sandbox_hostcall(). */
@@ -60,7 +61,14 @@ struct sr_sandbox_config {
     void *arg; /* borrowed, given to both callbacks; must be valid in the fork */
 };
 
-/* Forks the zygote. Copies cfg. Returns owned: sr_sandbox_free(). */
+/* Forks the zygote. Copies cfg. Returns owned: sr_sandbox_free().
+ * Call it from the main thread, before any thread starts and before keys or
+ * secrets are loaded: every job process is a copy of the memory the program
+ * has at this point, and the zygote is tied to the calling thread's life
+ * (PR_SET_PDEATHSIG). Several sandboxes may be created in a row: the
+ * background reaper thread of each starts with its first job.
+ * SR_EINVAL without job_fn or with an unknown isolation; SR_EIO when the
+ * fork fails. */
 sr_status sr_sandbox_new(const struct sr_sandbox_config *cfg, sr_sandbox **out, sr_err *err);
 
 /* Kills every job process and the zygote and waits for them. NULL is a no-op.
@@ -84,7 +92,7 @@ enum sr_sandbox_outcome {
 struct sr_sandbox_report {
     enum sr_sandbox_outcome outcome;
     int signal;        /* terminating signal when CRASHED by a signal, else 0 */
-    uint64_t cpu_us;   /* CPU time the job process used during this job */
+    uint64_t cpu_us;   /* CPU time of the job process (all threads) during this job */
     uint64_t wall_us;  /* wall time of this job */
     uint64_t peak_rss; /* bytes, highest RSS seen */
     char detail[256];  /* for CRASHED: what happened ("killed by signal 11 (SIGSEGV)") */
@@ -92,8 +100,12 @@ struct sr_sandbox_report {
 
 /* Runs one job for 'owner' (borrowed) in a job process of that owner and
  * blocks until it ends. On SR_OK, *rep says how it ended and, for
- * SR_SANDBOX_OK, resp holds the job_fn's bytes. Other statuses mean the
- * sandbox itself failed (zygote gone: SR_EIO; SR_ENOMEM). Thread-safe. */
+ * SR_SANDBOX_OK, the job_fn's bytes were appended to resp (a response larger
+ * than resp->max kills the process: SR_SANDBOX_CRASHED). When max_processes
+ * are all busy it waits for one (idle processes of other owners are evicted
+ * first); that wait is not part of wall_ms. Other statuses mean the sandbox
+ * itself failed (zygote gone: SR_EIO; SR_ENOMEM; SR_EINVAL for NULL
+ * arguments; SR_ELIMIT for len > SR_MAX_IPC_FRAME). Thread-safe. */
 sr_status sr_sandbox_run(sr_sandbox *sb, const char *owner, const uint8_t *req, size_t len,
                          const struct sr_sandbox_limits *lim, sr_buf *resp,
                          struct sr_sandbox_report *rep, sr_err *err);

@@ -22,8 +22,8 @@
 #include "sealrun/sr_sandbox.h"
 
 static sr_status
-b_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_t len,
-      sr_buf *resp, bool *discard, sr_err *err)
+b_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
+      bool *discard, sr_err *err)
 {
     (void)arg, (void)state, (void)child, (void)discard;
     return sr_buf_append(resp, req, len, err);
@@ -99,8 +99,8 @@ measure(const char *name, sr_sandbox *sb, long n, int threads)
     uint64_t dt = now_us() - t0;
     size_t total = (size_t)(n * threads);
     qsort(all, total, sizeof(*all), cmp_u64);
-    (void)printf("sandbox bench: %-22s %6zu jobs  %9.0f jobs/s  p50 %6llu us  p99 %6llu us\n",
-                 name, total, (double)total * 1e6 / (double)(dt ? dt : 1),
+    (void)printf("sandbox bench: %-22s %6zu jobs  %9.0f jobs/s  p50 %6llu us  p99 %6llu us\n", name,
+                 total, (double)total * 1e6 / (double)(dt ? dt : 1),
                  (unsigned long long)all[total / 2], (unsigned long long)all[total * 99 / 100]);
     free(all);
 }

@@ -23,8 +23,8 @@
 #include "sealrun/sr_sandbox.h"
 
 static sr_status
-z_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_t len,
-      sr_buf *resp, bool *discard, sr_err *err)
+z_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
+      bool *discard, sr_err *err)
 {
     (void)arg, (void)state, (void)req, (void)len, (void)discard;
     if (len == 5 && memcmp(req, "sleep", 5) == 0) {
@@ -168,9 +168,8 @@ test_reports_a_dead_zygote(void **state)
     assert_false(sr_sandbox_alive(sb));
     /* The warm job process died with the zygote; a new one cannot be made. */
     sr_buf_init(&resp, 256);
-    assert_int_equal(sr_sandbox_run(sb, "owner", (const uint8_t *)"pid", 3, NULL, &resp, &rep,
-                                    &err),
-                     SR_EIO);
+    assert_int_equal(
+        sr_sandbox_run(sb, "owner", (const uint8_t *)"pid", 3, NULL, &resp, &rep, &err), SR_EIO);
     print_message("dead zygote: %s\n", err.msg);
     assert_non_null(strstr(err.msg, "zygote is gone"));
     sr_buf_fini(&resp);

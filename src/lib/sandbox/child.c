@@ -82,8 +82,7 @@ child_lower(pid_t zygote, sr_sandbox_child *c, sr_err *err)
     return SR_OK;
 }
 
-static void __attribute__((noreturn))
-child_fail(sr_sandbox_child *c, const sr_err *err)
+static void __attribute__((noreturn)) child_fail(sr_sandbox_child *c, const sr_err *err)
 {
     size_t n = strnlen(err->msg, sizeof(err->msg));
     sr_status st = err->status == SR_OK ? SR_EINTERNAL : err->status;

@@ -102,8 +102,7 @@ sr_sandbox__ctl_send(int fd, const struct sr_ctl_msg *m, const int *fds, size_t 
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
     if (nfds > 2)
-        return sr_err_set(err, SR_EINTERNAL, "control record carries at most 2 fds, got %zu",
-                          nfds);
+        return sr_err_set(err, SR_EINTERNAL, "control record carries at most 2 fds, got %zu", nfds);
     if (nfds > 0) {
         memset(&u, 0, sizeof(u));
         mh.msg_control = u.buf;
@@ -176,8 +175,7 @@ sr_sandbox__ctl_recv(int fd, bool nonblock, struct sr_ctl_msg *m, int *fds, size
             close(fds[i]);
         if (nfds)
             *nfds = 0;
-        return sr_err_set(err, SR_EIO, "control record of %zd bytes, expected %zu", n,
-                          sizeof(*m));
+        return sr_err_set(err, SR_EIO, "control record of %zd bytes, expected %zu", n, sizeof(*m));
     }
     return SR_OK;
 }

@@ -62,8 +62,7 @@ ctl_handle_other(sr_sandbox *sb, const struct sr_ctl_msg *m, const int *fds, siz
 /* Reads one record, waiting at most timeout_ms (-1: forever, 0: not at all).
  * SR_ELIMIT when none came. */
 static sr_status
-ctl_read(sr_sandbox *sb, int timeout_ms, struct sr_ctl_msg *m, int *fds, size_t *nfds,
-         sr_err *err)
+ctl_read(sr_sandbox *sb, int timeout_ms, struct sr_ctl_msg *m, int *fds, size_t *nfds, sr_err *err)
 {
     if (sb->zygote_gone)
         return sr_err_set(err, SR_EIO, "the sandbox zygote is gone");
@@ -140,8 +139,12 @@ spawn_proc(sr_sandbox *sb, const char *owner, struct sr_proc **out, sr_err *err)
         free(own);
         return rc;
     }
-    *p = (struct sr_proc){.pid = m.pid, .sock = fds[0], .pidfd = fds[1], .owner = own,
-                          .spawn_seq = seq, .busy = true};
+    *p = (struct sr_proc){.pid = m.pid,
+                          .sock = fds[0],
+                          .pidfd = fds[1],
+                          .owner = own,
+                          .spawn_seq = seq,
+                          .busy = true};
     (void)fcntl(p->sock, F_SETFL, O_NONBLOCK);
     char path[64];
     (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)m.pid);

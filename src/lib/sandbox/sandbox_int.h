@@ -86,8 +86,8 @@ sr_status sr_sandbox__ctl_send(int fd, const struct sr_ctl_msg *m, const int *fd
                                sr_err *err);
 /* Reads one record; received fds go to fds[0..*nfds) (others closed).
  * SR_ENOTFOUND on EOF; with 'nonblock', SR_ELIMIT when nothing is waiting. */
-sr_status sr_sandbox__ctl_recv(int fd, bool nonblock, struct sr_ctl_msg *m, int *fds,
-                               size_t *nfds, sr_err *err);
+sr_status sr_sandbox__ctl_recv(int fd, bool nonblock, struct sr_ctl_msg *m, int *fds, size_t *nfds,
+                               sr_err *err);
 
 /* Describes a wait status: "exited with status 3", "killed by signal 11
  * (SIGSEGV)". Returns the terminating signal or 0. */
@@ -163,8 +163,7 @@ uint64_t sr_sandbox__now_ns(void);
 /* Takes a process for 'owner': a warm one of that owner (tenant mode) or a
  * new one, within max_processes (evicting idle processes of other owners,
  * else waiting). Returns it busy. */
-sr_status sr_sandbox__acquire(sr_sandbox *sb, const char *owner, struct sr_proc **out,
-                              sr_err *err);
+sr_status sr_sandbox__acquire(sr_sandbox *sb, const char *owner, struct sr_proc **out, sr_err *err);
 
 /* Gives a process back after a job; 'discard' ends it. */
 void sr_sandbox__release(sr_sandbox *sb, struct sr_proc *p, bool discard);
@@ -174,8 +173,7 @@ void sr_sandbox__proc_destroy(struct sr_proc *p);
 
 /* Waits up to timeout_ms for the zygote's report of how p ended. Returns
  * true and the wait status when it came. */
-bool sr_sandbox__exit_status(sr_sandbox *sb, const struct sr_proc *p, int timeout_ms,
-                             int *status);
+bool sr_sandbox__exit_status(sr_sandbox *sb, const struct sr_proc *p, int timeout_ms, int *status);
 
 /* Discards processes idle past idle_ms and reads pending control records. */
 void sr_sandbox__reap_idle(sr_sandbox *sb);

@@ -1,7 +1,7 @@
 /*
  * seccomp.c - the syscall allowlist of a job process (libseccomp).
  *
- * Policy (see docs/security-model.md):
+ * Policy (summarised for readers in docs/security-model.md):
  *   - Default action: SCMP_ACT_KILL_PROCESS. A syscall nobody planned for
  *     (ptrace, process_vm_*, bpf, mount, keyctl, io_uring, ...) kills the job
  *     process; the supervisor reports it as "killed by signal 31 (SIGSYS)".
@@ -31,27 +31,69 @@
 
 /* Allowed with any arguments. */
 static const int sr_allow[] = {
-    SCMP_SYS(read),          SCMP_SYS(write),          SCMP_SYS(readv),
-    SCMP_SYS(writev),        SCMP_SYS(pread64),        SCMP_SYS(recvmsg),
-    SCMP_SYS(sendmsg),       SCMP_SYS(recvfrom),       SCMP_SYS(sendto),
-    SCMP_SYS(close),         SCMP_SYS(lseek),          SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat),    SCMP_SYS(statx),          SCMP_SYS(poll),
-    SCMP_SYS(ppoll),         SCMP_SYS(mmap),           SCMP_SYS(munmap),
-    SCMP_SYS(mprotect),      SCMP_SYS(madvise),        SCMP_SYS(brk),
-    SCMP_SYS(mremap),        SCMP_SYS(futex),          SCMP_SYS(clock_gettime),
-    SCMP_SYS(clock_getres),  SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-    SCMP_SYS(gettimeofday),  SCMP_SYS(time),           SCMP_SYS(getrandom),
-    SCMP_SYS(exit),          SCMP_SYS(exit_group),     SCMP_SYS(rt_sigaction),
-    SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),  SCMP_SYS(sigaltstack),
-    SCMP_SYS(rt_sigtimedwait), SCMP_SYS(rt_sigsuspend), SCMP_SYS(sched_yield),
-    SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_getparam), SCMP_SYS(sched_getscheduler),
-    SCMP_SYS(getpid),        SCMP_SYS(gettid),         SCMP_SYS(getppid),
-    SCMP_SYS(getuid),        SCMP_SYS(geteuid),        SCMP_SYS(getgid),
-    SCMP_SYS(getegid),       SCMP_SYS(getrusage),      SCMP_SYS(getrlimit),
-    SCMP_SYS(sysinfo),       SCMP_SYS(uname),          SCMP_SYS(getcpu),
-    SCMP_SYS(set_robust_list), SCMP_SYS(get_robust_list), SCMP_SYS(set_tid_address),
-    SCMP_SYS(rseq),          SCMP_SYS(membarrier),     SCMP_SYS(restart_syscall),
-    SCMP_SYS(eventfd2),      SCMP_SYS(pipe2),          SCMP_SYS(dup),
+    SCMP_SYS(read),
+    SCMP_SYS(write),
+    SCMP_SYS(readv),
+    SCMP_SYS(writev),
+    SCMP_SYS(pread64),
+    SCMP_SYS(recvmsg),
+    SCMP_SYS(sendmsg),
+    SCMP_SYS(recvfrom),
+    SCMP_SYS(sendto),
+    SCMP_SYS(close),
+    SCMP_SYS(lseek),
+    SCMP_SYS(fstat),
+    SCMP_SYS(newfstatat),
+    SCMP_SYS(statx),
+    SCMP_SYS(poll),
+    SCMP_SYS(ppoll),
+    SCMP_SYS(mmap),
+    SCMP_SYS(munmap),
+    SCMP_SYS(mprotect),
+    SCMP_SYS(madvise),
+    SCMP_SYS(brk),
+    SCMP_SYS(mremap),
+    SCMP_SYS(futex),
+    SCMP_SYS(clock_gettime),
+    SCMP_SYS(clock_getres),
+    SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep),
+    SCMP_SYS(gettimeofday),
+    SCMP_SYS(time),
+    SCMP_SYS(getrandom),
+    SCMP_SYS(exit),
+    SCMP_SYS(exit_group),
+    SCMP_SYS(rt_sigaction),
+    SCMP_SYS(rt_sigprocmask),
+    SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(sigaltstack),
+    SCMP_SYS(rt_sigtimedwait),
+    SCMP_SYS(rt_sigsuspend),
+    SCMP_SYS(sched_yield),
+    SCMP_SYS(sched_getaffinity),
+    SCMP_SYS(sched_getparam),
+    SCMP_SYS(sched_getscheduler),
+    SCMP_SYS(getpid),
+    SCMP_SYS(gettid),
+    SCMP_SYS(getppid),
+    SCMP_SYS(getuid),
+    SCMP_SYS(geteuid),
+    SCMP_SYS(getgid),
+    SCMP_SYS(getegid),
+    SCMP_SYS(getrusage),
+    SCMP_SYS(getrlimit),
+    SCMP_SYS(sysinfo),
+    SCMP_SYS(uname),
+    SCMP_SYS(getcpu),
+    SCMP_SYS(set_robust_list),
+    SCMP_SYS(get_robust_list),
+    SCMP_SYS(set_tid_address),
+    SCMP_SYS(rseq),
+    SCMP_SYS(membarrier),
+    SCMP_SYS(restart_syscall),
+    SCMP_SYS(eventfd2),
+    SCMP_SYS(pipe2),
+    SCMP_SYS(dup),
 };
 
 /* Refused with an errno: what probes and engines try on purpose. */
@@ -59,22 +101,38 @@ static const struct {
     int nr;
     int err;
 } sr_refuse[] = {
-    {SCMP_SYS(open), EACCES},       {SCMP_SYS(openat), EACCES},
-    {SCMP_SYS(openat2), EACCES},    {SCMP_SYS(creat), EACCES},
-    {SCMP_SYS(execve), EACCES},     {SCMP_SYS(execveat), EACCES},
-    {SCMP_SYS(socket), EACCES},     {SCMP_SYS(socketpair), EACCES},
-    {SCMP_SYS(connect), EACCES},    {SCMP_SYS(bind), EACCES},
-    {SCMP_SYS(listen), EACCES},     {SCMP_SYS(accept), EACCES},
-    {SCMP_SYS(accept4), EACCES},    {SCMP_SYS(readlink), EACCES},
-    {SCMP_SYS(readlinkat), EACCES}, {SCMP_SYS(access), EACCES},
-    {SCMP_SYS(faccessat), EACCES},  {SCMP_SYS(faccessat2), EACCES},
-    {SCMP_SYS(mkdir), EACCES},      {SCMP_SYS(mkdirat), EACCES},
-    {SCMP_SYS(unlink), EACCES},     {SCMP_SYS(unlinkat), EACCES},
-    {SCMP_SYS(rename), EACCES},     {SCMP_SYS(renameat2), EACCES},
-    {SCMP_SYS(fork), EPERM},        {SCMP_SYS(vfork), EPERM},
-    {SCMP_SYS(clone3), ENOSYS},     {SCMP_SYS(setrlimit), EPERM},
-    {SCMP_SYS(sched_setaffinity), EPERM}, {SCMP_SYS(setpriority), EPERM},
-    {SCMP_SYS(sched_setscheduler), EPERM}, {SCMP_SYS(ioctl), ENOTTY},
+    {SCMP_SYS(open), EACCES},
+    {SCMP_SYS(openat), EACCES},
+    {SCMP_SYS(openat2), EACCES},
+    {SCMP_SYS(creat), EACCES},
+    {SCMP_SYS(execve), EACCES},
+    {SCMP_SYS(execveat), EACCES},
+    {SCMP_SYS(socket), EACCES},
+    {SCMP_SYS(socketpair), EACCES},
+    {SCMP_SYS(connect), EACCES},
+    {SCMP_SYS(bind), EACCES},
+    {SCMP_SYS(listen), EACCES},
+    {SCMP_SYS(accept), EACCES},
+    {SCMP_SYS(accept4), EACCES},
+    {SCMP_SYS(readlink), EACCES},
+    {SCMP_SYS(readlinkat), EACCES},
+    {SCMP_SYS(access), EACCES},
+    {SCMP_SYS(faccessat), EACCES},
+    {SCMP_SYS(faccessat2), EACCES},
+    {SCMP_SYS(mkdir), EACCES},
+    {SCMP_SYS(mkdirat), EACCES},
+    {SCMP_SYS(unlink), EACCES},
+    {SCMP_SYS(unlinkat), EACCES},
+    {SCMP_SYS(rename), EACCES},
+    {SCMP_SYS(renameat2), EACCES},
+    {SCMP_SYS(fork), EPERM},
+    {SCMP_SYS(vfork), EPERM},
+    {SCMP_SYS(clone3), ENOSYS},
+    {SCMP_SYS(setrlimit), EPERM},
+    {SCMP_SYS(sched_setaffinity), EPERM},
+    {SCMP_SYS(setpriority), EPERM},
+    {SCMP_SYS(sched_setscheduler), EPERM},
+    {SCMP_SYS(ioctl), ENOTTY},
 };
 
 static const int sr_prctl_ok[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE, PR_SET_VMA};
@@ -93,11 +151,10 @@ add_arg_rules(scmp_filter_ctx ctx, pid_t self)
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, me));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tgkill), 1,
-                           SCMP_A0(SCMP_CMP_NE, me));
+    rc |=
+        seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_NE, me));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, me));
-    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill), 1,
-                           SCMP_A0(SCMP_CMP_NE, me));
+    rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_NE, me));
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2, SCMP_A0(SCMP_CMP_EQ, 0),
                            SCMP_A2(SCMP_CMP_EQ, 0));
     for (size_t i = 0; i < sizeof(sr_prctl_ok) / sizeof(sr_prctl_ok[0]); i++)
@@ -120,8 +177,7 @@ sr_sandbox__seccomp_install(pid_t self, sr_err *err)
     for (size_t i = 0; i < sizeof(sr_allow) / sizeof(sr_allow[0]); i++)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sr_allow[i], 0);
     for (size_t i = 0; i < sizeof(sr_refuse) / sizeof(sr_refuse[0]); i++)
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sr_refuse[i].err), sr_refuse[i].nr,
-                               0);
+        rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sr_refuse[i].err), sr_refuse[i].nr, 0);
     rc |= add_arg_rules(ctx, self);
     if (rc != 0) {
         seccomp_release(ctx);

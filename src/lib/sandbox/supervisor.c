@@ -78,8 +78,7 @@ sandbox_fork_zygote(sr_sandbox *sb, sr_err *err)
     sb->zpid = pid;
     sb->zpidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (sb->zpidfd < 0)
-        return sr_err_set(err, SR_EIO, "cannot open a pidfd for the zygote: %s",
-                          strerror(errno));
+        return sr_err_set(err, SR_EIO, "cannot open a pidfd for the zygote: %s", strerror(errno));
     return SR_OK;
 }
 
@@ -427,8 +426,8 @@ await_result(struct job_run *r)
             on_limit(r, SR_SANDBOX_TIMEOUT);
             return;
         }
-        uint64_t wake = r->lim->memory_bytes && next_sample < r->deadline ? next_sample
-                                                                          : r->deadline;
+        uint64_t wake =
+            r->lim->memory_bytes && next_sample < r->deadline ? next_sample : r->deadline;
         struct pollfd pf = {.fd = r->p->sock, .events = POLLIN};
         int n = poll(&pf, 1, (int)((wake - now + 999999u) / 1000000u));
         if (n <= 0)
@@ -496,11 +495,15 @@ sr_sandbox_run(sr_sandbox *sb, const char *owner, const uint8_t *req, size_t len
     sr_status rc;
 
     if (!sb || !owner || !resp || !rep || (!req && len))
-        return sr_err_set(err, SR_EINVAL, "sr_sandbox_run needs a sandbox, an owner, a "
-                                          "request, a response buffer and a report");
+        return sr_err_set(err, SR_EINVAL,
+                          "sr_sandbox_run needs a sandbox, an owner, a "
+                          "request, a response buffer and a report");
     if (len > SR_MAX_IPC_FRAME)
         return sr_err_set(err, SR_ELIMIT, "job request of %zu bytes exceeds the cap of %u bytes",
                           len, SR_MAX_IPC_FRAME);
+    /* Without the zygote every job process is about to die (PDEATHSIG). */
+    if (!sr_sandbox_alive(sb))
+        return sr_err_set(err, SR_EIO, "running a sandbox job: the sandbox zygote is gone");
     /* A warm process may have died while idle (OOM killer, operator): skip
      * it rather than fail the job. */
     for (int tries = 0;; tries++) {
@@ -512,8 +515,7 @@ sr_sandbox_run(sr_sandbox *sb, const char *owner, const uint8_t *req, size_t len
         sr_sandbox__release(sb, p, true);
     }
     *rep = (struct sr_sandbox_report){.outcome = SR_SANDBOX_CRASHED};
-    struct job_run r = {.sb = sb, .p = p, .lim = lim ? lim : &no_limits, .resp = resp,
-                        .rep = rep};
+    struct job_run r = {.sb = sb, .p = p, .lim = lim ? lim : &no_limits, .resp = resp, .rep = rep};
     run_job(&r, req, len);
     sr_sandbox__release(sb, p, rep->outcome != SR_SANDBOX_OK || r.child_discard);
     return SR_OK;

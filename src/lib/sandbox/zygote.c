@@ -33,8 +33,7 @@
 
 enum { ZY_CTL_FD = 3, ZY_SIG_FD = 4 };
 
-static void __attribute__((noreturn))
-zygote_die(const char *what)
+static void __attribute__((noreturn)) zygote_die(const char *what)
 {
     sr_log(SR_LOG_ERROR, "sandbox", "zygote: %s: %s", what, strerror(errno));
     _exit(1);

@@ -1,0 +1,246 @@
+/*
+ * sr_wasm.h - load and run WebAssembly modules under limits.
+ *
+ * The engine implements the Wasm 2.0 core (MVP, sign-extension, non-trapping
+ * float-to-int, multi-value, bulk memory, reference types; no SIMD), a fast
+ * interpreter with deterministic fuel (docs/wasm.md has the cost table), hard
+ * limits and a WASI preview 1 subset (sr_wasm_run_wasi).
+ *
+ * A sr_wasm_module is a parsed, validated, translated, immutable module; any
+ * number of threads may share it. A sr_wasm_instance owns linear memory,
+ * tables, globals and a fuel counter; one thread at a time uses it. A
+ * sr_wasm_linker resolves imports by (module, name) and owns the instances it
+ * made; one thread at a time uses a linker and its instances.
+ *
+ * Values cross the API as 64-bit patterns: i32 in the low 32 bits, i64 as is,
+ * f32/f64 as their IEEE-754 bits (f32 in the low 32 bits), funcref as an
+ * opaque non-zero handle, externref as the host's value; 0 is the null
+ * reference for both reference types.
+ */
+#ifndef SR_WASM_H
+#define SR_WASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "sealrun/sr_err.h"
+
+typedef struct sr_wasm_module sr_wasm_module;
+typedef struct sr_wasm_instance sr_wasm_instance;
+typedef struct sr_wasm_linker sr_wasm_linker;
+
+/* Defaults used when a field of struct sr_wasm_limits is 0. */
+#define SR_WASM_DEFAULT_DEPTH 10000u      /* call depth (frames) */
+#define SR_WASM_DEFAULT_STACK (1u << 20)  /* value stack, 64-bit slots (8 MiB) */
+#define SR_WASM_DEFAULT_TABLE 10000000u   /* table elements per table */
+#define SR_WASM_MAX_PAGES 65536u          /* 4 GiB: the Wasm 2.0 32-bit maximum */
+#define SR_WASM_PAGE 65536u
+
+struct sr_wasm_limits {
+    uint32_t max_pages;   /* 64 KiB pages per memory; 0 = the module's declared maximum */
+    uint64_t fuel;        /* fuel units before SR_WASM_TRAP_FUEL; 0 = unlimited */
+    uint32_t max_depth;   /* call depth; 0 = SR_WASM_DEFAULT_DEPTH */
+    uint32_t max_stack;   /* value stack in 64-bit slots; 0 = SR_WASM_DEFAULT_STACK */
+    uint32_t max_table;   /* elements per table; 0 = SR_WASM_DEFAULT_TABLE */
+};
+
+/* Value types, numbered as in the binary format. */
+enum sr_wasm_type {
+    SR_WASM_I32 = 0x7f,
+    SR_WASM_I64 = 0x7e,
+    SR_WASM_F32 = 0x7d,
+    SR_WASM_F64 = 0x7c,
+    SR_WASM_FUNCREF = 0x70,
+    SR_WASM_EXTERNREF = 0x6f,
+};
+
+/* Why guest code stopped. Keep in sync with sr_wasm_trap_message() and docs/wasm.md. */
+typedef enum sr_wasm_trap {
+    SR_WASM_TRAP_NONE = 0,
+    SR_WASM_TRAP_UNREACHABLE,    /* "unreachable" */
+    SR_WASM_TRAP_MEM_OOB,        /* "out of bounds memory access" */
+    SR_WASM_TRAP_TABLE_OOB,      /* "out of bounds table access" */
+    SR_WASM_TRAP_DIV_ZERO,       /* "integer divide by zero" */
+    SR_WASM_TRAP_INT_OVERFLOW,   /* "integer overflow" */
+    SR_WASM_TRAP_INVALID_CONV,   /* "invalid conversion to integer" */
+    SR_WASM_TRAP_UNDEF_ELEM,     /* "undefined element" */
+    SR_WASM_TRAP_UNINIT_ELEM,    /* "uninitialized element" */
+    SR_WASM_TRAP_INDIRECT_TYPE,  /* "indirect call type mismatch" */
+    SR_WASM_TRAP_CALL_DEPTH,     /* "call stack exhausted" (limit max_depth) */
+    SR_WASM_TRAP_VALUE_STACK,    /* "call stack exhausted: value stack" (limit max_stack) */
+    SR_WASM_TRAP_FUEL,           /* "out of fuel" (limit fuel) */
+    SR_WASM_TRAP_HOST,           /* a host function failed; the message says why */
+    SR_WASM_TRAP_EXIT,           /* WASI proc_exit; see sr_wasm_instance_exit_code() */
+    SR_WASM_TRAP_COUNT_
+} sr_wasm_trap;
+
+/* The spec wording for a trap ("integer divide by zero"). Never NULL. */
+const char *sr_wasm_trap_message(sr_wasm_trap trap);
+
+/* ---- modules ---------------------------------------------------------------- */
+
+/* Decodes, validates and translates bytes[0..len) (len <= SR_MAX_MODULE).
+ * Copies what it keeps: the caller may free 'bytes' on return. On SR_OK, *out
+ * is a new module owned by the caller. SR_EINVAL with a message naming the
+ * section and offset for malformed or invalid modules ("malformed: ..." or
+ * "invalid: ..."), SR_ENOMEM. */
+sr_status sr_wasm_module_new(const uint8_t *bytes, size_t len, sr_wasm_module **out,
+                             sr_err *err);
+
+/* Frees the module. NULL is a no-op. Instances made from it must be gone. */
+void sr_wasm_module_free(sr_wasm_module *mod);
+
+/* Extern kinds, numbered as in the binary format. */
+enum sr_wasm_extern { SR_WASM_EXTERN_FUNC = 0, SR_WASM_EXTERN_TABLE, SR_WASM_EXTERN_MEMORY,
+                      SR_WASM_EXTERN_GLOBAL };
+
+/* An import or export of a module. Strings are borrowed from the module. */
+struct sr_wasm_extern_info {
+    const char *module; /* import module name; NULL for exports */
+    const char *name;   /* field name (UTF-8, may contain NUL: see name_len) */
+    size_t name_len;
+    int kind;           /* enum sr_wasm_extern */
+    uint32_t index;     /* function/table/memory/global index in the module */
+};
+
+size_t sr_wasm_module_import_count(const sr_wasm_module *mod);
+size_t sr_wasm_module_export_count(const sr_wasm_module *mod);
+/* i < the count; returns false otherwise. */
+bool sr_wasm_module_import(const sr_wasm_module *mod, size_t i, struct sr_wasm_extern_info *out);
+bool sr_wasm_module_export(const sr_wasm_module *mod, size_t i, struct sr_wasm_extern_info *out);
+
+/* ---- instances -------------------------------------------------------------- */
+
+/* Instantiates a module that has no imports. Borrows 'mod' (it must outlive
+ * the instance) and copies 'lim' (NULL = all defaults). Runs the start
+ * function. SR_EINVAL if the module has imports (message names the first),
+ * SR_ELIMIT if its initial memory or table exceeds a limit, SR_ETRAP if a
+ * segment or the start function trapped, SR_ENOMEM. */
+sr_status sr_wasm_instance_new(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
+                               sr_wasm_instance **out, sr_err *err);
+
+/* Frees an instance made by sr_wasm_instance_new(). NULL is a no-op. Never call
+ * it on an instance made by a linker (the linker frees those). */
+void sr_wasm_instance_free(sr_wasm_instance *inst);
+
+/* Calls the exported function 'name' with args[0..nargs), writing its results
+ * to results[0..nresults). Counts and types are checked (SR_EINVAL). On a trap
+ * returns SR_ETRAP (SR_ELIMIT for fuel, call depth and value stack) with the
+ * trap wording in err; sr_wasm_instance_trap() gives the kind. Not re-entrant:
+ * a host function must not call back into the engine. */
+sr_status sr_wasm_call(sr_wasm_instance *inst, const char *name, const uint64_t *args,
+                       size_t nargs, uint64_t *results, size_t nresults, sr_err *err);
+
+/* Reads the exported global 'name'. SR_ENOTFOUND if there is none. */
+sr_status sr_wasm_global_read(const sr_wasm_instance *inst, const char *name, int *type,
+                              uint64_t *value, sr_err *err);
+
+/* Parameter and result types of the exported function 'name': writes at most
+ * cap types to each array and the real counts to *np and *nr. */
+sr_status sr_wasm_func_type(const sr_wasm_instance *inst, const char *name, uint8_t *params,
+                            size_t *np, uint8_t *results, size_t *nr, size_t cap, sr_err *err);
+
+/* The trap of the last call or instantiation (SR_WASM_TRAP_NONE if it returned). */
+sr_wasm_trap sr_wasm_instance_trap(const sr_wasm_instance *inst);
+/* Fuel consumed by all calls on this instance so far (the failing block of an
+ * out-of-fuel trap is not counted). */
+uint64_t sr_wasm_instance_fuel_used(const sr_wasm_instance *inst);
+/* The code passed to proc_exit after SR_WASM_TRAP_EXIT. */
+uint32_t sr_wasm_instance_exit_code(const sr_wasm_instance *inst);
+/* True if memory.grow or table.grow was refused because of a sr_wasm_limits cap
+ * (not the module's own maximum): the service reports MEMORY_LIMIT. */
+bool sr_wasm_instance_limit_hit(const sr_wasm_instance *inst);
+
+/* ---- host functions and linking ---------------------------------------------- */
+
+/* A host function. Arguments are in slots[0..nparams); it writes its results
+ * to slots[0..nresults) (same encoding as above). It returns SR_OK, or the
+ * value of sr_wasm_host_trap()/sr_wasm_host_exit(). It must not call back into
+ * the engine. */
+typedef sr_status (*sr_wasm_host_fn)(void *ctx, sr_wasm_instance *caller, uint64_t *slots);
+
+/* Stops the guest with SR_WASM_TRAP_HOST and a message. Returns SR_ETRAP. */
+sr_status sr_wasm_host_trap(sr_wasm_instance *caller, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Stops the guest with SR_WASM_TRAP_EXIT and an exit code. Returns SR_ETRAP. */
+sr_status sr_wasm_host_exit(sr_wasm_instance *caller, uint32_t code);
+
+/* The caller's memory 0: *len is its size in bytes. Returns borrowed, valid
+ * until the guest runs again (memory.grow may move it); NULL if it has none. */
+uint8_t *sr_wasm_memory(sr_wasm_instance *inst, uint64_t *len);
+
+sr_status sr_wasm_linker_new(sr_wasm_linker **out, sr_err *err);
+/* Frees every instance the linker made and its host functions. NULL is a no-op. */
+void sr_wasm_linker_free(sr_wasm_linker *lk);
+
+/* Defines module.name as a host function with signature 'sig': parameter
+ * letters, ':', result letters, with i=i32 I=i64 f=f32 F=f64 r=externref
+ * R=funcref, e.g. "iiii:i". Copies the strings; borrows ctx. */
+sr_status sr_wasm_linker_define_func(sr_wasm_linker *lk, const char *module, const char *name,
+                                     const char *sig, sr_wasm_host_fn fn, void *ctx,
+                                     sr_err *err);
+
+/* Makes every export of 'inst' (an instance of this linker) importable as
+ * module 'as' (the spec's "register"). Later definitions shadow earlier ones. */
+sr_status sr_wasm_linker_register(sr_wasm_linker *lk, const char *as, sr_wasm_instance *inst,
+                                  sr_err *err);
+
+/* Instantiates 'mod' with imports resolved by the linker. On SR_OK *out is
+ * borrowed, valid until sr_wasm_linker_free(). Errors: SR_EINVAL "unknown
+ * import 'm.n'" or "incompatible import type for 'm.n'" (nothing was changed),
+ * SR_ELIMIT, SR_ETRAP (segments or start trapped: writes already done to
+ * imported tables and memories stay, as the spec says), SR_ENOMEM. */
+sr_status sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *mod,
+                                     const struct sr_wasm_limits *lim, sr_wasm_instance **out,
+                                     sr_err *err);
+
+/* ---- WASI preview 1 -------------------------------------------------------- */
+
+/* Fills buf[0..len) with random bytes; returns 0, or nonzero on failure. */
+typedef int (*sr_wasi_random_fn)(void *ctx, uint8_t *buf, size_t len);
+
+struct sr_wasi_config {
+    const char *const *argv;   /* argv[0..argc), copied; argv[0] is the program name */
+    size_t argc;
+    const char *const *env;    /* "NAME=value" strings, copied */
+    size_t envc;
+    const uint8_t *stdin_data; /* bytes fd 0 reads, borrowed for the run */
+    size_t stdin_len;
+    size_t stdout_max;         /* bytes; 0 = SR_MAX_OUTPUT (1 MiB) */
+    size_t stderr_max;         /* bytes; 0 = SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY */
+    sr_wasi_random_fn random;  /* NULL = getrandom(2) */
+    void *random_ctx;
+    bool fake_clock;           /* true: clocks start at 0 and tick 1 us per call (reproducible) */
+};
+
+struct sr_wasi_result {
+    uint32_t exit_code;     /* proc_exit code; 0 when _start returned */
+    bool exited;            /* true if the guest finished (returned or called proc_exit) */
+    sr_wasm_trap trap;      /* SR_WASM_TRAP_NONE, or why it stopped (not EXIT) */
+    bool memory_limit;      /* a grow was refused by max_pages/max_table */
+    bool stdout_truncated;  /* the guest wrote more than stdout_max: writes failed */
+    uint64_t fuel_used;
+    uint8_t *stdout_data;   /* owned by the result: sr_wasi_result_fini() */
+    size_t stdout_len;
+    uint8_t *stderr_data;   /* owned by the result; cut at stderr_max */
+    size_t stderr_len;
+    char message[512];      /* the trap or error wording, "" if none */
+};
+
+/* Instantiates 'mod' (borrowed) with the WASI imports and runs its '_start'.
+ * Returns SR_OK when the guest finished (returned or proc_exit with any code:
+ * see res->exit_code), SR_ETRAP for a trap, SR_ELIMIT for fuel, call depth,
+ * value stack, an initial memory over max_pages or output over its cap,
+ * SR_EINVAL for an import outside the WASI subset (named in the message) or a
+ * missing '_start', SR_ENOMEM. In every case *res is filled (fuel used,
+ * output and logs so far) and must be released with sr_wasi_result_fini().
+ * Makes no system call other than memory allocation, clock_gettime and
+ * getrandom. */
+sr_status sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
+                           const struct sr_wasi_config *cfg, struct sr_wasi_result *res,
+                           sr_err *err);
+
+/* Frees the buffers of a result. Safe on a zeroed or already finished result. */
+void sr_wasi_result_fini(struct sr_wasi_result *res);
+
+#endif /* SR_WASM_H */

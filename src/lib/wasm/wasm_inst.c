@@ -1,0 +1,696 @@
+/*
+ * wasm_inst.c - instantiation (spec 4.5.4: imports, allocation, globals,
+ * element and data segments, start), the linker (host functions and the
+ * spec's "register"), calls from the host, and trap reporting.
+ */
+#include "wasm_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lk_entry {
+    char *module;
+    char *name;
+    size_t name_len;
+    uint8_t kind;
+    void *obj; /* struct sr_wasm__func/__table/__mem/__global */
+};
+
+struct host_func {
+    struct sr_wasm__func fn;
+    struct sr_wasm__functype type;
+    uint8_t types[32];
+    struct host_func *next;
+};
+
+struct sr_wasm_linker {
+    struct lk_entry *v;
+    size_t n, cap;
+    sr_wasm_instance *instances;
+    struct host_func *hosts;
+};
+
+static const char *const trap_text[SR_WASM_TRAP_COUNT_] = {
+    [SR_WASM_TRAP_NONE] = "no trap",
+    [SR_WASM_TRAP_UNREACHABLE] = "unreachable",
+    [SR_WASM_TRAP_MEM_OOB] = "out of bounds memory access",
+    [SR_WASM_TRAP_TABLE_OOB] = "out of bounds table access",
+    [SR_WASM_TRAP_DIV_ZERO] = "integer divide by zero",
+    [SR_WASM_TRAP_INT_OVERFLOW] = "integer overflow",
+    [SR_WASM_TRAP_INVALID_CONV] = "invalid conversion to integer",
+    [SR_WASM_TRAP_UNDEF_ELEM] = "undefined element",
+    [SR_WASM_TRAP_UNINIT_ELEM] = "uninitialized element",
+    [SR_WASM_TRAP_INDIRECT_TYPE] = "indirect call type mismatch",
+    [SR_WASM_TRAP_CALL_DEPTH] = "call stack exhausted",
+    [SR_WASM_TRAP_VALUE_STACK] = "call stack exhausted: value stack limit reached",
+    [SR_WASM_TRAP_FUEL] = "out of fuel",
+    [SR_WASM_TRAP_HOST] = "host function failed",
+    [SR_WASM_TRAP_EXIT] = "exit",
+};
+
+const char *
+sr_wasm_trap_message(sr_wasm_trap trap)
+{
+    if ((unsigned)trap >= SR_WASM_TRAP_COUNT_)
+        return "unknown trap";
+    return trap_text[trap];
+}
+
+static sr_status
+trap_status(sr_wasm_trap t)
+{
+    return t == SR_WASM_TRAP_FUEL || t == SR_WASM_TRAP_CALL_DEPTH ||
+                   t == SR_WASM_TRAP_VALUE_STACK
+               ? SR_ELIMIT
+               : SR_ETRAP;
+}
+
+static sr_status
+set_trap_err(sr_wasm_instance *inst, sr_wasm_trap t, sr_err *err)
+{
+    if (t == SR_WASM_TRAP_HOST && inst->ex.msg[0])
+        return sr_err_set(err, SR_ETRAP, "%s", inst->ex.msg);
+    if (t == SR_WASM_TRAP_EXIT)
+        return sr_err_set(err, SR_ETRAP, "exit with code %u", inst->ex.exit_code);
+    return sr_err_set(err, trap_status(t), "%s", sr_wasm_trap_message(t));
+}
+
+/* ---- the exec state ---------------------------------------------------------------------- */
+
+static sr_status
+ensure_exec(sr_wasm_instance *inst, sr_err *err)
+{
+    if (inst->ex_ready)
+        return SR_OK;
+    const size_t slots = inst->lim.max_stack;
+    const size_t depth = (size_t)inst->lim.max_depth + 2; /* + sentinel + entry */
+    inst->ex.stack = calloc(slots, sizeof(uint64_t));
+    inst->ex.frames = calloc(depth, sizeof(struct sr_wasm__frame));
+    if (!inst->ex.stack || !inst->ex.frames) {
+        free(inst->ex.stack);
+        free(inst->ex.frames);
+        inst->ex.stack = NULL;
+        inst->ex.frames = NULL;
+        return sr_err_set(err, SR_ENOMEM, "out of memory allocating a wasm stack of %zu slots",
+                          slots);
+    }
+    inst->ex.stack_end = inst->ex.stack + slots;
+    inst->ex.frames_end = inst->ex.frames + depth;
+    inst->ex_ready = true;
+    return SR_OK;
+}
+
+/* Runs fn with args already in the stack; results land in stack[0..). */
+static sr_wasm_trap
+run(sr_wasm_instance *inst, const struct sr_wasm__func *fn)
+{
+    const uint64_t before = inst->ex.fuel;
+    inst->ex.trap = SR_WASM_TRAP_NONE;
+    inst->ex.msg[0] = '\0';
+    inst->running = true;
+    const sr_wasm_trap t = sr_wasm__exec(&inst->ex, inst, fn, inst->ex.stack);
+    inst->running = false;
+    inst->fuel_used += before - inst->ex.fuel;
+    inst->ex.trap = t;
+    return t;
+}
+
+/* ---- instances ----------------------------------------------------------------------------- */
+
+static void
+instance_free(sr_wasm_instance *inst)
+{
+    if (!inst)
+        return;
+    const struct sr_wasm_module *m = inst->mod;
+    free(inst->funcs);
+    free(inst->own_funcs);
+    if (inst->own_tables)
+        for (uint32_t i = m->ntable_imports; i < m->ntables; i++)
+            free(inst->own_tables[i - m->ntable_imports].elems);
+    free(inst->own_tables);
+    free(inst->tables);
+    free(inst->own_mem.data);
+    free(inst->globals);
+    free(inst->own_globals);
+    if (inst->elem_items)
+        for (uint32_t i = 0; i < m->nelems; i++)
+            free(inst->elem_items[i]);
+    free(inst->elem_items);
+    free(inst->elem_len);
+    free(inst->data_dropped);
+    free(inst->ex.stack);
+    free(inst->ex.frames);
+    free(inst);
+}
+
+void
+sr_wasm_instance_free(sr_wasm_instance *inst)
+{
+    instance_free(inst);
+}
+
+static struct lk_entry *
+lk_find(const sr_wasm_linker *lk, const struct sr_wasm__import *im)
+{
+    for (size_t i = lk ? lk->n : 0; i-- > 0;) {
+        const struct lk_entry *e = &lk->v[i];
+        if (e->name_len == im->name_len && memcmp(e->name, im->name, im->name_len) == 0 &&
+            strcmp(e->module, im->module) == 0)
+            return &lk->v[i];
+    }
+    return NULL;
+}
+
+static bool
+limits_match(uint32_t size, bool has_max, uint32_t max, const struct sr_wasm__lim *want)
+{
+    if (size < want->min)
+        return false;
+    if (!want->has_max)
+        return true;
+    return has_max && max <= want->max;
+}
+
+static sr_status
+link_one(sr_wasm_instance *inst, const struct sr_wasm__import *im, const struct lk_entry *e,
+         uint32_t idx[4], sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    bool ok = e->kind == im->kind;
+    if (ok && im->kind == SR_WASM_EXTERN_FUNC) {
+        struct sr_wasm__func *f = e->obj;
+        ok = sr_wasm__functype_eq(f->type, &m->types[im->type]);
+        if (ok)
+            inst->funcs[idx[0]++] = f;
+    } else if (ok && im->kind == SR_WASM_EXTERN_TABLE) {
+        struct sr_wasm__table *t = e->obj;
+        ok = t->type == im->vtype && limits_match(t->size, t->has_max, t->decl_max, &im->lim);
+        if (ok)
+            inst->tables[idx[1]++] = t;
+    } else if (ok && im->kind == SR_WASM_EXTERN_MEMORY) {
+        struct sr_wasm__mem *mm = e->obj;
+        ok = limits_match(mm->pages, mm->has_max, mm->decl_max, &im->lim);
+        if (ok)
+            inst->mem = mm;
+    } else if (ok) {
+        struct sr_wasm__global *g = e->obj;
+        ok = g->type == im->vtype && g->mut == im->mut;
+        if (ok)
+            inst->globals[idx[3]++] = g;
+    }
+    if (!ok)
+        return sr_err_set(err, SR_EINVAL, "incompatible import type for '%s.%s'", im->module,
+                          im->name);
+    return SR_OK;
+}
+
+static sr_status
+link_imports(sr_wasm_instance *inst, const sr_wasm_linker *lk, sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    uint32_t idx[4] = {0, 0, 0, 0};
+    for (uint32_t i = 0; i < m->nimports; i++) {
+        const struct sr_wasm__import *im = &m->imports[i];
+        const struct lk_entry *e = lk_find(lk, im);
+        if (!e)
+            return sr_err_set(err, SR_EINVAL, "unknown import '%s.%s'", im->module, im->name);
+        sr_status st = link_one(inst, im, e, idx, err);
+        if (st != SR_OK)
+            return st;
+    }
+    return SR_OK;
+}
+
+static sr_status
+alloc_memory(sr_wasm_instance *inst, sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    struct sr_wasm__mem *mm = &inst->own_mem;
+    inst->mem = mm;
+    if (m->nmems == 0 || m->nmem_imports > 0)
+        return SR_OK;
+    mm->has_max = m->mem.has_max;
+    mm->decl_max = m->mem.has_max ? m->mem.max : SR_WASM_MAX_PAGES;
+    mm->max = mm->decl_max;
+    if (inst->lim.max_pages && inst->lim.max_pages < mm->max)
+        mm->max = inst->lim.max_pages;
+    if (m->mem.min > mm->max)
+        return sr_err_set(err, SR_ELIMIT,
+                          "initial memory of %u pages exceeds the limit of %u pages", m->mem.min,
+                          mm->max);
+    mm->pages = m->mem.min;
+    mm->size = (uint64_t)m->mem.min * SR_WASM_PAGE;
+    mm->data = calloc(mm->size ? mm->size : 1, 1);
+    if (!mm->data)
+        return sr_err_set(err, SR_ENOMEM, "out of memory allocating %u pages of wasm memory",
+                          m->mem.min);
+    return SR_OK;
+}
+
+static sr_status
+alloc_tables(sr_wasm_instance *inst, sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    const uint32_t n = m->ntables - m->ntable_imports;
+    inst->own_tables = calloc(n ? n : 1, sizeof(*inst->own_tables));
+    if (!inst->own_tables)
+        return sr_err_set(err, SR_ENOMEM, "out of memory allocating tables");
+    for (uint32_t i = 0; i < n; i++) {
+        const struct sr_wasm__table_def *d = &m->tables[m->ntable_imports + i];
+        struct sr_wasm__table *t = &inst->own_tables[i];
+        t->type = d->type;
+        t->has_max = d->lim.has_max;
+        t->decl_max = d->lim.has_max ? d->lim.max : UINT32_MAX;
+        t->max = t->decl_max < inst->lim.max_table ? t->decl_max : inst->lim.max_table;
+        if (d->lim.min > t->max)
+            return sr_err_set(err, SR_ELIMIT,
+                              "initial table of %u elements exceeds the limit of %u elements",
+                              d->lim.min, t->max);
+        t->size = d->lim.min;
+        t->elems = calloc(t->size ? t->size : 1, sizeof(uint64_t));
+        if (!t->elems)
+            return sr_err_set(err, SR_ENOMEM, "out of memory allocating a table of %u elements",
+                              t->size);
+        inst->tables[m->ntable_imports + i] = t;
+    }
+    return SR_OK;
+}
+
+static uint64_t
+eval_cexpr(const sr_wasm_instance *inst, const struct sr_wasm__cexpr *ce)
+{
+    switch (ce->kind) {
+    case SR_WASM__CE_CONST: return ce->bits;
+    case SR_WASM__CE_GLOBAL: return inst->globals[ce->index]->val;
+    case SR_WASM__CE_FUNC: return (uint64_t)(uintptr_t)inst->funcs[ce->index];
+    default: return 0;
+    }
+}
+
+static sr_status
+alloc_funcs_globals(sr_wasm_instance *inst, sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    for (uint32_t i = 0; i < m->ncodes; i++) {
+        struct sr_wasm__func *f = &inst->own_funcs[i];
+        f->type = &m->types[m->codes[i].type];
+        f->inst = inst;
+        f->code = &m->codes[i];
+        inst->funcs[m->nfunc_imports + i] = f;
+    }
+    for (uint32_t i = m->nglobal_imports; i < m->nglobals; i++) {
+        struct sr_wasm__global *g = &inst->own_globals[i - m->nglobal_imports];
+        g->type = m->globals[i].type;
+        g->mut = m->globals[i].mut;
+        g->val = eval_cexpr(inst, &m->globals[i].init);
+        inst->globals[i] = g;
+    }
+    for (uint32_t i = 0; i < m->nelems; i++) {
+        const struct sr_wasm__elem *e = &m->elems[i];
+        inst->elem_items[i] = calloc(e->count ? e->count : 1, sizeof(uint64_t));
+        if (!inst->elem_items[i])
+            return sr_err_set(err, SR_ENOMEM, "out of memory evaluating element segment %u", i);
+        for (uint32_t k = 0; k < e->count; k++)
+            inst->elem_items[i][k] = eval_cexpr(inst, &e->items[k]);
+        inst->elem_len[i] = e->mode == SR_WASM__SEG_PASSIVE ? e->count : e->count;
+    }
+    return SR_OK;
+}
+
+static sr_status
+inst_alloc(const sr_wasm_module *m, const struct sr_wasm_limits *lim, sr_wasm_instance **out,
+           sr_err *err)
+{
+    sr_wasm_instance *inst = calloc(1, sizeof(*inst));
+    if (!inst)
+        return sr_err_set(err, SR_ENOMEM, "out of memory instantiating a wasm module");
+    inst->mod = m;
+    if (lim)
+        inst->lim = *lim;
+    if (!inst->lim.max_depth)
+        inst->lim.max_depth = SR_WASM_DEFAULT_DEPTH;
+    if (!inst->lim.max_stack)
+        inst->lim.max_stack = SR_WASM_DEFAULT_STACK;
+    if (!inst->lim.max_table)
+        inst->lim.max_table = SR_WASM_DEFAULT_TABLE;
+    inst->ex.fuel = inst->lim.fuel ? inst->lim.fuel : UINT64_MAX;
+    inst->funcs = calloc((size_t)m->nfuncs + 1, sizeof(*inst->funcs));
+    inst->own_funcs = calloc((size_t)m->ncodes + 1, sizeof(*inst->own_funcs));
+    inst->tables = calloc((size_t)m->ntables + 1, sizeof(*inst->tables));
+    inst->globals = calloc((size_t)m->nglobals + 1, sizeof(*inst->globals));
+    inst->own_globals = calloc((size_t)(m->nglobals - m->nglobal_imports) + 1,
+                               sizeof(*inst->own_globals));
+    inst->elem_items = calloc((size_t)m->nelems + 1, sizeof(*inst->elem_items));
+    inst->elem_len = calloc((size_t)m->nelems + 1, sizeof(*inst->elem_len));
+    inst->data_dropped = calloc((size_t)m->ndatas + 1, 1);
+    inst->mem = &inst->own_mem;
+    *out = inst;
+    if (!inst->funcs || !inst->own_funcs || !inst->tables || !inst->globals ||
+        !inst->own_globals || !inst->elem_items || !inst->elem_len || !inst->data_dropped)
+        return sr_err_set(err, SR_ENOMEM, "out of memory instantiating a wasm module");
+    return SR_OK;
+}
+
+/* Spec 4.5.4 steps before any guest-visible effect. */
+static sr_status
+inst_prepare(const sr_wasm_linker *lk, const sr_wasm_module *m, const struct sr_wasm_limits *lim,
+             sr_wasm_instance **out, sr_err *err)
+{
+    sr_wasm_instance *inst = NULL;
+    sr_status st = inst_alloc(m, lim, &inst, err);
+    if (st == SR_OK)
+        st = link_imports(inst, lk, err);
+    if (st == SR_OK)
+        st = alloc_memory(inst, err);
+    if (st == SR_OK)
+        st = alloc_tables(inst, err);
+    if (st == SR_OK)
+        st = alloc_funcs_globals(inst, err);
+    if (st == SR_OK)
+        st = ensure_exec(inst, err);
+    if (st != SR_OK) {
+        instance_free(inst);
+        return st;
+    }
+    *out = inst;
+    return SR_OK;
+}
+
+/* Segments and start: may trap after writing to shared tables and memories. */
+static sr_status
+inst_run_init(sr_wasm_instance *inst, sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    sr_wasm_trap t = SR_WASM_TRAP_NONE;
+    for (uint32_t i = 0; i < m->nelems && t == SR_WASM_TRAP_NONE; i++) {
+        const struct sr_wasm__elem *e = &m->elems[i];
+        if (e->mode == SR_WASM__SEG_ACTIVE) {
+            const uint64_t off = (uint32_t)eval_cexpr(inst, &e->offset);
+            t = sr_wasm__table_init(inst, e->table, i, off, 0, e->count);
+        }
+        if (e->mode != SR_WASM__SEG_PASSIVE)
+            inst->elem_len[i] = 0;
+    }
+    for (uint32_t i = 0; i < m->ndatas && t == SR_WASM_TRAP_NONE; i++) {
+        const struct sr_wasm__data *d = &m->datas[i];
+        if (d->mode != SR_WASM__SEG_ACTIVE)
+            continue;
+        const uint64_t off = (uint32_t)eval_cexpr(inst, &d->offset);
+        t = sr_wasm__memory_init(inst, i, off, 0, d->len);
+        inst->data_dropped[i] = 1;
+    }
+    if (t == SR_WASM_TRAP_NONE && m->has_start)
+        t = run(inst, inst->funcs[m->start]);
+    inst->ex.trap = t;
+    if (t != SR_WASM_TRAP_NONE)
+        return set_trap_err(inst, t, err);
+    return SR_OK;
+}
+
+sr_status
+sr_wasm_instance_new(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
+                     sr_wasm_instance **out, sr_err *err)
+{
+    sr_wasm_instance *inst = NULL;
+    if (mod->nimports > 0)
+        return sr_err_set(err, SR_EINVAL, "unknown import '%s.%s' (no linker given)",
+                          mod->imports[0].module, mod->imports[0].name);
+    sr_status st = inst_prepare(NULL, mod, lim, &inst, err);
+    if (st != SR_OK)
+        return st;
+    if ((st = inst_run_init(inst, err)) != SR_OK) {
+        instance_free(inst);
+        return st;
+    }
+    *out = inst;
+    return SR_OK;
+}
+
+/* ---- calls ------------------------------------------------------------------------------------ */
+
+static const struct sr_wasm__export *
+find_export(const sr_wasm_module *m, const char *name, uint8_t kind)
+{
+    const size_t len = strlen(name);
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const struct sr_wasm__export *e = &m->exports[i];
+        if (e->kind == kind && e->name_len == len && memcmp(e->name, name, len) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+sr_status
+sr_wasm_call(sr_wasm_instance *inst, const char *name, const uint64_t *args, size_t nargs,
+             uint64_t *results, size_t nresults, sr_err *err)
+{
+    const struct sr_wasm__export *e = find_export(inst->mod, name, SR_WASM_EXTERN_FUNC);
+    if (!e)
+        return sr_err_set(err, SR_ENOTFOUND, "no exported function '%s'", name);
+    const struct sr_wasm__func *f = inst->funcs[e->index];
+    if (nargs != f->type->nparams || nresults != f->type->nresults)
+        return sr_err_set(err, SR_EINVAL,
+                          "function '%s' takes %u arguments and returns %u results, got %zu and %zu",
+                          name, f->type->nparams, f->type->nresults, nargs, nresults);
+    if (inst->running)
+        return sr_err_set(err, SR_ECONFLICT, "wasm instance is already running (re-entrant call)");
+    sr_status st = ensure_exec(inst, err);
+    if (st != SR_OK)
+        return st;
+    if (nargs)
+        memcpy(inst->ex.stack, args, nargs * sizeof(uint64_t));
+    const sr_wasm_trap t = run(inst, f);
+    if (t != SR_WASM_TRAP_NONE)
+        return set_trap_err(inst, t, err);
+    if (nresults)
+        memcpy(results, inst->ex.stack, nresults * sizeof(uint64_t));
+    return SR_OK;
+}
+
+sr_status
+sr_wasm_global_read(const sr_wasm_instance *inst, const char *name, int *type, uint64_t *value,
+                    sr_err *err)
+{
+    const struct sr_wasm__export *e = find_export(inst->mod, name, SR_WASM_EXTERN_GLOBAL);
+    if (!e)
+        return sr_err_set(err, SR_ENOTFOUND, "no exported global '%s'", name);
+    *type = inst->globals[e->index]->type;
+    *value = inst->globals[e->index]->val;
+    return SR_OK;
+}
+
+sr_status
+sr_wasm_func_type(const sr_wasm_instance *inst, const char *name, uint8_t *params, size_t *np,
+                  uint8_t *results, size_t *nr, size_t cap, sr_err *err)
+{
+    const struct sr_wasm__export *e = find_export(inst->mod, name, SR_WASM_EXTERN_FUNC);
+    if (!e)
+        return sr_err_set(err, SR_ENOTFOUND, "no exported function '%s'", name);
+    const struct sr_wasm__functype *ft = inst->funcs[e->index]->type;
+    *np = ft->nparams;
+    *nr = ft->nresults;
+    memcpy(params, ft->types, ft->nparams < cap ? ft->nparams : cap);
+    memcpy(results, ft->types + ft->nparams, ft->nresults < cap ? ft->nresults : cap);
+    return SR_OK;
+}
+
+sr_wasm_trap
+sr_wasm_instance_trap(const sr_wasm_instance *inst)
+{
+    return inst->ex.trap;
+}
+
+uint64_t
+sr_wasm_instance_fuel_used(const sr_wasm_instance *inst)
+{
+    return inst->fuel_used;
+}
+
+uint32_t
+sr_wasm_instance_exit_code(const sr_wasm_instance *inst)
+{
+    return inst->ex.exit_code;
+}
+
+bool
+sr_wasm_instance_limit_hit(const sr_wasm_instance *inst)
+{
+    bool hit = inst->mem->limit_hit;
+    for (uint32_t i = 0; i < inst->mod->ntables; i++)
+        hit |= inst->tables[i]->limit_hit;
+    return hit;
+}
+
+sr_status
+sr_wasm_host_trap(sr_wasm_instance *caller, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(caller->ex.msg, sizeof(caller->ex.msg), fmt, ap);
+    va_end(ap);
+    caller->ex.trap = SR_WASM_TRAP_HOST;
+    return SR_ETRAP;
+}
+
+sr_status
+sr_wasm_host_exit(sr_wasm_instance *caller, uint32_t code)
+{
+    caller->ex.trap = SR_WASM_TRAP_EXIT;
+    caller->ex.exit_code = code;
+    return SR_ETRAP;
+}
+
+uint8_t *
+sr_wasm_memory(sr_wasm_instance *inst, uint64_t *len)
+{
+    *len = inst->mem->size;
+    return inst->mem->data;
+}
+
+/* ---- linker ----------------------------------------------------------------------------------- */
+
+sr_status
+sr_wasm_linker_new(sr_wasm_linker **out, sr_err *err)
+{
+    sr_wasm_linker *lk = calloc(1, sizeof(*lk));
+    if (!lk)
+        return sr_err_set(err, SR_ENOMEM, "out of memory creating a wasm linker");
+    *out = lk;
+    return SR_OK;
+}
+
+void
+sr_wasm_linker_free(sr_wasm_linker *lk)
+{
+    if (!lk)
+        return;
+    for (size_t i = 0; i < lk->n; i++) {
+        free(lk->v[i].module);
+        free(lk->v[i].name);
+    }
+    free(lk->v);
+    while (lk->instances) {
+        sr_wasm_instance *next = lk->instances->next;
+        instance_free(lk->instances);
+        lk->instances = next;
+    }
+    while (lk->hosts) {
+        struct host_func *next = lk->hosts->next;
+        free(lk->hosts);
+        lk->hosts = next;
+    }
+    free(lk);
+}
+
+static sr_status
+lk_add(sr_wasm_linker *lk, const char *module, const char *name, size_t name_len, uint8_t kind,
+       void *obj, sr_err *err)
+{
+    if (lk->n == lk->cap) {
+        const size_t cap = lk->cap ? lk->cap * 2 : 32;
+        struct lk_entry *v = realloc(lk->v, cap * sizeof(*v));
+        if (!v)
+            return sr_err_set(err, SR_ENOMEM, "out of memory in the wasm linker");
+        lk->v = v;
+        lk->cap = cap;
+    }
+    struct lk_entry *e = &lk->v[lk->n];
+    e->module = strdup(module);
+    e->name = malloc(name_len + 1);
+    if (!e->module || !e->name) {
+        free(e->module);
+        free(e->name);
+        return sr_err_set(err, SR_ENOMEM, "out of memory in the wasm linker");
+    }
+    memcpy(e->name, name, name_len);
+    e->name[name_len] = '\0';
+    e->name_len = name_len;
+    e->kind = kind;
+    e->obj = obj;
+    lk->n++;
+    return SR_OK;
+}
+
+static int
+sig_type(char c)
+{
+    switch (c) {
+    case 'i': return SR_WASM_I32;
+    case 'I': return SR_WASM_I64;
+    case 'f': return SR_WASM_F32;
+    case 'F': return SR_WASM_F64;
+    case 'r': return SR_WASM_EXTERNREF;
+    case 'R': return SR_WASM_FUNCREF;
+    default: return -1;
+    }
+}
+
+sr_status
+sr_wasm_linker_define_func(sr_wasm_linker *lk, const char *module, const char *name,
+                           const char *sig, sr_wasm_host_fn fn, void *ctx, sr_err *err)
+{
+    struct host_func *h = calloc(1, sizeof(*h));
+    if (!h)
+        return sr_err_set(err, SR_ENOMEM, "out of memory defining host function '%s.%s'", module,
+                          name);
+    uint32_t n = 0, np = 0;
+    bool results = false;
+    for (const char *p = sig; *p; p++) {
+        if (*p == ':' && !results) {
+            results = true;
+            np = n;
+            continue;
+        }
+        const int t = sig_type(*p);
+        if (t < 0 || n >= sizeof(h->types)) {
+            free(h);
+            return sr_err_set(err, SR_EINVAL, "bad signature '%s' for host function '%s.%s'",
+                              sig, module, name);
+        }
+        h->types[n++] = (uint8_t)t;
+    }
+    if (!results)
+        np = n;
+    h->type = (struct sr_wasm__functype){.nparams = np, .nresults = n - np, .types = h->types};
+    h->fn = (struct sr_wasm__func){.type = &h->type, .host = fn, .host_ctx = ctx};
+    h->next = lk->hosts;
+    lk->hosts = h;
+    return lk_add(lk, module, name, strlen(name), SR_WASM_EXTERN_FUNC, &h->fn, err);
+}
+
+sr_status
+sr_wasm_linker_register(sr_wasm_linker *lk, const char *as, sr_wasm_instance *inst, sr_err *err)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    for (uint32_t i = 0; i < m->nexports; i++) {
+        const struct sr_wasm__export *e = &m->exports[i];
+        void *obj = e->kind == SR_WASM_EXTERN_FUNC    ? (void *)inst->funcs[e->index]
+                    : e->kind == SR_WASM_EXTERN_TABLE ? (void *)inst->tables[e->index]
+                    : e->kind == SR_WASM_EXTERN_MEMORY ? (void *)inst->mem
+                                                       : (void *)inst->globals[e->index];
+        sr_status st = lk_add(lk, as, e->name, e->name_len, e->kind, obj, err);
+        if (st != SR_OK)
+            return st;
+    }
+    return SR_OK;
+}
+
+sr_status
+sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *mod,
+                           const struct sr_wasm_limits *lim, sr_wasm_instance **out, sr_err *err)
+{
+    sr_wasm_instance *inst = NULL;
+    sr_status st = inst_prepare(lk, mod, lim, &inst, err);
+    if (st != SR_OK)
+        return st;
+    /* From here the instance may be referenced from shared tables: the linker keeps it. */
+    inst->next = lk->instances;
+    lk->instances = inst;
+    if ((st = inst_run_init(inst, err)) != SR_OK)
+        return st;
+    *out = inst;
+    return SR_OK;
+}

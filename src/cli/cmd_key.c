@@ -30,10 +30,11 @@ static const char decrypt_usage[] =
     "SEALRUN_SECRET_KEY.\n";
 
 static const char verify_usage[] =
-    "usage: sealrun verify-output JOB.json [--secret-key B64]\n"
+    "usage: sealrun verify-output JOB.json [--secret-key B64] [--data-dir DIR]\n"
     "\n"
     "Recomputes output_hash (SHA-256 of the RFC 8785 canonical output) and checks\n"
-    "it; with COMPUTE_MASTER_KEY set, also checks the signature (HMAC). For a job\n"
+    "it; with the master keys at hand (COMPUTE_MASTER_KEY and SECRETS_MASTER_KEY, or\n"
+    "the key files of --data-dir DIR), also checks the signature (HMAC). For a job\n"
     "with encrypted_output, --secret-key decrypts it first and checks that too.\n"
     "Prints one line per check; exit 0 only when every check passes.\n";
 
@@ -167,11 +168,13 @@ cmd_verify_output(int argc, char **argv)
         fputs(verify_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
-    const char *file = NULL, *sk = getenv("SEALRUN_SECRET_KEY");
+    const char *file = NULL, *sk = getenv("SEALRUN_SECRET_KEY"), *dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if ((v = cli_opt(argv[i], "--secret-key", &i, argc, argv)))
             sk = v;
+        else if ((v = cli_opt(argv[i], "--data-dir", &i, argc, argv)))
+            dir = v;
         else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
             file = argv[i];
         else
@@ -198,12 +201,13 @@ cmd_verify_output(int argc, char **argv)
     else
         all &= check(false, "output present", "no clear output (pass --secret-key to decrypt)");
     sr_keys *keys = NULL;
-    if (getenv("COMPUTE_MASTER_KEY") &&
-        sr_keys_load("/nonexistent", false, &(bool){false}, &keys, &e) == SR_OK)
+    if ((dir || getenv("COMPUTE_MASTER_KEY")) &&
+        sr_keys_load(dir ? dir : "/nonexistent", false, &(bool){false}, &keys, &e) == SR_OK)
         all &= check(id && hash && mac && sr_output_mac_verify(keys, id, hash, mac),
                      "signature (HMAC-SHA256 under the output-MAC subkey)", NULL);
     else
-        printf("skip signature: set COMPUTE_MASTER_KEY (and SECRETS_MASTER_KEY) to check it\n");
+        printf("skip signature: no master keys (set COMPUTE_MASTER_KEY and SECRETS_MASTER_KEY, "
+               "or pass --data-dir)%s%s\n", dir ? ": " : "", dir ? e.msg : "");
     sr_keys_free(keys);
     json_decref(output);
     json_decref(job);

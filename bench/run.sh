@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# bench/run.sh - every benchmark, against the release build (make bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bench/service/run.sh "${SERVICE_SECONDS:-10}"
+for b in build/release/bench/js/bench_js; do
+  [ -x "$b" ] && "$b"
+done

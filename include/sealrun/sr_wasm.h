@@ -131,6 +131,11 @@ void sr_wasm_instance_free(sr_wasm_instance *inst);
 sr_status sr_wasm_call(sr_wasm_instance *inst, const char *name, const uint64_t *args,
                        size_t nargs, uint64_t *results, size_t nresults, sr_err *err);
 
+/* The same, for export names that may contain NUL bytes (name[0..name_len)). */
+sr_status sr_wasm_call_n(sr_wasm_instance *inst, const char *name, size_t name_len,
+                         const uint64_t *args, size_t nargs, uint64_t *results, size_t nresults,
+                         sr_err *err);
+
 /* Reads the exported global 'name'. SR_ENOTFOUND if there is none. */
 sr_status sr_wasm_global_read(const sr_wasm_instance *inst, const char *name, int *type,
                               uint64_t *value, sr_err *err);

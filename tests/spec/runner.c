@@ -219,7 +219,9 @@ do_action(struct file_state *fs, json_t *action, uint64_t *results, size_t nres,
         if (parse_value(json_array_get(args, i), &argv[i], &t, &nan) != 0 || nan)
             return sr_err_set(err, SR_EINVAL, "bad argument %zu", i);
     }
-    return sr_wasm_call(inst, field, argv, nargs, results, nres, err);
+    json_t *jfield = json_object_get(action, "field");
+    return sr_wasm_call_n(inst, field, json_string_length(jfield), argv, nargs, results, nres,
+                          err);
 }
 
 static bool
@@ -458,7 +460,7 @@ static int
 run_file(const char *path, bool verbose, long *passed, long *failed, long *skipped)
 {
     json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
+    json_t *root = json_load_file(path, JSON_ALLOW_NUL, &jerr);
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');

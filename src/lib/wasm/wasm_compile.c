@@ -247,7 +247,8 @@ push_local(struct cc *c, uint8_t t, uint32_t x)
     return st;
 }
 
-/* Pops a value of type want (0 = any). *t gets the actual type (0 if unknown). */
+/* Pops a value of type want (0 = any). *t gets the actual type: 0 if unknown
+ * (the polymorphic stack of unreachable code). */
 static sr_status
 pop(struct cc *c, uint8_t want, uint8_t *t, uint32_t *slot)
 {
@@ -256,7 +257,7 @@ pop(struct cc *c, uint8_t want, uint8_t *t, uint32_t *slot)
         if (!top->unreachable)
             return mismatch(c, "operand stack underflow");
         if (t)
-            *t = want;
+            *t = 0;
         if (slot)
             *slot = 0;
         return SR_OK;
@@ -272,7 +273,7 @@ pop(struct cc *c, uint8_t want, uint8_t *t, uint32_t *slot)
         c->vl[c->h] = NONE;
     }
     if (t)
-        *t = got ? got : want;
+        *t = got;
     return SR_OK;
 }
 
@@ -358,6 +359,19 @@ check_types(struct cc *c, const uint8_t *types, uint32_t n)
             c->npending += saved[i] != NONE;
         }
     }
+    return st;
+}
+
+/* br_table's rule: push_vals(pop_vals(label types)) keeps unknown types unknown. */
+static sr_status
+check_types_actual(struct cc *c, const uint8_t *types, uint32_t n)
+{
+    uint8_t got[SR_WASM__MAX_TYPE_ARITY];
+    sr_status st = materialize_top(c, n);
+    for (uint32_t i = n; i-- > 0 && st == SR_OK;)
+        st = pop(c, types[i], &got[i], NULL);
+    for (uint32_t i = 0; i < n && st == SR_OK; i++)
+        st = push(c, got[i]);
     return st;
 }
 
@@ -833,7 +847,7 @@ op_br_table(struct cc *c)
         if (label_arity(&c->ctl[c->nctl - 1 - depths[i]], &types) != arity)
             st = mismatch(c, "br_table labels have different arities");
         else
-            st = check_types(c, types, arity);
+            st = check_types_actual(c, types, arity);
     }
     size_t instr = 0;
     if (st == SR_OK && !dead(c)) {
@@ -1164,10 +1178,13 @@ op_select(struct cc *c, bool typed)
             return sr_wasm__malformed(&c->r, "malformed value type");
         t2 = t1;
     }
+    const uint8_t declared = t1;
     if ((st = pop(c, SR_WASM_I32, NULL, &cond)) != SR_OK ||
         (st = pop(c, t1, &t1, &b)) != SR_OK || (st = pop(c, t2, &t2, &a)) != SR_OK)
         return st;
-    if (!typed) {
+    if (typed) {
+        t1 = declared;
+    } else {
         if ((t1 == SR_WASM_FUNCREF || t1 == SR_WASM_EXTERNREF) ||
             (t2 == SR_WASM_FUNCREF || t2 == SR_WASM_EXTERNREF))
             return mismatch(c, "select without a type needs numeric operands");

@@ -229,9 +229,8 @@ alloc_memory(sr_wasm_instance *inst, sr_err *err)
 {
     const struct sr_wasm_module *m = inst->mod;
     struct sr_wasm__mem *mm = &inst->own_mem;
-    inst->mem = mm;
     if (m->nmems == 0 || m->nmem_imports > 0)
-        return SR_OK;
+        return SR_OK; /* no memory (inst->mem is the empty own_mem), or linked already */
     mm->has_max = m->mem.has_max;
     mm->decl_max = m->mem.has_max ? m->mem.max : SR_WASM_MAX_PAGES;
     mm->max = mm->decl_max;
@@ -432,9 +431,8 @@ sr_wasm_instance_new(const sr_wasm_module *mod, const struct sr_wasm_limits *lim
 /* ---- calls ------------------------------------------------------------------------------------ */
 
 static const struct sr_wasm__export *
-find_export(const sr_wasm_module *m, const char *name, uint8_t kind)
+find_export_n(const sr_wasm_module *m, const char *name, size_t len, uint8_t kind)
 {
-    const size_t len = strlen(name);
     for (uint32_t i = 0; i < m->nexports; i++) {
         const struct sr_wasm__export *e = &m->exports[i];
         if (e->kind == kind && e->name_len == len && memcmp(e->name, name, len) == 0)
@@ -443,11 +441,25 @@ find_export(const sr_wasm_module *m, const char *name, uint8_t kind)
     return NULL;
 }
 
+static const struct sr_wasm__export *
+find_export(const sr_wasm_module *m, const char *name, uint8_t kind)
+{
+    return find_export_n(m, name, strlen(name), kind);
+}
+
 sr_status
 sr_wasm_call(sr_wasm_instance *inst, const char *name, const uint64_t *args, size_t nargs,
              uint64_t *results, size_t nresults, sr_err *err)
 {
-    const struct sr_wasm__export *e = find_export(inst->mod, name, SR_WASM_EXTERN_FUNC);
+    return sr_wasm_call_n(inst, name, strlen(name), args, nargs, results, nresults, err);
+}
+
+sr_status
+sr_wasm_call_n(sr_wasm_instance *inst, const char *name, size_t name_len, const uint64_t *args,
+               size_t nargs, uint64_t *results, size_t nresults, sr_err *err)
+{
+    const struct sr_wasm__export *e = find_export_n(inst->mod, name, name_len,
+                                                    SR_WASM_EXTERN_FUNC);
     if (!e)
         return sr_err_set(err, SR_ENOTFOUND, "no exported function '%s'", name);
     const struct sr_wasm__func *f = inst->funcs[e->index];

@@ -745,7 +745,7 @@ op_end(struct cc *c)
     if (c->h != t->height)
         return mismatch(c, "values left at the end of a block");
     if (t->kind == K_IF &&
-        (t->np != t->nr || memcmp(t->params, t->results, t->np) != 0))
+        (t->np != t->nr || (t->np > 0 && memcmp(t->params, t->results, t->np) != 0)))
         return mismatch(c, "if without else must leave the same types as it takes");
     if (t->has_else_jump)
         c->code[t->else_cell].i = (int64_t)c->len - (int64_t)t->else_instr;

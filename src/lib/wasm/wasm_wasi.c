@@ -1,0 +1,499 @@
+/*
+ * wasm_wasi.c - the WASI preview 1 subset sealrun offers (design.md section 3)
+ * and sr_wasm_run_wasi(), the one call the service makes.
+ *
+ * The guest sees: args and environ from the config, fd 0 = the input bytes,
+ * fd 1 = the output buffer (capped; going past the cap stops the guest), fd 2
+ * = the logs buffer (capped; the rest is dropped and marked), clocks, random
+ * bytes, proc_exit, sched_yield and poll_oneoff (every subscription is ready
+ * at once: sleeping never blocks). No preopened directories. Nothing here
+ * makes a system call other than memory allocation, clock_gettime and
+ * getrandom, so it runs under the job sandbox's seccomp filter.
+ */
+#include "wasm_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_limits.h"
+
+#define WASI_MODULE "wasi_snapshot_preview1"
+
+enum {
+    E_SUCCESS = 0,
+    E_BADF = 8,
+    E_FAULT = 21,
+    E_INVAL = 28,
+    E_IO = 29,
+    E_NOSPC = 51,
+    E_SPIPE = 70,
+};
+
+struct wasi {
+    const struct sr_wasi_config *cfg;
+    size_t stdin_pos;
+    sr_buf out;
+    sr_buf err;
+    bool out_over;
+    bool err_cut;
+    uint64_t fake_ns;
+};
+
+/* Bounds-checked views of guest memory: NULL when [ptr, ptr+len) is outside. */
+static uint8_t *
+gmem(sr_wasm_instance *inst, uint64_t ptr, uint64_t len)
+{
+    uint64_t size = 0;
+    uint8_t *base = sr_wasm_memory(inst, &size);
+    if (!base || ptr > size || len > size - ptr)
+        return NULL;
+    return base + ptr;
+}
+
+static bool
+put_u32(sr_wasm_instance *inst, uint64_t ptr, uint32_t v)
+{
+    uint8_t *p = gmem(inst, ptr, 4);
+    if (p)
+        memcpy(p, &v, 4);
+    return p != NULL;
+}
+
+static bool
+put_u64(sr_wasm_instance *inst, uint64_t ptr, uint64_t v)
+{
+    uint8_t *p = gmem(inst, ptr, 8);
+    if (p)
+        memcpy(p, &v, 8);
+    return p != NULL;
+}
+
+static uint32_t
+arg32(const uint64_t *s, int i)
+{
+    return (uint32_t)s[i];
+}
+
+static sr_status
+ret_errno(uint64_t *slots, uint32_t e)
+{
+    slots[0] = e;
+    return SR_OK;
+}
+
+/* ---- args and environ ------------------------------------------------------------------- */
+
+static sr_status
+strings_sizes(sr_wasm_instance *inst, uint64_t *s, const char *const *v, size_t n)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(v[i]) + 1;
+    if (!put_u32(inst, arg32(s, 0), (uint32_t)n) || !put_u32(inst, arg32(s, 1), (uint32_t)total))
+        return ret_errno(s, E_FAULT);
+    return ret_errno(s, E_SUCCESS);
+}
+
+static sr_status
+strings_get(sr_wasm_instance *inst, uint64_t *s, const char *const *v, size_t n)
+{
+    uint64_t ptrs = arg32(s, 0), buf = arg32(s, 1);
+    for (size_t i = 0; i < n; i++) {
+        const size_t len = strlen(v[i]) + 1;
+        uint8_t *dst = gmem(inst, buf, len);
+        if (!dst || !put_u32(inst, ptrs + 4 * i, (uint32_t)buf))
+            return ret_errno(s, E_FAULT);
+        memcpy(dst, v[i], len);
+        buf += len;
+    }
+    return ret_errno(s, E_SUCCESS);
+}
+
+static sr_status
+w_args_sizes_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    const struct wasi *w = ctx;
+    return strings_sizes(inst, s, w->cfg->argv, w->cfg->argc);
+}
+
+static sr_status
+w_args_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    const struct wasi *w = ctx;
+    return strings_get(inst, s, w->cfg->argv, w->cfg->argc);
+}
+
+static sr_status
+w_environ_sizes_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    const struct wasi *w = ctx;
+    return strings_sizes(inst, s, w->cfg->env, w->cfg->envc);
+}
+
+static sr_status
+w_environ_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    const struct wasi *w = ctx;
+    return strings_get(inst, s, w->cfg->env, w->cfg->envc);
+}
+
+/* ---- file descriptors --------------------------------------------------------------------- */
+
+/* fd_read(fd, iovs, iovs_len, nread) */
+static sr_status
+w_fd_read(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    struct wasi *w = ctx;
+    if (arg32(s, 0) != 0)
+        return ret_errno(s, E_BADF);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < arg32(s, 2); i++) {
+        const uint8_t *iov = gmem(inst, (uint64_t)arg32(s, 1) + 8ull * i, 8);
+        if (!iov)
+            return ret_errno(s, E_FAULT);
+        uint32_t ptr, len;
+        memcpy(&ptr, iov, 4);
+        memcpy(&len, iov + 4, 4);
+        uint8_t *dst = gmem(inst, ptr, len);
+        if (!dst)
+            return ret_errno(s, E_FAULT);
+        const size_t left = w->cfg->stdin_len - w->stdin_pos;
+        const size_t n = len < left ? len : left;
+        if (n)
+            memcpy(dst, w->cfg->stdin_data + w->stdin_pos, n);
+        w->stdin_pos += n;
+        total += n;
+        if (n < len)
+            break;
+    }
+    if (!put_u32(inst, arg32(s, 3), (uint32_t)total))
+        return ret_errno(s, E_FAULT);
+    return ret_errno(s, E_SUCCESS);
+}
+
+static sr_status
+write_bytes(struct wasi *w, sr_wasm_instance *inst, uint32_t fd, const uint8_t *p, size_t n)
+{
+    if (fd == 1) {
+        if (sr_buf_append(&w->out, p, n, NULL) != SR_OK) {
+            w->out_over = true;
+            return sr_wasm_host_trap(inst, "output exceeds the cap of %zu bytes", w->out.max);
+        }
+        return SR_OK;
+    }
+    const size_t room = w->err.max - w->err.len;
+    if (n > room) {
+        w->err_cut = true;
+        n = room;
+    }
+    if (n && sr_buf_append(&w->err, p, n, NULL) != SR_OK)
+        w->err_cut = true;
+    return SR_OK;
+}
+
+/* fd_write(fd, iovs, iovs_len, nwritten) */
+static sr_status
+w_fd_write(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    struct wasi *w = ctx;
+    const uint32_t fd = arg32(s, 0);
+    if (fd != 1 && fd != 2)
+        return ret_errno(s, E_BADF);
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < arg32(s, 2); i++) {
+        const uint8_t *iov = gmem(inst, (uint64_t)arg32(s, 1) + 8ull * i, 8);
+        if (!iov)
+            return ret_errno(s, E_FAULT);
+        uint32_t ptr, len;
+        memcpy(&ptr, iov, 4);
+        memcpy(&len, iov + 4, 4);
+        const uint8_t *src = gmem(inst, ptr, len);
+        if (!src)
+            return ret_errno(s, E_FAULT);
+        sr_status st = write_bytes(w, inst, fd, src, len);
+        if (st != SR_OK)
+            return st;
+        total += len;
+    }
+    if (!put_u32(inst, arg32(s, 3), (uint32_t)total))
+        return ret_errno(s, E_FAULT);
+    return ret_errno(s, E_SUCCESS);
+}
+
+static sr_status
+w_fd_close(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return ret_errno(s, arg32(s, 0) <= 2 ? E_SUCCESS : E_BADF);
+}
+
+/* fd_fdstat_get(fd, stat): a character device; 0 readable, 1 and 2 writable. */
+static sr_status
+w_fd_fdstat_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    const uint32_t fd = arg32(s, 0);
+    if (fd > 2)
+        return ret_errno(s, E_BADF);
+    uint8_t *p = gmem(inst, arg32(s, 1), 24);
+    if (!p)
+        return ret_errno(s, E_FAULT);
+    const uint64_t rights = fd == 0 ? (1u << 1) : (1u << 6);
+    memset(p, 0, 24);
+    p[0] = 2; /* __WASI_FILETYPE_CHARACTER_DEVICE */
+    memcpy(p + 8, &rights, 8);
+    return ret_errno(s, E_SUCCESS);
+}
+
+static sr_status
+w_fd_seek(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return ret_errno(s, arg32(s, 0) <= 2 ? E_SPIPE : E_BADF);
+}
+
+static sr_status
+w_fd_prestat(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return ret_errno(s, E_BADF); /* no preopened directories */
+}
+
+/* ---- clocks, random, process ---------------------------------------------------------------- */
+
+static bool
+now_ns(struct wasi *w, uint32_t id, uint64_t *ns)
+{
+    if (w->cfg->fake_clock) {
+        w->fake_ns += 1000;
+        *ns = w->fake_ns;
+        return id <= 3;
+    }
+    static const clockid_t ids[4] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
+                                     CLOCK_THREAD_CPUTIME_ID};
+    struct timespec ts;
+    if (id > 3 || clock_gettime(ids[id], &ts) != 0)
+        return false;
+    *ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return true;
+}
+
+/* clock_time_get(id, precision: i64, time) */
+static sr_status
+w_clock_time_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    uint64_t ns = 0;
+    if (!now_ns(ctx, arg32(s, 0), &ns))
+        return ret_errno(s, E_INVAL);
+    return ret_errno(s, put_u64(inst, arg32(s, 2), ns) ? E_SUCCESS : E_FAULT);
+}
+
+static sr_status
+w_clock_res_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    if (arg32(s, 0) > 3)
+        return ret_errno(s, E_INVAL);
+    return ret_errno(s, put_u64(inst, arg32(s, 1), 1000) ? E_SUCCESS : E_FAULT);
+}
+
+static int
+default_random(void *ctx, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    while (len > 0) {
+        const ssize_t n = getrandom(buf, len, 0);
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static sr_status
+w_random_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    const struct wasi *w = ctx;
+    uint8_t *p = gmem(inst, arg32(s, 0), arg32(s, 1));
+    if (!p)
+        return ret_errno(s, E_FAULT);
+    const sr_wasi_random_fn fn = w->cfg->random ? w->cfg->random : default_random;
+    return ret_errno(s, fn(w->cfg->random_ctx, p, arg32(s, 1)) == 0 ? E_SUCCESS : E_IO);
+}
+
+static sr_status
+w_proc_exit(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    return sr_wasm_host_exit(inst, arg32(s, 0));
+}
+
+static sr_status
+w_sched_yield(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return ret_errno(s, E_SUCCESS);
+}
+
+/* poll_oneoff(in, out, nsubscriptions, nevents): every subscription fires at once. */
+static sr_status
+w_poll_oneoff(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    const uint32_t n = arg32(s, 2);
+    if (n == 0)
+        return ret_errno(s, E_INVAL);
+    const uint8_t *in = gmem(inst, arg32(s, 0), 48ull * n);
+    uint8_t *out = gmem(inst, arg32(s, 1), 32ull * n);
+    if (!in || !out)
+        return ret_errno(s, E_FAULT);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *sub = in + 48ull * i;
+        uint8_t *ev = out + 32ull * i;
+        const uint8_t tag = sub[8];
+        uint32_t fd = 0;
+        memcpy(&fd, sub + 16, 4);
+        uint16_t error = 0;
+        if (tag > 2)
+            error = E_INVAL;
+        else if (tag != 0 && fd > 2)
+            error = E_BADF;
+        memset(ev, 0, 32);
+        memcpy(ev, sub, 8); /* userdata */
+        memcpy(ev + 8, &error, 2);
+        ev[10] = tag;
+    }
+    return ret_errno(s, put_u32(inst, arg32(s, 3), n) ? E_SUCCESS : E_FAULT);
+}
+
+/* Keep in sync with docs/wasm.md (WASI surface). */
+static const struct {
+    const char *name;
+    const char *sig;
+    sr_wasm_host_fn fn;
+} wasi_funcs[] = {
+    {"args_get", "ii:i", w_args_get},
+    {"args_sizes_get", "ii:i", w_args_sizes_get},
+    {"environ_get", "ii:i", w_environ_get},
+    {"environ_sizes_get", "ii:i", w_environ_sizes_get},
+    {"fd_read", "iiii:i", w_fd_read},
+    {"fd_write", "iiii:i", w_fd_write},
+    {"fd_close", "i:i", w_fd_close},
+    {"fd_fdstat_get", "ii:i", w_fd_fdstat_get},
+    {"fd_seek", "iIii:i", w_fd_seek},
+    {"fd_prestat_get", "ii:i", w_fd_prestat},
+    {"fd_prestat_dir_name", "iii:i", w_fd_prestat},
+    {"clock_time_get", "iIi:i", w_clock_time_get},
+    {"clock_res_get", "ii:i", w_clock_res_get},
+    {"random_get", "ii:i", w_random_get},
+    {"proc_exit", "i:", w_proc_exit},
+    {"sched_yield", ":i", w_sched_yield},
+    {"poll_oneoff", "iiii:i", w_poll_oneoff},
+};
+
+static sr_status
+check_imports(const sr_wasm_module *mod, sr_err *err)
+{
+    for (uint32_t i = 0; i < mod->nimports; i++) {
+        const struct sr_wasm__import *im = &mod->imports[i];
+        bool known = false;
+        for (size_t k = 0; !known && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
+            known = strcmp(im->module, WASI_MODULE) == 0 &&
+                    strcmp(im->name, wasi_funcs[k].name) == 0 &&
+                    im->kind == SR_WASM_EXTERN_FUNC;
+        if (!known)
+            return sr_err_set(err, SR_EINVAL,
+                              "import '%s.%s' is not available: sealrun offers only its "
+                              "WASI preview 1 subset (see docs/wasm.md)", im->module, im->name);
+    }
+    return SR_OK;
+}
+
+static void
+fill_result(struct wasi *w, sr_wasm_instance *inst, struct sr_wasi_result *res)
+{
+    res->fuel_used = inst ? sr_wasm_instance_fuel_used(inst) : 0;
+    res->memory_limit = inst ? sr_wasm_instance_limit_hit(inst) : false;
+    res->stdout_truncated = w->out_over;
+    res->stdout_len = w->out.len;
+    res->stdout_data = (uint8_t *)sr_buf_steal(&w->out);
+    res->stderr_len = w->err.len;
+    res->stderr_data = (uint8_t *)sr_buf_steal(&w->err);
+    if (!res->stdout_data)
+        res->stdout_len = 0;
+    if (!res->stderr_data)
+        res->stderr_len = 0;
+}
+
+/* Maps how _start ended to the status and the result fields. */
+static sr_status
+finish_run(sr_wasm_instance *inst, struct wasi *w, sr_status st, struct sr_wasi_result *res,
+           sr_err *err)
+{
+    const sr_wasm_trap t = sr_wasm_instance_trap(inst);
+    if (st == SR_OK || t == SR_WASM_TRAP_EXIT) {
+        res->exited = true;
+        res->exit_code = t == SR_WASM_TRAP_EXIT ? sr_wasm_instance_exit_code(inst) : 0;
+        sr_err_clear(err);
+        return SR_OK;
+    }
+    res->trap = t;
+    snprintf(res->message, sizeof(res->message), "%s", err ? err->msg : sr_wasm_trap_message(t));
+    if (w->out_over)
+        return sr_err_set(err, SR_ELIMIT, "%s", res->message);
+    return st;
+}
+
+sr_status
+sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
+                 const struct sr_wasi_config *cfg, struct sr_wasi_result *res, sr_err *err)
+{
+    struct wasi w = {.cfg = cfg};
+    sr_wasm_linker *lk = NULL;
+    sr_wasm_instance *inst = NULL;
+    sr_err local = {0};
+    sr_err *e = err ? err : &local;
+    memset(res, 0, sizeof(*res));
+    sr_buf_init(&w.out, cfg->stdout_max ? cfg->stdout_max : SR_MAX_OUTPUT);
+    sr_buf_init(&w.err, cfg->stderr_max ? cfg->stderr_max
+                                        : (size_t)SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY);
+    sr_status st = check_imports(mod, e);
+    if (st == SR_OK)
+        st = sr_wasm_linker_new(&lk, e);
+    for (size_t k = 0; st == SR_OK && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
+        st = sr_wasm_linker_define_func(lk, WASI_MODULE, wasi_funcs[k].name, wasi_funcs[k].sig,
+                                        wasi_funcs[k].fn, &w, e);
+    if (st == SR_OK)
+        st = sr_wasm_linker_instantiate(lk, mod, lim, &inst, e);
+    if (st == SR_OK) {
+        st = sr_wasm_call(inst, "_start", NULL, 0, NULL, 0, e);
+        if (st == SR_ENOTFOUND || st == SR_EINVAL)
+            st = sr_err_set(e, SR_EINVAL, "module has no '_start' function of type [] -> []");
+        else
+            st = finish_run(inst, &w, st, res, e);
+    } else if (st != SR_OK && res->message[0] == '\0') {
+        snprintf(res->message, sizeof(res->message), "%s", e->msg);
+    }
+    fill_result(&w, inst, res);
+    sr_wasm_linker_free(lk);
+    return st;
+}
+
+void
+sr_wasi_result_fini(struct sr_wasi_result *res)
+{
+    free(res->stdout_data);
+    free(res->stderr_data);
+    res->stdout_data = NULL;
+    res->stderr_data = NULL;
+    res->stdout_len = res->stderr_len = 0;
+}

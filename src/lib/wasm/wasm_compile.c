@@ -211,6 +211,7 @@ note_dst(struct cc *c, size_t dst_cell)
 {
     c->last_end = c->len;
     c->last_dst = dst_cell;
+    c->last_cmp_op = -1; /* op_numeric sets it again if this was a compare */
 }
 
 /* ---- operand stack ------------------------------------------------------------------------ */

@@ -1,0 +1,274 @@
+/* tests/unit/wasm_wasi_test.c - WASI guests (tests/data/wasm/guest.c, built with
+ * clang --target=wasm32-wasi) run through sr_wasm_run_wasi: stdio, args, env,
+ * exit codes, memory limit, call depth, fuel, traps, output cap, imports. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasm_int.h"
+
+static sr_wasm_module *g_mod;
+
+static uint8_t *
+read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    uint8_t *buf = malloc(1 << 22);
+    *len = buf ? fread(buf, 1, 1 << 22, f) : 0;
+    fclose(f);
+    return buf;
+}
+
+static int
+setup(void **state)
+{
+    (void)state;
+    const char *dir = getenv("SR_WASM_GUESTS");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/guest_c.wasm", dir ? dir : "data/wasm");
+    size_t len = 0;
+    uint8_t *bytes = read_all(path, &len);
+    if (!bytes) {
+        fprintf(stderr, "guest '%s' not built (clang/wasi-libc missing?)\n", path);
+        return -1;
+    }
+    sr_err err = {0};
+    sr_status st = sr_wasm_module_new(bytes, len, &g_mod, &err);
+    free(bytes);
+    if (st != SR_OK)
+        fprintf(stderr, "guest: %s\n", err.msg);
+    return st == SR_OK ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    sr_wasm_module_free(g_mod);
+    return 0;
+}
+
+static int
+fake_random(void *ctx, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(i + 1);
+    return 0;
+}
+
+static sr_status
+run(const char *mode, const char *arg, const struct sr_wasm_limits *lim, const char *input,
+    struct sr_wasi_result *res)
+{
+    const char *argv[3] = {"guest", mode, arg};
+    const char *env[1] = {"GREETING=hi there"};
+    const struct sr_wasi_config cfg = {
+        .argv = argv, .argc = arg ? 3 : 2, .env = env, .envc = 1,
+        .stdin_data = (const uint8_t *)input, .stdin_len = input ? strlen(input) : 0,
+        .random = fake_random, .fake_clock = false};
+    sr_err err = {0};
+    return sr_wasm_run_wasi(g_mod, lim, &cfg, res, &err);
+}
+
+static void
+test_echo_copies_stdin_to_stdout_and_logs_stderr(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("echo", NULL, NULL, "{\"x\": [1, 2]}", &res), SR_OK);
+    assert_true(res.exited);
+    assert_int_equal(res.exit_code, 0);
+    assert_int_equal(res.stdout_len, 13);
+    assert_memory_equal(res.stdout_data, "{\"x\": [1, 2]}", 13);
+    assert_string_equal((char *)res.stderr_data, "echo done\n");
+    assert_true(res.fuel_used > 0);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_args_and_environ_reach_the_guest(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("args", "a b", NULL, NULL, &res), SR_OK);
+    assert_string_equal((char *)res.stdout_data, "argc=3 [guest] [args] [a b] GREETING=hi there\n");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_exit_code_is_reported(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("exit", "7", NULL, NULL, &res), SR_OK);
+    assert_true(res.exited);
+    assert_int_equal(res.exit_code, 7);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_memory_grows_to_the_limit_and_no_further(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    const struct sr_wasm_limits lim = {.max_pages = 160}; /* 10 MiB */
+    assert_int_equal(run("grow", NULL, &lim, NULL, &res), SR_OK);
+    const int got = atoi((char *)res.stdout_data);
+    assert_true(got >= 5 && got < 10);
+    assert_true(res.memory_limit);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_deep_recursion_within_limit_works(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("depth", "5000", NULL, NULL, &res), SR_OK);
+    assert_string_equal((char *)res.stdout_data, "5000\n");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_recursion_past_depth_limit_is_call_depth(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    const struct sr_wasm_limits lim = {.max_depth = 1000};
+    assert_int_equal(run("depth", "100000", &lim, NULL, &res), SR_ELIMIT);
+    assert_int_equal(res.trap, SR_WASM_TRAP_CALL_DEPTH);
+    assert_string_equal(res.message, "call stack exhausted");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_infinite_loop_runs_out_of_fuel(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    const struct sr_wasm_limits lim = {.fuel = 2000000};
+    assert_int_equal(run("spin", NULL, &lim, NULL, &res), SR_ELIMIT);
+    assert_int_equal(res.trap, SR_WASM_TRAP_FUEL);
+    assert_true(res.fuel_used <= 2000000 && res.fuel_used > 1900000);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_fuel_is_the_same_on_every_run(void **state)
+{
+    (void)state;
+    uint64_t fuel[3];
+    for (int i = 0; i < 3; i++) {
+        struct sr_wasi_result res;
+        assert_int_equal(run("depth", "3000", NULL, NULL, &res), SR_OK);
+        fuel[i] = res.fuel_used;
+        sr_wasi_result_fini(&res);
+    }
+    assert_true(fuel[0] > 3000);
+    assert_true(fuel[0] == fuel[1] && fuel[1] == fuel[2]);
+    /* out of fuel stops at the same point too */
+    uint64_t cut[2];
+    for (int i = 0; i < 2; i++) {
+        struct sr_wasi_result res;
+        const struct sr_wasm_limits lim = {.fuel = fuel[0] / 2};
+        assert_int_equal(run("depth", "3000", &lim, NULL, &res), SR_ELIMIT);
+        cut[i] = res.fuel_used;
+        sr_wasi_result_fini(&res);
+    }
+    assert_true(cut[0] == cut[1]);
+}
+
+static void
+expect_trap(const char *mode, sr_wasm_trap trap, const char *msg)
+{
+    struct sr_wasi_result res;
+    assert_int_equal(run(mode, NULL, NULL, NULL, &res), SR_ETRAP);
+    assert_int_equal(res.trap, trap);
+    assert_string_equal(res.message, msg);
+    assert_false(res.exited);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_traps_use_spec_wording(void **state)
+{
+    (void)state;
+    expect_trap("trap", SR_WASM_TRAP_UNREACHABLE, "unreachable");
+    expect_trap("div0", SR_WASM_TRAP_DIV_ZERO, "integer divide by zero");
+    expect_trap("oob", SR_WASM_TRAP_MEM_OOB, "out of bounds memory access");
+}
+
+static void
+test_random_and_clock(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("random", NULL, NULL, NULL, &res), SR_OK);
+    assert_string_equal((char *)res.stdout_data, "0102030405060708090a0b0c0d0e0f10\n");
+    sr_wasi_result_fini(&res);
+    assert_int_equal(run("clock", NULL, NULL, NULL, &res), SR_OK);
+    assert_string_equal((char *)res.stdout_data, "1\n");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_output_past_cap_is_a_limit(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("bigout", NULL, NULL, NULL, &res), SR_ELIMIT);
+    assert_true(res.stdout_truncated);
+    assert_true(res.stdout_len <= 1024 * 1024);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_import_outside_the_subset_is_named(void **state)
+{
+    (void)state;
+    /* (module (import "wasi_snapshot_preview1" "path_open" (func)) (func (export "_start"))) */
+    static const uint8_t bytes[] = {
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
+        0x02, 0x24, 0x01, 0x16, 'w', 'a', 's', 'i', '_', 's', 'n', 'a', 'p', 's', 'h', 'o', 't',
+        '_', 'p', 'r', 'e', 'v', 'i', 'e', 'w', '1', 0x09, 'p', 'a', 't', 'h', '_', 'o', 'p',
+        'e', 'n', 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x0a, 0x01, 0x06, '_', 's', 't',
+        'a', 'r', 't', 0x00, 0x01, 0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};
+    sr_wasm_module *mod = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_module_new(bytes, sizeof(bytes), &mod, &err), SR_OK);
+    const struct sr_wasi_config cfg = {0};
+    struct sr_wasi_result res;
+    assert_int_equal(sr_wasm_run_wasi(mod, NULL, &cfg, &res, &err), SR_EINVAL);
+    assert_non_null(strstr(err.msg, "wasi_snapshot_preview1.path_open"));
+    sr_wasi_result_fini(&res);
+    sr_wasm_module_free(mod);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_echo_copies_stdin_to_stdout_and_logs_stderr),
+        cmocka_unit_test(test_args_and_environ_reach_the_guest),
+        cmocka_unit_test(test_exit_code_is_reported),
+        cmocka_unit_test(test_memory_grows_to_the_limit_and_no_further),
+        cmocka_unit_test(test_deep_recursion_within_limit_works),
+        cmocka_unit_test(test_recursion_past_depth_limit_is_call_depth),
+        cmocka_unit_test(test_infinite_loop_runs_out_of_fuel),
+        cmocka_unit_test(test_fuel_is_the_same_on_every_run),
+        cmocka_unit_test(test_traps_use_spec_wording),
+        cmocka_unit_test(test_random_and_clock),
+        cmocka_unit_test(test_output_past_cap_is_a_limit),
+        cmocka_unit_test(test_import_outside_the_subset_is_named),
+    };
+    return cmocka_run_group_tests_name("wasm_wasi", tests, setup, teardown);
+}

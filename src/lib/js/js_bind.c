@@ -1,0 +1,436 @@
+/*
+ * js_bind.c - the host API a job's script sees: the globals 'input' and
+ * 'secrets', console.log/info/warn/error (captured, capped), crypto.sha256,
+ * crypto.randomBytes and getSecret. Every host function checks its arguments
+ * and throws TypeError/RangeError into the guest on misuse.
+ */
+#include "js_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+#include "sealrun/sr_limits.h"
+#include "sealrun/sr_util.h"
+
+/* Marks on cut log entries and on the last entry when entries were dropped. */
+#define LOG_CUT_MARK " [truncated: log entry longer than 4096 bytes]"
+#define LOG_DROP_FMT " [log limit: %zu more entries dropped]"
+/* getSecret(name): longer names cannot exist (store keys are short). */
+#define SECRET_NAME_MAX 256
+
+struct sr_js__run *
+sr_js__run_of(JSContextRef ctx)
+{
+    return JSObjectGetPrivate(JSContextGetGlobalObject(ctx));
+}
+
+/* typeof-like name of v for messages ("string", "Int8Array", "object"). */
+static const char *
+type_name(JSContextRef ctx, JSValueRef v)
+{
+    static const char *const typed[] = {
+        "Int8Array",   "Int16Array",   "Int32Array",   "Uint8Array",   "Uint8ClampedArray",
+        "Uint16Array", "Uint32Array",  "Float32Array", "Float64Array", "ArrayBuffer",
+        "object",      "BigInt64Array", "BigUint64Array",
+    };
+    switch (JSValueGetType(ctx, v)) {
+    case kJSTypeUndefined:
+        return "undefined";
+    case kJSTypeNull:
+        return "null";
+    case kJSTypeBoolean:
+        return "boolean";
+    case kJSTypeNumber:
+        return "number";
+    case kJSTypeString:
+        return "string";
+    case kJSTypeSymbol:
+        return "symbol";
+    case kJSTypeBigInt:
+        return "bigint";
+    case kJSTypeObject:
+    default:
+        break;
+    }
+    if (JSObjectIsFunction(ctx, sr_js__obj(v)))
+        return "function";
+    JSValueRef exc = NULL;
+    JSTypedArrayType t = JSValueGetTypedArrayType(ctx, v, &exc);
+    if (!exc && (size_t)t < sizeof(typed) / sizeof(typed[0]))
+        return typed[t];
+    return "object";
+}
+
+/* ---- console ---- */
+
+static JSValueRef
+console_emit(JSContextRef ctx, size_t argc, const JSValueRef argv[], const char *prefix,
+             JSValueRef *exc)
+{
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    if (!run)
+        return sr_js__throw(ctx, "TypeError", "console is not available after the job ended", exc);
+    if (json_array_size(run->logs) >= SR_MAX_LOG_ENTRIES) {
+        run->logs_dropped++;
+        return JSValueMakeUndefined(ctx);
+    }
+    sr_buf b;
+    sr_buf_init(&b, SR_MAX_LOG_ENTRY);
+    bool fit = sr_buf_append_str(&b, prefix, NULL) == SR_OK;
+    for (size_t i = 0; fit && i < argc; i++) {
+        if (i > 0)
+            fit = sr_buf_append(&b, " ", 1, NULL) == SR_OK;
+        fit = fit && sr_js__format(ctx, argv[i], &b, SR_MAX_LOG_ENTRY, exc);
+        if (*exc) {
+            sr_buf_fini(&b);
+            return NULL; /* a guest exception (or termination) goes on */
+        }
+    }
+    if (!fit) {
+        sr_js__utf8_cut(&b, SR_MAX_LOG_ENTRY - (sizeof(LOG_CUT_MARK) - 1));
+        (void)sr_buf_append_str(&b, LOG_CUT_MARK, NULL);
+    }
+    json_t *entry = json_stringn(b.data ? b.data : "", b.len);
+    sr_buf_fini(&b);
+    if (!entry || json_array_append_new(run->logs, entry) != 0)
+        run->logs_dropped++;
+    return JSValueMakeUndefined(ctx);
+}
+
+static JSValueRef
+console_log(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+            const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    return console_emit(ctx, argc, argv, "", exc);
+}
+
+static JSValueRef
+console_info(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+             const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    return console_emit(ctx, argc, argv, "[info] ", exc);
+}
+
+static JSValueRef
+console_warn(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+             const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    return console_emit(ctx, argc, argv, "[warn] ", exc);
+}
+
+static JSValueRef
+console_error(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+              const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    return console_emit(ctx, argc, argv, "[error] ", exc);
+}
+
+void
+sr_js__logs_finish(struct sr_js__run *run)
+{
+    size_t n = json_array_size(run->logs);
+    if (run->logs_dropped == 0 || n == 0)
+        return;
+    char mark[80];
+    int mark_len = snprintf(mark, sizeof(mark), LOG_DROP_FMT, run->logs_dropped);
+    json_t *last = json_array_get(run->logs, n - 1);
+    sr_buf b;
+    sr_buf_init(&b, SR_MAX_LOG_ENTRY);
+    if (sr_buf_append(&b, json_string_value(last), json_string_length(last), NULL) != SR_OK) {
+        sr_buf_fini(&b);
+        return;
+    }
+    sr_js__utf8_cut(&b, SR_MAX_LOG_ENTRY - (size_t)mark_len);
+    (void)sr_buf_append(&b, mark, (size_t)mark_len, NULL);
+    json_t *entry = json_stringn(b.data, b.len);
+    if (entry)
+        (void)json_array_set_new(run->logs, n - 1, entry);
+    sr_buf_fini(&b);
+}
+
+/* ---- crypto ---- */
+
+static JSValueRef
+hex_value(JSContextRef ctx, const uint8_t *p, size_t len)
+{
+    char hex[2 * SR_MAX_RANDOM_BYTES + 1];
+    if (len > SR_MAX_RANDOM_BYTES)
+        len = SR_MAX_RANDOM_BYTES;
+    sr_hex_encode(p, len, hex);
+    return sr_js__cstring(ctx, hex);
+}
+
+static void
+hash_chunk(void *arg, const char *p, size_t len)
+{
+    crypto_hash_sha256_update(arg, (const uint8_t *)p, len);
+}
+
+/* Points p and len at the bytes of a Uint8Array or ArrayBuffer; false if v is
+ * neither (or its buffer is detached). */
+static bool
+binary_bytes(JSContextRef ctx, JSValueRef v, const uint8_t **p, size_t *len)
+{
+    JSValueRef exc = NULL;
+    JSObjectRef o = sr_js__obj(v);
+    JSTypedArrayType t = JSValueGetTypedArrayType(ctx, v, &exc);
+    if (exc)
+        return false;
+    if (t == kJSTypedArrayTypeUint8Array) {
+        /* the bytes pointer is the buffer's start: add the view's offset */
+        const uint8_t *base = JSObjectGetTypedArrayBytesPtr(ctx, o, &exc);
+        size_t off = JSObjectGetTypedArrayByteOffset(ctx, o, &exc);
+        *len = JSObjectGetTypedArrayByteLength(ctx, o, &exc);
+        *p = base ? base + off : NULL;
+    } else if (t == kJSTypedArrayTypeArrayBuffer) {
+        *p = JSObjectGetArrayBufferBytesPtr(ctx, o, &exc);
+        *len = JSObjectGetArrayBufferByteLength(ctx, o, &exc);
+    } else {
+        return false;
+    }
+    return !exc && (*p != NULL || *len == 0);
+}
+
+static JSValueRef
+crypto_sha256(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+              const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    char msg[160];
+    crypto_hash_sha256_state st;
+    uint8_t digest[crypto_hash_sha256_BYTES];
+    const uint8_t *p = NULL;
+    size_t len = 0;
+
+    crypto_hash_sha256_init(&st);
+    if (argc >= 1 && JSValueIsString(ctx, argv[0])) {
+        JSStringRef s = JSValueToStringCopy(ctx, argv[0], exc);
+        if (!s)
+            return NULL;
+        sr_js__string_chunks(s, hash_chunk, &st);
+        JSStringRelease(s);
+    } else if (argc >= 1 && JSValueIsObject(ctx, argv[0]) && binary_bytes(ctx, argv[0], &p, &len)) {
+        crypto_hash_sha256_update(&st, p ? p : (const uint8_t *)"", len);
+    } else {
+        (void)snprintf(msg, sizeof(msg),
+                       "crypto.sha256(data): 'data' must be a string, Uint8Array or ArrayBuffer, "
+                       "got %s",
+                       argc ? type_name(ctx, argv[0]) : "nothing");
+        return sr_js__throw(ctx, "TypeError", msg, exc);
+    }
+    crypto_hash_sha256_final(&st, digest);
+    return hex_value(ctx, digest, sizeof(digest));
+}
+
+static JSValueRef
+crypto_random_bytes(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                    const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    char msg[160];
+    uint8_t bytes[SR_MAX_RANDOM_BYTES];
+
+    if (argc < 1 || !JSValueIsNumber(ctx, argv[0])) {
+        (void)snprintf(msg, sizeof(msg), "crypto.randomBytes(n): 'n' must be a number, got %s",
+                       argc ? type_name(ctx, argv[0]) : "nothing");
+        return sr_js__throw(ctx, "TypeError", msg, exc);
+    }
+    double n = JSValueToNumber(ctx, argv[0], exc);
+    if (*exc)
+        return NULL;
+    if (!(n >= 0 && n <= SR_MAX_RANDOM_BYTES) || n != floor(n)) {
+        (void)snprintf(msg, sizeof(msg),
+                       "crypto.randomBytes(n): 'n' must be an integer from 0 to %d, got %g",
+                       SR_MAX_RANDOM_BYTES, n);
+        return sr_js__throw(ctx, "RangeError", msg, exc);
+    }
+    randombytes_buf(bytes, (size_t)n);
+    JSValueRef v = hex_value(ctx, bytes, (size_t)n);
+    sodium_memzero(bytes, sizeof(bytes));
+    return v;
+}
+
+/* ---- getSecret ---- */
+
+static JSValueRef
+secret_value(JSContextRef ctx, const json_t *v, JSValueRef *exc)
+{
+    JSStringRef s = NULL;
+    if (json_is_string(v)) {
+        if (sr_js__string_new(json_string_value(v), json_string_length(v), &s, NULL) != SR_OK)
+            return sr_js__throw(ctx, "TypeError", "getSecret(name): the secret is not text", exc);
+        JSValueRef r = JSValueMakeString(ctx, s);
+        JSStringRelease(s);
+        return r;
+    }
+    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    sr_status rc = text ? sr_js__string_new(text, strlen(text), &s, NULL) : SR_ENOMEM;
+    if (text) {
+        sodium_memzero(text, strlen(text));
+        free(text);
+    }
+    if (rc != SR_OK)
+        return sr_js__throw(ctx, "RangeError", "getSecret(name): out of memory", exc);
+    JSValueRef r = JSValueMakeFromJSONString(ctx, s);
+    JSStringRelease(s);
+    return r ? r : JSValueMakeUndefined(ctx);
+}
+
+static JSValueRef
+get_secret(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+           const JSValueRef argv[], JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    char msg[120];
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    if (!run)
+        return sr_js__throw(ctx, "TypeError", "getSecret is not available after the job ended",
+                            exc);
+    if (argc < 1 || !JSValueIsString(ctx, argv[0])) {
+        (void)snprintf(msg, sizeof(msg), "getSecret(name): 'name' must be a string, got %s",
+                       argc ? type_name(ctx, argv[0]) : "nothing");
+        return sr_js__throw(ctx, "TypeError", msg, exc);
+    }
+    JSStringRef s = JSValueToStringCopy(ctx, argv[0], exc);
+    if (!s)
+        return NULL;
+    sr_buf name;
+    sr_buf_init(&name, SECRET_NAME_MAX);
+    bool fit = sr_js__string_append(&name, s, SECRET_NAME_MAX);
+    JSStringRelease(s);
+    const json_t *v = fit && name.data ? json_object_getn(run->secrets, name.data, name.len) : NULL;
+    sr_buf_fini(&name);
+    return v ? secret_value(ctx, v, exc) : JSValueMakeUndefined(ctx);
+}
+
+/* ---- installation ---- */
+
+/* Freezes v and everything reachable through its own enumerable properties.
+ * NOLINT(misc-no-recursion): depth <= SR_MAX_JSON_DEPTH (JSON from sealrun). */
+static sr_status
+deep_freeze(JSContextRef ctx, JSObjectRef freeze, JSValueRef v, int depth, sr_err *err)
+{
+    if (!JSValueIsObject(ctx, v))
+        return SR_OK;
+    if (depth > SR_MAX_JSON_DEPTH)
+        return sr_err_set(err, SR_EINVAL, "secrets nest deeper than %d levels", SR_MAX_JSON_DEPTH);
+    JSObjectRef o = sr_js__obj(v);
+    JSValueRef exc = NULL;
+    JSPropertyNameArrayRef names = JSObjectCopyPropertyNames(ctx, o);
+    size_t n = JSPropertyNameArrayGetCount(names);
+    sr_status rc = SR_OK;
+    for (size_t i = 0; rc == SR_OK && i < n; i++) {
+        JSValueRef child = JSObjectGetProperty(ctx, o, JSPropertyNameArrayGetNameAtIndex(names, i),
+                                               &exc);
+        rc = exc ? sr_err_set(err, SR_EINTERNAL, "reading the secrets object threw")
+                 : deep_freeze(ctx, freeze, child, depth + 1, err); // NOLINT(misc-no-recursion)
+    }
+    JSPropertyNameArrayRelease(names);
+    if (rc == SR_OK)
+        (void)JSObjectCallAsFunction(ctx, freeze, NULL, 1, &v, &exc);
+    if (rc == SR_OK && exc)
+        rc = sr_err_set(err, SR_EINTERNAL, "Object.freeze threw on the secrets object");
+    return rc;
+}
+
+/* Parses JSON text (size-checked by the caller) into a JS value. */
+static sr_status
+parse_json(JSContextRef ctx, const char *text, const char *what, JSValueRef *out, sr_err *err)
+{
+    JSStringRef s = NULL;
+    sr_status rc = sr_js__string_new(text, strlen(text), &s, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "job %s", what);
+    *out = JSValueMakeFromJSONString(ctx, s);
+    JSStringRelease(s);
+    if (!*out)
+        return sr_err_set(err, SR_EINVAL, "job %s is not valid JSON", what);
+    return SR_OK;
+}
+
+static sr_status
+install_secrets(struct sr_js__run *run, JSObjectRef global, sr_err *err)
+{
+    JSContextRef ctx = run->ctx;
+    const char *text = run->job->secrets_json ? run->job->secrets_json : "{}";
+    json_error_t jerr;
+    run->secrets = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(run->secrets))
+        return sr_err_set(err, SR_EINVAL, "job secrets must be a JSON object: %s",
+                          run->secrets ? "got another JSON type" : jerr.text);
+    JSValueRef secrets = NULL;
+    sr_status rc = parse_json(ctx, text, "secrets", &secrets, err);
+    if (rc != SR_OK)
+        return rc;
+    JSValueRef exc = NULL;
+    JSValueRef object = sr_js__get(ctx, global, "Object", &exc);
+    JSValueRef freeze = object && JSValueIsObject(ctx, object)
+                            ? sr_js__get(ctx, sr_js__obj(object), "freeze", &exc)
+                            : NULL;
+    if (!freeze || !JSValueIsObject(ctx, freeze))
+        return sr_err_set(err, SR_EINTERNAL, "Object.freeze is missing in a fresh context");
+    rc = deep_freeze(ctx, sr_js__obj(freeze), secrets, 0, err);
+    if (rc != SR_OK)
+        return rc;
+    run->secrets_js = secrets;
+    JSValueProtect(ctx, secrets);
+    if (!sr_js__set(ctx, global, "secrets", secrets, kJSPropertyAttributeReadOnly, &exc))
+        return sr_err_set(err, SR_EINTERNAL, "cannot set the global 'secrets'");
+    return SR_OK;
+}
+
+/* Makes an object with the given methods and sets it as global[name]. */
+static bool
+install_object(JSContextRef ctx, JSObjectRef global, const char *name, const char *const *names,
+               const JSObjectCallAsFunctionCallback *fns, size_t n)
+{
+    JSValueRef exc = NULL;
+    JSObjectRef o = JSObjectMake(ctx, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!sr_js__set(ctx, o, names[i], sr_js__function(ctx, names[i], fns[i]),
+                        kJSPropertyAttributeDontEnum, &exc))
+            return false;
+    }
+    return sr_js__set(ctx, global, name, o, kJSPropertyAttributeDontEnum, &exc);
+}
+
+sr_status
+sr_js__install(struct sr_js__run *run, sr_err *err)
+{
+    static const char *const console_names[] = {"log", "info", "warn", "error"};
+    static const JSObjectCallAsFunctionCallback console_fns[] = {console_log, console_info,
+                                                                 console_warn, console_error};
+    static const char *const crypto_names[] = {"sha256", "randomBytes"};
+    static const JSObjectCallAsFunctionCallback crypto_fns[] = {crypto_sha256,
+                                                                crypto_random_bytes};
+    JSContextRef ctx = run->ctx;
+    JSObjectRef global = JSContextGetGlobalObject(ctx);
+    JSValueRef exc = NULL;
+
+    if (!JSObjectSetPrivate(global, run))
+        return sr_err_set(err, SR_EINTERNAL, "the global object takes no private data");
+    JSValueRef input = JSValueMakeNull(ctx);
+    if (run->job->input_json) {
+        sr_status rc = parse_json(ctx, run->job->input_json, "input", &input, err);
+        if (rc != SR_OK)
+            return rc;
+    }
+    run->input = input;
+    JSValueProtect(ctx, input);
+    if (!sr_js__set(ctx, global, "input", input, kJSPropertyAttributeNone, &exc))
+        return sr_err_set(err, SR_EINTERNAL, "cannot set the global 'input'");
+    sr_status rc = install_secrets(run, global, err);
+    if (rc != SR_OK)
+        return rc;
+    if (!install_object(ctx, global, "console", console_names, console_fns, 4) ||
+        !install_object(ctx, global, "crypto", crypto_names, crypto_fns, 2) ||
+        !sr_js__set(ctx, global, "getSecret", sr_js__function(ctx, "getSecret", get_secret),
+                    kJSPropertyAttributeDontEnum, &exc))
+        return sr_err_set(err, SR_EINTERNAL, "cannot install the host API in a fresh context");
+    return SR_OK;
+}

@@ -1,0 +1,148 @@
+/*
+ * js_int.h - private header of the js module (JavaScriptCore runtime).
+ *
+ * js.c runs a job (context, watchdog, limits, result), js_bind.c is the host
+ * API the guest sees (console, crypto, getSecret), js_conv.c converts between
+ * C and JS values (UTF-8 <-> UTF-16, exceptions, JSON). Never include this
+ * header from outside src/lib/js/ (tests excepted).
+ */
+#ifndef SR_JS_INT_H
+#define SR_JS_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <JavaScriptCore/JavaScript.h>
+#include <jansson.h>
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_err.h"
+#include "sealrun/sr_js.h"
+
+/*
+ * JSContextGroupSetExecutionTimeLimit() is exported by libjavascriptcoregtk-4.1
+ * (WebKit's JSContextRefPrivate.h) but declared in no installed header: this
+ * is its one declaration in sealrun. The watchdog measures CPU time of the
+ * thread running JS from each outermost VM entry; after 'limit' seconds it
+ * calls 'callback' at the next safe point (loop back-edge, call, some C++
+ * loops such as JSON.stringify's; not inside a single RegExp match).
+ * true terminates the script with an exception the guest cannot catch.
+ * false lets it go on; JSC 2.50 then does NOT re-arm the timer by itself (its
+ * "re-arm" check sees the stale CPU deadline), so the callback must call
+ * JSContextGroupSetExecutionTimeLimit() again to be called again.
+ */
+typedef bool (*JSShouldTerminateCallback)(JSContextRef ctx, void *context);
+void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef group, double limit,
+                                         JSShouldTerminateCallback callback, void *context);
+void JSContextGroupClearExecutionTimeLimit(JSContextGroupRef group);
+
+/* Source URL the guest's stack traces name ("main@job.js:3:11"). */
+#define SR_JS_SOURCE_URL "job.js"
+/* Watchdog period: CPU seconds between checks of the budget and of RSS. */
+#define SR_JS_WATCHDOG_PERIOD_S 0.010
+
+/* Why the watchdog stopped the guest. */
+enum sr_js__stop {
+    SR_JS__STOP_NONE = 0,
+    SR_JS__STOP_GAS,    /* cpu_limit_us used up */
+    SR_JS__STOP_MEMORY, /* RSS above memory_bytes */
+};
+
+struct sr_js_vm {
+    JSContextGroupRef group;
+    JSClassRef global_class; /* global objects carry the running job as private data */
+    int own_statm_fd;        /* /proc/self/statm opened by us on first need, or -1 */
+    long page_size;          /* bytes */
+    bool is_jit;             /* JIT state of the process when the VM was made */
+};
+
+/* One job in progress: the private data of its global object. */
+struct sr_js__run {
+    sr_js_vm *vm;
+    const struct sr_js_job *job;
+    JSGlobalContextRef ctx;
+    json_t *logs;         /* borrowed from the result: array of strings */
+    size_t logs_dropped;  /* console calls after SR_MAX_LOG_ENTRIES */
+    json_t *secrets;      /* owned: the job's secrets for getSecret() */
+    JSValueRef input;     /* protected: the job's input value */
+    JSValueRef secrets_js; /* protected: the frozen secrets object */
+    int statm_fd;         /* fd to sample RSS from, or -1 (no memory limit) */
+    int64_t cpu_start_us; /* thread CPU clock when the guest started */
+    enum sr_js__stop stop;
+    uint64_t stop_rss;    /* bytes, RSS seen when SR_JS__STOP_MEMORY */
+    bool is_settled;      /* the awaited promise settled */
+    bool is_fulfilled;    /* ... and was fulfilled (else rejected) */
+    JSValueRef settled_value; /* protected while set */
+};
+
+/* A JSValueRef known to be an object as a JSObjectRef (the two types differ
+ * only in const; this keeps -Wcast-qual quiet in one place). */
+static inline JSObjectRef
+sr_js__obj(JSValueRef v)
+{
+    return (JSObjectRef)(uintptr_t)v;
+}
+
+/* CPU time of the calling thread, microseconds. */
+int64_t sr_js__cpu_us(void);
+
+/* ---- js_conv.c: conversions ---- */
+
+/* Makes a JS string from UTF-8 p[0..len) (NULs allowed). Invalid UTF-8 gives
+ * SR_EINVAL naming the byte offset. Returns owned: JSStringRelease(). */
+sr_status sr_js__string_new(const char *p, size_t len, JSStringRef *out, sr_err *err);
+
+/* Appends the UTF-8 form of s to b, at most 'max' bytes, cut at a character
+ * boundary; lone surrogates become U+FFFD. Returns false when s did not fit
+ * (b then holds the longest prefix that does), or when b is out of memory. */
+bool sr_js__string_append(sr_buf *b, JSStringRef s, size_t max);
+
+/* Calls fn with the UTF-8 form of s in pieces of at most 4 KiB (no copy of
+ * the whole string; s may be huge). */
+void sr_js__string_chunks(JSStringRef s, void (*fn)(void *arg, const char *p, size_t len),
+                          void *arg);
+
+/* Bytes the UTF-8 form of s takes (lone surrogates count as U+FFFD). */
+size_t sr_js__string_utf8_len(JSStringRef s);
+
+/* obj[name] (name is ASCII). NULL with *exc set when the getter threw. */
+JSValueRef sr_js__get(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef *exc);
+/* obj[name] = v with JSPropertyAttributes 'attrs'. False when it threw. */
+bool sr_js__set(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef v,
+                unsigned attrs, JSValueRef *exc);
+/* A function object named 'name' that calls 'fn'. NULL when it threw. */
+JSObjectRef sr_js__function(JSContextRef ctx, const char *name, JSObjectCallAsFunctionCallback fn);
+/* A JS string from a C string (ASCII or UTF-8 text). */
+JSValueRef sr_js__cstring(JSContextRef ctx, const char *s);
+/* Throws a new TypeError/RangeError with 'msg' into the guest (*exc). */
+JSValueRef sr_js__throw(JSContextRef ctx, const char *type, const char *msg, JSValueRef *exc);
+
+/* Appends the console form of v to b (strings as they are, primitives as
+ * String(v), errors with their stack, other objects as JSON) within 'max'
+ * bytes; returns false if cut. A guest exception while formatting is
+ * returned in *exc (the caller rethrows it). */
+bool sr_js__format(JSContextRef ctx, JSValueRef v, sr_buf *b, size_t max, JSValueRef *exc);
+
+/* Describes a thrown value for a user: "Name: message (job.js:L:C)" then the
+ * stack, at most SR_MAX_ERROR_MSG bytes. Returns owned (free()), NULL only on
+ * ENOMEM. 'prefix' (may be NULL) goes first. */
+char *sr_js__describe(JSContextRef ctx, JSValueRef thrown, const char *prefix);
+
+/* Cuts the NUL-terminated UTF-8 text in b to at most 'max' bytes at a
+ * character boundary. */
+void sr_js__utf8_cut(sr_buf *b, size_t max);
+
+/* ---- js_bind.c: the host API ---- */
+
+/* The job running in ctx (private data of its global object), or NULL. */
+struct sr_js__run *sr_js__run_of(JSContextRef ctx);
+
+/* Installs input, secrets (deep-frozen), console, crypto and getSecret in the
+ * global object of run->ctx. Parses the job's input and secrets (their JSON
+ * text has been size-checked). SR_EINVAL when that text is not JSON (the
+ * caller's bug), SR_ENOMEM, SR_EINTERNAL when JSC throws while setting up. */
+sr_status sr_js__install(struct sr_js__run *run, sr_err *err);
+
+/* Marks dropped log entries in the last kept entry (call once, at the end). */
+void sr_js__logs_finish(struct sr_js__run *run);
+
+#endif /* SR_JS_INT_H */

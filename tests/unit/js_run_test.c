@@ -520,7 +520,7 @@ test_large_output_is_output_too_large(void **state)
     (void)state;
     struct sr_js_result res;
     run("function main() { return {data: 'x'.repeat(1024 * 1024)}; }", &res);
-    assert_failed(&res, SR_CODE_OUTPUT_TOO_LARGE, "output is 1048587 bytes of JSON");
+    assert_failed(&res, SR_CODE_OUTPUT_TOO_LARGE, "output is at least 1048587 bytes of JSON");
     sr_js_result_fini(&res);
     run("function main() { return 'x'.repeat(1024 * 1024 - 13); }", &res); /* exactly the cap */
     assert_true(res.ok);

@@ -254,7 +254,9 @@ apply_limits(struct sr_js__run *run, struct sr_js_result *res)
              (unsigned long long)(run->stop_rss / SR_MIB),
              (unsigned long long)(job->memory_bytes / SR_MIB));
     } else if (run->stop == SR_JS__STOP_GAS ||
-               (job->cpu_limit_us && res->gas_used > job->cpu_limit_us)) {
+               (res->ok && job->cpu_limit_us && res->gas_used > job->cpu_limit_us)) {
+        /* a job that ended between two checks past its budget has not
+         * completed within it; a specific failure (too large, ...) stays */
         fail(res, SR_CODE_GAS_EXHAUSTED,
              "CPU budget exhausted: the script used %llu us of CPU, the limit (gas_limit) is "
              "%llu us",
@@ -434,7 +436,7 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
         res->ok = res->output_json != NULL;
         return;
     }
-    JSStringRef json = JSValueCreateJSONString(ctx, v, 0, &exc);
+    JSStringRef json = sr_js__json(ctx, v, &exc);
     if (exc || !json) {
         if (exc)
             fail_take(res, SR_CODE_OUTPUT_NOT_JSON,
@@ -446,12 +448,17 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
                  name);
         return;
     }
-    const JSChar *u = JSStringGetCharactersPtr(json);
-    bool is_object = JSStringGetLength(json) > 0 && u[0] == '{';
+    size_t units = JSStringGetLength(json);
+    if (units > SR_MAX_OUTPUT) { /* every UTF-16 unit is at least one byte */
+        fail(res, SR_CODE_OUTPUT_TOO_LARGE,
+             "output is at least %zu bytes of JSON, the limit is %u bytes", units, SR_MAX_OUTPUT);
+        JSStringRelease(json);
+        return;
+    }
+    bool is_object = JSStringGetCharactersPtr(json)[0] == '{'; /* JSON text is never empty */
     sr_buf b;
     sr_buf_init(&b, SR_MAX_OUTPUT);
-    bool fit = JSStringGetLength(json) <= SR_MAX_OUTPUT &&
-               (is_object || sr_buf_append_str(&b, "{\"result\":", NULL) == SR_OK) &&
+    bool fit = (is_object || sr_buf_append_str(&b, "{\"result\":", NULL) == SR_OK) &&
                sr_js__string_append(&b, json, SR_MAX_OUTPUT) &&
                (is_object || sr_buf_append_str(&b, "}", NULL) == SR_OK);
     if (fit) {
@@ -519,6 +526,8 @@ release_run(struct sr_js__run *run)
         JSValueUnprotect(ctx, run->input);
     if (run->secrets_js)
         JSValueUnprotect(ctx, run->secrets_js);
+    if (run->json_stringify)
+        JSValueUnprotect(ctx, run->json_stringify);
     (void)JSObjectSetPrivate(JSContextGetGlobalObject(ctx), NULL);
     JSGarbageCollect(ctx); /* only a hint that this object graph is now garbage */
     JSGlobalContextRelease(run->ctx);

@@ -414,6 +414,13 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
 
     if (!JSObjectSetPrivate(global, run))
         return sr_err_set(err, SR_EINTERNAL, "the global object takes no private data");
+    JSValueRef json = sr_js__get(ctx, global, "JSON", &exc);
+    JSValueRef stringify =
+        json && JSValueIsObject(ctx, json) ? sr_js__get(ctx, sr_js__obj(json), "stringify", &exc) : NULL;
+    if (!stringify || !JSValueIsObject(ctx, stringify))
+        return sr_err_set(err, SR_EINTERNAL, "JSON.stringify is missing in a fresh context");
+    run->json_stringify = sr_js__obj(stringify);
+    JSValueProtect(ctx, stringify);
     JSValueRef input = JSValueMakeNull(ctx);
     if (run->job->input_json) {
         sr_status rc = parse_json(ctx, run->job->input_json, "input", &input, err);

@@ -227,6 +227,18 @@ sr_js__cstring(JSContextRef ctx, const char *s)
     return v;
 }
 
+JSStringRef
+sr_js__json(JSContextRef ctx, JSValueRef v, JSValueRef *exc)
+{
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    if (!run || !run->json_stringify)
+        return JSValueCreateJSONString(ctx, v, 0, exc);
+    JSValueRef text = JSObjectCallAsFunction(ctx, run->json_stringify, NULL, 1, &v, exc);
+    if (!text || *exc || !JSValueIsString(ctx, text))
+        return NULL;
+    return JSValueToStringCopy(ctx, text, exc);
+}
+
 JSValueRef
 sr_js__throw(JSContextRef ctx, const char *type, const char *msg, JSValueRef *exc)
 {
@@ -341,7 +353,7 @@ format_object(JSContextRef ctx, JSObjectRef o, sr_buf *b, size_t max, JSValueRef
     if (is_error(ctx, o))
         return format_error(ctx, o, b, max, exc);
     JSValueRef inner = NULL;
-    JSStringRef json = JSValueCreateJSONString(ctx, o, 0, &inner);
+    JSStringRef json = sr_js__json(ctx, o, &inner);
     if (json) {
         bool fit = sr_js__string_append(b, json, max);
         JSStringRelease(json);

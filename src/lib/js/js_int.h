@@ -29,6 +29,14 @@
  * false lets it go on; JSC 2.50 then does NOT re-arm the timer by itself (its
  * "re-arm" check sees the stale CPU deadline), so the callback must call
  * JSContextGroupSetExecutionTimeLimit() again to be called again.
+ *
+ * Known holes in what the watchdog sees (the supervisor's wall clock and
+ * memory watch end these): a single RegExp match (Yarr stops at its own
+ * backtracking limit: ~1 s of CPU with the JIT, ~5 s without), and JSC's
+ * own String(value) of every exception that leaves the guest through the C
+ * API (its inspector hook; a thrown array of 1e8 holes joins for ~11 s).
+ * JSValueCreateJSONString() called from outside the guest does not enter the
+ * VM either, so sealrun stringifies through sr_js__json() instead.
  */
 typedef bool (*JSShouldTerminateCallback)(JSContextRef ctx, void *context);
 void JSContextGroupSetExecutionTimeLimit(JSContextGroupRef group, double limit,
@@ -65,6 +73,7 @@ struct sr_js__run {
     json_t *secrets;      /* owned: the job's secrets for getSecret() */
     JSValueRef input;     /* protected: the job's input value */
     JSValueRef secrets_js; /* protected: the frozen secrets object */
+    JSObjectRef json_stringify; /* protected: the intrinsic JSON.stringify */
     int statm_fd;         /* fd to sample RSS from, or -1 (no memory limit) */
     int64_t cpu_start_us; /* thread CPU clock when the guest started */
     enum sr_js__stop stop;
@@ -113,6 +122,11 @@ bool sr_js__set(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef 
 JSObjectRef sr_js__function(JSContextRef ctx, const char *name, JSObjectCallAsFunctionCallback fn);
 /* A JS string from a C string (ASCII or UTF-8 text). */
 JSValueRef sr_js__cstring(JSContextRef ctx, const char *s);
+/* JSON text of v (NULL with no exception when JSON has no text for it),
+ * via the intrinsic JSON.stringify called as a function: unlike
+ * JSValueCreateJSONString() from outside the guest, a call enters the VM, so
+ * the watchdog runs while a huge value is stringified. Returns owned. */
+JSStringRef sr_js__json(JSContextRef ctx, JSValueRef v, JSValueRef *exc);
 /* Throws a new TypeError/RangeError with 'msg' into the guest (*exc). */
 JSValueRef sr_js__throw(JSContextRef ctx, const char *type, const char *msg, JSValueRef *exc);
 

@@ -185,6 +185,26 @@ emit_save_slot(struct cc *c, uint32_t k)
     return emit_u(c, k);
 }
 
+/* SR_WASM_NO_FUEL is defined only by the benchmark build in bench/wasm, which
+ * compiles a second copy of the engine without FUEL instructions to measure
+ * what metering costs. Production builds never define it. */
+#ifdef SR_WASM_NO_FUEL
+static void
+charge(struct cc *c, uint32_t op)
+{
+    (void)c;
+    (void)op;
+}
+
+static sr_status
+new_block(struct cc *c)
+{
+    /* A block start stays a barrier for the peepholes, as the FUEL instruction made it. */
+    c->last_end = SIZE_MAX;
+    c->last_cmp_op = -1;
+    return SR_OK;
+}
+#else
 static void
 charge(struct cc *c, uint32_t op)
 {
@@ -204,6 +224,7 @@ new_block(struct cc *c)
     c->fuel_cell = at + 1;
     return st;
 }
+#endif
 
 /* Marks that the last instruction wrote its result to a fresh own slot. */
 static void
@@ -638,8 +659,9 @@ op_block(struct cc *c, uint8_t kind)
     if (st == SR_OK)
         st = push_ctl(c, kind, params, np, results, nr);
     if (st == SR_OK && kind == K_LOOP) {
+        const size_t head = c->len; /* the loop's FUEL instruction, if any */
         st = new_block(c);
-        c->ctl[c->nctl - 1].label = c->len - 2;
+        c->ctl[c->nctl - 1].label = head;
         c->last_end = SIZE_MAX;
     }
     return st;

@@ -645,6 +645,24 @@ test_trivial_job_costs_about_a_context(void **state)
     assert_true(per_job < 10.0);
 }
 
+/* LeakSanitizer: JSC's side tables that only its self-mapped GC heap points
+ * to look leaked (src/lib/js/lsan.supp explains; keep the two in sync). */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+    return "leak:WTF::BitVector::resizeOutOfLine\n";
+}
+
+/* JSC is built without frame pointers: only the slow unwinder sees the JSC
+ * function a leaked block comes from, which the suppression above needs. */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+    return "fast_unwind_on_malloc=0";
+}
+
 int
 main(void)
 {

@@ -113,8 +113,9 @@ sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id,
 /* Lists owner's jobs newest first (by created_at, then id), at most 'limit',
  * strictly older than the cursor job 'before_id' when not NULL (SR_ENOTFOUND
  * if that job is not the owner's). request_json is not loaded. 'limit' 0
- * means SR_DEFAULT_PAGE; above SR_MAX_PAGE is SR_EINVAL. Owned array
- * as for sr_store_token_list. */
+ * means SR_DEFAULT_PAGE; above SR_MAX_PAGE + 1 is SR_EINVAL (the one extra
+ * row tells a caller whether a next page exists). Owned array as for
+ * sr_store_token_list. */
 sr_status sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
                             struct sr_job_row **rows, size_t *n, sr_err *err);
 /* At start: every 'running' job becomes 'failed' with result_json

@@ -139,6 +139,32 @@ class Daemon:
             text = e.read()
             return e.code, json.loads(text) if text else None, dict(e.headers)
 
+    def request_big(self, path, size, token=None):
+        """POSTs a body of 'size' bytes; the server may answer and close
+        before reading it all, so a failed send is not an error here."""
+        import http.client
+        host, port = self.url[len("http://"):].rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(size))
+        if token:
+            conn.putheader("Authorization", "Bearer " + token)
+        conn.endheaders()
+        try:
+            chunk = b"x" * 65536
+            sent = 0
+            while sent < size:
+                n = min(len(chunk), size - sent)
+                conn.send(chunk[:n])
+                sent += n
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        conn.close()
+        return r.status, body
+
     def execute(self, token, script, **fields):
         body = {"script": script}
         body.update(fields)

@@ -454,7 +454,7 @@ sr_engine__job_object(const sr_engine *eng, const char *id, const struct sr_job_
     char dur[32];
     sr_duration_str(wall_us, dur);
     json_object_set_new(job, "duration", json_string(dur));
-    json_object_set_new(job, "duration_ms", json_real((double)wall_us / 1000.0));
+    json_object_set_new(job, "duration_ms", json_integer((json_int_t)(wall_us / 1000)));
     sr_status rc = SR_OK;
     if (o->ok)
         rc = protect_output(eng, id, req, o->output, job, err);

@@ -228,9 +228,10 @@ sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *bef
         return rc;
     if (limit == 0)
         limit = SR_DEFAULT_PAGE;
-    if (limit > SR_MAX_PAGE)
+    /* one row past the largest page tells a caller whether a next page exists */
+    if (limit > SR_MAX_PAGE + 1)
         return sr_err_set(err, SR_EINVAL, "page size %zu is too large: at most %d", limit,
-                          SR_MAX_PAGE);
+                          SR_MAX_PAGE + 1);
     if (before_id) {
         rc = check_lookup_id(before_id, err);
         if (rc != SR_OK)

@@ -65,10 +65,16 @@ struct cc {
     size_t nfix, fixcap;
     uint32_t nsave, maxsave;
     size_t fuel_cell;
+    size_t fuel_end;   /* len right after the last FUEL instruction, SIZE_MAX once a label
+                          was bound after it (then it must not absorb the next block) */
+    size_t block_head; /* where the current basic block starts (its FUEL instruction) */
+    size_t last_const; /* start of the last CONST instruction, if it is last */
     size_t last_end;   /* len after the last instruction the peepholes may rewrite */
     size_t last_dst;   /* its destination cell */
     size_t last_cmp;   /* start of the last compare instruction, if it is last */
     int last_cmp_op;   /* enum sr_wasm__op of that compare, or -1 */
+    size_t last_cmp_k; /* start of the CONST right before that compare giving its second
+                          operand, or SIZE_MAX */
 };
 
 static const uint8_t one_type[256] = {
@@ -202,6 +208,7 @@ new_block(struct cc *c)
     /* A block start stays a barrier for the peepholes, as the FUEL instruction made it. */
     c->last_end = SIZE_MAX;
     c->last_cmp_op = -1;
+    c->block_head = c->len;
     return SR_OK;
 }
 #else
@@ -218,10 +225,19 @@ new_block(struct cc *c)
     size_t at = 0;
     if (dead(c))
         return SR_OK;
+    if (c->fuel_end == c->len && c->code[c->fuel_cell].u == 0) {
+        /* The previous block is empty and nothing branches to its end: every path
+         * through its FUEL instruction enters this block next, so that instruction
+         * charges this block instead (the same fuel on every path, one dispatch less). */
+        c->block_head = c->fuel_cell - 1;
+        return SR_OK;
+    }
     sr_status st = emit_op(c, SR_WASM__OP_FUEL, &at);
     if (st == SR_OK)
         st = emit_u(c, 0);
     c->fuel_cell = at + 1;
+    c->fuel_end = c->len;
+    c->block_head = at;
     return st;
 }
 #endif
@@ -233,6 +249,7 @@ note_dst(struct cc *c, size_t dst_cell)
     c->last_end = c->len;
     c->last_dst = dst_cell;
     c->last_cmp_op = -1; /* op_numeric sets it again if this was a compare */
+    c->last_const = SIZE_MAX; /* op_const sets it again */
 }
 
 /* ---- operand stack ------------------------------------------------------------------------ */
@@ -473,12 +490,26 @@ emit_branch(struct cc *c, int op, int nargs, uint64_t a, uint64_t b, struct ctl 
     return st;
 }
 
+/* Where a label bound now points: the end of the code, or an empty FUEL
+ * instruction just before it (equivalent, and that FUEL may then still absorb
+ * the next block, see new_block). */
+static size_t
+label_here(struct cc *c)
+{
+#ifndef SR_WASM_NO_FUEL
+    if (c->fuel_end == c->len && c->code[c->fuel_cell].u == 0)
+        return c->fuel_cell - 1;
+#endif
+    c->fuel_end = SIZE_MAX;
+    return c->len;
+}
+
 static void
 bind_chain(struct cc *c, int64_t p)
 {
     while (p >= 0) {
         const struct patch *x = &c->pt[p];
-        c->code[x->cell].i = (int64_t)c->len - (int64_t)x->instr;
+        c->code[x->cell].i = (int64_t)label_here(c) - (int64_t)x->instr;
         p = x->next;
     }
     c->last_end = SIZE_MAX; /* a label: the previous instruction is no longer alone */
@@ -577,6 +608,16 @@ pop_cond(struct cc *c, struct cond *out)
         return SR_OK;
     const int cmp = c->last_cmp_op;
     const size_t at = c->last_cmp;
+    if (c->last_cmp_k != SIZE_MAX && c->last_cmp_k + 3 == at) {
+        /* CONST t k; CMP d a t; br_if  ->  BR_CMP_K a k target */
+        const int base = SR_WASM__OP_BR_I32_EQ_K - SR_WASM__OP_I32_EQ;
+        *out = (struct cond){.op = base + cmp, .inv = base + inverse_cmp(cmp), .nargs = 2,
+                             .a = c->code[at + 2].u, .b = c->code[c->last_cmp_k + 2].u};
+        c->len = c->last_cmp_k;
+        c->last_cmp_op = -1;
+        c->last_end = SIZE_MAX;
+        return SR_OK;
+    }
     if (cmp == SR_WASM__OP_I32_EQZ) {
         *out = (struct cond){.op = SR_WASM__OP_BR_UNLESS, .inv = SR_WASM__OP_BR_IF, .nargs = 1,
                              .a = c->code[at + 2].u};
@@ -659,9 +700,8 @@ op_block(struct cc *c, uint8_t kind)
     if (st == SR_OK)
         st = push_ctl(c, kind, params, np, results, nr);
     if (st == SR_OK && kind == K_LOOP) {
-        const size_t head = c->len; /* the loop's FUEL instruction, if any */
         st = new_block(c);
-        c->ctl[c->nctl - 1].label = head;
+        c->ctl[c->nctl - 1].label = c->block_head;
         c->last_end = SIZE_MAX;
     }
     return st;
@@ -730,7 +770,7 @@ op_else(struct cc *c)
     if (st != SR_OK)
         return st;
     if (t->has_else_jump) {
-        c->code[t->else_cell].i = (int64_t)c->len - (int64_t)t->else_instr;
+        c->code[t->else_cell].i = (int64_t)label_here(c) - (int64_t)t->else_instr;
         t->has_else_jump = false;
     }
     t->kind = K_ELSE;
@@ -770,8 +810,9 @@ op_end(struct cc *c)
     if (t->kind == K_IF &&
         (t->np != t->nr || (t->np > 0 && memcmp(t->params, t->results, t->np) != 0)))
         return mismatch(c, "if without else must leave the same types as it takes");
-    if (t->has_else_jump)
-        c->code[t->else_cell].i = (int64_t)c->len - (int64_t)t->else_instr;
+    if (t->has_else_jump) {
+        c->code[t->else_cell].i = (int64_t)label_here(c) - (int64_t)t->else_instr;
+    }
     bind_chain(c, t->patches);
     c->nsave = t->save;
     const uint8_t *results = t->results;
@@ -1121,7 +1162,11 @@ op_const(struct cc *c, uint8_t op)
     if (st != SR_OK)
         return st;
     static const uint8_t types[4] = {0x7f, 0x7e, 0x7d, 0x7c};
-    return emit_result(c, SR_WASM__OP_CONST, types[op - 0x41], 1, bits, 0, 0);
+    const size_t start = c->len;
+    st = emit_result(c, SR_WASM__OP_CONST, types[op - 0x41], 1, bits, 0, 0);
+    if (st == SR_OK && !dead(c))
+        c->last_const = start; /* op_numeric may fold it into the next operator */
+    return st;
 }
 
 /* Operand and result types of the numeric operators 0x45..0xc4. */
@@ -1159,12 +1204,46 @@ is_fusable_cmp(int op)
            (op >= SR_WASM__OP_I64_EQ && op <= SR_WASM__OP_I64_GE_U);
 }
 
+/* The [d a k] variant of a binary operator, or -1. */
+static int
+const_variant(int iop)
+{
+    static const struct { int op, k; } map[] = {
+        {SR_WASM__OP_I32_ADD, SR_WASM__OP_I32_ADD_K},     {SR_WASM__OP_I32_SUB, SR_WASM__OP_I32_SUB_K},
+        {SR_WASM__OP_I32_AND, SR_WASM__OP_I32_AND_K},     {SR_WASM__OP_I32_OR, SR_WASM__OP_I32_OR_K},
+        {SR_WASM__OP_I32_XOR, SR_WASM__OP_I32_XOR_K},     {SR_WASM__OP_I32_SHL, SR_WASM__OP_I32_SHL_K},
+        {SR_WASM__OP_I32_SHR_S, SR_WASM__OP_I32_SHR_S_K}, {SR_WASM__OP_I32_SHR_U, SR_WASM__OP_I32_SHR_U_K},
+        {SR_WASM__OP_I32_MUL, SR_WASM__OP_I32_MUL_K},     {SR_WASM__OP_I64_ADD, SR_WASM__OP_I64_ADD_K},
+        {SR_WASM__OP_I64_SUB, SR_WASM__OP_I64_SUB_K},     {SR_WASM__OP_I64_AND, SR_WASM__OP_I64_AND_K},
+        {SR_WASM__OP_I64_OR, SR_WASM__OP_I64_OR_K},       {SR_WASM__OP_I64_XOR, SR_WASM__OP_I64_XOR_K},
+        {SR_WASM__OP_I64_SHL, SR_WASM__OP_I64_SHL_K},     {SR_WASM__OP_I64_SHR_S, SR_WASM__OP_I64_SHR_S_K},
+        {SR_WASM__OP_I64_SHR_U, SR_WASM__OP_I64_SHR_U_K}, {SR_WASM__OP_I64_MUL, SR_WASM__OP_I64_MUL_K},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (map[i].op == iop)
+            return map[i].k;
+    return -1;
+}
+
+/* True if the top operand was produced by the CONST that is the last
+ * instruction (no label since), so a consumer may take the constant instead. */
+static bool
+top_is_last_const(const struct cc *c)
+{
+    return !dead(c) && c->last_const != SIZE_MAX && c->last_end == c->len &&
+           c->last_const + 3 == c->len && c->h > c->ctl[c->nctl - 1].height &&
+           c->vl[c->h - 1] == NONE && c->code[c->last_const + 1].u == own_slot(c, c->h - 1);
+}
+
 static sr_status
 op_numeric(struct cc *c, uint8_t op)
 {
     uint8_t in1 = 0, in2 = 0, out = 0;
     uint32_t a = 0, b = 0;
     numeric_sig(op, &in1, &in2, &out);
+    const int iop = op - 0x45;
+    const bool kconst = in2 && top_is_last_const(c);
+    const size_t kat = c->last_const;
     sr_status st = SR_OK;
     if (in2)
         st = pop(c, in2, NULL, &b);
@@ -1172,13 +1251,21 @@ op_numeric(struct cc *c, uint8_t op)
         st = pop(c, in1, NULL, &a);
     if (st != SR_OK)
         return st;
-    const int iop = op - 0x45;
+    const int kop = kconst ? const_variant(iop) : -1;
+    if (kop >= 0) { /* CONST t k; OP d a t  ->  OP_K d a k */
+        const uint64_t k = c->code[kat + 2].u;
+        c->len = kat;
+        return emit_result(c, kop, out, 2, a, k, 0);
+    }
     const bool reinterpret = op >= 0xbc && op <= 0xbf;
     const size_t start = c->len;
     st = emit_result(c, reinterpret ? SR_WASM__OP_COPY : iop, out, in2 ? 2 : 1, a, b, 0);
     if (st == SR_OK && !dead(c) && is_fusable_cmp(iop)) {
         c->last_cmp = start;
         c->last_cmp_op = iop;
+        c->last_cmp_k = kconst && iop >= SR_WASM__OP_I32_EQ && iop <= SR_WASM__OP_I32_GE_U
+                            ? kat
+                            : SIZE_MAX;
     }
     return st;
 }
@@ -1473,7 +1560,8 @@ sr_wasm__compile(struct sr_wasm_module *m, uint32_t code_index, sr_err *err)
     const struct sr_wasm__functype *ft = &m->types[fn->type];
     struct cc c = {.m = m, .fn = fn, .ops = sr_wasm__op_table(), .err = err,
                    .r = {.p = fn->body, .end = fn->body_end, .base = m->bytes, .err = err},
-                   .last_end = SIZE_MAX, .last_cmp_op = -1};
+                   .last_end = SIZE_MAX, .last_cmp_op = -1, .fuel_end = SIZE_MAX,
+                   .last_const = SIZE_MAX, .last_cmp_k = SIZE_MAX};
     sr_status st = push_ctl(&c, K_FUNC, NULL, 0, ft->types + ft->nparams, ft->nresults);
     if (st == SR_OK)
         st = new_block(&c);

@@ -192,8 +192,8 @@ cmd_verify_output(int argc, char **argv)
     if (json_object_get(job, "encrypted_output") && sk) {
         json_decref(output);
         output = NULL;
-        all &= check(open_output(job, sk, &output, &e) == SR_OK, "encrypted_output opens",
-                     output ? NULL : e.msg);
+        bool opened = open_output(job, sk, &output, &e) == SR_OK;
+        all &= check(opened, "encrypted_output opens", opened ? NULL : e.msg);
     }
     char got[SR_HASH_HEX_LEN + 1] = "";
     if (output && !json_is_null(output))

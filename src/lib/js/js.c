@@ -76,14 +76,11 @@ sr_js_vm_new(const struct sr_js_options *opt, sr_js_vm **out, sr_err *err)
     sr_js_vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating a JavaScript VM");
-    JSClassDefinition def = kJSClassDefinitionEmpty;
-    def.className = "global";
-    vm->global_class = JSClassCreate(&def);
     vm->group = JSContextGroupCreate();
     vm->own_statm_fd = -1;
     vm->page_size = sysconf(_SC_PAGESIZE);
     vm->is_jit = g_jit;
-    if (!vm->global_class || !vm->group || vm->page_size <= 0) {
+    if (!vm->group || vm->page_size <= 0) {
         sr_js_vm_free(vm);
         return sr_err_set(err, SR_EINTERNAL, "JavaScriptCore could not create a context group");
     }
@@ -98,8 +95,6 @@ sr_js_vm_free(sr_js_vm *vm)
         return;
     if (vm->group)
         JSContextGroupRelease(vm->group);
-    if (vm->global_class)
-        JSClassRelease(vm->global_class);
     if (vm->own_statm_fd >= 0)
         (void)close(vm->own_statm_fd);
     free(vm);
@@ -528,7 +523,6 @@ release_run(struct sr_js__run *run)
         JSValueUnprotect(ctx, run->secrets_js);
     if (run->json_stringify)
         JSValueUnprotect(ctx, run->json_stringify);
-    (void)JSObjectSetPrivate(JSContextGetGlobalObject(ctx), NULL);
     JSGarbageCollect(ctx); /* only a hint that this object graph is now garbage */
     JSGlobalContextRelease(run->ctx);
     json_decref(run->secrets);
@@ -551,9 +545,10 @@ sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res, s
     sr_status rc = statm_fd(vm, job, &run.statm_fd, err);
     if (rc != SR_OK)
         return rc;
-    run.ctx = JSGlobalContextCreateInGroup(vm->group, vm->global_class);
+    run.ctx = JSGlobalContextCreateInGroup(vm->group, NULL);
     if (!run.ctx)
         return sr_err_set(err, SR_ENOMEM, "JavaScriptCore could not create a global context");
+    struct sr_js__run *prev = sr_js__run_enter(&run);
     rc = sr_js__install(&run, err);
     if (rc == SR_OK) {
         bool watch = job->cpu_limit_us || job->memory_bytes;
@@ -573,5 +568,6 @@ sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res, s
     }
     sr_js__logs_finish(&run);
     release_run(&run);
+    (void)sr_js__run_enter(prev);
     return rc;
 }

@@ -57,13 +57,12 @@ enum sr_js__stop {
 
 struct sr_js_vm {
     JSContextGroupRef group;
-    JSClassRef global_class; /* global objects carry the running job as private data */
     int own_statm_fd;        /* /proc/self/statm opened by us on first need, or -1 */
     long page_size;          /* bytes */
     bool is_jit;             /* JIT state of the process when the VM was made */
 };
 
-/* One job in progress: the private data of its global object. */
+/* One job in progress (sr_js__run_of() finds it from a host function). */
 struct sr_js__run {
     sr_js_vm *vm;
     const struct sr_js_job *job;
@@ -147,8 +146,11 @@ void sr_js__utf8_cut(sr_buf *b, size_t max);
 
 /* ---- js_bind.c: the host API ---- */
 
-/* The job running in ctx (private data of its global object), or NULL. */
+/* The job running in ctx on this thread, or NULL (a host function called
+ * after its job ended). */
 struct sr_js__run *sr_js__run_of(JSContextRef ctx);
+/* Makes run the job of this thread (NULL: none); returns the previous one. */
+struct sr_js__run *sr_js__run_enter(struct sr_js__run *run);
 
 /* Installs input, secrets (deep-frozen), console, crypto and getSecret in the
  * global object of run->ctx. Parses the job's input and secrets (their JSON

@@ -1218,6 +1218,8 @@ const_variant(int iop)
         {SR_WASM__OP_I64_OR, SR_WASM__OP_I64_OR_K},       {SR_WASM__OP_I64_XOR, SR_WASM__OP_I64_XOR_K},
         {SR_WASM__OP_I64_SHL, SR_WASM__OP_I64_SHL_K},     {SR_WASM__OP_I64_SHR_S, SR_WASM__OP_I64_SHR_S_K},
         {SR_WASM__OP_I64_SHR_U, SR_WASM__OP_I64_SHR_U_K}, {SR_WASM__OP_I64_MUL, SR_WASM__OP_I64_MUL_K},
+        {SR_WASM__OP_I32_ROTL, SR_WASM__OP_I32_ROTL_K},   {SR_WASM__OP_I32_ROTR, SR_WASM__OP_I32_ROTR_K},
+        {SR_WASM__OP_I64_ROTL, SR_WASM__OP_I64_ROTL_K},   {SR_WASM__OP_I64_ROTR, SR_WASM__OP_I64_ROTR_K},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].op == iop)
@@ -1251,6 +1253,13 @@ op_numeric(struct cc *c, uint8_t op)
         st = pop(c, in1, NULL, &a);
     if (st != SR_OK)
         return st;
+    if (iop == SR_WASM__OP_I32_EQZ && !dead(c) && c->last_cmp_op > SR_WASM__OP_I32_EQZ &&
+        c->last_end == c->len && a == own_slot(c, c->h) && c->code[c->last_cmp + 1].u == a) {
+        /* CMP d x y; EQZ d d  ->  the inverse CMP (integer compares invert exactly) */
+        c->last_cmp_op = inverse_cmp(c->last_cmp_op);
+        c->code[c->last_cmp].op = c->ops[c->last_cmp_op];
+        return push(c, SR_WASM_I32);
+    }
     const int kop = kconst ? const_variant(iop) : -1;
     if (kop >= 0) { /* CONST t k; OP d a t  ->  OP_K d a k */
         const uint64_t k = c->code[kat + 2].u;

@@ -569,6 +569,10 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     BINK64(I64_SHR_S_K, (uint64_t)((int64_t)a >> (b & 63)))
     BINK64(I64_SHR_U_K, a >> (b & 63))
     BINK64(I64_MUL_K, a * b)
+    BINK32(I32_ROTL_K, (a << (b & 31)) | (a >> ((32 - (b & 31)) & 31)))
+    BINK32(I32_ROTR_K, (a >> (b & 31)) | (a << ((32 - (b & 31)) & 31)))
+    BINK64(I64_ROTL_K, (a << (b & 63)) | (a >> ((64 - (b & 63)) & 63)))
+    BINK64(I64_ROTR_K, (a >> (b & 63)) | (a << ((64 - (b & 63)) & 63)))
 
     /* ---- fused compare-and-branch [a b t] and [a k t] ---------------------------------------- */
 #define BRC32(name, expr)                                                                          \

@@ -272,7 +272,8 @@ union sr_wasm__cell {
     X(BR_I64_LE_S) X(BR_I64_LE_U) X(BR_I64_GE_S) X(BR_I64_GE_U)                                   \
     X(I32_ADD_K) X(I32_SUB_K) X(I32_AND_K) X(I32_OR_K) X(I32_XOR_K) X(I32_SHL_K) X(I32_SHR_S_K)   \
     X(I32_SHR_U_K) X(I32_MUL_K) X(I64_ADD_K) X(I64_SUB_K) X(I64_AND_K) X(I64_OR_K) X(I64_XOR_K)   \
-    X(I64_SHL_K) X(I64_SHR_S_K) X(I64_SHR_U_K) X(I64_MUL_K) /* [d a k] op with a constant */     \
+    X(I64_SHL_K) X(I64_SHR_S_K) X(I64_SHR_U_K) X(I64_MUL_K) X(I32_ROTL_K) X(I32_ROTR_K)           \
+    X(I64_ROTL_K) X(I64_ROTR_K) /* [d a k] op with a constant */                                  \
     X(BR_I32_EQ_K) X(BR_I32_NE_K) X(BR_I32_LT_S_K) X(BR_I32_LT_U_K) X(BR_I32_GT_S_K)              \
     X(BR_I32_GT_U_K) X(BR_I32_LE_S_K) X(BR_I32_LE_U_K) X(BR_I32_GE_S_K) X(BR_I32_GE_U_K)          \
     /* [a k t] fused compare-with-constant + br */

@@ -615,7 +615,7 @@ now_ms(void)
 }
 
 /* A trivial job in a warm VM costs about a fresh context. Prints the figure
- * (the report cites it); the bound is loose for sanitizer builds. */
+ * (bench/js measures it in a release build). */
 static void
 test_trivial_job_costs_about_a_context(void **state)
 {
@@ -642,7 +642,10 @@ test_trivial_job_costs_about_a_context(void **state)
     double per_ctx = (now_ms() - t1) / n;
     print_message("trivial job: %.3f ms; bare context create+release: %.3f ms\n", per_job,
                   per_ctx);
-    assert_true(per_job < 10.0);
+    /* relative, so it holds under sanitizers (slow unwinding on every malloc
+     * makes a context cost ~12 ms there) and on a loaded machine */
+    if (per_job > 3.0 * per_ctx + 1.0)
+        fail_msg("a trivial job costs %.3f ms, a bare context %.3f ms", per_job, per_ctx);
 }
 
 /* LeakSanitizer: JSC's side tables that only its self-mapped GC heap points

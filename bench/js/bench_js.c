@@ -45,23 +45,24 @@ static const struct bench_case g_cases[] = {
                         "  for (let i = 0; i < 300000; i++) parts.push('k' + i);\n"
                         "  return s.length + parts.join('|').length;\n"
                         "}\n"},
-    {"JSON round trip", "function main() {\n"
-                        "  const o = {items: []};\n"
-                        "  for (let i = 0; i < 20000; i++)\n"
-                        "    o.items.push({id: i, name: 'item' + i, tags: ['a', 'b'], v: i * 1.5});\n"
-                        "  let n = 0;\n"
-                        "  for (let k = 0; k < 5; k++) n += JSON.parse(JSON.stringify(o)).items.length;\n"
-                        "  return n;\n"
-                        "}\n"},
+    {"JSON round trip",
+     "function main() {\n"
+     "  const o = {items: []};\n"
+     "  for (let i = 0; i < 20000; i++)\n"
+     "    o.items.push({id: i, name: 'item' + i, tags: ['a', 'b'], v: i * 1.5});\n"
+     "  let n = 0;\n"
+     "  for (let k = 0; k < 5; k++) n += JSON.parse(JSON.stringify(o)).items.length;\n"
+     "  return n;\n"
+     "}\n"},
 };
 #define NCASES (sizeof(g_cases) / sizeof(g_cases[0]))
 #define TRIVIAL_JOBS 500
 
 /* What a child reports for one mode. */
 struct mode_result {
-    double first_vm_ms;  /* sr_js_vm_new + first trivial job */
-    double context_ms;   /* JSGlobalContextCreateInGroup + release, warm */
-    double trivial_ms;   /* per trivial job, warm VM */
+    double first_vm_ms; /* sr_js_vm_new + first trivial job */
+    double context_ms;  /* JSGlobalContextCreateInGroup + release, warm */
+    double trivial_ms;  /* per trivial job, warm VM */
     double wall_ms[NCASES];
     double gas_ms[NCASES];
     char output[NCASES][64];
@@ -176,9 +177,10 @@ run_node(const char *node, const struct bench_case *c, char *out, size_t out_len
     FILE *f = fdopen(fd, "w");
     if (!f)
         return -1;
-    fprintf(f, "%s\nconst t0 = process.cpuUsage();\nconst r = main();\n"
-               "const t1 = process.cpuUsage(t0);\n"
-               "console.log((t1.user + t1.system) / 1e3, JSON.stringify({result: r}));\n",
+    fprintf(f,
+            "%s\nconst t0 = process.cpuUsage();\nconst r = main();\n"
+            "const t1 = process.cpuUsage(t0);\n"
+            "console.log((t1.user + t1.system) / 1e3, JSON.stringify({result: r}));\n",
             c->script);
     (void)fclose(f);
     char cmd[512];
@@ -222,8 +224,8 @@ main(int argc, char **argv)
                n > 0 ? nojit.gas_ms[i] / n : 0, nojit.gas_ms[i] / jit.gas_ms[i], jit.wall_ms[i],
                nojit.wall_ms[i]);
         if (strcmp(jit.output[i], nojit.output[i]) != 0 || strcmp(jit.output[i], out) != 0)
-            printf("  outputs differ: JIT %s, noJIT %s, node %s\n", jit.output[i],
-                   nojit.output[i], out);
+            printf("  outputs differ: JIT %s, noJIT %s, node %s\n", jit.output[i], nojit.output[i],
+                   out);
     }
     printf("\n%-16s %11s %11s\n", "(ms)", "JIT", "noJIT");
     printf("%-16s %11.3f %11.3f\n", "trivial job", jit.trivial_ms, nojit.trivial_ms);

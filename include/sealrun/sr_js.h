@@ -59,7 +59,20 @@ struct sr_js_result {
 /* Runs one job in a fresh global context of 'vm'. Fills *res (which the
  * caller then releases with sr_js_result_fini) and returns SR_OK whenever a
  * job result exists, failed or not; another status only if sealrun itself
- * failed (SR_ENOMEM, SR_EINTERNAL), with err set. */
+ * failed (SR_ENOMEM, SR_EINTERNAL), if the job breaks this contract
+ * (SR_EINVAL: no script or > SR_MAX_SCRIPT, input/secrets text that is not
+ * JSON, secrets not an object), or if /proc/self/statm cannot be opened when
+ * statm_fd is -1 and memory_bytes is set (SR_EIO); err says which, res->logs
+ * is set and res is safe to fini.
+ *
+ * Output: the result's JSON.stringify text if it is an object; any other
+ * JSON text (number, string, boolean, array, Date, ...) t becomes
+ * {"result":t}; undefined or null become {}. Limits: GAS_EXHAUSTED when the
+ * CPU budget runs out (checked every 10 ms of guest CPU, and once more for a
+ * job that completed), MEMORY_LIMIT when RSS passes memory_bytes (sampled at
+ * the same checks), TIMEOUT for a returned promise that can never settle.
+ * discard is set after GAS_EXHAUSTED, MEMORY_LIMIT, TIMEOUT and sealrun
+ * failures; never after a plain guest error (throw, syntax, bad output). */
 sr_status sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res,
                     sr_err *err);
 

@@ -21,27 +21,29 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_util.h"
 
-#define BUDGET_US 500000u  /* CPU budget of every hostile job */
-#define MARGIN_US 250000u  /* CPU and wall clock allowed past the budget */
-#define REGEX_MARGIN_US 8000000u /* a RegExp match is not interruptible (js_int.h);
-                                  * the Yarr interpreter reaches its limit after ~5 s */
+#define BUDGET_US 500000u /* CPU budget of every hostile job */
+#define MARGIN_US 250000u /* CPU and wall clock allowed past the budget */
+#define REGEX_MARGIN_US                                                                            \
+    8000000u /* a RegExp match is not interruptible (js_int.h);                                    \
+              * the Yarr interpreter reaches its limit after ~5 s */
 #define MEMORY_HEADROOM (192u * SR_MIB)
 
 struct hostile {
     const char *name;
     const char *script;
-    const char *code;     /* expected error code */
-    const char *needle;   /* expected in the message */
-    uint64_t margin_us;   /* 0: MARGIN_US */
-    bool is_memory;       /* give a memory cap of RSS + MEMORY_HEADROOM */
-    bool keeps_vm;        /* a plain guest error: the VM need not be discarded */
+    const char *code;   /* expected error code */
+    const char *needle; /* expected in the message */
+    uint64_t margin_us; /* 0: MARGIN_US */
+    bool is_memory;     /* give a memory cap of RSS + MEMORY_HEADROOM */
+    bool keeps_vm;      /* a plain guest error: the VM need not be discarded */
 };
 
 static const struct hostile g_hostile[] = {
     {"infinite loop", "function main() { for (;;) {} }", SR_CODE_GAS_EXHAUSTED, "CPU budget"},
     {"loop in try/catch", "function main() { for (;;) { try { for (;;) {} } catch (e) {} } }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
-    {"loop in try/finally", "function main() { for (;;) { try { for (;;) {} } finally { continue; } } }",
+    {"loop in try/finally",
+     "function main() { for (;;) { try { for (;;) {} } finally { continue; } } }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
     {"top-level loop", "for (;;) {}\nfunction main() {}", SR_CODE_GAS_EXHAUSTED, "CPU budget"},
     {"catastrophic regex", "function main() { return /(a+)+$/.test('a'.repeat(40) + 'b'); }",
@@ -55,9 +57,10 @@ static const struct hostile g_hostile[] = {
      SR_CODE_OUTPUT_TOO_LARGE, "output is at least 67108872 bytes", 0, false, true},
     {"log flood", "function main() { for (let i = 0;; i++) console.log('flood', i); }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
-    {"never-settling promise", "function main() { return new Promise(() => {}); }",
-     SR_CODE_TIMEOUT, "never settles"},
-    {"sparse JSON.stringify", "function main() { let a = []; a[1e8] = 1; return JSON.stringify(a).length; }",
+    {"never-settling promise", "function main() { return new Promise(() => {}); }", SR_CODE_TIMEOUT,
+     "never settles"},
+    {"sparse JSON.stringify",
+     "function main() { let a = []; a[1e8] = 1; return JSON.stringify(a).length; }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
     {"sparse array as output", "function main() { let a = []; a[1e8] = 1; return a; }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
@@ -69,7 +72,8 @@ static const struct hostile g_hostile[] = {
      * CPU for 1e8 holes, ended by the supervisor's wall clock (js_int.h). */
     {"loop after await", "async function main() { await null; for (;;) {} }", SR_CODE_GAS_EXHAUSTED,
      "CPU budget"},
-    {"loop in a microtask", "function main() { Promise.resolve().then(() => { for (;;) {} }); return 1; }",
+    {"loop in a microtask",
+     "function main() { Promise.resolve().then(() => { for (;;) {} }); return 1; }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
     {"loop in an output getter", "function main() { return {get x() { for (;;) {} }}; }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
@@ -154,8 +158,10 @@ test_log_flood_keeps_capped_logs(void **state)
     assert_int_equal(sr_js_vm_new(&(struct sr_js_options){.no_jit = g_no_jit}, &vm, NULL), SR_OK);
     const char *script = "function main() { for (let i = 0; i < 200000; i++) console.log('x', i); "
                          "return 1; }";
-    struct sr_js_job job = {.script = script, .script_len = strlen(script),
-                            .cpu_limit_us = 5 * BUDGET_US, .statm_fd = -1};
+    struct sr_js_job job = {.script = script,
+                            .script_len = strlen(script),
+                            .cpu_limit_us = 5 * BUDGET_US,
+                            .statm_fd = -1};
     struct sr_js_result res;
     assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
     assert_true(res.ok);
@@ -173,8 +179,8 @@ test_gas_exhausted_keeps_logs_and_gas(void **state)
     sr_js_vm *vm = NULL;
     assert_int_equal(sr_js_vm_new(&(struct sr_js_options){.no_jit = g_no_jit}, &vm, NULL), SR_OK);
     const char *script = "function main() { console.log('start'); for (;;) {} }";
-    struct sr_js_job job = {.script = script, .script_len = strlen(script),
-                            .cpu_limit_us = 100000, .statm_fd = -1};
+    struct sr_js_job job = {
+        .script = script, .script_len = strlen(script), .cpu_limit_us = 100000, .statm_fd = -1};
     struct sr_js_result res;
     assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
     assert_string_equal(res.error_code, SR_CODE_GAS_EXHAUSTED);
@@ -202,8 +208,10 @@ test_memory_limit_uses_given_statm_fd(void **state)
     assert_true(fd >= 0);
     /* a cap below the current RSS trips at the first check */
     const char *script = "function main() { for (;;) {} }";
-    struct sr_js_job job = {.script = script, .script_len = strlen(script),
-                            .memory_bytes = 1024 * 1024, .statm_fd = fd};
+    struct sr_js_job job = {.script = script,
+                            .script_len = strlen(script),
+                            .memory_bytes = 1024 * 1024,
+                            .statm_fd = fd};
     struct sr_js_result res;
     assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
     assert_string_equal(res.error_code, SR_CODE_MEMORY_LIMIT);
@@ -248,9 +256,11 @@ test_results_do_not_depend_on_the_jit(void **state)
     sr_js_vm *vm = NULL;
     assert_int_equal(sr_js_vm_new(&(struct sr_js_options){.no_jit = true}, &vm, NULL), SR_OK);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct sr_js_job job = {.script = cases[i][0], .script_len = strlen(cases[i][0]),
+        struct sr_js_job job = {.script = cases[i][0],
+                                .script_len = strlen(cases[i][0]),
                                 .input_json = "{\"s\":\"abc\",\"n\":2}",
-                                .cpu_limit_us = 5000000, .statm_fd = -1};
+                                .cpu_limit_us = 5000000,
+                                .statm_fd = -1};
         struct sr_js_result res;
         assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
         if (!res.ok)

@@ -193,8 +193,8 @@ test_get_secret_rejects_non_string(void **state)
     struct sr_js_result res;
     run("function main() { try { getSecret(1); } catch (e) { return e.name + ': ' + e.message; } }",
         &res);
-    assert_output(&res,
-                  "{\"result\":\"TypeError: getSecret(name): 'name' must be a string, got number\"}");
+    assert_output(
+        &res, "{\"result\":\"TypeError: getSecret(name): 'name' must be a string, got number\"}");
     sr_js_result_fini(&res);
 }
 
@@ -288,10 +288,11 @@ test_sha256_hashes_strings_and_bytes(void **state)
         &res);
     const char *abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     char want[512];
-    (void)snprintf(want, sizeof(want),
-                   "{\"s\":\"%s\",\"v\":\"%s\",\"b\":\"%s\",\"e\":\"e3b0c44298fc1c149afbf4c8996fb924"
-                   "27ae41e4649b934ca495991b7852b855\",\"u\":true}",
-                   abc, abc, abc);
+    (void)snprintf(
+        want, sizeof(want),
+        "{\"s\":\"%s\",\"v\":\"%s\",\"b\":\"%s\",\"e\":\"e3b0c44298fc1c149afbf4c8996fb924"
+        "27ae41e4649b934ca495991b7852b855\",\"u\":true}",
+        abc, abc, abc);
     assert_output(&res, want);
     sr_js_result_fini(&res);
 }
@@ -555,8 +556,8 @@ test_bad_job_is_caller_error(void **state)
     (void)state;
     sr_err err = {0};
     struct sr_js_result res;
-    struct sr_js_job job = {.script = "function main() {}", .script_len = 18, .statm_fd = -1,
-                            .input_json = "{nope"};
+    struct sr_js_job job = {
+        .script = "function main() {}", .script_len = 18, .statm_fd = -1, .input_json = "{nope"};
     assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_EINVAL);
     assert_non_null(strstr(err.msg, "input is not valid JSON"));
     sr_js_result_fini(&res);
@@ -621,7 +622,9 @@ test_trivial_job_costs_about_a_context(void **state)
 {
     (void)state;
     struct sr_js_job job = {.script = "function main(i) { return {ok: true}; }",
-                            .script_len = 39, .input_json = "{}", .cpu_limit_us = 1000000,
+                            .script_len = 39,
+                            .input_json = "{}",
+                            .cpu_limit_us = 1000000,
                             .statm_fd = -1};
     struct sr_js_result res;
     for (int i = 0; i < 20; i++) { /* warm up */
@@ -640,8 +643,7 @@ test_trivial_job_costs_about_a_context(void **state)
     for (int i = 0; i < n; i++)
         JSGlobalContextRelease(JSGlobalContextCreateInGroup(g_vm->group, NULL));
     double per_ctx = (now_ms() - t1) / n;
-    print_message("trivial job: %.3f ms; bare context create+release: %.3f ms\n", per_job,
-                  per_ctx);
+    print_message("trivial job: %.3f ms; bare context create+release: %.3f ms\n", per_job, per_ctx);
     /* relative, so it holds under sanitizers (slow unwinding on every malloc
      * makes a context cost ~12 ms there) and on a loaded machine */
     if (per_job > 3.0 * per_ctx + 1.0)

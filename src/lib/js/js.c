@@ -105,8 +105,8 @@ static char g_version[48];
 static void
 fill_version(void)
 {
-    (void)snprintf(g_version, sizeof(g_version), "JavaScriptCore %u.%u.%u",
-                   jsc_get_major_version(), jsc_get_minor_version(), jsc_get_micro_version());
+    (void)snprintf(g_version, sizeof(g_version), "JavaScriptCore %u.%u.%u", jsc_get_major_version(),
+                   jsc_get_minor_version(), jsc_get_micro_version());
 }
 
 const char *
@@ -145,8 +145,7 @@ fail_take(struct sr_js_result *res, const char *code, char *msg)
     res->error_message = msg ? msg : strdup("out of memory describing the error");
 }
 
-static void
-fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
+static void fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -207,8 +206,7 @@ watchdog(JSContextRef ctx, void *data)
         return true;
     }
     uint64_t rss = 0;
-    if (job->memory_bytes && run->statm_fd >= 0 && read_rss(run, &rss) &&
-        rss > job->memory_bytes) {
+    if (job->memory_bytes && run->statm_fd >= 0 && read_rss(run, &rss) && rss > job->memory_bytes) {
         run->stop = SR_JS__STOP_MEMORY;
         run->stop_rss = rss;
         return true;
@@ -297,7 +295,8 @@ find_entry(struct sr_js__run *run, const char *name, struct sr_js_result *res)
     }
     JSStringRelease(key);
     if (exc) {
-        fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, "reading the entry point threw: "));
+        fail_take(res, SR_CODE_EXECUTION_ERROR,
+                  sr_js__describe(ctx, exc, "reading the entry point threw: "));
         return NULL;
     }
     if (!v || JSValueIsUndefined(ctx, v)) {
@@ -381,10 +380,10 @@ await_value(struct sr_js__run *run, const char *name, JSValueRef v, JSValueRef *
     JSContextRef ctx = run->ctx;
     for (int depth = 0; depth < SR_JS_MAX_THEN_CHAIN; depth++) {
         JSValueRef exc = NULL;
-        JSValueRef then = JSValueIsObject(ctx, v) ? sr_js__get(ctx, sr_js__obj(v), "then", &exc)
-                                                  : NULL;
-        if (!exc && (!then || !JSValueIsObject(ctx, then) ||
-                     !JSObjectIsFunction(ctx, sr_js__obj(then)))) {
+        JSValueRef then =
+            JSValueIsObject(ctx, v) ? sr_js__get(ctx, sr_js__obj(v), "then", &exc) : NULL;
+        if (!exc &&
+            (!then || !JSValueIsObject(ctx, then) || !JSObjectIsFunction(ctx, sr_js__obj(then)))) {
             *out = v;
             return true;
         }
@@ -503,9 +502,8 @@ check_job(const struct sr_js_job *job, const char *name, struct sr_js_result *re
     }
     size_t len = strnlen(name, SR_MAX_ENTRY_POINT + 1);
     if (len == 0 || len > SR_MAX_ENTRY_POINT) {
-        fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
-             "entry point name must be 1 to %d bytes, got %s", SR_MAX_ENTRY_POINT,
-             len ? "a longer one" : "an empty one");
+        fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point name must be 1 to %d bytes, got %s",
+             SR_MAX_ENTRY_POINT, len ? "a longer one" : "an empty one");
         return false;
     }
     return true;

@@ -44,8 +44,8 @@ static const char *
 type_name(JSContextRef ctx, JSValueRef v)
 {
     static const char *const typed[] = {
-        "Int8Array",   "Int16Array",   "Int32Array",   "Uint8Array",   "Uint8ClampedArray",
-        "Uint16Array", "Uint32Array",  "Float32Array", "Float64Array", "ArrayBuffer",
+        "Int8Array",   "Int16Array",    "Int32Array",     "Uint8Array",   "Uint8ClampedArray",
+        "Uint16Array", "Uint32Array",   "Float32Array",   "Float64Array", "ArrayBuffer",
         "object",      "BigInt64Array", "BigUint64Array",
     };
     switch (JSValueGetType(ctx, v)) {
@@ -296,8 +296,8 @@ secret_value(JSContextRef ctx, const json_t *v, JSValueRef *exc)
 }
 
 static JSValueRef
-get_secret(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-           const JSValueRef argv[], JSValueRef *exc)
+get_secret(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
+           JSValueRef *exc)
 {
     (void)fn, (void)self;
     char msg[120];
@@ -339,8 +339,8 @@ deep_freeze(JSContextRef ctx, JSObjectRef freeze, JSValueRef v, int depth, sr_er
     size_t n = JSPropertyNameArrayGetCount(names);
     sr_status rc = SR_OK;
     for (size_t i = 0; rc == SR_OK && i < n; i++) {
-        JSValueRef child = JSObjectGetProperty(ctx, o, JSPropertyNameArrayGetNameAtIndex(names, i),
-                                               &exc);
+        JSValueRef child =
+            JSObjectGetProperty(ctx, o, JSPropertyNameArrayGetNameAtIndex(names, i), &exc);
         rc = exc ? sr_err_set(err, SR_EINTERNAL, "reading the secrets object threw")
                  : deep_freeze(ctx, freeze, child, depth + 1, err); // NOLINT(misc-no-recursion)
     }
@@ -420,15 +420,15 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
     static const JSObjectCallAsFunctionCallback console_fns[] = {console_log, console_info,
                                                                  console_warn, console_error};
     static const char *const crypto_names[] = {"sha256", "randomBytes"};
-    static const JSObjectCallAsFunctionCallback crypto_fns[] = {crypto_sha256,
-                                                                crypto_random_bytes};
+    static const JSObjectCallAsFunctionCallback crypto_fns[] = {crypto_sha256, crypto_random_bytes};
     JSContextRef ctx = run->ctx;
     JSObjectRef global = JSContextGetGlobalObject(ctx);
     JSValueRef exc = NULL;
 
     JSValueRef json = sr_js__get(ctx, global, "JSON", &exc);
-    JSValueRef stringify =
-        json && JSValueIsObject(ctx, json) ? sr_js__get(ctx, sr_js__obj(json), "stringify", &exc) : NULL;
+    JSValueRef stringify = json && JSValueIsObject(ctx, json)
+                               ? sr_js__get(ctx, sr_js__obj(json), "stringify", &exc)
+                               : NULL;
     if (!stringify || !JSValueIsObject(ctx, stringify))
         return sr_err_set(err, SR_EINTERNAL, "JSON.stringify is missing in a fresh context");
     run->json_stringify = sr_js__obj(stringify);

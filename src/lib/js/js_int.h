@@ -57,9 +57,9 @@ enum sr_js__stop {
 
 struct sr_js_vm {
     JSContextGroupRef group;
-    int own_statm_fd;        /* /proc/self/statm opened by us on first need, or -1 */
-    long page_size;          /* bytes */
-    bool is_jit;             /* JIT state of the process when the VM was made */
+    int own_statm_fd; /* /proc/self/statm opened by us on first need, or -1 */
+    long page_size;   /* bytes */
+    bool is_jit;      /* JIT state of the process when the VM was made */
 };
 
 /* One job in progress (sr_js__run_of() finds it from a host function). */
@@ -67,18 +67,18 @@ struct sr_js__run {
     sr_js_vm *vm;
     const struct sr_js_job *job;
     JSGlobalContextRef ctx;
-    json_t *logs;         /* borrowed from the result: array of strings */
-    size_t logs_dropped;  /* console calls after SR_MAX_LOG_ENTRIES */
-    json_t *secrets;      /* owned: the job's secrets for getSecret() */
-    JSValueRef input;     /* protected: the job's input value */
-    JSValueRef secrets_js; /* protected: the frozen secrets object */
+    json_t *logs;               /* borrowed from the result: array of strings */
+    size_t logs_dropped;        /* console calls after SR_MAX_LOG_ENTRIES */
+    json_t *secrets;            /* owned: the job's secrets for getSecret() */
+    JSValueRef input;           /* protected: the job's input value */
+    JSValueRef secrets_js;      /* protected: the frozen secrets object */
     JSObjectRef json_stringify; /* protected: the intrinsic JSON.stringify */
-    int statm_fd;         /* fd to sample RSS from, or -1 (no memory limit) */
-    int64_t cpu_start_us; /* thread CPU clock when the guest started */
+    int statm_fd;               /* fd to sample RSS from, or -1 (no memory limit) */
+    int64_t cpu_start_us;       /* thread CPU clock when the guest started */
     enum sr_js__stop stop;
-    uint64_t stop_rss;    /* bytes, RSS seen when SR_JS__STOP_MEMORY */
-    bool is_settled;      /* the awaited promise settled */
-    bool is_fulfilled;    /* ... and was fulfilled (else rejected) */
+    uint64_t stop_rss;        /* bytes, RSS seen when SR_JS__STOP_MEMORY */
+    bool is_settled;          /* the awaited promise settled */
+    bool is_fulfilled;        /* ... and was fulfilled (else rejected) */
     JSValueRef settled_value; /* protected while set */
 };
 
@@ -115,8 +115,8 @@ size_t sr_js__string_utf8_len(JSStringRef s);
 /* obj[name] (name is ASCII). NULL with *exc set when the getter threw. */
 JSValueRef sr_js__get(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef *exc);
 /* obj[name] = v with JSPropertyAttributes 'attrs'. False when it threw. */
-bool sr_js__set(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef v,
-                unsigned attrs, JSValueRef *exc);
+bool sr_js__set(JSContextRef ctx, JSObjectRef obj, const char *name, JSValueRef v, unsigned attrs,
+                JSValueRef *exc);
 /* A function object named 'name' that calls 'fn'. NULL when it threw. */
 JSObjectRef sr_js__function(JSContextRef ctx, const char *name, JSObjectCallAsFunctionCallback fn);
 /* A JS string from a C string (ASCII or UTF-8 text). */

@@ -40,6 +40,14 @@ def cli(*args, input=None, env=None, check=False, timeout=120):
     return p
 
 
+def summary(job):
+    """A short description of a job for assertion messages (never the logs)."""
+    if not isinstance(job, dict):
+        return repr(job)[:300]
+    return {k: (repr(v)[:200] if k != "logs" else f"<{len(v)} entries>")
+            for k, v in job.items()}
+
+
 def canonical(v):
     """RFC 8785 for the values the tests use (ASCII keys, integers, strings)."""
     return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -352,7 +352,7 @@ test_rejects_bad_ids_and_limits(void **state)
     struct sr_job_row *rows = NULL;
     size_t n = 0;
     assert_int_equal(sr_store_job_list(f->st, "alice", 102, NULL, &rows, &n, &err), SR_EINVAL);
-    assert_non_null(strstr(err.msg, "at most 100"));
+    assert_non_null(strstr(err.msg, "at most 101"));
 }
 
 static void

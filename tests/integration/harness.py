@@ -114,11 +114,18 @@ class Daemon:
         self.proc.kill()
         self.proc.wait()
         self.proc = None
+        self.log.close()
 
     def cleanup(self):
-        self.stop()
+        """Stops the daemon; fails if it did not exit cleanly (status 0), which
+        also catches sanitizer reports (leaks, UB) in sealrund itself."""
+        rc = self.stop()
+        log = self.log_text() if rc not in (0, None) else ""
+        self.log.close()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        if rc not in (0, None):
+            raise AssertionError(f"sealrund exited with {rc}; log tail:\n{log[-3000:]}")
 
     def __enter__(self):
         return self.start()

@@ -615,27 +615,25 @@ now_ms(void)
     return (double)sr_mono_us() / 1000.0;
 }
 
-/* A trivial job in a warm VM costs about a fresh context. Prints the figure
- * (bench/js measures it in a release build). */
+/* One warm VM runs many trivial jobs back to back, each in its own context.
+ * Prints the cost next to a bare context's; the speed target itself is
+ * checked by bench/js (a benchmark, never a timed assertion in a test). */
 static void
-test_trivial_job_costs_about_a_context(void **state)
+test_runs_many_trivial_jobs_in_one_vm(void **state)
 {
     (void)state;
-    struct sr_js_job job = {.script = "function main(i) { return {ok: true}; }",
-                            .script_len = 39,
+    struct sr_js_job job = {.script = "function main(i) { return {ok: !globalThis.seen, n: (globalThis.seen = 1)}; }",
                             .input_json = "{}",
                             .cpu_limit_us = 1000000,
                             .statm_fd = -1};
+    job.script_len = strlen(job.script);
     struct sr_js_result res;
-    for (int i = 0; i < 20; i++) { /* warm up */
-        assert_int_equal(sr_js_run(g_vm, &job, &res, NULL), SR_OK);
-        sr_js_result_fini(&res);
-    }
     const int n = 300;
     double t0 = now_ms();
     for (int i = 0; i < n; i++) {
         assert_int_equal(sr_js_run(g_vm, &job, &res, NULL), SR_OK);
         assert_true(res.ok);
+        assert_string_equal(res.output_json, "{\"ok\":true,\"n\":1}");
         sr_js_result_fini(&res);
     }
     double per_job = (now_ms() - t0) / n;
@@ -644,10 +642,6 @@ test_trivial_job_costs_about_a_context(void **state)
         JSGlobalContextRelease(JSGlobalContextCreateInGroup(g_vm->group, NULL));
     double per_ctx = (now_ms() - t1) / n;
     print_message("trivial job: %.3f ms; bare context create+release: %.3f ms\n", per_job, per_ctx);
-    /* relative, so it holds under sanitizers (slow unwinding on every malloc
-     * makes a context cost ~12 ms there) and on a loaded machine */
-    if (per_job > 3.0 * per_ctx + 1.0)
-        fail_msg("a trivial job costs %.3f ms, a bare context %.3f ms", per_job, per_ctx);
 }
 
 /* LeakSanitizer: JSC's side tables that only its self-mapped GC heap points
@@ -704,7 +698,7 @@ main(void)
         cmocka_unit_test(test_each_job_gets_a_fresh_context),
         cmocka_unit_test(test_gas_is_cpu_time),
         cmocka_unit_test(test_engine_version),
-        cmocka_unit_test(test_trivial_job_costs_about_a_context),
+        cmocka_unit_test(test_runs_many_trivial_jobs_in_one_vm),
     };
     return cmocka_run_group_tests_name("js_run", tests, setup, teardown);
 }

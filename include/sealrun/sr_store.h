@@ -131,4 +131,27 @@ sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *e
 /* Counts for /info: all stored jobs. */
 sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
 
+/* --- WebAssembly modules --- */
+
+struct sr_module_row {
+    uint8_t *bytes;        /* owned, len bytes */
+    size_t len;
+    char *info_json;       /* owned: metadata computed at upload (size, imports, exports) */
+    int64_t created_at_ms; /* when this owner first uploaded it */
+};
+void sr_module_row_fini(struct sr_module_row *row);
+
+/* Stores a module under its hex SHA-256 (64 lower-case hex characters; the
+ * caller computed it from 'bytes'), once however many owners upload it, and
+ * records that 'owner' may use it. *created (may be NULL) says whether this
+ * owner did not have it before. Copies everything. */
+sr_status sr_store_module_put(sr_store *st, const char *owner, const char *hash_hex,
+                              const uint8_t *bytes, size_t len, const char *info_json,
+                              int64_t now_ms, bool *created, sr_err *err);
+
+/* Loads a module 'owner' uploaded. SR_ENOTFOUND when it does not exist or
+ * the owner never uploaded it (the same answer). *out: sr_module_row_fini. */
+sr_status sr_store_module_get(sr_store *st, const char *owner, const char *hash_hex,
+                              struct sr_module_row *out, sr_err *err);
+
 #endif /* SR_STORE_H */

@@ -143,7 +143,7 @@ test_refuses_newer_schema(void **state)
     sr_err err = {0};
     assert_int_equal(sr_store_open_sqlite(f->path, &f->st, &err), SR_ECONFLICT);
     assert_null(f->st);
-    assert_non_null(strstr(err.msg, "schema version 99, newer than the 1"));
+    assert_non_null(strstr(err.msg, "schema version 99, newer than the "));
 }
 
 static void

@@ -266,3 +266,43 @@ sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 {
     return st->ops->jobs_count(st, total, err);
 }
+
+static bool
+valid_hash(const char *h)
+{
+    return h && strnlen(h, 65) == 64 && is_lower_hex(h, 64);
+}
+
+void
+sr_module_row_fini(struct sr_module_row *row)
+{
+    free(row->bytes);
+    free(row->info_json);
+    memset(row, 0, sizeof(*row));
+}
+
+sr_status
+sr_store_module_put(sr_store *st, const char *owner, const char *hash_hex, const uint8_t *bytes,
+                    size_t len, const char *info_json, int64_t now_ms, bool *created, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (!valid_hash(hash_hex))
+        return sr_err_set(err, SR_EINVAL, "module hash must be 64 lower-case hex characters");
+    if (!bytes || !len || !info_json)
+        return sr_err_set(err, SR_EINVAL, "module '%s' has no bytes or no metadata", hash_hex);
+    return st->ops->module_put(st, owner, hash_hex, bytes, len, info_json, now_ms, created, err);
+}
+
+sr_status
+sr_store_module_get(sr_store *st, const char *owner, const char *hash_hex,
+                    struct sr_module_row *out, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (!valid_hash(hash_hex))
+        return sr_err_set(err, SR_ENOTFOUND, "module '%.70s' not found", hash_hex ? hash_hex : "");
+    return st->ops->module_get(st, owner, hash_hex, out, err);
+}

@@ -8,7 +8,7 @@
  * transaction, each in its own savepoint. Every job statement filters on
  * owner in the SQL itself. Times: 0 in a row is NULL in the table.
  *
- * Sections: SQL; row codecs; tokens; jobs; the ops table.
+ * Sections: SQL; row codecs; tokens; jobs; modules; the ops table.
  */
 #include "store_sqlite_int.h"
 
@@ -63,6 +63,12 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'queued' ORDER BY created_at, id",
     [SQ_JOBS_PURGE] = "DELETE FROM jobs WHERE expires_at <= ?1",
     [SQ_JOBS_COUNT] = "SELECT count(*) FROM jobs",
+    [SQ_MODULE_PUT] = "INSERT INTO modules (hash, bytes, size, info_json, created_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
+    [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at) VALUES (?1, ?2, ?3) "
+                      "ON CONFLICT (owner, hash) DO NOTHING",
+    [SQ_MODULE_GET] = "SELECT m.bytes, m.info_json, o.created_at FROM module_owners o "
+                      "JOIN modules m ON m.hash = o.hash WHERE o.owner = ?1 AND o.hash = ?2",
 };
 
 /* --- row codecs --- */
@@ -692,6 +698,100 @@ sr_store__sqlite_stats(sr_store *st, uint64_t *commits, uint64_t *writes)
     pthread_mutex_unlock(&s->wlock);
 }
 
+/* --- modules --- */
+
+struct module_put_arg {
+    const char *owner;
+    const char *hash;
+    const uint8_t *bytes;
+    size_t len;
+    const char *info_json;
+    int64_t now_ms;
+    bool created;
+};
+
+static sr_status
+w_module_put(struct sq_conn *c, void *arg, sr_err *err)
+{
+    struct module_put_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_MODULE_PUT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = bind_text(stmt, 1, a->hash);
+    b = b ? b : sqlite3_bind_blob64(stmt, 2, a->bytes, a->len, SQLITE_STATIC);
+    b = b ? b : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)a->len);
+    b = b ? b : bind_text(stmt, 4, a->info_json);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, a->now_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "store module", a->hash);
+    sr_store__sq_done(stmt);
+    if (rc != SR_OK)
+        return rc;
+    rc = sr_store__sq_stmt(c, SQ_MODULE_OWN, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    b = bind_text(stmt, 1, a->owner);
+    b = b ? b : bind_text(stmt, 2, a->hash);
+    b = b ? b : sqlite3_bind_int64(stmt, 3, a->now_ms);
+    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "record the owner of module", a->hash);
+    a->created = rc == SR_OK && sqlite3_changes(c->db) > 0;
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+static sr_status
+sq_module_put(sr_store *st, const char *owner, const char *hash_hex, const uint8_t *bytes,
+              size_t len, const char *info_json, int64_t now_ms, bool *created, sr_err *err)
+{
+    struct module_put_arg a = {owner, hash_hex, bytes, len, info_json, now_ms, false};
+    sr_status rc = sr_store__sq_write((struct sq_store *)st, w_module_put, &a, err);
+    if (rc == SR_OK && created)
+        *created = a.created;
+    return rc;
+}
+
+static sr_status
+read_module(sqlite3_stmt *stmt, struct sr_module_row *out, sr_err *err)
+{
+    size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+    const void *p = sqlite3_column_blob(stmt, 0);
+    out->bytes = malloc(len ? len : 1);
+    if (!out->bytes)
+        return sr_err_set(err, SR_ENOMEM, "out of memory loading a module of %zu bytes", len);
+    if (len)
+        memcpy(out->bytes, p, len);
+    out->len = len;
+    out->created_at_ms = sqlite3_column_int64(stmt, 2);
+    sr_status rc = col_dup(stmt, 1, &out->info_json, err);
+    if (rc != SR_OK)
+        sr_module_row_fini(out);
+    return rc;
+}
+
+static sr_status
+sq_module_get(sr_store *st, const char *owner, const char *hash_hex, struct sr_module_row *out,
+              sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_MODULE_GET, &stmt, err);
+    if (rc == SR_OK) {
+        int b = bind_text(stmt, 1, owner);
+        b = b ? b : bind_text(stmt, 2, hash_hex);
+        int src = b ? b : sqlite3_step(stmt);
+        if (src == SQLITE_ROW)
+            rc = read_module(stmt, out, err);
+        else if (src == SQLITE_DONE)
+            rc = sr_err_set(err, SR_ENOTFOUND, "module '%s' not found", hash_hex);
+        else
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load module '%s'", hash_hex);
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
 const struct sr_store_ops sr_store__sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -710,4 +810,6 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_queued = sq_jobs_queued,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
+    .module_put = sq_module_put,
+    .module_get = sq_module_get,
 };

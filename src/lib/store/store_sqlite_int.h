@@ -53,6 +53,9 @@ enum sq_stmt {
     SQ_JOBS_QUEUED,
     SQ_JOBS_PURGE,
     SQ_JOBS_COUNT,
+    SQ_MODULE_PUT,
+    SQ_MODULE_OWN,
+    SQ_MODULE_GET,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];

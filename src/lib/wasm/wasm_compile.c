@@ -474,17 +474,53 @@ set_target(struct cc *c, struct ctl *t, size_t cell, size_t instr)
     return SR_OK;
 }
 
+/* The variant of a branch that charges its target's fuel itself, or -1. */
+static int
+fuel_variant(int op)
+{
+    if (op >= SR_WASM__OP_BR && op <= SR_WASM__OP_BR_UNLESS)
+        return SR_WASM__OP_BR_F + (op - SR_WASM__OP_BR);
+    if (op >= SR_WASM__OP_BR_I32_EQ && op <= SR_WASM__OP_BR_I64_GE_U)
+        return SR_WASM__OP_BR_I32_EQ_F + (op - SR_WASM__OP_BR_I32_EQ);
+    if (op >= SR_WASM__OP_BR_I32_EQ_K && op <= SR_WASM__OP_BR_I32_GE_U_K)
+        return SR_WASM__OP_BR_I32_EQ_K_F + (op - SR_WASM__OP_BR_I32_EQ_K);
+    return -1;
+}
+
+/* True if a branch to loop t may charge the loop head's FUEL itself. Every
+ * branch ends a basic block and is charged before it is emitted, so the cost
+ * in the head's FUEL cell is final by now (a later block can be merged into
+ * a FUEL only while its cost is 0 and nothing follows it). */
+static bool
+loop_fuel_fusable(const struct cc *c, const struct ctl *t, int op)
+{
+#ifdef SR_WASM_NO_FUEL
+    (void)c;
+    (void)t;
+    (void)op;
+    return false;
+#else
+    return t->kind == K_LOOP && fuel_variant(op) >= 0 && t->label + 2 <= c->len &&
+           c->code[t->label].op == c->ops[SR_WASM__OP_FUEL];
+#endif
+}
+
 static sr_status
 emit_branch(struct cc *c, int op, int nargs, uint64_t a, uint64_t b, struct ctl *t)
 {
     size_t instr = 0;
-    sr_status st = emit_op(c, op, &instr);
+    const bool fuse = loop_fuel_fusable(c, t, op);
+    sr_status st = emit_op(c, fuse ? fuel_variant(op) : op, &instr);
     if (st == SR_OK && nargs > 0)
         st = emit_u(c, a);
     if (st == SR_OK && nargs > 1)
         st = emit_u(c, b);
     if (st == SR_OK)
         st = emit_u(c, 0);
+    if (st == SR_OK && fuse) { /* [.. t f]: charge f and land after the head's FUEL */
+        c->code[c->len - 1].i = (int64_t)t->label + 2 - (int64_t)instr;
+        return emit_u(c, c->code[t->label + 1].u);
+    }
     if (st == SR_OK)
         st = set_target(c, t, c->len - 1, instr);
     return st;

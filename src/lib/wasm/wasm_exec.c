@@ -648,6 +648,78 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
         goto *pc->op;                                                                              \
     } while (0)
 
+    /* ---- branches that charge their loop head's fuel [.. t f] -------------------------------- */
+#define FJUMP(t)                                                                                   \
+    do {                                                                                           \
+        const uint64_t k_ = pc[(t) + 1].u;                                                         \
+        if (fuel < k_)                                                                             \
+            TRAP(SR_WASM_TRAP_FUEL);                                                               \
+        fuel -= k_;                                                                                \
+        pc += pc[t].i;                                                                             \
+        goto *pc->op;                                                                              \
+    } while (0)
+#define BRC32F(name, expr)                                                                         \
+    L_##name##_F : {                                                                               \
+        const uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);                                     \
+        if (expr)                                                                                  \
+            FJUMP(3);                                                                              \
+        NEXT(5);                                                                                   \
+    }
+#define BRC64F(name, expr)                                                                         \
+    L_##name##_F : {                                                                               \
+        const uint64_t a = S(1), b = S(2);                                                         \
+        if (expr)                                                                                  \
+            FJUMP(3);                                                                              \
+        NEXT(5);                                                                                   \
+    }
+#define BRK32F(name, expr)                                                                         \
+    L_##name##_F : {                                                                               \
+        const uint32_t a = (uint32_t)S(1), b = (uint32_t)pc[2].u;                                  \
+        if (expr)                                                                                  \
+            FJUMP(3);                                                                              \
+        NEXT(5);                                                                                   \
+    }
+    L_BR_F:
+    FJUMP(1);
+    L_BR_IF_F:
+    if ((uint32_t)S(1))
+        FJUMP(2);
+    NEXT(4);
+    L_BR_UNLESS_F:
+    if (!(uint32_t)S(1))
+        FJUMP(2);
+    NEXT(4);
+    BRC32F(BR_I32_EQ, a == b)
+    BRC32F(BR_I32_NE, a != b)
+    BRC32F(BR_I32_LT_S, (int32_t)a < (int32_t)b)
+    BRC32F(BR_I32_LT_U, a < b)
+    BRC32F(BR_I32_GT_S, (int32_t)a > (int32_t)b)
+    BRC32F(BR_I32_GT_U, a > b)
+    BRC32F(BR_I32_LE_S, (int32_t)a <= (int32_t)b)
+    BRC32F(BR_I32_LE_U, a <= b)
+    BRC32F(BR_I32_GE_S, (int32_t)a >= (int32_t)b)
+    BRC32F(BR_I32_GE_U, a >= b)
+    BRC64F(BR_I64_EQ, a == b)
+    BRC64F(BR_I64_NE, a != b)
+    BRC64F(BR_I64_LT_S, (int64_t)a < (int64_t)b)
+    BRC64F(BR_I64_LT_U, a < b)
+    BRC64F(BR_I64_GT_S, (int64_t)a > (int64_t)b)
+    BRC64F(BR_I64_GT_U, a > b)
+    BRC64F(BR_I64_LE_S, (int64_t)a <= (int64_t)b)
+    BRC64F(BR_I64_LE_U, a <= b)
+    BRC64F(BR_I64_GE_S, (int64_t)a >= (int64_t)b)
+    BRC64F(BR_I64_GE_U, a >= b)
+    BRK32F(BR_I32_EQ_K, a == b)
+    BRK32F(BR_I32_NE_K, a != b)
+    BRK32F(BR_I32_LT_S_K, (int32_t)a < (int32_t)b)
+    BRK32F(BR_I32_LT_U_K, a < b)
+    BRK32F(BR_I32_GT_S_K, (int32_t)a > (int32_t)b)
+    BRK32F(BR_I32_GT_U_K, a > b)
+    BRK32F(BR_I32_LE_S_K, (int32_t)a <= (int32_t)b)
+    BRK32F(BR_I32_LE_U_K, a <= b)
+    BRK32F(BR_I32_GE_S_K, (int32_t)a >= (int32_t)b)
+    BRK32F(BR_I32_GE_U_K, a >= b)
+
     /* ---- control ------------------------------------------------------------------------- */
     L_UNREACHABLE:
     TRAP(SR_WASM_TRAP_UNREACHABLE);

@@ -276,7 +276,17 @@ union sr_wasm__cell {
     X(I64_ROTL_K) X(I64_ROTR_K) /* [d a k] op with a constant */                                  \
     X(BR_I32_EQ_K) X(BR_I32_NE_K) X(BR_I32_LT_S_K) X(BR_I32_LT_U_K) X(BR_I32_GT_S_K)              \
     X(BR_I32_GT_U_K) X(BR_I32_LE_S_K) X(BR_I32_LE_U_K) X(BR_I32_GE_S_K) X(BR_I32_GE_U_K)          \
-    /* [a k t] fused compare-with-constant + br */
+    /* [a k t] fused compare-with-constant + br */                                                \
+    X(BR_F) X(BR_IF_F) X(BR_UNLESS_F)                                                              \
+    X(BR_I32_EQ_F) X(BR_I32_NE_F) X(BR_I32_LT_S_F) X(BR_I32_LT_U_F) X(BR_I32_GT_S_F)               \
+    X(BR_I32_GT_U_F) X(BR_I32_LE_S_F) X(BR_I32_LE_U_F) X(BR_I32_GE_S_F) X(BR_I32_GE_U_F)          \
+    X(BR_I64_EQ_F) X(BR_I64_NE_F) X(BR_I64_LT_S_F) X(BR_I64_LT_U_F) X(BR_I64_GT_S_F)               \
+    X(BR_I64_GT_U_F) X(BR_I64_LE_S_F) X(BR_I64_LE_U_F) X(BR_I64_GE_S_F) X(BR_I64_GE_U_F)          \
+    X(BR_I32_EQ_K_F) X(BR_I32_NE_K_F) X(BR_I32_LT_S_K_F) X(BR_I32_LT_U_K_F) X(BR_I32_GT_S_K_F)     \
+    X(BR_I32_GT_U_K_F) X(BR_I32_LE_S_K_F) X(BR_I32_LE_U_K_F) X(BR_I32_GE_S_K_F)                   \
+    X(BR_I32_GE_U_K_F)                                                                             \
+    /* the branches above with one more cell [.. t f]: a backward branch to a loop head whose     \
+     * FUEL instruction (cost f) it charges itself, jumping just past it */
 
 #define SR_WASM__ENUM(name) SR_WASM__OP_##name,
 enum sr_wasm__op {

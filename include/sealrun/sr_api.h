@@ -26,7 +26,8 @@ struct sr_api_request {
     const char *authorization; /* the Authorization header, or NULL */
     const char *query_limit;   /* ?limit=, or NULL */
     const char *query_before;  /* ?before=, or NULL */
-    const char *body;          /* borrowed, body_len bytes (<= SR_MAX_BODY) */
+    const char *content_type;  /* the Content-Type header, or NULL */
+    const char *body;          /* borrowed, body_len bytes (<= sr_api_body_limit()) */
     size_t body_len;
 };
 
@@ -43,6 +44,10 @@ void sr_api_free(sr_api *api);
 /* Routes one request. Always fills *resp (errors are
  * {"error":{"code","message"}} bodies); never fails. */
 void sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp);
+
+/* The largest body accepted for a request (SR_MAX_MODULE for POST /modules,
+ * SR_MAX_BODY otherwise). */
+size_t sr_api_body_limit(const char *method, const char *path);
 
 /* The HTTP status and error code for a library status in a given context
  * (keep in sync with docs/errors.md). */

@@ -17,6 +17,8 @@
 #define SR_CODE_INPUT_TOO_LARGE "INPUT_TOO_LARGE"             /* > SR_MAX_INPUT */
 #define SR_CODE_OUTPUT_NOT_JSON "OUTPUT_NOT_JSON"             /* result not serialisable */
 #define SR_CODE_INTERRUPTED "INTERRUPTED"                     /* sealrund stopped mid-job */
+#define SR_CODE_EXIT_CODE "EXIT_CODE"                         /* WASI program exited non-zero */
+#define SR_CODE_MODULE_ERROR "MODULE_ERROR"                   /* WASM module invalid or unlinkable */
 #define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"             /* job process died */
 #define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"               /* a bug in sealrun */
 

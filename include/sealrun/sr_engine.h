@@ -33,17 +33,31 @@ struct sr_engine_config {
     unsigned idle_ms;              /* tenant mode; 0 = sandbox default */
 };
 
+enum sr_output_format {
+    SR_OUTPUT_JSON = 0, /* stdout parsed as JSON (WASM); the returned value (JS) */
+    SR_OUTPUT_TEXT,     /* WASM: stdout as a JSON string (UTF-8) */
+    SR_OUTPUT_BASE64,   /* WASM: stdout as a base64 string */
+};
+
 /* A validated job request (POST /execute body or `sealrun run`). */
 struct sr_job_request {
-    char *runtime;      /* "js" */
-    char *script;       /* owned, script_len bytes */
+    char *runtime;      /* "js" or "wasm" */
+    char *script;       /* js: owned, script_len bytes */
     size_t script_len;
-    char *entry_point;  /* owned; "main" by default */
-    char *input_json;   /* owned canonical-ish JSON text of "input" ("null" if absent) */
+    char *entry_point;  /* js: owned; "main" by default */
+    uint8_t *module;    /* wasm: owned bytes, or NULL until loaded by module_hash */
+    size_t module_len;
+    char module_hash[65]; /* wasm: hex SHA-256 of the module ("" until known) */
+    enum sr_output_format output_format;
+    char **args;        /* wasm: owned argv[1..] for the program */
+    size_t nargs;
+    char **env;         /* wasm: owned "NAME=value" strings */
+    size_t nenv;
+    char *input_json;   /* owned JSON text of "input" ("null" if absent) */
     size_t input_len;
     uint32_t timeout_s; /* 1..SR_MAX_TIMEOUT_S */
     uint32_t memory_mb; /* 16..SR_MAX_MEMORY_MB */
-    uint64_t gas_limit; /* JS: CPU microseconds; 0 = the timeout */
+    uint64_t gas_limit; /* js: CPU microseconds, 0 = the timeout; wasm: fuel, never 0 */
     bool has_pubkey;
     uint8_t output_pubkey[SR_BOX_PK_LEN];
     bool async;
@@ -51,7 +65,10 @@ struct sr_job_request {
 
 /* Validates a request body. Unknown fields are refused (a typo must not be
  * silently ignored). SR_EINVAL names the field and what was expected;
- * SR_ELIMIT for a script over SR_MAX_SCRIPT. Fills *out (caller: _fini). */
+ * SR_ELIMIT for a script over SR_MAX_SCRIPT or a module over SR_MAX_MODULE.
+ * A "module" (base64) is decoded, validated and hashed here; a
+ * "module_hash" is loaded from the store when the job runs. Fills *out
+ * (caller: _fini). */
 sr_status sr_job_request_parse(const json_t *body, struct sr_job_request *out, sr_err *err);
 void sr_job_request_fini(struct sr_job_request *req);
 /* The request as stored for a queued job (and parsed back after a restart). */
@@ -83,6 +100,21 @@ sr_status sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_j
  * SR_ELIMIT when the owner's queue is full. Needs a store. */
 sr_status sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req,
                            json_t **out, sr_err *err);
+
+/* Validates a WebAssembly module, stores it for 'owner' (deduplicated by
+ * SHA-256) and returns its metadata (owned): {"hash","size","imports",
+ * "exports","created_at"}. *created says whether the owner did not have it
+ * yet. SR_EINVAL with the decoder's message for an invalid module. */
+sr_status sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t *bytes,
+                               size_t len, bool *created, json_t **out, sr_err *err);
+
+/* The metadata of a module 'owner' uploaded. SR_ENOTFOUND otherwise. */
+sr_status sr_engine_module_info(sr_engine *eng, const char *owner, const char *hash,
+                                json_t **out, sr_err *err);
+
+/* Validates module bytes and describes them (no store): owned metadata
+ * without "created_at". Used by upload and by `sealrun run`. */
+sr_status sr_engine_module_describe(const uint8_t *bytes, size_t len, json_t **out, sr_err *err);
 
 /* One job of 'owner' as the API shows it. SR_ENOTFOUND if missing or not theirs. */
 sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out,

@@ -32,6 +32,10 @@
 /* WASM fuel. */
 #define SR_DEFAULT_FUEL 1000000000ull
 #define SR_MAX_FUEL 500000000000ull
+/* WASI args and environment given in a request: count and bytes each. */
+#define SR_MAX_WASI_ARGS 64
+#define SR_MAX_WASI_ENV 64
+#define SR_MAX_WASI_STRING 4096
 /* Secret references per job. */
 #define SR_MAX_SECRET_REFS 16
 /* Running jobs per user (sync beyond: 429) and queued async jobs per user. */

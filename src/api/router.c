@@ -191,17 +191,67 @@ route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
     resp->body = list;
 }
 
+size_t
+sr_api_body_limit(const char *method, const char *path)
+{
+    return strcmp(method, "POST") == 0 && strcmp(path, "/modules") == 0 ? SR_MAX_MODULE
+                                                                         : SR_MAX_BODY;
+}
+
+static void
+route_module_put(sr_api *api, const char *owner, const struct sr_api_request *req,
+                 struct sr_api_response *resp)
+{
+    const char *ct = req->content_type;
+    if (!ct || strncasecmp(ct, "application/wasm", 16) != 0) {
+        reply_error(resp, 400,
+                    "POST /modules takes the raw module bytes with 'Content-Type: "
+                    "application/wasm'");
+        return;
+    }
+    if (req->body_len == 0) {
+        reply_error(resp, 400, "the request body is empty; send the module's bytes");
+        return;
+    }
+    bool created = false;
+    json_t *info = NULL;
+    sr_err e = {0};
+    if (sr_engine_module_put(api->eng, owner, (const uint8_t *)req->body, req->body_len, &created,
+                             &info, &e) != SR_OK) {
+        reply_status(resp, &e, "storing a module");
+        return;
+    }
+    json_object_set_new(info, "created", json_boolean(created));
+    resp->status = created ? 201 : 200;
+    resp->body = info;
+}
+
+static void
+route_module_get(sr_api *api, const char *owner, const char *hash, struct sr_api_response *resp)
+{
+    json_t *info = NULL;
+    sr_err e = {0};
+    if (sr_engine_module_info(api->eng, owner, hash, &info, &e) != SR_OK) {
+        reply_status(resp, &e, "loading a module");
+        return;
+    }
+    resp->status = 200;
+    resp->body = info;
+}
+
 static json_t *
 info_limits(void)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i}", "script_bytes",
-                     (json_int_t)SR_MAX_SCRIPT, "input_bytes", (json_int_t)SR_MAX_INPUT,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}",
+                     "script_bytes", (json_int_t)SR_MAX_SCRIPT, "module_bytes",
+                     (json_int_t)SR_MAX_MODULE, "input_bytes", (json_int_t)SR_MAX_INPUT,
                      "output_bytes", (json_int_t)SR_MAX_OUTPUT, "body_bytes",
                      (json_int_t)SR_MAX_BODY, "log_entries", (json_int_t)SR_MAX_LOG_ENTRIES,
                      "log_entry_bytes", SR_MAX_LOG_ENTRY, "timeout_default_s",
                      SR_DEFAULT_TIMEOUT_S, "timeout_max_s", SR_MAX_TIMEOUT_S,
                      "memory_default_mb", SR_DEFAULT_MEMORY_MB, "memory_max_mb",
-                     SR_MAX_MEMORY_MB, "random_bytes_max", SR_MAX_RANDOM_BYTES);
+                     SR_MAX_MEMORY_MB, "random_bytes_max", SR_MAX_RANDOM_BYTES, "fuel_default",
+                     (json_int_t)SR_DEFAULT_FUEL, "fuel_max", (json_int_t)SR_MAX_FUEL);
 }
 
 static void
@@ -222,9 +272,11 @@ route_info(sr_api *api, struct sr_api_response *resp)
     sr_duration_str(st.result_ttl_ms * 1000, ttl);
     resp->status = 200;
     resp->body = json_pack(
-        "{s:s, s:s, s:{s:{s:s, s:b}}, s:s, s:o, s:{s:I, s:i, s:i, s:i}, s:s, s:I}", "name",
-        "sealrun", "version", SR_VERSION, "engines", "js", "engine", sr_js_engine_version(),
-        "jit", !cfg->js_no_jit, "isolation",
+        "{s:s, s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o, s:{s:I, s:i, s:i, s:i}, s:s, "
+        "s:I}",
+        "name", "sealrun", "version", SR_VERSION, "engines", "js", "engine",
+        sr_js_engine_version(), "jit", !cfg->js_no_jit, "wasm", "engine",
+        "sealrun-wasm " SR_VERSION, "wasi", "preview1", "isolation",
         cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits, "stats",
         "jobs_total", (json_int_t)st.jobs_total, "jobs_running", (int)st.running,
         "jobs_queued", (int)st.queued, "job_processes", (int)st.processes, "result_ttl", ttl,
@@ -266,14 +318,17 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     bool is_get = strcmp(m, "GET") == 0;
     bool is_post = strcmp(m, "POST") == 0;
     bool is_jobs = strcmp(path, "/jobs") == 0 || strncmp(path, "/jobs/", 6) == 0;
-    bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs;
+    bool is_module_put = strcmp(path, "/modules") == 0;
+    bool is_module_get = strncmp(path, "/modules/", 9) == 0 && path[9];
+    bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs || is_module_put ||
+                 is_module_get;
     if (!known) {
         char msg[160];
         (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", path);
         reply_error(resp, 404, msg);
         return;
     }
-    bool want_post = strcmp(path, "/execute") == 0;
+    bool want_post = strcmp(path, "/execute") == 0 || is_module_put;
     if ((want_post && !is_post) || (!want_post && !is_get)) {
         char msg[160];
         (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '%.100s'; use %s", m, path,
@@ -288,7 +343,11 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     char *owner = authenticate(api, req, resp);
     if (!owner)
         return;
-    if (want_post)
+    if (is_module_put)
+        route_module_put(api, owner, req, resp);
+    else if (is_module_get)
+        route_module_get(api, owner, path + 9, resp);
+    else if (want_post)
         route_execute(api, owner, req, resp);
     else if (strcmp(path, "/jobs") == 0)
         route_jobs(api, owner, req, resp);

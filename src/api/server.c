@@ -74,14 +74,22 @@ send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 }
 
 static bool
-declared_too_large(struct MHD_Connection *c)
+declared_too_large(struct MHD_Connection *c, size_t max)
 {
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (!cl)
         return false;
     char *end = NULL;
     unsigned long long n = strtoull(cl, &end, 10);
-    return end && *end == '\0' && n > SR_MAX_BODY;
+    return end && *end == '\0' && n > max;
+}
+
+static enum MHD_Result
+send_too_large(struct MHD_Connection *c, size_t max)
+{
+    char msg[96];
+    (void)snprintf(msg, sizeof(msg), "request body is larger than the limit of %zu bytes", max);
+    return send_error(c, 413, msg);
 }
 
 static enum MHD_Result
@@ -95,10 +103,10 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
         rc = calloc(1, sizeof(*rc));
         if (!rc)
             return MHD_NO;
-        sr_buf_init(&rc->body, SR_MAX_BODY);
+        sr_buf_init(&rc->body, sr_api_body_limit(method, url));
         *con_cls = rc;
-        if (declared_too_large(c))
-            return send_error(c, 413, "request body is larger than the limit of 8388608 bytes");
+        if (declared_too_large(c, rc->body.max))
+            return send_too_large(c, rc->body.max);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -109,13 +117,14 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
         return MHD_YES;
     }
     if (rc->too_large)
-        return send_error(c, 413, "request body is larger than the limit of 8388608 bytes");
+        return send_too_large(c, rc->body.max);
     const struct sr_api_request req = {
         .method = method,
         .path = url,
         .authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
         .query_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
         .query_before = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "before"),
+        .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
         .body = rc->body.data,
         .body_len = rc->body.len,
     };

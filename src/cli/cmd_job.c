@@ -18,11 +18,13 @@
 #include "sealrun/sr_engine.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_util.h"
 
 static const char exec_usage[] =
-    "usage: sealrun exec --server URL --token TOKEN FILE.js [options]\n"
+    "usage: sealrun exec --server URL --token TOKEN FILE.js|FILE.wasm [options]\n"
     "\n"
-    "Runs FILE.js on a sealrund server and prints the job JSON.\n"
+    "Runs FILE.js (JavaScript) or FILE.wasm (a WASI program) on a sealrund server\n"
+    "and prints the job JSON.\n"
     "\n"
     "  --input JSON           the job input (default null)\n"
     "  --input-file F         read the input JSON from F\n"
@@ -33,14 +35,20 @@ static const char exec_usage[] =
     "  --output-pubkey B64    seal the output to this X25519 key (see keygen)\n"
     "  --async                queue the job and print its id\n"
     "  --wait                 with --async: poll until the job ends, print it\n"
+    "WebAssembly only:\n"
+    "  --fuel N               fuel limit (gas_limit; default 1000000000)\n"
+    "  --arg A                append A to the program's argv (repeatable)\n"
+    "  --env K=V              set an environment variable (repeatable)\n"
+    "  --output-format F      json (default), text or base64\n"
+
     "Environment: SEALRUN_SERVER, SEALRUN_TOKEN stand in for --server, --token.\n"
     "Exit status: 0 completed (or queued), 1 failed, 2 bad usage.\n";
 
 static const char run_usage[] =
-    "usage: sealrun run FILE.js [options]\n"
+    "usage: sealrun run FILE.js|FILE.wasm [options]\n"
     "\n"
-    "Runs FILE.js locally, in the same sandbox and runtime as sealrund, and prints\n"
-    "the job JSON (no server, no store).\n"
+    "Runs FILE.js or FILE.wasm locally, in the same sandbox and runtime as sealrund,\n"
+    "and prints the job JSON (no server, no store): same output, same gas.\n"
     "\n"
     "  --input JSON           the job input (default null)\n"
     "  --input-file F         read the input JSON from F\n"
@@ -50,13 +58,49 @@ static const char run_usage[] =
     "  --gas-limit US         CPU budget in microseconds\n"
     "  --output-pubkey B64    seal the output to this X25519 key\n"
     "  --js-jit on|off        JavaScriptCore JIT (default on)\n"
+    "WebAssembly only:\n"
+    "  --fuel N               fuel limit (gas_limit; default 1000000000)\n"
+    "  --arg A                append A to the program's argv (repeatable)\n"
+    "  --env K=V              set an environment variable (repeatable)\n"
+    "  --output-format F      json (default), text or base64\n"
+
     "Exit status: 0 completed, 1 failed, 2 bad usage.\n";
+
+#define MAX_REPEAT 64
 
 struct job_opts {
     const char *file, *input, *input_file, *entry, *timeout, *memory, *gas, *pubkey;
-    const char *server, *token, *jit;
+    const char *server, *token, *jit, *format;
+    const char *args[MAX_REPEAT], *env[MAX_REPEAT];
+    size_t nargs, nenv;
     bool async, wait;
 };
+
+/* Handles the WebAssembly options; true if 'a' was one. */
+static bool
+wasm_opt(const char *a, int *i, int argc, char **argv, struct job_opts *o, int *rc)
+{
+    const char *v;
+    if ((v = cli_opt(a, "--fuel", i, argc, argv)))
+        o->gas = v;
+    else if ((v = cli_opt(a, "--output-format", i, argc, argv)))
+        o->format = v;
+    else if ((v = cli_opt(a, "--arg", i, argc, argv))) {
+        if (o->nargs == MAX_REPEAT)
+            *rc = cli_fail(CLI_USAGE, NULL, "at most %d --arg options", MAX_REPEAT);
+        else
+            o->args[o->nargs++] = v;
+    } else if ((v = cli_opt(a, "--env", i, argc, argv))) {
+        if (!strchr(v, '=') || v[0] == '=')
+            *rc = cli_fail(CLI_USAGE, NULL, "--env takes NAME=value, got '%s'", v);
+        else if (o->nenv == MAX_REPEAT)
+            *rc = cli_fail(CLI_USAGE, NULL, "at most %d --env options", MAX_REPEAT);
+        else
+            o->env[o->nenv++] = v;
+    } else
+        return false;
+    return true;
+}
 
 static int
 parse_job_opts(int argc, char **argv, struct job_opts *o, bool remote)
@@ -64,7 +108,11 @@ parse_job_opts(int argc, char **argv, struct job_opts *o, bool remote)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v;
-        if ((v = cli_opt(a, "--input", &i, argc, argv)))
+        int rc = CLI_OK;
+        if (wasm_opt(a, &i, argc, argv, o, &rc)) {
+            if (rc != CLI_OK)
+                return rc;
+        } else if ((v = cli_opt(a, "--input", &i, argc, argv)))
             o->input = v;
         else if ((v = cli_opt(a, "--input-file", &i, argc, argv)))
             o->input_file = v;
@@ -112,27 +160,67 @@ set_number(json_t *body, const char *field, const char *text, sr_err *err)
     return SR_OK;
 }
 
+static bool
+is_wasm(const char *path, const char *bytes, size_t len)
+{
+    size_t n = strlen(path);
+    return (len >= 4 && memcmp(bytes, "\0asm", 4) == 0) ||
+           (n > 5 && strcmp(path + n - 5, ".wasm") == 0);
+}
+
+/* The code part of the body: "script" for JavaScript, or "runtime":"wasm"
+ * with the module (base64) and the WebAssembly options. */
+static sr_status
+add_code(const struct job_opts *o, json_t *body, sr_err *err)
+{
+    char *code = NULL;
+    size_t len = 0;
+    sr_status rc = cli_read_file(o->file, SR_MAX_MODULE, &code, &len, err);
+    if (rc != SR_OK)
+        return rc;
+    if (is_wasm(o->file, code, len)) {
+        char *b64 = sr_base64_encode((const uint8_t *)code, len);
+        json_object_set_new(body, "runtime", json_string("wasm"));
+        json_object_set_new(body, "module", b64 ? json_string(b64) : json_null());
+        free(b64);
+        json_t *args = json_array(), *env = json_object();
+        for (size_t i = 0; i < o->nargs; i++)
+            json_array_append_new(args, json_string(o->args[i]));
+        for (size_t i = 0; i < o->nenv; i++) {
+            const char *eq = strchr(o->env[i], '=');
+            char name[256];
+            (void)snprintf(name, sizeof(name), "%.*s", (int)(eq - o->env[i]), o->env[i]);
+            json_object_set_new(env, name, json_string(eq + 1));
+        }
+        json_object_set_new(body, "args", args);
+        json_object_set_new(body, "env", env);
+        if (o->format)
+            json_object_set_new(body, "output_format", json_string(o->format));
+    } else if (len > SR_MAX_SCRIPT) {
+        rc = sr_err_set(err, SR_ELIMIT, "'%s' is %zu bytes; a script may have at most %u",
+                        o->file, len, SR_MAX_SCRIPT);
+    } else {
+        json_t *s = json_stringn(code, len);
+        if (!s)
+            rc = sr_err_set(err, SR_EINVAL, "'%s' is neither a WebAssembly module nor UTF-8 text",
+                            o->file);
+        json_object_set_new(body, "script", s ? s : json_null());
+    }
+    free(code);
+    return rc;
+}
+
 /* Builds the POST /execute body from the options. Returns owned. */
 static sr_status
 build_body(const struct job_opts *o, json_t **out, sr_err *err)
 {
-    char *script = NULL;
-    size_t len = 0;
-    sr_status rc = cli_read_file(o->file, SR_MAX_SCRIPT, &script, &len, err);
-    if (rc != SR_OK)
-        return rc;
     json_t *body = json_object();
-    json_object_set_new(body, "script", json_stringn(script, len));
-    free(script);
-    if (!json_object_get(body, "script")) {
-        json_decref(body);
-        return sr_err_set(err, SR_EINVAL, "'%s' is not valid UTF-8 text", o->file);
-    }
+    sr_status rc = add_code(o, body, err);
     char *in_text = NULL;
     size_t in_len = 0;
-    if (o->input_file) {
+    if (rc == SR_OK && o->input_file) {
         rc = cli_read_file(o->input_file, SR_MAX_BODY, &in_text, &in_len, err);
-    } else if (o->input) {
+    } else if (rc == SR_OK && o->input) {
         in_text = strdup(o->input);
         in_len = strlen(o->input);
     }

@@ -259,8 +259,10 @@ class ApiTest(unittest.TestCase):
                           {}, token=t)
         self.assert_error(400, "invalid_request", "unknown field 'scirpt'", "POST", "/execute",
                           {"scirpt": "x"}, token=t)
-        self.assert_error(400, "invalid_request", "runtime 'wasm'", "POST", "/execute",
-                          {"script": "x", "runtime": "wasm"}, token=t)
+        self.assert_error(400, "invalid_request", "is for runtime \"js\", not \"wasm\"", "POST",
+                          "/execute", {"script": "x", "runtime": "wasm"}, token=t)
+        self.assert_error(400, "invalid_request", "must be \"js\" or \"wasm\"", "POST",
+                          "/execute", {"script": "x", "runtime": "lua"}, token=t)
         self.assert_error(400, "invalid_request", "'timeout' must be 1..120, got 500", "POST",
                           "/execute", {"script": "x", "timeout": 500}, token=t)
         self.assert_error(400, "invalid_request", "'memory_mb'", "POST", "/execute",

@@ -61,6 +61,9 @@ slot_release(sr_engine *eng, const char *owner)
 
 /* ---- sync and async execution ---- */
 
+static sr_status execute_admitted(sr_engine *eng, const char *owner,
+                                  const struct sr_job_request *req, json_t **out, sr_err *err);
+
 static int64_t
 ttl_ms(const sr_engine *eng)
 {
@@ -117,6 +120,20 @@ sr_status
 sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req,
                   json_t **out, sr_err *err)
 {
+    struct sr_job_request local = *req; /* shallow: only 'module' may be loaded into it */
+    sr_status rc = sr_engine__module_load(eng, owner, &local, err);
+    if (rc != SR_OK)
+        return rc;
+    rc = execute_admitted(eng, owner, &local, out, err);
+    if (local.module != req->module)
+        free(local.module);
+    return rc;
+}
+
+static sr_status
+execute_admitted(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                 json_t **out, sr_err *err)
+{
     pthread_mutex_lock(&eng->mu);
     struct user_slot *u = slot_get(eng, owner);
     if (!u) {
@@ -140,23 +157,6 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
     sr_status rc = run_and_record(eng, owner, id, sr_now_ms(), req, true, out, err);
     slot_release(eng, owner);
     return rc;
-}
-
-static sr_status
-copy_request(const struct sr_job_request *src, struct sr_job_request *dst, sr_err *err)
-{
-    *dst = *src;
-    dst->runtime = strdup(src->runtime);
-    dst->script = malloc(src->script_len + 1);
-    dst->entry_point = strdup(src->entry_point);
-    dst->input_json = malloc(src->input_len + 1);
-    if (!dst->runtime || !dst->script || !dst->entry_point || !dst->input_json) {
-        sr_job_request_fini(dst);
-        return sr_err_set(err, SR_ENOMEM, "out of memory queueing a job");
-    }
-    memcpy(dst->script, src->script, src->script_len + 1);
-    memcpy(dst->input_json, src->input_json, src->input_len + 1);
-    return SR_OK;
 }
 
 static void
@@ -189,7 +189,7 @@ queued_new(const char *owner, const struct sr_job_request *req, sr_err *err)
         return NULL;
     }
     q->owner = strdup(owner);
-    if (!q->owner || copy_request(req, &q->req, err) != SR_OK) {
+    if (!q->owner || sr_engine__request_copy(req, &q->req, err) != SR_OK) {
         if (!q->owner)
             sr_err_set(err, SR_ENOMEM, "out of memory queueing a job");
         free(q->owner);
@@ -221,12 +221,35 @@ store_queued(sr_engine *eng, const struct queued_job *q, sr_err *err)
     return rc == SR_OK ? SR_OK : sr_err_wrap(err, "storing job '%s'", q->id);
 }
 
+/* An async WASM job's module must be in the store by the time the job is
+ * acknowledged: an inline module is stored for its owner (like an upload),
+ * a module_hash must name one of the owner's modules. */
+static sr_status
+submit_module(sr_engine *eng, const char *owner, const struct sr_job_request *req, sr_err *err)
+{
+    if (strcmp(req->runtime, "wasm") != 0)
+        return SR_OK;
+    json_t *info = NULL;
+    sr_status rc = req->module ? sr_engine_module_put(eng, owner, req->module, req->module_len,
+                                                      NULL, &info, err)
+                               : sr_engine_module_info(eng, owner, req->module_hash, &info, err);
+    json_decref(info);
+    if (rc == SR_ENOTFOUND)
+        return sr_err_set(err, SR_ENOTFOUND,
+                          "module '%s' not found: upload it with POST /modules first",
+                          req->module_hash);
+    return rc;
+}
+
 sr_status
 sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req,
                  json_t **out, sr_err *err)
 {
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "async jobs need a server with a store");
+    sr_status rc = submit_module(eng, owner, req, err);
+    if (rc != SR_OK)
+        return rc;
     struct queued_job *q = queued_new(owner, req, err);
     if (!q)
         return err ? err->status : SR_ENOMEM;
@@ -245,7 +268,10 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
                           "user '%s' already has %u queued jobs (the limit); retry later",
                           owner, eng->cfg.max_queued_per_user);
     }
-    sr_status rc = store_queued(eng, q, err);
+    /* the worker loads the module by hash, as after a restart */
+    free(q->req.module);
+    q->req.module = NULL;
+    rc = store_queued(eng, q, err);
     json_t *ans = NULL;
     if (rc == SR_OK) {
         ans = json_pack("{s:s, s:s}", "job_id", q->id, "status", "queued");
@@ -305,6 +331,11 @@ run_queued(sr_engine *eng, struct queued_job *q)
         return;
     }
     json_t *job = NULL;
+    if (sr_engine__module_load(eng, q->owner, &q->req, &e) != SR_OK) {
+        /* the module was checked at submit; it cannot vanish (modules are never deleted) */
+        sr_log(SR_LOG_ERROR, "engine", "async job '%s': %s", q->id, e.msg);
+        return;
+    }
     if (run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, &job, &e) !=
         SR_OK)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", q->id, q->owner, e.msg);

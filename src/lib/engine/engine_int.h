@@ -67,6 +67,16 @@ sr_status sr_engine__job_object(const sr_engine *eng, const char *id,
                                 int64_t created_ms, int64_t started_ms, int64_t finished_ms,
                                 int64_t wall_us, json_t **out, sr_err *err);
 
+/* Deep copy of a request (for the async queue). request.c */
+sr_status sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request *dst,
+                                  sr_err *err);
+
+/* Loads req->module from the store by req->module_hash when it is a WASM
+ * job without its bytes. SR_ENOTFOUND when the owner has no such module.
+ * module.c */
+sr_status sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_job_request *req,
+                                 sr_err *err);
+
 /* The sandbox callbacks (run inside job processes). child.c */
 sr_status sr_engine__proc_init(void *arg, void **state, sr_err *err);
 sr_status sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req,

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * job.c - one job from request to result: validating the request, running
- * it in the sandbox, turning the sandbox's report into a job outcome, and
- * building the job object with its output protection
- * (docs/output-protection.md).
+ * job.c - one job from request to result: running it in the sandbox,
+ * turning the sandbox's report into a job outcome, and building the job
+ * object with its output protection (docs/output-protection.md). Requests
+ * are parsed in request.c.
  *
- * Sections: request parsing; running; the job object.
+ * Sections: running; the job object.
  */
 #include "engine_int.h"
 
@@ -18,229 +18,6 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
-
-/* ---- request parsing ---- */
-
-static const char *const known_fields[] = {
-    "runtime", "script",     "entry_point",   "input", "secret_refs",
-    "timeout", "memory_mb",  "gas_limit",     "async", "output_pubkey",
-};
-
-static sr_status
-check_fields(const json_t *body, sr_err *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)body, k, v) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
-            known = known || strcmp(k, known_fields[i]) == 0;
-        if (!known)
-            return sr_err_set(err, SR_EINVAL,
-                              "unknown field '%.64s'; expected runtime, script, entry_point, "
-                              "input, secret_refs, timeout, memory_mb, gas_limit, async, "
-                              "output_pubkey",
-                              k);
-    }
-    return SR_OK;
-}
-
-static sr_status
-get_uint(const json_t *body, const char *name, int64_t min, int64_t max, int64_t def,
-         int64_t *out, sr_err *err)
-{
-    const json_t *v = json_object_get(body, name);
-    if (!v || json_is_null(v)) {
-        *out = def;
-        return SR_OK;
-    }
-    double d = json_is_integer(v) ? (double)json_integer_value(v)
-                                  : (json_is_real(v) ? json_real_value(v) : -1.0);
-    if (!json_is_number(v) || d != (double)(int64_t)d)
-        return sr_err_set(err, SR_EINVAL, "field '%s' must be a whole number", name);
-    int64_t n = (int64_t)d;
-    if (n < min || n > max)
-        return sr_err_set(err, SR_EINVAL, "field '%s' must be %lld..%lld, got %lld", name,
-                          (long long)min, (long long)max, (long long)n);
-    *out = n;
-    return SR_OK;
-}
-
-static sr_status
-parse_runtime(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    const json_t *rt = json_object_get(body, "runtime");
-    const char *name = rt ? json_string_value(rt) : "js";
-    if (!name)
-        return sr_err_set(err, SR_EINVAL, "field 'runtime' must be a string (\"js\")");
-    if (strcmp(name, "js") != 0)
-        return sr_err_set(err, SR_EINVAL,
-                          "runtime '%.32s' is not supported by this server; expected \"js\"",
-                          name);
-    out->runtime = strdup(name);
-    return out->runtime ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
-}
-
-static sr_status
-parse_script(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    const json_t *s = json_object_get(body, "script");
-    if (!s)
-        return sr_err_set(err, SR_EINVAL, "field 'script' is required (JavaScript source text)");
-    if (!json_is_string(s))
-        return sr_err_set(err, SR_EINVAL, "field 'script' must be a string");
-    size_t len = json_string_length(s);
-    if (len == 0)
-        return sr_err_set(err, SR_EINVAL, "field 'script' is empty");
-    if (len > SR_MAX_SCRIPT)
-        return sr_err_set(err, SR_ELIMIT, "field 'script' is %zu bytes; the limit is %u bytes",
-                          len, SR_MAX_SCRIPT);
-    out->script = malloc(len + 1);
-    if (!out->script)
-        return sr_err_set(err, SR_ENOMEM, "out of memory copying the script");
-    memcpy(out->script, json_string_value(s), len + 1);
-    out->script_len = len;
-    return SR_OK;
-}
-
-static sr_status
-parse_entry(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    const json_t *e = json_object_get(body, "entry_point");
-    const char *name = "main";
-    if (e && !json_is_null(e)) {
-        name = json_string_value(e);
-        if (!name)
-            return sr_err_set(err, SR_EINVAL, "field 'entry_point' must be a string");
-        size_t n = strlen(name);
-        bool ok = n > 0 && n <= SR_MAX_ENTRY_POINT;
-        for (size_t i = 0; ok && i < n; i++) {
-            char c = name[i];
-            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
-                 (i > 0 && c >= '0' && c <= '9');
-        }
-        if (!ok)
-            return sr_err_set(err, SR_EINVAL,
-                              "field 'entry_point' must be a JavaScript identifier of 1..%d "
-                              "characters, got '%.64s'",
-                              SR_MAX_ENTRY_POINT, name);
-    }
-    out->entry_point = strdup(name);
-    return out->entry_point ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
-}
-
-static sr_status
-parse_misc(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    const json_t *refs = json_object_get(body, "secret_refs");
-    if (refs && !json_is_null(refs)) {
-        if (!json_is_array(refs))
-            return sr_err_set(err, SR_EINVAL, "field 'secret_refs' must be an array of names");
-        if (json_array_size(refs) > 0)
-            return sr_err_set(err, SR_EINVAL,
-                              "field 'secret_refs' names %zu secret(s), but this server has no "
-                              "secret store yet; remove secret_refs",
-                              json_array_size(refs));
-    }
-    const json_t *a = json_object_get(body, "async");
-    if (a && !json_is_boolean(a) && !json_is_null(a))
-        return sr_err_set(err, SR_EINVAL, "field 'async' must be true or false");
-    out->async = a && json_is_true(a);
-    const json_t *pk = json_object_get(body, "output_pubkey");
-    if (pk && !json_is_null(pk)) {
-        if (!json_is_string(pk))
-            return sr_err_set(err, SR_EINVAL,
-                              "field 'output_pubkey' must be a base64 X25519 public key");
-        sr_status rc = sr_box_pk_parse(json_string_value(pk), out->output_pubkey, err);
-        if (rc != SR_OK)
-            return sr_err_wrap(err, "field 'output_pubkey'");
-        out->has_pubkey = true;
-    }
-    return SR_OK;
-}
-
-static sr_status
-parse_limits(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    int64_t t, m, g;
-    sr_status rc = get_uint(body, "timeout", 1, SR_MAX_TIMEOUT_S, SR_DEFAULT_TIMEOUT_S, &t, err);
-    if (rc == SR_OK)
-        rc = get_uint(body, "memory_mb", 16, SR_MAX_MEMORY_MB, SR_DEFAULT_MEMORY_MB, &m, err);
-    if (rc == SR_OK)
-        rc = get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_TIMEOUT_S * 1000000, 0, &g, err);
-    if (rc != SR_OK)
-        return rc;
-    out->timeout_s = (uint32_t)t;
-    out->memory_mb = (uint32_t)m;
-    out->gas_limit = (uint64_t)g;
-    return SR_OK;
-}
-
-static sr_status
-parse_input(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    const json_t *in = json_object_get(body, "input");
-    char *text = json_dumps(in ? in : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text)
-        return sr_err_set(err, SR_ENOMEM, "out of memory encoding the input");
-    out->input_json = text;
-    out->input_len = strlen(text);
-    return SR_OK;
-}
-
-sr_status
-sr_job_request_parse(const json_t *body, struct sr_job_request *out, sr_err *err)
-{
-    memset(out, 0, sizeof(*out));
-    if (!json_is_object(body))
-        return sr_err_set(err, SR_EINVAL, "request body must be a JSON object");
-    sr_status rc = check_fields(body, err);
-    if (rc == SR_OK)
-        rc = parse_runtime(body, out, err);
-    if (rc == SR_OK)
-        rc = parse_script(body, out, err);
-    if (rc == SR_OK)
-        rc = parse_entry(body, out, err);
-    if (rc == SR_OK)
-        rc = parse_limits(body, out, err);
-    if (rc == SR_OK)
-        rc = parse_misc(body, out, err);
-    if (rc == SR_OK)
-        rc = parse_input(body, out, err);
-    if (rc != SR_OK)
-        sr_job_request_fini(out);
-    return rc;
-}
-
-void
-sr_job_request_fini(struct sr_job_request *req)
-{
-    free(req->runtime);
-    free(req->script);
-    free(req->entry_point);
-    free(req->input_json);
-    memset(req, 0, sizeof(*req));
-}
-
-json_t *
-sr_job_request_to_json(const struct sr_job_request *req)
-{
-    json_t *input = json_loadb(req->input_json, req->input_len, JSON_DECODE_ANY, NULL);
-    json_t *o = json_pack("{s:s, s:s%, s:s, s:o, s:I, s:I, s:b}", "runtime", req->runtime,
-                          "script", req->script, req->script_len, "entry_point",
-                          req->entry_point, "input", input ? input : json_null(), "timeout",
-                          (json_int_t)req->timeout_s, "memory_mb", (json_int_t)req->memory_mb,
-                          "async", req->async);
-    if (o && req->gas_limit)
-        json_object_set_new(o, "gas_limit", json_integer((json_int_t)req->gas_limit));
-    if (o && req->has_pubkey) {
-        char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
-        if (b64)
-            json_object_set_new(o, "output_pubkey", json_string(b64));
-        free(b64);
-    }
-    return o;
-}
 
 /* ---- running ---- */
 
@@ -273,19 +50,39 @@ fail(struct job_outcome *o, const char *code, const char *fmt, ...)
     o->output = NULL;
 }
 
-static char *
-build_child_request(const struct sr_job_request *req, uint64_t cpu_us)
+/* The request frame for the job process: a JSON header (child.c documents
+ * it), a NUL, then the module bytes for a WASM job. */
+static sr_status
+build_child_request(const struct sr_job_request *req, uint64_t budget, sr_buf *frame)
 {
-    json_t *o = json_pack("{s:s, s:s%, s:s, s:s%, s:s, s:I, s:I}", "runtime", req->runtime,
-                          "script", req->script, req->script_len, "entry_point",
-                          req->entry_point, "input", req->input_json, req->input_len, "secrets",
-                          "{}", "cpu_limit_us", (json_int_t)cpu_us, "memory_bytes",
-                          (json_int_t)req->memory_mb * SR_MIB);
-    if (!o)
-        return NULL;
-    char *text = json_dumps(o, JSON_COMPACT);
+    bool wasm = strcmp(req->runtime, "wasm") == 0;
+    json_t *o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I}", "runtime", req->runtime, "input",
+                          req->input_json, req->input_len, "secrets", "{}",
+                          wasm ? "fuel" : "cpu_limit_us", (json_int_t)budget, "memory_bytes",
+                          (json_int_t)req->memory_mb * SR_MIB, "output_format",
+                          (json_int_t)req->output_format);
+    if (o && !wasm) {
+        json_object_set_new(o, "script", json_stringn(req->script, req->script_len));
+        json_object_set_new(o, "entry_point", json_string(req->entry_point));
+    }
+    json_t *args = json_array(), *env = json_array();
+    for (size_t i = 0; args && i < req->nargs; i++)
+        json_array_append_new(args, json_string(req->args[i]));
+    for (size_t i = 0; env && i < req->nenv; i++)
+        json_array_append_new(env, json_string(req->env[i]));
+    if (o) {
+        json_object_set_new(o, "args", args ? args : json_array());
+        json_object_set_new(o, "env", env ? env : json_array());
+    }
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
-    return text;
+    if (!text)
+        return sr_err_set(NULL, SR_ENOMEM, "out of memory");
+    sr_status rc = sr_buf_append(frame, text, strlen(text) + 1, NULL);
+    free(text);
+    if (rc == SR_OK && wasm)
+        rc = sr_buf_append(frame, req->module, req->module_len, NULL);
+    return rc;
 }
 
 /* Reads the job process's answer into *o. */
@@ -323,6 +120,7 @@ read_child_response(const sr_buf *resp, bool budget_is_timeout, struct job_outco
                 SR_CODE_SCRIPT_ERROR,     SR_CODE_ENTRY_POINT_NOT_FOUND, SR_CODE_EXECUTION_ERROR,
                 SR_CODE_TIMEOUT,          SR_CODE_GAS_EXHAUSTED,         SR_CODE_MEMORY_LIMIT,
                 SR_CODE_OUTPUT_TOO_LARGE, SR_CODE_INPUT_TOO_LARGE,       SR_CODE_OUTPUT_NOT_JSON,
+                SR_CODE_EXIT_CODE,        SR_CODE_MODULE_ERROR,
             };
             const char *c = SR_CODE_INTERNAL_ERROR;
             for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -345,11 +143,16 @@ sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *r
              req->input_len, SR_MAX_INPUT);
         return;
     }
+    bool wasm = strcmp(req->runtime, "wasm") == 0;
     uint64_t budget_timeout = (uint64_t)req->timeout_s * 1000000u;
-    bool budget_is_timeout = !req->gas_limit || req->gas_limit >= budget_timeout;
-    uint64_t cpu_us = budget_is_timeout ? budget_timeout : req->gas_limit;
-    char *creq = build_child_request(req, cpu_us);
-    if (!creq) {
+    /* JS: the CPU budget is gas_limit or the timeout, whichever is smaller;
+     * WASM: fuel, always given (the default applies in request.c) */
+    bool budget_is_timeout = !wasm && (!req->gas_limit || req->gas_limit >= budget_timeout);
+    uint64_t budget = wasm || !budget_is_timeout ? req->gas_limit : budget_timeout;
+    sr_buf frame;
+    sr_buf_init(&frame, SR_MAX_IPC_FRAME);
+    if (build_child_request(req, budget, &frame) != SR_OK) {
+        sr_buf_fini(&frame);
         fail(o, SR_CODE_INTERNAL_ERROR, "out of memory preparing the job");
         return;
     }
@@ -364,9 +167,9 @@ sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *r
     sr_buf_init(&resp, SR_MAX_IPC_FRAME);
     struct sr_sandbox_report rep = {0};
     sr_err e = {0};
-    sr_status rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)creq, strlen(creq), &lim,
-                                  &resp, &rep, &e);
-    free(creq);
+    sr_status rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)frame.data, frame.len,
+                                  &lim, &resp, &rep, &e);
+    sr_buf_fini(&frame);
     if (rc != SR_OK)
         fail(o, SR_CODE_INTERNAL_ERROR, "the sandbox could not run the job: %s", e.msg);
     else if (rep.outcome == SR_SANDBOX_OK)
@@ -379,8 +182,10 @@ sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *r
              req->memory_mb);
     else
         fail(o, SR_CODE_SANDBOX_CRASHED, "the job process ended abnormally: %s", rep.detail);
-    if (rep.outcome != SR_SANDBOX_OK || !o->gas_used)
-        o->gas_used = o->gas_used ? o->gas_used : rep.cpu_us;
+    /* a killed process reports nothing: JS gas is then its CPU time; WASM
+     * fuel is unknown and stays 0 */
+    if (!wasm && !o->gas_used)
+        o->gas_used = rep.cpu_us;
     sr_buf_fini(&resp);
 }
 
@@ -444,10 +249,9 @@ sr_engine__job_object(const sr_engine *eng, const char *id, const struct sr_job_
                                                     o->message ? o->message : ""));
     json_object_set_new(job, "gas_used", json_integer((json_int_t)o->gas_used));
     uint64_t budget = (uint64_t)req->timeout_s * 1000000u;
-    json_object_set_new(job, "gas_limit", json_integer((json_int_t)(
-                                              req->gas_limit && req->gas_limit < budget
-                                                  ? req->gas_limit
-                                                  : budget)));
+    bool wasm = strcmp(req->runtime, "wasm") == 0;
+    uint64_t limit = wasm || (req->gas_limit && req->gas_limit < budget) ? req->gas_limit : budget;
+    json_object_set_new(job, "gas_limit", json_integer((json_int_t)limit));
     set_time(job, "created_at", created_ms);
     set_time(job, "started_at", started_ms);
     set_time(job, "finished_at", finished_ms);

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * request.c - the job request: validating a POST /execute body (the same
+ * code `sealrun run` uses), copying it for the async queue, and storing it
+ * as JSON for a queued job.
+ *
+ * Every field is checked for type and range with a message that names the
+ * field and what was expected; unknown fields are refused so a typo never
+ * goes unnoticed. Sections: helpers; common fields; JavaScript;
+ * WebAssembly; the entry points.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sealrun/sr_limits.h"
+#include "sealrun/sr_util.h"
+
+/* ---- helpers ---- */
+
+static const char *const common_fields[] = {"runtime",   "input", "secret_refs", "timeout",
+                                            "memory_mb", "gas_limit", "async", "output_pubkey"};
+static const char *const js_fields[] = {"script", "entry_point"};
+static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
+
+static bool
+in_list(const char *k, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(k, list[i]) == 0)
+            return true;
+    return false;
+}
+
+#define IN(k, l) in_list((k), (l), sizeof(l) / sizeof((l)[0]))
+
+static sr_status
+check_fields(const json_t *body, bool wasm, sr_err *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)body, k, v) {
+        if (IN(k, common_fields) || (wasm ? IN(k, wasm_fields) : IN(k, js_fields)))
+            continue;
+        if (wasm ? IN(k, js_fields) : IN(k, wasm_fields))
+            return sr_err_set(err, SR_EINVAL, "field '%.64s' is for runtime \"%s\", not \"%s\"", k,
+                              wasm ? "js" : "wasm", wasm ? "wasm" : "js");
+        return sr_err_set(err, SR_EINVAL,
+                          wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
+                                 "input, output_format, args, env, timeout, memory_mb, "
+                                 "gas_limit, async, output_pubkey, secret_refs"
+                               : "unknown field '%.64s'; expected runtime, script, entry_point, "
+                                 "input, secret_refs, timeout, memory_mb, gas_limit, async, "
+                                 "output_pubkey",
+                          k);
+    }
+    return SR_OK;
+}
+
+static sr_status
+get_uint(const json_t *body, const char *name, int64_t min, int64_t max, int64_t def,
+         int64_t *out, sr_err *err)
+{
+    const json_t *v = json_object_get(body, name);
+    if (!v || json_is_null(v)) {
+        *out = def;
+        return SR_OK;
+    }
+    double d = json_is_integer(v) ? (double)json_integer_value(v)
+                                  : (json_is_real(v) ? json_real_value(v) : -1.0);
+    if (!json_is_number(v) || d != (double)(int64_t)d)
+        return sr_err_set(err, SR_EINVAL, "field '%s' must be a whole number", name);
+    int64_t n = json_is_integer(v) ? json_integer_value(v) : (int64_t)d;
+    if (n < min || n > max)
+        return sr_err_set(err, SR_EINVAL, "field '%s' must be %lld..%lld, got %lld", name,
+                          (long long)min, (long long)max, (long long)n);
+    *out = n;
+    return SR_OK;
+}
+
+static char *
+dup_n(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* ---- common fields ---- */
+
+static sr_status
+parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    bool wasm = strcmp(out->runtime, "wasm") == 0;
+    int64_t t, m, g;
+    sr_status rc = get_uint(body, "timeout", 1, SR_MAX_TIMEOUT_S, SR_DEFAULT_TIMEOUT_S, &t, err);
+    if (rc == SR_OK)
+        rc = get_uint(body, "memory_mb", 16, SR_MAX_MEMORY_MB, SR_DEFAULT_MEMORY_MB, &m, err);
+    if (rc == SR_OK)
+        rc = wasm ? get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_FUEL,
+                             (int64_t)SR_DEFAULT_FUEL, &g, err)
+                  : get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_TIMEOUT_S * 1000000, 0, &g,
+                             err);
+    if (rc != SR_OK)
+        return rc;
+    out->timeout_s = (uint32_t)t;
+    out->memory_mb = (uint32_t)m;
+    out->gas_limit = (uint64_t)g;
+    const json_t *refs = json_object_get(body, "secret_refs");
+    if (refs && !json_is_null(refs)) {
+        if (!json_is_array(refs))
+            return sr_err_set(err, SR_EINVAL, "field 'secret_refs' must be an array of names");
+        if (json_array_size(refs) > 0)
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'secret_refs' names %zu secret(s), but this server has no "
+                              "secret store yet; remove secret_refs",
+                              json_array_size(refs));
+    }
+    const json_t *a = json_object_get(body, "async");
+    if (a && !json_is_boolean(a) && !json_is_null(a))
+        return sr_err_set(err, SR_EINVAL, "field 'async' must be true or false");
+    out->async = a && json_is_true(a);
+    const json_t *pk = json_object_get(body, "output_pubkey");
+    if (pk && !json_is_null(pk)) {
+        if (!json_is_string(pk))
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'output_pubkey' must be a base64 X25519 public key");
+        if (sr_box_pk_parse(json_string_value(pk), out->output_pubkey, err) != SR_OK)
+            return sr_err_wrap(err, "field 'output_pubkey'");
+        out->has_pubkey = true;
+    }
+    const json_t *in = json_object_get(body, "input");
+    out->input_json = json_dumps(in ? in : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!out->input_json)
+        return sr_err_set(err, SR_ENOMEM, "out of memory encoding the input");
+    out->input_len = strlen(out->input_json);
+    return SR_OK;
+}
+
+/* ---- JavaScript ---- */
+
+static sr_status
+parse_script(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    const json_t *s = json_object_get(body, "script");
+    if (!s)
+        return sr_err_set(err, SR_EINVAL, "field 'script' is required (JavaScript source text)");
+    if (!json_is_string(s))
+        return sr_err_set(err, SR_EINVAL, "field 'script' must be a string");
+    size_t len = json_string_length(s);
+    if (len == 0)
+        return sr_err_set(err, SR_EINVAL, "field 'script' is empty");
+    if (len > SR_MAX_SCRIPT)
+        return sr_err_set(err, SR_ELIMIT, "field 'script' is %zu bytes; the limit is %u bytes",
+                          len, SR_MAX_SCRIPT);
+    out->script = dup_n(json_string_value(s), len);
+    if (!out->script)
+        return sr_err_set(err, SR_ENOMEM, "out of memory copying the script");
+    out->script_len = len;
+    return SR_OK;
+}
+
+static sr_status
+parse_entry(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    const json_t *e = json_object_get(body, "entry_point");
+    const char *name = "main";
+    if (e && !json_is_null(e)) {
+        name = json_string_value(e);
+        if (!name)
+            return sr_err_set(err, SR_EINVAL, "field 'entry_point' must be a string");
+        size_t n = strlen(name);
+        bool ok = n > 0 && n <= SR_MAX_ENTRY_POINT;
+        for (size_t i = 0; ok && i < n; i++) {
+            char c = name[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
+                 (i > 0 && c >= '0' && c <= '9');
+        }
+        if (!ok)
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'entry_point' must be a JavaScript identifier of 1..%d "
+                              "characters, got '%.64s'",
+                              SR_MAX_ENTRY_POINT, name);
+    }
+    out->entry_point = strdup(name);
+    return out->entry_point ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
+}
+
+/* ---- WebAssembly ---- */
+
+static sr_status
+parse_module(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    const json_t *m = json_object_get(body, "module");
+    const json_t *h = json_object_get(body, "module_hash");
+    if (!!m == !!h)
+        return sr_err_set(err, SR_EINVAL,
+                          "runtime \"wasm\" needs exactly one of 'module' (base64 bytes) or "
+                          "'module_hash' (from POST /modules)");
+    if (h) {
+        const char *hex = json_string_value(h);
+        bool ok = hex && strlen(hex) == 64;
+        for (size_t i = 0; ok && i < 64; i++)
+            ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+        if (!ok)
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'module_hash' must be 64 lower-case hex characters");
+        memcpy(out->module_hash, hex, 65);
+        return SR_OK;
+    }
+    const char *b64 = json_string_value(m);
+    if (!b64)
+        return sr_err_set(err, SR_EINVAL, "field 'module' must be a base64 string");
+    size_t blen = json_string_length(m);
+    if (blen / 4 * 3 > SR_MAX_MODULE + 3)
+        return sr_err_set(err, SR_ELIMIT, "field 'module' is larger than the limit of %u bytes",
+                          SR_MAX_MODULE);
+    sr_status rc = sr_base64_decode(b64, blen, &out->module, &out->module_len, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "field 'module'");
+    if (out->module_len > SR_MAX_MODULE)
+        return sr_err_set(err, SR_ELIMIT, "field 'module' is %zu bytes; the limit is %u bytes",
+                          out->module_len, SR_MAX_MODULE);
+    json_t *info = NULL;
+    rc = sr_engine_module_describe(out->module, out->module_len, &info, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "field 'module'");
+    memcpy(out->module_hash, json_string_value(json_object_get(info, "hash")), 65);
+    json_decref(info);
+    return SR_OK;
+}
+
+static sr_status
+parse_strings(const json_t *arr, const char *field, size_t max, char ***out, size_t *n,
+              sr_err *err)
+{
+    if (!arr || json_is_null(arr))
+        return SR_OK;
+    if (!json_is_array(arr))
+        return sr_err_set(err, SR_EINVAL, "field '%s' must be an array of strings", field);
+    if (json_array_size(arr) > max)
+        return sr_err_set(err, SR_EINVAL, "field '%s' has %zu entries; at most %zu", field,
+                          json_array_size(arr), max);
+    *out = calloc(json_array_size(arr) + 1, sizeof(**out));
+    if (!*out)
+        return sr_err_set(err, SR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        const json_t *v = json_array_get(arr, i);
+        if (!json_is_string(v) || json_string_length(v) > SR_MAX_WASI_STRING ||
+            strlen(json_string_value(v)) != json_string_length(v))
+            return sr_err_set(err, SR_EINVAL,
+                              "field '%s' entry %zu must be a string of at most %d bytes "
+                              "without NUL",
+                              field, i, SR_MAX_WASI_STRING);
+        (*out)[(*n)++] = strdup(json_string_value(v));
+        if (!(*out)[*n - 1])
+            return sr_err_set(err, SR_ENOMEM, "out of memory");
+    }
+    return SR_OK;
+}
+
+static bool
+valid_env_name(const char *k)
+{
+    if (!*k || (*k >= '0' && *k <= '9') || strncmp(k, "SEALRUN_", 8) == 0)
+        return false;
+    for (const char *p = k; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return false;
+    return strlen(k) <= 128;
+}
+
+static sr_status
+parse_env(const json_t *env, struct sr_job_request *out, sr_err *err)
+{
+    if (!env || json_is_null(env))
+        return SR_OK;
+    if (!json_is_object(env))
+        return sr_err_set(err, SR_EINVAL, "field 'env' must be an object of NAME: \"value\"");
+    if (json_object_size(env) > SR_MAX_WASI_ENV)
+        return sr_err_set(err, SR_EINVAL, "field 'env' has %zu entries; at most %d",
+                          json_object_size(env), SR_MAX_WASI_ENV);
+    out->env = calloc(json_object_size(env) + 1, sizeof(*out->env));
+    if (!out->env)
+        return sr_err_set(err, SR_ENOMEM, "out of memory");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)(uintptr_t)env, k, v) {
+        if (!valid_env_name(k))
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'env' name '%.64s' must be 1..128 of A-Z a-z 0-9 _, not "
+                              "starting with a digit or SEALRUN_",
+                              k);
+        const char *val = json_string_value(v);
+        if (!val || json_string_length(v) > SR_MAX_WASI_STRING ||
+            strlen(val) != json_string_length(v))
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'env' value of '%.64s' must be a string of at most %d bytes "
+                              "without NUL",
+                              k, SR_MAX_WASI_STRING);
+        size_t n = strlen(k) + strlen(val) + 2;
+        char *kv = malloc(n);
+        if (!kv)
+            return sr_err_set(err, SR_ENOMEM, "out of memory");
+        (void)snprintf(kv, n, "%s=%s", k, val);
+        out->env[out->nenv++] = kv;
+    }
+    return SR_OK;
+}
+
+static sr_status
+parse_wasm(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    sr_status rc = parse_module(body, out, err);
+    if (rc != SR_OK)
+        return rc;
+    const json_t *f = json_object_get(body, "output_format");
+    const char *fmt = f && !json_is_null(f) ? json_string_value(f) : "json";
+    if (fmt && strcmp(fmt, "json") == 0)
+        out->output_format = SR_OUTPUT_JSON;
+    else if (fmt && strcmp(fmt, "text") == 0)
+        out->output_format = SR_OUTPUT_TEXT;
+    else if (fmt && strcmp(fmt, "base64") == 0)
+        out->output_format = SR_OUTPUT_BASE64;
+    else
+        return sr_err_set(err, SR_EINVAL,
+                          "field 'output_format' must be \"json\", \"text\" or \"base64\"");
+    rc = parse_strings(json_object_get(body, "args"), "args", SR_MAX_WASI_ARGS, &out->args,
+                       &out->nargs, err);
+    if (rc == SR_OK)
+        rc = parse_env(json_object_get(body, "env"), out, err);
+    return rc;
+}
+
+/* ---- the entry points ---- */
+
+sr_status
+sr_job_request_parse(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(body))
+        return sr_err_set(err, SR_EINVAL, "request body must be a JSON object");
+    const json_t *rt = json_object_get(body, "runtime");
+    const char *name = rt ? json_string_value(rt) : "js";
+    if (!name || (strcmp(name, "js") != 0 && strcmp(name, "wasm") != 0))
+        return sr_err_set(err, SR_EINVAL, "field 'runtime' must be \"js\" or \"wasm\"");
+    bool wasm = strcmp(name, "wasm") == 0;
+    sr_status rc = check_fields(body, wasm, err);
+    if (rc == SR_OK) {
+        out->runtime = strdup(name);
+        rc = out->runtime ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
+    }
+    if (rc == SR_OK && wasm)
+        rc = parse_wasm(body, out, err);
+    if (rc == SR_OK && !wasm)
+        rc = parse_script(body, out, err);
+    if (rc == SR_OK && !wasm)
+        rc = parse_entry(body, out, err);
+    if (rc == SR_OK)
+        rc = parse_common(body, out, err);
+    if (rc != SR_OK)
+        sr_job_request_fini(out);
+    return rc;
+}
+
+static void
+free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void
+sr_job_request_fini(struct sr_job_request *req)
+{
+    free(req->runtime);
+    free(req->script);
+    free(req->entry_point);
+    free(req->module);
+    free_strings(req->args, req->nargs);
+    free_strings(req->env, req->nenv);
+    free(req->input_json);
+    memset(req, 0, sizeof(*req));
+}
+
+static char **
+copy_strings(char *const *v, size_t n, bool *ok)
+{
+    if (!v)
+        return NULL;
+    char **out = calloc(n + 1, sizeof(*out));
+    for (size_t i = 0; out && i < n; i++) {
+        out[i] = strdup(v[i]);
+        *ok = *ok && out[i];
+    }
+    *ok = *ok && out;
+    return out;
+}
+
+static void *
+copy_bytes(const void *p, size_t n, bool *ok)
+{
+    if (!p)
+        return NULL;
+    void *out = malloc(n + 1);
+    if (out) {
+        memcpy(out, p, n);
+        ((char *)out)[n] = '\0';
+    }
+    *ok = *ok && out;
+    return out;
+}
+
+sr_status
+sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request *dst,
+                        sr_err *err)
+{
+    bool ok = true;
+    *dst = *src;
+    dst->runtime = copy_bytes(src->runtime, strlen(src->runtime), &ok);
+    dst->script = copy_bytes(src->script, src->script_len, &ok);
+    dst->entry_point = src->entry_point ? copy_bytes(src->entry_point, strlen(src->entry_point),
+                                                     &ok)
+                                        : NULL;
+    dst->module = copy_bytes(src->module, src->module_len, &ok);
+    dst->args = copy_strings(src->args, src->nargs, &ok);
+    dst->env = copy_strings(src->env, src->nenv, &ok);
+    dst->input_json = copy_bytes(src->input_json, src->input_len, &ok);
+    if (!ok) {
+        sr_job_request_fini(dst);
+        return sr_err_set(err, SR_ENOMEM, "out of memory copying a job request");
+    }
+    return SR_OK;
+}
+
+static json_t *
+strings_json(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+json_t *
+sr_job_request_to_json(const struct sr_job_request *req)
+{
+    json_t *input = json_loadb(req->input_json, req->input_len, JSON_DECODE_ANY, NULL);
+    json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:b}", "runtime", req->runtime, "input",
+                          input ? input : json_null(), "timeout", (json_int_t)req->timeout_s,
+                          "memory_mb", (json_int_t)req->memory_mb, "async", req->async);
+    if (!o)
+        return NULL;
+    if (req->gas_limit)
+        json_object_set_new(o, "gas_limit", json_integer((json_int_t)req->gas_limit));
+    if (req->script) {
+        json_object_set_new(o, "script", json_stringn(req->script, req->script_len));
+        json_object_set_new(o, "entry_point", json_string(req->entry_point));
+    } else {
+        /* the module itself is in the store (uploaded or stored at submit) */
+        static const char *const fmts[] = {"json", "text", "base64"};
+        json_object_set_new(o, "module_hash", json_string(req->module_hash));
+        json_object_set_new(o, "output_format", json_string(fmts[req->output_format]));
+        json_object_set_new(o, "args", strings_json(req->args, req->nargs));
+        json_t *env = json_object();
+        for (size_t i = 0; env && i < req->nenv; i++) {
+            const char *eq = strchr(req->env[i], '=');
+            char name[160];
+            (void)snprintf(name, sizeof(name), "%.*s", (int)(eq - req->env[i]), req->env[i]);
+            json_object_set_new(env, name, json_string(eq + 1));
+        }
+        json_object_set_new(o, "env", env);
+    }
+    if (req->has_pubkey) {
+        char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
+        if (b64)
+            json_object_set_new(o, "output_pubkey", json_string(b64));
+        free(b64);
+    }
+    return o;
+}

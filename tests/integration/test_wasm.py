@@ -1,0 +1,187 @@
+"""test_wasm.py - WebAssembly jobs through the real daemon: module upload
+and metadata, execution by hash and inline, WASI args/env/stdin/stdout/stderr,
+output formats, every failure code, fuel determinism, async, and the CLI
+running the same module locally with the same output and fuel."""
+import base64
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Daemon, cli, main, output_hash, summary  # noqa: E402
+
+GUEST = os.environ.get("SR_WASM_GUEST", "")
+
+
+@unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built (clang + wasi-libc missing)")
+class WasmTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon().start()
+        cls.alice = cls.d.token("alice")
+        cls.bob = cls.d.token("bob")
+        cls.bytes = open(GUEST, "rb").read()
+        cls.hash = hashlib.sha256(cls.bytes).hexdigest()
+        st, info, _ = cls.upload(cls.alice, cls.bytes)
+        assert st in (200, 201), info
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    @classmethod
+    def upload(cls, token, data, ctype="application/wasm"):
+        return cls.d.request("POST", "/modules", raw=data, token=token,
+                             headers={"Content-Type": ctype})
+
+    def run_wasm(self, token=None, **fields):
+        body = {"runtime": "wasm", "module_hash": self.hash}
+        body.update(fields)
+        st, job, _ = self.d.request("POST", "/execute", body, token=token or self.alice)
+        self.assertEqual(st, 200, summary(job))
+        return job
+
+    def failed(self, job, code, text=None):
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertEqual(job["error"]["code"], code, job["error"])
+        if text:
+            self.assertIn(text, job["error"]["message"])
+
+    # --- modules ---
+    def test_upload_is_deduplicated_and_described(self):
+        st, info, _ = self.upload(self.alice, self.bytes)
+        self.assertEqual(st, 200)
+        self.assertFalse(info["created"])
+        self.assertEqual(info["hash"], self.hash)
+        self.assertEqual(info["size"], len(self.bytes))
+        st, meta, _ = self.d.request("GET", "/modules/" + self.hash, token=self.alice)
+        self.assertEqual(st, 200)
+        names = {(i["module"], i["name"]) for i in meta["imports"]}
+        self.assertIn(("wasi_snapshot_preview1", "fd_write"), names)
+        self.assertIn({"name": "_start", "kind": "func"}, meta["exports"])
+        self.assertIn("created_at", meta)
+
+    def test_module_of_another_user_is_not_found(self):
+        carol = self.d.token("carol")
+        st, body, _ = self.d.request("GET", "/modules/" + self.hash, token=carol)
+        self.assertEqual(st, 404)
+        st, body, _ = self.d.request("POST", "/execute", {"runtime": "wasm",
+                                                          "module_hash": self.hash},
+                                     token=carol)
+        self.assertEqual(st, 404)
+        self.assertIn("POST /modules", body["error"]["message"])
+
+    def test_upload_errors(self):
+        st, body, _ = self.upload(self.alice, b"\0asm\x01\0\0\0\x05")
+        self.assertEqual(st, 400)
+        self.assertIn("invalid module", body["error"]["message"])
+        st, body, _ = self.upload(self.alice, self.bytes, ctype="application/json")
+        self.assertEqual(st, 400)
+        self.assertIn("application/wasm", body["error"]["message"])
+        st, body, _ = self.d.request("POST", "/modules", raw=self.bytes,
+                                     headers={"Content-Type": "application/wasm"})
+        self.assertEqual(st, 401)
+
+    def test_execute_request_errors(self):
+        for body, text in (
+            ({"runtime": "wasm"}, "exactly one of 'module'"),
+            ({"runtime": "wasm", "module_hash": "zz"}, "64 lower-case hex"),
+            ({"runtime": "wasm", "module_hash": self.hash, "script": "x"}, "runtime \"js\""),
+            ({"runtime": "wasm", "module_hash": self.hash, "output_format": "xml"}, "output_format"),
+            ({"runtime": "wasm", "module_hash": self.hash, "env": {"SEALRUN_X": "1"}}, "SEALRUN_"),
+            ({"runtime": "wasm", "module_hash": self.hash, "args": [1]}, "'args'"),
+            ({"runtime": "wasm", "module": "!!!"}, "invalid base64"),
+            ({"runtime": "wasm", "module": base64.b64encode(b"\0asm\x02\0\0\0").decode()},
+             "invalid module"),
+            ({"runtime": "wasm", "module_hash": self.hash, "gas_limit": 10**12}, "gas_limit"),
+            ({"runtime": "python", "script": "x"}, "\"js\" or \"wasm\""),
+        ):
+            st, ans, _ = self.d.request("POST", "/execute", body, token=self.alice)
+            self.assertEqual(st, 400, (body, ans))
+            self.assertIn(text, ans["error"]["message"], body)
+
+    # --- running ---
+    def test_stdin_json_to_stdout_json(self):
+        job = self.run_wasm(args=["echo"], input={"x": [1, 2]})
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"x": [1, 2]})
+        self.assertEqual(job["output_hash"], output_hash({"x": [1, 2]}))
+        self.assertEqual(job["logs"], ["echo done"])
+        self.assertGreater(job["gas_used"], 0)
+
+    def test_string_input_arrives_as_bytes_and_text_output(self):
+        job = self.run_wasm(args=["echo"], input="héllo", output_format="text")
+        self.assertEqual(job["output"], "héllo")
+        job = self.run_wasm(args=["echo"], input="raw", output_format="base64")
+        self.assertEqual(base64.b64decode(job["output"]), b"raw")
+
+    def test_args_and_env(self):
+        job = self.run_wasm(args=["args", "a b", "c"], env={"GREETING": "hi"},
+                            output_format="text")
+        self.assertEqual(job["output"], "argc=4 [job] [args] [a b] [c] GREETING=hi\n")
+
+    def test_output_not_json(self):
+        self.failed(self.run_wasm(args=["echo"], input="not json"), "OUTPUT_NOT_JSON",
+                    "output_format")
+
+    def test_exit_code(self):
+        self.failed(self.run_wasm(args=["exit", "7"]), "EXIT_CODE", "code 7")
+
+    def test_traps(self):
+        self.failed(self.run_wasm(args=["trap"]), "EXECUTION_ERROR", "unreachable")
+        self.failed(self.run_wasm(args=["div0"]), "EXECUTION_ERROR", "integer divide by zero")
+        self.failed(self.run_wasm(args=["oob"]), "EXECUTION_ERROR", "out of bounds memory access")
+
+    def test_fuel_is_exhausted_and_deterministic(self):
+        a = self.run_wasm(args=["spin"], gas_limit=2000000)
+        self.failed(a, "GAS_EXHAUSTED")
+        # fuel is charged per basic block: the block that did not fit is not charged
+        self.assertLessEqual(a["gas_used"], 2000000)
+        self.assertGreater(a["gas_used"], 1900000)
+        b = self.run_wasm(args=["echo"], input={"n": 1})
+        c = self.run_wasm(args=["echo"], input={"n": 1})
+        self.assertEqual(b["gas_used"], c["gas_used"])
+
+    def test_output_too_large(self):
+        self.failed(self.run_wasm(args=["bigout"]), "OUTPUT_TOO_LARGE")
+
+    def test_memory_is_capped_by_memory_mb(self):
+        job = self.run_wasm(args=["grow"], memory_mb=16, output_format="text")
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertLess(int(job["output"]), 16)
+
+    def test_deep_recursion_hits_the_call_depth(self):
+        self.failed(self.run_wasm(args=["depth", "1000000"]), "EXECUTION_ERROR")
+
+    def test_inline_module_and_async(self):
+        mod = base64.b64encode(self.bytes).decode()
+        st, ans, _ = self.d.request("POST", "/execute",
+                                    {"runtime": "wasm", "module": mod, "args": ["echo"],
+                                     "input": {"q": 1}, "async": True}, token=self.bob)
+        self.assertEqual(st, 202, ans)
+        job = self.d.wait_job(self.bob, ans["job_id"])
+        self.assertEqual(job["output"], {"q": 1})
+        self.assertEqual(job["runtime"], "wasm")
+
+    def test_cli_run_and_exec_agree(self):
+        args = ["--arg", "echo", "--input", '{"k": "v"}']
+        local = cli("run", GUEST, *args, check=True)
+        remote = cli("exec", "--server", self.d.url, "--token", self.alice, GUEST, *args,
+                     check=True)
+        l, r = json.loads(local.stdout), json.loads(remote.stdout)
+        for k in ("status", "output", "logs", "gas_used", "output_hash"):
+            self.assertEqual(l[k], r[k], k)
+        p = cli("run", GUEST, "--arg", "exit", "--arg", "5")
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "EXIT_CODE")
+        p = cli("run", GUEST, "--arg", "spin", "--fuel", "100000")
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "GAS_EXHAUSTED")
+        p = cli("run", GUEST, "--env", "nonsense")
+        self.assertEqual(p.returncode, 2)
+
+
+if __name__ == "__main__":
+    main()

@@ -269,7 +269,15 @@ route_info(sr_api *api, struct sr_api_response *resp)
                         json_integer(cfg->max_running_per_user));
     json_object_set_new(limits, "queued_jobs_per_user", json_integer(cfg->max_queued_per_user));
     char ttl[32];
-    sr_duration_str(st.result_ttl_ms * 1000, ttl);
+    int64_t ms = st.result_ttl_ms;
+    if (ms % 3600000 == 0)
+        (void)snprintf(ttl, sizeof(ttl), "%lldh", (long long)(ms / 3600000));
+    else if (ms % 60000 == 0)
+        (void)snprintf(ttl, sizeof(ttl), "%lldm", (long long)(ms / 60000));
+    else if (ms % 1000 == 0)
+        (void)snprintf(ttl, sizeof(ttl), "%llds", (long long)(ms / 1000));
+    else
+        (void)snprintf(ttl, sizeof(ttl), "%lldms", (long long)ms);
     resp->status = 200;
     resp->body = json_pack(
         "{s:s, s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o, s:{s:I, s:i, s:i, s:i}, s:s, "

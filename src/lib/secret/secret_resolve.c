@@ -1,0 +1,362 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * secret_resolve.c - turns a job's references into the values it may see,
+ * auditing every use and denial, and renders them for injection (the JS
+ * 'secrets' object as JSON, WASI "NAME=value" environment strings).
+ *
+ * Resolution runs in three passes so that no value is decrypted unless
+ * every reference is allowed: (1) look up each reference and evaluate its
+ * policy, stopping at the first failure (audited); (2) decrypt each value
+ * into protected memory; (3) audit each use. A failure after pass 1 wipes
+ * what was decrypted. Rows from the lookup callback hold only ciphertext
+ * and policy text; they are freed here.
+ */
+#include "sealrun/sr_secret.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "sealrun/sr_util.h"
+
+#include "secret_int.h"
+
+struct resolve {
+    const sr_keys *keys;
+    const struct sr_secret_request *req;
+    int64_t now_ms;
+    struct sr_secret_row rows[SR_MAX_SECRET_REFS];
+};
+
+void
+sr_secret_set_fini(struct sr_secret_set *set)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->n && i < SR_MAX_SECRET_REFS; i++)
+        sr_secret_value_fini(&set->entry[i].value);
+    set->n = 0;
+}
+
+static void
+rows_free(struct resolve *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r->rows[i].blob);
+        free(r->rows[i].policy_json);
+    }
+}
+
+static sr_status
+audit(struct resolve *r, const struct sr_secret_ref *ref, uint64_t version,
+      enum sr_secret_outcome outcome, const char *reason, sr_err *err)
+{
+    char shown[SR_SECRET_REF_MAX + 1];
+    sr_err sub = {0};
+    struct sr_secret_audit rec = {
+        .job_id = r->req->job_id,
+        .owner = ref->owner,
+        .name = ref->name,
+        .user = r->req->caller,
+        .version = version,
+        .outcome = outcome,
+        .reason = reason,
+        .time_ms = r->now_ms,
+    };
+    sr_status rc = r->req->audit(r->req->audit_ctx, &rec, &sub);
+    if (rc == SR_OK)
+        return SR_OK;
+    sr_secret_ref_str(ref, shown);
+    return sr_err_set(err, rc == SR_EDENIED ? SR_EIO : rc,
+                      "cannot record the audit entry for secret '%s': %s", shown, sub.msg);
+}
+
+/* Audits a failure of ref and sets the job's SECRET_UNAVAILABLE message.
+ * 'masked' hides the reason from the caller (another owner's secret that
+ * is missing or not shared with them). */
+static sr_status
+deny(struct resolve *r, const struct sr_secret_ref *ref, uint64_t version,
+     enum sr_secret_outcome outcome, const char *reason, bool masked, sr_err *err)
+{
+    char shown[SR_SECRET_REF_MAX + 1];
+    sr_status rc = audit(r, ref, version, outcome, reason, err);
+    if (rc != SR_OK)
+        return rc;
+    sr_secret_ref_str(ref, shown);
+    if (masked)
+        return sr_err_set(err, SR_EDENIED,
+                          "secret '%s' is unavailable: not found or not shared with '%s'", shown,
+                          r->req->caller);
+    return sr_err_set(err, SR_EDENIED, "secret '%s' is unavailable: %s", shown, reason);
+}
+
+/* Pass 1 for one reference: look it up and evaluate its policy. */
+static sr_status
+check_one(struct resolve *r, const struct sr_secret_ref *ref, struct sr_secret_row *row,
+          sr_err *err)
+{
+    char shown[SR_SECRET_REF_MAX + 1];
+    sr_err sub = {0};
+    sr_secret_policy *pol = NULL;
+
+    sr_status rc = r->req->lookup(r->req->lookup_ctx, ref->owner, ref->name, row, &sub);
+    if (rc == SR_ENOTFOUND)
+        return deny(r, ref, 0, SR_SECRET_MISSING, "not found", ref->is_cross_owner, err);
+    if (rc != SR_OK) {
+        sr_secret_ref_str(ref, shown);
+        return sr_err_set(err, rc, "cannot look up secret '%s': %s", shown, sub.msg);
+    }
+    if (!row->blob || row->version == 0)
+        return deny(r, ref, row->version, SR_SECRET_ERROR, "the stored secret is unusable", false,
+                    err);
+    const char *pj = row->policy_json;
+    rc = sr_secret_policy_parse(pj, pj ? strlen(pj) : 0, &pol, &sub);
+    if (rc != SR_OK) {
+        char reason[SR_ERR_MSG_MAX + 32];
+        (void)snprintf(reason, sizeof(reason), "the stored policy is invalid: %s", sub.msg);
+        return deny(r, ref, row->version, SR_SECRET_ERROR, reason, ref->is_cross_owner, err);
+    }
+    struct sr_secret_access acc = {
+        .owner = ref->owner,
+        .caller = r->req->caller,
+        .runtime = r->req->runtime,
+        .code_hash_hex = r->req->code_hash_hex,
+        .now_ms = r->now_ms,
+    };
+    enum sr_secret_outcome o = sr_secret_policy_eval(pol, &acc, &sub);
+    bool masked =
+        ref->is_cross_owner && !sr_secret__policy_allows_user(pol, ref->owner, r->req->caller);
+    sr_secret_policy_free(pol);
+    if (o == SR_SECRET_ALLOWED)
+        return SR_OK;
+    return deny(r, ref, row->version, o, sub.msg, masked, err);
+}
+
+static sr_status
+check_request(const struct sr_secret_refs *refs, const struct sr_secret_request *req, sr_err *err)
+{
+    if (!refs || !req || refs->n > SR_MAX_SECRET_REFS)
+        return sr_err_set(err, SR_EINVAL, "secret resolution needs references and a request");
+    if (!req->lookup || !req->audit)
+        return sr_err_set(err, SR_EINVAL, "secret resolution needs a lookup and an audit callback");
+    if (!req->job_id || !*req->job_id)
+        return sr_err_set(err, SR_EINVAL, "secret resolution needs a job id");
+    const char *c = req->caller;
+    if (sr_secret_owner_check(c, c ? strnlen(c, SR_MAX_USER_NAME + 1) : 0, err) != SR_OK)
+        return sr_err_wrap(err, "secret resolution caller");
+    return SR_OK;
+}
+
+/* Pass 2 for one reference: decrypt into e. */
+static sr_status
+open_one(struct resolve *r, const struct sr_secret_ref *ref, const struct sr_secret_row *row,
+         struct sr_secret_entry *e, sr_err *err)
+{
+    sr_err sub = {0};
+    sr_status rc = sr_secret_decrypt(r->keys, ref->owner, ref->name, row->version, row->blob,
+                                     row->blob_len, &e->value, &sub);
+    if (rc == SR_ENOMEM)
+        return sr_err_set(err, rc, "%s", sub.msg);
+    if (rc != SR_OK) {
+        char reason[SR_ERR_MSG_MAX + 48];
+        (void)snprintf(reason, sizeof(reason), "the stored value cannot be decrypted (%s)",
+                       sub.msg);
+        return deny(r, ref, row->version, SR_SECRET_ERROR, reason, false, err);
+    }
+    memcpy(e->key, ref->name, sizeof(e->key));
+    memcpy(e->owner, ref->owner, sizeof(e->owner));
+    memcpy(e->name, ref->name, sizeof(e->name));
+    e->version = row->version;
+    return SR_OK;
+}
+
+sr_status
+sr_secret_resolve(const sr_keys *keys, const struct sr_secret_refs *refs,
+                  const struct sr_secret_request *req, struct sr_secret_set *out, sr_err *err)
+{
+    struct resolve *r = NULL;
+    struct sr_secret_set *set = NULL;
+    size_t looked = 0;
+
+    sr_status rc = check_request(refs, req, err);
+    if (rc != SR_OK)
+        return rc;
+    r = calloc(1, sizeof(*r));
+    set = calloc(1, sizeof(*set));
+    if (!r || !set) {
+        rc = sr_err_set(err, SR_ENOMEM, "out of memory resolving secrets");
+        goto out;
+    }
+    r->keys = keys;
+    r->req = req;
+    r->now_ms = req->now_ms ? req->now_ms : sr_now_ms();
+    for (; looked < refs->n; looked++) {
+        rc = check_one(r, &refs->ref[looked], &r->rows[looked], err);
+        if (rc != SR_OK) {
+            looked++; /* its row may hold memory */
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < refs->n; i++, set->n++) {
+        rc = open_one(r, &refs->ref[i], &r->rows[i], &set->entry[i], err);
+        if (rc != SR_OK)
+            goto out;
+    }
+    for (size_t i = 0; i < refs->n; i++) {
+        rc = audit(r, &refs->ref[i], set->entry[i].version, SR_SECRET_ALLOWED, "", err);
+        if (rc != SR_OK)
+            goto out;
+    }
+    *out = *set;
+    set->n = 0; /* the values moved to *out */
+out:
+    if (r)
+        rows_free(r, looked);
+    sr_secret_set_fini(set);
+    free(r);
+    free(set);
+    return rc;
+}
+
+/* --- injection --- */
+
+/* Writes p[0..len) as a JSON string body into dst (when not NULL) and
+ * returns the bytes it takes. */
+static size_t
+json_escape(const uint8_t *p, size_t len, char *dst)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = p[i];
+        char esc = 0;
+        switch (c) {
+        case '"':
+            esc = '"';
+            break;
+        case '\\':
+            esc = '\\';
+            break;
+        case '\n':
+            esc = 'n';
+            break;
+        case '\r':
+            esc = 'r';
+            break;
+        case '\t':
+            esc = 't';
+            break;
+        case '\b':
+            esc = 'b';
+            break;
+        case '\f':
+            esc = 'f';
+            break;
+        default:
+            break;
+        }
+        if (esc) {
+            if (dst) {
+                dst[n] = '\\';
+                dst[n + 1] = esc;
+            }
+            n += 2;
+        } else if (c < 0x20) {
+            if (dst) {
+                memcpy(dst + n, "\\u00", 4);
+                dst[n + 4] = hex[c >> 4];
+                dst[n + 5] = hex[c & 15];
+            }
+            n += 6;
+        } else {
+            if (dst)
+                dst[n] = (char)c;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Writes the whole object into dst (when not NULL); returns its length. */
+static size_t
+js_object(const struct sr_secret_set *set, char *dst)
+{
+    size_t n = 0;
+    if (dst)
+        dst[n] = '{';
+    n++;
+    for (size_t i = 0; i < set->n; i++) {
+        const struct sr_secret_entry *e = &set->entry[i];
+        size_t klen = strlen(e->key);
+        if (dst) {
+            if (i > 0)
+                dst[n] = ',';
+            dst[n + (i > 0)] = '"';
+            memcpy(dst + n + (i > 0) + 1, e->key, klen);
+            memcpy(dst + n + (i > 0) + 1 + klen, "\":\"", 3);
+        }
+        n += (i > 0) + klen + 4;
+        n += json_escape(e->value.data, e->value.len, dst ? dst + n : NULL);
+        if (dst)
+            dst[n] = '"';
+        n++;
+    }
+    if (dst)
+        dst[n] = '}';
+    return n + 1;
+}
+
+sr_status
+sr_secret_set_js_json(const struct sr_secret_set *set, struct sr_secret_value *out, sr_err *err)
+{
+    struct sr_secret_value v = {0};
+    if (!set || set->n > SR_MAX_SECRET_REFS)
+        return sr_err_set(err, SR_EINVAL, "no secret set to render");
+    /* each value <= 64 KiB escapes to <= 384 KiB: no overflow at 16 entries */
+    size_t len = js_object(set, NULL);
+    sr_status rc = sr_secret__value_alloc(len, &v, err);
+    if (rc != SR_OK)
+        return rc;
+    (void)js_object(set, (char *)v.data);
+    *out = v;
+    return SR_OK;
+}
+
+void
+sr_secret_env_fini(struct sr_secret_env *env)
+{
+    if (!env)
+        return;
+    for (size_t i = 0; i < env->n && i < SR_MAX_SECRET_REFS; i++) {
+        if (env->env[i])
+            sodium_free(env->env[i]);
+        env->env[i] = NULL;
+    }
+    env->n = 0;
+}
+
+sr_status
+sr_secret_set_env(const struct sr_secret_set *set, struct sr_secret_env *out, sr_err *err)
+{
+    struct sr_secret_env e = {0};
+    if (!set || set->n > SR_MAX_SECRET_REFS)
+        return sr_err_set(err, SR_EINVAL, "no secret set to render");
+    for (size_t i = 0; i < set->n; i++) {
+        const struct sr_secret_entry *s = &set->entry[i];
+        size_t klen = strlen(s->key);
+        char *p = sodium_malloc(klen + 1 + s->value.len + 1);
+        if (!p) {
+            sr_secret_env_fini(&e);
+            return sr_err_set(err, SR_ENOMEM, "out of memory building the environment");
+        }
+        memcpy(p, s->key, klen);
+        p[klen] = '=';
+        memcpy(p + klen + 1, s->value.data, s->value.len);
+        p[klen + 1 + s->value.len] = '\0';
+        e.env[e.n++] = p;
+    }
+    *out = e;
+    return SR_OK;
+}

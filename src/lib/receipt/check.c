@@ -110,23 +110,26 @@ check_output(struct ctx *c, const json_t *job, const json_t *r)
 {
     const char *want = field(r, "output_hash");
     const char *listed = field(job, "output_hash");
+    const json_t *out = json_object_get(job, "output");
     if (listed && !same(listed, want))
         report(c, SR_CHECK_FAIL, "job output_hash %s differs from the receipt's %s", listed,
                show(want));
     const char *st = field(r, "status");
     if (st && strcmp(st, "completed") != 0) {
-        if (!want && json_is_null(json_object_get(r, "output_hash")))
-            report(c, SR_CHECK_OK, "failed job: the receipt has no output hash");
+        if (out && !json_is_null(out))
+            report(c, SR_CHECK_FAIL, "failed job, yet the job carries an output");
+        else if (!want && json_is_null(json_object_get(r, "output_hash")))
+            report(c, SR_CHECK_OK, "failed job: no output, and the receipt has no output hash");
         else
             report(c, SR_CHECK_FAIL, "failed job, yet the receipt has output hash %s", show(want));
-    } else if (field(job, "encrypted_output")) {
+        return;
+    }
+    if (field(job, "encrypted_output") && (!out || json_is_null(out)))
         report(c, SR_CHECK_SKIP,
                "output is sealed (encrypted_output): open it and compare with output_hash %s",
                show(want));
-    } else {
-        const json_t *out = json_object_get(job, "output");
+    else
         check_hash_of(c, "output", out ? out : json_null(), want);
-    }
 }
 
 static void

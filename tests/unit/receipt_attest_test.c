@@ -24,6 +24,7 @@
 
 #include "receipt_int.h"
 #include "sealrun/sr_attest.h"
+#include "sealrun/sr_receipt.h"
 #include "sealrun/sr_util.h"
 
 #define PK_HEX "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
@@ -311,6 +312,55 @@ test_parses_provider_names(void **state)
     assert_string_equal(sr_attest_provider_name(SR_ATTEST_TDX), "tdx");
 }
 
+/* A receipt carrying a TDX quote: the job check verifies the binding, and a
+ * quote taken for another key is caught. */
+static void
+test_receipt_with_tdx_quote_checks_binding(void **state)
+{
+    (void)state;
+    uint8_t seed[32] = {9};
+    sr_worker_key *key = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_worker_key_new(seed, &key, &err), SR_OK);
+    sr_worker_key_public(key, pk); /* the quote is taken for this worker key */
+    sr_attest_quote *q = NULL;
+    assert_int_equal(take(&q, &err), SR_OK);
+    for (int round = 0; round < 2; round++) {
+        uint8_t signer_pk[32];
+        sr_worker_key_public(key, signer_pk);
+        json_t *out = json_null();
+        const struct sr_receipt_fields f = {
+            .job_id = "0123456789abcdef0123456789abcdef", .owner = "o", .runtime = "js",
+            .engine_version = "e", .code = "c", .code_len = 1, .completed = true,
+            .output = out, .worker_pk = signer_pk, .measurement = meas, .quote = q};
+        json_t *r = NULL;
+        char *canon = NULL;
+        char sig[129];
+        assert_int_equal(sr_receipt_build(&f, &r, &canon, &err), SR_OK);
+        assert_string_equal(json_string_value(json_object_get(r, "quote")),
+                            sr_attest_quote_base64(q));
+        assert_int_equal(sr_receipt_sign(key, canon, strlen(canon), sig, &err), SR_OK);
+        json_t *job = json_pack("{s:s, s:s, s:n, s:[], s:o, s:s}", "job_id", f.job_id, "status",
+                                "completed", "output", "logs", "receipt", r,
+                                "receipt_signature", sig);
+        sr_status rc = sr_receipt_check_job(job, NULL, NULL, NULL, &err);
+        if (round == 0) {
+            assert_int_equal(rc, SR_OK);
+        } else {
+            assert_int_equal(rc, SR_EDENIED);
+            assert_non_null(strstr(err.msg, "another key or measurement"));
+        }
+        free(canon);
+        json_decref(job);
+        /* round 1: a different worker signs but reuses the first worker's quote */
+        sr_worker_key_free(key);
+        seed[0]++;
+        assert_int_equal(sr_worker_key_new(seed, &key, &err), SR_OK);
+    }
+    sr_worker_key_free(key);
+    sr_attest_quote_free(q);
+}
+
 int
 main(void)
 {
@@ -326,6 +376,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_binding_check_rejects_other_key_and_bad_layout, setup,
                                         teardown),
         cmocka_unit_test(test_parses_provider_names),
+        cmocka_unit_test_setup_teardown(test_receipt_with_tdx_quote_checks_binding, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests_name("receipt_attest", tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -396,6 +397,36 @@ test_decrypt_refuses_a_value_that_breaks_the_rules(void **state)
     assert_null(v.data);
 }
 
+/* docs/secrets.md carries the formats other clients and auditors rely on:
+ * the labels, the AAD example (whose bytes decrypt a real blob above). */
+static void
+test_docs_match_the_formats(void **state)
+{
+    (void)state;
+    const char *src = getenv("SR_SOURCE_DIR");
+    if (!src)
+        skip();
+    char path[4096];
+    (void)snprintf(path, sizeof(path), "%s/docs/secrets.md", src);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, fp);
+    doc[n] = '\0';
+    (void)fclose(fp);
+    static const uint8_t aad[] = "sealrun.secret.v1\0alice\0API_KEY\0003";
+    char hex[2 * sizeof(aad) + 1];
+    sr_hex_encode(aad, sizeof(aad) - 1, hex);
+    assert_non_null(strstr(doc, hex));
+    assert_non_null(strstr(doc, "\"" SR_LABEL_SECRETS_SEAL "\""));
+    assert_non_null(strstr(doc, "\"" SR_LABEL_SECRETS_AT_REST "\""));
+    assert_non_null(strstr(doc, "\"" SR_SECRET_AAD_DOMAIN "\" 0x00 owner 0x00 name 0x00 version"));
+    char sealed_max[32];
+    (void)snprintf(sealed_max, sizeof(sealed_max), "%u,%03u characters",
+                   (unsigned)SR_SECRET_SEALED_MAX / 1000, (unsigned)SR_SECRET_SEALED_MAX % 1000);
+    assert_non_null(strstr(doc, sealed_max));
+}
+
 int
 main(void)
 {
@@ -417,6 +448,7 @@ main(void)
         cmocka_unit_test(test_at_rest_tampering_fails),
         cmocka_unit_test(test_at_rest_rejects_bad_arguments),
         cmocka_unit_test(test_decrypt_refuses_a_value_that_breaks_the_rules),
+        cmocka_unit_test(test_docs_match_the_formats),
     };
     return cmocka_run_group_tests_name("secret_crypto", tests, setup, teardown);
 }

@@ -104,17 +104,17 @@ struct sr_receipt_fields {
     uint32_t memory_mb;
     uint64_t gas_limit;
     uint64_t gas_used;
-    uint64_t duration_us;        /* wall clock of the run */
-    bool completed;              /* status "completed", else "failed" */
-    const char *error_code;      /* failed jobs: "TIMEOUT", ...; NULL when completed */
-    const json_t *output;        /* completed jobs; NULL = output_hash null */
+    uint64_t duration_us;         /* wall clock of the run */
+    bool completed;               /* status "completed", else "failed" */
+    const char *error_code;       /* failed jobs: "TIMEOUT", ...; NULL when completed */
+    const json_t *output;         /* completed jobs; NULL = output_hash null */
     const char *encrypted_output; /* base64 text as in the job, or NULL */
     const json_t *logs;           /* array of log entries; NULL = [] */
     int64_t started_ms;           /* Unix ms */
     int64_t finished_ms;
-    const uint8_t *worker_pk;   /* 32 bytes */
-    const uint8_t *measurement; /* 32 bytes */
-    const sr_attest_quote *quote; /* NULL = quote_type "none" */
+    const uint8_t *worker_pk;           /* 32 bytes */
+    const uint8_t *measurement;         /* 32 bytes */
+    const sr_attest_quote *quote;       /* NULL = quote_type "none" */
     const char *storage_version_before; /* NULL = null (no storage yet) */
     const char *storage_version_after;
 };

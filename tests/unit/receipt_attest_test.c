@@ -29,8 +29,8 @@
 
 #define PK_HEX "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
 #define M_HEX "37a8fa6ad9dbae1515de7242fe07325d40169ed043297372da91ec278aeb7cef"
-#define RD_HEX                                                                                    \
-    "3a36e2c4903d818dcbacbc34f7ffe54189cf113cb98653f95f10a58d77ef6a2a51ea1ee41341832a54ee6054ae6" \
+#define RD_HEX                                                                                     \
+    "3a36e2c4903d818dcbacbc34f7ffe54189cf113cb98653f95f10a58d77ef6a2a51ea1ee41341832a54ee6054ae6"  \
     "64d3af8e2d3fccc1476d3410156a1cb896bdd"
 #define QUOTE_LEN 700
 
@@ -329,10 +329,17 @@ test_receipt_with_tdx_quote_checks_binding(void **state)
         uint8_t signer_pk[32];
         sr_worker_key_public(key, signer_pk);
         json_t *out = json_null();
-        const struct sr_receipt_fields f = {
-            .job_id = "0123456789abcdef0123456789abcdef", .owner = "o", .runtime = "js",
-            .engine_version = "e", .code = "c", .code_len = 1, .completed = true,
-            .output = out, .worker_pk = signer_pk, .measurement = meas, .quote = q};
+        const struct sr_receipt_fields f = {.job_id = "0123456789abcdef0123456789abcdef",
+                                            .owner = "o",
+                                            .runtime = "js",
+                                            .engine_version = "e",
+                                            .code = "c",
+                                            .code_len = 1,
+                                            .completed = true,
+                                            .output = out,
+                                            .worker_pk = signer_pk,
+                                            .measurement = meas,
+                                            .quote = q};
         json_t *r = NULL;
         char *canon = NULL;
         char sig[129];
@@ -340,9 +347,9 @@ test_receipt_with_tdx_quote_checks_binding(void **state)
         assert_string_equal(json_string_value(json_object_get(r, "quote")),
                             sr_attest_quote_base64(q));
         assert_int_equal(sr_receipt_sign(key, canon, strlen(canon), sig, &err), SR_OK);
-        json_t *job = json_pack("{s:s, s:s, s:n, s:[], s:o, s:s}", "job_id", f.job_id, "status",
-                                "completed", "output", "logs", "receipt", r,
-                                "receipt_signature", sig);
+        json_t *job =
+            json_pack("{s:s, s:s, s:n, s:[], s:o, s:s}", "job_id", f.job_id, "status", "completed",
+                      "output", "logs", "receipt", r, "receipt_signature", sig);
         sr_status rc = sr_receipt_check_job(job, NULL, NULL, NULL, &err);
         if (round == 0) {
             assert_int_equal(rc, SR_OK);

@@ -122,7 +122,8 @@ test_builds_every_field(void **state)
     assert_int_equal(json_integer_value(json_object_get(ref, "version")), 3);
     /* the canonical text starts with the sorted first member, no spaces */
     assert_true(strncmp(canon, "{\"code_hash\":\"", 14) == 0);
-    assert_non_null(strstr(canon, "\"limits\":{\"gas_limit\":1000,\"memory_mb\":128,\"timeout_s\":30}"));
+    assert_non_null(
+        strstr(canon, "\"limits\":{\"gas_limit\":1000,\"memory_mb\":128,\"timeout_s\":30}"));
     free(canon);
     json_decref(r);
     json_decref(input);

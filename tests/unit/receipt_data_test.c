@@ -31,13 +31,13 @@
 #define COMPUTE_MASTER "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define BOX_SEED "6060606060606060606060606060606060606060606060606060606060606060"
 #define EPHEMERAL_SEED "7070707070707070707070707070707070707070707070707070707070707070"
-#define SCRIPT                                                                                    \
-    "function main(input){ console.log(\"pair\", \"NEO/USD\"); return {price: input.usd * 100, "  \
+#define SCRIPT                                                                                     \
+    "function main(input){ console.log(\"pair\", \"NEO/USD\"); return {price: input.usd * 100, "   \
     "pair: \"NEO/USD\", note: \"\xc3\xa9\"}; }\n"
 #define INPUT "{\"usd\": 12.5}\n"
 #define EXE_TEXT "sealrun example executable\n"
-#define CONFIG                                                                                    \
-    "{\"engines\":{\"js\":{\"jit\":true,\"name\":\"javascriptcore\",\"version\":\"2.44.3\"}},"    \
+#define CONFIG                                                                                     \
+    "{\"engines\":{\"js\":{\"jit\":true,\"name\":\"javascriptcore\",\"version\":\"2.44.3\"}},"     \
     "\"isolation\":\"tenant\",\"limits\":{\"max_memory_mb\":512,\"max_timeout_s\":120}}"
 #define T0 1768471200000LL /* 2026-01-15T10:00:00.000Z */
 
@@ -149,8 +149,8 @@ static json_t *
 make_job(const struct example *ex)
 {
     json_t *input = json_loads(INPUT, 0, NULL);
-    json_t *output = json_pack("{s:i, s:s, s:s}", "price", 1250, "pair", "NEO/USD", "note",
-                               "\xc3\xa9");
+    json_t *output =
+        json_pack("{s:i, s:s, s:s}", "price", 1250, "pair", "NEO/USD", "note", "\xc3\xa9");
     json_t *logs = json_pack("[s]", "pair NEO/USD");
     json_t *job = json_pack("{s:s, s:s, s:s}", "job_id", ex->job_id, "status",
                             ex->completed ? "completed" : "failed", "runtime", "js");
@@ -357,8 +357,8 @@ test_sealed_example_opens_to_the_hashed_output(void **state)
     assert_int_equal(sr_box_open(pk, sk, enc, &plain, &len, NULL), SR_OK);
     char h[65];
     sr_sha256_hex(plain, len, h);
-    assert_string_equal(h, json_string_value(json_object_get(
-                               json_object_get(job, "receipt"), "output_hash")));
+    assert_string_equal(
+        h, json_string_value(json_object_get(json_object_get(job, "receipt"), "output_hash")));
     free(plain);
     json_decref(job);
 }
@@ -423,12 +423,11 @@ test_every_single_bit_flip_is_caught(void **state)
         char *out = json_dumps(json_object_get(job, "output"), JSON_COMPACT | JSON_ENCODE_ANY);
         char *rec = NULL;
         size_t rec_len = 0;
-        assert_int_equal(sr_receipt_canonical(json_object_get(job, "receipt"), &rec, &rec_len,
-                                              NULL),
-                         SR_OK);
+        assert_int_equal(
+            sr_receipt_canonical(json_object_get(job, "receipt"), &rec, &rec_len, NULL), SR_OK);
         char *sig = NULL;
-        assert_true(asprintf(&sig, "\"%s\"", json_string_value(json_object_get(
-                                                 job, "receipt_signature"))) > 0);
+        assert_true(asprintf(&sig, "\"%s\"",
+                             json_string_value(json_object_get(job, "receipt_signature"))) > 0);
         /* output and receipt: the low bit (a different character) and 0x20
          * (case: "A" for "a"); a set high bit is never valid UTF-8 here.
          * signature: every bit. */

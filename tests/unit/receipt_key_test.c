@@ -23,8 +23,8 @@
 /* RFC 8032 section 7.1, test 1 (empty message). */
 #define RFC_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
 #define RFC_PK "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-#define RFC_SIG                                                                                   \
-    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf" \
+#define RFC_SIG                                                                                    \
+    "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf"  \
     "9b46bd25bf5f0595bbe24655141438e7a100b"
 
 static int
@@ -137,7 +137,8 @@ test_refuses_damaged_key(void **state)
     assert_int_equal(sr_worker_key_load(*state, true, NULL, &k, &err), SR_EINVAL);
     assert_non_null(strstr(err.msg, "must hold 64 hex characters"));
     /* 64 characters, one of them not hex */
-    write_key_file(*state, "gd61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60", 0600);
+    write_key_file(*state, "gd61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+                   0600);
     assert_int_equal(sr_worker_key_load(*state, true, NULL, &k, &err), SR_EINVAL);
     assert_non_null(strstr(err.msg, "not hex"));
 }

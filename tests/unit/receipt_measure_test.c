@@ -25,9 +25,9 @@
 #define EXE_SHA "062c577637960fe73abf696783bf6f9c8476facc63385d4cd66b9093e7e59886"
 #define MEASUREMENT "37a8fa6ad9dbae1515de7242fe07325d40169ed043297372da91ec278aeb7cef"
 /* Written out of order and with spaces on purpose: JCS sorts and strips. */
-#define CONFIG                                                                                    \
-    "{\"limits\": {\"max_timeout_s\": 120, \"max_memory_mb\": 512}, \"isolation\": \"tenant\", "  \
-    "\"engines\": {\"js\": {\"version\": \"2.44.3\", \"name\": \"javascriptcore\", \"jit\": "     \
+#define CONFIG                                                                                     \
+    "{\"limits\": {\"max_timeout_s\": 120, \"max_memory_mb\": 512}, \"isolation\": \"tenant\", "   \
+    "\"engines\": {\"js\": {\"version\": \"2.44.3\", \"name\": \"javascriptcore\", \"jit\": "      \
     "true}}}"
 
 static char exe_path[64];

@@ -108,8 +108,9 @@ test_node_verifier_accepts_examples_and_rejects_tampering(void **state)
     char *pk = first_line("tests/data/receipts/worker.pub");
     char *m = first_line("tests/data/receipts/measurement.hex");
 
-    const char *full[] = {verifier, job, "--worker-key", pk, "--expect-measurement", m,
-                          "--script", script, "--input", input, NULL};
+    const char *full[] = {verifier, job,        "--worker-key", pk,        "--expect-measurement",
+                          m,        "--script", script,         "--input", input,
+                          NULL};
     assert_int_equal(run_node(full), 0);
     const char *fail_job[] = {verifier, failed, "--worker-key", pk, "--script", script, NULL};
     assert_int_equal(run_node(fail_job), 0);
@@ -132,9 +133,9 @@ test_node_verifier_accepts_examples_and_rejects_tampering(void **state)
 }
 
 /* Output and logs with values whose canonical form is easy to get wrong. */
-#define AWKWARD                                                                                   \
-    "{\"z\": 1e21, \"a\": [0.1, -0.0, 1e-7, 123456789012, 5e-324, 1.7976931348623157e308],"      \
-    " \"\\u00e9\": \"\\u0001\\t\\\"\\\\/\\u2028\", \"\\ud83d\\ude00\": true, \"\\uff61\": null,"  \
+#define AWKWARD                                                                                    \
+    "{\"z\": 1e21, \"a\": [0.1, -0.0, 1e-7, 123456789012, 5e-324, 1.7976931348623157e308],"        \
+    " \"\\u00e9\": \"\\u0001\\t\\\"\\\\/\\u2028\", \"\\ud83d\\ude00\": true, \"\\uff61\": null,"   \
     " \"\": {\"b\": [], \"a\": {}}}"
 
 static void
@@ -151,20 +152,31 @@ test_node_agrees_with_c_canonical_form(void **state)
     sr_worker_key_public(key, pk);
     json_t *output = json_loads(AWKWARD, 0, NULL);
     assert_non_null(output);
-    json_t *logs = json_pack("[s, s]", "line \xe2\x82\xac", "\x7f" " control \x1f");
-    const struct sr_receipt_fields f = {
-        .job_id = "00112233445566778899aabbccddeeff", .owner = "b\xc3\xb6" "b", .runtime = "js",
-        .engine_version = "javascriptcore 2.44.3", .code = "x", .code_len = 1,
-        .input = output, .completed = true, .output = output, .logs = logs,
-        .gas_used = 9007199254740991ull, .worker_pk = pk, .measurement = meas};
+    json_t *logs = json_pack("[s, s]", "line \xe2\x82\xac",
+                             "\x7f"
+                             " control \x1f");
+    const struct sr_receipt_fields f = {.job_id = "00112233445566778899aabbccddeeff",
+                                        .owner = "b\xc3\xb6"
+                                                 "b",
+                                        .runtime = "js",
+                                        .engine_version = "javascriptcore 2.44.3",
+                                        .code = "x",
+                                        .code_len = 1,
+                                        .input = output,
+                                        .completed = true,
+                                        .output = output,
+                                        .logs = logs,
+                                        .gas_used = 9007199254740991ull,
+                                        .worker_pk = pk,
+                                        .measurement = meas};
     json_t *r = NULL;
     char *canon = NULL;
     char sig[129];
     assert_int_equal(sr_receipt_build(&f, &r, &canon, NULL), SR_OK);
     assert_int_equal(sr_receipt_sign(key, canon, strlen(canon), sig, NULL), SR_OK);
-    json_t *job = json_pack("{s:s, s:s, s:O, s:O, s:o, s:s}", "job_id", f.job_id, "status",
-                            "completed", "output", output, "logs", logs, "receipt", r,
-                            "receipt_signature", sig);
+    json_t *job =
+        json_pack("{s:s, s:s, s:O, s:O, s:o, s:s}", "job_id", f.job_id, "status", "completed",
+                  "output", output, "logs", logs, "receipt", r, "receipt_signature", sig);
     char tmp[] = "/tmp/sr_receipt_node_XXXXXX";
     int fd = mkstemp(tmp);
     assert_true(fd >= 0);

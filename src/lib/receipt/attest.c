@@ -62,7 +62,8 @@ sr_attest_provider_parse(const char *name, enum sr_attest_provider *out, sr_err 
     else if (name && strcmp(name, "tdx") == 0)
         *out = SR_ATTEST_TDX;
     else
-        return sr_err_set(err, SR_EINVAL, "unknown attestation provider '%.32s'; expected none or tdx",
+        return sr_err_set(err, SR_EINVAL,
+                          "unknown attestation provider '%.32s'; expected none or tdx",
                           name ? name : "");
     return SR_OK;
 }
@@ -91,8 +92,7 @@ read_attr(const char *path, size_t max, uint8_t **out, size_t *out_len, sr_err *
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return sr_err_set(err, SR_EIO, "cannot open '%s': %s", path,
-                          sr_receipt__errno_text(errno));
+        return sr_err_set(err, SR_EIO, "cannot open '%s': %s", path, sr_receipt__errno_text(errno));
     uint8_t *buf = malloc(max + 2);
     size_t len = 0;
     sr_status rc = buf ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory reading '%s'", path);
@@ -175,8 +175,7 @@ write_inblob(const char *dir, const uint8_t data[SR_REPORT_DATA_LEN], sr_err *er
 
 /* The steps between mkdir and rmdir: provider, generation, inblob, outblob. */
 static sr_status
-tdx_request(const char *dir, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quote *q,
-            sr_err *err)
+tdx_request(const char *dir, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quote *q, sr_err *err)
 {
     int64_t g0 = 0;
     int64_t g1 = 0;
@@ -209,8 +208,7 @@ tdx_request(const char *dir, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quo
 }
 
 static sr_status
-tdx_quote(const char *root, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quote *q,
-          sr_err *err)
+tdx_quote(const char *root, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quote *q, sr_err *err)
 {
     struct stat sb;
     if (stat(root, &sb) != 0)
@@ -220,8 +218,7 @@ tdx_quote(const char *root, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quot
                           "and configfs mounted, or choose --attestation none)",
                           root, sr_receipt__errno_text(errno));
     if (!S_ISDIR(sb.st_mode))
-        return sr_err_set(err, SR_EINVAL, "configfs-tsm report root '%s' is not a directory",
-                          root);
+        return sr_err_set(err, SR_EINVAL, "configfs-tsm report root '%s' is not a directory", root);
     uint8_t rnd[6];
     char rnd_hex[13];
     char dir[PATH_CAP];
@@ -328,9 +325,9 @@ sr_attest_document(const sr_attest_quote *q, const uint8_t pk[32], const uint8_t
     sr_attest_report_data(pk, measurement, rd);
     bool hw = q && q->provider == SR_ATTEST_TDX;
     json_t *doc = json_pack(
-        "{s:o, s:o, s:o, s:s, s:o, s:o, s:s}", "worker_public_key", hex_json(pk, 32),
-        "measurement", hex_json(measurement, 32), "report_data", hex_json(rd, sizeof(rd)),
-        "quote_type", sr_attest_provider_name(hw ? SR_ATTEST_TDX : SR_ATTEST_NONE), "quote",
+        "{s:o, s:o, s:o, s:s, s:o, s:o, s:s}", "worker_public_key", hex_json(pk, 32), "measurement",
+        hex_json(measurement, 32), "report_data", hex_json(rd, sizeof(rd)), "quote_type",
+        sr_attest_provider_name(hw ? SR_ATTEST_TDX : SR_ATTEST_NONE), "quote",
         hw ? json_string(q->b64) : json_null(), "tsm_provider",
         hw ? json_string(q->tsm_provider) : json_null(), "note",
         hw ? "Intel TDX quote from configfs-tsm; its report_data is "

@@ -54,11 +54,10 @@ sr_measurement_file_sha256(const char *path, uint8_t out[32], sr_err *err)
     struct stat sb;
     sr_status rc = SR_OK;
     if (fstat(fd, &sb) != 0)
-        rc = sr_err_set(err, SR_EIO, "cannot stat '%s': %s", path,
-                        sr_receipt__errno_text(errno));
+        rc = sr_err_set(err, SR_EIO, "cannot stat '%s': %s", path, sr_receipt__errno_text(errno));
     else if (!S_ISREG(sb.st_mode))
-        rc = sr_err_set(err, SR_EINVAL, "'%s' is not a regular file; expected the executable",
-                        path);
+        rc =
+            sr_err_set(err, SR_EINVAL, "'%s' is not a regular file; expected the executable", path);
     if (rc == SR_OK) {
         crypto_hash_sha256_state st;
         crypto_hash_sha256_init(&st);
@@ -97,8 +96,8 @@ sr_measurement_combine(const uint8_t exe_sha256[32], const json_t *config,
 }
 
 sr_status
-sr_measurement_compute(const char *exe_path, const json_t *config,
-                       uint8_t out[SR_MEASUREMENT_LEN], sr_err *err)
+sr_measurement_compute(const char *exe_path, const json_t *config, uint8_t out[SR_MEASUREMENT_LEN],
+                       sr_err *err)
 {
     uint8_t exe[32];
     sr_status rc = sr_measurement_file_sha256(exe_path, exe, err);

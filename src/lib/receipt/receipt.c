@@ -237,8 +237,7 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
 }
 
 sr_status
-sr_receipt_build(const struct sr_receipt_fields *f, json_t **receipt, char **canonical,
-                 sr_err *err)
+sr_receipt_build(const struct sr_receipt_fields *f, json_t **receipt, char **canonical, sr_err *err)
 {
     sr_status rc = check_fields(f, err);
     if (rc != SR_OK)
@@ -251,8 +250,8 @@ sr_receipt_build(const struct sr_receipt_fields *f, json_t **receipt, char **can
     put_result(f, r, &bad);
     rc = put_hashes(f, r, &bad, err);
     if (rc == SR_OK && bad)
-        rc = sr_err_set(err, SR_ENOMEM, "out of memory building the receipt of job '%s'",
-                        f->job_id);
+        rc =
+            sr_err_set(err, SR_ENOMEM, "out of memory building the receipt of job '%s'", f->job_id);
     char *text = NULL;
     if (rc == SR_OK && canonical)
         rc = sr_receipt_canonical(r, &text, NULL, err);
@@ -330,8 +329,7 @@ sr_receipt_verify(const json_t *receipt, const char *sig_hex, const uint8_t *exp
     if (rc != SR_OK)
         return rc;
     if (!sr_receipt__is_lower_hex(sig_hex, SR_ED25519_SIG_HEX_LEN))
-        return sr_err_set(err, SR_EINVAL,
-                          "receipt_signature must be %d lower-case hex characters",
+        return sr_err_set(err, SR_EINVAL, "receipt_signature must be %d lower-case hex characters",
                           SR_ED25519_SIG_HEX_LEN);
     (void)sr_hex_decode(sig_hex, SR_ED25519_SIG_HEX_LEN, sig, sizeof(sig), NULL);
     if (expected_pk && memcmp(pk, expected_pk, SR_ED25519_PK_LEN) != 0) {

@@ -26,9 +26,9 @@ bool sr_receipt__is_lower_hex(const char *s, size_t len);
  * path. NULL hooks (the default) do nothing. Not thread-safe: set them in a
  * test before any quote is taken. */
 struct sr_attest__hooks {
-    void (*after_mkdir)(const char *dir, void *arg);   /* kernel: attributes appear */
-    void (*after_inblob)(const char *dir, void *arg);  /* kernel: generation++, outblob */
-    void (*before_rmdir)(const char *dir, void *arg);  /* kernel: attributes go away */
+    void (*after_mkdir)(const char *dir, void *arg);  /* kernel: attributes appear */
+    void (*after_inblob)(const char *dir, void *arg); /* kernel: generation++, outblob */
+    void (*before_rmdir)(const char *dir, void *arg); /* kernel: attributes go away */
     void *arg;
 };
 void sr_attest__set_hooks(const struct sr_attest__hooks *hooks);

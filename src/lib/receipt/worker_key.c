@@ -204,8 +204,8 @@ key_create(const char *path, const char *tmp, bool *raced, sr_err *err)
         if (errno == EEXIST)
             *raced = true;
         else
-            rc = sr_err_set(err, SR_EIO, "cannot link worker key file '%s' to '%s': %s", tmp,
-                            path, sr_receipt__errno_text(errno));
+            rc = sr_err_set(err, SR_EIO, "cannot link worker key file '%s' to '%s': %s", tmp, path,
+                            sr_receipt__errno_text(errno));
     }
     (void)unlink(tmp);
     return rc;

@@ -60,7 +60,7 @@ struct parse_ctx {
     sr_err *err;
 };
 
-/* NOLINTNEXTLINE(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
+/* NOLINTBEGIN(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
 static void
 cond_free(struct cond *c)
 {
@@ -77,6 +77,7 @@ cond_free(struct cond *c)
     free(c->pattern);
     free(c);
 }
+/* NOLINTEND(misc-no-recursion) */
 
 void
 sr_secret_policy_free(sr_secret_policy *p)
@@ -252,7 +253,7 @@ parse_pattern(struct parse_ctx *pc, const json_t *v, const char *path, struct co
 static sr_status parse_cond(struct parse_ctx *pc, const json_t *v, size_t depth, const char *path,
                             struct cond **out);
 
-/* NOLINTNEXTLINE(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
+/* NOLINTBEGIN(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
 static sr_status
 parse_kids(struct parse_ctx *pc, const json_t *v, size_t depth, const char *path, struct cond *c)
 {
@@ -285,6 +286,7 @@ parse_kids(struct parse_ctx *pc, const json_t *v, size_t depth, const char *path
     }
     return SR_OK;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 static int
 cond_kind_of(const char *key)
@@ -295,7 +297,7 @@ cond_kind_of(const char *key)
     return -1;
 }
 
-/* NOLINTNEXTLINE(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
+/* NOLINTBEGIN(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
 static sr_status
 parse_cond(struct parse_ctx *pc, const json_t *v, size_t depth, const char *path, struct cond **out)
 {
@@ -352,6 +354,7 @@ parse_cond(struct parse_ctx *pc, const json_t *v, size_t depth, const char *path
     *out = c;
     return SR_OK;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 static sr_status
 parse_runtimes(const json_t *v, sr_secret_policy *p, sr_err *err)
@@ -522,7 +525,7 @@ sr_secret_policy_parse(const char *text, size_t len, sr_secret_policy **out, sr_
 
 /* --- evaluation --- */
 
-/* NOLINTNEXTLINE(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
+/* NOLINTBEGIN(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
 static bool
 cond_match(const struct cond *c, const char *user, size_t len)
 {
@@ -549,6 +552,7 @@ cond_match(const struct cond *c, const char *user, size_t len)
     }
     return false;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 bool
 sr_secret__policy_allows_user(const sr_secret_policy *p, const char *owner, const char *caller)
@@ -647,7 +651,7 @@ sr_secret_policy_eval(const sr_secret_policy *p, const struct sr_secret_access *
 
 /* --- printing --- */
 
-/* NOLINTNEXTLINE(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
+/* NOLINTBEGIN(misc-no-recursion): depth <= SR_SECRET_POLICY_MAX_DEPTH */
 static json_t *
 cond_to_json(const struct cond *c)
 {
@@ -684,6 +688,7 @@ cond_to_json(const struct cond *c)
     json_decref(o);
     return NULL;
 }
+/* NOLINTEND(misc-no-recursion) */
 
 static json_t *
 runtimes_to_json(unsigned rt)

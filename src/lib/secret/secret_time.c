@@ -128,7 +128,8 @@ sr_secret__rfc3339_parse(const char *text, size_t len, int64_t *out_ms)
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
         s > 60)
         return false;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s - off;
+    int64_t secs =
+        days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + s - off;
     if (secs < 0)
         return false;
     *out_ms = secs * 1000 + ms;

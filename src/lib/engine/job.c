@@ -161,7 +161,7 @@ sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *r
      * memory with headroom for the engine's own baseline. */
     const struct sr_sandbox_limits lim = {
         .wall_ms = (uint64_t)req->timeout_s * 1000u + 500u,
-        .memory_bytes = (uint64_t)req->memory_mb * SR_MIB * 3 / 2 + 64ull * SR_MIB,
+        .memory_bytes = (uint64_t)req->memory_mb * SR_MIB * 3 / 2 + 128ull * SR_MIB,
     };
     sr_buf resp;
     sr_buf_init(&resp, SR_MAX_IPC_FRAME);

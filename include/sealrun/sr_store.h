@@ -154,4 +154,61 @@ sr_status sr_store_module_put(sr_store *st, const char *owner, const char *hash_
 sr_status sr_store_module_get(sr_store *st, const char *owner, const char *hash_hex,
                               struct sr_module_row *out, sr_err *err);
 
+/* --- secrets (ciphertext only) and their audit --- */
+
+struct sr_secret_stored {
+    uint8_t *blob;     /* owned at-rest blob (sr_secret_encrypt's format) */
+    size_t blob_len;
+    uint64_t version;  /* >= 1 */
+    char *policy_json; /* owned canonical policy, or NULL for the default */
+};
+void sr_secret_stored_fini(struct sr_secret_stored *s);
+
+struct sr_secret_meta {
+    char *name;        /* owned */
+    uint64_t version;
+    char *policy_json; /* owned or NULL */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+};
+void sr_secret_meta_fini(struct sr_secret_meta *m);
+
+struct sr_audit_row {
+    char *owner;   /* the secret's owner */
+    char *name;
+    char *job_id;  /* may be NULL */
+    char *user;    /* who ran the job */
+    uint64_t version;
+    char *outcome; /* "allowed", "missing", "expired", "denied" */
+    char *reason;  /* "" when allowed; never a value */
+    int64_t time_ms;
+};
+void sr_audit_row_fini(struct sr_audit_row *r);
+
+/* One secret of 'owner'. SR_ENOTFOUND when missing. *out: _fini. */
+sr_status sr_store_secret_get(sr_store *st, const char *owner, const char *name,
+                              struct sr_secret_stored *out, sr_err *err);
+/* Writes a secret's new value as version expected_version + 1: inserts it when
+ * expected_version is 0, else replaces it only while its version is still
+ * expected_version (compare-and-set). SR_ECONFLICT when another write came
+ * first (the caller re-reads, re-encrypts and retries). Copies everything. */
+sr_status sr_store_secret_put(sr_store *st, const char *owner, const char *name,
+                              uint64_t expected_version, const uint8_t *blob, size_t len,
+                              int64_t now_ms, sr_err *err);
+/* Sets (or with NULL resets to the default) a secret's policy. SR_ENOTFOUND. */
+sr_status sr_store_secret_policy(sr_store *st, const char *owner, const char *name,
+                                 const char *policy_json, int64_t now_ms, sr_err *err);
+/* Deletes a secret (its audit stays). SR_ENOTFOUND when missing. */
+sr_status sr_store_secret_delete(sr_store *st, const char *owner, const char *name,
+                                 sr_err *err);
+/* The owner's secrets by name, without values. Owned array: _fini each, free(). */
+sr_status sr_store_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **rows,
+                               size_t *n, sr_err *err);
+/* Appends an audit record (copies). */
+sr_status sr_store_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err);
+/* The newest 'limit' (1..SR_MAX_PAGE) audit records of one of owner's secret
+ * names. Owned array: _fini each, free(). */
+sr_status sr_store_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
+                              struct sr_audit_row **rows, size_t *n, sr_err *err);
+
 #endif /* SR_STORE_H */

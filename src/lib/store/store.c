@@ -306,3 +306,120 @@ sr_store_module_get(sr_store *st, const char *owner, const char *hash_hex,
         return sr_err_set(err, SR_ENOTFOUND, "module '%.70s' not found", hash_hex ? hash_hex : "");
     return st->ops->module_get(st, owner, hash_hex, out, err);
 }
+
+/* ---- secrets and audit ---- */
+
+void
+sr_secret_stored_fini(struct sr_secret_stored *s)
+{
+    free(s->blob);
+    free(s->policy_json);
+    memset(s, 0, sizeof(*s));
+}
+
+void
+sr_secret_meta_fini(struct sr_secret_meta *m)
+{
+    free(m->name);
+    free(m->policy_json);
+    memset(m, 0, sizeof(*m));
+}
+
+void
+sr_audit_row_fini(struct sr_audit_row *r)
+{
+    free(r->owner);
+    free(r->name);
+    free(r->job_id);
+    free(r->user);
+    free(r->outcome);
+    free(r->reason);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Names are validated by the secret module; the store only refuses what
+ * could never be one. */
+static sr_status
+check_secret_name(const char *name, sr_err *err)
+{
+    size_t n = name ? strnlen(name, 130) : 0;
+    if (n == 0 || n > 128)
+        return sr_err_set(err, SR_EINVAL, "secret name must be 1..128 characters");
+    return SR_OK;
+}
+
+sr_status
+sr_store_secret_get(sr_store *st, const char *owner, const char *name,
+                    struct sr_secret_stored *out, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_secret_name(name, err);
+    return rc == SR_OK ? st->ops->secret_get(st, owner, name, out, err) : rc;
+}
+
+sr_status
+sr_store_secret_put(sr_store *st, const char *owner, const char *name, uint64_t expected_version,
+                    const uint8_t *blob, size_t len, int64_t now_ms, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_secret_name(name, err);
+    if (rc == SR_OK && (!blob || !len))
+        rc = sr_err_set(err, SR_EINVAL, "secret '%s' has an empty blob", name);
+    return rc == SR_OK
+               ? st->ops->secret_put(st, owner, name, expected_version, blob, len, now_ms, err)
+               : rc;
+}
+
+sr_status
+sr_store_secret_policy(sr_store *st, const char *owner, const char *name, const char *policy_json,
+                       int64_t now_ms, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_secret_name(name, err);
+    return rc == SR_OK ? st->ops->secret_policy(st, owner, name, policy_json, now_ms, err) : rc;
+}
+
+sr_status
+sr_store_secret_delete(sr_store *st, const char *owner, const char *name, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_secret_name(name, err);
+    return rc == SR_OK ? st->ops->secret_delete(st, owner, name, err) : rc;
+}
+
+sr_status
+sr_store_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **rows, size_t *n,
+                     sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    return rc == SR_OK ? st->ops->secret_list(st, owner, rows, n, err) : rc;
+}
+
+sr_status
+sr_store_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err)
+{
+    sr_status rc = check_owner(row->owner, err);
+    if (rc == SR_OK)
+        rc = check_secret_name(row->name, err);
+    if (rc == SR_OK && (!row->user || !row->outcome))
+        rc = sr_err_set(err, SR_EINVAL, "audit record of '%s' lacks a user or an outcome",
+                        row->name);
+    return rc == SR_OK ? st->ops->audit_add(st, row, err) : rc;
+}
+
+sr_status
+sr_store_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
+                    struct sr_audit_row **rows, size_t *n, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_secret_name(name, err);
+    if (rc == SR_OK && (limit == 0 || limit > SR_MAX_PAGE))
+        rc = sr_err_set(err, SR_EINVAL, "audit page size must be 1..%d, got %zu", SR_MAX_PAGE,
+                        limit);
+    return rc == SR_OK ? st->ops->audit_list(st, owner, name, limit, rows, n, err) : rc;
+}

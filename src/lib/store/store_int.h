@@ -53,6 +53,20 @@ struct sr_store_ops {
                             int64_t now_ms, bool *created, sr_err *err);
     sr_status (*module_get)(sr_store *st, const char *owner, const char *hash_hex,
                             struct sr_module_row *out, sr_err *err);
+
+    sr_status (*secret_get)(sr_store *st, const char *owner, const char *name,
+                            struct sr_secret_stored *out, sr_err *err);
+    sr_status (*secret_put)(sr_store *st, const char *owner, const char *name,
+                            uint64_t expected_version, const uint8_t *blob, size_t len,
+                            int64_t now_ms, sr_err *err);
+    sr_status (*secret_policy)(sr_store *st, const char *owner, const char *name,
+                               const char *policy_json, int64_t now_ms, sr_err *err);
+    sr_status (*secret_delete)(sr_store *st, const char *owner, const char *name, sr_err *err);
+    sr_status (*secret_list)(sr_store *st, const char *owner, struct sr_secret_meta **rows,
+                             size_t *n, sr_err *err);
+    sr_status (*audit_add)(sr_store *st, const struct sr_audit_row *row, sr_err *err);
+    sr_status (*audit_list)(sr_store *st, const char *owner, const char *name, size_t limit,
+                            struct sr_audit_row **rows, size_t *n, sr_err *err);
 };
 
 /* The head of every backend's store object. */

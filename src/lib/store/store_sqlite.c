@@ -8,7 +8,8 @@
  * transaction, each in its own savepoint. Every job statement filters on
  * owner in the SQL itself. Times: 0 in a row is NULL in the table.
  *
- * Sections: SQL; row codecs; tokens; jobs; modules; the ops table.
+ * Sections: SQL; row codecs; tokens; jobs; modules; the ops table. Secrets
+ * and their audit are in store_sqlite_secrets.c.
  */
 #include "store_sqlite_int.h"
 
@@ -69,12 +70,26 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                       "ON CONFLICT (owner, hash) DO NOTHING",
     [SQ_MODULE_GET] = "SELECT m.bytes, m.info_json, o.created_at FROM module_owners o "
                       "JOIN modules m ON m.hash = o.hash WHERE o.owner = ?1 AND o.hash = ?2",
+    [SQ_SECRET_GET] = "SELECT blob, version, policy_json FROM secrets WHERE owner = ?1 AND name = ?2",
+    [SQ_SECRET_INSERT] = "INSERT INTO secrets (owner, name, version, blob, created_at, updated_at) "
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    [SQ_SECRET_UPDATE] = "UPDATE secrets SET version = ?3, blob = ?4, updated_at = ?5 "
+                         "WHERE owner = ?1 AND name = ?2 AND version = ?6",
+    [SQ_SECRET_POLICY] = "UPDATE secrets SET policy_json = ?3, updated_at = ?4 "
+                         "WHERE owner = ?1 AND name = ?2",
+    [SQ_SECRET_DELETE] = "DELETE FROM secrets WHERE owner = ?1 AND name = ?2",
+    [SQ_SECRET_LIST] = "SELECT name, version, policy_json, created_at, updated_at FROM secrets "
+                       "WHERE owner = ?1 ORDER BY name",
+    [SQ_AUDIT_ADD] = "INSERT INTO secret_audit (owner, name, job_id, user, version, outcome, "
+                     "reason, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [SQ_AUDIT_LIST] = "SELECT job_id, user, version, outcome, reason, time_ms FROM secret_audit "
+                      "WHERE owner = ?1 AND name = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3",
 };
 
 /* --- row codecs --- */
 
-static int
-bind_text(sqlite3_stmt *stmt, int i, const char *s)
+int
+sr_store__sq_bind_text(sqlite3_stmt *stmt, int i, const char *s)
 {
     return s ? sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, i);
 }
@@ -85,15 +100,15 @@ bind_ms(sqlite3_stmt *stmt, int i, int64_t ms)
     return ms ? sqlite3_bind_int64(stmt, i, ms) : sqlite3_bind_null(stmt, i);
 }
 
-static sr_status
-bind_failed(sqlite3_stmt *stmt, int rc, sr_err *err)
+sr_status
+sr_store__sq_bind_failed(sqlite3_stmt *stmt, int rc, sr_err *err)
 {
     return sr_store__sq_fail(sqlite3_db_handle(stmt), rc, err, "cannot bind a parameter");
 }
 
 /* Duplicates a text column; NULL stays NULL. */
-static sr_status
-col_dup(sqlite3_stmt *stmt, int i, char **out, sr_err *err)
+sr_status
+sr_store__sq_col_dup(sqlite3_stmt *stmt, int i, char **out, sr_err *err)
 {
     *out = NULL;
     if (sqlite3_column_type(stmt, i) == SQLITE_NULL)
@@ -126,15 +141,15 @@ read_job(sqlite3_stmt *stmt, struct sr_job_row *row, sr_err *err)
     memset(row, 0, sizeof(*row));
     const char *id = (const char *)sqlite3_column_text(stmt, 0);
     (void)snprintf(row->id, sizeof(row->id), "%s", id ? id : "");
-    sr_status rc = col_dup(stmt, 1, &row->owner, err);
+    sr_status rc = sr_store__sq_col_dup(stmt, 1, &row->owner, err);
     if (rc == SR_OK)
         rc = parse_state((const char *)sqlite3_column_text(stmt, 2), &row->state, err);
     if (rc == SR_OK)
-        rc = col_dup(stmt, 3, &row->runtime, err);
+        rc = sr_store__sq_col_dup(stmt, 3, &row->runtime, err);
     if (rc == SR_OK)
-        rc = col_dup(stmt, 4, &row->request_json, err);
+        rc = sr_store__sq_col_dup(stmt, 4, &row->request_json, err);
     if (rc == SR_OK)
-        rc = col_dup(stmt, 5, &row->result_json, err);
+        rc = sr_store__sq_col_dup(stmt, 5, &row->result_json, err);
     if (rc != SR_OK) {
         sr_job_row_fini(row);
         return rc;
@@ -154,9 +169,9 @@ read_token(sqlite3_stmt *stmt, struct sr_token_row *row, sr_err *err)
     if (!hash || sqlite3_column_bytes(stmt, 0) != 32)
         return sr_err_set(err, SR_EINTERNAL, "stored token hash is not 32 bytes");
     sr_hex_encode(hash, 8, row->id);
-    sr_status rc = col_dup(stmt, 1, &row->owner, err);
+    sr_status rc = sr_store__sq_col_dup(stmt, 1, &row->owner, err);
     if (rc == SR_OK)
-        rc = col_dup(stmt, 2, &row->label, err);
+        rc = sr_store__sq_col_dup(stmt, 2, &row->label, err);
     if (rc != SR_OK) {
         sr_token_row_fini(row);
         return rc;
@@ -264,8 +279,8 @@ collect_tokens(sqlite3_stmt *stmt, struct sr_token_row **out, size_t *out_n, sr_
 }
 
 /* Runs a bound write statement to completion. */
-static sr_status
-step_done(sqlite3_stmt *stmt, sr_err *err, const char *what, const char *subject)
+sr_status
+sr_store__sq_step_done(sqlite3_stmt *stmt, sr_err *err, const char *what, const char *subject)
 {
     int src = sqlite3_step(stmt);
     if (src == SQLITE_DONE)
@@ -291,10 +306,10 @@ w_token_add(struct sq_conn *c, void *arg, sr_err *err)
     if (rc != SR_OK)
         return rc;
     int b = sqlite3_bind_blob(stmt, 1, a->hash, 32, SQLITE_STATIC);
-    b = b ? b : bind_text(stmt, 2, a->owner);
-    b = b ? b : bind_text(stmt, 3, a->label);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, a->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, a->label);
     b = b ? b : sqlite3_bind_int64(stmt, 4, a->now_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "add a token for", a->owner);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "add a token for", a->owner);
     sr_store__sq_done(stmt);
     if (rc == SR_ECONFLICT)
         return sr_err_set(err, SR_ECONFLICT, "a token with this hash exists already");
@@ -320,7 +335,7 @@ sq_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err)
         int b = sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
         int src = b ? b : sqlite3_step(stmt);
         if (src == SQLITE_ROW)
-            rc = col_dup(stmt, 0, owner, err);
+            rc = sr_store__sq_col_dup(stmt, 0, owner, err);
         else if (src == SQLITE_DONE)
             rc = sr_err_set(err, SR_ENOTFOUND, "token not found or revoked");
         else
@@ -340,8 +355,8 @@ sq_token_list(sr_store *st, const char *owner, struct sr_token_row **rows, size_
     sr_status rc =
         sr_store__sq_stmt(c, owner ? SQ_TOKEN_LIST_OWNER : SQ_TOKEN_LIST_ALL, &stmt, err);
     if (rc == SR_OK) {
-        int b = owner ? bind_text(stmt, 1, owner) : SQLITE_OK;
-        rc = b ? bind_failed(stmt, b, err) : collect_tokens(stmt, rows, n, err);
+        int b = owner ? sr_store__sq_bind_text(stmt, 1, owner) : SQLITE_OK;
+        rc = b ? sr_store__sq_bind_failed(stmt, b, err) : collect_tokens(stmt, rows, n, err);
     }
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
@@ -362,7 +377,7 @@ token_match(struct sq_conn *c, const char *prefix, uint8_t hash[32], bool *revok
     if (rc != SR_OK)
         return rc;
     int n = 0;
-    int src = bind_text(stmt, 1, prefix);
+    int src = sr_store__sq_bind_text(stmt, 1, prefix);
     while (src == SQLITE_OK || src == SQLITE_ROW) {
         src = sqlite3_step(stmt);
         if (src == SQLITE_ROW && n++ == 0) {
@@ -400,7 +415,7 @@ w_token_revoke(struct sq_conn *c, void *arg, sr_err *err)
         return rc;
     int b = sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
     b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "revoke token", a->prefix);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "revoke token", a->prefix);
     sr_store__sq_done(stmt);
     return rc;
 }
@@ -422,17 +437,17 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
     sr_status rc = sr_store__sq_stmt(c, SQ_JOB_INSERT, &stmt, err);
     if (rc != SR_OK)
         return rc;
-    int b = bind_text(stmt, 1, r->id);
-    b = b ? b : bind_text(stmt, 2, r->owner);
-    b = b ? b : bind_text(stmt, 3, sr_job_state_name(r->state));
-    b = b ? b : bind_text(stmt, 4, r->runtime);
-    b = b ? b : bind_text(stmt, 5, r->request_json);
-    b = b ? b : bind_text(stmt, 6, r->result_json);
+    int b = sr_store__sq_bind_text(stmt, 1, r->id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, sr_job_state_name(r->state));
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->runtime);
+    b = b ? b : sr_store__sq_bind_text(stmt, 5, r->request_json);
+    b = b ? b : sr_store__sq_bind_text(stmt, 6, r->result_json);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->created_at_ms);
     b = b ? b : bind_ms(stmt, 8, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 9, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 10, r->expires_at_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "insert job", r->id);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "insert job", r->id);
     sr_store__sq_done(stmt);
     if (rc == SR_ECONFLICT)
         return sr_err_set(err, SR_ECONFLICT, "job '%s' exists already", r->id);
@@ -453,14 +468,14 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
     sr_status rc = sr_store__sq_stmt(c, SQ_JOB_UPDATE, &stmt, err);
     if (rc != SR_OK)
         return rc;
-    int b = bind_text(stmt, 1, r->id);
-    b = b ? b : bind_text(stmt, 2, r->owner);
-    b = b ? b : bind_text(stmt, 3, sr_job_state_name(r->state));
-    b = b ? b : bind_text(stmt, 4, r->result_json);
+    int b = sr_store__sq_bind_text(stmt, 1, r->id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, sr_job_state_name(r->state));
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->result_json);
     b = b ? b : bind_ms(stmt, 5, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "update job", r->id);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "update job", r->id);
     sr_store__sq_done(stmt);
     if (rc == SR_OK && sqlite3_changes(c->db) == 0)
         rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
@@ -481,8 +496,8 @@ sq_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *o
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_JOB_GET, &stmt, err);
     if (rc == SR_OK) {
-        int b = bind_text(stmt, 1, id);
-        b = b ? b : bind_text(stmt, 2, owner);
+        int b = sr_store__sq_bind_text(stmt, 1, id);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, owner);
         int src = b ? b : sqlite3_step(stmt);
         struct sr_job_row row;
         if (src == SQLITE_ROW && (rc = read_job(stmt, &row, err)) == SR_OK)
@@ -509,8 +524,8 @@ bind_page(struct sq_conn *c, const char *owner, size_t limit, const char *before
         rc = sr_store__sq_stmt(c, SQ_JOB_CURSOR, &stmt, err);
         if (rc != SR_OK)
             return rc;
-        int b = bind_text(stmt, 1, before_id);
-        b = b ? b : bind_text(stmt, 2, owner);
+        int b = sr_store__sq_bind_text(stmt, 1, before_id);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, owner);
         int src = b ? b : sqlite3_step(stmt);
         if (src == SQLITE_ROW)
             created = sqlite3_column_int64(stmt, 0);
@@ -525,14 +540,14 @@ bind_page(struct sq_conn *c, const char *owner, size_t limit, const char *before
     rc = sr_store__sq_stmt(c, before_id ? SQ_JOB_LIST_AFTER : SQ_JOB_LIST_FIRST, &stmt, err);
     if (rc != SR_OK)
         return rc;
-    int b = bind_text(stmt, 1, owner);
+    int b = sr_store__sq_bind_text(stmt, 1, owner);
     b = b ? b : sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit);
     if (before_id) {
         b = b ? b : sqlite3_bind_int64(stmt, 3, created);
-        b = b ? b : bind_text(stmt, 4, before_id);
+        b = b ? b : sr_store__sq_bind_text(stmt, 4, before_id);
     }
     if (b) {
-        rc = bind_failed(stmt, b, err);
+        rc = sr_store__sq_bind_failed(stmt, b, err);
         sr_store__sq_done(stmt);
         return rc;
     }
@@ -569,9 +584,9 @@ w_jobs_interrupt(struct sq_conn *c, void *arg, sr_err *err)
     sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_INTERRUPT, &stmt, err);
     if (rc != SR_OK)
         return rc;
-    int b = bind_text(stmt, 1, a->result_json);
+    int b = sr_store__sq_bind_text(stmt, 1, a->result_json);
     b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "interrupt", "running jobs");
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "interrupt", "running jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
     return rc;
@@ -616,7 +631,7 @@ w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
     if (rc != SR_OK)
         return rc;
     int b = sqlite3_bind_int64(stmt, 1, a->now_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "purge", "expired jobs");
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "purge", "expired jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
     return rc;
@@ -718,22 +733,22 @@ w_module_put(struct sq_conn *c, void *arg, sr_err *err)
     sr_status rc = sr_store__sq_stmt(c, SQ_MODULE_PUT, &stmt, err);
     if (rc != SR_OK)
         return rc;
-    int b = bind_text(stmt, 1, a->hash);
+    int b = sr_store__sq_bind_text(stmt, 1, a->hash);
     b = b ? b : sqlite3_bind_blob64(stmt, 2, a->bytes, a->len, SQLITE_STATIC);
     b = b ? b : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)a->len);
-    b = b ? b : bind_text(stmt, 4, a->info_json);
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, a->info_json);
     b = b ? b : sqlite3_bind_int64(stmt, 5, a->now_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "store module", a->hash);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "store module", a->hash);
     sr_store__sq_done(stmt);
     if (rc != SR_OK)
         return rc;
     rc = sr_store__sq_stmt(c, SQ_MODULE_OWN, &stmt, err);
     if (rc != SR_OK)
         return rc;
-    b = bind_text(stmt, 1, a->owner);
-    b = b ? b : bind_text(stmt, 2, a->hash);
+    b = sr_store__sq_bind_text(stmt, 1, a->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, a->hash);
     b = b ? b : sqlite3_bind_int64(stmt, 3, a->now_ms);
-    rc = b ? bind_failed(stmt, b, err) : step_done(stmt, err, "record the owner of module", a->hash);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "record the owner of module", a->hash);
     a->created = rc == SR_OK && sqlite3_changes(c->db) > 0;
     sr_store__sq_done(stmt);
     return rc;
@@ -762,7 +777,7 @@ read_module(sqlite3_stmt *stmt, struct sr_module_row *out, sr_err *err)
         memcpy(out->bytes, p, len);
     out->len = len;
     out->created_at_ms = sqlite3_column_int64(stmt, 2);
-    sr_status rc = col_dup(stmt, 1, &out->info_json, err);
+    sr_status rc = sr_store__sq_col_dup(stmt, 1, &out->info_json, err);
     if (rc != SR_OK)
         sr_module_row_fini(out);
     return rc;
@@ -777,8 +792,8 @@ sq_module_get(sr_store *st, const char *owner, const char *hash_hex, struct sr_m
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_MODULE_GET, &stmt, err);
     if (rc == SR_OK) {
-        int b = bind_text(stmt, 1, owner);
-        b = b ? b : bind_text(stmt, 2, hash_hex);
+        int b = sr_store__sq_bind_text(stmt, 1, owner);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, hash_hex);
         int src = b ? b : sqlite3_step(stmt);
         if (src == SQLITE_ROW)
             rc = read_module(stmt, out, err);
@@ -812,4 +827,11 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_count = sq_jobs_count,
     .module_put = sq_module_put,
     .module_get = sq_module_get,
+    .secret_get = sr_store__sq_secret_get,
+    .secret_put = sr_store__sq_secret_put,
+    .secret_policy = sr_store__sq_secret_policy,
+    .secret_delete = sr_store__sq_secret_delete,
+    .secret_list = sr_store__sq_secret_list,
+    .audit_add = sr_store__sq_audit_add,
+    .audit_list = sr_store__sq_audit_list,
 };

@@ -56,6 +56,14 @@ enum sq_stmt {
     SQ_MODULE_PUT,
     SQ_MODULE_OWN,
     SQ_MODULE_GET,
+    SQ_SECRET_GET,
+    SQ_SECRET_INSERT,
+    SQ_SECRET_UPDATE,
+    SQ_SECRET_POLICY,
+    SQ_SECRET_DELETE,
+    SQ_SECRET_LIST,
+    SQ_AUDIT_ADD,
+    SQ_AUDIT_LIST,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -111,5 +119,29 @@ void sr_store__sq_done(sqlite3_stmt *stmt);
  * memory: SR_ENOMEM, else SR_EIO) with the message "<what>: <sqlite message>". */
 sr_status sr_store__sq_fail(sqlite3 *db, int rc, sr_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Row and statement helpers shared by the backend's files (store_sqlite.c). */
+int sr_store__sq_bind_text(sqlite3_stmt *stmt, int i, const char *s); /* NULL binds NULL */
+sr_status sr_store__sq_bind_failed(sqlite3_stmt *stmt, int rc, sr_err *err);
+sr_status sr_store__sq_col_dup(sqlite3_stmt *stmt, int i, char **out, sr_err *err);
+sr_status sr_store__sq_step_done(sqlite3_stmt *stmt, sr_err *err, const char *what,
+                                 const char *subject);
+
+/* Secrets and their audit (store_sqlite_secrets.c); see sr_store.h. */
+sr_status sr_store__sq_secret_get(sr_store *st, const char *owner, const char *name,
+                                  struct sr_secret_stored *out, sr_err *err);
+sr_status sr_store__sq_secret_put(sr_store *st, const char *owner, const char *name,
+                                  uint64_t expected_version, const uint8_t *blob, size_t len,
+                                  int64_t now_ms, sr_err *err);
+sr_status sr_store__sq_secret_policy(sr_store *st, const char *owner, const char *name,
+                                     const char *policy_json, int64_t now_ms, sr_err *err);
+sr_status sr_store__sq_secret_delete(sr_store *st, const char *owner, const char *name,
+                                     sr_err *err);
+sr_status sr_store__sq_secret_list(sr_store *st, const char *owner,
+                                   struct sr_secret_meta **rows, size_t *n, sr_err *err);
+sr_status sr_store__sq_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err);
+sr_status sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name,
+                                  size_t limit, struct sr_audit_row **rows, size_t *n,
+                                  sr_err *err);
 
 #endif /* SR_STORE_SQLITE_INT_H */

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * store_sqlite_secrets.c - the SQLite backend's secrets and audit. Values
+ * are stored only as the at-rest blobs the secret module makes; every
+ * statement filters on owner. A value is replaced by compare-and-set on its
+ * version (the version is part of the blob's AAD).
+ */
+#include "store_sqlite_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct secret_put_arg {
+    const char *owner;
+    const char *name;
+    uint64_t expected;
+    const uint8_t *blob;
+    size_t len;
+    int64_t now_ms;
+};
+
+static sr_status
+w_secret_put(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct secret_put_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, a->expected ? SQ_SECRET_UPDATE : SQ_SECRET_INSERT, &stmt,
+                                     err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, a->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, a->name);
+    b = b ? b : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)(a->expected + 1));
+    b = b ? b : sqlite3_bind_blob64(stmt, 4, a->blob, a->len, SQLITE_STATIC);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, a->now_ms);
+    if (a->expected)
+        b = b ? b : sqlite3_bind_int64(stmt, 6, (sqlite3_int64)a->expected);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "store secret", a->name);
+    sr_store__sq_done(stmt);
+    if (rc == SR_OK && a->expected && sqlite3_changes(c->db) == 0)
+        rc = sr_err_set(err, SR_ECONFLICT,
+                        "secret '%s' changed while it was being written (expected version %llu)",
+                        a->name, (unsigned long long)a->expected);
+    if (rc == SR_ECONFLICT && !a->expected)
+        rc = sr_err_set(err, SR_ECONFLICT, "secret '%s' was created by another write", a->name);
+    return rc;
+}
+
+sr_status
+sr_store__sq_secret_put(sr_store *st, const char *owner, const char *name,
+                        uint64_t expected_version, const uint8_t *blob, size_t len,
+                        int64_t now_ms, sr_err *err)
+{
+    struct secret_put_arg a = {owner, name, expected_version, blob, len, now_ms};
+    return sr_store__sq_write((struct sq_store *)st, w_secret_put, &a, err);
+}
+
+sr_status
+sr_store__sq_secret_get(sr_store *st, const char *owner, const char *name,
+                        struct sr_secret_stored *out, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_SECRET_GET, &stmt, err);
+    if (rc == SR_OK) {
+        int b = sr_store__sq_bind_text(stmt, 1, owner);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, name);
+        int src = b ? b : sqlite3_step(stmt);
+        if (src == SQLITE_ROW) {
+            size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+            memset(out, 0, sizeof(*out));
+            out->blob = malloc(len ? len : 1);
+            if (!out->blob)
+                rc = sr_err_set(err, SR_ENOMEM, "out of memory loading secret '%s'", name);
+            else {
+                memcpy(out->blob, sqlite3_column_blob(stmt, 0), len);
+                out->blob_len = len;
+                out->version = (uint64_t)sqlite3_column_int64(stmt, 1);
+                rc = sr_store__sq_col_dup(stmt, 2, &out->policy_json, err);
+            }
+            if (rc != SR_OK)
+                sr_secret_stored_fini(out);
+        } else if (src == SQLITE_DONE) {
+            rc = sr_err_set(err, SR_ENOTFOUND, "secret '%s' not found", name);
+        } else {
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load secret '%s'", name);
+        }
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+struct secret_name_arg {
+    const char *owner;
+    const char *name;
+    const char *policy;
+    int64_t now_ms;
+    bool is_delete;
+};
+
+static sr_status
+w_secret_change(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct secret_name_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc =
+        sr_store__sq_stmt(c, a->is_delete ? SQ_SECRET_DELETE : SQ_SECRET_POLICY, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, a->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, a->name);
+    if (!a->is_delete) {
+        b = b ? b : sr_store__sq_bind_text(stmt, 3, a->policy);
+        b = b ? b : sqlite3_bind_int64(stmt, 4, a->now_ms);
+    }
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "change secret", a->name);
+    sr_store__sq_done(stmt);
+    if (rc == SR_OK && sqlite3_changes(c->db) == 0)
+        rc = sr_err_set(err, SR_ENOTFOUND, "secret '%s' not found", a->name);
+    return rc;
+}
+
+sr_status
+sr_store__sq_secret_policy(sr_store *st, const char *owner, const char *name,
+                           const char *policy_json, int64_t now_ms, sr_err *err)
+{
+    struct secret_name_arg a = {owner, name, policy_json, now_ms, false};
+    return sr_store__sq_write((struct sq_store *)st, w_secret_change, &a, err);
+}
+
+sr_status
+sr_store__sq_secret_delete(sr_store *st, const char *owner, const char *name, sr_err *err)
+{
+    struct secret_name_arg a = {owner, name, NULL, 0, true};
+    return sr_store__sq_write((struct sq_store *)st, w_secret_change, &a, err);
+}
+
+/* Grows an array of 'size'-byte rows; NULL on overflow or ENOMEM. */
+static void *
+grow_rows(void *rows, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 16;
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes))
+        return NULL;
+    void *p = realloc(rows, bytes);
+    if (p)
+        *cap = n;
+    return p;
+}
+
+sr_status
+sr_store__sq_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **out,
+                         size_t *out_n, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    struct sr_secret_meta *rows = NULL;
+    size_t n = 0, cap = 0;
+    sr_status rc = sr_store__sq_stmt(c, SQ_SECRET_LIST, &stmt, err);
+    int src = rc == SR_OK ? sr_store__sq_bind_text(stmt, 1, owner) : SQLITE_OK;
+    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            void *p = grow_rows(rows, &cap, sizeof(*rows));
+            if (!p) {
+                rc = sr_err_set(err, SR_ENOMEM, "out of memory listing secrets");
+                break;
+            }
+            rows = p;
+        }
+        struct sr_secret_meta *m = &rows[n++];
+        memset(m, 0, sizeof(*m));
+        rc = sr_store__sq_col_dup(stmt, 0, &m->name, err);
+        m->version = (uint64_t)sqlite3_column_int64(stmt, 1);
+        if (rc == SR_OK)
+            rc = sr_store__sq_col_dup(stmt, 2, &m->policy_json, err);
+        m->created_at_ms = sqlite3_column_int64(stmt, 3);
+        m->updated_at_ms = sqlite3_column_int64(stmt, 4);
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(c->db, src, err, "cannot list secrets");
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    if (rc != SR_OK) {
+        for (size_t i = 0; i < n; i++)
+            sr_secret_meta_fini(&rows[i]);
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *out_n = n;
+    return SR_OK;
+}
+
+static sr_status
+w_audit_add(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct sr_audit_row *r = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_AUDIT_ADD, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, r->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, r->name);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, r->job_id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->user);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, (sqlite3_int64)r->version);
+    b = b ? b : sr_store__sq_bind_text(stmt, 6, r->outcome);
+    b = b ? b : sr_store__sq_bind_text(stmt, 7, r->reason ? r->reason : "");
+    b = b ? b : sqlite3_bind_int64(stmt, 8, r->time_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "audit secret", r->name);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+sr_status
+sr_store__sq_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err)
+{
+    return sr_store__sq_write((struct sq_store *)st, w_audit_add, (void *)(uintptr_t)row, err);
+}
+
+static sr_status
+read_audit(sqlite3_stmt *stmt, const char *owner, const char *name, struct sr_audit_row *r,
+           sr_err *err)
+{
+    memset(r, 0, sizeof(*r));
+    r->owner = strdup(owner);
+    r->name = strdup(name);
+    sr_status rc = r->owner && r->name ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 0, &r->job_id, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 1, &r->user, err);
+    r->version = (uint64_t)sqlite3_column_int64(stmt, 2);
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 3, &r->outcome, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 4, &r->reason, err);
+    r->time_ms = sqlite3_column_int64(stmt, 5);
+    return rc;
+}
+
+sr_status
+sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
+                        struct sr_audit_row **out, size_t *out_n, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    struct sr_audit_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    sr_status rc = sr_store__sq_stmt(c, SQ_AUDIT_LIST, &stmt, err);
+    int src = SQLITE_OK;
+    if (rc == SR_OK) {
+        src = sr_store__sq_bind_text(stmt, 1, owner);
+        src = src ? src : sr_store__sq_bind_text(stmt, 2, name);
+        src = src ? src : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit);
+    }
+    while (rc == SR_OK && src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            void *p = grow_rows(rows, &cap, sizeof(*rows));
+            if (!p) {
+                rc = sr_err_set(err, SR_ENOMEM, "out of memory listing the audit");
+                break;
+            }
+            rows = p;
+        }
+        rc = read_audit(stmt, owner, name, &rows[n++], err);
+        src = SQLITE_OK;
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(c->db, src, err, "cannot list the audit of secret '%s'", name);
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    if (rc != SR_OK) {
+        for (size_t i = 0; i < n; i++)
+            sr_audit_row_fini(&rows[i]);
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *out_n = n;
+    return SR_OK;
+}

@@ -53,6 +53,8 @@ struct sr_job_request {
     size_t nargs;
     char **env;         /* wasm: owned "NAME=value" strings */
     size_t nenv;
+    char **secret_refs; /* owned reference texts ("NAME", "owner/NAME", "secrets:NAME") */
+    size_t nrefs;       /* <= SR_MAX_SECRET_REFS */
     char *input_json;   /* owned JSON text of "input" ("null" if absent) */
     size_t input_len;
     uint32_t timeout_s; /* 1..SR_MAX_TIMEOUT_S */
@@ -115,6 +117,27 @@ sr_status sr_engine_module_info(sr_engine *eng, const char *owner, const char *h
 /* Validates module bytes and describes them (no store): owned metadata
  * without "created_at". Used by upload and by `sealrun run`. */
 sr_status sr_engine_module_describe(const uint8_t *bytes, size_t len, json_t **out, sr_err *err);
+
+/* --- secrets (docs/secrets.md); all need a store and keys --- */
+
+/* The X25519 public key values are sealed to for 'owner' (base64, owned). */
+sr_status sr_engine_secret_pubkey(sr_engine *eng, const char *owner, char **out_b64, sr_err *err);
+/* Sets a secret from a sealed box (sealed_b64) or a plain value; the new
+ * version in *version. SR_EINVAL for a bad name or value, SR_EDENIED when
+ * the box does not open with the owner's key. */
+sr_status sr_engine_secret_set(sr_engine *eng, const char *owner, const char *name,
+                               const char *sealed_b64, const char *plain, size_t plain_len,
+                               uint64_t *version, sr_err *err);
+/* Sets a secret's policy from JSON text; *out is the policy as stored (owned). */
+sr_status sr_engine_secret_policy(sr_engine *eng, const char *owner, const char *name,
+                                  const char *policy_text, size_t len, json_t **out, sr_err *err);
+sr_status sr_engine_secret_delete(sr_engine *eng, const char *owner, const char *name,
+                                  sr_err *err);
+/* {"secrets":[{name, version, created_at, updated_at, policy}]} (owned; never values). */
+sr_status sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out, sr_err *err);
+/* {"name", "audit":[{job_id, user, version, outcome, reason, time}]} newest first. */
+sr_status sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name,
+                                 size_t limit, json_t **out, sr_err *err);
 
 /* One job of 'owner' as the API shows it. SR_ENOTFOUND if missing or not theirs. */
 sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out,

@@ -272,7 +272,10 @@ class ApiTest(unittest.TestCase):
         self.assert_error(400, "invalid_request", "output_pubkey", "POST", "/execute",
                           {"script": "x", "output_pubkey": "abc"}, token=t)
         self.assert_error(400, "invalid_request", "secret_refs", "POST", "/execute",
-                          {"script": "x", "secret_refs": ["k"]}, token=t)
+                          {"script": "x", "secret_refs": ["bad name!"]}, token=t)
+        self.assert_error(400, "invalid_request", "secret_refs", "POST", "/execute",
+                          {"script": "x", "secret_refs": ["K%d" % i for i in range(17)]},
+                          token=t)
         self.assert_error(413, "payload_too_large", "script", "POST", "/execute",
                           {"script": "x" * (1024 * 1024 + 1)}, token=t)
         st, body = self.d.request_big("/execute", 8 * 1024 * 1024 + 1, token=t)

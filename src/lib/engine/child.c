@@ -3,11 +3,15 @@
  * child.c - the engine's side of a job process: creates the runtime once per
  * process (before seccomp) and runs each job the supervisor sends.
  *
- * Request (supervisor -> job process): a JSON header, a NUL, and for a
- * WASM job the module bytes:
- *   {"runtime":"js"|"wasm","input":<json text>,"secrets":<json text>,
- *    "memory_bytes":N, js: "script":S,"entry_point":E,"cpu_limit_us":N,
+ * Request (supervisor -> job process): a JSON header, a NUL, the secrets
+ * object as JSON text (values plus SEALRUN_JOB_ID and SEALRUN_USER), a NUL,
+ * and for a WASM job the module bytes:
+ *   {"runtime":"js"|"wasm","input":<json text>,"memory_bytes":N,
+ *    js: "script":S,"entry_point":E,"cpu_limit_us":N,
  *    wasm: "fuel":N,"output_format":0|1|2,"args":[..],"env":["K=V",..]}
+ * JS sees the secrets object as 'secrets'; WASM gets each member as an
+ * environment variable NAME=value (after the request's own env, so a
+ * secret wins over a variable of the same name).
  * Response, JSON:
  *   {"ok":bool,"output":<json text>|null,"logs":[..],"gas_used":N,
  *    "code":C|null,"message":M|null}
@@ -78,8 +82,8 @@ write_answer(const struct answer *a, sr_buf *resp, sr_err *err)
 }
 
 static sr_status
-run_js(struct proc_state *ps, const json_t *j, int statm_fd, sr_buf *resp, bool *discard,
-       sr_err *err)
+run_js(struct proc_state *ps, const json_t *j, const char *secrets, int statm_fd, sr_buf *resp,
+       bool *discard, sr_err *err)
 {
     const json_t *script = json_object_get(j, "script");
     struct sr_js_job job = {
@@ -87,7 +91,7 @@ run_js(struct proc_state *ps, const json_t *j, int statm_fd, sr_buf *resp, bool 
         .script_len = json_string_length(script),
         .entry_point = json_string_value(json_object_get(j, "entry_point")),
         .input_json = json_string_value(json_object_get(j, "input")),
-        .secrets_json = json_string_value(json_object_get(j, "secrets")),
+        .secrets_json = secrets,
         .cpu_limit_us = (uint64_t)json_integer_value(json_object_get(j, "cpu_limit_us")),
         .memory_bytes = (uint64_t)json_integer_value(json_object_get(j, "memory_bytes")),
         .statm_fd = statm_fd,
@@ -207,9 +211,36 @@ exit_message(const struct sr_wasi_result *r, char *msg, size_t msg_len)
         (void)snprintf(msg + n, msg_len - (size_t)n, "; stderr ends with: %.*s", (int)tail, p);
 }
 
+/* The environment: the request's NAME=value strings, then one per member
+ * of the secrets object. Returns owned strings in env[0..*n) (free each). */
+static void
+wasi_env(const json_t *j, const char *secrets, char **env, size_t cap, size_t *n)
+{
+    const json_t *req_env = json_object_get(j, "env");
+    for (size_t i = 0; i < json_array_size(req_env) && *n < cap; i++) {
+        char *kv = strdup(json_string_value(json_array_get(req_env, i)));
+        if (kv)
+            env[(*n)++] = kv;
+    }
+    json_t *sec = secrets ? json_loads(secrets, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(sec, k, v) {
+        const char *val = json_string_value(v);
+        size_t len = strlen(k) + (val ? strlen(val) : 0) + 2;
+        char *kv = val && *n < cap ? malloc(len) : NULL;
+        if (!kv)
+            continue;
+        (void)snprintf(kv, len, "%s=%s", k, val);
+        env[(*n)++] = kv;
+    }
+    json_decref(sec);
+}
+
 /* Input: a JSON string arrives as its UTF-8 bytes, anything else as JSON text. */
 static sr_status
-run_wasi(const json_t *j, const sr_wasm_module *mod, struct sr_wasi_result *r, sr_err *err)
+run_wasi(const json_t *j, const char *secrets, const sr_wasm_module *mod,
+         struct sr_wasi_result *r, sr_err *err)
 {
     const char *input = json_string_value(json_object_get(j, "input"));
     json_t *in = input ? json_loads(input, JSON_DECODE_ANY, NULL) : NULL;
@@ -220,14 +251,12 @@ run_wasi(const json_t *j, const sr_wasm_module *mod, struct sr_wasi_result *r, s
         stdin_len = json_string_length(in);
     }
     const json_t *args = json_object_get(j, "args");
-    const json_t *env = json_object_get(j, "env");
     const char *argv[SR_MAX_WASI_ARGS + 1] = {"job"};
-    const char *envp[SR_MAX_WASI_ENV];
+    char *env[SR_MAX_WASI_ENV + SR_MAX_SECRET_REFS + 2];
     size_t argc = 1, envc = 0;
     for (size_t i = 0; i < json_array_size(args) && argc <= SR_MAX_WASI_ARGS; i++)
         argv[argc++] = json_string_value(json_array_get(args, i));
-    for (size_t i = 0; i < json_array_size(env) && envc < SR_MAX_WASI_ENV; i++)
-        envp[envc++] = json_string_value(json_array_get(env, i));
+    wasi_env(j, secrets, env, sizeof(env) / sizeof(env[0]), &envc);
     uint64_t mem = (uint64_t)json_integer_value(json_object_get(j, "memory_bytes"));
     const struct sr_wasm_limits lim = {
         .max_pages = (uint32_t)(mem / 65536u),
@@ -236,18 +265,21 @@ run_wasi(const json_t *j, const sr_wasm_module *mod, struct sr_wasi_result *r, s
     const struct sr_wasi_config cfg = {
         .argv = argv,
         .argc = argc,
-        .env = envp,
+        .env = (const char *const *)env,
         .envc = envc,
         .stdin_data = (const uint8_t *)stdin_data,
         .stdin_len = stdin_len,
     };
     sr_status rc = sr_wasm_run_wasi(mod, &lim, &cfg, r, err);
+    for (size_t i = 0; i < envc; i++)
+        free(env[i]);
     json_decref(in);
     return rc;
 }
 
 static sr_status
-run_wasm(const json_t *j, const uint8_t *module, size_t module_len, sr_buf *resp, sr_err *err)
+run_wasm(const json_t *j, const char *secrets, const uint8_t *module, size_t module_len,
+         sr_buf *resp, sr_err *err)
 {
     char msg[1024] = "";
     const char *code = NULL;
@@ -261,7 +293,7 @@ run_wasm(const json_t *j, const uint8_t *module, size_t module_len, sr_buf *resp
         code = SR_CODE_MODULE_ERROR;
         (void)snprintf(msg, sizeof(msg), "invalid module: %s", err->msg);
     } else {
-        rc = run_wasi(j, mod, &r, err);
+        rc = run_wasi(j, secrets, mod, &r, err);
         if (rc == SR_ENOMEM || rc == SR_EINTERNAL) {
             sr_wasm_module_free(mod);
             sr_wasi_result_fini(&r);
@@ -293,19 +325,22 @@ sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t
                   size_t len, sr_buf *resp, bool *discard, sr_err *err)
 {
     (void)arg;
-    const uint8_t *nul = memchr(req, 0, len);
-    size_t hlen = nul ? (size_t)(nul - req) : len;
+    /* header NUL secrets NUL [module] */
+    const uint8_t *nul1 = memchr(req, 0, len);
+    const uint8_t *nul2 = nul1 ? memchr(nul1 + 1, 0, len - (size_t)(nul1 + 1 - req)) : NULL;
+    if (!nul2)
+        return sr_err_set(err, SR_EINTERNAL, "malformed job frame (%zu bytes)", len);
     json_t *j = NULL;
-    sr_status rc =
-        sr_json_parse((const char *)req, hlen, SR_MAX_JSON_DEPTH + 4, "job request", &j, err);
+    sr_status rc = sr_json_parse((const char *)req, (size_t)(nul1 - req), SR_MAX_JSON_DEPTH + 4,
+                                 "job request", &j, err);
     if (rc != SR_OK)
         return rc;
+    const char *secrets = (const char *)nul1 + 1;
     const char *runtime = json_string_value(json_object_get(j, "runtime"));
     if (runtime && strcmp(runtime, "wasm") == 0)
-        rc = nul ? run_wasm(j, nul + 1, len - hlen - 1, resp, err)
-                 : sr_err_set(err, SR_EINTERNAL, "wasm job request without module bytes");
+        rc = run_wasm(j, secrets, nul2 + 1, len - (size_t)(nul2 + 1 - req), resp, err);
     else
-        rc = run_js(state, j, sr_sandbox_child_statm_fd(child), resp, discard, err);
+        rc = run_js(state, j, secrets, sr_sandbox_child_statm_fd(child), resp, discard, err);
     json_decref(j);
     return rc;
 }

@@ -78,7 +78,7 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
     struct job_outcome o;
     int64_t started = sr_now_ms();
     int64_t t0 = sr_mono_us();
-    sr_engine__run(eng, owner, req, &o);
+    sr_engine__run(eng, owner, id, req, &o);
     int64_t wall = sr_mono_us() - t0;
     int64_t finished = sr_now_ms();
     json_t *job = NULL;
@@ -121,7 +121,10 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
                   json_t **out, sr_err *err)
 {
     struct sr_job_request local = *req; /* shallow: only 'module' may be loaded into it */
-    sr_status rc = sr_engine__module_load(eng, owner, &local, err);
+    sr_status rc = sr_engine__refs_check(owner, req, err);
+    if (rc != SR_OK)
+        return rc;
+    rc = sr_engine__module_load(eng, owner, &local, err);
     if (rc != SR_OK)
         return rc;
     rc = execute_admitted(eng, owner, &local, out, err);
@@ -247,7 +250,9 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
 {
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "async jobs need a server with a store");
-    sr_status rc = submit_module(eng, owner, req, err);
+    sr_status rc = sr_engine__refs_check(owner, req, err);
+    if (rc == SR_OK)
+        rc = submit_module(eng, owner, req, err);
     if (rc != SR_OK)
         return rc;
     struct queued_job *q = queued_new(owner, req, err);

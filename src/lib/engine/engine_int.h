@@ -53,13 +53,28 @@ struct job_outcome {
     json_t *output;      /* owned, when ok */
     json_t *logs;        /* owned array */
     uint64_t gas_used;
+    json_t *secrets_used; /* owned [{owner,name,version}], may be NULL */
 };
 void sr_engine__outcome_fini(struct job_outcome *o);
 
 /* Runs one job in the sandbox and fills *o (never fails: sandbox trouble is
  * itself an outcome). job.c */
-void sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-                    struct job_outcome *o);
+void sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
+                    const struct sr_job_request *req, struct job_outcome *o);
+
+/* Resolves the job's secret_refs and appends the JSON object of what the
+ * job process receives (the values plus SEALRUN_JOB_ID and SEALRUN_USER) to
+ * 'secrets' (the caller wipes it). *used: owned [{owner,name,version}].
+ * When a secret is unavailable, returns SR_OK with the job's failure
+ * message in 'fail' (SECRET_UNAVAILABLE); other statuses are sealrun's own
+ * failures. secrets.c */
+sr_status sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id,
+                                     const struct sr_job_request *req, sr_buf *secrets,
+                                     json_t **used, char *fail, size_t fail_len, sr_err *err);
+
+/* Checks the request's secret_refs for 'owner' (syntax, duplicates, count):
+ * SR_EINVAL naming the bad reference. secrets.c */
+sr_status sr_engine__refs_check(const char *owner, const struct sr_job_request *req, sr_err *err);
 
 /* Builds the job object from an outcome, with output protection. job.c */
 sr_status sr_engine__job_object(const sr_engine *eng, const char *id,

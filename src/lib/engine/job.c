@@ -27,6 +27,7 @@ sr_engine__outcome_fini(struct job_outcome *o)
     free(o->message);
     json_decref(o->output);
     json_decref(o->logs);
+    json_decref(o->secrets_used);
     memset(o, 0, sizeof(*o));
 }
 
@@ -51,14 +52,16 @@ fail(struct job_outcome *o, const char *code, const char *fmt, ...)
 }
 
 /* The request frame for the job process: a JSON header (child.c documents
- * it), a NUL, then the module bytes for a WASM job. */
+ * it), a NUL, the secrets object (JSON), a NUL, then the module bytes for a
+ * WASM job. The frame holds secret values: the caller wipes it. */
 static sr_status
-build_child_request(const struct sr_job_request *req, uint64_t budget, sr_buf *frame)
+build_child_request(const struct sr_job_request *req, uint64_t budget, const sr_buf *secrets,
+                    sr_buf *frame)
 {
     bool wasm = strcmp(req->runtime, "wasm") == 0;
-    json_t *o = json_pack("{s:s, s:s%, s:s, s:I, s:I, s:I}", "runtime", req->runtime, "input",
-                          req->input_json, req->input_len, "secrets", "{}",
-                          wasm ? "fuel" : "cpu_limit_us", (json_int_t)budget, "memory_bytes",
+    json_t *o = json_pack("{s:s, s:s%, s:I, s:I, s:I}", "runtime", req->runtime, "input",
+                          req->input_json, req->input_len, wasm ? "fuel" : "cpu_limit_us",
+                          (json_int_t)budget, "memory_bytes",
                           (json_int_t)req->memory_mb * SR_MIB, "output_format",
                           (json_int_t)req->output_format);
     if (o && !wasm) {
@@ -80,6 +83,8 @@ build_child_request(const struct sr_job_request *req, uint64_t budget, sr_buf *f
         return sr_err_set(NULL, SR_ENOMEM, "out of memory");
     sr_status rc = sr_buf_append(frame, text, strlen(text) + 1, NULL);
     free(text);
+    if (rc == SR_OK)
+        rc = sr_buf_append(frame, secrets->data, secrets->len + 1, NULL); /* with its NUL */
     if (rc == SR_OK && wasm)
         rc = sr_buf_append(frame, req->module, req->module_len, NULL);
     return rc;
@@ -120,7 +125,7 @@ read_child_response(const sr_buf *resp, bool budget_is_timeout, struct job_outco
                 SR_CODE_SCRIPT_ERROR,     SR_CODE_ENTRY_POINT_NOT_FOUND, SR_CODE_EXECUTION_ERROR,
                 SR_CODE_TIMEOUT,          SR_CODE_GAS_EXHAUSTED,         SR_CODE_MEMORY_LIMIT,
                 SR_CODE_OUTPUT_TOO_LARGE, SR_CODE_INPUT_TOO_LARGE,       SR_CODE_OUTPUT_NOT_JSON,
-                SR_CODE_EXIT_CODE,        SR_CODE_MODULE_ERROR,
+                SR_CODE_EXIT_CODE,        SR_CODE_MODULE_ERROR,          SR_CODE_SECRET_UNAVAILABLE,
             };
             const char *c = SR_CODE_INTERNAL_ERROR;
             for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
@@ -133,8 +138,8 @@ read_child_response(const sr_buf *resp, bool budget_is_timeout, struct job_outco
 }
 
 void
-sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-               struct job_outcome *o)
+sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
+               const struct sr_job_request *req, struct job_outcome *o)
 {
     memset(o, 0, sizeof(*o));
     o->logs = json_array();
@@ -149,11 +154,22 @@ sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *r
      * WASM: fuel, always given (the default applies in request.c) */
     bool budget_is_timeout = !wasm && (!req->gas_limit || req->gas_limit >= budget_timeout);
     uint64_t budget = wasm || !budget_is_timeout ? req->gas_limit : budget_timeout;
-    sr_buf frame;
+    sr_buf secrets, frame;
+    sr_buf_init(&secrets, SR_MAX_IPC_FRAME);
     sr_buf_init(&frame, SR_MAX_IPC_FRAME);
-    if (build_child_request(req, budget, &frame) != SR_OK) {
-        sr_buf_fini(&frame);
+    char unavailable[SR_ERR_MSG_MAX];
+    sr_err e = {0};
+    sr_status rc = sr_engine__secrets_for_job(eng, owner, job_id, req, &secrets, &o->secrets_used,
+                                              unavailable, sizeof(unavailable), &e);
+    if (rc == SR_OK && unavailable[0])
+        fail(o, SR_CODE_SECRET_UNAVAILABLE, "%s", unavailable);
+    else if (rc != SR_OK)
+        fail(o, SR_CODE_INTERNAL_ERROR, "secrets could not be prepared: %s", e.msg);
+    else if (build_child_request(req, budget, &secrets, &frame) != SR_OK)
         fail(o, SR_CODE_INTERNAL_ERROR, "out of memory preparing the job");
+    sr_buf_fini_secure(&secrets);
+    if (o->code) {
+        sr_buf_fini_secure(&frame);
         return;
     }
     /* The runtime stops the guest at its own checks first (with logs);
@@ -166,10 +182,9 @@ sr_engine__run(sr_engine *eng, const char *owner, const struct sr_job_request *r
     sr_buf resp;
     sr_buf_init(&resp, SR_MAX_IPC_FRAME);
     struct sr_sandbox_report rep = {0};
-    sr_err e = {0};
-    sr_status rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)frame.data, frame.len,
-                                  &lim, &resp, &rep, &e);
-    sr_buf_fini(&frame);
+    rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)frame.data, frame.len, &lim, &resp,
+                        &rep, &e);
+    sr_buf_fini_secure(&frame);
     if (rc != SR_OK)
         fail(o, SR_CODE_INTERNAL_ERROR, "the sandbox could not run the job: %s", e.msg);
     else if (rep.outcome == SR_SANDBOX_OK)

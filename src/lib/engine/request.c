@@ -90,6 +90,9 @@ dup_n(const char *s, size_t n)
     return p;
 }
 
+static sr_status parse_strings(const json_t *arr, const char *field, size_t max, char ***out,
+                               size_t *n, sr_err *err);
+
 /* ---- common fields ---- */
 
 static sr_status
@@ -110,16 +113,11 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
     out->timeout_s = (uint32_t)t;
     out->memory_mb = (uint32_t)m;
     out->gas_limit = (uint64_t)g;
-    const json_t *refs = json_object_get(body, "secret_refs");
-    if (refs && !json_is_null(refs)) {
-        if (!json_is_array(refs))
-            return sr_err_set(err, SR_EINVAL, "field 'secret_refs' must be an array of names");
-        if (json_array_size(refs) > 0)
-            return sr_err_set(err, SR_EINVAL,
-                              "field 'secret_refs' names %zu secret(s), but this server has no "
-                              "secret store yet; remove secret_refs",
-                              json_array_size(refs));
-    }
+    /* syntax here; names are checked against the caller in the engine */
+    rc = parse_strings(json_object_get(body, "secret_refs"), "secret_refs", SR_MAX_SECRET_REFS,
+                       &out->secret_refs, &out->nrefs, err);
+    if (rc != SR_OK)
+        return rc;
     const json_t *a = json_object_get(body, "async");
     if (a && !json_is_boolean(a) && !json_is_null(a))
         return sr_err_set(err, SR_EINVAL, "field 'async' must be true or false");
@@ -385,6 +383,7 @@ sr_job_request_fini(struct sr_job_request *req)
     free(req->module);
     free_strings(req->args, req->nargs);
     free_strings(req->env, req->nenv);
+    free_strings(req->secret_refs, req->nrefs);
     free(req->input_json);
     memset(req, 0, sizeof(*req));
 }
@@ -431,6 +430,7 @@ sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request 
     dst->module = copy_bytes(src->module, src->module_len, &ok);
     dst->args = copy_strings(src->args, src->nargs, &ok);
     dst->env = copy_strings(src->env, src->nenv, &ok);
+    dst->secret_refs = copy_strings(src->secret_refs, src->nrefs, &ok);
     dst->input_json = copy_bytes(src->input_json, src->input_len, &ok);
     if (!ok) {
         sr_job_request_fini(dst);
@@ -477,6 +477,8 @@ sr_job_request_to_json(const struct sr_job_request *req)
         }
         json_object_set_new(o, "env", env);
     }
+    if (req->nrefs)
+        json_object_set_new(o, "secret_refs", strings_json(req->secret_refs, req->nrefs));
     if (req->has_pubkey) {
         char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
         if (b64)

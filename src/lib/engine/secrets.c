@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * secrets.c - the engine's side of secrets (docs/secrets.md): storing a
+ * value sealed by the client (or sent plain) encrypted at rest, policies,
+ * listing, the audit, and resolving a job's secret_refs into the values
+ * injected into its process.
+ *
+ * Invariant 3 (design.md): a value is in the clear only in sodium memory
+ * here, in the job frame sent to the allowed job process (wiped after), and
+ * in that process. It never goes through a jansson object on this side,
+ * never into a message, log line or the store in clear.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include "sealrun/sr_log.h"
+#include "sealrun/sr_secret.h"
+#include "sealrun/sr_util.h"
+
+#define PUT_RETRIES 8
+
+static sr_status
+need_store(const sr_engine *eng, sr_err *err)
+{
+    if (!eng->store || !eng->keys)
+        return sr_err_set(err, SR_EINVAL, "secrets need a server with a store and keys");
+    return SR_OK;
+}
+
+sr_status
+sr_engine_secret_pubkey(sr_engine *eng, const char *owner, char **out_b64, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    return rc == SR_OK ? sr_secret_owner_pk_b64(eng->keys, owner, out_b64, err) : rc;
+}
+
+/* Encrypts for version v+1 and writes with compare-and-set on v; retries
+ * when another writer came first (the version is in the AAD). */
+static sr_status
+put_value(sr_engine *eng, const char *owner, const char *name, const struct sr_secret_value *v,
+          uint64_t *version, sr_err *err)
+{
+    for (int attempt = 0; attempt < PUT_RETRIES; attempt++) {
+        struct sr_secret_stored cur = {0};
+        sr_status rc = sr_store_secret_get(eng->store, owner, name, &cur, err);
+        if (rc != SR_OK && rc != SR_ENOTFOUND)
+            return rc;
+        uint64_t expected = rc == SR_OK ? cur.version : 0;
+        sr_secret_stored_fini(&cur);
+        uint8_t *blob = NULL;
+        size_t blob_len = 0;
+        rc = sr_secret_encrypt(eng->keys, owner, name, expected + 1, v->data, v->len, &blob,
+                               &blob_len, err);
+        if (rc != SR_OK)
+            return rc;
+        rc = sr_store_secret_put(eng->store, owner, name, expected, blob, blob_len, sr_now_ms(),
+                                 err);
+        free(blob);
+        if (rc == SR_OK)
+            *version = expected + 1;
+        if (rc != SR_ECONFLICT)
+            return rc;
+    }
+    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again",
+                      name);
+}
+
+sr_status
+sr_engine_secret_set(sr_engine *eng, const char *owner, const char *name, const char *sealed_b64,
+                     const char *plain, size_t plain_len, uint64_t *version, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    if (rc == SR_OK)
+        rc = sr_secret_name_check(name, strlen(name), err);
+    if (rc != SR_OK)
+        return rc;
+    struct sr_secret_value v = {0};
+    rc = sealed_b64 ? sr_secret_unseal(eng->keys, owner, sealed_b64, strlen(sealed_b64), &v, err)
+                    : sr_secret_value_set(plain, plain_len, &v, err);
+    if (rc == SR_OK)
+        rc = sr_secret_value_check(v.data, v.len, err);
+    if (rc == SR_OK)
+        rc = put_value(eng, owner, name, &v, version, err);
+    sr_secret_value_fini(&v);
+    return rc;
+}
+
+sr_status
+sr_engine_secret_policy(sr_engine *eng, const char *owner, const char *name,
+                        const char *policy_text, size_t len, json_t **out, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    if (rc == SR_OK)
+        rc = sr_secret_name_check(name, strlen(name), err);
+    if (rc != SR_OK)
+        return rc;
+    sr_secret_policy *p = NULL;
+    rc = sr_secret_policy_parse(policy_text, len, &p, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "policy of secret '%s'", name);
+    sr_buf canon;
+    sr_buf_init(&canon, SR_SECRET_POLICY_MAX_TEXT * 2);
+    rc = sr_secret_policy_canonical(p, &canon, err);
+    if (rc == SR_OK)
+        rc = sr_store_secret_policy(eng->store, owner, name, canon.data, sr_now_ms(), err);
+    if (rc == SR_OK)
+        rc = sr_secret_policy_to_json(p, out, err);
+    sr_buf_fini(&canon);
+    sr_secret_policy_free(p);
+    return rc;
+}
+
+sr_status
+sr_engine_secret_delete(sr_engine *eng, const char *owner, const char *name, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    return rc == SR_OK ? sr_store_secret_delete(eng->store, owner, name, err) : rc;
+}
+
+static json_t *
+policy_json_of(const char *stored)
+{
+    sr_secret_policy *p = NULL;
+    json_t *j = NULL;
+    if (sr_secret_policy_parse(stored, stored ? strlen(stored) : 0, &p, NULL) == SR_OK)
+        (void)sr_secret_policy_to_json(p, &j, NULL);
+    sr_secret_policy_free(p);
+    return j ? j : json_null();
+}
+
+sr_status
+sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    struct sr_secret_meta *rows = NULL;
+    size_t n = 0;
+    if (rc == SR_OK)
+        rc = sr_store_secret_list(eng->store, owner, &rows, &n, err);
+    if (rc != SR_OK)
+        return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char c[32], u[32];
+        sr_time_rfc3339(rows[i].created_at_ms, c);
+        sr_time_rfc3339(rows[i].updated_at_ms, u);
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:s, s:o}", "name", rows[i].name,
+                                             "version", (json_int_t)rows[i].version,
+                                             "created_at", c, "updated_at", u, "policy",
+                                             policy_json_of(rows[i].policy_json)));
+        sr_secret_meta_fini(&rows[i]);
+    }
+    free(rows);
+    *out = json_pack("{s:o}", "secrets", arr);
+    return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory listing secrets");
+}
+
+sr_status
+sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name, size_t limit,
+                       json_t **out, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    struct sr_audit_row *rows = NULL;
+    size_t n = 0;
+    if (rc == SR_OK)
+        rc = sr_store_audit_list(eng->store, owner, name, limit, &rows, &n, err);
+    if (rc != SR_OK)
+        return rc;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char t[32];
+        sr_time_rfc3339(rows[i].time_ms, t);
+        json_array_append_new(
+            arr, json_pack("{s:s?, s:s, s:I, s:s, s:s, s:s}", "job_id", rows[i].job_id, "user",
+                           rows[i].user, "version", (json_int_t)rows[i].version, "outcome",
+                           rows[i].outcome, "reason", rows[i].reason, "time", t));
+        sr_audit_row_fini(&rows[i]);
+    }
+    free(rows);
+    *out = json_pack("{s:s, s:o}", "name", name, "audit", arr);
+    return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory listing the audit");
+}
+
+/* ---- resolution for a job ---- */
+
+static sr_status
+lookup(void *ctx, const char *owner, const char *name, struct sr_secret_row *row, sr_err *err)
+{
+    sr_engine *eng = ctx;
+    struct sr_secret_stored s = {0};
+    sr_status rc = sr_store_secret_get(eng->store, owner, name, &s, err);
+    if (rc != SR_OK)
+        return rc;
+    row->blob = s.blob;
+    row->blob_len = s.blob_len;
+    row->version = s.version;
+    row->policy_json = s.policy_json;
+    return SR_OK;
+}
+
+static sr_status
+audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
+{
+    sr_engine *eng = ctx;
+    const struct sr_audit_row row = {
+        .owner = (char *)(uintptr_t)rec->owner,
+        .name = (char *)(uintptr_t)rec->name,
+        .job_id = (char *)(uintptr_t)rec->job_id,
+        .user = (char *)(uintptr_t)rec->user,
+        .version = rec->version,
+        .outcome = (char *)(uintptr_t)sr_secret_outcome_name(rec->outcome),
+        .reason = (char *)(uintptr_t)rec->reason,
+        .time_ms = rec->time_ms,
+    };
+    return sr_store_audit_add(eng->store, &row, err);
+}
+
+/* {"SEALRUN_JOB_ID":..,"SEALRUN_USER":..,<the set's members>} into a buffer
+ * that the caller wipes (sr_buf_fini_secure). */
+static sr_status
+secrets_object(const struct sr_secret_set *set, const char *job_id, const char *owner,
+               sr_buf *out, sr_err *err)
+{
+    struct sr_secret_value js = {0};
+    sr_status rc = sr_secret_set_js_json(set, &js, err);
+    if (rc != SR_OK)
+        return rc;
+    /* job ids are hex and owners [A-Za-z0-9_.@-]: nothing to escape */
+    rc = sr_buf_printf(out, err, "{\"SEALRUN_JOB_ID\":\"%s\",\"SEALRUN_USER\":\"%s\"", job_id,
+                       owner);
+    if (rc == SR_OK && js.len > 2)
+        rc = sr_buf_append(out, ",", 1, err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(out, js.data + 1, js.len - 1, err); /* members and the '}' */
+    sr_secret_value_fini(&js);
+    return rc;
+}
+
+sr_status
+sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id,
+                           const struct sr_job_request *req, sr_buf *secrets, json_t **used,
+                           char *fail, size_t fail_len, sr_err *err)
+{
+    *used = json_array();
+    fail[0] = '\0';
+    struct sr_secret_set set = {0};
+    sr_status rc = SR_OK;
+    if (req->nrefs) {
+        struct sr_secret_refs refs;
+        sr_secret_refs_init(&refs);
+        for (size_t i = 0; rc == SR_OK && i < req->nrefs; i++)
+            rc = sr_secret_refs_add(&refs, req->secret_refs[i], strlen(req->secret_refs[i]), owner,
+                                    err);
+        char code_hash[SR_HASH_HEX_LEN + 1];
+        if (req->script)
+            sr_sha256_hex(req->script, req->script_len, code_hash);
+        else
+            sr_sha256_hex(req->module, req->module_len, code_hash);
+        const struct sr_secret_request sreq = {
+            .job_id = job_id,
+            .caller = owner,
+            .runtime = req->runtime,
+            .code_hash_hex = code_hash,
+            .lookup = lookup,
+            .lookup_ctx = eng,
+            .audit = audit,
+            .audit_ctx = eng,
+        };
+        if (rc == SR_OK && (!eng->store || !eng->keys))
+            rc = sr_err_set(err, SR_EDENIED, "secrets are not available here: local runs have "
+                                             "no secret store");
+        else if (rc == SR_OK)
+            rc = sr_secret_resolve(eng->keys, &refs, &sreq, &set, err);
+    }
+    if (rc == SR_EDENIED) {
+        (void)snprintf(fail, fail_len, "%s", err->msg);
+        return SR_OK;
+    }
+    for (size_t i = 0; rc == SR_OK && i < set.n; i++)
+        json_array_append_new(*used, json_pack("{s:s, s:s, s:I}", "owner", set.entry[i].owner,
+                                               "name", set.entry[i].name, "version",
+                                               (json_int_t)set.entry[i].version));
+    if (rc == SR_OK)
+        rc = secrets_object(&set, job_id, owner, secrets, err);
+    sr_secret_set_fini(&set);
+    return rc;
+}
+
+sr_status
+sr_engine__refs_check(const char *owner, const struct sr_job_request *req, sr_err *err)
+{
+    struct sr_secret_refs refs;
+    sr_secret_refs_init(&refs);
+    for (size_t i = 0; i < req->nrefs; i++) {
+        if (sr_secret_refs_add(&refs, req->secret_refs[i], strlen(req->secret_refs[i]), owner,
+                               err) != SR_OK) {
+            char msg[SR_ERR_MSG_MAX];
+            (void)snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+            return sr_err_set(err, SR_EINVAL, "field 'secret_refs': %s", msg);
+        }
+    }
+    return SR_OK;
+}

@@ -211,6 +211,23 @@ key_create(const char *path, const char *tmp, bool *raced, sr_err *err)
     return rc;
 }
 
+/* Makes a new directory entry durable (the key must not vanish in a crash
+ * after receipts were signed with it). */
+static sr_status
+sync_dir(const char *dir, sr_err *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            (void)close(fd);
+        return sr_err_set(err, SR_EIO, "cannot sync key directory '%s': %s", dir,
+                          sr_receipt__errno_text(e));
+    }
+    (void)close(fd);
+    return SR_OK;
+}
+
 static sr_status
 ensure_dir(const char *dir, sr_err *err)
 {
@@ -253,6 +270,8 @@ sr_worker_key_load(const char *data_dir, bool create, bool *created, sr_worker_k
     rc = ensure_dir(dir, err);
     if (rc == SR_OK)
         rc = key_create(path, tmp, &raced, err);
+    if (rc == SR_OK && !raced)
+        rc = sync_dir(dir, err);
     if (rc == SR_OK)
         rc = key_read(path, &found, out, err);
     if (rc == SR_OK && !found)

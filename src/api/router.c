@@ -7,7 +7,7 @@
  * socket. Authentication failures and "not yours" are indistinguishable
  * from "missing" by design (401 / 404 with fixed texts).
  */
-#include "sealrun/sr_api.h"
+#include "api_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +19,6 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
-
-struct sr_api {
-    sr_engine *eng;
-    sr_store *store;
-};
 
 sr_status
 sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
@@ -43,16 +38,16 @@ sr_api_free(sr_api *api)
     free(api);
 }
 
-static void
-reply_error(struct sr_api_response *resp, unsigned status, const char *msg)
+void
+sr_api__reply_error(struct sr_api_response *resp, unsigned status, const char *msg)
 {
     resp->status = status;
     resp->body = sr_api_error_body(status, msg);
 }
 
 /* Library failure: EINTERNAL and ENOMEM details go to the log only. */
-static void
-reply_status(struct sr_api_response *resp, const sr_err *e, const char *what)
+void
+sr_api__reply_status(struct sr_api_response *resp, const sr_err *e, const char *what)
 {
     unsigned st = sr_api_http_status(e->status);
     if (st == 500) {
@@ -61,12 +56,12 @@ reply_status(struct sr_api_response *resp, const sr_err *e, const char *what)
         sr_log(SR_LOG_ERROR, "api", "request %s: %s: %s", rid, what, e->msg);
         char msg[128];
         (void)snprintf(msg, sizeof(msg), "internal error; request id %s", rid);
-        reply_error(resp, 500, msg);
+        sr_api__reply_error(resp, 500, msg);
         return;
     }
     if (st == 503)
         sr_log(SR_LOG_WARN, "api", "%s: %s", what, e->msg);
-    reply_error(resp, st, e->msg);
+    sr_api__reply_error(resp, st, e->msg);
 }
 
 /* Returns the owner (owned) or NULL after filling a 401/503 response. */
@@ -75,14 +70,14 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
 {
     const char *h = req->authorization;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        reply_error(resp, 401, "missing bearer token: send 'Authorization: Bearer <token>'");
+        sr_api__reply_error(resp, 401, "missing bearer token: send 'Authorization: Bearer <token>'");
         return NULL;
     }
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
     if (!*tok || strlen(tok) > 256) {
-        reply_error(resp, 401, "invalid or revoked token");
+        sr_api__reply_error(resp, 401, "invalid or revoked token");
         return NULL;
     }
     uint8_t hash[32];
@@ -91,11 +86,11 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
     sr_err e = {0};
     sr_status rc = sr_store_token_owner(api->store, hash, &owner, &e);
     if (rc == SR_ENOTFOUND) {
-        reply_error(resp, 401, "invalid or revoked token");
+        sr_api__reply_error(resp, 401, "invalid or revoked token");
         return NULL;
     }
     if (rc != SR_OK) {
-        reply_status(resp, &e, "checking a token");
+        sr_api__reply_status(resp, &e, "checking a token");
         return NULL;
     }
     return owner;
@@ -109,14 +104,14 @@ route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
     sr_err e = {0};
     if (sr_json_parse(req->body ? req->body : "", req->body_len, SR_MAX_JSON_DEPTH,
                       "request body", &body, &e) != SR_OK) {
-        reply_status(resp, &e, "parsing a request");
+        sr_api__reply_status(resp, &e, "parsing a request");
         return;
     }
     struct sr_job_request jr;
     sr_status rc = sr_job_request_parse(body, &jr, &e);
     json_decref(body);
     if (rc != SR_OK) {
-        reply_status(resp, &e, "validating a request");
+        sr_api__reply_status(resp, &e, "validating a request");
         return;
     }
     json_t *job = NULL;
@@ -125,12 +120,12 @@ route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
     bool async = jr.async;
     sr_job_request_fini(&jr);
     if (rc == SR_ELIMIT) {
-        reply_error(resp, 429, e.msg);
+        sr_api__reply_error(resp, 429, e.msg);
         resp->retry_after = 1;
         return;
     }
     if (rc != SR_OK) {
-        reply_status(resp, &e, "running a job");
+        sr_api__reply_status(resp, &e, "running a job");
         return;
     }
     resp->status = async ? 202 : 200;
@@ -152,13 +147,13 @@ static void
 route_job(sr_api *api, const char *owner, const char *id, struct sr_api_response *resp)
 {
     if (!valid_job_id(id)) {
-        reply_error(resp, 404, "job not found");
+        sr_api__reply_error(resp, 404, "job not found");
         return;
     }
     sr_err e = {0};
     json_t *job = NULL;
     if (sr_engine_job_get(api->eng, owner, id, &job, &e) != SR_OK) {
-        reply_status(resp, &e, "loading a job");
+        sr_api__reply_status(resp, &e, "loading a job");
         return;
     }
     resp->status = 200;
@@ -174,17 +169,17 @@ route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
     if (req->query_limit &&
         sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE, "query parameter 'limit'", &limit, &e) !=
             SR_OK) {
-        reply_status(resp, &e, "listing jobs");
+        sr_api__reply_status(resp, &e, "listing jobs");
         return;
     }
     if (req->query_before && !valid_job_id(req->query_before)) {
-        reply_error(resp, 400, "query parameter 'before' must be a job id (32 hex characters)");
+        sr_api__reply_error(resp, 400, "query parameter 'before' must be a job id (32 hex characters)");
         return;
     }
     json_t *list = NULL;
     if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &list, &e) !=
         SR_OK) {
-        reply_status(resp, &e, "listing jobs");
+        sr_api__reply_status(resp, &e, "listing jobs");
         return;
     }
     resp->status = 200;
@@ -204,13 +199,13 @@ route_module_put(sr_api *api, const char *owner, const struct sr_api_request *re
 {
     const char *ct = req->content_type;
     if (!ct || strncasecmp(ct, "application/wasm", 16) != 0) {
-        reply_error(resp, 400,
+        sr_api__reply_error(resp, 400,
                     "POST /modules takes the raw module bytes with 'Content-Type: "
                     "application/wasm'");
         return;
     }
     if (req->body_len == 0) {
-        reply_error(resp, 400, "the request body is empty; send the module's bytes");
+        sr_api__reply_error(resp, 400, "the request body is empty; send the module's bytes");
         return;
     }
     bool created = false;
@@ -218,7 +213,7 @@ route_module_put(sr_api *api, const char *owner, const struct sr_api_request *re
     sr_err e = {0};
     if (sr_engine_module_put(api->eng, owner, (const uint8_t *)req->body, req->body_len, &created,
                              &info, &e) != SR_OK) {
-        reply_status(resp, &e, "storing a module");
+        sr_api__reply_status(resp, &e, "storing a module");
         return;
     }
     json_object_set_new(info, "created", json_boolean(created));
@@ -232,7 +227,7 @@ route_module_get(sr_api *api, const char *owner, const char *hash, struct sr_api
     json_t *info = NULL;
     sr_err e = {0};
     if (sr_engine_module_info(api->eng, owner, hash, &info, &e) != SR_OK) {
-        reply_status(resp, &e, "loading a module");
+        sr_api__reply_status(resp, &e, "loading a module");
         return;
     }
     resp->status = 200;
@@ -260,7 +255,7 @@ route_info(sr_api *api, struct sr_api_response *resp)
     struct sr_engine_stats st;
     sr_err e = {0};
     if (sr_engine_stats(api->eng, &st, &e) != SR_OK) {
-        reply_status(resp, &e, "reading statistics");
+        sr_api__reply_status(resp, &e, "reading statistics");
         return;
     }
     const struct sr_engine_config *cfg = sr_engine_config(api->eng);
@@ -303,7 +298,7 @@ route_public(sr_api *api, const char *path, struct sr_api_response *resp)
             resp->status = 200;
             resp->body = json_pack("{s:s}", "status", "ready");
         } else {
-            reply_error(resp, 503, why);
+            sr_api__reply_error(resp, 503, why);
         }
     } else {
         route_info(api, resp);
@@ -329,11 +324,18 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     bool is_module_put = strcmp(path, "/modules") == 0;
     bool is_module_get = strncmp(path, "/modules/", 9) == 0 && path[9];
     bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs || is_module_put ||
-                 is_module_get;
+                 is_module_get || sr_api__is_secrets_path(path);
     if (!known) {
         char msg[160];
         (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", path);
-        reply_error(resp, 404, msg);
+        sr_api__reply_error(resp, 404, msg);
+        return;
+    }
+    if (sr_api__is_secrets_path(path)) {
+        char *owner = authenticate(api, req, resp);
+        if (owner)
+            sr_api__route_secrets(api, owner, req, resp);
+        free(owner);
         return;
     }
     bool want_post = strcmp(path, "/execute") == 0 || is_module_put;
@@ -341,7 +343,7 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
         char msg[160];
         (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '%.100s'; use %s", m, path,
                        want_post ? "POST" : "GET");
-        reply_error(resp, 405, msg);
+        sr_api__reply_error(resp, 405, msg);
         return;
     }
     if (is_public(path)) {

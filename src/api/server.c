@@ -144,7 +144,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestT
     struct req_ctx *rc = *con_cls;
     if (!rc)
         return;
-    sr_buf_fini(&rc->body);
+    sr_buf_fini_secure(&rc->body); /* bodies may hold secret values (PUT /secrets) */
     free(rc);
     *con_cls = NULL;
 }

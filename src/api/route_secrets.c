@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * route_secrets.c - the /secrets endpoints (docs/secrets.md, http-api.md):
+ * the caller's sealing key, setting a value (sealed on the client, or
+ * plain), policies, listing, deletion and the audit. A value never appears
+ * in an answer; request bodies are wiped by server.c after each request.
+ */
+#include "api_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include "sealrun/sr_json.h"
+#include "sealrun/sr_limits.h"
+#include "sealrun/sr_secret.h"
+#include "sealrun/sr_util.h"
+
+static void
+put_value(sr_api *api, const char *owner, const char *name, const struct sr_api_request *req,
+          struct sr_api_response *resp)
+{
+    json_t *body = NULL;
+    sr_err e = {0};
+    if (sr_json_parse(req->body ? req->body : "", req->body_len, 4, "request body", &body, &e) !=
+        SR_OK) {
+        sr_api__reply_status(resp, &e, "parsing a secret");
+        return;
+    }
+    const json_t *sealed = json_object_get(body, "sealed");
+    const json_t *value = json_object_get(body, "value");
+    if (!json_is_object(body) || json_object_size(body) != 1 || (!!sealed == !!value) ||
+        !json_is_string(sealed ? sealed : value)) {
+        sr_api__reply_error(resp, 400,
+                            "body must be {\"sealed\": \"<base64 sealed box>\"} or "
+                            "{\"value\": \"...\"}");
+    } else {
+        uint64_t version = 0;
+        sr_status rc = sr_engine_secret_set(api->eng, owner, name, json_string_value(sealed),
+                                            json_string_value(value), json_string_length(value),
+                                            &version, &e);
+        if (rc == SR_EDENIED)
+            e.status = SR_EINVAL; /* a box that does not open is a bad request, not a bad token */
+        if (rc != SR_OK) {
+            sr_api__reply_status(resp, &e, "setting a secret");
+        } else {
+            resp->status = version == 1 ? 201 : 200;
+            resp->body = json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version);
+        }
+    }
+    /* jansson's copy of the value: wipe it before the object is freed */
+    const json_t *v = sealed ? sealed : value;
+    if (json_is_string(v))
+        sodium_memzero((void *)(uintptr_t)json_string_value(v), json_string_length(v));
+    json_decref(body);
+}
+
+static void
+put_policy(sr_api *api, const char *owner, const char *name, const struct sr_api_request *req,
+           struct sr_api_response *resp)
+{
+    json_t *policy = NULL;
+    sr_err e = {0};
+    if (sr_engine_secret_policy(api->eng, owner, name, req->body ? req->body : "", req->body_len,
+                                &policy, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "setting a secret policy");
+        return;
+    }
+    resp->status = 200;
+    resp->body = json_pack("{s:s, s:o}", "name", name, "policy", policy);
+}
+
+static void
+get_audit(sr_api *api, const char *owner, const char *name, const struct sr_api_request *req,
+          struct sr_api_response *resp)
+{
+    int64_t limit = SR_DEFAULT_PAGE;
+    sr_err e = {0};
+    json_t *out = NULL;
+    if ((req->query_limit && sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE,
+                                          "query parameter 'limit'", &limit, &e) != SR_OK) ||
+        sr_engine_secret_audit(api->eng, owner, name, (size_t)limit, &out, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "reading a secret's audit");
+        return;
+    }
+    resp->status = 200;
+    resp->body = out;
+}
+
+static void
+simple(sr_status rc, json_t *out, const sr_err *e, struct sr_api_response *resp)
+{
+    if (rc != SR_OK) {
+        sr_api__reply_status(resp, e, "secrets");
+        return;
+    }
+    resp->status = 200;
+    resp->body = out;
+}
+
+bool
+sr_api__is_secrets_path(const char *path)
+{
+    return strcmp(path, "/secrets") == 0 || strncmp(path, "/secrets/", 9) == 0;
+}
+
+/* Splits "/secrets/NAME[/policy|/audit]"; false for any other shape. */
+static bool
+split(const char *path, char *name, size_t cap, const char **rest)
+{
+    const char *p = path + 9;
+    const char *slash = strchr(p, '/');
+    size_t n = slash ? (size_t)(slash - p) : strlen(p);
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(name, p, n);
+    name[n] = '\0';
+    *rest = slash ? slash : "";
+    return true;
+}
+
+void
+sr_api__route_secrets(sr_api *api, const char *owner, const struct sr_api_request *req,
+                      struct sr_api_response *resp)
+{
+    const char *m = req->method;
+    sr_err e = {0};
+    json_t *out = NULL;
+    if (strcmp(req->path, "/secrets") == 0 && strcmp(m, "GET") == 0) {
+        simple(sr_engine_secret_list(api->eng, owner, &out, &e), out, &e, resp);
+        return;
+    }
+    if (strcmp(req->path, "/secrets/pubkey") == 0 && strcmp(m, "GET") == 0) {
+        char *pk = NULL;
+        sr_status rc = sr_engine_secret_pubkey(api->eng, owner, &pk, &e);
+        if (rc == SR_OK)
+            out = json_pack("{s:s, s:s, s:s}", "public_key", pk, "algorithm",
+                            "X25519 (libsodium crypto_box_seal)", "owner", owner);
+        free(pk);
+        simple(rc, out, &e, resp);
+        return;
+    }
+    char name[SR_SECRET_NAME_MAX + 2];
+    const char *rest = "";
+    bool ok = strncmp(req->path, "/secrets/", 9) == 0 && split(req->path, name, sizeof(name), &rest);
+    if (ok && !*rest && strcmp(m, "PUT") == 0)
+        put_value(api, owner, name, req, resp);
+    else if (ok && !*rest && strcmp(m, "DELETE") == 0) {
+        sr_status rc = sr_engine_secret_delete(api->eng, owner, name, &e);
+        if (rc == SR_OK)
+            out = json_pack("{s:s, s:b}", "name", name, "deleted", 1);
+        simple(rc, out, &e, resp);
+    } else if (ok && strcmp(rest, "/policy") == 0 && strcmp(m, "PUT") == 0)
+        put_policy(api, owner, name, req, resp);
+    else if (ok && strcmp(rest, "/audit") == 0 && strcmp(m, "GET") == 0)
+        get_audit(api, owner, name, req, resp);
+    else if (ok && (!*rest || !strcmp(rest, "/policy") || !strcmp(rest, "/audit")))
+        sr_api__reply_error(resp, 405,
+                            "use GET /secrets, GET /secrets/pubkey, PUT or DELETE "
+                            "/secrets/NAME, PUT /secrets/NAME/policy, GET /secrets/NAME/audit");
+    else
+        sr_api__reply_error(resp, 404, "no such endpoint under /secrets");
+}

@@ -26,7 +26,17 @@ sr_status cli_read_file(const char *path, size_t max, char **out, size_t *out_le
 /* Prints a JSON value, indented, on stdout. */
 void cli_print_json(const json_t *v);
 
+/* One HTTP request to sealrund (libcurl; curl_global_init done by main).
+ * *out is the parsed JSON answer (owned), *status the HTTP status. */
+sr_status cli_http(const char *method, const char *url, const char *token, const char *body,
+                   size_t body_len, const char *content_type, long *status, json_t **out,
+                   sr_err *err);
+/* Prints a server error answer ("server answered 404: ...") and frees ans;
+ * returns CLI_FAILED. */
+int cli_report_http(long status, json_t *ans);
+
 int cmd_token(int argc, char **argv);
+int cmd_secret(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);

@@ -259,51 +259,8 @@ job_exit(const json_t *job)
 
 /* ---- exec ---- */
 
-static size_t
-on_data(char *p, size_t size, size_t n, void *arg)
-{
-    sr_buf *b = arg;
-    return sr_buf_append(b, p, size * n, NULL) == SR_OK ? size * n : 0;
-}
-
-/* One HTTP call; *out = parsed JSON body, *status = HTTP status. */
-static sr_status
-http_call(const char *url, const char *token, const char *body, long *status, json_t **out,
-          sr_err *err)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return sr_err_set(err, SR_ENOMEM, "cannot start libcurl");
-    sr_buf resp;
-    sr_buf_init(&resp, 4u * SR_MAX_BODY);
-    char auth[512];
-    (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-    struct curl_slist *h = curl_slist_append(NULL, auth);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 180L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    CURLcode cc = curl_easy_perform(c);
-    sr_status rc = SR_OK;
-    if (cc != CURLE_OK)
-        rc = sr_err_set(err, SR_EIO, "request to '%s' failed: %s", url, curl_easy_strerror(cc));
-    else
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    if (rc == SR_OK)
-        rc = sr_json_parse(resp.data ? resp.data : "", resp.len, 4096, "server answer", out, err);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    sr_buf_fini(&resp);
-    return rc;
-}
-
-static int
-report_http(long status, json_t *ans)
+int
+cli_report_http(long status, json_t *ans)
 {
     const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
     int rc = cli_fail(CLI_FAILED, status == 401 ? "check --token (sealrun token list)" : NULL,
@@ -321,10 +278,10 @@ poll_job(const char *server, const char *token, const char *id)
         long status = 0;
         json_t *job = NULL;
         sr_err e = {0};
-        if (http_call(url, token, NULL, &status, &job, &e) != SR_OK)
+        if (cli_http("GET", url, token, NULL, 0, NULL, &status, &job, &e) != SR_OK)
             return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
         if (status != 200)
-            return report_http(status, job);
+            return cli_report_http(status, job);
         const char *st = json_string_value(json_object_get(job, "status"));
         if (st && (strcmp(st, "completed") == 0 || strcmp(st, "failed") == 0)) {
             cli_print_json(job);
@@ -358,15 +315,15 @@ cmd_exec(int argc, char **argv)
     json_decref(body);
     char url[2048];
     (void)snprintf(url, sizeof(url), "%s/execute", o.server);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     long status = 0;
     json_t *ans = NULL;
-    sr_status st = http_call(url, o.token, text, &status, &ans, &e);
+    sr_status st = cli_http("POST", url, o.token, text, strlen(text), "application/json", &status,
+                            &ans, &e);
     free(text);
     if (st != SR_OK)
         rc = cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
     else if (status != 200 && status != 202)
-        rc = report_http(status, ans);
+        rc = cli_report_http(status, ans);
     else if (o.async && o.wait)
         rc = poll_job(o.server, o.token, json_string_value(json_object_get(ans, "job_id")));
     else {
@@ -375,7 +332,6 @@ cmd_exec(int argc, char **argv)
     }
     if (st == SR_OK && (status == 200 || status == 202))
         json_decref(ans);
-    curl_global_cleanup();
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "sealrun/sr_buf.h"
 
 static const char usage[] =
@@ -17,6 +18,8 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  token create|list|revoke   manage API tokens in a data directory\n"
+    "  secret set|list|rm|policy|audit|pubkey\n"
+    "                             manage your secrets on a server (sealed on this machine)\n"
     "  exec FILE.js               run a script on a sealrund server\n"
     "  run FILE.js                run a script locally, in the same sandbox and runtime\n"
     "  keygen                     make an X25519 key pair for output_pubkey\n"
@@ -107,6 +110,7 @@ main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         {"token", cmd_token},   {"exec", cmd_exec},       {"run", cmd_run},
+        {"secret", cmd_secret},
         {"keygen", cmd_keygen}, {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
@@ -118,9 +122,14 @@ main(int argc, char **argv)
         printf("sealrun %s\n", SR_VERSION);
         return CLI_OK;
     }
-    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-        if (strcmp(argv[1], cmds[i].name) == 0)
-            return cmds[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(argv[1], cmds[i].name) == 0) {
+            curl_global_init(CURL_GLOBAL_DEFAULT);
+            int rc = cmds[i].fn(argc - 1, argv + 1);
+            curl_global_cleanup();
+            return rc;
+        }
+    }
     return cli_fail(CLI_USAGE, "run 'sealrun --help' for the list of commands",
                     "unknown command '%s'", argv[1]);
 }

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * cmd_secret.c - `sealrun secret ...`: secrets on a sealrund server. `set`
+ * reads the value from stdin or a file (never from the command line, where
+ * other users could see it), seals it on this machine to the owner's key
+ * from GET /secrets/pubkey, and sends only the sealed box.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_secret.h"
+
+static const char usage[] =
+    "usage: sealrun secret set NAME [--file F]     value from stdin (or F), sealed locally\n"
+    "       sealrun secret list\n"
+    "       sealrun secret rm NAME\n"
+    "       sealrun secret policy NAME FILE.json   (- for stdin; see docs/secrets.md)\n"
+    "       sealrun secret audit NAME [--limit N]\n"
+    "       sealrun secret pubkey\n"
+    "\n"
+    "Every command takes --server URL and --token TOKEN (or SEALRUN_SERVER and\n"
+    "SEALRUN_TOKEN). The value is read as it is, byte for byte: use printf '%s',\n"
+    "not echo, if a trailing newline is not part of it.\n";
+
+struct secret_opts {
+    const char *server, *token, *file, *limit;
+    const char *pos[2];
+    int npos;
+};
+
+static int
+call(const struct secret_opts *o, const char *method, const char *path, const char *body,
+     size_t len, json_t **out)
+{
+    char url[2048];
+    (void)snprintf(url, sizeof(url), "%s%s", o->server, path);
+    long status = 0;
+    sr_err e = {0};
+    if (cli_http(method, url, o->token, body, len, NULL, &status, out, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
+    if (status < 200 || status > 299)
+        return cli_report_http(status, *out);
+    return CLI_OK;
+}
+
+static int
+secret_set(const struct secret_opts *o, const char *name)
+{
+    char *value = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (cli_read_file(o->file ? o->file : "-", SR_SECRET_VALUE_MAX, &value, &len, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    json_t *ans = NULL;
+    int rc = call(o, "GET", "/secrets/pubkey", NULL, 0, &ans);
+    uint8_t pk[SR_BOX_PK_LEN];
+    char *sealed = NULL;
+    if (rc == CLI_OK &&
+        (sr_box_pk_parse(json_string_value(json_object_get(ans, "public_key")), pk, &e) != SR_OK ||
+         sr_secret_seal(pk, value, len, &sealed, &e) != SR_OK))
+        rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    sodium_memzero(value, len);
+    free(value);
+    if (rc == CLI_OK)
+        json_decref(ans);
+    if (rc != CLI_OK)
+        return rc;
+    json_t *body = json_pack("{s:s}", "sealed", sealed);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    free(sealed);
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/secrets/%s", name);
+    rc = call(o, "PUT", path, text, strlen(text), &ans);
+    free(text);
+    if (rc == CLI_OK) {
+        printf("secret '%s' set, version %lld\n", name,
+               (long long)json_integer_value(json_object_get(ans, "version")));
+        json_decref(ans);
+    }
+    return rc;
+}
+
+static int
+simple(const struct secret_opts *o, const char *method, const char *path, const char *body,
+       size_t len)
+{
+    json_t *ans = NULL;
+    int rc = call(o, method, path, body, len, &ans);
+    if (rc == CLI_OK) {
+        cli_print_json(ans);
+        json_decref(ans);
+    }
+    return rc;
+}
+
+static int
+secret_policy(const struct secret_opts *o, const char *name, const char *file)
+{
+    char *text = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (cli_read_file(file, SR_SECRET_POLICY_MAX_TEXT, &text, &len, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    char path[256];
+    (void)snprintf(path, sizeof(path), "/secrets/%s/policy", name);
+    int rc = simple(o, "PUT", path, text, len);
+    free(text);
+    return rc;
+}
+
+static int
+parse(int argc, char **argv, struct secret_opts *o)
+{
+    o->server = getenv("SEALRUN_SERVER");
+    o->token = getenv("SEALRUN_TOKEN");
+    for (int i = 2; i < argc; i++) {
+        const char *v;
+        if ((v = cli_opt(argv[i], "--server", &i, argc, argv)))
+            o->server = v;
+        else if ((v = cli_opt(argv[i], "--token", &i, argc, argv)))
+            o->token = v;
+        else if ((v = cli_opt(argv[i], "--file", &i, argc, argv)))
+            o->file = v;
+        else if ((v = cli_opt(argv[i], "--limit", &i, argc, argv)))
+            o->limit = v;
+        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && o->npos < 2)
+            o->pos[o->npos++] = argv[i];
+        else
+            return cli_fail(CLI_USAGE, "see 'sealrun secret --help'", "unknown argument '%s'",
+                            argv[i]);
+    }
+    if (!o->server || !o->token)
+        return cli_fail(CLI_USAGE, "see 'sealrun secret --help'",
+                        "--server and --token are required");
+    return CLI_OK;
+}
+
+static int
+need(const struct secret_opts *o, int n, const char *what)
+{
+    if (o->npos != n)
+        return cli_fail(CLI_USAGE, "see 'sealrun secret --help'", "%s", what);
+    return CLI_OK;
+}
+
+int
+cmd_secret(int argc, char **argv)
+{
+    if (argc < 2 || cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_USAGE : CLI_OK;
+    }
+    struct secret_opts o = {0};
+    int rc = parse(argc, argv, &o);
+    if (rc != CLI_OK)
+        return rc;
+    const char *sub = argv[1];
+    char path[256];
+    sr_err e = {0};
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    if (strcmp(sub, "set") == 0)
+        return (rc = need(&o, 1, "secret set takes NAME")) ? rc : secret_set(&o, o.pos[0]);
+    if (strcmp(sub, "list") == 0)
+        return (rc = need(&o, 0, "secret list takes no NAME")) ? rc
+                                                               : simple(&o, "GET", "/secrets",
+                                                                        NULL, 0);
+    if (strcmp(sub, "pubkey") == 0)
+        return (rc = need(&o, 0, "secret pubkey takes no NAME"))
+                   ? rc
+                   : simple(&o, "GET", "/secrets/pubkey", NULL, 0);
+    if (strcmp(sub, "rm") == 0) {
+        if ((rc = need(&o, 1, "secret rm takes NAME")))
+            return rc;
+        (void)snprintf(path, sizeof(path), "/secrets/%s", o.pos[0]);
+        return simple(&o, "DELETE", path, NULL, 0);
+    }
+    if (strcmp(sub, "policy") == 0)
+        return (rc = need(&o, 2, "secret policy takes NAME FILE.json"))
+                   ? rc
+                   : secret_policy(&o, o.pos[0], o.pos[1]);
+    if (strcmp(sub, "audit") == 0) {
+        if ((rc = need(&o, 1, "secret audit takes NAME")))
+            return rc;
+        (void)snprintf(path, sizeof(path), "/secrets/%s/audit%s%s", o.pos[0],
+                       o.limit ? "?limit=" : "", o.limit ? o.limit : "");
+        return simple(&o, "GET", path, NULL, 0);
+    }
+    return cli_fail(CLI_USAGE, "use set, list, rm, policy, audit or pubkey",
+                    "unknown secret command '%s'", sub);
+}

@@ -46,10 +46,12 @@ trap 'rm -rf "$work"' EXIT
 features="--enable-sign-ext --enable-nontrapping-float-to-int --enable-bulk-memory
           --enable-multivalue --enable-mutable-globals"
 
-# Cut wabt's detail after the spec wording; both engines' stack-exhaustion
-# wordings become one.
+# Cut wabt's detail after the spec wording, map wabt's own wordings for the
+# same traps ("unreachable executed", "indirect call signature mismatch") to
+# the spec's; both engines' stack-exhaustion wordings become one.
 normalise() {
     sed -E -e 's/^(.*=> error: [^:]*):.*$/\1/' -e 's/=> error: unreachable executed$/=> error: unreachable/' \
+           -e 's/=> error: indirect call signature mismatch$/=> error: indirect call type mismatch/' \
            -e 's/=> error: (call stack exhausted|value stack exhausted)$/=> error: stack exhausted/'
 }
 

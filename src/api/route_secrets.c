@@ -127,7 +127,8 @@ sr_api__route_secrets(sr_api *api, const char *owner, const struct sr_api_reques
     sr_err e = {0};
     json_t *out = NULL;
     if (strcmp(req->path, "/secrets") == 0 && strcmp(m, "GET") == 0) {
-        simple(sr_engine_secret_list(api->eng, owner, &out, &e), out, &e, resp);
+        sr_status rc = sr_engine_secret_list(api->eng, owner, &out, &e);
+        simple(rc, out, &e, resp);
         return;
     }
     if (strcmp(req->path, "/secrets/pubkey") == 0 && strcmp(m, "GET") == 0) {

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
+#include "sealrun/sr_receipt.h"
 #include "sealrun/sr_sandbox.h"
 #include "sealrun/sr_store.h"
 
@@ -87,6 +88,20 @@ sr_status sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_
  * queued ones, purges expired ones, and starts the async workers and the
  * purge thread. */
 sr_status sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *err);
+
+/* Gives the engine the worker identity for signed receipts
+ * (docs/receipts.md): every finished job then carries "receipt" and
+ * "receipt_signature". Borrows 'key' and 'quote' (NULL = provider "none"),
+ * which must outlive the engine; copies 'measurement' (32 bytes); takes a
+ * reference to 'document' (the GET /attestation body, may be NULL).
+ * Optional: without it jobs have no receipt (`sealrun run`). Call it before
+ * sr_engine_start(). */
+void sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key,
+                               const sr_attest_quote *quote,
+                               const uint8_t measurement[SR_MEASUREMENT_LEN], json_t *document);
+
+/* The GET /attestation document (borrowed), or NULL when not set. */
+const json_t *sr_engine_attestation(const sr_engine *eng);
 
 /* Stops the threads (running jobs finish first), kills the sandbox. NULL ok. */
 void sr_engine_free(sr_engine *eng);

@@ -82,8 +82,8 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
     int64_t wall = sr_mono_us() - t0;
     int64_t finished = sr_now_ms();
     json_t *job = NULL;
-    sr_status rc = sr_engine__job_object(eng, id, req, &o, created_ms, started, finished, wall,
-                                         &job, err);
+    sr_status rc = sr_engine__job_object(eng, id, owner, req, &o, created_ms, started, finished,
+                                         wall, &job, err);
     if (rc == SR_OK && eng->store) {
         char *text = json_dumps(job, JSON_COMPACT);
         struct sr_job_row row = {
@@ -617,6 +617,25 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
     return SR_OK;
 }
 
+void
+sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key, const sr_attest_quote *quote,
+                          const uint8_t measurement[SR_MEASUREMENT_LEN], json_t *document)
+{
+    eng->wkey = key;
+    eng->quote = quote;
+    if (key)
+        sr_worker_key_public(key, eng->pk);
+    memcpy(eng->measurement, measurement, SR_MEASUREMENT_LEN);
+    json_decref(eng->attestation);
+    eng->attestation = json_incref(document);
+}
+
+const json_t *
+sr_engine_attestation(const sr_engine *eng)
+{
+    return eng->attestation;
+}
+
 sr_status
 sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *err)
 {
@@ -667,6 +686,7 @@ sr_engine_free(sr_engine *eng)
         eng->users = u->next;
         free(u);
     }
+    json_decref(eng->attestation);
     pthread_cond_destroy(&eng->cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);

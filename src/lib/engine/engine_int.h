@@ -43,6 +43,11 @@ struct sr_engine {
     unsigned nworkers;
     pthread_t purger;
     bool has_purger;
+    const sr_worker_key *wkey;    /* borrowed; NULL: jobs carry no receipt */
+    const sr_attest_quote *quote; /* borrowed; NULL: quote type "none" */
+    uint8_t pk[SR_ED25519_PK_LEN]; /* wkey's public key */
+    uint8_t measurement[SR_MEASUREMENT_LEN];
+    json_t *attestation; /* owned reference: the /attestation document, or NULL */
 };
 
 /* What a job run produced, before it becomes the job object. */
@@ -76,8 +81,9 @@ sr_status sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const ch
  * SR_EINVAL naming the bad reference. secrets.c */
 sr_status sr_engine__refs_check(const char *owner, const struct sr_job_request *req, sr_err *err);
 
-/* Builds the job object from an outcome, with output protection. job.c */
-sr_status sr_engine__job_object(const sr_engine *eng, const char *id,
+/* Builds the job object from an outcome, with output protection and, when
+ * the engine has a worker key, the signed receipt of 'owner's job. job.c */
+sr_status sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
                                 const struct sr_job_request *req, struct job_outcome *o,
                                 int64_t created_ms, int64_t started_ms, int64_t finished_ms,
                                 int64_t wall_us, json_t **out, sr_err *err);

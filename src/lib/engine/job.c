@@ -236,6 +236,95 @@ protect_output(const sr_engine *eng, const char *id, const struct sr_job_request
     return rc;
 }
 
+/* The job's secret references ([{owner,name,version}] from the secret
+ * resolution) as receipt references; the strings stay borrowed from 'used'. */
+static sr_status
+receipt_refs(const char *id, const json_t *used, struct sr_receipt_secret_ref *refs, size_t *n,
+             sr_err *err)
+{
+    size_t count = json_array_size(used);
+    if (count > SR_MAX_SECRET_REFS)
+        return sr_err_set(err, SR_EINTERNAL, "job '%s' used %zu secrets; a receipt holds %d",
+                          id, count, SR_MAX_SECRET_REFS);
+    for (size_t i = 0; i < count; i++) {
+        const json_t *e = json_array_get(used, i);
+        json_int_t v = json_integer_value(json_object_get(e, "version"));
+        refs[i] = (struct sr_receipt_secret_ref){
+            .owner = json_string_value(json_object_get(e, "owner")),
+            .name = json_string_value(json_object_get(e, "name")),
+            .version = v > 0 ? (uint64_t)v : 0,
+        };
+    }
+    *n = count;
+    return SR_OK;
+}
+
+/* Times and limits of a run, as the job object states them. */
+struct run_facts {
+    uint64_t gas_limit;
+    int64_t started_ms, finished_ms, wall_us;
+};
+
+/* Builds, signs and attaches "receipt" and "receipt_signature"
+ * (docs/receipts.md). 'job' already holds encrypted_output when sealed. */
+static sr_status
+add_receipt(const sr_engine *eng, const char *id, const char *owner,
+            const struct sr_job_request *req, const struct job_outcome *o,
+            const struct run_facts *rf, json_t *job, sr_err *err)
+{
+    struct sr_receipt_secret_ref refs[SR_MAX_SECRET_REFS];
+    size_t nrefs = 0;
+    sr_status rc = receipt_refs(id, o->secrets_used, refs, &nrefs, err);
+    if (rc != SR_OK)
+        return rc;
+    bool wasm = strcmp(req->runtime, "wasm") == 0;
+    json_t *input = json_loadb(req->input_json, req->input_len, JSON_DECODE_ANY, NULL);
+    if (!input)
+        return sr_err_set(err, SR_EINTERNAL, "job '%s': its input could not be read back", id);
+    const struct sr_receipt_fields f = {
+        .job_id = id,
+        .owner = owner,
+        .runtime = req->runtime,
+        .engine_version = wasm ? "sealrun-wasm " SR_VERSION : sr_js_engine_version(),
+        .entry_point = wasm ? NULL : req->entry_point,
+        .code = wasm ? (const void *)req->module : (const void *)req->script,
+        .code_len = wasm ? req->module_len : req->script_len,
+        .input = input,
+        .secret_refs = refs,
+        .n_secret_refs = nrefs,
+        .timeout_s = req->timeout_s,
+        .memory_mb = req->memory_mb,
+        .gas_limit = rf->gas_limit,
+        .gas_used = o->gas_used,
+        .duration_us = rf->wall_us > 0 ? (uint64_t)rf->wall_us : 0,
+        .completed = o->ok,
+        .error_code = o->ok ? NULL : o->code,
+        .output = o->ok ? o->output : NULL,
+        .encrypted_output = json_string_value(json_object_get(job, "encrypted_output")),
+        .logs = o->logs,
+        .started_ms = rf->started_ms,
+        .finished_ms = rf->finished_ms,
+        .worker_pk = eng->pk,
+        .measurement = eng->measurement,
+        .quote = eng->quote,
+    };
+    json_t *receipt = NULL;
+    char *canon = NULL;
+    rc = sr_receipt_build(&f, &receipt, &canon, err);
+    json_decref(input);
+    char sig[SR_ED25519_SIG_HEX_LEN + 1];
+    if (rc == SR_OK)
+        rc = sr_receipt_sign(eng->wkey, canon, strlen(canon), sig, err);
+    free(canon);
+    if (rc != SR_OK) {
+        json_decref(receipt);
+        return sr_err_wrap(err, "signing the receipt of job '%s'", id);
+    }
+    json_object_set_new(job, "receipt", receipt);
+    json_object_set_new(job, "receipt_signature", json_string(sig));
+    return SR_OK;
+}
+
 static void
 set_time(json_t *job, const char *key, int64_t ms)
 {
@@ -245,9 +334,10 @@ set_time(json_t *job, const char *key, int64_t ms)
 }
 
 sr_status
-sr_engine__job_object(const sr_engine *eng, const char *id, const struct sr_job_request *req,
-                      struct job_outcome *o, int64_t created_ms, int64_t started_ms,
-                      int64_t finished_ms, int64_t wall_us, json_t **out, sr_err *err)
+sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
+                      const struct sr_job_request *req, struct job_outcome *o, int64_t created_ms,
+                      int64_t started_ms, int64_t finished_ms, int64_t wall_us, json_t **out,
+                      sr_err *err)
 {
     json_t *job = json_object();
     if (!job)
@@ -277,6 +367,10 @@ sr_engine__job_object(const sr_engine *eng, const char *id, const struct sr_job_
     sr_status rc = SR_OK;
     if (o->ok)
         rc = protect_output(eng, id, req, o->output, job, err);
+    if (rc == SR_OK && eng->wkey) {
+        const struct run_facts rf = {limit, started_ms, finished_ms, wall_us};
+        rc = add_receipt(eng, id, owner, req, o, &rf, job, err);
+    }
     if (rc != SR_OK) {
         json_decref(job);
         return rc;

@@ -324,11 +324,16 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     bool is_module_put = strcmp(path, "/modules") == 0;
     bool is_module_get = strncmp(path, "/modules/", 9) == 0 && path[9];
     bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs || is_module_put ||
-                 is_module_get || sr_api__is_secrets_path(path);
+                 is_module_get || sr_api__is_secrets_path(path) ||
+                 sr_api__is_attestation_path(path);
     if (!known) {
         char msg[160];
         (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", path);
         sr_api__reply_error(resp, 404, msg);
+        return;
+    }
+    if (sr_api__is_attestation_path(path)) {
+        sr_api__route_attestation(api, req, resp);
         return;
     }
     if (sr_api__is_secrets_path(path)) {

@@ -8,7 +8,8 @@
  * Start order matters (docs/security-model.md): the master keys in the
  * environment are moved into a pipe and wiped from the environment before
  * the zygote is forked, so neither the zygote nor any job process ever
- * holds them; they are read back from the pipe after the fork.
+ * holds them; they are read back from the pipe after the fork. The worker
+ * key that signs receipts is loaded after the fork too (docs/receipts.md).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,9 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "sealrun/sr_api.h"
+#include "sealrun/sr_attest.h"
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_engine.h"
+#include "sealrun/sr_js.h"
+#include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
+#include "sealrun/sr_receipt.h"
 #include "sealrun/sr_util.h"
 
 static const char usage[] =
@@ -37,6 +42,10 @@ static const char usage[] =
     "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
     "  --max-running-per-user N  running jobs per user before 429 (default 5)\n"
     "  --max-queued-per-user N   queued async jobs per user before 429 (default 100)\n"
+    "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
+    "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
+    "  --tsm-root PATH           configfs-tsm report directory (default\n"
+    "                            " SR_ATTEST_TSM_ROOT ")\n"
     "  --log-level LEVEL         debug, info, warn, error (default info)\n"
     "  --help                    this text\n"
     "\n"
@@ -49,6 +58,14 @@ struct opts {
     const char *data_dir;
     bool dev;
     struct sr_engine_config eng;
+    enum sr_attest_provider attestation;
+    const char *tsm_root; /* NULL: SR_ATTEST_TSM_ROOT */
+};
+
+/* What receipts are signed with; freed after the engine. */
+struct identity {
+    sr_worker_key *key;
+    sr_attest_quote *quote;
 };
 
 static int
@@ -126,6 +143,13 @@ parse_args(int argc, char **argv, struct opts *o)
             if (sr_parse_i64(v, 1, 100000, "--max-queued-per-user", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.max_queued_per_user = (unsigned)n;
+        } else if ((v = opt_value(a, "--attestation", &i, argc, argv))) {
+            if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
+                return die_usage("--attestation must be 'none' or 'tdx', got", v);
+        } else if ((v = opt_value(a, "--tsm-root", &i, argc, argv))) {
+            if (!*v)
+                return die_usage("--tsm-root needs a directory, got", v);
+            o->tsm_root = v;
         } else if ((v = opt_value(a, "--log-level", &i, argc, argv))) {
             static const char *const lv[] = {"debug", "info", "warn", "error"};
             bool ok = false;
@@ -216,6 +240,68 @@ load_ttl(struct opts *o, sr_err *err)
     return SR_OK;
 }
 
+/* Everything that changes how a job runs, hashed into the measurement and
+ * shown by GET /attestation (docs/receipts.md, "Measurement"). */
+static json_t *
+measurement_config(const struct sr_engine_config *cfg)
+{
+    json_t *limits = json_pack(
+        "{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "timeout_default_s",
+        SR_DEFAULT_TIMEOUT_S, "timeout_max_s", SR_MAX_TIMEOUT_S, "memory_default_mb",
+        SR_DEFAULT_MEMORY_MB, "memory_max_mb", SR_MAX_MEMORY_MB, "fuel_default",
+        (json_int_t)SR_DEFAULT_FUEL, "fuel_max", (json_int_t)SR_MAX_FUEL, "script_bytes",
+        (json_int_t)SR_MAX_SCRIPT, "module_bytes", (json_int_t)SR_MAX_MODULE, "input_bytes",
+        (json_int_t)SR_MAX_INPUT, "output_bytes", (json_int_t)SR_MAX_OUTPUT, "log_entries",
+        (json_int_t)SR_MAX_LOG_ENTRIES, "log_entry_bytes", SR_MAX_LOG_ENTRY, "random_bytes_max",
+        SR_MAX_RANDOM_BYTES);
+    if (!limits)
+        return NULL;
+    return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o}", "sealrun", SR_VERSION,
+                     "engines", "js", "engine", sr_js_engine_version(), "jit", !cfg->js_no_jit,
+                     "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1",
+                     "isolation", cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant",
+                     "limits", limits);
+}
+
+/* Loads (or at first start creates) the worker key, measures this sealrund,
+ * takes the quote and hands all of it to the engine (before it starts, so
+ * interrupted jobs are recovered with it in place). */
+static sr_status
+identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err *err)
+{
+    bool created = false;
+    sr_status rc = sr_worker_key_load(o->data_dir, true, &created, &id->key, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "loading the worker key");
+    uint8_t pk[SR_ED25519_PK_LEN], exe[32], meas[SR_MEASUREMENT_LEN];
+    sr_worker_key_public(id->key, pk);
+    json_t *cfg = measurement_config(sr_engine_config(eng));
+    if (!cfg)
+        return sr_err_set(err, SR_ENOMEM, "out of memory building the measurement config");
+    rc = sr_measurement_file_sha256("/proc/self/exe", exe, err);
+    if (rc == SR_OK)
+        rc = sr_measurement_combine(exe, cfg, meas, err);
+    if (rc == SR_OK)
+        rc = sr_attest_quote_new(
+            &(struct sr_attest_config){.provider = o->attestation, .tsm_root = o->tsm_root}, pk,
+            meas, &id->quote, err);
+    json_t *doc = NULL;
+    if (rc == SR_OK)
+        rc = sr_attest_document(id->quote, pk, meas, exe, cfg, &doc, err);
+    json_decref(cfg);
+    if (rc != SR_OK)
+        return rc;
+    sr_engine_set_attestation(eng, id->key, id->quote, meas, doc);
+    json_decref(doc);
+    char pkh[2 * SR_ED25519_PK_LEN + 1], mh[2 * SR_MEASUREMENT_LEN + 1];
+    sr_hex_encode(pk, sizeof(pk), pkh);
+    sr_hex_encode(meas, sizeof(meas), mh);
+    sr_log(SR_LOG_INFO, "sealrund", "%s worker key %s; measurement %s; attestation %s",
+           created ? "created a new" : "loaded", pkh, mh,
+           sr_attest_provider_name(o->attestation));
+    return SR_OK;
+}
+
 static int
 serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
 {
@@ -260,6 +346,7 @@ main(int argc, char **argv)
     sr_engine *eng = NULL;
     sr_keys *keys = NULL;
     sr_store *store = NULL;
+    struct identity id = {0};
     int code = 1;
     if (keyfd < 0 || sr_engine_new(&o.eng, &eng, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", keyfd < 0 ? "cannot create a pipe" : e.msg);
@@ -285,6 +372,10 @@ main(int argc, char **argv)
         sr_log(SR_LOG_WARN, "sealrund",
                "DEV MODE: created new master keys under '%s/keys'; never use these in production",
                o.data_dir);
+    if (identity_setup(&o, eng, &id, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
     /* Blocked in every thread started from here on; main waits for them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -298,6 +389,8 @@ main(int argc, char **argv)
     code = serve(&o, eng, store, &stop);
 out:
     sr_engine_free(eng);
+    sr_attest_quote_free(id.quote);
+    sr_worker_key_free(id.key);
     sr_store_close(store);
     sr_keys_free(keys);
     return code;

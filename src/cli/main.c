@@ -25,6 +25,7 @@ static const char usage[] =
     "  keygen                     make an X25519 key pair for output_pubkey\n"
     "  decrypt                    open a job's encrypted_output with your secret key\n"
     "  verify-output JOB.json     recompute a job's output_hash (and its signature)\n"
+    "  verify JOB.json            check a job's signed receipt (code, input, worker key)\n"
     "\n"
     "Every command answers --help.\n";
 
@@ -111,6 +112,7 @@ main(int argc, char **argv)
     } cmds[] = {
         {"token", cmd_token},   {"exec", cmd_exec},       {"run", cmd_run},
         {"secret", cmd_secret},
+        {"verify", cmd_verify},
         {"keygen", cmd_keygen}, {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * cmd_verify.c - `sealrun verify`: checks a job's signed receipt
+ * (docs/receipts.md, "Verifying") with sr_receipt_check_job() and prints
+ * one line per check. Needs no key but the worker's public one, and no
+ * server: the same checks as examples/verify-receipt.mjs.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_json.h"
+#include "sealrun/sr_limits.h"
+#include "sealrun/sr_receipt.h"
+#include "sealrun/sr_util.h"
+
+static const char verify_usage[] =
+    "usage: sealrun verify JOB.json [--script F | --module F] [--input F]\n"
+    "                      [--worker-key HEX] [--expect-measurement HEX]\n"
+    "\n"
+    "Checks the job's receipt (docs/receipts.md): the Ed25519 signature, that the\n"
+    "job's id, status, error code, output, encrypted_output and logs match it, and,\n"
+    "when given, the code, the input and the measurement. JOB.json is the job as\n"
+    "exec or GET /jobs/ID returns it ('-' reads stdin).\n"
+    "\n"
+    "  --script F              the script the job ran: its SHA-256 must be code_hash\n"
+    "  --module F              the WebAssembly module the job ran (instead of --script)\n"
+    "  --input F               a JSON file with the job's input: checks input_hash\n"
+    "  --worker-key HEX        the worker's public key (worker_public_key of GET\n"
+    "                          /attestation, 64 hex): proves who signed; without it the\n"
+    "                          receipt's own key is used, which proves integrity only\n"
+    "  --expect-measurement HEX  the measurement the worker must report (64 hex)\n"
+    "\n"
+    "Prints one line per check: 'ok', 'FAIL' or 'skip' (not checkable with what was\n"
+    "given). Exit status: 0 when no check failed, 1 when one did, 2 bad usage.\n";
+
+/* Generous: a job response holds an output of up to SR_MAX_OUTPUT as JSON,
+ * logs, and possibly its sealed copy in base64. */
+#define MAX_JOB_FILE (4u * SR_MAX_BODY)
+#define MAX_DEPTH 4096
+
+struct verify_opts {
+    const char *job, *script, *module, *input, *key, *measurement;
+};
+
+static int
+parse_verify_args(int argc, char **argv, struct verify_opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if ((v = cli_opt(a, "--script", &i, argc, argv)))
+            o->script = v;
+        else if ((v = cli_opt(a, "--module", &i, argc, argv)))
+            o->module = v;
+        else if ((v = cli_opt(a, "--input", &i, argc, argv)))
+            o->input = v;
+        else if ((v = cli_opt(a, "--worker-key", &i, argc, argv)))
+            o->key = v;
+        else if ((v = cli_opt(a, "--expect-measurement", &i, argc, argv)))
+            o->measurement = v;
+        else if (a[0] == '-' && a[1] != '\0')
+            return cli_fail(CLI_USAGE, "run 'sealrun verify --help'",
+                            "unknown option '%s' (or it needs a value)", a);
+        else if (o->job)
+            return cli_fail(CLI_USAGE, NULL, "give one job file; got '%s' and '%s'", o->job, a);
+        else
+            o->job = a;
+    }
+    if (!o->job)
+        return cli_fail(CLI_USAGE, "run 'sealrun verify --help'", "no job file given");
+    if (o->script && o->module)
+        return cli_fail(CLI_USAGE, NULL, "give --script or --module, not both");
+    return CLI_OK;
+}
+
+/* 64 lower-case hex characters into 32 bytes (verifiers accept only the
+ * form sealrund writes, docs/receipts.md). */
+static int
+parse_hex32(const char *opt, const char *hex, uint8_t out[32])
+{
+    bool ok = strlen(hex) == 64;
+    for (size_t i = 0; ok && i < 64; i++)
+        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
+    if (!ok || sr_hex_decode(hex, 64, out, 32, NULL) != SR_OK)
+        return cli_fail(CLI_USAGE, NULL, "%s must be 64 lower-case hex characters, got '%.80s'",
+                        opt, hex);
+    return CLI_OK;
+}
+
+static sr_status
+load_json_file(const char *path, size_t max, const char *what, json_t **out, sr_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    sr_status rc = cli_read_file(path, max, &text, &len, err);
+    if (rc == SR_OK)
+        rc = sr_json_parse(text, len, MAX_DEPTH, what, out, err);
+    free(text);
+    return rc;
+}
+
+static void
+print_check(void *arg, enum sr_check_result res, const char *line)
+{
+    (void)arg;
+    static const char *const tag[] = {"ok  ", "FAIL", "skip"};
+    printf("%s %s\n", tag[res], line);
+}
+
+/* Loads what the options name into *c (code and input owned by the caller). */
+static int
+load_evidence(const struct verify_opts *o, struct sr_receipt_check_opts *c, uint8_t pk[32],
+              uint8_t meas[32], char **code, json_t **input)
+{
+    sr_err e = {0};
+    if (o->key) {
+        if (parse_hex32("--worker-key", o->key, pk) != CLI_OK)
+            return CLI_USAGE;
+        c->worker_pk = pk;
+    }
+    if (o->measurement) {
+        if (parse_hex32("--expect-measurement", o->measurement, meas) != CLI_OK)
+            return CLI_USAGE;
+        c->measurement = meas;
+    }
+    const char *cf = o->script ? o->script : o->module;
+    if (cf) {
+        size_t len = 0;
+        if (cli_read_file(cf, o->script ? SR_MAX_SCRIPT : SR_MAX_MODULE, code, &len, &e) != SR_OK)
+            return cli_fail(CLI_USAGE, NULL, "%s: %s", o->script ? "--script" : "--module", e.msg);
+        c->code = *code;
+        c->code_len = len;
+        c->has_code = true;
+    }
+    if (o->input) {
+        if (load_json_file(o->input, SR_MAX_BODY, "input file", input, &e) != SR_OK)
+            return cli_fail(CLI_USAGE, NULL, "--input: %s", e.msg);
+        c->input = *input;
+    }
+    return CLI_OK;
+}
+
+int
+cmd_verify(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        fputs(verify_usage, stdout);
+        return CLI_OK;
+    }
+    struct verify_opts o = {0};
+    int rc = parse_verify_args(argc, argv, &o);
+    if (rc != CLI_OK)
+        return rc;
+    sr_err e = {0};
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    struct sr_receipt_check_opts c = {0};
+    uint8_t pk[32], meas[32];
+    char *code = NULL;
+    json_t *input = NULL, *job = NULL;
+    rc = load_evidence(&o, &c, pk, meas, &code, &input);
+    if (rc == CLI_OK && load_json_file(o.job, MAX_JOB_FILE, "job file", &job, &e) != SR_OK) {
+        printf("FAIL job file '%s' is not readable JSON: %s\n", o.job, e.msg);
+        rc = CLI_FAILED;
+    }
+    if (rc == CLI_OK) {
+        if (sr_receipt_check_job(job, &c, print_check, NULL, &e) != SR_OK)
+            rc = cli_fail(CLI_FAILED, NULL, "the receipt does not hold: %s", e.msg);
+    }
+    fflush(stdout);
+    json_decref(job);
+    json_decref(input);
+    free(code);
+    return rc;
+}

@@ -235,6 +235,21 @@ class ReceiptTest(unittest.TestCase):
         del forged["error"]
         self.assert_rejected(forged, "a failed job relabelled completed")
 
+    def test_oversized_input_still_gets_a_receipt(self):
+        # INPUT_TOO_LARGE with an input past what the receipt library hashes
+        # (4 MiB canonical): the engine hashes it itself, the same way.
+        big = "x" * (5 * 1024 * 1024)
+        job = self.run_js("function main() { return 1; }", input=big)
+        r = self.assert_receipt(job, "failed", "INPUT_TOO_LARGE")
+        self.assertEqual(r["input_hash"], output_hash(big))
+        self.assert_verifies(job)
+        if NODE:
+            path = self.file("big-input.json", json.dumps(big).encode())
+            n = subprocess.run([NODE, NODE_VERIFIER, self.save(job), "--input", path,
+                                "--worker-key", self.pk], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(n.returncode, 0, n.stdout)
+
     def test_sealed_output_receipt(self):
         keys = json.loads(cli("keygen", check=True).stdout)
         job = self.run_js(output_pubkey=keys["public_key"])

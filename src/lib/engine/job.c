@@ -265,8 +265,44 @@ struct run_facts {
     int64_t started_ms, finished_ms, wall_us;
 };
 
+/* input_hash of an input past SR_MAX_INPUT (an INPUT_TOO_LARGE job: up to a
+ * whole request body, more than the receipt library hashes): the same
+ * SHA-256(JCS(input)), computed here. */
+static sr_status
+big_input_hash(const json_t *input, char out[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    sr_buf canon;
+    sr_buf_init(&canon, 2u * SR_MAX_BODY);
+    sr_status rc = sr_json_canonical(input, &canon, err);
+    if (rc == SR_OK)
+        sr_sha256_hex(canon.data ? canon.data : "", canon.len, out);
+    sr_buf_fini(&canon);
+    return rc;
+}
+
+/* Signs 'receipt' (taken) and attaches it and its signature to the job. */
+static sr_status
+sign_receipt(const sr_engine *eng, json_t *receipt, json_t *job, sr_err *err)
+{
+    char *canon = NULL;
+    size_t len = 0;
+    char sig[SR_ED25519_SIG_HEX_LEN + 1];
+    sr_status rc = sr_receipt_canonical(receipt, &canon, &len, err);
+    if (rc == SR_OK)
+        rc = sr_receipt_sign(eng->wkey, canon, len, sig, err);
+    free(canon);
+    if (rc != SR_OK) {
+        json_decref(receipt);
+        return rc;
+    }
+    json_object_set_new(job, "receipt", receipt);
+    json_object_set_new(job, "receipt_signature", json_string(sig));
+    return SR_OK;
+}
+
 /* Builds, signs and attaches "receipt" and "receipt_signature"
- * (docs/receipts.md). 'job' already holds encrypted_output when sealed. */
+ * (docs/receipts.md). 'job' already holds encrypted_output when sealed.
+ * Any failure is SR_EINTERNAL: it is sealrun's, never the client's. */
 static sr_status
 add_receipt(const sr_engine *eng, const char *id, const char *owner,
             const struct sr_job_request *req, const struct job_outcome *o,
@@ -281,6 +317,10 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
     json_t *input = json_loadb(req->input_json, req->input_len, JSON_DECODE_ANY, NULL);
     if (!input)
         return sr_err_set(err, SR_EINTERNAL, "job '%s': its input could not be read back", id);
+    bool big = req->input_len > SR_MAX_INPUT;
+    char big_hash[SR_HASH_HEX_LEN + 1];
+    if (big)
+        rc = big_input_hash(input, big_hash, err);
     const struct sr_receipt_fields f = {
         .job_id = id,
         .owner = owner,
@@ -289,7 +329,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .entry_point = wasm ? NULL : req->entry_point,
         .code = wasm ? (const void *)req->module : (const void *)req->script,
         .code_len = wasm ? req->module_len : req->script_len,
-        .input = input,
+        .input = big ? NULL : input, /* big: input_hash is replaced below */
         .secret_refs = refs,
         .n_secret_refs = nrefs,
         .timeout_s = req->timeout_s,
@@ -309,19 +349,19 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .quote = eng->quote,
     };
     json_t *receipt = NULL;
-    char *canon = NULL;
-    rc = sr_receipt_build(&f, &receipt, &canon, err);
-    json_decref(input);
-    char sig[SR_ED25519_SIG_HEX_LEN + 1];
     if (rc == SR_OK)
-        rc = sr_receipt_sign(eng->wkey, canon, strlen(canon), sig, err);
-    free(canon);
+        rc = sr_receipt_build(&f, &receipt, NULL, err);
+    json_decref(input);
+    if (rc == SR_OK && big)
+        json_object_set_new(receipt, "input_hash", json_string(big_hash));
+    if (rc == SR_OK)
+        rc = sign_receipt(eng, receipt, job, err);
     if (rc != SR_OK) {
-        json_decref(receipt);
-        return sr_err_wrap(err, "signing the receipt of job '%s'", id);
+        sr_err_wrap(err, "the receipt of job '%s'", id);
+        if (err)
+            err->status = SR_EINTERNAL;
+        return SR_EINTERNAL;
     }
-    json_object_set_new(job, "receipt", receipt);
-    json_object_set_new(job, "receipt_signature", json_string(sig));
     return SR_OK;
 }
 

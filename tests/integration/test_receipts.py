@@ -281,7 +281,8 @@ class ReceiptTest(unittest.TestCase):
         self.assert_verifies(job)
         missing = self.run_js("function main() { return 1; }", input=None,
                               secret_refs=["NO_SUCH_SECRET"])
-        self.assert_receipt(missing, "failed", "SECRET_UNAVAILABLE")
+        self.assertEqual(self.assert_receipt(missing, "failed", "SECRET_UNAVAILABLE")
+                         ["secret_refs"], [])
         self.assert_verifies(missing)
 
     @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built")

@@ -258,9 +258,8 @@ measurement_config(const struct sr_engine_config *cfg)
         return NULL;
     return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o}", "sealrun", SR_VERSION,
                      "engines", "js", "engine", sr_js_engine_version(), "jit", !cfg->js_no_jit,
-                     "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1",
-                     "isolation", cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant",
-                     "limits", limits);
+                     "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1", "isolation",
+                     cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits);
 }
 
 /* Loads (or at first start creates) the worker key, measures this sealrund,
@@ -297,8 +296,7 @@ identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err
     sr_hex_encode(pk, sizeof(pk), pkh);
     sr_hex_encode(meas, sizeof(meas), mh);
     sr_log(SR_LOG_INFO, "sealrund", "%s worker key %s; measurement %s; attestation %s",
-           created ? "created a new" : "loaded", pkh, mh,
-           sr_attest_provider_name(o->attestation));
+           created ? "created a new" : "loaded", pkh, mh, sr_attest_provider_name(o->attestation));
     return SR_OK;
 }
 

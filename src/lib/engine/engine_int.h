@@ -43,8 +43,8 @@ struct sr_engine {
     unsigned nworkers;
     pthread_t purger;
     bool has_purger;
-    const sr_worker_key *wkey;    /* borrowed; NULL: jobs carry no receipt */
-    const sr_attest_quote *quote; /* borrowed; NULL: quote type "none" */
+    const sr_worker_key *wkey;     /* borrowed; NULL: jobs carry no receipt */
+    const sr_attest_quote *quote;  /* borrowed; NULL: quote type "none" */
     uint8_t pk[SR_ED25519_PK_LEN]; /* wkey's public key */
     uint8_t measurement[SR_MEASUREMENT_LEN];
     json_t *attestation; /* owned reference: the /attestation document, or NULL */

@@ -244,8 +244,8 @@ receipt_refs(const char *id, const json_t *used, struct sr_receipt_secret_ref *r
 {
     size_t count = json_array_size(used);
     if (count > SR_MAX_SECRET_REFS)
-        return sr_err_set(err, SR_EINTERNAL, "job '%s' used %zu secrets; a receipt holds %d",
-                          id, count, SR_MAX_SECRET_REFS);
+        return sr_err_set(err, SR_EINTERNAL, "job '%s' used %zu secrets; a receipt holds %d", id,
+                          count, SR_MAX_SECRET_REFS);
     for (size_t i = 0; i < count; i++) {
         const json_t *e = json_array_get(used, i);
         json_int_t v = json_integer_value(json_object_get(e, "version"));

@@ -36,32 +36,41 @@ PY
 }
 
 run_mode() {
-  local mode=$1 dir; dir=$(mktemp -d)
-  "$BIN/sealrund" --listen 127.0.0.1:0 --data-dir "$dir" --dev --isolation="$mode" \
+  local mode=$1 runtime=${2:-js} dir; dir=$(mktemp -d)
+  "$BIN/sealrund" --listen 127.0.0.1:0 --data-dir "$dir" --dev --isolation="$mode" ${SEALRUND_ARGS:-} \
       --max-running-per-user 64 --log-level warn 2>"$dir/log" &
   local pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$dir/log" && break; sleep 0.1; done
   local url; url=$(grep -o 'http://[0-9.:]*' "$dir/log" | head -1)
   local tok; tok=$("$BIN/sealrun" token create --data-dir "$dir" --user bench | tail -n 1)
-  SEALRUN_TOKEN=$tok wrk -t2 -c16 -d2s -s bench/service/execute.lua "$url/execute" >/dev/null
+  local script=bench/service/execute.lua module=""
+  if [ "$runtime" = wasm ]; then
+    wat2wasm bench/service/trivial.wat -o "$dir/trivial.wasm"
+    module=$(curl -s "$url/modules" -H "Authorization: Bearer $tok" \
+      -H 'Content-Type: application/wasm' --data-binary @"$dir/trivial.wasm" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["hash"])')
+    script=bench/service/execute_wasm.lua
+  fi
+  SEALRUN_TOKEN=$tok SEALRUN_MODULE=$module wrk -t2 -c16 -d2s -s $script "$url/execute" >/dev/null
   local t0; t0=$(tree_ticks "$pid")
-  local out; out=$(SEALRUN_TOKEN=$tok wrk -t2 -c16 -d"${DURATION}s" --latency \
-      -s bench/service/execute.lua "$url/execute")
+  local out; out=$(SEALRUN_TOKEN=$tok SEALRUN_MODULE=$module wrk -t2 -c16 -d"${DURATION}s" \
+      --latency -s $script "$url/execute")
   local t1; t1=$(tree_ticks "$pid")
   kill "$pid"; wait "$pid" || true
   rm -rf "$dir"
   local line; line=$(grep '^RESULT' <<<"$out")
-  python3 - "$mode" "$line" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
+  python3 - "$mode/$runtime" "$line" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
 import sys
 mode, line, ticks, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 kv = dict(x.split('=') for x in line.split()[1:])
 n, dur = int(kv['requests']), int(kv['duration_us']) / 1e6
-print(f"{mode:7s} jobs/s={n/dur:8.0f}  p50={int(kv['p50_us'])/1000:.2f}ms  "
+print(f"{mode:12s} jobs/s={n/dur:8.0f}  p50={int(kv['p50_us'])/1000:.2f}ms  "
       f"p99={int(kv['p99_us'])/1000:.2f}ms  server_cpu_per_job={ticks/hz/n*1e6:.0f}us  "
       f"errors={kv['errors']}  jobs={n}")
 PY
 }
 
 echo "sealrun /execute, trivial script, 16 connections, ${DURATION}s, $(nproc) cores, $(git rev-parse --short HEAD)"
-run_mode tenant
-run_mode job
+run_mode tenant js
+run_mode job js
+run_mode tenant wasm

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 struct lk_entry {
     char *module;
@@ -79,6 +80,39 @@ set_trap_err(sr_wasm_instance *inst, sr_wasm_trap t, sr_err *err)
 
 /* ---- the exec state ---------------------------------------------------------------------- */
 
+/* The value stack and the frame stack are large (8 MiB by default) and
+ * mostly untouched: take them from the kernel as zero pages that cost
+ * nothing until used. (calloc would memset them once glibc's mmap threshold
+ * has grown past their size, which made every instance cost a full 8 MiB
+ * memset.) */
+static void *
+zero_pages(size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes))
+        return NULL;
+    void *p = mmap(NULL, bytes ? bytes : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void
+free_pages(void *p, size_t n, size_t size)
+{
+    size_t bytes = n * size; /* checked by zero_pages when it was mapped */
+    if (p)
+        (void)munmap(p, bytes ? bytes : 1);
+}
+
+static void
+free_exec(sr_wasm_instance *inst)
+{
+    free_pages(inst->ex.stack, inst->lim.max_stack, sizeof(uint64_t));
+    free_pages(inst->ex.frames, (size_t)inst->lim.max_depth + 2, sizeof(struct sr_wasm__frame));
+    inst->ex.stack = NULL;
+    inst->ex.frames = NULL;
+}
+
 static sr_status
 ensure_exec(sr_wasm_instance *inst, sr_err *err)
 {
@@ -86,13 +120,10 @@ ensure_exec(sr_wasm_instance *inst, sr_err *err)
         return SR_OK;
     const size_t slots = inst->lim.max_stack;
     const size_t depth = (size_t)inst->lim.max_depth + 2; /* + sentinel + entry */
-    inst->ex.stack = calloc(slots, sizeof(uint64_t));
-    inst->ex.frames = calloc(depth, sizeof(struct sr_wasm__frame));
+    inst->ex.stack = zero_pages(slots, sizeof(uint64_t));
+    inst->ex.frames = zero_pages(depth, sizeof(struct sr_wasm__frame));
     if (!inst->ex.stack || !inst->ex.frames) {
-        free(inst->ex.stack);
-        free(inst->ex.frames);
-        inst->ex.stack = NULL;
-        inst->ex.frames = NULL;
+        free_exec(inst);
         return sr_err_set(err, SR_ENOMEM, "out of memory allocating a wasm stack of %zu slots",
                           slots);
     }
@@ -141,8 +172,7 @@ instance_free(sr_wasm_instance *inst)
     free(inst->elem_items);
     free(inst->elem_len);
     free(inst->data_dropped);
-    free(inst->ex.stack);
-    free(inst->ex.frames);
+    free_exec(inst);
     free(inst);
 }
 

@@ -211,4 +211,99 @@ sr_status sr_store_audit_add(sr_store *st, const struct sr_audit_row *row, sr_er
 sr_status sr_store_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
                               struct sr_audit_row **rows, size_t *n, sr_err *err);
 
+/* --- storage: per-owner key-value namespaces (docs/storage.md) --- */
+
+/* A namespace's counters. A namespace that was never written reads as all
+ * zeros (version 0). */
+struct sr_kv_ns {
+    uint64_t version; /* committed write sets so far */
+    uint64_t keys;    /* entries */
+    uint64_t bytes;   /* sum of the entries' sizes (plaintext key + value bytes) */
+};
+
+/* One entry as stored. */
+struct sr_kv_row {
+    uint8_t *key;     /* owned, key_len bytes (1..256) */
+    size_t key_len;
+    uint8_t *blob;    /* owned at-rest blob (sr_storage_seal's format); NULL in listings */
+    size_t blob_len;
+    uint64_t size;    /* plaintext key + value bytes */
+    uint64_t version; /* namespace version that wrote it (>= 1) */
+};
+void sr_kv_row_fini(struct sr_kv_row *r);
+
+/* A key a job read and the version it saw (0: absent). */
+struct sr_kv_read {
+    const uint8_t *key;
+    size_t key_len;
+    uint64_t version;
+};
+
+/* A listing a job read: the query and the (key, version) rows it returned,
+ * in order. At commit the same query must return the same rows. */
+struct sr_kv_range {
+    const uint8_t *prefix; /* may be NULL with prefix_len 0 */
+    size_t prefix_len;
+    const uint8_t *after; /* keys strictly greater; NULL = from the start */
+    size_t after_len;
+    size_t limit;
+    const struct sr_kv_read *rows;
+    size_t nrows;
+};
+
+/* A put (blob != NULL) or a delete (blob == NULL). */
+struct sr_kv_write {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *blob; /* sealed for expected_version + 1 */
+    size_t blob_len;
+    uint64_t size; /* plaintext key + value bytes; 0 for a delete */
+};
+
+/* A write set with its optimistic-concurrency evidence. */
+struct sr_kv_commit {
+    const char *owner;
+    const char *ns;            /* namespace name, 1..64 bytes */
+    uint64_t expected_version; /* the version the blobs were sealed on top of */
+    const struct sr_kv_read *reads;
+    size_t nreads;
+    const struct sr_kv_range *ranges;
+    size_t nranges;
+    const struct sr_kv_write *writes; /* distinct keys */
+    size_t nwrites;
+    uint64_t max_keys;  /* quota; 0 = no limit */
+    uint64_t max_bytes; /* quota; 0 = no limit */
+    int64_t now_ms;
+};
+
+struct sr_kv_result {
+    uint64_t version_before;
+    uint64_t version_after; /* version_before + 1 when committed */
+    bool moved; /* not committed: the namespace is at version_before, not
+                   expected_version; re-seal for version_before + 1 and retry */
+};
+
+/* The counters of owner's namespace 'ns' (zeros when it does not exist). */
+sr_status sr_store_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
+                         sr_err *err);
+/* One entry. SR_ENOTFOUND when absent. *out: sr_kv_row_fini. */
+sr_status sr_store_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
+                          size_t key_len, struct sr_kv_row *out, sr_err *err);
+/* Keys (without blobs) starting with prefix, strictly after 'after' (NULL:
+ * from the first), in byte order, at most 'limit' (1..SR_STORAGE_MAX_LIST + 1
+ * in sr_storage.h terms: 1..1025). Owned array: _fini each, free(). */
+sr_status sr_store_kv_list(sr_store *st, const char *owner, const char *ns, const uint8_t *prefix,
+                           size_t prefix_len, const uint8_t *after, size_t after_len, size_t limit,
+                           struct sr_kv_row **rows, size_t *n, sr_err *err);
+/* Applies a write set atomically (one transaction of the group commit):
+ * when a read key's version or a range's rows changed: SR_ECONFLICT naming
+ * the key; when the namespace is not at expected_version (and nothing read
+ * changed): SR_OK with res->moved (nothing written); when the result would
+ * pass max_keys or max_bytes (and grows): SR_ELIMIT naming the quota;
+ * otherwise every put and delete is applied, the counters updated and the
+ * version bumped by one (res has before and after). With no writes nothing
+ * is written and the reads are not checked: before = after = current. */
+sr_status sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
+                             sr_err *err);
+
 #endif /* SR_STORE_H */

@@ -423,3 +423,83 @@ sr_store_audit_list(sr_store *st, const char *owner, const char *name, size_t li
                         limit);
     return rc == SR_OK ? st->ops->audit_list(st, owner, name, limit, rows, n, err) : rc;
 }
+
+/* ---- storage ---- */
+
+void
+sr_kv_row_fini(struct sr_kv_row *r)
+{
+    free(r->key);
+    free(r->blob);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Names and keys are validated by the storage module; the store refuses
+ * only what could never be one. */
+static sr_status
+check_kv(const char *owner, const char *ns, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    size_t n = ns ? strnlen(ns, 66) : 0;
+    if (rc == SR_OK && (n == 0 || n > 64))
+        rc = sr_err_set(err, SR_EINVAL, "storage namespace must be 1..64 characters");
+    return rc;
+}
+
+static sr_status
+check_kv_key(const uint8_t *key, size_t len, sr_err *err)
+{
+    if (!key || len == 0 || len > 256)
+        return sr_err_set(err, SR_EINVAL, "storage key must be 1..256 bytes, got %zu", len);
+    return SR_OK;
+}
+
+sr_status
+sr_store_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out, sr_err *err)
+{
+    sr_status rc = check_kv(owner, ns, err);
+    return rc == SR_OK ? st->ops->kv_ns(st, owner, ns, out, err) : rc;
+}
+
+sr_status
+sr_store_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
+                size_t key_len, struct sr_kv_row *out, sr_err *err)
+{
+    sr_status rc = check_kv(owner, ns, err);
+    if (rc == SR_OK)
+        rc = check_kv_key(key, key_len, err);
+    return rc == SR_OK ? st->ops->kv_get(st, owner, ns, key, key_len, out, err) : rc;
+}
+
+sr_status
+sr_store_kv_list(sr_store *st, const char *owner, const char *ns, const uint8_t *prefix,
+                 size_t prefix_len, const uint8_t *after, size_t after_len, size_t limit,
+                 struct sr_kv_row **rows, size_t *n, sr_err *err)
+{
+    sr_status rc = check_kv(owner, ns, err);
+    if (rc == SR_OK && (prefix_len > 256 || (prefix_len && !prefix)))
+        rc = sr_err_set(err, SR_EINVAL, "storage prefix must be 0..256 bytes, got %zu",
+                        prefix_len);
+    if (rc == SR_OK && after)
+        rc = check_kv_key(after, after_len, err);
+    if (rc == SR_OK && (limit == 0 || limit > 1025))
+        rc = sr_err_set(err, SR_EINVAL, "storage list limit must be 1..1025, got %zu", limit);
+    return rc == SR_OK ? st->ops->kv_list(st, owner, ns, prefix, prefix_len, after, after_len,
+                                          limit, rows, n, err)
+                       : rc;
+}
+
+sr_status
+sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
+                   sr_err *err)
+{
+    sr_status rc = check_kv(c->owner, c->ns, err);
+    for (size_t i = 0; rc == SR_OK && i < c->nwrites; i++)
+        rc = check_kv_key(c->writes[i].key, c->writes[i].key_len, err);
+    for (size_t i = 0; rc == SR_OK && i < c->nreads; i++)
+        rc = check_kv_key(c->reads[i].key, c->reads[i].key_len, err);
+    if (rc != SR_OK)
+        return rc;
+    memset(res, 0, sizeof(*res));
+    return st->ops->kv_commit(st, c, res, err);
+}

@@ -67,6 +67,16 @@ struct sr_store_ops {
     sr_status (*audit_add)(sr_store *st, const struct sr_audit_row *row, sr_err *err);
     sr_status (*audit_list)(sr_store *st, const char *owner, const char *name, size_t limit,
                             struct sr_audit_row **rows, size_t *n, sr_err *err);
+
+    sr_status (*kv_ns)(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
+                       sr_err *err);
+    sr_status (*kv_get)(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
+                        size_t key_len, struct sr_kv_row *out, sr_err *err);
+    sr_status (*kv_list)(sr_store *st, const char *owner, const char *ns, const uint8_t *prefix,
+                         size_t prefix_len, const uint8_t *after, size_t after_len, size_t limit,
+                         struct sr_kv_row **rows, size_t *n, sr_err *err);
+    sr_status (*kv_commit)(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
+                           sr_err *err);
 };
 
 /* The head of every backend's store object. */

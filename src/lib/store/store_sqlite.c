@@ -84,6 +84,26 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                      "reason, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_AUDIT_LIST] = "SELECT job_id, user, version, outcome, reason, time_ms FROM secret_audit "
                       "WHERE owner = ?1 AND name = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3",
+    [SQ_KV_NS] = "SELECT version, keys, bytes FROM storage_namespaces WHERE owner = ?1 AND name = ?2",
+    [SQ_KV_GET] = "SELECT value, size, version FROM storage_entries "
+                  "WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
+    /* prefix match as a key range: key >= prefix AND substr(key,1,n) = prefix */
+    [SQ_KV_LIST] = "SELECT key, size, version FROM storage_entries "
+                   "WHERE owner = ?1 AND namespace = ?2 AND key >= ?3 "
+                   "AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
+    [SQ_KV_LIST_AFTER] = "SELECT key, size, version FROM storage_entries "
+                         "WHERE owner = ?1 AND namespace = ?2 AND key >= ?3 AND key > ?5 "
+                         "AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
+    [SQ_KV_VERSION] = "SELECT version, size FROM storage_entries "
+                      "WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
+    [SQ_KV_PUT] = "INSERT INTO storage_entries (owner, namespace, key, value, size, version) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (owner, namespace, key) DO UPDATE "
+                  "SET value = excluded.value, size = excluded.size, version = excluded.version",
+    [SQ_KV_DELETE] = "DELETE FROM storage_entries WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
+    [SQ_KV_NS_PUT] = "INSERT INTO storage_namespaces (owner, name, version, keys, bytes, "
+                     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (owner, name) DO "
+                     "UPDATE SET version = excluded.version, keys = excluded.keys, "
+                     "bytes = excluded.bytes, updated_at = excluded.updated_at",
 };
 
 /* --- row codecs --- */
@@ -834,4 +854,8 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .secret_list = sr_store__sq_secret_list,
     .audit_add = sr_store__sq_audit_add,
     .audit_list = sr_store__sq_audit_list,
+    .kv_ns = sr_store__sq_kv_ns,
+    .kv_get = sr_store__sq_kv_get,
+    .kv_list = sr_store__sq_kv_list,
+    .kv_commit = sr_store__sq_kv_commit,
 };

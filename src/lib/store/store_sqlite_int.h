@@ -64,6 +64,14 @@ enum sq_stmt {
     SQ_SECRET_LIST,
     SQ_AUDIT_ADD,
     SQ_AUDIT_LIST,
+    SQ_KV_NS,
+    SQ_KV_GET,
+    SQ_KV_LIST,
+    SQ_KV_LIST_AFTER,
+    SQ_KV_VERSION,
+    SQ_KV_PUT,
+    SQ_KV_DELETE,
+    SQ_KV_NS_PUT,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -143,5 +151,18 @@ sr_status sr_store__sq_audit_add(sr_store *st, const struct sr_audit_row *row, s
 sr_status sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name,
                                   size_t limit, struct sr_audit_row **rows, size_t *n,
                                   sr_err *err);
+
+/* Storage namespaces and entries (store_sqlite_storage.c); see sr_store.h. */
+sr_status sr_store__sq_kv_ns(sr_store *st, const char *owner, const char *ns,
+                             struct sr_kv_ns *out, sr_err *err);
+sr_status sr_store__sq_kv_get(sr_store *st, const char *owner, const char *ns,
+                              const uint8_t *key, size_t key_len, struct sr_kv_row *out,
+                              sr_err *err);
+sr_status sr_store__sq_kv_list(sr_store *st, const char *owner, const char *ns,
+                               const uint8_t *prefix, size_t prefix_len, const uint8_t *after,
+                               size_t after_len, size_t limit, struct sr_kv_row **rows,
+                               size_t *n, sr_err *err);
+sr_status sr_store__sq_kv_commit(sr_store *st, const struct sr_kv_commit *c,
+                                 struct sr_kv_result *res, sr_err *err);
 
 #endif /* SR_STORE_SQLITE_INT_H */

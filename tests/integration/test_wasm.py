@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import Daemon, cli, main, output_hash, summary  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
+RUST = os.path.join(os.path.dirname(GUEST), "guest_rust.wasm") if GUEST else ""
 
 
 @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built (clang + wasi-libc missing)")
@@ -181,6 +182,58 @@ class WasmTest(unittest.TestCase):
         self.assertEqual(json.loads(p.stdout)["error"]["code"], "GAS_EXHAUSTED")
         p = cli("run", GUEST, "--env", "nonsense")
         self.assertEqual(p.returncode, 2)
+
+
+@unittest.skipUnless(os.path.exists(RUST), "Rust guest not built (/usr/bin/rustc + wasm32-wasi std)")
+class RustGuestTest(unittest.TestCase):
+    """A program built by Debian's rustc for wasm32-wasi, through the daemon."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon().start()
+        cls.tok = cls.d.token("rusty")
+        cls.mod = base64.b64encode(open(RUST, "rb").read()).decode()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def run_rust(self, *args, **fields):
+        body = {"runtime": "wasm", "module": self.mod, "args": list(args)}
+        body.update(fields)
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.tok)
+        self.assertEqual(st, 200, summary(job))
+        return job
+
+    def test_stdin_stdout_stderr(self):
+        job = self.run_rust("echo", input={"rust": [1, 2, 3]})
+        self.assertEqual(job["output"], {"rust": [1, 2, 3]})
+        self.assertEqual(job["logs"], ["rust echo: 16 bytes"])  # {"rust":[1,2,3]}
+
+    def test_args_env_clock(self):
+        job = self.run_rust("env", env={"GREETING": "hi"})
+        self.assertEqual(job["output"], {"argc": 2, "greeting": "hi"})
+        self.assertEqual(self.run_rust("time")["output"], True)
+
+    def test_exit_code_and_panic(self):
+        job = self.run_rust("exit", "9")
+        self.assertEqual(job["error"]["code"], "EXIT_CODE", summary(job))
+        job = self.run_rust("panic")
+        self.assertEqual(job["status"], "failed")
+        self.assertIn("panicked on purpose", json.dumps(job["logs"]) + job["error"]["message"])
+
+    def test_memory_growth_past_the_limit(self):
+        job = self.run_rust("grow", memory_mb=32)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertIn(job["error"]["code"], ("MEMORY_LIMIT", "EXECUTION_ERROR"))
+
+    def test_recursion_and_fuel(self):
+        self.assertEqual(self.run_rust("depth", "1000")["output"], 1000)
+        self.assertEqual(self.run_rust("depth", "10000000")["status"], "failed")
+        job = self.run_rust("spin", gas_limit=5000000)
+        self.assertEqual(job["error"]["code"], "GAS_EXHAUSTED")
+        again = self.run_rust("spin", gas_limit=5000000)
+        self.assertEqual(job["gas_used"], again["gas_used"])
 
 
 if __name__ == "__main__":

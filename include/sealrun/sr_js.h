@@ -11,7 +11,9 @@
  * What the guest sees (docs/architecture.md, design.md section 3):
  *   main(input, secrets) (or job->entry_point), globals 'input' and
  *   'secrets' (frozen), console.log/info/warn/error, crypto.sha256(x),
- *   crypto.randomBytes(n), getSecret(name); a returned Promise is awaited.
+ *   crypto.randomBytes(n), getSecret(name), storage.get/getBytes/set/delete/
+ *   has/list (host calls through job->host_call, docs/storage.md); a
+ *   returned Promise is awaited.
  */
 #ifndef SR_JS_H
 #define SR_JS_H
@@ -20,9 +22,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "sealrun/sr_buf.h"
 #include "sealrun/sr_err.h"
 
 typedef struct sr_js_vm sr_js_vm;
+
+/* A host call from the guest (storage.*): sends req[0..len) in the format of
+ * sr_storage.h to the supervisor and appends the answer to resp. A status
+ * other than SR_OK makes the guest's call throw an Error with err's text. */
+typedef sr_status (*sr_js_host_fn)(void *ctx, const uint8_t *req, size_t len, sr_buf *resp,
+                                   sr_err *err);
 
 struct sr_js_options {
     bool no_jit; /* run JSC's interpreter only (--js-jit=off); process-wide */
@@ -44,6 +53,8 @@ struct sr_js_job {
     uint64_t cpu_limit_us;    /* CPU budget (gas_limit); 0 = none */
     uint64_t memory_bytes;    /* RSS cap checked while the guest runs; 0 = none */
     int statm_fd;             /* open fd of /proc/self/statm (opened before seccomp), or -1 */
+    sr_js_host_fn host_call;  /* storage.*; NULL: every storage call throws */
+    void *host_ctx;           /* borrowed, given to host_call */
 };
 
 struct sr_js_result {

@@ -204,6 +204,16 @@ sr_status sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *m
 /* Fills buf[0..len) with random bytes; returns 0, or nonzero on failure. */
 typedef int (*sr_wasi_random_fn)(void *ctx, uint8_t *buf, size_t len);
 
+/* A host function offered next to WASI (the 'sealrun' storage imports of
+ * docs/storage.md). Strings and ctx are borrowed for the run. */
+struct sr_wasi_host_func {
+    const char *module; /* import module name, e.g. "sealrun" */
+    const char *name;
+    const char *sig; /* as for sr_wasm_linker_define_func */
+    sr_wasm_host_fn fn;
+    void *ctx;
+};
+
 struct sr_wasi_config {
     const char *const *argv;   /* argv[0..argc), copied; argv[0] is the program name */
     size_t argc;
@@ -216,6 +226,8 @@ struct sr_wasi_config {
     sr_wasi_random_fn random;  /* NULL = getrandom(2) */
     void *random_ctx;
     bool fake_clock;           /* true: clocks start at 0 and tick 1 us per call (reproducible) */
+    const struct sr_wasi_host_func *host_funcs; /* extra imports the guest may use */
+    size_t nhost_funcs;
 };
 
 struct sr_wasi_result {

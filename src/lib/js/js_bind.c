@@ -1,7 +1,7 @@
 /*
  * js_bind.c - the host API a job's script sees: the globals 'input' and
  * 'secrets', console.log/info/warn/error (captured, capped), crypto.sha256,
- * crypto.randomBytes and getSecret. Every host function checks its arguments
+ * crypto.randomBytes and getSecret (storage.* is in js_storage.c). Every host function checks its arguments
  * and throws TypeError/RangeError into the guest on misuse.
  */
 #include "js_int.h"
@@ -40,8 +40,8 @@ sr_js__run_enter(struct sr_js__run *run)
 }
 
 /* typeof-like name of v for messages ("string", "Int8Array", "object"). */
-static const char *
-type_name(JSContextRef ctx, JSValueRef v)
+const char *
+sr_js__type_name(JSContextRef ctx, JSValueRef v)
 {
     static const char *const typed[] = {
         "Int8Array",   "Int16Array",    "Int32Array",     "Uint8Array",   "Uint8ClampedArray",
@@ -187,8 +187,8 @@ hash_chunk(void *arg, const char *p, size_t len)
 
 /* Points p and len at the bytes of a Uint8Array or ArrayBuffer; false if v is
  * neither (or its buffer is detached). */
-static bool
-binary_bytes(JSContextRef ctx, JSValueRef v, const uint8_t **p, size_t *len)
+bool
+sr_js__binary_bytes(JSContextRef ctx, JSValueRef v, const uint8_t **p, size_t *len)
 {
     JSValueRef exc = NULL;
     JSObjectRef o = sr_js__obj(v);
@@ -228,13 +228,13 @@ crypto_sha256(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
             return NULL;
         sr_js__string_chunks(s, hash_chunk, &st);
         JSStringRelease(s);
-    } else if (argc >= 1 && JSValueIsObject(ctx, argv[0]) && binary_bytes(ctx, argv[0], &p, &len)) {
+    } else if (argc >= 1 && JSValueIsObject(ctx, argv[0]) && sr_js__binary_bytes(ctx, argv[0], &p, &len)) {
         crypto_hash_sha256_update(&st, p ? p : (const uint8_t *)"", len);
     } else {
         (void)snprintf(msg, sizeof(msg),
                        "crypto.sha256(data): 'data' must be a string, Uint8Array or ArrayBuffer, "
                        "got %s",
-                       argc ? type_name(ctx, argv[0]) : "nothing");
+                       argc ? sr_js__type_name(ctx, argv[0]) : "nothing");
         return sr_js__throw(ctx, "TypeError", msg, exc);
     }
     crypto_hash_sha256_final(&st, digest);
@@ -251,7 +251,7 @@ crypto_random_bytes(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t a
 
     if (argc < 1 || !JSValueIsNumber(ctx, argv[0])) {
         (void)snprintf(msg, sizeof(msg), "crypto.randomBytes(n): 'n' must be a number, got %s",
-                       argc ? type_name(ctx, argv[0]) : "nothing");
+                       argc ? sr_js__type_name(ctx, argv[0]) : "nothing");
         return sr_js__throw(ctx, "TypeError", msg, exc);
     }
     double n = JSValueToNumber(ctx, argv[0], exc);
@@ -307,7 +307,7 @@ get_secret(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, cons
                             exc);
     if (argc < 1 || !JSValueIsString(ctx, argv[0])) {
         (void)snprintf(msg, sizeof(msg), "getSecret(name): 'name' must be a string, got %s",
-                       argc ? type_name(ctx, argv[0]) : "nothing");
+                       argc ? sr_js__type_name(ctx, argv[0]) : "nothing");
         return sr_js__throw(ctx, "TypeError", msg, exc);
     }
     JSStringRef s = JSValueToStringCopy(ctx, argv[0], exc);
@@ -451,5 +451,5 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
         !sr_js__set(ctx, global, "getSecret", sr_js__function(ctx, "getSecret", get_secret),
                     kJSPropertyAttributeDontEnum, &exc))
         return sr_err_set(err, SR_EINTERNAL, "cannot install the host API in a fresh context");
-    return SR_OK;
+    return sr_js__install_storage(run, global, err);
 }

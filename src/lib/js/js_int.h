@@ -158,6 +158,17 @@ struct sr_js__run *sr_js__run_enter(struct sr_js__run *run);
  * caller's bug), SR_ENOMEM, SR_EINTERNAL when JSC throws while setting up. */
 sr_status sr_js__install(struct sr_js__run *run, sr_err *err);
 
+/* typeof-like name of v for messages ("string", "Uint8Array", "object"). */
+const char *sr_js__type_name(JSContextRef ctx, JSValueRef v);
+/* Points p and len at the bytes of a Uint8Array or ArrayBuffer; false if v is
+ * neither (or detached). Borrowed until the guest runs again. */
+bool sr_js__binary_bytes(JSContextRef ctx, JSValueRef v, const uint8_t **p, size_t *len);
+
+/* ---- js_storage.c: the storage object ---- */
+
+/* Installs 'storage' (get, getBytes, set, delete, has, list) in 'global'. */
+sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_err *err);
+
 /* Marks dropped log entries in the last kept entry (call once, at the end). */
 void sr_js__logs_finish(struct sr_js__run *run);
 

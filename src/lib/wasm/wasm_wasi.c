@@ -401,7 +401,7 @@ static const struct {
 };
 
 static sr_status
-check_imports(const sr_wasm_module *mod, sr_err *err)
+check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg, sr_err *err)
 {
     for (uint32_t i = 0; i < mod->nimports; i++) {
         const struct sr_wasm__import *im = &mod->imports[i];
@@ -409,6 +409,10 @@ check_imports(const sr_wasm_module *mod, sr_err *err)
         for (size_t k = 0; !known && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
             known = strcmp(im->module, WASI_MODULE) == 0 &&
                     strcmp(im->name, wasi_funcs[k].name) == 0 &&
+                    im->kind == SR_WASM_EXTERN_FUNC;
+        for (size_t k = 0; !known && k < cfg->nhost_funcs; k++)
+            known = strcmp(im->module, cfg->host_funcs[k].module) == 0 &&
+                    strcmp(im->name, cfg->host_funcs[k].name) == 0 &&
                     im->kind == SR_WASM_EXTERN_FUNC;
         if (!known)
             return sr_err_set(err, SR_EINVAL,
@@ -466,12 +470,16 @@ sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
     sr_buf_init(&w.out, cfg->stdout_max ? cfg->stdout_max : SR_MAX_OUTPUT);
     sr_buf_init(&w.err, cfg->stderr_max ? cfg->stderr_max
                                         : (size_t)SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY);
-    sr_status st = check_imports(mod, e);
+    sr_status st = check_imports(mod, cfg, e);
     if (st == SR_OK)
         st = sr_wasm_linker_new(&lk, e);
     for (size_t k = 0; st == SR_OK && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
         st = sr_wasm_linker_define_func(lk, WASI_MODULE, wasi_funcs[k].name, wasi_funcs[k].sig,
                                         wasi_funcs[k].fn, &w, e);
+    for (size_t k = 0; st == SR_OK && k < cfg->nhost_funcs; k++) {
+        const struct sr_wasi_host_func *h = &cfg->host_funcs[k];
+        st = sr_wasm_linker_define_func(lk, h->module, h->name, h->sig, h->fn, h->ctx, e);
+    }
     if (st == SR_OK)
         st = sr_wasm_linker_instantiate(lk, mod, lim, &inst, e);
     if (st == SR_OK) {

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_engine.h"
+#include "sealrun/sr_storage.h"
+#include "sealrun/sr_wasm.h"
 
 struct user_slot {
     struct user_slot *next;
@@ -59,6 +61,13 @@ struct job_outcome {
     json_t *logs;        /* owned array */
     uint64_t gas_used;
     json_t *secrets_used; /* owned [{owner,name,version}], may be NULL */
+    /* storage (docs/storage.md): set when the job ran with a store; the
+     * versions are decimal text ("" until known), as the receipt's
+     * storage_version_before/after take them */
+    bool has_storage;
+    char storage_ns[65];
+    char storage_version_before[24];
+    char storage_version_after[24];
 };
 void sr_engine__outcome_fini(struct job_outcome *o);
 
@@ -96,6 +105,26 @@ sr_status sr_engine__request_copy(const struct sr_job_request *src, struct sr_jo
  * job without its bytes. SR_ENOTFOUND when the owner has no such module.
  * module.c */
 sr_status sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_job_request *req,
+                                 sr_err *err);
+
+/* The job's storage session (supervisor side) for 'owner' and the request's
+ * namespace, or *out NULL when the engine has no store or keys (local runs:
+ * storage calls then fail in the guest). storage.c */
+sr_status sr_engine__storage_begin(sr_engine *eng, const char *owner,
+                                   const struct sr_job_request *req, sr_storage_session **out,
+                                   sr_err *err);
+/* After the run: commits the session's writes when o->ok (a conflict or
+ * quota failure turns o into STORAGE_CONFLICT / STORAGE_QUOTA), otherwise
+ * drops them; fills o's storage fields and frees the session. storage.c */
+void sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o);
+
+/* In the job process: the 'sealrun' WASM imports bound to the sandbox
+ * child (sr_sandbox_hostcall); fills funcs[0..4). child_storage.c */
+#define SR_ENGINE__WASM_STORAGE_FUNCS 4
+void sr_engine__wasm_storage_funcs(sr_sandbox_child *child,
+                                   struct sr_wasi_host_func funcs[SR_ENGINE__WASM_STORAGE_FUNCS]);
+/* In the job process: the JS host_call bound to the sandbox child. */
+sr_status sr_engine__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp,
                                  sr_err *err);
 
 /* The sandbox callbacks (run inside job processes). child.c */

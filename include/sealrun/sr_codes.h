@@ -20,6 +20,8 @@
 #define SR_CODE_EXIT_CODE "EXIT_CODE"                         /* WASI program exited non-zero */
 #define SR_CODE_MODULE_ERROR "MODULE_ERROR"                   /* WASM module invalid or unlinkable */
 #define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE"       /* missing, expired or denied */
+#define SR_CODE_STORAGE_CONFLICT "STORAGE_CONFLICT"           /* a key the job read changed */
+#define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"                 /* namespace keys or bytes */
 #define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"             /* job process died */
 #define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"               /* a bug in sealrun */
 

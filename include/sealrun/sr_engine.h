@@ -32,6 +32,8 @@ struct sr_engine_config {
     unsigned async_workers;        /* threads running async jobs; 0 = 8 */
     unsigned max_jobs_per_process; /* tenant mode; 0 = sandbox default */
     unsigned idle_ms;              /* tenant mode; 0 = sandbox default */
+    uint64_t storage_max_keys;     /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_KEYS */
+    uint64_t storage_max_bytes;    /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_BYTES */
 };
 
 enum sr_output_format {
@@ -64,6 +66,7 @@ struct sr_job_request {
     bool has_pubkey;
     uint8_t output_pubkey[SR_BOX_PK_LEN];
     bool async;
+    char storage_namespace[65]; /* [A-Za-z0-9_.-]{1,64}; "" = "default" */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be
@@ -153,6 +156,28 @@ sr_status sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out,
 /* {"name", "audit":[{job_id, user, version, outcome, reason, time}]} newest first. */
 sr_status sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name,
                                  size_t limit, json_t **out, sr_err *err);
+
+/* --- storage (docs/storage.md); all need a store and keys --- */
+
+/* One value of owner's namespace 'ns' (owned *value, free()); *version is
+ * the namespace version that wrote it. SR_ENOTFOUND when absent, SR_EINVAL
+ * for a bad namespace or key. */
+sr_status sr_engine_storage_get(sr_engine *eng, const char *owner, const char *ns,
+                                const uint8_t *key, size_t key_len, uint8_t **value, size_t *len,
+                                uint64_t *version, sr_err *err);
+/* Writes (value != NULL) or deletes (value NULL; SR_ENOTFOUND when absent)
+ * one key as its own commit; *version = the namespace version after.
+ * SR_ELIMIT for a value over 1 MiB or the namespace quota, SR_ECONFLICT when
+ * a concurrent commit changed the key. */
+sr_status sr_engine_storage_put(sr_engine *eng, const char *owner, const char *ns,
+                                const uint8_t *key, size_t key_len, const uint8_t *value,
+                                size_t len, uint64_t *version, sr_err *err);
+/* {"namespace","version","key_count","bytes","keys":[{key,size,version}],
+ * "next": key|null} (owned): keys with 'prefix' (NULL = all) after 'after'
+ * (NULL or "" = from the first), at most 'limit' (1..1000). */
+sr_status sr_engine_storage_list(sr_engine *eng, const char *owner, const char *ns,
+                                 const char *prefix, const char *after, size_t limit,
+                                 json_t **out, sr_err *err);
 
 /* One job of 'owner' as the API shows it. SR_ENOTFOUND if missing or not theirs. */
 sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out,

@@ -138,6 +138,10 @@ sr_status sr_storage_session_handle(void *session, const uint8_t *req, size_t le
 sr_status sr_storage_session_commit(sr_storage_session *s, uint64_t *before, uint64_t *after,
                                     sr_err *err);
 
+/* The namespace's current committed version (for a job that commits
+ * nothing). */
+sr_status sr_storage_session_version(sr_storage_session *s, uint64_t *version, sr_err *err);
+
 /* The session's namespace name (borrowed, valid until _free). */
 const char *sr_storage_session_ns(const sr_storage_session *s);
 

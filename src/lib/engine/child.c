@@ -15,6 +15,8 @@
  * Response, JSON:
  *   {"ok":bool,"output":<json text>|null,"logs":[..],"gas_used":N,
  *    "code":C|null,"message":M|null}
+ * Storage calls (JS storage.*, WASM "sealrun" imports; child_storage.c) are
+ * host calls over the job's socketpair.
  * Everything here runs under the sandbox's seccomp policy: no files, no
  * sockets. A secret reaches this process only inside the request.
  */
@@ -82,8 +84,8 @@ write_answer(const struct answer *a, sr_buf *resp, sr_err *err)
 }
 
 static sr_status
-run_js(struct proc_state *ps, const json_t *j, const char *secrets, int statm_fd, sr_buf *resp,
-       bool *discard, sr_err *err)
+run_js(struct proc_state *ps, const json_t *j, const char *secrets, sr_sandbox_child *child,
+       sr_buf *resp, bool *discard, sr_err *err)
 {
     const json_t *script = json_object_get(j, "script");
     struct sr_js_job job = {
@@ -94,7 +96,9 @@ run_js(struct proc_state *ps, const json_t *j, const char *secrets, int statm_fd
         .secrets_json = secrets,
         .cpu_limit_us = (uint64_t)json_integer_value(json_object_get(j, "cpu_limit_us")),
         .memory_bytes = (uint64_t)json_integer_value(json_object_get(j, "memory_bytes")),
-        .statm_fd = statm_fd,
+        .statm_fd = sr_sandbox_child_statm_fd(child),
+        .host_call = sr_engine__js_hostcall,
+        .host_ctx = child,
     };
     if (!job.script)
         return sr_err_set(err, SR_EINTERNAL, "job request without a script");
@@ -240,7 +244,7 @@ wasi_env(const json_t *j, const char *secrets, char **env, size_t cap, size_t *n
 /* Input: a JSON string arrives as its UTF-8 bytes, anything else as JSON text. */
 static sr_status
 run_wasi(const json_t *j, const char *secrets, const sr_wasm_module *mod,
-         struct sr_wasi_result *r, sr_err *err)
+         sr_sandbox_child *child, struct sr_wasi_result *r, sr_err *err)
 {
     const char *input = json_string_value(json_object_get(j, "input"));
     json_t *in = input ? json_loads(input, JSON_DECODE_ANY, NULL) : NULL;
@@ -262,7 +266,11 @@ run_wasi(const json_t *j, const char *secrets, const sr_wasm_module *mod,
         .max_pages = (uint32_t)(mem / 65536u),
         .fuel = (uint64_t)json_integer_value(json_object_get(j, "fuel")),
     };
+    struct sr_wasi_host_func storage[SR_ENGINE__WASM_STORAGE_FUNCS];
+    sr_engine__wasm_storage_funcs(child, storage);
     const struct sr_wasi_config cfg = {
+        .host_funcs = storage,
+        .nhost_funcs = SR_ENGINE__WASM_STORAGE_FUNCS,
         .argv = argv,
         .argc = argc,
         .env = (const char *const *)env,
@@ -279,7 +287,7 @@ run_wasi(const json_t *j, const char *secrets, const sr_wasm_module *mod,
 
 static sr_status
 run_wasm(const json_t *j, const char *secrets, const uint8_t *module, size_t module_len,
-         sr_buf *resp, sr_err *err)
+         sr_sandbox_child *child, sr_buf *resp, sr_err *err)
 {
     char msg[1024] = "";
     const char *code = NULL;
@@ -293,7 +301,7 @@ run_wasm(const json_t *j, const char *secrets, const uint8_t *module, size_t mod
         code = SR_CODE_MODULE_ERROR;
         (void)snprintf(msg, sizeof(msg), "invalid module: %s", err->msg);
     } else {
-        rc = run_wasi(j, secrets, mod, &r, err);
+        rc = run_wasi(j, secrets, mod, child, &r, err);
         if (rc == SR_ENOMEM || rc == SR_EINTERNAL) {
             sr_wasm_module_free(mod);
             sr_wasi_result_fini(&r);
@@ -338,9 +346,9 @@ sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t
     const char *secrets = (const char *)nul1 + 1;
     const char *runtime = json_string_value(json_object_get(j, "runtime"));
     if (runtime && strcmp(runtime, "wasm") == 0)
-        rc = run_wasm(j, secrets, nul2 + 1, len - (size_t)(nul2 + 1 - req), resp, err);
+        rc = run_wasm(j, secrets, nul2 + 1, len - (size_t)(nul2 + 1 - req), child, resp, err);
     else
-        rc = run_js(state, j, secrets, sr_sandbox_child_statm_fd(child), resp, discard, err);
+        rc = run_js(state, j, secrets, child, resp, discard, err);
     json_decref(j);
     return rc;
 }

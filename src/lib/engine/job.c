@@ -175,9 +175,17 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     /* The runtime stops the guest at its own checks first (with logs);
      * the supervisor's kill is the backstop: wall clock plus a grace, and
      * memory with headroom for the engine's own baseline. */
+    sr_storage_session *storage = NULL;
+    if (sr_engine__storage_begin(eng, owner, req, &storage, &e) != SR_OK) {
+        fail(o, SR_CODE_INTERNAL_ERROR, "storage could not be prepared: %s", e.msg);
+        sr_buf_fini_secure(&frame);
+        return;
+    }
     const struct sr_sandbox_limits lim = {
         .wall_ms = (uint64_t)req->timeout_s * 1000u + 500u,
         .memory_bytes = (uint64_t)req->memory_mb * SR_MIB * 3 / 2 + 128ull * SR_MIB,
+        .host_fn = storage ? sr_storage_session_handle : NULL,
+        .host_arg = storage,
     };
     sr_buf resp;
     sr_buf_init(&resp, SR_MAX_IPC_FRAME);
@@ -202,6 +210,8 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     if (!wasm && !o->gas_used)
         o->gas_used = rep.cpu_us;
     sr_buf_fini(&resp);
+    /* commits the job's writes only if it completed (docs/storage.md) */
+    sr_engine__storage_finish(storage, o);
 }
 
 /* ---- the job object ---- */
@@ -347,6 +357,8 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .worker_pk = eng->pk,
         .measurement = eng->measurement,
         .quote = eng->quote,
+        .storage_version_before = o->has_storage ? o->storage_version_before : NULL,
+        .storage_version_after = o->has_storage ? o->storage_version_after : NULL,
     };
     json_t *receipt = NULL;
     if (rc == SR_OK)
@@ -363,6 +375,25 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         return SR_EINTERNAL;
     }
     return SR_OK;
+}
+
+/* "storage": {namespace, version_before, version_after} or null (no store,
+ * or the job never ran). Versions as numbers; a failed commit leaves them
+ * null. */
+static json_t *
+storage_json(const struct job_outcome *o)
+{
+    if (!o->has_storage)
+        return json_null();
+    json_t *s = json_pack("{s:s}", "namespace", o->storage_ns);
+    int64_t b = 0, a = 0;
+    bool known = o->storage_version_before[0] &&
+                 sr_parse_i64(o->storage_version_before, 0, INT64_MAX, "version", &b, NULL) ==
+                     SR_OK &&
+                 sr_parse_i64(o->storage_version_after, 0, INT64_MAX, "version", &a, NULL) == SR_OK;
+    json_object_set_new(s, "version_before", known ? json_integer(b) : json_null());
+    json_object_set_new(s, "version_after", known ? json_integer(a) : json_null());
+    return s;
 }
 
 static void
@@ -397,6 +428,7 @@ sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
     bool wasm = strcmp(req->runtime, "wasm") == 0;
     uint64_t limit = wasm || (req->gas_limit && req->gas_limit < budget) ? req->gas_limit : budget;
     json_object_set_new(job, "gas_limit", json_integer((json_int_t)limit));
+    json_object_set_new(job, "storage", storage_json(o));
     set_time(job, "created_at", created_ms);
     set_time(job, "started_at", started_ms);
     set_time(job, "finished_at", finished_ms);

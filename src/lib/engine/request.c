@@ -15,12 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
 
 /* ---- helpers ---- */
 
-static const char *const common_fields[] = {"runtime",   "input", "secret_refs", "timeout",
-                                            "memory_mb", "gas_limit", "async", "output_pubkey"};
+static const char *const common_fields[] = {"runtime",   "input",     "secret_refs",
+                                            "timeout",   "memory_mb", "gas_limit",
+                                            "async",     "output_pubkey", "storage_namespace"};
 static const char *const js_fields[] = {"script", "entry_point"};
 static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
 
@@ -49,10 +51,10 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
         return sr_err_set(err, SR_EINVAL,
                           wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
                                  "input, output_format, args, env, timeout, memory_mb, "
-                                 "gas_limit, async, output_pubkey, secret_refs"
+                                 "gas_limit, async, output_pubkey, secret_refs, storage_namespace"
                                : "unknown field '%.64s'; expected runtime, script, entry_point, "
                                  "input, secret_refs, timeout, memory_mb, gas_limit, async, "
-                                 "output_pubkey",
+                                 "output_pubkey, storage_namespace",
                           k);
     }
     return SR_OK;
@@ -130,6 +132,15 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
         if (sr_box_pk_parse(json_string_value(pk), out->output_pubkey, err) != SR_OK)
             return sr_err_wrap(err, "field 'output_pubkey'");
         out->has_pubkey = true;
+    }
+    const json_t *ns = json_object_get(body, "storage_namespace");
+    if (ns && !json_is_null(ns)) {
+        if (!json_is_string(ns))
+            return sr_err_set(err, SR_EINVAL, "field 'storage_namespace' must be a string");
+        if (sr_storage_ns_check(json_string_value(ns), json_string_length(ns), err) != SR_OK)
+            return sr_err_wrap(err, "field 'storage_namespace'");
+        (void)snprintf(out->storage_namespace, sizeof(out->storage_namespace), "%s",
+                       json_string_value(ns));
     }
     const json_t *in = json_object_get(body, "input");
     out->input_json = json_dumps(in ? in : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
@@ -479,6 +490,8 @@ sr_job_request_to_json(const struct sr_job_request *req)
     }
     if (req->nrefs)
         json_object_set_new(o, "secret_refs", strings_json(req->secret_refs, req->nrefs));
+    if (req->storage_namespace[0])
+        json_object_set_new(o, "storage_namespace", json_string(req->storage_namespace));
     if (req->has_pubkey) {
         char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
         if (b64)

@@ -649,6 +649,16 @@ sr_storage_session_commit(sr_storage_session *s, uint64_t *before, uint64_t *aft
     return rc;
 }
 
+sr_status
+sr_storage_session_version(sr_storage_session *s, uint64_t *version, sr_err *err)
+{
+    struct sr_kv_ns ns;
+    sr_status rc = sr_store_kv_ns(s->store, s->owner, s->ns, &ns, err);
+    if (rc == SR_OK)
+        *version = ns.version;
+    return rc;
+}
+
 /* ---- single-key access for the API ---- */
 
 sr_status

@@ -29,6 +29,8 @@ struct sr_api_request {
     const char *content_type;  /* the Content-Type header, or NULL */
     const char *body;          /* borrowed, body_len bytes (<= sr_api_body_limit()) */
     size_t body_len;
+    const char *query_prefix; /* ?prefix= (GET /storage/{ns}), or NULL */
+    const char *query_after;  /* ?after=, or NULL */
 };
 
 struct sr_api_response {

@@ -22,6 +22,11 @@ bool sr_api__is_secrets_path(const char *path);
 void sr_api__route_secrets(sr_api *api, const char *owner, const struct sr_api_request *req,
                            struct sr_api_response *resp);
 
+/* /storage... route_storage.c */
+bool sr_api__is_storage_path(const char *path);
+void sr_api__route_storage(sr_api *api, const char *owner, const struct sr_api_request *req,
+                           struct sr_api_response *resp);
+
 /* GET /attestation (public). route_attest.c */
 bool sr_api__is_attestation_path(const char *path);
 void sr_api__route_attestation(sr_api *api, const struct sr_api_request *req,

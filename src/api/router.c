@@ -325,7 +325,7 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     bool is_module_get = strncmp(path, "/modules/", 9) == 0 && path[9];
     bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs || is_module_put ||
                  is_module_get || sr_api__is_secrets_path(path) ||
-                 sr_api__is_attestation_path(path);
+                 sr_api__is_attestation_path(path) || sr_api__is_storage_path(path);
     if (!known) {
         char msg[160];
         (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", path);
@@ -340,6 +340,13 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
         char *owner = authenticate(api, req, resp);
         if (owner)
             sr_api__route_secrets(api, owner, req, resp);
+        free(owner);
+        return;
+    }
+    if (sr_api__is_storage_path(path)) {
+        char *owner = authenticate(api, req, resp);
+        if (owner)
+            sr_api__route_storage(api, owner, req, resp);
         free(owner);
         return;
     }

@@ -42,6 +42,8 @@ static const char usage[] =
     "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
     "  --max-running-per-user N  running jobs per user before 429 (default 5)\n"
     "  --max-queued-per-user N   queued async jobs per user before 429 (default 100)\n"
+    "  --storage-max-keys N      keys per storage namespace (default 1024)\n"
+    "  --storage-max-bytes N     bytes (keys + values) per storage namespace (default 16777216)\n"
     "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
     "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
     "  --tsm-root PATH           configfs-tsm report directory (default\n"
@@ -143,6 +145,14 @@ parse_args(int argc, char **argv, struct opts *o)
             if (sr_parse_i64(v, 1, 100000, "--max-queued-per-user", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.max_queued_per_user = (unsigned)n;
+        } else if ((v = opt_value(a, "--storage-max-keys", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, 100000000, "--storage-max-keys", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.storage_max_keys = (uint64_t)n;
+        } else if ((v = opt_value(a, "--storage-max-bytes", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-bytes", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.storage_max_bytes = (uint64_t)n;
         } else if ((v = opt_value(a, "--attestation", &i, argc, argv))) {
             if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
                 return die_usage("--attestation must be 'none' or 'tdx', got", v);

@@ -127,6 +127,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
         .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"),
         .body = rc->body.data,
         .body_len = rc->body.len,
+        .query_prefix = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "prefix"),
+        .query_after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after"),
     };
     struct sr_api_response resp;
     sr_api_dispatch(srv->api, &req, &resp);

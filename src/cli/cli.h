@@ -37,6 +37,7 @@ int cli_report_http(long status, json_t *ans);
 
 int cmd_token(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+int cmd_storage(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);

@@ -20,6 +20,7 @@ static const char usage[] =
     "  token create|list|revoke   manage API tokens in a data directory\n"
     "  secret set|list|rm|policy|audit|pubkey\n"
     "                             manage your secrets on a server (sealed on this machine)\n"
+    "  storage get|put|rm|ls      your jobs' key-value storage on a server\n"
     "  exec FILE.js               run a script on a sealrund server\n"
     "  run FILE.js                run a script locally, in the same sandbox and runtime\n"
     "  keygen                     make an X25519 key pair for output_pubkey\n"
@@ -111,7 +112,7 @@ main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         {"token", cmd_token},   {"exec", cmd_exec},       {"run", cmd_run},
-        {"secret", cmd_secret},
+        {"secret", cmd_secret}, {"storage", cmd_storage},
         {"verify", cmd_verify},
         {"keygen", cmd_keygen}, {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
     };

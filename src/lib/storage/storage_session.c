@@ -678,11 +678,17 @@ sr_storage_get(sr_store *st, const sr_keys *keys, const char *owner, const char 
         rc = sr_storage_open(nskey, owner, ns, key, key_len, row.version, row.blob, row.blob_len,
                              value, len, err);
         sodium_memzero(nskey, sizeof(nskey));
-        if (rc == SR_OK)
+        if (rc == SR_OK) {
             *version = row.version;
-        else
+        } else {
+            /* a row that does not open is damage or tampering: sealrun's error,
+             * never the caller's (not a 401 for an authentication failure) */
             (void)sr_err_wrap(err, "the stored value of key '%.*s'", (int)key_len,
                               (const char *)key);
+            if (err)
+                err->status = SR_EINTERNAL;
+            rc = SR_EINTERNAL;
+        }
     }
     sr_kv_row_fini(&row);
     return rc;

@@ -25,14 +25,14 @@
 
 /* Names and limits (docs/storage.md "Limits"; keep in sync). */
 #define SR_STORAGE_DEFAULT_NS "default"
-#define SR_STORAGE_MAX_NS 64                      /* [A-Za-z0-9_.-]{1,64} */
-#define SR_STORAGE_MAX_KEY 256                    /* bytes of UTF-8, no NUL */
-#define SR_STORAGE_MAX_VALUE (1024u * 1024u)      /* bytes */
-#define SR_STORAGE_COMPRESS_MIN 1024u             /* values longer than this are compressed */
-#define SR_STORAGE_DEFAULT_MAX_KEYS 1024u         /* per namespace */
+#define SR_STORAGE_MAX_NS 64                 /* [A-Za-z0-9_.-]{1,64} */
+#define SR_STORAGE_MAX_KEY 256               /* bytes of UTF-8, no NUL */
+#define SR_STORAGE_MAX_VALUE (1024u * 1024u) /* bytes */
+#define SR_STORAGE_COMPRESS_MIN 1024u        /* values longer than this are compressed */
+#define SR_STORAGE_DEFAULT_MAX_KEYS 1024u    /* per namespace */
 #define SR_STORAGE_DEFAULT_MAX_BYTES (16u * 1024u * 1024u)
 #define SR_STORAGE_MAX_JOB_BYTES (20u * 1024u * 1024u) /* writes one job may buffer */
-#define SR_STORAGE_MAX_LIST 1000                  /* keys per list call */
+#define SR_STORAGE_MAX_LIST 1000                       /* keys per list call */
 #define SR_STORAGE_DEFAULT_LIST 100
 /* At-rest blob: nonce, then the sealed flag byte and (maybe compressed) value. */
 #define SR_STORAGE_BLOB_OVERHEAD (24u + 1u + 16u)
@@ -62,9 +62,8 @@ sr_status sr_storage_seal(const uint8_t nskey[32], const char *owner, const char
  * SR_EINVAL for a bad flag or a compressed value over the cap. Returns owned
  * *out (free(); NUL-terminated for convenience). */
 sr_status sr_storage_open(const uint8_t nskey[32], const char *owner, const char *ns,
-                          const uint8_t *key, size_t key_len, uint64_t version,
-                          const uint8_t *blob, size_t blob_len, uint8_t **out, size_t *out_len,
-                          sr_err *err);
+                          const uint8_t *key, size_t key_len, uint64_t version, const uint8_t *blob,
+                          size_t blob_len, uint8_t **out, size_t *out_len, sr_err *err);
 
 /* ---- the host-call wire format (docs/storage.md "Host calls") ----
  * Request:  op (1 byte) | key_len (u16 LE) | key | payload

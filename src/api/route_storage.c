@@ -69,8 +69,8 @@ get_value(sr_api *api, const char *owner, const char *ns, const char *key,
         return;
     }
     resp->status = 200;
-    resp->body = json_pack("{s:s, s:s, s:s, s:I, s:I}", "namespace", ns, "key", key, "value",
-                           b64, "size", (json_int_t)len, "version", (json_int_t)version);
+    resp->body = json_pack("{s:s, s:s, s:s, s:I, s:I}", "namespace", ns, "key", key, "value", b64,
+                           "size", (json_int_t)len, "version", (json_int_t)version);
     free(b64);
 }
 

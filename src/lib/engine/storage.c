@@ -91,12 +91,11 @@ need_store(const sr_engine *eng, sr_err *err)
 
 sr_status
 sr_engine_storage_get(sr_engine *eng, const char *owner, const char *ns, const uint8_t *key,
-                      size_t key_len, uint8_t **value, size_t *len, uint64_t *version,
-                      sr_err *err)
+                      size_t key_len, uint8_t **value, size_t *len, uint64_t *version, sr_err *err)
 {
     sr_status rc = need_store(eng, err);
-    return rc == SR_OK ? sr_storage_get(eng->store, eng->keys, owner, ns, key, key_len, value,
-                                        len, version, err)
+    return rc == SR_OK ? sr_storage_get(eng->store, eng->keys, owner, ns, key, key_len, value, len,
+                                        version, err)
                        : rc;
 }
 
@@ -106,10 +105,10 @@ sr_engine_storage_put(sr_engine *eng, const char *owner, const char *ns, const u
                       sr_err *err)
 {
     sr_status rc = need_store(eng, err);
-    return rc == SR_OK ? sr_storage_put(eng->store, eng->keys, owner, ns, key, key_len, value,
-                                        len, eng->cfg.storage_max_keys,
-                                        eng->cfg.storage_max_bytes, version, err)
-                       : rc;
+    return rc == SR_OK
+               ? sr_storage_put(eng->store, eng->keys, owner, ns, key, key_len, value, len,
+                                eng->cfg.storage_max_keys, eng->cfg.storage_max_bytes, version, err)
+               : rc;
 }
 
 static json_t *
@@ -120,10 +119,9 @@ list_json(const char *ns, const struct sr_kv_ns *info, const struct sr_kv_row *r
     size_t shown = n > limit ? limit : n;
     for (size_t i = 0; keys && i < shown; i++) {
         json_t *k = json_stringn((const char *)rows[i].key, rows[i].key_len);
-        json_array_append_new(
-            keys, json_pack("{s:o, s:I, s:I}", "key", k ? k : json_null(), "size",
-                            (json_int_t)(rows[i].size - rows[i].key_len), "version",
-                            (json_int_t)rows[i].version));
+        json_array_append_new(keys, json_pack("{s:o, s:I, s:I}", "key", k ? k : json_null(), "size",
+                                              (json_int_t)(rows[i].size - rows[i].key_len),
+                                              "version", (json_int_t)rows[i].version));
     }
     json_t *next = n > limit && shown
                        ? json_stringn((const char *)rows[shown - 1].key, rows[shown - 1].key_len)
@@ -148,17 +146,16 @@ sr_engine_storage_list(sr_engine *eng, const char *owner, const char *ns, const 
     if (rc == SR_OK && alen)
         rc = sr_storage_key_check((const uint8_t *)after, alen, err);
     if (rc == SR_OK && (limit == 0 || limit > SR_STORAGE_MAX_LIST))
-        rc = sr_err_set(err, SR_EINVAL, "limit must be 1..%d, got %zu", SR_STORAGE_MAX_LIST,
-                        limit);
+        rc = sr_err_set(err, SR_EINVAL, "limit must be 1..%d, got %zu", SR_STORAGE_MAX_LIST, limit);
     struct sr_kv_ns info = {0};
     struct sr_kv_row *rows = NULL;
     size_t n = 0;
     if (rc == SR_OK)
         rc = sr_store_kv_ns(eng->store, owner, ns, &info, err);
     if (rc == SR_OK)
-        rc = sr_store_kv_list(eng->store, owner, ns, (const uint8_t *)prefix, plen,
-                              alen ? (const uint8_t *)after : NULL, alen, limit + 1, &rows, &n,
-                              err);
+        rc =
+            sr_store_kv_list(eng->store, owner, ns, (const uint8_t *)prefix, plen,
+                             alen ? (const uint8_t *)after : NULL, alen, limit + 1, &rows, &n, err);
     if (rc == SR_OK) {
         *out = list_json(ns, &info, rows, n, limit);
         if (!*out)

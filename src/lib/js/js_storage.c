@@ -29,8 +29,8 @@ struct call {
     sr_buf resp;
 };
 
-static JSValueRef
-fail(struct call *c, const char *type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static JSValueRef fail(struct call *c, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static JSValueRef
 fail(struct call *c, const char *type, const char *fmt, ...)
@@ -79,8 +79,8 @@ send(struct call *c, struct sr_js__run *run, uint8_t *code)
         fail(c, "Error", "%s: storage is not available here (no sealrund store)", c->fn);
         return false;
     }
-    sr_status rc = run->job->host_call(run->job->host_ctx, (const uint8_t *)c->req.data,
-                                       c->req.len, &c->resp, &e);
+    sr_status rc = run->job->host_call(run->job->host_ctx, (const uint8_t *)c->req.data, c->req.len,
+                                       &c->resp, &e);
     if (rc == SR_OK && c->resp.len < 1)
         rc = sr_err_set(&e, SR_EINTERNAL, "empty answer");
     if (rc != SR_OK) {
@@ -123,7 +123,8 @@ begin(struct call *c, char op, size_t argc, const JSValueRef argv[], const uint8
 static JSValueRef
 get_common(JSContextRef ctx, size_t argc, const JSValueRef argv[], JSValueRef *exc, bool bytes)
 {
-    struct call c = {.ctx = ctx, .fn = bytes ? "storage.getBytes(key)" : "storage.get(key)", .exc = exc};
+    struct call c = {
+        .ctx = ctx, .fn = bytes ? "storage.getBytes(key)" : "storage.get(key)", .exc = exc};
     struct sr_js__run *run = begin(&c, 'G', argc, argv, NULL, 0);
     uint8_t code = 0;
     JSValueRef v = NULL;
@@ -289,8 +290,8 @@ list_result(struct call *c)
     JSObjectRef arr = JSObjectMakeArray(c->ctx, n, keys, c->exc);
     JSObjectRef o = arr ? JSObjectMake(c->ctx, NULL, NULL) : NULL;
     if (!o || !sr_js__set(c->ctx, o, "keys", arr, kJSPropertyAttributeNone, c->exc) ||
-        !sr_js__set(c->ctx, o, "more", JSValueMakeBoolean(c->ctx, more),
-                    kJSPropertyAttributeNone, c->exc))
+        !sr_js__set(c->ctx, o, "more", JSValueMakeBoolean(c->ctx, more), kJSPropertyAttributeNone,
+                    c->exc))
         return NULL;
     return o;
 }
@@ -317,9 +318,8 @@ storage_list(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
     if (ok && argc >= 1 && !JSValueIsUndefined(ctx, argv[0]) && !JSValueIsNull(ctx, argv[0]))
         ok = string_arg(&c, argc, argv, 0, "prefix", SR_STORAGE_MAX_KEY, &prefix);
     ok = ok && list_options(&c, argc, argv, &limit, &after);
-    if (ok && sr_storage_wire_list_request(&c.req, (const uint8_t *)prefix.data, prefix.len,
-                                           limit, (const uint8_t *)after.data, after.len,
-                                           NULL) != SR_OK) {
+    if (ok && sr_storage_wire_list_request(&c.req, (const uint8_t *)prefix.data, prefix.len, limit,
+                                           (const uint8_t *)after.data, after.len, NULL) != SR_OK) {
         fail(&c, "RangeError", "%s: out of memory", c.fn);
         ok = false;
     }

@@ -218,8 +218,8 @@ sr_storage_open(const uint8_t nskey[32], const char *owner, const char *ns, cons
         rc = sr_err_set(err, SR_ENOMEM, "out of memory opening a storage value");
     unsigned long long got = 0;
     if (rc == SR_OK && crypto_aead_xchacha20poly1305_ietf_decrypt(
-                           plain, &got, NULL, blob + 24, blob_len - 24,
-                           (const uint8_t *)aad.data, aad.len, blob, nskey) != 0)
+                           plain, &got, NULL, blob + 24, blob_len - 24, (const uint8_t *)aad.data,
+                           aad.len, blob, nskey) != 0)
         rc = sr_err_set(err, SR_EDENIED, "authentication failed");
     if (rc == SR_OK)
         rc = unframe(plain, (size_t)got, out, out_len, err);

@@ -186,8 +186,7 @@ rnote(sr_storage_session *s, const uint8_t *key, size_t len, uint64_t version, s
 }
 
 sr_status
-sr_storage_session_new(const struct sr_storage_config *cfg, sr_storage_session **out,
-                       sr_err *err)
+sr_storage_session_new(const struct sr_storage_config *cfg, sr_storage_session **out, sr_err *err)
 {
     const char *ns = cfg->ns && *cfg->ns ? cfg->ns : SR_STORAGE_DEFAULT_NS;
     sr_status rc = sr_storage_ns_check(ns, strlen(ns), err);
@@ -328,9 +327,8 @@ list_merge(const sr_storage_session *s, const struct range *g, size_t limit, sr_
     sr_status rc = sr_buf_append(resp, zero, sizeof(zero), err);
     size_t i = next_row(s, g, 0), j = next_put(s, g, 0);
     while (rc == SR_OK && (i < g->nrows || j < s->nw)) {
-        bool from_store = i < g->nrows && (j >= s->nw || key_cmp(g->rows[i].key,
-                                                                 g->rows[i].key_len, s->w[j].key,
-                                                                 s->w[j].key_len) < 0);
+        bool from_store = i < g->nrows && (j >= s->nw || key_cmp(g->rows[i].key, g->rows[i].key_len,
+                                                                 s->w[j].key, s->w[j].key_len) < 0);
         if (count == limit) {
             more = true;
             break;
@@ -379,6 +377,7 @@ op_list(sr_storage_session *s, struct range *g, size_t limit, sr_buf *resp, sr_e
         for (size_t j = 0; j < g->nrows; j++)
             sr_kv_row_fini(&g->rows[j]);
         free(g->rows);
+        g->rows = NULL; /* the caller frees prefix and after */
         return sr_err_set(err, SR_ENOMEM, "out of memory recording a storage listing");
     }
     s->g[s->ng++] = *g; /* the session owns it now */
@@ -505,8 +504,7 @@ handle_write(sr_storage_session *s, char op, const uint8_t *key, size_t klen, co
 }
 
 sr_status
-sr_storage_session_handle(void *session, const uint8_t *req, size_t len, sr_buf *resp,
-                          sr_err *err)
+sr_storage_session_handle(void *session, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
 {
     sr_storage_session *s = session;
     if (len < 3)
@@ -575,8 +573,8 @@ bufs_evidence(const sr_storage_session *s, struct commit_bufs *b, sr_err *err)
         b->ranges[i] = (struct sr_kv_range){g->prefix, g->prefix_len, g->after, g->after_len,
                                             g->limit,  &b->rows[k],   g->nrows};
         for (size_t j = 0; j < g->nrows; j++)
-            b->rows[k++] = (struct sr_kv_read){g->rows[j].key, g->rows[j].key_len,
-                                               g->rows[j].version};
+            b->rows[k++] =
+                (struct sr_kv_read){g->rows[j].key, g->rows[j].key_len, g->rows[j].version};
     }
     return SR_OK;
 }
@@ -663,8 +661,8 @@ sr_storage_session_version(sr_storage_session *s, uint64_t *version, sr_err *err
 
 sr_status
 sr_storage_get(sr_store *st, const sr_keys *keys, const char *owner, const char *ns,
-               const uint8_t *key, size_t key_len, uint8_t **value, size_t *len,
-               uint64_t *version, sr_err *err)
+               const uint8_t *key, size_t key_len, uint8_t **value, size_t *len, uint64_t *version,
+               sr_err *err)
 {
     sr_status rc = sr_storage_ns_check(ns, strlen(ns), err);
     if (rc == SR_OK)

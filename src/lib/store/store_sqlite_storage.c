@@ -154,8 +154,7 @@ list_rows(struct sq_conn *c, const struct list_query *q, struct sr_kv_row **out,
     sqlite3_stmt *stmt = NULL;
     struct sr_kv_row *rows = calloc(q->limit, sizeof(*rows));
     size_t n = 0;
-    sr_status rc = rows ? sr_store__sq_stmt(c, q->after ? SQ_KV_LIST_AFTER : SQ_KV_LIST, &stmt,
-                                            err)
+    sr_status rc = rows ? sr_store__sq_stmt(c, q->after ? SQ_KV_LIST_AFTER : SQ_KV_LIST, &stmt, err)
                         : sr_err_set(err, SR_ENOMEM, "out of memory listing storage");
     int src = SQLITE_OK;
     if (rc == SR_OK) {
@@ -200,8 +199,8 @@ sr_store__sq_kv_list(sr_store *st, const char *owner, const char *ns, const uint
 
 /* The version (0: absent) and size of one entry, on the writer. */
 static sr_status
-entry_version(struct sq_conn *c, const char *owner, const char *ns, const uint8_t *key,
-              size_t len, uint64_t *version, uint64_t *size, sr_err *err)
+entry_version(struct sq_conn *c, const char *owner, const char *ns, const uint8_t *key, size_t len,
+              uint64_t *version, uint64_t *size, sr_err *err)
 {
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_KV_VERSION, &stmt, err);
@@ -234,8 +233,8 @@ check_reads(struct sq_conn *c, const struct sr_kv_commit *k, sr_err *err)
             return sr_err_set(err, SR_ECONFLICT,
                               "key " KEY_FMT " of namespace '%s' changed after the job read it "
                               "(read at version %llu, now %s %llu)",
-                              KEY_ARG(r->key, r->key_len), k->ns,
-                              (unsigned long long)r->version, v ? "version" : "deleted, was",
+                              KEY_ARG(r->key, r->key_len), k->ns, (unsigned long long)r->version,
+                              v ? "version" : "deleted, was",
                               (unsigned long long)(v ? v : r->version));
     }
     return SR_OK;
@@ -258,7 +257,7 @@ check_ranges(struct sq_conn *c, const struct sr_kv_commit *k, sr_err *err)
 {
     for (size_t i = 0; i < k->nranges; i++) {
         const struct sr_kv_range *g = &k->ranges[i];
-        const struct list_query q = {k->owner, k->ns,     g->prefix, g->prefix_len,
+        const struct list_query q = {k->owner, k->ns,        g->prefix, g->prefix_len,
                                      g->after, g->after_len, g->limit};
         struct sr_kv_row *rows = NULL;
         size_t n = 0;
@@ -313,9 +312,8 @@ check_quota(const struct sr_kv_commit *k, const struct sr_kv_ns *before,
     /* a write set that shrinks an over-quota namespace (quota lowered) may pass */
     if (k->max_keys && after->keys > k->max_keys && after->keys > before->keys)
         return sr_err_set(err, SR_ELIMIT,
-                          "namespace '%s' would hold %llu keys; its quota is %llu keys",
-                          k->ns, (unsigned long long)after->keys,
-                          (unsigned long long)k->max_keys);
+                          "namespace '%s' would hold %llu keys; its quota is %llu keys", k->ns,
+                          (unsigned long long)after->keys, (unsigned long long)k->max_keys);
     if (k->max_bytes && after->bytes > k->max_bytes && after->bytes > before->bytes)
         return sr_err_set(err, SR_ELIMIT,
                           "namespace '%s' would hold %llu bytes; its quota is %llu bytes", k->ns,

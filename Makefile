@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= var
 
 # Everything the build, the tests and the benchmarks need, from Debian.
-PKGS := build-essential pkgconf cmake ninja-build python3 \
+PKGS := build-essential pkgconf cmake ninja-build python3 clang-format git \
 	libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 	libjavascriptcoregtk-4.1-dev libseccomp-dev libcurl4-openssl-dev libzstd-dev \
 	libcmocka-dev wabt clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \

@@ -63,7 +63,7 @@ parse_u64(const char *s, uint64_t *out)
 int
 main(int argc, char **argv)
 {
-    struct sr_wasm_limits lim = { 0 };
+    struct sr_wasm_limits lim = {0};
     uint64_t reps = 3;
     int i = 1;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {

@@ -34,8 +34,8 @@ struct sr_api_request {
 };
 
 struct sr_api_response {
-    unsigned status;    /* HTTP status */
-    json_t *body;       /* owned by the caller after dispatch */
+    unsigned status;      /* HTTP status */
+    json_t *body;         /* owned by the caller after dispatch */
     unsigned retry_after; /* seconds for a Retry-After header; 0 = none */
 };
 
@@ -60,9 +60,9 @@ const char *sr_api_error_code(unsigned http_status);
 json_t *sr_api_error_body(unsigned http_status, const char *message);
 
 struct sr_server_config {
-    const char *host; /* numeric IPv4 or IPv6 address to bind */
-    uint16_t port;    /* 0 = pick a free port */
-    unsigned max_connections; /* 0 = 512 */
+    const char *host;              /* numeric IPv4 or IPv6 address to bind */
+    uint16_t port;                 /* 0 = pick a free port */
+    unsigned max_connections;      /* 0 = 512 */
     unsigned connection_timeout_s; /* idle connections closed after; 0 = 60 */
 };
 

@@ -18,11 +18,11 @@
 #define SR_CODE_OUTPUT_NOT_JSON "OUTPUT_NOT_JSON"             /* result not serialisable */
 #define SR_CODE_INTERRUPTED "INTERRUPTED"                     /* sealrund stopped mid-job */
 #define SR_CODE_EXIT_CODE "EXIT_CODE"                         /* WASI program exited non-zero */
-#define SR_CODE_MODULE_ERROR "MODULE_ERROR"                   /* WASM module invalid or unlinkable */
-#define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE"       /* missing, expired or denied */
-#define SR_CODE_STORAGE_CONFLICT "STORAGE_CONFLICT"           /* a key the job read changed */
-#define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"                 /* namespace keys or bytes */
-#define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"             /* job process died */
-#define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"               /* a bug in sealrun */
+#define SR_CODE_MODULE_ERROR "MODULE_ERROR"             /* WASM module invalid or unlinkable */
+#define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE" /* missing, expired or denied */
+#define SR_CODE_STORAGE_CONFLICT "STORAGE_CONFLICT"     /* a key the job read changed */
+#define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"           /* namespace keys or bytes */
+#define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"       /* job process died */
+#define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"         /* a bug in sealrun */
 
 #endif /* SR_CODES_H */

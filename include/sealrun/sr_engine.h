@@ -44,17 +44,17 @@ enum sr_output_format {
 
 /* A validated job request (POST /execute body or `sealrun run`). */
 struct sr_job_request {
-    char *runtime;      /* "js" or "wasm" */
-    char *script;       /* js: owned, script_len bytes */
+    char *runtime; /* "js" or "wasm" */
+    char *script;  /* js: owned, script_len bytes */
     size_t script_len;
-    char *entry_point;  /* js: owned; "main" by default */
-    uint8_t *module;    /* wasm: owned bytes, or NULL until loaded by module_hash */
+    char *entry_point; /* js: owned; "main" by default */
+    uint8_t *module;   /* wasm: owned bytes, or NULL until loaded by module_hash */
     size_t module_len;
     char module_hash[65]; /* wasm: hex SHA-256 of the module ("" until known) */
     enum sr_output_format output_format;
-    char **args;        /* wasm: owned argv[1..] for the program */
+    char **args; /* wasm: owned argv[1..] for the program */
     size_t nargs;
-    char **env;         /* wasm: owned "NAME=value" strings */
+    char **env; /* wasm: owned "NAME=value" strings */
     size_t nenv;
     char **secret_refs; /* owned reference texts ("NAME", "owner/NAME", "secrets:NAME") */
     size_t nrefs;       /* <= SR_MAX_SECRET_REFS */
@@ -125,12 +125,12 @@ sr_status sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_jo
  * SHA-256) and returns its metadata (owned): {"hash","size","imports",
  * "exports","created_at"}. *created says whether the owner did not have it
  * yet. SR_EINVAL with the decoder's message for an invalid module. */
-sr_status sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t *bytes,
-                               size_t len, bool *created, json_t **out, sr_err *err);
+sr_status sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t *bytes, size_t len,
+                               bool *created, json_t **out, sr_err *err);
 
 /* The metadata of a module 'owner' uploaded. SR_ENOTFOUND otherwise. */
-sr_status sr_engine_module_info(sr_engine *eng, const char *owner, const char *hash,
-                                json_t **out, sr_err *err);
+sr_status sr_engine_module_info(sr_engine *eng, const char *owner, const char *hash, json_t **out,
+                                sr_err *err);
 
 /* Validates module bytes and describes them (no store): owned metadata
  * without "created_at". Used by upload and by `sealrun run`. */
@@ -149,13 +149,12 @@ sr_status sr_engine_secret_set(sr_engine *eng, const char *owner, const char *na
 /* Sets a secret's policy from JSON text; *out is the policy as stored (owned). */
 sr_status sr_engine_secret_policy(sr_engine *eng, const char *owner, const char *name,
                                   const char *policy_text, size_t len, json_t **out, sr_err *err);
-sr_status sr_engine_secret_delete(sr_engine *eng, const char *owner, const char *name,
-                                  sr_err *err);
+sr_status sr_engine_secret_delete(sr_engine *eng, const char *owner, const char *name, sr_err *err);
 /* {"secrets":[{name, version, created_at, updated_at, policy}]} (owned; never values). */
 sr_status sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out, sr_err *err);
 /* {"name", "audit":[{job_id, user, version, outcome, reason, time}]} newest first. */
-sr_status sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name,
-                                 size_t limit, json_t **out, sr_err *err);
+sr_status sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name, size_t limit,
+                                 json_t **out, sr_err *err);
 
 /* --- storage (docs/storage.md); all need a store and keys --- */
 
@@ -176,22 +175,22 @@ sr_status sr_engine_storage_put(sr_engine *eng, const char *owner, const char *n
  * "next": key|null} (owned): keys with 'prefix' (NULL = all) after 'after'
  * (NULL or "" = from the first), at most 'limit' (1..1000). */
 sr_status sr_engine_storage_list(sr_engine *eng, const char *owner, const char *ns,
-                                 const char *prefix, const char *after, size_t limit,
-                                 json_t **out, sr_err *err);
+                                 const char *prefix, const char *after, size_t limit, json_t **out,
+                                 sr_err *err);
 
 /* One job of 'owner' as the API shows it. SR_ENOTFOUND if missing or not theirs. */
 sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out,
                             sr_err *err);
 
 /* {"jobs":[...], "next": id|null}, newest first; limit 1..SR_MAX_PAGE. */
-sr_status sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit,
-                             const char *before, json_t **out, sr_err *err);
+sr_status sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before,
+                             json_t **out, sr_err *err);
 
 struct sr_engine_stats {
-    int64_t jobs_total;   /* jobs in the store */
-    unsigned running;     /* jobs running now */
-    unsigned queued;      /* async jobs waiting */
-    unsigned processes;   /* live job processes */
+    int64_t jobs_total; /* jobs in the store */
+    unsigned running;   /* jobs running now */
+    unsigned queued;    /* async jobs waiting */
+    unsigned processes; /* live job processes */
     int64_t result_ttl_ms;
 };
 sr_status sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err);

@@ -14,15 +14,15 @@
 /* keep in sync with sr_status_name(), src/api/reply.c and docs/errors.md */
 typedef enum sr_status {
     SR_OK = 0,
-    SR_EINVAL,     /* the request or input is malformed */
-    SR_ENOTFOUND,  /* no such object (or not the caller's) */
-    SR_ECONFLICT,  /* exists already, or the state does not allow it */
-    SR_EDENIED,    /* authentication or authorisation failed */
-    SR_ELIMIT,     /* a size, fuel, time or memory quota was hit */
-    SR_ETRAP,      /* guest code trapped or threw */
-    SR_EIO,        /* storage, OS or network */
-    SR_ENOMEM,     /* out of memory */
-    SR_EINTERNAL,  /* a bug in sealrun: an invariant was broken */
+    SR_EINVAL,    /* the request or input is malformed */
+    SR_ENOTFOUND, /* no such object (or not the caller's) */
+    SR_ECONFLICT, /* exists already, or the state does not allow it */
+    SR_EDENIED,   /* authentication or authorisation failed */
+    SR_ELIMIT,    /* a size, fuel, time or memory quota was hit */
+    SR_ETRAP,     /* guest code trapped or threw */
+    SR_EIO,       /* storage, OS or network */
+    SR_ENOMEM,    /* out of memory */
+    SR_EINTERNAL, /* a bug in sealrun: an invariant was broken */
     SR_STATUS_COUNT_
 } sr_status;
 

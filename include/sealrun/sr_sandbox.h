@@ -43,8 +43,8 @@ typedef sr_status (*sr_sandbox_proc_init_fn)(void *arg, void **state, sr_err *er
  * (reported as SANDBOX_CRASHED with err's message). 'child' is for
  * sr_sandbox_hostcall(). */
 typedef sr_status (*sr_sandbox_job_fn)(void *arg, void *state, sr_sandbox_child *child,
-                                       const uint8_t *req, size_t len, sr_buf *resp,
-                                       bool *discard, sr_err *err);
+                                       const uint8_t *req, size_t len, sr_buf *resp, bool *discard,
+                                       sr_err *err);
 
 /* Runs in the supervisor (a thread of sr_sandbox_run's caller) when the job
  * process makes a host call: reads req, appends the answer to resp. */
@@ -76,8 +76,8 @@ sr_status sr_sandbox_new(const struct sr_sandbox_config *cfg, sr_sandbox **out, 
 void sr_sandbox_free(sr_sandbox *sb);
 
 struct sr_sandbox_limits {
-    uint64_t wall_ms;      /* SIGKILL after this; 0 (or more) = SR_MAX_TIMEOUT_S */
-    uint64_t memory_bytes; /* SIGKILL when the RSS passes this; 0 = no watch */
+    uint64_t wall_ms;           /* SIGKILL after this; 0 (or more) = SR_MAX_TIMEOUT_S */
+    uint64_t memory_bytes;      /* SIGKILL when the RSS passes this; 0 = no watch */
     sr_sandbox_host_fn host_fn; /* NULL: host calls are refused */
     void *host_arg;
 };
@@ -119,8 +119,8 @@ unsigned sr_sandbox_process_count(sr_sandbox *sb);
 /* In the job process, from job_fn: sends a host call to the supervisor and
  * waits for its answer (appended to resp). SR_EDENIED when the run has no
  * host_fn. */
-sr_status sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len,
-                              sr_buf *resp, sr_err *err);
+sr_status sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
+                              sr_err *err);
 
 /* In the job process: the fd of /proc/self/statm, opened before seccomp
  * (pread() it at offset 0 to watch the process's own RSS). Returns borrowed,

@@ -37,8 +37,8 @@ enum sr_job_state {
 const char *sr_job_state_name(enum sr_job_state s);
 
 struct sr_job_row {
-    char id[33];            /* 32 hex characters, 128 random bits */
-    char *owner;            /* user name */
+    char id[33]; /* 32 hex characters, 128 random bits */
+    char *owner; /* user name */
     enum sr_job_state state;
     char *runtime;          /* "js", "wasm" */
     char *request_json;     /* what is needed to run it (queued async jobs); may be NULL */
@@ -53,9 +53,9 @@ struct sr_job_row {
 void sr_job_row_fini(struct sr_job_row *row);
 
 struct sr_token_row {
-    char id[17];    /* first 16 hex characters of the token's SHA-256: safe to show */
+    char id[17]; /* first 16 hex characters of the token's SHA-256: safe to show */
     char *owner;
-    char *label;    /* may be NULL */
+    char *label; /* may be NULL */
     int64_t created_at_ms;
     int64_t revoked_at_ms; /* 0 while valid */
 };
@@ -93,8 +93,7 @@ sr_status sr_store_token_list(sr_store *st, const char *owner, struct sr_token_r
 /* Revokes the token whose id (hash prefix, 8..64 lower-case hex characters,
  * unique) matches. SR_EINVAL for a malformed prefix, SR_ENOTFOUND when none,
  * SR_ECONFLICT when the prefix is ambiguous or the token is already revoked. */
-sr_status sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms,
-                                sr_err *err);
+sr_status sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err);
 
 /* --- jobs --- */
 
@@ -108,8 +107,8 @@ sr_status sr_store_job_update(sr_store *st, const struct sr_job_row *row, sr_err
 /* Loads one job of 'owner'. *out is filled (caller: sr_job_row_fini).
  * SR_ENOTFOUND for another owner's job, a missing one, or an id that cannot
  * exist (any string is accepted, e.g. straight from a URL). */
-sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id,
-                           struct sr_job_row *out, sr_err *err);
+sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *out,
+                           sr_err *err);
 /* Lists owner's jobs newest first (by created_at, then id), at most 'limit',
  * strictly older than the cursor job 'before_id' when not NULL (SR_ENOTFOUND
  * if that job is not the owner's). request_json is not loaded. 'limit' 0
@@ -121,8 +120,8 @@ sr_status sr_store_job_list(sr_store *st, const char *owner, size_t limit, const
 /* At start: every 'running' job becomes 'failed' with result_json
  * 'interrupted_result_json' and finished_at now; returns how many in *n
  * (n may be NULL). Queued jobs stay queued (see sr_store_jobs_queued). */
-sr_status sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_json,
-                                  int64_t now_ms, size_t *n, sr_err *err);
+sr_status sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_json, int64_t now_ms,
+                                  size_t *n, sr_err *err);
 /* Queued jobs of every owner, oldest first (to resume after a restart),
  * with request_json. Owned array as above. */
 sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
@@ -134,7 +133,7 @@ sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
 /* --- WebAssembly modules --- */
 
 struct sr_module_row {
-    uint8_t *bytes;        /* owned, len bytes */
+    uint8_t *bytes; /* owned, len bytes */
     size_t len;
     char *info_json;       /* owned: metadata computed at upload (size, imports, exports) */
     int64_t created_at_ms; /* when this owner first uploaded it */
@@ -157,7 +156,7 @@ sr_status sr_store_module_get(sr_store *st, const char *owner, const char *hash_
 /* --- secrets (ciphertext only) and their audit --- */
 
 struct sr_secret_stored {
-    uint8_t *blob;     /* owned at-rest blob (sr_secret_encrypt's format) */
+    uint8_t *blob; /* owned at-rest blob (sr_secret_encrypt's format) */
     size_t blob_len;
     uint64_t version;  /* >= 1 */
     char *policy_json; /* owned canonical policy, or NULL for the default */
@@ -165,7 +164,7 @@ struct sr_secret_stored {
 void sr_secret_stored_fini(struct sr_secret_stored *s);
 
 struct sr_secret_meta {
-    char *name;        /* owned */
+    char *name; /* owned */
     uint64_t version;
     char *policy_json; /* owned or NULL */
     int64_t created_at_ms;
@@ -174,10 +173,10 @@ struct sr_secret_meta {
 void sr_secret_meta_fini(struct sr_secret_meta *m);
 
 struct sr_audit_row {
-    char *owner;   /* the secret's owner */
+    char *owner; /* the secret's owner */
     char *name;
-    char *job_id;  /* may be NULL */
-    char *user;    /* who ran the job */
+    char *job_id; /* may be NULL */
+    char *user;   /* who ran the job */
     uint64_t version;
     char *outcome; /* "allowed", "missing", "expired", "denied" */
     char *reason;  /* "" when allowed; never a value */
@@ -199,8 +198,7 @@ sr_status sr_store_secret_put(sr_store *st, const char *owner, const char *name,
 sr_status sr_store_secret_policy(sr_store *st, const char *owner, const char *name,
                                  const char *policy_json, int64_t now_ms, sr_err *err);
 /* Deletes a secret (its audit stays). SR_ENOTFOUND when missing. */
-sr_status sr_store_secret_delete(sr_store *st, const char *owner, const char *name,
-                                 sr_err *err);
+sr_status sr_store_secret_delete(sr_store *st, const char *owner, const char *name, sr_err *err);
 /* The owner's secrets by name, without values. Owned array: _fini each, free(). */
 sr_status sr_store_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **rows,
                                size_t *n, sr_err *err);
@@ -223,9 +221,9 @@ struct sr_kv_ns {
 
 /* One entry as stored. */
 struct sr_kv_row {
-    uint8_t *key;     /* owned, key_len bytes (1..256) */
+    uint8_t *key; /* owned, key_len bytes (1..256) */
     size_t key_len;
-    uint8_t *blob;    /* owned at-rest blob (sr_storage_seal's format); NULL in listings */
+    uint8_t *blob; /* owned at-rest blob (sr_storage_seal's format); NULL in listings */
     size_t blob_len;
     uint64_t size;    /* plaintext key + value bytes */
     uint64_t version; /* namespace version that wrote it (>= 1) */
@@ -279,8 +277,8 @@ struct sr_kv_commit {
 struct sr_kv_result {
     uint64_t version_before;
     uint64_t version_after; /* version_before + 1 when committed */
-    bool moved; /* not committed: the namespace is at version_before, not
-                   expected_version; re-seal for version_before + 1 and retry */
+    bool moved;             /* not committed: the namespace is at version_before, not
+                               expected_version; re-seal for version_before + 1 and retry */
 };
 
 /* The counters of owner's namespace 'ns' (zeros when it does not exist). */

@@ -30,18 +30,18 @@ typedef struct sr_wasm_instance sr_wasm_instance;
 typedef struct sr_wasm_linker sr_wasm_linker;
 
 /* Defaults used when a field of struct sr_wasm_limits is 0. */
-#define SR_WASM_DEFAULT_DEPTH 10000u      /* call depth (frames) */
-#define SR_WASM_DEFAULT_STACK (1u << 20)  /* value stack, 64-bit slots (8 MiB) */
-#define SR_WASM_DEFAULT_TABLE 10000000u   /* table elements per table */
-#define SR_WASM_MAX_PAGES 65536u          /* 4 GiB: the Wasm 2.0 32-bit maximum */
+#define SR_WASM_DEFAULT_DEPTH 10000u     /* call depth (frames) */
+#define SR_WASM_DEFAULT_STACK (1u << 20) /* value stack, 64-bit slots (8 MiB) */
+#define SR_WASM_DEFAULT_TABLE 10000000u  /* table elements per table */
+#define SR_WASM_MAX_PAGES 65536u         /* 4 GiB: the Wasm 2.0 32-bit maximum */
 #define SR_WASM_PAGE 65536u
 
 struct sr_wasm_limits {
-    uint32_t max_pages;   /* 64 KiB pages per memory; 0 = the module's declared maximum */
-    uint64_t fuel;        /* fuel units before SR_WASM_TRAP_FUEL; 0 = unlimited */
-    uint32_t max_depth;   /* call depth; 0 = SR_WASM_DEFAULT_DEPTH */
-    uint32_t max_stack;   /* value stack in 64-bit slots; 0 = SR_WASM_DEFAULT_STACK */
-    uint32_t max_table;   /* elements per table; 0 = SR_WASM_DEFAULT_TABLE */
+    uint32_t max_pages; /* 64 KiB pages per memory; 0 = the module's declared maximum */
+    uint64_t fuel;      /* fuel units before SR_WASM_TRAP_FUEL; 0 = unlimited */
+    uint32_t max_depth; /* call depth; 0 = SR_WASM_DEFAULT_DEPTH */
+    uint32_t max_stack; /* value stack in 64-bit slots; 0 = SR_WASM_DEFAULT_STACK */
+    uint32_t max_table; /* elements per table; 0 = SR_WASM_DEFAULT_TABLE */
 };
 
 /* Value types, numbered as in the binary format. */
@@ -57,20 +57,20 @@ enum sr_wasm_type {
 /* Why guest code stopped. Keep in sync with sr_wasm_trap_message() and docs/wasm.md. */
 typedef enum sr_wasm_trap {
     SR_WASM_TRAP_NONE = 0,
-    SR_WASM_TRAP_UNREACHABLE,    /* "unreachable" */
-    SR_WASM_TRAP_MEM_OOB,        /* "out of bounds memory access" */
-    SR_WASM_TRAP_TABLE_OOB,      /* "out of bounds table access" */
-    SR_WASM_TRAP_DIV_ZERO,       /* "integer divide by zero" */
-    SR_WASM_TRAP_INT_OVERFLOW,   /* "integer overflow" */
-    SR_WASM_TRAP_INVALID_CONV,   /* "invalid conversion to integer" */
-    SR_WASM_TRAP_UNDEF_ELEM,     /* "undefined element" */
-    SR_WASM_TRAP_UNINIT_ELEM,    /* "uninitialized element" */
-    SR_WASM_TRAP_INDIRECT_TYPE,  /* "indirect call type mismatch" */
-    SR_WASM_TRAP_CALL_DEPTH,     /* "call stack exhausted" (limit max_depth) */
-    SR_WASM_TRAP_VALUE_STACK,    /* "call stack exhausted: value stack" (limit max_stack) */
-    SR_WASM_TRAP_FUEL,           /* "out of fuel" (limit fuel) */
-    SR_WASM_TRAP_HOST,           /* a host function failed; the message says why */
-    SR_WASM_TRAP_EXIT,           /* WASI proc_exit; see sr_wasm_instance_exit_code() */
+    SR_WASM_TRAP_UNREACHABLE,   /* "unreachable" */
+    SR_WASM_TRAP_MEM_OOB,       /* "out of bounds memory access" */
+    SR_WASM_TRAP_TABLE_OOB,     /* "out of bounds table access" */
+    SR_WASM_TRAP_DIV_ZERO,      /* "integer divide by zero" */
+    SR_WASM_TRAP_INT_OVERFLOW,  /* "integer overflow" */
+    SR_WASM_TRAP_INVALID_CONV,  /* "invalid conversion to integer" */
+    SR_WASM_TRAP_UNDEF_ELEM,    /* "undefined element" */
+    SR_WASM_TRAP_UNINIT_ELEM,   /* "uninitialized element" */
+    SR_WASM_TRAP_INDIRECT_TYPE, /* "indirect call type mismatch" */
+    SR_WASM_TRAP_CALL_DEPTH,    /* "call stack exhausted" (limit max_depth) */
+    SR_WASM_TRAP_VALUE_STACK,   /* "call stack exhausted: value stack" (limit max_stack) */
+    SR_WASM_TRAP_FUEL,          /* "out of fuel" (limit fuel) */
+    SR_WASM_TRAP_HOST,          /* a host function failed; the message says why */
+    SR_WASM_TRAP_EXIT,          /* WASI proc_exit; see sr_wasm_instance_exit_code() */
     SR_WASM_TRAP_COUNT_
 } sr_wasm_trap;
 
@@ -84,23 +84,26 @@ const char *sr_wasm_trap_message(sr_wasm_trap trap);
  * is a new module owned by the caller. SR_EINVAL with a message naming the
  * section and offset for malformed or invalid modules ("malformed: ..." or
  * "invalid: ..."), SR_ENOMEM. */
-sr_status sr_wasm_module_new(const uint8_t *bytes, size_t len, sr_wasm_module **out,
-                             sr_err *err);
+sr_status sr_wasm_module_new(const uint8_t *bytes, size_t len, sr_wasm_module **out, sr_err *err);
 
 /* Frees the module. NULL is a no-op. Instances made from it must be gone. */
 void sr_wasm_module_free(sr_wasm_module *mod);
 
 /* Extern kinds, numbered as in the binary format. */
-enum sr_wasm_extern { SR_WASM_EXTERN_FUNC = 0, SR_WASM_EXTERN_TABLE, SR_WASM_EXTERN_MEMORY,
-                      SR_WASM_EXTERN_GLOBAL };
+enum sr_wasm_extern {
+    SR_WASM_EXTERN_FUNC = 0,
+    SR_WASM_EXTERN_TABLE,
+    SR_WASM_EXTERN_MEMORY,
+    SR_WASM_EXTERN_GLOBAL
+};
 
 /* An import or export of a module. Strings are borrowed from the module. */
 struct sr_wasm_extern_info {
     const char *module; /* import module name; NULL for exports */
     const char *name;   /* field name (UTF-8, may contain NUL: see name_len) */
     size_t name_len;
-    int kind;           /* enum sr_wasm_extern */
-    uint32_t index;     /* function/table/memory/global index in the module */
+    int kind;       /* enum sr_wasm_extern */
+    uint32_t index; /* function/table/memory/global index in the module */
 };
 
 size_t sr_wasm_module_import_count(const sr_wasm_module *mod);
@@ -128,8 +131,8 @@ void sr_wasm_instance_free(sr_wasm_instance *inst);
  * returns SR_ETRAP (SR_ELIMIT for fuel, call depth and value stack) with the
  * trap wording in err; sr_wasm_instance_trap() gives the kind. Not re-entrant:
  * a host function must not call back into the engine. */
-sr_status sr_wasm_call(sr_wasm_instance *inst, const char *name, const uint64_t *args,
-                       size_t nargs, uint64_t *results, size_t nresults, sr_err *err);
+sr_status sr_wasm_call(sr_wasm_instance *inst, const char *name, const uint64_t *args, size_t nargs,
+                       uint64_t *results, size_t nresults, sr_err *err);
 
 /* The same, for export names that may contain NUL bytes (name[0..name_len)). */
 sr_status sr_wasm_call_n(sr_wasm_instance *inst, const char *name, size_t name_len,
@@ -182,8 +185,7 @@ void sr_wasm_linker_free(sr_wasm_linker *lk);
  * letters, ':', result letters, with i=i32 I=i64 f=f32 F=f64 r=externref
  * R=funcref, e.g. "iiii:i". Copies the strings; borrows ctx. */
 sr_status sr_wasm_linker_define_func(sr_wasm_linker *lk, const char *module, const char *name,
-                                     const char *sig, sr_wasm_host_fn fn, void *ctx,
-                                     sr_err *err);
+                                     const char *sig, sr_wasm_host_fn fn, void *ctx, sr_err *err);
 
 /* Makes every export of 'inst' (an instance of this linker) importable as
  * module 'as' (the spec's "register"). Later definitions shadow earlier ones. */
@@ -215,33 +217,33 @@ struct sr_wasi_host_func {
 };
 
 struct sr_wasi_config {
-    const char *const *argv;   /* argv[0..argc), copied; argv[0] is the program name */
+    const char *const *argv; /* argv[0..argc), copied; argv[0] is the program name */
     size_t argc;
-    const char *const *env;    /* "NAME=value" strings, copied */
+    const char *const *env; /* "NAME=value" strings, copied */
     size_t envc;
     const uint8_t *stdin_data; /* bytes fd 0 reads, borrowed for the run */
     size_t stdin_len;
-    size_t stdout_max;         /* bytes; 0 = SR_MAX_OUTPUT (1 MiB) */
-    size_t stderr_max;         /* bytes; 0 = SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY */
-    sr_wasi_random_fn random;  /* NULL = getrandom(2) */
+    size_t stdout_max;        /* bytes; 0 = SR_MAX_OUTPUT (1 MiB) */
+    size_t stderr_max;        /* bytes; 0 = SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY */
+    sr_wasi_random_fn random; /* NULL = getrandom(2) */
     void *random_ctx;
-    bool fake_clock;           /* true: clocks start at 0 and tick 1 us per call (reproducible) */
+    bool fake_clock; /* true: clocks start at 0 and tick 1 us per call (reproducible) */
     const struct sr_wasi_host_func *host_funcs; /* extra imports the guest may use */
     size_t nhost_funcs;
 };
 
 struct sr_wasi_result {
-    uint32_t exit_code;     /* proc_exit code; 0 when _start returned */
-    bool exited;            /* true if the guest finished (returned or called proc_exit) */
-    sr_wasm_trap trap;      /* SR_WASM_TRAP_NONE, or why it stopped (not EXIT) */
-    bool memory_limit;      /* a grow was refused by max_pages/max_table */
-    bool stdout_truncated;  /* the guest wrote more than stdout_max: writes failed */
+    uint32_t exit_code;    /* proc_exit code; 0 when _start returned */
+    bool exited;           /* true if the guest finished (returned or called proc_exit) */
+    sr_wasm_trap trap;     /* SR_WASM_TRAP_NONE, or why it stopped (not EXIT) */
+    bool memory_limit;     /* a grow was refused by max_pages/max_table */
+    bool stdout_truncated; /* the guest wrote more than stdout_max: writes failed */
     uint64_t fuel_used;
-    uint8_t *stdout_data;   /* owned by the result: sr_wasi_result_fini() */
+    uint8_t *stdout_data; /* owned by the result: sr_wasi_result_fini() */
     size_t stdout_len;
-    uint8_t *stderr_data;   /* owned by the result; cut at stderr_max */
+    uint8_t *stderr_data; /* owned by the result; cut at stderr_max */
     size_t stderr_len;
-    char message[512];      /* the trap or error wording, "" if none */
+    char message[512]; /* the trap or error wording, "" if none */
 };
 
 /* Instantiates 'mod' (borrowed) with the WASI imports and runs its '_start'.

@@ -10,17 +10,26 @@ unsigned
 sr_api_http_status(sr_status st)
 {
     switch (st) {
-    case SR_OK: return 200;
-    case SR_EINVAL: return 400;
-    case SR_EDENIED: return 401;
-    case SR_ENOTFOUND: return 404;
-    case SR_ECONFLICT: return 409;
-    case SR_ELIMIT: return 413;
-    case SR_ETRAP: return 422;
-    case SR_EIO: return 503;
+    case SR_OK:
+        return 200;
+    case SR_EINVAL:
+        return 400;
+    case SR_EDENIED:
+        return 401;
+    case SR_ENOTFOUND:
+        return 404;
+    case SR_ECONFLICT:
+        return 409;
+    case SR_ELIMIT:
+        return 413;
+    case SR_ETRAP:
+        return 422;
+    case SR_EIO:
+        return 503;
     case SR_ENOMEM:
     case SR_EINTERNAL:
-    case SR_STATUS_COUNT_: return 500;
+    case SR_STATUS_COUNT_:
+        return 500;
     }
     return 500;
 }
@@ -29,16 +38,26 @@ const char *
 sr_api_error_code(unsigned http_status)
 {
     switch (http_status) {
-    case 400: return "invalid_request";
-    case 401: return "unauthorized";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 409: return "conflict";
-    case 413: return "payload_too_large";
-    case 422: return "guest_error";
-    case 429: return "too_many_requests";
-    case 503: return "unavailable";
-    default: return "internal_error";
+    case 400:
+        return "invalid_request";
+    case 401:
+        return "unauthorized";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "payload_too_large";
+    case 422:
+        return "guest_error";
+    case 429:
+        return "too_many_requests";
+    case 503:
+        return "unavailable";
+    default:
+        return "internal_error";
     }
 }
 

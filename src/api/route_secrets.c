@@ -36,9 +36,9 @@ put_value(sr_api *api, const char *owner, const char *name, const struct sr_api_
                             "{\"value\": \"...\"}");
     } else {
         uint64_t version = 0;
-        sr_status rc = sr_engine_secret_set(api->eng, owner, name, json_string_value(sealed),
-                                            json_string_value(value), json_string_length(value),
-                                            &version, &e);
+        sr_status rc =
+            sr_engine_secret_set(api->eng, owner, name, json_string_value(sealed),
+                                 json_string_value(value), json_string_length(value), &version, &e);
         if (rc == SR_EDENIED)
             e.status = SR_EINVAL; /* a box that does not open is a bad request, not a bad token */
         if (rc != SR_OK) {
@@ -143,7 +143,8 @@ sr_api__route_secrets(sr_api *api, const char *owner, const struct sr_api_reques
     }
     char name[SR_SECRET_NAME_MAX + 2];
     const char *rest = "";
-    bool ok = strncmp(req->path, "/secrets/", 9) == 0 && split(req->path, name, sizeof(name), &rest);
+    bool ok =
+        strncmp(req->path, "/secrets/", 9) == 0 && split(req->path, name, sizeof(name), &rest);
     if (ok && !*rest && strcmp(m, "PUT") == 0)
         put_value(api, owner, name, req, resp);
     else if (ok && !*rest && strcmp(m, "DELETE") == 0) {

@@ -70,7 +70,8 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
 {
     const char *h = req->authorization;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        sr_api__reply_error(resp, 401, "missing bearer token: send 'Authorization: Bearer <token>'");
+        sr_api__reply_error(resp, 401,
+                            "missing bearer token: send 'Authorization: Bearer <token>'");
         return NULL;
     }
     const char *tok = h + 7;
@@ -102,8 +103,8 @@ route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
 {
     json_t *body = NULL;
     sr_err e = {0};
-    if (sr_json_parse(req->body ? req->body : "", req->body_len, SR_MAX_JSON_DEPTH,
-                      "request body", &body, &e) != SR_OK) {
+    if (sr_json_parse(req->body ? req->body : "", req->body_len, SR_MAX_JSON_DEPTH, "request body",
+                      &body, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "parsing a request");
         return;
     }
@@ -166,19 +167,18 @@ route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
 {
     int64_t limit = SR_DEFAULT_PAGE;
     sr_err e = {0};
-    if (req->query_limit &&
-        sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE, "query parameter 'limit'", &limit, &e) !=
-            SR_OK) {
+    if (req->query_limit && sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE,
+                                         "query parameter 'limit'", &limit, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "listing jobs");
         return;
     }
     if (req->query_before && !valid_job_id(req->query_before)) {
-        sr_api__reply_error(resp, 400, "query parameter 'before' must be a job id (32 hex characters)");
+        sr_api__reply_error(resp, 400,
+                            "query parameter 'before' must be a job id (32 hex characters)");
         return;
     }
     json_t *list = NULL;
-    if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &list, &e) !=
-        SR_OK) {
+    if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &list, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "listing jobs");
         return;
     }
@@ -190,7 +190,7 @@ size_t
 sr_api_body_limit(const char *method, const char *path)
 {
     return strcmp(method, "POST") == 0 && strcmp(path, "/modules") == 0 ? SR_MAX_MODULE
-                                                                         : SR_MAX_BODY;
+                                                                        : SR_MAX_BODY;
 }
 
 static void
@@ -200,8 +200,8 @@ route_module_put(sr_api *api, const char *owner, const struct sr_api_request *re
     const char *ct = req->content_type;
     if (!ct || strncasecmp(ct, "application/wasm", 16) != 0) {
         sr_api__reply_error(resp, 400,
-                    "POST /modules takes the raw module bytes with 'Content-Type: "
-                    "application/wasm'");
+                            "POST /modules takes the raw module bytes with 'Content-Type: "
+                            "application/wasm'");
         return;
     }
     if (req->body_len == 0) {
@@ -237,16 +237,15 @@ route_module_get(sr_api *api, const char *owner, const char *hash, struct sr_api
 static json_t *
 info_limits(void)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}",
-                     "script_bytes", (json_int_t)SR_MAX_SCRIPT, "module_bytes",
-                     (json_int_t)SR_MAX_MODULE, "input_bytes", (json_int_t)SR_MAX_INPUT,
-                     "output_bytes", (json_int_t)SR_MAX_OUTPUT, "body_bytes",
-                     (json_int_t)SR_MAX_BODY, "log_entries", (json_int_t)SR_MAX_LOG_ENTRIES,
-                     "log_entry_bytes", SR_MAX_LOG_ENTRY, "timeout_default_s",
-                     SR_DEFAULT_TIMEOUT_S, "timeout_max_s", SR_MAX_TIMEOUT_S,
-                     "memory_default_mb", SR_DEFAULT_MEMORY_MB, "memory_max_mb",
-                     SR_MAX_MEMORY_MB, "random_bytes_max", SR_MAX_RANDOM_BYTES, "fuel_default",
-                     (json_int_t)SR_DEFAULT_FUEL, "fuel_max", (json_int_t)SR_MAX_FUEL);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "script_bytes",
+        (json_int_t)SR_MAX_SCRIPT, "module_bytes", (json_int_t)SR_MAX_MODULE, "input_bytes",
+        (json_int_t)SR_MAX_INPUT, "output_bytes", (json_int_t)SR_MAX_OUTPUT, "body_bytes",
+        (json_int_t)SR_MAX_BODY, "log_entries", (json_int_t)SR_MAX_LOG_ENTRIES, "log_entry_bytes",
+        SR_MAX_LOG_ENTRY, "timeout_default_s", SR_DEFAULT_TIMEOUT_S, "timeout_max_s",
+        SR_MAX_TIMEOUT_S, "memory_default_mb", SR_DEFAULT_MEMORY_MB, "memory_max_mb",
+        SR_MAX_MEMORY_MB, "random_bytes_max", SR_MAX_RANDOM_BYTES, "fuel_default",
+        (json_int_t)SR_DEFAULT_FUEL, "fuel_max", (json_int_t)SR_MAX_FUEL);
 }
 
 static void
@@ -260,8 +259,7 @@ route_info(sr_api *api, struct sr_api_response *resp)
     }
     const struct sr_engine_config *cfg = sr_engine_config(api->eng);
     json_t *limits = info_limits();
-    json_object_set_new(limits, "running_jobs_per_user",
-                        json_integer(cfg->max_running_per_user));
+    json_object_set_new(limits, "running_jobs_per_user", json_integer(cfg->max_running_per_user));
     json_object_set_new(limits, "queued_jobs_per_user", json_integer(cfg->max_queued_per_user));
     char ttl[32];
     int64_t ms = st.result_ttl_ms;
@@ -277,11 +275,10 @@ route_info(sr_api *api, struct sr_api_response *resp)
     resp->body = json_pack(
         "{s:s, s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o, s:{s:I, s:i, s:i, s:i}, s:s, "
         "s:I}",
-        "name", "sealrun", "version", SR_VERSION, "engines", "js", "engine",
-        sr_js_engine_version(), "jit", !cfg->js_no_jit, "wasm", "engine",
-        "sealrun-wasm " SR_VERSION, "wasi", "preview1", "isolation",
-        cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits, "stats",
-        "jobs_total", (json_int_t)st.jobs_total, "jobs_running", (int)st.running,
+        "name", "sealrun", "version", SR_VERSION, "engines", "js", "engine", sr_js_engine_version(),
+        "jit", !cfg->js_no_jit, "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1",
+        "isolation", cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits,
+        "stats", "jobs_total", (json_int_t)st.jobs_total, "jobs_running", (int)st.running,
         "jobs_queued", (int)st.queued, "job_processes", (int)st.processes, "result_ttl", ttl,
         "result_ttl_ms", (json_int_t)st.result_ttl_ms);
 }

@@ -369,7 +369,8 @@ main(int argc, char **argv)
                 strerror(errno));
         goto out;
     }
-    if (sr_crypto_init(&e) != SR_OK || sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
+    if (sr_crypto_init(&e) != SR_OK ||
+        sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
         sr_store_open_sqlite(db, &store, &e) != SR_OK) {
         wipe_key_env();
         fprintf(stderr, "sealrund: error: %s\n", e.msg);

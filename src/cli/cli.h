@@ -20,7 +20,8 @@ const char *cli_opt(const char *arg, const char *name, int *i, int argc, char **
 /* true if argv holds --help or -h. */
 bool cli_wants_help(int argc, char **argv);
 /* Prints "sealrun: error: MSG" (and a hint if not NULL); returns 'code'. */
-int cli_fail(int code, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int cli_fail(int code, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Reads a whole file ("-" = stdin) up to 'max' bytes. Returns owned text. */
 sr_status cli_read_file(const char *path, size_t max, char **out, size_t *out_len, sr_err *err);
 /* Prints a JSON value, indented, on stdout. */

@@ -139,8 +139,8 @@ parse_job_opts(int argc, char **argv, struct job_opts *o, bool remote)
         else if (a[0] != '-' && !o->file)
             o->file = a;
         else
-            return cli_fail(CLI_USAGE, remote ? "see 'sealrun exec --help'"
-                                              : "see 'sealrun run --help'",
+            return cli_fail(CLI_USAGE,
+                            remote ? "see 'sealrun exec --help'" : "see 'sealrun run --help'",
                             "unknown or incomplete argument '%s'", a);
     }
     if (!o->file)
@@ -154,8 +154,7 @@ set_number(json_t *body, const char *field, const char *text, sr_err *err)
     char *end = NULL;
     long long n = strtoll(text, &end, 10);
     if (!*text || *end)
-        return sr_err_set(err, SR_EINVAL, "--%s must be a whole number, got '%.32s'", field,
-                          text);
+        return sr_err_set(err, SR_EINVAL, "--%s must be a whole number, got '%.32s'", field, text);
     json_object_set_new(body, field, json_integer(n));
     return SR_OK;
 }
@@ -197,8 +196,8 @@ add_code(const struct job_opts *o, json_t *body, sr_err *err)
         if (o->format)
             json_object_set_new(body, "output_format", json_string(o->format));
     } else if (len > SR_MAX_SCRIPT) {
-        rc = sr_err_set(err, SR_ELIMIT, "'%s' is %zu bytes; a script may have at most %u",
-                        o->file, len, SR_MAX_SCRIPT);
+        rc = sr_err_set(err, SR_ELIMIT, "'%s' is %zu bytes; a script may have at most %u", o->file,
+                        len, SR_MAX_SCRIPT);
     } else {
         json_t *s = json_stringn(code, len);
         if (!s)
@@ -306,7 +305,8 @@ cmd_exec(int argc, char **argv)
     if (rc != CLI_OK)
         return rc;
     if (!o.server || !o.token)
-        return cli_fail(CLI_USAGE, "see 'sealrun exec --help'", "--server and --token are required");
+        return cli_fail(CLI_USAGE, "see 'sealrun exec --help'",
+                        "--server and --token are required");
     json_t *body = NULL;
     sr_err e = {0};
     if (build_body(&o, &body, &e) != SR_OK)
@@ -317,8 +317,8 @@ cmd_exec(int argc, char **argv)
     (void)snprintf(url, sizeof(url), "%s/execute", o.server);
     long status = 0;
     json_t *ans = NULL;
-    sr_status st = cli_http("POST", url, o.token, text, strlen(text), "application/json", &status,
-                            &ans, &e);
+    sr_status st =
+        cli_http("POST", url, o.token, text, strlen(text), "application/json", &status, &ans, &e);
     free(text);
     if (st != SR_OK)
         rc = cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
@@ -350,7 +350,8 @@ run_local(const struct job_opts *o, const struct sr_job_request *req)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     /* Sign only when the operator's key is at hand (COMPUTE_MASTER_KEY). */
     sr_keys *keys = NULL;
-    if (getenv("COMPUTE_MASTER_KEY") && sr_keys_load("/nonexistent", false, &(bool){false}, &keys, &e) != SR_OK)
+    if (getenv("COMPUTE_MASTER_KEY") &&
+        sr_keys_load("/nonexistent", false, &(bool){false}, &keys, &e) != SR_OK)
         keys = NULL;
     int rc = CLI_FAILED;
     json_t *job = NULL;

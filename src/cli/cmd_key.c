@@ -86,8 +86,9 @@ open_output(const json_t *job, const char *sk64, json_t **out, sr_err *err)
 {
     const char *sealed = json_string_value(json_object_get(job, "encrypted_output"));
     if (!sealed)
-        return sr_err_set(err, SR_EINVAL, "the job has no 'encrypted_output' (was "
-                                          "output_pubkey given?)");
+        return sr_err_set(err, SR_EINVAL,
+                          "the job has no 'encrypted_output' (was "
+                          "output_pubkey given?)");
     uint8_t *sk = NULL;
     size_t sk_len = 0;
     if (sr_base64_decode(sk64, strlen(sk64), &sk, &sk_len, err) != SR_OK || sk_len != 32) {
@@ -207,7 +208,8 @@ cmd_verify_output(int argc, char **argv)
                      "signature (HMAC-SHA256 under the output-MAC subkey)", NULL);
     else
         printf("skip signature: no master keys (set COMPUTE_MASTER_KEY and SECRETS_MASTER_KEY, "
-               "or pass --data-dir)%s%s\n", dir ? ": " : "", dir ? e.msg : "");
+               "or pass --data-dir)%s%s\n",
+               dir ? ": " : "", dir ? e.msg : "");
     sr_keys_free(keys);
     json_decref(output);
     json_decref(job);

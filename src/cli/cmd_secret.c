@@ -167,9 +167,9 @@ cmd_secret(int argc, char **argv)
     if (strcmp(sub, "set") == 0)
         return (rc = need(&o, 1, "secret set takes NAME")) ? rc : secret_set(&o, o.pos[0]);
     if (strcmp(sub, "list") == 0)
-        return (rc = need(&o, 0, "secret list takes no NAME")) ? rc
-                                                               : simple(&o, "GET", "/secrets",
-                                                                        NULL, 0);
+        return (rc = need(&o, 0, "secret list takes no NAME"))
+                   ? rc
+                   : simple(&o, "GET", "/secrets", NULL, 0);
     if (strcmp(sub, "pubkey") == 0)
         return (rc = need(&o, 0, "secret pubkey takes no NAME"))
                    ? rc

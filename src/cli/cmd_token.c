@@ -123,8 +123,7 @@ cmd_token(int argc, char **argv)
                             argv[i]);
     }
     if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke"))
-        return cli_fail(CLI_USAGE, "use create, list or revoke", "unknown token command '%s'",
-                        sub);
+        return cli_fail(CLI_USAGE, "use create, list or revoke", "unknown token command '%s'", sub);
     if (strcmp(sub, "revoke") == 0 && !id)
         return cli_fail(CLI_USAGE, "see 'sealrun token list'", "token revoke needs an ID");
     sr_err e = {0};

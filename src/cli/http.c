@@ -20,8 +20,8 @@ on_data(char *p, size_t size, size_t n, void *arg)
 }
 
 sr_status
-cli_http(const char *method, const char *url, const char *token, const char *body,
-         size_t body_len, const char *content_type, long *status, json_t **out, sr_err *err)
+cli_http(const char *method, const char *url, const char *token, const char *body, size_t body_len,
+         const char *content_type, long *status, json_t **out, sr_err *err)
 {
     CURL *c = curl_easy_init();
     if (!c)

@@ -85,9 +85,9 @@ cli_read_file(const char *path, size_t max, char **out, size_t *out_len, sr_err 
         fclose(f);
     if (rc != SR_OK) {
         sr_buf_fini(&b);
-        return rc == SR_ELIMIT ? sr_err_set(err, SR_ELIMIT, "'%s' is larger than %zu bytes",
-                                            path, max)
-                               : rc;
+        return rc == SR_ELIMIT
+                   ? sr_err_set(err, SR_ELIMIT, "'%s' is larger than %zu bytes", path, max)
+                   : rc;
     }
     *out_len = b.len;
     *out = sr_buf_steal(&b);
@@ -112,8 +112,7 @@ main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {
         {"token", cmd_token},   {"exec", cmd_exec},       {"run", cmd_run},
-        {"secret", cmd_secret}, {"storage", cmd_storage},
-        {"verify", cmd_verify},
+        {"secret", cmd_secret}, {"storage", cmd_storage}, {"verify", cmd_verify},
         {"keygen", cmd_keygen}, {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

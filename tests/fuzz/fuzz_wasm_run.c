@@ -23,7 +23,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct sr_wasm_limits fuzz_limits = {
-    .max_pages = 16, .fuel = 10000, .max_depth = 64, .max_stack = 1u << 16, .max_table = 1000,
+    .max_pages = 16,
+    .fuel = 10000,
+    .max_depth = 64,
+    .max_stack = 1u << 16,
+    .max_table = 1000,
 };
 
 static sr_status
@@ -47,12 +51,18 @@ static char
 type_letter(uint8_t t)
 {
     switch (t) {
-    case SR_WASM_I32: return 'i';
-    case SR_WASM_I64: return 'I';
-    case SR_WASM_F32: return 'f';
-    case SR_WASM_F64: return 'F';
-    case SR_WASM_EXTERNREF: return 'r';
-    default: return 'R';
+    case SR_WASM_I32:
+        return 'i';
+    case SR_WASM_I64:
+        return 'I';
+    case SR_WASM_F32:
+        return 'f';
+    case SR_WASM_F64:
+        return 'F';
+    case SR_WASM_EXTERNREF:
+        return 'r';
+    default:
+        return 'R';
     }
 }
 
@@ -89,13 +99,20 @@ only_wasi_imports(const sr_wasm_module *m)
 static void
 run_wasi(const sr_wasm_module *m)
 {
-    static const char *const argv[] = { "fuzz", "arg1" };
-    static const char *const env[] = { "FUZZ=1" };
+    static const char *const argv[] = {"fuzz", "arg1"};
+    static const char *const env[] = {"FUZZ=1"};
     static const uint8_t input[] = "{\"input\":\"hello\"}";
     const struct sr_wasi_config cfg = {
-        .argv = argv, .argc = 2, .env = env, .envc = 1, .stdin_data = input,
-        .stdin_len = sizeof input - 1, .stdout_max = 4096, .stderr_max = 4096,
-        .random = fuzz_random, .fake_clock = true,
+        .argv = argv,
+        .argc = 2,
+        .env = env,
+        .envc = 1,
+        .stdin_data = input,
+        .stdin_len = sizeof input - 1,
+        .stdout_max = 4096,
+        .stderr_max = 4096,
+        .random = fuzz_random,
+        .fake_clock = true,
     };
     struct sr_wasi_result res;
     memset(&res, 0, sizeof res);
@@ -116,8 +133,8 @@ call_exports(sr_wasm_instance *inst, const sr_wasm_module *m)
         if (args && res) {
             sr_err err;
             memset(&err, 0, sizeof err);
-            (void)sr_wasm_call_n(inst, e->name, e->name_len, args, ft->nparams, res,
-                                 ft->nresults, &err);
+            (void)sr_wasm_call_n(inst, e->name, e->name_len, args, ft->nparams, res, ft->nresults,
+                                 &err);
         }
         free(args);
         free(res);
@@ -138,8 +155,8 @@ run_linked(const sr_wasm_module *m)
         char *sig = sig_of(&m->types[im->type]);
         if (!sig)
             break;
-        sr_status st = sr_wasm_linker_define_func(lk, im->module, im->name, sig, fuzz_host_trap,
-                                                  NULL, NULL);
+        sr_status st =
+            sr_wasm_linker_define_func(lk, im->module, im->name, sig, fuzz_host_trap, NULL, NULL);
         free(sig);
         if (st != SR_OK)
             break;

@@ -35,11 +35,21 @@ struct host_import {
 static void
 print_value(uint8_t type, uint64_t v)
 {
-    union { uint32_t u; float f; } f32;
-    union { uint64_t u; double d; } f64;
+    union {
+        uint32_t u;
+        float f;
+    } f32;
+    union {
+        uint64_t u;
+        double d;
+    } f64;
     switch (type) {
-    case SR_WASM_I32: printf("i32:%" PRIu32, (uint32_t)v); break;
-    case SR_WASM_I64: printf("i64:%" PRIu64, v); break;
+    case SR_WASM_I32:
+        printf("i32:%" PRIu32, (uint32_t)v);
+        break;
+    case SR_WASM_I64:
+        printf("i64:%" PRIu64, v);
+        break;
     case SR_WASM_F32:
         f32.u = (uint32_t)v;
         printf("f32:%f", (double)f32.f);
@@ -48,8 +58,12 @@ print_value(uint8_t type, uint64_t v)
         f64.u = v;
         printf("f64:%f", f64.d);
         break;
-    case SR_WASM_FUNCREF: printf("funcref:%d", v != 0); break;
-    default: printf("externref:%d", v != 0); break;
+    case SR_WASM_FUNCREF:
+        printf("funcref:%d", v != 0);
+        break;
+    default:
+        printf("externref:%d", v != 0);
+        break;
     }
 }
 
@@ -84,18 +98,23 @@ static char
 type_letter(uint8_t t)
 {
     switch (t) {
-    case SR_WASM_I32: return 'i';
-    case SR_WASM_I64: return 'I';
-    case SR_WASM_F32: return 'f';
-    case SR_WASM_F64: return 'F';
-    case SR_WASM_EXTERNREF: return 'r';
-    default: return 'R';
+    case SR_WASM_I32:
+        return 'i';
+    case SR_WASM_I64:
+        return 'I';
+    case SR_WASM_F32:
+        return 'f';
+    case SR_WASM_F64:
+        return 'F';
+    case SR_WASM_EXTERNREF:
+        return 'r';
+    default:
+        return 'R';
     }
 }
 
 static sr_status
-define_imports(sr_wasm_linker *lk, const sr_wasm_module *m, struct host_import *hosts,
-               sr_err *err)
+define_imports(sr_wasm_linker *lk, const sr_wasm_module *m, struct host_import *hosts, sr_err *err)
 {
     for (uint32_t i = 0; i < m->nimports; i++) {
         const struct sr_wasm__import *im = &m->imports[i];
@@ -139,8 +158,7 @@ call_exports(sr_wasm_instance *inst, const sr_wasm_module *m)
         sr_err err;
         memset(&err, 0, sizeof err);
         fflush(stdout);
-        sr_status st = sr_wasm_call_n(inst, e->name, e->name_len, NULL, 0, res, ft->nresults,
-                                      &err);
+        sr_status st = sr_wasm_call_n(inst, e->name, e->name_len, NULL, 0, res, ft->nresults, &err);
         printf("%.*s() =>", (int)e->name_len, e->name);
         if (st != SR_OK) {
             printf(" error: %s\n", err.msg);
@@ -171,7 +189,7 @@ read_all(const char *path, size_t *len)
 int
 main(int argc, char **argv)
 {
-    struct sr_wasm_limits lim = { 0 };
+    struct sr_wasm_limits lim = {0};
     int ai = 1;
     if (argc == 4 && strcmp(argv[1], "--fuel") == 0) {
         lim.fuel = strtoull(argv[2], NULL, 10);

@@ -79,8 +79,8 @@ load_file(const char *path, uint8_t **out, size_t *len)
     return 0;
 }
 
-static void
-fail(struct file_state *fs, long line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct file_state *fs, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 fail(struct file_state *fs, long line, const char *fmt, ...)
@@ -172,7 +172,7 @@ parse_value(json_t *v, uint64_t *bits, const char **type, const char **nan)
     const bool is_ref = strcmp(*type, "externref") == 0 || strcmp(*type, "funcref") == 0;
     if (!s) {
         if (is_ref) {
-            *nan = "any";  /* a non-null reference of this type */
+            *nan = "any"; /* a non-null reference of this type */
             return 0;
         }
         return -1;
@@ -220,8 +220,7 @@ do_action(struct file_state *fs, json_t *action, uint64_t *results, size_t nres,
             return sr_err_set(err, SR_EINVAL, "bad argument %zu", i);
     }
     json_t *jfield = json_object_get(action, "field");
-    return sr_wasm_call_n(inst, field, json_string_length(jfield), argv, nargs, results, nres,
-                          err);
+    return sr_wasm_call_n(inst, field, json_string_length(jfield), argv, nargs, results, nres, err);
 }
 
 static bool
@@ -239,8 +238,7 @@ value_matches(json_t *expected, uint64_t got)
         const bool canonical = strcmp(nan, "nan:canonical") == 0;
         if (f32) {
             const uint32_t g = (uint32_t)got;
-            return canonical ? (g & 0x7fffffffu) == 0x7fc00000u
-                             : (g & 0x7fc00000u) == 0x7fc00000u;
+            return canonical ? (g & 0x7fffffffu) == 0x7fc00000u : (g & 0x7fc00000u) == 0x7fc00000u;
         }
         if (f64)
             return canonical ? (got & 0x7fffffffffffffffull) == 0x7ff8000000000000ull
@@ -270,8 +268,8 @@ cmd_assert_return(struct file_state *fs, json_t *cmd, long line)
     for (size_t i = 0; i < n; i++) {
         if (!value_matches(json_array_get(expected, i), results[i])) {
             char *want = json_dumps(json_array_get(expected, i), JSON_COMPACT);
-            fail(fs, line, "assert_return: result %zu is 0x%" PRIx64 ", expected %s", i,
-                 results[i], want ? want : "?");
+            fail(fs, line, "assert_return: result %zu is 0x%" PRIx64 ", expected %s", i, results[i],
+                 want ? want : "?");
             free(want);
             return;
         }
@@ -298,17 +296,16 @@ cmd_assert_trap(struct file_state *fs, json_t *cmd, long line, bool exhaustion)
     const char *text = json_string_value(json_object_get(cmd, "text"));
     uint64_t results[MAX_VALUES];
     sr_err err = {0};
-    sr_status st = do_action(fs, json_object_get(cmd, "action"), results, expected_count(cmd),
-                             &err);
+    sr_status st =
+        do_action(fs, json_object_get(cmd, "action"), results, expected_count(cmd), &err);
     if (st == SR_OK) {
         fail(fs, line, "%s: returned, expected a trap '%s'",
              exhaustion ? "assert_exhaustion" : "assert_trap", text ? text : "");
         return;
     }
     if (exhaustion) {
-        sr_wasm_instance *inst =
-            find_instance(fs, json_string_value(json_object_get(json_object_get(cmd, "action"),
-                                                                "module")));
+        sr_wasm_instance *inst = find_instance(
+            fs, json_string_value(json_object_get(json_object_get(cmd, "action"), "module")));
         const sr_wasm_trap t = inst ? sr_wasm_instance_trap(inst) : SR_WASM_TRAP_NONE;
         if (t != SR_WASM_TRAP_CALL_DEPTH && t != SR_WASM_TRAP_VALUE_STACK) {
             fail(fs, line, "assert_exhaustion: got '%s'", err.msg);
@@ -352,8 +349,8 @@ cmd_bad_module(struct file_state *fs, json_t *cmd, long line, const char *kind)
         fs->skipped++; /* text format: a binary-only engine cannot decode it */
         return;
     }
-    const bool decode_fails = strcmp(kind, "assert_invalid") == 0 ||
-                              strcmp(kind, "assert_malformed") == 0;
+    const bool decode_fails =
+        strcmp(kind, "assert_invalid") == 0 || strcmp(kind, "assert_malformed") == 0;
     sr_status st = load_module(fs, filename, &mod, &err);
     if (decode_fails) {
         if (st == SR_EINVAL) {
@@ -532,6 +529,7 @@ main(int argc, char **argv)
         return 77;
     }
     printf("%ld passed, %ld failed (%ld text-format assert_malformed skipped: binary-only "
-           "engine)\n", passed, failed, skipped);
+           "engine)\n",
+           passed, failed, skipped);
     return failed ? 1 : 0;
 }

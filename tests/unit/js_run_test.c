@@ -622,10 +622,11 @@ static void
 test_runs_many_trivial_jobs_in_one_vm(void **state)
 {
     (void)state;
-    struct sr_js_job job = {.script = "function main(i) { return {ok: !globalThis.seen, n: (globalThis.seen = 1)}; }",
-                            .input_json = "{}",
-                            .cpu_limit_us = 1000000,
-                            .statm_fd = -1};
+    struct sr_js_job job = {
+        .script = "function main(i) { return {ok: !globalThis.seen, n: (globalThis.seen = 1)}; }",
+        .input_json = "{}",
+        .cpu_limit_us = 1000000,
+        .statm_fd = -1};
     job.script_len = strlen(job.script);
     struct sr_js_result res;
     const int n = 300;

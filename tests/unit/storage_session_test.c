@@ -66,8 +66,8 @@ seal_open(const uint8_t *v, size_t len, size_t *blob_len)
     uint8_t *blob = NULL, *out = NULL;
     size_t out_len = 0;
     sr_err e = {0};
-    assert_int_equal(sr_storage_seal(nskey, "alice", "default", (const uint8_t *)"k", 1, 3, v,
-                                     len, &blob, blob_len, &e),
+    assert_int_equal(sr_storage_seal(nskey, "alice", "default", (const uint8_t *)"k", 1, 3, v, len,
+                                     &blob, blob_len, &e),
                      SR_OK);
     assert_int_equal(sr_storage_open(nskey, "alice", "default", (const uint8_t *)"k", 1, 3, blob,
                                      *blob_len, &out, &out_len, &e),
@@ -117,16 +117,16 @@ test_codec_aad_binds_owner_ns_key_version(void **state)
     size_t blen = 0, olen = 0;
     sr_err e = {0};
     const uint8_t *k = (const uint8_t *)"key";
-    assert_int_equal(sr_storage_seal(nskey, "alice", "ns", k, 3, 5, (const uint8_t *)"v", 1,
-                                     &blob, &blen, &e),
-                     SR_OK);
+    assert_int_equal(
+        sr_storage_seal(nskey, "alice", "ns", k, 3, 5, (const uint8_t *)"v", 1, &blob, &blen, &e),
+        SR_OK);
     assert_int_equal(sr_storage_open(nskey, "bob", "ns", k, 3, 5, blob, blen, &out, &olen, &e),
                      SR_EDENIED);
     assert_string_equal(e.msg, "authentication failed");
     assert_int_equal(sr_storage_open(nskey, "alice", "ns2", k, 3, 5, blob, blen, &out, &olen, &e),
                      SR_EDENIED);
-    assert_int_equal(sr_storage_open(nskey, "alice", "ns", (const uint8_t *)"kez", 3, 5, blob,
-                                     blen, &out, &olen, &e),
+    assert_int_equal(sr_storage_open(nskey, "alice", "ns", (const uint8_t *)"kez", 3, 5, blob, blen,
+                                     &out, &olen, &e),
                      SR_EDENIED);
     assert_int_equal(sr_storage_open(nskey, "alice", "ns", k, 3, 6, blob, blen, &out, &olen, &e),
                      SR_EDENIED);
@@ -187,8 +187,8 @@ call(sr_storage_session *s, char op, const char *key, const char *val, size_t vl
                      SR_OK);
     sr_buf_reset(out);
     sr_err e = {0};
-    assert_int_equal(
-        sr_storage_session_handle(s, (const uint8_t *)req.data, req.len, out, &e), SR_OK);
+    assert_int_equal(sr_storage_session_handle(s, (const uint8_t *)req.data, req.len, out, &e),
+                     SR_OK);
     sr_buf_fini(&req);
     assert_true(out->len >= 1);
     return (unsigned char)out->data[0];
@@ -255,9 +255,8 @@ test_read_your_writes_and_commit(void **state)
 
     /* the value is encrypted at rest */
     struct sr_kv_row row = {0};
-    assert_int_equal(sr_store_kv_get(f->st, "alice", "default", (const uint8_t *)"x", 1, &row,
-                                     NULL),
-                     SR_OK);
+    assert_int_equal(
+        sr_store_kv_get(f->st, "alice", "default", (const uint8_t *)"x", 1, &row, NULL), SR_OK);
     assert_int_equal(row.blob_len, 1 + SR_STORAGE_BLOB_OVERHEAD);
     assert_int_equal(row.version, 1);
     sr_kv_row_fini(&row);
@@ -333,8 +332,8 @@ test_list_merges_buffer(void **state)
     assert_int_equal(call(s, 'D', "a/2", NULL, 0, &out), SR_STORAGE_WIRE_OK);
     set(s, "a/25", "y");
     sr_buf_init(&req, 1 << 20);
-    assert_int_equal(
-        sr_storage_wire_list_request(&req, (const uint8_t *)"a/", 2, 2, NULL, 0, NULL), SR_OK);
+    assert_int_equal(sr_storage_wire_list_request(&req, (const uint8_t *)"a/", 2, 2, NULL, 0, NULL),
+                     SR_OK);
     sr_buf_reset(&out);
     assert_int_equal(sr_storage_session_handle(s, (const uint8_t *)req.data, req.len, &out, NULL),
                      SR_OK);

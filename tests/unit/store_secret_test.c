@@ -103,8 +103,13 @@ test_audit_is_kept_per_owner_and_name(void **state)
 {
     struct fix *f = *state;
     sr_err e = {0};
-    struct sr_audit_row r = {.owner = "alice", .name = "K", .job_id = "j1", .user = "bob",
-                             .version = 3, .outcome = "denied", .reason = "user 'bob' not allowed",
+    struct sr_audit_row r = {.owner = "alice",
+                             .name = "K",
+                             .job_id = "j1",
+                             .user = "bob",
+                             .version = 3,
+                             .outcome = "denied",
+                             .reason = "user 'bob' not allowed",
                              .time_ms = 100};
     assert_int_equal(sr_store_audit_add(f->st, &r, &e), SR_OK);
     r.job_id = "j2";

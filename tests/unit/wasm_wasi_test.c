@@ -71,10 +71,14 @@ run(const char *mode, const char *arg, const struct sr_wasm_limits *lim, const c
 {
     const char *argv[3] = {"guest", mode, arg};
     const char *env[1] = {"GREETING=hi there"};
-    const struct sr_wasi_config cfg = {
-        .argv = argv, .argc = arg ? 3 : 2, .env = env, .envc = 1,
-        .stdin_data = (const uint8_t *)input, .stdin_len = input ? strlen(input) : 0,
-        .random = fake_random, .fake_clock = false};
+    const struct sr_wasi_config cfg = {.argv = argv,
+                                       .argc = arg ? 3 : 2,
+                                       .env = env,
+                                       .envc = 1,
+                                       .stdin_data = (const uint8_t *)input,
+                                       .stdin_len = input ? strlen(input) : 0,
+                                       .random = fake_random,
+                                       .fake_clock = false};
     sr_err err = {0};
     return sr_wasm_run_wasi(g_mod, lim, &cfg, res, &err);
 }
@@ -122,7 +126,7 @@ test_memory_grows_to_the_limit_and_no_further(void **state)
     struct sr_wasi_result res;
     const struct sr_wasm_limits lim = {.max_pages = 160}; /* 10 MiB */
     assert_int_equal(run("grow", NULL, &lim, NULL, &res), SR_OK);
-    const int got = atoi((char *)res.stdout_data);
+    const int got = (int)strtol((char *)res.stdout_data, NULL, 10);
     assert_true(got >= 5 && got < 10);
     assert_true(res.memory_limit);
     sr_wasi_result_fini(&res);
@@ -237,11 +241,11 @@ test_import_outside_the_subset_is_named(void **state)
     (void)state;
     /* (module (import "wasi_snapshot_preview1" "path_open" (func)) (func (export "_start"))) */
     static const uint8_t bytes[] = {
-        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00,
-        0x02, 0x24, 0x01, 0x16, 'w', 'a', 's', 'i', '_', 's', 'n', 'a', 'p', 's', 'h', 'o', 't',
-        '_', 'p', 'r', 'e', 'v', 'i', 'e', 'w', '1', 0x09, 'p', 'a', 't', 'h', '_', 'o', 'p',
-        'e', 'n', 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x0a, 0x01, 0x06, '_', 's', 't',
-        'a', 'r', 't', 0x00, 0x01, 0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x02,
+        0x24, 0x01, 0x16, 'w',  'a',  's',  'i',  '_',  's',  'n',  'a',  'p',  's',  'h',  'o',
+        't',  '_',  'p',  'r',  'e',  'v',  'i',  'e',  'w',  '1',  0x09, 'p',  'a',  't',  'h',
+        '_',  'o',  'p',  'e',  'n',  0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x0a, 0x01, 0x06,
+        '_',  's',  't',  'a',  'r',  't',  0x00, 0x01, 0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};
     sr_wasm_module *mod = NULL;
     sr_err err = {0};
     assert_int_equal(sr_wasm_module_new(bytes, sizeof(bytes), &mod, &err), SR_OK);

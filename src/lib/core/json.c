@@ -25,7 +25,8 @@ depth_of(const json_t *v)
     if (json_is_object(v)) {
         const char *k;
         json_t *m;
-        json_object_foreach((json_t *)(uintptr_t)v, k, m) {
+        json_object_foreach((json_t *)(uintptr_t)v, k, m)
+        {
             size_t d = depth_of(m);
             if (d > max)
                 max = d;
@@ -35,7 +36,8 @@ depth_of(const json_t *v)
     if (json_is_array(v)) {
         size_t i;
         json_t *m;
-        json_array_foreach(v, i, m) {
+        json_array_foreach(v, i, m)
+        {
             size_t d = depth_of(m);
             if (d > max)
                 max = d;
@@ -69,7 +71,8 @@ restore_ints(json_t *v)
         const char *k;
         json_t *m;
         void *tmp;
-        json_object_foreach_safe(v, tmp, k, m) json_object_set_new(v, k, restore_ints(json_incref(m)));
+        json_object_foreach_safe(v, tmp, k, m)
+            json_object_set_new(v, k, restore_ints(json_incref(m)));
     }
     return v;
 }
@@ -110,14 +113,30 @@ put_string(sr_buf *b, const char *s, size_t len, sr_err *err)
         run = i + 1;
         char esc[8];
         switch (c) {
-        case '"': memcpy(esc, "\\\"", 3); break;
-        case '\\': memcpy(esc, "\\\\", 3); break;
-        case '\b': memcpy(esc, "\\b", 3); break;
-        case '\t': memcpy(esc, "\\t", 3); break;
-        case '\n': memcpy(esc, "\\n", 3); break;
-        case '\f': memcpy(esc, "\\f", 3); break;
-        case '\r': memcpy(esc, "\\r", 3); break;
-        default: (void)snprintf(esc, sizeof(esc), "\\u%04x", c); break;
+        case '"':
+            memcpy(esc, "\\\"", 3);
+            break;
+        case '\\':
+            memcpy(esc, "\\\\", 3);
+            break;
+        case '\b':
+            memcpy(esc, "\\b", 3);
+            break;
+        case '\t':
+            memcpy(esc, "\\t", 3);
+            break;
+        case '\n':
+            memcpy(esc, "\\n", 3);
+            break;
+        case '\f':
+            memcpy(esc, "\\f", 3);
+            break;
+        case '\r':
+            memcpy(esc, "\\r", 3);
+            break;
+        default:
+            (void)snprintf(esc, sizeof(esc), "\\u%04x", c);
+            break;
         }
         if (rc == SR_OK)
             rc = sr_buf_append_str(b, esc, err);

@@ -34,8 +34,7 @@ sr_add_size(size_t a, size_t b, size_t *out)
 }
 
 sr_status
-sr_parse_i64(const char *s, int64_t min, int64_t max, const char *what, int64_t *out,
-             sr_err *err)
+sr_parse_i64(const char *s, int64_t min, int64_t max, const char *what, int64_t *out, sr_err *err)
 {
     if (!s || !*s)
         return sr_err_set(err, SR_EINVAL, "%s must be a whole number, got an empty value", what);
@@ -107,8 +106,7 @@ sr_status
 sr_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t len, sr_err *err)
 {
     if (hex_len != 2 * len)
-        return sr_err_set(err, SR_EINVAL, "expected %zu hex characters, got %zu", 2 * len,
-                          hex_len);
+        return sr_err_set(err, SR_EINVAL, "expected %zu hex characters, got %zu", 2 * len, hex_len);
     for (size_t i = 0; i < len; i++) {
         int hi = hexval(hex[2 * i]);
         int lo = hexval(hex[2 * i + 1]);
@@ -144,8 +142,7 @@ sr_base64_decode(const char *s, size_t s_len, uint8_t **out, size_t *out_len, sr
     /* Padding is optional: accept both the padded and the unpadded variant. */
     int variant = (s_len % 4 == 0) ? sodium_base64_VARIANT_ORIGINAL
                                    : sodium_base64_VARIANT_ORIGINAL_NO_PADDING;
-    if (sodium_base642bin(buf, cap, s, s_len, NULL, &n, &end, variant) != 0 ||
-        end != s + s_len) {
+    if (sodium_base642bin(buf, cap, s, s_len, NULL, &n, &end, variant) != 0 || end != s + s_len) {
         size_t at = end ? (size_t)(end - s) : 0;
         free(buf);
         return sr_err_set(err, SR_EINVAL, "invalid base64 at offset %zu of %zu", at, s_len);

@@ -58,8 +58,8 @@ struct answer {
     const char *output_json; /* when ok */
     json_t *logs;            /* borrowed array, may be NULL */
     uint64_t gas_used;
-    const char *code;        /* when !ok */
-    const char *message;     /* when !ok */
+    const char *code;    /* when !ok */
+    const char *message; /* when !ok */
 };
 
 static sr_status
@@ -105,8 +105,8 @@ run_js(struct proc_state *ps, const json_t *j, const char *secrets, sr_sandbox_c
     struct sr_js_result r = {0};
     sr_status rc = sr_js_run(ps->js, &job, &r, err);
     if (rc == SR_OK) {
-        const struct answer a = {r.ok, r.output_json, r.logs, r.gas_used, r.error_code,
-                                 r.error_message};
+        const struct answer a = {r.ok,       r.output_json, r.logs,
+                                 r.gas_used, r.error_code,  r.error_message};
         rc = write_answer(&a, resp, err);
     }
     *discard = r.discard;
@@ -163,17 +163,18 @@ wasm_output(const struct sr_wasi_result *r, int format, char *msg, size_t msg_le
     } else if (format == SR_OUTPUT_TEXT) {
         v = json_stringn((const char *)r->stdout_data, r->stdout_len);
         if (!v)
-            (void)snprintf(msg, msg_len, "stdout is not valid UTF-8 text; use output_format "
-                                         "\"base64\"");
+            (void)snprintf(msg, msg_len,
+                           "stdout is not valid UTF-8 text; use output_format "
+                           "\"base64\"");
     } else {
         sr_err e = {0};
         if (r->stdout_len == 0)
-            (void)snprintf(msg, msg_len, "the program wrote nothing to stdout; output_format "
-                                         "\"json\" expects one JSON value");
+            (void)snprintf(msg, msg_len,
+                           "the program wrote nothing to stdout; output_format "
+                           "\"json\" expects one JSON value");
         else if (sr_json_parse((const char *)r->stdout_data, r->stdout_len, 2048, "stdout", &v,
                                &e) != SR_OK)
-            (void)snprintf(msg, msg_len, "%s (use output_format \"text\" or \"base64\")",
-                           e.msg);
+            (void)snprintf(msg, msg_len, "%s (use output_format \"text\" or \"base64\")", e.msg);
     }
     char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     json_decref(v);
@@ -229,7 +230,8 @@ wasi_env(const json_t *j, const char *secrets, char **env, size_t cap, size_t *n
     json_t *sec = secrets ? json_loads(secrets, 0, NULL) : NULL;
     const char *k;
     json_t *v;
-    json_object_foreach(sec, k, v) {
+    json_object_foreach(sec, k, v)
+    {
         const char *val = json_string_value(v);
         size_t len = strlen(k) + (val ? strlen(val) : 0) + 2;
         char *kv = val && *n < cap ? malloc(len) : NULL;
@@ -243,8 +245,8 @@ wasi_env(const json_t *j, const char *secrets, char **env, size_t cap, size_t *n
 
 /* Input: a JSON string arrives as its UTF-8 bytes, anything else as JSON text. */
 static sr_status
-run_wasi(const json_t *j, const char *secrets, const sr_wasm_module *mod,
-         sr_sandbox_child *child, struct sr_wasi_result *r, sr_err *err)
+run_wasi(const json_t *j, const char *secrets, const sr_wasm_module *mod, sr_sandbox_child *child,
+         struct sr_wasi_result *r, sr_err *err)
 {
     const char *input = json_string_value(json_object_get(j, "input"));
     json_t *in = input ? json_loads(input, JSON_DECODE_ANY, NULL) : NULL;
@@ -313,8 +315,8 @@ run_wasm(const json_t *j, const char *secrets, const uint8_t *module, size_t mod
             code = SR_CODE_EXIT_CODE;
             exit_message(&r, msg, sizeof(msg));
         } else {
-            out = wasm_output(&r, (int)json_integer_value(json_object_get(j, "output_format")),
-                              msg, sizeof(msg));
+            out = wasm_output(&r, (int)json_integer_value(json_object_get(j, "output_format")), msg,
+                              sizeof(msg));
             code = out ? NULL : SR_CODE_OUTPUT_NOT_JSON;
         }
     }
@@ -329,8 +331,8 @@ run_wasm(const json_t *j, const char *secrets, const uint8_t *module, size_t mod
 }
 
 sr_status
-sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req,
-                  size_t len, sr_buf *resp, bool *discard, sr_err *err)
+sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_t len,
+                  sr_buf *resp, bool *discard, sr_err *err)
 {
     (void)arg;
     /* header NUL secrets NUL [module] */

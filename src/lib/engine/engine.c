@@ -117,8 +117,8 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
 }
 
 sr_status
-sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-                  json_t **out, sr_err *err)
+sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
+                  sr_err *err)
 {
     struct sr_job_request local = *req; /* shallow: only 'module' may be loaded into it */
     sr_status rc = sr_engine__refs_check(owner, req, err);
@@ -134,8 +134,8 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
 }
 
 static sr_status
-execute_admitted(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-                 json_t **out, sr_err *err)
+execute_admitted(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
+                 sr_err *err)
 {
     pthread_mutex_lock(&eng->mu);
     struct user_slot *u = slot_get(eng, owner);
@@ -245,8 +245,8 @@ submit_module(sr_engine *eng, const char *owner, const struct sr_job_request *re
 }
 
 sr_status
-sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-                 json_t **out, sr_err *err)
+sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
+                 sr_err *err)
 {
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "async jobs need a server with a store");
@@ -270,8 +270,8 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
     if (full) {
         queued_free(q);
         return sr_err_set(err, SR_ELIMIT,
-                          "user '%s' already has %u queued jobs (the limit); retry later",
-                          owner, eng->cfg.max_queued_per_user);
+                          "user '%s' already has %u queued jobs (the limit); retry later", owner,
+                          eng->cfg.max_queued_per_user);
     }
     /* the worker loads the module by hash, as after a restart */
     free(q->req.module);
@@ -341,8 +341,7 @@ run_queued(sr_engine *eng, struct queued_job *q)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s': %s", q->id, e.msg);
         return;
     }
-    if (run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, &job, &e) !=
-        SR_OK)
+    if (run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, &job, &e) != SR_OK)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", q->id, q->owner, e.msg);
     json_decref(job);
 }
@@ -405,7 +404,7 @@ static sr_status
 requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
 {
     json_t *body = NULL;
-    sr_status rc = sr_json_parse(r->request_json ? r->request_json : "", 
+    sr_status rc = sr_json_parse(r->request_json ? r->request_json : "",
                                  r->request_json ? strlen(r->request_json) : 0,
                                  SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
     struct sr_job_request req;
@@ -449,8 +448,10 @@ recover(sr_engine *eng, sr_err *err)
     if (rc != SR_OK)
         return sr_err_wrap(err, "marking interrupted jobs");
     if (n)
-        sr_log(SR_LOG_WARN, "engine", "%zu job(s) were running when sealrund stopped: failed "
-               "with INTERRUPTED", n);
+        sr_log(SR_LOG_WARN, "engine",
+               "%zu job(s) were running when sealrund stopped: failed "
+               "with INTERRUPTED",
+               n);
     struct sr_job_row *rows = NULL;
     rc = sr_store_jobs_queued(eng->store, &rows, &n, err);
     if (rc != SR_OK)
@@ -526,8 +527,7 @@ sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *
     size_t n = 0;
     sr_status rc = sr_store_job_list(eng->store, owner, limit + 1, before, &rows, &n, err);
     if (rc == SR_ENOTFOUND)
-        return sr_err_set(err, SR_EINVAL, "cursor 'before=%.40s' is not one of your jobs",
-                          before);
+        return sr_err_set(err, SR_EINVAL, "cursor 'before=%.40s' is not one of your jobs", before);
     if (rc != SR_OK)
         return rc;
     json_t *arr = json_array();

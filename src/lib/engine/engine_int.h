@@ -34,7 +34,7 @@ struct sr_engine {
     const sr_keys *keys; /* borrowed; NULL: no signature */
     sr_sandbox *sandbox;
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* queue changed, a slot freed, or stopping */
+    pthread_cond_t cv; /* queue changed, a slot freed, or stopping */
     struct user_slot *users;
     struct queued_job *qhead;
     unsigned nqueued;
@@ -55,10 +55,10 @@ struct sr_engine {
 /* What a job run produced, before it becomes the job object. */
 struct job_outcome {
     bool ok;
-    const char *code;    /* SR_CODE_* when !ok */
-    char *message;       /* owned, when !ok */
-    json_t *output;      /* owned, when ok */
-    json_t *logs;        /* owned array */
+    const char *code; /* SR_CODE_* when !ok */
+    char *message;    /* owned, when !ok */
+    json_t *output;   /* owned, when ok */
+    json_t *logs;     /* owned array */
     uint64_t gas_used;
     json_t *secrets_used; /* owned [{owner,name,version}], may be NULL */
     /* storage (docs/storage.md): set when the job ran with a store; the

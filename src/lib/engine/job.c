@@ -31,8 +31,7 @@ sr_engine__outcome_fini(struct job_outcome *o)
     memset(o, 0, sizeof(*o));
 }
 
-static void
-fail(struct job_outcome *o, const char *code, const char *fmt, ...)
+static void fail(struct job_outcome *o, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -61,9 +60,8 @@ build_child_request(const struct sr_job_request *req, uint64_t budget, const sr_
     bool wasm = strcmp(req->runtime, "wasm") == 0;
     json_t *o = json_pack("{s:s, s:s%, s:I, s:I, s:I}", "runtime", req->runtime, "input",
                           req->input_json, req->input_len, wasm ? "fuel" : "cpu_limit_us",
-                          (json_int_t)budget, "memory_bytes",
-                          (json_int_t)req->memory_mb * SR_MIB, "output_format",
-                          (json_int_t)req->output_format);
+                          (json_int_t)budget, "memory_bytes", (json_int_t)req->memory_mb * SR_MIB,
+                          "output_format", (json_int_t)req->output_format);
     if (o && !wasm) {
         json_object_set_new(o, "script", json_stringn(req->script, req->script_len));
         json_object_set_new(o, "entry_point", json_string(req->entry_point));
@@ -387,10 +385,10 @@ storage_json(const struct job_outcome *o)
         return json_null();
     json_t *s = json_pack("{s:s}", "namespace", o->storage_ns);
     int64_t b = 0, a = 0;
-    bool known = o->storage_version_before[0] &&
-                 sr_parse_i64(o->storage_version_before, 0, INT64_MAX, "version", &b, NULL) ==
-                     SR_OK &&
-                 sr_parse_i64(o->storage_version_after, 0, INT64_MAX, "version", &a, NULL) == SR_OK;
+    bool known =
+        o->storage_version_before[0] &&
+        sr_parse_i64(o->storage_version_before, 0, INT64_MAX, "version", &b, NULL) == SR_OK &&
+        sr_parse_i64(o->storage_version_after, 0, INT64_MAX, "version", &a, NULL) == SR_OK;
     json_object_set_new(s, "version_before", known ? json_integer(b) : json_null());
     json_object_set_new(s, "version_after", known ? json_integer(a) : json_null());
     return s;
@@ -421,8 +419,9 @@ sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
     json_object_set(job, "output", clear ? o->output : json_null());
     json_object_set(job, "logs", o->logs ? o->logs : json_array());
     if (!o->ok)
-        json_object_set_new(job, "error", json_pack("{s:s, s:s}", "code", o->code, "message",
-                                                    o->message ? o->message : ""));
+        json_object_set_new(
+            job, "error",
+            json_pack("{s:s, s:s}", "code", o->code, "message", o->message ? o->message : ""));
     json_object_set_new(job, "gas_used", json_integer((json_int_t)o->gas_used));
     uint64_t budget = (uint64_t)req->timeout_s * 1000000u;
     bool wasm = strcmp(req->runtime, "wasm") == 0;

@@ -48,9 +48,9 @@ sr_engine_module_describe(const uint8_t *bytes, size_t len, json_t **out, sr_err
         return rc == SR_ENOMEM ? rc : sr_err_set(err, SR_EINVAL, "invalid module: %s", err->msg);
     char hash[SR_HASH_HEX_LEN + 1];
     sr_sha256_hex(bytes, len, hash);
-    json_t *info = json_pack("{s:s, s:I, s:o, s:o}", "hash", hash, "size", (json_int_t)len,
-                             "imports", describe_externs(mod, true), "exports",
-                             describe_externs(mod, false));
+    json_t *info =
+        json_pack("{s:s, s:I, s:o, s:o}", "hash", hash, "size", (json_int_t)len, "imports",
+                  describe_externs(mod, true), "exports", describe_externs(mod, false));
     sr_wasm_module_free(mod);
     if (!info)
         return sr_err_set(err, SR_ENOMEM, "out of memory describing a module");
@@ -104,8 +104,7 @@ sr_engine_module_info(sr_engine *eng, const char *owner, const char *hash, json_
 }
 
 sr_status
-sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_job_request *req,
-                       sr_err *err)
+sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_job_request *req, sr_err *err)
 {
     if (strcmp(req->runtime, "wasm") != 0 || req->module)
         return SR_OK;

@@ -20,9 +20,9 @@
 
 /* ---- helpers ---- */
 
-static const char *const common_fields[] = {"runtime",   "input",     "secret_refs",
-                                            "timeout",   "memory_mb", "gas_limit",
-                                            "async",     "output_pubkey", "storage_namespace"};
+static const char *const common_fields[] = {"runtime", "input",         "secret_refs",
+                                            "timeout", "memory_mb",     "gas_limit",
+                                            "async",   "output_pubkey", "storage_namespace"};
 static const char *const js_fields[] = {"script", "entry_point"};
 static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
 
@@ -42,7 +42,8 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
 {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)body, k, v) {
+    json_object_foreach((json_t *)(uintptr_t)body, k, v)
+    {
         if (IN(k, common_fields) || (wasm ? IN(k, wasm_fields) : IN(k, js_fields)))
             continue;
         if (wasm ? IN(k, js_fields) : IN(k, wasm_fields))
@@ -61,8 +62,8 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
 }
 
 static sr_status
-get_uint(const json_t *body, const char *name, int64_t min, int64_t max, int64_t def,
-         int64_t *out, sr_err *err)
+get_uint(const json_t *body, const char *name, int64_t min, int64_t max, int64_t def, int64_t *out,
+         sr_err *err)
 {
     const json_t *v = json_object_get(body, name);
     if (!v || json_is_null(v)) {
@@ -106,10 +107,9 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
     if (rc == SR_OK)
         rc = get_uint(body, "memory_mb", 16, SR_MAX_MEMORY_MB, SR_DEFAULT_MEMORY_MB, &m, err);
     if (rc == SR_OK)
-        rc = wasm ? get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_FUEL,
-                             (int64_t)SR_DEFAULT_FUEL, &g, err)
-                  : get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_TIMEOUT_S * 1000000, 0, &g,
-                             err);
+        rc = wasm ? get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_FUEL, (int64_t)SR_DEFAULT_FUEL,
+                             &g, err)
+                  : get_uint(body, "gas_limit", 1, (int64_t)SR_MAX_TIMEOUT_S * 1000000, 0, &g, err);
     if (rc != SR_OK)
         return rc;
     out->timeout_s = (uint32_t)t;
@@ -164,8 +164,8 @@ parse_script(const json_t *body, struct sr_job_request *out, sr_err *err)
     if (len == 0)
         return sr_err_set(err, SR_EINVAL, "field 'script' is empty");
     if (len > SR_MAX_SCRIPT)
-        return sr_err_set(err, SR_ELIMIT, "field 'script' is %zu bytes; the limit is %u bytes",
-                          len, SR_MAX_SCRIPT);
+        return sr_err_set(err, SR_ELIMIT, "field 'script' is %zu bytes; the limit is %u bytes", len,
+                          SR_MAX_SCRIPT);
     out->script = dup_n(json_string_value(s), len);
     if (!out->script)
         return sr_err_set(err, SR_ENOMEM, "out of memory copying the script");
@@ -244,8 +244,7 @@ parse_module(const json_t *body, struct sr_job_request *out, sr_err *err)
 }
 
 static sr_status
-parse_strings(const json_t *arr, const char *field, size_t max, char ***out, size_t *n,
-              sr_err *err)
+parse_strings(const json_t *arr, const char *field, size_t max, char ***out, size_t *n, sr_err *err)
 {
     if (!arr || json_is_null(arr))
         return SR_OK;
@@ -299,7 +298,8 @@ parse_env(const json_t *env, struct sr_job_request *out, sr_err *err)
         return sr_err_set(err, SR_ENOMEM, "out of memory");
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)(uintptr_t)env, k, v) {
+    json_object_foreach((json_t *)(uintptr_t)env, k, v)
+    {
         if (!valid_env_name(k))
             return sr_err_set(err, SR_EINVAL,
                               "field 'env' name '%.64s' must be 1..128 of A-Z a-z 0-9 _, not "
@@ -428,16 +428,14 @@ copy_bytes(const void *p, size_t n, bool *ok)
 }
 
 sr_status
-sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request *dst,
-                        sr_err *err)
+sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request *dst, sr_err *err)
 {
     bool ok = true;
     *dst = *src;
     dst->runtime = copy_bytes(src->runtime, strlen(src->runtime), &ok);
     dst->script = copy_bytes(src->script, src->script_len, &ok);
-    dst->entry_point = src->entry_point ? copy_bytes(src->entry_point, strlen(src->entry_point),
-                                                     &ok)
-                                        : NULL;
+    dst->entry_point =
+        src->entry_point ? copy_bytes(src->entry_point, strlen(src->entry_point), &ok) : NULL;
     dst->module = copy_bytes(src->module, src->module_len, &ok);
     dst->args = copy_strings(src->args, src->nargs, &ok);
     dst->env = copy_strings(src->env, src->nenv, &ok);

@@ -64,8 +64,7 @@ put_value(sr_engine *eng, const char *owner, const char *name, const struct sr_s
         if (rc != SR_ECONFLICT)
             return rc;
     }
-    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again",
-                      name);
+    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again", name);
 }
 
 sr_status
@@ -147,8 +146,8 @@ sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out, sr_err *e
         sr_time_rfc3339(rows[i].created_at_ms, c);
         sr_time_rfc3339(rows[i].updated_at_ms, u);
         json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:s, s:o}", "name", rows[i].name,
-                                             "version", (json_int_t)rows[i].version,
-                                             "created_at", c, "updated_at", u, "policy",
+                                             "version", (json_int_t)rows[i].version, "created_at",
+                                             c, "updated_at", u, "policy",
                                              policy_json_of(rows[i].policy_json)));
         sr_secret_meta_fini(&rows[i]);
     }
@@ -172,10 +171,10 @@ sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name, size
     for (size_t i = 0; i < n; i++) {
         char t[32];
         sr_time_rfc3339(rows[i].time_ms, t);
-        json_array_append_new(
-            arr, json_pack("{s:s?, s:s, s:I, s:s, s:s, s:s}", "job_id", rows[i].job_id, "user",
-                           rows[i].user, "version", (json_int_t)rows[i].version, "outcome",
-                           rows[i].outcome, "reason", rows[i].reason, "time", t));
+        json_array_append_new(arr, json_pack("{s:s?, s:s, s:I, s:s, s:s, s:s}", "job_id",
+                                             rows[i].job_id, "user", rows[i].user, "version",
+                                             (json_int_t)rows[i].version, "outcome",
+                                             rows[i].outcome, "reason", rows[i].reason, "time", t));
         sr_audit_row_fini(&rows[i]);
     }
     free(rows);
@@ -220,8 +219,8 @@ audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
 /* {"SEALRUN_JOB_ID":..,"SEALRUN_USER":..,<the set's members>} into a buffer
  * that the caller wipes (sr_buf_fini_secure). */
 static sr_status
-secrets_object(const struct sr_secret_set *set, const char *job_id, const char *owner,
-               sr_buf *out, sr_err *err)
+secrets_object(const struct sr_secret_set *set, const char *job_id, const char *owner, sr_buf *out,
+               sr_err *err)
 {
     struct sr_secret_value js = {0};
     sr_status rc = sr_secret_set_js_json(set, &js, err);
@@ -269,8 +268,9 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
             .audit_ctx = eng,
         };
         if (rc == SR_OK && (!eng->store || !eng->keys))
-            rc = sr_err_set(err, SR_EDENIED, "secrets are not available here: local runs have "
-                                             "no secret store");
+            rc = sr_err_set(err, SR_EDENIED,
+                            "secrets are not available here: local runs have "
+                            "no secret store");
         else if (rc == SR_OK)
             rc = sr_secret_resolve(eng->keys, &refs, &sreq, &set, err);
     }

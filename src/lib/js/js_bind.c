@@ -1,8 +1,8 @@
 /*
  * js_bind.c - the host API a job's script sees: the globals 'input' and
  * 'secrets', console.log/info/warn/error (captured, capped), crypto.sha256,
- * crypto.randomBytes and getSecret (storage.* is in js_storage.c). Every host function checks its arguments
- * and throws TypeError/RangeError into the guest on misuse.
+ * crypto.randomBytes and getSecret (storage.* is in js_storage.c). Every host function checks its
+ * arguments and throws TypeError/RangeError into the guest on misuse.
  */
 #include "js_int.h"
 
@@ -228,7 +228,8 @@ crypto_sha256(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
             return NULL;
         sr_js__string_chunks(s, hash_chunk, &st);
         JSStringRelease(s);
-    } else if (argc >= 1 && JSValueIsObject(ctx, argv[0]) && sr_js__binary_bytes(ctx, argv[0], &p, &len)) {
+    } else if (argc >= 1 && JSValueIsObject(ctx, argv[0]) &&
+               sr_js__binary_bytes(ctx, argv[0], &p, &len)) {
         crypto_hash_sha256_update(&st, p ? p : (const uint8_t *)"", len);
     } else {
         (void)snprintf(msg, sizeof(msg),

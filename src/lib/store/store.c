@@ -349,8 +349,8 @@ check_secret_name(const char *name, sr_err *err)
 }
 
 sr_status
-sr_store_secret_get(sr_store *st, const char *owner, const char *name,
-                    struct sr_secret_stored *out, sr_err *err)
+sr_store_secret_get(sr_store *st, const char *owner, const char *name, struct sr_secret_stored *out,
+                    sr_err *err)
 {
     sr_status rc = check_owner(owner, err);
     if (rc == SR_OK)
@@ -462,8 +462,8 @@ sr_store_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns 
 }
 
 sr_status
-sr_store_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
-                size_t key_len, struct sr_kv_row *out, sr_err *err)
+sr_store_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key, size_t key_len,
+                struct sr_kv_row *out, sr_err *err)
 {
     sr_status rc = check_kv(owner, ns, err);
     if (rc == SR_OK)
@@ -478,8 +478,7 @@ sr_store_kv_list(sr_store *st, const char *owner, const char *ns, const uint8_t 
 {
     sr_status rc = check_kv(owner, ns, err);
     if (rc == SR_OK && (prefix_len > 256 || (prefix_len && !prefix)))
-        rc = sr_err_set(err, SR_EINVAL, "storage prefix must be 0..256 bytes, got %zu",
-                        prefix_len);
+        rc = sr_err_set(err, SR_EINVAL, "storage prefix must be 0..256 bytes, got %zu", prefix_len);
     if (rc == SR_OK && after)
         rc = check_kv_key(after, after_len, err);
     if (rc == SR_OK && (limit == 0 || limit > 1025))

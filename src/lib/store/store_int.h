@@ -49,8 +49,8 @@ struct sr_store_ops {
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
 
     sr_status (*module_put)(sr_store *st, const char *owner, const char *hash_hex,
-                            const uint8_t *bytes, size_t len, const char *info_json,
-                            int64_t now_ms, bool *created, sr_err *err);
+                            const uint8_t *bytes, size_t len, const char *info_json, int64_t now_ms,
+                            bool *created, sr_err *err);
     sr_status (*module_get)(sr_store *st, const char *owner, const char *hash_hex,
                             struct sr_module_row *out, sr_err *err);
 

@@ -70,7 +70,8 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                       "ON CONFLICT (owner, hash) DO NOTHING",
     [SQ_MODULE_GET] = "SELECT m.bytes, m.info_json, o.created_at FROM module_owners o "
                       "JOIN modules m ON m.hash = o.hash WHERE o.owner = ?1 AND o.hash = ?2",
-    [SQ_SECRET_GET] = "SELECT blob, version, policy_json FROM secrets WHERE owner = ?1 AND name = ?2",
+    [SQ_SECRET_GET] =
+        "SELECT blob, version, policy_json FROM secrets WHERE owner = ?1 AND name = ?2",
     [SQ_SECRET_INSERT] = "INSERT INTO secrets (owner, name, version, blob, created_at, updated_at) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     [SQ_SECRET_UPDATE] = "UPDATE secrets SET version = ?3, blob = ?4, updated_at = ?5 "
@@ -84,7 +85,8 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                      "reason, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [SQ_AUDIT_LIST] = "SELECT job_id, user, version, outcome, reason, time_ms FROM secret_audit "
                       "WHERE owner = ?1 AND name = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3",
-    [SQ_KV_NS] = "SELECT version, keys, bytes FROM storage_namespaces WHERE owner = ?1 AND name = ?2",
+    [SQ_KV_NS] =
+        "SELECT version, keys, bytes FROM storage_namespaces WHERE owner = ?1 AND name = ?2",
     [SQ_KV_GET] = "SELECT value, size, version FROM storage_entries "
                   "WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
     /* prefix match as a key range: key >= prefix AND substr(key,1,n) = prefix */
@@ -329,7 +331,8 @@ w_token_add(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : sr_store__sq_bind_text(stmt, 2, a->owner);
     b = b ? b : sr_store__sq_bind_text(stmt, 3, a->label);
     b = b ? b : sqlite3_bind_int64(stmt, 4, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "add a token for", a->owner);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "add a token for", a->owner);
     sr_store__sq_done(stmt);
     if (rc == SR_ECONFLICT)
         return sr_err_set(err, SR_ECONFLICT, "a token with this hash exists already");
@@ -435,7 +438,8 @@ w_token_revoke(struct sq_conn *c, void *arg, sr_err *err)
         return rc;
     int b = sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
     b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "revoke token", a->prefix);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "revoke token", a->prefix);
     sr_store__sq_done(stmt);
     return rc;
 }
@@ -467,7 +471,8 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : bind_ms(stmt, 8, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 9, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 10, r->expires_at_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "insert job", r->id);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "insert job", r->id);
     sr_store__sq_done(stmt);
     if (rc == SR_ECONFLICT)
         return sr_err_set(err, SR_ECONFLICT, "job '%s' exists already", r->id);
@@ -495,7 +500,8 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : bind_ms(stmt, 5, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "update job", r->id);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "update job", r->id);
     sr_store__sq_done(stmt);
     if (rc == SR_OK && sqlite3_changes(c->db) == 0)
         rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
@@ -606,7 +612,8 @@ w_jobs_interrupt(struct sq_conn *c, void *arg, sr_err *err)
         return rc;
     int b = sr_store__sq_bind_text(stmt, 1, a->result_json);
     b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "interrupt", "running jobs");
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "interrupt", "running jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
     return rc;
@@ -651,7 +658,8 @@ w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
     if (rc != SR_OK)
         return rc;
     int b = sqlite3_bind_int64(stmt, 1, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "purge", "expired jobs");
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "purge", "expired jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
     return rc;
@@ -758,7 +766,8 @@ w_module_put(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)a->len);
     b = b ? b : sr_store__sq_bind_text(stmt, 4, a->info_json);
     b = b ? b : sqlite3_bind_int64(stmt, 5, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "store module", a->hash);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "store module", a->hash);
     sr_store__sq_done(stmt);
     if (rc != SR_OK)
         return rc;
@@ -768,7 +777,8 @@ w_module_put(struct sq_conn *c, void *arg, sr_err *err)
     b = sr_store__sq_bind_text(stmt, 1, a->owner);
     b = b ? b : sr_store__sq_bind_text(stmt, 2, a->hash);
     b = b ? b : sqlite3_bind_int64(stmt, 3, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err) : sr_store__sq_step_done(stmt, err, "record the owner of module", a->hash);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "record the owner of module", a->hash);
     a->created = rc == SR_OK && sqlite3_changes(c->db) > 0;
     sr_store__sq_done(stmt);
     return rc;

@@ -145,23 +145,21 @@ sr_status sr_store__sq_secret_policy(sr_store *st, const char *owner, const char
                                      const char *policy_json, int64_t now_ms, sr_err *err);
 sr_status sr_store__sq_secret_delete(sr_store *st, const char *owner, const char *name,
                                      sr_err *err);
-sr_status sr_store__sq_secret_list(sr_store *st, const char *owner,
-                                   struct sr_secret_meta **rows, size_t *n, sr_err *err);
+sr_status sr_store__sq_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **rows,
+                                   size_t *n, sr_err *err);
 sr_status sr_store__sq_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err);
-sr_status sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name,
-                                  size_t limit, struct sr_audit_row **rows, size_t *n,
-                                  sr_err *err);
+sr_status sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
+                                  struct sr_audit_row **rows, size_t *n, sr_err *err);
 
 /* Storage namespaces and entries (store_sqlite_storage.c); see sr_store.h. */
-sr_status sr_store__sq_kv_ns(sr_store *st, const char *owner, const char *ns,
-                             struct sr_kv_ns *out, sr_err *err);
-sr_status sr_store__sq_kv_get(sr_store *st, const char *owner, const char *ns,
-                              const uint8_t *key, size_t key_len, struct sr_kv_row *out,
-                              sr_err *err);
+sr_status sr_store__sq_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
+                             sr_err *err);
+sr_status sr_store__sq_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
+                              size_t key_len, struct sr_kv_row *out, sr_err *err);
 sr_status sr_store__sq_kv_list(sr_store *st, const char *owner, const char *ns,
                                const uint8_t *prefix, size_t prefix_len, const uint8_t *after,
-                               size_t after_len, size_t limit, struct sr_kv_row **rows,
-                               size_t *n, sr_err *err);
+                               size_t after_len, size_t limit, struct sr_kv_row **rows, size_t *n,
+                               sr_err *err);
 sr_status sr_store__sq_kv_commit(sr_store *st, const struct sr_kv_commit *c,
                                  struct sr_kv_result *res, sr_err *err);
 

@@ -24,8 +24,8 @@ w_secret_put(struct sq_conn *c, void *arg, sr_err *err)
 {
     const struct secret_put_arg *a = arg;
     sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, a->expected ? SQ_SECRET_UPDATE : SQ_SECRET_INSERT, &stmt,
-                                     err);
+    sr_status rc =
+        sr_store__sq_stmt(c, a->expected ? SQ_SECRET_UPDATE : SQ_SECRET_INSERT, &stmt, err);
     if (rc != SR_OK)
         return rc;
     int b = sr_store__sq_bind_text(stmt, 1, a->owner);
@@ -49,8 +49,8 @@ w_secret_put(struct sq_conn *c, void *arg, sr_err *err)
 
 sr_status
 sr_store__sq_secret_put(sr_store *st, const char *owner, const char *name,
-                        uint64_t expected_version, const uint8_t *blob, size_t len,
-                        int64_t now_ms, sr_err *err)
+                        uint64_t expected_version, const uint8_t *blob, size_t len, int64_t now_ms,
+                        sr_err *err)
 {
     struct secret_put_arg a = {owner, name, expected_version, blob, len, now_ms};
     return sr_store__sq_write((struct sq_store *)st, w_secret_put, &a, err);

@@ -29,16 +29,16 @@ enum { K_FUNC, K_BLOCK, K_LOOP, K_IF, K_ELSE };
 
 struct ctl {
     uint8_t kind;
-    bool unreachable;  /* validation: the rest of the block is polymorphic */
-    bool dead;         /* emission: the block was entered from dead code */
+    bool unreachable; /* validation: the rest of the block is polymorphic */
+    bool dead;        /* emission: the block was entered from dead code */
     uint32_t np, nr;
     const uint8_t *params, *results;
-    uint32_t height;   /* stack height below the params */
-    size_t label;      /* K_LOOP: code index of the loop head */
-    int64_t patches;   /* chain of forward branches to the end */
+    uint32_t height; /* stack height below the params */
+    size_t label;    /* K_LOOP: code index of the loop head */
+    int64_t patches; /* chain of forward branches to the end */
     bool has_else_jump;
     size_t else_cell, else_instr;
-    uint32_t save;     /* first save slot of an if with params */
+    uint32_t save; /* first save slot of an if with params */
 };
 
 struct patch {
@@ -54,14 +54,14 @@ struct cc {
     sr_err *err;
     union sr_wasm__cell *code;
     size_t len, cap;
-    uint8_t *vt;       /* operand types */
-    uint32_t *vl;      /* NONE, or the local a deferred local.get refers to */
+    uint8_t *vt;  /* operand types */
+    uint32_t *vl; /* NONE, or the local a deferred local.get refers to */
     uint32_t h, hcap, maxh, npending;
     struct ctl *ctl;
     uint32_t nctl, ctlcap;
     struct patch *pt;
     size_t npt, ptcap;
-    size_t *fix;       /* cells holding save-slot numbers, rebased at the end */
+    size_t *fix; /* cells holding save-slot numbers, rebased at the end */
     size_t nfix, fixcap;
     uint32_t nsave, maxsave;
     size_t fuel_cell;
@@ -248,7 +248,7 @@ note_dst(struct cc *c, size_t dst_cell)
 {
     c->last_end = c->len;
     c->last_dst = dst_cell;
-    c->last_cmp_op = -1; /* op_numeric sets it again if this was a compare */
+    c->last_cmp_op = -1;      /* op_numeric sets it again if this was a compare */
     c->last_const = SIZE_MAX; /* op_const sets it again */
 }
 
@@ -428,9 +428,15 @@ push_ctl(struct cc *c, uint8_t kind, const uint8_t *params, uint32_t np, const u
         return nomem(c);
     c->ctlcap = (uint32_t)cap;
     const bool was_dead = c->nctl > 0 && dead(c);
-    c->ctl[c->nctl++] = (struct ctl){.kind = kind, .dead = was_dead, .np = np, .nr = nr,
-                                     .params = params, .results = results,
-                                     .height = c->h - np, .patches = -1, .save = c->nsave};
+    c->ctl[c->nctl++] = (struct ctl){.kind = kind,
+                                     .dead = was_dead,
+                                     .np = np,
+                                     .nr = nr,
+                                     .params = params,
+                                     .results = results,
+                                     .height = c->h - np,
+                                     .patches = -1,
+                                     .save = c->nsave};
     return SR_OK;
 }
 
@@ -606,8 +612,8 @@ emit_jump(struct cc *c, struct ctl *t)
 /* ---- conditions and fused compare-and-branch ------------------------------------------------ */
 
 struct cond {
-    int op;        /* branch op taken when the condition holds */
-    int inv;       /* branch op taken when it does not */
+    int op;  /* branch op taken when the condition holds */
+    int inv; /* branch op taken when it does not */
     int nargs;
     uint64_t a, b;
 };
@@ -638,8 +644,8 @@ pop_cond(struct cc *c, struct cond *out)
     sr_status st = pop(c, SR_WASM_I32, NULL, &slot);
     if (st != SR_OK)
         return st;
-    *out = (struct cond){.op = SR_WASM__OP_BR_IF, .inv = SR_WASM__OP_BR_UNLESS, .nargs = 1,
-                         .a = slot};
+    *out =
+        (struct cond){.op = SR_WASM__OP_BR_IF, .inv = SR_WASM__OP_BR_UNLESS, .nargs = 1, .a = slot};
     if (dead(c) || c->last_cmp_op < 0 || c->last_end != c->len || slot != own_slot(c, c->h))
         return SR_OK;
     const int cmp = c->last_cmp_op;
@@ -647,19 +653,27 @@ pop_cond(struct cc *c, struct cond *out)
     if (c->last_cmp_k != SIZE_MAX && c->last_cmp_k + 3 == at) {
         /* CONST t k; CMP d a t; br_if  ->  BR_CMP_K a k target */
         const int base = SR_WASM__OP_BR_I32_EQ_K - SR_WASM__OP_I32_EQ;
-        *out = (struct cond){.op = base + cmp, .inv = base + inverse_cmp(cmp), .nargs = 2,
-                             .a = c->code[at + 2].u, .b = c->code[c->last_cmp_k + 2].u};
+        *out = (struct cond){.op = base + cmp,
+                             .inv = base + inverse_cmp(cmp),
+                             .nargs = 2,
+                             .a = c->code[at + 2].u,
+                             .b = c->code[c->last_cmp_k + 2].u};
         c->len = c->last_cmp_k;
         c->last_cmp_op = -1;
         c->last_end = SIZE_MAX;
         return SR_OK;
     }
     if (cmp == SR_WASM__OP_I32_EQZ) {
-        *out = (struct cond){.op = SR_WASM__OP_BR_UNLESS, .inv = SR_WASM__OP_BR_IF, .nargs = 1,
+        *out = (struct cond){.op = SR_WASM__OP_BR_UNLESS,
+                             .inv = SR_WASM__OP_BR_IF,
+                             .nargs = 1,
                              .a = c->code[at + 2].u};
     } else {
-        *out = (struct cond){.op = fused_op(cmp), .inv = fused_op(inverse_cmp(cmp)), .nargs = 2,
-                             .a = c->code[at + 2].u, .b = c->code[at + 3].u};
+        *out = (struct cond){.op = fused_op(cmp),
+                             .inv = fused_op(inverse_cmp(cmp)),
+                             .nargs = 2,
+                             .a = c->code[at + 2].u,
+                             .b = c->code[at + 3].u};
     }
     c->len = at;
     c->last_cmp_op = -1;
@@ -721,7 +735,8 @@ zero_byte(struct cc *c)
     return st;
 }
 
-/* ---- operators -------------------------------------------------------------------------------- */
+/* ---- operators --------------------------------------------------------------------------------
+ */
 
 static sr_status
 op_block(struct cc *c, uint8_t kind)
@@ -940,8 +955,7 @@ op_br_table(struct cc *c)
     if (st == SR_OK)
         st = pop(c, SR_WASM_I32, NULL, &slot);
     const uint8_t *dtypes = NULL;
-    const uint32_t arity = st == SR_OK ? label_arity(&c->ctl[c->nctl - 1 - depths[n]], &dtypes)
-                                       : 0;
+    const uint32_t arity = st == SR_OK ? label_arity(&c->ctl[c->nctl - 1 - depths[n]], &dtypes) : 0;
     for (uint32_t i = 0; i <= n && st == SR_OK; i++) {
         const uint8_t *types = NULL;
         if (label_arity(&c->ctl[c->nctl - 1 - depths[i]], &types) != arity)
@@ -1009,8 +1023,8 @@ op_call(struct cc *c)
         if (f >= c->m->nfunc_imports) {
             st = emit_op(c, SR_WASM__OP_CALL, NULL);
             if (st == SR_OK)
-                st = emit_cell(c, (union sr_wasm__cell){
-                                      .code = &c->m->codes[f - c->m->nfunc_imports]}, NULL);
+                st = emit_cell(
+                    c, (union sr_wasm__cell){.code = &c->m->codes[f - c->m->nfunc_imports]}, NULL);
             if (st == SR_OK)
                 st = emit_u(c, base);
         } else {
@@ -1126,8 +1140,8 @@ read_memarg(struct cc *c, uint32_t natural_log2, uint32_t *offset)
 static sr_status
 op_load(struct cc *c, uint8_t op)
 {
-    static const uint8_t rt[14] = {0x7f, 0x7e, 0x7d, 0x7c, 0x7f, 0x7f, 0x7f, 0x7f,
-                                   0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e};
+    static const uint8_t rt[14] = {0x7f, 0x7e, 0x7d, 0x7c, 0x7f, 0x7f, 0x7f,
+                                   0x7f, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e, 0x7e};
     static const uint8_t lg[14] = {2, 3, 2, 3, 0, 0, 1, 1, 0, 0, 1, 1, 2, 2};
     const int i = op - 0x28;
     uint32_t off = 0, a = 0;
@@ -1209,17 +1223,24 @@ op_const(struct cc *c, uint8_t op)
 static void
 numeric_sig(uint8_t op, uint8_t *in1, uint8_t *in2, uint8_t *out)
 {
-    static const struct { uint8_t lo, hi, in1, in2, out; } sig[] = {
-        {0x45, 0x45, 0x7f, 0, 0x7f},    {0x46, 0x4f, 0x7f, 0x7f, 0x7f}, {0x50, 0x50, 0x7e, 0, 0x7f},
-        {0x51, 0x5a, 0x7e, 0x7e, 0x7f}, {0x5b, 0x60, 0x7d, 0x7d, 0x7f}, {0x61, 0x66, 0x7c, 0x7c, 0x7f},
-        {0x67, 0x69, 0x7f, 0, 0x7f},    {0x6a, 0x78, 0x7f, 0x7f, 0x7f}, {0x79, 0x7b, 0x7e, 0, 0x7e},
-        {0x7c, 0x8a, 0x7e, 0x7e, 0x7e}, {0x8b, 0x91, 0x7d, 0, 0x7d},    {0x92, 0x98, 0x7d, 0x7d, 0x7d},
-        {0x99, 0x9f, 0x7c, 0, 0x7c},    {0xa0, 0xa6, 0x7c, 0x7c, 0x7c}, {0xa7, 0xa7, 0x7e, 0, 0x7f},
-        {0xa8, 0xa9, 0x7d, 0, 0x7f},    {0xaa, 0xab, 0x7c, 0, 0x7f},    {0xac, 0xad, 0x7f, 0, 0x7e},
-        {0xae, 0xaf, 0x7d, 0, 0x7e},    {0xb0, 0xb1, 0x7c, 0, 0x7e},    {0xb2, 0xb3, 0x7f, 0, 0x7d},
-        {0xb4, 0xb5, 0x7e, 0, 0x7d},    {0xb6, 0xb6, 0x7c, 0, 0x7d},    {0xb7, 0xb8, 0x7f, 0, 0x7c},
-        {0xb9, 0xba, 0x7e, 0, 0x7c},    {0xbb, 0xbb, 0x7d, 0, 0x7c},    {0xbc, 0xbc, 0x7d, 0, 0x7f},
-        {0xbd, 0xbd, 0x7c, 0, 0x7e},    {0xbe, 0xbe, 0x7f, 0, 0x7d},    {0xbf, 0xbf, 0x7e, 0, 0x7c},
+    static const struct {
+        uint8_t lo, hi, in1, in2, out;
+    } sig[] = {
+        {0x45, 0x45, 0x7f, 0, 0x7f},    {0x46, 0x4f, 0x7f, 0x7f, 0x7f},
+        {0x50, 0x50, 0x7e, 0, 0x7f},    {0x51, 0x5a, 0x7e, 0x7e, 0x7f},
+        {0x5b, 0x60, 0x7d, 0x7d, 0x7f}, {0x61, 0x66, 0x7c, 0x7c, 0x7f},
+        {0x67, 0x69, 0x7f, 0, 0x7f},    {0x6a, 0x78, 0x7f, 0x7f, 0x7f},
+        {0x79, 0x7b, 0x7e, 0, 0x7e},    {0x7c, 0x8a, 0x7e, 0x7e, 0x7e},
+        {0x8b, 0x91, 0x7d, 0, 0x7d},    {0x92, 0x98, 0x7d, 0x7d, 0x7d},
+        {0x99, 0x9f, 0x7c, 0, 0x7c},    {0xa0, 0xa6, 0x7c, 0x7c, 0x7c},
+        {0xa7, 0xa7, 0x7e, 0, 0x7f},    {0xa8, 0xa9, 0x7d, 0, 0x7f},
+        {0xaa, 0xab, 0x7c, 0, 0x7f},    {0xac, 0xad, 0x7f, 0, 0x7e},
+        {0xae, 0xaf, 0x7d, 0, 0x7e},    {0xb0, 0xb1, 0x7c, 0, 0x7e},
+        {0xb2, 0xb3, 0x7f, 0, 0x7d},    {0xb4, 0xb5, 0x7e, 0, 0x7d},
+        {0xb6, 0xb6, 0x7c, 0, 0x7d},    {0xb7, 0xb8, 0x7f, 0, 0x7c},
+        {0xb9, 0xba, 0x7e, 0, 0x7c},    {0xbb, 0xbb, 0x7d, 0, 0x7c},
+        {0xbc, 0xbc, 0x7d, 0, 0x7f},    {0xbd, 0xbd, 0x7c, 0, 0x7e},
+        {0xbe, 0xbe, 0x7f, 0, 0x7d},    {0xbf, 0xbf, 0x7e, 0, 0x7c},
         {0xc0, 0xc1, 0x7f, 0, 0x7f},    {0xc2, 0xc4, 0x7e, 0, 0x7e},
     };
     for (size_t i = 0; i < sizeof(sig) / sizeof(sig[0]); i++) {
@@ -1235,8 +1256,7 @@ numeric_sig(uint8_t op, uint8_t *in1, uint8_t *in2, uint8_t *out)
 static bool
 is_fusable_cmp(int op)
 {
-    return op == SR_WASM__OP_I32_EQZ ||
-           (op >= SR_WASM__OP_I32_EQ && op <= SR_WASM__OP_I32_GE_U) ||
+    return op == SR_WASM__OP_I32_EQZ || (op >= SR_WASM__OP_I32_EQ && op <= SR_WASM__OP_I32_GE_U) ||
            (op >= SR_WASM__OP_I64_EQ && op <= SR_WASM__OP_I64_GE_U);
 }
 
@@ -1244,18 +1264,31 @@ is_fusable_cmp(int op)
 static int
 const_variant(int iop)
 {
-    static const struct { int op, k; } map[] = {
-        {SR_WASM__OP_I32_ADD, SR_WASM__OP_I32_ADD_K},     {SR_WASM__OP_I32_SUB, SR_WASM__OP_I32_SUB_K},
-        {SR_WASM__OP_I32_AND, SR_WASM__OP_I32_AND_K},     {SR_WASM__OP_I32_OR, SR_WASM__OP_I32_OR_K},
-        {SR_WASM__OP_I32_XOR, SR_WASM__OP_I32_XOR_K},     {SR_WASM__OP_I32_SHL, SR_WASM__OP_I32_SHL_K},
-        {SR_WASM__OP_I32_SHR_S, SR_WASM__OP_I32_SHR_S_K}, {SR_WASM__OP_I32_SHR_U, SR_WASM__OP_I32_SHR_U_K},
-        {SR_WASM__OP_I32_MUL, SR_WASM__OP_I32_MUL_K},     {SR_WASM__OP_I64_ADD, SR_WASM__OP_I64_ADD_K},
-        {SR_WASM__OP_I64_SUB, SR_WASM__OP_I64_SUB_K},     {SR_WASM__OP_I64_AND, SR_WASM__OP_I64_AND_K},
-        {SR_WASM__OP_I64_OR, SR_WASM__OP_I64_OR_K},       {SR_WASM__OP_I64_XOR, SR_WASM__OP_I64_XOR_K},
-        {SR_WASM__OP_I64_SHL, SR_WASM__OP_I64_SHL_K},     {SR_WASM__OP_I64_SHR_S, SR_WASM__OP_I64_SHR_S_K},
-        {SR_WASM__OP_I64_SHR_U, SR_WASM__OP_I64_SHR_U_K}, {SR_WASM__OP_I64_MUL, SR_WASM__OP_I64_MUL_K},
-        {SR_WASM__OP_I32_ROTL, SR_WASM__OP_I32_ROTL_K},   {SR_WASM__OP_I32_ROTR, SR_WASM__OP_I32_ROTR_K},
-        {SR_WASM__OP_I64_ROTL, SR_WASM__OP_I64_ROTL_K},   {SR_WASM__OP_I64_ROTR, SR_WASM__OP_I64_ROTR_K},
+    static const struct {
+        int op, k;
+    } map[] = {
+        {SR_WASM__OP_I32_ADD, SR_WASM__OP_I32_ADD_K},
+        {SR_WASM__OP_I32_SUB, SR_WASM__OP_I32_SUB_K},
+        {SR_WASM__OP_I32_AND, SR_WASM__OP_I32_AND_K},
+        {SR_WASM__OP_I32_OR, SR_WASM__OP_I32_OR_K},
+        {SR_WASM__OP_I32_XOR, SR_WASM__OP_I32_XOR_K},
+        {SR_WASM__OP_I32_SHL, SR_WASM__OP_I32_SHL_K},
+        {SR_WASM__OP_I32_SHR_S, SR_WASM__OP_I32_SHR_S_K},
+        {SR_WASM__OP_I32_SHR_U, SR_WASM__OP_I32_SHR_U_K},
+        {SR_WASM__OP_I32_MUL, SR_WASM__OP_I32_MUL_K},
+        {SR_WASM__OP_I64_ADD, SR_WASM__OP_I64_ADD_K},
+        {SR_WASM__OP_I64_SUB, SR_WASM__OP_I64_SUB_K},
+        {SR_WASM__OP_I64_AND, SR_WASM__OP_I64_AND_K},
+        {SR_WASM__OP_I64_OR, SR_WASM__OP_I64_OR_K},
+        {SR_WASM__OP_I64_XOR, SR_WASM__OP_I64_XOR_K},
+        {SR_WASM__OP_I64_SHL, SR_WASM__OP_I64_SHL_K},
+        {SR_WASM__OP_I64_SHR_S, SR_WASM__OP_I64_SHR_S_K},
+        {SR_WASM__OP_I64_SHR_U, SR_WASM__OP_I64_SHR_U_K},
+        {SR_WASM__OP_I64_MUL, SR_WASM__OP_I64_MUL_K},
+        {SR_WASM__OP_I32_ROTL, SR_WASM__OP_I32_ROTL_K},
+        {SR_WASM__OP_I32_ROTR, SR_WASM__OP_I32_ROTR_K},
+        {SR_WASM__OP_I64_ROTL, SR_WASM__OP_I64_ROTL_K},
+        {SR_WASM__OP_I64_ROTR, SR_WASM__OP_I64_ROTR_K},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (map[i].op == iop)
@@ -1308,9 +1341,8 @@ op_numeric(struct cc *c, uint8_t op)
     if (st == SR_OK && !dead(c) && is_fusable_cmp(iop)) {
         c->last_cmp = start;
         c->last_cmp_op = iop;
-        c->last_cmp_k = kconst && iop >= SR_WASM__OP_I32_EQ && iop <= SR_WASM__OP_I32_GE_U
-                            ? kat
-                            : SIZE_MAX;
+        c->last_cmp_k =
+            kconst && iop >= SR_WASM__OP_I32_EQ && iop <= SR_WASM__OP_I32_GE_U ? kat : SIZE_MAX;
     }
     return st;
 }
@@ -1334,8 +1366,8 @@ op_select(struct cc *c, bool typed)
         t2 = t1;
     }
     const uint8_t declared = t1;
-    if ((st = pop(c, SR_WASM_I32, NULL, &cond)) != SR_OK ||
-        (st = pop(c, t1, &t1, &b)) != SR_OK || (st = pop(c, t2, &t2, &a)) != SR_OK)
+    if ((st = pop(c, SR_WASM_I32, NULL, &cond)) != SR_OK || (st = pop(c, t1, &t1, &b)) != SR_OK ||
+        (st = pop(c, t2, &t2, &a)) != SR_OK)
         return st;
     if (typed) {
         t1 = declared;
@@ -1396,8 +1428,7 @@ op_memory_bulk(struct cc *c, uint32_t sub)
     if (sub == 8) {
         st = emit(c, SR_WASM__OP_MEMORY_INIT, 4, x, d, s, n);
     } else {
-        st = emit(c, sub == 10 ? SR_WASM__OP_MEMORY_COPY : SR_WASM__OP_MEMORY_FILL, 3, d, s, n,
-                  0);
+        st = emit(c, sub == 10 ? SR_WASM__OP_MEMORY_COPY : SR_WASM__OP_MEMORY_FILL, 3, d, s, n, 0);
     }
     return st;
 }
@@ -1475,15 +1506,21 @@ op_prefixed(struct cc *c)
                            sub < 4 ? SR_WASM_I32 : SR_WASM_I64, 1, a, 0, 0);
     }
     switch (sub) {
-    case 8: case 9: case 10: case 11:
+    case 8:
+    case 9:
+    case 10:
+    case 11:
         return op_memory_bulk(c, sub);
-    case 12: case 14:
+    case 12:
+    case 14:
         return op_table_init_copy(c, sub);
     case 13:
         if ((st = read_index(c, c->m->nelems, "unknown elem segment", &x)) != SR_OK || dead(c))
             return st;
         return emit(c, SR_WASM__OP_ELEM_DROP, 1, x, 0, 0, 0);
-    case 15: case 16: case 17:
+    case 15:
+    case 16:
+    case 17:
         return op_table_misc(c, sub);
     default:
         return sr_err_set(c->err, SR_EINVAL, "malformed: illegal opcode 0xfc %u at offset 0x%zx",
@@ -1538,36 +1575,69 @@ compile_op(struct cc *c, uint8_t op)
             return nomem(c);
         set_unreachable(c);
         return SR_OK;
-    case 0x01: return SR_OK;
-    case 0x02: return op_block(c, K_BLOCK);
-    case 0x03: return op_block(c, K_LOOP);
-    case 0x04: return op_if(c);
-    case 0x05: return op_else(c);
-    case 0x0b: return op_end(c);
-    case 0x0c: return op_br(c);
-    case 0x0d: return op_br_if(c);
-    case 0x0e: return op_br_table(c);
-    case 0x0f: return op_return(c);
-    case 0x10: return op_call(c);
-    case 0x11: return op_call_indirect(c);
-    case 0x1a: return pop(c, 0, NULL, NULL);
-    case 0x1b: return op_select(c, false);
-    case 0x1c: return op_select(c, true);
-    case 0x20: return op_local_get(c);
-    case 0x21: return op_local_set(c, false);
-    case 0x22: return op_local_set(c, true);
-    case 0x23: return op_global(c, false);
-    case 0x24: return op_global(c, true);
-    case 0x25: case 0x26: return op_table_misc(c, op);
-    case 0x3f: return op_memory_sizegrow(c, false);
-    case 0x40: return op_memory_sizegrow(c, true);
-    case 0x41: case 0x42: case 0x43: case 0x44: return op_const(c, op);
-    case 0xd0: case 0xd1: case 0xd2: return op_ref(c, op);
-    case 0xfc: return op_prefixed(c);
+    case 0x01:
+        return SR_OK;
+    case 0x02:
+        return op_block(c, K_BLOCK);
+    case 0x03:
+        return op_block(c, K_LOOP);
+    case 0x04:
+        return op_if(c);
+    case 0x05:
+        return op_else(c);
+    case 0x0b:
+        return op_end(c);
+    case 0x0c:
+        return op_br(c);
+    case 0x0d:
+        return op_br_if(c);
+    case 0x0e:
+        return op_br_table(c);
+    case 0x0f:
+        return op_return(c);
+    case 0x10:
+        return op_call(c);
+    case 0x11:
+        return op_call_indirect(c);
+    case 0x1a:
+        return pop(c, 0, NULL, NULL);
+    case 0x1b:
+        return op_select(c, false);
+    case 0x1c:
+        return op_select(c, true);
+    case 0x20:
+        return op_local_get(c);
+    case 0x21:
+        return op_local_set(c, false);
+    case 0x22:
+        return op_local_set(c, true);
+    case 0x23:
+        return op_global(c, false);
+    case 0x24:
+        return op_global(c, true);
+    case 0x25:
+    case 0x26:
+        return op_table_misc(c, op);
+    case 0x3f:
+        return op_memory_sizegrow(c, false);
+    case 0x40:
+        return op_memory_sizegrow(c, true);
+    case 0x41:
+    case 0x42:
+    case 0x43:
+    case 0x44:
+        return op_const(c, op);
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+        return op_ref(c, op);
+    case 0xfc:
+        return op_prefixed(c);
     case 0xfd:
         return sr_err_set(c->err, SR_EINVAL,
                           "invalid: SIMD instructions (0xfd prefix) are not supported, at offset "
-                          "0x%zx", (size_t)(c->r.p - 1 - c->r.base));
+                          "0x%zx",
+                          (size_t)(c->r.p - 1 - c->r.base));
     default:
         break;
     }
@@ -1603,10 +1673,16 @@ sr_wasm__compile(struct sr_wasm_module *m, uint32_t code_index, sr_err *err)
 {
     struct sr_wasm__code *fn = &m->codes[code_index];
     const struct sr_wasm__functype *ft = &m->types[fn->type];
-    struct cc c = {.m = m, .fn = fn, .ops = sr_wasm__op_table(), .err = err,
+    struct cc c = {.m = m,
+                   .fn = fn,
+                   .ops = sr_wasm__op_table(),
+                   .err = err,
                    .r = {.p = fn->body, .end = fn->body_end, .base = m->bytes, .err = err},
-                   .last_end = SIZE_MAX, .last_cmp_op = -1, .fuel_end = SIZE_MAX,
-                   .last_const = SIZE_MAX, .last_cmp_k = SIZE_MAX};
+                   .last_end = SIZE_MAX,
+                   .last_cmp_op = -1,
+                   .fuel_end = SIZE_MAX,
+                   .last_const = SIZE_MAX,
+                   .last_cmp_k = SIZE_MAX};
     sr_status st = push_ctl(&c, K_FUNC, NULL, 0, ft->types + ft->nparams, ft->nresults);
     if (st == SR_OK)
         st = new_block(&c);

@@ -150,16 +150,16 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
         globals = inst->globals;                                                                   \
         funcs = inst->funcs;                                                                       \
     } while (0)
-#define DISPATCH() goto *pc->op
+#define DISPATCH() goto * pc->op
 #define NEXT(n)                                                                                    \
     do {                                                                                           \
         pc += (n);                                                                                 \
-        goto *pc->op;                                                                              \
+        goto * pc->op;                                                                             \
     } while (0)
 #define JUMP(k)                                                                                    \
     do {                                                                                           \
         pc += pc[k].i;                                                                             \
-        goto *pc->op;                                                                              \
+        goto * pc->op;                                                                             \
     } while (0)
 #define TRAP(k)                                                                                    \
     do {                                                                                           \
@@ -172,74 +172,85 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
 #define B S(3)
 
     LOAD_INST();
-    cf = fn;   /* frames[0] is a sentinel; the entry call pushes frames[1] */
+    cf = fn; /* frames[0] is a sentinel; the entry call pushes frames[1] */
     nfp = fp;
     ret = halt;
     goto do_call;
 
     /* ---- numeric ------------------------------------------------------------------------ */
 #define UN32(name, expr)                                                                           \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint32_t a = (uint32_t)A;                                                            \
         D = (uint32_t)(expr);                                                                      \
         NEXT(3);                                                                                   \
     }
 #define BIN32(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint32_t a = (uint32_t)A, b = (uint32_t)B;                                           \
         D = (uint32_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
     }
 #define UN64(name, expr)                                                                           \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint64_t a = A;                                                                      \
         D = (uint64_t)(expr);                                                                      \
         NEXT(3);                                                                                   \
     }
 #define BIN64(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint64_t a = A, b = B;                                                               \
         D = (uint64_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
     }
 #define CMP64(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint64_t a = A, b = B;                                                               \
         D = (uint32_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
     }
 #define FUN32(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const float a = f32_of(A);                                                                 \
         D = of_f32(expr);                                                                          \
         NEXT(3);                                                                                   \
     }
 #define FBIN32(name, expr)                                                                         \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const float a = f32_of(A), b = f32_of(B);                                                  \
         D = of_f32(expr);                                                                          \
         NEXT(4);                                                                                   \
     }
 #define FCMP32(name, expr)                                                                         \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const float a = f32_of(A), b = f32_of(B);                                                  \
         D = (uint32_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
     }
 #define FUN64(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const double a = f64_of(A);                                                                \
         D = of_f64(expr);                                                                          \
         NEXT(3);                                                                                   \
     }
 #define FBIN64(name, expr)                                                                         \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const double a = f64_of(A), b = f64_of(B);                                                 \
         D = of_f64(expr);                                                                          \
         NEXT(4);                                                                                   \
     }
 #define FCMP64(name, expr)                                                                         \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const double a = f64_of(A), b = f64_of(B);                                                 \
         D = (uint32_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
@@ -256,10 +267,10 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     BIN32(I32_LE_U, a <= b)
     BIN32(I32_GE_S, (int32_t)a >= (int32_t)b)
     BIN32(I32_GE_U, a >= b)
-    L_I64_EQZ : {
-        D = A == 0;
-        NEXT(3);
-    }
+L_I64_EQZ : {
+    D = A == 0;
+    NEXT(3);
+}
     CMP64(I64_EQ, a == b)
     CMP64(I64_NE, a != b)
     CMP64(I64_LT_S, (int64_t)a < (int64_t)b)
@@ -288,36 +299,36 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     BIN32(I32_ADD, a + b)
     BIN32(I32_SUB, a - b)
     BIN32(I32_MUL, a * b)
-    L_I32_DIV_S : {
-        const int32_t a = (int32_t)(uint32_t)A, b = (int32_t)(uint32_t)B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        if (a == INT32_MIN && b == -1)
-            TRAP(SR_WASM_TRAP_INT_OVERFLOW);
-        D = (uint32_t)(a / b);
-        NEXT(4);
-    }
-    L_I32_DIV_U : {
-        const uint32_t a = (uint32_t)A, b = (uint32_t)B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        D = a / b;
-        NEXT(4);
-    }
-    L_I32_REM_S : {
-        const int32_t a = (int32_t)(uint32_t)A, b = (int32_t)(uint32_t)B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        D = b == -1 ? 0 : (uint32_t)(a % b);
-        NEXT(4);
-    }
-    L_I32_REM_U : {
-        const uint32_t a = (uint32_t)A, b = (uint32_t)B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        D = a % b;
-        NEXT(4);
-    }
+L_I32_DIV_S : {
+    const int32_t a = (int32_t)(uint32_t)A, b = (int32_t)(uint32_t)B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    if (a == INT32_MIN && b == -1)
+        TRAP(SR_WASM_TRAP_INT_OVERFLOW);
+    D = (uint32_t)(a / b);
+    NEXT(4);
+}
+L_I32_DIV_U : {
+    const uint32_t a = (uint32_t)A, b = (uint32_t)B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    D = a / b;
+    NEXT(4);
+}
+L_I32_REM_S : {
+    const int32_t a = (int32_t)(uint32_t)A, b = (int32_t)(uint32_t)B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    D = b == -1 ? 0 : (uint32_t)(a % b);
+    NEXT(4);
+}
+L_I32_REM_U : {
+    const uint32_t a = (uint32_t)A, b = (uint32_t)B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    D = a % b;
+    NEXT(4);
+}
     BIN32(I32_AND, a & b)
     BIN32(I32_OR, a | b)
     BIN32(I32_XOR, a ^ b)
@@ -332,36 +343,36 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     BIN64(I64_ADD, a + b)
     BIN64(I64_SUB, a - b)
     BIN64(I64_MUL, a * b)
-    L_I64_DIV_S : {
-        const int64_t a = (int64_t)A, b = (int64_t)B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        if (a == INT64_MIN && b == -1)
-            TRAP(SR_WASM_TRAP_INT_OVERFLOW);
-        D = (uint64_t)(a / b);
-        NEXT(4);
-    }
-    L_I64_DIV_U : {
-        const uint64_t a = A, b = B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        D = a / b;
-        NEXT(4);
-    }
-    L_I64_REM_S : {
-        const int64_t a = (int64_t)A, b = (int64_t)B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        D = b == -1 ? 0 : (uint64_t)(a % b);
-        NEXT(4);
-    }
-    L_I64_REM_U : {
-        const uint64_t a = A, b = B;
-        if (b == 0)
-            TRAP(SR_WASM_TRAP_DIV_ZERO);
-        D = a % b;
-        NEXT(4);
-    }
+L_I64_DIV_S : {
+    const int64_t a = (int64_t)A, b = (int64_t)B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    if (a == INT64_MIN && b == -1)
+        TRAP(SR_WASM_TRAP_INT_OVERFLOW);
+    D = (uint64_t)(a / b);
+    NEXT(4);
+}
+L_I64_DIV_U : {
+    const uint64_t a = A, b = B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    D = a / b;
+    NEXT(4);
+}
+L_I64_REM_S : {
+    const int64_t a = (int64_t)A, b = (int64_t)B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    D = b == -1 ? 0 : (uint64_t)(a % b);
+    NEXT(4);
+}
+L_I64_REM_U : {
+    const uint64_t a = A, b = B;
+    if (b == 0)
+        TRAP(SR_WASM_TRAP_DIV_ZERO);
+    D = a % b;
+    NEXT(4);
+}
     BIN64(I64_AND, a & b)
     BIN64(I64_OR, a | b)
     BIN64(I64_XOR, a ^ b)
@@ -370,14 +381,14 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     BIN64(I64_SHR_U, a >> (b & 63))
     BIN64(I64_ROTL, (a << (b & 63)) | (a >> ((64 - (b & 63)) & 63)))
     BIN64(I64_ROTR, (a >> (b & 63)) | (a << ((64 - (b & 63)) & 63)))
-    L_F32_ABS : {
-        D = (uint32_t)A & 0x7fffffffu;
-        NEXT(3);
-    }
-    L_F32_NEG : {
-        D = (uint32_t)A ^ 0x80000000u;
-        NEXT(3);
-    }
+L_F32_ABS : {
+    D = (uint32_t)A & 0x7fffffffu;
+    NEXT(3);
+}
+L_F32_NEG : {
+    D = (uint32_t)A ^ 0x80000000u;
+    NEXT(3);
+}
     FUN32(F32_CEIL, ROUND32(ceilf, a))
     FUN32(F32_FLOOR, ROUND32(floorf, a))
     FUN32(F32_TRUNC, ROUND32(truncf, a))
@@ -389,18 +400,18 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     FBIN32(F32_DIV, a / b)
     FBIN32(F32_MIN, wmin32(a, b))
     FBIN32(F32_MAX, wmax32(a, b))
-    L_F32_COPYSIGN : {
-        D = ((uint32_t)A & 0x7fffffffu) | ((uint32_t)B & 0x80000000u);
-        NEXT(4);
-    }
-    L_F64_ABS : {
-        D = A & 0x7fffffffffffffffull;
-        NEXT(3);
-    }
-    L_F64_NEG : {
-        D = A ^ 0x8000000000000000ull;
-        NEXT(3);
-    }
+L_F32_COPYSIGN : {
+    D = ((uint32_t)A & 0x7fffffffu) | ((uint32_t)B & 0x80000000u);
+    NEXT(4);
+}
+L_F64_ABS : {
+    D = A & 0x7fffffffffffffffull;
+    NEXT(3);
+}
+L_F64_NEG : {
+    D = A ^ 0x8000000000000000ull;
+    NEXT(3);
+}
     FUN64(F64_CEIL, ROUND64(ceil, a))
     FUN64(F64_FLOOR, ROUND64(floor, a))
     FUN64(F64_TRUNC, ROUND64(trunc, a))
@@ -412,17 +423,18 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     FBIN64(F64_DIV, a / b)
     FBIN64(F64_MIN, wmin64(a, b))
     FBIN64(F64_MAX, wmax64(a, b))
-    L_F64_COPYSIGN : {
-        D = (A & 0x7fffffffffffffffull) | (B & 0x8000000000000000ull);
-        NEXT(4);
-    }
-    L_I32_WRAP_I64 : {
-        D = (uint32_t)A;
-        NEXT(3);
-    }
+L_F64_COPYSIGN : {
+    D = (A & 0x7fffffffffffffffull) | (B & 0x8000000000000000ull);
+    NEXT(4);
+}
+L_I32_WRAP_I64 : {
+    D = (uint32_t)A;
+    NEXT(3);
+}
 
 #define TRUNC(name, from, lo_ok, hi_ok, ctype, utype)                                              \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const __typeof__(from) x = from;                                                           \
         if (isnan(x))                                                                              \
             TRAP(SR_WASM_TRAP_INVALID_CONV);                                                       \
@@ -435,73 +447,73 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     TRUNC(I32_TRUNC_F32_U, f32_of(A), x > -1.0f, x < 4294967296.0f, uint32_t, uint32_t)
     TRUNC(I32_TRUNC_F64_S, f64_of(A), x > -2147483649.0, x < 2147483648.0, int32_t, uint32_t)
     TRUNC(I32_TRUNC_F64_U, f64_of(A), x > -1.0, x < 4294967296.0, uint32_t, uint32_t)
-    L_I64_EXTEND_I32_S : {
-        D = (uint64_t)(int64_t)(int32_t)(uint32_t)A;
-        NEXT(3);
-    }
-    L_I64_EXTEND_I32_U : {
-        D = (uint32_t)A;
-        NEXT(3);
-    }
+L_I64_EXTEND_I32_S : {
+    D = (uint64_t)(int64_t)(int32_t)(uint32_t)A;
+    NEXT(3);
+}
+L_I64_EXTEND_I32_U : {
+    D = (uint32_t)A;
+    NEXT(3);
+}
     TRUNC(I64_TRUNC_F32_S, f32_of(A), x >= -9223372036854775808.0f, x < 9223372036854775808.0f,
           int64_t, uint64_t)
     TRUNC(I64_TRUNC_F32_U, f32_of(A), x > -1.0f, x < 18446744073709551616.0f, uint64_t, uint64_t)
     TRUNC(I64_TRUNC_F64_S, f64_of(A), x >= -9223372036854775808.0, x < 9223372036854775808.0,
           int64_t, uint64_t)
     TRUNC(I64_TRUNC_F64_U, f64_of(A), x > -1.0, x < 18446744073709551616.0, uint64_t, uint64_t)
-    L_F32_CONVERT_I32_S : {
-        D = of_f32((float)(int32_t)(uint32_t)A);
-        NEXT(3);
-    }
-    L_F32_CONVERT_I32_U : {
-        D = of_f32((float)(uint32_t)A);
-        NEXT(3);
-    }
-    L_F32_CONVERT_I64_S : {
-        D = of_f32((float)(int64_t)A);
-        NEXT(3);
-    }
-    L_F32_CONVERT_I64_U : {
-        D = of_f32((float)A);
-        NEXT(3);
-    }
-    L_F32_DEMOTE_F64 : {
-        D = of_f32((float)f64_of(A));
-        NEXT(3);
-    }
-    L_F64_CONVERT_I32_S : {
-        D = of_f64((double)(int32_t)(uint32_t)A);
-        NEXT(3);
-    }
-    L_F64_CONVERT_I32_U : {
-        D = of_f64((double)(uint32_t)A);
-        NEXT(3);
-    }
-    L_F64_CONVERT_I64_S : {
-        D = of_f64((double)(int64_t)A);
-        NEXT(3);
-    }
-    L_F64_CONVERT_I64_U : {
-        D = of_f64((double)A);
-        NEXT(3);
-    }
-    L_F64_PROMOTE_F32 : {
-        D = of_f64((double)f32_of(A));
-        NEXT(3);
-    }
-    L_I32_REINTERPRET_F32 : {
-        D = (uint32_t)A;
-        NEXT(3);
-    }
-    L_I64_REINTERPRET_F64:
-    L_F64_REINTERPRET_I64 : {
-        D = A;
-        NEXT(3);
-    }
-    L_F32_REINTERPRET_I32 : {
-        D = (uint32_t)A;
-        NEXT(3);
-    }
+L_F32_CONVERT_I32_S : {
+    D = of_f32((float)(int32_t)(uint32_t)A);
+    NEXT(3);
+}
+L_F32_CONVERT_I32_U : {
+    D = of_f32((float)(uint32_t)A);
+    NEXT(3);
+}
+L_F32_CONVERT_I64_S : {
+    D = of_f32((float)(int64_t)A);
+    NEXT(3);
+}
+L_F32_CONVERT_I64_U : {
+    D = of_f32((float)A);
+    NEXT(3);
+}
+L_F32_DEMOTE_F64 : {
+    D = of_f32((float)f64_of(A));
+    NEXT(3);
+}
+L_F64_CONVERT_I32_S : {
+    D = of_f64((double)(int32_t)(uint32_t)A);
+    NEXT(3);
+}
+L_F64_CONVERT_I32_U : {
+    D = of_f64((double)(uint32_t)A);
+    NEXT(3);
+}
+L_F64_CONVERT_I64_S : {
+    D = of_f64((double)(int64_t)A);
+    NEXT(3);
+}
+L_F64_CONVERT_I64_U : {
+    D = of_f64((double)A);
+    NEXT(3);
+}
+L_F64_PROMOTE_F32 : {
+    D = of_f64((double)f32_of(A));
+    NEXT(3);
+}
+L_I32_REINTERPRET_F32 : {
+    D = (uint32_t)A;
+    NEXT(3);
+}
+L_I64_REINTERPRET_F64:
+L_F64_REINTERPRET_I64 : {
+    D = A;
+    NEXT(3);
+}
+L_F32_REINTERPRET_I32 : {
+    D = (uint32_t)A;
+    NEXT(3);
+}
     UN32(I32_EXTEND8_S, (int32_t)(int8_t)(uint8_t)a)
     UN32(I32_EXTEND16_S, (int32_t)(int16_t)(uint16_t)a)
     UN64(I64_EXTEND8_S, (int64_t)(int8_t)(uint8_t)a)
@@ -509,7 +521,8 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     UN64(I64_EXTEND32_S, (int64_t)(int32_t)(uint32_t)a)
 
 #define TRUNC_SAT(name, from, lo_ok, hi_ok, lo, hi, ctype, utype)                                  \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const __typeof__(from) x = from;                                                           \
         if (isnan(x))                                                                              \
             D = 0;                                                                                 \
@@ -523,16 +536,16 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     }
     TRUNC_SAT(I32_TRUNC_SAT_F32_S, f32_of(A), x >= -2147483648.0f, x < 2147483648.0f, INT32_MIN,
               INT32_MAX, int32_t, uint32_t)
-    TRUNC_SAT(I32_TRUNC_SAT_F32_U, f32_of(A), x > -1.0f, x < 4294967296.0f, 0, UINT32_MAX,
-              uint32_t, uint32_t)
+    TRUNC_SAT(I32_TRUNC_SAT_F32_U, f32_of(A), x > -1.0f, x < 4294967296.0f, 0, UINT32_MAX, uint32_t,
+              uint32_t)
     TRUNC_SAT(I32_TRUNC_SAT_F64_S, f64_of(A), x > -2147483649.0, x < 2147483648.0, INT32_MIN,
               INT32_MAX, int32_t, uint32_t)
     TRUNC_SAT(I32_TRUNC_SAT_F64_U, f64_of(A), x > -1.0, x < 4294967296.0, 0, UINT32_MAX, uint32_t,
               uint32_t)
     TRUNC_SAT(I64_TRUNC_SAT_F32_S, f32_of(A), x >= -9223372036854775808.0f,
               x < 9223372036854775808.0f, INT64_MIN, INT64_MAX, int64_t, uint64_t)
-    TRUNC_SAT(I64_TRUNC_SAT_F32_U, f32_of(A), x > -1.0f, x < 18446744073709551616.0f, 0,
-              UINT64_MAX, uint64_t, uint64_t)
+    TRUNC_SAT(I64_TRUNC_SAT_F32_U, f32_of(A), x > -1.0f, x < 18446744073709551616.0f, 0, UINT64_MAX,
+              uint64_t, uint64_t)
     TRUNC_SAT(I64_TRUNC_SAT_F64_S, f64_of(A), x >= -9223372036854775808.0,
               x < 9223372036854775808.0, INT64_MIN, INT64_MAX, int64_t, uint64_t)
     TRUNC_SAT(I64_TRUNC_SAT_F64_U, f64_of(A), x > -1.0, x < 18446744073709551616.0, 0, UINT64_MAX,
@@ -540,13 +553,15 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
 
     /* ---- operators with a constant operand [d a k] ---------------------------------------- */
 #define BINK32(name, expr)                                                                         \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint32_t a = (uint32_t)A, b = (uint32_t)pc[3].u;                                     \
         D = (uint32_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
     }
 #define BINK64(name, expr)                                                                         \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint64_t a = A, b = pc[3].u;                                                         \
         D = (uint64_t)(expr);                                                                      \
         NEXT(4);                                                                                   \
@@ -576,21 +591,24 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
 
     /* ---- fused compare-and-branch [a b t] and [a k t] ---------------------------------------- */
 #define BRC32(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint32_t a = (uint32_t)A, b = (uint32_t)B;                                           \
         if (expr)                                                                                  \
             JUMP(4);                                                                               \
         NEXT(4);                                                                                   \
     }
 #define BRC64(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint64_t a = A, b = B;                                                               \
         if (expr)                                                                                  \
             JUMP(4);                                                                               \
         NEXT(4);                                                                                   \
     }
 #define BRK32(name, expr)                                                                          \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         const uint32_t a = (uint32_t)S(1), b = (uint32_t)pc[2].u;                                  \
         if (expr)                                                                                  \
             JUMP(4);                                                                               \
@@ -604,8 +622,8 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
 #undef JUMP
 #define JUMP(k)                                                                                    \
     do {                                                                                           \
-        pc += pc[(k) - 1].i;                                                                       \
-        goto *pc->op;                                                                              \
+        pc += pc[(k)-1].i;                                                                         \
+        goto * pc->op;                                                                             \
     } while (0)
     BRC32(BR_I32_EQ, a == b)
     BRC32(BR_I32_NE, a != b)
@@ -645,7 +663,7 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
 #define JUMP(k)                                                                                    \
     do {                                                                                           \
         pc += pc[k].i;                                                                             \
-        goto *pc->op;                                                                              \
+        goto * pc->op;                                                                             \
     } while (0)
 
     /* ---- branches that charge their loop head's fuel [.. t f] -------------------------------- */
@@ -656,36 +674,39 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
             TRAP(SR_WASM_TRAP_FUEL);                                                               \
         fuel -= k_;                                                                                \
         pc += pc[t].i;                                                                             \
-        goto *pc->op;                                                                              \
+        goto * pc->op;                                                                             \
     } while (0)
 #define BRC32F(name, expr)                                                                         \
-    L_##name##_F : {                                                                               \
+    L_##name##_F:                                                                                  \
+    {                                                                                              \
         const uint32_t a = (uint32_t)S(1), b = (uint32_t)S(2);                                     \
         if (expr)                                                                                  \
             FJUMP(3);                                                                              \
         NEXT(5);                                                                                   \
     }
 #define BRC64F(name, expr)                                                                         \
-    L_##name##_F : {                                                                               \
+    L_##name##_F:                                                                                  \
+    {                                                                                              \
         const uint64_t a = S(1), b = S(2);                                                         \
         if (expr)                                                                                  \
             FJUMP(3);                                                                              \
         NEXT(5);                                                                                   \
     }
 #define BRK32F(name, expr)                                                                         \
-    L_##name##_F : {                                                                               \
+    L_##name##_F:                                                                                  \
+    {                                                                                              \
         const uint32_t a = (uint32_t)S(1), b = (uint32_t)pc[2].u;                                  \
         if (expr)                                                                                  \
             FJUMP(3);                                                                              \
         NEXT(5);                                                                                   \
     }
-    L_BR_F:
+L_BR_F:
     FJUMP(1);
-    L_BR_IF_F:
+L_BR_IF_F:
     if ((uint32_t)S(1))
         FJUMP(2);
     NEXT(4);
-    L_BR_UNLESS_F:
+L_BR_UNLESS_F:
     if (!(uint32_t)S(1))
         FJUMP(2);
     NEXT(4);
@@ -720,33 +741,33 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     BRK32F(BR_I32_GE_S_K, (int32_t)a >= (int32_t)b)
     BRK32F(BR_I32_GE_U_K, a >= b)
 
-    /* ---- control ------------------------------------------------------------------------- */
-    L_UNREACHABLE:
+/* ---- control ------------------------------------------------------------------------- */
+L_UNREACHABLE:
     TRAP(SR_WASM_TRAP_UNREACHABLE);
-    L_FUEL : {
-        const uint64_t k = pc[1].u;
-        if (fuel < k)
-            TRAP(SR_WASM_TRAP_FUEL);
-        fuel -= k;
-        NEXT(2);
-    }
-    L_BR:
+L_FUEL : {
+    const uint64_t k = pc[1].u;
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    NEXT(2);
+}
+L_BR:
     JUMP(1);
-    L_BR_IF:
+L_BR_IF:
     if ((uint32_t)S(1))
         JUMP(2);
     NEXT(3);
-    L_BR_UNLESS:
+L_BR_UNLESS:
     if (!(uint32_t)S(1))
         JUMP(2);
     NEXT(3);
-    L_BR_TABLE : {
-        uint64_t i = (uint32_t)S(1);
-        if (i > pc[2].u)
-            i = pc[2].u;
-        JUMP(3 + i);
-    }
-    L_RET:
+L_BR_TABLE : {
+    uint64_t i = (uint32_t)S(1);
+    if (i > pc[2].u)
+        i = pc[2].u;
+    JUMP(3 + i);
+}
+L_RET:
     pc = fr->ret_pc;
     fp = fr->fp;
     if (fr->inst != inst) {
@@ -755,44 +776,44 @@ sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst, const struct sr_
     }
     fr--;
     DISPATCH();
-    L_HALT:
+L_HALT:
     ex->fuel = fuel;
     return SR_WASM_TRAP_NONE;
-    L_CALL : {
-        const struct sr_wasm__code *callee = pc[1].code;
-        nfp = fp + pc[2].u;
-        if (fr + 1 >= frames_end)
-            TRAP(SR_WASM_TRAP_CALL_DEPTH);
-        if (callee->frame_size > (uint64_t)(stack_end - nfp))
-            TRAP(SR_WASM_TRAP_VALUE_STACK);
-        fr++;
-        fr->ret_pc = pc + 3;
-        fr->fp = fp;
-        fr->inst = inst;
-        memset(nfp + callee->nparams, 0, (size_t)(callee->nlocals - callee->nparams) * 8);
-        fp = nfp;
-        pc = callee->code;
-        DISPATCH();
-    }
-    L_CALL_FUNC:
+L_CALL : {
+    const struct sr_wasm__code *callee = pc[1].code;
+    nfp = fp + pc[2].u;
+    if (fr + 1 >= frames_end)
+        TRAP(SR_WASM_TRAP_CALL_DEPTH);
+    if (callee->frame_size > (uint64_t)(stack_end - nfp))
+        TRAP(SR_WASM_TRAP_VALUE_STACK);
+    fr++;
+    fr->ret_pc = pc + 3;
+    fr->fp = fp;
+    fr->inst = inst;
+    memset(nfp + callee->nparams, 0, (size_t)(callee->nlocals - callee->nparams) * 8);
+    fp = nfp;
+    pc = callee->code;
+    DISPATCH();
+}
+L_CALL_FUNC:
     cf = funcs[pc[1].u];
     nfp = fp + pc[2].u;
     ret = pc + 3;
     goto do_call;
-    L_CALL_INDIRECT : {
-        const struct sr_wasm__table *t = inst->tables[pc[1].u];
-        const uint32_t i = (uint32_t)S(3);
-        if (i >= t->size)
-            TRAP(SR_WASM_TRAP_UNDEF_ELEM);
-        cf = (const struct sr_wasm__func *)(uintptr_t)t->elems[i];
-        if (!cf)
-            TRAP(SR_WASM_TRAP_UNINIT_ELEM);
-        if (!sr_wasm__functype_eq(cf->type, &inst->mod->types[pc[2].u]))
-            TRAP(SR_WASM_TRAP_INDIRECT_TYPE);
-        nfp = fp + pc[4].u;
-        ret = pc + 5;
-        goto do_call;
-    }
+L_CALL_INDIRECT : {
+    const struct sr_wasm__table *t = inst->tables[pc[1].u];
+    const uint32_t i = (uint32_t)S(3);
+    if (i >= t->size)
+        TRAP(SR_WASM_TRAP_UNDEF_ELEM);
+    cf = (const struct sr_wasm__func *)(uintptr_t)t->elems[i];
+    if (!cf)
+        TRAP(SR_WASM_TRAP_UNINIT_ELEM);
+    if (!sr_wasm__functype_eq(cf->type, &inst->mod->types[pc[2].u]))
+        TRAP(SR_WASM_TRAP_INDIRECT_TYPE);
+    nfp = fp + pc[4].u;
+    ret = pc + 5;
+    goto do_call;
+}
 do_call:
     if (cf->host) {
         ex->fuel = fuel;
@@ -824,20 +845,20 @@ do_call:
     pc = cf->code->code;
     DISPATCH();
 
-    /* ---- variables --------------------------------------------------------------------- */
-    L_COPY:
+/* ---- variables --------------------------------------------------------------------- */
+L_COPY:
     D = A;
     NEXT(3);
-    L_CONST:
+L_CONST:
     D = pc[2].u;
     NEXT(3);
-    L_SELECT:
+L_SELECT:
     D = (uint32_t)S(4) ? A : B;
     NEXT(5);
-    L_GLOBAL_GET:
+L_GLOBAL_GET:
     D = globals[pc[2].u]->val;
     NEXT(3);
-    L_GLOBAL_SET:
+L_GLOBAL_SET:
     globals[pc[1].u]->val = A;
     NEXT(3);
 
@@ -847,7 +868,8 @@ do_call:
     if (ea + (size) > msize)                                                                       \
         TRAP(SR_WASM_TRAP_MEM_OOB);
 #define LOAD(name, ctype, size, conv)                                                              \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         EA(2, size);                                                                               \
         ctype v;                                                                                   \
         memcpy(&v, mem + ea, size);                                                                \
@@ -855,7 +877,8 @@ do_call:
         NEXT(4);                                                                                   \
     }
 #define STORE(name, ctype, size)                                                                   \
-    L_##name : {                                                                                   \
+    L_##name:                                                                                      \
+    {                                                                                              \
         EA(1, size);                                                                               \
         const ctype v = (ctype)S(2);                                                               \
         memcpy(mem + ea, &v, size);                                                                \
@@ -884,141 +907,141 @@ do_call:
     STORE(I64_STORE8, uint8_t, 1)
     STORE(I64_STORE16, uint16_t, 2)
     STORE(I64_STORE32, uint32_t, 4)
-    L_MEMORY_SIZE:
+L_MEMORY_SIZE:
     D = inst->mem->pages;
     NEXT(2);
-    L_MEMORY_GROW : {
-        const uint32_t delta = (uint32_t)A;
-        const int64_t old = sr_wasm__mem_grow(inst->mem, delta);
-        if (old >= 0) {
-            const uint64_t k = (uint64_t)delta * SR_WASM__GROW_FUEL_PER_PAGE;
-            if (fuel < k)
-                TRAP(SR_WASM_TRAP_FUEL);
-            fuel -= k;
-        }
-        LOAD_INST();
-        D = (uint32_t)(int32_t)old;
-        NEXT(3);
-    }
-    L_MEMORY_INIT : {
-        const uint64_t n = (uint32_t)S(4);
-        const sr_wasm_trap t =
-            sr_wasm__memory_init(inst, (uint32_t)pc[1].u, (uint32_t)S(2), (uint32_t)S(3), n);
-        if (t != SR_WASM_TRAP_NONE)
-            TRAP(t);
-        const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_BYTES_PER_FUEL);
+L_MEMORY_GROW : {
+    const uint32_t delta = (uint32_t)A;
+    const int64_t old = sr_wasm__mem_grow(inst->mem, delta);
+    if (old >= 0) {
+        const uint64_t k = (uint64_t)delta * SR_WASM__GROW_FUEL_PER_PAGE;
         if (fuel < k)
             TRAP(SR_WASM_TRAP_FUEL);
         fuel -= k;
-        NEXT(5);
     }
-    L_DATA_DROP:
+    LOAD_INST();
+    D = (uint32_t)(int32_t)old;
+    NEXT(3);
+}
+L_MEMORY_INIT : {
+    const uint64_t n = (uint32_t)S(4);
+    const sr_wasm_trap t =
+        sr_wasm__memory_init(inst, (uint32_t)pc[1].u, (uint32_t)S(2), (uint32_t)S(3), n);
+    if (t != SR_WASM_TRAP_NONE)
+        TRAP(t);
+    const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_BYTES_PER_FUEL);
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    NEXT(5);
+}
+L_DATA_DROP:
     inst->data_dropped[pc[1].u] = 1;
     NEXT(2);
-    L_MEMORY_COPY : {
-        const uint64_t d = (uint32_t)S(1), s = (uint32_t)S(2), n = (uint32_t)S(3);
-        if (d + n > msize || s + n > msize)
-            TRAP(SR_WASM_TRAP_MEM_OOB);
-        const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_BYTES_PER_FUEL);
-        if (fuel < k)
-            TRAP(SR_WASM_TRAP_FUEL);
-        fuel -= k;
-        if (n)
-            memmove(mem + d, mem + s, n);
-        NEXT(4);
-    }
-    L_MEMORY_FILL : {
-        const uint64_t d = (uint32_t)S(1), n = (uint32_t)S(3);
-        if (d + n > msize)
-            TRAP(SR_WASM_TRAP_MEM_OOB);
-        const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_BYTES_PER_FUEL);
-        if (fuel < k)
-            TRAP(SR_WASM_TRAP_FUEL);
-        fuel -= k;
-        if (n)
-            memset(mem + d, (int)(uint8_t)S(2), n);
-        NEXT(4);
-    }
+L_MEMORY_COPY : {
+    const uint64_t d = (uint32_t)S(1), s = (uint32_t)S(2), n = (uint32_t)S(3);
+    if (d + n > msize || s + n > msize)
+        TRAP(SR_WASM_TRAP_MEM_OOB);
+    const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_BYTES_PER_FUEL);
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    if (n)
+        memmove(mem + d, mem + s, n);
+    NEXT(4);
+}
+L_MEMORY_FILL : {
+    const uint64_t d = (uint32_t)S(1), n = (uint32_t)S(3);
+    if (d + n > msize)
+        TRAP(SR_WASM_TRAP_MEM_OOB);
+    const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_BYTES_PER_FUEL);
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    if (n)
+        memset(mem + d, (int)(uint8_t)S(2), n);
+    NEXT(4);
+}
 
-    /* ---- tables and references ---------------------------------------------------------------- */
-    L_TABLE_GET : {
-        const struct sr_wasm__table *t = inst->tables[pc[2].u];
-        const uint32_t i = (uint32_t)S(3);
-        if (i >= t->size)
-            TRAP(SR_WASM_TRAP_TABLE_OOB);
-        D = t->elems[i];
-        NEXT(4);
-    }
-    L_TABLE_SET : {
-        struct sr_wasm__table *t = inst->tables[pc[1].u];
-        const uint32_t i = (uint32_t)S(2);
-        if (i >= t->size)
-            TRAP(SR_WASM_TRAP_TABLE_OOB);
-        t->elems[i] = S(3);
-        NEXT(4);
-    }
-    L_TABLE_INIT : {
-        const uint64_t n = (uint32_t)S(5);
-        const sr_wasm_trap t = sr_wasm__table_init(inst, (uint32_t)pc[1].u, (uint32_t)pc[2].u,
-                                                   (uint32_t)S(3), (uint32_t)S(4), n);
-        if (t != SR_WASM_TRAP_NONE)
-            TRAP(t);
-        const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
-        if (fuel < k)
-            TRAP(SR_WASM_TRAP_FUEL);
-        fuel -= k;
-        NEXT(6);
-    }
-    L_ELEM_DROP:
+/* ---- tables and references ---------------------------------------------------------------- */
+L_TABLE_GET : {
+    const struct sr_wasm__table *t = inst->tables[pc[2].u];
+    const uint32_t i = (uint32_t)S(3);
+    if (i >= t->size)
+        TRAP(SR_WASM_TRAP_TABLE_OOB);
+    D = t->elems[i];
+    NEXT(4);
+}
+L_TABLE_SET : {
+    struct sr_wasm__table *t = inst->tables[pc[1].u];
+    const uint32_t i = (uint32_t)S(2);
+    if (i >= t->size)
+        TRAP(SR_WASM_TRAP_TABLE_OOB);
+    t->elems[i] = S(3);
+    NEXT(4);
+}
+L_TABLE_INIT : {
+    const uint64_t n = (uint32_t)S(5);
+    const sr_wasm_trap t = sr_wasm__table_init(inst, (uint32_t)pc[1].u, (uint32_t)pc[2].u,
+                                               (uint32_t)S(3), (uint32_t)S(4), n);
+    if (t != SR_WASM_TRAP_NONE)
+        TRAP(t);
+    const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    NEXT(6);
+}
+L_ELEM_DROP:
     inst->elem_len[pc[1].u] = 0;
     NEXT(2);
-    L_TABLE_COPY : {
-        struct sr_wasm__table *dt = inst->tables[pc[1].u];
-        const struct sr_wasm__table *st = inst->tables[pc[2].u];
-        const uint64_t d = (uint32_t)S(3), s = (uint32_t)S(4), n = (uint32_t)S(5);
-        if (d + n > dt->size || s + n > st->size)
-            TRAP(SR_WASM_TRAP_TABLE_OOB);
+L_TABLE_COPY : {
+    struct sr_wasm__table *dt = inst->tables[pc[1].u];
+    const struct sr_wasm__table *st = inst->tables[pc[2].u];
+    const uint64_t d = (uint32_t)S(3), s = (uint32_t)S(4), n = (uint32_t)S(5);
+    if (d + n > dt->size || s + n > st->size)
+        TRAP(SR_WASM_TRAP_TABLE_OOB);
+    const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    if (n)
+        memmove(dt->elems + d, st->elems + s, n * sizeof(uint64_t));
+    NEXT(6);
+}
+L_TABLE_GROW : {
+    struct sr_wasm__table *t = inst->tables[pc[2].u];
+    const uint32_t n = (uint32_t)S(4);
+    const int64_t old = sr_wasm__table_grow(t, n, S(3));
+    if (old >= 0) {
         const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
         if (fuel < k)
             TRAP(SR_WASM_TRAP_FUEL);
         fuel -= k;
-        if (n)
-            memmove(dt->elems + d, st->elems + s, n * sizeof(uint64_t));
-        NEXT(6);
     }
-    L_TABLE_GROW : {
-        struct sr_wasm__table *t = inst->tables[pc[2].u];
-        const uint32_t n = (uint32_t)S(4);
-        const int64_t old = sr_wasm__table_grow(t, n, S(3));
-        if (old >= 0) {
-            const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
-            if (fuel < k)
-                TRAP(SR_WASM_TRAP_FUEL);
-            fuel -= k;
-        }
-        D = (uint32_t)(int32_t)old;
-        NEXT(5);
-    }
-    L_TABLE_SIZE:
+    D = (uint32_t)(int32_t)old;
+    NEXT(5);
+}
+L_TABLE_SIZE:
     D = inst->tables[pc[2].u]->size;
     NEXT(3);
-    L_TABLE_FILL : {
-        struct sr_wasm__table *t = inst->tables[pc[1].u];
-        const uint64_t i = (uint32_t)S(2), v = S(3), n = (uint32_t)S(4);
-        if (i + n > t->size)
-            TRAP(SR_WASM_TRAP_TABLE_OOB);
-        const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
-        if (fuel < k)
-            TRAP(SR_WASM_TRAP_FUEL);
-        fuel -= k;
-        for (uint64_t j = 0; j < n; j++)
-            t->elems[i + j] = v;
-        NEXT(5);
-    }
-    L_REF_IS_NULL:
+L_TABLE_FILL : {
+    struct sr_wasm__table *t = inst->tables[pc[1].u];
+    const uint64_t i = (uint32_t)S(2), v = S(3), n = (uint32_t)S(4);
+    if (i + n > t->size)
+        TRAP(SR_WASM_TRAP_TABLE_OOB);
+    const uint64_t k = BULK_FUEL(n, SR_WASM__BULK_ELEMS_PER_FUEL);
+    if (fuel < k)
+        TRAP(SR_WASM_TRAP_FUEL);
+    fuel -= k;
+    for (uint64_t j = 0; j < n; j++)
+        t->elems[i + j] = v;
+    NEXT(5);
+}
+L_REF_IS_NULL:
     D = A == 0;
     NEXT(3);
-    L_REF_FUNC:
+L_REF_FUNC:
     D = (uint64_t)(uintptr_t)funcs[pc[2].u];
     NEXT(3);
 

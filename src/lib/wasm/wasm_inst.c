@@ -62,8 +62,7 @@ sr_wasm_trap_message(sr_wasm_trap trap)
 static sr_status
 trap_status(sr_wasm_trap t)
 {
-    return t == SR_WASM_TRAP_FUEL || t == SR_WASM_TRAP_CALL_DEPTH ||
-                   t == SR_WASM_TRAP_VALUE_STACK
+    return t == SR_WASM_TRAP_FUEL || t == SR_WASM_TRAP_CALL_DEPTH || t == SR_WASM_TRAP_VALUE_STACK
                ? SR_ELIMIT
                : SR_ETRAP;
 }
@@ -312,10 +311,14 @@ static uint64_t
 eval_cexpr(const sr_wasm_instance *inst, const struct sr_wasm__cexpr *ce)
 {
     switch (ce->kind) {
-    case SR_WASM__CE_CONST: return ce->bits;
-    case SR_WASM__CE_GLOBAL: return inst->globals[ce->index]->val;
-    case SR_WASM__CE_FUNC: return (uint64_t)(uintptr_t)inst->funcs[ce->index];
-    default: return 0;
+    case SR_WASM__CE_CONST:
+        return ce->bits;
+    case SR_WASM__CE_GLOBAL:
+        return inst->globals[ce->index]->val;
+    case SR_WASM__CE_FUNC:
+        return (uint64_t)(uintptr_t)inst->funcs[ce->index];
+    default:
+        return 0;
     }
 }
 
@@ -370,15 +373,15 @@ inst_alloc(const sr_wasm_module *m, const struct sr_wasm_limits *lim, sr_wasm_in
     inst->own_funcs = calloc((size_t)m->ncodes + 1, sizeof(*inst->own_funcs));
     inst->tables = calloc((size_t)m->ntables + 1, sizeof(*inst->tables));
     inst->globals = calloc((size_t)m->nglobals + 1, sizeof(*inst->globals));
-    inst->own_globals = calloc((size_t)(m->nglobals - m->nglobal_imports) + 1,
-                               sizeof(*inst->own_globals));
+    inst->own_globals =
+        calloc((size_t)(m->nglobals - m->nglobal_imports) + 1, sizeof(*inst->own_globals));
     inst->elem_items = calloc((size_t)m->nelems + 1, sizeof(*inst->elem_items));
     inst->elem_len = calloc((size_t)m->nelems + 1, sizeof(*inst->elem_len));
     inst->data_dropped = calloc((size_t)m->ndatas + 1, 1);
     inst->mem = &inst->own_mem;
     *out = inst;
-    if (!inst->funcs || !inst->own_funcs || !inst->tables || !inst->globals ||
-        !inst->own_globals || !inst->elem_items || !inst->elem_len || !inst->data_dropped)
+    if (!inst->funcs || !inst->own_funcs || !inst->tables || !inst->globals || !inst->own_globals ||
+        !inst->elem_items || !inst->elem_len || !inst->data_dropped)
         return sr_err_set(err, SR_ENOMEM, "out of memory instantiating a wasm module");
     return SR_OK;
 }
@@ -458,7 +461,8 @@ sr_wasm_instance_new(const sr_wasm_module *mod, const struct sr_wasm_limits *lim
     return SR_OK;
 }
 
-/* ---- calls ------------------------------------------------------------------------------------ */
+/* ---- calls ------------------------------------------------------------------------------------
+ */
 
 static const struct sr_wasm__export *
 find_export_n(const sr_wasm_module *m, const char *name, size_t len, uint8_t kind)
@@ -488,15 +492,15 @@ sr_status
 sr_wasm_call_n(sr_wasm_instance *inst, const char *name, size_t name_len, const uint64_t *args,
                size_t nargs, uint64_t *results, size_t nresults, sr_err *err)
 {
-    const struct sr_wasm__export *e = find_export_n(inst->mod, name, name_len,
-                                                    SR_WASM_EXTERN_FUNC);
+    const struct sr_wasm__export *e = find_export_n(inst->mod, name, name_len, SR_WASM_EXTERN_FUNC);
     if (!e)
         return sr_err_set(err, SR_ENOTFOUND, "no exported function '%s'", name);
     const struct sr_wasm__func *f = inst->funcs[e->index];
     if (nargs != f->type->nparams || nresults != f->type->nresults)
-        return sr_err_set(err, SR_EINVAL,
-                          "function '%s' takes %u arguments and returns %u results, got %zu and %zu",
-                          name, f->type->nparams, f->type->nresults, nargs, nresults);
+        return sr_err_set(
+            err, SR_EINVAL,
+            "function '%s' takes %u arguments and returns %u results, got %zu and %zu", name,
+            f->type->nparams, f->type->nresults, nargs, nresults);
     if (inst->running)
         return sr_err_set(err, SR_ECONFLICT, "wasm instance is already running (re-entrant call)");
     sr_status st = ensure_exec(inst, err);
@@ -592,7 +596,8 @@ sr_wasm_memory(sr_wasm_instance *inst, uint64_t *len)
     return inst->mem->data;
 }
 
-/* ---- linker ----------------------------------------------------------------------------------- */
+/* ---- linker -----------------------------------------------------------------------------------
+ */
 
 sr_status
 sr_wasm_linker_new(sr_wasm_linker **out, sr_err *err)
@@ -660,13 +665,20 @@ static int
 sig_type(char c)
 {
     switch (c) {
-    case 'i': return SR_WASM_I32;
-    case 'I': return SR_WASM_I64;
-    case 'f': return SR_WASM_F32;
-    case 'F': return SR_WASM_F64;
-    case 'r': return SR_WASM_EXTERNREF;
-    case 'R': return SR_WASM_FUNCREF;
-    default: return -1;
+    case 'i':
+        return SR_WASM_I32;
+    case 'I':
+        return SR_WASM_I64;
+    case 'f':
+        return SR_WASM_F32;
+    case 'F':
+        return SR_WASM_F64;
+    case 'r':
+        return SR_WASM_EXTERNREF;
+    case 'R':
+        return SR_WASM_FUNCREF;
+    default:
+        return -1;
     }
 }
 
@@ -689,8 +701,8 @@ sr_wasm_linker_define_func(sr_wasm_linker *lk, const char *module, const char *n
         const int t = sig_type(*p);
         if (t < 0 || n >= sizeof(h->types)) {
             free(h);
-            return sr_err_set(err, SR_EINVAL, "bad signature '%s' for host function '%s.%s'",
-                              sig, module, name);
+            return sr_err_set(err, SR_EINVAL, "bad signature '%s' for host function '%s.%s'", sig,
+                              module, name);
         }
         h->types[n++] = (uint8_t)t;
     }
@@ -709,8 +721,8 @@ sr_wasm_linker_register(sr_wasm_linker *lk, const char *as, sr_wasm_instance *in
     const struct sr_wasm_module *m = inst->mod;
     for (uint32_t i = 0; i < m->nexports; i++) {
         const struct sr_wasm__export *e = &m->exports[i];
-        void *obj = e->kind == SR_WASM_EXTERN_FUNC    ? (void *)inst->funcs[e->index]
-                    : e->kind == SR_WASM_EXTERN_TABLE ? (void *)inst->tables[e->index]
+        void *obj = e->kind == SR_WASM_EXTERN_FUNC     ? (void *)inst->funcs[e->index]
+                    : e->kind == SR_WASM_EXTERN_TABLE  ? (void *)inst->tables[e->index]
                     : e->kind == SR_WASM_EXTERN_MEMORY ? (void *)inst->mem
                                                        : (void *)inst->globals[e->index];
         sr_status st = lk_add(lk, as, e->name, e->name_len, e->kind, obj, err);

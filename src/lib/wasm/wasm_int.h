@@ -17,12 +17,12 @@
 #include "sealrun/sr_wasm.h"
 
 /* Implementation caps (all reported as invalid modules, with the cap named). */
-#define SR_WASM__MAX_LOCALS 50000u        /* locals + params per function */
-#define SR_WASM__MAX_FUNCS 1000000u       /* functions, types, globals, segments */
-#define SR_WASM__MAX_TYPE_ARITY 1000u     /* params or results of one function type */
-#define SR_WASM__MAX_BLOCK_DEPTH 10000u   /* nested blocks in one function */
-#define SR_WASM__MAX_BR_TABLE 100000u     /* labels of one br_table */
-#define SR_WASM__MAX_FRAME 200000u        /* slots of one function frame */
+#define SR_WASM__MAX_LOCALS 50000u      /* locals + params per function */
+#define SR_WASM__MAX_FUNCS 1000000u     /* functions, types, globals, segments */
+#define SR_WASM__MAX_TYPE_ARITY 1000u   /* params or results of one function type */
+#define SR_WASM__MAX_BLOCK_DEPTH 10000u /* nested blocks in one function */
+#define SR_WASM__MAX_BR_TABLE 100000u   /* labels of one br_table */
+#define SR_WASM__MAX_FRAME 200000u      /* slots of one function frame */
 
 /* Value types inside the engine: the binary codes, plus "unknown" for the
  * polymorphic stack of unreachable code. */
@@ -84,10 +84,10 @@ struct sr_wasm__import {
     char *name;
     size_t name_len;
     size_t module_len;
-    uint8_t kind;      /* enum sr_wasm_extern */
-    uint32_t type;     /* function type index */
-    uint8_t vtype;     /* global value type or table reference type */
-    bool mut;          /* global */
+    uint8_t kind;  /* enum sr_wasm_extern */
+    uint32_t type; /* function type index */
+    uint8_t vtype; /* global value type or table reference type */
+    bool mut;      /* global */
     struct sr_wasm__lim lim;
 };
 
@@ -131,16 +131,16 @@ union sr_wasm__cell;
 
 /* A defined function: its source and, after wasm_compile.c, its internal code. */
 struct sr_wasm__code {
-    uint32_t type;            /* type index */
+    uint32_t type; /* type index */
     uint32_t nparams;
-    uint32_t nlocals;         /* params + declared locals */
+    uint32_t nlocals; /* params + declared locals */
     uint32_t nresults;
-    uint8_t *local_types;     /* [nlocals] */
-    const uint8_t *body;      /* expression bytes (after the locals) */
+    uint8_t *local_types; /* [nlocals] */
+    const uint8_t *body;  /* expression bytes (after the locals) */
     const uint8_t *body_end;
     union sr_wasm__cell *code;
-    size_t code_len;          /* cells */
-    uint32_t frame_size;      /* slots: locals + operand stack + saved if-params */
+    size_t code_len;     /* cells */
+    uint32_t frame_size; /* slots: locals + operand stack + saved if-params */
 };
 
 struct sr_wasm_module {
@@ -150,13 +150,13 @@ struct sr_wasm_module {
     uint32_t ntypes;
     struct sr_wasm__import *imports;
     uint32_t nimports;
-    uint32_t *func_types;      /* [nfuncs] type index of every function (imports first) */
+    uint32_t *func_types; /* [nfuncs] type index of every function (imports first) */
     uint32_t nfuncs;
     uint32_t nfunc_imports;
     struct sr_wasm__table_def *tables;
     uint32_t ntables;
     uint32_t ntable_imports;
-    struct sr_wasm__lim mem;   /* memory 0 (imported or defined) */
+    struct sr_wasm__lim mem; /* memory 0 (imported or defined) */
     uint32_t nmems;
     uint32_t nmem_imports;
     struct sr_wasm__global_def *globals;
@@ -174,18 +174,16 @@ struct sr_wasm_module {
     uint32_t datacount;
     struct sr_wasm__code *codes; /* [nfuncs - nfunc_imports] */
     uint32_t ncodes;
-    uint8_t *declared;           /* [nfuncs] 1 if ref.func may name it (C.refs) */
+    uint8_t *declared; /* [nfuncs] 1 if ref.func may name it (C.refs) */
 };
 
 sr_status sr_wasm__parse(struct sr_wasm_module *m, sr_err *err);
 sr_status sr_wasm__validate_module(struct sr_wasm_module *m, sr_err *err);
 sr_status sr_wasm__read_cexpr(struct sr_wasm__rd *r, struct sr_wasm_module *m,
-                              uint32_t nglobals_visible, uint8_t want,
-                              struct sr_wasm__cexpr *out);
+                              uint32_t nglobals_visible, uint8_t want, struct sr_wasm__cexpr *out);
 sr_status sr_wasm__compile(struct sr_wasm_module *m, uint32_t code_index, sr_err *err);
 bool sr_wasm__functype_eq(const struct sr_wasm__functype *a, const struct sr_wasm__functype *b);
-sr_status sr_wasm__invalid(sr_err *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+sr_status sr_wasm__invalid(sr_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- internal code ----------------------------------------------------------------- */
 
@@ -202,6 +200,8 @@ union sr_wasm__cell {
 /* Numeric operators 0x45..0xc4 keep their Wasm order (op = wasm opcode - 0x45),
  * followed by the engine's own instructions. Keep in sync with the handlers
  * in wasm_exec.c (the label table is built from this list). */
+/* (clang-format 14 is not stable on these X-macro tables: left as written) */
+// clang-format off
 #define SR_WASM__NUMERIC_OPS(X)                                                                    \
     X(I32_EQZ) X(I32_EQ) X(I32_NE) X(I32_LT_S) X(I32_LT_U) X(I32_GT_S) X(I32_GT_U) X(I32_LE_S)     \
     X(I32_LE_U) X(I32_GE_S) X(I32_GE_U) X(I64_EQZ) X(I64_EQ) X(I64_NE) X(I64_LT_S) X(I64_LT_U)    \
@@ -287,6 +287,7 @@ union sr_wasm__cell {
     X(BR_I32_GE_U_K_F)                                                                             \
     /* the branches above with one more cell [.. t f]: a backward branch to a loop head whose     \
      * FUEL instruction (cost f) it charges itself, jumping just past it */
+// clang-format on
 
 #define SR_WASM__ENUM(name) SR_WASM__OP_##name,
 enum sr_wasm__op {
@@ -301,9 +302,9 @@ const void *const *sr_wasm__op_table(void);
 
 struct sr_wasm__mem {
     uint8_t *data;
-    uint64_t size;  /* bytes = pages * 64 KiB */
+    uint64_t size; /* bytes = pages * 64 KiB */
     uint32_t pages;
-    uint32_t max;   /* pages: min(declared max, limit) */
+    uint32_t max;      /* pages: min(declared max, limit) */
     uint32_t decl_max; /* pages: the declared maximum, or 65536 */
     bool has_max;      /* the module declared a maximum */
     bool limit_hit;    /* a grow was refused by the sr_wasm_limits cap */
@@ -312,7 +313,7 @@ struct sr_wasm__mem {
 struct sr_wasm__table {
     uint64_t *elems; /* funcref: (uintptr_t)struct sr_wasm__func *; externref: host bits */
     uint32_t size;
-    uint32_t max;    /* min(declared max, limit) */
+    uint32_t max;      /* min(declared max, limit) */
     uint32_t decl_max; /* the declared maximum, or UINT32_MAX */
     bool has_max;
     uint8_t type;
@@ -327,8 +328,8 @@ struct sr_wasm__global {
 
 struct sr_wasm__func {
     const struct sr_wasm__functype *type;
-    sr_wasm_instance *inst;            /* NULL for host functions */
-    const struct sr_wasm__code *code;  /* NULL for host functions */
+    sr_wasm_instance *inst;           /* NULL for host functions */
+    const struct sr_wasm__code *code; /* NULL for host functions */
     sr_wasm_host_fn host;
     void *host_ctx;
 };
@@ -345,31 +346,31 @@ struct sr_wasm__exec {
     uint64_t *stack_end;
     struct sr_wasm__frame *frames;
     struct sr_wasm__frame *frames_end;
-    uint64_t fuel;        /* remaining */
+    uint64_t fuel; /* remaining */
     sr_wasm_trap trap;
-    char msg[256];        /* host trap message */
+    char msg[256]; /* host trap message */
     uint32_t exit_code;
 };
 
 struct sr_wasm_instance {
     const struct sr_wasm_module *mod;
     struct sr_wasm_limits lim;
-    struct sr_wasm__func **funcs;      /* [nfuncs] */
-    struct sr_wasm__func *own_funcs;   /* [ncodes] */
-    struct sr_wasm__table **tables;    /* [ntables] */
+    struct sr_wasm__func **funcs;    /* [nfuncs] */
+    struct sr_wasm__func *own_funcs; /* [ncodes] */
+    struct sr_wasm__table **tables;  /* [ntables] */
     struct sr_wasm__table *own_tables;
-    struct sr_wasm__mem *mem;          /* memory 0 or &empty_mem */
+    struct sr_wasm__mem *mem; /* memory 0 or &empty_mem */
     struct sr_wasm__mem own_mem;
-    struct sr_wasm__global **globals;  /* [nglobals] */
+    struct sr_wasm__global **globals; /* [nglobals] */
     struct sr_wasm__global *own_globals;
-    uint64_t **elem_items;             /* [nelems] evaluated references */
-    uint32_t *elem_len;                /* [nelems] 0 once dropped */
-    uint8_t *data_dropped;             /* [ndatas] */
+    uint64_t **elem_items; /* [nelems] evaluated references */
+    uint32_t *elem_len;    /* [nelems] 0 once dropped */
+    uint8_t *data_dropped; /* [ndatas] */
     struct sr_wasm__exec ex;
     bool ex_ready;
     bool running;
     uint64_t fuel_used;
-    sr_wasm_instance *next;            /* linker's list */
+    sr_wasm_instance *next; /* linker's list */
 };
 
 /* Runs code from 'fp' (args in fp[0..)) until the outermost frame returns.
@@ -381,8 +382,8 @@ sr_wasm_trap sr_wasm__exec(struct sr_wasm__exec *ex, sr_wasm_instance *inst,
 int64_t sr_wasm__mem_grow(struct sr_wasm__mem *m, uint32_t delta);
 int64_t sr_wasm__table_grow(struct sr_wasm__table *t, uint32_t delta, uint64_t init);
 /* Shared by instantiation and the interpreter; return SR_WASM_TRAP_NONE or the trap. */
-sr_wasm_trap sr_wasm__table_init(sr_wasm_instance *inst, uint32_t table, uint32_t seg,
-                                 uint64_t d, uint64_t s, uint64_t n);
+sr_wasm_trap sr_wasm__table_init(sr_wasm_instance *inst, uint32_t table, uint32_t seg, uint64_t d,
+                                 uint64_t s, uint64_t n);
 sr_wasm_trap sr_wasm__memory_init(sr_wasm_instance *inst, uint32_t seg, uint64_t d, uint64_t s,
                                   uint64_t n);
 

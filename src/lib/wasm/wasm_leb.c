@@ -29,7 +29,7 @@ leb_decode(const uint8_t *in, size_t len, unsigned bits, bool is_signed, uint64_
         if (i == maxbytes - 1) {
             if (b & 0x80)
                 return LEB_LONG;
-            const unsigned rest = bits - shift;  /* payload bits that count, 1..7 */
+            const unsigned rest = bits - shift; /* payload bits that count, 1..7 */
             const uint8_t unused = (uint8_t)(0x7f & ~((1u << rest) - 1u));
             if (!is_signed && (b & unused))
                 return LEB_LARGE;
@@ -201,7 +201,8 @@ sr_wasm__rd_count(struct sr_wasm__rd *r, uint32_t cap, size_t min_elem, uint32_t
     if (st != SR_OK)
         return st;
     if (min_elem > 0 && (size_t)*n > (size_t)(r->end - r->p) / min_elem)
-        return sr_wasm__malformed(r, "unexpected end of section or function (length out of bounds)");
+        return sr_wasm__malformed(r,
+                                  "unexpected end of section or function (length out of bounds)");
     if (*n > cap)
         return sr_err_set(r->err, SR_EINVAL,
                           "invalid: vector of %u elements at offset 0x%zx exceeds the cap of %u",

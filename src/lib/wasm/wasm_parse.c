@@ -438,8 +438,8 @@ parse_elem_items(struct sr_wasm__rd *r, struct sr_wasm_module *m, struct sr_wasm
             return st;
         if (f >= m->nfuncs)
             return sr_wasm__invalid(r->err, "unknown function %u in element segment", f);
-        *ce = (struct sr_wasm__cexpr){.kind = SR_WASM__CE_FUNC, .type = SR_WASM_FUNCREF,
-                                      .index = f};
+        *ce =
+            (struct sr_wasm__cexpr){.kind = SR_WASM__CE_FUNC, .type = SR_WASM_FUNCREF, .index = f};
         m->declared[f] = 1;
     }
     return SR_OK;
@@ -455,7 +455,7 @@ parse_elem(struct sr_wasm__rd *r, struct sr_wasm_module *m, struct sr_wasm__elem
     if (flags > 7)
         return sr_wasm__malformed(r, "malformed elements segment kind");
     e->type = SR_WASM_FUNCREF;
-    e->mode = !(flags & 1) ? SR_WASM__SEG_ACTIVE
+    e->mode = !(flags & 1)  ? SR_WASM__SEG_ACTIVE
               : (flags & 2) ? SR_WASM__SEG_DECLARATIVE
                             : SR_WASM__SEG_PASSIVE;
     if (e->mode == SR_WASM__SEG_ACTIVE) {
@@ -559,7 +559,7 @@ parse_locals(struct sr_wasm__rd *r, const struct sr_wasm_module *m, struct sr_wa
     if (st != SR_OK)
         return st;
     const uint8_t *save = r->p;
-    for (uint32_t g = 0; g < ngroups; g++) {  /* first pass: count */
+    for (uint32_t g = 0; g < ngroups; g++) { /* first pass: count */
         uint32_t cnt = 0;
         uint8_t t = 0;
         if ((st = sr_wasm__rd_u32(r, &cnt)) != SR_OK || (st = read_valtype(r, &t)) != SR_OK)
@@ -633,19 +633,32 @@ static sr_status
 parse_section(struct sr_wasm__rd *r, struct sr_wasm_module *m, uint8_t id)
 {
     switch (id) {
-    case 0: return parse_custom(r);
-    case 1: return parse_types(r, m);
-    case 2: return parse_imports(r, m);
-    case 3: return parse_functions(r, m);
-    case 4: return parse_tables(r, m);
-    case 5: return parse_memories(r, m);
-    case 6: return parse_globals(r, m);
-    case 7: return parse_exports(r, m);
-    case 8: return parse_start(r, m);
-    case 9: return parse_elems(r, m);
-    case 10: return parse_code(r, m);
-    case 11: return parse_data(r, m);
-    default: return parse_datacount(r, m);
+    case 0:
+        return parse_custom(r);
+    case 1:
+        return parse_types(r, m);
+    case 2:
+        return parse_imports(r, m);
+    case 3:
+        return parse_functions(r, m);
+    case 4:
+        return parse_tables(r, m);
+    case 5:
+        return parse_memories(r, m);
+    case 6:
+        return parse_globals(r, m);
+    case 7:
+        return parse_exports(r, m);
+    case 8:
+        return parse_start(r, m);
+    case 9:
+        return parse_elems(r, m);
+    case 10:
+        return parse_code(r, m);
+    case 11:
+        return parse_data(r, m);
+    default:
+        return parse_datacount(r, m);
     }
 }
 

@@ -22,13 +22,13 @@ cexpr_value(struct sr_wasm__rd *r, struct sr_wasm_module *m, uint32_t nvis, uint
     switch (op) {
     case 0x41:
         st = sr_wasm__rd_s32(r, &v32);
-        *out = (struct sr_wasm__cexpr){.kind = SR_WASM__CE_CONST, .type = SR_WASM_I32,
-                                       .bits = (uint32_t)v32};
+        *out = (struct sr_wasm__cexpr){
+            .kind = SR_WASM__CE_CONST, .type = SR_WASM_I32, .bits = (uint32_t)v32};
         return st;
     case 0x42:
         st = sr_wasm__rd_s64(r, &v64);
-        *out = (struct sr_wasm__cexpr){.kind = SR_WASM__CE_CONST, .type = SR_WASM_I64,
-                                       .bits = (uint64_t)v64};
+        *out = (struct sr_wasm__cexpr){
+            .kind = SR_WASM__CE_CONST, .type = SR_WASM_I64, .bits = (uint64_t)v64};
         return st;
     case 0x43:
     case 0x44: {
@@ -51,8 +51,8 @@ cexpr_value(struct sr_wasm__rd *r, struct sr_wasm_module *m, uint32_t nvis, uint
         if (m->globals[g].mut)
             return sr_wasm__invalid(r->err, "constant expression required (global %u is mutable)",
                                     g);
-        *out = (struct sr_wasm__cexpr){.kind = SR_WASM__CE_GLOBAL, .type = m->globals[g].type,
-                                       .index = g};
+        *out = (struct sr_wasm__cexpr){
+            .kind = SR_WASM__CE_GLOBAL, .type = m->globals[g].type, .index = g};
         return SR_OK;
     }
     case 0xd0: {
@@ -71,8 +71,8 @@ cexpr_value(struct sr_wasm__rd *r, struct sr_wasm_module *m, uint32_t nvis, uint
         if (f >= m->nfuncs)
             return sr_wasm__invalid(r->err, "unknown function %u in a constant expression", f);
         m->declared[f] = 1;
-        *out = (struct sr_wasm__cexpr){.kind = SR_WASM__CE_FUNC, .type = SR_WASM_FUNCREF,
-                                       .index = f};
+        *out =
+            (struct sr_wasm__cexpr){.kind = SR_WASM__CE_FUNC, .type = SR_WASM_FUNCREF, .index = f};
         return SR_OK;
     }
     case 0x0b:
@@ -95,11 +95,15 @@ sr_wasm__read_cexpr(struct sr_wasm__rd *r, struct sr_wasm_module *m, uint32_t ng
     if ((st = sr_wasm__rd_u8(r, &op)) != SR_OK)
         return st;
     if (op != 0x0b)
-        return sr_wasm__invalid(r->err, "type mismatch: constant expression must be one "
-                                        "instruction (found opcode 0x%02x)", op);
+        return sr_wasm__invalid(r->err,
+                                "type mismatch: constant expression must be one "
+                                "instruction (found opcode 0x%02x)",
+                                op);
     if (out->type != want)
-        return sr_wasm__invalid(r->err, "type mismatch: constant expression of type 0x%02x, "
-                                        "expected 0x%02x", out->type, want);
+        return sr_wasm__invalid(r->err,
+                                "type mismatch: constant expression of type 0x%02x, "
+                                "expected 0x%02x",
+                                out->type, want);
     return SR_OK;
 }
 
@@ -158,15 +162,28 @@ sr_wasm__op_cost(uint32_t op)
         return 5;
     case 0x11: /* call_indirect */
         return 6;
-    case 0x6d: case 0x6e: case 0x6f: case 0x70: /* i32 div/rem */
-    case 0x7f: case 0x80: case 0x81: case 0x82: /* i64 div/rem */
-    case 0x95: case 0x91: case 0xa3: case 0x9f: /* f32/f64 div, sqrt */
+    case 0x6d:
+    case 0x6e:
+    case 0x6f:
+    case 0x70: /* i32 div/rem */
+    case 0x7f:
+    case 0x80:
+    case 0x81:
+    case 0x82: /* i64 div/rem */
+    case 0x95:
+    case 0x91:
+    case 0xa3:
+    case 0x9f: /* f32/f64 div, sqrt */
         return 3;
-    case 0x40: /* memory.grow */
+    case 0x40:   /* memory.grow */
     case 0xfc0f: /* table.grow */
         return 10;
-    case 0xfc08: case 0xfc0a: case 0xfc0b: /* memory.init, copy, fill */
-    case 0xfc0c: case 0xfc0e: case 0xfc11: /* table.init, copy, fill */
+    case 0xfc08:
+    case 0xfc0a:
+    case 0xfc0b: /* memory.init, copy, fill */
+    case 0xfc0c:
+    case 0xfc0e:
+    case 0xfc11: /* table.init, copy, fill */
         return 5;
     default:
         return 1;
@@ -267,8 +284,10 @@ sr_wasm_module_import(const sr_wasm_module *mod, size_t i, struct sr_wasm_extern
     uint32_t index = 0;
     for (size_t k = 0; k < i; k++)
         index += mod->imports[k].kind == im->kind;
-    *out = (struct sr_wasm_extern_info){.module = im->module, .name = im->name,
-                                        .name_len = im->name_len, .kind = im->kind,
+    *out = (struct sr_wasm_extern_info){.module = im->module,
+                                        .name = im->name,
+                                        .name_len = im->name_len,
+                                        .kind = im->kind,
                                         .index = index};
     return true;
 }
@@ -279,8 +298,10 @@ sr_wasm_module_export(const sr_wasm_module *mod, size_t i, struct sr_wasm_extern
     if (i >= mod->nexports)
         return false;
     const struct sr_wasm__export *e = &mod->exports[i];
-    *out = (struct sr_wasm_extern_info){.module = NULL, .name = e->name,
-                                        .name_len = e->name_len, .kind = e->kind,
+    *out = (struct sr_wasm_extern_info){.module = NULL,
+                                        .name = e->name,
+                                        .name_len = e->name_len,
+                                        .kind = e->kind,
                                         .index = e->index};
     return true;
 }

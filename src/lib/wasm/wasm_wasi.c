@@ -408,8 +408,7 @@ check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg, sr_er
         bool known = false;
         for (size_t k = 0; !known && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
             known = strcmp(im->module, WASI_MODULE) == 0 &&
-                    strcmp(im->name, wasi_funcs[k].name) == 0 &&
-                    im->kind == SR_WASM_EXTERN_FUNC;
+                    strcmp(im->name, wasi_funcs[k].name) == 0 && im->kind == SR_WASM_EXTERN_FUNC;
         for (size_t k = 0; !known && k < cfg->nhost_funcs; k++)
             known = strcmp(im->module, cfg->host_funcs[k].module) == 0 &&
                     strcmp(im->name, cfg->host_funcs[k].name) == 0 &&
@@ -417,7 +416,8 @@ check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg, sr_er
         if (!known)
             return sr_err_set(err, SR_EINVAL,
                               "import '%s.%s' is not available: sealrun offers only its "
-                              "WASI preview 1 subset (see docs/wasm.md)", im->module, im->name);
+                              "WASI preview 1 subset (see docs/wasm.md)",
+                              im->module, im->name);
     }
     return SR_OK;
 }
@@ -468,8 +468,8 @@ sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
     sr_err *e = err ? err : &local;
     memset(res, 0, sizeof(*res));
     sr_buf_init(&w.out, cfg->stdout_max ? cfg->stdout_max : SR_MAX_OUTPUT);
-    sr_buf_init(&w.err, cfg->stderr_max ? cfg->stderr_max
-                                        : (size_t)SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY);
+    sr_buf_init(&w.err,
+                cfg->stderr_max ? cfg->stderr_max : (size_t)SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY);
     sr_status st = check_imports(mod, cfg, e);
     if (st == SR_OK)
         st = sr_wasm_linker_new(&lk, e);

@@ -48,8 +48,7 @@ grow(void)
 
 /* Real recursion (optnone: clang -O2 would turn it into a loop); each level is one
  * wasm call, so the engine's call depth limit stops it. */
-static int __attribute__((optnone))
-depth(int n)
+static int __attribute__((optnone)) depth(int n)
 {
     if (n == 0)
         return 0;
@@ -106,11 +105,11 @@ main(int argc, char **argv)
     if (strcmp(mode, "args") == 0)
         return args(argc, argv);
     if (strcmp(mode, "exit") == 0)
-        exit(argc > 2 ? atoi(argv[2]) : 0);
+        exit(argc > 2 ? (int)strtol(argv[2], NULL, 10) : 0);
     if (strcmp(mode, "grow") == 0)
         return grow();
     if (strcmp(mode, "depth") == 0) {
-        printf("%d\n", depth(argc > 2 ? atoi(argv[2]) : 10));
+        printf("%d\n", depth(argc > 2 ? (int)strtol(argv[2], NULL, 10) : 10));
         return 0;
     }
     if (strcmp(mode, "spin") == 0)

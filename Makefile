@@ -12,9 +12,11 @@ PKGS := build-essential pkgconf cmake ninja-build python3 clang-format git \
 	libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 	libjavascriptcoregtk-4.1-dev libseccomp-dev libcurl4-openssl-dev libzstd-dev \
 	libcmocka-dev wabt clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
-	rustc libstd-rust-dev-wasm32 sqlite3
+	rustc libstd-rust-dev-wasm32 sqlite3 nodejs
+# Only for the benchmarks (make bench).
+BENCH_PKGS := wrk binaryen hyperfine valgrind
 
-.PHONY: all deps build serve check test-release bench clean help
+.PHONY: all deps bench-deps install-pkgs build serve check test-release bench clean help
 
 all: build
 
@@ -25,7 +27,13 @@ help:
 	@echo "make bench   build and run the benchmarks (bench/)"
 
 deps:
-	@missing=""; for p in $(PKGS); do \
+	@$(MAKE) --no-print-directory install-pkgs WANT="$(PKGS)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory install-pkgs WANT="$(BENCH_PKGS)"
+
+install-pkgs:
+	@missing=""; for p in $(WANT); do \
 	  dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
 	    || missing="$$missing $$p"; \
 	done; \
@@ -56,7 +64,7 @@ check: deps
 test-release: build
 	ctest --preset release
 
-bench: build
+bench: build bench-deps
 	bench/run.sh
 
 clean:

@@ -98,19 +98,6 @@ parse_listen(const char *s, struct opts *o, sr_err *err)
     return SR_OK;
 }
 
-static const char *
-opt_value(const char *arg, const char *name, int *i, int argc, char **argv)
-{
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] == '\0' && *i + 1 < argc)
-        return argv[++*i];
-    return NULL;
-}
-
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -124,43 +111,43 @@ parse_args(int argc, char **argv, struct opts *o)
             exit(0);
         } else if (strcmp(a, "--dev") == 0) {
             o->dev = true;
-        } else if ((v = opt_value(a, "--listen", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--listen", &i, argc, argv))) {
             if (parse_listen(v, o, &e) != SR_OK)
                 return die_usage(e.msg, v);
-        } else if ((v = opt_value(a, "--data-dir", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--data-dir", &i, argc, argv))) {
             o->data_dir = v;
-        } else if ((v = opt_value(a, "--isolation", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--isolation", &i, argc, argv))) {
             if (strcmp(v, "tenant") && strcmp(v, "job"))
                 return die_usage("--isolation must be 'tenant' or 'job', got", v);
             o->eng.isolation = strcmp(v, "job") == 0 ? SR_ISOLATION_JOB : SR_ISOLATION_TENANT;
-        } else if ((v = opt_value(a, "--js-jit", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--js-jit", &i, argc, argv))) {
             if (strcmp(v, "on") && strcmp(v, "off"))
                 return die_usage("--js-jit must be 'on' or 'off', got", v);
             o->eng.js_no_jit = strcmp(v, "off") == 0;
-        } else if ((v = opt_value(a, "--max-running-per-user", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--max-running-per-user", &i, argc, argv))) {
             if (sr_parse_i64(v, 1, 10000, "--max-running-per-user", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.max_running_per_user = (unsigned)n;
-        } else if ((v = opt_value(a, "--max-queued-per-user", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--max-queued-per-user", &i, argc, argv))) {
             if (sr_parse_i64(v, 1, 100000, "--max-queued-per-user", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.max_queued_per_user = (unsigned)n;
-        } else if ((v = opt_value(a, "--storage-max-keys", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--storage-max-keys", &i, argc, argv))) {
             if (sr_parse_i64(v, 1, 100000000, "--storage-max-keys", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.storage_max_keys = (uint64_t)n;
-        } else if ((v = opt_value(a, "--storage-max-bytes", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--storage-max-bytes", &i, argc, argv))) {
             if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-bytes", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.storage_max_bytes = (uint64_t)n;
-        } else if ((v = opt_value(a, "--attestation", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--attestation", &i, argc, argv))) {
             if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
                 return die_usage("--attestation must be 'none' or 'tdx', got", v);
-        } else if ((v = opt_value(a, "--tsm-root", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--tsm-root", &i, argc, argv))) {
             if (!*v)
                 return die_usage("--tsm-root needs a directory, got", v);
             o->tsm_root = v;
-        } else if ((v = opt_value(a, "--log-level", &i, argc, argv))) {
+        } else if ((v = sr_opt_value(a, "--log-level", &i, argc, argv))) {
             static const char *const lv[] = {"debug", "info", "warn", "error"};
             bool ok = false;
             for (int k = 0; k < 4; k++)

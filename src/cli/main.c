@@ -12,6 +12,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_util.h"
 
 static const char usage[] =
     "usage: sealrun COMMAND [options]\n"
@@ -33,14 +34,7 @@ static const char usage[] =
 const char *
 cli_opt(const char *arg, const char *name, int *i, int argc, char **argv)
 {
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] == '\0' && *i + 1 < argc)
-        return argv[++*i];
-    return NULL;
+    return sr_opt_value(arg, name, i, argc, argv);
 }
 
 bool

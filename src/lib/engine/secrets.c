@@ -222,13 +222,15 @@ static sr_status
 secrets_object(const struct sr_secret_set *set, const char *job_id, const char *owner, sr_buf *out,
                sr_err *err)
 {
+    /* job ids are hex and owners [A-Za-z0-9_.@-]: nothing to escape */
+    sr_status rc = sr_buf_printf(out, err, "{\"SEALRUN_JOB_ID\":\"%s\",\"SEALRUN_USER\":\"%s\"",
+                                 job_id, owner);
+    if (rc != SR_OK || set->n == 0) /* most jobs: no values, no locked pages to map */
+        return rc == SR_OK ? sr_buf_append(out, "}", 1, err) : rc;
     struct sr_secret_value js = {0};
-    sr_status rc = sr_secret_set_js_json(set, &js, err);
+    rc = sr_secret_set_js_json(set, &js, err);
     if (rc != SR_OK)
         return rc;
-    /* job ids are hex and owners [A-Za-z0-9_.@-]: nothing to escape */
-    rc = sr_buf_printf(out, err, "{\"SEALRUN_JOB_ID\":\"%s\",\"SEALRUN_USER\":\"%s\"", job_id,
-                       owner);
     if (rc == SR_OK && js.len > 2)
         rc = sr_buf_append(out, ",", 1, err);
     if (rc == SR_OK)

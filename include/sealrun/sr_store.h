@@ -125,6 +125,10 @@ sr_status sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_j
 /* Queued jobs of every owner, oldest first (to resume after a restart),
  * with request_json. Owned array as above. */
 sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
+/* Jobs left 'running' (by a process that stopped), every owner, oldest first,
+ * with request_json: at start, to fail each with its own signed receipt
+ * before sr_store_jobs_interrupt() sweeps any that remain. Owned array as above. */
+sr_status sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
 /* Deletes jobs whose expires_at_ms <= now_ms; *n = how many (n may be NULL). */
 sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
 /* Counts for /info: all stored jobs. */

@@ -1,6 +1,7 @@
 """test_durability.py - acknowledged jobs survive kill -9 of sealrund; jobs
 that were running come back failed with INTERRUPTED (never rerun); queued
 jobs run after the restart; a killed job process is a failed job."""
+import json
 import os
 import signal
 import sys
@@ -8,7 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, main  # noqa: E402
+from harness import Daemon, cli, main  # noqa: E402
 
 LOOP = "function main(){ for(;;){} }"
 
@@ -59,6 +60,14 @@ class DurabilityTest(unittest.TestCase):
             st, ja, _ = d.request("GET", "/jobs/" + a["job_id"], token=tok)
             self.assertEqual(ja["status"], "failed")
             self.assertEqual(ja["error"]["code"], "INTERRUPTED")
+            # its own receipt, signed by the (persistent) worker key, that verifies
+            self.assertEqual(ja["receipt"]["error_code"], "INTERRUPTED")
+            self.assertEqual(ja["receipt"]["job_id"], a["job_id"])
+            path = os.path.join(d.data_dir, "interrupted.json")
+            with open(path, "w") as f:
+                json.dump(ja, f)
+            p = cli("verify", path)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             jb = d.wait_job(tok, b["job_id"])
             self.assertEqual(jb["output"], {"resumed": 1})
         finally:

@@ -430,9 +430,74 @@ requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
     return SR_OK;
 }
 
+/* Fails one job left running by a stopped sealrund with INTERRUPTED: the
+ * same job object (and signed receipt) as any failed job, never rerun. */
+static sr_status
+interrupt_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
+{
+    json_t *body = NULL;
+    struct sr_job_request req;
+    sr_status rc = sr_json_parse(r->request_json ? r->request_json : "",
+                                 r->request_json ? strlen(r->request_json) : 0,
+                                 SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
+    if (rc == SR_OK)
+        rc = sr_job_request_parse(body, &req, err);
+    json_decref(body);
+    if (rc != SR_OK)
+        return rc;
+    rc = sr_engine__module_load(eng, r->owner, &req, err); /* the receipt hashes the code */
+    struct job_outcome o = {.logs = json_array()};
+    o.code = SR_CODE_INTERRUPTED;
+    o.message = strdup("sealrund stopped while this job was running; it was not rerun. "
+                       "Submit it again if it is safe to repeat");
+    int64_t now = sr_now_ms();
+    int64_t started = r->started_at_ms ? r->started_at_ms : now;
+    json_t *job = NULL;
+    if (rc == SR_OK)
+        rc = sr_engine__job_object(eng, r->id, r->owner, &req, &o, r->created_at_ms, started, now,
+                                   (now - started) * 1000, &job, err);
+    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+    if (rc == SR_OK && text) {
+        struct sr_job_row row = *r;
+        row.state = SR_JOB_FAILED;
+        row.result_json = text;
+        row.started_at_ms = started;
+        row.finished_at_ms = now;
+        row.expires_at_ms = now + ttl_ms(eng);
+        rc = sr_store_job_update(eng->store, &row, err);
+    }
+    free(text);
+    json_decref(job);
+    sr_engine__outcome_fini(&o);
+    sr_job_request_fini(&req);
+    return rc;
+}
+
+static void
+interrupt_each(sr_engine *eng)
+{
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    sr_err e = {0};
+    if (sr_store_jobs_running(eng->store, &rows, &n, &e) != SR_OK) {
+        sr_log(SR_LOG_ERROR, "engine", "listing interrupted jobs: %s", e.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (interrupt_row(eng, &rows[i], &e) != SR_OK)
+            sr_log(SR_LOG_ERROR, "engine", "failing interrupted job '%s': %s", rows[i].id, e.msg);
+        sr_job_row_fini(&rows[i]);
+    }
+    free(rows);
+    if (n)
+        sr_log(SR_LOG_WARN, "engine",
+               "%zu job(s) were running when sealrund stopped: failed with INTERRUPTED", n);
+}
+
 static sr_status
 recover(sr_engine *eng, sr_err *err)
 {
+    interrupt_each(eng); /* what it could not do, the sweep below does (no receipt) */
     json_t *res = json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
                             SR_CODE_INTERRUPTED, "message",
                             "sealrund stopped while this job was running; it was not rerun. "

@@ -256,6 +256,12 @@ sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *
 }
 
 sr_status
+sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    return st->ops->jobs_running(st, rows, n, err);
+}
+
+sr_status
 sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err)
 {
     return st->ops->jobs_purge(st, now_ms, n, err);

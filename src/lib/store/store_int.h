@@ -45,6 +45,7 @@ struct sr_store_ops {
     sr_status (*jobs_interrupt)(sr_store *st, const char *interrupted_result_json, int64_t now_ms,
                                 size_t *n, sr_err *err);
     sr_status (*jobs_queued)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
+    sr_status (*jobs_running)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
     sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
 

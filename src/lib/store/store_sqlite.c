@@ -60,6 +60,8 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                           "ORDER BY created_at DESC, id DESC LIMIT ?2",
     [SQ_JOBS_INTERRUPT] = "UPDATE jobs SET state = 'failed', result_json = ?1, finished_at = ?2 "
                           "WHERE state = 'running'",
+    [SQ_JOBS_RUNNING] =
+        "SELECT " JOB_COLS " FROM jobs WHERE state = 'running' ORDER BY created_at, id",
     [SQ_JOBS_QUEUED] =
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'queued' ORDER BY created_at, id",
     [SQ_JOBS_PURGE] = "DELETE FROM jobs WHERE expires_at <= ?1",
@@ -631,17 +633,29 @@ sq_jobs_interrupt(sr_store *st, const char *interrupted_result_json, int64_t now
 }
 
 static sr_status
-sq_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
+jobs_in_state(sr_store *st, enum sq_stmt which, struct sr_job_row **rows, size_t *n, sr_err *err)
 {
     struct sq_store *s = (struct sq_store *)st;
     struct sq_conn *c = sr_store__sq_reader(s);
     sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_QUEUED, &stmt, err);
+    sr_status rc = sr_store__sq_stmt(c, which, &stmt, err);
     if (rc == SR_OK)
         rc = collect_jobs(stmt, rows, n, err);
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
     return rc;
+}
+
+static sr_status
+sq_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    return jobs_in_state(st, SQ_JOBS_QUEUED, rows, n, err);
+}
+
+static sr_status
+sq_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
+{
+    return jobs_in_state(st, SQ_JOBS_RUNNING, rows, n, err);
 }
 
 struct purge_arg {
@@ -853,6 +867,7 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .job_list = sq_job_list,
     .jobs_interrupt = sq_jobs_interrupt,
     .jobs_queued = sq_jobs_queued,
+    .jobs_running = sq_jobs_running,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
     .module_put = sq_module_put,

@@ -219,10 +219,16 @@ class SecretsTest(unittest.TestCase):
             "function main(i, s){ const x = s.CANARY; for(;;){} }",
             "function main(i, s){ const a=[s.CANARY]; for(;;){ a.push('y'.repeat(1<<20)); } }",
             "async function main(i, s){ await null; return {h: crypto.sha256(s.CANARY)}; }",
+            # a regex JavaScriptCore cannot interrupt: the supervisor kills the process
+            "function main(i, s){ return /^(([a-z])+.)+[A-Z]([a-z])+$/"
+            ".test(s.CANARY.toLowerCase().slice(0, 2) + 'a'.repeat(34) + '!'); }",
         ]
         for sc in scripts:
             answers.append(self.d.execute(self.alice, sc, secret_refs=["CANARY"], timeout=2,
                                           memory_mb=64))
+        codes = [a[1].get("error", {}).get("code") for a in answers]
+        self.assertEqual(codes, [None, "EXECUTION_ERROR", "TIMEOUT", "MEMORY_LIMIT", None,
+                                 "TIMEOUT"], codes)
         st, a, _ = self.d.execute(self.alice, "function main(){ for(;;){} }",
                                   secret_refs=["CANARY"], timeout=3, **{"async": True})
         answers.append((st, a, {}))

@@ -24,13 +24,13 @@ for p in os.listdir('/proc'):
             continue
         stat[int(p)] = f
         kids.setdefault(int(f[1]), []).append(int(p))
-tot, todo = 0, [root]
-while todo:
-    p = todo.pop()
+tot, pending = 0, [root]
+while pending:
+    p = pending.pop()
     f = stat.get(p)
     if f:
         tot += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
-    todo += kids.get(p, [])
+    pending += kids.get(p, [])
 print(tot)
 PY
 }

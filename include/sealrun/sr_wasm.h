@@ -1,7 +1,7 @@
 /*
  * sr_wasm.h - load and run WebAssembly modules under limits.
  *
- * The engine implements the Wasm 2.0 core (MVP, sign-extension, non-trapping
+ * The engine implements the Wasm 2.0 core (the 1.0 base, sign-extension, non-trapping
  * float-to-int, multi-value, bulk memory, reference types; no SIMD), a fast
  * interpreter with deterministic fuel (docs/wasm.md has the cost table), hard
  * limits and a WASI preview 1 subset (sr_wasm_run_wasi).

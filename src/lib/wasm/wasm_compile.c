@@ -976,7 +976,7 @@ op_br_table(struct cc *c)
                 st = set_target(c, t, cell, instr);
                 continue;
             }
-            c->code[cell].i = (int64_t)c->len - (int64_t)instr; /* a stub: copies + jump */
+            c->code[cell].i = (int64_t)c->len - (int64_t)instr; /* a trampoline: copies + jump */
             st = emit_jump(c, t);
         }
     }

@@ -74,6 +74,52 @@ class DaemonTest(unittest.TestCase):
             self.assertNotEqual(p.returncode, 0)
             self.assertIn("cannot listen on 127.0.0.1:" + port, p.stderr)
 
+    def test_job_processes_never_hold_the_master_keys(self):
+        """Neither the zygote nor a job process has the key variables in its
+        environment block (/proc/PID/environ), from sealrund or `sealrun run`."""
+        from test_durability import descendants
+        key = "ab" * 32
+        env = {"COMPUTE_MASTER_KEY": key, "SECRETS_MASTER_KEY": "cd" * 32}
+
+        def check_tree(root):
+            pids = descendants(root)
+            self.assertTrue(pids)
+            for pid in pids:
+                try:
+                    data = open(f"/proc/{pid}/environ", "rb").read()
+                except OSError:
+                    continue
+                self.assertNotIn(key.encode(), data, pid)
+            return pids
+
+        d = Daemon(data_dir=self.dir, env=env)
+        d.extra = []
+        try:
+            d.start()
+            tok = d.token("k")
+            st, a, _ = d.execute(tok, "function main(){ for(;;){} }", timeout=5,
+                                 **{"async": True})
+            deadline = time.time() + 10
+            while d.request("GET", "/jobs/" + a["job_id"], token=tok)[1]["status"] != "running":
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            self.assertGreaterEqual(len(check_tree(d.proc.pid)), 2)  # zygote + job process
+        finally:
+            d.cleanup()
+        script = os.path.join(self.dir, "loop.js")
+        with open(script, "w") as f:
+            f.write("function main(){ for(;;){} }")
+        e = dict(ENV)
+        e.update(env)
+        from harness import SEALRUN
+        p = subprocess.Popen([SEALRUN, "run", script, "--timeout", "5"], env=e,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(1.5)
+            self.assertGreaterEqual(len(check_tree(p.pid)), 2)
+        finally:
+            p.wait(timeout=30)
+
     def test_expired_jobs_are_purged(self):
         d = Daemon(data_dir=self.dir, env={"SEALRUN_RESULT_TTL": "1s"})
         try:

@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -134,6 +135,28 @@ zygote_reap(void)
     }
 }
 
+/* Master keys given in the environment must never reach a job process
+ * (sealrund moves them out before forking the zygote; other programs that
+ * make a sandbox, such as `sealrun run`, may not): wipe the bytes of every
+ * *_MASTER_KEY variable in the inherited environment block and drop it. */
+static void
+zygote_scrub_env(void)
+{
+    extern char **environ;
+    for (size_t i = 0; environ && environ[i];) {
+        char *eq = strchr(environ[i], '=');
+        size_t n = eq ? (size_t)(eq - environ[i]) : 0;
+        if (n >= 11 && strncmp(environ[i] + n - 11, "_MASTER_KEY", 11) == 0) {
+            char name[128];
+            (void)snprintf(name, sizeof(name), "%.*s", (int)n, environ[i]);
+            memset(eq + 1, 0, strlen(eq + 1));
+            unsetenv(name);
+            continue; /* the array shifted down: look at index i again */
+        }
+        i++;
+    }
+}
+
 void
 sr_sandbox__zygote_main(const struct sr_sandbox_config *cfg, int ctl, pid_t parent)
 {
@@ -142,6 +165,7 @@ sr_sandbox__zygote_main(const struct sr_sandbox_config *cfg, int ctl, pid_t pare
     if (getppid() != parent)
         _exit(0);
     (void)prctl(PR_SET_NAME, "sealrun-zygote");
+    zygote_scrub_env();
     zygote_close_fds(ctl);
     zygote_signals();
 

@@ -40,7 +40,8 @@ class HostileTest(unittest.TestCase):
 
     def test_infinite_loop(self):
         job = self.check("function main(){ for(;;){} }", ["TIMEOUT"])
-        self.assertGreater(job["gas_used"], 100000)  # CPU it got; the wall clock may end it first on a loaded machine
+        # the CPU it got: on a loaded machine the wall clock may end it first
+        self.assertGreater(job["gas_used"], 100000)
 
     def test_infinite_loop_in_try_catch(self):
         self.check("function main(){ for(;;){ try { for(;;){} } catch(e){} } }", ["TIMEOUT"])

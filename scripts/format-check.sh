@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "clang-format is missing (make deps)"; exit 1; }
 bad=0
-for f in $(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'bench/*.c'); do
+for f in $(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c'); do
     if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
         echo "not formatted: $f (run: clang-format -i $f)"
         bad=1

@@ -85,7 +85,8 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                        "WHERE owner = ?1 ORDER BY name",
     [SQ_AUDIT_ADD] = "INSERT INTO secret_audit (owner, name, job_id, user, version, outcome, "
                      "reason, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [SQ_AUDIT_LIST] = "SELECT job_id, user, version, outcome, reason, time_ms FROM secret_audit "
+    [SQ_AUDIT_LIST] = "SELECT owner, name, job_id, user, version, outcome, reason, time_ms "
+                      "FROM secret_audit "
                       "WHERE owner = ?1 AND name = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3",
     [SQ_KV_NS] =
         "SELECT version, keys, bytes FROM storage_namespaces WHERE owner = ?1 AND name = ?2",
@@ -225,81 +226,77 @@ grow(void *rows, size_t *cap, size_t size, sr_err *err)
     return p;
 }
 
-static void
-free_jobs(struct sr_job_row *rows, size_t n)
+sr_status
+sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
+                     sr_store__sq_fini_fn fini, const char *what, void **out, size_t *out_n,
+                     sr_err *err)
 {
-    for (size_t i = 0; i < n; i++)
-        sr_job_row_fini(&rows[i]);
-    free(rows);
+    char *rows = NULL;
+    size_t n = 0, cap = 0;
+    sr_status rc = SR_OK;
+    int src = SQLITE_OK;
+    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            void *p = grow(rows, &cap, size, err);
+            if (!p) {
+                rc = err ? err->status : SR_ENOMEM;
+                break;
+            }
+            rows = p;
+        }
+        rc = read(stmt, rows + n * size, err); /* on failure the row is left empty */
+        n += rc == SR_OK;
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(sqlite3_db_handle(stmt), src, err, "cannot read %s", what);
+    if (rc != SR_OK) {
+        for (size_t i = 0; i < n; i++)
+            fini(rows + i * size);
+        free(rows);
+        return rc;
+    }
+    *out = rows;
+    *out_n = n;
+    return SR_OK;
+}
+
+static sr_status
+read_job_row(sqlite3_stmt *stmt, void *row, sr_err *err)
+{
+    return read_job(stmt, row, err);
 }
 
 static void
-free_tokens(struct sr_token_row *rows, size_t n)
+fini_job_row(void *row)
 {
-    for (size_t i = 0; i < n; i++)
-        sr_token_row_fini(&rows[i]);
-    free(rows);
+    sr_job_row_fini(row);
+}
+
+static sr_status
+read_token_row(sqlite3_stmt *stmt, void *row, sr_err *err)
+{
+    return read_token(stmt, row, err);
+}
+
+static void
+fini_token_row(void *row)
+{
+    sr_token_row_fini(row);
 }
 
 /* Steps a bound statement to the end, collecting every job row. */
 static sr_status
 collect_jobs(sqlite3_stmt *stmt, struct sr_job_row **out, size_t *out_n, sr_err *err)
 {
-    struct sr_job_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    sr_status rc = SR_OK;
-    int src;
-    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            void *p = grow(rows, &cap, sizeof(*rows), err);
-            if (!p) {
-                rc = err ? err->status : SR_ENOMEM;
-                break;
-            }
-            rows = p;
-        }
-        rc = read_job(stmt, &rows[n], err);
-        n += rc == SR_OK;
-    }
-    if (rc == SR_OK && src != SQLITE_DONE)
-        rc = sr_store__sq_fail(sqlite3_db_handle(stmt), src, err, "cannot read jobs");
-    if (rc != SR_OK) {
-        free_jobs(rows, n);
-        return rc;
-    }
-    *out = rows;
-    *out_n = n;
-    return SR_OK;
+    return sr_store__sq_collect(stmt, sizeof(**out), read_job_row, fini_job_row, "jobs",
+                                (void **)out, out_n, err);
 }
 
 static sr_status
 collect_tokens(sqlite3_stmt *stmt, struct sr_token_row **out, size_t *out_n, sr_err *err)
 {
-    struct sr_token_row *rows = NULL;
-    size_t n = 0, cap = 0;
-    sr_status rc = SR_OK;
-    int src;
-    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            void *p = grow(rows, &cap, sizeof(*rows), err);
-            if (!p) {
-                rc = err ? err->status : SR_ENOMEM;
-                break;
-            }
-            rows = p;
-        }
-        rc = read_token(stmt, &rows[n], err);
-        n += rc == SR_OK;
-    }
-    if (rc == SR_OK && src != SQLITE_DONE)
-        rc = sr_store__sq_fail(sqlite3_db_handle(stmt), src, err, "cannot read tokens");
-    if (rc != SR_OK) {
-        free_tokens(rows, n);
-        return rc;
-    }
-    *out = rows;
-    *out_n = n;
-    return SR_OK;
+    return sr_store__sq_collect(stmt, sizeof(**out), read_token_row, fini_token_row, "tokens",
+                                (void **)out, out_n, err);
 }
 
 /* Runs a bound write statement to completion. */

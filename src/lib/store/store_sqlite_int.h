@@ -136,6 +136,16 @@ sr_status sr_store__sq_col_dup(sqlite3_stmt *stmt, int i, char **out, sr_err *er
 sr_status sr_store__sq_step_done(sqlite3_stmt *stmt, sr_err *err, const char *what,
                                  const char *subject);
 
+/* Steps a bound statement to its end, reading each row into a growing array
+ * of 'size'-byte rows with 'read' (which leaves a row empty when it fails).
+ * On failure every row read is released with 'fini' and nothing is returned;
+ * 'what' names the rows in the message. Returns owned *out (free()). */
+typedef sr_status (*sr_store__sq_row_fn)(sqlite3_stmt *stmt, void *row, sr_err *err);
+typedef void (*sr_store__sq_fini_fn)(void *row);
+sr_status sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
+                               sr_store__sq_fini_fn fini, const char *what, void **out,
+                               size_t *out_n, sr_err *err);
+
 /* Secrets and their audit (store_sqlite_secrets.c); see sr_store.h. */
 sr_status sr_store__sq_secret_get(sr_store *st, const char *owner, const char *name,
                                   struct sr_secret_stored *out, sr_err *err);

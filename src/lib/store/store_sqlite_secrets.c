@@ -139,18 +139,26 @@ sr_store__sq_secret_delete(sr_store *st, const char *owner, const char *name, sr
     return sr_store__sq_write((struct sq_store *)st, w_secret_change, &a, err);
 }
 
-/* Grows an array of 'size'-byte rows; NULL on overflow or ENOMEM. */
-static void *
-grow_rows(void *rows, size_t *cap, size_t size)
+static sr_status
+read_meta(sqlite3_stmt *stmt, void *row, sr_err *err)
 {
-    size_t n = *cap ? *cap * 2 : 16;
-    size_t bytes;
-    if (__builtin_mul_overflow(n, size, &bytes))
-        return NULL;
-    void *p = realloc(rows, bytes);
-    if (p)
-        *cap = n;
-    return p;
+    struct sr_secret_meta *m = row;
+    memset(m, 0, sizeof(*m));
+    sr_status rc = sr_store__sq_col_dup(stmt, 0, &m->name, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 2, &m->policy_json, err);
+    m->version = (uint64_t)sqlite3_column_int64(stmt, 1);
+    m->created_at_ms = sqlite3_column_int64(stmt, 3);
+    m->updated_at_ms = sqlite3_column_int64(stmt, 4);
+    if (rc != SR_OK)
+        sr_secret_meta_fini(m);
+    return rc;
+}
+
+static void
+fini_meta(void *row)
+{
+    sr_secret_meta_fini(row);
 }
 
 sr_status
@@ -160,41 +168,16 @@ sr_store__sq_secret_list(sr_store *st, const char *owner, struct sr_secret_meta 
     struct sq_store *s = (struct sq_store *)st;
     struct sq_conn *c = sr_store__sq_reader(s);
     sqlite3_stmt *stmt = NULL;
-    struct sr_secret_meta *rows = NULL;
-    size_t n = 0, cap = 0;
     sr_status rc = sr_store__sq_stmt(c, SQ_SECRET_LIST, &stmt, err);
-    int src = rc == SR_OK ? sr_store__sq_bind_text(stmt, 1, owner) : SQLITE_OK;
-    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            void *p = grow_rows(rows, &cap, sizeof(*rows));
-            if (!p) {
-                rc = sr_err_set(err, SR_ENOMEM, "out of memory listing secrets");
-                break;
-            }
-            rows = p;
-        }
-        struct sr_secret_meta *m = &rows[n++];
-        memset(m, 0, sizeof(*m));
-        rc = sr_store__sq_col_dup(stmt, 0, &m->name, err);
-        m->version = (uint64_t)sqlite3_column_int64(stmt, 1);
-        if (rc == SR_OK)
-            rc = sr_store__sq_col_dup(stmt, 2, &m->policy_json, err);
-        m->created_at_ms = sqlite3_column_int64(stmt, 3);
-        m->updated_at_ms = sqlite3_column_int64(stmt, 4);
+    if (rc == SR_OK) {
+        int b = sr_store__sq_bind_text(stmt, 1, owner);
+        rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+               : sr_store__sq_collect(stmt, sizeof(**out), read_meta, fini_meta, "secrets",
+                                      (void **)out, out_n, err);
     }
-    if (rc == SR_OK && src != SQLITE_DONE)
-        rc = sr_store__sq_fail(c->db, src, err, "cannot list secrets");
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
-    if (rc != SR_OK) {
-        for (size_t i = 0; i < n; i++)
-            sr_secret_meta_fini(&rows[i]);
-        free(rows);
-        return rc;
-    }
-    *out = rows;
-    *out_n = n;
-    return SR_OK;
+    return rc;
 }
 
 static sr_status
@@ -226,24 +209,26 @@ sr_store__sq_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err
 }
 
 static sr_status
-read_audit(sqlite3_stmt *stmt, const char *owner, const char *name, struct sr_audit_row *r,
-           sr_err *err)
+read_audit(sqlite3_stmt *stmt, void *row, sr_err *err)
 {
+    struct sr_audit_row *r = row;
     memset(r, 0, sizeof(*r));
-    r->owner = strdup(owner);
-    r->name = strdup(name);
-    sr_status rc = r->owner && r->name ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
-    if (rc == SR_OK)
-        rc = sr_store__sq_col_dup(stmt, 0, &r->job_id, err);
-    if (rc == SR_OK)
-        rc = sr_store__sq_col_dup(stmt, 1, &r->user, err);
-    r->version = (uint64_t)sqlite3_column_int64(stmt, 2);
-    if (rc == SR_OK)
-        rc = sr_store__sq_col_dup(stmt, 3, &r->outcome, err);
-    if (rc == SR_OK)
-        rc = sr_store__sq_col_dup(stmt, 4, &r->reason, err);
-    r->time_ms = sqlite3_column_int64(stmt, 5);
+    char **text[] = {&r->owner, &r->name, &r->job_id, &r->user, NULL, &r->outcome, &r->reason};
+    sr_status rc = SR_OK;
+    for (int i = 0; rc == SR_OK && i < 7; i++)
+        if (text[i])
+            rc = sr_store__sq_col_dup(stmt, i, text[i], err);
+    r->version = (uint64_t)sqlite3_column_int64(stmt, 4);
+    r->time_ms = sqlite3_column_int64(stmt, 7);
+    if (rc != SR_OK)
+        sr_audit_row_fini(r);
     return rc;
+}
+
+static void
+fini_audit(void *row)
+{
+    sr_audit_row_fini(row);
 }
 
 sr_status
@@ -253,38 +238,16 @@ sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name, size_
     struct sq_store *s = (struct sq_store *)st;
     struct sq_conn *c = sr_store__sq_reader(s);
     sqlite3_stmt *stmt = NULL;
-    struct sr_audit_row *rows = NULL;
-    size_t n = 0, cap = 0;
     sr_status rc = sr_store__sq_stmt(c, SQ_AUDIT_LIST, &stmt, err);
-    int src = SQLITE_OK;
     if (rc == SR_OK) {
-        src = sr_store__sq_bind_text(stmt, 1, owner);
-        src = src ? src : sr_store__sq_bind_text(stmt, 2, name);
-        src = src ? src : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit);
+        int b = sr_store__sq_bind_text(stmt, 1, owner);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, name);
+        b = b ? b : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)limit);
+        rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+               : sr_store__sq_collect(stmt, sizeof(**out), read_audit, fini_audit, "the audit",
+                                      (void **)out, out_n, err);
     }
-    while (rc == SR_OK && src == SQLITE_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (n == cap) {
-            void *p = grow_rows(rows, &cap, sizeof(*rows));
-            if (!p) {
-                rc = sr_err_set(err, SR_ENOMEM, "out of memory listing the audit");
-                break;
-            }
-            rows = p;
-        }
-        rc = read_audit(stmt, owner, name, &rows[n++], err);
-        src = SQLITE_OK;
-    }
-    if (rc == SR_OK && src != SQLITE_DONE)
-        rc = sr_store__sq_fail(c->db, src, err, "cannot list the audit of secret '%s'", name);
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
-    if (rc != SR_OK) {
-        for (size_t i = 0; i < n; i++)
-            sr_audit_row_fini(&rows[i]);
-        free(rows);
-        return rc;
-    }
-    *out = rows;
-    *out_n = n;
-    return SR_OK;
+    return rc;
 }

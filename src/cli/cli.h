@@ -10,13 +10,12 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "sealrun/sr_err.h"
+#include "sealrun/sr_util.h" /* sr_opt_value() parses every command's options */
 
 #define CLI_OK 0
 #define CLI_FAILED 1
 #define CLI_USAGE 2
 
-/* Matches "--name VALUE" or "--name=VALUE"; advances *i over a separate value. */
-const char *cli_opt(const char *arg, const char *name, int *i, int argc, char **argv);
 /* true if argv holds --help or -h. */
 bool cli_wants_help(int argc, char **argv);
 /* Prints "sealrun: error: MSG" (and a hint if not NULL); returns 'code'. */
@@ -32,6 +31,11 @@ void cli_print_json(const json_t *v);
 sr_status cli_http(const char *method, const char *url, const char *token, const char *body,
                    size_t body_len, const char *content_type, long *status, json_t **out,
                    sr_err *err);
+/* cli_http to server + path, for commands that print the answer: CLI_OK with
+ * *out (owned) on a 2xx; otherwise prints the failure (and frees the answer)
+ * and returns CLI_FAILED. */
+int cli_call(const char *server, const char *token, const char *method, const char *path,
+             const char *body, size_t body_len, const char *content_type, json_t **out);
 /* Prints a server error answer ("server answered 404: ...") and frees ans;
  * returns CLI_FAILED. */
 int cli_report_http(long status, json_t *ans);

@@ -81,16 +81,16 @@ static bool
 wasm_opt(const char *a, int *i, int argc, char **argv, struct job_opts *o, int *rc)
 {
     const char *v;
-    if ((v = cli_opt(a, "--fuel", i, argc, argv)))
+    if ((v = sr_opt_value(a, "--fuel", i, argc, argv)))
         o->gas = v;
-    else if ((v = cli_opt(a, "--output-format", i, argc, argv)))
+    else if ((v = sr_opt_value(a, "--output-format", i, argc, argv)))
         o->format = v;
-    else if ((v = cli_opt(a, "--arg", i, argc, argv))) {
+    else if ((v = sr_opt_value(a, "--arg", i, argc, argv))) {
         if (o->nargs == MAX_REPEAT)
             *rc = cli_fail(CLI_USAGE, NULL, "at most %d --arg options", MAX_REPEAT);
         else
             o->args[o->nargs++] = v;
-    } else if ((v = cli_opt(a, "--env", i, argc, argv))) {
+    } else if ((v = sr_opt_value(a, "--env", i, argc, argv))) {
         if (!strchr(v, '=') || v[0] == '=')
             *rc = cli_fail(CLI_USAGE, NULL, "--env takes NAME=value, got '%s'", v);
         else if (o->nenv == MAX_REPEAT)
@@ -112,29 +112,29 @@ parse_job_opts(int argc, char **argv, struct job_opts *o, bool remote)
         if (wasm_opt(a, &i, argc, argv, o, &rc)) {
             if (rc != CLI_OK)
                 return rc;
-        } else if ((v = cli_opt(a, "--input", &i, argc, argv)))
+        } else if ((v = sr_opt_value(a, "--input", &i, argc, argv)))
             o->input = v;
-        else if ((v = cli_opt(a, "--input-file", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--input-file", &i, argc, argv)))
             o->input_file = v;
-        else if ((v = cli_opt(a, "--entry-point", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--entry-point", &i, argc, argv)))
             o->entry = v;
-        else if ((v = cli_opt(a, "--timeout", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--timeout", &i, argc, argv)))
             o->timeout = v;
-        else if ((v = cli_opt(a, "--memory-mb", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--memory-mb", &i, argc, argv)))
             o->memory = v;
-        else if ((v = cli_opt(a, "--gas-limit", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--gas-limit", &i, argc, argv)))
             o->gas = v;
-        else if ((v = cli_opt(a, "--output-pubkey", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--output-pubkey", &i, argc, argv)))
             o->pubkey = v;
-        else if (remote && (v = cli_opt(a, "--server", &i, argc, argv)))
+        else if (remote && (v = sr_opt_value(a, "--server", &i, argc, argv)))
             o->server = v;
-        else if (remote && (v = cli_opt(a, "--token", &i, argc, argv)))
+        else if (remote && (v = sr_opt_value(a, "--token", &i, argc, argv)))
             o->token = v;
         else if (remote && strcmp(a, "--async") == 0)
             o->async = true;
         else if (remote && strcmp(a, "--wait") == 0)
             o->wait = true;
-        else if (!remote && (v = cli_opt(a, "--js-jit", &i, argc, argv)))
+        else if (!remote && (v = sr_opt_value(a, "--js-jit", &i, argc, argv)))
             o->jit = v;
         else if (a[0] != '-' && !o->file)
             o->file = a;

@@ -119,7 +119,7 @@ cmd_decrypt(int argc, char **argv)
     const char *sk = getenv("SEALRUN_SECRET_KEY"), *file = "-";
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if ((v = cli_opt(argv[i], "--secret-key", &i, argc, argv)))
+        if ((v = sr_opt_value(argv[i], "--secret-key", &i, argc, argv)))
             sk = v;
         else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
             file = argv[i];
@@ -172,9 +172,9 @@ cmd_verify_output(int argc, char **argv)
     const char *file = NULL, *sk = getenv("SEALRUN_SECRET_KEY"), *dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *v;
-        if ((v = cli_opt(argv[i], "--secret-key", &i, argc, argv)))
+        if ((v = sr_opt_value(argv[i], "--secret-key", &i, argc, argv)))
             sk = v;
-        else if ((v = cli_opt(argv[i], "--data-dir", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
             dir = v;
         else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
             file = argv[i];

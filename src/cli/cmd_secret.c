@@ -33,21 +33,6 @@ struct secret_opts {
 };
 
 static int
-call(const struct secret_opts *o, const char *method, const char *path, const char *body,
-     size_t len, json_t **out)
-{
-    char url[2048];
-    (void)snprintf(url, sizeof(url), "%s%s", o->server, path);
-    long status = 0;
-    sr_err e = {0};
-    if (cli_http(method, url, o->token, body, len, NULL, &status, out, &e) != SR_OK)
-        return cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
-    if (status < 200 || status > 299)
-        return cli_report_http(status, *out);
-    return CLI_OK;
-}
-
-static int
 secret_set(const struct secret_opts *o, const char *name)
 {
     char *value = NULL;
@@ -56,7 +41,7 @@ secret_set(const struct secret_opts *o, const char *name)
     if (cli_read_file(o->file ? o->file : "-", SR_SECRET_VALUE_MAX, &value, &len, &e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     json_t *ans = NULL;
-    int rc = call(o, "GET", "/secrets/pubkey", NULL, 0, &ans);
+    int rc = cli_call(o->server, o->token, "GET", "/secrets/pubkey", NULL, 0, NULL, &ans);
     uint8_t pk[SR_BOX_PK_LEN];
     char *sealed = NULL;
     if (rc == CLI_OK &&
@@ -75,7 +60,7 @@ secret_set(const struct secret_opts *o, const char *name)
     free(sealed);
     char path[256];
     (void)snprintf(path, sizeof(path), "/secrets/%s", name);
-    rc = call(o, "PUT", path, text, strlen(text), &ans);
+    rc = cli_call(o->server, o->token, "PUT", path, text, strlen(text), NULL, &ans);
     free(text);
     if (rc == CLI_OK) {
         printf("secret '%s' set, version %lld\n", name,
@@ -90,7 +75,7 @@ simple(const struct secret_opts *o, const char *method, const char *path, const 
        size_t len)
 {
     json_t *ans = NULL;
-    int rc = call(o, method, path, body, len, &ans);
+    int rc = cli_call(o->server, o->token, method, path, body, len, NULL, &ans);
     if (rc == CLI_OK) {
         cli_print_json(ans);
         json_decref(ans);
@@ -120,13 +105,13 @@ parse(int argc, char **argv, struct secret_opts *o)
     o->token = getenv("SEALRUN_TOKEN");
     for (int i = 2; i < argc; i++) {
         const char *v;
-        if ((v = cli_opt(argv[i], "--server", &i, argc, argv)))
+        if ((v = sr_opt_value(argv[i], "--server", &i, argc, argv)))
             o->server = v;
-        else if ((v = cli_opt(argv[i], "--token", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--token", &i, argc, argv)))
             o->token = v;
-        else if ((v = cli_opt(argv[i], "--file", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--file", &i, argc, argv)))
             o->file = v;
-        else if ((v = cli_opt(argv[i], "--limit", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--limit", &i, argc, argv)))
             o->limit = v;
         else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && o->npos < 2)
             o->pos[o->npos++] = argv[i];

@@ -48,21 +48,6 @@ escape(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
-static int
-call(const struct storage_opts *o, const char *method, const char *path, const char *body,
-     size_t len, const char *ctype, json_t **out)
-{
-    char url[4096];
-    (void)snprintf(url, sizeof(url), "%s%s", o->server, path);
-    long status = 0;
-    sr_err e = {0};
-    if (cli_http(method, url, o->token, body, len, ctype, &status, out, &e) != SR_OK)
-        return cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
-    if (status < 200 || status > 299)
-        return cli_report_http(status, *out);
-    return CLI_OK;
-}
-
 /* /storage/NS/KEY into path. */
 static void
 key_path(const struct storage_opts *o, const char *key, char *path, size_t cap)
@@ -79,7 +64,7 @@ storage_get(const struct storage_opts *o, const char *key)
     char path[2048];
     key_path(o, key, path, sizeof(path));
     json_t *ans = NULL;
-    int rc = call(o, "GET", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(o->server, o->token, "GET", path, NULL, 0, NULL, &ans);
     if (rc != CLI_OK)
         return rc;
     const char *b64 = json_string_value(json_object_get(ans, "value"));
@@ -113,7 +98,8 @@ storage_put(const struct storage_opts *o, const char *key)
     char path[2048];
     key_path(o, key, path, sizeof(path));
     json_t *ans = NULL;
-    int rc = call(o, "PUT", path, value, len, "application/octet-stream", &ans);
+    int rc =
+        cli_call(o->server, o->token, "PUT", path, value, len, "application/octet-stream", &ans);
     free(value);
     if (rc == CLI_OK) {
         printf("key '%s' set in namespace '%s' (%zu bytes), version %lld\n", key, o->ns, len,
@@ -129,7 +115,7 @@ storage_rm(const struct storage_opts *o, const char *key)
     char path[2048];
     key_path(o, key, path, sizeof(path));
     json_t *ans = NULL;
-    int rc = call(o, "DELETE", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(o->server, o->token, "DELETE", path, NULL, 0, NULL, &ans);
     if (rc == CLI_OK) {
         printf("key '%s' deleted from namespace '%s', version %lld\n", key, o->ns,
                (long long)json_integer_value(json_object_get(ans, "version")));
@@ -159,7 +145,7 @@ storage_ls(const struct storage_opts *o, const char *prefix)
         escape(path, sizeof(path), o->limit);
     }
     json_t *ans = NULL;
-    int rc = call(o, "GET", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(o->server, o->token, "GET", path, NULL, 0, NULL, &ans);
     if (rc == CLI_OK) {
         cli_print_json(ans);
         json_decref(ans);
@@ -175,19 +161,19 @@ parse(int argc, char **argv, struct storage_opts *o)
     o->ns = SR_STORAGE_DEFAULT_NS;
     for (int i = 2; i < argc; i++) {
         const char *v;
-        if ((v = cli_opt(argv[i], "--server", &i, argc, argv)))
+        if ((v = sr_opt_value(argv[i], "--server", &i, argc, argv)))
             o->server = v;
-        else if ((v = cli_opt(argv[i], "--token", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--token", &i, argc, argv)))
             o->token = v;
-        else if ((v = cli_opt(argv[i], "--namespace", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--namespace", &i, argc, argv)))
             o->ns = v;
-        else if ((v = cli_opt(argv[i], "--file", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--file", &i, argc, argv)))
             o->file = v;
-        else if ((v = cli_opt(argv[i], "--out", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--out", &i, argc, argv)))
             o->out = v;
-        else if ((v = cli_opt(argv[i], "--limit", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--limit", &i, argc, argv)))
             o->limit = v;
-        else if ((v = cli_opt(argv[i], "--after", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--after", &i, argc, argv)))
             o->after = v;
         else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && o->npos < 1)
             o->pos[o->npos++] = argv[i];

@@ -110,11 +110,11 @@ cmd_token(int argc, char **argv)
     const char *dir = NULL, *user = NULL, *label = NULL, *id = NULL;
     for (int i = 2; i < argc; i++) {
         const char *v;
-        if ((v = cli_opt(argv[i], "--data-dir", &i, argc, argv)))
+        if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
             dir = v;
-        else if ((v = cli_opt(argv[i], "--user", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--user", &i, argc, argv)))
             user = v;
-        else if ((v = cli_opt(argv[i], "--label", &i, argc, argv)))
+        else if ((v = sr_opt_value(argv[i], "--label", &i, argc, argv)))
             label = v;
         else if (argv[i][0] != '-' && !id)
             id = argv[i];

@@ -51,15 +51,15 @@ parse_verify_args(int argc, char **argv, struct verify_opts *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v;
-        if ((v = cli_opt(a, "--script", &i, argc, argv)))
+        if ((v = sr_opt_value(a, "--script", &i, argc, argv)))
             o->script = v;
-        else if ((v = cli_opt(a, "--module", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--module", &i, argc, argv)))
             o->module = v;
-        else if ((v = cli_opt(a, "--input", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--input", &i, argc, argv)))
             o->input = v;
-        else if ((v = cli_opt(a, "--worker-key", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--worker-key", &i, argc, argv)))
             o->key = v;
-        else if ((v = cli_opt(a, "--expect-measurement", &i, argc, argv)))
+        else if ((v = sr_opt_value(a, "--expect-measurement", &i, argc, argv)))
             o->measurement = v;
         else if (a[0] == '-' && a[1] != '\0')
             return cli_fail(CLI_USAGE, "run 'sealrun verify --help'",

@@ -58,3 +58,18 @@ cli_http(const char *method, const char *url, const char *token, const char *bod
     sr_buf_fini(&resp);
     return rc;
 }
+
+int
+cli_call(const char *server, const char *token, const char *method, const char *path,
+         const char *body, size_t body_len, const char *content_type, json_t **out)
+{
+    char url[4096];
+    (void)snprintf(url, sizeof(url), "%s%s", server, path);
+    long status = 0;
+    sr_err e = {0};
+    if (cli_http(method, url, token, body, body_len, content_type, &status, out, &e) != SR_OK)
+        return cli_fail(CLI_FAILED, "is sealrund running at that address?", "%s", e.msg);
+    if (status < 200 || status > 299)
+        return cli_report_http(status, *out);
+    return CLI_OK;
+}

@@ -31,12 +31,6 @@ static const char usage[] =
     "\n"
     "Every command answers --help.\n";
 
-const char *
-cli_opt(const char *arg, const char *name, int *i, int argc, char **argv)
-{
-    return sr_opt_value(arg, name, i, argc, argv);
-}
-
 bool
 cli_wants_help(int argc, char **argv)
 {

@@ -51,6 +51,7 @@
 #define SR_SECRET_POLICY_MAX_NODES 128
 #define SR_SECRET_POLICY_MAX_USERS 128 /* names across all Users nodes */
 #define SR_SECRET_POLICY_MAX_HASHES 64
+#define SR_SECRET_POLICY_MAX_ENTRY_POINTS 16
 /* UserPattern source length: bounds regcomp/regexec work per job. */
 #define SR_SECRET_PATTERN_MAX 256
 
@@ -191,6 +192,7 @@ typedef struct sr_secret_policy sr_secret_policy;
 /* Parses and validates policy JSON text[0..len) (docs/secrets.md):
  *   {"runtimes": ["js","wasm"] | null,
  *    "code_hashes": ["<64 hex>", ...] | null,
+ *    "entry_points": ["main", ...] | null,
  *    "condition": <tree> | null,
  *    "expires_at": "RFC 3339" | null}
  * Every field is optional; null or absent means the default: any runtime,
@@ -209,8 +211,9 @@ sr_status sr_secret_policy_from_json(const json_t *v, sr_secret_policy **out, sr
 /* Frees the policy. NULL is a no-op. */
 void sr_secret_policy_free(sr_secret_policy *p);
 
-/* The policy as a JSON object with all four members (null where default),
- * runtimes and code_hashes sorted, deduplicated and lower-case, Users lists
+/* The policy as a JSON object with all five members (null where default),
+ * runtimes, code_hashes and entry_points sorted, deduplicated (hashes
+ * lower-case), Users lists
  * sorted and deduplicated, expires_at as UTC with milliseconds. Parsing the
  * result gives the same policy. Returns owned (json_decref). */
 sr_status sr_secret_policy_to_json(const sr_secret_policy *p, json_t **out, sr_err *err);
@@ -225,6 +228,7 @@ struct sr_secret_access {
     const char *caller;        /* user the job runs as */
     const char *runtime;       /* "js" or "wasm" */
     const char *code_hash_hex; /* SHA-256 of the script or module bytes, hex */
+    const char *entry_point;   /* function the job calls; NULL = the runtime's default */
     int64_t now_ms;            /* Unix ms */
 };
 
@@ -240,13 +244,21 @@ enum sr_secret_outcome {
 const char *sr_secret_outcome_name(enum sr_secret_outcome o);
 
 /* Evaluates p for acc. Checks, in order: the condition (user), expiry,
- * runtime, code hash; the first that fails decides. SR_SECRET_ALLOWED
+ * runtime, code hash, entry point; the first that fails decides. Code
+ * identity is the code and its entry point: with 'entry_points' only those
+ * may be called; a policy with 'code_hashes' but no 'entry_points' allows
+ * only the runtime's default entry point ("main" for JS, "_start" for
+ * WASI). SR_SECRET_ALLOWED
  * leaves err untouched; otherwise err gets SR_EDENIED and the reason, e.g.
  * "user 'bob' is not allowed by the condition", "expired at
  * 2026-01-01T00:00:00.000Z", "runtime 'wasm' is not allowed (allowed: js)",
  * "code hash '<hex>' is not in the allowed list". Never mentions a value. */
 enum sr_secret_outcome sr_secret_policy_eval(const sr_secret_policy *p,
                                              const struct sr_secret_access *acc, sr_err *err);
+
+/* true when the policy pins code (code_hashes or entry_points): a process
+ * that received such a secret must not serve a later job. */
+bool sr_secret_policy_binds_code(const sr_secret_policy *p);
 
 /* --- resolution of a job's references --- */
 
@@ -274,6 +286,8 @@ struct sr_secret_audit {
     enum sr_secret_outcome outcome;
     const char *reason; /* "" when allowed, else why (full, never a value) */
     int64_t time_ms;
+    const char *code_hash_hex; /* the job's code identity: code hash ... */
+    const char *entry_point;   /* ... and entry point (NULL = the runtime's default) */
 };
 
 /* Records one use or denial; a status other than SR_OK (err set) fails the
@@ -285,6 +299,7 @@ struct sr_secret_request {
     const char *caller;        /* borrowed */
     const char *runtime;       /* "js" or "wasm" */
     const char *code_hash_hex; /* hex SHA-256 of the script or module */
+    const char *entry_point;   /* function the job calls; NULL = the runtime's default */
     int64_t now_ms;            /* 0 = sr_now_ms() */
     sr_secret_lookup_fn lookup;
     void *lookup_ctx;
@@ -298,6 +313,7 @@ struct sr_secret_entry {
     char owner[SR_MAX_USER_NAME + 1];
     char name[SR_SECRET_NAME_MAX + 1];
     uint64_t version;
+    bool binds_code; /* its policy pins code or entry points */
     struct sr_secret_value value;
 };
 

@@ -45,17 +45,25 @@ parse_fails(const char *text, sr_status want, const char *msg)
 }
 
 static enum sr_secret_outcome
-eval(const sr_secret_policy *p, const char *caller, const char *runtime, const char *hash,
-     int64_t now, sr_err *err)
+eval_entry(const sr_secret_policy *p, const char *caller, const char *runtime, const char *hash,
+           const char *entry, int64_t now, sr_err *err)
 {
     struct sr_secret_access acc = {
         .owner = "alice",
         .caller = caller,
         .runtime = runtime,
         .code_hash_hex = hash,
+        .entry_point = entry,
         .now_ms = now,
     };
     return sr_secret_policy_eval(p, &acc, err);
+}
+
+static enum sr_secret_outcome
+eval(const sr_secret_policy *p, const char *caller, const char *runtime, const char *hash,
+     int64_t now, sr_err *err)
+{
+    return eval_entry(p, caller, runtime, hash, NULL, now, err);
 }
 
 static bool
@@ -102,8 +110,8 @@ test_default_policy_is_owner_only_any_code_any_runtime(void **state)
     assert_int_equal(eval(p, "alice", "js", NULL, NOW, NULL), SR_SECRET_ALLOWED);
     sr_secret_policy_free(p);
     char *c = canonical("{}");
-    assert_string_equal(c, "{\"code_hashes\":null,\"condition\":null,\"expires_at\":null,"
-                           "\"runtimes\":null}");
+    assert_string_equal(c, "{\"code_hashes\":null,\"condition\":null,\"entry_points\":null,"
+                           "\"expires_at\":null,\"runtimes\":null}");
     free(c);
 }
 
@@ -286,8 +294,8 @@ test_malformed_policies_are_refused(void **state)
     parse_fails("[1]", SR_EINVAL, "policy must be a JSON object");
     parse_fails("{", SR_EINVAL, "policy is not valid JSON");
     parse_fails("{\"runtime\":[\"js\"]}", SR_EINVAL,
-                "policy has unknown field 'runtime': expected runtimes, code_hashes, condition "
-                "or expires_at");
+                "policy has unknown field 'runtime': expected runtimes, code_hashes, "
+                "entry_points, condition or expires_at");
     parse_fails("{\"condition\":{}}", SR_EINVAL,
                 "policy 'condition' must be an object with exactly one member");
     parse_fails("{\"condition\":{\"Users\":[\"a\"],\"AllowAll\":{}}}", SR_EINVAL,
@@ -385,6 +393,58 @@ test_code_hashes_bind_exact_code(void **state)
     assert_int_equal(eval(p, "alice", "js", "abc", NOW, &err), SR_SECRET_DENIED);
     assert_int_equal(eval(p, "alice", "js", HASH_A "00", NOW, &err), SR_SECRET_DENIED);
     sr_secret_policy_free(p);
+}
+
+/* issue 9 item 1: code identity is the code and its entry point */
+static void
+test_entry_points_pin_code_identity(void **state)
+{
+    (void)state;
+    sr_err err = {0};
+    /* bound to code without entry_points: only the runtime's default */
+    sr_secret_policy *p = parse_ok("{\"code_hashes\":[\"" HASH_A "\"]}");
+    assert_true(sr_secret_policy_binds_code(p));
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, NULL, NOW, NULL), SR_SECRET_ALLOWED);
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, "main", NOW, NULL), SR_SECRET_ALLOWED);
+    assert_int_equal(eval_entry(p, "alice", "wasm", HASH_A, NULL, NOW, NULL), SR_SECRET_ALLOWED);
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, "getSecret", NOW, &err),
+                     SR_SECRET_DENIED);
+    assert_string_equal(err.msg, "entry point 'getSecret' is not allowed: the policy is bound to "
+                                 "code hashes without 'entry_points', so only 'main' may be "
+                                 "called");
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, "eval", NOW, &err), SR_SECRET_DENIED);
+    assert_int_equal(eval_entry(p, "alice", "wasm", HASH_A, "main", NOW, &err), SR_SECRET_DENIED);
+    sr_secret_policy_free(p);
+    /* explicit entry points, sorted and deduplicated */
+    p = parse_ok("{\"code_hashes\":[\"" HASH_A "\"],\"entry_points\":[\"run\",\"main\",\"run\"]}");
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, "run", NOW, NULL), SR_SECRET_ALLOWED);
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, "main", NOW, NULL), SR_SECRET_ALLOWED);
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_A, "helper", NOW, &err), SR_SECRET_DENIED);
+    assert_string_equal(err.msg, "entry point 'helper' is not allowed (allowed: main, run)");
+    /* the code hash is still checked first */
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_B, "run", NOW, &err), SR_SECRET_DENIED);
+    assert_non_null(strstr(err.msg, "is not in the allowed list"));
+    sr_secret_policy_free(p);
+    /* entry points alone pin the entry point for any code */
+    p = parse_ok("{\"entry_points\":[\"main\"]}");
+    assert_true(sr_secret_policy_binds_code(p));
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_B, "main", NOW, NULL), SR_SECRET_ALLOWED);
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_B, "other", NOW, NULL), SR_SECRET_DENIED);
+    sr_secret_policy_free(p);
+    /* no code binding: any entry point */
+    p = parse_ok("{}");
+    assert_false(sr_secret_policy_binds_code(p));
+    assert_int_equal(eval_entry(p, "alice", "js", HASH_B, "other", NOW, NULL), SR_SECRET_ALLOWED);
+    sr_secret_policy_free(p);
+    char *c = canonical("{\"entry_points\":[\"b\",\"a\"]}");
+    assert_non_null(strstr(c, "\"entry_points\":[\"a\",\"b\"]"));
+    free(c);
+    parse_fails("{\"entry_points\":[]}", SR_EINVAL, "'entry_points' must be a non-empty array");
+    parse_fails("{\"entry_points\":[\"1x\"]}", SR_EINVAL, "item 0 must be a function name");
+    parse_fails("{\"entry_points\":[\"a b\"]}", SR_EINVAL, "item 0 must be a function name");
+    parse_fails("{\"entry_points\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\","
+                "\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
+                SR_ELIMIT, "lists 17 names, at most 16");
 }
 
 static void
@@ -503,7 +563,7 @@ test_canonical_form(void **state)
     assert_string_equal(c, "{\"code_hashes\":[\"" HASH_B "\",\"" HASH_A "\"],"
                            "\"condition\":{\"Or\":[{\"Users\":[\"bob\",\"carol\"]},{\"Not\":"
                            "{\"UserPattern\":\"x\\\\.y\"}},{\"AllowAll\":{}}]},"
-                           "\"expires_at\":\"2026-06-01T10:00:00.000Z\","
+                           "\"entry_points\":null,\"expires_at\":\"2026-06-01T10:00:00.000Z\","
                            "\"runtimes\":[\"js\",\"wasm\"]}");
     /* canonical text parses back to the same canonical text */
     char *again = canonical(c);
@@ -586,6 +646,7 @@ main(void)
         cmocka_unit_test(test_hash_count_is_capped),
         cmocka_unit_test(test_runtimes),
         cmocka_unit_test(test_code_hashes_bind_exact_code),
+        cmocka_unit_test(test_entry_points_pin_code_identity),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_rfc3339_parser),
         cmocka_unit_test(test_evaluation_order_and_reasons),

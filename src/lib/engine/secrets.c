@@ -264,6 +264,7 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
             .caller = owner,
             .runtime = req->runtime,
             .code_hash_hex = code_hash,
+            .entry_point = req->script ? req->entry_point : NULL,
             .lookup = lookup,
             .lookup_ctx = eng,
             .audit = audit,

@@ -48,7 +48,9 @@ struct cond {
 struct sr_secret_policy {
     unsigned runtimes; /* RT_* bits; 0 = any runtime */
     char (*hashes)[SR_HASH_HEX_LEN + 1];
-    size_t n_hashes;   /* sorted, unique, lower-case; 0 = any code */
+    size_t n_hashes; /* sorted, unique, lower-case; 0 = any code */
+    char (*entries)[SR_MAX_ENTRY_POINT + 1];
+    size_t n_entries;  /* sorted, unique; 0 = the default (see entry_allowed) */
     struct cond *cond; /* NULL = the owner only */
     bool has_expiry;
     int64_t expires_ms;
@@ -86,6 +88,7 @@ sr_secret_policy_free(sr_secret_policy *p)
         return;
     cond_free(p->cond);
     free(p->hashes);
+    free(p->entries);
     free(p);
 }
 
@@ -441,6 +444,62 @@ parse_hashes(const json_t *v, sr_secret_policy *p, sr_err *err)
     return SR_OK;
 }
 
+static int
+cmp_entry(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* An entry point name as requests accept it: a JavaScript identifier of
+ * ASCII letters, digits, '_' and '$' (WASI's "_start" is one too). */
+static bool
+entry_name_ok(const char *s, size_t len)
+{
+    if (!s || len == 0 || len > SR_MAX_ENTRY_POINT || strlen(s) != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
+                  (i > 0 && c >= '0' && c <= '9');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static sr_status
+parse_entries(const json_t *v, sr_secret_policy *p, sr_err *err)
+{
+    size_t i;
+    json_t *e;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "policy 'entry_points' must be a non-empty array of function names "
+                          "(or null for the runtime's default entry point)");
+    if (json_array_size(v) > SR_SECRET_POLICY_MAX_ENTRY_POINTS)
+        return sr_err_set(err, SR_ELIMIT, "policy 'entry_points' lists %zu names, at most %d",
+                          json_array_size(v), SR_SECRET_POLICY_MAX_ENTRY_POINTS);
+    p->entries = calloc(json_array_size(v), sizeof(*p->entries));
+    if (!p->entries)
+        return sr_err_set(err, SR_ENOMEM, "out of memory parsing policy 'entry_points'");
+    json_array_foreach(v, i, e)
+    {
+        if (!entry_name_ok(json_string_value(e), json_string_length(e)))
+            return sr_err_set(err, SR_EINVAL,
+                              "policy 'entry_points' item %zu must be a function name of 1..%d "
+                              "letters, digits, '_' or '$', not starting with a digit",
+                              i, SR_MAX_ENTRY_POINT);
+        memcpy(p->entries[i], json_string_value(e), json_string_length(e) + 1);
+    }
+    size_t n = json_array_size(v), w = 0;
+    qsort(p->entries, n, sizeof(*p->entries), cmp_entry);
+    for (size_t r = 0; r < n; r++)
+        if (w == 0 || strcmp(p->entries[w - 1], p->entries[r]) != 0)
+            memmove(p->entries[w++], p->entries[r], sizeof(*p->entries));
+    p->n_entries = w;
+    return SR_OK;
+}
+
 static sr_status
 parse_expiry(const json_t *v, sr_secret_policy *p, sr_err *err)
 {
@@ -459,12 +518,13 @@ parse_member(const char *key, const json_t *m, sr_secret_policy *p, sr_err *err)
     char q[72];
     struct parse_ctx pc = {0, 0, err};
     bool known = strcmp(key, "runtimes") == 0 || strcmp(key, "code_hashes") == 0 ||
-                 strcmp(key, "condition") == 0 || strcmp(key, "expires_at") == 0;
+                 strcmp(key, "entry_points") == 0 || strcmp(key, "condition") == 0 ||
+                 strcmp(key, "expires_at") == 0;
     if (!known) {
         sr_secret__quote(key, strlen(key), 32, q, sizeof(q));
         return sr_err_set(err, SR_EINVAL,
                           "policy has unknown field '%s': expected runtimes, code_hashes, "
-                          "condition or expires_at",
+                          "entry_points, condition or expires_at",
                           q);
     }
     if (json_is_null(m))
@@ -473,6 +533,8 @@ parse_member(const char *key, const json_t *m, sr_secret_policy *p, sr_err *err)
         return parse_runtimes(m, p, err);
     if (strcmp(key, "code_hashes") == 0)
         return parse_hashes(m, p, err);
+    if (strcmp(key, "entry_points") == 0)
+        return parse_entries(m, p, err);
     if (strcmp(key, "expires_at") == 0)
         return parse_expiry(m, p, err);
     return parse_cond(&pc, m, 1, "condition", &p->cond);
@@ -491,7 +553,7 @@ sr_secret_policy_from_json(const json_t *v, sr_secret_policy **out, sr_err *err)
             sr_secret_policy_free(p);
             return sr_err_set(err, SR_EINVAL,
                               "policy must be a JSON object with runtimes, code_hashes, "
-                              "condition and expires_at");
+                              "entry_points, condition and expires_at");
         }
         json_object_foreach((json_t *)(uintptr_t)v, key, m)
         {
@@ -609,6 +671,41 @@ eval_code(const sr_secret_policy *p, const char *hash, sr_err *err)
     return SR_SECRET_ALLOWED;
 }
 
+/* Code identity is the code and its entry point (design.md invariant 8):
+ * an explicit list pins the entry points; without one, a policy bound to
+ * code hashes allows only the runtime's default entry point (JS "main",
+ * WASI "_start"), so a script's other functions cannot be called with the
+ * secret in scope; a policy bound to no code allows any entry point. */
+static enum sr_secret_outcome
+eval_entry(const sr_secret_policy *p, const char *runtime, const char *entry, sr_err *err)
+{
+    bool wasm = runtime && strcmp(runtime, "wasm") == 0;
+    const char *def = wasm ? "_start" : "main";
+    const char *e = entry && *entry ? entry : def;
+    char q[72];
+    if (p->n_entries) {
+        if (bsearch(e, p->entries, p->n_entries, sizeof(*p->entries), cmp_entry))
+            return SR_SECRET_ALLOWED;
+        char list[SR_SECRET_POLICY_MAX_ENTRY_POINTS * 24];
+        size_t at = 0;
+        for (size_t i = 0; i < p->n_entries && at + 24 < sizeof(list); i++)
+            at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%.20s", i ? ", " : "",
+                                   p->entries[i]);
+        sr_secret__quote(e, strnlen(e, SR_MAX_ENTRY_POINT + 1), 32, q, sizeof(q));
+        sr_err_set(err, SR_EDENIED, "entry point '%s' is not allowed (allowed: %s)", q, list);
+        return SR_SECRET_DENIED;
+    }
+    if (p->n_hashes && strcmp(e, def) != 0) {
+        sr_secret__quote(e, strnlen(e, SR_MAX_ENTRY_POINT + 1), 32, q, sizeof(q));
+        sr_err_set(err, SR_EDENIED,
+                   "entry point '%s' is not allowed: the policy is bound to code hashes without "
+                   "'entry_points', so only '%s' may be called",
+                   q, def);
+        return SR_SECRET_DENIED;
+    }
+    return SR_SECRET_ALLOWED;
+}
+
 enum sr_secret_outcome
 sr_secret_policy_eval(const sr_secret_policy *p, const struct sr_secret_access *acc, sr_err *err)
 {
@@ -646,7 +743,14 @@ sr_secret_policy_eval(const sr_secret_policy *p, const struct sr_secret_access *
                    runtimes_str(p->runtimes));
         return SR_SECRET_DENIED;
     }
-    return eval_code(p, acc->code_hash_hex, err);
+    enum sr_secret_outcome o = eval_code(p, acc->code_hash_hex, err);
+    return o == SR_SECRET_ALLOWED ? eval_entry(p, acc->runtime, acc->entry_point, err) : o;
+}
+
+bool
+sr_secret_policy_binds_code(const sr_secret_policy *p)
+{
+    return p && (p->n_hashes || p->n_entries);
 }
 
 /* --- printing --- */
@@ -717,6 +821,20 @@ hashes_to_json(const sr_secret_policy *p)
     return a;
 }
 
+static json_t *
+entries_to_json(const sr_secret_policy *p)
+{
+    if (!p->n_entries)
+        return json_null();
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < p->n_entries; i++)
+        if (json_array_append_new(a, json_string(p->entries[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
 sr_status
 sr_secret_policy_to_json(const sr_secret_policy *p, json_t **out, sr_err *err)
 {
@@ -732,6 +850,7 @@ sr_secret_policy_to_json(const sr_secret_policy *p, json_t **out, sr_err *err)
     }
     int bad = json_object_set_new(o, "runtimes", runtimes_to_json(p->runtimes));
     bad |= json_object_set_new(o, "code_hashes", hashes_to_json(p));
+    bad |= json_object_set_new(o, "entry_points", entries_to_json(p));
     bad |= json_object_set_new(o, "condition", cond);
     bad |= json_object_set_new(o, "expires_at", exp);
     if (bad)

@@ -27,7 +27,9 @@ struct resolve {
     const sr_keys *keys;
     const struct sr_secret_request *req;
     int64_t now_ms;
+    const struct sr_secret_ref *refs0; /* refs->ref: indexes rows and binds_code */
     struct sr_secret_row rows[SR_MAX_SECRET_REFS];
+    bool binds_code[SR_MAX_SECRET_REFS];
 };
 
 void
@@ -63,6 +65,8 @@ audit(struct resolve *r, const struct sr_secret_ref *ref, uint64_t version,
         .version = version,
         .outcome = outcome,
         .reason = reason,
+        .code_hash_hex = r->req->code_hash_hex,
+        .entry_point = r->req->entry_point,
         .time_ms = r->now_ms,
     };
     sr_status rc = r->req->audit(r->req->audit_ctx, &rec, &sub);
@@ -123,9 +127,11 @@ check_one(struct resolve *r, const struct sr_secret_ref *ref, struct sr_secret_r
         .caller = r->req->caller,
         .runtime = r->req->runtime,
         .code_hash_hex = r->req->code_hash_hex,
+        .entry_point = r->req->entry_point,
         .now_ms = r->now_ms,
     };
     enum sr_secret_outcome o = sr_secret_policy_eval(pol, &acc, &sub);
+    r->binds_code[ref - r->refs0] = sr_secret_policy_binds_code(pol);
     bool masked =
         ref->is_cross_owner && !sr_secret__policy_allows_user(pol, ref->owner, r->req->caller);
     sr_secret_policy_free(pol);
@@ -165,6 +171,7 @@ open_one(struct resolve *r, const struct sr_secret_ref *ref, const struct sr_sec
                        sub.msg);
         return deny(r, ref, row->version, SR_SECRET_ERROR, reason, false, err);
     }
+    e->binds_code = r->binds_code[ref - r->refs0];
     memcpy(e->key, ref->name, sizeof(e->key));
     memcpy(e->owner, ref->owner, sizeof(e->owner));
     memcpy(e->name, ref->name, sizeof(e->name));
@@ -191,6 +198,7 @@ sr_secret_resolve(const sr_keys *keys, const struct sr_secret_refs *refs,
     }
     r->keys = keys;
     r->req = req;
+    r->refs0 = refs->ref;
     r->now_ms = req->now_ms ? req->now_ms : sr_now_ms();
     for (; looked < refs->n; looked++) {
         rc = check_one(r, &refs->ref[looked], &r->rows[looked], err);

@@ -34,8 +34,10 @@ struct sr_api_request {
 };
 
 struct sr_api_response {
-    unsigned status;      /* HTTP status */
-    json_t *body;         /* owned by the caller after dispatch */
+    unsigned status; /* HTTP status */
+    json_t *body;    /* owned by the caller after dispatch; or NULL with text */
+    char *text;      /* owned: a body already serialised (job objects), text_len bytes plus a NUL */
+    size_t text_len;
     unsigned retry_after; /* seconds for a Retry-After header; 0 = none */
 };
 

@@ -1,28 +1,71 @@
 /*
- * sr_codes.h - the job error codes a user sees in "error":{"code": ...}.
+ * sr_codes.h - the job error codes a user sees in "error":{"code": ...}: one
+ * enum and one name table (src/lib/core/codes.c), used by the JavaScript and
+ * WebAssembly runs, the job process's answer, the supervisor, receipts and
+ * the HTTP API alike.
  *
  * These are part of the HTTP API: never rename one. docs/errors.md lists each
- * with its meaning and what to do (keep in sync).
+ * with its meaning and what to do; tests/unit/core_codes_test.c fails when
+ * a code has no name or no entry there.
  */
 #ifndef SR_CODES_H
 #define SR_CODES_H
 
-#define SR_CODE_SCRIPT_ERROR "SCRIPT_ERROR"                   /* syntax error */
-#define SR_CODE_ENTRY_POINT_NOT_FOUND "ENTRY_POINT_NOT_FOUND" /* no such function */
-#define SR_CODE_EXECUTION_ERROR "EXECUTION_ERROR"             /* uncaught throw / rejection */
-#define SR_CODE_TIMEOUT "TIMEOUT"                             /* wall clock */
-#define SR_CODE_GAS_EXHAUSTED "GAS_EXHAUSTED"                 /* gas_limit (CPU or fuel) */
-#define SR_CODE_MEMORY_LIMIT "MEMORY_LIMIT"                   /* memory_mb */
-#define SR_CODE_OUTPUT_TOO_LARGE "OUTPUT_TOO_LARGE"           /* > SR_MAX_OUTPUT */
-#define SR_CODE_INPUT_TOO_LARGE "INPUT_TOO_LARGE"             /* > SR_MAX_INPUT */
-#define SR_CODE_OUTPUT_NOT_JSON "OUTPUT_NOT_JSON"             /* result not serialisable */
-#define SR_CODE_INTERRUPTED "INTERRUPTED"                     /* sealrund stopped mid-job */
-#define SR_CODE_EXIT_CODE "EXIT_CODE"                         /* WASI program exited non-zero */
-#define SR_CODE_MODULE_ERROR "MODULE_ERROR"             /* WASM module invalid or unlinkable */
-#define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE" /* missing, expired or denied */
-#define SR_CODE_STORAGE_CONFLICT "STORAGE_CONFLICT"     /* a key the job read changed */
-#define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"           /* namespace keys or bytes */
-#define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"       /* job process died */
-#define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"         /* a bug in sealrun */
+#include <stdbool.h>
+#include <stddef.h>
+
+/* X(enum suffix, meaning); the name is the suffix as text. keep the order:
+ * the numbers cross the process boundary (sr_runner.h) */
+#define SR_JOB_CODES(X)                                                                            \
+    X(SCRIPT_ERROR, "syntax error")                                                                \
+    X(ENTRY_POINT_NOT_FOUND, "no such function declared by the script")                            \
+    X(EXECUTION_ERROR, "uncaught throw, rejection or trap")                                        \
+    X(TIMEOUT, "wall clock")                                                                       \
+    X(GAS_EXHAUSTED, "gas_limit (CPU or fuel)")                                                    \
+    X(MEMORY_LIMIT, "memory_mb")                                                                   \
+    X(OUTPUT_TOO_LARGE, "output over SR_MAX_OUTPUT")                                               \
+    X(INPUT_TOO_LARGE, "input over SR_MAX_INPUT")                                                  \
+    X(OUTPUT_NOT_JSON, "result not serialisable")                                                  \
+    X(INTERRUPTED, "sealrund stopped mid-job")                                                     \
+    X(EXIT_CODE, "WASI program exited non-zero")                                                   \
+    X(MODULE_ERROR, "WASM module invalid or unlinkable")                                           \
+    X(SECRET_UNAVAILABLE, "missing, expired or denied")                                            \
+    X(STORAGE_CONFLICT, "a key the job read changed")                                              \
+    X(STORAGE_QUOTA, "namespace keys or bytes")                                                    \
+    X(SANDBOX_CRASHED, "job process died")                                                         \
+    X(INTERNAL_ERROR, "a bug in sealrun")
+
+enum sr_job_code {
+    SR_JOB_OK = 0, /* completed: no error */
+#define SR_JOB_CODE_ENUM_(name, what) SR_JOB_##name,
+    SR_JOB_CODES(SR_JOB_CODE_ENUM_)
+#undef SR_JOB_CODE_ENUM_
+        SR_JOB_CODE_COUNT_
+};
+
+/* "SCRIPT_ERROR", ...; NULL for SR_JOB_OK or a value out of range. */
+const char *sr_job_code_name(enum sr_job_code c);
+
+/* The code named s[0..len); false when there is none (SR_JOB_OK has no name). */
+bool sr_job_code_from_name(const char *s, size_t len, enum sr_job_code *out);
+
+/* The names as constants, for code that only needs the text. */
+#define SR_CODE_SCRIPT_ERROR "SCRIPT_ERROR"
+#define SR_CODE_ENTRY_POINT_NOT_FOUND "ENTRY_POINT_NOT_FOUND"
+#define SR_CODE_EXECUTION_ERROR "EXECUTION_ERROR"
+#define SR_CODE_TIMEOUT "TIMEOUT"
+#define SR_CODE_GAS_EXHAUSTED "GAS_EXHAUSTED"
+#define SR_CODE_MEMORY_LIMIT "MEMORY_LIMIT"
+#define SR_CODE_OUTPUT_TOO_LARGE "OUTPUT_TOO_LARGE"
+#define SR_CODE_INPUT_TOO_LARGE "INPUT_TOO_LARGE"
+#define SR_CODE_OUTPUT_NOT_JSON "OUTPUT_NOT_JSON"
+#define SR_CODE_INTERRUPTED "INTERRUPTED"
+#define SR_CODE_EXIT_CODE "EXIT_CODE"
+#define SR_CODE_MODULE_ERROR "MODULE_ERROR"
+#define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE"
+#define SR_CODE_STORAGE_CONFLICT "STORAGE_CONFLICT"
+#define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"
+#define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"
+#define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"
 
 #endif /* SR_CODES_H */

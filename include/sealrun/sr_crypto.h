@@ -62,6 +62,8 @@ void sr_keys_derive_secrets(const sr_keys *keys, const char *label, uint8_t out[
 
 /* Hex SHA-256 of p[0..len) into out (65 bytes). */
 void sr_sha256_hex(const void *p, size_t len, char out[SR_HASH_HEX_LEN + 1]);
+/* SHA-256 of p[0..len), 32 raw bytes. */
+void sr_sha256(const void *p, size_t len, uint8_t out[32]);
 
 /* The output MAC (docs/output-protection.md): hex HMAC-SHA256 under the
  * SR_LABEL_OUTPUT_MAC subkey over

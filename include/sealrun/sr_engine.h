@@ -18,6 +18,7 @@
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
 #include "sealrun/sr_receipt.h"
+#include "sealrun/sr_runner.h"
 #include "sealrun/sr_sandbox.h"
 #include "sealrun/sr_store.h"
 
@@ -36,21 +37,22 @@ struct sr_engine_config {
     uint64_t storage_max_bytes;    /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_BYTES */
 };
 
-enum sr_output_format {
-    SR_OUTPUT_JSON = 0, /* stdout parsed as JSON (WASM); the returned value (JS) */
-    SR_OUTPUT_TEXT,     /* WASM: stdout as a JSON string (UTF-8) */
-    SR_OUTPUT_BASE64,   /* WASM: stdout as a base64 string */
-};
-
-/* A validated job request (POST /execute body or `sealrun run`). */
+/* A validated job request (POST /execute body or `sealrun run`): typed,
+ * with everything computed once that later steps need (the code's hash,
+ * the input's canonical bytes and their hash). */
 struct sr_job_request {
-    char *runtime; /* "js" or "wasm" */
-    char *script;  /* js: owned, script_len bytes */
-    size_t script_len;
-    char *entry_point; /* js: owned; "main" by default */
-    uint8_t *module;   /* wasm: owned bytes, or NULL until loaded by module_hash */
-    size_t module_len;
-    char module_hash[65]; /* wasm: hex SHA-256 of the module ("" until known) */
+    enum sr_runtime runtime;
+    uint8_t *code; /* owned: the script (JS) or the module (WASM); NULL for a WASM job
+                      given by module_hash (the job process gets it by hash) */
+    size_t code_len;
+    uint8_t code_hash[32];                   /* SHA-256 of the script or module */
+    char code_hash_hex[SR_HASH_HEX_LEN + 1]; /* the same, hex (the module_hash) */
+    char *entry_point;                       /* JS: owned; "main" by default. WASM: NULL */
+    char *input; /* owned canonical JSON text (RFC 8785) of "input" ("null" if absent) */
+    size_t input_len;
+    char input_hash_hex[SR_HASH_HEX_LEN + 1]; /* SHA-256 of input[0..input_len) */
+    uint8_t *stdin_data; /* WASM: owned bytes of stdin: a string input's UTF-8, else the input */
+    size_t stdin_len;
     enum sr_output_format output_format;
     char **args; /* wasm: owned argv[1..] for the program */
     size_t nargs;
@@ -58,8 +60,6 @@ struct sr_job_request {
     size_t nenv;
     char **secret_refs; /* owned reference texts ("NAME", "owner/NAME", "secrets:NAME") */
     size_t nrefs;       /* <= SR_MAX_SECRET_REFS */
-    char *input_json;   /* owned JSON text of "input" ("null" if absent) */
-    size_t input_len;
     uint32_t timeout_s; /* 1..SR_MAX_TIMEOUT_S */
     uint32_t memory_mb; /* 16..SR_MAX_MEMORY_MB */
     uint64_t gas_limit; /* js: CPU microseconds, 0 = the timeout; wasm: fuel, never 0 */
@@ -72,12 +72,13 @@ struct sr_job_request {
 /* Validates a request body. Unknown fields are refused (a typo must not be
  * silently ignored). SR_EINVAL names the field and what was expected;
  * SR_ELIMIT for a script over SR_MAX_SCRIPT or a module over SR_MAX_MODULE.
- * A "module" (base64) is decoded, validated and hashed here; a
- * "module_hash" is loaded from the store when the job runs. Fills *out
- * (caller: _fini). */
+ * A "module" (base64) is decoded and hashed here, never parsed: the job
+ * process validates it (a module that is not valid WebAssembly is a job
+ * that fails with MODULE_ERROR). Fills *out (caller: _fini). */
 sr_status sr_job_request_parse(const json_t *body, struct sr_job_request *out, sr_err *err);
 void sr_job_request_fini(struct sr_job_request *req);
-/* The request as stored for a queued job (and parsed back after a restart). */
+/* The request as stored for a queued job (and parsed back after a restart):
+ * a JSON object sr_job_request_parse takes. Returns owned or NULL (ENOMEM). */
 json_t *sr_job_request_to_json(const struct sr_job_request *req);
 
 /* Creates the engine and forks the sandbox zygote. Copies cfg. Call it
@@ -109,22 +110,27 @@ const json_t *sr_engine_attestation(const sr_engine *eng);
 /* Stops the threads (running jobs finish first), kills the sandbox. NULL ok. */
 void sr_engine_free(sr_engine *eng);
 
-/* Runs a job and waits for it. On SR_OK, *out is the job object (owned,
- * json_decref) whether the job completed or failed; with a store the job is
- * stored before this returns. SR_ELIMIT when 'owner' already runs
- * max_running_per_user jobs (the caller answers 429). */
+/* Runs a job and waits for it. On SR_OK, *out is the job object as JSON
+ * text (owned, free(); *out_len bytes), whether the job completed or
+ * failed; its "output" is the canonical output, byte for byte what
+ * output_hash, the MAC, the receipt and encrypted_output cover. With a
+ * store the job is stored before this returns. SR_EBUSY when 'owner'
+ * already runs max_running_per_user jobs (the caller answers 429). */
 sr_status sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-                            json_t **out, sr_err *err);
+                            char **out, size_t *out_len, sr_err *err);
 
 /* Stores the job as queued and returns {"job_id","status":"queued"} (owned).
- * SR_ELIMIT when the owner's queue is full. Needs a store. */
+ * SR_EBUSY when the owner's queue is full. Needs a store. */
 sr_status sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request *req,
                            json_t **out, sr_err *err);
 
-/* Validates a WebAssembly module, stores it for 'owner' (deduplicated by
- * SHA-256) and returns its metadata (owned): {"hash","size","imports",
- * "exports","created_at"}. *created says whether the owner did not have it
- * yet. SR_EINVAL with the decoder's message for an invalid module. */
+/* Validates a WebAssembly module in a job process of 'owner' (never in
+ * this process: the bytes are untrusted), stores it for 'owner'
+ * (deduplicated by SHA-256) and returns its metadata (owned): {"hash",
+ * "size","imports","exports","import_count","export_count","created_at"}.
+ * The check counts as one of the owner's running jobs: SR_EBUSY beyond the
+ * cap. *created says whether the owner did not have it yet. SR_EINVAL with
+ * the decoder's message for an invalid module. */
 sr_status sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t *bytes, size_t len,
                                bool *created, json_t **out, sr_err *err);
 
@@ -132,9 +138,10 @@ sr_status sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t 
 sr_status sr_engine_module_info(sr_engine *eng, const char *owner, const char *hash, json_t **out,
                                 sr_err *err);
 
-/* Validates module bytes and describes them (no store): owned metadata
- * without "created_at". Used by upload and by `sealrun run`. */
-sr_status sr_engine_module_describe(const uint8_t *bytes, size_t len, json_t **out, sr_err *err);
+/* Validates module bytes in a job process of 'owner' and describes them
+ * (no store): owned metadata without "created_at". */
+sr_status sr_engine_module_describe(sr_engine *eng, const char *owner, const uint8_t *bytes,
+                                    size_t len, json_t **out, sr_err *err);
 
 /* --- secrets (docs/secrets.md); all need a store and keys --- */
 
@@ -178,13 +185,15 @@ sr_status sr_engine_storage_list(sr_engine *eng, const char *owner, const char *
                                  const char *prefix, const char *after, size_t limit, json_t **out,
                                  sr_err *err);
 
-/* One job of 'owner' as the API shows it. SR_ENOTFOUND if missing or not theirs. */
-sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out,
-                            sr_err *err);
+/* One job of 'owner' as the API shows it, as JSON text (owned, free()).
+ * SR_ENOTFOUND if missing or not theirs. */
+sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out,
+                            size_t *out_len, sr_err *err);
 
-/* {"jobs":[...], "next": id|null}, newest first; limit 1..SR_MAX_PAGE. */
+/* {"jobs":[...], "next": id|null} as JSON text (owned, free()), newest
+ * first; limit 1..SR_MAX_PAGE. */
 sr_status sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before,
-                             json_t **out, sr_err *err);
+                             char **out, size_t *out_len, sr_err *err);
 
 struct sr_engine_stats {
     int64_t jobs_total; /* jobs in the store */

@@ -23,6 +23,7 @@ typedef enum sr_status {
     SR_EIO,       /* storage, OS or network */
     SR_ENOMEM,    /* out of memory */
     SR_EINTERNAL, /* a bug in sealrun: an invariant was broken */
+    SR_EBUSY,     /* not now: a running-job cap, a full queue or a rate limit; retry later */
     SR_STATUS_COUNT_
 } sr_status;
 

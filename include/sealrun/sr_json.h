@@ -23,4 +23,9 @@ sr_status sr_json_parse(const char *text, size_t len, size_t max_depth, const ch
  * SR_ELIMIT when b's cap is hit. */
 sr_status sr_json_canonical(const json_t *v, sr_buf *b, sr_err *err);
 
+/* Appends s[0..len) (UTF-8) as a JSON string literal with RFC 8785's
+ * escapes: at most 6 * len + 2 bytes, so a caller holding secret text can
+ * reserve that once and never leave a copy behind in a grown buffer. */
+sr_status sr_json_append_string(sr_buf *b, const char *s, size_t len, sr_err *err);
+
 #endif /* SR_JSON_H */

@@ -95,9 +95,11 @@ struct sr_receipt_fields {
     const char *runtime;        /* "js" or "wasm" */
     const char *engine_version; /* e.g. "javascriptcore 2.44.3", "sr_wasm 0.1.0" */
     const char *entry_point;    /* function called; NULL = null (WASI _start) */
-    const void *code;           /* script text or module bytes */
+    const void *code;           /* script text or module bytes (when no code_hash_hex) */
     size_t code_len;
-    const json_t *input;                             /* NULL = JSON null */
+    const char *code_hash_hex;  /* hex SHA-256 of the code, computed once by the caller */
+    const json_t *input;        /* NULL = JSON null (when no input_hash_hex) */
+    const char *input_hash_hex; /* hex SHA-256 of the canonical input, when already known */
     const struct sr_receipt_secret_ref *secret_refs; /* n_secret_refs entries */
     size_t n_secret_refs;                            /* <= SR_MAX_SECRET_REFS */
     uint32_t timeout_s;                              /* limits as applied */
@@ -107,7 +109,8 @@ struct sr_receipt_fields {
     uint64_t duration_us;         /* wall clock of the run */
     bool completed;               /* status "completed", else "failed" */
     const char *error_code;       /* failed jobs: "TIMEOUT", ...; NULL when completed */
-    const json_t *output;         /* completed jobs; NULL = output_hash null */
+    const json_t *output;         /* completed jobs (when no output_hash_hex) */
+    const char *output_hash_hex;  /* completed jobs: hex SHA-256 of the canonical output */
     const char *encrypted_output; /* base64 text as in the job, or NULL */
     const json_t *logs;           /* array of log entries; NULL = [] */
     int64_t started_ms;           /* Unix ms */

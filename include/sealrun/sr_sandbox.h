@@ -80,6 +80,7 @@ struct sr_sandbox_limits {
     uint64_t memory_bytes;      /* SIGKILL when the RSS passes this; 0 = no watch */
     sr_sandbox_host_fn host_fn; /* NULL: host calls are refused */
     void *host_arg;
+    bool discard_after; /* end the process after this job, whatever it answers */
 };
 
 enum sr_sandbox_outcome {

@@ -22,6 +22,9 @@ sr_status sr_parse_i64(const char *s, int64_t min, int64_t max, const char *what
 /* Parses "24h", "90m", "45s", "1500ms" or a bare number of seconds into ms. */
 sr_status sr_parse_duration_ms(const char *s, int64_t *out_ms, sr_err *err);
 
+/* true when s is a NUL-terminated string of exactly n lower-case hex
+ * characters (ids, hashes, keys as the API shows them). */
+bool sr_is_lower_hex(const char *s, size_t n);
 /* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void sr_hex_encode(const uint8_t *p, size_t len, char *out);
 /* Decodes exactly 'len' bytes of hex (2*len characters, either case). */

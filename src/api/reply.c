@@ -26,6 +26,8 @@ sr_api_http_status(sr_status st)
         return 422;
     case SR_EIO:
         return 503;
+    case SR_EBUSY:
+        return 429;
     case SR_ENOMEM:
     case SR_EINTERNAL:
     case SR_STATUS_COUNT_:

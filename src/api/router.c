@@ -117,10 +117,10 @@ route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
     }
     json_t *job = NULL;
     rc = jr.async ? sr_engine_submit(api->eng, owner, &jr, &job, &e)
-                  : sr_engine_execute(api->eng, owner, &jr, &job, &e);
+                  : sr_engine_execute(api->eng, owner, &jr, &resp->text, &resp->text_len, &e);
     bool async = jr.async;
     sr_job_request_fini(&jr);
-    if (rc == SR_ELIMIT) {
+    if (rc == SR_EBUSY) {
         sr_api__reply_error(resp, 429, e.msg);
         resp->retry_after = 1;
         return;
@@ -152,13 +152,11 @@ route_job(sr_api *api, const char *owner, const char *id, struct sr_api_response
         return;
     }
     sr_err e = {0};
-    json_t *job = NULL;
-    if (sr_engine_job_get(api->eng, owner, id, &job, &e) != SR_OK) {
+    if (sr_engine_job_get(api->eng, owner, id, &resp->text, &resp->text_len, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "loading a job");
         return;
     }
     resp->status = 200;
-    resp->body = job;
 }
 
 static void
@@ -177,13 +175,12 @@ route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
                             "query parameter 'before' must be a job id (32 hex characters)");
         return;
     }
-    json_t *list = NULL;
-    if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &list, &e) != SR_OK) {
+    if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &resp->text,
+                           &resp->text_len, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "listing jobs");
         return;
     }
     resp->status = 200;
-    resp->body = list;
 }
 
 size_t
@@ -211,8 +208,11 @@ route_module_put(sr_api *api, const char *owner, const struct sr_api_request *re
     bool created = false;
     json_t *info = NULL;
     sr_err e = {0};
-    if (sr_engine_module_put(api->eng, owner, (const uint8_t *)req->body, req->body_len, &created,
-                             &info, &e) != SR_OK) {
+    sr_status rc = sr_engine_module_put(api->eng, owner, (const uint8_t *)req->body, req->body_len,
+                                        &created, &info, &e);
+    if (rc == SR_EBUSY)
+        resp->retry_after = 1;
+    if (rc != SR_OK) {
         sr_api__reply_status(resp, &e, "storing a module");
         return;
     }

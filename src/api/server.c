@@ -37,15 +37,23 @@ struct req_ctx {
     bool too_large;
 };
 
+/* Sends the body (r->text is taken). */
 static enum MHD_Result
-send_json(struct MHD_Connection *c, const struct sr_api_response *r)
+send_json(struct MHD_Connection *c, struct sr_api_response *r)
 {
-    char *text = r->body ? json_dumps(r->body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    if (!text)
+    char *text = r->text;
+    size_t len = r->text_len;
+    r->text = NULL;
+    if (!text && r->body) {
+        text = json_dumps(r->body, JSON_COMPACT | JSON_ENCODE_ANY);
+        len = text ? strlen(text) : 0;
+    }
+    if (!text) {
         text = strdup("{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}");
+        len = text ? strlen(text) : 0;
+    }
     if (!text)
         return MHD_NO;
-    size_t len = strlen(text);
     text[len] = '\n'; /* replaces the NUL: the body is length-delimited */
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);

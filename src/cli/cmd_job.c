@@ -354,15 +354,19 @@ run_local(const struct job_opts *o, const struct sr_job_request *req)
         sr_keys_load("/nonexistent", false, &(bool){false}, &keys, &e) != SR_OK)
         keys = NULL;
     int rc = CLI_FAILED;
+    char *text = NULL;
+    size_t len = 0;
     json_t *job = NULL;
     if (sr_engine_start(eng, NULL, keys, &e) != SR_OK ||
-        sr_engine_execute(eng, "local", req, &job, &e) != SR_OK) {
+        sr_engine_execute(eng, "local", req, &text, &len, &e) != SR_OK ||
+        sr_json_parse(text, len, 2048 + 8, "job", &job, &e) != SR_OK) {
         rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     } else {
         cli_print_json(job);
         rc = job_exit(job);
-        json_decref(job);
     }
+    json_decref(job);
+    free(text);
     sr_engine_free(eng);
     sr_keys_free(keys);
     return rc;

@@ -15,7 +15,7 @@ test_every_status_maps_to_http(void **state)
     static const unsigned want[SR_STATUS_COUNT_] = {
         [SR_OK] = 200,      [SR_EINVAL] = 400,    [SR_ENOTFOUND] = 404, [SR_ECONFLICT] = 409,
         [SR_EDENIED] = 401, [SR_ELIMIT] = 413,    [SR_ETRAP] = 422,     [SR_EIO] = 503,
-        [SR_ENOMEM] = 500,  [SR_EINTERNAL] = 500,
+        [SR_ENOMEM] = 500,  [SR_EINTERNAL] = 500, [SR_EBUSY] = 429,
     };
     for (int s = 0; s < SR_STATUS_COUNT_; s++) {
         unsigned h = sr_api_http_status((sr_status)s);

@@ -68,6 +68,7 @@ sr_status_name(sr_status st)
         [SR_EIO] = "unavailable",
         [SR_ENOMEM] = "out_of_memory",
         [SR_EINTERNAL] = "internal_error",
+        [SR_EBUSY] = "busy",
     };
     if ((unsigned)st >= SR_STATUS_COUNT_ || !names[st])
         return "internal_error";

@@ -148,6 +148,12 @@ put_string(sr_buf *b, const char *s, size_t len, sr_err *err)
     return rc;
 }
 
+sr_status
+sr_json_append_string(sr_buf *b, const char *s, size_t len, sr_err *err)
+{
+    return put_string(b, s, len, err);
+}
+
 /* ECMAScript Number::toString for a finite double (RFC 8785 section 3.2.2.3). */
 static sr_status
 put_number(sr_buf *b, double x, sr_err *err)

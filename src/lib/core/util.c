@@ -79,6 +79,17 @@ sr_parse_duration_ms(const char *s, int64_t *out_ms, sr_err *err)
     return SR_OK;
 }
 
+bool
+sr_is_lower_hex(const char *s, size_t n)
+{
+    if (!s || strnlen(s, n + 1) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
 void
 sr_hex_encode(const uint8_t *p, size_t len, char *out)
 {

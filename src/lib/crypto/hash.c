@@ -26,6 +26,12 @@ sr_sha256_hex(const void *p, size_t len, char out[SR_HASH_HEX_LEN + 1])
     sr_hex_encode(h, sizeof(h), out);
 }
 
+void
+sr_sha256(const void *p, size_t len, uint8_t out[32])
+{
+    crypto_hash_sha256(out, p, len);
+}
+
 static void
 output_mac_raw(const sr_keys *keys, const char *job_id, const char *output_hash_hex,
                uint8_t mac[crypto_auth_hmacsha256_BYTES])

@@ -28,6 +28,9 @@
 #define DEFAULT_TTL_MS (24ll * 3600 * 1000)
 #define DEFAULT_WORKERS 8
 #define PURGE_INTERVAL_S 60
+#define INTERRUPTED_MSG                                                                            \
+    "sealrund stopped while this job was running; it was not rerun. Submit it again if it is "     \
+    "safe to repeat"
 
 /* ---- admission (eng->mu held) ---- */
 
@@ -47,8 +50,31 @@ slot_get(sr_engine *eng, const char *owner)
     return u;
 }
 
-static void
-slot_release(sr_engine *eng, const char *owner)
+sr_status
+sr_engine__slot_take(sr_engine *eng, const char *owner, sr_err *err)
+{
+    pthread_mutex_lock(&eng->mu);
+    struct user_slot *u = slot_get(eng, owner);
+    if (!u) {
+        pthread_mutex_unlock(&eng->mu);
+        return sr_err_set(err, SR_ENOMEM, "out of memory admitting a job");
+    }
+    if (u->running >= eng->cfg.max_running_per_user) {
+        unsigned cap = eng->cfg.max_running_per_user;
+        pthread_mutex_unlock(&eng->mu);
+        return sr_err_set(err, SR_EBUSY,
+                          "user '%s' already has %u running jobs (the limit); retry later or "
+                          "submit with \"async\": true",
+                          owner, cap);
+    }
+    u->running++;
+    eng->running++;
+    pthread_mutex_unlock(&eng->mu);
+    return SR_OK;
+}
+
+void
+sr_engine__slot_release(sr_engine *eng, const char *owner)
 {
     pthread_mutex_lock(&eng->mu);
     struct user_slot *u = slot_get(eng, owner);
@@ -61,19 +87,18 @@ slot_release(sr_engine *eng, const char *owner)
 
 /* ---- sync and async execution ---- */
 
-static sr_status execute_admitted(sr_engine *eng, const char *owner,
-                                  const struct sr_job_request *req, json_t **out, sr_err *err);
-
 static int64_t
 ttl_ms(const sr_engine *eng)
 {
     return eng->cfg.result_ttl_ms > 0 ? eng->cfg.result_ttl_ms : DEFAULT_TTL_MS;
 }
 
-/* Runs a job whose slot is taken; builds and (with a store) records it. */
+/* Runs a job whose slot is taken; builds its job text and (with a store)
+ * records it. */
 static sr_status
 run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t created_ms,
-               const struct sr_job_request *req, bool insert, json_t **out, sr_err *err)
+               const struct sr_job_request *req, bool insert, bool inline_module, char **out,
+               size_t *out_len, sr_err *err)
 {
     struct job_outcome o;
     int64_t started = sr_now_ms();
@@ -81,15 +106,23 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
     sr_engine__run(eng, owner, id, req, &o);
     int64_t wall = sr_mono_us() - t0;
     int64_t finished = sr_now_ms();
-    json_t *job = NULL;
-    sr_status rc = sr_engine__job_object(eng, id, owner, req, &o, created_ms, started, finished,
-                                         wall, &job, err);
+    if (inline_module && o.module_invalid) {
+        /* a request's own module that is not WebAssembly: a bad request
+         * (400), as an upload of it would be; no job is recorded */
+        sr_status bad = sr_err_set(err, SR_EINVAL, "field 'module': %s",
+                                   o.message ? o.message : "invalid module");
+        sr_engine__outcome_fini(&o);
+        return bad;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    sr_status rc = sr_engine__job_text(eng, id, owner, req, &o, created_ms, started, finished, wall,
+                                       &text, &len, err);
     if (rc == SR_OK && eng->store) {
-        char *text = json_dumps(job, JSON_COMPACT);
         struct sr_job_row row = {
             .owner = (char *)(uintptr_t)owner,
-            .state = o.ok ? SR_JOB_COMPLETED : SR_JOB_FAILED,
-            .runtime = req->runtime,
+            .state = o.code == SR_JOB_OK ? SR_JOB_COMPLETED : SR_JOB_FAILED,
+            .runtime = (char *)(uintptr_t)sr_runtime_name(req->runtime),
             .result_json = text,
             .created_at_ms = created_ms,
             .started_at_ms = started,
@@ -97,78 +130,77 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
             .expires_at_ms = finished + ttl_ms(eng),
         };
         memcpy(row.id, id, sizeof(row.id));
-        rc = text ? (insert ? sr_store_job_insert(eng->store, &row, err)
-                            : sr_store_job_update(eng->store, &row, err))
-                  : sr_err_set(err, SR_ENOMEM, "out of memory storing job '%s'", id);
-        free(text);
+        rc = insert ? sr_store_job_insert(eng->store, &row, err)
+                    : sr_store_job_update(eng->store, &row, err);
         if (rc != SR_OK)
             sr_err_wrap(err, "storing job '%s'", id);
     }
     if (rc == SR_OK)
         sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' %s in %lld us", id, owner,
-               o.ok ? "completed" : o.code, (long long)wall);
+               o.code == SR_JOB_OK ? "completed" : sr_job_code_name(o.code), (long long)wall);
     sr_engine__outcome_fini(&o);
     if (rc != SR_OK) {
-        json_decref(job);
+        free(text);
         return rc;
     }
-    *out = job;
+    *out = text;
+    *out_len = len;
     return SR_OK;
 }
 
 sr_status
-sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
-                  sr_err *err)
+sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req, char **out,
+                  size_t *out_len, sr_err *err)
 {
-    struct sr_job_request local = *req; /* shallow: only 'module' may be loaded into it */
+    struct sr_job_request local = *req; /* shallow: only 'code' may be loaded into it */
     sr_status rc = sr_engine__refs_check(owner, req, err);
+    if (rc == SR_OK)
+        rc = sr_engine__module_load(eng, owner, &local, err);
     if (rc != SR_OK)
         return rc;
-    rc = sr_engine__module_load(eng, owner, &local, err);
-    if (rc != SR_OK)
-        return rc;
-    rc = execute_admitted(eng, owner, &local, out, err);
-    if (local.module != req->module)
-        free(local.module);
+    rc = sr_engine__slot_take(eng, owner, err);
+    if (rc == SR_OK) {
+        char id[SR_ID_HEX_LEN + 1];
+        sr_random_id(id);
+        bool inline_module = req->runtime == SR_RUNTIME_WASM && req->code;
+        rc = run_and_record(eng, owner, id, sr_now_ms(), &local, true, inline_module, out, out_len,
+                            err);
+        sr_engine__slot_release(eng, owner);
+    }
+    if (local.code != req->code)
+        free(local.code);
     return rc;
 }
 
-static sr_status
-execute_admitted(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
-                 sr_err *err)
+/* The async queue is fair across owners (issue 9 item 6): each owner has
+ * its own FIFO, and the owners with queued jobs take turns, round robin,
+ * so one owner's backlog never delays another owner's next job by more
+ * than one job per owner ahead of it. */
+static void
+active_append(sr_engine *eng, struct user_slot *u)
 {
-    pthread_mutex_lock(&eng->mu);
-    struct user_slot *u = slot_get(eng, owner);
-    if (!u) {
-        pthread_mutex_unlock(&eng->mu);
-        return sr_err_set(err, SR_ENOMEM, "out of memory admitting a job");
-    }
-    if (u->running >= eng->cfg.max_running_per_user) {
-        unsigned cap = eng->cfg.max_running_per_user;
-        pthread_mutex_unlock(&eng->mu);
-        return sr_err_set(err, SR_ELIMIT,
-                          "user '%s' already has %u running jobs (the limit); retry later or "
-                          "submit with \"async\": true",
-                          owner, cap);
-    }
-    u->running++;
-    eng->running++;
-    pthread_mutex_unlock(&eng->mu);
-
-    char id[SR_ID_HEX_LEN + 1];
-    sr_random_id(id);
-    sr_status rc = run_and_record(eng, owner, id, sr_now_ms(), req, true, out, err);
-    slot_release(eng, owner);
-    return rc;
+    u->anext = NULL;
+    u->active = true;
+    if (eng->atail)
+        eng->atail->anext = u;
+    else
+        eng->ahead = u;
+    eng->atail = u;
 }
 
+/* eng->mu held; q->owner's slot exists (the caller counted it). */
 static void
 queue_push(sr_engine *eng, struct queued_job *q)
 {
-    struct queued_job **pp = &eng->qhead;
-    while (*pp)
-        pp = &(*pp)->next;
-    *pp = q;
+    struct user_slot *u = slot_get(eng, q->owner);
+    q->next = NULL;
+    if (u->qtail)
+        u->qtail->next = q;
+    else
+        u->qhead = q;
+    u->qtail = q;
+    if (!u->active)
+        active_append(eng, u);
     eng->nqueued++;
     pthread_cond_broadcast(&eng->cv);
 }
@@ -213,7 +245,7 @@ store_queued(sr_engine *eng, const struct queued_job *q, sr_err *err)
     struct sr_job_row row = {
         .owner = q->owner,
         .state = SR_JOB_QUEUED,
-        .runtime = q->req.runtime,
+        .runtime = (char *)(uintptr_t)sr_runtime_name(q->req.runtime),
         .request_json = text,
         .created_at_ms = q->created_at_ms,
         .expires_at_ms = q->created_at_ms + ttl_ms(eng) + (int64_t)SR_MAX_TIMEOUT_S * 1000,
@@ -230,17 +262,17 @@ store_queued(sr_engine *eng, const struct queued_job *q, sr_err *err)
 static sr_status
 submit_module(sr_engine *eng, const char *owner, const struct sr_job_request *req, sr_err *err)
 {
-    if (strcmp(req->runtime, "wasm") != 0)
+    if (req->runtime != SR_RUNTIME_WASM)
         return SR_OK;
     json_t *info = NULL;
-    sr_status rc = req->module ? sr_engine_module_put(eng, owner, req->module, req->module_len,
-                                                      NULL, &info, err)
-                               : sr_engine_module_info(eng, owner, req->module_hash, &info, err);
+    sr_status rc =
+        req->code ? sr_engine_module_put(eng, owner, req->code, req->code_len, NULL, &info, err)
+                  : sr_engine_module_info(eng, owner, req->code_hash_hex, &info, err);
     json_decref(info);
     if (rc == SR_ENOTFOUND)
         return sr_err_set(err, SR_ENOTFOUND,
                           "module '%s' not found: upload it with POST /modules first",
-                          req->module_hash);
+                          req->code_hash_hex);
     return rc;
 }
 
@@ -269,13 +301,16 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
     pthread_mutex_unlock(&eng->mu);
     if (full) {
         queued_free(q);
-        return sr_err_set(err, SR_ELIMIT,
+        return sr_err_set(err, SR_EBUSY,
                           "user '%s' already has %u queued jobs (the limit); retry later", owner,
                           eng->cfg.max_queued_per_user);
     }
     /* the worker loads the module by hash, as after a restart */
-    free(q->req.module);
-    q->req.module = NULL;
+    if (q->req.runtime == SR_RUNTIME_WASM) {
+        free(q->req.code);
+        q->req.code = NULL;
+        q->req.code_len = 0;
+    }
     rc = store_queued(eng, q, err);
     json_t *ans = NULL;
     if (rc == SR_OK) {
@@ -298,17 +333,30 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
 
 /* ---- workers and recovery ---- */
 
-/* Takes the oldest queued job whose owner is under the running cap. */
+/* Takes the next job: the first owner in turn who is under the running
+ * cap gives its oldest job and goes to the back of the turn. Linear in the
+ * number of owners with queued jobs. eng->mu held. */
 static struct queued_job *
 queue_take(sr_engine *eng)
 {
-    for (struct queued_job **pp = &eng->qhead; *pp; pp = &(*pp)->next) {
-        struct user_slot *u = slot_get(eng, (*pp)->owner);
-        if (!u || u->running >= eng->cfg.max_running_per_user)
+    struct user_slot *prev = NULL;
+    for (struct user_slot *u = eng->ahead; u; prev = u, u = u->anext) {
+        if (u->running >= eng->cfg.max_running_per_user)
             continue;
-        struct queued_job *q = *pp;
-        *pp = q->next;
+        struct queued_job *q = u->qhead;
+        u->qhead = q->next;
+        if (!u->qhead)
+            u->qtail = NULL;
         q->next = NULL;
+        if (prev)
+            prev->anext = u->anext;
+        else
+            eng->ahead = u->anext;
+        if (eng->atail == u)
+            eng->atail = prev;
+        u->active = false;
+        if (u->qhead)
+            active_append(eng, u);
         eng->nqueued--;
         u->queued--;
         u->running++;
@@ -318,6 +366,41 @@ queue_take(sr_engine *eng)
     return NULL;
 }
 
+/* Records a job that could not run as failed with 'code', with its own
+ * job object and receipt ('started' 0: it never started). */
+static sr_status
+record_failure(sr_engine *eng, const char *id, const char *owner, int64_t created_ms,
+               int64_t started_ms, const struct sr_job_request *req, enum sr_job_code code,
+               const char *msg, sr_err *err)
+{
+    struct job_outcome o;
+    sr_engine__outcome_init(&o);
+    sr_engine__fail(&o, code, "%s", msg);
+    int64_t now = sr_now_ms();
+    int64_t started = started_ms ? started_ms : now;
+    char *text = NULL;
+    size_t len = 0;
+    sr_status rc = sr_engine__job_text(eng, id, owner, req, &o, created_ms, started, now,
+                                       (now - started) * 1000, &text, &len, err);
+    if (rc == SR_OK) {
+        struct sr_job_row row = {
+            .owner = (char *)(uintptr_t)owner,
+            .state = SR_JOB_FAILED,
+            .runtime = (char *)(uintptr_t)sr_runtime_name(req->runtime),
+            .result_json = text,
+            .created_at_ms = created_ms,
+            .started_at_ms = started,
+            .finished_at_ms = now,
+            .expires_at_ms = now + ttl_ms(eng),
+        };
+        memcpy(row.id, id, sizeof(row.id));
+        rc = sr_store_job_update(eng->store, &row, err);
+    }
+    free(text);
+    sr_engine__outcome_fini(&o);
+    return rc;
+}
+
 static void
 run_queued(sr_engine *eng, struct queued_job *q)
 {
@@ -325,7 +408,7 @@ run_queued(sr_engine *eng, struct queued_job *q)
     struct sr_job_row row = {
         .owner = q->owner,
         .state = SR_JOB_RUNNING,
-        .runtime = q->req.runtime,
+        .runtime = (char *)(uintptr_t)sr_runtime_name(q->req.runtime),
         .created_at_ms = q->created_at_ms,
         .started_at_ms = sr_now_ms(),
         .expires_at_ms = q->created_at_ms + ttl_ms(eng) + (int64_t)SR_MAX_TIMEOUT_S * 1000,
@@ -335,15 +418,18 @@ run_queued(sr_engine *eng, struct queued_job *q)
         sr_log(SR_LOG_ERROR, "engine", "cannot mark job '%s' running: %s", q->id, e.msg);
         return;
     }
-    json_t *job = NULL;
-    if (sr_engine__module_load(eng, q->owner, &q->req, &e) != SR_OK) {
-        /* the module was checked at submit; it cannot vanish (modules are never deleted) */
-        sr_log(SR_LOG_ERROR, "engine", "async job '%s': %s", q->id, e.msg);
-        return;
-    }
-    if (run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, &job, &e) != SR_OK)
+    char *text = NULL;
+    size_t len = 0;
+    sr_status rc = sr_engine__module_load(eng, q->owner, &q->req, &e);
+    if (rc == SR_ENOTFOUND) /* deleted by its owner after the job was queued */
+        rc = record_failure(eng, q->id, q->owner, q->created_at_ms, row.started_at_ms, &q->req,
+                            SR_JOB_MODULE_ERROR, e.msg, &e);
+    else if (rc == SR_OK)
+        rc = run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, false, &text,
+                            &len, &e);
+    if (rc != SR_OK)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", q->id, q->owner, e.msg);
-    json_decref(job);
+    free(text);
 }
 
 static void *
@@ -359,7 +445,7 @@ worker_main(void *arg)
         }
         pthread_mutex_unlock(&eng->mu);
         run_queued(eng, q);
-        slot_release(eng, q->owner);
+        sr_engine__slot_release(eng, q->owner);
         queued_free(q);
         pthread_mutex_lock(&eng->mu);
     }
@@ -423,10 +509,15 @@ requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
     q->created_at_ms = r->created_at_ms;
     pthread_mutex_lock(&eng->mu);
     struct user_slot *u = slot_get(eng, r->owner);
-    if (u)
+    if (u) {
         u->queued++;
-    queue_push(eng, q);
+        queue_push(eng, q);
+    }
     pthread_mutex_unlock(&eng->mu);
+    if (!u) {
+        queued_free(q);
+        return sr_err_set(err, SR_ENOMEM, "out of memory requeueing job '%s'", r->id);
+    }
     return SR_OK;
 }
 
@@ -445,30 +536,8 @@ interrupt_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
     json_decref(body);
     if (rc != SR_OK)
         return rc;
-    rc = sr_engine__module_load(eng, r->owner, &req, err); /* the receipt hashes the code */
-    struct job_outcome o = {.logs = json_array()};
-    o.code = SR_CODE_INTERRUPTED;
-    o.message = strdup("sealrund stopped while this job was running; it was not rerun. "
-                       "Submit it again if it is safe to repeat");
-    int64_t now = sr_now_ms();
-    int64_t started = r->started_at_ms ? r->started_at_ms : now;
-    json_t *job = NULL;
-    if (rc == SR_OK)
-        rc = sr_engine__job_object(eng, r->id, r->owner, &req, &o, r->created_at_ms, started, now,
-                                   (now - started) * 1000, &job, err);
-    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
-    if (rc == SR_OK && text) {
-        struct sr_job_row row = *r;
-        row.state = SR_JOB_FAILED;
-        row.result_json = text;
-        row.started_at_ms = started;
-        row.finished_at_ms = now;
-        row.expires_at_ms = now + ttl_ms(eng);
-        rc = sr_store_job_update(eng->store, &row, err);
-    }
-    free(text);
-    json_decref(job);
-    sr_engine__outcome_fini(&o);
+    rc = record_failure(eng, r->id, r->owner, r->created_at_ms, r->started_at_ms, &req,
+                        SR_JOB_INTERRUPTED, INTERRUPTED_MSG, err);
     sr_job_request_fini(&req);
     return rc;
 }
@@ -499,10 +568,7 @@ recover(sr_engine *eng, sr_err *err)
 {
     interrupt_each(eng); /* what it could not do, the sweep below does (no receipt) */
     json_t *res = json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
-                            SR_CODE_INTERRUPTED, "message",
-                            "sealrund stopped while this job was running; it was not rerun. "
-                            "Submit it again if it is safe to repeat",
-                            "gas_used", 0);
+                            SR_CODE_INTERRUPTED, "message", INTERRUPTED_MSG, "gas_used", 0);
     char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
     json_decref(res);
     if (!text)
@@ -536,12 +602,24 @@ recover(sr_engine *eng, sr_err *err)
 
 /* ---- reading jobs ---- */
 
+/* A finished job stored by this version: its text is the whole job object,
+ * as answered when it finished (splice_output in job.c writes "output"
+ * first). Other rows (queued, running, and rows of earlier versions) are
+ * completed from the row's columns. */
+static bool
+is_whole_job(const struct sr_job_row *r)
+{
+    return r->result_json && strncmp(r->result_json, "{\"output\":", 10) == 0 &&
+           (r->state == SR_JOB_COMPLETED || r->state == SR_JOB_FAILED);
+}
+
 static json_t *
 row_to_job(const struct sr_job_row *r)
 {
     json_t *job = NULL;
     if (r->result_json)
-        job = json_loads(r->result_json, 0, NULL);
+        (void)sr_json_parse(r->result_json, strlen(r->result_json), 2048 + 8, "stored job", &job,
+                            NULL);
     if (!job)
         job = json_object();
     if (!job)
@@ -563,8 +641,32 @@ row_to_job(const struct sr_job_row *r)
     return job;
 }
 
+/* Appends the API text of one stored job to b. */
+static sr_status
+row_text(const struct sr_job_row *r, sr_buf *b, sr_err *err)
+{
+    if (is_whole_job(r))
+        return sr_buf_append_str(b, r->result_json, err);
+    json_t *job = row_to_job(r);
+    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+    json_decref(job);
+    sr_status rc = text ? sr_buf_append_str(b, text, err)
+                        : sr_err_set(err, SR_ENOMEM, "out of memory loading job '%s'", r->id);
+    free(text);
+    return rc;
+}
+
+static sr_status
+steal_text(sr_buf *b, char **out, size_t *out_len, sr_err *err)
+{
+    *out_len = b->len;
+    *out = sr_buf_steal(b);
+    return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory answering");
+}
+
 sr_status
-sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **out, sr_err *err)
+sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out, size_t *out_len,
+                  sr_err *err)
 {
     if (!eng->store)
         return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' not found", id);
@@ -574,17 +676,19 @@ sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, json_t **ou
         return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' not found", id);
     if (rc != SR_OK)
         return rc;
-    json_t *job = row_to_job(&r);
+    sr_buf b;
+    sr_buf_init(&b, SR_MAX_IPC_FRAME);
+    rc = row_text(&r, &b, err);
     sr_job_row_fini(&r);
-    if (!job)
-        return sr_err_set(err, SR_ENOMEM, "out of memory loading job '%s'", id);
-    *out = job;
-    return SR_OK;
+    if (rc == SR_OK)
+        rc = steal_text(&b, out, out_len, err);
+    sr_buf_fini(&b);
+    return rc;
 }
 
 sr_status
-sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before,
-                   json_t **out, sr_err *err)
+sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before, char **out,
+                   size_t *out_len, sr_err *err)
 {
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "listing jobs needs a server with a store");
@@ -595,20 +699,26 @@ sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *
         return sr_err_set(err, SR_EINVAL, "cursor 'before=%.40s' is not one of your jobs", before);
     if (rc != SR_OK)
         return rc;
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        if (i < limit && arr)
-            json_array_append_new(arr, row_to_job(&rows[i]));
+    sr_buf b;
+    sr_buf_init(&b, (size_t)SR_MAX_PAGE * SR_MAX_IPC_FRAME);
+    rc = sr_buf_append_str(&b, "{\"jobs\":[", err);
+    for (size_t i = 0; rc == SR_OK && i < n && i < limit; i++) {
+        if (i)
+            rc = sr_buf_append(&b, ",", 1, err);
+        if (rc == SR_OK)
+            rc = row_text(&rows[i], &b, err);
     }
-    json_t *next = n > limit ? json_string(rows[limit - 1].id) : json_null();
+    if (rc == SR_OK && n > limit)
+        rc = sr_buf_printf(&b, err, "],\"next\":\"%s\"}", rows[limit - 1].id);
+    else if (rc == SR_OK)
+        rc = sr_buf_append_str(&b, "],\"next\":null}", err);
     for (size_t i = 0; i < n; i++)
         sr_job_row_fini(&rows[i]);
     free(rows);
-    json_t *o = json_pack("{s:o, s:o}", "jobs", arr ? arr : json_array(), "next", next);
-    if (!o)
-        return sr_err_set(err, SR_ENOMEM, "out of memory listing jobs");
-    *out = o;
-    return SR_OK;
+    if (rc == SR_OK)
+        rc = steal_text(&b, out, out_len, err);
+    sr_buf_fini(&b);
+    return rc;
 }
 
 sr_status
@@ -665,13 +775,14 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         eng->cfg.result_ttl_ms = DEFAULT_TTL_MS;
     pthread_mutex_init(&eng->mu, NULL);
     pthread_cond_init(&eng->cv, NULL);
+    eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
         .max_jobs_per_process = cfg->max_jobs_per_process,
         .idle_ms = cfg->idle_ms,
-        .proc_init = sr_engine__proc_init,
-        .job_fn = sr_engine__job_fn,
-        .arg = eng,
+        .proc_init = sr_runner_proc_init,
+        .job_fn = sr_runner_job_fn,
+        .arg = &eng->runner,
     };
     sr_status rc = sr_sandbox_new(&sc, &eng->sandbox, err);
     if (rc != SR_OK) {
@@ -741,14 +852,14 @@ sr_engine_free(sr_engine *eng)
         pthread_join(eng->purger, NULL);
     free(eng->workers);
     sr_sandbox_free(eng->sandbox);
-    while (eng->qhead) {
-        struct queued_job *q = eng->qhead;
-        eng->qhead = q->next;
-        queued_free(q);
-    }
     while (eng->users) {
         struct user_slot *u = eng->users;
         eng->users = u->next;
+        while (u->qhead) {
+            struct queued_job *q = u->qhead;
+            u->qhead = q->next;
+            queued_free(q);
+        }
         free(u);
     }
     json_decref(eng->attestation);

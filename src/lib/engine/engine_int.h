@@ -9,23 +9,28 @@
 
 #include <pthread.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_codes.h"
 #include "sealrun/sr_engine.h"
+#include "sealrun/sr_runner.h"
+#include "sealrun/sr_secret.h"
 #include "sealrun/sr_storage.h"
-#include "sealrun/sr_wasm.h"
-
-struct user_slot {
-    struct user_slot *next;
-    unsigned running; /* <= cfg.max_running_per_user */
-    unsigned queued;  /* <= cfg.max_queued_per_user */
-    char owner[];
-};
 
 struct queued_job {
-    struct queued_job *next;
+    struct queued_job *next; /* in its owner's FIFO */
     char id[SR_ID_HEX_LEN + 1];
     char *owner;
     int64_t created_at_ms;
     struct sr_job_request req;
+};
+
+struct user_slot {
+    struct user_slot *next;           /* every owner seen */
+    unsigned running;                 /* <= cfg.max_running_per_user */
+    unsigned queued;                  /* <= cfg.max_queued_per_user; reserved places included */
+    struct queued_job *qhead, *qtail; /* the owner's queued jobs, oldest first */
+    struct user_slot *anext;          /* in the turn of owners with queued jobs */
+    bool active;                      /* in that turn */
+    char owner[];
 };
 
 struct sr_engine {
@@ -36,7 +41,7 @@ struct sr_engine {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* queue changed, a slot freed, or stopping */
     struct user_slot *users;
-    struct queued_job *qhead;
+    struct user_slot *ahead, *atail; /* owners with queued jobs, in turn order */
     unsigned nqueued;
     unsigned running;
     bool stopping;
@@ -49,18 +54,29 @@ struct sr_engine {
     const sr_attest_quote *quote;  /* borrowed; NULL: quote type "none" */
     uint8_t pk[SR_ED25519_PK_LEN]; /* wkey's public key */
     uint8_t measurement[SR_MEASUREMENT_LEN];
-    json_t *attestation; /* owned reference: the /attestation document, or NULL */
+    json_t *attestation;            /* owned reference: the /attestation document, or NULL */
+    struct sr_runner_config runner; /* given to the job processes (read after fork) */
+};
+
+/* A secret a job used, for its receipt and job object. */
+struct job_secret_used {
+    char owner[SR_MAX_USER_NAME + 1];
+    char name[SR_SECRET_NAME_MAX + 1];
+    uint64_t version;
 };
 
 /* What a job run produced, before it becomes the job object. */
 struct job_outcome {
-    bool ok;
-    const char *code; /* SR_CODE_* when !ok */
-    char *message;    /* owned, when !ok */
-    json_t *output;   /* owned, when ok */
-    json_t *logs;     /* owned array */
+    enum sr_job_code code; /* SR_JOB_OK: completed */
+    char *message;         /* owned, when failed */
+    sr_buf canon;          /* completed: the canonical output (RFC 8785), <= SR_MAX_OUTPUT */
+    char output_hash[SR_HASH_HEX_LEN + 1]; /* completed: SHA-256 of canon */
+    json_t *logs;                          /* owned array of strings */
     uint64_t gas_used;
-    json_t *secrets_used; /* owned [{owner,name,version}], may be NULL */
+    size_t nused;
+    struct job_secret_used used[SR_MAX_SECRET_REFS];
+    bool discard_process; /* the process received another owner's or a code-bound secret */
+    bool module_invalid;  /* MODULE_ERROR: the bytes are not a valid module */
     /* storage (docs/storage.md): set when the job ran with a store; the
      * versions are decimal text ("" until known), as the receipt's
      * storage_version_before/after take them */
@@ -69,43 +85,54 @@ struct job_outcome {
     char storage_version_before[24];
     char storage_version_after[24];
 };
+void sr_engine__outcome_init(struct job_outcome *o);
 void sr_engine__outcome_fini(struct job_outcome *o);
+/* Fails the outcome with a code and a message (the output is dropped). */
+void sr_engine__fail(struct job_outcome *o, enum sr_job_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Runs one job in the sandbox and fills *o (never fails: sandbox trouble is
- * itself an outcome). job.c */
+/* Runs one job in the sandbox and fills *o (initialised here; never fails:
+ * sandbox trouble is itself an outcome). job.c */
 void sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                     const struct sr_job_request *req, struct job_outcome *o);
 
-/* Resolves the job's secret_refs and appends the JSON object of what the
- * job process receives (the values plus SEALRUN_JOB_ID and SEALRUN_USER) to
- * 'secrets' (the caller wipes it). *used: owned [{owner,name,version}].
- * When a secret is unavailable, returns SR_OK with the job's failure
- * message in 'fail' (SECRET_UNAVAILABLE); other statuses are sealrun's own
- * failures. secrets.c */
+/* Resolves the job's secret_refs into *set (values, wiped by
+ * sr_secret_set_fini) and records in o which were used and whether the
+ * process must be discarded after the job. When a secret is unavailable,
+ * returns SR_OK with the job's failure message in 'fail'
+ * (SECRET_UNAVAILABLE); other statuses are sealrun's own failures.
+ * secrets.c */
 sr_status sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id,
-                                     const struct sr_job_request *req, sr_buf *secrets,
-                                     json_t **used, char *fail, size_t fail_len, sr_err *err);
+                                     const struct sr_job_request *req, struct sr_secret_set *set,
+                                     struct job_outcome *o, char *fail, size_t fail_len,
+                                     sr_err *err);
 
 /* Checks the request's secret_refs for 'owner' (syntax, duplicates, count):
  * SR_EINVAL naming the bad reference. secrets.c */
 sr_status sr_engine__refs_check(const char *owner, const struct sr_job_request *req, sr_err *err);
 
-/* Builds the job object from an outcome, with output protection and, when
- * the engine has a worker key, the signed receipt of 'owner's job. job.c */
-sr_status sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
-                                const struct sr_job_request *req, struct job_outcome *o,
-                                int64_t created_ms, int64_t started_ms, int64_t finished_ms,
-                                int64_t wall_us, json_t **out, sr_err *err);
+/* The job object as JSON text (owned, free()), from an outcome, with output
+ * protection and, when the engine has a worker key, the signed receipt of
+ * 'owner's job; the canonical output is spliced in byte for byte. job.c */
+sr_status sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
+                              const struct sr_job_request *req, const struct job_outcome *o,
+                              int64_t created_ms, int64_t started_ms, int64_t finished_ms,
+                              int64_t wall_us, char **out, size_t *out_len, sr_err *err);
 
 /* Deep copy of a request (for the async queue). request.c */
 sr_status sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request *dst,
                                   sr_err *err);
 
-/* Loads req->module from the store by req->module_hash when it is a WASM
+/* Loads req->code from the store by req->code_hash_hex when it is a WASM
  * job without its bytes. SR_ENOTFOUND when the owner has no such module.
  * module.c */
 sr_status sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_job_request *req,
                                  sr_err *err);
+
+/* Admission (engine.c): takes one of 'owner's running slots, SR_EBUSY when
+ * all are in use; release it with sr_engine__slot_release. */
+sr_status sr_engine__slot_take(sr_engine *eng, const char *owner, sr_err *err);
+void sr_engine__slot_release(sr_engine *eng, const char *owner);
 
 /* The job's storage session (supervisor side) for 'owner' and the request's
  * namespace, or *out NULL when the engine has no store or keys (local runs:
@@ -113,23 +140,10 @@ sr_status sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_jo
 sr_status sr_engine__storage_begin(sr_engine *eng, const char *owner,
                                    const struct sr_job_request *req, sr_storage_session **out,
                                    sr_err *err);
-/* After the run: commits the session's writes when o->ok (a conflict or
- * quota failure turns o into STORAGE_CONFLICT / STORAGE_QUOTA), otherwise
- * drops them; fills o's storage fields and frees the session. storage.c */
+/* After the run: commits the session's writes when the job completed (a
+ * conflict or quota failure turns o into STORAGE_CONFLICT / STORAGE_QUOTA),
+ * otherwise drops them; fills o's storage fields and frees the session.
+ * storage.c */
 void sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o);
-
-/* In the job process: the 'sealrun' WASM imports bound to the sandbox
- * child (sr_sandbox_hostcall); fills funcs[0..4). child_storage.c */
-#define SR_ENGINE__WASM_STORAGE_FUNCS 4
-void sr_engine__wasm_storage_funcs(sr_sandbox_child *child,
-                                   struct sr_wasi_host_func funcs[SR_ENGINE__WASM_STORAGE_FUNCS]);
-/* In the job process: the JS host_call bound to the sandbox child. */
-sr_status sr_engine__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp,
-                                 sr_err *err);
-
-/* The sandbox callbacks (run inside job processes). child.c */
-sr_status sr_engine__proc_init(void *arg, void **state, sr_err *err);
-sr_status sr_engine__job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req,
-                            size_t len, sr_buf *resp, bool *discard, sr_err *err);
 
 #endif /* SR_ENGINE_INT_H */

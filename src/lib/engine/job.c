@@ -1,11 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * job.c - one job from request to result: running it in the sandbox,
- * turning the sandbox's report into a job outcome, and building the job
- * object with its output protection (docs/output-protection.md). Requests
- * are parsed in request.c.
+ * job.c - one job from request to result: the typed job spec sent to a job
+ * process, the host calls it makes (its module, storage), the answer read
+ * back with caps, and the job object with its output protection
+ * (docs/output-protection.md) and signed receipt (docs/receipts.md).
  *
- * Sections: running; the job object.
+ * The job process is untrusted: its answer is decoded by
+ * sr_job_answer_decode and nothing else, and its output is parsed here
+ * exactly once. That parse gives the canonical output (RFC 8785) once, and
+ * those bytes are what output_hash, the MAC, the receipt, encrypted_output,
+ * the store and the reply all use: the job object's "output" is spliced in
+ * from them, byte for byte.
+ *
+ * Sections: outcomes; the spec and host calls; reading the answer; running;
+ * the job object.
  */
 #include "engine_int.h"
 
@@ -13,278 +21,331 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "sealrun/sr_codes.h"
 #include "sealrun/sr_js.h"
-#include "sealrun/sr_limits.h"
 #include "sealrun/sr_json.h"
+#include "sealrun/sr_limits.h"
 #include "sealrun/sr_util.h"
 
-/* ---- running ---- */
+/* ---- outcomes ---- */
+
+void
+sr_engine__outcome_init(struct job_outcome *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->logs = json_array();
+    sr_buf_init(&o->canon, SR_MAX_OUTPUT);
+}
 
 void
 sr_engine__outcome_fini(struct job_outcome *o)
 {
     free(o->message);
-    json_decref(o->output);
     json_decref(o->logs);
-    json_decref(o->secrets_used);
+    sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
 }
 
-static void fail(struct job_outcome *o, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fail(struct job_outcome *o, const char *code, const char *fmt, ...)
+void
+sr_engine__fail(struct job_outcome *o, enum sr_job_code code, const char *fmt, ...)
 {
-    char msg[SR_ERR_MSG_MAX];
+    char msg[SR_MAX_ERROR_MSG + 512];
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    o->ok = false;
     o->code = code;
     free(o->message);
     o->message = strdup(msg);
-    json_decref(o->output);
-    o->output = NULL;
+    sr_buf_reset(&o->canon);
+    o->output_hash[0] = '\0';
 }
 
-/* The request frame for the job process: a JSON header (child.c documents
- * it), a NUL, the secrets object (JSON), a NUL, then the module bytes for a
- * WASM job. The frame holds secret values: the caller wipes it. */
-static sr_status
-build_child_request(const struct sr_job_request *req, uint64_t budget, const sr_buf *secrets,
-                    sr_buf *frame)
+/* ---- the spec and host calls ---- */
+
+/* The CPU budget of a JS job is gas_limit or the timeout, whichever is
+ * smaller (budget_is_timeout says which); WASM fuel is always given (the
+ * default applies in request.c). This is also the job's "gas_limit". */
+static uint64_t
+job_budget(const struct sr_job_request *req, bool *is_timeout)
 {
-    bool wasm = strcmp(req->runtime, "wasm") == 0;
-    json_t *o = json_pack("{s:s, s:s%, s:I, s:I, s:I}", "runtime", req->runtime, "input",
-                          req->input_json, req->input_len, wasm ? "fuel" : "cpu_limit_us",
-                          (json_int_t)budget, "memory_bytes", (json_int_t)req->memory_mb * SR_MIB,
-                          "output_format", (json_int_t)req->output_format);
-    if (o && !wasm) {
-        json_object_set_new(o, "script", json_stringn(req->script, req->script_len));
-        json_object_set_new(o, "entry_point", json_string(req->entry_point));
-    }
-    json_t *args = json_array(), *env = json_array();
-    for (size_t i = 0; args && i < req->nargs; i++)
-        json_array_append_new(args, json_string(req->args[i]));
-    for (size_t i = 0; env && i < req->nenv; i++)
-        json_array_append_new(env, json_string(req->env[i]));
-    if (o) {
-        json_object_set_new(o, "args", args ? args : json_array());
-        json_object_set_new(o, "env", env ? env : json_array());
-    }
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    if (!text)
-        return sr_err_set(NULL, SR_ENOMEM, "out of memory");
-    sr_status rc = sr_buf_append(frame, text, strlen(text) + 1, NULL);
-    free(text);
-    if (rc == SR_OK)
-        rc = sr_buf_append(frame, secrets->data, secrets->len + 1, NULL); /* with its NUL */
-    if (rc == SR_OK && wasm)
-        rc = sr_buf_append(frame, req->module, req->module_len, NULL);
+    uint64_t t = (uint64_t)req->timeout_s * 1000000u;
+    bool wasm = req->runtime == SR_RUNTIME_WASM;
+    bool by_time = !wasm && (!req->gas_limit || req->gas_limit >= t);
+    if (is_timeout)
+        *is_timeout = by_time;
+    return by_time ? t : req->gas_limit;
+}
+
+static struct sr_bytes
+bytes_of(const void *p, size_t len)
+{
+    return (struct sr_bytes){(const uint8_t *)p, len};
+}
+
+/* Encodes the job spec into frame (wiped by the caller: it holds the
+ * secret values). The module of a WASM job given by hash is not sent: the
+ * job process has it compiled, or asks for it (host_call). */
+static sr_status
+encode_spec(const struct sr_job_request *req, const char *owner, const char *job_id,
+            const struct sr_secret_set *set, bool storage, sr_buf *frame, sr_err *err)
+{
+    struct sr_job_spec *s = calloc(1, sizeof(*s));
+    if (!s)
+        return sr_err_set(err, SR_ENOMEM, "out of memory preparing a job");
+    bool wasm = req->runtime == SR_RUNTIME_WASM;
+    s->runtime = req->runtime;
+    memcpy(s->code_hash, req->code_hash, 32);
+    s->code = wasm ? bytes_of(NULL, 0) : bytes_of(req->code, req->code_len);
+    s->entry = bytes_of(req->entry_point, req->entry_point ? strlen(req->entry_point) : 0);
+    s->input =
+        wasm ? bytes_of(req->stdin_data, req->stdin_len) : bytes_of(req->input, req->input_len);
+    s->output_format = req->output_format;
+    s->budget = job_budget(req, &s->budget_is_timeout);
+    s->memory_bytes = (uint64_t)req->memory_mb * SR_MIB;
+    s->storage = storage;
+    (void)snprintf(s->job_id, sizeof(s->job_id), "%s", job_id);
+    (void)snprintf(s->user, sizeof(s->user), "%s", owner);
+    for (size_t i = 0; i < req->nargs; i++)
+        s->args[s->nargs++] = bytes_of(req->args[i], strlen(req->args[i]));
+    for (size_t i = 0; i < req->nenv; i++)
+        s->env[s->nenv++] = bytes_of(req->env[i], strlen(req->env[i]));
+    for (size_t i = 0; i < set->n; i++)
+        s->secrets[s->nsecrets++] =
+            (struct sr_job_secret){bytes_of(set->entry[i].key, strlen(set->entry[i].key)),
+                                   bytes_of(set->entry[i].value.data, set->entry[i].value.len)};
+    sr_status rc = sr_job_spec_encode(s, frame, err);
+    free(s);
     return rc;
 }
 
-/* Reads the job process's answer into *o. */
-static void
-read_child_response(const sr_buf *resp, bool budget_is_timeout, struct job_outcome *o)
+/* What the supervisor answers for one job's host calls. */
+struct job_host {
+    const struct sr_job_request *req; /* its code is the module a WASM job may ask for */
+    sr_storage_session *storage;      /* NULL: storage calls are refused */
+};
+
+static sr_status
+job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
 {
-    json_t *j = NULL;
-    if (sr_json_parse(resp->data, resp->len, SR_MAX_JSON_DEPTH, "job response", &j, NULL) !=
-        SR_OK) {
-        fail(o, SR_CODE_INTERNAL_ERROR, "the job process sent an unreadable answer");
+    const struct job_host *h = arg;
+    if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_MODULE) {
+        const struct sr_job_request *jr = h->req;
+        if (len != 33 || jr->runtime != SR_RUNTIME_WASM || !jr->code ||
+            memcmp(req + 1, jr->code_hash, 32) != 0)
+            return sr_err_set(err, SR_EDENIED, "a job may only load its own module");
+        return sr_buf_append(resp, jr->code, jr->code_len, err);
+    }
+    if (!h->storage)
+        return sr_err_set(err, SR_EDENIED, "storage is not available here (no store)");
+    return sr_storage_session_handle(h->storage, req, len, resp, err);
+}
+
+/* ---- reading the answer ---- */
+
+static void
+take_logs(const struct sr_job_answer *a, struct job_outcome *o)
+{
+    for (size_t i = 0; i < a->nlogs; i++) {
+        json_t *s = json_stringn((const char *)a->logs[i].p, a->logs[i].len);
+        /* json_stringn refuses invalid UTF-8 (WASM stderr is any bytes) */
+        (void)json_array_append_new(o->logs, s ? s : json_string("[log line is not valid UTF-8]"));
+    }
+}
+
+/* The guest's output as a JSON value: JS gives JSON text; WASM gives its
+ * stdout, read per output_format. NULL with o failed when it is not one. */
+static json_t *
+output_value(const struct sr_job_request *req, const struct sr_bytes *out, struct job_outcome *o)
+{
+    bool wasm = req->runtime == SR_RUNTIME_WASM;
+    json_t *v = NULL;
+    sr_err e = {0};
+    if (wasm && req->output_format == SR_OUTPUT_BASE64) {
+        char *b64 = sr_base64_encode(out->p, out->len);
+        v = b64 ? json_string(b64) : NULL;
+        free(b64);
+        if (!v)
+            sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "out of memory encoding the output");
+    } else if (wasm && req->output_format == SR_OUTPUT_TEXT) {
+        v = json_stringn((const char *)out->p, out->len);
+        if (!v)
+            sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON,
+                            "stdout is not valid UTF-8 text; use output_format \"base64\"");
+    } else if (wasm && out->len == 0) {
+        sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON,
+                        "the program wrote nothing to stdout; output_format \"json\" expects one "
+                        "JSON value");
+    } else if (sr_json_parse((const char *)out->p, out->len, 2048, wasm ? "stdout" : "output", &v,
+                             &e) != SR_OK) {
+        sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON, "%s%s", e.msg,
+                        wasm ? " (use output_format \"text\" or \"base64\")" : "");
+        v = NULL;
+    }
+    return v;
+}
+
+/* Parses the output once and keeps its canonical bytes and their hash. */
+static void
+take_output(const struct sr_job_request *req, const struct sr_bytes *out, struct job_outcome *o)
+{
+    json_t *v = output_value(req, out, o);
+    if (!v)
+        return;
+    sr_err e = {0};
+    sr_status rc = sr_json_canonical(v, &o->canon, &e);
+    json_decref(v);
+    if (rc == SR_ELIMIT)
+        sr_engine__fail(o, SR_JOB_OUTPUT_TOO_LARGE,
+                        "the output is more than %u bytes of canonical JSON", SR_MAX_OUTPUT);
+    else if (rc != SR_OK)
+        sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON, "%s", e.msg);
+    else
+        sr_sha256_hex(o->canon.data ? o->canon.data : "", o->canon.len, o->output_hash);
+}
+
+static void
+read_answer(const struct sr_job_request *req, const sr_buf *resp, struct job_outcome *o)
+{
+    struct sr_job_answer *a = calloc(1, sizeof(*a));
+    sr_err e = {0};
+    if (!a) {
+        sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "out of memory reading the job's answer");
         return;
     }
-    o->gas_used = (uint64_t)json_integer_value(json_object_get(j, "gas_used"));
-    json_t *logs = json_object_get(j, "logs");
-    if (json_is_array(logs)) {
-        json_decref(o->logs);
-        o->logs = json_incref(logs);
+    if (sr_job_answer_decode((const uint8_t *)resp->data, resp->len, a, &e) != SR_OK) {
+        sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job process sent an unreadable answer: %s",
+                        e.msg);
+        free(a);
+        return;
     }
-    const char *out_text = json_string_value(json_object_get(j, "output"));
-    if (json_is_true(json_object_get(j, "ok")) && out_text) {
-        sr_err e;
-        /* jansson's own depth limit (2048) bounds the output's nesting. */
-        if (sr_json_parse(out_text, strlen(out_text), 2048, "output", &o->output, &e) == SR_OK)
-            o->ok = true;
-        else
-            fail(o, SR_CODE_OUTPUT_NOT_JSON, "%s", e.msg);
-    } else {
-        const char *code = json_string_value(json_object_get(j, "code"));
-        const char *msg = json_string_value(json_object_get(j, "message"));
-        if (code && budget_is_timeout && strcmp(code, SR_CODE_GAS_EXHAUSTED) == 0)
-            fail(o, SR_CODE_TIMEOUT, "the script used its whole time budget (timeout)");
-        else {
-            /* map to the static code strings so o->code never dangles */
-            static const char *const codes[] = {
-                SR_CODE_SCRIPT_ERROR,     SR_CODE_ENTRY_POINT_NOT_FOUND, SR_CODE_EXECUTION_ERROR,
-                SR_CODE_TIMEOUT,          SR_CODE_GAS_EXHAUSTED,         SR_CODE_MEMORY_LIMIT,
-                SR_CODE_OUTPUT_TOO_LARGE, SR_CODE_INPUT_TOO_LARGE,       SR_CODE_OUTPUT_NOT_JSON,
-                SR_CODE_EXIT_CODE,        SR_CODE_MODULE_ERROR,          SR_CODE_SECRET_UNAVAILABLE,
-            };
-            const char *c = SR_CODE_INTERNAL_ERROR;
-            for (size_t i = 0; code && i < sizeof(codes) / sizeof(codes[0]); i++)
-                if (strcmp(code, codes[i]) == 0)
-                    c = codes[i];
-            fail(o, c, "%s", msg ? msg : "the job failed");
-        }
+    o->gas_used = a->gas_used;
+    o->module_invalid = a->code == SR_JOB_MODULE_ERROR && a->module_invalid;
+    take_logs(a, o);
+    if (a->code == SR_JOB_OK)
+        take_output(req, &a->output, o);
+    else
+        sr_engine__fail(o, a->code, "%.*s", (int)a->message.len, (const char *)a->message.p);
+    free(a);
+}
+
+/* ---- running ---- */
+
+static void
+report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report *rep,
+               const sr_buf *resp, struct job_outcome *o)
+{
+    switch (rep->outcome) {
+    case SR_SANDBOX_OK:
+        read_answer(req, resp, o);
+        break;
+    case SR_SANDBOX_TIMEOUT:
+        sr_engine__fail(o, SR_JOB_TIMEOUT, "the job ran past its timeout of %u s and was killed",
+                        req->timeout_s);
+        break;
+    case SR_SANDBOX_MEMORY:
+        sr_engine__fail(o, SR_JOB_MEMORY_LIMIT, "the job used more than its memory limit of %u MiB",
+                        req->memory_mb);
+        break;
+    default:
+        sr_engine__fail(o, SR_JOB_SANDBOX_CRASHED, "the job process ended abnormally: %s",
+                        rep->detail);
+        break;
     }
-    json_decref(j);
+    /* a killed process reports nothing: JS gas is then its CPU time */
+    if (req->runtime == SR_RUNTIME_JS && !o->gas_used)
+        o->gas_used = rep->cpu_us;
+}
+
+/* Sends the spec to a job process of 'owner' and reads what happened. */
+static void
+run_in_sandbox(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+               const sr_buf *frame, sr_storage_session *storage, struct job_outcome *o)
+{
+    struct job_host host = {.req = req, .storage = storage};
+    /* The runtime stops the guest at its own checks first (with logs);
+     * the supervisor's kill is the backstop: wall clock plus a grace, and
+     * memory with headroom for the engine's own baseline. */
+    const struct sr_sandbox_limits lim = {
+        .wall_ms = (uint64_t)req->timeout_s * 1000u + 500u,
+        .memory_bytes = (uint64_t)req->memory_mb * SR_MIB * 3 / 2 + 128ull * SR_MIB,
+        .host_fn = job_host_fn,
+        .host_arg = &host,
+        .discard_after = o->discard_process,
+    };
+    sr_buf resp;
+    sr_buf_init(&resp, SR_RUNNER_MAX_ANSWER);
+    struct sr_sandbox_report rep = {0};
+    sr_err e = {0};
+    sr_status rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)frame->data, frame->len,
+                                  &lim, &resp, &rep, &e);
+    if (rc != SR_OK)
+        sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the sandbox could not run the job: %s", e.msg);
+    else
+        report_outcome(req, &rep, &resp, o);
+    sr_buf_fini_secure(&resp); /* a guest may echo its secrets into the output */
 }
 
 void
 sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, struct job_outcome *o)
 {
-    memset(o, 0, sizeof(*o));
-    o->logs = json_array();
+    sr_engine__outcome_init(o);
     if (req->input_len > SR_MAX_INPUT) {
-        fail(o, SR_CODE_INPUT_TOO_LARGE, "input is %zu bytes of JSON; the limit is %u bytes",
-             req->input_len, SR_MAX_INPUT);
+        sr_engine__fail(o, SR_JOB_INPUT_TOO_LARGE,
+                        "input is %zu bytes of JSON; the limit is %u bytes", req->input_len,
+                        SR_MAX_INPUT);
         return;
     }
-    bool wasm = strcmp(req->runtime, "wasm") == 0;
-    uint64_t budget_timeout = (uint64_t)req->timeout_s * 1000000u;
-    /* JS: the CPU budget is gas_limit or the timeout, whichever is smaller;
-     * WASM: fuel, always given (the default applies in request.c) */
-    bool budget_is_timeout = !wasm && (!req->gas_limit || req->gas_limit >= budget_timeout);
-    uint64_t budget = wasm || !budget_is_timeout ? req->gas_limit : budget_timeout;
-    sr_buf secrets, frame;
-    sr_buf_init(&secrets, SR_MAX_IPC_FRAME);
-    sr_buf_init(&frame, SR_MAX_IPC_FRAME);
+    struct sr_secret_set set;
     char unavailable[SR_ERR_MSG_MAX];
     sr_err e = {0};
-    sr_status rc = sr_engine__secrets_for_job(eng, owner, job_id, req, &secrets, &o->secrets_used,
-                                              unavailable, sizeof(unavailable), &e);
-    if (rc == SR_OK && unavailable[0])
-        fail(o, SR_CODE_SECRET_UNAVAILABLE, "%s", unavailable);
-    else if (rc != SR_OK)
-        fail(o, SR_CODE_INTERNAL_ERROR, "secrets could not be prepared: %s", e.msg);
-    else if (build_child_request(req, budget, &secrets, &frame) != SR_OK)
-        fail(o, SR_CODE_INTERNAL_ERROR, "out of memory preparing the job");
-    sr_buf_fini_secure(&secrets);
-    if (o->code) {
-        sr_buf_fini_secure(&frame);
+    sr_status rc = sr_engine__secrets_for_job(eng, owner, job_id, req, &set, o, unavailable,
+                                              sizeof(unavailable), &e);
+    if (rc != SR_OK) {
+        sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "secrets could not be prepared: %s", e.msg);
         return;
     }
-    /* The runtime stops the guest at its own checks first (with logs);
-     * the supervisor's kill is the backstop: wall clock plus a grace, and
-     * memory with headroom for the engine's own baseline. */
+    if (unavailable[0]) {
+        sr_engine__fail(o, SR_JOB_SECRET_UNAVAILABLE, "%s", unavailable);
+        return;
+    }
     sr_storage_session *storage = NULL;
-    if (sr_engine__storage_begin(eng, owner, req, &storage, &e) != SR_OK) {
-        fail(o, SR_CODE_INTERNAL_ERROR, "storage could not be prepared: %s", e.msg);
-        sr_buf_fini_secure(&frame);
-        return;
-    }
-    const struct sr_sandbox_limits lim = {
-        .wall_ms = (uint64_t)req->timeout_s * 1000u + 500u,
-        .memory_bytes = (uint64_t)req->memory_mb * SR_MIB * 3 / 2 + 128ull * SR_MIB,
-        .host_fn = storage ? sr_storage_session_handle : NULL,
-        .host_arg = storage,
-    };
-    sr_buf resp;
-    sr_buf_init(&resp, SR_MAX_IPC_FRAME);
-    struct sr_sandbox_report rep = {0};
-    rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)frame.data, frame.len, &lim, &resp,
-                        &rep, &e);
-    sr_buf_fini_secure(&frame);
-    if (rc != SR_OK)
-        fail(o, SR_CODE_INTERNAL_ERROR, "the sandbox could not run the job: %s", e.msg);
-    else if (rep.outcome == SR_SANDBOX_OK)
-        read_child_response(&resp, budget_is_timeout, o);
-    else if (rep.outcome == SR_SANDBOX_TIMEOUT)
-        fail(o, SR_CODE_TIMEOUT, "the job ran past its timeout of %u s and was killed",
-             req->timeout_s);
-    else if (rep.outcome == SR_SANDBOX_MEMORY)
-        fail(o, SR_CODE_MEMORY_LIMIT, "the job used more than its memory limit of %u MiB",
-             req->memory_mb);
+    rc = sr_engine__storage_begin(eng, owner, req, &storage, &e);
+    sr_buf frame;
+    sr_buf_init(&frame, SR_MAX_IPC_FRAME);
+    if (rc == SR_OK)
+        rc = encode_spec(req, owner, job_id, &set, storage != NULL, &frame, &e);
+    sr_secret_set_fini(&set);
+    if (rc == SR_OK)
+        run_in_sandbox(eng, owner, req, &frame, storage, o);
     else
-        fail(o, SR_CODE_SANDBOX_CRASHED, "the job process ended abnormally: %s", rep.detail);
-    /* a killed process reports nothing: JS gas is then its CPU time; WASM
-     * fuel is unknown and stays 0 */
-    if (!wasm && !o->gas_used)
-        o->gas_used = rep.cpu_us;
-    sr_buf_fini(&resp);
+        sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
+    sr_buf_fini_secure(&frame);
     /* commits the job's writes only if it completed (docs/storage.md) */
     sr_engine__storage_finish(storage, o);
 }
 
 /* ---- the job object ---- */
 
+/* MAC and sealed copy of the canonical output. */
 static sr_status
 protect_output(const sr_engine *eng, const char *id, const struct sr_job_request *req,
-               const json_t *output, json_t *job, sr_err *err)
+               const struct job_outcome *o, json_t *job, sr_err *err)
 {
-    sr_buf canon;
-    sr_buf_init(&canon, 4u * SR_MAX_OUTPUT);
-    sr_status rc = sr_json_canonical(output, &canon, err);
-    if (rc != SR_OK) {
-        sr_buf_fini(&canon);
-        return sr_err_wrap(err, "canonicalising the output");
-    }
-    char hash[SR_HASH_HEX_LEN + 1];
-    sr_sha256_hex(canon.data, canon.len, hash);
-    json_object_set_new(job, "output_hash", json_string(hash));
+    json_object_set_new(job, "output_hash", json_string(o->output_hash));
     if (eng->keys) {
         char mac[SR_HASH_HEX_LEN + 1];
-        sr_output_mac(eng->keys, id, hash, mac);
+        sr_output_mac(eng->keys, id, o->output_hash, mac);
         json_object_set_new(job, "signature", json_string(mac));
     }
-    if (req->has_pubkey) {
-        char *sealed = NULL;
-        rc = sr_box_seal(req->output_pubkey, canon.data, canon.len, &sealed, err);
-        if (rc == SR_OK)
-            json_object_set_new(job, "encrypted_output", json_string(sealed));
-        free(sealed);
-    }
-    sr_buf_fini(&canon);
-    return rc;
-}
-
-/* The job's secret references ([{owner,name,version}] from the secret
- * resolution) as receipt references; the strings stay borrowed from 'used'. */
-static sr_status
-receipt_refs(const char *id, const json_t *used, struct sr_receipt_secret_ref *refs, size_t *n,
-             sr_err *err)
-{
-    size_t count = json_array_size(used);
-    if (count > SR_MAX_SECRET_REFS)
-        return sr_err_set(err, SR_EINTERNAL, "job '%s' used %zu secrets; a receipt holds %d", id,
-                          count, SR_MAX_SECRET_REFS);
-    for (size_t i = 0; i < count; i++) {
-        const json_t *e = json_array_get(used, i);
-        json_int_t v = json_integer_value(json_object_get(e, "version"));
-        refs[i] = (struct sr_receipt_secret_ref){
-            .owner = json_string_value(json_object_get(e, "owner")),
-            .name = json_string_value(json_object_get(e, "name")),
-            .version = v > 0 ? (uint64_t)v : 0,
-        };
-    }
-    *n = count;
-    return SR_OK;
-}
-
-/* Times and limits of a run, as the job object states them. */
-struct run_facts {
-    uint64_t gas_limit;
-    int64_t started_ms, finished_ms, wall_us;
-};
-
-/* input_hash of an input past SR_MAX_INPUT (an INPUT_TOO_LARGE job: up to a
- * whole request body, more than the receipt library hashes): the same
- * SHA-256(JCS(input)), computed here. */
-static sr_status
-big_input_hash(const json_t *input, char out[SR_HASH_HEX_LEN + 1], sr_err *err)
-{
-    sr_buf canon;
-    sr_buf_init(&canon, 2u * SR_MAX_BODY);
-    sr_status rc = sr_json_canonical(input, &canon, err);
+    if (!req->has_pubkey)
+        return SR_OK;
+    char *sealed = NULL;
+    sr_status rc = sr_box_seal(req->output_pubkey, o->canon.data ? o->canon.data : "", o->canon.len,
+                               &sealed, err);
     if (rc == SR_OK)
-        sr_sha256_hex(canon.data ? canon.data : "", canon.len, out);
-    sr_buf_fini(&canon);
+        json_object_set_new(job, "encrypted_output", json_string(sealed));
+    free(sealed);
     return rc;
 }
 
@@ -308,6 +369,12 @@ sign_receipt(const sr_engine *eng, json_t *receipt, json_t *job, sr_err *err)
     return SR_OK;
 }
 
+/* Times and limits of a run, as the job object states them. */
+struct run_facts {
+    uint64_t gas_limit;
+    int64_t started_ms, finished_ms, wall_us;
+};
+
 /* Builds, signs and attaches "receipt" and "receipt_signature"
  * (docs/receipts.md). 'job' already holds encrypted_output when sealed.
  * Any failure is SR_EINTERNAL: it is sealrun's, never the client's. */
@@ -317,37 +384,29 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
             const struct run_facts *rf, json_t *job, sr_err *err)
 {
     struct sr_receipt_secret_ref refs[SR_MAX_SECRET_REFS];
-    size_t nrefs = 0;
-    sr_status rc = receipt_refs(id, o->secrets_used, refs, &nrefs, err);
-    if (rc != SR_OK)
-        return rc;
-    bool wasm = strcmp(req->runtime, "wasm") == 0;
-    json_t *input = json_loadb(req->input_json, req->input_len, JSON_DECODE_ANY, NULL);
-    if (!input)
-        return sr_err_set(err, SR_EINTERNAL, "job '%s': its input could not be read back", id);
-    bool big = req->input_len > SR_MAX_INPUT;
-    char big_hash[SR_HASH_HEX_LEN + 1];
-    if (big)
-        rc = big_input_hash(input, big_hash, err);
+    for (size_t i = 0; i < o->nused; i++)
+        refs[i] =
+            (struct sr_receipt_secret_ref){o->used[i].name, o->used[i].owner, o->used[i].version};
+    bool ok = o->code == SR_JOB_OK;
     const struct sr_receipt_fields f = {
         .job_id = id,
         .owner = owner,
-        .runtime = req->runtime,
-        .engine_version = wasm ? "sealrun-wasm " SR_VERSION : sr_js_engine_version(),
-        .entry_point = wasm ? NULL : req->entry_point,
-        .code = wasm ? (const void *)req->module : (const void *)req->script,
-        .code_len = wasm ? req->module_len : req->script_len,
-        .input = big ? NULL : input, /* big: input_hash is replaced below */
+        .runtime = sr_runtime_name(req->runtime),
+        .engine_version =
+            req->runtime == SR_RUNTIME_WASM ? "sealrun-wasm " SR_VERSION : sr_js_engine_version(),
+        .entry_point = req->runtime == SR_RUNTIME_WASM ? NULL : req->entry_point,
+        .code_hash_hex = req->code_hash_hex,
+        .input_hash_hex = req->input_hash_hex,
         .secret_refs = refs,
-        .n_secret_refs = nrefs,
+        .n_secret_refs = o->nused,
         .timeout_s = req->timeout_s,
         .memory_mb = req->memory_mb,
         .gas_limit = rf->gas_limit,
         .gas_used = o->gas_used,
         .duration_us = rf->wall_us > 0 ? (uint64_t)rf->wall_us : 0,
-        .completed = o->ok,
-        .error_code = o->ok ? NULL : o->code,
-        .output = o->ok ? o->output : NULL,
+        .completed = ok,
+        .error_code = ok ? NULL : sr_job_code_name(o->code),
+        .output_hash_hex = ok ? o->output_hash : NULL,
         .encrypted_output = json_string_value(json_object_get(job, "encrypted_output")),
         .logs = o->logs,
         .started_ms = rf->started_ms,
@@ -359,11 +418,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .storage_version_after = o->has_storage ? o->storage_version_after : NULL,
     };
     json_t *receipt = NULL;
-    if (rc == SR_OK)
-        rc = sr_receipt_build(&f, &receipt, NULL, err);
-    json_decref(input);
-    if (rc == SR_OK && big)
-        json_object_set_new(receipt, "input_hash", json_string(big_hash));
+    sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);
     if (rc == SR_OK)
         rc = sign_receipt(eng, receipt, job, err);
     if (rc != SR_OK) {
@@ -402,30 +457,57 @@ set_time(json_t *job, const char *key, int64_t ms)
     json_object_set_new(job, key, json_string(ts));
 }
 
-sr_status
-sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
-                      const struct sr_job_request *req, struct job_outcome *o, int64_t created_ms,
-                      int64_t started_ms, int64_t finished_ms, int64_t wall_us, json_t **out,
-                      sr_err *err)
+/* Serialises job (without "output") and splices "output" in: the
+ * canonical bytes, or null. The text starts {"output":..., then the
+ * members jansson wrote. */
+static sr_status
+splice_output(const json_t *job, const struct job_outcome *o, bool clear, char **out,
+              size_t *out_len, sr_err *err)
 {
+    char *rest = json_dumps(job, JSON_COMPACT);
+    if (!rest)
+        return sr_err_set(err, SR_ENOMEM, "out of memory serialising a job");
+    size_t rest_len = strlen(rest);
+    sr_buf b;
+    sr_buf_init(&b, SR_MAX_OUTPUT + rest_len + 64);
+    sr_status rc = sr_buf_append_str(&b, "{\"output\":", err);
+    if (rc == SR_OK)
+        rc = clear ? sr_buf_append(&b, o->canon.data, o->canon.len, err)
+                   : sr_buf_append_str(&b, "null", err);
+    if (rc == SR_OK && rest_len > 2)
+        rc = sr_buf_append(&b, ",", 1, err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(&b, rest + 1, rest_len - 1, err); /* members and the '}' */
+    free(rest);
+    if (rc != SR_OK) {
+        sr_buf_fini(&b);
+        return rc;
+    }
+    *out_len = b.len;
+    *out = sr_buf_steal(&b);
+    return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory serialising a job");
+}
+
+sr_status
+sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
+                    const struct sr_job_request *req, const struct job_outcome *o,
+                    int64_t created_ms, int64_t started_ms, int64_t finished_ms, int64_t wall_us,
+                    char **out, size_t *out_len, sr_err *err)
+{
+    bool ok = o->code == SR_JOB_OK;
     json_t *job = json_object();
     if (!job)
         return sr_err_set(err, SR_ENOMEM, "out of memory building job '%s'", id);
     json_object_set_new(job, "job_id", json_string(id));
-    json_object_set_new(job, "status", json_string(o->ok ? "completed" : "failed"));
-    json_object_set_new(job, "runtime", json_string(req->runtime));
-    /* With output_pubkey the output is only given sealed (docs/http-api.md). */
-    bool clear = o->ok && !req->has_pubkey;
-    json_object_set(job, "output", clear ? o->output : json_null());
-    json_object_set(job, "logs", o->logs ? o->logs : json_array());
-    if (!o->ok)
-        json_object_set_new(
-            job, "error",
-            json_pack("{s:s, s:s}", "code", o->code, "message", o->message ? o->message : ""));
+    json_object_set_new(job, "status", json_string(ok ? "completed" : "failed"));
+    json_object_set_new(job, "runtime", json_string(sr_runtime_name(req->runtime)));
+    json_object_set(job, "logs", o->logs);
+    if (!ok)
+        json_object_set_new(job, "error",
+                            json_pack("{s:s, s:s}", "code", sr_job_code_name(o->code), "message",
+                                      o->message ? o->message : ""));
     json_object_set_new(job, "gas_used", json_integer((json_int_t)o->gas_used));
-    uint64_t budget = (uint64_t)req->timeout_s * 1000000u;
-    bool wasm = strcmp(req->runtime, "wasm") == 0;
-    uint64_t limit = wasm || (req->gas_limit && req->gas_limit < budget) ? req->gas_limit : budget;
+    uint64_t limit = job_budget(req, NULL);
     json_object_set_new(job, "gas_limit", json_integer((json_int_t)limit));
     json_object_set_new(job, "storage", storage_json(o));
     set_time(job, "created_at", created_ms);
@@ -436,16 +518,15 @@ sr_engine__job_object(const sr_engine *eng, const char *id, const char *owner,
     json_object_set_new(job, "duration", json_string(dur));
     json_object_set_new(job, "duration_ms", json_integer((json_int_t)(wall_us / 1000)));
     sr_status rc = SR_OK;
-    if (o->ok)
-        rc = protect_output(eng, id, req, o->output, job, err);
+    if (ok)
+        rc = protect_output(eng, id, req, o, job, err);
     if (rc == SR_OK && eng->wkey) {
         const struct run_facts rf = {limit, started_ms, finished_ms, wall_us};
         rc = add_receipt(eng, id, owner, req, o, &rf, job, err);
     }
-    if (rc != SR_OK) {
-        json_decref(job);
-        return rc;
-    }
-    *out = job;
-    return SR_OK;
+    /* With output_pubkey the output is only given sealed (docs/http-api.md). */
+    if (rc == SR_OK)
+        rc = splice_output(job, o, ok && !req->has_pubkey, out, out_len, err);
+    json_decref(job);
+    return rc;
 }

@@ -6,14 +6,19 @@
  *
  * Every field is checked for type and range with a message that names the
  * field and what was expected; unknown fields are refused so a typo never
- * goes unnoticed. Sections: helpers; common fields; JavaScript;
- * WebAssembly; the entry points.
+ * goes unnoticed. What later steps need is computed here, once: the code's
+ * SHA-256, the input's canonical bytes (RFC 8785) and their SHA-256, and a
+ * WASM job's stdin. Module bytes are only decoded from base64 and hashed:
+ * they are untrusted and parsed only in a job process.
+ * Sections: helpers; common fields; JavaScript; WebAssembly; the entry
+ * points.
  */
 #include "engine_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
@@ -98,10 +103,41 @@ static sr_status parse_strings(const json_t *arr, const char *field, size_t max,
 
 /* ---- common fields ---- */
 
+/* The input's canonical bytes and hash; a WASM job's stdin: the UTF-8 of a
+ * string input, else the canonical text. An input past SR_MAX_INPUT is
+ * kept: the job fails with INPUT_TOO_LARGE, as a result. */
+static sr_status
+parse_input(const json_t *in, struct sr_job_request *out, sr_err *err)
+{
+    sr_buf canon;
+    sr_buf_init(&canon, 2u * SR_MAX_BODY);
+    sr_status rc = sr_json_canonical(in ? in : json_null(), &canon, err);
+    if (rc != SR_OK) {
+        sr_buf_fini(&canon);
+        return sr_err_wrap(err, "field 'input'");
+    }
+    out->input_len = canon.len;
+    out->input = sr_buf_steal(&canon);
+    if (!out->input)
+        return sr_err_set(err, SR_ENOMEM, "out of memory encoding the input");
+    sr_sha256_hex(out->input, out->input_len, out->input_hash_hex);
+    if (out->runtime != SR_RUNTIME_WASM)
+        return SR_OK;
+    const char *src = json_is_string(in) ? json_string_value(in) : out->input;
+    size_t n = json_is_string(in) ? json_string_length(in) : out->input_len;
+    out->stdin_data = malloc(n + 1);
+    if (!out->stdin_data)
+        return sr_err_set(err, SR_ENOMEM, "out of memory copying the input");
+    memcpy(out->stdin_data, src, n);
+    out->stdin_data[n] = 0;
+    out->stdin_len = n;
+    return SR_OK;
+}
+
 static sr_status
 parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
 {
-    bool wasm = strcmp(out->runtime, "wasm") == 0;
+    bool wasm = out->runtime == SR_RUNTIME_WASM;
     int64_t t, m, g;
     sr_status rc = get_uint(body, "timeout", 1, SR_MAX_TIMEOUT_S, SR_DEFAULT_TIMEOUT_S, &t, err);
     if (rc == SR_OK)
@@ -142,12 +178,7 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
         (void)snprintf(out->storage_namespace, sizeof(out->storage_namespace), "%s",
                        json_string_value(ns));
     }
-    const json_t *in = json_object_get(body, "input");
-    out->input_json = json_dumps(in ? in : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!out->input_json)
-        return sr_err_set(err, SR_ENOMEM, "out of memory encoding the input");
-    out->input_len = strlen(out->input_json);
-    return SR_OK;
+    return parse_input(json_object_get(body, "input"), out, err);
 }
 
 /* ---- JavaScript ---- */
@@ -166,10 +197,12 @@ parse_script(const json_t *body, struct sr_job_request *out, sr_err *err)
     if (len > SR_MAX_SCRIPT)
         return sr_err_set(err, SR_ELIMIT, "field 'script' is %zu bytes; the limit is %u bytes", len,
                           SR_MAX_SCRIPT);
-    out->script = dup_n(json_string_value(s), len);
-    if (!out->script)
+    out->code = (uint8_t *)dup_n(json_string_value(s), len);
+    if (!out->code)
         return sr_err_set(err, SR_ENOMEM, "out of memory copying the script");
-    out->script_len = len;
+    out->code_len = len;
+    sr_sha256(out->code, len, out->code_hash);
+    sr_hex_encode(out->code_hash, 32, out->code_hash_hex);
     return SR_OK;
 }
 
@@ -212,14 +245,11 @@ parse_module(const json_t *body, struct sr_job_request *out, sr_err *err)
                           "'module_hash' (from POST /modules)");
     if (h) {
         const char *hex = json_string_value(h);
-        bool ok = hex && strlen(hex) == 64;
-        for (size_t i = 0; ok && i < 64; i++)
-            ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
-        if (!ok)
+        if (!sr_is_lower_hex(hex, SR_HASH_HEX_LEN) || json_string_length(h) != SR_HASH_HEX_LEN)
             return sr_err_set(err, SR_EINVAL,
                               "field 'module_hash' must be 64 lower-case hex characters");
-        memcpy(out->module_hash, hex, 65);
-        return SR_OK;
+        memcpy(out->code_hash_hex, hex, SR_HASH_HEX_LEN + 1);
+        return sr_hex_decode(hex, SR_HASH_HEX_LEN, out->code_hash, 32, err);
     }
     const char *b64 = json_string_value(m);
     if (!b64)
@@ -228,18 +258,16 @@ parse_module(const json_t *body, struct sr_job_request *out, sr_err *err)
     if (blen / 4 * 3 > SR_MAX_MODULE + 3)
         return sr_err_set(err, SR_ELIMIT, "field 'module' is larger than the limit of %u bytes",
                           SR_MAX_MODULE);
-    sr_status rc = sr_base64_decode(b64, blen, &out->module, &out->module_len, err);
+    sr_status rc = sr_base64_decode(b64, blen, &out->code, &out->code_len, err);
     if (rc != SR_OK)
         return sr_err_wrap(err, "field 'module'");
-    if (out->module_len > SR_MAX_MODULE)
+    if (out->code_len > SR_MAX_MODULE)
         return sr_err_set(err, SR_ELIMIT, "field 'module' is %zu bytes; the limit is %u bytes",
-                          out->module_len, SR_MAX_MODULE);
-    json_t *info = NULL;
-    rc = sr_engine_module_describe(out->module, out->module_len, &info, err);
-    if (rc != SR_OK)
-        return sr_err_wrap(err, "field 'module'");
-    memcpy(out->module_hash, json_string_value(json_object_get(info, "hash")), 65);
-    json_decref(info);
+                          out->code_len, SR_MAX_MODULE);
+    if (out->code_len == 0)
+        return sr_err_set(err, SR_EINVAL, "field 'module' is empty; send the module's bytes");
+    sr_sha256(out->code, out->code_len, out->code_hash);
+    sr_hex_encode(out->code_hash, 32, out->code_hash_hex);
     return SR_OK;
 }
 
@@ -359,11 +387,8 @@ sr_job_request_parse(const json_t *body, struct sr_job_request *out, sr_err *err
     if (!name || (strcmp(name, "js") != 0 && strcmp(name, "wasm") != 0))
         return sr_err_set(err, SR_EINVAL, "field 'runtime' must be \"js\" or \"wasm\"");
     bool wasm = strcmp(name, "wasm") == 0;
+    out->runtime = wasm ? SR_RUNTIME_WASM : SR_RUNTIME_JS;
     sr_status rc = check_fields(body, wasm, err);
-    if (rc == SR_OK) {
-        out->runtime = strdup(name);
-        rc = out->runtime ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
-    }
     if (rc == SR_OK && wasm)
         rc = parse_wasm(body, out, err);
     if (rc == SR_OK && !wasm)
@@ -388,14 +413,13 @@ free_strings(char **v, size_t n)
 void
 sr_job_request_fini(struct sr_job_request *req)
 {
-    free(req->runtime);
-    free(req->script);
+    free(req->code);
     free(req->entry_point);
-    free(req->module);
+    free(req->input);
+    free(req->stdin_data);
     free_strings(req->args, req->nargs);
     free_strings(req->env, req->nenv);
     free_strings(req->secret_refs, req->nrefs);
-    free(req->input_json);
     memset(req, 0, sizeof(*req));
 }
 
@@ -432,15 +456,14 @@ sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request 
 {
     bool ok = true;
     *dst = *src;
-    dst->runtime = copy_bytes(src->runtime, strlen(src->runtime), &ok);
-    dst->script = copy_bytes(src->script, src->script_len, &ok);
+    dst->code = copy_bytes(src->code, src->code_len, &ok);
     dst->entry_point =
         src->entry_point ? copy_bytes(src->entry_point, strlen(src->entry_point), &ok) : NULL;
-    dst->module = copy_bytes(src->module, src->module_len, &ok);
+    dst->input = copy_bytes(src->input, src->input_len, &ok);
+    dst->stdin_data = copy_bytes(src->stdin_data, src->stdin_len, &ok);
     dst->args = copy_strings(src->args, src->nargs, &ok);
     dst->env = copy_strings(src->env, src->nenv, &ok);
     dst->secret_refs = copy_strings(src->secret_refs, src->nrefs, &ok);
-    dst->input_json = copy_bytes(src->input_json, src->input_len, &ok);
     if (!ok) {
         sr_job_request_fini(dst);
         return sr_err_set(err, SR_ENOMEM, "out of memory copying a job request");
@@ -460,21 +483,24 @@ strings_json(char *const *v, size_t n)
 json_t *
 sr_job_request_to_json(const struct sr_job_request *req)
 {
-    json_t *input = json_loadb(req->input_json, req->input_len, JSON_DECODE_ANY, NULL);
-    json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:b}", "runtime", req->runtime, "input",
-                          input ? input : json_null(), "timeout", (json_int_t)req->timeout_s,
-                          "memory_mb", (json_int_t)req->memory_mb, "async", req->async);
+    json_t *input = NULL;
+    if (sr_json_parse(req->input, req->input_len, SR_MAX_JSON_DEPTH, "stored input", &input,
+                      NULL) != SR_OK)
+        return NULL;
+    json_t *o = json_pack("{s:s, s:o, s:I, s:I, s:b}", "runtime", sr_runtime_name(req->runtime),
+                          "input", input, "timeout", (json_int_t)req->timeout_s, "memory_mb",
+                          (json_int_t)req->memory_mb, "async", req->async);
     if (!o)
         return NULL;
     if (req->gas_limit)
         json_object_set_new(o, "gas_limit", json_integer((json_int_t)req->gas_limit));
-    if (req->script) {
-        json_object_set_new(o, "script", json_stringn(req->script, req->script_len));
+    if (req->runtime == SR_RUNTIME_JS) {
+        json_object_set_new(o, "script", json_stringn((const char *)req->code, req->code_len));
         json_object_set_new(o, "entry_point", json_string(req->entry_point));
     } else {
         /* the module itself is in the store (uploaded or stored at submit) */
         static const char *const fmts[] = {"json", "text", "base64"};
-        json_object_set_new(o, "module_hash", json_string(req->module_hash));
+        json_object_set_new(o, "module_hash", json_string(req->code_hash_hex));
         json_object_set_new(o, "output_format", json_string(fmts[req->output_format]));
         json_object_set_new(o, "args", strings_json(req->args, req->nargs));
         json_t *env = json_object();

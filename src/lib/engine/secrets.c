@@ -216,79 +216,55 @@ audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
     return sr_store_audit_add(eng->store, &row, err);
 }
 
-/* {"SEALRUN_JOB_ID":..,"SEALRUN_USER":..,<the set's members>} into a buffer
- * that the caller wipes (sr_buf_fini_secure). */
-static sr_status
-secrets_object(const struct sr_secret_set *set, const char *job_id, const char *owner, sr_buf *out,
-               sr_err *err)
-{
-    /* job ids are hex and owners [A-Za-z0-9_.@-]: nothing to escape */
-    sr_status rc = sr_buf_printf(out, err, "{\"SEALRUN_JOB_ID\":\"%s\",\"SEALRUN_USER\":\"%s\"",
-                                 job_id, owner);
-    if (rc != SR_OK || set->n == 0) /* most jobs: no values, no locked pages to map */
-        return rc == SR_OK ? sr_buf_append(out, "}", 1, err) : rc;
-    struct sr_secret_value js = {0};
-    rc = sr_secret_set_js_json(set, &js, err);
-    if (rc != SR_OK)
-        return rc;
-    if (rc == SR_OK && js.len > 2)
-        rc = sr_buf_append(out, ",", 1, err);
-    if (rc == SR_OK)
-        rc = sr_buf_append(out, js.data + 1, js.len - 1, err); /* members and the '}' */
-    sr_secret_value_fini(&js);
-    return rc;
-}
-
 sr_status
 sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id,
-                           const struct sr_job_request *req, sr_buf *secrets, json_t **used,
-                           char *fail, size_t fail_len, sr_err *err)
+                           const struct sr_job_request *req, struct sr_secret_set *set,
+                           struct job_outcome *o, char *fail, size_t fail_len, sr_err *err)
 {
-    *used = json_array();
+    memset(set, 0, sizeof(*set));
     fail[0] = '\0';
-    struct sr_secret_set set = {0};
+    if (!req->nrefs)
+        return SR_OK;
+    struct sr_secret_refs refs;
+    sr_secret_refs_init(&refs);
     sr_status rc = SR_OK;
-    if (req->nrefs) {
-        struct sr_secret_refs refs;
-        sr_secret_refs_init(&refs);
-        for (size_t i = 0; rc == SR_OK && i < req->nrefs; i++)
-            rc = sr_secret_refs_add(&refs, req->secret_refs[i], strlen(req->secret_refs[i]), owner,
-                                    err);
-        char code_hash[SR_HASH_HEX_LEN + 1];
-        if (req->script)
-            sr_sha256_hex(req->script, req->script_len, code_hash);
-        else
-            sr_sha256_hex(req->module, req->module_len, code_hash);
-        const struct sr_secret_request sreq = {
-            .job_id = job_id,
-            .caller = owner,
-            .runtime = req->runtime,
-            .code_hash_hex = code_hash,
-            .entry_point = req->script ? req->entry_point : NULL,
-            .lookup = lookup,
-            .lookup_ctx = eng,
-            .audit = audit,
-            .audit_ctx = eng,
-        };
-        if (rc == SR_OK && (!eng->store || !eng->keys))
-            rc = sr_err_set(err, SR_EDENIED,
-                            "secrets are not available here: local runs have "
-                            "no secret store");
-        else if (rc == SR_OK)
-            rc = sr_secret_resolve(eng->keys, &refs, &sreq, &set, err);
-    }
+    for (size_t i = 0; rc == SR_OK && i < req->nrefs; i++)
+        rc =
+            sr_secret_refs_add(&refs, req->secret_refs[i], strlen(req->secret_refs[i]), owner, err);
+    const struct sr_secret_request sreq = {
+        .job_id = job_id,
+        .caller = owner,
+        .runtime = sr_runtime_name(req->runtime),
+        .code_hash_hex = req->code_hash_hex,
+        .entry_point = req->runtime == SR_RUNTIME_JS ? req->entry_point : NULL,
+        .lookup = lookup,
+        .lookup_ctx = eng,
+        .audit = audit,
+        .audit_ctx = eng,
+    };
+    if (rc == SR_OK && (!eng->store || !eng->keys))
+        rc = sr_err_set(err, SR_EDENIED,
+                        "secrets are not available here: local runs have no secret store");
+    else if (rc == SR_OK)
+        rc = sr_secret_resolve(eng->keys, &refs, &sreq, set, err);
     if (rc == SR_EDENIED) {
         (void)snprintf(fail, fail_len, "%s", err->msg);
         return SR_OK;
     }
-    for (size_t i = 0; rc == SR_OK && i < set.n; i++)
-        json_array_append_new(*used, json_pack("{s:s, s:s, s:I}", "owner", set.entry[i].owner,
-                                               "name", set.entry[i].name, "version",
-                                               (json_int_t)set.entry[i].version));
-    if (rc == SR_OK)
-        rc = secrets_object(&set, job_id, owner, secrets, err);
-    sr_secret_set_fini(&set);
-    return rc;
+    if (rc != SR_OK)
+        return rc;
+    for (size_t i = 0; i < set->n; i++) {
+        const struct sr_secret_entry *e = &set->entry[i];
+        struct job_secret_used *u = &o->used[o->nused++];
+        (void)snprintf(u->owner, sizeof(u->owner), "%s", e->owner);
+        (void)snprintf(u->name, sizeof(u->name), "%s", e->name);
+        u->version = e->version;
+        /* invariant 1 and issue 9 item 11: a process that held another
+         * owner's value, or a value bound to code, serves no later job */
+        if (strcmp(e->owner, owner) != 0 || e->binds_code)
+            o->discard_process = true;
+    }
+    return SR_OK;
 }
 
 sr_status

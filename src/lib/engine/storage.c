@@ -34,18 +34,6 @@ sr_engine__storage_begin(sr_engine *eng, const char *owner, const struct sr_job_
     return sr_storage_session_new(&cfg, out, err);
 }
 
-/* Replaces a completed outcome by a failure. */
-static void
-fail_outcome(struct job_outcome *o, const char *code, const char *msg)
-{
-    o->ok = false;
-    o->code = code;
-    free(o->message);
-    o->message = strdup(msg);
-    json_decref(o->output);
-    o->output = NULL;
-}
-
 void
 sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o)
 {
@@ -54,7 +42,7 @@ sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o)
     uint64_t before = 0, after = 0;
     sr_err e = {0};
     sr_status rc;
-    if (o->ok) {
+    if (o->code == SR_JOB_OK) {
         rc = sr_storage_session_commit(s, &before, &after, &e);
     } else { /* nothing of a failed job is written: report the current version */
         rc = sr_storage_session_version(s, &before, &e);
@@ -68,13 +56,11 @@ sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o)
         (void)snprintf(o->storage_version_after, sizeof(o->storage_version_after), "%llu",
                        (unsigned long long)after);
     } else {
-        char msg[SR_ERR_MSG_MAX + 64];
-        (void)snprintf(msg, sizeof(msg), "storage: %s", e.msg);
-        fail_outcome(o,
-                     rc == SR_ECONFLICT ? SR_CODE_STORAGE_CONFLICT
-                     : rc == SR_ELIMIT  ? SR_CODE_STORAGE_QUOTA
-                                        : SR_CODE_INTERNAL_ERROR,
-                     msg);
+        sr_engine__fail(o,
+                        rc == SR_ECONFLICT ? SR_JOB_STORAGE_CONFLICT
+                        : rc == SR_ELIMIT  ? SR_JOB_STORAGE_QUOTA
+                                           : SR_JOB_INTERNAL_ERROR,
+                        "storage: %s", e.msg);
     }
     sr_storage_session_free(s);
 }

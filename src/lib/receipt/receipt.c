@@ -10,6 +10,7 @@
  */
 #include "receipt_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,8 +87,14 @@ check_fields(const struct sr_receipt_fields *f, sr_err *err)
     if (!sr_receipt__is_lower_hex(f->job_id, SR_ID_HEX_LEN))
         return sr_err_set(err, SR_EINVAL, "receipt field 'job_id' must be %d lower-case hex",
                           SR_ID_HEX_LEN);
-    if (!f->owner || !f->runtime || !f->engine_version || !f->code || !f->worker_pk ||
-        !f->measurement)
+    const char *hashes[] = {f->code_hash_hex, f->input_hash_hex, f->output_hash_hex};
+    for (size_t i = 0; i < 3; i++)
+        if (hashes[i] && !sr_receipt__is_lower_hex(hashes[i], SR_HASH_HEX_LEN))
+            return sr_err_set(err, SR_EINVAL,
+                              "receipt of job '%s': a given hash is not %d lower-case hex",
+                              f->job_id, SR_HASH_HEX_LEN);
+    if (!f->owner || !f->runtime || !f->engine_version || (!f->code && !f->code_hash_hex) ||
+        !f->worker_pk || !f->measurement)
         return sr_err_set(err, SR_EINVAL,
                           "receipt of job '%s' lacks one of owner, runtime, engine_version, "
                           "code, worker_pk, measurement",
@@ -97,7 +104,7 @@ check_fields(const struct sr_receipt_fields *f, sr_err *err)
                           f->job_id, f->error_code);
     if (!f->completed && !f->error_code)
         return sr_err_set(err, SR_EINVAL, "failed job '%s' needs an error code", f->job_id);
-    if (f->completed && !f->output)
+    if (f->completed && !f->output && !f->output_hash_hex)
         return sr_err_set(err, SR_EINVAL, "completed job '%s' needs its output", f->job_id);
     if (f->logs && !json_is_array(f->logs))
         return sr_err_set(err, SR_EINVAL, "logs of job '%s' must be an array", f->job_id);
@@ -170,11 +177,17 @@ static sr_status
 put_hashes(const struct sr_receipt_fields *f, json_t *r, int *bad, sr_err *err)
 {
     char h[SR_HASH_HEX_LEN + 1];
-    sr_status rc = sr_receipt_json_hash(f->input ? f->input : json_null(), h, err);
+    sr_status rc = SR_OK;
+    if (f->input_hash_hex)
+        (void)snprintf(h, sizeof(h), "%s", f->input_hash_hex);
+    else
+        rc = sr_receipt_json_hash(f->input ? f->input : json_null(), h, err);
     if (rc != SR_OK)
         return sr_err_wrap(err, "hashing the input of job '%s'", f->job_id);
     put(r, "input_hash", json_string(h), bad);
-    if (f->completed) {
+    if (f->completed && f->output_hash_hex) {
+        put(r, "output_hash", json_string(f->output_hash_hex), bad);
+    } else if (f->completed) {
         rc = sr_receipt_json_hash(f->output, h, err);
         if (rc != SR_OK)
             return sr_err_wrap(err, "hashing the output of job '%s'", f->job_id);
@@ -208,7 +221,10 @@ put_identity(const struct sr_receipt_fields *f, json_t *r, int *bad)
     put(r, "runtime", json_string(f->runtime), bad);
     put(r, "engine_version", json_string(f->engine_version), bad);
     put(r, "entry_point", opt_string(f->entry_point), bad);
-    sr_sha256_hex(f->code, f->code_len, h);
+    if (f->code_hash_hex)
+        (void)snprintf(h, sizeof(h), "%s", f->code_hash_hex);
+    else
+        sr_sha256_hex(f->code, f->code_len, h);
     put(r, "code_hash", json_string(h), bad);
     put(r, "secret_refs", secret_refs_json(f), bad);
     put(r, "limits",

@@ -517,6 +517,7 @@ sr_sandbox_run(sr_sandbox *sb, const char *owner, const uint8_t *req, size_t len
     *rep = (struct sr_sandbox_report){.outcome = SR_SANDBOX_CRASHED};
     struct job_run r = {.sb = sb, .p = p, .lim = lim ? lim : &no_limits, .resp = resp, .rep = rep};
     run_job(&r, req, len);
-    sr_sandbox__release(sb, p, rep->outcome != SR_SANDBOX_OK || r.child_discard);
+    sr_sandbox__release(sb, p,
+                        rep->outcome != SR_SANDBOX_OK || r.child_discard || r.lim->discard_after);
     return SR_OK;
 }

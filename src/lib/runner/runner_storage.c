@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * child_storage.c - storage in the job process: the JS host_call and the
+ * runner_storage.c - storage in the job process: the JS host_call and the
  * WASM imports of module "sealrun" (docs/storage.md "WebAssembly ABI",
  * include/sealrun/guest/sealrun_storage.h). Both only encode a request and
  * send it to the supervisor over the job's socketpair with
@@ -11,7 +11,7 @@
  * SEALRUN_STORAGE_* below. A result longer than the guest's buffer is not
  * copied: the length comes back and the guest retries with a larger buffer.
  */
-#include "engine_int.h"
+#include "runner_int.h"
 
 #include <string.h>
 #include "sealrun/sr_limits.h"
@@ -27,7 +27,7 @@ enum {
 };
 
 sr_status
-sr_engine__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
+sr_runner__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
 {
     return sr_sandbox_hostcall(child, req, len, resp, err);
 }
@@ -171,8 +171,8 @@ w_list(void *ctx, sr_wasm_instance *inst, uint64_t *s)
 }
 
 void
-sr_engine__wasm_storage_funcs(sr_sandbox_child *child,
-                              struct sr_wasi_host_func funcs[SR_ENGINE__WASM_STORAGE_FUNCS])
+sr_runner__wasm_storage_funcs(sr_sandbox_child *child,
+                              struct sr_wasi_host_func funcs[SR_RUNNER__WASM_STORAGE_FUNCS])
 {
     funcs[0] = (struct sr_wasi_host_func){"sealrun", "storage_get", "iiii:i", w_get, child};
     funcs[1] = (struct sr_wasi_host_func){"sealrun", "storage_set", "iiii:i", w_set, child};

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * runner_wasm.c - a WebAssembly job and a module check in the job process.
+ *
+ * The module comes from the process's cache (by the spec's code hash), or
+ * from the spec, or, when the spec came without it, from the supervisor by
+ * a host call; it is decoded once per process and kept compiled for the
+ * next jobs. The guest gets argv, the request's environment followed by its
+ * secrets (NAME=value, so a secret wins over a variable of the same name,
+ * plus SEALRUN_JOB_ID and SEALRUN_USER), stdin, and the 'sealrun' storage
+ * imports. The answer carries stdout as it was written: the supervisor
+ * turns it into the output per output_format, so the guest's bytes are
+ * parsed exactly once, in the supervisor. stderr becomes log entries, one
+ * per line, with the JavaScript runtime's caps and truncation marks.
+ *
+ * Sections: the module; the environment; the answer; the entry points.
+ */
+#include "runner_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sealrun/sr_crypto.h"
+
+#define LOG_CUT_MARK " [truncated: log entry longer than 4096 bytes]"
+
+/* ---- the module ---- */
+
+/* Asks the supervisor for the module with the spec's hash. */
+static sr_status
+fetch_module(const struct sr_job_spec *spec, sr_sandbox_child *child, sr_buf *bytes, sr_err *err)
+{
+    uint8_t req[33];
+    req[0] = SR_RUNNER_HOSTCALL_MODULE;
+    memcpy(req + 1, spec->code_hash, 32);
+    sr_status rc = sr_sandbox_hostcall(child, req, sizeof(req), bytes, err);
+    return rc == SR_OK ? SR_OK : sr_err_wrap(err, "loading the module");
+}
+
+/* The compiled module of the job: borrowed from the cache, or owned in
+ * *own when it was too large to keep. NULL with msg set when the bytes are
+ * not a valid module; another status is sealrun's own failure. */
+static sr_status
+job_module(struct runner_proc *ps, const struct sr_job_spec *spec, sr_sandbox_child *child,
+           const sr_wasm_module **out, sr_wasm_module **own, char *msg, size_t cap, sr_err *err)
+{
+    *out = sr_runner__cache_get(&ps->cache, spec->code_hash);
+    if (*out)
+        return SR_OK;
+    sr_buf fetched;
+    sr_buf_init(&fetched, SR_MAX_MODULE);
+    struct sr_bytes b = spec->code;
+    sr_status rc = SR_OK;
+    if (!b.len) {
+        rc = fetch_module(spec, child, &fetched, err);
+        b = (struct sr_bytes){(const uint8_t *)fetched.data, fetched.len};
+    }
+    sr_wasm_module *mod = NULL;
+    sr_err e = {0};
+    if (rc == SR_OK) {
+        rc = sr_wasm_module_new(b.p, b.len, &mod, &e);
+        if (rc == SR_EINVAL) {
+            (void)snprintf(msg, cap, "invalid module: %s", e.msg); /* e is separate from msg */
+            rc = SR_OK;
+        } else if (rc != SR_OK) {
+            *err = e;
+        }
+    }
+    if (mod) {
+        *out = sr_runner__cache_put(&ps->cache, spec->code_hash, mod, b.len);
+        if (!*out) { /* too large to keep: this job owns it */
+            *own = mod;
+            *out = mod;
+        }
+    }
+    sr_buf_fini(&fetched);
+    return rc;
+}
+
+/* ---- the environment ---- */
+
+struct wasi_env {
+    const char *argv[SR_MAX_WASI_ARGS + 1];
+    const char *env[SR_MAX_WASI_ENV + SR_MAX_SECRET_REFS + 2];
+    size_t argc, envc;
+    sr_buf text; /* every string, NUL-terminated; holds secrets: wiped */
+};
+
+static sr_status
+env_add(struct wasi_env *w, const struct sr_bytes *a, const struct sr_bytes *b, bool is_env,
+        sr_err *err)
+{
+    size_t at = w->text.len;
+    sr_status rc = sr_buf_append(&w->text, a->p, a->len, err);
+    if (rc == SR_OK && b)
+        rc = sr_buf_append(&w->text, "=", 1, err);
+    if (rc == SR_OK && b)
+        rc = sr_buf_append(&w->text, b->p, b->len, err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(&w->text, "", 1, err); /* the NUL between strings */
+    if (rc != SR_OK)
+        return rc;
+    if (is_env)
+        w->env[w->envc++] = (const char *)(uintptr_t)at; /* offsets until the text is final */
+    else
+        w->argv[w->argc++] = (const char *)(uintptr_t)at;
+    return SR_OK;
+}
+
+static sr_status
+env_build(const struct sr_job_spec *spec, struct wasi_env *w, sr_err *err)
+{
+    size_t bound = 64 + 2 * SR_MAX_USER_NAME;
+    for (size_t i = 0; i < spec->nargs; i++)
+        bound += spec->args[i].len + 1;
+    for (size_t i = 0; i < spec->nenv; i++)
+        bound += spec->env[i].len + 1;
+    for (size_t i = 0; i < spec->nsecrets; i++)
+        bound += spec->secrets[i].name.len + spec->secrets[i].value.len + 2;
+    sr_buf_init(&w->text, bound);
+    sr_status rc = sr_buf_reserve(&w->text, bound, err); /* no growth: no stray copies */
+    const struct sr_bytes prog = {(const uint8_t *)"job", 3};
+    const struct sr_bytes jk = {(const uint8_t *)"SEALRUN_JOB_ID", 14};
+    const struct sr_bytes jv = {(const uint8_t *)spec->job_id, strlen(spec->job_id)};
+    const struct sr_bytes uk = {(const uint8_t *)"SEALRUN_USER", 12};
+    const struct sr_bytes uv = {(const uint8_t *)spec->user, strlen(spec->user)};
+    if (rc == SR_OK)
+        rc = env_add(w, &prog, NULL, false, err);
+    for (size_t i = 0; rc == SR_OK && i < spec->nargs; i++)
+        rc = env_add(w, &spec->args[i], NULL, false, err);
+    for (size_t i = 0; rc == SR_OK && i < spec->nenv; i++)
+        rc = env_add(w, &spec->env[i], NULL, true, err);
+    if (rc == SR_OK)
+        rc = env_add(w, &jk, &jv, true, err);
+    if (rc == SR_OK)
+        rc = env_add(w, &uk, &uv, true, err);
+    for (size_t i = 0; rc == SR_OK && i < spec->nsecrets; i++)
+        rc = env_add(w, &spec->secrets[i].name, &spec->secrets[i].value, true, err);
+    for (size_t i = 0; rc == SR_OK && i < w->argc; i++)
+        w->argv[i] = w->text.data + (uintptr_t)w->argv[i];
+    for (size_t i = 0; rc == SR_OK && i < w->envc; i++)
+        w->env[i] = w->text.data + (uintptr_t)w->env[i];
+    return rc;
+}
+
+/* ---- the answer ---- */
+
+/* stderr into log entries (views of the stderr bytes; cut lines end with
+ * the mark, which needs its own storage: 'cut' holds one per entry). */
+struct log_lines {
+    char cut[SR_MAX_LOG_ENTRIES][SR_MAX_LOG_ENTRY + sizeof(LOG_CUT_MARK) + 64];
+};
+
+static void
+stderr_logs(const uint8_t *p, size_t len, struct sr_job_answer *a, struct log_lines *ll)
+{
+    size_t dropped = 0;
+    for (size_t i = 0; i < len;) {
+        const uint8_t *nl = memchr(p + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - (p + i)) : len - i;
+        if (a->nlogs >= SR_MAX_LOG_ENTRIES) {
+            dropped++;
+        } else if (n > SR_MAX_LOG_ENTRY) {
+            char *c = ll->cut[a->nlogs];
+            int w = snprintf(c, sizeof(ll->cut[0]), "%.*s%s", (int)SR_MAX_LOG_ENTRY,
+                             (const char *)p + i, LOG_CUT_MARK);
+            a->logs[a->nlogs++] = (struct sr_bytes){(const uint8_t *)c, (size_t)w};
+        } else {
+            a->logs[a->nlogs++] = (struct sr_bytes){p + i, n};
+        }
+        i += n + 1;
+    }
+    if (dropped && a->nlogs) {
+        struct sr_bytes *last = &a->logs[a->nlogs - 1];
+        char *c = ll->cut[a->nlogs - 1];
+        char tail[96];
+        (void)snprintf(tail, sizeof(tail), " [log limit: %zu more entries dropped]", dropped);
+        if ((const uint8_t *)c != last->p) { /* not cut: copy it next to the mark */
+            memmove(c, last->p, last->len);
+        }
+        size_t room = sizeof(ll->cut[0]) - last->len - 1;
+        int w = snprintf(c + last->len, room, "%s", tail);
+        *last = (struct sr_bytes){(const uint8_t *)c, last->len + (size_t)(w > 0 ? w : 0)};
+    }
+}
+
+static void
+failure(sr_status rc, const struct sr_wasi_result *r, struct sr_job_answer *a, char *msg,
+        size_t cap)
+{
+    if (r->trap == SR_WASM_TRAP_FUEL)
+        sr_runner__fail(a, SR_JOB_GAS_EXHAUSTED, msg, cap,
+                        "the program used all of its fuel (gas_limit)");
+    else if (r->stdout_truncated)
+        sr_runner__fail(a, SR_JOB_OUTPUT_TOO_LARGE, msg, cap,
+                        "the program wrote more than %u bytes to stdout", SR_MAX_OUTPUT);
+    else if (r->memory_limit)
+        sr_runner__fail(a, SR_JOB_MEMORY_LIMIT, msg, cap,
+                        "the program needed more linear memory than memory_mb: %s", r->message);
+    else if (rc == SR_EINVAL)
+        sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, cap, "%s", r->message);
+    else
+        sr_runner__fail(a, SR_JOB_EXECUTION_ERROR, msg, cap, "wasm trap: %s", r->message);
+}
+
+/* The last bytes of stderr, for an EXIT_CODE message. */
+static void
+exit_failure(const struct sr_wasi_result *r, struct sr_job_answer *a, char *msg, size_t cap)
+{
+    size_t tail = r->stderr_len > 300 ? 300 : r->stderr_len;
+    const char *p = (const char *)r->stderr_data + r->stderr_len - tail;
+    if (tail)
+        sr_runner__fail(a, SR_JOB_EXIT_CODE, msg, cap,
+                        "the program exited with code %u; stderr ends with: %.*s", r->exit_code,
+                        (int)tail, p);
+    else
+        sr_runner__fail(a, SR_JOB_EXIT_CODE, msg, cap, "the program exited with code %u",
+                        r->exit_code);
+}
+
+/* ---- the entry points ---- */
+
+static sr_status
+run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_child *child,
+          struct sr_wasi_result *r, sr_err *err)
+{
+    struct wasi_env w = {0};
+    sr_status rc = env_build(spec, &w, err);
+    if (rc != SR_OK) {
+        sr_buf_fini_secure(&w.text);
+        return rc;
+    }
+    const struct sr_wasm_limits lim = {
+        .max_pages = (uint32_t)(spec->memory_bytes / 65536u),
+        .fuel = spec->budget,
+    };
+    struct sr_wasi_host_func storage[SR_RUNNER__WASM_STORAGE_FUNCS];
+    sr_runner__wasm_storage_funcs(child, storage);
+    const struct sr_wasi_config cfg = {
+        .host_funcs = storage,
+        .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS,
+        .argv = w.argv,
+        .argc = w.argc,
+        .env = w.env,
+        .envc = w.envc,
+        .stdin_data = spec->input.p,
+        .stdin_len = spec->input.len,
+    };
+    rc = sr_wasm_run_wasi(mod, &lim, &cfg, r, err);
+    sr_buf_fini_secure(&w.text);
+    return rc;
+}
+
+sr_status
+sr_runner__run_wasm(struct runner_proc *ps, const struct sr_job_spec *spec, sr_sandbox_child *child,
+                    sr_buf *resp, sr_err *err)
+{
+    char msg[SR_RUNNER_MAX_MESSAGE] = "";
+    const sr_wasm_module *mod = NULL;
+    sr_wasm_module *own = NULL;
+    sr_status rc = job_module(ps, spec, child, &mod, &own, msg, sizeof(msg), err);
+    if (rc != SR_OK)
+        return rc;
+    struct sr_job_answer *a = calloc(1, sizeof(*a));
+    struct log_lines *ll = calloc(1, sizeof(*ll));
+    struct sr_wasi_result r = {0};
+    if (!a || !ll) {
+        rc = sr_err_set(err, SR_ENOMEM, "out of memory answering a job");
+        goto out;
+    }
+    if (!mod) {
+        /* msg holds the decoder's text: point at it, never format it into itself */
+        a->code = SR_JOB_MODULE_ERROR;
+        a->module_invalid = true;
+        a->message = (struct sr_bytes){(const uint8_t *)msg, strlen(msg)};
+    } else {
+        rc = run_guest(spec, mod, child, &r, err);
+        if (rc == SR_ENOMEM || rc == SR_EINTERNAL)
+            goto out;
+        a->gas_used = r.fuel_used;
+        if (rc != SR_OK)
+            failure(rc, &r, a, msg, sizeof(msg));
+        else if (r.exit_code != 0)
+            exit_failure(&r, a, msg, sizeof(msg));
+        else
+            a->output = (struct sr_bytes){r.stdout_data, r.stdout_len};
+        stderr_logs(r.stderr_data, r.stderr_len, a, ll);
+    }
+    rc = sr_job_answer_encode(a, resp, err);
+out:
+    sr_wasi_result_fini(&r);
+    sr_wasm_module_free(own);
+    free(ll);
+    free(a);
+    return rc;
+}
+
+/* A name for the description: at most SR_RUNNER_MAX_NAME bytes, cut back
+ * to a UTF-8 character boundary. */
+static struct sr_bytes
+shown_name(const char *p, size_t len)
+{
+    if (!p)
+        return (struct sr_bytes){0};
+    if (len > SR_RUNNER_MAX_NAME) {
+        len = SR_RUNNER_MAX_NAME;
+        while (len && ((unsigned char)p[len] & 0xC0) == 0x80)
+            len--;
+    }
+    return (struct sr_bytes){(const uint8_t *)p, len};
+}
+
+static void
+describe(const sr_wasm_module *mod, struct sr_job_answer *a)
+{
+    a->import_count = sr_wasm_module_import_count(mod);
+    a->export_count = sr_wasm_module_export_count(mod);
+    struct sr_wasm_extern_info x;
+    for (size_t i = 0; i < a->import_count && a->nimports < SR_RUNNER_MAX_DESCRIBED; i++) {
+        if (!sr_wasm_module_import(mod, i, &x))
+            break;
+        a->imports[a->nimports++] = (struct sr_extern_view){
+            (enum sr_extern_kind)x.kind, shown_name(x.module, x.module ? strlen(x.module) : 0),
+            shown_name(x.name, x.name_len)};
+    }
+    for (size_t i = 0; i < a->export_count && a->nexports < SR_RUNNER_MAX_DESCRIBED; i++) {
+        if (!sr_wasm_module_export(mod, i, &x))
+            break;
+        a->exports[a->nexports++] = (struct sr_extern_view){
+            (enum sr_extern_kind)x.kind, {0}, shown_name(x.name, x.name_len)};
+    }
+}
+
+sr_status
+sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, sr_buf *resp,
+                        sr_err *err)
+{
+    char msg[SR_RUNNER_MAX_MESSAGE];
+    uint8_t hash[32];
+    sr_sha256(module->p, module->len, hash);
+    struct sr_job_answer *a = calloc(1, sizeof(*a));
+    if (!a)
+        return sr_err_set(err, SR_ENOMEM, "out of memory checking a module");
+    sr_wasm_module *mod = NULL;
+    sr_err e = {0};
+    sr_status rc = sr_wasm_module_new(module->p, module->len, &mod, &e);
+    if (rc == SR_EINVAL) {
+        sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
+        a->module_invalid = true;
+        rc = SR_OK;
+    } else if (rc != SR_OK) {
+        *err = e;
+        free(a);
+        return rc;
+    }
+    if (mod)
+        describe(mod, a);
+    rc = sr_job_answer_encode(a, resp, err);
+    free(a);
+    /* kept compiled: the owner's next job in this process starts warm */
+    if (mod && !sr_runner__cache_get(&ps->cache, hash))
+        (void)sr_runner__cache_put(&ps->cache, hash, mod, module->len);
+    else
+        sr_wasm_module_free(mod);
+    return rc;
+}

@@ -42,6 +42,7 @@ static const char usage[] =
     "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
     "  --max-running-per-user N  running jobs per user before 429 (default 5)\n"
     "  --max-queued-per-user N   queued async jobs per user before 429 (default 100)\n"
+    "  --async-workers N         threads running async jobs, owners taken in turn (default 8)\n"
     "  --storage-max-keys N      keys per storage namespace (default 1024)\n"
     "  --storage-max-bytes N     bytes (keys + values) per storage namespace (default 16777216)\n"
     "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
@@ -132,6 +133,10 @@ parse_args(int argc, char **argv, struct opts *o)
             if (sr_parse_i64(v, 1, 100000, "--max-queued-per-user", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.max_queued_per_user = (unsigned)n;
+        } else if ((v = sr_opt_value(a, "--async-workers", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, 256, "--async-workers", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.async_workers = (unsigned)n;
         } else if ((v = sr_opt_value(a, "--storage-max-keys", &i, argc, argv))) {
             if (sr_parse_i64(v, 1, 100000000, "--storage-max-keys", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);

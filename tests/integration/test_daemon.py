@@ -103,6 +103,9 @@ class DaemonTest(unittest.TestCase):
             while d.request("GET", "/jobs/" + a["job_id"], token=tok)[1]["status"] != "running":
                 self.assertLess(time.time(), deadline)
                 time.sleep(0.05)
+            # the job is 'running' in the store just before its process starts
+            while len(descendants(d.proc.pid)) < 2 and time.time() < deadline:
+                time.sleep(0.05)
             self.assertGreaterEqual(len(check_tree(d.proc.pid)), 2)  # zygote + job process
         finally:
             d.cleanup()

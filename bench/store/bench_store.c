@@ -5,8 +5,9 @@
  * Each run inserts ROWS job rows of realistic size into a fresh database
  * (WAL, synchronous=FULL) from T threads, every insert acknowledged only
  * after its commit, and prints rows/s and how many commits carried them.
- * "store" goes through sr_store_job_insert (group commit); "baseline" is
- * raw SQLite on one connection behind a mutex, one transaction per insert,
+ * "store" goes through sr_store_job_insert (group commit, and the request
+ * and result sealed at rest as sealrund does); "baseline" is raw SQLite on
+ * one connection behind a mutex, one transaction per insert, in clear,
  * which is what the store would do without group commit.
  *
  * usage: bench_store [--rows N] [--dir DIR]   (defaults: 4000 rows, /tmp)
@@ -135,6 +136,20 @@ baseline_open(struct run *run)
                : -1;
 }
 
+/* The store as sealrund opens it: with keys (fixed bytes: a benchmark). */
+static int
+store_open(struct run *run)
+{
+    uint8_t k[32];
+    memset(k, 0x5a, sizeof(k));
+    sr_keys *keys = NULL;
+    if (sr_keys_new(k, sizeof(k), k, sizeof(k), &keys, NULL) != SR_OK)
+        return -1;
+    sr_status rc = sr_store_open_sqlite_keyed(run->path, keys, &run->st, NULL);
+    sr_keys_free(keys);
+    return rc == SR_OK ? 0 : -1;
+}
+
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -156,7 +171,7 @@ bench(const char *dir, bool baseline, unsigned threads, unsigned rows)
     (void)snprintf(path, sizeof(path), "%s/bench.db", tmp);
     struct run run = {.path = path, .per_thread = rows / threads};
     pthread_mutex_init(&run.lock, NULL);
-    int rc = baseline ? baseline_open(&run) : (int)sr_store_open_sqlite(path, &run.st, NULL);
+    int rc = baseline ? baseline_open(&run) : store_open(&run);
     if (rc != 0) {
         fprintf(stderr, "bench_store: error: cannot open '%s'\n", path);
         return -1;

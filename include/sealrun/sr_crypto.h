@@ -25,6 +25,9 @@ typedef struct sr_keys sr_keys;
 #define SR_LABEL_OUTPUT_MAC "sealrun/output-mac/v1"
 #define SR_LABEL_SECRETS_AT_REST "sealrun/secrets-at-rest/v1"
 #define SR_LABEL_STORAGE "sealrun/storage/v1"
+/* The store's at-rest subkey (of the compute master): jobs' requests and
+ * results, module bytes and descriptions, secret policies (store_seal.c). */
+#define SR_LABEL_STORE_AT_REST "sealrun/store-at-rest/v1"
 
 /* Initialises libsodium. Call once before threads start. SR_EINTERNAL if it fails. */
 sr_status sr_crypto_init(sr_err *err);

@@ -35,6 +35,10 @@ struct sr_engine_config {
     unsigned idle_ms;              /* tenant mode; 0 = sandbox default */
     uint64_t storage_max_keys;     /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_KEYS */
     uint64_t storage_max_bytes;    /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_BYTES */
+    uint64_t module_quota_bytes;   /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_BYTES */
+    uint64_t module_quota_count;   /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_COUNT */
+    int64_t module_expiry_ms;      /* unused claims dropped; 0 = SR_DEFAULT_MODULE_EXPIRY_MS */
+    int64_t audit_retention_ms;    /* 0 = SR_DEFAULT_AUDIT_RETENTION_MS */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -127,10 +131,12 @@ sr_status sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_jo
 /* Validates a WebAssembly module in a job process of 'owner' (never in
  * this process: the bytes are untrusted), stores it for 'owner'
  * (deduplicated by SHA-256) and returns its metadata (owned): {"hash",
- * "size","imports","exports","import_count","export_count","created_at"}.
- * The check counts as one of the owner's running jobs: SR_EBUSY beyond the
- * cap. *created says whether the owner did not have it yet. SR_EINVAL with
- * the decoder's message for an invalid module. */
+ * "size","imports","exports","import_count","export_count","created_at",
+ * "last_used_at"}. The check counts as one of the owner's running jobs:
+ * SR_EBUSY beyond the cap. *created says whether the owner did not have it
+ * yet. SR_EINVAL with the decoder's message for an invalid module;
+ * SR_ELIMIT when the owner's module quota (count or bytes) would be passed,
+ * the message naming the quota, the usage and the limit. */
 sr_status sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t *bytes, size_t len,
                                bool *created, json_t **out, sr_err *err);
 
@@ -142,6 +148,18 @@ sr_status sr_engine_module_info(sr_engine *eng, const char *owner, const char *h
  * (no store): owned metadata without "created_at". */
 sr_status sr_engine_module_describe(sr_engine *eng, const char *owner, const uint8_t *bytes,
                                     size_t len, json_t **out, sr_err *err);
+
+/* Drops owner's claim on a module (its bytes go with the last claim).
+ * SR_ENOTFOUND when the owner has none. */
+sr_status sr_engine_module_delete(sr_engine *eng, const char *owner, const char *hash,
+                                  sr_err *err);
+
+/* {"modules":[{hash, size, stored_bytes, created_at, last_used_at}], "next": hash|null,
+ * "usage": {modules, bytes, quota_modules, quota_bytes}} (owned), newest
+ * first; limit 1..SR_MAX_PAGE; 'before' a hash from "next" (SR_ENOTFOUND
+ * when not one of the owner's). */
+sr_status sr_engine_module_list(sr_engine *eng, const char *owner, size_t limit, const char *before,
+                                json_t **out, sr_err *err);
 
 /* --- secrets (docs/secrets.md); all need a store and keys --- */
 
@@ -159,9 +177,11 @@ sr_status sr_engine_secret_policy(sr_engine *eng, const char *owner, const char 
 sr_status sr_engine_secret_delete(sr_engine *eng, const char *owner, const char *name, sr_err *err);
 /* {"secrets":[{name, version, created_at, updated_at, policy}]} (owned; never values). */
 sr_status sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out, sr_err *err);
-/* {"name", "audit":[{job_id, user, version, outcome, reason, time}]} newest first. */
+/* {"name", "audit":[{id, job_id, user, version, outcome, reason, time,
+ * last_time, count}], "next": id|null} newest first; limit 1..SR_MAX_PAGE;
+ * 'before' 0 or an id from "next". */
 sr_status sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name, size_t limit,
-                                 json_t **out, sr_err *err);
+                                 int64_t before, json_t **out, sr_err *err);
 
 /* --- storage (docs/storage.md); all need a store and keys --- */
 

@@ -56,4 +56,29 @@
  * secrets) and response (output + logs + error) with room for framing. */
 #define SR_MAX_IPC_FRAME (24u * SR_MIB)
 
+/* WebAssembly modules kept for an owner (POST /modules, and async jobs'
+ * inline modules): claims and their bytes (module plus its stored
+ * description). One 16 MiB module fits eight times over; most are far
+ * smaller. The count also bounds the per-row overhead of tiny modules. */
+#define SR_DEFAULT_MODULE_QUOTA_BYTES (128ull * SR_MIB)
+#define SR_DEFAULT_MODULE_QUOTA_COUNT 256
+/* A claim no job has used for this long is dropped by the purge (ms). */
+#define SR_DEFAULT_MODULE_EXPIRY_MS (90ll * 86400 * 1000)
+/* A job's use of a module is written only when the recorded last use is
+ * older than this (ms): a write per job would cost a commit per job. */
+#define SR_MODULE_TOUCH_MS (3600ll * 1000)
+/* Secret audit: rows older than this are purged with the jobs (ms). */
+#define SR_DEFAULT_AUDIT_RETENTION_MS (30ll * 86400 * 1000)
+/* Denied attempts by another user are summarised: one row per (secret,
+ * user, outcome) per window, with a count. Per (owner, user) and window at
+ * most this many rows and attempts; past them the attempt is refused
+ * (SECRET_UNAVAILABLE) without a write, so nobody can grow another owner's
+ * audit or spend the store's writes on it without bound. */
+#define SR_AUDIT_WINDOW_MS (3600ll * 1000)
+#define SR_AUDIT_MAX_DENIED_ROWS 64
+#define SR_AUDIT_MAX_DENIED_ATTEMPTS 1000
+/* Rows one purge transaction deletes (audit rows, module claims): bounds
+ * the time the purge holds the write lock; it repeats until done. */
+#define SR_PURGE_BATCH 5000
+
 #endif /* SR_LIMITS_H */

@@ -291,7 +291,9 @@ struct sr_secret_audit {
 };
 
 /* Records one use or denial; a status other than SR_OK (err set) fails the
- * resolution: a use that cannot be audited does not happen. */
+ * resolution: a use that cannot be audited does not happen. SR_ELIMIT on a
+ * denial is the audit's rate limit: the reference is refused as any denial
+ * (SR_EDENIED, the callback's message as the reason) with nothing recorded. */
 typedef sr_status (*sr_secret_audit_fn)(void *ctx, const struct sr_secret_audit *rec, sr_err *err);
 
 struct sr_secret_request {

@@ -15,6 +15,14 @@
  * on disk. Several processes may open the same file (CLI and daemon). Do
  * not use a store across fork(): open it in the process that uses it.
  * Owner names are 1..SR_MAX_USER_NAME bytes (SR_EINVAL otherwise).
+ *
+ * At rest (docs/security-model.md): jobs' request_json and result_json,
+ * module bytes and descriptions, and secret policies are sealed with the
+ * store's subkey (XChaCha20-Poly1305; AAD binds field, owner and record id;
+ * modules, shared by hash, bind the hash). A store opened without keys can
+ * serve tokens, secret blobs, storage entries and the audit; any call that
+ * reads or writes sealed data fails with SR_EINVAL saying the keys are
+ * missing, and a sealed field that does not authenticate is SR_EIO.
  */
 #ifndef SR_STORE_H
 #define SR_STORE_H
@@ -22,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
 
 typedef struct sr_store sr_store;
@@ -65,8 +74,21 @@ void sr_token_row_fini(struct sr_token_row *row);
  * with WAL, applies pending migrations (schema/NNNN_*.sql, embedded) in
  * order, each in its own transaction. SR_EIO names the path and the cause
  * ("cannot open database '/x/y.db': ..."); SR_ECONFLICT if the file's schema
- * is newer than this build knows. Returns owned: sr_store_close(). */
+ * is newer than this build knows. Returns owned: sr_store_close().
+ * Without keys (see the file comment): `sealrun token` opens this way; rows
+ * written by a sealrun from before at-rest sealing stay as they are until
+ * the next sr_store_open_sqlite_keyed(). */
 sr_status sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err);
+
+/* The same with the master keys (borrowed for the call only): derives the
+ * at-rest subkey (SR_LABEL_STORE_AT_REST of the compute master). After the
+ * migrations, rows written by a sealrun from before at-rest sealing are
+ * sealed in place in one transaction; the file is then compacted (VACUUM)
+ * and its WAL truncated, so no clear copy stays in the files. Errors as
+ * sr_store_open_sqlite(); a legacy row that cannot be sealed fails the open
+ * with its id (nothing is changed). */
+sr_status sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_store **out,
+                                     sr_err *err);
 
 /* Closes. NULL is a no-op. No call may be in progress. */
 void sr_store_close(sr_store *st);
@@ -136,26 +158,90 @@ sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
 
 /* --- WebAssembly modules --- */
 
+/* Modules are stored once by hash; each owner who uploaded one holds a
+ * claim on it. A claim counts its module's bytes plus the stored
+ * description against the owner's quota (a module two owners claim counts
+ * for both); the module's bytes go when the last claim does. */
+
 struct sr_module_row {
     uint8_t *bytes; /* owned, len bytes */
     size_t len;
-    char *info_json;       /* owned: metadata computed at upload (size, imports, exports) */
-    int64_t created_at_ms; /* when this owner first uploaded it */
+    char *info_json;         /* owned: metadata computed at upload (size, imports, exports) */
+    int64_t created_at_ms;   /* when this owner first uploaded it */
+    int64_t last_used_at_ms; /* upload, or the last job that loaded it (to SR_MODULE_TOUCH_MS) */
 };
 void sr_module_row_fini(struct sr_module_row *row);
 
-/* Stores a module under its hex SHA-256 (64 lower-case hex characters; the
- * caller computed it from 'bytes'), once however many owners upload it, and
- * records that 'owner' may use it. *created (may be NULL) says whether this
- * owner did not have it before. Copies everything. */
-sr_status sr_store_module_put(sr_store *st, const char *owner, const char *hash_hex,
-                              const uint8_t *bytes, size_t len, const char *info_json,
-                              int64_t now_ms, bool *created, sr_err *err);
+/* One claim as listed (no bytes, no description: nothing to unseal). */
+struct sr_module_meta {
+    char hash[65];
+    uint64_t size;   /* module bytes */
+    uint64_t stored; /* what the claim counts: module bytes + description bytes */
+    int64_t created_at_ms;
+    int64_t last_used_at_ms;
+};
 
-/* Loads a module 'owner' uploaded. SR_ENOTFOUND when it does not exist or
- * the owner never uploaded it (the same answer). *out: sr_module_row_fini. */
+/* An owner's claims: what the quota is checked against. */
+struct sr_module_usage {
+    uint64_t count;
+    uint64_t bytes; /* sum of the claims' 'stored' */
+};
+
+struct sr_module_put {
+    const char *owner;
+    const char *hash_hex; /* 64 lower-case hex characters, computed by the caller from bytes */
+    const uint8_t *bytes;
+    size_t len;
+    const char *info_json;
+    int64_t now_ms;
+    uint64_t max_count; /* the owner's quota; 0 = no limit */
+    uint64_t max_bytes; /* 0 = no limit */
+};
+
+/* Stores a module (once however many owners upload it) and records the
+ * owner's claim. The quota check and the insert are one transaction, so
+ * concurrent uploads cannot pass the quota together. A module the owner
+ * already claims is not counted again (and passes any quota). SR_ELIMIT
+ * when the new claim would take the owner past max_count or max_bytes
+ * (nothing written). *created (may be NULL): the owner did not claim it
+ * before. *usage (may be NULL), on SR_OK and SR_ELIMIT: the owner's claims
+ * before this call. Copies everything. */
+sr_status sr_store_module_put(sr_store *st, const struct sr_module_put *p, bool *created,
+                              struct sr_module_usage *usage, sr_err *err);
+
+/* Loads a module 'owner' claims. SR_ENOTFOUND when it does not exist or
+ * the owner has no claim on it (the same answer). *out: sr_module_row_fini. */
 sr_status sr_store_module_get(sr_store *st, const char *owner, const char *hash_hex,
                               struct sr_module_row *out, sr_err *err);
+
+/* Records that a job of 'owner' used the module at now_ms (its claim's
+ * last use). SR_ENOTFOUND when the owner has no claim. */
+sr_status sr_store_module_touch(sr_store *st, const char *owner, const char *hash_hex,
+                                int64_t now_ms, sr_err *err);
+
+/* Drops owner's claim; when no owner claims the module any more its bytes
+ * are deleted too (*freed, may be NULL, says so). SR_ENOTFOUND when the
+ * owner has no claim (another owner's module included). */
+sr_status sr_store_module_delete(sr_store *st, const char *owner, const char *hash_hex,
+                                 bool *freed, sr_err *err);
+
+/* Owner's claims, newest first (created_at, then hash), at most 'limit'
+ * (1..SR_MAX_PAGE + 1), strictly older than the claim on 'before_hash' when
+ * not NULL (SR_ENOTFOUND when the owner has no such claim). Owned array of
+ * *n rows (free()). Works without keys. */
+sr_status sr_store_module_list(sr_store *st, const char *owner, size_t limit,
+                               const char *before_hash, struct sr_module_meta **rows, size_t *n,
+                               sr_err *err);
+
+/* Owner's claims in total. */
+sr_status sr_store_module_usage(sr_store *st, const char *owner, struct sr_module_usage *out,
+                                sr_err *err);
+
+/* Drops at most 'max' claims last used before 'unused_before_ms', and the
+ * bytes of every module left without a claim; *claims and *freed (may be
+ * NULL) count them. One transaction; call again while *claims == max. */
+sr_status sr_store_modules_expire(sr_store *st, int64_t unused_before_ms, size_t max,
+                                  size_t *claims, size_t *freed, sr_err *err);
 
 /* --- secrets (ciphertext only) and their audit --- */
 
@@ -177,14 +263,19 @@ struct sr_secret_meta {
 void sr_secret_meta_fini(struct sr_secret_meta *m);
 
 struct sr_audit_row {
+    int64_t id;  /* set by the store (>= 1, grows with every new row): the page cursor */
     char *owner; /* the secret's owner */
     char *name;
-    char *job_id; /* may be NULL */
+    char *job_id; /* may be NULL; a summary keeps its latest attempt's */
     char *user;   /* who ran the job */
     uint64_t version;
-    char *outcome; /* "allowed", "missing", "expired", "denied" */
-    char *reason;  /* "" when allowed; never a value */
-    int64_t time_ms;
+    char *outcome;     /* "allowed", "missing", "expired", "denied", "error" */
+    char *reason;      /* "" when allowed; never a value; a summary keeps its latest */
+    int64_t time_ms;   /* the attempt (a summary: its first) */
+    int64_t last_ms;   /* a summary's latest attempt; = time_ms for one record */
+    uint64_t count;    /* attempts in this row: 1, or more for a summary */
+    int64_t window_ms; /* adding: 0 = an individual record; else the start of the
+                          SR_AUDIT_WINDOW_MS window this attempt is summarised in */
 };
 void sr_audit_row_fini(struct sr_audit_row *r);
 
@@ -206,12 +297,25 @@ sr_status sr_store_secret_delete(sr_store *st, const char *owner, const char *na
 /* The owner's secrets by name, without values. Owned array: _fini each, free(). */
 sr_status sr_store_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **rows,
                                size_t *n, sr_err *err);
-/* Appends an audit record (copies). */
+/* Records an attempt (copies). row->window_ms 0: a new individual row.
+ * Otherwise the attempt is counted into the summary row of (owner, name,
+ * user, outcome, window_ms), made on the first one (its id, time and count
+ * 1), then count + 1, last_ms, job_id, reason and version of the latest.
+ * Summaries are capped per (owner, user, window): SR_ELIMIT, and nothing
+ * written, when the window already counts SR_AUDIT_MAX_DENIED_ATTEMPTS
+ * attempts, or holds SR_AUDIT_MAX_DENIED_ROWS rows and this one would be
+ * new; the message says which cap and when the window ends. */
 sr_status sr_store_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err);
-/* The newest 'limit' (1..SR_MAX_PAGE) audit records of one of owner's secret
- * names. Owned array: _fini each, free(). */
+/* The audit rows of one of owner's secret names, newest first (by id), at
+ * most 'limit' (1..SR_MAX_PAGE + 1), with ids below 'before_id' (0: from the
+ * newest). Owned array: _fini each, free(). */
 sr_status sr_store_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
-                              struct sr_audit_row **rows, size_t *n, sr_err *err);
+                              int64_t before_id, struct sr_audit_row **rows, size_t *n,
+                              sr_err *err);
+/* Deletes at most 'max' rows whose last attempt is before 'before_ms'
+ * (retention); *n (may be NULL) = how many. Call again while *n == max. */
+sr_status sr_store_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n,
+                               sr_err *err);
 
 /* --- storage: per-owner key-value namespaces (docs/storage.md) --- */
 

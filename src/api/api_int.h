@@ -27,6 +27,12 @@ bool sr_api__is_storage_path(const char *path);
 void sr_api__route_storage(sr_api *api, const char *owner, const struct sr_api_request *req,
                            struct sr_api_response *resp);
 
+/* GET /modules and DELETE /modules/{hash} (upload and lookup are in
+ * router.c). route_modules.c */
+bool sr_api__is_module_admin(const char *method, const char *path);
+void sr_api__route_modules(sr_api *api, const char *owner, const struct sr_api_request *req,
+                           struct sr_api_response *resp);
+
 /* GET /attestation (public). route_attest.c */
 bool sr_api__is_attestation_path(const char *path);
 void sr_api__route_attestation(sr_api *api, const struct sr_api_request *req,

@@ -75,11 +75,15 @@ get_audit(sr_api *api, const char *owner, const char *name, const struct sr_api_
           struct sr_api_response *resp)
 {
     int64_t limit = SR_DEFAULT_PAGE;
+    int64_t before = 0;
     sr_err e = {0};
     json_t *out = NULL;
     if ((req->query_limit && sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE,
                                           "query parameter 'limit'", &limit, &e) != SR_OK) ||
-        sr_engine_secret_audit(api->eng, owner, name, (size_t)limit, &out, &e) != SR_OK) {
+        (req->query_before && sr_parse_i64(req->query_before, 1, INT64_MAX,
+                                           "query parameter 'before' (an audit id from 'next')",
+                                           &before, &e) != SR_OK) ||
+        sr_engine_secret_audit(api->eng, owner, name, (size_t)limit, before, &out, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "reading a secret's audit");
         return;
     }

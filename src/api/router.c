@@ -347,6 +347,13 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
         free(owner);
         return;
     }
+    if (sr_api__is_module_admin(m, path)) {
+        char *owner = authenticate(api, req, resp);
+        if (owner)
+            sr_api__route_modules(api, owner, req, resp);
+        free(owner);
+        return;
+    }
     bool want_post = strcmp(path, "/execute") == 0 || is_module_put;
     if ((want_post && !is_post) || (!want_post && !is_get)) {
         char msg[160];

@@ -2,8 +2,8 @@
  *
  * sealrund.c - the daemon's main: parses the command line, starts the
  * engine (which forks the sandbox zygote) before anything secret is in
- * memory, then loads keys, opens the store, and serves HTTP until SIGINT or
- * SIGTERM.
+ * memory, then loads keys, opens the store with them (what it keeps for
+ * users is sealed at rest), and serves HTTP until SIGINT or SIGTERM.
  *
  * Start order matters (docs/security-model.md): the master keys in the
  * environment are moved into a pipe and wiped from the environment before
@@ -45,6 +45,11 @@ static const char usage[] =
     "  --async-workers N         threads running async jobs, owners taken in turn (default 8)\n"
     "  --storage-max-keys N      keys per storage namespace (default 1024)\n"
     "  --storage-max-bytes N     bytes (keys + values) per storage namespace (default 16777216)\n"
+    "  --module-quota-bytes N    bytes of WebAssembly modules (with their descriptions) a user\n"
+    "                            may keep (default 134217728)\n"
+    "  --module-quota-count N    WebAssembly modules a user may keep (default 256)\n"
+    "  --module-expiry DURATION  drop a user's module no job used for this long (default 90d)\n"
+    "  --audit-retention DURATION  keep secret audit rows this long (default 30d)\n"
     "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
     "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
     "  --tsm-root PATH           configfs-tsm report directory (default\n"
@@ -99,6 +104,18 @@ parse_listen(const char *s, struct opts *o, sr_err *err)
     return SR_OK;
 }
 
+/* A positive duration (24h, 90d, 45s) for option 'what'. */
+static sr_status
+parse_period(const char *v, const char *what, int64_t *out, sr_err *err)
+{
+    int64_t ms = 0;
+    if (sr_parse_duration_ms(v, &ms, err) != SR_OK || ms <= 0)
+        return sr_err_set(err, SR_EINVAL, "%s must be a positive duration like 90d, 24h, 45s, got",
+                          what);
+    *out = ms;
+    return SR_OK;
+}
+
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -145,6 +162,20 @@ parse_args(int argc, char **argv, struct opts *o)
             if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-bytes", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.storage_max_bytes = (uint64_t)n;
+        } else if ((v = sr_opt_value(a, "--module-quota-bytes", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, INT64_MAX / 2, "--module-quota-bytes", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.module_quota_bytes = (uint64_t)n;
+        } else if ((v = sr_opt_value(a, "--module-quota-count", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, 1000000, "--module-quota-count", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.module_quota_count = (uint64_t)n;
+        } else if ((v = sr_opt_value(a, "--module-expiry", &i, argc, argv))) {
+            if (parse_period(v, "--module-expiry", &o->eng.module_expiry_ms, &e) != SR_OK)
+                return die_usage(e.msg, v);
+        } else if ((v = sr_opt_value(a, "--audit-retention", &i, argc, argv))) {
+            if (parse_period(v, "--audit-retention", &o->eng.audit_retention_ms, &e) != SR_OK)
+                return die_usage(e.msg, v);
         } else if ((v = sr_opt_value(a, "--attestation", &i, argc, argv))) {
             if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
                 return die_usage("--attestation must be 'none' or 'tdx', got", v);
@@ -363,7 +394,7 @@ main(int argc, char **argv)
     }
     if (sr_crypto_init(&e) != SR_OK ||
         sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
-        sr_store_open_sqlite(db, &store, &e) != SR_OK) {
+        sr_store_open_sqlite_keyed(db, keys, &store, &e) != SR_OK) {
         wipe_key_env();
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;

@@ -19,7 +19,8 @@ static const char usage[] =
     "       sealrun secret list\n"
     "       sealrun secret rm NAME\n"
     "       sealrun secret policy NAME FILE.json   (- for stdin; see docs/secrets.md)\n"
-    "       sealrun secret audit NAME [--limit N]\n"
+    "       sealrun secret audit NAME [--limit N] [--before ID]   newest first; --before\n"
+    "                                              takes 'next' from the previous page\n"
     "       sealrun secret pubkey\n"
     "\n"
     "Every command takes --server URL and --token TOKEN (or SEALRUN_SERVER and\n"
@@ -27,7 +28,7 @@ static const char usage[] =
     "not echo, if a trailing newline is not part of it.\n";
 
 struct secret_opts {
-    const char *server, *token, *file, *limit;
+    const char *server, *token, *file, *limit, *before;
     const char *pos[2];
     int npos;
 };
@@ -98,6 +99,33 @@ secret_policy(const struct secret_opts *o, const char *name, const char *file)
     return rc;
 }
 
+/* Query values are numbers: anything else is refused here rather than sent
+ * half-encoded. */
+static bool
+is_number(const char *s)
+{
+    if (!*s || strlen(s) > 19)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+static int
+secret_audit(const struct secret_opts *o, const char *name)
+{
+    if ((o->limit && !is_number(o->limit)) || (o->before && !is_number(o->before)))
+        return cli_fail(CLI_USAGE, "see 'sealrun secret --help'",
+                        "--limit and --before take whole numbers (--before: 'next' of the "
+                        "previous page)");
+    char path[512];
+    (void)snprintf(path, sizeof(path), "/secrets/%s/audit?limit=%s%s%s", name,
+                   o->limit ? o->limit : "20", o->before ? "&before=" : "",
+                   o->before ? o->before : "");
+    return simple(o, "GET", path, NULL, 0);
+}
+
 static int
 parse(int argc, char **argv, struct secret_opts *o)
 {
@@ -113,6 +141,8 @@ parse(int argc, char **argv, struct secret_opts *o)
             o->file = v;
         else if ((v = sr_opt_value(argv[i], "--limit", &i, argc, argv)))
             o->limit = v;
+        else if ((v = sr_opt_value(argv[i], "--before", &i, argc, argv)))
+            o->before = v;
         else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && o->npos < 2)
             o->pos[o->npos++] = argv[i];
         else
@@ -172,9 +202,7 @@ cmd_secret(int argc, char **argv)
     if (strcmp(sub, "audit") == 0) {
         if ((rc = need(&o, 1, "secret audit takes NAME")))
             return rc;
-        (void)snprintf(path, sizeof(path), "/secrets/%s/audit%s%s", o.pos[0],
-                       o.limit ? "?limit=" : "", o.limit ? o.limit : "");
-        return simple(&o, "GET", path, NULL, 0);
+        return secret_audit(&o, o.pos[0]);
     }
     return cli_fail(CLI_USAGE, "use set, list, rm, policy, audit or pubkey",
                     "unknown secret command '%s'", sub);

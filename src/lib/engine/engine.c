@@ -462,6 +462,8 @@ purge_once(sr_engine *eng)
         sr_log(SR_LOG_WARN, "engine", "purging expired jobs failed: %s", e.msg);
     else if (n)
         sr_log(SR_LOG_INFO, "engine", "purged %zu expired job(s)", n);
+    sr_engine__modules_expire(eng, sr_now_ms());
+    sr_engine__audit_purge(eng, sr_now_ms());
 }
 
 static void *

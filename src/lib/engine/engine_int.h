@@ -128,6 +128,16 @@ sr_status sr_engine__request_copy(const struct sr_job_request *src, struct sr_jo
  * module.c */
 sr_status sr_engine__module_load(sr_engine *eng, const char *owner, struct sr_job_request *req,
                                  sr_err *err);
+/* Stores module bytes and their description for 'owner' under the owner's
+ * module quotas (SR_ELIMIT naming the quota, usage and limit). module.c */
+sr_status sr_engine__module_store(sr_engine *eng, const char *owner, const char *hash,
+                                  const uint8_t *bytes, size_t len, const char *info_json,
+                                  bool *created, sr_err *err);
+/* Purge work beside the jobs' (called by the purge): module claims unused
+ * for the expiry period (module.c), audit rows past retention (secrets.c).
+ * Failures are logged; the next purge retries. */
+void sr_engine__modules_expire(sr_engine *eng, int64_t now_ms);
+void sr_engine__audit_purge(sr_engine *eng, int64_t now_ms);
 
 /* Admission (engine.c): takes one of 'owner's running slots, SR_EBUSY when
  * all are in use; release it with sr_engine__slot_release. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_secret.h"
 #include "sealrun/sr_util.h"
@@ -156,30 +157,62 @@ sr_engine_secret_list(sr_engine *eng, const char *owner, json_t **out, sr_err *e
     return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory listing secrets");
 }
 
+static json_t *
+audit_json(const struct sr_audit_row *r)
+{
+    char t[32], last[32];
+    sr_time_rfc3339(r->time_ms, t);
+    sr_time_rfc3339(r->last_ms, last);
+    return json_pack("{s:I, s:s?, s:s, s:I, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)r->id,
+                     "job_id", r->job_id, "user", r->user, "version", (json_int_t)r->version,
+                     "outcome", r->outcome, "reason", r->reason, "time", t, "last_time", last,
+                     "count", (json_int_t)r->count);
+}
+
 sr_status
 sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name, size_t limit,
-                       json_t **out, sr_err *err)
+                       int64_t before, json_t **out, sr_err *err)
 {
     sr_status rc = need_store(eng, err);
     struct sr_audit_row *rows = NULL;
     size_t n = 0;
     if (rc == SR_OK)
-        rc = sr_store_audit_list(eng->store, owner, name, limit, &rows, &n, err);
+        rc = sr_store_audit_list(eng->store, owner, name, limit + 1, before, &rows, &n, err);
     if (rc != SR_OK)
         return rc;
     json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        char t[32];
-        sr_time_rfc3339(rows[i].time_ms, t);
-        json_array_append_new(arr, json_pack("{s:s?, s:s, s:I, s:s, s:s, s:s}", "job_id",
-                                             rows[i].job_id, "user", rows[i].user, "version",
-                                             (json_int_t)rows[i].version, "outcome",
-                                             rows[i].outcome, "reason", rows[i].reason, "time", t));
+    for (size_t i = 0; i < n && i < limit; i++)
+        json_array_append_new(arr, audit_json(&rows[i]));
+    json_t *next = n > limit ? json_integer(rows[limit - 1].id) : json_null();
+    for (size_t i = 0; i < n; i++)
         sr_audit_row_fini(&rows[i]);
-    }
     free(rows);
-    *out = json_pack("{s:s, s:o}", "name", name, "audit", arr);
+    *out = json_pack("{s:s, s:o, s:o}", "name", name, "audit", arr, "next", next);
     return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory listing the audit");
+}
+
+/* At most this many batches per purge run; the rest waits for the next. */
+#define AUDIT_PURGE_MAX_BATCHES 20
+
+void
+sr_engine__audit_purge(sr_engine *eng, int64_t now_ms)
+{
+    int64_t keep = eng->cfg.audit_retention_ms ? eng->cfg.audit_retention_ms
+                                               : SR_DEFAULT_AUDIT_RETENTION_MS;
+    size_t n = 0, total = 0;
+    sr_err e = {0};
+    for (int i = 0; i < AUDIT_PURGE_MAX_BATCHES; i++) {
+        if (sr_store_audit_purge(eng->store, now_ms - keep, SR_PURGE_BATCH, &n, &e) != SR_OK) {
+            sr_log(SR_LOG_WARN, "engine", "purging old audit rows failed: %s", e.msg);
+            break;
+        }
+        total += n;
+        if (n < SR_PURGE_BATCH)
+            break;
+    }
+    if (total)
+        sr_log(SR_LOG_INFO, "engine", "purged %zu audit row(s) older than %lld s", total,
+               (long long)(keep / 1000));
 }
 
 /* ---- resolution for a job ---- */
@@ -203,6 +236,11 @@ static sr_status
 audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
 {
     sr_engine *eng = ctx;
+    /* The owner's own attempts and every use are kept one by one; denied
+     * attempts by others are summarised per window (and capped there), so
+     * they cannot bury the owner's rows or grow the owner's audit. */
+    bool summarise = rec->outcome != SR_SECRET_ALLOWED && strcmp(rec->user, rec->owner) != 0;
+    int64_t t = rec->time_ms > 0 ? rec->time_ms : 0;
     const struct sr_audit_row row = {
         .owner = (char *)(uintptr_t)rec->owner,
         .name = (char *)(uintptr_t)rec->name,
@@ -212,6 +250,7 @@ audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
         .outcome = (char *)(uintptr_t)sr_secret_outcome_name(rec->outcome),
         .reason = (char *)(uintptr_t)rec->reason,
         .time_ms = rec->time_ms,
+        .window_ms = summarise ? t - t % SR_AUDIT_WINDOW_MS : 0,
     };
     return sr_store_audit_add(eng->store, &row, err);
 }

@@ -72,6 +72,8 @@ audit(struct resolve *r, const struct sr_secret_ref *ref, uint64_t version,
     sr_status rc = r->req->audit(r->req->audit_ctx, &rec, &sub);
     if (rc == SR_OK)
         return SR_OK;
+    if (rc == SR_ELIMIT) /* the audit's rate limit on denials: its message says which */
+        return sr_err_set(err, SR_ELIMIT, "%s", sub.msg);
     sr_secret_ref_str(ref, shown);
     return sr_err_set(err, rc == SR_EDENIED ? SR_EIO : rc,
                       "cannot record the audit entry for secret '%s': %s", shown, sub.msg);
@@ -86,9 +88,14 @@ deny(struct resolve *r, const struct sr_secret_ref *ref, uint64_t version,
 {
     char shown[SR_SECRET_REF_MAX + 1];
     sr_status rc = audit(r, ref, version, outcome, reason, err);
+    sr_secret_ref_str(ref, shown);
+    if (rc == SR_ELIMIT) { /* refused unrecorded: the denial stands, without a row */
+        char why[SR_ERR_MSG_MAX];
+        (void)snprintf(why, sizeof(why), "%s", err ? err->msg : "too many denied attempts");
+        return sr_err_set(err, SR_EDENIED, "secret '%s' is unavailable: %s", shown, why);
+    }
     if (rc != SR_OK)
         return rc;
-    sr_secret_ref_str(ref, shown);
     if (masked)
         return sr_err_set(err, SR_EDENIED,
                           "secret '%s' is unavailable: not found or not shared with '%s'", shown,

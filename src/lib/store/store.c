@@ -6,7 +6,9 @@
  * Checks that do not depend on the backend live here, once: owner names,
  * job ids, token id prefixes, list limits, job states. A job id that cannot
  * exist (wrong length or characters) is reported exactly like a missing
- * one, so callers can pass ids from URLs straight through.
+ * one, so callers can pass ids from URLs straight through. Calls on sealed
+ * data (jobs, module bytes, policies) need the store key: without it they
+ * fail here, before the backend, with a message naming the missing keys.
  */
 #include "store_int.h"
 
@@ -117,19 +119,62 @@ check_row(const struct sr_job_row *row, sr_err *err)
     return SR_OK;
 }
 
+/* Without a key, sealed data cannot be read or written: say so plainly. */
+static sr_status
+need_key(const sr_store *st, const char *what, sr_err *err)
+{
+    if (st->seal_key)
+        return SR_OK;
+    return sr_err_set(err, SR_EINVAL,
+                      "cannot %s: the store was opened without the master keys, and jobs, "
+                      "modules and secret policies are sealed at rest",
+                      what);
+}
+
+static sr_status
+open_backend(const struct sr_store_ops *ops, const char *target, const sr_keys *keys,
+             sr_store **out, sr_err *err)
+{
+    uint8_t *key = NULL;
+    sr_status rc = keys ? sr_store__key_new(keys, &key, err) : SR_OK;
+    sr_store *st = NULL;
+    if (rc == SR_OK)
+        rc = ops->open(target, key, &st, err);
+    if (rc != SR_OK) {
+        sr_store__key_free(key);
+        return rc;
+    }
+    st->seal_key = key;
+    *out = st;
+    return SR_OK;
+}
+
 sr_status
 sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err)
 {
     if (!path || !*path)
         return sr_err_set(err, SR_EINVAL, "database path is empty");
-    return sr_store__sqlite_ops.open(path, out, err);
+    return open_backend(&sr_store__sqlite_ops, path, NULL, out, err);
+}
+
+sr_status
+sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_store **out, sr_err *err)
+{
+    if (!path || !*path)
+        return sr_err_set(err, SR_EINVAL, "database path is empty");
+    if (!keys)
+        return sr_err_set(err, SR_EINVAL, "opening database '%s' with keys needs the keys", path);
+    return open_backend(&sr_store__sqlite_ops, path, keys, out, err);
 }
 
 void
 sr_store_close(sr_store *st)
 {
-    if (st)
-        st->ops->close(st);
+    if (!st)
+        return;
+    uint8_t *key = st->seal_key;
+    st->ops->close(st);
+    sr_store__key_free(key);
 }
 
 int
@@ -195,16 +240,17 @@ sr_store_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err)
         return rc;
     if (!row->runtime || !*row->runtime)
         return sr_err_set(err, SR_EINVAL, "job '%s' has no runtime", row->id);
-    return st->ops->job_insert(st, row, err);
+    rc = need_key(st, "store a job", err);
+    return rc == SR_OK ? st->ops->job_insert(st, row, err) : rc;
 }
 
 sr_status
 sr_store_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err)
 {
     sr_status rc = check_row(row, err);
-    if (rc != SR_OK)
-        return rc;
-    return st->ops->job_update(st, row, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "update a job", err);
+    return rc == SR_OK ? st->ops->job_update(st, row, err) : rc;
 }
 
 sr_status
@@ -214,9 +260,9 @@ sr_store_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_
     sr_status rc = check_owner(owner, err);
     if (rc == SR_OK)
         rc = check_lookup_id(id, err);
-    if (rc != SR_OK)
-        return rc;
-    return st->ops->job_get(st, owner, id, out, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "read a job", err);
+    return rc == SR_OK ? st->ops->job_get(st, owner, id, out, err) : rc;
 }
 
 sr_status
@@ -237,7 +283,8 @@ sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *bef
         if (rc != SR_OK)
             return rc;
     }
-    return st->ops->job_list(st, owner, limit, before_id, rows, n, err);
+    rc = need_key(st, "list jobs", err);
+    return rc == SR_OK ? st->ops->job_list(st, owner, limit, before_id, rows, n, err) : rc;
 }
 
 sr_status
@@ -246,19 +293,22 @@ sr_store_jobs_interrupt(sr_store *st, const char *interrupted_result_json, int64
 {
     if (!interrupted_result_json)
         return sr_err_set(err, SR_EINVAL, "interrupted job result is missing");
-    return st->ops->jobs_interrupt(st, interrupted_result_json, now_ms, n, err);
+    sr_status rc = need_key(st, "fail interrupted jobs", err);
+    return rc == SR_OK ? st->ops->jobs_interrupt(st, interrupted_result_json, now_ms, n, err) : rc;
 }
 
 sr_status
 sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
 {
-    return st->ops->jobs_queued(st, rows, n, err);
+    sr_status rc = need_key(st, "list queued jobs", err);
+    return rc == SR_OK ? st->ops->jobs_queued(st, rows, n, err) : rc;
 }
 
 sr_status
 sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
 {
-    return st->ops->jobs_running(st, rows, n, err);
+    sr_status rc = need_key(st, "list running jobs", err);
+    return rc == SR_OK ? st->ops->jobs_running(st, rows, n, err) : rc;
 }
 
 sr_status
@@ -288,29 +338,87 @@ sr_module_row_fini(struct sr_module_row *row)
 }
 
 sr_status
-sr_store_module_put(sr_store *st, const char *owner, const char *hash_hex, const uint8_t *bytes,
-                    size_t len, const char *info_json, int64_t now_ms, bool *created, sr_err *err)
+sr_store_module_put(sr_store *st, const struct sr_module_put *p, bool *created,
+                    struct sr_module_usage *usage, sr_err *err)
 {
-    sr_status rc = check_owner(owner, err);
+    sr_status rc = check_owner(p->owner, err);
     if (rc != SR_OK)
         return rc;
-    if (!valid_hash(hash_hex))
+    if (!valid_hash(p->hash_hex))
         return sr_err_set(err, SR_EINVAL, "module hash must be 64 lower-case hex characters");
-    if (!bytes || !len || !info_json)
-        return sr_err_set(err, SR_EINVAL, "module '%s' has no bytes or no metadata", hash_hex);
-    return st->ops->module_put(st, owner, hash_hex, bytes, len, info_json, now_ms, created, err);
+    if (!p->bytes || !p->len || !p->info_json)
+        return sr_err_set(err, SR_EINVAL, "module '%s' has no bytes or no metadata", p->hash_hex);
+    rc = need_key(st, "store a module", err);
+    return rc == SR_OK ? st->ops->module_put(st, p, created, usage, err) : rc;
+}
+
+/* An owner and a hash that could name a claim; a malformed hash is "not found". */
+static sr_status
+check_claim(const char *owner, const char *hash_hex, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK && !valid_hash(hash_hex))
+        rc = sr_err_set(err, SR_ENOTFOUND, "module '%.70s' not found", hash_hex ? hash_hex : "");
+    return rc;
 }
 
 sr_status
 sr_store_module_get(sr_store *st, const char *owner, const char *hash_hex,
                     struct sr_module_row *out, sr_err *err)
 {
+    sr_status rc = check_claim(owner, hash_hex, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "read a module", err);
+    return rc == SR_OK ? st->ops->module_get(st, owner, hash_hex, out, err) : rc;
+}
+
+sr_status
+sr_store_module_touch(sr_store *st, const char *owner, const char *hash_hex, int64_t now_ms,
+                      sr_err *err)
+{
+    sr_status rc = check_claim(owner, hash_hex, err);
+    return rc == SR_OK ? st->ops->module_touch(st, owner, hash_hex, now_ms, err) : rc;
+}
+
+sr_status
+sr_store_module_delete(sr_store *st, const char *owner, const char *hash_hex, bool *freed,
+                       sr_err *err)
+{
+    sr_status rc = check_claim(owner, hash_hex, err);
+    return rc == SR_OK ? st->ops->module_delete(st, owner, hash_hex, freed, err) : rc;
+}
+
+sr_status
+sr_store_module_list(sr_store *st, const char *owner, size_t limit, const char *before_hash,
+                     struct sr_module_meta **rows, size_t *n, sr_err *err)
+{
+    sr_status rc = before_hash ? check_claim(owner, before_hash, err) : check_owner(owner, err);
+    if (rc == SR_OK && (limit == 0 || limit > SR_MAX_PAGE + 1))
+        rc = sr_err_set(err, SR_EINVAL, "module page size must be 1..%d, got %zu",
+                        SR_MAX_PAGE + 1, limit);
+    return rc == SR_OK ? st->ops->module_list(st, owner, limit, before_hash, rows, n, err) : rc;
+}
+
+sr_status
+sr_store_module_usage(sr_store *st, const char *owner, struct sr_module_usage *out, sr_err *err)
+{
     sr_status rc = check_owner(owner, err);
-    if (rc != SR_OK)
-        return rc;
-    if (!valid_hash(hash_hex))
-        return sr_err_set(err, SR_ENOTFOUND, "module '%.70s' not found", hash_hex ? hash_hex : "");
-    return st->ops->module_get(st, owner, hash_hex, out, err);
+    return rc == SR_OK ? st->ops->module_usage(st, owner, out, err) : rc;
+}
+
+sr_status
+sr_store_modules_expire(sr_store *st, int64_t unused_before_ms, size_t max, size_t *claims,
+                        size_t *freed, sr_err *err)
+{
+    if (max == 0)
+        return sr_err_set(err, SR_EINVAL, "module expiry batch must be at least 1");
+    size_t c = 0, f = 0;
+    sr_status rc = st->ops->modules_expire(st, unused_before_ms, max, &c, &f, err);
+    if (rc == SR_OK && claims)
+        *claims = c;
+    if (rc == SR_OK && freed)
+        *freed = f;
+    return rc;
 }
 
 /* ---- secrets and audit ---- */
@@ -361,6 +469,8 @@ sr_store_secret_get(sr_store *st, const char *owner, const char *name, struct sr
     sr_status rc = check_owner(owner, err);
     if (rc == SR_OK)
         rc = check_secret_name(name, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "read a secret's policy", err);
     return rc == SR_OK ? st->ops->secret_get(st, owner, name, out, err) : rc;
 }
 
@@ -385,6 +495,8 @@ sr_store_secret_policy(sr_store *st, const char *owner, const char *name, const 
     sr_status rc = check_owner(owner, err);
     if (rc == SR_OK)
         rc = check_secret_name(name, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "store a secret's policy", err);
     return rc == SR_OK ? st->ops->secret_policy(st, owner, name, policy_json, now_ms, err) : rc;
 }
 
@@ -402,6 +514,8 @@ sr_store_secret_list(sr_store *st, const char *owner, struct sr_secret_meta **ro
                      sr_err *err)
 {
     sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "list secrets with their policies", err);
     return rc == SR_OK ? st->ops->secret_list(st, owner, rows, n, err) : rc;
 }
 
@@ -414,20 +528,39 @@ sr_store_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err)
     if (rc == SR_OK && (!row->user || !row->outcome))
         rc = sr_err_set(err, SR_EINVAL, "audit record of '%s' lacks a user or an outcome",
                         row->name);
+    if (rc == SR_OK && (row->window_ms < 0 || row->window_ms % SR_AUDIT_WINDOW_MS != 0))
+        rc = sr_err_set(err, SR_EINVAL,
+                        "audit window %lld of '%s' is not a multiple of %lld ms at or after 0",
+                        (long long)row->window_ms, row->name, (long long)SR_AUDIT_WINDOW_MS);
     return rc == SR_OK ? st->ops->audit_add(st, row, err) : rc;
 }
 
 sr_status
 sr_store_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
-                    struct sr_audit_row **rows, size_t *n, sr_err *err)
+                    int64_t before_id, struct sr_audit_row **rows, size_t *n, sr_err *err)
 {
     sr_status rc = check_owner(owner, err);
     if (rc == SR_OK)
         rc = check_secret_name(name, err);
-    if (rc == SR_OK && (limit == 0 || limit > SR_MAX_PAGE))
+    if (rc == SR_OK && (limit == 0 || limit > SR_MAX_PAGE + 1))
         rc = sr_err_set(err, SR_EINVAL, "audit page size must be 1..%d, got %zu", SR_MAX_PAGE,
                         limit);
-    return rc == SR_OK ? st->ops->audit_list(st, owner, name, limit, rows, n, err) : rc;
+    if (rc == SR_OK && before_id < 0)
+        rc = sr_err_set(err, SR_EINVAL, "audit cursor must be 0 or a row id, got %lld",
+                        (long long)before_id);
+    return rc == SR_OK ? st->ops->audit_list(st, owner, name, limit, before_id, rows, n, err) : rc;
+}
+
+sr_status
+sr_store_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_err *err)
+{
+    if (max == 0)
+        return sr_err_set(err, SR_EINVAL, "audit purge batch must be at least 1");
+    size_t k = 0;
+    sr_status rc = st->ops->audit_purge(st, before_ms, max, &k, err);
+    if (rc == SR_OK && n)
+        *n = k;
+    return rc;
 }
 
 /* ---- storage ---- */

@@ -9,8 +9,10 @@
  * rely on: strings are non-NULL unless the public header allows NULL, owner
  * names are 1..SR_MAX_USER_NAME bytes, job ids are 32 lower-case hex
  * characters, token id prefixes are 8..64 lower-case hex characters, and
- * list limits are 1..SR_MAX_PAGE. Each entry has the contract of the public
- * function of the same name in sr_store.h.
+ * list limits are 1..SR_MAX_PAGE (+ 1 where the header says so), and every
+ * call that reads or writes sealed data has a key (st->seal_key != NULL).
+ * Each entry has the contract of the public function of the same name in
+ * sr_store.h.
  */
 #ifndef SR_STORE_INT_H
 #define SR_STORE_INT_H
@@ -23,8 +25,10 @@
 struct sr_store_ops {
     const char *name; /* "sqlite" */
 
-    /* Opens the backend at 'target' (a path for SQLite, a DSN for PostgreSQL). */
-    sr_status (*open)(const char *target, sr_store **out, sr_err *err);
+    /* Opens the backend at 'target' (a path for SQLite, a DSN for PostgreSQL)
+     * and, with 'seal_key' (borrowed; NULL without keys), seals legacy rows.
+     * The caller sets (*out)->seal_key afterwards. */
+    sr_status (*open)(const char *target, const uint8_t *seal_key, sr_store **out, sr_err *err);
     void (*close)(sr_store *st);
     int (*schema_version)(sr_store *st);
     bool (*ping)(sr_store *st);
@@ -49,11 +53,21 @@ struct sr_store_ops {
     sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
 
-    sr_status (*module_put)(sr_store *st, const char *owner, const char *hash_hex,
-                            const uint8_t *bytes, size_t len, const char *info_json, int64_t now_ms,
-                            bool *created, sr_err *err);
+    sr_status (*module_put)(sr_store *st, const struct sr_module_put *p, bool *created,
+                            struct sr_module_usage *usage, sr_err *err);
     sr_status (*module_get)(sr_store *st, const char *owner, const char *hash_hex,
                             struct sr_module_row *out, sr_err *err);
+    sr_status (*module_touch)(sr_store *st, const char *owner, const char *hash_hex,
+                              int64_t now_ms, sr_err *err);
+    sr_status (*module_delete)(sr_store *st, const char *owner, const char *hash_hex, bool *freed,
+                               sr_err *err);
+    sr_status (*module_list)(sr_store *st, const char *owner, size_t limit,
+                             const char *before_hash, struct sr_module_meta **rows, size_t *n,
+                             sr_err *err);
+    sr_status (*module_usage)(sr_store *st, const char *owner, struct sr_module_usage *out,
+                              sr_err *err);
+    sr_status (*modules_expire)(sr_store *st, int64_t unused_before_ms, size_t max,
+                                size_t *claims, size_t *freed, sr_err *err);
 
     sr_status (*secret_get)(sr_store *st, const char *owner, const char *name,
                             struct sr_secret_stored *out, sr_err *err);
@@ -67,7 +81,10 @@ struct sr_store_ops {
                              size_t *n, sr_err *err);
     sr_status (*audit_add)(sr_store *st, const struct sr_audit_row *row, sr_err *err);
     sr_status (*audit_list)(sr_store *st, const char *owner, const char *name, size_t limit,
-                            struct sr_audit_row **rows, size_t *n, sr_err *err);
+                            int64_t before_id, struct sr_audit_row **rows, size_t *n,
+                            sr_err *err);
+    sr_status (*audit_purge)(sr_store *st, int64_t before_ms, size_t max, size_t *n,
+                             sr_err *err);
 
     sr_status (*kv_ns)(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
                        sr_err *err);
@@ -83,7 +100,39 @@ struct sr_store_ops {
 /* The head of every backend's store object. */
 struct sr_store {
     const struct sr_store_ops *ops;
+    uint8_t *seal_key; /* owned (sodium_malloc, 32 bytes, read-only), freed by
+                          sr_store_close(); NULL when opened without keys */
 };
+
+/* --- the at-rest format (store_seal.c) --- */
+
+/* Bytes a sealed blob adds to its plain text: format byte, nonce, tag. */
+#define SR_STORE_SEAL_OVERHEAD 41
+
+/* Field names in the AAD; keep them stable (changing one makes every row
+ * of that column unreadable). */
+#define SR_SEAL_JOB_REQUEST "jobs.request_json"
+#define SR_SEAL_JOB_RESULT "jobs.result_json"
+#define SR_SEAL_MODULE_BYTES "modules.bytes"
+#define SR_SEAL_MODULE_INFO "modules.info_json"
+#define SR_SEAL_POLICY "secrets.policy_json"
+
+/* Derives the store key from the master keys. Returns owned *out
+ * (sr_store__key_free). */
+sr_status sr_store__key_new(const sr_keys *keys, uint8_t **out, sr_err *err);
+void sr_store__key_free(uint8_t *key);
+
+/* Seals plain[0..len) for (field, owner, record); owner "" for a module.
+ * Returns owned *out (free()). SR_EINVAL without a key. */
+sr_status sr_store__seal(const uint8_t *key, const char *field, const char *owner,
+                         const char *record, const void *plain, size_t len, uint8_t **out,
+                         size_t *out_len, sr_err *err);
+/* Opens a blob sealed for the same (field, owner, record). Returns owned
+ * *out (free()), NUL-terminated. SR_EINVAL without a key; SR_EIO, naming
+ * the field and record, for anything that does not authenticate. */
+sr_status sr_store__open(const uint8_t *key, const char *field, const char *owner,
+                         const char *record, const uint8_t *blob, size_t len, uint8_t **out,
+                         size_t *out_len, sr_err *err);
 
 /* The one table each backend file exports. */
 extern const struct sr_store_ops sr_store__sqlite_ops;

@@ -7,9 +7,13 @@
  * commit (store_sqlite_db.c) and run on the writer inside the batch
  * transaction, each in its own savepoint. Every job statement filters on
  * owner in the SQL itself. Times: 0 in a row is NULL in the table.
+ * request_json and result_json are sealed blobs (store_seal.c): sealed
+ * before the write is queued, so the crypto never runs under the group
+ * commit, and opened as rows are read.
  *
- * Sections: SQL; row codecs; tokens; jobs; modules; the ops table. Secrets
- * and their audit are in store_sqlite_secrets.c.
+ * Sections: SQL; row codecs; tokens; jobs; the ops table. Modules are in
+ * store_sqlite_modules.c, secrets and their audit in store_sqlite_secrets.c,
+ * the sealing of legacy rows in store_sqlite_seal.c.
  */
 #include "store_sqlite_int.h"
 
@@ -58,8 +62,9 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_JOB_LIST_AFTER] = "SELECT " LIST_COLS " FROM jobs "
                           "WHERE owner = ?1 AND (created_at, id) < (?3, ?4) "
                           "ORDER BY created_at DESC, id DESC LIMIT ?2",
-    [SQ_JOBS_INTERRUPT] = "UPDATE jobs SET state = 'failed', result_json = ?1, finished_at = ?2 "
-                          "WHERE state = 'running'",
+    [SQ_JOBS_RUNNING_IDS] = "SELECT id, owner FROM jobs WHERE state = 'running' ORDER BY id",
+    [SQ_JOB_INTERRUPT_ONE] = "UPDATE jobs SET state = 'failed', result_json = ?3, "
+                             "finished_at = ?4 WHERE id = ?1 AND owner = ?2 AND state = 'running'",
     [SQ_JOBS_RUNNING] =
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'running' ORDER BY created_at, id",
     [SQ_JOBS_QUEUED] =
@@ -68,10 +73,29 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_JOBS_COUNT] = "SELECT count(*) FROM jobs",
     [SQ_MODULE_PUT] = "INSERT INTO modules (hash, bytes, size, info_json, created_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
-    [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at) VALUES (?1, ?2, ?3) "
-                      "ON CONFLICT (owner, hash) DO NOTHING",
-    [SQ_MODULE_GET] = "SELECT m.bytes, m.info_json, o.created_at FROM module_owners o "
-                      "JOIN modules m ON m.hash = o.hash WHERE o.owner = ?1 AND o.hash = ?2",
+    [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
+                      "VALUES (?1, ?2, ?3, ?4, ?3)",
+    [SQ_MODULE_GET] = "SELECT m.bytes, m.info_json, o.created_at, o.last_used_at "
+                      "FROM module_owners o JOIN modules m ON m.hash = o.hash "
+                      "WHERE o.owner = ?1 AND o.hash = ?2",
+    [SQ_MODULE_CLAIM] = "SELECT size FROM module_owners WHERE owner = ?1 AND hash = ?2",
+    [SQ_MODULE_USAGE] =
+        "SELECT count(*), coalesce(sum(size), 0) FROM module_owners WHERE owner = ?1",
+    [SQ_MODULE_TOUCH] = "UPDATE module_owners SET last_used_at = max(last_used_at, ?3) "
+                        "WHERE owner = ?1 AND hash = ?2",
+    [SQ_MODULE_DISOWN] = "DELETE FROM module_owners WHERE owner = ?1 AND hash = ?2",
+    [SQ_MODULE_FREE] = "DELETE FROM modules WHERE hash = ?1 "
+                       "AND NOT EXISTS (SELECT 1 FROM module_owners WHERE hash = ?1)",
+    [SQ_MODULE_CURSOR] = "SELECT created_at FROM module_owners WHERE owner = ?1 AND hash = ?2",
+    [SQ_MODULE_LIST_FIRST] = "SELECT o.hash, m.size, o.size, o.created_at, o.last_used_at "
+                             "FROM module_owners o JOIN modules m ON m.hash = o.hash "
+                             "WHERE o.owner = ?1 ORDER BY o.created_at DESC, o.hash DESC LIMIT ?2",
+    [SQ_MODULE_LIST_AFTER] = "SELECT o.hash, m.size, o.size, o.created_at, o.last_used_at "
+                             "FROM module_owners o JOIN modules m ON m.hash = o.hash "
+                             "WHERE o.owner = ?1 AND (o.created_at, o.hash) < (?3, ?4) "
+                             "ORDER BY o.created_at DESC, o.hash DESC LIMIT ?2",
+    [SQ_MODULES_STALE] = "SELECT owner, hash FROM module_owners WHERE last_used_at < ?1 "
+                         "ORDER BY last_used_at LIMIT ?2",
     [SQ_SECRET_GET] =
         "SELECT blob, version, policy_json FROM secrets WHERE owner = ?1 AND name = ?2",
     [SQ_SECRET_INSERT] = "INSERT INTO secrets (owner, name, version, blob, created_at, updated_at) "
@@ -84,10 +108,22 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_SECRET_LIST] = "SELECT name, version, policy_json, created_at, updated_at FROM secrets "
                        "WHERE owner = ?1 ORDER BY name",
     [SQ_AUDIT_ADD] = "INSERT INTO secret_audit (owner, name, job_id, user, version, outcome, "
-                     "reason, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [SQ_AUDIT_LIST] = "SELECT owner, name, job_id, user, version, outcome, reason, time_ms "
-                      "FROM secret_audit "
-                      "WHERE owner = ?1 AND name = ?2 ORDER BY time_ms DESC, id DESC LIMIT ?3",
+                     "reason, time_ms, last_ms, count, window_ms) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, NULL)",
+    [SQ_AUDIT_WINDOW] = "SELECT count(*), coalesce(sum(count), 0), "
+                        "coalesce(max(name = ?4 AND outcome = ?5), 0) FROM secret_audit "
+                        "WHERE owner = ?1 AND user = ?2 AND window_ms = ?3",
+    [SQ_AUDIT_SUMMARY] =
+        "INSERT INTO secret_audit (owner, name, job_id, user, version, outcome, reason, "
+        "time_ms, last_ms, count, window_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, ?9) "
+        "ON CONFLICT (owner, name, user, outcome, window_ms) WHERE window_ms IS NOT NULL "
+        "DO UPDATE SET count = count + 1, last_ms = max(last_ms, excluded.last_ms), "
+        "job_id = excluded.job_id, reason = excluded.reason, version = excluded.version",
+    [SQ_AUDIT_LIST] = "SELECT id, owner, name, job_id, user, version, outcome, reason, time_ms, "
+                      "last_ms, count, window_ms FROM secret_audit "
+                      "WHERE owner = ?1 AND name = ?2 AND id < ?4 ORDER BY id DESC LIMIT ?3",
+    [SQ_AUDIT_PURGE] = "DELETE FROM secret_audit WHERE id IN "
+                       "(SELECT id FROM secret_audit WHERE last_ms < ?1 LIMIT ?2)",
     [SQ_KV_NS] =
         "SELECT version, keys, bytes FROM storage_namespaces WHERE owner = ?1 AND name = ?2",
     [SQ_KV_GET] = "SELECT value, size, version FROM storage_entries "
@@ -145,6 +181,41 @@ sr_store__sq_col_dup(sqlite3_stmt *stmt, int i, char **out, sr_err *err)
     return SR_OK;
 }
 
+int
+sr_store__sq_bind_blob(sqlite3_stmt *stmt, int i, const uint8_t *p, size_t len)
+{
+    return p ? sqlite3_bind_blob64(stmt, i, p, len, SQLITE_STATIC) : sqlite3_bind_null(stmt, i);
+}
+
+sr_status
+sr_store__sq_col_open(const uint8_t *key, sqlite3_stmt *stmt, int i, const char *field,
+                      const char *owner, const char *record, char **out, size_t *out_len,
+                      sr_err *err)
+{
+    *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    int type = sqlite3_column_type(stmt, i);
+    if (type == SQLITE_NULL)
+        return SR_OK;
+    if (type != SQLITE_BLOB) /* clear text of a legacy row that was never sealed */
+        return sr_err_set(err, SR_EIO,
+                          "stored %s of '%s' is not sealed: open the database with the master "
+                          "keys once to seal rows written by an older sealrun",
+                          field, record);
+    const uint8_t *blob = sqlite3_column_blob(stmt, i);
+    size_t len = (size_t)sqlite3_column_bytes(stmt, i);
+    uint8_t *plain = NULL;
+    size_t plain_len = 0;
+    sr_status rc = sr_store__open(key, field, owner, record, blob, len, &plain, &plain_len, err);
+    if (rc == SR_OK) {
+        *out = (char *)plain;
+        if (out_len)
+            *out_len = plain_len;
+    }
+    return rc;
+}
+
 static sr_status
 parse_state(const char *text, enum sr_job_state *out, sr_err *err)
 {
@@ -158,23 +229,27 @@ parse_state(const char *text, enum sr_job_state *out, sr_err *err)
                       text ? text : "(null)");
 }
 
-/* Reads JOB_COLS (or LIST_COLS) of the current row into *row. On failure
- * *row is left empty (fini'd). */
+/* Reads JOB_COLS (or LIST_COLS) of the current row into *row, opening the
+ * sealed columns with 'key'. On failure *row is left empty (fini'd). */
 static sr_status
-read_job(sqlite3_stmt *stmt, struct sr_job_row *row, sr_err *err)
+read_job(const uint8_t *key, sqlite3_stmt *stmt, struct sr_job_row *row, sr_err *err)
 {
     memset(row, 0, sizeof(*row));
     const char *id = (const char *)sqlite3_column_text(stmt, 0);
     (void)snprintf(row->id, sizeof(row->id), "%s", id ? id : "");
     sr_status rc = sr_store__sq_col_dup(stmt, 1, &row->owner, err);
+    if (rc == SR_OK && !row->owner)
+        rc = sr_err_set(err, SR_EINTERNAL, "stored job '%s' has no owner", row->id);
     if (rc == SR_OK)
         rc = parse_state((const char *)sqlite3_column_text(stmt, 2), &row->state, err);
     if (rc == SR_OK)
         rc = sr_store__sq_col_dup(stmt, 3, &row->runtime, err);
     if (rc == SR_OK)
-        rc = sr_store__sq_col_dup(stmt, 4, &row->request_json, err);
+        rc = sr_store__sq_col_open(key, stmt, 4, SR_SEAL_JOB_REQUEST, row->owner, row->id,
+                                   &row->request_json, NULL, err);
     if (rc == SR_OK)
-        rc = sr_store__sq_col_dup(stmt, 5, &row->result_json, err);
+        rc = sr_store__sq_col_open(key, stmt, 5, SR_SEAL_JOB_RESULT, row->owner, row->id,
+                                   &row->result_json, NULL, err);
     if (rc != SR_OK) {
         sr_job_row_fini(row);
         return rc;
@@ -227,7 +302,7 @@ grow(void *rows, size_t *cap, size_t size, sr_err *err)
 }
 
 sr_status
-sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
+sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read, void *ctx,
                      sr_store__sq_fini_fn fini, const char *what, void **out, size_t *out_n,
                      sr_err *err)
 {
@@ -244,7 +319,7 @@ sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
             }
             rows = p;
         }
-        rc = read(stmt, rows + n * size, err); /* on failure the row is left empty */
+        rc = read(ctx, stmt, rows + n * size, err); /* on failure the row is left empty */
         n += rc == SR_OK;
     }
     if (rc == SR_OK && src != SQLITE_DONE)
@@ -261,9 +336,9 @@ sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
 }
 
 static sr_status
-read_job_row(sqlite3_stmt *stmt, void *row, sr_err *err)
+read_job_row(void *ctx, sqlite3_stmt *stmt, void *row, sr_err *err)
 {
-    return read_job(stmt, row, err);
+    return read_job(ctx, stmt, row, err);
 }
 
 static void
@@ -273,8 +348,9 @@ fini_job_row(void *row)
 }
 
 static sr_status
-read_token_row(sqlite3_stmt *stmt, void *row, sr_err *err)
+read_token_row(void *ctx, sqlite3_stmt *stmt, void *row, sr_err *err)
 {
+    (void)ctx;
     return read_token(stmt, row, err);
 }
 
@@ -286,17 +362,18 @@ fini_token_row(void *row)
 
 /* Steps a bound statement to the end, collecting every job row. */
 static sr_status
-collect_jobs(sqlite3_stmt *stmt, struct sr_job_row **out, size_t *out_n, sr_err *err)
+collect_jobs(const struct sq_store *s, sqlite3_stmt *stmt, struct sr_job_row **out, size_t *out_n,
+             sr_err *err)
 {
-    return sr_store__sq_collect(stmt, sizeof(**out), read_job_row, fini_job_row, "jobs",
-                                (void **)out, out_n, err);
+    return sr_store__sq_collect(stmt, sizeof(**out), read_job_row, s->base.seal_key, fini_job_row,
+                                "jobs", (void **)out, out_n, err);
 }
 
 static sr_status
 collect_tokens(sqlite3_stmt *stmt, struct sr_token_row **out, size_t *out_n, sr_err *err)
 {
-    return sr_store__sq_collect(stmt, sizeof(**out), read_token_row, fini_token_row, "tokens",
-                                (void **)out, out_n, err);
+    return sr_store__sq_collect(stmt, sizeof(**out), read_token_row, NULL, fini_token_row,
+                                "tokens", (void **)out, out_n, err);
 }
 
 /* Runs a bound write statement to completion. */
@@ -452,10 +529,44 @@ sq_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err
 
 /* --- jobs --- */
 
+/* A job row with its sealed columns, sealed before the write is queued. */
+struct job_write {
+    const struct sr_job_row *row;
+    uint8_t *request; /* owned sealed request_json, or NULL */
+    size_t request_len;
+    uint8_t *result; /* owned sealed result_json, or NULL */
+    size_t result_len;
+};
+
+static sr_status
+job_write_seal(const uint8_t *key, const struct sr_job_row *r, bool with_request,
+               struct job_write *w, sr_err *err)
+{
+    memset(w, 0, sizeof(*w));
+    w->row = r;
+    sr_status rc = SR_OK;
+    if (with_request && r->request_json)
+        rc = sr_store__seal(key, SR_SEAL_JOB_REQUEST, r->owner, r->id, r->request_json,
+                            strlen(r->request_json), &w->request, &w->request_len, err);
+    if (rc == SR_OK && r->result_json)
+        rc = sr_store__seal(key, SR_SEAL_JOB_RESULT, r->owner, r->id, r->result_json,
+                            strlen(r->result_json), &w->result, &w->result_len, err);
+    return rc;
+}
+
+static void
+job_write_fini(struct job_write *w)
+{
+    free(w->request);
+    free(w->result);
+    memset(w, 0, sizeof(*w));
+}
+
 static sr_status
 w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
 {
-    const struct sr_job_row *r = arg;
+    const struct job_write *w = arg;
+    const struct sr_job_row *r = w->row;
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_JOB_INSERT, &stmt, err);
     if (rc != SR_OK)
@@ -464,8 +575,8 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
     b = b ? b : sr_store__sq_bind_text(stmt, 3, sr_job_state_name(r->state));
     b = b ? b : sr_store__sq_bind_text(stmt, 4, r->runtime);
-    b = b ? b : sr_store__sq_bind_text(stmt, 5, r->request_json);
-    b = b ? b : sr_store__sq_bind_text(stmt, 6, r->result_json);
+    b = b ? b : sr_store__sq_bind_blob(stmt, 5, w->request, w->request_len);
+    b = b ? b : sr_store__sq_bind_blob(stmt, 6, w->result, w->result_len);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->created_at_ms);
     b = b ? b : bind_ms(stmt, 8, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 9, r->finished_at_ms);
@@ -479,15 +590,10 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
 }
 
 static sr_status
-sq_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err)
-{
-    return sr_store__sq_write((struct sq_store *)st, w_job_insert, (void *)(uintptr_t)row, err);
-}
-
-static sr_status
 w_job_update(struct sq_conn *c, void *arg, sr_err *err)
 {
-    const struct sr_job_row *r = arg;
+    const struct job_write *w = arg;
+    const struct sr_job_row *r = w->row;
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_JOB_UPDATE, &stmt, err);
     if (rc != SR_OK)
@@ -495,7 +601,7 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
     int b = sr_store__sq_bind_text(stmt, 1, r->id);
     b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
     b = b ? b : sr_store__sq_bind_text(stmt, 3, sr_job_state_name(r->state));
-    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->result_json);
+    b = b ? b : sr_store__sq_bind_blob(stmt, 4, w->result, w->result_len);
     b = b ? b : bind_ms(stmt, 5, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
@@ -508,9 +614,27 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
 }
 
 static sr_status
+job_write(sr_store *st, const struct sr_job_row *row, bool insert, sr_err *err)
+{
+    struct job_write w;
+    sr_status rc = job_write_seal(st->seal_key, row, insert, &w, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_write((struct sq_store *)st, insert ? w_job_insert : w_job_update, &w,
+                                err);
+    job_write_fini(&w);
+    return rc;
+}
+
+static sr_status
+sq_job_insert(sr_store *st, const struct sr_job_row *row, sr_err *err)
+{
+    return job_write(st, row, true, err);
+}
+
+static sr_status
 sq_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err)
 {
-    return sr_store__sq_write((struct sq_store *)st, w_job_update, (void *)(uintptr_t)row, err);
+    return job_write(st, row, false, err);
 }
 
 static sr_status
@@ -525,7 +649,7 @@ sq_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *o
         b = b ? b : sr_store__sq_bind_text(stmt, 2, owner);
         int src = b ? b : sqlite3_step(stmt);
         struct sr_job_row row;
-        if (src == SQLITE_ROW && (rc = read_job(stmt, &row, err)) == SR_OK)
+        if (src == SQLITE_ROW && (rc = read_job(st->seal_key, stmt, &row, err)) == SR_OK)
             *out = row;
         else if (src == SQLITE_DONE)
             rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", id);
@@ -589,32 +713,99 @@ sq_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id
     sqlite3_stmt *stmt = NULL;
     sr_status rc = bind_page(c, owner, limit, before_id, &stmt, err);
     if (rc == SR_OK)
-        rc = collect_jobs(stmt, rows, n, err);
+        rc = collect_jobs(s, stmt, rows, n, err);
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
     return rc;
 }
 
+/* One running job to fail: its id, owner and sealed result. */
+struct interrupted {
+    char id[33];
+    char *owner;
+    uint8_t *result;
+    size_t result_len;
+};
+
 struct interrupt_arg {
+    const uint8_t *key;
     const char *result_json;
     int64_t now_ms;
     size_t n;
 };
 
+/* Reads the running jobs' ids and owners on the writer (inside the write,
+ * so none can start or finish meanwhile). Owned array of *out_n. */
+static sr_status
+running_ids(struct sq_conn *c, struct interrupted **out, size_t *out_n, sr_err *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    struct interrupted *v = NULL;
+    size_t n = 0, cap = 0;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_RUNNING_IDS, &stmt, err);
+    int src = SQLITE_OK;
+    while (rc == SR_OK && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            void *p = grow(v, &cap, sizeof(*v), err);
+            if (!p) {
+                rc = err ? err->status : SR_ENOMEM;
+                break;
+            }
+            v = p;
+        }
+        memset(&v[n], 0, sizeof(v[n]));
+        const char *id = (const char *)sqlite3_column_text(stmt, 0);
+        (void)snprintf(v[n].id, sizeof(v[n].id), "%s", id ? id : "");
+        rc = sr_store__sq_col_dup(stmt, 1, &v[n].owner, err);
+        n += rc == SR_OK;
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(c->db, src, err, "cannot list running jobs");
+    sr_store__sq_done(stmt);
+    *out = v;
+    *out_n = n;
+    return rc;
+}
+
+static sr_status
+interrupt_one(struct sq_conn *c, const struct interrupt_arg *a, struct interrupted *j,
+              sr_err *err)
+{
+    sr_status rc = sr_store__seal(a->key, SR_SEAL_JOB_RESULT, j->owner ? j->owner : "", j->id,
+                                  a->result_json, strlen(a->result_json), &j->result,
+                                  &j->result_len, err);
+    sqlite3_stmt *stmt = NULL;
+    if (rc == SR_OK)
+        rc = sr_store__sq_stmt(c, SQ_JOB_INTERRUPT_ONE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, j->id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, j->owner);
+    b = b ? b : sr_store__sq_bind_blob(stmt, 3, j->result, j->result_len);
+    b = b ? b : sqlite3_bind_int64(stmt, 4, a->now_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "interrupt job", j->id);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+/* Each row is sealed for its own id and owner, so the sweep is one
+ * update per running job (at start only; they are few). */
 static sr_status
 w_jobs_interrupt(struct sq_conn *c, void *arg, sr_err *err)
 {
     struct interrupt_arg *a = arg;
-    sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_JOBS_INTERRUPT, &stmt, err);
-    if (rc != SR_OK)
-        return rc;
-    int b = sr_store__sq_bind_text(stmt, 1, a->result_json);
-    b = b ? b : sqlite3_bind_int64(stmt, 2, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
-           : sr_store__sq_step_done(stmt, err, "interrupt", "running jobs");
-    sr_store__sq_done(stmt);
-    a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
+    struct interrupted *jobs = NULL;
+    size_t n = 0;
+    sr_status rc = running_ids(c, &jobs, &n, err);
+    for (size_t i = 0; rc == SR_OK && i < n; i++)
+        rc = interrupt_one(c, a, &jobs[i], err);
+    a->n = rc == SR_OK ? n : 0;
+    for (size_t i = 0; i < n; i++) {
+        free(jobs[i].owner);
+        free(jobs[i].result);
+    }
+    free(jobs);
     return rc;
 }
 
@@ -622,7 +813,7 @@ static sr_status
 sq_jobs_interrupt(sr_store *st, const char *interrupted_result_json, int64_t now_ms, size_t *n,
                   sr_err *err)
 {
-    struct interrupt_arg a = {interrupted_result_json, now_ms, 0};
+    struct interrupt_arg a = {st->seal_key, interrupted_result_json, now_ms, 0};
     sr_status rc = sr_store__sq_write((struct sq_store *)st, w_jobs_interrupt, &a, err);
     if (rc == SR_OK && n)
         *n = a.n;
@@ -637,7 +828,7 @@ jobs_in_state(sr_store *st, enum sq_stmt which, struct sr_job_row **rows, size_t
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, which, &stmt, err);
     if (rc == SR_OK)
-        rc = collect_jobs(stmt, rows, n, err);
+        rc = collect_jobs(s, stmt, rows, n, err);
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
     return rc;
@@ -714,10 +905,10 @@ sq_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 /* --- the ops table --- */
 
 static sr_status
-sq_open(const char *path, sr_store **out, sr_err *err)
+sq_open(const char *path, const uint8_t *seal_key, sr_store **out, sr_err *err)
 {
     struct sq_store *s = NULL;
-    sr_status rc = sr_store__sq_open(path, &s, err);
+    sr_status rc = sr_store__sq_open(path, seal_key, &s, err);
     if (rc == SR_OK)
         *out = &s->base;
     return rc;
@@ -752,102 +943,6 @@ sr_store__sqlite_stats(sr_store *st, uint64_t *commits, uint64_t *writes)
     pthread_mutex_unlock(&s->wlock);
 }
 
-/* --- modules --- */
-
-struct module_put_arg {
-    const char *owner;
-    const char *hash;
-    const uint8_t *bytes;
-    size_t len;
-    const char *info_json;
-    int64_t now_ms;
-    bool created;
-};
-
-static sr_status
-w_module_put(struct sq_conn *c, void *arg, sr_err *err)
-{
-    struct module_put_arg *a = arg;
-    sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_MODULE_PUT, &stmt, err);
-    if (rc != SR_OK)
-        return rc;
-    int b = sr_store__sq_bind_text(stmt, 1, a->hash);
-    b = b ? b : sqlite3_bind_blob64(stmt, 2, a->bytes, a->len, SQLITE_STATIC);
-    b = b ? b : sqlite3_bind_int64(stmt, 3, (sqlite3_int64)a->len);
-    b = b ? b : sr_store__sq_bind_text(stmt, 4, a->info_json);
-    b = b ? b : sqlite3_bind_int64(stmt, 5, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
-           : sr_store__sq_step_done(stmt, err, "store module", a->hash);
-    sr_store__sq_done(stmt);
-    if (rc != SR_OK)
-        return rc;
-    rc = sr_store__sq_stmt(c, SQ_MODULE_OWN, &stmt, err);
-    if (rc != SR_OK)
-        return rc;
-    b = sr_store__sq_bind_text(stmt, 1, a->owner);
-    b = b ? b : sr_store__sq_bind_text(stmt, 2, a->hash);
-    b = b ? b : sqlite3_bind_int64(stmt, 3, a->now_ms);
-    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
-           : sr_store__sq_step_done(stmt, err, "record the owner of module", a->hash);
-    a->created = rc == SR_OK && sqlite3_changes(c->db) > 0;
-    sr_store__sq_done(stmt);
-    return rc;
-}
-
-static sr_status
-sq_module_put(sr_store *st, const char *owner, const char *hash_hex, const uint8_t *bytes,
-              size_t len, const char *info_json, int64_t now_ms, bool *created, sr_err *err)
-{
-    struct module_put_arg a = {owner, hash_hex, bytes, len, info_json, now_ms, false};
-    sr_status rc = sr_store__sq_write((struct sq_store *)st, w_module_put, &a, err);
-    if (rc == SR_OK && created)
-        *created = a.created;
-    return rc;
-}
-
-static sr_status
-read_module(sqlite3_stmt *stmt, struct sr_module_row *out, sr_err *err)
-{
-    size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
-    const void *p = sqlite3_column_blob(stmt, 0);
-    out->bytes = malloc(len ? len : 1);
-    if (!out->bytes)
-        return sr_err_set(err, SR_ENOMEM, "out of memory loading a module of %zu bytes", len);
-    if (len)
-        memcpy(out->bytes, p, len);
-    out->len = len;
-    out->created_at_ms = sqlite3_column_int64(stmt, 2);
-    sr_status rc = sr_store__sq_col_dup(stmt, 1, &out->info_json, err);
-    if (rc != SR_OK)
-        sr_module_row_fini(out);
-    return rc;
-}
-
-static sr_status
-sq_module_get(sr_store *st, const char *owner, const char *hash_hex, struct sr_module_row *out,
-              sr_err *err)
-{
-    struct sq_store *s = (struct sq_store *)st;
-    struct sq_conn *c = sr_store__sq_reader(s);
-    sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_MODULE_GET, &stmt, err);
-    if (rc == SR_OK) {
-        int b = sr_store__sq_bind_text(stmt, 1, owner);
-        b = b ? b : sr_store__sq_bind_text(stmt, 2, hash_hex);
-        int src = b ? b : sqlite3_step(stmt);
-        if (src == SQLITE_ROW)
-            rc = read_module(stmt, out, err);
-        else if (src == SQLITE_DONE)
-            rc = sr_err_set(err, SR_ENOTFOUND, "module '%s' not found", hash_hex);
-        else
-            rc = sr_store__sq_fail(c->db, src, err, "cannot load module '%s'", hash_hex);
-    }
-    sr_store__sq_done(stmt);
-    sr_store__sq_reader_put(s, c);
-    return rc;
-}
-
 const struct sr_store_ops sr_store__sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -867,8 +962,13 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_running = sq_jobs_running,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
-    .module_put = sq_module_put,
-    .module_get = sq_module_get,
+    .module_put = sr_store__sq_module_put,
+    .module_get = sr_store__sq_module_get,
+    .module_touch = sr_store__sq_module_touch,
+    .module_delete = sr_store__sq_module_delete,
+    .module_list = sr_store__sq_module_list,
+    .module_usage = sr_store__sq_module_usage,
+    .modules_expire = sr_store__sq_modules_expire,
     .secret_get = sr_store__sq_secret_get,
     .secret_put = sr_store__sq_secret_put,
     .secret_policy = sr_store__sq_secret_policy,
@@ -876,6 +976,7 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .secret_list = sr_store__sq_secret_list,
     .audit_add = sr_store__sq_audit_add,
     .audit_list = sr_store__sq_audit_list,
+    .audit_purge = sr_store__sq_audit_purge,
     .kv_ns = sr_store__sq_kv_ns,
     .kv_get = sr_store__sq_kv_get,
     .kv_list = sr_store__sq_kv_list,

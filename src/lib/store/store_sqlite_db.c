@@ -300,7 +300,7 @@ sync_init(struct sq_store *s, sr_err *err)
 }
 
 sr_status
-sr_store__sq_open(const char *path, struct sq_store **out, sr_err *err)
+sr_store__sq_open(const char *path, const uint8_t *seal_key, struct sq_store **out, sr_err *err)
 {
     struct sq_store *s = calloc(1, sizeof(*s));
     if (!s)
@@ -315,6 +315,8 @@ sr_store__sq_open(const char *path, struct sq_store **out, sr_err *err)
         rc = conn_open(&s->writer, path, true, err);
     if (rc == SR_OK)
         rc = migrate(s, err);
+    if (rc == SR_OK && seal_key) /* before any reader exists: nothing reads a legacy row */
+        rc = sr_store__sq_seal_legacy(s, seal_key, err);
     for (size_t i = 0; rc == SR_OK && i < SQ_READERS; i++) {
         rc = conn_open(&s->readers[i], path, false, err);
         s->readers[i].next_free = s->free_readers;

@@ -49,7 +49,8 @@ enum sq_stmt {
     SQ_JOB_CURSOR,
     SQ_JOB_LIST_FIRST,
     SQ_JOB_LIST_AFTER,
-    SQ_JOBS_INTERRUPT,
+    SQ_JOBS_RUNNING_IDS,
+    SQ_JOB_INTERRUPT_ONE,
     SQ_JOBS_QUEUED,
     SQ_JOBS_RUNNING,
     SQ_JOBS_PURGE,
@@ -57,6 +58,15 @@ enum sq_stmt {
     SQ_MODULE_PUT,
     SQ_MODULE_OWN,
     SQ_MODULE_GET,
+    SQ_MODULE_CLAIM,
+    SQ_MODULE_USAGE,
+    SQ_MODULE_TOUCH,
+    SQ_MODULE_DISOWN,
+    SQ_MODULE_FREE,
+    SQ_MODULE_CURSOR,
+    SQ_MODULE_LIST_FIRST,
+    SQ_MODULE_LIST_AFTER,
+    SQ_MODULES_STALE,
     SQ_SECRET_GET,
     SQ_SECRET_INSERT,
     SQ_SECRET_UPDATE,
@@ -64,7 +74,10 @@ enum sq_stmt {
     SQ_SECRET_DELETE,
     SQ_SECRET_LIST,
     SQ_AUDIT_ADD,
+    SQ_AUDIT_WINDOW,
+    SQ_AUDIT_SUMMARY,
     SQ_AUDIT_LIST,
+    SQ_AUDIT_PURGE,
     SQ_KV_NS,
     SQ_KV_GET,
     SQ_KV_LIST,
@@ -109,8 +122,10 @@ struct sq_store {
 typedef sr_status (*sq_write_fn)(struct sq_conn *c, void *arg, sr_err *err);
 
 /* Opens connections, sets WAL/synchronous/busy_timeout/foreign keys, applies
- * migrations. Returns owned: sr_store__sq_close. */
-sr_status sr_store__sq_open(const char *path, struct sq_store **out, sr_err *err);
+ * migrations and, with 'seal_key' (borrowed), seals legacy rows
+ * (sr_store__sq_seal_legacy). Returns owned: sr_store__sq_close. */
+sr_status sr_store__sq_open(const char *path, const uint8_t *seal_key, struct sq_store **out,
+                            sr_err *err);
 void sr_store__sq_close(struct sq_store *s);
 
 /* Queues 'fn' and returns once a commit holding it is durable (or it failed). */
@@ -137,14 +152,46 @@ sr_status sr_store__sq_step_done(sqlite3_stmt *stmt, sr_err *err, const char *wh
                                  const char *subject);
 
 /* Steps a bound statement to its end, reading each row into a growing array
- * of 'size'-byte rows with 'read' (which leaves a row empty when it fails).
- * On failure every row read is released with 'fini' and nothing is returned;
- * 'what' names the rows in the message. Returns owned *out (free()). */
-typedef sr_status (*sr_store__sq_row_fn)(sqlite3_stmt *stmt, void *row, sr_err *err);
+ * of 'size'-byte rows with 'read' (which gets 'ctx' and leaves a row empty
+ * when it fails). On failure every row read is released with 'fini' and
+ * nothing is returned; 'what' names the rows in the message. Returns owned
+ * *out (free()). */
+typedef sr_status (*sr_store__sq_row_fn)(void *ctx, sqlite3_stmt *stmt, void *row, sr_err *err);
 typedef void (*sr_store__sq_fini_fn)(void *row);
 sr_status sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
-                               sr_store__sq_fini_fn fini, const char *what, void **out,
+                               void *ctx, sr_store__sq_fini_fn fini, const char *what, void **out,
                                size_t *out_n, sr_err *err);
+
+/* Opens sealed column i of the current row into an owned NUL-terminated
+ * string, its length in *out_len (may be NULL); NULL stays NULL. A column
+ * in clear (a legacy row) is SR_EIO. */
+sr_status sr_store__sq_col_open(const uint8_t *key, sqlite3_stmt *stmt, int i, const char *field,
+                                const char *owner, const char *record, char **out,
+                                size_t *out_len, sr_err *err);
+/* Binds a sealed blob (NULL binds NULL). */
+int sr_store__sq_bind_blob(sqlite3_stmt *stmt, int i, const uint8_t *p, size_t len);
+
+/* Seals the rows a sealrun from before at-rest sealing wrote in clear (jobs,
+ * modules, policies), in one transaction on the writer, when the store_meta
+ * flag says it is due; then compacts the file. store_sqlite_seal.c */
+sr_status sr_store__sq_seal_legacy(struct sq_store *s, const uint8_t *key, sr_err *err);
+
+/* WebAssembly modules and their claims (store_sqlite_modules.c); see sr_store.h. */
+sr_status sr_store__sq_module_put(sr_store *st, const struct sr_module_put *p, bool *created,
+                                  struct sr_module_usage *usage, sr_err *err);
+sr_status sr_store__sq_module_get(sr_store *st, const char *owner, const char *hash_hex,
+                                  struct sr_module_row *out, sr_err *err);
+sr_status sr_store__sq_module_touch(sr_store *st, const char *owner, const char *hash_hex,
+                                    int64_t now_ms, sr_err *err);
+sr_status sr_store__sq_module_delete(sr_store *st, const char *owner, const char *hash_hex,
+                                     bool *freed, sr_err *err);
+sr_status sr_store__sq_module_list(sr_store *st, const char *owner, size_t limit,
+                                   const char *before_hash, struct sr_module_meta **rows,
+                                   size_t *n, sr_err *err);
+sr_status sr_store__sq_module_usage(sr_store *st, const char *owner, struct sr_module_usage *out,
+                                    sr_err *err);
+sr_status sr_store__sq_modules_expire(sr_store *st, int64_t unused_before_ms, size_t max,
+                                      size_t *claims, size_t *freed, sr_err *err);
 
 /* Secrets and their audit (store_sqlite_secrets.c); see sr_store.h. */
 sr_status sr_store__sq_secret_get(sr_store *st, const char *owner, const char *name,
@@ -160,7 +207,10 @@ sr_status sr_store__sq_secret_list(sr_store *st, const char *owner, struct sr_se
                                    size_t *n, sr_err *err);
 sr_status sr_store__sq_audit_add(sr_store *st, const struct sr_audit_row *row, sr_err *err);
 sr_status sr_store__sq_audit_list(sr_store *st, const char *owner, const char *name, size_t limit,
-                                  struct sr_audit_row **rows, size_t *n, sr_err *err);
+                                  int64_t before_id, struct sr_audit_row **rows, size_t *n,
+                                  sr_err *err);
+sr_status sr_store__sq_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n,
+                                   sr_err *err);
 
 /* Storage namespaces and entries (store_sqlite_storage.c); see sr_store.h. */
 sr_status sr_store__sq_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,

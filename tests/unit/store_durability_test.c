@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "sealrun/sr_store.h"
+#include "store_keys.h"
 #include "store_int.h"
 
 #define THREADS 4
@@ -115,7 +116,7 @@ test_concurrent_writers(void **state)
     struct fixture *f = *state;
     sr_store *st = NULL;
     sr_err err = {0};
-    assert_int_equal(sr_store_open_sqlite(f->path, &st, &err), SR_OK);
+    assert_int_equal(test_store_open(f->path, &st, &err), SR_OK);
     pthread_t t[THREADS];
     struct worker w[THREADS];
     for (unsigned i = 0; i < THREADS; i++) {
@@ -154,7 +155,7 @@ static void
 child_insert_forever(const char *path, int fd)
 {
     sr_store *st = NULL;
-    if (sr_store_open_sqlite(path, &st, NULL) != SR_OK)
+    if (test_store_open(path, &st, NULL) != SR_OK)
         _exit(2);
     struct sr_job_row running = job(7, "bob", SR_JOB_RUNNING);
     running.started_at_ms = 1500;
@@ -207,7 +208,7 @@ test_acknowledged_rows_survive_kill9(void **state)
 
     sr_store *st = NULL;
     sr_err err = {0};
-    assert_int_equal(sr_store_open_sqlite(f->path, &st, &err), SR_OK);
+    assert_int_equal(test_store_open(f->path, &st, &err), SR_OK);
     struct sr_job_row got = {0};
     for (size_t i = 1; i <= ACKED; i++) {
         if (sr_store_job_get(st, "alice", ids[i], &got, &err) != SR_OK)
@@ -234,7 +235,7 @@ test_two_stores_on_one_file(void **state)
     struct fixture *f = *state;
     sr_store *a = NULL, *b = NULL;
     sr_err err = {0};
-    assert_int_equal(sr_store_open_sqlite(f->path, &a, &err), SR_OK);
+    assert_int_equal(test_store_open(f->path, &a, &err), SR_OK);
     assert_int_equal(sr_store_open_sqlite(f->path, &b, &err), SR_OK);
     uint8_t h[32];
     memset(h, 0x5a, sizeof(h));

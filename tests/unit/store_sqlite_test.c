@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "sealrun/sr_store.h"
+#include "store_keys.h"
 #include "store_int.h"
 
 struct fixture {
@@ -42,7 +43,7 @@ setup(void **state)
         return -1;
     (void)snprintf(f->path, sizeof(f->path), "%s/sealrun.db", f->dir);
     sr_err err = {0};
-    if (sr_store_open_sqlite(f->path, &f->st, &err) != SR_OK) {
+    if (test_store_open(f->path, &f->st, &err) != SR_OK) {
         fprintf(stderr, "open: %s\n", err.msg);
         return -1;
     }
@@ -120,7 +121,7 @@ test_migrations_apply_once(void **state)
     insert(f->st, job(1, "alice", SR_JOB_QUEUED, 100));
     sr_store_close(f->st);
     sr_err err = {0};
-    assert_int_equal(sr_store_open_sqlite(f->path, &f->st, &err), SR_OK);
+    assert_int_equal(test_store_open(f->path, &f->st, &err), SR_OK);
     assert_int_equal(sr_store_schema_version(f->st), (int)sr_store__migration_count);
     assert_int_equal(count_versions(f->path), (int)sr_store__migration_count);
     int64_t total = 0;

@@ -394,6 +394,12 @@ test_legacy_database_is_sealed_in_place(void **state)
     assert_int_equal(sr_store_module_usage(st, "alice", &u, &e), SR_OK);
     assert_int_equal(u.count, 1);
     assert_int_equal(u.bytes, sizeof(module_bytes) + strlen(module_info));
+    /* uses were never recorded before: a migrated claim counts as used at
+     * the upgrade, not at its upload (it must not expire at once) */
+    struct sr_module_row m = {0};
+    assert_int_equal(sr_store_module_get(st, "alice", HASH_A, &m, &e), SR_OK);
+    assert_true(m.last_used_at_ms > sr_now_ms() - 3600 * 1000);
+    sr_module_row_fini(&m);
     struct sr_audit_row *rows = NULL;
     size_t n = 0;
     assert_int_equal(sr_store_audit_list(st, "alice", "S", 10, 0, &rows, &n, &e), SR_OK);

@@ -22,13 +22,14 @@ INSERT INTO store_meta (key, value)
 
 -- A claim counts its module's bytes plus the description's against the
 -- owner's quota (size, in bytes of the clear text), and records its last
--- use for expiry. Existing claims start as used when they were made.
+-- use for expiry. Uses before this version were never recorded, so existing
+-- claims count as used now: an upgrade must not expire a module in use.
 ALTER TABLE module_owners ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE module_owners ADD COLUMN last_used_at INTEGER NOT NULL DEFAULT 0;
 UPDATE module_owners SET
     size = (SELECT m.size + length(CAST(m.info_json AS BLOB)) FROM modules m
             WHERE m.hash = module_owners.hash),
-    last_used_at = created_at;
+    last_used_at = max(created_at, CAST(strftime('%s', 'now') AS INTEGER) * 1000);
 
 CREATE INDEX module_owners_list ON module_owners (owner, created_at DESC, hash DESC);
 CREATE INDEX module_owners_hash ON module_owners (hash);

@@ -151,8 +151,7 @@ sr_status sr_engine_module_describe(sr_engine *eng, const char *owner, const uin
 
 /* Drops owner's claim on a module (its bytes go with the last claim).
  * SR_ENOTFOUND when the owner has none. */
-sr_status sr_engine_module_delete(sr_engine *eng, const char *owner, const char *hash,
-                                  sr_err *err);
+sr_status sr_engine_module_delete(sr_engine *eng, const char *owner, const char *hash, sr_err *err);
 
 /* {"modules":[{hash, size, stored_bytes, created_at, last_used_at}], "next": hash|null,
  * "usage": {modules, bytes, quota_modules, quota_bytes}} (owned), newest

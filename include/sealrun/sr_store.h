@@ -222,8 +222,8 @@ sr_status sr_store_module_touch(sr_store *st, const char *owner, const char *has
 /* Drops owner's claim; when no owner claims the module any more its bytes
  * are deleted too (*freed, may be NULL, says so). SR_ENOTFOUND when the
  * owner has no claim (another owner's module included). */
-sr_status sr_store_module_delete(sr_store *st, const char *owner, const char *hash_hex,
-                                 bool *freed, sr_err *err);
+sr_status sr_store_module_delete(sr_store *st, const char *owner, const char *hash_hex, bool *freed,
+                                 sr_err *err);
 
 /* Owner's claims, newest first (created_at, then hash), at most 'limit'
  * (1..SR_MAX_PAGE + 1), strictly older than the claim on 'before_hash' when
@@ -314,8 +314,7 @@ sr_status sr_store_audit_list(sr_store *st, const char *owner, const char *name,
                               sr_err *err);
 /* Deletes at most 'max' rows whose last attempt is before 'before_ms'
  * (retention); *n (may be NULL) = how many. Call again while *n == max. */
-sr_status sr_store_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n,
-                               sr_err *err);
+sr_status sr_store_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_err *err);
 
 /* --- storage: per-owner key-value namespaces (docs/storage.md) --- */
 

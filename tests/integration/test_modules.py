@@ -1,6 +1,6 @@
 """test_modules.py - WebAssembly modules kept for users, through the real
 daemon: the per-owner quotas of bytes and of modules (413 naming the quota,
-the usage and the limit; 409 for an async job's inline module), checked in
+the usage and the limit, also for an async job's inline module), checked in
 the same transaction as the insert so concurrent uploads cannot pass them
 together, and the database's size bounded by them under repeated distinct
 uploads; DELETE /modules/{hash} with two owners of one module (the bytes go
@@ -134,7 +134,7 @@ class ModulesTest(unittest.TestCase):
         st, ans, _ = self.d.request("POST", "/execute", {
             "runtime": "wasm", "module": base64.b64encode(module("e-inline")).decode(),
             "async": True}, token=erin)
-        self.assertEqual(st, 409, ans)
+        self.assertEqual(st, 413, ans)
         self.assertIn("module quota reached", ans["error"]["message"])
 
     def test_delete_with_two_owners(self):

@@ -258,15 +258,16 @@ test_other_keys_and_moved_blobs_do_not_open(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(db,
-                     "UPDATE jobs SET result_json = (SELECT result_json FROM jobs WHERE id = '" JOB_A
-                     "') WHERE id = '" JOB_B "';"
-                     "INSERT INTO modules SELECT '" HASH_B "', bytes, size, info_json, created_at "
-                     "FROM modules WHERE hash = '" HASH_A "';"
-                     "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
-                     "VALUES ('alice', '" HASH_B "', 1, 1, 1);"
-                     "UPDATE jobs SET result_json = request_json WHERE id = '" JOB_A "'",
-                     NULL, NULL, NULL),
+        sqlite3_exec(
+            db,
+            "UPDATE jobs SET result_json = (SELECT result_json FROM jobs WHERE id = '" JOB_A
+            "') WHERE id = '" JOB_B "';"
+            "INSERT INTO modules SELECT '" HASH_B "', bytes, size, info_json, created_at "
+            "FROM modules WHERE hash = '" HASH_A "';"
+            "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
+            "VALUES ('alice', '" HASH_B "', 1, 1, 1);"
+            "UPDATE jobs SET result_json = request_json WHERE id = '" JOB_A "'",
+            NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(test_store_open(f->path, &st, &e), SR_OK);
@@ -308,13 +309,13 @@ build_legacy(const char *path)
         sqlite3_free(sql);
     }
     sqlite3_stmt *st = NULL;
-    assert_int_equal(
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO jobs (id, owner, state, runtime, request_json, result_json, "
-                           "created_at, expires_at) VALUES (?1, 'alice', ?2, 'js', ?3, ?4, 100, "
-                           "9000000000000)",
-                           -1, &st, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(
+                         db,
+                         "INSERT INTO jobs (id, owner, state, runtime, request_json, result_json, "
+                         "created_at, expires_at) VALUES (?1, 'alice', ?2, 'js', ?3, ?4, 100, "
+                         "9000000000000)",
+                         -1, &st, NULL),
+                     SQLITE_OK);
     const char *rows[][4] = {{JOB_A, "completed", request_json, result_json},
                              {JOB_Q, "queued", request_json, NULL}};
     for (size_t i = 0; i < 2; i++) {

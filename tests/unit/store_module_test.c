@@ -234,8 +234,7 @@ test_list_pages_newest_first(void **state)
     assert_int_equal(rows[2].hash[0], 'a');
     free(rows);
     /* a cursor that is not one of the owner's claims */
-    assert_int_equal(sr_store_module_list(f->st, "alice", 10, hash_f, &rows, &n, &e),
-                     SR_ENOTFOUND);
+    assert_int_equal(sr_store_module_list(f->st, "alice", 10, hash_f, &rows, &n, &e), SR_ENOTFOUND);
 }
 
 static void
@@ -273,8 +272,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_module_is_deduplicated_and_scoped_to_uploaders, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_module_rejects_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quota_counts_each_claimant_and_is_checked_with_the_insert,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_quota_counts_each_claimant_and_is_checked_with_the_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_drops_the_claim_and_the_bytes_with_the_last,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_pages_newest_first, setup, teardown),

@@ -178,8 +178,12 @@ test_denials_are_summarised_per_window(void **state)
     assert_int_equal(sr_store_audit_add(f->st, &r, &e), SR_OK);
     r = denial("K", "mallory", "denied", t0 + W); /* the next window: a new row */
     assert_int_equal(sr_store_audit_add(f->st, &r, &e), SR_OK);
-    struct sr_audit_row allowed = {.owner = "alice", .name = "K", .job_id = "mine",
-                                   .user = "alice", .outcome = "allowed", .reason = "",
+    struct sr_audit_row allowed = {.owner = "alice",
+                                   .name = "K",
+                                   .job_id = "mine",
+                                   .user = "alice",
+                                   .outcome = "allowed",
+                                   .reason = "",
                                    .time_ms = t0 + 500};
     assert_int_equal(sr_store_audit_add(f->st, &allowed, &e), SR_OK);
     struct sr_audit_row *rows = NULL;
@@ -230,8 +234,7 @@ test_denials_by_one_user_are_capped_per_window(void **state)
     size_t n = 0;
     assert_int_equal(sr_store_audit_list(f->st, "alice", "N0", 10, 0, &rows, &n, &e), SR_OK);
     assert_int_equal(n, 3);
-    assert_int_equal(rows[2].count,
-                     SR_AUDIT_MAX_DENIED_ATTEMPTS - SR_AUDIT_MAX_DENIED_ROWS + 1);
+    assert_int_equal(rows[2].count, SR_AUDIT_MAX_DENIED_ATTEMPTS - SR_AUDIT_MAX_DENIED_ROWS + 1);
     free_audit(rows, n);
 }
 
@@ -241,8 +244,12 @@ test_audit_pages_by_cursor_and_is_purged(void **state)
     struct fix *f = *state;
     sr_err e = {0};
     for (int i = 0; i < 25; i++) {
-        struct sr_audit_row r = {.owner = "alice", .name = "K", .user = "alice",
-                                 .outcome = "allowed", .reason = "", .time_ms = 1000 + i};
+        struct sr_audit_row r = {.owner = "alice",
+                                 .name = "K",
+                                 .user = "alice",
+                                 .outcome = "allowed",
+                                 .reason = "",
+                                 .time_ms = 1000 + i};
         assert_int_equal(sr_store_audit_add(f->st, &r, &e), SR_OK);
     }
     struct sr_audit_row *rows = NULL;

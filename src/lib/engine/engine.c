@@ -273,9 +273,7 @@ submit_module(sr_engine *eng, const char *owner, const struct sr_job_request *re
         return sr_err_set(err, SR_ENOTFOUND,
                           "module '%s' not found: upload it with POST /modules first",
                           req->code_hash_hex);
-    if (rc == SR_ELIMIT && err) /* the module quota: 409, not the 429 of the job caps */
-        err->status = SR_ECONFLICT;
-    return rc == SR_ELIMIT ? SR_ECONFLICT : rc;
+    return rc;
 }
 
 sr_status

@@ -223,8 +223,8 @@ quota_count(const sr_engine *eng)
 
 /* The quota message: which quota, the owner's usage, the limit, the fix. */
 static sr_status
-quota_error(const sr_engine *eng, const char *owner, const struct sr_module_usage *u,
-            uint64_t adds, sr_err *err)
+quota_error(const sr_engine *eng, const char *owner, const struct sr_module_usage *u, uint64_t adds,
+            sr_err *err)
 {
     if (u->count + 1 > quota_count(eng))
         return sr_err_set(err, SR_ELIMIT,
@@ -323,9 +323,8 @@ sr_engine_module_list(sr_engine *eng, const char *owner, size_t limit, const cha
     json_t *next = n > limit ? json_string(rows[limit - 1].hash) : json_null();
     free(rows);
     *out = json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "modules", arr, "next", next, "usage",
-                     "modules", (json_int_t)u.count, "bytes", (json_int_t)u.bytes,
-                     "quota_modules", (json_int_t)quota_count(eng), "quota_bytes",
-                     (json_int_t)quota_bytes(eng));
+                     "modules", (json_int_t)u.count, "bytes", (json_int_t)u.bytes, "quota_modules",
+                     (json_int_t)quota_count(eng), "quota_bytes", (json_int_t)quota_bytes(eng));
     return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory listing modules");
 }
 
@@ -335,8 +334,8 @@ sr_engine_module_list(sr_engine *eng, const char *owner, size_t limit, const cha
 void
 sr_engine__modules_expire(sr_engine *eng, int64_t now_ms)
 {
-    int64_t ttl = eng->cfg.module_expiry_ms ? eng->cfg.module_expiry_ms
-                                            : SR_DEFAULT_MODULE_EXPIRY_MS;
+    int64_t ttl =
+        eng->cfg.module_expiry_ms ? eng->cfg.module_expiry_ms : SR_DEFAULT_MODULE_EXPIRY_MS;
     size_t claims = 0, freed = 0, total_claims = 0, total_freed = 0;
     sr_err e = {0};
     for (int i = 0; i < EXPIRE_MAX_BATCHES; i++) {
@@ -352,6 +351,6 @@ sr_engine__modules_expire(sr_engine *eng, int64_t now_ms)
     }
     if (total_claims)
         sr_log(SR_LOG_INFO, "engine",
-               "dropped %zu module claim(s) unused for %lld s; %zu module(s) deleted",
-               total_claims, (long long)(ttl / 1000), total_freed);
+               "dropped %zu module claim(s) unused for %lld s; %zu module(s) deleted", total_claims,
+               (long long)(ttl / 1000), total_freed);
 }

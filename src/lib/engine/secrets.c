@@ -197,8 +197,8 @@ sr_engine_secret_audit(sr_engine *eng, const char *owner, const char *name, size
 void
 sr_engine__audit_purge(sr_engine *eng, int64_t now_ms)
 {
-    int64_t keep = eng->cfg.audit_retention_ms ? eng->cfg.audit_retention_ms
-                                               : SR_DEFAULT_AUDIT_RETENTION_MS;
+    int64_t keep =
+        eng->cfg.audit_retention_ms ? eng->cfg.audit_retention_ms : SR_DEFAULT_AUDIT_RETENTION_MS;
     size_t n = 0, total = 0;
     sr_err e = {0};
     for (int i = 0; i < AUDIT_PURGE_MAX_BATCHES; i++) {

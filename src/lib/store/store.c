@@ -394,8 +394,8 @@ sr_store_module_list(sr_store *st, const char *owner, size_t limit, const char *
 {
     sr_status rc = before_hash ? check_claim(owner, before_hash, err) : check_owner(owner, err);
     if (rc == SR_OK && (limit == 0 || limit > SR_MAX_PAGE + 1))
-        rc = sr_err_set(err, SR_EINVAL, "module page size must be 1..%d, got %zu",
-                        SR_MAX_PAGE + 1, limit);
+        rc = sr_err_set(err, SR_EINVAL, "module page size must be 1..%d, got %zu", SR_MAX_PAGE + 1,
+                        limit);
     return rc == SR_OK ? st->ops->module_list(st, owner, limit, before_hash, rows, n, err) : rc;
 }
 

@@ -57,17 +57,16 @@ struct sr_store_ops {
                             struct sr_module_usage *usage, sr_err *err);
     sr_status (*module_get)(sr_store *st, const char *owner, const char *hash_hex,
                             struct sr_module_row *out, sr_err *err);
-    sr_status (*module_touch)(sr_store *st, const char *owner, const char *hash_hex,
-                              int64_t now_ms, sr_err *err);
+    sr_status (*module_touch)(sr_store *st, const char *owner, const char *hash_hex, int64_t now_ms,
+                              sr_err *err);
     sr_status (*module_delete)(sr_store *st, const char *owner, const char *hash_hex, bool *freed,
                                sr_err *err);
-    sr_status (*module_list)(sr_store *st, const char *owner, size_t limit,
-                             const char *before_hash, struct sr_module_meta **rows, size_t *n,
-                             sr_err *err);
+    sr_status (*module_list)(sr_store *st, const char *owner, size_t limit, const char *before_hash,
+                             struct sr_module_meta **rows, size_t *n, sr_err *err);
     sr_status (*module_usage)(sr_store *st, const char *owner, struct sr_module_usage *out,
                               sr_err *err);
-    sr_status (*modules_expire)(sr_store *st, int64_t unused_before_ms, size_t max,
-                                size_t *claims, size_t *freed, sr_err *err);
+    sr_status (*modules_expire)(sr_store *st, int64_t unused_before_ms, size_t max, size_t *claims,
+                                size_t *freed, sr_err *err);
 
     sr_status (*secret_get)(sr_store *st, const char *owner, const char *name,
                             struct sr_secret_stored *out, sr_err *err);
@@ -81,10 +80,8 @@ struct sr_store_ops {
                              size_t *n, sr_err *err);
     sr_status (*audit_add)(sr_store *st, const struct sr_audit_row *row, sr_err *err);
     sr_status (*audit_list)(sr_store *st, const char *owner, const char *name, size_t limit,
-                            int64_t before_id, struct sr_audit_row **rows, size_t *n,
-                            sr_err *err);
-    sr_status (*audit_purge)(sr_store *st, int64_t before_ms, size_t max, size_t *n,
-                             sr_err *err);
+                            int64_t before_id, struct sr_audit_row **rows, size_t *n, sr_err *err);
+    sr_status (*audit_purge)(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_err *err);
 
     sr_status (*kv_ns)(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
                        sr_err *err);

@@ -372,8 +372,8 @@ collect_jobs(const struct sq_store *s, sqlite3_stmt *stmt, struct sr_job_row **o
 static sr_status
 collect_tokens(sqlite3_stmt *stmt, struct sr_token_row **out, size_t *out_n, sr_err *err)
 {
-    return sr_store__sq_collect(stmt, sizeof(**out), read_token_row, NULL, fini_token_row,
-                                "tokens", (void **)out, out_n, err);
+    return sr_store__sq_collect(stmt, sizeof(**out), read_token_row, NULL, fini_token_row, "tokens",
+                                (void **)out, out_n, err);
 }
 
 /* Runs a bound write statement to completion. */
@@ -768,12 +768,11 @@ running_ids(struct sq_conn *c, struct interrupted **out, size_t *out_n, sr_err *
 }
 
 static sr_status
-interrupt_one(struct sq_conn *c, const struct interrupt_arg *a, struct interrupted *j,
-              sr_err *err)
+interrupt_one(struct sq_conn *c, const struct interrupt_arg *a, struct interrupted *j, sr_err *err)
 {
-    sr_status rc = sr_store__seal(a->key, SR_SEAL_JOB_RESULT, j->owner ? j->owner : "", j->id,
-                                  a->result_json, strlen(a->result_json), &j->result,
-                                  &j->result_len, err);
+    sr_status rc =
+        sr_store__seal(a->key, SR_SEAL_JOB_RESULT, j->owner ? j->owner : "", j->id, a->result_json,
+                       strlen(a->result_json), &j->result, &j->result_len, err);
     sqlite3_stmt *stmt = NULL;
     if (rc == SR_OK)
         rc = sr_store__sq_stmt(c, SQ_JOB_INTERRUPT_ONE, &stmt, err);

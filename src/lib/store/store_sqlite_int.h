@@ -158,16 +158,16 @@ sr_status sr_store__sq_step_done(sqlite3_stmt *stmt, sr_err *err, const char *wh
  * *out (free()). */
 typedef sr_status (*sr_store__sq_row_fn)(void *ctx, sqlite3_stmt *stmt, void *row, sr_err *err);
 typedef void (*sr_store__sq_fini_fn)(void *row);
-sr_status sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read,
-                               void *ctx, sr_store__sq_fini_fn fini, const char *what, void **out,
+sr_status sr_store__sq_collect(sqlite3_stmt *stmt, size_t size, sr_store__sq_row_fn read, void *ctx,
+                               sr_store__sq_fini_fn fini, const char *what, void **out,
                                size_t *out_n, sr_err *err);
 
 /* Opens sealed column i of the current row into an owned NUL-terminated
  * string, its length in *out_len (may be NULL); NULL stays NULL. A column
  * in clear (a legacy row) is SR_EIO. */
 sr_status sr_store__sq_col_open(const uint8_t *key, sqlite3_stmt *stmt, int i, const char *field,
-                                const char *owner, const char *record, char **out,
-                                size_t *out_len, sr_err *err);
+                                const char *owner, const char *record, char **out, size_t *out_len,
+                                sr_err *err);
 /* Binds a sealed blob (NULL binds NULL). */
 int sr_store__sq_bind_blob(sqlite3_stmt *stmt, int i, const uint8_t *p, size_t len);
 
@@ -186,8 +186,8 @@ sr_status sr_store__sq_module_touch(sr_store *st, const char *owner, const char 
 sr_status sr_store__sq_module_delete(sr_store *st, const char *owner, const char *hash_hex,
                                      bool *freed, sr_err *err);
 sr_status sr_store__sq_module_list(sr_store *st, const char *owner, size_t limit,
-                                   const char *before_hash, struct sr_module_meta **rows,
-                                   size_t *n, sr_err *err);
+                                   const char *before_hash, struct sr_module_meta **rows, size_t *n,
+                                   sr_err *err);
 sr_status sr_store__sq_module_usage(sr_store *st, const char *owner, struct sr_module_usage *out,
                                     sr_err *err);
 sr_status sr_store__sq_modules_expire(sr_store *st, int64_t unused_before_ms, size_t max,

@@ -75,8 +75,7 @@ check_quota(const struct module_put_arg *a, sr_err *err)
     if (p->max_count && u->count + 1 > p->max_count)
         return sr_err_set(err, SR_ELIMIT,
                           "module quota of '%s' reached: %llu modules claimed, at most %llu",
-                          p->owner, (unsigned long long)u->count,
-                          (unsigned long long)p->max_count);
+                          p->owner, (unsigned long long)u->count, (unsigned long long)p->max_count);
     if (p->max_bytes && u->bytes + a->stored > p->max_bytes)
         return sr_err_set(err, SR_ELIMIT,
                           "module quota of '%s' exceeded: %llu bytes claimed, this module adds "
@@ -187,8 +186,8 @@ read_module(const uint8_t *key, sqlite3_stmt *stmt, const char *hash, struct sr_
 {
     memset(out, 0, sizeof(*out));
     char *bytes = NULL;
-    sr_status rc = sr_store__sq_col_open(key, stmt, 0, SR_SEAL_MODULE_BYTES, "", hash, &bytes,
-                                         &out->len, err);
+    sr_status rc =
+        sr_store__sq_col_open(key, stmt, 0, SR_SEAL_MODULE_BYTES, "", hash, &bytes, &out->len, err);
     if (rc == SR_OK && !bytes)
         rc = sr_err_set(err, SR_EINTERNAL, "stored module '%s' has no bytes", hash);
     out->bytes = (uint8_t *)bytes;
@@ -249,8 +248,7 @@ sr_store__sq_module_touch(sr_store *st, const char *owner, const char *hash_hex,
 }
 
 sr_status
-sr_store__sq_module_usage(sr_store *st, const char *owner, struct sr_module_usage *out,
-                          sr_err *err)
+sr_store__sq_module_usage(sr_store *st, const char *owner, struct sr_module_usage *out, sr_err *err)
 {
     struct sq_store *s = (struct sq_store *)st;
     struct sq_conn *c = sr_store__sq_reader(s);
@@ -325,8 +323,8 @@ struct expire_arg {
 
 /* The stale claims, oldest use first, at most a->max (owned array). */
 static sr_status
-stale_claims(struct sq_conn *c, const struct expire_arg *a, struct stale_claim **out,
-             size_t *out_n, sr_err *err)
+stale_claims(struct sq_conn *c, const struct expire_arg *a, struct stale_claim **out, size_t *out_n,
+             sr_err *err)
 {
     sqlite3_stmt *stmt = NULL;
     struct stale_claim *v = calloc(a->max, sizeof(*v));

@@ -66,8 +66,8 @@ meta_has(sqlite3 *db, const char *key, bool *has, sr_err *err)
 /* Seals column i of the current row when it is clear text; *out NULL (SR_OK)
  * when it is NULL or already sealed (nothing to write). */
 static sr_status
-seal_col(const struct seal_pass *p, sqlite3_stmt *stmt, int i, const char *field,
-         const char *owner, const char *record, uint8_t **out, size_t *out_len, sr_err *err)
+seal_col(const struct seal_pass *p, sqlite3_stmt *stmt, int i, const char *field, const char *owner,
+         const char *record, uint8_t **out, size_t *out_len, sr_err *err)
 {
     *out = NULL;
     *out_len = 0;
@@ -103,8 +103,7 @@ update_col(const struct seal_pass *p, const char *sql, const char *k1, const cha
 
 /* Steps 'sql' (?1 = the last key seen, "" at first) to its next row. */
 static int
-next_row(sqlite3 *db, const char *sql, const char *after, const char *after2,
-         sqlite3_stmt **stmt)
+next_row(sqlite3 *db, const char *sql, const char *after, const char *after2, sqlite3_stmt **stmt)
 {
     int rc = sqlite3_prepare_v2(db, sql, -1, stmt, NULL);
     if (rc == SQLITE_OK)
@@ -230,8 +229,8 @@ seal_policy(struct seal_pass *p, sqlite3_stmt *stmt, struct secret_key *last, sr
     memcpy(last->name, name, strlen(name) + 1);
     uint8_t *pol = NULL;
     size_t pol_len = 0;
-    sr_status rc = seal_col(p, stmt, 2, SR_SEAL_POLICY, last->owner, last->name, &pol, &pol_len,
-                            err);
+    sr_status rc =
+        seal_col(p, stmt, 2, SR_SEAL_POLICY, last->owner, last->name, &pol, &pol_len, err);
     if (rc == SR_OK)
         rc = update_col(p, "UPDATE secrets SET policy_json = ?2 WHERE owner = ?1 AND name = ?3",
                         last->owner, last->name, pol, pol_len, err);

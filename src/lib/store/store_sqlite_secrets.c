@@ -141,10 +141,10 @@ sr_store__sq_secret_policy(sr_store *st, const char *owner, const char *name,
 {
     struct secret_name_arg a = {owner, name, NULL, 0, now_ms, false};
     uint8_t *sealed = NULL;
-    sr_status rc = policy_json ? sr_store__seal(st->seal_key, SR_SEAL_POLICY, owner, name,
-                                                policy_json, strlen(policy_json), &sealed,
-                                                &a.policy_len, err)
-                               : SR_OK;
+    sr_status rc = policy_json
+                       ? sr_store__seal(st->seal_key, SR_SEAL_POLICY, owner, name, policy_json,
+                                        strlen(policy_json), &sealed, &a.policy_len, err)
+                       : SR_OK;
     a.policy = sealed;
     if (rc == SR_OK)
         rc = sr_store__sq_write((struct sq_store *)st, w_secret_change, &a, err);

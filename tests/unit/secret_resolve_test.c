@@ -50,6 +50,7 @@ struct fixture {
     struct rec recs[MAX_AUDIT];
     size_t n_recs;
     int audit_fail_at; /* -1 = never */
+    sr_status audit_fail_status;
 };
 
 static int
@@ -65,6 +66,7 @@ setup(void **state)
         return -1;
     pthread_mutex_init(&f->mu, NULL);
     f->audit_fail_at = -1;
+    f->audit_fail_status = SR_EIO;
     *state = f;
     return 0;
 }
@@ -155,7 +157,9 @@ audit(void *ctx, const struct sr_secret_audit *a, sr_err *err)
     sr_status rc = SR_OK;
     pthread_mutex_lock(&f->mu);
     if ((int)f->n_recs == f->audit_fail_at) {
-        rc = sr_err_set(err, SR_EIO, "audit table is locked");
+        rc = f->audit_fail_status == SR_ELIMIT
+                 ? sr_err_set(err, SR_ELIMIT, "too many denied attempts (the store's cap)")
+                 : sr_err_set(err, f->audit_fail_status, "audit table is locked");
     } else if (f->n_recs < MAX_AUDIT) {
         struct rec *r = &f->recs[f->n_recs++];
         (void)snprintf(r->job, sizeof(r->job), "%s", a->job_id);
@@ -490,6 +494,24 @@ test_audit_failure_stops_the_job(void **state)
 }
 
 static void
+test_a_denial_past_the_audit_rate_limit_is_refused_unrecorded(void **state)
+{
+    struct fixture *f = *state;
+    struct sr_secret_set set = {0};
+    sr_err err = {0};
+    put(f, "alice", "A", CANARY, NULL);
+    f->audit_fail_at = 0;
+    f->audit_fail_status = SR_ELIMIT;
+    /* another owner's secret, not shared: still a denial, with the cap's reason */
+    assert_int_equal(resolve_as(f, "bob", "alice/A", &set, &err), SR_EDENIED);
+    assert_string_equal(err.msg,
+                        "secret 'alice/A' is unavailable: too many denied attempts (the store's "
+                        "cap)");
+    assert_int_equal(f->n_recs, 0);
+    assert_int_equal(set.n, 0);
+}
+
+static void
 test_request_is_validated(void **state)
 {
     struct fixture *f = *state;
@@ -675,6 +697,7 @@ main(void)
         FRESH(test_invalid_stored_policy_fails_closed),
         FRESH(test_lookup_failure_is_not_a_denial),
         FRESH(test_audit_failure_stops_the_job),
+        FRESH(test_a_denial_past_the_audit_rate_limit_is_refused_unrecorded),
         FRESH(test_request_is_validated),
         FRESH(test_js_object_escapes_values),
         FRESH(test_wasm_environment),

@@ -67,6 +67,9 @@
 /* A job's use of a module is written only when the recorded last use is
  * older than this (ms): a write per job would cost a commit per job. */
 #define SR_MODULE_TOUCH_MS (3600ll * 1000)
+/* Secrets one owner may have: each holds up to 64 KiB and a 32 KiB policy,
+ * so this bounds an owner's secrets to about 96 MiB on disk. */
+#define SR_MAX_SECRETS_PER_OWNER 1000
 /* Secret audit: rows older than this are purged with the jobs (ms). */
 #define SR_DEFAULT_AUDIT_RETENTION_MS (30ll * 86400 * 1000)
 /* Denied attempts by another user are summarised: one row per (secret,

@@ -285,7 +285,9 @@ sr_status sr_store_secret_get(sr_store *st, const char *owner, const char *name,
 /* Writes a secret's new value as version expected_version + 1: inserts it when
  * expected_version is 0, else replaces it only while its version is still
  * expected_version (compare-and-set). SR_ECONFLICT when another write came
- * first (the caller re-reads, re-encrypts and retries). Copies everything. */
+ * first (the caller re-reads, re-encrypts and retries). SR_ELIMIT when a
+ * new secret would give the owner more than SR_MAX_SECRETS_PER_OWNER.
+ * Copies everything. */
 sr_status sr_store_secret_put(sr_store *st, const char *owner, const char *name,
                               uint64_t expected_version, const uint8_t *blob, size_t len,
                               int64_t now_ms, sr_err *err);

@@ -208,6 +208,23 @@ class SecretsTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("401", p.stderr)
 
+    def test_secrets_per_owner_are_capped(self):
+        import sqlite3
+        tok = self.d.token("quinn")
+        db = sqlite3.connect(os.path.join(self.d.data_dir, "sealrun.db"), timeout=10)
+        db.executemany("INSERT INTO secrets VALUES ('quinn', ?, 1, x'00', NULL, 1, 1)",
+                       [(f"S{i}",) for i in range(999)])  # as if set one by one
+        db.commit()
+        db.close()
+        self.assertEqual(self.put(tok, "LAST", "v")[0], 201)
+        st, ans, _ = self.put(tok, "OVER", "v")
+        self.assertEqual(st, 413, ans)
+        self.assertIn("secret quota reached: 'quinn' has 1000 secrets, at most 1000",
+                      ans["error"]["message"])
+        self.assertEqual(self.put(tok, "LAST", "w")[0], 200)  # a new version still goes in
+        self.assertEqual(self.d.request("DELETE", "/secrets/LAST", token=tok)[0], 200)
+        self.assertEqual(self.put(tok, "OVER", "v")[0], 201)
+
     # --- the canary ---
     def test_canary_never_leaks(self):
         canary = "CANARY-" + uuid.uuid4().hex

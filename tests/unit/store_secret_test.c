@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
@@ -100,6 +101,31 @@ test_policy_list_delete(void **state)
     assert_int_equal(sr_store_secret_delete(f->st, "bob", "A", &e), SR_ENOTFOUND);
     assert_int_equal(sr_store_secret_delete(f->st, "alice", "A", &e), SR_OK);
     assert_int_equal(sr_store_secret_delete(f->st, "alice", "A", &e), SR_ENOTFOUND);
+}
+
+static void
+test_secrets_per_owner_are_capped(void **state)
+{
+    struct fix *f = *state;
+    sr_err e = {0};
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    char sql[200];
+    (void)snprintf(sql, sizeof(sql),
+                   "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+                   "INSERT INTO secrets SELECT 'alice', 'S' || i, 1, x'00', NULL, 1, 1 FROM n",
+                   SR_MAX_SECRETS_PER_OWNER - 1);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    const uint8_t v[] = "x";
+    assert_int_equal(sr_store_secret_put(f->st, "alice", "LAST", 0, v, 1, 2, &e), SR_OK);
+    assert_int_equal(sr_store_secret_put(f->st, "alice", "OVER", 0, v, 1, 3, &e), SR_ELIMIT);
+    assert_non_null(strstr(e.msg, "secret quota reached: 'alice' has 1000 secrets, at most 1000"));
+    /* a new version of an existing one, and another owner, are not affected */
+    assert_int_equal(sr_store_secret_put(f->st, "alice", "LAST", 1, v, 1, 4, &e), SR_OK);
+    assert_int_equal(sr_store_secret_put(f->st, "bob", "OVER", 0, v, 1, 5, &e), SR_OK);
+    assert_int_equal(sr_store_secret_delete(f->st, "alice", "S1", &e), SR_OK);
+    assert_int_equal(sr_store_secret_put(f->st, "alice", "OVER", 0, v, 1, 6, &e), SR_OK);
 }
 
 static void
@@ -285,6 +311,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_versions_are_compare_and_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_list_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_secrets_per_owner_are_capped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_is_kept_per_owner_and_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_denials_are_summarised_per_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_denials_by_one_user_are_capped_per_window, setup,

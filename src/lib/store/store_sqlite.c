@@ -98,6 +98,7 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                          "ORDER BY last_used_at LIMIT ?2",
     [SQ_SECRET_GET] =
         "SELECT blob, version, policy_json FROM secrets WHERE owner = ?1 AND name = ?2",
+    [SQ_SECRET_COUNT] = "SELECT count(*) FROM secrets WHERE owner = ?1",
     [SQ_SECRET_INSERT] = "INSERT INTO secrets (owner, name, version, blob, created_at, updated_at) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
     [SQ_SECRET_UPDATE] = "UPDATE secrets SET version = ?3, blob = ?4, updated_at = ?5 "

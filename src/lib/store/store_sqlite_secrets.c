@@ -28,13 +28,36 @@ struct secret_put_arg {
     int64_t now_ms;
 };
 
+/* A new secret must fit the owner's cap (checked in the write's transaction). */
+static sr_status
+check_secret_count(struct sq_conn *c, const char *owner, sr_err *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_SECRET_COUNT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, owner);
+    int src = b ? b : sqlite3_step(stmt);
+    int64_t n = src == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+    if (src != SQLITE_ROW)
+        rc = sr_store__sq_fail(c->db, src, err, "cannot count the secrets of '%s'", owner);
+    else if (n >= SR_MAX_SECRETS_PER_OWNER)
+        rc = sr_err_set(err, SR_ELIMIT,
+                        "secret quota reached: '%s' has %lld secrets, at most %d; delete one "
+                        "with DELETE /secrets/{name}",
+                        owner, (long long)n, SR_MAX_SECRETS_PER_OWNER);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
 static sr_status
 w_secret_put(struct sq_conn *c, void *arg, sr_err *err)
 {
     const struct secret_put_arg *a = arg;
     sqlite3_stmt *stmt = NULL;
-    sr_status rc =
-        sr_store__sq_stmt(c, a->expected ? SQ_SECRET_UPDATE : SQ_SECRET_INSERT, &stmt, err);
+    sr_status rc = a->expected ? SR_OK : check_secret_count(c, a->owner, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_stmt(c, a->expected ? SQ_SECRET_UPDATE : SQ_SECRET_INSERT, &stmt, err);
     if (rc != SR_OK)
         return rc;
     int b = sr_store__sq_bind_text(stmt, 1, a->owner);

@@ -99,6 +99,8 @@ class ModulesTest(unittest.TestCase):
         # the refused seven left nothing: growth is what the quota allows
         # plus the WAL's copy of it and page overhead
         self.assertLess(grown, 2 * self.QUOTA + MIB, grown)
+        print(f"\n10 distinct 1 MiB uploads, quota {self.QUOTA}: {ok} stored, database files "
+              f"+{grown} bytes", file=sys.stderr)
         # removing one makes room for one more
         self.assertEqual(self.d.request("DELETE", "/modules/" + mods["modules"][0]["hash"],
                                         token=self.carol)[0], 200)

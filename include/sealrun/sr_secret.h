@@ -224,9 +224,9 @@ sr_status sr_secret_policy_canonical(const sr_secret_policy *p, sr_buf *b, sr_er
 
 /* What a job asks for. All strings borrowed. */
 struct sr_secret_access {
-    const char *owner;         /* owner of the secret */
-    const char *caller;        /* user the job runs as */
-    const char *runtime;       /* "js" or "wasm" */
+    const char *owner;  /* owner of the secret */
+    const char *caller; /* user the job runs as */
+    enum sr_runtime runtime;
     const char *code_hash_hex; /* SHA-256 of the script or module bytes, hex */
     const char *entry_point;   /* function the job calls; NULL = the runtime's default */
     int64_t now_ms;            /* Unix ms */
@@ -295,9 +295,9 @@ struct sr_secret_audit {
 typedef sr_status (*sr_secret_audit_fn)(void *ctx, const struct sr_secret_audit *rec, sr_err *err);
 
 struct sr_secret_request {
-    const char *job_id;        /* borrowed */
-    const char *caller;        /* borrowed */
-    const char *runtime;       /* "js" or "wasm" */
+    const char *job_id; /* borrowed */
+    const char *caller; /* borrowed */
+    enum sr_runtime runtime;
     const char *code_hash_hex; /* hex SHA-256 of the script or module */
     const char *entry_point;   /* function the job calls; NULL = the runtime's default */
     int64_t now_ms;            /* 0 = sr_now_ms() */

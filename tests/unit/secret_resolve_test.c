@@ -177,7 +177,7 @@ request(struct fixture *f, const char *caller, const char *runtime, const char *
     struct sr_secret_request req = {
         .job_id = "0123456789abcdef0123456789abcdef",
         .caller = caller,
-        .runtime = runtime,
+        .runtime = runtime && strcmp(runtime, "wasm") == 0 ? SR_RUNTIME_WASM : SR_RUNTIME_JS,
         .code_hash_hex = hash,
         .now_ms = NOW,
         .lookup = lookup,
@@ -377,7 +377,7 @@ test_expired_and_runtime_denials(void **state)
     assert_int_equal(f->recs[0].version, 1);
     /* now_ms 0 means the real clock, which is past 2025 */
     req.now_ms = 0;
-    req.runtime = "js";
+    req.runtime = SR_RUNTIME_JS;
     expect_unavailable(f, &req, "OLD",
                        "secret 'OLD' is unavailable: expired at 2025-12-31T23:59:59.000Z",
                        SR_SECRET_EXPIRED, "expired");

@@ -234,7 +234,7 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
     const struct sr_secret_request sreq = {
         .job_id = job_id,
         .caller = owner,
-        .runtime = sr_runtime_name(req->runtime),
+        .runtime = req->runtime,
         .code_hash_hex = req->code_hash_hex,
         .entry_point = req->runtime == SR_RUNTIME_JS ? req->entry_point : NULL,
         .lookup = lookup,

@@ -343,25 +343,4 @@ sr_status sr_secret_resolve(const sr_keys *keys, const struct sr_secret_refs *re
                             const struct sr_secret_request *req, struct sr_secret_set *out,
                             sr_err *err);
 
-/* --- injection --- */
-
-/* The JS 'secrets' object as JSON text {"KEY":"value",...} (keys in set
- * order), in sodium_malloc'd memory: *out (caller finis it). "{}" for an
- * empty set. */
-sr_status sr_secret_set_js_json(const struct sr_secret_set *set, struct sr_secret_value *out,
-                                sr_err *err);
-
-/* WASI environment: "KEY=value" strings in sodium_malloc'd memory. */
-struct sr_secret_env {
-    size_t n;
-    char *env[SR_MAX_SECRET_REFS];
-};
-
-/* Fills *out (caller finis it) with one "KEY=value" per entry. */
-sr_status sr_secret_set_env(const struct sr_secret_set *set, struct sr_secret_env *out,
-                            sr_err *err);
-
-/* Wipes and frees every string. NULL and a zeroed struct are no-ops. */
-void sr_secret_env_fini(struct sr_secret_env *env);
-
 #endif /* SR_SECRET_H */

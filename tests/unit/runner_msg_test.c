@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "runner_int.h"
 
@@ -43,6 +44,7 @@ sample_spec(void)
     s->args[s->nargs++] = b("--x");
     s->args[s->nargs++] = b("");
     s->env[s->nenv++] = b("A=1");
+    s->env[s->nenv++] = b("B=2");
     s->secrets[s->nsecrets++] = (struct sr_job_secret){b("KEY"), b("v\0al")};
     s->secrets[0].value.len = 4; /* binary-safe: a NUL inside */
     return s;
@@ -218,6 +220,72 @@ test_module_check_holds_one_module(void **state)
     sr_buf_fini(&buf);
 }
 
+/* The JS 'secrets' object escapes any value (moved from the secret module's
+ * tests with the code that renders it). */
+static void
+test_secrets_object_escapes_values(void **state)
+{
+    (void)state;
+    struct sr_job_spec *s = sample_spec();
+    const char *tricky = "q\"b\\s/n\nr\rt\tc\x01\x1f del\x7f \xc3\xa9 \xe2\x80\xa8 </script>";
+    s->nsecrets = 0;
+    s->secrets[s->nsecrets++] = (struct sr_job_secret){b("Y"), b("plain")};
+    s->secrets[s->nsecrets++] = (struct sr_job_secret){b("X"), b(tricky)};
+    sr_buf out;
+    sr_buf_init(&out, SR_MAX_IPC_FRAME);
+    assert_int_equal(sr_runner__secrets_text(s, &out, NULL), SR_OK);
+    json_error_t je;
+    json_t *v = json_loadb(out.data, out.len, 0, &je);
+    assert_non_null(v);
+    assert_int_equal(json_object_size(v), 4);
+    assert_string_equal(json_string_value(json_object_get(v, "X")), tricky);
+    assert_string_equal(json_string_value(json_object_get(v, "Y")), "plain");
+    assert_string_equal(json_string_value(json_object_get(v, "SEALRUN_USER")), "alice");
+    assert_int_equal(json_string_length(json_object_get(v, "SEALRUN_JOB_ID")), 32);
+    assert_non_null(strstr(out.data, "\"Y\":\"plain\",\"X\":\""));
+    json_decref(v);
+    sr_buf_fini_secure(&out);
+    /* sixteen of the largest values, each the worst case for escaping */
+    static char big[64 * 1024 + 1];
+    memset(big, 0x01, sizeof(big) - 1);
+    s->nsecrets = 0;
+    char names[SR_MAX_SECRET_REFS][8];
+    for (int i = 0; i < SR_MAX_SECRET_REFS; i++) {
+        (void)snprintf(names[i], sizeof(names[i]), "BIG%d", i);
+        s->secrets[s->nsecrets++] = (struct sr_job_secret){b(names[i]), b(big)};
+    }
+    sr_buf_init(&out, SR_MAX_IPC_FRAME);
+    assert_int_equal(sr_runner__secrets_text(s, &out, NULL), SR_OK);
+    assert_true(out.len > (size_t)SR_MAX_SECRET_REFS * (sizeof(big) - 1) * 6);
+    sr_buf_fini_secure(&out);
+    free(s);
+}
+
+static void
+test_wasm_environment(void **state)
+{
+    (void)state;
+    struct sr_job_spec *s = sample_spec();
+    s->nsecrets = 0;
+    s->secrets[s->nsecrets++] = (struct sr_job_secret){b("DB_URL"), b("postgres://u:p@h/db?x=1")};
+    s->secrets[s->nsecrets++] = (struct sr_job_secret){b("A"), b("a=b=c")};
+    struct sr_runner_env w = {0};
+    assert_int_equal(sr_runner__env_build(s, &w, NULL), SR_OK);
+    assert_int_equal(w.argc, 3);
+    assert_string_equal(w.argv[0], "job");
+    assert_string_equal(w.argv[1], "--x");
+    assert_string_equal(w.argv[2], "");
+    /* the secret A replaces the request's A=1 (getenv takes the first match) */
+    assert_int_equal(w.envc, 5);
+    assert_string_equal(w.env[0], "B=2");
+    assert_string_equal(w.env[1], "SEALRUN_JOB_ID=ffffffffffffffffffffffffffffffff");
+    assert_string_equal(w.env[2], "SEALRUN_USER=alice");
+    assert_string_equal(w.env[3], "DB_URL=postgres://u:p@h/db?x=1");
+    assert_string_equal(w.env[4], "A=a=b=c");
+    sr_buf_fini_secure(&w.text);
+    free(s);
+}
+
 static void
 test_runtime_names(void **state)
 {
@@ -237,6 +305,8 @@ main(void)
         cmocka_unit_test(test_answer_round_trip_with_externs),
         cmocka_unit_test(test_module_check_holds_one_module),
         cmocka_unit_test(test_runtime_names),
+        cmocka_unit_test(test_secrets_object_escapes_values),
+        cmocka_unit_test(test_wasm_environment),
     };
     return cmocka_run_group_tests_name("runner_msg", tests, NULL, NULL);
 }

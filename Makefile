@@ -50,9 +50,9 @@ build: deps
 
 serve: build
 	@mkdir -p -m 700 $(DATA_DIR)
-	@if ! build/bin/sealrun token list --data-dir $(DATA_DIR) --user dev | grep -q ' dev '; then \
+	@if ! build/bin/sealrun token list --data-dir $(DATA_DIR) --user dev 2>/dev/null | grep -q ' dev '; then \
 	  echo "creating the dev API token (shown once, stored hashed in $(DATA_DIR)/sealrun.db):"; \
-	  build/bin/sealrun token create --data-dir $(DATA_DIR) --user dev --label "make serve" | tail -n 1; \
+	  build/bin/sealrun token create --create --data-dir $(DATA_DIR) --user dev --label "make serve" | tail -n 1; \
 	fi
 	exec build/bin/sealrund --listen $(LISTEN) --data-dir $(DATA_DIR) --dev
 

@@ -1,8 +1,9 @@
 /*
- * sr_codes.h - the job error codes a user sees in "error":{"code": ...}: one
- * enum and one name table (src/lib/core/codes.c), used by the JavaScript and
- * WebAssembly runs, the job process's answer, the supervisor, receipts and
- * the HTTP API alike.
+ * sr_codes.h - the job vocabulary every layer shares: the runtimes, and the
+ * job error codes a user sees in "error":{"code": ...}: one enum and one
+ * name table each (src/lib/core/codes.c), used by the JavaScript and
+ * WebAssembly runs, the job process's answer, the supervisor, secret
+ * policies, receipts and the HTTP API alike.
  *
  * These are part of the HTTP API: never rename one. docs/errors.md lists each
  * with its meaning and what to do; tests/unit/core_codes_test.c fails when
@@ -13,6 +14,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+enum sr_runtime {
+    SR_RUNTIME_JS = 0,
+    SR_RUNTIME_WASM = 1,
+};
+
+/* "js", "wasm"; NULL out of range. */
+const char *sr_runtime_name(enum sr_runtime rt);
 
 /* X(enum suffix, meaning); the name is the suffix as text. keep the order:
  * the numbers cross the process boundary (sr_runner.h) */

@@ -29,14 +29,6 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_sandbox.h"
 
-enum sr_runtime {
-    SR_RUNTIME_JS = 0,
-    SR_RUNTIME_WASM = 1,
-};
-
-/* "js", "wasm"; NULL out of range. */
-const char *sr_runtime_name(enum sr_runtime rt);
-
 enum sr_output_format {
     SR_OUTPUT_JSON = 0, /* stdout parsed as JSON (WASM); the returned value (JS) */
     SR_OUTPUT_TEXT,     /* WASM: stdout as a JSON string (UTF-8) */

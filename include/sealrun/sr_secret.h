@@ -224,9 +224,9 @@ sr_status sr_secret_policy_canonical(const sr_secret_policy *p, sr_buf *b, sr_er
 
 /* What a job asks for. All strings borrowed. */
 struct sr_secret_access {
-    const char *owner;         /* owner of the secret */
-    const char *caller;        /* user the job runs as */
-    const char *runtime;       /* "js" or "wasm" */
+    const char *owner;  /* owner of the secret */
+    const char *caller; /* user the job runs as */
+    enum sr_runtime runtime;
     const char *code_hash_hex; /* SHA-256 of the script or module bytes, hex */
     const char *entry_point;   /* function the job calls; NULL = the runtime's default */
     int64_t now_ms;            /* Unix ms */
@@ -297,9 +297,9 @@ struct sr_secret_audit {
 typedef sr_status (*sr_secret_audit_fn)(void *ctx, const struct sr_secret_audit *rec, sr_err *err);
 
 struct sr_secret_request {
-    const char *job_id;        /* borrowed */
-    const char *caller;        /* borrowed */
-    const char *runtime;       /* "js" or "wasm" */
+    const char *job_id; /* borrowed */
+    const char *caller; /* borrowed */
+    enum sr_runtime runtime;
     const char *code_hash_hex; /* hex SHA-256 of the script or module */
     const char *entry_point;   /* function the job calls; NULL = the runtime's default */
     int64_t now_ms;            /* 0 = sr_now_ms() */
@@ -344,26 +344,5 @@ void sr_secret_set_fini(struct sr_secret_set *set);
 sr_status sr_secret_resolve(const sr_keys *keys, const struct sr_secret_refs *refs,
                             const struct sr_secret_request *req, struct sr_secret_set *out,
                             sr_err *err);
-
-/* --- injection --- */
-
-/* The JS 'secrets' object as JSON text {"KEY":"value",...} (keys in set
- * order), in sodium_malloc'd memory: *out (caller finis it). "{}" for an
- * empty set. */
-sr_status sr_secret_set_js_json(const struct sr_secret_set *set, struct sr_secret_value *out,
-                                sr_err *err);
-
-/* WASI environment: "KEY=value" strings in sodium_malloc'd memory. */
-struct sr_secret_env {
-    size_t n;
-    char *env[SR_MAX_SECRET_REFS];
-};
-
-/* Fills *out (caller finis it) with one "KEY=value" per entry. */
-sr_status sr_secret_set_env(const struct sr_secret_set *set, struct sr_secret_env *out,
-                            sr_err *err);
-
-/* Wipes and frees every string. NULL and a zeroed struct are no-ops. */
-void sr_secret_env_fini(struct sr_secret_env *env);
 
 #endif /* SR_SECRET_H */

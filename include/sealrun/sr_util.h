@@ -51,4 +51,10 @@ void sr_time_rfc3339(int64_t ms, char out[32]);
 /* Formats a duration like "12.3ms", "1.204s", "850us" into out[32]. */
 void sr_duration_str(int64_t us, char out[32]);
 
+/* Takes the data directory's exclusive lock (DIR/sealrund.pid, holding the
+ * caller's pid) for as long as the returned descriptor stays open; the
+ * process's end releases it. SR_ECONFLICT names the pid of the sealrund
+ * that holds it; SR_EIO for a directory that cannot hold the file. */
+sr_status sr_datadir_lock(const char *dir, int *out_fd, sr_err *err);
+
 #endif /* SR_UTIL_H */

@@ -373,6 +373,18 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* One daemon per data directory: a second one would fail the first's
+     * running jobs as INTERRUPTED and race it on every write. */
+    int lockfd = -1;
+    if (mkdir(o.data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sealrund: error: cannot create data directory '%s': %s\n", o.data_dir,
+                strerror(errno));
+        return 1;
+    }
+    if (sr_datadir_lock(o.data_dir, &lockfd, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        return 1;
+    }
     int keyfd = stash_keys();
     sr_engine *eng = NULL;
     sr_keys *keys = NULL;
@@ -387,11 +399,6 @@ main(int argc, char **argv)
     bool created = false;
     char db[4096];
     (void)snprintf(db, sizeof(db), "%s/sealrun.db", o.data_dir);
-    if (mkdir(o.data_dir, 0700) != 0 && errno != EEXIST) {
-        fprintf(stderr, "sealrund: error: cannot create data directory '%s': %s\n", o.data_dir,
-                strerror(errno));
-        goto out;
-    }
     if (sr_crypto_init(&e) != SR_OK ||
         sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
         sr_store_open_sqlite_keyed(db, keys, &store, &e) != SR_OK) {
@@ -425,5 +432,6 @@ out:
     sr_worker_key_free(id.key);
     sr_store_close(store);
     sr_keys_free(keys);
+    (void)close(lockfd);
     return code;
 }

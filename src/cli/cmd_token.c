@@ -18,13 +18,15 @@
 #include "sealrun/sr_util.h"
 
 static const char usage[] =
-    "usage: sealrun token create --data-dir DIR --user NAME [--label TEXT]\n"
+    "usage: sealrun token create --data-dir DIR --user NAME [--label TEXT] [--create]\n"
     "       sealrun token list   --data-dir DIR [--user NAME]\n"
     "       sealrun token revoke --data-dir DIR ID\n"
     "\n"
     "create prints the new token alone on its last line; it is shown only once\n"
     "(the store keeps its SHA-256). list shows ids (a prefix of the hash), users\n"
-    "and dates. revoke takes an id (8 or more characters of it).\n";
+    "and dates. revoke takes an id (8 or more characters of it).\n"
+    "DIR must be the daemon's --data-dir holding its database; --create makes the\n"
+    "directory and an empty database when they do not exist yet.\n";
 
 static bool
 valid_user(const char *u)
@@ -39,24 +41,34 @@ valid_user(const char *u)
     return true;
 }
 
+/* Opens DIR/sealrun.db. Without 'create', a missing directory or database
+ * is an error: a typo in --data-dir must not make a new, empty store whose
+ * tokens the daemon would never see. */
 static int
-open_store(const char *dir, sr_store **st)
+open_store(const char *dir, bool create, sr_store **st)
 {
     sr_err e = {0};
     if (!dir)
         return cli_fail(CLI_USAGE, "pass the daemon's --data-dir", "--data-dir is required");
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return cli_fail(CLI_FAILED, NULL, "cannot create data directory '%s': %s", dir,
-                        strerror(errno));
     char path[4096];
     (void)snprintf(path, sizeof(path), "%s/sealrun.db", dir);
+    struct stat sb;
+    if (!create && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        return cli_fail(CLI_FAILED, "pass the daemon's --data-dir, or --create for a new one",
+                        "data directory '%s' does not exist", dir);
+    if (!create && stat(path, &sb) != 0)
+        return cli_fail(CLI_FAILED, "pass the daemon's --data-dir, or --create for a new one",
+                        "no sealrun database in '%s' (expected '%s')", dir, path);
+    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cli_fail(CLI_FAILED, NULL, "cannot create data directory '%s': %s", dir,
+                        strerror(errno));
     if (sr_store_open_sqlite(path, st, &e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     return CLI_OK;
 }
 
 static int
-token_create(sr_store *st, const char *user, const char *label)
+check_user(const char *user)
 {
     if (!user)
         return cli_fail(CLI_USAGE, NULL, "--user NAME is required");
@@ -64,6 +76,12 @@ token_create(sr_store *st, const char *user, const char *label)
         return cli_fail(CLI_USAGE, NULL,
                         "user name '%.80s' must be 1..%d characters of A-Z a-z 0-9 _ - . @", user,
                         SR_MAX_USER_NAME);
+    return CLI_OK;
+}
+
+static int
+token_create(sr_store *st, const char *user, const char *label)
+{
     char tok[SR_TOKEN_LEN + 1];
     sr_token_new(tok);
     uint8_t hash[32];
@@ -108,9 +126,12 @@ cmd_token(int argc, char **argv)
     }
     const char *sub = argv[1];
     const char *dir = NULL, *user = NULL, *label = NULL, *id = NULL;
+    bool create = false;
     for (int i = 2; i < argc; i++) {
         const char *v;
-        if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
+        if (strcmp(argv[i], "--create") == 0)
+            create = true;
+        else if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
             dir = v;
         else if ((v = sr_opt_value(argv[i], "--user", &i, argc, argv)))
             user = v;
@@ -130,7 +151,11 @@ cmd_token(int argc, char **argv)
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     sr_store *st = NULL;
-    int rc = open_store(dir, &st);
+    if (create && strcmp(sub, "create") != 0)
+        return cli_fail(CLI_USAGE, NULL, "--create only goes with 'token create'");
+    if (strcmp(sub, "create") == 0 && check_user(user) != CLI_OK)
+        return CLI_USAGE;
+    int rc = open_store(dir, create, &st);
     if (rc != CLI_OK)
         return rc;
     if (strcmp(sub, "create") == 0)

@@ -57,6 +57,25 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("cannot open '/nonexistent/x.js'", p.stderr)
 
+    def test_token_commands_refuse_a_missing_data_dir(self):
+        # a typo must not make a new, empty database whose tokens no daemon sees
+        for args in (("create", "--user", "x"), ("list",)):
+            p = cli("token", *args, "--data-dir", "/nonexistent/sealrun")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn("data directory '/nonexistent/sealrun' does not exist", p.stderr)
+            self.assertIn("--create", p.stderr)
+        empty = os.path.join(self.tmp, "empty")
+        os.mkdir(empty)
+        p = cli("token", "list", "--data-dir", empty)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no sealrun database in", p.stderr)
+        self.assertEqual(os.listdir(empty), [])
+        fresh = os.path.join(self.tmp, "fresh")
+        p = cli("token", "create", "--create", "--data-dir", fresh, "--user", "new")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("new", cli("token", "list", "--data-dir", fresh, check=True).stdout)
+        self.assertEqual(cli("token", "list", "--create", "--data-dir", fresh).returncode, 2)
+
     def test_token_create_prints_token_last(self):
         p = cli("token", "create", "--data-dir", self.d.data_dir, "--user", "zed", check=True)
         tok = p.stdout.strip().splitlines()[-1]

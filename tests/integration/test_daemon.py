@@ -67,6 +67,21 @@ class DaemonTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("SEALRUN_RESULT_TTL", p.stderr)
 
+    def test_one_daemon_per_data_directory(self):
+        with Daemon(data_dir=self.dir) as d:
+            p = sealrund("--listen", "127.0.0.1:0", "--data-dir", self.dir, "--dev")
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertIn(f"data directory '{self.dir}' is in use by another sealrund "
+                          f"(pid {d.proc.pid})", p.stderr)
+            tok = d.token("one")
+            self.assertEqual(d.execute(tok, "function main(){ return 1; }")[0], 200)
+        # the lock goes with the process, kill -9 included
+        d = Daemon(data_dir=self.dir)
+        d.start()
+        d.kill9()
+        with Daemon(data_dir=self.dir) as d2:
+            self.assertEqual(d2.request("GET", "/health")[0], 200)
+
     def test_port_in_use_is_a_clear_error(self):
         with Daemon() as d:
             port = d.url.rsplit(":", 1)[1]

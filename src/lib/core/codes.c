@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  *
- * codes.c - the name table of the job error codes (sr_codes.h).
+ * codes.c - the name tables of the runtimes and job error codes (sr_codes.h).
  */
 #include "sealrun/sr_codes.h"
 
@@ -11,6 +11,12 @@ static const char *const names[SR_JOB_CODE_COUNT_] = {[SR_JOB_OK] = NULL,
                                                       SR_JOB_CODES(SR_JOB_CODE_NAME_)
 #undef SR_JOB_CODE_NAME_
 };
+
+const char *
+sr_runtime_name(enum sr_runtime rt)
+{
+    return rt == SR_RUNTIME_JS ? "js" : rt == SR_RUNTIME_WASM ? "wasm" : NULL;
+}
 
 const char *
 sr_job_code_name(enum sr_job_code c)

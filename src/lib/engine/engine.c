@@ -97,13 +97,13 @@ ttl_ms(const sr_engine *eng)
  * records it. */
 static sr_status
 run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t created_ms,
-               const struct sr_job_request *req, bool insert, bool inline_module, char **out,
-               size_t *out_len, sr_err *err)
+               const struct sr_job_request *req, const struct sr_secret_refs *refs, bool insert,
+               bool inline_module, char **out, size_t *out_len, sr_err *err)
 {
     struct job_outcome o;
     int64_t started = sr_now_ms();
     int64_t t0 = sr_mono_us();
-    sr_engine__run(eng, owner, id, req, &o);
+    sr_engine__run(eng, owner, id, req, refs, &o);
     int64_t wall = sr_mono_us() - t0;
     int64_t finished = sr_now_ms();
     if (inline_module && o.module_invalid) {
@@ -153,7 +153,8 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
                   size_t *out_len, sr_err *err)
 {
     struct sr_job_request local = *req; /* shallow: only 'code' may be loaded into it */
-    sr_status rc = sr_engine__refs_check(owner, req, err);
+    struct sr_secret_refs refs;
+    sr_status rc = sr_engine__refs_check(owner, req, &refs, err);
     if (rc == SR_OK)
         rc = sr_engine__module_load(eng, owner, &local, err);
     if (rc != SR_OK)
@@ -163,8 +164,8 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
         char id[SR_ID_HEX_LEN + 1];
         sr_random_id(id);
         bool inline_module = req->runtime == SR_RUNTIME_WASM && req->code;
-        rc = run_and_record(eng, owner, id, sr_now_ms(), &local, true, inline_module, out, out_len,
-                            err);
+        rc = run_and_record(eng, owner, id, sr_now_ms(), &local, &refs, true, inline_module, out,
+                            out_len, err);
         sr_engine__slot_release(eng, owner);
     }
     if (local.code != req->code)
@@ -282,7 +283,8 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
 {
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "async jobs need a server with a store");
-    sr_status rc = sr_engine__refs_check(owner, req, err);
+    struct sr_secret_refs refs;
+    sr_status rc = sr_engine__refs_check(owner, req, &refs, err);
     if (rc == SR_OK)
         rc = submit_module(eng, owner, req, err);
     if (rc != SR_OK)
@@ -290,6 +292,7 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
     struct queued_job *q = queued_new(owner, req, err);
     if (!q)
         return err ? err->status : SR_ENOMEM;
+    q->refs = refs;
     sr_random_id(q->id);
     q->created_at_ms = sr_now_ms();
 
@@ -425,8 +428,8 @@ run_queued(sr_engine *eng, struct queued_job *q)
         rc = record_failure(eng, q->id, q->owner, q->created_at_ms, row.started_at_ms, &q->req,
                             SR_JOB_MODULE_ERROR, e.msg, &e);
     else if (rc == SR_OK)
-        rc = run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, false, false, &text,
-                            &len, &e);
+        rc = run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, &q->refs, false, false,
+                            &text, &len, &e);
     if (rc != SR_OK)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", q->id, q->owner, e.msg);
     free(text);
@@ -504,9 +507,12 @@ requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
     if (rc != SR_OK)
         return sr_err_wrap(err, "requeueing job '%s'", r->id);
     struct queued_job *q = queued_new(r->owner, &req, err);
+    rc = q ? sr_engine__refs_check(r->owner, &req, &q->refs, err) : SR_ENOMEM;
     sr_job_request_fini(&req);
-    if (!q)
+    if (rc != SR_OK) {
+        queued_free(q);
         return err ? err->status : SR_ENOMEM;
+    }
     memcpy(q->id, r->id, sizeof(q->id));
     q->created_at_ms = r->created_at_ms;
     pthread_mutex_lock(&eng->mu);

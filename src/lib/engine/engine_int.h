@@ -21,6 +21,7 @@ struct queued_job {
     char *owner;
     int64_t created_at_ms;
     struct sr_job_request req;
+    struct sr_secret_refs refs; /* req's secret_refs, parsed for the owner at submit */
 };
 
 struct user_slot {
@@ -94,22 +95,26 @@ void sr_engine__fail(struct job_outcome *o, enum sr_job_code code, const char *f
 /* Runs one job in the sandbox and fills *o (initialised here; never fails:
  * sandbox trouble is itself an outcome). job.c */
 void sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
-                    const struct sr_job_request *req, struct job_outcome *o);
+                    const struct sr_job_request *req, const struct sr_secret_refs *refs,
+                    struct job_outcome *o);
 
-/* Resolves the job's secret_refs into *set (values, wiped by
+/* Resolves the job's secret references (parsed once, by
+ * sr_engine__refs_check) into *set (values, wiped by
  * sr_secret_set_fini) and records in o which were used and whether the
  * process must be discarded after the job. When a secret is unavailable,
  * returns SR_OK with the job's failure message in 'fail'
  * (SECRET_UNAVAILABLE); other statuses are sealrun's own failures.
  * secrets.c */
 sr_status sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id,
-                                     const struct sr_job_request *req, struct sr_secret_set *set,
+                                     const struct sr_job_request *req,
+                                     const struct sr_secret_refs *refs, struct sr_secret_set *set,
                                      struct job_outcome *o, char *fail, size_t fail_len,
                                      sr_err *err);
 
-/* Checks the request's secret_refs for 'owner' (syntax, duplicates, count):
- * SR_EINVAL naming the bad reference. secrets.c */
-sr_status sr_engine__refs_check(const char *owner, const struct sr_job_request *req, sr_err *err);
+/* Parses the request's secret_refs for 'owner' into *out (syntax,
+ * duplicates, count): SR_EINVAL naming the bad reference. secrets.c */
+sr_status sr_engine__refs_check(const char *owner, const struct sr_job_request *req,
+                                struct sr_secret_refs *out, sr_err *err);
 
 /* The job object as JSON text (owned, free()), from an outcome, with output
  * protection and, when the engine has a worker key, the signed receipt of

@@ -287,7 +287,8 @@ run_in_sandbox(sr_engine *eng, const char *owner, const struct sr_job_request *r
 
 void
 sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
-               const struct sr_job_request *req, struct job_outcome *o)
+               const struct sr_job_request *req, const struct sr_secret_refs *refs,
+               struct job_outcome *o)
 {
     sr_engine__outcome_init(o);
     if (req->input_len > SR_MAX_INPUT) {
@@ -299,7 +300,7 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     struct sr_secret_set set;
     char unavailable[SR_ERR_MSG_MAX];
     sr_err e = {0};
-    sr_status rc = sr_engine__secrets_for_job(eng, owner, job_id, req, &set, o, unavailable,
+    sr_status rc = sr_engine__secrets_for_job(eng, owner, job_id, req, refs, &set, o, unavailable,
                                               sizeof(unavailable), &e);
     if (rc != SR_OK) {
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "secrets could not be prepared: %s", e.msg);

@@ -257,23 +257,19 @@ audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
 
 sr_status
 sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id,
-                           const struct sr_job_request *req, struct sr_secret_set *set,
-                           struct job_outcome *o, char *fail, size_t fail_len, sr_err *err)
+                           const struct sr_job_request *req, const struct sr_secret_refs *refs,
+                           struct sr_secret_set *set, struct job_outcome *o, char *fail,
+                           size_t fail_len, sr_err *err)
 {
     memset(set, 0, sizeof(*set));
     fail[0] = '\0';
-    if (!req->nrefs)
+    if (!refs->n)
         return SR_OK;
-    struct sr_secret_refs refs;
-    sr_secret_refs_init(&refs);
     sr_status rc = SR_OK;
-    for (size_t i = 0; rc == SR_OK && i < req->nrefs; i++)
-        rc =
-            sr_secret_refs_add(&refs, req->secret_refs[i], strlen(req->secret_refs[i]), owner, err);
     const struct sr_secret_request sreq = {
         .job_id = job_id,
         .caller = owner,
-        .runtime = sr_runtime_name(req->runtime),
+        .runtime = req->runtime,
         .code_hash_hex = req->code_hash_hex,
         .entry_point = req->runtime == SR_RUNTIME_JS ? req->entry_point : NULL,
         .lookup = lookup,
@@ -285,7 +281,7 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
         rc = sr_err_set(err, SR_EDENIED,
                         "secrets are not available here: local runs have no secret store");
     else if (rc == SR_OK)
-        rc = sr_secret_resolve(eng->keys, &refs, &sreq, set, err);
+        rc = sr_secret_resolve(eng->keys, refs, &sreq, set, err);
     if (rc == SR_EDENIED) {
         (void)snprintf(fail, fail_len, "%s", err->msg);
         return SR_OK;
@@ -307,13 +303,13 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
 }
 
 sr_status
-sr_engine__refs_check(const char *owner, const struct sr_job_request *req, sr_err *err)
+sr_engine__refs_check(const char *owner, const struct sr_job_request *req,
+                      struct sr_secret_refs *out, sr_err *err)
 {
-    struct sr_secret_refs refs;
-    sr_secret_refs_init(&refs);
+    sr_secret_refs_init(out);
     for (size_t i = 0; i < req->nrefs; i++) {
-        if (sr_secret_refs_add(&refs, req->secret_refs[i], strlen(req->secret_refs[i]), owner,
-                               err) != SR_OK) {
+        if (sr_secret_refs_add(out, req->secret_refs[i], strlen(req->secret_refs[i]), owner, err) !=
+            SR_OK) {
             char msg[SR_ERR_MSG_MAX];
             (void)snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
             return sr_err_set(err, SR_EINVAL, "field 'secret_refs': %s", msg);

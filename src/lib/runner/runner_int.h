@@ -57,9 +57,28 @@ void sr_runner__cache_fini(struct runner_cache *c);
 void sr_runner__fail(struct sr_job_answer *a, enum sr_job_code code, char *msg, size_t cap,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* runner_js.c: the guest's 'secrets' object as JSON text,
+ * {"SEALRUN_JOB_ID":..,"SEALRUN_USER":..,NAME:value,...} in spec order,
+ * appended to 'out' in one allocation reserved to the worst case (the
+ * caller wipes it with sr_buf_fini_secure). */
+sr_status sr_runner__secrets_text(const struct sr_job_spec *spec, sr_buf *out, sr_err *err);
+
 /* runner_js.c: runs a JS job and appends its answer to resp. */
 sr_status sr_runner__run_js(struct runner_proc *ps, const struct sr_job_spec *spec,
                             sr_sandbox_child *child, sr_buf *resp, bool *discard, sr_err *err);
+
+/* A WASI program's argv and environment: the request's variables, then
+ * SEALRUN_JOB_ID, SEALRUN_USER and the secrets (NAME=value), so a secret
+ * wins over a variable of the same name. Every string lives in 'text',
+ * reserved once; it holds secret values: sr_buf_fini_secure it. */
+struct sr_runner_env {
+    const char *argv[SR_MAX_WASI_ARGS + 1];
+    const char *env[SR_MAX_WASI_ENV + SR_MAX_SECRET_REFS + 2];
+    size_t argc, envc;
+    sr_buf text;
+};
+sr_status sr_runner__env_build(const struct sr_job_spec *spec, struct sr_runner_env *w,
+                               sr_err *err);
 
 /* runner_wasm.c: runs a WASM job / checks a module; appends the answer. */
 sr_status sr_runner__run_wasm(struct runner_proc *ps, const struct sr_job_spec *spec,

@@ -16,9 +16,8 @@
 #include <string.h>
 #include "sealrun/sr_json.h"
 
-/* {"SEALRUN_JOB_ID":"..","SEALRUN_USER":"..",NAME:value,...} */
-static sr_status
-secrets_text(const struct sr_job_spec *spec, sr_buf *out, sr_err *err)
+sr_status
+sr_runner__secrets_text(const struct sr_job_spec *spec, sr_buf *out, sr_err *err)
 {
     size_t bound = 64 + 2 * SR_MAX_USER_NAME + 64;
     for (size_t i = 0; i < spec->nsecrets; i++)
@@ -98,7 +97,7 @@ sr_runner__run_js(struct runner_proc *ps, const struct sr_job_spec *spec, sr_san
     input[spec->input.len] = '\0';
     sr_buf secrets;
     sr_buf_init(&secrets, SR_MAX_IPC_FRAME);
-    sr_status rc = secrets_text(spec, &secrets, err);
+    sr_status rc = sr_runner__secrets_text(spec, &secrets, err);
     struct sr_js_job job = {
         .script = (const char *)spec->code.p,
         .script_len = spec->code.len,

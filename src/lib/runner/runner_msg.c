@@ -23,12 +23,6 @@
 
 /* ---- helpers ---- */
 
-const char *
-sr_runtime_name(enum sr_runtime rt)
-{
-    return rt == SR_RUNTIME_JS ? "js" : rt == SR_RUNTIME_WASM ? "wasm" : NULL;
-}
-
 static void
 put_u32(uint8_t *p, uint32_t v)
 {

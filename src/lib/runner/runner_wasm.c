@@ -79,15 +79,8 @@ job_module(struct runner_proc *ps, const struct sr_job_spec *spec, sr_sandbox_ch
 
 /* ---- the environment ---- */
 
-struct wasi_env {
-    const char *argv[SR_MAX_WASI_ARGS + 1];
-    const char *env[SR_MAX_WASI_ENV + SR_MAX_SECRET_REFS + 2];
-    size_t argc, envc;
-    sr_buf text; /* every string, NUL-terminated; holds secrets: wiped */
-};
-
 static sr_status
-env_add(struct wasi_env *w, const struct sr_bytes *a, const struct sr_bytes *b, bool is_env,
+env_add(struct sr_runner_env *w, const struct sr_bytes *a, const struct sr_bytes *b, bool is_env,
         sr_err *err)
 {
     size_t at = w->text.len;
@@ -107,8 +100,21 @@ env_add(struct wasi_env *w, const struct sr_bytes *a, const struct sr_bytes *b, 
     return SR_OK;
 }
 
-static sr_status
-env_build(const struct sr_job_spec *spec, struct wasi_env *w, sr_err *err)
+/* A request variable a secret of the same name replaces (getenv takes the
+ * first match, so the request's would otherwise win). At most 64 x 16. */
+static bool
+shadowed(const struct sr_job_spec *spec, const struct sr_bytes *kv)
+{
+    const uint8_t *eq = memchr(kv->p, '=', kv->len);
+    size_t n = eq ? (size_t)(eq - kv->p) : kv->len;
+    for (size_t i = 0; i < spec->nsecrets; i++)
+        if (spec->secrets[i].name.len == n && memcmp(spec->secrets[i].name.p, kv->p, n) == 0)
+            return true;
+    return false;
+}
+
+sr_status
+sr_runner__env_build(const struct sr_job_spec *spec, struct sr_runner_env *w, sr_err *err)
 {
     size_t bound = 64 + 2 * SR_MAX_USER_NAME;
     for (size_t i = 0; i < spec->nargs; i++)
@@ -129,7 +135,8 @@ env_build(const struct sr_job_spec *spec, struct wasi_env *w, sr_err *err)
     for (size_t i = 0; rc == SR_OK && i < spec->nargs; i++)
         rc = env_add(w, &spec->args[i], NULL, false, err);
     for (size_t i = 0; rc == SR_OK && i < spec->nenv; i++)
-        rc = env_add(w, &spec->env[i], NULL, true, err);
+        if (!shadowed(spec, &spec->env[i]))
+            rc = env_add(w, &spec->env[i], NULL, true, err);
     if (rc == SR_OK)
         rc = env_add(w, &jk, &jv, true, err);
     if (rc == SR_OK)
@@ -224,8 +231,8 @@ static sr_status
 run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_child *child,
           struct sr_wasi_result *r, sr_err *err)
 {
-    struct wasi_env w = {0};
-    sr_status rc = env_build(spec, &w, err);
+    struct sr_runner_env w = {0};
+    sr_status rc = sr_runner__env_build(spec, &w, err);
     if (rc != SR_OK) {
         sr_buf_fini_secure(&w.text);
         return rc;

@@ -677,9 +677,9 @@ eval_code(const sr_secret_policy *p, const char *hash, sr_err *err)
  * WASI "_start"), so a script's other functions cannot be called with the
  * secret in scope; a policy bound to no code allows any entry point. */
 static enum sr_secret_outcome
-eval_entry(const sr_secret_policy *p, const char *runtime, const char *entry, sr_err *err)
+eval_entry(const sr_secret_policy *p, enum sr_runtime runtime, const char *entry, sr_err *err)
 {
-    bool wasm = runtime && strcmp(runtime, "wasm") == 0;
+    bool wasm = runtime == SR_RUNTIME_WASM;
     const char *def = wasm ? "_start" : "main";
     const char *e = entry && *entry ? entry : def;
     char q[72];
@@ -731,15 +731,12 @@ sr_secret_policy_eval(const sr_secret_policy *p, const struct sr_secret_access *
         sr_err_set(err, SR_EDENIED, "expired at %s", when);
         return SR_SECRET_EXPIRED;
     }
-    unsigned rt = 0;
-    if (acc->runtime && strcmp(acc->runtime, "js") == 0)
-        rt = RT_JS;
-    else if (acc->runtime && strcmp(acc->runtime, "wasm") == 0)
-        rt = RT_WASM;
+    unsigned rt = acc->runtime == SR_RUNTIME_JS     ? RT_JS
+                  : acc->runtime == SR_RUNTIME_WASM ? RT_WASM
+                                                    : 0;
     if (p->runtimes && !(p->runtimes & rt)) {
-        const char *r = acc->runtime ? acc->runtime : "";
-        sr_secret__quote(r, strnlen(r, 32), 16, q, sizeof(q));
-        sr_err_set(err, SR_EDENIED, "runtime '%s' is not allowed (allowed: %s)", q,
+        const char *r = sr_runtime_name(acc->runtime);
+        sr_err_set(err, SR_EDENIED, "runtime '%s' is not allowed (allowed: %s)", r ? r : "",
                    runtimes_str(p->runtimes));
         return SR_SECRET_DENIED;
     }

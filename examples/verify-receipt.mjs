@@ -10,7 +10,9 @@
 //
 // The signature is Ed25519 over the bytes
 //   "sealrun.receipt.v1" 0x00 JCS(receipt)
-// where JCS is RFC 8785, the JSON Canonicalization Scheme.
+// where JCS is RFC 8785, the JSON Canonicalization Scheme. The job file is
+// read as strictly as sealrun reads JSON (parseStrict): no key twice in an
+// object, no number whose value RFC 8785 does not keep.
 
 import { createHash, createPublicKey, verify } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -31,6 +33,56 @@ export function jcs(v) {
   if (Array.isArray(v)) return "[" + v.map(jcs).join(",") + "]";
   const keys = Object.keys(v).sort();
   return "{" + keys.map((k) => JSON.stringify(k) + ":" + jcs(v[k])).join(",") + "}";
+}
+
+// The decimal value of a number literal, as "digits e exponent" (the first
+// digit's power of ten) with leading and trailing zeros dropped; "0" for zero.
+function decimalValue(lit) {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(lit);
+  const digits = m[2] + (m[3] ?? "");
+  const first = digits.search(/[1-9]/);
+  if (first < 0) return "0"; // -0 is the number 0 too
+  const e = BigInt(m[2].length - 1 - first) + BigInt(m[4] ?? "0");
+  return `${m[1]}${digits.slice(first).replace(/0+$/, "")}e${e}`;
+}
+
+const where = (text, i) => `byte ${Buffer.byteLength(text.slice(0, i), "utf8")}`;
+
+// JSON.parse keeps the last of duplicate keys, and reads every number as
+// the nearest double while the text may say more. sealrun refuses both (its
+// parser and `sealrun verify` do the same): a key twice in one object, and a
+// number whose value is not exactly that of its RFC 8785 form (1000000000000000001
+// would be hashed as 1000000000000000000). Throws with what and where.
+export function parseStrict(text, what) {
+  const value = JSON.parse(text); // the syntax first: the scan below relies on it
+  const token = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|[{}[\]:,]/g;
+  const stack = []; // per open container: the keys seen (objects) or null (arrays)
+  let key = false; // the next string is a member name
+  for (let m; (m = token.exec(text)) !== null;) {
+    const t = m[0];
+    const top = stack[stack.length - 1];
+    if (t === "{") { stack.push(new Set()); key = true; }
+    else if (t === "[") { stack.push(null); key = false; }
+    else if (t === "}" || t === "]") { stack.pop(); key = false; }
+    else if (t === ",") key = top instanceof Set;
+    else if (t === ":") key = false;
+    else if (t[0] === '"') {
+      if (key) {
+        const name = JSON.parse(t);
+        if (top.has(name))
+          throw new Error(`${what} has the key ${t} twice in one object (the second at ${where(text, m.index)}); a key may appear only once`);
+        top.add(name);
+      }
+      key = false;
+    } else {
+      const x = Number(t);
+      if (!Number.isFinite(x))
+        throw new Error(`${what} has a number that RFC 8785 cannot hash: '${t.slice(0, 48)}' at ${where(text, m.index)} is beyond the largest IEEE 754 double; send it as a string`);
+      if (decimalValue(t) !== decimalValue(String(x)))
+        throw new Error(`${what} has a number that RFC 8785 cannot hash exactly: '${t.slice(0, 48)}' at ${where(text, m.index)} would be hashed as ${String(x)} (the nearest IEEE 754 double); send it as a string`);
+    }
+  }
+  return value;
 }
 
 export const sha256Hex = (bytes) => createHash("sha256").update(bytes).digest("hex");
@@ -82,6 +134,8 @@ export function verifyJob(job, opts = {}) {
   const same = (a, b) => (a ?? null) === (b ?? null);
   if (job.job_id && same(job.job_id, r.job_id)) ok(`job_id matches the receipt: ${job.job_id}`);
   else fail(`job_id '${job.job_id}' differs from the receipt's '${r.job_id}'`);
+  if (typeof job.runtime === "string" && job.runtime === r.runtime) ok(`runtime matches the receipt: ${job.runtime}`);
+  else fail(`runtime '${job.runtime ?? null}' differs from the receipt's '${r.runtime ?? null}'`);
   const code = job.error && job.error.code;
   if (same(job.status, r.status) && same(code, r.error_code))
     ok(`status and error code match the receipt: ${job.status}, ${code ?? null}`);
@@ -188,7 +242,7 @@ function parseArgs(argv) {
     else if (a === "--input") {
       const f = val();
       try {
-        opts.input = JSON.parse(readArg(a, f).toString("utf8"));
+        opts.input = parseStrict(new TextDecoder("utf-8", { fatal: true }).decode(readArg(a, f)), "input file");
       } catch (e) {
         usage(`--input '${f}' is not JSON: ${e.message}`);
       }
@@ -207,9 +261,9 @@ function main() {
   const { file, opts } = parseArgs(process.argv.slice(2));
   let job;
   try {
-    job = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(readArg("job", file)));
+    job = parseStrict(new TextDecoder("utf-8", { fatal: true }).decode(readArg("job", file)), "job file");
   } catch (e) {
-    process.stdout.write(`FAIL job file '${file}' is not JSON: ${e.message}\n`);
+    process.stdout.write(`FAIL job file '${file}' is not readable JSON: ${e.message}\n`);
     process.exit(1);
   }
   const checks = verifyJob(job, opts);

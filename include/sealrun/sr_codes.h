@@ -42,7 +42,8 @@ const char *sr_runtime_name(enum sr_runtime rt);
     X(STORAGE_CONFLICT, "a key the job read changed")                                              \
     X(STORAGE_QUOTA, "namespace keys or bytes")                                                    \
     X(SANDBOX_CRASHED, "job process died")                                                         \
-    X(INTERNAL_ERROR, "a bug in sealrun")
+    X(INTERNAL_ERROR, "a bug in sealrun")                                                          \
+    X(OUTPUT_NUMBER_INEXACT, "an output number RFC 8785 cannot hash exactly")
 
 enum sr_job_code {
     SR_JOB_OK = 0, /* completed: no error */
@@ -76,5 +77,6 @@ bool sr_job_code_from_name(const char *s, size_t len, enum sr_job_code *out);
 #define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"
 #define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"
 #define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"
+#define SR_CODE_OUTPUT_NUMBER_INEXACT "OUTPUT_NUMBER_INEXACT"
 
 #endif /* SR_CODES_H */

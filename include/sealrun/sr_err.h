@@ -34,7 +34,9 @@ typedef struct sr_err {
     char msg[SR_ERR_MSG_MAX];
 } sr_err;
 
-/* Sets err (if not NULL) and returns st, so callers can `return sr_err_set(...)`. */
+/* Sets err (if not NULL) and returns st, so callers can `return sr_err_set(...)`.
+ * An argument may be err->msg itself; to add context to a message, though,
+ * use sr_err_wrap(), which says so (scripts/banned.sh refuses the former). */
 sr_status sr_err_set(sr_err *err, sr_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

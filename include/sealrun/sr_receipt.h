@@ -178,10 +178,11 @@ typedef void (*sr_receipt_check_fn)(void *arg, enum sr_check_result res, const c
 
 /* Runs every check on a job object ({job_id, status, output, logs,
  * encrypted_output, output_hash, receipt, receipt_signature, ...}): receipt
- * present, signature, pinned key, job_id and status agree, error code agrees,
- * output hash recomputed from "output" (or absent for failed jobs),
- * encrypted_output hash, logs hash, code hash, input hash, measurement, and
- * for "tdx" receipts that the quote carries SHA-512(key || measurement).
+ * present, signature, pinned key, job_id, runtime and status agree, error
+ * code agrees, output hash recomputed from "output" (or absent for failed
+ * jobs), encrypted_output hash, logs hash, code hash, input hash,
+ * measurement, and for "tdx" receipts that the quote carries SHA-512(key ||
+ * measurement).
  * Calls fn (may be NULL) for each. SR_OK only when no check failed; otherwise
  * SR_EDENIED with the first failure's line in err. */
 sr_status sr_receipt_check_job(const json_t *job, const struct sr_receipt_check_opts *opts,

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 
@@ -45,7 +46,7 @@ send_json(struct MHD_Connection *c, struct sr_api_response *r)
     size_t len = r->text_len;
     r->text = NULL;
     if (!text && r->body) {
-        text = json_dumps(r->body, JSON_COMPACT | JSON_ENCODE_ANY);
+        text = sr_json_dumps(r->body, JSON_COMPACT);
         len = text ? strlen(text) : 0;
     }
     if (!text) {

@@ -311,7 +311,7 @@ cmd_exec(int argc, char **argv)
     sr_err e = {0};
     if (build_body(&o, &body, &e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = sr_json_dumps(body, JSON_COMPACT);
     json_decref(body);
     char url[2048];
     (void)snprintf(url, sizeof(url), "%s/execute", o.server);

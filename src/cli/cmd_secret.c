@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sodium.h>
 #include "sealrun/sr_crypto.h"
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_secret.h"
 
 static const char usage[] =
@@ -56,7 +57,7 @@ secret_set(const struct secret_opts *o, const char *name)
     if (rc != CLI_OK)
         return rc;
     json_t *body = json_pack("{s:s}", "sealed", sealed);
-    char *text = json_dumps(body, JSON_COMPACT);
+    char *text = sr_json_dumps(body, JSON_COMPACT);
     json_decref(body);
     free(sealed);
     char path[256];

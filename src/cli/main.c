@@ -12,6 +12,7 @@
 #include <string.h>
 #include <curl/curl.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
 
 static const char usage[] =
@@ -85,7 +86,7 @@ cli_read_file(const char *path, size_t max, char **out, size_t *out_len, sr_err 
 void
 cli_print_json(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    char *s = sr_json_dumps(v, JSON_INDENT(2));
     if (s) {
         puts(s);
         free(s);

@@ -5,7 +5,10 @@ its exe_sha256 and config, quote type none), a receipt on every job response
 job, `sealrun verify` and examples/verify-receipt.mjs accepting fresh jobs
 and both catching every tampered output, receipt field, encrypted output and
 signature, and --attestation tdx stopping sealrund when configfs-tsm is
-absent."""
+absent. Numbers RFC 8785 cannot hash exactly are refused where they enter
+(a 400 for input, OUTPUT_NUMBER_INEXACT for JS and WebAssembly outputs), and
+every reader refuses a key twice in one object (requests, the CLI's answers,
+both verifiers), which also check the job's runtime against the receipt."""
 import base64
 import copy
 import hashlib
@@ -16,7 +19,9 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (ENV, SEALRUND, Daemon, canonical, cli, main,  # noqa: E402
@@ -197,7 +202,8 @@ class ReceiptTest(unittest.TestCase):
         self.assertIsNone(r["encrypted_output_hash"])
         out = self.assert_verifies(job, "--script", self.script, "--input", self.input,
                                    "--expect-measurement", self.meas)
-        self.assertEqual(out.count("\nok   "), 8, out)  # all but the quote (software only)
+        self.assertEqual(out.count("\nok   "), 9, out)  # all but the quote (software only)
+        self.assertIn("ok   runtime matches the receipt: js", out)
         self.assertIn("skip quote: none", out)
         # unpinned: integrity only, and the line says so
         self.assertIn("not pinned", self.assert_verifies(job, pin=False))
@@ -369,6 +375,207 @@ class ReceiptTest(unittest.TestCase):
         p = cli("verify", self.file("notjson.json", b"{nope"))
         self.assertEqual(p.returncode, 1)
         self.assertIn("FAIL", p.stdout)
+
+    # --- numbers RFC 8785 cannot hash exactly ---
+    def job_ids(self):
+        st, page, _ = self.d.request("GET", "/jobs?limit=100", token=self.alice)
+        self.assertEqual(st, 200, page)
+        return {j["job_id"] for j in page["jobs"]}
+
+    def test_inexact_input_numbers_are_refused_with_400(self):
+        before = self.job_ids()
+        for lit in ("1000000000000000001", "9007199254740993", "1152921504606846976",
+                    "0.1000000000000000055511151231257827", "1e400", "-1e-400"):
+            raw = ('{"script": "function main(i) { return i; }", "input": {"amount": %s}}'
+                   % lit).encode()
+            st, ans, _ = self.d.request("POST", "/execute", raw=raw, token=self.alice)
+            self.assertEqual(st, 400, (lit, ans))
+            msg = ans["error"]["message"]
+            self.assertIn(f"request body has a number that RFC 8785 cannot hash", msg)
+            self.assertIn(f"'{lit}' at byte {raw.index(lit.encode())}", msg)
+            self.assertIn("send it as a string", msg)
+        self.assertEqual(self.job_ids(), before)  # nothing was run or stored
+        # as a string it goes through, and is hashed as that string
+        job = self.run_js("function main(i) { return i; }",
+                          input={"amount": "1000000000000000001"})
+        self.assertEqual(job["output"], {"amount": "1000000000000000001"}, summary(job))
+        self.assertEqual(job["output_hash"], output_hash({"amount": "1000000000000000001"}))
+        # numbers RFC 8785 writes exactly pass, big ones included; -0 is 0
+        raw = (b'{"script": "function main(i) { return i; }",'
+               b' "input": {"a": [1152921504606847000, 1e21, 0.1, -0, 9007199254740992]}}')
+        st, job, _ = self.d.request("POST", "/execute", raw=raw, token=self.alice)
+        self.assertEqual((st, job["status"]), (200, "completed"), summary(job))
+        want = {"a": [1152921504606847000, 1e21, 0.1, 0, 9007199254740992]}
+        self.assertEqual(job["output"], want)
+        self.assertEqual(job["output_hash"], output_hash(want))
+        self.assertEqual(job["receipt"]["input_hash"], output_hash(want))
+        self.assert_verifies(job)
+        # the CLI's --input holds the same rule
+        p = cli("run", self.script, "--input", '{"usd": 1000000000000000001}')
+        self.assertNotEqual(p.returncode, 0, p.stdout)
+        self.assertIn("'1000000000000000001' at byte 8", p.stderr)
+
+    def test_js_output_with_an_inexact_number_fails_the_job(self):
+        hashes = set()
+        for lit in ("1000000000000000001", "1000000000000000063"):
+            script = ("function main() { console.log('made it');"
+                      f" return {{n: JSON.rawJSON('{lit}')}}; }}")
+            job = self.run_js(script, input=None)
+            self.assertEqual((job["status"], job["error"]["code"]),
+                             ("failed", "OUTPUT_NUMBER_INEXACT"), summary(job))
+            msg = job["error"]["message"]
+            self.assertIn(f"'{lit}' at byte", msg)
+            self.assertIn("would be hashed as 1000000000000000000", msg)
+            self.assertIn("send it as a string", msg)
+            self.assertIsNone(job["output"])
+            self.assertNotIn("output_hash", job)
+            self.assertEqual(job["logs"], ["made it"])
+            r = self.assert_receipt(job, "failed", "OUTPUT_NUMBER_INEXACT")
+            self.assertIsNone(r["output_hash"])
+            hashes.add(job["receipt_signature"])
+            self.assert_verifies(job)
+        self.assertEqual(len(hashes), 2)
+        job = self.run_js("function main() { return [JSON.rawJSON('1e400')]; }", input=None)
+        self.assertEqual(job["error"]["code"], "OUTPUT_NUMBER_INEXACT", summary(job))
+        self.assertIn("'1e400' at byte 11 is beyond the largest IEEE 754 double",
+                      job["error"]["message"])
+        # the double 2^60 and the exact literal of it are one output
+        a = self.run_js("function main() { return {n: 2 ** 60}; }", input=None)
+        b = self.run_js("function main() { return {n: JSON.rawJSON('1152921504606847000')}; }",
+                        input=None)
+        for job in (a, b):
+            self.assertEqual(job["output"], {"n": 1152921504606847000}, summary(job))
+            self.assertEqual(job["output_hash"], output_hash({"n": 1152921504606847000}))
+        self.assert_verifies(a)
+
+    @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built")
+    def test_wasm_output_with_an_inexact_number_fails_the_job(self):
+        mod = base64.b64encode(read_bytes(GUEST)).decode()
+        body = {"runtime": "wasm", "module": mod, "args": ["echo"],
+                "input": "[1, 1000000000000000001]"}  # a string: stdin gets its bytes
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual((st, job["status"]), (200, "failed"), summary(job))
+        self.assertEqual(job["error"]["code"], "OUTPUT_NUMBER_INEXACT")
+        self.assertIn("stdout has a number that RFC 8785 cannot hash exactly: "
+                      "'1000000000000000001' at byte 4", job["error"]["message"])
+        self.assert_receipt(job, "failed", "OUTPUT_NUMBER_INEXACT")
+        self.assert_verifies(job, "--module", GUEST)
+        body["input"] = "[1152921504606847000, 0.1, -0.0]"
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual((st, job["status"]), (200, "completed"), summary(job))
+        self.assertEqual(job["output"], [1152921504606847000, 0.1, 0])
+        self.assertEqual(job["output_hash"], output_hash([1152921504606847000, 0.1, 0]))
+        # a key twice in stdout is not one JSON value
+        body["input"] = '{"to": "bob", "to": "mallory"}'
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual(job["error"]["code"], "OUTPUT_NOT_JSON", summary(job))
+        self.assertIn('stdout has the key "to" twice in one object', job["error"]["message"])
+        # a number as text output is a string, whatever its digits
+        body.update(input="1000000000000000001", output_format="text")
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual(job["output"], "1000000000000000001", summary(job))
+
+    # --- one value per key, and the runtime ---
+    def test_requests_with_a_key_twice_are_refused(self):
+        before = self.job_ids()
+        for raw, key in (
+            (b'{"script": "function main() { return 1; }", "input": 1,'
+             b' "script": "function main() { return 2; }"}', '"script"'),
+            (b'{"script": "function main(i) { return i; }", "input": {"to": "bob",'
+             b' "to": "mallory"}}', '"to"'),
+        ):
+            st, ans, _ = self.d.request("POST", "/execute", raw=raw, token=self.alice)
+            self.assertEqual(st, 400, ans)
+            self.assertIn(f"request body has the key {key} twice in one object",
+                          ans["error"]["message"])
+        self.assertEqual(self.job_ids(), before)
+
+    def save_text(self, text, name="job.json"):
+        return self.file(name, text.encode())
+
+    def test_verifiers_refuse_a_key_twice(self):
+        job = self.run_js()
+        real = json.dumps(job, ensure_ascii=False)
+        # a fake "output" before the real one: a first-wins reader sees the fake
+        fake = json.dumps({"price": 1, "pair": "NEO/USD", "note": "é"}, ensure_ascii=False)
+        for text, key in (
+            ('{"output": ' + fake + ", " + real[1:], '"output"'),
+            (real.replace('"receipt": {', '"receipt": {"status": "failed", ', 1), '"status"'),
+        ):
+            path = self.save_text(text, "dup.json")
+            c = cli("verify", path, "--worker-key", self.pk)
+            self.assertEqual(c.returncode, 1, c.stdout)
+            self.assertIn(f"FAIL job file '{path}' is not readable JSON: job file has the key "
+                          f"{key} twice in one object", c.stdout)
+            if NODE:
+                n = subprocess.run([NODE, NODE_VERIFIER, path, "--worker-key", self.pk],
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(n.returncode, 1, n.stdout)
+                self.assertIn(f"job file has the key {key} twice in one object", n.stdout)
+        # and in the --input file
+        inp = self.save_text('{"usd": 12.5, "usd": 13}', "dup-input.json")
+        c = cli("verify", self.save(job), "--input", inp)
+        self.assertEqual(c.returncode, 2, c.stdout)
+        self.assertIn('input file has the key "usd" twice', c.stderr)
+        if NODE:
+            n = subprocess.run([NODE, NODE_VERIFIER, self.save(job), "--input", inp],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(n.returncode, 2, n.stdout)
+            self.assertIn('input file has the key "usd" twice', n.stderr)
+
+    def test_verifiers_refuse_an_inexact_number(self):
+        job = self.run_js("function main() { return {n: 1000000000000000000}; }", input=None)
+        self.assertEqual(job["output"], {"n": 1000000000000000000}, summary(job))
+        self.assert_verifies(job)
+        text = json.dumps(job).replace('"n": 1000000000000000000', '"n": 1000000000000000001')
+        path = self.save_text(text, "inexact.json")
+        c = cli("verify", path)
+        self.assertEqual(c.returncode, 1, c.stdout)
+        self.assertIn("'1000000000000000001' at byte", c.stdout)
+        if NODE:
+            n = subprocess.run([NODE, NODE_VERIFIER, path], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(n.returncode, 1, n.stdout)
+            self.assertIn("'1000000000000000001' at byte", n.stdout)
+
+    def test_runtime_is_checked_against_the_receipt(self):
+        job = self.run_js()
+        forged = copy.deepcopy(job)
+        forged["runtime"] = "wasm"
+        self.assert_rejected(forged, "a JavaScript receipt on a job that says wasm")
+        c, _ = self.verify(forged)
+        self.assertIn("FAIL runtime 'wasm' differs from the receipt's 'js'", c.stdout)
+        del forged["runtime"]
+        self.assert_rejected(forged, "a job without its runtime")
+
+    def test_cli_refuses_an_answer_with_a_key_twice(self):
+        answer = (b'{"job_id": "00112233445566778899aabbccddeeff", "status": "completed",'
+                  b' "output": {"price": 1}, "output": {"price": 1250}}')
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        srv = HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=srv.serve_forever, daemon=True)
+        t.start()
+        try:
+            url = f"http://127.0.0.1:{srv.server_address[1]}"
+            p = cli("exec", "--server", url, "--token", "t", self.script)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn('server answer has the key "output" twice in one object', p.stderr)
+            self.assertNotIn("1250", p.stdout)
+        finally:
+            srv.shutdown()
+            srv.server_close()
 
     def test_local_run_has_no_receipt(self):
         p = cli("run", self.script, "--input", json.dumps(INPUT))

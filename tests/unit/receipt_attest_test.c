@@ -347,9 +347,9 @@ test_receipt_with_tdx_quote_checks_binding(void **state)
         assert_string_equal(json_string_value(json_object_get(r, "quote")),
                             sr_attest_quote_base64(q));
         assert_int_equal(sr_receipt_sign(key, canon, strlen(canon), sig, &err), SR_OK);
-        json_t *job =
-            json_pack("{s:s, s:s, s:n, s:[], s:o, s:s}", "job_id", f.job_id, "status", "completed",
-                      "output", "logs", "receipt", r, "receipt_signature", sig);
+        json_t *job = json_pack("{s:s, s:s, s:s, s:n, s:[], s:o, s:s}", "job_id", f.job_id,
+                                "runtime", "js", "status", "completed", "output", "logs", "receipt",
+                                r, "receipt_signature", sig);
         sr_status rc = sr_receipt_check_job(job, NULL, NULL, NULL, &err);
         if (round == 0) {
             assert_int_equal(rc, SR_OK);

@@ -284,9 +284,9 @@ job_for(const struct sr_receipt_fields *f, json_t *output)
     assert_int_equal(sr_receipt_build(f, &r, &canon, NULL), SR_OK);
     assert_int_equal(sr_receipt_sign(key, canon, strlen(canon), sig, NULL), SR_OK);
     free(canon);
-    json_t *job = json_pack("{s:s, s:s, s:O, s:[], s:o, s:s}", "job_id", f->job_id, "status",
-                            f->completed ? "completed" : "failed", "output", output, "logs",
-                            "receipt", r, "receipt_signature", sig);
+    json_t *job = json_pack("{s:s, s:s, s:s, s:O, s:[], s:o, s:s}", "job_id", f->job_id, "runtime",
+                            f->runtime, "status", f->completed ? "completed" : "failed", "output",
+                            output, "logs", "receipt", r, "receipt_signature", sig);
     if (!f->completed)
         json_object_set_new(job, "error", json_pack("{s:s}", "code", f->error_code));
     return job;
@@ -310,7 +310,7 @@ test_check_job_reports_each_check(void **state)
                                             .input = input};
     assert_int_equal(sr_receipt_check_job(job, &o, collect, &l, &err), SR_OK);
     assert_int_equal(l.n[SR_CHECK_FAIL], 0);
-    assert_int_equal(l.n[SR_CHECK_OK], 9);
+    assert_int_equal(l.n[SR_CHECK_OK], 10);
     assert_int_equal(l.n[SR_CHECK_SKIP], 1); /* quote: none */
 
     /* wrong code, input and measurement are each a failing line */
@@ -326,6 +326,18 @@ test_check_job_reports_each_check(void **state)
     assert_int_equal(l.n[SR_CHECK_FAIL], 3);
     assert_non_null(strstr(err.msg, "3 check(s) failed; first: code hash"));
     assert_non_null(strstr(l.last_fail, "measurement"));
+
+    /* the runtime changed in the job only (or missing): a JavaScript
+     * receipt does not vouch for a WebAssembly job */
+    json_object_set_new(job, "runtime", json_string("wasm"));
+    memset(&l, 0, sizeof(l));
+    assert_int_equal(sr_receipt_check_job(job, NULL, collect, &l, &err), SR_EDENIED);
+    assert_int_equal(l.n[SR_CHECK_FAIL], 1);
+    assert_non_null(strstr(err.msg, "runtime 'wasm' differs from the receipt's 'js'"));
+    json_object_del(job, "runtime");
+    assert_int_equal(sr_receipt_check_job(job, NULL, NULL, NULL, &err), SR_EDENIED);
+    assert_non_null(strstr(err.msg, "runtime 'null' differs from the receipt's 'js'"));
+    json_object_set_new(job, "runtime", json_string("js"));
 
     /* status changed in the job only */
     json_object_set_new(job, "status", json_string("failed"));

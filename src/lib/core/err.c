@@ -13,10 +13,15 @@ sr_err_set(sr_err *err, sr_status st, const char *fmt, ...)
 {
     if (!err)
         return st;
+    /* into a local buffer first: an argument may be err->msg itself, and
+     * vsnprintf with its destination among its arguments is undefined
+     * behaviour (C17 7.21.6.5) */
+    char msg[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    (void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(err->msg, msg, strlen(msg) + 1);
     err->status = st;
     return st;
 }

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT
  *
- * json.c - bounded JSON parsing and RFC 8785 (JCS) canonical output.
+ * json.c - the JSON edge: strict, bounded parsing (sr_json_parse), RFC 8785
+ * (JCS) canonical output, and sealrun's JSON writer (sr_json_dumps).
+ *
+ * Parsing is two passes, each linear in the text: a scan that skips
+ * strings and checks the nesting depth and every number literal
+ * (json_num.c), then jansson, which refuses duplicate keys. The scan runs
+ * first so that a too-deep document is refused before jansson builds it.
  *
  * Canonical form: object members sorted by the UTF-16 code units of their
  * names, no insignificant whitespace, strings with only the escapes JSON
  * requires (short forms for \b \t \n \f \r, \u00xx for other controls),
- * numbers as ECMAScript's Number::toString of the IEEE double. Recursion is
- * bounded: jansson refuses documents deeper than JSON_PARSER_MAX_DEPTH
- * (2048), and sr_json_parse() enforces the caller's smaller cap.
+ * numbers as ECMAScript's Number::toString of the IEEE double. The writer
+ * uses the same strings and numbers with the caller's spacing and the
+ * members in their order. Recursion over a tree is bounded by the depth
+ * sr_json_parse() allows and by jansson's JSON_PARSER_MAX_DEPTH (2048).
  */
-#include "sealrun/sr_json.h"
+#include "json_int.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -17,34 +24,89 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* NOLINTNEXTLINE(misc-no-recursion): depth <= JSON_PARSER_MAX_DEPTH */
+/* ---- parsing ---- */
+
+/* The index just past the string whose body starts at t[i]. */
 static size_t
-depth_of(const json_t *v)
+skip_string(const char *t, size_t len, size_t i)
 {
-    size_t max = 0;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)(uintptr_t)v, k, m)
-        {
-            size_t d = depth_of(m);
-            if (d > max)
-                max = d;
-        }
-        return max + 1;
+    while (i < len) {
+        if (t[i] == '\\')
+            i += 2;
+        else if (t[i] == '"')
+            return i + 1;
+        else
+            i++;
     }
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *m;
-        json_array_foreach(v, i, m)
-        {
-            size_t d = depth_of(m);
-            if (d > max)
-                max = d;
+    return len;
+}
+
+/* Literals longer than this are not read back for the message. */
+#define NUMBER_SHOWN_MAX 1024
+
+static sr_status
+number_error(const char *t, const struct sr_json__literal *lit, const char *what, sr_err *err)
+{
+    size_t n = lit->end - lit->start;
+    char shown[96];
+    if (n <= 48)
+        (void)snprintf(shown, sizeof(shown), "%.*s", (int)n, t + lit->start);
+    else
+        (void)snprintf(shown, sizeof(shown), "%.40s... (%zu characters)", t + lit->start, n);
+    if (n > NUMBER_SHOWN_MAX)
+        return sr_err_set(err, SR_EINVAL,
+                          "%s has a number that RFC 8785 cannot hash exactly: '%s' at byte %zu "
+                          "has more digits than an IEEE 754 double holds; send it as a string",
+                          what, shown, lit->start);
+    char copy[NUMBER_SHOWN_MAX + 1];
+    memcpy(copy, t + lit->start, n);
+    copy[n] = '\0';
+    double x = strtod(copy, NULL);
+    if (!isfinite(x))
+        return sr_err_set(err, SR_EINVAL,
+                          "%s has a number that RFC 8785 cannot hash: '%s' at byte %zu is beyond "
+                          "the largest IEEE 754 double (1.7976931348623157e+308); send it as a "
+                          "string",
+                          what, shown, lit->start);
+    char as[SR_JSON__NUMBER_TEXT_MAX];
+    (void)sr_json__number_text(x, as);
+    return sr_err_set(err, SR_EINVAL,
+                      "%s has a number that RFC 8785 cannot hash exactly: '%s' at byte %zu would "
+                      "be hashed as %s (the nearest IEEE 754 double); send it as a string",
+                      what, shown, lit->start, as);
+}
+
+/* The first pass: nesting depth and number literals, outside strings.
+ * 'stored': also accept the legacy 17-digit reals (sr_json_parse_stored). */
+static sr_status
+scan(const char *t, size_t len, size_t max_depth, bool stored, const char *what,
+     enum sr_json_fault *fault, sr_err *err)
+{
+    size_t depth = 0;
+    for (size_t i = 0; i < len;) {
+        char c = t[i];
+        if (c == '"') {
+            i = skip_string(t, len, i + 1);
+            continue;
         }
-        return max + 1;
+        if ((c == '[' || c == '{') && ++depth > max_depth) {
+            *fault = SR_JSON_FAULT_DEPTH;
+            return sr_err_set(err, SR_EINVAL, "%s nests deeper than %zu levels", what, max_depth);
+        }
+        if ((c == ']' || c == '}') && depth > 0)
+            depth--;
+        struct sr_json__literal lit;
+        if ((c == '-' || (c >= '0' && c <= '9')) && sr_json__literal_read(t, len, i, &lit)) {
+            if (!sr_json__literal_exact(&lit) && !(stored && sr_json__literal_legacy(&lit))) {
+                *fault = SR_JSON_FAULT_NUMBER;
+                return number_error(t, &lit, what, err);
+            }
+            i = lit.end;
+            continue;
+        }
+        i++;
     }
-    return 0;
+    return SR_OK;
 }
 
 /* After a parse with JSON_DECODE_INT_AS_REAL: integral reals that fit an
@@ -77,28 +139,83 @@ restore_ints(json_t *v)
     return v;
 }
 
+/* jansson's message for a duplicate key is "duplicate object key near
+ * '<the key as written>'"; the key's last byte is at je->position - 1. */
+static sr_status
+duplicate_error(const json_error_t *je, const char *what, sr_err *err)
+{
+    const char *near = strstr(je->text, "near '");
+    const char *key = near ? near + 6 : "";
+    size_t n = strlen(key);
+    if (n && key[n - 1] == '\'')
+        n--;
+    long at = (long)je->position - (long)n;
+    return sr_err_set(err, SR_EINVAL,
+                      "%s has the key %.*s twice in one object (the second at byte %ld); a key "
+                      "may appear only once",
+                      what, (int)n, key, at > 0 ? at : 0);
+}
+
+static sr_status
+parse(const char *text, size_t len, size_t max_depth, bool stored, const char *what, json_t **out,
+      enum sr_json_fault *fault, sr_err *err)
+{
+    enum sr_json_fault ignored;
+    if (!fault)
+        fault = &ignored;
+    *fault = SR_JSON_FAULT_NONE;
+    sr_status rc = scan(text, len, max_depth, stored, what, fault, err);
+    if (rc != SR_OK)
+        return rc;
+    const size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES;
+    json_error_t je;
+    json_t *v = json_loadb(text, len, flags, &je);
+    if (!v && json_error_code(&je) == json_error_numeric_overflow) {
+        /* integers beyond int64 are numbers like any other in JSON (the scan
+         * has checked that their double holds them exactly) */
+        v = json_loadb(text, len, flags | JSON_DECODE_INT_AS_REAL, &je);
+        if (v)
+            v = restore_ints(v);
+    }
+    if (v) {
+        *out = v;
+        return SR_OK;
+    }
+    switch (json_error_code(&je)) {
+    case json_error_out_of_memory:
+        return sr_err_set(err, SR_ENOMEM, "out of memory parsing %s (%zu bytes)", what, len);
+    case json_error_duplicate_key:
+        *fault = SR_JSON_FAULT_DUPLICATE;
+        return duplicate_error(&je, what, err);
+    default:
+        *fault = SR_JSON_FAULT_SYNTAX;
+        return sr_err_set(err, SR_EINVAL, "%s is not valid JSON: %s at line %d, column %d", what,
+                          je.text, je.line, je.column);
+    }
+}
+
+sr_status
+sr_json_parse_fault(const char *text, size_t len, size_t max_depth, const char *what, json_t **out,
+                    enum sr_json_fault *fault, sr_err *err)
+{
+    return parse(text, len, max_depth, false, what, out, fault, err);
+}
+
 sr_status
 sr_json_parse(const char *text, size_t len, size_t max_depth, const char *what, json_t **out,
               sr_err *err)
 {
-    json_error_t je;
-    json_t *v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!v && strstr(je.text, "too big")) {
-        /* integers beyond int64 are numbers like any other in JSON */
-        v = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, &je);
-        if (v)
-            v = restore_ints(v);
-    }
-    if (!v)
-        return sr_err_set(err, SR_EINVAL, "%s is not valid JSON: %s at line %d, column %d", what,
-                          je.text, je.line, je.column);
-    if (depth_of(v) > max_depth) {
-        json_decref(v);
-        return sr_err_set(err, SR_EINVAL, "%s nests deeper than %zu levels", what, max_depth);
-    }
-    *out = v;
-    return SR_OK;
+    return parse(text, len, max_depth, false, what, out, NULL, err);
 }
+
+sr_status
+sr_json_parse_stored(const char *text, size_t len, size_t max_depth, const char *what, json_t **out,
+                     sr_err *err)
+{
+    return parse(text, len, max_depth, true, what, out, NULL, err);
+}
+
+/* ---- writing ---- */
 
 static sr_status
 put_string(sr_buf *b, const char *s, size_t len, sr_err *err)
@@ -152,70 +269,6 @@ sr_status
 sr_json_append_string(sr_buf *b, const char *s, size_t len, sr_err *err)
 {
     return put_string(b, s, len, err);
-}
-
-/* ECMAScript Number::toString for a finite double (RFC 8785 section 3.2.2.3). */
-static sr_status
-put_number(sr_buf *b, double x, sr_err *err)
-{
-    if (!isfinite(x))
-        return sr_err_set(err, SR_EINVAL, "JSON number is not finite (NaN or Infinity)");
-    if (x == 0)
-        return sr_buf_append(b, "0", 1, err);
-    char tmp[40];
-    int prec = 0;
-    for (prec = 0; prec < 17; prec++) {
-        (void)snprintf(tmp, sizeof(tmp), "%.*e", prec, x);
-        if (strtod(tmp, NULL) == x)
-            break;
-    }
-    /* tmp is "[-]d.ddde[+-]XX": collect the digits and the exponent. */
-    char digits[20];
-    size_t k = 0;
-    const char *p = tmp;
-    bool neg = *p == '-';
-    if (neg)
-        p++;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.')
-            digits[k++] = *p;
-    while (k > 1 && digits[k - 1] == '0')
-        k--;
-    digits[k] = '\0';
-    int n = (int)strtol(p + 1, NULL, 10) + 1; /* exponent printed by snprintf above */
-    char out[64];
-    size_t o = 0;
-    if (neg)
-        out[o++] = '-';
-    if ((int)k <= n && n <= 21) {
-        memcpy(out + o, digits, k);
-        o += k;
-        for (int i = 0; i < n - (int)k; i++)
-            out[o++] = '0';
-    } else if (0 < n && n <= 21) {
-        memcpy(out + o, digits, (size_t)n);
-        o += (size_t)n;
-        out[o++] = '.';
-        memcpy(out + o, digits + n, k - (size_t)n);
-        o += k - (size_t)n;
-    } else if (-6 < n && n <= 0) {
-        out[o++] = '0';
-        out[o++] = '.';
-        for (int i = 0; i < -n; i++)
-            out[o++] = '0';
-        memcpy(out + o, digits, k);
-        o += k;
-    } else {
-        out[o++] = digits[0];
-        if (k > 1) {
-            out[o++] = '.';
-            memcpy(out + o, digits + 1, k - 1);
-            o += k - 1;
-        }
-        int e = n - 1;
-        o += (size_t)snprintf(out + o, sizeof(out) - o, "e%c%d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-    }
-    return sr_buf_append(b, out, o, err);
 }
 
 /* Next UTF-16 code unit of a UTF-8 string (valid: jansson checks). */
@@ -278,67 +331,149 @@ cmp_utf16(const void *a, const void *b)
     }
 }
 
-static sr_status put_value(const json_t *v, sr_buf *b, sr_err *err);
+/* How a tree is written: canonically (sorted members, no spaces, integers
+ * held to the RFC 8785 rule) or as sr_json_dumps() was asked to. */
+struct writer {
+    sr_buf *b;
+    bool canonical;
+    bool compact;
+    size_t indent; /* spaces per level; 0 = one line */
+};
+
+/* Integers up to 2^53 are exact doubles and print as themselves. */
+#define EXACT_INT_MAX 9007199254740992LL
+
+static sr_status
+put_integer(const struct writer *w, json_int_t n, sr_err *err)
+{
+    char want[32];
+    int len = snprintf(want, sizeof(want), "%" JSON_INTEGER_FORMAT, n);
+    if (!w->canonical || (n >= -EXACT_INT_MAX && n <= EXACT_INT_MAX))
+        return sr_buf_append(w->b, want, (size_t)len, err);
+    char as[SR_JSON__NUMBER_TEXT_MAX];
+    size_t alen = sr_json__number_text((double)n, as);
+    if (strcmp(as, want) != 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "integer %s cannot be hashed exactly: RFC 8785 would write it as %s "
+                          "(the nearest IEEE 754 double); send it as a string",
+                          want, as);
+    return sr_buf_append(w->b, as, alen, err);
+}
+
+static sr_status
+put_real(const struct writer *w, double x, sr_err *err)
+{
+    if (!isfinite(x))
+        return sr_err_set(err, SR_EINVAL, "JSON number is not finite (NaN or Infinity)");
+    char t[SR_JSON__NUMBER_TEXT_MAX];
+    size_t n = sr_json__number_text(x, t);
+    return sr_buf_append(w->b, t, n, err);
+}
+
+/* A newline and the indent of 'depth' levels, or with 'space' the single
+ * space of the default (neither compact nor indented) style. */
+static sr_status
+put_break(const struct writer *w, size_t depth, bool space, sr_err *err)
+{
+    if (w->indent) {
+        sr_status rc = sr_buf_append(w->b, "\n", 1, err);
+        for (size_t i = 0; rc == SR_OK && i < depth * w->indent; i++)
+            rc = sr_buf_append(w->b, " ", 1, err);
+        return rc;
+    }
+    if (space && !w->compact && !w->canonical)
+        return sr_buf_append(w->b, " ", 1, err);
+    return SR_OK;
+}
+
+static sr_status put_value(const struct writer *w, const json_t *v, size_t depth, sr_err *err);
 
 /* NOLINTNEXTLINE(misc-no-recursion): depth <= JSON_PARSER_MAX_DEPTH */
 static sr_status
-put_object(const json_t *v, sr_buf *b, sr_err *err)
+put_object(const struct writer *w, const json_t *v, size_t depth, sr_err *err)
 {
     size_t n = json_object_size(v);
-    const char **keys = calloc(n ? n : 1, sizeof(*keys));
+    if (n == 0)
+        return sr_buf_append(w->b, "{}", 2, err);
+    const char **keys = calloc(n, sizeof(*keys));
     if (!keys)
-        return sr_err_set(err, SR_ENOMEM, "out of memory sorting %zu JSON members", n);
+        return sr_err_set(err, SR_ENOMEM, "out of memory writing %zu JSON members", n);
     size_t i = 0;
     const char *k;
     json_t *m;
     json_object_foreach((json_t *)(uintptr_t)v, k, m) keys[i++] = k;
-    qsort(keys, n, sizeof(*keys), cmp_utf16);
-    sr_status rc = sr_buf_append(b, "{", 1, err);
+    if (w->canonical)
+        qsort(keys, n, sizeof(*keys), cmp_utf16);
+    const char *colon = w->compact || w->canonical ? ":" : ": ";
+    sr_status rc = sr_buf_append(w->b, "{", 1, err);
+    if (rc == SR_OK)
+        rc = put_break(w, depth + 1, false, err);
     for (i = 0; rc == SR_OK && i < n; i++) {
-        if (i)
-            rc = sr_buf_append(b, ",", 1, err);
+        if (i) {
+            rc = sr_buf_append(w->b, ",", 1, err);
+            if (rc == SR_OK)
+                rc = put_break(w, depth + 1, true, err);
+        }
         if (rc == SR_OK)
-            rc = put_string(b, keys[i], strlen(keys[i]), err);
+            rc = put_string(w->b, keys[i], strlen(keys[i]), err);
         if (rc == SR_OK)
-            rc = sr_buf_append(b, ":", 1, err);
+            rc = sr_buf_append_str(w->b, colon, err);
         if (rc == SR_OK)
-            rc = put_value(json_object_get(v, keys[i]), b, err);
+            rc = put_value(w, json_object_get(v, keys[i]), depth + 1, err);
     }
     free(keys);
     if (rc == SR_OK)
-        rc = sr_buf_append(b, "}", 1, err);
-    return rc;
+        rc = put_break(w, depth, false, err);
+    return rc == SR_OK ? sr_buf_append(w->b, "}", 1, err) : rc;
 }
 
 /* NOLINTNEXTLINE(misc-no-recursion): depth <= JSON_PARSER_MAX_DEPTH */
 static sr_status
-put_value(const json_t *v, sr_buf *b, sr_err *err)
+put_array(const struct writer *w, const json_t *v, size_t depth, sr_err *err)
 {
+    size_t n = json_array_size(v);
+    if (n == 0)
+        return sr_buf_append(w->b, "[]", 2, err);
+    sr_status rc = sr_buf_append(w->b, "[", 1, err);
+    if (rc == SR_OK)
+        rc = put_break(w, depth + 1, false, err);
+    for (size_t i = 0; rc == SR_OK && i < n; i++) {
+        if (i) {
+            rc = sr_buf_append(w->b, ",", 1, err);
+            if (rc == SR_OK)
+                rc = put_break(w, depth + 1, true, err);
+        }
+        if (rc == SR_OK)
+            rc = put_value(w, json_array_get(v, i), depth + 1, err);
+    }
+    if (rc == SR_OK)
+        rc = put_break(w, depth, false, err);
+    return rc == SR_OK ? sr_buf_append(w->b, "]", 1, err) : rc;
+}
+
+/* NOLINTNEXTLINE(misc-no-recursion): depth <= JSON_PARSER_MAX_DEPTH */
+static sr_status
+put_value(const struct writer *w, const json_t *v, size_t depth, sr_err *err)
+{
+    if (!v)
+        return sr_err_set(err, SR_EINVAL, "missing JSON value");
     switch (json_typeof(v)) {
     case JSON_OBJECT:
-        return put_object(v, b, err);
-    case JSON_ARRAY: {
-        sr_status rc = sr_buf_append(b, "[", 1, err);
-        for (size_t i = 0; rc == SR_OK && i < json_array_size(v); i++) {
-            if (i)
-                rc = sr_buf_append(b, ",", 1, err);
-            if (rc == SR_OK)
-                rc = put_value(json_array_get(v, i), b, err);
-        }
-        return rc == SR_OK ? sr_buf_append(b, "]", 1, err) : rc;
-    }
+        return put_object(w, v, depth, err);
+    case JSON_ARRAY:
+        return put_array(w, v, depth, err);
     case JSON_STRING:
-        return put_string(b, json_string_value(v), json_string_length(v), err);
+        return put_string(w->b, json_string_value(v), json_string_length(v), err);
     case JSON_INTEGER:
-        return put_number(b, (double)json_integer_value(v), err);
+        return put_integer(w, json_integer_value(v), err);
     case JSON_REAL:
-        return put_number(b, json_real_value(v), err);
+        return put_real(w, json_real_value(v), err);
     case JSON_TRUE:
-        return sr_buf_append(b, "true", 4, err);
+        return sr_buf_append(w->b, "true", 4, err);
     case JSON_FALSE:
-        return sr_buf_append(b, "false", 5, err);
+        return sr_buf_append(w->b, "false", 5, err);
     case JSON_NULL:
-        return sr_buf_append(b, "null", 4, err);
+        return sr_buf_append(w->b, "null", 4, err);
     }
     return sr_err_set(err, SR_EINTERNAL, "unknown JSON type");
 }
@@ -346,5 +481,23 @@ put_value(const json_t *v, sr_buf *b, sr_err *err)
 sr_status
 sr_json_canonical(const json_t *v, sr_buf *b, sr_err *err)
 {
-    return put_value(v, b, err);
+    const struct writer w = {.b = b, .canonical = true};
+    return put_value(&w, v, 0, err);
+}
+
+char *
+sr_json_dumps(const json_t *v, size_t flags)
+{
+    sr_buf b;
+    sr_buf_init(&b, SIZE_MAX / 2);
+    const struct writer w = {
+        .b = &b,
+        .compact = (flags & JSON_COMPACT) != 0,
+        .indent = flags & JSON_MAX_INDENT,
+    };
+    if (put_value(&w, v, 0, NULL) != SR_OK) {
+        sr_buf_fini(&b);
+        return NULL;
+    }
+    return sr_buf_steal(&b);
 }

@@ -239,7 +239,7 @@ static sr_status
 store_queued(sr_engine *eng, const struct queued_job *q, sr_err *err)
 {
     json_t *rj = sr_job_request_to_json(&q->req);
-    char *text = rj ? json_dumps(rj, JSON_COMPACT) : NULL;
+    char *text = rj ? sr_json_dumps(rj, JSON_COMPACT) : NULL;
     json_decref(rj);
     if (!text)
         return sr_err_set(err, SR_ENOMEM, "out of memory storing job '%s'", q->id);
@@ -495,9 +495,9 @@ static sr_status
 requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
 {
     json_t *body = NULL;
-    sr_status rc = sr_json_parse(r->request_json ? r->request_json : "",
-                                 r->request_json ? strlen(r->request_json) : 0,
-                                 SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
+    sr_status rc = sr_json_parse_stored(r->request_json ? r->request_json : "",
+                                        r->request_json ? strlen(r->request_json) : 0,
+                                        SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
     struct sr_job_request req;
     if (rc == SR_OK) {
         json_object_del(body, "async");
@@ -536,9 +536,9 @@ interrupt_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
 {
     json_t *body = NULL;
     struct sr_job_request req;
-    sr_status rc = sr_json_parse(r->request_json ? r->request_json : "",
-                                 r->request_json ? strlen(r->request_json) : 0,
-                                 SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
+    sr_status rc = sr_json_parse_stored(r->request_json ? r->request_json : "",
+                                        r->request_json ? strlen(r->request_json) : 0,
+                                        SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
     if (rc == SR_OK)
         rc = sr_job_request_parse(body, &req, err);
     json_decref(body);
@@ -577,7 +577,7 @@ recover(sr_engine *eng, sr_err *err)
     interrupt_each(eng); /* what it could not do, the sweep below does (no receipt) */
     json_t *res = json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
                             SR_CODE_INTERRUPTED, "message", INTERRUPTED_MSG, "gas_used", 0);
-    char *text = res ? json_dumps(res, JSON_COMPACT) : NULL;
+    char *text = res ? sr_json_dumps(res, JSON_COMPACT) : NULL;
     json_decref(res);
     if (!text)
         return sr_err_set(err, SR_ENOMEM, "out of memory recovering jobs");
@@ -625,9 +625,11 @@ static json_t *
 row_to_job(const struct sr_job_row *r)
 {
     json_t *job = NULL;
-    if (r->result_json)
-        (void)sr_json_parse(r->result_json, strlen(r->result_json), 2048 + 8, "stored job", &job,
-                            NULL);
+    sr_err e = {0};
+    /* jansson's own depth cap (2048) bounds a stored job object */
+    if (r->result_json && sr_json_parse_stored(r->result_json, strlen(r->result_json), 2048 + 8,
+                                               "stored job", &job, &e) != SR_OK)
+        sr_log(SR_LOG_ERROR, "engine", "job '%s': %s", r->id, e.msg);
     if (!job)
         job = json_object();
     if (!job)
@@ -656,7 +658,7 @@ row_text(const struct sr_job_row *r, sr_buf *b, sr_err *err)
     if (is_whole_job(r))
         return sr_buf_append_str(b, r->result_json, err);
     json_t *job = row_to_job(r);
-    char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+    char *text = job ? sr_json_dumps(job, JSON_COMPACT) : NULL;
     json_decref(job);
     sr_status rc = text ? sr_buf_append_str(b, text, err)
                         : sr_err_set(err, SR_ENOMEM, "out of memory loading job '%s'", r->id);

@@ -160,6 +160,7 @@ output_value(const struct sr_job_request *req, const struct sr_bytes *out, struc
     bool wasm = req->runtime == SR_RUNTIME_WASM;
     json_t *v = NULL;
     sr_err e = {0};
+    enum sr_json_fault why = SR_JSON_FAULT_NONE;
     if (wasm && req->output_format == SR_OUTPUT_BASE64) {
         char *b64 = sr_base64_encode(out->p, out->len);
         v = b64 ? json_string(b64) : NULL;
@@ -175,10 +176,14 @@ output_value(const struct sr_job_request *req, const struct sr_bytes *out, struc
         sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON,
                         "the program wrote nothing to stdout; output_format \"json\" expects one "
                         "JSON value");
-    } else if (sr_json_parse((const char *)out->p, out->len, 2048, wasm ? "stdout" : "output", &v,
-                             &e) != SR_OK) {
-        sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON, "%s%s", e.msg,
-                        wasm ? " (use output_format \"text\" or \"base64\")" : "");
+    } else if (sr_json_parse_fault((const char *)out->p, out->len, 2048, wasm ? "stdout" : "output",
+                                   &v, &why, &e) != SR_OK) {
+        /* a number RFC 8785 cannot hash exactly has its own code */
+        sr_engine__fail(
+            o, why == SR_JSON_FAULT_NUMBER ? SR_JOB_OUTPUT_NUMBER_INEXACT : SR_JOB_OUTPUT_NOT_JSON,
+            "%s%s", e.msg,
+            wasm && why != SR_JSON_FAULT_NUMBER ? " (use output_format \"text\" or \"base64\")"
+                                                : "");
         v = NULL;
     }
     return v;
@@ -197,6 +202,8 @@ take_output(const struct sr_job_request *req, const struct sr_bytes *out, struct
     if (rc == SR_ELIMIT)
         sr_engine__fail(o, SR_JOB_OUTPUT_TOO_LARGE,
                         "the output is more than %u bytes of canonical JSON", SR_MAX_OUTPUT);
+    else if (rc == SR_EINVAL) /* an integer RFC 8785 cannot hash exactly (sr_json.h) */
+        sr_engine__fail(o, SR_JOB_OUTPUT_NUMBER_INEXACT, "%s", e.msg);
     else if (rc != SR_OK)
         sr_engine__fail(o, SR_JOB_OUTPUT_NOT_JSON, "%s", e.msg);
     else
@@ -460,12 +467,12 @@ set_time(json_t *job, const char *key, int64_t ms)
 
 /* Serialises job (without "output") and splices "output" in: the
  * canonical bytes, or null. The text starts {"output":..., then the
- * members jansson wrote. */
+ * members sr_json_dumps wrote. */
 static sr_status
 splice_output(const json_t *job, const struct job_outcome *o, bool clear, char **out,
               size_t *out_len, sr_err *err)
 {
-    char *rest = json_dumps(job, JSON_COMPACT);
+    char *rest = sr_json_dumps(job, JSON_COMPACT);
     if (!rest)
         return sr_err_set(err, SR_ENOMEM, "out of memory serialising a job");
     size_t rest_len = strlen(rest);

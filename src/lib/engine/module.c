@@ -141,7 +141,7 @@ sr_engine_module_put(sr_engine *eng, const char *owner, const uint8_t *bytes, si
     sr_status rc = sr_engine_module_describe(eng, owner, bytes, len, &info, err);
     if (rc != SR_OK)
         return rc;
-    char *text = json_dumps(info, JSON_COMPACT);
+    char *text = sr_json_dumps(info, JSON_COMPACT);
     const char *hash = json_string_value(json_object_get(info, "hash"));
     rc = text ? sr_engine__module_store(eng, owner, hash, bytes, len, text, created, err)
               : sr_err_set(err, SR_ENOMEM, "out of memory storing a module");

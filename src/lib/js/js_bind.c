@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sodium.h>
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
 
 /* Marks on cut log entries and on the last entry when entries were dropped. */
@@ -283,7 +284,7 @@ secret_value(JSContextRef ctx, const json_t *v, JSValueRef *exc)
         JSStringRelease(s);
         return r;
     }
-    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    char *text = sr_json_dumps(v, JSON_COMPACT);
     sr_status rc = text ? sr_js__string_new(text, strlen(text), &s, NULL) : SR_ENOMEM;
     if (text) {
         sodium_memzero(text, strlen(text));
@@ -373,13 +374,14 @@ install_secrets(struct sr_js__run *run, JSObjectRef global, sr_err *err)
 {
     JSContextRef ctx = run->ctx;
     const char *text = run->job->secrets_json ? run->job->secrets_json : "{}";
-    json_error_t jerr;
-    run->secrets = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    sr_status rc =
+        sr_json_parse(text, strlen(text), SR_MAX_JSON_DEPTH, "job secrets", &run->secrets, err);
+    if (rc != SR_OK)
+        return rc;
     if (!json_is_object(run->secrets))
-        return sr_err_set(err, SR_EINVAL, "job secrets must be a JSON object: %s",
-                          run->secrets ? "got another JSON type" : jerr.text);
+        return sr_err_set(err, SR_EINVAL, "job secrets must be a JSON object, got another type");
     JSValueRef secrets = NULL;
-    sr_status rc = parse_json(ctx, text, "secrets", &secrets, err);
+    rc = parse_json(ctx, text, "secrets", &secrets, err);
     if (rc != SR_OK)
         return rc;
     JSValueRef exc = NULL;

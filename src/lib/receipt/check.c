@@ -82,6 +82,14 @@ check_identity(struct ctx *c, const json_t *job, const json_t *r)
     else
         report(c, SR_CHECK_FAIL, "job_id '%s' differs from the receipt's '%s'", show(id),
                show(field(r, "job_id")));
+    /* the job says which runtime ran it: a WebAssembly receipt must not pass
+     * for a JavaScript job (their code hashes cover different bytes) */
+    const char *rt = field(job, "runtime");
+    if (rt && same(rt, field(r, "runtime")))
+        report(c, SR_CHECK_OK, "runtime matches the receipt: %s", rt);
+    else
+        report(c, SR_CHECK_FAIL, "runtime '%s' differs from the receipt's '%s'", show(rt),
+               show(field(r, "runtime")));
     const char *st = field(job, "status");
     const char *code = field(json_object_get(job, "error"), "code");
     if (same(st, field(r, "status")) && same(code, field(r, "error_code")))

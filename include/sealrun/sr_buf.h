@@ -10,19 +10,26 @@
 #ifndef SR_BUF_H
 #define SR_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "sealrun/sr_err.h"
 
 typedef struct sr_buf {
-    char *data; /* NULL until the first append; NUL-terminated after */
-    size_t len; /* bytes used, excluding the NUL */
-    size_t cap; /* bytes allocated */
-    size_t max; /* bytes, the most len may ever be */
+    char *data;  /* NULL until the first append; NUL-terminated after */
+    size_t len;  /* bytes used, excluding the NUL */
+    size_t cap;  /* bytes allocated */
+    size_t max;  /* bytes, the most len may ever be */
+    bool secure; /* growth wipes the storage it leaves (sr_buf_init_secure) */
 } sr_buf;
 
 /* Prepares an empty buffer that may grow to 'max' bytes. Allocates nothing. */
 void sr_buf_init(sr_buf *b, size_t max);
+
+/* The same for bytes that may hold secrets: when the buffer grows, the old
+ * storage is wiped before it is freed (realloc() would leave a copy behind).
+ * Pair it with sr_buf_fini_secure(). */
+void sr_buf_init_secure(sr_buf *b, size_t max);
 
 /* Frees the storage; the buffer may be reused after sr_buf_init(). */
 void sr_buf_fini(sr_buf *b);

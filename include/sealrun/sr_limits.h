@@ -55,6 +55,11 @@
 /* IPC frames between supervisor and job process: request (script + input +
  * secrets) and response (output + logs + error) with room for framing. */
 #define SR_MAX_IPC_FRAME (24u * SR_MIB)
+/* Lines a job process may add to the daemon's log per job, and bytes per
+ * line: the runtime's own diagnostics, never guest output; a process that
+ * logs more is not allowed to fill the operator's disk or drown the log. */
+#define SR_MAX_SANDBOX_LOG_LINES 32
+#define SR_MAX_SANDBOX_LOG_LINE 512
 
 /* WebAssembly modules kept for an owner (POST /modules, and async jobs'
  * inline modules): claims and their bytes (module plus its stored

@@ -4,6 +4,17 @@
  * allowlist; the supervisor side that sends a job, enforces the wall clock
  * with SIGKILL, watches memory and turns a dead process into a report.
  *
+ * Privilege (docs/security-model.md, "The sandbox"): the zygote and every
+ * job process run with no capabilities, an empty environment, stdio on
+ * /dev/null, and as an unprivileged uid (when the daemon is root: the
+ * zygote as uid_first and each live job process as a uid of its own from
+ * the range after it). Where the kernel allows, the zygote has its own PID,
+ * network, mount, IPC and UTS namespaces (and user namespace when the
+ * daemon is not root), and each job process its own user, PID, mount, IPC
+ * and UTS namespaces and an empty read-only root. What the job process logs
+ * reaches the daemon's log through its socket (sr_sandbox_log()), capped per
+ * job, never through a shared file descriptor.
+ *
  * The module knows nothing of JS or WASM: the caller (engine) gives two
  * callbacks that run inside the job process. sr_sandbox_new() must be called
  * before the program starts any thread (it forks the zygote). Everything
@@ -22,6 +33,7 @@
 #include <stdint.h>
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_err.h"
+#include "sealrun/sr_log.h"
 
 typedef struct sr_sandbox sr_sandbox;
 typedef struct sr_sandbox_child sr_sandbox_child;
@@ -51,6 +63,11 @@ typedef sr_status (*sr_sandbox_job_fn)(void *arg, void *state, sr_sandbox_child 
 typedef sr_status (*sr_sandbox_host_fn)(void *arg, const uint8_t *req, size_t len, sr_buf *resp,
                                         sr_err *err);
 
+/* The default uid range when the daemon runs as root: no user database
+ * assigns these (systemd leaves 1879048192..2147352575 unused), so nothing
+ * else on the machine can signal or trace a process running as one. */
+#define SR_SANDBOX_UID_FIRST 2000000000u
+
 struct sr_sandbox_config {
     enum sr_isolation isolation;
     unsigned max_jobs_per_process; /* tenant mode; 0 = 256 */
@@ -59,6 +76,34 @@ struct sr_sandbox_config {
     sr_sandbox_proc_init_fn proc_init;
     sr_sandbox_job_fn job_fn;
     void *arg; /* borrowed, given to both callbacks; must be valid in the fork */
+    /* Only when the daemon runs as root (an ordinary user keeps its uid):
+     * the zygote runs as uid and gid uid_first and, with user namespaces,
+     * each live job process as one of uid_first+1 .. uid_first+uid_count-1. */
+    uint32_t uid_first; /* 0 = SR_SANDBOX_UID_FIRST; never 0 (root) */
+    uint32_t uid_count; /* uids from uid_first: 0 = max_processes + 1; 1 = one uid for all;
+                         * else at least max_processes + 1 */
+    bool no_namespaces; /* no Linux namespaces even where the kernel allows them */
+};
+
+/* Linux namespaces, in struct sr_sandbox_protections. */
+#define SR_SANDBOX_NS_USER 0x01u
+#define SR_SANDBOX_NS_PID 0x02u
+#define SR_SANDBOX_NS_NET 0x04u
+#define SR_SANDBOX_NS_MOUNT 0x08u
+#define SR_SANDBOX_NS_IPC 0x10u
+#define SR_SANDBOX_NS_UTS 0x20u
+
+/* What the sandbox put in place on this machine (for the start-up log line
+ * and GET /info). */
+struct sr_sandbox_protections {
+    uint32_t zygote_uid;    /* uid and gid of the zygote */
+    uint32_t job_uid_first; /* job processes run as uid (and gid) job_uid_first .. */
+    uint32_t job_uid_count; /* .. + job_uid_count - 1, one each; 1: they share job_uid_first */
+    unsigned zygote_ns;     /* SR_SANDBOX_NS_*: namespaces of the zygote apart from the daemon's */
+    unsigned job_ns;        /* SR_SANDBOX_NS_*: namespaces each job process has to itself */
+    bool empty_root;        /* job processes see an empty read-only root */
+    bool bounding_cleared;  /* capability bounding sets are empty too (not possible for an
+                             * ordinary user without user namespaces) */
 };
 
 /* Forks the zygote. Copies cfg. Returns owned: sr_sandbox_free().
@@ -75,12 +120,23 @@ sr_status sr_sandbox_new(const struct sr_sandbox_config *cfg, sr_sandbox **out, 
  * No sr_sandbox_run() may be in progress. */
 void sr_sandbox_free(sr_sandbox *sb);
 
+/* What is in place (never fails; the sandbox must be alive or not). */
+void sr_sandbox_protections(const sr_sandbox *sb, struct sr_sandbox_protections *out);
+
+/* One line for logs: "zygote uid 2000000000 with its own pid, net, ...;
+ * job processes: uids 2000000001-2000000064, own user, pid, ... namespaces,
+ * empty read-only root; no capabilities; seccomp". Returns out. */
+char *sr_sandbox_protections_describe(const struct sr_sandbox_protections *p, char *out,
+                                      size_t cap);
+
 struct sr_sandbox_limits {
     uint64_t wall_ms;           /* SIGKILL after this; 0 (or more) = SR_MAX_TIMEOUT_S */
     uint64_t memory_bytes;      /* SIGKILL when the RSS passes this; 0 = no watch */
     sr_sandbox_host_fn host_fn; /* NULL: host calls are refused */
     void *host_arg;
-    bool discard_after; /* end the process after this job, whatever it answers */
+    bool discard_after; /* end the process after this job, whatever it answers (it received
+                         * another owner's secret, or one bound to this code) */
+    const char *label;  /* borrowed: names the job in the process's log lines (the job id) */
 };
 
 enum sr_sandbox_outcome {
@@ -127,5 +183,13 @@ sr_status sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_
  * (pread() it at offset 0 to watch the process's own RSS). Returns borrowed,
  * valid for the life of the process; -1 if child is NULL. */
 int sr_sandbox_child_statm_fd(const sr_sandbox_child *child);
+
+/* In the job process, any thread: sends one line to the daemon's log, where
+ * the supervisor writes it with the job's label and the process's pid. At
+ * most SR_MAX_SANDBOX_LOG_LINES per job of at most SR_MAX_SANDBOX_LOG_LINE
+ * bytes (longer ones are cut); the rest are dropped and counted. sr_log()
+ * in a job process comes here too. Never pass guest output or a secret. */
+void sr_sandbox_log(sr_sandbox_child *child, enum sr_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* SR_SANDBOX_H */

@@ -31,7 +31,7 @@ z_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_
         for (;;)
             (void)nanosleep(&(struct timespec){.tv_sec = 1}, NULL);
     }
-    return sr_buf_printf(resp, err, "%d %d", (int)getpid(), child->sock);
+    return sr_buf_printf(resp, err, "%d", child->sock);
 }
 
 static sr_sandbox *
@@ -44,7 +44,8 @@ new_sandbox(void)
     return sb;
 }
 
-/* Returns the job process's pid and its socket fd. */
+/* Returns the job process's pid (as this process sees it: inside, getpid()
+ * may be 1) and its socket fd. */
 static void
 job_pid(sr_sandbox *sb, int *pid, int *sock)
 {
@@ -55,16 +56,18 @@ job_pid(sr_sandbox *sb, int *pid, int *sock)
     assert_int_equal(
         sr_sandbox_run(sb, "owner", (const uint8_t *)"pid", 3, NULL, &resp, &rep, NULL), SR_OK);
     assert_int_equal(rep.outcome, SR_SANDBOX_OK);
-    assert_int_equal(sscanf(resp.data, "%d %d", pid, sock), 2);
+    assert_int_equal(sscanf(resp.data, "%d", sock), 1);
+    assert_non_null(sb->procs); /* the warm process of that job */
+    *pid = sb->procs->pid;
     sr_buf_fini(&resp);
 }
 
-/* Lists /proc/PID/fd into a bitmask of fds below 64; -1 if unreadable. */
+/* Lists /proc/PID/fd into a bitmask of fds below 62 (bit 62: any other); -1 if unreadable. */
 static long long
 proc_fd_mask(int pid)
 {
     char path[64];
-    long long mask = 0;
+    unsigned long long mask = 0;
 
     (void)snprintf(path, sizeof(path), "/proc/%d/fd", pid);
     DIR *d = opendir(path);
@@ -74,10 +77,10 @@ proc_fd_mask(int pid)
         if (e->d_name[0] == '.')
             continue;
         long fd = strtol(e->d_name, NULL, 10);
-        mask |= fd < 64 ? 1ll << fd : 1ll << 63;
+        mask |= fd < 63 ? 1ull << fd : 1ull << 62;
     }
     (void)closedir(d);
-    return mask;
+    return (long long)mask;
 }
 
 static void

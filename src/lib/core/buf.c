@@ -18,6 +18,14 @@ sr_buf_init(sr_buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->secure = false;
+}
+
+void
+sr_buf_init_secure(sr_buf *b, size_t max)
+{
+    sr_buf_init(b, max);
+    b->secure = true;
 }
 
 void
@@ -59,9 +67,14 @@ sr_buf_reserve(sr_buf *b, size_t extra, sr_err *err)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > b->max + 1)
         cap = b->max + 1;
-    char *p = realloc(b->data, cap);
+    char *p = b->secure ? malloc(cap) : realloc(b->data, cap);
     if (!p)
         return sr_err_set(err, SR_ENOMEM, "out of memory growing a buffer to %zu bytes", cap);
+    if (b->secure && b->data) {
+        memcpy(p, b->data, b->len + 1);
+        sodium_memzero(b->data, b->cap);
+        free(b->data);
+    }
     b->data = p;
     b->cap = cap;
     return SR_OK;

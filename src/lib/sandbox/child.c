@@ -1,30 +1,54 @@
-/*
- * child.c - the job process: forked by the zygote, lowers its privileges,
- * runs the caller's proc_init, installs the seccomp allowlist and then
+/* SPDX-License-Identifier: MIT
+ *
+ * child.c - the job process: made by the zygote, gives up what privilege it
+ * has, runs the caller's proc_init, installs the seccomp allowlist and then
  * serves jobs on its socket, one at a time, until the supervisor closes the
  * socket or a job asks to be the last.
  *
- * Order matters: signal dispositions are reset first (the zygote inherited
- * the daemon's, and test harnesses install SIGSEGV handlers); then the
- * process dies with the zygote (PR_SET_PDEATHSIG); rlimits and
- * PR_SET_DUMPABLE before any guest-facing code; /proc/self/statm is opened
- * while open() still works; proc_init runs before seccomp so an engine may
- * load what it needs; seccomp is the last step before the first job.
+ * Order matters:
+ *   1. signal dispositions are reset (the zygote inherited the daemon's, and
+ *      test harnesses install SIGSEGV handlers); the process dies with the
+ *      zygote (PR_SET_PDEATHSIG);
+ *   2. it waits for START: when the daemon is root, the supervisor has just
+ *      mapped the process's own uid into its user namespace;
+ *   3. in a user namespace of its own it takes that uid and gid, makes its
+ *      empty read-only root and then gives up every capability and the
+ *      bounding set, all before any thread exists (capabilities belong to
+ *      threads: JavaScriptCore's would keep them otherwise);
+ *   4. no_new_privs, rlimits and PR_SET_DUMPABLE 0 before any guest-facing
+ *      code; /proc/self/statm is opened while open() still works;
+ *   5. proc_init runs before seccomp so an engine may load what it needs
+ *      (JavaScriptCore reads /proc/self/maps and /dev/urandom, which the
+ *      empty root provides); no fork may follow it, since it starts threads;
+ *   6. seccomp is the last step before the first job, on every thread.
  *
- * A failure before the first job is sent as a RESULT frame with the error
- * status and message, so the supervisor can say why the process died. Every
- * exit is _exit(): no atexit handlers or leak checks run in a job process.
+ * PID 1: in a PID namespace of its own the job process is that namespace's
+ * init, so the kernel drops signals it sends itself while their action is
+ * the default (raise(SIGSEGV) returns; abort() still ends the process,
+ * through glibc's fallback, as SIGSEGV). Faults and the supervisor's
+ * SIGKILL end it as before, and getpid() is 1: the pid the seccomp filter
+ * pins signals to.
+ *
+ * Nothing is written to fd 2 (it is /dev/null): sr_log() and
+ * sr_sandbox_log() become LOG frames on the job socket. A failure before
+ * the first job is sent as a RESULT frame with the error status and
+ * message, so the supervisor can say why the process died. Request and
+ * response bytes are wiped before they are freed (they may hold secrets).
+ * Every exit is _exit(): no atexit handlers or leak checks run here.
  */
 #include "sandbox_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <sodium.h>
 
 #include "sealrun/sr_limits.h"
 
@@ -59,17 +83,118 @@ child_limit(int res, rlim_t v, const char *name, sr_err *err)
     return SR_OK;
 }
 
+/* Writes one frame whole, whichever thread asks. */
 static sr_status
-child_lower(pid_t zygote, sr_sandbox_child *c, sr_err *err)
+child_write(sr_sandbox_child *c, uint32_t type, uint32_t status, uint32_t flags, const void *body,
+            size_t len, sr_err *err)
+{
+    (void)pthread_mutex_lock(&c->write_lock);
+    sr_status rc = sr_sandbox__frame_write(c->sock, type, status, flags, body, len, err);
+    (void)pthread_mutex_unlock(&c->write_lock);
+    return rc;
+}
+
+static void
+child_send_log(sr_sandbox_child *c, enum sr_log_level lvl, const char *text)
+{
+    size_t n = strnlen(text, SR_MAX_SANDBOX_LOG_LINE);
+    (void)child_write(c, SR_FRAME_LOG, 0, (uint32_t)lvl, text, n, NULL);
+}
+
+/* sr_log() in a job process. */
+static void
+child_log_sink(void *arg, enum sr_log_level lvl, const char *component, const char *msg)
+{
+    char line[SR_MAX_SANDBOX_LOG_LINE + 1];
+    (void)snprintf(line, sizeof(line), "%s: %s", component, msg);
+    child_send_log(arg, lvl, line);
+}
+
+void
+sr_sandbox_log(sr_sandbox_child *child, enum sr_log_level lvl, const char *fmt, ...)
+{
+    char line[SR_MAX_SANDBOX_LOG_LINE + 1];
+    va_list ap;
+
+    if (!child)
+        return;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n >= 0)
+        child_send_log(child, lvl, line);
+}
+
+static void __attribute__((noreturn)) child_fail(sr_sandbox_child *c, const sr_err *err)
+{
+    size_t n = strnlen(err->msg, sizeof(err->msg));
+    sr_status st = err->status == SR_OK ? SR_EINTERNAL : err->status;
+
+    (void)child_write(c, SR_FRAME_RESULT, st, 0, err->msg, n, NULL);
+    _exit(1);
+}
+
+/* The first frame: START, with the ids to take. End of file: the
+ * supervisor gave up on this process. */
+static void
+child_wait_start(sr_sandbox_child *c, struct sr_start_body *start)
+{
+    struct sr_frame_hdr h;
+    sr_status rc = sr_sandbox__read_full(c->sock, &h, sizeof(h), NULL);
+
+    if (rc == SR_ENOTFOUND)
+        _exit(0);
+    if (rc != SR_OK || sr_sandbox__frame_valid(&h, NULL) != SR_OK || h.type != SR_FRAME_START ||
+        sr_sandbox__read_full(c->sock, start, sizeof(*start), NULL) != SR_OK)
+        _exit(2);
+}
+
+/* Step 3 of the file comment: only in a user namespace of our own (else the
+ * process has the zygote's uid and no capabilities already). */
+static sr_status
+child_isolate(const struct sr_iso *iso, const struct sr_start_body *start, sr_err *err)
+{
+    sr_status rc = SR_OK;
+
+    if (!(iso->job_clone & CLONE_NEWUSER))
+        return SR_OK;
+    if (!iso->privileged) {
+        (void)prctl(PR_SET_DUMPABLE, 1); /* /proc/self/uid_map belongs to root otherwise */
+        rc = sr_sandbox__map_ids(0, iso->outer_uid, iso->outer_gid, err);
+    }
+    if (rc == SR_OK)
+        rc = sr_sandbox__set_ids(start->uid, start->gid, false, err);
+    if (rc == SR_OK)
+        (void)sethostname("sealrun", 7);
+    if (rc == SR_OK && iso->job_root)
+        rc = sr_sandbox__enter_empty_root(false, err);
+    if (rc == SR_OK)
+        (void)sr_sandbox__drop_bounding();
+    if (rc == SR_OK)
+        rc = sr_sandbox__clear_caps(err);
+    return rc == SR_OK ? SR_OK : sr_err_wrap(err, "isolating the job process");
+}
+
+static sr_status
+child_lower(pid_t zygote, const struct sr_iso *iso, sr_sandbox_child *c, sr_err *err)
 {
     sr_status rc;
+    struct sr_start_body start;
 
     (void)setsid();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         return sr_err_set(err, SR_EIO, "cannot set PR_SET_PDEATHSIG: %s", strerror(errno));
-    if (getppid() != zygote)
-        _exit(0); /* the zygote died between fork and prctl */
+    /* the zygote died between fork and prctl (in a PID namespace of our
+     * own the parent is invisible: then the supervisor's end of the socket
+     * closes, and START never comes) */
+    if (!(iso->job_clone & CLONE_NEWPID) && getppid() != zygote)
+        _exit(0);
     (void)prctl(PR_SET_NAME, "sealrun-job");
+    child_wait_start(c, &start);
+    if ((rc = child_isolate(iso, &start, err)) != SR_OK)
+        return rc;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return sr_err_set(err, SR_EIO, "cannot set PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
     if ((rc = child_limit(RLIMIT_CORE, 0, "RLIMIT_CORE", err)) != SR_OK ||
         (rc = child_limit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE", err)) != SR_OK ||
         (rc = child_limit(RLIMIT_NOFILE, SR_CHILD_NOFILE, "RLIMIT_NOFILE", err)) != SR_OK)
@@ -82,13 +207,21 @@ child_lower(pid_t zygote, sr_sandbox_child *c, sr_err *err)
     return SR_OK;
 }
 
-static void __attribute__((noreturn)) child_fail(sr_sandbox_child *c, const sr_err *err)
+void
+sr_sandbox__child_probe(const struct sr_iso *iso)
 {
-    size_t n = strnlen(err->msg, sizeof(err->msg));
-    sr_status st = err->status == SR_OK ? SR_EINTERNAL : err->status;
+    sr_err err = {0};
 
-    (void)sr_sandbox__frame_write(c->sock, SR_FRAME_RESULT, st, 0, err->msg, n, NULL);
-    _exit(1);
+    (void)prctl(PR_SET_DUMPABLE, 1);
+    if (sr_sandbox__map_ids(0, iso->outer_uid, iso->outer_gid, &err) != SR_OK) {
+        sr_log(SR_LOG_WARN, "sandbox", "job processes get no namespaces of their own: %s", err.msg);
+        _exit(1);
+    }
+    if (sr_sandbox__enter_empty_root(false, &err) != SR_OK) {
+        sr_log(SR_LOG_WARN, "sandbox", "job processes keep the host's files in view: %s", err.msg);
+        _exit(2);
+    }
+    _exit(0);
 }
 
 /* Reads the next JOB frame. Returns NULL at a clean end of the socket. */
@@ -124,29 +257,37 @@ child_serve(const struct sr_sandbox_config *cfg, sr_sandbox_child *c, void *stat
 
         sr_buf_init(&resp, SR_MAX_IPC_FRAME);
         sr_status rc = cfg->job_fn(cfg->arg, state, c, req, len, &resp, &discard, &err);
+        /* the request held the job's secrets: nothing of it stays behind */
+        sodium_memzero(req, len + 1);
         free(req);
         if (rc != SR_OK) {
+            sr_buf_fini_secure(&resp);
             if (err.status == SR_OK)
                 (void)sr_err_set(&err, rc, "job function failed with '%s'", sr_status_name(rc));
             child_fail(c, &err);
         }
-        rc = sr_sandbox__frame_write(c->sock, SR_FRAME_RESULT, SR_OK,
-                                     discard ? SR_FRAME_F_DISCARD : 0, resp.data, resp.len, NULL);
-        sr_buf_fini(&resp);
+        rc = child_write(c, SR_FRAME_RESULT, SR_OK, discard ? SR_FRAME_F_DISCARD : 0, resp.data,
+                         resp.len, NULL);
+        sr_buf_fini_secure(&resp);
         if (rc != SR_OK || discard)
             _exit(0);
     }
 }
 
 void
-sr_sandbox__child_main(const struct sr_sandbox_config *cfg, int sock, pid_t zygote)
+sr_sandbox__child_main(const struct sr_sandbox_config *cfg, const struct sr_iso *iso, int sock,
+                       pid_t zygote)
 {
-    sr_sandbox_child c = {.sock = sock, .statm_fd = -1};
+    static sr_sandbox_child c;
     sr_err err = {0};
     void *state = NULL;
 
+    c.sock = sock;
+    c.statm_fd = -1;
+    (void)pthread_mutex_init(&c.write_lock, NULL);
     child_reset_signals();
-    if (child_lower(zygote, &c, &err) != SR_OK)
+    sr_log_set_sink(child_log_sink, &c);
+    if (child_lower(zygote, iso, &c, &err) != SR_OK)
         child_fail(&c, &err);
     if (cfg->proc_init && cfg->proc_init(cfg->arg, &state, &err) != SR_OK) {
         (void)sr_err_wrap(&err, "starting the job process");
@@ -175,6 +316,7 @@ child_drain(sr_sandbox_child *c, size_t n, sr_err *err)
         rc = sr_sandbox__read_full(c->sock, sink, take, err);
         n -= take;
     }
+    sodium_memzero(sink, sizeof(sink)); /* a host call answer may carry a stored secret */
     return rc;
 }
 
@@ -199,7 +341,7 @@ sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_
                     sr_err *err)
 {
     struct sr_frame_hdr h;
-    sr_status rc = sr_sandbox__frame_write(child->sock, SR_FRAME_HOSTCALL, 0, 0, req, len, err);
+    sr_status rc = child_write(child, SR_FRAME_HOSTCALL, 0, 0, req, len, err);
 
     if (rc != SR_OK)
         return sr_err_wrap(err, "sending a host call");

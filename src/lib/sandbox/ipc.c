@@ -23,16 +23,28 @@
 sr_status
 sr_sandbox__frame_valid(const struct sr_frame_hdr *h, sr_err *err)
 {
-    if (h->type < SR_FRAME_JOB || h->type > SR_FRAME_HOSTREPLY)
-        return sr_err_set(err, SR_EINVAL, "frame type must be 1..4, got %u", h->type);
+    if (h->type < SR_FRAME_JOB || h->type > SR_FRAME_LOG)
+        return sr_err_set(err, SR_EINVAL, "frame type must be 1..6, got %u", h->type);
     if (h->len > SR_MAX_IPC_FRAME)
         return sr_err_set(err, SR_EINVAL, "frame of %u bytes exceeds the cap of %u bytes", h->len,
                           SR_MAX_IPC_FRAME);
     if (h->status >= SR_STATUS_COUNT_)
         return sr_err_set(err, SR_EINVAL, "frame status must be below %d, got %u",
                           (int)SR_STATUS_COUNT_, h->status);
-    if (h->flags & ~SR_FRAME_F_DISCARD)
+    uint32_t flags_ok = h->type == SR_FRAME_RESULT ? SR_FRAME_F_DISCARD : 0;
+    if (h->type == SR_FRAME_LOG) {
+        if (h->flags > SR_LOG_ERROR)
+            return sr_err_set(err, SR_EINVAL, "log frame level must be 0..%d, got %u",
+                              (int)SR_LOG_ERROR, h->flags);
+        if (h->len > SR_MAX_SANDBOX_LOG_LINE)
+            return sr_err_set(err, SR_EINVAL, "log line of %u bytes exceeds the cap of %u bytes",
+                              h->len, SR_MAX_SANDBOX_LOG_LINE);
+    } else if (h->flags & ~flags_ok) {
         return sr_err_set(err, SR_EINVAL, "frame flags 0x%x are unknown", h->flags);
+    }
+    if (h->type == SR_FRAME_START && h->len != sizeof(struct sr_start_body))
+        return sr_err_set(err, SR_EINVAL, "start frame of %u bytes, expected %zu", h->len,
+                          sizeof(struct sr_start_body));
     return SR_OK;
 }
 

@@ -1,11 +1,15 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * pool.c - the supervisor's job processes: spawning through the zygote,
  * the per-owner pool of warm processes, idle reaping and exit statuses.
  *
  * Invariant 1 lives here: a process is only ever handed to the owner it was
- * spawned for (tenant mode) or to a single job (job mode). Lock order: a
- * thread holds at most one of sb->lock and sb->ctl_lock at a time; killing
- * and closing happen outside both.
+ * spawned for (tenant mode) or to a single job (job mode). When the daemon
+ * is root and job processes have user namespaces, each live process also
+ * has a uid of its own: a slot of the range, taken at spawn and given back
+ * only after its SIGKILL has been sent, so two processes never run as one
+ * uid. Lock order: a thread holds at most one of sb->lock and sb->ctl_lock
+ * at a time; killing and closing happen outside both.
  *
  * Sections: control records, spawning, pool, reaper.
  */
@@ -46,10 +50,17 @@ ctl_store_exit(sr_sandbox *sb, const struct sr_ctl_msg *m)
 
 /* Handles one record that is not the SPAWNED a spawner waits for. */
 static void
-ctl_handle_other(sr_sandbox *sb, const struct sr_ctl_msg *m, const int *fds, size_t nfds)
+ctl_handle_other(sr_sandbox *sb, struct sr_ctl_msg *m, const int *fds, size_t nfds)
 {
     if (m->type == SR_CTL_EXITED) {
         ctl_store_exit(sb, m);
+        return;
+    }
+    if (m->type == SR_CTL_LOG) {
+        m->text[SR_CTL_TEXT - 1] = '\0';
+        sr_log(m->value >= SR_LOG_DEBUG && m->value <= SR_LOG_ERROR ? (enum sr_log_level)m->value
+                                                                    : SR_LOG_ERROR,
+               "sandbox", "%s", m->text);
         return;
     }
     /* A SPAWNED nobody waits for (its spawner timed out): end that process. */
@@ -117,6 +128,60 @@ spawn_request(sr_sandbox *sb, struct sr_ctl_msg *m, int fds[2], sr_err *err)
     }
 }
 
+/* A free uid slot (caller holds sb->lock), waiting for one that a dying
+ * process is about to give back; -1 when processes do not get uids of
+ * their own. */
+static int
+take_uid_slot(sr_sandbox *sb)
+{
+    if (!sb->iso.privileged || !(sb->iso.job_clone & CLONE_NEWUSER) || sb->cfg.uid_count < 2)
+        return -1;
+    for (;;) {
+        for (unsigned i = 0; i < sb->cfg.max_processes; i++) {
+            if (!sb->uid_used[i]) {
+                sb->uid_used[i] = true;
+                return (int)i;
+            }
+        }
+        (void)pthread_cond_wait(&sb->cond, &sb->lock);
+    }
+}
+
+static void
+give_uid_slot(sr_sandbox *sb, int slot)
+{
+    if (slot < 0)
+        return;
+    (void)pthread_mutex_lock(&sb->lock);
+    sb->uid_used[slot] = false;
+    (void)pthread_cond_broadcast(&sb->cond);
+    (void)pthread_mutex_unlock(&sb->lock);
+}
+
+/* The new process's pid as the daemon sees it, its ids, and START. As
+ * root, its uid and gid are mapped into its user namespace here (the
+ * zygote cannot: it has no capabilities). */
+static sr_status
+start_proc(sr_sandbox *sb, struct sr_proc *p, sr_err *err)
+{
+    p->pid = p->vpid;
+    if (sb->iso.zygote_clone & CLONE_NEWPID)
+        p->pid = sr_sandbox__pidfd_pid(p->pidfd);
+    if (p->pid <= 0)
+        return sr_err_set(err, SR_EIO, "cannot learn the pid of job process %d", (int)p->vpid);
+    struct sr_start_body start = {.uid = sb->zygote_uid, .gid = sb->zygote_gid};
+    if (p->slot >= 0) {
+        start.uid = sb->cfg.uid_first + 1 + (uint32_t)p->slot;
+        start.gid = start.uid;
+        sr_status rc = sr_sandbox__map_ids(p->pid, start.uid, start.gid, err);
+        if (rc != SR_OK)
+            return sr_err_wrap(err, "giving job process %d its uid", (int)p->pid);
+    }
+    p->uid = start.uid;
+    /* 24 bytes into an empty socket: the blocking write cannot wait */
+    return sr_sandbox__frame_write(p->sock, SR_FRAME_START, 0, 0, &start, sizeof(start), err);
+}
+
 static sr_status
 spawn_proc(sr_sandbox *sb, const char *owner, struct sr_proc **out, sr_err *err)
 {
@@ -130,26 +195,37 @@ spawn_proc(sr_sandbox *sb, const char *owner, struct sr_proc **out, sr_err *err)
         free(own);
         return sr_err_set(err, SR_ENOMEM, "out of memory starting a job process");
     }
+    (void)pthread_mutex_lock(&sb->lock);
+    int slot = take_uid_slot(sb);
+    (void)pthread_mutex_unlock(&sb->lock);
     (void)pthread_mutex_lock(&sb->ctl_lock);
     sr_status rc = spawn_request(sb, &m, fds, err);
     uint64_t seq = ++sb->ctl_seq;
     (void)pthread_mutex_unlock(&sb->ctl_lock);
     if (rc != SR_OK) {
+        give_uid_slot(sb, slot);
         free(p);
         free(own);
         return rc;
     }
-    *p = (struct sr_proc){.pid = m.pid,
+    *p = (struct sr_proc){.vpid = m.pid,
+                          .slot = slot,
                           .sock = fds[0],
                           .pidfd = fds[1],
+                          .statm_fd = -1,
                           .owner = own,
                           .spawn_seq = seq,
                           .busy = true};
+    rc = start_proc(sb, p, err);
+    if (rc != SR_OK) {
+        sr_sandbox__proc_destroy(sb, p);
+        return rc;
+    }
     (void)fcntl(p->sock, F_SETFL, O_NONBLOCK);
     char path[64];
-    (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)m.pid);
+    (void)snprintf(path, sizeof(path), "/proc/%d/statm", (int)p->pid);
     p->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
-    p->has_cpu_clock = clock_getcpuclockid(m.pid, &p->cpu_clock) == 0;
+    p->has_cpu_clock = clock_getcpuclockid(p->pid, &p->cpu_clock) == 0;
     /* If the process is already dead, /proc/PID may name a newer process. */
     struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
     if (poll(&pf, 1, 0) > 0) {
@@ -163,11 +239,12 @@ spawn_proc(sr_sandbox *sb, const char *owner, struct sr_proc **out, sr_err *err)
 }
 
 void
-sr_sandbox__proc_destroy(struct sr_proc *p)
+sr_sandbox__proc_destroy(sr_sandbox *sb, struct sr_proc *p)
 {
     if (!p)
         return;
     (void)syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0);
+    give_uid_slot(sb, p->slot); /* after the kill: it can run nothing more as this uid */
     (void)close(p->sock);
     (void)close(p->pidfd);
     if (p->statm_fd >= 0)
@@ -186,7 +263,7 @@ sr_sandbox__exit_status(sr_sandbox *sb, const struct sr_proc *p, int timeout_ms,
     for (;;) {
         for (size_t i = 0; i < SR_EXIT_RING && !found; i++) {
             const struct sr_exit_rec *r = &sb->exits[i];
-            if (r->seq > p->spawn_seq && r->pid == p->pid) {
+            if (r->seq > p->spawn_seq && r->pid == p->vpid) {
                 *status = r->status;
                 found = true;
             }
@@ -266,11 +343,11 @@ oldest_idle(sr_sandbox *sb)
 }
 
 static void
-destroy_list(struct sr_proc *p)
+destroy_list(sr_sandbox *sb, struct sr_proc *p)
 {
     while (p) {
         struct sr_proc *next = p->next;
-        sr_sandbox__proc_destroy(p);
+        sr_sandbox__proc_destroy(sb, p);
         p = next;
     }
 }
@@ -321,7 +398,7 @@ sr_sandbox__acquire(sr_sandbox *sb, const char *owner, struct sr_proc **out, sr_
     }
     p = reserve_slot(sb, owner, &dead);
     (void)pthread_mutex_unlock(&sb->lock);
-    destroy_list(dead);
+    destroy_list(sb, dead);
     if (p) {
         *out = p;
         return SR_OK;
@@ -359,7 +436,7 @@ sr_sandbox__release(sr_sandbox *sb, struct sr_proc *p, bool discard)
     (void)pthread_cond_broadcast(&sb->cond);
     (void)pthread_mutex_unlock(&sb->lock);
     if (discard)
-        sr_sandbox__proc_destroy(p);
+        sr_sandbox__proc_destroy(sb, p);
 }
 
 /* ---- reaper ---- */
@@ -374,7 +451,7 @@ sr_sandbox__reap_idle(sr_sandbox *sb)
     if (dead)
         (void)pthread_cond_broadcast(&sb->cond);
     (void)pthread_mutex_unlock(&sb->lock);
-    destroy_list(dead);
+    destroy_list(sb, dead);
 
     /* Drain EXITED records so the zygote never blocks on a full socket. */
     if (pthread_mutex_trylock(&sb->ctl_lock) != 0)

@@ -14,8 +14,11 @@
  *     falls back to clone(), whose flags we filter: threads only.
  *   - Signals only to this process (kill/tgkill with our own pid).
  *   - Everything else on the list works on fds the process already has
- *     (stdio on /dev/null and stderr, the job socket, /proc/self/statm, and
+ *     (stdio on /dev/null, the job socket, /proc/self/statm, and
  *     what proc_init opened) or on the process's own memory and threads.
+ *   - Every thread: proc_init starts JavaScriptCore's threads before the
+ *     filter exists, so it is loaded with TSYNC (a filter only on the
+ *     calling thread would leave the JIT and GC threads unfiltered).
  * The list was found by running JavaScriptCore (JIT on and off, GC under
  * pressure, large allocations) under strace -f; tests/unit/sandbox_jsc_test.c
  * keeps it honest.
@@ -179,6 +182,7 @@ sr_sandbox__seccomp_install(pid_t self, sr_err *err)
     for (size_t i = 0; i < sizeof(sr_refuse) / sizeof(sr_refuse[0]); i++)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sr_refuse[i].err), sr_refuse[i].nr, 0);
     rc |= add_arg_rules(ctx, self);
+    rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     if (rc != 0) {
         seccomp_release(ctx);
         return sr_err_set(err, SR_EINTERNAL, "cannot add a seccomp rule");

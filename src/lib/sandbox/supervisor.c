@@ -1,9 +1,19 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * supervisor.c - the daemon side of the sandbox: starting the zygote and
  * running one job in a job process under a wall clock and a memory watch.
  *
+ * Start: the zygote is created in namespaces of its own where the kernel
+ * allows (as root: PID, network, mount, IPC, UTS; as an ordinary user: a
+ * user namespace as well, which the others need); sr_sandbox_new() waits
+ * for its READY and starts it again without namespaces if it could not
+ * set them up. A zygote that cannot give up root is an error, never a
+ * fallback.
+ *
  * A job is an exchange of frames on the process's socket: JOB out, any
- * number of HOSTCALL in / HOSTREPLY out, then RESULT in. While waiting, the
+ * number of HOSTCALL in / HOSTREPLY out and LOG in, then RESULT in. LOG
+ * lines go to the daemon's log with the job's label and pid, at most
+ * SR_MAX_SANDBOX_LOG_LINES per job (the rest are counted). While waiting, the
  * supervisor polls with the time left, samples the process's RSS from
  * /proc/PID/statm every SR_SAMPLE_MS and its CPU clock, and SIGKILLs it (via
  * its pidfd) at the deadline or the memory cap. Anything the child sends
@@ -34,6 +44,8 @@
 #define SR_SAMPLE_MS 5
 /* How long to wait for the zygote's report on a process that died. */
 #define SR_EXIT_REPORT_MS 2000
+/* How long the zygote may take to start (isolate itself, probe once). */
+#define SR_READY_TIMEOUT_MS 10000
 
 /* ---- lifecycle ---- */
 
@@ -57,17 +69,27 @@ sandbox_locks(sr_sandbox *sb, sr_err *err)
 }
 
 static sr_status
-sandbox_fork_zygote(sr_sandbox *sb, sr_err *err)
+sandbox_fork_zygote(sr_sandbox *sb, uint64_t flags, sr_err *err)
 {
     int sv[2];
     pid_t parent = getpid();
+    int pidfd = -1;
 
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return sr_err_set(err, SR_EIO, "cannot create the zygote socket: %s", strerror(errno));
-    pid_t pid = fork();
+    sb->iso.zygote_clone = flags;
+    sb->iso.outer_uid = (uint32_t)geteuid();
+    sb->iso.outer_gid = (uint32_t)getegid();
+    pid_t pid = sr_sandbox__clone(flags, &pidfd);
+    if (pid < 0 && flags) {
+        sr_log(SR_LOG_WARN, "sandbox", "the zygote gets no namespaces of its own: clone3: %s",
+               strerror(errno));
+        sb->iso.zygote_clone = 0;
+        pid = sr_sandbox__clone(0, &pidfd);
+    }
     if (pid == 0) {
         (void)close(sv[0]);
-        sr_sandbox__zygote_main(&sb->cfg, sv[1], parent);
+        sr_sandbox__zygote_main(&sb->cfg, &sb->iso, sv[1], parent);
     }
     (void)close(sv[1]);
     if (pid < 0) {
@@ -76,9 +98,143 @@ sandbox_fork_zygote(sr_sandbox *sb, sr_err *err)
     }
     sb->ctl = sv[0];
     sb->zpid = pid;
-    sb->zpidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    sb->zpidfd = pidfd >= 0 ? pidfd : (int)syscall(SYS_pidfd_open, pid, 0);
     if (sb->zpidfd < 0)
         return sr_err_set(err, SR_EIO, "cannot open a pidfd for the zygote: %s", strerror(errno));
+    return SR_OK;
+}
+
+/* Ends a zygote that did not become ready. */
+static void
+sandbox_stop_zygote(sr_sandbox *sb)
+{
+    if (sb->zpidfd >= 0)
+        (void)syscall(SYS_pidfd_send_signal, sb->zpidfd, SIGKILL, NULL, 0);
+    if (sb->zpid > 0)
+        while (waitpid(sb->zpid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    if (sb->zpidfd >= 0)
+        (void)close(sb->zpidfd);
+    if (sb->ctl >= 0)
+        (void)close(sb->ctl);
+    sb->zpid = 0;
+    sb->zpidfd = -1;
+    sb->ctl = -1;
+}
+
+/* A LOG record from the zygote: its text is ours, but capped and ended. */
+static void
+zygote_log_line(struct sr_ctl_msg *m)
+{
+    m->text[SR_CTL_TEXT - 1] = '\0';
+    enum sr_log_level lvl = m->value >= SR_LOG_DEBUG && m->value <= SR_LOG_ERROR
+                                ? (enum sr_log_level)m->value
+                                : SR_LOG_ERROR;
+    sr_log(lvl, "sandbox", "%s", m->text);
+}
+
+/* Takes in the READY record: what the zygote and its job processes got. */
+static void
+sandbox_take_ready(sr_sandbox *sb, const struct sr_ctl_msg *m)
+{
+    sb->ready = m->flags;
+    sb->zygote_uid = (uint32_t)m->pid;
+    sb->zygote_gid = (uint32_t)m->value;
+    sb->iso.job_clone = (m->flags >> SR_PROT_JOB_NS_SHIFT) & SR_SANDBOX_NS_USER ? SR_CLONE_JOB : 0;
+}
+
+/* Waits for READY; *retry when the zygote says one without namespaces may
+ * work. */
+static sr_status
+sandbox_await_ready(sr_sandbox *sb, bool *retry, sr_err *err)
+{
+    uint64_t end = sr_sandbox__now_ns() + (uint64_t)SR_READY_TIMEOUT_MS * 1000000u;
+
+    *retry = false;
+    for (;;) {
+        uint64_t now = sr_sandbox__now_ns();
+        if (now >= end)
+            return sr_err_set(err, SR_EIO, "the sandbox zygote did not start within %d ms",
+                              SR_READY_TIMEOUT_MS);
+        struct pollfd pf[2] = {{.fd = sb->ctl, .events = POLLIN},
+                               {.fd = sb->zpidfd, .events = POLLIN}};
+        if (poll(pf, 2, (int)((end - now) / 1000000u) + 1) < 0 && errno != EINTR)
+            return sr_err_set(err, SR_EIO, "cannot poll the zygote socket: %s", strerror(errno));
+        struct sr_ctl_msg m;
+        sr_status rc = SR_ELIMIT;
+        if (pf[0].revents)
+            rc = sr_sandbox__ctl_recv(sb->ctl, true, &m, NULL, NULL, NULL);
+        if (rc == SR_OK && m.type == SR_CTL_LOG) {
+            zygote_log_line(&m);
+        } else if (rc == SR_OK && m.type == SR_CTL_READY) {
+            sandbox_take_ready(sb, &m);
+            return SR_OK;
+        } else if (rc == SR_OK && m.type == SR_CTL_FAILED) {
+            m.text[SR_CTL_TEXT - 1] = '\0';
+            *retry = (m.flags & SR_PROT_RETRY) != 0;
+            return sr_err_set(err, SR_EIO, "%s", m.text);
+        } else if (rc != SR_ELIMIT || (pf[1].revents && !pf[0].revents)) {
+            int st = 0;
+            char how[128];
+            (void)waitpid(sb->zpid, &st, WNOHANG);
+            (void)sr_sandbox__describe_status(st, how, sizeof(how));
+            return sr_err_set(err, SR_EIO, "the sandbox zygote ended before it was ready: %s", how);
+        }
+    }
+}
+
+/* As root the zygote makes its namespaces itself; an ordinary user needs a
+ * user namespace for them. A zygote that could not set up its namespaces
+ * is started again without (a sandbox must run where the kernel refuses). */
+static sr_status
+sandbox_start_zygote(sr_sandbox *sb, sr_err *err)
+{
+    uint64_t flags = SR_CLONE_ZYGOTE | (sb->iso.privileged ? 0 : CLONE_NEWUSER);
+    if (sb->iso.no_namespaces)
+        flags = 0;
+    for (;;) {
+        bool retry = false;
+        sr_status rc = sandbox_fork_zygote(sb, flags, err);
+        if (rc == SR_OK)
+            rc = sandbox_await_ready(sb, &retry, err);
+        if (rc == SR_OK || !retry || !sb->iso.zygote_clone)
+            return rc;
+        sr_log(SR_LOG_WARN, "sandbox", "starting the zygote without namespaces: %s", err->msg);
+        sandbox_stop_zygote(sb);
+        flags = 0;
+    }
+}
+
+/* Fills in the defaults and checks the uid range. */
+static sr_status
+sandbox_defaults(sr_sandbox *sb, sr_err *err)
+{
+    struct sr_sandbox_config *c = &sb->cfg;
+
+    if (!c->max_jobs_per_process)
+        c->max_jobs_per_process = 256;
+    if (!c->idle_ms)
+        c->idle_ms = 30000;
+    if (!c->max_processes)
+        c->max_processes = 64;
+    if (!c->uid_first)
+        c->uid_first = SR_SANDBOX_UID_FIRST;
+    if (!c->uid_count)
+        c->uid_count = c->max_processes + 1;
+    if (c->uid_count != 1 && c->uid_count < c->max_processes + 1)
+        return sr_err_set(err, SR_EINVAL,
+                          "the sandbox uid range needs one uid for the zygote and one for each "
+                          "of %u job processes, got %u uids",
+                          c->max_processes, c->uid_count);
+    if ((uint64_t)c->uid_first + c->uid_count - 1 >= UINT32_MAX)
+        return sr_err_set(err, SR_EINVAL, "the sandbox uid range %u + %u passes uid 4294967294",
+                          c->uid_first, c->uid_count);
+    sb->uid_used = calloc(c->max_processes, sizeof(*sb->uid_used));
+    if (!sb->uid_used)
+        return sr_err_set(err, SR_ENOMEM, "out of memory creating the sandbox");
+    sb->iso.privileged = geteuid() == 0;
+    sb->iso.uid_first = c->uid_first;
+    sb->iso.no_namespaces = c->no_namespaces;
     return SR_OK;
 }
 
@@ -94,16 +250,12 @@ sr_sandbox_new(const struct sr_sandbox_config *cfg, sr_sandbox **out, sr_err *er
     if (!sb)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating the sandbox");
     sb->cfg = *cfg;
-    if (!sb->cfg.max_jobs_per_process)
-        sb->cfg.max_jobs_per_process = 256;
-    if (!sb->cfg.idle_ms)
-        sb->cfg.idle_ms = 30000;
-    if (!sb->cfg.max_processes)
-        sb->cfg.max_processes = 64;
     sb->page_size = sysconf(_SC_PAGESIZE);
     sb->ctl = -1;
     sb->zpidfd = -1;
-    sr_status rc = sandbox_fork_zygote(sb, err);
+    sr_status rc = sandbox_defaults(sb, err);
+    if (rc == SR_OK)
+        rc = sandbox_start_zygote(sb, err);
     if (rc == SR_OK)
         rc = sandbox_locks(sb, err);
     if (rc != SR_OK) {
@@ -126,16 +278,16 @@ sr_sandbox_free(sr_sandbox *sb)
         (void)pthread_mutex_unlock(&sb->lock);
         (void)pthread_join(sb->reaper, NULL);
     }
+    while (sb->procs) {
+        struct sr_proc *p = sb->procs;
+        sb->procs = p->next;
+        sr_sandbox__proc_destroy(sb, p);
+    }
     if (sb->has_locks) {
         (void)pthread_cond_destroy(&sb->reaper_cond);
         (void)pthread_cond_destroy(&sb->cond);
         (void)pthread_mutex_destroy(&sb->lock);
         (void)pthread_mutex_destroy(&sb->ctl_lock);
-    }
-    while (sb->procs) {
-        struct sr_proc *p = sb->procs;
-        sb->procs = p->next;
-        sr_sandbox__proc_destroy(p);
     }
     if (sb->ctl >= 0)
         (void)close(sb->ctl); /* the zygote sees EOF and exits */
@@ -147,7 +299,69 @@ sr_sandbox_free(sr_sandbox *sb)
     }
     if (sb->zpidfd >= 0)
         (void)close(sb->zpidfd);
+    free(sb->uid_used);
     free(sb);
+}
+
+/* ---- protections ---- */
+
+void
+sr_sandbox_protections(const sr_sandbox *sb, struct sr_sandbox_protections *out)
+{
+    const unsigned job_ns = (sb->ready >> SR_PROT_JOB_NS_SHIFT) & 0xffu;
+    const bool own_uids =
+        sb->iso.privileged && (job_ns & SR_SANDBOX_NS_USER) && sb->cfg.uid_count > 1;
+
+    *out = (struct sr_sandbox_protections){
+        .zygote_uid = sb->zygote_uid,
+        .job_uid_first = own_uids ? sb->cfg.uid_first + 1 : sb->zygote_uid,
+        .job_uid_count = own_uids ? sb->cfg.uid_count - 1 : 1,
+        .zygote_ns = (sb->ready >> SR_PROT_ZYGOTE_NS_SHIFT) & 0xffu,
+        .job_ns = job_ns,
+        .empty_root = (sb->ready & (SR_PROT_JOB_ROOT | SR_PROT_ZYGOTE_ROOT)) != 0,
+        .bounding_cleared = (sb->ready & SR_PROT_BOUNDING) != 0,
+    };
+}
+
+/* "pid, net and mount" from SR_SANDBOX_NS_* bits; "" for none. */
+static void
+ns_names(unsigned ns, char *out, size_t cap)
+{
+    static const char *const names[] = {"user", "pid", "net", "mount", "ipc", "uts"};
+    unsigned n = (unsigned)__builtin_popcount(ns & 0x3fu), k = 0;
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (unsigned i = 0; i < 6 && len < cap; i++) {
+        if (!(ns & (1u << i)))
+            continue;
+        k++;
+        const char *sep = k == 1 ? "" : k == n ? " and " : ", ";
+        int w = snprintf(out + len, cap - len, "%s%s", sep, names[i]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+char *
+sr_sandbox_protections_describe(const struct sr_sandbox_protections *p, char *out, size_t cap)
+{
+    char zns[64], jns[64], uids[48];
+
+    ns_names(p->zygote_ns, zns, sizeof(zns));
+    ns_names(p->job_ns, jns, sizeof(jns));
+    if (p->job_uid_count > 1)
+        (void)snprintf(uids, sizeof(uids), "uids %u-%u, one each", p->job_uid_first,
+                       p->job_uid_first + p->job_uid_count - 1);
+    else
+        (void)snprintf(uids, sizeof(uids), "uid %u", p->job_uid_first);
+    (void)snprintf(out, cap,
+                   "zygote: uid %u, %s%s namespaces; job processes: %s, %s%s namespaces of their "
+                   "own, %s; no capabilities%s; no environment; stdio on /dev/null; seccomp",
+                   p->zygote_uid, p->zygote_ns ? "own " : "the daemon's", p->zygote_ns ? zns : "",
+                   uids, p->job_ns ? "" : "no", p->job_ns ? jns : "",
+                   p->empty_root ? "an empty read-only root" : "the host's files in view",
+                   p->bounding_cleared ? ", empty bounding set" : " (bounding set kept)");
+    return out;
 }
 
 bool
@@ -190,8 +404,10 @@ struct job_run {
     size_t hgot; /* header bytes read */
     size_t bgot; /* body bytes read */
     sr_buf *dst; /* where the body goes: resp or aux */
-    sr_buf aux;  /* HOSTCALL request or RESULT error message */
+    sr_buf aux;  /* HOSTCALL request, LOG line or RESULT error message (secure) */
     bool child_discard;
+    unsigned logs;         /* LOG lines written to the daemon's log for this job */
+    unsigned logs_dropped; /* and those past SR_MAX_SANDBOX_LOG_LINES */
 };
 
 static void
@@ -282,12 +498,15 @@ accept_header(struct job_run *r)
                        "job process sent a malformed frame: %.200s", e.msg);
         return STEP_BAD;
     }
-    if (r->h.type != SR_FRAME_RESULT && r->h.type != SR_FRAME_HOSTCALL) {
+    if (r->h.type != SR_FRAME_RESULT && r->h.type != SR_FRAME_HOSTCALL &&
+        r->h.type != SR_FRAME_LOG) {
         (void)snprintf(r->rep->detail, sizeof(r->rep->detail),
-                       "job process sent a frame of type %u, expected RESULT or HOSTCALL",
+                       "job process sent a frame of type %u, expected RESULT, HOSTCALL or LOG",
                        r->h.type);
         return STEP_BAD;
     }
+    /* aux may have held a host call's stored values: growing it must not
+     * leave them in freed memory (a secure buffer wipes what it leaves) */
     sr_buf_reset(&r->aux);
     r->dst = (r->h.type == SR_FRAME_RESULT && r->h.status == SR_OK) ? r->resp : &r->aux;
     if (sr_buf_reserve(r->dst, r->h.len, &e) != SR_OK) {
@@ -340,7 +559,7 @@ answer_hostcall(struct job_run *r)
     sr_err herr = {0};
     sr_status st;
 
-    sr_buf_init(&ans, SR_MAX_IPC_FRAME);
+    sr_buf_init_secure(&ans, SR_MAX_IPC_FRAME);
     if (!r->lim->host_fn)
         st = sr_err_set(&herr, SR_EDENIED, "host calls are not enabled for this job");
     else
@@ -351,8 +570,31 @@ answer_hostcall(struct job_run *r)
     enum step s = st == SR_OK ? send_frame(r, SR_FRAME_HOSTREPLY, SR_OK, ans.data, ans.len)
                               : send_frame(r, SR_FRAME_HOSTREPLY, (uint32_t)st, herr.msg,
                                            strnlen(herr.msg, sizeof(herr.msg)));
-    sr_buf_fini(&ans);
+    sr_buf_fini_secure(&ans);
     return s;
+}
+
+/* A LOG frame: the runtime's own line, written to the daemon's log with
+ * the job's label and the process's pid; past the cap, only counted.
+ * Control characters become '?' so one line stays one line. */
+static void
+log_line(struct job_run *r)
+{
+    char text[SR_MAX_SANDBOX_LOG_LINE + 1];
+    size_t n = r->aux.len < SR_MAX_SANDBOX_LOG_LINE ? r->aux.len : SR_MAX_SANDBOX_LOG_LINE;
+
+    if (r->logs >= SR_MAX_SANDBOX_LOG_LINES) {
+        r->logs_dropped++;
+        return;
+    }
+    r->logs++;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)r->aux.data[i];
+        text[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+    }
+    text[n] = '\0';
+    sr_log((enum sr_log_level)r->h.flags, "sandbox", "job %s (pid %d): %s",
+           r->lim->label ? r->lim->label : "-", (int)r->p->pid, text);
 }
 
 /* Handles a complete frame; STEP_FRAME when it was the RESULT. */
@@ -362,6 +604,10 @@ on_frame(struct job_run *r)
     if (r->h.type == SR_FRAME_HOSTCALL) {
         enum step s = answer_hostcall(r);
         return s == STEP_FRAME ? STEP_MORE : s;
+    }
+    if (r->h.type == SR_FRAME_LOG) {
+        log_line(r);
+        return STEP_MORE;
     }
     r->child_discard = (r->h.flags & SR_FRAME_F_DISCARD) != 0;
     if (r->h.status != SR_OK) {
@@ -460,7 +706,7 @@ run_job(struct job_run *r, const uint8_t *req, size_t len)
     const uint64_t max_ms = (uint64_t)SR_MAX_TIMEOUT_S * 1000u;
     uint64_t wall_ms = r->lim->wall_ms && r->lim->wall_ms < max_ms ? r->lim->wall_ms : max_ms;
     r->deadline = r->t0 + wall_ms * 1000000u;
-    sr_buf_init(&r->aux, SR_MAX_IPC_FRAME);
+    sr_buf_init_secure(&r->aux, SR_MAX_IPC_FRAME);
     (void)sample(r);
     r->cpu0 = r->cpu_last;
 
@@ -473,7 +719,12 @@ run_job(struct job_run *r, const uint8_t *req, size_t len)
         (void)sample(r);
     r->rep->cpu_us = (r->cpu_last - r->cpu0) / 1000u;
     r->rep->wall_us = (sr_sandbox__now_ns() - r->t0) / 1000u;
-    sr_buf_fini(&r->aux);
+    sr_buf_fini_secure(&r->aux);
+    if (r->logs_dropped)
+        sr_log(SR_LOG_WARN, "sandbox",
+               "job %s (pid %d): %u more log lines dropped (at most %d per job)",
+               r->lim->label ? r->lim->label : "-", (int)r->p->pid, r->logs_dropped,
+               SR_MAX_SANDBOX_LOG_LINES);
 }
 
 /* ---- sr_sandbox_run ---- */

@@ -39,6 +39,9 @@ struct sr_engine_config {
     uint64_t module_quota_count;   /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_COUNT */
     int64_t module_expiry_ms;      /* unused claims dropped; 0 = SR_DEFAULT_MODULE_EXPIRY_MS */
     int64_t audit_retention_ms;    /* 0 = SR_DEFAULT_AUDIT_RETENTION_MS */
+    uint32_t sandbox_uid_first;    /* root only: the sandbox's uids (sr_sandbox_config) */
+    uint32_t sandbox_uid_count;
+    bool sandbox_no_namespaces; /* --sandbox-namespaces=off */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -228,5 +231,8 @@ bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);
 
 /* The configuration in force (for /info). */
 const struct sr_engine_config *sr_engine_config(const sr_engine *eng);
+
+/* What the sandbox put in place (for the start-up log and /info). */
+void sr_engine_sandbox_protections(const sr_engine *eng, struct sr_sandbox_protections *out);
 
 #endif /* SR_ENGINE_H */

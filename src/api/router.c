@@ -248,6 +248,27 @@ info_limits(void)
         (json_int_t)SR_DEFAULT_FUEL, "fuel_max", (json_int_t)SR_MAX_FUEL);
 }
 
+/* GET /info "sandbox": what the zygote and the job processes run with
+ * (docs/http-api.md, docs/security-model.md). */
+static json_t *
+info_sandbox(const sr_api *api)
+{
+    static const char *const names[] = {"user", "pid", "net", "mount", "ipc", "uts"};
+    struct sr_sandbox_protections p;
+    sr_engine_sandbox_protections(api->eng, &p);
+    json_t *zns = json_array(), *jns = json_array();
+    for (unsigned i = 0; i < 6; i++) {
+        if (p.zygote_ns & (1u << i))
+            json_array_append_new(zns, json_string(names[i]));
+        if (p.job_ns & (1u << i))
+            json_array_append_new(jns, json_string(names[i]));
+    }
+    return json_pack("{s:I, s:I, s:I, s:o, s:o, s:b, s:b}", "zygote_uid", (json_int_t)p.zygote_uid,
+                     "job_uid_first", (json_int_t)p.job_uid_first, "job_uid_count",
+                     (json_int_t)p.job_uid_count, "zygote_namespaces", zns, "job_namespaces", jns,
+                     "empty_root", p.empty_root, "bounding_set_cleared", p.bounding_cleared);
+}
+
 static void
 route_info(sr_api *api, struct sr_api_response *resp)
 {
@@ -281,6 +302,7 @@ route_info(sr_api *api, struct sr_api_response *resp)
         "stats", "jobs_total", (json_int_t)st.jobs_total, "jobs_running", (int)st.running,
         "jobs_queued", (int)st.queued, "job_processes", (int)st.processes, "result_ttl", ttl,
         "result_ttl_ms", (json_int_t)st.result_ttl_ms);
+    json_object_set_new(resp->body, "sandbox", info_sandbox(api));
 }
 
 static void

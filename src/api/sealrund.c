@@ -50,6 +50,11 @@ static const char usage[] =
     "  --module-quota-count N    WebAssembly modules a user may keep (default 256)\n"
     "  --module-expiry DURATION  drop a user's module no job used for this long (default 90d)\n"
     "  --audit-retention DURATION  keep secret audit rows this long (default 30d)\n"
+    "  --sandbox-user UID[-UID]  as root: uid (and gid) of the sandbox zygote; with a range,\n"
+    "                            each job process gets its own uid from the rest of it\n"
+    "                            (default 2000000000-2000000064)\n"
+    "  --sandbox-namespaces on|off  Linux namespaces for the sandbox where the kernel\n"
+    "                            allows them (default on)\n"
     "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
     "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
     "  --tsm-root PATH           configfs-tsm report directory (default\n"
@@ -116,6 +121,35 @@ parse_period(const char *v, const char *what, int64_t *out, sr_err *err)
     return SR_OK;
 }
 
+/* --sandbox-user UID or FIRST-LAST (uids that no account uses; never 0). */
+static sr_status
+parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
+{
+    char first[16];
+    const char *dash = strchr(v, '-');
+    int64_t a, b;
+    size_t n = dash ? (size_t)(dash - v) : strlen(v);
+    if (n == 0 || n >= sizeof(first))
+        return sr_err_set(err, SR_EINVAL, "--sandbox-user must be UID or FIRST-LAST, got '%.32s'",
+                          v);
+    memcpy(first, v, n);
+    first[n] = '\0';
+    if (sr_parse_i64(first, 1, 4294967294, "--sandbox-user uid", &a, err) != SR_OK)
+        return SR_EINVAL;
+    b = a;
+    if (dash &&
+        sr_parse_i64(dash + 1, a + 1, 4294967294, "--sandbox-user last uid", &b, err) != SR_OK)
+        return SR_EINVAL;
+    if (geteuid() != 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "--sandbox-user needs sealrund to run as root; as uid %u the sandbox "
+                          "keeps that uid (in user namespaces of its own where allowed)",
+                          (unsigned)geteuid());
+    c->sandbox_uid_first = (uint32_t)a;
+    c->sandbox_uid_count = (uint32_t)(b - a + 1);
+    return SR_OK;
+}
+
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -176,6 +210,16 @@ parse_args(int argc, char **argv, struct opts *o)
         } else if ((v = sr_opt_value(a, "--audit-retention", &i, argc, argv))) {
             if (parse_period(v, "--audit-retention", &o->eng.audit_retention_ms, &e) != SR_OK)
                 return die_usage(e.msg, v);
+    return SR_OK;
+}
+
+        } else if ((v = sr_opt_value(a, "--sandbox-user", &i, argc, argv))) {
+            if (parse_sandbox_user(v, &o->eng, &e) != SR_OK)
+                return die_usage(e.msg, v);
+        } else if ((v = sr_opt_value(a, "--sandbox-namespaces", &i, argc, argv))) {
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                return die_usage("--sandbox-namespaces must be 'on' or 'off', got", v);
+            o->eng.sandbox_no_namespaces = strcmp(v, "off") == 0;
         } else if ((v = sr_opt_value(a, "--attestation", &i, argc, argv))) {
             if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
                 return die_usage("--attestation must be 'none' or 'tdx', got", v);
@@ -396,6 +440,11 @@ main(int argc, char **argv)
         goto out;
     }
     unstash_keys(keyfd);
+    struct sr_sandbox_protections prot;
+    char line[512];
+    sr_engine_sandbox_protections(eng, &prot);
+    sr_log(SR_LOG_INFO, "sandbox", "%s",
+           sr_sandbox_protections_describe(&prot, line, sizeof(line)));
     bool created = false;
     char db[4096];
     (void)snprintf(db, sizeof(db), "%s/sealrun.db", o.data_dir);

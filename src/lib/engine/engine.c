@@ -766,6 +766,12 @@ sr_engine_config(const sr_engine *eng)
     return &eng->cfg;
 }
 
+void
+sr_engine_sandbox_protections(const sr_engine *eng, struct sr_sandbox_protections *out)
+{
+    sr_sandbox_protections(eng->sandbox, out);
+}
+
 /* ---- lifecycle ---- */
 
 sr_status
@@ -793,6 +799,9 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         .proc_init = sr_runner_proc_init,
         .job_fn = sr_runner_job_fn,
         .arg = &eng->runner,
+        .uid_first = cfg->sandbox_uid_first,
+        .uid_count = cfg->sandbox_uid_count,
+        .no_namespaces = cfg->sandbox_no_namespaces,
     };
     sr_status rc = sr_sandbox_new(&sc, &eng->sandbox, err);
     if (rc != SR_OK) {

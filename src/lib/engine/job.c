@@ -265,8 +265,9 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
 
 /* Sends the spec to a job process of 'owner' and reads what happened. */
 static void
-run_in_sandbox(sr_engine *eng, const char *owner, const struct sr_job_request *req,
-               const sr_buf *frame, sr_storage_session *storage, struct job_outcome *o)
+run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
+               const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
+               struct job_outcome *o)
 {
     struct job_host host = {.req = req, .storage = storage};
     /* The runtime stops the guest at its own checks first (with logs);
@@ -278,9 +279,10 @@ run_in_sandbox(sr_engine *eng, const char *owner, const struct sr_job_request *r
         .host_fn = job_host_fn,
         .host_arg = &host,
         .discard_after = o->discard_process,
+        .label = job_id, /* names the job in the process's log lines */
     };
     sr_buf resp;
-    sr_buf_init(&resp, SR_RUNNER_MAX_ANSWER);
+    sr_buf_init_secure(&resp, SR_RUNNER_MAX_ANSWER);
     struct sr_sandbox_report rep = {0};
     sr_err e = {0};
     sr_status rc = sr_sandbox_run(eng->sandbox, owner, (const uint8_t *)frame->data, frame->len,
@@ -320,12 +322,12 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     sr_storage_session *storage = NULL;
     rc = sr_engine__storage_begin(eng, owner, req, &storage, &e);
     sr_buf frame;
-    sr_buf_init(&frame, SR_MAX_IPC_FRAME);
+    sr_buf_init_secure(&frame, SR_MAX_IPC_FRAME); /* holds secret values */
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, storage != NULL, &frame, &e);
     sr_secret_set_fini(&set);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, req, &frame, storage, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);

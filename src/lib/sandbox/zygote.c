@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/prctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -110,10 +111,10 @@ zygote_signals(void)
         (void)close(sfd);
 }
 
-/* The environment block the process started with, as the kernel records
- * it (/proc/self/stat fields 50 and 51). */
+/* Fields 1..52 of /proc/self/stat (the process's memory layout among them)
+ * into f[]; false if unreadable. */
 static bool
-env_range(unsigned long *start, unsigned long *end)
+self_stat(unsigned long f[53])
 {
     char buf[1024];
     int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
@@ -123,35 +124,55 @@ env_range(unsigned long *start, unsigned long *end)
     if (n <= 0)
         return false;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the end of field 2, the name (which may hold spaces) */
-    for (int field = 3; p && field <= 50; field++) /* p ends on the space before field 50 */
-        p = strchr(p + 1, ' ');
-    if (!p)
+    /* field 2, the name, may hold spaces: start after its ')' and the
+     * one-letter state (field 3) */
+    char *p = strrchr(buf, ')');
+    if (!p || strlen(p) < 4)
         return false;
-    char *q = NULL;
-    *start = strtoul(p + 1, &q, 10);
-    *end = strtoul(q, NULL, 10);
-    return *start && *end > *start;
+    p += 4;
+    memset(f, 0, 53 * sizeof(*f));
+    for (int i = 4; i <= 52; i++) {
+        char *q = NULL;
+        f[i] = strtoul(p, &q, 10);
+        if (q == p)
+            return i > 51; /* older kernels stop before field 52 */
+        p = q;
+    }
+    return true;
 }
 
 /* Nothing of the daemon's environment reaches a job process, not even in
  * the bytes the kernel keeps showing in /proc/PID/environ after unsetenv():
- * wipe them all, then (as root) record the block as empty. 'environ' stays
- * a valid, empty array rather than NULL (clearenv()): JavaScriptCore walks
- * it for JSC_* options. */
+ * wipe them all, then tell the kernel the block is empty (PR_SET_MM_MAP
+ * with the layout unchanged but env_end = env_start; no privilege needed).
+ * 'environ' stays a valid, empty array rather than NULL (clearenv()):
+ * JavaScriptCore walks it for JSC_* options. */
 static void
-zygote_scrub_env(bool privileged)
+zygote_scrub_env(void)
 {
     extern char **environ;
     static char *empty[] = {NULL};
-    unsigned long start = 0, end = 0;
+    unsigned long f[53];
 
-    if (env_range(&start, &end)) {
-        memset((void *)(uintptr_t)start, 0, end - start);
-        if (privileged)
-            (void)prctl(PR_SET_MM, PR_SET_MM_ENV_END, start, 0, 0);
-    }
     environ = empty;
+    if (!self_stat(f) || !f[50] || f[51] <= f[50])
+        return;
+    memset((void *)(uintptr_t)f[50], 0, f[51] - f[50]);
+    struct prctl_mm_map m = {
+        .start_code = f[26],
+        .end_code = f[27],
+        .start_stack = f[28],
+        .start_data = f[45],
+        .end_data = f[46],
+        .start_brk = f[47],
+        .brk = (uint64_t)syscall(SYS_brk, 0),
+        .arg_start = f[48],
+        .arg_end = f[49],
+        .env_start = f[50],
+        .env_end = f[50],
+        .exe_fd = (uint32_t)-1,
+    };
+    (void)prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0);
 }
 
 static unsigned
@@ -327,7 +348,7 @@ sr_sandbox__zygote_main(const struct sr_sandbox_config *cfg, struct sr_iso *iso,
     zygote_close_fds(ctl);
     sr_log_set_sink(zygote_log, NULL);
     (void)prctl(PR_SET_NAME, "sealrun-zygote");
-    zygote_scrub_env(iso->privileged);
+    zygote_scrub_env();
     zygote_signals();
     if (zygote_isolate(iso, &err) != SR_OK)
         zygote_fail(&err, !iso->privileged && iso->zygote_clone != 0);

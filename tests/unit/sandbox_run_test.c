@@ -433,6 +433,23 @@ test_discards_when_the_job_asks(void **state)
 }
 
 static void
+test_discards_after_a_job_when_the_caller_asks(void **state)
+{
+    (void)state;
+    char out[32];
+    const struct sr_sandbox_limits keep = {.wall_ms = 5000};
+    const struct sr_sandbox_limits last = {.wall_ms = 5000, .discard_after = true};
+
+    assert_int_equal(run(g_tenant, "after", "pid", &keep, out, sizeof(out), NULL), SR_SANDBOX_OK);
+    int a = (int)strtol(out, NULL, 10);
+    assert_int_equal(run(g_tenant, "after", "pid", &last, out, sizeof(out), NULL), SR_SANDBOX_OK);
+    assert_int_equal((int)strtol(out, NULL, 10), a); /* it ran in the warm process... */
+    int b = run_pid(g_tenant, "after");              /* ...which serves no further job */
+    assert_int_not_equal(b, a);
+    assert_int_equal(run_pid(g_tenant, "after"), b); /* without it the new one stays warm */
+}
+
+static void
 test_job_mode_gives_a_new_process_per_job(void **state)
 {
     (void)state;
@@ -588,6 +605,7 @@ main(void)
         cmocka_unit_test(test_tenant_discards_after_an_abnormal_end),
         cmocka_unit_test(test_tenant_discards_after_max_jobs),
         cmocka_unit_test(test_discards_when_the_job_asks),
+        cmocka_unit_test(test_discards_after_a_job_when_the_caller_asks),
         cmocka_unit_test(test_job_mode_gives_a_new_process_per_job),
         cmocka_unit_test(test_owners_never_share_a_process),
         cmocka_unit_test(test_round_trips_a_host_call),

@@ -79,8 +79,8 @@ sr_sandbox__clone(uint64_t flags, int *pidfd)
         .exit_signal = SIGCHLD,
     };
     long pid = syscall(SYS_clone3, &ca, sizeof(ca));
-    if (pid < 0 && errno == ENOSYS && !flags)
-        return fork(); /* a seccomp profile that hides clone3 (some container runtimes) */
+    if (pid < 0 && !flags && errno != EAGAIN && errno != ENOMEM)
+        return fork(); /* a seccomp profile that hides clone3 (container runtimes do) */
     if (pid == 0 && head)
         (void)syscall(SYS_set_robust_list, head, head_len);
     if (pid > 0)

@@ -551,6 +551,12 @@ test_request_and_response_bytes_are_wiped(void **state)
     assert_int_equal(rep.outcome, SR_SANDBOX_OK);
     assert_int_equal(sscanf(resp.data, "%p %p %zu", &req_at, &resp_at, &len), 3);
     assert_non_null(strstr(resp.data, CANARY));
+    /* the response is wiped once it is sent: a second job on the same
+     * process starts only after that */
+    sr_buf_reset(&resp);
+    assert_int_equal(
+        sr_sandbox_run(g_tenant, "wipe", (const uint8_t *)"x", 1, NULL, &resp, &rep, NULL), SR_OK);
+    assert_string_equal(resp.data, "ok");
     sr_buf_fini(&resp);
     int pid = 0;
     (void)pthread_mutex_lock(&g_tenant->lock);
@@ -558,7 +564,7 @@ test_request_and_response_bytes_are_wiped(void **state)
         if (strcmp(p->owner, "wipe") == 0)
             pid = p->pid;
     (void)pthread_mutex_unlock(&g_tenant->lock);
-    /* the process is warm, its job done: both buffers are freed, and must
+    /* the process is warm, the job done: both buffers are freed, and must
      * not hold the bytes any more */
     char mem[128];
     assert_int_equal(len, strlen(cmd));
@@ -634,8 +640,11 @@ child_checks(bool expect_ns, uint32_t expect_uid, struct sr_sandbox_config c)
         rc = 11;
     if (!expect_ns && (p.zygote_ns || p.job_ns))
         rc = 12;
-    if (expect_ns && (!(p.job_ns & SR_SANDBOX_NS_USER) || !(p.zygote_ns & SR_SANDBOX_NS_USER)))
+    if (expect_ns && (!(p.job_ns & SR_SANDBOX_NS_USER) ||
+                      (geteuid() != 0 && !(p.zygote_ns & SR_SANDBOX_NS_USER))))
         rc = 13;
+    if (expect_ns && c.uid_count == 1 && (p.job_uid_first != expect_uid || p.job_uid_count != 1))
+        rc = 17;
     sr_buf resp;
     struct sr_sandbox_report rep;
     sr_buf_init(&resp, 256);
@@ -704,6 +713,22 @@ test_runs_without_namespaces_when_told(void **state)
 }
 
 static int
+one_uid_for_all(void)
+{
+    if (geteuid() != 0)
+        return 0; /* a uid of their own needs root */
+    struct sr_sandbox_config c = {.uid_first = SR_SANDBOX_UID_FIRST + 9, .uid_count = 1};
+    return child_checks(true, SR_SANDBOX_UID_FIRST + 9, c);
+}
+
+static void
+test_one_uid_for_the_zygote_and_every_job(void **state)
+{
+    (void)state;
+    assert_int_equal(run_forked(one_uid_for_all), 0);
+}
+
+static int
 as_an_ordinary_user(void)
 {
     if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setresgid(54321, 54321, 54321) != 0 ||
@@ -746,6 +771,7 @@ main(void)
         cmocka_unit_test(test_a_secure_buffer_wipes_what_it_outgrows),
         cmocka_unit_test(test_starts_where_the_kernel_refuses_namespaces),
         cmocka_unit_test(test_runs_without_namespaces_when_told),
+        cmocka_unit_test(test_one_uid_for_the_zygote_and_every_job),
         cmocka_unit_test(test_runs_as_an_ordinary_user),
         cmocka_unit_test(test_refuses_a_uid_range_too_small),
     };

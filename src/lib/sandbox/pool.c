@@ -173,11 +173,12 @@ start_proc(sr_sandbox *sb, struct sr_proc *p, sr_err *err)
     if (p->slot >= 0) {
         start.uid = sb->cfg.uid_first + 1 + (uint32_t)p->slot;
         start.gid = start.uid;
+    }
+    if (sb->iso.privileged && (sb->iso.job_clone & CLONE_NEWUSER)) {
         sr_status rc = sr_sandbox__map_ids(p->pid, start.uid, start.gid, err);
         if (rc != SR_OK)
             return sr_err_wrap(err, "giving job process %d its uid", (int)p->pid);
     }
-    p->uid = start.uid;
     /* 24 bytes into an empty socket: the blocking write cannot wait */
     return sr_sandbox__frame_write(p->sock, SR_FRAME_START, 0, 0, &start, sizeof(start), err);
 }

@@ -213,7 +213,6 @@ struct sr_proc {
     pid_t pid;           /* as the daemon sees it */
     pid_t vpid;          /* as the zygote sees it (control records) */
     int slot;            /* index of its uid in the job range, -1 for none */
-    uint32_t uid;        /* its uid and gid */
     int sock;            /* supervisor end of the job socket, O_NONBLOCK */
     int pidfd;           /* signals without pid-reuse races; readable once dead */
     int statm_fd;        /* /proc/PID/statm, -1 if it could not be opened */

@@ -173,7 +173,7 @@ sandbox_await_ready(sr_sandbox *sb, bool *retry, sr_err *err)
             m.text[SR_CTL_TEXT - 1] = '\0';
             *retry = (m.flags & SR_PROT_RETRY) != 0;
             return sr_err_set(err, SR_EIO, "%s", m.text);
-        } else if (rc != SR_ELIMIT || (pf[1].revents && !pf[0].revents)) {
+        } else if (rc != SR_OK && (rc != SR_ELIMIT || pf[1].revents)) {
             int st = 0;
             char how[128];
             (void)waitpid(sb->zpid, &st, WNOHANG);

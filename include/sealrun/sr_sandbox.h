@@ -106,14 +106,18 @@ struct sr_sandbox_protections {
                              * ordinary user without user namespaces) */
 };
 
-/* Forks the zygote. Copies cfg. Returns owned: sr_sandbox_free().
- * Call it from the main thread, before any thread starts and before keys or
- * secrets are loaded: every job process is a copy of the memory the program
- * has at this point, and the zygote is tied to the calling thread's life
- * (PR_SET_PDEATHSIG). Several sandboxes may be created in a row: the
- * background reaper thread of each starts with its first job.
- * SR_EINVAL without job_fn or with an unknown isolation; SR_EIO when the
- * fork fails. */
+/* Forks the zygote and waits until it has given up its privileges (and
+ * checked what job processes can get). Copies cfg. Returns owned:
+ * sr_sandbox_free(). Call it from the main thread, before any thread starts
+ * and before keys or secrets are loaded: every job process is a copy of the
+ * memory the program has at this point, and the zygote is tied to the
+ * calling thread's life (PR_SET_PDEATHSIG). Several sandboxes may be
+ * created in a row: the background reaper thread of each starts with its
+ * first job. Where the kernel refuses namespaces the sandbox starts without
+ * them (sr_sandbox_protections() says what is in place). SR_EINVAL without
+ * job_fn, with an unknown isolation or a uid range too small for
+ * max_processes; SR_EIO when the fork fails or the zygote cannot give up
+ * root (the message says why). */
 sr_status sr_sandbox_new(const struct sr_sandbox_config *cfg, sr_sandbox **out, sr_err *err);
 
 /* Kills every job process and the zygote and waits for them. NULL is a no-op.

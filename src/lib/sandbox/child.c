@@ -255,7 +255,7 @@ child_serve(const struct sr_sandbox_config *cfg, sr_sandbox_child *c, void *stat
         sr_err err = {0};
         bool discard = false;
 
-        sr_buf_init(&resp, SR_MAX_IPC_FRAME);
+        sr_buf_init_secure(&resp, SR_MAX_IPC_FRAME); /* an output may carry a secret */
         sr_status rc = cfg->job_fn(cfg->arg, state, c, req, len, &resp, &discard, &err);
         /* the request held the job's secrets: nothing of it stays behind */
         sodium_memzero(req, len + 1);

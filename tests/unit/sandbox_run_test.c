@@ -338,7 +338,9 @@ test_times_out_a_spinning_job(void **state)
     assert_int_equal(run(g_tenant, "alice", "spin", &lim, NULL, 0, &rep), SR_SANDBOX_TIMEOUT);
     assert_true(rep.wall_us >= 200000);
     assert_true(rep.wall_us < 1500000);
-    assert_true(rep.cpu_us > 50000); /* it was burning CPU, and we saw it */
+    /* it was burning CPU, and we saw it (on a shared 2-core machine under a
+     * load of 15 it gets ~25 ms of the 200: the bound is not a speed test) */
+    assert_true(rep.cpu_us > 10000);
     assert_int_equal(run(g_tenant, "alice", "sleep", &lim, NULL, 0, &rep), SR_SANDBOX_TIMEOUT);
     assert_true(rep.cpu_us < 100000);
 }

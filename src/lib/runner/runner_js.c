@@ -96,7 +96,7 @@ sr_runner__run_js(struct runner_proc *ps, const struct sr_job_spec *spec, sr_san
     memcpy(input, spec->input.p, spec->input.len);
     input[spec->input.len] = '\0';
     sr_buf secrets;
-    sr_buf_init(&secrets, SR_MAX_IPC_FRAME);
+    sr_buf_init_secure(&secrets, SR_MAX_IPC_FRAME); /* growing must not leave copies */
     sr_status rc = sr_runner__secrets_text(spec, &secrets, err);
     struct sr_js_job job = {
         .script = (const char *)spec->code.p,

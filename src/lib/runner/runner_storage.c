@@ -100,11 +100,12 @@ keyed(sr_sandbox_child *child, sr_wasm_instance *inst, char op, uint64_t kp, uin
     if (!key || (vl && !val))
         return E_FAULT;
     sr_buf req;
-    sr_buf_init(&req, SR_STORAGE_MAX_VALUE + SR_STORAGE_MAX_KEY + 64);
+    /* the value may be a secret the guest stores: no copy stays behind */
+    sr_buf_init_secure(&req, SR_STORAGE_MAX_VALUE + SR_STORAGE_MAX_KEY + 64);
     int32_t r = sr_storage_wire_request(&req, op, key, (size_t)kl, val, (size_t)vl, NULL) == SR_OK
                     ? exchange(child, &req, resp)
                     : E_UNAVAILABLE;
-    sr_buf_fini(&req);
+    sr_buf_fini_secure(&req);
     return r;
 }
 

@@ -210,9 +210,6 @@ parse_args(int argc, char **argv, struct opts *o)
         } else if ((v = sr_opt_value(a, "--audit-retention", &i, argc, argv))) {
             if (parse_period(v, "--audit-retention", &o->eng.audit_retention_ms, &e) != SR_OK)
                 return die_usage(e.msg, v);
-    return SR_OK;
-}
-
         } else if ((v = sr_opt_value(a, "--sandbox-user", &i, argc, argv))) {
             if (parse_sandbox_user(v, &o->eng, &e) != SR_OK)
                 return die_usage(e.msg, v);

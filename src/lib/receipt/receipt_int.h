@@ -11,9 +11,6 @@
 #include "sealrun/sr_attest.h"
 #include "sealrun/sr_receipt.h"
 
-/* Thread-safe strerror. */
-const char *sr_receipt__errno_text(int e);
-
 /* Largest integer a receipt may hold: every verifier's doubles are exact. */
 #define SR_RECEIPT__MAX_INT 9007199254740991ull /* 2^53 - 1 */
 

@@ -51,6 +51,15 @@ void sr_time_rfc3339(int64_t ms, char out[32]);
 /* Formats a duration like "12.3ms", "1.204s", "850us" into out[32]. */
 void sr_duration_str(int64_t us, char out[32]);
 
+/* The description of errno value e ("No such file or directory"): static
+ * text, thread-safe (strerror() is not). */
+const char *sr_errno_text(int e);
+
+/* Writes p[0..len) to fd whole, retrying short writes and EINTR; with
+ * 'sync' fsyncs after. SR_EIO "cannot write <what>: <reason>" ('what'
+ * names the file for the message, e.g. "key file '/x/y'"). */
+sr_status sr_write_all(int fd, const void *p, size_t len, bool sync, const char *what, sr_err *err);
+
 /* Takes the data directory's exclusive lock (DIR/sealrund.pid, holding the
  * caller's pid) for as long as the returned descriptor stays open; the
  * process's end releases it. SR_ECONFLICT names the pid of the sealrund

@@ -23,12 +23,7 @@ sr_api__is_module_admin(const char *method, const char *path)
 static bool
 is_hash(const char *s)
 {
-    if (strlen(s) != 64)
-        return false;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
+    return sr_is_lower_hex(s, SR_HASH_HEX_LEN);
 }
 
 static void

@@ -136,12 +136,7 @@ route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
 static bool
 valid_job_id(const char *id)
 {
-    if (strlen(id) != SR_ID_HEX_LEN)
-        return false;
-    for (const char *p = id; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
+    return sr_is_lower_hex(id, SR_ID_HEX_LEN);
 }
 
 static void

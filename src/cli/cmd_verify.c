@@ -81,10 +81,7 @@ parse_verify_args(int argc, char **argv, struct verify_opts *o)
 static int
 parse_hex32(const char *opt, const char *hex, uint8_t out[32])
 {
-    bool ok = strlen(hex) == 64;
-    for (size_t i = 0; ok && i < 64; i++)
-        ok = (hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f');
-    if (!ok || sr_hex_decode(hex, 64, out, 32, NULL) != SR_OK)
+    if (!sr_is_lower_hex(hex, 64) || sr_hex_decode(hex, 64, out, 32, NULL) != SR_OK)
         return cli_fail(CLI_USAGE, NULL, "%s must be 64 lower-case hex characters, got '%.80s'",
                         opt, hex);
     return CLI_OK;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sodium.h>
 
 bool
@@ -212,4 +213,30 @@ sr_duration_str(int64_t us, char out[32])
         (void)snprintf(out, 32, "%.1fms", (double)us / 1000.0);
     else
         (void)snprintf(out, 32, "%.3fs", (double)us / 1000000.0);
+}
+
+const char *
+sr_errno_text(int e)
+{
+    const char *s = strerrordesc_np(e);
+    return s ? s : "unknown error";
+}
+
+sr_status
+sr_write_all(int fd, const void *p, size_t len, bool sync, const char *what, sr_err *err)
+{
+    const char *at = p;
+    while (len > 0) {
+        ssize_t n = write(fd, at, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return sr_err_set(err, SR_EIO, "cannot write %s: %s", what,
+                              n < 0 ? sr_errno_text(errno) : "short write");
+        at += n;
+        len -= (size_t)n;
+    }
+    if (sync && fsync(fd) != 0)
+        return sr_err_set(err, SR_EIO, "cannot sync %s: %s", what, sr_errno_text(errno));
+    return SR_OK;
 }

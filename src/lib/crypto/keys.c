@@ -89,14 +89,6 @@ key_store(const uint8_t *raw, size_t len, const char *what, uint8_t **out, size_
     return SR_OK;
 }
 
-/* strerror() is not thread-safe; the description table is (glibc >= 2.32). */
-static const char *
-errno_text(int e)
-{
-    const char *s = strerrordesc_np(e);
-    return s ? s : "unknown error";
-}
-
 static bool
 is_space(char c)
 {
@@ -185,14 +177,14 @@ key_read_file(const char *path, bool *found, uint8_t **out, size_t *out_len, sr_
     if (fd < 0) {
         if (errno == ENOENT)
             return SR_OK;
-        return sr_err_set(err, SR_EIO, "cannot open key file '%s': %s", path, errno_text(errno));
+        return sr_err_set(err, SR_EIO, "cannot open key file '%s': %s", path, sr_errno_text(errno));
     }
     *found = true;
     struct stat sb;
     sr_status rc = SR_OK;
     char *text = NULL;
     if (fstat(fd, &sb) != 0) {
-        rc = sr_err_set(err, SR_EIO, "cannot stat key file '%s': %s", path, errno_text(errno));
+        rc = sr_err_set(err, SR_EIO, "cannot stat key file '%s': %s", path, sr_errno_text(errno));
     } else if (!S_ISREG(sb.st_mode)) {
         rc = sr_err_set(err, SR_EINVAL, "key file '%s' is not a regular file", path);
     } else if ((sb.st_mode & 077) != 0) {
@@ -213,7 +205,7 @@ key_read_file(const char *path, bool *found, uint8_t **out, size_t *out_len, sr_
     }
     ssize_t n = read(fd, text, KEY_TEXT_MAX);
     if (n < 0) {
-        rc = sr_err_set(err, SR_EIO, "cannot read key file '%s': %s", path, errno_text(errno));
+        rc = sr_err_set(err, SR_EIO, "cannot read key file '%s': %s", path, sr_errno_text(errno));
         goto out_close;
     }
     (void)snprintf(what, sizeof(what), "key file '%s'", path);
@@ -228,25 +220,8 @@ static sr_status
 mkdir_private(const char *path, sr_err *err)
 {
     if (mkdir(path, 0700) != 0 && errno != EEXIST)
-        return sr_err_set(err, SR_EIO, "cannot create directory '%s': %s", path, errno_text(errno));
-    return SR_OK;
-}
-
-static sr_status
-write_all(int fd, const char *p, size_t len, const char *path, sr_err *err)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return sr_err_set(err, SR_EIO, "cannot write key file '%s': %s", path,
-                              errno_text(errno));
-        p += n;
-        len -= (size_t)n;
-    }
-    if (fsync(fd) != 0)
-        return sr_err_set(err, SR_EIO, "cannot sync key file '%s': %s", path, errno_text(errno));
+        return sr_err_set(err, SR_EIO, "cannot create directory '%s': %s", path,
+                          sr_errno_text(errno));
     return SR_OK;
 }
 
@@ -270,7 +245,8 @@ key_create_file(const char *data_dir, const char *path, bool *raced, sr_err *err
         return SR_OK;
     }
     if (fd < 0)
-        return sr_err_set(err, SR_EIO, "cannot create key file '%s': %s", path, errno_text(errno));
+        return sr_err_set(err, SR_EIO, "cannot create key file '%s': %s", path,
+                          sr_errno_text(errno));
     char *hex = sodium_malloc(2 * KEY_DEV_BYTES + 2);
     if (!hex) {
         rc = sr_err_set(err, SR_ENOMEM, "out of memory creating key file '%s'", path);
@@ -280,10 +256,13 @@ key_create_file(const char *data_dir, const char *path, bool *raced, sr_err *err
         sr_hex_encode(raw, sizeof(raw), hex);
         sodium_memzero(raw, sizeof(raw));
         hex[(size_t)2 * KEY_DEV_BYTES] = '\n';
+        char what[4200];
+        (void)snprintf(what, sizeof(what), "key file '%s'", path);
         if (fchmod(fd, 0600) != 0) /* exact mode whatever the umask */
-            rc = sr_err_set(err, SR_EIO, "cannot chmod key file '%s': %s", path, errno_text(errno));
+            rc = sr_err_set(err, SR_EIO, "cannot chmod key file '%s': %s", path,
+                            sr_errno_text(errno));
         else
-            rc = write_all(fd, hex, 2 * KEY_DEV_BYTES + 1, path, err);
+            rc = sr_write_all(fd, hex, 2 * KEY_DEV_BYTES + 1, true, what, err);
     }
     sodium_free(hex);
     (void)close(fd);

@@ -92,7 +92,7 @@ read_attr(const char *path, size_t max, uint8_t **out, size_t *out_len, sr_err *
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return sr_err_set(err, SR_EIO, "cannot open '%s': %s", path, sr_receipt__errno_text(errno));
+        return sr_err_set(err, SR_EIO, "cannot open '%s': %s", path, sr_errno_text(errno));
     uint8_t *buf = malloc(max + 2);
     size_t len = 0;
     sr_status rc = buf ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory reading '%s'", path);
@@ -101,8 +101,7 @@ read_attr(const char *path, size_t max, uint8_t **out, size_t *out_len, sr_err *
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            rc = sr_err_set(err, SR_EIO, "cannot read '%s': %s", path,
-                            sr_receipt__errno_text(errno));
+            rc = sr_err_set(err, SR_EIO, "cannot read '%s': %s", path, sr_errno_text(errno));
         else if (n == 0)
             break;
         else if ((len += (size_t)n) > max)
@@ -156,7 +155,7 @@ write_inblob(const char *dir, const uint8_t data[SR_REPORT_DATA_LEN], sr_err *er
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         return sr_err_set(err, SR_EIO, "cannot open '%s' for writing: %s", path,
-                          sr_receipt__errno_text(errno));
+                          sr_errno_text(errno));
     ssize_t n;
     do
         n = write(fd, data, SR_REPORT_DATA_LEN);
@@ -169,7 +168,7 @@ write_inblob(const char *dir, const uint8_t data[SR_REPORT_DATA_LEN], sr_err *er
     }
     if (n != SR_REPORT_DATA_LEN)
         rc = sr_err_set(err, SR_EIO, "cannot write report data to '%s': %s", path,
-                        n < 0 ? sr_receipt__errno_text(saved) : "short write");
+                        n < 0 ? sr_errno_text(saved) : "short write");
     return rc;
 }
 
@@ -216,7 +215,7 @@ tdx_quote(const char *root, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quot
                           "attestation 'tdx' needs the configfs-tsm report interface at '%s', "
                           "which is not usable: %s (run inside a TDX guest with Linux >= 6.7 "
                           "and configfs mounted, or choose --attestation none)",
-                          root, sr_receipt__errno_text(errno));
+                          root, sr_errno_text(errno));
     if (!S_ISDIR(sb.st_mode))
         return sr_err_set(err, SR_EINVAL, "configfs-tsm report root '%s' is not a directory", root);
     uint8_t rnd[6];
@@ -229,7 +228,7 @@ tdx_quote(const char *root, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quot
         return sr_err_set(err, SR_EINVAL, "configfs-tsm report root '%.200s' is too long", root);
     if (mkdir(dir, 0700) != 0)
         return sr_err_set(err, SR_EIO, "cannot create report directory '%s': %s", dir,
-                          sr_receipt__errno_text(errno));
+                          sr_errno_text(errno));
     if (hooks.after_mkdir)
         hooks.after_mkdir(dir, hooks.arg);
     sr_status rc = tdx_request(dir, rd, q, err);
@@ -237,7 +236,7 @@ tdx_quote(const char *root, const uint8_t rd[SR_REPORT_DATA_LEN], sr_attest_quot
         hooks.before_rmdir(dir, hooks.arg);
     if (rmdir(dir) != 0)
         sr_log(SR_LOG_WARN, "attest", "cannot remove report directory '%s': %s", dir,
-               sr_receipt__errno_text(errno));
+               sr_errno_text(errno));
     return rc;
 }
 

@@ -224,8 +224,8 @@ check_quote(struct ctx *c, const json_t *r)
     const char *pk_hex = field(r, "worker_public_key");
     const char *m_hex = field(r, "measurement");
     sr_status rc = sr_base64_decode(q, strlen(q), &bytes, &len, &e);
-    if (rc == SR_OK && (!sr_receipt__is_lower_hex(m_hex, 64) || !pk_hex ||
-                        sr_hex_decode(pk_hex, 64, pk, 32, &e) != SR_OK))
+    if (rc == SR_OK &&
+        (!sr_is_lower_hex(m_hex, 64) || !pk_hex || sr_hex_decode(pk_hex, 64, pk, 32, &e) != SR_OK))
         rc = sr_err_set(&e, SR_EINVAL, "measurement or worker key is not 64 lower-case hex");
     if (rc == SR_OK)
         (void)sr_hex_decode(m_hex, 64, m, 32, NULL);

@@ -24,6 +24,7 @@
 
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_json.h"
+#include "sealrun/sr_util.h"
 
 #define READ_CHUNK (16u * 1024u) /* bytes read per call */
 
@@ -36,8 +37,7 @@ hash_fd(int fd, const char *path, crypto_hash_sha256_state *st, sr_err *err)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
-            return sr_err_set(err, SR_EIO, "cannot read '%s': %s", path,
-                              sr_receipt__errno_text(errno));
+            return sr_err_set(err, SR_EIO, "cannot read '%s': %s", path, sr_errno_text(errno));
         if (n == 0)
             return SR_OK;
         crypto_hash_sha256_update(st, chunk, (unsigned long long)n);
@@ -50,11 +50,11 @@ sr_measurement_file_sha256(const char *path, uint8_t out[32], sr_err *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sr_err_set(err, SR_EIO, "cannot open '%s' to measure it: %s", path,
-                          sr_receipt__errno_text(errno));
+                          sr_errno_text(errno));
     struct stat sb;
     sr_status rc = SR_OK;
     if (fstat(fd, &sb) != 0)
-        rc = sr_err_set(err, SR_EIO, "cannot stat '%s': %s", path, sr_receipt__errno_text(errno));
+        rc = sr_err_set(err, SR_EIO, "cannot stat '%s': %s", path, sr_errno_text(errno));
     else if (!S_ISREG(sb.st_mode))
         rc =
             sr_err_set(err, SR_EINVAL, "'%s' is not a regular file; expected the executable", path);

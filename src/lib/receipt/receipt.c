@@ -23,17 +23,6 @@
 
 #define HASH_INPUT_MAX (4u * SR_MIB) /* canonical input, output or logs we hash */
 
-bool
-sr_receipt__is_lower_hex(const char *s, size_t len)
-{
-    if (!s || strlen(s) != len)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
 void
 sr_receipt_owner_hash(const char *owner, char out[SR_HASH_HEX_LEN + 1])
 {
@@ -84,12 +73,12 @@ sr_receipt_canonical(const json_t *receipt, char **out, size_t *out_len, sr_err 
 static sr_status
 check_fields(const struct sr_receipt_fields *f, sr_err *err)
 {
-    if (!sr_receipt__is_lower_hex(f->job_id, SR_ID_HEX_LEN))
+    if (!sr_is_lower_hex(f->job_id, SR_ID_HEX_LEN))
         return sr_err_set(err, SR_EINVAL, "receipt field 'job_id' must be %d lower-case hex",
                           SR_ID_HEX_LEN);
     const char *hashes[] = {f->code_hash_hex, f->input_hash_hex, f->output_hash_hex};
     for (size_t i = 0; i < 3; i++)
-        if (hashes[i] && !sr_receipt__is_lower_hex(hashes[i], SR_HASH_HEX_LEN))
+        if (hashes[i] && !sr_is_lower_hex(hashes[i], SR_HASH_HEX_LEN))
             return sr_err_set(err, SR_EINVAL,
                               "receipt of job '%s': a given hash is not %d lower-case hex",
                               f->job_id, SR_HASH_HEX_LEN);
@@ -328,7 +317,7 @@ receipt_key(const json_t *receipt, uint8_t pk[SR_ED25519_PK_LEN], sr_err *err)
         return sr_err_set(err, SR_EINVAL, "receipt version is '%.40s'; expected '%s'",
                           v ? v : "(missing)", SR_RECEIPT_VERSION);
     const char *k = json_string_value(json_object_get(receipt, "worker_public_key"));
-    if (!sr_receipt__is_lower_hex(k, 2 * SR_ED25519_PK_LEN))
+    if (!sr_is_lower_hex(k, 2 * SR_ED25519_PK_LEN))
         return sr_err_set(err, SR_EINVAL,
                           "receipt field 'worker_public_key' must be %d lower-case hex characters",
                           2 * SR_ED25519_PK_LEN);
@@ -344,7 +333,7 @@ sr_receipt_verify(const json_t *receipt, const char *sig_hex, const uint8_t *exp
     sr_status rc = receipt_key(receipt, pk, err);
     if (rc != SR_OK)
         return rc;
-    if (!sr_receipt__is_lower_hex(sig_hex, SR_ED25519_SIG_HEX_LEN))
+    if (!sr_is_lower_hex(sig_hex, SR_ED25519_SIG_HEX_LEN))
         return sr_err_set(err, SR_EINVAL, "receipt_signature must be %d lower-case hex characters",
                           SR_ED25519_SIG_HEX_LEN);
     (void)sr_hex_decode(sig_hex, SR_ED25519_SIG_HEX_LEN, sig, sizeof(sig), NULL);

@@ -11,12 +11,6 @@
 #include "sealrun/sr_attest.h"
 #include "sealrun/sr_receipt.h"
 
-/* Thread-safe strerror. */
-const char *sr_receipt__errno_text(int e);
-
-/* true when s is exactly 'len' lower-case hex characters. */
-bool sr_receipt__is_lower_hex(const char *s, size_t len);
-
 /* Largest integer a receipt may hold: every verifier's doubles are exact. */
 #define SR_RECEIPT__MAX_INT 9007199254740991ull /* 2^53 - 1 */
 

@@ -38,13 +38,6 @@ struct sr_worker_key {
     uint8_t pk[crypto_sign_PUBLICKEYBYTES];
 };
 
-const char *
-sr_receipt__errno_text(int e)
-{
-    const char *s = strerrordesc_np(e);
-    return s ? s : "unknown error";
-}
-
 sr_status
 sr_worker_key_new(const uint8_t seed[32], sr_worker_key **out, sr_err *err)
 {
@@ -131,7 +124,7 @@ key_read(const char *path, bool *found, sr_worker_key **out, sr_err *err)
         if (errno == ENOENT)
             return SR_OK;
         return sr_err_set(err, SR_EIO, "cannot open worker key file '%s': %s", path,
-                          sr_receipt__errno_text(errno));
+                          sr_errno_text(errno));
     }
     *found = true;
     struct stat sb;
@@ -140,7 +133,7 @@ key_read(const char *path, bool *found, sr_worker_key **out, sr_err *err)
     sr_status rc = SR_OK;
     if (fstat(fd, &sb) != 0)
         rc = sr_err_set(err, SR_EIO, "cannot stat worker key file '%s': %s", path,
-                        sr_receipt__errno_text(errno));
+                        sr_errno_text(errno));
     else if (!S_ISREG(sb.st_mode))
         rc = sr_err_set(err, SR_EINVAL, "worker key file '%s' is not a regular file", path);
     else if ((sb.st_mode & 077) != 0)
@@ -150,7 +143,7 @@ key_read(const char *path, bool *found, sr_worker_key **out, sr_err *err)
                         path, (unsigned)(sb.st_mode & 07777), path);
     else if ((n = read(fd, text, sizeof(text))) < 0)
         rc = sr_err_set(err, SR_EIO, "cannot read worker key file '%s': %s", path,
-                        sr_receipt__errno_text(errno));
+                        sr_errno_text(errno));
     else if ((size_t)n > KEY_TEXT_MAX)
         rc = sr_err_set(err, SR_EINVAL, "worker key file '%s' is longer than %d bytes", path,
                         KEY_TEXT_MAX);
@@ -159,22 +152,6 @@ key_read(const char *path, bool *found, sr_worker_key **out, sr_err *err)
         rc = key_from_text(path, text, (size_t)n, out, err);
     sodium_memzero(text, sizeof(text));
     return rc;
-}
-
-static sr_status
-write_all(int fd, const char *p, size_t len, const char *path, sr_err *err)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return sr_err_set(err, SR_EIO, "cannot write worker key file '%s': %s", path,
-                              n < 0 ? sr_receipt__errno_text(errno) : "short write");
-        p += n;
-        len -= (size_t)n;
-    }
-    return SR_OK;
 }
 
 /* Writes a new random seed to 'tmp' (O_EXCL, 0600), then links it to 'path'.
@@ -186,17 +163,16 @@ key_create(const char *path, const char *tmp, bool *raced, sr_err *err)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return sr_err_set(err, SR_EIO, "cannot create worker key file '%s': %s", tmp,
-                          sr_receipt__errno_text(errno));
+                          sr_errno_text(errno));
     uint8_t seed[SEED_LEN];
     char text[2 * SEED_LEN + 2];
     randombytes_buf(seed, sizeof(seed));
     sr_hex_encode(seed, sizeof(seed), text);
     text[2 * SEED_LEN] = '\n';
     text[2 * SEED_LEN + 1] = '\0';
-    sr_status rc = write_all(fd, text, 2 * SEED_LEN + 1, tmp, err);
-    if (rc == SR_OK && fsync(fd) != 0)
-        rc = sr_err_set(err, SR_EIO, "cannot sync worker key file '%s': %s", tmp,
-                        sr_receipt__errno_text(errno));
+    char what[4200];
+    (void)snprintf(what, sizeof(what), "worker key file '%s'", tmp);
+    sr_status rc = sr_write_all(fd, text, 2 * SEED_LEN + 1, true, what, err);
     (void)close(fd);
     sodium_memzero(seed, sizeof(seed));
     sodium_memzero(text, sizeof(text));
@@ -205,7 +181,7 @@ key_create(const char *path, const char *tmp, bool *raced, sr_err *err)
             *raced = true;
         else
             rc = sr_err_set(err, SR_EIO, "cannot link worker key file '%s' to '%s': %s", tmp, path,
-                            sr_receipt__errno_text(errno));
+                            sr_errno_text(errno));
     }
     (void)unlink(tmp);
     return rc;
@@ -221,8 +197,7 @@ sync_dir(const char *dir, sr_err *err)
         int e = errno;
         if (fd >= 0)
             (void)close(fd);
-        return sr_err_set(err, SR_EIO, "cannot sync key directory '%s': %s", dir,
-                          sr_receipt__errno_text(e));
+        return sr_err_set(err, SR_EIO, "cannot sync key directory '%s': %s", dir, sr_errno_text(e));
     }
     (void)close(fd);
     return SR_OK;
@@ -234,7 +209,7 @@ ensure_dir(const char *dir, sr_err *err)
     if (mkdir(dir, 0700) == 0 || errno == EEXIST)
         return SR_OK;
     return sr_err_set(err, SR_EIO, "cannot create key directory '%s': %s", dir,
-                      sr_receipt__errno_text(errno));
+                      sr_errno_text(errno));
 }
 
 sr_status

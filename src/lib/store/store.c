@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_util.h"
 
 #define JOB_ID_LEN 32       /* 128-bit ids in lower-case hex */
 #define TOKEN_LABEL_MAX 200 /* bytes of a token's free-text label */
@@ -63,20 +64,9 @@ sr_token_row_fini(struct sr_token_row *row)
 }
 
 static bool
-is_lower_hex(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
-
-static bool
 is_job_id(const char *id)
 {
-    return id && strnlen(id, JOB_ID_LEN + 1) == JOB_ID_LEN && is_lower_hex(id, JOB_ID_LEN);
+    return sr_is_lower_hex(id, JOB_ID_LEN);
 }
 
 static sr_status
@@ -224,7 +214,7 @@ sr_status
 sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
 {
     size_t len = id_prefix ? strnlen(id_prefix, 65) : 0;
-    if (len < 8 || len > 64 || !is_lower_hex(id_prefix, len))
+    if (len < 8 || len > 64 || !sr_is_lower_hex(id_prefix, len))
         return sr_err_set(err, SR_EINVAL,
                           "token id '%.70s' is invalid: expected 8 to 64 lower-case hex "
                           "characters (see 'sealrun token list')",
@@ -326,7 +316,7 @@ sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 static bool
 valid_hash(const char *h)
 {
-    return h && strnlen(h, 65) == 64 && is_lower_hex(h, 64);
+    return sr_is_lower_hex(h, 64);
 }
 
 void

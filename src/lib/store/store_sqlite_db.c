@@ -270,14 +270,6 @@ migrate(struct sq_store *s, sr_err *err)
 
 /* --- open / close --- */
 
-/* strerror() is not thread-safe; the description table is (glibc >= 2.32). */
-static const char *
-errno_text(int e)
-{
-    const char *s = strerrordesc_np(e);
-    return s ? s : "unknown error";
-}
-
 /* Creates the file with mode 0600 before SQLite does (it would use 0644 and
  * give the same mode to -wal and -shm): jobs hold users' data. */
 static sr_status
@@ -285,7 +277,7 @@ create_private(const char *path, sr_err *err)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0)
-        return sr_err_set(err, SR_EIO, "cannot open database '%s': %s", path, errno_text(errno));
+        return sr_err_set(err, SR_EIO, "cannot open database '%s': %s", path, sr_errno_text(errno));
     (void)close(fd);
     return SR_OK;
 }

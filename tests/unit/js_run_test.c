@@ -408,6 +408,235 @@ test_finds_custom_and_lexical_entry_points(void **state)
     sr_js_result_fini(&res);
 }
 
+/* Runs 'script' with entry 'entry' and input 'input', the secrets of
+ * run_full(), and asserts ENTRY_POINT_NOT_FOUND with 'needle', no secret
+ * value and no log line anywhere in the answer. */
+static void
+assert_not_an_entry(const char *script, const char *entry, const char *input, const char *needle)
+{
+    struct sr_js_result res;
+    run_full(script, input, entry, &res);
+    if (res.ok)
+        fail_msg("entry '%s' of '%s' ran: %s", entry, script, res.output_json);
+    if (strcmp(res.error_code, SR_CODE_ENTRY_POINT_NOT_FOUND) != 0)
+        fail_msg("entry '%s' of '%s': %s: %s", entry, script, res.error_code, res.error_message);
+    if (!strstr(res.error_message, needle))
+        fail_msg("entry '%s': message '%s' lacks '%s'", entry, res.error_message, needle);
+    assert_null(strstr(res.error_message, "k-123"));
+    if (json_array_size(res.logs) != 0)
+        fail_msg("entry '%s' of '%s' logged '%s'", entry, script, log_at(&res, 0));
+    sr_js_result_fini(&res);
+}
+
+/* Issue 9 item 1: a script pinned by a code_hashes policy must not become
+ * a secret reader or an eval of the input through entry_point. */
+static void
+test_builtins_and_host_globals_are_never_entry_points(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "getSecret", "eval",   "Function", "JSON",     "console",        "crypto",
+        "storage",   "input",  "secrets",  "toString", "constructor",    "__proto__",
+        "valueOf",   "Object", "Reflect",  "Promise",  "globalThis",     "parseInt",
+        "undefined", "isNaN",  "Atomics",  "Proxy",    "hasOwnProperty",
+    };
+    /* the top level would log if it ran: it must not for such a name */
+    const char *script = "console.log('top level ran'); function main(i) { return {i}; }";
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        assert_not_an_entry(script, names[i], "\"api_key\"", "is a built-in or host global");
+    /* the exact attacks of the issue */
+    assert_not_an_entry(script, "getSecret", "\"api_key\"", "'getSecret'");
+    assert_not_an_entry(script, "eval", "\"getSecret('api_key')\"", "'eval'");
+    /* declaring over a built-in does not make it the script's */
+    assert_not_an_entry("function getSecret() { return 1; }", "getSecret", NULL,
+                        "is a built-in or host global");
+    assert_not_an_entry("var JSON = () => 1;", "JSON", NULL, "is a built-in or host global");
+}
+
+static void
+test_native_bound_and_proxy_functions_are_never_entry_points(void **state)
+{
+    (void)state;
+    static const char *const scripts[] = {
+        "const main = getSecret;",
+        "var main = eval;",
+        "globalThis.main = JSON.parse;",
+        "let main = console.log;",
+        "const main = Function.prototype.call.bind(getSecret, null);",
+        "const main = ((i) => i).bind(null);",
+        "const main = new Proxy(function (i) { return i; }, {});",
+        "const main = Reflect.apply;",
+        "var main = crypto.sha256;",
+        "Object.defineProperty(globalThis, 'main', {value: getSecret, enumerable: true});",
+        "class K {}\nconst main = K.bind(null);",
+        "const main = String;",
+    };
+    for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++)
+        assert_not_an_entry(scripts[i], "main", "\"api_key\"",
+                            "is a built-in, host, bound or proxy function");
+}
+
+static void
+test_every_kind_of_script_declaration_is_an_entry_point(void **state)
+{
+    (void)state;
+    static const char *const cases[][3] = {
+        {"function main(i) { return i; }", "main", "{\"result\":5}"},
+        {"var main = function (i) { return i; };", "main", "{\"result\":5}"},
+        {"let h = (i) => i + 1;", "h", "{\"result\":6}"},
+        {"const $h_2 = async (i) => i * 2;", "$h_2", "{\"result\":10}"},
+        {"const a = 1, b = () => a, handler = (i) => i + a;", "handler", "{\"result\":6}"},
+        {"const {run} = {run: (i) => i - 1};", "run", "{\"result\":4}"},
+        {"const [, second] = [0, (i) => -i];", "second", "{\"result\":-5}"},
+        {"globalThis.viaGlobal = function (i) { return [i]; };", "viaGlobal", "{\"result\":[5]}"},
+        {"function* gen() {}", "gen", "{}"},
+        {"const m = ({m(i) { return {m: i}; }}).m;", "m", "{\"m\":5}"},
+        {"const made = Function('i', 'return i + 100');", "made", "{\"result\":105}"},
+        {"'use strict';\nlet strictOne = (i) => i * 3;", "strictOne", "{\"result\":15}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sr_js_result res;
+        run_full(cases[i][0], "5", cases[i][1], &res);
+        assert_output(&res, cases[i][2]);
+        sr_js_result_fini(&res);
+    }
+    struct sr_js_result res;
+    run_full("class Job { static run() {} }", NULL, "Job", &res);
+    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "TypeError");
+    sr_js_result_fini(&res);
+}
+
+/* No path turns the entry point into code: names that would log, call or
+ * assign if evaluated are only ever looked up as data. */
+static void
+test_entry_point_is_never_evaluated(void **state)
+{
+    (void)state;
+    static const char *const entries[] = {
+        "console.log('evaluated')",
+        "main()",
+        "main;console.log(1)",
+        "x=console.log(2)",
+        "main//",
+        "(main)",
+        "this",
+        "main\u2028console.log(3)",
+        "\\u006dain",
+    };
+    const char *script = "function main() { console.log('main ran'); }";
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+        assert_not_an_entry(script, entries[i], NULL, "entry point");
+}
+
+/* The probe that reads let/const/class bindings is built from the script's
+ * words only (never the entry point, which js_entry.c compares as data),
+ * and compiles whatever words the script holds. */
+static void
+test_probe_is_built_from_the_script_words_only(void **state)
+{
+    (void)state;
+    const char *script = "const handler = 1; let o = {}; o.member = 'a string word';\n"
+                         "/* yield let static await eval arguments */ x\\u0061 = r\xc3\xa9sum;\n"
+                         "label: for (const q of []) break label; 3e5; 0x1f; $ok_9;";
+    sr_buf probe;
+    sr_buf_init(&probe, 1u << 20);
+    assert_int_equal(sr_js__probe_source(NULL, script, strlen(script), &probe, NULL), SR_OK);
+    static const char *const present[] = {"this.handler=handler", "this.o=o",         "this.a=a",
+                                          "this.string=string",   "this.label=label", "this.q=q",
+                                          "this.$ok_9=$ok_9"};
+    for (size_t i = 0; i < sizeof(present) / sizeof(present[0]); i++)
+        if (!strstr(probe.data, present[i]))
+            fail_msg("probe lacks %s: %s", present[i], probe.data);
+    static const char *const absent[] = {
+        "member", "yield", "static",    "await", "eval", "arguments",   "typeof let",
+        "u0061",  "sum",   "typeof r!", "e5",    "x1f",  "typeof const"};
+    for (size_t i = 0; i < sizeof(absent) / sizeof(absent[0]); i++)
+        if (strstr(probe.data, absent[i]))
+            fail_msg("probe holds '%s': %s", absent[i], probe.data);
+    /* it compiles */
+    JSGlobalContextRef ctx = JSGlobalContextCreateInGroup(g_vm->group, NULL);
+    JSStringRef src = JSStringCreateWithUTF8CString(probe.data);
+    JSValueRef exc = NULL;
+    assert_true(JSCheckScriptSyntax(ctx, src, NULL, 1, &exc));
+    JSStringRelease(src);
+    JSGlobalContextRelease(ctx);
+    sr_buf_fini(&probe);
+}
+
+static void
+test_too_many_names_for_the_probe_is_a_clear_error(void **state)
+{
+    (void)state;
+    sr_buf probe;
+    sr_buf_init(&probe, 64);
+    sr_err err = {0};
+    const char *script = "alpha beta gamma delta epsilon zeta eta theta";
+    assert_int_equal(sr_js__probe_source(NULL, script, strlen(script), &probe, &err), SR_ELIMIT);
+    assert_non_null(strstr(err.msg, "too many distinct names"));
+    sr_buf_fini(&probe);
+}
+
+/* The input is JSON data, parsed by JSON rules only: text that is code is
+ * refused, and JSON holding code or __proto__ stays plain data. */
+static void
+test_input_is_json_data_only(void **state)
+{
+    (void)state;
+    static const char *const not_json[] = {"1; console.log('ran')", "{a: 1}", "'x'",
+                                           "getSecret('api_key')", "(function(){})()"};
+    for (size_t i = 0; i < sizeof(not_json) / sizeof(not_json[0]); i++) {
+        sr_err err = {0};
+        struct sr_js_result res;
+        struct sr_js_job job = {.script = "function main() { console.log('main ran'); }",
+                                .script_len = 45,
+                                .input_json = not_json[i],
+                                .statm_fd = -1};
+        assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_EINVAL);
+        assert_non_null(strstr(err.msg, "input is not valid JSON"));
+        assert_int_equal(json_array_size(res.logs), 0);
+        sr_js_result_fini(&res);
+    }
+    struct sr_js_result res;
+    run_full("function main(i) {\n"
+             "  return {code: i.code, type: typeof i.code, proto: Object.getPrototypeOf(i) ===\n"
+             "          Object.prototype, own: Object.keys(i).includes('__proto__'),\n"
+             "          polluted: ({}).polluted === undefined && i.polluted === undefined};\n"
+             "}",
+             "{\"code\":\"getSecret('api_key')\",\"__proto__\":{\"polluted\":1}}", NULL, &res);
+    assert_output(&res, "{\"code\":\"getSecret('api_key')\",\"type\":\"string\",\"proto\":true,"
+                        "\"own\":true,\"polluted\":true}");
+    sr_js_result_fini(&res);
+}
+
+/* getSecret gives data: a secret holding code text is that text, and an
+ * object secret is frozen JSON data (no functions, no getters). */
+static void
+test_get_secret_returns_data_only(void **state)
+{
+    (void)state;
+    sr_err err = {0};
+    struct sr_js_result res;
+    const char *script =
+        "function main() {\n"
+        "  const c = getSecret('code'), o = getSecret('obj');\n"
+        "  const descs = Object.values(Object.getOwnPropertyDescriptors(o));\n"
+        "  return {c, type: typeof c, frozen: Object.isFrozen(o) && Object.isFrozen(o.list),\n"
+        "          data: descs.every((d) => 'value' in d && typeof d.value !== 'function'),\n"
+        "          same: o === secrets.obj, missing: getSecret('constructor') === undefined};\n"
+        "}";
+    struct sr_js_job job = {
+        .script = script,
+        .script_len = strlen(script),
+        .secrets_json = "{\"code\":\"console.log('ran')\",\"obj\":{\"list\":[1],\"k\":\"v\"}}",
+        .statm_fd = -1,
+    };
+    assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_OK);
+    assert_output(&res, "{\"c\":\"console.log('ran')\",\"type\":\"string\",\"frozen\":true,"
+                        "\"data\":true,\"same\":true,\"missing\":true}");
+    assert_int_equal(json_array_size(res.logs), 0);
+    sr_js_result_fini(&res);
+}
+
 static void
 test_uncaught_throw_gives_message_and_stack(void **state)
 {
@@ -686,6 +915,14 @@ main(void)
         cmocka_unit_test(test_accepts_nul_inside_the_script),
         cmocka_unit_test(test_missing_entry_point_is_named),
         cmocka_unit_test(test_finds_custom_and_lexical_entry_points),
+        cmocka_unit_test(test_builtins_and_host_globals_are_never_entry_points),
+        cmocka_unit_test(test_native_bound_and_proxy_functions_are_never_entry_points),
+        cmocka_unit_test(test_every_kind_of_script_declaration_is_an_entry_point),
+        cmocka_unit_test(test_entry_point_is_never_evaluated),
+        cmocka_unit_test(test_probe_is_built_from_the_script_words_only),
+        cmocka_unit_test(test_too_many_names_for_the_probe_is_a_clear_error),
+        cmocka_unit_test(test_input_is_json_data_only),
+        cmocka_unit_test(test_get_secret_returns_data_only),
         cmocka_unit_test(test_uncaught_throw_gives_message_and_stack),
         cmocka_unit_test(test_top_level_and_non_error_throws),
         cmocka_unit_test(test_caps_error_message),

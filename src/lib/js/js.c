@@ -124,39 +124,36 @@ sr_js_result_fini(struct sr_js_result *res)
 {
     if (!res)
         return;
-    free(res->error_message);
-    free(res->output_json);
+    /* guest text (a logged, returned or thrown secret) is wiped, not just freed */
+    sr_js__free_secure(res->error_message);
+    sr_js__free_secure(res->output_json);
+    sr_js__wipe_strings(res->logs);
     json_decref(res->logs);
     res->error_message = NULL;
     res->output_json = NULL;
     res->logs = NULL;
 }
 
-/* Marks the job failed with 'code'; takes 'msg' (NULL: out of memory). A
- * second failure replaces the first (limits override what they caused). */
-static void
-fail_take(struct sr_js_result *res, const char *code, char *msg)
+void
+sr_js__fail_take(struct sr_js_result *res, const char *code, char *msg)
 {
-    free(res->error_message);
-    free(res->output_json);
+    sr_js__free_secure(res->error_message);
+    sr_js__free_secure(res->output_json);
     res->output_json = NULL;
     res->ok = false;
     res->error_code = code;
     res->error_message = msg ? msg : strdup("out of memory describing the error");
 }
 
-static void fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
+void
+sr_js__fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
 {
     char msg[SR_ERR_MSG_MAX];
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fail_take(res, code, strdup(msg));
+    sr_js__fail_take(res, code, strdup(msg));
 }
 
 /* ---- limits ---- */
@@ -242,18 +239,19 @@ apply_limits(struct sr_js__run *run, struct sr_js_result *res)
 {
     const struct sr_js_job *job = run->job;
     if (run->stop == SR_JS__STOP_MEMORY) {
-        fail(res, SR_CODE_MEMORY_LIMIT,
-             "memory limit exceeded: the job process used %llu MiB, the limit is %llu MiB",
-             (unsigned long long)(run->stop_rss / SR_MIB),
-             (unsigned long long)(job->memory_bytes / SR_MIB));
+        sr_js__fail(res, SR_CODE_MEMORY_LIMIT,
+                    "memory limit exceeded: the job process used %llu MiB, the limit is %llu MiB",
+                    (unsigned long long)(run->stop_rss / SR_MIB),
+                    (unsigned long long)(job->memory_bytes / SR_MIB));
     } else if (run->stop == SR_JS__STOP_GAS ||
                (res->ok && job->cpu_limit_us && res->gas_used > job->cpu_limit_us)) {
         /* a job that ended between two checks past its budget has not
          * completed within it; a specific failure (too large, ...) stays */
-        fail(res, SR_CODE_GAS_EXHAUSTED,
-             "CPU budget exhausted: the script used %llu us of CPU, the limit (gas_limit) is "
-             "%llu us",
-             (unsigned long long)res->gas_used, (unsigned long long)job->cpu_limit_us);
+        sr_js__fail(
+            res, SR_CODE_GAS_EXHAUSTED,
+            "CPU budget exhausted: the script used %llu us of CPU, the limit (gas_limit) is "
+            "%llu us",
+            (unsigned long long)res->gas_used, (unsigned long long)job->cpu_limit_us);
     } else {
         return;
     }
@@ -262,83 +260,42 @@ apply_limits(struct sr_js__run *run, struct sr_js_result *res)
 
 /* ---- running the guest ---- */
 
-/* True if s is an ASCII JavaScript identifier (safe to evaluate as code). */
-static bool
-is_identifier(const char *s)
-{
-    for (size_t i = 0; s[i]; i++) {
-        char c = s[i];
-        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
-        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
-            return false;
-    }
-    return s[0] != '\0';
-}
-
-/* Finds the entry point: a property of the global object, else (for
- * top-level let/const/class, which are not properties) the identifier's
- * value. NULL with res failed when it is missing or not a function. */
-static JSObjectRef
-find_entry(struct sr_js__run *run, const char *name, struct sr_js_result *res)
-{
-    JSContextRef ctx = run->ctx;
-    JSStringRef key = NULL;
-    JSValueRef exc = NULL;
-    if (sr_js__string_new(name, strlen(name), &key, NULL) != SR_OK) {
-        fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point name is not valid UTF-8");
-        return NULL;
-    }
-    JSValueRef v = JSObjectGetProperty(ctx, JSContextGetGlobalObject(ctx), key, &exc);
-    if (!exc && v && JSValueIsUndefined(ctx, v) && is_identifier(name)) {
-        v = JSEvaluateScript(ctx, key, NULL, NULL, 1, &exc);
-        exc = NULL; /* a ReferenceError means "not defined" */
-    }
-    JSStringRelease(key);
-    if (exc) {
-        fail_take(res, SR_CODE_EXECUTION_ERROR,
-                  sr_js__describe(ctx, exc, "reading the entry point threw: "));
-        return NULL;
-    }
-    if (!v || JSValueIsUndefined(ctx, v)) {
-        fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
-             "entry point '%s' is not defined: the script must define function %s(input, "
-             "secrets)",
-             name, name);
-        return NULL;
-    }
-    if (!JSValueIsObject(ctx, v) || !JSObjectIsFunction(ctx, sr_js__obj(v))) {
-        fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point '%s' is not a function", name);
-        return NULL;
-    }
-    return sr_js__obj(v);
-}
-
-/* Checks the syntax and runs the top-level code. False with res failed. */
-static bool
-evaluate(struct sr_js__run *run, struct sr_js_result *res)
+/* The script as a JS string (SCRIPT_ERROR if it is not UTF-8) with its
+ * syntax checked. NULL with res failed. Returns owned. */
+static JSStringRef
+compile_check(struct sr_js__run *run, struct sr_js_result *res)
 {
     JSContextRef ctx = run->ctx;
     JSStringRef src = NULL;
     JSValueRef exc = NULL;
     sr_err e;
     if (sr_js__string_new(run->job->script, run->job->script_len, &src, &e) != SR_OK) {
-        fail(res, SR_CODE_SCRIPT_ERROR, "script: %s", e.msg);
-        return false;
+        sr_js__fail(res, SR_CODE_SCRIPT_ERROR, "script: %s", e.msg);
+        return NULL;
     }
     JSStringRef url = JSStringCreateWithUTF8CString(SR_JS_SOURCE_URL);
     bool ok = JSCheckScriptSyntax(ctx, src, url, 1, &exc);
-    if (!ok)
-        fail_take(res, SR_CODE_SCRIPT_ERROR, sr_js__describe(ctx, exc, NULL));
-    if (ok) {
-        (void)JSEvaluateScript(ctx, src, NULL, url, 1, &exc);
-        if (exc) {
-            fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
-            ok = false;
-        }
-    }
     JSStringRelease(url);
-    JSStringRelease(src);
-    return ok;
+    if (!ok) {
+        sr_js__fail_take(res, SR_CODE_SCRIPT_ERROR, sr_js__describe(ctx, exc, NULL));
+        JSStringRelease(src);
+        return NULL;
+    }
+    return src;
+}
+
+/* Runs the top-level code. False with res failed. */
+static bool
+evaluate(struct sr_js__run *run, JSStringRef src, struct sr_js_result *res)
+{
+    JSContextRef ctx = run->ctx;
+    JSValueRef exc = NULL;
+    JSStringRef url = JSStringCreateWithUTF8CString(SR_JS_SOURCE_URL);
+    (void)JSEvaluateScript(ctx, src, NULL, url, 1, &exc);
+    JSStringRelease(url);
+    if (exc)
+        sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
+    return exc == NULL;
 }
 
 static JSValueRef
@@ -396,25 +353,27 @@ await_value(struct sr_js__run *run, const char *name, JSValueRef v, JSValueRef *
         if (!exc)
             (void)JSObjectCallAsFunction(ctx, sr_js__obj(then), sr_js__obj(v), 2, cbs, &exc);
         if (exc) {
-            fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
+            sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
             return false;
         }
         if (!run->is_settled) {
-            fail(res, SR_CODE_TIMEOUT,
-                 "the promise returned by '%s' never settles: nothing left to run can resolve "
-                 "or reject it (jobs have no timers or I/O)",
-                 name);
+            sr_js__fail(
+                res, SR_CODE_TIMEOUT,
+                "the promise returned by '%s' never settles: nothing left to run can resolve "
+                "or reject it (jobs have no timers or I/O)",
+                name);
             return false;
         }
         if (!run->is_fulfilled) {
-            fail_take(res, SR_CODE_EXECUTION_ERROR,
-                      sr_js__describe(ctx, run->settled_value, "promise rejected: "));
+            sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR,
+                             sr_js__describe(ctx, run->settled_value, "promise rejected: "));
             return false;
         }
         v = run->settled_value;
     }
-    fail(res, SR_CODE_EXECUTION_ERROR, "the result of '%s' is a chain of more than %d thenables",
-         name, SR_JS_MAX_THEN_CHAIN);
+    sr_js__fail(res, SR_CODE_EXECUTION_ERROR,
+                "the result of '%s' is a chain of more than %d thenables", name,
+                SR_JS_MAX_THEN_CHAIN);
     return false;
 }
 
@@ -433,26 +392,30 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
     JSStringRef json = sr_js__json(ctx, v, &exc);
     if (exc || !json) {
         if (exc)
-            fail_take(res, SR_CODE_OUTPUT_NOT_JSON,
-                      sr_js__describe(ctx, exc, "the result cannot be converted to JSON: "));
+            sr_js__fail_take(res, SR_CODE_OUTPUT_NOT_JSON,
+                             sr_js__describe(ctx, exc, "the result cannot be converted to JSON: "));
         else
-            fail(res, SR_CODE_OUTPUT_NOT_JSON,
-                 "the result of '%s' has no JSON form (a function, a symbol, or toJSON() "
-                 "returning undefined)",
-                 name);
+            sr_js__fail(res, SR_CODE_OUTPUT_NOT_JSON,
+                        "the result of '%s' has no JSON form (a function, a symbol, or toJSON() "
+                        "returning undefined)",
+                        name);
         return;
     }
     size_t units = JSStringGetLength(json);
     if (units > SR_MAX_OUTPUT) { /* every UTF-16 unit is at least one byte */
-        fail(res, SR_CODE_OUTPUT_TOO_LARGE,
-             "output is at least %zu bytes of JSON, the limit is %u bytes", units, SR_MAX_OUTPUT);
+        sr_js__fail(res, SR_CODE_OUTPUT_TOO_LARGE,
+                    "output is at least %zu bytes of JSON, the limit is %u bytes", units,
+                    SR_MAX_OUTPUT);
         JSStringRelease(json);
         return;
     }
     bool is_object = JSStringGetCharactersPtr(json)[0] == '{'; /* JSON text is never empty */
     sr_buf b;
     sr_buf_init(&b, SR_MAX_OUTPUT);
-    bool fit = (is_object || sr_buf_append_str(&b, "{\"result\":", NULL) == SR_OK) &&
+    /* one allocation for the whole output: growing would leave copies */
+    size_t want = units <= (SR_MAX_OUTPUT - 16) / 3 ? 3 * units + 16 : SR_MAX_OUTPUT;
+    bool fit = sr_buf_reserve(&b, want, NULL) == SR_OK &&
+               (is_object || sr_buf_append_str(&b, "{\"result\":", NULL) == SR_OK) &&
                sr_js__string_append(&b, json, SR_MAX_OUTPUT) &&
                (is_object || sr_buf_append_str(&b, "}", NULL) == SR_OK);
     if (fit) {
@@ -460,33 +423,56 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
         res->ok = res->output_json != NULL;
     } else {
         size_t total = sr_js__string_utf8_len(json) + (is_object ? 0 : 11);
-        fail(res, SR_CODE_OUTPUT_TOO_LARGE, "output is %zu bytes of JSON, the limit is %u bytes",
-             total, SR_MAX_OUTPUT);
+        sr_js__fail(res, SR_CODE_OUTPUT_TOO_LARGE,
+                    "output is %zu bytes of JSON, the limit is %u bytes", total, SR_MAX_OUTPUT);
     }
-    sr_buf_fini(&b);
+    sr_buf_fini_secure(&b);
     JSStringRelease(json);
 }
 
-/* Runs the script, calls the entry point, awaits and serialises. */
+/* The top level of the script, then the entry point (only a function the
+ * script declares: js_entry.c), called, awaited and serialised. */
 static void
-run_guest(struct sr_js__run *run, const char *name, struct sr_js_result *res)
+call_entry(struct sr_js__run *run, const char *name, JSStringRef key, struct sr_js_result *res)
 {
     JSContextRef ctx = run->ctx;
-    if (!evaluate(run, res))
+    JSStringRef src = compile_check(run, res);
+    if (!src)
         return;
-    JSObjectRef fn = find_entry(run, name, res);
+    bool existed = sr_js__entry_existed(run, key);
+    if (existed)
+        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
+                    "entry point '%s' is a built-in or host global, not a function the script "
+                    "declares: name a function the script declares at its top level",
+                    name);
+    bool ran = !existed && evaluate(run, src, res);
+    JSStringRelease(src);
+    JSObjectRef fn = ran ? sr_js__find_entry(run, name, key, res) : NULL;
     if (!fn)
         return;
     JSValueRef exc = NULL;
     JSValueRef args[2] = {run->input, run->secrets_js};
     JSValueRef v = JSObjectCallAsFunction(ctx, fn, NULL, 2, args, &exc);
     if (exc) {
-        fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
+        sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
         return;
     }
     if (!await_value(run, name, v, &v, res))
         return;
     serialise(run, name, v, res);
+}
+
+/* The entry point's name as a JS string, then call_entry(). */
+static void
+run_guest(struct sr_js__run *run, const char *name, struct sr_js_result *res)
+{
+    JSStringRef key = NULL;
+    if (sr_js__string_new(name, strlen(name), &key, NULL) != SR_OK) {
+        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point name is not valid UTF-8");
+        return;
+    }
+    call_entry(run, name, key, res);
+    JSStringRelease(key);
 }
 
 /* Size checks that come before anything is parsed. False with res failed. */
@@ -495,15 +481,16 @@ check_job(const struct sr_js_job *job, const char *name, struct sr_js_result *re
 {
     size_t n = job->input_json ? strnlen(job->input_json, SR_MAX_INPUT + 1) : 0;
     if (n > SR_MAX_INPUT) {
-        fail(res, SR_CODE_INPUT_TOO_LARGE,
-             "input is more than %u bytes of JSON, the limit is %u bytes", SR_MAX_INPUT,
-             SR_MAX_INPUT);
+        sr_js__fail(res, SR_CODE_INPUT_TOO_LARGE,
+                    "input is more than %u bytes of JSON, the limit is %u bytes", SR_MAX_INPUT,
+                    SR_MAX_INPUT);
         return false;
     }
     size_t len = strnlen(name, SR_MAX_ENTRY_POINT + 1);
     if (len == 0 || len > SR_MAX_ENTRY_POINT) {
-        fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point name must be 1 to %d bytes, got %s",
-             SR_MAX_ENTRY_POINT, len ? "a longer one" : "an empty one");
+        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
+                    "entry point name must be 1 to %d bytes, got %s", SR_MAX_ENTRY_POINT,
+                    len ? "a longer one" : "an empty one");
         return false;
     }
     return true;
@@ -519,11 +506,14 @@ release_run(struct sr_js__run *run)
         JSValueUnprotect(ctx, run->input);
     if (run->secrets_js)
         JSValueUnprotect(ctx, run->secrets_js);
+    if (run->secret_table)
+        JSValueUnprotect(ctx, run->secret_table);
     if (run->json_stringify)
         JSValueUnprotect(ctx, run->json_stringify);
+    if (run->fn_to_string)
+        JSValueUnprotect(ctx, run->fn_to_string);
     JSGarbageCollect(ctx); /* only a hint that this object graph is now garbage */
     JSGlobalContextRelease(run->ctx);
-    json_decref(run->secrets);
 }
 
 sr_status

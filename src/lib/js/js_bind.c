@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sodium.h>
 #include "sealrun/sr_limits.h"
-#include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
 
 /* Marks on cut log entries and on the last entry when entries were dropped. */
@@ -92,13 +91,15 @@ console_emit(JSContextRef ctx, size_t argc, const JSValueRef argv[], const char 
     }
     sr_buf b;
     sr_buf_init(&b, SR_MAX_LOG_ENTRY);
-    bool fit = sr_buf_append_str(&b, prefix, NULL) == SR_OK;
+    /* the whole entry at once: a growing buffer would leave copies behind */
+    bool fit = sr_buf_reserve(&b, SR_MAX_LOG_ENTRY, NULL) == SR_OK &&
+               sr_buf_append_str(&b, prefix, NULL) == SR_OK;
     for (size_t i = 0; fit && i < argc; i++) {
         if (i > 0)
             fit = sr_buf_append(&b, " ", 1, NULL) == SR_OK;
         fit = fit && sr_js__format(ctx, argv[i], &b, SR_MAX_LOG_ENTRY, exc);
         if (*exc) {
-            sr_buf_fini(&b);
+            sr_buf_fini_secure(&b);
             return NULL; /* a guest exception (or termination) goes on */
         }
     }
@@ -107,7 +108,7 @@ console_emit(JSContextRef ctx, size_t argc, const JSValueRef argv[], const char 
         (void)sr_buf_append_str(&b, LOG_CUT_MARK, NULL);
     }
     json_t *entry = json_stringn(b.data ? b.data : "", b.len);
-    sr_buf_fini(&b);
+    sr_buf_fini_secure(&b);
     if (!entry || json_array_append_new(run->logs, entry) != 0)
         run->logs_dropped++;
     return JSValueMakeUndefined(ctx);
@@ -156,16 +157,19 @@ sr_js__logs_finish(struct sr_js__run *run)
     json_t *last = json_array_get(run->logs, n - 1);
     sr_buf b;
     sr_buf_init(&b, SR_MAX_LOG_ENTRY);
-    if (sr_buf_append(&b, json_string_value(last), json_string_length(last), NULL) != SR_OK) {
-        sr_buf_fini(&b);
+    if (sr_buf_reserve(&b, SR_MAX_LOG_ENTRY, NULL) != SR_OK ||
+        sr_buf_append(&b, json_string_value(last), json_string_length(last), NULL) != SR_OK) {
+        sr_buf_fini_secure(&b);
         return;
     }
     sr_js__utf8_cut(&b, SR_MAX_LOG_ENTRY - (size_t)mark_len);
     (void)sr_buf_append(&b, mark, (size_t)mark_len, NULL);
     json_t *entry = json_stringn(b.data, b.len);
-    if (entry)
+    if (entry) {
+        sodium_memzero((char *)(uintptr_t)json_string_value(last), json_string_length(last));
         (void)json_array_set_new(run->logs, n - 1, entry);
-    sr_buf_fini(&b);
+    }
+    sr_buf_fini_secure(&b);
 }
 
 /* ---- crypto ---- */
@@ -240,6 +244,7 @@ crypto_sha256(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
         return sr_js__throw(ctx, "TypeError", msg, exc);
     }
     crypto_hash_sha256_final(&st, digest);
+    sodium_memzero(&st, sizeof(st)); /* it hashed guest text, perhaps a secret */
     return hex_value(ctx, digest, sizeof(digest));
 }
 
@@ -273,30 +278,11 @@ crypto_random_bytes(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t a
 
 /* ---- getSecret ---- */
 
-static JSValueRef
-secret_value(JSContextRef ctx, const json_t *v, JSValueRef *exc)
-{
-    JSStringRef s = NULL;
-    if (json_is_string(v)) {
-        if (sr_js__string_new(json_string_value(v), json_string_length(v), &s, NULL) != SR_OK)
-            return sr_js__throw(ctx, "TypeError", "getSecret(name): the secret is not text", exc);
-        JSValueRef r = JSValueMakeString(ctx, s);
-        JSStringRelease(s);
-        return r;
-    }
-    char *text = sr_json_dumps(v, JSON_COMPACT);
-    sr_status rc = text ? sr_js__string_new(text, strlen(text), &s, NULL) : SR_ENOMEM;
-    if (text) {
-        sodium_memzero(text, strlen(text));
-        free(text);
-    }
-    if (rc != SR_OK)
-        return sr_js__throw(ctx, "RangeError", "getSecret(name): out of memory", exc);
-    JSValueRef r = JSValueMakeFromJSONString(ctx, s);
-    JSStringRelease(s);
-    return r ? r : JSValueMakeUndefined(ctx);
-}
-
+/* getSecret(name): the value of the job's secret 'name' (the same frozen
+ * data as secrets[name]) or undefined. It reads a null-prototype table made
+ * from the secrets object before the guest ran, so nothing the guest does to
+ * Object.prototype or to 'secrets' changes what it returns, and no copy of
+ * a secret value is made in C. */
 static JSValueRef
 get_secret(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
            JSValueRef *exc)
@@ -312,16 +298,16 @@ get_secret(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, cons
                        argc ? sr_js__type_name(ctx, argv[0]) : "nothing");
         return sr_js__throw(ctx, "TypeError", msg, exc);
     }
-    JSStringRef s = JSValueToStringCopy(ctx, argv[0], exc);
-    if (!s)
+    JSStringRef name = JSValueToStringCopy(ctx, argv[0], exc);
+    if (!name)
         return NULL;
-    sr_buf name;
-    sr_buf_init(&name, SECRET_NAME_MAX);
-    bool fit = sr_js__string_append(&name, s, SECRET_NAME_MAX);
-    JSStringRelease(s);
-    const json_t *v = fit && name.data ? json_object_getn(run->secrets, name.data, name.len) : NULL;
-    sr_buf_fini(&name);
-    return v ? secret_value(ctx, v, exc) : JSValueMakeUndefined(ctx);
+    JSValueRef v = NULL;
+    if (JSStringGetLength(name) <= SECRET_NAME_MAX)
+        v = JSObjectGetProperty(ctx, run->secret_table, name, exc);
+    JSStringRelease(name);
+    if (*exc)
+        return NULL;
+    return v ? v : JSValueMakeUndefined(ctx);
 }
 
 /* ---- installation ---- */
@@ -369,19 +355,90 @@ parse_json(JSContextRef ctx, const char *text, const char *what, JSValueRef *out
     return SR_OK;
 }
 
+/* The null-prototype table getSecret reads: the secrets object's own
+ * enumerable members (JSON.parse made all of them data properties). */
+static sr_status
+make_secret_table(struct sr_js__run *run, JSObjectRef secrets, sr_err *err)
+{
+    JSContextRef ctx = run->ctx;
+    JSObjectRef table = JSObjectMake(ctx, NULL, NULL);
+    JSObjectSetPrototype(ctx, table, JSValueMakeNull(ctx));
+    run->secret_table = table;
+    JSValueProtect(ctx, table);
+    JSPropertyNameArrayRef names = JSObjectCopyPropertyNames(ctx, secrets);
+    size_t n = JSPropertyNameArrayGetCount(names);
+    JSValueRef exc = NULL;
+    for (size_t i = 0; !exc && i < n; i++) {
+        JSStringRef name = JSPropertyNameArrayGetNameAtIndex(names, i);
+        JSValueRef v = JSObjectGetProperty(ctx, secrets, name, &exc);
+        if (!exc)
+            JSObjectSetProperty(ctx, table, name, v, kJSPropertyAttributeReadOnly, &exc);
+    }
+    JSPropertyNameArrayRelease(names);
+    return exc ? sr_err_set(err, SR_EINTERNAL, "copying the secrets for getSecret threw") : SR_OK;
+}
+
+/* Members of the JSON object text 'text' at its top level (a linear scan:
+ * strings skipped with their escapes, commas counted at depth 1). */
+static size_t
+top_level_members(const char *text)
+{
+    size_t members = 0;
+    int depth = 0;
+    bool in_string = false;
+    bool any = false;
+    for (const char *p = text; *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = false;
+            continue;
+        }
+        if (*p == '"') {
+            in_string = true;
+            any = any || depth == 1;
+        } else if (*p == '{' || *p == '[') {
+            depth++;
+        } else if (*p == '}' || *p == ']') {
+            depth--;
+        } else if (*p == ',' && depth == 1) {
+            members++;
+        }
+    }
+    return any ? members + 1 : 0;
+}
+
+/* Everything sealrun parses refuses a duplicate key (issue 9 item 10); the
+ * secrets are parsed by JavaScriptCore alone (no C copy of the values), which
+ * keeps the last of two: a parsed object with fewer names than the text has
+ * members had one twice. */
+static sr_status
+refuse_duplicates(JSContextRef ctx, const char *text, JSObjectRef secrets, sr_err *err)
+{
+    JSPropertyNameArrayRef names = JSObjectCopyPropertyNames(ctx, secrets);
+    size_t n = JSPropertyNameArrayGetCount(names);
+    JSPropertyNameArrayRelease(names);
+    if (n != top_level_members(text))
+        return sr_err_set(err, SR_EINVAL, "job secrets name a secret twice");
+    return SR_OK;
+}
+
+/* 'secrets': the job's secrets JSON (built by sealrun, never client text)
+ * parsed by JavaScriptCore alone, deep-frozen. No C copy of the values is
+ * kept: getSecret reads the same JS values (make_secret_table). */
 static sr_status
 install_secrets(struct sr_js__run *run, JSObjectRef global, sr_err *err)
 {
     JSContextRef ctx = run->ctx;
     const char *text = run->job->secrets_json ? run->job->secrets_json : "{}";
-    sr_status rc =
-        sr_json_parse(text, strlen(text), SR_MAX_JSON_DEPTH, "job secrets", &run->secrets, err);
-    if (rc != SR_OK)
-        return rc;
-    if (!json_is_object(run->secrets))
-        return sr_err_set(err, SR_EINVAL, "job secrets must be a JSON object, got another type");
     JSValueRef secrets = NULL;
-    rc = parse_json(ctx, text, "secrets", &secrets, err);
+    sr_status rc = parse_json(ctx, text, "secrets", &secrets, err);
+    if (rc == SR_OK && (!JSValueIsObject(ctx, secrets) || JSValueIsArray(ctx, secrets)))
+        rc = sr_err_set(err, SR_EINVAL, "job secrets must be a JSON object, got %s",
+                        JSValueIsArray(ctx, secrets) ? "an array" : sr_js__type_name(ctx, secrets));
+    if (rc == SR_OK)
+        rc = refuse_duplicates(ctx, text, sr_js__obj(secrets), err);
     if (rc != SR_OK)
         return rc;
     JSValueRef exc = NULL;
@@ -396,6 +453,9 @@ install_secrets(struct sr_js__run *run, JSObjectRef global, sr_err *err)
         return rc;
     run->secrets_js = secrets;
     JSValueProtect(ctx, secrets);
+    rc = make_secret_table(run, sr_js__obj(secrets), err);
+    if (rc != SR_OK)
+        return rc;
     if (!sr_js__set(ctx, global, "secrets", secrets, kJSPropertyAttributeReadOnly, &exc))
         return sr_err_set(err, SR_EINTERNAL, "cannot set the global 'secrets'");
     return SR_OK;
@@ -436,6 +496,18 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
         return sr_err_set(err, SR_EINTERNAL, "JSON.stringify is missing in a fresh context");
     run->json_stringify = sr_js__obj(stringify);
     JSValueProtect(ctx, stringify);
+    JSValueRef function = sr_js__get(ctx, global, "Function", &exc);
+    JSValueRef proto = function && JSValueIsObject(ctx, function)
+                           ? sr_js__get(ctx, sr_js__obj(function), "prototype", &exc)
+                           : NULL;
+    JSValueRef to_string = proto && JSValueIsObject(ctx, proto)
+                               ? sr_js__get(ctx, sr_js__obj(proto), "toString", &exc)
+                               : NULL;
+    if (!to_string || !JSValueIsObject(ctx, to_string))
+        return sr_err_set(err, SR_EINTERNAL,
+                          "Function.prototype.toString is missing in a fresh context");
+    run->fn_to_string = sr_js__obj(to_string);
+    JSValueProtect(ctx, to_string);
     JSValueRef input = JSValueMakeNull(ctx);
     if (run->job->input_json) {
         sr_status rc = parse_json(ctx, run->job->input_json, "input", &input, err);

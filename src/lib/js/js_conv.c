@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_util.h"
 
@@ -64,6 +65,7 @@ sr_js__string_new(const char *p, size_t len, JSStringRef *out, sr_err *err)
         uint32_t cp = 0;
         size_t used = utf8_decode(s + i, len - i, &cp);
         if (used == 0) {
+            sodium_memzero(u, bytes);
             free(u);
             return sr_err_set(err, SR_EINVAL, "text is not valid UTF-8 at byte %zu", i);
         }
@@ -77,6 +79,7 @@ sr_js__string_new(const char *p, size_t len, JSStringRef *out, sr_err *err)
         i += used;
     }
     *out = JSStringCreateWithCharacters(u, n);
+    sodium_memzero(u, bytes); /* the text may be the job's secrets */
     free(u);
     return SR_OK;
 }
@@ -148,6 +151,7 @@ sr_js__string_chunks(JSStringRef s, void (*fn)(void *arg, const char *p, size_t 
     }
     if (used)
         fn(arg, (const char *)chunk, used);
+    sodium_memzero(chunk, sizeof(chunk));
 }
 
 bool
@@ -186,6 +190,27 @@ sr_js__utf8_cut(sr_buf *b, size_t max)
         cut--;
     b->len = cut;
     b->data[cut] = '\0';
+}
+
+void
+sr_js__free_secure(char *p)
+{
+    if (!p)
+        return;
+    sodium_memzero(p, strlen(p));
+    free(p);
+}
+
+void
+sr_js__wipe_strings(json_t *array)
+{
+    for (size_t i = 0; i < json_array_size(array); i++) {
+        json_t *e = json_array_get(array, i);
+        /* jansson's own heap copy, about to be freed with the array */
+        char *p = (char *)(uintptr_t)json_string_value(e);
+        if (p)
+            sodium_memzero(p, json_string_length(e));
+    }
 }
 
 /* ---- property helpers ---- */
@@ -437,6 +462,9 @@ sr_js__describe(JSContextRef ctx, JSValueRef thrown, const char *prefix)
 {
     sr_buf b;
     sr_buf_init(&b, SR_MAX_ERROR_MSG + 64);
+    /* all at once: a growing buffer would leave copies of guest text behind */
+    if (sr_buf_reserve(&b, SR_MAX_ERROR_MSG + 63, NULL) != SR_OK)
+        return NULL;
     if (prefix)
         (void)sr_buf_append_str(&b, prefix, NULL);
     size_t start = b.len;

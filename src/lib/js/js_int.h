@@ -1,10 +1,12 @@
 /*
  * js_int.h - private header of the js module (JavaScriptCore runtime).
  *
- * js.c runs a job (context, watchdog, limits, result), js_bind.c is the host
- * API the guest sees (console, crypto, getSecret), js_conv.c converts between
- * C and JS values (UTF-8 <-> UTF-16, exceptions, JSON). Never include this
- * header from outside src/lib/js/ (tests excepted).
+ * js.c runs a job (context, watchdog, limits, result), js_entry.c resolves
+ * the entry point (only a function the script declares), js_bind.c is the
+ * host API the guest sees (console, crypto, getSecret) and what is taken out
+ * of a fresh global (WebAssembly, Atomics), js_conv.c converts between C and
+ * JS values (UTF-8 <-> UTF-16, exceptions, JSON). Never include this header
+ * from outside src/lib/js/ (tests excepted).
  */
 #ifndef SR_JS_INT_H
 #define SR_JS_INT_H
@@ -69,10 +71,11 @@ struct sr_js__run {
     JSGlobalContextRef ctx;
     json_t *logs;               /* borrowed from the result: array of strings */
     size_t logs_dropped;        /* console calls after SR_MAX_LOG_ENTRIES */
-    json_t *secrets;            /* owned: the job's secrets for getSecret() */
+    JSObjectRef secret_table;   /* protected: null-prototype name -> value, for getSecret */
     JSValueRef input;           /* protected: the job's input value */
     JSValueRef secrets_js;      /* protected: the frozen secrets object */
     JSObjectRef json_stringify; /* protected: the intrinsic JSON.stringify */
+    JSObjectRef fn_to_string;   /* protected: the intrinsic Function.prototype.toString */
     int statm_fd;               /* fd to sample RSS from, or -1 (no memory limit) */
     int64_t cpu_start_us;       /* thread CPU clock when the guest started */
     enum sr_js__stop stop;
@@ -92,6 +95,37 @@ sr_js__obj(JSValueRef v)
 
 /* CPU time of the calling thread, microseconds. */
 int64_t sr_js__cpu_us(void);
+
+/* Marks the job failed with 'code' and a message (printf format). A second
+ * failure replaces the first (limits override what they caused). */
+void sr_js__fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same, taking an owned message (NULL: out of memory). */
+void sr_js__fail_take(struct sr_js_result *res, const char *code, char *msg);
+
+/* ---- js_entry.c: the entry point ---- */
+
+/* True if 'key' names something reachable from the global object (own or
+ * inherited) before the script runs: such a name is never an entry point. */
+bool sr_js__entry_existed(struct sr_js__run *run, JSStringRef key);
+
+/* After the top level ran: the function the script declared under 'name'
+ * (key is the same name as a JS string). NULL with res failed
+ * (ENTRY_POINT_NOT_FOUND, or the limit that stopped the lookup). */
+JSObjectRef sr_js__find_entry(struct sr_js__run *run, const char *name, JSStringRef key,
+                              struct sr_js_result *res);
+
+/* True unless fn is a built-in, host, bound or proxy function (by the
+ * intrinsic Function.prototype.toString in run->fn_to_string). */
+bool sr_js__is_script_function(struct sr_js__run *run, JSObjectRef fn);
+
+/* Appends to out the source of the lexical-binding probe for 'script': a
+ * strict function that copies each of the script's identifier-shaped words
+ * that has a value and is no property of ctx's global object (ctx NULL: all
+ * words) onto its 'this'. Depends on the script (and the global) only, never
+ * on the entry point. SR_ELIMIT past out's cap, SR_ENOMEM. */
+sr_status sr_js__probe_source(JSContextRef ctx, const char *script, size_t len, sr_buf *out,
+                              sr_err *err);
 
 /* ---- js_conv.c: conversions ---- */
 
@@ -143,6 +177,12 @@ char *sr_js__describe(JSContextRef ctx, JSValueRef thrown, const char *prefix);
 /* Cuts the NUL-terminated UTF-8 text in b to at most 'max' bytes at a
  * character boundary. */
 void sr_js__utf8_cut(sr_buf *b, size_t max);
+
+/* Wipes and frees a NUL-terminated string (guest text may hold a secret).
+ * NULL is a no-op. */
+void sr_js__free_secure(char *p);
+/* Wipes the text of every string in a JSON array (before it is freed). */
+void sr_js__wipe_strings(json_t *array);
 
 /* ---- js_bind.c: the host API ---- */
 

@@ -33,12 +33,24 @@ typedef struct sr_js_vm sr_js_vm;
 typedef sr_status (*sr_js_host_fn)(void *ctx, const uint8_t *req, size_t len, sr_buf *resp,
                                    sr_err *err);
 
+/* CPU past a job's budget after which the backstop ends the process. */
+#define SR_JS_BACKSTOP_GRACE_US 250000u
+
 struct sr_js_options {
     bool no_jit; /* run JSC's interpreter only (--js-jit=off); process-wide */
+    /* For job processes only: while a job with a CPU budget runs, a thread
+     * ends the whole process with SIGXCPU once the job's thread has used
+     * cpu_limit_us + SR_JS_BACKSTOP_GRACE_US of CPU. It is the one stop for
+     * what JavaScriptCore's watchdog cannot interrupt (a chain of
+     * microtasks, a single RegExp match, long C++ loops); the supervisor
+     * reports such a death as GAS_EXHAUSTED. */
+    bool cpu_backstop;
 };
 
-/* Sets process-wide JSC options (JIT on/off) and creates a VM. The options
- * of the first call in a process win. Returns owned: sr_js_vm_free(). */
+/* Sets process-wide JSC options (JIT on/off; no WebAssembly,
+ * SharedArrayBuffer or ShadowRealm) and creates a VM. The options of the
+ * first call in a process win, except cpu_backstop, which is per VM.
+ * Returns owned: sr_js_vm_free(). */
 sr_status sr_js_vm_new(const struct sr_js_options *opt, sr_js_vm **out, sr_err *err);
 
 /* Releases the VM. NULL is a no-op. */

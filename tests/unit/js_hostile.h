@@ -65,6 +65,55 @@ static const struct hostile g_hostile[] = {
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
     {"loop in a then()", "function main() { return {then() { for (;;) {} }}; }",
      SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    /* Issue 9 item 12: WebAssembly from JS ran past the budget until the
+     * wall clock, and its shared memory let Atomics.wait sleep for free.
+     * A JS job has neither (WASM jobs run WebAssembly under fuel). */
+    {"WebAssembly infinite loop",
+     "function main() {\n"
+     "  const b = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7,\n"
+     "    5, 1, 1, 102, 0, 0, 10, 9, 1, 7, 0, 3, 64, 12, 0, 11, 11]); // loop { br 0 }\n"
+     "  new WebAssembly.Instance(new WebAssembly.Module(b)).exports.f();\n"
+     "}",
+     SR_CODE_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
+    {"Atomics.wait on shared memory",
+     "function main() {\n"
+     "  const m = new WebAssembly.Memory({initial: 1, maximum: 1, shared: true});\n"
+     "  Atomics.wait(new Int32Array(m.buffer), 0, 0, 60000);\n"
+     "}",
+     SR_CODE_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
+    {"Atomics.wait on a SharedArrayBuffer",
+     "function main() { Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 6e4); }",
+     SR_CODE_EXECUTION_ERROR, "Can't find variable: Atomics", 0, false, true},
+    /* the same class: other work that could run outside the watchdog */
+    {"sort with a looping comparator",
+     "function main() { return Array.from({length: 1e5}, (_, i) => i).sort(() => { for (;;) {} "
+     "}); }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    /* one default sort has C++ parts the watchdog does not interrupt (~50 ms per
+     * 10,000 elements here); between calls it does, and js_backstop_test.c
+     * covers one huge call */
+    {"default sorts in a loop",
+     "function main() { for (;;) Array.from({length: 2e4}, (_, i) => -i).sort(); }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    {"Intl in a loop",
+     "function main() { const s = '\\u1e9b\\u0323'.repeat(1 << 16);\n"
+     "  for (let i = 0;; i++) s.normalize('NFKD').localeCompare(s, 'de', {sensitivity: 'base'}); }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    {"Intl formatting in a loop",
+     "function main() { const f = new Intl.NumberFormat('en-IN', {style: 'currency', currency: "
+     "'INR'});\n  for (let i = 0;; i++) f.format(i); }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    {"promise job queued while the output is read",
+     "function main() { return {toJSON() { Promise.resolve().then(() => { for (;;) {} }); "
+     "return 1; }}; }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    {"promise job queued by a rejected promise's reason",
+     "function main() { return Promise.reject({get message() { Promise.resolve().then(() => { "
+     "for (;;) {} }); return 'm'; }}); }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    {"promise job queued before a termination",
+     "function main() { Promise.resolve().then(() => { for (;;) {} }); for (;;) {} }",
+     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
 };
 
 static uint64_t
@@ -200,5 +249,81 @@ test_memory_limit_uses_given_statm_fd(void **state)
     sr_js_result_fini(&res);
     (void)close(fd);
     sr_js_vm_free(vm);
+}
+
+/* Runs one job in vm with the given budget; returns its result (fini it). */
+static struct sr_js_result
+run_in(sr_js_vm *vm, const char *script, uint64_t budget_us)
+{
+    struct sr_js_job job = {
+        .script = script, .script_len = strlen(script), .cpu_limit_us = budget_us, .statm_fd = -1};
+    struct sr_js_result res;
+    assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
+    return res;
+}
+
+/* Issue 9 item 12: no path from a JS job to WebAssembly, shared memory,
+ * Atomics, a second realm or a timer: not the global, not Reflect, not a
+ * fresh Function's global, not eval. */
+static void
+test_no_webassembly_shared_memory_atomics_or_timers(void **state)
+{
+    (void)state;
+    sr_js_vm *vm = NULL;
+    assert_int_equal(sr_js_vm_new(&(struct sr_js_options){.no_jit = g_no_jit}, &vm, NULL), SR_OK);
+    const char *script =
+        "function main() {\n"
+        "  const names = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'ShadowRealm',\n"
+        "    'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask',\n"
+        "    'requestAnimationFrame', 'Worker', '$vm', 'gc', 'print', 'readline'];\n"
+        "  const own = Object.getOwnPropertyNames(globalThis);\n"
+        "  const g2 = Function('return this')();\n"
+        "  const found = names.filter((n) => typeof globalThis[n] !== 'undefined' ||\n"
+        "    Reflect.has(globalThis, n) || own.includes(n) || n in g2 ||\n"
+        "    eval('typeof ' + n) !== 'undefined');\n"
+        "  const sab = new ArrayBuffer(8).constructor === ArrayBuffer &&\n"
+        "    Object.getOwnPropertyNames(globalThis).every((n) => !/Shared|Atomics|Wasm|Assembly/\n"
+        "      .test(n));\n"
+        "  return {found, sab};\n"
+        "}";
+    struct sr_js_result res = run_in(vm, script, 5 * BUDGET_US);
+    if (!res.ok)
+        fail_msg("%s: %s", res.error_code, res.error_message);
+    assert_string_equal(res.output_json, "{\"found\":[],\"sab\":true}");
+    sr_js_result_fini(&res);
+    sr_js_vm_free(vm);
+}
+
+/* A FinalizationRegistry callback of one job never runs in a later job of
+ * the same VM (it would burn that job's CPU with the old job's code): JSC
+ * runs such callbacks from a run loop, and a job process runs none. */
+static void
+test_finalization_callbacks_never_run_in_a_later_job(void **state)
+{
+    (void)state;
+    sr_js_vm *vm = NULL;
+    assert_int_equal(sr_js_vm_new(&(struct sr_js_options){.no_jit = g_no_jit}, &vm, NULL), SR_OK);
+    struct sr_js_result res =
+        run_in(vm,
+               "const r = new FinalizationRegistry(() => { console.log('ran'); for (;;) {} });\n"
+               "function main() { for (let i = 0; i < 5000; i++) r.register({a: [i]}, i); }",
+               5 * BUDGET_US);
+    assert_true(res.ok);
+    assert_int_equal(json_array_size(res.logs), 0);
+    sr_js_result_fini(&res);
+    for (int i = 0; i < 3; i++) {
+        /* allocates enough to collect the first job's registered objects */
+        res = run_in(vm,
+                     "function main() { const a = []; for (let i = 0; i < 200; i++)\n"
+                     "  a.push(new Array(5000).fill(i)); return a.length; }",
+                     5 * BUDGET_US);
+        if (!res.ok)
+            fail_msg("job %d after the registry: %s: %s", i, res.error_code, res.error_message);
+        assert_string_equal(res.output_json, "{\"result\":200}");
+        assert_int_equal(json_array_size(res.logs), 0);
+        sr_js_result_fini(&res);
+    }
+    sr_js_vm_free(vm);
+}
 
 #endif /* SR_TEST_JS_HOSTILE_H */

@@ -26,7 +26,6 @@
 
 #define JS_HOSTILE_NO_JIT 0
 #include "js_hostile.h"
-}
 
 /* LeakSanitizer: JSC's side tables that only its self-mapped GC heap points
  * to look leaked (src/lib/js/lsan.supp explains; keep the two in sync). */
@@ -54,6 +53,8 @@ main(void)
         cmocka_unit_test(test_log_flood_keeps_capped_logs),
         cmocka_unit_test(test_gas_exhausted_keeps_logs_and_gas),
         cmocka_unit_test(test_memory_limit_uses_given_statm_fd),
+        cmocka_unit_test(test_no_webassembly_shared_memory_atomics_or_timers),
+        cmocka_unit_test(test_finalization_callbacks_never_run_in_a_later_job),
     };
     return cmocka_run_group_tests_name("js_limits", tests, NULL, NULL);
 }

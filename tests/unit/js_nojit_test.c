@@ -30,7 +30,6 @@
 
 #define JS_HOSTILE_NO_JIT 1
 #include "js_hostile.h"
-}
 
 static void
 test_jit_is_off_for_the_process(void **state)
@@ -109,6 +108,8 @@ main(void)
         cmocka_unit_test(test_log_flood_keeps_capped_logs),
         cmocka_unit_test(test_gas_exhausted_keeps_logs_and_gas),
         cmocka_unit_test(test_memory_limit_uses_given_statm_fd),
+        cmocka_unit_test(test_no_webassembly_shared_memory_atomics_or_timers),
+        cmocka_unit_test(test_finalization_callbacks_never_run_in_a_later_job),
     };
     return cmocka_run_group_tests_name("js_nojit", tests, NULL, NULL);
 }

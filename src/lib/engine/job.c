@@ -17,6 +17,7 @@
  */
 #include "engine_int.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,25 @@ read_answer(const struct sr_job_request *req, const sr_buf *resp, struct job_out
 
 /* ---- running ---- */
 
+/* A JS job process ends itself with SIGXCPU when its guest used the CPU
+ * budget plus a grace in work the watchdog cannot interrupt (the runtime's
+ * CPU backstop, sr_js.h): that is the budget running out. */
+static void
+report_backstop(const struct sr_job_request *req, const struct sr_sandbox_report *rep,
+                struct job_outcome *o)
+{
+    bool by_time = false;
+    uint64_t budget = job_budget(req, &by_time);
+    if (by_time)
+        sr_engine__fail(o, SR_JOB_TIMEOUT, "the script used its whole time budget (timeout)");
+    else
+        sr_engine__fail(o, SR_JOB_GAS_EXHAUSTED,
+                        "CPU budget exhausted: the script used %llu us of CPU, the limit "
+                        "(gas_limit) is %llu us; it was stopped in work the watchdog cannot "
+                        "interrupt (a chain of promise jobs, one long RegExp match)",
+                        (unsigned long long)rep->cpu_us, (unsigned long long)budget);
+}
+
 static void
 report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report *rep,
                const sr_buf *resp, struct job_outcome *o)
@@ -253,6 +273,12 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
         sr_engine__fail(o, SR_JOB_MEMORY_LIMIT, "the job used more than its memory limit of %u MiB",
                         req->memory_mb);
         break;
+    case SR_SANDBOX_CRASHED:
+        if (req->runtime == SR_RUNTIME_JS && rep->signal == SIGXCPU) {
+            report_backstop(req, rep, o);
+            break;
+        }
+        /* fall through */
     default:
         sr_engine__fail(o, SR_JOB_SANDBOX_CRASHED, "the job process ended abnormally: %s",
                         rep->detail);

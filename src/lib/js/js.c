@@ -60,6 +60,16 @@ set_options_once(const struct sr_js_options *opt, sr_err *err)
          * Polling traps check a flag at loop heads instead: no signals. */
         if (rc == SR_OK && !jsc_options_set_boolean("usePollingTraps", true))
             rc = sr_err_set(err, SR_EINTERNAL, "JavaScriptCore refused option 'usePollingTraps'");
+        /* Issue 9 item 12: WebAssembly run from JS escaped the CPU budget and
+         * gave shared memory (and so Atomics.wait, a sleep that burns no
+         * gas). WASM jobs are the way to run WebAssembly; in every realm of a
+         * JS job there is none, and no SharedArrayBuffer or ShadowRealm
+         * (js_bind.c also removes Atomics from each fresh global). */
+        static const char *const off[] = {"useWasm", "useSharedArrayBuffer", "useShadowRealm"};
+        for (size_t i = 0; rc == SR_OK && i < sizeof(off) / sizeof(off[0]); i++) {
+            if (!jsc_options_set_boolean(off[i], false))
+                rc = sr_err_set(err, SR_EINTERNAL, "JavaScriptCore refused option '%s'", off[i]);
+        }
         g_jit = jit;
         g_options_done = true;
     }
@@ -84,6 +94,13 @@ sr_js_vm_new(const struct sr_js_options *opt, sr_js_vm **out, sr_err *err)
         sr_js_vm_free(vm);
         return sr_err_set(err, SR_EINTERNAL, "JavaScriptCore could not create a context group");
     }
+    if (opt && opt->cpu_backstop) {
+        rc = sr_js__backstop_new(&vm->backstop, err);
+        if (rc != SR_OK) {
+            sr_js_vm_free(vm);
+            return rc;
+        }
+    }
     *out = vm;
     return SR_OK;
 }
@@ -93,6 +110,7 @@ sr_js_vm_free(sr_js_vm *vm)
 {
     if (!vm)
         return;
+    sr_js__backstop_free(vm->backstop);
     if (vm->group)
         JSContextGroupRelease(vm->group);
     if (vm->own_statm_fd >= 0)
@@ -541,6 +559,7 @@ sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res, s
     if (rc == SR_OK) {
         bool watch = job->cpu_limit_us || job->memory_bytes;
         run.cpu_start_us = sr_js__cpu_us();
+        sr_js__backstop_arm(vm->backstop, job->cpu_limit_us);
         if (watch)
             JSContextGroupSetExecutionTimeLimit(vm->group, next_period(&run), watchdog, &run);
         run_guest(&run, name, res);
@@ -555,7 +574,8 @@ sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res, s
         res->discard = true;
     }
     sr_js__logs_finish(&run);
-    release_run(&run);
+    release_run(&run); /* armed until here: releasing can drain microtasks */
+    sr_js__backstop_disarm(vm->backstop);
     (void)sr_js__run_enter(prev);
     return rc;
 }

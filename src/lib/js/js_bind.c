@@ -476,6 +476,27 @@ install_object(JSContextRef ctx, JSObjectRef global, const char *name, const cha
     return sr_js__set(ctx, global, name, o, kJSPropertyAttributeDontEnum, &exc);
 }
 
+/* Globals a fresh context has that a job must not: Atomics (Atomics.wait
+ * sleeps outside the CPU budget) and, should the JSC options that keep them
+ * out ever stop working, WebAssembly and SharedArrayBuffer. Nothing else
+ * refers to these objects, so deleting the global leaves no path to them. */
+static sr_status
+remove_globals(JSContextRef ctx, JSObjectRef global, sr_err *err)
+{
+    static const char *const names[] = {"Atomics", "WebAssembly", "SharedArrayBuffer"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        JSStringRef key = JSStringCreateWithUTF8CString(names[i]);
+        JSValueRef exc = NULL;
+        (void)JSObjectDeleteProperty(ctx, global, key, &exc);
+        bool still = JSObjectHasProperty(ctx, global, key);
+        JSStringRelease(key);
+        if (exc || still)
+            return sr_err_set(err, SR_EINTERNAL,
+                              "cannot remove the global '%s' from a fresh context", names[i]);
+    }
+    return SR_OK;
+}
+
 sr_status
 sr_js__install(struct sr_js__run *run, sr_err *err)
 {
@@ -488,6 +509,9 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
     JSObjectRef global = JSContextGetGlobalObject(ctx);
     JSValueRef exc = NULL;
 
+    sr_status removed = remove_globals(ctx, global, err);
+    if (removed != SR_OK)
+        return removed;
     JSValueRef json = sr_js__get(ctx, global, "JSON", &exc);
     JSValueRef stringify = json && JSValueIsObject(ctx, json)
                                ? sr_js__get(ctx, sr_js__obj(json), "stringify", &exc)

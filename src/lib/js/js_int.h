@@ -57,11 +57,14 @@ enum sr_js__stop {
     SR_JS__STOP_MEMORY, /* RSS above memory_bytes */
 };
 
+struct sr_js__backstop;
+
 struct sr_js_vm {
     JSContextGroupRef group;
-    int own_statm_fd; /* /proc/self/statm opened by us on first need, or -1 */
-    long page_size;   /* bytes */
-    bool is_jit;      /* JIT state of the process when the VM was made */
+    struct sr_js__backstop *backstop; /* owned, NULL unless options.cpu_backstop */
+    int own_statm_fd;                 /* /proc/self/statm opened by us on first need, or -1 */
+    long page_size;                   /* bytes */
+    bool is_jit;                      /* JIT state of the process when the VM was made */
 };
 
 /* One job in progress (sr_js__run_of() finds it from a host function). */
@@ -102,6 +105,19 @@ void sr_js__fail(struct sr_js_result *res, const char *code, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 /* The same, taking an owned message (NULL: out of memory). */
 void sr_js__fail_take(struct sr_js_result *res, const char *code, char *msg);
+
+/* ---- js_backstop.c: the CPU backstop (sr_js_options.cpu_backstop) ---- */
+
+/* Starts the backstop thread, idle until armed. Returns owned. */
+sr_status sr_js__backstop_new(struct sr_js__backstop **out, sr_err *err);
+/* Stops and joins the thread. NULL is a no-op. */
+void sr_js__backstop_free(struct sr_js__backstop *b);
+/* From the thread about to run a job: end the process with SIGXCPU once this
+ * thread has used budget_us + SR_JS_BACKSTOP_GRACE_US more CPU. b NULL or
+ * budget 0: nothing. */
+void sr_js__backstop_arm(struct sr_js__backstop *b, uint64_t budget_us);
+/* The job is over: back to idle. NULL is a no-op. */
+void sr_js__backstop_disarm(struct sr_js__backstop *b);
 
 /* ---- js_entry.c: the entry point ---- */
 
@@ -192,8 +208,10 @@ struct sr_js__run *sr_js__run_of(JSContextRef ctx);
 /* Makes run the job of this thread (NULL: none); returns the previous one. */
 struct sr_js__run *sr_js__run_enter(struct sr_js__run *run);
 
-/* Installs input, secrets (deep-frozen), console, crypto and getSecret in the
- * global object of run->ctx. Parses the job's input and secrets (their JSON
+/* Removes Atomics (and WebAssembly, SharedArrayBuffer) from the global object
+ * of run->ctx, then installs input, secrets (deep-frozen), console, crypto
+ * and getSecret, and captures the intrinsics the runtime calls later
+ * (JSON.stringify, Function.prototype.toString). Parses the job's input and secrets (their JSON
  * text has been size-checked). SR_EINVAL when that text is not JSON (the
  * caller's bug), SR_ENOMEM, SR_EINTERNAL when JSC throws while setting up. */
 sr_status sr_js__install(struct sr_js__run *run, sr_err *err);

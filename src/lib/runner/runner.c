@@ -98,7 +98,7 @@ sr_runner_proc_init(void *arg, void **state, sr_err *err)
     ps->cfg = cfg;
     ps->cache.max_bytes =
         cfg && cfg->module_cache_bytes ? cfg->module_cache_bytes : SR_RUNNER_DEFAULT_CACHE;
-    const struct sr_js_options opt = {.no_jit = cfg && cfg->js_no_jit};
+    const struct sr_js_options opt = {.no_jit = cfg && cfg->js_no_jit, .cpu_backstop = true};
     sr_status rc = sr_js_vm_new(&opt, &ps->js, err);
     if (rc != SR_OK) {
         free(ps);

@@ -88,6 +88,46 @@ class HostileTest(unittest.TestCase):
                          gas_limit=300000)
         self.assertGreaterEqual(job["gas_used"], 300000)
 
+    # --- issue 9 item 12: nothing in a JS job escapes the CPU budget ---
+    WASM_LOOP = ("function main(){ const b = new Uint8Array([0,97,115,109,1,0,0,0,1,4,1,96,0,0,"
+                 "3,2,1,0,7,5,1,1,102,0,0,10,9,1,7,0,3,64,12,0,11,11]);"
+                 " new WebAssembly.Instance(new WebAssembly.Module(b)).exports.f(); }")
+
+    def quick(self, script, codes, gas_limit=100000, timeout=20, **fields):
+        """Fails with one of 'codes' long before 'timeout': within the CPU
+        budget, the runtime's 250 ms backstop grace and the margin."""
+        t0 = time.time()
+        job = self.check(script, codes, timeout=timeout, gas_limit=gas_limit, **fields)
+        self.assertLess(time.time() - t0, gas_limit / 1e6 + 0.25 + MARGIN, summary(job))
+        return job
+
+    def test_webassembly_from_js_is_absent(self):
+        # it used to run until the wall clock whatever gas_limit said
+        job = self.quick(self.WASM_LOOP, ["EXECUTION_ERROR"])
+        self.assertIn("WebAssembly", job["error"]["message"])
+
+    def test_no_shared_memory_or_atomics_wait(self):
+        for script in ("function main(){ Atomics.wait(new Int32Array(new SharedArrayBuffer(16)),"
+                       " 0, 0, 60000); }",
+                       "function main(){ const m = new WebAssembly.Memory({initial: 1, maximum: 1,"
+                       " shared: true}); Atomics.wait(new Int32Array(m.buffer), 0, 0, 60000); }"):
+            job = self.quick(script, ["EXECUTION_ERROR"])
+            self.assertIn("Can't find variable", job["error"]["message"])
+
+    def test_promise_chain_stops_at_the_cpu_budget(self):
+        # JavaScriptCore's watchdog restarts its clock for every promise job:
+        # the runtime's backstop ends the process instead, as GAS_EXHAUSTED
+        for script in ("function spin(){ Promise.resolve().then(spin); }"
+                       " function main(){ spin(); return 1; }",
+                       "async function main(){ for (;;) await null; }"):
+            job = self.quick(script, ["GAS_EXHAUSTED"])
+            self.assertIn("CPU budget", job["error"]["message"])
+            self.assertGreaterEqual(job["gas_used"], 100000)
+
+    def test_long_regex_match_stops_at_the_cpu_budget(self):
+        self.quick("function main(){ return /^(([a-z])+.)+[A-Z]([a-z])+$/"
+                   ".test('a'.repeat(36) + '!'); }", ["GAS_EXHAUSTED"])
+
 
 if __name__ == "__main__":
     main()

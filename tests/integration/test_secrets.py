@@ -171,6 +171,46 @@ class SecretsTest(unittest.TestCase):
         self.assertTrue({"allowed", "denied", "expired"} <= outcomes, outcomes)
         self.assertTrue(all("shared-value" not in json.dumps(a) for a in audit))
 
+    def test_code_hash_policy_cannot_be_bypassed_by_entry_point(self):
+        """Issue 9 item 1: a secret shared with bob and bound to script X's
+        hash. X never reads it; calling a built-in or host function of X's
+        context instead of a function X declares must fail, and the value
+        must appear nowhere: not in the answer, the stored job or its logs."""
+        value = "BOUND-" + uuid.uuid4().hex
+        self.assertIn(self.put(self.alice, "BOUND", value)[0], (200, 201))
+        script = "function main(i) { return {ok: true}; }"
+        code = hashlib.sha256(script.encode()).hexdigest()
+        st, body, _ = self.policy(self.alice, "BOUND",
+                                  {"condition": {"Users": ["bob"]}, "code_hashes": [code]})
+        self.assertEqual(st, 200, body)
+        # the use the policy was written for
+        st, job, _ = self.d.execute(self.bob, script, secret_refs=["alice/BOUND"])
+        self.assertEqual((st, job["status"], job["output"]), (200, "completed", {"ok": True}),
+                         summary(job))
+        attacks = [
+            ("getSecret", "BOUND"),
+            ("eval", "getSecret('BOUND')"),
+            ("eval", "secrets.BOUND"),
+            ("Function", "return getSecret('BOUND')"),
+            ("JSON", "x"),
+            ("constructor", "x"),
+        ]
+        for entry, inp in attacks:
+            st, job, _ = self.d.execute(self.bob, script, entry_point=entry, input=inp,
+                                        secret_refs=["alice/BOUND"])
+            self.assertEqual(st, 200, (entry, job))
+            self.assertEqual(job["status"], "failed", (entry, summary(job)))
+            self.assertEqual(job["error"]["code"], "ENTRY_POINT_NOT_FOUND", (entry, job["error"]))
+            self.assertIn(f"'{entry}'", job["error"]["message"])
+            stored = self.d.request("GET", "/jobs/" + job["job_id"], token=self.bob)[1]
+            for text in (json.dumps(job), json.dumps(stored)):
+                self.assertNotIn(value, text, entry)
+                self.assertNotIn(value.encode().hex(), text, entry)
+                self.assertNotIn(base64.b64encode(value.encode()).decode(), text, entry)
+        # nor in bob's listing
+        listing = json.dumps(self.d.request("GET", "/jobs?limit=100", token=self.bob)[1])
+        self.assertNotIn(value, listing)
+
     def test_legacy_reference_and_missing(self):
         self.put(self.alice, "LEGACY", "abc")
         self.assertEqual(self.use(self.alice, "secrets:LEGACY", key="LEGACY")["output"]["len"], 3)

@@ -194,7 +194,8 @@ const char *__lsan_default_suppressions(void);
 const char *
 __lsan_default_suppressions(void)
 {
-    return "leak:WTF::BitVector::resizeOutOfLine\n";
+    return "leak:WTF::BitVector::resizeOutOfLine\n"
+           "leak:WTF::StringImpl::createStaticStringImpl\n";
 }
 
 const char *__asan_default_options(void);

@@ -86,7 +86,8 @@ const char *__lsan_default_suppressions(void);
 const char *
 __lsan_default_suppressions(void)
 {
-    return "leak:WTF::BitVector::resizeOutOfLine\n";
+    return "leak:WTF::BitVector::resizeOutOfLine\n"
+           "leak:WTF::StringImpl::createStaticStringImpl\n";
 }
 
 /* JSC is built without frame pointers: only the slow unwinder sees the JSC

@@ -815,6 +815,83 @@ test_each_job_gets_a_fresh_context(void **state)
     sr_js_result_fini(&res);
 }
 
+/* Issue 9 item 11: nothing job 1 leaves anywhere in its context reaches
+ * job 2 in the same VM (a warm job process): globals, prototypes of
+ * built-ins, the global's prototype, host objects, the Symbol registry, a
+ * WeakMap keyed by built-ins, RegExp's legacy statics, frozen built-ins,
+ * Error.stackTraceLimit. Job 2 walks everything reachable from its global
+ * object for the secret value. */
+static void
+test_nothing_from_one_job_reaches_the_next(void **state)
+{
+    (void)state;
+    struct sr_js_result res;
+    run("const v = getSecret('api_key');\n"
+        "globalThis.stash = v; var stash2 = v; let stash3 = v;\n"
+        "for (const C of [Object, Array, Function, String, Number, Promise, Error, Symbol, "
+        "RegExp,\n"
+        "                 Map, Date, JSON, Math, Reflect, console, crypto, getSecret])\n"
+        "  (C.prototype || C).stash = v;\n"
+        "Object.prototype[Symbol.for('sealrun-stash')] = v;\n"
+        "Symbol.for(v);\n"
+        "globalThis.wm = new WeakMap([[Object, v], [JSON, v], [Object.prototype, v]]);\n"
+        "globalThis.ref = new WeakRef(Object);\n"
+        "new FinalizationRegistry(() => {}).register(Object, v);\n"
+        "/(k-\\d+)/.exec('key: ' + v);\n"
+        "Error.stackTraceLimit = 1234;\n"
+        "Object.defineProperty(globalThis, 'getter', {get() { return v; }});\n"
+        "Object.defineProperty(Object.getPrototypeOf(globalThis), 'viaProto', {value: v});\n"
+        "Object.freeze(Array.prototype);\n"
+        "function main() { return {stashed: RegExp.$1 === v && globalThis.getter === v}; }",
+        &res);
+    assert_output(&res, "{\"stashed\":true}");
+    sr_js_result_fini(&res);
+
+    const char *probe =
+        "function main() {\n"
+        "  const found = [], seen = new Set(), needle = 'k-123';\n"
+        "  const walk = (o, path, depth) => {\n"
+        "    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o) "
+        "||\n"
+        "        depth > 8 || seen.size > 100000) return;\n"
+        "    seen.add(o);\n"
+        "    for (const k of Reflect.ownKeys(o)) {\n"
+        "      const d = Object.getOwnPropertyDescriptor(o, k);\n"
+        "      const name = path + '.' + String(k);\n"
+        "      if (String(k).includes(needle)) found.push(name + ' (key)');\n"
+        "      if (d && 'value' in d) {\n"
+        "        if (typeof d.value === 'string' && d.value.includes(needle)) found.push(name);\n"
+        "        walk(d.value, name, depth + 1);\n"
+        "      }\n"
+        "    }\n"
+        "    walk(Object.getPrototypeOf(o), path + '.__proto__', depth + 1);\n"
+        "  };\n"
+        "  walk(globalThis, 'globalThis', 0);\n"
+        "  for (const k of ['$1', '$_', 'input', 'lastMatch', 'leftContext', 'rightContext'])\n"
+        "    if (String(RegExp[k]).includes(needle)) found.push('RegExp.' + k);\n"
+        "  if (Object.prototype[Symbol.for('sealrun-stash')] !== undefined) found.push('symbol');\n"
+        "  if (typeof stash3 !== 'undefined' || typeof stash2 !== 'undefined') "
+        "found.push('lexical');\n"
+        "  if (getSecret('api_key') !== undefined) found.push('getSecret');\n"
+        "  if (Error.stackTraceLimit === 1234) found.push('Error.stackTraceLimit');\n"
+        "  if (Object.isFrozen(Array.prototype)) found.push('frozen Array.prototype');\n"
+        "  if (typeof getter !== 'undefined' || typeof viaProto !== 'undefined') "
+        "found.push('global');\n"
+        "  return {found, walked: seen.size > 500};\n"
+        "}";
+    sr_err err = {0};
+    struct sr_js_job job = {
+        .script = probe,
+        .script_len = strlen(probe),
+        .secrets_json = "{\"other\":\"owner-b\"}",
+        .cpu_limit_us = 5000000,
+        .statm_fd = -1,
+    };
+    assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_OK);
+    assert_output(&res, "{\"found\":[],\"walked\":true}");
+    sr_js_result_fini(&res);
+}
+
 static void
 test_gas_is_cpu_time(void **state)
 {
@@ -935,6 +1012,7 @@ main(void)
         cmocka_unit_test(test_large_input_is_input_too_large),
         cmocka_unit_test(test_bad_job_is_caller_error),
         cmocka_unit_test(test_each_job_gets_a_fresh_context),
+        cmocka_unit_test(test_nothing_from_one_job_reaches_the_next),
         cmocka_unit_test(test_gas_is_cpu_time),
         cmocka_unit_test(test_engine_version),
         cmocka_unit_test(test_runs_many_trivial_jobs_in_one_vm),

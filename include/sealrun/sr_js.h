@@ -13,7 +13,13 @@
  *   'secrets' (frozen), console.log/info/warn/error, crypto.sha256(x),
  *   crypto.randomBytes(n), getSecret(name), storage.get/getBytes/set/delete/
  *   has/list (host calls through job->host_call, docs/storage.md); a
- *   returned Promise is awaited.
+ *   returned Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
+ *   ShadowRealm or timers (docs/js.md).
+ *
+ * The entry point is only a function the script declares (docs/js.md,
+ * "Entry points"; js_entry.c): never a name the global object had before
+ * the script ran, never a built-in, host, bound or proxy function. Neither
+ * the entry point nor the input is ever evaluated as code.
  */
 #ifndef SR_JS_H
 #define SR_JS_H
@@ -59,14 +65,18 @@ void sr_js_vm_free(sr_js_vm *vm);
 struct sr_js_job {
     const char *script; /* borrowed, script_len bytes, UTF-8; <= SR_MAX_SCRIPT */
     size_t script_len;
-    const char *entry_point;  /* borrowed; NULL means "main" */
-    const char *input_json;   /* borrowed JSON text; NULL means null */
-    const char *secrets_json; /* borrowed JSON object text; NULL means {} */
-    uint64_t cpu_limit_us;    /* CPU budget (gas_limit); 0 = none */
-    uint64_t memory_bytes;    /* RSS cap checked while the guest runs; 0 = none */
-    int statm_fd;             /* open fd of /proc/self/statm (opened before seccomp), or -1 */
-    sr_js_host_fn host_call;  /* storage.*; NULL: every storage call throws */
-    void *host_ctx;           /* borrowed, given to host_call */
+    const char *entry_point; /* borrowed; NULL means "main" */
+    const char *input_json;  /* borrowed JSON text, parsed as JSON only; NULL means null */
+    /* borrowed JSON object text built by sealrun (never client text; a
+     * duplicate name keeps the last value); NULL means {}. The runtime keeps
+     * no C copy of it and wipes its own conversion buffers; the caller wipes
+     * this text. */
+    const char *secrets_json;
+    uint64_t cpu_limit_us;   /* CPU budget (gas_limit); 0 = none */
+    uint64_t memory_bytes;   /* RSS cap checked while the guest runs; 0 = none */
+    int statm_fd;            /* open fd of /proc/self/statm (opened before seccomp), or -1 */
+    sr_js_host_fn host_call; /* storage.*; NULL: every storage call throws */
+    void *host_ctx;          /* borrowed, given to host_call */
 };
 
 struct sr_js_result {

@@ -86,7 +86,10 @@ static const struct hostile g_hostile[] = {
      SR_CODE_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
     {"Atomics.wait on a SharedArrayBuffer",
      "function main() { Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 6e4); }",
-     SR_CODE_EXECUTION_ERROR, "Can't find variable: Atomics", 0, false, true},
+     SR_CODE_EXECUTION_ERROR, "undefined is not an object (evaluating 'Atomics.wait')", 0, false,
+     true},
+    {"a SharedArrayBuffer", "function main() { return new SharedArrayBuffer(16); }",
+     SR_CODE_EXECUTION_ERROR, "Can't find variable: SharedArrayBuffer", 0, false, true},
     /* the same class: other work that could run outside the watchdog */
     {"sort with a looping comparator",
      "function main() { return Array.from({length: 1e5}, (_, i) => i).sort(() => { for (;;) {} "
@@ -284,20 +287,22 @@ test_no_webassembly_shared_memory_atomics_or_timers(void **state)
         "  const names = ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'ShadowRealm',\n"
         "    'setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask',\n"
         "    'requestAnimationFrame', 'Worker', '$vm', 'gc', 'print', 'readline'];\n"
-        "  const own = Object.getOwnPropertyNames(globalThis);\n"
         "  const g2 = Function('return this')();\n"
-        "  const found = names.filter((n) => typeof globalThis[n] !== 'undefined' ||\n"
-        "    Reflect.has(globalThis, n) || own.includes(n) || n in g2 ||\n"
-        "    eval('typeof ' + n) !== 'undefined');\n"
-        "  const sab = new ArrayBuffer(8).constructor === ArrayBuffer &&\n"
-        "    Object.getOwnPropertyNames(globalThis).every((n) => !/Shared|Atomics|Wasm|Assembly/\n"
-        "      .test(n));\n"
-        "  return {found, sab};\n"
+        "  const found = names.filter((n) => globalThis[n] !== undefined ||\n"
+        "    Reflect.get(globalThis, n) !== undefined || g2[n] !== undefined ||\n"
+        "    eval('typeof ' + n) !== 'undefined' ||\n"
+        "    (Object.getOwnPropertyDescriptor(globalThis, n) || {}).value !== undefined);\n"
+        "  /* Atomics is an own property holding undefined; the others do not exist */\n"
+        "  const absent = names.filter((n) => n !== 'Atomics' && !(n in globalThis));\n"
+        "  const objects = Object.getOwnPropertyNames(globalThis).map((n) => globalThis[n])\n"
+        "    .filter((v) => v && /Atomics|WebAssembly|SharedArrayBuffer/.test(\n"
+        "      String(v[Symbol.toStringTag]) + String(v.name)));\n"
+        "  return {found, absent: absent.length, objects: objects.length};\n"
         "}";
     struct sr_js_result res = run_in(vm, script, 5 * BUDGET_US);
     if (!res.ok)
         fail_msg("%s: %s", res.error_code, res.error_message);
-    assert_string_equal(res.output_json, "{\"found\":[],\"sab\":true}");
+    assert_string_equal(res.output_json, "{\"found\":[],\"absent\":13,\"objects\":0}");
     sr_js_result_fini(&res);
     sr_js_vm_free(vm);
 }

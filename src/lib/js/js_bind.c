@@ -478,30 +478,35 @@ install_object(JSContextRef ctx, JSObjectRef global, const char *name, const cha
 
 /* Globals a fresh context has that a job must not: Atomics (Atomics.wait
  * sleeps outside the CPU budget) and, should the JSC options that keep them
- * out ever stop working, WebAssembly and SharedArrayBuffer. Each becomes
- * undefined: nothing else refers to these objects, so no path leads to them
- * any more. Not deleted: a delete on the global object costs as much as the
- * whole context (~0.7 M instructions), overwriting it a tenth of that. */
+ * out (js.c) ever stop working, WebAssembly and SharedArrayBuffer. Atomics
+ * becomes undefined in every context: nothing else refers to that object, so
+ * no path leads to it any more. Not deleted: a delete on the global object
+ * costs as much as the whole context (~0.7 M instructions), overwriting a
+ * tenth of that. The other two depend on process-wide options only, so the
+ * first context of a VM proves they are absent from all. */
 static sr_status
-remove_globals(JSContextRef ctx, JSObjectRef global, sr_err *err)
+remove_globals(struct sr_js__run *run, JSObjectRef global, sr_err *err)
 {
-    static const char *const names[] = {"Atomics", "WebAssembly", "SharedArrayBuffer"};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        JSStringRef key = JSStringCreateWithUTF8CString(names[i]);
-        JSValueRef exc = NULL;
-        JSValueRef v = NULL;
-        if (JSObjectHasProperty(ctx, global, key)) {
-            JSObjectSetProperty(ctx, global, key, JSValueMakeUndefined(ctx),
-                                kJSPropertyAttributeDontEnum, &exc);
-            v = exc ? NULL : JSObjectGetProperty(ctx, global, key, &exc);
-        } else {
-            v = JSValueMakeUndefined(ctx);
-        }
+    static const char *const absent[] = {"WebAssembly", "SharedArrayBuffer"};
+    JSContextRef ctx = run->ctx;
+    JSValueRef exc = NULL;
+    JSStringRef key = JSStringCreateWithUTF8CString("Atomics");
+    JSObjectSetProperty(ctx, global, key, JSValueMakeUndefined(ctx), kJSPropertyAttributeDontEnum,
+                        &exc);
+    JSValueRef v = exc ? NULL : JSObjectGetProperty(ctx, global, key, &exc);
+    JSStringRelease(key);
+    if (exc || !v || !JSValueIsUndefined(ctx, v))
+        return sr_err_set(err, SR_EINTERNAL, "cannot remove the global 'Atomics' from a context");
+    for (size_t i = 0; !run->vm->checked_globals && i < sizeof(absent) / sizeof(absent[0]); i++) {
+        key = JSStringCreateWithUTF8CString(absent[i]);
+        bool has = JSObjectHasProperty(ctx, global, key);
         JSStringRelease(key);
-        if (exc || !v || !JSValueIsUndefined(ctx, v))
+        if (has)
             return sr_err_set(err, SR_EINTERNAL,
-                              "cannot remove the global '%s' from a fresh context", names[i]);
+                              "JavaScriptCore still exposes '%s' although it was turned off",
+                              absent[i]);
     }
+    run->vm->checked_globals = true;
     return SR_OK;
 }
 
@@ -517,7 +522,7 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
     JSObjectRef global = JSContextGetGlobalObject(ctx);
     JSValueRef exc = NULL;
 
-    sr_status removed = remove_globals(ctx, global, err);
+    sr_status removed = remove_globals(run, global, err);
     if (removed != SR_OK)
         return removed;
     JSValueRef json = sr_js__get(ctx, global, "JSON", &exc);

@@ -65,6 +65,7 @@ struct sr_js_vm {
     int own_statm_fd;                 /* /proc/self/statm opened by us on first need, or -1 */
     long page_size;                   /* bytes */
     bool is_jit;                      /* JIT state of the process when the VM was made */
+    bool checked_globals; /* a context of this VM had no WebAssembly, SharedArrayBuffer */
 };
 
 /* One job in progress (sr_js__run_of() finds it from a host function). */

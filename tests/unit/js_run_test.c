@@ -795,6 +795,14 @@ test_bad_job_is_caller_error(void **state)
     assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_EINVAL);
     assert_non_null(strstr(err.msg, "secrets must be a JSON object"));
     sr_js_result_fini(&res);
+    job.secrets_json = "{\"A\":\"1\",\"B\":{\"x\":[1,\",\"]},\"A\":\"2\"}";
+    assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_EINVAL);
+    assert_non_null(strstr(err.msg, "name a secret twice"));
+    sr_js_result_fini(&res);
+    job.secrets_json = "{\"A\":\"a,\\\",b\",\"B\":{\"x\":[1,2]}}"; /* commas inside */
+    assert_int_equal(sr_js_run(g_vm, &job, &res, &err), SR_OK);
+    assert_true(res.ok);
+    sr_js_result_fini(&res);
     sr_js_result_fini(&res); /* twice is fine */
     sr_js_vm_free(NULL);
 }

@@ -41,11 +41,15 @@ typedef sr_status (*sr_js_host_fn)(void *ctx, const uint8_t *req, size_t len, sr
 
 /* CPU past a job's budget after which the backstop ends the process. */
 #define SR_JS_BACKSTOP_GRACE_US 250000u
+/* How the backstop ends the process: SIGXCPU, or where the kernel drops a
+ * process's own signals (the init of a PID namespace) _exit() with this. */
+#define SR_JS_BACKSTOP_EXIT_STATUS 152 /* 128 + SIGXCPU, as a shell reports it */
 
 struct sr_js_options {
     bool no_jit; /* run JSC's interpreter only (--js-jit=off); process-wide */
     /* For job processes only: while a job with a CPU budget runs, a thread
-     * ends the whole process with SIGXCPU once the job's thread has used
+     * ends the whole process (SIGXCPU or SR_JS_BACKSTOP_EXIT_STATUS) once the
+     * job's thread has used
      * cpu_limit_us + SR_JS_BACKSTOP_GRACE_US of CPU. It is the one stop for
      * what JavaScriptCore's watchdog cannot interrupt (a chain of
      * microtasks, a single RegExp match, long C++ loops); the supervisor

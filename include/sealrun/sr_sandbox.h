@@ -153,6 +153,7 @@ enum sr_sandbox_outcome {
 struct sr_sandbox_report {
     enum sr_sandbox_outcome outcome;
     int signal;        /* terminating signal when CRASHED by a signal, else 0 */
+    int exit_status;   /* exit status when CRASHED by an exit (a runtime's own stop) */
     uint64_t cpu_us;   /* CPU time of the job process (all threads) during this job */
     uint64_t wall_us;  /* wall time of this job */
     uint64_t peak_rss; /* bytes, highest RSS seen */

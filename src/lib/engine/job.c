@@ -238,9 +238,10 @@ read_answer(const struct sr_job_request *req, const sr_buf *resp, struct job_out
 
 /* ---- running ---- */
 
-/* A JS job process ends itself with SIGXCPU when its guest used the CPU
- * budget plus a grace in work the watchdog cannot interrupt (the runtime's
- * CPU backstop, sr_js.h): that is the budget running out. */
+/* A JS job process ends itself (SIGXCPU, or SR_JS_BACKSTOP_EXIT_STATUS as a PID
+ * namespace's init) when its guest used the CPU budget plus a grace in work
+ * the watchdog cannot interrupt (the runtime's CPU backstop, sr_js.h): that is
+ * the budget running out. */
 static void
 report_backstop(const struct sr_job_request *req, const struct sr_sandbox_report *rep,
                 struct job_outcome *o)
@@ -274,7 +275,9 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
                         req->memory_mb);
         break;
     case SR_SANDBOX_CRASHED:
-        if (req->runtime == SR_RUNTIME_JS && rep->signal == SIGXCPU) {
+        if (req->runtime == SR_RUNTIME_JS &&
+            (rep->signal == SIGXCPU ||
+             (rep->signal == 0 && rep->exit_status == SR_JS_BACKSTOP_EXIT_STATUS))) {
             report_backstop(req, rep, o);
             break;
         }

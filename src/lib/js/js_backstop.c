@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * js_backstop.c - the CPU backstop of a job process: a thread that ends the
- * process with SIGXCPU when the guest's CPU time passes the job's budget by
- * more than SR_JS_BACKSTOP_GRACE_US.
+ * process with SIGXCPU (or, as a PID namespace's init, with exit status
+ * SR_JS_BACKSTOP_EXIT_STATUS) when the guest's CPU time passes the job's
+ * budget by more than SR_JS_BACKSTOP_GRACE_US.
  *
  * JavaScriptCore's watchdog (js.c) measures CPU from each outermost VM
  * entry, and JSC 2.50 runs every microtask as its own entry: a chain of
@@ -11,7 +12,7 @@
  * WebAssembly called from JS). A single RegExp match and some long C++ loops
  * (Array.prototype.join over holes) do not poll it either. Nothing in JSC's
  * API can interrupt those, so this thread ends the process instead; the
- * supervisor reports a job process killed by SIGXCPU as GAS_EXHAUSTED.
+ * engine reports a JS job process ended either way as GAS_EXHAUSTED.
  *
  * The thread sleeps on a condition variable while no job is armed; while one
  * is, it reads the job thread's CPU clock at most every
@@ -59,7 +60,9 @@ overrun(void)
     (void)pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     (void)signal(SIGXCPU, SIG_DFL);
     (void)raise(SIGXCPU);
-    (void)kill(getpid(), SIGKILL); /* not reached: SIGXCPU's default ends the process */
+    /* still here: the process is the init of a PID namespace, whose own
+     * default-action signals the kernel drops */
+    _exit(SR_JS_BACKSTOP_EXIT_STATUS);
 }
 
 static void *

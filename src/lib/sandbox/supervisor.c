@@ -634,6 +634,7 @@ on_death(struct job_run *r)
         return;
     }
     r->rep->signal = sr_sandbox__describe_status(st, how, sizeof(how));
+    r->rep->exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
     (void)snprintf(r->rep->detail, sizeof(r->rep->detail), "%s%s", how,
                    r->rep->signal == SIGSYS ? " (a system call the sandbox does not allow)" : "");
 }

@@ -25,6 +25,10 @@ sr_status sr_parse_duration_ms(const char *s, int64_t *out_ms, sr_err *err);
 /* true when s is a NUL-terminated string of exactly n lower-case hex
  * characters (ids, hashes, keys as the API shows them). */
 bool sr_is_lower_hex(const char *s, size_t n);
+/* true when s[0..len) is a function name sealrun accepts as an entry point:
+ * 1..SR_MAX_ENTRY_POINT (128) ASCII letters, digits, '_' or '$', not
+ * starting with a digit, and no NUL before len. */
+bool sr_is_entry_name(const char *s, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void sr_hex_encode(const uint8_t *p, size_t len, char *out);
 /* Decodes exactly 'len' bytes of hex (2*len characters, either case). */

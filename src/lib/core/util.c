@@ -5,6 +5,7 @@
  * codec the project already links.
  */
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_limits.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -88,6 +89,21 @@ sr_is_lower_hex(const char *s, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
             return false;
+    return true;
+}
+
+bool
+sr_is_entry_name(const char *s, size_t len)
+{
+    if (!s || len == 0 || len > SR_MAX_ENTRY_POINT || strnlen(s, len) != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
+                  (i > 0 && c >= '0' && c <= '9');
+        if (!ok)
+            return false;
+    }
     return true;
 }
 

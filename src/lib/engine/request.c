@@ -215,13 +215,7 @@ parse_entry(const json_t *body, struct sr_job_request *out, sr_err *err)
         name = json_string_value(e);
         if (!name)
             return sr_err_set(err, SR_EINVAL, "field 'entry_point' must be a string");
-        size_t n = strlen(name);
-        bool ok = n > 0 && n <= SR_MAX_ENTRY_POINT;
-        for (size_t i = 0; ok && i < n; i++) {
-            char c = name[i];
-            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
-                 (i > 0 && c >= '0' && c <= '9');
-        }
+        bool ok = sr_is_entry_name(name, json_string_length(e));
         if (!ok)
             return sr_err_set(err, SR_EINVAL,
                               "field 'entry_point' must be a JavaScript identifier of 1..%d "

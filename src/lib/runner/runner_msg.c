@@ -147,6 +147,30 @@ check_section(const struct cap *caps, size_t ncaps, const struct section *s, uns
     return SR_OK;
 }
 
+/* Decodes a message of 'kind': every section checked against caps[] and
+ * handed to take(); seen[] counts each tag. */
+typedef sr_status (*take_fn)(const struct section *s, void *out, sr_err *err);
+
+static sr_status
+decode_sections(const uint8_t *p, size_t len, uint8_t kind, const struct cap *caps, size_t ncaps,
+                unsigned *seen, take_fn take, void *out, sr_err *err)
+{
+    if (len < 1 || p[0] != kind)
+        return sr_err_set(err, SR_EINVAL, "job message: kind '%c' expected", kind);
+    size_t at = 1;
+    for (;;) {
+        struct section s;
+        bool more = false;
+        sr_status rc = next_section(p, len, &at, &s, &more, err);
+        if (rc == SR_OK && more)
+            rc = check_section(caps, ncaps, &s, seen, err);
+        if (rc == SR_OK && more)
+            rc = take(&s, out, err);
+        if (rc != SR_OK || !more)
+            return rc;
+    }
+}
+
 static bool
 valid_user(const struct sr_bytes *b)
 {
@@ -290,8 +314,9 @@ spec_secret(const struct sr_bytes *b, struct sr_job_spec *o, sr_err *err)
 }
 
 static sr_status
-spec_take(const struct section *s, struct sr_job_spec *o, sr_err *err)
+spec_take(const struct section *s, void *out, sr_err *err)
 {
+    struct sr_job_spec *o = out;
     switch (s->tag) {
     case S_RUNTIME:
         if (s->b.p[0] > SR_RUNTIME_WASM)
@@ -337,23 +362,11 @@ sr_status
 sr_job_spec_decode(const uint8_t *p, size_t len, struct sr_job_spec *out, sr_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (len < 1 || p[0] != KIND_RUN)
-        return sr_err_set(err, SR_EINVAL, "job message: not a job spec");
     unsigned seen[S_COUNT_] = {0};
-    size_t at = 1;
-    for (;;) {
-        struct section s;
-        bool more = false;
-        sr_status rc = next_section(p, len, &at, &s, &more, err);
-        if (rc == SR_OK && more)
-            rc = check_section(spec_caps, S_COUNT_, &s, seen, err);
-        if (rc == SR_OK && more)
-            rc = spec_take(&s, out, err);
-        if (rc != SR_OK)
-            return rc;
-        if (!more)
-            break;
-    }
+    sr_status rc =
+        decode_sections(p, len, KIND_RUN, spec_caps, S_COUNT_, seen, spec_take, out, err);
+    if (rc != SR_OK)
+        return rc;
     static const enum spec_tag required[] = {S_RUNTIME, S_CODE_HASH, S_INPUT,
                                              S_LIMITS,  S_JOB_ID,    S_USER};
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
@@ -521,8 +534,9 @@ answer_extern(const struct sr_bytes *b, struct sr_extern_view *x, sr_err *err)
 }
 
 static sr_status
-answer_take(const struct section *s, struct sr_job_answer *o, sr_err *err)
+answer_take(const struct section *s, void *out, sr_err *err)
 {
+    struct sr_job_answer *o = out;
     unsigned code;
     switch (s->tag) {
     case A_CODE:
@@ -563,23 +577,11 @@ sr_status
 sr_job_answer_decode(const uint8_t *p, size_t len, struct sr_job_answer *out, sr_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (len < 1 || p[0] != KIND_ANSWER)
-        return sr_err_set(err, SR_EINVAL, "job answer: not an answer");
     unsigned seen[A_COUNT_] = {0};
-    size_t at = 1;
-    for (;;) {
-        struct section s;
-        bool more = false;
-        sr_status rc = next_section(p, len, &at, &s, &more, err);
-        if (rc == SR_OK && more)
-            rc = check_section(answer_caps, A_COUNT_, &s, seen, err);
-        if (rc == SR_OK && more)
-            rc = answer_take(&s, out, err);
-        if (rc != SR_OK)
-            return rc;
-        if (!more)
-            break;
-    }
+    sr_status rc =
+        decode_sections(p, len, KIND_ANSWER, answer_caps, A_COUNT_, seen, answer_take, out, err);
+    if (rc != SR_OK)
+        return rc;
     if (!seen[A_CODE] || !seen[A_GAS])
         return sr_err_set(err, SR_EINVAL, "job answer: the code or gas section is missing");
     return SR_OK;

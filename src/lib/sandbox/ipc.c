@@ -48,6 +48,21 @@ sr_sandbox__frame_valid(const struct sr_frame_hdr *h, sr_err *err)
     return SR_OK;
 }
 
+void
+sr_sandbox__iov_advance(struct msghdr *mh, size_t n)
+{
+    while (n > 0 && mh->msg_iovlen > 0) {
+        size_t take = n < mh->msg_iov->iov_len ? n : mh->msg_iov->iov_len;
+        mh->msg_iov->iov_base = (char *)mh->msg_iov->iov_base + take;
+        mh->msg_iov->iov_len -= take;
+        n -= take;
+        if (mh->msg_iov->iov_len == 0) {
+            mh->msg_iov++;
+            mh->msg_iovlen--;
+        }
+    }
+}
+
 sr_status
 sr_sandbox__frame_write(int fd, uint32_t type, uint32_t status, uint32_t flags, const void *body,
                         size_t len, sr_err *err)
@@ -68,16 +83,7 @@ sr_sandbox__frame_write(int fd, uint32_t type, uint32_t status, uint32_t flags, 
         if (n < 0)
             return sr_err_set(err, SR_EIO, "cannot send frame: %s", strerror(errno));
         left -= (size_t)n;
-        while (n > 0 && mh.msg_iovlen > 0) {
-            size_t take = (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
-            mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + take;
-            mh.msg_iov->iov_len -= take;
-            n -= (ssize_t)take;
-            if (mh.msg_iov->iov_len == 0) {
-                mh.msg_iov++;
-                mh.msg_iovlen--;
-            }
-        }
+        sr_sandbox__iov_advance(&mh, (size_t)n);
     }
     return SR_OK;
 }

@@ -130,6 +130,10 @@ struct sr_sandbox_child {
  * SR_EINVAL with a message naming the bad field. */
 sr_status sr_sandbox__frame_valid(const struct sr_frame_hdr *h, sr_err *err);
 
+/* Moves a message's iovecs past n bytes just sent (a partial sendmsg). */
+struct msghdr;
+void sr_sandbox__iov_advance(struct msghdr *mh, size_t n);
+
 /* Blocking write of one frame (header + body) with MSG_NOSIGNAL. */
 sr_status sr_sandbox__frame_write(int fd, uint32_t type, uint32_t status, uint32_t flags,
                                   const void *body, size_t len, sr_err *err);

@@ -473,16 +473,7 @@ send_frame(struct job_run *r, uint32_t type, uint32_t status, const void *body, 
         }
         if (n < 0)
             return STEP_EOF;
-        while (n > 0 && mh.msg_iovlen > 0) {
-            size_t take = (size_t)n < mh.msg_iov->iov_len ? (size_t)n : mh.msg_iov->iov_len;
-            mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + take;
-            mh.msg_iov->iov_len -= take;
-            n -= (ssize_t)take;
-            if (mh.msg_iov->iov_len == 0) {
-                mh.msg_iov++;
-                mh.msg_iovlen--;
-            }
-        }
+        sr_sandbox__iov_advance(&mh, (size_t)n);
     }
     return STEP_FRAME;
 }

@@ -412,6 +412,20 @@ hash_norm(const char *s, size_t len, char out[SR_HASH_HEX_LEN + 1])
     return true;
 }
 
+/* Sorts base[0..n) (each 'size' bytes) and drops repeats; returns the new
+ * count. Linear after the sort. */
+static size_t
+sort_unique(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    char *a = base;
+    size_t w = 0;
+    qsort(a, n, size, cmp);
+    for (size_t r = 0; r < n; r++)
+        if (w == 0 || cmp(a + (w - 1) * size, a + r * size) != 0)
+            memmove(a + (w++) * size, a + r * size, size);
+    return w;
+}
+
 static sr_status
 parse_hashes(const json_t *v, sr_secret_policy *p, sr_err *err)
 {
@@ -435,12 +449,7 @@ parse_hashes(const json_t *v, sr_secret_policy *p, sr_err *err)
                               "SHA-256 of the script or module)",
                               i, SR_HASH_HEX_LEN);
     }
-    size_t n = json_array_size(v), w = 0;
-    qsort(p->hashes, n, sizeof(*p->hashes), cmp_hash);
-    for (size_t r = 0; r < n; r++)
-        if (w == 0 || memcmp(p->hashes[w - 1], p->hashes[r], SR_HASH_HEX_LEN) != 0)
-            memmove(p->hashes[w++], p->hashes[r], sizeof(*p->hashes));
-    p->n_hashes = w;
+    p->n_hashes = sort_unique(p->hashes, json_array_size(v), sizeof(*p->hashes), cmp_hash);
     return SR_OK;
 }
 
@@ -448,23 +457,6 @@ static int
 cmp_entry(const void *a, const void *b)
 {
     return strcmp((const char *)a, (const char *)b);
-}
-
-/* An entry point name as requests accept it: a JavaScript identifier of
- * ASCII letters, digits, '_' and '$' (WASI's "_start" is one too). */
-static bool
-entry_name_ok(const char *s, size_t len)
-{
-    if (!s || len == 0 || len > SR_MAX_ENTRY_POINT || strlen(s) != len)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$' ||
-                  (i > 0 && c >= '0' && c <= '9');
-        if (!ok)
-            return false;
-    }
-    return true;
 }
 
 static sr_status
@@ -484,19 +476,14 @@ parse_entries(const json_t *v, sr_secret_policy *p, sr_err *err)
         return sr_err_set(err, SR_ENOMEM, "out of memory parsing policy 'entry_points'");
     json_array_foreach(v, i, e)
     {
-        if (!entry_name_ok(json_string_value(e), json_string_length(e)))
+        if (!sr_is_entry_name(json_string_value(e), json_string_length(e)))
             return sr_err_set(err, SR_EINVAL,
                               "policy 'entry_points' item %zu must be a function name of 1..%d "
                               "letters, digits, '_' or '$', not starting with a digit",
                               i, SR_MAX_ENTRY_POINT);
         memcpy(p->entries[i], json_string_value(e), json_string_length(e) + 1);
     }
-    size_t n = json_array_size(v), w = 0;
-    qsort(p->entries, n, sizeof(*p->entries), cmp_entry);
-    for (size_t r = 0; r < n; r++)
-        if (w == 0 || strcmp(p->entries[w - 1], p->entries[r]) != 0)
-            memmove(p->entries[w++], p->entries[r], sizeof(*p->entries));
-    p->n_entries = w;
+    p->n_entries = sort_unique(p->entries, json_array_size(v), sizeof(*p->entries), cmp_entry);
     return SR_OK;
 }
 

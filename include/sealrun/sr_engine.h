@@ -25,20 +25,22 @@
 typedef struct sr_engine sr_engine;
 
 struct sr_engine_config {
-    enum sr_isolation isolation;   /* SR_ISOLATION_TENANT (default) or _JOB */
-    bool js_no_jit;                /* --js-jit=off */
-    int64_t result_ttl_ms;         /* how long finished jobs are kept; 0 = 24h */
-    unsigned max_running_per_user; /* 0 = SR_DEFAULT_MAX_RUNNING_PER_USER */
-    unsigned max_queued_per_user;  /* 0 = SR_DEFAULT_MAX_QUEUED_PER_USER */
-    unsigned async_workers;        /* threads running async jobs; 0 = 8 */
-    unsigned max_jobs_per_process; /* tenant mode; 0 = sandbox default */
-    unsigned idle_ms;              /* tenant mode; 0 = sandbox default */
-    uint64_t storage_max_keys;     /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_KEYS */
-    uint64_t storage_max_bytes;    /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_BYTES */
-    uint64_t module_quota_bytes;   /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_BYTES */
-    uint64_t module_quota_count;   /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_COUNT */
-    int64_t module_expiry_ms;      /* unused claims dropped; 0 = SR_DEFAULT_MODULE_EXPIRY_MS */
-    int64_t audit_retention_ms;    /* 0 = SR_DEFAULT_AUDIT_RETENTION_MS */
+    enum sr_isolation isolation;      /* SR_ISOLATION_TENANT (default) or _JOB */
+    bool js_no_jit;                   /* --js-jit=off */
+    int64_t result_ttl_ms;            /* how long finished jobs are kept; 0 = 24h */
+    unsigned max_running_per_user;    /* 0 = SR_DEFAULT_MAX_RUNNING_PER_USER */
+    unsigned max_queued_per_user;     /* 0 = SR_DEFAULT_MAX_QUEUED_PER_USER */
+    unsigned async_workers;           /* threads running async jobs; 0 = 8 */
+    unsigned max_jobs_per_process;    /* tenant mode; 0 = sandbox default */
+    unsigned idle_ms;                 /* tenant mode; 0 = sandbox default */
+    uint64_t storage_max_keys;        /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_KEYS */
+    uint64_t storage_max_bytes;       /* per namespace; 0 = SR_STORAGE_DEFAULT_MAX_BYTES */
+    uint64_t module_quota_bytes;      /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_BYTES */
+    uint64_t module_quota_count;      /* per owner; 0 = SR_DEFAULT_MODULE_QUOTA_COUNT */
+    int64_t module_expiry_ms;         /* unused claims dropped; 0 = SR_DEFAULT_MODULE_EXPIRY_MS */
+    int64_t audit_retention_ms;       /* 0 = SR_DEFAULT_AUDIT_RETENTION_MS */
+    uint64_t storage_max_namespaces;  /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_NAMESPACES */
+    uint64_t storage_max_owner_bytes; /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_OWNER_BYTES */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -192,8 +194,9 @@ sr_status sr_engine_storage_get(sr_engine *eng, const char *owner, const char *n
                                 uint64_t *version, sr_err *err);
 /* Writes (value != NULL) or deletes (value NULL; SR_ENOTFOUND when absent)
  * one key as its own commit; *version = the namespace version after.
- * SR_ELIMIT for a value over 1 MiB or the namespace quota, SR_ECONFLICT when
- * a concurrent commit changed the key. */
+ * SR_ELIMIT for a value over 1 MiB or a byte or key quota (namespace,
+ * owner), SR_ECONFLICT when a concurrent commit changed the key or when the
+ * owner has as many namespaces as allowed and this one would be new. */
 sr_status sr_engine_storage_put(sr_engine *eng, const char *owner, const char *ns,
                                 const uint8_t *key, size_t key_len, const uint8_t *value,
                                 size_t len, uint64_t *version, sr_err *err);
@@ -203,6 +206,11 @@ sr_status sr_engine_storage_put(sr_engine *eng, const char *owner, const char *n
 sr_status sr_engine_storage_list(sr_engine *eng, const char *owner, const char *ns,
                                  const char *prefix, const char *after, size_t limit, json_t **out,
                                  sr_err *err);
+/* {"namespaces":[{namespace, version, key_count, bytes}], "namespace_count",
+ * "bytes", "max_namespaces", "max_bytes"} (owned): owner's namespaces by
+ * name, with the totals the owner quotas count and the quotas. */
+sr_status sr_engine_storage_namespaces(sr_engine *eng, const char *owner, json_t **out,
+                                       sr_err *err);
 
 /* One job of 'owner' as the API shows it, as JSON text (owned, free()).
  * SR_ENOTFOUND if missing or not theirs. */

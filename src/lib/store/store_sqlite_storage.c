@@ -534,6 +534,7 @@ sr_store__sq_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_
 struct upgrade_arg {
     const struct sr_kv_upgrade *u;
     uint64_t moved;
+    bool legacy; /* the old tables were there */
 };
 
 /* Prepares sql on the writer; *out finalised by the caller. */
@@ -655,6 +656,9 @@ w_kv_upgrade(struct sq_conn *c, void *arg, sr_err *err)
     sr_status rc = legacy_exists(c, &legacy, err);
     if (rc != SR_OK || !legacy)
         return rc;
+    a->legacy = true;
+    /* the pages the old tables free are zeroed, not left with keys in clear */
+    (void)sqlite3_exec(c->db, "PRAGMA secure_delete = ON", NULL, NULL, NULL);
     rc = move_rows(c, a->u,
                    "SELECT owner, name, version, keys, bytes, updated_at FROM storage_namespaces",
                    "INSERT INTO storage_ns (owner, id, name, version, keys, bytes, updated_at) "
@@ -676,14 +680,37 @@ w_kv_upgrade(struct sq_conn *c, void *arg, sr_err *err)
         rc = sr_err_set(err, SR_EIO, "cannot finish moving the old storage tables: %s",
                         msg ? msg : sqlite3_errmsg(c->db));
     sqlite3_free(msg);
+    (void)sqlite3_exec(c->db, "PRAGMA secure_delete = OFF", NULL, NULL, NULL);
     return rc;
+}
+
+/* Copies the write-ahead log into the database and empties it, so the old
+ * pages (keys in clear) leave both files now rather than at some later
+ * checkpoint. Runs on the writer as the group commit's leader, outside any
+ * transaction. A reader in the way (another process) only delays it: the
+ * next checkpoint does the same. */
+static void
+checkpoint_truncate(struct sq_store *s)
+{
+    pthread_mutex_lock(&s->wlock);
+    while (s->has_leader)
+        pthread_cond_wait(&s->wdone, &s->wlock);
+    s->has_leader = true;
+    pthread_mutex_unlock(&s->wlock);
+    (void)sqlite3_wal_checkpoint_v2(s->writer.db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    pthread_mutex_lock(&s->wlock);
+    s->has_leader = false;
+    pthread_cond_broadcast(&s->wdone);
+    pthread_mutex_unlock(&s->wlock);
 }
 
 sr_status
 sr_store__sq_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved, sr_err *err)
 {
-    struct upgrade_arg a = {u, 0};
+    struct upgrade_arg a = {u, 0, false};
     sr_status rc = sr_store__sq_write((struct sq_store *)st, w_kv_upgrade, &a, err);
+    if (rc == SR_OK && a.legacy)
+        checkpoint_truncate((struct sq_store *)st);
     if (rc == SR_OK)
         *moved = a.moved;
     return rc;

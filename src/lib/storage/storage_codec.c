@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * storage_codec.c - names, keys and the at-rest format of storage values
- * (docs/storage.md "Encryption at rest").
+ * storage_codec.c - names, keys and the at-rest formats of storage values,
+ * keys and namespace names (docs/storage.md "Encryption at rest").
  *
  *   nskey = BLAKE2b-256(key = subkey(secrets_master, SR_LABEL_STORAGE),
  *                       message = owner 0x00 ns)
@@ -10,6 +10,15 @@
  *   AAD   = "sealrun.storage.v1" 0x00 owner 0x00 ns 0x00 decimal(version) 0x00 key
  * Owner, namespace and the version digits contain no 0x00 and the key runs
  * to the end, so the AAD is unambiguous.
+ *
+ * Keys and names are found by keyed hashes and kept sealed, all under
+ * subkeys of N = subkey(secrets_master, SR_LABEL_STORAGE_NAMES):
+ *   ns_id  = BLAKE2b(N, "ns-id" 0 owner 0 ns)       the namespace's row
+ *   key_id = BLAKE2b(BLAKE2b(N, "key-id" 0 owner 0 ns), key)   an entry's row
+ *   key    = nonce || XChaCha20-Poly1305(key, "sealrun.storage.key.v1" 0 owner
+ *            0 ns 0 key_id) under BLAKE2b(N, "key-seal" 0 owner 0 ns)
+ *   name   = nonce || XChaCha20-Poly1305(ns, "sealrun.storage.ns.v1" 0 owner
+ *            0 ns_id) under BLAKE2b(N, "ns-seal" 0 owner)
  */
 #include "sealrun/sr_storage.h"
 

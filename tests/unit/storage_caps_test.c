@@ -312,6 +312,48 @@ test_owner_quotas_bytes_and_namespaces(void **state)
     sr_storage_namespaces_fini(&l);
 }
 
+/* The job process is untrusted: whatever bytes it sends as a host call are
+ * refused cleanly (an answer, or SR_EINVAL), never read past or kept. */
+static void
+test_hostile_requests_are_refused_cleanly(void **state)
+{
+    struct fix *f = *state;
+    sr_storage_session *s = session(f, "alice", "hostile");
+    sr_buf out, req;
+    sr_buf_init(&out, 1u << 20);
+    sr_buf_init(&req, 1u << 20);
+    assert_int_equal(call(s, 'S', "a", "1", &out), SR_STORAGE_WIRE_OK);
+    assert_int_equal(call(s, 'S', "b", "2", &out), SR_STORAGE_WIRE_OK);
+    const uint8_t seeds[][12] = {
+        {'L', 1, 0, 'a', 5, 0, 0, 0, 1, 0, 'a'},
+        {'G', 1, 0, 'a'},
+        {'S', 1, 0, 'k', 'v'},
+        {'D', 2, 0, 'a', 'b'},
+        {'H', 0xff, 0xff, 'x'},
+    };
+    const size_t lens[] = {11, 4, 5, 5, 4};
+    uint32_t x = 2463534242u; /* xorshift32: the same inputs on every run */
+    for (int round = 0; round < 20000; round++) {
+        size_t which = (size_t)round % 5, len = lens[which];
+        uint8_t msg[16];
+        memcpy(msg, seeds[which], sizeof(seeds[which]));
+        for (int m = 0; m < 3; m++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            msg[x % 12] = (uint8_t)(x >> 8);
+        }
+        len = (x >> 24) % 2 ? len : (x >> 16) % 13;
+        sr_buf_reset(&out);
+        sr_err e = {0};
+        sr_status rc = sr_storage_session_handle(s, msg, len, &out, &e);
+        assert_true(rc == SR_OK || rc == SR_EINVAL);
+        if (rc == SR_OK)
+            assert_true(out.len >= 1 && (unsigned char)out.data[0] <= SR_STORAGE_WIRE_CAP);
+    }
+    sr_buf_fini(&req);
+    sr_buf_fini(&out);
+    sr_storage_session_free(s);
+}
+
 int
 main(void)
 {
@@ -323,6 +365,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_listing_conflicts_at_the_edges_of_its_range, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_owner_quotas_bytes_and_namespaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_requests_are_refused_cleanly, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

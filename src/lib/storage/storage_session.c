@@ -874,8 +874,8 @@ quota_error(sr_storage_session *s, const struct sr_kv_result *res, sr_err *err)
                           would, limit);
     case SR_KV_QUOTA_NAMESPACES:
         return sr_err_set(err, SR_ELIMIT,
-                          "namespace '%s' would be owner '%s''s storage namespace number %llu; the "
-                          "quota is %llu namespaces per owner",
+                          "creating namespace '%s' would give owner '%s' %llu storage namespaces; "
+                          "the quota is %llu namespaces per owner",
                           s->ns, s->owner, would, limit);
     case SR_KV_QUOTA_OWNER_BYTES:
         return sr_err_set(

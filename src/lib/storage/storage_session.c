@@ -154,6 +154,15 @@ wseek_key(const sr_storage_session *s, const uint8_t *key, size_t len, bool stri
     return lo;
 }
 
+/* Cuts resp back to its first len bytes (keeping the NUL sr_buf promises). */
+static void
+buf_cut(sr_buf *resp, size_t len)
+{
+    resp->len = len;
+    if (resp->data)
+        resp->data[len] = 0;
+}
+
 /* Refuses the current call for a cap (SR_ELIMIT with the message) and
  * remembers the first such refusal. */
 static sr_status
@@ -545,9 +554,7 @@ op_list(sr_storage_session *s, const struct sr_storage__query *q, size_t limit, 
                            "a job may make at most %u different storage listings; this one has "
                            "made that many (the same listing again does not count)",
                            SR_STORAGE_MAX_JOB_LISTINGS);
-            resp->len = head; /* nothing of this listing reaches the guest */
-            if (resp->data)
-                resp->data[head] = 0;
+            buf_cut(resp, head); /* nothing of this listing reaches the guest */
             return cap_hit(s, SR_STORAGE_CAP_LISTINGS, err, msg);
         }
         rc = lrec_add(s, q, m.looked, digest, fp, err);
@@ -651,7 +658,7 @@ handle_list(sr_storage_session *s, const uint8_t *key, size_t klen, const uint8_
     rc = op_list(s, &q, limit, resp, &why);
     if (rc == SR_OK)
         return SR_OK;
-    resp->len = head;
+    buf_cut(resp, head);
     return failed(s, resp, &why, err);
 }
 

@@ -3,8 +3,8 @@
  * storage_atrest_test.c - keys and namespace names sealed at rest: nothing
  * of them is in the database files in clear, a sealed key copied to
  * another row does not open, and a store written by the previous sealrun
- * (schema 0001..0004, keys and names in clear, built here from those
- * files and rows sealed as that code sealed values) is converted by the
+ * (the schema files below 0006, keys and names in clear, built here from
+ * those files and rows sealed as that code sealed values) is converted by the
  * data step of migration 6: in one transaction, values and versions kept,
  * the old tables and their pages gone. */
 #include <stdarg.h>
@@ -151,8 +151,8 @@ exec_ok(sqlite3 *db, const char *sql)
         fail_msg("%s: %s", sql, msg);
 }
 
-/* The schema that sealrun had before migration 6: the embedded files
- * 0001..0004 and their schema_version rows, as its migrate() left them. */
+/* The schema that sealrun had before migration 6: every embedded file
+ * below 0006 and its schema_version row, as its migrate() left them. */
 static void
 old_schema(sqlite3 *db)
 {
@@ -162,7 +162,8 @@ old_schema(sqlite3 *db)
     snprintf(dir, sizeof(dir), "%s/src/lib/store/schema", src);
     exec_ok(db, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                 "applied_at INTEGER NOT NULL)");
-    for (int v = 1; v <= 4; v++) {
+    int applied = 0;
+    for (int v = 1; v < 6; v++) {
         DIR *d = opendir(dir);
         assert_non_null(d);
         struct dirent *de;
@@ -172,7 +173,8 @@ old_schema(sqlite3 *db)
             if (strncmp(de->d_name, prefix, 5) == 0)
                 snprintf(name, sizeof(name), "%s", de->d_name);
         closedir(d);
-        assert_true(name[0]);
+        if (!name[0])
+            continue;
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         FILE *fp = fopen(path, "rb");
         assert_non_null(fp);
@@ -185,7 +187,9 @@ old_schema(sqlite3 *db)
         name[strlen(name) - 4] = 0;
         snprintf(rec, sizeof(rec), "INSERT INTO schema_version VALUES (%d, '%s', 0)", v, name);
         exec_ok(db, rec);
+        applied++;
     }
+    assert_true(applied >= 4); /* 0001..0004 at least: storage came with 0004 */
 }
 
 struct old_entry {

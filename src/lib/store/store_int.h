@@ -83,8 +83,8 @@ struct sr_store_ops {
                             int64_t before_id, struct sr_audit_row **rows, size_t *n, sr_err *err);
     sr_status (*audit_purge)(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_err *err);
 
-    sr_status (*kv_ns)(sr_store *st, const char *owner, const uint8_t *ns_id,
-                       struct sr_kv_ns *out, sr_err *err);
+    sr_status (*kv_ns)(sr_store *st, const char *owner, const uint8_t *ns_id, struct sr_kv_ns *out,
+                       sr_err *err);
     sr_status (*kv_get)(sr_store *st, const char *owner, const uint8_t *ns_id,
                         const uint8_t *key_id, struct sr_kv_row *out, sr_err *err);
     sr_status (*kv_snapshot)(sr_store *st, const char *owner, const uint8_t *ns_id,

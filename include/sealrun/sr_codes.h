@@ -40,10 +40,13 @@ const char *sr_runtime_name(enum sr_runtime rt);
     X(MODULE_ERROR, "WASM module invalid or unlinkable")                                           \
     X(SECRET_UNAVAILABLE, "missing, expired or denied")                                            \
     X(STORAGE_CONFLICT, "a key the job read changed")                                              \
-    X(STORAGE_QUOTA, "namespace keys or bytes")                                                    \
+    X(STORAGE_QUOTA, "namespace or owner quota")                                                   \
     X(SANDBOX_CRASHED, "job process died")                                                         \
     X(INTERNAL_ERROR, "a bug in sealrun")                                                          \
-    X(OUTPUT_NUMBER_INEXACT, "an output number RFC 8785 cannot hash exactly")
+    X(OUTPUT_NUMBER_INEXACT, "an output number RFC 8785 cannot hash exactly")                      \
+    X(STORAGE_READ_LIMIT, "SR_STORAGE_MAX_JOB_READS different keys read")                          \
+    X(STORAGE_LIST_LIMIT, "SR_STORAGE_MAX_JOB_LISTINGS different listings")                        \
+    X(STORAGE_WRITE_LIMIT, "SR_STORAGE_MAX_JOB_WRITES keys or _BYTES buffered")
 
 enum sr_job_code {
     SR_JOB_OK = 0, /* completed: no error */
@@ -78,5 +81,8 @@ bool sr_job_code_from_name(const char *s, size_t len, enum sr_job_code *out);
 #define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"
 #define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"
 #define SR_CODE_OUTPUT_NUMBER_INEXACT "OUTPUT_NUMBER_INEXACT"
+#define SR_CODE_STORAGE_READ_LIMIT "STORAGE_READ_LIMIT"
+#define SR_CODE_STORAGE_LIST_LIMIT "STORAGE_LIST_LIMIT"
+#define SR_CODE_STORAGE_WRITE_LIMIT "STORAGE_WRITE_LIMIT"
 
 #endif /* SR_CODES_H */

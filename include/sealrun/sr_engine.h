@@ -42,6 +42,8 @@ struct sr_engine_config {
     uint32_t sandbox_uid_first;    /* root only: the sandbox's uids (sr_sandbox_config) */
     uint32_t sandbox_uid_count;
     bool sandbox_no_namespaces; /* --sandbox-namespaces=off */
+    uint64_t storage_max_namespaces;  /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_NAMESPACES */
+    uint64_t storage_max_owner_bytes; /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_OWNER_BYTES */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -195,8 +197,9 @@ sr_status sr_engine_storage_get(sr_engine *eng, const char *owner, const char *n
                                 uint64_t *version, sr_err *err);
 /* Writes (value != NULL) or deletes (value NULL; SR_ENOTFOUND when absent)
  * one key as its own commit; *version = the namespace version after.
- * SR_ELIMIT for a value over 1 MiB or the namespace quota, SR_ECONFLICT when
- * a concurrent commit changed the key. */
+ * SR_ELIMIT for a value over 1 MiB or a byte or key quota (namespace,
+ * owner), SR_ECONFLICT when a concurrent commit changed the key or when the
+ * owner has as many namespaces as allowed and this one would be new. */
 sr_status sr_engine_storage_put(sr_engine *eng, const char *owner, const char *ns,
                                 const uint8_t *key, size_t key_len, const uint8_t *value,
                                 size_t len, uint64_t *version, sr_err *err);
@@ -206,6 +209,11 @@ sr_status sr_engine_storage_put(sr_engine *eng, const char *owner, const char *n
 sr_status sr_engine_storage_list(sr_engine *eng, const char *owner, const char *ns,
                                  const char *prefix, const char *after, size_t limit, json_t **out,
                                  sr_err *err);
+/* {"namespaces":[{namespace, version, key_count, bytes}], "namespace_count",
+ * "bytes", "max_namespaces", "max_bytes"} (owned): owner's namespaces by
+ * name, with the totals the owner quotas count and the quotas. */
+sr_status sr_engine_storage_namespaces(sr_engine *eng, const char *owner, json_t **out,
+                                       sr_err *err);
 
 /* One job of 'owner' as the API shows it, as JSON text (owned, free()).
  * SR_ENOTFOUND if missing or not theirs. */

@@ -318,7 +318,15 @@ sr_status sr_store_audit_list(sr_store *st, const char *owner, const char *name,
  * (retention); *n (may be NULL) = how many. Call again while *n == max. */
 sr_status sr_store_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_err *err);
 
-/* --- storage: per-owner key-value namespaces (docs/storage.md) --- */
+/* --- storage: per-owner key-value namespaces (docs/storage.md) ---
+ *
+ * The store never sees a namespace name or a key in clear. A namespace is
+ * addressed by owner and a 32-byte id, an entry by its key's 32-byte id
+ * (keyed hashes made by the storage module); the name and the key are kept
+ * only sealed (name_blob, key_blob), values only as sealed blobs. Listing
+ * and ordering are the storage module's (it opens the keys). */
+
+#define SR_KV_ID_LEN 32
 
 /* A namespace's counters. A namespace that was never written reads as all
  * zeros (version 0). */
@@ -328,89 +336,128 @@ struct sr_kv_ns {
     uint64_t bytes;   /* sum of the entries' sizes (plaintext key + value bytes) */
 };
 
+/* An owner's totals over all its namespaces. */
+struct sr_kv_usage {
+    uint64_t namespaces; /* namespace rows (a namespace once written stays, with its version) */
+    uint64_t bytes;      /* sum of their bytes */
+};
+
 /* One entry as stored. */
 struct sr_kv_row {
-    uint8_t *key; /* owned, key_len bytes (1..256) */
-    size_t key_len;
-    uint8_t *blob; /* owned at-rest blob (sr_storage_seal's format); NULL in listings */
+    uint8_t id[SR_KV_ID_LEN]; /* the key's id */
+    uint8_t *key_blob;        /* owned sealed key */
+    size_t key_blob_len;
+    uint8_t *blob; /* owned sealed value; NULL in snapshots */
     size_t blob_len;
     uint64_t size;    /* plaintext key + value bytes */
     uint64_t version; /* namespace version that wrote it (>= 1) */
 };
 void sr_kv_row_fini(struct sr_kv_row *r);
 
-/* A key a job read and the version it saw (0: absent). */
-struct sr_kv_read {
-    const uint8_t *key;
-    size_t key_len;
-    uint64_t version;
+/* One of an owner's namespaces. */
+struct sr_kv_ns_row {
+    uint8_t id[SR_KV_ID_LEN];
+    uint8_t *name_blob; /* owned sealed name */
+    size_t name_blob_len;
+    struct sr_kv_ns counters;
 };
+void sr_kv_ns_row_fini(struct sr_kv_ns_row *r);
 
-/* A listing a job read: the query and the (key, version) rows it returned,
- * in order. At commit the same query must return the same rows. */
-struct sr_kv_range {
-    const uint8_t *prefix; /* may be NULL with prefix_len 0 */
-    size_t prefix_len;
-    const uint8_t *after; /* keys strictly greater; NULL = from the start */
-    size_t after_len;
-    size_t limit;
-    const struct sr_kv_read *rows;
-    size_t nrows;
+/* A key looked up in a snapshot: 'id' in, 'version' out (0: absent). */
+struct sr_kv_probe {
+    uint8_t id[SR_KV_ID_LEN];
+    uint64_t version;
 };
 
 /* A put (blob != NULL) or a delete (blob == NULL). */
 struct sr_kv_write {
-    const uint8_t *key;
-    size_t key_len;
+    const uint8_t *id;       /* SR_KV_ID_LEN bytes */
+    const uint8_t *key_blob; /* puts: the sealed key */
+    size_t key_blob_len;
     const uint8_t *blob; /* sealed for expected_version + 1 */
     size_t blob_len;
     uint64_t size; /* plaintext key + value bytes; 0 for a delete */
 };
 
-/* A write set with its optimistic-concurrency evidence. */
+/* A write set, to apply only if the namespace is still at expected_version
+ * (the reads it depends on were validated at that version beforehand). */
 struct sr_kv_commit {
     const char *owner;
-    const char *ns;            /* namespace name, 1..64 bytes */
-    uint64_t expected_version; /* the version the blobs were sealed on top of */
-    const struct sr_kv_read *reads;
-    size_t nreads;
-    const struct sr_kv_range *ranges;
-    size_t nranges;
-    const struct sr_kv_write *writes; /* distinct keys */
+    const uint8_t *ns_id;     /* SR_KV_ID_LEN bytes */
+    const uint8_t *name_blob; /* the sealed name, stored when the namespace is created */
+    size_t name_blob_len;
+    uint64_t expected_version;        /* the version validated and sealed on top of */
+    const struct sr_kv_write *writes; /* distinct ids */
     size_t nwrites;
-    uint64_t max_keys;  /* quota; 0 = no limit */
-    uint64_t max_bytes; /* quota; 0 = no limit */
+    uint64_t max_keys;        /* per namespace; 0 = no limit */
+    uint64_t max_bytes;       /* per namespace; 0 = no limit */
+    uint64_t max_namespaces;  /* per owner; 0 = no limit */
+    uint64_t max_owner_bytes; /* per owner, all namespaces; 0 = no limit */
     int64_t now_ms;
+};
+
+/* Which quota a commit would pass (SR_ELIMIT). */
+enum sr_kv_quota {
+    SR_KV_QUOTA_NONE = 0,
+    SR_KV_QUOTA_KEYS,        /* keys in the namespace */
+    SR_KV_QUOTA_BYTES,       /* bytes in the namespace */
+    SR_KV_QUOTA_NAMESPACES,  /* the owner's namespaces */
+    SR_KV_QUOTA_OWNER_BYTES, /* the owner's bytes in all namespaces */
 };
 
 struct sr_kv_result {
     uint64_t version_before;
     uint64_t version_after; /* version_before + 1 when committed */
     bool moved;             /* not committed: the namespace is at version_before, not
-                               expected_version; re-seal for version_before + 1 and retry */
+                               expected_version; validate again and retry */
+    enum sr_kv_quota quota; /* with SR_ELIMIT: which one, the total it would reach and the limit */
+    uint64_t quota_would;
+    uint64_t quota_limit;
 };
 
-/* The counters of owner's namespace 'ns' (zeros when it does not exist). */
-sr_status sr_store_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
-                         sr_err *err);
-/* One entry. SR_ENOTFOUND when absent. *out: sr_kv_row_fini. */
-sr_status sr_store_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
-                          size_t key_len, struct sr_kv_row *out, sr_err *err);
-/* Keys (without blobs) starting with prefix, strictly after 'after' (NULL:
- * from the first), in byte order, at most 'limit' (1..SR_STORAGE_MAX_LIST + 1
- * in sr_storage.h terms: 1..1025). Owned array: _fini each, free(). */
-sr_status sr_store_kv_list(sr_store *st, const char *owner, const char *ns, const uint8_t *prefix,
-                           size_t prefix_len, const uint8_t *after, size_t after_len, size_t limit,
-                           struct sr_kv_row **rows, size_t *n, sr_err *err);
-/* Applies a write set atomically (one transaction of the group commit):
- * when a read key's version or a range's rows changed: SR_ECONFLICT naming
- * the key; when the namespace is not at expected_version (and nothing read
- * changed): SR_OK with res->moved (nothing written); when the result would
- * pass max_keys or max_bytes (and grows): SR_ELIMIT naming the quota;
- * otherwise every put and delete is applied, the counters updated and the
- * version bumped by one (res has before and after). With no writes nothing
- * is written and the reads are not checked: before = after = current. */
+/* The counters of owner's namespace ns_id (zeros when it does not exist). */
+sr_status sr_store_kv_ns(sr_store *st, const char *owner, const uint8_t *ns_id,
+                         struct sr_kv_ns *out, sr_err *err);
+/* One entry with its value blob. SR_ENOTFOUND when absent. *out: _fini. */
+sr_status sr_store_kv_get(sr_store *st, const char *owner, const uint8_t *ns_id,
+                          const uint8_t *key_id, struct sr_kv_row *out, sr_err *err);
+/* One consistent snapshot of a namespace: its counters (*info), the version
+ * of each probed key, and, when rows != NULL, every entry without its value
+ * (owned array: _fini each, free()). More than max_rows entries: SR_ELIMIT. */
+sr_status sr_store_kv_snapshot(sr_store *st, const char *owner, const uint8_t *ns_id,
+                               struct sr_kv_probe *probes, size_t nprobes, size_t max_rows,
+                               struct sr_kv_ns *info, struct sr_kv_row **rows, size_t *nrows,
+                               sr_err *err);
+/* Applies a write set atomically (one transaction of the group commit). The
+ * work done under the store's write lock is proportional to the writes
+ * only. When the namespace is not at expected_version: SR_OK with
+ * res->moved (nothing written). When the result would pass a quota (and
+ * grows what it measures): SR_ELIMIT with res->quota. Otherwise every put
+ * and delete is applied, the namespace's and the owner's counters updated
+ * and the version bumped by one (res has before and after). */
 sr_status sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
                              sr_err *err);
+/* Owner's namespaces (at most max_rows, else SR_ELIMIT) and totals. Owned
+ * array: _fini each, free(). */
+sr_status sr_store_kv_namespaces(sr_store *st, const char *owner, size_t max_rows,
+                                 struct sr_kv_ns_row **rows, size_t *n, struct sr_kv_usage *usage,
+                                 sr_err *err);
+
+/* The data step of schema migration 6: entries written before it (names
+ * and keys in clear, in tables storage_namespaces and storage_entries) are
+ * moved to the sealed tables in one transaction, with ids and sealed
+ * copies made by these callbacks (owned *blob, free()); values move as
+ * they are. The old tables are dropped. No-op once done. */
+struct sr_kv_upgrade {
+    void *arg;
+    sr_status (*ns)(void *arg, const char *owner, const char *ns, uint8_t id[SR_KV_ID_LEN],
+                    uint8_t **blob, size_t *len, sr_err *err);
+    sr_status (*key)(void *arg, const char *owner, const char *ns, const uint8_t *key,
+                     size_t key_len, uint8_t id[SR_KV_ID_LEN], uint8_t **blob, size_t *len,
+                     sr_err *err);
+};
+/* *moved = entries moved (0 when there was nothing to do). */
+sr_status sr_store_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
+                              sr_err *err);
 
 #endif /* SR_STORE_H */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
  * route_storage.c - the /storage endpoints (docs/storage.md, http-api.md):
+ *   GET    /storage                                     the caller's namespaces and totals
  *   GET    /storage/{namespace}?prefix=&limit=&after=   keys, sizes, versions
  *   GET    /storage/{namespace}/{key}                   the value in base64
  *   PUT    /storage/{namespace}/{key}                   raw bytes (octet-stream)
@@ -122,11 +123,32 @@ not_allowed(const char *method, const char *allowed, struct sr_api_response *res
     sr_api__reply_error(resp, 405, msg);
 }
 
+static void
+namespaces(sr_api *api, const char *owner, const char *m, struct sr_api_response *resp)
+{
+    sr_err e = {0};
+    json_t *out = NULL;
+    if (strcmp(m, "GET") != 0) {
+        not_allowed(m, "GET (PUT and DELETE take /storage/{namespace}/{key})", resp);
+        return;
+    }
+    if (sr_engine_storage_namespaces(api->eng, owner, &out, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "listing storage namespaces");
+        return;
+    }
+    resp->status = 200;
+    resp->body = out;
+}
+
 void
 sr_api__route_storage(sr_api *api, const char *owner, const struct sr_api_request *req,
                       struct sr_api_response *resp)
 {
     const char *m = req->method;
+    if (strcmp(req->path, "/storage") == 0) {
+        namespaces(api, owner, m, resp);
+        return;
+    }
     const char *rest = req->path + (strcmp(req->path, "/storage") == 0 ? 8 : sizeof(PREFIX) - 1);
     const char *slash = strchr(rest, '/');
     size_t ns_len = slash ? (size_t)(slash - rest) : strlen(rest);

@@ -27,6 +27,7 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_receipt.h"
+#include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
 
 static const char usage[] =
@@ -43,7 +44,7 @@ static const char usage[] =
     "  --max-running-per-user N  running jobs per user before 429 (default 5)\n"
     "  --max-queued-per-user N   queued async jobs per user before 429 (default 100)\n"
     "  --async-workers N         threads running async jobs, owners taken in turn (default 8)\n"
-    "  --storage-max-keys N      keys per storage namespace (default 1024)\n"
+    "  --storage-max-keys N      keys per storage namespace (default 1024, at most 10000)\n"
     "  --storage-max-bytes N     bytes (keys + values) per storage namespace (default 16777216)\n"
     "  --module-quota-bytes N    bytes of WebAssembly modules (with their descriptions) a user\n"
     "                            may keep (default 134217728)\n"
@@ -55,6 +56,8 @@ static const char usage[] =
     "                            (default 2000000000-2000000064)\n"
     "  --sandbox-namespaces on|off  Linux namespaces for the sandbox where the kernel\n"
     "                            allows them (default on)\n"
+    "  --storage-max-namespaces N  storage namespaces per user (default 100, at most 10000)\n"
+    "  --storage-max-owner-bytes N  storage bytes per user, all namespaces (default 67108864)\n"
     "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
     "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
     "  --tsm-root PATH           configfs-tsm report directory (default\n"
@@ -189,7 +192,7 @@ parse_args(int argc, char **argv, struct opts *o)
                 return die_usage(e.msg, v);
             o->eng.async_workers = (unsigned)n;
         } else if ((v = sr_opt_value(a, "--storage-max-keys", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, 100000000, "--storage-max-keys", &n, &e) != SR_OK)
+            if (sr_parse_i64(v, 1, SR_STORAGE_HARD_MAX_KEYS, "--storage-max-keys", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.storage_max_keys = (uint64_t)n;
         } else if ((v = sr_opt_value(a, "--storage-max-bytes", &i, argc, argv))) {
@@ -217,6 +220,15 @@ parse_args(int argc, char **argv, struct opts *o)
             if (strcmp(v, "on") && strcmp(v, "off"))
                 return die_usage("--sandbox-namespaces must be 'on' or 'off', got", v);
             o->eng.sandbox_no_namespaces = strcmp(v, "off") == 0;
+        } else if ((v = sr_opt_value(a, "--storage-max-namespaces", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, SR_STORAGE_HARD_MAX_NAMESPACES, "--storage-max-namespaces", &n,
+                             &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.storage_max_namespaces = (uint64_t)n;
+        } else if ((v = sr_opt_value(a, "--storage-max-owner-bytes", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-owner-bytes", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.storage_max_owner_bytes = (uint64_t)n;
         } else if ((v = sr_opt_value(a, "--attestation", &i, argc, argv))) {
             if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
                 return die_usage("--attestation must be 'none' or 'tdx', got", v);

@@ -4,8 +4,11 @@ atomicity (a job that throws, times out, runs out of memory or whose process
 is killed changes nothing), durability across kill -9 of sealrund (also in
 the middle of commits), the optimistic concurrency rule (STORAGE_CONFLICT),
 isolation between owners and namespaces, binary and 1 MiB values, compression
-and encryption at rest, quotas, the HTTP routes with every error path, and
-the CLI."""
+and encryption at rest (values, keys and namespace names), quotas (per
+namespace and per owner), the per-job caps on reads, listings and writes, the
+daemon's memory while a job lists thousands of times, another user's write
+latency while a job with a big read set commits, the HTTP routes with every
+error path, and the CLI."""
 import base64
 import json
 import os
@@ -37,6 +40,20 @@ def ppid(pid):
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def status_mb(pid, field):
+    """A /proc/PID/status field (VmRSS, VmHWM) in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {field} for {pid}")
+
+
+# 1,000 keys of 250 bytes: listings of up to 1,000 keys weigh about 0.3 MB.
+FILL = """function main(){ for (let i = 0; i < 1000; i++)
+  storage.set(('k' + String(i).padStart(4, '0')).padEnd(250, 'x'), 'v'); }"""
 
 
 def descendants(pid):
@@ -271,6 +288,52 @@ class StorageTest(unittest.TestCase):
             t.join()
         self.assertEqual({r["status"] for r in res.values()}, {"completed"})
 
+
+    # ---- per-job caps ----
+    def test_per_job_caps_are_guest_errors_and_job_codes(self):
+        ns = "caps"
+        cases = [
+            ("storage.get('r' + i)", 4096, "STORAGE_READ_LIMIT",
+             "a job may read at most 4096 different storage keys"),
+            ("storage.list('', {after: 'l' + i})", 1024, "STORAGE_LIST_LIMIT",
+             "a job may make at most 1024 different storage listings"),
+            ("storage.delete('w' + i)", 4096, "STORAGE_WRITE_LIMIT",
+             "a job may write at most 4096 different storage keys"),
+        ]
+        for call, cap, code, text in cases:
+            # uncaught: the job ends with the cap's own code and message
+            job = self.run_js(f"function main(){{ for (let i = 0; i <= {cap}; i++) {call}; }}",
+                              storage_namespace=ns)
+            self.assertEqual(job["status"], "failed", summary(job))
+            self.assertEqual(job["error"]["code"], code, summary(job))
+            self.assertIn("RangeError", job["error"]["message"])
+            self.assertIn(text, job["error"]["message"])
+            # caught: the job goes on and completes (its writes are committed)
+            job = self.ok(f"""function main(){{ let n = 0; storage.set('caught', '{code}');
+              try {{ for (let i = 0; i <= {cap}; i++) {{ {call}; n++; }} }}
+              catch (e) {{ return {{n, name: e.name, m: e.message}}; }}
+            }}""", storage_namespace=ns)
+            self.assertEqual(job["output"]["n"], cap - (code == "STORAGE_WRITE_LIMIT"), code)
+            self.assertEqual(job["output"]["name"], "RangeError", code)
+            self.assertIn(text, job["output"]["m"], code)
+            self.assertEqual(self.value(ns, "caught"), code.encode())
+        # the same listing again does not count: a job may poll one listing
+        job = self.ok("function main(){ let n = 0; for (let i = 0; i < 3000; i++) "
+                      "n += storage.list('').keys.length; return n; }", storage_namespace=ns)
+        self.assertEqual(job["output"], {"result": 3000})
+
+    @unittest.skipUnless(STORAGE_GUEST and os.path.exists(STORAGE_GUEST), "no storage guest")
+    def test_per_job_caps_in_wasm(self):
+        ns = "wasmcaps"
+        for kind, cap, rc, code in (("r", 4096, -6, "STORAGE_READ_LIMIT"),
+                                    ("l", 1024, -7, "STORAGE_LIST_LIMIT"),
+                                    ("w", 4096, -3, "STORAGE_WRITE_LIMIT")):
+            j = self.wasm(["caps", kind, str(cap + 5)], storage_namespace=ns)
+            self.assertEqual(j["status"], "completed", summary(j))
+            self.assertEqual(j["output"], {"done": cap, "rc": rc})
+            j = self.wasm(["caps", kind, str(cap + 5), "exit"], storage_namespace=ns)
+            self.assertEqual(j["error"]["code"], code, summary(j))
+
     # ---- isolation ----
     def test_owners_and_namespaces_are_isolated(self):
         self.ok("function main(){ storage.set('secret', 'alice-only'); }")
@@ -307,16 +370,41 @@ class StorageTest(unittest.TestCase):
         self.assertEqual((jsbig[0], jsbig[-1]), (1, 2))
         self.assertEqual(self.value(ns, "random"), rnd)
         # at rest: compressed text is small, random bytes are not; no plaintext
+        # (keys are sealed too: rows are told apart by their plaintext size)
         db = sqlite3.connect(os.path.join(self.d.data_dir, "sealrun.db"))
-        sizes = dict(db.execute("SELECT CAST(key AS TEXT), length(value) FROM storage_entries "
-                                "WHERE owner = 'alice' AND namespace = ?", (ns,)))
+        sizes = dict(db.execute("SELECT size, length(value) FROM storage_kv WHERE owner = 'alice'"))
         db.close()
-        self.assertLess(sizes["text"], 20000)
-        self.assertEqual(sizes["random"], 1024 * 1024 + 41)
+        self.assertLess(sizes[len("text") + 1024 * 1024], 20000)
+        self.assertEqual(sizes[len("random") + 1024 * 1024], 1024 * 1024 + 41)
         for f in os.listdir(self.d.data_dir):
             if f.startswith("sealrun.db"):
                 with open(os.path.join(self.d.data_dir, f), "rb") as fh:
                     self.assertNotIn(b"sealrun-canary-sealrun-canary", fh.read(), f)
+
+    def test_keys_and_namespace_names_are_sealed_at_rest(self):
+        # written and read over HTTP only: a job would put the namespace
+        # (and here its output, the keys) in its own stored record
+        key, ns = "key-canary-c4f1e0", "ns-canary-9b2d"
+        for suffix, value in (("", b"v"), ("/2", b"w"), ("/3", b"x")):
+            self.assertEqual(self.put(ns, key + suffix, value)[0], 200)
+        st, ans, _ = self.d.request("GET", f"/storage/{ns}?prefix=key-canary", token=self.alice)
+        self.assertEqual([k["key"] for k in ans["keys"]], [key, key + "/2", key + "/3"])
+        st, ans, _ = self.d.request("GET", "/storage", token=self.alice)
+        self.assertEqual(st, 200, ans)
+        self.assertIn({"namespace": ns, "version": 3, "key_count": 3,
+                       "bytes": 3 * len(key) + 7}, ans["namespaces"])
+        self.assertEqual(ans["namespace_count"], len(ans["namespaces"]))
+        self.assertEqual(ans["bytes"], sum(n["bytes"] for n in ans["namespaces"]))
+        st, other, _ = self.d.request("GET", "/storage", token=self.bob)
+        self.assertNotIn(ns, [n["namespace"] for n in other["namespaces"]])
+        for f in os.listdir(self.d.data_dir):
+            if f.startswith("sealrun.db"):
+                with open(os.path.join(self.d.data_dir, f), "rb") as fh:
+                    data = fh.read()
+                for text in (key, ns):
+                    for form in (text.encode(), base64.b64encode(text.encode()),
+                                 text.encode().hex().encode()):
+                        self.assertFalse(form in data, f"{form!r} in clear in {f}")
 
     # ---- HTTP ----
     def test_http_routes(self):
@@ -351,7 +439,7 @@ class StorageTest(unittest.TestCase):
         a = self.alice
         cases = [
             ("GET", "/storage/bad%20ns/k", None, None, 400, "invalid character"),
-            ("GET", "/storage", None, None, 400, "namespace"),
+            ("PUT", "/storage", b"v", "application/octet-stream", 405, "GET"),
             ("GET", "/storage/" + "n" * 65, None, None, 400, "1..64"),
             ("GET", "/storage/ns/%FF", None, None, 400, "not valid UTF-8"),
             ("GET", "/storage/ns/" + "k" * 257, None, None, 400, "1..256 bytes"),
@@ -460,6 +548,114 @@ class QuotaTest(unittest.TestCase):
             st, job, _ = d.execute(t, "function main(){ storage.delete('k0'); "
                                       "storage.set('k3', 'v'); }")
             self.assertEqual(job["status"], "completed", summary(job))
+
+
+class OwnerQuotaTest(unittest.TestCase):
+    def test_owner_bytes_and_namespaces(self):
+        with Daemon("--storage-max-namespaces", "2", "--storage-max-owner-bytes", "3000") as d:
+            t, u = d.token("alice"), d.token("bob")
+            octet = {"Content-Type": "application/octet-stream"}
+            self.assertEqual(d.request("PUT", "/storage/one/k", raw=b"v" * 2000, token=t,
+                                       headers=octet)[0], 200)
+            # bytes: all namespaces together (413 over HTTP, STORAGE_QUOTA in a job)
+            st, ans, _ = d.request("PUT", "/storage/two/k", raw=b"v" * 1500, token=t,
+                                   headers=octet)
+            self.assertEqual(st, 413, ans)
+            self.assertIn("in all namespaces; the quota is 3000 bytes per owner",
+                          ans["error"]["message"])
+            st, job, _ = d.execute(t, "function main(){ storage.set('k', 'v'.repeat(1500)); }",
+                                   storage_namespace="two")
+            self.assertEqual(job["error"]["code"], "STORAGE_QUOTA", summary(job))
+            self.assertIn("3000 bytes per owner", job["error"]["message"])
+            self.assertEqual(d.request("PUT", "/storage/two/k", raw=b"v", token=t,
+                                       headers=octet)[0], 200)
+            # namespaces: a third one cannot be created (409; STORAGE_QUOTA in a job)
+            st, ans, _ = d.request("PUT", "/storage/three/k", raw=b"v", token=t, headers=octet)
+            self.assertEqual(st, 409, ans)
+            self.assertIn("the quota is 2 namespaces per owner", ans["error"]["message"])
+            st, job, _ = d.execute(t, "function main(){ storage.set('k', 'v'); }",
+                                   storage_namespace="three")
+            self.assertEqual(job["error"]["code"], "STORAGE_QUOTA", summary(job))
+            self.assertIn("2 namespaces per owner", job["error"]["message"])
+            # reading a namespace that does not exist creates nothing
+            st, job, _ = d.execute(t, "function main(){ return storage.get('k'); }",
+                                   storage_namespace="three")
+            self.assertEqual(job["status"], "completed", summary(job))
+            # what the owner has, and another owner is not counted
+            st, ans, _ = d.request("GET", "/storage", token=t)
+            self.assertEqual((st, ans["namespace_count"], ans["bytes"]), (200, 2, 2003), ans)
+            self.assertEqual((ans["max_namespaces"], ans["max_bytes"]), (2, 3000))
+            self.assertEqual(d.request("PUT", "/storage/three/k", raw=b"v", token=u,
+                                       headers=octet)[0], 200)
+            # freeing bytes lets writes in again
+            self.assertEqual(d.request("DELETE", "/storage/one/k", token=t)[0], 200)
+            self.assertEqual(d.request("PUT", "/storage/two/k", raw=b"v" * 1500, token=t,
+                                       headers=octet)[0], 200)
+
+
+class ListingLoadTest(unittest.TestCase):
+    """Denial of service through storage.list and big read sets (issue 9 item
+    3). Each test has its own daemon, so its peak RSS is its own."""
+
+    def setUp(self):
+        self.d = Daemon().start()
+        self.alice = self.d.token("alice")
+        self.bob = self.d.token("bob")
+        st, job, _ = self.d.execute(self.alice, FILL, storage_namespace="big")
+        self.assertEqual(job["status"], "completed", summary(job))
+
+    def tearDown(self):
+        self.d.cleanup()
+
+    def test_daemon_memory_stays_bounded_while_a_job_lists_thousands_of_times(self):
+        # 600 different listings, then the full 1,000-key listing 600 times:
+        # kept row by row that is about 300 MB in the daemon
+        script = """function main(){ const ks = storage.list('', {limit: 1000}).keys; let n = 0;
+          for (let i = 0; i < 600; i++) n += storage.list('', {limit: 1000, after: ks[i]}).keys.length;
+          for (let i = 0; i < 600; i++) n += storage.list('', {limit: 1000}).keys.length;
+          storage.set('done', '1'); return n; }"""
+        pid = self.d.proc.pid
+        before = status_mb(pid, "VmHWM")
+        st, job, _ = self.d.execute(self.alice, script, storage_namespace="big", timeout=120)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"result": 600 * 1000 + sum(999 - i for i in range(600))})
+        grown = status_mb(pid, "VmHWM") - before
+        self.assertLess(grown, 64, f"sealrund's peak RSS grew by {grown:.0f} MiB")
+
+    def test_a_big_read_set_does_not_hold_other_users_writes(self):
+        # 1,000 listings of 1,000 keys and 4,000 keys read: the commit used to
+        # re-check all of them under the store's write lock
+        script = """function main(){ let n = 0;
+          for (let i = 0; i < 1000; i++) n += storage.list('', {limit: 1000, after: 'a' + i}).keys.length;
+          for (const k of storage.list('', {limit: 1000}).keys) storage.get(k);
+          for (let i = 0; i < 3000; i++) storage.get('absent' + i);
+          storage.set('written', '1'); return n; }"""
+        lat, stop = [], threading.Event()
+
+        def writer():
+            i = 0
+            while not stop.is_set():
+                t0 = time.monotonic()
+                st, ans, _ = self.d.request("PUT", f"/storage/own/k{i % 10}", raw=b"v",
+                                            token=self.bob,
+                                            headers={"Content-Type": "application/octet-stream"})
+                lat.append(time.monotonic() - t0)
+                self.assertEqual(st, 200, ans)
+                i += 1
+
+        th = threading.Thread(target=writer)
+        th.start()
+        try:
+            st, job, _ = self.d.execute(self.alice, script, storage_namespace="big", timeout=120)
+        finally:
+            time.sleep(0.3)
+            stop.set()
+            th.join()
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"result": 1000 * 1000})
+        self.assertGreater(len(lat), 20)
+        self.assertLess(max(lat), 0.6, f"bob's slowest PUT took {max(lat):.3f} s "
+                                       f"(of {len(lat)}) while alice's job committed")
 
 
 class DurabilityTest(unittest.TestCase):

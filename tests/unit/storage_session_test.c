@@ -253,11 +253,15 @@ test_read_your_writes_and_commit(void **state)
     assert_int_equal(a, 1);
     sr_storage_session_free(s);
 
-    /* the value is encrypted at rest */
+    /* the value and the key are encrypted at rest */
     struct sr_kv_row row = {0};
-    assert_int_equal(
-        sr_store_kv_get(f->st, "alice", "default", (const uint8_t *)"x", 1, &row, NULL), SR_OK);
+    struct sr_storage_ns_keys k;
+    uint8_t id[32];
+    sr_storage_ns_keys_init(f->keys, "alice", "default", &k);
+    sr_storage_key_id(&k, (const uint8_t *)"x", 1, id);
+    assert_int_equal(sr_store_kv_get(f->st, "alice", k.id, id, &row, NULL), SR_OK);
     assert_int_equal(row.blob_len, 1 + SR_STORAGE_BLOB_OVERHEAD);
+    assert_int_equal(row.key_blob_len, 1 + SR_STORAGE_NAME_OVERHEAD);
     assert_int_equal(row.version, 1);
     sr_kv_row_fini(&row);
 
@@ -383,7 +387,9 @@ test_quota_and_guest_errors(void **state)
     commit(s, SR_ELIMIT, NULL, NULL);
     sr_storage_session_free(s);
     struct sr_kv_ns ns;
-    assert_int_equal(sr_store_kv_ns(f->st, "alice", "q", &ns, NULL), SR_OK);
+    struct sr_storage_ns_keys k;
+    sr_storage_ns_keys_init(f->keys, "alice", "q", &k);
+    assert_int_equal(sr_store_kv_ns(f->st, "alice", k.id, &ns, NULL), SR_OK);
     assert_int_equal(ns.version, 0); /* nothing was written */
     s = session(f, "alice", "q", 2, 100);
     char big[200];
@@ -416,24 +422,23 @@ test_api_put_get_delete(void **state)
     sr_err e = {0};
     const uint8_t *k = (const uint8_t *)"bin";
     const uint8_t val[] = {0, 1, 2, 255};
-    assert_int_equal(sr_storage_put(f->st, f->keys, "alice", "api", k, 3, val, 4, 0, 0, &v, &e),
-                     SR_OK);
+    const struct sr_storage_config alice = {
+        .store = f->st, .keys = f->keys, .owner = "alice", .ns = "api"};
+    const struct sr_storage_config bob = {
+        .store = f->st, .keys = f->keys, .owner = "bob", .ns = "api"};
+    assert_int_equal(sr_storage_put(&alice, k, 3, val, 4, &v, &e), SR_OK);
     assert_int_equal(v, 1);
     uint8_t *out = NULL;
     size_t len = 0;
     uint64_t wv = 0;
-    assert_int_equal(sr_storage_get(f->st, f->keys, "alice", "api", k, 3, &out, &len, &wv, &e),
-                     SR_OK);
+    assert_int_equal(sr_storage_get(&alice, k, 3, &out, &len, &wv, &e), SR_OK);
     assert_int_equal(len, 4);
     assert_memory_equal(out, val, 4);
     free(out);
-    assert_int_equal(sr_storage_get(f->st, f->keys, "bob", "api", k, 3, &out, &len, &wv, &e),
-                     SR_ENOTFOUND);
-    assert_int_equal(sr_storage_put(f->st, f->keys, "alice", "api", k, 3, NULL, 0, 0, 0, &v, &e),
-                     SR_OK);
+    assert_int_equal(sr_storage_get(&bob, k, 3, &out, &len, &wv, &e), SR_ENOTFOUND);
+    assert_int_equal(sr_storage_put(&alice, k, 3, NULL, 0, &v, &e), SR_OK);
     assert_int_equal(v, 2);
-    assert_int_equal(sr_storage_put(f->st, f->keys, "alice", "api", k, 3, NULL, 0, 0, 0, &v, &e),
-                     SR_ENOTFOUND);
+    assert_int_equal(sr_storage_put(&alice, k, 3, NULL, 0, &v, &e), SR_ENOTFOUND);
 }
 
 int

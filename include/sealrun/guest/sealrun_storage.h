@@ -10,6 +10,10 @@
  * Every function returns a non-negative result on success or one of the
  * SEALRUN_STORAGE_E* codes. A result longer than the buffer given is not
  * copied: the length is returned, so call again with a larger buffer.
+ * Per job, at most 4096 different keys may be read, 1024 different listings
+ * made and 4096 different keys (20 MiB) written; a program that exits
+ * non-zero after such a refusal fails with STORAGE_READ_LIMIT,
+ * STORAGE_LIST_LIMIT or STORAGE_WRITE_LIMIT.
  */
 #ifndef SEALRUN_STORAGE_H
 #define SEALRUN_STORAGE_H
@@ -21,6 +25,8 @@
 #define SEALRUN_STORAGE_ELIMIT (-3)       /* value over 1 MiB, or the job's write buffer is full */
 #define SEALRUN_STORAGE_EUNAVAILABLE (-4) /* no storage here (local run) or a host failure */
 #define SEALRUN_STORAGE_EFAULT (-5)       /* a pointer and length outside linear memory */
+#define SEALRUN_STORAGE_EREADS (-6)       /* the job read 4096 different keys: no more */
+#define SEALRUN_STORAGE_ELISTINGS (-7)    /* the job made 1024 different listings: no more */
 
 #define SEALRUN_STORAGE_MAX_KEY 256
 #define SEALRUN_STORAGE_MAX_VALUE (1024 * 1024)

@@ -838,7 +838,9 @@ sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *er
     eng->keys = keys;
     if (!eng->store)
         return SR_OK;
-    sr_status rc = recover(eng, err);
+    sr_status rc = sr_engine__storage_upgrade(eng, err);
+    if (rc == SR_OK)
+        rc = recover(eng, err);
     if (rc != SR_OK)
         return rc;
     eng->workers = calloc(eng->cfg.async_workers, sizeof(*eng->workers));

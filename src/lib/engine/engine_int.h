@@ -149,6 +149,10 @@ void sr_engine__audit_purge(sr_engine *eng, int64_t now_ms);
 sr_status sr_engine__slot_take(sr_engine *eng, const char *owner, sr_err *err);
 void sr_engine__slot_release(sr_engine *eng, const char *owner);
 
+/* Seals the storage keys an older store holds in clear (once; needs the
+ * keys). storage.c */
+sr_status sr_engine__storage_upgrade(sr_engine *eng, sr_err *err);
+
 /* The job's storage session (supervisor side) for 'owner' and the request's
  * namespace, or *out NULL when the engine has no store or keys (local runs:
  * storage calls then fail in the guest). storage.c */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT
  *
- * storage.c - the engine's side of storage (docs/storage.md): the per-job
- * session the supervisor answers host calls from, the commit after a
- * completed job (a failed, timed-out or killed job commits nothing), and
- * single-key access plus listings for the HTTP API.
+ * storage.c - the engine's side of storage (docs/storage.md): the data
+ * step of store migration 6 at start, the per-job session the supervisor
+ * answers host calls from, the commit after a completed job (a failed,
+ * timed-out or killed job commits nothing; one a per-job cap ended gets
+ * that cap's code), and single-key access, listings and the owner's
+ * namespaces for the HTTP API.
  *
  * The commit happens before the job object is built and stored, so the
  * versions in the job (and its receipt) are the committed ones.
@@ -14,7 +16,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sealrun/sr_codes.h"
+#include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
+
+/* The session configuration of owner's namespace 'ns' (NULL: default). */
+static struct sr_storage_config
+config(const sr_engine *eng, const char *owner, const char *ns)
+{
+    return (struct sr_storage_config){
+        .store = eng->store,
+        .keys = eng->keys,
+        .owner = owner,
+        .ns = ns,
+        .max_keys = eng->cfg.storage_max_keys,
+        .max_bytes = eng->cfg.storage_max_bytes,
+        .max_namespaces = eng->cfg.storage_max_namespaces,
+        .max_owner_bytes = eng->cfg.storage_max_owner_bytes,
+    };
+}
+
+sr_status
+sr_engine__storage_upgrade(sr_engine *eng, sr_err *err)
+{
+    uint64_t moved = 0;
+    if (!eng->store || !eng->keys)
+        return SR_OK;
+    sr_status rc = sr_storage_upgrade(eng->store, eng->keys, &moved, err);
+    if (rc == SR_OK && moved)
+        sr_log(SR_LOG_INFO, "storage",
+               "sealed the keys of %llu storage entries written by an "
+               "older sealrun",
+               (unsigned long long)moved);
+    return rc;
+}
 
 sr_status
 sr_engine__storage_begin(sr_engine *eng, const char *owner, const struct sr_job_request *req,
@@ -23,15 +57,35 @@ sr_engine__storage_begin(sr_engine *eng, const char *owner, const struct sr_job_
     *out = NULL;
     if (!eng->store || !eng->keys)
         return SR_OK;
-    const struct sr_storage_config cfg = {
-        .store = eng->store,
-        .keys = eng->keys,
-        .owner = owner,
-        .ns = req->storage_namespace,
-        .max_keys = eng->cfg.storage_max_keys,
-        .max_bytes = eng->cfg.storage_max_bytes,
-    };
+    const struct sr_storage_config cfg = config(eng, owner, req->storage_namespace);
     return sr_storage_session_new(&cfg, out, err);
+}
+
+/* A job that a per-job storage cap refused and that then failed in the
+ * guest (uncaught exception, trap, non-zero exit) ended because of it: it
+ * gets the cap's code, and the cap's message unless the guest's already
+ * holds it. */
+static void
+cap_outcome(const sr_storage_session *s, struct job_outcome *o)
+{
+    static const enum sr_job_code codes[] = {
+        [SR_STORAGE_CAP_READS] = SR_JOB_STORAGE_READ_LIMIT,
+        [SR_STORAGE_CAP_LISTINGS] = SR_JOB_STORAGE_LIST_LIMIT,
+        [SR_STORAGE_CAP_WRITES] = SR_JOB_STORAGE_WRITE_LIMIT,
+    };
+    const char *why = NULL;
+    enum sr_storage_cap cap = sr_storage_session_cap(s, &why);
+    if (cap == SR_STORAGE_CAP_NONE ||
+        (o->code != SR_JOB_EXECUTION_ERROR && o->code != SR_JOB_EXIT_CODE))
+        return;
+    o->code = codes[cap];
+    if (o->message && strstr(o->message, why))
+        return;
+    char msg[SR_ERR_MSG_MAX + 512];
+    (void)snprintf(msg, sizeof(msg), "storage: %s; then: %s", why,
+                   o->message ? o->message : "the job failed");
+    free(o->message);
+    o->message = strdup(msg);
 }
 
 void
@@ -47,6 +101,7 @@ sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o)
     } else { /* nothing of a failed job is written: report the current version */
         rc = sr_storage_session_version(s, &before, &e);
         after = before;
+        cap_outcome(s, o);
     }
     o->has_storage = true;
     (void)snprintf(o->storage_ns, sizeof(o->storage_ns), "%s", sr_storage_session_ns(s));
@@ -79,10 +134,9 @@ sr_status
 sr_engine_storage_get(sr_engine *eng, const char *owner, const char *ns, const uint8_t *key,
                       size_t key_len, uint8_t **value, size_t *len, uint64_t *version, sr_err *err)
 {
+    const struct sr_storage_config cfg = config(eng, owner, ns);
     sr_status rc = need_store(eng, err);
-    return rc == SR_OK ? sr_storage_get(eng->store, eng->keys, owner, ns, key, key_len, value, len,
-                                        version, err)
-                       : rc;
+    return rc == SR_OK ? sr_storage_get(&cfg, key, key_len, value, len, version, err) : rc;
 }
 
 sr_status
@@ -90,31 +144,28 @@ sr_engine_storage_put(sr_engine *eng, const char *owner, const char *ns, const u
                       size_t key_len, const uint8_t *value, size_t len, uint64_t *version,
                       sr_err *err)
 {
+    const struct sr_storage_config cfg = config(eng, owner, ns);
     sr_status rc = need_store(eng, err);
-    return rc == SR_OK
-               ? sr_storage_put(eng->store, eng->keys, owner, ns, key, key_len, value, len,
-                                eng->cfg.storage_max_keys, eng->cfg.storage_max_bytes, version, err)
-               : rc;
+    return rc == SR_OK ? sr_storage_put(&cfg, key, key_len, value, len, version, err) : rc;
 }
 
 static json_t *
-list_json(const char *ns, const struct sr_kv_ns *info, const struct sr_kv_row *rows, size_t n,
-          size_t limit)
+list_json(const char *ns, const struct sr_storage_listing *l)
 {
     json_t *keys = json_array();
-    size_t shown = n > limit ? limit : n;
-    for (size_t i = 0; keys && i < shown; i++) {
-        json_t *k = json_stringn((const char *)rows[i].key, rows[i].key_len);
+    for (size_t i = 0; keys && i < l->n; i++) {
+        const struct sr_storage_item *it = &l->items[i];
+        json_t *k = json_stringn((const char *)it->key, it->key_len);
         json_array_append_new(keys, json_pack("{s:o, s:I, s:I}", "key", k ? k : json_null(), "size",
-                                              (json_int_t)(rows[i].size - rows[i].key_len),
-                                              "version", (json_int_t)rows[i].version));
+                                              (json_int_t)it->value_len, "version",
+                                              (json_int_t)it->version));
     }
-    json_t *next = n > limit && shown
-                       ? json_stringn((const char *)rows[shown - 1].key, rows[shown - 1].key_len)
-                       : json_null();
+    const struct sr_storage_item *last = l->n ? &l->items[l->n - 1] : NULL;
+    json_t *next =
+        l->more && last ? json_stringn((const char *)last->key, last->key_len) : json_null();
     return json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "namespace", ns, "version",
-                     (json_int_t)info->version, "key_count", (json_int_t)info->keys, "bytes",
-                     (json_int_t)info->bytes, "keys", keys ? keys : json_array(), "next",
+                     (json_int_t)l->info.version, "key_count", (json_int_t)l->info.keys, "bytes",
+                     (json_int_t)l->info.bytes, "keys", keys ? keys : json_array(), "next",
                      next ? next : json_null());
 }
 
@@ -122,33 +173,45 @@ sr_status
 sr_engine_storage_list(sr_engine *eng, const char *owner, const char *ns, const char *prefix,
                        const char *after, size_t limit, json_t **out, sr_err *err)
 {
+    const struct sr_storage_config cfg = config(eng, owner, ns);
+    size_t plen = prefix ? strlen(prefix) : 0, alen = after && *after ? strlen(after) : 0;
+    struct sr_storage_listing l = {0};
     sr_status rc = need_store(eng, err);
     if (rc == SR_OK)
-        rc = sr_storage_ns_check(ns, strlen(ns), err);
-    size_t plen = prefix ? strlen(prefix) : 0, alen = after && *after ? strlen(after) : 0;
-    if (rc == SR_OK && plen > SR_STORAGE_MAX_KEY)
-        rc = sr_err_set(err, SR_EINVAL, "prefix must be at most %d bytes, got %zu",
-                        SR_STORAGE_MAX_KEY, plen);
-    if (rc == SR_OK && alen)
-        rc = sr_storage_key_check((const uint8_t *)after, alen, err);
-    if (rc == SR_OK && (limit == 0 || limit > SR_STORAGE_MAX_LIST))
-        rc = sr_err_set(err, SR_EINVAL, "limit must be 1..%d, got %zu", SR_STORAGE_MAX_LIST, limit);
-    struct sr_kv_ns info = {0};
-    struct sr_kv_row *rows = NULL;
-    size_t n = 0;
-    if (rc == SR_OK)
-        rc = sr_store_kv_ns(eng->store, owner, ns, &info, err);
-    if (rc == SR_OK)
-        rc =
-            sr_store_kv_list(eng->store, owner, ns, (const uint8_t *)prefix, plen,
-                             alen ? (const uint8_t *)after : NULL, alen, limit + 1, &rows, &n, err);
+        rc = sr_storage_list(&cfg, (const uint8_t *)prefix, plen,
+                             alen ? (const uint8_t *)after : NULL, alen, limit, &l, err);
     if (rc == SR_OK) {
-        *out = list_json(ns, &info, rows, n, limit);
+        *out = list_json(ns, &l);
         if (!*out)
             rc = sr_err_set(err, SR_ENOMEM, "out of memory listing namespace '%s'", ns);
     }
-    for (size_t i = 0; i < n; i++)
-        sr_kv_row_fini(&rows[i]);
-    free(rows);
+    sr_storage_listing_fini(&l);
+    return rc;
+}
+
+sr_status
+sr_engine_storage_namespaces(sr_engine *eng, const char *owner, json_t **out, sr_err *err)
+{
+    struct sr_storage_namespaces l = {0};
+    *out = NULL;
+    sr_status rc = need_store(eng, err);
+    if (rc == SR_OK)
+        rc = sr_storage_namespaces(eng->store, eng->keys, owner, &l, err);
+    json_t *arr = rc == SR_OK ? json_array() : NULL;
+    for (size_t i = 0; arr && i < l.n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}", "namespace", l.ns[i].name,
+                                             "version", (json_int_t)l.ns[i].counters.version,
+                                             "key_count", (json_int_t)l.ns[i].counters.keys,
+                                             "bytes", (json_int_t)l.ns[i].counters.bytes));
+    const struct sr_storage_config cfg = config(eng, owner, NULL);
+    uint64_t max_ns = cfg.max_namespaces ? cfg.max_namespaces : SR_STORAGE_DEFAULT_MAX_NAMESPACES;
+    uint64_t max_b = cfg.max_owner_bytes ? cfg.max_owner_bytes : SR_STORAGE_DEFAULT_MAX_OWNER_BYTES;
+    if (arr)
+        *out = json_pack("{s:o, s:I, s:I, s:I, s:I}", "namespaces", arr, "namespace_count",
+                         (json_int_t)l.usage.namespaces, "bytes", (json_int_t)l.usage.bytes,
+                         "max_namespaces", (json_int_t)max_ns, "max_bytes", (json_int_t)max_b);
+    if (rc == SR_OK && !*out)
+        rc = sr_err_set(err, SR_ENOMEM, "out of memory listing storage namespaces");
+    sr_storage_namespaces_fini(&l);
     return rc;
 }

@@ -5,7 +5,8 @@
  * encodes one request in the sr_storage.h wire format and hands it to the
  * job's host_call (the supervisor answers; this process never touches the
  * store). Guest mistakes throw TypeError or RangeError with the host's
- * message; a host failure throws Error.
+ * message, as does a per-job cap (reads, listings, writes; the message
+ * names it); a host failure throws Error.
  */
 #include "js_int.h"
 
@@ -91,6 +92,11 @@ send(struct call *c, struct sr_js__run *run, uint8_t *code)
     if (*code == SR_STORAGE_WIRE_INVALID || *code == SR_STORAGE_WIRE_LIMIT) {
         fail(c, *code == SR_STORAGE_WIRE_LIMIT ? "RangeError" : "TypeError", "%s: %.*s", c->fn,
              (int)(c->resp.len - 1), c->resp.data + 1);
+        return false;
+    }
+    if (*code == SR_STORAGE_WIRE_CAP) { /* the cap's number, then the message */
+        size_t skip = c->resp.len < 2 ? c->resp.len : 2;
+        fail(c, "RangeError", "%s: %.*s", c->fn, (int)(c->resp.len - skip), c->resp.data + skip);
         return false;
     }
     return true;

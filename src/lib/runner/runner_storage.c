@@ -24,6 +24,8 @@ enum {
     E_LIMIT = -3,       /* value over 1 MiB, or the job's write buffer is full */
     E_UNAVAILABLE = -4, /* no store here, or the supervisor failed */
     E_FAULT = -5,       /* a pointer and length outside linear memory */
+    E_READS = -6,       /* the job read as many different keys as it may */
+    E_LISTINGS = -7,    /* the job made as many different listings as it may */
 };
 
 sr_status
@@ -64,6 +66,11 @@ exchange(sr_sandbox_child *child, const sr_buf *b, sr_buf *resp)
         return E_NOT_FOUND;
     case SR_STORAGE_WIRE_LIMIT:
         return E_LIMIT;
+    case SR_STORAGE_WIRE_CAP: /* the cap's number follows */
+        return resp->len < 2                                    ? E_UNAVAILABLE
+               : resp->data[1] == (char)SR_STORAGE_CAP_READS    ? E_READS
+               : resp->data[1] == (char)SR_STORAGE_CAP_LISTINGS ? E_LISTINGS
+                                                                : E_LIMIT;
     default:
         return E_INVALID;
     }

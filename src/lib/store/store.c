@@ -558,62 +558,75 @@ sr_store_audit_purge(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_
 void
 sr_kv_row_fini(struct sr_kv_row *r)
 {
-    free(r->key);
+    free(r->key_blob);
     free(r->blob);
     memset(r, 0, sizeof(*r));
 }
 
-/* Names and keys are validated by the storage module; the store refuses
- * only what could never be one. */
+void
+sr_kv_ns_row_fini(struct sr_kv_ns_row *r)
+{
+    free(r->name_blob);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Ids and blobs are made by the storage module; the store refuses only what
+ * could never be one. */
 static sr_status
-check_kv(const char *owner, const char *ns, sr_err *err)
+check_kv(const char *owner, const uint8_t *ns_id, sr_err *err)
 {
     sr_status rc = check_owner(owner, err);
-    size_t n = ns ? strnlen(ns, 66) : 0;
-    if (rc == SR_OK && (n == 0 || n > 64))
-        rc = sr_err_set(err, SR_EINVAL, "storage namespace must be 1..64 characters");
+    if (rc == SR_OK && !ns_id)
+        rc = sr_err_set(err, SR_EINVAL, "storage namespace id is missing");
     return rc;
 }
 
+/* A sealed key: nonce + 1..256 bytes + tag. */
+#define KEY_BLOB_MAX (24 + 256 + 16)
+
 static sr_status
-check_kv_key(const uint8_t *key, size_t len, sr_err *err)
+check_kv_write(const struct sr_kv_write *w, sr_err *err)
 {
-    if (!key || len == 0 || len > 256)
-        return sr_err_set(err, SR_EINVAL, "storage key must be 1..256 bytes, got %zu", len);
+    if (!w->id)
+        return sr_err_set(err, SR_EINVAL, "storage write without a key id");
+    if (w->blob && (!w->key_blob || w->key_blob_len == 0 || w->key_blob_len > KEY_BLOB_MAX))
+        return sr_err_set(err, SR_EINVAL, "sealed storage key must be 1..%d bytes, got %zu",
+                          KEY_BLOB_MAX, w->key_blob_len);
+    if (w->blob && w->size == 0)
+        return sr_err_set(err, SR_EINVAL, "storage put of size 0 (a key has at least one byte)");
     return SR_OK;
 }
 
 sr_status
-sr_store_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out, sr_err *err)
+sr_store_kv_ns(sr_store *st, const char *owner, const uint8_t *ns_id, struct sr_kv_ns *out,
+               sr_err *err)
 {
-    sr_status rc = check_kv(owner, ns, err);
-    return rc == SR_OK ? st->ops->kv_ns(st, owner, ns, out, err) : rc;
+    sr_status rc = check_kv(owner, ns_id, err);
+    return rc == SR_OK ? st->ops->kv_ns(st, owner, ns_id, out, err) : rc;
 }
 
 sr_status
-sr_store_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key, size_t key_len,
+sr_store_kv_get(sr_store *st, const char *owner, const uint8_t *ns_id, const uint8_t *key_id,
                 struct sr_kv_row *out, sr_err *err)
 {
-    sr_status rc = check_kv(owner, ns, err);
-    if (rc == SR_OK)
-        rc = check_kv_key(key, key_len, err);
-    return rc == SR_OK ? st->ops->kv_get(st, owner, ns, key, key_len, out, err) : rc;
+    sr_status rc = check_kv(owner, ns_id, err);
+    if (rc == SR_OK && !key_id)
+        rc = sr_err_set(err, SR_EINVAL, "storage key id is missing");
+    return rc == SR_OK ? st->ops->kv_get(st, owner, ns_id, key_id, out, err) : rc;
 }
 
 sr_status
-sr_store_kv_list(sr_store *st, const char *owner, const char *ns, const uint8_t *prefix,
-                 size_t prefix_len, const uint8_t *after, size_t after_len, size_t limit,
-                 struct sr_kv_row **rows, size_t *n, sr_err *err)
+sr_store_kv_snapshot(sr_store *st, const char *owner, const uint8_t *ns_id,
+                     struct sr_kv_probe *probes, size_t nprobes, size_t max_rows,
+                     struct sr_kv_ns *info, struct sr_kv_row **rows, size_t *nrows, sr_err *err)
 {
-    sr_status rc = check_kv(owner, ns, err);
-    if (rc == SR_OK && (prefix_len > 256 || (prefix_len && !prefix)))
-        rc = sr_err_set(err, SR_EINVAL, "storage prefix must be 0..256 bytes, got %zu", prefix_len);
-    if (rc == SR_OK && after)
-        rc = check_kv_key(after, after_len, err);
-    if (rc == SR_OK && (limit == 0 || limit > 1025))
-        rc = sr_err_set(err, SR_EINVAL, "storage list limit must be 1..1025, got %zu", limit);
-    return rc == SR_OK ? st->ops->kv_list(st, owner, ns, prefix, prefix_len, after, after_len,
-                                          limit, rows, n, err)
+    sr_status rc = check_kv(owner, ns_id, err);
+    if (rc == SR_OK && nprobes && !probes)
+        rc = sr_err_set(err, SR_EINVAL, "storage snapshot: %zu probes without an array", nprobes);
+    if (rc == SR_OK && rows && !nrows)
+        rc = sr_err_set(err, SR_EINVAL, "storage snapshot: rows without a count");
+    return rc == SR_OK ? st->ops->kv_snapshot(st, owner, ns_id, probes, nprobes, max_rows, info,
+                                              rows, nrows, err)
                        : rc;
 }
 
@@ -621,13 +634,30 @@ sr_status
 sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
                    sr_err *err)
 {
-    sr_status rc = check_kv(c->owner, c->ns, err);
+    sr_status rc = check_kv(c->owner, c->ns_id, err);
+    if (rc == SR_OK && (!c->name_blob || c->name_blob_len == 0))
+        rc = sr_err_set(err, SR_EINVAL, "storage commit without the sealed namespace name");
     for (size_t i = 0; rc == SR_OK && i < c->nwrites; i++)
-        rc = check_kv_key(c->writes[i].key, c->writes[i].key_len, err);
-    for (size_t i = 0; rc == SR_OK && i < c->nreads; i++)
-        rc = check_kv_key(c->reads[i].key, c->reads[i].key_len, err);
+        rc = check_kv_write(&c->writes[i], err);
     if (rc != SR_OK)
         return rc;
     memset(res, 0, sizeof(*res));
     return st->ops->kv_commit(st, c, res, err);
+}
+
+sr_status
+sr_store_kv_namespaces(sr_store *st, const char *owner, size_t max_rows, struct sr_kv_ns_row **rows,
+                       size_t *n, struct sr_kv_usage *usage, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    return rc == SR_OK ? st->ops->kv_namespaces(st, owner, max_rows, rows, n, usage, err) : rc;
+}
+
+sr_status
+sr_store_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved, sr_err *err)
+{
+    if (!u || !u->ns || !u->key)
+        return sr_err_set(err, SR_EINVAL, "storage upgrade needs both callbacks");
+    *moved = 0;
+    return st->ops->kv_upgrade(st, u, moved, err);
 }

@@ -83,15 +83,21 @@ struct sr_store_ops {
                             int64_t before_id, struct sr_audit_row **rows, size_t *n, sr_err *err);
     sr_status (*audit_purge)(sr_store *st, int64_t before_ms, size_t max, size_t *n, sr_err *err);
 
-    sr_status (*kv_ns)(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
+    sr_status (*kv_ns)(sr_store *st, const char *owner, const uint8_t *ns_id, struct sr_kv_ns *out,
                        sr_err *err);
-    sr_status (*kv_get)(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
-                        size_t key_len, struct sr_kv_row *out, sr_err *err);
-    sr_status (*kv_list)(sr_store *st, const char *owner, const char *ns, const uint8_t *prefix,
-                         size_t prefix_len, const uint8_t *after, size_t after_len, size_t limit,
-                         struct sr_kv_row **rows, size_t *n, sr_err *err);
+    sr_status (*kv_get)(sr_store *st, const char *owner, const uint8_t *ns_id,
+                        const uint8_t *key_id, struct sr_kv_row *out, sr_err *err);
+    sr_status (*kv_snapshot)(sr_store *st, const char *owner, const uint8_t *ns_id,
+                             struct sr_kv_probe *probes, size_t nprobes, size_t max_rows,
+                             struct sr_kv_ns *info, struct sr_kv_row **rows, size_t *nrows,
+                             sr_err *err);
     sr_status (*kv_commit)(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
                            sr_err *err);
+    sr_status (*kv_namespaces)(sr_store *st, const char *owner, size_t max_rows,
+                               struct sr_kv_ns_row **rows, size_t *n, struct sr_kv_usage *usage,
+                               sr_err *err);
+    sr_status (*kv_upgrade)(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
+                            sr_err *err);
 };
 
 /* The head of every backend's store object. */

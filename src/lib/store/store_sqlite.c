@@ -125,27 +125,29 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                       "WHERE owner = ?1 AND name = ?2 AND id < ?4 ORDER BY id DESC LIMIT ?3",
     [SQ_AUDIT_PURGE] = "DELETE FROM secret_audit WHERE id IN "
                        "(SELECT id FROM secret_audit WHERE last_ms < ?1 LIMIT ?2)",
-    [SQ_KV_NS] =
-        "SELECT version, keys, bytes FROM storage_namespaces WHERE owner = ?1 AND name = ?2",
-    [SQ_KV_GET] = "SELECT value, size, version FROM storage_entries "
-                  "WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
-    /* prefix match as a key range: key >= prefix AND substr(key,1,n) = prefix */
-    [SQ_KV_LIST] = "SELECT key, size, version FROM storage_entries "
-                   "WHERE owner = ?1 AND namespace = ?2 AND key >= ?3 "
-                   "AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
-    [SQ_KV_LIST_AFTER] = "SELECT key, size, version FROM storage_entries "
-                         "WHERE owner = ?1 AND namespace = ?2 AND key >= ?3 AND key > ?5 "
-                         "AND substr(key, 1, length(?3)) = ?3 ORDER BY key LIMIT ?4",
-    [SQ_KV_VERSION] = "SELECT version, size FROM storage_entries "
-                      "WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
-    [SQ_KV_PUT] = "INSERT INTO storage_entries (owner, namespace, key, value, size, version) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (owner, namespace, key) DO UPDATE "
-                  "SET value = excluded.value, size = excluded.size, version = excluded.version",
-    [SQ_KV_DELETE] = "DELETE FROM storage_entries WHERE owner = ?1 AND namespace = ?2 AND key = ?3",
-    [SQ_KV_NS_PUT] = "INSERT INTO storage_namespaces (owner, name, version, keys, bytes, "
-                     "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (owner, name) DO "
+    /* storage (store_sqlite_storage.c): namespaces by (owner, id), entries by
+     * (owner, ns, id); ids are keyed hashes, names and keys are sealed */
+    [SQ_KV_NS] = "SELECT version, keys, bytes FROM storage_ns WHERE owner = ?1 AND id = ?2",
+    [SQ_KV_GET] = "SELECT key, value, size, version FROM storage_kv "
+                  "WHERE owner = ?1 AND ns = ?2 AND id = ?3",
+    [SQ_KV_SNAPSHOT] = "BEGIN DEFERRED",
+    [SQ_KV_SCAN] = "SELECT id, key, size, version FROM storage_kv WHERE owner = ?1 AND ns = ?2",
+    [SQ_KV_VERSION] =
+        "SELECT version, size FROM storage_kv WHERE owner = ?1 AND ns = ?2 AND id = ?3",
+    [SQ_KV_PUT] = "INSERT INTO storage_kv (owner, ns, id, key, value, size, version) "
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (owner, ns, id) DO UPDATE "
+                  "SET key = excluded.key, value = excluded.value, size = excluded.size, "
+                  "version = excluded.version",
+    [SQ_KV_DELETE] = "DELETE FROM storage_kv WHERE owner = ?1 AND ns = ?2 AND id = ?3",
+    [SQ_KV_NS_PUT] = "INSERT INTO storage_ns (owner, id, name, version, keys, bytes, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (owner, id) DO "
                      "UPDATE SET version = excluded.version, keys = excluded.keys, "
                      "bytes = excluded.bytes, updated_at = excluded.updated_at",
+    [SQ_KV_NS_LIST] = "SELECT id, name, version, keys, bytes FROM storage_ns WHERE owner = ?1",
+    [SQ_KV_OWNER] = "SELECT namespaces, bytes FROM storage_owners WHERE owner = ?1",
+    [SQ_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES (?1, ?2, ?3) "
+                        "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
+                        "bytes = excluded.bytes",
 };
 
 /* --- row codecs --- */
@@ -979,6 +981,8 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .audit_purge = sr_store__sq_audit_purge,
     .kv_ns = sr_store__sq_kv_ns,
     .kv_get = sr_store__sq_kv_get,
-    .kv_list = sr_store__sq_kv_list,
+    .kv_snapshot = sr_store__sq_kv_snapshot,
     .kv_commit = sr_store__sq_kv_commit,
+    .kv_namespaces = sr_store__sq_kv_namespaces,
+    .kv_upgrade = sr_store__sq_kv_upgrade,
 };

@@ -81,12 +81,15 @@ enum sq_stmt {
     SQ_AUDIT_PURGE,
     SQ_KV_NS,
     SQ_KV_GET,
-    SQ_KV_LIST,
-    SQ_KV_LIST_AFTER,
+    SQ_KV_SNAPSHOT,
+    SQ_KV_SCAN,
     SQ_KV_VERSION,
     SQ_KV_PUT,
     SQ_KV_DELETE,
     SQ_KV_NS_PUT,
+    SQ_KV_NS_LIST,
+    SQ_KV_OWNER,
+    SQ_KV_OWNER_PUT,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -214,15 +217,20 @@ sr_status sr_store__sq_audit_purge(sr_store *st, int64_t before_ms, size_t max, 
                                    sr_err *err);
 
 /* Storage namespaces and entries (store_sqlite_storage.c); see sr_store.h. */
-sr_status sr_store__sq_kv_ns(sr_store *st, const char *owner, const char *ns, struct sr_kv_ns *out,
-                             sr_err *err);
-sr_status sr_store__sq_kv_get(sr_store *st, const char *owner, const char *ns, const uint8_t *key,
-                              size_t key_len, struct sr_kv_row *out, sr_err *err);
-sr_status sr_store__sq_kv_list(sr_store *st, const char *owner, const char *ns,
-                               const uint8_t *prefix, size_t prefix_len, const uint8_t *after,
-                               size_t after_len, size_t limit, struct sr_kv_row **rows, size_t *n,
-                               sr_err *err);
+sr_status sr_store__sq_kv_ns(sr_store *st, const char *owner, const uint8_t *ns_id,
+                             struct sr_kv_ns *out, sr_err *err);
+sr_status sr_store__sq_kv_get(sr_store *st, const char *owner, const uint8_t *ns_id,
+                              const uint8_t *key_id, struct sr_kv_row *out, sr_err *err);
+sr_status sr_store__sq_kv_snapshot(sr_store *st, const char *owner, const uint8_t *ns_id,
+                                   struct sr_kv_probe *probes, size_t nprobes, size_t max_rows,
+                                   struct sr_kv_ns *info, struct sr_kv_row **rows, size_t *nrows,
+                                   sr_err *err);
 sr_status sr_store__sq_kv_commit(sr_store *st, const struct sr_kv_commit *c,
                                  struct sr_kv_result *res, sr_err *err);
+sr_status sr_store__sq_kv_namespaces(sr_store *st, const char *owner, size_t max_rows,
+                                     struct sr_kv_ns_row **rows, size_t *n,
+                                     struct sr_kv_usage *usage, sr_err *err);
+sr_status sr_store__sq_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
+                                  sr_err *err);
 
 #endif /* SR_STORE_SQLITE_INT_H */

@@ -10,6 +10,9 @@
  *   trap KEY        writes KEY then traps (unreachable)
  *   big KEY         writes 1 MiB of 'z'; toobig KEY: 1 MiB + 1 byte
  *   badkey          a key that is not UTF-8: {"rc":N}
+ *   caps KIND N [exit]  N different reads, lists or deletes (KIND r, l, w),
+ *                   stopping at the first refusal: {"done":D,"rc":RC}; with
+ *                   "exit", a refusal ends the program with code 1
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +99,22 @@ main(int argc, char **argv)
         uint32_t len = SEALRUN_STORAGE_MAX_VALUE + (cmd[0] == 't');
         memset(buf, 'z', len);
         printf("{\"rc\":%d}", (int)set(key, buf, len));
+    } else if (strcmp(cmd, "caps") == 0) {
+        long n = strtol(val, NULL, 10), i = 0;
+        int32_t rc = 0;
+        char k[32];
+        for (; i < n && rc >= 0; i++) {
+            uint32_t len = (uint32_t)snprintf(k, sizeof(k), "cap%ld", i);
+            if (key[0] == 'r')
+                rc = sealrun_storage_get(k, len, buf, 0);
+            else if (key[0] == 'l')
+                rc = sealrun_storage_list("", 0, k, len, 1, buf, sizeof(buf));
+            else
+                rc = sealrun_storage_delete(k, len);
+            rc = rc == SEALRUN_STORAGE_ENOTFOUND ? 0 : rc;
+        }
+        printf("{\"done\":%ld,\"rc\":%d}", rc < 0 ? i - 1 : i, (int)rc);
+        return rc < 0 && argc > 4 ? 1 : 0;
     } else if (strcmp(cmd, "badkey") == 0) {
         printf("{\"rc\":%d}", (int)sealrun_storage_set("\xff\xfe", 2, "v", 1));
     } else {

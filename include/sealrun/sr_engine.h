@@ -41,7 +41,7 @@ struct sr_engine_config {
     int64_t audit_retention_ms;    /* 0 = SR_DEFAULT_AUDIT_RETENTION_MS */
     uint32_t sandbox_uid_first;    /* root only: the sandbox's uids (sr_sandbox_config) */
     uint32_t sandbox_uid_count;
-    bool sandbox_no_namespaces; /* --sandbox-namespaces=off */
+    bool sandbox_no_namespaces;       /* --sandbox-namespaces=off */
     uint64_t storage_max_namespaces;  /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_NAMESPACES */
     uint64_t storage_max_owner_bytes; /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_OWNER_BYTES */
 };

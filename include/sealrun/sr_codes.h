@@ -59,24 +59,4 @@ const char *sr_job_code_name(enum sr_job_code c);
 /* The code named s[0..len); false when there is none (SR_JOB_OK has no name). */
 bool sr_job_code_from_name(const char *s, size_t len, enum sr_job_code *out);
 
-/* The names as constants, for code that only needs the text. */
-#define SR_CODE_SCRIPT_ERROR "SCRIPT_ERROR"
-#define SR_CODE_ENTRY_POINT_NOT_FOUND "ENTRY_POINT_NOT_FOUND"
-#define SR_CODE_EXECUTION_ERROR "EXECUTION_ERROR"
-#define SR_CODE_TIMEOUT "TIMEOUT"
-#define SR_CODE_GAS_EXHAUSTED "GAS_EXHAUSTED"
-#define SR_CODE_MEMORY_LIMIT "MEMORY_LIMIT"
-#define SR_CODE_OUTPUT_TOO_LARGE "OUTPUT_TOO_LARGE"
-#define SR_CODE_INPUT_TOO_LARGE "INPUT_TOO_LARGE"
-#define SR_CODE_OUTPUT_NOT_JSON "OUTPUT_NOT_JSON"
-#define SR_CODE_INTERRUPTED "INTERRUPTED"
-#define SR_CODE_EXIT_CODE "EXIT_CODE"
-#define SR_CODE_MODULE_ERROR "MODULE_ERROR"
-#define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE"
-#define SR_CODE_STORAGE_CONFLICT "STORAGE_CONFLICT"
-#define SR_CODE_STORAGE_QUOTA "STORAGE_QUOTA"
-#define SR_CODE_SANDBOX_CRASHED "SANDBOX_CRASHED"
-#define SR_CODE_INTERNAL_ERROR "INTERNAL_ERROR"
-#define SR_CODE_OUTPUT_NUMBER_INEXACT "OUTPUT_NUMBER_INEXACT"
-
 #endif /* SR_CODES_H */

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_codes.h"
 #include "sealrun/sr_err.h"
 
 typedef struct sr_js_vm sr_js_vm;
@@ -84,13 +85,13 @@ struct sr_js_job {
 };
 
 struct sr_js_result {
-    bool ok;                /* completed: output_json is set */
-    const char *error_code; /* static SR_CODE_* when !ok, else NULL */
-    char *error_message;    /* owned, when !ok: what happened, with line:column */
-    char *output_json;      /* owned JSON text of the output object when ok */
-    json_t *logs;           /* owned array of strings (never NULL after sr_js_run) */
-    uint64_t gas_used;      /* CPU microseconds the guest used */
-    bool discard;           /* VM state is suspect (limit hit): end the process */
+    bool ok;               /* completed: output_json is set */
+    enum sr_job_code code; /* SR_JOB_OK when ok, else why it failed */
+    char *error_message;   /* owned, when !ok: what happened, with line:column */
+    char *output_json;     /* owned JSON text of the output object when ok */
+    json_t *logs;          /* owned array of strings (never NULL after sr_js_run) */
+    uint64_t gas_used;     /* CPU microseconds the guest used */
+    bool discard;          /* VM state is suspect (limit hit): end the process */
 };
 
 /* Runs one job in a fresh global context of 'vm'. Fills *res (which the

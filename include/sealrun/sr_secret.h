@@ -60,11 +60,6 @@
 /* Domain string at the start of the at-rest AAD. */
 #define SR_SECRET_AAD_DOMAIN "sealrun.secret.v1"
 
-/* The job error code of a job that references an unavailable secret. */
-#ifndef SR_CODE_SECRET_UNAVAILABLE
-#define SR_CODE_SECRET_UNAVAILABLE "SECRET_UNAVAILABLE"
-#endif
-
 /* --- values --- */
 
 /* A secret value: 'len' bytes at 'data' in sodium_malloc'd memory, followed
@@ -332,7 +327,7 @@ void sr_secret_set_fini(struct sr_secret_set *set);
  * and, once all are allowed, decrypts each value and audits each use.
  * Returns:
  *  - SR_OK: *out holds one entry per reference (caller finis it);
- *  - SR_EDENIED: the job fails with SR_CODE_SECRET_UNAVAILABLE and err->msg
+ *  - SR_EDENIED: the job fails with SR_JOB_SECRET_UNAVAILABLE and err->msg
  *    as its message, "secret 'NAME' is unavailable: <reason>"; the first
  *    failing reference decides and its denial is audited. For another
  *    owner's secret that is missing or does not allow the caller, the

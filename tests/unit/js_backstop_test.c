@@ -60,9 +60,9 @@ child_run(const char *script, bool no_jit, bool backstop, int jobs, unsigned idl
         struct sr_js_result res;
         if (sr_js_run(vm, &job, &res, NULL) != SR_OK)
             return CHILD_SETUP;
-        code = res.ok                                               ? CHILD_COMPLETED
-               : strcmp(res.error_code, SR_CODE_GAS_EXHAUSTED) == 0 ? CHILD_GAS
-                                                                    : CHILD_OTHER;
+        code = res.ok                             ? CHILD_COMPLETED
+               : res.code == SR_JOB_GAS_EXHAUSTED ? CHILD_GAS
+                                                  : CHILD_OTHER;
         sr_js_result_fini(&res);
         struct timespec ts = {.tv_sec = idle_ms / 1000,
                               .tv_nsec = (long)(idle_ms % 1000) * 1000000};

@@ -16,58 +16,58 @@ static bool g_no_jit = JS_HOSTILE_NO_JIT;
 struct hostile {
     const char *name;
     const char *script;
-    const char *code;   /* expected error code */
-    const char *needle; /* expected in the message */
-    uint64_t margin_us; /* 0: MARGIN_US */
-    bool is_memory;     /* give a memory cap of RSS + MEMORY_HEADROOM */
-    bool keeps_vm;      /* a plain guest error: the VM need not be discarded */
+    enum sr_job_code code; /* expected error code */
+    const char *needle;    /* expected in the message */
+    uint64_t margin_us;    /* 0: MARGIN_US */
+    bool is_memory;        /* give a memory cap of RSS + MEMORY_HEADROOM */
+    bool keeps_vm;         /* a plain guest error: the VM need not be discarded */
 };
 
 static const struct hostile g_hostile[] = {
-    {"infinite loop", "function main() { for (;;) {} }", SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+    {"infinite loop", "function main() { for (;;) {} }", SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"loop in try/catch", "function main() { for (;;) { try { for (;;) {} } catch (e) {} } }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"loop in try/finally",
      "function main() { for (;;) { try { for (;;) {} } finally { continue; } } }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
-    {"top-level loop", "for (;;) {}\nfunction main() {}", SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
+    {"top-level loop", "for (;;) {}\nfunction main() {}", SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"catastrophic regex", "function main() { return /(a+)+$/.test('a'.repeat(40) + 'b'); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget", REGEX_MARGIN_US},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget", REGEX_MARGIN_US},
     {"memory bomb",
      "function main() { const a = []; for (let i = 0;; i++) a.push('x'.repeat(1000) + i); }",
-     SR_CODE_MEMORY_LIMIT, "memory limit exceeded", 0, true},
+     SR_JOB_MEMORY_LIMIT, "memory limit exceeded", 0, true},
     {"deep recursion", "function f(n) { return f(n + 1) + 1; }\nfunction main() { return f(0); }",
-     SR_CODE_EXECUTION_ERROR, "RangeError: Maximum call stack size exceeded", 0, false, true},
+     SR_JOB_EXECUTION_ERROR, "RangeError: Maximum call stack size exceeded", 0, false, true},
     {"huge output", "function main() { return {s: 'x'.repeat(64 * 1024 * 1024)}; }",
-     SR_CODE_OUTPUT_TOO_LARGE, "output is at least 67108872 bytes", 0, false, true},
+     SR_JOB_OUTPUT_TOO_LARGE, "output is at least 67108872 bytes", 0, false, true},
     {"log flood", "function main() { for (let i = 0;; i++) console.log('flood', i); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
-    {"never-settling promise", "function main() { return new Promise(() => {}); }", SR_CODE_TIMEOUT,
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
+    {"never-settling promise", "function main() { return new Promise(() => {}); }", SR_JOB_TIMEOUT,
      "never settles"},
     {"sparse JSON.stringify",
      "function main() { let a = []; a[1e8] = 1; return JSON.stringify(a).length; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"sparse array as output", "function main() { let a = []; a[1e8] = 1; return a; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"sparse array logged", "function main() { let a = []; a[1e8] = 1; console.log(a); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     /* Not here: throwing a huge sparse array. JSC itself (its inspector hook
      * in the C API) calls toString() on every exception that leaves the
      * guest, and Array.prototype.join does not poll the watchdog: ~11 s of
      * CPU for 1e8 holes, ended by the supervisor's wall clock (js_int.h). */
-    {"loop after await", "async function main() { await null; for (;;) {} }", SR_CODE_GAS_EXHAUSTED,
+    {"loop after await", "async function main() { await null; for (;;) {} }", SR_JOB_GAS_EXHAUSTED,
      "CPU budget"},
     {"loop in a microtask",
      "function main() { Promise.resolve().then(() => { for (;;) {} }); return 1; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"loop in an output getter", "function main() { return {get x() { for (;;) {} }}; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"loop in toJSON of a log", "function main() { console.log({toJSON() { for (;;) {} }}); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"loop in a thrown getter", "function main() { throw {get x() { for (;;) {} }}; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"loop in a then()", "function main() { return {then() { for (;;) {} }}; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     /* Issue 9 item 12: WebAssembly from JS ran past the budget until the
      * wall clock, and its shared memory let Atomics.wait sleep for free.
      * A JS job has neither (WASM jobs run WebAssembly under fuel). */
@@ -77,49 +77,49 @@ static const struct hostile g_hostile[] = {
      "    5, 1, 1, 102, 0, 0, 10, 9, 1, 7, 0, 3, 64, 12, 0, 11, 11]); // loop { br 0 }\n"
      "  new WebAssembly.Instance(new WebAssembly.Module(b)).exports.f();\n"
      "}",
-     SR_CODE_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
+     SR_JOB_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
     {"Atomics.wait on shared memory",
      "function main() {\n"
      "  const m = new WebAssembly.Memory({initial: 1, maximum: 1, shared: true});\n"
      "  Atomics.wait(new Int32Array(m.buffer), 0, 0, 60000);\n"
      "}",
-     SR_CODE_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
+     SR_JOB_EXECUTION_ERROR, "Can't find variable: WebAssembly", 0, false, true},
     {"Atomics.wait on a SharedArrayBuffer",
      "function main() { Atomics.wait(new Int32Array(new SharedArrayBuffer(16)), 0, 0, 6e4); }",
-     SR_CODE_EXECUTION_ERROR, "undefined is not an object (evaluating 'Atomics.wait')", 0, false,
+     SR_JOB_EXECUTION_ERROR, "undefined is not an object (evaluating 'Atomics.wait')", 0, false,
      true},
     {"a SharedArrayBuffer", "function main() { return new SharedArrayBuffer(16); }",
-     SR_CODE_EXECUTION_ERROR, "Can't find variable: SharedArrayBuffer", 0, false, true},
+     SR_JOB_EXECUTION_ERROR, "Can't find variable: SharedArrayBuffer", 0, false, true},
     /* the same class: other work that could run outside the watchdog */
     {"sort with a looping comparator",
      "function main() { return Array.from({length: 1e5}, (_, i) => i).sort(() => { for (;;) {} "
      "}); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     /* one default sort has C++ parts the watchdog does not interrupt (~10 ms per
      * 1,000 elements here); between calls it does, and js_backstop_test.c
      * covers one huge call */
     {"default sorts in a loop",
      "function main() { for (;;) Array.from({length: 2e3}, (_, i) => -i).sort(); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"Intl in a loop",
      "function main() { const s = '\\u1e9b\\u0323'.repeat(1 << 16);\n"
      "  for (let i = 0;; i++) s.normalize('NFKD').localeCompare(s, 'de', {sensitivity: 'base'}); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"Intl formatting in a loop",
      "function main() { const f = new Intl.NumberFormat('en-IN', {style: 'currency', currency: "
      "'INR'});\n  for (let i = 0;; i++) f.format(i); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"promise job queued while the output is read",
      "function main() { return {toJSON() { Promise.resolve().then(() => { for (;;) {} }); "
      "return 1; }}; }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"promise job queued by a rejected promise's reason",
      "function main() { return Promise.reject({get message() { Promise.resolve().then(() => { "
      "for (;;) {} }); return 'm'; }}); }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
     {"promise job queued before a termination",
      "function main() { Promise.resolve().then(() => { for (;;) {} }); for (;;) {} }",
-     SR_CODE_GAS_EXHAUSTED, "CPU budget"},
+     SR_JOB_GAS_EXHAUSTED, "CPU budget"},
 };
 
 static uint64_t
@@ -157,11 +157,11 @@ check_hostile(const struct hostile *h)
     assert_int_equal(sr_js_run(vm, &job, &res, &err), SR_OK);
     int64_t wall = sr_mono_us() - t0;
     print_message("%-24s %-18s gas %7.1f ms wall %7.1f ms\n", h->name,
-                  res.error_code ? res.error_code : "ok", (double)res.gas_used / 1000.0,
+                  res.ok ? "ok" : sr_job_code_name(res.code), (double)res.gas_used / 1000.0,
                   (double)wall / 1000.0);
-    if (res.ok || strcmp(res.error_code, h->code) != 0)
-        fail_msg("%s: got %s (%s), want %s", h->name, res.ok ? "ok" : res.error_code,
-                 res.ok ? res.output_json : res.error_message, h->code);
+    if (res.ok || res.code != h->code)
+        fail_msg("%s: got %s (%s), want %s", h->name, res.ok ? "ok" : sr_job_code_name(res.code),
+                 res.ok ? res.output_json : res.error_message, sr_job_code_name(h->code));
     if (!strstr(res.error_message, h->needle))
         fail_msg("%s: message '%s' lacks '%s'", h->name, res.error_message, h->needle);
     if (!h->is_memory && res.gas_used > BUDGET_US + margin)
@@ -223,7 +223,7 @@ test_gas_exhausted_keeps_logs_and_gas(void **state)
         .script = script, .script_len = strlen(script), .cpu_limit_us = 100000, .statm_fd = -1};
     struct sr_js_result res;
     assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
-    assert_string_equal(res.error_code, SR_CODE_GAS_EXHAUSTED);
+    assert_int_equal(res.code, SR_JOB_GAS_EXHAUSTED);
     assert_true(res.gas_used >= 100000 && res.gas_used < 100000 + MARGIN_US);
     assert_int_equal(json_array_size(res.logs), 1);
     assert_true(res.discard);
@@ -254,7 +254,7 @@ test_memory_limit_uses_given_statm_fd(void **state)
                             .statm_fd = fd};
     struct sr_js_result res;
     assert_int_equal(sr_js_run(vm, &job, &res, NULL), SR_OK);
-    assert_string_equal(res.error_code, SR_CODE_MEMORY_LIMIT);
+    assert_int_equal(res.code, SR_JOB_MEMORY_LIMIT);
     assert_non_null(strstr(res.error_message, "the limit is 1 MiB"));
     assert_true(res.gas_used < MARGIN_US);
     sr_js_result_fini(&res);
@@ -301,7 +301,7 @@ test_no_webassembly_shared_memory_atomics_or_timers(void **state)
         "}";
     struct sr_js_result res = run_in(vm, script, 5 * BUDGET_US);
     if (!res.ok)
-        fail_msg("%s: %s", res.error_code, res.error_message);
+        fail_msg("%s: %s", sr_job_code_name(res.code), res.error_message);
     assert_string_equal(res.output_json, "{\"found\":[],\"absent\":13,\"objects\":0}");
     sr_js_result_fini(&res);
     sr_js_vm_free(vm);
@@ -331,7 +331,8 @@ test_finalization_callbacks_never_run_in_a_later_job(void **state)
                      "  a.push(new Array(5000).fill(i)); return a.length; }",
                      5 * BUDGET_US);
         if (!res.ok)
-            fail_msg("job %d after the registry: %s: %s", i, res.error_code, res.error_message);
+            fail_msg("job %d after the registry: %s: %s", i, sr_job_code_name(res.code),
+                     res.error_message);
         assert_string_equal(res.output_json, "{\"result\":200}");
         assert_int_equal(json_array_size(res.logs), 0);
         sr_js_result_fini(&res);

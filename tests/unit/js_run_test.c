@@ -67,7 +67,7 @@ static void
 assert_output(const struct sr_js_result *res, const char *want)
 {
     if (!res->ok)
-        fail_msg("job failed: %s: %s", res->error_code, res->error_message);
+        fail_msg("job failed: %s: %s", sr_job_code_name(res->code), res->error_message);
     json_t *got = json_loads(res->output_json, 0, NULL);
     json_t *exp = json_loads(want, 0, NULL);
     assert_non_null(got);
@@ -79,11 +79,11 @@ assert_output(const struct sr_js_result *res, const char *want)
 }
 
 static void
-assert_failed(const struct sr_js_result *res, const char *code, const char *needle)
+assert_failed(const struct sr_js_result *res, enum sr_job_code code, const char *needle)
 {
     if (res->ok)
-        fail_msg("job completed with %s, want %s", res->output_json, code);
-    assert_string_equal(res->error_code, code);
+        fail_msg("job completed with %s, want %s", res->output_json, sr_job_code_name(code));
+    assert_int_equal(res->code, code);
     assert_non_null(res->error_message);
     if (needle && !strstr(res->error_message, needle))
         fail_msg("message '%s' lacks '%s'", res->error_message, needle);
@@ -157,7 +157,7 @@ test_secrets_cannot_be_changed(void **state)
     run("'use strict';\n"
         "function main() { secrets.nested.a.push(2); }",
         &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "TypeError");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "TypeError");
     sr_js_result_fini(&res);
 }
 
@@ -350,7 +350,7 @@ test_syntax_error_is_script_error_with_line(void **state)
     (void)state;
     struct sr_js_result res;
     run("function main() {\n  return 1 +;\n}", &res);
-    assert_failed(&res, SR_CODE_SCRIPT_ERROR, "SyntaxError: Unexpected token ';' (job.js:2)");
+    assert_failed(&res, SR_JOB_SCRIPT_ERROR, "SyntaxError: Unexpected token ';' (job.js:2)");
     sr_js_result_fini(&res);
 }
 
@@ -360,7 +360,7 @@ test_rejects_invalid_utf8_script(void **state)
     (void)state;
     struct sr_js_result res;
     run("function main() { return '\xff'; }", &res);
-    assert_failed(&res, SR_CODE_SCRIPT_ERROR, "not valid UTF-8 at byte 26");
+    assert_failed(&res, SR_JOB_SCRIPT_ERROR, "not valid UTF-8 at byte 26");
     sr_js_result_fini(&res);
 }
 
@@ -382,16 +382,16 @@ test_missing_entry_point_is_named(void **state)
     (void)state;
     struct sr_js_result res;
     run("function mian() {}", &res);
-    assert_failed(&res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point 'main' is not defined");
+    assert_failed(&res, SR_JOB_ENTRY_POINT_NOT_FOUND, "entry point 'main' is not defined");
     sr_js_result_fini(&res);
     run("var main = 3;", &res);
-    assert_failed(&res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point 'main' is not a function");
+    assert_failed(&res, SR_JOB_ENTRY_POINT_NOT_FOUND, "entry point 'main' is not a function");
     sr_js_result_fini(&res);
     run_full("function main() {}", NULL, "handler", &res);
-    assert_failed(&res, SR_CODE_ENTRY_POINT_NOT_FOUND, "'handler'");
+    assert_failed(&res, SR_JOB_ENTRY_POINT_NOT_FOUND, "'handler'");
     sr_js_result_fini(&res);
     run_full("function main() {}", NULL, "main; 1", &res);
-    assert_failed(&res, SR_CODE_ENTRY_POINT_NOT_FOUND, "'main; 1' is not defined");
+    assert_failed(&res, SR_JOB_ENTRY_POINT_NOT_FOUND, "'main; 1' is not defined");
     sr_js_result_fini(&res);
 }
 
@@ -418,8 +418,9 @@ assert_not_an_entry(const char *script, const char *entry, const char *input, co
     run_full(script, input, entry, &res);
     if (res.ok)
         fail_msg("entry '%s' of '%s' ran: %s", entry, script, res.output_json);
-    if (strcmp(res.error_code, SR_CODE_ENTRY_POINT_NOT_FOUND) != 0)
-        fail_msg("entry '%s' of '%s': %s: %s", entry, script, res.error_code, res.error_message);
+    if (res.code != SR_JOB_ENTRY_POINT_NOT_FOUND)
+        fail_msg("entry '%s' of '%s': %s: %s", entry, script, sr_job_code_name(res.code),
+                 res.error_message);
     if (!strstr(res.error_message, needle))
         fail_msg("entry '%s': message '%s' lacks '%s'", entry, res.error_message, needle);
     assert_null(strstr(res.error_message, "k-123"));
@@ -502,7 +503,7 @@ test_every_kind_of_script_declaration_is_an_entry_point(void **state)
     }
     struct sr_js_result res;
     run_full("class Job { static run() {} }", NULL, "Job", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "TypeError");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "TypeError");
     sr_js_result_fini(&res);
 }
 
@@ -647,7 +648,7 @@ test_uncaught_throw_gives_message_and_stack(void **state)
         "}\n"
         "function main() { console.log('before'); return helper({}); }",
         &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "TypeError: undefined is not an object");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "TypeError: undefined is not an object");
     assert_non_null(strstr(res.error_message, "(job.js:2:"));
     assert_non_null(strstr(res.error_message, "helper@job.js:2:"));
     assert_non_null(strstr(res.error_message, "main@job.js:4:"));
@@ -663,13 +664,13 @@ test_top_level_and_non_error_throws(void **state)
     (void)state;
     struct sr_js_result res;
     run("throw new Error('at load');\nfunction main() {}", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "Error: at load (job.js:1:");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "Error: at load (job.js:1:");
     sr_js_result_fini(&res);
     run("function main() { throw 'plain'; }", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "uncaught exception: plain");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "uncaught exception: plain");
     sr_js_result_fini(&res);
     run("function main() { throw {code: 7}; }", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "uncaught exception: {\"code\":7}");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "uncaught exception: {\"code\":7}");
     sr_js_result_fini(&res);
 }
 
@@ -679,7 +680,7 @@ test_caps_error_message(void **state)
     (void)state;
     struct sr_js_result res;
     run("function main() { throw new Error('e'.repeat(100000)); }", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "Error: eeee");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "Error: eeee");
     assert_true(strlen(res.error_message) <= SR_MAX_ERROR_MSG);
     sr_js_result_fini(&res);
 }
@@ -706,10 +707,10 @@ test_rejected_promise_is_execution_error(void **state)
     (void)state;
     struct sr_js_result res;
     run("async function main() { await null; throw new TypeError('late'); }", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "promise rejected: TypeError: late");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "promise rejected: TypeError: late");
     sr_js_result_fini(&res);
     run("function main() { return Promise.reject(3); }", &res);
-    assert_failed(&res, SR_CODE_EXECUTION_ERROR, "promise rejected: uncaught exception: 3");
+    assert_failed(&res, SR_JOB_EXECUTION_ERROR, "promise rejected: uncaught exception: 3");
     sr_js_result_fini(&res);
 }
 
@@ -719,7 +720,7 @@ test_never_settling_promise_is_timeout(void **state)
     (void)state;
     struct sr_js_result res;
     run("function main() { console.log('waiting'); return new Promise(() => {}); }", &res);
-    assert_failed(&res, SR_CODE_TIMEOUT, "never settles");
+    assert_failed(&res, SR_JOB_TIMEOUT, "never settles");
     assert_int_equal(json_array_size(res.logs), 1);
     assert_true(res.discard);
     sr_js_result_fini(&res);
@@ -739,7 +740,7 @@ test_unserialisable_output_is_output_not_json(void **state)
     for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
         struct sr_js_result res;
         run(scripts[i], &res);
-        assert_failed(&res, SR_CODE_OUTPUT_NOT_JSON, NULL);
+        assert_failed(&res, SR_JOB_OUTPUT_NOT_JSON, NULL);
         sr_js_result_fini(&res);
     }
 }
@@ -750,7 +751,7 @@ test_large_output_is_output_too_large(void **state)
     (void)state;
     struct sr_js_result res;
     run("function main() { return {data: 'x'.repeat(1024 * 1024)}; }", &res);
-    assert_failed(&res, SR_CODE_OUTPUT_TOO_LARGE, "output is at least 1048587 bytes of JSON");
+    assert_failed(&res, SR_JOB_OUTPUT_TOO_LARGE, "output is at least 1048587 bytes of JSON");
     sr_js_result_fini(&res);
     run("function main() { return 'x'.repeat(1024 * 1024 - 13); }", &res); /* exactly the cap */
     assert_true(res.ok);
@@ -770,7 +771,7 @@ test_large_input_is_input_too_large(void **state)
     input[n] = '\0';
     struct sr_js_result res;
     run_full("function main() {}", input, NULL, &res);
-    assert_failed(&res, SR_CODE_INPUT_TOO_LARGE, "the limit is 1048576 bytes");
+    assert_failed(&res, SR_JOB_INPUT_TOO_LARGE, "the limit is 1048576 bytes");
     sr_js_result_fini(&res);
     input[n - 1] = '\0'; /* exactly the cap */
     run_full("function main(i) { return i; }", input, NULL, &res);

@@ -575,8 +575,9 @@ static sr_status
 recover(sr_engine *eng, sr_err *err)
 {
     interrupt_each(eng); /* what it could not do, the sweep below does (no receipt) */
-    json_t *res = json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
-                            SR_CODE_INTERRUPTED, "message", INTERRUPTED_MSG, "gas_used", 0);
+    json_t *res =
+        json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
+                  sr_job_code_name(SR_JOB_INTERRUPTED), "message", INTERRUPTED_MSG, "gas_used", 0);
     char *text = res ? sr_json_dumps(res, JSON_COMPACT) : NULL;
     json_decref(res);
     if (!text)

@@ -153,18 +153,18 @@ sr_js_result_fini(struct sr_js_result *res)
 }
 
 void
-sr_js__fail_take(struct sr_js_result *res, const char *code, char *msg)
+sr_js__fail_take(struct sr_js_result *res, enum sr_job_code code, char *msg)
 {
     sr_js__free_secure(res->error_message);
     sr_js__free_secure(res->output_json);
     res->output_json = NULL;
     res->ok = false;
-    res->error_code = code;
+    res->code = code;
     res->error_message = msg ? msg : strdup("out of memory describing the error");
 }
 
 void
-sr_js__fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
+sr_js__fail(struct sr_js_result *res, enum sr_job_code code, const char *fmt, ...)
 {
     char msg[SR_ERR_MSG_MAX];
     va_list ap;
@@ -257,7 +257,7 @@ apply_limits(struct sr_js__run *run, struct sr_js_result *res)
 {
     const struct sr_js_job *job = run->job;
     if (run->stop == SR_JS__STOP_MEMORY) {
-        sr_js__fail(res, SR_CODE_MEMORY_LIMIT,
+        sr_js__fail(res, SR_JOB_MEMORY_LIMIT,
                     "memory limit exceeded: the job process used %llu MiB, the limit is %llu MiB",
                     (unsigned long long)(run->stop_rss / SR_MIB),
                     (unsigned long long)(job->memory_bytes / SR_MIB));
@@ -266,7 +266,7 @@ apply_limits(struct sr_js__run *run, struct sr_js_result *res)
         /* a job that ended between two checks past its budget has not
          * completed within it; a specific failure (too large, ...) stays */
         sr_js__fail(
-            res, SR_CODE_GAS_EXHAUSTED,
+            res, SR_JOB_GAS_EXHAUSTED,
             "CPU budget exhausted: the script used %llu us of CPU, the limit (gas_limit) is "
             "%llu us",
             (unsigned long long)res->gas_used, (unsigned long long)job->cpu_limit_us);
@@ -288,14 +288,14 @@ compile_check(struct sr_js__run *run, struct sr_js_result *res)
     JSValueRef exc = NULL;
     sr_err e;
     if (sr_js__string_new(run->job->script, run->job->script_len, &src, &e) != SR_OK) {
-        sr_js__fail(res, SR_CODE_SCRIPT_ERROR, "script: %s", e.msg);
+        sr_js__fail(res, SR_JOB_SCRIPT_ERROR, "script: %s", e.msg);
         return NULL;
     }
     JSStringRef url = JSStringCreateWithUTF8CString(SR_JS_SOURCE_URL);
     bool ok = JSCheckScriptSyntax(ctx, src, url, 1, &exc);
     JSStringRelease(url);
     if (!ok) {
-        sr_js__fail_take(res, SR_CODE_SCRIPT_ERROR, sr_js__describe(ctx, exc, NULL));
+        sr_js__fail_take(res, SR_JOB_SCRIPT_ERROR, sr_js__describe(ctx, exc, NULL));
         JSStringRelease(src);
         return NULL;
     }
@@ -312,7 +312,7 @@ evaluate(struct sr_js__run *run, JSStringRef src, struct sr_js_result *res)
     (void)JSEvaluateScript(ctx, src, NULL, url, 1, &exc);
     JSStringRelease(url);
     if (exc)
-        sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
+        sr_js__fail_take(res, SR_JOB_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
     return exc == NULL;
 }
 
@@ -371,25 +371,25 @@ await_value(struct sr_js__run *run, const char *name, JSValueRef v, JSValueRef *
         if (!exc)
             (void)JSObjectCallAsFunction(ctx, sr_js__obj(then), sr_js__obj(v), 2, cbs, &exc);
         if (exc) {
-            sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
+            sr_js__fail_take(res, SR_JOB_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
             return false;
         }
         if (!run->is_settled) {
             sr_js__fail(
-                res, SR_CODE_TIMEOUT,
+                res, SR_JOB_TIMEOUT,
                 "the promise returned by '%s' never settles: nothing left to run can resolve "
                 "or reject it (jobs have no timers or I/O)",
                 name);
             return false;
         }
         if (!run->is_fulfilled) {
-            sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR,
+            sr_js__fail_take(res, SR_JOB_EXECUTION_ERROR,
                              sr_js__describe(ctx, run->settled_value, "promise rejected: "));
             return false;
         }
         v = run->settled_value;
     }
-    sr_js__fail(res, SR_CODE_EXECUTION_ERROR,
+    sr_js__fail(res, SR_JOB_EXECUTION_ERROR,
                 "the result of '%s' is a chain of more than %d thenables", name,
                 SR_JS_MAX_THEN_CHAIN);
     return false;
@@ -410,10 +410,10 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
     JSStringRef json = sr_js__json(ctx, v, &exc);
     if (exc || !json) {
         if (exc)
-            sr_js__fail_take(res, SR_CODE_OUTPUT_NOT_JSON,
+            sr_js__fail_take(res, SR_JOB_OUTPUT_NOT_JSON,
                              sr_js__describe(ctx, exc, "the result cannot be converted to JSON: "));
         else
-            sr_js__fail(res, SR_CODE_OUTPUT_NOT_JSON,
+            sr_js__fail(res, SR_JOB_OUTPUT_NOT_JSON,
                         "the result of '%s' has no JSON form (a function, a symbol, or toJSON() "
                         "returning undefined)",
                         name);
@@ -421,7 +421,7 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
     }
     size_t units = JSStringGetLength(json);
     if (units > SR_MAX_OUTPUT) { /* every UTF-16 unit is at least one byte */
-        sr_js__fail(res, SR_CODE_OUTPUT_TOO_LARGE,
+        sr_js__fail(res, SR_JOB_OUTPUT_TOO_LARGE,
                     "output is at least %zu bytes of JSON, the limit is %u bytes", units,
                     SR_MAX_OUTPUT);
         JSStringRelease(json);
@@ -441,7 +441,7 @@ serialise(struct sr_js__run *run, const char *name, JSValueRef v, struct sr_js_r
         res->ok = res->output_json != NULL;
     } else {
         size_t total = sr_js__string_utf8_len(json) + (is_object ? 0 : 11);
-        sr_js__fail(res, SR_CODE_OUTPUT_TOO_LARGE,
+        sr_js__fail(res, SR_JOB_OUTPUT_TOO_LARGE,
                     "output is %zu bytes of JSON, the limit is %u bytes", total, SR_MAX_OUTPUT);
     }
     sr_buf_fini_secure(&b);
@@ -459,7 +459,7 @@ call_entry(struct sr_js__run *run, const char *name, JSStringRef key, struct sr_
         return;
     bool existed = sr_js__entry_existed(run, key);
     if (existed)
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND,
                     "entry point '%s' is a built-in or host global, not a function the script "
                     "declares: name a function the script declares at its top level",
                     name);
@@ -472,7 +472,7 @@ call_entry(struct sr_js__run *run, const char *name, JSStringRef key, struct sr_
     JSValueRef args[2] = {run->input, run->secrets_js};
     JSValueRef v = JSObjectCallAsFunction(ctx, fn, NULL, 2, args, &exc);
     if (exc) {
-        sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
+        sr_js__fail_take(res, SR_JOB_EXECUTION_ERROR, sr_js__describe(ctx, exc, NULL));
         return;
     }
     if (!await_value(run, name, v, &v, res))
@@ -486,7 +486,7 @@ run_guest(struct sr_js__run *run, const char *name, struct sr_js_result *res)
 {
     JSStringRef key = NULL;
     if (sr_js__string_new(name, strlen(name), &key, NULL) != SR_OK) {
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point name is not valid UTF-8");
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND, "entry point name is not valid UTF-8");
         return;
     }
     call_entry(run, name, key, res);
@@ -499,14 +499,14 @@ check_job(const struct sr_js_job *job, const char *name, struct sr_js_result *re
 {
     size_t n = job->input_json ? strnlen(job->input_json, SR_MAX_INPUT + 1) : 0;
     if (n > SR_MAX_INPUT) {
-        sr_js__fail(res, SR_CODE_INPUT_TOO_LARGE,
+        sr_js__fail(res, SR_JOB_INPUT_TOO_LARGE,
                     "input is more than %u bytes of JSON, the limit is %u bytes", SR_MAX_INPUT,
                     SR_MAX_INPUT);
         return false;
     }
     size_t len = strnlen(name, SR_MAX_ENTRY_POINT + 1);
     if (len == 0 || len > SR_MAX_ENTRY_POINT) {
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND,
                     "entry point name must be 1 to %d bytes, got %s", SR_MAX_ENTRY_POINT,
                     len ? "a longer one" : "an empty one");
         return false;
@@ -567,7 +567,7 @@ sr_js_run(sr_js_vm *vm, const struct sr_js_job *job, struct sr_js_result *res, s
         if (watch)
             JSContextGroupClearExecutionTimeLimit(vm->group);
         apply_limits(&run, res);
-        if (res->error_code && strcmp(res->error_code, SR_CODE_TIMEOUT) == 0)
+        if (res->code == SR_JOB_TIMEOUT)
             res->discard = true;
     } else {
         (void)sr_err_wrap(err, "setting up the job's JavaScript context");

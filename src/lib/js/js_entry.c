@@ -239,7 +239,7 @@ lexical_value(struct sr_js__run *run, JSStringRef key, struct sr_js_result *res)
     sr_buf_init(&src, (size_t)PROBE_MAX_RATIO * job->script_len + PROBE_SLACK);
     sr_err e;
     if (sr_js__probe_source(ctx, job->script, job->script_len, &src, &e) != SR_OK) {
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point lookup: %s", e.msg);
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND, "entry point lookup: %s", e.msg);
         sr_buf_fini(&src);
         return NULL;
     }
@@ -255,7 +255,7 @@ lexical_value(struct sr_js__run *run, JSStringRef key, struct sr_js_result *res)
     if (exc) {
         /* only a termination (CPU or memory limit) reaches here: the probe
          * catches everything it can */
-        sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR,
+        sr_js__fail_take(res, SR_JOB_EXECUTION_ERROR,
                          sr_js__describe(ctx, exc, "looking up the entry point: "));
         return NULL;
     }
@@ -302,7 +302,7 @@ sr_js__find_entry(struct sr_js__run *run, const char *name, JSStringRef key,
     if (JSObjectHasProperty(ctx, global, key)) {
         v = JSObjectGetProperty(ctx, global, key, &exc); /* a getter is the script's own code */
         if (exc) {
-            sr_js__fail_take(res, SR_CODE_EXECUTION_ERROR,
+            sr_js__fail_take(res, SR_JOB_EXECUTION_ERROR,
                              sr_js__describe(ctx, exc, "reading the entry point threw: "));
             return NULL;
         }
@@ -313,22 +313,22 @@ sr_js__find_entry(struct sr_js__run *run, const char *name, JSStringRef key,
         size_t len = strlen(name);
         if (next_word(name, len, &i, &at, &n) && at == 0 && n == len)
             v = lexical_value(run, key, res);
-        if (res->error_code)
+        if (res->code != SR_JOB_OK)
             return NULL;
     }
     if (!v || JSValueIsUndefined(ctx, v)) {
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND,
                     "entry point '%s' is not defined: the script must declare function "
                     "%s(input, secrets) at its top level",
                     name, name);
         return NULL;
     }
     if (!JSValueIsObject(ctx, v) || !JSObjectIsFunction(ctx, sr_js__obj(v))) {
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND, "entry point '%s' is not a function", name);
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND, "entry point '%s' is not a function", name);
         return NULL;
     }
     if (!sr_js__is_script_function(run, sr_js__obj(v))) {
-        sr_js__fail(res, SR_CODE_ENTRY_POINT_NOT_FOUND,
+        sr_js__fail(res, SR_JOB_ENTRY_POINT_NOT_FOUND,
                     "entry point '%s' is a built-in, host, bound or proxy function, not one "
                     "written in the script: declare function %s(input, secrets) in the script",
                     name, name);

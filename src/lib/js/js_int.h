@@ -102,10 +102,10 @@ int64_t sr_js__cpu_us(void);
 
 /* Marks the job failed with 'code' and a message (printf format). A second
  * failure replaces the first (limits override what they caused). */
-void sr_js__fail(struct sr_js_result *res, const char *code, const char *fmt, ...)
+void sr_js__fail(struct sr_js_result *res, enum sr_job_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The same, taking an owned message (NULL: out of memory). */
-void sr_js__fail_take(struct sr_js_result *res, const char *code, char *msg);
+void sr_js__fail_take(struct sr_js_result *res, enum sr_job_code code, char *msg);
 
 /* ---- js_backstop.c: the CPU backstop (sr_js_options.cpu_backstop) ---- */
 

@@ -57,10 +57,7 @@ answer_of(const struct sr_js_result *r, const struct sr_job_spec *spec, char *ms
     if (r->ok) {
         a->output = (struct sr_bytes){(const uint8_t *)r->output_json, strlen(r->output_json)};
     } else {
-        enum sr_job_code code = SR_JOB_INTERNAL_ERROR;
-        const char *c = r->error_code ? r->error_code : "";
-        if (!sr_job_code_from_name(c, strlen(c), &code))
-            code = SR_JOB_INTERNAL_ERROR;
+        enum sr_job_code code = r->code != SR_JOB_OK ? r->code : SR_JOB_INTERNAL_ERROR;
         if (code == SR_JOB_GAS_EXHAUSTED && spec->budget_is_timeout)
             sr_runner__fail(a, SR_JOB_TIMEOUT, msg, cap,
                             "the script used its whole time budget (timeout)");

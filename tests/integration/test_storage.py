@@ -654,7 +654,9 @@ class ListingLoadTest(unittest.TestCase):
         self.assertEqual(job["status"], "completed", summary(job))
         self.assertEqual(job["output"], {"result": 1000 * 1000})
         self.assertGreater(len(lat), 20)
-        self.assertLess(max(lat), 0.6, f"bob's slowest PUT took {max(lat):.3f} s "
+        # the old commit held the lock ~4 s here; a loaded 2-core machine
+        # can stall any request for a fraction of a second, so the bound is 2 s
+        self.assertLess(max(lat), 2.0, f"bob's slowest PUT took {max(lat):.3f} s "
                                        f"(of {len(lat)}) while alice's job committed")
 
 

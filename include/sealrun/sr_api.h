@@ -4,12 +4,16 @@
  * server around it.
  *
  * The router is pure (no sockets): tests and the fuzzer call
- * sr_api_dispatch() directly. The server runs one thread per connection;
- * everything here is thread-safe.
+ * sr_api_dispatch() directly. The server is event-driven: a few I/O threads
+ * read requests and write answers for every connection, and a bounded pool
+ * of request threads runs the router on complete requests only, so a slow
+ * client costs a socket and a little memory, never a thread
+ * (docs/security-model.md, "The HTTP edge"). Everything here is thread-safe.
  */
 #ifndef SR_API_H
 #define SR_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -19,6 +23,14 @@
 
 typedef struct sr_api sr_api;
 typedef struct sr_server sr_server;
+/* The limiter of failed authentication per client address (guard.c). */
+typedef struct sr_api_guard sr_api_guard;
+
+/* A client's network address, as the socket gave it (never from a header). */
+struct sr_api_client {
+    int family;       /* 0 = unknown (tests, the fuzzer), AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+};
 
 struct sr_api_request {
     const char *method;        /* "GET", "POST", ... */
@@ -29,8 +41,10 @@ struct sr_api_request {
     const char *content_type;  /* the Content-Type header, or NULL */
     const char *body;          /* borrowed, body_len bytes (<= sr_api_body_limit()) */
     size_t body_len;
-    const char *query_prefix; /* ?prefix= (GET /storage/{ns}), or NULL */
-    const char *query_after;  /* ?after=, or NULL */
+    const char *query_prefix;    /* ?prefix= (GET /storage/{ns}), or NULL */
+    const char *query_after;     /* ?after=, or NULL */
+    struct sr_api_client client; /* the peer of the connection */
+    sr_api_guard *guard;         /* borrowed; limits failed authentication; NULL = none */
 };
 
 struct sr_api_response {
@@ -39,6 +53,7 @@ struct sr_api_response {
     char *text;      /* owned: a body already serialised (job objects), text_len bytes plus a NUL */
     size_t text_len;
     unsigned retry_after; /* seconds for a Retry-After header; 0 = none */
+    bool authenticated;   /* a bearer token was accepted for this request */
 };
 
 /* Borrows engine and store (both outlive the api). Returns owned: sr_api_free(). */
@@ -61,19 +76,29 @@ const char *sr_api_error_code(unsigned http_status);
 /* Builds an error body. Returns owned. */
 json_t *sr_api_error_body(unsigned http_status, const char *message);
 
+/* Zero means the default named in the comment (docs/limits.md lists them). */
 struct sr_server_config {
-    const char *host;              /* numeric IPv4 or IPv6 address to bind */
-    uint16_t port;                 /* 0 = pick a free port */
-    unsigned max_connections;      /* 0 = 512 */
-    unsigned connection_timeout_s; /* idle connections closed after; 0 = 60 */
+    const char *host;                  /* numeric IPv4 or IPv6 address to bind */
+    uint16_t port;                     /* 0 = pick a free port */
+    unsigned max_connections;          /* open connections; 0 = SR_HTTP_DEFAULT_CONNECTIONS */
+    unsigned connection_timeout_s;     /* no progress at all for this long closes; 0 = 60 */
+    unsigned max_connections_per_addr; /* 0 = SR_HTTP_DEFAULT_CONNECTIONS_PER_ADDR */
+    unsigned header_timeout_s; /* request line and headers, in total; 0 = SR_HTTP_DEFAULT_... */
+    unsigned body_timeout_s;   /* a request body, and an answer, in total; 0 = default */
+    unsigned request_threads;  /* threads running the router; 0 = SR_HTTP_DEFAULT_THREADS */
+    unsigned auth_failures_per_min; /* per address before 429; 0 = SR_HTTP_DEFAULT_AUTH_FAIL */
 };
 
-/* Starts listening (threads start here). Borrows api. Returns owned. */
+/* Starts listening (threads start here). Borrows api. Returns owned. SR_EINVAL
+ * for a bad address or a limit out of range (the message names it), SR_EIO
+ * when the address cannot be bound. */
 sr_status sr_server_new(const struct sr_server_config *cfg, sr_api *api, sr_server **out,
                         sr_err *err);
 /* The port actually bound. */
 uint16_t sr_server_port(const sr_server *srv);
-/* Stops accepting and waits for connections to end. NULL is a no-op. */
+/* Stops accepting, answers requests that arrive from now on with 503, waits
+ * for the requests being run to be answered, and closes every connection.
+ * NULL is a no-op. */
 void sr_server_free(sr_server *srv);
 
 #endif /* SR_API_H */

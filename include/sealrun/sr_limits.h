@@ -52,6 +52,51 @@
 #define SR_MAX_PAGE 100
 /* crypto.randomBytes(n). */
 #define SR_MAX_RANDOM_BYTES 1024
+/* Bytes of a bearer token that are looked up at all (real ones are 47). */
+#define SR_MAX_TOKEN_TEXT 256
+/* The HTTP edge (docs/limits.md, "HTTP"; sealrund options in brackets).
+ * Open connections [--max-connections]: each costs a socket and at most
+ * SR_HTTP_CONN_MEMORY, never a thread. When they are all open, a new one
+ * takes the place of the oldest that has not yet presented a valid token. */
+#define SR_HTTP_DEFAULT_CONNECTIONS 1024
+#define SR_HTTP_MAX_CONNECTIONS 16384
+/* Open connections from one address [--max-connections-per-address]: one
+ * client cannot take the whole table; a NAT of a few dozen users fits. */
+#define SR_HTTP_DEFAULT_CONNECTIONS_PER_ADDR 32
+/* Seconds for a request's line and headers to arrive in full, counted from
+ * the connection's accept or from the previous answer [--header-timeout],
+ * and for its body to arrive in full, or an answer to be taken by the client
+ * [--body-timeout]: totals, not per byte, so trickling does not extend them.
+ * 60 s carries a 16 MiB module at 2.3 Mbit/s. */
+#define SR_HTTP_DEFAULT_HEADER_TIMEOUT_S 10
+#define SR_HTTP_DEFAULT_BODY_TIMEOUT_S 60
+#define SR_HTTP_MAX_TIMEOUT_S 3600
+/* Threads running requests whose token was checked [--request-threads]; a
+ * synchronous job holds one for its run. Requests beyond them wait in order. */
+#define SR_HTTP_DEFAULT_THREADS 128
+/* Threads for everything unauthenticated: checking a token the server has
+ * not seen lately, the public endpoints, and the answers to requests without
+ * a valid token. They are apart so that such requests never wait for, or
+ * hold, the threads of authenticated users. */
+#define SR_HTTP_GATE_THREADS 4
+/* Failed authentications per client address and minute, also the burst,
+ * before 429 [--auth-failures-per-minute]; successes cost nothing. */
+#define SR_HTTP_DEFAULT_AUTH_FAIL 30
+/* Addresses the limiter remembers, and tokens the server knows were valid
+ * lately (to pick the thread lane without a store lookup), each for this
+ * long. */
+#define SR_HTTP_GUARD_SLOTS 4096
+#define SR_HTTP_KNOWN_TOKENS 1024
+#define SR_HTTP_KNOWN_TOKEN_MS 60000
+/* Request parsing (RFC 9112): the request target (414 beyond), one header
+ * line and all of them (431 beyond), query parameters (400 beyond). The
+ * parser's own buffer of SR_HTTP_CONN_MEMORY is the backstop. */
+#define SR_HTTP_MAX_TARGET 8192
+#define SR_HTTP_MAX_FIELD_LINE 8192
+#define SR_HTTP_MAX_FIELDS 100
+#define SR_HTTP_MAX_HEADER_BYTES (32u * 1024u)
+#define SR_HTTP_MAX_QUERY_PARAMS 32
+#define SR_HTTP_CONN_MEMORY (64u * 1024u)
 /* IPC frames between supervisor and job process: request (script + input +
  * secrets) and response (output + logs + error) with room for framing. */
 #define SR_MAX_IPC_FRAME (24u * SR_MIB)

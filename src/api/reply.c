@@ -48,16 +48,24 @@ sr_api_error_code(unsigned http_status)
         return "not_found";
     case 405:
         return "method_not_allowed";
+    case 408:
+        return "request_timeout";
     case 409:
         return "conflict";
     case 413:
         return "payload_too_large";
+    case 414:
+        return "uri_too_long";
     case 422:
         return "guest_error";
     case 429:
         return "too_many_requests";
+    case 431:
+        return "header_fields_too_large";
     case 503:
         return "unavailable";
+    case 505:
+        return "http_version_not_supported";
     default:
         return "internal_error";
     }

@@ -64,7 +64,9 @@ sr_api__reply_status(struct sr_api_response *resp, const sr_err *e, const char *
     sr_api__reply_error(resp, st, e->msg);
 }
 
-/* Returns the owner (owned) or NULL after filling a 401/503 response. */
+/* Returns the owner (owned) or NULL after filling a 401/429/503 response.
+ * An address over its limit of failed attempts (req->guard, guard.c) gets
+ * 429 before its token is looked at; successes cost nothing. */
 static char *
 authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
 {
@@ -74,10 +76,21 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
                             "missing bearer token: send 'Authorization: Bearer <token>'");
         return NULL;
     }
+    int64_t now_ms = sr_mono_us() / 1000;
+    unsigned wait_s = sr_api__guard_wait(req->guard, &req->client, now_ms);
+    if (wait_s) {
+        char msg[128];
+        (void)snprintf(msg, sizeof(msg),
+                       "too many failed authentications from this address; retry in %u s", wait_s);
+        sr_api__reply_error(resp, 429, msg);
+        resp->retry_after = wait_s;
+        return NULL;
+    }
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
-    if (!*tok || strlen(tok) > 256) {
+    if (!*tok || strlen(tok) > SR_MAX_TOKEN_TEXT) {
+        sr_api__guard_failed(req->guard, &req->client, now_ms);
         sr_api__reply_error(resp, 401, "invalid or revoked token");
         return NULL;
     }
@@ -87,6 +100,7 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
     sr_err e = {0};
     sr_status rc = sr_store_token_owner(api->store, hash, &owner, &e);
     if (rc == SR_ENOTFOUND) {
+        sr_api__guard_failed(req->guard, &req->client, now_ms);
         sr_api__reply_error(resp, 401, "invalid or revoked token");
         return NULL;
     }
@@ -94,7 +108,14 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
         sr_api__reply_status(resp, &e, "checking a token");
         return NULL;
     }
+    resp->authenticated = true;
     return owner;
+}
+
+char *
+sr_api__authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    return authenticate(api, req, resp);
 }
 
 static void

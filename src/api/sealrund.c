@@ -58,6 +58,19 @@ static const char usage[] =
     "                            allows them (default on)\n"
     "  --storage-max-namespaces N  storage namespaces per user (default 100, at most 10000)\n"
     "  --storage-max-owner-bytes N  storage bytes per user, all namespaces (default 67108864)\n"
+    "  --max-connections N       open HTTP connections (default 1024; when all are open a\n"
+    "                            new one replaces the oldest that never sent a valid token)\n"
+    "  --max-connections-per-address N\n"
+    "                            open connections from one client address (default 32)\n"
+    "  --header-timeout S        seconds for a request's line and headers to arrive in\n"
+    "                            full, in total, however slowly they trickle (default 10)\n"
+    "  --body-timeout S          seconds for a request body to arrive in full, and for an\n"
+    "                            answer to be taken by the client, in total (default 60)\n"
+    "  --request-threads N       threads running authenticated requests; a synchronous job\n"
+    "                            holds one while it runs (default 128)\n"
+    "  --auth-failures-per-minute N\n"
+    "                            failed authentications per client address (and in a burst)\n"
+    "                            before 429 with Retry-After (default 30)\n"
     "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
     "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
     "  --tsm-root PATH           configfs-tsm report directory (default\n"
@@ -76,6 +89,7 @@ struct opts {
     struct sr_engine_config eng;
     enum sr_attest_provider attestation;
     const char *tsm_root; /* NULL: SR_ATTEST_TSM_ROOT */
+    struct sr_server_config http;
 };
 
 /* What receipts are signed with; freed after the engine. */
@@ -153,10 +167,44 @@ parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
     return SR_OK;
 }
 
+/* The HTTP edge's options (docs/limits.md, "HTTP"). True when argv[*i] is
+ * one of them; *rc is then 0 or the usage error's exit code. */
+static bool
+parse_http_opt(const char *a, int *i, int argc, char **argv, struct sr_server_config *h, int *rc)
+{
+    const struct {
+        const char *name;
+        int64_t max;
+        unsigned *dst;
+    } opts[] = {
+        {"--max-connections", SR_HTTP_MAX_CONNECTIONS, &h->max_connections},
+        {"--max-connections-per-address", SR_HTTP_MAX_CONNECTIONS, &h->max_connections_per_addr},
+        {"--header-timeout", SR_HTTP_MAX_TIMEOUT_S, &h->header_timeout_s},
+        {"--body-timeout", SR_HTTP_MAX_TIMEOUT_S, &h->body_timeout_s},
+        {"--request-threads", 4096, &h->request_threads},
+        {"--auth-failures-per-minute", 60000, &h->auth_failures_per_min},
+    };
+    *rc = 0;
+    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+        const char *v = sr_opt_value(a, opts[k].name, i, argc, argv);
+        if (!v)
+            continue;
+        sr_err e = {0};
+        int64_t n;
+        if (sr_parse_i64(v, 1, opts[k].max, opts[k].name, &n, &e) != SR_OK)
+            *rc = die_usage(e.msg, v);
+        else
+            *opts[k].dst = (unsigned)n;
+        return true;
+    }
+    return false;
+}
+
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
     sr_err e = {0};
+    int rc = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v;
@@ -229,6 +277,9 @@ parse_args(int argc, char **argv, struct opts *o)
             if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-owner-bytes", &n, &e) != SR_OK)
                 return die_usage(e.msg, v);
             o->eng.storage_max_owner_bytes = (uint64_t)n;
+        } else if (parse_http_opt(a, &i, argc, argv, &o->http, &rc)) {
+            if (rc)
+                return rc;
         } else if ((v = sr_opt_value(a, "--attestation", &i, argc, argv))) {
             if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
                 return die_usage("--attestation must be 'none' or 'tdx', got", v);
@@ -393,9 +444,10 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     sr_server *srv = NULL;
     sr_err e = {0};
     int code = 1;
+    o->http.host = o->host;
+    o->http.port = o->port;
     if (sr_api_new(eng, store, &api, &e) != SR_OK ||
-        sr_server_new(&(struct sr_server_config){.host = o->host, .port = o->port}, api, &srv,
-                      &e) != SR_OK) {
+        sr_server_new(&o->http, api, &srv, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }

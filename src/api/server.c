@@ -11,8 +11,8 @@
  *      target, the header block and the framing (edge.c), and answers a
  *      violation with 400/414/431/505 and Connection: close. A request with
  *      a body whose token this server has not seen valid lately is
- *      suspended while the gate lane checks the token (lane thread), so no
- *      body is buffered for a client without a valid token;
+ *      suspended while the gate lane checks the token (lane thread); without
+ *      a valid token it is answered without its body ever being read;
  *   3. the body is buffered up to sr_api_body_limit() (413 beyond);
  *   4. the request is suspended and queued on the main lane (a token known
  *      to be valid) or the gate lane (everything else); a lane thread runs
@@ -159,7 +159,10 @@ now_ms(void)
     return sr_mono_us() / 1000;
 }
 
-/* Gate lane: is the token valid? Before the body is read. */
+/* Gate lane, before a body is read: is the token valid? If not, the
+ * router answers the request as it stands, without its body (401 for an
+ * endpoint that needs a token, 404 or 405 for the others); the attempt was
+ * counted once, here. */
 static void
 check_token(struct sr_server__task *t)
 {
@@ -170,6 +173,11 @@ check_token(struct sr_server__task *t)
         free(owner);
         rc->main_lane = true;
         sr_api__guard_token_ok(srv->guard, rc->token_hash, now_ms());
+    } else if (rc->resp.status == 401) {
+        json_decref(rc->resp.body);
+        struct sr_api_request bodiless = rc->req;
+        bodiless.guard = NULL;
+        sr_api_dispatch(srv->api, &bodiless, &rc->resp);
     }
     rc->stage = ST_CHECKED;
     MHD_resume_connection(rc->c);

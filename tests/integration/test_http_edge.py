@@ -289,16 +289,20 @@ class StrictParsingTest(unittest.TestCase):
 
     def test_no_body_is_read_without_a_valid_token(self):
         """The answer comes right after the headers: the 1 MiB body is never
-        sent, and nothing waits for it."""
-        for auth in (b"", b"Authorization: Bearer srt_not_a_token\r\n"):
+        sent, and nothing waits for it. The router still says what it would
+        say without a token: 401 where one is needed, else 404 or 405."""
+        for auth, path, status in ((b"", b"/execute", 401),
+                                   (b"Authorization: Bearer srt_not_a_token\r\n", b"/execute", 401),
+                                   (b"", b"/nope", 404), (b"", b"/attestation", 405),
+                                   (b"Authorization: Basic eDp5\r\n", b"/secrets/K", 401)):
             s = connect(self.d)
             t0 = time.time()
-            s.sendall(b"POST /execute HTTP/1.1\r\nHost: t\r\n" + auth +
+            s.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: t\r\n" + auth +
                       b"Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n")
             raw, closed = read_all(s, 10)
             s.close()
             self.assertLess(time.time() - t0, 5)
-            self.assertEqual(parse(raw)[0][0], 401)
+            self.assertEqual(parse(raw)[0][0], status, path)
             self.assertTrue(closed)
 
 
@@ -610,6 +614,30 @@ class FullTableTest(unittest.TestCase):
             member.close()
             for s in socks:
                 s.close()
+
+
+class OptionsTest(unittest.TestCase):
+    def test_options_are_checked_and_documented(self):
+        import subprocess
+        from harness import ENV, SEALRUND
+        helptext = subprocess.run([SEALRUND, "--help"], capture_output=True, text=True,
+                                  env=ENV).stdout
+        for opt in ("--max-connections N", "--max-connections-per-address N",
+                    "--header-timeout S", "--body-timeout S", "--request-threads N",
+                    "--auth-failures-per-minute N"):
+            self.assertIn(opt, helptext)
+        for args, text in ((["--header-timeout", "0"], "--header-timeout must be 1..3600, got 0"),
+                           (["--body-timeout", "99999"], "--body-timeout must be 1..3600"),
+                           (["--max-connections", "x"], "--max-connections"),
+                           (["--max-connections-per-address=0"],
+                            "--max-connections-per-address must be 1..16384"),
+                           (["--request-threads", "-1"], "--request-threads"),
+                           (["--auth-failures-per-minute", "0"], "--auth-failures-per-minute")):
+            p = subprocess.run([SEALRUND, *args, "--listen", "127.0.0.1:0", "--dev",
+                                "--data-dir", "/nonexistent/never-created"],
+                               capture_output=True, text=True, env=ENV, timeout=60)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(text, p.stderr)
 
 
 if __name__ == "__main__":

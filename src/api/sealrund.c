@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "sealrun/sr_api.h"
@@ -437,6 +438,26 @@ identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err
     return SR_OK;
 }
 
+/* Every HTTP connection is a descriptor: raise the soft limit on open files
+ * to what --max-connections needs (its slack of 1/8 + 16 for connections
+ * being replaced, plus 512 for the store, job channels and logs) when the
+ * hard limit allows, and say so when it does not. */
+static void
+room_for_connections(const struct sr_server_config *h)
+{
+    unsigned maxc = h->max_connections ? h->max_connections : SR_HTTP_DEFAULT_CONNECTIONS;
+    rlim_t want = (rlim_t)maxc + maxc / 8 + 16 + 512;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+        sr_log(SR_LOG_WARN, "sealrund",
+               "open files are limited to %llu; --max-connections %u needs about %llu (raise "
+               "ulimit -n)",
+               (unsigned long long)rl.rlim_cur, maxc, (unsigned long long)want);
+}
+
 static int
 serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
 {
@@ -446,6 +467,7 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     int code = 1;
     o->http.host = o->host;
     o->http.port = o->port;
+    room_for_connections(&o->http);
     if (sr_api_new(eng, store, &api, &e) != SR_OK ||
         sr_server_new(&o->http, api, &srv, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);

@@ -25,7 +25,6 @@
  */
 #include "server_int.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +188,7 @@ sr_server__conns_start(struct sr_server__conns *t, sr_err *err)
 {
     int rc = pthread_create(&t->watchdog, NULL, watchdog_main, t);
     if (rc != 0)
-        return sr_err_set(err, SR_EIO, "cannot start the connection watchdog: %s", strerror(rc));
+        return sr_err_set(err, SR_EIO, "cannot start the connection watchdog (error %d)", rc);
     t->started = true;
     return SR_OK;
 }

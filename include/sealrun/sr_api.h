@@ -92,7 +92,7 @@ struct sr_server_config {
 /* Starts listening (threads start here). Borrows api. Returns owned. SR_EINVAL
  * for a bad address or a limit out of range (the message names it), SR_EIO
  * when the address cannot be bound. */
-sr_status sr_server_new(const struct sr_server_config *cfg, sr_api *api, sr_server **out,
+sr_status sr_server_new(const struct sr_server_config *in, sr_api *api, sr_server **out,
                         sr_err *err);
 /* The port actually bound. */
 uint16_t sr_server_port(const sr_server *srv);

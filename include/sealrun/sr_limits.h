@@ -94,7 +94,7 @@
 #define SR_HTTP_MAX_TARGET 8192
 #define SR_HTTP_MAX_FIELD_LINE 8192
 #define SR_HTTP_MAX_FIELDS 100
-#define SR_HTTP_MAX_HEADER_BYTES (32u * 1024u)
+#define SR_HTTP_MAX_HEADER_BYTES 32768u
 #define SR_HTTP_MAX_QUERY_PARAMS 32
 #define SR_HTTP_CONN_MEMORY (64u * 1024u)
 /* IPC frames between supervisor and job process: request (script + input +

@@ -239,7 +239,10 @@ shown(char *out, size_t cap, const char *p, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n && o + 1 < cap; i++) {
         unsigned char c = (unsigned char)p[i];
-        out[o++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        if (c >= 0x20 && c < 0x7f)
+            out[o++] = p[i];
+        else
+            out[o++] = '?';
     }
     out[o] = '\0';
     return out;

@@ -306,6 +306,29 @@ class StrictParsingTest(unittest.TestCase):
             self.assertTrue(closed)
 
 
+    def test_expect_100_continue_only_with_a_valid_token(self):
+        body = b'{"script":"function main(){ return 2; }"}'
+        head = (b"POST /execute HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b"Expect: 100-continue\r\nConnection: close\r\nContent-Length: " +
+                str(len(body)).encode() + b"\r\n")
+        s = connect(self.d)
+        s.sendall(head + b"Authorization: Bearer srt_not_a_token\r\n\r\n")
+        raw, closed = read_all(s, 10)
+        s.close()
+        self.assertTrue(raw.startswith(b"HTTP/1.1 401 "), raw[:40])
+        s = connect(self.d)
+        s.sendall(head + b"Authorization: Bearer " + self.tok.encode() + b"\r\n\r\n")
+        s.settimeout(10)
+        first = s.recv(4096)
+        self.assertTrue(first.startswith(b"HTTP/1.1 100 Continue"), first)
+        s.sendall(body)
+        raw, closed = read_all(s, 30)
+        s.close()
+        answers = parse(raw)
+        self.assertEqual(answers[0][0], 200)
+        self.assertEqual(json.loads(answers[0][2])["output"], {"result": 2})
+
+
 class AuthLimitTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -651,12 +651,14 @@ sr_server_free(sr_server *srv)
 {
     if (!srv)
         return;
-    /* No new connections; requests already queued or running finish and
-     * are answered (later ones get 503); then no connection is suspended,
-     * as MHD_stop_daemon requires. */
+    /* No new connections; requests already queued or running finish (later
+     * ones get 503), so no connection is suspended, as MHD_stop_daemon
+     * requires; their answers are given a moment to leave, since stopping
+     * closes every connection as it stands. */
     MHD_socket lfd = MHD_quiesce_daemon(srv->mhd);
     sr_server__lane_stop(srv->gate_lane);
     sr_server__lane_stop(srv->main_lane);
+    sr_server__conns_drain(&srv->conns, SR_SERVER_DRAIN_MS);
     MHD_stop_daemon(srv->mhd);
     if (lfd != MHD_INVALID_SOCKET)
         close(lfd);

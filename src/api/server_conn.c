@@ -280,6 +280,25 @@ sr_server__conn_prove(struct sr_server__conns *t, struct sr_server__conn *k)
     pthread_mutex_unlock(&t->lock);
 }
 
+void
+sr_server__conns_drain(struct sr_server__conns *t, int64_t timeout_ms)
+{
+    int64_t until = now_ms() + timeout_ms;
+    for (;;) {
+        size_t busy = 0;
+        pthread_mutex_lock(&t->lock);
+        for (size_t i = 0; i < t->cap; i++) {
+            const struct sr_server__conn *k = &t->slots[i];
+            busy += k->c && !k->cut && (k->phase == SR_CONN_RUN || k->phase == SR_CONN_SEND);
+        }
+        pthread_mutex_unlock(&t->lock);
+        if (!busy || now_ms() >= until)
+            return;
+        struct timespec ts = {.tv_nsec = 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 bool
 sr_server__conn_admit(struct sr_server__conns *t)
 {

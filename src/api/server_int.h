@@ -104,6 +104,8 @@ void sr_server__lane_stop(sr_server__lane *l);
 void sr_server__lane_free(sr_server__lane *l);
 
 #define SR_SERVER_LANE_IDLE_S 30
+/* At shutdown: how long answers already made may take to be sent. */
+#define SR_SERVER_DRAIN_MS 5000
 
 /* --- server_conn.c: every open connection and its deadline ---------------- */
 
@@ -170,6 +172,9 @@ void sr_server__conn_phase(struct sr_server__conns *t, struct sr_server__conn *k
                            enum sr_conn_phase phase);
 /* Marks the connection as carrying a valid token: never replaced. */
 void sr_server__conn_prove(struct sr_server__conns *t, struct sr_server__conn *k);
+/* Waits, at most timeout_ms, until no connection is running a request or
+ * sending an answer (at shutdown, once the lanes are drained). */
+void sr_server__conns_drain(struct sr_server__conns *t, int64_t timeout_ms);
 /* The accept policy: true when a new connection may be taken, after cutting
  * the oldest unproven idle one if the table is at soft_cap. */
 bool sr_server__conn_admit(struct sr_server__conns *t);

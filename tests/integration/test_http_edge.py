@@ -639,6 +639,34 @@ class FullTableTest(unittest.TestCase):
                 s.close()
 
 
+class StopTest(unittest.TestCase):
+    def test_a_request_running_at_sigterm_is_answered(self):
+        import signal
+        d = Daemon().start()
+        try:
+            tok = d.token("stopper")
+            out = {}
+
+            def job():
+                try:
+                    out["r"] = d.execute(tok, "function main(){ var t = Date.now(); "
+                                              "while (Date.now() - t < 2000) {} return 5; }")
+                except OSError as e:
+                    out["r"] = e
+
+            t = threading.Thread(target=job)
+            t.start()
+            time.sleep(0.7)
+            d.proc.send_signal(signal.SIGTERM)
+            t.join(60)
+            self.assertIsInstance(out["r"], tuple, out["r"])
+            st, body, _ = out["r"]
+            self.assertEqual((st, body["output"]), (200, {"result": 5}))
+            self.assertEqual(d.proc.wait(60), 0)
+        finally:
+            d.cleanup()
+
+
 class OptionsTest(unittest.TestCase):
     def test_options_are_checked_and_documented(self):
         import subprocess

@@ -280,11 +280,8 @@ static unsigned
 check_fields(struct req_ctx *rc, const char *method, const char *version, struct sr_api_framing *fr,
              sr_err *e)
 {
-    struct field_list *l = malloc(sizeof(*l));
-    if (!l) {
-        sr_err_set(e, SR_ENOMEM, "out of memory checking the header fields");
-        return 500;
-    }
+    struct field_list list; /* 3.2 KiB on an I/O thread's stack */
+    struct field_list *l = &list;
     l->n = 0;
     MHD_get_connection_values_n(rc->c, MHD_HEADER_KIND, collect_field, l);
     const union MHD_ConnectionInfo *hs =
@@ -297,7 +294,6 @@ check_fields(struct req_ctx *rc, const char *method, const char *version, struct
                    "field on one line of text");
         st = 400;
     }
-    free(l);
     return st;
 }
 

@@ -45,23 +45,14 @@
 
 /* Keep in sync with ARGS_* in tests/fuzz/wasm_diff_v8.js. No NaN: JavaScript cannot
  * pass a NaN payload through to an argument. */
-static const uint32_t args_i32[DIFF_NARGS] = {
-    0, 1, 0xffffffffu, 0x7fffffffu, 0x80000000u, 31, 32, 63, 64, 0xffffu, 0xffff0000u, 7};
-static const uint64_t args_i64[DIFF_NARGS] = {0,
-                                              1,
-                                              UINT64_MAX,
-                                              0x7fffffffffffffffull,
-                                              0x8000000000000000ull,
-                                              31,
-                                              32,
-                                              63,
-                                              64,
-                                              0xffffffffull,
-                                              0x100000000ull,
-                                              7};
-static const uint32_t args_f32[DIFF_NARGS] = {
-    0x00000000u, 0x80000000u, 0x3f800000u, 0xbf800000u, 0x3f000000u, 0x7f800000u,
-    0xff800000u, 0x4f000000u, 0xcf000000u, 0x3fc00000u, 0x7f7fffffu, 0x00000001u};
+static const uint32_t args_i32[DIFF_NARGS] = {0,  1,  0xffffffffu, 0x7fffffffu, 0x80000000u, 31,
+                                              32, 63, 64,          0xffffu,     0xffff0000u, 7};
+static const uint64_t args_i64[DIFF_NARGS] = {
+    0,  1,  UINT64_MAX, 0x7fffffffffffffffull, 0x8000000000000000ull, 31,
+    32, 63, 64,         0xffffffffull,         0x100000000ull,        7};
+static const uint32_t args_f32[DIFF_NARGS] = {0x00000000u, 0x80000000u, 0x3f800000u, 0xbf800000u,
+                                              0x3f000000u, 0x7f800000u, 0xff800000u, 0x4f000000u,
+                                              0xcf000000u, 0x3fc00000u, 0x7f7fffffu, 0x00000001u};
 static const uint64_t args_f64[DIFF_NARGS] = {
     0x0000000000000000ull, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull,
     0x3fe0000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull, 0x41e0000000000000ull,
@@ -364,8 +355,7 @@ read_all(const char *path, size_t *len)
     const size_t n = buf ? fread(buf, 1, DIFF_MAX_MODULE + 1, f) : 0;
     fclose(f);
     if (buf && n > DIFF_MAX_MODULE) {
-        fprintf(stderr, "wasm_diff_driver: '%s' is larger than %u bytes\n", path,
-                DIFF_MAX_MODULE);
+        fprintf(stderr, "wasm_diff_driver: '%s' is larger than %u bytes\n", path, DIFF_MAX_MODULE);
         free(buf);
         return NULL;
     }

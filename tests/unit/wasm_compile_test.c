@@ -130,11 +130,37 @@ test_dropped_compare_is_not_fused_into_br_if(void **state)
                      7);
 }
 
+/* The same rule for if: the condition is the 0 below the dropped compare. */
+static void
+test_dropped_compare_is_not_fused_into_if(void **state)
+{
+    (void)state;
+    /* i32.const 0; i32.const 1; i32.const 2; i32.lt_s; drop;
+     * if (result i32) i32.const 7 else i32.const 9 end */
+    assert_int_equal(RUN(&ret_i32, NULL, 0x41, 0x00, 0x41, 0x01, 0x41, 0x02, 0x48, 0x1a, 0x04, 0x7f,
+                         0x41, 0x07, 0x05, 0x41, 0x09, 0x0b),
+                     9);
+}
+
+/* i32.eqz inverts a compare only if the compare's result is what it tests. */
+static void
+test_eqz_after_dropped_compare_tests_the_value_below(void **state)
+{
+    (void)state;
+    /* block; i32.const 0; i32.const 1; i32.const 2; i32.lt_s; drop; i32.eqz; br_if 0;
+     * i32.const 7; return; end; i32.const 9 */
+    assert_int_equal(RUN(&ret_i32, NULL, 0x02, 0x40, 0x41, 0x00, 0x41, 0x01, 0x41, 0x02, 0x48, 0x1a,
+                         0x45, 0x0d, 0x00, 0x41, 0x07, 0x0f, 0x0b, 0x41, 0x09),
+                     9);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dropped_compare_is_not_fused_into_br_if),
+        cmocka_unit_test(test_dropped_compare_is_not_fused_into_if),
+        cmocka_unit_test(test_eqz_after_dropped_compare_tests_the_value_below),
     };
     return cmocka_run_group_tests_name("wasm_compile", tests, NULL, NULL);
 }

@@ -11,6 +11,11 @@
       Generates valid modules, runs and compares them, keeps every module that does not
       agree (with both transcripts) in DIR, prints a summary line at the end.
 
+  scripts/wasm-diff.py select --cov-driver D --cov-objdir O --out DIR CANDIDATE.wasm...
+      Picks the fewest candidates (that agree) reaching every line and branch of
+      wasm_compile.c and wasm_exec.c that all of them reach, measured with a driver
+      built with gcc --coverage (docs/wasm.md says how); copies them to DIR.
+
 Generators: 'ttf' is binaryen's `wasm-opt -ttf` on pseudo-random bytes (then one of
 binaryen's optimisation levels, then --denan); 'own' is tests/fuzz/wasm_gen.py, aimed at
 the rules of src/lib/wasm/wasm_compile.c; 'mix' alternates them.
@@ -271,6 +276,59 @@ def cmd_campaign(args):
     return 1 if stats['mismatch'] or stats['timeout'] else 0
 
 
+def coverage_of(driver, objdir, f):
+    """Lines and branches of wasm_compile.c and wasm_exec.c that module f reaches, from a
+    driver built with gcc --coverage whose objects (and .gcda files) are in objdir."""
+    import glob
+    import json
+    for g in glob.glob(os.path.join(objdir, '*.gcda')):
+        os.unlink(g)
+    run([driver, f], ONE_TIMEOUT)
+    feats = set()
+    p = subprocess.run(['gcov', '-b', '--stdout', '--json-format', 'wasm_compile.gcda',
+                        'wasm_exec.gcda'], cwd=objdir, stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, check=False)
+    for doc in p.stdout.decode().splitlines():
+        for src in json.loads(doc)['files']:
+            name = os.path.basename(src['file'])
+            for ln in src['lines']:
+                if ln['count'] > 0:
+                    feats.add((name, ln['line_number']))
+                for k, br in enumerate(ln.get('branches', [])):
+                    if br['count'] > 0:
+                        feats.add((name, ln['line_number'], k))
+    return feats
+
+
+def cmd_select(args):
+    """Greedy set cover: the fewest candidates that reach every line and branch of the
+    compiler and the interpreter that all candidates together reach."""
+    eng = Engines(find_driver(args.driver), args.node)
+    cover = {}
+    for f in args.candidates:
+        verdict = eng.check([f])[0][1]
+        if verdict != 'same':
+            print('skipped %s: %s' % (f, verdict))
+            continue
+        cover[f] = coverage_of(args.cov_driver, args.cov_objdir, f)
+    total = set().union(*cover.values()) if cover else set()
+    chosen, have = [], set()
+    while have != total:
+        f = max(cover, key=lambda k: (len(cover[k] - have), -os.path.getsize(k)))
+        gain = cover[f] - have
+        if len(gain) < args.min_gain:
+            break
+        chosen.append(f)
+        have |= gain
+        print('%s: +%d (%d of %d)' % (os.path.basename(f), len(gain), len(have), len(total)))
+    os.makedirs(args.out, exist_ok=True)
+    for f in chosen:
+        shutil.copy(f, os.path.join(args.out, args.prefix + os.path.basename(f)))
+    print('wasm-diff select: %d of %d candidates reach %d of %d lines and branches' %
+          (len(chosen), len(cover), len(have), len(total)))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -288,9 +346,20 @@ def main():
     c.add_argument('--batch', type=int, default=20)
     c.add_argument('--keep')
     c.add_argument('--stats')
+    sl = sub.add_parser('select')
+    sl.add_argument('--driver')
+    sl.add_argument('--node', default='node')
+    sl.add_argument('--cov-driver', required=True)
+    sl.add_argument('--cov-objdir', required=True)
+    sl.add_argument('--out', required=True)
+    sl.add_argument('--prefix', default='')
+    sl.add_argument('--min-gain', type=int, default=1)
+    sl.add_argument('candidates', nargs='+')
     args = ap.parse_args()
     if args.cmd == 'campaign' and not args.count and not args.minutes:
         args.count = 200
+    if args.cmd == 'select':
+        return cmd_select(args)
     return cmd_replay(args) if args.cmd == 'replay' else cmd_campaign(args)
 
 

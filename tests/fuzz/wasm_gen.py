@@ -312,9 +312,27 @@ class Func:
     def rand_types(self, most=2):
         return [self.r.choice(VT) for _ in range(self.r.randint(0, most))]
 
+    def cond(self):
+        """Pushes an i32 condition made by an integer compare (the fused forms)."""
+        r = self.r
+        t = r.choice(['i32', 'i32', 'i64'])
+        self.value(t, 2)
+        if r.random() < 0.5:
+            self.emit('%s.const %d' % (t, r.choice(I32_EDGE if t == 'i32' else I64_EDGE)))
+            self.push(t)
+        else:
+            self.value(t, 2)
+        self.compare(t)
+        if r.random() < 0.2:
+            self.pop()
+            self.emit('i32.eqz')
+            self.push('i32')
+
     def block(self, kind, budget):
         r = self.r
         if kind == 'if':
+            if r.random() < 0.4:
+                self.cond()
             self.ensure(['i32'])
             params = self.pick_params(extra=1)
             has_else = r.random() < 0.6
@@ -337,6 +355,16 @@ class Func:
             self.emit('i32.sub')
             self.emit('global.set $bud')
         self.body(budget)
+        if kind == 'loop' and r.random() < 0.5 and not self.top().unreach:
+            self.fit_end(params)
+            c = r.choice(self.locals_of('i32'))
+            self.emit('local.get %d' % c)
+            self.emit('i32.const 1')
+            self.emit('i32.add')
+            self.emit('local.tee %d' % c)
+            self.emit('i32.const %d' % r.choice([3, 10, 100, 5, 20]))
+            self.emit('i32.%s' % r.choice(['lt_s', 'lt_u', 'ne', 'le_s', 'gt_u']))
+            self.emit('br_if 0')
         self.fit_end(results)
         if kind == 'if' and has_else:
             self.emit_dedent('else')
@@ -373,6 +401,10 @@ class Func:
             self.go_unreachable()
             return
         if kind == 'br_if':
+            self.ensure(lt)
+            a = self.avail()
+            if r.random() < 0.5 and not (a and a[-1] == 'i32' and r.random() < 0.3):
+                self.cond()
             self.ensure(lt + ['i32'])
             self.pop()
             self.emit('br_if %d' % depth)
@@ -549,10 +581,61 @@ class Func:
             return None
         return self.pattern()
 
+    def wide(self):
+        """A block with more than 16 results (the compiler materialises such value lists
+        instead of tracking them), left by a br_if or by its end, then folded to one."""
+        r = self.r
+        n = r.randint(17, 20)
+        self.emit('block (result %s)' % ' '.join(['i32'] * n))
+        self.ctl.append(Frame('block', [], ['i32'] * n, len(self.stack)))
+        for _ in range(n):
+            self.value('i32', 2)
+        if r.random() < 0.7:
+            self.cond()
+            self.pop()
+            self.emit('br_if 0')
+            if r.random() < 0.5:
+                x = r.choice(self.locals_of('i32'))
+                self.emit('i32.const 77')
+                self.emit('local.set %d' % x)
+        self.ctl.pop()
+        self.emit('end')
+        for _ in range(n - 1):
+            self.emit('i32.%s' % r.choice(['add', 'xor', 'sub', 'rotl']))
+            self.pop()
+
+    def tables(self):
+        """table.set/grow/fill/copy/init and elem.drop on table 1, which call_indirect
+        never uses (so no function can reach one with a higher index through it)."""
+        r = self.r
+        g = self.g
+        k = r.randrange(6)
+        idx = lambda: self.emit('i32.const %d' % r.choice([0, 1, 2, 3, 4, 5, 8, -1]))
+        ref = lambda: self.emit(r.choice(['ref.null func', 'ref.func $f%d' % r.randrange(g.nfuncs),
+                                          'i32.const 1\n    table.get 1']))
+        if k == 0:
+            idx(); ref(); self.emit('table.set 1')
+        elif k == 1:
+            ref(); self.emit('i32.const %d' % r.choice([0, 1, 2, 1000, -1]))
+            self.emit('table.grow 1')
+            self.push('i32')
+        elif k == 2:
+            idx(); ref(); idx(); self.emit('table.fill 1')
+        elif k == 3:
+            idx(); idx(); idx(); self.emit('table.copy 1 %d' % r.choice([0, 1]))
+        elif k == 4:
+            idx(); idx(); idx(); self.emit('table.init 1 1')
+        else:
+            self.emit('elem.drop 1')
+
     def pattern(self):
         """Fixed sequences right at the compiler's peepholes, with random operands."""
         r = self.r
-        p = r.randrange(6)
+        p = r.randrange(8)
+        if p == 6:
+            return self.wide()
+        if p == 7:
+            return self.tables()
         t = r.choice(['i32', 'i64'])
         if p == 0:  # issue 9 item 7: the compare is dropped, br_if tests what is below
             self.value('i32', 1)
@@ -661,6 +744,7 @@ class Gen:
         out.append('  (import "env" "log_f64" (func $log_f64 (param f64 i64)))')
         out.append('  (memory (export "mem") 1 %d)' % MAX_PAGES)
         out.append('  (table (export "tab") %d funcref)' % self.table_size)
+        out.append('  (table (export "tab1") 4 funcref)')
         out.append('  (global $bud (export "bud") (mut i32) (i32.const 0))')
         for t in VT:
             out.append('  (global $g%s (export "g%s") (mut %s) (%s.const %s))' % (
@@ -671,6 +755,8 @@ class Gen:
         out.append('  (data "%s")' % ''.join('\\%02x' % b for b in data[:16]))
         out.append('  (elem (i32.const 0) func %s)' % ' '.join(
             '$f%d' % i for i in range(self.nfuncs)))
+        out.append('  (elem func %s)' % ' '.join(
+            '$f%d' % r.randrange(self.nfuncs) for _ in range(3)))
         for i, (p, res) in enumerate(self.funcs_sig):
             f = Func(self, i, p, res)
             out.append(f.render())

@@ -193,6 +193,18 @@ emit_save_slot(struct cc *c, uint32_t k)
     return emit_u(c, k);
 }
 
+/* Forgets the last instruction: no peephole may rewrite or remove it any more. Every
+ * change of the operand stack that emits nothing (drop, a label) must call this or
+ * leave the stack so that fresh_top() fails. */
+static void
+forget_last(struct cc *c)
+{
+    c->last_end = SIZE_MAX;
+    c->last_cmp_op = -1;
+    c->last_const = SIZE_MAX;
+    c->last_cmp_k = SIZE_MAX;
+}
+
 /* SR_WASM_NO_FUEL is defined only by the benchmark build in bench/wasm, which
  * compiles a second copy of the engine without FUEL instructions to measure
  * what metering costs. Production builds never define it. */
@@ -208,8 +220,7 @@ static sr_status
 new_block(struct cc *c)
 {
     /* A block start stays a barrier for the peepholes, as the FUEL instruction made it. */
-    c->last_end = SIZE_MAX;
-    c->last_cmp_op = -1;
+    forget_last(c);
     c->block_head = c->len;
     return SR_OK;
 }
@@ -254,18 +265,6 @@ note_dst(struct cc *c, size_t dst_cell)
     c->last_h = c->h;
     c->last_cmp_op = -1;      /* op_numeric sets it again if this was a compare */
     c->last_const = SIZE_MAX; /* op_const sets it again */
-}
-
-/* Forgets the last instruction: no peephole may rewrite or remove it any more. Every
- * change of the operand stack that emits nothing (drop, a label) must call this or
- * leave the stack so that fresh_top() fails. */
-static void
-forget_last(struct cc *c)
-{
-    c->last_end = SIZE_MAX;
-    c->last_cmp_op = -1;
-    c->last_const = SIZE_MAX;
-    c->last_cmp_k = SIZE_MAX;
 }
 
 /* True if the top of the operand stack is the result of the last instruction emitted,

@@ -357,13 +357,20 @@ class Func:
         self.body(budget)
         if kind == 'loop' and r.random() < 0.5 and not self.top().unreach:
             self.fit_end(params)
-            c = r.choice(self.locals_of('i32'))
+            t = r.choice(['i32', 'i32', 'i64'])
+            c = r.choice(self.locals_of(t))
             self.emit('local.get %d' % c)
-            self.emit('i32.const 1')
-            self.emit('i32.add')
+            self.emit('%s.const 1' % t)
+            self.emit('%s.add' % t)
             self.emit('local.tee %d' % c)
-            self.emit('i32.const %d' % r.choice([3, 10, 100, 5, 20]))
-            self.emit('i32.%s' % r.choice(['lt_s', 'lt_u', 'ne', 'le_s', 'gt_u']))
+            if t == 'i32' and r.random() < 0.5:  # the compare-with-constant form
+                self.emit('i32.const %d' % r.choice([3, 10, 100, 5, 20]))
+            else:  # the two-slot form: the bound comes from a global
+                self.emit('global.get $g%s' % t)
+                self.emit('%s.const 15' % t)
+                self.emit('%s.and' % t)
+            self.emit('%s.%s' % (t, r.choice(['lt_s', 'lt_u', 'ne', 'le_s', 'gt_u', 'le_u',
+                                              'ge_s', 'eq', 'gt_s', 'ge_u'])))
             self.emit('br_if 0')
         self.fit_end(results)
         if kind == 'if' and has_else:

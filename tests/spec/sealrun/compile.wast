@@ -56,6 +56,68 @@
   (func (export "drop_k_fold") (param i32) (result i32)
     local.get 0 i32.const 3 i32.const 100 drop i32.sub)
 
+  ;; the same class: a compare consumed by something else, or cut off by a
+  ;; label, must not be fused into a later br_if on the value below it
+  (global $g (mut i32) (i32.const 0))
+  (func $take (param i32))
+  (func (export "cmp_global_set_br_if") (result i32)
+    block
+      i32.const 0 i32.const 1 i32.const 2 i32.lt_s global.set $g
+      br_if 0
+      global.get $g
+      return
+    end
+    i32.const 9)
+  (func (export "cmp_call_br_if") (result i32)
+    block
+      i32.const 0 i32.const 1 i32.const 2 i32.lt_s call $take
+      br_if 0
+      i32.const 7
+      return
+    end
+    i32.const 9)
+  (func (export "cmp_get_drop_br_if") (param i32) (result i32)
+    block
+      local.get 0 i32.const 2 i32.lt_s local.get 0 drop
+      br_if 0
+      i32.const 7
+      return
+    end
+    i32.const 9)
+  (func (export "dead_cmp_end_br_if") (result i32)
+    block
+      block (result i32)
+        i32.const 0
+        br 0
+        i32.const 1 i32.const 2 i32.lt_s
+      end
+      br_if 0
+      i32.const 7
+      return
+    end
+    i32.const 9)
+  (func (export "cmp_else_br_if") (param i32) (result i32)
+    block
+      local.get 0
+      if (result i32)
+        i32.const 1 i32.const 2 i32.lt_s
+      else
+        i32.const 0
+      end
+      br_if 0
+      i32.const 7
+      return
+    end
+    i32.const 9)
+  (func (export "cmp_tee_drop_br_if") (result i32) (local i32)
+    block
+      i32.const 0 i32.const 1 i32.const 2 i32.lt_s local.tee 0 drop
+      br_if 0
+      local.get 0
+      return
+    end
+    i32.const 9)
+
   ;; compare + br_if / if, i32.eqz inversion, constants at the edges
   (func (export "lt_s_eqz") (param i32 i32) (result i32)
     block
@@ -275,6 +337,15 @@
 (assert_return (invoke "drop_select" (i32.const 1)) (i32.const 10))
 (assert_return (invoke "drop_local_set") (i32.const 7))
 (assert_return (invoke "drop_k_fold" (i32.const 10)) (i32.const 7))
+
+(assert_return (invoke "cmp_global_set_br_if") (i32.const 1))
+(assert_return (invoke "cmp_call_br_if") (i32.const 7))
+(assert_return (invoke "cmp_get_drop_br_if" (i32.const 1)) (i32.const 9))
+(assert_return (invoke "cmp_get_drop_br_if" (i32.const 2)) (i32.const 7))
+(assert_return (invoke "dead_cmp_end_br_if") (i32.const 7))
+(assert_return (invoke "cmp_else_br_if" (i32.const 1)) (i32.const 9))
+(assert_return (invoke "cmp_else_br_if" (i32.const 0)) (i32.const 7))
+(assert_return (invoke "cmp_tee_drop_br_if") (i32.const 1))
 
 (assert_return (invoke "lt_s_eqz" (i32.const 1) (i32.const 2)) (i32.const 1))
 (assert_return (invoke "lt_s_eqz" (i32.const 2) (i32.const 1)) (i32.const 0))

@@ -739,8 +739,9 @@ class Gen:
         r = self.r
         self.nfuncs = r.randint(2, 6)
         self.table_size = self.nfuncs + 2  # two null entries
-        self.funcs_sig = [([r.choice(VT) for _ in range(r.randint(0, 4))],
-                           [r.choice(VT) for _ in range(r.randint(0, 3))])
+        wide = lambda lo, hi, most: r.randint(0, hi) if r.random() < 0.9 else r.randint(lo, most)
+        self.funcs_sig = [([r.choice(VT) for _ in range(wide(5, 4, 20))],
+                           [r.choice(VT) for _ in range(wide(4, 3, 10))])
                           for _ in range(self.nfuncs)]
         out = ['(module']
         for i, (p, res) in enumerate(self.funcs_sig):

@@ -71,6 +71,8 @@ struct cc {
     size_t last_const; /* start of the last CONST instruction, if it is last */
     size_t last_end;   /* len after the last instruction the peepholes may rewrite */
     size_t last_dst;   /* its destination cell */
+    uint32_t last_h;   /* stack height right after it pushed its result: the peepholes fire
+                          only while its result is still the top (see fresh_top) */
     size_t last_cmp;   /* start of the last compare instruction, if it is last */
     int last_cmp_op;   /* enum sr_wasm__op of that compare, or -1 */
     size_t last_cmp_k; /* start of the CONST right before that compare giving its second
@@ -191,6 +193,18 @@ emit_save_slot(struct cc *c, uint32_t k)
     return emit_u(c, k);
 }
 
+/* Forgets the last instruction: no peephole may rewrite or remove it any more. Every
+ * change of the operand stack that emits nothing (drop, a label) must call this or
+ * leave the stack so that fresh_top() fails. */
+static void
+forget_last(struct cc *c)
+{
+    c->last_end = SIZE_MAX;
+    c->last_cmp_op = -1;
+    c->last_const = SIZE_MAX;
+    c->last_cmp_k = SIZE_MAX;
+}
+
 /* SR_WASM_NO_FUEL is defined only by the benchmark build in bench/wasm, which
  * compiles a second copy of the engine without FUEL instructions to measure
  * what metering costs. Production builds never define it. */
@@ -206,8 +220,7 @@ static sr_status
 new_block(struct cc *c)
 {
     /* A block start stays a barrier for the peepholes, as the FUEL instruction made it. */
-    c->last_end = SIZE_MAX;
-    c->last_cmp_op = -1;
+    forget_last(c);
     c->block_head = c->len;
     return SR_OK;
 }
@@ -242,14 +255,29 @@ new_block(struct cc *c)
 }
 #endif
 
-/* Marks that the last instruction wrote its result to a fresh own slot. */
+/* Marks that the last instruction wrote its result to a fresh own slot, which is now
+ * the top of the operand stack. */
 static void
 note_dst(struct cc *c, size_t dst_cell)
 {
     c->last_end = c->len;
     c->last_dst = dst_cell;
+    c->last_h = c->h;
     c->last_cmp_op = -1;      /* op_numeric sets it again if this was a compare */
     c->last_const = SIZE_MAX; /* op_const sets it again */
+}
+
+/* True if the top of the operand stack is the result of the last instruction emitted,
+ * untouched since: nothing emitted or bound after it, the stack exactly as it left it
+ * (a drop and a push would give the same height, so the value must also be in its own
+ * slot, the one the instruction writes). Every peephole that rewrites, removes or
+ * fuses the last instruction with its consumer checks this before popping. */
+static bool
+fresh_top(const struct cc *c)
+{
+    return !dead(c) && c->last_end == c->len && c->h == c->last_h &&
+           c->h > c->ctl[c->nctl - 1].height && c->vl[c->h - 1] == NONE &&
+           c->code[c->last_dst].u == (uint64_t)c->fn->nlocals + c->h - 1;
 }
 
 /* ---- operand stack ------------------------------------------------------------------------ */
@@ -554,8 +582,7 @@ bind_chain(struct cc *c, int64_t p)
         c->code[x->cell].i = (int64_t)label_here(c) - (int64_t)x->instr;
         p = x->next;
     }
-    c->last_end = SIZE_MAX; /* a label: the previous instruction is no longer alone */
-    c->last_cmp_op = -1;
+    forget_last(c); /* a label: the previous instruction is no longer alone */
 }
 
 /* Destination slot of value i when branching to t (function label = return). */
@@ -641,12 +668,14 @@ static sr_status
 pop_cond(struct cc *c, struct cond *out)
 {
     uint32_t slot = 0;
+    const bool fuse =
+        c->last_cmp_op >= 0 && fresh_top(c) && c->code[c->last_cmp + 1].u == own_slot(c, c->h - 1);
     sr_status st = pop(c, SR_WASM_I32, NULL, &slot);
     if (st != SR_OK)
         return st;
     *out =
         (struct cond){.op = SR_WASM__OP_BR_IF, .inv = SR_WASM__OP_BR_UNLESS, .nargs = 1, .a = slot};
-    if (dead(c) || c->last_cmp_op < 0 || c->last_end != c->len || slot != own_slot(c, c->h))
+    if (!fuse)
         return SR_OK;
     const int cmp = c->last_cmp_op;
     const size_t at = c->last_cmp;
@@ -659,8 +688,7 @@ pop_cond(struct cc *c, struct cond *out)
                              .a = c->code[at + 2].u,
                              .b = c->code[c->last_cmp_k + 2].u};
         c->len = c->last_cmp_k;
-        c->last_cmp_op = -1;
-        c->last_end = SIZE_MAX;
+        forget_last(c);
         return SR_OK;
     }
     if (cmp == SR_WASM__OP_I32_EQZ) {
@@ -676,8 +704,7 @@ pop_cond(struct cc *c, struct cond *out)
                              .b = c->code[at + 3].u};
     }
     c->len = at;
-    c->last_cmp_op = -1;
-    c->last_end = SIZE_MAX;
+    forget_last(c);
     return SR_OK;
 }
 
@@ -753,7 +780,7 @@ op_block(struct cc *c, uint8_t kind)
     if (st == SR_OK && kind == K_LOOP) {
         st = new_block(c);
         c->ctl[c->nctl - 1].label = c->block_head;
-        c->last_end = SIZE_MAX;
+        forget_last(c);
     }
     return st;
 }
@@ -832,7 +859,7 @@ op_else(struct cc *c)
         if (st == SR_OK)
             st = emit_save_slot(c, t->save + i);
     }
-    c->last_end = SIZE_MAX;
+    forget_last(c);
     return st == SR_OK ? new_block(c) : st;
 }
 
@@ -1082,21 +1109,21 @@ op_local_set(struct cc *c, bool tee)
     if (st != SR_OK)
         return st;
     const uint8_t lt = c->fn->local_types[x];
-    const bool fresh = c->last_end == c->len; /* before pop: last instruction untouched */
+    const bool fresh = fresh_top(c); /* before pop: the top is the last instruction's result */
     if ((st = pop(c, lt, &t, &slot)) != SR_OK)
         return st;
     if (!dead(c)) {
         bool pending = false;
         for (uint32_t i = 0; c->npending > 0 && i < c->h; i++)
             pending |= c->vl[i] == x;
-        if (fresh && !pending && slot == own_slot(c, c->h) && c->code[c->last_dst].u == slot) {
+        if (fresh && !pending) {
             c->code[c->last_dst].u = x; /* the producer writes the local directly */
         } else {
             st = materialize_local(c, x);
             if (st == SR_OK)
                 st = emit_copy(c, x, slot);
         }
-        c->last_end = SIZE_MAX;
+        forget_last(c);
     }
     if (st == SR_OK && tee)
         st = push_local(c, lt, x);
@@ -1301,9 +1328,7 @@ const_variant(int iop)
 static bool
 top_is_last_const(const struct cc *c)
 {
-    return !dead(c) && c->last_const != SIZE_MAX && c->last_end == c->len &&
-           c->last_const + 3 == c->len && c->h > c->ctl[c->nctl - 1].height &&
-           c->vl[c->h - 1] == NONE && c->code[c->last_const + 1].u == own_slot(c, c->h - 1);
+    return c->last_const != SIZE_MAX && c->last_const + 3 == c->len && fresh_top(c);
 }
 
 static sr_status
@@ -1315,6 +1340,9 @@ op_numeric(struct cc *c, uint8_t op)
     const int iop = op - 0x45;
     const bool kconst = in2 && top_is_last_const(c);
     const size_t kat = c->last_const;
+    /* CMP d x y; EQZ d d  ->  the inverse CMP (integer compares invert exactly) */
+    const bool invert =
+        iop == SR_WASM__OP_I32_EQZ && c->last_cmp_op > SR_WASM__OP_I32_EQZ && fresh_top(c);
     sr_status st = SR_OK;
     if (in2)
         st = pop(c, in2, NULL, &b);
@@ -1322,9 +1350,7 @@ op_numeric(struct cc *c, uint8_t op)
         st = pop(c, in1, NULL, &a);
     if (st != SR_OK)
         return st;
-    if (iop == SR_WASM__OP_I32_EQZ && !dead(c) && c->last_cmp_op > SR_WASM__OP_I32_EQZ &&
-        c->last_end == c->len && a == own_slot(c, c->h) && c->code[c->last_cmp + 1].u == a) {
-        /* CMP d x y; EQZ d d  ->  the inverse CMP (integer compares invert exactly) */
+    if (invert) {
         c->last_cmp_op = inverse_cmp(c->last_cmp_op);
         c->code[c->last_cmp].op = c->ops[c->last_cmp_op];
         return push(c, SR_WASM_I32);
@@ -1556,6 +1582,17 @@ op_ref(struct cc *c, uint8_t op)
     }
 }
 
+/* drop emits nothing, so the last instruction stays last: it must not be fused with
+ * the next consumer, which takes the value below the dropped one (issue 9 item 7:
+ * 'i32.lt_s; drop; br_if' branched on the dropped compare). */
+static sr_status
+op_drop(struct cc *c)
+{
+    sr_status st = pop(c, 0, NULL, NULL);
+    forget_last(c);
+    return st;
+}
+
 static sr_status
 op_local_get(struct cc *c)
 {
@@ -1600,7 +1637,7 @@ compile_op(struct cc *c, uint8_t op)
     case 0x11:
         return op_call_indirect(c);
     case 0x1a:
-        return pop(c, 0, NULL, NULL);
+        return op_drop(c);
     case 0x1b:
         return op_select(c, false);
     case 0x1c:

@@ -32,6 +32,12 @@ struct sr_api_client {
     uint8_t addr[16]; /* network byte order; IPv4 in the first 4 bytes */
 };
 
+/* One query parameter of a request target. */
+struct sr_api_query {
+    const char *key;   /* decoded, no NUL, valid UTF-8, unique in the query */
+    const char *value; /* decoded likewise; "" when the parameter has no '=' */
+};
+
 struct sr_api_request {
     const char *method;        /* "GET", "POST", ... */
     const char *path;          /* without the query string */
@@ -41,10 +47,13 @@ struct sr_api_request {
     const char *content_type;  /* the Content-Type header, or NULL */
     const char *body;          /* borrowed, body_len bytes (<= sr_api_body_limit()) */
     size_t body_len;
-    const char *query_prefix;    /* ?prefix= (GET /storage/{ns}), or NULL */
-    const char *query_after;     /* ?after=, or NULL */
-    struct sr_api_client client; /* the peer of the connection */
-    sr_api_guard *guard;         /* borrowed; limits failed authentication; NULL = none */
+    const char *query_prefix;         /* ?prefix= (GET /storage/{ns}), or NULL */
+    const char *query_after;          /* ?after=, or NULL */
+    struct sr_api_client client;      /* the peer of the connection */
+    const struct sr_api_query *query; /* every query parameter (the router refuses those
+                                         a route does not take); borrowed */
+    size_t nquery;
+    sr_api_guard *guard; /* borrowed; limits failed authentication; NULL = none */
 };
 
 struct sr_api_response {
@@ -75,6 +84,11 @@ const char *sr_api_error_code(unsigned http_status);
 
 /* Builds an error body. Returns owned. */
 json_t *sr_api_error_body(unsigned http_status, const char *message);
+
+/* The error code of a library status ("invalid_request", "not_found", ...)
+ * and the body {"error":{"code","message"}} with it. Returns owned. */
+const char *sr_api_status_code(sr_status st);
+json_t *sr_api_status_body(sr_status st, const char *message);
 
 /* Zero means the default named in the comment (docs/limits.md lists them). */
 struct sr_server_config {

@@ -15,31 +15,49 @@ struct sr_api {
     sr_store *store;
 };
 
-/* An error body with 'status'. router.c */
-void sr_api__reply_error(struct sr_api_response *resp, unsigned status, const char *msg);
-/* The reply for a library failure (500s logged with a request id). router.c */
+/* One matched request as a route handler sees it. */
+struct sr_api__call {
+    const struct sr_api_request *req;
+    const char *owner;  /* the authenticated user; NULL on public routes */
+    const char *arg[2]; /* the path's {} parts in order, NUL-terminated ({*}: the rest) */
+};
+
+/* A route handler: fills resp (status and body, or an error). */
+typedef void (*sr_api__handler)(sr_api *api, const struct sr_api__call *c,
+                                struct sr_api_response *resp);
+
+/* The reply for a library status: HTTP status and error code both come
+ * from 'st' (reply.c's table); 'msg' is the message (never a secret). For
+ * 500s the message goes to the log with a request id and the client gets
+ * the id. router.c */
+void sr_api__reply(struct sr_api_response *resp, sr_status st, const char *msg, const char *what);
+/* The same from an sr_err that travelled up. router.c */
 void sr_api__reply_status(struct sr_api_response *resp, const sr_err *e, const char *what);
+/* A routing answer that no library status names (404 no such endpoint, 405
+ * method not allowed) and the edge's protocol errors. router.c */
+void sr_api__reply_error(struct sr_api_response *resp, unsigned status, const char *msg);
 
-/* /secrets... route_secrets.c */
-bool sr_api__is_secrets_path(const char *path);
-void sr_api__route_secrets(sr_api *api, const char *owner, const struct sr_api_request *req,
-                           struct sr_api_response *resp);
-
-/* /storage... route_storage.c */
-bool sr_api__is_storage_path(const char *path);
-void sr_api__route_storage(sr_api *api, const char *owner, const struct sr_api_request *req,
-                           struct sr_api_response *resp);
-
-/* GET /modules and DELETE /modules/{hash} (upload and lookup are in
- * router.c). route_modules.c */
-bool sr_api__is_module_admin(const char *method, const char *path);
-void sr_api__route_modules(sr_api *api, const char *owner, const struct sr_api_request *req,
-                           struct sr_api_response *resp);
-
-/* GET /attestation (public). route_attest.c */
-bool sr_api__is_attestation_path(const char *path);
-void sr_api__route_attestation(sr_api *api, const struct sr_api_request *req,
-                               struct sr_api_response *resp);
+/* The handlers of the routes kept in their own files (router.c holds the
+ * table that names every route). */
+void sr_api__secrets_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__secrets_pubkey(sr_api *api, const struct sr_api__call *c,
+                            struct sr_api_response *resp);
+void sr_api__secret_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__secret_delete(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__secret_policy(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__secret_audit(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__storage_namespaces(sr_api *api, const struct sr_api__call *c,
+                                struct sr_api_response *resp);
+void sr_api__storage_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__storage_get(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__storage_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__storage_delete(sr_api *api, const struct sr_api__call *c,
+                            struct sr_api_response *resp);
+void sr_api__modules_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__module_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__module_get(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__module_delete(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__attestation(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 
 /* The HTTP edge's memory of clients (guard.c): failed authentication per
  * address (a token bucket; docs/security-model.md) and the tokens seen valid

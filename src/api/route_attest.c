@@ -8,35 +8,20 @@
  */
 #include "api_int.h"
 
-#include <stdio.h>
-#include <string.h>
-
-bool
-sr_api__is_attestation_path(const char *path)
-{
-    return strcmp(path, "/attestation") == 0;
-}
-
 void
-sr_api__route_attestation(sr_api *api, const struct sr_api_request *req,
-                          struct sr_api_response *resp)
+sr_api__attestation(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    if (strcmp(req->method, "GET") != 0) {
-        char msg[96];
-        (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '/attestation'; use GET",
-                       req->method);
-        sr_api__reply_error(resp, 405, msg);
-        return;
-    }
+    (void)c;
     const json_t *doc = sr_engine_attestation(api->eng);
     if (!doc) {
-        sr_api__reply_error(resp, 503, "this server has no worker identity: receipts are off");
+        sr_api__reply(resp, SR_EIO, "this server has no worker identity: receipts are off",
+                      "attestation");
         return;
     }
     /* a copy per answer: the document is shared by every request thread */
     json_t *body = json_deep_copy(doc);
     if (!body) {
-        sr_api__reply_error(resp, 500, "out of memory answering /attestation");
+        sr_api__reply(resp, SR_ENOMEM, "out of memory answering /attestation", "attestation");
         return;
     }
     resp->status = 200;

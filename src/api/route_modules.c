@@ -1,24 +1,19 @@
 /* SPDX-License-Identifier: MIT
  *
- * route_modules.c - the module endpoints beside upload and lookup (which
- * are in router.c): GET /modules, the caller's modules page by page with
- * their usage and quota, and DELETE /modules/{hash}, which drops the
- * caller's claim (docs/http-api.md). Another user's module is the same 404
+ * route_modules.c - the module endpoints (docs/http-api.md): POST /modules
+ * (the upload, checked in a job process of the uploader), GET
+ * /modules/{hash}, GET /modules (the caller's modules page by page with
+ * their usage and quota) and DELETE /modules/{hash}, which drops the
+ * caller's claim. Another user's module is the same 404
  * as a missing one, and a delete never says whether others still have it.
  */
 #include "api_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_util.h"
-
-bool
-sr_api__is_module_admin(const char *method, const char *path)
-{
-    return (strcmp(method, "GET") == 0 && strcmp(path, "/modules") == 0) ||
-           (strcmp(method, "DELETE") == 0 && strncmp(path, "/modules/", 9) == 0 && path[9]);
-}
 
 static bool
 is_hash(const char *s)
@@ -26,10 +21,11 @@ is_hash(const char *s)
     return sr_is_lower_hex(s, SR_HASH_HEX_LEN);
 }
 
-static void
-list_modules(sr_api *api, const char *owner, const struct sr_api_request *req,
-             struct sr_api_response *resp)
+void
+sr_api__modules_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
+    const char *owner = c->owner;
     int64_t limit = SR_DEFAULT_PAGE;
     sr_err e = {0};
     if (req->query_limit && sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE,
@@ -38,9 +34,10 @@ list_modules(sr_api *api, const char *owner, const struct sr_api_request *req,
         return;
     }
     if (req->query_before && !is_hash(req->query_before)) {
-        sr_api__reply_error(resp, 400,
-                            "query parameter 'before' must be a module hash from 'next' (64 "
-                            "lower-case hex characters)");
+        sr_api__reply(resp, SR_EINVAL,
+                      "query parameter 'before' must be a module hash from 'next' (64 lower-case "
+                      "hex characters)",
+                      "listing modules");
         return;
     }
     json_t *out = NULL;
@@ -53,12 +50,13 @@ list_modules(sr_api *api, const char *owner, const struct sr_api_request *req,
     resp->body = out;
 }
 
-static void
-delete_module(sr_api *api, const char *owner, const char *hash, struct sr_api_response *resp)
+void
+sr_api__module_delete(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const char *owner = c->owner, *hash = c->arg[0];
     sr_err e = {0};
     if (!is_hash(hash)) {
-        sr_api__reply_error(resp, 404, "module not found");
+        sr_api__reply(resp, SR_ENOTFOUND, "module not found", "deleting a module");
         return;
     }
     if (sr_engine_module_delete(api->eng, owner, hash, &e) != SR_OK) {
@@ -70,11 +68,44 @@ delete_module(sr_api *api, const char *owner, const char *hash, struct sr_api_re
 }
 
 void
-sr_api__route_modules(sr_api *api, const char *owner, const struct sr_api_request *req,
-                      struct sr_api_response *resp)
+sr_api__module_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    if (strcmp(req->method, "GET") == 0)
-        list_modules(api, owner, req, resp);
-    else
-        delete_module(api, owner, req->path + 9, resp);
+    const struct sr_api_request *req = c->req;
+    const char *ct = req->content_type;
+    if (!ct || strncasecmp(ct, "application/wasm", 16) != 0) {
+        sr_api__reply(resp, SR_EINVAL,
+                      "POST /modules takes the raw module bytes with 'Content-Type: "
+                      "application/wasm'",
+                      "storing a module");
+        return;
+    }
+    if (req->body_len == 0) {
+        sr_api__reply(resp, SR_EINVAL, "the request body is empty; send the module's bytes",
+                      "storing a module");
+        return;
+    }
+    bool created = false;
+    json_t *info = NULL;
+    sr_err e = {0};
+    if (sr_engine_module_put(api->eng, c->owner, (const uint8_t *)req->body, req->body_len,
+                             &created, &info, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "storing a module");
+        return;
+    }
+    json_object_set_new(info, "created", json_boolean(created));
+    resp->status = created ? 201 : 200;
+    resp->body = info;
+}
+
+void
+sr_api__module_get(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    json_t *info = NULL;
+    sr_err e = {0};
+    if (sr_engine_module_info(api->eng, c->owner, c->arg[0], &info, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "loading a module");
+        return;
+    }
+    resp->status = 200;
+    resp->body = info;
 }

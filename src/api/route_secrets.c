@@ -16,10 +16,11 @@
 #include "sealrun/sr_secret.h"
 #include "sealrun/sr_util.h"
 
-static void
-put_value(sr_api *api, const char *owner, const char *name, const struct sr_api_request *req,
-          struct sr_api_response *resp)
+void
+sr_api__secret_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
+    const char *owner = c->owner, *name = c->arg[0];
     json_t *body = NULL;
     sr_err e = {0};
     if (sr_json_parse(req->body ? req->body : "", req->body_len, 4, "request body", &body, &e) !=
@@ -31,9 +32,9 @@ put_value(sr_api *api, const char *owner, const char *name, const struct sr_api_
     const json_t *value = json_object_get(body, "value");
     if (!json_is_object(body) || json_object_size(body) != 1 || (!!sealed == !!value) ||
         !json_is_string(sealed ? sealed : value)) {
-        sr_api__reply_error(resp, 400,
-                            "body must be {\"sealed\": \"<base64 sealed box>\"} or "
-                            "{\"value\": \"...\"}");
+        sr_api__reply(resp, SR_EINVAL,
+                      "body must be {\"sealed\": \"<base64 sealed box>\"} or {\"value\": \"...\"}",
+                      "setting a secret");
     } else {
         uint64_t version = 0;
         sr_status rc =
@@ -55,10 +56,11 @@ put_value(sr_api *api, const char *owner, const char *name, const struct sr_api_
     json_decref(body);
 }
 
-static void
-put_policy(sr_api *api, const char *owner, const char *name, const struct sr_api_request *req,
-           struct sr_api_response *resp)
+void
+sr_api__secret_policy(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
+    const char *owner = c->owner, *name = c->arg[0];
     json_t *policy = NULL;
     sr_err e = {0};
     if (sr_engine_secret_policy(api->eng, owner, name, req->body ? req->body : "", req->body_len,
@@ -70,10 +72,11 @@ put_policy(sr_api *api, const char *owner, const char *name, const struct sr_api
     resp->body = json_pack("{s:s, s:o}", "name", name, "policy", policy);
 }
 
-static void
-get_audit(sr_api *api, const char *owner, const char *name, const struct sr_api_request *req,
-          struct sr_api_response *resp)
+void
+sr_api__secret_audit(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
+    const char *owner = c->owner, *name = c->arg[0];
     int64_t limit = SR_DEFAULT_PAGE;
     int64_t before = 0;
     sr_err e = {0};
@@ -102,68 +105,36 @@ simple(sr_status rc, json_t *out, const sr_err *e, struct sr_api_response *resp)
     resp->body = out;
 }
 
-bool
-sr_api__is_secrets_path(const char *path)
+void
+sr_api__secrets_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    return strcmp(path, "/secrets") == 0 || strncmp(path, "/secrets/", 9) == 0;
-}
-
-/* Splits "/secrets/NAME[/policy|/audit]"; false for any other shape. */
-static bool
-split(const char *path, char *name, size_t cap, const char **rest)
-{
-    const char *p = path + 9;
-    const char *slash = strchr(p, '/');
-    size_t n = slash ? (size_t)(slash - p) : strlen(p);
-    if (n == 0 || n >= cap)
-        return false;
-    memcpy(name, p, n);
-    name[n] = '\0';
-    *rest = slash ? slash : "";
-    return true;
+    sr_err e = {0};
+    json_t *out = NULL;
+    sr_status rc = sr_engine_secret_list(api->eng, c->owner, &out, &e);
+    simple(rc, out, &e, resp);
 }
 
 void
-sr_api__route_secrets(sr_api *api, const char *owner, const struct sr_api_request *req,
-                      struct sr_api_response *resp)
+sr_api__secrets_pubkey(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    const char *m = req->method;
     sr_err e = {0};
     json_t *out = NULL;
-    if (strcmp(req->path, "/secrets") == 0 && strcmp(m, "GET") == 0) {
-        sr_status rc = sr_engine_secret_list(api->eng, owner, &out, &e);
-        simple(rc, out, &e, resp);
-        return;
-    }
-    if (strcmp(req->path, "/secrets/pubkey") == 0 && strcmp(m, "GET") == 0) {
-        char *pk = NULL;
-        sr_status rc = sr_engine_secret_pubkey(api->eng, owner, &pk, &e);
-        if (rc == SR_OK)
-            out = json_pack("{s:s, s:s, s:s}", "public_key", pk, "algorithm",
-                            "X25519 (libsodium crypto_box_seal)", "owner", owner);
-        free(pk);
-        simple(rc, out, &e, resp);
-        return;
-    }
-    char name[SR_SECRET_NAME_MAX + 2];
-    const char *rest = "";
-    bool ok =
-        strncmp(req->path, "/secrets/", 9) == 0 && split(req->path, name, sizeof(name), &rest);
-    if (ok && !*rest && strcmp(m, "PUT") == 0)
-        put_value(api, owner, name, req, resp);
-    else if (ok && !*rest && strcmp(m, "DELETE") == 0) {
-        sr_status rc = sr_engine_secret_delete(api->eng, owner, name, &e);
-        if (rc == SR_OK)
-            out = json_pack("{s:s, s:b}", "name", name, "deleted", 1);
-        simple(rc, out, &e, resp);
-    } else if (ok && strcmp(rest, "/policy") == 0 && strcmp(m, "PUT") == 0)
-        put_policy(api, owner, name, req, resp);
-    else if (ok && strcmp(rest, "/audit") == 0 && strcmp(m, "GET") == 0)
-        get_audit(api, owner, name, req, resp);
-    else if (ok && (!*rest || !strcmp(rest, "/policy") || !strcmp(rest, "/audit")))
-        sr_api__reply_error(resp, 405,
-                            "use GET /secrets, GET /secrets/pubkey, PUT or DELETE "
-                            "/secrets/NAME, PUT /secrets/NAME/policy, GET /secrets/NAME/audit");
-    else
-        sr_api__reply_error(resp, 404, "no such endpoint under /secrets");
+    char *pk = NULL;
+    sr_status rc = sr_engine_secret_pubkey(api->eng, c->owner, &pk, &e);
+    if (rc == SR_OK)
+        out = json_pack("{s:s, s:s, s:s}", "public_key", pk, "algorithm",
+                        "X25519 (libsodium crypto_box_seal)", "owner", c->owner);
+    free(pk);
+    simple(rc, out, &e, resp);
+}
+
+void
+sr_api__secret_delete(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    sr_err e = {0};
+    json_t *out = NULL;
+    sr_status rc = sr_engine_secret_delete(api->eng, c->owner, c->arg[0], &e);
+    if (rc == SR_OK)
+        out = json_pack("{s:s, s:b}", "name", c->arg[0], "deleted", 1);
+    simple(rc, out, &e, resp);
 }

@@ -20,18 +20,28 @@
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
 
-#define PREFIX "/storage/"
-
-bool
-sr_api__is_storage_path(const char *path)
+/* The namespace and key of /storage/{namespace}[/{key}], checked; false
+ * with resp filled when either is malformed. */
+static bool
+names_ok(const struct sr_api__call *c, bool with_key, struct sr_api_response *resp)
 {
-    return strncmp(path, PREFIX, sizeof(PREFIX) - 1) == 0 || strcmp(path, "/storage") == 0;
+    sr_err e = {0};
+    if (sr_storage_ns_check(c->arg[0], strlen(c->arg[0]), &e) != SR_OK ||
+        (with_key &&
+         sr_storage_key_check((const uint8_t *)c->arg[1], strlen(c->arg[1]), &e) != SR_OK)) {
+        sr_api__reply_status(resp, &e, "storage");
+        return false;
+    }
+    return true;
 }
 
-static void
-list(sr_api *api, const char *owner, const char *ns, const struct sr_api_request *req,
-     struct sr_api_response *resp)
+void
+sr_api__storage_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
+    const char *owner = c->owner, *ns = c->arg[0];
+    if (!names_ok(c, false, resp))
+        return;
     int64_t limit = SR_STORAGE_DEFAULT_LIST;
     sr_err e = {0};
     json_t *out = NULL;
@@ -49,10 +59,12 @@ list(sr_api *api, const char *owner, const char *ns, const struct sr_api_request
     resp->body = out;
 }
 
-static void
-get_value(sr_api *api, const char *owner, const char *ns, const char *key,
-          struct sr_api_response *resp)
+void
+sr_api__storage_get(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const char *owner = c->owner, *ns = c->arg[0], *key = c->arg[1];
+    if (!names_ok(c, true, resp))
+        return;
     uint8_t *v = NULL;
     size_t len = 0;
     uint64_t version = 0;
@@ -66,7 +78,7 @@ get_value(sr_api *api, const char *owner, const char *ns, const char *key,
     sodium_memzero(v, len);
     free(v);
     if (!b64) {
-        sr_api__reply_error(resp, 500, "out of memory encoding a value");
+        sr_api__reply(resp, SR_ENOMEM, "out of memory encoding a value", "reading storage");
         return;
     }
     resp->status = 200;
@@ -75,15 +87,19 @@ get_value(sr_api *api, const char *owner, const char *ns, const char *key,
     free(b64);
 }
 
-static void
-put_value(sr_api *api, const char *owner, const char *ns, const char *key,
-          const struct sr_api_request *req, struct sr_api_response *resp)
+void
+sr_api__storage_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
+    const char *owner = c->owner, *ns = c->arg[0], *key = c->arg[1];
+    if (!names_ok(c, true, resp))
+        return;
     const char *ct = req->content_type;
     if (!ct || strncasecmp(ct, "application/octet-stream", 24) != 0) {
-        sr_api__reply_error(resp, 400,
-                            "PUT /storage/{namespace}/{key} takes the raw value bytes with "
-                            "'Content-Type: application/octet-stream'");
+        sr_api__reply(resp, SR_EINVAL,
+                      "PUT /storage/{namespace}/{key} takes the raw value bytes with "
+                      "'Content-Type: application/octet-stream'",
+                      "writing storage");
         return;
     }
     uint64_t version = 0;
@@ -99,10 +115,12 @@ put_value(sr_api *api, const char *owner, const char *ns, const char *key,
                            (json_int_t)req->body_len, "version", (json_int_t)version);
 }
 
-static void
-delete_value(sr_api *api, const char *owner, const char *ns, const char *key,
-             struct sr_api_response *resp)
+void
+sr_api__storage_delete(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const char *owner = c->owner, *ns = c->arg[0], *key = c->arg[1];
+    if (!names_ok(c, true, resp))
+        return;
     uint64_t version = 0;
     sr_err e = {0};
     if (sr_engine_storage_put(api->eng, owner, ns, (const uint8_t *)key, strlen(key), NULL, 0,
@@ -115,68 +133,15 @@ delete_value(sr_api *api, const char *owner, const char *ns, const char *key,
                            "version", (json_int_t)version);
 }
 
-static void
-not_allowed(const char *method, const char *allowed, struct sr_api_response *resp)
-{
-    char msg[160];
-    (void)snprintf(msg, sizeof(msg), "method %.10s not allowed here; use %s", method, allowed);
-    sr_api__reply_error(resp, 405, msg);
-}
-
-static void
-namespaces(sr_api *api, const char *owner, const char *m, struct sr_api_response *resp)
+void
+sr_api__storage_namespaces(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
     sr_err e = {0};
     json_t *out = NULL;
-    if (strcmp(m, "GET") != 0) {
-        not_allowed(m, "GET (PUT and DELETE take /storage/{namespace}/{key})", resp);
-        return;
-    }
-    if (sr_engine_storage_namespaces(api->eng, owner, &out, &e) != SR_OK) {
+    if (sr_engine_storage_namespaces(api->eng, c->owner, &out, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "listing storage namespaces");
         return;
     }
     resp->status = 200;
     resp->body = out;
-}
-
-void
-sr_api__route_storage(sr_api *api, const char *owner, const struct sr_api_request *req,
-                      struct sr_api_response *resp)
-{
-    const char *m = req->method;
-    if (strcmp(req->path, "/storage") == 0) {
-        namespaces(api, owner, m, resp);
-        return;
-    }
-    const char *rest = req->path + (strcmp(req->path, "/storage") == 0 ? 8 : sizeof(PREFIX) - 1);
-    const char *slash = strchr(rest, '/');
-    size_t ns_len = slash ? (size_t)(slash - rest) : strlen(rest);
-    char ns[SR_STORAGE_MAX_NS + 1];
-    sr_err e = {0};
-    if (sr_storage_ns_check(rest, ns_len, &e) != SR_OK) {
-        sr_api__reply_status(resp, &e, "storage");
-        return;
-    }
-    (void)snprintf(ns, sizeof(ns), "%.*s", (int)ns_len, rest);
-    if (!slash) {
-        if (strcmp(m, "GET") != 0)
-            not_allowed(m, "GET (PUT and DELETE take /storage/{namespace}/{key})", resp);
-        else
-            list(api, owner, ns, req, resp);
-        return;
-    }
-    const char *key = slash + 1;
-    if (sr_storage_key_check((const uint8_t *)key, strlen(key), &e) != SR_OK) {
-        sr_api__reply_status(resp, &e, "storage");
-        return;
-    }
-    if (strcmp(m, "GET") == 0)
-        get_value(api, owner, ns, key, resp);
-    else if (strcmp(m, "PUT") == 0)
-        put_value(api, owner, ns, key, req, resp);
-    else if (strcmp(m, "DELETE") == 0)
-        delete_value(api, owner, ns, key, resp);
-    else
-        not_allowed(m, "GET, PUT or DELETE", resp);
 }

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT
  *
- * router.c - maps (method, path) to a handler and runs it: authentication,
- * the job endpoints, and the public health/ready/info endpoints.
+ * router.c - the route table: every endpoint of the API (docs/http-api.md)
+ * with its method, path pattern, whether it needs a token, the query
+ * parameters it takes and its body cap; matching, authentication, and the
+ * job and public endpoints' handlers (the others are in route_*.c).
  *
  * Every handler fills a status and a JSON body; nothing here touches a
  * socket. Authentication failures and "not yours" are indistinguishable
- * from "missing" by design (401 / 404 with fixed texts).
+ * from "missing" by design (401 / 404 with fixed texts). Errors carry the
+ * HTTP status and code of their library status (sr_api__reply); only
+ * routing's own answers (404 no such endpoint, 405) are named here.
  */
 #include "api_int.h"
 
@@ -47,21 +51,31 @@ sr_api__reply_error(struct sr_api_response *resp, unsigned status, const char *m
 
 /* Library failure: EINTERNAL and ENOMEM details go to the log only. */
 void
-sr_api__reply_status(struct sr_api_response *resp, const sr_err *e, const char *what)
+sr_api__reply(struct sr_api_response *resp, sr_status st, const char *msg, const char *what)
 {
-    unsigned st = sr_api_http_status(e->status);
-    if (st == 500) {
+    unsigned http = sr_api_http_status(st);
+    if (http == 500) {
         char rid[SR_ID_HEX_LEN + 1];
         sr_random_id(rid);
-        sr_log(SR_LOG_ERROR, "api", "request %s: %s: %s", rid, what, e->msg);
-        char msg[128];
-        (void)snprintf(msg, sizeof(msg), "internal error; request id %s", rid);
-        sr_api__reply_error(resp, 500, msg);
+        sr_log(SR_LOG_ERROR, "api", "request %s: %s: %s", rid, what, msg);
+        char text[128];
+        (void)snprintf(text, sizeof(text), "internal error; request id %s", rid);
+        resp->status = http;
+        resp->body = sr_api_status_body(st, text);
         return;
     }
-    if (st == 503)
-        sr_log(SR_LOG_WARN, "api", "%s: %s", what, e->msg);
-    sr_api__reply_error(resp, st, e->msg);
+    if (http == 503)
+        sr_log(SR_LOG_WARN, "api", "%s: %s", what, msg);
+    if (st == SR_EBUSY && !resp->retry_after)
+        resp->retry_after = 1;
+    resp->status = http;
+    resp->body = sr_api_status_body(st, msg);
+}
+
+void
+sr_api__reply_status(struct sr_api_response *resp, const sr_err *e, const char *what)
+{
+    sr_api__reply(resp, e->status, e->msg, what);
 }
 
 /* Returns the owner (owned) or NULL after filling a 401/429/503 response.
@@ -72,8 +86,9 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
 {
     const char *h = req->authorization;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-        sr_api__reply_error(resp, 401,
-                            "missing bearer token: send 'Authorization: Bearer <token>'");
+        sr_api__reply(resp, SR_EDENIED,
+                      "missing bearer token: send 'Authorization: Bearer <token>'",
+                      "authenticating");
         return NULL;
     }
     int64_t now_ms = sr_mono_us() / 1000;
@@ -82,8 +97,8 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
         char msg[128];
         (void)snprintf(msg, sizeof(msg),
                        "too many failed authentications from this address; retry in %u s", wait_s);
-        sr_api__reply_error(resp, 429, msg);
         resp->retry_after = wait_s;
+        sr_api__reply(resp, SR_EBUSY, msg, "authenticating");
         return NULL;
     }
     const char *tok = h + 7;
@@ -91,7 +106,7 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
         tok++;
     if (!*tok || strlen(tok) > SR_MAX_TOKEN_TEXT) {
         sr_api__guard_failed(req->guard, &req->client, now_ms);
-        sr_api__reply_error(resp, 401, "invalid or revoked token");
+        sr_api__reply(resp, SR_EDENIED, "invalid or revoked token", "authenticating");
         return NULL;
     }
     uint8_t hash[32];
@@ -101,7 +116,7 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
     sr_status rc = sr_store_token_owner(api->store, hash, &owner, &e);
     if (rc == SR_ENOTFOUND) {
         sr_api__guard_failed(req->guard, &req->client, now_ms);
-        sr_api__reply_error(resp, 401, "invalid or revoked token");
+        sr_api__reply(resp, SR_EDENIED, "invalid or revoked token", "authenticating");
         return NULL;
     }
     if (rc != SR_OK) {
@@ -118,10 +133,12 @@ sr_api__authenticate(sr_api *api, const struct sr_api_request *req, struct sr_ap
     return authenticate(api, req, resp);
 }
 
+/* ---- the job and public endpoints ---- */
+
 static void
-route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
-              struct sr_api_response *resp)
+route_execute(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
     json_t *body = NULL;
     sr_err e = {0};
     if (sr_json_parse(req->body ? req->body : "", req->body_len, SR_MAX_JSON_DEPTH, "request body",
@@ -137,15 +154,10 @@ route_execute(sr_api *api, const char *owner, const struct sr_api_request *req,
         return;
     }
     json_t *job = NULL;
-    rc = jr.async ? sr_engine_submit(api->eng, owner, &jr, &job, &e)
-                  : sr_engine_execute(api->eng, owner, &jr, &resp->text, &resp->text_len, &e);
+    rc = jr.async ? sr_engine_submit(api->eng, c->owner, &jr, &job, &e)
+                  : sr_engine_execute(api->eng, c->owner, &jr, &resp->text, &resp->text_len, &e);
     bool async = jr.async;
     sr_job_request_fini(&jr);
-    if (rc == SR_EBUSY) {
-        sr_api__reply_error(resp, 429, e.msg);
-        resp->retry_after = 1;
-        return;
-    }
     if (rc != SR_OK) {
         sr_api__reply_status(resp, &e, "running a job");
         return;
@@ -161,14 +173,15 @@ valid_job_id(const char *id)
 }
 
 static void
-route_job(sr_api *api, const char *owner, const char *id, struct sr_api_response *resp)
+route_job(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    if (!valid_job_id(id)) {
-        sr_api__reply_error(resp, 404, "job not found");
+    if (!valid_job_id(c->arg[0])) {
+        sr_api__reply(resp, SR_ENOTFOUND, "job not found", "loading a job");
         return;
     }
     sr_err e = {0};
-    if (sr_engine_job_get(api->eng, owner, id, &resp->text, &resp->text_len, &e) != SR_OK) {
+    if (sr_engine_job_get(api->eng, c->owner, c->arg[0], &resp->text, &resp->text_len, &e) !=
+        SR_OK) {
         sr_api__reply_status(resp, &e, "loading a job");
         return;
     }
@@ -176,9 +189,9 @@ route_job(sr_api *api, const char *owner, const char *id, struct sr_api_response
 }
 
 static void
-route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
-           struct sr_api_response *resp)
+route_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    const struct sr_api_request *req = c->req;
     int64_t limit = SR_DEFAULT_PAGE;
     sr_err e = {0};
     if (req->query_limit && sr_parse_i64(req->query_limit, 1, SR_MAX_PAGE,
@@ -187,67 +200,17 @@ route_jobs(sr_api *api, const char *owner, const struct sr_api_request *req,
         return;
     }
     if (req->query_before && !valid_job_id(req->query_before)) {
-        sr_api__reply_error(resp, 400,
-                            "query parameter 'before' must be a job id (32 hex characters)");
+        sr_api__reply(resp, SR_EINVAL,
+                      "query parameter 'before' must be a job id (32 hex characters)",
+                      "listing jobs");
         return;
     }
-    if (sr_engine_job_list(api->eng, owner, (size_t)limit, req->query_before, &resp->text,
+    if (sr_engine_job_list(api->eng, c->owner, (size_t)limit, req->query_before, &resp->text,
                            &resp->text_len, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "listing jobs");
         return;
     }
     resp->status = 200;
-}
-
-size_t
-sr_api_body_limit(const char *method, const char *path)
-{
-    return strcmp(method, "POST") == 0 && strcmp(path, "/modules") == 0 ? SR_MAX_MODULE
-                                                                        : SR_MAX_BODY;
-}
-
-static void
-route_module_put(sr_api *api, const char *owner, const struct sr_api_request *req,
-                 struct sr_api_response *resp)
-{
-    const char *ct = req->content_type;
-    if (!ct || strncasecmp(ct, "application/wasm", 16) != 0) {
-        sr_api__reply_error(resp, 400,
-                            "POST /modules takes the raw module bytes with 'Content-Type: "
-                            "application/wasm'");
-        return;
-    }
-    if (req->body_len == 0) {
-        sr_api__reply_error(resp, 400, "the request body is empty; send the module's bytes");
-        return;
-    }
-    bool created = false;
-    json_t *info = NULL;
-    sr_err e = {0};
-    sr_status rc = sr_engine_module_put(api->eng, owner, (const uint8_t *)req->body, req->body_len,
-                                        &created, &info, &e);
-    if (rc == SR_EBUSY)
-        resp->retry_after = 1;
-    if (rc != SR_OK) {
-        sr_api__reply_status(resp, &e, "storing a module");
-        return;
-    }
-    json_object_set_new(info, "created", json_boolean(created));
-    resp->status = created ? 201 : 200;
-    resp->body = info;
-}
-
-static void
-route_module_get(sr_api *api, const char *owner, const char *hash, struct sr_api_response *resp)
-{
-    json_t *info = NULL;
-    sr_err e = {0};
-    if (sr_engine_module_info(api->eng, owner, hash, &info, &e) != SR_OK) {
-        sr_api__reply_status(resp, &e, "loading a module");
-        return;
-    }
-    resp->status = 200;
-    resp->body = info;
 }
 
 static json_t *
@@ -286,8 +249,9 @@ info_sandbox(const sr_api *api)
 }
 
 static void
-route_info(sr_api *api, struct sr_api_response *resp)
+route_info(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
+    (void)c;
     struct sr_engine_stats st;
     sr_err e = {0};
     if (sr_engine_stats(api->eng, &st, &e) != SR_OK) {
@@ -322,100 +286,220 @@ route_info(sr_api *api, struct sr_api_response *resp)
 }
 
 static void
-route_public(sr_api *api, const char *path, struct sr_api_response *resp)
+route_health(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    if (strcmp(path, "/health") == 0) {
-        resp->status = 200;
-        resp->body = json_pack("{s:s}", "status", "ok");
-    } else if (strcmp(path, "/ready") == 0) {
-        char why[128];
-        if (sr_engine_ready(api->eng, why, sizeof(why))) {
-            resp->status = 200;
-            resp->body = json_pack("{s:s}", "status", "ready");
-        } else {
-            sr_api__reply_error(resp, 503, why);
-        }
-    } else {
-        route_info(api, resp);
-    }
+    (void)api;
+    (void)c;
+    resp->status = 200;
+    resp->body = json_pack("{s:s}", "status", "ok");
 }
 
-static bool
-is_public(const char *path)
+static void
+route_ready(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    return strcmp(path, "/health") == 0 || strcmp(path, "/ready") == 0 ||
-           strcmp(path, "/info") == 0;
+    (void)c;
+    char why[128];
+    if (!sr_engine_ready(api->eng, why, sizeof(why))) {
+        sr_api__reply(resp, SR_EIO, why, "readiness");
+        return;
+    }
+    resp->status = 200;
+    resp->body = json_pack("{s:s}", "status", "ready");
+}
+
+/* ---- the table ---- */
+
+/* A route: 'pattern' is the path with "{}" for one segment and a final
+ * "{*}" for the rest of the path (a storage key may hold '/'). 'query'
+ * lists the parameters it takes (space-separated); any other is refused.
+ * 'body_max' 0 = SR_MAX_BODY. */
+struct route {
+    const char *method;
+    const char *pattern;
+    bool auth;
+    const char *query;
+    size_t body_max;
+    sr_api__handler fn;
+};
+
+static const struct route routes[] = {
+    {"GET", "/health", false, "", 0, route_health},
+    {"GET", "/ready", false, "", 0, route_ready},
+    {"GET", "/info", false, "", 0, route_info},
+    {"GET", "/attestation", false, "", 0, sr_api__attestation},
+    {"POST", "/execute", true, "", 0, route_execute},
+    {"GET", "/jobs", true, "limit before", 0, route_jobs},
+    {"GET", "/jobs/{}", true, "", 0, route_job},
+    {"GET", "/modules", true, "limit before", 0, sr_api__modules_list},
+    {"POST", "/modules", true, "", SR_MAX_MODULE, sr_api__module_put},
+    {"GET", "/modules/{}", true, "", 0, sr_api__module_get},
+    {"DELETE", "/modules/{}", true, "", 0, sr_api__module_delete},
+    {"GET", "/secrets", true, "", 0, sr_api__secrets_list},
+    {"GET", "/secrets/pubkey", true, "", 0, sr_api__secrets_pubkey},
+    {"PUT", "/secrets/{}", true, "", 0, sr_api__secret_put},
+    {"DELETE", "/secrets/{}", true, "", 0, sr_api__secret_delete},
+    {"PUT", "/secrets/{}/policy", true, "", 0, sr_api__secret_policy},
+    {"GET", "/secrets/{}/audit", true, "limit before", 0, sr_api__secret_audit},
+    {"GET", "/storage", true, "", 0, sr_api__storage_namespaces},
+    {"GET", "/storage/{}", true, "prefix limit after", 0, sr_api__storage_list},
+    {"GET", "/storage/{}/{*}", true, "", 0, sr_api__storage_get},
+    {"PUT", "/storage/{}/{*}", true, "", 0, sr_api__storage_put},
+    {"DELETE", "/storage/{}/{*}", true, "", 0, sr_api__storage_delete},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Matches path against pattern; on a match the parts of the path the
+ * pattern's {} and {*} stand for are recorded as (offset, length). Linear
+ * in the path. */
+static bool
+match(const char *pattern, const char *path, size_t off[2], size_t len[2])
+{
+    const char *pp = pattern, *p = path;
+    size_t n = 0;
+    while (*pp && *p) {
+        if (strncmp(pp, "{*}", 3) == 0) {
+            if (n >= 2)
+                return false;
+            off[n] = (size_t)(p - path);
+            len[n++] = strlen(p);
+            return len[n - 1] > 0 && pp[3] == '\0';
+        }
+        if (strncmp(pp, "{}", 2) == 0) {
+            const char *end = strchr(p, '/');
+            size_t seg = end ? (size_t)(end - p) : strlen(p);
+            if (seg == 0 || n >= 2)
+                return false;
+            off[n] = (size_t)(p - path);
+            len[n++] = seg;
+            p += seg;
+            pp += 2;
+            continue;
+        }
+        if (*pp != *p)
+            return false;
+        pp++;
+        p++;
+    }
+    return *pp == '\0' && *p == '\0';
+}
+
+/* The route for (method, path), or NULL; then *auth says whether a route
+ * of the path needs a token, and 'allowed' lists the methods it has ("GET,
+ * PUT or DELETE"; empty when no route has the path). */
+static const struct route *
+find(const char *method, const char *path, size_t off[2], size_t len[2], bool *auth, char *allowed,
+     size_t cap)
+{
+    const char *names[NROUTES];
+    size_t n = 0;
+    for (size_t i = 0; i < NROUTES; i++) {
+        if (!match(routes[i].pattern, path, off, len))
+            continue;
+        if (strcmp(routes[i].method, method) == 0)
+            return &routes[i];
+        *auth = *auth || routes[i].auth;
+        bool seen = false;
+        for (size_t j = 0; j < n; j++)
+            seen = seen || strcmp(names[j], routes[i].method) == 0;
+        if (!seen)
+            names[n++] = routes[i].method;
+    }
+    size_t at = 0;
+    for (size_t j = 0; j < n; j++) {
+        const char *sep = j == 0 ? "" : j + 1 == n ? " or " : ", ";
+        int w = snprintf(allowed + at, cap - at, "%s%s", sep, names[j]);
+        if (w > 0 && (size_t)w < cap - at)
+            at += (size_t)w;
+    }
+    return NULL;
+}
+
+/* Refuses a query parameter the route does not take (a typo must not be
+ * silently ignored, as with unknown body fields). */
+static bool
+query_ok(const struct route *r, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    for (size_t i = 0; i < req->nquery; i++) {
+        const char *k = req->query[i].key;
+        size_t n = strlen(k);
+        const char *q = r->query;
+        bool known = false;
+        while (!known && (q = strstr(q, k)) != NULL) {
+            known = (q == r->query || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\0');
+            q += n;
+        }
+        if (!known) {
+            char msg[256];
+            (void)snprintf(msg, sizeof(msg), "unknown query parameter '%.64s' for %s %s; %s%s", k,
+                           r->method, r->pattern, *r->query ? "expected " : "it takes none",
+                           r->query);
+            sr_api__reply(resp, SR_EINVAL, msg, "routing");
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t
+sr_api_body_limit(const char *method, const char *path)
+{
+    size_t off[2], len[2];
+    char allowed[64] = "";
+    bool auth = false;
+    const struct route *r = find(method, path, off, len, &auth, allowed, sizeof(allowed));
+    return r && r->body_max ? r->body_max : SR_MAX_BODY;
+}
+
+static void
+call(sr_api *api, const struct route *r, const struct sr_api_request *req, const size_t off[2],
+     const size_t len[2], struct sr_api_response *resp)
+{
+    if (!query_ok(r, req, resp))
+        return;
+    char *owner = r->auth ? authenticate(api, req, resp) : NULL;
+    if (r->auth && !owner)
+        return;
+    size_t n = strlen(req->path);
+    char *parts = malloc(n + 2);
+    if (!parts) {
+        free(owner);
+        sr_api__reply(resp, SR_ENOMEM, "out of memory routing a request", "routing");
+        return;
+    }
+    struct sr_api__call c = {.req = req, .owner = owner, .arg = {"", ""}};
+    /* each part a C string: parts are disjoint and in order, so copying
+     * them one after another with a NUL each fits in n + 2 bytes */
+    size_t at = 0;
+    for (size_t i = 0; i < 2 && len[i]; i++) {
+        memcpy(parts + at, req->path + off[i], len[i]);
+        parts[at + len[i]] = '\0';
+        c.arg[i] = parts + at;
+        at += len[i] + 1;
+    }
+    r->fn(api, &c, resp);
+    free(parts);
+    free(owner);
 }
 
 void
 sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
-    const char *m = req->method;
-    const char *path = req->path;
-    bool is_get = strcmp(m, "GET") == 0;
-    bool is_post = strcmp(m, "POST") == 0;
-    bool is_jobs = strcmp(path, "/jobs") == 0 || strncmp(path, "/jobs/", 6) == 0;
-    bool is_module_put = strcmp(path, "/modules") == 0;
-    bool is_module_get = strncmp(path, "/modules/", 9) == 0 && path[9];
-    bool known = is_public(path) || strcmp(path, "/execute") == 0 || is_jobs || is_module_put ||
-                 is_module_get || sr_api__is_secrets_path(path) ||
-                 sr_api__is_attestation_path(path) || sr_api__is_storage_path(path);
-    if (!known) {
-        char msg[160];
-        (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", path);
-        sr_api__reply_error(resp, 404, msg);
+    size_t off[2] = {0, 0}, len[2] = {0, 0};
+    char allowed[64] = "";
+    bool auth = false;
+    const struct route *r = find(req->method, req->path, off, len, &auth, allowed, sizeof(allowed));
+    if (r) {
+        call(api, r, req, off, len, resp);
         return;
     }
-    if (sr_api__is_attestation_path(path)) {
-        sr_api__route_attestation(api, req, resp);
-        return;
-    }
-    if (sr_api__is_secrets_path(path)) {
-        char *owner = authenticate(api, req, resp);
-        if (owner)
-            sr_api__route_secrets(api, owner, req, resp);
-        free(owner);
-        return;
-    }
-    if (sr_api__is_storage_path(path)) {
-        char *owner = authenticate(api, req, resp);
-        if (owner)
-            sr_api__route_storage(api, owner, req, resp);
-        free(owner);
-        return;
-    }
-    if (sr_api__is_module_admin(m, path)) {
-        char *owner = authenticate(api, req, resp);
-        if (owner)
-            sr_api__route_modules(api, owner, req, resp);
-        free(owner);
-        return;
-    }
-    bool want_post = strcmp(path, "/execute") == 0 || is_module_put;
-    if ((want_post && !is_post) || (!want_post && !is_get)) {
-        char msg[160];
-        (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '%.100s'; use %s", m, path,
-                       want_post ? "POST" : "GET");
+    char msg[224];
+    if (allowed[0]) {
+        (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '%.100s'; use %s",
+                       req->method, req->path, allowed);
         sr_api__reply_error(resp, 405, msg);
-        return;
+    } else {
+        (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", req->path);
+        sr_api__reply_error(resp, 404, msg);
     }
-    if (is_public(path)) {
-        route_public(api, path, resp);
-        return;
-    }
-    char *owner = authenticate(api, req, resp);
-    if (!owner)
-        return;
-    if (is_module_put)
-        route_module_put(api, owner, req, resp);
-    else if (is_module_get)
-        route_module_get(api, owner, path + 9, resp);
-    else if (want_post)
-        route_execute(api, owner, req, resp);
-    else if (strcmp(path, "/jobs") == 0)
-        route_jobs(api, owner, req, resp);
-    else
-        route_job(api, owner, path + 6, resp);
-    free(owner);
 }

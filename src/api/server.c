@@ -319,6 +319,8 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
         .query_before = sr_api__target_query(t, "before"),
         .query_prefix = sr_api__target_query(t, "prefix"),
         .query_after = sr_api__target_query(t, "after"),
+        .query = t->query,
+        .nquery = t->nquery,
         .guard = srv->guard,
     };
     client_of(rc->c, &rc->req.client);

@@ -35,11 +35,6 @@ struct sr_api_framing {
     uint64_t content_length;   /* bytes */
 };
 
-struct sr_api_query {
-    const char *key;   /* decoded, no NUL, valid UTF-8, unique in the query */
-    const char *value; /* decoded likewise; "" when the parameter has no '=' */
-};
-
 /* A request target split and percent-decoded. */
 struct sr_api_target {
     char *buf;        /* owned: every decoded part, NUL-separated */

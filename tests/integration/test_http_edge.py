@@ -291,13 +291,14 @@ class StrictParsingTest(unittest.TestCase):
         """The answer comes right after the headers: the 1 MiB body is never
         sent, and nothing waits for it. The router still says what it would
         say without a token: 401 where one is needed, else 404 or 405."""
-        for auth, path, status in ((b"", b"/execute", 401),
-                                   (b"Authorization: Bearer srt_not_a_token\r\n", b"/execute", 401),
-                                   (b"", b"/nope", 404), (b"", b"/attestation", 405),
-                                   (b"Authorization: Basic eDp5\r\n", b"/secrets/K", 401)):
+        for auth, method, path, status in (
+                (b"", b"POST", b"/execute", 401),
+                (b"Authorization: Bearer srt_not_a_token\r\n", b"POST", b"/execute", 401),
+                (b"", b"POST", b"/nope", 404), (b"", b"POST", b"/attestation", 405),
+                (b"Authorization: Basic eDp5\r\n", b"PUT", b"/secrets/K", 401)):
             s = connect(self.d)
             t0 = time.time()
-            s.sendall(b"POST " + path + b" HTTP/1.1\r\nHost: t\r\n" + auth +
+            s.sendall(method + b" " + path + b" HTTP/1.1\r\nHost: t\r\n" + auth +
                       b"Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n")
             raw, closed = read_all(s, 10)
             s.close()

@@ -264,8 +264,10 @@ class StorageTest(unittest.TestCase):
         def run(name, ms):
             jobs[name] = self.run_js(slow, storage_namespace=ns, input={"ms": ms})
 
-        a = threading.Thread(target=run, args=("first", 300))
-        b = threading.Thread(target=run, args=("later", 1200))
+        # the later job must read before the first commits: on a loaded
+        # machine its process may start a second after the first's
+        a = threading.Thread(target=run, args=("first", 1500))
+        b = threading.Thread(target=run, args=("later", 3000))
         a.start()
         b.start()
         a.join()

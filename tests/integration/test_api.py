@@ -283,6 +283,11 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(body["error"]["code"], "payload_too_large")
         self.assertIn("8388608", body["error"]["message"])
         self.assert_error(404, "not_found", "no such endpoint", "GET", "/nope")
+        # a query parameter the endpoint does not take is a typo, not ignored
+        self.assert_error(400, "invalid_request", "unknown query parameter 'limt' for GET /jobs; "
+                          "expected limit before", "GET", "/jobs?limt=5", token=t)
+        self.assert_error(400, "invalid_request", "unknown query parameter 'x'", "GET",
+                          "/jobs/" + "a" * 32 + "?x=1", token=t)
         self.assert_error(405, "method_not_allowed", "use POST", "GET", "/execute")
         self.assert_error(405, "method_not_allowed", "use GET", "DELETE", "/jobs")
         self.assert_error(404, "not_found", "not found", "GET", "/jobs/xyz", token=t)

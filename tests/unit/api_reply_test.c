@@ -1,4 +1,6 @@
-/* api_reply_test.c - every library status maps to an HTTP status with an
+/* SPDX-License-Identifier: MIT
+ *
+ * api_reply_test.c - every library status maps to an HTTP status with an
  * error code (the table in docs/errors.md). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,33 @@ test_every_status_maps_to_http(void **state)
 }
 
 static void
+test_codes_come_from_the_status(void **state)
+{
+    (void)state;
+    static const char *const want[SR_STATUS_COUNT_] = {
+        [SR_OK] = "ok",
+        [SR_EINVAL] = "invalid_request",
+        [SR_ENOTFOUND] = "not_found",
+        [SR_ECONFLICT] = "conflict",
+        [SR_EDENIED] = "unauthorized",
+        [SR_ELIMIT] = "payload_too_large",
+        [SR_ETRAP] = "guest_error",
+        [SR_EIO] = "unavailable",
+        [SR_ENOMEM] = "internal_error",
+        [SR_EINTERNAL] = "internal_error",
+        [SR_EBUSY] = "too_many_requests",
+    };
+    for (int s = 0; s < SR_STATUS_COUNT_; s++) {
+        assert_string_equal(sr_api_status_code((sr_status)s), want[s]);
+        json_t *b = sr_api_status_body((sr_status)s, "m");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(b, "error"), "code")),
+                            want[s]);
+        json_decref(b);
+    }
+    assert_string_equal(sr_api_status_code(SR_STATUS_COUNT_), "internal_error");
+}
+
+static void
 test_error_body_shape(void **state)
 {
     (void)state;
@@ -43,6 +72,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_status_maps_to_http),
+        cmocka_unit_test(test_codes_come_from_the_status),
         cmocka_unit_test(test_error_body_shape),
     };
     return cmocka_run_group_tests_name("api_reply", tests, NULL, NULL);

@@ -221,9 +221,26 @@ sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, c
                             size_t *out_len, sr_err *err);
 
 /* {"jobs":[...], "next": id|null} as JSON text (owned, free()), newest
- * first; limit 1..SR_MAX_PAGE. */
-sr_status sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before,
-                             char **out, size_t *out_len, sr_err *err);
+ * first, only the jobs 'filter' lets through (NULL = all; borrowed);
+ * limit 1..SR_MAX_PAGE. */
+sr_status sr_engine_job_list(sr_engine *eng, const char *owner, const struct sr_job_filter *filter,
+                             size_t limit, const char *before, char **out, size_t *out_len,
+                             sr_err *err);
+
+/* A window of GET /stats (docs/http-api.md): the caller's jobs that
+ * finished in [since_ms, until_ms), in bins of step_ms. */
+struct sr_stats_window {
+    int64_t since_ms;
+    int64_t until_ms;
+    int64_t step_ms; /* until - since must be a whole number of steps, at most SR_STATS_MAX_BINS */
+};
+/* The figures of the window as the JSON body of GET /stats (owned): totals
+ * and one bin per step (jobs by status and runtime, error codes, gas,
+ * run-time percentiles). SR_EINVAL for a window that is empty, not a whole
+ * number of steps or more than SR_STATS_MAX_BINS bins; time linear in the
+ * jobs that finished in it, memory bounded by the bins. */
+sr_status sr_engine_job_stats(sr_engine *eng, const char *owner, const struct sr_stats_window *w,
+                              json_t **out, sr_err *err);
 
 struct sr_engine_stats {
     int64_t jobs_total; /* jobs in the store */

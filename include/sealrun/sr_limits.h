@@ -50,6 +50,14 @@
 /* Page size of GET /jobs. */
 #define SR_DEFAULT_PAGE 20
 #define SR_MAX_PAGE 100
+/* GET /stats: bins of one answer (a day by the minute); each bin holds a
+ * run-time histogram (SR_STATS_BUCKETS counters), so one answer costs at
+ * most about 1.3 MB of the daemon's memory while it is built. Default
+ * window and step: the last hour by the minute. */
+#define SR_STATS_MAX_BINS 1440
+#define SR_STATS_BUCKETS 224
+#define SR_STATS_DEFAULT_WINDOW_MS (3600ll * 1000)
+#define SR_STATS_DEFAULT_STEP_MS (60ll * 1000)
 /* crypto.randomBytes(n). */
 #define SR_MAX_RANDOM_BYTES 1024
 /* Bytes of a bearer token that are looked up at all (real ones are 47). */

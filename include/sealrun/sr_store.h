@@ -56,6 +56,11 @@ struct sr_job_row {
     int64_t started_at_ms;  /* 0 until started */
     int64_t finished_at_ms; /* 0 until finished */
     int64_t expires_at_ms;  /* purged after this */
+    /* A finished job's figures, kept in clear for GET /stats (0 and "" until
+     * it finishes; rows from before migration 0006 read as 0 and ""). */
+    uint64_t gas_used;     /* as the job object's gas_used */
+    int64_t duration_us;   /* wall time of the run */
+    char error_code[32];   /* the job code of a failed job ("TIMEOUT"); "" when completed */
 };
 
 /* Frees what a row owns (strings). Safe on a zeroed row. */
@@ -131,14 +136,43 @@ sr_status sr_store_job_update(sr_store *st, const struct sr_job_row *row, sr_err
  * exist (any string is accepted, e.g. straight from a URL). */
 sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *out,
                            sr_err *err);
+/* Which of an owner's jobs a listing shows; zero is "all". */
+struct sr_job_filter {
+    bool has_state;          /* only jobs in 'state' */
+    enum sr_job_state state;
+    const char *runtime;     /* "js" or "wasm"; NULL = any (borrowed) */
+    int64_t since_ms;        /* created_at >= since_ms; 0 = no lower bound */
+    int64_t until_ms;        /* created_at < until_ms; 0 = no upper bound */
+};
+
 /* Lists owner's jobs newest first (by created_at, then id), at most 'limit',
  * strictly older than the cursor job 'before_id' when not NULL (SR_ENOTFOUND
- * if that job is not the owner's). request_json is not loaded. 'limit' 0
- * means SR_DEFAULT_PAGE; above SR_MAX_PAGE + 1 is SR_EINVAL (the one extra
- * row tells a caller whether a next page exists). Owned array as for
+ * if that job is not the owner's), only those 'filter' lets through (NULL =
+ * all; borrowed). request_json is not loaded. 'limit' 0 means
+ * SR_DEFAULT_PAGE; above SR_MAX_PAGE + 1 is SR_EINVAL (the one extra row
+ * tells a caller whether a next page exists). Owned array as for
  * sr_store_token_list. */
-sr_status sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
-                            struct sr_job_row **rows, size_t *n, sr_err *err);
+sr_status sr_store_job_list(sr_store *st, const char *owner, const struct sr_job_filter *filter,
+                            size_t limit, const char *before_id, struct sr_job_row **rows,
+                            size_t *n, sr_err *err);
+
+/* One finished job as GET /stats counts it (strings borrowed for the call). */
+struct sr_job_figures {
+    int64_t finished_at_ms;
+    enum sr_job_state state; /* SR_JOB_COMPLETED or SR_JOB_FAILED */
+    const char *runtime;     /* "js", "wasm" */
+    const char *error_code;  /* "" when completed or unknown */
+    int64_t duration_us;     /* the run's wall time (from the times for old rows) */
+    uint64_t gas_used;       /* 0 for rows from before migration 0006 */
+};
+typedef void (*sr_job_figures_fn)(void *ctx, const struct sr_job_figures *f);
+
+/* Calls fn once per job of 'owner' that finished in [since_ms, until_ms), in
+ * no particular order; fn must not call the store. Reads only clear columns
+ * (no key needed). One pass over the owner's finished jobs in the window:
+ * time linear in their number, memory constant. */
+sr_status sr_store_job_figures(sr_store *st, const char *owner, int64_t since_ms, int64_t until_ms,
+                               sr_job_figures_fn fn, void *ctx, sr_err *err);
 /* At start: every 'running' job becomes 'failed' with result_json
  * 'interrupted_result_json' and finished_at now; returns how many in *n
  * (n may be NULL). Queued jobs stay queued (see sr_store_jobs_queued). */

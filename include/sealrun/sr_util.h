@@ -52,6 +52,10 @@ int64_t sr_now_ms(void);
 int64_t sr_mono_us(void);
 /* RFC 3339 UTC with milliseconds ("2026-11-21T10:00:00.123Z") into out[32]. */
 void sr_time_rfc3339(int64_t ms, char out[32]);
+/* Parses RFC 3339 date-time text[0..len) (years 1970..9999, 'T' or 't',
+ * optional fraction, 'Z' or +HH:MM/-HH:MM) into Unix ms (fraction past ms
+ * is cut). false when malformed (also for NULL). Thread-safe. */
+bool sr_time_parse_rfc3339(const char *text, size_t len, int64_t *out_ms);
 /* Formats a duration like "12.3ms", "1.204s", "850us" into out[32]. */
 void sr_duration_str(int64_t us, char out[32]);
 

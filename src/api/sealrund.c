@@ -76,6 +76,12 @@ static const char usage[] =
     "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
     "  --tsm-root PATH           configfs-tsm report directory (default\n"
     "                            " SR_ATTEST_TSM_ROOT ")\n"
+    "  --dashboard-dir DIR       serve the dashboard (/ui/) from DIR, read at every request,\n"
+    "                            instead of the copy built into sealrund (development)\n"
+#ifdef SR_TEST_HOOKS
+    "  --test-tamper receipt|output  test builds only: GET /jobs/{id} answers the job with\n"
+    "                            its receipt (or output) altered after signing\n"
+#endif
     "  --log-level LEVEL         debug, info, warn, error (default info)\n"
     "  --help                    this text\n"
     "\n"
@@ -91,6 +97,8 @@ struct opts {
     enum sr_attest_provider attestation;
     const char *tsm_root; /* NULL: SR_ATTEST_TSM_ROOT */
     struct sr_server_config http;
+    const char *dashboard_dir; /* NULL: the embedded dashboard */
+    enum sr_api_tamper tamper; /* test builds only */
 };
 
 /* What receipts are signed with; freed after the engine. */
@@ -288,6 +296,16 @@ parse_args(int argc, char **argv, struct opts *o)
             if (!*v)
                 return die_usage("--tsm-root needs a directory, got", v);
             o->tsm_root = v;
+        } else if ((v = sr_opt_value(a, "--dashboard-dir", &i, argc, argv))) {
+            if (!*v)
+                return die_usage("--dashboard-dir needs a directory, got", v);
+            o->dashboard_dir = v;
+#ifdef SR_TEST_HOOKS
+        } else if ((v = sr_opt_value(a, "--test-tamper", &i, argc, argv))) {
+            if (strcmp(v, "receipt") && strcmp(v, "output"))
+                return die_usage("--test-tamper must be 'receipt' or 'output', got", v);
+            o->tamper = strcmp(v, "receipt") == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
+#endif
         } else if ((v = sr_opt_value(a, "--log-level", &i, argc, argv))) {
             static const char *const lv[] = {"debug", "info", "warn", "error"};
             bool ok = false;
@@ -469,10 +487,18 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     o->http.port = o->port;
     room_for_connections(&o->http);
     if (sr_api_new(eng, store, &api, &e) != SR_OK ||
+        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK) ||
         sr_server_new(&o->http, api, &srv, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
+#ifdef SR_TEST_HOOKS
+    if (o->tamper != SR_API_TAMPER_NONE) {
+        sr_api_set_test_tamper(api, o->tamper);
+        sr_log(SR_LOG_WARN, "sealrund", "TEST BUILD: --test-tamper %s: job answers are altered",
+               o->tamper == SR_API_TAMPER_RECEIPT ? "receipt" : "output");
+    }
+#endif
     bool v6 = strchr(o->host, ':') != NULL;
     fprintf(stderr, "listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->host, v6 ? "]" : "",
             sr_server_port(srv));

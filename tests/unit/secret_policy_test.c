@@ -499,7 +499,7 @@ test_rfc3339_parser(void **state)
         {"9999-12-31T23:59:59Z", 253402300799000LL},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        if (!sr_secret__rfc3339_parse(good[i].t, strlen(good[i].t), &ms))
+        if (!sr_time_parse_rfc3339(good[i].t, strlen(good[i].t), &ms))
             fail_msg("'%s' refused", good[i].t);
         if (ms != good[i].ms)
             fail_msg("'%s': got %lld, want %lld", good[i].t, (long long)ms, (long long)good[i].ms);
@@ -526,9 +526,9 @@ test_rfc3339_parser(void **state)
         "+2026-01-01T00:00:00Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (sr_secret__rfc3339_parse(bad[i], strlen(bad[i]), &ms))
+        if (sr_time_parse_rfc3339(bad[i], strlen(bad[i]), &ms))
             fail_msg("'%s' accepted", bad[i]);
-    assert_false(sr_secret__rfc3339_parse(NULL, 0, &ms));
+    assert_false(sr_time_parse_rfc3339(NULL, 0, &ms));
 }
 
 static void

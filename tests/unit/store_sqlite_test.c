@@ -325,10 +325,10 @@ test_other_owner_sees_not_found(void **state)
 
     struct sr_job_row *rows = NULL;
     size_t n = 9;
-    assert_int_equal(sr_store_job_list(f->st, "bob", 10, NULL, &rows, &n, &err), SR_OK);
+    assert_int_equal(sr_store_job_list(f->st, "bob", NULL, 10, NULL, &rows, &n, &err), SR_OK);
     assert_int_equal(n, 0);
     free(rows);
-    assert_int_equal(sr_store_job_list(f->st, "bob", 10, r.id, &rows, &n, &err), SR_ENOTFOUND);
+    assert_int_equal(sr_store_job_list(f->st, "bob", NULL, 10, r.id, &rows, &n, &err), SR_ENOTFOUND);
 }
 
 static void
@@ -352,7 +352,7 @@ test_rejects_bad_ids_and_limits(void **state)
     assert_int_equal(sr_store_job_insert(f->st, &r, &err), SR_EINVAL);
     struct sr_job_row *rows = NULL;
     size_t n = 0;
-    assert_int_equal(sr_store_job_list(f->st, "alice", 102, NULL, &rows, &n, &err), SR_EINVAL);
+    assert_int_equal(sr_store_job_list(f->st, "alice", NULL, 102, NULL, &rows, &n, &err), SR_EINVAL);
     assert_non_null(strstr(err.msg, "at most 101"));
 }
 
@@ -373,7 +373,7 @@ test_job_list_pages_newest_first(void **state)
         struct sr_job_row *rows = NULL;
         size_t n = 0;
         assert_int_equal(
-            sr_store_job_list(f->st, "alice", 10, cursor[0] ? cursor : NULL, &rows, &n, &err),
+            sr_store_job_list(f->st, "alice", NULL, 10, cursor[0] ? cursor : NULL, &rows, &n, &err),
             SR_OK);
         for (size_t i = 0; i < n; i++) {
             assert_string_equal(rows[i].owner, "alice");
@@ -400,7 +400,7 @@ test_job_list_pages_newest_first(void **state)
     /* limit 0 means the default page */
     struct sr_job_row *rows = NULL;
     size_t n = 0;
-    assert_int_equal(sr_store_job_list(f->st, "alice", 0, NULL, &rows, &n, &err), SR_OK);
+    assert_int_equal(sr_store_job_list(f->st, "alice", NULL, 0, NULL, &rows, &n, &err), SR_OK);
     assert_int_equal(n, 20);
     for (size_t i = 0; i < n; i++)
         sr_job_row_fini(&rows[i]);

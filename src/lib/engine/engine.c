@@ -128,8 +128,12 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
             .started_at_ms = started,
             .finished_at_ms = finished,
             .expires_at_ms = finished + ttl_ms(eng),
+            .gas_used = o.gas_used,
+            .duration_us = wall,
         };
         memcpy(row.id, id, sizeof(row.id));
+        if (o.code != SR_JOB_OK)
+            (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(o.code));
         rc = insert ? sr_store_job_insert(eng->store, &row, err)
                     : sr_store_job_update(eng->store, &row, err);
         if (rc != SR_OK)
@@ -395,8 +399,11 @@ record_failure(sr_engine *eng, const char *id, const char *owner, int64_t create
             .started_at_ms = started,
             .finished_at_ms = now,
             .expires_at_ms = now + ttl_ms(eng),
+            .gas_used = o.gas_used,
+            .duration_us = (now - started) * 1000,
         };
         memcpy(row.id, id, sizeof(row.id));
+        (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(code));
         rc = sr_store_job_update(eng->store, &row, err);
     }
     free(text);
@@ -698,14 +705,14 @@ sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out,
 }
 
 sr_status
-sr_engine_job_list(sr_engine *eng, const char *owner, size_t limit, const char *before, char **out,
-                   size_t *out_len, sr_err *err)
+sr_engine_job_list(sr_engine *eng, const char *owner, const struct sr_job_filter *filter,
+                   size_t limit, const char *before, char **out, size_t *out_len, sr_err *err)
 {
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "listing jobs needs a server with a store");
     struct sr_job_row *rows = NULL;
     size_t n = 0;
-    sr_status rc = sr_store_job_list(eng->store, owner, limit + 1, before, &rows, &n, err);
+    sr_status rc = sr_store_job_list(eng->store, owner, filter, limit + 1, before, &rows, &n, err);
     if (rc == SR_ENOTFOUND)
         return sr_err_set(err, SR_EINVAL, "cursor 'before=%.40s' is not one of your jobs", before);
     if (rc != SR_OK)

@@ -20,11 +20,6 @@ size_t sr_secret__utf8_bad(const uint8_t *p, size_t len);
  * "..." when cut. For quoting untrusted names in messages. */
 void sr_secret__quote(const char *p, size_t len, size_t shown, char *out, size_t cap);
 
-/* Parses RFC 3339 date-time text[0..len) (years 1970..9999, 'T' or 't',
- * optional fraction, 'Z' or +HH:MM/-HH:MM) into Unix ms (fraction past ms
- * is cut). false when malformed. */
-bool sr_secret__rfc3339_parse(const char *text, size_t len, int64_t *out_ms);
-
 /* Allocates len+1 bytes with sodium_malloc into v (NUL at the end). */
 sr_status sr_secret__value_alloc(size_t len, struct sr_secret_value *v, sr_err *err);
 

@@ -491,7 +491,7 @@ static sr_status
 parse_expiry(const json_t *v, sr_secret_policy *p, sr_err *err)
 {
     if (!json_is_string(v) ||
-        !sr_secret__rfc3339_parse(json_string_value(v), json_string_length(v), &p->expires_ms))
+        !sr_time_parse_rfc3339(json_string_value(v), json_string_length(v), &p->expires_ms))
         return sr_err_set(err, SR_EINVAL,
                           "policy 'expires_at' must be an RFC 3339 time such as "
                           "'2026-12-31T23:59:59Z' (years 1970..9999), or null");

@@ -256,8 +256,8 @@ sr_store_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_
 }
 
 sr_status
-sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
-                  struct sr_job_row **rows, size_t *n, sr_err *err)
+sr_store_job_list(sr_store *st, const char *owner, const struct sr_job_filter *filter, size_t limit,
+                  const char *before_id, struct sr_job_row **rows, size_t *n, sr_err *err)
 {
     sr_status rc = check_owner(owner, err);
     if (rc != SR_OK)
@@ -273,8 +273,26 @@ sr_store_job_list(sr_store *st, const char *owner, size_t limit, const char *bef
         if (rc != SR_OK)
             return rc;
     }
+    static const struct sr_job_filter all = {0};
+    if (filter && filter->has_state && !sr_job_state_name(filter->state))
+        return sr_err_set(err, SR_EINVAL, "job filter has invalid state %d", (int)filter->state);
     rc = need_key(st, "list jobs", err);
-    return rc == SR_OK ? st->ops->job_list(st, owner, limit, before_id, rows, n, err) : rc;
+    return rc == SR_OK ? st->ops->job_list(st, owner, filter ? filter : &all, limit, before_id,
+                                           rows, n, err)
+                       : rc;
+}
+
+sr_status
+sr_store_job_figures(sr_store *st, const char *owner, int64_t since_ms, int64_t until_ms,
+                     sr_job_figures_fn fn, void *ctx, sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (since_ms > until_ms)
+        return sr_err_set(err, SR_EINVAL, "job figures: 'since' %lld is after 'until' %lld",
+                          (long long)since_ms, (long long)until_ms);
+    return st->ops->job_figures(st, owner, since_ms, until_ms, fn, ctx, err);
 }
 
 sr_status

@@ -44,8 +44,11 @@ struct sr_store_ops {
     sr_status (*job_update)(sr_store *st, const struct sr_job_row *row, sr_err *err);
     sr_status (*job_get)(sr_store *st, const char *owner, const char *id, struct sr_job_row *out,
                          sr_err *err);
-    sr_status (*job_list)(sr_store *st, const char *owner, size_t limit, const char *before_id,
-                          struct sr_job_row **rows, size_t *n, sr_err *err);
+    sr_status (*job_list)(sr_store *st, const char *owner, const struct sr_job_filter *filter,
+                          size_t limit, const char *before_id, struct sr_job_row **rows, size_t *n,
+                          sr_err *err);
+    sr_status (*job_figures)(sr_store *st, const char *owner, int64_t since_ms, int64_t until_ms,
+                             sr_job_figures_fn fn, void *ctx, sr_err *err);
     sr_status (*jobs_interrupt)(sr_store *st, const char *interrupted_result_json, int64_t now_ms,
                                 size_t *n, sr_err *err);
     sr_status (*jobs_queued)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);

@@ -27,11 +27,15 @@
 
 #define JOB_COLS                                                                                   \
     "id, owner, state, runtime, request_json, result_json, created_at, started_at, "               \
-    "finished_at, expires_at"
+    "finished_at, expires_at, gas_used, duration_us, error_code"
 /* Lists skip request_json (the script and input): the list never shows it. */
 #define LIST_COLS                                                                                  \
     "id, owner, state, runtime, NULL, result_json, created_at, started_at, finished_at, "          \
-    "expires_at"
+    "expires_at, gas_used, duration_us, error_code"
+/* GET /jobs filters (struct sr_job_filter): ?5..?8 */
+#define LIST_FILTER                                                                                \
+    "created_at >= ?5 AND created_at < ?6 AND (?7 IS NULL OR state = ?7) AND "                     \
+    "(?8 IS NULL OR runtime = ?8) "
 #define TOKEN_COLS "hash, owner, label, created_at, revoked_at"
 
 /* keep in sync with enum sq_stmt in store_sqlite_int.h */
@@ -52,19 +56,25 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                        "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
     [SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1",
     [SQ_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [SQ_JOB_UPDATE] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
-                      "finished_at = ?6, expires_at = ?7 WHERE id = ?1 AND owner = ?2",
+                      "finished_at = ?6, expires_at = ?7, gas_used = ?8, duration_us = ?9, "
+                      "error_code = ?10 WHERE id = ?1 AND owner = ?2",
     [SQ_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1 AND owner = ?2",
     [SQ_JOB_CURSOR] = "SELECT created_at FROM jobs WHERE id = ?1 AND owner = ?2",
-    [SQ_JOB_LIST_FIRST] = "SELECT " LIST_COLS " FROM jobs WHERE owner = ?1 "
+    [SQ_JOB_LIST_FIRST] = "SELECT " LIST_COLS " FROM jobs WHERE owner = ?1 AND " LIST_FILTER
                           "ORDER BY created_at DESC, id DESC LIMIT ?2",
     [SQ_JOB_LIST_AFTER] = "SELECT " LIST_COLS " FROM jobs "
-                          "WHERE owner = ?1 AND (created_at, id) < (?3, ?4) "
+                          "WHERE owner = ?1 AND (created_at, id) < (?3, ?4) AND " LIST_FILTER
                           "ORDER BY created_at DESC, id DESC LIMIT ?2",
+    [SQ_JOB_FIGURES] = "SELECT finished_at, state, runtime, error_code, "
+                       "coalesce(duration_us, (finished_at - started_at) * 1000), "
+                       "coalesce(gas_used, 0) FROM jobs WHERE owner = ?1 AND finished_at >= ?2 "
+                       "AND finished_at < ?3 AND state IN ('completed', 'failed')",
     [SQ_JOBS_RUNNING_IDS] = "SELECT id, owner FROM jobs WHERE state = 'running' ORDER BY id",
     [SQ_JOB_INTERRUPT_ONE] = "UPDATE jobs SET state = 'failed', result_json = ?3, "
-                             "finished_at = ?4 WHERE id = ?1 AND owner = ?2 AND state = 'running'",
+                             "finished_at = ?4, gas_used = 0, error_code = 'INTERRUPTED' "
+                             "WHERE id = ?1 AND owner = ?2 AND state = 'running'",
     [SQ_JOBS_RUNNING] =
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'running' ORDER BY created_at, id",
     [SQ_JOBS_QUEUED] =
@@ -261,6 +271,10 @@ read_job(const uint8_t *key, sqlite3_stmt *stmt, struct sr_job_row *row, sr_err 
     row->started_at_ms = sqlite3_column_int64(stmt, 7); /* NULL reads as 0 */
     row->finished_at_ms = sqlite3_column_int64(stmt, 8);
     row->expires_at_ms = sqlite3_column_int64(stmt, 9);
+    row->gas_used = (uint64_t)sqlite3_column_int64(stmt, 10);
+    row->duration_us = sqlite3_column_int64(stmt, 11);
+    const char *code = (const char *)sqlite3_column_text(stmt, 12);
+    (void)snprintf(row->error_code, sizeof(row->error_code), "%s", code ? code : "");
     return SR_OK;
 }
 
@@ -565,6 +579,21 @@ job_write_fini(struct job_write *w)
     memset(w, 0, sizeof(*w));
 }
 
+/* gas_used, duration_us, error_code at i, i+1, i+2: NULL until finished. */
+static int
+bind_figures(sqlite3_stmt *stmt, int i, const struct sr_job_row *r)
+{
+    bool done = r->state == SR_JOB_COMPLETED || r->state == SR_JOB_FAILED;
+    int b = done ? sqlite3_bind_int64(stmt, i, (sqlite3_int64)r->gas_used)
+                 : sqlite3_bind_null(stmt, i);
+    b = b ? b
+          : (done ? sqlite3_bind_int64(stmt, i + 1, r->duration_us)
+                  : sqlite3_bind_null(stmt, i + 1));
+    return b ? b
+             : sr_store__sq_bind_text(stmt, i + 2,
+                                      done && r->error_code[0] ? r->error_code : NULL);
+}
+
 static sr_status
 w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
 {
@@ -584,6 +613,7 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : bind_ms(stmt, 8, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 9, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 10, r->expires_at_ms);
+    b = b ? b : bind_figures(stmt, 11, r);
     rc = b ? sr_store__sq_bind_failed(stmt, b, err)
            : sr_store__sq_step_done(stmt, err, "insert job", r->id);
     sr_store__sq_done(stmt);
@@ -608,6 +638,7 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : bind_ms(stmt, 5, r->started_at_ms);
     b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
+    b = b ? b : bind_figures(stmt, 8, r);
     rc = b ? sr_store__sq_bind_failed(stmt, b, err)
            : sr_store__sq_step_done(stmt, err, "update job", r->id);
     sr_store__sq_done(stmt);
@@ -664,10 +695,21 @@ sq_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *o
     return rc;
 }
 
+/* Binds the filter's ?5..?8 (LIST_FILTER). */
+static int
+bind_filter(sqlite3_stmt *stmt, const struct sr_job_filter *f)
+{
+    int b = sqlite3_bind_int64(stmt, 5, f->since_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 6, f->until_ms ? f->until_ms : INT64_MAX);
+    b = b ? b
+          : sr_store__sq_bind_text(stmt, 7, f->has_state ? sr_job_state_name(f->state) : NULL);
+    return b ? b : sr_store__sq_bind_text(stmt, 8, f->runtime);
+}
+
 /* Binds the page query: the first page, or the page after the cursor job. */
 static sr_status
-bind_page(struct sq_conn *c, const char *owner, size_t limit, const char *before_id,
-          sqlite3_stmt **out, sr_err *err)
+bind_page(struct sq_conn *c, const char *owner, const struct sr_job_filter *f, size_t limit,
+          const char *before_id, sqlite3_stmt **out, sr_err *err)
 {
     int64_t created = 0;
     sqlite3_stmt *stmt = NULL;
@@ -698,6 +740,7 @@ bind_page(struct sq_conn *c, const char *owner, size_t limit, const char *before
         b = b ? b : sqlite3_bind_int64(stmt, 3, created);
         b = b ? b : sr_store__sq_bind_text(stmt, 4, before_id);
     }
+    b = b ? b : bind_filter(stmt, f);
     if (b) {
         rc = sr_store__sq_bind_failed(stmt, b, err);
         sr_store__sq_done(stmt);
@@ -708,15 +751,51 @@ bind_page(struct sq_conn *c, const char *owner, size_t limit, const char *before
 }
 
 static sr_status
-sq_job_list(sr_store *st, const char *owner, size_t limit, const char *before_id,
-            struct sr_job_row **rows, size_t *n, sr_err *err)
+sq_job_list(sr_store *st, const char *owner, const struct sr_job_filter *filter, size_t limit,
+            const char *before_id, struct sr_job_row **rows, size_t *n, sr_err *err)
 {
     struct sq_store *s = (struct sq_store *)st;
     struct sq_conn *c = sr_store__sq_reader(s);
     sqlite3_stmt *stmt = NULL;
-    sr_status rc = bind_page(c, owner, limit, before_id, &stmt, err);
+    sr_status rc = bind_page(c, owner, filter, limit, before_id, &stmt, err);
     if (rc == SR_OK)
         rc = collect_jobs(s, stmt, rows, n, err);
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+static sr_status
+sq_job_figures(sr_store *st, const char *owner, int64_t since_ms, int64_t until_ms,
+               sr_job_figures_fn fn, void *ctx, sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_JOB_FIGURES, &stmt, err);
+    int src = SQLITE_DONE;
+    if (rc == SR_OK) {
+        int b = sr_store__sq_bind_text(stmt, 1, owner);
+        b = b ? b : sqlite3_bind_int64(stmt, 2, since_ms);
+        b = b ? b : sqlite3_bind_int64(stmt, 3, until_ms);
+        src = b ? b : SQLITE_OK;
+    }
+    while (rc == SR_OK && src != SQLITE_DONE && (src = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *state = (const char *)sqlite3_column_text(stmt, 1);
+        const char *runtime = (const char *)sqlite3_column_text(stmt, 2);
+        const char *code = (const char *)sqlite3_column_text(stmt, 3);
+        struct sr_job_figures f = {
+            .finished_at_ms = sqlite3_column_int64(stmt, 0),
+            .state = state && strcmp(state, "completed") == 0 ? SR_JOB_COMPLETED : SR_JOB_FAILED,
+            .runtime = runtime ? runtime : "",
+            .error_code = code ? code : "",
+            .duration_us = sqlite3_column_int64(stmt, 4),
+            .gas_used = (uint64_t)sqlite3_column_int64(stmt, 5),
+        };
+        fn(ctx, &f);
+    }
+    if (rc == SR_OK && src != SQLITE_DONE)
+        rc = sr_store__sq_fail(c->db, src, err, "cannot read the job figures of '%s'", owner);
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
     return rc;
@@ -959,6 +1038,7 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .job_update = sq_job_update,
     .job_get = sq_job_get,
     .job_list = sq_job_list,
+    .job_figures = sq_job_figures,
     .jobs_interrupt = sq_jobs_interrupt,
     .jobs_queued = sq_jobs_queued,
     .jobs_running = sq_jobs_running,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * secret_time.c - RFC 3339 date-time parsing for policy expiry.
+ * time_parse.c - RFC 3339 date-time parsing: secret policy expiry, the
+ * 'since' and 'until' of GET /jobs and GET /stats.
  *
  * Accepts YYYY-MM-DD('T'|'t')HH:MM:SS[.fraction]('Z'|'z'|+HH:MM|-HH:MM),
  * years 1970..9999, a leap second (60) counted as the next second, and
@@ -12,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "secret_int.h"
+#include "sealrun/sr_util.h"
 
 /* Reads exactly n digits at text[*i]; false if any is not a digit. */
 static bool
@@ -105,7 +106,7 @@ zone(const char *text, size_t len, size_t *i, int *offset_s)
 }
 
 bool
-sr_secret__rfc3339_parse(const char *text, size_t len, int64_t *out_ms)
+sr_time_parse_rfc3339(const char *text, size_t len, int64_t *out_ms)
 {
     size_t i = 0;
     int y, mo, d, h, mi, s, ms, off;

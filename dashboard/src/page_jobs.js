@@ -6,7 +6,7 @@
 // input, only its hash in the receipt), output, logs, error, gas, limits,
 // timings and the receipt verified in the browser.
 
-import { decryptOutput, sha256Hex, parseStrict, outputHash } from "../../clients/js/src/index.js";
+import { decryptOutput, parseStrict, outputHash } from "../../clients/js/src/index.js";
 import { h, pre, when, short, table, field, errorBox, clear } from "./dom.js";
 import { receiptView } from "./receipt_view.js";
 import { go } from "./app.js";
@@ -139,6 +139,5 @@ export async function jobPage(client, id) {
     ? h("button", { type: "button", onclick: () => go(`#/jobs/${id}`) }, "Refresh") : null;
   wrap.append(...jobDetails(job), requestView(job, known), await receiptView(client, job, checks));
   if (refresh) wrap.append(refresh);
-  if (known.code !== undefined) wrap.append(h("p", { class: "muted" }, `code sha256 ${sha256Hex(known.code)}`));
   return wrap;
 }

@@ -45,7 +45,7 @@ export function when(t) {
 export const short = (id, n = 12) => (id && id.length > n ? id.slice(0, n) + "…" : id ?? "");
 
 // An error line for a page (SealrunError or any Error).
-export const errorBox = (e, id) => h("div", { class: "error", role: "alert", "data-test": id ?? "error" }, e && e.message ? e.message : String(e));
+export const errorBox = (e, id) => h("div", { class: "error", role: "alert", id: id ?? null }, e && e.message ? e.message : String(e));
 
 export function field(label, input, hint) {
   return h("label", { class: "field" }, h("span", {}, label), input, hint ? h("small", {}, hint) : null);

@@ -44,7 +44,7 @@ function policyEditor(client, s, msg) {
     }
   });
   return h("section", { class: "card", id: "policy" }, h("h2", {}, `Policy of ${s.name}`),
-    h("p", { class: "muted" }, "runtimes, code_hashes, condition, expires_at (docs/secrets.md); {} is the owner only."), text, save);
+    h("p", { class: "muted" }, "runtimes, code_hashes, entry_points, condition, expires_at (docs/secrets.md); {} is the owner only."), text, save);
 }
 
 async function auditView(client, name, before) {

@@ -12,9 +12,11 @@ import { join } from "node:path";
 
 const BIN = process.env.SR_BIN_DIR;
 
-export async function startDaemon(...extra) {
+// args: more sealrund options; dataDir: reuse a data directory (kept at
+// stop) instead of a fresh one (removed at stop).
+export async function startDaemon({ args: extra = [], dataDir: reuse } = {}) {
   if (!BIN) throw new Error("SR_BIN_DIR is not set (run through ctest)");
-  const dataDir = mkdtempSync(join(tmpdir(), "sealrun-js-"));
+  const dataDir = reuse ?? mkdtempSync(join(tmpdir(), "sealrun-js-"));
   const proc = spawn(join(BIN, "sealrund"), ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--dev", ...extra],
     { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -41,7 +43,7 @@ export async function startDaemon(...extra) {
       await done;
       clearTimeout(t);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!reuse) rmSync(dataDir, { recursive: true, force: true });
     return proc.exitCode;
   };
   return { url, token, stop, log: () => log, dataDir };

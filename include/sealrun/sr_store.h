@@ -58,9 +58,9 @@ struct sr_job_row {
     int64_t expires_at_ms;  /* purged after this */
     /* A finished job's figures, kept in clear for GET /stats (0 and "" until
      * it finishes; rows from before migration 0006 read as 0 and ""). */
-    uint64_t gas_used;     /* as the job object's gas_used */
-    int64_t duration_us;   /* wall time of the run */
-    char error_code[32];   /* the job code of a failed job ("TIMEOUT"); "" when completed */
+    uint64_t gas_used;   /* as the job object's gas_used */
+    int64_t duration_us; /* wall time of the run */
+    char error_code[32]; /* the job code of a failed job ("TIMEOUT"); "" when completed */
 };
 
 /* Frees what a row owns (strings). Safe on a zeroed row. */
@@ -138,11 +138,11 @@ sr_status sr_store_job_get(sr_store *st, const char *owner, const char *id, stru
                            sr_err *err);
 /* Which of an owner's jobs a listing shows; zero is "all". */
 struct sr_job_filter {
-    bool has_state;          /* only jobs in 'state' */
+    bool has_state; /* only jobs in 'state' */
     enum sr_job_state state;
-    const char *runtime;     /* "js" or "wasm"; NULL = any (borrowed) */
-    int64_t since_ms;        /* created_at >= since_ms; 0 = no lower bound */
-    int64_t until_ms;        /* created_at < until_ms; 0 = no upper bound */
+    const char *runtime; /* "js" or "wasm"; NULL = any (borrowed) */
+    int64_t since_ms;    /* created_at >= since_ms; 0 = no lower bound */
+    int64_t until_ms;    /* created_at < until_ms; 0 = no upper bound */
 };
 
 /* Lists owner's jobs newest first (by created_at, then id), at most 'limit',

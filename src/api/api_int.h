@@ -13,7 +13,7 @@
 struct sr_api {
     sr_engine *eng;
     sr_store *store;
-    char *dashboard_dir;      /* owned; NULL: the embedded dashboard */
+    char *dashboard_dir;       /* owned; NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only (test_hooks.c) */
 };
 

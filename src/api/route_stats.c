@@ -60,7 +60,7 @@ sr_api__job_filter_parse(const struct sr_api_request *req, struct sr_job_filter 
                          struct sr_api_response *resp)
 {
     const char *const others[] = {"prefix", req->query_prefix, "after", req->query_after,
-                                  "step", req->query_step, NULL, NULL};
+                                  "step",   req->query_step,   NULL,    NULL};
     memset(f, 0, sizeof(*f));
     if (refuse_unknown(req, others, "GET /jobs", "limit, before, status, runtime, since, until",
                        resp))
@@ -112,10 +112,13 @@ void
 sr_api__route_stats(sr_api *api, const char *owner, const struct sr_api_request *req,
                     struct sr_api_response *resp)
 {
-    const char *const others[] = {"limit",  req->query_limit,   "before", req->query_before,
-                                  "prefix", req->query_prefix,  "after",  req->query_after,
-                                  "status", req->query_status,  "runtime", req->query_runtime,
-                                  NULL,     NULL};
+    const char *const others[] = {"limit",   req->query_limit,
+                                  "before",  req->query_before,
+                                  "prefix",  req->query_prefix,
+                                  "after",   req->query_after,
+                                  "status",  req->query_status,
+                                  "runtime", req->query_runtime,
+                                  NULL,      NULL};
     if (strcmp(req->method, "GET") != 0) {
         char msg[96];
         (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '/stats'; use GET",
@@ -128,9 +131,8 @@ sr_api__route_stats(sr_api *api, const char *owner, const struct sr_api_request 
     sr_err e = {0};
     int64_t step_s = SR_STATS_DEFAULT_STEP_MS / 1000;
     struct sr_stats_window w = {.until_ms = sr_now_ms()};
-    if (req->query_step &&
-        sr_parse_i64(req->query_step, 1, 86400, "query parameter 'step' (seconds)", &step_s, &e) !=
-            SR_OK) {
+    if (req->query_step && sr_parse_i64(req->query_step, 1, 86400,
+                                        "query parameter 'step' (seconds)", &step_s, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "reading statistics");
         return;
     }

@@ -328,7 +328,8 @@ test_other_owner_sees_not_found(void **state)
     assert_int_equal(sr_store_job_list(f->st, "bob", NULL, 10, NULL, &rows, &n, &err), SR_OK);
     assert_int_equal(n, 0);
     free(rows);
-    assert_int_equal(sr_store_job_list(f->st, "bob", NULL, 10, r.id, &rows, &n, &err), SR_ENOTFOUND);
+    assert_int_equal(sr_store_job_list(f->st, "bob", NULL, 10, r.id, &rows, &n, &err),
+                     SR_ENOTFOUND);
 }
 
 static void
@@ -352,7 +353,8 @@ test_rejects_bad_ids_and_limits(void **state)
     assert_int_equal(sr_store_job_insert(f->st, &r, &err), SR_EINVAL);
     struct sr_job_row *rows = NULL;
     size_t n = 0;
-    assert_int_equal(sr_store_job_list(f->st, "alice", NULL, 102, NULL, &rows, &n, &err), SR_EINVAL);
+    assert_int_equal(sr_store_job_list(f->st, "alice", NULL, 102, NULL, &rows, &n, &err),
+                     SR_EINVAL);
     assert_non_null(strstr(err.msg, "at most 101"));
 }
 

@@ -126,14 +126,13 @@ static json_t *
 bin_json(const struct bin *b)
 {
     bool any = b->completed + b->failed > 0;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "completed",
-                     (json_int_t)b->completed, "failed", (json_int_t)b->failed, "js",
-                     (json_int_t)b->js, "wasm", (json_int_t)b->wasm, "gas_js",
-                     (json_int_t)(b->gas_js > INT64_MAX ? INT64_MAX : b->gas_js), "gas_wasm",
-                     (json_int_t)(b->gas_wasm > INT64_MAX ? INT64_MAX : b->gas_wasm), "p50_us",
-                     us_or_null(percentile(b, 50)), "p90_us", us_or_null(percentile(b, 90)),
-                     "p99_us", us_or_null(percentile(b, 99)), "max_us",
-                     us_or_null(any ? b->max_us : -1));
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "completed", (json_int_t)b->completed,
+        "failed", (json_int_t)b->failed, "js", (json_int_t)b->js, "wasm", (json_int_t)b->wasm,
+        "gas_js", (json_int_t)(b->gas_js > INT64_MAX ? INT64_MAX : b->gas_js), "gas_wasm",
+        (json_int_t)(b->gas_wasm > INT64_MAX ? INT64_MAX : b->gas_wasm), "p50_us",
+        us_or_null(percentile(b, 50)), "p90_us", us_or_null(percentile(b, 90)), "p99_us",
+        us_or_null(percentile(b, 99)), "max_us", us_or_null(any ? b->max_us : -1));
 }
 
 static json_t *
@@ -167,7 +166,8 @@ static sr_status
 check_window(const struct sr_stats_window *w, size_t *nbins, sr_err *err)
 {
     if (w->step_ms < 1000 || w->step_ms % 1000)
-        return sr_err_set(err, SR_EINVAL, "'step' must be a whole number of seconds >= 1, got %lld ms",
+        return sr_err_set(err, SR_EINVAL,
+                          "'step' must be a whole number of seconds >= 1, got %lld ms",
                           (long long)w->step_ms);
     if (w->until_ms <= w->since_ms)
         return sr_err_set(err, SR_EINVAL, "'since' must be before 'until'");

@@ -584,14 +584,13 @@ static int
 bind_figures(sqlite3_stmt *stmt, int i, const struct sr_job_row *r)
 {
     bool done = r->state == SR_JOB_COMPLETED || r->state == SR_JOB_FAILED;
-    int b = done ? sqlite3_bind_int64(stmt, i, (sqlite3_int64)r->gas_used)
-                 : sqlite3_bind_null(stmt, i);
+    int b =
+        done ? sqlite3_bind_int64(stmt, i, (sqlite3_int64)r->gas_used) : sqlite3_bind_null(stmt, i);
     b = b ? b
           : (done ? sqlite3_bind_int64(stmt, i + 1, r->duration_us)
                   : sqlite3_bind_null(stmt, i + 1));
     return b ? b
-             : sr_store__sq_bind_text(stmt, i + 2,
-                                      done && r->error_code[0] ? r->error_code : NULL);
+             : sr_store__sq_bind_text(stmt, i + 2, done && r->error_code[0] ? r->error_code : NULL);
 }
 
 static sr_status
@@ -701,8 +700,7 @@ bind_filter(sqlite3_stmt *stmt, const struct sr_job_filter *f)
 {
     int b = sqlite3_bind_int64(stmt, 5, f->since_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 6, f->until_ms ? f->until_ms : INT64_MAX);
-    b = b ? b
-          : sr_store__sq_bind_text(stmt, 7, f->has_state ? sr_job_state_name(f->state) : NULL);
+    b = b ? b : sr_store__sq_bind_text(stmt, 7, f->has_state ? sr_job_state_name(f->state) : NULL);
     return b ? b : sr_store__sq_bind_text(stmt, 8, f->runtime);
 }
 

@@ -12,7 +12,7 @@ PKGS := build-essential pkgconf cmake ninja-build python3 clang-format git \
 	libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 	libjavascriptcoregtk-4.1-dev libseccomp-dev libcurl4-openssl-dev libzstd-dev \
 	libcmocka-dev wabt clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
-	rustc libstd-rust-dev-wasm32 sqlite3 nodejs
+	rustc libstd-rust-dev-wasm32 sqlite3 nodejs chromium python3-nacl
 # Only for the benchmarks (make bench).
 BENCH_PKGS := wrk binaryen hyperfine valgrind
 
@@ -28,6 +28,8 @@ help:
 
 deps:
 	@$(MAKE) --no-print-directory install-pkgs WANT="$(PKGS)"
+	@# npm builds the dashboard (dashboard/CMakeLists.txt); some nodejs builds bundle it
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory install-pkgs WANT=npm
 
 bench-deps:
 	@$(MAKE) --no-print-directory install-pkgs WANT="$(BENCH_PKGS)"
@@ -54,6 +56,7 @@ serve: build
 	  echo "creating the dev API token (shown once, stored hashed in $(DATA_DIR)/sealrun.db):"; \
 	  build/bin/sealrun token create --create --data-dir $(DATA_DIR) --user dev --label "make serve" | tail -n 1; \
 	fi
+	@echo "dashboard: http://$(LISTEN)/ui/ (sign in with the token above)"
 	exec build/bin/sealrund --listen $(LISTEN) --data-dir $(DATA_DIR) --dev
 
 check: deps

@@ -57,7 +57,7 @@ struct sr_job_row {
     int64_t finished_at_ms; /* 0 until finished */
     int64_t expires_at_ms;  /* purged after this */
     /* A finished job's figures, kept in clear for GET /stats (0 and "" until
-     * it finishes; rows from before migration 0006 read as 0 and ""). */
+     * it finishes; rows from before migration 0007 read as 0 and ""). */
     uint64_t gas_used;   /* as the job object's gas_used */
     int64_t duration_us; /* wall time of the run */
     char error_code[32]; /* the job code of a failed job ("TIMEOUT"); "" when completed */
@@ -163,7 +163,7 @@ struct sr_job_figures {
     const char *runtime;     /* "js", "wasm" */
     const char *error_code;  /* "" when completed or unknown */
     int64_t duration_us;     /* the run's wall time (from the times for old rows) */
-    uint64_t gas_used;       /* 0 for rows from before migration 0006 */
+    uint64_t gas_used;       /* 0 for rows from before migration 0007 */
 };
 typedef void (*sr_job_figures_fn)(void *ctx, const struct sr_job_figures *f);
 

@@ -487,8 +487,7 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     o->http.port = o->port;
     room_for_connections(&o->http);
     if (sr_api_new(eng, store, &api, &e) != SR_OK ||
-        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK) ||
-        sr_server_new(&o->http, api, &srv, &e) != SR_OK) {
+        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK)) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
@@ -499,6 +498,10 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
                o->tamper == SR_API_TAMPER_RECEIPT ? "receipt" : "output");
     }
 #endif
+    if (sr_server_new(&o->http, api, &srv, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
     bool v6 = strchr(o->host, ':') != NULL;
     fprintf(stderr, "listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->host, v6 ? "]" : "",
             sr_server_port(srv));

@@ -165,9 +165,13 @@ class DashboardDirTest(unittest.TestCase):
             self.assertEqual(h["content-type"], "text/javascript; charset=utf-8")
             for bad in ("/ui/../sealrun.db", "/ui/sub/../index.html", "/ui/.hidden.js",
                         "/ui/sub//a.js", "/ui/link.txt", "/ui/big.js", "/ui/sub",
-                        "/ui/%2e%2e/sealrun.db", "/ui/a%00.js", "/ui/" + "a" * 300):
+                        "/ui/%2e%2e/sealrun.db", "/ui/" + "a" * 300):
                 st, _, body = raw_get(d, bad)
                 self.assertEqual(st, 404, bad)
+                self.assertNotIn(b"not for the web", body)
+            for bad in ("/ui/a%00.js", "/ui/%ff.js"):  # refused by the HTTP edge itself
+                st, _, body = raw_get(d, bad)
+                self.assertEqual(st, 400, bad)
                 self.assertNotIn(b"not for the web", body)
 
     def test_refuses_a_directory_without_index(self):

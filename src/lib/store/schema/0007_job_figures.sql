@@ -1,4 +1,4 @@
--- 0006_job_figures.sql - a finished job's figures in clear, for the
+-- 0007_job_figures.sql - a finished job's figures in clear, for the
 -- dashboard's Stats page (GET /stats) and the filters of GET /jobs: the
 -- gas it used, the wall time of its run and its error code (one of the
 -- fixed job codes, never a message). Like states and times they are not

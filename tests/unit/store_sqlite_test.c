@@ -409,6 +409,130 @@ test_job_list_pages_newest_first(void **state)
     free(rows);
 }
 
+/* Counts ids of a filtered list (one page of up to 100). */
+static size_t
+count_filtered(sr_store *st, const struct sr_job_filter *flt)
+{
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    sr_err err = {0};
+    assert_int_equal(sr_store_job_list(st, "alice", flt, 100, NULL, &rows, &n, &err), SR_OK);
+    for (size_t i = 0; i < n; i++)
+        sr_job_row_fini(&rows[i]);
+    free(rows);
+    return n;
+}
+
+static void
+test_job_list_filters(void **state)
+{
+    struct fixture *f = *state;
+    for (unsigned i = 0; i < 12; i++) {
+        struct sr_job_row r = job(200 + i, "alice", (enum sr_job_state)(i % 4), 1000 + i);
+        r.runtime = i % 3 ? "js" : "wasm";
+        insert(f->st, r);
+    }
+    insert(f->st, job(299, "bob", SR_JOB_FAILED, 1005));
+    assert_int_equal(count_filtered(f->st, NULL), 12);
+    assert_int_equal(
+        count_filtered(f->st, &(struct sr_job_filter){.has_state = true, .state = SR_JOB_FAILED}),
+        3);
+    assert_int_equal(count_filtered(f->st, &(struct sr_job_filter){.runtime = "wasm"}), 4);
+    assert_int_equal(count_filtered(f->st, &(struct sr_job_filter){.has_state = true,
+                                                                   .state = SR_JOB_QUEUED,
+                                                                   .runtime = "wasm"}),
+                     1); /* i = 0 */
+    assert_int_equal(
+        count_filtered(f->st, &(struct sr_job_filter){.since_ms = 1004, .until_ms = 1008}), 4);
+    /* paging keeps the filter: failed jobs one at a time */
+    char cursor[33] = "";
+    size_t seen = 0;
+    const struct sr_job_filter failed = {.has_state = true, .state = SR_JOB_FAILED};
+    for (;;) {
+        struct sr_job_row *rows = NULL;
+        size_t n = 0;
+        sr_err err = {0};
+        assert_int_equal(sr_store_job_list(f->st, "alice", &failed, 1, cursor[0] ? cursor : NULL,
+                                           &rows, &n, &err),
+                         SR_OK);
+        if (n == 0) {
+            free(rows);
+            break;
+        }
+        assert_int_equal(rows[0].state, SR_JOB_FAILED);
+        memcpy(cursor, rows[0].id, 33);
+        sr_job_row_fini(&rows[0]);
+        free(rows);
+        seen++;
+    }
+    assert_int_equal(seen, 3);
+    sr_err err = {0};
+    struct sr_job_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_job_list(f->st, "alice",
+                                       &(struct sr_job_filter){.has_state = true, .state = 9}, 10,
+                                       NULL, &rows, &n, &err),
+                     SR_EINVAL);
+}
+
+struct figures_seen {
+    size_t n;
+    uint64_t gas;
+    int64_t duration;
+    size_t timeouts;
+};
+
+static void
+on_figures(void *ctx, const struct sr_job_figures *fig)
+{
+    struct figures_seen *s = ctx;
+    s->n++;
+    s->gas += fig->gas_used;
+    s->duration += fig->duration_us;
+    s->timeouts += strcmp(fig->error_code, "TIMEOUT") == 0;
+}
+
+static void
+test_job_figures_of_finished_jobs(void **state)
+{
+    struct fixture *f = *state;
+    for (unsigned i = 0; i < 6; i++) {
+        struct sr_job_row r = job(300 + i, i == 5 ? "bob" : "alice",
+                                  i < 2   ? SR_JOB_COMPLETED
+                                  : i < 4 ? SR_JOB_FAILED
+                                          : SR_JOB_RUNNING,
+                                  100 + i);
+        r.started_at_ms = 100 + i;
+        r.finished_at_ms = r.state == SR_JOB_RUNNING ? 0 : 200 + i;
+        r.gas_used = 10 * (i + 1);
+        r.duration_us = 1000 * (i + 1);
+        if (r.state == SR_JOB_FAILED)
+            (void)snprintf(r.error_code, sizeof(r.error_code), "TIMEOUT");
+        insert(f->st, r);
+    }
+    struct figures_seen s = {0};
+    sr_err err = {0};
+    assert_int_equal(sr_store_job_figures(f->st, "alice", 0, 1000, on_figures, &s, &err), SR_OK);
+    /* jobs 0..3 finished; 4 is running, 5 is bob's */
+    assert_int_equal(s.n, 4);
+    assert_int_equal(s.gas, 10 + 20 + 30 + 40);
+    assert_int_equal(s.duration, 1000 + 2000 + 3000 + 4000);
+    assert_int_equal(s.timeouts, 2);
+    struct figures_seen w = {0};
+    assert_int_equal(sr_store_job_figures(f->st, "alice", 201, 203, on_figures, &w, &err), SR_OK);
+    assert_int_equal(w.n, 2); /* finished at 201 and 202 */
+    assert_int_equal(sr_store_job_figures(f->st, "alice", 5, 4, on_figures, &w, &err), SR_EINVAL);
+    /* the figures read back with the row */
+    struct sr_job_row got = {0};
+    char id[33];
+    make_id(302, id);
+    assert_int_equal(sr_store_job_get(f->st, "alice", id, &got, &err), SR_OK);
+    assert_int_equal(got.gas_used, 30);
+    assert_int_equal(got.duration_us, 3000);
+    assert_string_equal(got.error_code, "TIMEOUT");
+    sr_job_row_fini(&got);
+}
+
 static void
 test_interrupt_fails_running_jobs(void **state)
 {
@@ -515,6 +639,8 @@ main(void)
         T(test_other_owner_sees_not_found),
         T(test_rejects_bad_ids_and_limits),
         T(test_job_list_pages_newest_first),
+        T(test_job_list_filters),
+        T(test_job_figures_of_finished_jobs),
         T(test_interrupt_fails_running_jobs),
         T(test_queued_oldest_first_with_request),
         T(test_purge_and_count),

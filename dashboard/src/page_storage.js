@@ -3,8 +3,8 @@
 // page_storage.js - Storage: the caller's key-value namespaces, the ones
 // jobs read and write (docs/storage.md): a namespace's keys (by prefix, page
 // by page), one key's value (as text when it is UTF-8, else hex) and
-// version, writing and deleting a key. The namespaces offered are
-// "default", those the caller's recent jobs used, and any typed in.
+// version, writing and deleting a key; the caller's namespaces (GET
+// /storage) with their versions, key counts and sizes, and the owner quota.
 
 import { fromBase64, toHex } from "../../clients/js/src/index.js";
 import { h, clear, field, errorBox, table } from "./dom.js";
@@ -15,15 +15,13 @@ const link = (ns, extra = {}) => {
   return `#/storage?${q}`;
 };
 
-async function namespacesSeen(client) {
-  const seen = new Set(["default"]);
-  try {
-    const page = await client.listJobs({ limit: 100 });
-    for (const j of page.jobs) if (j.storage && j.storage.namespace) seen.add(j.storage.namespace);
-  } catch {
-    // the list is a convenience: a namespace can always be typed in
-  }
-  return [...seen].sort();
+function namespacesView(all, current) {
+  const rows = all.namespaces.map((n) => h("tr", { "data-namespace": n.namespace, class: n.namespace === current ? "active" : null },
+    h("td", {}, h("a", { href: link(n.namespace), class: "mono" }, n.namespace)),
+    h("td", { class: "num" }, n.version), h("td", { class: "num" }, n.key_count), h("td", { class: "num" }, n.bytes)));
+  return h("section", { class: "card", id: "storage-namespaces" }, h("h2", {}, "Namespaces"),
+    h("p", { class: "muted" }, `${all.namespace_count} of ${all.max_namespaces} namespaces, ${all.bytes} of ${all.max_bytes} bytes.`),
+    rows.length ? table(["Namespace", "Version", "Keys", "Bytes"], rows) : h("p", {}, "None yet: a job's or your first write creates one."));
 }
 
 function valueView(v) {
@@ -60,7 +58,8 @@ function writeForm(client, ns, msg) {
 export async function storagePage(client, params) {
   const ns = params.get("ns") || "default";
   const msg = h("div", {});
-  const known = await namespacesSeen(client);
+  const all = await client.listNamespaces();
+  const known = [...new Set(["default", ...all.namespaces.map((n) => n.namespace)])].sort();
   const choose = h("input", { id: "storage-ns", value: ns, list: "storage-ns-list", class: "mono" });
   const prefix = h("input", { id: "storage-prefix", value: params.get("prefix") ?? "", class: "mono" });
   const form = h("form", { class: "filters" }, field("Namespace", choose), field("Key prefix", prefix), h("button", { type: "submit", id: "storage-open" }, "Open"),
@@ -80,7 +79,7 @@ export async function storagePage(client, params) {
     return h("tr", { "data-key": k.key }, h("td", {}, h("a", { href: link(ns, { key: k.key }), class: "mono" }, k.key)),
       h("td", { class: "num" }, k.size), h("td", { class: "num" }, k.version), h("td", {}, del));
   });
-  const view = h("div", {}, h("h1", {}, "Storage"), form, msg,
+  const view = h("div", {}, h("h1", {}, "Storage"), namespacesView(all, ns), form, msg,
     h("p", { id: "storage-summary" }, `Namespace ${page.namespace}: version ${page.version}, ${page.key_count} keys, ${page.bytes} bytes.`),
     rows.length ? table(["Key", "Size", "Version", ""], rows, { id: "storage-table" }) : h("p", {}, "No keys."),
     h("div", { class: "pager" }, page.next ? h("a", { href: link(ns, { after: page.next }), id: "storage-more" }, "More »") : null));

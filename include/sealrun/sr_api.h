@@ -53,7 +53,15 @@ struct sr_api_request {
     const struct sr_api_query *query; /* every query parameter (the router refuses those
                                          a route does not take); borrowed */
     size_t nquery;
-    sr_api_guard *guard; /* borrowed; limits failed authentication; NULL = none */
+    sr_api_guard *guard;       /* borrowed; limits failed authentication; NULL = none */
+    const char *if_none_match; /* the If-None-Match header, or NULL (the dashboard) */
+};
+
+/* The extra headers of a dashboard answer: {name, value} pairs ending with
+ * a NULL name (static). */
+struct sr_api_header {
+    const char *name;
+    const char *value;
 };
 
 struct sr_api_response {
@@ -63,11 +71,37 @@ struct sr_api_response {
     size_t text_len;
     unsigned retry_after; /* seconds for a Retry-After header; 0 = none */
     bool authenticated;   /* a bearer token was accepted for this request */
+    /* A body that is not JSON (the dashboard, docs/dashboard.md): when
+     * content_type is set, the body is raw[0..raw_len) and body/text are
+     * unused; a 304 has content_type set and raw_len 0. */
+    const char *content_type; /* static */
+    const void *raw;          /* borrowed (static), or raw_owned */
+    size_t raw_len;
+    void *raw_owned;                     /* owned (free()) when the bytes were read from disk */
+    char etag[48];                       /* "" = none; else the quoted entity tag */
+    const char *location;                /* a Location header (redirects), static, or NULL */
+    const struct sr_api_header *headers; /* static, or NULL */
+};
+
+/* What --test-tamper makes GET /jobs/{id} answer (test builds only). */
+enum sr_api_tamper {
+    SR_API_TAMPER_NONE = 0,
+    SR_API_TAMPER_RECEIPT, /* the receipt's gas_used + 1: its signature fails */
+    SR_API_TAMPER_OUTPUT,  /* a member added to the output: its hash fails */
 };
 
 /* Borrows engine and store (both outlive the api). Returns owned: sr_api_free(). */
 sr_status sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err);
 void sr_api_free(sr_api *api);
+
+/* Serves the dashboard from 'dir' (read at every request, for development)
+ * instead of the files embedded at build time. Copies dir. SR_EINVAL when
+ * dir has no index.html. Call before the server starts. */
+sr_status sr_api_set_dashboard_dir(sr_api *api, const char *dir, sr_err *err);
+#ifdef SR_TEST_HOOKS
+/* Test builds: GET /jobs/{id} answers altered jobs (test_hooks.c). */
+void sr_api_set_test_tamper(sr_api *api, enum sr_api_tamper t);
+#endif
 
 /* Routes one request. Always fills *resp (errors are
  * {"error":{"code","message"}} bodies); never fails. */

@@ -95,16 +95,13 @@ struct sr_api__ui_asset {
 };
 extern const struct sr_api__ui_asset sr_api__ui_assets[];
 extern const size_t sr_api__ui_asset_count;
-/* "/", "/ui" and "/ui/..." (public). */
-bool sr_api__is_ui_path(const char *path);
-void sr_api__route_ui(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp);
+/* GET and HEAD of "/", "/ui" and "/ui/..." (public). */
+void sr_api__ui(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 /* The Content-Type of a dashboard file, from its extension. */
 const char *sr_api__ui_mime(const char *path);
 
 /* GET /stats and the filters of GET /jobs (route_stats.c). */
-bool sr_api__is_stats_path(const char *path);
-void sr_api__route_stats(sr_api *api, const char *owner, const struct sr_api_request *req,
-                         struct sr_api_response *resp);
+void sr_api__stats(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 /* Fills *f from the query of GET /jobs; false after filling a 400 (a bad
  * value, or a parameter GET /jobs does not take). */
 bool sr_api__job_filter_parse(const struct sr_api_request *req, struct sr_job_filter *f,

@@ -39,6 +39,8 @@ sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
 void
 sr_api_free(sr_api *api)
 {
+    if (api)
+        free(api->dashboard_dir);
     free(api);
 }
 
@@ -185,6 +187,7 @@ route_job(sr_api *api, const struct sr_api__call *c, struct sr_api_response *res
         sr_api__reply_status(resp, &e, "loading a job");
         return;
     }
+    sr_api__test_tamper(api, resp);
     resp->status = 200;
 }
 
@@ -205,7 +208,10 @@ route_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *re
                       "listing jobs");
         return;
     }
-    if (sr_engine_job_list(api->eng, c->owner, (size_t)limit, req->query_before, &resp->text,
+    struct sr_job_filter f;
+    if (!sr_api__job_filter_parse(req, &f, resp))
+        return;
+    if (sr_engine_job_list(api->eng, c->owner, &f, (size_t)limit, req->query_before, &resp->text,
                            &resp->text_len, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "listing jobs");
         return;
@@ -328,7 +334,7 @@ static const struct route routes[] = {
     {"GET", "/info", false, "", 0, route_info},
     {"GET", "/attestation", false, "", 0, sr_api__attestation},
     {"POST", "/execute", true, "", 0, route_execute},
-    {"GET", "/jobs", true, "limit before", 0, route_jobs},
+    {"GET", "/jobs", true, "limit before status runtime since until", 0, route_jobs},
     {"GET", "/jobs/{}", true, "", 0, route_job},
     {"GET", "/modules", true, "limit before", 0, sr_api__modules_list},
     {"POST", "/modules", true, "", SR_MAX_MODULE, sr_api__module_put},
@@ -345,6 +351,15 @@ static const struct route routes[] = {
     {"GET", "/storage/{}/{*}", true, "", 0, sr_api__storage_get},
     {"PUT", "/storage/{}/{*}", true, "", 0, sr_api__storage_put},
     {"DELETE", "/storage/{}/{*}", true, "", 0, sr_api__storage_delete},
+    {"GET", "/stats", true, "since until step", 0, sr_api__stats},
+    {"GET", "/", false, "", 0, sr_api__ui},
+    {"HEAD", "/", false, "", 0, sr_api__ui},
+    {"GET", "/ui", false, "", 0, sr_api__ui},
+    {"HEAD", "/ui", false, "", 0, sr_api__ui},
+    {"GET", "/ui/", false, "", 0, sr_api__ui},
+    {"HEAD", "/ui/", false, "", 0, sr_api__ui},
+    {"GET", "/ui/{*}", false, "", 0, sr_api__ui},
+    {"HEAD", "/ui/{*}", false, "", 0, sr_api__ui},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

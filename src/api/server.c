@@ -79,10 +79,39 @@ struct req_ctx {
 
 /* --- answers -------------------------------------------------------------- */
 
+/* Sends a body that is not JSON (the dashboard): r->raw_owned is taken. */
+static enum MHD_Result
+send_raw(struct MHD_Connection *c, struct sr_api_response *r, bool close)
+{
+    struct MHD_Response *resp =
+        r->raw_owned
+            ? MHD_create_response_from_buffer(r->raw_len, r->raw_owned, MHD_RESPMEM_MUST_FREE)
+            : MHD_create_response_from_buffer(r->raw_len, (void *)(uintptr_t)r->raw,
+                                              MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO; /* raw_owned stays with r: resp_clear frees it */
+    r->raw_owned = NULL;
+    if (r->raw_len || r->status != 304)
+        MHD_add_response_header(resp, "Content-Type", r->content_type);
+    if (r->etag[0])
+        MHD_add_response_header(resp, "ETag", r->etag);
+    if (r->location)
+        MHD_add_response_header(resp, "Location", r->location);
+    for (const struct sr_api_header *h = r->headers; h && h->name; h++)
+        MHD_add_response_header(resp, h->name, h->value);
+    if (close)
+        MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result ok = MHD_queue_response(c, r->status ? r->status : 500, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 /* Sends the body (r->text is taken). */
 static enum MHD_Result
 send_json(struct MHD_Connection *c, struct sr_api_response *r, bool close)
 {
+    if (r->content_type)
+        return send_raw(c, r, close);
     char *text = r->text;
     size_t len = r->text_len;
     r->text = NULL;
@@ -122,6 +151,7 @@ resp_clear(struct sr_api_response *r)
 {
     json_decref(r->body);
     free(r->text);
+    free(r->raw_owned);
     *r = (struct sr_api_response){0};
 }
 
@@ -322,6 +352,7 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
         .query = t->query,
         .nquery = t->nquery,
         .guard = srv->guard,
+        .if_none_match = MHD_lookup_connection_value(rc->c, MHD_HEADER_KIND, "If-None-Match"),
     };
     client_of(rc->c, &rc->req.client);
     size_t max = sr_api_body_limit(method, t->path);

@@ -203,6 +203,7 @@ test("storage: write a key, see its value and version", async () => {
   assert.equal(await page.textContent("#storage-value-text"), "hello, storage");
   assert.match(await page.textContent("#storage-summary"), /version 1, 1 keys/);
   assert.ok(await page.$('tr[data-key="greeting"]'));
+  assert.ok(await page.$('#storage-namespaces tr[data-namespace="default"]'));
   await shot("storage");
 });
 

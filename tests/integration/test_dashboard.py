@@ -255,8 +255,8 @@ class JobFiltersAndStatsTest(unittest.TestCase):
 
     def test_bad_filters_are_400(self):
         cases = {
-            "/jobs?state=failed": "unknown query parameter 'state' for GET /jobs; it takes "
-                                  "limit, before, status, runtime, since, until",
+            "/jobs?state=failed": "unknown query parameter 'state' for GET /jobs; expected "
+                                  "limit before status runtime since until",
             "/jobs?prefix=a": "unknown query parameter 'prefix' for GET /jobs",
             "/jobs?status=done": "query parameter 'status' must be queued, running, completed "
                                  "or failed, got 'done'",
@@ -314,8 +314,8 @@ class JobFiltersAndStatsTest(unittest.TestCase):
 
     def test_stats_errors(self):
         cases = {
-            "/stats?limit=5": "unknown query parameter 'limit' for GET /stats; it takes since, "
-                              "until, step",
+            "/stats?limit=5": "unknown query parameter 'limit' for GET /stats; expected since "
+                              "until step",
             "/stats?bogus=1": "unknown query parameter 'bogus' for GET /stats",
             "/stats?step=0": "query parameter 'step' (seconds)",
             "/stats?since=0&until=86400001&step=1": "must be a whole number of steps",

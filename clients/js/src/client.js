@@ -171,6 +171,11 @@ export class Client {
 
   // ---- storage ----
 
+  // GET /storage: {namespaces: [{namespace, version, key_count, bytes}], ...quotas}.
+  listNamespaces() {
+    return this.request("GET", "/storage");
+  }
+
   listStorage(ns, { prefix, after, limit } = {}) {
     return this.request("GET", `/storage/${encodeURIComponent(ns)}`, { query: { prefix, after, limit } });
   }

@@ -131,6 +131,10 @@ class Client:
                             query={"limit": limit, "before": before})
 
     # ---- storage and modules ----
+    def list_namespaces(self):
+        """GET /storage: the caller's namespaces with their versions and sizes."""
+        return self.request("GET", "/storage")
+
     def list_storage(self, ns, prefix=None, after=None, limit=None):
         return self.request("GET", "/storage/" + urllib.parse.quote(ns, safe=""),
                             query={"prefix": prefix, "after": after, "limit": limit})

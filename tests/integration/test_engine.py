@@ -255,5 +255,37 @@ class EngineTest(unittest.TestCase):
             self.assertEqual(raw_output(data), out)
 
 
+GUEST = os.environ.get("SR_WASM_GUEST", "")
+
+
+@unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built (clang + wasi-libc missing)")
+class ModuleCacheTest(unittest.TestCase):
+    """A job process keeps compiled modules: an uploaded module reaches a
+    warm tenant process once (the upload's check compiled it there) and is
+    never sent again; with a process per job each job's process asks."""
+
+    def sends(self, isolation):
+        with Daemon("--isolation=" + isolation, "--log-level", "debug") as d:
+            tok = d.token("mo")
+            data = open(GUEST, "rb").read()
+            st, info, _ = d.request("POST", "/modules", raw=data, token=tok,
+                                    headers={"Content-Type": "application/wasm"})
+            self.assertIn(st, (200, 201), info)
+            for i in range(3):
+                st, job, _ = d.request("POST", "/execute", {
+                    "runtime": "wasm", "module_hash": info["hash"], "args": ["echo"],
+                    "input": {"i": i}}, token=tok)
+                self.assertEqual(job["status"], "completed", job)
+                self.assertEqual(job["output"], {"i": i})
+            time.sleep(0.2)
+            return d.log_text().count("sent module " + info["hash"][:16])
+
+    def test_tenant_process_compiles_once(self):
+        self.assertEqual(self.sends("tenant"), 0)
+
+    def test_job_isolation_sends_it_to_each_process(self):
+        self.assertEqual(self.sends("job"), 3)
+
+
 if __name__ == "__main__":
     main()

@@ -25,6 +25,7 @@
 #include "sealrun/sr_js.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
 
 /* ---- outcomes ---- */
@@ -134,6 +135,9 @@ job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err
         if (len != 33 || jr->runtime != SR_RUNTIME_WASM || !jr->code ||
             memcmp(req + 1, jr->code_hash, 32) != 0)
             return sr_err_set(err, SR_EDENIED, "a job may only load its own module");
+        /* once per process and module: the process keeps it compiled */
+        sr_log(SR_LOG_DEBUG, "engine", "sent module %.16s (%zu bytes) to a job process",
+               jr->code_hash_hex, jr->code_len);
         return sr_buf_append(resp, jr->code, jr->code_len, err);
     }
     if (!h->storage)

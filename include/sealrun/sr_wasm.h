@@ -143,11 +143,6 @@ sr_status sr_wasm_call_n(sr_wasm_instance *inst, const char *name, size_t name_l
 sr_status sr_wasm_global_read(const sr_wasm_instance *inst, const char *name, int *type,
                               uint64_t *value, sr_err *err);
 
-/* Parameter and result types of the exported function 'name': writes at most
- * cap types to each array and the real counts to *np and *nr. */
-sr_status sr_wasm_func_type(const sr_wasm_instance *inst, const char *name, uint8_t *params,
-                            size_t *np, uint8_t *results, size_t *nr, size_t cap, sr_err *err);
-
 /* The trap of the last call or instantiation (SR_WASM_TRAP_NONE if it returned). */
 sr_wasm_trap sr_wasm_instance_trap(const sr_wasm_instance *inst);
 /* Fuel consumed by all calls on this instance so far (the failing block of an

@@ -1,4 +1,6 @@
-/* tests/unit/wasm_decode_test.c - decoder and validator edge cases (LEB128,
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/wasm_decode_test.c - decoder and validator edge cases (LEB128,
  * truncation, section order, limits, SIMD rejection), engine limits and fuel
  * determinism on small hand-made modules. */
 #include <stdarg.h>
@@ -7,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "wasm_int.h"
@@ -36,16 +39,35 @@ load(const uint8_t *b, size_t n, sr_err *err)
     return st;
 }
 
+/* The decoder's own LEB128 reader over in[0..n): *used bytes consumed. */
+static struct sr_wasm__rd
+reader(const uint8_t *in, size_t n, sr_err *err)
+{
+    return (struct sr_wasm__rd){.p = in, .end = in + n, .base = in, .err = err};
+}
+
 static void
 test_decodes_max_u32(void **state)
 {
     (void)state;
-    const uint8_t in[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    const uint8_t in[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x2a};
     uint32_t v = 0;
-    size_t used = 0;
-    assert_int_equal(sr_wasm__leb_u32(in, sizeof(in), &v, &used), SR_OK);
+    sr_err err = {0};
+    struct sr_wasm__rd r = reader(in, sizeof(in), &err);
+    assert_int_equal(sr_wasm__rd_u32(&r, &v), SR_OK);
     assert_int_equal(v, UINT32_MAX);
-    assert_int_equal(used, 5);
+    assert_ptr_equal(r.p, in + 5);
+}
+
+static void
+expect_leb_error(const uint8_t *in, size_t n, bool is_signed, const char *msg)
+{
+    sr_err err = {0};
+    struct sr_wasm__rd r = reader(in, n, &err);
+    uint32_t v;
+    int32_t s;
+    assert_int_equal(is_signed ? sr_wasm__rd_s32(&r, &s) : sr_wasm__rd_u32(&r, &v), SR_EINVAL);
+    assert_non_null(strstr(err.msg, msg));
 }
 
 static void
@@ -56,13 +78,10 @@ test_rejects_overlong_and_too_large_leb(void **state)
     const uint8_t large[] = {0xff, 0xff, 0xff, 0xff, 0x1f};
     const uint8_t s32_bad[] = {0xff, 0xff, 0xff, 0xff, 0x4f};
     const uint8_t trunc[] = {0x80};
-    uint32_t v;
-    int32_t s;
-    size_t used;
-    assert_int_equal(sr_wasm__leb_u32(overlong, sizeof(overlong), &v, &used), SR_EINVAL);
-    assert_int_equal(sr_wasm__leb_u32(large, sizeof(large), &v, &used), SR_EINVAL);
-    assert_int_equal(sr_wasm__leb_s32(s32_bad, sizeof(s32_bad), &s, &used), SR_EINVAL);
-    assert_int_equal(sr_wasm__leb_u32(trunc, sizeof(trunc), &v, &used), SR_EINVAL);
+    expect_leb_error(overlong, sizeof(overlong), false, "integer representation too long");
+    expect_leb_error(large, sizeof(large), false, "integer too large");
+    expect_leb_error(s32_bad, sizeof(s32_bad), true, "integer too large");
+    expect_leb_error(trunc, sizeof(trunc), false, "unexpected end");
 }
 
 static void
@@ -72,15 +91,22 @@ test_decodes_signed_leb(void **state)
     const uint8_t m1[] = {0x7f};
     const uint8_t min32[] = {0x80, 0x80, 0x80, 0x80, 0x78};
     const uint8_t min64[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f};
+    const uint8_t s33[] = {0x80, 0x80, 0x80, 0x80, 0x70}; /* -2^32, a block type's range */
     int32_t s = 0;
     int64_t l = 0;
-    size_t used;
-    assert_int_equal(sr_wasm__leb_s32(m1, 1, &s, &used), SR_OK);
+    sr_err err = {0};
+    struct sr_wasm__rd r = reader(m1, sizeof(m1), &err);
+    assert_int_equal(sr_wasm__rd_s32(&r, &s), SR_OK);
     assert_int_equal(s, -1);
-    assert_int_equal(sr_wasm__leb_s32(min32, sizeof(min32), &s, &used), SR_OK);
+    r = reader(min32, sizeof(min32), &err);
+    assert_int_equal(sr_wasm__rd_s32(&r, &s), SR_OK);
     assert_true(s == INT32_MIN);
-    assert_int_equal(sr_wasm__leb_s64(min64, sizeof(min64), &l, &used), SR_OK);
+    r = reader(min64, sizeof(min64), &err);
+    assert_int_equal(sr_wasm__rd_s64(&r, &l), SR_OK);
     assert_true(l == INT64_MIN);
+    r = reader(s33, sizeof(s33), &err);
+    assert_int_equal(sr_wasm__rd_s33(&r, &l), SR_OK);
+    assert_true(l == -((int64_t)1 << 32));
 }
 
 static void

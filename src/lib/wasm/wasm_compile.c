@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_compile.c - validates a function body (the spec's validation
  * algorithm: operand type stack plus control stack) and translates it in the
  * same pass into internal code for wasm_exec.c.
@@ -17,6 +18,14 @@
  *    cost (sr_wasm__op_cost) of the Wasm operators in that block, so the
  *    charge depends only on the Wasm code, never on these optimisations.
  * Unreachable code is validated but not emitted.
+ *
+ * Linear in the body (issue 9 item 2): each deferred local.get is
+ * materialised at most once (per-local chains of the heights that defer it,
+ * and a stack of those heights, replace every scan of the operand stack);
+ * two or more values move with one COPY_N; a br_table checks and builds one
+ * trampoline per distinct label; the scratch buffers of one module's
+ * translation are reused from function to function. The work counter
+ * (sr_wasm__work) and the cell cap bound what the rest may cost.
  */
 #include "wasm_int.h"
 
@@ -35,32 +44,54 @@ struct ctl {
     const uint8_t *params, *results;
     uint32_t height; /* stack height below the params */
     size_t label;    /* K_LOOP: code index of the loop head */
-    int64_t patches; /* chain of forward branches to the end */
+    int64_t patches; /* chain of forward branches to the end: the last one's cell, or -1 */
     bool has_else_jump;
     size_t else_cell, else_instr;
-    uint32_t save; /* first save slot of an if with params */
+    uint32_t save;    /* first save slot of an if with params */
+    uint32_t checked; /* br_table serial that type-checked this label */
+    uint32_t routed;  /* br_table serial that routed this label (tramp, direct) */
+    bool direct;      /* that br_table reaches it without moves */
+    size_t tramp;     /* else the trampoline it built */
 };
 
-struct patch {
-    size_t cell, instr;
-    int64_t next;
+/* Declared locals [previous end, end) have type 'type' (params excluded). */
+struct run {
+    uint32_t end;
+    uint8_t type;
+};
+
+/* The highest operand height that defers a local.get of this local; valid
+ * only while gen is the translation's current one (no reset per function). */
+struct lpend {
+    uint32_t gen;
+    uint32_t head;
 };
 
 struct cc {
     struct sr_wasm_module *m;
     struct sr_wasm__code *fn;
+    const struct sr_wasm__functype *ft;
     struct sr_wasm__rd r;
     const void *const *ops;
     sr_err *err;
-    union sr_wasm__cell *code;
+    union sr_wasm__cell *code; /* this function's code; copied out by finish() */
     size_t len, cap;
-    uint8_t *vt;  /* operand types */
-    uint32_t *vl; /* NONE, or the local a deferred local.get refers to */
+    size_t max_len;  /* cells the function may have (SR_WASM__CELLS_PER_BYTE) */
+    uint8_t *vt;     /* operand types */
+    uint32_t *vl;    /* NONE, or the local a deferred local.get refers to */
+    uint32_t *vnext; /* deferred: the next lower height deferring the same local, or NONE */
     uint32_t h, hcap, maxh, npending;
+    uint32_t *pend; /* heights that deferred a local.get, increasing (some since materialised) */
+    uint32_t npend, pendcap;
+    struct lpend *lp; /* [lpcap >= nlocals] */
+    uint32_t lpcap, gen;
+    struct run *runs; /* this function's declared locals */
+    uint32_t nruns, runcap;
+    uint32_t *depths; /* br_table labels */
+    uint32_t depthcap;
+    uint32_t serial; /* br_table counter, for struct ctl's checked and routed */
     struct ctl *ctl;
     uint32_t nctl, ctlcap;
-    struct patch *pt;
-    size_t npt, ptcap;
     size_t *fix; /* cells holding save-slot numbers, rebased at the end */
     size_t nfix, fixcap;
     uint32_t nsave, maxsave;
@@ -133,8 +164,20 @@ dead(const struct cc *c)
 static sr_status
 emit_cell(struct cc *c, union sr_wasm__cell v, size_t *at)
 {
-    if (!grow((void **)&c->code, &c->cap, c->len + 1, sizeof(*c->code)))
-        return nomem(c);
+    if (c->len >= c->max_len)
+        return sr_wasm__invalid(c->err,
+                                "function translates to more than %zu cells of internal code "
+                                "(%u per byte of its body, the cap)",
+                                c->max_len, SR_WASM__CELLS_PER_BYTE);
+    if (c->len == c->cap) { /* doubling, but never past what the function may use */
+        size_t n = c->cap ? c->cap * 2 : 64;
+        n = n < c->max_len ? n : c->max_len;
+        union sr_wasm__cell *q = realloc(c->code, n * sizeof(*q));
+        if (!q)
+            return nomem(c);
+        c->code = q;
+        c->cap = n;
+    }
     if (at)
         *at = c->len;
     c->code[c->len++] = v;
@@ -216,6 +259,12 @@ charge(struct cc *c, uint32_t op)
     (void)op;
 }
 
+static void
+charge_locals(struct cc *c)
+{
+    (void)c;
+}
+
 static sr_status
 new_block(struct cc *c)
 {
@@ -230,6 +279,14 @@ charge(struct cc *c, uint32_t op)
 {
     if (!dead(c))
         c->code[c->fuel_cell].u += sr_wasm__op_cost(op);
+}
+
+/* A call zeroes the callee's declared locals: the entry block pays for them
+ * as memory.fill pays for bytes (docs/wasm.md "Fuel"). */
+static void
+charge_locals(struct cc *c)
+{
+    c->code[c->fuel_cell].u += (c->fn->nlocals - c->fn->nparams) / SR_WASM__LOCALS_PER_FUEL;
 }
 
 static sr_status
@@ -282,18 +339,81 @@ fresh_top(const struct cc *c)
 
 /* ---- operand stack ------------------------------------------------------------------------ */
 
+/* ---- deferred local.get -------------------------------------------------------------------
+ *
+ * Height i defers local x when vl[i] == x: its value is still in x's slot.
+ * The heights deferring x form a chain from lp[x].head down through vnext
+ * (highest first: pushes happen at the top), so local.set x finds and
+ * materialises exactly those; pend[] lists every deferring height in
+ * increasing order for block entries and the top n values. An entry of
+ * pend[] whose vl is NONE was materialised through its chain and is dropped
+ * when next visited. Every height joins once per local.get and leaves once:
+ * the bookkeeping is O(1) amortised per operator. */
+
+static uint32_t
+pend_head(const struct cc *c, uint32_t x)
+{
+    return c->lp[x].gen == c->gen ? c->lp[x].head : NONE;
+}
+
+static void
+pend_set_head(struct cc *c, uint32_t x, uint32_t i)
+{
+    c->lp[x] = (struct lpend){.gen = c->gen, .head = i};
+}
+
+/* Height i (the top of the stack) now defers local x. */
+static sr_status
+pend_add(struct cc *c, uint32_t i, uint32_t x)
+{
+    size_t cap = c->pendcap;
+    if (!grow((void **)&c->pend, &cap, (size_t)c->npend + 1, sizeof(*c->pend)))
+        return nomem(c);
+    c->pendcap = (uint32_t)cap;
+    c->vl[i] = x;
+    c->vnext[i] = pend_head(c, x);
+    pend_set_head(c, x, i);
+    c->pend[c->npend++] = i;
+    c->npending++;
+    return SR_OK;
+}
+
+/* Height i, the highest deferring its local, stops deferring. */
+static void
+pend_unlink_head(struct cc *c, uint32_t i)
+{
+    pend_set_head(c, c->vl[i], c->vnext[i]);
+    c->vl[i] = NONE;
+    c->npending--;
+}
+
+/* Drops the entries of pend[] at heights >= h (popped ones). */
+static void
+pend_trim(struct cc *c, uint32_t h)
+{
+    while (c->npend > 0 && c->pend[c->npend - 1] >= h) {
+        c->npend--;
+        c->m->work++;
+    }
+}
+
+/* ---- operand stack ------------------------------------------------------------------------ */
+
 static sr_status
 push(struct cc *c, uint8_t t)
 {
+    c->m->work++;
     if (c->h + 1 > SR_WASM__MAX_FRAME)
         return sr_wasm__invalid(c->err, "operand stack deeper than the cap of %u",
                                 SR_WASM__MAX_FRAME);
     if (c->h + 1 > c->hcap) {
-        size_t cap1 = c->hcap, cap2 = c->hcap;
+        size_t cap1 = c->hcap, cap2 = c->hcap, cap3 = c->hcap;
         if (!grow((void **)&c->vt, &cap1, (size_t)c->h + 1, 1) ||
-            !grow((void **)&c->vl, &cap2, (size_t)c->h + 1, sizeof(*c->vl)))
+            !grow((void **)&c->vl, &cap2, (size_t)c->h + 1, sizeof(*c->vl)) ||
+            !grow((void **)&c->vnext, &cap3, (size_t)c->h + 1, sizeof(*c->vnext)))
             return nomem(c);
-        c->hcap = (uint32_t)(cap1 < cap2 ? cap1 : cap2);
+        const size_t cap = cap1 < cap2 ? cap1 : cap2;
+        c->hcap = (uint32_t)(cap < cap3 ? cap : cap3);
     }
     c->vt[c->h] = t;
     c->vl[c->h] = NONE;
@@ -307,11 +427,19 @@ static sr_status
 push_local(struct cc *c, uint8_t t, uint32_t x)
 {
     sr_status st = push(c, t);
-    if (st == SR_OK && !dead(c)) {
-        c->vl[c->h - 1] = x;
-        c->npending++;
-    }
+    if (st == SR_OK && !dead(c))
+        st = pend_add(c, c->h - 1, x);
     return st;
+}
+
+/* Removes the top value (which is above the current block's base). */
+static void
+drop_top(struct cc *c)
+{
+    c->h--;
+    if (c->vl[c->h] != NONE)
+        pend_unlink_head(c, c->h);
+    pend_trim(c, c->h);
 }
 
 /* Pops a value of type want (0 = any). *t gets the actual type: 0 if unknown
@@ -320,6 +448,7 @@ static sr_status
 pop(struct cc *c, uint8_t want, uint8_t *t, uint32_t *slot)
 {
     const struct ctl *top = &c->ctl[c->nctl - 1];
+    c->m->work++;
     if (c->h == top->height) {
         if (!top->unreachable)
             return mismatch(c, "operand stack underflow");
@@ -329,59 +458,76 @@ pop(struct cc *c, uint8_t want, uint8_t *t, uint32_t *slot)
             *slot = 0;
         return SR_OK;
     }
-    c->h--;
-    const uint8_t got = c->vt[c->h];
+    const uint8_t got = c->vt[c->h - 1];
     if (want && got && got != want)
         return mismatch(c, "operand has the wrong type");
     if (slot)
-        *slot = slot_at(c, c->h);
-    if (c->vl[c->h] != NONE) {
-        c->npending--;
-        c->vl[c->h] = NONE;
-    }
+        *slot = slot_at(c, c->h - 1);
+    drop_top(c);
     if (t)
         *t = got;
     return SR_OK;
 }
 
+/* Copies the deferred local of height i into the height's own slot. */
 static sr_status
-materialize_at(struct cc *c, uint32_t i)
+materialize_copy(struct cc *c, uint32_t i)
 {
-    if (c->vl[i] == NONE)
-        return SR_OK;
-    sr_status st = dead(c) ? SR_OK : emit_copy(c, own_slot(c, i), c->vl[i]);
-    c->vl[i] = NONE;
-    c->npending--;
-    return st;
+    c->m->work++;
+    return dead(c) ? SR_OK : emit_copy(c, own_slot(c, i), c->vl[i]);
 }
 
+/* Materialises every deferred value (at block entry). */
 static sr_status
 materialize_all(struct cc *c)
 {
     sr_status st = SR_OK;
-    for (uint32_t i = 0; c->npending > 0 && i < c->h && st == SR_OK; i++)
-        st = materialize_at(c, i);
+    for (uint32_t k = 0; k < c->npend && st == SR_OK; k++) {
+        const uint32_t i = c->pend[k];
+        c->m->work++;
+        if (c->vl[i] == NONE)
+            continue;
+        st = materialize_copy(c, i);
+        pend_set_head(c, c->vl[i], NONE); /* its whole chain is in pend[] too */
+        c->vl[i] = NONE;
+        c->npending--;
+    }
+    c->npend = 0;
     return st;
 }
 
+/* Materialises the values that defer local x (before x changes). */
 static sr_status
 materialize_local(struct cc *c, uint32_t x)
 {
     sr_status st = SR_OK;
-    for (uint32_t i = 0; c->npending > 0 && i < c->h && st == SR_OK; i++)
-        if (c->vl[i] == x)
-            st = materialize_at(c, i);
+    for (uint32_t i = pend_head(c, x); i != NONE && st == SR_OK;) {
+        const uint32_t next = c->vnext[i];
+        st = materialize_copy(c, i);
+        c->vl[i] = NONE;
+        c->npending--;
+        i = next;
+    }
+    pend_set_head(c, x, NONE);
     return st;
 }
 
+/* Materialises the top n values (those of the current block among them). */
 static sr_status
 materialize_top(struct cc *c, uint32_t n)
 {
     const uint32_t base = c->ctl[c->nctl - 1].height;
+    const uint32_t from = c->h - base > n ? c->h - n : base;
     sr_status st = SR_OK;
-    for (uint32_t i = 0; i < n && st == SR_OK; i++)
-        if (c->h >= n - i && c->h - (n - i) >= base)
-            st = materialize_at(c, c->h - (n - i));
+    while (c->npend > 0 && c->pend[c->npend - 1] >= from && st == SR_OK) {
+        const uint32_t i = c->pend[c->npend - 1];
+        c->m->work++;
+        if (c->vl[i] != NONE) { /* the highest of its chain: higher ones were done first */
+            st = materialize_copy(c, i);
+            pend_unlink_head(c, i);
+        }
+        c->npend--;
+    }
     return st;
 }
 
@@ -421,10 +567,9 @@ check_types(struct cc *c, const uint8_t *types, uint32_t n)
     if (st == SR_OK)
         st = push_types(c, types, n);
     if (st == SR_OK && keep && c->h == h0 && !dead(c)) {
-        for (uint32_t i = 0; i < n; i++) {
-            c->vl[h0 - n + i] = saved[i];
-            c->npending += saved[i] != NONE;
-        }
+        for (uint32_t i = 0; i < n && st == SR_OK; i++)
+            if (saved[i] != NONE)
+                st = pend_add(c, h0 - n + i, saved[i]);
     }
     return st;
 }
@@ -473,11 +618,8 @@ set_unreachable(struct cc *c)
 {
     struct ctl *t = &c->ctl[c->nctl - 1];
     while (c->h > t->height) {
-        c->h--;
-        if (c->vl[c->h] != NONE) {
-            c->vl[c->h] = NONE;
-            c->npending--;
-        }
+        c->m->work++;
+        drop_top(c);
     }
     t->unreachable = true;
 }
@@ -501,10 +643,12 @@ set_target(struct cc *c, struct ctl *t, size_t cell, size_t instr)
         c->code[cell].i = (int64_t)t->label - (int64_t)instr;
         return SR_OK;
     }
-    if (!grow((void **)&c->pt, &c->ptcap, c->npt + 1, sizeof(*c->pt)))
-        return nomem(c);
-    c->pt[c->npt] = (struct patch){.cell = cell, .instr = instr, .next = t->patches};
-    t->patches = (int64_t)c->npt++;
+    /* Until bound, the branch cell holds the chain itself: the previous
+     * patch's cell + 1 (0 ends it) in the high half, the distance back to
+     * its instruction in the low half (cells < 2^32: SR_WASM__CELLS_PER_BYTE
+     * times SR_MAX_MODULE). */
+    c->code[cell].u = ((uint64_t)(t->patches + 1) << 32) | (uint64_t)(cell - instr);
+    t->patches = (int64_t)cell;
     return SR_OK;
 }
 
@@ -578,9 +722,10 @@ static void
 bind_chain(struct cc *c, int64_t p)
 {
     while (p >= 0) {
-        const struct patch *x = &c->pt[p];
-        c->code[x->cell].i = (int64_t)label_here(c) - (int64_t)x->instr;
-        p = x->next;
+        const uint64_t link = c->code[p].u;
+        const size_t instr = (size_t)p - (size_t)(link & 0xffffffffu);
+        c->code[p].i = (int64_t)label_here(c) - (int64_t)instr;
+        p = (int64_t)(link >> 32) - 1;
     }
     forget_last(c); /* a label: the previous instruction is no longer alone */
 }
@@ -593,18 +738,31 @@ branch_dst(const struct cc *c, const struct ctl *t, uint32_t i)
 }
 
 static bool
-needs_copies(const struct cc *c, const struct ctl *t)
+needs_copies(struct cc *c, const struct ctl *t)
 {
     const uint8_t *types = NULL;
     const uint32_t n = label_arity(t, &types);
+    c->m->work += n;
     for (uint32_t i = 0; i < n; i++)
         if (slot_at(c, c->h - n + i) != branch_dst(c, t, i))
             return true;
     return false;
 }
 
+/* Moves n consecutive slots (n >= 2) with one instruction: the cost of a
+ * multi-value branch does not grow with its arity. */
+static sr_status
+emit_move(struct cc *c, uint32_t d, uint32_t a, uint32_t n)
+{
+    if (d == a)
+        return SR_OK;
+    return emit(c, SR_WASM__OP_COPY_N, 3, d, a, n, 0);
+}
+
 /* Moves the branch values to label t's slots without changing the compile-time
- * stack (the fall-through path still sees it as it was). */
+ * stack (the fall-through path still sees it as it was). Two or more values
+ * must have been materialised by the caller (before a conditional branch),
+ * so that they lie in consecutive own slots. */
 static sr_status
 emit_branch_copies(struct cc *c, const struct ctl *t)
 {
@@ -612,6 +770,8 @@ emit_branch_copies(struct cc *c, const struct ctl *t)
     const uint32_t n = label_arity(t, &types);
     sr_status st = SR_OK;
     const bool to_locals = t->kind == K_FUNC;
+    if (n >= 2)
+        return emit_move(c, branch_dst(c, t, 0), own_slot(c, c->h - n), n);
     for (uint32_t i = 0; to_locals && i < n && st == SR_OK; i++) {
         const uint32_t k = c->h - n + i;
         if (c->vl[k] != NONE)
@@ -624,11 +784,23 @@ emit_branch_copies(struct cc *c, const struct ctl *t)
     return st;
 }
 
+/* Materialises the values a branch to t carries when they are two or more:
+ * emitted before the branch, so both paths see them in their own slots. */
+static sr_status
+prepare_branch(struct cc *c, const struct ctl *t)
+{
+    const uint8_t *types = NULL;
+    const uint32_t n = label_arity(t, &types);
+    return n >= 2 ? materialize_top(c, n) : SR_OK;
+}
+
 /* Emits an unconditional branch (with its copies) to t. */
 static sr_status
 emit_jump(struct cc *c, struct ctl *t)
 {
-    sr_status st = emit_branch_copies(c, t);
+    sr_status st = prepare_branch(c, t);
+    if (st == SR_OK)
+        st = emit_branch_copies(c, t);
     if (st != SR_OK)
         return st;
     if (t->kind == K_FUNC)
@@ -802,13 +974,13 @@ op_if(struct cc *c)
         return st;
     const bool was_dead = dead(c);
     if (!was_dead && np > 0) { /* the else branch needs the params again */
-        for (uint32_t i = 0; i < np && st == SR_OK; i++) {
-            st = emit_op(c, SR_WASM__OP_COPY, NULL);
-            if (st == SR_OK)
-                st = emit_save_slot(c, c->nsave + i);
-            if (st == SR_OK)
-                st = emit_u(c, own_slot(c, c->h - np + i));
-        }
+        st = emit_op(c, np == 1 ? SR_WASM__OP_COPY : SR_WASM__OP_COPY_N, NULL);
+        if (st == SR_OK)
+            st = emit_save_slot(c, c->nsave);
+        if (st == SR_OK)
+            st = emit_u(c, own_slot(c, c->h - np));
+        if (st == SR_OK && np > 1)
+            st = emit_u(c, np);
     }
     if (st == SR_OK)
         st = push_ctl(c, K_IF, params, np, results, nr);
@@ -854,10 +1026,13 @@ op_else(struct cc *c)
     t->kind = K_ELSE;
     t->unreachable = false;
     st = push_types(c, t->params, t->np);
-    for (uint32_t i = 0; i < t->np && st == SR_OK && !t->dead; i++) {
-        st = emit(c, SR_WASM__OP_COPY, 1, own_slot(c, t->height + i), 0, 0, 0);
+    if (st == SR_OK && t->np > 0 && !t->dead) {
+        st = emit(c, t->np == 1 ? SR_WASM__OP_COPY : SR_WASM__OP_COPY_N, 1, own_slot(c, t->height),
+                  0, 0, 0);
         if (st == SR_OK)
-            st = emit_save_slot(c, t->save + i);
+            st = emit_save_slot(c, t->save);
+        if (st == SR_OK && t->np > 1)
+            st = emit_u(c, t->np);
     }
     forget_last(c);
     return st == SR_OK ? new_block(c) : st;
@@ -950,6 +1125,8 @@ op_br_if(struct cc *c)
     const uint32_t n = label_arity(t, &types);
     if ((st = check_types(c, types, n)) != SR_OK || dead(c))
         return st;
+    if ((st = prepare_branch(c, t)) != SR_OK)
+        return st;
     if (t->kind != K_FUNC && !needs_copies(c, t)) {
         st = emit_cond_branch(c, &cd, cd.op, t);
     } else {
@@ -964,50 +1141,83 @@ op_br_if(struct cc *c)
     return st == SR_OK ? new_block(c) : st;
 }
 
+/* Type-checks br_table's labels. Checking pops the label's types and pushes
+ * back what it found, which leaves the stack as it was: a label (or a run of
+ * labels of the same types) is checked once, not once per target. */
+static sr_status
+br_table_check(struct cc *c, uint32_t n, uint32_t serial)
+{
+    const uint8_t *dtypes = NULL;
+    const uint32_t arity = label_arity(&c->ctl[c->nctl - 1 - c->depths[n]], &dtypes);
+    const uint8_t *last = NULL;
+    sr_status st = SR_OK;
+    for (uint32_t i = 0; i <= n && st == SR_OK; i++) {
+        struct ctl *t = &c->ctl[c->nctl - 1 - c->depths[i]];
+        const uint8_t *types = NULL;
+        c->m->work++;
+        if (label_arity(t, &types) != arity)
+            return mismatch(c, "br_table labels have different arities");
+        if (t->checked == serial || (i > 0 && types == last))
+            continue;
+        t->checked = serial;
+        last = types;
+        st = check_types_actual(c, types, arity);
+        if (st == SR_OK)
+            st = sr_wasm__work(c->m, 0, c->err);
+    }
+    return st;
+}
+
+/* Emits the table; each label that needs its values moved gets one
+ * trampoline (moves + jump) shared by all the targets naming it. */
+static sr_status
+br_table_emit(struct cc *c, uint32_t n, uint32_t slot, uint32_t serial)
+{
+    sr_status st = emit(c, SR_WASM__OP_BR_TABLE, 2, slot, n, 0, 0);
+    const size_t instr = c->len - 3;
+    for (uint32_t i = 0; i <= n && st == SR_OK; i++)
+        st = emit_u(c, 0);
+    for (uint32_t i = 0; i <= n && st == SR_OK; i++) {
+        struct ctl *t = &c->ctl[c->nctl - 1 - c->depths[i]];
+        const size_t cell = instr + 3 + i;
+        if (t->routed != serial) {
+            t->routed = serial;
+            t->direct = t->kind != K_FUNC && !needs_copies(c, t);
+            t->tramp = c->len;
+            if (!t->direct)
+                st = emit_jump(c, t);
+        }
+        if (st == SR_OK && t->direct)
+            st = set_target(c, t, cell, instr);
+        else if (st == SR_OK)
+            c->code[cell].i = (int64_t)t->tramp - (int64_t)instr;
+    }
+    return st;
+}
+
 static sr_status
 op_br_table(struct cc *c)
 {
     uint32_t n = 0, slot = 0;
-    sr_status st = sr_wasm__rd_count(&c->r, SR_WASM__MAX_BR_TABLE, 1, &n);
+    sr_status st = sr_wasm__rd_count(&c->r, SR_WASM__MAX_BR_TABLE, 1, "labels of one br_table", &n);
     if (st != SR_OK)
         return st;
-    uint32_t *depths = calloc((size_t)n + 1, sizeof(*depths));
-    if (!depths)
+    size_t cap = c->depthcap;
+    if (!grow((void **)&c->depths, &cap, (size_t)n + 1, sizeof(*c->depths)))
         return nomem(c);
+    c->depthcap = (uint32_t)cap;
     for (uint32_t i = 0; i <= n && st == SR_OK; i++) {
-        st = sr_wasm__rd_u32(&c->r, &depths[i]);
-        if (st == SR_OK && depths[i] >= c->nctl)
-            st = invalid_at(c, "unknown label", depths[i]);
+        st = sr_wasm__rd_u32(&c->r, &c->depths[i]);
+        if (st == SR_OK && c->depths[i] >= c->nctl)
+            st = invalid_at(c, "unknown label", c->depths[i]);
     }
     if (st == SR_OK)
         st = pop(c, SR_WASM_I32, NULL, &slot);
-    const uint8_t *dtypes = NULL;
-    const uint32_t arity = st == SR_OK ? label_arity(&c->ctl[c->nctl - 1 - depths[n]], &dtypes) : 0;
-    for (uint32_t i = 0; i <= n && st == SR_OK; i++) {
-        const uint8_t *types = NULL;
-        if (label_arity(&c->ctl[c->nctl - 1 - depths[i]], &types) != arity)
-            st = mismatch(c, "br_table labels have different arities");
-        else
-            st = check_types_actual(c, types, arity);
-    }
-    size_t instr = 0;
-    if (st == SR_OK && !dead(c)) {
-        st = emit(c, SR_WASM__OP_BR_TABLE, 2, slot, n, 0, 0);
-        instr = c->len - 3;
-        for (uint32_t i = 0; i <= n && st == SR_OK; i++)
-            st = emit_u(c, 0);
-        for (uint32_t i = 0; i <= n && st == SR_OK; i++) {
-            struct ctl *t = &c->ctl[c->nctl - 1 - depths[i]];
-            const size_t cell = instr + 3 + i;
-            if (t->kind != K_FUNC && !needs_copies(c, t)) {
-                st = set_target(c, t, cell, instr);
-                continue;
-            }
-            c->code[cell].i = (int64_t)c->len - (int64_t)instr; /* a trampoline: copies + jump */
-            st = emit_jump(c, t);
-        }
-    }
-    free(depths);
+    const uint32_t serial = ++c->serial;
+    if (st == SR_OK)
+        st = br_table_check(c, n, serial);
+    if (st == SR_OK && !dead(c))
+        st = br_table_emit(c, n, slot, serial);
     if (st == SR_OK)
         set_unreachable(c);
     return st;
@@ -1100,6 +1310,53 @@ emit_result(struct cc *c, int op, uint8_t t, int n, uint64_t a, uint64_t b, uint
     return st;
 }
 
+/* The type of local x (< nlocals): a parameter, or a binary search of the
+ * declared runs. */
+static uint8_t
+local_type(const struct cc *c, uint32_t x)
+{
+    if (x < c->fn->nparams)
+        return c->ft->types[x];
+    uint32_t lo = 0, hi = c->nruns - 1; /* x < nlocals = runs[nruns - 1].end */
+    while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        if (c->runs[mid].end > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return c->runs[lo].type;
+}
+
+/* Reads the function's local declarations (checked by wasm_parse.c) into
+ * runs, merging neighbours of one type. */
+static sr_status
+read_locals(struct cc *c)
+{
+    struct sr_wasm__rd r = {.p = c->fn->locals, .end = c->fn->body, .base = c->m->bytes};
+    uint32_t end = c->fn->nparams;
+    c->nruns = 0;
+    for (uint32_t g = 0; g < c->fn->ngroups; g++) {
+        uint32_t cnt = 0;
+        uint8_t t = 0;
+        (void)sr_wasm__rd_u32(&r, &cnt);
+        (void)sr_wasm__rd_u8(&r, &t);
+        if (cnt == 0)
+            continue;
+        end += cnt;
+        if (c->nruns > 0 && c->runs[c->nruns - 1].type == t) {
+            c->runs[c->nruns - 1].end = end;
+            continue;
+        }
+        size_t cap = c->runcap;
+        if (!grow((void **)&c->runs, &cap, (size_t)c->nruns + 1, sizeof(*c->runs)))
+            return nomem(c);
+        c->runcap = (uint32_t)cap;
+        c->runs[c->nruns++] = (struct run){.end = end, .type = t};
+    }
+    return SR_OK;
+}
+
 static sr_status
 op_local_set(struct cc *c, bool tee)
 {
@@ -1108,14 +1365,12 @@ op_local_set(struct cc *c, bool tee)
     sr_status st = read_index(c, c->fn->nlocals, "unknown local", &x);
     if (st != SR_OK)
         return st;
-    const uint8_t lt = c->fn->local_types[x];
+    const uint8_t lt = local_type(c, x);
     const bool fresh = fresh_top(c); /* before pop: the top is the last instruction's result */
     if ((st = pop(c, lt, &t, &slot)) != SR_OK)
         return st;
     if (!dead(c)) {
-        bool pending = false;
-        for (uint32_t i = 0; c->npending > 0 && i < c->h; i++)
-            pending |= c->vl[i] == x;
+        const bool pending = pend_head(c, x) != NONE;
         if (fresh && !pending) {
             c->code[c->last_dst].u = x; /* the producer writes the local directly */
         } else {
@@ -1598,7 +1853,7 @@ op_local_get(struct cc *c)
 {
     uint32_t x = 0;
     sr_status st = read_index(c, c->fn->nlocals, "unknown local", &x);
-    return st == SR_OK ? push_local(c, c->fn->local_types[x], x) : st;
+    return st == SR_OK ? push_local(c, local_type(c, x), x) : st;
 }
 
 static sr_status
@@ -1698,46 +1953,172 @@ finish(struct cc *c)
                                 (unsigned long long)frame, SR_WASM__MAX_FRAME);
     for (size_t i = 0; i < c->nfix; i++)
         c->code[c->fix[i]].u += (uint64_t)fn->nlocals + c->maxh;
+    /* the code buffer is scratch for the next function: keep an exact copy */
+    fn->code = malloc((c->len ? c->len : 1) * sizeof(*c->code));
+    if (!fn->code)
+        return nomem(c);
+    memcpy(fn->code, c->code, c->len * sizeof(*c->code));
     fn->frame_size = (uint32_t)frame;
-    fn->code = c->code;
     fn->code_len = c->len;
-    c->code = NULL;
     return SR_OK;
 }
 
-sr_status
-sr_wasm__compile(struct sr_wasm_module *m, uint32_t code_index, sr_err *err)
+/* Buffers that outlive one function's translation: each grows to what the
+ * largest function of the module needs, once, instead of once per function
+ * (a module of many small functions would otherwise allocate their sum). */
+struct scratch {
+    union sr_wasm__cell *code;
+    size_t cap;
+    uint8_t *vt;
+    uint32_t *vl, *vnext;
+    uint32_t hcap;
+    uint32_t *pend;
+    uint32_t pendcap;
+    struct lpend *lp;
+    uint32_t lpcap, gen;
+    struct run *runs;
+    uint32_t runcap;
+    uint32_t *depths;
+    uint32_t depthcap, serial;
+    struct ctl *ctl;
+    uint32_t ctlcap;
+    size_t *fix;
+    size_t fixcap;
+};
+
+static void
+scratch_lend(struct cc *c, const struct scratch *s)
+{
+    c->code = s->code;
+    c->cap = s->cap;
+    c->vt = s->vt;
+    c->vl = s->vl;
+    c->vnext = s->vnext;
+    c->hcap = s->hcap;
+    c->pend = s->pend;
+    c->pendcap = s->pendcap;
+    c->lp = s->lp;
+    c->lpcap = s->lpcap;
+    c->gen = s->gen + 1; /* every struct lpend of earlier functions is now stale */
+    c->runs = s->runs;
+    c->runcap = s->runcap;
+    c->depths = s->depths;
+    c->depthcap = s->depthcap;
+    c->serial = s->serial;
+    c->ctl = s->ctl;
+    c->ctlcap = s->ctlcap;
+    c->fix = s->fix;
+    c->fixcap = s->fixcap;
+}
+
+static void
+scratch_take_back(struct scratch *s, const struct cc *c)
+{
+    *s = (struct scratch){.code = c->code,
+                          .cap = c->cap,
+                          .vt = c->vt,
+                          .vl = c->vl,
+                          .vnext = c->vnext,
+                          .hcap = c->hcap,
+                          .pend = c->pend,
+                          .pendcap = c->pendcap,
+                          .lp = c->lp,
+                          .lpcap = c->lpcap,
+                          .gen = c->gen,
+                          .runs = c->runs,
+                          .runcap = c->runcap,
+                          .depths = c->depths,
+                          .depthcap = c->depthcap,
+                          .serial = c->serial,
+                          .ctl = c->ctl,
+                          .ctlcap = c->ctlcap,
+                          .fix = c->fix,
+                          .fixcap = c->fixcap};
+}
+
+static void
+scratch_free(struct scratch *s)
+{
+    free(s->code);
+    free(s->vt);
+    free(s->vl);
+    free(s->vnext);
+    free(s->pend);
+    free(s->lp);
+    free(s->runs);
+    free(s->depths);
+    free(s->ctl);
+    free(s->fix);
+}
+
+/* Sizes the per-local table for this function; new entries are zero (gen 0:
+ * stale), so it is never cleared per function. */
+static sr_status
+prepare_locals(struct cc *c)
+{
+    if (c->fn->nlocals > c->lpcap) {
+        struct lpend *p = realloc(c->lp, (size_t)c->fn->nlocals * sizeof(*p));
+        if (!p)
+            return nomem(c);
+        memset(p + c->lpcap, 0, (size_t)(c->fn->nlocals - c->lpcap) * sizeof(*p));
+        c->lp = p;
+        c->lpcap = c->fn->nlocals;
+    }
+    return read_locals(c);
+}
+
+static sr_status
+compile_fn(struct sr_wasm_module *m, uint32_t code_index, struct scratch *s, sr_err *err)
 {
     struct sr_wasm__code *fn = &m->codes[code_index];
     const struct sr_wasm__functype *ft = &m->types[fn->type];
+    const size_t body = (size_t)(fn->body_end - fn->locals);
     struct cc c = {.m = m,
                    .fn = fn,
+                   .ft = ft,
                    .ops = sr_wasm__op_table(),
                    .err = err,
                    .r = {.p = fn->body, .end = fn->body_end, .base = m->bytes, .err = err},
+                   .max_len = SR_WASM__CELLS_PER_BYTE * body + SR_WASM__CELLS_BASE,
                    .last_end = SIZE_MAX,
                    .last_cmp_op = -1,
                    .fuel_end = SIZE_MAX,
                    .last_const = SIZE_MAX,
                    .last_cmp_k = SIZE_MAX};
-    sr_status st = push_ctl(&c, K_FUNC, NULL, 0, ft->types + ft->nparams, ft->nresults);
+    scratch_lend(&c, s);
+    sr_status st = prepare_locals(&c);
+    if (st == SR_OK)
+        st = push_ctl(&c, K_FUNC, NULL, 0, ft->types + ft->nparams, ft->nresults);
     if (st == SR_OK)
         st = new_block(&c);
+    if (st == SR_OK)
+        charge_locals(&c);
     while (st == SR_OK && c.nctl > 0) {
         uint8_t op = 0;
         if ((st = sr_wasm__rd_u8(&c.r, &op)) != SR_OK)
             break;
         st = compile_op(&c, op);
+        if (st == SR_OK)
+            st = sr_wasm__work(m, 0, err);
     }
     if (st == SR_OK && c.r.p != c.r.end)
         st = sr_wasm__malformed(&c.r, "section size mismatch (bytes after the final end)");
     if (st == SR_OK)
         st = finish(&c);
-    free(c.code);
-    free(c.vt);
-    free(c.vl);
-    free(c.ctl);
-    free(c.pt);
-    free(c.fix);
+    scratch_take_back(s, &c);
+    return st;
+}
+
+sr_status
+sr_wasm__compile_all(struct sr_wasm_module *m, sr_err *err)
+{
+    struct scratch s = {0};
+    sr_status st = SR_OK;
+    for (uint32_t i = 0; i < m->ncodes && st == SR_OK; i++) {
+        st = compile_fn(m, i, &s, err);
+        if (st != SR_OK)
+            sr_err_wrap(err, "function %u", m->nfunc_imports + i);
+    }
+    scratch_free(&s);
     return st;
 }

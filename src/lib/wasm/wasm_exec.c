@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_exec.c - the interpreter: one function with computed-goto dispatch
  * over the slot-addressed internal code of wasm_compile.c.
  *
@@ -849,6 +850,9 @@ do_call:
 L_COPY:
     D = A;
     NEXT(3);
+L_COPY_N:
+    memmove(&D, &A, (size_t)pc[3].u * sizeof(uint64_t));
+    NEXT(4);
 L_CONST:
     D = pc[2].u;
     NEXT(3);

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_inst.c - instantiation (spec 4.5.4: imports, allocation, globals,
  * element and data segments, start), the linker (host functions and the
  * spec's "register"), calls from the host, and trap reporting.
@@ -467,12 +468,8 @@ sr_wasm_instance_new(const sr_wasm_module *mod, const struct sr_wasm_limits *lim
 static const struct sr_wasm__export *
 find_export_n(const sr_wasm_module *m, const char *name, size_t len, uint8_t kind)
 {
-    for (uint32_t i = 0; i < m->nexports; i++) {
-        const struct sr_wasm__export *e = &m->exports[i];
-        if (e->kind == kind && e->name_len == len && memcmp(e->name, name, len) == 0)
-            return e;
-    }
-    return NULL;
+    const struct sr_wasm__export *e = sr_wasm__find_export(m, name, len);
+    return e && e->kind == kind ? e : NULL;
 }
 
 static const struct sr_wasm__export *
@@ -525,21 +522,6 @@ sr_wasm_global_read(const sr_wasm_instance *inst, const char *name, int *type, u
         return sr_err_set(err, SR_ENOTFOUND, "no exported global '%s'", name);
     *type = inst->globals[e->index]->type;
     *value = inst->globals[e->index]->val;
-    return SR_OK;
-}
-
-sr_status
-sr_wasm_func_type(const sr_wasm_instance *inst, const char *name, uint8_t *params, size_t *np,
-                  uint8_t *results, size_t *nr, size_t cap, sr_err *err)
-{
-    const struct sr_wasm__export *e = find_export(inst->mod, name, SR_WASM_EXTERN_FUNC);
-    if (!e)
-        return sr_err_set(err, SR_ENOTFOUND, "no exported function '%s'", name);
-    const struct sr_wasm__functype *ft = inst->funcs[e->index]->type;
-    *np = ft->nparams;
-    *nr = ft->nresults;
-    memcpy(params, ft->types, ft->nparams < cap ? ft->nparams : cap);
-    memcpy(results, ft->types + ft->nparams, ft->nresults < cap ? ft->nresults : cap);
     return SR_OK;
 }
 

@@ -16,13 +16,36 @@
 #include "sealrun/sr_err.h"
 #include "sealrun/sr_wasm.h"
 
-/* Implementation caps (all reported as invalid modules, with the cap named). */
-#define SR_WASM__MAX_LOCALS 50000u      /* locals + params per function */
-#define SR_WASM__MAX_FUNCS 1000000u     /* functions, types, globals, segments */
-#define SR_WASM__MAX_TYPE_ARITY 1000u   /* params or results of one function type */
+/* Implementation limits. Each keeps the memory and the work of decoding a
+ * module linear in its size, or bounds a structure the interpreter walks; each
+ * is reported as an invalid module ("invalid: ... exceed the cap of N ...")
+ * naming what was counted. Keep in sync with docs/wasm.md ("Implementation
+ * limits"); tests/unit/wasm_bounds_test.c holds the engine to them. */
+#define SR_WASM__MAX_TYPES 1000000u     /* function types of a module */
+#define SR_WASM__MAX_TYPE_ARITY 1000u   /* params, or results, of one function type */
+#define SR_WASM__MAX_IMPORTS 1000000u   /* imports of a module */
+#define SR_WASM__MAX_FUNCS 1000000u     /* functions, imported and defined */
+#define SR_WASM__MAX_TABLES 100000u     /* tables, imported and defined */
+#define SR_WASM__MAX_GLOBALS 1000000u   /* globals, imported and defined */
+#define SR_WASM__MAX_EXPORTS 1000000u   /* exports of a module */
+#define SR_WASM__MAX_SEGMENTS 1000000u  /* element segments; data segments */
+#define SR_WASM__MAX_ELEMS 10000000u    /* items of one element segment */
+#define SR_WASM__MAX_LOCALS 50000u      /* locals + params of one function */
 #define SR_WASM__MAX_BLOCK_DEPTH 10000u /* nested blocks in one function */
 #define SR_WASM__MAX_BR_TABLE 100000u   /* labels of one br_table */
 #define SR_WASM__MAX_FRAME 200000u      /* slots of one function frame */
+/* Validation work: type-stack pushes and pops, label checks, moves of values.
+ * Ordinary code needs a few steps per byte; operands of high arity passed
+ * through many branches or blocks can need up to SR_WASM__MAX_TYPE_ARITY per
+ * byte, which this cap refuses so that a module is validated in time linear
+ * in its size. */
+#define SR_WASM__WORK_PER_BYTE 32u    /* steps per module byte */
+#define SR_WASM__WORK_BASE (1u << 22) /* steps any module may take */
+/* Internal code: cells (8 bytes) per byte of function body. The translation
+ * emits at most about 8 (a br_table whose labels all need their own moves);
+ * ordinary code 2 to 4. */
+#define SR_WASM__CELLS_PER_BYTE 12u
+#define SR_WASM__CELLS_BASE 64u /* cells any function may have */
 
 /* Value types inside the engine: the binary codes, plus "unknown" for the
  * polymorphic stack of unreachable code. */
@@ -38,20 +61,17 @@ struct sr_wasm__rd {
     sr_err *err;
 };
 
-sr_status sr_wasm__leb_u32(const uint8_t *in, size_t len, uint32_t *v, size_t *used);
-sr_status sr_wasm__leb_s32(const uint8_t *in, size_t len, int32_t *v, size_t *used);
-sr_status sr_wasm__leb_s33(const uint8_t *in, size_t len, int64_t *v, size_t *used);
-sr_status sr_wasm__leb_s64(const uint8_t *in, size_t len, int64_t *v, size_t *used);
-sr_status sr_wasm__leb_u64(const uint8_t *in, size_t len, uint64_t *v, size_t *used);
-
 sr_status sr_wasm__rd_u8(struct sr_wasm__rd *r, uint8_t *v);
 sr_status sr_wasm__rd_u32(struct sr_wasm__rd *r, uint32_t *v);
 sr_status sr_wasm__rd_s32(struct sr_wasm__rd *r, int32_t *v);
 sr_status sr_wasm__rd_s33(struct sr_wasm__rd *r, int64_t *v);
 sr_status sr_wasm__rd_s64(struct sr_wasm__rd *r, int64_t *v);
 sr_status sr_wasm__rd_bytes(struct sr_wasm__rd *r, size_t n, const uint8_t **out);
-/* A vector length, checked against a cap and the bytes left (each element >= min_elem bytes). */
-sr_status sr_wasm__rd_count(struct sr_wasm__rd *r, uint32_t cap, size_t min_elem, uint32_t *n);
+/* A vector length, checked against the bytes left (each element >= min_elem
+ * bytes) and a cap; 'what' names the elements in the cap's message
+ * ("imports"). */
+sr_status sr_wasm__rd_count(struct sr_wasm__rd *r, uint32_t cap, size_t min_elem, const char *what,
+                            uint32_t *n);
 /* Sets a "malformed: ... at offset 0x.." error and returns SR_EINVAL. */
 sr_status sr_wasm__malformed(struct sr_wasm__rd *r, const char *what);
 bool sr_wasm__utf8_valid(const uint8_t *s, size_t n);
@@ -61,7 +81,7 @@ bool sr_wasm__utf8_valid(const uint8_t *s, size_t n);
 struct sr_wasm__functype {
     uint32_t nparams;
     uint32_t nresults;
-    uint8_t *types; /* params then results */
+    const uint8_t *types; /* params then results; into the module's type_bytes */
 };
 
 struct sr_wasm__lim {
@@ -80,19 +100,20 @@ struct sr_wasm__cexpr {
 };
 
 struct sr_wasm__import {
-    char *module;
+    char *module; /* NUL-terminated, into the module's import_names */
     char *name;
     size_t name_len;
     size_t module_len;
-    uint8_t kind;  /* enum sr_wasm_extern */
-    uint32_t type; /* function type index */
-    uint8_t vtype; /* global value type or table reference type */
-    bool mut;      /* global */
+    uint8_t kind;   /* enum sr_wasm_extern */
+    uint32_t index; /* among the imports of its kind (= its function/table/... index) */
+    uint32_t type;  /* function type index */
+    uint8_t vtype;  /* global value type or table reference type */
+    bool mut;       /* global */
     struct sr_wasm__lim lim;
 };
 
 struct sr_wasm__export {
-    char *name;
+    char *name; /* NUL-terminated, into the module's export_names */
     size_t name_len;
     uint8_t kind;
     uint32_t index;
@@ -135,19 +156,24 @@ struct sr_wasm__code {
     uint32_t nparams;
     uint32_t nlocals; /* params + declared locals */
     uint32_t nresults;
-    uint8_t *local_types; /* [nlocals] */
-    const uint8_t *body;  /* expression bytes (after the locals) */
+    uint32_t ngroups;      /* local declarations (count, type), read again by the compiler */
+    uint32_t frame_size;   /* slots: locals + operand stack + saved if-params */
+    const uint8_t *locals; /* the first declaration */
+    const uint8_t *body;   /* expression bytes (after the locals) */
     const uint8_t *body_end;
     union sr_wasm__cell *code;
-    size_t code_len;     /* cells */
-    uint32_t frame_size; /* slots: locals + operand stack + saved if-params */
+    size_t code_len; /* cells */
 };
 
 struct sr_wasm_module {
     uint8_t *bytes;
     size_t len;
+    uint64_t work; /* validation steps taken, <= SR_WASM__WORK_PER_BYTE * len + BASE */
     struct sr_wasm__functype *types;
+    uint8_t *type_bytes; /* the value types of every function type, one allocation */
     uint32_t ntypes;
+    char *import_names; /* every import's module and field name, NUL-terminated */
+    char *export_names;
     struct sr_wasm__import *imports;
     uint32_t nimports;
     uint32_t *func_types; /* [nfuncs] type index of every function (imports first) */
@@ -163,6 +189,7 @@ struct sr_wasm_module {
     uint32_t nglobals;
     uint32_t nglobal_imports;
     struct sr_wasm__export *exports;
+    const struct sr_wasm__export **export_order; /* [nexports] sorted by name */
     uint32_t nexports;
     bool has_start;
     uint32_t start;
@@ -181,7 +208,14 @@ sr_status sr_wasm__parse(struct sr_wasm_module *m, sr_err *err);
 sr_status sr_wasm__validate_module(struct sr_wasm_module *m, sr_err *err);
 sr_status sr_wasm__read_cexpr(struct sr_wasm__rd *r, struct sr_wasm_module *m,
                               uint32_t nglobals_visible, uint8_t want, struct sr_wasm__cexpr *out);
-sr_status sr_wasm__compile(struct sr_wasm_module *m, uint32_t code_index, sr_err *err);
+/* Validates and translates every function body. */
+sr_status sr_wasm__compile_all(struct sr_wasm_module *m, sr_err *err);
+/* Adds n steps of validation work; SR_EINVAL once the module's budget
+ * (SR_WASM__WORK_PER_BYTE per byte + SR_WASM__WORK_BASE) is spent. */
+sr_status sr_wasm__work(struct sr_wasm_module *m, uint64_t n, sr_err *err);
+/* The export named name[0..len), or NULL: binary search, O(log n). */
+const struct sr_wasm__export *sr_wasm__find_export(const struct sr_wasm_module *m, const char *name,
+                                                   size_t len);
 bool sr_wasm__functype_eq(const struct sr_wasm__functype *a, const struct sr_wasm__functype *b);
 sr_status sr_wasm__invalid(sr_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -241,6 +275,7 @@ union sr_wasm__cell {
     X(CALL_FUNC)     /* [funcidx base] through the instance's function table */                  \
     X(CALL_INDIRECT) /* [table type a base] */                                                    \
     X(COPY)          /* [d a] */                                                                   \
+    X(COPY_N)        /* [d a n] n >= 2 consecutive slots (memmove) */                             \
     X(CONST)         /* [d k] */                                                                   \
     X(SELECT)        /* [d a b c] */                                                               \
     X(GLOBAL_GET)    /* [d k] */                                                                   \
@@ -393,5 +428,8 @@ uint32_t sr_wasm__op_cost(uint32_t opcode);
 #define SR_WASM__BULK_BYTES_PER_FUEL 64u
 #define SR_WASM__BULK_ELEMS_PER_FUEL 8u
 #define SR_WASM__GROW_FUEL_PER_PAGE 16u
+/* A call zeroes its callee's declared locals: one unit per 8 of them (64
+ * bytes, as for the bulk operations), charged at the callee's entry. */
+#define SR_WASM__LOCALS_PER_FUEL 8u
 
 #endif /* SR_WASM_INT_H */

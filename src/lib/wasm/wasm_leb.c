@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_leb.c - LEB128 and the bounded byte reader used by the decoder.
  *
  * Every read checks the bytes left; LEB128 rejects encodings longer than
@@ -51,54 +52,6 @@ leb_decode(const uint8_t *in, size_t len, unsigned bits, bool is_signed, uint64_
         }
     }
     return LEB_LONG;
-}
-
-static sr_status
-leb_status(int rc)
-{
-    return rc == LEB_OK ? SR_OK : SR_EINVAL;
-}
-
-sr_status
-sr_wasm__leb_u32(const uint8_t *in, size_t len, uint32_t *v, size_t *used)
-{
-    uint64_t x = 0;
-    const int rc = leb_decode(in, len, 32, false, &x, used);
-    *v = (uint32_t)x;
-    return leb_status(rc);
-}
-
-sr_status
-sr_wasm__leb_s32(const uint8_t *in, size_t len, int32_t *v, size_t *used)
-{
-    uint64_t x = 0;
-    const int rc = leb_decode(in, len, 32, true, &x, used);
-    *v = (int32_t)(uint32_t)x;
-    return leb_status(rc);
-}
-
-sr_status
-sr_wasm__leb_s33(const uint8_t *in, size_t len, int64_t *v, size_t *used)
-{
-    uint64_t x = 0;
-    const int rc = leb_decode(in, len, 33, true, &x, used);
-    *v = (int64_t)x;
-    return leb_status(rc);
-}
-
-sr_status
-sr_wasm__leb_s64(const uint8_t *in, size_t len, int64_t *v, size_t *used)
-{
-    uint64_t x = 0;
-    const int rc = leb_decode(in, len, 64, true, &x, used);
-    *v = (int64_t)x;
-    return leb_status(rc);
-}
-
-sr_status
-sr_wasm__leb_u64(const uint8_t *in, size_t len, uint64_t *v, size_t *used)
-{
-    return leb_status(leb_decode(in, len, 64, false, v, used));
 }
 
 sr_status
@@ -195,7 +148,8 @@ sr_wasm__rd_bytes(struct sr_wasm__rd *r, size_t n, const uint8_t **out)
 }
 
 sr_status
-sr_wasm__rd_count(struct sr_wasm__rd *r, uint32_t cap, size_t min_elem, uint32_t *n)
+sr_wasm__rd_count(struct sr_wasm__rd *r, uint32_t cap, size_t min_elem, const char *what,
+                  uint32_t *n)
 {
     sr_status st = sr_wasm__rd_u32(r, n);
     if (st != SR_OK)
@@ -205,8 +159,8 @@ sr_wasm__rd_count(struct sr_wasm__rd *r, uint32_t cap, size_t min_elem, uint32_t
                                   "unexpected end of section or function (length out of bounds)");
     if (*n > cap)
         return sr_err_set(r->err, SR_EINVAL,
-                          "invalid: vector of %u elements at offset 0x%zx exceeds the cap of %u",
-                          *n, (size_t)(r->p - r->base), cap);
+                          "invalid: %u %s at offset 0x%zx exceed the cap of %u %s", *n, what,
+                          (size_t)(r->p - r->base), cap, what);
     return SR_OK;
 }
 

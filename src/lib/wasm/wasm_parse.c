@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_parse.c - the binary decoder: header, section order and sizes, and
  * every known section (custom, type, import, function, table, memory, global,
  * export, start, element, data count, code, data).
@@ -7,6 +8,12 @@
  * function") are done here as the indices are read, with "invalid:" messages;
  * structural problems get "malformed:" messages with the byte offset.
  * Function bodies are only delimited here; wasm_compile.c validates them.
+ *
+ * Every allocation is sized by bytes already read: a vector's length is
+ * checked against the bytes left before anything is allocated for it
+ * (sr_wasm__rd_count), the value types of all function types and the names
+ * of all imports (and of all exports) share one allocation the size of their
+ * section, and local declarations are kept as the bytes that declare them.
  */
 #include "wasm_int.h"
 
@@ -33,24 +40,48 @@ oom(sr_err *err, const char *what)
     return sr_err_set(err, SR_ENOMEM, "out of memory decoding the %s section", what);
 }
 
+/* The names of one section, each NUL-terminated, in one allocation: a name
+ * of n bytes takes n + 1, and it took at least as many bytes of the section
+ * (its length, then its bytes), so the section's size is enough. */
+struct names {
+    char *buf;
+    size_t used, cap;
+};
+
 static sr_status
-read_name(struct sr_wasm__rd *r, char **out, size_t *out_len)
+names_init(struct sr_wasm__rd *r, struct names *nm, char **owner, const char *what)
+{
+    nm->cap = (size_t)(r->end - r->p) + 1;
+    nm->used = 0;
+    nm->buf = *owner = malloc(nm->cap);
+    return nm->buf ? SR_OK : oom(r->err, what);
+}
+
+static sr_status
+read_name_bytes(struct sr_wasm__rd *r, const uint8_t **p, uint32_t *n)
+{
+    sr_status st = sr_wasm__rd_u32(r, n);
+    if (st == SR_OK)
+        st = sr_wasm__rd_bytes(r, *n, p);
+    if (st == SR_OK && !sr_wasm__utf8_valid(*p, *n))
+        return sr_wasm__malformed(r, "malformed UTF-8 encoding");
+    return st;
+}
+
+static sr_status
+read_name(struct sr_wasm__rd *r, struct names *nm, char **out, size_t *out_len)
 {
     uint32_t n = 0;
     const uint8_t *p = NULL;
-    sr_status st = sr_wasm__rd_u32(r, &n);
+    sr_status st = read_name_bytes(r, &p, &n);
     if (st != SR_OK)
         return st;
-    st = sr_wasm__rd_bytes(r, n, &p);
-    if (st != SR_OK)
-        return st;
-    if (!sr_wasm__utf8_valid(p, n))
-        return sr_wasm__malformed(r, "malformed UTF-8 encoding");
-    *out = malloc((size_t)n + 1);
-    if (!*out)
-        return oom(r->err, "name");
+    if (nm->cap - nm->used < (size_t)n + 1) /* cannot happen: see struct names */
+        return sr_err_set(r->err, SR_EINTERNAL, "name storage of the section is too small");
+    *out = nm->buf + nm->used;
     memcpy(*out, p, n);
     (*out)[n] = '\0';
+    nm->used += (size_t)n + 1;
     *out_len = n;
     return SR_OK;
 }
@@ -133,40 +164,43 @@ check_table_limits(const struct sr_wasm__lim *lim, sr_err *err)
 }
 
 static sr_status
+read_valtypes(struct sr_wasm__rd *r, const char *what, uint8_t *out, uint32_t *n)
+{
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_TYPE_ARITY, 1, what, n);
+    for (uint32_t k = 0; k < *n && st == SR_OK; k++)
+        st = read_valtype(r, &out[k]);
+    return st;
+}
+
+static sr_status
 parse_types(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 3, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_TYPES, 3, "function types", &n);
     if (st != SR_OK)
         return st;
     m->types = alloc_array(n, sizeof(*m->types));
-    if (!m->types)
+    /* each value type is one byte of this section: its size is enough for all */
+    m->type_bytes = malloc((size_t)(r->end - r->p) + 1);
+    if (!m->types || !m->type_bytes)
         return oom(r->err, "type");
+    size_t used = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct sr_wasm__functype *ft = &m->types[i];
+        uint8_t *t = m->type_bytes + used;
         uint8_t form = 0;
         uint32_t np = 0, nr = 0;
         if ((st = sr_wasm__rd_u8(r, &form)) != SR_OK)
             return st;
         if (form != 0x60)
             return sr_wasm__malformed(r, "integer representation too long (function type form)");
-        if ((st = sr_wasm__rd_count(r, SR_WASM__MAX_TYPE_ARITY, 1, &np)) != SR_OK)
+        if ((st = read_valtypes(r, "parameters of one function type", t, &np)) != SR_OK ||
+            (st = read_valtypes(r, "results of one function type", t + np, &nr)) != SR_OK)
             return st;
-        ft->types = malloc((size_t)np + SR_WASM__MAX_TYPE_ARITY + 1);
-        if (!ft->types)
-            return oom(r->err, "type");
-        m->ntypes = i + 1;
-        for (uint32_t k = 0; k < np; k++)
-            if ((st = read_valtype(r, &ft->types[k])) != SR_OK)
-                return st;
-        if ((st = sr_wasm__rd_count(r, SR_WASM__MAX_TYPE_ARITY, 1, &nr)) != SR_OK)
-            return st;
-        for (uint32_t k = 0; k < nr; k++)
-            if ((st = read_valtype(r, &ft->types[np + k])) != SR_OK)
-                return st;
-        ft->nparams = np;
-        ft->nresults = nr;
+        *ft = (struct sr_wasm__functype){.nparams = np, .nresults = nr, .types = t};
+        used += (size_t)np + nr;
     }
+    m->ntypes = n;
     return SR_OK;
 }
 
@@ -183,17 +217,20 @@ parse_import_desc(struct sr_wasm__rd *r, struct sr_wasm_module *m, struct sr_was
         if (im->type >= m->ntypes)
             return sr_wasm__invalid(r->err, "unknown type %u in import '%s.%s'", im->type,
                                     im->module, im->name);
-        m->nfunc_imports++;
+        im->index = m->nfunc_imports++;
         return SR_OK;
     case SR_WASM_EXTERN_TABLE:
         if ((st = read_reftype(r, &im->vtype)) != SR_OK || (st = read_limits(r, &im->lim)))
             return st;
-        m->ntable_imports++;
+        im->index = m->ntable_imports++;
+        if (m->ntable_imports > SR_WASM__MAX_TABLES)
+            return sr_wasm__invalid(r->err, "more than %u tables (imported and defined)",
+                                    SR_WASM__MAX_TABLES);
         return check_table_limits(&im->lim, r->err);
     case SR_WASM_EXTERN_MEMORY:
         if ((st = read_limits(r, &im->lim)) != SR_OK)
             return st;
-        m->nmem_imports++;
+        im->index = m->nmem_imports++;
         m->mem = im->lim;
         return check_mem_limits(&im->lim, r->err);
     case SR_WASM_EXTERN_GLOBAL: {
@@ -203,7 +240,7 @@ parse_import_desc(struct sr_wasm__rd *r, struct sr_wasm_module *m, struct sr_was
         if (mut > 1)
             return sr_wasm__malformed(r, "malformed mutability");
         im->mut = mut == 1;
-        m->nglobal_imports++;
+        im->index = m->nglobal_imports++;
         return SR_OK;
     }
     default:
@@ -216,8 +253,9 @@ static sr_status
 parse_imports(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 4, &n);
-    if (st != SR_OK)
+    struct names nm;
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_IMPORTS, 4, "imports", &n);
+    if (st != SR_OK || (st = names_init(r, &nm, &m->import_names, "import")) != SR_OK)
         return st;
     m->imports = alloc_array(n, sizeof(*m->imports));
     if (!m->imports)
@@ -225,8 +263,8 @@ parse_imports(struct sr_wasm__rd *r, struct sr_wasm_module *m)
     for (uint32_t i = 0; i < n; i++) {
         struct sr_wasm__import *im = &m->imports[i];
         m->nimports = i + 1;
-        if ((st = read_name(r, &im->module, &im->module_len)) != SR_OK ||
-            (st = read_name(r, &im->name, &im->name_len)) != SR_OK ||
+        if ((st = read_name(r, &nm, &im->module, &im->module_len)) != SR_OK ||
+            (st = read_name(r, &nm, &im->name, &im->name_len)) != SR_OK ||
             (st = parse_import_desc(r, m, im)) != SR_OK)
             return st;
     }
@@ -259,16 +297,17 @@ static sr_status
 parse_functions(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 1, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 1, "functions", &n);
     if (st != SR_OK)
         return st;
+    if ((uint64_t)m->nfunc_imports + n > SR_WASM__MAX_FUNCS)
+        return sr_wasm__invalid(r->err,
+                                "%llu functions (imported and defined) exceed the cap of %u",
+                                (unsigned long long)m->nfunc_imports + n, SR_WASM__MAX_FUNCS);
     uint32_t *ft = realloc(m->func_types, ((size_t)m->nfunc_imports + n + 1) * sizeof(*ft));
     if (!ft)
         return oom(r->err, "function");
     m->func_types = ft;
-    m->codes = alloc_array(n, sizeof(*m->codes));
-    if (!m->codes)
-        return oom(r->err, "function");
     for (uint32_t i = 0; i < n; i++) {
         uint32_t t = 0;
         if ((st = sr_wasm__rd_u32(r, &t)) != SR_OK)
@@ -277,7 +316,6 @@ parse_functions(struct sr_wasm__rd *r, struct sr_wasm_module *m)
             return sr_wasm__invalid(r->err, "unknown type %u for function %u", t,
                                     m->nfunc_imports + i);
         ft[m->nfunc_imports + i] = t;
-        m->codes[i].type = t;
     }
     m->nfuncs = m->nfunc_imports + n;
     m->ncodes = n;
@@ -288,9 +326,12 @@ static sr_status
 parse_tables(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 2, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_TABLES, 3, "tables", &n);
     if (st != SR_OK)
         return st;
+    if ((uint64_t)m->ntables + n > SR_WASM__MAX_TABLES)
+        return sr_wasm__invalid(r->err, "%llu tables (imported and defined) exceed the cap of %u",
+                                (unsigned long long)m->ntables + n, SR_WASM__MAX_TABLES);
     struct sr_wasm__table_def *t =
         realloc(m->tables, ((size_t)m->ntables + n + 1) * sizeof(*m->tables));
     if (!t)
@@ -311,7 +352,7 @@ static sr_status
 parse_memories(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 2, &n);
+    sr_status st = sr_wasm__rd_count(r, UINT32_MAX, 2, "memories", &n);
     if (st != SR_OK)
         return st;
     for (uint32_t i = 0; i < n; i++) {
@@ -332,9 +373,12 @@ static sr_status
 parse_globals(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 3, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_GLOBALS, 3, "globals", &n);
     if (st != SR_OK)
         return st;
+    if ((uint64_t)m->nglobals + n > SR_WASM__MAX_GLOBALS)
+        return sr_wasm__invalid(r->err, "%llu globals (imported and defined) exceed the cap of %u",
+                                (unsigned long long)m->nglobals + n, SR_WASM__MAX_GLOBALS);
     struct sr_wasm__global_def *g =
         realloc(m->globals, ((size_t)m->nglobals + n + 1) * sizeof(*m->globals));
     if (!g)
@@ -375,8 +419,9 @@ static sr_status
 parse_exports(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 3, &n);
-    if (st != SR_OK)
+    struct names nm;
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_EXPORTS, 3, "exports", &n);
+    if (st != SR_OK || (st = names_init(r, &nm, &m->export_names, "export")) != SR_OK)
         return st;
     m->exports = alloc_array(n, sizeof(*m->exports));
     if (!m->exports)
@@ -384,7 +429,7 @@ parse_exports(struct sr_wasm__rd *r, struct sr_wasm_module *m)
     for (uint32_t i = 0; i < n; i++) {
         struct sr_wasm__export *e = &m->exports[i];
         m->nexports = i + 1;
-        if ((st = read_name(r, &e->name, &e->name_len)) != SR_OK ||
+        if ((st = read_name(r, &nm, &e->name, &e->name_len)) != SR_OK ||
             (st = sr_wasm__rd_u8(r, &e->kind)) != SR_OK)
             return st;
         if (e->kind > SR_WASM_EXTERN_GLOBAL) {
@@ -419,7 +464,8 @@ static sr_status
 parse_elem_items(struct sr_wasm__rd *r, struct sr_wasm_module *m, struct sr_wasm__elem *e,
                  bool exprs)
 {
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS * 10, 1, &e->count);
+    sr_status st =
+        sr_wasm__rd_count(r, SR_WASM__MAX_ELEMS, 1, "items of one element segment", &e->count);
     if (st != SR_OK)
         return st;
     e->items = alloc_array(e->count, sizeof(*e->items));
@@ -492,7 +538,7 @@ static sr_status
 parse_elems(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 2, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_SEGMENTS, 2, "element segments", &n);
     if (st != SR_OK)
         return st;
     m->elems = alloc_array(n, sizeof(*m->elems));
@@ -517,7 +563,7 @@ static sr_status
 parse_data(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 2, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_SEGMENTS, 2, "data segments", &n);
     if (st != SR_OK)
         return st;
     if (m->has_datacount && n != m->datacount)
@@ -549,17 +595,20 @@ parse_data(struct sr_wasm__rd *r, struct sr_wasm_module *m)
     return SR_OK;
 }
 
+/* Checks the local declarations and counts the locals; the declarations stay
+ * in the module's bytes (wasm_compile.c reads them again), so a function's
+ * locals cost nothing here however many they are. */
 static sr_status
 parse_locals(struct sr_wasm__rd *r, const struct sr_wasm_module *m, struct sr_wasm__code *c)
 {
     const struct sr_wasm__functype *ft = &m->types[c->type];
     uint32_t ngroups = 0;
     uint64_t total = ft->nparams;
-    sr_status st = sr_wasm__rd_count(r, UINT32_MAX, 2, &ngroups);
+    sr_status st = sr_wasm__rd_count(r, UINT32_MAX, 2, "local declarations", &ngroups);
     if (st != SR_OK)
         return st;
-    const uint8_t *save = r->p;
-    for (uint32_t g = 0; g < ngroups; g++) { /* first pass: count */
+    c->locals = r->p;
+    for (uint32_t g = 0; g < ngroups; g++) {
         uint32_t cnt = 0;
         uint8_t t = 0;
         if ((st = sr_wasm__rd_u32(r, &cnt)) != SR_OK || (st = read_valtype(r, &t)) != SR_OK)
@@ -569,22 +618,9 @@ parse_locals(struct sr_wasm__rd *r, const struct sr_wasm_module *m, struct sr_wa
             return sr_wasm__malformed(r, "too many locals");
     }
     if (total > SR_WASM__MAX_LOCALS)
-        return sr_wasm__invalid(r->err, "too many locals: %llu, the cap is %u",
+        return sr_wasm__invalid(r->err, "too many locals: %llu, the cap is %u per function",
                                 (unsigned long long)total, SR_WASM__MAX_LOCALS);
-    c->local_types = alloc_array((size_t)total, 1);
-    if (!c->local_types)
-        return oom(r->err, "code");
-    memcpy(c->local_types, ft->types, ft->nparams);
-    uint32_t k = ft->nparams;
-    r->p = save;
-    for (uint32_t g = 0; g < ngroups; g++) {
-        uint32_t cnt = 0;
-        uint8_t t = 0;
-        (void)sr_wasm__rd_u32(r, &cnt);
-        (void)read_valtype(r, &t);
-        memset(c->local_types + k, t, cnt);
-        k += cnt;
-    }
+    c->ngroups = ngroups;
     c->nparams = ft->nparams;
     c->nresults = ft->nresults;
     c->nlocals = (uint32_t)total;
@@ -595,13 +631,17 @@ static sr_status
 parse_code(struct sr_wasm__rd *r, struct sr_wasm_module *m)
 {
     uint32_t n = 0;
-    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 2, &n);
+    sr_status st = sr_wasm__rd_count(r, SR_WASM__MAX_FUNCS, 2, "function bodies", &n);
     if (st != SR_OK)
         return st;
     if (n != m->ncodes)
         return sr_wasm__malformed(r, "function and code section have inconsistent lengths");
+    m->codes = alloc_array(n, sizeof(*m->codes));
+    if (!m->codes)
+        return oom(r->err, "code");
     for (uint32_t i = 0; i < n; i++) {
         struct sr_wasm__code *c = &m->codes[i];
+        c->type = m->func_types[m->nfunc_imports + i];
         uint32_t size = 0;
         const uint8_t *body = NULL;
         if ((st = sr_wasm__rd_u32(r, &size)) != SR_OK ||
@@ -616,13 +656,14 @@ parse_code(struct sr_wasm__rd *r, struct sr_wasm_module *m)
     return SR_OK;
 }
 
+/* Custom sections (names, producers, debug info) are checked for a valid
+ * name and skipped without being read. */
 static sr_status
 parse_custom(struct sr_wasm__rd *r)
 {
-    char *name = NULL;
-    size_t len = 0;
-    sr_status st = read_name(r, &name, &len);
-    free(name);
+    const uint8_t *p = NULL;
+    uint32_t n = 0;
+    sr_status st = read_name_bytes(r, &p, &n);
     if (st != SR_OK)
         return st;
     r->p = r->end;
@@ -729,7 +770,7 @@ sr_wasm__parse(struct sr_wasm_module *m, sr_err *err)
         return st;
     if ((st = ensure_declared(m, err)) != SR_OK)
         return st;
-    if (m->ncodes > 0 && m->codes[0].body == NULL)
+    if (m->ncodes > 0 && m->codes == NULL)
         return sr_wasm__malformed(&r, "function and code section have inconsistent lengths");
     if (m->has_datacount && m->datacount != m->ndatas)
         return sr_wasm__malformed(&r, "data count and data section have inconsistent lengths");

@@ -1,7 +1,9 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_validate.c - module-level validation (constant expressions, export
- * names), the fuel cost table, and the module object's lifecycle and
- * introspection. Function bodies are validated by wasm_compile.c.
+ * names), the validation work budget, the fuel cost table, and the module
+ * object's lifecycle and introspection. Function bodies are validated by
+ * wasm_compile.c.
  */
 #include "wasm_int.h"
 
@@ -116,33 +118,72 @@ sr_wasm__functype_eq(const struct sr_wasm__functype *a, const struct sr_wasm__fu
            memcmp(a->types, b->types, (size_t)a->nparams + a->nresults) == 0;
 }
 
+/* Export names ordered by length, then bytes: the order of export_order. */
+static int
+cmp_name(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return alen < blen ? -1 : 1;
+    return memcmp(a, b, alen);
+}
+
 static int
 cmp_export(const void *x, const void *y)
 {
     const struct sr_wasm__export *a = *(const struct sr_wasm__export *const *)x;
     const struct sr_wasm__export *b = *(const struct sr_wasm__export *const *)y;
-    if (a->name_len != b->name_len)
-        return a->name_len < b->name_len ? -1 : 1;
-    return memcmp(a->name, b->name, a->name_len);
+    return cmp_name(a->name, a->name_len, b->name, b->name_len);
 }
 
+/* Sorts the exports by name once: duplicates are then neighbours (O(n log n)
+ * comparisons, never a pair-wise check), and lookups by name are binary
+ * searches. */
 sr_status
 sr_wasm__validate_module(struct sr_wasm_module *m, sr_err *err)
 {
-    if (m->nexports < 2)
-        return SR_OK;
-    const struct sr_wasm__export **v = calloc(m->nexports, sizeof(*v));
-    if (!v)
+    m->export_order = calloc((size_t)m->nexports + 1, sizeof(*m->export_order));
+    if (!m->export_order)
         return sr_err_set(err, SR_ENOMEM, "out of memory validating exports");
     for (uint32_t i = 0; i < m->nexports; i++)
-        v[i] = &m->exports[i];
-    qsort(v, m->nexports, sizeof(*v), cmp_export);
-    sr_status st = SR_OK;
-    for (uint32_t i = 1; i < m->nexports && st == SR_OK; i++)
-        if (cmp_export(&v[i - 1], &v[i]) == 0)
-            st = sr_wasm__invalid(err, "duplicate export name '%s'", v[i]->name);
-    free(v);
-    return st;
+        m->export_order[i] = &m->exports[i];
+    if (m->nexports > 1)
+        qsort(m->export_order, m->nexports, sizeof(*m->export_order), cmp_export);
+    for (uint32_t i = 1; i < m->nexports; i++)
+        if (cmp_export(&m->export_order[i - 1], &m->export_order[i]) == 0)
+            return sr_wasm__invalid(err, "duplicate export name '%s'", m->export_order[i]->name);
+    return SR_OK;
+}
+
+const struct sr_wasm__export *
+sr_wasm__find_export(const struct sr_wasm_module *m, const char *name, size_t len)
+{
+    size_t lo = 0, hi = m->nexports;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const struct sr_wasm__export *e = m->export_order[mid];
+        const int c = cmp_name(e->name, e->name_len, name, len);
+        if (c == 0)
+            return e;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+sr_status
+sr_wasm__work(struct sr_wasm_module *m, uint64_t n, sr_err *err)
+{
+    const uint64_t budget = (uint64_t)SR_WASM__WORK_PER_BYTE * m->len + SR_WASM__WORK_BASE;
+    m->work += n;
+    if (m->work <= budget)
+        return SR_OK;
+    return sr_wasm__invalid(err,
+                            "validating this module takes more than %llu steps (%u per byte of "
+                            "its %zu bytes, the cap): its functions pass values of high arity "
+                            "through many blocks or branches",
+                            (unsigned long long)budget, SR_WASM__WORK_PER_BYTE, m->len);
 }
 
 /* The fuel plan: the cost of each Wasm operator, charged when the basic block
@@ -193,28 +234,22 @@ sr_wasm__op_cost(uint32_t op)
 static void
 module_free_parts(struct sr_wasm_module *m)
 {
-    for (uint32_t i = 0; i < m->ntypes; i++)
-        free(m->types[i].types);
     free(m->types);
-    for (uint32_t i = 0; i < m->nimports; i++) {
-        free(m->imports[i].module);
-        free(m->imports[i].name);
-    }
+    free(m->type_bytes);
     free(m->imports);
+    free(m->import_names);
     free(m->func_types);
     free(m->tables);
     free(m->globals);
-    for (uint32_t i = 0; i < m->nexports; i++)
-        free(m->exports[i].name);
     free(m->exports);
+    free(m->export_names);
+    free(m->export_order);
     for (uint32_t i = 0; i < m->nelems; i++)
         free(m->elems[i].items);
     free(m->elems);
     free(m->datas);
-    for (uint32_t i = 0; i < m->ncodes; i++) {
-        free(m->codes[i].local_types);
+    for (uint32_t i = 0; m->codes && i < m->ncodes; i++)
         free(m->codes[i].code);
-    }
     free(m->codes);
     free(m->declared);
     free(m->bytes);
@@ -250,11 +285,8 @@ sr_wasm_module_new(const uint8_t *bytes, size_t len, sr_wasm_module **out, sr_er
     st = sr_wasm__parse(m, err);
     if (st == SR_OK)
         st = sr_wasm__validate_module(m, err);
-    for (uint32_t i = 0; st == SR_OK && i < m->ncodes; i++) {
-        st = sr_wasm__compile(m, i, err);
-        if (st != SR_OK)
-            sr_err_wrap(err, "function %u", m->nfunc_imports + i);
-    }
+    if (st == SR_OK)
+        st = sr_wasm__compile_all(m, err);
     if (st != SR_OK) {
         sr_wasm_module_free(m);
         return st;
@@ -281,14 +313,11 @@ sr_wasm_module_import(const sr_wasm_module *mod, size_t i, struct sr_wasm_extern
     if (i >= mod->nimports)
         return false;
     const struct sr_wasm__import *im = &mod->imports[i];
-    uint32_t index = 0;
-    for (size_t k = 0; k < i; k++)
-        index += mod->imports[k].kind == im->kind;
     *out = (struct sr_wasm_extern_info){.module = im->module,
                                         .name = im->name,
                                         .name_len = im->name_len,
                                         .kind = im->kind,
-                                        .index = index};
+                                        .index = im->index};
     return true;
 }
 

@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/wasm_bounds_test.c - the decoder, validator and compiler stay
+ * linear on hostile modules (issue 9 item 2): each case below is generated
+ * here, decoded with an allocation counter around sr_wasm_module_new(), and
+ * must allocate at most ALLOC_PER_BYTE * module bytes + ALLOC_BASE in total
+ * (cumulative, not only at the peak) and do at most WORK_PER_BYTE * module
+ * bytes + WORK_BASE steps of validation work (counted by the engine in
+ * m->work, never timed).
+ *
+ * The counter wraps malloc/calloc/realloc/free with the linker's --wrap
+ * (tests/CMakeLists.txt), so it sees every allocation the engine makes
+ * without any hook in the engine itself.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "wasm_int.h"
+#include "wasm_mb.h"
+
+/* ---- the allocation counter ------------------------------------------------------------- */
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+void __wrap_free(void *p);
+
+static size_t g_total; /* bytes obtained while counting (a realloc counts its growth) */
+static int64_t g_live; /* bytes live (usable size), relative to any start */
+static int64_t g_peak; /* highest g_live while counting */
+static int64_t g_base; /* g_live when counting started */
+static bool g_counting;
+
+static void
+note_alloc(void *p, size_t requested)
+{
+    if (!p)
+        return;
+    g_live += (int64_t)malloc_usable_size(p);
+    if (g_counting) {
+        g_total += requested;
+        if (g_live > g_peak)
+            g_peak = g_live;
+    }
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+    void *p = __real_malloc(n);
+    note_alloc(p, n);
+    return p;
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+    void *p = __real_calloc(n, size);
+    note_alloc(p, n * size);
+    return p;
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+    const int64_t old = p ? (int64_t)malloc_usable_size(p) : 0;
+    void *q = __real_realloc(p, n);
+    if (q) {
+        g_live -= old;
+        note_alloc(q, (int64_t)n > old ? n - (size_t)old : 0); /* what it obtained */
+    }
+    return q;
+}
+
+void
+__wrap_free(void *p)
+{
+    if (p)
+        g_live -= (int64_t)malloc_usable_size(p);
+    __real_free(p);
+}
+
+/* ---- the bound ---------------------------------------------------------------------------- */
+
+/* What one module byte may cost. The largest legitimate share is the
+ * internal code (a few 8-byte cells per byte of function body); the base
+ * covers the per-module scratch of the compiler, whose size is capped by
+ * SR_WASM__MAX_FRAME, SR_WASM__MAX_LOCALS and SR_WASM__MAX_BLOCK_DEPTH. */
+#define ALLOC_PER_BYTE 96u
+#define ALLOC_BASE (4u << 20)
+/* Steps of validation work per byte the cases fixed at their cause may take
+ * (ordinary code: under 1; the engine refuses past SR_WASM__WORK_PER_BYTE). */
+#define FEW_STEPS_PER_BYTE 8u
+
+struct cost {
+    sr_status st;
+    size_t len;
+    size_t total;
+    int64_t peak;
+    uint64_t work;
+    char msg[SR_ERR_MSG_MAX];
+};
+
+static struct cost
+decode(const struct mb *b)
+{
+    struct cost c = {.len = b->n};
+    sr_wasm_module *m = NULL;
+    sr_err err = {0};
+    g_total = 0;
+    g_base = g_peak = g_live;
+    g_counting = true;
+    c.st = sr_wasm_module_new(b->p, b->n, &m, &err);
+    g_counting = false;
+    c.total = g_total;
+    c.peak = g_peak - g_base;
+    c.work = m ? m->work : 0;
+    snprintf(c.msg, sizeof(c.msg), "%s", err.msg);
+    sr_wasm_module_free(m);
+    return c;
+}
+
+static void
+assert_linear(const struct cost *c, const char *what)
+{
+    const size_t bound = ALLOC_PER_BYTE * c->len + ALLOC_BASE;
+    printf("%s: %zu bytes, status %s, allocated %zu (peak %lld), bound %zu, work %llu; %s\n", what,
+           c->len, sr_status_name(c->st), c->total, (long long)c->peak, bound,
+           (unsigned long long)c->work, c->msg);
+    assert_true(c->total <= bound);
+}
+
+/* A module the engine accepts, validated in a few steps per byte: far below
+ * the work cap, so the case is linear by construction, not by refusal. */
+static void
+assert_accepted_in_few_steps(const struct cost *c)
+{
+    assert_int_equal(c->st, SR_OK);
+    assert_true(c->work <= FEW_STEPS_PER_BYTE * c->len + 4096);
+}
+
+/* ---- builders ----------------------------------------------------------------------------- */
+
+/* A module of 'ntypes' types (type 0 = [] -> []), 'nfuncs' functions of type
+ * 'ftype', each with the body 'body' (locals declarations included). */
+static void
+module_of(struct mb *b, const struct mb *types, uint32_t ntypes, uint32_t nfuncs, uint32_t ftype,
+          const struct mb *body)
+{
+    struct mb s = {0};
+    mb_header(b);
+    mb_leb(&s, ntypes);
+    mb_bytes(&s, types->p, types->n);
+    mb_section(b, 1, &s);
+    mb_leb(&s, nfuncs);
+    for (uint32_t i = 0; i < nfuncs; i++)
+        mb_leb(&s, ftype);
+    mb_section(b, 3, &s);
+    mb_leb(&s, nfuncs);
+    for (uint32_t i = 0; i < nfuncs; i++)
+        mb_body(&s, body);
+    mb_section(b, 10, &s);
+    mb_free(&s);
+}
+
+static void
+functype(struct mb *t, uint32_t np, uint32_t nr)
+{
+    mb_u8(t, 0x60);
+    mb_leb(t, np);
+    for (uint32_t i = 0; i < np; i++)
+        mb_u8(t, 0x7f);
+    mb_leb(t, nr);
+    for (uint32_t i = 0; i < nr; i++)
+        mb_u8(t, 0x7f);
+}
+
+/* ---- cases -------------------------------------------------------------------------------- */
+
+static void
+test_declared_locals_cost_their_bytes_not_their_count(void **state)
+{
+    (void)state;
+    /* 49,999 locals per function in 4 bytes of declaration */
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 0);
+    mb_leb(&body, 1);
+    mb_leb(&body, 49999);
+    mb_u8(&body, 0x7f);
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 1, 1000, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "locals");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+static void
+test_function_types_cost_their_bytes(void **state)
+{
+    (void)state;
+    struct mb types = {0}, body = {0}, b = {0};
+    for (int i = 0; i < 20000; i++)
+        functype(&types, 0, 0);
+    mb_leb(&body, 0);
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 20000, 1, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "types");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+/* type 1 = [] -> [i32 x arity]: 'extra' values below the branch values
+ * make every branch to the block move its values. */
+static void
+multivalue_block(struct mb *body, uint32_t arity, uint32_t extra)
+{
+    for (uint32_t i = 0; i < extra; i++) {
+        mb_u8(body, 0x41);
+        mb_u8(body, 0x00);
+    }
+    mb_u8(body, 0x02);
+    mb_u8(body, 0x01);
+    mb_u8(body, 0x41); /* one value the block keeps under its results */
+    mb_u8(body, 0x00);
+    for (uint32_t i = 0; i < arity; i++) {
+        mb_u8(body, 0x41);
+        mb_u8(body, 0x00);
+    }
+}
+
+static void
+end_multivalue(struct mb *body, uint32_t arity, uint32_t extra)
+{
+    mb_u8(body, 0x0b); /* end of the block */
+    for (uint32_t i = 0; i < arity + extra; i++)
+        mb_u8(body, 0x1a);
+    mb_u8(body, 0x0b);
+}
+
+static void
+test_br_table_to_one_multivalue_label_is_linear(void **state)
+{
+    (void)state;
+    const uint32_t arity = 64, targets = 20000;
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 0);
+    functype(&types, 0, arity);
+    mb_leb(&body, 0);
+    multivalue_block(&body, arity, 0);
+    mb_u8(&body, 0x41);
+    mb_u8(&body, 0x00);
+    mb_u8(&body, 0x0e);
+    mb_leb(&body, targets);
+    for (uint32_t i = 0; i <= targets; i++)
+        mb_u8(&body, 0x00);
+    /* the stack is polymorphic after br_table: the block's end takes its results */
+    mb_u8(&body, 0x0b);
+    for (uint32_t i = 0; i < arity; i++)
+        mb_u8(&body, 0x1a);
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 2, 1, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "br_table");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+static void
+test_multivalue_br_if_in_a_row_is_linear(void **state)
+{
+    (void)state;
+    const uint32_t arity = 64, n = 5000;
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 0);
+    functype(&types, 0, arity);
+    mb_leb(&body, 0);
+    multivalue_block(&body, arity, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t br_if[] = {0x41, 0x00, 0x0d, 0x00};
+        mb_bytes(&body, br_if, sizeof(br_if));
+    }
+    mb_u8(&body, 0x0c); /* br 0 */
+    mb_u8(&body, 0x00);
+    mb_u8(&body, 0x0b);
+    for (uint32_t i = 0; i < arity; i++)
+        mb_u8(&body, 0x1a);
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 2, 1, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "br_if");
+    assert_int_equal(c.st, SR_OK); /* 64 values checked per br_if: intrinsic to validation */
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+static void
+test_functions_returning_many_values_are_linear(void **state)
+{
+    (void)state;
+    /* 2,000 functions of type [] -> [i32 x 1000] whose body is "call 0": each
+     * translation moves 1,000 values for 4 bytes of body */
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 1000);
+    const uint8_t call0[] = {0x00, 0x10, 0x00, 0x0b};
+    mb_bytes(&body, call0, sizeof(call0));
+    module_of(&b, &types, 1, 2000, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "returns");
+    /* 2,000 values checked per 4 bytes: past the work cap, refused by name */
+    assert_int_equal(c.st, SR_EINVAL);
+    assert_non_null(strstr(c.msg, "steps (32 per byte"));
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+/* body: 'n' values deferring local 0, 'm' times "i32.const 0; local.set 1"
+ * (each local.set used to rescan the whole operand stack), n drops. */
+static void
+test_local_set_does_not_rescan_the_stack(void **state)
+{
+    (void)state;
+    const uint32_t n = 20000, m = 20000;
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 0);
+    mb_leb(&body, 1);
+    mb_leb(&body, 2);
+    mb_u8(&body, 0x7f);
+    for (uint32_t i = 0; i < n; i++) {
+        mb_u8(&body, 0x20);
+        mb_u8(&body, 0x00);
+    }
+    for (uint32_t i = 0; i < m; i++) {
+        const uint8_t set1[] = {0x41, 0x00, 0x21, 0x01};
+        mb_bytes(&body, set1, sizeof(set1));
+    }
+    for (uint32_t i = 0; i < n; i++)
+        mb_u8(&body, 0x1a);
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 1, 1, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "local.set");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+/* body: 'n' constants, then 'm' times "local.get 0; block; end; drop": each
+ * block entry materialises the one deferred value, and used to scan the
+ * whole stack from the bottom to find it. */
+static void
+test_block_entry_does_not_scan_the_stack(void **state)
+{
+    (void)state;
+    const uint32_t n = 20000, m = 10000;
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 0);
+    mb_leb(&body, 1);
+    mb_leb(&body, 1);
+    mb_u8(&body, 0x7f);
+    for (uint32_t i = 0; i < n; i++) {
+        mb_u8(&body, 0x41);
+        mb_u8(&body, 0x00);
+    }
+    for (uint32_t i = 0; i < m; i++) {
+        const uint8_t blk[] = {0x20, 0x00, 0x02, 0x40, 0x0b, 0x1a};
+        mb_bytes(&body, blk, sizeof(blk));
+    }
+    for (uint32_t i = 0; i < n; i++)
+        mb_u8(&body, 0x1a);
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 1, 1, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "block entry");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+static void
+test_deep_nesting_is_linear(void **state)
+{
+    (void)state;
+    const uint32_t depth = SR_WASM__MAX_BLOCK_DEPTH - 1;
+    struct mb types = {0}, body = {0}, b = {0};
+    functype(&types, 0, 0);
+    mb_leb(&body, 1);
+    mb_leb(&body, 1);
+    mb_u8(&body, 0x7f);
+    for (uint32_t i = 0; i < depth; i++) {
+        const uint8_t open[] = {0x20, 0x00, 0x02, 0x40}; /* a deferred value under each block */
+        mb_bytes(&body, open, sizeof(open));
+    }
+    for (uint32_t i = 0; i < depth; i++) {
+        const uint8_t close[] = {0x0c, 0x00, 0x0b, 0x1a}; /* br 0; end; drop */
+        mb_bytes(&body, close, sizeof(close));
+    }
+    mb_u8(&body, 0x0b);
+    module_of(&b, &types, 1, 1, 0, &body);
+    struct cost c = decode(&b);
+    assert_linear(&c, "nesting");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+}
+
+/* 'k' nested blocks of k distinct (but equal) types of arity 'arity', and
+ * br_tables naming all of them: each br_table checks k labels of that
+ * arity. Validation work grows with k * arity per br_table: past the cap the
+ * module is refused with the cap's message, and it never allocates more. */
+static void
+test_br_table_over_many_label_types_is_capped(void **state)
+{
+    (void)state;
+    const uint32_t k = 100, arity = 100, tables = 400;
+    struct mb types = {0}, body = {0}, b = {0}, s = {0};
+    functype(&types, 0, 0);
+    for (uint32_t i = 0; i < k; i++)
+        functype(&types, 0, arity);
+    mb_leb(&body, 0);
+    for (uint32_t i = 0; i < k; i++) {
+        mb_u8(&body, 0x02);
+        mb_sleb(&body, 1 + i);
+    }
+    for (uint32_t t = 0; t < tables; t++) {
+        mb_u8(&body, 0x10); /* call 1: [] -> [i32 x arity] */
+        mb_u8(&body, 0x01);
+        mb_u8(&body, 0x41);
+        mb_u8(&body, 0x00);
+        mb_u8(&body, 0x0e);
+        mb_leb(&body, k);
+        for (uint32_t i = 0; i <= k; i++)
+            mb_leb(&body, i % k);
+    }
+    for (uint32_t i = 0; i < k; i++) {
+        mb_u8(&body, 0x0b);
+        for (uint32_t j = 0; j < arity; j++)
+            mb_u8(&body, 0x1a);
+    }
+    mb_u8(&body, 0x0b);
+    /* function 0: the one above; function 1: [] -> [i32 x arity], "unreachable" */
+    mb_header(&b);
+    mb_leb(&s, k + 1);
+    mb_bytes(&s, types.p, types.n);
+    mb_section(&b, 1, &s);
+    mb_leb(&s, 2);
+    mb_leb(&s, 0);
+    mb_leb(&s, 1);
+    mb_section(&b, 3, &s);
+    mb_leb(&s, 2);
+    mb_body(&s, &body);
+    const uint8_t trap[] = {0x03, 0x00, 0x00, 0x0b};
+    mb_bytes(&s, trap, sizeof(trap));
+    mb_section(&b, 10, &s);
+    struct cost c = decode(&b);
+    assert_linear(&c, "label types");
+    assert_int_equal(c.st, SR_EINVAL);
+    assert_non_null(strstr(c.msg, "steps (32 per byte"));
+    mb_free(&types);
+    mb_free(&body);
+    mb_free(&b);
+    mb_free(&s);
+}
+
+/* Exports with long names that share a prefix, elements and data segments:
+ * the sections whose entries are smallest in the binary. */
+static void
+test_exports_and_segments_cost_their_bytes(void **state)
+{
+    (void)state;
+    struct mb b = {0}, s = {0}, name = {0};
+    mb_header(&b);
+    mb_leb(&s, 1);
+    functype(&s, 0, 0);
+    mb_section(&b, 1, &s);
+    mb_leb(&s, 1);
+    mb_leb(&s, 0);
+    mb_section(&b, 3, &s);
+    mb_leb(&s, 1); /* table 0: funcref, min 0 */
+    const uint8_t table[] = {0x70, 0x00, 0x00};
+    mb_bytes(&s, table, sizeof(table));
+    mb_section(&b, 4, &s);
+    mb_leb(&s, 1);
+    mb_u8(&s, 0x00);
+    mb_u8(&s, 0x00);
+    mb_section(&b, 5, &s);
+    const uint32_t nexp = 2000;
+    for (int i = 0; i < 1000; i++)
+        mb_u8(&name, 'x');
+    mb_leb(&s, nexp);
+    for (uint32_t i = 0; i < nexp; i++) {
+        char tail[16];
+        snprintf(tail, sizeof(tail), "%05u", i);
+        mb_leb(&s, (uint32_t)(name.n + strlen(tail)));
+        mb_bytes(&s, name.p, name.n);
+        mb_bytes(&s, tail, strlen(tail));
+        mb_u8(&s, 0x00);
+        mb_u8(&s, 0x00);
+    }
+    mb_section(&b, 7, &s);
+    const uint32_t nelem = 20000;
+    mb_leb(&s, nelem);
+    for (uint32_t i = 0; i < nelem; i++) {
+        const uint8_t passive[] = {0x01, 0x00, 0x01, 0x00}; /* passive, elemkind, [func 0] */
+        mb_bytes(&s, passive, sizeof(passive));
+    }
+    mb_section(&b, 9, &s);
+    const uint32_t ndata = 20000;
+    mb_leb(&s, ndata);
+    mb_section(&b, 12, &s);
+    mb_leb(&s, 1);
+    const uint8_t empty[] = {0x02, 0x00, 0x0b};
+    mb_bytes(&s, empty, sizeof(empty));
+    mb_section(&b, 10, &s);
+    mb_leb(&s, ndata);
+    for (uint32_t i = 0; i < ndata; i++) {
+        mb_u8(&s, 0x01); /* passive, empty */
+        mb_u8(&s, 0x00);
+    }
+    mb_section(&b, 11, &s);
+    struct cost c = decode(&b);
+    assert_linear(&c, "exports+segments");
+    assert_accepted_in_few_steps(&c);
+    mb_free(&b);
+    mb_free(&s);
+    mb_free(&name);
+}
+
+static void
+test_imports_cost_their_bytes_and_know_their_kind_index(void **state)
+{
+    (void)state;
+    /* 30,000 imports alternating function and global, with empty names */
+    const uint32_t n = 30000;
+    struct mb b = {0}, s = {0};
+    mb_header(&b);
+    functype(&s, 0, 0);
+    struct mb t = {0};
+    mb_leb(&t, 1);
+    mb_bytes(&t, s.p, s.n);
+    mb_section(&b, 1, &t);
+    s.n = 0;
+    mb_leb(&s, n);
+    for (uint32_t i = 0; i < n; i++) {
+        mb_name(&s, "");
+        mb_name(&s, "");
+        if (i % 2 == 0) {
+            mb_u8(&s, 0x00);
+            mb_u8(&s, 0x00);
+        } else {
+            mb_u8(&s, 0x03);
+            mb_u8(&s, 0x7f);
+            mb_u8(&s, 0x00);
+        }
+    }
+    mb_section(&b, 2, &s);
+    struct cost c = decode(&b);
+    assert_linear(&c, "imports");
+    assert_accepted_in_few_steps(&c);
+
+    sr_wasm_module *m = NULL;
+    assert_int_equal(sr_wasm_module_new(b.p, b.n, &m, NULL), SR_OK);
+    assert_int_equal(sr_wasm_module_import_count(m), n);
+    for (uint32_t i = 0; i < n; i++) {
+        struct sr_wasm_extern_info x;
+        assert_true(sr_wasm_module_import(m, i, &x));
+        assert_int_equal(x.kind, i % 2 == 0 ? SR_WASM_EXTERN_FUNC : SR_WASM_EXTERN_GLOBAL);
+        assert_int_equal(x.index, i / 2);
+    }
+    sr_wasm_module_free(m);
+    mb_free(&t);
+    mb_free(&s);
+    mb_free(&b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_declared_locals_cost_their_bytes_not_their_count),
+        cmocka_unit_test(test_function_types_cost_their_bytes),
+        cmocka_unit_test(test_br_table_to_one_multivalue_label_is_linear),
+        cmocka_unit_test(test_multivalue_br_if_in_a_row_is_linear),
+        cmocka_unit_test(test_functions_returning_many_values_are_linear),
+        cmocka_unit_test(test_imports_cost_their_bytes_and_know_their_kind_index),
+        cmocka_unit_test(test_local_set_does_not_rescan_the_stack),
+        cmocka_unit_test(test_block_entry_does_not_scan_the_stack),
+        cmocka_unit_test(test_deep_nesting_is_linear),
+        cmocka_unit_test(test_br_table_over_many_label_types_is_capped),
+        cmocka_unit_test(test_exports_and_segments_cost_their_bytes),
+    };
+    return cmocka_run_group_tests_name("wasm_bounds", tests, NULL, NULL);
+}

@@ -32,7 +32,7 @@ typedef struct sr_wasm_linker sr_wasm_linker;
 /* Defaults used when a field of struct sr_wasm_limits is 0. */
 #define SR_WASM_DEFAULT_DEPTH 10000u     /* call depth (frames) */
 #define SR_WASM_DEFAULT_STACK (1u << 20) /* value stack, 64-bit slots (8 MiB) */
-#define SR_WASM_DEFAULT_TABLE 10000000u  /* table elements per table */
+#define SR_WASM_DEFAULT_TABLE 10000000u  /* table elements, all tables of an instance */
 #define SR_WASM_MAX_PAGES 65536u         /* 4 GiB: the Wasm 2.0 32-bit maximum */
 #define SR_WASM_PAGE 65536u
 
@@ -41,7 +41,7 @@ struct sr_wasm_limits {
     uint64_t fuel;      /* fuel units before SR_WASM_TRAP_FUEL; 0 = unlimited */
     uint32_t max_depth; /* call depth; 0 = SR_WASM_DEFAULT_DEPTH */
     uint32_t max_stack; /* value stack in 64-bit slots; 0 = SR_WASM_DEFAULT_STACK */
-    uint32_t max_table; /* elements per table; 0 = SR_WASM_DEFAULT_TABLE */
+    uint32_t max_table; /* elements of all tables of an instance; 0 = SR_WASM_DEFAULT_TABLE */
 };
 
 /* Value types, numbered as in the binary format. */

@@ -550,6 +550,75 @@ test_exports_and_segments_cost_their_bytes(void **state)
     mb_free(&name);
 }
 
+/* Tables are allocated at instantiation by their declared minimum, which
+ * costs a few bytes of module: max_table bounds all tables of an instance
+ * together, at instantiation and when they grow. */
+static void
+test_max_table_bounds_all_tables_together(void **state)
+{
+    (void)state;
+    struct mb b = {0}, s = {0}, body = {0};
+    mb_header(&b);
+    mb_leb(&s, 1);
+    functype(&s, 1, 1);
+    mb_section(&b, 1, &s);
+    mb_leb(&s, 2);
+    mb_leb(&s, 0);
+    mb_leb(&s, 0);
+    mb_section(&b, 3, &s);
+    const uint32_t ntables = 100;
+    mb_leb(&s, ntables);
+    for (uint32_t i = 0; i < ntables; i++) {
+        mb_u8(&s, 0x70);
+        mb_u8(&s, 0x00);
+        mb_leb(&s, i < 2 ? 0 : 100000); /* tables 0 and 1 start empty */
+    }
+    mb_section(&b, 4, &s);
+    mb_leb(&s, 2);
+    mb_name(&s, "grow0");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, 0);
+    mb_name(&s, "grow1");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, 1);
+    mb_section(&b, 7, &s);
+    mb_leb(&s, 2);
+    for (uint8_t t = 0; t < 2; t++) {
+        const uint8_t grow[] = {0x00, 0xd0, 0x70, 0x20, 0x00, 0xfc, 0x0f, t, 0x0b};
+        body.n = 0;
+        mb_bytes(&body, grow, sizeof(grow));
+        mb_body(&s, &body);
+    }
+    mb_section(&b, 10, &s);
+
+    sr_wasm_module *m = NULL;
+    sr_wasm_instance *inst = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_module_new(b.p, b.n, &m, &err), SR_OK);
+    struct sr_wasm_limits lim = {.max_table = 1000000};
+    assert_int_equal(sr_wasm_instance_new(m, &lim, &inst, &err), SR_ELIMIT);
+    assert_string_equal(err.msg, "initial tables of 1100000 elements in all exceed the limit of "
+                                 "1000000 elements");
+
+    lim.max_table = 10000000; /* 9.8 M in the 98 full tables, 200,000 left */
+    assert_int_equal(sr_wasm_instance_new(m, &lim, &inst, &err), SR_OK);
+    uint64_t arg = 150000, res = 0;
+    assert_int_equal(sr_wasm_call(inst, "grow0", &arg, 1, &res, 1, &err), SR_OK);
+    assert_int_equal(res, 0);
+    assert_false(sr_wasm_instance_limit_hit(inst));
+    assert_int_equal(sr_wasm_call(inst, "grow1", &arg, 1, &res, 1, &err), SR_OK);
+    assert_int_equal((uint32_t)res, UINT32_MAX); /* 150,000 more would pass 10 M in all */
+    assert_true(sr_wasm_instance_limit_hit(inst));
+    arg = 50000;
+    assert_int_equal(sr_wasm_call(inst, "grow1", &arg, 1, &res, 1, &err), SR_OK);
+    assert_int_equal(res, 0);
+    sr_wasm_instance_free(inst);
+    sr_wasm_module_free(m);
+    mb_free(&b);
+    mb_free(&s);
+    mb_free(&body);
+}
+
 static void
 test_imports_cost_their_bytes_and_know_their_kind_index(void **state)
 {
@@ -612,6 +681,7 @@ main(void)
         cmocka_unit_test(test_deep_nesting_is_linear),
         cmocka_unit_test(test_br_table_over_many_label_types_is_capped),
         cmocka_unit_test(test_exports_and_segments_cost_their_bytes),
+        cmocka_unit_test(test_max_table_bounds_all_tables_together),
     };
     return cmocka_run_group_tests_name("wasm_bounds", tests, NULL, NULL);
 }

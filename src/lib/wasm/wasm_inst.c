@@ -294,10 +294,19 @@ alloc_tables(sr_wasm_instance *inst, sr_err *err)
         t->has_max = d->lim.has_max;
         t->decl_max = d->lim.has_max ? d->lim.max : UINT32_MAX;
         t->max = t->decl_max < inst->lim.max_table ? t->decl_max : inst->lim.max_table;
+        t->owner_elems = &inst->table_elems;
+        t->owner_cap = inst->lim.max_table;
         if (d->lim.min > t->max)
             return sr_err_set(err, SR_ELIMIT,
                               "initial table of %u elements exceeds the limit of %u elements",
                               d->lim.min, t->max);
+        if (inst->table_elems + d->lim.min > t->owner_cap)
+            return sr_err_set(err, SR_ELIMIT,
+                              "initial tables of %llu elements in all exceed the limit of %u "
+                              "elements",
+                              (unsigned long long)(inst->table_elems + d->lim.min),
+                              inst->lim.max_table);
+        inst->table_elems += d->lim.min;
         t->size = d->lim.min;
         t->elems = calloc(t->size ? t->size : 1, sizeof(uint64_t));
         if (!t->elems)

@@ -348,8 +348,10 @@ struct sr_wasm__mem {
 struct sr_wasm__table {
     uint64_t *elems; /* funcref: (uintptr_t)struct sr_wasm__func *; externref: host bits */
     uint32_t size;
-    uint32_t max;      /* min(declared max, limit) */
-    uint32_t decl_max; /* the declared maximum, or UINT32_MAX */
+    uint32_t max;          /* min(declared max, limit) */
+    uint64_t *owner_elems; /* elements of all tables of the instance that owns it */
+    uint64_t owner_cap;    /* that instance's max_table */
+    uint32_t decl_max;     /* the declared maximum, or UINT32_MAX */
     bool has_max;
     uint8_t type;
     bool limit_hit;
@@ -394,6 +396,7 @@ struct sr_wasm_instance {
     struct sr_wasm__func *own_funcs; /* [ncodes] */
     struct sr_wasm__table **tables;  /* [ntables] */
     struct sr_wasm__table *own_tables;
+    uint64_t table_elems;     /* elements of own_tables, <= lim.max_table */
     struct sr_wasm__mem *mem; /* memory 0 or &empty_mem */
     struct sr_wasm__mem own_mem;
     struct sr_wasm__global **globals; /* [nglobals] */

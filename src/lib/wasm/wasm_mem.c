@@ -1,9 +1,11 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_mem.c - linear memory and table growth, and the segment copies shared
  * by instantiation and the interpreter (memory.init, table.init).
  *
  * All growth goes through here so that the module's declared maximum and the
- * caller's sr_wasm_limits cap are both enforced; new memory is zeroed.
+ * caller's sr_wasm_limits caps are both enforced (max_table counts the
+ * elements of all tables of an instance); new memory is zeroed.
  */
 #include "wasm_int.h"
 
@@ -42,7 +44,7 @@ sr_wasm__table_grow(struct sr_wasm__table *t, uint32_t delta, uint64_t init)
     const uint64_t size = (uint64_t)old + delta;
     if (size > t->decl_max)
         return -1;
-    if (size > t->max) {
+    if (size > t->max || *t->owner_elems + delta > t->owner_cap) {
         t->limit_hit = true;
         return -1;
     }
@@ -53,6 +55,7 @@ sr_wasm__table_grow(struct sr_wasm__table *t, uint32_t delta, uint64_t init)
         p[i] = init;
     t->elems = p;
     t->size = (uint32_t)size;
+    *t->owner_elems += delta;
     return old;
 }
 

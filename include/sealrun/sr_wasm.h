@@ -191,7 +191,10 @@ sr_status sr_wasm_linker_register(sr_wasm_linker *lk, const char *as, sr_wasm_in
  * borrowed, valid until sr_wasm_linker_free(). Errors: SR_EINVAL "unknown
  * import 'm.n'" or "incompatible import type for 'm.n'" (nothing was changed),
  * SR_ELIMIT, SR_ETRAP (segments or start trapped: writes already done to
- * imported tables and memories stay, as the spec says), SR_ENOMEM. */
+ * imported tables and memories stay, as the spec says), SR_ENOMEM. When a
+ * segment or the start function trapped (SR_ETRAP, or SR_ELIMIT for fuel,
+ * call depth and value stack), *out is set too: sr_wasm_instance_trap(),
+ * _exit_code() and _fuel_used() tell how that run ended. */
 sr_status sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *mod,
                                      const struct sr_wasm_limits *lim, sr_wasm_instance **out,
                                      sr_err *err);
@@ -241,13 +244,15 @@ struct sr_wasi_result {
     char message[512]; /* the trap or error wording, "" if none */
 };
 
-/* Instantiates 'mod' (borrowed) with the WASI imports and runs its '_start'.
- * Returns SR_OK when the guest finished (returned or proc_exit with any code:
- * see res->exit_code), SR_ETRAP for a trap, SR_ELIMIT for fuel, call depth,
- * value stack, an initial memory over max_pages or output over its cap,
- * SR_EINVAL for an import outside the WASI subset (named in the message) or a
- * missing '_start', SR_ENOMEM. In every case *res is filled (fuel used,
- * output and logs so far) and must be released with sr_wasi_result_fini().
+/* Instantiates 'mod' (borrowed) with the WASI imports, runs its start
+ * function if it has one, then its '_start'. Returns SR_OK when the guest
+ * finished (returned or proc_exit with any code, also from the start
+ * function: see res->exit_code), SR_ETRAP for a trap, SR_ELIMIT for fuel,
+ * call depth, value stack, an initial memory over max_pages or output over
+ * its cap, SR_EINVAL for an import sealrun does not offer (named in the
+ * message) or a missing '_start', SR_ENOMEM. In every case *res is filled
+ * (the fuel of the start function and of '_start', output and logs so far)
+ * and must be released with sr_wasi_result_fini().
  * Makes no system call other than memory allocation, clock_gettime and
  * getrandom. */
 sr_status sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,

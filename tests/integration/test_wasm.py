@@ -14,6 +14,34 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import Daemon, cli, main, output_hash, summary  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
+
+
+def leb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def section(sid, body):
+    return bytes([sid]) + leb(len(body)) + body
+
+
+def start_trap_module():
+    """A module whose start function counts to 1000 (7,000 fuel) and then
+    traps (unreachable, 1 more); its _start is never reached."""
+    types = section(1, b"\x01\x60\x00\x00")
+    funcs = section(3, b"\x02\x00\x00")
+    exports = section(7, b"\x01" + leb(6) + b"_start\x00\x01")
+    start = section(8, b"\x00")
+    burn = bytes([0x01, 0x01, 0x7F, 0x03, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6A, 0x22, 0x00,
+                  0x41, 0xE8, 0x07, 0x47, 0x0D, 0x00, 0x0B, 0x00, 0x0B])
+    nothing = b"\x00\x0b"
+    code = section(10, b"\x02" + leb(len(burn)) + burn + leb(len(nothing)) + nothing)
+    return b"\0asm\x01\0\0\0" + types + funcs + exports + start + code
 RUST = os.path.join(os.path.dirname(GUEST), "guest_rust.wasm") if GUEST else ""
 
 
@@ -145,6 +173,15 @@ class WasmTest(unittest.TestCase):
         b = self.run_wasm(args=["echo"], input={"n": 1})
         c = self.run_wasm(args=["echo"], input={"n": 1})
         self.assertEqual(b["gas_used"], c["gas_used"])
+
+    def test_fuel_of_a_trapping_start_function_is_reported_and_signed(self):
+        mod = base64.b64encode(start_trap_module()).decode()
+        st, job, _ = self.d.request("POST", "/execute", {"runtime": "wasm", "module": mod},
+                                    token=self.alice)
+        self.assertEqual(st, 200, summary(job))
+        self.failed(job, "EXECUTION_ERROR", "unreachable")
+        self.assertEqual(job["gas_used"], 7001)
+        self.assertEqual(job["receipt"]["gas_used"], 7001)
 
     def test_output_too_large(self):
         self.failed(self.run_wasm(args=["bigout"]), "OUTPUT_TOO_LARGE")

@@ -1,6 +1,10 @@
-/* tests/unit/wasm_wasi_test.c - WASI guests (tests/data/wasm/guest.c, built with
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/wasm_wasi_test.c - WASI guests (tests/data/wasm/guest.c, built with
  * clang --target=wasm32-wasi) run through sr_wasm_run_wasi: stdio, args, env,
- * exit codes, memory limit, call depth, fuel, traps, output cap, imports. */
+ * exit codes, memory limit, call depth, fuel, traps, output cap, imports; and
+ * generated modules for the fuel of every way a run ends (start function
+ * included). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "wasm_int.h"
+#include "wasm_mb.h"
 
 static sr_wasm_module *g_mod;
 
@@ -116,6 +121,7 @@ test_exit_code_is_reported(void **state)
     assert_int_equal(run("exit", "7", NULL, NULL, &res), SR_OK);
     assert_true(res.exited);
     assert_int_equal(res.exit_code, 7);
+    assert_true(res.fuel_used > 0);
     sr_wasi_result_fini(&res);
 }
 
@@ -129,6 +135,7 @@ test_memory_grows_to_the_limit_and_no_further(void **state)
     const int got = (int)strtol((char *)res.stdout_data, NULL, 10);
     assert_true(got >= 5 && got < 10);
     assert_true(res.memory_limit);
+    assert_true(res.fuel_used > 0);
     sr_wasi_result_fini(&res);
 }
 
@@ -199,6 +206,7 @@ expect_trap(const char *mode, sr_wasm_trap trap, const char *msg)
     assert_int_equal(res.trap, trap);
     assert_string_equal(res.message, msg);
     assert_false(res.exited);
+    assert_true(res.fuel_used > 0);
     sr_wasi_result_fini(&res);
 }
 
@@ -232,6 +240,7 @@ test_output_past_cap_is_a_limit(void **state)
     assert_int_equal(run("bigout", NULL, NULL, NULL, &res), SR_ELIMIT);
     assert_true(res.stdout_truncated);
     assert_true(res.stdout_len <= 1024 * 1024);
+    assert_true(res.fuel_used > 0);
     sr_wasi_result_fini(&res);
 }
 
@@ -257,6 +266,161 @@ test_import_outside_the_subset_is_named(void **state)
     sr_wasm_module_free(mod);
 }
 
+/* ---- fuel of every ending (issue 9 item 9) ------------------------------------------------ */
+
+enum tail { T_TRAP, T_EXIT, T_HOST, T_RETURN };
+
+/* A module whose function "burn" counts to 1000 and then ends as 'tail' says
+ * (unreachable, proc_exit(3), a host call that fails, return). With
+ * in_start, burn is the module's start function and _start does nothing;
+ * otherwise burn is _start. */
+static sr_wasm_module *
+burner(enum tail tail, bool in_start)
+{
+    struct mb b = {0}, s = {0}, body = {0};
+    mb_header(&b);
+    mb_leb(&s, 2);
+    const uint8_t types[] = {0x60, 0x00, 0x00, 0x60, 0x01, 0x7f, 0x00};
+    mb_bytes(&s, types, sizeof(types));
+    mb_section(&b, 1, &s);
+    mb_leb(&s, 2); /* imports: func 0 = proc_exit, func 1 = sealrun.fail */
+    mb_name(&s, "wasi_snapshot_preview1");
+    mb_name(&s, "proc_exit");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, 1);
+    mb_name(&s, "sealrun");
+    mb_name(&s, "fail");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, 0);
+    mb_section(&b, 2, &s);
+    mb_leb(&s, 2); /* func 2 = burn, func 3 = nothing */
+    mb_leb(&s, 0);
+    mb_leb(&s, 0);
+    mb_section(&b, 3, &s);
+    mb_leb(&s, 1);
+    mb_name(&s, "_start");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, in_start ? 3 : 2);
+    mb_section(&b, 7, &s);
+    if (in_start) {
+        mb_leb(&s, 2);
+        mb_section(&b, 8, &s);
+    }
+    /* (local i32) loop: local.get 0; i32.const 1; i32.add; local.tee 0;
+     * i32.const 1000; i32.ne; br_if 0; end */
+    const uint8_t count[] = {0x01, 0x01, 0x7f, 0x03, 0x40, 0x20, 0x00, 0x41, 0x01, 0x6a,
+                             0x22, 0x00, 0x41, 0xe8, 0x07, 0x47, 0x0d, 0x00, 0x0b};
+    mb_bytes(&body, count, sizeof(count));
+    if (tail == T_TRAP)
+        mb_u8(&body, 0x00);
+    if (tail == T_EXIT) {
+        const uint8_t exit3[] = {0x41, 0x03, 0x10, 0x00};
+        mb_bytes(&body, exit3, sizeof(exit3));
+    }
+    if (tail == T_HOST) {
+        const uint8_t fail[] = {0x10, 0x01};
+        mb_bytes(&body, fail, sizeof(fail));
+    }
+    mb_u8(&body, 0x0b);
+    mb_leb(&s, 2);
+    mb_body(&s, &body);
+    const uint8_t nothing[] = {0x02, 0x00, 0x0b};
+    mb_bytes(&s, nothing, sizeof(nothing));
+    mb_section(&b, 10, &s);
+    sr_wasm_module *m = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_module_new(b.p, b.n, &m, &err), SR_OK);
+    mb_free(&b);
+    mb_free(&s);
+    mb_free(&body);
+    return m;
+}
+
+static sr_status
+host_fail(void *ctx, sr_wasm_instance *caller, uint64_t *slots)
+{
+    (void)ctx;
+    (void)slots;
+    return sr_wasm_host_trap(caller, "storage is unavailable");
+}
+
+static sr_status
+run_burner(enum tail tail, bool in_start, uint64_t fuel, struct sr_wasi_result *res)
+{
+    sr_wasm_module *m = burner(tail, in_start);
+    const struct sr_wasi_host_func fail = {"sealrun", "fail", ":", host_fail, NULL};
+    const struct sr_wasi_config cfg = {.host_funcs = &fail, .nhost_funcs = 1};
+    const struct sr_wasm_limits lim = {.fuel = fuel};
+    sr_err err = {0};
+    const sr_status st = sr_wasm_run_wasi(m, &lim, &cfg, res, &err);
+    sr_wasm_module_free(m);
+    return st;
+}
+
+/* Ends 'tail' in _start and in the start function: same status, same trap,
+ * same fuel, and that fuel is the loop's (1000 iterations of 7 operators). */
+static void
+expect_same_fuel_in_start(enum tail tail, sr_status want, sr_wasm_trap trap)
+{
+    struct sr_wasi_result a, b;
+    assert_int_equal(run_burner(tail, false, 0, &a), want);
+    assert_int_equal(run_burner(tail, true, 0, &b), want);
+    assert_int_equal(a.trap, trap);
+    assert_int_equal(b.trap, trap);
+    assert_true(a.fuel_used > 7000);
+    assert_true(a.fuel_used == b.fuel_used);
+    assert_string_equal(a.message, b.message);
+    sr_wasi_result_fini(&a);
+    sr_wasi_result_fini(&b);
+}
+
+static void
+test_a_trap_in_the_start_function_reports_its_fuel(void **state)
+{
+    (void)state;
+    expect_same_fuel_in_start(T_TRAP, SR_ETRAP, SR_WASM_TRAP_UNREACHABLE);
+}
+
+static void
+test_proc_exit_in_the_start_function_is_an_exit_with_its_fuel(void **state)
+{
+    (void)state;
+    expect_same_fuel_in_start(T_EXIT, SR_OK, SR_WASM_TRAP_NONE);
+    struct sr_wasi_result res;
+    assert_int_equal(run_burner(T_EXIT, true, 0, &res), SR_OK);
+    assert_true(res.exited);
+    assert_int_equal(res.exit_code, 3);
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_a_failed_host_call_reports_its_fuel(void **state)
+{
+    (void)state;
+    expect_same_fuel_in_start(T_HOST, SR_ETRAP, SR_WASM_TRAP_HOST);
+    struct sr_wasi_result res;
+    assert_int_equal(run_burner(T_HOST, true, 0, &res), SR_ETRAP);
+    assert_string_equal(res.message, "storage is unavailable");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_running_out_of_fuel_in_the_start_function_reports_it(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run_burner(T_RETURN, true, 3000, &res), SR_ELIMIT);
+    assert_int_equal(res.trap, SR_WASM_TRAP_FUEL);
+    assert_string_equal(res.message, "out of fuel");
+    /* 428 iterations of 7; the block that did not fit is not charged */
+    assert_int_equal(res.fuel_used, 428 * 7);
+    sr_wasi_result_fini(&res);
+    assert_int_equal(run_burner(T_RETURN, true, 0, &res), SR_OK);
+    assert_true(res.exited);
+    assert_int_equal(res.fuel_used, 7000); /* 1000 iterations of 7 operators of cost 1 */
+    sr_wasi_result_fini(&res);
+}
+
 int
 main(void)
 {
@@ -273,6 +437,10 @@ main(void)
         cmocka_unit_test(test_random_and_clock),
         cmocka_unit_test(test_output_past_cap_is_a_limit),
         cmocka_unit_test(test_import_outside_the_subset_is_named),
+        cmocka_unit_test(test_a_trap_in_the_start_function_reports_its_fuel),
+        cmocka_unit_test(test_proc_exit_in_the_start_function_is_an_exit_with_its_fuel),
+        cmocka_unit_test(test_a_failed_host_call_reports_its_fuel),
+        cmocka_unit_test(test_running_out_of_fuel_in_the_start_function_reports_it),
     };
     return cmocka_run_group_tests_name("wasm_wasi", tests, setup, teardown);
 }

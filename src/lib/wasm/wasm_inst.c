@@ -731,11 +731,11 @@ sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *mod,
     sr_status st = inst_prepare(lk, mod, lim, &inst, err);
     if (st != SR_OK)
         return st;
-    /* From here the instance may be referenced from shared tables: the linker keeps it. */
+    /* From here the instance may be referenced from shared tables: the linker keeps
+     * it, and the caller gets it even when the start function traps (its trap,
+     * exit code and fuel used are the result of that run). */
     inst->next = lk->instances;
     lk->instances = inst;
-    if ((st = inst_run_init(inst, err)) != SR_OK)
-        return st;
     *out = inst;
-    return SR_OK;
+    return inst_run_init(inst, err);
 }

@@ -488,9 +488,11 @@ sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
             st = sr_err_set(e, SR_EINVAL, "module has no '_start' function of type [] -> []");
         else
             st = finish_run(inst, &w, st, res, e);
-    } else if (st != SR_OK && res->message[0] == '\0') {
-        snprintf(res->message, sizeof(res->message), "%s", e->msg);
+    } else if (inst && sr_wasm_instance_trap(inst) != SR_WASM_TRAP_NONE) {
+        st = finish_run(inst, &w, st, res, e); /* the start function ended the run */
     }
+    if (st != SR_OK && res->message[0] == '\0')
+        snprintf(res->message, sizeof(res->message), "%s", e->msg);
     fill_result(&w, inst, res);
     sr_wasm_linker_free(lk);
     return st;

@@ -4,7 +4,7 @@
  * The engine implements the Wasm 2.0 core (the 1.0 base, sign-extension, non-trapping
  * float-to-int, multi-value, bulk memory, reference types; no SIMD), a fast
  * interpreter with deterministic fuel (docs/wasm.md has the cost table), hard
- * limits and a WASI preview 1 subset (sr_wasm_run_wasi).
+ * limits and WASI preview 1 (sr_wasm_run_wasi).
  *
  * A sr_wasm_module is a parsed, validated, translated, immutable module; any
  * number of threads may share it. A sr_wasm_instance owns linear memory,
@@ -168,9 +168,12 @@ sr_status sr_wasm_host_trap(sr_wasm_instance *caller, const char *fmt, ...)
 /* Stops the guest with SR_WASM_TRAP_EXIT and an exit code. Returns SR_ETRAP. */
 sr_status sr_wasm_host_exit(sr_wasm_instance *caller, uint32_t code);
 
-/* The caller's memory 0: *len is its size in bytes. Returns borrowed, valid
- * until the guest runs again (memory.grow may move it); NULL if it has none. */
-uint8_t *sr_wasm_memory(sr_wasm_instance *inst, uint64_t *len);
+/* The bytes [ptr, ptr + len) of the caller's memory 0, bounds-checked: NULL
+ * if any of them is outside it (or it has no memory); len 0 at the end is
+ * allowed. Borrowed, valid until the guest runs again (memory.grow may move
+ * it). The one way host functions (WASI, sealrun's storage imports) read and
+ * write guest memory. */
+uint8_t *sr_wasm_guest_bytes(sr_wasm_instance *inst, uint64_t ptr, uint64_t len);
 
 sr_status sr_wasm_linker_new(sr_wasm_linker **out, sr_err *err);
 /* Frees every instance the linker made and its host functions. NULL is a no-op. */

@@ -43,6 +43,8 @@ def start_trap_module():
     code = section(10, b"\x02" + leb(len(burn)) + burn + leb(len(nothing)) + nothing)
     return b"\0asm\x01\0\0\0" + types + funcs + exports + start + code
 RUST = os.path.join(os.path.dirname(GUEST), "guest_rust.wasm") if GUEST else ""
+FILES_C = os.path.join(os.path.dirname(GUEST), "files_c.wasm") if GUEST else ""
+FILES_RUST = os.path.join(os.path.dirname(GUEST), "files_rust.wasm") if GUEST else ""
 
 
 @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built (clang + wasi-libc missing)")
@@ -183,6 +185,24 @@ class WasmTest(unittest.TestCase):
         self.assertEqual(job["gas_used"], 7001)
         self.assertEqual(job["receipt"]["gas_used"], 7001)
 
+    def test_a_c_program_that_opens_files_uploads_and_runs(self):
+        # fopen links fd_fdstat_set_flags, path_open...: every preview 1 import
+        # resolves, and a job without preopened directories gets errnos
+        with open(FILES_C, "rb") as f:
+            st, info, _ = self.upload(self.alice, f.read())
+        self.assertIn(st, (200, 201), info)
+        names = {i["name"] for i in self.d.request("GET", "/modules/" + info["hash"],
+                                                   token=self.alice)[1]["imports"]}
+        self.assertTrue({"fd_fdstat_set_flags", "path_open", "sock_recv"} <= names)
+        job = self.run_wasm(module_hash=info["hash"])
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"]["fopen_read"], "Capabilities insufficient")
+        self.assertEqual(job["output"]["read_fd3"], "Bad file descriptor")
+        job = self.run_wasm(module_hash=info["hash"], args=["raw"])
+        self.assertEqual(job["output"]["path_open"], [8, 54])
+        self.assertEqual(job["output"]["fd_fdstat_set_flags"], [8, 76])
+        self.assertEqual(job["output"]["sock_send"], [8, 57])
+
     def test_output_too_large(self):
         self.failed(self.run_wasm(args=["bigout"]), "OUTPUT_TOO_LARGE")
 
@@ -263,6 +283,14 @@ class RustGuestTest(unittest.TestCase):
         job = self.run_rust("grow", memory_mb=32)
         self.assertEqual(job["status"], "failed", summary(job))
         self.assertIn(job["error"]["code"], ("MEMORY_LIMIT", "EXECUTION_ERROR"))
+
+    def test_std_fs_fails_cleanly(self):
+        with open(FILES_RUST, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        job = self.run_rust(module=mod)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertIn("failed to find a pre-opened file descriptor", job["output"]["open"])
+        self.assertIn("\"/tmp/out.txt\"", job["output"]["create"])
 
     def test_recursion_and_fuel(self):
         self.assertEqual(self.run_rust("depth", "1000")["output"], 1000)

@@ -244,26 +244,231 @@ test_output_past_cap_is_a_limit(void **state)
     sr_wasi_result_fini(&res);
 }
 
+/* ---- WASI preview 1, all of it (issue 10 item 4) ------------------------------------------ */
+
+/* Every function of wasi_snapshot_preview1 with the signature clang and rustc
+ * import it with (i = i32, I = i64). */
+static const char *const preview1[][2] = {
+    {"args_get", "ii:i"},
+    {"args_sizes_get", "ii:i"},
+    {"clock_res_get", "ii:i"},
+    {"clock_time_get", "iIi:i"},
+    {"environ_get", "ii:i"},
+    {"environ_sizes_get", "ii:i"},
+    {"fd_advise", "iIIi:i"},
+    {"fd_allocate", "iII:i"},
+    {"fd_close", "i:i"},
+    {"fd_datasync", "i:i"},
+    {"fd_fdstat_get", "ii:i"},
+    {"fd_fdstat_set_flags", "ii:i"},
+    {"fd_fdstat_set_rights", "iII:i"},
+    {"fd_filestat_get", "ii:i"},
+    {"fd_filestat_set_size", "iI:i"},
+    {"fd_filestat_set_times", "iIIi:i"},
+    {"fd_pread", "iiiIi:i"},
+    {"fd_prestat_dir_name", "iii:i"},
+    {"fd_prestat_get", "ii:i"},
+    {"fd_pwrite", "iiiIi:i"},
+    {"fd_read", "iiii:i"},
+    {"fd_readdir", "iiiIi:i"},
+    {"fd_renumber", "ii:i"},
+    {"fd_seek", "iIii:i"},
+    {"fd_sync", "i:i"},
+    {"fd_tell", "ii:i"},
+    {"fd_write", "iiii:i"},
+    {"path_create_directory", "iii:i"},
+    {"path_filestat_get", "iiiii:i"},
+    {"path_filestat_set_times", "iiiiIIi:i"},
+    {"path_link", "iiiiiii:i"},
+    {"path_open", "iiiiiIIii:i"},
+    {"path_readlink", "iiiiii:i"},
+    {"path_remove_directory", "iii:i"},
+    {"path_rename", "iiiiii:i"},
+    {"path_symlink", "iiiii:i"},
+    {"path_unlink_file", "iii:i"},
+    {"poll_oneoff", "iiii:i"},
+    {"proc_exit", "i:"},
+    {"proc_raise", "i:i"},
+    {"random_get", "ii:i"},
+    {"sched_yield", ":i"},
+    {"sock_accept", "iii:i"},
+    {"sock_recv", "iiiiii:i"},
+    {"sock_send", "iiiii:i"},
+    {"sock_shutdown", "ii:i"},
+};
+#define NPREVIEW1 (sizeof(preview1) / sizeof(preview1[0]))
+
 static void
-test_import_outside_the_subset_is_named(void **state)
+functype_of_sig(struct mb *t, const char *sig)
+{
+    const char *colon = strchr(sig, ':');
+    mb_u8(t, 0x60);
+    mb_leb(t, (uint32_t)(colon - sig));
+    for (const char *p = sig; p < colon; p++)
+        mb_u8(t, *p == 'I' ? 0x7e : 0x7f);
+    mb_leb(t, (uint32_t)strlen(colon + 1));
+    for (const char *p = colon + 1; *p; p++)
+        mb_u8(t, 0x7f);
+}
+
+/* A command module importing module.name with signature sig for each pair
+ * (one type per import), with an empty _start. */
+static sr_wasm_module *
+importer(const char *const (*imports)[2], size_t n, const char *module, sr_err *err)
+{
+    struct mb b = {0}, s = {0};
+    mb_header(&b);
+    mb_leb(&s, (uint32_t)n + 1);
+    for (size_t i = 0; i < n; i++)
+        functype_of_sig(&s, imports[i][1]);
+    functype_of_sig(&s, ":");
+    mb_section(&b, 1, &s);
+    mb_leb(&s, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        mb_name(&s, module);
+        mb_name(&s, imports[i][0]);
+        mb_u8(&s, 0x00);
+        mb_leb(&s, (uint32_t)i);
+    }
+    mb_section(&b, 2, &s);
+    mb_leb(&s, 1);
+    mb_leb(&s, (uint32_t)n);
+    mb_section(&b, 3, &s);
+    mb_leb(&s, 1);
+    mb_name(&s, "_start");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, (uint32_t)n);
+    mb_section(&b, 7, &s);
+    const uint8_t code[] = {0x01, 0x02, 0x00, 0x0b};
+    mb_bytes(&s, code, sizeof(code));
+    mb_section(&b, 10, &s);
+    sr_wasm_module *m = NULL;
+    assert_int_equal(sr_wasm_module_new(b.p, b.n, &m, err), SR_OK);
+    mb_free(&b);
+    mb_free(&s);
+    return m;
+}
+
+static sr_status
+run_module(const sr_wasm_module *m, struct sr_wasi_result *res, sr_err *err)
+{
+    const struct sr_wasi_config cfg = {0};
+    return sr_wasm_run_wasi(m, NULL, &cfg, res, err);
+}
+
+static void
+test_every_wasi_preview1_function_resolves(void **state)
 {
     (void)state;
-    /* (module (import "wasi_snapshot_preview1" "path_open" (func)) (func (export "_start"))) */
-    static const uint8_t bytes[] = {
-        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x60, 0x00, 0x00, 0x02,
-        0x24, 0x01, 0x16, 'w',  'a',  's',  'i',  '_',  's',  'n',  'a',  'p',  's',  'h',  'o',
-        't',  '_',  'p',  'r',  'e',  'v',  'i',  'e',  'w',  '1',  0x09, 'p',  'a',  't',  'h',
-        '_',  'o',  'p',  'e',  'n',  0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x0a, 0x01, 0x06,
-        '_',  's',  't',  'a',  'r',  't',  0x00, 0x01, 0x0a, 0x04, 0x01, 0x02, 0x00, 0x0b};
-    sr_wasm_module *mod = NULL;
     sr_err err = {0};
-    assert_int_equal(sr_wasm_module_new(bytes, sizeof(bytes), &mod, &err), SR_OK);
-    const struct sr_wasi_config cfg = {0};
+    sr_wasm_module *m = importer(preview1, NPREVIEW1, "wasi_snapshot_preview1", &err);
     struct sr_wasi_result res;
-    assert_int_equal(sr_wasm_run_wasi(mod, NULL, &cfg, &res, &err), SR_EINVAL);
-    assert_non_null(strstr(err.msg, "wasi_snapshot_preview1.path_open"));
+    assert_int_equal(run_module(m, &res, &err), SR_OK);
+    assert_true(res.exited);
     sr_wasi_result_fini(&res);
-    sr_wasm_module_free(mod);
+    sr_wasm_module_free(m);
+}
+
+static void
+test_an_import_sealrun_does_not_offer_is_named(void **state)
+{
+    (void)state;
+    static const char *const older[][2] = {{"fd_write", "iiii:i"}};
+    static const char *const wrong[][2] = {{"fd_write", "ii:i"}};
+    sr_err err = {0};
+    struct sr_wasi_result res;
+    sr_wasm_module *m = importer(older, 1, "wasi_unstable", &err);
+    assert_int_equal(run_module(m, &res, &err), SR_EINVAL);
+    assert_non_null(strstr(err.msg, "import 'wasi_unstable.fd_write' is not available"));
+    assert_string_equal(res.message, err.msg);
+    sr_wasi_result_fini(&res);
+    sr_wasm_module_free(m);
+    m = importer(wrong, 1, "wasi_snapshot_preview1", &err);
+    assert_int_equal(run_module(m, &res, &err), SR_EINVAL);
+    assert_string_equal(err.msg, "incompatible import type for 'wasi_snapshot_preview1.fd_write'");
+    sr_wasi_result_fini(&res);
+    sr_wasm_module_free(m);
+}
+
+/* Runs guest 'file' of the guests' directory with argv[1] = mode. */
+static sr_status
+run_guest(const char *file, const char *mode, struct sr_wasi_result *res)
+{
+    const char *dir = getenv("SR_WASM_GUESTS");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir ? dir : "data/wasm", file);
+    size_t len = 0;
+    uint8_t *bytes = read_all(path, &len);
+    assert_non_null(bytes);
+    sr_wasm_module *m = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_module_new(bytes, len, &m, &err), SR_OK);
+    free(bytes);
+    const char *argv[2] = {file, mode};
+    const struct sr_wasi_config cfg = {.argv = argv, .argc = mode ? 2 : 1};
+    const sr_status st = sr_wasm_run_wasi(m, NULL, &cfg, res, &err);
+    sr_wasm_module_free(m);
+    return st;
+}
+
+static void
+test_c_file_calls_fail_with_an_errno_and_the_program_goes_on(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run_guest("files_c.wasm", "libc", &res), SR_OK);
+    assert_int_equal(res.exit_code, 0);
+    /* wasi-libc finds no preopened directory for a path: ENOTCAPABLE */
+    assert_string_equal((char *)res.stdout_data,
+                        "{\"fopen_read\":\"Capabilities insufficient\","
+                        "\"fopen_write\":\"Capabilities insufficient\","
+                        "\"opendir\":\"Capabilities insufficient\","
+                        "\"mkdir\":\"Capabilities insufficient\","
+                        "\"unlink\":\"Capabilities insufficient\","
+                        "\"stat\":\"Capabilities insufficient\",\"fstat_stdout\":\"ok\","
+                        "\"lseek_stdout\":\"Invalid seek\","
+                        "\"fcntl_setfl\":\"Capabilities insufficient\","
+                        "\"fsync_stdout\":\"Invalid argument\","
+                        "\"read_fd3\":\"Bad file descriptor\",\"isatty_stdout\":\"yes\"}\n");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_every_descriptor_call_answers_its_errno(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run_guest("files_c.wasm", "raw", &res), SR_OK);
+    /* [fd 3, fd 1]: 8 EBADF, 52 ENOSYS, 54 ENOTDIR, 57 ENOTSOCK, 58 ENOTSUP,
+     * 70 ESPIPE, 76 ENOTCAPABLE (docs/wasm.md, the WASI table) */
+    assert_string_equal(
+        (char *)res.stdout_data,
+        "{\"fd_advise\":[8,76],\"fd_allocate\":[8,76],\"fd_datasync\":[8,76],"
+        "\"fd_fdstat_set_flags\":[8,76],\"fd_fdstat_set_rights\":[8,76],"
+        "\"fd_filestat_get\":[8,0],\"fd_filestat_set_size\":[8,76],"
+        "\"fd_filestat_set_times\":[8,76],\"fd_pread\":[8,70],\"fd_pwrite\":[8,70],"
+        "\"fd_readdir\":[8,76],\"fd_renumber\":[8,58],\"fd_seek\":[8,70],\"fd_sync\":[8,76],"
+        "\"fd_tell\":[8,70],\"fd_prestat_get\":[8,8],\"path_create_directory\":[8,54],"
+        "\"path_filestat_get\":[8,54],\"path_filestat_set_times\":[8,54],\"path_link\":[8,54],"
+        "\"path_open\":[8,54],\"path_readlink\":[8,54],\"path_remove_directory\":[8,54],"
+        "\"path_rename\":[8,54],\"path_symlink\":[8,54],\"path_unlink_file\":[8,54],"
+        "\"sock_accept\":[8,57],\"sock_recv\":[8,57],\"sock_send\":[8,57],"
+        "\"sock_shutdown\":[8,57],\"proc_raise\":[52,52]}\n");
+    sr_wasi_result_fini(&res);
+}
+
+static void
+test_rust_std_fs_fails_with_an_error_and_the_program_goes_on(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run_guest("files_rust.wasm", NULL, &res), SR_OK);
+    assert_int_equal(res.exit_code, 0);
+    const char *out = (const char *)res.stdout_data;
+    assert_non_null(strstr(out, "\"open\":\"failed to find a pre-opened file descriptor through "
+                                "which \\\"data.txt\\\" could be opened\""));
+    assert_non_null(strstr(out, "\"read_dir\":\"failed to find a pre-opened"));
+    sr_wasi_result_fini(&res);
 }
 
 /* ---- fuel of every ending (issue 9 item 9) ------------------------------------------------ */
@@ -436,7 +641,11 @@ main(void)
         cmocka_unit_test(test_traps_use_spec_wording),
         cmocka_unit_test(test_random_and_clock),
         cmocka_unit_test(test_output_past_cap_is_a_limit),
-        cmocka_unit_test(test_import_outside_the_subset_is_named),
+        cmocka_unit_test(test_every_wasi_preview1_function_resolves),
+        cmocka_unit_test(test_an_import_sealrun_does_not_offer_is_named),
+        cmocka_unit_test(test_c_file_calls_fail_with_an_errno_and_the_program_goes_on),
+        cmocka_unit_test(test_every_descriptor_call_answers_its_errno),
+        cmocka_unit_test(test_rust_std_fs_fails_with_an_error_and_the_program_goes_on),
         cmocka_unit_test(test_a_trap_in_the_start_function_reports_its_fuel),
         cmocka_unit_test(test_proc_exit_in_the_start_function_is_an_exit_with_its_fuel),
         cmocka_unit_test(test_a_failed_host_call_reports_its_fuel),

@@ -34,16 +34,6 @@ sr_runner__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp
     return sr_sandbox_hostcall(child, req, len, resp, err);
 }
 
-static uint8_t *
-gmem(sr_wasm_instance *inst, uint64_t ptr, uint64_t len)
-{
-    uint64_t size = 0;
-    uint8_t *base = sr_wasm_memory(inst, &size);
-    if (!base || ptr > size || len > size - ptr)
-        return NULL;
-    return base + ptr;
-}
-
 static sr_status
 ret(uint64_t *slots, int32_t v)
 {
@@ -85,7 +75,7 @@ give(sr_wasm_instance *inst, const sr_buf *resp, uint32_t ptr, uint32_t cap)
     if (n > (size_t)INT32_MAX)
         return E_LIMIT;
     if (n <= cap) {
-        uint8_t *dst = gmem(inst, ptr, n);
+        uint8_t *dst = sr_wasm_guest_bytes(inst, ptr, n);
         if (!dst)
             return E_FAULT;
         memcpy(dst, resp->data + 1, n);
@@ -102,8 +92,8 @@ keyed(sr_sandbox_child *child, sr_wasm_instance *inst, char op, uint64_t kp, uin
         return E_INVALID;
     if (vl > SR_STORAGE_MAX_VALUE)
         return E_LIMIT;
-    const uint8_t *key = gmem(inst, kp, kl);
-    const uint8_t *val = vl ? gmem(inst, vp, vl) : NULL;
+    const uint8_t *key = sr_wasm_guest_bytes(inst, kp, kl);
+    const uint8_t *val = vl ? sr_wasm_guest_bytes(inst, vp, vl) : NULL;
     if (!key || (vl && !val))
         return E_FAULT;
     sr_buf req;
@@ -161,8 +151,8 @@ w_list(void *ctx, sr_wasm_instance *inst, uint64_t *s)
     uint32_t pl = (uint32_t)s[1], al = (uint32_t)s[3], limit = (uint32_t)s[4];
     if (pl > SR_STORAGE_MAX_KEY || al > SR_STORAGE_MAX_KEY || limit > SR_STORAGE_MAX_LIST)
         return ret(s, E_INVALID);
-    const uint8_t *prefix = pl ? gmem(inst, (uint32_t)s[0], pl) : NULL;
-    const uint8_t *after = al ? gmem(inst, (uint32_t)s[2], al) : NULL;
+    const uint8_t *prefix = pl ? sr_wasm_guest_bytes(inst, (uint32_t)s[0], pl) : NULL;
+    const uint8_t *after = al ? sr_wasm_guest_bytes(inst, (uint32_t)s[2], al) : NULL;
     if ((pl && !prefix) || (al && !after))
         return ret(s, E_FAULT);
     sr_buf req, resp;

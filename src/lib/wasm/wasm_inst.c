@@ -581,10 +581,12 @@ sr_wasm_host_exit(sr_wasm_instance *caller, uint32_t code)
 }
 
 uint8_t *
-sr_wasm_memory(sr_wasm_instance *inst, uint64_t *len)
+sr_wasm_guest_bytes(sr_wasm_instance *inst, uint64_t ptr, uint64_t len)
 {
-    *len = inst->mem->size;
-    return inst->mem->data;
+    const struct sr_wasm__mem *m = inst->mem;
+    if (!m->data || ptr > m->size || len > m->size - ptr)
+        return NULL;
+    return m->data + ptr;
 }
 
 /* ---- linker -----------------------------------------------------------------------------------

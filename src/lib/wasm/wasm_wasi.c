@@ -1,14 +1,22 @@
-/*
- * wasm_wasi.c - the WASI preview 1 subset sealrun offers (design.md section 3)
- * and sr_wasm_run_wasi(), the one call the service makes.
+/* SPDX-License-Identifier: MIT
  *
- * The guest sees: args and environ from the config, fd 0 = the input bytes,
- * fd 1 = the output buffer (capped; going past the cap stops the guest), fd 2
- * = the logs buffer (capped; the rest is dropped and marked), clocks, random
- * bytes, proc_exit, sched_yield and poll_oneoff (every subscription is ready
- * at once: sleeping never blocks). No preopened directories. Nothing here
- * makes a system call other than memory allocation, clock_gettime and
- * getrandom, so it runs under the job sandbox's seccomp filter.
+ * wasm_wasi.c - WASI preview 1 (wasi_snapshot_preview1) as sealrun offers it
+ * (design.md section 3, docs/wasm.md "WASI") and sr_wasm_run_wasi(), the one
+ * call the service makes.
+ *
+ * Every preview 1 function resolves, so any program built for wasm32-wasi
+ * instantiates. The guest sees: args and environ from the config, fd 0 = the
+ * input bytes, fd 1 = the output buffer (capped; going past the cap stops the
+ * guest), fd 2 = the logs buffer (capped; the rest is dropped and marked),
+ * clocks, random bytes, proc_exit, sched_yield and poll_oneoff (every
+ * subscription is ready at once: sleeping never blocks). There is no
+ * preopened directory, no file and no socket: the calls that need one answer
+ * the errno a runtime without preopens gives (EBADF for a descriptor other
+ * than 0..2, ENOTDIR, ENOTSOCK, ENOTCAPABLE or ESPIPE for what the standard
+ * streams cannot do, ENOSYS for proc_raise), so libc reports "no such
+ * file" cleanly. Nothing here makes a system call other than memory
+ * allocation, clock_gettime and getrandom, so it runs under the job
+ * sandbox's seccomp filter.
  */
 #include "wasm_int.h"
 
@@ -23,6 +31,7 @@
 
 #define WASI_MODULE "wasi_snapshot_preview1"
 
+/* WASI errno values (wasi/api.h __WASI_ERRNO_*). */
 enum {
     E_SUCCESS = 0,
     E_BADF = 8,
@@ -30,8 +39,20 @@ enum {
     E_INVAL = 28,
     E_IO = 29,
     E_NOSPC = 51,
+    E_NOSYS = 52,
+    E_NOTDIR = 54,
+    E_NOTSOCK = 57,
+    E_NOTSUP = 58,
     E_SPIPE = 70,
+    E_NOTCAPABLE = 76,
 };
+
+/* Rights of the standard streams (__WASI_RIGHTS_*), as fd_fdstat_get reports. */
+#define R_FD_READ (1ull << 1)
+#define R_FD_WRITE (1ull << 6)
+#define R_FD_FILESTAT_GET (1ull << 21)
+#define R_POLL_FD_READWRITE (1ull << 27)
+#define FILETYPE_CHARACTER_DEVICE 2
 
 struct wasi {
     const struct sr_wasi_config *cfg;
@@ -43,21 +64,10 @@ struct wasi {
     uint64_t fake_ns;
 };
 
-/* Bounds-checked views of guest memory: NULL when [ptr, ptr+len) is outside. */
-static uint8_t *
-gmem(sr_wasm_instance *inst, uint64_t ptr, uint64_t len)
-{
-    uint64_t size = 0;
-    uint8_t *base = sr_wasm_memory(inst, &size);
-    if (!base || ptr > size || len > size - ptr)
-        return NULL;
-    return base + ptr;
-}
-
 static bool
 put_u32(sr_wasm_instance *inst, uint64_t ptr, uint32_t v)
 {
-    uint8_t *p = gmem(inst, ptr, 4);
+    uint8_t *p = sr_wasm_guest_bytes(inst, ptr, 4);
     if (p)
         memcpy(p, &v, 4);
     return p != NULL;
@@ -66,7 +76,7 @@ put_u32(sr_wasm_instance *inst, uint64_t ptr, uint32_t v)
 static bool
 put_u64(sr_wasm_instance *inst, uint64_t ptr, uint64_t v)
 {
-    uint8_t *p = gmem(inst, ptr, 8);
+    uint8_t *p = sr_wasm_guest_bytes(inst, ptr, 8);
     if (p)
         memcpy(p, &v, 8);
     return p != NULL;
@@ -104,7 +114,7 @@ strings_get(sr_wasm_instance *inst, uint64_t *s, const char *const *v, size_t n)
     uint64_t ptrs = arg32(s, 0), buf = arg32(s, 1);
     for (size_t i = 0; i < n; i++) {
         const size_t len = strlen(v[i]) + 1;
-        uint8_t *dst = gmem(inst, buf, len);
+        uint8_t *dst = sr_wasm_guest_bytes(inst, buf, len);
         if (!dst || !put_u32(inst, ptrs + 4 * i, (uint32_t)buf))
             return ret_errno(s, E_FAULT);
         memcpy(dst, v[i], len);
@@ -152,13 +162,13 @@ w_fd_read(void *ctx, sr_wasm_instance *inst, uint64_t *s)
         return ret_errno(s, E_BADF);
     uint64_t total = 0;
     for (uint32_t i = 0; i < arg32(s, 2); i++) {
-        const uint8_t *iov = gmem(inst, (uint64_t)arg32(s, 1) + 8ull * i, 8);
+        const uint8_t *iov = sr_wasm_guest_bytes(inst, (uint64_t)arg32(s, 1) + 8ull * i, 8);
         if (!iov)
             return ret_errno(s, E_FAULT);
         uint32_t ptr, len;
         memcpy(&ptr, iov, 4);
         memcpy(&len, iov + 4, 4);
-        uint8_t *dst = gmem(inst, ptr, len);
+        uint8_t *dst = sr_wasm_guest_bytes(inst, ptr, len);
         if (!dst)
             return ret_errno(s, E_FAULT);
         const size_t left = w->cfg->stdin_len - w->stdin_pos;
@@ -205,13 +215,13 @@ w_fd_write(void *ctx, sr_wasm_instance *inst, uint64_t *s)
         return ret_errno(s, E_BADF);
     uint64_t total = 0;
     for (uint32_t i = 0; i < arg32(s, 2); i++) {
-        const uint8_t *iov = gmem(inst, (uint64_t)arg32(s, 1) + 8ull * i, 8);
+        const uint8_t *iov = sr_wasm_guest_bytes(inst, (uint64_t)arg32(s, 1) + 8ull * i, 8);
         if (!iov)
             return ret_errno(s, E_FAULT);
         uint32_t ptr, len;
         memcpy(&ptr, iov, 4);
         memcpy(&len, iov + 4, 4);
-        const uint8_t *src = gmem(inst, ptr, len);
+        const uint8_t *src = sr_wasm_guest_bytes(inst, ptr, len);
         if (!src)
             return ret_errno(s, E_FAULT);
         sr_status st = write_bytes(w, inst, fd, src, len);
@@ -240,30 +250,133 @@ w_fd_fdstat_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
     const uint32_t fd = arg32(s, 0);
     if (fd > 2)
         return ret_errno(s, E_BADF);
-    uint8_t *p = gmem(inst, arg32(s, 1), 24);
+    uint8_t *p = sr_wasm_guest_bytes(inst, arg32(s, 1), 24);
     if (!p)
         return ret_errno(s, E_FAULT);
-    const uint64_t rights = fd == 0 ? (1u << 1) : (1u << 6);
+    const uint64_t rights =
+        (fd == 0 ? R_FD_READ : R_FD_WRITE) | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE;
     memset(p, 0, 24);
-    p[0] = 2; /* __WASI_FILETYPE_CHARACTER_DEVICE */
+    p[0] = FILETYPE_CHARACTER_DEVICE;
     memcpy(p + 8, &rights, 8);
     return ret_errno(s, E_SUCCESS);
 }
 
+/* fd_filestat_get(fd, filestat): 0..2 are character devices of size 0. */
 static sr_status
-w_fd_seek(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+w_fd_filestat_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    if (arg32(s, 0) > 2)
+        return ret_errno(s, E_BADF);
+    uint8_t *p = sr_wasm_guest_bytes(inst, arg32(s, 1), 64);
+    if (!p)
+        return ret_errno(s, E_FAULT);
+    memset(p, 0, 64);
+    p[16] = FILETYPE_CHARACTER_DEVICE;
+    return ret_errno(s, E_SUCCESS);
+}
+
+/* ---- what needs a file, a directory or a socket ------------------------------------------- */
+
+/* errno of a call on descriptor fd that the standard streams cannot serve:
+ * EBADF for any other descriptor (none exists: no preopens), else e. */
+static sr_status
+stdio_only(uint64_t *s, uint32_t fd, uint32_t e)
+{
+    return ret_errno(s, fd <= 2 ? e : E_BADF);
+}
+
+/* fd_advise, fd_allocate, fd_datasync, fd_sync, fd_fdstat_set_flags,
+ * fd_fdstat_set_rights, fd_filestat_set_size, fd_filestat_set_times,
+ * fd_readdir: the streams lack the right (fd_fdstat_get lists theirs). */
+static sr_status
+w_fd_notcapable(void *ctx, sr_wasm_instance *inst, uint64_t *s)
 {
     (void)ctx;
     (void)inst;
-    return ret_errno(s, arg32(s, 0) <= 2 ? E_SPIPE : E_BADF);
+    return stdio_only(s, arg32(s, 0), E_NOTCAPABLE);
 }
 
+/* fd_seek, fd_tell, fd_pread, fd_pwrite: a stream has no position. */
+static sr_status
+w_fd_spipe(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 0), E_SPIPE);
+}
+
+/* fd_prestat_get, fd_prestat_dir_name: there are no preopened directories, so
+ * libc's scan of descriptors 3.. stops at once. */
 static sr_status
 w_fd_prestat(void *ctx, sr_wasm_instance *inst, uint64_t *s)
 {
     (void)ctx;
     (void)inst;
-    return ret_errno(s, E_BADF); /* no preopened directories */
+    return ret_errno(s, E_BADF);
+}
+
+/* fd_renumber(fd, to): the job's streams stay where they are. */
+static sr_status
+w_fd_renumber(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 0) > arg32(s, 1) ? arg32(s, 0) : arg32(s, 1), E_NOTSUP);
+}
+
+/* path_*(dirfd, ...): a stream is not a directory; no other descriptor exists. */
+static sr_status
+w_path_at0(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 0), E_NOTDIR);
+}
+
+/* path_symlink(old_path, old_path_len, dirfd, new_path, new_path_len) */
+static sr_status
+w_path_symlink(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 2), E_NOTDIR);
+}
+
+/* path_link(old_fd, old_flags, old_path, old_len, new_fd, new_path, new_len) */
+static sr_status
+w_path_link(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 0) > arg32(s, 4) ? arg32(s, 0) : arg32(s, 4), E_NOTDIR);
+}
+
+/* path_rename(fd, old_path, old_len, new_fd, new_path, new_len) */
+static sr_status
+w_path_rename(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 0) > arg32(s, 3) ? arg32(s, 0) : arg32(s, 3), E_NOTDIR);
+}
+
+/* sock_accept, sock_recv, sock_send, sock_shutdown: no socket exists. */
+static sr_status
+w_sock(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return stdio_only(s, arg32(s, 0), E_NOTSOCK);
+}
+
+/* proc_raise(sig): no signals in a job. */
+static sr_status
+w_proc_raise(void *ctx, sr_wasm_instance *inst, uint64_t *s)
+{
+    (void)ctx;
+    (void)inst;
+    return ret_errno(s, E_NOSYS);
 }
 
 /* ---- clocks, random, process ---------------------------------------------------------------- */
@@ -322,7 +435,7 @@ static sr_status
 w_random_get(void *ctx, sr_wasm_instance *inst, uint64_t *s)
 {
     const struct wasi *w = ctx;
-    uint8_t *p = gmem(inst, arg32(s, 0), arg32(s, 1));
+    uint8_t *p = sr_wasm_guest_bytes(inst, arg32(s, 0), arg32(s, 1));
     if (!p)
         return ret_errno(s, E_FAULT);
     const sr_wasi_random_fn fn = w->cfg->random ? w->cfg->random : default_random;
@@ -352,8 +465,8 @@ w_poll_oneoff(void *ctx, sr_wasm_instance *inst, uint64_t *s)
     const uint32_t n = arg32(s, 2);
     if (n == 0)
         return ret_errno(s, E_INVAL);
-    const uint8_t *in = gmem(inst, arg32(s, 0), 48ull * n);
-    uint8_t *out = gmem(inst, arg32(s, 1), 32ull * n);
+    const uint8_t *in = sr_wasm_guest_bytes(inst, arg32(s, 0), 48ull * n);
+    uint8_t *out = sr_wasm_guest_bytes(inst, arg32(s, 1), 32ull * n);
     if (!in || !out)
         return ret_errno(s, E_FAULT);
     for (uint32_t i = 0; i < n; i++) {
@@ -375,48 +488,107 @@ w_poll_oneoff(void *ctx, sr_wasm_instance *inst, uint64_t *s)
     return ret_errno(s, put_u32(inst, arg32(s, 3), n) ? E_SUCCESS : E_FAULT);
 }
 
-/* Keep in sync with docs/wasm.md (WASI surface). */
-static const struct {
+/* Every wasi_snapshot_preview1 function, sorted by name (check_imports
+ * searches it), with its signature as clang and rustc import it. Keep in
+ * sync with docs/wasm.md (the WASI table). */
+struct wasi_func {
     const char *name;
     const char *sig;
     sr_wasm_host_fn fn;
-} wasi_funcs[] = {
-    {"args_get", "ii:i", w_args_get},
-    {"args_sizes_get", "ii:i", w_args_sizes_get},
-    {"environ_get", "ii:i", w_environ_get},
-    {"environ_sizes_get", "ii:i", w_environ_sizes_get},
-    {"fd_read", "iiii:i", w_fd_read},
-    {"fd_write", "iiii:i", w_fd_write},
-    {"fd_close", "i:i", w_fd_close},
-    {"fd_fdstat_get", "ii:i", w_fd_fdstat_get},
-    {"fd_seek", "iIii:i", w_fd_seek},
-    {"fd_prestat_get", "ii:i", w_fd_prestat},
-    {"fd_prestat_dir_name", "iii:i", w_fd_prestat},
-    {"clock_time_get", "iIi:i", w_clock_time_get},
-    {"clock_res_get", "ii:i", w_clock_res_get},
-    {"random_get", "ii:i", w_random_get},
-    {"proc_exit", "i:", w_proc_exit},
-    {"sched_yield", ":i", w_sched_yield},
-    {"poll_oneoff", "iiii:i", w_poll_oneoff},
 };
 
+static const struct wasi_func wasi_funcs[] = {
+    {"args_get", "ii:i", w_args_get},
+    {"args_sizes_get", "ii:i", w_args_sizes_get},
+    {"clock_res_get", "ii:i", w_clock_res_get},
+    {"clock_time_get", "iIi:i", w_clock_time_get},
+    {"environ_get", "ii:i", w_environ_get},
+    {"environ_sizes_get", "ii:i", w_environ_sizes_get},
+    {"fd_advise", "iIIi:i", w_fd_notcapable},
+    {"fd_allocate", "iII:i", w_fd_notcapable},
+    {"fd_close", "i:i", w_fd_close},
+    {"fd_datasync", "i:i", w_fd_notcapable},
+    {"fd_fdstat_get", "ii:i", w_fd_fdstat_get},
+    {"fd_fdstat_set_flags", "ii:i", w_fd_notcapable},
+    {"fd_fdstat_set_rights", "iII:i", w_fd_notcapable},
+    {"fd_filestat_get", "ii:i", w_fd_filestat_get},
+    {"fd_filestat_set_size", "iI:i", w_fd_notcapable},
+    {"fd_filestat_set_times", "iIIi:i", w_fd_notcapable},
+    {"fd_pread", "iiiIi:i", w_fd_spipe},
+    {"fd_prestat_dir_name", "iii:i", w_fd_prestat},
+    {"fd_prestat_get", "ii:i", w_fd_prestat},
+    {"fd_pwrite", "iiiIi:i", w_fd_spipe},
+    {"fd_read", "iiii:i", w_fd_read},
+    {"fd_readdir", "iiiIi:i", w_fd_notcapable},
+    {"fd_renumber", "ii:i", w_fd_renumber},
+    {"fd_seek", "iIii:i", w_fd_spipe},
+    {"fd_sync", "i:i", w_fd_notcapable},
+    {"fd_tell", "ii:i", w_fd_spipe},
+    {"fd_write", "iiii:i", w_fd_write},
+    {"path_create_directory", "iii:i", w_path_at0},
+    {"path_filestat_get", "iiiii:i", w_path_at0},
+    {"path_filestat_set_times", "iiiiIIi:i", w_path_at0},
+    {"path_link", "iiiiiii:i", w_path_link},
+    {"path_open", "iiiiiIIii:i", w_path_at0},
+    {"path_readlink", "iiiiii:i", w_path_at0},
+    {"path_remove_directory", "iii:i", w_path_at0},
+    {"path_rename", "iiiiii:i", w_path_rename},
+    {"path_symlink", "iiiii:i", w_path_symlink},
+    {"path_unlink_file", "iii:i", w_path_at0},
+    {"poll_oneoff", "iiii:i", w_poll_oneoff},
+    {"proc_exit", "i:", w_proc_exit},
+    {"proc_raise", "i:i", w_proc_raise},
+    {"random_get", "ii:i", w_random_get},
+    {"sched_yield", ":i", w_sched_yield},
+    {"sock_accept", "iii:i", w_sock},
+    {"sock_recv", "iiiiii:i", w_sock},
+    {"sock_send", "iiiii:i", w_sock},
+    {"sock_shutdown", "ii:i", w_sock},
+};
+#define NWASI (sizeof(wasi_funcs) / sizeof(wasi_funcs[0]))
+
+static bool
+name_is(const struct sr_wasm__import *im, const char *module, const char *name)
+{
+    return strcmp(im->module, module) == 0 && im->name_len == strlen(name) &&
+           memcmp(im->name, name, im->name_len) == 0;
+}
+
+static bool
+is_wasi_func(const struct sr_wasm__import *im)
+{
+    if (strcmp(im->module, WASI_MODULE) != 0 || im->kind != SR_WASM_EXTERN_FUNC)
+        return false;
+    size_t lo = 0, hi = NWASI;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const int c = strcmp(wasi_funcs[mid].name, im->name);
+        if (c == 0)
+            return name_is(im, WASI_MODULE, wasi_funcs[mid].name);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Names the first import that nothing here defines (the linker would say
+ * only "unknown import"). O(log) per WASI import, O(nhost_funcs) else. */
 static sr_status
 check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg, sr_err *err)
 {
     for (uint32_t i = 0; i < mod->nimports; i++) {
         const struct sr_wasm__import *im = &mod->imports[i];
-        bool known = false;
-        for (size_t k = 0; !known && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
-            known = strcmp(im->module, WASI_MODULE) == 0 &&
-                    strcmp(im->name, wasi_funcs[k].name) == 0 && im->kind == SR_WASM_EXTERN_FUNC;
+        bool known = is_wasi_func(im);
         for (size_t k = 0; !known && k < cfg->nhost_funcs; k++)
-            known = strcmp(im->module, cfg->host_funcs[k].module) == 0 &&
-                    strcmp(im->name, cfg->host_funcs[k].name) == 0 &&
+            known = name_is(im, cfg->host_funcs[k].module, cfg->host_funcs[k].name) &&
                     im->kind == SR_WASM_EXTERN_FUNC;
         if (!known)
             return sr_err_set(err, SR_EINVAL,
-                              "import '%s.%s' is not available: sealrun offers only its "
-                              "WASI preview 1 subset (see docs/wasm.md)",
+                              "import '%s.%s' is not available: sealrun offers the functions "
+                              "of WASI preview 1 (wasi_snapshot_preview1) and its own host "
+                              "functions (see docs/wasm.md)",
                               im->module, im->name);
     }
     return SR_OK;
@@ -473,7 +645,7 @@ sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
     sr_status st = check_imports(mod, cfg, e);
     if (st == SR_OK)
         st = sr_wasm_linker_new(&lk, e);
-    for (size_t k = 0; st == SR_OK && k < sizeof(wasi_funcs) / sizeof(wasi_funcs[0]); k++)
+    for (size_t k = 0; st == SR_OK && k < NWASI; k++)
         st = sr_wasm_linker_define_func(lk, WASI_MODULE, wasi_funcs[k].name, wasi_funcs[k].sig,
                                         wasi_funcs[k].fn, &w, e);
     for (size_t k = 0; st == SR_OK && k < cfg->nhost_funcs; k++) {

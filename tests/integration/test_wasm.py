@@ -165,6 +165,14 @@ class WasmTest(unittest.TestCase):
         self.failed(self.run_wasm(args=["trap"]), "EXECUTION_ERROR", "unreachable")
         self.failed(self.run_wasm(args=["div0"]), "EXECUTION_ERROR", "integer divide by zero")
         self.failed(self.run_wasm(args=["oob"]), "EXECUTION_ERROR", "out of bounds memory access")
+        self.assertNotIn("stack", self.run_wasm(args=["oob"])["error"]["message"])
+
+    def test_a_c_stack_overflow_is_named(self):
+        job = self.run_wasm(args=["stack"])
+        self.failed(job, "EXECUTION_ERROR", "wasm trap: out of bounds memory access: the "
+                    "program's stack in linear memory is exhausted")
+        self.assertIn("-Wl,-z,stack-size=N", job["error"]["message"])
+        self.assertGreater(job["gas_used"], 0)
 
     def test_fuel_is_exhausted_and_deterministic(self):
         a = self.run_wasm(args=["spin"], gas_limit=2000000)
@@ -283,6 +291,13 @@ class RustGuestTest(unittest.TestCase):
         job = self.run_rust("grow", memory_mb=32)
         self.assertEqual(job["status"], "failed", summary(job))
         self.assertIn(job["error"]["code"], ("MEMORY_LIMIT", "EXECUTION_ERROR"))
+
+    def test_stack_overflow_is_named(self):
+        job = self.run_rust("stack")
+        self.assertEqual(job["error"]["code"], "EXECUTION_ERROR", summary(job))
+        self.assertIn("out of bounds memory access: the program's stack in linear memory is "
+                      "exhausted", job["error"]["message"])
+        self.assertEqual(self.run_rust("stack", "100")["output"], 100)
 
     def test_std_fs_fails_cleanly(self):
         with open(FILES_RUST, "rb") as f:

@@ -219,6 +219,106 @@ test_traps_use_spec_wording(void **state)
     expect_trap("oob", SR_WASM_TRAP_MEM_OOB, "out of bounds memory access");
 }
 
+#define STACK_MSG "out of bounds memory access: the program's stack in linear memory is exhausted"
+
+static void
+test_a_c_stack_overflow_is_named(void **state)
+{
+    (void)state;
+    struct sr_wasi_result res;
+    assert_int_equal(run("stack", NULL, NULL, NULL, &res), SR_ETRAP);
+    assert_int_equal(res.trap, SR_WASM_TRAP_MEM_OOB); /* the spec's trap, with its wording first */
+    assert_true(strncmp(res.message, STACK_MSG, strlen(STACK_MSG)) == 0);
+    assert_non_null(strstr(res.message, "-Wl,-z,stack-size=N"));
+    sr_wasi_result_fini(&res);
+    assert_int_equal(run("stack", "100", NULL, NULL, &res), SR_OK);
+    assert_string_equal((char *)res.stdout_data, "100\n");
+    sr_wasi_result_fini(&res);
+}
+
+/* global 0 = stack pointer 'sp0' (mutable i32 unless 'immutable'), 2 pages of
+ * memory, no data; _start moves the pointer down by 'drop' bytes and stores
+ * there. */
+static sr_wasm_module *
+stack_module(uint32_t sp0, uint32_t drop, bool immutable)
+{
+    struct mb b = {0}, s = {0}, body = {0};
+    mb_header(&b);
+    mb_leb(&s, 1);
+    const uint8_t type[] = {0x60, 0x00, 0x00};
+    mb_bytes(&s, type, sizeof(type));
+    mb_section(&b, 1, &s);
+    mb_leb(&s, 1);
+    mb_leb(&s, 0);
+    mb_section(&b, 3, &s);
+    const uint8_t mem[] = {0x01, 0x00, 0x02};
+    mb_bytes(&s, mem, sizeof(mem));
+    mb_section(&b, 5, &s);
+    mb_leb(&s, 1);
+    mb_u8(&s, 0x7f);
+    mb_u8(&s, immutable ? 0x00 : 0x01);
+    mb_u8(&s, 0x41);
+    mb_sleb(&s, sp0);
+    mb_u8(&s, 0x0b);
+    mb_section(&b, 6, &s);
+    mb_leb(&s, 1);
+    mb_name(&s, "_start");
+    mb_u8(&s, 0x00);
+    mb_leb(&s, 0);
+    mb_section(&b, 7, &s);
+    /* global.get 0; i32.const drop; i32.sub; (global.set 0;) global.get 0 ...;
+     * i32.const 0; i32.store */
+    mb_leb(&body, 0);
+    mb_u8(&body, 0x23);
+    mb_u8(&body, 0x00);
+    mb_u8(&body, 0x41);
+    mb_sleb(&body, drop);
+    mb_u8(&body, 0x6b);
+    if (!immutable) {
+        const uint8_t set_get[] = {0x24, 0x00, 0x23, 0x00};
+        mb_bytes(&body, set_get, sizeof(set_get));
+    }
+    const uint8_t store[] = {0x41, 0x00, 0x36, 0x02, 0x00, 0x0b};
+    mb_bytes(&body, store, sizeof(store));
+    mb_leb(&s, 1);
+    mb_body(&s, &body);
+    mb_section(&b, 10, &s);
+    sr_wasm_module *m = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_module_new(b.p, b.n, &m, &err), SR_OK);
+    mb_free(&b);
+    mb_free(&s);
+    mb_free(&body);
+    return m;
+}
+
+static void
+expect_oob(uint32_t sp0, uint32_t drop, bool immutable, bool named)
+{
+    sr_wasm_module *m = stack_module(sp0, drop, immutable);
+    const struct sr_wasi_config cfg = {0};
+    struct sr_wasi_result res;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_run_wasi(m, NULL, &cfg, &res, &err), SR_ETRAP);
+    assert_int_equal(res.trap, SR_WASM_TRAP_MEM_OOB);
+    if (named)
+        assert_true(strncmp(res.message, STACK_MSG, strlen(STACK_MSG)) == 0);
+    else
+        assert_string_equal(res.message, "out of bounds memory access");
+    sr_wasi_result_fini(&res);
+    sr_wasm_module_free(m);
+}
+
+static void
+test_the_stack_rule_needs_a_stack_pointer_that_wrapped(void **state)
+{
+    (void)state;
+    expect_oob(65536, 65552, false, true);  /* 16 bytes below 0: wrapped */
+    expect_oob(65536, 65552, true, false);  /* an immutable global is no stack pointer */
+    expect_oob(65532, 65552, false, false); /* nor one that is not 16-aligned */
+    expect_oob(1 << 20, 1, false, false);   /* nor one above the initial memory */
+}
+
 static void
 test_random_and_clock(void **state)
 {
@@ -639,6 +739,8 @@ main(void)
         cmocka_unit_test(test_infinite_loop_runs_out_of_fuel),
         cmocka_unit_test(test_fuel_is_the_same_on_every_run),
         cmocka_unit_test(test_traps_use_spec_wording),
+        cmocka_unit_test(test_a_c_stack_overflow_is_named),
+        cmocka_unit_test(test_the_stack_rule_needs_a_stack_pointer_that_wrapped),
         cmocka_unit_test(test_random_and_clock),
         cmocka_unit_test(test_output_past_cap_is_a_limit),
         cmocka_unit_test(test_every_wasi_preview1_function_resolves),

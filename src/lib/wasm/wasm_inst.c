@@ -68,11 +68,62 @@ trap_status(sr_wasm_trap t)
                : SR_ETRAP;
 }
 
+/* The lowest address of the stack of a clang or rustc program whose stack
+ * starts at 'top': the end of the data placed below it (clang's default
+ * layout: data, then the stack growing down towards it), or 0 when the data
+ * lies above it (rustc's and -z stack-first: the stack at the bottom). */
+static uint64_t
+stack_floor(const struct sr_wasm_module *m, uint32_t top)
+{
+    uint64_t floor = 0;
+    for (uint32_t i = 0; i < m->ndatas; i++) {
+        const struct sr_wasm__data *d = &m->datas[i];
+        if (d->mode != SR_WASM__SEG_ACTIVE || d->offset.kind != SR_WASM__CE_CONST)
+            continue;
+        const uint64_t end = (uint64_t)(uint32_t)d->offset.bits + d->len;
+        if (end <= top && end > floor)
+            floor = end;
+    }
+    return floor;
+}
+
+/* True if an out-of-bounds access is the program's stack running out. C and
+ * Rust keep their stack in linear memory, growing down from the initial
+ * value of their stack pointer: global 0, a mutable i32 defined with a
+ * constant (clang's and rustc's __stack_pointer). Past the bottom the pointer
+ * either wraps below 0 to an address beyond memory, which is what traps, or
+ * (clang's layout) has already run over the program's data. */
+static bool
+stack_exhausted(const sr_wasm_instance *inst)
+{
+    const struct sr_wasm_module *m = inst->mod;
+    if (m->nglobals == 0 || m->nglobal_imports > 0 || m->nmems == 0)
+        return false;
+    const struct sr_wasm__global_def *g = &m->globals[0];
+    if (!g->mut || g->type != SR_WASM_I32 || g->init.kind != SR_WASM__CE_CONST)
+        return false;
+    const uint32_t top = (uint32_t)g->init.bits;
+    const uint32_t sp = (uint32_t)inst->globals[0]->val;
+    if (top == 0 || top % 16 != 0 || top > (uint64_t)m->mem.min * SR_WASM_PAGE)
+        return false; /* not a stack pointer as these toolchains set it */
+    if (sp > top && sp >= inst->mem->size)
+        return true; /* wrapped below 0 */
+    return sp < stack_floor(m, top);
+}
+
 static sr_status
 set_trap_err(sr_wasm_instance *inst, sr_wasm_trap t, sr_err *err)
 {
     if (t == SR_WASM_TRAP_HOST && inst->ex.msg[0])
         return sr_err_set(err, SR_ETRAP, "%s", inst->ex.msg);
+    if (t == SR_WASM_TRAP_MEM_OOB && stack_exhausted(inst))
+        return sr_err_set(err, SR_ETRAP,
+                          "%s: the program's stack in linear memory is exhausted (its stack "
+                          "pointer, global 0, went below the bottom of the stack): deep "
+                          "recursion or large local variables; link it with a larger stack "
+                          "(clang -Wl,-z,stack-size=N; rustc -C link-arg=-zstack-size=N) or "
+                          "recurse less",
+                          sr_wasm_trap_message(t));
     if (t == SR_WASM_TRAP_EXIT)
         return sr_err_set(err, SR_ETRAP, "exit with code %u", inst->ex.exit_code);
     return sr_err_set(err, trap_status(t), "%s", sr_wasm_trap_message(t));

@@ -55,6 +55,17 @@ static int __attribute__((optnone)) depth(int n)
     return 1 + depth(n - 1);
 }
 
+/* Recursion whose frames (4 KiB of locals each) exhaust the 1 MiB stack in
+ * linear memory long before the engine's call depth: the stack pointer runs
+ * over the data below the stack, wraps below 0 and the next access traps. */
+static int __attribute__((optnone)) stack(int n)
+{
+    volatile char frame[4096];
+    frame[0] = (char)n;
+    frame[sizeof(frame) - 1] = (char)n;
+    return n == 0 ? 0 : stack(n - 1) + frame[0] - frame[sizeof(frame) - 1] + 1;
+}
+
 static int
 spin(void)
 {
@@ -114,6 +125,10 @@ main(int argc, char **argv)
     }
     if (strcmp(mode, "spin") == 0)
         return spin();
+    if (strcmp(mode, "stack") == 0) {
+        printf("%d\n", stack(argc > 2 ? (int)strtol(argv[2], NULL, 10) : 100000));
+        return 0;
+    }
     if (strcmp(mode, "random") == 0)
         return random_hex();
     if (strcmp(mode, "clock") == 0)

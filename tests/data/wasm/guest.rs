@@ -17,6 +17,22 @@ fn depth(n: u64) -> u64 {
     r + opaque(1)
 }
 
+// Recursion with 4 KiB frames: the 1 MiB stack in linear memory (at its
+// bottom, rustc's layout) runs out long before the engine's call depth.
+static mut FRAME_SINK: usize = 0;
+
+fn stack(n: u64) -> u64 {
+    let mut frame = [0u8; 4096];
+    // the frame's address escapes, so the whole array stays on the stack
+    unsafe { std::ptr::write_volatile(&mut FRAME_SINK, frame.as_mut_ptr() as usize) };
+    unsafe { std::ptr::write_volatile(&mut frame[4095], n as u8) };
+    if n == 0 {
+        return 0;
+    }
+    let r = stack(opaque(n - 1));
+    r + unsafe { std::ptr::read_volatile(&frame[4095]) } as u64 - (n as u8) as u64 + 1
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(|s| s.as_str()).unwrap_or("echo");
@@ -44,6 +60,10 @@ fn main() {
         "depth" => {
             let n = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10);
             print!("{}", depth(n));
+        }
+        "stack" => {
+            let n = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100000);
+            print!("{}", stack(n));
         }
         "spin" => loop {
             opaque(0);

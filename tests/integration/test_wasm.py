@@ -47,6 +47,54 @@ FILES_C = os.path.join(os.path.dirname(GUEST), "files_c.wasm") if GUEST else ""
 FILES_RUST = os.path.join(os.path.dirname(GUEST), "files_rust.wasm") if GUEST else ""
 
 
+def vm_kb(pid, field):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def locals_bomb(nfuncs):
+    """Valid: nfuncs functions that declare 49,999 locals each in 4 bytes."""
+    types = section(1, b"\x01\x60\x00\x00")
+    funcs = section(3, leb(nfuncs) + b"\x00" * nfuncs)
+    body = b"\x01" + leb(49999) + b"\x7f\x0b"
+    code = section(10, leb(nfuncs) + (leb(len(body)) + body) * nfuncs)
+    return b"\0asm\x01\0\0\0" + types + funcs + code
+
+
+def types_bomb(ntypes):
+    """Valid: ntypes function types [] -> [] of 3 bytes each."""
+    return b"\0asm\x01\0\0\0" + section(1, leb(ntypes) + b"\x60\x00\x00" * ntypes)
+
+
+class HostileModuleTest(unittest.TestCase):
+    """Modules whose decoding used to cost the daemon far more memory than their
+    size (issue 9 item 2): sealrund's peak resident memory, from /proc, must
+    not grow by more than a fixed bound while it accepts them."""
+
+    def test_uploads_cost_memory_in_proportion_to_their_bytes(self):
+        with Daemon() as d:
+            tok = d.token("mallory")
+            st, _, _ = d.request("GET", "/health")
+            self.assertEqual(st, 200)
+            before = vm_kb(d.proc.pid, "VmHWM")
+            # 45 KB that used to take 500 MB (50 KB per function), and 300 KB
+            # of types that used to take 100 MB (1,001 bytes per type)
+            for mod in (locals_bomb(10000), types_bomb(100000)):
+                st, info, _ = d.request("POST", "/modules", raw=mod, token=tok,
+                                        headers={"Content-Type": "application/wasm"})
+                self.assertIn(st, (200, 201), info)
+                st, job, _ = d.request("POST", "/execute",
+                                       {"runtime": "wasm", "module_hash": info["hash"]},
+                                       token=tok)
+                self.assertEqual(st, 200, job)
+                self.assertEqual(job["error"]["code"], "MODULE_ERROR", summary(job))
+            grown = vm_kb(d.proc.pid, "VmHWM") - before
+            self.assertLess(grown, 64 * 1024, f"sealrund's peak RSS grew by {grown} KiB")
+
+
 @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built (clang + wasi-libc missing)")
 class WasmTest(unittest.TestCase):
     @classmethod

@@ -116,6 +116,7 @@ struct cost {
 static struct cost
 decode(const struct mb *b)
 {
+
     struct cost c = {.len = b->n};
     sr_wasm_module *m = NULL;
     sr_err err = {0};
@@ -456,11 +457,10 @@ test_br_table_over_many_label_types_is_capped(void **state)
         for (uint32_t i = 0; i <= k; i++)
             mb_leb(&body, i % k);
     }
-    for (uint32_t i = 0; i < k; i++) {
+    for (uint32_t i = 0; i < k; i++) /* each block's results are the next one's */
         mb_u8(&body, 0x0b);
-        for (uint32_t j = 0; j < arity; j++)
-            mb_u8(&body, 0x1a);
-    }
+    for (uint32_t j = 0; j < arity; j++)
+        mb_u8(&body, 0x1a);
     mb_u8(&body, 0x0b);
     /* function 0: the one above; function 1: [] -> [i32 x arity], "unreachable" */
     mb_header(&b);

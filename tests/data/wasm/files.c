@@ -23,9 +23,9 @@
 #include <wasi/api.h>
 
 /* Not in this wasi-libc's api.h, but part of preview 1. */
-__attribute__((__import_module__("wasi_snapshot_preview1"), __import_name__("proc_raise"))) extern
-    uint16_t
-    raw_proc_raise(uint32_t sig);
+__attribute__((__import_module__("wasi_snapshot_preview1"),
+               __import_name__("proc_raise"))) extern uint16_t
+raw_proc_raise(uint32_t sig);
 
 static const char *
 outcome(int failed)

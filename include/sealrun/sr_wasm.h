@@ -79,11 +79,13 @@ const char *sr_wasm_trap_message(sr_wasm_trap trap);
 
 /* ---- modules ---------------------------------------------------------------- */
 
-/* Decodes, validates and translates bytes[0..len) (len <= SR_MAX_MODULE).
+/* Decodes, validates and translates bytes[0..len) (len <= SR_MAX_MODULE),
+ * in time and memory linear in len (docs/wasm.md, "Implementation limits").
  * Copies what it keeps: the caller may free 'bytes' on return. On SR_OK, *out
  * is a new module owned by the caller. SR_EINVAL with a message naming the
  * section and offset for malformed or invalid modules ("malformed: ..." or
- * "invalid: ..."), SR_ENOMEM. */
+ * "invalid: ...", including a module past one of the engine's caps, named),
+ * SR_ENOMEM. */
 sr_status sr_wasm_module_new(const uint8_t *bytes, size_t len, sr_wasm_module **out, sr_err *err);
 
 /* Frees the module. NULL is a no-op. Instances made from it must be gone. */

@@ -619,6 +619,165 @@ test_max_table_bounds_all_tables_together(void **state)
     mb_free(&body);
 }
 
+/* ---- each cap, its own message ------------------------------------------------------------ */
+
+/* The module is refused with a message that says what (and then, if given,
+ * which cap). */
+static void
+expect_refused(const struct mb *b, const char *what, const char *cap)
+{
+    sr_wasm_module *m = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_wasm_module_new(b->p, b->n, &m, &err), SR_EINVAL);
+    if (!strstr(err.msg, what) || (cap && !strstr(err.msg, cap)))
+        fail_msg("'%s' does not say '%s' ... '%s'", err.msg, what, cap ? cap : "");
+}
+
+/* A module with one section 'id' of 'count' entries, each the bytes of 'entry'. */
+static void
+one_section(struct mb *b, uint8_t id, uint32_t count, const void *entry, size_t len)
+{
+    struct mb s = {0};
+    b->n = 0;
+    mb_header(b);
+    mb_leb(&s, count);
+    for (uint32_t i = 0; i < count; i++)
+        mb_bytes(&s, entry, len);
+    mb_section(b, id, &s);
+    mb_free(&s);
+}
+
+static void
+test_each_cap_has_its_own_message(void **state)
+{
+    (void)state;
+    struct mb b = {0}, types = {0}, body = {0};
+    const uint8_t zero = 0;
+    one_section(&b, 3, SR_WASM__MAX_FUNCS + 1, &zero, 1);
+    expect_refused(&b, "1000001 functions at offset", "exceed the cap of 1000000 functions");
+    const uint8_t table[] = {0x70, 0x00, 0x00};
+    one_section(&b, 4, SR_WASM__MAX_TABLES + 1, table, sizeof(table));
+    expect_refused(&b, "100001 tables at offset", "exceed the cap of 100000 tables");
+    const uint8_t ftype[] = {0x60, 0x00, 0x00};
+    one_section(&b, 1, SR_WASM__MAX_TYPES + 1, ftype, sizeof(ftype));
+    expect_refused(&b, "1000001 function types at offset", "exceed the cap of 1000000");
+    const uint8_t import[] = {0x00, 0x00, 0x03, 0x7f, 0x00}; /* "" "" global i32 */
+    one_section(&b, 2, SR_WASM__MAX_IMPORTS + 1, import, sizeof(import));
+    expect_refused(&b, "1000001 imports at offset", "exceed the cap of 1000000 imports");
+    const uint8_t global[] = {0x7f, 0x00, 0x41, 0x00, 0x0b};
+    one_section(&b, 6, SR_WASM__MAX_GLOBALS + 1, global, sizeof(global));
+    expect_refused(&b, "1000001 globals at offset", "exceed the cap of 1000000 globals");
+    const uint8_t export[] = {0x00, 0x00, 0x00};
+    one_section(&b, 7, SR_WASM__MAX_EXPORTS + 1, export, sizeof(export));
+    expect_refused(&b, "1000001 exports at offset", "exceed the cap of 1000000 exports");
+    const uint8_t segment[] = {0x01, 0x00};
+    one_section(&b, 9, SR_WASM__MAX_SEGMENTS + 1, segment, sizeof(segment));
+    expect_refused(&b, "1000001 element segments at offset", "exceed the cap of 1000000");
+    one_section(&b, 11, SR_WASM__MAX_SEGMENTS + 1, segment, sizeof(segment));
+    expect_refused(&b, "1000001 data segments at offset", "exceed the cap of 1000000");
+
+    /* 600,000 imported and 500,000 defined functions */
+    b.n = 0;
+    mb_header(&b);
+    struct mb s = {0};
+    mb_leb(&s, 1);
+    mb_bytes(&s, ftype, sizeof(ftype));
+    mb_section(&b, 1, &s);
+    mb_leb(&s, 600000);
+    for (int i = 0; i < 600000; i++) {
+        const uint8_t fimport[] = {0x00, 0x00, 0x00, 0x00};
+        mb_bytes(&s, fimport, sizeof(fimport));
+    }
+    mb_section(&b, 2, &s);
+    mb_leb(&s, 500000);
+    for (int i = 0; i < 500000; i++)
+        mb_u8(&s, 0x00);
+    mb_section(&b, 3, &s);
+    expect_refused(&b, "1100000 functions (imported and defined) exceed the cap of 1000000", NULL);
+
+    functype(&types, SR_WASM__MAX_TYPE_ARITY + 1, 0);
+    one_section(&b, 1, 1, types.p, types.n);
+    expect_refused(&b, "1001 parameters of one function type at offset", "exceed the cap of 1000");
+    types.n = 0;
+    functype(&types, 0, 0);
+
+    mb_leb(&body, 2); /* 25,000 + 25,001 locals */
+    mb_leb(&body, 25000);
+    mb_u8(&body, 0x7f);
+    mb_leb(&body, 25001);
+    mb_u8(&body, 0x7e);
+    mb_u8(&body, 0x0b);
+    b.n = 0;
+    module_of(&b, &types, 1, 1, 0, &body);
+    expect_refused(&b, "too many locals: 50001, the cap is 50000 per function", NULL);
+
+    body.n = 0;
+    mb_leb(&body, 0);
+    for (uint32_t i = 0; i < SR_WASM__MAX_BLOCK_DEPTH; i++) {
+        mb_u8(&body, 0x02);
+        mb_u8(&body, 0x40);
+    }
+    b.n = 0;
+    module_of(&b, &types, 1, 1, 0, &body);
+    expect_refused(&b, "blocks nested deeper than the cap of 10000", NULL);
+
+    body.n = 0;
+    mb_leb(&body, 0);
+    mb_u8(&body, 0x41);
+    mb_u8(&body, 0x00);
+    mb_u8(&body, 0x0e);
+    mb_leb(&body, SR_WASM__MAX_BR_TABLE + 1);
+    for (uint32_t i = 0; i <= SR_WASM__MAX_BR_TABLE + 1; i++)
+        mb_u8(&body, 0x00);
+    mb_u8(&body, 0x0b);
+    b.n = 0;
+    module_of(&b, &types, 1, 1, 0, &body);
+    expect_refused(&b, "100001 labels of one br_table at offset", "exceed the cap of 100000");
+
+    body.n = 0; /* 200,001 values on the operand stack */
+    mb_leb(&body, 0);
+    for (uint32_t i = 0; i <= SR_WASM__MAX_FRAME; i++) {
+        mb_u8(&body, 0x41);
+        mb_u8(&body, 0x00);
+    }
+    mb_u8(&body, 0x0b);
+    b.n = 0;
+    module_of(&b, &types, 1, 1, 0, &body);
+    expect_refused(&b, "operand stack deeper than the cap of 200000", NULL);
+    mb_free(&b);
+    mb_free(&s);
+    mb_free(&types);
+    mb_free(&body);
+}
+
+/* The cap on one element segment's items, at the reader (a real module
+ * would need 10 MB of items before the cap is even reached). */
+static void
+test_a_vector_past_its_cap_is_named_before_anything_is_allocated(void **state)
+{
+    (void)state;
+    const size_t n = SR_WASM__MAX_ELEMS + 8;
+    uint8_t *buf = calloc(n, 1);
+    assert_non_null(buf);
+    buf[0] = 0x81; /* 10,000,001 = 0x989681 */
+    buf[1] = 0xad;
+    buf[2] = 0xe2;
+    buf[3] = 0x04;
+    sr_err err = {0};
+    struct sr_wasm__rd r = {.p = buf, .end = buf + n, .base = buf, .err = &err};
+    uint32_t count = 0;
+    g_total = 0;
+    g_counting = true;
+    const sr_status st =
+        sr_wasm__rd_count(&r, SR_WASM__MAX_ELEMS, 1, "items of one element segment", &count);
+    g_counting = false;
+    assert_int_equal(st, SR_EINVAL);
+    assert_string_equal(err.msg, "invalid: 10000001 items of one element segment at offset 0x4 "
+                                 "exceed the cap of 10000000 items of one element segment");
+    assert_int_equal(g_total, 0);
+    free(buf);
+}
+
 static void
 test_imports_cost_their_bytes_and_know_their_kind_index(void **state)
 {
@@ -682,6 +841,8 @@ main(void)
         cmocka_unit_test(test_br_table_over_many_label_types_is_capped),
         cmocka_unit_test(test_exports_and_segments_cost_their_bytes),
         cmocka_unit_test(test_max_table_bounds_all_tables_together),
+        cmocka_unit_test(test_each_cap_has_its_own_message),
+        cmocka_unit_test(test_a_vector_past_its_cap_is_named_before_anything_is_allocated),
     };
     return cmocka_run_group_tests_name("wasm_bounds", tests, NULL, NULL);
 }

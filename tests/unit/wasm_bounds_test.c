@@ -778,6 +778,51 @@ test_a_vector_past_its_cap_is_named_before_anything_is_allocated(void **state)
     free(buf);
 }
 
+/* A call zeroes the callee's declared locals: fuel pays for that work, so a
+ * function of 49,999 locals called in a loop cannot buy 400 KB of memset per
+ * unit of fuel. */
+static void
+test_a_call_pays_for_zeroing_its_locals(void **state)
+{
+    (void)state;
+    const uint32_t counts[] = {7, 8, 49999};
+    const uint64_t fuel[] = {0, 1, 49999 / 8};
+    for (size_t k = 0; k < 3; k++) {
+        struct mb b = {0}, s = {0}, body = {0};
+        mb_header(&b);
+        mb_leb(&s, 1);
+        functype(&s, 0, 0);
+        mb_section(&b, 1, &s);
+        mb_leb(&s, 1);
+        mb_leb(&s, 0);
+        mb_section(&b, 3, &s);
+        mb_leb(&s, 1);
+        mb_name(&s, "f");
+        mb_u8(&s, 0x00);
+        mb_leb(&s, 0);
+        mb_section(&b, 7, &s);
+        mb_leb(&body, 1);
+        mb_leb(&body, counts[k]);
+        mb_u8(&body, 0x7e);
+        mb_u8(&body, 0x0b);
+        mb_leb(&s, 1);
+        mb_body(&s, &body);
+        mb_section(&b, 10, &s);
+        sr_wasm_module *m = NULL;
+        sr_wasm_instance *inst = NULL;
+        sr_err err = {0};
+        assert_int_equal(sr_wasm_module_new(b.p, b.n, &m, &err), SR_OK);
+        assert_int_equal(sr_wasm_instance_new(m, NULL, &inst, &err), SR_OK);
+        assert_int_equal(sr_wasm_call(inst, "f", NULL, 0, NULL, 0, &err), SR_OK);
+        assert_int_equal(sr_wasm_instance_fuel_used(inst), fuel[k]);
+        sr_wasm_instance_free(inst);
+        sr_wasm_module_free(m);
+        mb_free(&b);
+        mb_free(&s);
+        mb_free(&body);
+    }
+}
+
 static void
 test_imports_cost_their_bytes_and_know_their_kind_index(void **state)
 {
@@ -842,6 +887,7 @@ main(void)
         cmocka_unit_test(test_exports_and_segments_cost_their_bytes),
         cmocka_unit_test(test_max_table_bounds_all_tables_together),
         cmocka_unit_test(test_each_cap_has_its_own_message),
+        cmocka_unit_test(test_a_call_pays_for_zeroing_its_locals),
         cmocka_unit_test(test_a_vector_past_its_cap_is_named_before_anything_is_allocated),
     };
     return cmocka_run_group_tests_name("wasm_bounds", tests, NULL, NULL);

@@ -823,6 +823,33 @@ test_a_call_pays_for_zeroing_its_locals(void **state)
     }
 }
 
+/* The C and Rust guests of tests/data/wasm: what real programs cost, far
+ * below the hostile cases' bound. */
+static void
+test_real_programs_cost_a_few_bytes_per_byte(void **state)
+{
+    (void)state;
+    static const char *const guests[] = {"guest_c.wasm", "guest_rust.wasm", "files_rust.wasm"};
+    const char *dir = getenv("SR_WASM_GUESTS");
+    for (size_t i = 0; i < sizeof(guests) / sizeof(guests[0]); i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir ? dir : "data/wasm", guests[i]);
+        FILE *f = fopen(path, "rb");
+        assert_non_null(f);
+        struct mb b = {0};
+        uint8_t chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            mb_bytes(&b, chunk, n);
+        fclose(f);
+        struct cost c = decode(&b);
+        assert_linear(&c, guests[i]);
+        assert_accepted_in_few_steps(&c);
+        assert_true(c.total <= 16 * c.len + (1u << 20)); /* measured: 3 to 8 */
+        mb_free(&b);
+    }
+}
+
 static void
 test_imports_cost_their_bytes_and_know_their_kind_index(void **state)
 {
@@ -888,6 +915,7 @@ main(void)
         cmocka_unit_test(test_max_table_bounds_all_tables_together),
         cmocka_unit_test(test_each_cap_has_its_own_message),
         cmocka_unit_test(test_a_call_pays_for_zeroing_its_locals),
+        cmocka_unit_test(test_real_programs_cost_a_few_bytes_per_byte),
         cmocka_unit_test(test_a_vector_past_its_cap_is_named_before_anything_is_allocated),
     };
     return cmocka_run_group_tests_name("wasm_bounds", tests, NULL, NULL);

@@ -17,6 +17,7 @@
  */
 #include "runner_int.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,21 @@
 #define LOG_CUT_MARK " [truncated: log entry longer than 4096 bytes]"
 
 /* ---- the module ---- */
+
+/* Decodes and compiles a module, and says what it costs the cache: the heap
+ * the compiled module holds (measured around the decode: this process runs
+ * one job at a time, so what malloc gained is the module's), never less
+ * than its bytes. */
+static sr_status
+compile(const struct sr_bytes *b, sr_wasm_module **mod, size_t *cost, sr_err *err)
+{
+    struct mallinfo2 before = mallinfo2();
+    sr_status rc = sr_wasm_module_new(b->p, b->len, mod, err);
+    struct mallinfo2 after = mallinfo2();
+    size_t grown = after.uordblks > before.uordblks ? after.uordblks - before.uordblks : 0;
+    *cost = grown > b->len ? grown : b->len;
+    return rc;
+}
 
 /* Asks the supervisor for the module with the spec's hash. */
 static sr_status
@@ -56,9 +72,10 @@ job_module(struct runner_proc *ps, const struct sr_job_spec *spec, sr_sandbox_ch
         b = (struct sr_bytes){(const uint8_t *)fetched.data, fetched.len};
     }
     sr_wasm_module *mod = NULL;
+    size_t cost = 0;
     sr_err e = {0};
     if (rc == SR_OK) {
-        rc = sr_wasm_module_new(b.p, b.len, &mod, &e);
+        rc = compile(&b, &mod, &cost, &e);
         if (rc == SR_EINVAL) {
             (void)snprintf(msg, cap, "invalid module: %s", e.msg); /* e is separate from msg */
             rc = SR_OK;
@@ -67,7 +84,7 @@ job_module(struct runner_proc *ps, const struct sr_job_spec *spec, sr_sandbox_ch
         }
     }
     if (mod) {
-        *out = sr_runner__cache_put(&ps->cache, spec->code_hash, mod, b.len);
+        *out = sr_runner__cache_put(&ps->cache, spec->code_hash, mod, cost);
         if (!*out) { /* too large to keep: this job owns it */
             *own = mod;
             *out = mod;
@@ -350,7 +367,8 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
         return sr_err_set(err, SR_ENOMEM, "out of memory checking a module");
     sr_wasm_module *mod = NULL;
     sr_err e = {0};
-    sr_status rc = sr_wasm_module_new(module->p, module->len, &mod, &e);
+    size_t cost = 0;
+    sr_status rc = compile(module, &mod, &cost, &e);
     if (rc == SR_EINVAL) {
         sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
         a->module_invalid = true;
@@ -366,7 +384,7 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
     free(a);
     /* kept compiled: the owner's next job in this process starts warm */
     if (mod && !sr_runner__cache_get(&ps->cache, hash))
-        (void)sr_runner__cache_put(&ps->cache, hash, mod, module->len);
+        (void)sr_runner__cache_put(&ps->cache, hash, mod, cost);
     else
         sr_wasm_module_free(mod);
     return rc;

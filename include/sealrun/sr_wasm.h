@@ -264,6 +264,13 @@ sr_status sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limit
                            const struct sr_wasi_config *cfg, struct sr_wasi_result *res,
                            sr_err *err);
 
+/* Whether every import of 'mod' is one sr_wasm_run_wasi() would give it (WASI
+ * preview 1 or cfg's host_funcs; only those two fields of cfg are read).
+ * SR_EINVAL naming the first that is not. For checking an upload before
+ * anything runs. */
+sr_status sr_wasi_check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg,
+                                sr_err *err);
+
 /* Frees the buffers of a result. Safe on a zeroed or already finished result. */
 void sr_wasi_result_fini(struct sr_wasi_result *res);
 

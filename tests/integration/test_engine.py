@@ -116,6 +116,14 @@ class EngineTest(unittest.TestCase):
                                     token=tok, headers={"Content-Type": "application/wasm"})
             self.assertEqual(st, 400, body)
             self.assertIn("invalid module", body["error"]["message"])
+            # an import nothing provides would fail every run: refused at upload
+            types = section(1, leb(1) + b"\x60\x00\x00")
+            imp = section(2, leb(1) + leb(3) + b"env" + leb(3) + b"foo" + b"\x00" + leb(0))
+            st, body, _ = d.request("POST", "/modules",
+                                    raw=b"\x00asm\x01\x00\x00\x00" + types + imp, token=tok,
+                                    headers={"Content-Type": "application/wasm"})
+            self.assertEqual(st, 400, body)
+            self.assertIn("import 'env.foo' is not available", body["error"]["message"])
             # an inline module that is not WebAssembly is a bad request too
             import base64
             st, body, _ = d.request("POST", "/execute", {

@@ -378,8 +378,18 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
         free(a);
         return rc;
     }
-    if (mod)
+    if (mod) {
+        /* an import nothing here provides would fail every run: refuse it now */
+        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS];
+        sr_runner__wasm_storage_funcs(NULL, host);
+        const struct sr_wasi_config cfg = {.host_funcs = host,
+                                           .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS};
+        if (sr_wasi_check_imports(mod, &cfg, &e) != SR_OK) {
+            sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
+            a->module_invalid = true;
+        }
         describe(mod, a);
+    }
     rc = sr_job_answer_encode(a, resp, err);
     free(a);
     /* kept compiled: the owner's next job in this process starts warm */

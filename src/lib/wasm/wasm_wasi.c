@@ -594,6 +594,12 @@ check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg, sr_er
     return SR_OK;
 }
 
+sr_status
+sr_wasi_check_imports(const sr_wasm_module *mod, const struct sr_wasi_config *cfg, sr_err *err)
+{
+    return check_imports(mod, cfg, err);
+}
+
 static void
 fill_result(struct wasi *w, sr_wasm_instance *inst, struct sr_wasi_result *res)
 {

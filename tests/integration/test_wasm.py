@@ -202,6 +202,19 @@ class WasmTest(unittest.TestCase):
         self.failed(self.run_wasm(args=["echo"], input="not json"), "OUTPUT_NOT_JSON",
                     "output_format")
 
+    def test_stderr_lines_become_capped_logs(self):
+        job = self.run_wasm(args=["logs", "150", "20"])
+        self.assertEqual(job["status"], "completed", summary(job))
+        logs = job["logs"]
+        self.assertEqual(len(logs), 100)
+        self.assertTrue(logs[0].startswith("line 0 y"), logs[0])
+        self.assertTrue(logs[99].endswith(" [log limit: 50 more entries dropped]"), logs[99])
+        job = self.run_wasm(args=["logs", "2", "5000"])
+        self.assertEqual(len(job["logs"]), 2)
+        for line in job["logs"]:
+            self.assertEqual(len(line), 4096 + len(" [truncated: log entry longer than 4096 bytes]"))
+            self.assertTrue(line.endswith(" [truncated: log entry longer than 4096 bytes]"))
+
     def test_exit_code(self):
         self.failed(self.run_wasm(args=["exit", "7"]), "EXIT_CODE", "code 7")
 

@@ -169,11 +169,28 @@ sr_runner__env_build(const struct sr_job_spec *spec, struct sr_runner_env *w, sr
 
 /* ---- the answer ---- */
 
-/* stderr into log entries (views of the stderr bytes; cut lines end with
- * the mark, which needs its own storage: 'cut' holds one per entry). */
+/* stderr into log entries: views of the stderr bytes, except the entries
+ * that carry a mark (a cut line, the last entry when entries were
+ * dropped), which are written into 'marked' (grown only when a line needs
+ * a mark) and pointed at once it is complete. */
 struct log_lines {
-    char cut[SR_MAX_LOG_ENTRIES][SR_MAX_LOG_ENTRY + sizeof(LOG_CUT_MARK) + 64];
+    sr_buf marked;
+    size_t off[SR_MAX_LOG_ENTRIES];
+    bool is_marked[SR_MAX_LOG_ENTRIES];
 };
+
+static void
+mark(struct log_lines *ll, struct sr_job_answer *a, size_t i, const uint8_t *p, size_t n,
+     const char *tail)
+{
+    size_t at = ll->marked.len;
+    if (sr_buf_append(&ll->marked, p, n, NULL) != SR_OK ||
+        sr_buf_append_str(&ll->marked, tail, NULL) != SR_OK)
+        return; /* out of memory: the entry keeps its plain view */
+    ll->off[i] = at;
+    ll->is_marked[i] = true;
+    a->logs[i].len = n + strlen(tail);
+}
 
 static void
 stderr_logs(const uint8_t *p, size_t len, struct sr_job_answer *a, struct log_lines *ll)
@@ -184,28 +201,33 @@ stderr_logs(const uint8_t *p, size_t len, struct sr_job_answer *a, struct log_li
         size_t n = nl ? (size_t)(nl - (p + i)) : len - i;
         if (a->nlogs >= SR_MAX_LOG_ENTRIES) {
             dropped++;
-        } else if (n > SR_MAX_LOG_ENTRY) {
-            char *c = ll->cut[a->nlogs];
-            int w = snprintf(c, sizeof(ll->cut[0]), "%.*s%s", (int)SR_MAX_LOG_ENTRY,
-                             (const char *)p + i, LOG_CUT_MARK);
-            a->logs[a->nlogs++] = (struct sr_bytes){(const uint8_t *)c, (size_t)w};
         } else {
-            a->logs[a->nlogs++] = (struct sr_bytes){p + i, n};
+            size_t k = a->nlogs++;
+            a->logs[k] = (struct sr_bytes){p + i, n};
+            if (n > SR_MAX_LOG_ENTRY)
+                mark(ll, a, k, p + i, SR_MAX_LOG_ENTRY, LOG_CUT_MARK);
         }
         i += n + 1;
     }
     if (dropped && a->nlogs) {
-        struct sr_bytes *last = &a->logs[a->nlogs - 1];
-        char *c = ll->cut[a->nlogs - 1];
-        char tail[96];
-        (void)snprintf(tail, sizeof(tail), " [log limit: %zu more entries dropped]", dropped);
-        if ((const uint8_t *)c != last->p) { /* not cut: copy it next to the mark */
-            memmove(c, last->p, last->len);
+        size_t k = a->nlogs - 1;
+        char tail[160];
+        (void)snprintf(tail, sizeof(tail), "%s [log limit: %zu more entries dropped]",
+                       ll->is_marked[k] ? LOG_CUT_MARK : "", dropped);
+        /* the view still points at stderr until the pointers are fixed below */
+        const uint8_t *line = a->logs[k].p;
+        size_t n = ll->is_marked[k] ? SR_MAX_LOG_ENTRY : a->logs[k].len;
+        size_t at = ll->marked.len;
+        if (sr_buf_append(&ll->marked, line, n, NULL) == SR_OK &&
+            sr_buf_append_str(&ll->marked, tail, NULL) == SR_OK) {
+            ll->off[k] = at;
+            ll->is_marked[k] = true;
+            a->logs[k].len = n + strlen(tail);
         }
-        size_t room = sizeof(ll->cut[0]) - last->len - 1;
-        int w = snprintf(c + last->len, room, "%s", tail);
-        *last = (struct sr_bytes){(const uint8_t *)c, last->len + (size_t)(w > 0 ? w : 0)};
     }
+    for (size_t k = 0; k < a->nlogs; k++)
+        if (ll->is_marked[k])
+            a->logs[k].p = (const uint8_t *)ll->marked.data + ll->off[k];
 }
 
 static void
@@ -287,6 +309,8 @@ sr_runner__run_wasm(struct runner_proc *ps, const struct sr_job_spec *spec, sr_s
         return rc;
     struct sr_job_answer *a = calloc(1, sizeof(*a));
     struct log_lines *ll = calloc(1, sizeof(*ll));
+    if (ll)
+        sr_buf_init(&ll->marked, SR_MAX_LOG_ENTRIES * (SR_RUNNER_MAX_LOG_BYTES + 64));
     struct sr_wasi_result r = {0};
     if (!a || !ll) {
         rc = sr_err_set(err, SR_ENOMEM, "out of memory answering a job");
@@ -314,6 +338,8 @@ sr_runner__run_wasm(struct runner_proc *ps, const struct sr_job_spec *spec, sr_s
 out:
     sr_wasi_result_fini(&r);
     sr_wasm_module_free(own);
+    if (ll)
+        sr_buf_fini(&ll->marked);
     free(ll);
     free(a);
     return rc;

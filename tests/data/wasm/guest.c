@@ -106,6 +106,23 @@ big_output(void)
     return 0;
 }
 
+/* stderr lines: 'count' of them, 'len' bytes each (the log caps). */
+static int
+log_lines(int count, int len)
+{
+    static char line[16384];
+    if (len < 1 || len >= (int)sizeof(line))
+        return 65;
+    for (int i = 0; i < count; i++) {
+        int n = snprintf(line, sizeof(line), "line %d ", i);
+        memset(line + n, 'y', (size_t)(len > n ? len - n : 0));
+        line[len > n ? len : n] = '\0';
+        fprintf(stderr, "%s\n", line);
+    }
+    puts("{}");
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -135,6 +152,8 @@ main(int argc, char **argv)
         return clock_ok();
     if (strcmp(mode, "bigout") == 0)
         return big_output();
+    if (strcmp(mode, "logs") == 0 && argc > 3)
+        return log_lines((int)strtol(argv[2], NULL, 10), (int)strtol(argv[3], NULL, 10));
     if (strcmp(mode, "trap") == 0)
         __builtin_trap();
     if (strcmp(mode, "div0") == 0)

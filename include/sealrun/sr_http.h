@@ -190,9 +190,11 @@ struct sr_http_message {
     bool redirected;                /* answer */
 };
 
-/* Appends the request (with the op byte) to b. SR_ELIMIT when a field is
- * over its cap (the message names it), SR_EINVAL for nheaders over
- * SR_FETCH_MAX_HEADERS. */
+/* Appends the request (with the op byte) to b. A field over its cap (the
+ * method, URL, header count or bytes, body) is written as its length alone
+ * and ends the frame: the supervisor then refuses the request by that cap
+ * (SR_HTTP_WIRE_LIMIT, the job's HTTP_LIMIT) without the bytes crossing.
+ * SR_ELIMIT only past what the length field can say or b's cap. */
 sr_status sr_http_wire_request(sr_buf *b, const struct sr_http_message *m, sr_err *err);
 /* Decodes p[0..len) (op byte included) into m; every cap checked before
  * use. SR_EINVAL naming what is malformed. */
@@ -263,9 +265,11 @@ const struct sr_http_exchange *sr_http_session_exchanges(const sr_http_session *
 /* The exchanges as the receipt's "http" array (owned), NULL when none. */
 json_t *sr_http_exchanges_json(const struct sr_http_exchange *x, size_t n);
 
-/* Requests made so far, and the job code of the first failure the guest
- * saw (SR_HTTP_WIRE_OK when none), for a job that ends uncaught. */
+/* Requests made so far. */
 unsigned sr_http_session_count(const sr_http_session *s);
-enum sr_http_wire_code sr_http_session_last_failure(const sr_http_session *s);
+/* The code of the first request that was refused or failed
+ * (SR_HTTP_WIRE_OK when none) and its message (borrowed), for a job that
+ * then fails: the engine reports it as that job's code (docs/http.md). */
+enum sr_http_wire_code sr_http_session_failure(const sr_http_session *s, const char **msg);
 
 #endif /* SR_HTTP_H */

@@ -300,21 +300,33 @@ test_substitutes_placeholders_for_allowed_hosts_only(void **state)
     char msg[512];
     size_t n = 0;
     assert_int_equal(sr_http__subst(&cfg, "api.example.com", 443, 443, (const uint8_t *)text,
-                                    strlen(text), &out, &n, msg, sizeof(msg)),
+                                    strlen(text), false, &out, &n, msg, sizeof(msg)),
                      SR_HTTP_WIRE_OK);
     assert_int_equal(n, 2);
     assert_string_equal(out.data, "a=s3cr3t-value&b=anywhere-ok&c={{secrets.}}&d={{secrets.K");
     sr_buf_reset(&out);
     assert_int_equal(sr_http__subst(&cfg, "evil.example.net", 443, 443, (const uint8_t *)text,
-                                    strlen(text), &out, &n, msg, sizeof(msg)),
+                                    strlen(text), false, &out, &n, msg, sizeof(msg)),
                      SR_HTTP_WIRE_DENIED);
     assert_non_null(strstr(msg, "secret 'K' may not be sent to 'evil.example.net:443'"));
     assert_null(strstr(msg, "s3cr3t"));
     sr_buf_reset(&out);
     const char *unknown = "{{secrets.NOPE}}";
     assert_int_equal(sr_http__subst(&cfg, "api.example.com", 443, 443, (const uint8_t *)unknown,
-                                    strlen(unknown), &out, &n, msg, sizeof(msg)),
+                                    strlen(unknown), false, &out, &n, msg, sizeof(msg)),
                      SR_HTTP_WIRE_INVALID);
+    /* in a URL: the form a URL parser percent-encoded counts, the value goes in encoded */
+    const struct sr_http_secret odd[] = {{"Q", (const uint8_t *)"a b&c/d", 7, NULL, 0}};
+    struct sr_http_session_config ucfg = {.secrets = odd, .nsecrets = 1};
+    const char *path = "/v1/%7B%7Bsecrets.Q%7D%7D/{{secrets.Q}}/%7b%7bsecrets.Q%7d%7d/%7B%7B";
+    sr_buf_reset(&out);
+    n = 0;
+    assert_int_equal(sr_http__subst(&ucfg, "api.example.com", 443, 443, (const uint8_t *)path,
+                                    strlen(path), true, &out, &n, msg, sizeof(msg)),
+                     SR_HTTP_WIRE_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(out.data, "/v1/a%20b%26c%2Fd/a%20b%26c%2Fd/a%20b%26c%2Fd/%7B%7B");
+    sr_buf_reset(&out);
     /* the value itself, written by the guest, is refused elsewhere too */
     const char *raw = "x=s3cr3t-value";
     assert_int_equal(sr_http__scan(&cfg, "evil.example.net", 443, 443, (const uint8_t *)raw,

@@ -25,9 +25,9 @@
 
 /* ---- helpers ---- */
 
-static const char *const common_fields[] = {"runtime", "input",         "secret_refs",
-                                            "timeout", "memory_mb",     "gas_limit",
-                                            "async",   "output_pubkey", "storage_namespace"};
+static const char *const common_fields[] = {
+    "runtime",   "input", "secret_refs",   "timeout",           "memory_mb",
+    "gas_limit", "async", "output_pubkey", "storage_namespace", "http"};
 static const char *const js_fields[] = {"script", "entry_point"};
 static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
 
@@ -54,14 +54,15 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
         if (wasm ? IN(k, js_fields) : IN(k, wasm_fields))
             return sr_err_set(err, SR_EINVAL, "field '%.64s' is for runtime \"%s\", not \"%s\"", k,
                               wasm ? "js" : "wasm", wasm ? "wasm" : "js");
-        return sr_err_set(err, SR_EINVAL,
-                          wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
-                                 "input, output_format, args, env, timeout, memory_mb, "
-                                 "gas_limit, async, output_pubkey, secret_refs, storage_namespace"
-                               : "unknown field '%.64s'; expected runtime, script, entry_point, "
-                                 "input, secret_refs, timeout, memory_mb, gas_limit, async, "
-                                 "output_pubkey, storage_namespace",
-                          k);
+        return sr_err_set(
+            err, SR_EINVAL,
+            wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
+                   "input, output_format, args, env, timeout, memory_mb, "
+                   "gas_limit, async, output_pubkey, secret_refs, storage_namespace, http"
+                 : "unknown field '%.64s'; expected runtime, script, entry_point, "
+                   "input, secret_refs, timeout, memory_mb, gas_limit, async, "
+                   "output_pubkey, storage_namespace, http",
+            k);
     }
     return SR_OK;
 }
@@ -178,6 +179,9 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
         (void)snprintf(out->storage_namespace, sizeof(out->storage_namespace), "%s",
                        json_string_value(ns));
     }
+    rc = sr_http_job_parse(json_object_get(body, "http"), &out->http, err);
+    if (rc != SR_OK)
+        return rc;
     return parse_input(json_object_get(body, "input"), out, err);
 }
 
@@ -414,6 +418,7 @@ sr_job_request_fini(struct sr_job_request *req)
     free_strings(req->args, req->nargs);
     free_strings(req->env, req->nenv);
     free_strings(req->secret_refs, req->nrefs);
+    sr_http_job_fini(&req->http);
     memset(req, 0, sizeof(*req));
 }
 
@@ -458,6 +463,7 @@ sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request 
     dst->args = copy_strings(src->args, src->nargs, &ok);
     dst->env = copy_strings(src->env, src->nenv, &ok);
     dst->secret_refs = copy_strings(src->secret_refs, src->nrefs, &ok);
+    ok = sr_http_job_copy(&src->http, &dst->http, NULL) == SR_OK && ok;
     if (!ok) {
         sr_job_request_fini(dst);
         return sr_err_set(err, SR_ENOMEM, "out of memory copying a job request");
@@ -510,6 +516,9 @@ sr_job_request_to_json(const struct sr_job_request *req)
         json_object_set_new(o, "secret_refs", strings_json(req->secret_refs, req->nrefs));
     if (req->storage_namespace[0])
         json_object_set_new(o, "storage_namespace", json_string(req->storage_namespace));
+    json_t *http = sr_http_job_to_json(&req->http);
+    if (http)
+        json_object_set_new(o, "http", http);
     if (req->has_pubkey) {
         char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
         if (b64)

@@ -38,7 +38,8 @@
 struct sr_http_session {
     struct sr_http_session_config cfg;
     unsigned nrequests;
-    enum sr_http_wire_code last_failure;
+    enum sr_http_wire_code failure; /* the first refused or failed request's code */
+    char failure_msg[MSG_CAP];
     struct sr_http_exchange *x; /* owned, nx used of capx */
     size_t nx, capx;
 };
@@ -124,9 +125,11 @@ sr_http_session_count(const sr_http_session *s)
 }
 
 enum sr_http_wire_code
-sr_http_session_last_failure(const sr_http_session *s)
+sr_http_session_failure(const sr_http_session *s, const char **msg)
 {
-    return s ? s->last_failure : SR_HTTP_WIRE_OK;
+    if (msg)
+        *msg = s ? s->failure_msg : "";
+    return s ? s->failure : SR_HTTP_WIRE_OK;
 }
 
 static const char *
@@ -451,7 +454,7 @@ build_headers(struct hop *h, bool drop_auth, struct curl_slist **out, sr_buf *tm
         (void)sr_buf_append(tmp, ": ", 2, NULL);
         enum sr_http_wire_code rc =
             sr_http__subst(&h->s->cfg, h->host, h->port, h->defport, hd->value.p, hd->value.len,
-                           tmp, &ns, h->msg, sizeof(h->msg));
+                           false, tmp, &ns, h->msg, sizeof(h->msg));
         if (rc != SR_HTTP_WIRE_OK) {
             curl_slist_free_all(list);
             return rc;
@@ -652,7 +655,7 @@ subst_url(struct hop *h)
         sr_buf_init_secure(&out, SR_FETCH_MAX_URL + 64 * 1024);
         size_t n = 0;
         rc = sr_http__subst(&h->s->cfg, h->host, h->port, h->defport, (const uint8_t *)v, strlen(v),
-                            &out, &n, h->msg, sizeof(h->msg));
+                            true, &out, &n, h->msg, sizeof(h->msg));
         if (rc == SR_HTTP_WIRE_OK && n && curl_url_set(h->u, parts[i], out.data, 0) != CURLUE_OK)
             rc = fail(h, SR_HTTP_WIRE_INVALID, "the URL is not valid once secrets are substituted");
         sr_buf_fini_secure(&out);
@@ -745,7 +748,7 @@ run_hop(struct fetch *f, struct hop *h, unsigned n, const char *written, long *s
     sr_buf_init_secure(&body, SR_FETCH_MAX_REQUEST_BODY + 64 * 1024);
     size_t ns = 0;
     rc = sr_http__subst(&f->s->cfg, h->host, h->port, h->defport, f->req.body.p, f->req.body.len,
-                        &body, &ns, h->msg, sizeof(h->msg));
+                        false, &body, &ns, h->msg, sizeof(h->msg));
     if (rc == SR_HTTP_WIRE_OK)
         rc = perform(h, &f->req, &body, strcmp(origin, f->origin) != 0, (uint32_t)(left_us / 1000),
                      status);
@@ -943,7 +946,10 @@ sr_http_session_handle(sr_http_session *s, const uint8_t *req, size_t len, sr_bu
         return st;
     if (code == SR_HTTP_WIRE_OK)
         return SR_OK;
-    s->last_failure = code;
+    if (s->failure == SR_HTTP_WIRE_OK) {
+        s->failure = code;
+        (void)snprintf(s->failure_msg, sizeof(s->failure_msg), "%s", msg);
+    }
     return answer_code(resp, code, msg, err);
 }
 

@@ -39,9 +39,11 @@ bool sr_http__secret_host_ok(const struct sr_http_secret *sec, const char *host,
 /* Appends text with its {{secrets.NAME}} placeholders replaced to out
  * (counting them in *nsubst). Not OK: msg says why (INVALID: unknown
  * name; DENIED: not for this host; LIMIT: out's cap). */
+/* url: text is a URL's path or query: %7B%7Bsecrets.NAME%7D%7D counts as a
+ * placeholder too, and values go in percent-encoded. */
 enum sr_http_wire_code sr_http__subst(const struct sr_http_session_config *cfg, const char *host,
                                       unsigned port, unsigned defport, const uint8_t *text,
-                                      size_t len, sr_buf *out, size_t *nsubst, char *msg,
+                                      size_t len, bool url, sr_buf *out, size_t *nsubst, char *msg,
                                       size_t cap);
 /* DENIED when text carries the value of a secret not allowed to host:port. */
 enum sr_http_wire_code sr_http__scan(const struct sr_http_session_config *cfg, const char *host,

@@ -16,10 +16,16 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define OPEN "{{secrets."
 #define OPEN_LEN (sizeof(OPEN) - 1)
 #define NAME_MAX_LEN 128
+
+static enum sr_http_wire_code subst_text(const struct sr_http_session_config *cfg, const char *host,
+                                         unsigned port, unsigned defport, const uint8_t *text,
+                                         size_t len, bool url, sr_buf *out, size_t *nsubst,
+                                         char *msg, size_t cap);
 
 static const struct sr_http_secret *
 find(const struct sr_http_session_config *cfg, const uint8_t *name, size_t len)
@@ -62,10 +68,87 @@ placeholder_name(const uint8_t *p, size_t left)
     return n;
 }
 
+/* A value going into a URL: every byte outside RFC 3986's unreserved set
+ * percent-encoded, so no value can change the URL's structure. */
+static sr_status
+append_value(sr_buf *out, const struct sr_http_secret *sec, bool url)
+{
+    if (!url)
+        return sr_buf_append(out, sec->value, sec->len, NULL);
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < sec->len; i++) {
+        uint8_t c = sec->value[i];
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '-' || c == '.' || c == '_' || c == '~';
+        char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        if (sr_buf_append(out, plain ? (const char *)&sec->value[i] : enc, plain ? 1 : 3, NULL) !=
+            SR_OK)
+            return SR_ELIMIT;
+    }
+    return SR_OK;
+}
+
+/* URL mode: a placeholder a URL parser percent-encoded (the WHATWG URL
+ * parser writes '{' and '}' in a path as %7B and %7D) counts as written.
+ * Appends text to out with every complete %7B%7Bsecrets.NAME%7D%7D
+ * decoded to {{secrets.NAME}}. */
+static sr_status
+url_decode_placeholders(const uint8_t *text, size_t len, sr_buf *out)
+{
+    static const char enc_open[] = "%7B%7Bsecrets.";
+    const size_t eo = sizeof(enc_open) - 1;
+    size_t i = 0;
+    while (i < len) {
+        if (len - i >= eo && strncasecmp((const char *)text + i, enc_open, eo) == 0) {
+            size_t n = 0;
+            while (i + eo + n < len && n <= NAME_MAX_LEN && name_char(text[i + eo + n]))
+                n++;
+            const uint8_t *close = text + i + eo + n;
+            if (n && n <= NAME_MAX_LEN && len - (i + eo + n) >= 6 &&
+                strncasecmp((const char *)close, "%7D%7D", 6) == 0) {
+                if (sr_buf_append(out, OPEN, OPEN_LEN, NULL) != SR_OK ||
+                    sr_buf_append(out, text + i + eo, n, NULL) != SR_OK ||
+                    sr_buf_append(out, "}}", 2, NULL) != SR_OK)
+                    return SR_ELIMIT;
+                i += eo + n + 6;
+                continue;
+            }
+        }
+        if (sr_buf_append(out, text + i, 1, NULL) != SR_OK)
+            return SR_ELIMIT;
+        i++;
+    }
+    return SR_OK;
+}
+
 enum sr_http_wire_code
 sr_http__subst(const struct sr_http_session_config *cfg, const char *host, unsigned port,
-               unsigned defport, const uint8_t *text, size_t len, sr_buf *out, size_t *nsubst,
-               char *msg, size_t cap)
+               unsigned defport, const uint8_t *text, size_t len, bool url, sr_buf *out,
+               size_t *nsubst, char *msg, size_t cap)
+{
+    sr_buf norm;
+    sr_buf_init(&norm, len + 1);
+    if (url) {
+        if (url_decode_placeholders(text, len, &norm) != SR_OK) {
+            sr_buf_fini(&norm);
+            goto too_big;
+        }
+        text = (const uint8_t *)norm.data;
+        len = norm.len;
+    }
+    enum sr_http_wire_code rc =
+        subst_text(cfg, host, port, defport, text, len, url, out, nsubst, msg, cap);
+    sr_buf_fini(&norm);
+    return rc;
+too_big:
+    (void)snprintf(msg, cap, "the request is over its size limit once secrets are substituted");
+    return SR_HTTP_WIRE_LIMIT;
+}
+
+static enum sr_http_wire_code
+subst_text(const struct sr_http_session_config *cfg, const char *host, unsigned port,
+           unsigned defport, const uint8_t *text, size_t len, bool url, sr_buf *out, size_t *nsubst,
+           char *msg, size_t cap)
 {
     size_t i = 0;
     while (i < len) {
@@ -97,7 +180,7 @@ sr_http__subst(const struct sr_http_session_config *cfg, const char *host, unsig
                            sec->name, host, port);
             return SR_HTTP_WIRE_DENIED;
         }
-        if (sr_buf_append(out, sec->value, sec->len, NULL) != SR_OK)
+        if (append_value(out, sec, url) != SR_OK)
             goto too_big;
         (*nsubst)++;
         i = stop + OPEN_LEN + n + 2;

@@ -26,31 +26,41 @@ put_uint(sr_buf *b, uint64_t v, unsigned bytes, sr_err *err)
     return put(b, le, bytes, err);
 }
 
+/* A field over its cap: in a request (over not NULL) only its length is
+ * written and the frame ends there (*over), so the supervisor refuses it by
+ * that cap and counts it as the job's HTTP_LIMIT; in an answer it is an
+ * error. */
 static sr_status
 put_field(sr_buf *b, const struct sr_http_bytes *f, unsigned lenbytes, size_t cap, const char *what,
-          sr_err *err)
+          bool *over, sr_err *err)
 {
-    if (f->len > cap)
+    uint64_t max_len = lenbytes == 1 ? 0xffu : lenbytes == 2 ? 0xffffu : 0xffffffffu;
+    if (f->len > cap && (!over || f->len > max_len))
         return sr_err_set(err, SR_ELIMIT, "the %s is %zu bytes; the limit is %zu", what, f->len,
                           cap);
     sr_status rc = put_uint(b, f->len, lenbytes, err);
+    if (f->len > cap) {
+        *over = true;
+        return rc;
+    }
     return rc == SR_OK && f->len ? put(b, f->p, f->len, err) : rc;
 }
 
 static sr_status
-put_headers(sr_buf *b, const struct sr_http_message *m, size_t max, size_t max_bytes, sr_err *err)
+put_headers(sr_buf *b, const struct sr_http_message *m, size_t max, size_t max_bytes, bool *over,
+            sr_err *err)
 {
-    if (m->nheaders > max)
+    if (m->nheaders > max && !over)
         return sr_err_set(err, SR_ELIMIT, "%zu headers; the limit is %zu", m->nheaders, max);
-    size_t total = 0;
-    sr_status rc = put_uint(b, m->nheaders, 2, err);
-    for (size_t i = 0; rc == SR_OK && i < m->nheaders; i++) {
-        total += m->headers[i].name.len + m->headers[i].value.len;
-        if (total > max_bytes)
-            return sr_err_set(err, SR_ELIMIT, "the headers are more than %zu bytes", max_bytes);
-        rc = put_field(b, &m->headers[i].name, 2, max_bytes, "header name", err);
-        if (rc == SR_OK)
-            rc = put_field(b, &m->headers[i].value, 4, max_bytes, "header value", err);
+    sr_status rc = put_uint(b, m->nheaders > 0xffff ? 0xffff : m->nheaders, 2, err);
+    if (m->nheaders > max) {
+        *over = true;
+        return rc;
+    }
+    for (size_t i = 0; rc == SR_OK && !(over && *over) && i < m->nheaders; i++) {
+        rc = put_field(b, &m->headers[i].name, 2, max_bytes, "header name", over, err);
+        if (rc == SR_OK && !(over && *over))
+            rc = put_field(b, &m->headers[i].value, 4, max_bytes, "header value", over, err);
     }
     return rc;
 }
@@ -59,18 +69,19 @@ sr_status
 sr_http_wire_request(sr_buf *b, const struct sr_http_message *m, sr_err *err)
 {
     uint8_t op = SR_HTTP_WIRE_OP;
+    bool over = false;
     sr_status rc = put(b, &op, 1, err);
     if (rc == SR_OK)
-        rc = put_field(b, &m->method, 1, SR_FETCH_MAX_METHOD, "method", err);
-    if (rc == SR_OK)
-        rc = put_field(b, &m->url, 4, SR_FETCH_MAX_URL, "URL", err);
-    if (rc == SR_OK)
-        rc = put_headers(b, m, SR_FETCH_MAX_HEADERS, SR_FETCH_MAX_HEADER_BYTES, err);
-    if (rc == SR_OK)
-        rc = put_field(b, &m->body, 4, SR_FETCH_MAX_REQUEST_BODY, "request body", err);
-    if (rc == SR_OK)
+        rc = put_field(b, &m->method, 1, SR_FETCH_MAX_METHOD, "method", &over, err);
+    if (rc == SR_OK && !over)
+        rc = put_field(b, &m->url, 4, SR_FETCH_MAX_URL, "URL", &over, err);
+    if (rc == SR_OK && !over)
+        rc = put_headers(b, m, SR_FETCH_MAX_HEADERS, SR_FETCH_MAX_HEADER_BYTES, &over, err);
+    if (rc == SR_OK && !over)
+        rc = put_field(b, &m->body, 4, SR_FETCH_MAX_REQUEST_BODY, "request body", &over, err);
+    if (rc == SR_OK && !over)
         rc = put_uint(b, m->timeout_ms, 4, err);
-    if (rc == SR_OK)
+    if (rc == SR_OK && !over)
         rc = put_uint(b, (uint64_t)m->redirect, 1, err);
     return rc;
 }
@@ -85,11 +96,12 @@ sr_http_wire_answer(sr_buf *b, const struct sr_http_message *m, sr_err *err)
     if (rc == SR_OK)
         rc = put_uint(b, m->redirected ? 1 : 0, 1, err);
     if (rc == SR_OK)
-        rc = put_field(b, &m->url, 4, SR_FETCH_MAX_URL, "URL", err);
+        rc = put_field(b, &m->url, 4, SR_FETCH_MAX_URL, "URL", NULL, err);
     if (rc == SR_OK)
-        rc = put_headers(b, m, SR_FETCH_MAX_RESP_HEADERS, SR_FETCH_MAX_RESP_HEADER_BYTES, err);
+        rc =
+            put_headers(b, m, SR_FETCH_MAX_RESP_HEADERS, SR_FETCH_MAX_RESP_HEADER_BYTES, NULL, err);
     if (rc == SR_OK)
-        rc = put_field(b, &m->body, 4, SR_FETCH_MAX_RESPONSE, "response body", err);
+        rc = put_field(b, &m->body, 4, SR_FETCH_MAX_RESPONSE, "response body", NULL, err);
     return rc;
 }
 

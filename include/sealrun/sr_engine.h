@@ -80,6 +80,8 @@ struct sr_job_request {
     bool async;
     char storage_namespace[65]; /* [A-Za-z0-9_.-]{1,64}; "" = "default" */
     struct sr_http_job http;    /* the "http" field: allow list and limits; nallow 0: none */
+    uint32_t http_only_refs;    /* bit i: secret_refs[i] is "mode": "http-only" (the job
+                                 * process never receives it; placeholders only) */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be

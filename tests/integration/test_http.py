@@ -329,6 +329,92 @@ class HttpTest(unittest.TestCase):
             self.assertEqual(out["name"], "TypeError", init)
 
 
+    # ---- secrets in requests: placeholders, http_hosts, http-only ----
+
+    def secret(self, name, value, policy=None):
+        st, body, _ = self.d.request("PUT", "/secrets/" + name, {"value": value},
+                                     token=self.alice)
+        self.assertIn(st, (200, 201), body)
+        if policy is not None:
+            st, body, _ = self.d.request("PUT", f"/secrets/{name}/policy", policy,
+                                         token=self.alice)
+            self.assertEqual(st, 200, body)
+
+    def test_http_only_placeholder_canary_is_never_visible(self):
+        canary = "CANARY-" + uuid.uuid4().hex
+        self.secret("HTTP_CANARY", canary, {"http_hosts": [f"127.0.0.1:{self.tport}"]})
+        script = """
+        async function main(input, secrets) {
+          const r = await fetch(input.url + "?key={{secrets.HTTP_CANARY}}", {
+            method: "POST", headers: {"X-Key": "k {{secrets.HTTP_CANARY}}"},
+            body: "v={{secrets.HTTP_CANARY}}"});
+          return {status: r.status, seen: typeof secrets.HTTP_CANARY, url: r.url,
+                  body: await r.text()};
+        }"""
+        refs = [{"name": "HTTP_CANARY", "mode": "http-only"}]
+        before = len(Handler.seen)
+        url = f"https://127.0.0.1:{self.tport}/status/200"
+        st, job, _ = self.d.execute(self.alice, script, input={"url": url}, secret_refs=refs,
+                                    http=self.allow())
+        out = self.ok(job)
+        self.assertEqual(out["seen"], "undefined")
+        self.assertEqual(out["status"], 200)
+        self.assertIn("{{secrets.HTTP_CANARY}}", out["url"])  # what the guest wrote
+        method, path, headers, body = Handler.seen[before]
+        self.assertEqual(path, "/status/200?key=" + canary)
+        self.assertEqual({k.lower(): v for k, v in headers.items()}["x-key"], "k " + canary)
+        self.assertEqual(body, ("v=" + canary).encode())
+        # to a host outside its http_hosts: refused, by placeholder
+        st, job2, _ = self.d.execute(self.alice, script, secret_refs=refs, http=self.allow(),
+                                     input={"url": f"http://127.0.0.1:{self.pport}/status/200"})
+        self.failed(job2, "HTTP_DENIED", "secret 'HTTP_CANARY' may not be sent to '127.0.0.1:")
+        self.assertEqual(len(Handler.seen), before + 1)
+        # async, stored, listed: never the value
+        st, a, _ = self.d.execute(self.alice, script, input={"url": url}, secret_refs=refs,
+                                  http=self.allow(), **{"async": True})
+        done = self.d.wait_job(self.alice, a["job_id"])
+        self.assertEqual(done["status"], "completed", summary(done))
+        answers = [job, job2, done, self.d.request("GET", "/jobs?limit=100", token=self.alice)[1],
+                   self.d.request("GET", "/jobs/" + job["job_id"], token=self.alice)[1]]
+        text = json.dumps(answers) + self.d.log_text()
+        forms = [canary, base64.b64encode(canary.encode()).decode(), canary.encode().hex()]
+        for f in forms:
+            self.assertNotIn(f, text)
+        for fn in os.listdir(self.d.data_dir):
+            if fn.startswith("sealrun.db"):
+                data = open(os.path.join(self.d.data_dir, fn), "rb").read()
+                for f in forms:
+                    self.assertNotIn(f.encode(), data, fn)
+
+    def test_value_sent_elsewhere_is_refused(self):
+        value = "bound-" + uuid.uuid4().hex
+        self.secret("BOUND", value, {"http_hosts": [f"127.0.0.1:{self.tport}"]})
+        script = """
+        async function main(input, secrets) {
+          const r = await fetch(input.url, {headers: {"X-Leak": secrets.BOUND}});
+          return {status: r.status};
+        }"""
+        before = len(Handler.seen)
+        st, job, _ = self.d.execute(self.alice, script, secret_refs=["BOUND"], http=self.allow(),
+                                    input={"url": f"http://127.0.0.1:{self.pport}/status/200"})
+        self.failed(job, "HTTP_DENIED", "carries the value of secret 'BOUND'")
+        self.assertEqual(len(Handler.seen), before)
+        st, job, _ = self.d.execute(self.alice, script, secret_refs=["BOUND"], http=self.allow(),
+                                    input={"url": f"https://127.0.0.1:{self.tport}/status/200"})
+        self.assertEqual(self.ok(job)["status"], 200)
+
+    def test_unknown_placeholder_is_a_type_error(self):
+        out = self.ok(self.run_job(CATCH, {"url": f"http://127.0.0.1:{self.pport}/x?{{{{secrets.NOPE}}}}"}))
+        self.assertEqual(out["name"], "TypeError")
+        self.assertIn("names no secret of this job", out["message"])
+
+    def test_bad_secret_ref_modes_are_refused(self):
+        for bad in ([{"name": "X", "mode": "secret"}], [{"mode": "http-only"}],
+                    [{"name": "X", "mode": "http-only", "extra": 1}]):
+            st, body, _ = self.d.execute(self.alice, CATCH, input={}, secret_refs=bad)
+            self.assertEqual(st, 400, (bad, body))
+
+
 class NoPrivateTest(unittest.TestCase):
     """Without --http-allow-private every loopback spelling is refused end to end."""
 

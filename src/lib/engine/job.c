@@ -112,10 +112,13 @@ encode_spec(const struct sr_job_request *req, const char *owner, const char *job
         s->args[s->nargs++] = bytes_of(req->args[i], strlen(req->args[i]));
     for (size_t i = 0; i < req->nenv; i++)
         s->env[s->nenv++] = bytes_of(req->env[i], strlen(req->env[i]));
-    for (size_t i = 0; i < set->n; i++)
+    for (size_t i = 0; i < set->n; i++) {
+        if (req->http_only_refs & (1u << i))
+            continue; /* for placeholders only: it never enters the job process */
         s->secrets[s->nsecrets++] =
             (struct sr_job_secret){bytes_of(set->entry[i].key, strlen(set->entry[i].key)),
                                    bytes_of(set->entry[i].value.data, set->entry[i].value.len)};
+    }
     sr_status rc = sr_job_spec_encode(s, frame, err);
     free(s);
     return rc;
@@ -335,7 +338,9 @@ http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_sec
     for (size_t i = 0; i < set->n; i++)
         secs[i] = (struct sr_http_secret){.name = set->entry[i].key,
                                           .value = (const uint8_t *)set->entry[i].value.data,
-                                          .len = set->entry[i].value.len};
+                                          .len = set->entry[i].value.len,
+                                          .hosts = (const char *const *)set->entry[i].http_hosts,
+                                          .nhosts = set->entry[i].n_http_hosts};
     const struct sr_http_session_config cfg = {
         .policy = eng->http,
         .job = &req->http,

@@ -120,6 +120,8 @@ struct sr_receipt_fields {
     const sr_attest_quote *quote;       /* NULL = quote_type "none" */
     const char *storage_version_before; /* NULL = null (no storage yet) */
     const char *storage_version_after;
+    const json_t *http; /* the job's HTTP exchanges (docs/http.md), an array; NULL: the
+                         * receipt has no "http" member (a job that made no request) */
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

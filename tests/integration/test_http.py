@@ -24,7 +24,7 @@ import time
 import unittest
 import uuid
 
-from harness import Daemon, main, summary
+from harness import Daemon, cli, main, summary
 
 ISOLATION = os.environ.get("SR_IT_ISOLATION", "tenant")
 
@@ -240,6 +240,57 @@ class HttpTest(unittest.TestCase):
         job = self.run_job(FETCH_JSON, {"url": f"http://127.0.0.1:{self.pport}/redirect?to="
                                                f"http://localhost:{self.pport}/echo"})
         self.failed(job, "HTTP_DENIED", "not in the job's http.allow")
+
+    # ---- receipts ----
+
+    def test_receipt_lists_every_exchange_and_verify_checks_it(self):
+        script = """
+        async function main(input) {
+          const a = await fetch(input.a, {headers: {"X-Key": "v"}});
+          const b = await fetch(input.b, {method: "POST", body: "hello"});
+          return {a: a.status, b: b.status, t: await b.text()};
+        }"""
+        to = f"https://127.0.0.1:{self.tport}/text"
+        inp = {"a": f"http://127.0.0.1:{self.pport}/redirect?to={to}",
+               "b": f"https://127.0.0.1:{self.tport}/status/201"}
+        st, job, _ = self.d.execute(self.alice, script, input=inp, http=self.allow())
+        self.assertEqual(job["status"], "completed", summary(job))
+        xs = job["receipt"]["http"]
+        self.assertEqual([(x["method"], x["url"], x["status"]) for x in xs],
+                         [("GET", inp["a"], 302), ("GET", to, 200), ("POST", inp["b"], 201)])
+        self.assertEqual(xs[0]["header_names"], ["x-key"])
+        self.assertEqual(xs[2]["request_body_sha256"], hashlib.sha256(b"hello").hexdigest())
+        self.assertEqual(xs[2]["response_body_sha256"], hashlib.sha256(b"status").hexdigest())
+        self.assertEqual(xs[1]["response_body_sha256"],
+                         hashlib.sha256("héllo wörld".encode()).hexdigest())
+        self.assertEqual(job["http"], xs)
+        path = os.path.join(self.tmp, "job.json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        p = cli("verify", path)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("ok   http: 3 exchange(s) listed", p.stdout)
+        node = shutil.which("node")
+        verifier = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                                "verify-receipt.mjs")
+        if node:
+            n = subprocess.run([node, verifier, path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(n.returncode, 0, n.stdout + n.stderr)
+            self.assertIn("ok   http: 3 exchange(s) listed", n.stdout)
+        # the job's list altered: both verifiers refuse it; the receipt altered: the signature
+        job["http"][2]["status"] = 200
+        with open(path, "w") as f:
+            json.dump(job, f)
+        p = cli("verify", path)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("differs from the receipt's", p.stdout)
+        job["http"][2]["status"] = 201
+        job["receipt"]["http"][0]["url"] = "https://elsewhere.example/"
+        with open(path, "w") as f:
+            json.dump(job, f)
+        p = cli("verify", path)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("signature", p.stdout)
 
     # ---- policy ----
 

@@ -239,6 +239,8 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
     put(r, "quote", opt_string(p == SR_ATTEST_NONE ? NULL : b64), bad);
     put(r, "storage_version_before", opt_string(f->storage_version_before), bad);
     put(r, "storage_version_after", opt_string(f->storage_version_after), bad);
+    if (f->http) /* only when the job made requests: older receipts keep their bytes */
+        put(r, "http", json_deep_copy(f->http), bad);
 }
 
 sr_status

@@ -27,6 +27,7 @@ import uuid
 from harness import Daemon, cli, main, summary
 
 ISOLATION = os.environ.get("SR_IT_ISOLATION", "tenant")
+GUEST_DIR = os.path.dirname(os.environ.get("SR_WASM_GUEST", ""))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -240,6 +241,50 @@ class HttpTest(unittest.TestCase):
         job = self.run_job(FETCH_JSON, {"url": f"http://127.0.0.1:{self.pport}/redirect?to="
                                                f"http://localhost:{self.pport}/echo"})
         self.failed(job, "HTTP_DENIED", "not in the job's http.allow")
+
+    # ---- WebAssembly: the sealrun HTTP imports ----
+
+    def wasm_job(self, name, args, http=None, env=None):
+        path = os.path.join(GUEST_DIR, name)
+        if not GUEST_DIR or not os.path.exists(path):
+            self.skipTest(f"{name} was not built")
+        with open(path, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        body = {"runtime": "wasm", "module": mod, "args": args,
+                "http": http if http is not None else self.allow()}
+        if env:
+            body["env"] = env
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual(st, 200, summary(job))
+        return job
+
+    def test_c_guest_requests(self):
+        out = self.ok(self.wasm_job("http_guest.wasm",
+                                    ["POST", f"https://127.0.0.1:{self.tport}/echo", "abc",
+                                     "X-A: 1\nContent-Type: text/plain"]))
+        self.assertEqual(out["rc"], 200)
+        self.assertEqual(out["len"], out["len_again"])
+        self.assertIn("'method'", out["body"])
+        out = self.ok(self.wasm_job("http_guest.wasm", ["GET", "https://api.example.com/"]))
+        self.assertEqual(out["rc"], -2)
+        self.assertIn("not in the job's http.allow", out["error"])
+        out = self.ok(self.wasm_job("http_guest.wasm",
+                                    ["GET", f"http://127.0.0.1:{self.pport}/big?n=5000"],
+                                    http=self.allow(max_response_bytes=100)))
+        self.assertEqual(out["rc"], -3)
+        # a program that exits non-zero after a refusal fails with the request's code
+        job = self.wasm_job("http_guest.wasm", ["GET", "https://api.example.com/"],
+                            env={"EXIT_ON_ERROR": "1"})
+        self.failed(job, "HTTP_DENIED", "not in the job's http.allow")
+
+    def test_rust_guest_requests(self):
+        out = self.ok(self.wasm_job("http_guest_rust.wasm",
+                                    ["GET", f"https://127.0.0.1:{self.tport}/text"]))
+        self.assertEqual(out, {"rc": 200, "len": len("héllo wörld".encode()),
+                               "body": "héllo wörld"})
+        out = self.ok(self.wasm_job("http_guest_rust.wasm", ["GET", "https://127.0.0.2/"],
+                                    http=self.allow("127.0.0.2")))
+        self.assertEqual(out["rc"], -2)
 
     # ---- receipts ----
 

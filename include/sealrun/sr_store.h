@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_store.h - the persistent store: API tokens (hashed), jobs, and later
  * secrets and storage. One interface, several backends (SQLite embedded; a
  * PostgreSQL backend comes with cluster mode); store.c dispatches through

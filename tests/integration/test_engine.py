@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_engine.py - the job path end to end: untrusted modules are decoded in
 a job process and never in sealrund (its memory stays flat under hostile
 uploads), uploads count against the per-user running cap, the async queue

@@ -1,4 +1,6 @@
-/* store_secret_test.c - secrets in the store: compare-and-set versions,
+/* SPDX-License-Identifier: MIT
+ *
+ * store_secret_test.c - secrets in the store: compare-and-set versions,
  * policies, listing without values, deletion, owner scoping, and the audit:
  * individual rows, summaries of others' denials with their caps, paging by
  * cursor, retention. */

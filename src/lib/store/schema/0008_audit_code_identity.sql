@@ -1,4 +1,4 @@
--- SPDX-License-Identifier: Apache-2.0
+-- SPDX-License-Identifier: MIT
 -- 0008_audit_code_identity.sql - every audit row names the code identity of
 -- the job that asked: the SHA-256 of its script or module and the entry
 -- point it called (NULL: the runtime's default, main or _start), so that the

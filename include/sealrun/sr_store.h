@@ -1,8 +1,8 @@
 /*
- * sr_store.h - the persistent store: API tokens (hashed), jobs, and later
- * secrets and storage. One interface, several backends (SQLite embedded; a
- * PostgreSQL backend comes with cluster mode); store.c dispatches through
- * a const struct sr_store_ops.
+ * sr_store.h - the persistent store: API tokens (hashed), jobs, modules,
+ * secrets and storage. One interface, two backends (SQLite embedded, the
+ * default; PostgreSQL for cluster mode, docs/cluster.md); store.c
+ * dispatches through a const struct sr_store_ops.
  *
  * Every job lookup is scoped to its owner in the query itself: another
  * owner's job and a missing job are the same SR_ENOTFOUND. An acknowledged
@@ -94,6 +94,23 @@ sr_status sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err);
  * with its id (nothing is changed). */
 sr_status sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_store **out,
                                      sr_err *err);
+
+/* Opens the store a target names, with the master keys (borrowed for the
+ * call; NULL opens without keys, as sr_store_open_sqlite):
+ *   postgres://... or postgresql://...  PostgreSQL (libpq URI: user,
+ *       password, host or socket directory, port, database, sslmode, ...);
+ *       migrations in schema/postgres/ are applied under an advisory lock,
+ *       so several daemons may start together. A bounded pool of
+ *       connections (8), statement_timeout 10 s on every query; a lost
+ *       connection is opened again with backoff (0.1 s doubling to 5 s) and
+ *       sr_store_ping() is false meanwhile. The database must answer now.
+ *   sqlite:PATH  the SQLite database file PATH (as sr_store_open_sqlite*).
+ * Anything else is SR_EINVAL naming the accepted forms. Errors name the
+ * target without its password. */
+sr_status sr_store_open(const char *target, const sr_keys *keys, sr_store **out, sr_err *err);
+
+/* "sqlite" or "postgres". */
+const char *sr_store_backend(const sr_store *st);
 
 /* Closes. NULL is a no-op. No call may be in progress. */
 void sr_store_close(sr_store *st);

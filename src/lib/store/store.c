@@ -157,6 +157,27 @@ sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_store **out
     return open_backend(&sr_store__sqlite_ops, path, keys, out, err);
 }
 
+sr_status
+sr_store_open(const char *target, const sr_keys *keys, sr_store **out, sr_err *err)
+{
+    if (!target || !*target)
+        return sr_err_set(err, SR_EINVAL, "store is empty: expected postgres://... or sqlite:PATH");
+    if (strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0)
+        return open_backend(&sr_store__pg_ops, target, keys, out, err);
+    if (strncmp(target, "sqlite:", 7) == 0 && target[7])
+        return open_backend(&sr_store__sqlite_ops, target + 7, keys, out, err);
+    return sr_err_set(err, SR_EINVAL,
+                      "store '%.40s' is not understood: expected postgres://... (or "
+                      "postgresql://...) or sqlite:PATH",
+                      strncmp(target, "postgres", 8) == 0 ? "postgres..." : target);
+}
+
+const char *
+sr_store_backend(const sr_store *st)
+{
+    return st->ops->name;
+}
+
 void
 sr_store_close(sr_store *st)
 {

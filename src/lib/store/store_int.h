@@ -23,7 +23,7 @@
 #include "sealrun/sr_store.h"
 
 struct sr_store_ops {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgres" */
 
     /* Opens the backend at 'target' (a path for SQLite, a DSN for PostgreSQL)
      * and, with 'seal_key' (borrowed; NULL without keys), seals legacy rows.
@@ -142,9 +142,12 @@ sr_status sr_store__open(const uint8_t *key, const char *field, const char *owne
 
 /* The one table each backend file exports. */
 extern const struct sr_store_ops sr_store__sqlite_ops;
+extern const struct sr_store_ops sr_store__pg_ops; /* store_pg.c */
 
 /* One embedded migration (schema/NNNN_name.sql). The generated migrations.c
- * holds them sorted by version: 1, 2, ... sr_store__migration_count. */
+ * holds them sorted by version, strictly growing (gaps allowed: numbers are
+ * reserved per feature); pg_migrations.c holds the PostgreSQL twins
+ * (schema/postgres/NNNN_name.sql), the same versions and names. */
 struct sr_store__migration {
     int version;
     const char *name; /* "0001_init" */
@@ -152,6 +155,8 @@ struct sr_store__migration {
 };
 extern const struct sr_store__migration sr_store__migrations[];
 extern const size_t sr_store__migration_count;
+extern const struct sr_store__migration sr_store__pg_migrations[];
+extern const size_t sr_store__pg_migrations_count;
 
 /* Group-commit counters of a SQLite store (bench and tests only): how many
  * transactions were committed and how many writes they carried. */

@@ -105,6 +105,8 @@ test_pg_stop(void)
     test_pg_server_.up = 0;
 }
 
+static inline int test_pg_ctl(const char *action);
+
 static inline void
 test_pg_start(void)
 {
@@ -121,28 +123,39 @@ test_pg_start(void)
         fprintf(stderr, "test_pg: cannot give %s to nobody\n", test_pg_server_.dir);
         exit(1);
     }
-    char data[128], log[128], opts[256];
+    char data[128];
     (void)snprintf(data, sizeof(data), "%s/data", test_pg_server_.dir);
-    (void)snprintf(log, sizeof(log), "%s/server.log", test_pg_server_.dir);
-    (void)snprintf(opts, sizeof(opts),
-                   "-k %s -c listen_addresses= -c fsync=off -c max_connections=200",
-                   test_pg_server_.dir);
     char *const init[] = {"initdb",    "-D",
                           data,        "-U",
                           "sealrun",   "--auth=trust",
                           "-E",        "UTF8",
                           "--no-sync", "--no-instructions",
                           NULL};
-    char *const start[] = {"pg_ctl", "-D", data, "-l", log,     "-o",
-                           opts,     "-w", "-t", "60", "start", NULL};
     test_pg_server_.up = 1;
     test_pg_server_.owner = getpid();
     atexit(test_pg_stop);
-    if (test_pg_run("initdb", init) != 0 || test_pg_run("pg_ctl", start) != 0) {
+    if (test_pg_run("initdb", init) != 0 || test_pg_ctl("start") != 0) {
         fprintf(stderr, "test_pg: cannot start PostgreSQL in %s (see its tool.log)\n",
                 test_pg_server_.dir);
         exit(1);
     }
+}
+
+/* pg_ctl start or stop (fast: sessions are ended, data kept) of the server. */
+static inline int
+test_pg_ctl(const char *action)
+{
+    char data[128], log[128], opts[256], act[16];
+    (void)snprintf(data, sizeof(data), "%s/data", test_pg_server_.dir);
+    (void)snprintf(log, sizeof(log), "%s/server.log", test_pg_server_.dir);
+    (void)snprintf(opts, sizeof(opts),
+                   "-k %s -c listen_addresses= -c fsync=off -c max_connections=200",
+                   test_pg_server_.dir);
+    (void)snprintf(act, sizeof(act), "%s", action);
+    char *const start[] = {"pg_ctl", "-D", data, "-l", log, "-o",
+                           opts,     "-w", "-t", "60", act, NULL};
+    char *const stop[] = {"pg_ctl", "-D", data, "-m", "fast", "-w", act, NULL};
+    return test_pg_run("pg_ctl", strcmp(action, "stop") == 0 ? stop : start);
 }
 
 static inline PGresult *

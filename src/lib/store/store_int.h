@@ -56,6 +56,23 @@ struct sr_store_ops {
     sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
 
+    sr_status (*job_enqueue)(sr_store *st, const struct sr_job_row *row, unsigned max_queued,
+                             sr_err *err);
+    sr_status (*job_start)(sr_store *st, const struct sr_job_row *row, unsigned max_running,
+                           struct sr_lease *lease, sr_err *err);
+    sr_status (*job_claim)(sr_store *st, int64_t now_ms, unsigned max_running,
+                           struct sr_lease *lease, struct sr_job_row *out, sr_err *err);
+    sr_status (*job_renew)(sr_store *st, const char *id, const struct sr_lease *lease, sr_err *err);
+    sr_status (*job_finish)(sr_store *st, const struct sr_job_row *row,
+                            const struct sr_lease *lease, sr_err *err);
+    sr_status (*jobs_expired)(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
+                              size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                              sr_err *err);
+    bool (*wait_jobs)(sr_store *st, int timeout_ms);
+    sr_status (*daemon_beat)(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
+    sr_status (*daemons)(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
+                         size_t *n, sr_err *err);
+
     sr_status (*module_put)(sr_store *st, const struct sr_module_put *p, bool *created,
                             struct sr_module_usage *usage, sr_err *err);
     sr_status (*module_get)(sr_store *st, const char *owner, const char *hash_hex,

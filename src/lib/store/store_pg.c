@@ -147,6 +147,33 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                      "bytes = excluded.bytes, updated_at = excluded.updated_at",
     [PG_KV_NS_LIST] = "SELECT id, name, version, keys, bytes FROM storage_ns WHERE owner = $1",
     [PG_KV_OWNER] = "SELECT namespaces, bytes FROM storage_owners WHERE owner = $1",
+    [PG_QUEUE_COUNT] = "SELECT count(*) FROM jobs WHERE owner = $1 AND state = $2::text",
+    [PG_NOTIFY] = "SELECT pg_notify('sealrun_jobs', '')",
+    [PG_TRY_LOCK] = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))::int",
+    [PG_JOB_INSERT_LEASED] = "INSERT INTO jobs (" JOB_COLS ", lease_holder, lease_fence, "
+                             "lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                             "$11, $12, $13, $14, 1, $15)",
+    [PG_CLAIM_CANDIDATES] = "SELECT id, owner FROM jobs WHERE state = 'queued' "
+                            "ORDER BY created_at, id LIMIT 64 FOR UPDATE SKIP LOCKED",
+    [PG_CLAIM_ONE] = "UPDATE jobs SET state = 'running', started_at = $2, lease_holder = $3, "
+                     "lease_fence = lease_fence + 1, lease_until = $4 "
+                     "WHERE id = $1 AND state = 'queued' RETURNING " JOB_COLS ", lease_fence",
+    [PG_JOB_RENEW] = "UPDATE jobs SET lease_until = $4 WHERE id = $1 AND state = 'running' "
+                     "AND lease_holder = $2 AND lease_fence = $3",
+    [PG_JOB_FINISH] = "UPDATE jobs SET state = $3, result_json = $4, started_at = $5, "
+                      "finished_at = $6, expires_at = $7, gas_used = $8, duration_us = $9, "
+                      "error_code = $10, lease_until = NULL WHERE id = $1 AND owner = $2 AND "
+                      "state = 'running' AND lease_holder = $11 AND lease_fence = $12",
+    [PG_JOBS_EXPIRED] = "UPDATE jobs SET lease_holder = $1, lease_fence = lease_fence + 1, "
+                        "lease_until = $3 WHERE id IN (SELECT id FROM jobs WHERE state = "
+                        "'running' AND coalesce(lease_until, 0) < $2 ORDER BY lease_until "
+                        "NULLS FIRST LIMIT $4 FOR UPDATE SKIP LOCKED) "
+                        "RETURNING " JOB_COLS ", lease_fence",
+    [PG_DAEMON_BEAT] = "INSERT INTO daemons (id, public_key, measurement, version, started_at, "
+                       "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO "
+                       "UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    [PG_DAEMONS] = "SELECT id, public_key, measurement, version, started_at, heartbeat_at "
+                   "FROM daemons WHERE heartbeat_at >= $1 ORDER BY started_at, id LIMIT $2",
     [PG_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES ($1, $2, $3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
@@ -168,8 +195,9 @@ parse_state(const char *text, enum sr_job_state *out, sr_err *err)
 }
 
 /* Reads JOB_COLS (or LIST_COLS) of row r into *row. On failure *row is empty. */
-static sr_status
-read_job(const uint8_t *key, const PGresult *res, int r, struct sr_job_row *row, sr_err *err)
+sr_status
+sr_store__pg_read_job(const uint8_t *key, const PGresult *res, int r, struct sr_job_row *row,
+                      sr_err *err)
 {
     memset(row, 0, sizeof(*row));
     (void)snprintf(row->id, sizeof(row->id), "%s", PQgetvalue(res, r, 0));
@@ -211,7 +239,7 @@ collect_jobs(const uint8_t *key, const PGresult *res, struct sr_job_row **out, s
     sr_status rc = SR_OK;
     int i = 0;
     for (; rc == SR_OK && i < n; i++)
-        rc = read_job(key, res, i, &rows[i], err);
+        rc = sr_store__pg_read_job(key, res, i, &rows[i], err);
     if (rc != SR_OK) {
         for (int j = 0; j < i; j++)
             sr_job_row_fini(&rows[j]);
@@ -373,37 +401,43 @@ add_figures(struct pg_args *a, const struct sr_job_row *r)
     sr_store__pg_text(a, done && r->error_code[0] ? r->error_code : NULL);
 }
 
+sr_status
+sr_store__pg_job_args(const uint8_t *key, const struct sr_job_row *r, bool insert,
+                      struct pg_args *a, uint8_t **req, uint8_t **result, sr_err *err)
+{
+    size_t req_len = 0, result_len = 0;
+    sr_status rc = SR_OK;
+    *req = NULL;
+    *result = NULL;
+    if (insert && r->request_json)
+        rc = sr_store__seal(key, SR_SEAL_JOB_REQUEST, r->owner, r->id, r->request_json,
+                            strlen(r->request_json), req, &req_len, err);
+    if (rc == SR_OK && r->result_json)
+        rc = sr_store__seal(key, SR_SEAL_JOB_RESULT, r->owner, r->id, r->result_json,
+                            strlen(r->result_json), result, &result_len, err);
+    sr_store__pg_text(a, r->id);
+    sr_store__pg_text(a, r->owner);
+    sr_store__pg_text(a, sr_job_state_name(r->state));
+    if (insert) {
+        sr_store__pg_text(a, r->runtime);
+        sr_store__pg_blob(a, *req, req_len);
+    }
+    sr_store__pg_blob(a, *result, result_len);
+    if (insert)
+        sr_store__pg_int(a, r->created_at_ms);
+    sr_store__pg_ms(a, r->started_at_ms);
+    sr_store__pg_ms(a, r->finished_at_ms);
+    sr_store__pg_int(a, r->expires_at_ms);
+    add_figures(a, r);
+    return rc;
+}
+
 static sr_status
 job_write(sr_store *st, const struct sr_job_row *r, bool insert, sr_err *err)
 {
     uint8_t *req = NULL, *result = NULL;
-    size_t req_len = 0, result_len = 0;
-    sr_status rc = SR_OK;
-    if (insert && r->request_json)
-        rc = sr_store__seal(st->seal_key, SR_SEAL_JOB_REQUEST, r->owner, r->id, r->request_json,
-                            strlen(r->request_json), &req, &req_len, err);
-    if (rc == SR_OK && r->result_json)
-        rc = sr_store__seal(st->seal_key, SR_SEAL_JOB_RESULT, r->owner, r->id, r->result_json,
-                            strlen(r->result_json), &result, &result_len, err);
     struct pg_args a = {0};
-    sr_store__pg_text(&a, r->id);
-    sr_store__pg_text(&a, r->owner);
-    sr_store__pg_text(&a, sr_job_state_name(r->state));
-    if (insert) {
-        sr_store__pg_text(&a, r->runtime);
-        sr_store__pg_blob(&a, req, req_len);
-        sr_store__pg_blob(&a, result, result_len);
-        sr_store__pg_int(&a, r->created_at_ms);
-        sr_store__pg_ms(&a, r->started_at_ms);
-        sr_store__pg_ms(&a, r->finished_at_ms);
-        sr_store__pg_int(&a, r->expires_at_ms);
-    } else {
-        sr_store__pg_blob(&a, result, result_len);
-        sr_store__pg_ms(&a, r->started_at_ms);
-        sr_store__pg_ms(&a, r->finished_at_ms);
-        sr_store__pg_int(&a, r->expires_at_ms);
-    }
-    add_figures(&a, r);
+    sr_status rc = sr_store__pg_job_args(st->seal_key, r, insert, &a, &req, &result, err);
     PGresult *res = NULL;
     if (rc == SR_OK)
         rc = sr_store__pg_run1((struct pg_store *)st, insert ? PG_JOB_INSERT : PG_JOB_UPDATE, &a,
@@ -442,7 +476,7 @@ pg_job_get(sr_store *st, const char *owner, const char *id, struct sr_job_row *o
     if (rc == SR_OK && PQntuples(res) == 0)
         rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", id);
     else if (rc == SR_OK)
-        rc = read_job(st->seal_key, res, 0, out, err);
+        rc = sr_store__pg_read_job(st->seal_key, res, 0, out, err);
     PQclear(res);
     return rc;
 }
@@ -610,17 +644,36 @@ pg_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err)
     return jobs_in_state(st, PG_JOBS_RUNNING, rows, n, err);
 }
 
+struct purge_arg {
+    int64_t now_ms;
+    size_t n;
+};
+
+/* One daemon purges at a time: the others pass (their next purge retries). */
+static sr_status
+tx_jobs_purge(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
+{
+    struct purge_arg *p = arg;
+    bool mine = false;
+    sr_status rc = sr_store__pg_try_lock(s, c, "sealrun.purge", &mine, err);
+    if (rc != SR_OK || !mine)
+        return rc;
+    struct pg_args a = {0};
+    sr_store__pg_int(&a, p->now_ms);
+    PGresult *res = NULL;
+    rc = sr_store__pg_run(s, c, PG_JOBS_PURGE, &a, &res, "cannot purge expired jobs", err);
+    p->n = rc == SR_OK ? (size_t)sr_store__pg_changes(res) : 0;
+    PQclear(res);
+    return rc;
+}
+
 static sr_status
 pg_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err)
 {
-    struct pg_args a = {0};
-    sr_store__pg_int(&a, now_ms);
-    PGresult *res = NULL;
-    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_JOBS_PURGE, &a, &res,
-                                     "cannot purge expired jobs", err);
+    struct purge_arg a = {now_ms, 0};
+    sr_status rc = sr_store__pg_tx((struct pg_store *)st, tx_jobs_purge, &a, err);
     if (rc == SR_OK && n)
-        *n = (size_t)sr_store__pg_changes(res);
-    PQclear(res);
+        *n = a.n;
     return rc;
 }
 
@@ -691,6 +744,15 @@ const struct sr_store_ops sr_store__pg_ops = {
     .jobs_running = pg_jobs_running,
     .jobs_purge = pg_jobs_purge,
     .jobs_count = pg_jobs_count,
+    .job_enqueue = sr_store__pg_job_enqueue,
+    .job_start = sr_store__pg_job_start,
+    .job_claim = sr_store__pg_job_claim,
+    .job_renew = sr_store__pg_job_renew,
+    .job_finish = sr_store__pg_job_finish,
+    .jobs_expired = sr_store__pg_jobs_expired,
+    .wait_jobs = sr_store__pg_wait_jobs,
+    .daemon_beat = sr_store__pg_daemon_beat,
+    .daemons = sr_store__pg_daemons,
     .module_put = sr_store__pg_module_put,
     .module_get = sr_store__pg_module_get,
     .module_touch = sr_store__pg_module_touch,

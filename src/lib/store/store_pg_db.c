@@ -147,9 +147,9 @@ note_failure(struct pg_store *s, const char *cause)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Connects c, unless an attempt failed less than the backoff ago. */
-static sr_status
-conn_connect(struct pg_store *s, struct pg_conn *c, sr_err *err)
+/* Opens a session, unless an attempt failed less than the backoff ago. */
+sr_status
+sr_store__pg_connect(struct pg_store *s, PGconn **out, sr_err *err)
 {
     pthread_mutex_lock(&s->mu);
     int64_t wait = s->retry_at_ms - sr_now_ms();
@@ -182,9 +182,21 @@ conn_connect(struct pg_store *s, struct pg_conn *c, sr_err *err)
     s->retry_at_ms = 0;
     s->cause[0] = '\0';
     pthread_mutex_unlock(&s->mu);
-    conn_drop(c);
-    c->db = db;
+    *out = db;
     return SR_OK;
+}
+
+/* Connects c (under the backoff). */
+static sr_status
+conn_connect(struct pg_store *s, struct pg_conn *c, sr_err *err)
+{
+    PGconn *db = NULL;
+    sr_status rc = sr_store__pg_connect(s, &db, err);
+    if (rc == SR_OK) {
+        conn_drop(c);
+        c->db = db;
+    }
+    return rc;
 }
 
 /* --- the pool --- */
@@ -347,6 +359,19 @@ sr_store__pg_lock(struct pg_store *s, struct pg_conn *c, const char *name, sr_er
     struct pg_args a = {0};
     sr_store__pg_text(&a, name);
     return sr_store__pg_run(s, c, PG_LOCK, &a, NULL, "cannot take a lock", err);
+}
+
+sr_status
+sr_store__pg_try_lock(struct pg_store *s, struct pg_conn *c, const char *name, bool *got,
+                      sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, name);
+    PGresult *res = NULL;
+    sr_status rc = sr_store__pg_run(s, c, PG_TRY_LOCK, &a, &res, "cannot take a lock", err);
+    *got = rc == SR_OK && sr_store__pg_col_int(res, 0, 0) == 1;
+    PQclear(res);
+    return rc;
 }
 
 /* --- columns --- */
@@ -549,6 +574,7 @@ sr_store__pg_open(const char *target, struct pg_store **out, sr_err *err)
     s->target = strdup(target);
     s->shown = mask_password(target);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->lmu, NULL);
     pthread_cond_init(&s->freed, NULL);
     for (size_t i = 0; i < PG_POOL; i++) {
         s->conns[i].next_free = s->free;
@@ -572,6 +598,9 @@ sr_store__pg_close(struct pg_store *s)
         return;
     for (size_t i = 0; i < PG_POOL; i++)
         conn_drop(&s->conns[i]);
+    if (s->listener)
+        PQfinish(s->listener);
+    pthread_mutex_destroy(&s->lmu);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->freed);
     free(s->target);

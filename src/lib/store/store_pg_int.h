@@ -97,6 +97,17 @@ enum pg_stmt {
     PG_KV_NS_LIST,
     PG_KV_OWNER,
     PG_KV_OWNER_PUT,
+    PG_QUEUE_COUNT,
+    PG_NOTIFY,
+    PG_TRY_LOCK,
+    PG_JOB_INSERT_LEASED,
+    PG_CLAIM_CANDIDATES,
+    PG_CLAIM_ONE,
+    PG_JOB_RENEW,
+    PG_JOB_FINISH,
+    PG_JOBS_EXPIRED,
+    PG_DAEMON_BEAT,
+    PG_DAEMONS,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];
@@ -118,6 +129,8 @@ struct pg_store {
     pthread_cond_t freed;
     struct pg_conn conns[PG_POOL];
     struct pg_conn *free;
+    pthread_mutex_t lmu; /* guards 'listener' (sr_store_wait_jobs) */
+    PGconn *listener;    /* LISTEN sealrun_jobs; NULL until the first wait */
     int64_t retry_at_ms; /* no connect attempt before this */
     int64_t backoff_ms;  /* 0 while connected */
     char cause[256];     /* why the last attempt failed */
@@ -141,6 +154,10 @@ void sr_store__pg_blob(struct pg_args *a, const void *p, size_t len); /* NULL is
  * Returns owned: sr_store__pg_close. */
 sr_status sr_store__pg_open(const char *target, struct pg_store **out, sr_err *err);
 void sr_store__pg_close(struct pg_store *s);
+
+/* A new session (with the pool's settings and backoff), for the listener.
+ * Owned *out: PQfinish. */
+sr_status sr_store__pg_connect(struct pg_store *s, PGconn **out, sr_err *err);
 
 /* Borrows a connected connection (waits while all are in use; connects or
  * reconnects under the backoff: SR_EIO naming the cause when it cannot).
@@ -171,6 +188,10 @@ sr_status sr_store__pg_snapshot(struct pg_store *s, pg_tx_fn fn, void *arg, sr_e
 /* Takes the transaction-level advisory lock named 'name' (released at the
  * transaction's end); inside sr_store__pg_tx only. */
 sr_status sr_store__pg_lock(struct pg_store *s, struct pg_conn *c, const char *name, sr_err *err);
+
+/* The same lock if it is free now (*got), without waiting. */
+sr_status sr_store__pg_try_lock(struct pg_store *s, struct pg_conn *c, const char *name, bool *got,
+                                sr_err *err);
 
 /* Column readers for row r, column i. NULL reads as 0 / NULL. */
 int64_t sr_store__pg_col_int(const PGresult *res, int r, int i);
@@ -236,6 +257,33 @@ sr_status sr_store__pg_kv_commit(sr_store *st, const struct sr_kv_commit *c,
 sr_status sr_store__pg_kv_namespaces(sr_store *st, const char *owner, size_t max_rows,
                                      struct sr_kv_ns_row **rows, size_t *n,
                                      struct sr_kv_usage *usage, sr_err *err);
+/* The cluster queue and heartbeats (store_pg_queue.c). */
+sr_status sr_store__pg_job_enqueue(sr_store *st, const struct sr_job_row *row, unsigned max_queued,
+                                   sr_err *err);
+sr_status sr_store__pg_job_start(sr_store *st, const struct sr_job_row *row, unsigned max_running,
+                                 struct sr_lease *lease, sr_err *err);
+sr_status sr_store__pg_job_claim(sr_store *st, int64_t now_ms, unsigned max_running,
+                                 struct sr_lease *lease, struct sr_job_row *out, sr_err *err);
+sr_status sr_store__pg_job_renew(sr_store *st, const char *id, const struct sr_lease *lease,
+                                 sr_err *err);
+sr_status sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row,
+                                  const struct sr_lease *lease, sr_err *err);
+sr_status sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
+                                    size_t max, struct sr_job_row **rows, uint64_t **fences,
+                                    size_t *n, sr_err *err);
+bool sr_store__pg_wait_jobs(sr_store *st, int timeout_ms);
+sr_status sr_store__pg_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
+sr_status sr_store__pg_daemons(sr_store *st, int64_t since_ms, size_t max,
+                               struct sr_daemon_row **rows, size_t *n, sr_err *err);
+/* Job rows as the queue statements return them (JOB_COLS, then the fence
+ * in column 13). store_pg.c */
+sr_status sr_store__pg_read_job(const uint8_t *key, const PGresult *res, int r,
+                                struct sr_job_row *row, sr_err *err);
+/* The job columns' parameters $1..$13 of an insert, sealed (owned *sealed
+ * blobs freed by the caller: free(req), free(result)). store_pg.c */
+sr_status sr_store__pg_job_args(const uint8_t *key, const struct sr_job_row *r, bool insert,
+                                struct pg_args *a, uint8_t **req, uint8_t **result, sr_err *err);
+
 sr_status sr_store__pg_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                                   sr_err *err);
 

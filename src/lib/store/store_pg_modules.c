@@ -298,6 +298,10 @@ static sr_status
 tx_modules_expire(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
 {
     struct expire_arg *a = arg;
+    bool mine = false; /* one daemon expires at a time (the purge's lock) */
+    sr_status lk = sr_store__pg_try_lock(s, c, "sealrun.purge.modules", &mine, err);
+    if (lk != SR_OK || !mine)
+        return lk;
     struct pg_args q = {0};
     sr_store__pg_int(&q, a->before_ms);
     sr_store__pg_int(&q, (int64_t)a->max);

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_http.h - outbound HTTP for jobs (docs/http.md): the requests a job
  * process asks for over its job channel, checked and performed by the
  * supervisor with libcurl. The job process never holds a socket.

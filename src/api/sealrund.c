@@ -39,6 +39,7 @@ static const char usage[] =
     "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks\n"
     "                            a free port, printed as 'listening on http://HOST:PORT')\n"
     "  --data-dir DIR            keys, database (default ./var)\n"
+    "  --store URL               postgres://... (cluster mode) or sqlite:PATH\n"
     "  --dev                     create missing keys under DIR/keys (development only)\n"
     "  --isolation=tenant|job    warm processes per owner (default) or one per job\n"
     "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
@@ -101,12 +102,13 @@ static const char usage_http[] =
     "                            private address (repeated), which the address guard refuses\n"
     "\n"
     "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
-    "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h).\n";
+    "SEALRUN_RESULT_TTL (finished jobs kept: default 24h), SEALRUN_STORE (as --store).\n";
 
 struct opts {
     char host[64];
     uint16_t port;
     const char *data_dir;
+    const char *store; /* NULL: SEALRUN_STORE, else sqlite:DATA_DIR/sealrun.db */
     bool dev;
     struct sr_engine_config eng;
     enum sr_attest_provider attestation;
@@ -259,6 +261,8 @@ parse_args(int argc, char **argv, struct opts *o)
                 return die_usage(e.msg, v);
         } else if ((v = sr_opt_value(a, "--data-dir", &i, argc, argv))) {
             o->data_dir = v;
+        } else if ((v = sr_opt_value(a, "--store", &i, argc, argv))) {
+            o->store = v;
         } else if ((v = sr_opt_value(a, "--isolation", &i, argc, argv))) {
             if (strcmp(v, "tenant") && strcmp(v, "job"))
                 return die_usage("--isolation must be 'tenant' or 'job', got", v);
@@ -611,15 +615,23 @@ main(int argc, char **argv)
            sr_sandbox_protections_describe(&prot, line, sizeof(line)));
     bool created = false;
     char db[4096];
-    (void)snprintf(db, sizeof(db), "%s/sealrun.db", o.data_dir);
+    const char *env_store = getenv("SEALRUN_STORE");
+    if (o.store)
+        (void)snprintf(db, sizeof(db), "%s", o.store);
+    else if (env_store && *env_store)
+        (void)snprintf(db, sizeof(db), "%s", env_store);
+    else
+        (void)snprintf(db, sizeof(db), "sqlite:%s/sealrun.db", o.data_dir);
     if (sr_crypto_init(&e) != SR_OK ||
         sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
-        sr_store_open_sqlite_keyed(db, keys, &store, &e) != SR_OK) {
+        sr_store_open(db, keys, &store, &e) != SR_OK) {
         wipe_key_env();
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
     wipe_key_env();
+    sr_log(SR_LOG_INFO, "sealrund", "store: %s, schema version %d", sr_store_backend(store),
+           sr_store_schema_version(store));
     if (created)
         sr_log(SR_LOG_WARN, "sealrund",
                "DEV MODE: created new master keys under '%s/keys'; never use these in production",

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * http_int.h - private header of the http module (sr_http.h).
  *
  *   http_addr.c    the address guard

@@ -387,10 +387,11 @@ done:
 
 /* ---- installation ---- */
 
-sr_status
-sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err)
+/* Evaluates js_fetch.js and calls it with the host functions: it defines
+ * the globals as data properties, over the lazy accessors. */
+static sr_status
+install_now(struct sr_js__run *run, sr_err *err)
 {
-    (void)global;
     JSContextRef ctx = run->ctx;
     JSValueRef exc = NULL;
     JSStringRef src = NULL, url = JSStringCreateWithUTF8CString("sealrun:fetch.js");
@@ -414,10 +415,101 @@ sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err)
         (void)JSObjectCallAsFunction(ctx, sr_js__obj(f), NULL, 1, &arg, &exc);
     if (!ok || exc) {
         char *why = exc ? sr_js__describe(ctx, exc, NULL) : NULL;
-        sr_status rc = sr_err_set(err, SR_EINTERNAL, "cannot install fetch in a fresh context: %s",
-                                  why ? why : "unknown");
+        sr_status rc =
+            sr_err_set(err, SR_EINTERNAL, "cannot install fetch: %s", why ? why : "unknown");
         free(why);
         return rc;
+    }
+    return SR_OK;
+}
+
+static JSValueRef
+lazy_get(JSContextRef ctx, const char *name, JSValueRef *exc)
+{
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    if (!run)
+        return sr_js__throw(ctx, "TypeError", "fetch is not available after the job ended", exc);
+    if (run->fetch_installed) /* the script failed to install: nothing to give */
+        return JSValueMakeUndefined(ctx);
+    run->fetch_installed = true;
+    sr_err e = {0};
+    if (install_now(run, &e) != SR_OK)
+        return sr_js__throw(ctx, "Error", e.msg, exc);
+    return sr_js__get(ctx, JSContextGetGlobalObject(ctx), name, exc);
+}
+
+/* The guest assigns the name first: its value, as a plain property. */
+static JSValueRef
+lazy_set(JSContextRef ctx, const char *name, size_t argc, const JSValueRef argv[], JSValueRef *exc)
+{
+    JSObjectRef global = JSContextGetGlobalObject(ctx);
+    JSValueRef v = argc ? argv[0] : JSValueMakeUndefined(ctx);
+    JSStringRef key = JSStringCreateWithUTF8CString(name);
+    (void)JSObjectDeleteProperty(ctx, global, key, exc);
+    JSStringRelease(key);
+    if (*exc || !sr_js__set(ctx, global, name, v, kJSPropertyAttributeDontEnum, exc))
+        return NULL;
+    return JSValueMakeUndefined(ctx);
+}
+
+#define LAZY(fn, name)                                                                             \
+    static JSValueRef get_##fn(JSContextRef ctx, JSObjectRef f, JSObjectRef self, size_t argc,     \
+                               const JSValueRef argv[], JSValueRef *exc)                           \
+    {                                                                                              \
+        (void)f, (void)self, (void)argc, (void)argv;                                               \
+        return lazy_get(ctx, name, exc);                                                           \
+    }                                                                                              \
+    static JSValueRef set_##fn(JSContextRef ctx, JSObjectRef f, JSObjectRef self, size_t argc,     \
+                               const JSValueRef argv[], JSValueRef *exc)                           \
+    {                                                                                              \
+        (void)f, (void)self;                                                                       \
+        return lazy_set(ctx, name, argc, argv, exc);                                               \
+    }
+LAZY(fetch, "fetch")
+LAZY(url, "URL")
+LAZY(params, "URLSearchParams")
+LAZY(headers, "Headers")
+LAZY(request, "Request")
+LAZY(response, "Response")
+LAZY(signal, "AbortSignal")
+LAZY(controller, "AbortController")
+#undef LAZY
+
+sr_status
+sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err)
+{
+    static const struct {
+        const char *name;
+        JSObjectCallAsFunctionCallback get, set;
+    } names[] = {
+        {"fetch", get_fetch, set_fetch},
+        {"URL", get_url, set_url},
+        {"URLSearchParams", get_params, set_params},
+        {"Headers", get_headers, set_headers},
+        {"Request", get_request, set_request},
+        {"Response", get_response, set_response},
+        {"AbortSignal", get_signal, set_signal},
+        {"AbortController", get_controller, set_controller},
+    };
+    JSContextRef ctx = run->ctx;
+    JSValueRef exc = NULL;
+    JSValueRef object = sr_js__get(ctx, global, "Object", &exc);
+    JSValueRef dp = object && JSValueIsObject(ctx, object)
+                        ? sr_js__get(ctx, sr_js__obj(object), "defineProperty", &exc)
+                        : NULL;
+    if (!dp || !JSValueIsObject(ctx, dp))
+        return sr_err_set(err, SR_EINTERNAL, "Object.defineProperty is missing in a fresh context");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        JSObjectRef desc = JSObjectMake(ctx, NULL, NULL);
+        bool ok = sr_js__set(ctx, desc, "get", sr_js__function(ctx, names[i].name, names[i].get), 0,
+                             &exc) &&
+                  sr_js__set(ctx, desc, "set", sr_js__function(ctx, names[i].name, names[i].set), 0,
+                             &exc) &&
+                  sr_js__set(ctx, desc, "configurable", JSValueMakeBoolean(ctx, true), 0, &exc);
+        JSValueRef args[3] = {global, sr_js__cstring(ctx, names[i].name), desc};
+        if (!ok || !JSObjectCallAsFunction(ctx, sr_js__obj(dp), NULL, 3, args, &exc) || exc)
+            return sr_err_set(err, SR_EINTERNAL, "cannot define '%s' in a fresh context",
+                              names[i].name);
     }
     return SR_OK;
 }

@@ -88,6 +88,7 @@ struct sr_js__run {
     bool is_settled;          /* the awaited promise settled */
     bool is_fulfilled;        /* ... and was fulfilled (else rejected) */
     JSValueRef settled_value; /* protected while set */
+    bool fetch_installed;     /* js_fetch.js ran in ctx (on first use of one of its names) */
 };
 
 /* A JSValueRef known to be an object as a JSObjectRef (the two types differ
@@ -231,8 +232,10 @@ sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_
 
 /* ---- js_fetch.c: fetch and the web platform around it ---- */
 
-/* Evaluates js_fetch.js in run->ctx: URL, URLSearchParams, Headers,
- * Request, Response, AbortSignal, AbortController and fetch on 'global'. */
+/* Puts URL, URLSearchParams, Headers, Request, Response, AbortSignal,
+ * AbortController and fetch on 'global' as accessors that evaluate
+ * js_fetch.js on the first use of any of them (a job that never touches
+ * them does not pay for it); assigning one first replaces it. */
 sr_status sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err);
 
 /* Marks dropped log entries in the last kept entry (call once, at the end). */

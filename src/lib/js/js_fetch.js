@@ -321,6 +321,7 @@
       r.protocol = m[1].toLowerCase() + ":";
       let rest = input.slice(m[0].length);
       const special = isSpecial(r.protocol);
+      if (r.protocol === "file:") return parseFile(r, rest, base);
       if (special && base && base.protocol === r.protocol && !/^[/\\]/.test(rest))
         return relative(r, rest, base);
       if (special || rest.startsWith("//")) {
@@ -340,6 +341,24 @@
     if (!base) throw new TypeError("Invalid URL: '" + input.slice(0, 100) + "' has no scheme and no base");
     r.protocol = base.protocol;
     return relative(r, input, base);
+  }
+
+  // file: URLs (URL Standard, file state): "//" then a host that may be empty
+  function parseFile(r, rest, base) {
+    r.host = "";
+    if (/^[/\\][/\\]/.test(rest)) {
+      rest = rest.slice(2);
+      const end = rest.search(/[/\\?#]/);
+      const auth = end < 0 ? rest : rest.slice(0, end);
+      r.host = auth === "" ? "" : parseHost(auth, true);
+      if (r.host === "localhost") r.host = "";
+      rest = end < 0 ? "" : rest.slice(end);
+    } else if (base && base.protocol === "file:" && !/^[/\\]/.test(rest)) {
+      return relative(r, rest, base);
+    }
+    parseTail(r, rest, null);
+    if (r.path.length === 0) r.path = [""];
+    return r;
   }
 
   function relative(r, input, base) {

@@ -35,6 +35,7 @@ static const char exec_usage[] =
     "  --output-pubkey B64    seal the output to this X25519 key (see keygen)\n"
     "  --async                queue the job and print its id\n"
     "  --wait                 with --async: poll until the job ends, print it\n"
+    "  --http-allow PATTERN   a host the job may ask (its http.allow; repeatable)\n"
     "WebAssembly only:\n"
     "  --fuel N               fuel limit (gas_limit; default 1000000000)\n"
     "  --arg A                append A to the program's argv (repeatable)\n"
@@ -58,6 +59,10 @@ static const char run_usage[] =
     "  --gas-limit US         CPU budget in microseconds\n"
     "  --output-pubkey B64    seal the output to this X25519 key\n"
     "  --js-jit on|off        JavaScriptCore JIT (default on)\n"
+    "  --http-allow PATTERN   a host the job may ask (its http.allow; repeatable)\n"
+    "  --http-allow-http      let the job use plain http:// too\n"
+    "  --http-ca-file F       trust the CA certificates in F instead of the system's\n"
+    "  --http-allow-private A let the job reach loopback or private address A (tests)\n"
     "WebAssembly only:\n"
     "  --fuel N               fuel limit (gas_limit; default 1000000000)\n"
     "  --arg A                append A to the program's argv (repeatable)\n"
@@ -74,7 +79,39 @@ struct job_opts {
     const char *args[MAX_REPEAT], *env[MAX_REPEAT];
     size_t nargs, nenv;
     bool async, wait;
+    /* outbound HTTP (docs/http.md): the job's http.allow; for run, the
+     * local supervisor's policy too */
+    const char *http_allow[SR_FETCH_MAX_ALLOW], *http_private[SR_FETCH_MAX_PRIVATE];
+    size_t nhttp, nprivate;
+    const char *ca_file;
+    bool allow_http;
 };
+
+/* Handles the outbound HTTP options; true if 'a' was one. */
+static bool
+http_opt(const char *a, int *i, int argc, char **argv, struct job_opts *o, bool remote, int *rc)
+{
+    const char *v;
+    if ((v = sr_opt_value(a, "--http-allow", i, argc, argv))) {
+        if (o->nhttp == SR_FETCH_MAX_ALLOW)
+            *rc = cli_fail(CLI_USAGE, NULL, "at most %d --http-allow options", SR_FETCH_MAX_ALLOW);
+        else
+            o->http_allow[o->nhttp++] = v;
+    } else if (!remote && (v = sr_opt_value(a, "--http-allow-private", i, argc, argv))) {
+        if (o->nprivate == SR_FETCH_MAX_PRIVATE)
+            *rc = cli_fail(CLI_USAGE, NULL, "at most %d --http-allow-private options",
+                           SR_FETCH_MAX_PRIVATE);
+        else
+            o->http_private[o->nprivate++] = v;
+    } else if (!remote && (v = sr_opt_value(a, "--http-ca-file", i, argc, argv))) {
+        o->ca_file = v;
+    } else if (!remote && strcmp(a, "--http-allow-http") == 0) {
+        o->allow_http = true;
+    } else {
+        return false;
+    }
+    return true;
+}
 
 /* Handles the WebAssembly options; true if 'a' was one. */
 static bool
@@ -109,7 +146,7 @@ parse_job_opts(int argc, char **argv, struct job_opts *o, bool remote)
         const char *a = argv[i];
         const char *v;
         int rc = CLI_OK;
-        if (wasm_opt(a, &i, argc, argv, o, &rc)) {
+        if (wasm_opt(a, &i, argc, argv, o, &rc) || http_opt(a, &i, argc, argv, o, remote, &rc)) {
             if (rc != CLI_OK)
                 return rc;
         } else if ((v = sr_opt_value(a, "--input", &i, argc, argv)))
@@ -241,6 +278,12 @@ build_body(const struct job_opts *o, json_t **out, sr_err *err)
         json_object_set_new(body, "output_pubkey", json_string(o->pubkey));
     if (rc == SR_OK && o->async)
         json_object_set_new(body, "async", json_true());
+    if (rc == SR_OK && o->nhttp) {
+        json_t *allow = json_array();
+        for (size_t i = 0; allow && i < o->nhttp; i++)
+            json_array_append_new(allow, json_string(o->http_allow[i]));
+        json_object_set_new(body, "http", json_pack("{s:o}", "allow", allow));
+    }
     if (rc != SR_OK) {
         json_decref(body);
         return rc;
@@ -345,6 +388,10 @@ run_local(const struct job_opts *o, const struct sr_job_request *req)
     struct sr_engine_config cfg = {
         .isolation = SR_ISOLATION_JOB,
         .js_no_jit = o->jit && strcmp(o->jit, "off") == 0,
+        .http = {.private_nets = o->http_private,
+                 .nprivate = o->nprivate,
+                 .ca_file = o->ca_file,
+                 .allow_http = o->allow_http},
     };
     if (sr_engine_new(&cfg, &eng, &e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);

@@ -337,6 +337,25 @@ class HttpTest(unittest.TestCase):
                                     http=self.allow("127.0.0.2")))
         self.assertEqual(out["rc"], -2)
 
+    # ---- the CLI ----
+
+    def test_sealrun_run_makes_requests_with_the_same_policy(self):
+        path = os.path.join(self.tmp, "fetch.js")
+        with open(path, "w") as f:
+            f.write(FETCH_JSON)
+        url = f"https://127.0.0.1:{self.tport}/echo"
+        inp = json.dumps({"url": url})
+        p = cli("run", path, "--input", inp, "--http-allow", f"127.0.0.1:{self.tport}")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "HTTP_DENIED")
+        p = cli("run", path, "--input", inp, "--http-allow", f"127.0.0.1:{self.tport}",
+                "--http-allow-private", "127.0.0.1", "--http-ca-file",
+                os.path.join(self.tmp, "ca.pem"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        job = json.loads(p.stdout)
+        self.assertEqual(job["output"]["status"], 200)
+        self.assertEqual(job["http"][0]["url"], url)
+
     # ---- receipts ----
 
     def test_receipt_lists_every_exchange_and_verify_checks_it(self):

@@ -337,6 +337,12 @@ class HttpTest(unittest.TestCase):
                                     http=self.allow("127.0.0.2")))
         self.assertEqual(out["rc"], -2)
 
+    def test_the_measurement_states_the_policy(self):
+        st, doc, _ = self.d.request("GET", "/attestation", token=self.alice)
+        self.assertEqual(st, 200, doc)
+        self.assertEqual(doc["config"]["http"], {"allow_http": True, "allow": [], "deny": [],
+                                                 "private": ["127.0.0.1/32"], "custom_ca": True})
+
     # ---- the CLI ----
 
     def test_sealrun_run_makes_requests_with_the_same_policy(self):

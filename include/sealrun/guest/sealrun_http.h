@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sealrun_http.h - outbound HTTP for WebAssembly guests of sealrun
  * (docs/wasm.md "Outbound HTTP", docs/http.md). Include it in a wasm32-wasi
  * program; the functions are imports of module "sealrun" that sealrund

@@ -100,6 +100,11 @@ void sr_api__ui(sr_api *api, const struct sr_api__call *c, struct sr_api_respons
 /* The Content-Type of a dashboard file, from its extension. */
 const char *sr_api__ui_mime(const char *path);
 
+/* docs/openapi.json, embedded at build time (src/api/embed_file.cmake):
+ * sr_api__openapi_len bytes plus a NUL. GET /openapi.json serves it. */
+extern const unsigned char sr_api__openapi[];
+extern const size_t sr_api__openapi_len;
+
 /* GET /stats and the filters of GET /jobs (route_stats.c). */
 void sr_api__stats(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 /* Fills *f from the query of GET /jobs; false after filling a 400 (a bad

@@ -313,6 +313,20 @@ route_ready(sr_api *api, const struct sr_api__call *c, struct sr_api_response *r
     resp->body = json_pack("{s:s}", "status", "ready");
 }
 
+/* The OpenAPI 3.1 description of every route below (docs/openapi.json,
+ * built in; tests/integration/test_openapi.py checks real answers of every
+ * route against it). */
+static void
+route_openapi(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    (void)api;
+    (void)c;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->raw = sr_api__openapi;
+    resp->raw_len = sr_api__openapi_len;
+}
+
 /* ---- the table ---- */
 
 /* A route: 'pattern' is the path with "{}" for one segment and a final
@@ -333,6 +347,7 @@ static const struct route routes[] = {
     {"GET", "/ready", false, "", 0, route_ready},
     {"GET", "/info", false, "", 0, route_info},
     {"GET", "/attestation", false, "", 0, sr_api__attestation},
+    {"GET", "/openapi.json", false, "", 0, route_openapi},
     {"POST", "/execute", true, "", 0, route_execute},
     {"GET", "/jobs", true, "limit before status runtime since until", 0, route_jobs},
     {"GET", "/jobs/{}", true, "", 0, route_job},

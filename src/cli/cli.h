@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * cli.h - shared pieces of the sealrun command-line tool: the one option
  * parser (sr_opts, one table per command, --help generated from it),
  * command groups, where a remote command sends its requests (--server and

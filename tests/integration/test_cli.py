@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_cli.py - the sealrun command-line tool: --help of every command,
 every option accepted in both spellings, --version, tokens, exec against a
 real daemon (with secrets, a storage namespace, a module hash), jobs and

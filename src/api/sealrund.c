@@ -36,6 +36,9 @@
 struct opts {
     char host[64];
     uint16_t port;
+    bool has_metrics; /* --metrics-listen */
+    char metrics_host[64];
+    uint16_t metrics_port;
     const char *data_dir;
     bool dev;
     struct sr_engine_config eng;
@@ -60,23 +63,25 @@ die_usage(const char *msg)
 }
 
 static sr_status
-parse_listen(const char *s, struct opts *o, sr_err *err)
+parse_listen(const char *opt, const char *s, char host[64], uint16_t *port_out, sr_err *err)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
-        return sr_err_set(err, SR_EINVAL, "--listen must be HOST:PORT, got '%.64s'", s);
+    if (!colon || colon == s || (size_t)(colon - s) >= 64)
+        return sr_err_set(err, SR_EINVAL, "%s must be HOST:PORT, got '%.64s'", opt, s);
     const char *h = s;
     size_t hl = (size_t)(colon - s);
     if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
         h++;
         hl -= 2;
     }
-    memcpy(o->host, h, hl);
-    o->host[hl] = '\0';
+    memcpy(host, h, hl);
+    host[hl] = '\0';
     int64_t port;
-    if (sr_parse_i64(colon + 1, 0, 65535, "--listen port", &port, err) != SR_OK)
+    char what[64];
+    (void)snprintf(what, sizeof(what), "%s port", opt);
+    if (sr_parse_i64(colon + 1, 0, 65535, what, &port, err) != SR_OK)
         return SR_EINVAL;
-    o->port = (uint16_t)port;
+    *port_out = (uint16_t)port;
     return SR_OK;
 }
 
@@ -112,7 +117,7 @@ parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
 /* The options as given, before they are checked and applied to struct
  * opts. A number of 0 was not given (every minimum is 1). */
 struct raw {
-    const char *listen, *data_dir, *sandbox_user, *tsm_root, *dashboard_dir;
+    const char *listen, *metrics_listen, *data_dir, *sandbox_user, *tsm_root, *dashboard_dir;
     bool dev, help, version;
     int isolation, jit, namespaces, attestation, tamper, log_level;
     bool has_log_level, has_tamper;
@@ -181,6 +186,9 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = opt_str("--listen", &r->listen, "HOST:PORT",
                      "address to listen on (default 127.0.0.1:8080; port 0 picks a free port, "
                      "printed as 'listening on http://HOST:PORT')");
+    t[n++] = opt_str("--metrics-listen", &r->metrics_listen, "HOST:PORT",
+                     "serve GET /metrics (Prometheus text format, no authentication) on this "
+                     "address, and nothing else there; the API never serves it (default: off)");
     t[n++] = opt_str("--data-dir", &r->data_dir, "DIR", "keys and database (default ./var)");
     t[n++] = (struct sr_opt){.name = "--dev",
                              .kind = SR_OPT_FLAG,
@@ -289,8 +297,14 @@ static int
 apply(const struct raw *r, struct opts *o)
 {
     sr_err e = {0};
-    if (r->listen && parse_listen(r->listen, o, &e) != SR_OK)
+    if (r->listen && parse_listen("--listen", r->listen, o->host, &o->port, &e) != SR_OK)
         return die_usage(e.msg);
+    if (r->metrics_listen) {
+        if (parse_listen("--metrics-listen", r->metrics_listen, o->metrics_host, &o->metrics_port,
+                         &e) != SR_OK)
+            return die_usage(e.msg);
+        o->has_metrics = true;
+    }
     if (r->data_dir)
         o->data_dir = r->data_dir;
     o->dev = r->dev;
@@ -512,11 +526,37 @@ room_for_connections(const struct sr_server_config *h)
                (unsigned long long)rl.rlim_cur, maxc, (unsigned long long)want);
 }
 
+/* The metrics listener: its own API object that answers GET /metrics and
+ * nothing else, on its own small server. */
+static sr_status
+start_metrics(const struct opts *o, sr_engine *eng, sr_store *store, sr_api **api, sr_server **srv,
+              sr_err *err)
+{
+    struct sr_server_config c = {
+        .host = o->metrics_host,
+        .port = o->metrics_port,
+        .max_connections = 64,
+        .max_connections_per_addr = 16,
+        .request_threads = 2,
+    };
+    sr_status rc = sr_api_new(eng, store, api, err);
+    if (rc != SR_OK)
+        return rc;
+    sr_api_set_metrics_only(*api);
+    rc = sr_server_new(&c, *api, srv, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "--metrics-listen");
+    bool v6 = strchr(o->metrics_host, ':') != NULL;
+    fprintf(stderr, "metrics on http://%s%s%s:%u/metrics\n", v6 ? "[" : "", o->metrics_host,
+            v6 ? "]" : "", sr_server_port(*srv));
+    return SR_OK;
+}
+
 static int
 serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
 {
-    sr_api *api = NULL;
-    sr_server *srv = NULL;
+    sr_api *api = NULL, *mapi = NULL;
+    sr_server *srv = NULL, *msrv = NULL;
     sr_err e = {0};
     int code = 1;
     o->http.host = o->host;
@@ -538,6 +578,10 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
+    if (o->has_metrics && start_metrics(o, eng, store, &mapi, &msrv, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
     bool v6 = strchr(o->host, ':') != NULL;
     fprintf(stderr, "listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->host, v6 ? "]" : "",
             sr_server_port(srv));
@@ -547,6 +591,8 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
     code = 0;
 out:
+    sr_server_free(msrv);
+    sr_api_free(mapi);
     sr_server_free(srv);
     sr_api_free(api);
     return code;

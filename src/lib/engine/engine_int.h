@@ -41,7 +41,9 @@ struct sr_engine {
     const sr_keys *keys; /* borrowed; NULL: no signature */
     sr_sandbox *sandbox;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* queue changed, a slot freed, or stopping */
+    pthread_cond_t cv;      /* stopping (the purge thread's sleep) */
+    pthread_cond_t work_cv; /* a queued job may have become runnable, or stopping: wakes
+                               one async worker per such change, never all of them */
     struct user_slot *users;
     struct user_slot *ahead, *atail; /* owners with queued jobs, in turn order */
     unsigned nqueued;

@@ -12,8 +12,10 @@
  *   main(input, secrets) (or job->entry_point), globals 'input' and
  *   'secrets' (frozen), console.log/info/warn/error, crypto.sha256(x),
  *   crypto.randomBytes(n), getSecret(name), storage.get/getBytes/set/delete/
- *   has/list (host calls through job->host_call, docs/storage.md); a
- *   returned Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
+ *   has/list (host calls through job->host_call, docs/storage.md), the web
+ *   platform APIs (TextEncoder, TextDecoder, atob, btoa, structuredClone,
+ *   DOMException, crypto.getRandomValues, crypto.randomUUID: js_web.c,
+ *   web.js); a returned Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
  *   ShadowRealm or timers (docs/js.md).
  *
  * The entry point is only a function the script declares (docs/js.md,

@@ -530,6 +530,8 @@ release_run(struct sr_js__run *run)
         JSValueUnprotect(ctx, run->json_stringify);
     if (run->fn_to_string)
         JSValueUnprotect(ctx, run->fn_to_string);
+    if (run->web_internals)
+        JSValueUnprotect(ctx, run->web_internals);
     JSGarbageCollect(ctx); /* only a hint that this object graph is now garbage */
     JSGlobalContextRelease(run->ctx);
 }

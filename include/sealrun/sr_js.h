@@ -15,7 +15,8 @@
  *   has/list (host calls through job->host_call, docs/storage.md), the web
  *   platform APIs (TextEncoder, TextDecoder, atob, btoa, structuredClone,
  *   DOMException, crypto.getRandomValues, crypto.randomUUID: js_web.c,
- *   web.js); a returned Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
+ *   web.js), crypto.subtle (Web Crypto: js_crypto.c, subtle.js); a returned
+ *   Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
  *   ShadowRealm or timers (docs/js.md).
  *
  * The entry point is only a function the script declares (docs/js.md,

@@ -83,6 +83,7 @@ sr_js_vm_new(const struct sr_js_options *opt, sr_js_vm **out, sr_err *err)
     sr_status rc = set_options_once(opt, err);
     if (rc != SR_OK)
         return rc;
+    sr_js__crypto_init(); /* crypto.subtle's libcrypto, while files can still be opened */
     sr_js_vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating a JavaScript VM");

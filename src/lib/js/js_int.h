@@ -248,6 +248,7 @@ void sr_js__logs_finish(struct sr_js__run *run);
 
 /* The preludes, NUL-terminated (generated from web.js ... by embed_js.cmake). */
 extern const char sr_js__web_js[];
+extern const char sr_js__subtle_js[];
 
 /* Evaluates a prelude (source text whose value is a function) in ctx and
  * calls it with argv; *out is what it returned. SR_EINTERNAL with *exc set
@@ -262,5 +263,15 @@ sr_status sr_js__eval_prelude(JSContextRef ctx, const char *source, const char *
  * it with the data properties a browser has: a job that uses none of them
  * pays nothing for them. The global 'crypto' must exist. */
 sr_status sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err);
+
+/* ---- js_crypto.c: crypto.subtle (subtle.js) ---- */
+
+/* Runs subtle.js with its natives (web.js must have run:
+ * run->web_internals). SR_EINTERNAL with *exc set when it threw. */
+sr_status sr_js__run_subtle(struct sr_js__run *run, JSValueRef *exc);
+
+/* Process-wide libcrypto set-up, before any sandbox: called by
+ * sr_js_vm_new. */
+void sr_js__crypto_init(void);
 
 #endif /* SR_JS_INT_H */

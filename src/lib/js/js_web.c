@@ -413,6 +413,9 @@ sr_js__eval_prelude(JSContextRef ctx, const char *source, const char *url, size_
 static const char *const web_globals[] = {"DOMException", "TextEncoder",     "TextDecoder", "atob",
                                           "btoa",         "structuredClone", "Crypto"};
 static const char *const web_crypto_members[] = {"getRandomValues", "randomUUID"};
+static const char *const subtle_globals[] = {"CryptoKey", "SubtleCrypto"};
+static const char *const subtle_crypto_members[] = {"subtle"};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static sr_status
 run_web(struct sr_js__run *run, JSValueRef *exc)
@@ -481,15 +484,22 @@ materialise(struct sr_js__run *run, const char *name, JSObjectRef *holder, JSVal
 {
     JSContextRef ctx = run->ctx;
     JSObjectRef global = JSContextGetGlobalObject(ctx);
-    bool member = in_list(name, web_crypto_members, 2);
-    if (!member && !in_list(name, web_globals, sizeof(web_globals) / sizeof(web_globals[0])))
+    bool web_member = in_list(name, web_crypto_members, COUNT(web_crypto_members));
+    bool subtle_member = in_list(name, subtle_crypto_members, COUNT(subtle_crypto_members));
+    bool subtle = subtle_member || in_list(name, subtle_globals, COUNT(subtle_globals));
+    if (!subtle && !web_member && !in_list(name, web_globals, COUNT(web_globals)))
         return false;
-    if (run->web_ran)
+    if (subtle ? run->subtle_ran : run->web_ran)
         return false;
-    if (!ensure_web(run, exc))
+    if (!ensure_web(run, exc) || !run->web_internals)
         return false;
+    if (subtle) {
+        run->subtle_ran = true;
+        if (sr_js__run_subtle(run, exc) != SR_OK)
+            return false;
+    }
     *holder = global;
-    if (member) {
+    if (web_member || subtle_member) {
         JSValueRef c = sr_js__get(ctx, global, "crypto", exc);
         if (!c || !JSValueIsObject(ctx, c))
             return false;
@@ -557,10 +567,16 @@ sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err)
     JSValueRef crypto = sr_js__get(ctx, global, "crypto", &exc);
     if (!define || !JSValueIsObject(ctx, define) || !crypto || !JSValueIsObject(ctx, crypto))
         return sr_err_set(err, SR_EINTERNAL, "Object.defineProperty or crypto is missing");
+    JSObjectRef def = sr_js__obj(define);
+    JSObjectRef c = sr_js__obj(crypto);
     bool ok = true;
-    for (size_t i = 0; ok && i < sizeof(web_globals) / sizeof(web_globals[0]); i++)
-        ok = define_lazy(ctx, sr_js__obj(define), global, web_globals[i], &exc);
-    for (size_t i = 0; ok && i < 2; i++)
-        ok = define_lazy(ctx, sr_js__obj(define), sr_js__obj(crypto), web_crypto_members[i], &exc);
+    for (size_t i = 0; ok && i < COUNT(web_globals); i++)
+        ok = define_lazy(ctx, def, global, web_globals[i], &exc);
+    for (size_t i = 0; ok && i < COUNT(subtle_globals); i++)
+        ok = define_lazy(ctx, def, global, subtle_globals[i], &exc);
+    for (size_t i = 0; ok && i < COUNT(web_crypto_members); i++)
+        ok = define_lazy(ctx, def, c, web_crypto_members[i], &exc);
+    for (size_t i = 0; ok && i < COUNT(subtle_crypto_members); i++)
+        ok = define_lazy(ctx, def, c, subtle_crypto_members[i], &exc);
     return ok ? SR_OK : sr_err_set(err, SR_EINTERNAL, "cannot define the web platform globals");
 }

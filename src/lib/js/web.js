@@ -569,5 +569,5 @@ hide(Crypto.prototype, 'randomUUID', function randomUUID() {
 });
 
 return freeze({DOMException, domError, bytesOf, dictionary, cloneHooks, webidl, hide, call,
-               crypto, Crypto});
+               crypto, Crypto, TextEncoder, TextDecoder, atob, btoa});
 })

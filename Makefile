@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # sealrun: the front door. `make serve` runs the service, `make check` runs
 # every test (ASan+UBSan build). Both install what is missing first.
 

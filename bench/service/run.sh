@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/service/run.sh - /execute throughput and latency of a trivial script,
 # 16 concurrent connections on 127.0.0.1 for DURATION seconds, in both
 # isolation modes, against the release build. Reports jobs/s, p50/p99 and

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_codes.h - the job vocabulary every layer shares: the runtimes, and the
  * job error codes a user sees in "error":{"code": ...}: one enum and one
  * name table each (src/lib/core/codes.c), used by the JavaScript and

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_engine.h - runs jobs: validates a request, runs it in the sandbox with
  * the right runtime under its limits, protects the output (hash, MAC,
  * sealed copy) and records it in the store; queues async jobs and runs them

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_js.h - the JavaScript runtime (JavaScriptCore) that runs one job's
  * script inside a job process.
  *

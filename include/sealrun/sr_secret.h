@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_secret.h - per-owner named secrets: names and references, client-side
  * sealing to a per-owner X25519 key, encryption at rest, the access policy
  * language, and resolution of a job's references into the values it may see.

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_store.h - the persistent store: API tokens (hashed), jobs, and later
  * secrets and storage. One interface, several backends (SQLite embedded; a
  * PostgreSQL backend comes with cluster mode); store.c dispatches through
@@ -310,6 +311,9 @@ struct sr_audit_row {
     uint64_t count;    /* attempts in this row: 1, or more for a summary */
     int64_t window_ms; /* adding: 0 = an individual record; else the start of the
                           SR_AUDIT_WINDOW_MS window this attempt is summarised in */
+    char *code_hash;   /* the job's code identity: SHA-256 of its code (hex), */
+    char *entry_point; /* and the entry point it called; each NULL when not known
+                          (rows from before 0008) or the runtime's default */
 };
 void sr_audit_row_fini(struct sr_audit_row *r);
 

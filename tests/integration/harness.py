@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """harness.py - starts a real sealrund on 127.0.0.1 (port 0) in a fresh data
 directory, creates tokens with the real CLI, and talks HTTP to it.
 

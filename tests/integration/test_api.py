@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_api.py - every endpoint of the HTTP API against a real sealrund:
 results and their conventions, output protection, authentication, per-user
 isolation of jobs, the async flow, listing, and every request error."""

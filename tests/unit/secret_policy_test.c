@@ -1,4 +1,6 @@
-/* secret_policy_test.c - the policy language: parsing and its errors,
+/* SPDX-License-Identifier: MIT
+ *
+ * secret_policy_test.c - the policy language: parsing and its errors,
  * every condition type, nesting, expiry, runtimes, code hashes, canonical
  * printing, and the evaluation matrix with its reasons. */
 #include <stdarg.h>

@@ -1,4 +1,6 @@
-/* storage_session_test.c - the storage module: at-rest codec (round trip,
+/* SPDX-License-Identifier: MIT
+ *
+ * storage_session_test.c - the storage module: at-rest codec (round trip,
  * compression on and off, AAD binding), names and keys, the host-call wire
  * format, read-your-writes, listing, optimistic commit (conflict, version
  * moved), quotas and owner isolation. */

@@ -1,4 +1,6 @@
-/* store_durability_test.c - concurrency and crash durability of the SQLite
+/* SPDX-License-Identifier: MIT
+ *
+ * store_durability_test.c - concurrency and crash durability of the SQLite
  * store: several threads writing at once (group commit, with failing writes
  * in the same batches), and a child process that acknowledges rows over a
  * pipe and is then SIGKILLed: every acknowledged row must be there after

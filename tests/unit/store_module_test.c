@@ -1,4 +1,6 @@
-/* store_module_test.c - WebAssembly modules in the store: deduplicated by
+/* SPDX-License-Identifier: MIT
+ *
+ * store_module_test.c - WebAssembly modules in the store: deduplicated by
  * hash, visible only to owners who claim them, quotas of count and bytes
  * checked with the insert, deletion of a claim (the bytes go with the last
  * one), listing page by page, and expiry of unused claims. */

@@ -1,4 +1,6 @@
-/* store_secret_test.c - secrets in the store: compare-and-set versions,
+/* SPDX-License-Identifier: MIT
+ *
+ * store_secret_test.c - secrets in the store: compare-and-set versions,
  * policies, listing without values, deletion, owner scoping, and the audit:
  * individual rows, summaries of others' denials with their caps, paging by
  * cursor, retention. */
@@ -154,6 +156,8 @@ test_audit_is_kept_per_owner_and_name(void **state)
     r.outcome = "allowed";
     r.reason = "";
     r.time_ms = 200;
+    r.code_hash = "ab01";
+    r.entry_point = "helper";
     assert_int_equal(sr_store_audit_add(f->st, &r, &e), SR_OK);
     struct sr_audit_row *rows = NULL;
     size_t n = 0;
@@ -166,6 +170,10 @@ test_audit_is_kept_per_owner_and_name(void **state)
     assert_true(rows[0].id > rows[1].id);
     assert_string_equal(rows[1].reason, "user 'bob' not allowed");
     assert_int_equal(rows[1].version, 3);
+    assert_string_equal(rows[0].code_hash, "ab01"); /* the code identity that asked */
+    assert_string_equal(rows[0].entry_point, "helper");
+    assert_null(rows[1].code_hash); /* not given: NULL, never "" */
+    assert_null(rows[1].entry_point);
     free_audit(rows, n);
     assert_int_equal(sr_store_audit_list(f->st, "bob", "K", 10, 0, &rows, &n, &e), SR_OK);
     assert_int_equal(n, 0);

@@ -1,4 +1,6 @@
-/* store_sqlite_test.c - the SQLite store: migrations, tokens, jobs, owner
+/* SPDX-License-Identifier: MIT
+ *
+ * store_sqlite_test.c - the SQLite store: migrations, tokens, jobs, owner
  * scoping, pagination, restart scans and purge. Each test gets a fresh
  * database in a mkdtemp directory under /tmp, removed afterwards. */
 #include <stdarg.h>

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * engine_int.h - private structures of the engine module.
  *
  * Locking: eng->mu guards the per-user counters, the async queue, and the

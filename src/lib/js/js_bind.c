@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js_bind.c - the host API a job's script sees: the globals 'input' and
  * 'secrets', console.log/info/warn/error (captured, capped), crypto.sha256,
  * crypto.randomBytes and getSecret (storage.* is in js_storage.c). Every host function checks its

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js_int.h - private header of the js module (JavaScriptCore runtime).
  *
  * js.c runs a job (context, watchdog, limits, result), js_entry.c resolves

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # embed_sql.cmake - turns schema/NNNN_name.sql into a C file with a table of
 # migrations sorted by version (run as a script: cmake -DSCHEMA_DIR=...
 # -DOUT=... -P embed_sql.cmake). Versions must be 1, 2, 3, ... without gaps.

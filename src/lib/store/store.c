@@ -456,6 +456,8 @@ sr_audit_row_fini(struct sr_audit_row *r)
     free(r->user);
     free(r->outcome);
     free(r->reason);
+    free(r->code_hash);
+    free(r->entry_point);
     memset(r, 0, sizeof(*r));
 }
 

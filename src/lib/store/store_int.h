@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * store_int.h - private to src/lib/store: the backend interface and the
  * embedded migrations.
  *

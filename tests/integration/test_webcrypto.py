@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: MIT
 """test_webcrypto.py - the web platform and Web Crypto globals of a JavaScript
 job, end to end through `sealrun run` (the same sandbox and runtime as
 sealrund): every webcrypto/diff_*.js script gives the same output under

@@ -1,4 +1,4 @@
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: MIT
 # embed_js.cmake - turns the runtime's JavaScript preludes (web.js,
 # subtle.js) into one C file of NUL-terminated byte arrays named
 # sr_js__<file>_js (run as a script: cmake -DIN="a.js;b.js" -DOUT=... -P

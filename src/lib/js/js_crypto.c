@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: MIT
  *
  * js_crypto.c - the native half of crypto.subtle (subtle.js is the other,
  * with the Web Crypto algorithm and key rules): digests, HMAC, HKDF,

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: MIT
  *
  * js_web.c - the native half of the web platform globals (web.js is the
  * other): UTF-8 encoding and decoding as WHATWG Encoding specifies it,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 //
 // subtle.js - crypto.subtle, SubtleCrypto and CryptoKey (W3C Web
 // Cryptography API, https://w3c.github.io/webcrypto/) for a job's script:

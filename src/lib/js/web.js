@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 //
 // web.js - the web platform globals a job's script has (docs/js.md, "Web
 // platform APIs"): DOMException (WebIDL), TextEncoder and TextDecoder

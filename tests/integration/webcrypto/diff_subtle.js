@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // crypto.subtle: digests, HMAC, HKDF, AES-GCM, Ed25519, ECDSA P-256 and the
 // errors of misuse; every result must equal node's. Signatures that are
 // random (ECDSA) go out in 'own' and come back from the other side as

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // TextEncoder, TextDecoder, atob, btoa, structuredClone, getRandomValues,
 // randomUUID, DOMException: every result here must equal node's.
 function units(s) {

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: MIT
 // node_run.js FILE.js [INPUT_JSON] - runs a job script under node the way
 // sealrun runs it (main(input) awaited; the result printed as the job's
 // output object) so test_webcrypto.py can compare the two.

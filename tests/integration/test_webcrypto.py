@@ -16,6 +16,7 @@ from harness import cli, main  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "webcrypto")
 NODE = os.environ.get("SR_NODE", "node")
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def node_run(path, input_json="null"):
@@ -119,7 +120,7 @@ function main() {
         self.assertEqual(out["enc"], [0xc3, 0xa9])
         self.assertEqual(out["member"], ["undefined", True, False, True])
         self.assertEqual(out["subtle"], "object")
-        self.assertEqual(out["own"], ["randomBytes", "sha256"])
+        self.assertEqual(out["own"], ["randomBytes", "secp256k1", "sha256"])
 
     def test_subtle_where_node_departs_from_the_spec(self):
         out = self.run_script("""
@@ -161,6 +162,29 @@ async function main() {
         self.assertEqual(out["notHere"], ["NotSupportedError", "NotSupportedError"])
         self.assertEqual(out["illegal"], ["TypeError", "TypeError"])
         self.assertEqual(out["clone"], [True, True, "secret", ["sign"], 32])
+
+    def test_secp256k1_agrees_with_node_and_bip340(self):
+        out = sealrun_run(os.path.join(HERE, "k1_sign.js"))
+        # BIP-340 test vector 1 (the C layer has all 15: crypto_secp256k1_test)
+        self.assertEqual(out["bip340_1"],
+                         "6896BD60EEAE296DB48A229FF71DFE071BDE413E6D43F917DC8DCF8C78DE3341"
+                         "8906D11AC976ABCCB20B091292BFF4EA897EFCB639EA871CFA95F6DE339E4B0A")
+        self.assertEqual(out["errors"], ["RangeError", "TypeError", "TypeError", "TypeError",
+                                         "RangeError", "TypeError"])
+        self.assertFalse(out["bad"])
+        for k in out["keys"]:
+            self.assertEqual([k["recovered"], k["deterministic"], k["verifies"], k["schnorr"],
+                              k["schnorrOther"]], [True, True, True, True, False])
+            self.assertLessEqual(int(k["sig"][64:], 16), SECP256K1_N // 2)  # low s
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(out, f)
+        try:
+            p = subprocess.run([NODE, os.path.join(HERE, "k1_node_check.js"), f.name],
+                               capture_output=True, text=True, timeout=120)
+        finally:
+            os.unlink(f.name)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout), [[True, True, True]] * len(out["keys"]))
 
     def test_globals_are_not_entry_points(self):
         for name in ("TextEncoder", "atob", "structuredClone", "DOMException", "CryptoKey"):

@@ -95,6 +95,7 @@ struct sr_js__run {
     JSValueRef web_internals;
     bool web_ran;
     bool subtle_ran;
+    bool k1_ran; /* crypto.secp256k1 was made */
 };
 
 /* A JSValueRef known to be an object as a JSObjectRef (the two types differ
@@ -274,5 +275,11 @@ sr_status sr_js__run_subtle(struct sr_js__run *run, JSValueRef *exc);
 /* Process-wide libcrypto set-up, before any sandbox: called by
  * sr_js_vm_new. */
 void sr_js__crypto_init(void);
+
+/* ---- js_secp256k1.c: crypto.secp256k1 ---- */
+
+/* A new crypto.secp256k1 object (getPublicKey, sign, verify, recover,
+ * schnorr.*). NULL with *exc when JSC threw. */
+JSObjectRef sr_js__secp256k1_object(JSContextRef ctx, JSValueRef *exc);
 
 #endif /* SR_JS_INT_H */

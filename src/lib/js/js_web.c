@@ -415,6 +415,8 @@ static const char *const web_globals[] = {"DOMException", "TextEncoder",     "Te
 static const char *const web_crypto_members[] = {"getRandomValues", "randomUUID"};
 static const char *const subtle_globals[] = {"CryptoKey", "SubtleCrypto"};
 static const char *const subtle_crypto_members[] = {"subtle"};
+/* crypto.secp256k1 is made in C (js_secp256k1.c), on first use too. */
+#define K1_MEMBER "secp256k1"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static sr_status
@@ -475,6 +477,8 @@ accessor_name(JSContextRef ctx, JSObjectRef fn, char *out, size_t cap)
     return n > 1;
 }
 
+static bool materialise_k1(struct sr_js__run *run, JSObjectRef *holder, JSValueRef *exc);
+
 /* Runs the prelude that defines 'name' (and those it builds on). The object
  * that holds 'name' afterwards is *holder. False with *exc on a throw, or
  * with nothing set when 'name' belongs to no prelude or its prelude ran
@@ -484,6 +488,8 @@ materialise(struct sr_js__run *run, const char *name, JSObjectRef *holder, JSVal
 {
     JSContextRef ctx = run->ctx;
     JSObjectRef global = JSContextGetGlobalObject(ctx);
+    if (strcmp(name, K1_MEMBER) == 0)
+        return materialise_k1(run, holder, exc);
     bool web_member = in_list(name, web_crypto_members, COUNT(web_crypto_members));
     bool subtle_member = in_list(name, subtle_crypto_members, COUNT(subtle_crypto_members));
     bool subtle = subtle_member || in_list(name, subtle_globals, COUNT(subtle_globals));
@@ -505,6 +511,28 @@ materialise(struct sr_js__run *run, const char *name, JSObjectRef *holder, JSVal
             return false;
         *holder = sr_js__obj(c);
     }
+    return true;
+}
+
+/* crypto.secp256k1 on first use: the accessor gives way to a data
+ * property (deleted first: setting would call the accessor's setter). */
+static bool
+materialise_k1(struct sr_js__run *run, JSObjectRef *holder, JSValueRef *exc)
+{
+    JSContextRef ctx = run->ctx;
+    JSValueRef c = sr_js__get(ctx, JSContextGetGlobalObject(ctx), "crypto", exc);
+    if (run->k1_ran || !c || !JSValueIsObject(ctx, c))
+        return false;
+    run->k1_ran = true;
+    JSObjectRef o = sr_js__secp256k1_object(ctx, exc);
+    JSStringRef key = JSStringCreateWithUTF8CString(K1_MEMBER);
+    if (o)
+        (void)JSObjectDeleteProperty(ctx, sr_js__obj(c), key, exc);
+    JSStringRelease(key);
+    if (!o || *exc ||
+        !sr_js__set(ctx, sr_js__obj(c), K1_MEMBER, o, kJSPropertyAttributeDontEnum, exc))
+        return false;
+    *holder = sr_js__obj(c);
     return true;
 }
 
@@ -578,5 +606,6 @@ sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err)
         ok = define_lazy(ctx, def, c, web_crypto_members[i], &exc);
     for (size_t i = 0; ok && i < COUNT(subtle_crypto_members); i++)
         ok = define_lazy(ctx, def, c, subtle_crypto_members[i], &exc);
+    ok = ok && define_lazy(ctx, def, c, K1_MEMBER, &exc);
     return ok ? SR_OK : sr_err_set(err, SR_EINTERNAL, "cannot define the web platform globals");
 }

@@ -85,7 +85,9 @@ struct sr_js_job {
     uint64_t memory_bytes;   /* RSS cap checked while the guest runs; 0 = none */
     int statm_fd;            /* open fd of /proc/self/statm (opened before seccomp), or -1 */
     sr_js_host_fn host_call; /* storage.*; NULL: every storage call throws */
-    void *host_ctx;          /* borrowed, given to host_call */
+    void *host_ctx;          /* borrowed, given to host_call and service_call */
+    /* The supervisor's other host calls (crypto.vrf): NULL, they throw */
+    sr_js_host_fn service_call;
 };
 
 struct sr_js_result {

@@ -282,4 +282,9 @@ void sr_js__crypto_init(void);
  * schnorr.*). NULL with *exc when JSC threw. */
 JSObjectRef sr_js__secp256k1_object(JSContextRef ctx, JSValueRef *exc);
 
+/* ---- js_vrf.c: crypto.vrf ---- */
+
+/* Installs crypto.vrf(seed) (a host call to the supervisor) on 'crypto'. */
+sr_status sr_js__install_vrf(JSContextRef ctx, JSObjectRef crypto, sr_err *err);
+
 #endif /* SR_JS_INT_H */

@@ -607,5 +607,7 @@ sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err)
     for (size_t i = 0; ok && i < COUNT(subtle_crypto_members); i++)
         ok = define_lazy(ctx, def, c, subtle_crypto_members[i], &exc);
     ok = ok && define_lazy(ctx, def, c, K1_MEMBER, &exc);
-    return ok ? SR_OK : sr_err_set(err, SR_EINTERNAL, "cannot define the web platform globals");
+    if (!ok)
+        return sr_err_set(err, SR_EINTERNAL, "cannot define the web platform globals");
+    return sr_js__install_vrf(ctx, c, err);
 }

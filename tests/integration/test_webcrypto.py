@@ -120,7 +120,7 @@ function main() {
         self.assertEqual(out["enc"], [0xc3, 0xa9])
         self.assertEqual(out["member"], ["undefined", True, False, True])
         self.assertEqual(out["subtle"], "object")
-        self.assertEqual(out["own"], ["randomBytes", "secp256k1", "sha256"])
+        self.assertEqual(out["own"], ["randomBytes", "secp256k1", "sha256", "vrf"])
 
     def test_subtle_where_node_departs_from_the_spec(self):
         out = self.run_script("""

@@ -82,7 +82,11 @@ sr_engine__slot_release(sr_engine *eng, const char *owner)
     if (u && u->running)
         u->running--;
     eng->running--;
-    pthread_cond_broadcast(&eng->cv);
+    /* One slot freed lets at most one queued job start; with nothing queued
+     * no worker has anything to do (waking them all on every job end cost
+     * 8 futex wake-ups and context switches per job). */
+    if (eng->nqueued)
+        pthread_cond_signal(&eng->work_cv);
     pthread_mutex_unlock(&eng->mu);
 }
 
@@ -208,7 +212,7 @@ queue_push(sr_engine *eng, struct queued_job *q)
     if (!u->active)
         active_append(eng, u);
     eng->nqueued++;
-    pthread_cond_broadcast(&eng->cv);
+    pthread_cond_signal(&eng->work_cv); /* one new job: one worker */
 }
 
 static void
@@ -451,7 +455,7 @@ worker_main(void *arg)
     while (!eng->stopping) {
         struct queued_job *q = queue_take(eng);
         if (!q) {
-            pthread_cond_wait(&eng->cv, &eng->mu);
+            pthread_cond_wait(&eng->work_cv, &eng->mu);
             continue;
         }
         pthread_mutex_unlock(&eng->mu);
@@ -486,7 +490,7 @@ purger_main(void *arg)
     next.tv_sec += PURGE_INTERVAL_S;
     pthread_mutex_lock(&eng->mu);
     while (!eng->stopping) {
-        /* cv is also broadcast on every job end: only the deadline purges. */
+        /* cv is signalled only to stop: the deadline purges. */
         if (pthread_cond_timedwait(&eng->cv, &eng->mu, &next) != ETIMEDOUT || eng->stopping)
             continue;
         pthread_mutex_unlock(&eng->mu);
@@ -800,6 +804,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         eng->cfg.result_ttl_ms = DEFAULT_TTL_MS;
     pthread_mutex_init(&eng->mu, NULL);
     pthread_cond_init(&eng->cv, NULL);
+    pthread_cond_init(&eng->work_cv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
@@ -816,6 +821,20 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
     if (rc != SR_OK) {
         sr_engine_free(eng);
         return sr_err_wrap(err, "starting the sandbox");
+    }
+    /* after the fork: the zygote never holds libcurl's state */
+    rc = sr_http_global_init(err);
+    if (rc == SR_OK)
+        rc = sr_http_policy_new(&cfg->http, &eng->http, err);
+    memset(&eng->cfg.http, 0, sizeof(eng->cfg.http)); /* borrowed pointers: not kept */
+    if (rc == SR_OK && cfg->http.nprivate) {
+        char line[256];
+        sr_http_policy_describe(eng->http, line, sizeof(line));
+        sr_log(SR_LOG_WARN, "http", "outbound HTTP: %s", line);
+    }
+    if (rc != SR_OK) {
+        sr_engine_free(eng);
+        return sr_err_wrap(err, "outbound HTTP policy");
     }
     *out = eng;
     return SR_OK;
@@ -884,6 +903,7 @@ sr_engine_free(sr_engine *eng)
     pthread_mutex_lock(&eng->mu);
     eng->stopping = true;
     pthread_cond_broadcast(&eng->cv);
+    pthread_cond_broadcast(&eng->work_cv);
     pthread_mutex_unlock(&eng->mu);
     for (unsigned i = 0; i < eng->nworkers; i++)
         pthread_join(eng->workers[i], NULL);
@@ -902,7 +922,9 @@ sr_engine_free(sr_engine *eng)
         free(u);
     }
     json_decref(eng->attestation);
+    sr_http_policy_free(eng->http);
     pthread_cond_destroy(&eng->cv);
+    pthread_cond_destroy(&eng->work_cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);
 }

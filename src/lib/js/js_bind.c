@@ -567,5 +567,6 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
     rc = sr_js__install_web(run, global, err);
     if (rc != SR_OK)
         return rc;
-    return sr_js__install_storage(run, global, err);
+    rc = sr_js__install_storage(run, global, err);
+    return rc == SR_OK ? sr_js__install_fetch(run, global, err) : rc;
 }

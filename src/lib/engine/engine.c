@@ -24,6 +24,7 @@
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_vrf.h"
 
 #define DEFAULT_TTL_MS (24ll * 3600 * 1000)
 #define DEFAULT_WORKERS 8
@@ -849,7 +850,16 @@ sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key, const sr_att
         sr_worker_key_public(key, eng->pk);
     memcpy(eng->measurement, measurement, SR_MEASUREMENT_LEN);
     json_decref(eng->attestation);
-    eng->attestation = json_incref(document);
+    eng->attestation = document ? json_deep_copy(document) : NULL;
+    if (eng->attestation && key) {
+        /* the key crypto.vrf proves with; every receipt that used it holds
+         * it too, under the worker key's signature */
+        uint8_t vrf_pk[SR_VRF_PUBLIC];
+        char hex[2 * SR_VRF_PUBLIC + 1];
+        sr_worker_key_vrf_public(key, vrf_pk);
+        sr_hex_encode(vrf_pk, sizeof(vrf_pk), hex);
+        json_object_set_new(eng->attestation, "vrf_public_key", json_string(hex));
+    }
 }
 
 const json_t *

@@ -90,6 +90,9 @@ struct job_outcome {
     char storage_version_before[24];
     char storage_version_after[24];
     json_t *http; /* owned: the receipt's list of HTTP exchanges, NULL when none */
+    /* the job's VRF calls for its receipt (owned array; NULL: none),
+     * at most SR_VRF_MAX_CALLS: {"seed","output","proof"} in hex */
+    json_t *vrf;
 };
 void sr_engine__outcome_init(struct job_outcome *o);
 void sr_engine__outcome_fini(struct job_outcome *o);

@@ -691,7 +691,10 @@
   const ABORTED = Symbol("aborted");
   const TIMEOUT = Symbol("timeout");
 
+  // a DOMException (web.js) as the DOM Standard says; an Error named so if
+  // a script replaced the global
   function domError(name, message) {
+    if (typeof G.DOMException === "function") return new G.DOMException(message, name);
     const e = new Error(message);
     e.name = name;
     return e;

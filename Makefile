@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # sealrun: the front door. `make serve` runs the service, `make check` runs
 # every test (ASan+UBSan build). Both install what is missing first.
 
@@ -12,7 +13,7 @@ PKGS := build-essential pkgconf cmake ninja-build python3 clang-format git \
 	libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 	libjavascriptcoregtk-4.1-dev libseccomp-dev libcurl4-openssl-dev libzstd-dev \
 	libcmocka-dev wabt clang lld wasi-libc libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
-	rustc libstd-rust-dev-wasm32 sqlite3 nodejs chromium python3-nacl
+	rustc libstd-rust-dev-wasm32 sqlite3 postgresql nodejs chromium python3-nacl
 # Only for the benchmarks (make bench).
 BENCH_PKGS := wrk binaryen hyperfine valgrind
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh - every benchmark, against the release build (make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # embed_assets.cmake - turns the built dashboard (DIST_DIR: index.html,
 # app.js, ...) into a C file with the table route_ui.c serves: one entry
 # per file, sorted by path, {path, bytes, len, etag} where the entity tag is

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // verify-receipt.mjs - checks a sealrun job's signed receipt with nothing but
 // the worker's public key and node's standard library (docs/receipts.md).
 //

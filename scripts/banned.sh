@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/banned.sh - style.md 2.6: functions banned in sealrun's C code.
 # Prints each use and exits 1 if there is any. Also refused:
 #  - jansson's own readers and writers (json_load*, json_dump*) in src/

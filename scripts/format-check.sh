@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # scripts/format-check.sh - every C file is formatted by .clang-format
 # (clang-format 14, style.md 2.9). Prints the files that are not.
 set -euo pipefail

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * bench_js.c - the JavaScript engine benchmark: fib(27), a numeric loop,
  * string building and a JSON round trip, each run once through sr_js_run()
  * with the JIT on and with the JIT off, and through node, printed with the

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- wrk script: POST /execute with a trivial synchronous job.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- wrk script: POST /execute with a trivial WASM job (module uploaded first).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -1,3 +1,4 @@
+;; SPDX-License-Identifier: MIT
 ;; bench/service/trivial.wat - the smallest useful WASI job: writes {"ok":1}
 ;; to stdout and returns. Used for the /execute throughput of WASM jobs.
 (module

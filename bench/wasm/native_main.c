@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * native_main.c - times a benchmark guest compiled natively (gcc -O2).
  *
  * usage: native_<guest> [REPS]     prints result=<u64> best_ms=<t>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/wasm/run.sh - runs every bench/wasm guest natively and in each Wasm
 # runtime, in one go, and prints a markdown table of times and ratios.
 #

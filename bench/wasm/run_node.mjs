@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // run_node.mjs - times a benchmark guest's run() in node (V8).
 // usage: node bench/wasm/run_node.mjs FILE.wasm [REPS]
 // The guests import nothing, so no WASI shim is needed. Compilation (V8's

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * w2c_main.c - times a benchmark guest translated by wabt's wasm2c and
  * compiled with gcc -O2 (the near-native ceiling for a Wasm engine).
  *

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_bench.c - times one call of a benchmark guest's export "run" in sr_wasm.
  *
  * usage: wasm_bench [--fuel N] [--reps R] FILE.wasm

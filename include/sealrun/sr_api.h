@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_api.h - the HTTP API of sealrund (docs/http-api.md): a router that
  * turns a request into a status and a JSON body, and the libmicrohttpd
  * server around it.

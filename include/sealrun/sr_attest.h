@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_attest.h - attestation quotes that bind the worker's public key and
  * measurement to the machine (docs/receipts.md, "Quote providers").
  *

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_buf.h - a growable byte buffer with a hard maximum (curl's dynbuf).
  *
  * Every buffer that holds guest- or client-controlled bytes has a named cap

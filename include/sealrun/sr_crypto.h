@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_crypto.h - typed wrappers over libsodium: master keys and purpose
  * subkeys, hashes, the output MAC, sealed boxes, API tokens and ids.
  *

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_err.h - the one status enum of libsealrun and the error object that
  * carries a human message up the layers.
  *

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_js.h - the JavaScript runtime (JavaScriptCore) that runs one job's
  * script inside a job process.
  *
@@ -12,7 +13,9 @@
  *   main(input, secrets) (or job->entry_point), globals 'input' and
  *   'secrets' (frozen), console.log/info/warn/error, crypto.sha256(x),
  *   crypto.randomBytes(n), getSecret(name), storage.get/getBytes/set/delete/
- *   has/list (host calls through job->host_call, docs/storage.md); a
+ *   has/list (host calls through job->host_call, docs/storage.md); fetch,
+ *   URL, URLSearchParams, Headers, Request, Response, AbortSignal and
+ *   AbortController (requests through job->http_call, docs/http.md); a
  *   returned Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
  *   ShadowRealm or timers (docs/js.md).
  *
@@ -81,7 +84,10 @@ struct sr_js_job {
     uint64_t memory_bytes;   /* RSS cap checked while the guest runs; 0 = none */
     int statm_fd;            /* open fd of /proc/self/statm (opened before seccomp), or -1 */
     sr_js_host_fn host_call; /* storage.*; NULL: every storage call throws */
-    void *host_ctx;          /* borrowed, given to host_call */
+    void *host_ctx;          /* borrowed, given to host_call and http_call */
+    /* fetch: sends a request in the format of sr_http.h to the supervisor;
+     * NULL: every fetch is refused (HTTP_DENIED) */
+    sr_js_host_fn http_call;
 };
 
 struct sr_js_result {

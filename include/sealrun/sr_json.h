@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_json.h - the one JSON edge of sealrun, over jansson: strict, bounded
  * parsing; RFC 8785 (JCS) canonical serialisation, which is what
  * output_hash and receipts hash; and the writer for every other JSON text

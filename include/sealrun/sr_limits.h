@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_limits.h - every named cap in one place, with the reason for its value.
  * Defaults and hard caps follow design.md section 7; docs/limits.md is the
  * copy for readers (keep in sync).

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_log.h - the process log: one line per event on stderr,
  * "2026-11-21T10:00:00.123Z level component: message".
  *

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_opts.h - command-line options from one table: parsing (the same syntax
  * in every program and command: "--name VALUE" and "--name=VALUE"; flags
  * take no value) and the option lines of --help, generated from the same

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_receipt.h - signed job receipts: the worker's Ed25519 identity, the
  * measurement of the running sealrund, the canonical receipt (RFC 8785) of
  * a finished job, its signature, and verification of receipts and of whole

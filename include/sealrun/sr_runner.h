@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_runner.h - the job process's side of a job: the typed messages that
  * cross the process boundary (a job spec or a module check out, an answer
  * back), their binary codec, and the sandbox callbacks that serve them

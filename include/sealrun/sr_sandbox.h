@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_sandbox.h - the process model of design.md section 2: a zygote that
  * forks job processes, each under rlimits, no_new_privs and a seccomp
  * allowlist; the supervisor side that sends a job, enforces the wall clock

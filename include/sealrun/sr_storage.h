@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_storage.h - persistent key-value storage for jobs (docs/storage.md):
  * names and limits, the at-rest codec (values, keys and namespace names),
  * the host-call wire format between a job process and its supervisor, the

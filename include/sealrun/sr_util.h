@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_util.h - small helpers shared by every module: checked arithmetic,
  * number and duration parsing, hex, base64, clocks and RFC 3339 time.
  * All functions are thread-safe and allocate nothing unless they say so.

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_wasm.h - load and run WebAssembly modules under limits.
  *
  * The engine implements the Wasm 2.0 core (the 1.0 base, sign-extension, non-trapping

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * api_int.h - private pieces shared by the API's files: the api object,
  * replies, and the routes kept in their own files.
  */

@@ -39,6 +39,7 @@ static const char usage[] =
     "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks\n"
     "                            a free port, printed as 'listening on http://HOST:PORT')\n"
     "  --data-dir DIR            keys, database (default ./var)\n"
+    "  --store URL               postgres://... (cluster mode) or sqlite:PATH\n"
     "  --dev                     create missing keys under DIR/keys (development only)\n"
     "  --isolation=tenant|job    warm processes per owner (default) or one per job\n"
     "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
@@ -83,15 +84,31 @@ static const char usage[] =
     "                            its receipt (or output) altered after signing\n"
 #endif
     "  --log-level LEVEL         debug, info, warn, error (default info)\n"
-    "  --help                    this text\n"
+    "  --help                    this text\n";
+
+/* Outbound HTTP for jobs (docs/http.md); a second literal: C17 compilers need only take
+ * strings of 4095 bytes. */
+static const char usage_http[] =
+    "\n"
+    "Outbound HTTP for jobs (docs/http.md):\n"
+    "  --http-allow PATTERN      hosts jobs may reach (host[:port] or *.domain[:port]; may be\n"
+    "                            repeated; default: every public host a job's http.allow names)\n"
+    "  --http-deny PATTERN       hosts jobs may never reach, whatever allows them (repeated)\n"
+    "  --http-allow-http         let jobs use plain http:// as well as https://\n"
+    "  --http-ca-file FILE       PEM certificates jobs' https requests trust instead of the\n"
+    "                            system's CAs\n"
+    "  --http-allow-private ADDR[/BITS]\n"
+    "                            TESTS AND DEVELOPMENT ONLY: let jobs reach this loopback or\n"
+    "                            private address (repeated), which the address guard refuses\n"
     "\n"
     "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
-    "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h).\n";
+    "SEALRUN_RESULT_TTL (finished jobs kept: default 24h), SEALRUN_STORE (as --store).\n";
 
 struct opts {
     char host[64];
     uint16_t port;
     const char *data_dir;
+    const char *store; /* NULL: SEALRUN_STORE, else sqlite:DATA_DIR/sealrun.db */
     bool dev;
     struct sr_engine_config eng;
     enum sr_attest_provider attestation;
@@ -99,7 +116,22 @@ struct opts {
     struct sr_server_config http;
     const char *dashboard_dir; /* NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only */
+    const char *http_allow[SR_FETCH_MAX_ALLOW];
+    const char *http_deny[SR_FETCH_MAX_ALLOW];
+    const char *http_private[SR_FETCH_MAX_PRIVATE];
 };
+
+/* --http-allow, --http-deny, --http-allow-private: one more entry of a list. */
+static int
+add_http(const char **list, size_t *n, size_t max, const char *name, const char *v)
+{
+    if (*n == max) {
+        fprintf(stderr, "sealrund: error: %s may be given at most %zu times\n", name, max);
+        return 2;
+    }
+    list[(*n)++] = v;
+    return 0;
+}
 
 /* What receipts are signed with; freed after the engine. */
 struct identity {
@@ -110,7 +142,7 @@ struct identity {
 static int
 die_usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "sealrund: error: %s '%s'\n%s", msg, arg, usage);
+    fprintf(stderr, "sealrund: error: %s '%s'\n%s%s", msg, arg, usage, usage_http);
     return 2;
 }
 
@@ -220,6 +252,7 @@ parse_args(int argc, char **argv, struct opts *o)
         int64_t n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
+            fputs(usage_http, stdout);
             exit(0);
         } else if (strcmp(a, "--dev") == 0) {
             o->dev = true;
@@ -228,6 +261,8 @@ parse_args(int argc, char **argv, struct opts *o)
                 return die_usage(e.msg, v);
         } else if ((v = sr_opt_value(a, "--data-dir", &i, argc, argv))) {
             o->data_dir = v;
+        } else if ((v = sr_opt_value(a, "--store", &i, argc, argv))) {
+            o->store = v;
         } else if ((v = sr_opt_value(a, "--isolation", &i, argc, argv))) {
             if (strcmp(v, "tenant") && strcmp(v, "job"))
                 return die_usage("--isolation must be 'tenant' or 'job', got", v);
@@ -306,6 +341,24 @@ parse_args(int argc, char **argv, struct opts *o)
                 return die_usage("--test-tamper must be 'receipt' or 'output', got", v);
             o->tamper = strcmp(v, "receipt") == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
 #endif
+        } else if ((v = sr_opt_value(a, "--http-allow", &i, argc, argv))) {
+            if ((rc = add_http(o->http_allow, &o->eng.http.nallow, SR_FETCH_MAX_ALLOW,
+                               "--http-allow", v)))
+                return rc;
+        } else if ((v = sr_opt_value(a, "--http-deny", &i, argc, argv))) {
+            if ((rc = add_http(o->http_deny, &o->eng.http.ndeny, SR_FETCH_MAX_ALLOW, "--http-deny",
+                               v)))
+                return rc;
+        } else if ((v = sr_opt_value(a, "--http-allow-private", &i, argc, argv))) {
+            if ((rc = add_http(o->http_private, &o->eng.http.nprivate, SR_FETCH_MAX_PRIVATE,
+                               "--http-allow-private", v)))
+                return rc;
+        } else if (strcmp(a, "--http-allow-http") == 0) {
+            o->eng.http.allow_http = true;
+        } else if ((v = sr_opt_value(a, "--http-ca-file", &i, argc, argv))) {
+            if (!*v)
+                return die_usage("--http-ca-file needs a file, got", v);
+            o->eng.http.ca_file = v;
         } else if ((v = sr_opt_value(a, "--log-level", &i, argc, argv))) {
             static const char *const lv[] = {"debug", "info", "warn", "error"};
             bool ok = false;
@@ -523,6 +576,9 @@ main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    o.eng.http.allow = o.http_allow;
+    o.eng.http.deny = o.http_deny;
+    o.eng.http.private_nets = o.http_private;
     sr_err e = {0};
     if (load_ttl(&o, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
@@ -559,15 +615,23 @@ main(int argc, char **argv)
            sr_sandbox_protections_describe(&prot, line, sizeof(line)));
     bool created = false;
     char db[4096];
-    (void)snprintf(db, sizeof(db), "%s/sealrun.db", o.data_dir);
+    const char *env_store = getenv("SEALRUN_STORE");
+    if (o.store)
+        (void)snprintf(db, sizeof(db), "%s", o.store);
+    else if (env_store && *env_store)
+        (void)snprintf(db, sizeof(db), "%s", env_store);
+    else
+        (void)snprintf(db, sizeof(db), "sqlite:%s/sealrun.db", o.data_dir);
     if (sr_crypto_init(&e) != SR_OK ||
         sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
-        sr_store_open_sqlite_keyed(db, keys, &store, &e) != SR_OK) {
+        sr_store_open(db, keys, &store, &e) != SR_OK) {
         wipe_key_env();
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
     wipe_key_env();
+    sr_log(SR_LOG_INFO, "sealrund", "store: %s, schema version %d", sr_store_backend(store),
+           sr_store_schema_version(store));
     if (created)
         sr_log(SR_LOG_WARN, "sealrund",
                "DEV MODE: created new master keys under '%s/keys'; never use these in production",

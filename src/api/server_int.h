@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * server_int.h - private pieces of the HTTP server (server.c) shared with
  * its parts: the request checks (edge.c), the thread lanes (server_lane.c)
  * and the connection table with its deadlines (server_conn.c).

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * cli.h - shared pieces of the sealrun command-line tool: option parsing,
  * error printing (style.md 2.5: "sealrun: error: ..." on stderr, exit 1 for
  * a failed operation, 2 for bad usage), and file reading.

@@ -18,15 +18,18 @@
 #include "sealrun/sr_util.h"
 
 static const char usage[] =
-    "usage: sealrun token create --data-dir DIR --user NAME [--label TEXT] [--create]\n"
-    "       sealrun token list   --data-dir DIR [--user NAME]\n"
-    "       sealrun token revoke --data-dir DIR ID\n"
+    "usage: sealrun token create (--data-dir DIR | --store URL) --user NAME [--label TEXT]\n"
+    "                            [--create]\n"
+    "       sealrun token list   (--data-dir DIR | --store URL) [--user NAME]\n"
+    "       sealrun token revoke (--data-dir DIR | --store URL) ID\n"
     "\n"
     "create prints the new token alone on its last line; it is shown only once\n"
     "(the store keeps its SHA-256). list shows ids (a prefix of the hash), users\n"
     "and dates. revoke takes an id (8 or more characters of it).\n"
     "DIR must be the daemon's --data-dir holding its database; --create makes the\n"
-    "directory and an empty database when they do not exist yet.\n";
+    "directory and an empty database when they do not exist yet. With a cluster on\n"
+    "PostgreSQL, --store URL (or SEALRUN_STORE) names the daemons' store instead;\n"
+    "a revocation is seen by every daemon at its next request.\n";
 
 static bool
 valid_user(const char *u)
@@ -45,11 +48,23 @@ valid_user(const char *u)
  * is an error: a typo in --data-dir must not make a new, empty store whose
  * tokens the daemon would never see. */
 static int
-open_store(const char *dir, bool create, sr_store **st)
+open_store(const char *dir, const char *url, bool create, sr_store **st)
 {
     sr_err e = {0};
+    if (!dir && !url) {
+        const char *env = getenv("SEALRUN_STORE");
+        url = env && *env ? env : NULL;
+    }
+    if (url && !dir) {
+        if (sr_store_open(url, NULL, st, &e) != SR_OK)
+            return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+        return CLI_OK;
+    }
+    if (url)
+        return cli_fail(CLI_USAGE, NULL, "give --data-dir or --store, not both");
     if (!dir)
-        return cli_fail(CLI_USAGE, "pass the daemon's --data-dir", "--data-dir is required");
+        return cli_fail(CLI_USAGE, "pass the daemon's --data-dir (or its --store URL)",
+                        "--data-dir is required");
     char path[4096];
     (void)snprintf(path, sizeof(path), "%s/sealrun.db", dir);
     struct stat sb;
@@ -125,7 +140,7 @@ cmd_token(int argc, char **argv)
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     const char *sub = argv[1];
-    const char *dir = NULL, *user = NULL, *label = NULL, *id = NULL;
+    const char *dir = NULL, *url = NULL, *user = NULL, *label = NULL, *id = NULL;
     bool create = false;
     for (int i = 2; i < argc; i++) {
         const char *v;
@@ -133,6 +148,8 @@ cmd_token(int argc, char **argv)
             create = true;
         else if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
             dir = v;
+        else if ((v = sr_opt_value(argv[i], "--store", &i, argc, argv)))
+            url = v;
         else if ((v = sr_opt_value(argv[i], "--user", &i, argc, argv)))
             user = v;
         else if ((v = sr_opt_value(argv[i], "--label", &i, argc, argv)))
@@ -155,7 +172,7 @@ cmd_token(int argc, char **argv)
         return cli_fail(CLI_USAGE, NULL, "--create only goes with 'token create'");
     if (strcmp(sub, "create") == 0 && check_user(user) != CLI_OK)
         return CLI_USAGE;
-    int rc = open_store(dir, create, &st);
+    int rc = open_store(dir, url, create, &st);
     if (rc != CLI_OK)
         return rc;
     if (strcmp(sub, "create") == 0)

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * fuzz_wasm_parse.c - libFuzzer target: arbitrary bytes -> sr_wasm_module.
  *
  * Decoding, module validation and the per-function validate+translate pass

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * fuzz_wasm_run.c - libFuzzer target: parse, validate, instantiate and run
  * arbitrary modules under tight limits.
  *

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * replay_main.c - a main() for libFuzzer targets built without libFuzzer.
  *
  * usage: fuzz_<target>_replay PATH...

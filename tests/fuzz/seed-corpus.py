@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """seed-corpus.py - seed corpus/<target>/ from the spec suite's .wasm files.
 
 usage: tests/fuzz/seed-corpus.py BUILD_DIR   (e.g. build/asan, after a build)

@@ -1,4 +1,6 @@
-/* seal_tool.c - test helper: seals stdin to the base64 X25519 key in argv[1]
+/* SPDX-License-Identifier: MIT
+ *
+ * seal_tool.c - test helper: seals stdin to the base64 X25519 key in argv[1]
  * with sr_secret_seal (what `sealrun secret set` does) and prints the box,
  * so tests can make boxes for any owner's key. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_atrest.py - what sealrund keeps for users is sealed at rest: a canary
 sent through every path a user's data takes into the store (a script, an
 input, WASM env and args, an output, logs, an error message, a module's bytes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_audit.py - a secret's audit under attack, through the real daemon:
 2,000 denied attempts by another user on alice's secret leave a handful of
 summary rows (with their count, first and last time) and alice's own

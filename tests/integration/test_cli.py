@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_cli.py - the sealrun command-line tool: --help everywhere, tokens,
 exec against a real daemon, run locally with the same output and errors,
 keygen/decrypt, and usage errors (exit 2)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_daemon.py - sealrund's command line and start-up: refusing to start
 without keys (naming what is missing), keys from the environment, bad
 options, port 0, the result TTL and the purge of expired jobs."""

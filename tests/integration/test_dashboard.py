@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_dashboard.py - what sealrund serves for the dashboard and the two
 endpoints the dashboard added, through the real daemon on 127.0.0.1:
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_docs.py - the worked example of docs/output-protection.md, run with
 the real CLI and checked independently with Python's hashlib/hmac."""
 import hashlib

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_durability.py - acknowledged jobs survive kill -9 of sealrund; jobs
 that were running come back failed with INTERRUPTED (never rerun); queued
 jobs run after the restart; a killed job process is a failed job."""

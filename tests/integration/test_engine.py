@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_engine.py - the job path end to end: untrusted modules are decoded in
 a job process and never in sealrund (its memory stays flat under hostile
 uploads), uploads count against the per-user running cap, the async queue
@@ -228,6 +229,14 @@ class EngineTest(unittest.TestCase):
             reasons = [a["reason"] for a in audit["audit"] if a["outcome"] == "denied"]
             self.assertTrue(any("entry point 'helper' is not allowed" in r for r in reasons),
                             audit)
+            # every row names the code identity that asked: code hash and entry point
+            rows = audit["audit"]
+            denied = [a for a in rows if a["outcome"] == "denied"]
+            allowed = [a for a in rows if a["outcome"] == "allowed"]
+            self.assertEqual(denied[0]["code_hash"], code_hash, denied)
+            self.assertEqual(denied[0]["entry_point"], "helper", denied)
+            self.assertEqual(allowed[0]["code_hash"], code_hash, allowed)
+            self.assertIn(allowed[0]["entry_point"], (None, "main"), allowed)
             # the owner may pin other entry points explicitly
             self.share(d, alice, "KEY", "k-e-y-value",
                        {"condition": {"Users": ["bob"]}, "code_hashes": [code_hash],

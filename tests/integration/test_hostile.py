@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_hostile.py - hostile scripts, each answered with the right error
 within its limit plus a margin, and the daemon healthy afterwards."""
 import os

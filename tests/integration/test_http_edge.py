@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_http_edge.py - the HTTP edge under attack and at its strictest, with
 raw sockets against the real sealrund on 127.0.0.0/8 (issue 9, items 5 and
 15; docs/security-model.md, "The HTTP edge").

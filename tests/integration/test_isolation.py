@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_isolation.py - two owners' jobs interleaved: no job sees anything of
 another job (fresh context), no process serves two owners, and the per-user
 running cap and async queue cap answer 429 with Retry-After."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_modules.py - WebAssembly modules kept for users, through the real
 daemon: the per-owner quotas of bytes and of modules (413 naming the quota,
 the usage and the limit, also for an async job's inline module), checked in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_receipts.py - signed receipts end to end against the real daemon
 (docs/receipts.md): GET /attestation (key, measurement recomputed here from
 its exe_sha256 and config, quote type none), a receipt on every job response

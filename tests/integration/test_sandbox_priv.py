@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_sandbox_priv.py - issue 9 item 13 end to end, on a real sealrund: what
 the zygote and running job processes hold, read from /proc as an operator
 would (status: Uid, Gid, Groups, CapEff, CapPrm, CapBnd, NoNewPrivs, Seccomp,

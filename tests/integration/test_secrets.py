@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_secrets.py - secrets end to end against the real daemon: sealing on
 the client (CLI), injection into JS and WASM, policies (every condition,
 nesting, expiry, runtimes, code hashes, cross-owner), rotation, concurrent

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_storage.py - persistent storage end to end against the real daemon
 (docs/storage.md): JS and WASM jobs reading and writing, read-your-writes,
 atomicity (a job that throws, times out, runs out of memory or whose process

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """test_wasm.py - WebAssembly jobs through the real daemon: module upload
 and metadata, execution by hash and inline, WASI args/env/stdin/stdout/stderr,
 output formats, every failure code, fuel determinism, async, and the CLI

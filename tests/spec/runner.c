@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * runner.c - runs the official WebAssembly core test suite, as converted by
  * wabt's wast2json, against sr_wasm.
  *

@@ -1,3 +1,4 @@
+;; SPDX-License-Identifier: MIT
 ;; The "spectest" host module the official test suite imports, written in
 ;; Wasm itself (the print functions do nothing). Built with wat2wasm.
 (module

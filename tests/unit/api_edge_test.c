@@ -1,4 +1,6 @@
-/* api_edge_test.c - the request checks of the HTTP edge (src/api/edge.c):
+/* SPDX-License-Identifier: MIT
+ *
+ * api_edge_test.c - the request checks of the HTTP edge (src/api/edge.c):
  * targets, the request line, header fields and framing, and the header
  * block as libmicrohttpd 0.9.75 leaves it. */
 #include <stdarg.h>

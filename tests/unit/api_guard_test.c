@@ -1,4 +1,6 @@
-/* api_guard_test.c - the HTTP edge's memory of clients (src/api/guard.c):
+/* SPDX-License-Identifier: MIT
+ *
+ * api_guard_test.c - the HTTP edge's memory of clients (src/api/guard.c):
  * the failed-authentication bucket per address, its bounded table, and the
  * tokens seen valid lately. Times are passed in, so nothing sleeps. */
 #include <stdarg.h>

@@ -1,4 +1,6 @@
-/* core_err_test.c - sr_err: setting (also with the error's own message as
+/* SPDX-License-Identifier: MIT
+ *
+ * core_err_test.c - sr_err: setting (also with the error's own message as
  * an argument), wrapping, truncation and status names. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,6 @@
-/* core_json_test.c - RFC 8785 canonical JSON: numbers (against V8's
+/* SPDX-License-Identifier: MIT
+ *
+ * core_json_test.c - RFC 8785 canonical JSON: numbers (against V8's
  * Number::toString, tests/data/json/es-numbers.txt), member order by UTF-16
  * code units, string escapes; strict parsing: every number must be one
  * RFC 8785 can hash exactly, no key twice in an object, bounded depth, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* core_util_test.c - errors, capped buffers, parsing, hex, base64, time. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,6 @@
-/* crypto_hash_test.c - SHA-256, subkey derivation and the output MAC against
+/* SPDX-License-Identifier: MIT
+ *
+ * crypto_hash_test.c - SHA-256, subkey derivation and the output MAC against
  * known answers computed independently with Python's hashlib/hmac:
  *
  *   master = bytes(range(32)); label = b"sealrun/output-mac/v1"

@@ -1,4 +1,6 @@
-/* crypto_keys_test.c - loading master keys from the environment and key
+/* SPDX-License-Identifier: MIT
+ *
+ * crypto_keys_test.c - loading master keys from the environment and key
  * files, dev creation, permissions, and the messages of every refusal. */
 #include <stdarg.h>
 #include <stddef.h>

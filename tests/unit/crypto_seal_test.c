@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crypto_seal_test.c - sealed boxes: round trip, tampering, key parsing. */
 #include <stdarg.h>
 #include <stddef.h>

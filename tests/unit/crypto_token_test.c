@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* crypto_token_test.c - token format, token hash, random ids. */
 #include <stdarg.h>
 #include <stddef.h>

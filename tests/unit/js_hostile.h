@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js_hostile.h - the hostile-script cases shared by js_limits_test.c (JIT on)
  * and js_nojit_test.c (JIT off): the JIT option is process-wide, so each mode
  * is its own binary running this one list. The including file defines

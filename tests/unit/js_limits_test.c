@@ -1,4 +1,6 @@
-/* tests/unit/js_limits_test.c - hostile scripts with the JIT on: each is
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/js_limits_test.c - hostile scripts with the JIT on: each is
  * answered with the right error code within its limit plus a margin, and the
  * VM is marked for discarding. (js_nojit_test.c runs the same list with the
  * JIT off: the JIT option is process-wide.) */

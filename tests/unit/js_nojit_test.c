@@ -1,4 +1,6 @@
-/* tests/unit/js_nojit_test.c - the runtime with the JIT off (--js-jit=off,
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/js_nojit_test.c - the runtime with the JIT off (--js-jit=off,
  * JSC's interpreter only). The JIT option is process-wide and fixed by the
  * first VM, so this is its own binary: it runs the hostile list of
  * js_hostile.h (shared with js_limits_test.c) and a few jobs whose results

@@ -1,4 +1,6 @@
-/* tests/unit/js_run_test.c - the JavaScript runtime with the JIT on: what a
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/js_run_test.c - the JavaScript runtime with the JIT on: what a
  * job sees (main, input, secrets, console, crypto, getSecret), results,
  * error codes and messages, and the cost of a trivial job in a warm VM. */
 #include <stdarg.h>

@@ -1,4 +1,6 @@
-/* receipt_attest_test.c - quote providers. The tdx provider runs against a
+/* SPDX-License-Identifier: MIT
+ *
+ * receipt_attest_test.c - quote providers. The tdx provider runs against a
  * fake configfs-tsm tree in a temporary directory; the test plays the
  * kernel's part through the provider's hooks: attributes appear on mkdir,
  * writing inblob bumps 'generation' and produces an 'outblob' (a quote laid

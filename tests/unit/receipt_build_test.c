@@ -1,4 +1,6 @@
-/* receipt_build_test.c - sr_receipt_build (fields, hashes, refusals),
+/* SPDX-License-Identifier: MIT
+ *
+ * receipt_build_test.c - sr_receipt_build (fields, hashes, refusals),
  * sr_receipt_sign/verify (exact signed bytes, error paths) and the per-check
  * lines of sr_receipt_check_job. */
 #include <stdarg.h>

@@ -1,4 +1,6 @@
-/* receipt_data_test.c - the example receipts in tests/data/receipts/ (also
+/* SPDX-License-Identifier: MIT
+ *
+ * receipt_data_test.c - the example receipts in tests/data/receipts/ (also
  * the worked example of docs/receipts.md and the input of the node
  * verifier's tests).
  *

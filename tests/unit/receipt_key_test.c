@@ -1,4 +1,6 @@
-/* receipt_key_test.c - the worker's Ed25519 identity: made once under
+/* SPDX-License-Identifier: MIT
+ *
+ * receipt_key_test.c - the worker's Ed25519 identity: made once under
  * DATA_DIR/keys/worker.key (0600), the same after a restart, refused when
  * the file is unsafe or damaged, and signing per RFC 8032. */
 #include <stdarg.h>

@@ -1,4 +1,6 @@
-/* receipt_measure_test.c - the measurement against known answers computed
+/* SPDX-License-Identifier: MIT
+ *
+ * receipt_measure_test.c - the measurement against known answers computed
  * independently with Python's hashlib:
  *
  *   e = sha256(b"sealrun example executable\n").digest()

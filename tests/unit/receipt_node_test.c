@@ -1,4 +1,6 @@
-/* receipt_node_test.c - the JavaScript verifier (examples/verify-receipt.mjs)
+/* SPDX-License-Identifier: MIT
+ *
+ * receipt_node_test.c - the JavaScript verifier (examples/verify-receipt.mjs)
  * agrees with the C library: it accepts the example jobs, rejects tampered
  * ones (tests/data/receipts/tamper.mjs flips every bit as
  * receipt_data_test.c does), and accepts a receipt the C code signs over

@@ -1,4 +1,6 @@
-/* tests/unit/sandbox_bench_test.c - measures the sandbox's own overhead with
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/sandbox_bench_test.c - measures the sandbox's own overhead with
  * a trivial job: a warm tenant process (two small frames per job) and job
  * mode (fork + limits + seccomp + job + kill per job), sequential and with
  * two callers. Prints the numbers; asserts only that every job succeeded

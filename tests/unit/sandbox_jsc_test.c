@@ -1,4 +1,6 @@
-/* tests/unit/sandbox_jsc_test.c - a real JavaScriptCore VM inside a job
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/sandbox_jsc_test.c - a real JavaScriptCore VM inside a job
  * process, so the seccomp allowlist is proven against what JSC actually
  * calls: JIT on and off, GC under pressure, big allocations, the CPU-time
  * watchdog, dates and regexes.

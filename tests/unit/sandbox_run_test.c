@@ -1,4 +1,6 @@
-/* tests/unit/sandbox_run_test.c - the sandbox process model end to end:
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/sandbox_run_test.c - the sandbox process model end to end:
  * real zygote, real job processes under seccomp, driven through
  * sr_sandbox_run(). The job function understands small text commands
  * ("echo:x", "segv", "spin", ...) so each test states what the guest does.

@@ -1,4 +1,6 @@
-/* tests/unit/sandbox_zygote_test.c - the zygote's life: what it holds, that
+/* SPDX-License-Identifier: MIT
+ *
+ * tests/unit/sandbox_zygote_test.c - the zygote's life: what it holds, that
  * it and its job processes die with the daemon, and what the supervisor
  * says when it is gone. Each test creates and frees its own sandbox, so no
  * sandbox thread is alive when the next one forks. */

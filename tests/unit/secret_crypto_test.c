@@ -1,4 +1,6 @@
-/* secret_crypto_test.c - per-owner sealing keys, client-side sealing, and
+/* SPDX-License-Identifier: MIT
+ *
+ * secret_crypto_test.c - per-owner sealing keys, client-side sealing, and
  * encryption at rest, checked against the formats in docs/secrets.md by
  * recomputing them with libsodium directly. */
 #include <stdarg.h>

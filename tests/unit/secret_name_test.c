@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* secret_name_test.c - secret names, owner names, values and references. */
 #include <stdarg.h>
 #include <stddef.h>

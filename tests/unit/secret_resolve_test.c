@@ -1,4 +1,6 @@
-/* secret_resolve_test.c - resolving a job's references against a fake
+/* SPDX-License-Identifier: MIT
+ *
+ * secret_resolve_test.c - resolving a job's references against a fake
  * store: the allow/deny matrix (own and cross-owner, missing, expired,
  * runtime, code hash), rotation, tampered rows, callback failures, audit
  * records, the canary rule (a value never appears in a message or an

@@ -1,4 +1,6 @@
-/* storage_session_test.c - the storage module: at-rest codec (round trip,
+/* SPDX-License-Identifier: MIT
+ *
+ * storage_session_test.c - the storage module: at-rest codec (round trip,
  * compression on and off, AAD binding), names and keys, the host-call wire
  * format, read-your-writes, listing, optimistic commit (conflict, version
  * moved), quotas and owner isolation. */
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 #include "sealrun/sr_storage.h"
+#include "store_keys.h"
 
 struct fix {
     char dir[64];
@@ -32,7 +35,7 @@ setup(void **state)
     if (sodium_init() < 0 || !mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-    if (sr_store_open_sqlite(f->path, &f->st, NULL) != SR_OK ||
+    if (test_store_open_keyless(f->path, &f->st, NULL) != SR_OK ||
         sr_keys_new(k1, 32, k2, 32, &f->keys, NULL) != SR_OK)
         return -1;
     *state = f;

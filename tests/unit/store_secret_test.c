@@ -1,4 +1,6 @@
-/* store_secret_test.c - secrets in the store: compare-and-set versions,
+/* SPDX-License-Identifier: MIT
+ *
+ * store_secret_test.c - secrets in the store: compare-and-set versions,
  * policies, listing without values, deletion, owner scoping, and the audit:
  * individual rows, summaries of others' denials with their caps, paging by
  * cursor, retention. */
@@ -108,15 +110,13 @@ test_secrets_per_owner_are_capped(void **state)
 {
     struct fix *f = *state;
     sr_err e = {0};
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    char sql[200];
+    char sql[240];
     (void)snprintf(sql, sizeof(sql),
                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
-                   "INSERT INTO secrets SELECT 'alice', 'S' || i, 1, x'00', NULL, 1, 1 FROM n",
-                   SR_MAX_SECRETS_PER_OWNER - 1);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+                   "INSERT INTO secrets SELECT 'alice', 'S' || i, 1, %s, NULL, 1, 1 FROM n",
+                   SR_MAX_SECRETS_PER_OWNER - 1,
+                   test_store_is_pg() ? "decode('00', 'hex')" : "x'00'");
+    assert_int_equal(test_store_exec(f->path, sql), 0);
     const uint8_t v[] = "x";
     assert_int_equal(sr_store_secret_put(f->st, "alice", "LAST", 0, v, 1, 2, &e), SR_OK);
     assert_int_equal(sr_store_secret_put(f->st, "alice", "OVER", 0, v, 1, 3, &e), SR_ELIMIT);
@@ -154,6 +154,8 @@ test_audit_is_kept_per_owner_and_name(void **state)
     r.outcome = "allowed";
     r.reason = "";
     r.time_ms = 200;
+    r.code_hash = "ab01";
+    r.entry_point = "helper";
     assert_int_equal(sr_store_audit_add(f->st, &r, &e), SR_OK);
     struct sr_audit_row *rows = NULL;
     size_t n = 0;
@@ -166,6 +168,10 @@ test_audit_is_kept_per_owner_and_name(void **state)
     assert_true(rows[0].id > rows[1].id);
     assert_string_equal(rows[1].reason, "user 'bob' not allowed");
     assert_int_equal(rows[1].version, 3);
+    assert_string_equal(rows[0].code_hash, "ab01"); /* the code identity that asked */
+    assert_string_equal(rows[0].entry_point, "helper");
+    assert_null(rows[1].code_hash); /* not given: NULL, never "" */
+    assert_null(rows[1].entry_point);
     free_audit(rows, n);
     assert_int_equal(sr_store_audit_list(f->st, "bob", "K", 10, 0, &rows, &n, &e), SR_OK);
     assert_int_equal(n, 0);

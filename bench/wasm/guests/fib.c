@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fib.c - naive recursive Fibonacci: call-heavy code. */
 #include "guest.h"
 

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * guest.h - shared by the benchmark guests. Each guest is freestanding C (no
  * libc, no imports) so the same file builds natively (gcc -O2, linked with
  * native_main.c) and to a wasm module whose only export is

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * interp.c - a small stack-machine interpreter (switch dispatch, as in
  * embedded scripting engines) running a bytecode program that sums the
  * Collatz chain lengths of 1..15,000: branches, indirect jumps, loads and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* matmul.c - 300x300 double matrix multiply, twice: f64 loads, mul, add. */
 #include "guest.h"
 

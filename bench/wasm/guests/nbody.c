@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nbody.c - the n-body simulation of the Benchmarks Game, 200,000 steps: f64 and sqrt
  * (nbody_5e5.c: 500,000 steps). */
 #include "guest.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sha256.c - SHA-256 of a 1 MiB buffer, 4 times: 32-bit rotates, adds, loads
  * (sha256_32m.c: one pass over 32 MiB). */
 #include "guest.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* sieve.c - sieve of Eratosthenes over 2 M numbers, 3 times: byte loads and stores. */
 #include "guest.h"
 

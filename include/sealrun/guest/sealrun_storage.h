@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sealrun_storage.h - persistent storage for WebAssembly guests of sealrun
  * (docs/storage.md "WebAssembly ABI"). Include it in a wasm32-wasi program;
  * the functions are imports of module "sealrun" that sealrund provides next

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sr_config.h - build-wide configuration.
  *
  * The feature-test macro (_GNU_SOURCE: pipe2, memfd, SCM_RIGHTS helpers,

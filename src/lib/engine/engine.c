@@ -816,6 +816,20 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         sr_engine_free(eng);
         return sr_err_wrap(err, "starting the sandbox");
     }
+    /* after the fork: the zygote never holds libcurl's state */
+    rc = sr_http_global_init(err);
+    if (rc == SR_OK)
+        rc = sr_http_policy_new(&cfg->http, &eng->http, err);
+    memset(&eng->cfg.http, 0, sizeof(eng->cfg.http)); /* borrowed pointers: not kept */
+    if (rc == SR_OK && cfg->http.nprivate) {
+        char line[256];
+        sr_http_policy_describe(eng->http, line, sizeof(line));
+        sr_log(SR_LOG_WARN, "http", "outbound HTTP: %s", line);
+    }
+    if (rc != SR_OK) {
+        sr_engine_free(eng);
+        return sr_err_wrap(err, "outbound HTTP policy");
+    }
     *out = eng;
     return SR_OK;
 }
@@ -892,6 +906,7 @@ sr_engine_free(sr_engine *eng)
         free(u);
     }
     json_decref(eng->attestation);
+    sr_http_policy_free(eng->http);
     pthread_cond_destroy(&eng->cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);

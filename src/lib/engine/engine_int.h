@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * engine_int.h - private structures of the engine module.
  *
  * Locking: eng->mu guards the per-user counters, the async queue, and the
@@ -57,6 +58,7 @@ struct sr_engine {
     uint8_t measurement[SR_MEASUREMENT_LEN];
     json_t *attestation;            /* owned reference: the /attestation document, or NULL */
     struct sr_runner_config runner; /* given to the job processes (read after fork) */
+    sr_http_policy *http;           /* owned: the operator's outbound HTTP policy */
 };
 
 /* A secret a job used, for its receipt and job object. */
@@ -85,6 +87,7 @@ struct job_outcome {
     char storage_ns[65];
     char storage_version_before[24];
     char storage_version_after[24];
+    json_t *http; /* owned: the receipt's list of HTTP exchanges, NULL when none */
 };
 void sr_engine__outcome_init(struct job_outcome *o);
 void sr_engine__outcome_fini(struct job_outcome *o);

@@ -163,10 +163,11 @@ audit_json(const struct sr_audit_row *r)
     char t[32], last[32];
     sr_time_rfc3339(r->time_ms, t);
     sr_time_rfc3339(r->last_ms, last);
-    return json_pack("{s:I, s:s?, s:s, s:I, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)r->id,
-                     "job_id", r->job_id, "user", r->user, "version", (json_int_t)r->version,
-                     "outcome", r->outcome, "reason", r->reason, "time", t, "last_time", last,
-                     "count", (json_int_t)r->count);
+    return json_pack("{s:I, s:s?, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:s?, s:s?}", "id",
+                     (json_int_t)r->id, "job_id", r->job_id, "user", r->user, "version",
+                     (json_int_t)r->version, "outcome", r->outcome, "reason", r->reason, "time", t,
+                     "last_time", last, "count", (json_int_t)r->count, "code_hash", r->code_hash,
+                     "entry_point", r->entry_point);
 }
 
 sr_status
@@ -251,6 +252,8 @@ audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
         .reason = (char *)(uintptr_t)rec->reason,
         .time_ms = rec->time_ms,
         .window_ms = summarise ? t - t % SR_AUDIT_WINDOW_MS : 0,
+        .code_hash = (char *)(uintptr_t)rec->code_hash_hex,
+        .entry_point = (char *)(uintptr_t)rec->entry_point,
     };
     return sr_store_audit_add(eng->store, &row, err);
 }

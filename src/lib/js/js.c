@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js.c - the JavaScript runtime: a VM (JSC context group) per job process,
  * a fresh global context per job, the CPU/memory watchdog, awaiting a
  * returned promise and turning the result into the job's output JSON.

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js_bind.c - the host API a job's script sees: the globals 'input' and
  * 'secrets', console.log/info/warn/error (captured, capped), crypto.sha256,
  * crypto.randomBytes and getSecret (storage.* is in js_storage.c). Every host function checks its
@@ -563,5 +564,6 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
         !sr_js__set(ctx, global, "getSecret", sr_js__function(ctx, "getSecret", get_secret),
                     kJSPropertyAttributeDontEnum, &exc))
         return sr_err_set(err, SR_EINTERNAL, "cannot install the host API in a fresh context");
-    return sr_js__install_storage(run, global, err);
+    rc = sr_js__install_storage(run, global, err);
+    return rc == SR_OK ? sr_js__install_fetch(run, global, err) : rc;
 }

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js_conv.c - conversions between C and JavaScriptCore values: strict UTF-8
  * in, capped UTF-8 out, property helpers, console formatting and the text of
  * guest exceptions.

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * js_int.h - private header of the js module (JavaScriptCore runtime).
  *
  * js.c runs a job (context, watchdog, limits, result), js_entry.c resolves
@@ -227,6 +228,12 @@ bool sr_js__binary_bytes(JSContextRef ctx, JSValueRef v, const uint8_t **p, size
 
 /* Installs 'storage' (get, getBytes, set, delete, has, list) in 'global'. */
 sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_err *err);
+
+/* ---- js_fetch.c: fetch and the web platform around it ---- */
+
+/* Evaluates js_fetch.js in run->ctx: URL, URLSearchParams, Headers,
+ * Request, Response, AbortSignal, AbortController and fetch on 'global'. */
+sr_status sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err);
 
 /* Marks dropped log entries in the last kept entry (call once, at the end). */
 void sr_js__logs_finish(struct sr_js__run *run);

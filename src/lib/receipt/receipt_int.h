@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * receipt_int.h - private to src/lib/receipt: helpers shared by its files
  * and the test hooks of the configfs-tsm provider.
  */

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * runner_int.h - private contract between the files of the runner module.
  *
  *   runner_msg.c      the codec of sr_runner.h

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * ipc.c - the wire formats of the sandbox module (see sandbox_int.h).
  *
  * Frames on a job socket are a fixed 16-byte header plus a body capped at

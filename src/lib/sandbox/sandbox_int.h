@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * sandbox_int.h - private contract between the files of the sandbox module.
  *
  *   ipc.c        frames on a job socket (both sides) and SCM_RIGHTS messages

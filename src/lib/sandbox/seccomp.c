@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * seccomp.c - the syscall allowlist of a job process (libseccomp).
  *
  * Policy (summarised for readers in docs/security-model.md):

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * secret_int.h - private helpers shared by the files of the secret module.
  * Never include it outside src/lib/secret (tests may).
  */

@@ -119,19 +119,21 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_SECRET_LIST] = "SELECT name, version, policy_json, created_at, updated_at FROM secrets "
                        "WHERE owner = ?1 ORDER BY name",
     [SQ_AUDIT_ADD] = "INSERT INTO secret_audit (owner, name, job_id, user, version, outcome, "
-                     "reason, time_ms, last_ms, count, window_ms) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, NULL)",
+                     "reason, time_ms, last_ms, count, window_ms, code_hash, entry_point) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, NULL, ?10, ?11)",
     [SQ_AUDIT_WINDOW] = "SELECT count(*), coalesce(sum(count), 0), "
                         "coalesce(max(name = ?4 AND outcome = ?5), 0) FROM secret_audit "
                         "WHERE owner = ?1 AND user = ?2 AND window_ms = ?3",
     [SQ_AUDIT_SUMMARY] =
         "INSERT INTO secret_audit (owner, name, job_id, user, version, outcome, reason, "
-        "time_ms, last_ms, count, window_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, ?9) "
+        "time_ms, last_ms, count, window_ms, code_hash, entry_point) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1, ?9, ?10, ?11) "
         "ON CONFLICT (owner, name, user, outcome, window_ms) WHERE window_ms IS NOT NULL "
         "DO UPDATE SET count = count + 1, last_ms = max(last_ms, excluded.last_ms), "
-        "job_id = excluded.job_id, reason = excluded.reason, version = excluded.version",
+        "job_id = excluded.job_id, reason = excluded.reason, version = excluded.version, "
+        "code_hash = excluded.code_hash, entry_point = excluded.entry_point",
     [SQ_AUDIT_LIST] = "SELECT id, owner, name, job_id, user, version, outcome, reason, time_ms, "
-                      "last_ms, count, window_ms FROM secret_audit "
+                      "last_ms, count, window_ms, code_hash, entry_point FROM secret_audit "
                       "WHERE owner = ?1 AND name = ?2 AND id < ?4 ORDER BY id DESC LIMIT ?3",
     [SQ_AUDIT_PURGE] = "DELETE FROM secret_audit WHERE id IN "
                        "(SELECT id FROM secret_audit WHERE last_ms < ?1 LIMIT ?2)",

@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * store_sqlite_int.h - private to the SQLite backend (store_sqlite.c, the
  * operations; store_sqlite_db.c, connections, migrations and group commit).
  *

@@ -249,6 +249,8 @@ bind_audit(sqlite3_stmt *stmt, const struct sr_audit_row *r)
     b = b ? b : sqlite3_bind_int64(stmt, 8, r->time_ms);
     if (r->window_ms)
         b = b ? b : sqlite3_bind_int64(stmt, 9, r->window_ms);
+    b = b ? b : sr_store__sq_bind_text(stmt, 10, r->code_hash);
+    b = b ? b : sr_store__sq_bind_text(stmt, 11, r->entry_point);
     return b;
 }
 
@@ -349,6 +351,10 @@ read_audit(void *ctx, sqlite3_stmt *stmt, void *row, sr_err *err)
     r->last_ms = sqlite3_column_int64(stmt, 9);
     r->count = (uint64_t)sqlite3_column_int64(stmt, 10);
     r->window_ms = sqlite3_column_int64(stmt, 11); /* NULL reads as 0 */
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 12, &r->code_hash, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_col_dup(stmt, 13, &r->entry_point, err);
     if (rc != SR_OK)
         sr_audit_row_fini(r);
     return rc;

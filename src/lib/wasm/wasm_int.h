@@ -1,4 +1,5 @@
-/*
+/* SPDX-License-Identifier: MIT
+ *
  * wasm_int.h - private structures of the WebAssembly engine.
  *
  * Pipeline: wasm_leb.c (reader) -> wasm_parse.c (sections) -> wasm_validate.c

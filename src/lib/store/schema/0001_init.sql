@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0001_init.sql - API tokens (SHA-256 only) and jobs.
 --
 -- Times are epoch milliseconds; NULL means "not yet" (started_at,

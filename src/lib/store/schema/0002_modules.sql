@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0002_modules.sql - WebAssembly modules, stored once by SHA-256 (hex) and
 -- usable by every owner who uploaded them (module_owners). Lookups always
 -- go through module_owners with the caller's owner, so a module another

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0003_secrets.sql - per-owner named secrets (ciphertext only: XChaCha20-
 -- Poly1305 blobs whose AAD binds owner, name and version) and the audit of
 -- every use and denial. The version is part of the encryption, so a value

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0004_storage.sql - persistent key-value storage for jobs (docs/storage.md).
 -- A namespace belongs to one owner and has a version that goes up by one
 -- with every committed write set (a job's, or one HTTP PUT/DELETE); its key

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0005_atrest_audit_modules.sql - sealing at rest, audit summaries and
 -- paging, module claims with sizes and last use.
 --

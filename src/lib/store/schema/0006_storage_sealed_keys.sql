@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0006_storage_sealed_keys.sql - storage keys and namespace names sealed at
 -- rest (docs/storage.md "Encryption at rest"), and per-owner totals for the
 -- owner quotas.

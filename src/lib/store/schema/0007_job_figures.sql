@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: MIT
 -- 0007_job_figures.sql - a finished job's figures in clear, for the
 -- dashboard's Stats page (GET /stats) and the filters of GET /jobs: the
 -- gas it used, the wall time of its run and its error code (one of the

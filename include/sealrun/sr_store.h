@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
- * sr_store.h - the persistent store: API tokens (hashed), jobs, and later
- * secrets and storage. One interface, several backends (SQLite embedded; a
- * PostgreSQL backend comes with cluster mode); store.c dispatches through
- * a const struct sr_store_ops.
+ * sr_store.h - the persistent store: API tokens (hashed), jobs, modules,
+ * secrets and storage. One interface, two backends (SQLite embedded, the
+ * default; PostgreSQL for cluster mode, docs/cluster.md); store.c
+ * dispatches through a const struct sr_store_ops.
  *
  * Every job lookup is scoped to its owner in the query itself: another
  * owner's job and a missing job are the same SR_ENOTFOUND. An acknowledged
@@ -95,6 +95,23 @@ sr_status sr_store_open_sqlite(const char *path, sr_store **out, sr_err *err);
  * with its id (nothing is changed). */
 sr_status sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_store **out,
                                      sr_err *err);
+
+/* Opens the store a target names, with the master keys (borrowed for the
+ * call; NULL opens without keys, as sr_store_open_sqlite):
+ *   postgres://... or postgresql://...  PostgreSQL (libpq URI: user,
+ *       password, host or socket directory, port, database, sslmode, ...);
+ *       migrations in schema/postgres/ are applied under an advisory lock,
+ *       so several daemons may start together. A bounded pool of
+ *       connections (8), statement_timeout 10 s on every query; a lost
+ *       connection is opened again with backoff (0.1 s doubling to 5 s) and
+ *       sr_store_ping() is false meanwhile. The database must answer now.
+ *   sqlite:PATH  the SQLite database file PATH (as sr_store_open_sqlite*).
+ * Anything else is SR_EINVAL naming the accepted forms. Errors name the
+ * target without its password. */
+sr_status sr_store_open(const char *target, const sr_keys *keys, sr_store **out, sr_err *err);
+
+/* "sqlite" or "postgres". */
+const char *sr_store_backend(const sr_store *st);
 
 /* Closes. NULL is a no-op. No call may be in progress. */
 void sr_store_close(sr_store *st);
@@ -190,6 +207,76 @@ sr_status sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *
 sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
 /* Counts for /info: all stored jobs. */
 sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
+
+/* --- the cluster queue (docs/cluster.md) ---
+ *
+ * With several daemons on one PostgreSQL store, the store is the queue.
+ * A running job holds a lease: holder (the daemon's 32-hex id), until
+ * (epoch ms) and a fencing number that grows with every claim or
+ * take-over. Every write of a running job's result names holder and fence
+ * and is applied only while both still match. Per-user caps are counted in
+ * the store, under a per-owner lock, so they hold across daemons. The
+ * embedded SQLite store serves one daemon, whose engine keeps its
+ * in-process queue: these calls are SR_EINVAL there, saying so. */
+
+struct sr_lease {
+    char holder[33];
+    uint64_t fence;
+    int64_t until_ms;
+};
+
+/* Stores a queued async job (row as for sr_store_job_insert) unless its
+ * owner already has max_queued queued jobs (SR_EBUSY naming the limit), and
+ * wakes idle daemons (sr_store_wait_jobs). */
+sr_status sr_store_job_enqueue(sr_store *st, const struct sr_job_row *row, unsigned max_queued,
+                               sr_err *err);
+/* Stores a job that starts running now under 'lease' (a synchronous job;
+ * row->state must be SR_JOB_RUNNING, with its request), unless its owner
+ * already runs max_running jobs: SR_EBUSY. lease->fence is set. */
+sr_status sr_store_job_start(sr_store *st, const struct sr_job_row *row, unsigned max_running,
+                             struct sr_lease *lease, sr_err *err);
+/* Claims a queued job for lease->holder until lease->until_ms: among the
+ * oldest queued jobs, one of an owner with the fewest running jobs and
+ * fewer than max_running, skipping rows and owners other daemons are
+ * claiming at that moment (FOR UPDATE SKIP LOCKED). *out (with its request)
+ * becomes running; lease->fence is set. SR_ENOTFOUND when none can run. */
+sr_status sr_store_job_claim(sr_store *st, int64_t now_ms, unsigned max_running,
+                             struct sr_lease *lease, struct sr_job_row *out, sr_err *err);
+/* Extends a lease to lease->until_ms. SR_ECONFLICT when it is no longer
+ * held (taken over, or the job ended). */
+sr_status sr_store_job_renew(sr_store *st, const char *id, const struct sr_lease *lease,
+                             sr_err *err);
+/* Writes a running job's end (as sr_store_job_update) only while 'lease'
+ * is still its current one: SR_ECONFLICT, nothing written, otherwise. */
+sr_status sr_store_job_finish(sr_store *st, const struct sr_job_row *row,
+                              const struct sr_lease *lease, sr_err *err);
+/* Takes over at most 'max' running jobs whose lease ran out before now_ms
+ * (their daemon died or lost the store): each gets 'lease' with its own
+ * new fence (fences[i]) and is returned with its request, for the caller
+ * to end as failed/INTERRUPTED with sr_store_job_finish. Owned arrays. */
+sr_status sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
+                                size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                                sr_err *err);
+/* Waits up to timeout_ms for a wake-up (LISTEN/NOTIFY: a job was queued or
+ * ended somewhere). true when one came. */
+bool sr_store_wait_jobs(sr_store *st, int timeout_ms);
+/* Whether this store is shared by several daemons (PostgreSQL). */
+bool sr_store_is_shared(const sr_store *st);
+
+/* A daemon's heartbeat row (GET /info lists the live ones). */
+struct sr_daemon_row {
+    char id[33];
+    char public_key[65];  /* hex Ed25519 worker key */
+    char measurement[65]; /* hex */
+    char version[32];
+    int64_t started_at_ms;
+    int64_t heartbeat_at_ms;
+};
+sr_status sr_store_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
+/* Daemons whose heartbeat is at or after since_ms, oldest start first, at
+ * most 'max'. Owned array (free()). */
+sr_status sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
+                           size_t *n, sr_err *err);
 
 /* --- WebAssembly modules --- */
 

@@ -40,6 +40,7 @@ struct opts {
     char metrics_host[64];
     uint16_t metrics_port;
     const char *data_dir;
+    const char *store; /* NULL: SEALRUN_STORE, else sqlite:DATA_DIR/sealrun.db */
     bool dev;
     struct sr_engine_config eng;
     enum sr_attest_provider attestation;
@@ -47,6 +48,9 @@ struct opts {
     struct sr_server_config http;
     const char *dashboard_dir; /* NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only */
+    const char *http_allow[SR_FETCH_MAX_ALLOW];
+    const char *http_deny[SR_FETCH_MAX_ALLOW];
+    const char *http_private[SR_FETCH_MAX_PRIVATE];
 };
 
 /* What receipts are signed with; freed after the engine. */
@@ -117,8 +121,12 @@ parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
 /* The options as given, before they are checked and applied to struct
  * opts. A number of 0 was not given (every minimum is 1). */
 struct raw {
-    const char *listen, *metrics_listen, *data_dir, *sandbox_user, *tsm_root, *dashboard_dir;
-    bool dev, help, version;
+    const char *listen, *metrics_listen, *data_dir, *store, *sandbox_user, *tsm_root,
+        *dashboard_dir, *http_ca_file;
+    const char *http_allow[SR_FETCH_MAX_ALLOW], *http_deny[SR_FETCH_MAX_ALLOW];
+    const char *http_private[SR_FETCH_MAX_PRIVATE];
+    size_t nallow, ndeny, nprivate;
+    bool dev, help, version, http_allow_http;
     int isolation, jit, namespaces, attestation, tamper, log_level;
     bool has_log_level, has_tamper;
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
@@ -178,6 +186,19 @@ opt_choice(const char *name, int *dst, const char *metavar, const char *const *c
                            .seen = seen};
 }
 
+static struct sr_opt
+opt_list(const char *name, const char **dst, size_t *count, const char *metavar, size_t max,
+         const char *help)
+{
+    return (struct sr_opt){.name = name,
+                           .kind = SR_OPT_LIST,
+                           .dst = dst,
+                           .metavar = metavar,
+                           .help = help,
+                           .max = (int64_t)max,
+                           .count_dst = count};
+}
+
 /* sealrund's one option table: parsing and --help both come from it. */
 static size_t
 table(struct raw *r, struct sr_opt *t)
@@ -190,6 +211,9 @@ table(struct raw *r, struct sr_opt *t)
                      "serve GET /metrics (Prometheus text format, no authentication) on this "
                      "address, and nothing else there; the API never serves it (default: off)");
     t[n++] = opt_str("--data-dir", &r->data_dir, "DIR", "keys and database (default ./var)");
+    t[n++] = opt_str("--store", &r->store, "URL",
+                     "postgres://... (cluster mode) or sqlite:PATH (default: SEALRUN_STORE, "
+                     "else sqlite:DIR/sealrun.db)");
     t[n++] = (struct sr_opt){.name = "--dev",
                              .kind = SR_OPT_FLAG,
                              .dst = &r->dev,
@@ -255,6 +279,25 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = opt_str("--dashboard-dir", &r->dashboard_dir, "DIR",
                      "serve the dashboard (/ui/) from DIR, read at every request, instead of "
                      "the copy built into sealrund (development)");
+    t[n++] = opt_list("--http-allow", r->http_allow, &r->nallow, "PATTERN", SR_FETCH_MAX_ALLOW,
+                      "outbound HTTP: hosts jobs may reach (host[:port] or *.domain[:port]; "
+                      "repeatable; default: every public host a job's http.allow names; "
+                      "docs/http.md)");
+    t[n++] = opt_list("--http-deny", r->http_deny, &r->ndeny, "PATTERN", SR_FETCH_MAX_ALLOW,
+                      "outbound HTTP: hosts jobs may never reach, whatever allows them "
+                      "(repeatable)");
+    t[n++] = (struct sr_opt){.name = "--http-allow-http",
+                             .kind = SR_OPT_FLAG,
+                             .dst = &r->http_allow_http,
+                             .help = "outbound HTTP: let jobs use plain http:// as well as "
+                                     "https://"};
+    t[n++] = opt_str("--http-ca-file", &r->http_ca_file, "FILE",
+                     "outbound HTTP: PEM certificates jobs' https requests trust instead of "
+                     "the system's CAs");
+    t[n++] = opt_list("--http-allow-private", r->http_private, &r->nprivate, "ADDR[/BITS]",
+                      SR_FETCH_MAX_PRIVATE,
+                      "TESTS AND DEVELOPMENT ONLY: let jobs reach this loopback or private "
+                      "address (repeatable), which the address guard refuses");
 #ifdef SR_TEST_HOOKS
     t[n++] = opt_choice("--test-tamper", &r->tamper, "receipt|output", tampers, &r->has_tamper,
                         "test builds only: GET /jobs/{id} answers the job with its receipt (or "
@@ -269,7 +312,7 @@ table(struct raw *r, struct sr_opt *t)
     return n;
 }
 
-#define MAX_OPTS 40
+#define MAX_OPTS 48
 
 static void
 print_help(const struct sr_opt *t, size_t n)
@@ -288,7 +331,8 @@ print_help(const struct sr_opt *t, size_t n)
     sr_buf_fini(&b);
     fputs("\n"
           "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
-          "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h).\n",
+          "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h),\n"
+          "SEALRUN_STORE (as --store).\n",
           stdout);
 }
 
@@ -307,6 +351,17 @@ apply(const struct raw *r, struct opts *o)
     }
     if (r->data_dir)
         o->data_dir = r->data_dir;
+    o->store = r->store;
+    memcpy(o->http_allow, r->http_allow, sizeof(o->http_allow));
+    memcpy(o->http_deny, r->http_deny, sizeof(o->http_deny));
+    memcpy(o->http_private, r->http_private, sizeof(o->http_private));
+    o->eng.http.nallow = r->nallow;
+    o->eng.http.ndeny = r->ndeny;
+    o->eng.http.nprivate = r->nprivate;
+    o->eng.http.allow_http = r->http_allow_http;
+    if (r->http_ca_file && !*r->http_ca_file)
+        return die_usage("--http-ca-file needs a file, got ''");
+    o->eng.http.ca_file = r->http_ca_file;
     o->dev = r->dev;
     o->eng.isolation = r->isolation == 1 ? SR_ISOLATION_JOB : SR_ISOLATION_TENANT;
     o->eng.js_no_jit = r->jit == 1;
@@ -605,6 +660,9 @@ main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
+    o.eng.http.allow = o.http_allow;
+    o.eng.http.deny = o.http_deny;
+    o.eng.http.private_nets = o.http_private;
     sr_err e = {0};
     if (load_ttl(&o, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
@@ -641,15 +699,23 @@ main(int argc, char **argv)
            sr_sandbox_protections_describe(&prot, line, sizeof(line)));
     bool created = false;
     char db[4096];
-    (void)snprintf(db, sizeof(db), "%s/sealrun.db", o.data_dir);
+    const char *env_store = getenv("SEALRUN_STORE");
+    if (o.store)
+        (void)snprintf(db, sizeof(db), "%s", o.store);
+    else if (env_store && *env_store)
+        (void)snprintf(db, sizeof(db), "%s", env_store);
+    else
+        (void)snprintf(db, sizeof(db), "sqlite:%s/sealrun.db", o.data_dir);
     if (sr_crypto_init(&e) != SR_OK ||
         sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
-        sr_store_open_sqlite_keyed(db, keys, &store, &e) != SR_OK) {
+        sr_store_open(db, keys, &store, &e) != SR_OK) {
         wipe_key_env();
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
     wipe_key_env();
+    sr_log(SR_LOG_INFO, "sealrund", "store: %s, schema version %d", sr_store_backend(store),
+           sr_store_schema_version(store));
     if (created)
         sr_log(SR_LOG_WARN, "sealrund",
                "DEV MODE: created new master keys under '%s/keys'; never use these in production",

@@ -21,6 +21,7 @@
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_engine.h"
+#include "sealrun/sr_http.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_secret.h"
@@ -41,7 +42,9 @@ struct job_opts {
     int format, jit;
     bool has_format, has_jit;
     const char *args[MAX_REPEAT], *env[MAX_REPEAT], *secrets[SR_MAX_SECRET_REFS];
-    size_t nargs, nenv, nsecrets;
+    const char *http_allow[SR_FETCH_MAX_ALLOW];
+    size_t nargs, nenv, nsecrets, nhttp;
+    int64_t http_max_requests;
     bool async, wait;
 };
 
@@ -99,6 +102,21 @@ common_table(struct job_opts *o, struct sr_opt *t)
                              .metavar = "NS",
                              .help = "the storage namespace the job's storage.* calls use "
                                      "(default \"default\")"};
+    t[n++] = (struct sr_opt){.name = "--http-allow",
+                             .kind = SR_OPT_LIST,
+                             .dst = o->http_allow,
+                             .metavar = "PATTERN",
+                             .help = "let the job make HTTP requests to this host (host[:port] or "
+                                     "*.domain[:port]; repeatable; docs/http.md)",
+                             .max = SR_FETCH_MAX_ALLOW,
+                             .count_dst = &o->nhttp};
+    t[n++] = (struct sr_opt){.name = "--http-max-requests",
+                             .kind = SR_OPT_INT,
+                             .dst = &o->http_max_requests,
+                             .metavar = "N",
+                             .help = "with --http-allow: at most N requests",
+                             .min = 1,
+                             .max = SR_FETCH_MAX_REQUESTS};
     t[n++] = (struct sr_opt){.name = "--fuel",
                              .kind = SR_OPT_INT,
                              .dst = &o->fuel,
@@ -239,6 +257,8 @@ check_job_opts(const struct job_opts *o, bool remote)
         return cli_fail(CLI_USAGE, hint,
                         o->file ? "give FILE or --module-hash, not both"
                                 : "a script or module FILE (or --module-hash) is required");
+    if (o->http_max_requests && !o->nhttp)
+        return cli_fail(CLI_USAGE, hint, "--http-max-requests goes with --http-allow");
     if (remote && o->wait && !o->async)
         return cli_fail(CLI_USAGE, hint, "--wait goes with --async");
     return CLI_CONTINUE;
@@ -348,6 +368,16 @@ build_body(const struct job_opts *o, const char *const *refs, size_t nrefs, json
         json_object_set_new(body, "output_pubkey", json_string(o->pubkey));
     if (o->ns)
         json_object_set_new(body, "storage_namespace", json_string(o->ns));
+    if (o->nhttp) {
+        json_t *allow = json_array();
+        for (size_t i = 0; i < o->nhttp; i++)
+            json_array_append_new(allow, json_string(o->http_allow[i]));
+        json_t *http = json_object();
+        json_object_set_new(http, "allow", allow);
+        if (o->http_max_requests)
+            json_object_set_new(http, "max_requests", json_integer(o->http_max_requests));
+        json_object_set_new(body, "http", http);
+    }
     if (nrefs) {
         json_t *a = json_array();
         for (size_t i = 0; i < nrefs; i++)

@@ -34,11 +34,23 @@ valid_user(const char *u)
  * is an error: a typo in --data-dir must not make a new, empty store whose
  * tokens the daemon would never see. */
 static int
-open_store(const char *dir, bool create, sr_store **st)
+open_store(const char *dir, const char *url, bool create, sr_store **st)
 {
     sr_err e = {0};
+    if (!dir && !url) {
+        const char *env = getenv("SEALRUN_STORE");
+        url = env && *env ? env : NULL;
+    }
+    if (url && !dir) {
+        if (sr_store_open(url, NULL, st, &e) != SR_OK)
+            return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+        return CLI_OK;
+    }
+    if (url)
+        return cli_fail(CLI_USAGE, NULL, "give --data-dir or --store, not both");
     if (!dir)
-        return cli_fail(CLI_USAGE, "pass the daemon's --data-dir", "--data-dir is required");
+        return cli_fail(CLI_USAGE, "pass the daemon's --data-dir (or its --store URL)",
+                        "--data-dir is required");
     char path[4096];
     (void)snprintf(path, sizeof(path), "%s/sealrun.db", dir);
     struct stat sb;
@@ -106,6 +118,18 @@ token_list(sr_store *st, const char *user)
     return CLI_OK;
 }
 
+/* --store, the other way to name the store (a cluster's PostgreSQL). */
+static struct sr_opt
+store_opt(const char **url)
+{
+    return (struct sr_opt){.name = "--store",
+                           .kind = SR_OPT_STRING,
+                           .dst = url,
+                           .metavar = "URL",
+                           .help = "the daemons' store of a cluster on PostgreSQL, instead of "
+                                   "--data-dir (default: SEALRUN_STORE)"};
+}
+
 /* --data-dir, the option every token command takes. */
 static struct sr_opt
 data_dir_opt(const char **dir)
@@ -115,7 +139,7 @@ data_dir_opt(const char **dir)
                            .dst = dir,
                            .metavar = "DIR",
                            .help = "the daemon's --data-dir, holding its database sealrun.db "
-                                   "(required)"};
+                                   "(or --store)"};
 }
 
 static int
@@ -123,14 +147,15 @@ token_create_cmd(int argc, char **argv)
 {
     static const struct cli_help h = {
         .cmd = "token create",
-        .args = "--data-dir DIR --user NAME [options]",
+        .args = "(--data-dir DIR | --store URL) --user NAME [options]",
         .about = "Creates an API token for user NAME and prints it alone on its last line. It\n"
                  "is shown only once: the store keeps its SHA-256. The daemon may be running.\n",
     };
-    const char *dir = NULL, *user = NULL, *label = NULL;
+    const char *dir = NULL, *url = NULL, *user = NULL, *label = NULL;
     bool create = false;
     const struct sr_opt t[] = {
         data_dir_opt(&dir),
+        store_opt(&url),
         {.name = "--user",
          .kind = SR_OPT_STRING,
          .dst = &user,
@@ -147,7 +172,7 @@ token_create_cmd(int argc, char **argv)
          .help = "make DIR and an empty database when they do not exist yet"},
     };
     size_t npos = 0;
-    int rc = cli_parse(&h, t, 4, argc, argv, NULL, 0, 0, &npos, NULL);
+    int rc = cli_parse(&h, t, 5, argc, argv, NULL, 0, 0, &npos, NULL);
     if (rc != CLI_CONTINUE)
         return rc;
     if (check_user(user) != CLI_OK)
@@ -156,7 +181,7 @@ token_create_cmd(int argc, char **argv)
     sr_store *st = NULL;
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    if ((rc = open_store(dir, create, &st)) != CLI_OK)
+    if ((rc = open_store(dir, url, create, &st)) != CLI_OK)
         return rc;
     rc = token_create(st, user, label);
     sr_store_close(st);
@@ -168,12 +193,13 @@ token_list_cmd(int argc, char **argv)
 {
     static const struct cli_help h = {
         .cmd = "token list",
-        .args = "--data-dir DIR [options]",
+        .args = "(--data-dir DIR | --store URL) [options]",
         .about = "Lists tokens: ids (a prefix of the hash), users, dates and labels.\n",
     };
-    const char *dir = NULL, *user = NULL;
+    const char *dir = NULL, *url = NULL, *user = NULL;
     const struct sr_opt t[] = {
         data_dir_opt(&dir),
+        store_opt(&url),
         {.name = "--user",
          .kind = SR_OPT_STRING,
          .dst = &user,
@@ -181,14 +207,14 @@ token_list_cmd(int argc, char **argv)
          .help = "only this user's tokens"},
     };
     size_t npos = 0;
-    int rc = cli_parse(&h, t, 2, argc, argv, NULL, 0, 0, &npos, NULL);
+    int rc = cli_parse(&h, t, 3, argc, argv, NULL, 0, 0, &npos, NULL);
     if (rc != CLI_CONTINUE)
         return rc;
     sr_err e = {0};
     sr_store *st = NULL;
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    if ((rc = open_store(dir, false, &st)) != CLI_OK)
+    if ((rc = open_store(dir, url, false, &st)) != CLI_OK)
         return rc;
     rc = token_list(st, user);
     sr_store_close(st);
@@ -200,21 +226,21 @@ token_revoke_cmd(int argc, char **argv)
 {
     static const struct cli_help h = {
         .cmd = "token revoke",
-        .args = "--data-dir DIR ID",
+        .args = "(--data-dir DIR | --store URL) ID [options]",
         .about = "Revokes the token with this id (8 or more characters of it, from 'token\n"
                  "list'). Its requests are refused from then on.\n",
     };
-    const char *dir = NULL, *id = NULL;
-    const struct sr_opt t[] = {data_dir_opt(&dir)};
+    const char *dir = NULL, *url = NULL, *id = NULL;
+    const struct sr_opt t[] = {data_dir_opt(&dir), store_opt(&url)};
     size_t npos = 0;
-    int rc = cli_parse(&h, t, 1, argc, argv, &id, 1, 1, &npos, NULL);
+    int rc = cli_parse(&h, t, 2, argc, argv, &id, 1, 1, &npos, NULL);
     if (rc != CLI_CONTINUE)
         return rc;
     sr_err e = {0};
     sr_store *st = NULL;
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    if ((rc = open_store(dir, false, &st)) != CLI_OK)
+    if ((rc = open_store(dir, url, false, &st)) != CLI_OK)
         return rc;
     if (sr_store_token_revoke(st, id, sr_now_ms(), &e) != SR_OK)
         rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);
@@ -236,7 +262,9 @@ cmd_token(int argc, char **argv)
     static const struct cli_group g = {
         .cmd = "token",
         .about = "API tokens, written straight into a data directory's store (run these on\n"
-                 "the machine of sealrund, as a user who may read its --data-dir).\n",
+                 "the machine of sealrund, as a user who may read its --data-dir), or with a\n"
+                 "cluster on PostgreSQL into the daemons' store (--store URL or SEALRUN_STORE);\n"
+                 "a revocation is seen by every daemon at its next request.\n",
         .subs = subs,
         .n = sizeof(subs) / sizeof(subs[0]),
     };

@@ -32,6 +32,7 @@ static const struct {
     {"decrypt", "open a job's encrypted_output with your secret key", cmd_decrypt},
     {"verify-output", "recompute a job's output_hash (and its signature)", cmd_verify_output},
     {"verify", "check a job's signed receipt (code, input, worker key)", cmd_verify},
+    {"verify-vrf", "check a job's verifiable randomness (crypto.vrf)", cmd_verify_vrf},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -4,6 +4,13 @@ directory, creates tokens with the real CLI, and talks HTTP to it.
 
 Every test module uses Daemon as a context manager; the daemon is stopped
 (SIGTERM, then SIGKILL) by PID when the test ends. Only loopback traffic.
+
+SR_TEST_STORE=postgres (the CTest variants integration-pg/...) runs the
+same tests on PostgreSQL: the first Daemon starts one throw-away server for
+the test module (Postgres below: initdb and pg_ctl as 'nobody' when root, a
+unix socket in a temp directory, no TCP port), each data directory gets its
+own database (a restarted daemon finds its data again), and the server is
+stopped when the module ends.
 """
 import hashlib
 import json
@@ -27,6 +34,109 @@ SEALRUN = os.path.join(BIN, "sealrun")
 # as a failure of the daemon, but do fail on real errors in the daemon.
 ENV = dict(os.environ)
 ENV.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0")
+
+
+def _pg_bin():
+    """The directory of Debian's PostgreSQL server programs (newest version)."""
+    base = "/usr/lib/postgresql"
+    versions = sorted((int(v) for v in os.listdir(base) if v.isdigit()), reverse=True) \
+        if os.path.isdir(base) else []
+    for v in versions:
+        d = os.path.join(base, str(v), "bin")
+        if os.access(os.path.join(d, "initdb"), os.X_OK):
+            return d
+    return os.path.dirname(shutil.which("initdb") or "/usr/bin/initdb")
+
+
+def _as_nobody():
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("nobody")
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+
+
+class Postgres:
+    """A throw-away PostgreSQL server on a unix socket in its own directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sr-pg-")
+        self.bin = _pg_bin()
+        if os.geteuid() == 0:
+            import pwd
+            pw = pwd.getpwnam("nobody")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self._run("initdb", "-D", self.data, "-U", "sealrun", "--auth=trust", "-E", "UTF8",
+                  "--no-sync", "--no-instructions")
+        self.start()
+        import atexit
+        atexit.register(self.destroy)
+
+    @property
+    def data(self):
+        return os.path.join(self.dir, "data")
+
+    def _run(self, prog, *args):
+        with open(os.path.join(self.dir, "tool.log"), "ab") as log:
+            subprocess.run([os.path.join(self.bin, prog), *args], stdout=log, stderr=log,
+                           preexec_fn=_as_nobody, check=True, timeout=120)
+
+    def start(self):
+        opts = f"-k {self.dir} -c listen_addresses= -c fsync=off -c max_connections=300"
+        self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
+                  "-o", opts, "-w", "-t", "60", "start")
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    def destroy(self):
+        try:
+            self.stop("immediate")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, db):
+        return f"postgresql:///{db}?host={self.dir}&user=sealrun"
+
+    def sql(self, db, statement):
+        """Runs one statement with psql; returns its unaligned output."""
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+                            self.url(db), "-c", statement], capture_output=True, text=True,
+                           timeout=60)
+        if p.returncode != 0:
+            raise AssertionError(f"psql {statement!r}: {p.stderr}")
+        return p.stdout.strip()
+
+    def database(self, name):
+        """The URL of database 'name', created on first use."""
+        if self.sql("postgres", f"SELECT count(*) FROM pg_database WHERE datname = '{name}'") \
+                == "0":
+            self.sql("postgres", f"CREATE DATABASE {name}")
+        return self.url(name)
+
+
+_PG = None
+
+
+def test_store_is_pg():
+    return os.environ.get("SR_TEST_STORE") == "postgres"
+
+
+def postgres():
+    """The module's PostgreSQL server (started on first use)."""
+    global _PG
+    if _PG is None:
+        _PG = Postgres()
+    return _PG
+
+
+def store_for(data_dir):
+    """The --store URL of a data directory under SR_TEST_STORE (None: SQLite)."""
+    if not test_store_is_pg():
+        return None
+    name = "d" + hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:20]
+    return postgres().database(name)
 
 
 def cli(*args, input=None, env=None, check=False, timeout=120):
@@ -59,10 +169,13 @@ def output_hash(v):
 
 
 class Daemon:
-    def __init__(self, *extra, data_dir=None, env=None):
+    def __init__(self, *extra, data_dir=None, env=None, store=None):
         self.extra = list(extra)
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sealrun-it-")
+        # the store: given (several daemons on one database), else the
+        # data directory's own (SQLite, or its database under SR_TEST_STORE)
+        self.store = store or store_for(self.data_dir)
         self.env = dict(ENV)
         if env:
             self.env.update(env)
@@ -74,7 +187,7 @@ class Daemon:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [SEALRUND, "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--dev",
-             *self.extra],
+             *(["--store", self.store] if self.store else []), *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -134,8 +247,12 @@ class Daemon:
     def __exit__(self, *a):
         self.cleanup()
 
+    def where(self):
+        """The CLI arguments that name this daemon's store."""
+        return ["--store", self.store] if self.store else ["--data-dir", self.data_dir]
+
     def token(self, user):
-        p = cli("token", "create", "--data-dir", self.data_dir, "--user", user, check=True)
+        p = cli("token", "create", *self.where(), "--user", user, check=True)
         return p.stdout.strip().splitlines()[-1]
 
     def request(self, method, path, body=None, token=None, raw=None, headers=None,

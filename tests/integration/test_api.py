@@ -190,10 +190,10 @@ class ApiTest(unittest.TestCase):
     def test_revoked_token_is_refused(self):
         tok = self.d.token("carol")
         self.assertEqual(self.d.request("GET", "/jobs", token=tok)[0], 200)
-        listing = cli("token", "list", "--data-dir", self.d.data_dir, "--user", "carol",
+        listing = cli("token", "list", *self.d.where(), "--user", "carol",
                       check=True).stdout
         tid = listing.splitlines()[1].split()[0]
-        cli("token", "revoke", "--data-dir", self.d.data_dir, tid, check=True)
+        cli("token", "revoke", *self.d.where(), tid, check=True)
         self.assertEqual(self.d.request("GET", "/jobs", token=tok)[0], 401)
 
     def test_other_users_job_is_not_found(self):

@@ -150,6 +150,9 @@ class CliTest(unittest.TestCase):
         p = cli("jobs", "list", "--token", "x", "--status", "done", env=env)
         self.assertEqual(p.returncode, 2)
         self.assertIn("--status must be 'queued', 'running', 'completed' or 'failed'", p.stderr)
+        p = cli("exec", "--token", "x", "--http-max-requests", "3", self.script, env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--http-max-requests goes with --http-allow", p.stderr)
         p = cli("jobs", "frob")
         self.assertEqual(p.returncode, 2)
         self.assertIn("unknown jobs command 'frob'", p.stderr)
@@ -233,6 +236,17 @@ class CliTest(unittest.TestCase):
         b = cli("exec", "--server", self.d.url, "--token", self.tok, self.script,
                 "--input", '{"n": 4}', "--timeout", "5", "--memory-mb", "64", check=True)
         self.assertEqual(json.loads(a.stdout)["output"], json.loads(b.stdout)["output"])
+
+    def test_exec_with_http_allow(self):
+        p = cli("exec", "--server", self.d.url, "--token", self.tok, self.script, "--input",
+                '{"n": 2}', "--http-allow", "api.example.com", "--http-allow=*.example.org:443",
+                "--http-max-requests", "2", check=True)
+        job = json.loads(p.stdout)
+        self.assertEqual(job["output"], {"sq": 4})
+        p = cli("exec", "--server", self.d.url, "--token", self.tok, self.script,
+                "--http-allow", "not a host")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("server answered 400", p.stderr)
 
     def test_exec_with_secrets_and_a_storage_namespace(self):
         srv = ["--server", self.d.url, "--token", self.tok]

@@ -41,21 +41,15 @@ put(sr_store *st, const char *owner, const char *hash, int64_t now, uint64_t max
     return sr_store_module_put(st, &p, created, u, e);
 }
 
-/* Rows of a table, by raw SQL on the file. */
+/* Rows of a table, by raw SQL on the database. */
 static int
 count_rows(const char *path, const char *table)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *stmt = NULL;
     char sql[128];
     (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
-    int n = sqlite3_column_int(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_close(db);
-    return n;
+    long long n = test_store_int(path, sql);
+    assert_true(n >= 0);
+    return (int)n;
 }
 
 struct fix {

@@ -110,15 +110,13 @@ test_secrets_per_owner_are_capped(void **state)
 {
     struct fix *f = *state;
     sr_err e = {0};
-    sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    char sql[200];
+    char sql[240];
     (void)snprintf(sql, sizeof(sql),
                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
-                   "INSERT INTO secrets SELECT 'alice', 'S' || i, 1, x'00', NULL, 1, 1 FROM n",
-                   SR_MAX_SECRETS_PER_OWNER - 1);
-    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
+                   "INSERT INTO secrets SELECT 'alice', 'S' || i, 1, %s, NULL, 1, 1 FROM n",
+                   SR_MAX_SECRETS_PER_OWNER - 1,
+                   test_store_is_pg() ? "decode('00', 'hex')" : "x'00'");
+    assert_int_equal(test_store_exec(f->path, sql), 0);
     const uint8_t v[] = "x";
     assert_int_equal(sr_store_secret_put(f->st, "alice", "LAST", 0, v, 1, 2, &e), SR_OK);
     assert_int_equal(sr_store_secret_put(f->st, "alice", "OVER", 0, v, 1, 3, &e), SR_ELIMIT);

@@ -157,6 +157,27 @@ sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_store **out
     return open_backend(&sr_store__sqlite_ops, path, keys, out, err);
 }
 
+sr_status
+sr_store_open(const char *target, const sr_keys *keys, sr_store **out, sr_err *err)
+{
+    if (!target || !*target)
+        return sr_err_set(err, SR_EINVAL, "store is empty: expected postgres://... or sqlite:PATH");
+    if (strncmp(target, "postgres://", 11) == 0 || strncmp(target, "postgresql://", 13) == 0)
+        return open_backend(&sr_store__pg_ops, target, keys, out, err);
+    if (strncmp(target, "sqlite:", 7) == 0 && target[7])
+        return open_backend(&sr_store__sqlite_ops, target + 7, keys, out, err);
+    return sr_err_set(err, SR_EINVAL,
+                      "store '%.40s' is not understood: expected postgres://... (or "
+                      "postgresql://...) or sqlite:PATH",
+                      strncmp(target, "postgres", 8) == 0 ? "postgres..." : target);
+}
+
+const char *
+sr_store_backend(const sr_store *st)
+{
+    return st->ops->name;
+}
+
 void
 sr_store_close(sr_store *st)
 {
@@ -329,6 +350,140 @@ sr_status
 sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 {
     return st->ops->jobs_count(st, total, err);
+}
+
+/* ---- the cluster queue ---- */
+
+static sr_status
+need_shared(const sr_store *st, bool has, const char *what, sr_err *err)
+{
+    if (has)
+        return SR_OK;
+    return sr_err_set(err, SR_EINVAL,
+                      "cannot %s: the %s store serves one daemon, whose queue is in process; "
+                      "the cluster queue needs a PostgreSQL store (docs/cluster.md)",
+                      what, st->ops->name);
+}
+
+static sr_status
+check_lease(const struct sr_lease *l, sr_err *err)
+{
+    if (!l || !sr_is_lower_hex(l->holder, 32))
+        return sr_err_set(err, SR_EINVAL, "lease holder must be 32 lower-case hex characters");
+    return SR_OK;
+}
+
+bool
+sr_store_is_shared(const sr_store *st)
+{
+    return st && st->ops->job_claim != NULL;
+}
+
+sr_status
+sr_store_job_enqueue(sr_store *st, const struct sr_job_row *row, unsigned max_queued, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->job_enqueue != NULL, "enqueue a job", err);
+    if (rc == SR_OK)
+        rc = check_row(row, err);
+    if (rc == SR_OK && (row->state != SR_JOB_QUEUED || !row->runtime || !*row->runtime))
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' to enqueue must be queued, with a runtime",
+                        row->id);
+    if (rc == SR_OK)
+        rc = need_key(st, "store a job", err);
+    return rc == SR_OK ? st->ops->job_enqueue(st, row, max_queued, err) : rc;
+}
+
+sr_status
+sr_store_job_start(sr_store *st, const struct sr_job_row *row, unsigned max_running,
+                   struct sr_lease *lease, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->job_start != NULL, "start a job", err);
+    if (rc == SR_OK)
+        rc = check_row(row, err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK && (row->state != SR_JOB_RUNNING || !row->runtime || !*row->runtime))
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' to start must be running, with a runtime",
+                        row->id);
+    if (rc == SR_OK)
+        rc = need_key(st, "store a job", err);
+    return rc == SR_OK ? st->ops->job_start(st, row, max_running, lease, err) : rc;
+}
+
+sr_status
+sr_store_job_claim(sr_store *st, int64_t now_ms, unsigned max_running, struct sr_lease *lease,
+                   struct sr_job_row *out, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->job_claim != NULL, "claim a job", err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "claim a job", err);
+    return rc == SR_OK ? st->ops->job_claim(st, now_ms, max_running, lease, out, err) : rc;
+}
+
+sr_status
+sr_store_job_renew(sr_store *st, const char *id, const struct sr_lease *lease, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->job_renew != NULL, "renew a lease", err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(id, err);
+    return rc == SR_OK ? st->ops->job_renew(st, id, lease, err) : rc;
+}
+
+sr_status
+sr_store_job_finish(sr_store *st, const struct sr_job_row *row, const struct sr_lease *lease,
+                    sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->job_finish != NULL, "finish a job", err);
+    if (rc == SR_OK)
+        rc = check_row(row, err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "finish a job", err);
+    return rc == SR_OK ? st->ops->job_finish(st, row, lease, err) : rc;
+}
+
+sr_status
+sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease, size_t max,
+                      struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->jobs_expired != NULL, "take over jobs", err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK && (max == 0 || max > SR_MAX_PAGE))
+        rc = sr_err_set(err, SR_EINVAL, "take-over batch must be 1..%d", SR_MAX_PAGE);
+    if (rc == SR_OK)
+        rc = need_key(st, "take over jobs", err);
+    return rc == SR_OK ? st->ops->jobs_expired(st, now_ms, lease, max, rows, fences, n, err) : rc;
+}
+
+bool
+sr_store_wait_jobs(sr_store *st, int timeout_ms)
+{
+    return st->ops->wait_jobs && st->ops->wait_jobs(st, timeout_ms);
+}
+
+sr_status
+sr_store_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->daemon_beat != NULL, "record a heartbeat", err);
+    if (rc == SR_OK && !sr_is_lower_hex(d->id, 32))
+        rc = sr_err_set(err, SR_EINVAL, "daemon id must be 32 lower-case hex characters");
+    return rc == SR_OK ? st->ops->daemon_beat(st, d, err) : rc;
+}
+
+sr_status
+sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows, size_t *n,
+                 sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->daemons != NULL, "list daemons", err);
+    if (rc == SR_OK && (max == 0 || max > SR_MAX_PAGE))
+        rc = sr_err_set(err, SR_EINVAL, "daemon listing must be 1..%d rows", SR_MAX_PAGE);
+    return rc == SR_OK ? st->ops->daemons(st, since_ms, max, rows, n, err) : rc;
 }
 
 static bool

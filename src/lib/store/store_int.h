@@ -24,7 +24,7 @@
 #include "sealrun/sr_store.h"
 
 struct sr_store_ops {
-    const char *name; /* "sqlite" */
+    const char *name; /* "sqlite", "postgres" */
 
     /* Opens the backend at 'target' (a path for SQLite, a DSN for PostgreSQL)
      * and, with 'seal_key' (borrowed; NULL without keys), seals legacy rows.
@@ -56,6 +56,23 @@ struct sr_store_ops {
     sr_status (*jobs_running)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
     sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
+
+    sr_status (*job_enqueue)(sr_store *st, const struct sr_job_row *row, unsigned max_queued,
+                             sr_err *err);
+    sr_status (*job_start)(sr_store *st, const struct sr_job_row *row, unsigned max_running,
+                           struct sr_lease *lease, sr_err *err);
+    sr_status (*job_claim)(sr_store *st, int64_t now_ms, unsigned max_running,
+                           struct sr_lease *lease, struct sr_job_row *out, sr_err *err);
+    sr_status (*job_renew)(sr_store *st, const char *id, const struct sr_lease *lease, sr_err *err);
+    sr_status (*job_finish)(sr_store *st, const struct sr_job_row *row,
+                            const struct sr_lease *lease, sr_err *err);
+    sr_status (*jobs_expired)(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
+                              size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                              sr_err *err);
+    bool (*wait_jobs)(sr_store *st, int timeout_ms);
+    sr_status (*daemon_beat)(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
+    sr_status (*daemons)(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
+                         size_t *n, sr_err *err);
 
     sr_status (*module_put)(sr_store *st, const struct sr_module_put *p, bool *created,
                             struct sr_module_usage *usage, sr_err *err);
@@ -143,9 +160,12 @@ sr_status sr_store__open(const uint8_t *key, const char *field, const char *owne
 
 /* The one table each backend file exports. */
 extern const struct sr_store_ops sr_store__sqlite_ops;
+extern const struct sr_store_ops sr_store__pg_ops; /* store_pg.c */
 
 /* One embedded migration (schema/NNNN_name.sql). The generated migrations.c
- * holds them sorted by version: 1, 2, ... sr_store__migration_count. */
+ * holds them sorted by version, strictly growing (gaps allowed: numbers are
+ * reserved per feature); pg_migrations.c holds the PostgreSQL twins
+ * (schema/postgres/NNNN_name.sql), the same versions and names. */
 struct sr_store__migration {
     int version;
     const char *name; /* "0001_init" */
@@ -153,6 +173,8 @@ struct sr_store__migration {
 };
 extern const struct sr_store__migration sr_store__migrations[];
 extern const size_t sr_store__migration_count;
+extern const struct sr_store__migration sr_store__pg_migrations[];
+extern const size_t sr_store__pg_migrations_count;
 
 /* Group-commit counters of a SQLite store (bench and tests only): how many
  * transactions were committed and how many writes they carried. */

@@ -225,17 +225,37 @@ record_version(sqlite3 *db, const struct sr_store__migration *m, sr_err *err)
     return st;
 }
 
-/* Applies one migration in its own transaction, unless another process
- * applied it meanwhile (the version is re-read under the write lock). */
+/* Whether version v is recorded as applied. */
+static sr_status
+has_version(sqlite3 *db, int v, bool *yes, sr_err *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM schema_version WHERE version = ?1", -1,
+                                &stmt, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(stmt, 1, v);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(stmt);
+        return sr_store__sq_fail(db, rc, err, "cannot read the schema version");
+    }
+    *yes = sqlite3_column_int(stmt, 0) > 0;
+    sqlite3_finalize(stmt);
+    return SR_OK;
+}
+
+/* Applies one migration in its own transaction, unless it is recorded (by
+ * another process meanwhile: checked again under the write lock). */
 static sr_status
 apply_one(sqlite3 *db, const struct sr_store__migration *m, sr_err *err)
 {
     sr_status rc = exec_sql(db, "BEGIN IMMEDIATE", "cannot begin migration", err);
     if (rc != SR_OK)
         return rc;
-    int cur = 0;
-    rc = read_version(db, &cur, err);
-    if (rc == SR_OK && cur < m->version) {
+    bool done = false;
+    rc = has_version(db, m->version, &done, err);
+    if (rc == SR_OK && !done) {
         rc = exec_sql(db, m->sql, "migration failed", err);
         if (rc == SR_OK)
             rc = record_version(db, m, err);
@@ -253,7 +273,8 @@ static sr_status
 migrate(struct sq_store *s, sr_err *err)
 {
     sqlite3 *db = s->writer.db;
-    const int known = (int)sr_store__migration_count;
+    const size_t count = sr_store__migration_count;
+    const int known = count ? sr_store__migrations[count - 1].version : 0;
     sr_status rc = exec_sql(db,
                             "CREATE TABLE IF NOT EXISTS schema_version ("
                             "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
@@ -269,12 +290,14 @@ migrate(struct sq_store *s, sr_err *err)
                           "database '%s' has schema version %d, newer than the %d this sealrun "
                           "knows: upgrade sealrun",
                           s->path, cur, known);
-    for (int i = cur; i < known; i++) {
-        const struct sr_store__migration *m = &sr_store__migrations[i];
-        if (m->version != i + 1) /* embed_sql.cmake guarantees this */
-            return sr_err_set(err, SR_EINTERNAL, "embedded migration %d has version %d", i + 1,
-                              m->version);
-        rc = apply_one(db, m, err);
+    /* versions grow strictly (embed_sql.cmake); gaps are numbers reserved for
+     * other features, so each version not yet recorded is applied, in order,
+     * even one below the highest recorded (a feature that landed later) */
+    for (size_t i = 0; i < count; i++) {
+        bool done = false;
+        rc = has_version(db, sr_store__migrations[i].version, &done, err);
+        if (rc == SR_OK && !done) /* checked again under the write lock */
+            rc = apply_one(db, &sr_store__migrations[i], err);
         if (rc != SR_OK)
             return rc;
     }

@@ -253,10 +253,11 @@ sr_status sr_engine_job_stats(sr_engine *eng, const char *owner, const struct sr
                               json_t **out, sr_err *err);
 
 struct sr_engine_stats {
-    int64_t jobs_total; /* jobs in the store */
-    unsigned running;   /* jobs running now */
-    unsigned queued;    /* async jobs waiting */
-    unsigned processes; /* live job processes */
+    int64_t jobs_total;      /* jobs in the store */
+    unsigned running;        /* jobs running now */
+    unsigned queued;         /* async jobs waiting */
+    unsigned processes;      /* live job processes */
+    unsigned processes_busy; /* of them, running a job */
     int64_t result_ttl_ms;
 };
 sr_status sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err);

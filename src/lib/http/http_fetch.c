@@ -98,7 +98,7 @@ static void
 exchange_fini(struct sr_http_exchange *x)
 {
     free(x->url);
-    for (size_t i = 0; i < x->nheader_names; i++)
+    for (size_t i = 0; x->header_names && i < x->nheader_names; i++)
         free(x->header_names[i]);
     free(x->header_names);
 }

@@ -43,13 +43,12 @@ struct job_opts {
     bool has_format, has_jit;
     const char *args[MAX_REPEAT], *env[MAX_REPEAT], *secrets[SR_MAX_SECRET_REFS];
     const char *http_allow[SR_FETCH_MAX_ALLOW];
-    size_t nargs, nenv, nsecrets, nhttp;
+    /* run only: the local supervisor's outbound HTTP policy (docs/http.md) */
+    const char *http_private[SR_FETCH_MAX_PRIVATE], *ca_file;
+    bool allow_http;
+    size_t nargs, nenv, nsecrets, nhttp, nprivate;
     int64_t http_max_requests;
     bool async, wait;
-    /* run: the local supervisor's outbound HTTP policy (docs/http.md) */
-    const char *http_private[SR_FETCH_MAX_PRIVATE], *http_ca_file;
-    size_t nprivate;
-    bool http_allow_http;
 };
 
 /* The options exec and run share (the first entries of both tables). */
@@ -214,20 +213,20 @@ run_table(struct job_opts *o, struct sr_opt *t)
                              .seen = &o->has_jit};
     t[n++] = (struct sr_opt){.name = "--http-allow-http",
                              .kind = SR_OPT_FLAG,
-                             .dst = &o->http_allow_http,
-                             .help = "let the job use plain http:// as well as https://"};
+                             .dst = &o->allow_http,
+                             .help = "let the job use plain http:// too (the local supervisor's "
+                                     "policy; https only by default)"};
     t[n++] = (struct sr_opt){.name = "--http-ca-file",
                              .kind = SR_OPT_STRING,
-                             .dst = &o->http_ca_file,
+                             .dst = &o->ca_file,
                              .metavar = "FILE",
-                             .help = "trust the CA certificates in FILE (PEM) instead of the "
-                                     "system's for the job's https requests"};
+                             .help = "trust the CA certificates in FILE instead of the system's"};
     t[n++] = (struct sr_opt){.name = "--http-allow-private",
                              .kind = SR_OPT_LIST,
                              .dst = o->http_private,
                              .metavar = "ADDR[/BITS]",
-                             .help = "tests and development only: let the job reach this "
-                                     "loopback or private address (repeatable)",
+                             .help = "let the job reach this loopback or private address "
+                                     "(tests and development; repeatable)",
                              .max = SR_FETCH_MAX_PRIVATE,
                              .count_dst = &o->nprivate};
     return n;
@@ -612,8 +611,8 @@ run_job(const struct job_opts *o, const struct local_secrets *s, bool with_store
         .js_no_jit = o->has_jit && o->jit == 1,
         .http = {.private_nets = o->http_private,
                  .nprivate = o->nprivate,
-                 .ca_file = o->http_ca_file,
-                 .allow_http = o->http_allow_http},
+                 .ca_file = o->ca_file,
+                 .allow_http = o->allow_http},
     };
     /* the engine forks the zygote before any key is in memory */
     if (sr_engine_new(&cfg, &eng, &e) != SR_OK)

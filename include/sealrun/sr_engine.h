@@ -123,6 +123,9 @@ void sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key,
 /* The GET /attestation document (borrowed), or NULL when not set. */
 const json_t *sr_engine_attestation(const sr_engine *eng);
 
+/* The operator's outbound HTTP policy (borrowed, valid while eng lives). */
+const sr_http_policy *sr_engine_http_policy(const sr_engine *eng);
+
 /* Stops the threads (running jobs finish first), kills the sandbox. NULL ok. */
 void sr_engine_free(sr_engine *eng);
 

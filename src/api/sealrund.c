@@ -504,7 +504,7 @@ load_ttl(struct opts *o, sr_err *err)
 /* Everything that changes how a job runs, hashed into the measurement and
  * shown by GET /attestation (docs/receipts.md, "Measurement"). */
 static json_t *
-measurement_config(const struct sr_engine_config *cfg)
+measurement_config(const struct sr_engine_config *cfg, const sr_http_policy *http)
 {
     json_t *limits = json_pack(
         "{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "timeout_default_s",
@@ -515,12 +515,18 @@ measurement_config(const struct sr_engine_config *cfg)
         (json_int_t)SR_MAX_INPUT, "output_bytes", (json_int_t)SR_MAX_OUTPUT, "log_entries",
         (json_int_t)SR_MAX_LOG_ENTRIES, "log_entry_bytes", SR_MAX_LOG_ENTRY, "random_bytes_max",
         SR_MAX_RANDOM_BYTES);
-    if (!limits)
+    /* which hosts jobs may reach, and whether a test switch is on (docs/http.md) */
+    json_t *h = sr_http_policy_to_json(http);
+    if (!limits || !h) {
+        json_decref(limits);
+        json_decref(h);
         return NULL;
-    return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o}", "sealrun", SR_VERSION,
+    }
+    return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o, s:o}", "sealrun", SR_VERSION,
                      "engines", "js", "engine", sr_js_engine_version(), "jit", !cfg->js_no_jit,
                      "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1", "isolation",
-                     cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits);
+                     cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits,
+                     "http", h);
 }
 
 /* Loads (or at first start creates) the worker key, measures this sealrund,
@@ -535,7 +541,7 @@ identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err
         return sr_err_wrap(err, "loading the worker key");
     uint8_t pk[SR_ED25519_PK_LEN], exe[32], meas[SR_MEASUREMENT_LEN];
     sr_worker_key_public(id->key, pk);
-    json_t *cfg = measurement_config(sr_engine_config(eng));
+    json_t *cfg = measurement_config(sr_engine_config(eng), sr_engine_http_policy(eng));
     if (!cfg)
         return sr_err_set(err, SR_ENOMEM, "out of memory building the measurement config");
     rc = sr_measurement_file_sha256("/proc/self/exe", exe, err);

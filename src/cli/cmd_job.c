@@ -43,7 +43,10 @@ struct job_opts {
     bool has_format, has_jit;
     const char *args[MAX_REPEAT], *env[MAX_REPEAT], *secrets[SR_MAX_SECRET_REFS];
     const char *http_allow[SR_FETCH_MAX_ALLOW];
-    size_t nargs, nenv, nsecrets, nhttp;
+    /* run only: the local supervisor's outbound HTTP policy (docs/http.md) */
+    const char *http_private[SR_FETCH_MAX_PRIVATE], *ca_file;
+    bool allow_http;
+    size_t nargs, nenv, nsecrets, nhttp, nprivate;
     int64_t http_max_requests;
     bool async, wait;
 };
@@ -208,6 +211,24 @@ run_table(struct job_opts *o, struct sr_opt *t)
                              .help = "JavaScriptCore JIT (default on)",
                              .choices = on_off,
                              .seen = &o->has_jit};
+    t[n++] = (struct sr_opt){.name = "--http-allow-http",
+                             .kind = SR_OPT_FLAG,
+                             .dst = &o->allow_http,
+                             .help = "let the job use plain http:// too (the local supervisor's "
+                                     "policy; https only by default)"};
+    t[n++] = (struct sr_opt){.name = "--http-ca-file",
+                             .kind = SR_OPT_STRING,
+                             .dst = &o->ca_file,
+                             .metavar = "FILE",
+                             .help = "trust the CA certificates in FILE instead of the system's"};
+    t[n++] = (struct sr_opt){.name = "--http-allow-private",
+                             .kind = SR_OPT_LIST,
+                             .dst = o->http_private,
+                             .metavar = "ADDR[/BITS]",
+                             .help = "let the job reach this loopback or private address "
+                                     "(tests and development; repeatable)",
+                             .max = SR_FETCH_MAX_PRIVATE,
+                             .count_dst = &o->nprivate};
     return n;
 }
 
@@ -588,6 +609,10 @@ run_job(const struct job_opts *o, const struct local_secrets *s, bool with_store
     struct sr_engine_config cfg = {
         .isolation = SR_ISOLATION_JOB,
         .js_no_jit = o->has_jit && o->jit == 1,
+        .http = {.private_nets = o->http_private,
+                 .nprivate = o->nprivate,
+                 .ca_file = o->ca_file,
+                 .allow_http = o->allow_http},
     };
     /* the engine forks the zygote before any key is in memory */
     if (sr_engine_new(&cfg, &eng, &e) != SR_OK)

@@ -867,6 +867,12 @@ sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key, const sr_att
     }
 }
 
+const sr_http_policy *
+sr_engine_http_policy(const sr_engine *eng)
+{
+    return eng->http;
+}
+
 const json_t *
 sr_engine_attestation(const sr_engine *eng)
 {

@@ -143,4 +143,9 @@
  * the time the purge holds the write lock; it repeats until done. */
 #define SR_PURGE_BATCH 5000
 
+/* Tokens (docs/accounts.md): valid tokens one user may hold (POST /tokens
+ * beyond: 409), and the longest expiry a token may be given. */
+#define SR_MAX_TOKENS_PER_USER 1000
+#define SR_MAX_TOKEN_LIFETIME_MS (3650ll * 24 * 3600 * 1000)
+
 #endif /* SR_LIMITS_H */

@@ -7,6 +7,7 @@
 #define SR_API_INT_H
 
 #include "sealrun/sr_api.h"
+#include "sealrun/sr_store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,11 +24,38 @@ struct sr_api__call {
     const struct sr_api_request *req;
     const char *owner;  /* the authenticated user; NULL on public routes */
     const char *arg[2]; /* the path's {} parts in order, NUL-terminated ({*}: the rest) */
+    /* the caller's token (id, scopes, expiry; owner = 'owner'); on public
+     * routes an empty row (scopes 0) */
+    const struct sr_token_row *token;
 };
 
 /* A route handler: fills resp (status and body, or an error). */
 typedef void (*sr_api__handler)(sr_api *api, const struct sr_api__call *c,
                                 struct sr_api_response *resp);
+
+/* One row of the route table (router.c). 'pattern' is the path with "{}"
+ * for one segment and a final "{*}" for the rest of the path (a storage
+ * key may hold '/'). 'scope' is the sr_scope bit a token needs (0 with
+ * auth: any valid token, the handler decides). 'query' lists the
+ * parameters it takes (space-separated); any other is refused. 'body_max'
+ * 0 = SR_MAX_BODY. */
+struct sr_api__route {
+    const char *method;
+    const char *pattern;
+    bool auth;
+    uint32_t scope;
+    const char *query;
+    size_t body_max;
+    sr_api__handler fn;
+};
+/* The table, *n rows (static storage). */
+const struct sr_api__route *sr_api__routes(size_t *n);
+
+/* The /tokens endpoints (route_tokens.c; docs/accounts.md). */
+#define SR_API_TOKEN_BODY_MAX 4096 /* bytes of a POST /tokens body */
+void sr_api__tokens_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__token_create(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__token_revoke(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 
 /* The reply for a library status: HTTP status and error code both come
  * from 'st' (reply.c's table); 'msg' is the message (never a secret). For

@@ -41,7 +41,9 @@ struct sr_engine {
     const sr_keys *keys; /* borrowed; NULL: no signature */
     sr_sandbox *sandbox;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* queue changed, a slot freed, or stopping */
+    pthread_cond_t cv;      /* stopping (the purge thread's sleep) */
+    pthread_cond_t work_cv; /* a queued job may have become runnable, or stopping: wakes
+                               one async worker per such change, never all of them */
     struct user_slot *users;
     struct user_slot *ahead, *atail; /* owners with queued jobs, in turn order */
     unsigned nqueued;
@@ -88,6 +90,9 @@ struct job_outcome {
     char storage_version_before[24];
     char storage_version_after[24];
     json_t *http; /* owned: the receipt's list of HTTP exchanges, NULL when none */
+    /* the job's VRF calls for its receipt (owned array; NULL: none),
+     * at most SR_VRF_MAX_CALLS: {"seed","output","proof"} in hex */
+    json_t *vrf;
 };
 void sr_engine__outcome_init(struct job_outcome *o);
 void sr_engine__outcome_fini(struct job_outcome *o);

@@ -27,6 +27,7 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_vrf.h"
 
 /* ---- outcomes ---- */
 
@@ -43,6 +44,7 @@ sr_engine__outcome_fini(struct job_outcome *o)
 {
     free(o->message);
     json_decref(o->logs);
+    json_decref(o->vrf);
     json_decref(o->http);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
@@ -129,7 +131,55 @@ struct job_host {
     const struct sr_job_request *req; /* its code is the module a WASM job may ask for */
     sr_storage_session *storage;      /* NULL: storage calls are refused */
     sr_http_session *http;            /* outbound HTTP (docs/http.md) */
+    const sr_engine *eng;             /* its worker key proves crypto.vrf (NULL: no VRF) */
+    const char *owner;
+    const char *job_id;
+    struct job_outcome *o; /* collects the VRF uses for the receipt */
 };
+
+/* 'V' seed: the VRF of the job's seed under the worker's VRF key
+ * (docs/receipts.md "Verifiable randomness"). Answer: proof (80) ||
+ * output (64) || the VRF public key (32). Recorded for the receipt. */
+static sr_status
+vrf_call(const struct job_host *h, const uint8_t *seed, size_t len, sr_buf *resp, sr_err *err)
+{
+    const sr_worker_key *key = h->eng ? h->eng->wkey : NULL;
+    if (!key)
+        return sr_err_set(err, SR_EDENIED,
+                          "crypto.vrf: this service has no worker key to prove with");
+    if (len > SR_VRF_MAX_SEED)
+        return sr_err_set(err, SR_ELIMIT, "crypto.vrf: the seed is %zu bytes, the limit is %d", len,
+                          SR_VRF_MAX_SEED);
+    if (json_array_size(h->o->vrf) >= SR_VRF_MAX_CALLS)
+        return sr_err_set(err, SR_ELIMIT, "crypto.vrf: a job may call it at most %d times",
+                          SR_VRF_MAX_CALLS);
+    sr_buf alpha;
+    sr_buf_init(&alpha, 256 + SR_VRF_MAX_SEED);
+    uint8_t out[SR_VRF_PROOF + SR_VRF_OUTPUT + SR_VRF_PUBLIC];
+    char hex[2 * SR_VRF_MAX_SEED + 1];
+    char proof_hex[2 * SR_VRF_PROOF + 1];
+    char output_hex[2 * SR_VRF_OUTPUT + 1];
+    char owner_hash[SR_HASH_HEX_LEN + 1];
+    sr_receipt_owner_hash(h->owner, owner_hash);
+    sr_status rc = sr_vrf_alpha(h->job_id, owner_hash, seed, len, &alpha, err);
+    if (rc == SR_OK)
+        rc = sr_worker_key_vrf_prove(key, (const uint8_t *)alpha.data, alpha.len, out,
+                                     out + SR_VRF_PROOF, err);
+    sr_buf_fini(&alpha);
+    if (rc != SR_OK)
+        return rc;
+    sr_worker_key_vrf_public(key, out + SR_VRF_PROOF + SR_VRF_OUTPUT);
+    sr_hex_encode(seed, len, hex);
+    sr_hex_encode(out, SR_VRF_PROOF, proof_hex);
+    sr_hex_encode(out + SR_VRF_PROOF, SR_VRF_OUTPUT, output_hex);
+    if (!h->o->vrf)
+        h->o->vrf = json_array();
+    json_t *use =
+        json_pack("{s:s, s:s, s:s}", "seed", hex, "output", output_hex, "proof", proof_hex);
+    if (!use || json_array_append_new(h->o->vrf, use) != 0)
+        return sr_err_set(err, SR_ENOMEM, "out of memory recording a VRF use");
+    return sr_buf_append(resp, out, sizeof(out), err);
+}
 
 static sr_status
 job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
@@ -145,6 +195,8 @@ job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err
                jr->code_hash_hex, jr->code_len);
         return sr_buf_append(resp, jr->code, jr->code_len, err);
     }
+    if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_VRF)
+        return vrf_call(h, req + 1, len - 1, resp, err);
     if (len >= 1 && req[0] == SR_HTTP_WIRE_OP)
         return sr_http_session_handle(h->http, req, len, resp, err);
     if (!h->storage)
@@ -358,7 +410,13 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
                sr_http_session *http, struct job_outcome *o)
 {
-    struct job_host host = {.req = req, .storage = storage, .http = http};
+    struct job_host host = {.req = req,
+                            .storage = storage,
+                            .http = http,
+                            .eng = eng,
+                            .owner = owner,
+                            .job_id = job_id,
+                            .o = o};
     /* The runtime stops the guest at its own checks first (with logs);
      * the supervisor's kill is the backstop: wall clock plus a grace, and
      * memory with headroom for the engine's own baseline. */
@@ -497,6 +555,8 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         refs[i] =
             (struct sr_receipt_secret_ref){o->used[i].name, o->used[i].owner, o->used[i].version};
     bool ok = o->code == SR_JOB_OK;
+    uint8_t vrf_pk[SR_VRF_PUBLIC];
+    sr_worker_key_vrf_public(eng->wkey, vrf_pk);
     const struct sr_receipt_fields f = {
         .job_id = id,
         .owner = owner,
@@ -525,6 +585,8 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .quote = eng->quote,
         .storage_version_before = o->has_storage ? o->storage_version_before : NULL,
         .storage_version_after = o->has_storage ? o->storage_version_after : NULL,
+        .vrf = o->vrf,
+        .vrf_pk = vrf_pk,
     };
     json_t *receipt = NULL;
     sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);

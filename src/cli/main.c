@@ -19,7 +19,7 @@ static const char usage[] =
     "usage: sealrun COMMAND [options]\n"
     "\n"
     "Commands:\n"
-    "  token create|list|revoke   manage API tokens in a data directory\n"
+    "  token create|list|revoke   manage API tokens (in a data directory, or over HTTP)\n"
     "  secret set|list|rm|policy|audit|pubkey\n"
     "                             manage your secrets on a server (sealed on this machine)\n"
     "  storage get|put|rm|ls      your jobs' key-value storage on a server\n"

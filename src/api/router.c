@@ -41,9 +41,24 @@ sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
 void
 sr_api_free(sr_api *api)
 {
-    if (api)
+    if (api) {
         free(api->dashboard_dir);
+        sr_api__rates_free(api->rates);
+    }
     free(api);
+}
+
+sr_status
+sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_address,
+                       const char *users_file, sr_err *err)
+{
+    sr_api__rates *r = NULL;
+    sr_status rc = sr_api__rates_new(per_token, per_address, users_file, &r, err);
+    if (rc != SR_OK)
+        return rc;
+    sr_api__rates_free(api->rates);
+    api->rates = r;
+    return SR_OK;
 }
 
 void
@@ -485,6 +500,52 @@ sr_api_body_limit(const char *method, const char *path)
     return r && r->body_max ? r->body_max : SR_MAX_BODY;
 }
 
+/* Takes one request from a bucket: false after filling a 429 naming the
+ * limit; the headers show the bucket with the least left. */
+static bool
+rate_ok(sr_api *api, const uint8_t key[SR_API_RATE_KEY_LEN], unsigned per_min, const char *whose,
+        struct sr_api_response *resp)
+{
+    struct sr_api__rate_answer a;
+    sr_api__rate_take(api->rates, key, per_min, sr_mono_us(), &a);
+    if (!a.limit)
+        return true;
+    if (!resp->ratelimit_limit || a.remaining < resp->ratelimit_remaining) {
+        resp->ratelimit_limit = a.limit;
+        resp->ratelimit_remaining = a.remaining;
+        resp->ratelimit_reset = a.reset_s;
+    }
+    if (!a.refused)
+        return true;
+    char msg[200];
+    (void)snprintf(msg, sizeof(msg),
+                   "rate limit: %s may make %u requests per minute; retry in %u s", whose, a.limit,
+                   a.retry_after_s);
+    resp->retry_after = a.retry_after_s;
+    sr_api__reply(resp, SR_EBUSY, msg, "rate limiting");
+    return false;
+}
+
+/* The per-address limit (every route), before a token is looked at. */
+static bool
+address_rate_ok(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    uint8_t key[SR_API_RATE_KEY_LEN];
+    sr_api__rate_key_address(&req->client, key);
+    return rate_ok(api, key, sr_api__rate_per_address(api->rates), "this address", resp);
+}
+
+/* The per-token limit: the owner's override, or the default. */
+static bool
+token_rate_ok(sr_api *api, const struct sr_token_row *tok, struct sr_api_response *resp)
+{
+    uint8_t key[SR_API_RATE_KEY_LEN];
+    char whose[32];
+    sr_api__rate_key_token(tok->id, key);
+    (void)snprintf(whose, sizeof(whose), "token %s", tok->id);
+    return rate_ok(api, key, sr_api__rate_of(api->rates, tok->owner), whose, resp);
+}
+
 /* 403 when the token lacks the route's scope, naming it (and the token). */
 static bool
 scope_ok(const struct sr_api__route *r, const struct sr_token_row *tok,
@@ -504,12 +565,12 @@ static void
 call(sr_api *api, const struct sr_api__route *r, const struct sr_api_request *req,
      const size_t off[2], const size_t len[2], struct sr_api_response *resp)
 {
-    if (!query_ok(r, req, resp))
+    if (!query_ok(r, req, resp) || !address_rate_ok(api, req, resp))
         return;
     struct sr_token_row tok = {.id = ""};
     if (r->auth && !authenticate(api, req, resp, &tok))
         return;
-    if (r->auth && !scope_ok(r, &tok, resp)) {
+    if (r->auth && (!token_rate_ok(api, &tok, resp) || !scope_ok(r, &tok, resp))) {
         sr_token_row_fini(&tok);
         return;
     }

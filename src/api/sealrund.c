@@ -86,9 +86,16 @@ static const char usage[] =
     "  --log-level LEVEL         debug, info, warn, error (default info)\n"
     "  --help                    this text\n";
 
-/* Outbound HTTP for jobs (docs/http.md); a second literal: C17 compilers need only take
+/* Rate limits and outbound HTTP for jobs; a second literal: C17 compilers need only take
  * strings of 4095 bytes. */
 static const char usage_http[] =
+    "\n"
+    "Rate limits (docs/accounts.md):\n"
+    "  --rate-per-token N        requests per minute (and in a burst) per API token before\n"
+    "                            429 with Retry-After; 0: no limit (default 6000)\n"
+    "  --rate-per-address N      the same per client address, every endpoint (default 12000)\n"
+    "  --rate-limits FILE        per-user overrides of --rate-per-token:\n"
+    "                            {\"users\": {\"NAME\": {\"per_token\": N}}} (docs/accounts.md)\n"
     "\n"
     "Outbound HTTP for jobs (docs/http.md):\n"
     "  --http-allow PATTERN      hosts jobs may reach (host[:port] or *.domain[:port]; may be\n"
@@ -116,6 +123,9 @@ struct opts {
     struct sr_server_config http;
     const char *dashboard_dir; /* NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only */
+    int64_t rate_per_token;    /* requests per minute; -1: the default */
+    int64_t rate_per_address;
+    const char *rate_file; /* per-user overrides, or NULL */
     const char *http_allow[SR_FETCH_MAX_ALLOW];
     const char *http_deny[SR_FETCH_MAX_ALLOW];
     const char *http_private[SR_FETCH_MAX_PRIVATE];
@@ -331,6 +341,18 @@ parse_args(int argc, char **argv, struct opts *o)
             if (!*v)
                 return die_usage("--tsm-root needs a directory, got", v);
             o->tsm_root = v;
+        } else if ((v = sr_opt_value(a, "--rate-per-token", &i, argc, argv))) {
+            if (sr_parse_i64(v, 0, SR_HTTP_MAX_RATE, "--rate-per-token", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->rate_per_token = n;
+        } else if ((v = sr_opt_value(a, "--rate-per-address", &i, argc, argv))) {
+            if (sr_parse_i64(v, 0, SR_HTTP_MAX_RATE, "--rate-per-address", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->rate_per_address = n;
+        } else if ((v = sr_opt_value(a, "--rate-limits", &i, argc, argv))) {
+            if (!*v)
+                return die_usage("--rate-limits needs a file, got", v);
+            o->rate_file = v;
         } else if ((v = sr_opt_value(a, "--dashboard-dir", &i, argc, argv))) {
             if (!*v)
                 return die_usage("--dashboard-dir needs a directory, got", v);
@@ -539,8 +561,13 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     o->http.host = o->host;
     o->http.port = o->port;
     room_for_connections(&o->http);
+    unsigned per_token =
+        o->rate_per_token < 0 ? SR_HTTP_DEFAULT_RATE_PER_TOKEN : (unsigned)o->rate_per_token;
+    unsigned per_addr =
+        o->rate_per_address < 0 ? SR_HTTP_DEFAULT_RATE_PER_ADDRESS : (unsigned)o->rate_per_address;
     if (sr_api_new(eng, store, &api, &e) != SR_OK ||
-        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK)) {
+        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK) ||
+        sr_api_set_rate_limits(api, per_token, per_addr, o->rate_file, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
@@ -572,7 +599,11 @@ out:
 int
 main(int argc, char **argv)
 {
-    struct opts o = {.host = "127.0.0.1", .port = 8080, .data_dir = "var"};
+    struct opts o = {.host = "127.0.0.1",
+                     .port = 8080,
+                     .data_dir = "var",
+                     .rate_per_token = -1,
+                     .rate_per_address = -1};
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;

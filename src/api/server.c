@@ -140,6 +140,15 @@ send_json(struct MHD_Connection *c, struct sr_api_response *r, bool close)
         (void)snprintf(ra, sizeof(ra), "%u", r->retry_after);
         MHD_add_response_header(resp, "Retry-After", ra);
     }
+    if (r->ratelimit_limit) {
+        char v[3][16];
+        (void)snprintf(v[0], sizeof(v[0]), "%u", r->ratelimit_limit);
+        (void)snprintf(v[1], sizeof(v[1]), "%u", r->ratelimit_remaining);
+        (void)snprintf(v[2], sizeof(v[2]), "%u", r->ratelimit_reset);
+        MHD_add_response_header(resp, "RateLimit-Limit", v[0]);
+        MHD_add_response_header(resp, "RateLimit-Remaining", v[1]);
+        MHD_add_response_header(resp, "RateLimit-Reset", v[2]);
+    }
     enum MHD_Result ok = MHD_queue_response(c, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ok;

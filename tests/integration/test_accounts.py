@@ -1,16 +1,20 @@
 # SPDX-License-Identifier: MIT
-"""test_accounts.py - tokens and scopes against a real sealrund
-(docs/accounts.md): the first admin token from the data directory, tokens
-made, listed and revoked over HTTP and with `sealrun token --server`, a
-token that works only where its scope reaches, 403 naming the scope,
-expiry, and the rules that keep a token within its maker's reach."""
+"""test_accounts.py - tokens, scopes and rate limits against a real
+sealrund (docs/accounts.md): the first admin token from the data directory,
+tokens made, listed and revoked over HTTP and with `sealrun token --server`,
+a token that works only where its scope reaches, 403 naming the scope,
+expiry, the rules that keep a token within its maker's reach, and 429 with
+Retry-After and RateLimit-* per token, per user and per address."""
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main  # noqa: E402
+from harness import ENV, SEALRUND, Daemon, cli, main  # noqa: E402
 
 
 class AccountsTest(unittest.TestCase):
@@ -158,6 +162,68 @@ class AccountsTest(unittest.TestCase):
         self.assertEqual(self.d.execute(tok, "function main(){ return 1; }")[0], 403)
         p = cli("token", "create", *self.d.where(), "--user", "frank", "--expires-in", "0")
         self.assertEqual(p.returncode, 2)
+
+
+class RateLimitTest(unittest.TestCase):
+    """--rate-per-token, --rate-per-address and --rate-limits FILE: 429 with
+    Retry-After and the RateLimit-* headers."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="sr_rates_")
+        cls.file = os.path.join(cls.tmp, "rates.json")
+        with open(cls.file, "w", encoding="utf-8") as f:
+            json.dump({"users": {"slow": {"per_token": 2}, "free": {"per_token": 0}}}, f)
+        cls.d = Daemon("--rate-per-token", "4", "--rate-per-address", "60",
+                       "--rate-limits", cls.file).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.cleanup()
+
+    def test_a_token_over_its_rate_gets_429_with_headers(self):
+        tok = self.d.token("quick")
+        for left in (3, 2, 1, 0):
+            st, _, h = self.d.request("GET", "/tokens", token=tok)
+            self.assertEqual(st, 200)
+            self.assertEqual(h["RateLimit-Limit"], "4")
+            self.assertEqual(h["RateLimit-Remaining"], str(left))
+            self.assertGreaterEqual(int(h["RateLimit-Reset"]), 1)
+        st, body, h = self.d.request("GET", "/tokens", token=tok)
+        self.assertEqual(st, 429)
+        self.assertEqual(body["error"]["code"], "too_many_requests")
+        self.assertIn("may make 4 requests per minute", body["error"]["message"])
+        self.assertEqual(h["Retry-After"], "15")
+        self.assertEqual(h["RateLimit-Remaining"], "0")
+
+    def test_per_user_overrides_from_the_file(self):
+        slow = self.d.token("slow")
+        self.assertEqual(self.d.request("GET", "/tokens", token=slow)[2]["RateLimit-Limit"],
+                         "2")
+        self.assertEqual(self.d.request("GET", "/tokens", token=slow)[0], 200)
+        st, _, h = self.d.request("GET", "/tokens", token=slow)
+        self.assertEqual((st, h["Retry-After"]), (429, "30"))
+        free = self.d.token("free")
+        for _ in range(6):  # no per-token limit: only the address's shows
+            st, _, h = self.d.request("GET", "/tokens", token=free)
+            self.assertEqual(st, 200)
+            self.assertEqual(h["RateLimit-Limit"], "60")
+
+    def test_bad_rate_options_stop_the_daemon(self):
+        bad = os.path.join(self.tmp, "bad.json")
+        with open(bad, "w", encoding="utf-8") as f:
+            f.write('{"users": {"x": {"per_token": "many"}}}')
+        data = tempfile.mkdtemp(prefix="sr_rates_d_", dir=self.tmp)
+        for args, want in ((("--rate-limits", bad), "user 'x' must be"),
+                           (("--rate-limits", os.path.join(self.tmp, "none.json")),
+                            "cannot open rate limits file"),
+                           (("--rate-per-token", "-1"), "--rate-per-token")):
+            p = subprocess.run([SEALRUND, "--dev", "--data-dir", data, "--listen",
+                                "127.0.0.1:0", *args], capture_output=True, text=True,
+                               env=ENV, timeout=60)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(want, p.stderr)
+            self.assertNotIn("listening on http://127", p.stderr)
 
 
 if __name__ == "__main__":

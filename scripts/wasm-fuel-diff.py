@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: MIT
 """wasm-fuel-diff.py - fuel in the module charges what the interpreter charges.
 
   scripts/wasm-fuel-diff.py --driver D [--base-fuel L] [--arg A]... [--args-file F] DIR_OR_FILE...

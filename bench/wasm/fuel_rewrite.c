@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * fuel_rewrite.c - writes a module rewritten by sr_wasm_fuel_instrument(): the
  * input of the "wasm2c + fuel" column of bench/wasm/native.sh.

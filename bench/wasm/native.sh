@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: MIT
 # bench/wasm/native.sh - the native tier's code against gcc -O2, the interpreter and node,
 # in one run (issue 16), then what producing that code costs.
 #

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * sr_native.h - the native tier's compiler: a module with fuel in it
  * (sr_wasm_fuel_instrument) through Debian's wasm2c and the system C compiler,

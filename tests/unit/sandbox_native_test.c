@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: MIT
  *
  * tests/unit/sandbox_native_test.c - the native tier's compiler (sr_native.h): a module
  * through wasm2c and cc into a shared object, cached; what a tool refuses, a function that

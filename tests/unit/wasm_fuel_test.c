@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: MIT
  *
  * tests/unit/wasm_fuel_test.c - sr_wasm_fuel_instrument(): the rewritten module charges, at
  * every fuel limit, exactly what the interpreter charges for the original (same result or

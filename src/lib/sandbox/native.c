@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: MIT
  *
  * native.c - the native tier's compiler (sr_native.h): wasm2c and the C
  * compiler as sandboxed processes, and the cache of the shared objects they

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0
+/* SPDX-License-Identifier: MIT
  *
  * wasm_fuel.c - fuel at the WebAssembly level: rewrites a validated module so
  * that it charges, in a global of its own, exactly the fuel the interpreter

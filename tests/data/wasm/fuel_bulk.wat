@@ -1,4 +1,4 @@
-;; SPDX-License-Identifier: Apache-2.0
+;; SPDX-License-Identifier: MIT
 ;; The module of bulk_mod in tests/unit/wasm_fuel_test.c (wat2wasm fuel_bulk.wat).
 (module
  (memory 1)

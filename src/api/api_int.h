@@ -126,6 +126,8 @@ sr_status sr_api__rates_new(unsigned per_token, unsigned per_address, const char
 void sr_api__rates_free(sr_api__rates *r);
 /* The per-token rate of 'user' (an override, or the default). */
 unsigned sr_api__rate_of(const sr_api__rates *r, const char *user);
+/* The defaults: --rate-per-token and --rate-per-address. */
+unsigned sr_api__rate_per_token(const sr_api__rates *r);
 unsigned sr_api__rate_per_address(const sr_api__rates *r);
 /* What one request finds in its bucket: the rate, what is left after it,
  * seconds until the bucket is full again, and on a refusal the seconds

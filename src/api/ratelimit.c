@@ -189,6 +189,12 @@ sr_api__rate_of(const sr_api__rates *r, const char *user)
 }
 
 unsigned
+sr_api__rate_per_token(const sr_api__rates *r)
+{
+    return r ? r->per_token : 0;
+}
+
+unsigned
 sr_api__rate_per_address(const sr_api__rates *r)
 {
     return r ? r->per_address : 0;

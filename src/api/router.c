@@ -292,6 +292,11 @@ route_info(sr_api *api, const struct sr_api__call *c, struct sr_api_response *re
     json_t *limits = info_limits();
     json_object_set_new(limits, "running_jobs_per_user", json_integer(cfg->max_running_per_user));
     json_object_set_new(limits, "queued_jobs_per_user", json_integer(cfg->max_queued_per_user));
+    /* 0: no limit (docs/accounts.md#rate-limits); a user may have an override */
+    json_object_set_new(limits, "requests_per_minute_per_token",
+                        json_integer(sr_api__rate_per_token(api->rates)));
+    json_object_set_new(limits, "requests_per_minute_per_address",
+                        json_integer(sr_api__rate_per_address(api->rates)));
     char ttl[32];
     int64_t ms = st.result_ttl_ms;
     if (ms % 3600000 == 0)

@@ -196,6 +196,18 @@ class RateLimitTest(unittest.TestCase):
         self.assertEqual(h["Retry-After"], "15")
         self.assertEqual(h["RateLimit-Remaining"], "0")
 
+    def test_the_dashboards_files_carry_the_address_headers(self):
+        import urllib.request
+        with urllib.request.urlopen(self.d.url + "/ui/", timeout=30) as r:
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.headers["RateLimit-Limit"], "60")
+            self.assertIn("RateLimit-Remaining", r.headers)
+
+    def test_info_shows_the_defaults(self):
+        limits = self.d.request("GET", "/info")[1]["limits"]
+        self.assertEqual(limits["requests_per_minute_per_token"], 4)
+        self.assertEqual(limits["requests_per_minute_per_address"], 60)
+
     def test_per_user_overrides_from_the_file(self):
         slow = self.d.token("slow")
         self.assertEqual(self.d.request("GET", "/tokens", token=slow)[2]["RateLimit-Limit"],

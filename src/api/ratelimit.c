@@ -7,12 +7,13 @@
  * defaults (--rate-per-token, --rate-per-address) and per-user overrides
  * of the token limit (--rate-limits FILE).
  *
- * Buckets live in one fixed table searched over a fixed window of slots,
- * keyed by the token's id or the address (IPv4, or IPv6 /64), hashed with a
- * random SipHash key: memory and time per request are constant whatever
- * clients do. A full window gives up a bucket that is full again (it holds
- * nothing), else the one closest to full. Each daemon counts its own
- * requests (a cluster's limit is per daemon).
+ * Buckets live in one fixed table (in stripes with a lock each) searched
+ * over a fixed window of slots, keyed by the token's id or the address
+ * (IPv4, or IPv6 /64), hashed with a random SipHash key: memory and time
+ * per request are constant whatever clients do. A full window gives up a
+ * bucket that is full again (it holds nothing), else the one closest to
+ * full. Each daemon counts its own requests (a cluster's limit is per
+ * daemon).
  */
 #include "api_int.h"
 
@@ -29,6 +30,10 @@
 #include "sealrun/sr_util.h"
 
 #define WINDOW 8 /* slots searched per lookup */
+/* The table is cut into stripes, each with its own lock and holding whole
+ * windows, so requests on different keys rarely wait for one lock. */
+#define STRIPES 16
+#define STRIPE_SLOTS (SR_HTTP_RATE_SLOTS / STRIPES)
 #define KEY_LEN SR_API_RATE_KEY_LEN
 #define FILE_MAX (1u << 20) /* bytes of a --rate-limits file */
 #define USERS_MAX 100000    /* users in it */
@@ -45,7 +50,7 @@ struct user_rate {
 };
 
 struct sr_api__rates {
-    pthread_mutex_t lock;
+    pthread_mutex_t lock[STRIPES];
     unsigned per_token;      /* requests per minute; 0 = no limit */
     unsigned per_address;    /* likewise */
     struct user_rate *users; /* sorted by name */
@@ -139,7 +144,8 @@ sr_api__rates_new(unsigned per_token, unsigned per_address, const char *users_fi
     sr_api__rates *r = calloc(1, sizeof(*r));
     if (!r)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating the rate limiter");
-    pthread_mutex_init(&r->lock, NULL);
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_init(&r->lock[i], NULL);
     r->per_token = per_token;
     r->per_address = per_address;
     randombytes_buf(r->sipkey, sizeof(r->sipkey));
@@ -172,7 +178,8 @@ sr_api__rates_free(sr_api__rates *r)
     for (size_t i = 0; i < r->nusers; i++)
         free(r->users[i].name);
     free(r->users);
-    pthread_mutex_destroy(&r->lock);
+    for (size_t i = 0; i < STRIPES; i++)
+        pthread_mutex_destroy(&r->lock[i]);
     free(r);
 }
 
@@ -217,15 +224,16 @@ rank(const struct slot *s, int64_t now_us)
     return !s->used ? 0 : s->tat_us <= now_us ? 1 : 2;
 }
 
-/* The key's slot: its own, else a free one, else one full again, else the
- * one that fills first (given up). Called with the lock held. */
+/* The key's slot in the window from slot h: its own, else a free one,
+ * else one full again, else the one that fills first (given up). Called
+ * with the lock of h's stripe held. */
 static struct slot *
-find(sr_api__rates *r, const uint8_t key[KEY_LEN], int64_t now_us)
+find(sr_api__rates *r, const uint8_t key[KEY_LEN], size_t h, int64_t now_us)
 {
-    size_t h = home(r, key);
+    size_t base = h & ~(size_t)(STRIPE_SLOTS - 1);
     struct slot *best = NULL;
     for (size_t i = 0; i < WINDOW; i++) {
-        struct slot *s = &r->slots[(h + i) & (SR_HTTP_RATE_SLOTS - 1)];
+        struct slot *s = &r->slots[base | ((h + i) & (STRIPE_SLOTS - 1))];
         if (s->used && memcmp(s->key, key, KEY_LEN) == 0)
             return s;
         int rs = rank(s, now_us), rb = best ? rank(best, now_us) : 3;
@@ -247,8 +255,10 @@ sr_api__rate_take(sr_api__rates *r, const uint8_t key[KEY_LEN], unsigned per_min
         return;
     const int64_t t = 60000000 / (int64_t)per_min; /* µs per request */
     const int64_t tolerance = ((int64_t)per_min - 1) * t;
-    pthread_mutex_lock(&r->lock);
-    struct slot *s = find(r, key, now_us);
+    size_t h = home(r, key);
+    pthread_mutex_t *lock = &r->lock[h / STRIPE_SLOTS];
+    pthread_mutex_lock(lock);
+    struct slot *s = find(r, key, h, now_us);
     int64_t tat = s->tat_us > now_us ? s->tat_us : now_us;
     if (tat - now_us > tolerance) {
         out->refused = true;
@@ -259,7 +269,7 @@ sr_api__rate_take(sr_api__rates *r, const uint8_t key[KEY_LEN], unsigned per_min
         out->remaining = (unsigned)((tolerance + t - (tat - now_us)) / t);
     }
     out->reset_s = (unsigned)((tat - now_us + 999999) / 1000000);
-    pthread_mutex_unlock(&r->lock);
+    pthread_mutex_unlock(lock);
 }
 
 void

@@ -2,9 +2,9 @@
  *
  * cmd_token.c - `sealrun token create|list|revoke`: API tokens, written
  * straight into the data directory's store (the daemon may be running:
- * SQLite in WAL mode serves both), or over HTTP with --server (the /tokens
- * endpoints, under their rules: docs/accounts.md). Only the token's SHA-256
- * is stored; the token itself is printed once.
+ * SQLite in WAL mode serves both), or over HTTP with --server/--token (the
+ * /tokens endpoints, under their rules: docs/accounts.md). Only the token's
+ * SHA-256 is stored; the token itself is printed once.
  */
 #include "cli.h"
 
@@ -19,27 +19,6 @@
 #include "sealrun/sr_scope.h"
 #include "sealrun/sr_store.h"
 #include "sealrun/sr_util.h"
-
-static const char usage[] =
-    "usage: sealrun token create WHERE --user NAME [--scopes LIST] [--expires-in DURATION]\n"
-    "                            [--label TEXT] [--create]\n"
-    "       sealrun token list   WHERE [--user NAME]\n"
-    "       sealrun token revoke WHERE ID\n"
-    "WHERE: --data-dir DIR | --store URL | --server URL --token TOKEN\n"
-    "\n"
-    "create prints the new token alone on its last line; it is shown only once\n"
-    "(the store keeps its SHA-256). --scopes is a comma-separated list of execute,\n"
-    "jobs:read, secrets:write, secrets:read, storage:read, storage:write,\n"
-    "modules:write and admin (default: every scope but admin); --expires-in takes\n"
-    "24h, 90m, 45s or seconds (default: never). list shows ids (a prefix of the\n"
-    "hash), users, dates and scopes. revoke takes an id (8 or more characters).\n"
-    "DIR must be the daemon's --data-dir holding its database; --create makes the\n"
-    "directory and an empty database when they do not exist yet. With a cluster on\n"
-    "PostgreSQL, --store URL (or SEALRUN_STORE) names the daemons' store instead;\n"
-    "a revocation is seen by every daemon at its next request. --server URL and\n"
-    "--token TOKEN (or SEALRUN_SERVER and SEALRUN_TOKEN, when no store is named)\n"
-    "go through the API instead: a token manages its own user's tokens within its\n"
-    "scopes and expiry, and one with the admin scope anyone's (--user).\n";
 
 struct token_opts {
     const char *dir, *url, *server, *token, *user, *label, *scopes, *expires, *id;
@@ -202,7 +181,8 @@ remote_create(const struct token_opts *o)
     char *text = sr_json_dumps(body, JSON_COMPACT);
     json_decref(body);
     json_t *ans = NULL;
-    int rc = text ? cli_call(o->server, o->token, "POST", "/tokens", text, strlen(text), NULL, &ans)
+    int rc = text ? cli_call(&(struct cli_remote){.server = o->server, .token = o->token}, "POST",
+                             "/tokens", text, strlen(text), NULL, &ans)
                   : cli_fail(CLI_FAILED, NULL, "out of memory");
     free(text);
     if (rc != CLI_OK)
@@ -229,7 +209,8 @@ remote_list(const struct token_opts *o)
     (void)snprintf(path, sizeof(path), "/tokens%s%s", o->user ? "?user=" : "",
                    o->user ? o->user : "");
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, "GET", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(&(struct cli_remote){.server = o->server, .token = o->token}, "GET", path,
+                      NULL, 0, NULL, &ans);
     if (rc != CLI_OK)
         return rc;
     print_row("ID", "USER", "CREATED", "REVOKED", "EXPIRES", "SCOPES", "LABEL");
@@ -255,25 +236,204 @@ remote_list(const struct token_opts *o)
     return CLI_OK;
 }
 
-static int
-remote(const char *sub, const struct token_opts *o)
+/* --store, the other way to name the store (a cluster's PostgreSQL). */
+static struct sr_opt
+store_opt(const char **url)
 {
-    if (!o->token)
-        return cli_fail(CLI_USAGE, "see 'sealrun token --help'",
-                        "--server needs --token TOKEN (or SEALRUN_TOKEN)");
-    if (o->create)
-        return cli_fail(CLI_USAGE, NULL, "--create only goes with --data-dir");
-    if (strcmp(sub, "create") == 0)
-        return remote_create(o);
-    if (strcmp(sub, "list") == 0)
-        return remote_list(o);
+    return (struct sr_opt){.name = "--store",
+                           .kind = SR_OPT_STRING,
+                           .dst = url,
+                           .metavar = "URL",
+                           .help = "the daemons' store of a cluster on PostgreSQL, instead of "
+                                   "--data-dir (default: SEALRUN_STORE)"};
+}
+
+/* --data-dir, the option every token command takes. */
+static struct sr_opt
+data_dir_opt(const char **dir)
+{
+    return (struct sr_opt){.name = "--data-dir",
+                           .kind = SR_OPT_STRING,
+                           .dst = dir,
+                           .metavar = "DIR",
+                           .help = "the daemon's --data-dir, holding its database sealrun.db "
+                                   "(or --store)"};
+}
+
+/* --server and --token: the /tokens endpoints instead of a store. */
+static struct sr_opt
+server_opt(const char **v)
+{
+    return (struct sr_opt){.name = "--server",
+                           .kind = SR_OPT_STRING,
+                           .dst = v,
+                           .metavar = "URL",
+                           .help = "go through sealrund's API at URL instead of a store "
+                                   "(default: SEALRUN_SERVER, the config file)"};
+}
+
+static struct sr_opt
+token_opt(const char **v)
+{
+    return (struct sr_opt){.name = "--token",
+                           .kind = SR_OPT_STRING,
+                           .dst = v,
+                           .metavar = "TOKEN",
+                           .help = "the token the API request is made with (default: "
+                                   "SEALRUN_TOKEN, the config file)"};
+}
+
+/* Whether the command goes over HTTP: --server or --token given, or no
+ * store named anywhere and SEALRUN_SERVER or SEALRUN_TOKEN set. *remote
+ * says so; o->server and o->token are then resolved (remote.c).
+ * CLI_CONTINUE, or the exit code after an error. */
+static int
+pick(struct token_opts *o, struct cli_remote *r, bool *remote)
+{
+    *remote = false;
+    bool store = o->dir || o->url, asked = o->server || o->token;
+    if (store && asked)
+        return cli_fail(CLI_USAGE, NULL,
+                        "give --server/--token or a store (--data-dir, --store), not both");
+    const char *env_store = getenv("SEALRUN_STORE"), *es = getenv("SEALRUN_SERVER"),
+               *et = getenv("SEALRUN_TOKEN");
+    bool env_remote = (es && *es) || (et && *et);
+    if (!asked && (store || (env_store && *env_store) || !env_remote))
+        return CLI_CONTINUE;
+    int rc = cli__remote_resolve(r, o->server, o->token);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    o->server = r->server;
+    o->token = r->token;
+    *remote = true;
+    return CLI_CONTINUE;
+}
+
+static int
+token_create_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "token create",
+        .args = "(--data-dir DIR | --store URL | --server URL --token TOKEN) [--user NAME] "
+                "[options]",
+        .about = "Creates an API token for user NAME and prints it alone on its last line. It\n"
+                 "is shown only once: the store keeps its SHA-256. The daemon may be running.\n"
+                 "Over HTTP (--server), a token makes tokens for its own user (--user needs\n"
+                 "the admin scope) within its own scopes and expiry (docs/accounts.md).\n",
+    };
+    struct token_opts o = {0};
+    const struct sr_opt t[] = {
+        data_dir_opt(&o.dir),
+        store_opt(&o.url),
+        server_opt(&o.server),
+        token_opt(&o.token),
+        {.name = "--user",
+         .kind = SR_OPT_STRING,
+         .dst = &o.user,
+         .metavar = "NAME",
+         .help = "the user the token acts for: 1..64 of A-Z a-z 0-9 _ - . @ (required with a "
+                 "store; over HTTP, default the caller)"},
+        {.name = "--scopes",
+         .kind = SR_OPT_STRING,
+         .dst = &o.scopes,
+         .metavar = "LIST",
+         .help = "what it may do, comma-separated: execute, jobs:read, secrets:write, "
+                 "secrets:read, storage:read, storage:write, modules:write, admin (default: "
+                 "every scope but admin)"},
+        {.name = "--expires-in",
+         .kind = SR_OPT_STRING,
+         .dst = &o.expires,
+         .metavar = "DURATION",
+         .help = "expire after 24h, 90m, 45s or a number of seconds (default: never)"},
+        {.name = "--label",
+         .kind = SR_OPT_STRING,
+         .dst = &o.label,
+         .metavar = "TEXT",
+         .help = "a note shown by 'token list'"},
+        {.name = "--create",
+         .kind = SR_OPT_FLAG,
+         .dst = &o.create,
+         .help = "make DIR and an empty database when they do not exist yet"},
+    };
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, sizeof(t) / sizeof(t[0]), argc, argv, NULL, 0, 0, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    struct cli_remote r;
+    bool remote = false;
+    if ((rc = pick(&o, &r, &remote)) != CLI_CONTINUE)
+        return rc;
+    if ((remote ? (o.user != NULL) : true) && check_user(o.user) != CLI_OK)
+        return CLI_USAGE;
+    sr_err e = {0};
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    if (remote)
+        return o.create ? cli_fail(CLI_USAGE, NULL, "--create only goes with --data-dir")
+                        : remote_create(&o);
+    sr_store *st = NULL;
+    if ((rc = open_store(o.dir, o.url, o.create, &st)) != CLI_OK)
+        return rc;
+    rc = token_create(st, &o);
+    sr_store_close(st);
+    return rc;
+}
+
+static int
+token_list_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "token list",
+        .args = "(--data-dir DIR | --store URL | --server URL --token TOKEN) [options]",
+        .about = "Lists tokens: ids (a prefix of the hash), users, dates, expiry, scopes and\n"
+                 "labels. Over HTTP, the caller's own (--user another's, with admin).\n",
+    };
+    struct token_opts o = {0};
+    const struct sr_opt t[] = {
+        data_dir_opt(&o.dir),
+        store_opt(&o.url),
+        server_opt(&o.server),
+        token_opt(&o.token),
+        {.name = "--user",
+         .kind = SR_OPT_STRING,
+         .dst = &o.user,
+         .metavar = "NAME",
+         .help = "only this user's tokens"},
+    };
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, sizeof(t) / sizeof(t[0]), argc, argv, NULL, 0, 0, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    struct cli_remote r;
+    bool remote = false;
+    if ((rc = pick(&o, &r, &remote)) != CLI_CONTINUE)
+        return rc;
+    if (o.user && check_user(o.user) != CLI_OK)
+        return CLI_USAGE;
+    sr_err e = {0};
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    if (remote)
+        return remote_list(&o);
+    sr_store *st = NULL;
+    if ((rc = open_store(o.dir, o.url, false, &st)) != CLI_OK)
+        return rc;
+    rc = token_list(st, o.user);
+    sr_store_close(st);
+    return rc;
+}
+
+static int
+remote_revoke(const struct token_opts *o)
+{
     if (strlen(o->id) > 64 || !sr_is_lower_hex(o->id, strlen(o->id)))
         return cli_fail(CLI_USAGE, "see 'sealrun token list'",
                         "token id '%.70s' must be lower-case hex characters", o->id);
     char path[96];
     (void)snprintf(path, sizeof(path), "/tokens/%s", o->id);
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, "DELETE", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(&(struct cli_remote){.server = o->server, .token = o->token}, "DELETE", path,
+                      NULL, 0, NULL, &ans);
     if (rc == CLI_OK)
         printf("revoked token %s\n", o->id);
     json_decref(ans);
@@ -281,87 +441,59 @@ remote(const char *sub, const struct token_opts *o)
 }
 
 static int
-parse(int argc, char **argv, struct token_opts *o)
+token_revoke_cmd(int argc, char **argv)
 {
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--create") == 0)
-            o->create = true;
-        else if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
-            o->dir = v;
-        else if ((v = sr_opt_value(argv[i], "--store", &i, argc, argv)))
-            o->url = v;
-        else if ((v = sr_opt_value(argv[i], "--server", &i, argc, argv)))
-            o->server = v;
-        else if ((v = sr_opt_value(argv[i], "--token", &i, argc, argv)))
-            o->token = v;
-        else if ((v = sr_opt_value(argv[i], "--user", &i, argc, argv)))
-            o->user = v;
-        else if ((v = sr_opt_value(argv[i], "--label", &i, argc, argv)))
-            o->label = v;
-        else if ((v = sr_opt_value(argv[i], "--scopes", &i, argc, argv)))
-            o->scopes = v;
-        else if ((v = sr_opt_value(argv[i], "--expires-in", &i, argc, argv)))
-            o->expires = v;
-        else if (argv[i][0] != '-' && !o->id)
-            o->id = argv[i];
-        else
-            return cli_fail(CLI_USAGE, "see 'sealrun token --help'", "unknown argument '%s'",
-                            argv[i]);
-    }
-    if (o->server && (o->dir || o->url))
-        return cli_fail(CLI_USAGE, NULL,
-                        "give --server or a store (--data-dir, --store), not both");
-    /* the environment names a server only when no store is named anywhere */
-    const char *env_store = getenv("SEALRUN_STORE");
-    if (!o->server && !o->dir && !o->url && !(env_store && *env_store))
-        o->server = getenv("SEALRUN_SERVER");
-    if (o->server && !o->token)
-        o->token = getenv("SEALRUN_TOKEN");
-    return CLI_OK;
-}
-
-int
-cmd_token(int argc, char **argv)
-{
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *sub = argv[1];
+    static const struct cli_help h = {
+        .cmd = "token revoke",
+        .args = "(--data-dir DIR | --store URL | --server URL --token TOKEN) ID [options]",
+        .about = "Revokes the token with this id (8 or more characters of it, from 'token\n"
+                 "list'). Its requests are refused from then on.\n",
+    };
     struct token_opts o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
+    const struct sr_opt t[] = {data_dir_opt(&o.dir), store_opt(&o.url), server_opt(&o.server),
+                               token_opt(&o.token)};
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, sizeof(t) / sizeof(t[0]), argc, argv, &o.id, 1, 1, &npos, NULL);
+    if (rc != CLI_CONTINUE)
         return rc;
-    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke"))
-        return cli_fail(CLI_USAGE, "use create, list or revoke", "unknown token command '%s'", sub);
-    if (strcmp(sub, "revoke") == 0 && !o.id)
-        return cli_fail(CLI_USAGE, "see 'sealrun token list'", "token revoke needs an ID");
-    if (strcmp(sub, "create") != 0 && (o.scopes || o.expires || o.label))
-        return cli_fail(CLI_USAGE, NULL, "--scopes, --expires-in and --label go with 'create'");
+    struct cli_remote r;
+    bool remote = false;
+    if ((rc = pick(&o, &r, &remote)) != CLI_CONTINUE)
+        return rc;
     sr_err e = {0};
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    if (o.user && check_user(o.user) != CLI_OK)
-        return CLI_USAGE;
-    if (o.server)
-        return remote(sub, &o);
-    if (o.create && strcmp(sub, "create") != 0)
-        return cli_fail(CLI_USAGE, NULL, "--create only goes with 'token create'");
-    if (strcmp(sub, "create") == 0 && check_user(o.user) != CLI_OK)
-        return CLI_USAGE;
+    if (remote)
+        return remote_revoke(&o);
     sr_store *st = NULL;
-    rc = open_store(o.dir, o.url, o.create, &st);
-    if (rc != CLI_OK)
+    if ((rc = open_store(o.dir, o.url, false, &st)) != CLI_OK)
         return rc;
-    if (strcmp(sub, "create") == 0)
-        rc = token_create(st, &o);
-    else if (strcmp(sub, "list") == 0)
-        rc = token_list(st, o.user);
-    else if (sr_store_token_revoke(st, o.id, sr_now_ms(), &e) != SR_OK)
+    if (sr_store_token_revoke(st, o.id, sr_now_ms(), &e) != SR_OK)
         rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     else
         printf("revoked token %s\n", o.id);
     sr_store_close(st);
     return rc;
+}
+
+static const struct cli_sub subs[] = {
+    {"create", "create a token for a user (printed once)", token_create_cmd},
+    {"list", "list tokens", token_list_cmd},
+    {"revoke", "revoke a token", token_revoke_cmd},
+};
+
+int
+cmd_token(int argc, char **argv)
+{
+    static const struct cli_group g = {
+        .cmd = "token",
+        .about = "API tokens, written straight into a data directory's store (run these on\n"
+                 "the machine of sealrund, as a user who may read its --data-dir), or with a\n"
+                 "cluster on PostgreSQL into the daemons' store (--store URL or SEALRUN_STORE);\n"
+                 "a revocation is seen by every daemon at its next request. With --server and\n"
+                 "--token they go through the API's /tokens endpoints (docs/accounts.md).\n",
+        .subs = subs,
+        .n = sizeof(subs) / sizeof(subs[0]),
+    };
+    return cli_dispatch(&g, argc, argv);
 }

@@ -33,6 +33,7 @@ static const struct {
     {"GET", "/ready", "-"},
     {"GET", "/info", "-"},
     {"GET", "/attestation", "-"},
+    {"GET", "/openapi.json", "-"},
     {"POST", "/execute", "execute"},
     {"GET", "/jobs", "jobs:read"},
     {"GET", "/jobs/{}", "jobs:read"},

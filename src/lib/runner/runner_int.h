@@ -8,6 +8,7 @@
  *   runner_js.c       a JavaScript job
  *   runner_wasm.c     a WebAssembly job and a module check
  *   runner_storage.c  storage host calls (JS host_call, WASM 'sealrun' imports)
+ *   runner_vrf.c      the WASM import sealrun.vrf (verifiable randomness)
  *
  * Everything here runs inside a job process, under the sandbox's seccomp
  * policy: no files, no sockets but the job socket. A secret reaches the
@@ -97,5 +98,11 @@ void sr_runner__wasm_storage_funcs(sr_sandbox_child *child,
                                    struct sr_wasi_host_func funcs[SR_RUNNER__WASM_STORAGE_FUNCS]);
 sr_status sr_runner__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp,
                                  sr_err *err);
+
+/* runner_vrf.c: every 'sealrun' import of a WASM job: the storage ones,
+ * then vrf (child NULL: for checking a module's imports only) */
+#define SR_RUNNER__WASM_HOST_FUNCS (SR_RUNNER__WASM_STORAGE_FUNCS + 1)
+void sr_runner__wasm_host_funcs(sr_sandbox_child *child,
+                                struct sr_wasi_host_func funcs[SR_RUNNER__WASM_HOST_FUNCS]);
 
 #endif /* SR_RUNNER_INT_H */

@@ -280,11 +280,11 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         .max_pages = (uint32_t)(spec->memory_bytes / 65536u),
         .fuel = spec->budget,
     };
-    struct sr_wasi_host_func storage[SR_RUNNER__WASM_STORAGE_FUNCS];
-    sr_runner__wasm_storage_funcs(child, storage);
+    struct sr_wasi_host_func host[SR_RUNNER__WASM_HOST_FUNCS];
+    sr_runner__wasm_host_funcs(child, host);
     const struct sr_wasi_config cfg = {
-        .host_funcs = storage,
-        .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS,
+        .host_funcs = host,
+        .nhost_funcs = SR_RUNNER__WASM_HOST_FUNCS,
         .argv = w.argv,
         .argc = w.argc,
         .env = w.env,
@@ -406,10 +406,10 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
     }
     if (mod) {
         /* an import nothing here provides would fail every run: refuse it now */
-        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS];
-        sr_runner__wasm_storage_funcs(NULL, host);
+        struct sr_wasi_host_func host[SR_RUNNER__WASM_HOST_FUNCS];
+        sr_runner__wasm_host_funcs(NULL, host);
         const struct sr_wasi_config cfg = {.host_funcs = host,
-                                           .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS};
+                                           .nhost_funcs = SR_RUNNER__WASM_HOST_FUNCS};
         if (sr_wasi_check_imports(mod, &cfg, &e) != SR_OK) {
             sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
             a->module_invalid = true;

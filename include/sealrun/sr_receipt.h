@@ -150,6 +150,9 @@ struct sr_receipt_fields {
      * NULL or empty: the receipt has no "vrf" and no "vrf_public_key" */
     const json_t *vrf;
     const uint8_t *vrf_pk; /* 32 bytes, when vrf is not empty */
+    /* uses of the job's generated keys, in order: {"name", "kind",
+     * "operation", "data_sha256"}; NULL or empty: no "key_uses" */
+    const json_t *key_uses;
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

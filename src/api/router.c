@@ -345,6 +345,7 @@ static const struct route routes[] = {
     {"PUT", "/secrets/{}", true, "", 0, sr_api__secret_put},
     {"DELETE", "/secrets/{}", true, "", 0, sr_api__secret_delete},
     {"PUT", "/secrets/{}/policy", true, "", 0, sr_api__secret_policy},
+    {"POST", "/secrets/{}/generate", true, "", 0, sr_api__secret_generate},
     {"GET", "/secrets/{}/audit", true, "limit before", 0, sr_api__secret_audit},
     {"GET", "/storage", true, "", 0, sr_api__storage_namespaces},
     {"GET", "/storage/{}", true, "prefix limit after", 0, sr_api__storage_list},

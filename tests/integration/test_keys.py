@@ -8,6 +8,7 @@ crypto.secp256k1), derives (X25519) and MACs (random32) with them, while its
 secrets hold only public references; node checks the signatures and the
 shared secret; every use is in the signed receipt; PUT cannot plant a key,
 and a job without the reference cannot use it."""
+import base64
 import json
 import os
 import shutil
@@ -20,6 +21,8 @@ from harness import Daemon, cli, main  # noqa: E402
 
 NODE = shutil.which("node")
 ISOLATION = os.environ.get("SR_IT_ISOLATION", "tenant")
+GUEST = os.environ.get("SR_WASM_GUEST", "")
+KEYS_GUEST = os.path.join(os.path.dirname(GUEST), "keys_guest.wasm") if GUEST else ""
 
 SCRIPT = """
 async function main(input) {
@@ -149,6 +152,31 @@ class KeysTest(unittest.TestCase):
                                text=True, timeout=120)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(json.loads(p.stdout), [True, True, True])
+
+    @unittest.skipUnless(KEYS_GUEST and os.path.exists(KEYS_GUEST), "the WASM guests are not built")
+    def test_webassembly_import(self):
+        with open(KEYS_GUEST, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        args = ["E", "ED", "pay 5 to bob", "H", "R", "x", "H", "ED", "x", "E", "NOPE", "x"]
+        st, job, _ = self.d.request("POST", "/execute", {"runtime": "wasm", "module": mod,
+                                                         "args": args, "secret_refs": ["ED", "R"]},
+                                    token=self.alice)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["status"], "completed", job)
+        out = job["output"]
+        self.assertEqual(out["env"], "sealrun.keyref.v1:ed25519:" + self.pub["ED"]["public_key"])
+        self.assertEqual([r["rc"] for r in out["results"]], [64, 32, -2, -6])
+        self.assertEqual([u["operation"] for u in job["receipt"]["key_uses"]], ["sign", "hmac"])
+        if NODE:
+            check = ("const c = require('crypto'); const [pk, sig] = JSON.parse(process.argv[1]);"
+                     "const k = c.createPublicKey({format: 'jwk', key: {kty: 'OKP', crv: 'Ed25519',"
+                     " x: Buffer.from(pk, 'hex').toString('base64url')}});"
+                     "process.stdout.write(String(c.verify(null, Buffer.from('pay 5 to bob'), k,"
+                     " Buffer.from(sig, 'hex'))));")
+            p = subprocess.run([NODE, "-e", check, json.dumps(
+                [self.pub["ED"]["public_key"], out["results"][0]["answer"]])],
+                capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.stdout, "true", p.stderr)
 
     def test_a_job_without_the_reference_cannot_use_the_key(self):
         st, job, _ = self.d.request("POST", "/execute", {"script": """

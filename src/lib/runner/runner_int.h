@@ -100,8 +100,8 @@ sr_status sr_runner__js_hostcall(void *child, const uint8_t *req, size_t len, sr
                                  sr_err *err);
 
 /* runner_vrf.c: every 'sealrun' import of a WASM job: the storage ones,
- * then vrf (child NULL: for checking a module's imports only) */
-#define SR_RUNNER__WASM_HOST_FUNCS (SR_RUNNER__WASM_STORAGE_FUNCS + 1)
+ * then vrf and key_use (child NULL: for checking a module's imports only) */
+#define SR_RUNNER__WASM_HOST_FUNCS (SR_RUNNER__WASM_STORAGE_FUNCS + 2)
 void sr_runner__wasm_host_funcs(sr_sandbox_child *child,
                                 struct sr_wasi_host_func funcs[SR_RUNNER__WASM_HOST_FUNCS]);
 

@@ -145,6 +145,13 @@ class KeysTest(unittest.TestCase):
                           ("R", "random32", "hmac"), ("R", "random32", "hmac")])
         import hashlib
         self.assertEqual(uses[0]["data_sha256"], hashlib.sha256(b"pay 5 to bob").hexdigest())
+        # every use is in the secret's audit too
+        st, audit, _ = self.d.request("GET", "/secrets/K1/audit", token=self.alice)
+        self.assertEqual(st, 200, audit)
+        used = [r for r in audit["audit"] if r["job_id"] == job["job_id"] and r["outcome"] == "used"]
+        self.assertEqual(sorted(r["reason"].split(" of ")[0] for r in used),
+                         ["secp256k1 ecdsa-sign", "secp256k1 schnorr-sign"])
+        self.assertIn(hashlib.sha256(b"pay 5 to bob").hexdigest(), json.dumps(used))
         if NODE:
             args = [out["edPub"], out["edSig"], b"pay 5 to bob".hex(), out["k1Pub"], out["ecdsa"],
                     out["xPub"], PEER_SK, out["shared"]]

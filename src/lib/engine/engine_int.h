@@ -106,8 +106,11 @@ enum { SR_KEY_ED25519 = 0, SR_KEY_SECP256K1 = 1, SR_KEY_X25519 = 2, SR_KEY_RANDO
 
 struct sr_engine__key {
     char name[SR_SECRET_NAME_MAX + 1]; /* as the job names it (the secret's key) */
-    int kind;                          /* SR_KEY_* */
-    uint8_t *sk;                       /* sodium_malloc, 32 bytes */
+    char owner[SR_MAX_USER_NAME + 1];  /* the secret's owner, name and version (the audit) */
+    char secret[SR_SECRET_NAME_MAX + 1];
+    uint64_t version;
+    int kind;    /* SR_KEY_* */
+    uint8_t *sk; /* sodium_malloc, 32 bytes */
 };
 
 /* A job's generated keys, held by the supervisor for its run. */
@@ -129,6 +132,11 @@ void sr_engine__keys_fini(struct sr_engine__keys *keys);
  * SR_EINVAL for an operation the key cannot do, SR_ELIMIT past the caps. */
 sr_status sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t *req, size_t len,
                               json_t **uses, sr_buf *resp, sr_err *err);
+/* Writes one secret audit row per use in 'uses' (outcome "used", the reason
+ * naming the operation and the SHA-256 of its data) for 'user's job.
+ * Failures are logged: the job's result stands. */
+void sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
+                           const char *user, const char *job_id, const struct sr_job_request *req);
 /* Stores a value under the owner's secret 'name' (the next version). secrets.c */
 sr_status sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name,
                                     const uint8_t *value, size_t len, uint64_t *version,

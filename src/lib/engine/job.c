@@ -493,6 +493,7 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     sr_buf_fini_secure(&frame);
     /* the values were needed for placeholders until the job ended */
     sr_secret_set_fini(&set);
+    sr_engine__keys_audit(eng, &keys, o->key_uses, owner, job_id, req);
     sr_engine__keys_fini(&keys);
     size_t nx = 0;
     const struct sr_http_exchange *x = sr_http_session_exchanges(http, &nx);

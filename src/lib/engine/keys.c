@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sodium.h>
+#include "sealrun/sr_log.h"
 #include "sealrun/sr_secp256k1.h"
 #include "sealrun/sr_util.h"
 
@@ -126,6 +127,9 @@ sr_engine__keys_take(struct sr_secret_set *set, struct sr_engine__keys *keys, sr
             public_of(k->kind, k->sk, pub, &pub_len, err) != SR_OK)
             return sr_err_set(err, SR_EINTERNAL, "the generated key '%s' is malformed", e->name);
         (void)snprintf(k->name, sizeof(k->name), "%s", e->key);
+        (void)snprintf(k->owner, sizeof(k->owner), "%s", e->owner);
+        (void)snprintf(k->secret, sizeof(k->secret), "%s", e->name);
+        k->version = e->version;
         char text[sizeof(REF_PREFIX) + 16 + 131];
         char hex[131];
         sr_hex_encode(pub, pub_len, hex);
@@ -243,4 +247,42 @@ sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t *req, size
     rc = sr_buf_append(resp, out, out_len, err);
     sodium_memzero(out, sizeof(out));
     return rc;
+}
+
+void
+sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
+                      const char *user, const char *job_id, const struct sr_job_request *req)
+{
+    for (size_t i = 0; eng->store && i < json_array_size(uses); i++) {
+        const json_t *u = json_array_get(uses, i);
+        const char *name = json_string_value(json_object_get(u, "name"));
+        const struct sr_engine__key *k = NULL;
+        for (size_t j = 0; j < keys->n && !k && name; j++)
+            if (strcmp(keys->key[j].name, name) == 0)
+                k = &keys->key[j];
+        if (!k)
+            continue;
+        char reason[160];
+        (void)snprintf(reason, sizeof(reason), "%s %s of data sha256 %s",
+                       json_string_value(json_object_get(u, "kind")),
+                       json_string_value(json_object_get(u, "operation")),
+                       json_string_value(json_object_get(u, "data_sha256")));
+        int64_t now = sr_now_ms();
+        const struct sr_audit_row row = {
+            .owner = (char *)(uintptr_t)k->owner,
+            .name = (char *)(uintptr_t)k->secret,
+            .job_id = (char *)(uintptr_t)job_id,
+            .user = (char *)(uintptr_t)user,
+            .version = k->version,
+            .outcome = (char *)(uintptr_t) "used",
+            .reason = reason,
+            .time_ms = now,
+            .code_hash = (char *)(uintptr_t)req->code_hash_hex,
+            .entry_point = req->entry_point,
+        };
+        sr_err e = {0};
+        if (sr_store_audit_add(eng->store, &row, &e) != SR_OK)
+            sr_log(SR_LOG_WARN, "engine", "auditing a use of key '%s' of job %s failed: %s",
+                   k->secret, job_id, e.msg);
+    }
 }

@@ -24,9 +24,10 @@ import time
 import unittest
 import uuid
 
-from harness import Daemon, main, summary
+from harness import Daemon, cli, main, summary
 
 ISOLATION = os.environ.get("SR_IT_ISOLATION", "tenant")
+GUEST_DIR = os.path.dirname(os.environ.get("SR_WASM_GUEST", ""))
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -240,6 +241,101 @@ class HttpTest(unittest.TestCase):
         job = self.run_job(FETCH_JSON, {"url": f"http://127.0.0.1:{self.pport}/redirect?to="
                                                f"http://localhost:{self.pport}/echo"})
         self.failed(job, "HTTP_DENIED", "not in the job's http.allow")
+
+    # ---- WebAssembly: the sealrun HTTP imports ----
+
+    def wasm_job(self, name, args, http=None, env=None):
+        path = os.path.join(GUEST_DIR, name)
+        if not GUEST_DIR or not os.path.exists(path):
+            self.skipTest(f"{name} was not built")
+        with open(path, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        body = {"runtime": "wasm", "module": mod, "args": args,
+                "http": http if http is not None else self.allow()}
+        if env:
+            body["env"] = env
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual(st, 200, summary(job))
+        return job
+
+    def test_c_guest_requests(self):
+        out = self.ok(self.wasm_job("http_guest.wasm",
+                                    ["POST", f"https://127.0.0.1:{self.tport}/echo", "abc",
+                                     "X-A: 1\nContent-Type: text/plain"]))
+        self.assertEqual(out["rc"], 200)
+        self.assertEqual(out["len"], out["len_again"])
+        self.assertIn("'method'", out["body"])
+        out = self.ok(self.wasm_job("http_guest.wasm", ["GET", "https://api.example.com/"]))
+        self.assertEqual(out["rc"], -2)
+        self.assertIn("not in the job's http.allow", out["error"])
+        out = self.ok(self.wasm_job("http_guest.wasm",
+                                    ["GET", f"http://127.0.0.1:{self.pport}/big?n=5000"],
+                                    http=self.allow(max_response_bytes=100)))
+        self.assertEqual(out["rc"], -3)
+        # a program that exits non-zero after a refusal fails with the request's code
+        job = self.wasm_job("http_guest.wasm", ["GET", "https://api.example.com/"],
+                            env={"EXIT_ON_ERROR": "1"})
+        self.failed(job, "HTTP_DENIED", "not in the job's http.allow")
+
+    def test_rust_guest_requests(self):
+        out = self.ok(self.wasm_job("http_guest_rust.wasm",
+                                    ["GET", f"https://127.0.0.1:{self.tport}/text"]))
+        self.assertEqual(out, {"rc": 200, "len": len("héllo wörld".encode()),
+                               "body": "héllo wörld"})
+        out = self.ok(self.wasm_job("http_guest_rust.wasm", ["GET", "https://127.0.0.2/"],
+                                    http=self.allow("127.0.0.2")))
+        self.assertEqual(out["rc"], -2)
+
+    # ---- receipts ----
+
+    def test_receipt_lists_every_exchange_and_verify_checks_it(self):
+        script = """
+        async function main(input) {
+          const a = await fetch(input.a, {headers: {"X-Key": "v"}});
+          const b = await fetch(input.b, {method: "POST", body: "hello"});
+          return {a: a.status, b: b.status, t: await b.text()};
+        }"""
+        to = f"https://127.0.0.1:{self.tport}/text"
+        inp = {"a": f"http://127.0.0.1:{self.pport}/redirect?to={to}",
+               "b": f"https://127.0.0.1:{self.tport}/status/201"}
+        st, job, _ = self.d.execute(self.alice, script, input=inp, http=self.allow())
+        self.assertEqual(job["status"], "completed", summary(job))
+        xs = job["receipt"]["http"]
+        self.assertEqual([(x["method"], x["url"], x["status"]) for x in xs],
+                         [("GET", inp["a"], 302), ("GET", to, 200), ("POST", inp["b"], 201)])
+        self.assertEqual(xs[0]["header_names"], ["x-key"])
+        self.assertEqual(xs[2]["request_body_sha256"], hashlib.sha256(b"hello").hexdigest())
+        self.assertEqual(xs[2]["response_body_sha256"], hashlib.sha256(b"status").hexdigest())
+        self.assertEqual(xs[1]["response_body_sha256"],
+                         hashlib.sha256("héllo wörld".encode()).hexdigest())
+        self.assertEqual(job["http"], xs)
+        path = os.path.join(self.tmp, "job.json")
+        with open(path, "w") as f:
+            json.dump(job, f)
+        p = cli("verify", path)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("ok   http: 3 exchange(s) listed", p.stdout)
+        node = shutil.which("node")
+        verifier = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                                "verify-receipt.mjs")
+        if node:
+            n = subprocess.run([node, verifier, path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(n.returncode, 0, n.stdout + n.stderr)
+            self.assertIn("ok   http: 3 exchange(s) listed", n.stdout)
+        # the job's list altered: both verifiers refuse it; the receipt altered: the signature
+        job["http"][2]["status"] = 200
+        with open(path, "w") as f:
+            json.dump(job, f)
+        p = cli("verify", path)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("differs from the receipt's", p.stdout)
+        job["http"][2]["status"] = 201
+        job["receipt"]["http"][0]["url"] = "https://elsewhere.example/"
+        with open(path, "w") as f:
+            json.dump(job, f)
+        p = cli("verify", path)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn("signature", p.stdout)
 
     # ---- policy ----
 

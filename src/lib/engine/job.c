@@ -599,6 +599,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .storage_version_after = o->has_storage ? o->storage_version_after : NULL,
         .vrf = o->vrf,
         .vrf_pk = vrf_pk,
+        .http = o->http,
         .key_uses = o->key_uses,
     };
     json_t *receipt = NULL;
@@ -694,6 +695,8 @@ sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
     uint64_t limit = job_budget(req, NULL);
     json_object_set_new(job, "gas_limit", json_integer((json_int_t)limit));
     json_object_set_new(job, "storage", storage_json(o));
+    if (o->http) /* the exchanges the receipt signs (docs/http.md) */
+        json_object_set(job, "http", o->http);
     set_time(job, "created_at", created_ms);
     set_time(job, "started_at", started_ms);
     set_time(job, "finished_at", finished_ms);

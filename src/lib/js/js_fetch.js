@@ -3,15 +3,16 @@
 // js_fetch.js - the web platform's fetch for a job (docs/js.md, docs/http.md):
 // URL and URLSearchParams (WHATWG URL Standard), Headers, Request, Response,
 // AbortController and AbortSignal (WHATWG Fetch and DOM Standards), fetch.
-// Embedded into sealrun at build time (embed_js.cmake) and evaluated in
-// every job's fresh global object, where it is called once with the host
-// functions of js_fetch.c:
+// Embedded into sealrun at build time (embed_js.cmake) and evaluated in a
+// job's global object on the first use of any of its globals (js_fetch.c),
+// where it is called once with the host functions of js_fetch.c:
 //   request(method, url, headers, body, timeoutMs, redirect) -> result
 //     headers: [name, value, ...]; body: Uint8Array or undefined;
 //     result: {status, url, redirected, headers: [name, value, ...], body}
 //     or {error: "HTTP_DENIED" | ..., message}
 //   utf8Decode(bytes) -> string (invalid UTF-8 becomes U+FFFD)
 //   utf8Encode(string) -> Uint8Array (lone surrogates become U+FFFD)
+//   keep: names of these globals the script defined itself (left alone)
 // The request itself is made by the supervisor (the job process has no
 // socket); the call blocks until the answer is back, and fetch returns a
 // settled promise.
@@ -27,7 +28,11 @@
     for (const k of Reflect.ownKeys(props))
       define(obj, k, { value: props[k], writable: true, configurable: true, enumerable: false });
   }
+  // native.keep: the names the script itself has already given a meaning
+  // (js_fetch.c runs this file on the first use of any of them); those stay.
+  const keep = native.keep || [];
   function expose(name, value) {
+    if (keep.includes(name)) return;
     define(G, name, { value, writable: true, configurable: true, enumerable: false });
   }
   function tag(cls, name) {

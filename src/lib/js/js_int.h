@@ -87,6 +87,7 @@ struct sr_js__run {
     enum sr_js__stop stop;
     uint64_t stop_rss;        /* bytes, RSS seen when SR_JS__STOP_MEMORY */
     bool is_settled;          /* the awaited promise settled */
+    bool fetch_ready;         /* js_fetch.js ran in this context (js_fetch.c) */
     bool is_fulfilled;        /* ... and was fulfilled (else rejected) */
     JSValueRef settled_value; /* protected while set */
     /* The preludes (js_web.c), run on a script's first use of one of their
@@ -245,8 +246,9 @@ sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_
 
 /* ---- js_fetch.c: fetch and the web platform around it ---- */
 
-/* Evaluates js_fetch.js in run->ctx: URL, URLSearchParams, Headers,
- * Request, Response, AbortSignal, AbortController and fetch on 'global'. */
+/* Puts URL, URLSearchParams, Headers, Request, Response, AbortSignal,
+ * AbortController and fetch on 'global' as accessors that evaluate
+ * js_fetch.js on the first use of any of them (run->fetch_ready). */
 sr_status sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err);
 
 /* Marks dropped log entries in the last kept entry (call once, at the end). */

@@ -113,12 +113,9 @@ w_key_use(void *ctx, sr_wasm_instance *inst, uint64_t *s)
 }
 
 void
-sr_runner__wasm_host_funcs(sr_sandbox_child *child,
-                           struct sr_wasi_host_func funcs[SR_RUNNER__WASM_HOST_FUNCS])
+sr_runner__wasm_key_funcs(sr_sandbox_child *child,
+                          struct sr_wasi_host_func funcs[SR_RUNNER__WASM_KEY_FUNCS])
 {
-    sr_runner__wasm_storage_funcs(child, funcs);
-    funcs[SR_RUNNER__WASM_STORAGE_FUNCS] =
-        (struct sr_wasi_host_func){"sealrun", "vrf", "iii:i", w_vrf, child};
-    funcs[SR_RUNNER__WASM_STORAGE_FUNCS + 1] =
-        (struct sr_wasi_host_func){"sealrun", "key_use", "iiiiiii:i", w_key_use, child};
+    funcs[0] = (struct sr_wasi_host_func){"sealrun", "vrf", "iii:i", w_vrf, child};
+    funcs[1] = (struct sr_wasi_host_func){"sealrun", "key_use", "iiiiiii:i", w_key_use, child};
 }

@@ -22,6 +22,9 @@ static const char usage[] =
     "       sealrun secret policy NAME FILE.json   (- for stdin; see docs/secrets.md)\n"
     "       sealrun secret audit NAME [--limit N] [--before ID]   newest first; --before\n"
     "                                              takes 'next' from the previous page\n"
+    "       sealrun secret generate NAME KIND          a key made in the service (ed25519,\n"
+    "                                              secp256k1, x25519, random32); prints\n"
+    "                                              the public key, never the value\n"
     "       sealrun secret pubkey\n"
     "\n"
     "Every command takes --server URL and --token TOKEN (or SEALRUN_SERVER and\n"
@@ -200,11 +203,24 @@ cmd_secret(int argc, char **argv)
         return (rc = need(&o, 2, "secret policy takes NAME FILE.json"))
                    ? rc
                    : secret_policy(&o, o.pos[0], o.pos[1]);
+    if (strcmp(sub, "generate") == 0) {
+        if ((rc = need(&o, 2, "secret generate takes NAME KIND")))
+            return rc;
+        json_t *body = json_pack("{s:s}", "kind", o.pos[1]);
+        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (!text)
+            return cli_fail(CLI_FAILED, NULL, "out of memory");
+        (void)snprintf(path, sizeof(path), "/secrets/%s/generate", o.pos[0]);
+        rc = simple(&o, "POST", path, text, strlen(text));
+        free(text);
+        return rc;
+    }
     if (strcmp(sub, "audit") == 0) {
         if ((rc = need(&o, 1, "secret audit takes NAME")))
             return rc;
         return secret_audit(&o, o.pos[0]);
     }
-    return cli_fail(CLI_USAGE, "use set, list, rm, policy, audit or pubkey",
+    return cli_fail(CLI_USAGE, "use set, generate, list, rm, policy, audit or pubkey",
                     "unknown secret command '%s'", sub);
 }

@@ -110,6 +110,15 @@ class KeysTest(unittest.TestCase):
         self.assertEqual(st, 400)
         self.assertIn("'kind' must be", json.dumps(ans))
 
+    def test_the_cli_generates_keys(self):
+        env = {"SEALRUN_SERVER": self.d.url, "SEALRUN_TOKEN": self.alice}
+        p = cli("secret", "generate", "CLIKEY", "secp256k1", env=env, check=True)
+        ans = json.loads(p.stdout)
+        self.assertEqual((ans["name"], ans["kind"], ans["version"]), ("CLIKEY", "secp256k1", 1))
+        self.assertRegex(ans["public_key"], "^0[23][0-9a-f]{64}$")
+        p = cli("secret", "generate", "CLIKEY", env=env)
+        self.assertEqual(p.returncode, 2)
+
     def test_put_cannot_plant_a_key(self):
         st, ans, _ = self.d.request("PUT", "/secrets/PLANT",
                                     {"value": "sealrun.key.v1:ed25519:" + "00" * 32},

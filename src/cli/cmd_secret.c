@@ -207,7 +207,7 @@ cmd_secret(int argc, char **argv)
         if ((rc = need(&o, 2, "secret generate takes NAME KIND")))
             return rc;
         json_t *body = json_pack("{s:s}", "kind", o.pos[1]);
-        char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        char *text = body ? sr_json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         if (!text)
             return cli_fail(CLI_FAILED, NULL, "out of memory");

@@ -185,6 +185,15 @@ sr_status sr_engine_secret_pubkey(sr_engine *eng, const char *owner, char **out_
 sr_status sr_engine_secret_set(sr_engine *eng, const char *owner, const char *name,
                                const char *sealed_b64, const char *plain, size_t plain_len,
                                uint64_t *version, sr_err *err);
+/* Generates a key of 'kind' ("ed25519", "secp256k1", "x25519",
+ * "random32") inside the service as the value of the owner's secret 'name'
+ * (docs/secrets.md "Generated keys"); the value is never returned. The
+ * public key goes into pub_hex as lower-case hex (ed25519 and x25519: 32
+ * bytes, secp256k1: 33, compressed; random32: ""); the new version in
+ * *version. SR_EINVAL for a bad name or kind. */
+sr_status sr_engine_secret_generate(sr_engine *eng, const char *owner, const char *name,
+                                    const char *kind, uint64_t *version, char pub_hex[131],
+                                    sr_err *err);
 /* Sets a secret's policy from JSON text; *out is the policy as stored (owned). */
 sr_status sr_engine_secret_policy(sr_engine *eng, const char *owner, const char *name,
                                   const char *policy_text, size_t len, json_t **out, sr_err *err);

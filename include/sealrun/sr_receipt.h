@@ -152,6 +152,9 @@ struct sr_receipt_fields {
     const uint8_t *vrf_pk; /* 32 bytes, when vrf is not empty */
     const json_t *http;    /* the job's HTTP exchanges (docs/http.md), an array; NULL: the
                             * receipt has no "http" member (a job that made no request) */
+    /* uses of the job's generated keys, in order: {"name", "kind",
+     * "operation", "data_sha256"}; NULL or empty: no "key_uses" */
+    const json_t *key_uses;
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

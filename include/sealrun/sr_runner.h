@@ -153,6 +153,13 @@ sr_status sr_job_answer_encode(const struct sr_job_answer *a, sr_buf *out, sr_er
  * output (64) || the worker's VRF public key (32). */
 #define SR_RUNNER_HOSTCALL_VRF 'V'
 #define SR_VRF_MAX_CALLS 8 /* per job */
+/* 'K' | op | name_len (1 byte) | name | data: a use of one of the job's
+ * generated keys (docs/secrets.md "Generated keys"), which stay in the
+ * supervisor. op 'E' Ed25519 signature of data (answer 64 bytes), 'S'
+ * secp256k1 ECDSA of a 32-byte hash (r || s || recovery id, 65), 'B'
+ * BIP-340 signature of data (64), 'X' X25519 with a peer's public key (32),
+ * 'H' HMAC-SHA-256 of data with a random32 key (32). */
+#define SR_RUNNER_HOSTCALL_KEY 'K'
 
 /* ---- the sandbox callbacks ---- */
 

@@ -78,6 +78,8 @@ void sr_api__secrets_pubkey(sr_api *api, const struct sr_api__call *c,
 void sr_api__secret_put(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__secret_delete(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__secret_policy(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__secret_generate(sr_api *api, const struct sr_api__call *c,
+                             struct sr_api_response *resp);
 void sr_api__secret_audit(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__storage_namespaces(sr_api *api, const struct sr_api__call *c,
                                 struct sr_api_response *resp);

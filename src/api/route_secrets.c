@@ -57,6 +57,41 @@ sr_api__secret_put(sr_api *api, const struct sr_api__call *c, struct sr_api_resp
 }
 
 void
+sr_api__secret_generate(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    const struct sr_api_request *req = c->req;
+    json_t *body = NULL;
+    sr_err e = {0};
+    if (sr_json_parse(req->body ? req->body : "", req->body_len, 4, "request body", &body, &e) !=
+        SR_OK) {
+        sr_api__reply_status(resp, &e, "generating a key");
+        return;
+    }
+    const json_t *kind = json_object_get(body, "kind");
+    if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_string(kind)) {
+        sr_api__reply(resp, SR_EINVAL,
+                      "body must be {\"kind\": \"ed25519\" | \"secp256k1\" | \"x25519\" | "
+                      "\"random32\"}",
+                      "generating a key");
+        json_decref(body);
+        return;
+    }
+    uint64_t version = 0;
+    char pub[131] = "";
+    sr_status rc = sr_engine_secret_generate(api->eng, c->owner, c->arg[0], json_string_value(kind),
+                                             &version, pub, &e);
+    if (rc != SR_OK) {
+        sr_api__reply_status(resp, &e, "generating a key");
+    } else {
+        resp->status = version == 1 ? 201 : 200;
+        resp->body = json_pack("{s:s, s:s, s:I, s:o}", "name", c->arg[0], "kind",
+                               json_string_value(kind), "version", (json_int_t)version,
+                               "public_key", pub[0] ? json_string(pub) : json_null());
+    }
+    json_decref(body);
+}
+
+void
 sr_api__secret_policy(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
     const struct sr_api_request *req = c->req;

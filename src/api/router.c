@@ -396,6 +396,7 @@ static const struct sr_api__route routes[] = {
     {"PUT", "/secrets/{}", true, SEC_W, "", 0, sr_api__secret_put},
     {"DELETE", "/secrets/{}", true, SEC_W, "", 0, sr_api__secret_delete},
     {"PUT", "/secrets/{}/policy", true, SEC_W, "", 0, sr_api__secret_policy},
+    {"POST", "/secrets/{}/generate", true, SEC_W, "", 0, sr_api__secret_generate},
     {"GET", "/secrets/{}/audit", true, SEC_R, "limit before", 0, sr_api__secret_audit},
     {"GET", "/storage", true, KV_R, "", 0, sr_api__storage_namespaces},
     {"GET", "/storage/{}", true, KV_R, "prefix limit after", 0, sr_api__storage_list},

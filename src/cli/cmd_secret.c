@@ -231,8 +231,38 @@ secret_audit_cmd(int argc, char **argv)
     return simple(&o, "GET", path, NULL, 0);
 }
 
+static int
+secret_generate_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "secret generate",
+        .args = "NAME KIND [options]",
+        .about = "Makes a key inside the service as the value of your secret NAME and prints\n"
+                 "its public key; the value is never shown (docs/secrets.md, \"Generated\n"
+                 "keys\"). KIND is ed25519, secp256k1, x25519 or random32. Jobs that name\n"
+                 "it in their secrets use it with keys.get(NAME) or sealrun.key_use.\n",
+    };
+    struct secret_opts o = {0};
+    const char *pos[2] = {NULL, NULL};
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, pos, 2, 2, &npos, &o.r);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    json_t *body = json_pack("{s:s}", "kind", pos[1]);
+    char *text = body ? sr_json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return cli_fail(CLI_FAILED, NULL, "out of memory");
+    char path[512];
+    secret_path(pos[0], "/generate", path, sizeof(path));
+    rc = simple(&o, "POST", path, text, strlen(text));
+    free(text);
+    return rc;
+}
+
 static const struct cli_sub subs[] = {
     {"set", "set a secret (value from stdin or a file, sealed on this machine)", secret_set_cmd},
+    {"generate", "make a key in the service (prints its public key only)", secret_generate_cmd},
     {"list", "list your secrets (never their values)", secret_list_cmd},
     {"rm", "delete a secret", secret_rm_cmd},
     {"policy", "set a secret's policy from a JSON file", secret_policy_cmd},

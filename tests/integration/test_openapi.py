@@ -238,6 +238,9 @@ class OpenApiTest(unittest.TestCase):
         c("/secrets/{}/policy", "PUT", "/secrets/K/policy", 200,
           body={"runtimes": ["js"], "expires_at": "2099-01-01T00:00:00Z"})
         c("/secrets/{}/policy", "PUT", "/secrets/K/policy", 400, body={"users": ["x"]})
+        c("/secrets/{}/generate", "POST", "/secrets/G/generate", 201, body={"kind": "ed25519"})
+        c("/secrets/{}/generate", "POST", "/secrets/G/generate", 200, body={"kind": "random32"})
+        c("/secrets/{}/generate", "POST", "/secrets/G/generate", 400, body={"kind": "rsa"})
         c("/secrets", "GET", "/secrets", 200)
         c("/execute", "POST", "/execute", 200,
           body={"script": "function main(i, s){ return s.K.length }", "secret_refs": ["K"]})

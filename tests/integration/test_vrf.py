@@ -5,6 +5,7 @@ in this run's isolation mode (SR_IT_ISOLATION, tenant by default), the uses
 in the signed receipt, the VRF key in GET /attestation, `sealrun
 verify-vrf` and examples/verify-vrf.mjs accepting them and refusing every
 tampered seed, output, proof and key; the caps (seed size, calls per job)."""
+import base64
 import copy
 import json
 import os
@@ -20,6 +21,8 @@ from harness import Daemon, cli, main  # noqa: E402
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 NODE_VERIFIER = os.path.join(ROOT, "examples", "verify-vrf.mjs")
 NODE = shutil.which("node")
+GUEST = os.environ.get("SR_WASM_GUEST", "")
+VRF_GUEST = os.path.join(os.path.dirname(GUEST), "vrf_guest.wasm") if GUEST else ""
 ISOLATION = os.environ.get("SR_IT_ISOLATION", "tenant")
 
 SCRIPT = """
@@ -149,6 +152,27 @@ function main() {
         self.assertEqual(out["n"], 9, out)  # 8 calls per job, the 9th refused
         self.assertIn("at most 8 times", out["last"])
         self.assertEqual(len(job["receipt"]["vrf"]), 8)
+
+    @unittest.skipUnless(VRF_GUEST and os.path.exists(VRF_GUEST), "the WASM guests are not built")
+    def test_webassembly_import(self):
+        with open(VRF_GUEST, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        body = {"runtime": "wasm", "module": mod,
+                "args": ["block 0x1234", "-big", "-fault", "x", "x", "5", "6", "7", "8", "9", "10"]}
+        st, job, _ = self.d.request("POST", "/execute", body, token=self.alice)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["status"], "completed", job)
+        res = job["output"]["results"]
+        self.assertEqual([r["rc"] for r in res], [0, -2, -5, 0, 0, 0, 0, 0, 0, 0, -3])
+        self.assertEqual(res[0]["public_key"], self.att["vrf_public_key"])
+        self.assertEqual(res[3]["output"], res[4]["output"])  # same seed, same job
+        uses = job["receipt"]["vrf"]
+        self.assertEqual(len(uses), 8)
+        self.assertEqual(uses[0]["seed"], "block 0x1234".encode().hex())
+        self.assertEqual([u["output"] for u in uses],
+                         [r["output"] for r in res if r["rc"] == 0])
+        p = self.verify_vrf(job, self.att["vrf_public_key"])
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     @unittest.skipUnless(NODE, "node is not installed")
     def test_the_javascript_example_verifier_passes_the_rfc_vectors(self):

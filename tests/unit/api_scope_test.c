@@ -46,6 +46,7 @@ static const struct {
     {"PUT", "/secrets/{}", "secrets:write"},
     {"DELETE", "/secrets/{}", "secrets:write"},
     {"PUT", "/secrets/{}/policy", "secrets:write"},
+    {"POST", "/secrets/{}/generate", "secrets:write"},
     {"GET", "/secrets/{}/audit", "secrets:read"},
     {"GET", "/storage", "storage:read"},
     {"GET", "/storage/{}", "storage:read"},

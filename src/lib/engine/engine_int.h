@@ -93,7 +93,54 @@ struct job_outcome {
     /* the job's VRF calls for its receipt (owned array; NULL: none),
      * at most SR_VRF_MAX_CALLS: {"seed","output","proof"} in hex */
     json_t *vrf;
+    /* the job's uses of its generated keys for the receipt (owned array;
+     * NULL: none): {"name","kind","operation","data_sha256"} */
+    json_t *key_uses;
 };
+
+/* ---- generated keys a job uses but never reads (keys.c) ---- */
+
+enum { SR_KEY_ED25519 = 0, SR_KEY_SECP256K1 = 1, SR_KEY_X25519 = 2, SR_KEY_RANDOM32 = 3 };
+#define SR_KEY_MAX_DATA (64 * 1024) /* bytes one key call signs */
+#define SR_KEY_MAX_USES 64          /* key calls per job */
+
+struct sr_engine__key {
+    char name[SR_SECRET_NAME_MAX + 1]; /* as the job names it (the secret's key) */
+    char owner[SR_MAX_USER_NAME + 1];  /* the secret's owner, name and version (the audit) */
+    char secret[SR_SECRET_NAME_MAX + 1];
+    uint64_t version;
+    int kind;    /* SR_KEY_* */
+    uint8_t *sk; /* sodium_malloc, 32 bytes */
+};
+
+/* A job's generated keys, held by the supervisor for its run. */
+struct sr_engine__keys {
+    size_t n;
+    struct sr_engine__key key[SR_MAX_SECRET_REFS];
+};
+
+/* True if a secret value is a generated key ("sealrun.key.v1:..."). */
+bool sr_engine__is_key_value(const uint8_t *p, size_t len);
+/* Moves the generated keys of 'set' into *keys and replaces each such value
+ * in the set with its public reference "sealrun.keyref.v1:<kind>:<hex>".
+ * *keys must be fini'd (sr_engine__keys_fini) whatever is returned. */
+sr_status sr_engine__keys_take(struct sr_secret_set *set, struct sr_engine__keys *keys,
+                               sr_err *err);
+void sr_engine__keys_fini(struct sr_engine__keys *keys);
+/* Answers one 'K' host call (SR_RUNNER_HOSTCALL_KEY) and appends the use to
+ * *uses (made on first use). SR_EDENIED for a key the job does not have,
+ * SR_EINVAL for an operation the key cannot do, SR_ELIMIT past the caps. */
+sr_status sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t *req, size_t len,
+                              json_t **uses, sr_buf *resp, sr_err *err);
+/* Writes one secret audit row per use in 'uses' (outcome "used", the reason
+ * naming the operation and the SHA-256 of its data) for 'user's job.
+ * Failures are logged: the job's result stands. */
+void sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
+                           const char *user, const char *job_id, const struct sr_job_request *req);
+/* Stores a value under the owner's secret 'name' (the next version). secrets.c */
+sr_status sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name,
+                                    const uint8_t *value, size_t len, uint64_t *version,
+                                    sr_err *err);
 void sr_engine__outcome_init(struct job_outcome *o);
 void sr_engine__outcome_fini(struct job_outcome *o);
 /* Fails the outcome with a code and a message (the output is dropped). */

@@ -45,6 +45,7 @@ sr_engine__outcome_fini(struct job_outcome *o)
     free(o->message);
     json_decref(o->logs);
     json_decref(o->vrf);
+    json_decref(o->key_uses);
     json_decref(o->http);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
@@ -134,7 +135,8 @@ struct job_host {
     const sr_engine *eng;             /* its worker key proves crypto.vrf (NULL: no VRF) */
     const char *owner;
     const char *job_id;
-    struct job_outcome *o; /* collects the VRF uses for the receipt */
+    struct job_outcome *o;              /* collects the VRF and key uses for the receipt */
+    const struct sr_engine__keys *keys; /* the job's generated keys (held here) */
 };
 
 /* 'V' seed: the VRF of the job's seed under the worker's VRF key
@@ -197,6 +199,8 @@ job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err
     }
     if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_VRF)
         return vrf_call(h, req + 1, len - 1, resp, err);
+    if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_KEY)
+        return sr_engine__key_call(h->keys, req, len, &h->o->key_uses, resp, err);
     if (len >= 1 && req[0] == SR_HTTP_WIRE_OP)
         return sr_http_session_handle(h->http, req, len, resp, err);
     if (!h->storage)
@@ -408,9 +412,10 @@ http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_sec
 static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
-               sr_http_session *http, struct job_outcome *o)
+               sr_http_session *http, const struct sr_engine__keys *keys, struct job_outcome *o)
 {
-    struct job_host host = {.req = req,
+    struct job_host host = {.keys = keys,
+                            .req = req,
                             .storage = storage,
                             .http = http,
                             .eng = eng,
@@ -466,10 +471,15 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
         sr_engine__fail(o, SR_JOB_SECRET_UNAVAILABLE, "%s", unavailable);
         return;
     }
+    /* generated keys stay here: from now on the set holds their public
+     * references only (for the job, placeholders and all that follows) */
+    struct sr_engine__keys keys;
+    rc = sr_engine__keys_take(&set, &keys, &e);
     sr_storage_session *storage = NULL;
     sr_http_session *http = NULL;
     struct sr_http_secret secs[SR_MAX_SECRET_REFS];
-    rc = sr_engine__storage_begin(eng, owner, req, &storage, &e);
+    if (rc == SR_OK)
+        rc = sr_engine__storage_begin(eng, owner, req, &storage, &e);
     if (rc == SR_OK)
         rc = http_begin(eng, req, &set, secs, &http, &e);
     sr_buf frame;
@@ -477,12 +487,14 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, storage != NULL, &frame, &e);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);
     /* the values were needed for placeholders until the job ended */
     sr_secret_set_fini(&set);
+    sr_engine__keys_audit(eng, &keys, o->key_uses, owner, job_id, req);
+    sr_engine__keys_fini(&keys);
     size_t nx = 0;
     const struct sr_http_exchange *x = sr_http_session_exchanges(http, &nx);
     o->http = sr_http_exchanges_json(x, nx);
@@ -588,6 +600,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .vrf = o->vrf,
         .vrf_pk = vrf_pk,
         .http = o->http,
+        .key_uses = o->key_uses,
     };
     json_t *receipt = NULL;
     sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);

@@ -82,6 +82,28 @@ sr_engine_secret_set(sr_engine *eng, const char *owner, const char *name, const 
                     : sr_secret_value_set(plain, plain_len, &v, err);
     if (rc == SR_OK)
         rc = sr_secret_value_check(v.data, v.len, err);
+    if (rc == SR_OK && sr_engine__is_key_value(v.data, v.len))
+        rc = sr_err_set(err, SR_EINVAL,
+                        "values that begin with 'sealrun.key.v1:' are the service's generated "
+                        "keys: make one with POST /secrets/%s/generate",
+                        name);
+    if (rc == SR_OK)
+        rc = put_value(eng, owner, name, &v, version, err);
+    sr_secret_value_fini(&v);
+    return rc;
+}
+
+sr_status
+sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name, const uint8_t *value,
+                          size_t len, uint64_t *version, sr_err *err)
+{
+    sr_status rc = need_store(eng, err);
+    if (rc == SR_OK)
+        rc = sr_secret_name_check(name, strlen(name), err);
+    if (rc != SR_OK)
+        return rc;
+    struct sr_secret_value v = {0};
+    rc = sr_secret_value_set(value, len, &v, err);
     if (rc == SR_OK)
         rc = put_value(eng, owner, name, &v, version, err);
     sr_secret_value_fini(&v);

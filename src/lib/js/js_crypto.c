@@ -24,6 +24,7 @@
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
 #include <sodium.h>
+#include "sealrun/sr_util.h"
 
 #define SUBTLE_JS_URL "sealrun:subtle.js"
 #define P256_POINT 65 /* uncompressed SEC 1 point */
@@ -705,6 +706,101 @@ n_aes_gcm(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const
     return v;
 }
 
+/* ---- generated keys (keys.get; the private bytes stay in the supervisor) ---- */
+
+#define KEYREF_PREFIX "sealrun.keyref.v1:"
+
+/* keyRef(name) -> [kind, public key bytes] when the job's secret 'name' is a
+ * generated key's reference, else null */
+static JSValueRef
+n_key_ref(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
+          JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    if (!run || argc < 1 || !JSValueIsString(ctx, argv[0]))
+        return bad_args(ctx, "keyRef", exc);
+    JSStringRef name = JSValueToStringCopy(ctx, argv[0], exc);
+    if (!name)
+        return NULL;
+    JSValueRef v = JSStringGetLength(name) <= 256
+                       ? JSObjectGetProperty(ctx, run->secret_table, name, exc)
+                       : JSValueMakeUndefined(ctx);
+    JSStringRelease(name);
+    if (*exc || !v || !JSValueIsString(ctx, v))
+        return *exc ? NULL : JSValueMakeNull(ctx);
+    sr_buf b;
+    sr_buf_init(&b, 256);
+    JSStringRef s = JSValueToStringCopy(ctx, v, exc);
+    bool fit = s && sr_js__string_append(&b, s, 255);
+    if (s)
+        JSStringRelease(s);
+    JSValueRef r = JSValueMakeNull(ctx);
+    const char *t = b.data ? b.data : "";
+    bool is_ref = fit && strncmp(t, KEYREF_PREFIX, sizeof(KEYREF_PREFIX) - 1) == 0;
+    const char *kind = t + (is_ref ? sizeof(KEYREF_PREFIX) - 1 : 0);
+    const char *colon = is_ref ? strchr(kind, ':') : NULL;
+    if (colon) {
+        size_t hl = strlen(colon + 1);
+        uint8_t pub[65];
+        if (hl % 2 == 0 && hl <= 130 &&
+            (hl == 0 || sr_hex_decode(colon + 1, hl, pub, hl / 2, NULL) == SR_OK)) {
+            char k[16];
+            (void)snprintf(k, sizeof(k), "%.*s", (int)(colon - kind), kind);
+            r = pair(ctx, sr_js__cstring(ctx, k), new_u8(ctx, pub, hl / 2, exc), exc);
+        }
+    }
+    sr_buf_fini(&b);
+    return r;
+}
+
+sr_status
+sr_js__key_use(struct sr_js__run *run, char op, const char *name, size_t name_len,
+               const uint8_t *data, size_t len, sr_buf *resp, sr_err *err)
+{
+    if (!run->job->service_call)
+        return sr_err_set(err, SR_EDENIED, "generated keys are not available here (no supervisor)");
+    if (name_len > 255 || len > 64 * 1024)
+        return sr_err_set(err, SR_ELIMIT, "a key signs at most 65536 bytes at a time");
+    sr_buf req;
+    sr_buf_init(&req, 3 + 255 + 64 * 1024);
+    uint8_t head[3] = {'K', (uint8_t)op, (uint8_t)name_len};
+    sr_status rc = sr_buf_append(&req, head, 3, err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(&req, name, name_len, err);
+    if (rc == SR_OK && len)
+        rc = sr_buf_append(&req, data, len, err);
+    if (rc == SR_OK)
+        rc = run->job->service_call(run->job->host_ctx, (const uint8_t *)req.data, req.len, resp,
+                                    err);
+    sr_buf_fini(&req);
+    return rc;
+}
+
+/* keyUse(op, name, data) -> ArrayBuffer (the supervisor's answer) */
+static JSValueRef
+n_key_use(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
+          JSValueRef *exc)
+{
+    (void)fn, (void)self;
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    char op[4];
+    char name[257];
+    struct bytes data;
+    if (!run || !arg_name(ctx, argc, argv, 0, op, sizeof(op)) || strlen(op) != 1 ||
+        !arg_name(ctx, argc, argv, 1, name, sizeof(name)) || !arg_bytes(ctx, argc, argv, 2, &data))
+        return bad_args(ctx, "keyUse", exc);
+    sr_buf resp;
+    sr_buf_init(&resp, 128);
+    sr_err err = {0};
+    JSValueRef v =
+        sr_js__key_use(run, op[0], name, strlen(name), data.p, data.len, &resp, &err) == SR_OK
+            ? new_buffer(ctx, (const uint8_t *)resp.data, resp.len, exc)
+            : sr_js__throw(ctx, "Error", err.msg, exc);
+    sr_buf_fini(&resp);
+    return v;
+}
+
 /* ---- installation ---- */
 
 sr_status
@@ -713,11 +809,12 @@ sr_js__run_subtle(struct sr_js__run *run, JSValueRef *exc)
     static const char *const names[] = {
         "digest",        "hmac",        "equal",         "hkdf",         "ed25519Generate",
         "ed25519Public", "ed25519Sign", "ed25519Verify", "p256Generate", "p256Public",
-        "p256Point",     "p256Sign",    "p256Verify",    "p256Parse",    "aesGcm"};
+        "p256Point",     "p256Sign",    "p256Verify",    "p256Parse",    "aesGcm",
+        "keyRef",        "keyUse"};
     static const JSObjectCallAsFunctionCallback fns[] = {
-        n_digest,     n_hmac,      n_equal,       n_hkdf,          n_ed_generate,
-        n_ed_public,  n_ed_sign,   n_ed_verify,   n_p256_generate, n_p256_public,
-        n_p256_point, n_p256_sign, n_p256_verify, n_p256_parse,    n_aes_gcm};
+        n_digest,      n_hmac,       n_equal,         n_hkdf,        n_ed_generate, n_ed_public,
+        n_ed_sign,     n_ed_verify,  n_p256_generate, n_p256_public, n_p256_point,  n_p256_sign,
+        n_p256_verify, n_p256_parse, n_aes_gcm,       n_key_ref,     n_key_use};
     JSContextRef ctx = run->ctx;
     JSObjectRef natives = JSObjectMake(ctx, NULL, NULL);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -281,6 +281,12 @@ sr_status sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err 
  * run->web_internals). SR_EINTERNAL with *exc set when it threw. */
 sr_status sr_js__run_subtle(struct sr_js__run *run, JSValueRef *exc);
 
+/* One use of the job's generated key 'name' through the supervisor ('K'
+ * host call, sr_runner.h: op, name, data); the answer appended to resp.
+ * SR_EDENIED without a supervisor, else the supervisor's status. */
+sr_status sr_js__key_use(struct sr_js__run *run, char op, const char *name, size_t name_len,
+                         const uint8_t *data, size_t len, sr_buf *resp, sr_err *err);
+
 /* Process-wide libcrypto set-up, before any sandbox: called by
  * sr_js_vm_new. */
 void sr_js__crypto_init(void);

@@ -74,6 +74,54 @@ k1_flag(JSContextRef ctx, size_t argc, const JSValueRef argv[], size_t i)
     return i >= argc || JSValueIsUndefined(ctx, argv[i]) || JSValueToBoolean(ctx, argv[i]);
 }
 
+/* A key handle from keys.get ({type: "secp256k1", name}): its name into
+ * out. False when v is not one (then it must be bytes). */
+static bool
+k1_handle(JSContextRef ctx, JSValueRef v, char out[257])
+{
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    if (!JSValueIsObject(ctx, v) || sr_js__binary_bytes(ctx, v, &p, &len))
+        return false;
+    JSValueRef ignored = NULL;
+    JSValueRef type = sr_js__get(ctx, sr_js__obj(v), "type", &ignored);
+    JSValueRef name = ignored ? NULL : sr_js__get(ctx, sr_js__obj(v), "name", &ignored);
+    if (ignored || !type || !name || !JSValueIsString(ctx, type) || !JSValueIsString(ctx, name))
+        return false;
+    char t[16 * 3 + 1];
+    JSStringRef ts = JSValueToStringCopy(ctx, type, NULL);
+    JSStringRef ns = JSValueToStringCopy(ctx, name, NULL);
+    bool ok = ts && ns && JSStringGetLength(ts) <= 16 && JSStringGetLength(ns) <= 256 &&
+              JSStringGetUTF8CString(ts, t, sizeof(t)) && strcmp(t, "secp256k1") == 0 &&
+              JSStringGetUTF8CString(ns, out, 257) > 1;
+    if (ts)
+        JSStringRelease(ts);
+    if (ns)
+        JSStringRelease(ns);
+    return ok;
+}
+
+/* A use of a generated key held by the supervisor: op 'S' (ECDSA of a
+ * hash) or 'B' (BIP-340), the answer into out (want bytes). */
+static bool
+k1_held(JSContextRef ctx, char op, const char *name, const uint8_t *data, size_t len, uint8_t *out,
+        size_t want, JSValueRef *exc)
+{
+    struct sr_js__run *run = sr_js__run_of(ctx);
+    sr_buf resp;
+    sr_buf_init(&resp, 128);
+    sr_err err = {0};
+    bool ok = run && sr_js__key_use(run, op, name, strlen(name), data, len, &resp, &err) == SR_OK &&
+              resp.len == want;
+    if (ok)
+        memcpy(out, resp.data, want);
+    else
+        (void)sr_js__throw(ctx, "Error", err.msg[0] ? err.msg : "crypto.secp256k1: no such key",
+                           exc);
+    sr_buf_fini(&resp);
+    return ok;
+}
+
 /* getPublicKey(privateKey, compressed = true) */
 static JSValueRef
 k1_get_public(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
@@ -104,12 +152,23 @@ k1_sign(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const J
     uint8_t sig[SR_SECP256K1_SIG];
     int recid = 0;
     sr_err err;
-    if (!k1_arg(ctx, argc, argv, 0, 32, 0, "'hash' (the 32-byte message hash)", exc, &hash) ||
-        !k1_arg(ctx, argc, argv, 1, 32, 0, "'privateKey'", exc, &sk))
+    char held[257];
+    if (!k1_arg(ctx, argc, argv, 0, 32, 0, "'hash' (the 32-byte message hash)", exc, &hash))
         return NULL;
-    sr_status rc = sr_secp256k1_sign(hash.p, sk.p, sig, &recid, &err);
-    if (rc != SR_OK)
-        return k1_fail(ctx, "crypto.secp256k1.sign(hash, privateKey)", rc, &err, exc);
+    if (argc > 1 && k1_handle(ctx, argv[1], held)) {
+        uint8_t ans[SR_SECP256K1_SIG + 1];
+        if (!k1_held(ctx, 'S', held, hash.p, 32, ans, sizeof(ans), exc))
+            return NULL;
+        memcpy(sig, ans, SR_SECP256K1_SIG);
+        recid = ans[SR_SECP256K1_SIG];
+    } else {
+        if (!k1_arg(ctx, argc, argv, 1, 32, 0, "'privateKey' (32 bytes or a key from keys.get)",
+                    exc, &sk))
+            return NULL;
+        sr_status rc = sr_secp256k1_sign(hash.p, sk.p, sig, &recid, &err);
+        if (rc != SR_OK)
+            return k1_fail(ctx, "crypto.secp256k1.sign(hash, privateKey)", rc, &err, exc);
+    }
     JSObjectRef r = JSObjectMake(ctx, NULL, NULL);
     JSValueRef s = k1_u8(ctx, sig, sizeof(sig), exc);
     if (!s || !sr_js__set(ctx, r, "signature", s, kJSPropertyAttributeNone, exc) ||
@@ -190,8 +249,15 @@ k1_schnorr_sign(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
     struct k1_bytes aux = {NULL, 0};
     uint8_t sig[SR_SECP256K1_SIG];
     sr_err err;
-    if (!k1_arg(ctx, argc, argv, 0, 0, 0, "'message'", exc, &msg) ||
-        !k1_arg(ctx, argc, argv, 1, 32, 0, "'privateKey'", exc, &sk))
+    char held[257];
+    if (!k1_arg(ctx, argc, argv, 0, 0, 0, "'message'", exc, &msg))
+        return NULL;
+    if (argc > 1 && k1_handle(ctx, argv[1], held))
+        return k1_held(ctx, 'B', held, msg.p, msg.len, sig, sizeof(sig), exc)
+                   ? k1_u8(ctx, sig, sizeof(sig), exc)
+                   : NULL;
+    if (!k1_arg(ctx, argc, argv, 1, 32, 0, "'privateKey' (32 bytes or a key from keys.get)", exc,
+                &sk))
         return NULL;
     bool has_aux = argc > 2 && !JSValueIsUndefined(ctx, argv[2]);
     if (has_aux && !k1_arg(ctx, argc, argv, 2, 32, 0, "'auxRand'", exc, &aux))

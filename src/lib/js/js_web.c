@@ -413,7 +413,7 @@ sr_js__eval_prelude(JSContextRef ctx, const char *source, const char *url, size_
 static const char *const web_globals[] = {"DOMException", "TextEncoder",     "TextDecoder", "atob",
                                           "btoa",         "structuredClone", "Crypto"};
 static const char *const web_crypto_members[] = {"getRandomValues", "randomUUID"};
-static const char *const subtle_globals[] = {"CryptoKey", "SubtleCrypto"};
+static const char *const subtle_globals[] = {"CryptoKey", "SubtleCrypto", "keys"};
 static const char *const subtle_crypto_members[] = {"subtle"};
 /* crypto.secp256k1 is made in C (js_secp256k1.c), on first use too. */
 #define K1_MEMBER "secp256k1"

@@ -14,7 +14,8 @@
 // each failure is a rejected promise, as the spec has it.
 (function (N, G, W) {
 'use strict';
-const {domError, bytesOf, cloneHooks, webidl, crypto, TextEncoder, TextDecoder, atob, btoa} = W;
+const {domError, bytesOf, cloneHooks, webidl, hide, crypto, TextEncoder, TextDecoder, atob,
+       btoa} = W;
 const O = Object;
 const objectCreate = O.create;
 const defineProperty = O.defineProperty;
@@ -166,6 +167,10 @@ const params = {
         if (alg.tagLength !== undefined)
             r.tagLength = enforceRange(alg.tagLength, 255, where, 'tagLength');
     },
+    EcdhKeyDeriveParams(alg, r, where) {
+        r.public = required(alg, 'public', 'EcdhKeyDeriveParams', where);
+        slotOf(r.public, where);
+    },
     HkdfParams(alg, r, where) {
         params.hash(alg, r, where, 'HkdfParams');
         r.salt = bufferArg(required(alg, 'salt', 'HkdfParams', where), where, 'salt');
@@ -182,12 +187,12 @@ const operations = {
     generateKey: {HMAC: 'HmacKeyGenParams', 'AES-GCM': 'AesKeyGenParams', Ed25519: null,
                   ECDSA: 'EcKeyParams'},
     importKey: {HMAC: 'HmacImportParams', 'AES-GCM': null, Ed25519: null, ECDSA: 'EcKeyParams',
-                HKDF: null},
+                HKDF: null, X25519: null},
     encrypt: gcmOnly,
     decrypt: gcmOnly,
     wrapKey: gcmOnly,
     unwrapKey: gcmOnly,
-    deriveBits: {HKDF: 'HkdfParams'},
+    deriveBits: {HKDF: 'HkdfParams', X25519: 'EcdhKeyDeriveParams'},
     'get key length': {HMAC: 'HmacImportParams', 'AES-GCM': 'AesDerivedKeyParams'},
 };
 
@@ -320,10 +325,12 @@ const hmacJwkAlg = {'SHA-1': 'HS1', 'SHA-256': 'HS256', 'SHA-384': 'HS384', 'SHA
 
 const HMAC = {
     sign(alg, s, data) {
+        if (s.data.held !== undefined)
+            return N.keyUse('H', s.data.held, data);
         return N.hmac(s.algorithm.hash.name, s.data.raw, data);
     },
     verify(alg, s, sig, data) {
-        return N.equal(new Uint8ArrayC(N.hmac(s.algorithm.hash.name, s.data.raw, data)), sig);
+        return N.equal(new Uint8ArrayC(HMAC.sign(alg, s, data)), sig);
     },
     generate(alg, extractable, usages) {
         checkUsages(usages, ['sign', 'verify'], 'an HMAC key');
@@ -495,6 +502,8 @@ function pairUsages(usages, priv, pub, what) {
 
 const Ed25519 = {
     sign(alg, s, data) {
+        if (s.data.held !== undefined)
+            return N.keyUse('E', s.data.held, data);
         return N.ed25519Sign(s.data.priv, data);
     },
     verify(alg, s, sig, data) {
@@ -659,7 +668,40 @@ const ECDSA = {
     },
 };
 
-const algorithms = {HMAC, 'AES-GCM': AES_GCM, HKDF, Ed25519, ECDSA};
+// ---- X25519 (Secure Curves): public keys, and the job's generated keys ----
+
+const X25519 = {
+    import(format, data, alg, extractable, usages) {
+        if (format !== 'raw')
+            throw domError('NotSupportedError', "importKey: an X25519 public key has the 'raw' " +
+                                                'format here (private keys: keys.get)');
+        checkUsages(usages, [], 'an X25519 public key');
+        checkLength(data, 32, 'an X25519 public key');
+        return makeKey('public', extractable, {name: 'X25519'}, usages, {pub: data});
+    },
+    export(format, s) {
+        if (format === 'raw' && s.type === 'public')
+            return buffer(s.data.pub);
+        throw domError('InvalidAccessError', `exportKey: an X25519 ${s.type} key has no ` +
+                                             `'${format}' format`);
+    },
+    deriveBits(alg, s, length) {
+        const peer = slotOf(alg.public, 'deriveBits');
+        if (peer.type !== 'public' || peer.algorithm.name !== 'X25519')
+            throw domError('InvalidAccessError', "deriveBits: 'public' must be an X25519 public key");
+        if (s.type !== 'private' || s.data.held === undefined)
+            throw domError('InvalidAccessError', 'deriveBits: X25519 needs a private key from ' +
+                                                 'keys.get');
+        const bits = length === null ? 256 : length;
+        if (bits > 256 || bits % 8 !== 0)
+            throw domError('OperationError', "deriveBits: X25519's 'length' is at most 256, in " +
+                                             'whole bytes');
+        const secret = N.keyUse('X', s.data.held, peer.data.pub);
+        return secret.slice(0, bits / 8);
+    },
+};
+
+const algorithms = {HMAC, 'AES-GCM': AES_GCM, HKDF, Ed25519, ECDSA, X25519};
 
 // ---- SubtleCrypto (Web Crypto 14) ----
 
@@ -816,6 +858,38 @@ webidl(SubtleCrypto, 'SubtleCrypto');
 for (const m of O.getOwnPropertyNames(SubtleCrypto.prototype))
     if (m !== 'constructor')
         defineProperty(SubtleCrypto.prototype, m, {enumerable: true});
+
+// ---- keys: the job's generated keys (docs/secrets.md "Generated keys") ----
+
+const keyKinds = {
+    ed25519: (n, pub) => makeKey('private', false, {name: 'Ed25519'}, ['sign'], {held: n, pub}),
+    random32: (n) => makeKey('secret', false, {name: 'HMAC', length: 256, hash: {name: 'SHA-256'}},
+                             ['sign', 'verify'], {held: n}),
+    x25519: (n, pub) => makeKey('private', false, {name: 'X25519'}, ['deriveBits'], {held: n, pub}),
+    secp256k1: (n, pub) => O.freeze({type: 'secp256k1', name: n, publicKey: pub}),
+};
+
+function keyRef(name, where) {
+    const n = `${name}`;
+    const r = N.keyRef(n);
+    if (r === null || !O.hasOwn(keyKinds, r[0]))
+        throw domError('NotFoundError', `${where}: the job has no generated key '${n}' (name it ` +
+                                        `in secret_refs; make it with POST /secrets/${n}/generate)`);
+    return [n, r[0], r[1]];
+}
+
+const keys = O.freeze(O.create(O.prototype, {
+    get: {value: async function get(name) {
+        const [n, kind, pub] = keyRef(name, 'keys.get');
+        return keyKinds[kind](n, pub);
+    }},
+    publicKey: {value: function publicKey(name) {
+        const r = keyRef(name, 'keys.publicKey');
+        return r[2].length ? r[2].slice() : null;
+    }},
+    [Symbol.toStringTag]: {value: 'Keys'},
+}));
+hide(G, 'keys', keys);
 
 const subtle = objectCreate(SubtleCrypto.prototype);
 defineProperty(W.Crypto.prototype, 'subtle', {

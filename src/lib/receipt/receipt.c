@@ -250,6 +250,8 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
     }
     if (f->http) /* only when the job made requests: older receipts keep their bytes */
         put(r, "http", json_deep_copy(f->http), bad);
+    if (f->key_uses && json_array_size(f->key_uses) > 0)
+        put(r, "key_uses", json_deep_copy(f->key_uses), bad);
 }
 
 sr_status

@@ -8,6 +8,7 @@
  *   runner_js.c       a JavaScript job
  *   runner_wasm.c     a WebAssembly job and a module check
  *   runner_storage.c  storage host calls (JS host_call, WASM 'sealrun' imports)
+ *   runner_vrf.c      the WASM import sealrun.vrf (verifiable randomness)
  *
  * Everything here runs inside a job process, under the sandbox's seccomp
  * policy: no files, no sockets but the job socket. A secret reaches the
@@ -107,5 +108,11 @@ sr_status sr_runner__http_new(sr_sandbox_child *child, struct sr_runner__http **
 void sr_runner__http_free(struct sr_runner__http *h);
 void sr_runner__wasm_http_funcs(struct sr_runner__http *h,
                                 struct sr_wasi_host_func funcs[SR_RUNNER__WASM_HTTP_FUNCS]);
+
+/* runner_vrf.c: the WASM imports sealrun.vrf and sealrun.key_use (child
+ * NULL: for checking a module's imports only) */
+#define SR_RUNNER__WASM_KEY_FUNCS 2
+void sr_runner__wasm_key_funcs(sr_sandbox_child *child,
+                               struct sr_wasi_host_func funcs[SR_RUNNER__WASM_KEY_FUNCS]);
 
 #endif /* SR_RUNNER_INT_H */

@@ -286,12 +286,16 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         sr_buf_fini_secure(&w.text);
         return rc;
     }
-    struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS];
+    struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS +
+                                  SR_RUNNER__WASM_KEY_FUNCS];
     sr_runner__wasm_storage_funcs(child, host);
     sr_runner__wasm_http_funcs(http, host + SR_RUNNER__WASM_STORAGE_FUNCS);
+    sr_runner__wasm_key_funcs(child,
+                              host + SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS);
     const struct sr_wasi_config cfg = {
         .host_funcs = host,
-        .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS,
+        .nhost_funcs =
+            SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS + SR_RUNNER__WASM_KEY_FUNCS,
         .argv = w.argv,
         .argc = w.argc,
         .env = w.env,
@@ -414,12 +418,16 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
     }
     if (mod) {
         /* an import nothing here provides would fail every run: refuse it now */
-        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS];
+        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS +
+                                      SR_RUNNER__WASM_KEY_FUNCS];
         sr_runner__wasm_storage_funcs(NULL, host);
         sr_runner__wasm_http_funcs(NULL, host + SR_RUNNER__WASM_STORAGE_FUNCS);
+        sr_runner__wasm_key_funcs(NULL, host + SR_RUNNER__WASM_STORAGE_FUNCS +
+                                            SR_RUNNER__WASM_HTTP_FUNCS);
         const struct sr_wasi_config cfg = {.host_funcs = host,
                                            .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS +
-                                                          SR_RUNNER__WASM_HTTP_FUNCS};
+                                                          SR_RUNNER__WASM_HTTP_FUNCS +
+                                                          SR_RUNNER__WASM_KEY_FUNCS};
         if (sr_wasi_check_imports(mod, &cfg, &e) != SR_OK) {
             sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
             a->module_invalid = true;

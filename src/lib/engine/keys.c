@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * keys.c - keys a job can use but never read (docs/secrets.md "Generated
+ * keys"): POST /secrets/{name}/generate makes an ed25519, secp256k1 or
+ * x25519 private key, or 32 random bytes, inside the service and stores it
+ * as the secret's value, "sealrun.key.v1:<kind>:<hex>". When a job
+ * references such a secret, the engine keeps the private bytes here, in the
+ * supervisor, and the job receives only "sealrun.keyref.v1:<kind>:<public
+ * hex>" (in its secrets, in placeholders, anywhere a value would go); the
+ * job signs or derives with the 'K' host call, each use recorded for the
+ * receipt.
+ */
+#include "engine_int.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+#include "sealrun/sr_log.h"
+#include "sealrun/sr_secp256k1.h"
+#include "sealrun/sr_util.h"
+
+#define KEY_PREFIX "sealrun.key.v1:"
+#define REF_PREFIX "sealrun.keyref.v1:"
+
+static const char *const kind_names[] = {"ed25519", "secp256k1", "x25519", "random32"};
+
+static int
+kind_of(const char *s, size_t len)
+{
+    for (int i = 0; i < 4; i++)
+        if (strlen(kind_names[i]) == len && memcmp(s, kind_names[i], len) == 0)
+            return i;
+    return -1;
+}
+
+bool
+sr_engine__is_key_value(const uint8_t *p, size_t len)
+{
+    return len >= sizeof(KEY_PREFIX) - 1 && memcmp(p, KEY_PREFIX, sizeof(KEY_PREFIX) - 1) == 0;
+}
+
+/* The public key of a private one: *pub_len bytes (0 for random32). */
+static sr_status
+public_of(int kind, const uint8_t sk[32], uint8_t pub[65], size_t *pub_len, sr_err *err)
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], full[crypto_sign_SECRETKEYBYTES];
+    switch (kind) {
+    case SR_KEY_ED25519:
+        (void)crypto_sign_seed_keypair(pk, full, sk);
+        sodium_memzero(full, sizeof(full));
+        memcpy(pub, pk, 32);
+        *pub_len = 32;
+        return SR_OK;
+    case SR_KEY_SECP256K1:
+        return sr_secp256k1_pubkey(sk, true, pub, pub_len, err);
+    case SR_KEY_X25519:
+        *pub_len = 32;
+        return crypto_scalarmult_base(pub, sk) == 0
+                   ? SR_OK
+                   : sr_err_set(err, SR_EINTERNAL, "x25519: no public key");
+    default:
+        *pub_len = 0;
+        return SR_OK;
+    }
+}
+
+sr_status
+sr_engine_secret_generate(sr_engine *eng, const char *owner, const char *name, const char *kind,
+                          uint64_t *version, char pub_hex[131], sr_err *err)
+{
+    int k = kind ? kind_of(kind, strlen(kind)) : -1;
+    if (k < 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "'kind' must be \"ed25519\", \"secp256k1\", \"x25519\" or \"random32\"");
+    uint8_t sk[32], pub[65];
+    size_t pub_len = 0;
+    sr_status rc;
+    do { /* a secp256k1 draw is out of range with probability 2^-128 */
+        randombytes_buf(sk, sizeof(sk));
+        rc = public_of(k, sk, pub, &pub_len, err);
+    } while (rc == SR_EINVAL && k == SR_KEY_SECP256K1);
+    char text[sizeof(KEY_PREFIX) + 16 + 65];
+    char hex[65];
+    sr_hex_encode(sk, 32, hex);
+    (void)snprintf(text, sizeof(text), KEY_PREFIX "%s:%s", kind_names[k], hex);
+    sodium_memzero(sk, sizeof(sk));
+    sodium_memzero(hex, sizeof(hex));
+    if (rc == SR_OK)
+        rc = sr_engine__secret_put_raw(eng, owner, name, (const uint8_t *)text, strlen(text),
+                                       version, err);
+    sodium_memzero(text, sizeof(text));
+    if (rc == SR_OK)
+        sr_hex_encode(pub, pub_len, pub_hex);
+    return rc;
+}
+
+/* Parses "sealrun.key.v1:<kind>:<64 hex>". */
+static bool
+parse_key(const uint8_t *p, size_t len, int *kind, uint8_t sk[32])
+{
+    const char *s = (const char *)p + sizeof(KEY_PREFIX) - 1;
+    size_t rest = len - (sizeof(KEY_PREFIX) - 1);
+    const char *colon = memchr(s, ':', rest);
+    if (!colon)
+        return false;
+    *kind = kind_of(s, (size_t)(colon - s));
+    size_t hl = rest - (size_t)(colon - s) - 1;
+    return *kind >= 0 && hl == 64 && sr_hex_decode(colon + 1, 64, sk, 32, NULL) == SR_OK;
+}
+
+sr_status
+sr_engine__keys_take(struct sr_secret_set *set, struct sr_engine__keys *keys, sr_err *err)
+{
+    memset(keys, 0, sizeof(*keys));
+    for (size_t i = 0; i < set->n; i++) {
+        struct sr_secret_entry *e = &set->entry[i];
+        if (!sr_engine__is_key_value(e->value.data, e->value.len))
+            continue;
+        struct sr_engine__key *k = &keys->key[keys->n];
+        k->sk = sodium_malloc(32);
+        if (!k->sk)
+            return sr_err_set(err, SR_ENOMEM, "out of memory holding a key");
+        keys->n++;
+        uint8_t pub[65];
+        size_t pub_len = 0;
+        if (!parse_key(e->value.data, e->value.len, &k->kind, k->sk) ||
+            public_of(k->kind, k->sk, pub, &pub_len, err) != SR_OK)
+            return sr_err_set(err, SR_EINTERNAL, "the generated key '%s' is malformed", e->name);
+        (void)snprintf(k->name, sizeof(k->name), "%s", e->key);
+        (void)snprintf(k->owner, sizeof(k->owner), "%s", e->owner);
+        (void)snprintf(k->secret, sizeof(k->secret), "%s", e->name);
+        k->version = e->version;
+        char text[sizeof(REF_PREFIX) + 16 + 131];
+        char hex[131];
+        sr_hex_encode(pub, pub_len, hex);
+        (void)snprintf(text, sizeof(text), REF_PREFIX "%s:%s", kind_names[k->kind], hex);
+        /* the job, placeholders and everything downstream see only this */
+        struct sr_secret_value ref = {0};
+        sr_status rc = sr_secret_value_set(text, strlen(text), &ref, err);
+        if (rc != SR_OK)
+            return rc;
+        sr_secret_value_fini(&e->value);
+        e->value = ref;
+    }
+    return SR_OK;
+}
+
+void
+sr_engine__keys_fini(struct sr_engine__keys *keys)
+{
+    for (size_t i = 0; i < keys->n; i++)
+        sodium_free(keys->key[i].sk); /* wipes */
+    memset(keys, 0, sizeof(*keys));
+}
+
+/* The signing or deriving of one 'K' call into out (*out_len bytes). */
+static sr_status
+key_op(const struct sr_engine__key *k, char op, const uint8_t *p, size_t len, uint8_t out[65],
+       size_t *out_len, sr_err *err)
+{
+    static const char want[] = {'E', 'S', 'X', 'H'}; /* per kind; 'B' also for secp256k1 */
+    if (op != want[k->kind] && !(op == 'B' && k->kind == SR_KEY_SECP256K1))
+        return sr_err_set(err, SR_EINVAL, "key '%s' is a %s key: it cannot do this", k->name,
+                          kind_names[k->kind]);
+    uint8_t full[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    int recid = 0;
+    sr_status rc = SR_OK;
+    *out_len = 64;
+    switch (op) {
+    case 'E':
+        (void)crypto_sign_seed_keypair(pk, full, k->sk);
+        (void)crypto_sign_detached(out, NULL, p, len, full);
+        sodium_memzero(full, sizeof(full));
+        break;
+    case 'S':
+        if (len != 32)
+            return sr_err_set(err, SR_EINVAL, "secp256k1 signs a 32-byte hash, got %zu bytes", len);
+        rc = sr_secp256k1_sign(p, k->sk, out, &recid, err);
+        out[64] = (uint8_t)recid;
+        *out_len = 65;
+        break;
+    case 'B':
+        rc = sr_secp256k1_schnorr_sign(p, len, k->sk, NULL, out, err);
+        break;
+    case 'X':
+        *out_len = 32;
+        if (len != 32 || crypto_scalarmult(out, k->sk, p) != 0)
+            return sr_err_set(err, SR_EINVAL,
+                              "x25519: the peer's public key is not 32 bytes or is of small order");
+        break;
+    default: /* 'H' */
+        *out_len = 32;
+        crypto_auth_hmacsha256_state st;
+        (void)crypto_auth_hmacsha256_init(&st, k->sk, 32);
+        (void)crypto_auth_hmacsha256_update(&st, p, len);
+        (void)crypto_auth_hmacsha256_final(&st, out);
+        sodium_memzero(&st, sizeof(st));
+        break;
+    }
+    return rc;
+}
+
+sr_status
+sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t *req, size_t len,
+                    json_t **uses, sr_buf *resp, sr_err *err)
+{
+    /* 'K' | op | name_len (1) | name | data */
+    if (len < 3 || len < 3u + req[2])
+        return sr_err_set(err, SR_EINVAL, "a key call needs an operation and a key name");
+    char op = (char)req[1];
+    size_t nl = req[2];
+    const uint8_t *data = req + 3 + nl;
+    size_t dl = len - 3 - nl;
+    if (dl > SR_KEY_MAX_DATA)
+        return sr_err_set(err, SR_ELIMIT, "a key signs at most %d bytes at a time, got %zu",
+                          SR_KEY_MAX_DATA, dl);
+    if (json_array_size(*uses) >= SR_KEY_MAX_USES)
+        return sr_err_set(err, SR_ELIMIT, "a job may use its keys at most %d times",
+                          SR_KEY_MAX_USES);
+    const struct sr_engine__key *k = NULL;
+    for (size_t i = 0; i < keys->n && !k; i++)
+        if (strlen(keys->key[i].name) == nl && memcmp(keys->key[i].name, req + 3, nl) == 0)
+            k = &keys->key[i];
+    if (!k)
+        return sr_err_set(err, SR_EDENIED,
+                          "the job has no generated key '%.*s' (name it in secret_refs)", (int)nl,
+                          (const char *)req + 3);
+    uint8_t out[65];
+    size_t out_len = 0;
+    sr_status rc = key_op(k, op, data, dl, out, &out_len, err);
+    if (rc != SR_OK)
+        return rc;
+    static const char *const op_names[] = {"sign", "ecdsa-sign", "derive", "hmac", "schnorr-sign"};
+    const char *opn = op == 'E'   ? op_names[0]
+                      : op == 'S' ? op_names[1]
+                      : op == 'X' ? op_names[2]
+                      : op == 'H' ? op_names[3]
+                                  : op_names[4];
+    char h[SR_HASH_HEX_LEN + 1];
+    sr_sha256_hex(data, dl, h);
+    if (!*uses)
+        *uses = json_array();
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "name", k->name, "kind", kind_names[k->kind],
+                          "operation", opn, "data_sha256", h);
+    if (!u || json_array_append_new(*uses, u) != 0)
+        return sr_err_set(err, SR_ENOMEM, "out of memory recording a key use");
+    rc = sr_buf_append(resp, out, out_len, err);
+    sodium_memzero(out, sizeof(out));
+    return rc;
+}
+
+void
+sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
+                      const char *user, const char *job_id, const struct sr_job_request *req)
+{
+    for (size_t i = 0; eng->store && i < json_array_size(uses); i++) {
+        const json_t *u = json_array_get(uses, i);
+        const char *name = json_string_value(json_object_get(u, "name"));
+        const struct sr_engine__key *k = NULL;
+        for (size_t j = 0; j < keys->n && !k && name; j++)
+            if (strcmp(keys->key[j].name, name) == 0)
+                k = &keys->key[j];
+        if (!k)
+            continue;
+        char reason[160];
+        (void)snprintf(reason, sizeof(reason), "%s %s of data sha256 %s",
+                       json_string_value(json_object_get(u, "kind")),
+                       json_string_value(json_object_get(u, "operation")),
+                       json_string_value(json_object_get(u, "data_sha256")));
+        int64_t now = sr_now_ms();
+        const struct sr_audit_row row = {
+            .owner = (char *)(uintptr_t)k->owner,
+            .name = (char *)(uintptr_t)k->secret,
+            .job_id = (char *)(uintptr_t)job_id,
+            .user = (char *)(uintptr_t)user,
+            .version = k->version,
+            .outcome = (char *)(uintptr_t) "used",
+            .reason = reason,
+            .time_ms = now,
+            .code_hash = (char *)(uintptr_t)req->code_hash_hex,
+            .entry_point = req->entry_point,
+        };
+        sr_err e = {0};
+        if (sr_store_audit_add(eng->store, &row, &e) != SR_OK)
+            sr_log(SR_LOG_WARN, "engine", "auditing a use of key '%s' of job %s failed: %s",
+                   k->secret, job_id, e.msg);
+    }
+}

@@ -40,6 +40,7 @@ static const char usage[] =
     "                            a free port, printed as 'listening on http://HOST:PORT')\n"
     "  --data-dir DIR            keys, database (default ./var)\n"
     "  --store URL               postgres://... (cluster mode) or sqlite:PATH\n"
+    "  --lease S                 cluster mode: seconds of a running job's lease (15)\n"
     "  --dev                     create missing keys under DIR/keys (development only)\n"
     "  --isolation=tenant|job    warm processes per owner (default) or one per job\n"
     "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
@@ -232,6 +233,10 @@ parse_args(int argc, char **argv, struct opts *o)
             o->data_dir = v;
         } else if ((v = sr_opt_value(a, "--store", &i, argc, argv))) {
             o->store = v;
+        } else if ((v = sr_opt_value(a, "--lease", &i, argc, argv))) {
+            if (sr_parse_i64(v, 1, 3600, "--lease", &n, &e) != SR_OK)
+                return die_usage(e.msg, v);
+            o->eng.lease_ms = n * 1000;
         } else if ((v = sr_opt_value(a, "--isolation", &i, argc, argv))) {
             if (strcmp(v, "tenant") && strcmp(v, "job"))
                 return die_usage("--isolation must be 'tenant' or 'job', got", v);

@@ -42,6 +42,7 @@ int cli_call(const char *server, const char *token, const char *method, const ch
 int cli_report_http(long status, json_t *ans);
 
 int cmd_token(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

@@ -19,7 +19,8 @@ static const char usage[] =
     "usage: sealrun COMMAND [options]\n"
     "\n"
     "Commands:\n"
-    "  token create|list|revoke   manage API tokens in a data directory\n"
+    "  token create|list|revoke   manage API tokens in a data directory or store\n"
+    "  store migrate|copy         migrate a store; move SQLite into PostgreSQL (cluster)\n"
     "  secret set|list|rm|policy|audit|pubkey\n"
     "                             manage your secrets on a server (sealed on this machine)\n"
     "  storage get|put|rm|ls      your jobs' key-value storage on a server\n"
@@ -100,9 +101,11 @@ main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"token", cmd_token},   {"exec", cmd_exec},       {"run", cmd_run},
-        {"secret", cmd_secret}, {"storage", cmd_storage}, {"verify", cmd_verify},
-        {"keygen", cmd_keygen}, {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
+        {"token", cmd_token},     {"exec", cmd_exec},
+        {"run", cmd_run},         {"store", cmd_store},
+        {"secret", cmd_secret},   {"storage", cmd_storage},
+        {"verify", cmd_verify},   {"keygen", cmd_keygen},
+        {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -59,7 +59,8 @@ def _as_nobody():
 class Postgres:
     """A throw-away PostgreSQL server on a unix socket in its own directory."""
 
-    def __init__(self):
+    def __init__(self, fsync=False):
+        self.fsync = fsync  # off for tests (they never crash this server); on for benchmarks
         self.dir = tempfile.mkdtemp(prefix="sr-pg-")
         self.bin = _pg_bin()
         if os.geteuid() == 0:
@@ -82,7 +83,8 @@ class Postgres:
                            preexec_fn=_as_nobody, check=True, timeout=120)
 
     def start(self):
-        opts = f"-k {self.dir} -c listen_addresses= -c fsync=off -c max_connections=300"
+        opts = f"-k {self.dir} -c listen_addresses= -c fsync={'on' if self.fsync else 'off'} " \
+               "-c max_connections=300"
         self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
                   "-o", opts, "-w", "-t", "60", "start")
 
@@ -201,6 +203,7 @@ class Daemon:
                 break
         if not self.url:
             self.stop()
+            self.log.flush()
             raise AssertionError("sealrund did not start: " + open(self.log_path).read())
         # Keep draining stderr so the daemon never blocks on a full pipe.
         import threading

@@ -92,6 +92,8 @@ class Postgres:
         self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
 
     def destroy(self):
+        if not os.path.isdir(self.dir):
+            return  # destroyed already
         try:
             self.stop("immediate")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):

@@ -189,6 +189,10 @@ count_running(sr_engine *eng, int delta)
     pthread_mutex_unlock(&eng->mu);
 }
 
+/* Idle workers wait on qcv, and each wake-up (a NOTIFY, a local submit, a
+ * claim that found work) wakes one of them: a burst of jobs draws workers
+ * in one after another, and a job's end does not send every idle worker of
+ * every daemon to the store at once. */
 static void
 idle_wait(sr_engine *eng, int seconds)
 {
@@ -197,7 +201,15 @@ idle_wait(sr_engine *eng, int seconds)
     until.tv_sec += seconds;
     pthread_mutex_lock(&eng->mu);
     if (!eng->stopping)
-        (void)pthread_cond_timedwait(&eng->cv, &eng->mu, &until);
+        (void)pthread_cond_timedwait(&eng->qcv, &eng->mu, &until);
+    pthread_mutex_unlock(&eng->mu);
+}
+
+static void
+wake_one(sr_engine *eng)
+{
+    pthread_mutex_lock(&eng->mu);
+    pthread_cond_signal(&eng->qcv);
     pthread_mutex_unlock(&eng->mu);
 }
 
@@ -226,6 +238,7 @@ sr_engine__cluster_worker(void *arg)
             idle_wait(eng, rc == SR_ENOTFOUND ? IDLE_WAIT_S : 1);
             continue;
         }
+        wake_one(eng); /* there may be more: another worker looks */
         memcpy(h.id, r.id, sizeof(h.id));
         sr_engine__lease_hold(eng, &h);
         count_running(eng, 1);
@@ -267,8 +280,9 @@ renew_all(sr_engine *eng)
 }
 
 /* Fails, once each, the jobs whose daemon stopped renewing their lease
- * (own: at start, the jobs this daemon ran before it restarted). */
-static void
+ * (own: at start, the jobs this daemon ran before it restarted). Returns
+ * how many (at most TAKEOVER_BATCH). */
+static size_t
 take_over(sr_engine *eng, bool own)
 {
     struct sr_lease l = new_lease(eng);
@@ -282,7 +296,7 @@ take_over(sr_engine *eng, bool own)
                                     &e);
     if (rc != SR_OK) {
         sr_log(SR_LOG_WARN, "engine", "looking for expired leases: %s", e.msg);
-        return;
+        return 0;
     }
     for (size_t i = 0; i < n; i++) {
         struct sr_lease mine = l;
@@ -306,6 +320,7 @@ take_over(sr_engine *eng, bool own)
                    : "of a daemon that stopped renewing its leases");
     free(rows);
     free(fences);
+    return n;
 }
 
 static void
@@ -341,7 +356,7 @@ keeper_main(void *arg)
             break;
         renew_all(eng);
         heartbeat(eng);
-        take_over(eng, false);
+        (void)take_over(eng, false);
     }
     return NULL;
 }
@@ -351,11 +366,8 @@ listener_main(void *arg)
 {
     sr_engine *eng = arg;
     while (!stopping(eng)) {
-        if (sr_store_wait_jobs(eng->store, LISTEN_WAIT_MS)) {
-            pthread_mutex_lock(&eng->mu);
-            pthread_cond_broadcast(&eng->cv);
-            pthread_mutex_unlock(&eng->mu);
-        }
+        if (sr_store_wait_jobs(eng->store, LISTEN_WAIT_MS))
+            wake_one(eng);
     }
     return NULL;
 }
@@ -370,8 +382,9 @@ sr_engine__cluster_start(sr_engine *eng, sr_err *err)
     sr_hex_encode(h, SR_ID_HEX_LEN / 2, eng->holder);
     eng->started_ms = sr_now_ms();
     heartbeat(eng);
-    take_over(eng, true);
-    take_over(eng, false);
+    while (take_over(eng, true) == TAKEOVER_BATCH) {
+    }
+    (void)take_over(eng, false);
     if (pthread_create(&eng->keeper, NULL, keeper_main, eng) != 0)
         return sr_err_set(err, SR_EIO, "cannot start the lease keeper thread");
     eng->has_keeper = true;

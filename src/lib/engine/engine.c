@@ -349,7 +349,7 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
     } else {
         u->queued--;
         if (rc == SR_OK) /* cluster mode: a worker here or elsewhere claims it */
-            pthread_cond_broadcast(&eng->cv);
+            pthread_cond_signal(&eng->qcv);
     }
     pthread_mutex_unlock(&eng->mu);
     queued_free(q);
@@ -831,6 +831,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         eng->cfg.result_ttl_ms = DEFAULT_TTL_MS;
     pthread_mutex_init(&eng->mu, NULL);
     pthread_cond_init(&eng->cv, NULL);
+    pthread_cond_init(&eng->qcv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
@@ -910,6 +911,7 @@ sr_engine_free(sr_engine *eng)
     pthread_mutex_lock(&eng->mu);
     eng->stopping = true;
     pthread_cond_broadcast(&eng->cv);
+    pthread_cond_broadcast(&eng->qcv);
     pthread_mutex_unlock(&eng->mu);
     for (unsigned i = 0; i < eng->nworkers; i++)
         pthread_join(eng->workers[i], NULL);
@@ -933,6 +935,7 @@ sr_engine_free(sr_engine *eng)
     }
     json_decref(eng->attestation);
     pthread_cond_destroy(&eng->cv);
+    pthread_cond_destroy(&eng->qcv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);
 }

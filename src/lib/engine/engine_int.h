@@ -72,6 +72,7 @@ struct sr_engine {
     char holder[SR_ID_HEX_LEN + 1]; /* this daemon's id in leases and heartbeats */
     int64_t started_ms;
     struct held_lease *leases; /* under mu */
+    pthread_cond_t qcv;        /* idle cluster workers wait here: one woken per wake-up */
     pthread_t keeper, listener;
     bool has_keeper, has_listener;
 };

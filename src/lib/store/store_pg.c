@@ -154,6 +154,10 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_KV_OWNER] = "SELECT namespaces, bytes FROM storage_owners WHERE owner = $1",
     [PG_QUEUE_COUNT] = "SELECT count(*) FROM jobs WHERE owner = $1 AND state = $2::text",
     [PG_NOTIFY] = "SELECT pg_notify('sealrun_jobs', '')",
+    /* a job's end frees one of its owner's running slots: worth a wake-up
+     * only when that owner has jobs waiting */
+    [PG_NOTIFY_OWNER] = "SELECT pg_notify('sealrun_jobs', '') WHERE EXISTS (SELECT 1 FROM jobs "
+                        "WHERE owner = $1 AND state = 'queued')",
     [PG_TRY_LOCK] = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))::int",
     [PG_JOB_INSERT_LEASED] = "INSERT INTO jobs (" JOB_COLS ", lease_holder, lease_fence, "
                              "lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "

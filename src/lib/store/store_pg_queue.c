@@ -238,8 +238,10 @@ sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row, const struct
     PQclear(res);
     free(req);
     free(result);
-    if (rc == SR_OK) /* a slot is free: an owner's queued job may run now */
-        (void)sr_store__pg_run1(s, PG_NOTIFY, NULL, NULL, "cannot wake the daemons", NULL);
+    struct pg_args o = {0};
+    sr_store__pg_text(&o, row->owner);
+    if (rc == SR_OK) /* a slot is free: the owner's queued job may run now */
+        (void)sr_store__pg_run1(s, PG_NOTIFY_OWNER, &o, NULL, "cannot wake the daemons", NULL);
     return rc;
 }
 

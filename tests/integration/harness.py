@@ -252,6 +252,27 @@ class Daemon:
     def __exit__(self, *a):
         self.cleanup()
 
+    def sql(self, statement):
+        """The rows of one SQL statement (values written into it) on this
+        daemon's store: the SQLite file, or its PostgreSQL database. Integers
+        come back as int on both."""
+        if self.store:
+            out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-v",
+                                  "ON_ERROR_STOP=1", "-d", self.store, "-c", statement],
+                                 capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                raise AssertionError(f"psql {statement!r}: {out.stderr}")
+            return [tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("\x1f"))
+                    for line in out.stdout.splitlines() if line]
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data_dir, "sealrun.db"), timeout=10)
+        try:
+            rows = db.execute(statement).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
+
     def where(self):
         """The CLI arguments that name this daemon's store."""
         return ["--store", self.store] if self.store else ["--data-dir", self.data_dir]

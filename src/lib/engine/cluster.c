@@ -385,6 +385,7 @@ sr_engine__cluster_start(sr_engine *eng, sr_err *err)
     while (take_over(eng, true) == TAKEOVER_BATCH) {
     }
     (void)take_over(eng, false);
+    sr_engine__purge_once(eng);
     if (pthread_create(&eng->keeper, NULL, keeper_main, eng) != 0)
         return sr_err_set(err, SR_EIO, "cannot start the lease keeper thread");
     eng->has_keeper = true;

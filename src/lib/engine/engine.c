@@ -486,8 +486,8 @@ worker_main(void *arg)
     return NULL;
 }
 
-static void
-purge_once(sr_engine *eng)
+void
+sr_engine__purge_once(sr_engine *eng)
 {
     size_t n = 0;
     sr_err e = {0};
@@ -512,7 +512,7 @@ purger_main(void *arg)
         if (pthread_cond_timedwait(&eng->cv, &eng->mu, &next) != ETIMEDOUT || eng->stopping)
             continue;
         pthread_mutex_unlock(&eng->mu);
-        purge_once(eng);
+        sr_engine__purge_once(eng);
         clock_gettime(CLOCK_REALTIME, &next);
         next.tv_sec += PURGE_INTERVAL_S;
         pthread_mutex_lock(&eng->mu);
@@ -644,7 +644,7 @@ recover(sr_engine *eng, sr_err *err)
     free(rows);
     if (n)
         sr_log(SR_LOG_INFO, "engine", "resumed %zu queued job(s)", n);
-    purge_once(eng);
+    sr_engine__purge_once(eng);
     return SR_OK;
 }
 

@@ -109,6 +109,9 @@ sr_status sr_engine__record_failure(sr_engine *eng, const char *id, const char *
                                     const struct sr_job_request *req, enum sr_job_code code,
                                     const char *msg, const struct sr_lease *lease, sr_err *err);
 int64_t sr_engine__ttl_ms(const sr_engine *eng);
+/* One round of the purge: expired jobs, unused module claims, old audit
+ * rows (at start and every minute; on PostgreSQL one daemon at a time). */
+void sr_engine__purge_once(sr_engine *eng);
 /* Parses a stored request (request_json) back into a request. */
 sr_status sr_engine__request_from_row(const struct sr_job_row *r, struct sr_job_request *req,
                                       sr_err *err);

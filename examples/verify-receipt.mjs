@@ -176,7 +176,31 @@ export function verifyJob(job, opts = {}) {
     if (why) fail(`quote: ${why}`);
     else ok("TDX quote carries SHA-512(worker key || measurement) as report_data (check its signature chain with Intel DCAP)");
   } else fail(`quote_type '${r.quote_type}' with quote ${r.quote === null ? "null" : "present"} is not a known combination`);
+  httpCheck(job, r, ok, fail);
   return out;
+}
+
+// The receipt's "http" list (docs/http.md): well formed, and what the job shows.
+function exchangeOk(x, r) {
+  if (x === null || typeof x !== "object" || typeof x.method !== "string" || typeof x.url !== "string" ||
+      !Array.isArray(x.header_names) || !x.header_names.every((n) => typeof n === "string") ||
+      !isLowerHex(x.request_body_sha256, 64) ||
+      (x.response_body_sha256 !== undefined && !isLowerHex(x.response_body_sha256, 64)) ||
+      !Number.isInteger(x.status) || x.status < 0 || x.status > 999 ||
+      !Number.isInteger(x.duration_us) || x.duration_us < 0 || typeof x.started_at !== "string")
+    return false;
+  return typeof r.started_at !== "string" || typeof r.finished_at !== "string" ||
+    (x.started_at >= r.started_at && x.started_at <= r.finished_at);
+}
+
+function httpCheck(job, r, ok, fail) {
+  if (r.http === undefined && job.http === undefined) return;
+  if (!Array.isArray(r.http)) return fail("http: the job shows requests the receipt does not list");
+  const bad = r.http.findIndex((x) => !exchangeOk(x, r));
+  if (bad >= 0) return fail(`http: exchange ${bad} of the receipt is malformed`);
+  if (job.http !== undefined && jcs(job.http) !== jcs(r.http))
+    return fail("http: the job's list of exchanges differs from the receipt's");
+  ok(`http: ${r.http.length} exchange(s) listed, each with its URL as written, request and response hashes, status and time`);
 }
 
 function signatureCheck(r, sig, pinned, ok, fail) {

@@ -14,7 +14,7 @@ import sys
 FLOORS = [
     ["core"],
     ["crypto", "store", "wasm", "sandbox"],
-    ["secret", "receipt", "storage"],
+    ["secret", "receipt", "storage", "http"],
     ["js"],
     ["runner", "engine"],
     ["api", "cli"],
@@ -24,9 +24,11 @@ FLOORS = [
 HEADERS = {
     "sr_err.h": "core", "sr_buf.h": "core", "sr_util.h": "core", "sr_json.h": "core",
     "sr_log.h": "core", "sr_limits.h": "core", "sr_codes.h": "core", "sr_opts.h": "core",
-    "sr_crypto.h": "crypto", "sr_store.h": "store", "sr_wasm.h": "wasm",
-    "sr_sandbox.h": "sandbox", "sr_secret.h": "secret", "sr_receipt.h": "receipt",
-    "sr_attest.h": "receipt", "sr_storage.h": "storage", "sr_js.h": "js",
+    "sr_crypto.h": "crypto", "sr_secp256k1.h": "crypto", "sr_vrf.h": "crypto",
+    "sr_store.h": "store", "sr_wasm.h": "wasm",
+    "sr_sandbox.h": "sandbox", "sr_native.h": "sandbox", "sr_secret.h": "secret",
+    "sr_receipt.h": "receipt", "sr_attest.h": "receipt", "sr_storage.h": "storage",
+    "sr_http.h": "http", "sr_js.h": "js",
     "sr_runner.h": "runner", "sr_engine.h": "engine", "sr_api.h": "api",
 }
 

@@ -66,6 +66,15 @@ def result(out):
     return {k: int(v) for k, v in (kv.split("=") for kv in line.split()[1:])}
 
 
+def xacts(pg, store):
+    """Committed transactions of the store's database so far."""
+    if not pg:
+        return 0
+    db = store.rsplit("/", 1)[1].split("?")[0]
+    return int(pg.sql(db, "SELECT xact_commit FROM pg_stat_database "
+                          "WHERE datname = current_database()"))
+
+
 def run(name, ds, pg):
     tok = ds[0].token("bench")
     per = max(1, CONNS // len(ds))
@@ -73,10 +82,12 @@ def run(name, ds, pg):
         p.communicate()
     t0 = [tree_ticks(d.proc.pid) for d in ds]
     p0 = tree_ticks(postmaster_pid(pg)) if pg else 0
+    x0 = xacts(pg, ds[0].store)
     procs = [wrk(d.url, tok, per, DURATION) for d in ds]
     res = [result(p.communicate()[0]) for p in procs]
     t1 = [tree_ticks(d.proc.pid) for d in ds]
     p1 = tree_ticks(postmaster_pid(pg)) if pg else 0
+    x1 = xacts(pg, ds[0].store)
     jobs = sum(r["requests"] for r in res)
     errors = sum(r["errors"] for r in res)
     p50 = sorted(r["p50_us"] for r in res)[len(res) // 2]
@@ -85,7 +96,8 @@ def run(name, ds, pg):
     store_ms = (p1 - p0) * 1000 / HZ
     print(f"{name:28s} {jobs / DURATION:8.0f} jobs/s  p50 {p50 / 1000:6.2f} ms  "
           f"p99 {p99 / 1000:6.2f} ms  daemons {daemon_ms * 1000 / max(jobs, 1):7.0f} us/job  "
-          f"postgres {store_ms * 1000 / max(jobs, 1):6.0f} us/job  errors {errors}", flush=True)
+          f"postgres {store_ms * 1000 / max(jobs, 1):6.0f} us/job  "
+          f"{(x1 - x0) / max(jobs, 1):4.1f} tx/job  errors {errors}", flush=True)
 
 
 def ms_of(ts):

@@ -5,10 +5,13 @@
 # isolation modes, against the release build. Reports jobs/s, p50/p99 and
 # the server's CPU per job (sealrund, zygote and job processes together).
 # Usage: bench/service/run.sh [DURATION_S]   (needs wrk: apt-get install wrk)
+# SEALRUN_BIN (default build/bin) runs another build's programs, ROWS picks
+# rows ("tenant/js job/js tenant/wasm"); bench/service/compare.sh uses both.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${1:-10}
-BIN=build/bin
+BIN=${SEALRUN_BIN:-build/bin}
+ROWS=${ROWS:-"tenant/js job/js tenant/wasm"}
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 2; }
 
 # CPU ticks of a process tree (utime+stime of every live descendant plus
@@ -71,7 +74,7 @@ print(f"{mode:12s} jobs/s={n/dur:8.0f}  p50={int(kv['p50_us'])/1000:.2f}ms  "
 PY
 }
 
-echo "sealrun /execute, trivial script, 16 connections, ${DURATION}s, $(nproc) cores, $(git rev-parse --short HEAD)"
-run_mode tenant js
-run_mode job js
-run_mode tenant wasm
+echo "sealrun /execute, trivial script, 16 connections, ${DURATION}s, $(nproc) cores, $BIN ($(git rev-parse --short HEAD))"
+for row in $ROWS; do
+  run_mode "${row%/*}" "${row#*/}"
+done

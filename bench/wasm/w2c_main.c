@@ -21,6 +21,7 @@
 #define INSTANTIATE XCAT3(Z_, GUEST, _instantiate)
 #define FREE XCAT3(Z_, GUEST, _free)
 #define RUN XCAT3(Z_, GUEST, Z_run)
+#define FUEL_GLOBAL XCAT3(Z_, GUEST, Z_sealrunZ3Afuel)
 
 static double
 now_ms(void)
@@ -40,6 +41,7 @@ main(int argc, char **argv)
     INIT_MODULE();
     double best = 1e300;
     uint64_t result = 0;
+    uint64_t fuel_used = 0;
     for (long r = 0; r < reps; r++) {
         INSTANCE_T inst;
         INSTANTIATE(&inst);
@@ -48,9 +50,17 @@ main(int argc, char **argv)
         const double t = now_ms() - t0;
         if (t < best)
             best = t;
+#ifdef W2C_FUEL
+        fuel_used = (uint64_t)W2C_FUEL - *FUEL_GLOBAL(&inst);
+#endif
         FREE(&inst);
     }
     wasm_rt_free();
+#ifdef W2C_FUEL
+    printf("result=%" PRIu64 " best_ms=%.3f fuel_used=%" PRIu64 "\n", result, best, fuel_used);
+#else
+    (void)fuel_used;
     printf("result=%" PRIu64 " best_ms=%.3f\n", result, best);
+#endif
     return 0;
 }

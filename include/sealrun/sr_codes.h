@@ -47,7 +47,11 @@ const char *sr_runtime_name(enum sr_runtime rt);
     X(OUTPUT_NUMBER_INEXACT, "an output number RFC 8785 cannot hash exactly")                      \
     X(STORAGE_READ_LIMIT, "SR_STORAGE_MAX_JOB_READS different keys read")                          \
     X(STORAGE_LIST_LIMIT, "SR_STORAGE_MAX_JOB_LISTINGS different listings")                        \
-    X(STORAGE_WRITE_LIMIT, "SR_STORAGE_MAX_JOB_WRITES keys or _BYTES buffered")
+    X(STORAGE_WRITE_LIMIT, "SR_STORAGE_MAX_JOB_WRITES keys or _BYTES buffered")                    \
+    X(HTTP_DENIED, "a request the HTTP policy or the address guard refused")                       \
+    X(HTTP_LIMIT, "a request past an HTTP limit (count, body, headers)")                           \
+    X(HTTP_TIMEOUT, "a request past its time or the job's wall clock")                             \
+    X(HTTP_ERROR, "a request that failed: DNS, connect, TLS, protocol")
 
 enum sr_job_code {
     SR_JOB_OK = 0, /* completed: no error */

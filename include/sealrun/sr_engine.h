@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
+#include "sealrun/sr_http.h"
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_runner.h"
 #include "sealrun/sr_sandbox.h"
@@ -48,6 +49,8 @@ struct sr_engine_config {
     int64_t lease_ms; /* cluster mode (a shared store): a running job's lease, renewed every
                          third of it; jobs of a daemon silent this long become INTERRUPTED.
                          0 = 15 s */
+    struct sr_http_config http; /* outbound HTTP policy (docs/http.md); borrowed until
+                                 * sr_engine_new returns, which copies it */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -80,6 +83,9 @@ struct sr_job_request {
     uint8_t output_pubkey[SR_BOX_PK_LEN];
     bool async;
     char storage_namespace[65]; /* [A-Za-z0-9_.-]{1,64}; "" = "default" */
+    struct sr_http_job http;    /* the "http" field: allow list and limits; nallow 0: none */
+    uint32_t http_only_refs;    /* bit i: secret_refs[i] is "mode": "http-only" (the job
+                                 * process never receives it; placeholders only) */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be

@@ -13,8 +13,13 @@
  *   main(input, secrets) (or job->entry_point), globals 'input' and
  *   'secrets' (frozen), console.log/info/warn/error, crypto.sha256(x),
  *   crypto.randomBytes(n), getSecret(name), storage.get/getBytes/set/delete/
- *   has/list (host calls through job->host_call, docs/storage.md); a
- *   returned Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
+ *   has/list (host calls through job->host_call, docs/storage.md); fetch,
+ *   URL, URLSearchParams, Headers, Request, Response, AbortSignal and
+ *   AbortController (requests through job->http_call, docs/http.md); the web
+ *   platform APIs (TextEncoder, TextDecoder, atob, btoa, structuredClone,
+ *   DOMException, crypto.getRandomValues, crypto.randomUUID: js_web.c,
+ *   web.js), crypto.subtle (Web Crypto: js_crypto.c, subtle.js); a returned
+ *   Promise is awaited. No WebAssembly, SharedArrayBuffer, Atomics,
  *   ShadowRealm or timers (docs/js.md).
  *
  * The entry point is only a function the script declares (docs/js.md,
@@ -82,7 +87,12 @@ struct sr_js_job {
     uint64_t memory_bytes;   /* RSS cap checked while the guest runs; 0 = none */
     int statm_fd;            /* open fd of /proc/self/statm (opened before seccomp), or -1 */
     sr_js_host_fn host_call; /* storage.*; NULL: every storage call throws */
-    void *host_ctx;          /* borrowed, given to host_call */
+    void *host_ctx;          /* borrowed, given to host_call and http_call */
+    /* fetch: sends a request in the format of sr_http.h to the supervisor;
+     * NULL: every fetch is refused (HTTP_DENIED) */
+    sr_js_host_fn http_call;
+    /* The supervisor's other host calls (crypto.vrf): NULL, they throw */
+    sr_js_host_fn service_call;
 };
 
 struct sr_js_result {

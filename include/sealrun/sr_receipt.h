@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "sealrun/sr_attest.h"
+#include "sealrun/sr_buf.h"
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
 
@@ -61,6 +62,29 @@ void sr_worker_key_public(const sr_worker_key *key, uint8_t pk[SR_ED25519_PK_LEN
 /* Pure Ed25519 (RFC 8032, no prehash) signature of msg[0..len). */
 void sr_worker_key_sign(const sr_worker_key *key, const void *msg, size_t len,
                         uint8_t sig[SR_ED25519_SIG_LEN]);
+
+/* ---- the worker's VRF key (docs/receipts.md "Verifiable randomness") ----
+ * A second key of the worker, for ECVRF-EDWARDS25519-SHA512-TAI (sr_vrf.h):
+ * its seed is BLAKE2b-256 keyed with the worker key's seed over
+ * SR_VRF_KEY_DOMAIN, so it needs no file of its own and never signs. */
+#define SR_VRF_KEY_DOMAIN "sealrun.vrf.key.v1"
+#define SR_VRF_ALPHA_DOMAIN "sealrun.vrf.v1" /* with its NUL, the first bytes of alpha */
+#define SR_VRF_MAX_SEED 256                  /* bytes of a job's seed */
+
+/* The 32-byte public key of the worker's VRF key. */
+void sr_worker_key_vrf_public(const sr_worker_key *key, uint8_t pk[32]);
+/* ECVRF_prove of alpha[0..len) under the worker's VRF key (sr_vrf_prove). */
+sr_status sr_worker_key_vrf_prove(const sr_worker_key *key, const uint8_t *alpha, size_t len,
+                                  uint8_t proof[80], uint8_t output[64], sr_err *err);
+/* Appends the VRF input of a job's seed to out:
+ *   "sealrun.vrf.v1" 0x00 || job_id (32 hex) || owner_hash (64 hex, the
+ *   receipt's: sr_receipt_owner_hash) || seed
+ * (fixed widths: the seed is the rest), so a verifier rebuilds it from the
+ * receipt alone. SR_EINVAL for a job id or owner hash that is not lower-case
+ * hex of its width, or a seed over SR_VRF_MAX_SEED; SR_ELIMIT/SR_ENOMEM
+ * from the buffer. */
+sr_status sr_vrf_alpha(const char *job_id, const char *owner_hash, const uint8_t *seed,
+                       size_t seed_len, sr_buf *out, sr_err *err);
 
 /* ---- measurement ---- */
 
@@ -121,6 +145,13 @@ struct sr_receipt_fields {
     const sr_attest_quote *quote;       /* NULL = quote_type "none" */
     const char *storage_version_before; /* NULL = null (no storage yet) */
     const char *storage_version_after;
+    /* the job's crypto.vrf / sealrun.vrf calls, in order: an array of
+     * {"seed": hex, "output": hex (64 bytes), "proof": hex (80 bytes)};
+     * NULL or empty: the receipt has no "vrf" and no "vrf_public_key" */
+    const json_t *vrf;
+    const uint8_t *vrf_pk; /* 32 bytes, when vrf is not empty */
+    const json_t *http;    /* the job's HTTP exchanges (docs/http.md), an array; NULL: the
+                            * receipt has no "http" member (a job that made no request) */
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

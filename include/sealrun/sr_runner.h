@@ -148,6 +148,11 @@ sr_status sr_job_answer_encode(const struct sr_job_answer *a, sr_buf *out, sr_er
  * SHA-256 asks the supervisor for the module bytes of a WASM job whose spec
  * came without them. The answer is the bytes. */
 #define SR_RUNNER_HOSTCALL_MODULE 'M'
+/* 'V' + seed (at most SR_VRF_MAX_SEED bytes) asks for the VRF of the job's
+ * seed (crypto.vrf, sealrun.vrf). The answer is proof (80 bytes) ||
+ * output (64) || the worker's VRF public key (32). */
+#define SR_RUNNER_HOSTCALL_VRF 'V'
+#define SR_VRF_MAX_CALLS 8 /* per job */
 
 /* ---- the sandbox callbacks ---- */
 

@@ -190,7 +190,8 @@ typedef struct sr_secret_policy sr_secret_policy;
  *    "code_hashes": ["<64 hex>", ...] | null,
  *    "entry_points": ["main", ...] | null,
  *    "condition": <tree> | null,
- *    "expires_at": "RFC 3339" | null}
+ *    "expires_at": "RFC 3339" | null,
+ *    "http_hosts": ["host[:port]", "*.domain[:port]", ...] | null}
  * Every field is optional; null or absent means the default: any runtime,
  * any code, the owner only, no expiry. text NULL or len 0 is the default
  * policy. Trees: {"AllowAll":{}}, {"Users":[names]}, {"UserPattern":"ERE"}
@@ -251,6 +252,12 @@ const char *sr_secret_outcome_name(enum sr_secret_outcome o);
  * "code hash '<hex>' is not in the allowed list". Never mentions a value. */
 enum sr_secret_outcome sr_secret_policy_eval(const sr_secret_policy *p,
                                              const struct sr_secret_access *acc, sr_err *err);
+
+/* The policy's http_hosts (docs/http.md): the hosts the value may be sent
+ * to in a job's HTTP request, by placeholder or by value. Writes up to cap
+ * borrowed patterns (valid while p lives) to out and returns how many
+ * there are; 0: no restriction beyond the job's own allow list. */
+size_t sr_secret_policy_http_hosts(const sr_secret_policy *p, const char **out, size_t cap);
 
 /* true when the policy pins code (code_hashes or entry_points): a process
  * that received such a secret must not serve a later job. */
@@ -313,6 +320,8 @@ struct sr_secret_entry {
     uint64_t version;
     bool binds_code; /* its policy pins code or entry points */
     struct sr_secret_value value;
+    char **http_hosts; /* owned copies of its policy's http_hosts (sr_secret_set_fini) */
+    size_t n_http_hosts;
 };
 
 /* The secrets of one job, in reference order. Caller-owned; fini wipes. */

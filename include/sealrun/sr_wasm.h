@@ -157,6 +157,29 @@ uint32_t sr_wasm_instance_exit_code(const sr_wasm_instance *inst);
  * (not the module's own maximum): the service reports MEMORY_LIMIT. */
 bool sr_wasm_instance_limit_hit(const sr_wasm_instance *inst);
 
+/* ---- fuel in the module (the native tier) ------------------------------------- */
+
+/* The exports sr_wasm_fuel_instrument() adds: a mutable i64 global holding the
+ * fuel left, and a mutable i32 global set to 1 just before the module stops
+ * with 'unreachable' because a charge exceeded the fuel left (that charge is
+ * not taken: fuel used = the initial value - the global). */
+#define SR_WASM_FUEL_EXPORT "sealrun:fuel"
+#define SR_WASM_FUEL_FLAG_EXPORT "sealrun:fuel_exhausted"
+
+/* Rewrites 'mod' (borrowed) into a module that charges its own fuel: at the
+ * same places, in the same amounts and in the same order relative to its
+ * traps as the interpreter charges the original (docs/wasm.md, "Fuel in the
+ * module"), so that any engine running it reports the interpreter's gas_used.
+ * 'fuel' is the initial value of the fuel global (UINT64_MAX for no limit).
+ * The result is decoded and validated again; on SR_OK *out (malloc'd, *out_len
+ * bytes) is owned by the caller, and so is *checked (the validated module) when
+ * 'checked' is not NULL. SR_EINVAL if the module exports one of the names above
+ * or the result is not valid (a cap of the engine, such as locals per
+ * function; the message names it), SR_ELIMIT if the result would exceed
+ * SR_MAX_MODULE, SR_ENOMEM. Linear in the module's size. */
+sr_status sr_wasm_fuel_instrument(const sr_wasm_module *mod, uint64_t fuel, uint8_t **out,
+                                  size_t *out_len, sr_wasm_module **checked, sr_err *err);
+
 /* ---- host functions and linking ---------------------------------------------- */
 
 /* A host function. Arguments are in slots[0..nparams); it writes its results
@@ -243,7 +266,11 @@ struct sr_wasi_result {
     bool memory_limit;     /* a grow was refused by max_pages/max_table */
     bool stdout_truncated; /* the guest wrote more than stdout_max: writes failed */
     uint64_t fuel_used;
-    uint8_t *stdout_data; /* owned by the result: sr_wasi_result_fini() */
+    /* A module made by sr_wasm_fuel_instrument() (it exports SR_WASM_FUEL_EXPORT): */
+    bool module_fuel;           /* true: the two fields below are its fuel globals at the end */
+    uint64_t module_fuel_left;  /* fuel it had left */
+    bool module_fuel_exhausted; /* it stopped because a charge exceeded the fuel left */
+    uint8_t *stdout_data;       /* owned by the result: sr_wasi_result_fini() */
     size_t stdout_len;
     uint8_t *stderr_data; /* owned by the result; cut at stderr_max */
     size_t stderr_len;

@@ -85,7 +85,22 @@ static const char usage[] =
     "                            its receipt (or output) altered after signing\n"
 #endif
     "  --log-level LEVEL         debug, info, warn, error (default info)\n"
-    "  --help                    this text\n"
+    "  --help                    this text\n";
+
+/* Outbound HTTP for jobs (docs/http.md); a second literal: C17 compilers need only take
+ * strings of 4095 bytes. */
+static const char usage_http[] =
+    "\n"
+    "Outbound HTTP for jobs (docs/http.md):\n"
+    "  --http-allow PATTERN      hosts jobs may reach (host[:port] or *.domain[:port]; may be\n"
+    "                            repeated; default: every public host a job's http.allow names)\n"
+    "  --http-deny PATTERN       hosts jobs may never reach, whatever allows them (repeated)\n"
+    "  --http-allow-http         let jobs use plain http:// as well as https://\n"
+    "  --http-ca-file FILE       PEM certificates jobs' https requests trust instead of the\n"
+    "                            system's CAs\n"
+    "  --http-allow-private ADDR[/BITS]\n"
+    "                            TESTS AND DEVELOPMENT ONLY: let jobs reach this loopback or\n"
+    "                            private address (repeated), which the address guard refuses\n"
     "\n"
     "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
     "SEALRUN_RESULT_TTL (finished jobs kept: default 24h), SEALRUN_STORE (as --store).\n";
@@ -102,7 +117,22 @@ struct opts {
     struct sr_server_config http;
     const char *dashboard_dir; /* NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only */
+    const char *http_allow[SR_FETCH_MAX_ALLOW];
+    const char *http_deny[SR_FETCH_MAX_ALLOW];
+    const char *http_private[SR_FETCH_MAX_PRIVATE];
 };
+
+/* --http-allow, --http-deny, --http-allow-private: one more entry of a list. */
+static int
+add_http(const char **list, size_t *n, size_t max, const char *name, const char *v)
+{
+    if (*n == max) {
+        fprintf(stderr, "sealrund: error: %s may be given at most %zu times\n", name, max);
+        return 2;
+    }
+    list[(*n)++] = v;
+    return 0;
+}
 
 /* What receipts are signed with; freed after the engine. */
 struct identity {
@@ -113,7 +143,7 @@ struct identity {
 static int
 die_usage(const char *msg, const char *arg)
 {
-    fprintf(stderr, "sealrund: error: %s '%s'\n%s", msg, arg, usage);
+    fprintf(stderr, "sealrund: error: %s '%s'\n%s%s", msg, arg, usage, usage_http);
     return 2;
 }
 
@@ -223,6 +253,7 @@ parse_args(int argc, char **argv, struct opts *o)
         int64_t n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
+            fputs(usage_http, stdout);
             exit(0);
         } else if (strcmp(a, "--dev") == 0) {
             o->dev = true;
@@ -315,6 +346,24 @@ parse_args(int argc, char **argv, struct opts *o)
                 return die_usage("--test-tamper must be 'receipt' or 'output', got", v);
             o->tamper = strcmp(v, "receipt") == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
 #endif
+        } else if ((v = sr_opt_value(a, "--http-allow", &i, argc, argv))) {
+            if ((rc = add_http(o->http_allow, &o->eng.http.nallow, SR_FETCH_MAX_ALLOW,
+                               "--http-allow", v)))
+                return rc;
+        } else if ((v = sr_opt_value(a, "--http-deny", &i, argc, argv))) {
+            if ((rc = add_http(o->http_deny, &o->eng.http.ndeny, SR_FETCH_MAX_ALLOW, "--http-deny",
+                               v)))
+                return rc;
+        } else if ((v = sr_opt_value(a, "--http-allow-private", &i, argc, argv))) {
+            if ((rc = add_http(o->http_private, &o->eng.http.nprivate, SR_FETCH_MAX_PRIVATE,
+                               "--http-allow-private", v)))
+                return rc;
+        } else if (strcmp(a, "--http-allow-http") == 0) {
+            o->eng.http.allow_http = true;
+        } else if ((v = sr_opt_value(a, "--http-ca-file", &i, argc, argv))) {
+            if (!*v)
+                return die_usage("--http-ca-file needs a file, got", v);
+            o->eng.http.ca_file = v;
         } else if ((v = sr_opt_value(a, "--log-level", &i, argc, argv))) {
             static const char *const lv[] = {"debug", "info", "warn", "error"};
             bool ok = false;
@@ -532,6 +581,9 @@ main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc)
         return rc;
+    o.eng.http.allow = o.http_allow;
+    o.eng.http.deny = o.http_deny;
+    o.eng.http.private_nets = o.http_private;
     sr_err e = {0};
     if (load_ttl(&o, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);

@@ -30,6 +30,7 @@ static const char usage[] =
     "  decrypt                    open a job's encrypted_output with your secret key\n"
     "  verify-output JOB.json     recompute a job's output_hash (and its signature)\n"
     "  verify JOB.json            check a job's signed receipt (code, input, worker key)\n"
+    "  verify-vrf JOB.json        check a job's verifiable randomness (crypto.vrf)\n"
     "\n"
     "Every command answers --help.\n";
 
@@ -101,11 +102,17 @@ main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {
-        {"token", cmd_token},     {"exec", cmd_exec},
-        {"run", cmd_run},         {"store", cmd_store},
-        {"secret", cmd_secret},   {"storage", cmd_storage},
-        {"verify", cmd_verify},   {"keygen", cmd_keygen},
-        {"decrypt", cmd_decrypt}, {"verify-output", cmd_verify_output},
+        {"token", cmd_token},
+        {"exec", cmd_exec},
+        {"run", cmd_run},
+        {"store", cmd_store},
+        {"secret", cmd_secret},
+        {"storage", cmd_storage},
+        {"verify", cmd_verify},
+        {"keygen", cmd_keygen},
+        {"decrypt", cmd_decrypt},
+        {"verify-output", cmd_verify_output},
+        {"verify-vrf", cmd_verify_vrf},
     };
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {

@@ -25,6 +25,22 @@
  * f64:nan for any NaN (payload and sign are left open by the spec),
  * funcref:null|func, externref:null|extern. Trap categories are coarser than
  * either engine's wording where V8 merges cases (see trap_category).
+ *
+ * Fuel modes (scripts/wasm-fuel-diff.py; docs/wasm.md "Fuel in the module"):
+ *
+ *   wasm_diff_driver --fuel L [--instrument] [--arg A]... FILE.wasm...
+ *   wasm_diff_driver --fuel-each [--instrument] [--arg A]... L1 FILE1 L2 FILE2...
+ *
+ * --fuel L runs with a fuel limit of L (0: none) and prints "gas N" (fuel used
+ * so far) after instantiation and after every call. --instrument runs instead
+ * the module rewritten by sr_wasm_fuel_instrument() with L as its initial fuel
+ * and no limit of the interpreter's own: gas is read from the module's fuel
+ * global, its out-of-fuel 'unreachable' is reported as "out of fuel", and the
+ * two fuel globals are left out of the state. The two transcripts must be
+ * equal. A WASI command (imports only from wasi_snapshot_preview1, exports
+ * _start) runs through sr_wasm_run_wasi() with argv[1..] from --arg, a fake
+ * clock and fixed random bytes, and prints one line "wasi ..." with how it
+ * ended, hashes of its output and logs, and its gas.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,6 +73,14 @@ static const uint64_t args_f64[DIFF_NARGS] = {
     0x0000000000000000ull, 0x8000000000000000ull, 0x3ff0000000000000ull, 0xbff0000000000000ull,
     0x3fe0000000000000ull, 0x7ff0000000000000ull, 0xfff0000000000000ull, 0x41e0000000000000ull,
     0xc1e0000000000000ull, 0x3ff8000000000000ull, 0x7fefffffffffffffull, 0x0000000000000001ull};
+
+/* Fuel modes (see the header). */
+static bool fuel_mode;
+static bool instrument;
+static uint64_t fuel_limit;
+static bool fuel_each; /* the files are given as pairs LIMIT FILE */
+static const char *wasi_args[64];
+static size_t nwasi_args;
 
 struct host_import {
     const struct sr_wasm__import *im;
@@ -236,6 +260,41 @@ define_imports(sr_wasm_linker *lk, const sr_wasm_module *m, struct host_import *
     return true;
 }
 
+/* The instrumented module's fuel globals (NULL when running the original). */
+static struct sr_wasm__global *
+fuel_global(sr_wasm_instance *inst, const char *name)
+{
+    const struct sr_wasm__export *e = sr_wasm__find_export(inst->mod, name, strlen(name));
+    return instrument && e && e->kind == SR_WASM_EXTERN_GLOBAL ? inst->globals[e->index] : NULL;
+}
+
+static uint64_t
+initial_fuel(void)
+{
+    return fuel_limit ? fuel_limit : UINT64_MAX;
+}
+
+static void
+print_gas(sr_wasm_instance *inst)
+{
+    if (!fuel_mode)
+        return;
+    const struct sr_wasm__global *g = fuel_global(inst, SR_WASM_FUEL_EXPORT);
+    printf("gas %" PRIu64 "\n", g ? initial_fuel() - g->val : sr_wasm_instance_fuel_used(inst));
+}
+
+/* The trap of the last run, with the instrumented module's fuel trap as the
+ * interpreter's. */
+static sr_wasm_trap
+run_trap(sr_wasm_instance *inst)
+{
+    const sr_wasm_trap t = sr_wasm_instance_trap(inst);
+    const struct sr_wasm__global *flag = fuel_global(inst, SR_WASM_FUEL_FLAG_EXPORT);
+    if (flag && flag->val == 1 && t == SR_WASM_TRAP_UNREACHABLE)
+        return SR_WASM_TRAP_FUEL;
+    return t;
+}
+
 static void
 call_export(sr_wasm_instance *inst, const struct sr_wasm__export *e, unsigned round, unsigned ord)
 {
@@ -250,19 +309,23 @@ call_export(sr_wasm_instance *inst, const struct sr_wasm__export *e, unsigned ro
     print_values(ft->types, args, ft->nparams);
     printf(")\n"); /* the host lines of this call follow, then its result */
     sr_err err = {0};
+    struct sr_wasm__global *flag = fuel_global(inst, SR_WASM_FUEL_FLAG_EXPORT);
+    if (flag)
+        flag->val = 0; /* a fuel trap of an earlier call stays in the flag */
     const sr_status st =
         sr_wasm_call_n(inst, e->name, e->name_len, args, ft->nparams, res, ft->nresults, &err);
     printf("=> ");
     if (st != SR_OK) {
-        const sr_wasm_trap t = sr_wasm_instance_trap(inst);
+        const sr_wasm_trap t = run_trap(inst);
         if (t == SR_WASM_TRAP_NONE)
             printf("error\n");
         else
             printf("trap %s\n", trap_category(t));
-        return;
+    } else {
+        print_values(ft->types + ft->nparams, res, ft->nresults);
+        printf("\n");
     }
-    print_values(ft->types + ft->nparams, res, ft->nresults);
-    printf("\n");
+    print_gas(inst);
 }
 
 static void
@@ -271,6 +334,9 @@ print_state(sr_wasm_instance *inst)
     const sr_wasm_module *m = inst->mod;
     for (uint32_t i = 0; i < m->nexports; i++) {
         const struct sr_wasm__export *e = &m->exports[i];
+        if (instrument && (strcmp(e->name, SR_WASM_FUEL_EXPORT) == 0 ||
+                           strcmp(e->name, SR_WASM_FUEL_FLAG_EXPORT) == 0))
+            continue;
         if (e->kind == SR_WASM_EXTERN_GLOBAL) {
             printf("global ");
             print_name(e->name, e->name_len);
@@ -296,6 +362,87 @@ print_state(sr_wasm_instance *inst)
         printf("note: limit\n");
 }
 
+/* Replaces *mod by its instrumented form; false (and a line saying so) if that fails. */
+static bool
+swap_instrumented(sr_wasm_module **mod)
+{
+    sr_err err = {0};
+    uint8_t *out = NULL;
+    size_t n = 0;
+    sr_wasm_module *m2 = NULL;
+    const sr_status st = sr_wasm_fuel_instrument(*mod, initial_fuel(), &out, &n, &m2, &err);
+    free(out);
+    sr_wasm_module_free(*mod);
+    *mod = m2;
+    if (st != SR_OK) {
+        printf("instrument: error %s\n", err.msg);
+        return false;
+    }
+    return true;
+}
+
+static bool
+is_wasi_command(const sr_wasm_module *m)
+{
+    for (uint32_t i = 0; i < m->nimports; i++)
+        if (strcmp(m->imports[i].module, "wasi_snapshot_preview1") != 0)
+            return false;
+    const struct sr_wasm__export *e = sr_wasm__find_export(m, "_start", 6);
+    return e && e->kind == SR_WASM_EXTERN_FUNC;
+}
+
+static int
+fixed_random(void *ctx, uint8_t *buf, size_t len)
+{
+    (void)ctx;
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (uint8_t)(i * 31 + 7);
+    return 0;
+}
+
+static void
+print_sha(const char *what, const uint8_t *p, size_t n)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, p, n);
+    printf(" %s=%zu:", what, n);
+    for (size_t k = 0; k < 8; k++)
+        printf("%02x", h[k]);
+}
+
+static void
+run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim)
+{
+    static const char input[] = "fuel diff input\n";
+    const char *argv[65] = {"guest"};
+    for (size_t i = 0; i < nwasi_args; i++)
+        argv[i + 1] = wasi_args[i];
+    const struct sr_wasi_config cfg = {.argv = argv,
+                                       .argc = nwasi_args + 1,
+                                       .stdin_data = (const uint8_t *)input,
+                                       .stdin_len = sizeof(input) - 1,
+                                       .random = fixed_random,
+                                       .fake_clock = true};
+    struct sr_wasi_result res;
+    sr_err err = {0};
+    sr_status st = sr_wasm_run_wasi(mod, lim, &cfg, &res, &err);
+    sr_wasm_trap t = res.trap;
+    uint64_t gas = res.fuel_used;
+    if (instrument && res.module_fuel) {
+        gas = initial_fuel() - res.module_fuel_left;
+        if (res.module_fuel_exhausted && t == SR_WASM_TRAP_UNREACHABLE) {
+            t = SR_WASM_TRAP_FUEL;
+            st = SR_ELIMIT; /* as sr_wasm_run_wasi() reports running out of fuel */
+        }
+    }
+    printf("wasi status=%s exited=%d exit=%" PRIu32 " trap=%s limit=%d", sr_status_name(st),
+           res.exited, res.exit_code, trap_category(t), res.memory_limit);
+    print_sha("stdout", res.stdout_data, res.stdout_len);
+    print_sha("stderr", res.stderr_data, res.stderr_len);
+    printf(" gas=%" PRIu64 "\n", gas);
+    sr_wasi_result_fini(&res);
+}
+
 static void
 run_module(const uint8_t *bytes, size_t len)
 {
@@ -304,10 +451,18 @@ run_module(const uint8_t *bytes, size_t len)
     sr_wasm_linker *lk = NULL;
     sr_wasm_instance *inst = NULL;
     struct host_import *hosts = NULL;
-    const struct sr_wasm_limits lim = {.max_pages = DIFF_MAX_PAGES};
+    const struct sr_wasm_limits lim = {.max_pages = DIFF_MAX_PAGES,
+                                       .fuel = instrument ? 0 : fuel_limit};
     if (sr_wasm_module_new(bytes, len, &mod, &err) != SR_OK) {
         printf("compile: error\n");
         fprintf(stderr, "wasm_diff_driver: %s\n", err.msg);
+        return;
+    }
+    if (instrument && !swap_instrumented(&mod))
+        return;
+    if (fuel_mode && is_wasi_command(mod)) {
+        run_wasi(mod, &lim);
+        sr_wasm_module_free(mod);
         return;
     }
     hosts = calloc((size_t)mod->nimports + 1, sizeof(*hosts));
@@ -318,6 +473,11 @@ run_module(const uint8_t *bytes, size_t len)
     if (!define_imports(lk, mod, hosts))
         goto out;
     sr_status st = sr_wasm_linker_instantiate(lk, mod, &lim, &inst, &err);
+    if (fuel_mode && st != SR_OK && inst) { /* the start function trapped */
+        printf("instantiate: trap %s\n", trap_category(run_trap(inst)));
+        print_gas(inst);
+        goto out;
+    }
     if (st == SR_ETRAP) {
         printf("instantiate: trap\n");
         goto out;
@@ -330,6 +490,7 @@ run_module(const uint8_t *bytes, size_t len)
         goto out;
     }
     printf("instantiate: ok\n");
+    print_gas(inst);
     for (unsigned r = 0; r < DIFF_ROUNDS; r++) {
         unsigned ord = 0;
         for (uint32_t i = 0; i < mod->nexports; i++)
@@ -366,13 +527,34 @@ read_all(const char *path, size_t *len)
 int
 main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: wasm_diff_driver FILE.wasm...\n");
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--fuel") == 0 && i + 1 < argc) {
+            fuel_mode = true;
+            fuel_limit = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--fuel-each") == 0) {
+            fuel_mode = fuel_each = true;
+        } else if (strcmp(argv[i], "--instrument") == 0) {
+            instrument = true;
+        } else if (strcmp(argv[i], "--arg") == 0 && i + 1 < argc && nwasi_args < 64) {
+            wasi_args[nwasi_args++] = argv[++i];
+        } else {
+            break;
+        }
+    }
+    if (i >= argc || (instrument && !fuel_mode)) {
+        fprintf(stderr, "usage: wasm_diff_driver [--fuel L | --fuel-each] [--instrument] "
+                        "[--arg A]... [L] FILE.wasm...\n");
         return 2;
     }
     if (sodium_init() < 0)
         return 1;
-    for (int i = 1; i < argc; i++) {
+    for (; i < argc; i++) {
+        if (fuel_each) {
+            fuel_limit = strtoull(argv[i], NULL, 10);
+            if (++i >= argc)
+                return 2;
+        }
         size_t len = 0;
         uint8_t *bytes = read_all(argv[i], &len);
         if (!bytes)

@@ -3,8 +3,12 @@
  * runner.c - runs the official WebAssembly core test suite, as converted by
  * wabt's wast2json, against sr_wasm.
  *
- * usage: wasm_spec_runner [--verbose] --spectest spectest.wasm FILE.json...
+ * usage: wasm_spec_runner [--verbose] [--fuel-instrument] --spectest spectest.wasm FILE.json...
  *        wasm_spec_runner --missing DIR     (prints why the suite is skipped, exits 77)
+ *
+ * --fuel-instrument runs every module of the files as rewritten by
+ * sr_wasm_fuel_instrument() (no fuel limit): the rewrite must keep every
+ * result, trap and message (ctest spec-fuel/<name>).
  *
  * Every command kind is executed: module, register, action, assert_return
  * (including nan:canonical / nan:arithmetic), assert_trap (message checked),
@@ -50,6 +54,7 @@ struct file_state {
 };
 
 static const char *g_spectest;
+static bool g_instrument; /* --fuel-instrument */
 
 static int
 load_file(const char *path, uint8_t **out, size_t *len)
@@ -109,6 +114,16 @@ load_module(struct file_state *fs, const char *filename, sr_wasm_module **out, s
         return sr_err_set(err, SR_EIO, "cannot read '%s': %s", path, strerror(errno));
     sr_status st = sr_wasm_module_new(bytes, len, out, err);
     free(bytes);
+    if (st == SR_OK && g_instrument) {
+        /* the module with fuel in it (no limit) must behave as the module itself */
+        sr_wasm_module *m2 = NULL;
+        uint8_t *fueled = NULL;
+        size_t flen = 0;
+        st = sr_wasm_fuel_instrument(*out, UINT64_MAX, &fueled, &flen, &m2, err);
+        free(fueled);
+        sr_wasm_module_free(*out);
+        *out = m2;
+    }
     if (st != SR_OK)
         return st;
     if (fs->nmods == fs->capmods) {
@@ -513,6 +528,8 @@ main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--verbose") == 0) {
             verbose = true;
+        } else if (strcmp(argv[i], "--fuel-instrument") == 0) {
+            g_instrument = true;
         } else if (strcmp(argv[i], "--spectest") == 0 && i + 1 < argc) {
             g_spectest = argv[++i];
         } else {

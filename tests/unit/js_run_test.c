@@ -100,6 +100,40 @@ log_at(const struct sr_js_result *res, size_t i)
     return json_string_value(e);
 }
 
+/* fetch and its companions are evaluated on first use (js_fetch.c): they
+ * behave as globals, and what a script made of one of their names before
+ * that first use stays as the script left it. */
+static void
+test_web_globals_are_lazy_and_yield_to_the_script(void **state)
+{
+    (void)state;
+    struct sr_js_result res;
+    run("function main() { return {f: typeof fetch, u: new URL('https://a.example/p?q=1').pathname,"
+        " inn: 'Headers' in globalThis, h: new Headers({a: '1'}).get('a')}; }",
+        &res);
+    assert_output(&res, "{\"f\":\"function\",\"u\":\"/p\",\"inn\":true,\"h\":\"1\"}");
+    sr_js_result_fini(&res);
+    /* a function declaration named like one of them wins, the others come */
+    run("function Request() { return 'mine'; }\n"
+        "function main() { return {r: Request(), f: typeof fetch, s: typeof URLSearchParams}; }",
+        &res);
+    assert_output(&res, "{\"r\":\"mine\",\"f\":\"function\",\"s\":\"function\"}");
+    sr_js_result_fini(&res);
+    /* assigned, deleted, then another used: each stays as the script left it */
+    run("function main() { URL = 5; delete globalThis.Headers;"
+        " return {u: URL, h: typeof Headers, f: typeof fetch, r: typeof Response}; }",
+        &res);
+    assert_output(&res, "{\"u\":5,\"h\":\"undefined\",\"f\":\"function\",\"r\":\"function\"}");
+    sr_js_result_fini(&res);
+    /* a var declaration keeps the global; the next job starts fresh */
+    run("var fetch; function main() { return {f: typeof fetch}; }", &res);
+    assert_output(&res, "{\"f\":\"function\"}");
+    sr_js_result_fini(&res);
+    run("function main() { return {u: typeof URL}; }", &res);
+    assert_output(&res, "{\"u\":\"function\"}");
+    sr_js_result_fini(&res);
+}
+
 static void
 test_returns_object_as_it_is(void **state)
 {
@@ -1027,6 +1061,7 @@ main(void)
         cmocka_unit_test(test_gas_is_cpu_time),
         cmocka_unit_test(test_engine_version),
         cmocka_unit_test(test_runs_many_trivial_jobs_in_one_vm),
+        cmocka_unit_test(test_web_globals_are_lazy_and_yield_to_the_script),
     };
     return cmocka_run_group_tests_name("js_run", tests, setup, teardown);
 }

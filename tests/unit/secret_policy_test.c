@@ -309,7 +309,7 @@ test_malformed_policies_are_refused(void **state)
     parse_fails("{", SR_EINVAL, "policy is not valid JSON");
     parse_fails("{\"runtime\":[\"js\"]}", SR_EINVAL,
                 "policy has unknown field 'runtime': expected runtimes, code_hashes, "
-                "entry_points, condition or expires_at");
+                "entry_points, condition, expires_at or http_hosts");
     parse_fails("{\"condition\":{}}", SR_EINVAL,
                 "policy 'condition' must be an object with exactly one member");
     parse_fails("{\"condition\":{\"Users\":[\"a\"],\"AllowAll\":{}}}", SR_EINVAL,
@@ -354,6 +354,37 @@ test_hash_count_is_capped(void **state)
     assert_int_equal(sr_buf_append_str(&b, "]}", NULL), SR_OK);
     parse_fails(b.data, SR_ELIMIT, "lists 65 hashes, at most 64");
     sr_buf_fini(&b);
+}
+
+static void
+test_http_hosts(void **state)
+{
+    (void)state;
+    sr_secret_policy *p = NULL;
+    const char *t = "{\"http_hosts\":[\"API.example.com\",\"*.x.org:8443\",\"api.example.com\"]}";
+    assert_int_equal(sr_secret_policy_parse(t, strlen(t), &p, NULL), SR_OK);
+    const char *h[4];
+    assert_int_equal(sr_secret_policy_http_hosts(p, h, 4), 2);
+    assert_string_equal(h[0], "*.x.org:8443");
+    assert_string_equal(h[1], "api.example.com");
+    sr_buf b;
+    sr_buf_init(&b, 4096);
+    assert_int_equal(sr_secret_policy_canonical(p, &b, NULL), SR_OK);
+    assert_non_null(strstr(b.data, "\"http_hosts\":[\"*.x.org:8443\",\"api.example.com\"]"));
+    sr_buf_fini(&b);
+    sr_secret_policy_free(p);
+    /* a policy without it keeps its canonical text */
+    assert_int_equal(sr_secret_policy_parse("{}", 2, &p, NULL), SR_OK);
+    assert_int_equal(sr_secret_policy_http_hosts(p, NULL, 0), 0);
+    sr_buf_init(&b, 4096);
+    assert_int_equal(sr_secret_policy_canonical(p, &b, NULL), SR_OK);
+    assert_null(strstr(b.data, "http_hosts"));
+    sr_buf_fini(&b);
+    sr_secret_policy_free(p);
+    parse_fails("{\"http_hosts\":[]}", SR_EINVAL, "non-empty array");
+    parse_fails("{\"http_hosts\":[\"https://a.com\"]}", SR_EINVAL,
+                "policy 'http_hosts' item 0: host pattern");
+    parse_fails("{\"http_hosts\":[7]}", SR_EINVAL, "item 0: must be a string");
 }
 
 static void
@@ -659,6 +690,7 @@ main(void)
         cmocka_unit_test(test_malformed_policies_are_refused),
         cmocka_unit_test(test_hash_count_is_capped),
         cmocka_unit_test(test_runtimes),
+        cmocka_unit_test(test_http_hosts),
         cmocka_unit_test(test_code_hashes_bind_exact_code),
         cmocka_unit_test(test_entry_points_pin_code_identity),
         cmocka_unit_test(test_expiry),

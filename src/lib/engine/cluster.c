@@ -184,8 +184,6 @@ count_running(sr_engine *eng, int delta)
 {
     pthread_mutex_lock(&eng->mu);
     eng->running = (unsigned)((int)eng->running + delta);
-    if (delta < 0)
-        pthread_cond_broadcast(&eng->cv);
     pthread_mutex_unlock(&eng->mu);
 }
 

@@ -24,6 +24,7 @@
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_vrf.h"
 
 #define DEFAULT_TTL_MS (24ll * 3600 * 1000)
 #define DEFAULT_WORKERS 8
@@ -83,7 +84,11 @@ sr_engine__slot_release(sr_engine *eng, const char *owner)
     if (u && u->running)
         u->running--;
     eng->running--;
-    pthread_cond_broadcast(&eng->cv);
+    /* One slot freed lets at most one queued job start; with nothing queued
+     * no worker has anything to do (waking them all on every job end cost
+     * 8 futex wake-ups and context switches per job). */
+    if (eng->nqueued)
+        pthread_cond_signal(&eng->work_cv);
     pthread_mutex_unlock(&eng->mu);
 }
 
@@ -220,7 +225,7 @@ queue_push(sr_engine *eng, struct queued_job *q)
     if (!u->active)
         active_append(eng, u);
     eng->nqueued++;
-    pthread_cond_broadcast(&eng->cv);
+    pthread_cond_signal(&eng->work_cv); /* one new job: one worker */
 }
 
 static void
@@ -473,7 +478,7 @@ worker_main(void *arg)
     while (!eng->stopping) {
         struct queued_job *q = queue_take(eng);
         if (!q) {
-            pthread_cond_wait(&eng->cv, &eng->mu);
+            pthread_cond_wait(&eng->work_cv, &eng->mu);
             continue;
         }
         pthread_mutex_unlock(&eng->mu);
@@ -508,7 +513,7 @@ purger_main(void *arg)
     next.tv_sec += PURGE_INTERVAL_S;
     pthread_mutex_lock(&eng->mu);
     while (!eng->stopping) {
-        /* cv is also broadcast on every job end: only the deadline purges. */
+        /* cv is signalled only to stop: the deadline purges. */
         if (pthread_cond_timedwait(&eng->cv, &eng->mu, &next) != ETIMEDOUT || eng->stopping)
             continue;
         pthread_mutex_unlock(&eng->mu);
@@ -832,6 +837,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
     pthread_mutex_init(&eng->mu, NULL);
     pthread_cond_init(&eng->cv, NULL);
     pthread_cond_init(&eng->qcv, NULL);
+    pthread_cond_init(&eng->work_cv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
@@ -849,6 +855,20 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         sr_engine_free(eng);
         return sr_err_wrap(err, "starting the sandbox");
     }
+    /* after the fork: the zygote never holds libcurl's state */
+    rc = sr_http_global_init(err);
+    if (rc == SR_OK)
+        rc = sr_http_policy_new(&cfg->http, &eng->http, err);
+    memset(&eng->cfg.http, 0, sizeof(eng->cfg.http)); /* borrowed pointers: not kept */
+    if (rc == SR_OK && cfg->http.nprivate) {
+        char line[256];
+        sr_http_policy_describe(eng->http, line, sizeof(line));
+        sr_log(SR_LOG_WARN, "http", "outbound HTTP: %s", line);
+    }
+    if (rc != SR_OK) {
+        sr_engine_free(eng);
+        return sr_err_wrap(err, "outbound HTTP policy");
+    }
     *out = eng;
     return SR_OK;
 }
@@ -863,7 +883,16 @@ sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key, const sr_att
         sr_worker_key_public(key, eng->pk);
     memcpy(eng->measurement, measurement, SR_MEASUREMENT_LEN);
     json_decref(eng->attestation);
-    eng->attestation = json_incref(document);
+    eng->attestation = document ? json_deep_copy(document) : NULL;
+    if (eng->attestation && key) {
+        /* the key crypto.vrf proves with; every receipt that used it holds
+         * it too, under the worker key's signature */
+        uint8_t vrf_pk[SR_VRF_PUBLIC];
+        char hex[2 * SR_VRF_PUBLIC + 1];
+        sr_worker_key_vrf_public(key, vrf_pk);
+        sr_hex_encode(vrf_pk, sizeof(vrf_pk), hex);
+        json_object_set_new(eng->attestation, "vrf_public_key", json_string(hex));
+    }
 }
 
 const json_t *
@@ -912,6 +941,7 @@ sr_engine_free(sr_engine *eng)
     eng->stopping = true;
     pthread_cond_broadcast(&eng->cv);
     pthread_cond_broadcast(&eng->qcv);
+    pthread_cond_broadcast(&eng->work_cv);
     pthread_mutex_unlock(&eng->mu);
     for (unsigned i = 0; i < eng->nworkers; i++)
         pthread_join(eng->workers[i], NULL);
@@ -934,8 +964,10 @@ sr_engine_free(sr_engine *eng)
         free(u);
     }
     json_decref(eng->attestation);
+    sr_http_policy_free(eng->http);
     pthread_cond_destroy(&eng->cv);
     pthread_cond_destroy(&eng->qcv);
+    pthread_cond_destroy(&eng->work_cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);
 }

@@ -50,7 +50,9 @@ struct sr_engine {
     const sr_keys *keys; /* borrowed; NULL: no signature */
     sr_sandbox *sandbox;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* queue changed, a slot freed, or stopping */
+    pthread_cond_t cv;      /* stopping (the purge thread's sleep) */
+    pthread_cond_t work_cv; /* a queued job may have become runnable, or stopping: wakes
+                               one async worker per such change, never all of them */
     struct user_slot *users;
     struct user_slot *ahead, *atail; /* owners with queued jobs, in turn order */
     unsigned nqueued;
@@ -75,6 +77,7 @@ struct sr_engine {
     pthread_cond_t qcv;        /* idle cluster workers wait here: one woken per wake-up */
     pthread_t keeper, listener;
     bool has_keeper, has_listener;
+    sr_http_policy *http; /* owned: the operator's outbound HTTP policy */
 };
 
 /* Cluster mode (cluster.c). */
@@ -144,6 +147,10 @@ struct job_outcome {
     char storage_ns[65];
     char storage_version_before[24];
     char storage_version_after[24];
+    json_t *http; /* owned: the receipt's list of HTTP exchanges, NULL when none */
+    /* the job's VRF calls for its receipt (owned array; NULL: none),
+     * at most SR_VRF_MAX_CALLS: {"seed","output","proof"} in hex */
+    json_t *vrf;
 };
 void sr_engine__outcome_init(struct job_outcome *o);
 void sr_engine__outcome_fini(struct job_outcome *o);

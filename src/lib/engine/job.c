@@ -27,6 +27,7 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_vrf.h"
 
 /* ---- outcomes ---- */
 
@@ -43,6 +44,8 @@ sr_engine__outcome_fini(struct job_outcome *o)
 {
     free(o->message);
     json_decref(o->logs);
+    json_decref(o->vrf);
+    json_decref(o->http);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
 }
@@ -111,10 +114,13 @@ encode_spec(const struct sr_job_request *req, const char *owner, const char *job
         s->args[s->nargs++] = bytes_of(req->args[i], strlen(req->args[i]));
     for (size_t i = 0; i < req->nenv; i++)
         s->env[s->nenv++] = bytes_of(req->env[i], strlen(req->env[i]));
-    for (size_t i = 0; i < set->n; i++)
+    for (size_t i = 0; i < set->n; i++) {
+        if (req->http_only_refs & (1u << i))
+            continue; /* for placeholders only: it never enters the job process */
         s->secrets[s->nsecrets++] =
             (struct sr_job_secret){bytes_of(set->entry[i].key, strlen(set->entry[i].key)),
                                    bytes_of(set->entry[i].value.data, set->entry[i].value.len)};
+    }
     sr_status rc = sr_job_spec_encode(s, frame, err);
     free(s);
     return rc;
@@ -124,7 +130,56 @@ encode_spec(const struct sr_job_request *req, const char *owner, const char *job
 struct job_host {
     const struct sr_job_request *req; /* its code is the module a WASM job may ask for */
     sr_storage_session *storage;      /* NULL: storage calls are refused */
+    sr_http_session *http;            /* outbound HTTP (docs/http.md) */
+    const sr_engine *eng;             /* its worker key proves crypto.vrf (NULL: no VRF) */
+    const char *owner;
+    const char *job_id;
+    struct job_outcome *o; /* collects the VRF uses for the receipt */
 };
+
+/* 'V' seed: the VRF of the job's seed under the worker's VRF key
+ * (docs/receipts.md "Verifiable randomness"). Answer: proof (80) ||
+ * output (64) || the VRF public key (32). Recorded for the receipt. */
+static sr_status
+vrf_call(const struct job_host *h, const uint8_t *seed, size_t len, sr_buf *resp, sr_err *err)
+{
+    const sr_worker_key *key = h->eng ? h->eng->wkey : NULL;
+    if (!key)
+        return sr_err_set(err, SR_EDENIED,
+                          "crypto.vrf: this service has no worker key to prove with");
+    if (len > SR_VRF_MAX_SEED)
+        return sr_err_set(err, SR_ELIMIT, "crypto.vrf: the seed is %zu bytes, the limit is %d", len,
+                          SR_VRF_MAX_SEED);
+    if (json_array_size(h->o->vrf) >= SR_VRF_MAX_CALLS)
+        return sr_err_set(err, SR_ELIMIT, "crypto.vrf: a job may call it at most %d times",
+                          SR_VRF_MAX_CALLS);
+    sr_buf alpha;
+    sr_buf_init(&alpha, 256 + SR_VRF_MAX_SEED);
+    uint8_t out[SR_VRF_PROOF + SR_VRF_OUTPUT + SR_VRF_PUBLIC];
+    char hex[2 * SR_VRF_MAX_SEED + 1];
+    char proof_hex[2 * SR_VRF_PROOF + 1];
+    char output_hex[2 * SR_VRF_OUTPUT + 1];
+    char owner_hash[SR_HASH_HEX_LEN + 1];
+    sr_receipt_owner_hash(h->owner, owner_hash);
+    sr_status rc = sr_vrf_alpha(h->job_id, owner_hash, seed, len, &alpha, err);
+    if (rc == SR_OK)
+        rc = sr_worker_key_vrf_prove(key, (const uint8_t *)alpha.data, alpha.len, out,
+                                     out + SR_VRF_PROOF, err);
+    sr_buf_fini(&alpha);
+    if (rc != SR_OK)
+        return rc;
+    sr_worker_key_vrf_public(key, out + SR_VRF_PROOF + SR_VRF_OUTPUT);
+    sr_hex_encode(seed, len, hex);
+    sr_hex_encode(out, SR_VRF_PROOF, proof_hex);
+    sr_hex_encode(out + SR_VRF_PROOF, SR_VRF_OUTPUT, output_hex);
+    if (!h->o->vrf)
+        h->o->vrf = json_array();
+    json_t *use =
+        json_pack("{s:s, s:s, s:s}", "seed", hex, "output", output_hex, "proof", proof_hex);
+    if (!use || json_array_append_new(h->o->vrf, use) != 0)
+        return sr_err_set(err, SR_ENOMEM, "out of memory recording a VRF use");
+    return sr_buf_append(resp, out, sizeof(out), err);
+}
 
 static sr_status
 job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
@@ -140,6 +195,10 @@ job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err
                jr->code_hash_hex, jr->code_len);
         return sr_buf_append(resp, jr->code, jr->code_len, err);
     }
+    if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_VRF)
+        return vrf_call(h, req + 1, len - 1, resp, err);
+    if (len >= 1 && req[0] == SR_HTTP_WIRE_OP)
+        return sr_http_session_handle(h->http, req, len, resp, err);
     if (!h->storage)
         return sr_err_set(err, SR_EDENIED, "storage is not available here (no store)");
     return sr_storage_session_handle(h->storage, req, len, resp, err);
@@ -296,13 +355,68 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
         o->gas_used = rep->cpu_us;
 }
 
+/* A job whose HTTP request was refused or failed, and that then failed in
+ * the guest (uncaught exception, trap, non-zero exit), ended because of it:
+ * it gets the request's code (HTTP_DENIED, ...), as a storage cap does. */
+static void
+http_outcome(const sr_http_session *s, struct job_outcome *o)
+{
+    static const enum sr_job_code codes[] = {
+        [SR_HTTP_WIRE_DENIED] = SR_JOB_HTTP_DENIED,      [SR_HTTP_WIRE_LIMIT] = SR_JOB_HTTP_LIMIT,
+        [SR_HTTP_WIRE_TIMEOUT] = SR_JOB_HTTP_TIMEOUT,    [SR_HTTP_WIRE_ERROR] = SR_JOB_HTTP_ERROR,
+        [SR_HTTP_WIRE_INVALID] = SR_JOB_EXECUTION_ERROR,
+    };
+    const char *why = NULL;
+    enum sr_http_wire_code c = sr_http_session_failure(s, &why);
+    if (c == SR_HTTP_WIRE_OK || c == SR_HTTP_WIRE_INVALID ||
+        (o->code != SR_JOB_EXECUTION_ERROR && o->code != SR_JOB_EXIT_CODE))
+        return;
+    o->code = codes[c];
+    if (o->message && strstr(o->message, why))
+        return;
+    char msg[SR_ERR_MSG_MAX + 1024];
+    (void)snprintf(msg, sizeof(msg), "http: %s; then: %s", why,
+                   o->message ? o->message : "the job failed");
+    free(o->message);
+    o->message = strdup(msg);
+}
+
+/* The job's HTTP session: its allow list and limits, the operator's
+ * policy, the job's wall clock, its secrets for placeholders. */
+static sr_status
+http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_secret_set *set,
+           struct sr_http_secret *secs, sr_http_session **out, sr_err *err)
+{
+    for (size_t i = 0; i < set->n; i++)
+        secs[i] = (struct sr_http_secret){.name = set->entry[i].key,
+                                          .value = (const uint8_t *)set->entry[i].value.data,
+                                          .len = set->entry[i].value.len,
+                                          .hosts = (const char *const *)set->entry[i].http_hosts,
+                                          .nhosts = set->entry[i].n_http_hosts};
+    const struct sr_http_session_config cfg = {
+        .policy = eng->http,
+        .job = &req->http,
+        /* a request never outlives the job: the guest still gets its answer */
+        .deadline_us = sr_mono_us() + (int64_t)req->timeout_s * 1000000 - 50000,
+        .secrets = secs,
+        .nsecrets = set->n,
+    };
+    return sr_http_session_new(&cfg, out, err);
+}
+
 /* Sends the spec to a job process of 'owner' and reads what happened. */
 static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
-               struct job_outcome *o)
+               sr_http_session *http, struct job_outcome *o)
 {
-    struct job_host host = {.req = req, .storage = storage};
+    struct job_host host = {.req = req,
+                            .storage = storage,
+                            .http = http,
+                            .eng = eng,
+                            .owner = owner,
+                            .job_id = job_id,
+                            .o = o};
     /* The runtime stops the guest at its own checks first (with logs);
      * the supervisor's kill is the backstop: wall clock plus a grace, and
      * memory with headroom for the engine's own baseline. */
@@ -353,17 +467,27 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
         return;
     }
     sr_storage_session *storage = NULL;
+    sr_http_session *http = NULL;
+    struct sr_http_secret secs[SR_MAX_SECRET_REFS];
     rc = sr_engine__storage_begin(eng, owner, req, &storage, &e);
+    if (rc == SR_OK)
+        rc = http_begin(eng, req, &set, secs, &http, &e);
     sr_buf frame;
     sr_buf_init_secure(&frame, SR_MAX_IPC_FRAME); /* holds secret values */
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, storage != NULL, &frame, &e);
-    sr_secret_set_fini(&set);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);
+    /* the values were needed for placeholders until the job ended */
+    sr_secret_set_fini(&set);
+    size_t nx = 0;
+    const struct sr_http_exchange *x = sr_http_session_exchanges(http, &nx);
+    o->http = sr_http_exchanges_json(x, nx);
+    http_outcome(http, o);
+    sr_http_session_free(http);
     /* commits the job's writes only if it completed (docs/storage.md) */
     sr_engine__storage_finish(storage, o);
 }
@@ -431,6 +555,8 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         refs[i] =
             (struct sr_receipt_secret_ref){o->used[i].name, o->used[i].owner, o->used[i].version};
     bool ok = o->code == SR_JOB_OK;
+    uint8_t vrf_pk[SR_VRF_PUBLIC];
+    sr_worker_key_vrf_public(eng->wkey, vrf_pk);
     const struct sr_receipt_fields f = {
         .job_id = id,
         .owner = owner,
@@ -459,6 +585,9 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .quote = eng->quote,
         .storage_version_before = o->has_storage ? o->storage_version_before : NULL,
         .storage_version_after = o->has_storage ? o->storage_version_after : NULL,
+        .vrf = o->vrf,
+        .vrf_pk = vrf_pk,
+        .http = o->http,
     };
     json_t *receipt = NULL;
     sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);
@@ -553,6 +682,8 @@ sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
     uint64_t limit = job_budget(req, NULL);
     json_object_set_new(job, "gas_limit", json_integer((json_int_t)limit));
     json_object_set_new(job, "storage", storage_json(o));
+    if (o->http) /* the exchanges the receipt signs (docs/http.md) */
+        json_object_set(job, "http", o->http);
     set_time(job, "created_at", created_ms);
     set_time(job, "started_at", started_ms);
     set_time(job, "finished_at", finished_ms);

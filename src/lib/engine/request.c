@@ -25,9 +25,9 @@
 
 /* ---- helpers ---- */
 
-static const char *const common_fields[] = {"runtime", "input",         "secret_refs",
-                                            "timeout", "memory_mb",     "gas_limit",
-                                            "async",   "output_pubkey", "storage_namespace"};
+static const char *const common_fields[] = {
+    "runtime",   "input", "secret_refs",   "timeout",           "memory_mb",
+    "gas_limit", "async", "output_pubkey", "storage_namespace", "http"};
 static const char *const js_fields[] = {"script", "entry_point"};
 static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
 
@@ -54,14 +54,15 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
         if (wasm ? IN(k, js_fields) : IN(k, wasm_fields))
             return sr_err_set(err, SR_EINVAL, "field '%.64s' is for runtime \"%s\", not \"%s\"", k,
                               wasm ? "js" : "wasm", wasm ? "wasm" : "js");
-        return sr_err_set(err, SR_EINVAL,
-                          wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
-                                 "input, output_format, args, env, timeout, memory_mb, "
-                                 "gas_limit, async, output_pubkey, secret_refs, storage_namespace"
-                               : "unknown field '%.64s'; expected runtime, script, entry_point, "
-                                 "input, secret_refs, timeout, memory_mb, gas_limit, async, "
-                                 "output_pubkey, storage_namespace",
-                          k);
+        return sr_err_set(
+            err, SR_EINVAL,
+            wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
+                   "input, output_format, args, env, timeout, memory_mb, "
+                   "gas_limit, async, output_pubkey, secret_refs, storage_namespace, http"
+                 : "unknown field '%.64s'; expected runtime, script, entry_point, "
+                   "input, secret_refs, timeout, memory_mb, gas_limit, async, "
+                   "output_pubkey, storage_namespace, http",
+            k);
     }
     return SR_OK;
 }
@@ -134,6 +135,38 @@ parse_input(const json_t *in, struct sr_job_request *out, sr_err *err)
     return SR_OK;
 }
 
+/* secret_refs entries are "REF" or {"name": "REF", "mode": "value" | "http-only"}
+ * (docs/http.md): *names gets the references as strings (a new array, or
+ * the field itself when it is not an array), *http_only bit i the mode. */
+static sr_status
+ref_names(const json_t *arr, json_t **names, uint32_t *http_only, sr_err *err)
+{
+    *http_only = 0;
+    if (!json_is_array(arr) || json_array_size(arr) > SR_MAX_SECRET_REFS) {
+        *names = json_incref((json_t *)(uintptr_t)arr);
+        return SR_OK;
+    }
+    *names = json_array();
+    for (size_t i = 0; *names && i < json_array_size(arr); i++) {
+        const json_t *v = json_array_get(arr, i);
+        if (json_is_object(v)) {
+            const json_t *n = json_object_get(v, "name"), *m = json_object_get(v, "mode");
+            const char *mode = m ? json_string_value(m) : "value";
+            if (!json_is_string(n) || json_object_size(v) != (m ? 2u : 1u) || !mode ||
+                (strcmp(mode, "value") != 0 && strcmp(mode, "http-only") != 0))
+                return sr_err_set(err, SR_EINVAL,
+                                  "field 'secret_refs' entry %zu must be a reference string or "
+                                  "{\"name\": REF, \"mode\": \"value\" | \"http-only\"}",
+                                  i);
+            if (strcmp(mode, "http-only") == 0)
+                *http_only |= 1u << i;
+            v = n;
+        }
+        (void)json_array_append(*names, (json_t *)(uintptr_t)v);
+    }
+    return *names ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
+}
+
 static sr_status
 parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
 {
@@ -152,8 +185,12 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
     out->memory_mb = (uint32_t)m;
     out->gas_limit = (uint64_t)g;
     /* syntax here; names are checked against the caller in the engine */
-    rc = parse_strings(json_object_get(body, "secret_refs"), "secret_refs", SR_MAX_SECRET_REFS,
-                       &out->secret_refs, &out->nrefs, err);
+    json_t *names = NULL;
+    rc = ref_names(json_object_get(body, "secret_refs"), &names, &out->http_only_refs, err);
+    if (rc == SR_OK)
+        rc = parse_strings(names, "secret_refs", SR_MAX_SECRET_REFS, &out->secret_refs, &out->nrefs,
+                           err);
+    json_decref(names);
     if (rc != SR_OK)
         return rc;
     const json_t *a = json_object_get(body, "async");
@@ -178,6 +215,9 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
         (void)snprintf(out->storage_namespace, sizeof(out->storage_namespace), "%s",
                        json_string_value(ns));
     }
+    rc = sr_http_job_parse(json_object_get(body, "http"), &out->http, err);
+    if (rc != SR_OK)
+        return rc;
     return parse_input(json_object_get(body, "input"), out, err);
 }
 
@@ -414,6 +454,7 @@ sr_job_request_fini(struct sr_job_request *req)
     free_strings(req->args, req->nargs);
     free_strings(req->env, req->nenv);
     free_strings(req->secret_refs, req->nrefs);
+    sr_http_job_fini(&req->http);
     memset(req, 0, sizeof(*req));
 }
 
@@ -458,6 +499,7 @@ sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request 
     dst->args = copy_strings(src->args, src->nargs, &ok);
     dst->env = copy_strings(src->env, src->nenv, &ok);
     dst->secret_refs = copy_strings(src->secret_refs, src->nrefs, &ok);
+    ok = sr_http_job_copy(&src->http, &dst->http, NULL) == SR_OK && ok;
     if (!ok) {
         sr_job_request_fini(dst);
         return sr_err_set(err, SR_ENOMEM, "out of memory copying a job request");
@@ -506,10 +548,20 @@ sr_job_request_to_json(const struct sr_job_request *req)
         }
         json_object_set_new(o, "env", env);
     }
-    if (req->nrefs)
-        json_object_set_new(o, "secret_refs", strings_json(req->secret_refs, req->nrefs));
+    if (req->nrefs) {
+        json_t *refs = strings_json(req->secret_refs, req->nrefs);
+        for (size_t i = 0; refs && i < req->nrefs; i++)
+            if (req->http_only_refs & (1u << i))
+                json_array_set_new(
+                    refs, i,
+                    json_pack("{s:s, s:s}", "name", req->secret_refs[i], "mode", "http-only"));
+        json_object_set_new(o, "secret_refs", refs);
+    }
     if (req->storage_namespace[0])
         json_object_set_new(o, "storage_namespace", json_string(req->storage_namespace));
+    json_t *http = sr_http_job_to_json(&req->http);
+    if (http)
+        json_object_set_new(o, "http", http);
     if (req->has_pubkey) {
         char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
         if (b64)

@@ -84,6 +84,7 @@ sr_js_vm_new(const struct sr_js_options *opt, sr_js_vm **out, sr_err *err)
     sr_status rc = set_options_once(opt, err);
     if (rc != SR_OK)
         return rc;
+    sr_js__crypto_init(); /* crypto.subtle's libcrypto, while files can still be opened */
     sr_js_vm *vm = calloc(1, sizeof(*vm));
     if (!vm)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating a JavaScript VM");
@@ -531,6 +532,8 @@ release_run(struct sr_js__run *run)
         JSValueUnprotect(ctx, run->json_stringify);
     if (run->fn_to_string)
         JSValueUnprotect(ctx, run->fn_to_string);
+    if (run->web_internals)
+        JSValueUnprotect(ctx, run->web_internals);
     JSGarbageCollect(ctx); /* only a hint that this object graph is now garbage */
     JSGlobalContextRelease(run->ctx);
 }

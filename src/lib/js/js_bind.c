@@ -564,5 +564,9 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
         !sr_js__set(ctx, global, "getSecret", sr_js__function(ctx, "getSecret", get_secret),
                     kJSPropertyAttributeDontEnum, &exc))
         return sr_err_set(err, SR_EINTERNAL, "cannot install the host API in a fresh context");
-    return sr_js__install_storage(run, global, err);
+    rc = sr_js__install_web(run, global, err);
+    if (rc != SR_OK)
+        return rc;
+    rc = sr_js__install_storage(run, global, err);
+    return rc == SR_OK ? sr_js__install_fetch(run, global, err) : rc;
 }

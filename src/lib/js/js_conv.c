@@ -124,6 +124,18 @@ utf8_encode(uint32_t cp, unsigned char out[4])
     return 4;
 }
 
+uint32_t
+sr_js__utf16_next(const JSChar *u, size_t n, size_t *i)
+{
+    return utf16_next(u, n, i);
+}
+
+size_t
+sr_js__utf8_encode(uint32_t cp, unsigned char out[4])
+{
+    return utf8_encode(cp, out);
+}
+
 size_t
 sr_js__string_utf8_len(JSStringRef s)
 {

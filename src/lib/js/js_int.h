@@ -6,7 +6,8 @@
  * the entry point (only a function the script declares), js_bind.c is the
  * host API the guest sees (console, crypto, getSecret) and what is taken out
  * of a fresh global (WebAssembly, Atomics), js_conv.c converts between C and
- * JS values (UTF-8 <-> UTF-16, exceptions, JSON). Never include this header
+ * JS values (UTF-8 <-> UTF-16, exceptions, JSON), js_web.c the web platform
+ * globals (with web.js, run on first use). Never include this header
  * from outside src/lib/js/ (tests excepted).
  */
 #ifndef SR_JS_INT_H
@@ -86,8 +87,16 @@ struct sr_js__run {
     enum sr_js__stop stop;
     uint64_t stop_rss;        /* bytes, RSS seen when SR_JS__STOP_MEMORY */
     bool is_settled;          /* the awaited promise settled */
+    bool fetch_ready;         /* js_fetch.js ran in this context (js_fetch.c) */
     bool is_fulfilled;        /* ... and was fulfilled (else rejected) */
     JSValueRef settled_value; /* protected while set */
+    /* The preludes (js_web.c), run on a script's first use of one of their
+     * globals: web.js's internals once it ran (protected), and whether a
+     * prelude has run (true also when it threw: it never runs twice). */
+    JSValueRef web_internals;
+    bool web_ran;
+    bool subtle_ran;
+    bool k1_ran; /* crypto.secp256k1 was made */
 };
 
 /* A JSValueRef known to be an object as a JSObjectRef (the two types differ
@@ -161,6 +170,12 @@ bool sr_js__string_append(sr_buf *b, JSStringRef s, size_t max);
 void sr_js__string_chunks(JSStringRef s, void (*fn)(void *arg, const char *p, size_t len),
                           void *arg);
 
+/* Next code point of u[*i..n) (advancing *i); a lone surrogate gives
+ * U+FFFD, as WHATWG's "convert to a scalar value string" does. */
+uint32_t sr_js__utf16_next(const JSChar *u, size_t n, size_t *i);
+/* Writes the UTF-8 form of the scalar value cp; returns its length (1-4). */
+size_t sr_js__utf8_encode(uint32_t cp, unsigned char out[4]);
+
 /* Bytes the UTF-8 form of s takes (lone surrogates count as U+FFFD). */
 size_t sr_js__string_utf8_len(JSStringRef s);
 
@@ -229,7 +244,55 @@ bool sr_js__binary_bytes(JSContextRef ctx, JSValueRef v, const uint8_t **p, size
 /* Installs 'storage' (get, getBytes, set, delete, has, list) in 'global'. */
 sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_err *err);
 
+/* ---- js_fetch.c: fetch and the web platform around it ---- */
+
+/* Puts URL, URLSearchParams, Headers, Request, Response, AbortSignal,
+ * AbortController and fetch on 'global' as accessors that evaluate
+ * js_fetch.js on the first use of any of them (run->fetch_ready). */
+sr_status sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err);
+
 /* Marks dropped log entries in the last kept entry (call once, at the end). */
 void sr_js__logs_finish(struct sr_js__run *run);
+
+/* ---- js_web.c: the web platform globals (web.js) ---- */
+
+/* The preludes, NUL-terminated (generated from web.js ... by embed_js.cmake). */
+extern const char sr_js__web_js[];
+extern const char sr_js__subtle_js[];
+
+/* Evaluates a prelude (source text whose value is a function) in ctx and
+ * calls it with argv; *out is what it returned. SR_EINTERNAL with *exc set
+ * when either step throws (a guest's limit can stop a prelude too). */
+sr_status sr_js__eval_prelude(JSContextRef ctx, const char *source, const char *url, size_t argc,
+                              const JSValueRef argv[], JSValueRef *out, JSValueRef *exc);
+
+/* Installs DOMException, TextEncoder, TextDecoder, atob, btoa,
+ * structuredClone, Crypto, crypto.getRandomValues and crypto.randomUUID
+ * (and, once js_crypto.c is in, crypto.subtle, SubtleCrypto, CryptoKey) as
+ * accessors that run their prelude on first use and are then replaced by
+ * it with the data properties a browser has: a job that uses none of them
+ * pays nothing for them. The global 'crypto' must exist. */
+sr_status sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err);
+
+/* ---- js_crypto.c: crypto.subtle (subtle.js) ---- */
+
+/* Runs subtle.js with its natives (web.js must have run:
+ * run->web_internals). SR_EINTERNAL with *exc set when it threw. */
+sr_status sr_js__run_subtle(struct sr_js__run *run, JSValueRef *exc);
+
+/* Process-wide libcrypto set-up, before any sandbox: called by
+ * sr_js_vm_new. */
+void sr_js__crypto_init(void);
+
+/* ---- js_secp256k1.c: crypto.secp256k1 ---- */
+
+/* A new crypto.secp256k1 object (getPublicKey, sign, verify, recover,
+ * schnorr.*). NULL with *exc when JSC threw. */
+JSObjectRef sr_js__secp256k1_object(JSContextRef ctx, JSValueRef *exc);
+
+/* ---- js_vrf.c: crypto.vrf ---- */
+
+/* Installs crypto.vrf(seed) (a host call to the supervisor) on 'crypto'. */
+sr_status sr_js__install_vrf(JSContextRef ctx, JSObjectRef crypto, sr_err *err);
 
 #endif /* SR_JS_INT_H */

@@ -240,6 +240,60 @@ check_quote(struct ctx *c, const json_t *r)
         report(c, SR_CHECK_FAIL, "quote: %s", e.msg);
 }
 
+/* One exchange of the receipt's "http" list has the fields of docs/http.md. */
+static bool
+exchange_ok(const json_t *x, const json_t *r)
+{
+    const json_t *names = json_object_get(x, "header_names");
+    const json_t *status = json_object_get(x, "status");
+    const json_t *dur = json_object_get(x, "duration_us");
+    const char *rsp = field(x, "response_body_sha256");
+    const char *at = field(x, "started_at");
+    const char *from = field(r, "started_at"), *to = field(r, "finished_at");
+    if (!json_is_object(x) || !field(x, "method") || !field(x, "url") || !json_is_array(names) ||
+        !sr_is_lower_hex(field(x, "request_body_sha256"), 64) ||
+        (rsp && !sr_is_lower_hex(rsp, 64)) || !json_is_integer(status) ||
+        json_integer_value(status) < 0 || json_integer_value(status) > 999 ||
+        !json_is_integer(dur) || json_integer_value(dur) < 0 || !at)
+        return false;
+    size_t i;
+    const json_t *n;
+    json_array_foreach(names, i, n) if (!json_is_string(n)) return false;
+    /* RFC 3339 with milliseconds in UTC sorts as text: within the run */
+    return !from || !to || (strcmp(at, from) >= 0 && strcmp(at, to) <= 0);
+}
+
+/* The receipt's "http" list: well formed, and the same the job object shows. */
+static void
+check_http(struct ctx *c, const json_t *job, const json_t *r)
+{
+    const json_t *list = json_object_get(r, "http");
+    const json_t *shown = json_object_get(job, "http");
+    if (!list && !shown)
+        return; /* no request: nothing to say (older receipts verify as they did) */
+    if (!json_is_array(list)) {
+        report(c, SR_CHECK_FAIL, "http: the job shows requests the receipt does not list");
+        return;
+    }
+    size_t i;
+    const json_t *x;
+    json_array_foreach(list, i, x)
+    {
+        if (!exchange_ok(x, r)) {
+            report(c, SR_CHECK_FAIL, "http: exchange %zu of the receipt is malformed", i);
+            return;
+        }
+    }
+    if (shown && !json_equal(shown, list)) {
+        report(c, SR_CHECK_FAIL, "http: the job's list of exchanges differs from the receipt's");
+        return;
+    }
+    report(c, SR_CHECK_OK,
+           "http: %zu exchange(s) listed, each with its URL as written, request "
+           "and response hashes, status and time",
+           json_array_size(list));
+}
+
 sr_status
 sr_receipt_check_job(const json_t *job, const struct sr_receipt_check_opts *opts,
                      sr_receipt_check_fn fn, void *arg, sr_err *err)
@@ -261,6 +315,7 @@ sr_receipt_check_job(const json_t *job, const struct sr_receipt_check_opts *opts
     check_inputs(&c, r, o);
     check_measurement(&c, r, o->measurement);
     check_quote(&c, r);
+    check_http(&c, job, r);
     if (c.failed)
         return sr_err_set(err, SR_EDENIED, "%d check(s) failed; first: %s", c.failed, c.first);
     return SR_OK;

@@ -97,6 +97,9 @@ check_fields(const struct sr_receipt_fields *f, sr_err *err)
         return sr_err_set(err, SR_EINVAL, "completed job '%s' needs its output", f->job_id);
     if (f->logs && !json_is_array(f->logs))
         return sr_err_set(err, SR_EINVAL, "logs of job '%s' must be an array", f->job_id);
+    if (f->vrf && (!json_is_array(f->vrf) || (json_array_size(f->vrf) && !f->vrf_pk)))
+        return sr_err_set(err, SR_EINVAL, "the VRF uses of job '%s' need an array and a key",
+                          f->job_id);
     if (f->n_secret_refs > SR_MAX_SECRET_REFS || (f->n_secret_refs && !f->secret_refs))
         return sr_err_set(err, SR_EINVAL, "job '%s' has %zu secret references; at most %d",
                           f->job_id, f->n_secret_refs, SR_MAX_SECRET_REFS);
@@ -239,6 +242,14 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
     put(r, "quote", opt_string(p == SR_ATTEST_NONE ? NULL : b64), bad);
     put(r, "storage_version_before", opt_string(f->storage_version_before), bad);
     put(r, "storage_version_after", opt_string(f->storage_version_after), bad);
+    /* only in receipts of jobs that asked for randomness: older receipts,
+     * and every other job's, keep their exact bytes */
+    if (f->vrf && json_array_size(f->vrf) > 0) {
+        put(r, "vrf", json_deep_copy(f->vrf), bad);
+        put(r, "vrf_public_key", hex_json(f->vrf_pk, 32), bad);
+    }
+    if (f->http) /* only when the job made requests: older receipts keep their bytes */
+        put(r, "http", json_deep_copy(f->http), bad);
 }
 
 sr_status

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_vrf.h"
 
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
@@ -34,8 +36,11 @@
 #define PATH_CAP 4096
 
 struct sr_worker_key {
-    uint8_t *sk; /* sodium_malloc, read-only: crypto_sign_SECRETKEYBYTES (seed || pk) */
+    /* sodium_malloc, read-only: crypto_sign_SECRETKEYBYTES (seed || pk),
+     * then the VRF key's seed (SR_VRF_SEED bytes, derived from the seed) */
+    uint8_t *sk;
     uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    uint8_t vrf_pk[SR_VRF_PUBLIC];
 };
 
 sr_status
@@ -44,7 +49,7 @@ sr_worker_key_new(const uint8_t seed[32], sr_worker_key **out, sr_err *err)
     sr_worker_key *key = calloc(1, sizeof(*key));
     if (!key)
         return sr_err_set(err, SR_ENOMEM, "out of memory making the worker key");
-    key->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    key->sk = sodium_malloc(crypto_sign_SECRETKEYBYTES + SR_VRF_SEED);
     if (!key->sk) {
         free(key);
         return sr_err_set(err, SR_ENOMEM, "out of memory making the worker key");
@@ -53,6 +58,11 @@ sr_worker_key_new(const uint8_t seed[32], sr_worker_key **out, sr_err *err)
         sr_worker_key_free(key);
         return sr_err_set(err, SR_EINTERNAL, "cannot derive the Ed25519 key pair from its seed");
     }
+    /* the VRF key: its own key, derived (one key per algorithm) */
+    uint8_t *vrf = key->sk + crypto_sign_SECRETKEYBYTES;
+    (void)crypto_generichash(vrf, SR_VRF_SEED, (const uint8_t *)SR_VRF_KEY_DOMAIN,
+                             sizeof(SR_VRF_KEY_DOMAIN) - 1, seed, 32);
+    sr_vrf_public(vrf, key->vrf_pk);
     (void)sodium_mprotect_readonly(key->sk); /* best effort */
     *out = key;
     return SR_OK;
@@ -71,6 +81,39 @@ void
 sr_worker_key_public(const sr_worker_key *key, uint8_t pk[SR_ED25519_PK_LEN])
 {
     memcpy(pk, key->pk, SR_ED25519_PK_LEN);
+}
+
+void
+sr_worker_key_vrf_public(const sr_worker_key *key, uint8_t pk[SR_VRF_PUBLIC])
+{
+    memcpy(pk, key->vrf_pk, SR_VRF_PUBLIC);
+}
+
+sr_status
+sr_worker_key_vrf_prove(const sr_worker_key *key, const uint8_t *alpha, size_t len,
+                        uint8_t proof[SR_VRF_PROOF], uint8_t output[SR_VRF_OUTPUT], sr_err *err)
+{
+    return sr_vrf_prove(key->sk + crypto_sign_SECRETKEYBYTES, alpha, len, proof, output, err);
+}
+
+sr_status
+sr_vrf_alpha(const char *job_id, const char *owner_hash, const uint8_t *seed, size_t seed_len,
+             sr_buf *out, sr_err *err)
+{
+    if (!job_id || !sr_is_lower_hex(job_id, SR_ID_HEX_LEN) || !owner_hash ||
+        !sr_is_lower_hex(owner_hash, SR_HASH_HEX_LEN) || seed_len > SR_VRF_MAX_SEED)
+        return sr_err_set(err, SR_EINVAL,
+                          "VRF input: the job id must be %d and the owner hash %d lower-case hex "
+                          "characters, the seed at most %d bytes",
+                          SR_ID_HEX_LEN, SR_HASH_HEX_LEN, SR_VRF_MAX_SEED);
+    sr_status rc = sr_buf_append(out, SR_VRF_ALPHA_DOMAIN, sizeof(SR_VRF_ALPHA_DOMAIN), err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(out, job_id, SR_ID_HEX_LEN, err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(out, owner_hash, SR_HASH_HEX_LEN, err);
+    if (rc == SR_OK && seed_len)
+        rc = sr_buf_append(out, seed, seed_len, err);
+    return rc;
 }
 
 void

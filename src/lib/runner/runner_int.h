@@ -98,4 +98,14 @@ void sr_runner__wasm_storage_funcs(sr_sandbox_child *child,
 sr_status sr_runner__js_hostcall(void *child, const uint8_t *req, size_t len, sr_buf *resp,
                                  sr_err *err);
 
+/* runner_http.c: the WASM imports of outbound HTTP (docs/wasm.md), with
+ * the answer of the job's last request. child NULL: every request is
+ * refused (a module check only looks at the imports). */
+struct sr_runner__http;
+#define SR_RUNNER__WASM_HTTP_FUNCS 4
+sr_status sr_runner__http_new(sr_sandbox_child *child, struct sr_runner__http **out, sr_err *err);
+void sr_runner__http_free(struct sr_runner__http *h);
+void sr_runner__wasm_http_funcs(struct sr_runner__http *h,
+                                struct sr_wasi_host_func funcs[SR_RUNNER__WASM_HTTP_FUNCS]);
+
 #endif /* SR_RUNNER_INT_H */

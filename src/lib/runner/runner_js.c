@@ -106,6 +106,8 @@ sr_runner__run_js(struct runner_proc *ps, const struct sr_job_spec *spec, sr_san
         .statm_fd = sr_sandbox_child_statm_fd(child),
         .host_call = spec->storage ? sr_runner__js_hostcall : NULL,
         .host_ctx = child,
+        .http_call = child ? sr_runner__js_hostcall : NULL,
+        .service_call = sr_runner__js_hostcall,
     };
     struct sr_js_result r = {0};
     if (rc == SR_OK)

@@ -280,11 +280,18 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         .max_pages = (uint32_t)(spec->memory_bytes / 65536u),
         .fuel = spec->budget,
     };
-    struct sr_wasi_host_func storage[SR_RUNNER__WASM_STORAGE_FUNCS];
-    sr_runner__wasm_storage_funcs(child, storage);
+    struct sr_runner__http *http = NULL;
+    rc = sr_runner__http_new(child, &http, err);
+    if (rc != SR_OK) {
+        sr_buf_fini_secure(&w.text);
+        return rc;
+    }
+    struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS];
+    sr_runner__wasm_storage_funcs(child, host);
+    sr_runner__wasm_http_funcs(http, host + SR_RUNNER__WASM_STORAGE_FUNCS);
     const struct sr_wasi_config cfg = {
-        .host_funcs = storage,
-        .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS,
+        .host_funcs = host,
+        .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS,
         .argv = w.argv,
         .argc = w.argc,
         .env = w.env,
@@ -293,6 +300,7 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         .stdin_len = spec->input.len,
     };
     rc = sr_wasm_run_wasi(mod, &lim, &cfg, r, err);
+    sr_runner__http_free(http);
     sr_buf_fini_secure(&w.text);
     return rc;
 }
@@ -406,10 +414,12 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
     }
     if (mod) {
         /* an import nothing here provides would fail every run: refuse it now */
-        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS];
+        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS];
         sr_runner__wasm_storage_funcs(NULL, host);
+        sr_runner__wasm_http_funcs(NULL, host + SR_RUNNER__WASM_STORAGE_FUNCS);
         const struct sr_wasi_config cfg = {.host_funcs = host,
-                                           .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS};
+                                           .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS +
+                                                          SR_RUNNER__WASM_HTTP_FUNCS};
         if (sr_wasi_check_imports(mod, &cfg, &e) != SR_OK) {
             sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
             a->module_invalid = true;

@@ -16,6 +16,7 @@
 #include "sealrun/sr_secret.h"
 
 #include <regex.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_util.h"
 
+#include "sealrun/sr_http.h"
 #include "secret_int.h"
 
 #define RT_JS 1u
@@ -54,6 +56,8 @@ struct sr_secret_policy {
     struct cond *cond; /* NULL = the owner only */
     bool has_expiry;
     int64_t expires_ms;
+    char (*hosts)[SR_FETCH_MAX_PATTERN + 1]; /* http_hosts: sorted, unique, lower-case */
+    size_t n_hosts;                          /* 0 = any host a job's request may reach */
 };
 
 struct parse_ctx {
@@ -89,6 +93,7 @@ sr_secret_policy_free(sr_secret_policy *p)
     cond_free(p->cond);
     free(p->hashes);
     free(p->entries);
+    free(p->hosts);
     free(p);
 }
 
@@ -487,6 +492,44 @@ parse_entries(const json_t *v, sr_secret_policy *p, sr_err *err)
     return SR_OK;
 }
 
+/* http_hosts (docs/http.md, "Secrets in requests"): where the value may be sent. */
+static sr_status
+parse_hosts(const json_t *v, sr_secret_policy *p, sr_err *err)
+{
+    size_t i;
+    json_t *e;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "policy 'http_hosts' must be a non-empty array of \"host[:port]\" "
+                          "patterns (or null for any host a job may reach)");
+    if (json_array_size(v) > SR_FETCH_MAX_ALLOW)
+        return sr_err_set(err, SR_ELIMIT, "policy 'http_hosts' lists %zu patterns, at most %d",
+                          json_array_size(v), SR_FETCH_MAX_ALLOW);
+    p->hosts = calloc(json_array_size(v), sizeof(*p->hosts));
+    if (!p->hosts)
+        return sr_err_set(err, SR_ENOMEM, "out of memory parsing policy 'http_hosts'");
+    json_array_foreach(v, i, e)
+    {
+        sr_err sub = {0};
+        if (!json_is_string(e) || !sr_http_pattern_valid(json_string_value(e), &sub))
+            return sr_err_set(err, SR_EINVAL, "policy 'http_hosts' item %zu: %s", i,
+                              json_is_string(e) ? sub.msg : "must be a string");
+        const char *t = json_string_value(e);
+        for (size_t k = 0; t[k]; k++)
+            p->hosts[i][k] = (char)tolower((unsigned char)t[k]);
+    }
+    p->n_hosts = sort_unique(p->hosts, json_array_size(v), sizeof(*p->hosts), cmp_entry);
+    return SR_OK;
+}
+
+size_t
+sr_secret_policy_http_hosts(const sr_secret_policy *p, const char **out, size_t cap)
+{
+    for (size_t i = 0; out && i < p->n_hosts && i < cap; i++)
+        out[i] = p->hosts[i];
+    return p->n_hosts;
+}
+
 static sr_status
 parse_expiry(const json_t *v, sr_secret_policy *p, sr_err *err)
 {
@@ -506,12 +549,12 @@ parse_member(const char *key, const json_t *m, sr_secret_policy *p, sr_err *err)
     struct parse_ctx pc = {0, 0, err};
     bool known = strcmp(key, "runtimes") == 0 || strcmp(key, "code_hashes") == 0 ||
                  strcmp(key, "entry_points") == 0 || strcmp(key, "condition") == 0 ||
-                 strcmp(key, "expires_at") == 0;
+                 strcmp(key, "expires_at") == 0 || strcmp(key, "http_hosts") == 0;
     if (!known) {
         sr_secret__quote(key, strlen(key), 32, q, sizeof(q));
         return sr_err_set(err, SR_EINVAL,
                           "policy has unknown field '%s': expected runtimes, code_hashes, "
-                          "entry_points, condition or expires_at",
+                          "entry_points, condition, expires_at or http_hosts",
                           q);
     }
     if (json_is_null(m))
@@ -524,6 +567,8 @@ parse_member(const char *key, const json_t *m, sr_secret_policy *p, sr_err *err)
         return parse_entries(m, p, err);
     if (strcmp(key, "expires_at") == 0)
         return parse_expiry(m, p, err);
+    if (strcmp(key, "http_hosts") == 0)
+        return parse_hosts(m, p, err);
     return parse_cond(&pc, m, 1, "condition", &p->cond);
 }
 
@@ -837,6 +882,12 @@ sr_secret_policy_to_json(const sr_secret_policy *p, json_t **out, sr_err *err)
     bad |= json_object_set_new(o, "entry_points", entries_to_json(p));
     bad |= json_object_set_new(o, "condition", cond);
     bad |= json_object_set_new(o, "expires_at", exp);
+    if (p->n_hosts) { /* only when set: older policies keep their canonical text */
+        json_t *h = json_array();
+        for (size_t i = 0; h && i < p->n_hosts; i++)
+            bad |= json_array_append_new(h, json_string(p->hosts[i]));
+        bad |= json_object_set_new(o, "http_hosts", h);
+    }
     if (bad)
         goto oom;
     *out = o;

@@ -30,15 +30,50 @@ struct resolve {
     const struct sr_secret_ref *refs0; /* refs->ref: indexes rows and binds_code */
     struct sr_secret_row rows[SR_MAX_SECRET_REFS];
     bool binds_code[SR_MAX_SECRET_REFS];
+    char **hosts[SR_MAX_SECRET_REFS]; /* http_hosts copies until they move to the entry */
+    size_t n_hosts[SR_MAX_SECRET_REFS];
 };
+
+static void
+hosts_free(char **h, size_t n)
+{
+    for (size_t i = 0; h && i < n; i++)
+        free(h[i]);
+    free(h);
+}
+
+/* Copies the policy's http_hosts for reference i. false: out of memory. */
+static bool
+keep_hosts(struct resolve *r, size_t i, const sr_secret_policy *pol)
+{
+    size_t n = sr_secret_policy_http_hosts(pol, NULL, 0);
+    if (n == 0)
+        return true;
+    const char **src = calloc(n, sizeof(*src));
+    r->hosts[i] = calloc(n, sizeof(char *));
+    bool ok = src && r->hosts[i];
+    if (ok)
+        (void)sr_secret_policy_http_hosts(pol, src, n);
+    for (size_t k = 0; ok && k < n; k++) {
+        r->hosts[i][k] = strdup(src[k]);
+        ok = r->hosts[i][k] != NULL;
+        r->n_hosts[i] = k + 1;
+    }
+    free(src);
+    return ok;
+}
 
 void
 sr_secret_set_fini(struct sr_secret_set *set)
 {
     if (!set)
         return;
-    for (size_t i = 0; i < set->n && i < SR_MAX_SECRET_REFS; i++)
+    for (size_t i = 0; i < set->n && i < SR_MAX_SECRET_REFS; i++) {
         sr_secret_value_fini(&set->entry[i].value);
+        hosts_free(set->entry[i].http_hosts, set->entry[i].n_http_hosts);
+        set->entry[i].http_hosts = NULL;
+        set->entry[i].n_http_hosts = 0;
+    }
     set->n = 0;
 }
 
@@ -139,6 +174,10 @@ check_one(struct resolve *r, const struct sr_secret_ref *ref, struct sr_secret_r
     };
     enum sr_secret_outcome o = sr_secret_policy_eval(pol, &acc, &sub);
     r->binds_code[ref - r->refs0] = sr_secret_policy_binds_code(pol);
+    if (!keep_hosts(r, (size_t)(ref - r->refs0), pol)) {
+        sr_secret_policy_free(pol);
+        return sr_err_set(err, SR_ENOMEM, "out of memory reading a secret's http_hosts");
+    }
     bool masked =
         ref->is_cross_owner && !sr_secret__policy_allows_user(pol, ref->owner, r->req->caller);
     sr_secret_policy_free(pol);
@@ -179,6 +218,10 @@ open_one(struct resolve *r, const struct sr_secret_ref *ref, const struct sr_sec
         return deny(r, ref, row->version, SR_SECRET_ERROR, reason, false, err);
     }
     e->binds_code = r->binds_code[ref - r->refs0];
+    e->http_hosts = r->hosts[ref - r->refs0];
+    e->n_http_hosts = r->n_hosts[ref - r->refs0];
+    r->hosts[ref - r->refs0] = NULL;
+    r->n_hosts[ref - r->refs0] = 0;
     memcpy(e->key, ref->name, sizeof(e->key));
     memcpy(e->owner, ref->owner, sizeof(e->owner));
     memcpy(e->name, ref->name, sizeof(e->name));
@@ -229,6 +272,8 @@ sr_secret_resolve(const sr_keys *keys, const struct sr_secret_refs *refs,
 out:
     if (r)
         rows_free(r, looked);
+    for (size_t i = 0; r && i < SR_MAX_SECRET_REFS; i++)
+        hosts_free(r->hosts[i], r->n_hosts[i]);
     sr_secret_set_fini(set);
     free(r);
     free(set);

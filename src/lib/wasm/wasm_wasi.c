@@ -604,6 +604,16 @@ static void
 fill_result(struct wasi *w, sr_wasm_instance *inst, struct sr_wasi_result *res)
 {
     res->fuel_used = inst ? sr_wasm_instance_fuel_used(inst) : 0;
+    int type = 0;
+    uint64_t v = 0;
+    if (inst && sr_wasm_global_read(inst, SR_WASM_FUEL_EXPORT, &type, &v, NULL) == SR_OK &&
+        type == SR_WASM_I64) {
+        res->module_fuel = true;
+        res->module_fuel_left = v;
+        res->module_fuel_exhausted =
+            sr_wasm_global_read(inst, SR_WASM_FUEL_FLAG_EXPORT, &type, &v, NULL) == SR_OK &&
+            type == SR_WASM_I32 && (uint32_t)v == 1;
+    }
     res->memory_limit = inst ? sr_wasm_instance_limit_hit(inst) : false;
     res->stdout_truncated = w->out_over;
     res->stdout_len = w->out.len;

@@ -70,7 +70,7 @@ def xacts(pg, store):
     """Committed transactions of the store's database so far."""
     if not pg:
         return 0
-    db = store.rsplit("/", 1)[1].split("?")[0]
+    db = store.split(":///", 1)[1].split("?")[0]
     return int(pg.sql(db, "SELECT xact_commit FROM pg_stat_database "
                           "WHERE datname = current_database()"))
 

@@ -193,6 +193,8 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_DAEMON_BEAT] = "INSERT INTO daemons (id, public_key, measurement, version, started_at, "
                        "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO "
                        "UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    /* heartbeat rows of daemons silent for a week (a data directory retired) */
+    [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
     [PG_DAEMONS] = "SELECT id, public_key, measurement, version, started_at, heartbeat_at "
                    "FROM daemons WHERE heartbeat_at >= $1 ORDER BY started_at, id LIMIT $2",
     [PG_KEY_CHECK] = "SELECT count(*) FILTER (WHERE key = $1::text), count(*) FROM store_meta "
@@ -688,6 +690,8 @@ tx_jobs_purge(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     rc = sr_store__pg_run(s, c, PG_JOBS_PURGE, &a, &res, "cannot purge expired jobs", err);
     p->n = rc == SR_OK ? (size_t)sr_store__pg_changes(res) : 0;
     PQclear(res);
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, PG_DAEMONS_PURGE, &a, NULL, "cannot purge old heartbeats", err);
     return rc;
 }
 

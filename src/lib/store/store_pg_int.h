@@ -113,6 +113,7 @@ enum pg_stmt {
     PG_JOBS_EXPIRED,
     PG_DAEMON_BEAT,
     PG_DAEMONS,
+    PG_DAEMONS_PURGE,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];

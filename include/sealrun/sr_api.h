@@ -95,6 +95,11 @@ enum sr_api_tamper {
 sr_status sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err);
 void sr_api_free(sr_api *api);
 
+/* Makes api a metrics listener's (sealrund --metrics-listen): it answers
+ * GET /metrics, unauthenticated, and nothing else (404, 405). The main API
+ * never serves /metrics. */
+void sr_api_set_metrics_only(sr_api *api);
+
 /* Serves the dashboard from 'dir' (read at every request, for development)
  * instead of the files embedded at build time. Copies dir. SR_EINVAL when
  * dir has no index.html. Call before the server starts. */

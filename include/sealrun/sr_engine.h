@@ -126,6 +126,9 @@ void sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key,
 /* The GET /attestation document (borrowed), or NULL when not set. */
 const json_t *sr_engine_attestation(const sr_engine *eng);
 
+/* The operator's outbound HTTP policy (borrowed, valid while eng lives). */
+const sr_http_policy *sr_engine_http_policy(const sr_engine *eng);
+
 /* Stops the threads (running jobs finish first), kills the sandbox. NULL ok. */
 void sr_engine_free(sr_engine *eng);
 
@@ -253,10 +256,11 @@ sr_status sr_engine_job_stats(sr_engine *eng, const char *owner, const struct sr
                               json_t **out, sr_err *err);
 
 struct sr_engine_stats {
-    int64_t jobs_total; /* jobs in the store */
-    unsigned running;   /* jobs running now */
-    unsigned queued;    /* async jobs waiting */
-    unsigned processes; /* live job processes */
+    int64_t jobs_total;      /* jobs in the store */
+    unsigned running;        /* jobs running now */
+    unsigned queued;         /* async jobs waiting */
+    unsigned processes;      /* live job processes */
+    unsigned processes_busy; /* of them, running a job */
     int64_t result_ttl_ms;
 };
 sr_status sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err);

@@ -102,6 +102,9 @@ typedef struct sr_http_policy sr_http_policy;
  * sr_http_policy_free(). */
 sr_status sr_http_policy_new(const struct sr_http_config *cfg, sr_http_policy **out, sr_err *err);
 void sr_http_policy_free(sr_http_policy *pol);
+/* The policy as the measurement states it (docs/receipts.md): {"allow_http",
+ * "allow", "deny", "private", "custom_ca"} (owned; NULL on ENOMEM). */
+json_t *sr_http_policy_to_json(const sr_http_policy *pol);
 /* One line for the start-up log ("https only; any public host; ..."). */
 void sr_http_policy_describe(const sr_http_policy *pol, char *out, size_t cap);
 

@@ -178,6 +178,9 @@ bool sr_sandbox_alive(sr_sandbox *sb);
 
 /* Live job processes (busy and warm), for /info. */
 unsigned sr_sandbox_process_count(sr_sandbox *sb);
+/* The same split: running a job (*busy) or kept for their owner (*warm),
+ * for GET /metrics. */
+void sr_sandbox_process_states(sr_sandbox *sb, unsigned *busy, unsigned *warm);
 
 /* In the job process, from job_fn: sends a host call to the supervisor and
  * waits for its answer (appended to resp). SR_EDENIED when the run has no

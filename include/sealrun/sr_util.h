@@ -42,11 +42,6 @@ char *sr_base64_encode(const uint8_t *p, size_t len);
 sr_status sr_base64_decode(const char *s, size_t s_len, uint8_t **out, size_t *out_len,
                            sr_err *err);
 
-/* Command-line option value: matches "--name VALUE" (advancing *i over the
- * value) or "--name=VALUE"; NULL when argv[*i] is not that option or the
- * value is missing. Borrows argv. For the programs' argument parsers. */
-const char *sr_opt_value(const char *arg, const char *name, int *i, int argc, char **argv);
-
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t sr_now_ms(void);
 /* Microseconds of CLOCK_MONOTONIC. */

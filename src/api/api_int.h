@@ -16,6 +16,7 @@ struct sr_api {
     sr_store *store;
     char *dashboard_dir;       /* owned; NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only (test_hooks.c) */
+    bool metrics_only;         /* a metrics listener: GET /metrics only (route_metrics.c) */
 };
 
 /* One matched request as a route handler sees it. */
@@ -100,6 +101,15 @@ extern const size_t sr_api__ui_asset_count;
 void sr_api__ui(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 /* The Content-Type of a dashboard file, from its extension. */
 const char *sr_api__ui_mime(const char *path);
+
+/* docs/openapi.json, embedded at build time (src/api/embed_file.cmake):
+ * sr_api__openapi_len bytes plus a NUL. GET /openapi.json serves it. */
+extern const unsigned char sr_api__openapi[];
+extern const size_t sr_api__openapi_len;
+
+/* GET /metrics: the engine's gauges and the process's series
+ * (sr_metrics.h) in the Prometheus text format. route_metrics.c */
+void sr_api__metrics(sr_api *api, struct sr_api_response *resp);
 
 /* GET /stats and the filters of GET /jobs (route_stats.c). */
 void sr_api__stats(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);

@@ -22,6 +22,7 @@
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
+#include "sealrun/sr_metrics.h"
 #include "sealrun/sr_util.h"
 
 sr_status
@@ -34,6 +35,12 @@ sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
     api->store = store;
     *out = api;
     return SR_OK;
+}
+
+void
+sr_api_set_metrics_only(sr_api *api)
+{
+    api->metrics_only = true;
 }
 
 void
@@ -316,6 +323,20 @@ route_ready(sr_api *api, const struct sr_api__call *c, struct sr_api_response *r
     resp->body = json_pack("{s:s}", "status", "ready");
 }
 
+/* The OpenAPI 3.1 description of every route below (docs/openapi.json,
+ * built in; tests/integration/test_openapi.py checks real answers of every
+ * route against it). */
+static void
+route_openapi(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    (void)api;
+    (void)c;
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->raw = sr_api__openapi;
+    resp->raw_len = sr_api__openapi_len;
+}
+
 /* ---- the table ---- */
 
 /* A route: 'pattern' is the path with "{}" for one segment and a final
@@ -336,6 +357,7 @@ static const struct route routes[] = {
     {"GET", "/ready", false, "", 0, route_ready},
     {"GET", "/info", false, "", 0, route_info},
     {"GET", "/attestation", false, "", 0, sr_api__attestation},
+    {"GET", "/openapi.json", false, "", 0, route_openapi},
     {"POST", "/execute", true, "", 0, route_execute},
     {"GET", "/jobs", true, "limit before status runtime since until", 0, route_jobs},
     {"GET", "/jobs/{}", true, "", 0, route_job},
@@ -499,16 +521,44 @@ call(sr_api *api, const struct route *r, const struct sr_api_request *req, const
     free(owner);
 }
 
+/* GET /metrics, the only route of a metrics listener (sealrund
+ * --metrics-listen): the Prometheus text exposition, unauthenticated. */
+static void
+dispatch_metrics(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    if (strcmp(req->path, "/metrics") != 0) {
+        char msg[160];
+        (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'; this address serves /metrics",
+                       req->path);
+        sr_api__reply_error(resp, 404, msg);
+    } else if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        char msg[96];
+        (void)snprintf(msg, sizeof(msg), "method %.10s not allowed on '/metrics'; use GET",
+                       req->method);
+        sr_api__reply_error(resp, 405, msg);
+    } else if (req->nquery) {
+        sr_api__reply(resp, SR_EINVAL, "GET /metrics takes no query parameters", "metrics");
+    } else {
+        sr_api__metrics(api, resp);
+    }
+    sr_metrics_http(req->method, resp->status == 404 ? NULL : "/metrics", resp->status);
+}
+
 void
 sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
+    if (api->metrics_only) {
+        dispatch_metrics(api, req, resp);
+        return;
+    }
     size_t off[2] = {0, 0}, len[2] = {0, 0};
     char allowed[64] = "";
     bool auth = false;
     const struct route *r = find(req->method, req->path, off, len, &auth, allowed, sizeof(allowed));
     if (r) {
         call(api, r, req, off, len, resp);
+        sr_metrics_http(req->method, r->pattern, resp->status);
         return;
     }
     char msg[224];
@@ -520,4 +570,5 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
         (void)snprintf(msg, sizeof(msg), "no such endpoint '%.100s'", req->path);
         sr_api__reply_error(resp, 404, msg);
     }
+    sr_metrics_http(req->method, NULL, resp->status);
 }

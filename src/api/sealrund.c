@@ -22,92 +22,23 @@
 #include <unistd.h>
 #include "sealrun/sr_api.h"
 #include "sealrun/sr_attest.h"
+#include "sealrun/sr_buf.h"
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_engine.h"
 #include "sealrun/sr_js.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
+#include "sealrun/sr_opts.h"
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
 
-static const char usage[] =
-    "usage: sealrund [--listen HOST:PORT] [--data-dir DIR] [--dev] [options]\n"
-    "\n"
-    "Runs the sealrun service: HTTP API, store, and the job sandbox.\n"
-    "\n"
-    "  --listen HOST:PORT        address to listen on (default 127.0.0.1:8080; port 0 picks\n"
-    "                            a free port, printed as 'listening on http://HOST:PORT')\n"
-    "  --data-dir DIR            keys, database (default ./var)\n"
-    "  --store URL               postgres://... (cluster mode) or sqlite:PATH\n"
-    "  --lease S                 cluster mode: seconds of a running job's lease (15)\n"
-    "  --dev                     create missing keys under DIR/keys (development only)\n"
-    "  --isolation=tenant|job    warm processes per owner (default) or one per job\n"
-    "  --js-jit=on|off           JavaScriptCore JIT (default on)\n"
-    "  --max-running-per-user N  running jobs per user before 429 (default 5)\n"
-    "  --max-queued-per-user N   queued async jobs per user before 429 (default 100)\n"
-    "  --async-workers N         threads running async jobs, owners taken in turn (default 8)\n"
-    "  --storage-max-keys N      keys per storage namespace (default 1024, at most 10000)\n"
-    "  --storage-max-bytes N     bytes (keys + values) per storage namespace (default 16777216)\n"
-    "  --module-quota-bytes N    bytes of WebAssembly modules (with their descriptions) a user\n"
-    "                            may keep (default 134217728)\n"
-    "  --module-quota-count N    WebAssembly modules a user may keep (default 256)\n"
-    "  --module-expiry DURATION  drop a user's module no job used for this long (default 90d)\n"
-    "  --audit-retention DURATION  keep secret audit rows this long (default 30d)\n"
-    "  --sandbox-user UID[-UID]  as root: uid (and gid) of the sandbox zygote; with a range,\n"
-    "                            each job process gets its own uid from the rest of it\n"
-    "                            (default 2000000000-2000000064)\n"
-    "  --sandbox-namespaces on|off  Linux namespaces for the sandbox where the kernel\n"
-    "                            allows them (default on)\n"
-    "  --storage-max-namespaces N  storage namespaces per user (default 100, at most 10000)\n"
-    "  --storage-max-owner-bytes N  storage bytes per user, all namespaces (default 67108864)\n"
-    "  --max-connections N       open HTTP connections (default 1024; when all are open a\n"
-    "                            new one replaces the oldest that never sent a valid token)\n"
-    "  --max-connections-per-address N\n"
-    "                            open connections from one client address (default 32)\n"
-    "  --header-timeout S        seconds for a request's line and headers to arrive in\n"
-    "                            full, in total, however slowly they trickle (default 10)\n"
-    "  --body-timeout S          seconds for a request body to arrive in full, and for an\n"
-    "                            answer to be taken by the client, in total (default 60)\n"
-    "  --request-threads N       threads running authenticated requests; a synchronous job\n"
-    "                            holds one while it runs (default 128)\n"
-    "  --auth-failures-per-minute N\n"
-    "                            failed authentications per client address (and in a burst)\n"
-    "                            before 429 with Retry-After (default 30)\n"
-    "  --attestation none|tdx    quote provider for receipts (default none: software only;\n"
-    "                            tdx: Linux configfs-tsm, sealrund stops if it is absent)\n"
-    "  --tsm-root PATH           configfs-tsm report directory (default\n"
-    "                            " SR_ATTEST_TSM_ROOT ")\n"
-    "  --dashboard-dir DIR       serve the dashboard (/ui/) from DIR, read at every request,\n"
-    "                            instead of the copy built into sealrund (development)\n"
-#ifdef SR_TEST_HOOKS
-    "  --test-tamper receipt|output  test builds only: GET /jobs/{id} answers the job with\n"
-    "                            its receipt (or output) altered after signing\n"
-#endif
-    "  --log-level LEVEL         debug, info, warn, error (default info)\n"
-    "  --help                    this text\n";
-
-/* Outbound HTTP for jobs (docs/http.md); a second literal: C17 compilers need only take
- * strings of 4095 bytes. */
-static const char usage_http[] =
-    "\n"
-    "Outbound HTTP for jobs (docs/http.md):\n"
-    "  --http-allow PATTERN      hosts jobs may reach (host[:port] or *.domain[:port]; may be\n"
-    "                            repeated; default: every public host a job's http.allow names)\n"
-    "  --http-deny PATTERN       hosts jobs may never reach, whatever allows them (repeated)\n"
-    "  --http-allow-http         let jobs use plain http:// as well as https://\n"
-    "  --http-ca-file FILE       PEM certificates jobs' https requests trust instead of the\n"
-    "                            system's CAs\n"
-    "  --http-allow-private ADDR[/BITS]\n"
-    "                            TESTS AND DEVELOPMENT ONLY: let jobs reach this loopback or\n"
-    "                            private address (repeated), which the address guard refuses\n"
-    "\n"
-    "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
-    "SEALRUN_RESULT_TTL (finished jobs kept: default 24h), SEALRUN_STORE (as --store).\n";
-
 struct opts {
     char host[64];
     uint16_t port;
+    bool has_metrics; /* --metrics-listen */
+    char metrics_host[64];
+    uint16_t metrics_port;
     const char *data_dir;
     const char *store; /* NULL: SEALRUN_STORE, else sqlite:DATA_DIR/sealrun.db */
     bool dev;
@@ -122,18 +53,6 @@ struct opts {
     const char *http_private[SR_FETCH_MAX_PRIVATE];
 };
 
-/* --http-allow, --http-deny, --http-allow-private: one more entry of a list. */
-static int
-add_http(const char **list, size_t *n, size_t max, const char *name, const char *v)
-{
-    if (*n == max) {
-        fprintf(stderr, "sealrund: error: %s may be given at most %zu times\n", name, max);
-        return 2;
-    }
-    list[(*n)++] = v;
-    return 0;
-}
-
 /* What receipts are signed with; freed after the engine. */
 struct identity {
     sr_worker_key *key;
@@ -141,42 +60,32 @@ struct identity {
 };
 
 static int
-die_usage(const char *msg, const char *arg)
+die_usage(const char *msg)
 {
-    fprintf(stderr, "sealrund: error: %s '%s'\n%s%s", msg, arg, usage, usage_http);
+    fprintf(stderr, "sealrund: error: %s\nsealrund: hint: see 'sealrund --help'\n", msg);
     return 2;
 }
 
 static sr_status
-parse_listen(const char *s, struct opts *o, sr_err *err)
+parse_listen(const char *opt, const char *s, char host[64], uint16_t *port_out, sr_err *err)
 {
     const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
-        return sr_err_set(err, SR_EINVAL, "--listen must be HOST:PORT, got '%.64s'", s);
+    if (!colon || colon == s || (size_t)(colon - s) >= 64)
+        return sr_err_set(err, SR_EINVAL, "%s must be HOST:PORT, got '%.64s'", opt, s);
     const char *h = s;
     size_t hl = (size_t)(colon - s);
     if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') {
         h++;
         hl -= 2;
     }
-    memcpy(o->host, h, hl);
-    o->host[hl] = '\0';
+    memcpy(host, h, hl);
+    host[hl] = '\0';
     int64_t port;
-    if (sr_parse_i64(colon + 1, 0, 65535, "--listen port", &port, err) != SR_OK)
+    char what[64];
+    (void)snprintf(what, sizeof(what), "%s port", opt);
+    if (sr_parse_i64(colon + 1, 0, 65535, what, &port, err) != SR_OK)
         return SR_EINVAL;
-    o->port = (uint16_t)port;
-    return SR_OK;
-}
-
-/* A positive duration (24h, 90d, 45s) for option 'what'. */
-static sr_status
-parse_period(const char *v, const char *what, int64_t *out, sr_err *err)
-{
-    int64_t ms = 0;
-    if (sr_parse_duration_ms(v, &ms, err) != SR_OK || ms <= 0)
-        return sr_err_set(err, SR_EINVAL, "%s must be a positive duration like 90d, 24h, 45s, got",
-                          what);
-    *out = ms;
+    *port_out = (uint16_t)port;
     return SR_OK;
 }
 
@@ -209,176 +118,318 @@ parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
     return SR_OK;
 }
 
-/* The HTTP edge's options (docs/limits.md, "HTTP"). True when argv[*i] is
- * one of them; *rc is then 0 or the usage error's exit code. */
-static bool
-parse_http_opt(const char *a, int *i, int argc, char **argv, struct sr_server_config *h, int *rc)
+/* The options as given, before they are checked and applied to struct
+ * opts. A number of 0 was not given (every minimum is 1). */
+struct raw {
+    const char *listen, *metrics_listen, *data_dir, *store, *sandbox_user, *tsm_root,
+        *dashboard_dir, *http_ca_file;
+    const char *http_allow[SR_FETCH_MAX_ALLOW], *http_deny[SR_FETCH_MAX_ALLOW];
+    const char *http_private[SR_FETCH_MAX_PRIVATE];
+    size_t nallow, ndeny, nprivate;
+    bool dev, help, version, http_allow_http;
+    int isolation, jit, namespaces, attestation, tamper, log_level;
+    bool has_log_level, has_tamper;
+    int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
+        module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
+        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease;
+};
+
+static const char *const isolations[] = {"tenant", "job", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
+static const char *const providers[] = {"none", "tdx", NULL};
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+#ifdef SR_TEST_HOOKS
+static const char *const tampers[] = {"receipt", "output", NULL};
+#endif
+
+static struct sr_opt
+opt_str(const char *name, const char **dst, const char *metavar, const char *help)
 {
-    const struct {
-        const char *name;
-        int64_t max;
-        unsigned *dst;
-    } opts[] = {
-        {"--max-connections", SR_HTTP_MAX_CONNECTIONS, &h->max_connections},
-        {"--max-connections-per-address", SR_HTTP_MAX_CONNECTIONS, &h->max_connections_per_addr},
-        {"--header-timeout", SR_HTTP_MAX_TIMEOUT_S, &h->header_timeout_s},
-        {"--body-timeout", SR_HTTP_MAX_TIMEOUT_S, &h->body_timeout_s},
-        {"--request-threads", 4096, &h->request_threads},
-        {"--auth-failures-per-minute", 60000, &h->auth_failures_per_min},
-    };
-    *rc = 0;
-    for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
-        const char *v = sr_opt_value(a, opts[k].name, i, argc, argv);
-        if (!v)
-            continue;
-        sr_err e = {0};
-        int64_t n;
-        if (sr_parse_i64(v, 1, opts[k].max, opts[k].name, &n, &e) != SR_OK)
-            *rc = die_usage(e.msg, v);
-        else
-            *opts[k].dst = (unsigned)n;
-        return true;
-    }
-    return false;
+    return (struct sr_opt){
+        .name = name, .kind = SR_OPT_STRING, .dst = dst, .metavar = metavar, .help = help};
 }
 
+static struct sr_opt
+opt_int(const char *name, int64_t *dst, const char *metavar, int64_t max, const char *help)
+{
+    return (struct sr_opt){.name = name,
+                           .kind = SR_OPT_INT,
+                           .dst = dst,
+                           .metavar = metavar,
+                           .help = help,
+                           .min = 1,
+                           .max = max};
+}
+
+static struct sr_opt
+opt_dur(const char *name, int64_t *dst, const char *help)
+{
+    return (struct sr_opt){.name = name,
+                           .kind = SR_OPT_DURATION,
+                           .dst = dst,
+                           .metavar = "DURATION",
+                           .help = help,
+                           .min = 1,
+                           .max = INT64_MAX / 4};
+}
+
+static struct sr_opt
+opt_choice(const char *name, int *dst, const char *metavar, const char *const *choices, bool *seen,
+           const char *help)
+{
+    return (struct sr_opt){.name = name,
+                           .kind = SR_OPT_CHOICE,
+                           .dst = dst,
+                           .metavar = metavar,
+                           .help = help,
+                           .choices = choices,
+                           .seen = seen};
+}
+
+static struct sr_opt
+opt_list(const char *name, const char **dst, size_t *count, const char *metavar, size_t max,
+         const char *help)
+{
+    return (struct sr_opt){.name = name,
+                           .kind = SR_OPT_LIST,
+                           .dst = dst,
+                           .metavar = metavar,
+                           .help = help,
+                           .max = (int64_t)max,
+                           .count_dst = count};
+}
+
+/* sealrund's one option table: parsing and --help both come from it. */
+static size_t
+table(struct raw *r, struct sr_opt *t)
+{
+    size_t n = 0;
+    t[n++] = opt_str("--listen", &r->listen, "HOST:PORT",
+                     "address to listen on (default 127.0.0.1:8080; port 0 picks a free port, "
+                     "printed as 'listening on http://HOST:PORT')");
+    t[n++] = opt_str("--metrics-listen", &r->metrics_listen, "HOST:PORT",
+                     "serve GET /metrics (Prometheus text format, no authentication) on this "
+                     "address, and nothing else there; the API never serves it (default: off)");
+    t[n++] = opt_str("--data-dir", &r->data_dir, "DIR", "keys and database (default ./var)");
+    t[n++] = opt_str("--store", &r->store, "URL",
+                     "postgres://... (cluster mode) or sqlite:PATH (default: SEALRUN_STORE, "
+                     "else sqlite:DIR/sealrun.db)");
+    t[n++] = opt_int("--lease", &r->lease, "S", 3600,
+                     "cluster mode: seconds of a running job's lease, renewed every third of "
+                     "it; a silent daemon's jobs end INTERRUPTED after it (default 15)");
+    t[n++] = (struct sr_opt){.name = "--dev",
+                             .kind = SR_OPT_FLAG,
+                             .dst = &r->dev,
+                             .help = "create missing keys under DIR/keys (development only)"};
+    t[n++] = opt_choice("--isolation", &r->isolation, "tenant|job", isolations, NULL,
+                        "warm processes per owner (default) or one per job");
+    t[n++] =
+        opt_choice("--js-jit", &r->jit, "on|off", on_off, NULL, "JavaScriptCore JIT (default on)");
+    t[n++] = opt_int("--max-running-per-user", &r->max_running, "N", 10000,
+                     "running jobs per user before 429 (default 5)");
+    t[n++] = opt_int("--max-queued-per-user", &r->max_queued, "N", 100000,
+                     "queued async jobs per user before 429 (default 100)");
+    t[n++] = opt_int("--async-workers", &r->async_workers, "N", 256,
+                     "threads running async jobs, owners taken in turn (default 8)");
+    t[n++] = opt_int("--storage-max-keys", &r->storage_keys, "N", SR_STORAGE_HARD_MAX_KEYS,
+                     "keys per storage namespace (default 1024, at most 10000)");
+    t[n++] = opt_int("--storage-max-bytes", &r->storage_bytes, "N", INT64_MAX / 2,
+                     "bytes (keys + values) per storage namespace (default 16777216)");
+    t[n++] =
+        opt_int("--storage-max-namespaces", &r->storage_ns, "N", SR_STORAGE_HARD_MAX_NAMESPACES,
+                "storage namespaces per user (default 100, at most 10000)");
+    t[n++] = opt_int("--storage-max-owner-bytes", &r->storage_owner_bytes, "N", INT64_MAX / 2,
+                     "storage bytes per user, all namespaces (default 67108864)");
+    t[n++] = opt_int("--module-quota-bytes", &r->module_bytes, "N", INT64_MAX / 2,
+                     "bytes of WebAssembly modules (with their descriptions) a user may keep "
+                     "(default 134217728)");
+    t[n++] = opt_int("--module-quota-count", &r->module_count, "N", 1000000,
+                     "WebAssembly modules a user may keep (default 256)");
+    t[n++] = opt_dur("--module-expiry", &r->module_expiry,
+                     "drop a user's module no job used for this long (default 90d)");
+    t[n++] = opt_dur("--audit-retention", &r->audit_retention,
+                     "keep secret audit rows this long (default 30d)");
+    t[n++] = opt_str("--sandbox-user", &r->sandbox_user, "UID[-UID]",
+                     "as root: uid (and gid) of the sandbox zygote; with a range, each job "
+                     "process gets its own uid from the rest of it (default "
+                     "2000000000-2000000064)");
+    t[n++] = opt_choice("--sandbox-namespaces", &r->namespaces, "on|off", on_off, NULL,
+                        "Linux namespaces for the sandbox where the kernel allows them "
+                        "(default on)");
+    t[n++] = opt_int("--max-connections", &r->max_conn, "N", SR_HTTP_MAX_CONNECTIONS,
+                     "open HTTP connections (default 1024; when all are open a new one "
+                     "replaces the oldest that never sent a valid token)");
+    t[n++] =
+        opt_int("--max-connections-per-address", &r->max_conn_addr, "N", SR_HTTP_MAX_CONNECTIONS,
+                "open connections from one client address (default 32)");
+    t[n++] = opt_int("--header-timeout", &r->header_timeout, "S", SR_HTTP_MAX_TIMEOUT_S,
+                     "seconds for a request's line and headers to arrive in full, in total, "
+                     "however slowly they trickle (default 10)");
+    t[n++] = opt_int("--body-timeout", &r->body_timeout, "S", SR_HTTP_MAX_TIMEOUT_S,
+                     "seconds for a request body to arrive in full, and for an answer to be "
+                     "taken by the client, in total (default 60)");
+    t[n++] = opt_int("--request-threads", &r->request_threads, "N", 4096,
+                     "threads running authenticated requests; a synchronous job holds one "
+                     "while it runs (default 128)");
+    t[n++] = opt_int("--auth-failures-per-minute", &r->auth_failures, "N", 60000,
+                     "failed authentications per client address (and in a burst) before 429 "
+                     "with Retry-After (default 30)");
+    t[n++] = opt_choice("--attestation", &r->attestation, "none|tdx", providers, NULL,
+                        "quote provider for receipts (default none: software only; tdx: Linux "
+                        "configfs-tsm, sealrund stops if it is absent)");
+    t[n++] = opt_str("--tsm-root", &r->tsm_root, "PATH",
+                     "configfs-tsm report directory (default " SR_ATTEST_TSM_ROOT ")");
+    t[n++] = opt_str("--dashboard-dir", &r->dashboard_dir, "DIR",
+                     "serve the dashboard (/ui/) from DIR, read at every request, instead of "
+                     "the copy built into sealrund (development)");
+    t[n++] = opt_list("--http-allow", r->http_allow, &r->nallow, "PATTERN", SR_FETCH_MAX_ALLOW,
+                      "outbound HTTP: hosts jobs may reach (host[:port] or *.domain[:port]; "
+                      "repeatable; default: every public host a job's http.allow names; "
+                      "docs/http.md)");
+    t[n++] = opt_list("--http-deny", r->http_deny, &r->ndeny, "PATTERN", SR_FETCH_MAX_ALLOW,
+                      "outbound HTTP: hosts jobs may never reach, whatever allows them "
+                      "(repeatable)");
+    t[n++] = (struct sr_opt){.name = "--http-allow-http",
+                             .kind = SR_OPT_FLAG,
+                             .dst = &r->http_allow_http,
+                             .help = "outbound HTTP: let jobs use plain http:// as well as "
+                                     "https://"};
+    t[n++] = opt_str("--http-ca-file", &r->http_ca_file, "FILE",
+                     "outbound HTTP: PEM certificates jobs' https requests trust instead of "
+                     "the system's CAs");
+    t[n++] = opt_list("--http-allow-private", r->http_private, &r->nprivate, "ADDR[/BITS]",
+                      SR_FETCH_MAX_PRIVATE,
+                      "TESTS AND DEVELOPMENT ONLY: let jobs reach this loopback or private "
+                      "address (repeatable), which the address guard refuses");
+#ifdef SR_TEST_HOOKS
+    t[n++] = opt_choice("--test-tamper", &r->tamper, "receipt|output", tampers, &r->has_tamper,
+                        "test builds only: GET /jobs/{id} answers the job with its receipt (or "
+                        "output) altered after signing");
+#endif
+    t[n++] = opt_choice("--log-level", &r->log_level, "LEVEL", levels, &r->has_log_level,
+                        "debug, info, warn or error (default info)");
+    t[n++] = (struct sr_opt){
+        .name = "--version", .kind = SR_OPT_FLAG, .dst = &r->version, .help = "print the version"};
+    t[n++] = (struct sr_opt){
+        .name = "--help", .kind = SR_OPT_FLAG, .dst = &r->help, .help = "print this help"};
+    return n;
+}
+
+#define MAX_OPTS 48
+
+static void
+print_help(const struct sr_opt *t, size_t n)
+{
+    sr_buf b;
+    sr_buf_init(&b, 1u << 20);
+    fputs("usage: sealrund [options]\n"
+          "\n"
+          "Runs the sealrun service: HTTP API, store, and the job sandbox.\n"
+          "Options are spelled --name VALUE or --name=VALUE.\n"
+          "\n"
+          "Options:\n",
+          stdout);
+    if (sr_opts_help(t, n, &b, NULL) == SR_OK)
+        fwrite(b.data, 1, b.len, stdout);
+    sr_buf_fini(&b);
+    fputs("\n"
+          "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
+          "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h),\n"
+          "SEALRUN_STORE (as --store).\n",
+          stdout);
+}
+
+/* Checks and applies what table() parsed. */
+static int
+apply(const struct raw *r, struct opts *o)
+{
+    sr_err e = {0};
+    if (r->listen && parse_listen("--listen", r->listen, o->host, &o->port, &e) != SR_OK)
+        return die_usage(e.msg);
+    if (r->metrics_listen) {
+        if (parse_listen("--metrics-listen", r->metrics_listen, o->metrics_host, &o->metrics_port,
+                         &e) != SR_OK)
+            return die_usage(e.msg);
+        o->has_metrics = true;
+    }
+    if (r->data_dir)
+        o->data_dir = r->data_dir;
+    o->store = r->store;
+    memcpy(o->http_allow, r->http_allow, sizeof(o->http_allow));
+    memcpy(o->http_deny, r->http_deny, sizeof(o->http_deny));
+    memcpy(o->http_private, r->http_private, sizeof(o->http_private));
+    o->eng.http.nallow = r->nallow;
+    o->eng.http.ndeny = r->ndeny;
+    o->eng.http.nprivate = r->nprivate;
+    o->eng.http.allow_http = r->http_allow_http;
+    if (r->http_ca_file && !*r->http_ca_file)
+        return die_usage("--http-ca-file needs a file, got ''");
+    o->eng.http.ca_file = r->http_ca_file;
+    o->dev = r->dev;
+    o->eng.isolation = r->isolation == 1 ? SR_ISOLATION_JOB : SR_ISOLATION_TENANT;
+    o->eng.js_no_jit = r->jit == 1;
+    o->eng.sandbox_no_namespaces = r->namespaces == 1;
+    o->eng.max_running_per_user = (unsigned)r->max_running;
+    o->eng.lease_ms = r->lease * 1000;
+    o->eng.max_queued_per_user = (unsigned)r->max_queued;
+    o->eng.async_workers = (unsigned)r->async_workers;
+    o->eng.storage_max_keys = (uint64_t)r->storage_keys;
+    o->eng.storage_max_bytes = (uint64_t)r->storage_bytes;
+    o->eng.storage_max_namespaces = (uint64_t)r->storage_ns;
+    o->eng.storage_max_owner_bytes = (uint64_t)r->storage_owner_bytes;
+    o->eng.module_quota_bytes = (uint64_t)r->module_bytes;
+    o->eng.module_quota_count = (uint64_t)r->module_count;
+    o->eng.module_expiry_ms = r->module_expiry;
+    o->eng.audit_retention_ms = r->audit_retention;
+    o->http.max_connections = (unsigned)r->max_conn;
+    o->http.max_connections_per_addr = (unsigned)r->max_conn_addr;
+    o->http.header_timeout_s = (unsigned)r->header_timeout;
+    o->http.body_timeout_s = (unsigned)r->body_timeout;
+    o->http.request_threads = (unsigned)r->request_threads;
+    o->http.auth_failures_per_min = (unsigned)r->auth_failures;
+    if (r->sandbox_user && parse_sandbox_user(r->sandbox_user, &o->eng, &e) != SR_OK)
+        return die_usage(e.msg);
+    if (sr_attest_provider_parse(providers[r->attestation], &o->attestation, &e) != SR_OK)
+        return die_usage(e.msg);
+    if (r->tsm_root && !*r->tsm_root)
+        return die_usage("--tsm-root needs a directory, got ''");
+    o->tsm_root = r->tsm_root;
+    if (r->dashboard_dir && !*r->dashboard_dir)
+        return die_usage("--dashboard-dir needs a directory, got ''");
+    o->dashboard_dir = r->dashboard_dir;
+#ifdef SR_TEST_HOOKS
+    if (r->has_tamper)
+        o->tamper = r->tamper == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
+#endif
+    if (r->has_log_level)
+        sr_log_set_level((enum sr_log_level)r->log_level);
+    return 0;
+}
+
+/* 0 to go on; otherwise the exit code (after --help, --version or an
+ * error). */
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-    sr_err e = {0};
-    int rc = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v;
-        int64_t n;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            fputs(usage_http, stdout);
-            exit(0);
-        } else if (strcmp(a, "--dev") == 0) {
-            o->dev = true;
-        } else if ((v = sr_opt_value(a, "--listen", &i, argc, argv))) {
-            if (parse_listen(v, o, &e) != SR_OK)
-                return die_usage(e.msg, v);
-        } else if ((v = sr_opt_value(a, "--data-dir", &i, argc, argv))) {
-            o->data_dir = v;
-        } else if ((v = sr_opt_value(a, "--store", &i, argc, argv))) {
-            o->store = v;
-        } else if ((v = sr_opt_value(a, "--lease", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, 3600, "--lease", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.lease_ms = n * 1000;
-        } else if ((v = sr_opt_value(a, "--isolation", &i, argc, argv))) {
-            if (strcmp(v, "tenant") && strcmp(v, "job"))
-                return die_usage("--isolation must be 'tenant' or 'job', got", v);
-            o->eng.isolation = strcmp(v, "job") == 0 ? SR_ISOLATION_JOB : SR_ISOLATION_TENANT;
-        } else if ((v = sr_opt_value(a, "--js-jit", &i, argc, argv))) {
-            if (strcmp(v, "on") && strcmp(v, "off"))
-                return die_usage("--js-jit must be 'on' or 'off', got", v);
-            o->eng.js_no_jit = strcmp(v, "off") == 0;
-        } else if ((v = sr_opt_value(a, "--max-running-per-user", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, 10000, "--max-running-per-user", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.max_running_per_user = (unsigned)n;
-        } else if ((v = sr_opt_value(a, "--max-queued-per-user", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, 100000, "--max-queued-per-user", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.max_queued_per_user = (unsigned)n;
-        } else if ((v = sr_opt_value(a, "--async-workers", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, 256, "--async-workers", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.async_workers = (unsigned)n;
-        } else if ((v = sr_opt_value(a, "--storage-max-keys", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, SR_STORAGE_HARD_MAX_KEYS, "--storage-max-keys", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.storage_max_keys = (uint64_t)n;
-        } else if ((v = sr_opt_value(a, "--storage-max-bytes", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-bytes", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.storage_max_bytes = (uint64_t)n;
-        } else if ((v = sr_opt_value(a, "--module-quota-bytes", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, INT64_MAX / 2, "--module-quota-bytes", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.module_quota_bytes = (uint64_t)n;
-        } else if ((v = sr_opt_value(a, "--module-quota-count", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, 1000000, "--module-quota-count", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.module_quota_count = (uint64_t)n;
-        } else if ((v = sr_opt_value(a, "--module-expiry", &i, argc, argv))) {
-            if (parse_period(v, "--module-expiry", &o->eng.module_expiry_ms, &e) != SR_OK)
-                return die_usage(e.msg, v);
-        } else if ((v = sr_opt_value(a, "--audit-retention", &i, argc, argv))) {
-            if (parse_period(v, "--audit-retention", &o->eng.audit_retention_ms, &e) != SR_OK)
-                return die_usage(e.msg, v);
-        } else if ((v = sr_opt_value(a, "--sandbox-user", &i, argc, argv))) {
-            if (parse_sandbox_user(v, &o->eng, &e) != SR_OK)
-                return die_usage(e.msg, v);
-        } else if ((v = sr_opt_value(a, "--sandbox-namespaces", &i, argc, argv))) {
-            if (strcmp(v, "on") && strcmp(v, "off"))
-                return die_usage("--sandbox-namespaces must be 'on' or 'off', got", v);
-            o->eng.sandbox_no_namespaces = strcmp(v, "off") == 0;
-        } else if ((v = sr_opt_value(a, "--storage-max-namespaces", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, SR_STORAGE_HARD_MAX_NAMESPACES, "--storage-max-namespaces", &n,
-                             &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.storage_max_namespaces = (uint64_t)n;
-        } else if ((v = sr_opt_value(a, "--storage-max-owner-bytes", &i, argc, argv))) {
-            if (sr_parse_i64(v, 1, INT64_MAX / 2, "--storage-max-owner-bytes", &n, &e) != SR_OK)
-                return die_usage(e.msg, v);
-            o->eng.storage_max_owner_bytes = (uint64_t)n;
-        } else if (parse_http_opt(a, &i, argc, argv, &o->http, &rc)) {
-            if (rc)
-                return rc;
-        } else if ((v = sr_opt_value(a, "--attestation", &i, argc, argv))) {
-            if (sr_attest_provider_parse(v, &o->attestation, &e) != SR_OK)
-                return die_usage("--attestation must be 'none' or 'tdx', got", v);
-        } else if ((v = sr_opt_value(a, "--tsm-root", &i, argc, argv))) {
-            if (!*v)
-                return die_usage("--tsm-root needs a directory, got", v);
-            o->tsm_root = v;
-        } else if ((v = sr_opt_value(a, "--dashboard-dir", &i, argc, argv))) {
-            if (!*v)
-                return die_usage("--dashboard-dir needs a directory, got", v);
-            o->dashboard_dir = v;
-#ifdef SR_TEST_HOOKS
-        } else if ((v = sr_opt_value(a, "--test-tamper", &i, argc, argv))) {
-            if (strcmp(v, "receipt") && strcmp(v, "output"))
-                return die_usage("--test-tamper must be 'receipt' or 'output', got", v);
-            o->tamper = strcmp(v, "receipt") == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
-#endif
-        } else if ((v = sr_opt_value(a, "--http-allow", &i, argc, argv))) {
-            if ((rc = add_http(o->http_allow, &o->eng.http.nallow, SR_FETCH_MAX_ALLOW,
-                               "--http-allow", v)))
-                return rc;
-        } else if ((v = sr_opt_value(a, "--http-deny", &i, argc, argv))) {
-            if ((rc = add_http(o->http_deny, &o->eng.http.ndeny, SR_FETCH_MAX_ALLOW, "--http-deny",
-                               v)))
-                return rc;
-        } else if ((v = sr_opt_value(a, "--http-allow-private", &i, argc, argv))) {
-            if ((rc = add_http(o->http_private, &o->eng.http.nprivate, SR_FETCH_MAX_PRIVATE,
-                               "--http-allow-private", v)))
-                return rc;
-        } else if (strcmp(a, "--http-allow-http") == 0) {
-            o->eng.http.allow_http = true;
-        } else if ((v = sr_opt_value(a, "--http-ca-file", &i, argc, argv))) {
-            if (!*v)
-                return die_usage("--http-ca-file needs a file, got", v);
-            o->eng.http.ca_file = v;
-        } else if ((v = sr_opt_value(a, "--log-level", &i, argc, argv))) {
-            static const char *const lv[] = {"debug", "info", "warn", "error"};
-            bool ok = false;
-            for (int k = 0; k < 4; k++)
-                if (strcmp(v, lv[k]) == 0) {
-                    sr_log_set_level((enum sr_log_level)k);
-                    ok = true;
-                }
-            if (!ok)
-                return die_usage("--log-level must be debug, info, warn or error, got", v);
-        } else {
-            return die_usage("unknown argument", a);
+    struct raw r = {0};
+    struct sr_opt t[MAX_OPTS];
+    size_t n = table(&r, t);
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_help(t, n);
+            return -1;
         }
     }
-    return 0;
+    const char *pos[1];
+    size_t npos = 0;
+    sr_err e = {0};
+    if (sr_opts_parse(t, n, argc, argv, 1, pos, 0, &npos, &e) != SR_OK)
+        return die_usage(e.msg);
+    if (r.version) {
+        printf("sealrund %s\n", SR_VERSION);
+        return -1;
+    }
+    return apply(&r, o);
 }
 
 /* Moves the key variables into a pipe and wipes them from the environment. */
@@ -457,7 +508,7 @@ load_ttl(struct opts *o, sr_err *err)
 /* Everything that changes how a job runs, hashed into the measurement and
  * shown by GET /attestation (docs/receipts.md, "Measurement"). */
 static json_t *
-measurement_config(const struct sr_engine_config *cfg)
+measurement_config(const struct sr_engine_config *cfg, const sr_http_policy *http)
 {
     json_t *limits = json_pack(
         "{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "timeout_default_s",
@@ -468,12 +519,18 @@ measurement_config(const struct sr_engine_config *cfg)
         (json_int_t)SR_MAX_INPUT, "output_bytes", (json_int_t)SR_MAX_OUTPUT, "log_entries",
         (json_int_t)SR_MAX_LOG_ENTRIES, "log_entry_bytes", SR_MAX_LOG_ENTRY, "random_bytes_max",
         SR_MAX_RANDOM_BYTES);
-    if (!limits)
+    /* which hosts jobs may reach, and whether a test switch is on (docs/http.md) */
+    json_t *h = sr_http_policy_to_json(http);
+    if (!limits || !h) {
+        json_decref(limits);
+        json_decref(h);
         return NULL;
-    return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o}", "sealrun", SR_VERSION,
+    }
+    return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o, s:o}", "sealrun", SR_VERSION,
                      "engines", "js", "engine", sr_js_engine_version(), "jit", !cfg->js_no_jit,
                      "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1", "isolation",
-                     cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits);
+                     cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits,
+                     "http", h);
 }
 
 /* Loads (or at first start creates) the worker key, measures this sealrund,
@@ -488,7 +545,7 @@ identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err
         return sr_err_wrap(err, "loading the worker key");
     uint8_t pk[SR_ED25519_PK_LEN], exe[32], meas[SR_MEASUREMENT_LEN];
     sr_worker_key_public(id->key, pk);
-    json_t *cfg = measurement_config(sr_engine_config(eng));
+    json_t *cfg = measurement_config(sr_engine_config(eng), sr_engine_http_policy(eng));
     if (!cfg)
         return sr_err_set(err, SR_ENOMEM, "out of memory building the measurement config");
     rc = sr_measurement_file_sha256("/proc/self/exe", exe, err);
@@ -534,11 +591,37 @@ room_for_connections(const struct sr_server_config *h)
                (unsigned long long)rl.rlim_cur, maxc, (unsigned long long)want);
 }
 
+/* The metrics listener: its own API object that answers GET /metrics and
+ * nothing else, on its own small server. */
+static sr_status
+start_metrics(const struct opts *o, sr_engine *eng, sr_store *store, sr_api **api, sr_server **srv,
+              sr_err *err)
+{
+    struct sr_server_config c = {
+        .host = o->metrics_host,
+        .port = o->metrics_port,
+        .max_connections = 64,
+        .max_connections_per_addr = 16,
+        .request_threads = 2,
+    };
+    sr_status rc = sr_api_new(eng, store, api, err);
+    if (rc != SR_OK)
+        return rc;
+    sr_api_set_metrics_only(*api);
+    rc = sr_server_new(&c, *api, srv, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "--metrics-listen");
+    bool v6 = strchr(o->metrics_host, ':') != NULL;
+    fprintf(stderr, "metrics on http://%s%s%s:%u/metrics\n", v6 ? "[" : "", o->metrics_host,
+            v6 ? "]" : "", sr_server_port(*srv));
+    return SR_OK;
+}
+
 static int
 serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
 {
-    sr_api *api = NULL;
-    sr_server *srv = NULL;
+    sr_api *api = NULL, *mapi = NULL;
+    sr_server *srv = NULL, *msrv = NULL;
     sr_err e = {0};
     int code = 1;
     o->http.host = o->host;
@@ -560,6 +643,10 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
+    if (o->has_metrics && start_metrics(o, eng, store, &mapi, &msrv, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        goto out;
+    }
     bool v6 = strchr(o->host, ':') != NULL;
     fprintf(stderr, "listening on http://%s%s%s:%u\n", v6 ? "[" : "", o->host, v6 ? "]" : "",
             sr_server_port(srv));
@@ -569,6 +656,8 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
     code = 0;
 out:
+    sr_server_free(msrv);
+    sr_api_free(mapi);
     sr_server_free(srv);
     sr_api_free(api);
     return code;
@@ -580,7 +669,7 @@ main(int argc, char **argv)
     struct opts o = {.host = "127.0.0.1", .port = 8080, .data_dir = "var"};
     int rc = parse_args(argc, argv, &o);
     if (rc)
-        return rc;
+        return rc < 0 ? 0 : rc;
     o.eng.http.allow = o.http_allow;
     o.eng.http.deny = o.http_deny;
     o.eng.http.private_nets = o.http_private;

@@ -16,37 +16,51 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_util.h"
 
-static const char keygen_usage[] =
-    "usage: sealrun keygen\n"
-    "\n"
-    "Prints a new X25519 key pair as JSON: {\"public_key\": B64, \"secret_key\": B64}.\n"
-    "Send public_key as the job's output_pubkey; keep secret_key to decrypt.\n";
+static const struct cli_help keygen_help = {
+    .cmd = "keygen",
+    .args = "",
+    .about = "Prints a new X25519 key pair as JSON: {\"public_key\": B64, \"secret_key\": B64}.\n"
+             "Send public_key as the job's output_pubkey (sealrun exec --output-pubkey); keep\n"
+             "secret_key to decrypt.\n",
+};
 
-static const char decrypt_usage[] =
-    "usage: sealrun decrypt --secret-key B64 [JOB.json|-]\n"
-    "\n"
-    "Opens the job's encrypted_output (the job JSON from exec or GET /jobs/ID, on\n"
-    "stdin by default) and prints the output JSON. --secret-key may also come from\n"
-    "SEALRUN_SECRET_KEY.\n";
+static const struct cli_help decrypt_help = {
+    .cmd = "decrypt",
+    .args = "[JOB.json|-] [options]",
+    .about = "Opens the job's encrypted_output (the job JSON from exec or GET /jobs/ID, on\n"
+             "stdin by default) and prints the output JSON.\n",
+};
 
-static const char verify_usage[] =
-    "usage: sealrun verify-output JOB.json [--secret-key B64] [--data-dir DIR]\n"
-    "\n"
-    "Recomputes output_hash (SHA-256 of the RFC 8785 canonical output) and checks\n"
-    "it; with the master keys at hand (COMPUTE_MASTER_KEY and SECRETS_MASTER_KEY, or\n"
-    "the key files of --data-dir DIR), also checks the signature (HMAC). For a job\n"
-    "with encrypted_output, --secret-key decrypts it first and checks that too.\n"
-    "Prints one line per check; exit 0 only when every check passes.\n";
+static const struct cli_help verify_help = {
+    .cmd = "verify-output",
+    .args = "[JOB.json|-] [options]",
+    .about = "Recomputes output_hash (SHA-256 of the RFC 8785 canonical output) and checks\n"
+             "it; with the master keys at hand (COMPUTE_MASTER_KEY and SECRETS_MASTER_KEY, or\n"
+             "the key files of --data-dir DIR), also checks the signature (HMAC). For a job\n"
+             "with encrypted_output, --secret-key decrypts it first and checks that too.\n"
+             "Prints one line per check; exit 0 only when every check passes.\n",
+};
+
+/* --secret-key, defaulting to SEALRUN_SECRET_KEY. */
+static struct sr_opt
+secret_key_opt(const char **sk)
+{
+    *sk = getenv("SEALRUN_SECRET_KEY");
+    return (struct sr_opt){.name = "--secret-key",
+                           .kind = SR_OPT_STRING,
+                           .dst = sk,
+                           .metavar = "B64",
+                           .help = "your X25519 secret key from keygen (default: "
+                                   "SEALRUN_SECRET_KEY)"};
+}
 
 int
 cmd_keygen(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(keygen_usage, stdout);
-        return CLI_OK;
-    }
-    if (argc > 1)
-        return cli_fail(CLI_USAGE, NULL, "keygen takes no arguments, got '%s'", argv[1]);
+    size_t npos = 0;
+    int rc = cli_parse(&keygen_help, NULL, 0, argc, argv, NULL, 0, 0, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
     sr_err e = {0};
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
@@ -112,21 +126,12 @@ open_output(const json_t *job, const char *sk64, json_t **out, sr_err *err)
 int
 cmd_decrypt(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(decrypt_usage, stdout);
-        return CLI_OK;
-    }
-    const char *sk = getenv("SEALRUN_SECRET_KEY"), *file = "-";
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if ((v = sr_opt_value(argv[i], "--secret-key", &i, argc, argv)))
-            sk = v;
-        else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0)
-            file = argv[i];
-        else
-            return cli_fail(CLI_USAGE, "see 'sealrun decrypt --help'", "unknown argument '%s'",
-                            argv[i]);
-    }
+    const char *sk = NULL, *file = "-";
+    const struct sr_opt t[] = {secret_key_opt(&sk)};
+    size_t npos = 0;
+    int prc = cli_parse(&decrypt_help, t, 1, argc, argv, &file, 0, 1, &npos, NULL);
+    if (prc != CLI_CONTINUE)
+        return prc;
     if (!sk)
         return cli_fail(CLI_USAGE, NULL, "--secret-key is required");
     sr_err e = {0};
@@ -165,22 +170,19 @@ verify_hash(const json_t *output, const char *want, char got[SR_HASH_HEX_LEN + 1
 int
 cmd_verify_output(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv) || argc < 2) {
-        fputs(verify_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *file = NULL, *sk = getenv("SEALRUN_SECRET_KEY"), *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if ((v = sr_opt_value(argv[i], "--secret-key", &i, argc, argv)))
-            sk = v;
-        else if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
-            dir = v;
-        else if (!file && (argv[i][0] != '-' || strcmp(argv[i], "-") == 0))
-            file = argv[i];
-        else
-            return cli_fail(CLI_USAGE, NULL, "unknown argument '%s'", argv[i]);
-    }
+    const char *file = NULL, *sk = NULL, *dir = NULL;
+    const struct sr_opt t[] = {
+        secret_key_opt(&sk),
+        {.name = "--data-dir",
+         .kind = SR_OPT_STRING,
+         .dst = &dir,
+         .metavar = "DIR",
+         .help = "read the master keys from DIR/keys (the daemon's --data-dir)"},
+    };
+    size_t npos = 0;
+    int prc = cli_parse(&verify_help, t, 2, argc, argv, &file, 0, 1, &npos, NULL);
+    if (prc != CLI_CONTINUE)
+        return prc;
     sr_err e = {0};
     json_t *job = NULL;
     if (sr_crypto_init(&e) != SR_OK || load_job(file ? file : "-", &job, &e) != SR_OK)

@@ -13,26 +13,23 @@
 #include <sodium.h>
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_json.h"
+#include "sealrun/sr_limits.h"
 #include "sealrun/sr_secret.h"
 
-static const char usage[] =
-    "usage: sealrun secret set NAME [--file F]     value from stdin (or F), sealed locally\n"
-    "       sealrun secret list\n"
-    "       sealrun secret rm NAME\n"
-    "       sealrun secret policy NAME FILE.json   (- for stdin; see docs/secrets.md)\n"
-    "       sealrun secret audit NAME [--limit N] [--before ID]   newest first; --before\n"
-    "                                              takes 'next' from the previous page\n"
-    "       sealrun secret pubkey\n"
-    "\n"
-    "Every command takes --server URL and --token TOKEN (or SEALRUN_SERVER and\n"
-    "SEALRUN_TOKEN). The value is read as it is, byte for byte: use printf '%s',\n"
-    "not echo, if a trailing newline is not part of it.\n";
-
 struct secret_opts {
-    const char *server, *token, *file, *limit, *before;
-    const char *pos[2];
-    int npos;
+    struct cli_remote r;
+    const char *file;
+    int64_t limit, before;
 };
+
+/* "/secrets/NAME" + suffix into path, the name escaped. */
+static void
+secret_path(const char *name, const char *suffix, char *path, size_t cap)
+{
+    (void)snprintf(path, cap, "/secrets/");
+    cli_escape(path, cap, name);
+    (void)snprintf(path + strlen(path), cap - strlen(path), "%s", suffix);
+}
 
 static int
 secret_set(const struct secret_opts *o, const char *name)
@@ -43,7 +40,7 @@ secret_set(const struct secret_opts *o, const char *name)
     if (cli_read_file(o->file ? o->file : "-", SR_SECRET_VALUE_MAX, &value, &len, &e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, "GET", "/secrets/pubkey", NULL, 0, NULL, &ans);
+    int rc = cli_call(&o->r, "GET", "/secrets/pubkey", NULL, 0, NULL, &ans);
     uint8_t pk[SR_BOX_PK_LEN];
     char *sealed = NULL;
     if (rc == CLI_OK &&
@@ -60,9 +57,9 @@ secret_set(const struct secret_opts *o, const char *name)
     char *text = sr_json_dumps(body, JSON_COMPACT);
     json_decref(body);
     free(sealed);
-    char path[256];
-    (void)snprintf(path, sizeof(path), "/secrets/%s", name);
-    rc = cli_call(o->server, o->token, "PUT", path, text, strlen(text), NULL, &ans);
+    char path[512];
+    secret_path(name, "", path, sizeof(path));
+    rc = cli_call(&o->r, "PUT", path, text, strlen(text), NULL, &ans);
     free(text);
     if (rc == CLI_OK) {
         printf("secret '%s' set, version %lld\n", name,
@@ -77,7 +74,7 @@ simple(const struct secret_opts *o, const char *method, const char *path, const 
        size_t len)
 {
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, method, path, body, len, NULL, &ans);
+    int rc = cli_call(&o->r, method, path, body, len, NULL, &ans);
     if (rc == CLI_OK) {
         cli_print_json(ans);
         json_decref(ans);
@@ -93,118 +90,165 @@ secret_policy(const struct secret_opts *o, const char *name, const char *file)
     sr_err e = {0};
     if (cli_read_file(file, SR_SECRET_POLICY_MAX_TEXT, &text, &len, &e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    char path[256];
-    (void)snprintf(path, sizeof(path), "/secrets/%s/policy", name);
+    char path[512];
+    secret_path(name, "/policy", path, sizeof(path));
     int rc = simple(o, "PUT", path, text, len);
     free(text);
     return rc;
 }
 
-/* Query values are numbers: anything else is refused here rather than sent
- * half-encoded. */
-static bool
-is_number(const char *s)
+static const struct cli_help set_help = {
+    .cmd = "secret set",
+    .args = "NAME [options]",
+    .about = "Sets your secret NAME (a new version when it exists). The value is read from\n"
+             "stdin (or --file) as it is, byte for byte: use printf '%s', not echo, if a\n"
+             "trailing newline is not part of it. It is sealed on this machine to your key\n"
+             "on the server (GET /secrets/pubkey): only the sealed box is sent.\n",
+};
+
+static int
+secret_set_cmd(int argc, char **argv)
 {
-    if (!*s || strlen(s) > 19)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
+    struct secret_opts o = {0};
+    const struct sr_opt t[] = {
+        {.name = "--file",
+         .kind = SR_OPT_STRING,
+         .dst = &o.file,
+         .metavar = "FILE",
+         .help = "read the value from FILE instead of stdin"},
+    };
+    const char *name = NULL;
+    size_t npos = 0;
+    int rc = cli_parse(&set_help, t, 1, argc, argv, &name, 1, 1, &npos, &o.r);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    sr_err e = {0};
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    return secret_set(&o, name);
 }
 
 static int
-secret_audit(const struct secret_opts *o, const char *name)
+secret_list_cmd(int argc, char **argv)
 {
-    if ((o->limit && !is_number(o->limit)) || (o->before && !is_number(o->before)))
-        return cli_fail(CLI_USAGE, "see 'sealrun secret --help'",
-                        "--limit and --before take whole numbers (--before: 'next' of the "
-                        "previous page)");
+    static const struct cli_help h = {
+        .cmd = "secret list",
+        .args = "[options]",
+        .about = "Lists your secrets: names, versions, dates and policies (never values).\n",
+    };
+    struct secret_opts o = {0};
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, NULL, 0, 0, &npos, &o.r);
+    return rc != CLI_CONTINUE ? rc : simple(&o, "GET", "/secrets", NULL, 0);
+}
+
+static int
+secret_pubkey_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "secret pubkey",
+        .args = "[options]",
+        .about = "Prints the X25519 public key your secret values are sealed to.\n",
+    };
+    struct secret_opts o = {0};
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, NULL, 0, 0, &npos, &o.r);
+    return rc != CLI_CONTINUE ? rc : simple(&o, "GET", "/secrets/pubkey", NULL, 0);
+}
+
+static int
+secret_rm_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "secret rm",
+        .args = "NAME [options]",
+        .about = "Deletes your secret NAME (every version).\n",
+    };
+    struct secret_opts o = {0};
+    const char *name = NULL;
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, &name, 1, 1, &npos, &o.r);
+    if (rc != CLI_CONTINUE)
+        return rc;
     char path[512];
-    (void)snprintf(path, sizeof(path), "/secrets/%s/audit?limit=%s%s%s", name,
-                   o->limit ? o->limit : "20", o->before ? "&before=" : "",
-                   o->before ? o->before : "");
-    return simple(o, "GET", path, NULL, 0);
+    secret_path(name, "", path, sizeof(path));
+    return simple(&o, "DELETE", path, NULL, 0);
 }
 
 static int
-parse(int argc, char **argv, struct secret_opts *o)
+secret_policy_cmd(int argc, char **argv)
 {
-    o->server = getenv("SEALRUN_SERVER");
-    o->token = getenv("SEALRUN_TOKEN");
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        if ((v = sr_opt_value(argv[i], "--server", &i, argc, argv)))
-            o->server = v;
-        else if ((v = sr_opt_value(argv[i], "--token", &i, argc, argv)))
-            o->token = v;
-        else if ((v = sr_opt_value(argv[i], "--file", &i, argc, argv)))
-            o->file = v;
-        else if ((v = sr_opt_value(argv[i], "--limit", &i, argc, argv)))
-            o->limit = v;
-        else if ((v = sr_opt_value(argv[i], "--before", &i, argc, argv)))
-            o->before = v;
-        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && o->npos < 2)
-            o->pos[o->npos++] = argv[i];
-        else
-            return cli_fail(CLI_USAGE, "see 'sealrun secret --help'", "unknown argument '%s'",
-                            argv[i]);
-    }
-    if (!o->server || !o->token)
-        return cli_fail(CLI_USAGE, "see 'sealrun secret --help'",
-                        "--server and --token are required");
-    return CLI_OK;
+    static const struct cli_help h = {
+        .cmd = "secret policy",
+        .args = "NAME FILE.json [options]",
+        .about = "Sets the policy of your secret NAME from FILE.json ('-' for stdin): who may\n"
+                 "use it, from which code and entry points (docs/secrets.md).\n",
+    };
+    struct secret_opts o = {0};
+    const char *pos[2] = {NULL, NULL};
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, pos, 2, 2, &npos, &o.r);
+    return rc != CLI_CONTINUE ? rc : secret_policy(&o, pos[0], pos[1]);
 }
 
 static int
-need(const struct secret_opts *o, int n, const char *what)
+secret_audit_cmd(int argc, char **argv)
 {
-    if (o->npos != n)
-        return cli_fail(CLI_USAGE, "see 'sealrun secret --help'", "%s", what);
-    return CLI_OK;
+    static const struct cli_help h = {
+        .cmd = "secret audit",
+        .args = "NAME [options]",
+        .about = "Prints the audit of your secret NAME, newest first: every use and change.\n",
+    };
+    struct secret_opts o = {0};
+    const struct sr_opt t[] = {
+        {.name = "--limit",
+         .kind = SR_OPT_INT,
+         .dst = &o.limit,
+         .metavar = "N",
+         .help = "rows per page, 1..100 (default 20)",
+         .min = 1,
+         .max = SR_MAX_PAGE},
+        {.name = "--before",
+         .kind = SR_OPT_INT,
+         .dst = &o.before,
+         .metavar = "ID",
+         .help = "the page after this row: 'next' of the previous page",
+         .min = 1,
+         .max = INT64_MAX},
+    };
+    const char *name = NULL;
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, 2, argc, argv, &name, 1, 1, &npos, &o.r);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    char path[768];
+    secret_path(name, "/audit?limit=", path, sizeof(path));
+    (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "%lld",
+                   (long long)(o.limit ? o.limit : SR_DEFAULT_PAGE));
+    if (o.before)
+        (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "&before=%lld",
+                       (long long)o.before);
+    return simple(&o, "GET", path, NULL, 0);
 }
+
+static const struct cli_sub subs[] = {
+    {"set", "set a secret (value from stdin or a file, sealed on this machine)", secret_set_cmd},
+    {"list", "list your secrets (never their values)", secret_list_cmd},
+    {"rm", "delete a secret", secret_rm_cmd},
+    {"policy", "set a secret's policy from a JSON file", secret_policy_cmd},
+    {"audit", "a secret's audit, newest first", secret_audit_cmd},
+    {"pubkey", "the public key values are sealed to", secret_pubkey_cmd},
+};
 
 int
 cmd_secret(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    struct secret_opts o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
-        return rc;
-    const char *sub = argv[1];
-    char path[256];
-    sr_err e = {0};
-    if (sr_crypto_init(&e) != SR_OK)
-        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    if (strcmp(sub, "set") == 0)
-        return (rc = need(&o, 1, "secret set takes NAME")) ? rc : secret_set(&o, o.pos[0]);
-    if (strcmp(sub, "list") == 0)
-        return (rc = need(&o, 0, "secret list takes no NAME"))
-                   ? rc
-                   : simple(&o, "GET", "/secrets", NULL, 0);
-    if (strcmp(sub, "pubkey") == 0)
-        return (rc = need(&o, 0, "secret pubkey takes no NAME"))
-                   ? rc
-                   : simple(&o, "GET", "/secrets/pubkey", NULL, 0);
-    if (strcmp(sub, "rm") == 0) {
-        if ((rc = need(&o, 1, "secret rm takes NAME")))
-            return rc;
-        (void)snprintf(path, sizeof(path), "/secrets/%s", o.pos[0]);
-        return simple(&o, "DELETE", path, NULL, 0);
-    }
-    if (strcmp(sub, "policy") == 0)
-        return (rc = need(&o, 2, "secret policy takes NAME FILE.json"))
-                   ? rc
-                   : secret_policy(&o, o.pos[0], o.pos[1]);
-    if (strcmp(sub, "audit") == 0) {
-        if ((rc = need(&o, 1, "secret audit takes NAME")))
-            return rc;
-        return secret_audit(&o, o.pos[0]);
-    }
-    return cli_fail(CLI_USAGE, "use set, list, rm, policy, audit or pubkey",
-                    "unknown secret command '%s'", sub);
+    static const struct cli_group g = {
+        .cmd = "secret",
+        .about = "Your secrets on a sealrund server (docs/secrets.md). Jobs get them with\n"
+                 "'sealrun exec --secret NAME'.\n",
+        .subs = subs,
+        .n = sizeof(subs) / sizeof(subs[0]),
+    };
+    return cli_dispatch(&g, argc, argv);
 }

@@ -13,49 +13,20 @@
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
 
-static const char usage[] =
-    "usage: sealrun storage get KEY [--out FILE]      the value's bytes to stdout (or FILE)\n"
-    "       sealrun storage put KEY [--file F]        value from stdin (or F), up to 1 MiB\n"
-    "       sealrun storage rm KEY\n"
-    "       sealrun storage ls [PREFIX] [--limit N] [--after KEY]\n"
-    "\n"
-    "Every command takes --namespace NS (default \"default\"), --server URL and\n"
-    "--token TOKEN (or SEALRUN_SERVER and SEALRUN_TOKEN).\n";
-
 struct storage_opts {
-    const char *server, *token, *file, *out, *limit, *after, *ns;
-    const char *pos[1];
-    int npos;
+    struct cli_remote r;
+    const char *file, *out, *after, *ns;
+    int64_t limit;
 };
-
-/* Appends s percent-encoded (RFC 3986 unreserved characters stay). */
-static void
-escape(char *dst, size_t cap, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t n = strlen(dst);
-    for (const unsigned char *p = (const unsigned char *)s; *p && n + 4 < cap; p++) {
-        bool keep = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
-        if (keep) {
-            dst[n++] = (char)*p;
-        } else {
-            dst[n++] = '%';
-            dst[n++] = hex[*p >> 4];
-            dst[n++] = hex[*p & 15];
-        }
-    }
-    dst[n] = '\0';
-}
 
 /* /storage/NS/KEY into path. */
 static void
 key_path(const struct storage_opts *o, const char *key, char *path, size_t cap)
 {
     (void)snprintf(path, cap, "/storage/");
-    escape(path, cap, o->ns);
+    cli_escape(path, cap, o->ns);
     (void)snprintf(path + strlen(path), cap - strlen(path), "/");
-    escape(path, cap, key);
+    cli_escape(path, cap, key);
 }
 
 static int
@@ -64,7 +35,7 @@ storage_get(const struct storage_opts *o, const char *key)
     char path[2048];
     key_path(o, key, path, sizeof(path));
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, "GET", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(&o->r, "GET", path, NULL, 0, NULL, &ans);
     if (rc != CLI_OK)
         return rc;
     const char *b64 = json_string_value(json_object_get(ans, "value"));
@@ -98,8 +69,7 @@ storage_put(const struct storage_opts *o, const char *key)
     char path[2048];
     key_path(o, key, path, sizeof(path));
     json_t *ans = NULL;
-    int rc =
-        cli_call(o->server, o->token, "PUT", path, value, len, "application/octet-stream", &ans);
+    int rc = cli_call(&o->r, "PUT", path, value, len, "application/octet-stream", &ans);
     free(value);
     if (rc == CLI_OK) {
         printf("key '%s' set in namespace '%s' (%zu bytes), version %lld\n", key, o->ns, len,
@@ -115,7 +85,7 @@ storage_rm(const struct storage_opts *o, const char *key)
     char path[2048];
     key_path(o, key, path, sizeof(path));
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, "DELETE", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(&o->r, "DELETE", path, NULL, 0, NULL, &ans);
     if (rc == CLI_OK) {
         printf("key '%s' deleted from namespace '%s', version %lld\n", key, o->ns,
                (long long)json_integer_value(json_object_get(ans, "version")));
@@ -128,24 +98,23 @@ static int
 storage_ls(const struct storage_opts *o, const char *prefix)
 {
     char path[2048] = "/storage/";
-    escape(path, sizeof(path), o->ns);
+    cli_escape(path, sizeof(path), o->ns);
     const char *sep = "?";
     if (prefix) {
         (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "%sprefix=", sep);
-        escape(path, sizeof(path), prefix);
+        cli_escape(path, sizeof(path), prefix);
         sep = "&";
     }
     if (o->after) {
         (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "%safter=", sep);
-        escape(path, sizeof(path), o->after);
+        cli_escape(path, sizeof(path), o->after);
         sep = "&";
     }
-    if (o->limit) {
-        (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "%slimit=", sep);
-        escape(path, sizeof(path), o->limit);
-    }
+    if (o->limit)
+        (void)snprintf(path + strlen(path), sizeof(path) - strlen(path), "%slimit=%lld", sep,
+                       (long long)o->limit);
     json_t *ans = NULL;
-    int rc = cli_call(o->server, o->token, "GET", path, NULL, 0, NULL, &ans);
+    int rc = cli_call(&o->r, "GET", path, NULL, 0, NULL, &ans);
     if (rc == CLI_OK) {
         cli_print_json(ans);
         json_decref(ans);
@@ -153,65 +122,127 @@ storage_ls(const struct storage_opts *o, const char *prefix)
     return rc;
 }
 
+/* Parses a storage command's options: --namespace, then 'extra'. */
 static int
-parse(int argc, char **argv, struct storage_opts *o)
+parse(const struct cli_help *h, const struct sr_opt *extra, size_t nextra, int argc, char **argv,
+      const char **pos, size_t minpos, size_t maxpos, struct storage_opts *o)
 {
-    o->server = getenv("SEALRUN_SERVER");
-    o->token = getenv("SEALRUN_TOKEN");
+    struct sr_opt t[CLI_MAX_OPTS];
+    size_t n = 0;
+    t[n++] = (struct sr_opt){.name = "--namespace",
+                             .kind = SR_OPT_STRING,
+                             .dst = &o->ns,
+                             .metavar = "NS",
+                             .help = "the storage namespace (default \"default\")"};
+    for (size_t i = 0; i < nextra; i++)
+        t[n++] = extra[i];
+    size_t npos = 0;
     o->ns = SR_STORAGE_DEFAULT_NS;
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        if ((v = sr_opt_value(argv[i], "--server", &i, argc, argv)))
-            o->server = v;
-        else if ((v = sr_opt_value(argv[i], "--token", &i, argc, argv)))
-            o->token = v;
-        else if ((v = sr_opt_value(argv[i], "--namespace", &i, argc, argv)))
-            o->ns = v;
-        else if ((v = sr_opt_value(argv[i], "--file", &i, argc, argv)))
-            o->file = v;
-        else if ((v = sr_opt_value(argv[i], "--out", &i, argc, argv)))
-            o->out = v;
-        else if ((v = sr_opt_value(argv[i], "--limit", &i, argc, argv)))
-            o->limit = v;
-        else if ((v = sr_opt_value(argv[i], "--after", &i, argc, argv)))
-            o->after = v;
-        else if ((argv[i][0] != '-' || strcmp(argv[i], "-") == 0) && o->npos < 1)
-            o->pos[o->npos++] = argv[i];
-        else
-            return cli_fail(CLI_USAGE, "see 'sealrun storage --help'", "unknown argument '%s'",
-                            argv[i]);
-    }
-    if (!o->server || !o->token)
-        return cli_fail(CLI_USAGE, "see 'sealrun storage --help'",
-                        "--server and --token are required");
+    int rc = cli_parse(h, t, n, argc, argv, pos, minpos, maxpos, &npos, &o->r);
+    if (rc != CLI_CONTINUE)
+        return rc;
     sr_err e = {0};
     if (sr_storage_ns_check(o->ns, strlen(o->ns), &e) != SR_OK)
         return cli_fail(CLI_USAGE, NULL, "%s", e.msg);
-    return CLI_OK;
+    return CLI_CONTINUE;
 }
+
+static int
+get_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "storage get",
+        .args = "KEY [options]",
+        .about = "Writes the value of KEY, its bytes as they are, to stdout (or --out FILE).\n",
+    };
+    struct storage_opts o = {0};
+    const struct sr_opt t[] = {{.name = "--out",
+                                .kind = SR_OPT_STRING,
+                                .dst = &o.out,
+                                .metavar = "FILE",
+                                .help = "write the value to FILE instead of stdout"}};
+    const char *key = NULL;
+    int rc = parse(&h, t, 1, argc, argv, &key, 1, 1, &o);
+    return rc != CLI_CONTINUE ? rc : storage_get(&o, key);
+}
+
+static int
+put_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "storage put",
+        .args = "KEY [options]",
+        .about = "Sets KEY to the bytes read from stdin (or --file), up to 1 MiB.\n",
+    };
+    struct storage_opts o = {0};
+    const struct sr_opt t[] = {{.name = "--file",
+                                .kind = SR_OPT_STRING,
+                                .dst = &o.file,
+                                .metavar = "FILE",
+                                .help = "read the value from FILE instead of stdin"}};
+    const char *key = NULL;
+    int rc = parse(&h, t, 1, argc, argv, &key, 1, 1, &o);
+    return rc != CLI_CONTINUE ? rc : storage_put(&o, key);
+}
+
+static int
+rm_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "storage rm",
+        .args = "KEY [options]",
+        .about = "Deletes KEY.\n",
+    };
+    struct storage_opts o = {0};
+    const char *key = NULL;
+    int rc = parse(&h, NULL, 0, argc, argv, &key, 1, 1, &o);
+    return rc != CLI_CONTINUE ? rc : storage_rm(&o, key);
+}
+
+static int
+ls_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "storage ls",
+        .args = "[PREFIX] [options]",
+        .about = "Lists the keys of the namespace (those starting with PREFIX), in key order,\n"
+                 "one page at a time.\n",
+    };
+    struct storage_opts o = {0};
+    const struct sr_opt t[] = {
+        {.name = "--limit",
+         .kind = SR_OPT_INT,
+         .dst = &o.limit,
+         .metavar = "N",
+         .help = "keys per page, 1..1000 (default 100)",
+         .min = 1,
+         .max = SR_STORAGE_MAX_LIST},
+        {.name = "--after",
+         .kind = SR_OPT_STRING,
+         .dst = &o.after,
+         .metavar = "KEY",
+         .help = "the page after this key: 'next' of the previous page"},
+    };
+    const char *prefix = NULL;
+    int rc = parse(&h, t, 2, argc, argv, &prefix, 0, 1, &o);
+    return rc != CLI_CONTINUE ? rc : storage_ls(&o, prefix);
+}
+
+static const struct cli_sub subs[] = {
+    {"get", "write a value to stdout or a file", get_cmd},
+    {"put", "set a value from stdin or a file", put_cmd},
+    {"rm", "delete a key", rm_cmd},
+    {"ls", "list keys", ls_cmd},
+};
 
 int
 cmd_storage(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    struct storage_opts o = {0};
-    int rc = parse(argc, argv, &o);
-    if (rc != CLI_OK)
-        return rc;
-    const char *sub = argv[1];
-    bool keyed = strcmp(sub, "get") == 0 || strcmp(sub, "put") == 0 || strcmp(sub, "rm") == 0;
-    if (keyed && o.npos != 1)
-        return cli_fail(CLI_USAGE, "see 'sealrun storage --help'", "storage %s takes KEY", sub);
-    if (strcmp(sub, "get") == 0)
-        return storage_get(&o, o.pos[0]);
-    if (strcmp(sub, "put") == 0)
-        return storage_put(&o, o.pos[0]);
-    if (strcmp(sub, "rm") == 0)
-        return storage_rm(&o, o.pos[0]);
-    if (strcmp(sub, "ls") == 0)
-        return storage_ls(&o, o.npos ? o.pos[0] : NULL);
-    return cli_fail(CLI_USAGE, "use get, put, rm or ls", "unknown storage command '%s'", sub);
+    static const struct cli_group g = {
+        .cmd = "storage",
+        .about = "Your jobs' key-value storage on a sealrund server (docs/storage.md).\n",
+        .subs = subs,
+        .n = sizeof(subs) / sizeof(subs[0]),
+    };
+    return cli_dispatch(&g, argc, argv);
 }

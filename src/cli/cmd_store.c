@@ -14,16 +14,6 @@
 #include "sealrun/sr_store.h"
 #include "sealrun/sr_util.h"
 
-static const char usage[] =
-    "usage: sealrun store migrate --store URL\n"
-    "       sealrun store copy --from sqlite:DIR --to postgres://...\n"
-    "\n"
-    "migrate applies the schema migrations this sealrun has and a store lacks\n"
-    "(URL: postgres://... or sqlite:PATH; also SEALRUN_STORE) and prints the version.\n"
-    "copy moves every row of the SQLite store in DIR (DIR/sealrun.db, or a file) into\n"
-    "an empty PostgreSQL store, in one transaction, and verifies each table row by row\n"
-    "before it commits. Stop the daemon of DIR first.\n";
-
 static int
 store_migrate(const char *url)
 {
@@ -61,36 +51,71 @@ store_copy(const char *from, const char *to)
     return CLI_OK;
 }
 
+static struct sr_opt
+str_opt(const char *name, const char **dst, const char *metavar, const char *help)
+{
+    return (struct sr_opt){
+        .name = name, .kind = SR_OPT_STRING, .dst = dst, .metavar = metavar, .help = help};
+}
+
+static int
+store_migrate_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "store migrate",
+        .args = "--store URL",
+        .about = "Applies the schema migrations this sealrun has and the store lacks, and\n"
+                 "prints the version. URL: postgres://... or sqlite:PATH (or SEALRUN_STORE).\n",
+    };
+    const char *url = NULL;
+    const struct sr_opt t[] = {str_opt("--store", &url, "URL", "the store to migrate")};
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, 1, argc, argv, NULL, 0, 0, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (!url) {
+        const char *env = getenv("SEALRUN_STORE");
+        url = env && *env ? env : NULL;
+    }
+    if (!url)
+        return cli_fail(CLI_USAGE, "give --store URL", "store migrate needs a store");
+    return store_migrate(url);
+}
+
+static int
+store_copy_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "store copy",
+        .args = "--from sqlite:DIR --to postgres://...",
+        .about = "Moves every row of the SQLite store in DIR (DIR/sealrun.db, or a file) into\n"
+                 "an empty PostgreSQL store, in one transaction, and verifies each table row\n"
+                 "by row before it commits. Stop the daemon of DIR first; no master key is\n"
+                 "needed (sealed rows move sealed).\n",
+    };
+    const char *from = NULL, *to = NULL;
+    const struct sr_opt t[] = {
+        str_opt("--from", &from, "sqlite:DIR", "the embedded store to copy"),
+        str_opt("--to", &to, "URL", "the empty PostgreSQL store (postgres://...)"),
+    };
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, 2, argc, argv, NULL, 0, 0, &npos, NULL);
+    return rc != CLI_CONTINUE ? rc : store_copy(from, to);
+}
+
+static const struct cli_sub subs[] = {
+    {"migrate", "apply pending schema migrations to a store", store_migrate_cmd},
+    {"copy", "move a SQLite store into an empty PostgreSQL store, verified", store_copy_cmd},
+};
+
 int
 cmd_store(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *url = NULL, *from = NULL, *to = NULL;
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        if ((v = sr_opt_value(argv[i], "--store", &i, argc, argv)))
-            url = v;
-        else if ((v = sr_opt_value(argv[i], "--from", &i, argc, argv)))
-            from = v;
-        else if ((v = sr_opt_value(argv[i], "--to", &i, argc, argv)))
-            to = v;
-        else
-            return cli_fail(CLI_USAGE, "see 'sealrun store --help'", "unknown argument '%s'",
-                            argv[i]);
-    }
-    if (strcmp(argv[1], "migrate") == 0) {
-        if (!url) {
-            const char *env = getenv("SEALRUN_STORE");
-            url = env && *env ? env : NULL;
-        }
-        if (!url)
-            return cli_fail(CLI_USAGE, "give --store URL", "store migrate needs a store");
-        return store_migrate(url);
-    }
-    if (strcmp(argv[1], "copy") == 0)
-        return store_copy(from, to);
-    return cli_fail(CLI_USAGE, "use migrate or copy", "unknown store command '%s'", argv[1]);
+    static const struct cli_group g = {
+        .cmd = "store",
+        .about = "Operations on a store itself (docs/cluster.md).\n",
+        .subs = subs,
+        .n = sizeof(subs) / sizeof(subs[0]),
+    };
+    return cli_dispatch(&g, argc, argv);
 }

@@ -17,20 +17,6 @@
 #include "sealrun/sr_store.h"
 #include "sealrun/sr_util.h"
 
-static const char usage[] =
-    "usage: sealrun token create (--data-dir DIR | --store URL) --user NAME [--label TEXT]\n"
-    "                            [--create]\n"
-    "       sealrun token list   (--data-dir DIR | --store URL) [--user NAME]\n"
-    "       sealrun token revoke (--data-dir DIR | --store URL) ID\n"
-    "\n"
-    "create prints the new token alone on its last line; it is shown only once\n"
-    "(the store keeps its SHA-256). list shows ids (a prefix of the hash), users\n"
-    "and dates. revoke takes an id (8 or more characters of it).\n"
-    "DIR must be the daemon's --data-dir holding its database; --create makes the\n"
-    "directory and an empty database when they do not exist yet. With a cluster on\n"
-    "PostgreSQL, --store URL (or SEALRUN_STORE) names the daemons' store instead;\n"
-    "a revocation is seen by every daemon at its next request.\n";
-
 static bool
 valid_user(const char *u)
 {
@@ -132,57 +118,155 @@ token_list(sr_store *st, const char *user)
     return CLI_OK;
 }
 
-int
-cmd_token(int argc, char **argv)
+/* --store, the other way to name the store (a cluster's PostgreSQL). */
+static struct sr_opt
+store_opt(const char **url)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    const char *sub = argv[1];
-    const char *dir = NULL, *url = NULL, *user = NULL, *label = NULL, *id = NULL;
+    return (struct sr_opt){.name = "--store",
+                           .kind = SR_OPT_STRING,
+                           .dst = url,
+                           .metavar = "URL",
+                           .help = "the daemons' store of a cluster on PostgreSQL, instead of "
+                                   "--data-dir (default: SEALRUN_STORE)"};
+}
+
+/* --data-dir, the option every token command takes. */
+static struct sr_opt
+data_dir_opt(const char **dir)
+{
+    return (struct sr_opt){.name = "--data-dir",
+                           .kind = SR_OPT_STRING,
+                           .dst = dir,
+                           .metavar = "DIR",
+                           .help = "the daemon's --data-dir, holding its database sealrun.db "
+                                   "(or --store)"};
+}
+
+static int
+token_create_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "token create",
+        .args = "(--data-dir DIR | --store URL) --user NAME [options]",
+        .about = "Creates an API token for user NAME and prints it alone on its last line. It\n"
+                 "is shown only once: the store keeps its SHA-256. The daemon may be running.\n",
+    };
+    const char *dir = NULL, *url = NULL, *user = NULL, *label = NULL;
     bool create = false;
-    for (int i = 2; i < argc; i++) {
-        const char *v;
-        if (strcmp(argv[i], "--create") == 0)
-            create = true;
-        else if ((v = sr_opt_value(argv[i], "--data-dir", &i, argc, argv)))
-            dir = v;
-        else if ((v = sr_opt_value(argv[i], "--store", &i, argc, argv)))
-            url = v;
-        else if ((v = sr_opt_value(argv[i], "--user", &i, argc, argv)))
-            user = v;
-        else if ((v = sr_opt_value(argv[i], "--label", &i, argc, argv)))
-            label = v;
-        else if (argv[i][0] != '-' && !id)
-            id = argv[i];
-        else
-            return cli_fail(CLI_USAGE, "see 'sealrun token --help'", "unknown argument '%s'",
-                            argv[i]);
-    }
-    if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "revoke"))
-        return cli_fail(CLI_USAGE, "use create, list or revoke", "unknown token command '%s'", sub);
-    if (strcmp(sub, "revoke") == 0 && !id)
-        return cli_fail(CLI_USAGE, "see 'sealrun token list'", "token revoke needs an ID");
+    const struct sr_opt t[] = {
+        data_dir_opt(&dir),
+        store_opt(&url),
+        {.name = "--user",
+         .kind = SR_OPT_STRING,
+         .dst = &user,
+         .metavar = "NAME",
+         .help = "the user the token acts for: 1..64 of A-Z a-z 0-9 _ - . @ (required)"},
+        {.name = "--label",
+         .kind = SR_OPT_STRING,
+         .dst = &label,
+         .metavar = "TEXT",
+         .help = "a note shown by 'token list'"},
+        {.name = "--create",
+         .kind = SR_OPT_FLAG,
+         .dst = &create,
+         .help = "make DIR and an empty database when they do not exist yet"},
+    };
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, 5, argc, argv, NULL, 0, 0, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if (check_user(user) != CLI_OK)
+        return CLI_USAGE;
     sr_err e = {0};
+    sr_store *st = NULL;
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
-    sr_store *st = NULL;
-    if (create && strcmp(sub, "create") != 0)
-        return cli_fail(CLI_USAGE, NULL, "--create only goes with 'token create'");
-    if (strcmp(sub, "create") == 0 && check_user(user) != CLI_OK)
-        return CLI_USAGE;
-    int rc = open_store(dir, url, create, &st);
-    if (rc != CLI_OK)
+    if ((rc = open_store(dir, url, create, &st)) != CLI_OK)
         return rc;
-    if (strcmp(sub, "create") == 0)
-        rc = token_create(st, user, label);
-    else if (strcmp(sub, "list") == 0)
-        rc = token_list(st, user);
-    else if (sr_store_token_revoke(st, id, sr_now_ms(), &e) != SR_OK)
+    rc = token_create(st, user, label);
+    sr_store_close(st);
+    return rc;
+}
+
+static int
+token_list_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "token list",
+        .args = "(--data-dir DIR | --store URL) [options]",
+        .about = "Lists tokens: ids (a prefix of the hash), users, dates and labels.\n",
+    };
+    const char *dir = NULL, *url = NULL, *user = NULL;
+    const struct sr_opt t[] = {
+        data_dir_opt(&dir),
+        store_opt(&url),
+        {.name = "--user",
+         .kind = SR_OPT_STRING,
+         .dst = &user,
+         .metavar = "NAME",
+         .help = "only this user's tokens"},
+    };
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, 3, argc, argv, NULL, 0, 0, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    sr_err e = {0};
+    sr_store *st = NULL;
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    if ((rc = open_store(dir, url, false, &st)) != CLI_OK)
+        return rc;
+    rc = token_list(st, user);
+    sr_store_close(st);
+    return rc;
+}
+
+static int
+token_revoke_cmd(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "token revoke",
+        .args = "(--data-dir DIR | --store URL) ID [options]",
+        .about = "Revokes the token with this id (8 or more characters of it, from 'token\n"
+                 "list'). Its requests are refused from then on.\n",
+    };
+    const char *dir = NULL, *url = NULL, *id = NULL;
+    const struct sr_opt t[] = {data_dir_opt(&dir), store_opt(&url)};
+    size_t npos = 0;
+    int rc = cli_parse(&h, t, 2, argc, argv, &id, 1, 1, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    sr_err e = {0};
+    sr_store *st = NULL;
+    if (sr_crypto_init(&e) != SR_OK)
+        return cli_fail(CLI_FAILED, NULL, "%s", e.msg);
+    if ((rc = open_store(dir, url, false, &st)) != CLI_OK)
+        return rc;
+    if (sr_store_token_revoke(st, id, sr_now_ms(), &e) != SR_OK)
         rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);
     else
         printf("revoked token %s\n", id);
     sr_store_close(st);
     return rc;
+}
+
+static const struct cli_sub subs[] = {
+    {"create", "create a token for a user (printed once)", token_create_cmd},
+    {"list", "list tokens", token_list_cmd},
+    {"revoke", "revoke a token", token_revoke_cmd},
+};
+
+int
+cmd_token(int argc, char **argv)
+{
+    static const struct cli_group g = {
+        .cmd = "token",
+        .about = "API tokens, written straight into a data directory's store (run these on\n"
+                 "the machine of sealrund, as a user who may read its --data-dir), or with a\n"
+                 "cluster on PostgreSQL into the daemons' store (--store URL or SEALRUN_STORE);\n"
+                 "a revocation is seen by every daemon at its next request.\n",
+        .subs = subs,
+        .n = sizeof(subs) / sizeof(subs[0]),
+    };
+    return cli_dispatch(&g, argc, argv);
 }

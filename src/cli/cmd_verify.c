@@ -16,25 +16,16 @@
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_util.h"
 
-static const char verify_usage[] =
-    "usage: sealrun verify JOB.json [--script F | --module F] [--input F]\n"
-    "                      [--worker-key HEX] [--expect-measurement HEX]\n"
-    "\n"
-    "Checks the job's receipt (docs/receipts.md): the Ed25519 signature, that the\n"
-    "job's id, status, error code, output, encrypted_output and logs match it, and,\n"
-    "when given, the code, the input and the measurement. JOB.json is the job as\n"
-    "exec or GET /jobs/ID returns it ('-' reads stdin).\n"
-    "\n"
-    "  --script F              the script the job ran: its SHA-256 must be code_hash\n"
-    "  --module F              the WebAssembly module the job ran (instead of --script)\n"
-    "  --input F               a JSON file with the job's input: checks input_hash\n"
-    "  --worker-key HEX        the worker's public key (worker_public_key of GET\n"
-    "                          /attestation, 64 hex): proves who signed; without it the\n"
-    "                          receipt's own key is used, which proves integrity only\n"
-    "  --expect-measurement HEX  the measurement the worker must report (64 hex)\n"
-    "\n"
-    "Prints one line per check: 'ok', 'FAIL' or 'skip' (not checkable with what was\n"
-    "given). Exit status: 0 when no check failed, 1 when one did, 2 bad usage.\n";
+static const struct cli_help verify_help = {
+    .cmd = "verify",
+    .args = "JOB.json|- [options]",
+    .about = "Checks the job's receipt (docs/receipts.md): the Ed25519 signature, that the\n"
+             "job's id, status, error code, output, encrypted_output and logs match it, and,\n"
+             "when given, the code, the input and the measurement. JOB.json is the job as\n"
+             "exec or GET /jobs/ID returns it ('-' reads stdin).\n",
+    .footer = "Prints one line per check: 'ok', 'FAIL' or 'skip' (not checkable with what was\n"
+              "given). Exit status: 0 when no check failed, 1 when one did, 2 bad usage.\n",
+};
 
 /* Generous: a job response holds an output of up to SR_MAX_OUTPUT as JSON,
  * logs, and possibly its sealed copy in base64. */
@@ -48,32 +39,42 @@ struct verify_opts {
 static int
 parse_verify_args(int argc, char **argv, struct verify_opts *o)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v;
-        if ((v = sr_opt_value(a, "--script", &i, argc, argv)))
-            o->script = v;
-        else if ((v = sr_opt_value(a, "--module", &i, argc, argv)))
-            o->module = v;
-        else if ((v = sr_opt_value(a, "--input", &i, argc, argv)))
-            o->input = v;
-        else if ((v = sr_opt_value(a, "--worker-key", &i, argc, argv)))
-            o->key = v;
-        else if ((v = sr_opt_value(a, "--expect-measurement", &i, argc, argv)))
-            o->measurement = v;
-        else if (a[0] == '-' && a[1] != '\0')
-            return cli_fail(CLI_USAGE, "run 'sealrun verify --help'",
-                            "unknown option '%s' (or it needs a value)", a);
-        else if (o->job)
-            return cli_fail(CLI_USAGE, NULL, "give one job file; got '%s' and '%s'", o->job, a);
-        else
-            o->job = a;
-    }
-    if (!o->job)
-        return cli_fail(CLI_USAGE, "run 'sealrun verify --help'", "no job file given");
+    const struct sr_opt t[] = {
+        {.name = "--script",
+         .kind = SR_OPT_STRING,
+         .dst = &o->script,
+         .metavar = "FILE",
+         .help = "the script the job ran: its SHA-256 must be code_hash"},
+        {.name = "--module",
+         .kind = SR_OPT_STRING,
+         .dst = &o->module,
+         .metavar = "FILE",
+         .help = "the WebAssembly module the job ran (instead of --script)"},
+        {.name = "--input",
+         .kind = SR_OPT_STRING,
+         .dst = &o->input,
+         .metavar = "FILE",
+         .help = "a JSON file with the job's input: checks input_hash"},
+        {.name = "--worker-key",
+         .kind = SR_OPT_STRING,
+         .dst = &o->key,
+         .metavar = "HEX",
+         .help = "the worker's public key (worker_public_key of GET /attestation, 64 hex): "
+                 "proves who signed; without it the receipt's own key is used, which proves "
+                 "integrity only"},
+        {.name = "--expect-measurement",
+         .kind = SR_OPT_STRING,
+         .dst = &o->measurement,
+         .metavar = "HEX",
+         .help = "the measurement the worker must report (64 hex)"},
+    };
+    size_t npos = 0;
+    int rc = cli_parse(&verify_help, t, 5, argc, argv, &o->job, 1, 1, &npos, NULL);
+    if (rc != CLI_CONTINUE)
+        return rc;
     if (o->script && o->module)
         return cli_fail(CLI_USAGE, NULL, "give --script or --module, not both");
-    return CLI_OK;
+    return CLI_CONTINUE;
 }
 
 /* 64 lower-case hex characters into 32 bytes (verifiers accept only the
@@ -143,13 +144,9 @@ load_evidence(const struct verify_opts *o, struct sr_receipt_check_opts *c, uint
 int
 cmd_verify(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(verify_usage, stdout);
-        return CLI_OK;
-    }
     struct verify_opts o = {0};
     int rc = parse_verify_args(argc, argv, &o);
-    if (rc != CLI_OK)
+    if (rc != CLI_CONTINUE)
         return rc;
     sr_err e = {0};
     if (sr_crypto_init(&e) != SR_OK)

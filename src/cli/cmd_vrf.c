@@ -19,21 +19,16 @@
 #include "sealrun/sr_util.h"
 #include "sealrun/sr_vrf.h"
 
-static const char vrf_usage[] =
-    "usage: sealrun verify-vrf JOB.json [--vrf-key HEX]\n"
-    "\n"
-    "Checks every crypto.vrf / sealrun.vrf result in the job's receipt: the proof is\n"
-    "the VRF key's (ECVRF-EDWARDS25519-SHA512-TAI, RFC 9381) over the job id, the\n"
-    "owner hash and the seed, and the output is the one that proof gives. JOB.json is\n"
-    "the job as exec or GET /jobs/ID returns it ('-' reads stdin).\n"
-    "\n"
-    "  --vrf-key HEX   the worker's VRF public key (vrf_public_key of GET\n"
-    "                  /attestation, 64 hex): proves whose randomness it is; without\n"
-    "                  it the receipt's own vrf_public_key is used (run 'sealrun\n"
-    "                  verify --worker-key' too: the worker key signs that one)\n"
-    "\n"
-    "Prints one line per entry. Exit status: 0 when every entry verifies, 1 when\n"
-    "one does not (or there are none), 2 bad usage.\n";
+static const struct cli_help vrf_help = {
+    .cmd = "verify-vrf",
+    .args = "JOB.json|- [options]",
+    .about = "Checks every crypto.vrf / sealrun.vrf result in the job's receipt: the proof is\n"
+             "the VRF key's (ECVRF-EDWARDS25519-SHA512-TAI, RFC 9381) over the job id, the\n"
+             "owner hash and the seed, and the output is the one that proof gives. JOB.json is\n"
+             "the job as exec or GET /jobs/ID returns it ('-' reads stdin).\n",
+    .footer = "Prints one line per entry. Exit status: 0 when every entry verifies, 1 when\n"
+              "one does not (or there are none), 2 bad usage.\n",
+};
 
 #define MAX_JOB_FILE (4u * SR_MAX_BODY)
 #define MAX_DEPTH 4096
@@ -122,26 +117,22 @@ verify_receipt_vrf(const json_t *job, const char *pinned)
 int
 cmd_verify_vrf(int argc, char **argv)
 {
-    if (cli_wants_help(argc, argv)) {
-        fputs(vrf_usage, stdout);
-        return CLI_OK;
-    }
     const char *file = NULL;
     const char *key = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if ((v = sr_opt_value(argv[i], "--vrf-key", &i, argc, argv)))
-            key = v;
-        else if (argv[i][0] == '-' && argv[i][1] != '\0')
-            return cli_fail(CLI_USAGE, "run 'sealrun verify-vrf --help'",
-                            "unknown option '%s' (or it needs a value)", argv[i]);
-        else if (file)
-            return cli_fail(CLI_USAGE, NULL, "give one job file; got '%s' and '%s'", file, argv[i]);
-        else
-            file = argv[i];
-    }
-    if (!file)
-        return cli_fail(CLI_USAGE, "run 'sealrun verify-vrf --help'", "no job file given");
+    const struct sr_opt t[] = {
+        {.name = "--vrf-key",
+         .kind = SR_OPT_STRING,
+         .dst = &key,
+         .metavar = "HEX",
+         .help = "the worker's VRF public key (vrf_public_key of GET /attestation, 64 hex): "
+                 "proves whose randomness it is; without it the receipt's own vrf_public_key "
+                 "is used (run 'sealrun verify --worker-key' too: the worker key signs that "
+                 "one)"},
+    };
+    size_t npos = 0;
+    int prc = cli_parse(&vrf_help, t, 1, argc, argv, &file, 1, 1, &npos, NULL);
+    if (prc != CLI_CONTINUE)
+        return prc;
     sr_err e = {0};
     if (sr_crypto_init(&e) != SR_OK)
         return cli_fail(CLI_FAILED, NULL, "%s", e.msg);

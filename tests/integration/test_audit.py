@@ -185,7 +185,7 @@ class AuditRetentionTest(unittest.TestCase):
             d = Daemon("--audit-retention", "0s", data_dir=data_dir)
             with self.assertRaises(AssertionError):
                 d.start()
-            self.assertIn("--audit-retention must be a positive duration", d.log_text())
+            self.assertIn("--audit-retention must be a positive duration (90d, 24h, 45s, 1500ms), got '0s'", d.log_text())
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -59,7 +59,8 @@ class DaemonTest(unittest.TestCase):
                            (["--listen", "127.0.0.1:99999"], "--listen port must be 0..65535"),
                            (["--isolation=both"], "--isolation must be 'tenant' or 'job'"),
                            (["--js-jit=maybe"], "--js-jit must be 'on' or 'off'"),
-                           (["--frobnicate"], "unknown argument")):
+                           (["--frobnicate"], "unknown option '--frobnicate'"),
+                           (["stray"], "unexpected argument 'stray'")):
             p = sealrund(*args, "--data-dir", self.dir, "--dev")
             self.assertEqual(p.returncode, 2, args)
             self.assertIn(text, p.stderr, args)

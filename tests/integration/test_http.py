@@ -109,6 +109,40 @@ def start_servers(d):
     return plain, tls
 
 
+# URL parsing, compared with node's WHATWG URL (the same inputs in both)
+URL_CASES = [["https://EXAMPLE.com/a/../b/./c?x#y", None], ["http://a.com:80/", None],
+    ["https://a.com:443/x", None], ["http://0x7f.1/", None], ["http://2130706433/", None],
+    ["http://017700000001/", None], ["http://127.1/", None],
+    ["http://[::ffff:127.0.0.1]/", None], ["http://[0:0:0:0:0:0:0:1]/", None],
+    ["http://[2001:db8:0:0:1:0:0:1]/", None], ["http://[::]/", None], ["http://[1:0::]/", None],
+    ["http://a/%7B%7Bx%7D%7D", None], ["http://a/{{x}}?{{y}}#{{z}}", None],
+    ["http://a/ b/é?c d=é#f g", None], ["../x", "http://a/b/c/d"], ["?q", "http://a/b?c#d"],
+    ["#f", "http://a/b?c"], ["//h/p", "https://a/b"], ["/abs", "https://u:p@a:8080/b"],
+    ["", "http://a/b?c#d"], ["x", "http://a"], ["HTTP://A.B/%2e%2E/c", None],
+    ["http://a/b/%2e/c", None], ["http:\\\\a\\b\\c", None], ["http:a/b", None],
+    ["http:a/b", "http://x/y"], ["mailto:Someone@Example.com", None],
+    ["data:text/plain,hi there", None], ["foo://host/p?q#f", None], ["foo:/p", None],
+    ["file:///etc/passwd", None], ["http://a@b@c/", None], ["http://user:pa ss@h/", None],
+    ["http://h:/", None], ["http://h:0080/", None], ["https://h.:8/", None],
+    ["http://1.2.3.4.5/", None], ["http://256.0.0.1/", None], ["http://1.2.3.256/", None],
+    ["http://0x100000000/", None], ["  http://a/\t\nb  ", None], ["http://a/?a=1&b=%zz", None],
+    ["http://a/'q'?'x'", None], ["ws://a/", None], ["http://a/b;c/../d", None],
+    ["http://[::1.2.3.4]/", None], ["http://[1::2::3]/", None], ["http://exa mple/", None],
+    ["https://xn--nxasmq6b.com/", None], ["http://a/%", None], ["http://a/?%", None],
+    ["file://host/share/x", None], ["file:/x/y", None], ["file:x", None],
+    ["file://localhost/etc", None], ["y", "file:///a/b"]]
+
+URL_PROBE = """
+function main(input) {
+  return {r: input.map(([u, b]) => {
+    try {
+      const x = b === null ? new URL(u) : new URL(u, b);
+      return [x.href, x.origin, x.protocol, x.username, x.password, x.host, x.hostname, x.port,
+              x.pathname, x.search, x.hash];
+    } catch (e) { return "fail"; }
+  })};
+}"""
+
 FETCH_JSON = """
 async function main(input) {
   const r = await fetch(input.url, input.init || {});
@@ -171,6 +205,23 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(job["error"]["code"], code, summary(job))
         if text:
             self.assertIn(text, job["error"]["message"])
+
+    # ---- URL ----
+
+    def test_url_parsing_matches_node(self):
+        node = shutil.which("node")
+        if not node:
+            self.skipTest("node is missing")
+        ours = self.ok(self.run_job(URL_PROBE, URL_CASES, http={"allow": ["a.example"]}))["r"]
+        probe = ("const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));" +
+                 URL_PROBE.replace("function main(input)", "function f(input)") +
+                 "process.stdout.write(JSON.stringify(f(cases).r));")
+        p = subprocess.run([node, "-e", probe], input=json.dumps(URL_CASES), capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        theirs = json.loads(p.stdout)
+        for case, a, b in zip(URL_CASES, ours, theirs):
+            self.assertEqual(a, b, case)
 
     # ---- requests ----
 
@@ -285,6 +336,31 @@ class HttpTest(unittest.TestCase):
         out = self.ok(self.wasm_job("http_guest_rust.wasm", ["GET", "https://127.0.0.2/"],
                                     http=self.allow("127.0.0.2")))
         self.assertEqual(out["rc"], -2)
+
+    def test_the_measurement_states_the_policy(self):
+        st, doc, _ = self.d.request("GET", "/attestation", token=self.alice)
+        self.assertEqual(st, 200, doc)
+        self.assertEqual(doc["config"]["http"], {"allow_http": True, "allow": [], "deny": [],
+                                                 "private": ["127.0.0.1/32"], "custom_ca": True})
+
+    # ---- the CLI ----
+
+    def test_sealrun_run_makes_requests_with_the_same_policy(self):
+        path = os.path.join(self.tmp, "fetch.js")
+        with open(path, "w") as f:
+            f.write(FETCH_JSON)
+        url = f"https://127.0.0.1:{self.tport}/echo"
+        inp = json.dumps({"url": url})
+        p = cli("run", path, "--input", inp, "--http-allow", f"127.0.0.1:{self.tport}")
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertEqual(json.loads(p.stdout)["error"]["code"], "HTTP_DENIED")
+        p = cli("run", path, "--input", inp, "--http-allow", f"127.0.0.1:{self.tport}",
+                "--http-allow-private", "127.0.0.1", "--http-ca-file",
+                os.path.join(self.tmp, "ca.pem"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        job = json.loads(p.stdout)
+        self.assertEqual(job["output"]["status"], 200)
+        self.assertEqual(job["http"][0]["url"], url)
 
     # ---- receipts ----
 

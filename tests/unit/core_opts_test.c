@@ -16,7 +16,8 @@
 struct vals {
     bool dev;
     const char *listen;
-    int64_t n, ttl;
+    int64_t n, ttl, age;
+    int level;
     int mode;
     const char *env[3];
     size_t nenv;
@@ -24,6 +25,7 @@ struct vals {
 };
 
 static const char *const modes[] = {"tenant", "job", NULL};
+static const char *const levels[] = {"low", "mid", "high", NULL};
 
 static size_t
 table(struct vals *v, struct sr_opt *o)
@@ -38,6 +40,9 @@ table(struct vals *v, struct sr_opt *o)
         {"--isolation", SR_OPT_CHOICE, &v->mode, "tenant|job", "process model", 0, 0, modes, NULL,
          NULL},
         {"--env", SR_OPT_LIST, v->env, "K=V", "a variable", 0, 3, NULL, &v->nenv, NULL},
+        {"--age", SR_OPT_DURATION, &v->age, "DURATION", "how old", 1, INT64_MAX / 4, NULL, NULL,
+         NULL},
+        {"--level", SR_OPT_CHOICE, &v->level, "LEVEL", "how loud", 0, 0, levels, NULL, NULL},
     };
     memcpy(o, t, sizeof(t));
     return sizeof(t) / sizeof(t[0]);
@@ -46,7 +51,7 @@ table(struct vals *v, struct sr_opt *o)
 static sr_status
 parse(struct vals *v, int argc, char **argv, const char **pos, size_t *npos, sr_err *err)
 {
-    struct sr_opt o[8];
+    struct sr_opt o[12];
     size_t n = table(v, o);
     return sr_opts_parse(o, n, argc, argv, 1, pos, 2, npos, err);
 }
@@ -99,7 +104,11 @@ test_errors_name_the_option(void **state)
     fails(2, (char *[]){"x", "--n=x"}, "--n");
     fails(2, (char *[]){"x", "--ttl=1ms"}, "--ttl must be 1000..86400000 ms");
     fails(2, (char *[]){"x", "--ttl=soon"}, "--ttl");
-    fails(2, (char *[]){"x", "--isolation=none"}, "--isolation must be one of 'tenant', 'job'");
+    fails(2, (char *[]){"x", "--age=0s"},
+          "--age must be a positive duration (90d, 24h, 45s, 1500ms), got '0s'");
+    fails(2, (char *[]){"x", "--level=loud"}, "--level must be 'low', 'mid' or 'high', got 'loud'");
+    fails(2, (char *[]){"x", "--isolation=none"},
+          "--isolation must be 'tenant' or 'job', got 'none'");
     fails(5, (char *[]){"x", "--env=1", "--env=2", "--env=3", "--env=4"},
           "--env may be given at most 3 times");
     fails(4, (char *[]){"x", "a", "b", "c"}, "unexpected argument 'c'");
@@ -111,7 +120,7 @@ test_help_lines_come_from_the_table(void **state)
 {
     (void)state;
     struct vals v = {0};
-    struct sr_opt o[8];
+    struct sr_opt o[12];
     size_t n = table(&v, o);
     sr_buf b;
     sr_buf_init(&b, 65536);

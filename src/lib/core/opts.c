@@ -12,6 +12,8 @@
 
 #define HELP_COLUMN 28
 #define HELP_WIDTH 100
+/* A duration option whose maximum is at least this has no maximum worth naming. */
+#define NO_MAX_MS (INT64_MAX / 8)
 
 static const struct sr_opt *
 find(const struct sr_opt *opts, size_t n, const char *arg, size_t len)
@@ -26,17 +28,20 @@ static sr_status
 choice(const struct sr_opt *o, const char *v, sr_err *err)
 {
     char list[256] = "";
-    size_t at = 0;
-    for (int i = 0; o->choices && o->choices[i]; i++) {
+    size_t at = 0, n = 0;
+    while (o->choices && o->choices[n])
+        n++;
+    for (size_t i = 0; i < n; i++) {
         if (strcmp(o->choices[i], v) == 0) {
-            *(int *)o->dst = i;
+            *(int *)o->dst = (int)i;
             return SR_OK;
         }
-        int w = snprintf(list + at, sizeof(list) - at, "%s'%s'", i ? ", " : "", o->choices[i]);
+        const char *sep = i == 0 ? "" : i + 1 == n ? " or " : ", ";
+        int w = snprintf(list + at, sizeof(list) - at, "%s'%s'", sep, o->choices[i]);
         if (w > 0 && (size_t)w < sizeof(list) - at)
             at += (size_t)w;
     }
-    return sr_err_set(err, SR_EINVAL, "%s must be one of %s, got '%.64s'", o->name, list, v);
+    return sr_err_set(err, SR_EINVAL, "%s must be %s, got '%.64s'", o->name, list, v);
 }
 
 static sr_status
@@ -55,6 +60,10 @@ take_value(const struct sr_opt *o, const char *v, sr_err *err)
         rc = sr_parse_duration_ms(v, &x, err);
         if (rc != SR_OK)
             return sr_err_wrap(err, "%s", o->name);
+        if (x < o->min && o->min <= 1 && o->max >= NO_MAX_MS)
+            return sr_err_set(err, SR_EINVAL,
+                              "%s must be a positive duration (90d, 24h, 45s, 1500ms), got '%.64s'",
+                              o->name, v);
         if (x < o->min || x > o->max)
             return sr_err_set(err, SR_EINVAL, "%s must be %lld..%lld ms, got '%.64s'", o->name,
                               (long long)o->min, (long long)o->max, v);

@@ -180,19 +180,6 @@ sr_base64_decode(const char *s, size_t s_len, uint8_t **out, size_t *out_len, sr
     return SR_OK;
 }
 
-const char *
-sr_opt_value(const char *arg, const char *name, int *i, int argc, char **argv)
-{
-    size_t n = strlen(name);
-    if (strncmp(arg, name, n) != 0)
-        return NULL;
-    if (arg[n] == '=')
-        return arg + n + 1;
-    if (arg[n] == '\0' && *i + 1 < argc)
-        return argv[++*i];
-    return NULL;
-}
-
 int64_t
 sr_now_ms(void)
 {

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "sealrun/sr_metrics.h"
 #include "sealrun/sr_codes.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
@@ -155,6 +156,8 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
         if (rc != SR_OK)
             sr_err_wrap(err, "storing job '%s'", id);
     }
+    if (rc == SR_OK)
+        sr_metrics_job(req->runtime, o.code, wall, o.gas_used);
     if (rc == SR_OK)
         sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' %s in %lld us", id, owner,
                o.code == SR_JOB_OK ? "completed" : sr_job_code_name(o.code), (long long)wall);
@@ -784,7 +787,9 @@ sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err)
     out->running = eng->running;
     out->queued = eng->nqueued;
     pthread_mutex_unlock(&eng->mu);
-    out->processes = sr_sandbox_process_count(eng->sandbox);
+    unsigned warm = 0;
+    sr_sandbox_process_states(eng->sandbox, &out->processes_busy, &warm);
+    out->processes = out->processes_busy + warm;
     out->result_ttl_ms = ttl_ms(eng);
     if (eng->store)
         return sr_store_jobs_count(eng->store, &out->jobs_total, err);
@@ -893,6 +898,12 @@ sr_engine_set_attestation(sr_engine *eng, const sr_worker_key *key, const sr_att
         sr_hex_encode(vrf_pk, sizeof(vrf_pk), hex);
         json_object_set_new(eng->attestation, "vrf_public_key", json_string(hex));
     }
+}
+
+const sr_http_policy *
+sr_engine_http_policy(const sr_engine *eng)
+{
+    return eng->http;
 }
 
 const json_t *

@@ -238,6 +238,31 @@ sr_http_policy_describe(const sr_http_policy *pol, char *out, size_t cap)
                    pol->ca_file ? "; CA file given" : "");
 }
 
+json_t *
+sr_http_policy_to_json(const sr_http_policy *pol)
+{
+    json_t *allow = json_array(), *deny = json_array(), *priv = json_array();
+    for (size_t i = 0; allow && i < pol->nallow; i++)
+        (void)json_array_append_new(allow, json_string(pol->allow[i]));
+    for (size_t i = 0; deny && i < pol->ndeny; i++)
+        (void)json_array_append_new(deny, json_string(pol->deny[i]));
+    for (size_t i = 0; priv && i < pol->npriv; i++) {
+        char a[INET6_ADDRSTRLEN], net[INET6_ADDRSTRLEN + 8];
+        if (!inet_ntop(pol->priv[i].family, pol->priv[i].addr, a, sizeof(a)))
+            continue;
+        (void)snprintf(net, sizeof(net), "%s/%u", a, pol->priv[i].bits);
+        (void)json_array_append_new(priv, json_string(net));
+    }
+    if (!allow || !deny || !priv) {
+        json_decref(allow);
+        json_decref(deny);
+        json_decref(priv);
+        return NULL;
+    }
+    return json_pack("{s:b, s:o, s:o, s:o, s:b}", "allow_http", pol->allow_http, "allow", allow,
+                     "deny", deny, "private", priv, "custom_ca", pol->ca_file != NULL);
+}
+
 bool
 sr_http_policy_private_ok(const sr_http_policy *pol, const struct sockaddr *sa)
 {

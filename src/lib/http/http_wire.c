@@ -215,7 +215,11 @@ sr_http_wire_answer_decode(const uint8_t *p, size_t len, enum sr_http_wire_code 
     }
     struct rd r = {p + 1, len - 1, err, false};
     m->status = (uint16_t)get_uint(&r, 2, "status");
-    m->redirected = get_uint(&r, 1, "redirected") != 0;
+    uint64_t redirected = get_uint(&r, 1, "redirected");
+    if (!r.bad && redirected > 1)
+        return sr_err_set(err, SR_EINVAL, "HTTP answer: redirected must be 0 or 1, got %llu",
+                          (unsigned long long)redirected);
+    m->redirected = redirected == 1;
     m->url = get_field(&r, 4, SR_FETCH_MAX_URL, "URL");
     get_headers(&r, m, SR_FETCH_MAX_RESP_HEADERS, SR_FETCH_MAX_RESP_HEADER_BYTES);
     m->body = get_field(&r, 4, SR_FETCH_MAX_RESPONSE, "response body");

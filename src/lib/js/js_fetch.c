@@ -15,7 +15,6 @@
  */
 #include "js_int.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,176 +385,131 @@ done:
     return out;
 }
 
-/* ---- installation ----
- *
- * js_fetch.js is 900 lines: evaluating it in every fresh global would
- * nearly triple the cost of a trivial job (2.3 M instructions against 1.3 M
- * for the whole job without it). So each of its globals starts as an
- * accessor (a getter and a setter of our own class, lazy_class); the first
- * read or write of any of them evaluates the prelude once, which replaces
- * those still ours with the real data properties. What the script did to
- * any of these names before (a `var URL`, a `function Request`, a
- * delete, its own defineProperty) stays as the script left it. A job that
- * never touches the web platform never pays for it. Before that first use,
- * Object.getOwnPropertyDescriptor shows an accessor; reading, assigning,
- * typeof, 'in' and delete behave as for a data property. */
+/* ---- installation ---- */
 
-static const char *const fetch_globals[] = {
-    "URL",      "URLSearchParams", "Headers",         "Request",
-    "Response", "AbortSignal",     "AbortController", "fetch"};
-#define NFETCH_GLOBALS (sizeof(fetch_globals) / sizeof(fetch_globals[0]))
-/* private data of an accessor: 1 + index (getter) or SETTER + 1 + index */
-#define SETTER 64
-
-static JSClassRef g_lazy_class;
-static pthread_once_t g_lazy_once = PTHREAD_ONCE_INIT;
-
-/* Evaluates js_fetch.js in run->ctx; its own expose() defines the globals
- * but those named in 'keep'. */
-static bool
-run_prelude(struct sr_js__run *run, JSObjectRef keep, JSValueRef *exc)
+/* Evaluates js_fetch.js and calls it with the host functions: it defines
+ * the globals as data properties, over the lazy accessors. */
+static sr_status
+install_now(struct sr_js__run *run, sr_err *err)
 {
     JSContextRef ctx = run->ctx;
-    sr_err err = {0};
+    JSValueRef exc = NULL;
     JSStringRef src = NULL, url = JSStringCreateWithUTF8CString("sealrun:fetch.js");
-    if (sr_js__string_new(sr_js__fetch_src, sr_js__fetch_src_len, &src, &err) != SR_OK) {
+    if (sr_js__string_new(sr_js__fetch_src, sr_js__fetch_src_len, &src, err) != SR_OK) {
         JSStringRelease(url);
-        (void)sr_js__throw(ctx, "Error", "cannot load js_fetch.js", exc);
-        return false;
+        return sr_err_wrap(err, "js_fetch.js");
     }
-    JSValueRef f = JSEvaluateScript(ctx, src, NULL, url, 1, exc);
+    JSValueRef f = JSEvaluateScript(ctx, src, NULL, url, 1, &exc);
     JSStringRelease(src);
     JSStringRelease(url);
-    if (!f || *exc || !JSValueIsObject(ctx, f))
-        return false;
     JSObjectRef native = JSObjectMake(ctx, NULL, NULL);
-    bool ok =
-        sr_js__set(ctx, native, "request", sr_js__function(ctx, "request", http_request), 0, exc) &&
-        sr_js__set(ctx, native, "utf8Decode", sr_js__function(ctx, "utf8Decode", utf8_decode), 0,
-                   exc) &&
-        sr_js__set(ctx, native, "utf8Encode", sr_js__function(ctx, "utf8Encode", utf8_encode), 0,
-                   exc) &&
-        sr_js__set(ctx, native, "keep", keep, 0, exc);
+    bool ok = f && !exc && JSValueIsObject(ctx, f) &&
+              sr_js__set(ctx, native, "request", sr_js__function(ctx, "request", http_request), 0,
+                         &exc) &&
+              sr_js__set(ctx, native, "utf8Decode", sr_js__function(ctx, "utf8Decode", utf8_decode),
+                         0, &exc) &&
+              sr_js__set(ctx, native, "utf8Encode", sr_js__function(ctx, "utf8Encode", utf8_encode),
+                         0, &exc);
     JSValueRef arg = native;
     if (ok)
-        (void)JSObjectCallAsFunction(ctx, sr_js__obj(f), NULL, 1, &arg, exc);
-    return ok && !*exc;
-}
-
-/* Object.<name> of the job's intrinsics, or NULL. */
-static JSObjectRef
-object_fn(JSContextRef ctx, const char *name, JSValueRef *exc)
-{
-    JSValueRef object = sr_js__get(ctx, JSContextGetGlobalObject(ctx), "Object", exc);
-    JSValueRef fn = object && JSValueIsObject(ctx, object)
-                        ? sr_js__get(ctx, sr_js__obj(object), name, exc)
-                        : NULL;
-    return fn && JSValueIsObject(ctx, fn) ? sr_js__obj(fn) : NULL;
-}
-
-static JSValueRef
-call3(JSContextRef ctx, JSObjectRef fn, JSValueRef a, JSValueRef b, JSValueRef c, JSValueRef *exc)
-{
-    JSValueRef args[3] = {a, b, c};
-    return JSObjectCallAsFunction(ctx, fn, NULL, c ? 3 : 2, args, exc);
-}
-
-/* Runs the prelude once per job. The names whose property is no longer
- * our accessor (the script declared, assigned through defineProperty or
- * deleted it) go to the prelude as native.keep: it leaves them alone. */
-static bool
-materialise(struct sr_js__run *run, JSValueRef *exc)
-{
-    if (run->fetch_ready)
-        return true;
-    run->fetch_ready = true;
-    JSContextRef ctx = run->ctx;
-    JSObjectRef global = JSContextGetGlobalObject(ctx);
-    JSObjectRef get_own = object_fn(ctx, "getOwnPropertyDescriptor", exc);
-    if (!get_own)
-        return *exc ? false
-                    : !sr_js__throw(ctx, "Error",
-                                    "Object.getOwnPropertyDescriptor is "
-                                    "missing",
-                                    exc);
-    JSValueRef keep[NFETCH_GLOBALS];
-    size_t nkeep = 0;
-    for (size_t i = 0; i < NFETCH_GLOBALS; i++) {
-        JSStringRef key = JSStringCreateWithUTF8CString(fetch_globals[i]);
-        JSValueRef name = JSValueMakeString(ctx, key);
-        JSStringRelease(key);
-        JSValueRef d = call3(ctx, get_own, global, name, NULL, exc);
-        if (!d || *exc)
-            return false;
-        JSValueRef g = JSValueIsObject(ctx, d) ? sr_js__get(ctx, sr_js__obj(d), "get", exc) : NULL;
-        if (*exc)
-            return false;
-        if (!g || !JSValueIsObjectOfClass(ctx, g, g_lazy_class))
-            keep[nkeep++] = name;
+        (void)JSObjectCallAsFunction(ctx, sr_js__obj(f), NULL, 1, &arg, &exc);
+    if (!ok || exc) {
+        char *why = exc ? sr_js__describe(ctx, exc, NULL) : NULL;
+        sr_status rc =
+            sr_err_set(err, SR_EINTERNAL, "cannot install fetch: %s", why ? why : "unknown");
+        free(why);
+        return rc;
     }
-    JSObjectRef list = JSObjectMakeArray(ctx, nkeep, keep, exc);
-    return list && !*exc && run_prelude(run, list, exc);
+    return SR_OK;
 }
 
 static JSValueRef
-lazy_call(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
-          JSValueRef *exc)
+lazy_get(JSContextRef ctx, const char *name, JSValueRef *exc)
 {
-    (void)self;
     struct sr_js__run *run = sr_js__run_of(ctx);
-    uintptr_t tag = (uintptr_t)JSObjectGetPrivate(fn);
-    bool setter = tag > SETTER;
-    size_t i = (size_t)(setter ? tag - SETTER : tag) - 1;
-    if (!run || i >= NFETCH_GLOBALS)
-        return sr_js__throw(ctx, "Error", "the web platform globals are used outside a job", exc);
-    if (!materialise(run, exc))
-        return NULL;
-    JSObjectRef global = JSContextGetGlobalObject(ctx);
-    if (!setter)
-        return sr_js__get(ctx, global, fetch_globals[i], exc);
-    JSValueRef v = argc ? argv[0] : JSValueMakeUndefined(ctx);
-    (void)sr_js__set(ctx, global, fetch_globals[i], v, kJSPropertyAttributeDontEnum, exc);
-    return *exc ? NULL : JSValueMakeUndefined(ctx);
+    if (!run)
+        return sr_js__throw(ctx, "TypeError", "fetch is not available after the job ended", exc);
+    if (run->fetch_installed) /* the script failed to install: nothing to give */
+        return JSValueMakeUndefined(ctx);
+    run->fetch_installed = true;
+    sr_err e = {0};
+    if (install_now(run, &e) != SR_OK)
+        return sr_js__throw(ctx, "Error", e.msg, exc);
+    return sr_js__get(ctx, JSContextGetGlobalObject(ctx), name, exc);
 }
 
-static void
-make_lazy_class(void)
+/* The guest assigns the name first: its value, as a plain property. */
+static JSValueRef
+lazy_set(JSContextRef ctx, const char *name, size_t argc, const JSValueRef argv[], JSValueRef *exc)
 {
-    JSClassDefinition def = kJSClassDefinitionEmpty;
-    def.className = "LazyWebGlobal";
-    def.callAsFunction = lazy_call;
-    g_lazy_class = JSClassCreate(&def);
+    JSObjectRef global = JSContextGetGlobalObject(ctx);
+    JSValueRef v = argc ? argv[0] : JSValueMakeUndefined(ctx);
+    JSStringRef key = JSStringCreateWithUTF8CString(name);
+    (void)JSObjectDeleteProperty(ctx, global, key, exc);
+    JSStringRelease(key);
+    if (*exc || !sr_js__set(ctx, global, name, v, kJSPropertyAttributeDontEnum, exc))
+        return NULL;
+    return JSValueMakeUndefined(ctx);
 }
+
+#define LAZY(fn, name)                                                                             \
+    static JSValueRef get_##fn(JSContextRef ctx, JSObjectRef f, JSObjectRef self, size_t argc,     \
+                               const JSValueRef argv[], JSValueRef *exc)                           \
+    {                                                                                              \
+        (void)f, (void)self, (void)argc, (void)argv;                                               \
+        return lazy_get(ctx, name, exc);                                                           \
+    }                                                                                              \
+    static JSValueRef set_##fn(JSContextRef ctx, JSObjectRef f, JSObjectRef self, size_t argc,     \
+                               const JSValueRef argv[], JSValueRef *exc)                           \
+    {                                                                                              \
+        (void)f, (void)self;                                                                       \
+        return lazy_set(ctx, name, argc, argv, exc);                                               \
+    }
+LAZY(fetch, "fetch")
+LAZY(url, "URL")
+LAZY(params, "URLSearchParams")
+LAZY(headers, "Headers")
+LAZY(request, "Request")
+LAZY(response, "Response")
+LAZY(signal, "AbortSignal")
+LAZY(controller, "AbortController")
+#undef LAZY
 
 sr_status
 sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err)
 {
+    static const struct {
+        const char *name;
+        JSObjectCallAsFunctionCallback get, set;
+    } names[] = {
+        {"fetch", get_fetch, set_fetch},
+        {"URL", get_url, set_url},
+        {"URLSearchParams", get_params, set_params},
+        {"Headers", get_headers, set_headers},
+        {"Request", get_request, set_request},
+        {"Response", get_response, set_response},
+        {"AbortSignal", get_signal, set_signal},
+        {"AbortController", get_controller, set_controller},
+    };
     JSContextRef ctx = run->ctx;
     JSValueRef exc = NULL;
-    run->fetch_ready = false;
-    (void)pthread_once(&g_lazy_once, make_lazy_class);
-    JSObjectRef define = g_lazy_class ? object_fn(ctx, "defineProperty", &exc) : NULL;
-    bool ok = define != NULL;
-    for (size_t i = 0; ok && i < NFETCH_GLOBALS; i++) {
+    JSValueRef object = sr_js__get(ctx, global, "Object", &exc);
+    JSValueRef dp = object && JSValueIsObject(ctx, object)
+                        ? sr_js__get(ctx, sr_js__obj(object), "defineProperty", &exc)
+                        : NULL;
+    if (!dp || !JSValueIsObject(ctx, dp))
+        return sr_err_set(err, SR_EINTERNAL, "Object.defineProperty is missing in a fresh context");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         JSObjectRef desc = JSObjectMake(ctx, NULL, NULL);
-        JSObjectRef get = JSObjectMake(ctx, g_lazy_class, (void *)(uintptr_t)(i + 1));
-        JSObjectRef set = JSObjectMake(ctx, g_lazy_class, (void *)(uintptr_t)(SETTER + i + 1));
-        ok = sr_js__set(ctx, desc, "get", get, 0, &exc) &&
-             sr_js__set(ctx, desc, "set", set, 0, &exc) &&
-             sr_js__set(ctx, desc, "configurable", JSValueMakeBoolean(ctx, true), 0, &exc);
-        JSStringRef key = JSStringCreateWithUTF8CString(fetch_globals[i]);
-        JSValueRef name = JSValueMakeString(ctx, key);
-        JSStringRelease(key);
-        if (ok)
-            (void)call3(ctx, define, global, name, desc, &exc);
-        ok = ok && !exc;
-    }
-    if (!ok) {
-        char *why = exc ? sr_js__describe(ctx, exc, NULL) : NULL;
-        sr_status rc = sr_err_set(err, SR_EINTERNAL, "cannot install fetch in a fresh context: %s",
-                                  why ? why : "unknown");
-        free(why);
-        return rc;
+        bool ok = sr_js__set(ctx, desc, "get", sr_js__function(ctx, names[i].name, names[i].get), 0,
+                             &exc) &&
+                  sr_js__set(ctx, desc, "set", sr_js__function(ctx, names[i].name, names[i].set), 0,
+                             &exc) &&
+                  sr_js__set(ctx, desc, "configurable", JSValueMakeBoolean(ctx, true), 0, &exc);
+        JSValueRef args[3] = {global, sr_js__cstring(ctx, names[i].name), desc};
+        if (!ok || !JSObjectCallAsFunction(ctx, sr_js__obj(dp), NULL, 3, args, &exc) || exc)
+            return sr_err_set(err, SR_EINTERNAL, "cannot define '%s' in a fresh context",
+                              names[i].name);
     }
     return SR_OK;
 }

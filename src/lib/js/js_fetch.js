@@ -3,16 +3,16 @@
 // js_fetch.js - the web platform's fetch for a job (docs/js.md, docs/http.md):
 // URL and URLSearchParams (WHATWG URL Standard), Headers, Request, Response,
 // AbortController and AbortSignal (WHATWG Fetch and DOM Standards), fetch.
-// Embedded into sealrun at build time (embed_js.cmake) and evaluated in a
-// job's global object on the first use of any of its globals (js_fetch.c),
-// where it is called once with the host functions of js_fetch.c:
+// Embedded into sealrun at build time (embed_js.cmake) and evaluated in
+// a job's global object when the job first uses one of the names it defines
+// (js_fetch.c puts lazy accessors there), and called once with the host
+// functions of js_fetch.c:
 //   request(method, url, headers, body, timeoutMs, redirect) -> result
 //     headers: [name, value, ...]; body: Uint8Array or undefined;
 //     result: {status, url, redirected, headers: [name, value, ...], body}
 //     or {error: "HTTP_DENIED" | ..., message}
 //   utf8Decode(bytes) -> string (invalid UTF-8 becomes U+FFFD)
 //   utf8Encode(string) -> Uint8Array (lone surrogates become U+FFFD)
-//   keep: names of these globals the script defined itself (left alone)
 // The request itself is made by the supervisor (the job process has no
 // socket); the call blocks until the answer is back, and fetch returns a
 // settled promise.
@@ -28,11 +28,10 @@
     for (const k of Reflect.ownKeys(props))
       define(obj, k, { value: props[k], writable: true, configurable: true, enumerable: false });
   }
-  // native.keep: the names the script itself has already given a meaning
-  // (js_fetch.c runs this file on the first use of any of them); those stay.
-  const keep = native.keep || [];
+  // over the lazy accessor of js_fetch.c; a name the script assigned first stays its own
   function expose(name, value) {
-    if (keep.includes(name)) return;
+    const d = Object.getOwnPropertyDescriptor(G, name);
+    if (d && !d.get) return;
     define(G, name, { value, writable: true, configurable: true, enumerable: false });
   }
   function tag(cls, name) {
@@ -322,6 +321,7 @@
       r.protocol = m[1].toLowerCase() + ":";
       let rest = input.slice(m[0].length);
       const special = isSpecial(r.protocol);
+      if (r.protocol === "file:") return parseFile(r, rest, base);
       if (special && base && base.protocol === r.protocol && !/^[/\\]/.test(rest))
         return relative(r, rest, base);
       if (special || rest.startsWith("//")) {
@@ -341,6 +341,24 @@
     if (!base) throw new TypeError("Invalid URL: '" + input.slice(0, 100) + "' has no scheme and no base");
     r.protocol = base.protocol;
     return relative(r, input, base);
+  }
+
+  // file: URLs (URL Standard, file state): "//" then a host that may be empty
+  function parseFile(r, rest, base) {
+    r.host = "";
+    if (/^[/\\][/\\]/.test(rest)) {
+      rest = rest.slice(2);
+      const end = rest.search(/[/\\?#]/);
+      const auth = end < 0 ? rest : rest.slice(0, end);
+      r.host = auth === "" ? "" : parseHost(auth, true);
+      if (r.host === "localhost") r.host = "";
+      rest = end < 0 ? "" : rest.slice(end);
+    } else if (base && base.protocol === "file:" && !/^[/\\]/.test(rest)) {
+      return relative(r, rest, base);
+    }
+    parseTail(r, rest, null);
+    if (r.path.length === 0) r.path = [""];
+    return r;
   }
 
   function relative(r, input, base) {
@@ -691,10 +709,7 @@
   const ABORTED = Symbol("aborted");
   const TIMEOUT = Symbol("timeout");
 
-  // a DOMException (web.js) as the DOM Standard says; an Error named so if
-  // a script replaced the global
   function domError(name, message) {
-    if (typeof G.DOMException === "function") return new G.DOMException(message, name);
     const e = new Error(message);
     e.name = name;
     return e;

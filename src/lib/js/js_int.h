@@ -87,7 +87,6 @@ struct sr_js__run {
     enum sr_js__stop stop;
     uint64_t stop_rss;        /* bytes, RSS seen when SR_JS__STOP_MEMORY */
     bool is_settled;          /* the awaited promise settled */
-    bool fetch_ready;         /* js_fetch.js ran in this context (js_fetch.c) */
     bool is_fulfilled;        /* ... and was fulfilled (else rejected) */
     JSValueRef settled_value; /* protected while set */
     /* The preludes (js_web.c), run on a script's first use of one of their
@@ -96,7 +95,8 @@ struct sr_js__run {
     JSValueRef web_internals;
     bool web_ran;
     bool subtle_ran;
-    bool k1_ran; /* crypto.secp256k1 was made */
+    bool k1_ran;          /* crypto.secp256k1 was made */
+    bool fetch_installed; /* js_fetch.js ran in ctx (on first use of one of its names) */
 };
 
 /* A JSValueRef known to be an object as a JSObjectRef (the two types differ
@@ -248,7 +248,8 @@ sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_
 
 /* Puts URL, URLSearchParams, Headers, Request, Response, AbortSignal,
  * AbortController and fetch on 'global' as accessors that evaluate
- * js_fetch.js on the first use of any of them (run->fetch_ready). */
+ * js_fetch.js on the first use of any of them (a job that never touches
+ * them does not pay for it); assigning one first replaces it. */
 sr_status sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err);
 
 /* Marks dropped log entries in the last kept entry (call once, at the end). */

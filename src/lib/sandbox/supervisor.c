@@ -387,6 +387,22 @@ sr_sandbox_process_count(sr_sandbox *sb)
     return n;
 }
 
+void
+sr_sandbox_process_states(sr_sandbox *sb, unsigned *busy, unsigned *warm)
+{
+    *busy = *warm = 0;
+    if (!sb)
+        return;
+    (void)pthread_mutex_lock(&sb->lock);
+    for (const struct sr_proc *p = sb->procs; p; p = p->next) {
+        if (p->busy)
+            (*busy)++;
+        else
+            (*warm)++;
+    }
+    (void)pthread_mutex_unlock(&sb->lock);
+}
+
 /* ---- measurements ---- */
 
 /* One job in flight: the process, the limits and the frame being read. */

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sealrun/sr_metrics.h"
 #include "sealrun/sr_util.h"
 
 struct sq_write {
@@ -129,6 +130,17 @@ pragma_wal(sqlite3 *db, const char *path, sr_err *err)
     return st;
 }
 
+/* Every statement's time, for GET /metrics (SQLITE_TRACE_PROFILE gives it in
+ * nanoseconds when the statement ends). */
+static int
+on_profile(unsigned type, void *ctx, void *stmt, void *ns)
+{
+    (void)stmt;
+    if (type == SQLITE_TRACE_PROFILE && ns)
+        sr_metrics_store(ctx != NULL, *(const int64_t *)ns);
+    return 0;
+}
+
 static sr_status
 conn_open(struct sq_conn *c, const char *path, bool is_writer, sr_err *err)
 {
@@ -145,6 +157,7 @@ conn_open(struct sq_conn *c, const char *path, bool is_writer, sr_err *err)
     }
     (void)sqlite3_extended_result_codes(c->db, 1);
     (void)sqlite3_busy_timeout(c->db, SQ_BUSY_MS);
+    (void)sqlite3_trace_v2(c->db, SQLITE_TRACE_PROFILE, on_profile, is_writer ? c : NULL);
     sr_status st = SR_OK;
     if (is_writer) {
         st = pragma_wal(c->db, path, err);

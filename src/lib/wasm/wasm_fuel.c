@@ -72,10 +72,11 @@ nomem(sr_err *err)
     return sr_err_set(err, SR_ENOMEM, "out of memory adding fuel to a wasm module");
 }
 
+/* Past the function's final end nothing is live. */
 static bool
 dead(const struct walk *w)
 {
-    return w->ctl[w->nctl - 1] != 0;
+    return w->nctl == 0 || w->ctl[w->nctl - 1] != 0;
 }
 
 static sr_status

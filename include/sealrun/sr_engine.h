@@ -46,8 +46,11 @@ struct sr_engine_config {
     bool sandbox_no_namespaces;       /* --sandbox-namespaces=off */
     uint64_t storage_max_namespaces;  /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_NAMESPACES */
     uint64_t storage_max_owner_bytes; /* per owner; 0 = SR_STORAGE_DEFAULT_MAX_OWNER_BYTES */
-    struct sr_http_config http;       /* outbound HTTP policy (docs/http.md); borrowed until
-                                       * sr_engine_new returns, which copies it */
+    int64_t lease_ms; /* cluster mode (a shared store): a running job's lease, renewed every
+                         third of it; jobs of a daemon silent this long become INTERRUPTED.
+                         0 = 15 s */
+    struct sr_http_config http; /* outbound HTTP policy (docs/http.md); borrowed until
+                                 * sr_engine_new returns, which copies it */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -273,6 +276,13 @@ sr_status sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *e
 /* The same without touching the store (jobs_total stays 0): what GET
  * /metrics reads at every scrape, in time independent of the jobs stored. */
 void sr_engine_live_stats(sr_engine *eng, struct sr_engine_stats *out);
+
+/* Cluster mode (a shared store): a new JSON object (caller: json_decref)
+ * with this daemon's id and the live daemons of the cluster (heartbeat
+ * within two leases), each with id, worker public key, measurement,
+ * version, started_at and heartbeat_at; NULL when the store is not shared
+ * (or the listing failed: logged). For GET /info. */
+json_t *sr_engine_cluster_info(sr_engine *eng);
 
 /* true when the store answers and the sandbox is alive; otherwise why. */
 bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);

@@ -112,6 +112,21 @@ sr_status sr_store_open_sqlite_keyed(const char *path, const sr_keys *keys, sr_s
  * target without its password. */
 sr_status sr_store_open(const char *target, const sr_keys *keys, sr_store **out, sr_err *err);
 
+/* Moves the SQLite store at sqlite_path into the empty PostgreSQL store at
+ * pg_url (both migrated to this sealrun's schema first): every table row by
+ * row in one transaction, then each table read back and compared row by
+ * row with the source before the commit (nothing is left on failure).
+ * Sealed columns move sealed: no master key is needed. SR_ECONFLICT when
+ * the versions differ, the target is not empty, or the source still holds
+ * rows from before at-rest sealing. The store's daemons must be stopped. */
+struct sr_store_copy_report {
+    uint64_t tables;
+    uint64_t rows;
+    bool verified;
+};
+sr_status sr_store_copy(const char *sqlite_path, const char *pg_url,
+                        struct sr_store_copy_report *rep, sr_err *err);
+
 /* "sqlite" or "postgres". */
 const char *sr_store_backend(const sr_store *st);
 
@@ -281,6 +296,13 @@ sr_status sr_store_job_finish(sr_store *st, const struct sr_job_row *row,
  * to end as failed/INTERRUPTED with sr_store_job_finish. Owned arrays. */
 sr_status sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                                 size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                                sr_err *err);
+/* At a daemon's start: takes back (new fence, lease->until_ms) at most
+ * 'max' jobs still running under lease->holder, its own id from before it
+ * restarted: nothing runs them any more; the caller ends each as
+ * INTERRUPTED, as after an expiry. Owned arrays as above. */
+sr_status sr_store_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
+                                struct sr_job_row **rows, uint64_t **fences, size_t *n,
                                 sr_err *err);
 /* Waits up to timeout_ms for a wake-up (LISTEN/NOTIFY: a job was queued or
  * ended somewhere). true when one came. */

@@ -325,6 +325,9 @@ route_info(sr_api *api, const struct sr_api__call *c, struct sr_api_response *re
         "jobs_queued", (int)st.queued, "job_processes", (int)st.processes, "result_ttl", ttl,
         "result_ttl_ms", (json_int_t)st.result_ttl_ms);
     json_object_set_new(resp->body, "sandbox", info_sandbox(api));
+    json_t *cluster = sr_engine_cluster_info(api->eng);
+    if (cluster)
+        json_object_set_new(resp->body, "cluster", cluster);
 }
 
 static void

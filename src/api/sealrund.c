@@ -134,7 +134,7 @@ struct raw {
     bool has_log_level, has_tamper;
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
-        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures;
+        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease;
     int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
     const char *rate_file;
 };
@@ -232,6 +232,9 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = opt_str("--store", &r->store, "URL",
                      "postgres://... (cluster mode) or sqlite:PATH (default: SEALRUN_STORE, "
                      "else sqlite:DIR/sealrun.db)");
+    t[n++] = opt_int("--lease", &r->lease, "S", 3600,
+                     "cluster mode: seconds of a running job's lease, renewed every third of "
+                     "it; a silent daemon's jobs end INTERRUPTED after it (default 15)");
     t[n++] = (struct sr_opt){.name = "--dev",
                              .kind = SR_OPT_FLAG,
                              .dst = &r->dev,
@@ -393,6 +396,7 @@ apply(const struct raw *r, struct opts *o)
     o->eng.js_no_jit = r->jit == 1;
     o->eng.sandbox_no_namespaces = r->namespaces == 1;
     o->eng.max_running_per_user = (unsigned)r->max_running;
+    o->eng.lease_ms = r->lease * 1000;
     o->eng.max_queued_per_user = (unsigned)r->max_queued;
     o->eng.async_workers = (unsigned)r->async_workers;
     o->eng.storage_max_keys = (uint64_t)r->storage_keys;

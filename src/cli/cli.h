@@ -122,6 +122,7 @@ int cli_job_exit(const json_t *job);
 int cli_wait_job(const struct cli_remote *r, const char *id, int64_t timeout_ms);
 
 int cmd_token(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
 int cmd_exec(int argc, char **argv);

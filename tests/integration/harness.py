@@ -59,7 +59,8 @@ def _as_nobody():
 class Postgres:
     """A throw-away PostgreSQL server on a unix socket in its own directory."""
 
-    def __init__(self):
+    def __init__(self, fsync=False):
+        self.fsync = fsync  # off for tests (they never crash this server); on for benchmarks
         self.dir = tempfile.mkdtemp(prefix="sr-pg-")
         self.bin = _pg_bin()
         if os.geteuid() == 0:
@@ -82,7 +83,8 @@ class Postgres:
                            preexec_fn=_as_nobody, check=True, timeout=120)
 
     def start(self):
-        opts = f"-k {self.dir} -c listen_addresses= -c fsync=off -c max_connections=300"
+        opts = f"-k {self.dir} -c listen_addresses= -c fsync={'on' if self.fsync else 'off'} " \
+               "-c max_connections=300"
         self._run("pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"),
                   "-o", opts, "-w", "-t", "60", "start")
 
@@ -90,6 +92,8 @@ class Postgres:
         self._run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
 
     def destroy(self):
+        if not os.path.isdir(self.dir):
+            return  # destroyed already
         try:
             self.stop("immediate")
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
@@ -201,6 +205,7 @@ class Daemon:
                 break
         if not self.url:
             self.stop()
+            self.log.flush()
             raise AssertionError("sealrund did not start: " + open(self.log_path).read())
         # Keep draining stderr so the daemon never blocks on a full pipe.
         import threading
@@ -246,6 +251,27 @@ class Daemon:
 
     def __exit__(self, *a):
         self.cleanup()
+
+    def sql(self, statement):
+        """The rows of one SQL statement (values written into it) on this
+        daemon's store: the SQLite file, or its PostgreSQL database. Integers
+        come back as int on both."""
+        if self.store:
+            out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f", "-v",
+                                  "ON_ERROR_STOP=1", "-d", self.store, "-c", statement],
+                                 capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                raise AssertionError(f"psql {statement!r}: {out.stderr}")
+            return [tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("\x1f"))
+                    for line in out.stdout.splitlines() if line]
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.data_dir, "sealrun.db"), timeout=10)
+        try:
+            rows = db.execute(statement).fetchall()
+            db.commit()
+            return rows
+        finally:
+            db.close()
 
     def where(self):
         """The CLI arguments that name this daemon's store."""

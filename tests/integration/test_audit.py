@@ -10,7 +10,6 @@ older than --audit-retention are purged."""
 import json
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -33,12 +32,8 @@ def proc_kib(pid, field):
     raise AssertionError(f"no {field} in /proc/{pid}/status")
 
 
-def audit_rows(data_dir):
-    db = sqlite3.connect(os.path.join(data_dir, "sealrun.db"), timeout=10)
-    try:
-        return db.execute("SELECT count(*) FROM secret_audit").fetchone()[0]
-    finally:
-        db.close()
+def audit_rows(d):
+    return d.sql("SELECT count(*) FROM secret_audit")[0][0]
 
 
 class AuditFloodTest(unittest.TestCase):
@@ -82,7 +77,7 @@ class AuditFloodTest(unittest.TestCase):
     def test_flood_of_denials_is_summarised_and_capped(self):
         st, job, _ = self.d.execute(self.alice, USE, secret_refs=["API"])
         self.assertEqual(job["status"], "completed", summary(job))
-        rows_before = audit_rows(self.d.data_dir)
+        rows_before = audit_rows(self.d)
         hwm_before = proc_kib(self.d.proc.pid, "VmHWM")
         t0 = time.time()
         msgs = self.attempts(self.bob, ["alice/API"] * 2000)
@@ -98,7 +93,7 @@ class AuditFloodTest(unittest.TestCase):
             self.assertEqual(len(limited), 2000 - MAX_ATTEMPTS)
             self.assertIn("try again after", limited[0])
         # alice's audit: bob's attempts are one row per window, hers is kept
-        grown = audit_rows(self.d.data_dir) - rows_before
+        grown = audit_rows(self.d) - rows_before
         self.assertLessEqual(grown, 2, grown)
         st, page, _ = self.d.request("GET", "/secrets/API/audit", token=self.alice)
         self.assertEqual(st, 200, page)
@@ -117,11 +112,11 @@ class AuditFloodTest(unittest.TestCase):
               f"VmHWM {hwm_before} -> {hwm_after} KiB", file=sys.stderr)
 
     def test_many_names_cannot_grow_the_audit(self):
-        rows_before = audit_rows(self.d.data_dir)
+        rows_before = audit_rows(self.d)
         t0 = time.time()
         msgs = self.attempts(self.carol, [f"alice/NAME_{i}" for i in range(MAX_ROWS + 40)])
         limited = [m for m in msgs if "too many different denied references by 'carol'" in m]
-        grown = audit_rows(self.d.data_dir) - rows_before
+        grown = audit_rows(self.d) - rows_before
         if t0 // 3600 == time.time() // 3600:  # (unless an hour turned meanwhile)
             self.assertEqual((len(limited), grown), (40, MAX_ROWS))
         self.assertLessEqual(grown, 2 * MAX_ROWS)

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import os
 import shutil
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -19,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, main, summary  # noqa: E402
+from harness import Daemon, main, summary, test_store_is_pg  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
 MIB = 1024 * 1024
@@ -50,12 +49,8 @@ def db_bytes(data_dir):
                if f.startswith("sealrun.db"))
 
 
-def db_query(data_dir, sql, *args):
-    db = sqlite3.connect(os.path.join(data_dir, "sealrun.db"), timeout=10)
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
+def db_query(d, sql):
+    return d.sql(sql)
 
 
 class ModulesTest(unittest.TestCase):
@@ -78,6 +73,7 @@ class ModulesTest(unittest.TestCase):
         return self.d.request("POST", "/modules", raw=data, token=token,
                               headers={"Content-Type": "application/wasm"})
 
+    @unittest.skipIf(test_store_is_pg(), "measures the SQLite file")
     def test_byte_quota_bounds_the_database(self):
         start = db_bytes(self.d.data_dir)
         ok = 0
@@ -155,12 +151,12 @@ class ModulesTest(unittest.TestCase):
         self.assertEqual(self.d.request("DELETE", "/modules/" + h, token=self.alice)[0], 404)
         st, info, _ = self.d.request("GET", "/modules/" + h, token=self.bob)
         self.assertEqual(st, 200, info)
-        self.assertEqual(db_query(self.d.data_dir, "SELECT count(*) FROM modules WHERE hash = ?",
-                                  h), [(1,)])
+        self.assertEqual(db_query(self.d, f"SELECT count(*) FROM modules WHERE hash = '{h}'"),
+                         [(1,)])
         st, ans, _ = self.d.request("DELETE", "/modules/" + h, token=self.bob)
         self.assertEqual((st, ans), (200, {"hash": h, "deleted": True}))  # says no more
-        self.assertEqual(db_query(self.d.data_dir, "SELECT count(*) FROM modules WHERE hash = ?",
-                                  h), [(0,)])
+        self.assertEqual(db_query(self.d, f"SELECT count(*) FROM modules WHERE hash = '{h}'"),
+                         [(0,)])
         st, job, _ = self.d.request("POST", "/execute", {"runtime": "wasm", "module_hash": h},
                                     token=self.bob)
         self.assertEqual(st, 404, job)
@@ -214,10 +210,7 @@ class ExpiryTest(unittest.TestCase):
                                      201)
                 # both last used two hours ago, as if uploaded then
                 old = int(time.time() * 1000) - 2 * 3600 * 1000
-                db = sqlite3.connect(os.path.join(data_dir, "sealrun.db"), timeout=10)
-                db.execute("UPDATE module_owners SET last_used_at = ?", (old,))
-                db.commit()
-                db.close()
+                d.sql(f"UPDATE module_owners SET last_used_at = {old}")
                 # a job loads one: its use is recorded
                 st, job, _ = d.request("POST", "/execute", {
                     "runtime": "wasm", "module_hash": used, "args": ["echo"], "input": 1},
@@ -233,7 +226,7 @@ class ExpiryTest(unittest.TestCase):
             try:
                 self.assertEqual(d.request("GET", "/modules/" + idle_hash, token=tok)[0], 404)
                 self.assertEqual(d.request("GET", "/modules/" + used, token=tok)[0], 200)
-                self.assertEqual(db_query(data_dir, "SELECT hash FROM modules"), [(used,)])
+                self.assertEqual(db_query(d, "SELECT hash FROM modules"), [(used,)])
                 self.assertIn("dropped 1 module claim(s)", d.log_text())
             finally:
                 d.cleanup()

@@ -22,7 +22,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main, summary  # noqa: E402
+from harness import Daemon, cli, main, summary, test_store_is_pg  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
 STORAGE_GUEST = os.path.join(os.path.dirname(GUEST), "storage_guest.wasm") if GUEST else ""
@@ -353,6 +353,8 @@ class StorageTest(unittest.TestCase):
         self.assertEqual(job["output"], {"v": None})
 
     # ---- values ----
+    @unittest.skipIf(test_store_is_pg(), "scans the SQLite files (PostgreSQL rows: "
+                     "unit-pg/store_atrest_test)")
     def test_binary_large_values_compression_and_encryption_at_rest(self):
         ns = "big"
         rnd = os.urandom(1024 * 1024)
@@ -386,6 +388,8 @@ class StorageTest(unittest.TestCase):
                 with open(os.path.join(self.d.data_dir, f), "rb") as fh:
                     self.assertNotIn(b"sealrun-canary-sealrun-canary", fh.read(), f)
 
+    @unittest.skipIf(test_store_is_pg(), "scans the SQLite files (PostgreSQL rows: "
+                     "unit-pg/store_atrest_test)")
     def test_keys_and_namespace_names_are_sealed_at_rest(self):
         # written and read over HTTP only: a job would put the namespace
         # (and here its output, the keys) in its own stored record

@@ -268,12 +268,18 @@ test_other_keys_and_moved_blobs_do_not_open(void **state)
     assert_int_equal(sr_store_job_insert(st, &j, &e), SR_OK);
     sr_store_close(st);
 
-    /* another COMPUTE_MASTER_KEY */
-    assert_int_equal(test_store_open_with(f->path, 0x43, &st, &e), SR_OK);
-    assert_int_equal(sr_store_job_get(st, "alice", JOB_A, &j, &e), SR_EIO);
-    assert_non_null(strstr(e.msg, "does not authenticate"));
-    assert_non_null(strstr(e.msg, "'" JOB_A "'"));
-    sr_store_close(st);
+    /* another COMPUTE_MASTER_KEY: PostgreSQL, shared by daemons, refuses it at
+     * open; a SQLite file opens, and its sealed rows do not */
+    if (test_store_is_pg()) {
+        assert_int_equal(test_store_open_with(f->path, 0x43, &st, &e), SR_ECONFLICT);
+        assert_non_null(strstr(e.msg, "another COMPUTE_MASTER_KEY"));
+    } else {
+        assert_int_equal(test_store_open_with(f->path, 0x43, &st, &e), SR_OK);
+        assert_int_equal(sr_store_job_get(st, "alice", JOB_A, &j, &e), SR_EIO);
+        assert_non_null(strstr(e.msg, "does not authenticate"));
+        assert_non_null(strstr(e.msg, "'" JOB_A "'"));
+        sr_store_close(st);
+    }
 
     /* alice's result moved onto bob's job, her module's bytes onto another
      * hash, and the request into the result column: none opens */

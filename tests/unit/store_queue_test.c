@@ -274,6 +274,43 @@ test_concurrent_claims_take_each_job_once(void **state)
 }
 
 static void
+test_heartbeats_list_live_daemons_and_old_rows_go(void **state)
+{
+    (void)state;
+    sr_store *st = open_pg("/beats");
+    sr_err e = {0};
+    struct sr_daemon_row d = {.id = HOLDER_A,
+                              .public_key = "ab",
+                              .measurement = "cd",
+                              .version = "0.1.0",
+                              .started_at_ms = 1000,
+                              .heartbeat_at_ms = 1000};
+    assert_int_equal(sr_store_daemon_beat(st, &d, &e), SR_OK);
+    memcpy(d.id, HOLDER_B, sizeof(d.id));
+    d.heartbeat_at_ms = 9 * 86400000ll;
+    assert_int_equal(sr_store_daemon_beat(st, &d, &e), SR_OK);
+    d.heartbeat_at_ms = 9 * 86400000ll + 5; /* a beat again: the same row */
+    assert_int_equal(sr_store_daemon_beat(st, &d, &e), SR_OK);
+    struct sr_daemon_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_daemons(st, 0, 10, &rows, &n, &e), SR_OK);
+    assert_int_equal(n, 2);
+    free(rows);
+    assert_int_equal(sr_store_daemons(st, 2000, 10, &rows, &n, &e), SR_OK);
+    assert_int_equal(n, 1); /* live: heartbeat since */
+    assert_string_equal(rows[0].id, HOLDER_B);
+    assert_int_equal(rows[0].heartbeat_at_ms, 9 * 86400000ll + 5);
+    free(rows);
+    /* the purge drops rows silent for a week */
+    size_t purged = 0;
+    assert_int_equal(sr_store_jobs_purge(st, 9 * 86400000ll, &purged, &e), SR_OK);
+    assert_int_equal(sr_store_daemons(st, 0, 10, &rows, &n, &e), SR_OK);
+    assert_int_equal(n, 1);
+    free(rows);
+    sr_store_close(st);
+}
+
+static void
 test_sqlite_refuses_the_cluster_queue(void **state)
 {
     (void)state;
@@ -304,6 +341,7 @@ main(void)
         cmocka_unit_test(test_claims_respect_the_cap_and_take_turns),
         cmocka_unit_test(test_only_the_current_lease_writes_the_end),
         cmocka_unit_test(test_concurrent_claims_take_each_job_once),
+        cmocka_unit_test(test_heartbeats_list_live_daemons_and_old_rows_go),
         cmocka_unit_test(test_sqlite_refuses_the_cluster_queue),
     };
     return cmocka_run_group_tests_name("store_queue", tests, NULL, NULL);

@@ -30,9 +30,11 @@
 #define DEFAULT_TTL_MS (24ll * 3600 * 1000)
 #define DEFAULT_WORKERS 8
 #define PURGE_INTERVAL_S 60
-#define INTERRUPTED_MSG                                                                            \
-    "sealrund stopped while this job was running; it was not rerun. Submit it again if it is "     \
-    "safe to repeat"
+#define INTERRUPTED_MSG sr_engine__interrupted_msg
+
+const char sr_engine__interrupted_msg[] =
+    "sealrund stopped while this job was running; it was not rerun. Submit it again if it is "
+    "safe to repeat";
 
 /* ---- admission (eng->mu held) ---- */
 
@@ -99,12 +101,20 @@ ttl_ms(const sr_engine *eng)
     return eng->cfg.result_ttl_ms > 0 ? eng->cfg.result_ttl_ms : DEFAULT_TTL_MS;
 }
 
+int64_t
+sr_engine__ttl_ms(const sr_engine *eng)
+{
+    return ttl_ms(eng);
+}
+
 /* Runs a job whose slot is taken; builds its job text and (with a store)
- * records it. */
-static sr_status
-run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t created_ms,
-               const struct sr_job_request *req, const struct sr_secret_refs *refs, bool insert,
-               bool inline_module, char **out, size_t *out_len, sr_err *err)
+ * records it: under 'lease' when it has one (cluster mode), else inserted
+ * or updated. */
+sr_status
+sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t created_ms,
+                          const struct sr_job_request *req, const struct sr_secret_refs *refs,
+                          bool insert, bool inline_module, const struct sr_lease *lease, char **out,
+                          size_t *out_len, sr_err *err)
 {
     struct job_outcome o;
     int64_t started = sr_now_ms();
@@ -140,8 +150,9 @@ run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t create
         memcpy(row.id, id, sizeof(row.id));
         if (o.code != SR_JOB_OK)
             (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(o.code));
-        rc = insert ? sr_store_job_insert(eng->store, &row, err)
-                    : sr_store_job_update(eng->store, &row, err);
+        rc = lease    ? sr_store_job_finish(eng->store, &row, lease, err)
+             : insert ? sr_store_job_insert(eng->store, &row, err)
+                      : sr_store_job_update(eng->store, &row, err);
         if (rc != SR_OK)
             sr_err_wrap(err, "storing job '%s'", id);
     }
@@ -176,8 +187,10 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
         char id[SR_ID_HEX_LEN + 1];
         sr_random_id(id);
         bool inline_module = req->runtime == SR_RUNTIME_WASM && req->code;
-        rc = run_and_record(eng, owner, id, sr_now_ms(), &local, &refs, true, inline_module, out,
-                            out_len, err);
+        rc = eng->cluster ? sr_engine__cluster_execute(eng, owner, id, &local, &refs, inline_module,
+                                                       out, out_len, err)
+                          : sr_engine__run_and_record(eng, owner, id, sr_now_ms(), &local, &refs,
+                                                      true, inline_module, NULL, out, out_len, err);
         sr_engine__slot_release(eng, owner);
     }
     if (local.code != req->code)
@@ -264,8 +277,13 @@ store_queued(sr_engine *eng, const struct queued_job *q, sr_err *err)
         .expires_at_ms = q->created_at_ms + ttl_ms(eng) + (int64_t)SR_MAX_TIMEOUT_S * 1000,
     };
     memcpy(row.id, q->id, sizeof(row.id));
-    sr_status rc = sr_store_job_insert(eng->store, &row, err);
+    /* cluster mode: the store is the queue, and counts the owner's queued jobs */
+    sr_status rc = eng->cluster
+                       ? sr_store_job_enqueue(eng->store, &row, eng->cfg.max_queued_per_user, err)
+                       : sr_store_job_insert(eng->store, &row, err);
     free(text);
+    if (rc == SR_EBUSY)
+        return rc;
     return rc == SR_OK ? SR_OK : sr_err_wrap(err, "storing job '%s'", q->id);
 }
 
@@ -333,11 +351,13 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
         rc = ans ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&eng->mu);
-    if (rc == SR_OK) {
+    if (rc == SR_OK && !eng->cluster) {
         queue_push(eng, q);
         q = NULL;
     } else {
         u->queued--;
+        if (rc == SR_OK) /* cluster mode: a worker here or elsewhere claims it */
+            pthread_cond_signal(&eng->qcv);
     }
     pthread_mutex_unlock(&eng->mu);
     queued_free(q);
@@ -382,11 +402,13 @@ queue_take(sr_engine *eng)
 }
 
 /* Records a job that could not run as failed with 'code', with its own
- * job object and receipt ('started' 0: it never started). */
-static sr_status
-record_failure(sr_engine *eng, const char *id, const char *owner, int64_t created_ms,
-               int64_t started_ms, const struct sr_job_request *req, enum sr_job_code code,
-               const char *msg, sr_err *err)
+ * job object and receipt ('started' 0: it never started); under 'lease'
+ * when it has one. */
+sr_status
+sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner, int64_t created_ms,
+                          int64_t started_ms, const struct sr_job_request *req,
+                          enum sr_job_code code, const char *msg, const struct sr_lease *lease,
+                          sr_err *err)
 {
     struct job_outcome o;
     sr_engine__outcome_init(&o);
@@ -412,7 +434,8 @@ record_failure(sr_engine *eng, const char *id, const char *owner, int64_t create
         };
         memcpy(row.id, id, sizeof(row.id));
         (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(code));
-        rc = sr_store_job_update(eng->store, &row, err);
+        rc = lease ? sr_store_job_finish(eng->store, &row, lease, err)
+                   : sr_store_job_update(eng->store, &row, err);
     }
     free(text);
     sr_engine__outcome_fini(&o);
@@ -440,11 +463,11 @@ run_queued(sr_engine *eng, struct queued_job *q)
     size_t len = 0;
     sr_status rc = sr_engine__module_load(eng, q->owner, &q->req, &e);
     if (rc == SR_ENOTFOUND) /* deleted by its owner after the job was queued */
-        rc = record_failure(eng, q->id, q->owner, q->created_at_ms, row.started_at_ms, &q->req,
-                            SR_JOB_MODULE_ERROR, e.msg, &e);
+        rc = sr_engine__record_failure(eng, q->id, q->owner, q->created_at_ms, row.started_at_ms,
+                                       &q->req, SR_JOB_MODULE_ERROR, e.msg, NULL, &e);
     else if (rc == SR_OK)
-        rc = run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, &q->refs, false, false,
-                            &text, &len, &e);
+        rc = sr_engine__run_and_record(eng, q->owner, q->id, q->created_at_ms, &q->req, &q->refs,
+                                       false, false, NULL, &text, &len, &e);
     if (rc != SR_OK)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", q->id, q->owner, e.msg);
     free(text);
@@ -471,8 +494,8 @@ worker_main(void *arg)
     return NULL;
 }
 
-static void
-purge_once(sr_engine *eng)
+void
+sr_engine__purge_once(sr_engine *eng)
 {
     size_t n = 0;
     sr_err e = {0};
@@ -497,7 +520,7 @@ purger_main(void *arg)
         if (pthread_cond_timedwait(&eng->cv, &eng->mu, &next) != ETIMEDOUT || eng->stopping)
             continue;
         pthread_mutex_unlock(&eng->mu);
-        purge_once(eng);
+        sr_engine__purge_once(eng);
         clock_gettime(CLOCK_REALTIME, &next);
         next.tv_sec += PURGE_INTERVAL_S;
         pthread_mutex_lock(&eng->mu);
@@ -544,23 +567,32 @@ requeue_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
     return SR_OK;
 }
 
+sr_status
+sr_engine__request_from_row(const struct sr_job_row *r, struct sr_job_request *req, sr_err *err)
+{
+    json_t *body = NULL;
+    sr_status rc = sr_json_parse_stored(r->request_json ? r->request_json : "",
+                                        r->request_json ? strlen(r->request_json) : 0,
+                                        SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
+    if (rc == SR_OK) {
+        json_object_del(body, "async");
+        rc = sr_job_request_parse(body, req, err);
+    }
+    json_decref(body);
+    return rc;
+}
+
 /* Fails one job left running by a stopped sealrund with INTERRUPTED: the
  * same job object (and signed receipt) as any failed job, never rerun. */
 static sr_status
 interrupt_row(sr_engine *eng, const struct sr_job_row *r, sr_err *err)
 {
-    json_t *body = NULL;
     struct sr_job_request req;
-    sr_status rc = sr_json_parse_stored(r->request_json ? r->request_json : "",
-                                        r->request_json ? strlen(r->request_json) : 0,
-                                        SR_MAX_JSON_DEPTH + 2, "stored request", &body, err);
-    if (rc == SR_OK)
-        rc = sr_job_request_parse(body, &req, err);
-    json_decref(body);
+    sr_status rc = sr_engine__request_from_row(r, &req, err);
     if (rc != SR_OK)
         return rc;
-    rc = record_failure(eng, r->id, r->owner, r->created_at_ms, r->started_at_ms, &req,
-                        SR_JOB_INTERRUPTED, INTERRUPTED_MSG, err);
+    rc = sr_engine__record_failure(eng, r->id, r->owner, r->created_at_ms, r->started_at_ms, &req,
+                                   SR_JOB_INTERRUPTED, INTERRUPTED_MSG, NULL, err);
     sr_job_request_fini(&req);
     return rc;
 }
@@ -620,7 +652,7 @@ recover(sr_engine *eng, sr_err *err)
     free(rows);
     if (n)
         sr_log(SR_LOG_INFO, "engine", "resumed %zu queued job(s)", n);
-    purge_once(eng);
+    sr_engine__purge_once(eng);
     return SR_OK;
 }
 
@@ -815,6 +847,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         eng->cfg.result_ttl_ms = DEFAULT_TTL_MS;
     pthread_mutex_init(&eng->mu, NULL);
     pthread_cond_init(&eng->cv, NULL);
+    pthread_cond_init(&eng->qcv, NULL);
     pthread_cond_init(&eng->work_cv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
@@ -892,16 +925,20 @@ sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *er
     eng->keys = keys;
     if (!eng->store)
         return SR_OK;
+    /* a shared store is the queue: no restart recovery (another daemon's
+     * running jobs are not ours to fail), expired leases are taken over */
+    eng->cluster = sr_store_is_shared(store);
     sr_status rc = sr_engine__storage_upgrade(eng, err);
     if (rc == SR_OK)
-        rc = recover(eng, err);
+        rc = eng->cluster ? sr_engine__cluster_start(eng, err) : recover(eng, err);
     if (rc != SR_OK)
         return rc;
     eng->workers = calloc(eng->cfg.async_workers, sizeof(*eng->workers));
     if (!eng->workers)
         return sr_err_set(err, SR_ENOMEM, "out of memory starting workers");
     for (unsigned i = 0; i < eng->cfg.async_workers; i++) {
-        if (pthread_create(&eng->workers[i], NULL, worker_main, eng) != 0)
+        if (pthread_create(&eng->workers[i], NULL,
+                           eng->cluster ? sr_engine__cluster_worker : worker_main, eng) != 0)
             return sr_err_set(err, SR_EIO, "cannot start async worker %u", i);
         eng->nworkers++;
     }
@@ -920,12 +957,17 @@ sr_engine_free(sr_engine *eng)
     pthread_mutex_lock(&eng->mu);
     eng->stopping = true;
     pthread_cond_broadcast(&eng->cv);
+    pthread_cond_broadcast(&eng->qcv);
     pthread_cond_broadcast(&eng->work_cv);
     pthread_mutex_unlock(&eng->mu);
     for (unsigned i = 0; i < eng->nworkers; i++)
         pthread_join(eng->workers[i], NULL);
     if (eng->has_purger)
         pthread_join(eng->purger, NULL);
+    if (eng->has_keeper)
+        pthread_join(eng->keeper, NULL);
+    if (eng->has_listener)
+        pthread_join(eng->listener, NULL);
     free(eng->workers);
     sr_sandbox_free(eng->sandbox);
     while (eng->users) {
@@ -941,6 +983,7 @@ sr_engine_free(sr_engine *eng)
     json_decref(eng->attestation);
     sr_http_policy_free(eng->http);
     pthread_cond_destroy(&eng->cv);
+    pthread_cond_destroy(&eng->qcv);
     pthread_cond_destroy(&eng->work_cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);

@@ -35,6 +35,15 @@ struct user_slot {
     char owner[];
 };
 
+/* A lease this daemon holds on a running job (cluster mode), on the
+ * running thread's stack, in eng->leases while the job runs; the keeper
+ * thread renews it. */
+struct held_lease {
+    struct held_lease *next;
+    char id[SR_ID_HEX_LEN + 1];
+    struct sr_lease lease; /* until_ms updated by the keeper, under mu */
+};
+
 struct sr_engine {
     struct sr_engine_config cfg;
     sr_store *store;     /* borrowed; NULL for local runs */
@@ -60,8 +69,57 @@ struct sr_engine {
     uint8_t measurement[SR_MEASUREMENT_LEN];
     json_t *attestation;            /* owned reference: the /attestation document, or NULL */
     struct sr_runner_config runner; /* given to the job processes (read after fork) */
-    sr_http_policy *http;           /* owned: the operator's outbound HTTP policy */
+    /* cluster mode (cluster.c): the store is shared and is the queue */
+    bool cluster;
+    char holder[SR_ID_HEX_LEN + 1]; /* this daemon's id in leases and heartbeats */
+    int64_t started_ms;
+    struct held_lease *leases; /* under mu */
+    pthread_cond_t qcv;        /* idle cluster workers wait here: one woken per wake-up */
+    pthread_t keeper, listener;
+    bool has_keeper, has_listener;
+    sr_http_policy *http; /* owned: the operator's outbound HTTP policy */
 };
+
+/* Cluster mode (cluster.c). */
+/* Starts the keeper (renews leases, takes over expired ones, heartbeats)
+ * and the listener (LISTEN wake-ups) and sweeps once. */
+sr_status sr_engine__cluster_start(sr_engine *eng, sr_err *err);
+/* An async worker: claims jobs from the store and runs them under a lease. */
+void *sr_engine__cluster_worker(void *arg);
+/* A sync job in cluster mode: stored running under a lease (the cap counted
+ * in the store: SR_EBUSY), run, and finished under the lease. */
+sr_status sr_engine__cluster_execute(sr_engine *eng, const char *owner, const char *id,
+                                     const struct sr_job_request *req,
+                                     const struct sr_secret_refs *refs, bool inline_module,
+                                     char **out, size_t *out_len, sr_err *err);
+/* Holds/releases a lease in eng->leases (renewed while held). */
+void sr_engine__lease_hold(sr_engine *eng, struct held_lease *h);
+void sr_engine__lease_release(sr_engine *eng, struct held_lease *h);
+/* The lease length. */
+int64_t sr_engine__lease_ms(const sr_engine *eng);
+
+/* Shared with cluster.c (engine.c): runs a job and records it (with a
+ * lease: finished under it; else inserted or updated); records a job that
+ * could not run as failed with 'code' (with its own receipt); the result
+ * TTL. */
+sr_status sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id,
+                                    int64_t created_ms, const struct sr_job_request *req,
+                                    const struct sr_secret_refs *refs, bool insert,
+                                    bool inline_module, const struct sr_lease *lease, char **out,
+                                    size_t *out_len, sr_err *err);
+sr_status sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner,
+                                    int64_t created_ms, int64_t started_ms,
+                                    const struct sr_job_request *req, enum sr_job_code code,
+                                    const char *msg, const struct sr_lease *lease, sr_err *err);
+int64_t sr_engine__ttl_ms(const sr_engine *eng);
+/* One round of the purge: expired jobs, unused module claims, old audit
+ * rows (at start and every minute; on PostgreSQL one daemon at a time). */
+void sr_engine__purge_once(sr_engine *eng);
+/* Parses a stored request (request_json) back into a request. */
+sr_status sr_engine__request_from_row(const struct sr_job_row *r, struct sr_job_request *req,
+                                      sr_err *err);
+/* The message of an INTERRUPTED job. */
+extern const char sr_engine__interrupted_msg[];
 
 /* A secret a job used, for its receipt and job object. */
 struct job_secret_used {

@@ -509,6 +509,20 @@ sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease
     return rc == SR_OK ? st->ops->jobs_expired(st, now_ms, lease, max, rows, fences, n, err) : rc;
 }
 
+sr_status
+sr_store_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
+                      struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->jobs_reclaim != NULL, "reclaim jobs", err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK && (max == 0 || max > SR_MAX_PAGE))
+        rc = sr_err_set(err, SR_EINVAL, "reclaim batch must be 1..%d", SR_MAX_PAGE);
+    if (rc == SR_OK)
+        rc = need_key(st, "reclaim jobs", err);
+    return rc == SR_OK ? st->ops->jobs_reclaim(st, lease, max, rows, fences, n, err) : rc;
+}
+
 bool
 sr_store_wait_jobs(sr_store *st, int timeout_ms)
 {

@@ -73,6 +73,8 @@ struct sr_store_ops {
     sr_status (*jobs_expired)(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                               size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
                               sr_err *err);
+    sr_status (*jobs_reclaim)(sr_store *st, const struct sr_lease *lease, size_t max,
+                              struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err);
     bool (*wait_jobs)(sr_store *st, int timeout_ms);
     sr_status (*daemon_beat)(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
     sr_status (*daemons)(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "sealrun/sr_util.h"
 
 /* --- SQL --- */
@@ -154,12 +156,28 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_KV_OWNER] = "SELECT namespaces, bytes FROM storage_owners WHERE owner = $1",
     [PG_QUEUE_COUNT] = "SELECT count(*) FROM jobs WHERE owner = $1 AND state = $2::text",
     [PG_NOTIFY] = "SELECT pg_notify('sealrun_jobs', '')",
+    /* a job's end frees one of its owner's running slots: worth a wake-up
+     * only when that owner has jobs waiting */
+    [PG_NOTIFY_OWNER] = "SELECT pg_notify('sealrun_jobs', '') WHERE EXISTS (SELECT 1 FROM jobs "
+                        "WHERE owner = $1 AND state = 'queued')",
     [PG_TRY_LOCK] = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))::int",
     [PG_JOB_INSERT_LEASED] = "INSERT INTO jobs (" JOB_COLS ", lease_holder, lease_fence, "
                              "lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                              "$11, $12, $13, $14, 1, $15)",
-    [PG_CLAIM_CANDIDATES] = "SELECT id, owner FROM jobs WHERE state = 'queued' "
-                            "ORDER BY created_at, id LIMIT 64 FOR UPDATE SKIP LOCKED",
+    /* each owner's oldest queued job (locked, skipping rows another daemon
+     * is claiming), the owner waiting longest for its turn first */
+    [PG_CLAIM_CANDIDATES] =
+        "SELECT j.id, j.owner FROM (SELECT DISTINCT owner FROM jobs WHERE state = 'queued') o "
+        "CROSS JOIN LATERAL (SELECT id, owner, created_at FROM jobs WHERE owner = o.owner AND "
+        "state = 'queued' ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) j "
+        "LEFT JOIN queue_turns t ON t.owner = j.owner "
+        "ORDER BY coalesce(t.last_claim_at, 0), j.created_at, j.id LIMIT 64",
+    [PG_TURN_PUT] = "INSERT INTO queue_turns (owner, last_claim_at) VALUES ($1, $2) "
+                    "ON CONFLICT (owner) DO UPDATE SET last_claim_at = excluded.last_claim_at",
+    [PG_JOBS_RECLAIM] = "UPDATE jobs SET lease_fence = lease_fence + 1, lease_until = $2 "
+                        "WHERE id IN (SELECT id FROM jobs WHERE state = 'running' AND "
+                        "lease_holder = $1 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+                        "RETURNING " JOB_COLS ", lease_fence",
     [PG_CLAIM_ONE] = "UPDATE jobs SET state = 'running', started_at = $2, lease_holder = $3, "
                      "lease_fence = lease_fence + 1, lease_until = $4 "
                      "WHERE id = $1 AND state = 'queued' RETURNING " JOB_COLS ", lease_fence",
@@ -177,8 +195,13 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_DAEMON_BEAT] = "INSERT INTO daemons (id, public_key, measurement, version, started_at, "
                        "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO "
                        "UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    /* heartbeat rows of daemons silent for a week (a data directory retired) */
+    [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
     [PG_DAEMONS] = "SELECT id, public_key, measurement, version, started_at, heartbeat_at "
                    "FROM daemons WHERE heartbeat_at >= $1 ORDER BY started_at, id LIMIT $2",
+    [PG_KEY_CHECK] = "SELECT count(*) FILTER (WHERE key = $1::text), count(*) FROM store_meta "
+                     "WHERE key LIKE 'key\\_check:%'",
+    [PG_KEY_CHECK_PUT] = "INSERT INTO store_meta (key, value) VALUES ($1, 1)",
     [PG_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES ($1, $2, $3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
@@ -674,6 +697,8 @@ tx_jobs_purge(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     rc = sr_store__pg_run(s, c, PG_JOBS_PURGE, &a, &res, "cannot purge expired jobs", err);
     p->n = rc == SR_OK ? (size_t)sr_store__pg_changes(res) : 0;
     PQclear(res);
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, PG_DAEMONS_PURGE, &a, NULL, "cannot purge old heartbeats", err);
     return rc;
 }
 
@@ -701,14 +726,51 @@ pg_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 
 /* --- the ops table --- */
 
+/* Several daemons share one store: they must share its key. The first
+ * open with keys records a check value (a keyed hash of a constant: it
+ * tells nothing about the key) in store_meta; an open with another key is
+ * refused before it could fail other daemons' jobs as unreadable. */
+static sr_status
+tx_key_check(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
+{
+    const uint8_t *key = arg;
+    uint8_t mac[16];
+    static const char what[] = "sealrun store key check v1";
+    crypto_generichash(mac, sizeof(mac), (const uint8_t *)what, sizeof(what) - 1, key, 32);
+    char name[64] = "key_check:";
+    sr_hex_encode(mac, sizeof(mac), name + strlen(name));
+    sr_status rc = sr_store__pg_lock(s, c, "sealrun.key_check", err);
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, name);
+    PGresult *res = NULL;
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, PG_KEY_CHECK, &a, &res, "cannot check the store key", err);
+    int64_t mine = rc == SR_OK ? sr_store__pg_col_int(res, 0, 0) : 0;
+    int64_t any = rc == SR_OK ? sr_store__pg_col_int(res, 0, 1) : 0;
+    PQclear(res);
+    if (rc == SR_OK && any > 0 && mine == 0)
+        return sr_err_set(err, SR_ECONFLICT,
+                          "database '%s' is the store of daemons with another COMPUTE_MASTER_KEY: "
+                          "every daemon of a cluster needs the same master keys",
+                          s->shown);
+    if (rc == SR_OK && any == 0)
+        rc = sr_store__pg_run(s, c, PG_KEY_CHECK_PUT, &a, NULL, "cannot record the store key", err);
+    return rc;
+}
+
 static sr_status
 pg_open(const char *target, const uint8_t *seal_key, sr_store **out, sr_err *err)
 {
-    (void)seal_key; /* a PostgreSQL store never held clear rows (schema/postgres/0001) */
+    /* a PostgreSQL store never held clear rows (schema/postgres/0001): nothing to seal */
     struct pg_store *s = NULL;
     sr_status rc = sr_store__pg_open(target, &s, err);
-    if (rc == SR_OK)
-        *out = &s->base;
+    if (rc == SR_OK && seal_key)
+        rc = sr_store__pg_tx(s, tx_key_check, (void *)(uintptr_t)seal_key, err);
+    if (rc != SR_OK) {
+        sr_store__pg_close(s);
+        return rc;
+    }
+    *out = &s->base;
     return rc;
 }
 
@@ -760,6 +822,7 @@ const struct sr_store_ops sr_store__pg_ops = {
     .job_renew = sr_store__pg_job_renew,
     .job_finish = sr_store__pg_job_finish,
     .jobs_expired = sr_store__pg_jobs_expired,
+    .jobs_reclaim = sr_store__pg_jobs_reclaim,
     .wait_jobs = sr_store__pg_wait_jobs,
     .daemon_beat = sr_store__pg_daemon_beat,
     .daemons = sr_store__pg_daemons,

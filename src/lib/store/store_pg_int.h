@@ -98,16 +98,22 @@ enum pg_stmt {
     PG_KV_OWNER,
     PG_KV_OWNER_PUT,
     PG_QUEUE_COUNT,
+    PG_KEY_CHECK,
+    PG_KEY_CHECK_PUT,
     PG_NOTIFY,
+    PG_NOTIFY_OWNER,
     PG_TRY_LOCK,
     PG_JOB_INSERT_LEASED,
     PG_CLAIM_CANDIDATES,
     PG_CLAIM_ONE,
+    PG_TURN_PUT,
+    PG_JOBS_RECLAIM,
     PG_JOB_RENEW,
     PG_JOB_FINISH,
     PG_JOBS_EXPIRED,
     PG_DAEMON_BEAT,
     PG_DAEMONS,
+    PG_DAEMONS_PURGE,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];
@@ -271,6 +277,9 @@ sr_status sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row,
 sr_status sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                                     size_t max, struct sr_job_row **rows, uint64_t **fences,
                                     size_t *n, sr_err *err);
+sr_status sr_store__pg_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
+                                    struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                                    sr_err *err);
 bool sr_store__pg_wait_jobs(sr_store *st, int timeout_ms);
 sr_status sr_store__pg_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
 sr_status sr_store__pg_daemons(sr_store *st, int64_t since_ms, size_t max,

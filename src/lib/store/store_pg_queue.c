@@ -123,33 +123,27 @@ struct claim_arg {
     bool found;
 };
 
-/* One candidate owner: its first candidate row and its running jobs
- * (-1: another daemon holds the owner's lock right now). */
-struct owner_pick {
-    const char *owner;
-    int row;
-    int64_t running;
-};
-
+/* Whether owner may have one more job running now: its lock is free (no
+ * other daemon is claiming or starting one of its jobs) and it runs fewer
+ * than the cap. */
 static sr_status
-try_owner(struct pg_store *s, struct pg_conn *c, struct owner_pick *p, sr_err *err)
+owner_can_run(struct pg_store *s, struct pg_conn *c, const char *owner, unsigned cap, bool *yes,
+              sr_err *err)
 {
     char name[SR_ERR_MSG_MAX];
-    (void)snprintf(name, sizeof(name), "run:%s", p->owner);
-    struct pg_args a = {0};
-    sr_store__pg_text(&a, name);
-    PGresult *res = NULL;
-    sr_status rc = sr_store__pg_run(s, c, PG_TRY_LOCK, &a, &res, "cannot take a lock", err);
-    bool got = rc == SR_OK && sr_store__pg_col_int(res, 0, 0) == 1;
-    PQclear(res);
-    p->running = -1;
+    (void)snprintf(name, sizeof(name), "run:%s", owner);
+    bool got = false;
+    int64_t running = 0;
+    sr_status rc = sr_store__pg_try_lock(s, c, name, &got, err);
     if (rc == SR_OK && got)
-        rc = owner_count(s, c, p->owner, "running", &p->running, err);
+        rc = owner_count(s, c, owner, "running", &running, err);
+    *yes = rc == SR_OK && got && (!cap || running < (int64_t)cap);
     return rc;
 }
 
 static sr_status
-claim_row(struct pg_store *s, struct pg_conn *c, struct claim_arg *t, const char *id, sr_err *err)
+claim_row(struct pg_store *s, struct pg_conn *c, struct claim_arg *t, const char *id,
+          const char *owner, sr_err *err)
 {
     struct pg_args a = {0};
     sr_store__pg_text(&a, id);
@@ -164,6 +158,11 @@ claim_row(struct pg_store *s, struct pg_conn *c, struct claim_arg *t, const char
         t->found = rc == SR_OK;
     }
     PQclear(res);
+    struct pg_args u = {0};
+    sr_store__pg_text(&u, owner);
+    sr_store__pg_int(&u, t->now_ms);
+    if (rc == SR_OK && t->found) /* the owner goes to the back of the turn */
+        rc = sr_store__pg_run(s, c, PG_TURN_PUT, &u, NULL, "cannot record a turn", err);
     return rc;
 }
 
@@ -175,31 +174,12 @@ tx_claim(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     sr_status rc =
         sr_store__pg_run(s, c, PG_CLAIM_CANDIDATES, NULL, &res, "cannot read the queue", err);
     int n = rc == SR_OK ? PQntuples(res) : 0;
-    struct owner_pick picks[64];
-    int np = 0;
-    for (int i = 0; rc == SR_OK && i < n && np < 64; i++) {
-        const char *owner = PQgetvalue(res, i, 1);
-        bool seen = false;
-        for (int k = 0; k < np && !seen; k++)
-            seen = strcmp(picks[k].owner, owner) == 0;
-        if (seen)
-            continue;
-        picks[np] = (struct owner_pick){owner, i, -1};
-        rc = try_owner(s, c, &picks[np], err);
-        np++;
+    for (int i = 0; rc == SR_OK && i < n && !t->found; i++) {
+        bool yes = false;
+        rc = owner_can_run(s, c, PQgetvalue(res, i, 1), t->cap, &yes, err);
+        if (rc == SR_OK && yes)
+            rc = claim_row(s, c, t, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), err);
     }
-    /* the owner with the fewest running jobs (under the cap) goes first;
-     * among equals, the one with the oldest queued job */
-    int best = -1;
-    for (int k = 0; rc == SR_OK && k < np; k++) {
-        const struct owner_pick *p = &picks[k];
-        if (p->running < 0 || (t->cap && p->running >= (int64_t)t->cap))
-            continue;
-        if (best < 0 || p->running < picks[best].running)
-            best = k;
-    }
-    if (rc == SR_OK && best >= 0)
-        rc = claim_row(s, c, t, PQgetvalue(res, picks[best].row, 0), err);
     PQclear(res);
     return rc;
 }
@@ -258,12 +238,41 @@ sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row, const struct
     PQclear(res);
     free(req);
     free(result);
-    if (rc == SR_OK) /* a slot is free: an owner's queued job may run now */
-        (void)sr_store__pg_run1(s, PG_NOTIFY, NULL, NULL, "cannot wake the daemons", NULL);
+    struct pg_args o = {0};
+    sr_store__pg_text(&o, row->owner);
+    if (rc == SR_OK) /* a slot is free: the owner's queued job may run now */
+        (void)sr_store__pg_run1(s, PG_NOTIFY_OWNER, &o, NULL, "cannot wake the daemons", NULL);
     return rc;
 }
 
 /* --- take-over --- */
+
+/* The rows and fences of a take-over's RETURNING. Owned arrays. */
+static sr_status
+rows_of(sr_store *st, const PGresult *res, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+        sr_err *err)
+{
+    size_t k = (size_t)PQntuples(res), i = 0;
+    struct sr_job_row *v = calloc(k + 1, sizeof(*v));
+    uint64_t *f = calloc(k + 1, sizeof(*f));
+    sr_status rc =
+        v && f ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory taking over %zu jobs", k);
+    for (; rc == SR_OK && i < k; i++) {
+        rc = sr_store__pg_read_job(st->seal_key, res, (int)i, &v[i], err);
+        f[i] = (uint64_t)sr_store__pg_col_int(res, (int)i, 13);
+    }
+    if (rc != SR_OK) {
+        for (size_t j = 0; v && j < i; j++)
+            sr_job_row_fini(&v[j]);
+        free(v);
+        free(f);
+        return rc;
+    }
+    *rows = v;
+    *fences = f;
+    *n = k;
+    return SR_OK;
+}
 
 sr_status
 sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease, size_t max,
@@ -277,27 +286,25 @@ sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *l
     PGresult *res = NULL;
     sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_JOBS_EXPIRED, &a, &res,
                                      "cannot take over expired jobs", err);
-    size_t k = rc == SR_OK ? (size_t)PQntuples(res) : 0, i = 0;
-    struct sr_job_row *v = rc == SR_OK ? calloc(k + 1, sizeof(*v)) : NULL;
-    uint64_t *f = rc == SR_OK ? calloc(k + 1, sizeof(*f)) : NULL;
-    if (rc == SR_OK && (!v || !f))
-        rc = sr_err_set(err, SR_ENOMEM, "out of memory taking over %zu jobs", k);
-    for (; rc == SR_OK && i < k; i++) {
-        rc = sr_store__pg_read_job(st->seal_key, res, (int)i, &v[i], err);
-        f[i] = (uint64_t)sr_store__pg_col_int(res, (int)i, 13);
-    }
+    rc = rc == SR_OK ? rows_of(st, res, rows, fences, n, err) : rc;
     PQclear(res);
-    if (rc != SR_OK) {
-        for (size_t j = 0; v && j < i; j++)
-            sr_job_row_fini(&v[j]);
-        free(v);
-        free(f);
-        return rc;
-    }
-    *rows = v;
-    *fences = f;
-    *n = k;
-    return SR_OK;
+    return rc;
+}
+
+sr_status
+sr_store__pg_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
+                          struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, lease->holder);
+    sr_store__pg_int(&a, lease->until_ms);
+    sr_store__pg_int(&a, (int64_t)max);
+    PGresult *res = NULL;
+    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_JOBS_RECLAIM, &a, &res,
+                                     "cannot reclaim this daemon's jobs", err);
+    rc = rc == SR_OK ? rows_of(st, res, rows, fences, n, err) : rc;
+    PQclear(res);
+    return rc;
 }
 
 /* --- wake-ups --- */

@@ -27,3 +27,11 @@ CREATE TABLE daemons (
 ) WITHOUT ROWID;
 
 CREATE INDEX daemons_heartbeat ON daemons (heartbeat_at);
+
+-- The owners' turns in the queue: when each owner last had a job claimed.
+-- A claim serves the owner waiting longest first (round robin across
+-- owners, as the in-process queue does), then that owner's oldest job.
+CREATE TABLE queue_turns (
+    owner         TEXT PRIMARY KEY,
+    last_claim_at INTEGER NOT NULL
+) WITHOUT ROWID;

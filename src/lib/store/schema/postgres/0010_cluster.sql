@@ -19,3 +19,8 @@ CREATE TABLE daemons (
 );
 
 CREATE INDEX daemons_heartbeat ON daemons (heartbeat_at);
+
+CREATE TABLE queue_turns (
+    owner         text PRIMARY KEY,
+    last_claim_at bigint NOT NULL
+);

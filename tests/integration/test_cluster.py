@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: MIT
+"""test_cluster.py - three sealrund on one PostgreSQL (docs/cluster.md).
+
+Starts its own throw-away PostgreSQL (harness.Postgres) and three daemons on
+one database, with short leases (--lease 3) and a running cap of 2 per user.
+Checks: /info lists the three live daemons with their own worker keys; a
+token revoked through the store is refused by every daemon at once; under
+load from several users, kill -9 of one daemon while its jobs run leaves
+every acknowledged job ended exactly once (completed, or INTERRUPTED for
+the jobs the dead daemon ran), the per-user cap is never exceeded (counted
+from the store while the jobs run), and storage counters incremented by
+jobs on all three daemons come out exact; a daemon that loses its database
+answers 503 on /ready and recovers when the server is back.
+"""
+import base64
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Daemon, cli, postgres  # noqa: E402
+
+CAP = 2
+USERS = ("ann", "ben", "cat", "dan")
+INCREMENT = ("function main() { const n = Number(storage.get('counter') ?? 0); "
+             "storage.set('counter', String(n + 1)); return n + 1; }")
+SLOW = ("function main() { const t = Date.now(); while (Date.now() - t < 1500) {} "
+        "return 'slow'; }")
+
+
+# every daemon of a cluster has the same master keys (docs/cluster.md)
+KEYS = {"COMPUTE_MASTER_KEY": "5a" * 32, "SECRETS_MASTER_KEY": "a5" * 32}
+
+
+def start_daemon(url, env=KEYS):
+    return Daemon("--lease", "3", "--max-running-per-user", str(CAP), "--async-workers", "4",
+                  "--max-queued-per-user", "200", store=url, env=env).start()
+
+
+class ClusterTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        cls.url = cls.pg.database("cluster")
+        cls.ds = [start_daemon(cls.url) for _ in range(3)]
+        cls.toks = {u: cls.ds[0].token(u) for u in USERS}
+
+    @classmethod
+    def tearDownClass(cls):
+        for d in cls.ds:
+            if d.proc:
+                d.cleanup()
+
+    def sql(self, statement):
+        return self.pg.sql("cluster", statement)
+
+    def test_0_a_daemon_with_other_keys_is_refused(self):
+        other = dict(KEYS, COMPUTE_MASTER_KEY="77" * 32)
+        with self.assertRaises(AssertionError) as cm:
+            start_daemon(self.url, env=other)
+        self.assertIn("another COMPUTE_MASTER_KEY", str(cm.exception))
+
+    def test_a_info_lists_the_live_daemons(self):
+        keys = set()
+        ids = set()
+        for d in self.ds:
+            st, info, _ = d.request("GET", "/info")
+            self.assertEqual(st, 200, info)
+            c = info["cluster"]
+            self.assertEqual(c["store"], "postgres")
+            listed = {x["id"]: x for x in c["daemons"]}
+            self.assertEqual(len(listed), 3, c)
+            self.assertTrue(listed[c["daemon"]]["self"])
+            ids.add(c["daemon"])
+            # the daemon signs its receipts with the key it lists for itself
+            st, job, _ = d.execute(self.toks["ann"], "function main(){ return 1; }")
+            self.assertEqual(st, 200, job)
+            self.assertEqual(job["receipt"]["worker_public_key"],
+                             listed[c["daemon"]]["worker_public_key"])
+            keys.add(job["receipt"]["worker_public_key"])
+        self.assertEqual(len(ids), 3)
+        self.assertEqual(len(keys), 3)
+
+    def test_b_revocation_is_seen_by_every_daemon_at_once(self):
+        p = cli("token", "create", "--store", self.url, "--user", "eve", check=True)
+        tok = p.stdout.strip().splitlines()[-1]
+        tid = p.stdout.split("created token ")[1].split()[0]
+        for d in self.ds:
+            self.assertEqual(d.execute(tok, "function main(){ return 2; }")[0], 200)
+        cli("token", "revoke", "--store", self.url, tid, check=True)
+        for d in self.ds:
+            st, body, _ = d.execute(tok, "function main(){ return 3; }")
+            self.assertEqual(st, 401, body)
+
+    def _sample_running(self, stop, worst):
+        while not stop.is_set():
+            out = self.sql("SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM jobs "
+                           "WHERE state = 'running' GROUP BY owner) c")
+            worst[0] = max(worst[0], int(out or 0))
+            time.sleep(0.05)
+
+    def test_c_kill9_under_load(self):
+        acked = {}  # job id -> (user, kind)
+        stop = threading.Event()
+        worst = [0]
+        sampler = threading.Thread(target=self._sample_running, args=(stop, worst))
+        sampler.start()
+        try:
+            n = 0
+            for round_ in range(6):
+                for u in USERS:
+                    for kind, script in (("inc", INCREMENT), ("slow", SLOW)):
+                        d = self.ds[n % 3]
+                        n += 1
+                        st, ans, _ = d.execute(self.toks[u], script, **{"async": True})
+                        self.assertEqual(st, 202, ans)
+                        acked[ans["job_id"]] = (u, kind)
+            victim = self.ds[1]
+            st, info, _ = victim.request("GET", "/info")
+            holder = info["cluster"]["daemon"]
+            deadline = time.time() + 30
+            while True:  # wait until the victim runs some of them
+                running = self.sql("SELECT string_agg(id, ',') FROM jobs WHERE state = "
+                                   f"'running' AND lease_holder = '{holder}'")
+                if running:
+                    break
+                self.assertLess(time.time(), deadline, "the victim never ran a job")
+                time.sleep(0.05)
+            victim.kill9()
+            # what it was running when it died (it may have claimed more since the
+            # sample above); nobody takes these over before the lease (3 s) ends
+            running = self.sql("SELECT string_agg(id, ',') FROM jobs WHERE state = "
+                               f"'running' AND lease_holder = '{holder}'")
+            running_on_victim = set(running.split(",")) if running else set()
+            deadline = time.time() + 180
+            while self.sql("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')") \
+                    != "0":
+                self.assertLess(time.time(), deadline, "jobs still unfinished")
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            sampler.join()
+        self.assertLessEqual(worst[0], CAP, "a user ran more jobs than the cap")
+        self.assertGreaterEqual(worst[0], 1)
+        live = [d for d in self.ds if d.proc]
+        interrupted = set()
+        completed_inc = {u: 0 for u in USERS}
+        interrupted_inc = {u: 0 for u in USERS}
+        for jid, (u, kind) in acked.items():
+            st, job, _ = live[int(jid[-1], 16) % 2].request("GET", "/jobs/" + jid,
+                                                             token=self.toks[u])
+            self.assertEqual(st, 200, job)
+            self.assertIn(job["status"], ("completed", "failed"), job)
+            if job["status"] == "failed":
+                code = job["error"]["code"]
+                self.assertIn(code, ("INTERRUPTED", "STORAGE_CONFLICT"), job)
+                if code == "INTERRUPTED":
+                    interrupted.add(jid)
+                    interrupted_inc[u] += kind == "inc"
+                    # failed once, with a signed receipt, by a live daemon
+                    self.assertEqual(job["receipt"]["status"], "failed")
+            elif kind == "inc":
+                completed_inc[u] += 1
+        self.assertTrue(interrupted, "no job of the killed daemon was interrupted")
+        # exactly the jobs the dead daemon was running end INTERRUPTED, once
+        self.assertEqual(interrupted, running_on_victim)
+        # exactly once: one row per acknowledged job, each ended by one lease
+        self.assertEqual(int(self.sql(
+            "SELECT count(*) FROM jobs WHERE id IN ('" + "','".join(acked) + "')")), len(acked))
+        for u in USERS:
+            st, got, _ = live[0].request("GET", "/storage/default/counter", token=self.toks[u])
+            self.assertEqual(st, 200, got)
+            value = int(base64.b64decode(got["value"]).decode())
+            # exact: one increment per completed job; a job killed after its
+            # storage commit and before its end was written is the one
+            # allowance (it is INTERRUPTED, its write stays)
+            self.assertGreaterEqual(value, completed_inc[u], (u, value, completed_inc[u]))
+            self.assertLessEqual(value, completed_inc[u] + interrupted_inc[u], u)
+            self.assertGreater(value, 0)
+        # a daemon joins in the dead one's place
+        self.ds[1] = start_daemon(self.url)
+        st, ready, _ = self.ds[1].request("GET", "/ready")
+        self.assertEqual(st, 200, ready)
+
+    def test_d_ready_is_503_without_the_database_and_recovers(self):
+        d = self.ds[0]
+        self.assertEqual(d.request("GET", "/ready")[0], 200)
+        self.pg.stop()
+        try:
+            st, body, _ = d.request("GET", "/ready")
+            self.assertEqual(st, 503, body)
+            self.assertIn("store", body["error"]["message"])
+        finally:
+            self.pg.start()
+        deadline = time.time() + 20
+        while d.request("GET", "/ready")[0] != 200:
+            self.assertLess(time.time(), deadline, "the daemon did not reconnect")
+            time.sleep(0.2)
+        st, job, _ = d.execute(self.toks["ann"], "function main(){ return 'back'; }")
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["status"], "completed", job)
+
+    def test_e_store_copy_moves_an_embedded_installation(self):
+        # a single daemon on SQLite with a token, a job, a secret and storage
+        solo = Daemon(env=KEYS).start()
+        try:
+            tok = solo.token("sam")
+            st, job, _ = solo.execute(tok, INCREMENT)
+            self.assertEqual(st, 200, job)
+        finally:
+            solo.stop()
+        target = self.pg.database("copied")
+        p = cli("store", "migrate", "--store", target, check=True)
+        self.assertIn("store postgres: schema version", p.stdout)
+        p = cli("store", "copy", "--from", "sqlite:" + solo.data_dir, "--to", target,
+                check=True)
+        self.assertIn("verified row by row", p.stdout)
+        again = cli("store", "copy", "--from", "sqlite:" + solo.data_dir, "--to", target)
+        self.assertNotEqual(again.returncode, 0)
+        self.assertIn("is not empty", again.stderr)
+        # a cluster daemon on the copy: the same token, job and storage
+        d = start_daemon(target)
+        try:
+            st, got, _ = d.request("GET", "/jobs/" + job["job_id"], token=tok)
+            self.assertEqual(st, 200, got)
+            self.assertEqual(got["output_hash"], job["output_hash"])
+            st, again_job, _ = d.execute(tok, INCREMENT)
+            self.assertEqual(again_job["status"], "completed", again_job)
+            self.assertEqual(again_job["storage"]["version_before"], 1)
+        finally:
+            d.cleanup()
+        solo.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -191,5 +191,34 @@ class MetricsTest(unittest.TestCase):
         self.assertIn("--metrics-listen must be HOST:PORT, got 'nowhere'", p.stderr)
 
 
+class RestartMetricsTest(unittest.TestCase):
+    def test_jobs_interrupted_by_a_restart_are_counted(self):
+        d = Daemon("--metrics-listen", "127.0.0.1:0")
+        try:
+            d.start()
+            tok = d.token("metrics")
+            st, job, _ = d.execute(tok, "function main(){ for(;;){} }", timeout=60,
+                                   **{"async": True})
+            self.assertEqual(st, 202, job)
+            deadline = time.time() + 20
+            while d.request("GET", "/jobs/" + job["job_id"], token=tok)[1]["status"] != "running":
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            d.kill9()
+            time.sleep(0.5)
+            d.start()
+            ports = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", d.log_text())
+            self.assertTrue(ports, d.log_text())
+            conn = http.client.HTTPConnection("127.0.0.1", int(ports[-1]), timeout=30)
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+            conn.close()
+            s, _ = parse(text)
+            self.assertEqual(get(s, "sealrun_jobs_total", runtime="js", status="failed",
+                                 code="INTERRUPTED"), 1, text)
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     main()

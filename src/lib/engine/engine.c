@@ -404,6 +404,12 @@ queue_take(sr_engine *eng)
 /* Records a job that could not run as failed with 'code', with its own
  * job object and receipt ('started' 0: it never started); under 'lease'
  * when it has one. */
+static int64_t
+row_duration_us(int64_t started_ms, int64_t now_ms)
+{
+    return now_ms > started_ms ? (now_ms - started_ms) * 1000 : 0;
+}
+
 sr_status
 sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner, int64_t created_ms,
                           int64_t started_ms, const struct sr_job_request *req,
@@ -437,6 +443,10 @@ sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner, int
         rc = lease ? sr_store_job_finish(eng->store, &row, lease, err)
                    : sr_store_job_update(eng->store, &row, err);
     }
+    /* a job ended without running (INTERRUPTED at a restart or a lease
+     * take-over, a module gone): counted as every other ending is */
+    if (rc == SR_OK)
+        sr_metrics_job(req->runtime, code, row_duration_us(started, now), 0);
     free(text);
     sr_engine__outcome_fini(&o);
     return rc;

@@ -270,6 +270,9 @@ struct sr_engine_stats {
     int64_t result_ttl_ms;
 };
 sr_status sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err);
+/* The same without touching the store (jobs_total stays 0): what GET
+ * /metrics reads at every scrape, in time independent of the jobs stored. */
+void sr_engine_live_stats(sr_engine *eng, struct sr_engine_stats *out);
 
 /* true when the store answers and the sandbox is alive; otherwise why. */
 bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);

@@ -11,7 +11,9 @@ import json
 import os
 import re
 import sys
+import threading
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 
@@ -50,16 +52,33 @@ def validator(schema):
     return jsonschema.Draft202012Validator(dict(schema, components=DOC["components"]))
 
 
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"hello")
+
+    def log_message(self, *a):
+        pass
+
+
 class OpenApiTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = Daemon().start()
+        # a job's HTTP hops appear in its answer and receipt: a local server to call
+        cls.web = ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+        threading.Thread(target=cls.web.serve_forever, daemon=True).start()
+        cls.d = Daemon("--http-allow-private", "127.0.0.1", "--http-allow-http").start()
         cls.tok = cls.d.token("openapi")
         cls.covered = set()
 
     @classmethod
     def tearDownClass(cls):
         cls.d.cleanup()
+        cls.web.shutdown()
+        cls.web.server_close()
 
     def request(self, method, path, body, raw, token, headers):
         """One request; the answer parsed when it is JSON."""
@@ -162,6 +181,17 @@ class OpenApiTest(unittest.TestCase):
             "input": {"v": 1}, "timeout": 10, "memory_mb": 64, "secret_refs": []})
         self.assertEqual(job["status"], "completed", job)
         c("/execute", "POST", "/execute", 200, body={"script": "function main(){ throw 1 }"})
+        vrf = c("/execute", "POST", "/execute", 200,
+                body={"script": "function main(){ return crypto.vrf('seed-1') }"})
+        self.assertEqual(len(vrf["receipt"].get("vrf", [])), 1, vrf)
+        port = self.web.server_address[1]
+        hop = c("/execute", "POST", "/execute", 200, body={
+            "script": "async function main(i){ const r = await fetch(i.url);"
+                      " return {s: r.status, t: await r.text()} }",
+            "input": {"url": f"http://127.0.0.1:{port}/x"},
+            "http": {"allow": [f"127.0.0.1:{port}"], "max_requests": 2}})
+        self.assertEqual(hop["output"], {"s": 200, "t": "hello"}, hop)
+        self.assertEqual(len(hop["receipt"].get("http", [])), 1, hop["receipt"])
         sealed = c("/execute", "POST", "/execute", 200, body={
             "script": "function main(){ return 2 }",
             "output_pubkey": base64.b64encode(bytes(range(32))).decode()})

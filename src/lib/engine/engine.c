@@ -747,8 +747,8 @@ sr_engine_job_list(sr_engine *eng, const char *owner, const struct sr_job_filter
     return rc;
 }
 
-sr_status
-sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err)
+void
+sr_engine_live_stats(sr_engine *eng, struct sr_engine_stats *out)
 {
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&eng->mu);
@@ -759,6 +759,12 @@ sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err)
     sr_sandbox_process_states(eng->sandbox, &out->processes_busy, &warm);
     out->processes = out->processes_busy + warm;
     out->result_ttl_ms = ttl_ms(eng);
+}
+
+sr_status
+sr_engine_stats(sr_engine *eng, struct sr_engine_stats *out, sr_err *err)
+{
+    sr_engine_live_stats(eng, out);
     if (eng->store)
         return sr_store_jobs_count(eng->store, &out->jobs_total, err);
     return SR_OK;

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "sealrun/sr_metrics.h"
 #include "sealrun/sr_util.h"
 
 /* --- parameters --- */
@@ -257,8 +259,14 @@ exec_once(struct pg_conn *c, enum pg_stmt id, const struct pg_args *a, PGresult 
         c->prepared[id] = true;
     }
     int n = a ? a->n : 0;
+    struct timespec t0, t1;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
     PGresult *r =
         PQexecPrepared(c->db, name, n, a ? a->v : NULL, a ? a->len : NULL, a ? a->fmt : NULL, 0);
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* GET /metrics: a SELECT counts as a reader's statement, anything else a writer's */
+    sr_metrics_store(strncmp(sr_store__pg_sql[id], "SELECT", 6) != 0,
+                     (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec));
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         sr_status rc = fail_result(r, c->db, what, err);

@@ -24,6 +24,7 @@ FLOORS = [
 HEADERS = {
     "sr_err.h": "core", "sr_buf.h": "core", "sr_util.h": "core", "sr_json.h": "core",
     "sr_log.h": "core", "sr_limits.h": "core", "sr_codes.h": "core", "sr_opts.h": "core",
+    "sr_scope.h": "core",
     "sr_metrics.h": "core",
     "sr_crypto.h": "crypto", "sr_secp256k1.h": "crypto", "sr_vrf.h": "crypto",
     "sr_store.h": "store", "sr_wasm.h": "wasm",

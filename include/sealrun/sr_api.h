@@ -71,7 +71,12 @@ struct sr_api_response {
     char *text;      /* owned: a body already serialised (job objects), text_len bytes plus a NUL */
     size_t text_len;
     unsigned retry_after; /* seconds for a Retry-After header; 0 = none */
-    bool authenticated;   /* a bearer token was accepted for this request */
+    /* RateLimit-Limit, -Remaining, -Reset headers when ratelimit_limit > 0:
+     * the bucket of this request with the least left (docs/accounts.md) */
+    unsigned ratelimit_limit; /* requests per minute */
+    unsigned ratelimit_remaining;
+    unsigned ratelimit_reset; /* s until the bucket is full again */
+    bool authenticated;       /* a bearer token was accepted for this request */
     /* A body that is not JSON (the dashboard, docs/dashboard.md): when
      * content_type is set, the body is raw[0..raw_len) and body/text are
      * unused; a 304 has content_type set and raw_len 0. */
@@ -107,6 +112,14 @@ sr_status sr_api_set_dashboard_dir(sr_api *api, const char *dir, sr_err *err);
 #ifdef SR_TEST_HOOKS
 /* Test builds: GET /jobs/{id} answers altered jobs (test_hooks.c). */
 void sr_api_set_test_tamper(sr_api *api, enum sr_api_tamper t);
+/* Request-rate limits (docs/accounts.md#rate-limits): per_token and
+ * per_address requests per minute (also the burst; 0 = no limit), and
+ * users_file (may be NULL), per-user overrides of per_token as
+ * {"users": {"NAME": {"per_token": N}}}. Call before serving. SR_EINVAL
+ * for a rate over SR_HTTP_MAX_RATE or a bad file (naming what is wrong).
+ * Without it nothing is rate-limited. */
+sr_status sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_address,
+                                 const char *users_file, sr_err *err);
 #endif
 
 /* Routes one request. Always fills *resp (errors are

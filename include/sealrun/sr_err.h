@@ -25,6 +25,8 @@ typedef enum sr_status {
     SR_ENOMEM,    /* out of memory */
     SR_EINTERNAL, /* a bug in sealrun: an invariant was broken */
     SR_EBUSY,     /* not now: a running-job cap, a full queue or a rate limit; retry later */
+    /* authenticated, but the token lacks the scope (or the right) it needs */
+    SR_EFORBIDDEN,
     SR_STATUS_COUNT_
 } sr_status;
 

@@ -97,6 +97,14 @@
 #define SR_HTTP_GUARD_SLOTS 4096
 #define SR_HTTP_KNOWN_TOKENS 1024
 #define SR_HTTP_KNOWN_TOKEN_MS 60000
+/* Requests per minute, also the burst, per token [--rate-per-token, or
+ * per user in --rate-limits FILE] and per client address
+ * [--rate-per-address], before 429 (docs/accounts.md#rate-limits); the
+ * buckets the limiter keeps; the largest rate it takes. */
+#define SR_HTTP_DEFAULT_RATE_PER_TOKEN 6000
+#define SR_HTTP_DEFAULT_RATE_PER_ADDRESS 12000
+#define SR_HTTP_RATE_SLOTS 8192
+#define SR_HTTP_MAX_RATE 600000
 /* Request parsing (RFC 9112): the request target (414 beyond), one header
  * line and all of them (431 beyond), query parameters (400 beyond). The
  * parser's own buffer of SR_HTTP_CONN_MEMORY is the backstop. */
@@ -142,5 +150,10 @@
 /* Rows one purge transaction deletes (audit rows, module claims): bounds
  * the time the purge holds the write lock; it repeats until done. */
 #define SR_PURGE_BATCH 5000
+
+/* Tokens (docs/accounts.md): valid tokens one user may hold (POST /tokens
+ * beyond: 409), and the longest expiry a token may be given. */
+#define SR_MAX_TOKENS_PER_USER 1000
+#define SR_MAX_TOKEN_LIFETIME_MS (3650ll * 24 * 3600 * 1000)
 
 #endif /* SR_LIMITS_H */

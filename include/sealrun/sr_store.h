@@ -73,6 +73,8 @@ struct sr_token_row {
     char *label; /* may be NULL */
     int64_t created_at_ms;
     int64_t revoked_at_ms; /* 0 while valid */
+    uint32_t scopes;       /* enum sr_scope bits (sr_scope.h); never 0 */
+    int64_t expires_at_ms; /* epoch ms; 0 = never */
 };
 void sr_token_row_fini(struct sr_token_row *row);
 
@@ -124,12 +126,31 @@ bool sr_store_ping(sr_store *st);
 
 /* --- tokens --- */
 
-/* Stores a new token's hash for owner (copies). 'label' may be NULL (at most
- * 200 bytes). SR_ECONFLICT if the hash exists. */
+/* A token to store (everything borrowed for the call). */
+struct sr_token_new {
+    const uint8_t *hash; /* 32 bytes: SHA-256 of the token (sr_token_hash) */
+    const char *owner;
+    const char *label;     /* may be NULL; at most 200 bytes */
+    uint32_t scopes;       /* a non-empty subset of SR_SCOPES_ALL */
+    int64_t expires_at_ms; /* epoch ms, after now_ms; 0 = never */
+    int64_t now_ms;
+};
+
+/* Stores a new token's hash with its owner, scopes and expiry (copies).
+ * SR_EINVAL for a bad owner, label, scope set or an expiry not after now;
+ * SR_ECONFLICT if the hash exists. */
+sr_status sr_store_token_create(sr_store *st, const struct sr_token_new *t, sr_err *err);
+/* sr_store_token_create() with every scope but admin (SR_SCOPES_USER) and
+ * no expiry. 'label' may be NULL. */
 sr_status sr_store_token_add(sr_store *st, const uint8_t hash[32], const char *owner,
                              const char *label, int64_t now_ms, sr_err *err);
-/* Finds the owner of a valid (not revoked) token hash. *owner is owned (free()).
- * SR_ENOTFOUND when unknown or revoked. */
+/* Loads the token with this hash if it is valid at now_ms (not revoked,
+ * not expired). *out is filled (caller: sr_token_row_fini). SR_ENOTFOUND
+ * when unknown, revoked or expired (one message for all three). */
+sr_status sr_store_token_lookup(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                                struct sr_token_row *out, sr_err *err);
+/* Finds the owner of a token hash valid now (wall clock). *owner is owned
+ * (free()). SR_ENOTFOUND when unknown, revoked or expired. */
 sr_status sr_store_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err);
 /* All tokens, newest first; *rows is an owned array of *n rows: free each with
  * sr_token_row_fini() and the array with free(). 'owner' NULL = every owner. */
@@ -139,6 +160,10 @@ sr_status sr_store_token_list(sr_store *st, const char *owner, struct sr_token_r
  * unique) matches. SR_EINVAL for a malformed prefix, SR_ENOTFOUND when none,
  * SR_ECONFLICT when the prefix is ambiguous or the token is already revoked. */
 sr_status sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err);
+/* The same among the tokens of 'owner' only (NULL = every owner's): another
+ * owner's token is SR_ENOTFOUND, as a missing one. */
+sr_status sr_store_token_revoke_owned(sr_store *st, const char *owner, const char *id_prefix,
+                                      int64_t now_ms, sr_err *err);
 
 /* --- jobs --- */
 

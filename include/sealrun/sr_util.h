@@ -26,6 +26,9 @@ sr_status sr_parse_duration_ms(const char *s, int64_t *out_ms, sr_err *err);
 /* true when s is a NUL-terminated string of exactly n lower-case hex
  * characters (ids, hashes, keys as the API shows them). */
 bool sr_is_lower_hex(const char *s, size_t n);
+/* true when s is a user name sealrun accepts (a token's owner):
+ * 1..SR_MAX_USER_NAME characters of A-Z a-z 0-9 _ - . @ */
+bool sr_is_user_name(const char *s);
 /* true when s[0..len) is a function name sealrun accepts as an entry point:
  * 1..SR_MAX_ENTRY_POINT (128) ASCII letters, digits, '_' or '$', not
  * starting with a digit, and no NUL before len. */

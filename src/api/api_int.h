@@ -7,6 +7,7 @@
 #define SR_API_INT_H
 
 #include "sealrun/sr_api.h"
+#include "sealrun/sr_store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,9 +15,10 @@
 struct sr_api {
     sr_engine *eng;
     sr_store *store;
-    char *dashboard_dir;       /* owned; NULL: the embedded dashboard */
-    enum sr_api_tamper tamper; /* test builds only (test_hooks.c) */
-    bool metrics_only;         /* a metrics listener: GET /metrics only (route_metrics.c) */
+    char *dashboard_dir;         /* owned; NULL: the embedded dashboard */
+    enum sr_api_tamper tamper;   /* test builds only (test_hooks.c) */
+    bool metrics_only;           /* a metrics listener: GET /metrics only (route_metrics.c) */
+    struct sr_api__rates *rates; /* owned; NULL: no rate limits */
 };
 
 /* One matched request as a route handler sees it. */
@@ -24,11 +26,38 @@ struct sr_api__call {
     const struct sr_api_request *req;
     const char *owner;  /* the authenticated user; NULL on public routes */
     const char *arg[2]; /* the path's {} parts in order, NUL-terminated ({*}: the rest) */
+    /* the caller's token (id, scopes, expiry; owner = 'owner'); on public
+     * routes an empty row (scopes 0) */
+    const struct sr_token_row *token;
 };
 
 /* A route handler: fills resp (status and body, or an error). */
 typedef void (*sr_api__handler)(sr_api *api, const struct sr_api__call *c,
                                 struct sr_api_response *resp);
+
+/* One row of the route table (router.c). 'pattern' is the path with "{}"
+ * for one segment and a final "{*}" for the rest of the path (a storage
+ * key may hold '/'). 'scope' is the sr_scope bit a token needs (0 with
+ * auth: any valid token, the handler decides). 'query' lists the
+ * parameters it takes (space-separated); any other is refused. 'body_max'
+ * 0 = SR_MAX_BODY. */
+struct sr_api__route {
+    const char *method;
+    const char *pattern;
+    bool auth;
+    uint32_t scope;
+    const char *query;
+    size_t body_max;
+    sr_api__handler fn;
+};
+/* The table, *n rows (static storage). */
+const struct sr_api__route *sr_api__routes(size_t *n);
+
+/* The /tokens endpoints (route_tokens.c; docs/accounts.md). */
+#define SR_API_TOKEN_BODY_MAX 4096 /* bytes of a POST /tokens body */
+void sr_api__tokens_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__token_create(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__token_revoke(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 
 /* The reply for a library status: HTTP status and error code both come
  * from 'st' (reply.c's table); 'msg' is the message (never a secret). For
@@ -82,6 +111,43 @@ bool sr_api__guard_token_known(sr_api_guard *g, const uint8_t hash[32], int64_t 
 /* The SHA-256 of the token in an 'Authorization: Bearer <token>' value, as
  * the store keeps it; false when the value is not of that form. */
 bool sr_api__bearer_hash(const char *authorization, uint8_t hash[32]);
+
+/* The key of a client address as the limiters keep it: a family tag, then
+ * 4 (IPv4, also IPv4-mapped IPv6) or 8 (an IPv6 /64) bytes. guard.c */
+#define SR_API_ADDR_KEY_LEN 9
+void sr_api__addr_key(const struct sr_api_client *c, uint8_t key[SR_API_ADDR_KEY_LEN]);
+
+/* Request-rate limits per token and per client address (ratelimit.c;
+ * docs/accounts.md#rate-limits). Thread-safe; a NULL limiter limits
+ * nothing. Rates are requests per minute, 0 = no limit. */
+typedef struct sr_api__rates sr_api__rates;
+#define SR_API_RATE_KEY_LEN 17
+/* users_file (may be NULL): {"users": {"NAME": {"per_token": N}}}, the
+ * per-user overrides of per_token; SR_EINVAL naming what is wrong in it. */
+sr_status sr_api__rates_new(unsigned per_token, unsigned per_address, const char *users_file,
+                            sr_api__rates **out, sr_err *err);
+void sr_api__rates_free(sr_api__rates *r);
+/* The per-token rate of 'user' (an override, or the default). */
+unsigned sr_api__rate_of(const sr_api__rates *r, const char *user);
+/* The defaults: --rate-per-token and --rate-per-address. */
+unsigned sr_api__rate_per_token(const sr_api__rates *r);
+unsigned sr_api__rate_per_address(const sr_api__rates *r);
+/* What one request finds in its bucket: the rate, what is left after it,
+ * seconds until the bucket is full again, and on a refusal the seconds
+ * until one more request is allowed. */
+struct sr_api__rate_answer {
+    unsigned limit; /* 0: no limit (then the rest is 0) */
+    unsigned remaining;
+    unsigned reset_s;
+    bool refused;
+    unsigned retry_after_s;
+};
+/* Takes one request from key's bucket at per_min (0: no limit) at now_us
+ * (CLOCK_MONOTONIC µs); a refused request takes nothing. */
+void sr_api__rate_take(sr_api__rates *r, const uint8_t key[SR_API_RATE_KEY_LEN], unsigned per_min,
+                       int64_t now_us, struct sr_api__rate_answer *out);
+void sr_api__rate_key_token(const char id[17], uint8_t key[SR_API_RATE_KEY_LEN]);
+void sr_api__rate_key_address(const struct sr_api_client *c, uint8_t key[SR_API_RATE_KEY_LEN]);
 
 /* Authenticates req (router.c): the owner (owned) or NULL after filling a
  * 401, 429 (the address is over its failed-authentication limit) or 503

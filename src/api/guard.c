@@ -26,7 +26,7 @@
 #include "sealrun/sr_limits.h"
 
 #define WINDOW 8 /* slots searched per lookup */
-#define KEY_LEN 9
+#define KEY_LEN SR_API_ADDR_KEY_LEN
 
 struct addr_slot {
     uint8_t key[KEY_LEN]; /* family tag, then 4 (IPv4) or 8 (IPv6 /64) bytes */
@@ -76,8 +76,8 @@ sr_api__guard_free(sr_api_guard *g)
     free(g);
 }
 
-static void
-addr_key(const struct sr_api_client *c, uint8_t key[KEY_LEN])
+void
+sr_api__addr_key(const struct sr_api_client *c, uint8_t key[SR_API_ADDR_KEY_LEN])
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memset(key, 0, KEY_LEN);
@@ -144,7 +144,7 @@ sr_api__guard_wait(sr_api_guard *g, const struct sr_api_client *c, int64_t now_m
     if (!g)
         return 0;
     uint8_t key[KEY_LEN];
-    addr_key(c, key);
+    sr_api__addr_key(c, key);
     unsigned wait_s = 0;
     pthread_mutex_lock(&g->lock);
     const struct addr_slot *s = addr_find(g, key);
@@ -162,7 +162,7 @@ sr_api__guard_failed(sr_api_guard *g, const struct sr_api_client *c, int64_t now
     if (!g)
         return;
     uint8_t key[KEY_LEN];
-    addr_key(c, key);
+    sr_api__addr_key(c, key);
     pthread_mutex_lock(&g->lock);
     struct addr_slot *s = addr_find(g, key);
     if (!s)

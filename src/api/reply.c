@@ -26,6 +26,7 @@ static const struct {
     [SR_ENOMEM] = {500, "internal_error"},
     [SR_EINTERNAL] = {500, "internal_error"},
     [SR_EBUSY] = {429, "too_many_requests"},
+    [SR_EFORBIDDEN] = {403, "forbidden"},
 };
 
 unsigned

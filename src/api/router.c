@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  *
  * router.c - the route table: every endpoint of the API (docs/http-api.md)
- * with its method, path pattern, whether it needs a token, the query
- * parameters it takes and its body cap; matching, authentication, and the
+ * with its method, path pattern, whether it needs a token and which scope,
+ * the query parameters it takes and its body cap; matching, authentication, and the
  * job and public endpoints' handlers (the others are in route_*.c).
  *
  * Every handler fills a status and a JSON body; nothing here touches a
@@ -22,6 +22,8 @@
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
+#include "sealrun/sr_scope.h"
+#include "sealrun/sr_store.h"
 #include "sealrun/sr_metrics.h"
 #include "sealrun/sr_util.h"
 
@@ -46,9 +48,24 @@ sr_api_set_metrics_only(sr_api *api)
 void
 sr_api_free(sr_api *api)
 {
-    if (api)
+    if (api) {
         free(api->dashboard_dir);
+        sr_api__rates_free(api->rates);
+    }
     free(api);
+}
+
+sr_status
+sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_address,
+                       const char *users_file, sr_err *err)
+{
+    sr_api__rates *r = NULL;
+    sr_status rc = sr_api__rates_new(per_token, per_address, users_file, &r, err);
+    if (rc != SR_OK)
+        return rc;
+    sr_api__rates_free(api->rates);
+    api->rates = r;
+    return SR_OK;
 }
 
 void
@@ -87,18 +104,20 @@ sr_api__reply_status(struct sr_api_response *resp, const sr_err *e, const char *
     sr_api__reply(resp, e->status, e->msg, what);
 }
 
-/* Returns the owner (owned) or NULL after filling a 401/429/503 response.
- * An address over its limit of failed attempts (req->guard, guard.c) gets
- * 429 before its token is looked at; successes cost nothing. */
-static char *
-authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+/* Returns true with *tok filled (caller: sr_token_row_fini) or false after
+ * filling a 401/429/503 response. An address over its limit of failed
+ * attempts (req->guard, guard.c) gets 429 before its token is looked at;
+ * successes cost nothing. Expiry is judged on the wall clock. */
+static bool
+authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp,
+             struct sr_token_row *tok_row)
 {
     const char *h = req->authorization;
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
         sr_api__reply(resp, SR_EDENIED,
                       "missing bearer token: send 'Authorization: Bearer <token>'",
                       "authenticating");
-        return NULL;
+        return false;
     }
     int64_t now_ms = sr_mono_us() / 1000;
     unsigned wait_s = sr_api__guard_wait(req->guard, &req->client, now_ms);
@@ -108,7 +127,7 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
                        "too many failed authentications from this address; retry in %u s", wait_s);
         resp->retry_after = wait_s;
         sr_api__reply(resp, SR_EBUSY, msg, "authenticating");
-        return NULL;
+        return false;
     }
     const char *tok = h + 7;
     while (*tok == ' ')
@@ -116,30 +135,35 @@ authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_respon
     if (!*tok || strlen(tok) > SR_MAX_TOKEN_TEXT) {
         sr_api__guard_failed(req->guard, &req->client, now_ms);
         sr_api__reply(resp, SR_EDENIED, "invalid or revoked token", "authenticating");
-        return NULL;
+        return false;
     }
     uint8_t hash[32];
     sr_token_hash(tok, hash);
-    char *owner = NULL;
     sr_err e = {0};
-    sr_status rc = sr_store_token_owner(api->store, hash, &owner, &e);
+    sr_status rc = sr_store_token_lookup(api->store, hash, sr_now_ms(), tok_row, &e);
     if (rc == SR_ENOTFOUND) {
         sr_api__guard_failed(req->guard, &req->client, now_ms);
-        sr_api__reply(resp, SR_EDENIED, "invalid or revoked token", "authenticating");
-        return NULL;
+        sr_api__reply(resp, SR_EDENIED, "invalid, revoked or expired token", "authenticating");
+        return false;
     }
     if (rc != SR_OK) {
         sr_api__reply_status(resp, &e, "checking a token");
-        return NULL;
+        return false;
     }
     resp->authenticated = true;
-    return owner;
+    return true;
 }
 
 char *
 sr_api__authenticate(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
 {
-    return authenticate(api, req, resp);
+    struct sr_token_row row;
+    if (!authenticate(api, req, resp, &row))
+        return NULL;
+    char *owner = row.owner;
+    row.owner = NULL;
+    sr_token_row_fini(&row);
+    return owner;
 }
 
 /* ---- the job and public endpoints ---- */
@@ -275,6 +299,11 @@ route_info(sr_api *api, const struct sr_api__call *c, struct sr_api_response *re
     json_t *limits = info_limits();
     json_object_set_new(limits, "running_jobs_per_user", json_integer(cfg->max_running_per_user));
     json_object_set_new(limits, "queued_jobs_per_user", json_integer(cfg->max_queued_per_user));
+    /* 0: no limit (docs/accounts.md#rate-limits); a user may have an override */
+    json_object_set_new(limits, "requests_per_minute_per_token",
+                        json_integer(sr_api__rate_per_token(api->rates)));
+    json_object_set_new(limits, "requests_per_minute_per_address",
+                        json_integer(sr_api__rate_per_address(api->rates)));
     char ttl[32];
     int64_t ms = st.result_ttl_ms;
     if (ms % 3600000 == 0)
@@ -336,55 +365,65 @@ route_openapi(sr_api *api, const struct sr_api__call *c, struct sr_api_response 
 
 /* ---- the table ---- */
 
-/* A route: 'pattern' is the path with "{}" for one segment and a final
- * "{*}" for the rest of the path (a storage key may hold '/'). 'query'
- * lists the parameters it takes (space-separated); any other is refused.
- * 'body_max' 0 = SR_MAX_BODY. */
-struct route {
-    const char *method;
-    const char *pattern;
-    bool auth;
-    const char *query;
-    size_t body_max;
-    sr_api__handler fn;
-};
+/* The table: every endpoint with the scope its token needs (sr_scope.h;
+ * docs/accounts.md#scopes lists them, and tests/unit/api_scope_test.c
+ * walks every row). SCOPE_TOKEN: any valid token; the handler decides
+ * (the /tokens routes: a user's own tokens, or anyone's with admin). */
+#define SCOPE_TOKEN 0u
+#define EXEC SR_SCOPE_EXECUTE
+#define JOBS SR_SCOPE_JOBS_READ
+#define SEC_W SR_SCOPE_SECRETS_WRITE
+#define SEC_R SR_SCOPE_SECRETS_READ
+#define KV_R SR_SCOPE_STORAGE_READ
+#define KV_W SR_SCOPE_STORAGE_WRITE
+#define MOD_W SR_SCOPE_MODULES_WRITE
 
-static const struct route routes[] = {
-    {"GET", "/health", false, "", 0, route_health},
-    {"GET", "/ready", false, "", 0, route_ready},
-    {"GET", "/info", false, "", 0, route_info},
-    {"GET", "/attestation", false, "", 0, sr_api__attestation},
-    {"GET", "/openapi.json", false, "", 0, route_openapi},
-    {"POST", "/execute", true, "", 0, route_execute},
-    {"GET", "/jobs", true, "limit before status runtime since until", 0, route_jobs},
-    {"GET", "/jobs/{}", true, "", 0, route_job},
-    {"GET", "/modules", true, "limit before", 0, sr_api__modules_list},
-    {"POST", "/modules", true, "", SR_MAX_MODULE, sr_api__module_put},
-    {"GET", "/modules/{}", true, "", 0, sr_api__module_get},
-    {"DELETE", "/modules/{}", true, "", 0, sr_api__module_delete},
-    {"GET", "/secrets", true, "", 0, sr_api__secrets_list},
-    {"GET", "/secrets/pubkey", true, "", 0, sr_api__secrets_pubkey},
-    {"PUT", "/secrets/{}", true, "", 0, sr_api__secret_put},
-    {"DELETE", "/secrets/{}", true, "", 0, sr_api__secret_delete},
-    {"PUT", "/secrets/{}/policy", true, "", 0, sr_api__secret_policy},
-    {"POST", "/secrets/{}/generate", true, "", 0, sr_api__secret_generate},
-    {"GET", "/secrets/{}/audit", true, "limit before", 0, sr_api__secret_audit},
-    {"GET", "/storage", true, "", 0, sr_api__storage_namespaces},
-    {"GET", "/storage/{}", true, "prefix limit after", 0, sr_api__storage_list},
-    {"GET", "/storage/{}/{*}", true, "", 0, sr_api__storage_get},
-    {"PUT", "/storage/{}/{*}", true, "", 0, sr_api__storage_put},
-    {"DELETE", "/storage/{}/{*}", true, "", 0, sr_api__storage_delete},
-    {"GET", "/stats", true, "since until step", 0, sr_api__stats},
-    {"GET", "/", false, "", 0, sr_api__ui},
-    {"HEAD", "/", false, "", 0, sr_api__ui},
-    {"GET", "/ui", false, "", 0, sr_api__ui},
-    {"HEAD", "/ui", false, "", 0, sr_api__ui},
-    {"GET", "/ui/", false, "", 0, sr_api__ui},
-    {"HEAD", "/ui/", false, "", 0, sr_api__ui},
-    {"GET", "/ui/{*}", false, "", 0, sr_api__ui},
-    {"HEAD", "/ui/{*}", false, "", 0, sr_api__ui},
+static const struct sr_api__route routes[] = {
+    {"GET", "/health", false, 0, "", 0, route_health},
+    {"GET", "/ready", false, 0, "", 0, route_ready},
+    {"GET", "/info", false, 0, "", 0, route_info},
+    {"GET", "/attestation", false, 0, "", 0, sr_api__attestation},
+    {"GET", "/openapi.json", false, 0, "", 0, route_openapi},
+    {"POST", "/execute", true, EXEC, "", 0, route_execute},
+    {"GET", "/jobs", true, JOBS, "limit before status runtime since until", 0, route_jobs},
+    {"GET", "/jobs/{}", true, JOBS, "", 0, route_job},
+    {"GET", "/modules", true, EXEC, "limit before", 0, sr_api__modules_list},
+    {"POST", "/modules", true, MOD_W, "", SR_MAX_MODULE, sr_api__module_put},
+    {"GET", "/modules/{}", true, EXEC, "", 0, sr_api__module_get},
+    {"DELETE", "/modules/{}", true, MOD_W, "", 0, sr_api__module_delete},
+    {"GET", "/secrets", true, SEC_R, "", 0, sr_api__secrets_list},
+    {"GET", "/secrets/pubkey", true, SEC_W, "", 0, sr_api__secrets_pubkey},
+    {"PUT", "/secrets/{}", true, SEC_W, "", 0, sr_api__secret_put},
+    {"DELETE", "/secrets/{}", true, SEC_W, "", 0, sr_api__secret_delete},
+    {"PUT", "/secrets/{}/policy", true, SEC_W, "", 0, sr_api__secret_policy},
+    {"POST", "/secrets/{}/generate", true, SEC_W, "", 0, sr_api__secret_generate},
+    {"GET", "/secrets/{}/audit", true, SEC_R, "limit before", 0, sr_api__secret_audit},
+    {"GET", "/storage", true, KV_R, "", 0, sr_api__storage_namespaces},
+    {"GET", "/storage/{}", true, KV_R, "prefix limit after", 0, sr_api__storage_list},
+    {"GET", "/storage/{}/{*}", true, KV_R, "", 0, sr_api__storage_get},
+    {"PUT", "/storage/{}/{*}", true, KV_W, "", 0, sr_api__storage_put},
+    {"DELETE", "/storage/{}/{*}", true, KV_W, "", 0, sr_api__storage_delete},
+    {"GET", "/stats", true, JOBS, "since until step", 0, sr_api__stats},
+    {"GET", "/tokens", true, SCOPE_TOKEN, "user", 0, sr_api__tokens_list},
+    {"POST", "/tokens", true, SCOPE_TOKEN, "", SR_API_TOKEN_BODY_MAX, sr_api__token_create},
+    {"DELETE", "/tokens/{}", true, SCOPE_TOKEN, "", 0, sr_api__token_revoke},
+    {"GET", "/", false, 0, "", 0, sr_api__ui},
+    {"HEAD", "/", false, 0, "", 0, sr_api__ui},
+    {"GET", "/ui", false, 0, "", 0, sr_api__ui},
+    {"HEAD", "/ui", false, 0, "", 0, sr_api__ui},
+    {"GET", "/ui/", false, 0, "", 0, sr_api__ui},
+    {"HEAD", "/ui/", false, 0, "", 0, sr_api__ui},
+    {"GET", "/ui/{*}", false, 0, "", 0, sr_api__ui},
+    {"HEAD", "/ui/{*}", false, 0, "", 0, sr_api__ui},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+const struct sr_api__route *
+sr_api__routes(size_t *n)
+{
+    *n = NROUTES;
+    return routes;
+}
 
 /* Matches path against pattern; on a match the parts of the path the
  * pattern's {} and {*} stand for are recorded as (offset, length). Linear
@@ -424,7 +463,7 @@ match(const char *pattern, const char *path, size_t off[2], size_t len[2])
 /* The route for (method, path), or NULL; then *auth says whether a route
  * of the path needs a token, and 'allowed' lists the methods it has ("GET,
  * PUT or DELETE"; empty when no route has the path). */
-static const struct route *
+static const struct sr_api__route *
 find(const char *method, const char *path, size_t off[2], size_t len[2], bool *auth, char *allowed,
      size_t cap)
 {
@@ -455,7 +494,8 @@ find(const char *method, const char *path, size_t off[2], size_t len[2], bool *a
 /* Refuses a query parameter the route does not take (a typo must not be
  * silently ignored, as with unknown body fields). */
 static bool
-query_ok(const struct route *r, const struct sr_api_request *req, struct sr_api_response *resp)
+query_ok(const struct sr_api__route *r, const struct sr_api_request *req,
+         struct sr_api_response *resp)
 {
     for (size_t i = 0; i < req->nquery; i++) {
         const char *k = req->query[i].key;
@@ -484,27 +524,92 @@ sr_api_body_limit(const char *method, const char *path)
     size_t off[2], len[2];
     char allowed[64] = "";
     bool auth = false;
-    const struct route *r = find(method, path, off, len, &auth, allowed, sizeof(allowed));
+    const struct sr_api__route *r = find(method, path, off, len, &auth, allowed, sizeof(allowed));
     return r && r->body_max ? r->body_max : SR_MAX_BODY;
 }
 
-static void
-call(sr_api *api, const struct route *r, const struct sr_api_request *req, const size_t off[2],
-     const size_t len[2], struct sr_api_response *resp)
+/* Takes one request from a bucket: false after filling a 429 naming the
+ * limit; the headers show the bucket with the least left. */
+static bool
+rate_ok(sr_api *api, const uint8_t key[SR_API_RATE_KEY_LEN], unsigned per_min, const char *whose,
+        struct sr_api_response *resp)
 {
-    if (!query_ok(r, req, resp))
+    struct sr_api__rate_answer a;
+    sr_api__rate_take(api->rates, key, per_min, sr_mono_us(), &a);
+    if (!a.limit)
+        return true;
+    if (!resp->ratelimit_limit || a.remaining < resp->ratelimit_remaining) {
+        resp->ratelimit_limit = a.limit;
+        resp->ratelimit_remaining = a.remaining;
+        resp->ratelimit_reset = a.reset_s;
+    }
+    if (!a.refused)
+        return true;
+    char msg[200];
+    (void)snprintf(msg, sizeof(msg),
+                   "rate limit: %s may make %u requests per minute; retry in %u s", whose, a.limit,
+                   a.retry_after_s);
+    resp->retry_after = a.retry_after_s;
+    sr_api__reply(resp, SR_EBUSY, msg, "rate limiting");
+    return false;
+}
+
+/* The per-address limit (every route), before a token is looked at. */
+static bool
+address_rate_ok(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    uint8_t key[SR_API_RATE_KEY_LEN];
+    sr_api__rate_key_address(&req->client, key);
+    return rate_ok(api, key, sr_api__rate_per_address(api->rates), "this address", resp);
+}
+
+/* The per-token limit: the owner's override, or the default. */
+static bool
+token_rate_ok(sr_api *api, const struct sr_token_row *tok, struct sr_api_response *resp)
+{
+    uint8_t key[SR_API_RATE_KEY_LEN];
+    char whose[32];
+    sr_api__rate_key_token(tok->id, key);
+    (void)snprintf(whose, sizeof(whose), "token %s", tok->id);
+    return rate_ok(api, key, sr_api__rate_of(api->rates, tok->owner), whose, resp);
+}
+
+/* 403 when the token lacks the route's scope, naming it (and the token). */
+static bool
+scope_ok(const struct sr_api__route *r, const struct sr_token_row *tok,
+         struct sr_api_response *resp)
+{
+    if ((tok->scopes & r->scope) == r->scope)
+        return true;
+    char need[SR_SCOPES_TEXT_MAX], has[SR_SCOPES_TEXT_MAX], msg[400];
+    (void)snprintf(msg, sizeof(msg), "%s %s needs the '%s' scope; token %s has: %s", r->method,
+                   r->pattern, sr_scopes_format(r->scope & ~tok->scopes, need, sizeof(need)),
+                   tok->id, sr_scopes_format(tok->scopes, has, sizeof(has)));
+    sr_api__reply(resp, SR_EFORBIDDEN, msg, "checking a scope");
+    return false;
+}
+
+static void
+call(sr_api *api, const struct sr_api__route *r, const struct sr_api_request *req,
+     const size_t off[2], const size_t len[2], struct sr_api_response *resp)
+{
+    if (!query_ok(r, req, resp) || !address_rate_ok(api, req, resp))
         return;
-    char *owner = r->auth ? authenticate(api, req, resp) : NULL;
-    if (r->auth && !owner)
+    struct sr_token_row tok = {.id = ""};
+    if (r->auth && !authenticate(api, req, resp, &tok))
         return;
+    if (r->auth && (!token_rate_ok(api, &tok, resp) || !scope_ok(r, &tok, resp))) {
+        sr_token_row_fini(&tok);
+        return;
+    }
     size_t n = strlen(req->path);
     char *parts = malloc(n + 2);
     if (!parts) {
-        free(owner);
+        sr_token_row_fini(&tok);
         sr_api__reply(resp, SR_ENOMEM, "out of memory routing a request", "routing");
         return;
     }
-    struct sr_api__call c = {.req = req, .owner = owner, .arg = {"", ""}};
+    struct sr_api__call c = {.req = req, .owner = tok.owner, .arg = {"", ""}, .token = &tok};
     /* each part a C string: parts are disjoint and in order, so copying
      * them one after another with a NUL each fits in n + 2 bytes */
     size_t at = 0;
@@ -516,7 +621,7 @@ call(sr_api *api, const struct route *r, const struct sr_api_request *req, const
     }
     r->fn(api, &c, resp);
     free(parts);
-    free(owner);
+    sr_token_row_fini(&tok);
 }
 
 /* GET /metrics, the only route of a metrics listener (sealrund
@@ -553,7 +658,8 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     size_t off[2] = {0, 0}, len[2] = {0, 0};
     char allowed[64] = "";
     bool auth = false;
-    const struct route *r = find(req->method, req->path, off, len, &auth, allowed, sizeof(allowed));
+    const struct sr_api__route *r =
+        find(req->method, req->path, off, len, &auth, allowed, sizeof(allowed));
     if (r) {
         call(api, r, req, off, len, resp);
         sr_metrics_http(req->method, r->pattern, resp->status);

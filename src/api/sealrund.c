@@ -48,6 +48,9 @@ struct opts {
     struct sr_server_config http;
     const char *dashboard_dir; /* NULL: the embedded dashboard */
     enum sr_api_tamper tamper; /* test builds only */
+    int64_t rate_per_token;    /* requests per minute (docs/accounts.md); -1: the default */
+    int64_t rate_per_address;
+    const char *rate_file; /* per-user overrides, or NULL */
     const char *http_allow[SR_FETCH_MAX_ALLOW];
     const char *http_deny[SR_FETCH_MAX_ALLOW];
     const char *http_private[SR_FETCH_MAX_PRIVATE];
@@ -132,6 +135,8 @@ struct raw {
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
         max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures;
+    int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
+    const char *rate_file;
 };
 
 static const char *const isolations[] = {"tenant", "job", NULL};
@@ -159,6 +164,19 @@ opt_int(const char *name, int64_t *dst, const char *metavar, int64_t max, const 
                            .help = help,
                            .min = 1,
                            .max = max};
+}
+
+/* A rate: 0 (no limit) to SR_HTTP_MAX_RATE requests per minute. */
+static struct sr_opt
+opt_rate(const char *name, int64_t *dst, const char *help)
+{
+    return (struct sr_opt){.name = name,
+                           .kind = SR_OPT_INT,
+                           .dst = dst,
+                           .metavar = "N",
+                           .help = help,
+                           .min = 0,
+                           .max = SR_HTTP_MAX_RATE};
 }
 
 static struct sr_opt
@@ -271,6 +289,14 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = opt_int("--auth-failures-per-minute", &r->auth_failures, "N", 60000,
                      "failed authentications per client address (and in a burst) before 429 "
                      "with Retry-After (default 30)");
+    t[n++] = opt_rate("--rate-per-token", &r->rate_token,
+                      "requests per minute (and in a burst) per API token before 429 with "
+                      "Retry-After; 0: no limit (default 6000; docs/accounts.md)");
+    t[n++] = opt_rate("--rate-per-address", &r->rate_addr,
+                      "the same per client address, every endpoint (default 12000)");
+    t[n++] = opt_str("--rate-limits", &r->rate_file, "FILE",
+                     "per-user overrides of --rate-per-token: {\"users\": {\"NAME\": "
+                     "{\"per_token\": N}}}");
     t[n++] = opt_choice("--attestation", &r->attestation, "none|tdx", providers, NULL,
                         "quote provider for receipts (default none: software only; tdx: Linux "
                         "configfs-tsm, sealrund stops if it is absent)");
@@ -393,6 +419,11 @@ apply(const struct raw *r, struct opts *o)
     if (r->dashboard_dir && !*r->dashboard_dir)
         return die_usage("--dashboard-dir needs a directory, got ''");
     o->dashboard_dir = r->dashboard_dir;
+    o->rate_per_token = r->rate_token;
+    o->rate_per_address = r->rate_addr;
+    if (r->rate_file && !*r->rate_file)
+        return die_usage("--rate-limits needs a file, got ''");
+    o->rate_file = r->rate_file;
 #ifdef SR_TEST_HOOKS
     if (r->has_tamper)
         o->tamper = r->tamper == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
@@ -407,7 +438,7 @@ apply(const struct raw *r, struct opts *o)
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-    struct raw r = {0};
+    struct raw r = {.rate_token = -1, .rate_addr = -1};
     struct sr_opt t[MAX_OPTS];
     size_t n = table(&r, t);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -623,8 +654,13 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     o->http.host = o->host;
     o->http.port = o->port;
     room_for_connections(&o->http);
+    unsigned per_token =
+        o->rate_per_token < 0 ? SR_HTTP_DEFAULT_RATE_PER_TOKEN : (unsigned)o->rate_per_token;
+    unsigned per_addr =
+        o->rate_per_address < 0 ? SR_HTTP_DEFAULT_RATE_PER_ADDRESS : (unsigned)o->rate_per_address;
     if (sr_api_new(eng, store, &api, &e) != SR_OK ||
-        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK)) {
+        (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK) ||
+        sr_api_set_rate_limits(api, per_token, per_addr, o->rate_file, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }

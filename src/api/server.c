@@ -79,6 +79,21 @@ struct req_ctx {
 
 /* --- answers -------------------------------------------------------------- */
 
+/* RateLimit-Limit, -Remaining and -Reset (docs/accounts.md#rate-limits). */
+static void
+add_rate_headers(struct MHD_Response *resp, const struct sr_api_response *r)
+{
+    if (!r->ratelimit_limit)
+        return;
+    char v[3][16];
+    (void)snprintf(v[0], sizeof(v[0]), "%u", r->ratelimit_limit);
+    (void)snprintf(v[1], sizeof(v[1]), "%u", r->ratelimit_remaining);
+    (void)snprintf(v[2], sizeof(v[2]), "%u", r->ratelimit_reset);
+    MHD_add_response_header(resp, "RateLimit-Limit", v[0]);
+    MHD_add_response_header(resp, "RateLimit-Remaining", v[1]);
+    MHD_add_response_header(resp, "RateLimit-Reset", v[2]);
+}
+
 /* Sends a body that is not JSON (the dashboard): r->raw_owned is taken. */
 static enum MHD_Result
 send_raw(struct MHD_Connection *c, struct sr_api_response *r, bool close)
@@ -99,6 +114,7 @@ send_raw(struct MHD_Connection *c, struct sr_api_response *r, bool close)
         MHD_add_response_header(resp, "Location", r->location);
     for (const struct sr_api_header *h = r->headers; h && h->name; h++)
         MHD_add_response_header(resp, h->name, h->value);
+    add_rate_headers(resp, r);
     if (close)
         MHD_add_response_header(resp, "Connection", "close");
     enum MHD_Result ok = MHD_queue_response(c, r->status ? r->status : 500, resp);
@@ -140,6 +156,7 @@ send_json(struct MHD_Connection *c, struct sr_api_response *r, bool close)
         (void)snprintf(ra, sizeof(ra), "%u", r->retry_after);
         MHD_add_response_header(resp, "Retry-After", ra);
     }
+    add_rate_headers(resp, r);
     enum MHD_Result ok = MHD_queue_response(c, r->status ? r->status : 500, resp);
     MHD_destroy_response(resp);
     return ok;

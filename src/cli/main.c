@@ -27,7 +27,7 @@ static const struct {
     {"modules", "upload, list, show and remove your WebAssembly modules", cmd_modules},
     {"secret", "manage your secrets on a server (values sealed on this machine)", cmd_secret},
     {"storage", "your jobs' key-value storage on a server", cmd_storage},
-    {"token", "create, list and revoke API tokens in a data directory", cmd_token},
+    {"token", "create, list and revoke API tokens (data directory or HTTP)", cmd_token},
     {"keygen", "make an X25519 key pair for output_pubkey", cmd_keygen},
     {"decrypt", "open a job's encrypted_output with your secret key", cmd_decrypt},
     {"verify-output", "recompute a job's output_hash (and its signature)", cmd_verify_output},

@@ -108,7 +108,7 @@ test("sign-in refuses a wrong token and keeps the right one in the tab only", as
   await page.fill("#token", "srt_wrong");
   await page.click("#signin-submit");
   await page.waitForSelector("#signin-error");
-  assert.match(await page.textContent("#signin-error"), /sign-in failed: invalid or revoked token/);
+  assert.match(await page.textContent("#signin-error"), /sign-in failed: invalid, revoked or expired token/);
   // the 401 of the wrong token is the one error this page is expected to log
   const i = problems.findIndex((p) => /status of 401/.test(p));
   assert.ok(i >= 0, "the wrong token's 401 was not seen");

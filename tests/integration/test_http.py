@@ -65,6 +65,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                           .replace("%2F", "/")})
         elif path == "/big":
             self._answer(200, b"x" * int(q["n"]))
+        elif path == "/headers":
+            self._answer(200, b"h", {f"X-H{i}": "v" for i in range(int(q["n"]))})
         elif path == "/slow":
             time.sleep(int(q["ms"]) / 1000)
             self._answer(200, b"late")
@@ -456,6 +458,12 @@ class HttpTest(unittest.TestCase):
         out = self.ok(self.run_job(FETCH_JSON, {"url": f"http://127.0.0.1:{self.pport}/big?n=4096"},
                                    http=self.allow(max_response_bytes=4096)))
         self.assertEqual(len(out["text"]), 4096)
+
+    def test_response_header_limit(self):
+        out = self.ok(self.run_job(FETCH_JSON, {"url": f"http://127.0.0.1:{self.pport}/headers?n=100"}))
+        self.assertEqual(out["status"], 200)
+        job = self.run_job(FETCH_JSON, {"url": f"http://127.0.0.1:{self.pport}/headers?n=200"})
+        self.failed(job, "HTTP_LIMIT", "more than 128 headers")
 
     def test_request_body_limit(self):
         script = """

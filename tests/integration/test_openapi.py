@@ -29,11 +29,11 @@ METHODS = ("get", "put", "post", "delete", "head")
 def router_routes():
     """(METHOD, pattern, auth, [query names]) of the table in router.c."""
     text = open(os.path.join(ROOT, "src", "api", "router.c")).read()
-    table = text[text.index("static const struct route routes[] = {"):]
+    table = text[text.index("static const struct sr_api__route routes[] = {"):]
     table = table[:table.index("};")]
     return [(m, p, a == "true", q.split())
-            for m, p, a, q in re.findall(r'\{"([A-Z]+)", "([^"]+)", (true|false), "([^"]*)"',
-                                         table)]
+            for m, p, a, q in re.findall(
+                r'\{"([A-Z]+)", "([^"]+)", (true|false), [A-Za-z_0-9]+, "([^"]*)"', table)]
 
 
 def norm(path):
@@ -262,6 +262,17 @@ class OpenApiTest(unittest.TestCase):
         c("/storage/{}/{*}", "DELETE", "/storage/ns1/a/b", 200)
         c("/storage/{}/{*}", "GET", "/storage/ns1/a/b", 404)
         c("/storage/{}/{*}", "DELETE", "/storage/ns1/a/b", 404)
+        # tokens (docs/accounts.md)
+        made = c("/tokens", "POST", "/tokens", 201,
+                 body={"scopes": ["jobs:read"], "label": "openapi", "expires_in": "1h"})
+        c("/tokens", "POST", "/tokens", 400, body={"scopes": ["nope"]})
+        c("/tokens", "GET", "/tokens", 200)
+        c("/tokens", "GET", "/tokens?user=someone-else", 403)
+        c("/jobs", "GET", "/jobs", 200, token=made["token"])
+        c("/execute", "POST", "/execute", 403, body={"script": "x"}, token=made["token"])
+        c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 200)
+        c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 409)
+        c("/tokens/{}", "DELETE", "/tokens/" + "0" * 16, 404)
         # the dashboard
         for m in ("GET", "HEAD"):
             c("/", m, "/", 308)

@@ -17,7 +17,7 @@ test_every_status_maps_to_http(void **state)
     static const unsigned want[SR_STATUS_COUNT_] = {
         [SR_OK] = 200,      [SR_EINVAL] = 400,    [SR_ENOTFOUND] = 404, [SR_ECONFLICT] = 409,
         [SR_EDENIED] = 401, [SR_ELIMIT] = 413,    [SR_ETRAP] = 422,     [SR_EIO] = 503,
-        [SR_ENOMEM] = 500,  [SR_EINTERNAL] = 500, [SR_EBUSY] = 429,
+        [SR_ENOMEM] = 500,  [SR_EINTERNAL] = 500, [SR_EBUSY] = 429,     [SR_EFORBIDDEN] = 403,
     };
     for (int s = 0; s < SR_STATUS_COUNT_; s++) {
         unsigned h = sr_api_http_status((sr_status)s);
@@ -43,6 +43,7 @@ test_codes_come_from_the_status(void **state)
         [SR_ENOMEM] = "internal_error",
         [SR_EINTERNAL] = "internal_error",
         [SR_EBUSY] = "too_many_requests",
+        [SR_EFORBIDDEN] = "forbidden",
     };
     for (int s = 0; s < SR_STATUS_COUNT_; s++) {
         assert_string_equal(sr_api_status_code((sr_status)s), want[s]);

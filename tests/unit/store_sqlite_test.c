@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "sealrun/sr_scope.h"
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
 #include "store_int.h"
@@ -260,6 +261,123 @@ test_token_revoke_by_prefix(void **state)
     assert_int_equal(sr_store_token_owner(f->st, b, &owner, &err), SR_ENOTFOUND);
     assert_int_equal(sr_store_token_owner(f->st, a, &owner, &err), SR_OK);
     free(owner);
+}
+
+static void
+free_token_rows(struct sr_token_row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sr_token_row_fini(&rows[i]);
+    free(rows);
+}
+
+static void
+test_token_scopes_and_expiry(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t h[32], g[32];
+    memset(h, 0x44, 32);
+    memset(g, 0x55, 32);
+    sr_err err = {0};
+    struct sr_token_new t = {.hash = h,
+                             .owner = "alice",
+                             .label = "ci",
+                             .scopes = SR_SCOPE_EXECUTE | SR_SCOPE_JOBS_READ,
+                             .expires_at_ms = 1000,
+                             .now_ms = 10};
+    assert_int_equal(sr_store_token_create(f->st, &t, &err), SR_OK);
+    struct sr_token_row row;
+    assert_int_equal(sr_store_token_lookup(f->st, h, 999, &row, &err), SR_OK);
+    assert_string_equal(row.owner, "alice");
+    assert_string_equal(row.id, "4444444444444444");
+    assert_int_equal(row.scopes, SR_SCOPE_EXECUTE | SR_SCOPE_JOBS_READ);
+    assert_int_equal(row.expires_at_ms, 1000);
+    sr_token_row_fini(&row);
+    /* expired at its expiry, and for sr_store_token_owner (the wall clock) */
+    assert_int_equal(sr_store_token_lookup(f->st, h, 1000, &row, &err), SR_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "expired"));
+    char *owner = NULL;
+    assert_int_equal(sr_store_token_owner(f->st, h, &owner, &err), SR_ENOTFOUND);
+    assert_null(owner);
+
+    /* a token from sr_store_token_add has every scope but admin, no expiry */
+    assert_int_equal(sr_store_token_add(f->st, g, "bob", NULL, 20, &err), SR_OK);
+    assert_int_equal(sr_store_token_lookup(f->st, g, INT64_MAX, &row, &err), SR_OK);
+    assert_int_equal(row.scopes, SR_SCOPES_USER);
+    assert_int_equal(row.expires_at_ms, 0);
+    sr_token_row_fini(&row);
+
+    uint8_t x[32];
+    memset(x, 0x66, 32);
+    t.hash = x;
+    t.scopes = 0;
+    assert_int_equal(sr_store_token_create(f->st, &t, &err), SR_EINVAL);
+    t.scopes = 0x100;
+    assert_int_equal(sr_store_token_create(f->st, &t, &err), SR_EINVAL);
+    t.scopes = SR_SCOPE_ADMIN;
+    t.expires_at_ms = 10;
+    assert_int_equal(sr_store_token_create(f->st, &t, &err), SR_EINVAL);
+    assert_non_null(strstr(err.msg, "future"));
+    t.expires_at_ms = 0;
+    t.now_ms = 11;
+    assert_int_equal(sr_store_token_create(f->st, &t, &err), SR_OK);
+
+    struct sr_token_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_token_list(f->st, "alice", &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].scopes, SR_SCOPE_ADMIN); /* newest first */
+    assert_int_equal(rows[1].scopes, SR_SCOPE_EXECUTE | SR_SCOPE_JOBS_READ);
+    assert_int_equal(rows[1].expires_at_ms, 1000);
+    free_token_rows(rows, n);
+}
+
+static void
+test_token_revoke_among_an_owners_tokens(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t a[32], b[32];
+    memset(a, 0, 32);
+    memset(b, 0, 32);
+    memcpy(a, "\x77\x77\x77\x77\x11", 5);
+    memcpy(b, "\x77\x77\x77\x77\x22", 5);
+    sr_err err = {0};
+    assert_int_equal(sr_store_token_add(f->st, a, "alice", NULL, 1, &err), SR_OK);
+    assert_int_equal(sr_store_token_add(f->st, b, "bob", NULL, 2, &err), SR_OK);
+    /* another owner's token is not found; the prefix is unique among bob's */
+    assert_int_equal(sr_store_token_revoke_owned(f->st, "alice", "7777777722", 3, &err),
+                     SR_ENOTFOUND);
+    assert_int_equal(sr_store_token_revoke_owned(f->st, "bob", "77777777", 3, &err), SR_OK);
+    assert_int_equal(sr_store_token_revoke_owned(f->st, "bob", "77777777", 3, &err), SR_ECONFLICT);
+    assert_int_equal(sr_store_token_revoke_owned(f->st, "", "77777777", 3, &err), SR_EINVAL);
+    struct sr_token_row row;
+    assert_int_equal(sr_store_token_lookup(f->st, a, 4, &row, &err), SR_OK);
+    sr_token_row_fini(&row);
+    assert_int_equal(sr_store_token_lookup(f->st, b, 4, &row, &err), SR_ENOTFOUND);
+}
+
+/* A token stored before migration 0014 (a row without scopes) reads with
+ * every scope but admin: what the migration gives existing rows. */
+static void
+test_tokens_from_before_scopes_keep_user_scopes(void **state)
+{
+    struct fixture *f = *state;
+    const char *sql =
+        test_store_is_pg()
+            ? "INSERT INTO tokens (hash, owner, created_at) VALUES "
+              "(decode(repeat('88', 32), 'hex'), 'old', 5)"
+            : "INSERT INTO tokens (hash, owner, created_at) VALUES (x'" /* 32 bytes */
+              "8888888888888888888888888888888888888888888888888888888888888888', 'old', 5)";
+    assert_int_equal(test_store_exec(f->path, sql), 0);
+    uint8_t h[32];
+    memset(h, 0x88, 32);
+    struct sr_token_row row;
+    sr_err err = {0};
+    assert_int_equal(sr_store_token_lookup(f->st, h, 6, &row, &err), SR_OK);
+    assert_int_equal(row.scopes, SR_SCOPES_USER);
+    assert_int_equal(row.scopes & SR_SCOPE_ADMIN, 0);
+    assert_int_equal(row.expires_at_ms, 0);
+    sr_token_row_fini(&row);
 }
 
 static void
@@ -644,6 +762,9 @@ main(void)
         T(test_open_rejects_a_file_that_is_not_a_database),
         T(test_tokens_add_owner_list_revoke),
         T(test_token_revoke_by_prefix),
+        T(test_token_scopes_and_expiry),
+        T(test_token_revoke_among_an_owners_tokens),
+        T(test_tokens_from_before_scopes_keep_user_scopes),
         T(test_job_insert_get_update),
         T(test_other_owner_sees_not_found),
         T(test_rejects_bad_ids_and_limits),

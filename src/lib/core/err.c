@@ -74,6 +74,7 @@ sr_status_name(sr_status st)
         [SR_ENOMEM] = "out_of_memory",
         [SR_EINTERNAL] = "internal_error",
         [SR_EBUSY] = "busy",
+        [SR_EFORBIDDEN] = "forbidden",
     };
     if ((unsigned)st >= SR_STATUS_COUNT_ || !names[st])
         return "internal_error";

@@ -82,6 +82,19 @@ sr_parse_duration_ms(const char *s, int64_t *out_ms, sr_err *err)
 }
 
 bool
+sr_is_user_name(const char *s)
+{
+    size_t n = s ? strnlen(s, SR_MAX_USER_NAME + 1) : 0;
+    if (n == 0 || n > SR_MAX_USER_NAME)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-' || *p == '.' || *p == '@'))
+            return false;
+    return true;
+}
+
+bool
 sr_is_lower_hex(const char *s, size_t n)
 {
     if (!s || strnlen(s, n + 1) != n)

@@ -23,7 +23,10 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +98,7 @@ static void
 exchange_fini(struct sr_http_exchange *x)
 {
     free(x->url);
-    for (size_t i = 0; i < x->nheader_names; i++)
+    for (size_t i = 0; x->header_names && i < x->nheader_names; i++)
         free(x->header_names[i]);
     free(x->header_names);
 }
@@ -321,16 +324,119 @@ addr_text(const struct sockaddr *sa, char *out, size_t cap)
         (void)snprintf(out, cap, "?");
 }
 
-/* Resolves the host once; every address must pass the guard. */
-static enum sr_http_wire_code
-check_address(struct hop *h)
+/* A name resolution on its own thread, so the request's deadline bounds
+ * it (getaddrinfo has no timeout of its own). Two references: the waiter's
+ * and the thread's; whoever drops the last frees it, so a waiter that gave
+ * up leaves the thread to finish and clean up alone. */
+struct lookup {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    int refs;
+    bool done;
+    int rc;
+    struct addrinfo *res;
+    char host[262];
+    char port[8];
+};
+
+static void
+lookup_unref(struct lookup *l)
 {
+    pthread_mutex_lock(&l->mu);
+    int left = --l->refs;
+    pthread_mutex_unlock(&l->mu);
+    if (left)
+        return;
+    if (l->res)
+        freeaddrinfo(l->res);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+static void *
+lookup_main(void *arg)
+{
+    struct lookup *l = arg;
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
+    int rc = getaddrinfo(l->host, l->port, &hints, &res);
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    l->res = res;
+    l->done = true;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    lookup_unref(l);
+    return NULL;
+}
+
+/* getaddrinfo(host, port) by the deadline (sr_mono_us); EAI_AGAIN with
+ * *late set when it ran out. Numeric hosts are answered at once. */
+static int
+resolve(const char *host, const char *port, int64_t deadline_us, struct addrinfo **out, bool *late)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST};
+    int rc = getaddrinfo(host, port, &hints, out);
+    if (rc != EAI_NONAME)
+        return rc;
+    struct lookup *l = calloc(1, sizeof(*l));
+    pthread_condattr_t ca;
+    pthread_attr_t ta;
+    pthread_t t;
+    if (!l)
+        return EAI_MEMORY;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    (void)snprintf(l->host, sizeof(l->host), "%s", host);
+    (void)snprintf(l->port, sizeof(l->port), "%s", port);
+    l->refs = 2;
+    pthread_attr_init(&ta);
+    pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+    int started = pthread_create(&t, &ta, lookup_main, l);
+    pthread_attr_destroy(&ta);
+    if (started != 0) { /* no thread: resolve here, unbounded */
+        l->refs = 1;
+        lookup_unref(l);
+        hints.ai_flags = AI_NUMERICSERV;
+        return getaddrinfo(host, port, &hints, out);
+    }
+    struct timespec until = {.tv_sec = (time_t)(deadline_us / 1000000),
+                             .tv_nsec = (long)(deadline_us % 1000000) * 1000};
+    pthread_mutex_lock(&l->mu);
+    while (!l->done && pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT)
+        ;
+    if (l->done) {
+        rc = l->rc;
+        *out = l->res;
+        l->res = NULL;
+    } else {
+        rc = EAI_AGAIN;
+        *late = true;
+    }
+    pthread_mutex_unlock(&l->mu);
+    lookup_unref(l);
+    return rc;
+}
+
+/* Resolves the host once; every address must pass the guard. */
+static enum sr_http_wire_code
+check_address(struct hop *h, int64_t deadline_us)
+{
+    struct addrinfo *res = NULL;
     char port[8];
+    bool late = false;
     (void)snprintf(port, sizeof(port), "%u", h->port);
-    int rc = getaddrinfo(h->bare, port, &hints, &res);
+    int rc = resolve(h->bare, port, deadline_us, &res, &late);
+    if (late)
+        return fail(h, SR_HTTP_WIRE_TIMEOUT, "resolving '%s' took longer than the request may",
+                    h->host);
     if (rc != 0 || !res)
         return fail(h, SR_HTTP_WIRE_ERROR, "cannot resolve '%s': %s", h->host,
                     rc ? gai_strerror(rc) : "no address");
@@ -727,7 +833,7 @@ run_hop(struct fetch *f, struct hop *h, unsigned n, const char *written, long *s
     if (rc == SR_HTTP_WIRE_OK)
         rc = check_policy(h);
     if (rc == SR_HTTP_WIRE_OK)
-        rc = check_address(h);
+        rc = check_address(h, f->deadline_us);
     if (rc == SR_HTTP_WIRE_OK && n == 0)
         rc = subst_url(h);
     if (rc == SR_HTTP_WIRE_OK)

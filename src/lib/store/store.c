@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_scope.h"
 #include "sealrun/sr_util.h"
 
 #define JOB_ID_LEN 32       /* 128-bit ids in lower-case hex */
@@ -201,22 +202,57 @@ sr_store_ping(sr_store *st)
 }
 
 sr_status
+sr_store_token_create(sr_store *st, const struct sr_token_new *t, sr_err *err)
+{
+    sr_status rc = check_owner(t->owner, err);
+    if (rc != SR_OK)
+        return rc;
+    if (t->label && strnlen(t->label, TOKEN_LABEL_MAX + 1) > TOKEN_LABEL_MAX)
+        return sr_err_set(err, SR_EINVAL, "token label is too long: at most %d bytes",
+                          TOKEN_LABEL_MAX);
+    if (!t->scopes || (t->scopes & ~(uint32_t)SR_SCOPES_ALL))
+        return sr_err_set(err, SR_EINVAL, "token scopes 0x%x are not a set of known scopes",
+                          (unsigned)t->scopes);
+    if (t->expires_at_ms && t->expires_at_ms <= t->now_ms)
+        return sr_err_set(err, SR_EINVAL, "token expiry must be in the future");
+    return st->ops->token_add(st, t, err);
+}
+
+sr_status
 sr_store_token_add(sr_store *st, const uint8_t hash[32], const char *owner, const char *label,
                    int64_t now_ms, sr_err *err)
 {
-    sr_status rc = check_owner(owner, err);
-    if (rc != SR_OK)
-        return rc;
-    if (label && strnlen(label, TOKEN_LABEL_MAX + 1) > TOKEN_LABEL_MAX)
-        return sr_err_set(err, SR_EINVAL, "token label is too long: at most %d bytes",
-                          TOKEN_LABEL_MAX);
-    return st->ops->token_add(st, hash, owner, label, now_ms, err);
+    const struct sr_token_new t = {
+        .hash = hash, .owner = owner, .label = label, .scopes = SR_SCOPES_USER, .now_ms = now_ms};
+    return sr_store_token_create(st, &t, err);
+}
+
+sr_status
+sr_store_token_lookup(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                      struct sr_token_row *out, sr_err *err)
+{
+    sr_status rc = st->ops->token_get(st, hash, out, err);
+    if (rc == SR_OK &&
+        (out->revoked_at_ms || (out->expires_at_ms && out->expires_at_ms <= now_ms))) {
+        sr_token_row_fini(out);
+        rc = SR_ENOTFOUND;
+    }
+    if (rc == SR_ENOTFOUND)
+        return sr_err_set(err, SR_ENOTFOUND, "token not found, revoked or expired");
+    return rc;
 }
 
 sr_status
 sr_store_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err)
 {
-    return st->ops->token_owner(st, hash, owner, err);
+    struct sr_token_row row;
+    sr_status rc = sr_store_token_lookup(st, hash, sr_now_ms(), &row, err);
+    if (rc != SR_OK)
+        return rc;
+    *owner = row.owner;
+    row.owner = NULL;
+    sr_token_row_fini(&row);
+    return SR_OK;
 }
 
 sr_status
@@ -232,7 +268,8 @@ sr_store_token_list(sr_store *st, const char *owner, struct sr_token_row **rows,
 }
 
 sr_status
-sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
+sr_store_token_revoke_owned(sr_store *st, const char *owner, const char *id_prefix, int64_t now_ms,
+                            sr_err *err)
 {
     size_t len = id_prefix ? strnlen(id_prefix, 65) : 0;
     if (len < 8 || len > 64 || !sr_is_lower_hex(id_prefix, len))
@@ -240,7 +277,18 @@ sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_er
                           "token id '%.70s' is invalid: expected 8 to 64 lower-case hex "
                           "characters (see 'sealrun token list')",
                           id_prefix ? id_prefix : "");
-    return st->ops->token_revoke(st, id_prefix, now_ms, err);
+    if (owner) {
+        sr_status rc = check_owner(owner, err);
+        if (rc != SR_OK)
+            return rc;
+    }
+    return st->ops->token_revoke(st, owner, id_prefix, now_ms, err);
+}
+
+sr_status
+sr_store_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
+{
+    return sr_store_token_revoke_owned(st, NULL, id_prefix, now_ms, err);
 }
 
 sr_status

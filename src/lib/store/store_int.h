@@ -34,12 +34,16 @@ struct sr_store_ops {
     int (*schema_version)(sr_store *st);
     bool (*ping)(sr_store *st);
 
-    sr_status (*token_add)(sr_store *st, const uint8_t hash[32], const char *owner,
-                           const char *label, int64_t now_ms, sr_err *err);
-    sr_status (*token_owner)(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err);
+    sr_status (*token_add)(sr_store *st, const struct sr_token_new *t, sr_err *err);
+    /* Any token with this hash, revoked or expired too (store.c judges);
+     * SR_ENOTFOUND when none. */
+    sr_status (*token_get)(sr_store *st, const uint8_t hash[32], struct sr_token_row *out,
+                           sr_err *err);
     sr_status (*token_list)(sr_store *st, const char *owner, struct sr_token_row **rows, size_t *n,
                             sr_err *err);
-    sr_status (*token_revoke)(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err);
+    /* owner NULL = among every owner's tokens */
+    sr_status (*token_revoke)(sr_store *st, const char *owner, const char *id_prefix,
+                              int64_t now_ms, sr_err *err);
 
     sr_status (*job_insert)(sr_store *st, const struct sr_job_row *row, sr_err *err);
     sr_status (*job_update)(sr_store *st, const struct sr_job_row *row, sr_err *err);

@@ -29,20 +29,22 @@
 #define LIST_COLS                                                                                  \
     "id, owner, state, runtime, NULL::bytea, result_json, created_at, started_at, finished_at, "   \
     "expires_at, gas_used, duration_us, error_code"
-#define TOKEN_COLS "hash, owner, label, created_at, revoked_at"
+#define TOKEN_COLS "hash, owner, label, created_at, revoked_at, scopes, expires_at"
 #define MODULE_META "o.hash, m.size, o.size, o.created_at, o.last_used_at"
 
 /* keep in sync with enum pg_stmt in store_pg_int.h */
 const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_PING] = "SELECT max(version) FROM schema_version",
     [PG_LOCK] = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))",
-    [PG_TOKEN_ADD] = "INSERT INTO tokens (hash, owner, label, created_at) VALUES ($1, $2, $3, $4)",
-    [PG_TOKEN_OWNER] = "SELECT owner FROM tokens WHERE hash = $1 AND revoked_at IS NULL",
+    [PG_TOKEN_ADD] = "INSERT INTO tokens (hash, owner, label, created_at, scopes, expires_at) "
+                     "VALUES ($1, $2, $3, $4, $5, $6)",
+    [PG_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = $1",
     [PG_TOKEN_LIST_ALL] = "SELECT " TOKEN_COLS " FROM tokens ORDER BY created_at DESC, hash",
     [PG_TOKEN_LIST_OWNER] =
         "SELECT " TOKEN_COLS " FROM tokens WHERE owner = $1 ORDER BY created_at DESC, hash",
     [PG_TOKEN_MATCH] = "SELECT hash, revoked_at FROM tokens "
-                       "WHERE substr(encode(hash, 'hex'), 1, length($1::text)) = $1::text LIMIT 2",
+                       "WHERE substr(encode(hash, 'hex'), 1, length($1::text)) = $1::text "
+                       "AND ($2::text IS NULL OR owner = $2::text) LIMIT 2",
     [PG_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
     [PG_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") "
                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -272,20 +274,23 @@ read_token(const PGresult *res, int r, struct sr_token_row *row, sr_err *err)
     }
     row->created_at_ms = sr_store__pg_col_int(res, r, 3);
     row->revoked_at_ms = sr_store__pg_col_int(res, r, 4);
+    row->scopes = (uint32_t)sr_store__pg_col_int(res, r, 5);
+    row->expires_at_ms = sr_store__pg_col_int(res, r, 6); /* NULL reads as 0: never */
     return SR_OK;
 }
 
 /* --- tokens --- */
 
 static sr_status
-pg_token_add(sr_store *st, const uint8_t hash[32], const char *owner, const char *label,
-             int64_t now_ms, sr_err *err)
+pg_token_add(sr_store *st, const struct sr_token_new *t, sr_err *err)
 {
     struct pg_args a = {0};
-    sr_store__pg_blob(&a, hash, 32);
-    sr_store__pg_text(&a, owner);
-    sr_store__pg_text(&a, label);
-    sr_store__pg_int(&a, now_ms);
+    sr_store__pg_blob(&a, t->hash, 32);
+    sr_store__pg_text(&a, t->owner);
+    sr_store__pg_text(&a, t->label);
+    sr_store__pg_int(&a, t->now_ms);
+    sr_store__pg_int(&a, t->scopes);
+    sr_store__pg_ms(&a, t->expires_at_ms);
     sr_status rc =
         sr_store__pg_run1((struct pg_store *)st, PG_TOKEN_ADD, &a, NULL, "cannot add a token", err);
     if (rc == SR_ECONFLICT)
@@ -294,17 +299,17 @@ pg_token_add(sr_store *st, const uint8_t hash[32], const char *owner, const char
 }
 
 static sr_status
-pg_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err)
+pg_token_get(sr_store *st, const uint8_t hash[32], struct sr_token_row *out, sr_err *err)
 {
     struct pg_args a = {0};
     sr_store__pg_blob(&a, hash, 32);
     PGresult *res = NULL;
-    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_TOKEN_OWNER, &a, &res,
+    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_TOKEN_GET, &a, &res,
                                      "cannot look up a token", err);
     if (rc == SR_OK && PQntuples(res) == 0)
-        rc = sr_err_set(err, SR_ENOTFOUND, "token not found or revoked");
+        rc = sr_err_set(err, SR_ENOTFOUND, "token not found");
     else if (rc == SR_OK)
-        rc = sr_store__pg_col_dup(res, 0, 0, owner, err);
+        rc = read_token(res, 0, out, err);
     PQclear(res);
     return rc;
 }
@@ -340,6 +345,7 @@ pg_token_list(sr_store *st, const char *owner, struct sr_token_row **rows, size_
 }
 
 struct token_revoke_arg {
+    const char *owner; /* NULL: any */
     const char *prefix;
     int64_t now_ms;
 };
@@ -350,6 +356,7 @@ tx_token_revoke(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     const struct token_revoke_arg *t = arg;
     struct pg_args a = {0};
     sr_store__pg_text(&a, t->prefix);
+    sr_store__pg_text(&a, t->owner);
     PGresult *res = NULL;
     sr_status rc = sr_store__pg_run(s, c, PG_TOKEN_MATCH, &a, &res, "cannot look up a token", err);
     if (rc != SR_OK)
@@ -381,9 +388,9 @@ tx_token_revoke(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
 }
 
 static sr_status
-pg_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
+pg_token_revoke(sr_store *st, const char *owner, const char *id_prefix, int64_t now_ms, sr_err *err)
 {
-    struct token_revoke_arg a = {id_prefix, now_ms};
+    struct token_revoke_arg a = {owner, id_prefix, now_ms};
     return sr_store__pg_tx((struct pg_store *)st, tx_token_revoke, &a, err);
 }
 
@@ -734,7 +741,7 @@ const struct sr_store_ops sr_store__pg_ops = {
     .schema_version = pg_schema_version,
     .ping = pg_ping,
     .token_add = pg_token_add,
-    .token_owner = pg_token_owner,
+    .token_get = pg_token_get,
     .token_list = pg_token_list,
     .token_revoke = pg_token_revoke,
     .job_insert = pg_job_insert,

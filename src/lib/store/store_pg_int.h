@@ -45,7 +45,7 @@ enum pg_stmt {
     PG_PING,
     PG_LOCK,
     PG_TOKEN_ADD,
-    PG_TOKEN_OWNER,
+    PG_TOKEN_GET,
     PG_TOKEN_LIST_ALL,
     PG_TOKEN_LIST_OWNER,
     PG_TOKEN_MATCH,

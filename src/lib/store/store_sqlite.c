@@ -36,7 +36,7 @@
 #define LIST_FILTER                                                                                \
     "created_at >= ?5 AND created_at < ?6 AND (?7 IS NULL OR state = ?7) AND "                     \
     "(?8 IS NULL OR runtime = ?8) "
-#define TOKEN_COLS "hash, owner, label, created_at, revoked_at"
+#define TOKEN_COLS "hash, owner, label, created_at, revoked_at, scopes, expires_at"
 
 /* keep in sync with enum sq_stmt in store_sqlite_int.h */
 const char *const sr_store__sq_sql[SQ__COUNT] = {
@@ -47,13 +47,15 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_RELEASE] = "RELEASE w",
     [SQ_ROLLBACK_TO] = "ROLLBACK TO w",
     [SQ_PING] = "SELECT max(version) FROM schema_version",
-    [SQ_TOKEN_ADD] = "INSERT INTO tokens (hash, owner, label, created_at) VALUES (?1, ?2, ?3, ?4)",
-    [SQ_TOKEN_OWNER] = "SELECT owner FROM tokens WHERE hash = ?1 AND revoked_at IS NULL",
+    [SQ_TOKEN_ADD] = "INSERT INTO tokens (hash, owner, label, created_at, scopes, expires_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
     [SQ_TOKEN_LIST_ALL] = "SELECT " TOKEN_COLS " FROM tokens ORDER BY created_at DESC, hash",
     [SQ_TOKEN_LIST_OWNER] =
         "SELECT " TOKEN_COLS " FROM tokens WHERE owner = ?1 ORDER BY created_at DESC, hash",
     [SQ_TOKEN_MATCH] = "SELECT hash, revoked_at FROM tokens "
-                       "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
+                       "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 "
+                       "AND (?2 IS NULL OR owner = ?2) LIMIT 2",
     [SQ_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?2 WHERE hash = ?1",
     [SQ_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -297,6 +299,8 @@ read_token(sqlite3_stmt *stmt, struct sr_token_row *row, sr_err *err)
     }
     row->created_at_ms = sqlite3_column_int64(stmt, 3);
     row->revoked_at_ms = sqlite3_column_int64(stmt, 4);
+    row->scopes = (uint32_t)sqlite3_column_int64(stmt, 5);
+    row->expires_at_ms = sqlite3_column_int64(stmt, 6); /* NULL reads as 0: never */
     return SR_OK;
 }
 
@@ -407,17 +411,10 @@ sr_store__sq_step_done(sqlite3_stmt *stmt, sr_err *err, const char *what, const 
 
 /* --- tokens --- */
 
-struct token_add_arg {
-    const uint8_t *hash;
-    const char *owner;
-    const char *label;
-    int64_t now_ms;
-};
-
 static sr_status
 w_token_add(struct sq_conn *c, void *arg, sr_err *err)
 {
-    const struct token_add_arg *a = arg;
+    const struct sr_token_new *a = arg;
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_ADD, &stmt, err);
     if (rc != SR_OK)
@@ -426,6 +423,8 @@ w_token_add(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : sr_store__sq_bind_text(stmt, 2, a->owner);
     b = b ? b : sr_store__sq_bind_text(stmt, 3, a->label);
     b = b ? b : sqlite3_bind_int64(stmt, 4, a->now_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, a->scopes);
+    b = b ? b : bind_ms(stmt, 6, a->expires_at_ms);
     rc = b ? sr_store__sq_bind_failed(stmt, b, err)
            : sr_store__sq_step_done(stmt, err, "add a token for", a->owner);
     sr_store__sq_done(stmt);
@@ -435,27 +434,25 @@ w_token_add(struct sq_conn *c, void *arg, sr_err *err)
 }
 
 static sr_status
-sq_token_add(sr_store *st, const uint8_t hash[32], const char *owner, const char *label,
-             int64_t now_ms, sr_err *err)
+sq_token_add(sr_store *st, const struct sr_token_new *t, sr_err *err)
 {
-    struct token_add_arg a = {hash, owner, label, now_ms};
-    return sr_store__sq_write((struct sq_store *)st, w_token_add, &a, err);
+    return sr_store__sq_write((struct sq_store *)st, w_token_add, (void *)(uintptr_t)t, err);
 }
 
 static sr_status
-sq_token_owner(sr_store *st, const uint8_t hash[32], char **owner, sr_err *err)
+sq_token_get(sr_store *st, const uint8_t hash[32], struct sr_token_row *out, sr_err *err)
 {
     struct sq_store *s = (struct sq_store *)st;
     struct sq_conn *c = sr_store__sq_reader(s);
     sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_OWNER, &stmt, err);
+    sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_GET, &stmt, err);
     if (rc == SR_OK) {
         int b = sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC);
         int src = b ? b : sqlite3_step(stmt);
         if (src == SQLITE_ROW)
-            rc = sr_store__sq_col_dup(stmt, 0, owner, err);
+            rc = read_token(stmt, out, err);
         else if (src == SQLITE_DONE)
-            rc = sr_err_set(err, SR_ENOTFOUND, "token not found or revoked");
+            rc = sr_err_set(err, SR_ENOTFOUND, "token not found");
         else
             rc = sr_store__sq_fail(c->db, src, err, "cannot look up a token");
     }
@@ -482,13 +479,15 @@ sq_token_list(sr_store *st, const char *owner, struct sr_token_row **rows, size_
 }
 
 struct token_revoke_arg {
+    const char *owner; /* NULL: any */
     const char *prefix;
     int64_t now_ms;
 };
 
 /* Finds the one token whose id starts with a->prefix; copies its hash. */
 static sr_status
-token_match(struct sq_conn *c, const char *prefix, uint8_t hash[32], bool *revoked, sr_err *err)
+token_match(struct sq_conn *c, const char *owner, const char *prefix, uint8_t hash[32],
+            bool *revoked, sr_err *err)
 {
     sqlite3_stmt *stmt = NULL;
     sr_status rc = sr_store__sq_stmt(c, SQ_TOKEN_MATCH, &stmt, err);
@@ -496,6 +495,7 @@ token_match(struct sq_conn *c, const char *prefix, uint8_t hash[32], bool *revok
         return rc;
     int n = 0;
     int src = sr_store__sq_bind_text(stmt, 1, prefix);
+    src = src ? src : sr_store__sq_bind_text(stmt, 2, owner);
     while (src == SQLITE_OK || src == SQLITE_ROW) {
         src = sqlite3_step(stmt);
         if (src == SQLITE_ROW && n++ == 0) {
@@ -522,7 +522,7 @@ w_token_revoke(struct sq_conn *c, void *arg, sr_err *err)
     const struct token_revoke_arg *a = arg;
     uint8_t hash[32];
     bool revoked = false;
-    sr_status rc = token_match(c, a->prefix, hash, &revoked, err);
+    sr_status rc = token_match(c, a->owner, a->prefix, hash, &revoked, err);
     if (rc != SR_OK)
         return rc;
     if (revoked)
@@ -540,9 +540,9 @@ w_token_revoke(struct sq_conn *c, void *arg, sr_err *err)
 }
 
 static sr_status
-sq_token_revoke(sr_store *st, const char *id_prefix, int64_t now_ms, sr_err *err)
+sq_token_revoke(sr_store *st, const char *owner, const char *id_prefix, int64_t now_ms, sr_err *err)
 {
-    struct token_revoke_arg a = {id_prefix, now_ms};
+    struct token_revoke_arg a = {owner, id_prefix, now_ms};
     return sr_store__sq_write((struct sq_store *)st, w_token_revoke, &a, err);
 }
 
@@ -1031,7 +1031,7 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .schema_version = sq_schema_version,
     .ping = sq_ping,
     .token_add = sq_token_add,
-    .token_owner = sq_token_owner,
+    .token_get = sq_token_get,
     .token_list = sq_token_list,
     .token_revoke = sq_token_revoke,
     .job_insert = sq_job_insert,

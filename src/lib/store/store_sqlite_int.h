@@ -39,7 +39,7 @@ enum sq_stmt {
     SQ_ROLLBACK_TO,
     SQ_PING,
     SQ_TOKEN_ADD,
-    SQ_TOKEN_OWNER,
+    SQ_TOKEN_GET,
     SQ_TOKEN_LIST_ALL,
     SQ_TOKEN_LIST_OWNER,
     SQ_TOKEN_MATCH,

@@ -130,6 +130,11 @@ class ClusterTest(unittest.TestCase):
                 self.assertLess(time.time(), deadline, "the victim never ran a job")
                 time.sleep(0.05)
             victim.kill9()
+            # a statement the victim sent just before it died (a claim's COMMIT)
+            # still completes in its PostgreSQL backend: let those land first.
+            # Its last renewal was at most lease/3 ago, so nobody takes its jobs
+            # over before 2 s from now.
+            time.sleep(1.0)
             # what it was running when it died (it may have claimed more since the
             # sample above); nobody takes these over before the lease (3 s) ends
             running = self.sql("SELECT string_agg(id, ',') FROM jobs WHERE state = "

@@ -2,7 +2,9 @@
 """test_cluster.py - three sealrund on one PostgreSQL (docs/cluster.md).
 
 Starts its own throw-away PostgreSQL (harness.Postgres) and three daemons on
-one database, with short leases (--lease 3) and a running cap of 2 per user.
+one database, with short leases (--lease 8: renewed every 2.7 s, so a live
+daemon's renewal delayed by a loaded CI machine does not lose its lease) and a
+running cap of 2 per user.
 Checks: /info lists the three live daemons with their own worker keys; a
 token revoked through the store is refused by every daemon at once; under
 load from several users, kill -9 of one daemon while its jobs run leaves
@@ -35,8 +37,12 @@ SLOW = ("function main() { const t = Date.now(); while (Date.now() - t < 1500) {
 KEYS = {"COMPUTE_MASTER_KEY": "5a" * 32, "SECRETS_MASTER_KEY": "a5" * 32}
 
 
+LEASE_S = 8
+
+
 def start_daemon(url, env=KEYS):
-    return Daemon("--lease", "3", "--max-running-per-user", str(CAP), "--async-workers", "4",
+    return Daemon("--lease", str(LEASE_S), "--max-running-per-user", str(CAP),
+                  "--async-workers", "4",
                   "--max-queued-per-user", "200", store=url, env=env).start()
 
 
@@ -133,10 +139,10 @@ class ClusterTest(unittest.TestCase):
             # a statement the victim sent just before it died (a claim's COMMIT)
             # still completes in its PostgreSQL backend: let those land first.
             # Its last renewal was at most lease/3 ago, so nobody takes its jobs
-            # over before 2 s from now.
+            # over before 2/3 of the lease from now.
             time.sleep(1.0)
             # what it was running when it died (it may have claimed more since the
-            # sample above); nobody takes these over before the lease (3 s) ends
+            # sample above); nobody takes these over before the lease ends
             running = self.sql("SELECT string_agg(id, ',') FROM jobs WHERE state = "
                                f"'running' AND lease_holder = '{holder}'")
             running_on_victim = set(running.split(",")) if running else set()

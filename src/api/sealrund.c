@@ -238,7 +238,9 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = (struct sr_opt){.name = "--dev",
                              .kind = SR_OPT_FLAG,
                              .dst = &r->dev,
-                             .help = "create missing keys under DIR/keys (development only)"};
+                             .help = "development only: create missing keys under DIR/keys, "
+                                     "and no request rate limits unless --rate-per-token or "
+                                     "--rate-per-address is given"};
     t[n++] = opt_choice("--isolation", &r->isolation, "tenant|job", isolations, NULL,
                         "warm processes per owner (default) or one per job");
     t[n++] =
@@ -423,8 +425,10 @@ apply(const struct raw *r, struct opts *o)
     if (r->dashboard_dir && !*r->dashboard_dir)
         return die_usage("--dashboard-dir needs a directory, got ''");
     o->dashboard_dir = r->dashboard_dir;
-    o->rate_per_token = r->rate_token;
-    o->rate_per_address = r->rate_addr;
+    /* --dev (make serve, the benchmarks, the tests) has no request rate
+     * limits unless they are asked for: they guard a shared service */
+    o->rate_per_token = r->rate_token < 0 && r->dev ? 0 : r->rate_token;
+    o->rate_per_address = r->rate_addr < 0 && r->dev ? 0 : r->rate_addr;
     if (r->rate_file && !*r->rate_file)
         return die_usage("--rate-limits needs a file, got ''");
     o->rate_file = r->rate_file;

@@ -238,5 +238,17 @@ class RateLimitTest(unittest.TestCase):
             self.assertNotIn("listening on http://127", p.stderr)
 
 
+class DevRatesTest(unittest.TestCase):
+    def test_dev_has_no_rate_limits_unless_asked(self):
+        with Daemon() as d:  # --dev, no rate options
+            lim = d.request("GET", "/info")[1]["limits"]
+            self.assertEqual(lim["requests_per_minute_per_token"], 0, lim)
+            self.assertEqual(lim["requests_per_minute_per_address"], 0, lim)
+        with Daemon("--rate-per-token", "7") as d:  # asked for: it holds
+            lim = d.request("GET", "/info")[1]["limits"]
+            self.assertEqual(lim["requests_per_minute_per_token"], 7, lim)
+            self.assertEqual(lim["requests_per_minute_per_address"], 0, lim)
+
+
 if __name__ == "__main__":
     main()

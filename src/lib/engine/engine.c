@@ -134,6 +134,18 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
     size_t len = 0;
     sr_status rc = sr_engine__job_text(eng, id, owner, req, &o, created_ms, started, finished, wall,
                                        &text, &len, err);
+    if (rc == SR_OK && eng->store && o.recording) {
+        /* before the job: a receipt's recording_sha256 always has its recording */
+        struct sr_recording_row rec = {.owner = owner,
+                                       .sealed = o.recording,
+                                       .created_at_ms = finished,
+                                       .expires_at_ms = finished + ttl_ms(eng)};
+        memcpy(rec.job_id, id, sizeof(rec.job_id));
+        memcpy(rec.sha256, o.recording_sha256, sizeof(rec.sha256));
+        rc = sr_store_recording_put(eng->store, &rec, err);
+        if (rc != SR_OK)
+            sr_err_wrap(err, "storing the recording of job '%s'", id);
+    }
     if (rc == SR_OK && eng->store) {
         struct sr_job_row row = {
             .owner = (char *)(uintptr_t)owner,
@@ -752,6 +764,26 @@ sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out,
         rc = steal_text(&b, out, out_len, err);
     sr_buf_fini(&b);
     return rc;
+}
+
+sr_status
+sr_engine_job_recording(sr_engine *eng, const char *owner, const char *id, json_t **out,
+                        sr_err *err)
+{
+    if (!eng->store)
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' has no recording", id);
+    char *sealed = NULL;
+    char hash[SR_HASH_HEX_LEN + 1];
+    sr_status rc = sr_store_recording_get(eng->store, owner, id, &sealed, hash, err);
+    if (rc != SR_OK)
+        return rc;
+    json_t *o =
+        json_pack("{s:s, s:s, s:s}", "job_id", id, "recording", sealed, "recording_sha256", hash);
+    free(sealed);
+    if (!o)
+        return sr_err_set(err, SR_ENOMEM, "out of memory answering a recording");
+    *out = o;
+    return SR_OK;
 }
 
 sr_status

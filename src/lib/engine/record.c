@@ -117,7 +117,7 @@ sr_engine__record_call(struct sr_engine__record *r, sr_sandbox_host_fn fn, void 
     if (r->over)
         return over(r, err);
     sr_status rc = req[0] == SR_RUNNER_HOSTCALL_TIME ? clock_call(req, len, resp, err)
-                                                    : fn(arg, req, len, resp, err);
+                                                     : fn(arg, req, len, resp, err);
     return keep(r, req, len, rc, resp, err);
 }
 

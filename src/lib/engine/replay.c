@@ -191,8 +191,7 @@ sr_engine_replay(sr_engine *eng, const char *plain, size_t len, char **out, size
 {
     diverged[0] = '\0';
     if (len > MAX_PLAIN)
-        return sr_err_set(err, SR_ELIMIT, "the recording is %zu bytes, at most %u", len,
-                          MAX_PLAIN);
+        return sr_err_set(err, SR_ELIMIT, "the recording is %zu bytes, at most %u", len, MAX_PLAIN);
     json_t *doc = NULL;
     sr_status rc = sr_json_parse(plain, len, 64, "recording", &doc, err);
     if (rc != SR_OK)

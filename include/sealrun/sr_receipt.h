@@ -155,6 +155,10 @@ struct sr_receipt_fields {
     /* uses of the job's generated keys, in order: {"name", "kind",
      * "operation", "data_sha256"}; NULL or empty: no "key_uses" */
     const json_t *key_uses;
+    /* a recorded job: hex SHA-256 of its sealed recording as GET
+     * /jobs/{id}/recording returns it (the base64 text of "recording");
+     * NULL: no "recording_sha256" member */
+    const char *recording_sha256;
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

@@ -245,6 +245,25 @@ sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n
 sr_status sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
 /* Deletes jobs whose expires_at_ms <= now_ms; *n = how many (n may be NULL). */
 sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
+/* A recorded job's sealed recording (docs/http.md "Record and replay"):
+ * the base64 text of the box sealed to the job's record_pubkey, its hex
+ * SHA-256 (the receipt's recording_sha256), and the job's expiry; it is
+ * purged with the job (sr_store_jobs_purge). Copies every field.
+ * SR_ECONFLICT if the job has one already. */
+struct sr_recording_row {
+    char job_id[SR_ID_HEX_LEN + 1];
+    const char *owner;
+    const char *sealed; /* NUL-terminated base64 */
+    char sha256[SR_HASH_HEX_LEN + 1];
+    int64_t created_at_ms;
+    int64_t expires_at_ms;
+};
+sr_status sr_store_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err);
+/* The recording of owner's job 'id': *sealed (owned, free()) and its hash.
+ * SR_ENOTFOUND for another owner's job, a job without a recording, or a
+ * missing one. */
+sr_status sr_store_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err);
 /* Counts for /info: all stored jobs. */
 sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
 

@@ -232,6 +232,9 @@ sr_status sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *m
 
 /* Fills buf[0..len) with random bytes; returns 0, or nonzero on failure. */
 typedef int (*sr_wasi_random_fn)(void *ctx, uint8_t *buf, size_t len);
+/* Reads clock 'id' (0 realtime, 1 monotonic, 2 process CPU, 3 thread CPU)
+ * into *ns; 0 on success. */
+typedef int (*sr_wasi_clock_fn)(void *ctx, uint32_t id, uint64_t *ns);
 
 /* A host function offered next to WASI (the 'sealrun' storage imports of
  * docs/storage.md). Strings and ctx are borrowed for the run. */
@@ -257,6 +260,8 @@ struct sr_wasi_config {
     bool fake_clock; /* true: clocks start at 0 and tick 1 us per call (reproducible) */
     const struct sr_wasi_host_func *host_funcs; /* extra imports the guest may use */
     size_t nhost_funcs;
+    sr_wasi_clock_fn clock; /* NULL = clock_gettime(2) (or fake_clock); ids > 3 never reach it */
+    void *clock_ctx;
 };
 
 struct sr_wasi_result {

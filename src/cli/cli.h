@@ -107,6 +107,11 @@ void cli_escape(char *dst, size_t cap, const char *s);
 sr_status cli_http(const char *method, const char *url, const char *token, const char *body,
                    size_t body_len, const char *content_type, long *status, json_t **out,
                    sr_err *err);
+/* As cli_http, with an answer of at most cap bytes (a recording is larger
+ * than other answers). */
+sr_status cli_http_cap(const char *method, const char *url, const char *token, const char *body,
+                       size_t body_len, const char *content_type, size_t cap, long *status,
+                       json_t **out, sr_err *err);
 /* cli_http to server + path, for commands that print the answer: CLI_OK with
  * *out (owned) on a 2xx; otherwise prints the failure (and frees the answer)
  * and returns CLI_FAILED. */
@@ -134,5 +139,6 @@ int cmd_decrypt(int argc, char **argv);
 int cmd_verify_output(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_vrf(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif /* SR_CLI_H */

@@ -34,6 +34,7 @@ static const struct {
     {"verify-output", "recompute a job's output_hash (and its signature)", cmd_verify_output},
     {"verify", "check a job's signed receipt (code, input, worker key)", cmd_verify},
     {"verify-vrf", "check a job's verifiable randomness (crypto.vrf)", cmd_verify_vrf},
+    {"replay", "rerun a recorded job offline and compare its output hash", cmd_replay},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

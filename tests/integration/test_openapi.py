@@ -196,6 +196,10 @@ class OpenApiTest(unittest.TestCase):
             "script": "function main(){ return 2 }",
             "output_pubkey": base64.b64encode(bytes(range(32))).decode()})
         self.assertIn("encrypted_output", sealed)
+        recorded = c("/execute", "POST", "/execute", 200, body={
+            "script": "function main(){ return {t: Date.now() > 0, r: Math.random() < 1} }",
+            "record": True, "record_pubkey": base64.b64encode(bytes(range(32))).decode()})
+        self.assertIn("recording_sha256", recorded["receipt"], recorded)
         queued = c("/execute", "POST", "/execute", 202,
                    body={"script": "function main(){ return 3 }", "async": True})
         c("/execute", "POST", "/execute", 400, body={"script": "x", "timeout": 500})
@@ -206,6 +210,8 @@ class OpenApiTest(unittest.TestCase):
         self.d.wait_job(self.tok, queued["job_id"])
         c("/jobs/{}", "GET", "/jobs/" + queued["job_id"], 200)
         c("/jobs/{}", "GET", "/jobs/" + "0" * 32, 404)
+        c("/jobs/{}/recording", "GET", "/jobs/" + recorded["job_id"] + "/recording", 200)
+        c("/jobs/{}/recording", "GET", "/jobs/" + job["job_id"] + "/recording", 404)
         c("/jobs", "GET", "/jobs?limit=2&status=completed&runtime=js", 200)
         c("/jobs", "GET", "/jobs?since=2026-01-01T00:00:00Z&until=99999999999999", 200)
         c("/jobs", "GET", "/jobs?state=x", 400)

@@ -37,6 +37,7 @@ static const struct {
     {"POST", "/execute", "execute"},
     {"GET", "/jobs", "jobs:read"},
     {"GET", "/jobs/{}", "jobs:read"},
+    {"GET", "/jobs/{}/recording", "jobs:read"},
     {"GET", "/modules", "execute"},
     {"POST", "/modules", "modules:write"},
     {"GET", "/modules/{}", "execute"},

@@ -389,6 +389,27 @@ sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err 
 }
 
 sr_status
+sr_store_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    sr_status rc = check_owner(row->owner, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(row->job_id, err);
+    if (rc == SR_OK && (!row->sealed || strlen(row->sha256) != SR_HASH_HEX_LEN))
+        rc = sr_err_set(err, SR_EINVAL, "a recording needs its sealed text and SHA-256");
+    return rc == SR_OK ? st->ops->recording_put(st, row, err) : rc;
+}
+
+sr_status
+sr_store_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                       char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(id, err);
+    return rc == SR_OK ? st->ops->recording_get(st, owner, id, sealed, sha256, err) : rc;
+}
+
+sr_status
 sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err)
 {
     return st->ops->jobs_purge(st, now_ms, n, err);

@@ -53,6 +53,8 @@ static const struct copy_table tables[] = {
     {"storage_kv", "owner, ns, id, key, value, size, version", "tbbbbii", "owner, ns, id",
      "owner COLLATE \"C\", ns, id"},
     {"storage_owners", "owner, namespaces, bytes", "tii", "owner", "owner COLLATE \"C\""},
+    {"recordings", "job_id, owner, sealed, sha256, created_at, expires_at", "ttttii", "job_id",
+     "job_id COLLATE \"C\""},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

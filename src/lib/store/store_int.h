@@ -60,6 +60,9 @@ struct sr_store_ops {
     sr_status (*jobs_running)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
     sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
+    sr_status (*recording_put)(sr_store *st, const struct sr_recording_row *row, sr_err *err);
+    sr_status (*recording_get)(sr_store *st, const char *owner, const char *id, char **sealed,
+                               char sha256[SR_HASH_HEX_LEN + 1], sr_err *err);
 
     sr_status (*job_enqueue)(sr_store *st, const struct sr_job_row *row, unsigned max_queued,
                              sr_err *err);

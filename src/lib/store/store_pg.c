@@ -197,6 +197,10 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                        "UPDATE SET heartbeat_at = excluded.heartbeat_at",
     /* heartbeat rows of daemons silent for a week (a data directory retired) */
     [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
+    [PG_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
+                         "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    [PG_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = $1 AND owner = $2",
+    [PG_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= $1",
     [PG_DAEMONS] = "SELECT id, public_key, measurement, version, started_at, heartbeat_at "
                    "FROM daemons WHERE heartbeat_at >= $1 ORDER BY started_at, id LIMIT $2",
     [PG_KEY_CHECK] = "SELECT count(*) FILTER (WHERE key = $1::text), count(*) FROM store_meta "
@@ -699,6 +703,48 @@ tx_jobs_purge(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     PQclear(res);
     if (rc == SR_OK)
         rc = sr_store__pg_run(s, c, PG_DAEMONS_PURGE, &a, NULL, "cannot purge old heartbeats", err);
+    /* recordings go with their jobs (they share the expiry) */
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, PG_RECORDINGS_PURGE, &a, NULL,
+                              "cannot purge expired recordings", err);
+    return rc;
+}
+
+static sr_status
+pg_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, row->job_id);
+    sr_store__pg_text(&a, row->owner);
+    sr_store__pg_text(&a, row->sealed);
+    sr_store__pg_text(&a, row->sha256);
+    sr_store__pg_int(&a, row->created_at_ms);
+    sr_store__pg_int(&a, row->expires_at_ms);
+    return sr_store__pg_run1((struct pg_store *)st, PG_RECORDING_PUT, &a, NULL,
+                             "cannot store a recording", err);
+}
+
+static sr_status
+pg_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, id);
+    sr_store__pg_text(&a, owner);
+    PGresult *res = NULL;
+    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_RECORDING_GET, &a, &res,
+                                     "cannot load a recording", err);
+    if (rc == SR_OK && PQntuples(res) == 0)
+        rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' has no recording", id);
+    else if (rc == SR_OK && strlen(PQgetvalue(res, 0, 1)) != SR_HASH_HEX_LEN)
+        rc = sr_err_set(err, SR_EIO, "the recording of job '%s' has a malformed hash", id);
+    else if (rc == SR_OK) {
+        memcpy(sha256, PQgetvalue(res, 0, 1), SR_HASH_HEX_LEN + 1);
+        *sealed = strdup(PQgetvalue(res, 0, 0));
+        if (!*sealed)
+            rc = sr_err_set(err, SR_ENOMEM, "out of memory loading a recording");
+    }
+    PQclear(res);
     return rc;
 }
 
@@ -816,6 +862,8 @@ const struct sr_store_ops sr_store__pg_ops = {
     .jobs_running = pg_jobs_running,
     .jobs_purge = pg_jobs_purge,
     .jobs_count = pg_jobs_count,
+    .recording_put = pg_recording_put,
+    .recording_get = pg_recording_get,
     .job_enqueue = sr_store__pg_job_enqueue,
     .job_start = sr_store__pg_job_start,
     .job_claim = sr_store__pg_job_claim,

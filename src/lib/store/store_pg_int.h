@@ -114,6 +114,9 @@ enum pg_stmt {
     PG_DAEMON_BEAT,
     PG_DAEMONS,
     PG_DAEMONS_PURGE,
+    PG_RECORDING_PUT,
+    PG_RECORDING_GET,
+    PG_RECORDINGS_PURGE,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];

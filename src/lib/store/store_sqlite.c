@@ -83,6 +83,10 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'queued' ORDER BY created_at, id",
     [SQ_JOBS_PURGE] = "DELETE FROM jobs WHERE expires_at <= ?1",
     [SQ_JOBS_COUNT] = "SELECT count(*) FROM jobs",
+    [SQ_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
+                         "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = ?1 AND owner = ?2",
+    [SQ_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= ?1",
     [SQ_MODULE_PUT] = "INSERT INTO modules (hash, bytes, size, info_json, created_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
     [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
@@ -1001,6 +1005,16 @@ w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
            : sr_store__sq_step_done(stmt, err, "purge", "expired jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
+    if (rc != SR_OK)
+        return rc;
+    /* recordings go with their jobs (they share the expiry) */
+    rc = sr_store__sq_stmt(c, SQ_RECORDINGS_PURGE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    b = sqlite3_bind_int64(stmt, 1, a->now_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "purge", "expired recordings");
+    sr_store__sq_done(stmt);
     return rc;
 }
 
@@ -1037,6 +1051,64 @@ static sr_status
 sq_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 {
     return read_int((struct sq_store *)st, SQ_JOBS_COUNT, total, err);
+}
+
+/* --- recordings --- */
+
+static sr_status
+w_recording_put(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct sr_recording_row *r = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_RECORDING_PUT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, r->job_id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, r->sealed);
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->sha256);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, r->created_at_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 6, r->expires_at_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "store the recording of job", r->job_id);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+static sr_status
+sq_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    return sr_store__sq_write((struct sq_store *)st, w_recording_put, (void *)(uintptr_t)row, err);
+}
+
+static sr_status
+sq_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_RECORDING_GET, &stmt, err);
+    if (rc == SR_OK) {
+        int b = sr_store__sq_bind_text(stmt, 1, id);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, owner);
+        int src = b ? b : sqlite3_step(stmt);
+        const char *text = src == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+        const char *hash = src == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 1) : NULL;
+        if (text && hash && strlen(hash) == SR_HASH_HEX_LEN) {
+            *sealed = strdup(text);
+            memcpy(sha256, hash, SR_HASH_HEX_LEN + 1);
+            if (!*sealed)
+                rc = sr_err_set(err, SR_ENOMEM, "out of memory loading a recording");
+        } else if (src == SQLITE_DONE) {
+            rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' has no recording", id);
+        } else {
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load the recording of job '%s'", id);
+        }
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
 }
 
 /* --- the ops table --- */
@@ -1101,6 +1173,8 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
     .job_end = sq_job_end,
+    .recording_put = sq_recording_put,
+    .recording_get = sq_recording_get,
     .module_put = sr_store__sq_module_put,
     .module_get = sr_store__sq_module_get,
     .module_touch = sr_store__sq_module_touch,

@@ -132,7 +132,34 @@ struct sr_store_ops {
                                sr_err *err);
     sr_status (*kv_upgrade)(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                             sr_err *err);
+
+    /* money (store_money.c checks the arguments; why is never NULL, and
+     * usage_get gets the subject "u:OWNER" or "t:TOKEN_ID") */
+    sr_status (*hold_add)(sr_store *st, const struct sr_hold_new *h, struct sr_hold_refusal *why,
+                          sr_err *err);
+    sr_status (*hold_get)(sr_store *st, const char *job_id, struct sr_hold_row *out, sr_err *err);
+    sr_status (*hold_settle)(sr_store *st, const struct sr_hold_end *e, bool *settled, sr_err *err);
+    sr_status (*holds_release)(sr_store *st, int64_t before_ms, int64_t now_ms, size_t max,
+                               size_t *n, sr_err *err);
+    sr_status (*money_purge)(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
+    sr_status (*usage_get)(sr_store *st, const char *subject, int64_t day, struct sr_usage *out,
+                           sr_err *err);
+    sr_status (*balance)(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
+    sr_status (*credit)(sr_store *st, const char *owner, uint64_t amount, const char *actor,
+                        const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+    sr_status (*ledger_list)(sr_store *st, const char *owner, size_t limit, int64_t before_id,
+                             struct sr_ledger_row **rows, size_t *n, sr_err *err);
 };
+
+/* The admission decision both backends make inside their transaction, from
+ * the day's usages (token_used NULL: no token level) and the balance:
+ * SR_OK, or SR_EBUDGET / SR_EBALANCE with *why (may be NULL) and the
+ * message of sr_store_hold_add(). store_money.c */
+sr_status sr_store__hold_check(const struct sr_hold_new *h, const struct sr_usage *user_used,
+                               const struct sr_usage *token_used, uint64_t balance,
+                               struct sr_hold_refusal *why, sr_err *err);
+/* The usage subject of a hold's owner ("u:OWNER") and token ("t:ID"). */
+#define SR_STORE_SUBJECT_MAX (3 + SR_MAX_USER_NAME)
 
 /* The head of every backend's store object. */
 struct sr_store {

@@ -196,6 +196,47 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                        "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO "
                        "UPDATE SET heartbeat_at = excluded.heartbeat_at",
     /* heartbeat rows of daemons silent for a week (a data directory retired) */
+    /* money (store_pg_money.c) */
+    [PG_USAGE_GET] = "SELECT jobs, gas_js, gas_wasm, wall_ms, http FROM usage_days "
+                     "WHERE subject = $1 AND day = $2",
+    [PG_USAGE_ADD] = "INSERT INTO usage_days (subject, day, jobs, gas_js, gas_wasm, wall_ms, http) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject, day) DO UPDATE SET "
+                     "jobs = usage_days.jobs + excluded.jobs, "
+                     "gas_js = usage_days.gas_js + excluded.gas_js, "
+                     "gas_wasm = usage_days.gas_wasm + excluded.gas_wasm, "
+                     "wall_ms = usage_days.wall_ms + excluded.wall_ms, "
+                     "http = usage_days.http + excluded.http",
+    [PG_USAGE_SUB] = "UPDATE usage_days SET jobs = greatest(jobs - $3::bigint, 0), "
+                     "gas_js = greatest(gas_js - $4::bigint, 0), "
+                     "gas_wasm = greatest(gas_wasm - $5::bigint, 0), "
+                     "wall_ms = greatest(wall_ms - $6::bigint, 0), "
+                     "http = greatest(http - $7::bigint, 0) WHERE subject = $1 AND day = $2",
+    [PG_USAGE_PURGE] = "DELETE FROM usage_days WHERE day < $1",
+    [PG_HOLD_INSERT] = "INSERT INTO holds (job_id, owner, token_id, day, jobs, gas_js, gas_wasm, "
+                       "wall_ms, http, cost, created_at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    [PG_HOLD_GET] = "SELECT owner, token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, "
+                    "created_at, settled_at, charged FROM holds WHERE job_id = $1",
+    [PG_HOLD_OWNER] = "SELECT owner FROM holds WHERE job_id = $1 AND settled_at = 0",
+    [PG_HOLD_CLOSE] = "UPDATE holds SET settled_at = $2, charged = least($3::bigint, cost) "
+                      "WHERE job_id = $1 AND settled_at = 0 "
+                      "RETURNING token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, "
+                      "charged",
+    [PG_HOLDS_DANGLING] = "SELECT job_id FROM holds h WHERE settled_at = 0 AND created_at < $1 "
+                          "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id "
+                          "AND j.state IN ('queued', 'running')) ORDER BY created_at LIMIT $2",
+    [PG_HOLDS_PURGE] = "DELETE FROM holds WHERE settled_at > 0 AND settled_at < $1",
+    [PG_BALANCE_GET] = "SELECT balance FROM accounts WHERE owner = $1",
+    [PG_BALANCE_TAKE] = "UPDATE accounts SET balance = balance - $2::bigint, updated_at = $3 "
+                        "WHERE owner = $1 AND balance >= $2::bigint",
+    [PG_BALANCE_ADD] = "INSERT INTO accounts (owner, balance, updated_at) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (owner) DO UPDATE SET "
+                       "balance = accounts.balance + excluded.balance, "
+                       "updated_at = excluded.updated_at",
+    [PG_LEDGER_ADD] = "INSERT INTO ledger (owner, kind, amount, delta, balance, job_id, actor, "
+                      "note, time_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [PG_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
+                       "FROM ledger WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
     [PG_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
                          "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -896,4 +937,13 @@ const struct sr_store_ops sr_store__pg_ops = {
     .kv_commit = sr_store__pg_kv_commit,
     .kv_namespaces = sr_store__pg_kv_namespaces,
     .kv_upgrade = sr_store__pg_kv_upgrade,
+    .hold_add = sr_store__pg_hold_add,
+    .hold_get = sr_store__pg_hold_get,
+    .hold_settle = sr_store__pg_hold_settle,
+    .holds_release = sr_store__pg_holds_release,
+    .money_purge = sr_store__pg_money_purge,
+    .usage_get = sr_store__pg_usage_get,
+    .balance = sr_store__pg_balance,
+    .credit = sr_store__pg_credit,
+    .ledger_list = sr_store__pg_ledger_list,
 };

@@ -117,6 +117,21 @@ enum pg_stmt {
     PG_RECORDING_PUT,
     PG_RECORDING_GET,
     PG_RECORDINGS_PURGE,
+    PG_USAGE_GET,
+    PG_USAGE_ADD,
+    PG_USAGE_SUB,
+    PG_USAGE_PURGE,
+    PG_HOLD_INSERT,
+    PG_HOLD_GET,
+    PG_HOLD_OWNER,
+    PG_HOLD_CLOSE,
+    PG_HOLDS_DANGLING,
+    PG_HOLDS_PURGE,
+    PG_BALANCE_GET,
+    PG_BALANCE_TAKE,
+    PG_BALANCE_ADD,
+    PG_LEDGER_ADD,
+    PG_LEDGER_LIST,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];
@@ -305,5 +320,23 @@ sr_status sr_store__pg_job_args(const uint8_t *key, const struct sr_job_row *r, 
 
 sr_status sr_store__pg_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                                   sr_err *err);
+
+/* Budgets, holds, balances and the ledger (store_pg_money.c). */
+sr_status sr_store__pg_hold_add(sr_store *st, const struct sr_hold_new *h,
+                                struct sr_hold_refusal *why, sr_err *err);
+sr_status sr_store__pg_hold_get(sr_store *st, const char *job_id, struct sr_hold_row *out,
+                                sr_err *err);
+sr_status sr_store__pg_hold_settle(sr_store *st, const struct sr_hold_end *e, bool *settled,
+                                   sr_err *err);
+sr_status sr_store__pg_holds_release(sr_store *st, int64_t before_ms, int64_t now_ms, size_t max,
+                                     size_t *n, sr_err *err);
+sr_status sr_store__pg_money_purge(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
+sr_status sr_store__pg_usage_get(sr_store *st, const char *subject, int64_t day,
+                                 struct sr_usage *out, sr_err *err);
+sr_status sr_store__pg_balance(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
+sr_status sr_store__pg_credit(sr_store *st, const char *owner, uint64_t amount, const char *actor,
+                              const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+sr_status sr_store__pg_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
+                                   struct sr_ledger_row **rows, size_t *n, sr_err *err);
 
 #endif /* SR_STORE_PG_INT_H */

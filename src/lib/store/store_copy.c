@@ -53,6 +53,10 @@ static const struct copy_table tables[] = {
     {"storage_kv", "owner, ns, id, key, value, size, version", "tbbbbii", "owner, ns, id",
      "owner COLLATE \"C\", ns, id"},
     {"storage_owners", "owner, namespaces, bytes", "tii", "owner", "owner COLLATE \"C\""},
+    {"workers",
+     "hash, name, state, created_at, public_key, measurement, attestation, version, "
+     "registered_at, seen_at, revoked_at",
+     "bttittttiii", "hash", "hash"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -47,6 +47,7 @@ sr_engine__outcome_fini(struct job_outcome *o)
     json_decref(o->vrf);
     json_decref(o->key_uses);
     json_decref(o->http);
+    sr_storage_session_free(o->storage);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
 }
@@ -341,6 +342,9 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
         sr_engine__fail(o, SR_JOB_MEMORY_LIMIT, "the job used more than its memory limit of %u MiB",
                         req->memory_mb);
         break;
+    case SR_SANDBOX_CANCELLED: /* its daemon lost the job: this end is never written */
+        sr_engine__fail(o, SR_JOB_INTERRUPTED, "the job was stopped: %s", rep->detail);
+        break;
     case SR_SANDBOX_CRASHED:
         if (req->runtime == SR_RUNTIME_JS &&
             (rep->signal == SIGXCPU ||
@@ -412,7 +416,8 @@ http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_sec
 static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
-               sr_http_session *http, const struct sr_engine__keys *keys, struct job_outcome *o)
+               sr_http_session *http, const struct sr_engine__keys *keys, sr_sandbox_cancel *cancel,
+               struct job_outcome *o)
 {
     struct job_host host = {.keys = keys,
                             .req = req,
@@ -432,6 +437,7 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
         .host_arg = &host,
         .discard_after = o->discard_process,
         .label = job_id, /* names the job in the process's log lines */
+        .cancel = cancel,
     };
     sr_buf resp;
     sr_buf_init_secure(&resp, SR_RUNNER_MAX_ANSWER);
@@ -449,7 +455,7 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
 void
 sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const struct sr_secret_refs *refs,
-               struct job_outcome *o)
+               sr_sandbox_cancel *cancel, struct job_outcome *o)
 {
     sr_engine__outcome_init(o);
     if (req->input_len > SR_MAX_INPUT) {
@@ -487,7 +493,7 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, storage != NULL, &frame, &e);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, cancel, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);
@@ -500,8 +506,9 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     o->http = sr_http_exchanges_json(x, nx);
     http_outcome(http, o);
     sr_http_session_free(http);
-    /* commits the job's writes only if it completed (docs/storage.md) */
-    sr_engine__storage_finish(storage, o);
+    /* its writes are committed with its end, only if it completed
+     * (docs/storage.md, docs/cluster.md "A job's end") */
+    sr_engine__storage_keep(storage, o);
 }
 
 /* ---- the job object ---- */

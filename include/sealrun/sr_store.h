@@ -370,6 +370,78 @@ sr_status sr_store_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_e
 sr_status sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
                            size_t *n, sr_err *err);
 
+/* --- remote workers (docs/workers.md) ---
+ *
+ * One row per worker token, made by the operator (`sealrun worker token
+ * create`); only the token's SHA-256 is stored. The first registration
+ * with a token binds the worker's Ed25519 key to it for good: a later
+ * registration with another key is refused, so a copied token without
+ * the key is worth nothing. Revocation is final and seen at the next
+ * request (there is no cache). */
+
+enum sr_worker_state {
+    SR_WORKER_ACTIVE = 0,   /* receives jobs */
+    SR_WORKER_DRAINING = 1, /* finishes what it holds, receives no new job */
+    SR_WORKER_REVOKED = 2,  /* refused at once, for good */
+};
+
+/* "active", "draining", "revoked"; NULL for an unknown value. */
+const char *sr_worker_state_name(enum sr_worker_state s);
+
+#define SR_WORKER_NAME_MAX 64 /* bytes of a worker's name (user-name characters) */
+
+struct sr_worker_row {
+    char id[17]; /* first 16 hex characters of the token's SHA-256: safe to show */
+    char name[SR_WORKER_NAME_MAX + 1];
+    enum sr_worker_state state;
+    char public_key[65];  /* hex Ed25519 key; "" until it registered */
+    char measurement[65]; /* hex; "" until it registered */
+    char attestation[8];  /* "none" or "tdx"; "" until it registered */
+    char version[32];     /* the sealrun version it registered with; "" before */
+    int64_t created_at_ms;
+    int64_t registered_at_ms; /* first registration; 0 before */
+    int64_t seen_at_ms;       /* its last authenticated request; 0 before */
+    int64_t revoked_at_ms;    /* 0 unless revoked */
+};
+
+/* Stores a new worker token's hash under 'name' (1..SR_WORKER_NAME_MAX of
+ * A-Z a-z 0-9 _ - . @). SR_EINVAL for a bad name; SR_ECONFLICT if the hash
+ * exists. */
+sr_status sr_store_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                              int64_t now_ms, sr_err *err);
+/* The worker of a token hash, in any state. SR_ENOTFOUND when none. */
+sr_status sr_store_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                              sr_err *err);
+/* What a worker registers with (hex strings, 64 characters each). */
+struct sr_worker_reg {
+    const char *public_key;
+    const char *measurement;
+    const char *attestation; /* "none" or "tdx" */
+    const char *version;     /* at most 31 bytes */
+    int64_t now_ms;
+};
+/* Registers the worker of this token: binds the key on the first call;
+ * later calls with the same key update measurement, attestation, version
+ * and seen_at (a restart, an upgrade). SR_ENOTFOUND for an unknown token,
+ * SR_EFORBIDDEN when it is revoked, SR_ECONFLICT when the token is bound
+ * to another key, SR_EINVAL for malformed fields. *out is the row after. */
+sr_status sr_store_worker_register(sr_store *st, const uint8_t hash[32],
+                                   const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                   sr_err *err);
+/* Records an authenticated request of the worker at now_ms. SR_ENOTFOUND
+ * when unknown or revoked. */
+sr_status sr_store_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err);
+/* Every worker, oldest first. Owned array of *n rows (free()). */
+sr_status sr_store_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err);
+/* Sets the state of the worker whose id (8..16 lower-case hex characters,
+ * unique) matches: SR_WORKER_DRAINING, SR_WORKER_ACTIVE (back from
+ * draining) or SR_WORKER_REVOKED (final; revoked_at = now). SR_EINVAL for
+ * a malformed id, SR_ENOTFOUND when none, SR_ECONFLICT when the id is
+ * ambiguous or the worker is revoked already. *out (may be NULL): the row
+ * after. */
+sr_status sr_store_worker_set_state(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                                    int64_t now_ms, struct sr_worker_row *out, sr_err *err);
+
 /* --- WebAssembly modules --- */
 
 /* Modules are stored once by hash; each owner who uploaded one holds a

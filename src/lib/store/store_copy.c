@@ -64,6 +64,10 @@ static const struct copy_table tables[] = {
     {"accounts", "owner, balance, updated_at", "tii", "owner", "owner COLLATE \"C\""},
     {"ledger", "id, owner, kind, amount, delta, balance, job_id, actor, note, time_ms",
      "ittiiittti", "id", "id"},
+    {"workers",
+     "hash, name, state, created_at, public_key, measurement, attestation, version, "
+     "registered_at, seen_at, revoked_at",
+     "bttittttiii", "hash", "hash"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -250,6 +250,21 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES ($1, $2, $3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [PG_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES ($1, $2, $3)",
+    [PG_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = $1",
+    [PG_WORKER_LOCK] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = $1 FOR UPDATE",
+    [PG_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [PG_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(encode(hash, 'hex'), 1, length($1::text)) = $1::text "
+                        "LIMIT 2 FOR UPDATE",
+    [PG_WORKER_REGISTER] = "UPDATE workers SET public_key = $2, measurement = $3, "
+                           "attestation = $4, version = $5, "
+                           "registered_at = coalesce(registered_at, $6::bigint), seen_at = $6 "
+                           "WHERE hash = $1",
+    [PG_WORKER_SEEN] = "UPDATE workers SET seen_at = $2 WHERE hash = $1 AND state <> 'revoked'",
+    [PG_WORKER_STATE] = "UPDATE workers SET state = $2::text, "
+                        "revoked_at = CASE WHEN $2::text = 'revoked' THEN $3::bigint "
+                        "ELSE revoked_at END WHERE hash = $1",
 };
 
 /* --- row codecs --- */
@@ -916,6 +931,12 @@ const struct sr_store_ops sr_store__pg_ops = {
     .wait_jobs = sr_store__pg_wait_jobs,
     .daemon_beat = sr_store__pg_daemon_beat,
     .daemons = sr_store__pg_daemons,
+    .worker_add = sr_store__pg_worker_add,
+    .worker_get = sr_store__pg_worker_get,
+    .worker_register = sr_store__pg_worker_register,
+    .worker_seen = sr_store__pg_worker_seen,
+    .worker_list = sr_store__pg_worker_list,
+    .worker_set_state = sr_store__pg_worker_set_state,
     .module_put = sr_store__pg_module_put,
     .module_get = sr_store__pg_module_get,
     .module_touch = sr_store__pg_module_touch,

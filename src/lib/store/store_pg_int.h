@@ -132,6 +132,14 @@ enum pg_stmt {
     PG_BALANCE_ADD,
     PG_LEDGER_ADD,
     PG_LEDGER_LIST,
+    PG_WORKER_ADD,
+    PG_WORKER_GET,
+    PG_WORKER_LOCK,
+    PG_WORKER_LIST,
+    PG_WORKER_MATCH,
+    PG_WORKER_REGISTER,
+    PG_WORKER_SEEN,
+    PG_WORKER_STATE,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];
@@ -231,6 +239,22 @@ sr_status sr_store__pg_col_fixed(const PGresult *res, int r, int i, uint8_t *out
 sr_status sr_store__pg_col_open(const uint8_t *key, const PGresult *res, int r, int i,
                                 const char *field, const char *owner, const char *record,
                                 char **out, size_t *out_len, sr_err *err);
+
+/* Remote workers (store_pg_workers.c): the contracts of sr_store.h. */
+sr_status sr_store__pg_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                                  int64_t now_ms, sr_err *err);
+sr_status sr_store__pg_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                                  sr_err *err);
+sr_status sr_store__pg_worker_register(sr_store *st, const uint8_t hash[32],
+                                       const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                       sr_err *err);
+sr_status sr_store__pg_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                                   sr_err *err);
+sr_status sr_store__pg_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n,
+                                   sr_err *err);
+sr_status sr_store__pg_worker_set_state(sr_store *st, const char *id_prefix,
+                                        enum sr_worker_state state, int64_t now_ms,
+                                        struct sr_worker_row *out, sr_err *err);
 
 /* Modules (store_pg_modules.c), secrets and audit (store_pg_secrets.c),
  * storage (store_pg_storage.c): the contracts of sr_store.h. */

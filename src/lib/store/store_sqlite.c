@@ -166,6 +166,19 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES (?1, ?2, ?3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [SQ_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES (?1, ?2, ?3)",
+    [SQ_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = ?1",
+    [SQ_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [SQ_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
+    [SQ_WORKER_REGISTER] = "UPDATE workers SET public_key = ?2, measurement = ?3, "
+                           "attestation = ?4, version = ?5, "
+                           "registered_at = coalesce(registered_at, ?6), seen_at = ?6 "
+                           "WHERE hash = ?1",
+    [SQ_WORKER_SEEN] = "UPDATE workers SET seen_at = ?2 WHERE hash = ?1 AND state <> 'revoked'",
+    [SQ_WORKER_STATE] = "UPDATE workers SET state = ?2, "
+                        "revoked_at = CASE WHEN ?2 = 'revoked' THEN ?3 ELSE revoked_at END "
+                        "WHERE hash = ?1",
     [SQ_JOB_FINISH] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
                       "finished_at = ?6, expires_at = ?7, gas_used = ?8, duration_us = ?9, "
                       "error_code = ?10, lease_until = NULL WHERE id = ?1 AND owner = ?2 AND "
@@ -1206,6 +1219,12 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_running = sq_jobs_running,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
+    .worker_add = sr_store__sq_worker_add,
+    .worker_get = sr_store__sq_worker_get,
+    .worker_register = sr_store__sq_worker_register,
+    .worker_seen = sr_store__sq_worker_seen,
+    .worker_list = sr_store__sq_worker_list,
+    .worker_set_state = sr_store__sq_worker_set_state,
     .job_end = sq_job_end,
     .recording_put = sq_recording_put,
     .recording_get = sq_recording_get,

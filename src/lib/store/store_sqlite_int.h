@@ -95,6 +95,13 @@ enum sq_stmt {
     SQ_KV_NS_LIST,
     SQ_KV_OWNER,
     SQ_KV_OWNER_PUT,
+    SQ_WORKER_ADD,
+    SQ_WORKER_GET,
+    SQ_WORKER_LIST,
+    SQ_WORKER_MATCH,
+    SQ_WORKER_REGISTER,
+    SQ_WORKER_SEEN,
+    SQ_WORKER_STATE,
     SQ_JOB_FINISH,
     SQ_USAGE_GET,
     SQ_USAGE_ADD,
@@ -199,6 +206,22 @@ int sr_store__sq_bind_blob(sqlite3_stmt *stmt, int i, const uint8_t *p, size_t l
  * modules, policies), in one transaction on the writer, when the store_meta
  * flag says it is due; then compacts the file. store_sqlite_seal.c */
 sr_status sr_store__sq_seal_legacy(struct sq_store *s, const uint8_t *key, sr_err *err);
+
+/* Remote workers (store_sqlite_workers.c); see sr_store.h. */
+sr_status sr_store__sq_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                                  int64_t now_ms, sr_err *err);
+sr_status sr_store__sq_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                                  sr_err *err);
+sr_status sr_store__sq_worker_register(sr_store *st, const uint8_t hash[32],
+                                       const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                       sr_err *err);
+sr_status sr_store__sq_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                                   sr_err *err);
+sr_status sr_store__sq_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n,
+                                   sr_err *err);
+sr_status sr_store__sq_worker_set_state(sr_store *st, const char *id_prefix,
+                                        enum sr_worker_state state, int64_t now_ms,
+                                        struct sr_worker_row *out, sr_err *err);
 
 /* WebAssembly modules and their claims (store_sqlite_modules.c); see sr_store.h. */
 sr_status sr_store__sq_module_put(sr_store *st, const struct sr_module_put *p, bool *created,

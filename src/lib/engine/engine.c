@@ -184,6 +184,26 @@ store_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job
     return rc;
 }
 
+/* Stores a recorded job's sealed recording, before the job itself: a
+ * receipt's recording_sha256 always has its recording. */
+static sr_status
+store_recording(sr_engine *eng, const char *owner, const char *id, const struct job_outcome *o,
+                int64_t finished, sr_err *err)
+{
+    if (!eng->store || !o->recording)
+        return SR_OK;
+    struct sr_recording_row rec = {.owner = owner,
+                                   .sealed = o->recording,
+                                   .created_at_ms = finished,
+                                   .expires_at_ms = finished + ttl_ms(eng)};
+    memcpy(rec.job_id, id, sizeof(rec.job_id));
+    memcpy(rec.sha256, o->recording_sha256, sizeof(rec.sha256));
+    sr_status rc = sr_store_recording_put(eng->store, &rec, err);
+    if (rc != SR_OK)
+        sr_err_wrap(err, "storing the recording of job '%s'", id);
+    return rc;
+}
+
 /* Runs a job whose slot is taken; builds its job text and (with a store)
  * records it: under 'lease' when it has one (cluster mode), else inserted
  * or updated; its storage writes commit with it. */
@@ -215,7 +235,9 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
         rc = SR_ECONFLICT; /* its process was killed when the keeper found out */
     } else {
         const int64_t times[4] = {created_ms, started, finished, wall};
-        rc = store_end(eng, owner, id, req, &o, times, insert, lease, &text, &len, err);
+        rc = store_recording(eng, owner, id, &o, finished, err);
+        if (rc == SR_OK)
+            rc = store_end(eng, owner, id, req, &o, times, insert, lease, &text, &len, err);
     }
     if (rc == SR_ECONFLICT && held) {
         /* taken over while it ran: nothing of it is written
@@ -825,6 +847,26 @@ sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out,
         rc = steal_text(&b, out, out_len, err);
     sr_buf_fini(&b);
     return rc;
+}
+
+sr_status
+sr_engine_job_recording(sr_engine *eng, const char *owner, const char *id, json_t **out,
+                        sr_err *err)
+{
+    if (!eng->store)
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' has no recording", id);
+    char *sealed = NULL;
+    char hash[SR_HASH_HEX_LEN + 1];
+    sr_status rc = sr_store_recording_get(eng->store, owner, id, &sealed, hash, err);
+    if (rc != SR_OK)
+        return rc;
+    json_t *o =
+        json_pack("{s:s, s:s, s:s}", "job_id", id, "recording", sealed, "recording_sha256", hash);
+    free(sealed);
+    if (!o)
+        return sr_err_set(err, SR_ENOMEM, "out of memory answering a recording");
+    *out = o;
+    return SR_OK;
 }
 
 sr_status

@@ -164,7 +164,51 @@ struct job_outcome {
     /* the job's uses of its generated keys for the receipt (owned array;
      * NULL: none): {"name","kind","operation","data_sha256"} */
     json_t *key_uses;
+    /* a recorded job: its sealed recording (owned base64, the store's and
+     * GET /jobs/{id}/recording's) and the SHA-256 of that text (the
+     * receipt's recording_sha256); NULL and "" otherwise */
+    char *recording;
+    char recording_sha256[SR_HASH_HEX_LEN + 1];
 };
+
+/* ---- record and replay (record.c, replay.c; docs/http.md) ---- */
+
+struct sr_engine__record {
+    json_t *calls;    /* recording: owned array of calls; replay: the recording's (borrowed) */
+    bool replay;      /* answer from calls instead of performing them */
+    size_t next;      /* replay: the next recorded call */
+    size_t bytes;     /* recording: bytes kept, <= SR_MAX_RECORDING */
+    bool over;        /* recording: past SR_MAX_RECORDING: the job fails RECORDING_LIMIT */
+    uint8_t seed[32]; /* the job's randomness (sr_job_spec.record_seed) */
+    char diverged[SR_ERR_MSG_MAX]; /* replay: the first call that differed ("" none) */
+};
+
+/* A job run as a replay: the recorded job's id and owner (the guest sees
+ * both) and whether it had storage. */
+struct sr_engine__replay_job {
+    struct sr_engine__record *rec;
+    char job_id[SR_ID_HEX_LEN + 1];
+    char owner[SR_MAX_USER_NAME + 1];
+    bool storage;
+};
+
+/* A new recording with a fresh seed (calls NULL on ENOMEM: keep fails). */
+void sr_engine__record_init(struct sr_engine__record *r);
+void sr_engine__record_fini(struct sr_engine__record *r);
+/* One host call of a recorded or replayed job: performed by fn (or, for
+ * 'T', by the supervisor's clock) and kept, or answered from the
+ * recording. */
+sr_status sr_engine__record_call(struct sr_engine__record *r, sr_sandbox_host_fn fn, void *arg,
+                                 const uint8_t *req, size_t len, sr_buf *resp, sr_err *err);
+/* A replayed call: the recorded answer when req is the recorded call,
+ * else SR_EINVAL naming the first difference (kept in r->diverged). */
+sr_status sr_engine__replay_call(struct sr_engine__record *r, const uint8_t *req, size_t len,
+                                 sr_buf *resp, sr_err *err);
+/* Seals the recording to req->record_pubkey: *sealed (owned base64) and
+ * the hex SHA-256 of that text. */
+sr_status sr_engine__record_seal(const struct sr_engine__record *r, const char *owner,
+                                 const char *job_id, const struct sr_job_request *req, bool storage,
+                                 char **sealed, char hash[SR_HASH_HEX_LEN + 1], sr_err *err);
 
 /* ---- generated keys a job uses but never reads (keys.c) ---- */
 
@@ -221,6 +265,12 @@ void sr_engine__fail(struct job_outcome *o, enum sr_job_code code, const char *f
 void sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                     const struct sr_job_request *req, const struct sr_secret_refs *refs,
                     sr_sandbox_cancel *cancel, struct job_outcome *o);
+/* As sr_engine__run, as the replay of a recording when 'replay' is not
+ * NULL (replay.c). */
+void sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
+                        const struct sr_job_request *req, const struct sr_secret_refs *refs,
+                        const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+                        struct job_outcome *o);
 
 /* Resolves the job's secret references (parsed once, by
  * sr_engine__refs_check) into *set (values, wiped by

@@ -83,6 +83,10 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'queued' ORDER BY created_at, id",
     [SQ_JOBS_PURGE] = "DELETE FROM jobs WHERE expires_at <= ?1",
     [SQ_JOBS_COUNT] = "SELECT count(*) FROM jobs",
+    [SQ_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
+                         "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = ?1 AND owner = ?2",
+    [SQ_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= ?1",
     [SQ_MODULE_PUT] = "INSERT INTO modules (hash, bytes, size, info_json, created_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
     [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
@@ -162,10 +166,57 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES (?1, ?2, ?3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [SQ_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES (?1, ?2, ?3)",
+    [SQ_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = ?1",
+    [SQ_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [SQ_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
+    [SQ_WORKER_REGISTER] = "UPDATE workers SET public_key = ?2, measurement = ?3, "
+                           "attestation = ?4, version = ?5, "
+                           "registered_at = coalesce(registered_at, ?6), seen_at = ?6 "
+                           "WHERE hash = ?1",
+    [SQ_WORKER_SEEN] = "UPDATE workers SET seen_at = ?2 WHERE hash = ?1 AND state <> 'revoked'",
+    [SQ_WORKER_STATE] = "UPDATE workers SET state = ?2, "
+                        "revoked_at = CASE WHEN ?2 = 'revoked' THEN ?3 ELSE revoked_at END "
+                        "WHERE hash = ?1",
     [SQ_JOB_FINISH] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
                       "finished_at = ?6, expires_at = ?7, gas_used = ?8, duration_us = ?9, "
                       "error_code = ?10, lease_until = NULL WHERE id = ?1 AND owner = ?2 AND "
                       "state = 'running' AND lease_holder = ?11 AND lease_fence = ?12",
+    /* money (store_sqlite_money.c) */
+    [SQ_USAGE_GET] = "SELECT jobs, gas_js, gas_wasm, wall_ms, http FROM usage_days "
+                     "WHERE subject = ?1 AND day = ?2",
+    [SQ_USAGE_ADD] = "INSERT INTO usage_days (subject, day, jobs, gas_js, gas_wasm, wall_ms, http) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (subject, day) DO UPDATE SET "
+                     "jobs = jobs + excluded.jobs, gas_js = gas_js + excluded.gas_js, "
+                     "gas_wasm = gas_wasm + excluded.gas_wasm, "
+                     "wall_ms = wall_ms + excluded.wall_ms, http = http + excluded.http",
+    [SQ_USAGE_SUB] = "UPDATE usage_days SET jobs = max(jobs - ?3, 0), "
+                     "gas_js = max(gas_js - ?4, 0), gas_wasm = max(gas_wasm - ?5, 0), "
+                     "wall_ms = max(wall_ms - ?6, 0), http = max(http - ?7, 0) "
+                     "WHERE subject = ?1 AND day = ?2",
+    [SQ_USAGE_PURGE] = "DELETE FROM usage_days WHERE day < ?1",
+    [SQ_HOLD_INSERT] = "INSERT INTO holds (job_id, owner, token_id, day, jobs, gas_js, gas_wasm, "
+                       "wall_ms, http, cost, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [SQ_HOLD_GET] = "SELECT owner, token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, "
+                    "created_at, settled_at, charged FROM holds WHERE job_id = ?1",
+    [SQ_HOLD_CLOSE] = "UPDATE holds SET settled_at = ?2, charged = ?3 "
+                      "WHERE job_id = ?1 AND settled_at = 0",
+    [SQ_HOLDS_DANGLING] = "SELECT job_id FROM holds h WHERE settled_at = 0 AND created_at < ?1 "
+                          "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id "
+                          "AND j.state IN ('queued', 'running')) ORDER BY created_at LIMIT ?2",
+    [SQ_HOLDS_PURGE] = "DELETE FROM holds WHERE settled_at > 0 AND settled_at < ?1",
+    [SQ_BALANCE_GET] = "SELECT balance FROM accounts WHERE owner = ?1",
+    [SQ_BALANCE_TAKE] = "UPDATE accounts SET balance = balance - ?2, updated_at = ?3 "
+                        "WHERE owner = ?1 AND balance >= ?2",
+    [SQ_BALANCE_ADD] = "INSERT INTO accounts (owner, balance, updated_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (owner) DO UPDATE SET balance = balance + excluded.balance, "
+                       "updated_at = excluded.updated_at",
+    [SQ_LEDGER_ADD] = "INSERT INTO ledger (owner, kind, amount, delta, balance, job_id, actor, "
+                      "note, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SQ_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
+                       "FROM ledger WHERE owner = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
 };
 
 /* --- row codecs --- */
@@ -1001,6 +1052,16 @@ w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
            : sr_store__sq_step_done(stmt, err, "purge", "expired jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
+    if (rc != SR_OK)
+        return rc;
+    /* recordings go with their jobs (they share the expiry) */
+    rc = sr_store__sq_stmt(c, SQ_RECORDINGS_PURGE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    b = sqlite3_bind_int64(stmt, 1, a->now_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "purge", "expired recordings");
+    sr_store__sq_done(stmt);
     return rc;
 }
 
@@ -1037,6 +1098,64 @@ static sr_status
 sq_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 {
     return read_int((struct sq_store *)st, SQ_JOBS_COUNT, total, err);
+}
+
+/* --- recordings --- */
+
+static sr_status
+w_recording_put(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct sr_recording_row *r = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_RECORDING_PUT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, r->job_id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, r->sealed);
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->sha256);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, r->created_at_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 6, r->expires_at_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "store the recording of job", r->job_id);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+static sr_status
+sq_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    return sr_store__sq_write((struct sq_store *)st, w_recording_put, (void *)(uintptr_t)row, err);
+}
+
+static sr_status
+sq_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_RECORDING_GET, &stmt, err);
+    if (rc == SR_OK) {
+        int b = sr_store__sq_bind_text(stmt, 1, id);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, owner);
+        int src = b ? b : sqlite3_step(stmt);
+        const char *text = src == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+        const char *hash = src == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 1) : NULL;
+        if (text && hash && strlen(hash) == SR_HASH_HEX_LEN) {
+            *sealed = strdup(text);
+            memcpy(sha256, hash, SR_HASH_HEX_LEN + 1);
+            if (!*sealed)
+                rc = sr_err_set(err, SR_ENOMEM, "out of memory loading a recording");
+        } else if (src == SQLITE_DONE) {
+            rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' has no recording", id);
+        } else {
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load the recording of job '%s'", id);
+        }
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
 }
 
 /* --- the ops table --- */
@@ -1100,7 +1219,15 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_running = sq_jobs_running,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
+    .worker_add = sr_store__sq_worker_add,
+    .worker_get = sr_store__sq_worker_get,
+    .worker_register = sr_store__sq_worker_register,
+    .worker_seen = sr_store__sq_worker_seen,
+    .worker_list = sr_store__sq_worker_list,
+    .worker_set_state = sr_store__sq_worker_set_state,
     .job_end = sq_job_end,
+    .recording_put = sq_recording_put,
+    .recording_get = sq_recording_get,
     .module_put = sr_store__sq_module_put,
     .module_get = sr_store__sq_module_get,
     .module_touch = sr_store__sq_module_touch,
@@ -1122,4 +1249,13 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .kv_commit = sr_store__sq_kv_commit,
     .kv_namespaces = sr_store__sq_kv_namespaces,
     .kv_upgrade = sr_store__sq_kv_upgrade,
+    .hold_add = sr_store__sq_hold_add,
+    .hold_get = sr_store__sq_hold_get,
+    .hold_settle = sr_store__sq_hold_settle,
+    .holds_release = sr_store__sq_holds_release,
+    .money_purge = sr_store__sq_money_purge,
+    .usage_get = sr_store__sq_usage_get,
+    .balance = sr_store__sq_balance,
+    .credit = sr_store__sq_credit,
+    .ledger_list = sr_store__sq_ledger_list,
 };

@@ -18,6 +18,8 @@ import harness  # noqa: E402
 DURATION = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 CONNS = 16
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "service", "execute.lua")
+# the same job writing one storage key: its end carries a write set
+STORAGE = os.path.join(os.path.dirname(__file__), "storage.lua")
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -54,10 +56,10 @@ def daemons(n, store):
     return [harness.Daemon(*args, store=store, env=KEYS).start() for _ in range(n)]
 
 
-def wrk(url, token, conns, seconds):
+def wrk(url, token, conns, seconds, script=SCRIPT):
     env = dict(os.environ, SEALRUN_TOKEN=token, SEALRUN_MODULE="")
     return subprocess.Popen(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "--latency", "-s",
-                             SCRIPT, url + "/execute"], stdout=subprocess.PIPE, text=True,
+                             script, url + "/execute"], stdout=subprocess.PIPE, text=True,
                             env=env)
 
 
@@ -75,15 +77,15 @@ def xacts(pg, store):
                           "WHERE datname = current_database()"))
 
 
-def run(name, ds, pg):
+def run(name, ds, pg, script=SCRIPT):
     tok = ds[0].token("bench")
     per = max(1, CONNS // len(ds))
-    for p in [wrk(d.url, tok, per, 2) for d in ds]:  # warm the job processes
+    for p in [wrk(d.url, tok, per, 2, script) for d in ds]:  # warm the job processes
         p.communicate()
     t0 = [tree_ticks(d.proc.pid) for d in ds]
     p0 = tree_ticks(postmaster_pid(pg)) if pg else 0
     x0 = xacts(pg, ds[0].store)
-    procs = [wrk(d.url, tok, per, DURATION) for d in ds]
+    procs = [wrk(d.url, tok, per, DURATION, script) for d in ds]
     res = [result(p.communicate()[0]) for p in procs]
     t1 = [tree_ticks(d.proc.pid) for d in ds]
     p1 = tree_ticks(postmaster_pid(pg)) if pg else 0
@@ -126,6 +128,7 @@ def main():
     ds = daemons(1, None)
     try:
         run("1 daemon, SQLite", ds, None)
+        run("1 daemon, SQLite, storage", ds, None, STORAGE)
     finally:
         for d in ds:
             d.cleanup()
@@ -135,6 +138,8 @@ def main():
         ds = daemons(n, url)
         try:
             run(f"{n} daemon(s), one PostgreSQL", ds, pg)
+            if n == 1:
+                run("1 daemon, PostgreSQL, storage", ds, pg, STORAGE)
             if n == 3:
                 claim_latency(ds)
         finally:

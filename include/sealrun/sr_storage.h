@@ -235,6 +235,9 @@ enum sr_storage_cap sr_storage_session_cap(const sr_storage_session *s, const ch
  * nothing). */
 sr_status sr_storage_session_version(sr_storage_session *s, uint64_t *version, sr_err *err);
 
+/* How many different keys the job wrote (puts and deletes buffered). */
+size_t sr_storage_session_writes(const sr_storage_session *s);
+
 /* The session's namespace name (borrowed, valid until _free). */
 const char *sr_storage_session_ns(const sr_storage_session *s);
 

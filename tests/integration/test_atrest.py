@@ -2,24 +2,32 @@
 """test_atrest.py - what sealrund keeps for users is sealed at rest: a canary
 sent through every path a user's data takes into the store (a script, an
 input, WASM env and args, an output, logs, an error message, a module's bytes
-and its description, a secret policy) is in none of the SQLite files
-(sealrun.db, -wal, -shm) in clear, base64 or hex, while the daemon runs and
-after it stopped; and a database written by the version before at-rest
-sealing (built here with the old schema and rows in clear) is sealed in place
-when the new sealrund first opens it, with every row still served."""
+and its description, a secret policy, a secret value, a storage key and
+value) is in none of the SQLite files (sealrun.db, -wal, -shm) in clear,
+base64 or hex, while the daemon runs and after it stopped; and a database
+written by the version before at-rest sealing (built here with the old schema
+and rows in clear) is sealed in place when the new sealrund first opens it,
+with every row still served.
+
+On PostgreSQL (SR_TEST_STORE=postgres): the same canary is in no file of the
+server's data directory (tables, WAL, after a CHECKPOINT wrote every page) nor
+its log, and not in the `pg_dump` of the database (which shows every column as
+the server holds it, decompressed). The legacy database is SQLite's only (a
+PostgreSQL store never held rows in clear): that test is skipped there."""
 import base64
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, main, summary  # noqa: E402
+from harness import Daemon, _pg_bin, main, postgres, summary, test_store_is_pg  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
 SCHEMA = os.path.join(os.environ.get("SR_SOURCE_DIR", os.path.join(
@@ -69,14 +77,49 @@ def db_files(data_dir):
             if f.startswith("sealrun.db")]
 
 
+def pg_files(pg):
+    """Every file of the PostgreSQL server: its data directory and its log."""
+    out = [os.path.join(pg.dir, "server.log")]
+    for root, _, names in os.walk(pg.data):
+        out.extend(os.path.join(root, n) for n in names)
+    return out
+
+
 class AtRestTest(unittest.TestCase):
-    def assert_sealed(self, data_dir, canary):
+    def assert_sealed(self, data_dir, canary, d=None, clear=None):
+        if test_store_is_pg():
+            return self.assert_sealed_pg(d, canary, clear)
         files = db_files(data_dir)
         self.assertTrue(files)
         for fn in files:
             data = read(fn)
             for f in forms(canary):
                 self.assertNotIn(f, data, f"{fn} holds the canary as {f[:16]!r}...")
+
+    def assert_sealed_pg(self, d, canary, clear):
+        """'clear' is a value the store keeps in clear (a job id): the premise
+        that the scans see the rows at all."""
+        pg = postgres()
+        # every dirty page to its file (the WAL holds every change already)
+        pg.sql("postgres", "CHECKPOINT")
+        files = pg_files(pg)
+        self.assertGreater(len(files), 100)  # the premise: the whole data directory
+        seen = False
+        for fn in files:
+            try:
+                data = read(fn)
+            except OSError:  # a file the server removed meanwhile
+                continue
+            seen = seen or clear.encode() in data
+            for f in forms(canary):
+                self.assertNotIn(f, data, f"{fn} holds the canary as {f[:16]!r}...")
+        self.assertTrue(seen, "the scan never met a job id kept in clear: no premise")
+        dump = subprocess.run([os.path.join(_pg_bin(), "pg_dump"), "-d", d.store],
+                              capture_output=True, timeout=120)
+        self.assertEqual(dump.returncode, 0, dump.stderr)
+        self.assertIn(clear.encode(), dump.stdout)  # the premise: the rows are in it
+        for f in forms(canary):
+            self.assertNotIn(f, dump.stdout, f"pg_dump holds the canary as {f[:16]!r}...")
 
     @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built")
     def test_canary_through_every_path_is_sealed(self):
@@ -128,12 +171,26 @@ class AtRestTest(unittest.TestCase):
             self.assertEqual(listing["secrets"][0]["policy"]["condition"], {"Users": [canary]})
             st, meta, _ = d.request("GET", "/modules/" + info2["hash"], token=alice)
             self.assertEqual(meta["exports"][0]["name"], canary)
-            self.assert_sealed(d.data_dir, canary)
+            # a secret's value; a storage key and value, written by a job and over HTTP
+            self.assertEqual(d.request("PUT", "/secrets/VAL", {"value": canary},
+                                       token=alice)[0], 201)
+            st, job, _ = d.execute(alice, "function main(i){ storage.set('k-' + i.c, i.c); "
+                                   "return 1; }", input={"c": canary})
+            self.assertEqual(job["status"], "completed", summary(job))
+            st, put, _ = d.request("PUT", "/storage/default/h-" + canary, raw=canary.encode(),
+                                   token=alice,
+                                   headers={"Content-Type": "application/octet-stream"})
+            self.assertEqual(st, 200, put)
+            st, got, _ = d.request("GET", "/storage/default/k-" + canary, token=alice)
+            self.assertEqual((st, base64.b64decode(got["value"]).decode()), (200, canary))
+            self.assert_sealed(d.data_dir, canary, d, jobs[0])
             d.stop()
-            self.assert_sealed(d.data_dir, canary)
+            self.assert_sealed(d.data_dir, canary, d, jobs[0])
         finally:
             d.cleanup()
 
+    @unittest.skipIf(test_store_is_pg(), "the legacy database is a SQLite file; a PostgreSQL "
+                     "store was sealed from its first row")
     def test_legacy_database_is_sealed_at_the_first_start(self):
         canary = "CANARY-" + uuid.uuid4().hex
         data_dir = tempfile.mkdtemp(prefix="sealrun-it-legacy-")

@@ -190,13 +190,13 @@ class CliTest(unittest.TestCase):
         self.assertEqual(cli("token", "list", "--create", "--data-dir", fresh).returncode, 2)
 
     def test_token_create_prints_token_last(self):
-        p = cli("token", "create", "--data-dir", self.d.data_dir, "--user", "zed", check=True)
+        p = cli("token", "create", *self.d.where(), "--user", "zed", check=True)
         tok = p.stdout.strip().splitlines()[-1]
         self.assertRegex(tok, r"^srt_[A-Za-z0-9_-]{43}$")
-        lst = cli("token", "list", "--data-dir", self.d.data_dir, check=True).stdout
+        lst = cli("token", "list", *self.d.where(), check=True).stdout
         self.assertIn("zed", lst)
         self.assertNotIn(tok, lst)
-        p = cli("token", "revoke", "--data-dir", self.d.data_dir, "ffffffffffff")
+        p = cli("token", "revoke", *self.d.where(), "ffffffffffff")
         self.assertEqual(p.returncode, 1)
 
     def test_exec_and_run_agree(self):

@@ -210,6 +210,9 @@ class SandboxPrivTest(unittest.TestCase):
         cleanup = self.wrapped(f"setpriv --reuid={user} --regid={user} --clear-groups", True)
         data = tempfile.mkdtemp(prefix="sealrun-it-user-")
         os.chown(data, user, user)
+        pg_dir = harness.postgres().dir if harness.test_store_is_pg() else None
+        if pg_dir:  # the daemon, now that user, reaches the server's socket directory
+            os.chmod(pg_dir, 0o711)
         try:
             with Daemon(data_dir=data) as d:
                 st, info, _ = d.request("GET", "/info")
@@ -231,6 +234,8 @@ class SandboxPrivTest(unittest.TestCase):
                 st, job, _ = d.execute(d.token("dora"), "function main(){ return {n: 6 * 7}; }")
                 self.assertEqual(job.get("output"), {"n": 42}, job)
         finally:
+            if pg_dir:
+                os.chmod(pg_dir, 0o700)
             cleanup()
             shutil.rmtree(data, ignore_errors=True)
 

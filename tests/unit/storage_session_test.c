@@ -322,6 +322,75 @@ test_conflict_when_a_read_key_changed(void **state)
     sr_storage_session_free(b);
 }
 
+/* The commit for a caller that applies it itself (a job's end,
+ * sr_store_job_end): validated and sealed for the next version; when the
+ * namespace moved, prepared again; a changed read is a conflict; a quota
+ * the store refuses gets the session's message. */
+static void
+test_prepare_for_a_jobs_end(void **state)
+{
+    struct fix *f = *state;
+    sr_err e = {0};
+    const struct sr_kv_commit *kv = NULL;
+    uint64_t b = 9, a = 9;
+    sr_storage_session *s = session(f, "alice", NULL, 0, 0);
+    assert_int_equal(sr_storage_session_prepare(s, &kv, &b, &a, &e), SR_OK);
+    assert_null(kv); /* no writes: nothing to apply, the current version */
+    assert_int_equal(b, 0);
+    assert_int_equal(a, 0);
+    free(get(s, "counter"));
+    set(s, "counter", "1");
+    assert_int_equal(sr_storage_session_prepare(s, &kv, &b, &a, &e), SR_OK);
+    assert_non_null(kv);
+    assert_int_equal(kv->expected_version, 0);
+    assert_int_equal(kv->nwrites, 1);
+    assert_int_equal(b, 0);
+    assert_int_equal(a, 1);
+    /* another job commits a blind write first: the store says "moved" */
+    sr_storage_session *o = session(f, "alice", NULL, 0, 0);
+    set(o, "p", "x");
+    commit(o, SR_OK, NULL, NULL);
+    sr_storage_session_free(o);
+    struct sr_kv_result res = {0};
+    assert_int_equal(sr_store_kv_commit(f->st, kv, &res, &e), SR_OK);
+    assert_true(res.moved);
+    /* prepared again at the new version: the key it read is still absent */
+    assert_int_equal(sr_storage_session_prepare(s, &kv, &b, &a, &e), SR_OK);
+    assert_int_equal(kv->expected_version, 1);
+    assert_int_equal(b, 1);
+    assert_int_equal(a, 2);
+    assert_int_equal(sr_store_kv_commit(f->st, kv, &res, &e), SR_OK);
+    assert_false(res.moved);
+    assert_int_equal(res.version_after, 2);
+    sr_storage_session_free(s);
+
+    /* a key it read changed: no write set, a conflict naming the key */
+    s = session(f, "alice", NULL, 0, 0);
+    o = session(f, "alice", NULL, 0, 0);
+    free(get(s, "counter"));
+    set(s, "counter", "2");
+    free(get(o, "counter"));
+    set(o, "counter", "2");
+    commit(o, SR_OK, NULL, NULL);
+    kv = NULL;
+    assert_int_equal(sr_storage_session_prepare(s, &kv, &b, &a, &e), SR_ECONFLICT);
+    assert_null(kv);
+    assert_non_null(strstr(e.msg, "'counter'"));
+    sr_storage_session_free(s);
+    sr_storage_session_free(o);
+
+    /* a quota only the store can judge: the session words its refusal */
+    s = session(f, "alice", "q", 1, 0);
+    set(s, "k1", "v");
+    set(s, "k2", "v");
+    assert_int_equal(sr_storage_session_prepare(s, &kv, &b, &a, &e), SR_OK);
+    assert_int_equal(sr_store_kv_commit(f->st, kv, &res, &e), SR_ELIMIT);
+    assert_int_equal(sr_storage_session_quota_error(s, &res, &e), SR_ELIMIT);
+    assert_non_null(strstr(e.msg, "namespace 'q' would hold 2 keys; its quota is 1 keys"));
+    assert_int_equal(sr_storage_session_quota(s), SR_KV_QUOTA_KEYS);
+    sr_storage_session_free(s);
+}
+
 static void
 test_list_merges_buffer(void **state)
 {
@@ -453,6 +522,7 @@ main(void)
         cmocka_unit_test(test_names_and_keys),
         cmocka_unit_test_setup_teardown(test_read_your_writes_and_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_when_a_read_key_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prepare_for_a_jobs_end, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_merges_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_quota_and_guest_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_put_get_delete, setup, teardown),

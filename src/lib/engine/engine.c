@@ -117,9 +117,9 @@ sr_engine__ttl_ms(const sr_engine *eng)
  * (sr_store_job_end). A refused write set fails the job (o) and its end
  * is built again without it. */
 static sr_status
-store_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job_request *req,
-          struct job_outcome *o, const int64_t times[4], bool insert, const struct sr_lease *lease,
-          char **out, size_t *out_len, sr_err *err)
+try_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job_request *req,
+        struct job_outcome *o, const int64_t times[4], bool insert, const struct sr_lease *lease,
+        char **out, size_t *out_len, sr_err *err)
 {
     int64_t created_ms = times[0], started = times[1], finished = times[2], wall = times[3];
     for (int attempt = 1;; attempt++) {
@@ -168,6 +168,20 @@ store_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job
             *err = e;
         return sr_err_wrap(err, "storing job '%s'", id);
     }
+}
+
+/* store_end's attempts, in the namespace's turn when the job writes
+ * storage (sr_engine__storage_turn_take). */
+static sr_status
+store_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job_request *req,
+          struct job_outcome *o, const int64_t times[4], bool insert, const struct sr_lease *lease,
+          char **out, size_t *out_len, sr_err *err)
+{
+    struct sr_engine__ns_turn turn;
+    sr_engine__storage_turn_take(eng, owner, o, &turn);
+    sr_status rc = try_end(eng, owner, id, req, o, times, insert, lease, out, out_len, err);
+    sr_engine__storage_turn_give(eng, &turn);
+    return rc;
 }
 
 /* Stores a recorded job's sealed recording, before the job itself: a
@@ -960,6 +974,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
     pthread_cond_init(&eng->cv, NULL);
     pthread_cond_init(&eng->qcv, NULL);
     pthread_cond_init(&eng->work_cv, NULL);
+    pthread_cond_init(&eng->turn_cv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
@@ -1096,6 +1111,7 @@ sr_engine_free(sr_engine *eng)
     pthread_cond_destroy(&eng->cv);
     pthread_cond_destroy(&eng->qcv);
     pthread_cond_destroy(&eng->work_cv);
+    pthread_cond_destroy(&eng->turn_cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);
 }

@@ -81,7 +81,9 @@ struct sr_engine {
     pthread_cond_t qcv;        /* idle cluster workers wait here: one woken per wake-up */
     pthread_t keeper, listener;
     bool has_keeper, has_listener;
-    sr_http_policy *http; /* owned: the operator's outbound HTTP policy */
+    sr_http_policy *http;             /* owned: the operator's outbound HTTP policy */
+    struct sr_engine__ns_turn *turns; /* under mu: namespaces whose turn a job's end holds */
+    pthread_cond_t turn_cv;           /* a turn was given back */
 };
 
 /* Cluster mode (cluster.c). */
@@ -343,6 +345,24 @@ void sr_engine__storage_keep(sr_storage_session *s, struct job_outcome *o);
  * dropped). A read the job made that changed, or a store failure, fails o
  * (STORAGE_CONFLICT / INTERNAL_ERROR) and returns NULL. storage.c */
 const struct sr_kv_commit *sr_engine__storage_prepare(struct job_outcome *o);
+/* A namespace's turn (storage.c): one job's end at a time per owner's
+ * namespace in this daemon, held from the validation of its writes to its
+ * stored end. Jobs of one owner writing one namespace would otherwise
+ * validate, seal and sign their ends together, and all but one would find
+ * the namespace moved and do it all again; other namespaces never wait.
+ * Across daemons the commit stays optimistic. */
+struct sr_engine__ns_turn {
+    struct sr_engine__ns_turn *next;
+    const char *owner; /* borrowed */
+    const char *ns;    /* borrowed */
+    bool held;
+};
+/* Takes the turn of o's namespace when o is a completed job with storage
+ * writes (waits while another job's end holds it); else holds nothing.
+ * Give it back with _give in every case. */
+void sr_engine__storage_turn_take(sr_engine *eng, const char *owner, const struct job_outcome *o,
+                                  struct sr_engine__ns_turn *t);
+void sr_engine__storage_turn_give(sr_engine *eng, struct sr_engine__ns_turn *t);
 /* The store refused the prepared write set (SR_ELIMIT with res and the
  * store's error 'why', or the namespace kept moving: res NULL): o fails
  * with STORAGE_QUOTA or STORAGE_CONFLICT and its writes are dropped.

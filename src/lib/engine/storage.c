@@ -139,6 +139,51 @@ sr_engine__storage_prepare(struct job_outcome *o)
     return kv;
 }
 
+static bool
+same_ns(const struct sr_engine__ns_turn *a, const struct sr_engine__ns_turn *b)
+{
+    return strcmp(a->owner, b->owner) == 0 && strcmp(a->ns, b->ns) == 0;
+}
+
+void
+sr_engine__storage_turn_take(sr_engine *eng, const char *owner, const struct job_outcome *o,
+                             struct sr_engine__ns_turn *t)
+{
+    *t = (struct sr_engine__ns_turn){.owner = owner, .ns = o->storage_ns};
+    if (!o->storage || o->code != SR_JOB_OK || sr_storage_session_writes(o->storage) == 0)
+        return;
+    pthread_mutex_lock(&eng->mu);
+    for (;;) {
+        const struct sr_engine__ns_turn *x = eng->turns;
+        while (x && !same_ns(x, t))
+            x = x->next;
+        if (!x)
+            break;
+        pthread_cond_wait(&eng->turn_cv, &eng->mu);
+    }
+    t->held = true;
+    t->next = eng->turns;
+    eng->turns = t;
+    pthread_mutex_unlock(&eng->mu);
+}
+
+void
+sr_engine__storage_turn_give(sr_engine *eng, struct sr_engine__ns_turn *t)
+{
+    if (!t->held)
+        return;
+    pthread_mutex_lock(&eng->mu);
+    for (struct sr_engine__ns_turn **p = &eng->turns; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    }
+    t->held = false;
+    pthread_cond_broadcast(&eng->turn_cv);
+    pthread_mutex_unlock(&eng->mu);
+}
+
 void
 sr_engine__storage_refused(struct job_outcome *o, const struct sr_kv_result *res, const sr_err *why)
 {

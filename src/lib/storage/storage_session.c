@@ -340,6 +340,12 @@ sr_storage_session_free(sr_storage_session *s)
     free(s);
 }
 
+size_t
+sr_storage_session_writes(const sr_storage_session *s)
+{
+    return s->nw;
+}
+
 const char *
 sr_storage_session_ns(const sr_storage_session *s)
 {

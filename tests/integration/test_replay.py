@@ -13,6 +13,9 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from harness import Daemon, cli, main, summary
 
 GUEST_DIR = os.path.dirname(os.environ.get("SR_WASM_GUEST", ""))
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 FETCHER = """
 async function main(input) {
@@ -134,6 +138,19 @@ class ReplayTest(unittest.TestCase):
         self.assertRegex(job["receipt"]["recording_sha256"], "^[0-9a-f]{64}$")
         self.assertEqual(job["recording_sha256"], job["receipt"]["recording_sha256"])
         self.assertEqual(len(job["receipt"]["http"]), 3)
+        # the receipt, recording_sha256 and all, still verifies (both verifiers)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(job, f)
+        try:
+            v = cli("verify", f.name)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+            node = shutil.which("node")
+            if node:
+                n = subprocess.run([node, os.path.join(ROOT, "examples", "verify-receipt.mjs"),
+                                    f.name], capture_output=True, text=True, timeout=60)
+                self.assertEqual(n.returncode, 0, n.stdout + n.stderr)
+        finally:
+            os.unlink(f.name)
         self.assert_replays(job)
         # and again: a replay changes nothing on the server
         self.assert_replays(job)

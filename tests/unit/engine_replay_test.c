@@ -94,8 +94,7 @@ test_keeps_calls_answers_and_failures_in_order(void **state)
     assert_string_equal(json_string_value(json_object_get(c, "op")), "V");
     assert_int_equal(json_integer_value(json_object_get(c, "status")), SR_EDENIED);
     assert_null(json_object_get(c, "answer"));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r.calls, 1), "op")),
-                        "T");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r.calls, 1), "op")), "T");
     sr_engine__record_fini(&r);
 }
 

@@ -309,6 +309,31 @@ sr_status sr_store_job_renew(sr_store *st, const char *id, const struct sr_lease
  * is still its current one: SR_ECONFLICT, nothing written, otherwise. */
 sr_status sr_store_job_finish(sr_store *st, const struct sr_job_row *row,
                               const struct sr_lease *lease, sr_err *err);
+
+/* A job's end together with what it wrote to storage (docs/cluster.md
+ * "A job's end"). Everything borrowed for the call. */
+struct sr_kv_commit;
+struct sr_kv_result;
+struct sr_job_end {
+    const struct sr_job_row *row;  /* the finished job, as for sr_store_job_update */
+    const struct sr_lease *lease;  /* non-NULL: written only while this is the job's current
+                                      lease (as sr_store_job_finish) */
+    bool insert;                   /* without a lease: insert the row (a job stored only at
+                                      its end) instead of updating it */
+    const struct sr_kv_commit *kv; /* the job's storage write set (kv->owner is the row's
+                                      owner); NULL: it wrote nothing */
+};
+/* Writes a job's end and applies its storage write set in one transaction:
+ * both or neither. With a lease: SR_ECONFLICT, nothing written (storage
+ * included), when the lease is no longer the job's current one (taken
+ * over). With kv, *res reports as sr_store_kv_commit does, and in each of
+ * these cases nothing is written, the job's row included: SR_OK with
+ * res->moved (the namespace is not at kv->expected_version: validate
+ * again and retry) and SR_ELIMIT with res->quota (end the job failed,
+ * without its writes). res may be NULL only without kv. Both backends;
+ * on PostgreSQL the end wakes idle daemons as sr_store_job_finish does. */
+sr_status sr_store_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                           sr_err *err);
 /* Takes over at most 'max' running jobs whose lease ran out before now_ms
  * (their daemon died or lost the store): each gets 'lease' with its own
  * new fence (fences[i]) and is returned with its request, for the caller

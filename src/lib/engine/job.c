@@ -48,6 +48,7 @@ sr_engine__outcome_fini(struct job_outcome *o)
     json_decref(o->key_uses);
     json_decref(o->http);
     free(o->recording);
+    sr_storage_session_free(o->storage);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
 }
@@ -365,6 +366,9 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
         sr_engine__fail(o, SR_JOB_MEMORY_LIMIT, "the job used more than its memory limit of %u MiB",
                         req->memory_mb);
         break;
+    case SR_SANDBOX_CANCELLED: /* its daemon lost the job: this end is never written */
+        sr_engine__fail(o, SR_JOB_INTERRUPTED, "the job was stopped: %s", rep->detail);
+        break;
     case SR_SANDBOX_CRASHED:
         if (req->runtime == SR_RUNTIME_JS &&
             (rep->signal == SIGXCPU ||
@@ -436,7 +440,7 @@ http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_sec
 static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
-               sr_http_session *http, const struct sr_engine__keys *keys,
+               sr_http_session *http, const struct sr_engine__keys *keys, sr_sandbox_cancel *cancel,
                struct sr_engine__record *rec, struct job_outcome *o)
 {
     struct job_host host = {.keys = keys,
@@ -458,6 +462,7 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
         .host_arg = &host,
         .discard_after = o->discard_process,
         .label = job_id, /* names the job in the process's log lines */
+        .cancel = cancel,
     };
     sr_buf resp;
     sr_buf_init_secure(&resp, SR_RUNNER_MAX_ANSWER);
@@ -494,15 +499,16 @@ record_finish(const struct sr_engine__record *rec, const char *owner, const char
 void
 sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const struct sr_secret_refs *refs,
-               struct job_outcome *o)
+               sr_sandbox_cancel *cancel, struct job_outcome *o)
 {
-    sr_engine__run_job(eng, owner, job_id, req, refs, NULL, o);
+    sr_engine__run_job(eng, owner, job_id, req, refs, NULL, cancel, o);
 }
 
 void
 sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
                    const struct sr_job_request *req, const struct sr_secret_refs *refs,
-                   const struct sr_engine__replay_job *replay, struct job_outcome *o)
+                   const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+                   struct job_outcome *o)
 {
     sr_engine__outcome_init(o);
     if (req->input_len > SR_MAX_INPUT) {
@@ -546,7 +552,7 @@ sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, has_storage, rec, &frame, &e);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, rec, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, cancel, rec, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);
@@ -563,8 +569,9 @@ sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
         record_finish(&own, owner, job_id, req, has_storage, o);
     if (recording)
         sr_engine__record_fini(&own);
-    /* commits the job's writes only if it completed (docs/storage.md) */
-    sr_engine__storage_finish(storage, o);
+    /* its writes are committed with its end, only if it completed
+     * (docs/storage.md, docs/cluster.md "A job's end") */
+    sr_engine__storage_keep(storage, o);
 }
 
 /* ---- the job object ---- */

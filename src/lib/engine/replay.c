@@ -215,7 +215,7 @@ sr_engine_replay(sr_engine *eng, const char *plain, size_t len, char **out, size
     struct job_outcome o;
     if (rc == SR_OK) {
         int64_t started = sr_now_ms(), t0 = sr_mono_us();
-        sr_engine__run_job(eng, j.owner, j.job_id, &req, &refs, &j, &o);
+        sr_engine__run_job(eng, j.owner, j.job_id, &req, &refs, &j, NULL, &o);
         int64_t wall = sr_mono_us() - t0;
         if (!r.diverged[0] && r.next < json_array_size(r.calls))
             (void)snprintf(r.diverged, sizeof(r.diverged),

@@ -516,6 +516,36 @@ sr_store_job_finish(sr_store *st, const struct sr_job_row *row, const struct sr_
     return rc == SR_OK ? st->ops->job_finish(st, row, lease, err) : rc;
 }
 
+static sr_status check_kv_commit(const struct sr_kv_commit *c, sr_err *err);
+
+sr_status
+sr_store_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res, sr_err *err)
+{
+    const struct sr_job_row *row = end->row;
+    sr_status rc = check_row(row, err);
+    if (rc == SR_OK && end->insert && (!row->runtime || !*row->runtime))
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' has no runtime", row->id);
+    if (rc == SR_OK && end->lease)
+        rc = check_lease(end->lease, err);
+    if (rc == SR_OK && end->lease && end->insert)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s': a leased job is stored already (no insert)",
+                        row->id);
+    if (rc == SR_OK && end->kv && !res)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s': a storage write set needs a result", row->id);
+    if (rc == SR_OK && end->kv)
+        rc = check_kv_commit(end->kv, err);
+    if (rc == SR_OK && end->kv && strcmp(end->kv->owner, row->owner) != 0)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' of '%s' cannot write the storage of '%s'",
+                        row->id, row->owner, end->kv->owner);
+    if (rc == SR_OK)
+        rc = need_key(st, "store a job's end", err);
+    if (rc != SR_OK)
+        return rc;
+    if (res)
+        memset(res, 0, sizeof(*res));
+    return st->ops->job_end(st, end, res, err);
+}
+
 sr_status
 sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease, size_t max,
                       struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err)
@@ -888,15 +918,22 @@ sr_store_kv_snapshot(sr_store *st, const char *owner, const uint8_t *ns_id,
                        : rc;
 }
 
-sr_status
-sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
-                   sr_err *err)
+static sr_status
+check_kv_commit(const struct sr_kv_commit *c, sr_err *err)
 {
     sr_status rc = check_kv(c->owner, c->ns_id, err);
     if (rc == SR_OK && (!c->name_blob || c->name_blob_len == 0))
         rc = sr_err_set(err, SR_EINVAL, "storage commit without the sealed namespace name");
     for (size_t i = 0; rc == SR_OK && i < c->nwrites; i++)
         rc = check_kv_write(&c->writes[i], err);
+    return rc;
+}
+
+sr_status
+sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
+                   sr_err *err)
+{
+    sr_status rc = check_kv_commit(c, err);
     if (rc != SR_OK)
         return rc;
     memset(res, 0, sizeof(*res));

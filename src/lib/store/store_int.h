@@ -73,6 +73,10 @@ struct sr_store_ops {
     sr_status (*job_renew)(sr_store *st, const char *id, const struct sr_lease *lease, sr_err *err);
     sr_status (*job_finish)(sr_store *st, const struct sr_job_row *row,
                             const struct sr_lease *lease, sr_err *err);
+    /* Both backends: with end->lease a fenced finish, else an insert or
+     * update; with end->kv its write set, in the same transaction. */
+    sr_status (*job_end)(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                         sr_err *err);
     sr_status (*jobs_expired)(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                               size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
                               sr_err *err);

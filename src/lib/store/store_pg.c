@@ -869,6 +869,7 @@ const struct sr_store_ops sr_store__pg_ops = {
     .job_claim = sr_store__pg_job_claim,
     .job_renew = sr_store__pg_job_renew,
     .job_finish = sr_store__pg_job_finish,
+    .job_end = sr_store__pg_job_end,
     .jobs_expired = sr_store__pg_jobs_expired,
     .jobs_reclaim = sr_store__pg_jobs_reclaim,
     .wait_jobs = sr_store__pg_wait_jobs,

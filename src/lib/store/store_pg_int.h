@@ -263,6 +263,11 @@ sr_status sr_store__pg_kv_snapshot(sr_store *st, const char *owner, const uint8_
                                    sr_err *err);
 sr_status sr_store__pg_kv_commit(sr_store *st, const struct sr_kv_commit *c,
                                  struct sr_kv_result *res, sr_err *err);
+/* The body of sr_store__pg_kv_commit inside the caller's transaction on c
+ * (the owner's storage lock, the version check, the writes, the counters):
+ * a job's end applies its write set with it. */
+sr_status sr_store__pg_kv_apply(struct pg_store *s, struct pg_conn *c, const struct sr_kv_commit *k,
+                                struct sr_kv_result *res, sr_err *err);
 sr_status sr_store__pg_kv_namespaces(sr_store *st, const char *owner, size_t max_rows,
                                      struct sr_kv_ns_row **rows, size_t *n,
                                      struct sr_kv_usage *usage, sr_err *err);
@@ -277,6 +282,8 @@ sr_status sr_store__pg_job_renew(sr_store *st, const char *id, const struct sr_l
                                  sr_err *err);
 sr_status sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row,
                                   const struct sr_lease *lease, sr_err *err);
+sr_status sr_store__pg_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                               sr_err *err);
 sr_status sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                                     size_t max, struct sr_job_row **rows, uint64_t **fences,
                                     size_t *n, sr_err *err);

@@ -166,6 +166,10 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES (?1, ?2, ?3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [SQ_JOB_FINISH] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
+                      "finished_at = ?6, expires_at = ?7, gas_used = ?8, duration_us = ?9, "
+                      "error_code = ?10, lease_until = NULL WHERE id = ?1 AND owner = ?2 AND "
+                      "state = 'running' AND lease_holder = ?11 AND lease_fence = ?12",
 };
 
 /* --- row codecs --- */
@@ -627,13 +631,15 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
     return rc;
 }
 
+/* Updates the row; under 'lease' (not NULL) only while it is the job's
+ * current one (SR_ECONFLICT otherwise). */
 static sr_status
-w_job_update(struct sq_conn *c, void *arg, sr_err *err)
+job_update_on(struct sq_conn *c, const struct job_write *w, const struct sr_lease *lease,
+              sr_err *err)
 {
-    const struct job_write *w = arg;
     const struct sr_job_row *r = w->row;
     sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_JOB_UPDATE, &stmt, err);
+    sr_status rc = sr_store__sq_stmt(c, lease ? SQ_JOB_FINISH : SQ_JOB_UPDATE, &stmt, err);
     if (rc != SR_OK)
         return rc;
     int b = sr_store__sq_bind_text(stmt, 1, r->id);
@@ -644,12 +650,26 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
     b = b ? b : bind_figures(stmt, 8, r);
+    if (lease) {
+        b = b ? b : sr_store__sq_bind_text(stmt, 11, lease->holder);
+        b = b ? b : sqlite3_bind_int64(stmt, 12, (sqlite3_int64)lease->fence);
+    }
     rc = b ? sr_store__sq_bind_failed(stmt, b, err)
            : sr_store__sq_step_done(stmt, err, "update job", r->id);
     sr_store__sq_done(stmt);
     if (rc == SR_OK && sqlite3_changes(c->db) == 0)
-        rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
+        rc = lease ? sr_err_set(err, SR_ECONFLICT,
+                                "job '%s' was taken over (its lease, fence %llu, is no longer "
+                                "held): nothing written",
+                                r->id, (unsigned long long)lease->fence)
+                   : sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
     return rc;
+}
+
+static sr_status
+w_job_update(struct sq_conn *c, void *arg, sr_err *err)
+{
+    return job_update_on(c, arg, NULL, err);
 }
 
 static sr_status
@@ -674,6 +694,42 @@ static sr_status
 sq_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err)
 {
     return job_write(st, row, false, err);
+}
+
+struct job_end_arg {
+    struct job_write w;
+    const struct sr_job_end *end;
+    struct sr_kv_result *res;
+};
+
+/* The write set first (nothing is written when the namespace moved or a
+ * quota refuses it), then the row: a failure of either rolls back the
+ * savepoint that holds both. */
+static sr_status
+w_job_end(struct sq_conn *c, void *arg, sr_err *err)
+{
+    struct job_end_arg *a = arg;
+    const struct sr_job_end *end = a->end;
+    if (end->kv) {
+        sr_status rc = sr_store__sq_kv_apply(c, end->kv, a->res, err);
+        if (rc != SR_OK || a->res->moved)
+            return rc;
+    }
+    return end->insert && !end->lease ? w_job_insert(c, &a->w, err)
+                                      : job_update_on(c, &a->w, end->lease, err);
+}
+
+static sr_status
+sq_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res, sr_err *err)
+{
+    struct job_end_arg a = {.end = end, .res = res};
+    sr_status rc = job_write_seal(st->seal_key, end->row, end->insert, &a.w, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_write((struct sq_store *)st, w_job_end, &a, err);
+    job_write_fini(&a.w);
+    if (rc != SR_OK && rc != SR_ELIMIT && res) /* ELIMIT keeps which quota */
+        memset(res, 0, sizeof(*res));
+    return rc;
 }
 
 static sr_status
@@ -1118,6 +1174,7 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_count = sq_jobs_count,
     .recording_put = sq_recording_put,
     .recording_get = sq_recording_get,
+    .job_end = sq_job_end,
     .module_put = sr_store__sq_module_put,
     .module_get = sr_store__sq_module_get,
     .module_touch = sr_store__sq_module_touch,

@@ -95,6 +95,7 @@ enum sq_stmt {
     SQ_KV_NS_LIST,
     SQ_KV_OWNER,
     SQ_KV_OWNER_PUT,
+    SQ_JOB_FINISH,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -230,6 +231,10 @@ sr_status sr_store__sq_kv_snapshot(sr_store *st, const char *owner, const uint8_
                                    struct sr_kv_probe *probes, size_t nprobes, size_t max_rows,
                                    struct sr_kv_ns *info, struct sr_kv_row **rows, size_t *nrows,
                                    sr_err *err);
+/* Applies a write set on the writer inside the caller's write (the body
+ * of sr_store__sq_kv_commit, for a job's end in the same savepoint). */
+sr_status sr_store__sq_kv_apply(struct sq_conn *c, const struct sr_kv_commit *k,
+                                struct sr_kv_result *res, sr_err *err);
 sr_status sr_store__sq_kv_commit(sr_store *st, const struct sr_kv_commit *c,
                                  struct sr_kv_result *res, sr_err *err);
 sr_status sr_store__sq_kv_namespaces(sr_store *st, const char *owner, size_t max_rows,

@@ -167,6 +167,26 @@ class ReplayTest(unittest.TestCase):
         again = self.execute({"script": NONDETERMINISTIC})
         self.assertNotEqual(again["output"]["u"], out["u"])
 
+    def test_storage_vrf_and_async_replay(self):
+        script = """
+function main() {
+  const n = Number(storage.get("n") ?? 0) + 1;
+  storage.set("n", String(n));
+  return {n, v: crypto.vrf("seed-" + n).output, t: Date.now()};
+}"""
+        body = dict(script=script, storage_namespace="replay", record=True,
+                    record_pubkey=self.pk)
+        first = self.execute(body)
+        self.assertEqual(first["output"]["n"], 1, summary(first))
+        st, queued, _ = self.d.request("POST", "/execute", dict(body, **{"async": True}),
+                                       token=self.alice)
+        self.assertEqual(st, 202, queued)
+        second = self.d.wait_job(self.alice, queued["job_id"])
+        self.assertEqual(second["output"]["n"], 2, summary(second))
+        # each replays its own storage answers and VRF, whatever the namespace holds now
+        self.assert_replays(first)
+        self.assert_replays(second)
+
     def wasm(self, name, args, http=None, output_format=None):
         path = os.path.join(GUEST_DIR, name)
         if not GUEST_DIR or not os.path.exists(path):

@@ -490,22 +490,6 @@ lazy_find(const char *name)
     return NULL;
 }
 
-/* The accessor's property name: the name its function was made with. */
-static bool
-accessor_name(JSContextRef ctx, JSObjectRef fn, char *out, size_t cap)
-{
-    JSValueRef ignored = NULL;
-    JSValueRef v = sr_js__get(ctx, fn, "name", &ignored);
-    if (ignored || !v || !JSValueIsString(ctx, v))
-        return false;
-    JSStringRef s = JSValueToStringCopy(ctx, v, NULL);
-    if (!s)
-        return false;
-    size_t n = JSStringGetUTF8CString(s, out, cap);
-    JSStringRelease(s);
-    return n > 1;
-}
-
 static bool make_k1(struct sr_js__run *run, JSValueRef *exc);
 
 /* Runs the step of group g (and those it builds on). False with *exc on a
@@ -570,51 +554,61 @@ make_k1(struct sr_js__run *run, JSValueRef *exc)
            sr_js__set(ctx, sr_js__obj(c), K1_MEMBER, o, kJSPropertyAttributeDontEnum, exc);
 }
 
+/* first_use(name) / first_use(name, value): what each first-use accessor
+ * does when read or assigned: runs the step of name's group, then reads
+ * (or assigns) the data property the step put in the accessor's place. */
 static JSValueRef
-lazy_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
-         JSValueRef *exc)
+first_use(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
+          JSValueRef *exc)
 {
-    (void)self, (void)argc, (void)argv;
+    (void)fn, (void)self;
     struct sr_js__run *run = sr_js__run_of(ctx);
     char name[32];
     JSObjectRef holder = NULL;
-    if (!run || !accessor_name(ctx, fn, name, sizeof(name)) ||
-        !materialise(run, name, &holder, exc))
+    JSStringRef s =
+        argc >= 1 && JSValueIsString(ctx, argv[0]) ? JSValueToStringCopy(ctx, argv[0], exc) : NULL;
+    bool named = s && JSStringGetLength(s) < sizeof(name) &&
+                 JSStringGetUTF8CString(s, name, sizeof(name)) > 1;
+    if (s)
+        JSStringRelease(s);
+    if (!run || !named || !materialise(run, name, &holder, exc))
         return *exc ? NULL : JSValueMakeUndefined(ctx);
-    return sr_js__get(ctx, holder, name, exc);
-}
-
-static JSValueRef
-lazy_set(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
-         JSValueRef *exc)
-{
-    (void)self;
-    struct sr_js__run *run = sr_js__run_of(ctx);
-    char name[32];
-    JSObjectRef holder = NULL;
-    if (run && accessor_name(ctx, fn, name, sizeof(name)) && materialise(run, name, &holder, exc))
-        (void)sr_js__set(ctx, holder, name, argc ? argv[0] : JSValueMakeUndefined(ctx),
-                         kJSPropertyAttributeNone, exc);
+    if (argc < 2)
+        return sr_js__get(ctx, holder, name, exc);
+    (void)sr_js__set(ctx, holder, name, argv[1], kJSPropertyAttributeNone, exc);
     return *exc ? NULL : JSValueMakeUndefined(ctx);
 }
 
-/* Defines obj[name] as a configurable, non-enumerable accessor pair that
- * materialises the prelude (through the intrinsic Object.defineProperty:
- * the C API has no accessor properties outside JSClass static values). */
-static bool
-define_lazy(JSContextRef ctx, JSObjectRef define, JSObjectRef obj, const char *name,
-            JSValueRef *exc)
+/* Puts the first-use accessors on the global object and on 'crypto': one
+ * small script (JavaScriptCore keeps its compiled code for the next
+ * context) that makes a get/set pair of closures per name around the one
+ * host function first_use; cheaper than a host function object per
+ * accessor. The names come from lazy_names, as two comma-separated lists. */
+static const char lazy_js[] =
+    "(function (G, C, use, globals, members) {\n"
+    "'use strict';\n"
+    "const define = Object.defineProperty;\n"
+    "const lazy = (o, n) => define(o, n, {get() { return use(n); }, set(v) { use(n, v); },\n"
+    "                                     configurable: true});\n"
+    "for (const n of globals.split(',')) lazy(G, n);\n"
+    "for (const n of members.split(',')) lazy(C, n);\n"
+    "})";
+
+/* lazy_names' names as "a,b,c" lists: on the global object and on crypto. */
+static void
+name_lists(char *globals, size_t gcap, char *members, size_t mcap)
 {
-    JSObjectRef desc = JSObjectMake(ctx, NULL, NULL);
-    if (!sr_js__set(ctx, desc, "get", sr_js__function(ctx, name, lazy_get), 0, exc) ||
-        !sr_js__set(ctx, desc, "set", sr_js__function(ctx, name, lazy_set), 0, exc) ||
-        !sr_js__set(ctx, desc, "configurable", JSValueMakeBoolean(ctx, true), 0, exc))
-        return false;
-    JSStringRef key = JSStringCreateWithUTF8CString(name);
-    JSValueRef args[3] = {obj, JSValueMakeString(ctx, key), desc};
-    JSStringRelease(key);
-    (void)JSObjectCallAsFunction(ctx, define, NULL, 3, args, exc);
-    return *exc == NULL;
+    size_t g = 0, m = 0;
+    globals[0] = members[0] = '\0';
+    for (size_t i = 0; i < COUNT(lazy_names); i++) {
+        bool c = lazy_names[i].on_crypto;
+        char *dst = c ? members : globals;
+        size_t *n = c ? &m : &g;
+        int w =
+            snprintf(dst + *n, (c ? mcap : gcap) - *n, "%s%s", *n ? "," : "", lazy_names[i].name);
+        if (w > 0)
+            *n += (size_t)w;
+    }
 }
 
 sr_status
@@ -622,19 +616,15 @@ sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err)
 {
     JSContextRef ctx = run->ctx;
     JSValueRef exc = NULL;
-    JSValueRef object = sr_js__get(ctx, global, "Object", &exc);
-    JSValueRef define = object && JSValueIsObject(ctx, object)
-                            ? sr_js__get(ctx, sr_js__obj(object), "defineProperty", &exc)
-                            : NULL;
     JSValueRef crypto = sr_js__get(ctx, global, "crypto", &exc);
-    if (!define || !JSValueIsObject(ctx, define) || !crypto || !JSValueIsObject(ctx, crypto))
-        return sr_err_set(err, SR_EINTERNAL, "Object.defineProperty or crypto is missing");
-    JSObjectRef def = sr_js__obj(define);
-    JSObjectRef c = sr_js__obj(crypto);
-    bool ok = true;
-    for (size_t i = 0; ok && i < COUNT(lazy_names); i++)
-        ok = define_lazy(ctx, def, lazy_names[i].on_crypto ? c : global, lazy_names[i].name, &exc);
-    if (!ok)
+    if (!crypto || !JSValueIsObject(ctx, crypto))
+        return sr_err_set(err, SR_EINTERNAL, "the global 'crypto' is missing");
+    char globals[512], members[128];
+    name_lists(globals, sizeof(globals), members, sizeof(members));
+    JSValueRef args[5] = {global, crypto, sr_js__function(ctx, "firstUse", first_use),
+                          sr_js__cstring(ctx, globals), sr_js__cstring(ctx, members)};
+    JSValueRef out = NULL;
+    if (sr_js__eval_prelude(ctx, lazy_js, "sealrun:lazy.js", 5, args, &out, &exc) != SR_OK)
         return sr_err_set(err, SR_EINTERNAL, "cannot define the web platform globals");
-    return sr_js__install_vrf(ctx, c, err);
+    return sr_js__install_vrf(ctx, sr_js__obj(crypto), err);
 }

@@ -20,7 +20,11 @@
 int
 main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 60;
+    long n = argc > 1 ? strtol(argv[1], NULL, 10) : 60;
+    if (n < 1 || n > 100000) {
+        fprintf(stderr, "usage: bench_js_setup [JOBS, 1..100000]\n");
+        return 2;
+    }
     static const char script[] = "function main(input) { return {ok: true}; }";
     sr_err e = {0};
     sr_js_vm *vm = NULL;
@@ -29,12 +33,12 @@ main(int argc, char **argv)
         fprintf(stderr, "bench_js_setup: %s\n", e.msg);
         return 1;
     }
-    for (int i = 0; i < n; i++) {
+    for (long i = 0; i < n; i++) {
         const struct sr_js_job job = {
             .script = script, .script_len = strlen(script), .statm_fd = -1};
         struct sr_js_result r = {0};
         if (sr_js_run(vm, &job, &r, &e) != SR_OK || !r.ok) {
-            fprintf(stderr, "bench_js_setup: job %d failed: %s\n", i,
+            fprintf(stderr, "bench_js_setup: job %ld failed: %s\n", i,
                     r.error_message ? r.error_message : e.msg);
             sr_js_result_fini(&r);
             sr_js_vm_free(vm);
@@ -43,6 +47,6 @@ main(int argc, char **argv)
         sr_js_result_fini(&r);
     }
     sr_js_vm_free(vm);
-    printf("%d trivial jobs\n", n);
+    printf("%ld trivial jobs\n", n);
     return 0;
 }

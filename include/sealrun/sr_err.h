@@ -27,6 +27,8 @@ typedef enum sr_status {
     SR_EBUSY,     /* not now: a running-job cap, a full queue or a rate limit; retry later */
     /* authenticated, but the token lacks the scope (or the right) it needs */
     SR_EFORBIDDEN,
+    SR_EBUDGET,  /* a daily budget (jobs, gas, wall clock, HTTP requests) would be passed */
+    SR_EBALANCE, /* the balance does not cover the most the job may cost */
     SR_STATUS_COUNT_
 } sr_status;
 

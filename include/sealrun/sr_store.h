@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
+#include "sealrun/sr_limits.h"
 
 typedef struct sr_store sr_store;
 
@@ -369,6 +370,78 @@ sr_status sr_store_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_e
 sr_status sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
                            size_t *n, sr_err *err);
 
+/* --- remote workers (docs/workers.md) ---
+ *
+ * One row per worker token, made by the operator (`sealrun worker token
+ * create`); only the token's SHA-256 is stored. The first registration
+ * with a token binds the worker's Ed25519 key to it for good: a later
+ * registration with another key is refused, so a copied token without
+ * the key is worth nothing. Revocation is final and seen at the next
+ * request (there is no cache). */
+
+enum sr_worker_state {
+    SR_WORKER_ACTIVE = 0,   /* receives jobs */
+    SR_WORKER_DRAINING = 1, /* finishes what it holds, receives no new job */
+    SR_WORKER_REVOKED = 2,  /* refused at once, for good */
+};
+
+/* "active", "draining", "revoked"; NULL for an unknown value. */
+const char *sr_worker_state_name(enum sr_worker_state s);
+
+#define SR_WORKER_NAME_MAX 64 /* bytes of a worker's name (user-name characters) */
+
+struct sr_worker_row {
+    char id[17]; /* first 16 hex characters of the token's SHA-256: safe to show */
+    char name[SR_WORKER_NAME_MAX + 1];
+    enum sr_worker_state state;
+    char public_key[65];  /* hex Ed25519 key; "" until it registered */
+    char measurement[65]; /* hex; "" until it registered */
+    char attestation[8];  /* "none" or "tdx"; "" until it registered */
+    char version[32];     /* the sealrun version it registered with; "" before */
+    int64_t created_at_ms;
+    int64_t registered_at_ms; /* first registration; 0 before */
+    int64_t seen_at_ms;       /* its last authenticated request; 0 before */
+    int64_t revoked_at_ms;    /* 0 unless revoked */
+};
+
+/* Stores a new worker token's hash under 'name' (1..SR_WORKER_NAME_MAX of
+ * A-Z a-z 0-9 _ - . @). SR_EINVAL for a bad name; SR_ECONFLICT if the hash
+ * exists. */
+sr_status sr_store_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                              int64_t now_ms, sr_err *err);
+/* The worker of a token hash, in any state. SR_ENOTFOUND when none. */
+sr_status sr_store_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                              sr_err *err);
+/* What a worker registers with (hex strings, 64 characters each). */
+struct sr_worker_reg {
+    const char *public_key;
+    const char *measurement;
+    const char *attestation; /* "none" or "tdx" */
+    const char *version;     /* at most 31 bytes */
+    int64_t now_ms;
+};
+/* Registers the worker of this token: binds the key on the first call;
+ * later calls with the same key update measurement, attestation, version
+ * and seen_at (a restart, an upgrade). SR_ENOTFOUND for an unknown token,
+ * SR_EFORBIDDEN when it is revoked, SR_ECONFLICT when the token is bound
+ * to another key, SR_EINVAL for malformed fields. *out is the row after. */
+sr_status sr_store_worker_register(sr_store *st, const uint8_t hash[32],
+                                   const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                   sr_err *err);
+/* Records an authenticated request of the worker at now_ms. SR_ENOTFOUND
+ * when unknown or revoked. */
+sr_status sr_store_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err);
+/* Every worker, oldest first. Owned array of *n rows (free()). */
+sr_status sr_store_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err);
+/* Sets the state of the worker whose id (8..16 lower-case hex characters,
+ * unique) matches: SR_WORKER_DRAINING, SR_WORKER_ACTIVE (back from
+ * draining) or SR_WORKER_REVOKED (final; revoked_at = now). SR_EINVAL for
+ * a malformed id, SR_ENOTFOUND when none, SR_ECONFLICT when the id is
+ * ambiguous or the worker is revoked already. *out (may be NULL): the row
+ * after. */
+sr_status sr_store_worker_set_state(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                                    int64_t now_ms, struct sr_worker_row *out, sr_err *err);
+
 /* --- WebAssembly modules --- */
 
 /* Modules are stored once by hash; each owner who uploaded one holds a
@@ -675,5 +748,151 @@ struct sr_kv_upgrade {
 /* *moved = entries moved (0 when there was nothing to do). */
 sr_status sr_store_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                               sr_err *err);
+
+/* --- money: budgets, balances and the ledger (docs/accounts.md) ---
+ *
+ * A job admitted while budgets or prices are configured holds, until it
+ * ends, the most it may use (counted in its owner's and its token's usage
+ * of the UTC day it was admitted on) and the most it may cost (taken from
+ * its owner's balance). Its end settles the hold exactly once: the usage it
+ * did not use and the part of the reservation it was not charged go back.
+ * Every change of a balance is one ledger row, in the same transaction, so
+ * a balance is always the sum of its ledger's deltas and never negative;
+ * concurrent admissions cannot pass a budget or the balance together (one
+ * transaction under row locks; on SQLite one write of the group commit). */
+
+#define SR_DAY_MS 86400000ll
+
+/* Amounts of one day's use, or a budget (a 0 field = no limit). */
+struct sr_usage {
+    uint64_t jobs;
+    uint64_t gas_js;   /* JavaScript gas: CPU microseconds */
+    uint64_t gas_wasm; /* WebAssembly gas: fuel */
+    uint64_t wall_ms;  /* wall clock of the runs */
+    uint64_t http;     /* outbound HTTP requests */
+};
+
+/* Which budget refused a job. */
+enum sr_budget_kind {
+    SR_BUDGET_NONE = 0,
+    SR_BUDGET_JOBS,
+    SR_BUDGET_GAS_JS,
+    SR_BUDGET_GAS_WASM,
+    SR_BUDGET_WALL,
+    SR_BUDGET_HTTP,
+};
+
+/* "jobs_per_day", "gas_js_per_day", "gas_wasm_per_day", "wall_s_per_day",
+ * "http_requests_per_day"; NULL for SR_BUDGET_NONE. */
+const char *sr_budget_name(enum sr_budget_kind k);
+
+struct sr_hold_new {
+    const char *job_id; /* 32 lower-case hex characters */
+    const char *owner;
+    const char *token_id;         /* the token's id (16 hex); NULL or "": no token budget */
+    int64_t day;                  /* the UTC day its use counts on (epoch ms / SR_DAY_MS) */
+    struct sr_usage max;          /* the most the job may use (jobs: 1) */
+    struct sr_usage user_budget;  /* per day; 0 fields: no limit */
+    struct sr_usage token_budget; /* per day, ignored without token_id */
+    uint64_t cost; /* micro-units reserved from the balance; 0: none (no ledger row) */
+    int64_t now_ms;
+};
+
+/* Why a hold was refused (SR_EBUDGET or SR_EBALANCE). */
+struct sr_hold_refusal {
+    enum sr_budget_kind kind; /* SR_EBUDGET: the budget */
+    bool is_token;            /* the token's budget, else the user's */
+    uint64_t used;            /* used and held today */
+    uint64_t limit;
+    uint64_t balance; /* SR_EBALANCE: the balance now */
+};
+
+/* Admits a job: checks the owner's and the token's budgets (used + held +
+ * max <= budget for every non-zero field) and the balance (>= cost), then
+ * records the hold, adds max to both usages and, when cost > 0, takes cost
+ * from the balance with a 'reservation' ledger row; all or nothing.
+ * SR_EBUDGET naming the budget, the usage, the limit and the reset time
+ * (the next UTC midnight), SR_EBALANCE naming the balance and the cost
+ * (*why, may be NULL, says the same in numbers); SR_ECONFLICT when the job
+ * already has a hold. Copies everything. */
+sr_status sr_store_hold_add(sr_store *st, const struct sr_hold_new *h, struct sr_hold_refusal *why,
+                            sr_err *err);
+
+/* A job's hold as stored. */
+struct sr_hold_row {
+    char job_id[33];
+    char owner[SR_MAX_USER_NAME + 1];
+    char token_id[17];
+    int64_t day;
+    struct sr_usage max;
+    uint64_t cost;
+    int64_t created_at_ms;
+    int64_t settled_at_ms; /* 0 while open */
+    uint64_t charged;
+};
+/* SR_ENOTFOUND when the job has none (admitted without budgets or prices). */
+sr_status sr_store_hold_get(sr_store *st, const char *job_id, struct sr_hold_row *out, sr_err *err);
+
+/* The end of a job. */
+struct sr_hold_end {
+    const char *job_id;
+    struct sr_usage used; /* what it used; each field is capped at the hold's max */
+    uint64_t charge;      /* what it costs; capped at the reservation */
+    int64_t now_ms;
+};
+/* Settles the job's open hold once: the usages lose max - used, the balance
+ * gets the reservation minus the charge back, with a 'charge' ledger row
+ * (and a 'refund' row when something goes back). *settled (may be NULL):
+ * true when this call settled it, false when it was settled before or
+ * there is no hold (nothing changes: calling it again is safe). */
+sr_status sr_store_hold_settle(sr_store *st, const struct sr_hold_end *e, bool *settled,
+                               sr_err *err);
+
+/* Releases in full (nothing charged, no usage kept) the open holds created
+ * before 'before_ms' whose job is not queued or running (never stored, or
+ * finished without being settled: sealrund stopped in between), at most
+ * 'max' per call; *n (may be NULL) = how many. Each exactly once. */
+sr_status sr_store_holds_release(sr_store *st, int64_t before_ms, int64_t now_ms, size_t max,
+                                 size_t *n, sr_err *err);
+
+/* Deletes settled holds and usage days older than 'before_ms' (the
+ * ledger is kept); *n (may be NULL) = rows deleted. */
+sr_status sr_store_money_purge(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
+
+/* The day's usage of owner (token_id NULL) or of one token (owner ignored):
+ * zeros when nothing was used. */
+sr_status sr_store_usage_get(sr_store *st, const char *owner, const char *token_id, int64_t day,
+                             struct sr_usage *out, sr_err *err);
+
+/* The owner's balance in micro-units (0 for a user never credited). */
+sr_status sr_store_balance(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
+
+/* Adds 'amount' (1..SR_MAX_CREDIT) to owner's balance with a 'credit'
+ * ledger row naming 'actor' (who did it) and 'note' (may be NULL; at most
+ * 200 bytes). SR_ELIMIT when the balance would pass SR_MAX_BALANCE.
+ * *balance (may be NULL): the balance after. */
+#define SR_MAX_CREDIT 1000000000000000000ull  /* 10^18 micro-units in one credit */
+#define SR_MAX_BALANCE 4000000000000000000ull /* under INT64_MAX */
+sr_status sr_store_credit(sr_store *st, const char *owner, uint64_t amount, const char *actor,
+                          const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+
+/* One ledger row. */
+struct sr_ledger_row {
+    int64_t id;    /* grows with every row: the page cursor */
+    char kind[16]; /* "reservation", "charge", "refund", "credit" */
+    uint64_t amount;
+    int64_t delta;    /* the change of the balance */
+    uint64_t balance; /* after this row */
+    char job_id[33];  /* "" for a credit */
+    char *actor;      /* owned; NULL unless a credit */
+    char *note;       /* owned; may be NULL */
+    int64_t time_ms;
+};
+void sr_ledger_row_fini(struct sr_ledger_row *r);
+/* The owner's ledger newest first (by id), at most 'limit' (1..SR_MAX_PAGE
+ * + 1), with ids below 'before_id' (0: from the newest). Owned array:
+ * _fini each, free(). */
+sr_status sr_store_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
+                               struct sr_ledger_row **rows, size_t *n, sr_err *err);
 
 #endif /* SR_STORE_H */

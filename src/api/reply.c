@@ -27,6 +27,9 @@ static const struct {
     [SR_EINTERNAL] = {500, "internal_error"},
     [SR_EBUSY] = {429, "too_many_requests"},
     [SR_EFORBIDDEN] = {403, "forbidden"},
+    /* a job refused at admission (docs/accounts.md): named as job codes are */
+    [SR_EBUDGET] = {429, "BUDGET_EXHAUSTED"},
+    [SR_EBALANCE] = {402, "INSUFFICIENT_BALANCE"},
 };
 
 unsigned

@@ -430,6 +430,11 @@ static const struct sr_api__route routes[] = {
     {"GET", "/tokens", true, SCOPE_TOKEN, "user", 0, sr_api__tokens_list},
     {"POST", "/tokens", true, SCOPE_TOKEN, "", SR_API_TOKEN_BODY_MAX, sr_api__token_create},
     {"DELETE", "/tokens/{}", true, SCOPE_TOKEN, "", 0, sr_api__token_revoke},
+    {"GET", "/workers", true, SR_SCOPE_ADMIN, "", 0, sr_api__workers_list},
+    /* a remote worker's own requests: its worker token and signature,
+     * checked by the handler (route_workers.c) */
+    {"POST", "/worker/register", false, 0, "", SR_API_WORKER_BODY_MAX, sr_api__worker_register},
+    {"POST", "/worker/heartbeat", false, 0, "", 0, sr_api__worker_heartbeat},
     {"GET", "/", false, 0, "", 0, sr_api__ui},
     {"HEAD", "/", false, 0, "", 0, sr_api__ui},
     {"GET", "/ui", false, 0, "", 0, sr_api__ui},

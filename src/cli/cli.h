@@ -126,7 +126,16 @@ int cli_job_exit(const json_t *job);
  * 100 ms to 2 s), at most timeout_ms (0: no limit); prints it. */
 int cli_wait_job(const struct cli_remote *r, const char *id, int64_t timeout_ms);
 
+/* Opens the store of a daemon: --data-dir DIR (DIR/sealrun.db; without
+ * 'create' a missing directory or database is an error, so a typo never
+ * makes an empty store) or --store URL, else SEALRUN_STORE. Without keys.
+ * CLI_OK with *st (sr_store_close), or the exit code after an error.
+ * cmd_token.c */
+struct sr_store;
+int cli_open_store(const char *dir, const char *url, bool create, struct sr_store **st);
+
 int cmd_token(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_storage(int argc, char **argv);

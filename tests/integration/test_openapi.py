@@ -12,13 +12,14 @@ import os
 import re
 import sys
 import threading
+import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, main  # noqa: E402
+from harness import Daemon, Worker, cli, main, worker_token  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 DOC = json.load(open(os.path.join(ROOT, "docs", "openapi.json")))
@@ -279,6 +280,24 @@ class OpenApiTest(unittest.TestCase):
         c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 200)
         c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 409)
         c("/tokens/{}", "DELETE", "/tokens/" + "0" * 16, 404)
+        # remote workers (docs/workers.md): one registered by a real worker
+        admin = cli("token", "create", *self.d.where(), "--user", "root", "--scopes", "admin",
+                    check=True).stdout.strip().splitlines()[-1]
+        wtok = worker_token(self.d, "openapi")
+        w = Worker(self.d.url, wtok).start()
+        try:
+            self.assertIsNotNone(w.id, w.log_text())
+            listed = c("/workers", "GET", "/workers", 200, token=admin)
+            self.assertEqual([x["public_key"] for x in listed["workers"]], [w.public_key])
+            c("/workers", "GET", "/workers", 403)
+            c("/worker/register", "POST", "/worker/register", 401, body={}, token=wtok)
+            now = {"X-Sealrun-Time": str(int(time.time() * 1000))}
+            c("/worker/register", "POST", "/worker/register", 400, body={"x": 1}, token=wtok,
+              headers=now)
+            c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=wtok)
+            c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=None)
+        finally:
+            w.cleanup()
         # the dashboard
         for m in ("GET", "HEAD"):
             c("/", m, "/", 308)

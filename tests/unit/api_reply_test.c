@@ -18,6 +18,7 @@ test_every_status_maps_to_http(void **state)
         [SR_OK] = 200,      [SR_EINVAL] = 400,    [SR_ENOTFOUND] = 404, [SR_ECONFLICT] = 409,
         [SR_EDENIED] = 401, [SR_ELIMIT] = 413,    [SR_ETRAP] = 422,     [SR_EIO] = 503,
         [SR_ENOMEM] = 500,  [SR_EINTERNAL] = 500, [SR_EBUSY] = 429,     [SR_EFORBIDDEN] = 403,
+        [SR_EBUDGET] = 429, [SR_EBALANCE] = 402,
     };
     for (int s = 0; s < SR_STATUS_COUNT_; s++) {
         unsigned h = sr_api_http_status((sr_status)s);
@@ -44,6 +45,8 @@ test_codes_come_from_the_status(void **state)
         [SR_EINTERNAL] = "internal_error",
         [SR_EBUSY] = "too_many_requests",
         [SR_EFORBIDDEN] = "forbidden",
+        [SR_EBUDGET] = "BUDGET_EXHAUSTED",
+        [SR_EBALANCE] = "INSUFFICIENT_BALANCE",
     };
     for (int s = 0; s < SR_STATUS_COUNT_; s++) {
         assert_string_equal(sr_api_status_code((sr_status)s), want[s]);

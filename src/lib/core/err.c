@@ -75,6 +75,8 @@ sr_status_name(sr_status st)
         [SR_EINTERNAL] = "internal_error",
         [SR_EBUSY] = "busy",
         [SR_EFORBIDDEN] = "forbidden",
+        [SR_EBUDGET] = "budget_exhausted",
+        [SR_EBALANCE] = "insufficient_balance",
     };
     if ((unsigned)st >= SR_STATUS_COUNT_ || !names[st])
         return "internal_error";

@@ -170,8 +170,8 @@ store_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job
     }
 }
 
-/* A recorded job's sealed recording, stored before the job: a receipt's
- * recording_sha256 always has its recording (docs/http.md). */
+/* Stores a recorded job's sealed recording, before the job itself: a
+ * receipt's recording_sha256 always has its recording. */
 static sr_status
 store_recording(sr_engine *eng, const char *owner, const char *id, const struct job_outcome *o,
                 int64_t finished, sr_err *err)
@@ -185,7 +185,9 @@ store_recording(sr_engine *eng, const char *owner, const char *id, const struct 
     memcpy(rec.job_id, id, sizeof(rec.job_id));
     memcpy(rec.sha256, o->recording_sha256, sizeof(rec.sha256));
     sr_status rc = sr_store_recording_put(eng->store, &rec, err);
-    return rc == SR_OK ? SR_OK : sr_err_wrap(err, "storing the recording of job '%s'", id);
+    if (rc != SR_OK)
+        sr_err_wrap(err, "storing the recording of job '%s'", id);
+    return rc;
 }
 
 /* Runs a job whose slot is taken; builds its job text and (with a store)

@@ -47,8 +47,8 @@ sr_engine__outcome_fini(struct job_outcome *o)
     json_decref(o->vrf);
     json_decref(o->key_uses);
     json_decref(o->http);
-    free(o->recording);
     sr_storage_session_free(o->storage);
+    free(o->recording);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
 }
@@ -440,8 +440,8 @@ http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_sec
 static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
-               sr_http_session *http, const struct sr_engine__keys *keys, sr_sandbox_cancel *cancel,
-               struct sr_engine__record *rec, struct job_outcome *o)
+               sr_http_session *http, const struct sr_engine__keys *keys,
+               struct sr_engine__record *rec, sr_sandbox_cancel *cancel, struct job_outcome *o)
 {
     struct job_host host = {.keys = keys,
                             .rec = rec,
@@ -552,7 +552,7 @@ sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, has_storage, rec, &frame, &e);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, cancel, rec, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, rec, cancel, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);

@@ -599,6 +599,134 @@ sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_ro
     return rc == SR_OK ? st->ops->daemons(st, since_ms, max, rows, n, err) : rc;
 }
 
+/* --- remote workers --- */
+
+const char *
+sr_worker_state_name(enum sr_worker_state s)
+{
+    switch (s) {
+    case SR_WORKER_ACTIVE:
+        return "active";
+    case SR_WORKER_DRAINING:
+        return "draining";
+    case SR_WORKER_REVOKED:
+        return "revoked";
+    }
+    return NULL;
+}
+
+bool
+sr_store__worker_state_parse(const char *s, enum sr_worker_state *out)
+{
+    for (int i = SR_WORKER_ACTIVE; i <= SR_WORKER_REVOKED; i++) {
+        if (s && strcmp(s, sr_worker_state_name((enum sr_worker_state)i)) == 0) {
+            *out = (enum sr_worker_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+copy_col(char *dst, size_t cap, const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    if (n >= cap)
+        return false;
+    memcpy(dst, v ? v : "", n);
+    dst[n] = '\0';
+    return true;
+}
+
+sr_status
+sr_store__worker_fill(const struct sr_store__worker_cols *c, struct sr_worker_row *out, sr_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    sr_hex_encode(c->hash, 8, out->id);
+    if (!copy_col(out->name, sizeof(out->name), c->name) ||
+        !sr_store__worker_state_parse(c->state, &out->state) ||
+        !copy_col(out->public_key, sizeof(out->public_key), c->public_key) ||
+        !copy_col(out->measurement, sizeof(out->measurement), c->measurement) ||
+        !copy_col(out->attestation, sizeof(out->attestation), c->attestation) ||
+        !copy_col(out->version, sizeof(out->version), c->version))
+        return sr_err_set(err, SR_EIO, "stored worker '%s' is malformed", out->id);
+    out->created_at_ms = c->created_at;
+    out->registered_at_ms = c->registered_at;
+    out->seen_at_ms = c->seen_at;
+    out->revoked_at_ms = c->revoked_at;
+    return SR_OK;
+}
+
+static sr_status
+no_workers(sr_store *st, sr_err *err)
+{
+    return sr_err_set(err, SR_EINTERNAL, "the %s store has no worker table", st->ops->name);
+}
+
+sr_status
+sr_store_worker_add(sr_store *st, const uint8_t hash[32], const char *name, int64_t now_ms,
+                    sr_err *err)
+{
+    if (!name || !sr_is_user_name(name) || strlen(name) > SR_WORKER_NAME_MAX)
+        return sr_err_set(err, SR_EINVAL,
+                          "worker name '%.80s' must be 1..%d characters of A-Z a-z 0-9 _ - . @",
+                          name ? name : "", SR_WORKER_NAME_MAX);
+    return st->ops->worker_add ? st->ops->worker_add(st, hash, name, now_ms, err)
+                               : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out, sr_err *err)
+{
+    return st->ops->worker_get ? st->ops->worker_get(st, hash, out, err) : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_register(sr_store *st, const uint8_t hash[32], const struct sr_worker_reg *r,
+                         struct sr_worker_row *out, sr_err *err)
+{
+    if (!r->public_key || !sr_is_lower_hex(r->public_key, 64))
+        return sr_err_set(err, SR_EINVAL, "worker key must be 64 lower-case hex characters");
+    if (!r->measurement || !sr_is_lower_hex(r->measurement, 64))
+        return sr_err_set(err, SR_EINVAL,
+                          "worker measurement must be 64 lower-case hex characters");
+    if (!r->attestation || (strcmp(r->attestation, "none") != 0 && strcmp(r->attestation, "tdx")))
+        return sr_err_set(err, SR_EINVAL, "worker attestation must be 'none' or 'tdx'");
+    if (!r->version || !*r->version || strlen(r->version) > 31)
+        return sr_err_set(err, SR_EINVAL, "worker version must be 1..31 bytes");
+    return st->ops->worker_register ? st->ops->worker_register(st, hash, r, out, err)
+                                    : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err)
+{
+    return st->ops->worker_seen ? st->ops->worker_seen(st, hash, now_ms, err) : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err)
+{
+    return st->ops->worker_list ? st->ops->worker_list(st, rows, n, err) : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_set_state(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                          int64_t now_ms, struct sr_worker_row *out, sr_err *err)
+{
+    size_t n = id_prefix ? strlen(id_prefix) : 0;
+    if (n < 8 || n > 16 || !sr_is_lower_hex(id_prefix, n))
+        return sr_err_set(err, SR_EINVAL,
+                          "worker id '%.70s' is invalid: expected 8 to 16 lower-case hex "
+                          "characters (see 'sealrun worker list')",
+                          id_prefix ? id_prefix : "");
+    if (!sr_worker_state_name(state))
+        return sr_err_set(err, SR_EINVAL, "unknown worker state %d", (int)state);
+    return st->ops->worker_set_state
+               ? st->ops->worker_set_state(st, id_prefix, state, now_ms, out, err)
+               : no_workers(st, err);
+}
+
 static bool
 valid_hash(const char *h)
 {

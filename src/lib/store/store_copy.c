@@ -55,6 +55,19 @@ static const struct copy_table tables[] = {
     {"storage_owners", "owner, namespaces, bytes", "tii", "owner", "owner COLLATE \"C\""},
     {"recordings", "job_id, owner, sealed, sha256, created_at, expires_at", "ttttii", "job_id",
      "job_id COLLATE \"C\""},
+    {"usage_days", "subject, day, jobs, gas_js, gas_wasm, wall_ms, http", "tiiiiii", "subject, day",
+     "subject COLLATE \"C\", day"},
+    {"holds",
+     "job_id, owner, token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, created_at, "
+     "settled_at, charged",
+     "tttiiiiiiiiii", "job_id", "job_id COLLATE \"C\""},
+    {"accounts", "owner, balance, updated_at", "tii", "owner", "owner COLLATE \"C\""},
+    {"ledger", "id, owner, kind, amount, delta, balance, job_id, actor, note, time_ms",
+     "ittiiittti", "id", "id"},
+    {"workers",
+     "hash, name, state, created_at, public_key, measurement, attestation, version, "
+     "registered_at, seen_at, revoked_at",
+     "bttittttiii", "hash", "hash"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -152,7 +165,10 @@ copy_table(sqlite3 *src, PGconn *dst, const struct copy_table *t, uint64_t *rows
         (void)snprintf(params + len, sizeof(params) - len, "%s$%zu", i ? ", " : "", i + 1);
     }
     (void)snprintf(ins, sizeof(ins), "INSERT INTO %s (%s) %sVALUES (%s)", t->name, t->cols,
-                   strcmp(t->name, "secret_audit") == 0 ? "OVERRIDING SYSTEM VALUE " : "", params);
+                   strcmp(t->name, "secret_audit") == 0 || strcmp(t->name, "ledger") == 0
+                       ? "OVERRIDING SYSTEM VALUE "
+                       : "",
+                   params);
     sqlite3_stmt *s = NULL;
     sr_status rc = sq_prepare(src, sel, &s, err);
     int step = SQLITE_ROW;
@@ -290,6 +306,11 @@ sr_store_copy(const char *sqlite_path, const char *pg_url, struct sr_store_copy_
         rc = pg_exec(dst,
                      "SELECT setval(pg_get_serial_sequence('secret_audit', 'id'), "
                      "coalesce((SELECT max(id) FROM secret_audit), 0) + 1, false)",
+                     err);
+    if (rc == SR_OK)
+        rc = pg_exec(dst,
+                     "SELECT setval(pg_get_serial_sequence('ledger', 'id'), "
+                     "coalesce((SELECT max(id) FROM ledger), 0) + 1, false)",
                      err);
     for (size_t t = 0; rc == SR_OK && t < NTABLES; t++)
         rc = verify_table(src, dst, &tables[t], err);

@@ -87,6 +87,18 @@ struct sr_store_ops {
     sr_status (*daemons)(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
                          size_t *n, sr_err *err);
 
+    sr_status (*worker_add)(sr_store *st, const uint8_t hash[32], const char *name, int64_t now_ms,
+                            sr_err *err);
+    sr_status (*worker_get)(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                            sr_err *err);
+    sr_status (*worker_register)(sr_store *st, const uint8_t hash[32],
+                                 const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                 sr_err *err);
+    sr_status (*worker_seen)(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err);
+    sr_status (*worker_list)(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err);
+    sr_status (*worker_set_state)(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                                  int64_t now_ms, struct sr_worker_row *out, sr_err *err);
+
     sr_status (*module_put)(sr_store *st, const struct sr_module_put *p, bool *created,
                             struct sr_module_usage *usage, sr_err *err);
     sr_status (*module_get)(sr_store *st, const char *owner, const char *hash_hex,
@@ -132,7 +144,34 @@ struct sr_store_ops {
                                sr_err *err);
     sr_status (*kv_upgrade)(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                             sr_err *err);
+
+    /* money (store_money.c checks the arguments; why is never NULL, and
+     * usage_get gets the subject "u:OWNER" or "t:TOKEN_ID") */
+    sr_status (*hold_add)(sr_store *st, const struct sr_hold_new *h, struct sr_hold_refusal *why,
+                          sr_err *err);
+    sr_status (*hold_get)(sr_store *st, const char *job_id, struct sr_hold_row *out, sr_err *err);
+    sr_status (*hold_settle)(sr_store *st, const struct sr_hold_end *e, bool *settled, sr_err *err);
+    sr_status (*holds_release)(sr_store *st, int64_t before_ms, int64_t now_ms, size_t max,
+                               size_t *n, sr_err *err);
+    sr_status (*money_purge)(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
+    sr_status (*usage_get)(sr_store *st, const char *subject, int64_t day, struct sr_usage *out,
+                           sr_err *err);
+    sr_status (*balance)(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
+    sr_status (*credit)(sr_store *st, const char *owner, uint64_t amount, const char *actor,
+                        const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+    sr_status (*ledger_list)(sr_store *st, const char *owner, size_t limit, int64_t before_id,
+                             struct sr_ledger_row **rows, size_t *n, sr_err *err);
 };
+
+/* The admission decision both backends make inside their transaction, from
+ * the day's usages (token_used NULL: no token level) and the balance:
+ * SR_OK, or SR_EBUDGET / SR_EBALANCE with *why (may be NULL) and the
+ * message of sr_store_hold_add(). store_money.c */
+sr_status sr_store__hold_check(const struct sr_hold_new *h, const struct sr_usage *user_used,
+                               const struct sr_usage *token_used, uint64_t balance,
+                               struct sr_hold_refusal *why, sr_err *err);
+/* The usage subject of a hold's owner ("u:OWNER") and token ("t:ID"). */
+#define SR_STORE_SUBJECT_MAX (3 + SR_MAX_USER_NAME)
 
 /* The head of every backend's store object. */
 struct sr_store {
@@ -170,6 +209,26 @@ sr_status sr_store__seal(const uint8_t *key, const char *field, const char *owne
 sr_status sr_store__open(const uint8_t *key, const char *field, const char *owner,
                          const char *record, const uint8_t *blob, size_t len, uint8_t **out,
                          size_t *out_len, sr_err *err);
+
+/* --- workers: what both backends share (store.c) --- */
+
+/* The columns every worker query selects, in this order. */
+#define SR_STORE_WORKER_COLS                                                                       \
+    "hash, name, state, created_at, public_key, measurement, attestation, version, "               \
+    "registered_at, seen_at, revoked_at"
+
+/* The text columns of one worker row as the backend read them (NULL for
+ * SQL NULL); fills *out, truncating nothing a valid row holds. SR_EIO for
+ * a row the schema's checks should have refused. */
+struct sr_store__worker_cols {
+    const uint8_t *hash; /* 32 bytes */
+    const char *name, *state, *public_key, *measurement, *attestation, *version;
+    int64_t created_at, registered_at, seen_at, revoked_at;
+};
+sr_status sr_store__worker_fill(const struct sr_store__worker_cols *c, struct sr_worker_row *out,
+                                sr_err *err);
+/* "active" etc. into *out; false for anything else. */
+bool sr_store__worker_state_parse(const char *s, enum sr_worker_state *out);
 
 /* The one table each backend file exports. */
 extern const struct sr_store_ops sr_store__sqlite_ops;

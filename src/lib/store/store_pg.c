@@ -196,6 +196,47 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                        "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO "
                        "UPDATE SET heartbeat_at = excluded.heartbeat_at",
     /* heartbeat rows of daemons silent for a week (a data directory retired) */
+    /* money (store_pg_money.c) */
+    [PG_USAGE_GET] = "SELECT jobs, gas_js, gas_wasm, wall_ms, http FROM usage_days "
+                     "WHERE subject = $1 AND day = $2",
+    [PG_USAGE_ADD] = "INSERT INTO usage_days (subject, day, jobs, gas_js, gas_wasm, wall_ms, http) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (subject, day) DO UPDATE SET "
+                     "jobs = usage_days.jobs + excluded.jobs, "
+                     "gas_js = usage_days.gas_js + excluded.gas_js, "
+                     "gas_wasm = usage_days.gas_wasm + excluded.gas_wasm, "
+                     "wall_ms = usage_days.wall_ms + excluded.wall_ms, "
+                     "http = usage_days.http + excluded.http",
+    [PG_USAGE_SUB] = "UPDATE usage_days SET jobs = greatest(jobs - $3::bigint, 0), "
+                     "gas_js = greatest(gas_js - $4::bigint, 0), "
+                     "gas_wasm = greatest(gas_wasm - $5::bigint, 0), "
+                     "wall_ms = greatest(wall_ms - $6::bigint, 0), "
+                     "http = greatest(http - $7::bigint, 0) WHERE subject = $1 AND day = $2",
+    [PG_USAGE_PURGE] = "DELETE FROM usage_days WHERE day < $1",
+    [PG_HOLD_INSERT] = "INSERT INTO holds (job_id, owner, token_id, day, jobs, gas_js, gas_wasm, "
+                       "wall_ms, http, cost, created_at) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    [PG_HOLD_GET] = "SELECT owner, token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, "
+                    "created_at, settled_at, charged FROM holds WHERE job_id = $1",
+    [PG_HOLD_OWNER] = "SELECT owner FROM holds WHERE job_id = $1 AND settled_at = 0",
+    [PG_HOLD_CLOSE] = "UPDATE holds SET settled_at = $2, charged = least($3::bigint, cost) "
+                      "WHERE job_id = $1 AND settled_at = 0 "
+                      "RETURNING token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, "
+                      "charged",
+    [PG_HOLDS_DANGLING] = "SELECT job_id FROM holds h WHERE settled_at = 0 AND created_at < $1 "
+                          "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id "
+                          "AND j.state IN ('queued', 'running')) ORDER BY created_at LIMIT $2",
+    [PG_HOLDS_PURGE] = "DELETE FROM holds WHERE settled_at > 0 AND settled_at < $1",
+    [PG_BALANCE_GET] = "SELECT balance FROM accounts WHERE owner = $1",
+    [PG_BALANCE_TAKE] = "UPDATE accounts SET balance = balance - $2::bigint, updated_at = $3 "
+                        "WHERE owner = $1 AND balance >= $2::bigint",
+    [PG_BALANCE_ADD] = "INSERT INTO accounts (owner, balance, updated_at) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (owner) DO UPDATE SET "
+                       "balance = accounts.balance + excluded.balance, "
+                       "updated_at = excluded.updated_at",
+    [PG_LEDGER_ADD] = "INSERT INTO ledger (owner, kind, amount, delta, balance, job_id, actor, "
+                      "note, time_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [PG_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
+                       "FROM ledger WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
     [PG_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
                          "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -209,6 +250,21 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES ($1, $2, $3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [PG_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES ($1, $2, $3)",
+    [PG_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = $1",
+    [PG_WORKER_LOCK] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = $1 FOR UPDATE",
+    [PG_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [PG_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(encode(hash, 'hex'), 1, length($1::text)) = $1::text "
+                        "LIMIT 2 FOR UPDATE",
+    [PG_WORKER_REGISTER] = "UPDATE workers SET public_key = $2, measurement = $3, "
+                           "attestation = $4, version = $5, "
+                           "registered_at = coalesce(registered_at, $6::bigint), seen_at = $6 "
+                           "WHERE hash = $1",
+    [PG_WORKER_SEEN] = "UPDATE workers SET seen_at = $2 WHERE hash = $1 AND state <> 'revoked'",
+    [PG_WORKER_STATE] = "UPDATE workers SET state = $2::text, "
+                        "revoked_at = CASE WHEN $2::text = 'revoked' THEN $3::bigint "
+                        "ELSE revoked_at END WHERE hash = $1",
 };
 
 /* --- row codecs --- */
@@ -875,6 +931,12 @@ const struct sr_store_ops sr_store__pg_ops = {
     .wait_jobs = sr_store__pg_wait_jobs,
     .daemon_beat = sr_store__pg_daemon_beat,
     .daemons = sr_store__pg_daemons,
+    .worker_add = sr_store__pg_worker_add,
+    .worker_get = sr_store__pg_worker_get,
+    .worker_register = sr_store__pg_worker_register,
+    .worker_seen = sr_store__pg_worker_seen,
+    .worker_list = sr_store__pg_worker_list,
+    .worker_set_state = sr_store__pg_worker_set_state,
     .module_put = sr_store__pg_module_put,
     .module_get = sr_store__pg_module_get,
     .module_touch = sr_store__pg_module_touch,
@@ -896,4 +958,13 @@ const struct sr_store_ops sr_store__pg_ops = {
     .kv_commit = sr_store__pg_kv_commit,
     .kv_namespaces = sr_store__pg_kv_namespaces,
     .kv_upgrade = sr_store__pg_kv_upgrade,
+    .hold_add = sr_store__pg_hold_add,
+    .hold_get = sr_store__pg_hold_get,
+    .hold_settle = sr_store__pg_hold_settle,
+    .holds_release = sr_store__pg_holds_release,
+    .money_purge = sr_store__pg_money_purge,
+    .usage_get = sr_store__pg_usage_get,
+    .balance = sr_store__pg_balance,
+    .credit = sr_store__pg_credit,
+    .ledger_list = sr_store__pg_ledger_list,
 };

@@ -117,6 +117,29 @@ enum pg_stmt {
     PG_RECORDING_PUT,
     PG_RECORDING_GET,
     PG_RECORDINGS_PURGE,
+    PG_USAGE_GET,
+    PG_USAGE_ADD,
+    PG_USAGE_SUB,
+    PG_USAGE_PURGE,
+    PG_HOLD_INSERT,
+    PG_HOLD_GET,
+    PG_HOLD_OWNER,
+    PG_HOLD_CLOSE,
+    PG_HOLDS_DANGLING,
+    PG_HOLDS_PURGE,
+    PG_BALANCE_GET,
+    PG_BALANCE_TAKE,
+    PG_BALANCE_ADD,
+    PG_LEDGER_ADD,
+    PG_LEDGER_LIST,
+    PG_WORKER_ADD,
+    PG_WORKER_GET,
+    PG_WORKER_LOCK,
+    PG_WORKER_LIST,
+    PG_WORKER_MATCH,
+    PG_WORKER_REGISTER,
+    PG_WORKER_SEEN,
+    PG_WORKER_STATE,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];
@@ -217,6 +240,22 @@ sr_status sr_store__pg_col_open(const uint8_t *key, const PGresult *res, int r, 
                                 const char *field, const char *owner, const char *record,
                                 char **out, size_t *out_len, sr_err *err);
 
+/* Remote workers (store_pg_workers.c): the contracts of sr_store.h. */
+sr_status sr_store__pg_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                                  int64_t now_ms, sr_err *err);
+sr_status sr_store__pg_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                                  sr_err *err);
+sr_status sr_store__pg_worker_register(sr_store *st, const uint8_t hash[32],
+                                       const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                       sr_err *err);
+sr_status sr_store__pg_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                                   sr_err *err);
+sr_status sr_store__pg_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n,
+                                   sr_err *err);
+sr_status sr_store__pg_worker_set_state(sr_store *st, const char *id_prefix,
+                                        enum sr_worker_state state, int64_t now_ms,
+                                        struct sr_worker_row *out, sr_err *err);
+
 /* Modules (store_pg_modules.c), secrets and audit (store_pg_secrets.c),
  * storage (store_pg_storage.c): the contracts of sr_store.h. */
 sr_status sr_store__pg_module_put(sr_store *st, const struct sr_module_put *p, bool *created,
@@ -305,5 +344,23 @@ sr_status sr_store__pg_job_args(const uint8_t *key, const struct sr_job_row *r, 
 
 sr_status sr_store__pg_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                                   sr_err *err);
+
+/* Budgets, holds, balances and the ledger (store_pg_money.c). */
+sr_status sr_store__pg_hold_add(sr_store *st, const struct sr_hold_new *h,
+                                struct sr_hold_refusal *why, sr_err *err);
+sr_status sr_store__pg_hold_get(sr_store *st, const char *job_id, struct sr_hold_row *out,
+                                sr_err *err);
+sr_status sr_store__pg_hold_settle(sr_store *st, const struct sr_hold_end *e, bool *settled,
+                                   sr_err *err);
+sr_status sr_store__pg_holds_release(sr_store *st, int64_t before_ms, int64_t now_ms, size_t max,
+                                     size_t *n, sr_err *err);
+sr_status sr_store__pg_money_purge(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
+sr_status sr_store__pg_usage_get(sr_store *st, const char *subject, int64_t day,
+                                 struct sr_usage *out, sr_err *err);
+sr_status sr_store__pg_balance(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
+sr_status sr_store__pg_credit(sr_store *st, const char *owner, uint64_t amount, const char *actor,
+                              const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+sr_status sr_store__pg_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
+                                   struct sr_ledger_row **rows, size_t *n, sr_err *err);
 
 #endif /* SR_STORE_PG_INT_H */

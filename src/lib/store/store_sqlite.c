@@ -166,10 +166,57 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES (?1, ?2, ?3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [SQ_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES (?1, ?2, ?3)",
+    [SQ_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = ?1",
+    [SQ_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [SQ_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
+    [SQ_WORKER_REGISTER] = "UPDATE workers SET public_key = ?2, measurement = ?3, "
+                           "attestation = ?4, version = ?5, "
+                           "registered_at = coalesce(registered_at, ?6), seen_at = ?6 "
+                           "WHERE hash = ?1",
+    [SQ_WORKER_SEEN] = "UPDATE workers SET seen_at = ?2 WHERE hash = ?1 AND state <> 'revoked'",
+    [SQ_WORKER_STATE] = "UPDATE workers SET state = ?2, "
+                        "revoked_at = CASE WHEN ?2 = 'revoked' THEN ?3 ELSE revoked_at END "
+                        "WHERE hash = ?1",
     [SQ_JOB_FINISH] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
                       "finished_at = ?6, expires_at = ?7, gas_used = ?8, duration_us = ?9, "
                       "error_code = ?10, lease_until = NULL WHERE id = ?1 AND owner = ?2 AND "
                       "state = 'running' AND lease_holder = ?11 AND lease_fence = ?12",
+    /* money (store_sqlite_money.c) */
+    [SQ_USAGE_GET] = "SELECT jobs, gas_js, gas_wasm, wall_ms, http FROM usage_days "
+                     "WHERE subject = ?1 AND day = ?2",
+    [SQ_USAGE_ADD] = "INSERT INTO usage_days (subject, day, jobs, gas_js, gas_wasm, wall_ms, http) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (subject, day) DO UPDATE SET "
+                     "jobs = jobs + excluded.jobs, gas_js = gas_js + excluded.gas_js, "
+                     "gas_wasm = gas_wasm + excluded.gas_wasm, "
+                     "wall_ms = wall_ms + excluded.wall_ms, http = http + excluded.http",
+    [SQ_USAGE_SUB] = "UPDATE usage_days SET jobs = max(jobs - ?3, 0), "
+                     "gas_js = max(gas_js - ?4, 0), gas_wasm = max(gas_wasm - ?5, 0), "
+                     "wall_ms = max(wall_ms - ?6, 0), http = max(http - ?7, 0) "
+                     "WHERE subject = ?1 AND day = ?2",
+    [SQ_USAGE_PURGE] = "DELETE FROM usage_days WHERE day < ?1",
+    [SQ_HOLD_INSERT] = "INSERT INTO holds (job_id, owner, token_id, day, jobs, gas_js, gas_wasm, "
+                       "wall_ms, http, cost, created_at) "
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [SQ_HOLD_GET] = "SELECT owner, token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, "
+                    "created_at, settled_at, charged FROM holds WHERE job_id = ?1",
+    [SQ_HOLD_CLOSE] = "UPDATE holds SET settled_at = ?2, charged = ?3 "
+                      "WHERE job_id = ?1 AND settled_at = 0",
+    [SQ_HOLDS_DANGLING] = "SELECT job_id FROM holds h WHERE settled_at = 0 AND created_at < ?1 "
+                          "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = h.job_id "
+                          "AND j.state IN ('queued', 'running')) ORDER BY created_at LIMIT ?2",
+    [SQ_HOLDS_PURGE] = "DELETE FROM holds WHERE settled_at > 0 AND settled_at < ?1",
+    [SQ_BALANCE_GET] = "SELECT balance FROM accounts WHERE owner = ?1",
+    [SQ_BALANCE_TAKE] = "UPDATE accounts SET balance = balance - ?2, updated_at = ?3 "
+                        "WHERE owner = ?1 AND balance >= ?2",
+    [SQ_BALANCE_ADD] = "INSERT INTO accounts (owner, balance, updated_at) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (owner) DO UPDATE SET balance = balance + excluded.balance, "
+                       "updated_at = excluded.updated_at",
+    [SQ_LEDGER_ADD] = "INSERT INTO ledger (owner, kind, amount, delta, balance, job_id, actor, "
+                      "note, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [SQ_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
+                       "FROM ledger WHERE owner = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
 };
 
 /* --- row codecs --- */
@@ -1172,9 +1219,15 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_running = sq_jobs_running,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
+    .worker_add = sr_store__sq_worker_add,
+    .worker_get = sr_store__sq_worker_get,
+    .worker_register = sr_store__sq_worker_register,
+    .worker_seen = sr_store__sq_worker_seen,
+    .worker_list = sr_store__sq_worker_list,
+    .worker_set_state = sr_store__sq_worker_set_state,
+    .job_end = sq_job_end,
     .recording_put = sq_recording_put,
     .recording_get = sq_recording_get,
-    .job_end = sq_job_end,
     .module_put = sr_store__sq_module_put,
     .module_get = sr_store__sq_module_get,
     .module_touch = sr_store__sq_module_touch,
@@ -1196,4 +1249,13 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .kv_commit = sr_store__sq_kv_commit,
     .kv_namespaces = sr_store__sq_kv_namespaces,
     .kv_upgrade = sr_store__sq_kv_upgrade,
+    .hold_add = sr_store__sq_hold_add,
+    .hold_get = sr_store__sq_hold_get,
+    .hold_settle = sr_store__sq_hold_settle,
+    .holds_release = sr_store__sq_holds_release,
+    .money_purge = sr_store__sq_money_purge,
+    .usage_get = sr_store__sq_usage_get,
+    .balance = sr_store__sq_balance,
+    .credit = sr_store__sq_credit,
+    .ledger_list = sr_store__sq_ledger_list,
 };

@@ -95,7 +95,28 @@ enum sq_stmt {
     SQ_KV_NS_LIST,
     SQ_KV_OWNER,
     SQ_KV_OWNER_PUT,
+    SQ_WORKER_ADD,
+    SQ_WORKER_GET,
+    SQ_WORKER_LIST,
+    SQ_WORKER_MATCH,
+    SQ_WORKER_REGISTER,
+    SQ_WORKER_SEEN,
+    SQ_WORKER_STATE,
     SQ_JOB_FINISH,
+    SQ_USAGE_GET,
+    SQ_USAGE_ADD,
+    SQ_USAGE_SUB,
+    SQ_USAGE_PURGE,
+    SQ_HOLD_INSERT,
+    SQ_HOLD_GET,
+    SQ_HOLD_CLOSE,
+    SQ_HOLDS_DANGLING,
+    SQ_HOLDS_PURGE,
+    SQ_BALANCE_GET,
+    SQ_BALANCE_TAKE,
+    SQ_BALANCE_ADD,
+    SQ_LEDGER_ADD,
+    SQ_LEDGER_LIST,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -186,6 +207,22 @@ int sr_store__sq_bind_blob(sqlite3_stmt *stmt, int i, const uint8_t *p, size_t l
  * flag says it is due; then compacts the file. store_sqlite_seal.c */
 sr_status sr_store__sq_seal_legacy(struct sq_store *s, const uint8_t *key, sr_err *err);
 
+/* Remote workers (store_sqlite_workers.c); see sr_store.h. */
+sr_status sr_store__sq_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                                  int64_t now_ms, sr_err *err);
+sr_status sr_store__sq_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                                  sr_err *err);
+sr_status sr_store__sq_worker_register(sr_store *st, const uint8_t hash[32],
+                                       const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                       sr_err *err);
+sr_status sr_store__sq_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                                   sr_err *err);
+sr_status sr_store__sq_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n,
+                                   sr_err *err);
+sr_status sr_store__sq_worker_set_state(sr_store *st, const char *id_prefix,
+                                        enum sr_worker_state state, int64_t now_ms,
+                                        struct sr_worker_row *out, sr_err *err);
+
 /* WebAssembly modules and their claims (store_sqlite_modules.c); see sr_store.h. */
 sr_status sr_store__sq_module_put(sr_store *st, const struct sr_module_put *p, bool *created,
                                   struct sr_module_usage *usage, sr_err *err);
@@ -242,5 +279,23 @@ sr_status sr_store__sq_kv_namespaces(sr_store *st, const char *owner, size_t max
                                      struct sr_kv_usage *usage, sr_err *err);
 sr_status sr_store__sq_kv_upgrade(sr_store *st, const struct sr_kv_upgrade *u, uint64_t *moved,
                                   sr_err *err);
+
+/* Budgets, holds, balances and the ledger (store_sqlite_money.c); see sr_store.h. */
+sr_status sr_store__sq_hold_add(sr_store *st, const struct sr_hold_new *h,
+                                struct sr_hold_refusal *why, sr_err *err);
+sr_status sr_store__sq_hold_get(sr_store *st, const char *job_id, struct sr_hold_row *out,
+                                sr_err *err);
+sr_status sr_store__sq_hold_settle(sr_store *st, const struct sr_hold_end *e, bool *settled,
+                                   sr_err *err);
+sr_status sr_store__sq_holds_release(sr_store *st, int64_t before_ms, int64_t now_ms, size_t max,
+                                     size_t *n, sr_err *err);
+sr_status sr_store__sq_money_purge(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
+sr_status sr_store__sq_usage_get(sr_store *st, const char *subject, int64_t day,
+                                 struct sr_usage *out, sr_err *err);
+sr_status sr_store__sq_balance(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
+sr_status sr_store__sq_credit(sr_store *st, const char *owner, uint64_t amount, const char *actor,
+                              const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+sr_status sr_store__sq_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
+                                   struct sr_ledger_row **rows, size_t *n, sr_err *err);
 
 #endif /* SR_STORE_SQLITE_INT_H */

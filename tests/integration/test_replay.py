@@ -73,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
             doc = {"method": self.command, "a": self.headers.get("X-A"),
                    "body": body.decode()}
             self._answer(200, json.dumps(doc).encode(), "application/json")
+        elif self.path.startswith("/big/"):  # n MiB
+            self._answer(200, b"x" * (int(self.path[len("/big/"):]) << 20))
         elif self.path.startswith("/status/"):
             self._answer(int(self.path[len("/status/"):]), b"status")
         else:
@@ -186,6 +188,28 @@ function main() {
         # each replays its own storage answers and VRF, whatever the namespace holds now
         self.assert_replays(first)
         self.assert_replays(second)
+
+    def test_recording_past_its_cap_fails_the_job(self):
+        srv = self.serve()
+        port = srv.server_address[1]
+        script = """
+async function main(input) {
+  let n = 0, last = null;
+  for (let i = 0; i < 3; i++) {
+    try { n += (await (await fetch(input.url)).arrayBuffer()).byteLength; }
+    catch (e) { last = String(e.message); }
+  }
+  return {n, last};
+}"""
+        job = self.execute({"script": script, "input": {"url": f"http://127.0.0.1:{port}/big/7"},
+                            "http": {"allow": [f"127.0.0.1:{port}"],
+                                     "max_response_bytes": 8 << 20}})
+        self.stop(srv)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertEqual(job["error"]["code"], "RECORDING_LIMIT", job["error"])
+        self.assertNotIn("recording_sha256", job["receipt"])
+        st, _, _ = self.d.request("GET", f"/jobs/{job['job_id']}/recording", token=self.alice)
+        self.assertEqual(st, 404)
 
     def wasm(self, name, args, http=None, output_format=None):
         path = os.path.join(GUEST_DIR, name)

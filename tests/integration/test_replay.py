@@ -13,6 +13,9 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+import subprocess
+import tempfile
 import threading
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from harness import Daemon, cli, main, summary
 
 GUEST_DIR = os.path.dirname(os.environ.get("SR_WASM_GUEST", ""))
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 FETCHER = """
 async function main(input) {
@@ -69,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
             doc = {"method": self.command, "a": self.headers.get("X-A"),
                    "body": body.decode()}
             self._answer(200, json.dumps(doc).encode(), "application/json")
+        elif self.path.startswith("/big/"):  # n MiB
+            self._answer(200, b"x" * (int(self.path[len("/big/"):]) << 20))
         elif self.path.startswith("/status/"):
             self._answer(int(self.path[len("/status/"):]), b"status")
         else:
@@ -134,6 +140,19 @@ class ReplayTest(unittest.TestCase):
         self.assertRegex(job["receipt"]["recording_sha256"], "^[0-9a-f]{64}$")
         self.assertEqual(job["recording_sha256"], job["receipt"]["recording_sha256"])
         self.assertEqual(len(job["receipt"]["http"]), 3)
+        # the receipt, recording_sha256 and all, still verifies (both verifiers)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(job, f)
+        try:
+            v = cli("verify", f.name)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+            node = shutil.which("node")
+            if node:
+                n = subprocess.run([node, os.path.join(ROOT, "examples", "verify-receipt.mjs"),
+                                    f.name], capture_output=True, text=True, timeout=60)
+                self.assertEqual(n.returncode, 0, n.stdout + n.stderr)
+        finally:
+            os.unlink(f.name)
         self.assert_replays(job)
         # and again: a replay changes nothing on the server
         self.assert_replays(job)
@@ -149,6 +168,48 @@ class ReplayTest(unittest.TestCase):
         # a second run of the same job draws other values: the recording makes the difference
         again = self.execute({"script": NONDETERMINISTIC})
         self.assertNotEqual(again["output"]["u"], out["u"])
+
+    def test_storage_vrf_and_async_replay(self):
+        script = """
+function main() {
+  const n = Number(storage.get("n") ?? 0) + 1;
+  storage.set("n", String(n));
+  return {n, v: crypto.vrf("seed-" + n).output, t: Date.now()};
+}"""
+        body = dict(script=script, storage_namespace="replay", record=True,
+                    record_pubkey=self.pk)
+        first = self.execute(body)
+        self.assertEqual(first["output"]["n"], 1, summary(first))
+        st, queued, _ = self.d.request("POST", "/execute", dict(body, **{"async": True}),
+                                       token=self.alice)
+        self.assertEqual(st, 202, queued)
+        second = self.d.wait_job(self.alice, queued["job_id"])
+        self.assertEqual(second["output"]["n"], 2, summary(second))
+        # each replays its own storage answers and VRF, whatever the namespace holds now
+        self.assert_replays(first)
+        self.assert_replays(second)
+
+    def test_recording_past_its_cap_fails_the_job(self):
+        srv = self.serve()
+        port = srv.server_address[1]
+        script = """
+async function main(input) {
+  let n = 0, last = null;
+  for (let i = 0; i < 3; i++) {
+    try { n += (await (await fetch(input.url)).arrayBuffer()).byteLength; }
+    catch (e) { last = String(e.message); }
+  }
+  return {n, last};
+}"""
+        job = self.execute({"script": script, "input": {"url": f"http://127.0.0.1:{port}/big/7"},
+                            "http": {"allow": [f"127.0.0.1:{port}"],
+                                     "max_response_bytes": 8 << 20}})
+        self.stop(srv)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertEqual(job["error"]["code"], "RECORDING_LIMIT", job["error"])
+        self.assertNotIn("recording_sha256", job["receipt"])
+        st, _, _ = self.d.request("GET", f"/jobs/{job['job_id']}/recording", token=self.alice)
+        self.assertEqual(st, 404)
 
     def wasm(self, name, args, http=None, output_format=None):
         path = os.path.join(GUEST_DIR, name)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  *
  * js_fetch.c - the host side of the guest's fetch (docs/http.md, docs/js.md):
- * installs js_fetch.js (URL, URLSearchParams, Headers, Request, Response,
- * AbortSignal, AbortController, fetch) in a fresh global object and gives it
+ * runs js_fetch.js (URL, URLSearchParams, Headers, Request, Response,
+ * AbortSignal, AbortController, fetch) in a job's global object on the first
+ * use of one of its names (js_web.c's first-use accessors) and gives it
  * three host functions, reachable only from inside that script's closure:
  *
  *   request(method, url, headers, body, timeoutMs, redirect): checks every
@@ -10,8 +11,8 @@
  *     http_call (the supervisor performs it) and turns the answer into
  *     {status, url, redirected, headers, body} or {error, message};
  *   utf8Decode(bytes), utf8Encode(string): the UTF-8 the body methods and
- *     percent-encoding need (WHATWG Encoding: invalid sequences and lone
- *     surrogates become U+FFFD).
+ *     percent-encoding need, js_web.c's (WHATWG Encoding: invalid sequences
+ *     and lone surrogates become U+FFFD).
  */
 #include "js_int.h"
 
@@ -20,89 +21,6 @@
 #include <string.h>
 #include "sealrun/sr_http.h"
 #include "sealrun/sr_limits.h"
-
-extern const char sr_js__fetch_src[];
-extern const size_t sr_js__fetch_src_len;
-
-/* The largest string utf8Encode converts (bytes of UTF-8): a request body
- * is capped far below; this only bounds the work. */
-#define ENCODE_MAX (16u * SR_MIB)
-
-/* ---- UTF-8 ---- */
-
-/* Decodes one UTF-8 sequence at p (n bytes left) into *cp; returns the
- * bytes used (1 for an invalid start, as the Encoding Standard's decoder
- * resynchronises) and sets *cp to U+FFFD when invalid. */
-static size_t
-utf8_one(const uint8_t *p, size_t n, uint32_t *cp)
-{
-    uint8_t c = p[0];
-    size_t need = c < 0x80             ? 0
-                  : (c & 0xe0) == 0xc0 ? 1
-                  : (c & 0xf0) == 0xe0 ? 2
-                  : (c & 0xf8) == 0xf0 ? 3
-                                       : 9;
-    if (need == 0) {
-        *cp = c;
-        return 1;
-    }
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (c == 0xe0)
-        lo = 0xa0;
-    else if (c == 0xed)
-        hi = 0x9f;
-    else if (c == 0xf0)
-        lo = 0x90;
-    else if (c == 0xf4)
-        hi = 0x8f;
-    if (need == 9 || c < 0xc2 || c > 0xf4) {
-        *cp = 0xfffd;
-        return 1;
-    }
-    uint32_t v = c & (0x3fu >> need);
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || p[i] < lo || p[i] > hi) {
-            *cp = 0xfffd;
-            return i;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-        v = (v << 6) | (p[i] & 0x3fu);
-    }
-    *cp = v;
-    return need + 1;
-}
-
-static JSValueRef
-utf8_decode(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-            const JSValueRef argv[], JSValueRef *exc)
-{
-    (void)fn, (void)self;
-    const uint8_t *p = NULL;
-    size_t len = 0;
-    if (argc < 1 || !sr_js__binary_bytes(ctx, argv[0], &p, &len))
-        return sr_js__throw(ctx, "TypeError", "utf8Decode: expected a Uint8Array or ArrayBuffer",
-                            exc);
-    JSChar *out = malloc((len ? len : 1) * sizeof(JSChar));
-    if (!out)
-        return sr_js__throw(ctx, "RangeError", "out of memory decoding UTF-8", exc);
-    size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        i += utf8_one(p + i, len - i, &cp);
-        if (cp >= 0x10000) { /* 4 bytes became 2 code units: never more units than bytes */
-            out[n++] = (JSChar)(0xd800 + ((cp - 0x10000) >> 10));
-            out[n++] = (JSChar)(0xdc00 + ((cp - 0x10000) & 0x3ff));
-        } else {
-            out[n++] = (JSChar)cp;
-        }
-    }
-    JSStringRef s = JSStringCreateWithCharacters(out, n);
-    free(out);
-    JSValueRef v = JSValueMakeString(ctx, s);
-    JSStringRelease(s);
-    return v;
-}
 
 static void
 free_bytes(void *bytes, void *ctx)
@@ -120,33 +38,6 @@ bytes_value(JSContextRef ctx, uint8_t *p, size_t len, JSValueRef *exc)
     if (!a)
         free(p);
     return a;
-}
-
-static JSValueRef
-utf8_encode(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-            const JSValueRef argv[], JSValueRef *exc)
-{
-    (void)fn, (void)self;
-    if (argc < 1 || !JSValueIsString(ctx, argv[0]))
-        return sr_js__throw(ctx, "TypeError", "utf8Encode: expected a string", exc);
-    JSStringRef s = JSValueToStringCopy(ctx, argv[0], exc);
-    if (!s)
-        return NULL;
-    sr_buf b;
-    sr_buf_init(&b, ENCODE_MAX);
-    bool fit = sr_js__string_append(&b, s, ENCODE_MAX);
-    JSStringRelease(s);
-    if (!fit) {
-        sr_buf_fini(&b);
-        return sr_js__throw(ctx, "RangeError",
-                            "a string to send is more than 16 MiB of UTF-8 (the request body "
-                            "limit is 1 MiB)",
-                            exc);
-    }
-    size_t len = b.len;
-    uint8_t *p = (uint8_t *)sr_buf_steal(&b);
-    return p ? bytes_value(ctx, p, len, exc)
-             : sr_js__throw(ctx, "RangeError", "out of memory encoding UTF-8", exc);
 }
 
 /* ---- request ---- */
@@ -387,129 +278,18 @@ done:
 
 /* ---- installation ---- */
 
-/* Evaluates js_fetch.js and calls it with the host functions: it defines
- * the globals as data properties, over the lazy accessors. */
-static sr_status
-install_now(struct sr_js__run *run, sr_err *err)
-{
-    JSContextRef ctx = run->ctx;
-    JSValueRef exc = NULL;
-    JSStringRef src = NULL, url = JSStringCreateWithUTF8CString("sealrun:fetch.js");
-    if (sr_js__string_new(sr_js__fetch_src, sr_js__fetch_src_len, &src, err) != SR_OK) {
-        JSStringRelease(url);
-        return sr_err_wrap(err, "js_fetch.js");
-    }
-    JSValueRef f = JSEvaluateScript(ctx, src, NULL, url, 1, &exc);
-    JSStringRelease(src);
-    JSStringRelease(url);
-    JSObjectRef native = JSObjectMake(ctx, NULL, NULL);
-    bool ok = f && !exc && JSValueIsObject(ctx, f) &&
-              sr_js__set(ctx, native, "request", sr_js__function(ctx, "request", http_request), 0,
-                         &exc) &&
-              sr_js__set(ctx, native, "utf8Decode", sr_js__function(ctx, "utf8Decode", utf8_decode),
-                         0, &exc) &&
-              sr_js__set(ctx, native, "utf8Encode", sr_js__function(ctx, "utf8Encode", utf8_encode),
-                         0, &exc);
-    JSValueRef arg = native;
-    if (ok)
-        (void)JSObjectCallAsFunction(ctx, sr_js__obj(f), NULL, 1, &arg, &exc);
-    if (!ok || exc) {
-        char *why = exc ? sr_js__describe(ctx, exc, NULL) : NULL;
-        sr_status rc =
-            sr_err_set(err, SR_EINTERNAL, "cannot install fetch: %s", why ? why : "unknown");
-        free(why);
-        return rc;
-    }
-    return SR_OK;
-}
-
-static JSValueRef
-lazy_get(JSContextRef ctx, const char *name, JSValueRef *exc)
-{
-    struct sr_js__run *run = sr_js__run_of(ctx);
-    if (!run)
-        return sr_js__throw(ctx, "TypeError", "fetch is not available after the job ended", exc);
-    if (run->fetch_installed) /* the script failed to install: nothing to give */
-        return JSValueMakeUndefined(ctx);
-    run->fetch_installed = true;
-    sr_err e = {0};
-    if (install_now(run, &e) != SR_OK)
-        return sr_js__throw(ctx, "Error", e.msg, exc);
-    return sr_js__get(ctx, JSContextGetGlobalObject(ctx), name, exc);
-}
-
-/* The guest assigns the name first: its value, as a plain property. */
-static JSValueRef
-lazy_set(JSContextRef ctx, const char *name, size_t argc, const JSValueRef argv[], JSValueRef *exc)
-{
-    JSObjectRef global = JSContextGetGlobalObject(ctx);
-    JSValueRef v = argc ? argv[0] : JSValueMakeUndefined(ctx);
-    JSStringRef key = JSStringCreateWithUTF8CString(name);
-    (void)JSObjectDeleteProperty(ctx, global, key, exc);
-    JSStringRelease(key);
-    if (*exc || !sr_js__set(ctx, global, name, v, kJSPropertyAttributeDontEnum, exc))
-        return NULL;
-    return JSValueMakeUndefined(ctx);
-}
-
-#define LAZY(fn, name)                                                                             \
-    static JSValueRef get_##fn(JSContextRef ctx, JSObjectRef f, JSObjectRef self, size_t argc,     \
-                               const JSValueRef argv[], JSValueRef *exc)                           \
-    {                                                                                              \
-        (void)f, (void)self, (void)argc, (void)argv;                                               \
-        return lazy_get(ctx, name, exc);                                                           \
-    }                                                                                              \
-    static JSValueRef set_##fn(JSContextRef ctx, JSObjectRef f, JSObjectRef self, size_t argc,     \
-                               const JSValueRef argv[], JSValueRef *exc)                           \
-    {                                                                                              \
-        (void)f, (void)self;                                                                       \
-        return lazy_set(ctx, name, argc, argv, exc);                                               \
-    }
-LAZY(fetch, "fetch")
-LAZY(url, "URL")
-LAZY(params, "URLSearchParams")
-LAZY(headers, "Headers")
-LAZY(request, "Request")
-LAZY(response, "Response")
-LAZY(signal, "AbortSignal")
-LAZY(controller, "AbortController")
-#undef LAZY
-
 sr_status
-sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err)
+sr_js__run_fetch(struct sr_js__run *run, JSValueRef *exc)
 {
-    static const struct {
-        const char *name;
-        JSObjectCallAsFunctionCallback get, set;
-    } names[] = {
-        {"fetch", get_fetch, set_fetch},
-        {"URL", get_url, set_url},
-        {"URLSearchParams", get_params, set_params},
-        {"Headers", get_headers, set_headers},
-        {"Request", get_request, set_request},
-        {"Response", get_response, set_response},
-        {"AbortSignal", get_signal, set_signal},
-        {"AbortController", get_controller, set_controller},
-    };
+    static const char *const names[] = {"request", "utf8Decode", "utf8Encode"};
+    static const JSObjectCallAsFunctionCallback fns[] = {http_request, sr_js__utf8_decode_fn,
+                                                         sr_js__utf8_encode_fn};
     JSContextRef ctx = run->ctx;
-    JSValueRef exc = NULL;
-    JSValueRef object = sr_js__get(ctx, global, "Object", &exc);
-    JSValueRef dp = object && JSValueIsObject(ctx, object)
-                        ? sr_js__get(ctx, sr_js__obj(object), "defineProperty", &exc)
-                        : NULL;
-    if (!dp || !JSValueIsObject(ctx, dp))
-        return sr_err_set(err, SR_EINTERNAL, "Object.defineProperty is missing in a fresh context");
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        JSObjectRef desc = JSObjectMake(ctx, NULL, NULL);
-        bool ok = sr_js__set(ctx, desc, "get", sr_js__function(ctx, names[i].name, names[i].get), 0,
-                             &exc) &&
-                  sr_js__set(ctx, desc, "set", sr_js__function(ctx, names[i].name, names[i].set), 0,
-                             &exc) &&
-                  sr_js__set(ctx, desc, "configurable", JSValueMakeBoolean(ctx, true), 0, &exc);
-        JSValueRef args[3] = {global, sr_js__cstring(ctx, names[i].name), desc};
-        if (!ok || !JSObjectCallAsFunction(ctx, sr_js__obj(dp), NULL, 3, args, &exc) || exc)
-            return sr_err_set(err, SR_EINTERNAL, "cannot define '%s' in a fresh context",
-                              names[i].name);
-    }
-    return SR_OK;
+    JSObjectRef native = JSObjectMake(ctx, NULL, NULL);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (!sr_js__set(ctx, native, names[i], sr_js__function(ctx, names[i], fns[i]), 0, exc))
+            return SR_EINTERNAL;
+    JSValueRef arg = native;
+    JSValueRef out = NULL;
+    return sr_js__eval_prelude(ctx, sr_js__js_fetch_js, "sealrun:fetch.js", 1, &arg, &out, exc);
 }

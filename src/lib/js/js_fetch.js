@@ -3,9 +3,9 @@
 // js_fetch.js - the web platform's fetch for a job (docs/js.md, docs/http.md):
 // URL and URLSearchParams (WHATWG URL Standard), Headers, Request, Response,
 // AbortController and AbortSignal (WHATWG Fetch and DOM Standards), fetch.
-// Embedded into sealrun at build time (embed_js.cmake) and evaluated in
+// Embedded into sealrun at build time (embed_preludes.cmake) and evaluated in
 // a job's global object when the job first uses one of the names it defines
-// (js_fetch.c puts lazy accessors there), and called once with the host
+// (js_web.c puts first-use accessors there), and called once with the host
 // functions of js_fetch.c:
 //   request(method, url, headers, body, timeoutMs, redirect) -> result
 //     headers: [name, value, ...]; body: Uint8Array or undefined;
@@ -28,7 +28,7 @@
     for (const k of Reflect.ownKeys(props))
       define(obj, k, { value: props[k], writable: true, configurable: true, enumerable: false });
   }
-  // over the lazy accessor of js_fetch.c; a name the script assigned first stays its own
+  // over the first-use accessor of js_web.c; a name the script assigned first stays its own
   function expose(name, value) {
     const d = Object.getOwnPropertyDescriptor(G, name);
     if (d && !d.get) return;

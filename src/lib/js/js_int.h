@@ -93,10 +93,16 @@ struct sr_js__run {
      * globals: web.js's internals once it ran (protected), and whether a
      * prelude has run (true also when it threw: it never runs twice). */
     JSValueRef web_internals;
-    bool web_ran;
-    bool subtle_ran;
-    bool k1_ran;          /* crypto.secp256k1 was made */
-    bool fetch_installed; /* js_fetch.js ran in ctx (on first use of one of its names) */
+    unsigned lazy_ran; /* bit (1 << enum sr_js__lazy): that group ran (or threw) in ctx */
+};
+
+/* The groups of globals defined on first use (js_web.c): each is made by
+ * one step, the first time a script touches one of its names. */
+enum sr_js__lazy {
+    SR_JS__LAZY_WEB = 0, /* web.js */
+    SR_JS__LAZY_SUBTLE,  /* subtle.js (after web.js) */
+    SR_JS__LAZY_K1,      /* crypto.secp256k1 (js_secp256k1.c) */
+    SR_JS__LAZY_FETCH,   /* js_fetch.js */
 };
 
 /* A JSValueRef known to be an object as a JSObjectRef (the two types differ
@@ -246,20 +252,32 @@ sr_status sr_js__install_storage(struct sr_js__run *run, JSObjectRef global, sr_
 
 /* ---- js_fetch.c: fetch and the web platform around it ---- */
 
-/* Puts URL, URLSearchParams, Headers, Request, Response, AbortSignal,
- * AbortController and fetch on 'global' as accessors that evaluate
- * js_fetch.js on the first use of any of them (a job that never touches
- * them does not pay for it); assigning one first replaces it. */
-sr_status sr_js__install_fetch(struct sr_js__run *run, JSObjectRef global, sr_err *err);
+/* Evaluates js_fetch.js with its host functions: URL, URLSearchParams,
+ * Headers, Request, Response, AbortSignal, AbortController and fetch on
+ * the global object (over their first-use accessors, js_web.c). SR_EINTERNAL
+ * with *exc set when it threw. */
+sr_status sr_js__run_fetch(struct sr_js__run *run, JSValueRef *exc);
 
 /* Marks dropped log entries in the last kept entry (call once, at the end). */
 void sr_js__logs_finish(struct sr_js__run *run);
 
 /* ---- js_web.c: the web platform globals (web.js) ---- */
 
-/* The preludes, NUL-terminated (generated from web.js ... by embed_js.cmake). */
+/* The preludes, NUL-terminated (generated from web.js, subtle.js and
+ * js_fetch.js by embed_preludes.cmake). */
 extern const char sr_js__web_js[];
 extern const char sr_js__subtle_js[];
+extern const char sr_js__js_fetch_js[];
+
+/* The UTF-8 helpers every prelude uses (WHATWG Encoding), as host
+ * functions: utf8Encode(string) -> Uint8Array (lone surrogates become
+ * U+FFFD); utf8Decode(bytes, fatal) -> string (bytes a Uint8Array or
+ * ArrayBuffer; each maximal invalid subpart becomes U+FFFD, or null when
+ * 'fatal' is true). */
+JSValueRef sr_js__utf8_encode_fn(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                 const JSValueRef argv[], JSValueRef *exc);
+JSValueRef sr_js__utf8_decode_fn(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                                 const JSValueRef argv[], JSValueRef *exc);
 
 /* Evaluates a prelude (source text whose value is a function) in ctx and
  * calls it with argv; *out is what it returned. SR_EINTERNAL with *exc set
@@ -267,12 +285,16 @@ extern const char sr_js__subtle_js[];
 sr_status sr_js__eval_prelude(JSContextRef ctx, const char *source, const char *url, size_t argc,
                               const JSValueRef argv[], JSValueRef *out, JSValueRef *exc);
 
-/* Installs DOMException, TextEncoder, TextDecoder, atob, btoa,
- * structuredClone, Crypto, crypto.getRandomValues and crypto.randomUUID
- * (and, once js_crypto.c is in, crypto.subtle, SubtleCrypto, CryptoKey) as
- * accessors that run their prelude on first use and are then replaced by
- * it with the data properties a browser has: a job that uses none of them
- * pays nothing for them. The global 'crypto' must exist. */
+/* Installs every global defined on first use (enum sr_js__lazy):
+ * DOMException, TextEncoder, TextDecoder, atob, btoa, structuredClone,
+ * Crypto, crypto.getRandomValues and crypto.randomUUID (web.js);
+ * crypto.subtle, SubtleCrypto, CryptoKey, keys (subtle.js);
+ * crypto.secp256k1; fetch, URL, URLSearchParams, Headers, Request,
+ * Response, AbortSignal, AbortController (js_fetch.js); and crypto.vrf.
+ * Each is an accessor whose first use (get or set) runs its group's step,
+ * which replaces the group's accessors with the data properties a browser
+ * has: a job that uses none of them pays nothing for them. The global
+ * 'crypto' must exist. */
 sr_status sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err);
 
 /* ---- js_crypto.c: crypto.subtle (subtle.js) ---- */

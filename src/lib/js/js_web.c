@@ -59,9 +59,9 @@ new_bytes(JSContextRef ctx, size_t n, uint8_t **p, JSValueRef *exc)
 /* ---- UTF-8 ---- */
 
 /* utf8Encode(s): the UTF-8 bytes of s (lone surrogates as U+FFFD). */
-static JSValueRef
-utf8_encode(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-            const JSValueRef argv[], JSValueRef *exc)
+JSValueRef
+sr_js__utf8_encode_fn(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                      const JSValueRef argv[], JSValueRef *exc)
 {
     (void)fn, (void)self;
     JSStringRef s = string_arg(ctx, argc, argv, "utf8Encode", exc);
@@ -186,16 +186,17 @@ decode_utf8(const uint8_t *p, size_t len, bool fatal, JSChar *out)
 }
 
 /* utf8Decode(bytes, fatal): the text, or null when fatal and not UTF-8. */
-static JSValueRef
-utf8_decode(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
-            const JSValueRef argv[], JSValueRef *exc)
+JSValueRef
+sr_js__utf8_decode_fn(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc,
+                      const JSValueRef argv[], JSValueRef *exc)
 {
     (void)fn, (void)self;
     const uint8_t *p = NULL;
     size_t len = 0;
-    if (argc < 2 || !JSValueIsObject(ctx, argv[0]) || !sr_js__binary_bytes(ctx, argv[0], &p, &len))
-        return sr_js__throw(ctx, "TypeError", "utf8Decode: expected a Uint8Array", exc);
-    bool fatal = JSValueToBoolean(ctx, argv[1]);
+    if (argc < 1 || !JSValueIsObject(ctx, argv[0]) || !sr_js__binary_bytes(ctx, argv[0], &p, &len))
+        return sr_js__throw(ctx, "TypeError", "utf8Decode: expected a Uint8Array or ArrayBuffer",
+                            exc);
+    bool fatal = argc >= 2 && JSValueToBoolean(ctx, argv[1]);
     size_t bytes = 0;
     if (!sr_mul_size(len + 1, sizeof(JSChar), &bytes))
         return oom(ctx, "TextDecoder.decode", exc);
@@ -409,13 +410,37 @@ sr_js__eval_prelude(JSContextRef ctx, const char *source, const char *url, size_
     return *exc ? SR_EINTERNAL : SR_OK;
 }
 
-/* The globals each prelude defines (the accessors that run it). */
-static const char *const web_globals[] = {"DOMException", "TextEncoder",     "TextDecoder", "atob",
-                                          "btoa",         "structuredClone", "Crypto"};
-static const char *const web_crypto_members[] = {"getRandomValues", "randomUUID"};
-static const char *const subtle_globals[] = {"CryptoKey", "SubtleCrypto", "keys"};
-static const char *const subtle_crypto_members[] = {"subtle"};
-/* crypto.secp256k1 is made in C (js_secp256k1.c), on first use too. */
+/* Every global defined on first use: its name, its group (the step that
+ * defines it, enum sr_js__lazy) and whether it lives on 'crypto' rather
+ * than on the global object. */
+static const struct lazy_name {
+    const char *name;
+    enum sr_js__lazy group;
+    bool on_crypto;
+} lazy_names[] = {
+    {"DOMException", SR_JS__LAZY_WEB, false},
+    {"TextEncoder", SR_JS__LAZY_WEB, false},
+    {"TextDecoder", SR_JS__LAZY_WEB, false},
+    {"atob", SR_JS__LAZY_WEB, false},
+    {"btoa", SR_JS__LAZY_WEB, false},
+    {"structuredClone", SR_JS__LAZY_WEB, false},
+    {"Crypto", SR_JS__LAZY_WEB, false},
+    {"getRandomValues", SR_JS__LAZY_WEB, true},
+    {"randomUUID", SR_JS__LAZY_WEB, true},
+    {"CryptoKey", SR_JS__LAZY_SUBTLE, false},
+    {"SubtleCrypto", SR_JS__LAZY_SUBTLE, false},
+    {"keys", SR_JS__LAZY_SUBTLE, false},
+    {"subtle", SR_JS__LAZY_SUBTLE, true},
+    {"secp256k1", SR_JS__LAZY_K1, true}, /* made in C (js_secp256k1.c) */
+    {"fetch", SR_JS__LAZY_FETCH, false},
+    {"URL", SR_JS__LAZY_FETCH, false},
+    {"URLSearchParams", SR_JS__LAZY_FETCH, false},
+    {"Headers", SR_JS__LAZY_FETCH, false},
+    {"Request", SR_JS__LAZY_FETCH, false},
+    {"Response", SR_JS__LAZY_FETCH, false},
+    {"AbortSignal", SR_JS__LAZY_FETCH, false},
+    {"AbortController", SR_JS__LAZY_FETCH, false},
+};
 #define K1_MEMBER "secp256k1"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -424,8 +449,12 @@ run_web(struct sr_js__run *run, JSValueRef *exc)
 {
     static const char *const names[] = {"utf8Encode", "utf8EncodeInto", "utf8Decode",
                                         "btoa",       "atob",           "randomFill"};
-    static const JSObjectCallAsFunctionCallback fns[] = {
-        utf8_encode, utf8_encode_into, utf8_decode, web_btoa, web_atob, random_fill};
+    static const JSObjectCallAsFunctionCallback fns[] = {sr_js__utf8_encode_fn,
+                                                         utf8_encode_into,
+                                                         sr_js__utf8_decode_fn,
+                                                         web_btoa,
+                                                         web_atob,
+                                                         random_fill};
     JSContextRef ctx = run->ctx;
     JSObjectRef natives = JSObjectMake(ctx, NULL, NULL);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -446,66 +475,59 @@ run_web(struct sr_js__run *run, JSValueRef *exc)
 static bool
 ensure_web(struct sr_js__run *run, JSValueRef *exc)
 {
-    if (run->web_ran)
+    if (run->lazy_ran & (1u << SR_JS__LAZY_WEB))
         return true;
-    run->web_ran = true;
+    run->lazy_ran |= 1u << SR_JS__LAZY_WEB;
     return run_web(run, exc) == SR_OK;
 }
 
-static bool
-in_list(const char *name, const char *const *list, size_t n)
+static const struct lazy_name *
+lazy_find(const char *name)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(name, list[i]) == 0)
-            return true;
-    return false;
+    for (size_t i = 0; i < COUNT(lazy_names); i++)
+        if (strcmp(name, lazy_names[i].name) == 0)
+            return &lazy_names[i];
+    return NULL;
 }
 
-/* The accessor's property name: the name its function was made with. */
+static bool make_k1(struct sr_js__run *run, JSValueRef *exc);
+
+/* Runs the step of group g (and those it builds on). False with *exc on a
+ * throw, or with nothing set when it ran already (and so failed to
+ * replace the accessor that called again). */
 static bool
-accessor_name(JSContextRef ctx, JSObjectRef fn, char *out, size_t cap)
+run_group(struct sr_js__run *run, enum sr_js__lazy g, JSValueRef *exc)
 {
-    JSValueRef ignored = NULL;
-    JSValueRef v = sr_js__get(ctx, fn, "name", &ignored);
-    if (ignored || !v || !JSValueIsString(ctx, v))
+    unsigned bit = 1u << g;
+    if (run->lazy_ran & bit)
         return false;
-    JSStringRef s = JSValueToStringCopy(ctx, v, NULL);
-    if (!s)
+    if (g == SR_JS__LAZY_SUBTLE && (!ensure_web(run, exc) || !run->web_internals))
         return false;
-    size_t n = JSStringGetUTF8CString(s, out, cap);
-    JSStringRelease(s);
-    return n > 1;
+    run->lazy_ran |= bit;
+    switch (g) {
+    case SR_JS__LAZY_WEB:
+        return run_web(run, exc) == SR_OK;
+    case SR_JS__LAZY_SUBTLE:
+        return sr_js__run_subtle(run, exc) == SR_OK;
+    case SR_JS__LAZY_K1:
+        return make_k1(run, exc);
+    default:
+        return sr_js__run_fetch(run, exc) == SR_OK;
+    }
 }
 
-static bool materialise_k1(struct sr_js__run *run, JSObjectRef *holder, JSValueRef *exc);
-
-/* Runs the prelude that defines 'name' (and those it builds on). The object
- * that holds 'name' afterwards is *holder. False with *exc on a throw, or
- * with nothing set when 'name' belongs to no prelude or its prelude ran
- * already (and so failed to replace this accessor). */
+/* Runs the step that defines 'name'; *holder is the object that holds
+ * 'name' afterwards. False as run_group, or when 'name' is not lazy. */
 static bool
 materialise(struct sr_js__run *run, const char *name, JSObjectRef *holder, JSValueRef *exc)
 {
     JSContextRef ctx = run->ctx;
     JSObjectRef global = JSContextGetGlobalObject(ctx);
-    if (strcmp(name, K1_MEMBER) == 0)
-        return materialise_k1(run, holder, exc);
-    bool web_member = in_list(name, web_crypto_members, COUNT(web_crypto_members));
-    bool subtle_member = in_list(name, subtle_crypto_members, COUNT(subtle_crypto_members));
-    bool subtle = subtle_member || in_list(name, subtle_globals, COUNT(subtle_globals));
-    if (!subtle && !web_member && !in_list(name, web_globals, COUNT(web_globals)))
+    const struct lazy_name *l = lazy_find(name);
+    if (!l || !run_group(run, l->group, exc))
         return false;
-    if (subtle ? run->subtle_ran : run->web_ran)
-        return false;
-    if (!ensure_web(run, exc) || !run->web_internals)
-        return false;
-    if (subtle) {
-        run->subtle_ran = true;
-        if (sr_js__run_subtle(run, exc) != SR_OK)
-            return false;
-    }
     *holder = global;
-    if (web_member || subtle_member) {
+    if (l->on_crypto) {
         JSValueRef c = sr_js__get(ctx, global, "crypto", exc);
         if (!c || !JSValueIsObject(ctx, c))
             return false;
@@ -517,70 +539,76 @@ materialise(struct sr_js__run *run, const char *name, JSObjectRef *holder, JSVal
 /* crypto.secp256k1 on first use: the accessor gives way to a data
  * property (deleted first: setting would call the accessor's setter). */
 static bool
-materialise_k1(struct sr_js__run *run, JSObjectRef *holder, JSValueRef *exc)
+make_k1(struct sr_js__run *run, JSValueRef *exc)
 {
     JSContextRef ctx = run->ctx;
     JSValueRef c = sr_js__get(ctx, JSContextGetGlobalObject(ctx), "crypto", exc);
-    if (run->k1_ran || !c || !JSValueIsObject(ctx, c))
+    if (!c || !JSValueIsObject(ctx, c))
         return false;
-    run->k1_ran = true;
     JSObjectRef o = sr_js__secp256k1_object(ctx, exc);
     JSStringRef key = JSStringCreateWithUTF8CString(K1_MEMBER);
     if (o)
         (void)JSObjectDeleteProperty(ctx, sr_js__obj(c), key, exc);
     JSStringRelease(key);
-    if (!o || *exc ||
-        !sr_js__set(ctx, sr_js__obj(c), K1_MEMBER, o, kJSPropertyAttributeDontEnum, exc))
-        return false;
-    *holder = sr_js__obj(c);
-    return true;
+    return o && !*exc &&
+           sr_js__set(ctx, sr_js__obj(c), K1_MEMBER, o, kJSPropertyAttributeDontEnum, exc);
 }
 
+/* first_use(name) / first_use(name, value): what each first-use accessor
+ * does when read or assigned: runs the step of name's group, then reads
+ * (or assigns) the data property the step put in the accessor's place. */
 static JSValueRef
-lazy_get(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
-         JSValueRef *exc)
+first_use(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
+          JSValueRef *exc)
 {
-    (void)self, (void)argc, (void)argv;
+    (void)fn, (void)self;
     struct sr_js__run *run = sr_js__run_of(ctx);
     char name[32];
     JSObjectRef holder = NULL;
-    if (!run || !accessor_name(ctx, fn, name, sizeof(name)) ||
-        !materialise(run, name, &holder, exc))
+    JSStringRef s =
+        argc >= 1 && JSValueIsString(ctx, argv[0]) ? JSValueToStringCopy(ctx, argv[0], exc) : NULL;
+    bool named = s && JSStringGetLength(s) < sizeof(name) &&
+                 JSStringGetUTF8CString(s, name, sizeof(name)) > 1;
+    if (s)
+        JSStringRelease(s);
+    if (!run || !named || !materialise(run, name, &holder, exc))
         return *exc ? NULL : JSValueMakeUndefined(ctx);
-    return sr_js__get(ctx, holder, name, exc);
-}
-
-static JSValueRef
-lazy_set(JSContextRef ctx, JSObjectRef fn, JSObjectRef self, size_t argc, const JSValueRef argv[],
-         JSValueRef *exc)
-{
-    (void)self;
-    struct sr_js__run *run = sr_js__run_of(ctx);
-    char name[32];
-    JSObjectRef holder = NULL;
-    if (run && accessor_name(ctx, fn, name, sizeof(name)) && materialise(run, name, &holder, exc))
-        (void)sr_js__set(ctx, holder, name, argc ? argv[0] : JSValueMakeUndefined(ctx),
-                         kJSPropertyAttributeNone, exc);
+    if (argc < 2)
+        return sr_js__get(ctx, holder, name, exc);
+    (void)sr_js__set(ctx, holder, name, argv[1], kJSPropertyAttributeNone, exc);
     return *exc ? NULL : JSValueMakeUndefined(ctx);
 }
 
-/* Defines obj[name] as a configurable, non-enumerable accessor pair that
- * materialises the prelude (through the intrinsic Object.defineProperty:
- * the C API has no accessor properties outside JSClass static values). */
-static bool
-define_lazy(JSContextRef ctx, JSObjectRef define, JSObjectRef obj, const char *name,
-            JSValueRef *exc)
+/* Puts the first-use accessors on the global object and on 'crypto': one
+ * small script (JavaScriptCore keeps its compiled code for the next
+ * context) that makes a get/set pair of closures per name around the one
+ * host function first_use; cheaper than a host function object per
+ * accessor. The names come from lazy_names, as two comma-separated lists. */
+static const char lazy_js[] =
+    "(function (G, C, use, globals, members) {\n"
+    "'use strict';\n"
+    "const define = Object.defineProperty;\n"
+    "const lazy = (o, n) => define(o, n, {get() { return use(n); }, set(v) { use(n, v); },\n"
+    "                                     configurable: true});\n"
+    "for (const n of globals.split(',')) lazy(G, n);\n"
+    "for (const n of members.split(',')) lazy(C, n);\n"
+    "})";
+
+/* lazy_names' names as "a,b,c" lists: on the global object and on crypto. */
+static void
+name_lists(char *globals, size_t gcap, char *members, size_t mcap)
 {
-    JSObjectRef desc = JSObjectMake(ctx, NULL, NULL);
-    if (!sr_js__set(ctx, desc, "get", sr_js__function(ctx, name, lazy_get), 0, exc) ||
-        !sr_js__set(ctx, desc, "set", sr_js__function(ctx, name, lazy_set), 0, exc) ||
-        !sr_js__set(ctx, desc, "configurable", JSValueMakeBoolean(ctx, true), 0, exc))
-        return false;
-    JSStringRef key = JSStringCreateWithUTF8CString(name);
-    JSValueRef args[3] = {obj, JSValueMakeString(ctx, key), desc};
-    JSStringRelease(key);
-    (void)JSObjectCallAsFunction(ctx, define, NULL, 3, args, exc);
-    return *exc == NULL;
+    size_t g = 0, m = 0;
+    globals[0] = members[0] = '\0';
+    for (size_t i = 0; i < COUNT(lazy_names); i++) {
+        bool c = lazy_names[i].on_crypto;
+        char *dst = c ? members : globals;
+        size_t *n = c ? &m : &g;
+        int w =
+            snprintf(dst + *n, (c ? mcap : gcap) - *n, "%s%s", *n ? "," : "", lazy_names[i].name);
+        if (w > 0)
+            *n += (size_t)w;
+    }
 }
 
 sr_status
@@ -588,26 +616,15 @@ sr_js__install_web(struct sr_js__run *run, JSObjectRef global, sr_err *err)
 {
     JSContextRef ctx = run->ctx;
     JSValueRef exc = NULL;
-    JSValueRef object = sr_js__get(ctx, global, "Object", &exc);
-    JSValueRef define = object && JSValueIsObject(ctx, object)
-                            ? sr_js__get(ctx, sr_js__obj(object), "defineProperty", &exc)
-                            : NULL;
     JSValueRef crypto = sr_js__get(ctx, global, "crypto", &exc);
-    if (!define || !JSValueIsObject(ctx, define) || !crypto || !JSValueIsObject(ctx, crypto))
-        return sr_err_set(err, SR_EINTERNAL, "Object.defineProperty or crypto is missing");
-    JSObjectRef def = sr_js__obj(define);
-    JSObjectRef c = sr_js__obj(crypto);
-    bool ok = true;
-    for (size_t i = 0; ok && i < COUNT(web_globals); i++)
-        ok = define_lazy(ctx, def, global, web_globals[i], &exc);
-    for (size_t i = 0; ok && i < COUNT(subtle_globals); i++)
-        ok = define_lazy(ctx, def, global, subtle_globals[i], &exc);
-    for (size_t i = 0; ok && i < COUNT(web_crypto_members); i++)
-        ok = define_lazy(ctx, def, c, web_crypto_members[i], &exc);
-    for (size_t i = 0; ok && i < COUNT(subtle_crypto_members); i++)
-        ok = define_lazy(ctx, def, c, subtle_crypto_members[i], &exc);
-    ok = ok && define_lazy(ctx, def, c, K1_MEMBER, &exc);
-    if (!ok)
+    if (!crypto || !JSValueIsObject(ctx, crypto))
+        return sr_err_set(err, SR_EINTERNAL, "the global 'crypto' is missing");
+    char globals[512], members[128];
+    name_lists(globals, sizeof(globals), members, sizeof(members));
+    JSValueRef args[5] = {global, crypto, sr_js__function(ctx, "firstUse", first_use),
+                          sr_js__cstring(ctx, globals), sr_js__cstring(ctx, members)};
+    JSValueRef out = NULL;
+    if (sr_js__eval_prelude(ctx, lazy_js, "sealrun:lazy.js", 5, args, &out, &exc) != SR_OK)
         return sr_err_set(err, SR_EINTERNAL, "cannot define the web platform globals");
-    return sr_js__install_vrf(ctx, c, err);
+    return sr_js__install_vrf(ctx, sr_js__obj(crypto), err);
 }

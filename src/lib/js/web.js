@@ -6,7 +6,7 @@
 // structuredClone (HTML structured serialization, in one realm),
 // crypto.getRandomValues and crypto.randomUUID (W3C Web Crypto).
 //
-// Embedded at build time (embed_js.cmake) and run in a job's context the
+// Embedded at build time (embed_preludes.cmake) and run in a job's context the
 // first time its script touches one of these globals (js_web.c installs
 // accessors that run it; it replaces them with data properties): the value
 // of this file is a function called with the native helpers of js_web.c

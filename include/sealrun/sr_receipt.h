@@ -155,6 +155,9 @@ struct sr_receipt_fields {
     /* uses of the job's generated keys, in order: {"name", "kind",
      * "operation", "data_sha256"}; NULL or empty: no "key_uses" */
     const json_t *key_uses;
+    /* what the job cost (docs/accounts.md): {"reserved", "charged", "refunded",
+     * "unit"}; NULL: the receipt has no "cost" (no price table) */
+    const json_t *cost;
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

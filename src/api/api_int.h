@@ -59,6 +59,13 @@ void sr_api__tokens_list(sr_api *api, const struct sr_api__call *c, struct sr_ap
 void sr_api__token_create(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__token_revoke(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 
+/* The money endpoints (route_account.c; docs/accounts.md). */
+#define SR_API_CREDIT_BODY_MAX 4096 /* bytes of a POST /account/credit body */
+void sr_api__account(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__account_credit(sr_api *api, const struct sr_api__call *c,
+                            struct sr_api_response *resp);
+void sr_api__estimate(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+
 /* The reply for a library status: HTTP status and error code both come
  * from 'st' (reply.c's table); 'msg' is the message (never a secret). For
  * 500s the message goes to the log with a request id and the client gets

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, main  # noqa: E402
+from harness import Daemon, cli, main  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 DOC = json.load(open(os.path.join(ROOT, "docs", "openapi.json")))
@@ -162,7 +162,7 @@ class OpenApiTest(unittest.TestCase):
         self.assertEqual(DOC["components"]["schemas"]["JobError"]["properties"]["code"]["enum"],
                          codes)
         reply = open(os.path.join(ROOT, "src", "api", "reply.c")).read()
-        api = set(re.findall(r'\{\d+, "([a-z_]+)"\}', reply) +
+        api = set(re.findall(r'\{\d+, "([A-Za-z_]+)"\}', reply) +
                   re.findall(r'return "([a-z_]+)";', reply)) - {"ok"}
         self.assertEqual(api, set(DOC["components"]["schemas"]["Error"]["properties"]["error"]
                                   ["properties"]["code"]["enum"]))
@@ -273,6 +273,22 @@ class OpenApiTest(unittest.TestCase):
         c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 200)
         c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 409)
         c("/tokens/{}", "DELETE", "/tokens/" + "0" * 16, 404)
+        # budgets, prices and balances (docs/accounts.md)
+        c("/estimate", "POST", "/estimate", 200, body={"script": "function main(){}", "timeout": 2})
+        c("/estimate", "POST", "/estimate", 400, body={"script": "x", "nope": 1})
+        c("/account", "GET", "/account?limit=5", 200)
+        c("/account", "GET", "/account?user=someone-else", 403)
+        c("/account", "GET", "/account?limit=0", 400)
+        c("/account/credit", "POST", "/account/credit", 403, body={"user": "openapi", "amount": 5})
+        p = cli("token", "create", *self.d.where(), "--user", "ops", "--scopes", "admin",
+                check=True)
+        admin = p.stdout.strip().splitlines()[-1]
+        c("/account/credit", "POST", "/account/credit", 200,
+          body={"user": "openapi", "amount": 5, "note": "openapi"}, token=admin)
+        c("/account/credit", "POST", "/account/credit", 400, body={"user": "openapi"},
+          token=admin)
+        acct = c("/account", "GET", "/account", 200)
+        self.assertEqual(acct["balance"], 5)
         # the dashboard
         for m in ("GET", "HEAD"):
             c("/", m, "/", 308)

@@ -601,6 +601,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .vrf_pk = vrf_pk,
         .http = o->http,
         .key_uses = o->key_uses,
+        .cost = json_object_get(job, "cost"),
     };
     json_t *receipt = NULL;
     sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);
@@ -697,6 +698,9 @@ sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
     json_object_set_new(job, "storage", storage_json(o));
     if (o->http) /* the exchanges the receipt signs (docs/http.md) */
         json_object_set(job, "http", o->http);
+    json_t *cost = sr_engine__cost_json(&o->money); /* priced jobs (docs/accounts.md) */
+    if (cost)
+        json_object_set_new(job, "cost", cost);
     set_time(job, "created_at", created_ms);
     set_time(job, "started_at", started_ms);
     set_time(job, "finished_at", finished_ms);

@@ -17,7 +17,7 @@ FLOORS = [
     ["secret", "receipt", "storage", "http"],
     ["js"],
     ["runner", "engine"],
-    ["api", "cli"],
+    ["api", "cli", "worker"],
 ]
 
 # The module each public header belongs to (include/sealrun/<header>).
@@ -33,6 +33,7 @@ HEADERS = {
     "sr_http.h": "http", "sr_js.h": "js",
     "sr_runner.h": "runner", "sr_engine.h": "engine", "sr_money.h": "engine",
     "sr_api.h": "api",
+    "sr_worker.h": "worker",
 }
 
 

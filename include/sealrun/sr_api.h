@@ -56,6 +56,10 @@ struct sr_api_request {
     size_t nquery;
     sr_api_guard *guard;       /* borrowed; limits failed authentication; NULL = none */
     const char *if_none_match; /* the If-None-Match header, or NULL (the dashboard) */
+    /* a remote worker's X-Sealrun-Time and X-Sealrun-Signature headers, or
+     * NULL (docs/workers.md) */
+    const char *worker_time;
+    const char *worker_signature;
 };
 
 /* The extra headers of a dashboard answer: {name, value} pairs ending with
@@ -121,6 +125,17 @@ void sr_api_set_test_tamper(sr_api *api, enum sr_api_tamper t);
 sr_status sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_address,
                                  const char *users_file, sr_err *err);
 #endif
+
+/* Seconds between a remote worker's heartbeats (the coordinator tells the
+ * worker in its answers; docs/workers.md). */
+#define SR_WORKER_HEARTBEAT_S 10
+/* Bytes of a POST /worker/register body (a TDX quote in base64 fits). */
+#define SR_API_WORKER_BODY_MAX (128u * 1024u)
+
+/* What the coordinator asks of registering workers: with require_tdx, only
+ * a TDX quote binding the worker's key and measurement (sealrund
+ * --worker-attestation tdx); otherwise "none" is accepted too. */
+void sr_api_set_worker_attestation(sr_api *api, bool require_tdx);
 
 /* Routes one request. Always fills *resp (errors are
  * {"error":{"code","message"}} bodies); never fails. */

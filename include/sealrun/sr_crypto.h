@@ -100,6 +100,12 @@ void sr_token_hash(const char *token, uint8_t out[32]);
 void sr_random_id(char out[SR_ID_HEX_LEN + 1]);
 /* Fills p with n random bytes. */
 void sr_random_bytes(void *p, size_t n);
+/* From now on every libsodium random draw of this process (randombytes_*,
+ * key generation, sr_random_bytes) is the ChaCha20 keystream under 'seed':
+ * the same seed gives the same bytes, in the same order. For the job
+ * process of a recorded job only (docs/http.md "Record and replay"), which
+ * is discarded after that job; there is no way back. Not thread-safe. */
+void sr_random_replayable(const uint8_t seed[32]);
 
 /* Constant-time equality of two byte strings of equal length. */
 bool sr_ct_equal(const void *a, const void *b, size_t len);

@@ -90,8 +90,10 @@ struct sr_job_request {
     struct sr_http_job http;    /* the "http" field: allow list and limits; nallow 0: none */
     uint32_t http_only_refs;    /* bit i: secret_refs[i] is "mode": "http-only" (the job
                                  * process never receives it; placeholders only) */
-    char token_id[17];          /* the API token's id, set by the API after parsing (never from the
-                                 * body): its budget counts the job; "" = none */
+    bool record;                /* "record": keep the job's recording (docs/http.md) */
+    uint8_t record_pubkey[SR_BOX_PK_LEN]; /* record: the key it is sealed to */
+    char token_id[17]; /* the API token's id, set by the API after parsing (never from the
+                        * body): its budget counts the job; "" = none */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be
@@ -251,6 +253,21 @@ sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, c
 /* {"jobs":[...], "next": id|null} as JSON text (owned, free()), newest
  * first, only the jobs 'filter' lets through (NULL = all; borrowed);
  * limit 1..SR_MAX_PAGE. */
+/* The sealed recording of owner's recorded job 'id' (docs/http.md "Record
+ * and replay"): {"job_id", "recording": base64 sealed box,
+ * "recording_sha256"} (owned). SR_ENOTFOUND for a job that is not the
+ * owner's, has no recording, or has been purged. */
+sr_status sr_engine_job_recording(sr_engine *eng, const char *owner, const char *id, json_t **out,
+                                  sr_err *err);
+/* Replays an opened recording (its plaintext JSON, which `sealrun replay`
+ * opened with the owner's key) in a job process of this engine: the same
+ * request, seed, job id and owner, every host call answered from the
+ * recording, none performed. On SR_OK, *out is the replayed job object
+ * (owned text; compare its output_hash and gas_used with the recorded
+ * job's), and diverged names the first host call that differed from the
+ * recorded one ("" when none did). SR_EINVAL for a malformed recording. */
+sr_status sr_engine_replay(sr_engine *eng, const char *plain, size_t len, char **out,
+                           size_t *out_len, char diverged[SR_ERR_MSG_MAX], sr_err *err);
 sr_status sr_engine_job_list(sr_engine *eng, const char *owner, const struct sr_job_filter *filter,
                              size_t limit, const char *before, char **out, size_t *out_len,
                              sr_err *err);

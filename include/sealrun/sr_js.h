@@ -93,6 +93,11 @@ struct sr_js_job {
     sr_js_host_fn http_call;
     /* The supervisor's other host calls (crypto.vrf): NULL, they throw */
     sr_js_host_fn service_call;
+    /* A recorded job (docs/http.md "Record and replay"): Date reads the
+     * clock through service_call (SR_RUNNER_HOSTCALL_TIME, which the
+     * supervisor records) and Math.random draws from libsodium's generator
+     * (which the job process has seeded for replay) */
+    bool record;
 };
 
 struct sr_js_result {

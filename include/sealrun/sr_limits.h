@@ -33,6 +33,12 @@
 /* WASM fuel. */
 #define SR_DEFAULT_FUEL 1000000000ull
 #define SR_MAX_FUEL 500000000000ull
+/* A recorded job ("record": true, docs/http.md "Record and replay"): the
+ * bytes of host calls (requests and answers: HTTP, clock reads, VRF, key
+ * and storage calls) its recording may hold. Every HTTP answer is already
+ * capped; this bounds their sum, and what the store keeps per job. Past it
+ * the job fails with RECORDING_LIMIT. */
+#define SR_MAX_RECORDING (16u * SR_MIB)
 /* WASI args and environment given in a request: count and bytes each. */
 #define SR_MAX_WASI_ARGS 64
 #define SR_MAX_WASI_ENV 64

@@ -31,12 +31,23 @@ typedef struct sr_native sr_native;
 
 /* Bumped whenever the code the tier generates changes meaning (the fuel
  * rewrite, the runtime glue, the compiler flags): part of every cache key. */
-#define SR_NATIVE_TIER_VERSION 1
+#define SR_NATIVE_TIER_VERSION 2
 
 #define SR_NATIVE_DEFAULT_CACHE (256u << 20) /* bytes of cached objects */
 #define SR_NATIVE_DEFAULT_TIMEOUT_MS 60000u  /* wasm2c + the compiler, wall clock */
 #define SR_NATIVE_DEFAULT_MEM (2ull << 30)   /* RLIMIT_AS of each tool */
 #define SR_NATIVE_DEFAULT_FILE (256u << 20)  /* RLIMIT_FSIZE: the C, the object */
+
+/* A file of sealrun's own written next to what wasm2c made ("m.c", "m.h"),
+ * such as the native tier's runtime glue (sr_wasm_native_glue). Names are
+ * plain file names; a name ending in ".c" is compiled and linked in. */
+struct sr_native_file {
+    const char *name;
+    const char *text;
+    size_t len;
+};
+
+#define SR_NATIVE_MAX_FILES 8u
 
 struct sr_native_config {
     const char *cache_dir;    /* required; created (0700) if missing */
@@ -47,6 +58,9 @@ struct sr_native_config {
     const char *opt_level;    /* "-O2" (NULL) or "-O0", "-O1", "-Os" */
     const char *wasm2c;       /* NULL = /usr/bin/wasm2c */
     const char *cc;           /* NULL = /usr/bin/cc */
+    /* up to SR_NATIVE_MAX_FILES, copied; their SHA-256 is part of the identity */
+    const struct sr_native_file *files;
+    size_t nfiles;
 };
 
 /* Checks the tools (runs each with --version, which also names them in the
@@ -57,7 +71,8 @@ sr_status sr_native_new(const struct sr_native_config *cfg, sr_native **out, sr_
 /* NULL is a no-op. The cache stays on disk. */
 void sr_native_free(sr_native *n);
 
-/* "sealrun-native/1 wasm2c 1.0.32 cc 12.2.0 -O2": what the cache keys name.
+/* "sealrun-native/2 wasm2c 1.0.32 cc 12.2.0 -O2 glue 1a2b3c4d5e6f7a8b": what the
+ * cache keys name (the last word: the files' hash, when there are files).
  * Borrowed from n. */
 const char *sr_native_identity(const sr_native *n);
 

@@ -63,6 +63,32 @@ void sr_worker_key_public(const sr_worker_key *key, uint8_t pk[SR_ED25519_PK_LEN
 void sr_worker_key_sign(const sr_worker_key *key, const void *msg, size_t len,
                         uint8_t sig[SR_ED25519_SIG_LEN]);
 
+/* ---- a remote worker's signed requests (docs/workers.md, "Protocol") ----
+ * Every request a worker makes to its coordinator carries its worker
+ * token and, in headers, the time (epoch ms) and an Ed25519 signature of
+ * the worker key over
+ *   SHA-256("sealrun.worker.request.v1" 0x00 METHOD 0x00 PATH 0x00 QUERY 0x00
+ *           TIME 0x00 SHA-256(body))
+ * where QUERY is the decoded parameters as sent, "k=v" joined by '&' ("" for
+ * none) and TIME the decimal text of the header. The coordinator accepts it
+ * only from the key registered for the token and only within
+ * SR_WORKER_CLOCK_SKEW_MS of its own clock. */
+#define SR_WORKER_REQUEST_DOMAIN "sealrun.worker.request.v1"
+#define SR_WORKER_CLOCK_SKEW_MS 60000
+#define SR_WORKER_TIME_HEADER "X-Sealrun-Time"
+#define SR_WORKER_SIGNATURE_HEADER "X-Sealrun-Signature"
+
+/* The 32 bytes signed (above). Strings borrowed; body may be NULL when len is 0. */
+void sr_worker_request_digest(const char *method, const char *path, const char *query,
+                              const char *time_text, const void *body, size_t len, uint8_t out[32]);
+/* Lower-case hex signature of the digest with the worker key. */
+void sr_worker_request_sign(const sr_worker_key *key, const uint8_t digest[32],
+                            char sig_hex[SR_ED25519_SIG_HEX_LEN + 1]);
+/* SR_OK when sig_hex (128 lower-case hex characters) is pk's signature of
+ * the digest; SR_EDENIED otherwise, saying which part was wrong. */
+sr_status sr_worker_request_verify(const uint8_t pk[SR_ED25519_PK_LEN], const uint8_t digest[32],
+                                   const char *sig_hex, sr_err *err);
+
 /* ---- the worker's VRF key (docs/receipts.md "Verifiable randomness") ----
  * A second key of the worker, for ECVRF-EDWARDS25519-SHA512-TAI (sr_vrf.h):
  * its seed is BLAKE2b-256 keyed with the worker key's seed over
@@ -158,6 +184,10 @@ struct sr_receipt_fields {
     /* what the job cost (docs/accounts.md): {"reserved", "charged", "refunded",
      * "unit"}; NULL: the receipt has no "cost" (no price table) */
     const json_t *cost;
+    /* a recorded job: hex SHA-256 of its sealed recording as GET
+     * /jobs/{id}/recording returns it (the base64 text of "recording");
+     * NULL: no "recording_sha256" member */
+    const char *recording_sha256;
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

@@ -87,6 +87,12 @@ struct sr_job_spec {
     struct sr_bytes env[SR_MAX_WASI_ENV];
     size_t nsecrets;
     struct sr_job_secret secrets[SR_MAX_SECRET_REFS];
+    /* A recorded job (docs/http.md "Record and replay"): every random draw
+     * comes from record_seed (sr_random_replayable) and every clock read is
+     * a host call SR_RUNNER_HOSTCALL_TIME, so a replay can answer it; the
+     * process is discarded after the job. */
+    bool record;
+    uint8_t record_seed[32];
 };
 
 /* Appends the encoded spec to 'out' in one allocation (no copy of the
@@ -160,6 +166,10 @@ sr_status sr_job_answer_encode(const struct sr_job_answer *a, sr_buf *out, sr_er
  * BIP-340 signature of data (64), 'X' X25519 with a peer's public key (32),
  * 'H' HMAC-SHA-256 of data with a random32 key (32). */
 #define SR_RUNNER_HOSTCALL_KEY 'K'
+/* 'T' + clock id (1 byte: 0 realtime, 1 monotonic): a recorded job's clock
+ * read. The answer is the time in ns since the epoch (realtime) or since
+ * an arbitrary start (monotonic), u64 little-endian. */
+#define SR_RUNNER_HOSTCALL_TIME 'T'
 
 /* ---- the sandbox callbacks ---- */
 

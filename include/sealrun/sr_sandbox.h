@@ -38,6 +38,8 @@
 
 typedef struct sr_sandbox sr_sandbox;
 typedef struct sr_sandbox_child sr_sandbox_child;
+/* A way for another thread to stop one run at once (sr_sandbox_cancel_*). */
+typedef struct sr_sandbox_cancel sr_sandbox_cancel;
 
 enum sr_isolation {
     SR_ISOLATION_TENANT = 0,
@@ -139,16 +141,19 @@ struct sr_sandbox_limits {
     uint64_t memory_bytes;      /* SIGKILL when the RSS passes this; 0 = no watch */
     sr_sandbox_host_fn host_fn; /* NULL: host calls are refused */
     void *host_arg;
-    bool discard_after; /* end the process after this job, whatever it answers (it received
-                         * another owner's secret, or one bound to this code) */
-    const char *label;  /* borrowed: names the job in the process's log lines (the job id) */
+    bool discard_after;        /* end the process after this job, whatever it answers (it received
+                                * another owner's secret, or one bound to this code) */
+    const char *label;         /* borrowed: names the job in the process's log lines (the job id) */
+    sr_sandbox_cancel *cancel; /* borrowed, NULL: none. Once fired, the run's process is
+                                * killed at once (SR_SANDBOX_CANCELLED) */
 };
 
 enum sr_sandbox_outcome {
-    SR_SANDBOX_OK = 0,  /* job_fn answered; resp holds its bytes */
-    SR_SANDBOX_TIMEOUT, /* killed at the wall clock */
-    SR_SANDBOX_MEMORY,  /* killed at the memory cap */
-    SR_SANDBOX_CRASHED, /* died by itself (signal or exit), or job_fn failed */
+    SR_SANDBOX_OK = 0,    /* job_fn answered; resp holds its bytes */
+    SR_SANDBOX_TIMEOUT,   /* killed at the wall clock */
+    SR_SANDBOX_MEMORY,    /* killed at the memory cap */
+    SR_SANDBOX_CRASHED,   /* died by itself (signal or exit), or job_fn failed */
+    SR_SANDBOX_CANCELLED, /* killed because lim->cancel was fired */
 };
 
 struct sr_sandbox_report {
@@ -172,6 +177,18 @@ struct sr_sandbox_report {
 sr_status sr_sandbox_run(sr_sandbox *sb, const char *owner, const uint8_t *req, size_t len,
                          const struct sr_sandbox_limits *lim, sr_buf *resp,
                          struct sr_sandbox_report *rep, sr_err *err);
+
+/* A cancel for one run at a time (an eventfd). SR_EIO when the system has
+ * none to give. Returns owned: _free (NULL is a no-op; no run may be using
+ * it). */
+sr_status sr_sandbox_cancel_new(sr_sandbox_cancel **out, sr_err *err);
+void sr_sandbox_cancel_free(sr_sandbox_cancel *c);
+/* Fires it, from any thread: a run using it (now or later) has its process
+ * killed within a poll's wake-up (host calls in progress finish first).
+ * Idempotent. */
+void sr_sandbox_cancel_fire(sr_sandbox_cancel *c);
+/* Whether it was fired. */
+bool sr_sandbox_cancel_fired(const sr_sandbox_cancel *c);
 
 /* true while the zygote is alive (for GET /ready). */
 bool sr_sandbox_alive(sr_sandbox *sb);

@@ -207,6 +207,23 @@ sr_status sr_storage_session_handle(void *session, const uint8_t *req, size_t le
  * re-seals) while other commits only moved the version. */
 sr_status sr_storage_session_commit(sr_storage_session *s, uint64_t *before, uint64_t *after,
                                     sr_err *err);
+/* Prepares the commit of the buffered writes for a caller that applies it
+ * itself, in the same transaction as something else (a job's end:
+ * sr_store_job_end). Validates the read set and the listings at the
+ * namespace's current version V, as _commit does, and seals the writes for
+ * V + 1: *out is the write set to apply only while the namespace is at V
+ * (owned by the session, valid until the next _prepare or _free),
+ * *before = V, *after = V + 1. Without writes: *out NULL and *before =
+ * *after = the current version. SR_ECONFLICT when a key or listing the job
+ * read changed; SR_EIO from the store. When the store reports the
+ * namespace moved, call again (it validates again and re-seals). */
+sr_status sr_storage_session_prepare(sr_storage_session *s, const struct sr_kv_commit **out,
+                                     uint64_t *before, uint64_t *after, sr_err *err);
+/* After the store refused a prepared write set with SR_ELIMIT (res as it
+ * reported): the message naming the quota, usage and limit; returns
+ * SR_ELIMIT and remembers which quota (sr_storage_session_quota). */
+sr_status sr_storage_session_quota_error(sr_storage_session *s, const struct sr_kv_result *res,
+                                         sr_err *err);
 /* After a SR_ELIMIT from _commit: which quota. */
 enum sr_kv_quota sr_storage_session_quota(const sr_storage_session *s);
 

@@ -246,6 +246,25 @@ sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n
 sr_status sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
 /* Deletes jobs whose expires_at_ms <= now_ms; *n = how many (n may be NULL). */
 sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
+/* A recorded job's sealed recording (docs/http.md "Record and replay"):
+ * the base64 text of the box sealed to the job's record_pubkey, its hex
+ * SHA-256 (the receipt's recording_sha256), and the job's expiry; it is
+ * purged with the job (sr_store_jobs_purge). Copies every field.
+ * SR_ECONFLICT if the job has one already. */
+struct sr_recording_row {
+    char job_id[SR_ID_HEX_LEN + 1];
+    const char *owner;
+    const char *sealed; /* NUL-terminated base64 */
+    char sha256[SR_HASH_HEX_LEN + 1];
+    int64_t created_at_ms;
+    int64_t expires_at_ms;
+};
+sr_status sr_store_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err);
+/* The recording of owner's job 'id': *sealed (owned, free()) and its hash.
+ * SR_ENOTFOUND for another owner's job, a job without a recording, or a
+ * missing one. */
+sr_status sr_store_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err);
 /* Counts for /info: all stored jobs. */
 sr_status sr_store_jobs_count(sr_store *st, int64_t *total, sr_err *err);
 
@@ -291,6 +310,31 @@ sr_status sr_store_job_renew(sr_store *st, const char *id, const struct sr_lease
  * is still its current one: SR_ECONFLICT, nothing written, otherwise. */
 sr_status sr_store_job_finish(sr_store *st, const struct sr_job_row *row,
                               const struct sr_lease *lease, sr_err *err);
+
+/* A job's end together with what it wrote to storage (docs/cluster.md
+ * "A job's end"). Everything borrowed for the call. */
+struct sr_kv_commit;
+struct sr_kv_result;
+struct sr_job_end {
+    const struct sr_job_row *row;  /* the finished job, as for sr_store_job_update */
+    const struct sr_lease *lease;  /* non-NULL: written only while this is the job's current
+                                      lease (as sr_store_job_finish) */
+    bool insert;                   /* without a lease: insert the row (a job stored only at
+                                      its end) instead of updating it */
+    const struct sr_kv_commit *kv; /* the job's storage write set (kv->owner is the row's
+                                      owner); NULL: it wrote nothing */
+};
+/* Writes a job's end and applies its storage write set in one transaction:
+ * both or neither. With a lease: SR_ECONFLICT, nothing written (storage
+ * included), when the lease is no longer the job's current one (taken
+ * over). With kv, *res reports as sr_store_kv_commit does, and in each of
+ * these cases nothing is written, the job's row included: SR_OK with
+ * res->moved (the namespace is not at kv->expected_version: validate
+ * again and retry) and SR_ELIMIT with res->quota (end the job failed,
+ * without its writes). res may be NULL only without kv. Both backends;
+ * on PostgreSQL the end wakes idle daemons as sr_store_job_finish does. */
+sr_status sr_store_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                           sr_err *err);
 /* Takes over at most 'max' running jobs whose lease ran out before now_ms
  * (their daemon died or lost the store): each gets 'lease' with its own
  * new fence (fences[i]) and is returned with its request, for the caller
@@ -325,6 +369,78 @@ sr_status sr_store_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_e
  * most 'max'. Owned array (free()). */
 sr_status sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
                            size_t *n, sr_err *err);
+
+/* --- remote workers (docs/workers.md) ---
+ *
+ * One row per worker token, made by the operator (`sealrun worker token
+ * create`); only the token's SHA-256 is stored. The first registration
+ * with a token binds the worker's Ed25519 key to it for good: a later
+ * registration with another key is refused, so a copied token without
+ * the key is worth nothing. Revocation is final and seen at the next
+ * request (there is no cache). */
+
+enum sr_worker_state {
+    SR_WORKER_ACTIVE = 0,   /* receives jobs */
+    SR_WORKER_DRAINING = 1, /* finishes what it holds, receives no new job */
+    SR_WORKER_REVOKED = 2,  /* refused at once, for good */
+};
+
+/* "active", "draining", "revoked"; NULL for an unknown value. */
+const char *sr_worker_state_name(enum sr_worker_state s);
+
+#define SR_WORKER_NAME_MAX 64 /* bytes of a worker's name (user-name characters) */
+
+struct sr_worker_row {
+    char id[17]; /* first 16 hex characters of the token's SHA-256: safe to show */
+    char name[SR_WORKER_NAME_MAX + 1];
+    enum sr_worker_state state;
+    char public_key[65];  /* hex Ed25519 key; "" until it registered */
+    char measurement[65]; /* hex; "" until it registered */
+    char attestation[8];  /* "none" or "tdx"; "" until it registered */
+    char version[32];     /* the sealrun version it registered with; "" before */
+    int64_t created_at_ms;
+    int64_t registered_at_ms; /* first registration; 0 before */
+    int64_t seen_at_ms;       /* its last authenticated request; 0 before */
+    int64_t revoked_at_ms;    /* 0 unless revoked */
+};
+
+/* Stores a new worker token's hash under 'name' (1..SR_WORKER_NAME_MAX of
+ * A-Z a-z 0-9 _ - . @). SR_EINVAL for a bad name; SR_ECONFLICT if the hash
+ * exists. */
+sr_status sr_store_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                              int64_t now_ms, sr_err *err);
+/* The worker of a token hash, in any state. SR_ENOTFOUND when none. */
+sr_status sr_store_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                              sr_err *err);
+/* What a worker registers with (hex strings, 64 characters each). */
+struct sr_worker_reg {
+    const char *public_key;
+    const char *measurement;
+    const char *attestation; /* "none" or "tdx" */
+    const char *version;     /* at most 31 bytes */
+    int64_t now_ms;
+};
+/* Registers the worker of this token: binds the key on the first call;
+ * later calls with the same key update measurement, attestation, version
+ * and seen_at (a restart, an upgrade). SR_ENOTFOUND for an unknown token,
+ * SR_EFORBIDDEN when it is revoked, SR_ECONFLICT when the token is bound
+ * to another key, SR_EINVAL for malformed fields. *out is the row after. */
+sr_status sr_store_worker_register(sr_store *st, const uint8_t hash[32],
+                                   const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                   sr_err *err);
+/* Records an authenticated request of the worker at now_ms. SR_ENOTFOUND
+ * when unknown or revoked. */
+sr_status sr_store_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err);
+/* Every worker, oldest first. Owned array of *n rows (free()). */
+sr_status sr_store_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err);
+/* Sets the state of the worker whose id (8..16 lower-case hex characters,
+ * unique) matches: SR_WORKER_DRAINING, SR_WORKER_ACTIVE (back from
+ * draining) or SR_WORKER_REVOKED (final; revoked_at = now). SR_EINVAL for
+ * a malformed id, SR_ENOTFOUND when none, SR_ECONFLICT when the id is
+ * ambiguous or the worker is revoked already. *out (may be NULL): the row
+ * after. */
+sr_status sr_store_worker_set_state(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                                    int64_t now_ms, struct sr_worker_row *out, sr_err *err);
 
 /* --- WebAssembly modules --- */
 

@@ -180,6 +180,22 @@ bool sr_wasm_instance_limit_hit(const sr_wasm_instance *inst);
 sr_status sr_wasm_fuel_instrument(const sr_wasm_module *mod, uint64_t fuel, uint8_t **out,
                                   size_t *out_len, sr_wasm_module **checked, sr_err *err);
 
+/* What the native tier adds with SR_WASM_FUEL_NATIVE: the start function is
+ * no longer run at instantiation but exported as SR_WASM_START_EXPORT (the
+ * runtime sets the fuel global first, then calls it: so one compiled module
+ * serves every fuel limit), and global 0, when it is a defined mutable i32
+ * (the stack pointer of C and Rust programs), is exported as
+ * SR_WASM_SP_EXPORT (for the interpreter's stack-exhausted message). */
+#define SR_WASM_START_EXPORT "sealrun:start"
+#define SR_WASM_SP_EXPORT "sealrun:sp"
+#define SR_WASM_FUEL_NATIVE 1u
+
+/* sr_wasm_fuel_instrument() with flags (0 or SR_WASM_FUEL_NATIVE). All four
+ * reserved names are refused in the module. */
+sr_status sr_wasm_fuel_instrument_ex(const sr_wasm_module *mod, uint64_t fuel, unsigned flags,
+                                     uint8_t **out, size_t *out_len, sr_wasm_module **checked,
+                                     sr_err *err);
+
 /* ---- host functions and linking ---------------------------------------------- */
 
 /* A host function. Arguments are in slots[0..nparams); it writes its results
@@ -232,6 +248,9 @@ sr_status sr_wasm_linker_instantiate(sr_wasm_linker *lk, const sr_wasm_module *m
 
 /* Fills buf[0..len) with random bytes; returns 0, or nonzero on failure. */
 typedef int (*sr_wasi_random_fn)(void *ctx, uint8_t *buf, size_t len);
+/* Reads clock 'id' (0 realtime, 1 monotonic, 2 process CPU, 3 thread CPU)
+ * into *ns; 0 on success. */
+typedef int (*sr_wasi_clock_fn)(void *ctx, uint32_t id, uint64_t *ns);
 
 /* A host function offered next to WASI (the 'sealrun' storage imports of
  * docs/storage.md). Strings and ctx are borrowed for the run. */
@@ -257,6 +276,8 @@ struct sr_wasi_config {
     bool fake_clock; /* true: clocks start at 0 and tick 1 us per call (reproducible) */
     const struct sr_wasi_host_func *host_funcs; /* extra imports the guest may use */
     size_t nhost_funcs;
+    sr_wasi_clock_fn clock; /* NULL = clock_gettime(2) (or fake_clock); ids > 3 never reach it */
+    void *clock_ctx;
 };
 
 struct sr_wasi_result {
@@ -301,5 +322,54 @@ sr_status sr_wasi_check_imports(const sr_wasm_module *mod, const struct sr_wasi_
 
 /* Frees the buffers of a result. Safe on a zeroed or already finished result. */
 void sr_wasi_result_fini(struct sr_wasi_result *res);
+
+/* ---- the native tier (docs/wasm.md, "The native tier") -------------------------- */
+
+typedef struct sr_wasm_native sr_wasm_native;
+
+/* The C that sealrun compiles next to what wasm2c makes of a module: a
+ * wasm-rt.h for the generated code (bounds checks, the depth counter), the
+ * runtime and one thunk per host function ('runtime', owned), and a file that
+ * tells the instance's size ('size'). Generated from sealrun's own tables
+ * (WASI plus 'extra', of which only module, name and sig are read), never
+ * from a module. */
+struct sr_wasm_native_glue {
+    const char *header; /* "wasm-rt.h"; static */
+    size_t header_len;
+    const char *size; /* "s.c"; static */
+    size_t size_len;
+    char *runtime; /* "g.c"; owned: sr_wasm_native_glue_fini() */
+    size_t runtime_len;
+};
+
+/* SR_EINVAL for a host function whose signature the glue cannot pass (named),
+ * SR_ENOMEM. On SR_OK release *out with sr_wasm_native_glue_fini(). */
+sr_status sr_wasm_native_glue(const struct sr_wasi_host_func *extra, size_t nextra,
+                              struct sr_wasm_native_glue *out, sr_err *err);
+void sr_wasm_native_glue_fini(struct sr_wasm_native_glue *g);
+
+/* Loads a compiled module (so[0..len), the bytes sr_native_get returned):
+ * into a memfd, then dlopen of /proc/self/fd/N. Copies the bytes. On SR_OK
+ * *out is owned by the caller. SR_EIO when the system refuses (the message
+ * says why), SR_EINVAL when the object lacks sealrun's glue, SR_ENOMEM.
+ * Running the object's code is trusting it: load only what the daemon's
+ * compiler made. */
+sr_status sr_wasm_native_load(const uint8_t *so, size_t len, sr_wasm_native **out, sr_err *err);
+/* dlclose. NULL is a no-op. */
+void sr_wasm_native_free(sr_wasm_native *n);
+
+/* sr_wasm_run_wasi() on the native tier: 'n' was compiled from
+ * sr_wasm_fuel_instrument_ex(mod, 0, SR_WASM_FUEL_NATIVE) of 'mod' (the
+ * original, borrowed: its imports are checked as the interpreter checks
+ * them). The same WASI and host functions, the same limits (memory pages,
+ * table elements, call depth, fuel), the same statuses, traps, wording and
+ * fuel_used as the interpreter on the same module and input; res->module_fuel
+ * is false. SR_EINVAL also when the module has a memory that it does not
+ * export as "memory" (the host functions could not reach it). Runs on the
+ * calling thread's stack: each Wasm call is a C call. */
+sr_status sr_wasm_run_wasi_native(const sr_wasm_module *mod, const sr_wasm_native *n,
+                                  const struct sr_wasm_limits *lim,
+                                  const struct sr_wasi_config *cfg, struct sr_wasi_result *res,
+                                  sr_err *err);
 
 #endif /* SR_WASM_H */

@@ -19,6 +19,7 @@ struct sr_api {
     enum sr_api_tamper tamper;   /* test builds only (test_hooks.c) */
     bool metrics_only;           /* a metrics listener: GET /metrics only (route_metrics.c) */
     struct sr_api__rates *rates; /* owned; NULL: no rate limits */
+    bool workers_require_tdx;    /* --worker-attestation tdx (route_workers.c) */
 };
 
 /* One matched request as a route handler sees it. */
@@ -65,6 +66,15 @@ void sr_api__account(sr_api *api, const struct sr_api__call *c, struct sr_api_re
 void sr_api__account_credit(sr_api *api, const struct sr_api__call *c,
                             struct sr_api_response *resp);
 void sr_api__estimate(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+/* Remote workers (route_workers.c; docs/workers.md). */
+void sr_api__worker_register(sr_api *api, const struct sr_api__call *c,
+                             struct sr_api_response *resp);
+void sr_api__worker_heartbeat(sr_api *api, const struct sr_api__call *c,
+                              struct sr_api_response *resp);
+void sr_api__workers_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+/* Whether a worker token with this SHA-256 exists and is not revoked (the
+ * edge lets its request body in; the route checks the signature). */
+bool sr_api__worker_token_ok(sr_api *api, const uint8_t hash[32]);
 
 /* The reply for a library status: HTTP status and error code both come
  * from 'st' (reply.c's table); 'msg' is the message (never a secret). For

@@ -226,6 +226,25 @@ route_job(sr_api *api, const struct sr_api__call *c, struct sr_api_response *res
     resp->status = 200;
 }
 
+/* GET /jobs/{id}/recording: a recorded job's sealed recording (docs/http.md
+ * "Record and replay"), only to its owner. */
+static void
+route_job_recording(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    if (!valid_job_id(c->arg[0])) {
+        sr_api__reply(resp, SR_ENOTFOUND, "job not found", "loading a recording");
+        return;
+    }
+    sr_err e = {0};
+    json_t *body = NULL;
+    if (sr_engine_job_recording(api->eng, c->owner, c->arg[0], &body, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "loading a recording");
+        return;
+    }
+    resp->status = 200;
+    resp->body = body;
+}
+
 static void
 route_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
@@ -394,6 +413,7 @@ static const struct sr_api__route routes[] = {
     {"POST", "/execute", true, EXEC, "", 0, route_execute},
     {"GET", "/jobs", true, JOBS, "limit before status runtime since until", 0, route_jobs},
     {"GET", "/jobs/{}", true, JOBS, "", 0, route_job},
+    {"GET", "/jobs/{}/recording", true, JOBS, "", 0, route_job_recording},
     {"GET", "/modules", true, EXEC, "limit before", 0, sr_api__modules_list},
     {"POST", "/modules", true, MOD_W, "", SR_MAX_MODULE, sr_api__module_put},
     {"GET", "/modules/{}", true, EXEC, "", 0, sr_api__module_get},
@@ -418,6 +438,11 @@ static const struct sr_api__route routes[] = {
     {"GET", "/account", true, SCOPE_TOKEN, "user limit before", 0, sr_api__account},
     {"POST", "/account/credit", true, SR_SCOPE_ADMIN, "", SR_API_CREDIT_BODY_MAX,
      sr_api__account_credit},
+    {"GET", "/workers", true, SR_SCOPE_ADMIN, "", 0, sr_api__workers_list},
+    /* a remote worker's own requests: its worker token and signature,
+     * checked by the handler (route_workers.c) */
+    {"POST", "/worker/register", false, 0, "", SR_API_WORKER_BODY_MAX, sr_api__worker_register},
+    {"POST", "/worker/heartbeat", false, 0, "", 0, sr_api__worker_heartbeat},
     {"GET", "/", false, 0, "", 0, sr_api__ui},
     {"HEAD", "/", false, 0, "", 0, sr_api__ui},
     {"GET", "/ui", false, 0, "", 0, sr_api__ui},

@@ -33,8 +33,19 @@
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_worker.h"
+
+/* What this process is (docs/workers.md). */
+enum role {
+    ROLE_ALL = 0, /* the embedded default: API, store, queue and sandbox in one */
+    ROLE_WORKER,  /* runs jobs for a coordinator; no store, no master key */
+};
 
 struct opts {
+    enum role role;
+    const char *coordinator;  /* --role worker */
+    const char *worker_token; /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
+    bool workers_require_tdx; /* --worker-attestation tdx */
     char host[64];
     uint16_t port;
     bool has_metrics; /* --metrics-listen */
@@ -62,6 +73,7 @@ struct opts {
 struct identity {
     sr_worker_key *key;
     sr_attest_quote *quote;
+    uint8_t measurement[SR_MEASUREMENT_LEN];
 };
 
 static int
@@ -127,12 +139,12 @@ parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
  * opts. A number of 0 was not given (every minimum is 1). */
 struct raw {
     const char *listen, *metrics_listen, *data_dir, *store, *sandbox_user, *tsm_root,
-        *dashboard_dir, *http_ca_file;
+        *dashboard_dir, *http_ca_file, *coordinator, *worker_token;
     const char *http_allow[SR_FETCH_MAX_ALLOW], *http_deny[SR_FETCH_MAX_ALLOW];
     const char *http_private[SR_FETCH_MAX_PRIVATE];
     size_t nallow, ndeny, nprivate;
     bool dev, help, version, http_allow_http;
-    int isolation, jit, namespaces, attestation, tamper, log_level;
+    int isolation, jit, namespaces, attestation, tamper, log_level, role, worker_attestation;
     bool has_log_level, has_tamper;
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
@@ -146,6 +158,7 @@ struct raw {
 static const char *const isolations[] = {"tenant", "job", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const providers[] = {"none", "tdx", NULL};
+static const char *const roles[] = {"all", "worker", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 #ifdef SR_TEST_HOOKS
 static const char *const tampers[] = {"receipt", "output", NULL};
@@ -226,6 +239,18 @@ static size_t
 table(struct raw *r, struct sr_opt *t)
 {
     size_t n = 0;
+    t[n++] = opt_choice("--role", &r->role, "all|worker", roles, NULL,
+                        "all (default): the whole service in one process; worker: register "
+                        "with --coordinator and serve it (docs/workers.md)");
+    t[n++] = opt_str("--coordinator", &r->coordinator, "URL",
+                     "--role worker: the coordinator's URL (http://HOST:PORT)");
+    t[n++] = opt_str("--worker-token", &r->worker_token, "TOKEN",
+                     "--role worker: its worker token from 'sealrun worker token create' "
+                     "(default: SEALRUN_WORKER_TOKEN, which keeps it out of the process list)");
+    t[n++] = opt_choice("--worker-attestation", &r->worker_attestation, "none|tdx", providers, NULL,
+                        "what remote workers must register with: none (default) accepts "
+                        "software-only workers too; tdx only a TDX quote binding the worker's "
+                        "key and measurement");
     t[n++] = opt_str("--listen", &r->listen, "HOST:PORT",
                      "address to listen on (default 127.0.0.1:8080; port 0 picks a free port, "
                      "printed as 'listening on http://HOST:PORT')");
@@ -383,7 +408,7 @@ print_help(const struct sr_opt *t, size_t n)
     fputs("\n"
           "Environment: COMPUTE_MASTER_KEY, SECRETS_MASTER_KEY (hex or base64, >= 32 bytes),\n"
           "SEALRUN_RESULT_TTL (how long finished jobs are kept: 24h, 90m, 45s; default 24h),\n"
-          "SEALRUN_STORE (as --store).\n",
+          "SEALRUN_STORE (as --store), SEALRUN_WORKER_TOKEN (as --worker-token).\n",
           stdout);
 }
 
@@ -392,6 +417,22 @@ static int
 apply(const struct raw *r, struct opts *o)
 {
     sr_err e = {0};
+    o->role = r->role == 1 ? ROLE_WORKER : ROLE_ALL;
+    o->workers_require_tdx = r->worker_attestation == 1;
+    if (o->role == ROLE_WORKER) {
+        const char *env_tok = getenv("SEALRUN_WORKER_TOKEN");
+        o->coordinator = r->coordinator;
+        o->worker_token = r->worker_token ? r->worker_token : env_tok;
+        if (!o->coordinator)
+            return die_usage("--role worker needs --coordinator URL");
+        if (!o->worker_token || !*o->worker_token)
+            return die_usage("--role worker needs --worker-token TOKEN (or SEALRUN_WORKER_TOKEN)");
+        if (r->store || r->listen || r->metrics_listen || r->dashboard_dir)
+            return die_usage("--role worker holds no store and serves no API: --store, --listen, "
+                             "--metrics-listen and --dashboard-dir go to the coordinator");
+    } else if (r->coordinator || r->worker_token) {
+        return die_usage("--coordinator and --worker-token go with --role worker");
+    }
     if (r->listen && parse_listen("--listen", r->listen, o->host, &o->port, &e) != SR_OK)
         return die_usage(e.msg);
     if (r->metrics_listen) {
@@ -632,6 +673,7 @@ identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err
     if (rc != SR_OK)
         return rc;
     sr_engine_set_attestation(eng, id->key, id->quote, meas, doc);
+    memcpy(id->measurement, meas, sizeof(meas));
     json_decref(doc);
     char pkh[2 * SR_ED25519_PK_LEN + 1], mh[2 * SR_MEASUREMENT_LEN + 1];
     sr_hex_encode(pk, sizeof(pk), pkh);
@@ -701,7 +743,9 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
         o->rate_per_token < 0 ? SR_HTTP_DEFAULT_RATE_PER_TOKEN : (unsigned)o->rate_per_token;
     unsigned per_addr =
         o->rate_per_address < 0 ? SR_HTTP_DEFAULT_RATE_PER_ADDRESS : (unsigned)o->rate_per_address;
-    if (sr_api_new(eng, store, &api, &e) != SR_OK ||
+    if (sr_api_new(eng, store, &api, &e) == SR_OK)
+        sr_api_set_worker_attestation(api, o->workers_require_tdx);
+    if (!api ||
         (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK) ||
         sr_api_set_rate_limits(api, per_token, per_addr, o->rate_file, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
@@ -736,6 +780,69 @@ out:
     sr_server_free(srv);
     sr_api_free(api);
     return code;
+}
+
+/* --role worker: the signal thread stops the worker loop. */
+struct worker_run {
+    sr_worker *w;
+    const sigset_t *stop;
+    bool done; /* the worker loop ended by itself (set before the thread is signalled) */
+};
+
+static void *
+worker_signals(void *arg)
+{
+    struct worker_run *r = arg;
+    int sig = 0;
+    sigwait(r->stop, &sig);
+    if (!__atomic_load_n(&r->done, __ATOMIC_ACQUIRE))
+        sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
+    sr_worker_stop(r->w);
+    return NULL;
+}
+
+static void
+worker_ready(void *arg, const char *id, const char *state)
+{
+    const struct opts *o = arg;
+    fprintf(stderr, "worker %s registered with %s (%s)\n", id, o->coordinator, state);
+    fflush(stderr);
+}
+
+/* Registers with the coordinator and keeps in touch until a signal, or
+ * until the coordinator refuses it for good (revoked, another key). */
+static int
+run_worker(struct opts *o, const struct identity *id, const sigset_t *stop)
+{
+    sr_err e = {0};
+    sr_worker *w = NULL;
+    const struct sr_worker_config cfg = {.coordinator = o->coordinator,
+                                         .token = o->worker_token,
+                                         .key = id->key,
+                                         .quote = id->quote,
+                                         .measurement = id->measurement,
+                                         .version = SR_VERSION};
+    if (sr_http_global_init(&e) != SR_OK || sr_worker_new(&cfg, &w, &e) != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        return 1;
+    }
+    struct worker_run r = {w, stop, false};
+    pthread_t th;
+    if (pthread_create(&th, NULL, worker_signals, &r) != 0) {
+        sr_worker_free(w);
+        fprintf(stderr, "sealrund: error: cannot start the signal thread\n");
+        return 1;
+    }
+    sr_status rc = sr_worker_run(w, worker_ready, o, &e);
+    __atomic_store_n(&r.done, true, __ATOMIC_RELEASE);
+    pthread_kill(th, SIGTERM); /* ends the signal thread's sigwait (blocked everywhere) */
+    pthread_join(th, NULL);
+    sr_worker_free(w);
+    if (rc != SR_OK) {
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
 }
 
 int
@@ -784,6 +891,23 @@ main(int argc, char **argv)
            sr_sandbox_protections_describe(&prot, line, sizeof(line)));
     bool created = false;
     char db[4096];
+    if (o.role == ROLE_WORKER) {
+        /* no master key and no store: the coordinator keeps both */
+        wipe_key_env();
+        if (sr_crypto_init(&e) != SR_OK || identity_setup(&o, eng, &id, &e) != SR_OK) {
+            fprintf(stderr, "sealrund: error: %s\n", e.msg);
+            goto out;
+        }
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop, NULL);
+        sr_log(SR_LOG_INFO, "sealrund", "role worker: coordinator %s; no store, no master key",
+               o.coordinator);
+        code = run_worker(&o, &id, &stop);
+        goto out;
+    }
     const char *env_store = getenv("SEALRUN_STORE");
     if (o.store)
         (void)snprintf(db, sizeof(db), "%s", o.store);

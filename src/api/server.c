@@ -33,6 +33,7 @@
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_log.h"
+#include "sealrun/sr_receipt.h"
 #include "sealrun/sr_util.h"
 
 struct sr_server {
@@ -215,6 +216,19 @@ check_token(struct sr_server__task *t)
 {
     struct req_ctx *rc = (struct req_ctx *)t;
     sr_server *srv = rc->srv;
+    /* a remote worker's request: its token lets the body in, the route
+     * checks the signature over it (route_workers.c) */
+    if (strncmp(rc->req.path, "/worker/", 8) == 0) {
+        rc->main_lane = rc->has_token && sr_api__worker_token_ok(srv->api, rc->token_hash);
+        if (!rc->main_lane) {
+            sr_api__guard_failed(srv->guard, &rc->req.client, now_ms());
+            sr_api__reply(&rc->resp, SR_EDENIED, "invalid or revoked worker token",
+                          "authenticating a worker");
+        }
+        rc->stage = ST_CHECKED;
+        MHD_resume_connection(rc->c);
+        return;
+    }
     char *owner = sr_api__authenticate(srv->api, &rc->req, &rc->resp);
     if (owner) {
         free(owner);
@@ -370,6 +384,9 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
         .nquery = t->nquery,
         .guard = srv->guard,
         .if_none_match = MHD_lookup_connection_value(rc->c, MHD_HEADER_KIND, "If-None-Match"),
+        .worker_time = MHD_lookup_connection_value(rc->c, MHD_HEADER_KIND, SR_WORKER_TIME_HEADER),
+        .worker_signature =
+            MHD_lookup_connection_value(rc->c, MHD_HEADER_KIND, SR_WORKER_SIGNATURE_HEADER),
     };
     client_of(rc->c, &rc->req.client);
     size_t max = sr_api_body_limit(method, t->path);

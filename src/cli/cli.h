@@ -107,6 +107,11 @@ void cli_escape(char *dst, size_t cap, const char *s);
 sr_status cli_http(const char *method, const char *url, const char *token, const char *body,
                    size_t body_len, const char *content_type, long *status, json_t **out,
                    sr_err *err);
+/* As cli_http, with an answer of at most cap bytes (a recording is larger
+ * than other answers). */
+sr_status cli_http_cap(const char *method, const char *url, const char *token, const char *body,
+                       size_t body_len, const char *content_type, size_t cap, long *status,
+                       json_t **out, sr_err *err);
 /* cli_http to server + path, for commands that print the answer: CLI_OK with
  * *out (owned) on a 2xx; otherwise prints the failure (and frees the answer)
  * and returns CLI_FAILED. */
@@ -121,7 +126,16 @@ int cli_job_exit(const json_t *job);
  * 100 ms to 2 s), at most timeout_ms (0: no limit); prints it. */
 int cli_wait_job(const struct cli_remote *r, const char *id, int64_t timeout_ms);
 
+/* Opens the store of a daemon: --data-dir DIR (DIR/sealrun.db; without
+ * 'create' a missing directory or database is an error, so a typo never
+ * makes an empty store) or --store URL, else SEALRUN_STORE. Without keys.
+ * CLI_OK with *st (sr_store_close), or the exit code after an error.
+ * cmd_token.c */
+struct sr_store;
+int cli_open_store(const char *dir, const char *url, bool create, struct sr_store **st);
+
 int cmd_token(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
@@ -135,5 +149,6 @@ int cmd_verify_output(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_vrf(int argc, char **argv);
 int cmd_account(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif /* SR_CLI_H */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_store.h"
 #include "sealrun/sr_util.h"
@@ -201,7 +202,7 @@ account_credit(int argc, char **argv)
     json_t *body = json_pack("{s:s, s:I}", "user", pos[0], "amount", (json_int_t)amount);
     if (body && note)
         json_object_set_new(body, "note", json_string(note));
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? sr_json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!text)
         return cli_fail(CLI_FAILED, NULL, "out of memory");

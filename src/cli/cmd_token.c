@@ -28,8 +28,8 @@ struct token_opts {
 /* Opens DIR/sealrun.db. Without 'create', a missing directory or database
  * is an error: a typo in --data-dir must not make a new, empty store whose
  * tokens the daemon would never see. */
-static int
-open_store(const char *dir, const char *url, bool create, sr_store **st)
+int
+cli_open_store(const char *dir, const char *url, bool create, sr_store **st)
 {
     sr_err e = {0};
     if (!dir && !url) {
@@ -372,7 +372,7 @@ token_create_cmd(int argc, char **argv)
         return o.create ? cli_fail(CLI_USAGE, NULL, "--create only goes with --data-dir")
                         : remote_create(&o);
     sr_store *st = NULL;
-    if ((rc = open_store(o.dir, o.url, o.create, &st)) != CLI_OK)
+    if ((rc = cli_open_store(o.dir, o.url, o.create, &st)) != CLI_OK)
         return rc;
     rc = token_create(st, &o);
     sr_store_close(st);
@@ -416,7 +416,7 @@ token_list_cmd(int argc, char **argv)
     if (remote)
         return remote_list(&o);
     sr_store *st = NULL;
-    if ((rc = open_store(o.dir, o.url, false, &st)) != CLI_OK)
+    if ((rc = cli_open_store(o.dir, o.url, false, &st)) != CLI_OK)
         return rc;
     rc = token_list(st, o.user);
     sr_store_close(st);
@@ -466,7 +466,7 @@ token_revoke_cmd(int argc, char **argv)
     if (remote)
         return remote_revoke(&o);
     sr_store *st = NULL;
-    if ((rc = open_store(o.dir, o.url, false, &st)) != CLI_OK)
+    if ((rc = cli_open_store(o.dir, o.url, false, &st)) != CLI_OK)
         return rc;
     if (sr_store_token_revoke(st, o.id, sr_now_ms(), &e) != SR_OK)
         rc = cli_fail(CLI_FAILED, NULL, "%s", e.msg);

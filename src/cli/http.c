@@ -26,11 +26,20 @@ sr_status
 cli_http(const char *method, const char *url, const char *token, const char *body, size_t body_len,
          const char *content_type, long *status, json_t **out, sr_err *err)
 {
+    return cli_http_cap(method, url, token, body, body_len, content_type, 4u * SR_MAX_BODY, status,
+                        out, err);
+}
+
+sr_status
+cli_http_cap(const char *method, const char *url, const char *token, const char *body,
+             size_t body_len, const char *content_type, size_t cap, long *status, json_t **out,
+             sr_err *err)
+{
     CURL *c = curl_easy_init();
     if (!c)
         return sr_err_set(err, SR_ENOMEM, "cannot start libcurl");
     sr_buf resp;
-    sr_buf_init(&resp, 4u * SR_MAX_BODY);
+    sr_buf_init(&resp, cap);
     char auth[512], ctype[128];
     (void)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
     (void)snprintf(ctype, sizeof(ctype), "Content-Type: %s",

@@ -29,12 +29,14 @@ static const struct {
     {"storage", "your jobs' key-value storage on a server", cmd_storage},
     {"token", "create, list and revoke API tokens (data directory or HTTP)", cmd_token},
     {"account", "your balance, budgets and ledger on a server; credit (admin)", cmd_account},
+    {"worker", "worker tokens; list, drain, resume and revoke remote workers", cmd_worker},
     {"store", "migrate a store; move a SQLite installation into PostgreSQL", cmd_store},
     {"keygen", "make an X25519 key pair for output_pubkey", cmd_keygen},
     {"decrypt", "open a job's encrypted_output with your secret key", cmd_decrypt},
     {"verify-output", "recompute a job's output_hash (and its signature)", cmd_verify_output},
     {"verify", "check a job's signed receipt (code, input, worker key)", cmd_verify},
     {"verify-vrf", "check a job's verifiable randomness (crypto.vrf)", cmd_verify_vrf},
+    {"replay", "rerun a recorded job offline and compare its output hash", cmd_replay},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -343,5 +343,98 @@ class Daemon:
         return open(self.log_path, errors="replace").read()
 
 
+class Worker:
+    """A remote worker (sealrund --role worker, docs/workers.md) in its own
+    data directory, registered with a coordinator (a Daemon) by a worker
+    token; stopped by PID like a Daemon. start() waits for its registration
+    line, or for it to exit (then .returncode and .log_text() say why)."""
+
+    def __init__(self, coordinator_url, token, *extra, data_dir=None, env=None):
+        self.url = coordinator_url
+        self.token = token
+        self.extra = list(extra)
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="sealrun-wk-")
+        self.env = dict(ENV)
+        self.env["SEALRUN_WORKER_TOKEN"] = token
+        if env:
+            self.env.update(env)
+        self.proc = None
+        self.id = None
+        self.public_key = None
+        self.returncode = None
+        self.log_path = os.path.join(self.data_dir, "worker.log")
+
+    def start(self, timeout=30):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [SEALRUND, "--role", "worker", "--coordinator", self.url, "--data-dir",
+             self.data_dir, "--dev", *self.extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.write(line)
+            m = re.search(rb"worker key ([0-9a-f]{64})", line)
+            if m:
+                self.public_key = m.group(1).decode()
+            m = re.match(rb"worker ([0-9a-f]{16}) registered with ", line)
+            if m:
+                self.id = m.group(1).decode()
+                break
+        self.log.flush()
+        if not self.id:
+            self.returncode = self.proc.wait(timeout=30)
+            self.proc = None
+            return self
+        import threading
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log.write(line)
+            self.log.flush()
+
+    def wait_exit(self, timeout):
+        """Waits for the worker to end by itself; its exit status."""
+        self.returncode = self.proc.wait(timeout=timeout)
+        self.proc = None
+        return self.returncode
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.returncode = self.proc.returncode
+        self.proc = None
+        return self.returncode
+
+    def cleanup(self):
+        self.stop()
+        if not self.log.closed:
+            self.log.close()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def log_text(self):
+        if not self.log.closed:
+            self.log.flush()
+        return open(self.log_path, errors="replace").read()
+
+
+def worker_token(daemon, name):
+    """A new worker token in the daemon's store (sealrun worker token create)."""
+    p = cli("worker", "token", "create", *daemon.where(), "--name", name, check=True)
+    return p.stdout.strip().splitlines()[-1]
+
+
 def main():
     unittest.main(verbosity=2)

@@ -42,13 +42,16 @@ def isolated_env(tmp, **extra):
     return env
 
 
-def commands():
-    """Every command path of 'sealrun --help', groups expanded."""
+def commands(prefix=()):
+    """Every command path of 'sealrun --help', groups (and groups in groups:
+    'worker token create') expanded."""
     out = []
-    for name in section(cli("--help", check=True).stdout):
-        sub = cli(name, "--help", check=True).stdout
-        subs = section(sub)
-        out.extend([[name, s] for s in subs] if subs else [[name]])
+    for name in section(cli(*prefix, "--help", check=True).stdout):
+        path = [*prefix, name]
+        if section(cli(*path, "--help", check=True).stdout):
+            out.extend(commands(tuple(path)))
+        else:
+            out.append(path)
     return out
 
 
@@ -91,7 +94,8 @@ class CliTest(unittest.TestCase):
     def test_help_everywhere(self):
         cmds = commands()
         for want in (["exec"], ["run"], ["jobs", "wait"], ["modules", "upload"],
-                     ["secret", "set"], ["storage", "ls"], ["token", "create"], ["verify"]):
+                     ["secret", "set"], ["storage", "ls"], ["token", "create"], ["verify"],
+                     ["worker", "token", "create"], ["worker", "revoke"]):
             self.assertIn(want, cmds)
         for cmd in cmds:
             p = cli(*cmd, "--help")

@@ -11,8 +11,11 @@ load from several users, kill -9 of one daemon while its jobs run leaves
 every acknowledged job ended exactly once (completed, or INTERRUPTED for
 the jobs the dead daemon ran), the per-user cap is never exceeded (counted
 from the store while the jobs run), and storage counters incremented by
-jobs on all three daemons come out exact; a daemon that loses its database
-answers 503 on /ready and recovers when the server is back.
+jobs on all three daemons come out exact (one per job that ended completed);
+a daemon that loses its database answers 503 on /ready and recovers when the
+server is back; a daemon whose lease on a running job is taken over (the
+test steals it in the store, as another daemon would) kills the job's
+process within a couple of lease periods and writes nothing of it.
 """
 import base64
 import os
@@ -185,11 +188,11 @@ class ClusterTest(unittest.TestCase):
             st, got, _ = live[0].request("GET", "/storage/default/counter", token=self.toks[u])
             self.assertEqual(st, 200, got)
             value = int(base64.b64decode(got["value"]).decode())
-            # exact: one increment per completed job; a job killed after its
-            # storage commit and before its end was written is the one
-            # allowance (it is INTERRUPTED, its write stays)
-            self.assertGreaterEqual(value, completed_inc[u], (u, value, completed_inc[u]))
-            self.assertLessEqual(value, completed_inc[u] + interrupted_inc[u], u)
+            # exact: one increment per job that ended completed, none for the
+            # INTERRUPTED ones (a job's writes commit with its end, in one
+            # transaction, under its lease)
+            self.assertEqual(value, completed_inc[u],
+                             (u, value, completed_inc[u], interrupted_inc[u]))
             self.assertGreater(value, 0)
         # a daemon joins in the dead one's place
         self.ds[1] = start_daemon(self.url)
@@ -244,6 +247,111 @@ class ClusterTest(unittest.TestCase):
         finally:
             d.cleanup()
         solo.cleanup()
+
+    def test_f_a_daemon_whose_lease_is_taken_over_kills_the_job(self):
+        lease_s = 3
+        # its own daemon: short leases, a fresh process per job (the only
+        # job process under it is the running job's)
+        d = Daemon("--lease", str(lease_s), "--isolation", "job", store=self.url,
+                   env=KEYS).start()
+        try:
+            tok = d.token("fay")
+            # would run 20 s, then write storage and complete
+            script = ("function main() { const t = Date.now(); "
+                      "while (Date.now() - t < 20000) {} storage.set('stolen', 'no'); "
+                      "return 'ran to its end'; }")
+            # synchronous: stored running under this daemon's lease (an async
+            # job could be claimed by any daemon of the cluster)
+            answer = []
+            caller = threading.Thread(
+                target=lambda: answer.append(d.execute(tok, script, timeout=60)))
+            caller.start()
+            st, info, _ = d.request("GET", "/info")
+            holder = info["cluster"]["daemon"]
+            deadline = time.time() + 30
+            jid, pids = None, set()
+            while not (jid and pids):
+                jid = self.sql("SELECT id FROM jobs WHERE owner = 'fay' AND state = 'running' "
+                               f"AND lease_holder = '{holder}'")
+                pids = job_pids(d)
+                self.assertLess(time.time(), deadline, "the job never ran")
+                time.sleep(0.05)
+            self.assertEqual(len(pids), 1, pids)
+            fence = int(self.sql(f"SELECT lease_fence FROM jobs WHERE id = '{jid}'"))
+            thief = "f" * 32
+            until = int(time.time() * 1000) + 3600 * 1000  # nobody takes it back meanwhile
+            self.sql(f"UPDATE jobs SET lease_holder = '{thief}', lease_fence = {fence + 1}, "
+                     f"lease_until = {until} WHERE id = '{jid}'")
+            stolen_at = time.time()
+            while any(alive(p) for p in pids):
+                self.assertLess(time.time() - stolen_at, 2 * lease_s + 2,
+                                "the job process outlived its lost lease")
+                time.sleep(0.1)
+            caller.join(30)
+            self.assertFalse(caller.is_alive(), "the caller got no answer")
+            # the caller learns that this daemon lost the job, and where to look
+            st, body, _ = answer[0]
+            self.assertEqual(st, 503, body)
+            self.assertIn("was taken over by another daemon", body["error"]["message"])
+            time.sleep(1.0)  # whatever the daemon does next, it does now
+            # the store shows the thief's state only: nothing of the run written
+            row = self.sql("SELECT state || ',' || lease_holder || ',' || lease_fence || ',' || "
+                           f"(result_json IS NULL) FROM jobs WHERE id = '{jid}'")
+            self.assertEqual(row, f"running,{thief},{fence + 1},true")
+            st, got, _ = d.request("GET", "/storage/default/stolen", token=tok)
+            self.assertEqual(st, 404, got)
+            log = d.log_text()
+            self.assertIn(f"job '{jid}': lost its lease", log)
+            self.assertIn("another daemon took it over", log)
+            self.assertIn("its result here (INTERRUPTED) is discarded, nothing written", log)
+            # the daemon goes on serving
+            st, job, _ = d.execute(tok, "function main(){ return 'next'; }")
+            self.assertEqual((st, job["status"]), (200, "completed"), job)
+        finally:
+            d.cleanup()
+            self.sql("DELETE FROM jobs WHERE owner = 'fay'")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # a zombie is gone too
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def descendants(pid):
+    kids = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                kids.setdefault(int(fields[1]), []).append(int(p))
+            except OSError:
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def job_pids(d):
+    out = set()
+    for p in descendants(d.proc.pid):
+        try:
+            with open(f"/proc/{p}/comm") as f:
+                if f.read().strip() == "sealrun-job":
+                    out.add(p)
+        except OSError:
+            pass
+    return out
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ import os
 import re
 import sys
 import threading
+import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main  # noqa: E402
+from harness import Daemon, Worker, cli, main, worker_token  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 DOC = json.load(open(os.path.join(ROOT, "docs", "openapi.json")))
@@ -196,6 +197,10 @@ class OpenApiTest(unittest.TestCase):
             "script": "function main(){ return 2 }",
             "output_pubkey": base64.b64encode(bytes(range(32))).decode()})
         self.assertIn("encrypted_output", sealed)
+        recorded = c("/execute", "POST", "/execute", 200, body={
+            "script": "function main(){ return {t: Date.now() > 0, r: Math.random() < 1} }",
+            "record": True, "record_pubkey": base64.b64encode(bytes(range(32))).decode()})
+        self.assertIn("recording_sha256", recorded["receipt"], recorded)
         queued = c("/execute", "POST", "/execute", 202,
                    body={"script": "function main(){ return 3 }", "async": True})
         c("/execute", "POST", "/execute", 400, body={"script": "x", "timeout": 500})
@@ -206,6 +211,8 @@ class OpenApiTest(unittest.TestCase):
         self.d.wait_job(self.tok, queued["job_id"])
         c("/jobs/{}", "GET", "/jobs/" + queued["job_id"], 200)
         c("/jobs/{}", "GET", "/jobs/" + "0" * 32, 404)
+        c("/jobs/{}/recording", "GET", "/jobs/" + recorded["job_id"] + "/recording", 200)
+        c("/jobs/{}/recording", "GET", "/jobs/" + job["job_id"] + "/recording", 404)
         c("/jobs", "GET", "/jobs?limit=2&status=completed&runtime=js", 200)
         c("/jobs", "GET", "/jobs?since=2026-01-01T00:00:00Z&until=99999999999999", 200)
         c("/jobs", "GET", "/jobs?state=x", 400)
@@ -273,6 +280,24 @@ class OpenApiTest(unittest.TestCase):
         c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 200)
         c("/tokens/{}", "DELETE", "/tokens/" + made["id"], 409)
         c("/tokens/{}", "DELETE", "/tokens/" + "0" * 16, 404)
+        # remote workers (docs/workers.md): one registered by a real worker
+        admin = cli("token", "create", *self.d.where(), "--user", "root", "--scopes", "admin",
+                    check=True).stdout.strip().splitlines()[-1]
+        wtok = worker_token(self.d, "openapi")
+        w = Worker(self.d.url, wtok).start()
+        try:
+            self.assertIsNotNone(w.id, w.log_text())
+            listed = c("/workers", "GET", "/workers", 200, token=admin)
+            self.assertEqual([x["public_key"] for x in listed["workers"]], [w.public_key])
+            c("/workers", "GET", "/workers", 403)
+            c("/worker/register", "POST", "/worker/register", 401, body={}, token=wtok)
+            now = {"X-Sealrun-Time": str(int(time.time() * 1000))}
+            c("/worker/register", "POST", "/worker/register", 400, body={"x": 1}, token=wtok,
+              headers=now)
+            c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=wtok)
+            c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=None)
+        finally:
+            w.cleanup()
         # budgets, prices and balances (docs/accounts.md)
         c("/estimate", "POST", "/estimate", 200, body={"script": "function main(){}", "timeout": 2})
         c("/estimate", "POST", "/estimate", 400, body={"script": "x", "nope": 1})
@@ -282,11 +307,11 @@ class OpenApiTest(unittest.TestCase):
         c("/account/credit", "POST", "/account/credit", 403, body={"user": "openapi", "amount": 5})
         p = cli("token", "create", *self.d.where(), "--user", "ops", "--scopes", "admin",
                 check=True)
-        admin = p.stdout.strip().splitlines()[-1]
+        ops = p.stdout.strip().splitlines()[-1]
         c("/account/credit", "POST", "/account/credit", 200,
-          body={"user": "openapi", "amount": 5, "note": "openapi"}, token=admin)
+          body={"user": "openapi", "amount": 5, "note": "openapi"}, token=ops)
         c("/account/credit", "POST", "/account/credit", 400, body={"user": "openapi"},
-          token=admin)
+          token=ops)
         acct = c("/account", "GET", "/account", 200)
         self.assertEqual(acct["balance"], 5)
         # the dashboard

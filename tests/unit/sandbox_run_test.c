@@ -347,6 +347,47 @@ test_times_out_a_spinning_job(void **state)
     assert_true(rep.cpu_us < 100000);
 }
 
+static void *
+fire_later(void *arg)
+{
+    struct timespec ts = {0, 150 * 1000000L};
+    (void)nanosleep(&ts, NULL);
+    sr_sandbox_cancel_fire(arg);
+    return NULL;
+}
+
+static void
+test_a_fired_cancel_kills_the_run_at_once(void **state)
+{
+    (void)state;
+    sr_sandbox_cancel *c = NULL;
+    sr_err err = {0};
+    assert_int_equal(sr_sandbox_cancel_new(&c, &err), SR_OK);
+    assert_false(sr_sandbox_cancel_fired(c));
+    const struct sr_sandbox_limits lim = {.wall_ms = 20000, .cancel = c};
+    struct sr_sandbox_report rep;
+    /* an unfired cancel changes nothing */
+    assert_int_equal(run(g_tenant, "cancel", "pid", &lim, NULL, 0, &rep), SR_SANDBOX_OK);
+    int before = run_pid(g_tenant, "cancel");
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fire_later, c), 0);
+    assert_int_equal(run(g_tenant, "cancel", "spin", &lim, NULL, 0, &rep), SR_SANDBOX_CANCELLED);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(sr_sandbox_cancel_fired(c));
+    assert_true(rep.wall_us >= 150000);
+    assert_true(rep.wall_us < 10000000); /* long before its wall clock of 20 s */
+    assert_non_null(strstr(rep.detail, "cancelled"));
+    /* the killed process is gone: the owner's next job gets a new one */
+    assert_int_not_equal(run_pid(g_tenant, "cancel"), before);
+    /* fired before the run: the job is never sent */
+    assert_int_equal(run(g_tenant, "cancel", "pid", &lim, NULL, 0, &rep), SR_SANDBOX_CANCELLED);
+    assert_true(rep.wall_us < 1000000);
+    sr_sandbox_cancel_free(c);
+    sr_sandbox_cancel_free(NULL);
+    sr_sandbox_cancel_fire(NULL);
+    assert_false(sr_sandbox_cancel_fired(NULL));
+}
+
 static void
 test_kills_at_the_memory_cap(void **state)
 {
@@ -601,6 +642,7 @@ main(void)
         cmocka_unit_test(test_kills_a_forbidden_syscall_with_sigsys),
         cmocka_unit_test(test_reports_a_segfault_and_keeps_serving),
         cmocka_unit_test(test_times_out_a_spinning_job),
+        cmocka_unit_test(test_a_fired_cancel_kills_the_run_at_once),
         cmocka_unit_test(test_kills_at_the_memory_cap),
         cmocka_unit_test(test_reports_a_failed_job_function),
         cmocka_unit_test(test_reports_a_failed_proc_init),

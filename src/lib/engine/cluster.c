@@ -48,7 +48,16 @@ new_lease(const sr_engine *eng)
 void
 sr_engine__lease_hold(sr_engine *eng, struct held_lease *h)
 {
+    sr_err e = {0};
+    h->cancel = NULL;
+    if (sr_sandbox_cancel_new(&h->cancel, &e) != SR_OK) /* it is still fenced: nothing written */
+        sr_log(SR_LOG_WARN, "engine",
+               "job '%s' runs without a cancel (%s): if its lease is "
+               "taken over, its process runs to its end",
+               h->id, e.msg);
     pthread_mutex_lock(&eng->mu);
+    h->confirmed_ms = h->lease.until_ms;
+    h->lost = false;
     h->next = eng->leases;
     eng->leases = h;
     pthread_mutex_unlock(&eng->mu);
@@ -65,6 +74,17 @@ sr_engine__lease_release(sr_engine *eng, struct held_lease *h)
         }
     }
     pthread_mutex_unlock(&eng->mu);
+    sr_sandbox_cancel_free(h->cancel);
+    h->cancel = NULL;
+}
+
+bool
+sr_engine__lease_lost(sr_engine *eng, const struct held_lease *h)
+{
+    pthread_mutex_lock(&eng->mu);
+    bool lost = h->lost;
+    pthread_mutex_unlock(&eng->mu);
+    return lost;
 }
 
 /* ---- synchronous jobs ---- */
@@ -111,8 +131,8 @@ sr_engine__cluster_execute(sr_engine *eng, const char *owner, const char *id,
     if (rc != SR_OK)
         return rc == SR_EBUSY ? rc : sr_err_wrap(err, "storing job '%s'", id);
     sr_engine__lease_hold(eng, &h);
-    rc = sr_engine__run_and_record(eng, owner, id, now, req, refs, false, inline_module, &h.lease,
-                                   out, out_len, err);
+    rc = sr_engine__run_and_record(eng, owner, id, now, req, refs, false, inline_module, &h, out,
+                                   out_len, err);
     if (rc == SR_EINVAL && inline_module) { /* not a module: a 400, and its row says so */
         sr_err e = {0};
         (void)sr_engine__record_failure(eng, id, owner, now, now, req, SR_JOB_MODULE_ERROR,
@@ -171,7 +191,7 @@ run_claimed(sr_engine *eng, const struct sr_job_row *r, struct held_lease *h)
             rc == SR_ENOTFOUND ? SR_JOB_MODULE_ERROR : SR_JOB_INTERNAL_ERROR, e.msg, &h->lease, &e);
     else if (rc == SR_OK)
         rc = sr_engine__run_and_record(eng, r->owner, r->id, r->created_at_ms, &req, &refs, false,
-                                       false, &h->lease, &text, &len, &e);
+                                       false, h, &text, &len, &e);
     if (rc != SR_OK)
         sr_log(SR_LOG_ERROR, "engine", "async job '%s' of '%s': %s", r->id, r->owner, e.msg);
     free(text);
@@ -250,8 +270,21 @@ sr_engine__cluster_worker(void *arg)
 
 /* ---- the keeper: renewals, take-overs, heartbeats ---- */
 
-/* Renews every lease this daemon holds. A lease that cannot be renewed
- * was taken over: its job's end will not be written (fencing). */
+/* The held lease h (still held: same id and fence) or NULL. Under mu. */
+static struct held_lease *
+still_held(sr_engine *eng, const struct held_lease *h, const char *id, uint64_t fence)
+{
+    for (struct held_lease *x = eng->leases; x; x = x->next)
+        if (x == h && strcmp(x->id, id) == 0 && x->lease.fence == fence)
+            return x;
+    return NULL;
+}
+
+/* Renews every lease this daemon holds. A lease the store says is no
+ * longer held (another daemon took the job over: other holder or fence),
+ * or one the store could not confirm until past its end (another daemon
+ * may take it over now), is lost: the job's process is killed at once and
+ * nothing of it will be written (docs/cluster.md "Taken over"). */
 static void
 renew_all(sr_engine *eng)
 {
@@ -259,7 +292,7 @@ renew_all(sr_engine *eng)
     for (;;) { /* one at a time, without mu held across the store call */
         pthread_mutex_lock(&eng->mu);
         struct held_lease *h = eng->leases;
-        while (h && h->lease.until_ms >= until)
+        while (h && (h->lost || h->lease.until_ms >= until))
             h = h->next;
         struct sr_lease l = {0};
         char id[SR_ID_HEX_LEN + 1] = "";
@@ -272,7 +305,25 @@ renew_all(sr_engine *eng)
         if (!id[0])
             return;
         sr_err e = {0};
-        if (sr_store_job_renew(eng->store, id, &l, &e) != SR_OK)
+        sr_status rc = sr_store_job_renew(eng->store, id, &l, &e);
+        bool lost = false;
+        pthread_mutex_lock(&eng->mu);
+        struct held_lease *x = still_held(eng, h, id, l.fence);
+        if (x && rc == SR_OK) {
+            x->confirmed_ms = l.until_ms;
+        } else if (x && !x->lost && (rc == SR_ECONFLICT || sr_now_ms() >= x->confirmed_ms)) {
+            x->lost = lost = true;
+            sr_sandbox_cancel_fire(x->cancel); /* under mu: x is not released meanwhile */
+        }
+        pthread_mutex_unlock(&eng->mu);
+        if (lost)
+            sr_log(SR_LOG_WARN, "engine",
+                   "job '%s': lost its lease (fence %llu): %s; its process is killed and "
+                   "nothing of it will be written here",
+                   id, (unsigned long long)l.fence,
+                   rc == SR_ECONFLICT ? "another daemon took it over"
+                                      : "the store could not renew it before it ran out");
+        else if (rc != SR_OK)
             sr_log(SR_LOG_WARN, "engine", "job '%s': %s", id, e.msg);
     }
 }

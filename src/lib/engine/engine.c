@@ -107,19 +107,103 @@ sr_engine__ttl_ms(const sr_engine *eng)
     return ttl_ms(eng);
 }
 
+/* Attempts to store a job's end before the namespace's moving under it is
+ * a conflict (each attempt validates and seals again). */
+#define END_ATTEMPTS 16
+
+/* Builds the job text and (with a store) stores the job's end: under
+ * 'lease' when it has one (cluster mode), else inserted or updated, in one
+ * transaction with the storage writes of a completed job
+ * (sr_store_job_end). A refused write set fails the job (o) and its end
+ * is built again without it. */
+static sr_status
+store_end(sr_engine *eng, const char *owner, const char *id, const struct sr_job_request *req,
+          struct job_outcome *o, const int64_t times[4], bool insert, const struct sr_lease *lease,
+          char **out, size_t *out_len, sr_err *err)
+{
+    int64_t created_ms = times[0], started = times[1], finished = times[2], wall = times[3];
+    for (int attempt = 1;; attempt++) {
+        const struct sr_kv_commit *kv = sr_engine__storage_prepare(o);
+        char *text = NULL;
+        size_t len = 0;
+        sr_status rc = sr_engine__job_text(eng, id, owner, req, o, created_ms, started, finished,
+                                           wall, &text, &len, err);
+        if (rc != SR_OK || !eng->store) {
+            *out = text;
+            *out_len = len;
+            return rc;
+        }
+        struct sr_job_row row = {
+            .owner = (char *)(uintptr_t)owner,
+            .state = o->code == SR_JOB_OK ? SR_JOB_COMPLETED : SR_JOB_FAILED,
+            .runtime = (char *)(uintptr_t)sr_runtime_name(req->runtime),
+            .result_json = text,
+            .created_at_ms = created_ms,
+            .started_at_ms = started,
+            .finished_at_ms = finished,
+            .expires_at_ms = finished + ttl_ms(eng),
+            .gas_used = o->gas_used,
+            .duration_us = wall,
+        };
+        memcpy(row.id, id, sizeof(row.id));
+        if (o->code != SR_JOB_OK)
+            (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(o->code));
+        const struct sr_job_end end = {.row = &row, .lease = lease, .insert = insert, .kv = kv};
+        struct sr_kv_result res = {0};
+        sr_err e = {0};
+        rc = sr_store_job_end(eng->store, &end, kv ? &res : NULL, &e);
+        if (rc == SR_OK && !res.moved) {
+            *out = text;
+            *out_len = len;
+            return SR_OK;
+        }
+        free(text);
+        if (rc == SR_OK && attempt < END_ATTEMPTS)
+            continue; /* the namespace moved: validate again */
+        if (rc == SR_OK || (rc == SR_ELIMIT && kv)) {
+            sr_engine__storage_refused(o, rc == SR_OK ? NULL : &res, &e);
+            continue; /* the job failed: its end without the writes */
+        }
+        if (err)
+            *err = e;
+        return sr_err_wrap(err, "storing job '%s'", id);
+    }
+}
+
+/* Stores a recorded job's sealed recording, before the job itself: a
+ * receipt's recording_sha256 always has its recording. */
+static sr_status
+store_recording(sr_engine *eng, const char *owner, const char *id, const struct job_outcome *o,
+                int64_t finished, sr_err *err)
+{
+    if (!eng->store || !o->recording)
+        return SR_OK;
+    struct sr_recording_row rec = {.owner = owner,
+                                   .sealed = o->recording,
+                                   .created_at_ms = finished,
+                                   .expires_at_ms = finished + ttl_ms(eng)};
+    memcpy(rec.job_id, id, sizeof(rec.job_id));
+    memcpy(rec.sha256, o->recording_sha256, sizeof(rec.sha256));
+    sr_status rc = sr_store_recording_put(eng->store, &rec, err);
+    if (rc != SR_OK)
+        sr_err_wrap(err, "storing the recording of job '%s'", id);
+    return rc;
+}
+
 /* Runs a job whose slot is taken; builds its job text and (with a store)
  * records it: under 'lease' when it has one (cluster mode), else inserted
- * or updated. */
+ * or updated; its storage writes commit with it. */
 sr_status
 sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int64_t created_ms,
                           const struct sr_job_request *req, const struct sr_secret_refs *refs,
-                          bool insert, bool inline_module, const struct sr_lease *lease, char **out,
+                          bool insert, bool inline_module, struct held_lease *held, char **out,
                           size_t *out_len, sr_err *err)
 {
     struct job_outcome o;
+    const struct sr_lease *lease = held ? &held->lease : NULL;
     int64_t started = sr_now_ms();
     int64_t t0 = sr_mono_us();
-    sr_engine__run(eng, owner, id, req, refs, &o);
+    sr_engine__run(eng, owner, id, req, refs, held ? held->cancel : NULL, &o);
     int64_t wall = sr_mono_us() - t0;
     int64_t finished = sr_now_ms();
     if (inline_module && o.module_invalid) {
@@ -131,31 +215,28 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
         return bad;
     }
     sr_engine__money_quote(eng, id, req, true, &o, wall);
+    sr_status rc = SR_OK;
     char *text = NULL;
     size_t len = 0;
-    sr_status rc = sr_engine__job_text(eng, id, owner, req, &o, created_ms, started, finished, wall,
-                                       &text, &len, err);
-    if (rc == SR_OK && eng->store) {
-        struct sr_job_row row = {
-            .owner = (char *)(uintptr_t)owner,
-            .state = o.code == SR_JOB_OK ? SR_JOB_COMPLETED : SR_JOB_FAILED,
-            .runtime = (char *)(uintptr_t)sr_runtime_name(req->runtime),
-            .result_json = text,
-            .created_at_ms = created_ms,
-            .started_at_ms = started,
-            .finished_at_ms = finished,
-            .expires_at_ms = finished + ttl_ms(eng),
-            .gas_used = o.gas_used,
-            .duration_us = wall,
-        };
-        memcpy(row.id, id, sizeof(row.id));
-        if (o.code != SR_JOB_OK)
-            (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(o.code));
-        rc = lease    ? sr_store_job_finish(eng->store, &row, lease, err)
-             : insert ? sr_store_job_insert(eng->store, &row, err)
-                      : sr_store_job_update(eng->store, &row, err);
-        if (rc != SR_OK)
-            sr_err_wrap(err, "storing job '%s'", id);
+    if (held && sr_engine__lease_lost(eng, held)) {
+        rc = SR_ECONFLICT; /* its process was killed when the keeper found out */
+    } else {
+        const int64_t times[4] = {created_ms, started, finished, wall};
+        rc = store_recording(eng, owner, id, &o, finished, err);
+        if (rc == SR_OK)
+            rc = store_end(eng, owner, id, req, &o, times, insert, lease, &text, &len, err);
+    }
+    if (rc == SR_ECONFLICT && held) {
+        /* taken over while it ran: nothing of it is written
+         * (docs/cluster.md "Taken over") */
+        sr_log(SR_LOG_WARN, "engine",
+               "job '%s' of '%s' was taken over by another daemon while it ran: its result here "
+               "(%s) is discarded, nothing written",
+               id, owner, o.code == SR_JOB_OK ? "completed" : sr_job_code_name(o.code));
+        rc = sr_err_set(err, SR_EIO,
+                        "job '%s' was taken over by another daemon (this one lost its lease: it "
+                        "stalled or lost the store); GET /jobs/%s shows how it ended",
+                        id, id);
     }
     if (rc == SR_OK && eng->store)
         sr_engine__job_settle(eng, id, &o);
@@ -773,6 +854,26 @@ sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out,
         rc = steal_text(&b, out, out_len, err);
     sr_buf_fini(&b);
     return rc;
+}
+
+sr_status
+sr_engine_job_recording(sr_engine *eng, const char *owner, const char *id, json_t **out,
+                        sr_err *err)
+{
+    if (!eng->store)
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' has no recording", id);
+    char *sealed = NULL;
+    char hash[SR_HASH_HEX_LEN + 1];
+    sr_status rc = sr_store_recording_get(eng->store, owner, id, &sealed, hash, err);
+    if (rc != SR_OK)
+        return rc;
+    json_t *o =
+        json_pack("{s:s, s:s, s:s}", "job_id", id, "recording", sealed, "recording_sha256", hash);
+    free(sealed);
+    if (!o)
+        return sr_err_set(err, SR_ENOMEM, "out of memory answering a recording");
+    *out = o;
+    return SR_OK;
 }
 
 sr_status

@@ -41,7 +41,11 @@ struct user_slot {
 struct held_lease {
     struct held_lease *next;
     char id[SR_ID_HEX_LEN + 1];
-    struct sr_lease lease; /* until_ms updated by the keeper, under mu */
+    struct sr_lease lease;     /* until_ms updated by the keeper, under mu */
+    int64_t confirmed_ms;      /* under mu: the lease's end as the store last confirmed it */
+    bool lost;                 /* under mu: taken over (or unconfirmed past its end): the
+                                  job's process is killed and nothing of it is written */
+    sr_sandbox_cancel *cancel; /* owned (lease_hold/_release); fired when lost; may be NULL */
 };
 
 struct sr_engine {
@@ -92,9 +96,12 @@ sr_status sr_engine__cluster_execute(sr_engine *eng, const char *owner, const ch
                                      const struct sr_job_request *req,
                                      const struct sr_secret_refs *refs, bool inline_module,
                                      char **out, size_t *out_len, sr_err *err);
-/* Holds/releases a lease in eng->leases (renewed while held). */
+/* Holds/releases a lease in eng->leases (renewed while held; its cancel
+ * made and freed here). */
 void sr_engine__lease_hold(sr_engine *eng, struct held_lease *h);
 void sr_engine__lease_release(sr_engine *eng, struct held_lease *h);
+/* Whether the keeper found the held lease taken over. */
+bool sr_engine__lease_lost(sr_engine *eng, const struct held_lease *h);
 /* The lease length. */
 int64_t sr_engine__lease_ms(const sr_engine *eng);
 
@@ -105,7 +112,7 @@ int64_t sr_engine__lease_ms(const sr_engine *eng);
 sr_status sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id,
                                     int64_t created_ms, const struct sr_job_request *req,
                                     const struct sr_secret_refs *refs, bool insert,
-                                    bool inline_module, const struct sr_lease *lease, char **out,
+                                    bool inline_module, struct held_lease *held, char **out,
                                     size_t *out_len, sr_err *err);
 sr_status sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner,
                                     int64_t created_ms, int64_t started_ms,
@@ -152,6 +159,7 @@ struct job_outcome {
      * versions are decimal text ("" until known), as the receipt's
      * storage_version_before/after take them */
     bool has_storage;
+    sr_storage_session *storage; /* owned: the job's buffered writes, committed with its end */
     char storage_ns[65];
     char storage_version_before[24];
     char storage_version_after[24];
@@ -162,6 +170,11 @@ struct job_outcome {
     /* the job's uses of its generated keys for the receipt (owned array;
      * NULL: none): {"name","kind","operation","data_sha256"} */
     json_t *key_uses;
+    /* a recorded job: its sealed recording (owned base64, the store's and
+     * GET /jobs/{id}/recording's) and the SHA-256 of that text (the
+     * receipt's recording_sha256); NULL and "" otherwise */
+    char *recording;
+    char recording_sha256[SR_HASH_HEX_LEN + 1];
     struct job_money money; /* set by sr_engine__money_quote before the job object is built */
 };
 
@@ -190,6 +203,45 @@ void sr_engine__money_release(sr_engine *eng, const char *id);
 void sr_engine__money_sweep(sr_engine *eng, bool at_start);
 /* The job object's "cost" (owned), or NULL when nothing was reserved. */
 json_t *sr_engine__cost_json(const struct job_money *m);
+
+/* ---- record and replay (record.c, replay.c; docs/http.md) ---- */
+
+struct sr_engine__record {
+    json_t *calls;    /* recording: owned array of calls; replay: the recording's (borrowed) */
+    bool replay;      /* answer from calls instead of performing them */
+    size_t next;      /* replay: the next recorded call */
+    size_t bytes;     /* recording: bytes kept, <= SR_MAX_RECORDING */
+    bool over;        /* recording: past SR_MAX_RECORDING: the job fails RECORDING_LIMIT */
+    uint8_t seed[32]; /* the job's randomness (sr_job_spec.record_seed) */
+    char diverged[SR_ERR_MSG_MAX]; /* replay: the first call that differed ("" none) */
+};
+
+/* A job run as a replay: the recorded job's id and owner (the guest sees
+ * both) and whether it had storage. */
+struct sr_engine__replay_job {
+    struct sr_engine__record *rec;
+    char job_id[SR_ID_HEX_LEN + 1];
+    char owner[SR_MAX_USER_NAME + 1];
+    bool storage;
+};
+
+/* A new recording with a fresh seed (calls NULL on ENOMEM: keep fails). */
+void sr_engine__record_init(struct sr_engine__record *r);
+void sr_engine__record_fini(struct sr_engine__record *r);
+/* One host call of a recorded or replayed job: performed by fn (or, for
+ * 'T', by the supervisor's clock) and kept, or answered from the
+ * recording. */
+sr_status sr_engine__record_call(struct sr_engine__record *r, sr_sandbox_host_fn fn, void *arg,
+                                 const uint8_t *req, size_t len, sr_buf *resp, sr_err *err);
+/* A replayed call: the recorded answer when req is the recorded call,
+ * else SR_EINVAL naming the first difference (kept in r->diverged). */
+sr_status sr_engine__replay_call(struct sr_engine__record *r, const uint8_t *req, size_t len,
+                                 sr_buf *resp, sr_err *err);
+/* Seals the recording to req->record_pubkey: *sealed (owned base64) and
+ * the hex SHA-256 of that text. */
+sr_status sr_engine__record_seal(const struct sr_engine__record *r, const char *owner,
+                                 const char *job_id, const struct sr_job_request *req, bool storage,
+                                 char **sealed, char hash[SR_HASH_HEX_LEN + 1], sr_err *err);
 
 /* ---- generated keys a job uses but never reads (keys.c) ---- */
 
@@ -241,10 +293,17 @@ void sr_engine__fail(struct job_outcome *o, enum sr_job_code code, const char *f
     __attribute__((format(printf, 3, 4)));
 
 /* Runs one job in the sandbox and fills *o (initialised here; never fails:
- * sandbox trouble is itself an outcome). job.c */
+ * sandbox trouble is itself an outcome). 'cancel' (may be NULL) fired
+ * kills the job's process at once. job.c */
 void sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                     const struct sr_job_request *req, const struct sr_secret_refs *refs,
-                    struct job_outcome *o);
+                    sr_sandbox_cancel *cancel, struct job_outcome *o);
+/* As sr_engine__run, as the replay of a recording when 'replay' is not
+ * NULL (replay.c). */
+void sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
+                        const struct sr_job_request *req, const struct sr_secret_refs *refs,
+                        const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+                        struct job_outcome *o);
 
 /* Resolves the job's secret references (parsed once, by
  * sr_engine__refs_check) into *set (values, wiped by
@@ -307,10 +366,23 @@ sr_status sr_engine__storage_upgrade(sr_engine *eng, sr_err *err);
 sr_status sr_engine__storage_begin(sr_engine *eng, const char *owner,
                                    const struct sr_job_request *req, sr_storage_session **out,
                                    sr_err *err);
-/* After the run: commits the session's writes when the job completed (a
- * conflict or quota failure turns o into STORAGE_CONFLICT / STORAGE_QUOTA),
- * otherwise drops them; fills o's storage fields and frees the session.
+/* After the run: o takes the session (freed with o); a failed job that a
+ * per-job storage cap ended gets that cap's code. Nothing is committed
+ * here: the writes go with the job's end (sr_engine__storage_prepare).
  * storage.c */
-void sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o);
+void sr_engine__storage_keep(sr_storage_session *s, struct job_outcome *o);
+/* Before each attempt to store the job's end: a completed job's write set,
+ * validated and sealed for the namespace's next version (NULL when it
+ * wrote nothing, failed, or has no storage), and o's storage versions as
+ * they will be once it commits (a failed job: the current version, writes
+ * dropped). A read the job made that changed, or a store failure, fails o
+ * (STORAGE_CONFLICT / INTERNAL_ERROR) and returns NULL. storage.c */
+const struct sr_kv_commit *sr_engine__storage_prepare(struct job_outcome *o);
+/* The store refused the prepared write set (SR_ELIMIT with res and the
+ * store's error 'why', or the namespace kept moving: res NULL): o fails
+ * with STORAGE_QUOTA or STORAGE_CONFLICT and its writes are dropped.
+ * storage.c */
+void sr_engine__storage_refused(struct job_outcome *o, const struct sr_kv_result *res,
+                                const sr_err *why);
 
 #endif /* SR_ENGINE_INT_H */

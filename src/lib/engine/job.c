@@ -47,6 +47,8 @@ sr_engine__outcome_fini(struct job_outcome *o)
     json_decref(o->vrf);
     json_decref(o->key_uses);
     json_decref(o->http);
+    sr_storage_session_free(o->storage);
+    free(o->recording);
     sr_buf_fini(&o->canon);
     memset(o, 0, sizeof(*o));
 }
@@ -93,7 +95,8 @@ bytes_of(const void *p, size_t len)
  * job process has it compiled, or asks for it (host_call). */
 static sr_status
 encode_spec(const struct sr_job_request *req, const char *owner, const char *job_id,
-            const struct sr_secret_set *set, bool storage, sr_buf *frame, sr_err *err)
+            const struct sr_secret_set *set, bool storage, const struct sr_engine__record *rec,
+            sr_buf *frame, sr_err *err)
 {
     struct sr_job_spec *s = calloc(1, sizeof(*s));
     if (!s)
@@ -122,6 +125,10 @@ encode_spec(const struct sr_job_request *req, const char *owner, const char *job
             (struct sr_job_secret){bytes_of(set->entry[i].key, strlen(set->entry[i].key)),
                                    bytes_of(set->entry[i].value.data, set->entry[i].value.len)};
     }
+    if (rec) { /* recorded or replayed: randomness from the seed, the clock by host call */
+        s->record = true;
+        memcpy(s->record_seed, rec->seed, sizeof(s->record_seed));
+    }
     sr_status rc = sr_job_spec_encode(s, frame, err);
     free(s);
     return rc;
@@ -137,6 +144,7 @@ struct job_host {
     const char *job_id;
     struct job_outcome *o;              /* collects the VRF and key uses for the receipt */
     const struct sr_engine__keys *keys; /* the job's generated keys (held here) */
+    struct sr_engine__record *rec;      /* recorded or replayed (docs/http.md); NULL: neither */
 };
 
 /* 'V' seed: the VRF of the job's seed under the worker's VRF key
@@ -183,8 +191,25 @@ vrf_call(const struct job_host *h, const uint8_t *seed, size_t len, sr_buf *resp
     return sr_buf_append(resp, out, sizeof(out), err);
 }
 
+static sr_status host_call(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err);
+
+/* Every host call: a recorded or replayed job's through record.c (its
+ * module excepted: the same bytes either way, and a warm process never
+ * asks); a clock read only for those. */
 static sr_status
 job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
+{
+    const struct job_host *h = arg;
+    bool module = len >= 1 && req[0] == SR_RUNNER_HOSTCALL_MODULE;
+    if (h->rec && !module)
+        return sr_engine__record_call(h->rec, host_call, arg, req, len, resp, err);
+    if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_TIME)
+        return sr_err_set(err, SR_EDENIED, "a clock host call in a job that is not recorded");
+    return host_call(arg, req, len, resp, err);
+}
+
+static sr_status
+host_call(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
 {
     const struct job_host *h = arg;
     if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_MODULE) {
@@ -341,6 +366,9 @@ report_outcome(const struct sr_job_request *req, const struct sr_sandbox_report 
         sr_engine__fail(o, SR_JOB_MEMORY_LIMIT, "the job used more than its memory limit of %u MiB",
                         req->memory_mb);
         break;
+    case SR_SANDBOX_CANCELLED: /* its daemon lost the job: this end is never written */
+        sr_engine__fail(o, SR_JOB_INTERRUPTED, "the job was stopped: %s", rep->detail);
+        break;
     case SR_SANDBOX_CRASHED:
         if (req->runtime == SR_RUNTIME_JS &&
             (rep->signal == SIGXCPU ||
@@ -412,9 +440,11 @@ http_begin(sr_engine *eng, const struct sr_job_request *req, const struct sr_sec
 static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
-               sr_http_session *http, const struct sr_engine__keys *keys, struct job_outcome *o)
+               sr_http_session *http, const struct sr_engine__keys *keys,
+               struct sr_engine__record *rec, sr_sandbox_cancel *cancel, struct job_outcome *o)
 {
     struct job_host host = {.keys = keys,
+                            .rec = rec,
                             .req = req,
                             .storage = storage,
                             .http = http,
@@ -432,6 +462,7 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
         .host_arg = &host,
         .discard_after = o->discard_process,
         .label = job_id, /* names the job in the process's log lines */
+        .cancel = cancel,
     };
     sr_buf resp;
     sr_buf_init_secure(&resp, SR_RUNNER_MAX_ANSWER);
@@ -446,10 +477,38 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
     sr_buf_fini_secure(&resp); /* a guest may echo its secrets into the output */
 }
 
+/* A recorded job's recording, sealed into o (or the job failed with
+ * RECORDING_LIMIT when it outgrew its cap). */
+static void
+record_finish(const struct sr_engine__record *rec, const char *owner, const char *job_id,
+              const struct sr_job_request *req, bool storage, struct job_outcome *o)
+{
+    if (rec->over || !rec->calls) {
+        sr_engine__fail(o, SR_JOB_RECORDING_LIMIT,
+                        "the job's recording outgrew its cap of %u bytes of host calls "
+                        "(docs/limits.md)",
+                        SR_MAX_RECORDING);
+        return;
+    }
+    sr_err e = {0};
+    if (sr_engine__record_seal(rec, owner, job_id, req, storage, &o->recording, o->recording_sha256,
+                               &e) != SR_OK)
+        sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "%s", e.msg);
+}
+
 void
 sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const struct sr_secret_refs *refs,
-               struct job_outcome *o)
+               sr_sandbox_cancel *cancel, struct job_outcome *o)
+{
+    sr_engine__run_job(eng, owner, job_id, req, refs, NULL, cancel, o);
+}
+
+void
+sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
+                   const struct sr_job_request *req, const struct sr_secret_refs *refs,
+                   const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+                   struct job_outcome *o)
 {
     sr_engine__outcome_init(o);
     if (req->input_len > SR_MAX_INPUT) {
@@ -484,10 +543,16 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
         rc = http_begin(eng, req, &set, secs, &http, &e);
     sr_buf frame;
     sr_buf_init_secure(&frame, SR_MAX_IPC_FRAME); /* holds secret values */
+    struct sr_engine__record own;
+    bool recording = req->record && !replay;
+    if (recording)
+        sr_engine__record_init(&own);
+    struct sr_engine__record *rec = replay ? replay->rec : recording ? &own : NULL;
+    bool has_storage = storage != NULL || (replay && replay->storage);
     if (rc == SR_OK)
-        rc = encode_spec(req, owner, job_id, &set, storage != NULL, &frame, &e);
+        rc = encode_spec(req, owner, job_id, &set, has_storage, rec, &frame, &e);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, rec, cancel, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);
@@ -500,8 +565,13 @@ sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
     o->http = sr_http_exchanges_json(x, nx);
     http_outcome(http, o);
     sr_http_session_free(http);
-    /* commits the job's writes only if it completed (docs/storage.md) */
-    sr_engine__storage_finish(storage, o);
+    if (recording && rc == SR_OK)
+        record_finish(&own, owner, job_id, req, has_storage, o);
+    if (recording)
+        sr_engine__record_fini(&own);
+    /* its writes are committed with its end, only if it completed
+     * (docs/storage.md, docs/cluster.md "A job's end") */
+    sr_engine__storage_keep(storage, o);
 }
 
 /* ---- the job object ---- */
@@ -602,6 +672,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .http = o->http,
         .key_uses = o->key_uses,
         .cost = json_object_get(job, "cost"),
+        .recording_sha256 = o->recording ? o->recording_sha256 : NULL,
     };
     json_t *receipt = NULL;
     sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);
@@ -701,6 +772,8 @@ sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
     json_t *cost = sr_engine__cost_json(&o->money); /* priced jobs (docs/accounts.md) */
     if (cost)
         json_object_set_new(job, "cost", cost);
+    if (o->recording) /* GET /jobs/{id}/recording (docs/http.md "Record and replay") */
+        json_object_set_new(job, "recording_sha256", json_string(o->recording_sha256));
     set_time(job, "created_at", created_ms);
     set_time(job, "started_at", started_ms);
     set_time(job, "finished_at", finished_ms);

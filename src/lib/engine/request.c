@@ -26,8 +26,8 @@
 /* ---- helpers ---- */
 
 static const char *const common_fields[] = {
-    "runtime",   "input", "secret_refs",   "timeout",           "memory_mb",
-    "gas_limit", "async", "output_pubkey", "storage_namespace", "http"};
+    "runtime", "input",         "secret_refs",       "timeout", "memory_mb", "gas_limit",
+    "async",   "output_pubkey", "storage_namespace", "http",    "record",    "record_pubkey"};
 static const char *const js_fields[] = {"script", "entry_point"};
 static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
 
@@ -58,10 +58,11 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
             err, SR_EINVAL,
             wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
                    "input, output_format, args, env, timeout, memory_mb, "
-                   "gas_limit, async, output_pubkey, secret_refs, storage_namespace, http"
+                   "gas_limit, async, output_pubkey, secret_refs, storage_namespace, http, "
+                   "record, record_pubkey"
                  : "unknown field '%.64s'; expected runtime, script, entry_point, "
                    "input, secret_refs, timeout, memory_mb, gas_limit, async, "
-                   "output_pubkey, storage_namespace, http",
+                   "output_pubkey, storage_namespace, http, record, record_pubkey",
             k);
     }
     return SR_OK;
@@ -167,6 +168,34 @@ ref_names(const json_t *arr, json_t **names, uint32_t *http_only, sr_err *err)
     return *names ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
 }
 
+/* "record": true keeps the job's recording, sealed to "record_pubkey"
+ * (or, without it, to "output_pubkey"): docs/http.md "Record and replay". */
+static sr_status
+parse_record(const json_t *body, struct sr_job_request *out, sr_err *err)
+{
+    const json_t *r = json_object_get(body, "record");
+    const json_t *pk = json_object_get(body, "record_pubkey");
+    if (r && !json_is_boolean(r) && !json_is_null(r))
+        return sr_err_set(err, SR_EINVAL, "field 'record' must be true or false");
+    out->record = r && json_is_true(r);
+    if (pk && !json_is_null(pk)) {
+        if (!out->record)
+            return sr_err_set(err, SR_EINVAL, "field 'record_pubkey' needs \"record\": true");
+        if (!json_is_string(pk))
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'record_pubkey' must be a base64 X25519 public key");
+        if (sr_box_pk_parse(json_string_value(pk), out->record_pubkey, err) != SR_OK)
+            return sr_err_wrap(err, "field 'record_pubkey'");
+    } else if (out->record && out->has_pubkey) {
+        memcpy(out->record_pubkey, out->output_pubkey, SR_BOX_PK_LEN);
+    } else if (out->record) {
+        return sr_err_set(err, SR_EINVAL,
+                          "field 'record' needs 'record_pubkey' (or 'output_pubkey'): the "
+                          "recording is sealed to that X25519 key (sealrun keygen)");
+    }
+    return SR_OK;
+}
+
 static sr_status
 parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
 {
@@ -206,6 +235,9 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
             return sr_err_wrap(err, "field 'output_pubkey'");
         out->has_pubkey = true;
     }
+    rc = parse_record(body, out, err);
+    if (rc != SR_OK)
+        return rc;
     const json_t *ns = json_object_get(body, "storage_namespace");
     if (ns && !json_is_null(ns)) {
         if (!json_is_string(ns))
@@ -562,6 +594,13 @@ sr_job_request_to_json(const struct sr_job_request *req)
     json_t *http = sr_http_job_to_json(&req->http);
     if (http)
         json_object_set_new(o, "http", http);
+    if (req->record) {
+        char *b64 = sr_base64_encode(req->record_pubkey, SR_BOX_PK_LEN);
+        json_object_set_new(o, "record", json_true());
+        if (b64)
+            json_object_set_new(o, "record_pubkey", json_string(b64));
+        free(b64);
+    }
     if (req->has_pubkey) {
         char *b64 = sr_base64_encode(req->output_pubkey, SR_BOX_PK_LEN);
         if (b64)

@@ -7,8 +7,11 @@
  * that cap's code), and single-key access, listings and the owner's
  * namespaces for the HTTP API.
  *
- * The commit happens before the job object is built and stored, so the
- * versions in the job (and its receipt) are the committed ones.
+ * The writes are validated and sealed for the namespace's next version
+ * before the job object is built, and committed in the same transaction
+ * as the job's end (sr_store_job_end): the versions in the job and its
+ * receipt are the committed ones, and a job whose end is not stored (its
+ * lease was taken over, its daemon died) wrote nothing.
  */
 #include "engine_int.h"
 
@@ -89,35 +92,65 @@ cap_outcome(const sr_storage_session *s, struct job_outcome *o)
 }
 
 void
-sr_engine__storage_finish(sr_storage_session *s, struct job_outcome *o)
+sr_engine__storage_keep(sr_storage_session *s, struct job_outcome *o)
 {
     if (!s)
         return;
+    o->storage = s;
+    o->has_storage = true;
+    (void)snprintf(o->storage_ns, sizeof(o->storage_ns), "%s", sr_storage_session_ns(s));
+    if (o->code != SR_JOB_OK)
+        cap_outcome(s, o);
+}
+
+/* The job fails because of its storage; its writes are dropped. */
+static void
+storage_failed(struct job_outcome *o, enum sr_job_code code, const char *msg)
+{
+    o->storage_version_before[0] = '\0';
+    o->storage_version_after[0] = '\0';
+    sr_engine__fail(o, code, "storage: %s", msg);
+}
+
+const struct sr_kv_commit *
+sr_engine__storage_prepare(struct job_outcome *o)
+{
+    if (!o->storage)
+        return NULL;
     uint64_t before = 0, after = 0;
+    const struct sr_kv_commit *kv = NULL;
     sr_err e = {0};
     sr_status rc;
     if (o->code == SR_JOB_OK) {
-        rc = sr_storage_session_commit(s, &before, &after, &e);
+        rc = sr_storage_session_prepare(o->storage, &kv, &before, &after, &e);
     } else { /* nothing of a failed job is written: report the current version */
-        rc = sr_storage_session_version(s, &before, &e);
+        rc = sr_storage_session_version(o->storage, &before, &e);
         after = before;
-        cap_outcome(s, o);
     }
-    o->has_storage = true;
-    (void)snprintf(o->storage_ns, sizeof(o->storage_ns), "%s", sr_storage_session_ns(s));
-    if (rc == SR_OK) {
-        (void)snprintf(o->storage_version_before, sizeof(o->storage_version_before), "%llu",
-                       (unsigned long long)before);
-        (void)snprintf(o->storage_version_after, sizeof(o->storage_version_after), "%llu",
-                       (unsigned long long)after);
+    if (rc != SR_OK) {
+        storage_failed(o, rc == SR_ECONFLICT ? SR_JOB_STORAGE_CONFLICT : SR_JOB_INTERNAL_ERROR,
+                       e.msg);
+        return NULL;
+    }
+    (void)snprintf(o->storage_version_before, sizeof(o->storage_version_before), "%llu",
+                   (unsigned long long)before);
+    (void)snprintf(o->storage_version_after, sizeof(o->storage_version_after), "%llu",
+                   (unsigned long long)after);
+    return kv;
+}
+
+void
+sr_engine__storage_refused(struct job_outcome *o, const struct sr_kv_result *res, const sr_err *why)
+{
+    sr_err e = {0};
+    if (res) {
+        e = *why; /* kept when the store named a quota the session does not know */
+        (void)sr_storage_session_quota_error(o->storage, res, &e);
+        storage_failed(o, SR_JOB_STORAGE_QUOTA, e.msg);
     } else {
-        sr_engine__fail(o,
-                        rc == SR_ECONFLICT ? SR_JOB_STORAGE_CONFLICT
-                        : rc == SR_ELIMIT  ? SR_JOB_STORAGE_QUOTA
-                                           : SR_JOB_INTERNAL_ERROR,
-                        "storage: %s", e.msg);
+        storage_failed(o, SR_JOB_STORAGE_CONFLICT,
+                       "the namespace kept changing while the job's end was stored");
     }
-    sr_storage_session_free(s);
 }
 
 /* ---- the HTTP API ---- */

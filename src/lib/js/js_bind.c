@@ -568,5 +568,7 @@ sr_js__install(struct sr_js__run *run, sr_err *err)
     if (rc != SR_OK)
         return rc;
     rc = sr_js__install_storage(run, global, err);
+    if (rc == SR_OK)
+        rc = sr_js__install_record(run, err);
     return rc == SR_OK ? sr_js__install_fetch(run, global, err) : rc;
 }

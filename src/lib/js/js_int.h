@@ -302,4 +302,8 @@ JSObjectRef sr_js__secp256k1_object(JSContextRef ctx, JSValueRef *exc);
 /* Installs crypto.vrf(seed) (a host call to the supervisor) on 'crypto'. */
 sr_status sr_js__install_vrf(JSContextRef ctx, JSObjectRef crypto, sr_err *err);
 
+/* js_record.c: a recorded job's Date and Math.random (job->record); a
+ * no-op for other jobs. */
+sr_status sr_js__install_record(struct sr_js__run *run, sr_err *err);
+
 #endif /* SR_JS_INT_H */

@@ -254,6 +254,8 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
         put(r, "key_uses", json_deep_copy(f->key_uses), bad);
     if (f->cost)
         put(r, "cost", json_deep_copy(f->cost), bad);
+    if (f->recording_sha256) /* only recorded jobs: the others keep their bytes */
+        put(r, "recording_sha256", json_string(f->recording_sha256), bad);
 }
 
 sr_status

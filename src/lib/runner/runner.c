@@ -123,10 +123,14 @@ sr_runner_job_fn(void *arg, void *state, sr_sandbox_child *child, const uint8_t 
     if (!spec)
         return sr_err_set(err, SR_ENOMEM, "out of memory reading a job");
     sr_status rc = sr_job_spec_decode(req, len, spec, err);
+    if (rc == SR_OK)
+        sr_runner__record_begin(spec);
     if (rc == SR_OK && spec->runtime == SR_RUNTIME_WASM)
         rc = sr_runner__run_wasm(ps, spec, child, resp, err);
     else if (rc == SR_OK)
         rc = sr_runner__run_js(ps, spec, child, resp, discard, err);
+    if (spec->record) /* its randomness is the seed's from now on: no job may follow */
+        *discard = true;
     free(spec); /* views only: the values stay in the frame, which the sandbox wipes */
     return rc;
 }

@@ -9,6 +9,7 @@
  *   runner_wasm.c     a WebAssembly job and a module check
  *   runner_storage.c  storage host calls (JS host_call, WASM 'sealrun' imports)
  *   runner_vrf.c      the WASM import sealrun.vrf (verifiable randomness)
+ *   runner_record.c   a recorded job's clock and randomness
  *
  * Everything here runs inside a job process, under the sandbox's seccomp
  * policy: no files, no sockets but the job socket. A secret reaches the
@@ -114,5 +115,14 @@ void sr_runner__wasm_http_funcs(struct sr_runner__http *h,
 #define SR_RUNNER__WASM_KEY_FUNCS 2
 void sr_runner__wasm_key_funcs(sr_sandbox_child *child,
                                struct sr_wasi_host_func funcs[SR_RUNNER__WASM_KEY_FUNCS]);
+
+/* runner_record.c: a recorded job (sr_job_spec.record). record_begin
+ * switches the process's randomness to the spec's seed (the process is
+ * discarded after the job); record_wasi gives WASI the recorded clock and
+ * that randomness; clock_read is one clock host call ('T'). */
+void sr_runner__record_begin(const struct sr_job_spec *spec);
+void sr_runner__record_wasi(const struct sr_job_spec *spec, sr_sandbox_child *child,
+                            struct sr_wasi_config *cfg);
+sr_status sr_runner__clock_read(sr_sandbox_child *child, uint32_t id, uint64_t *ns, sr_err *err);
 
 #endif /* SR_RUNNER_INT_H */

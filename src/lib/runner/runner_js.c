@@ -108,6 +108,7 @@ sr_runner__run_js(struct runner_proc *ps, const struct sr_job_spec *spec, sr_san
         .host_ctx = child,
         .http_call = child ? sr_runner__js_hostcall : NULL,
         .service_call = sr_runner__js_hostcall,
+        .record = spec->record,
     };
     struct sr_js_result r = {0};
     if (rc == SR_OK)

@@ -194,6 +194,7 @@ enum spec_tag {
     S_ARG,
     S_ENV,
     S_SECRET,
+    S_RECORD, /* the seed of a recorded job's randomness; present: record mode */
     S_COUNT_
 };
 
@@ -214,6 +215,7 @@ static const struct cap spec_caps[S_COUNT_] = {
     [S_ENV] = {"env", SR_RUNNER_MAX_ENV_STRING, 0, SR_MAX_WASI_ENV},
     [S_SECRET] = {"secret", 2u + SR_RUNNER_MAX_SECRET_NAME + SR_RUNNER_MAX_SECRET_VALUE, 3,
                   SR_MAX_SECRET_REFS},
+    [S_RECORD] = {"record", 32, 32, 1},
 };
 
 static sr_status
@@ -225,7 +227,8 @@ spec_size(const struct sr_job_spec *s, size_t *out, sr_err *err)
     const struct sr_bytes *fixed[] = {&s->code, &s->entry, &s->input};
     const enum spec_tag tags[] = {S_CODE, S_ENTRY, S_INPUT};
     size_t n = 1 + (SECTION_HEAD + 1) + (SECTION_HEAD + 32) + (SECTION_HEAD + LIMITS_LEN) +
-               (SECTION_HEAD + 32) + SECTION_HEAD + strlen(s->user);
+               (SECTION_HEAD + 32) + SECTION_HEAD + strlen(s->user) +
+               (s->record ? SECTION_HEAD + 32 : 0);
     for (size_t i = 0; i < 3; i++) {
         if (fixed[i]->len > spec_caps[tags[i]].max)
             return sr_err_set(err, SR_ELIMIT, "job spec: '%s' is %zu bytes, at most %zu",
@@ -270,6 +273,8 @@ sr_job_spec_encode(const struct sr_job_spec *s, sr_buf *out, sr_err *err)
     w_section(&w, S_LIMITS, lim, LIMITS_LEN, NULL, 0);
     w_section(&w, S_JOB_ID, s->job_id, 32, NULL, 0);
     w_section(&w, S_USER, s->user, strlen(s->user), NULL, 0);
+    if (s->record)
+        w_section(&w, S_RECORD, s->record_seed, 32, NULL, 0);
     for (size_t i = 0; i < s->nargs; i++)
         w_section(&w, S_ARG, s->args[i].p, s->args[i].len, NULL, 0);
     for (size_t i = 0; i < s->nenv; i++)
@@ -352,6 +357,10 @@ spec_take(const struct section *s, void *out, sr_err *err)
         return SR_OK;
     case S_ENV:
         o->env[o->nenv++] = s->b;
+        return SR_OK;
+    case S_RECORD:
+        o->record = true;
+        memcpy(o->record_seed, s->b.p, 32);
         return SR_OK;
     default: /* S_SECRET: check_section refused every other tag */
         return spec_secret(&s->b, o, err);

@@ -292,7 +292,7 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
     sr_runner__wasm_http_funcs(http, host + SR_RUNNER__WASM_STORAGE_FUNCS);
     sr_runner__wasm_key_funcs(child,
                               host + SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS);
-    const struct sr_wasi_config cfg = {
+    struct sr_wasi_config cfg = {
         .host_funcs = host,
         .nhost_funcs =
             SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS + SR_RUNNER__WASM_KEY_FUNCS,
@@ -303,6 +303,7 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         .stdin_data = spec->input.p,
         .stdin_len = spec->input.len,
     };
+    sr_runner__record_wasi(spec, child, &cfg);
     rc = sr_wasm_run_wasi(mod, &lim, &cfg, r, err);
     sr_runner__http_free(http);
     sr_buf_fini_secure(&w.text);

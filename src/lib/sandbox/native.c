@@ -42,6 +42,11 @@ struct sr_native {
     char opt[4];
     char *wasm2c, *cc;
     char identity[256];
+    struct {
+        char *name, *text;
+        size_t len;
+    } files[SR_NATIVE_MAX_FILES]; /* copies of the config's */
+    size_t nfiles;
 };
 
 /* ---- one tool ------------------------------------------------------------------------- */
@@ -304,11 +309,33 @@ compile_in(const sr_native *n, const char *dir, const uint8_t *wasm, size_t len,
         st = tool_run(n, &w2c, err);
     if (st == SR_OK)
         st = tool_status(n, &w2c, "wasm2c", err);
-    /* only what wasm2c generated; wasm-rt.h from the system */
+    /* only what wasm2c generated, and sealrun's own files */
+    for (size_t i = 0; st == SR_OK && i < n->nfiles; i++) {
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s", dir, n->files[i].name);
+        st = write_file(path, (const uint8_t *)n->files[i].text, n->files[i].len, err);
+    }
     char opt[sizeof(n->opt)], a_sh[] = "-shared", a_pic[] = "-fPIC", a_w[] = "-w",
-                              a_alias[] = "-fno-strict-aliasing", a_so[] = "m.so";
+                              a_alias[] = "-fno-strict-aliasing", a_so[] = "m.so", a_lm[] = "-lm";
     memcpy(opt, n->opt, sizeof(opt));
-    char *const cc_argv[] = {n->cc, opt, a_sh, a_pic, a_w, a_alias, a_c, a_o, a_so, NULL};
+    char *cc_argv[16 + SR_NATIVE_MAX_FILES];
+    size_t k = 0;
+    cc_argv[k++] = n->cc;
+    cc_argv[k++] = opt;
+    cc_argv[k++] = a_sh;
+    cc_argv[k++] = a_pic;
+    cc_argv[k++] = a_w;
+    cc_argv[k++] = a_alias;
+    cc_argv[k++] = a_c;
+    for (size_t i = 0; i < n->nfiles; i++) {
+        const size_t flen = strlen(n->files[i].name);
+        if (flen > 2 && strcmp(n->files[i].name + flen - 2, ".c") == 0)
+            cc_argv[k++] = n->files[i].name;
+    }
+    cc_argv[k++] = a_o;
+    cc_argv[k++] = a_so;
+    cc_argv[k++] = a_lm;
+    cc_argv[k] = NULL;
     struct tool_run cc = {.argv = cc_argv, .cwd = dir, .deadline = deadline};
     if (st == SR_OK)
         st = tool_run(n, &cc, err);
@@ -544,6 +571,31 @@ sr_native_new(const struct sr_native_config *cfg, sr_native **out, sr_err *err)
     n->mem = cfg->mem_bytes ? cfg->mem_bytes : SR_NATIVE_DEFAULT_MEM;
     n->file = cfg->file_bytes ? cfg->file_bytes : SR_NATIVE_DEFAULT_FILE;
     snprintf(n->opt, sizeof(n->opt), "%s", opt);
+    bool files_ok = cfg->nfiles <= SR_NATIVE_MAX_FILES;
+    for (size_t i = 0; files_ok && i < cfg->nfiles; i++) {
+        const char *nm = cfg->files[i].name;
+        files_ok = nm && nm[0] && nm[0] != '.' && strlen(nm) < 64 && !strchr(nm, '/') &&
+                   strcmp(nm, "m.c") != 0 && strcmp(nm, "m.h") != 0 && strcmp(nm, "m.wasm") != 0 &&
+                   strcmp(nm, "m.so") != 0;
+        if (files_ok) {
+            char *name = strdup(nm);
+            char *text = malloc(cfg->files[i].len + 1);
+            if (text)
+                memcpy(text, cfg->files[i].text, cfg->files[i].len);
+            n->files[n->nfiles].name = name;
+            n->files[n->nfiles].text = text;
+            n->files[n->nfiles++].len = cfg->files[i].len;
+            if (!name || !text)
+                files_ok = false;
+        }
+    }
+    if (!files_ok) {
+        sr_native_free(n);
+        return sr_err_set(err, SR_EINVAL,
+                          "native compiler files: at most %u, each a plain file name other than "
+                          "m.c, m.h, m.wasm and m.so",
+                          SR_NATIVE_MAX_FILES);
+    }
     if (!n->dir || !n->wasm2c || !n->cc) {
         sr_native_free(n);
         return sr_err_set(err, SR_ENOMEM, "out of memory");
@@ -559,8 +611,24 @@ sr_native_new(const struct sr_native_config *cfg, sr_native **out, sr_err *err)
         sr_native_free(n);
         return st;
     }
-    snprintf(n->identity, sizeof(n->identity), "sealrun-native/%d wasm2c %s cc %s %s",
-             SR_NATIVE_TIER_VERSION, v1, v2, n->opt);
+    char files_id[40] = "";
+    if (n->nfiles) {
+        /* the hash of (name, hash of text) of each file */
+        uint8_t d[SR_NATIVE_MAX_FILES * 96];
+        size_t len = 0;
+        for (size_t i = 0; i < n->nfiles; i++) {
+            const size_t k = strlen(n->files[i].name);
+            memcpy(d + len, n->files[i].name, k + 1);
+            len += k + 1;
+            sr_sha256(n->files[i].text, n->files[i].len, d + len);
+            len += 32;
+        }
+        char hex[SR_HASH_HEX_LEN + 1];
+        sr_sha256_hex(d, len, hex);
+        snprintf(files_id, sizeof(files_id), " glue %.16s", hex);
+    }
+    snprintf(n->identity, sizeof(n->identity), "sealrun-native/%d wasm2c %s cc %s %s%s",
+             SR_NATIVE_TIER_VERSION, v1, v2, n->opt, files_id);
     *out = n;
     return SR_OK;
 }
@@ -573,6 +641,10 @@ sr_native_free(sr_native *n)
     free(n->dir);
     free(n->wasm2c);
     free(n->cc);
+    for (size_t i = 0; i < n->nfiles; i++) {
+        free(n->files[i].name);
+        free(n->files[i].text);
+    }
     free(n);
 }
 

@@ -16,7 +16,8 @@
  * SR_MAX_SANDBOX_LOG_LINES per job (the rest are counted). While waiting, the
  * supervisor polls with the time left, samples the process's RSS from
  * /proc/PID/statm every SR_SAMPLE_MS and its CPU clock, and SIGKILLs it (via
- * its pidfd) at the deadline or the memory cap. Anything the child sends
+ * its pidfd) at the deadline, the memory cap, or when the run's cancel is
+ * fired (the daemon lost the job). Anything the child sends
  * that breaks the protocol kills it. The caller's thread never blocks past
  * the deadline on the child and never gets SIGPIPE (MSG_NOSIGNAL).
  *
@@ -31,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -455,6 +457,52 @@ sample(struct job_run *r)
     return r->lim->memory_bytes && rss > r->lim->memory_bytes;
 }
 
+/* ---- cancels ---- */
+
+struct sr_sandbox_cancel {
+    int fd; /* eventfd: readable once fired */
+};
+
+sr_status
+sr_sandbox_cancel_new(sr_sandbox_cancel **out, sr_err *err)
+{
+    sr_sandbox_cancel *c = calloc(1, sizeof(*c));
+    if (!c)
+        return sr_err_set(err, SR_ENOMEM, "out of memory making a cancel");
+    c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->fd < 0) {
+        int e = errno;
+        free(c);
+        return sr_err_set(err, SR_EIO, "cannot make a cancel (eventfd): %s", strerror(e));
+    }
+    *out = c;
+    return SR_OK;
+}
+
+void
+sr_sandbox_cancel_free(sr_sandbox_cancel *c)
+{
+    if (!c)
+        return;
+    (void)close(c->fd);
+    free(c);
+}
+
+void
+sr_sandbox_cancel_fire(sr_sandbox_cancel *c)
+{
+    uint64_t one = 1;
+    if (c)
+        (void)!write(c->fd, &one, sizeof(one));
+}
+
+bool
+sr_sandbox_cancel_fired(const sr_sandbox_cancel *c)
+{
+    struct pollfd pf = {.fd = c ? c->fd : -1, .events = POLLIN};
+    return c && poll(&pf, 1, 0) > 0;
+}
+
 static void
 kill_proc(struct job_run *r)
 {
@@ -651,7 +699,10 @@ on_limit(struct job_run *r, enum sr_sandbox_outcome o)
 {
     kill_proc(r);
     r->rep->outcome = o;
-    if (o == SR_SANDBOX_TIMEOUT)
+    if (o == SR_SANDBOX_CANCELLED)
+        (void)snprintf(r->rep->detail, sizeof(r->rep->detail),
+                       "killed: its run was cancelled by the daemon");
+    else if (o == SR_SANDBOX_TIMEOUT)
         (void)snprintf(r->rep->detail, sizeof(r->rep->detail),
                        "killed at the wall-clock limit of %" PRIu64 " ms",
                        (r->deadline - r->t0) / 1000000u);
@@ -682,8 +733,13 @@ await_result(struct job_run *r)
         }
         uint64_t wake =
             r->lim->memory_bytes && next_sample < r->deadline ? next_sample : r->deadline;
-        struct pollfd pf = {.fd = r->p->sock, .events = POLLIN};
-        int n = poll(&pf, 1, (int)((wake - now + 999999u) / 1000000u));
+        struct pollfd pf[2] = {{.fd = r->p->sock, .events = POLLIN},
+                               {.fd = r->lim->cancel ? r->lim->cancel->fd : -1, .events = POLLIN}};
+        int n = poll(pf, 2, (int)((wake - now + 999999u) / 1000000u));
+        if (n > 0 && pf[1].revents) {
+            on_limit(r, SR_SANDBOX_CANCELLED);
+            return;
+        }
         if (n <= 0)
             continue;
         enum step s = pump(r);
@@ -718,8 +774,12 @@ run_job(struct job_run *r, const uint8_t *req, size_t len)
     (void)sample(r);
     r->cpu0 = r->cpu_last;
 
-    enum step s = send_frame(r, SR_FRAME_JOB, SR_OK, req, len);
-    if (s == STEP_TIMEOUT)
+    enum step s = sr_sandbox_cancel_fired(r->lim->cancel)
+                      ? STEP_BAD /* cancelled before it was sent */
+                      : send_frame(r, SR_FRAME_JOB, SR_OK, req, len);
+    if (s == STEP_BAD)
+        on_limit(r, SR_SANDBOX_CANCELLED);
+    else if (s == STEP_TIMEOUT)
         on_limit(r, SR_SANDBOX_TIMEOUT);
     else
         await_result(r); /* after STEP_EOF too: a dying process may have said why */

@@ -61,6 +61,15 @@ struct lrec {
     uint8_t digest[32];
 };
 
+/* A prepared commit's buffers: the write set and its sealed blobs. */
+struct commit_bufs {
+    struct sr_kv_write *writes;
+    uint8_t **blobs;
+    size_t n; /* writes (and blobs) allocated: the session's nw at bufs_init */
+    uint8_t *name_blob;
+    size_t name_blob_len;
+};
+
 struct sr_storage_session {
     sr_store *store;
     const sr_keys *keys;
@@ -90,9 +99,14 @@ struct sr_storage_session {
     char cap_msg[256];
     enum sr_storage_cap refused; /* the cap the current call was refused for */
     enum sr_kv_quota quota;      /* after a SR_ELIMIT commit */
+
+    struct commit_bufs bufs;    /* the prepared commit's (sr_storage_session_prepare) */
+    struct sr_kv_commit commit; /* points into bufs and this session */
 };
 
 /* ---- buffers ---- */
+
+static void bufs_free(struct commit_bufs *b);
 
 static bool
 grow(void **p, size_t *cap, size_t n, size_t size)
@@ -321,6 +335,7 @@ sr_storage_session_free(sr_storage_session *s)
     free(s->g);
     sr_storage__idmap_fini(&s->gmap);
     sr_storage__index_fini(&s->idx);
+    bufs_free(&s->bufs);
     sr_storage_ns_keys_wipe(&s->k);
     free(s);
 }
@@ -804,17 +819,10 @@ check_listings(sr_storage_session *s, uint64_t version, bool *moved, sr_err *err
     return SR_OK;
 }
 
-struct commit_bufs {
-    struct sr_kv_write *writes;
-    uint8_t **blobs;
-    uint8_t *name_blob;
-    size_t name_blob_len;
-};
-
 static void
-bufs_free(struct commit_bufs *b, size_t nw)
+bufs_free(struct commit_bufs *b)
 {
-    for (size_t i = 0; b->blobs && i < nw; i++)
+    for (size_t i = 0; b->blobs && i < b->n; i++)
         free(b->blobs[i]);
     free(b->blobs);
     free(b->writes);
@@ -826,10 +834,14 @@ bufs_free(struct commit_bufs *b, size_t nw)
 static sr_status
 bufs_init(sr_storage_session *s, struct commit_bufs *b, sr_err *err)
 {
+    if (b->writes && b->n == s->nw)
+        return SR_OK; /* made by an earlier prepare: keys and name do not change */
+    bufs_free(b);
     b->writes = calloc(s->nw + 1, sizeof(*b->writes));
     b->blobs = calloc(s->nw + 1, sizeof(*b->blobs));
     if (!b->writes || !b->blobs)
         return sr_err_set(err, SR_ENOMEM, "out of memory committing storage");
+    b->n = s->nw;
     sr_status rc =
         sr_storage_name_seal(&s->k, s->owner, s->ns, &b->name_blob, &b->name_blob_len, err);
     for (size_t i = 0; rc == SR_OK && i < s->nw; i++) {
@@ -896,68 +908,84 @@ quota_error(sr_storage_session *s, const struct sr_kv_result *res, sr_err *err)
     return SR_ELIMIT; /* the store's own message stands */
 }
 
-/* One attempt: validate at V, seal for V + 1, commit if still at V. *done
- * false: the namespace moved; try again. */
-static sr_status
-commit_once(sr_storage_session *s, struct commit_bufs *b, uint64_t *before, uint64_t *after,
-            bool *done, sr_err *err)
+sr_status
+sr_storage_session_quota_error(sr_storage_session *s, const struct sr_kv_result *res, sr_err *err)
 {
-    uint64_t v = 0;
-    bool moved = false;
-    struct sr_kv_result res = {0};
-    *done = false;
-    sr_status rc = check_reads(s, &v, err);
-    if (rc == SR_OK)
-        rc = check_listings(s, v, &moved, err);
-    if (rc != SR_OK || moved)
-        return rc;
-    rc = bufs_seal(s, v + 1, b, err);
-    const struct sr_kv_commit c = {
-        .owner = s->owner,
-        .ns_id = s->k.id,
-        .name_blob = b->name_blob,
-        .name_blob_len = b->name_blob_len,
-        .expected_version = v,
-        .writes = b->writes,
-        .nwrites = s->nw,
-        .max_keys = s->max_keys,
-        .max_bytes = s->max_bytes,
-        .max_namespaces = s->max_namespaces,
-        .max_owner_bytes = s->max_owner_bytes,
-        .now_ms = sr_now_ms(),
-    };
-    if (rc == SR_OK)
-        rc = sr_store_kv_commit(s->store, &c, &res, err);
-    if (rc == SR_ELIMIT)
-        return quota_error(s, &res, err);
-    if (rc == SR_OK && !res.moved) {
-        *before = res.version_before;
-        *after = res.version_after;
-        *done = true;
-    }
-    return rc;
+    return quota_error(s, res, err);
 }
 
 sr_status
-sr_storage_session_commit(sr_storage_session *s, uint64_t *before, uint64_t *after, sr_err *err)
+sr_storage_session_prepare(sr_storage_session *s, const struct sr_kv_commit **out, uint64_t *before,
+                           uint64_t *after, sr_err *err)
 {
+    *out = NULL;
     if (s->nw == 0) {
         sr_status rc = sr_storage_session_version(s, before, err);
         if (rc == SR_OK)
             *after = *before;
         return rc;
     }
-    struct commit_bufs b = {0};
-    bool done = false;
-    sr_status rc = bufs_init(s, &b, err);
-    for (int attempt = 0; rc == SR_OK && !done && attempt < COMMIT_RETRIES; attempt++)
-        rc = commit_once(s, &b, before, after, &done, err);
-    bufs_free(&b, s->nw);
-    if (rc == SR_OK && !done)
+    sr_status rc = bufs_init(s, &s->bufs, err);
+    for (int attempt = 0; rc == SR_OK && attempt < COMMIT_RETRIES; attempt++) {
+        uint64_t v = 0;
+        bool moved = false;
+        rc = check_reads(s, &v, err);
+        if (rc == SR_OK)
+            rc = check_listings(s, v, &moved, err);
+        if (rc != SR_OK || moved)
+            continue; /* moved: the namespace changed while its index was read */
+        rc = bufs_seal(s, v + 1, &s->bufs, err);
+        if (rc != SR_OK)
+            break;
+        s->commit = (struct sr_kv_commit){
+            .owner = s->owner,
+            .ns_id = s->k.id,
+            .name_blob = s->bufs.name_blob,
+            .name_blob_len = s->bufs.name_blob_len,
+            .expected_version = v,
+            .writes = s->bufs.writes,
+            .nwrites = s->nw,
+            .max_keys = s->max_keys,
+            .max_bytes = s->max_bytes,
+            .max_namespaces = s->max_namespaces,
+            .max_owner_bytes = s->max_owner_bytes,
+            .now_ms = sr_now_ms(),
+        };
+        *out = &s->commit;
+        *before = v;
+        *after = v + 1;
+        return SR_OK;
+    }
+    if (rc == SR_OK)
         rc = sr_err_set(err, SR_ECONFLICT,
                         "namespace '%s' kept changing during the commit (%d attempts)", s->ns,
                         COMMIT_RETRIES);
     return rc;
+}
+
+sr_status
+sr_storage_session_commit(sr_storage_session *s, uint64_t *before, uint64_t *after, sr_err *err)
+{
+    for (int attempt = 0; attempt < COMMIT_RETRIES; attempt++) {
+        const struct sr_kv_commit *c = NULL;
+        struct sr_kv_result res = {0};
+        sr_status rc = sr_storage_session_prepare(s, &c, before, after, err);
+        if (rc != SR_OK || !c)
+            return rc;
+        rc = sr_store_kv_commit(s->store, c, &res, err);
+        if (rc == SR_ELIMIT)
+            return quota_error(s, &res, err);
+        if (rc != SR_OK)
+            return rc;
+        if (!res.moved) {
+            *before = res.version_before;
+            *after = res.version_after;
+            return SR_OK;
+        }
+    }
+    return sr_err_set(err, SR_ECONFLICT,
+                      "namespace '%s' kept changing during the commit (%d attempts)", s->ns,
+                      COMMIT_RETRIES);
 }
 
 sr_status

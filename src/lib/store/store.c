@@ -389,6 +389,27 @@ sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err 
 }
 
 sr_status
+sr_store_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    sr_status rc = check_owner(row->owner, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(row->job_id, err);
+    if (rc == SR_OK && (!row->sealed || strlen(row->sha256) != SR_HASH_HEX_LEN))
+        rc = sr_err_set(err, SR_EINVAL, "a recording needs its sealed text and SHA-256");
+    return rc == SR_OK ? st->ops->recording_put(st, row, err) : rc;
+}
+
+sr_status
+sr_store_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                       char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(id, err);
+    return rc == SR_OK ? st->ops->recording_get(st, owner, id, sealed, sha256, err) : rc;
+}
+
+sr_status
 sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err)
 {
     return st->ops->jobs_purge(st, now_ms, n, err);
@@ -495,6 +516,36 @@ sr_store_job_finish(sr_store *st, const struct sr_job_row *row, const struct sr_
     return rc == SR_OK ? st->ops->job_finish(st, row, lease, err) : rc;
 }
 
+static sr_status check_kv_commit(const struct sr_kv_commit *c, sr_err *err);
+
+sr_status
+sr_store_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res, sr_err *err)
+{
+    const struct sr_job_row *row = end->row;
+    sr_status rc = check_row(row, err);
+    if (rc == SR_OK && end->insert && (!row->runtime || !*row->runtime))
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' has no runtime", row->id);
+    if (rc == SR_OK && end->lease)
+        rc = check_lease(end->lease, err);
+    if (rc == SR_OK && end->lease && end->insert)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s': a leased job is stored already (no insert)",
+                        row->id);
+    if (rc == SR_OK && end->kv && !res)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s': a storage write set needs a result", row->id);
+    if (rc == SR_OK && end->kv)
+        rc = check_kv_commit(end->kv, err);
+    if (rc == SR_OK && end->kv && strcmp(end->kv->owner, row->owner) != 0)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' of '%s' cannot write the storage of '%s'",
+                        row->id, row->owner, end->kv->owner);
+    if (rc == SR_OK)
+        rc = need_key(st, "store a job's end", err);
+    if (rc != SR_OK)
+        return rc;
+    if (res)
+        memset(res, 0, sizeof(*res));
+    return st->ops->job_end(st, end, res, err);
+}
+
 sr_status
 sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease, size_t max,
                       struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err)
@@ -546,6 +597,134 @@ sr_store_daemons(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_ro
     if (rc == SR_OK && (max == 0 || max > SR_MAX_PAGE))
         rc = sr_err_set(err, SR_EINVAL, "daemon listing must be 1..%d rows", SR_MAX_PAGE);
     return rc == SR_OK ? st->ops->daemons(st, since_ms, max, rows, n, err) : rc;
+}
+
+/* --- remote workers --- */
+
+const char *
+sr_worker_state_name(enum sr_worker_state s)
+{
+    switch (s) {
+    case SR_WORKER_ACTIVE:
+        return "active";
+    case SR_WORKER_DRAINING:
+        return "draining";
+    case SR_WORKER_REVOKED:
+        return "revoked";
+    }
+    return NULL;
+}
+
+bool
+sr_store__worker_state_parse(const char *s, enum sr_worker_state *out)
+{
+    for (int i = SR_WORKER_ACTIVE; i <= SR_WORKER_REVOKED; i++) {
+        if (s && strcmp(s, sr_worker_state_name((enum sr_worker_state)i)) == 0) {
+            *out = (enum sr_worker_state)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+copy_col(char *dst, size_t cap, const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    if (n >= cap)
+        return false;
+    memcpy(dst, v ? v : "", n);
+    dst[n] = '\0';
+    return true;
+}
+
+sr_status
+sr_store__worker_fill(const struct sr_store__worker_cols *c, struct sr_worker_row *out, sr_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    sr_hex_encode(c->hash, 8, out->id);
+    if (!copy_col(out->name, sizeof(out->name), c->name) ||
+        !sr_store__worker_state_parse(c->state, &out->state) ||
+        !copy_col(out->public_key, sizeof(out->public_key), c->public_key) ||
+        !copy_col(out->measurement, sizeof(out->measurement), c->measurement) ||
+        !copy_col(out->attestation, sizeof(out->attestation), c->attestation) ||
+        !copy_col(out->version, sizeof(out->version), c->version))
+        return sr_err_set(err, SR_EIO, "stored worker '%s' is malformed", out->id);
+    out->created_at_ms = c->created_at;
+    out->registered_at_ms = c->registered_at;
+    out->seen_at_ms = c->seen_at;
+    out->revoked_at_ms = c->revoked_at;
+    return SR_OK;
+}
+
+static sr_status
+no_workers(sr_store *st, sr_err *err)
+{
+    return sr_err_set(err, SR_EINTERNAL, "the %s store has no worker table", st->ops->name);
+}
+
+sr_status
+sr_store_worker_add(sr_store *st, const uint8_t hash[32], const char *name, int64_t now_ms,
+                    sr_err *err)
+{
+    if (!name || !sr_is_user_name(name) || strlen(name) > SR_WORKER_NAME_MAX)
+        return sr_err_set(err, SR_EINVAL,
+                          "worker name '%.80s' must be 1..%d characters of A-Z a-z 0-9 _ - . @",
+                          name ? name : "", SR_WORKER_NAME_MAX);
+    return st->ops->worker_add ? st->ops->worker_add(st, hash, name, now_ms, err)
+                               : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out, sr_err *err)
+{
+    return st->ops->worker_get ? st->ops->worker_get(st, hash, out, err) : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_register(sr_store *st, const uint8_t hash[32], const struct sr_worker_reg *r,
+                         struct sr_worker_row *out, sr_err *err)
+{
+    if (!r->public_key || !sr_is_lower_hex(r->public_key, 64))
+        return sr_err_set(err, SR_EINVAL, "worker key must be 64 lower-case hex characters");
+    if (!r->measurement || !sr_is_lower_hex(r->measurement, 64))
+        return sr_err_set(err, SR_EINVAL,
+                          "worker measurement must be 64 lower-case hex characters");
+    if (!r->attestation || (strcmp(r->attestation, "none") != 0 && strcmp(r->attestation, "tdx")))
+        return sr_err_set(err, SR_EINVAL, "worker attestation must be 'none' or 'tdx'");
+    if (!r->version || !*r->version || strlen(r->version) > 31)
+        return sr_err_set(err, SR_EINVAL, "worker version must be 1..31 bytes");
+    return st->ops->worker_register ? st->ops->worker_register(st, hash, r, out, err)
+                                    : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err)
+{
+    return st->ops->worker_seen ? st->ops->worker_seen(st, hash, now_ms, err) : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err)
+{
+    return st->ops->worker_list ? st->ops->worker_list(st, rows, n, err) : no_workers(st, err);
+}
+
+sr_status
+sr_store_worker_set_state(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                          int64_t now_ms, struct sr_worker_row *out, sr_err *err)
+{
+    size_t n = id_prefix ? strlen(id_prefix) : 0;
+    if (n < 8 || n > 16 || !sr_is_lower_hex(id_prefix, n))
+        return sr_err_set(err, SR_EINVAL,
+                          "worker id '%.70s' is invalid: expected 8 to 16 lower-case hex "
+                          "characters (see 'sealrun worker list')",
+                          id_prefix ? id_prefix : "");
+    if (!sr_worker_state_name(state))
+        return sr_err_set(err, SR_EINVAL, "unknown worker state %d", (int)state);
+    return st->ops->worker_set_state
+               ? st->ops->worker_set_state(st, id_prefix, state, now_ms, out, err)
+               : no_workers(st, err);
 }
 
 static bool
@@ -867,15 +1046,22 @@ sr_store_kv_snapshot(sr_store *st, const char *owner, const uint8_t *ns_id,
                        : rc;
 }
 
-sr_status
-sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
-                   sr_err *err)
+static sr_status
+check_kv_commit(const struct sr_kv_commit *c, sr_err *err)
 {
     sr_status rc = check_kv(c->owner, c->ns_id, err);
     if (rc == SR_OK && (!c->name_blob || c->name_blob_len == 0))
         rc = sr_err_set(err, SR_EINVAL, "storage commit without the sealed namespace name");
     for (size_t i = 0; rc == SR_OK && i < c->nwrites; i++)
         rc = check_kv_write(&c->writes[i], err);
+    return rc;
+}
+
+sr_status
+sr_store_kv_commit(sr_store *st, const struct sr_kv_commit *c, struct sr_kv_result *res,
+                   sr_err *err)
+{
+    sr_status rc = check_kv_commit(c, err);
     if (rc != SR_OK)
         return rc;
     memset(res, 0, sizeof(*res));

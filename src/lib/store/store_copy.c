@@ -53,6 +53,8 @@ static const struct copy_table tables[] = {
     {"storage_kv", "owner, ns, id, key, value, size, version", "tbbbbii", "owner, ns, id",
      "owner COLLATE \"C\", ns, id"},
     {"storage_owners", "owner, namespaces, bytes", "tii", "owner", "owner COLLATE \"C\""},
+    {"recordings", "job_id, owner, sealed, sha256, created_at, expires_at", "ttttii", "job_id",
+     "job_id COLLATE \"C\""},
     {"usage_days", "subject, day, jobs, gas_js, gas_wasm, wall_ms, http", "tiiiiii", "subject, day",
      "subject COLLATE \"C\", day"},
     {"holds",
@@ -62,6 +64,10 @@ static const struct copy_table tables[] = {
     {"accounts", "owner, balance, updated_at", "tii", "owner", "owner COLLATE \"C\""},
     {"ledger", "id, owner, kind, amount, delta, balance, job_id, actor, note, time_ms",
      "ittiiittti", "id", "id"},
+    {"workers",
+     "hash, name, state, created_at, public_key, measurement, attestation, version, "
+     "registered_at, seen_at, revoked_at",
+     "bttittttiii", "hash", "hash"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

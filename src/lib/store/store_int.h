@@ -60,6 +60,9 @@ struct sr_store_ops {
     sr_status (*jobs_running)(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
     sr_status (*jobs_purge)(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
     sr_status (*jobs_count)(sr_store *st, int64_t *total, sr_err *err);
+    sr_status (*recording_put)(sr_store *st, const struct sr_recording_row *row, sr_err *err);
+    sr_status (*recording_get)(sr_store *st, const char *owner, const char *id, char **sealed,
+                               char sha256[SR_HASH_HEX_LEN + 1], sr_err *err);
 
     sr_status (*job_enqueue)(sr_store *st, const struct sr_job_row *row, unsigned max_queued,
                              sr_err *err);
@@ -70,6 +73,10 @@ struct sr_store_ops {
     sr_status (*job_renew)(sr_store *st, const char *id, const struct sr_lease *lease, sr_err *err);
     sr_status (*job_finish)(sr_store *st, const struct sr_job_row *row,
                             const struct sr_lease *lease, sr_err *err);
+    /* Both backends: with end->lease a fenced finish, else an insert or
+     * update; with end->kv its write set, in the same transaction. */
+    sr_status (*job_end)(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                         sr_err *err);
     sr_status (*jobs_expired)(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                               size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
                               sr_err *err);
@@ -79,6 +86,18 @@ struct sr_store_ops {
     sr_status (*daemon_beat)(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
     sr_status (*daemons)(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
                          size_t *n, sr_err *err);
+
+    sr_status (*worker_add)(sr_store *st, const uint8_t hash[32], const char *name, int64_t now_ms,
+                            sr_err *err);
+    sr_status (*worker_get)(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                            sr_err *err);
+    sr_status (*worker_register)(sr_store *st, const uint8_t hash[32],
+                                 const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                 sr_err *err);
+    sr_status (*worker_seen)(sr_store *st, const uint8_t hash[32], int64_t now_ms, sr_err *err);
+    sr_status (*worker_list)(sr_store *st, struct sr_worker_row **rows, size_t *n, sr_err *err);
+    sr_status (*worker_set_state)(sr_store *st, const char *id_prefix, enum sr_worker_state state,
+                                  int64_t now_ms, struct sr_worker_row *out, sr_err *err);
 
     sr_status (*module_put)(sr_store *st, const struct sr_module_put *p, bool *created,
                             struct sr_module_usage *usage, sr_err *err);
@@ -190,6 +209,26 @@ sr_status sr_store__seal(const uint8_t *key, const char *field, const char *owne
 sr_status sr_store__open(const uint8_t *key, const char *field, const char *owner,
                          const char *record, const uint8_t *blob, size_t len, uint8_t **out,
                          size_t *out_len, sr_err *err);
+
+/* --- workers: what both backends share (store.c) --- */
+
+/* The columns every worker query selects, in this order. */
+#define SR_STORE_WORKER_COLS                                                                       \
+    "hash, name, state, created_at, public_key, measurement, attestation, version, "               \
+    "registered_at, seen_at, revoked_at"
+
+/* The text columns of one worker row as the backend read them (NULL for
+ * SQL NULL); fills *out, truncating nothing a valid row holds. SR_EIO for
+ * a row the schema's checks should have refused. */
+struct sr_store__worker_cols {
+    const uint8_t *hash; /* 32 bytes */
+    const char *name, *state, *public_key, *measurement, *attestation, *version;
+    int64_t created_at, registered_at, seen_at, revoked_at;
+};
+sr_status sr_store__worker_fill(const struct sr_store__worker_cols *c, struct sr_worker_row *out,
+                                sr_err *err);
+/* "active" etc. into *out; false for anything else. */
+bool sr_store__worker_state_parse(const char *s, enum sr_worker_state *out);
 
 /* The one table each backend file exports. */
 extern const struct sr_store_ops sr_store__sqlite_ops;

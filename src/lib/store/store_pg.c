@@ -238,6 +238,10 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
                        "FROM ledger WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
+    [PG_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
+                         "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    [PG_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = $1 AND owner = $2",
+    [PG_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= $1",
     [PG_DAEMONS] = "SELECT id, public_key, measurement, version, started_at, heartbeat_at "
                    "FROM daemons WHERE heartbeat_at >= $1 ORDER BY started_at, id LIMIT $2",
     [PG_KEY_CHECK] = "SELECT count(*) FILTER (WHERE key = $1::text), count(*) FROM store_meta "
@@ -246,6 +250,21 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES ($1, $2, $3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [PG_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES ($1, $2, $3)",
+    [PG_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = $1",
+    [PG_WORKER_LOCK] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = $1 FOR UPDATE",
+    [PG_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [PG_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(encode(hash, 'hex'), 1, length($1::text)) = $1::text "
+                        "LIMIT 2 FOR UPDATE",
+    [PG_WORKER_REGISTER] = "UPDATE workers SET public_key = $2, measurement = $3, "
+                           "attestation = $4, version = $5, "
+                           "registered_at = coalesce(registered_at, $6::bigint), seen_at = $6 "
+                           "WHERE hash = $1",
+    [PG_WORKER_SEEN] = "UPDATE workers SET seen_at = $2 WHERE hash = $1 AND state <> 'revoked'",
+    [PG_WORKER_STATE] = "UPDATE workers SET state = $2::text, "
+                        "revoked_at = CASE WHEN $2::text = 'revoked' THEN $3::bigint "
+                        "ELSE revoked_at END WHERE hash = $1",
 };
 
 /* --- row codecs --- */
@@ -740,6 +759,48 @@ tx_jobs_purge(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     PQclear(res);
     if (rc == SR_OK)
         rc = sr_store__pg_run(s, c, PG_DAEMONS_PURGE, &a, NULL, "cannot purge old heartbeats", err);
+    /* recordings go with their jobs (they share the expiry) */
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, PG_RECORDINGS_PURGE, &a, NULL,
+                              "cannot purge expired recordings", err);
+    return rc;
+}
+
+static sr_status
+pg_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, row->job_id);
+    sr_store__pg_text(&a, row->owner);
+    sr_store__pg_text(&a, row->sealed);
+    sr_store__pg_text(&a, row->sha256);
+    sr_store__pg_int(&a, row->created_at_ms);
+    sr_store__pg_int(&a, row->expires_at_ms);
+    return sr_store__pg_run1((struct pg_store *)st, PG_RECORDING_PUT, &a, NULL,
+                             "cannot store a recording", err);
+}
+
+static sr_status
+pg_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, id);
+    sr_store__pg_text(&a, owner);
+    PGresult *res = NULL;
+    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_RECORDING_GET, &a, &res,
+                                     "cannot load a recording", err);
+    if (rc == SR_OK && PQntuples(res) == 0)
+        rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' has no recording", id);
+    else if (rc == SR_OK && strlen(PQgetvalue(res, 0, 1)) != SR_HASH_HEX_LEN)
+        rc = sr_err_set(err, SR_EIO, "the recording of job '%s' has a malformed hash", id);
+    else if (rc == SR_OK) {
+        memcpy(sha256, PQgetvalue(res, 0, 1), SR_HASH_HEX_LEN + 1);
+        *sealed = strdup(PQgetvalue(res, 0, 0));
+        if (!*sealed)
+            rc = sr_err_set(err, SR_ENOMEM, "out of memory loading a recording");
+    }
+    PQclear(res);
     return rc;
 }
 
@@ -857,16 +918,25 @@ const struct sr_store_ops sr_store__pg_ops = {
     .jobs_running = pg_jobs_running,
     .jobs_purge = pg_jobs_purge,
     .jobs_count = pg_jobs_count,
+    .recording_put = pg_recording_put,
+    .recording_get = pg_recording_get,
     .job_enqueue = sr_store__pg_job_enqueue,
     .job_start = sr_store__pg_job_start,
     .job_claim = sr_store__pg_job_claim,
     .job_renew = sr_store__pg_job_renew,
     .job_finish = sr_store__pg_job_finish,
+    .job_end = sr_store__pg_job_end,
     .jobs_expired = sr_store__pg_jobs_expired,
     .jobs_reclaim = sr_store__pg_jobs_reclaim,
     .wait_jobs = sr_store__pg_wait_jobs,
     .daemon_beat = sr_store__pg_daemon_beat,
     .daemons = sr_store__pg_daemons,
+    .worker_add = sr_store__pg_worker_add,
+    .worker_get = sr_store__pg_worker_get,
+    .worker_register = sr_store__pg_worker_register,
+    .worker_seen = sr_store__pg_worker_seen,
+    .worker_list = sr_store__pg_worker_list,
+    .worker_set_state = sr_store__pg_worker_set_state,
     .module_put = sr_store__pg_module_put,
     .module_get = sr_store__pg_module_get,
     .module_touch = sr_store__pg_module_touch,

@@ -114,6 +114,9 @@ enum pg_stmt {
     PG_DAEMON_BEAT,
     PG_DAEMONS,
     PG_DAEMONS_PURGE,
+    PG_RECORDING_PUT,
+    PG_RECORDING_GET,
+    PG_RECORDINGS_PURGE,
     PG_USAGE_GET,
     PG_USAGE_ADD,
     PG_USAGE_SUB,
@@ -129,6 +132,14 @@ enum pg_stmt {
     PG_BALANCE_ADD,
     PG_LEDGER_ADD,
     PG_LEDGER_LIST,
+    PG_WORKER_ADD,
+    PG_WORKER_GET,
+    PG_WORKER_LOCK,
+    PG_WORKER_LIST,
+    PG_WORKER_MATCH,
+    PG_WORKER_REGISTER,
+    PG_WORKER_SEEN,
+    PG_WORKER_STATE,
     PG__COUNT
 };
 extern const char *const sr_store__pg_sql[PG__COUNT];
@@ -229,6 +240,22 @@ sr_status sr_store__pg_col_open(const uint8_t *key, const PGresult *res, int r, 
                                 const char *field, const char *owner, const char *record,
                                 char **out, size_t *out_len, sr_err *err);
 
+/* Remote workers (store_pg_workers.c): the contracts of sr_store.h. */
+sr_status sr_store__pg_worker_add(sr_store *st, const uint8_t hash[32], const char *name,
+                                  int64_t now_ms, sr_err *err);
+sr_status sr_store__pg_worker_get(sr_store *st, const uint8_t hash[32], struct sr_worker_row *out,
+                                  sr_err *err);
+sr_status sr_store__pg_worker_register(sr_store *st, const uint8_t hash[32],
+                                       const struct sr_worker_reg *r, struct sr_worker_row *out,
+                                       sr_err *err);
+sr_status sr_store__pg_worker_seen(sr_store *st, const uint8_t hash[32], int64_t now_ms,
+                                   sr_err *err);
+sr_status sr_store__pg_worker_list(sr_store *st, struct sr_worker_row **rows, size_t *n,
+                                   sr_err *err);
+sr_status sr_store__pg_worker_set_state(sr_store *st, const char *id_prefix,
+                                        enum sr_worker_state state, int64_t now_ms,
+                                        struct sr_worker_row *out, sr_err *err);
+
 /* Modules (store_pg_modules.c), secrets and audit (store_pg_secrets.c),
  * storage (store_pg_storage.c): the contracts of sr_store.h. */
 sr_status sr_store__pg_module_put(sr_store *st, const struct sr_module_put *p, bool *created,
@@ -275,6 +302,11 @@ sr_status sr_store__pg_kv_snapshot(sr_store *st, const char *owner, const uint8_
                                    sr_err *err);
 sr_status sr_store__pg_kv_commit(sr_store *st, const struct sr_kv_commit *c,
                                  struct sr_kv_result *res, sr_err *err);
+/* The body of sr_store__pg_kv_commit inside the caller's transaction on c
+ * (the owner's storage lock, the version check, the writes, the counters):
+ * a job's end applies its write set with it. */
+sr_status sr_store__pg_kv_apply(struct pg_store *s, struct pg_conn *c, const struct sr_kv_commit *k,
+                                struct sr_kv_result *res, sr_err *err);
 sr_status sr_store__pg_kv_namespaces(sr_store *st, const char *owner, size_t max_rows,
                                      struct sr_kv_ns_row **rows, size_t *n,
                                      struct sr_kv_usage *usage, sr_err *err);
@@ -289,6 +321,8 @@ sr_status sr_store__pg_job_renew(sr_store *st, const char *id, const struct sr_l
                                  sr_err *err);
 sr_status sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row,
                                   const struct sr_lease *lease, sr_err *err);
+sr_status sr_store__pg_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                               sr_err *err);
 sr_status sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_lease *lease,
                                     size_t max, struct sr_job_row **rows, uint64_t **fences,
                                     size_t *n, sr_err *err);

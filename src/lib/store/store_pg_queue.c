@@ -245,6 +245,69 @@ sr_store__pg_job_finish(sr_store *st, const struct sr_job_row *row, const struct
     return rc;
 }
 
+struct end_arg {
+    const uint8_t *key;
+    const struct sr_job_end *end;
+    struct sr_kv_result *res;
+};
+
+/* The write set first, under the owner's storage lock (nothing is written
+ * when the namespace moved or a quota refuses it), then the row, fenced
+ * when leased: a failure of either rolls back both. */
+static sr_status
+tx_end(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
+{
+    const struct end_arg *t = arg;
+    const struct sr_job_end *end = t->end;
+    const struct sr_job_row *row = end->row;
+    sr_status rc = SR_OK;
+    if (end->kv) {
+        rc = sr_store__pg_kv_apply(s, c, end->kv, t->res, err);
+        if (rc != SR_OK || t->res->moved)
+            return rc;
+    }
+    bool insert = end->insert && !end->lease;
+    uint8_t *req = NULL, *result = NULL;
+    struct pg_args a = {0};
+    rc = sr_store__pg_job_args(t->key, row, insert, &a, &req, &result, err);
+    if (end->lease) {
+        sr_store__pg_text(&a, end->lease->holder);
+        sr_store__pg_int(&a, (int64_t)end->lease->fence);
+    }
+    enum pg_stmt id = end->lease ? PG_JOB_FINISH : insert ? PG_JOB_INSERT : PG_JOB_UPDATE;
+    PGresult *res = NULL;
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, id, &a, &res, "cannot store a job's end", err);
+    if (rc == SR_ECONFLICT && insert)
+        rc = sr_err_set(err, SR_ECONFLICT, "job '%s' exists already", row->id);
+    if (rc == SR_OK && !insert && sr_store__pg_changes(res) == 0)
+        rc = end->lease ? sr_err_set(err, SR_ECONFLICT,
+                                     "job '%s' was taken over (its lease, fence %llu, is no "
+                                     "longer held): nothing written",
+                                     row->id, (unsigned long long)end->lease->fence)
+                        : sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", row->id);
+    PQclear(res);
+    free(req);
+    free(result);
+    return rc;
+}
+
+sr_status
+sr_store__pg_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res,
+                     sr_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    struct end_arg a = {st->seal_key, end, res};
+    sr_status rc = sr_store__pg_tx(s, tx_end, &a, err);
+    if (rc != SR_OK && rc != SR_ELIMIT && res) /* ELIMIT keeps which quota */
+        memset(res, 0, sizeof(*res));
+    struct pg_args o = {0};
+    sr_store__pg_text(&o, end->row->owner);
+    if (rc == SR_OK && end->lease && !(res && res->moved)) /* a slot is free */
+        (void)sr_store__pg_run1(s, PG_NOTIFY_OWNER, &o, NULL, "cannot wake the daemons", NULL);
+    return rc;
+}
+
 /* --- take-over --- */
 
 /* The rows and fences of a take-over's RETURNING. Owned arrays. */

@@ -369,7 +369,13 @@ static sr_status
 tx_kv_commit(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
 {
     const struct commit_arg *a = arg;
-    const struct sr_kv_commit *k = a->k;
+    return sr_store__pg_kv_apply(s, c, a->k, a->res, err);
+}
+
+sr_status
+sr_store__pg_kv_apply(struct pg_store *s, struct pg_conn *c, const struct sr_kv_commit *k,
+                      struct sr_kv_result *res, sr_err *err)
+{
     char lock[SR_ERR_MSG_MAX];
     (void)snprintf(lock, sizeof(lock), "storage:%s", k->owner);
     struct sr_kv_ns before, ns;
@@ -380,28 +386,27 @@ tx_kv_commit(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
         rc = ns_read(s, c, k->owner, k->ns_id, &before, &exists, err);
     if (rc != SR_OK)
         return rc;
-    a->res->version_before = before.version;
+    res->version_before = before.version;
     if (before.version != k->expected_version) {
-        a->res->moved = true;
-        a->res->version_after = before.version;
+        res->moved = true;
+        res->version_after = before.version;
         return SR_OK;
     }
     rc = owner_read(s, c, k->owner, &usage, err);
     if (rc == SR_OK && !exists && k->max_namespaces && usage.namespaces >= k->max_namespaces)
-        rc =
-            quota_hit(a->res, SR_KV_QUOTA_NAMESPACES, usage.namespaces + 1, k->max_namespaces, err);
+        rc = quota_hit(res, SR_KV_QUOTA_NAMESPACES, usage.namespaces + 1, k->max_namespaces, err);
     ns = before;
     ns.version = before.version + 1;
     for (size_t i = 0; rc == SR_OK && i < k->nwrites; i++)
         rc = apply_write(s, c, k, &k->writes[i], ns.version, &ns, err);
     if (rc == SR_OK)
-        rc = check_quota(k, &before, &ns, &usage, a->res, err);
+        rc = check_quota(k, &before, &ns, &usage, res, err);
     const struct sr_kv_usage after = {usage.namespaces + (exists ? 0 : 1),
                                       usage.bytes - before.bytes + ns.bytes};
     if (rc == SR_OK)
         rc = write_counters(s, c, k, &ns, &after, err);
     if (rc == SR_OK)
-        a->res->version_after = ns.version;
+        res->version_after = ns.version;
     return rc;
 }
 

@@ -83,6 +83,10 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
         "SELECT " JOB_COLS " FROM jobs WHERE state = 'queued' ORDER BY created_at, id",
     [SQ_JOBS_PURGE] = "DELETE FROM jobs WHERE expires_at <= ?1",
     [SQ_JOBS_COUNT] = "SELECT count(*) FROM jobs",
+    [SQ_RECORDING_PUT] = "INSERT INTO recordings (job_id, owner, sealed, sha256, created_at, "
+                         "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [SQ_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = ?1 AND owner = ?2",
+    [SQ_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= ?1",
     [SQ_MODULE_PUT] = "INSERT INTO modules (hash, bytes, size, info_json, created_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
     [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
@@ -162,6 +166,23 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
     [SQ_KV_OWNER_PUT] = "INSERT INTO storage_owners (owner, namespaces, bytes) VALUES (?1, ?2, ?3) "
                         "ON CONFLICT (owner) DO UPDATE SET namespaces = excluded.namespaces, "
                         "bytes = excluded.bytes",
+    [SQ_WORKER_ADD] = "INSERT INTO workers (hash, name, created_at) VALUES (?1, ?2, ?3)",
+    [SQ_WORKER_GET] = "SELECT " SR_STORE_WORKER_COLS " FROM workers WHERE hash = ?1",
+    [SQ_WORKER_LIST] = "SELECT " SR_STORE_WORKER_COLS " FROM workers ORDER BY created_at, hash",
+    [SQ_WORKER_MATCH] = "SELECT " SR_STORE_WORKER_COLS " FROM workers "
+                        "WHERE substr(lower(hex(hash)), 1, length(?1)) = ?1 LIMIT 2",
+    [SQ_WORKER_REGISTER] = "UPDATE workers SET public_key = ?2, measurement = ?3, "
+                           "attestation = ?4, version = ?5, "
+                           "registered_at = coalesce(registered_at, ?6), seen_at = ?6 "
+                           "WHERE hash = ?1",
+    [SQ_WORKER_SEEN] = "UPDATE workers SET seen_at = ?2 WHERE hash = ?1 AND state <> 'revoked'",
+    [SQ_WORKER_STATE] = "UPDATE workers SET state = ?2, "
+                        "revoked_at = CASE WHEN ?2 = 'revoked' THEN ?3 ELSE revoked_at END "
+                        "WHERE hash = ?1",
+    [SQ_JOB_FINISH] = "UPDATE jobs SET state = ?3, result_json = ?4, started_at = ?5, "
+                      "finished_at = ?6, expires_at = ?7, gas_used = ?8, duration_us = ?9, "
+                      "error_code = ?10, lease_until = NULL WHERE id = ?1 AND owner = ?2 AND "
+                      "state = 'running' AND lease_holder = ?11 AND lease_fence = ?12",
     /* money (store_sqlite_money.c) */
     [SQ_USAGE_GET] = "SELECT jobs, gas_js, gas_wasm, wall_ms, http FROM usage_days "
                      "WHERE subject = ?1 AND day = ?2",
@@ -657,13 +678,15 @@ w_job_insert(struct sq_conn *c, void *arg, sr_err *err)
     return rc;
 }
 
+/* Updates the row; under 'lease' (not NULL) only while it is the job's
+ * current one (SR_ECONFLICT otherwise). */
 static sr_status
-w_job_update(struct sq_conn *c, void *arg, sr_err *err)
+job_update_on(struct sq_conn *c, const struct job_write *w, const struct sr_lease *lease,
+              sr_err *err)
 {
-    const struct job_write *w = arg;
     const struct sr_job_row *r = w->row;
     sqlite3_stmt *stmt = NULL;
-    sr_status rc = sr_store__sq_stmt(c, SQ_JOB_UPDATE, &stmt, err);
+    sr_status rc = sr_store__sq_stmt(c, lease ? SQ_JOB_FINISH : SQ_JOB_UPDATE, &stmt, err);
     if (rc != SR_OK)
         return rc;
     int b = sr_store__sq_bind_text(stmt, 1, r->id);
@@ -674,12 +697,26 @@ w_job_update(struct sq_conn *c, void *arg, sr_err *err)
     b = b ? b : bind_ms(stmt, 6, r->finished_at_ms);
     b = b ? b : sqlite3_bind_int64(stmt, 7, r->expires_at_ms);
     b = b ? b : bind_figures(stmt, 8, r);
+    if (lease) {
+        b = b ? b : sr_store__sq_bind_text(stmt, 11, lease->holder);
+        b = b ? b : sqlite3_bind_int64(stmt, 12, (sqlite3_int64)lease->fence);
+    }
     rc = b ? sr_store__sq_bind_failed(stmt, b, err)
            : sr_store__sq_step_done(stmt, err, "update job", r->id);
     sr_store__sq_done(stmt);
     if (rc == SR_OK && sqlite3_changes(c->db) == 0)
-        rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
+        rc = lease ? sr_err_set(err, SR_ECONFLICT,
+                                "job '%s' was taken over (its lease, fence %llu, is no longer "
+                                "held): nothing written",
+                                r->id, (unsigned long long)lease->fence)
+                   : sr_err_set(err, SR_ENOTFOUND, "job '%s' not found", r->id);
     return rc;
+}
+
+static sr_status
+w_job_update(struct sq_conn *c, void *arg, sr_err *err)
+{
+    return job_update_on(c, arg, NULL, err);
 }
 
 static sr_status
@@ -704,6 +741,42 @@ static sr_status
 sq_job_update(sr_store *st, const struct sr_job_row *row, sr_err *err)
 {
     return job_write(st, row, false, err);
+}
+
+struct job_end_arg {
+    struct job_write w;
+    const struct sr_job_end *end;
+    struct sr_kv_result *res;
+};
+
+/* The write set first (nothing is written when the namespace moved or a
+ * quota refuses it), then the row: a failure of either rolls back the
+ * savepoint that holds both. */
+static sr_status
+w_job_end(struct sq_conn *c, void *arg, sr_err *err)
+{
+    struct job_end_arg *a = arg;
+    const struct sr_job_end *end = a->end;
+    if (end->kv) {
+        sr_status rc = sr_store__sq_kv_apply(c, end->kv, a->res, err);
+        if (rc != SR_OK || a->res->moved)
+            return rc;
+    }
+    return end->insert && !end->lease ? w_job_insert(c, &a->w, err)
+                                      : job_update_on(c, &a->w, end->lease, err);
+}
+
+static sr_status
+sq_job_end(sr_store *st, const struct sr_job_end *end, struct sr_kv_result *res, sr_err *err)
+{
+    struct job_end_arg a = {.end = end, .res = res};
+    sr_status rc = job_write_seal(st->seal_key, end->row, end->insert, &a.w, err);
+    if (rc == SR_OK)
+        rc = sr_store__sq_write((struct sq_store *)st, w_job_end, &a, err);
+    job_write_fini(&a.w);
+    if (rc != SR_OK && rc != SR_ELIMIT && res) /* ELIMIT keeps which quota */
+        memset(res, 0, sizeof(*res));
+    return rc;
 }
 
 static sr_status
@@ -979,6 +1052,16 @@ w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
            : sr_store__sq_step_done(stmt, err, "purge", "expired jobs");
     sr_store__sq_done(stmt);
     a->n = rc == SR_OK ? (size_t)sqlite3_changes64(c->db) : 0;
+    if (rc != SR_OK)
+        return rc;
+    /* recordings go with their jobs (they share the expiry) */
+    rc = sr_store__sq_stmt(c, SQ_RECORDINGS_PURGE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    b = sqlite3_bind_int64(stmt, 1, a->now_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "purge", "expired recordings");
+    sr_store__sq_done(stmt);
     return rc;
 }
 
@@ -1015,6 +1098,64 @@ static sr_status
 sq_jobs_count(sr_store *st, int64_t *total, sr_err *err)
 {
     return read_int((struct sq_store *)st, SQ_JOBS_COUNT, total, err);
+}
+
+/* --- recordings --- */
+
+static sr_status
+w_recording_put(struct sq_conn *c, void *arg, sr_err *err)
+{
+    const struct sr_recording_row *r = arg;
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_RECORDING_PUT, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    int b = sr_store__sq_bind_text(stmt, 1, r->job_id);
+    b = b ? b : sr_store__sq_bind_text(stmt, 2, r->owner);
+    b = b ? b : sr_store__sq_bind_text(stmt, 3, r->sealed);
+    b = b ? b : sr_store__sq_bind_text(stmt, 4, r->sha256);
+    b = b ? b : sqlite3_bind_int64(stmt, 5, r->created_at_ms);
+    b = b ? b : sqlite3_bind_int64(stmt, 6, r->expires_at_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "store the recording of job", r->job_id);
+    sr_store__sq_done(stmt);
+    return rc;
+}
+
+static sr_status
+sq_recording_put(sr_store *st, const struct sr_recording_row *row, sr_err *err)
+{
+    return sr_store__sq_write((struct sq_store *)st, w_recording_put, (void *)(uintptr_t)row, err);
+}
+
+static sr_status
+sq_recording_get(sr_store *st, const char *owner, const char *id, char **sealed,
+                 char sha256[SR_HASH_HEX_LEN + 1], sr_err *err)
+{
+    struct sq_store *s = (struct sq_store *)st;
+    struct sq_conn *c = sr_store__sq_reader(s);
+    sqlite3_stmt *stmt = NULL;
+    sr_status rc = sr_store__sq_stmt(c, SQ_RECORDING_GET, &stmt, err);
+    if (rc == SR_OK) {
+        int b = sr_store__sq_bind_text(stmt, 1, id);
+        b = b ? b : sr_store__sq_bind_text(stmt, 2, owner);
+        int src = b ? b : sqlite3_step(stmt);
+        const char *text = src == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 0) : NULL;
+        const char *hash = src == SQLITE_ROW ? (const char *)sqlite3_column_text(stmt, 1) : NULL;
+        if (text && hash && strlen(hash) == SR_HASH_HEX_LEN) {
+            *sealed = strdup(text);
+            memcpy(sha256, hash, SR_HASH_HEX_LEN + 1);
+            if (!*sealed)
+                rc = sr_err_set(err, SR_ENOMEM, "out of memory loading a recording");
+        } else if (src == SQLITE_DONE) {
+            rc = sr_err_set(err, SR_ENOTFOUND, "job '%s' has no recording", id);
+        } else {
+            rc = sr_store__sq_fail(c->db, src, err, "cannot load the recording of job '%s'", id);
+        }
+    }
+    sr_store__sq_done(stmt);
+    sr_store__sq_reader_put(s, c);
+    return rc;
 }
 
 /* --- the ops table --- */
@@ -1078,6 +1219,15 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .jobs_running = sq_jobs_running,
     .jobs_purge = sq_jobs_purge,
     .jobs_count = sq_jobs_count,
+    .worker_add = sr_store__sq_worker_add,
+    .worker_get = sr_store__sq_worker_get,
+    .worker_register = sr_store__sq_worker_register,
+    .worker_seen = sr_store__sq_worker_seen,
+    .worker_list = sr_store__sq_worker_list,
+    .worker_set_state = sr_store__sq_worker_set_state,
+    .job_end = sq_job_end,
+    .recording_put = sq_recording_put,
+    .recording_get = sq_recording_get,
     .module_put = sr_store__sq_module_put,
     .module_get = sr_store__sq_module_get,
     .module_touch = sr_store__sq_module_touch,

@@ -483,29 +483,34 @@ static sr_status
 w_kv_commit(struct sq_conn *c, void *arg, sr_err *err)
 {
     const struct commit_arg *a = arg;
-    const struct sr_kv_commit *k = a->k;
+    return sr_store__sq_kv_apply(c, a->k, a->res, err);
+}
+
+sr_status
+sr_store__sq_kv_apply(struct sq_conn *c, const struct sr_kv_commit *k, struct sr_kv_result *res,
+                      sr_err *err)
+{
     struct sr_kv_ns before, ns;
     struct sr_kv_usage usage;
     bool exists = false;
     sr_status rc = ns_read(c, k->owner, k->ns_id, &before, &exists, err);
     if (rc != SR_OK)
         return rc;
-    a->res->version_before = before.version;
+    res->version_before = before.version;
     if (before.version != k->expected_version) {
-        a->res->moved = true;
-        a->res->version_after = before.version;
+        res->moved = true;
+        res->version_after = before.version;
         return SR_OK;
     }
     rc = owner_read(c, k->owner, &usage, err);
     if (rc == SR_OK && !exists && k->max_namespaces && usage.namespaces >= k->max_namespaces)
-        rc =
-            quota_hit(a->res, SR_KV_QUOTA_NAMESPACES, usage.namespaces + 1, k->max_namespaces, err);
+        rc = quota_hit(res, SR_KV_QUOTA_NAMESPACES, usage.namespaces + 1, k->max_namespaces, err);
     ns = before;
     ns.version = before.version + 1;
     for (size_t i = 0; rc == SR_OK && i < k->nwrites; i++)
         rc = apply_write(c, k, &k->writes[i], ns.version, &ns, err);
     if (rc == SR_OK)
-        rc = check_quota(k, &before, &ns, &usage, a->res, err);
+        rc = check_quota(k, &before, &ns, &usage, res, err);
     if (rc == SR_OK)
         rc = ns_write(c, k, &ns, err);
     if (rc == SR_OK) {
@@ -514,7 +519,7 @@ w_kv_commit(struct sq_conn *c, void *arg, sr_err *err)
         rc = owner_write(c, k->owner, &after, err);
     }
     if (rc == SR_OK)
-        a->res->version_after = ns.version;
+        res->version_after = ns.version;
     return rc;
 }
 

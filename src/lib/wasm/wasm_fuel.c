@@ -328,6 +328,8 @@ struct out {
     sr_status st;        /* the first failure; later appends do nothing */
     uint32_t fuel, flag; /* global indexes */
     uint32_t loc;        /* first scratch local: 3 x i32, funcref, externref */
+    bool native;         /* SR_WASM_FUEL_NATIVE: start as an export, global 0 exported */
+    const struct sr_wasm_module *m;
 };
 
 static void
@@ -631,6 +633,17 @@ put_name(struct out *o, const char *s)
     put(o, s, strlen(s));
 }
 
+/* SR_WASM_FUEL_NATIVE exports global 0 when it is what C and Rust toolchains
+ * use as their stack pointer (a defined mutable i32), so that an
+ * out-of-bounds trap can say the program's stack ran out, as the interpreter
+ * does (sr_wasm__stack_exhausted). */
+static bool
+exports_sp(const struct sr_wasm_module *m)
+{
+    return m->nglobals > 0 && m->nglobal_imports == 0 && m->globals[0].mut &&
+           m->globals[0].type == SR_WASM_I32;
+}
+
 /* The global (id 6) or export (id 7) section: the module's entries (body
  * [p, end), NULL if it has none) plus the two of the fuel. */
 static sr_status
@@ -643,9 +656,21 @@ put_extended(struct out *o, uint8_t id, const uint8_t *p, const uint8_t *end, ui
         return SR_EINVAL;
     sr_buf_reset(&tmp->b);
     tmp->st = SR_OK;
-    put_u32(tmp, n + 2);
+    const bool start = id == 7 && o->native && o->m->has_start;
+    const bool sp = id == 7 && o->native && exports_sp(o->m);
+    put_u32(tmp, n + 2 + (start ? 1u : 0u) + (sp ? 1u : 0u));
     if (p)
         put(tmp, r.p, (size_t)(end - r.p));
+    if (start) {
+        put_name(tmp, SR_WASM_START_EXPORT);
+        put_u8(tmp, SR_WASM_EXTERN_FUNC);
+        put_u32(tmp, o->m->start);
+    }
+    if (sp) {
+        put_name(tmp, SR_WASM_SP_EXPORT);
+        put_u8(tmp, SR_WASM_EXTERN_GLOBAL);
+        put_u32(tmp, 0);
+    }
     if (id == 6) {
         put(tmp, (const uint8_t[]){SR_WASM_I64, 1, 0x42}, 3);
         put_s64(tmp, (int64_t)fuel);
@@ -706,6 +731,8 @@ put_module(struct out *o, const struct sr_wasm_module *m, uint64_t fuel, struct 
             break;
         if (id == 0)
             continue; /* custom sections: names and debug data the tier does not need */
+        if (id == 8 && o->native)
+            continue; /* the start function: exported as SR_WASM_START_EXPORT instead */
         if (!globals && rank(id) >= rank(6)) {
             st = put_extended(o, 6, id == 6 ? p : NULL, p + size, fuel, tmp);
             globals = true;
@@ -737,24 +764,38 @@ sr_status
 sr_wasm_fuel_instrument(const sr_wasm_module *mod, uint64_t fuel, uint8_t **out, size_t *out_len,
                         sr_wasm_module **checked, sr_err *err)
 {
+    return sr_wasm_fuel_instrument_ex(mod, fuel, 0, out, out_len, checked, err);
+}
+
+sr_status
+sr_wasm_fuel_instrument_ex(const sr_wasm_module *mod, uint64_t fuel, unsigned flags, uint8_t **out,
+                           size_t *out_len, sr_wasm_module **checked, sr_err *err)
+{
     *out = NULL;
     *out_len = 0;
     if (checked)
         *checked = NULL;
-    static const char *const reserved[] = {SR_WASM_FUEL_EXPORT, SR_WASM_FUEL_FLAG_EXPORT};
-    for (size_t i = 0; i < 2; i++)
+    static const char *const reserved[] = {SR_WASM_FUEL_EXPORT, SR_WASM_FUEL_FLAG_EXPORT,
+                                           SR_WASM_START_EXPORT, SR_WASM_SP_EXPORT};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
         if (sr_wasm__find_export(mod, reserved[i], strlen(reserved[i])))
             return sr_err_set(err, SR_EINVAL,
                               "the module exports '%s', a name the native tier reserves for its "
                               "fuel",
                               reserved[i]);
-    struct out o = {.err = err, .fuel = mod->nglobals, .flag = mod->nglobals + 1};
+    struct out o = {.err = err,
+                    .fuel = mod->nglobals,
+                    .flag = mod->nglobals + 1,
+                    .native = (flags & SR_WASM_FUEL_NATIVE) != 0,
+                    .m = mod};
     struct out tmp = {.err = err}, body = {.err = err};
     sr_buf_init(&o.b, SR_MAX_MODULE);
     sr_buf_init(&tmp.b, SR_MAX_MODULE);
     sr_buf_init(&body.b, SR_MAX_MODULE);
     body.fuel = tmp.fuel = o.fuel;
     body.flag = tmp.flag = o.flag;
+    body.native = tmp.native = o.native;
+    body.m = tmp.m = mod;
     sr_status st = put_module(&o, mod, fuel, &tmp, &body);
     sr_buf_fini(&tmp.b);
     sr_buf_fini(&body.b);

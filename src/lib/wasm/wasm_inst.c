@@ -60,8 +60,8 @@ sr_wasm_trap_message(sr_wasm_trap trap)
     return trap_text[trap];
 }
 
-static sr_status
-trap_status(sr_wasm_trap t)
+sr_status
+sr_wasm__trap_status(sr_wasm_trap t)
 {
     return t == SR_WASM_TRAP_FUEL || t == SR_WASM_TRAP_CALL_DEPTH || t == SR_WASM_TRAP_VALUE_STACK
                ? SR_ELIMIT
@@ -93,22 +93,28 @@ stack_floor(const struct sr_wasm_module *m, uint32_t top)
  * constant (clang's and rustc's __stack_pointer). Past the bottom the pointer
  * either wraps below 0 to an address beyond memory, which is what traps, or
  * (clang's layout) has already run over the program's data. */
-static bool
-stack_exhausted(const sr_wasm_instance *inst)
+bool
+sr_wasm__stack_exhausted(const struct sr_wasm_module *m, uint32_t sp, uint64_t mem_size)
 {
-    const struct sr_wasm_module *m = inst->mod;
     if (m->nglobals == 0 || m->nglobal_imports > 0 || m->nmems == 0)
         return false;
     const struct sr_wasm__global_def *g = &m->globals[0];
     if (!g->mut || g->type != SR_WASM_I32 || g->init.kind != SR_WASM__CE_CONST)
         return false;
     const uint32_t top = (uint32_t)g->init.bits;
-    const uint32_t sp = (uint32_t)inst->globals[0]->val;
     if (top == 0 || top % 16 != 0 || top > (uint64_t)m->mem.min * SR_WASM_PAGE)
         return false; /* not a stack pointer as these toolchains set it */
-    if (sp > top && sp >= inst->mem->size)
+    if (sp > top && sp >= mem_size)
         return true; /* wrapped below 0 */
     return sp < stack_floor(m, top);
+}
+
+static bool
+stack_exhausted(const sr_wasm_instance *inst)
+{
+    if (inst->mod->nglobals == 0 || inst->mod->nglobal_imports > 0)
+        return false;
+    return sr_wasm__stack_exhausted(inst->mod, (uint32_t)inst->globals[0]->val, inst->mem->size);
 }
 
 static sr_status
@@ -126,7 +132,7 @@ set_trap_err(sr_wasm_instance *inst, sr_wasm_trap t, sr_err *err)
                           sr_wasm_trap_message(t));
     if (t == SR_WASM_TRAP_EXIT)
         return sr_err_set(err, SR_ETRAP, "exit with code %u", inst->ex.exit_code);
-    return sr_err_set(err, trap_status(t), "%s", sr_wasm_trap_message(t));
+    return sr_err_set(err, sr_wasm__trap_status(t), "%s", sr_wasm_trap_message(t));
 }
 
 /* ---- the exec state ---------------------------------------------------------------------- */

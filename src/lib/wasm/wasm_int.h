@@ -436,4 +436,35 @@ uint32_t sr_wasm__op_cost(uint32_t opcode);
  * bytes, as for the bulk operations), charged at the callee's entry. */
 #define SR_WASM__LOCALS_PER_FUEL 8u
 
+/* SR_ELIMIT for fuel, call depth and value stack traps, SR_ETRAP otherwise. */
+sr_status sr_wasm__trap_status(sr_wasm_trap t);
+/* True if an out-of-bounds trap of a C or Rust program is its stack in linear
+ * memory running out, given global 0 ('sp') and the memory's size in bytes. */
+bool sr_wasm__stack_exhausted(const struct sr_wasm_module *m, uint32_t sp, uint64_t mem_size);
+
+/* ---- the native tier (wasm_native.c) ---- */
+
+#define SR_WASM__NATIVE_MAX_IMPORTS 256u /* host functions a native module's glue may name */
+
+/* How a native run ended, beyond the status and err's wording. */
+struct sr_wasm__native_end {
+    sr_wasm_trap trap;
+    uint32_t exit_code;
+    bool has_fuel, fuel_exhausted, limit_hit;
+    uint64_t fuel_left;
+};
+
+/* Runs 'n' (compiled from 'mod' made native by sr_wasm_fuel_instrument_ex)
+ * with the host functions imports[0..nimports): its start function, then
+ * '_start'. Returns the interpreter's status and wording for the same end. */
+sr_status sr_wasm__native_run(const sr_wasm_native *n, const sr_wasm_module *mod,
+                              const struct sr_wasi_host_func *imports, size_t nimports,
+                              const struct sr_wasm_limits *lim, struct sr_wasm__native_end *end,
+                              sr_err *err);
+
+/* The WASI functions (wasm_wasi.c), for the native glue: module, name, sig, fn
+ * (ctx NULL). */
+size_t sr_wasm__wasi_count(void);
+void sr_wasm__wasi_entry(size_t i, struct sr_wasi_host_func *out);
+
 #endif /* SR_WASM_INT_H */

@@ -389,6 +389,8 @@ now_ns(struct wasi *w, uint32_t id, uint64_t *ns)
         *ns = w->fake_ns;
         return id <= 3;
     }
+    if (w->cfg->clock)
+        return id <= 3 && w->cfg->clock(w->cfg->clock_ctx, id, ns) == 0;
     static const clockid_t ids[4] = {CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS_CPUTIME_ID,
                                      CLOCK_THREAD_CPUTIME_ID};
     struct timespec ts;
@@ -683,6 +685,138 @@ sr_wasm_run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim,
         snprintf(res->message, sizeof(res->message), "%s", e->msg);
     fill_result(&w, inst, res);
     sr_wasm_linker_free(lk);
+    return st;
+}
+
+size_t
+sr_wasm__wasi_count(void)
+{
+    return NWASI;
+}
+
+void
+sr_wasm__wasi_entry(size_t i, struct sr_wasi_host_func *out)
+{
+    *out = (struct sr_wasi_host_func){.module = WASI_MODULE,
+                                      .name = wasi_funcs[i].name,
+                                      .sig = wasi_funcs[i].sig,
+                                      .fn = wasi_funcs[i].fn};
+}
+
+/* The interpreter's linker refuses an import whose type differs from the host
+ * function's signature; the native tier checks the same before it runs. */
+static sr_status
+check_import_types(const sr_wasm_module *mod, const struct sr_wasi_host_func *funcs, size_t n,
+                   sr_err *err)
+{
+    for (uint32_t i = 0; i < mod->nimports; i++) {
+        const struct sr_wasm__import *im = &mod->imports[i];
+        const struct sr_wasm__functype *ft = &mod->types[im->type];
+        for (size_t k = 0; k < n; k++) {
+            if (strcmp(funcs[k].module, im->module) != 0 || strcmp(funcs[k].name, im->name) != 0)
+                continue;
+            char sig[64];
+            size_t len = 0;
+            bool ok = ft->nparams + ft->nresults + 2 < sizeof(sig);
+            for (uint32_t j = 0; ok && j < ft->nparams + ft->nresults; j++) {
+                if (j == ft->nparams)
+                    sig[len++] = ':';
+                const uint8_t t = ft->types[j];
+                sig[len++] = t == SR_WASM_I32         ? 'i'
+                             : t == SR_WASM_I64       ? 'I'
+                             : t == SR_WASM_F32       ? 'f'
+                             : t == SR_WASM_F64       ? 'F'
+                             : t == SR_WASM_EXTERNREF ? 'r'
+                                                      : 'R';
+            }
+            if (ok && ft->nresults == 0)
+                sig[len++] = ':';
+            sig[ok ? len : 0] = '\0';
+            const char *want = funcs[k].sig;
+            const bool want_colon = strchr(want, ':') != NULL;
+            char w[64];
+            (void)snprintf(w, sizeof(w), "%s%s", want, want_colon ? "" : ":");
+            if (!ok || strcmp(sig, w) != 0)
+                return sr_err_set(err, SR_EINVAL, "incompatible import type for '%s.%s'",
+                                  im->module, im->name);
+            break;
+        }
+    }
+    return SR_OK;
+}
+
+/* The module's memory, if any, must be exported as "memory": the glue hands
+ * that one to the host functions. */
+static bool
+memory_exported(const sr_wasm_module *mod)
+{
+    if (mod->nmems == 0)
+        return true;
+    const struct sr_wasm__export *x = sr_wasm__find_export(mod, "memory", 6);
+    return x && x->kind == SR_WASM_EXTERN_MEMORY && x->index == 0;
+}
+
+sr_status
+sr_wasm_run_wasi_native(const sr_wasm_module *mod, const sr_wasm_native *n,
+                        const struct sr_wasm_limits *lim, const struct sr_wasi_config *cfg,
+                        struct sr_wasi_result *res, sr_err *err)
+{
+    struct wasi w = {.cfg = cfg};
+    sr_err local = {0};
+    sr_err *e = err ? err : &local;
+    const struct sr_wasm_limits none = {0};
+    if (!lim)
+        lim = &none;
+    memset(res, 0, sizeof(*res));
+    sr_buf_init(&w.out, cfg->stdout_max ? cfg->stdout_max : SR_MAX_OUTPUT);
+    sr_buf_init(&w.err,
+                cfg->stderr_max ? cfg->stderr_max : (size_t)SR_MAX_LOG_ENTRIES * SR_MAX_LOG_ENTRY);
+    struct sr_wasi_host_func *funcs = calloc(NWASI + cfg->nhost_funcs + 1, sizeof(*funcs));
+    sr_status st = funcs ? SR_OK : sr_err_set(e, SR_ENOMEM, "out of memory running native code");
+    for (size_t k = 0; st == SR_OK && k < NWASI; k++) {
+        sr_wasm__wasi_entry(k, &funcs[k]);
+        funcs[k].ctx = &w;
+    }
+    for (size_t k = 0; st == SR_OK && k < cfg->nhost_funcs; k++)
+        funcs[NWASI + k] = cfg->host_funcs[k];
+    if (st == SR_OK)
+        st = check_imports(mod, cfg, e);
+    if (st == SR_OK)
+        st = check_import_types(mod, funcs, NWASI + cfg->nhost_funcs, e);
+    if (st == SR_OK && !memory_exported(mod))
+        st = sr_err_set(e, SR_EINVAL,
+                        "the native tier needs the module's memory exported as 'memory' (as "
+                        "WASI programs do)");
+    struct sr_wasm__native_end end = {0};
+    if (st == SR_OK) {
+        st = sr_wasm__native_run(n, mod, funcs, NWASI + cfg->nhost_funcs, lim, &end, e);
+        if (st == SR_OK || end.trap == SR_WASM_TRAP_EXIT) {
+            res->exited = true;
+            res->exit_code = end.trap == SR_WASM_TRAP_EXIT ? end.exit_code : 0;
+            sr_err_clear(e);
+            st = SR_OK;
+        } else if (end.trap != SR_WASM_TRAP_NONE) {
+            res->trap = end.trap;
+            snprintf(res->message, sizeof(res->message), "%s", e->msg);
+            if (w.out_over)
+                st = sr_err_set(e, SR_ELIMIT, "%s", res->message);
+        }
+    }
+    free(funcs);
+    if (st != SR_OK && res->message[0] == '\0')
+        snprintf(res->message, sizeof(res->message), "%s", e->msg);
+    const uint64_t initial = lim->fuel ? lim->fuel : UINT64_MAX;
+    res->fuel_used = end.has_fuel ? initial - end.fuel_left : 0;
+    res->memory_limit = end.limit_hit;
+    res->stdout_truncated = w.out_over;
+    res->stdout_len = w.out.len;
+    res->stdout_data = (uint8_t *)sr_buf_steal(&w.out);
+    res->stderr_len = w.err.len;
+    res->stderr_data = (uint8_t *)sr_buf_steal(&w.err);
+    if (!res->stdout_data)
+        res->stdout_len = 0;
+    if (!res->stderr_data)
+        res->stderr_len = 0;
     return st;
 }
 

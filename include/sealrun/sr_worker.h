@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * sr_worker.h - a remote worker's side of the coordinator protocol
+ * (docs/workers.md): `sealrund --role worker` registers its Ed25519 worker
+ * key, measurement and attestation with the coordinator, then sends a
+ * heartbeat every few seconds until it is stopped or the operator revokes
+ * it. Every request carries the worker token and is signed with the worker
+ * key (sr_receipt.h, "a remote worker's signed requests"). The worker holds
+ * no database handle and no master key.
+ *
+ * Bounds: every answer is read up to SR_WORKER_MAX_ANSWER bytes, every
+ * request has a total time limit, and one request is in flight at a time.
+ * Thread-safety: one thread runs sr_worker_run(); sr_worker_stop() may be
+ * called from any thread.
+ */
+#ifndef SR_WORKER_H
+#define SR_WORKER_H
+
+#include <stdint.h>
+#include "sealrun/sr_attest.h"
+#include "sealrun/sr_err.h"
+#include "sealrun/sr_receipt.h"
+
+typedef struct sr_worker sr_worker;
+
+#define SR_WORKER_MAX_ANSWER (64u * 1024u) /* bytes of one coordinator answer */
+#define SR_WORKER_REQUEST_TIMEOUT_S 30     /* default total time of one request */
+#define SR_WORKER_TOKEN_MAX 512            /* bytes of a worker token */
+
+struct sr_worker_config {
+    const char *coordinator; /* base URL, http:// or https://, no trailing path */
+    const char *token;       /* the worker token (sealrun worker token create) */
+    const sr_worker_key *key;
+    const sr_attest_quote *quote;
+    const uint8_t *measurement; /* 32 bytes */
+    const char *version;        /* what it registers as (SR_VERSION) */
+    unsigned request_timeout_s; /* 0 = SR_WORKER_REQUEST_TIMEOUT_S */
+};
+
+/* Copies the strings; borrows key, quote and measurement (they outlive the
+ * worker). SR_EINVAL for a URL that is not http(s)://..., an empty or
+ * oversized token, or a missing key. Returns owned: sr_worker_free(). */
+sr_status sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err);
+void sr_worker_free(sr_worker *w);
+
+/* Registers with the coordinator. The coordinator's refusals keep their
+ * status and message: SR_EDENIED (unknown token, bad signature, clock),
+ * SR_EFORBIDDEN (revoked, attestation not accepted), SR_ECONFLICT (the
+ * token is bound to another key), SR_EINVAL; SR_EIO when it cannot be
+ * reached or answers 5xx (worth retrying). On SR_OK *id (17 bytes) is the
+ * worker's id and *state its state ("active" or "draining"). */
+sr_status sr_worker_register(sr_worker *w, char id[17], char state[16], sr_err *err);
+
+/* Registers (retrying SR_EIO with backoff from 0.5 s doubling to 10 s),
+ * then sends heartbeats at the interval the coordinator names, until
+ * sr_worker_stop(): SR_OK. A refusal that retrying cannot cure (revoked,
+ * unknown token, another key) ends it with that status. 'ready' (may be
+ * NULL) is called once after the first registration. */
+typedef void (*sr_worker_ready_fn)(void *arg, const char *id, const char *state);
+sr_status sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err);
+
+/* Makes sr_worker_run() return soon (within one request's time). */
+void sr_worker_stop(sr_worker *w);
+
+#endif /* SR_WORKER_H */

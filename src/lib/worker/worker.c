@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * worker.c - the remote worker's requests to its coordinator (sr_worker.h,
+ * docs/workers.md): each one signed with the worker key over method, path,
+ * query, time and body (sr_worker_request_digest), sent with the worker
+ * token, its answer read up to SR_WORKER_MAX_ANSWER bytes within the
+ * request timeout. One request at a time.
+ */
+#include "sealrun/sr_worker.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include "sealrun/sr_buf.h"
+#include "sealrun/sr_json.h"
+#include "sealrun/sr_log.h"
+#include "sealrun/sr_util.h"
+
+#define URL_MAX 1024
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
+#define HEARTBEAT_MIN_S 1
+#define HEARTBEAT_MAX_S 300
+
+struct sr_worker {
+    char base[URL_MAX];
+    char *token;
+    const sr_worker_key *key;
+    const sr_attest_quote *quote;
+    uint8_t measurement[32];
+    char version[32];
+    unsigned timeout_s;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    bool stop;
+};
+
+sr_status
+sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
+{
+    const char *u = cfg->coordinator;
+    size_t ulen = u ? strlen(u) : 0;
+    if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) ||
+        ulen >= URL_MAX - 64 || ulen <= 8)
+        return sr_err_set(err, SR_EINVAL,
+                          "--coordinator must be the coordinator's URL, http://HOST:PORT or "
+                          "https://HOST:PORT, got '%.80s'",
+                          u ? u : "");
+    size_t tlen = cfg->token ? strlen(cfg->token) : 0;
+    if (tlen == 0 || tlen > SR_WORKER_TOKEN_MAX)
+        return sr_err_set(err, SR_EINVAL,
+                          "a worker needs its worker token (--worker-token or "
+                          "SEALRUN_WORKER_TOKEN; 'sealrun worker token create' makes one), at "
+                          "most %d bytes",
+                          SR_WORKER_TOKEN_MAX);
+    for (size_t i = 0; i < tlen; i++)
+        if (cfg->token[i] <= ' ' || cfg->token[i] == 0x7f)
+            return sr_err_set(err, SR_EINVAL, "the worker token holds a space or control byte");
+    if (!cfg->key || !cfg->quote || !cfg->measurement)
+        return sr_err_set(err, SR_EINVAL, "a worker needs its key, quote and measurement");
+    sr_worker *w = calloc(1, sizeof(*w));
+    if (!w || !(w->token = strdup(cfg->token))) {
+        free(w);
+        return sr_err_set(err, SR_ENOMEM, "out of memory for the worker");
+    }
+    memcpy(w->base, u, ulen);
+    while (ulen && w->base[ulen - 1] == '/')
+        w->base[--ulen] = '\0';
+    w->key = cfg->key;
+    w->quote = cfg->quote;
+    memcpy(w->measurement, cfg->measurement, 32);
+    (void)snprintf(w->version, sizeof(w->version), "%s", cfg->version ? cfg->version : "unknown");
+    w->timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : SR_WORKER_REQUEST_TIMEOUT_S;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    *out = w;
+    return SR_OK;
+}
+
+void
+sr_worker_free(sr_worker *w)
+{
+    if (!w)
+        return;
+    if (w->token) {
+        memset(w->token, 0, strlen(w->token));
+        free(w->token);
+    }
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+void
+sr_worker_stop(sr_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static bool
+stopped(sr_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool s = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}
+
+/* Sleeps ms or until stopped; true when stopped. */
+static bool
+nap(sr_worker *w, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop && pthread_cond_timedwait(&w->wake, &w->mu, &ts) == 0)
+        ;
+    bool s = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return s;
+}
+
+static size_t
+on_data(char *p, size_t size, size_t n, void *arg)
+{
+    sr_buf *b = arg;
+    return sr_buf_append(b, p, size * n, NULL) == SR_OK ? size * n : 0; /* over the cap: abort */
+}
+
+/* The status a coordinator's HTTP answer stands for. */
+static sr_status
+status_of(long http)
+{
+    switch (http) {
+    case 400:
+    case 413:
+        return SR_EINVAL;
+    case 401:
+        return SR_EDENIED;
+    case 403:
+        return SR_EFORBIDDEN;
+    case 404:
+        return SR_ENOTFOUND;
+    case 409:
+        return SR_ECONFLICT;
+    default:
+        return SR_EIO;
+    }
+}
+
+/* One signed request: method path (no query), body (may be NULL). On a 2xx
+ * answer *out is its JSON (owned). Otherwise the coordinator's message
+ * with the status of its HTTP code (status_of). */
+static sr_status
+call(sr_worker *w, const char *method, const char *path, const char *body, json_t **out,
+     sr_err *err)
+{
+    size_t blen = body ? strlen(body) : 0;
+    char tm[24], sig[SR_ED25519_SIG_HEX_LEN + 1], url[URL_MAX + 64];
+    (void)snprintf(tm, sizeof(tm), "%lld", (long long)sr_now_ms());
+    uint8_t digest[32];
+    sr_worker_request_digest(method, path, "", tm, body, blen, digest);
+    sr_worker_request_sign(w->key, digest, sig);
+    (void)snprintf(url, sizeof(url), "%s%s", w->base, path);
+
+    CURL *c = curl_easy_init();
+    if (!c)
+        return sr_err_set(err, SR_ENOMEM, "cannot start libcurl");
+    char *auth = NULL;
+    size_t alen = strlen(w->token) + 32;
+    char th[64], sh[200];
+    (void)snprintf(th, sizeof(th), SR_WORKER_TIME_HEADER ": %s", tm);
+    (void)snprintf(sh, sizeof(sh), SR_WORKER_SIGNATURE_HEADER ": %s", sig);
+    struct curl_slist *h = NULL;
+    sr_buf resp;
+    sr_buf_init(&resp, SR_WORKER_MAX_ANSWER);
+    sr_status rc = SR_OK;
+    if (!(auth = malloc(alen))) {
+        rc = sr_err_set(err, SR_ENOMEM, "out of memory for a request");
+        goto out;
+    }
+    (void)snprintf(auth, alen, "Authorization: Bearer %s", w->token);
+    h = curl_slist_append(h, auth);
+    h = curl_slist_append(h, th);
+    h = curl_slist_append(h, sh);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)w->timeout_s);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+    CURLcode cc = curl_easy_perform(c);
+    long http = 0;
+    if (cc == CURLE_WRITE_ERROR) {
+        rc = sr_err_set(err, SR_EIO, "the coordinator's answer to %s %s is over %u bytes", method,
+                        path, SR_WORKER_MAX_ANSWER);
+        goto out;
+    }
+    if (cc != CURLE_OK) {
+        rc = sr_err_set(err, SR_EIO, "%s %s%s failed: %s", method, w->base, path,
+                        curl_easy_strerror(cc));
+        goto out;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
+    json_t *ans = NULL;
+    sr_err pe = {0};
+    if (sr_json_parse(resp.data ? resp.data : "", resp.len, 8, "the coordinator's answer", &ans,
+                      &pe) != SR_OK)
+        ans = NULL;
+    if (http >= 200 && http <= 299 && ans) {
+        *out = ans;
+        goto out;
+    }
+    const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
+    rc = sr_err_set(err, http >= 200 && http <= 299 ? SR_EIO : status_of(http),
+                    "the coordinator answered %s %s with %ld: %s", method, path, http,
+                    msg ? msg : (ans ? "(no message)" : pe.msg));
+    json_decref(ans);
+out:
+    curl_slist_free_all(h);
+    if (auth) {
+        memset(auth, 0, alen);
+        free(auth);
+    }
+    curl_easy_cleanup(c);
+    sr_buf_fini(&resp);
+    return rc;
+}
+
+static void
+copy_field(const json_t *o, const char *key, char *dst, size_t cap)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    (void)snprintf(dst, cap, "%s", v ? v : "");
+}
+
+sr_status
+sr_worker_register(sr_worker *w, char id[17], char state[16], sr_err *err)
+{
+    uint8_t pk[SR_ED25519_PK_LEN];
+    char pkh[65], mh[65];
+    sr_worker_key_public(w->key, pk);
+    sr_hex_encode(pk, sizeof(pk), pkh);
+    sr_hex_encode(w->measurement, 32, mh);
+    const char *q = sr_attest_quote_base64(w->quote);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s, s:o, s:s}", "public_key", pkh, "measurement", mh, "attestation",
+                  sr_attest_provider_name(sr_attest_quote_provider(w->quote)), "quote",
+                  q ? json_string(q) : json_null(), "version", w->version);
+    char *text = body ? sr_json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return sr_err_set(err, SR_ENOMEM, "out of memory for a registration");
+    json_t *ans = NULL;
+    sr_status rc = call(w, "POST", "/worker/register", text, &ans, err);
+    free(text);
+    if (rc != SR_OK)
+        return rc;
+    const json_t *row = json_object_get(ans, "worker");
+    copy_field(row, "id", id, 17);
+    copy_field(row, "state", state, 16);
+    json_decref(ans);
+    if (!sr_is_lower_hex(id, 16) || !*state)
+        return sr_err_set(err, SR_EIO, "the coordinator's registration answer has no worker");
+    return SR_OK;
+}
+
+/* A heartbeat: the state the coordinator holds for us and the interval. */
+static sr_status
+heartbeat(sr_worker *w, char state[16], int64_t *interval_s, sr_err *err)
+{
+    json_t *ans = NULL;
+    sr_status rc = call(w, "POST", "/worker/heartbeat", NULL, &ans, err);
+    if (rc != SR_OK)
+        return rc;
+    copy_field(ans, "state", state, 16);
+    json_int_t s = json_integer_value(json_object_get(ans, "heartbeat_s"));
+    *interval_s = s < HEARTBEAT_MIN_S ? HEARTBEAT_MIN_S : s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S : s;
+    json_decref(ans);
+    return SR_OK;
+}
+
+sr_status
+sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
+{
+    char id[17] = "", state[16] = "", was[16] = "";
+    int64_t backoff = BACKOFF_MIN_MS;
+    sr_status rc;
+    for (;;) {
+        if (stopped(w))
+            return SR_OK;
+        rc = sr_worker_register(w, id, state, err);
+        if (rc == SR_OK)
+            break;
+        if (rc != SR_EIO)
+            return rc;
+        sr_log(SR_LOG_WARN, "worker", "cannot register yet (retrying in %lld ms): %s",
+               (long long)backoff, err->msg);
+        if (nap(w, backoff))
+            return SR_OK;
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    sr_log(SR_LOG_INFO, "worker", "registered with %s as worker %s (%s)", w->base, id, state);
+    if (ready)
+        ready(arg, id, state);
+    (void)snprintf(was, sizeof(was), "%s", state);
+    int64_t interval_s = SR_WORKER_REQUEST_TIMEOUT_S / 3;
+    backoff = BACKOFF_MIN_MS;
+    for (;;) {
+        if (nap(w, rc == SR_OK ? interval_s * 1000 : backoff))
+            return SR_OK;
+        rc = heartbeat(w, state, &interval_s, err);
+        if (rc == SR_OK) {
+            backoff = BACKOFF_MIN_MS;
+            if (strcmp(state, was) != 0)
+                sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
+            (void)snprintf(was, sizeof(was), "%s", state);
+            continue;
+        }
+        if (rc != SR_EIO)
+            return rc;
+        sr_log(SR_LOG_WARN, "worker", "heartbeat failed (retrying in %lld ms): %s",
+               (long long)backoff, err->msg);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+}

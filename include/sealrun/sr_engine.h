@@ -323,6 +323,16 @@ void sr_engine_sandbox_protections(const sr_engine *eng, struct sr_sandbox_prote
  * cost from its limits (max_cost null without a price table). */
 sr_status sr_engine_estimate(sr_engine *eng, const struct sr_job_request *req, json_t **out,
                              sr_err *err);
+/* POST /estimate with "dry_run": runs a WebAssembly request of 'owner' for
+ * real, as a job that is never stored and whose storage writes are never
+ * committed (a request with "http" is SR_EINVAL: its requests cannot be
+ * undone): admitted, counted and charged like any job (a dry run is work
+ * done); answers {"runtime", "dry_run": true, "status", "gas_used" (exact:
+ * fuel), "duration_ms", "error"?, "max", "cost" (at the price table for
+ * this run) | null, "max_cost", "charged"?, "prices", "unit"} (owned).
+ * SR_EBUDGET, SR_EBALANCE, SR_EBUSY as a job. */
+sr_status sr_engine_dry_run(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                            json_t **out, sr_err *err);
 /* {"user", "balance", "unit", "prices", "day", "resets_at", "budgets":
  * {"user": {NAME: {"used", "limit"}}, "token": {"id", "budgets"}}, "ledger":
  * [...], "next": id|null} (owned): owner's balance, today's usage (used or

@@ -5,7 +5,8 @@
  * against each budget, the ledger a page at a time), POST /account/credit
  * (admin: adds to a user's balance, one ledger row naming who did it) and
  * POST /estimate (the most a job request may use and cost, from its
- * limits; nothing runs).
+ * limits; nothing runs; with "dry_run": true a WebAssembly request runs,
+ * never stored, for the exact gas of its input).
  */
 #include "api_int.h"
 
@@ -132,12 +133,23 @@ sr_api__estimate(sr_api *api, const struct sr_api__call *c, struct sr_api_respon
         sr_api__reply_status(resp, &e, "parsing a request");
         return;
     }
+    /* "dry_run": true (WebAssembly): run it for the exact gas of this input */
+    json_t *dry = json_object_get(body, "dry_run");
+    sr_status rc = dry && !json_is_boolean(dry)
+                       ? sr_err_set(&e, SR_EINVAL, "field 'dry_run' must be true or false")
+                       : SR_OK;
+    bool is_dry = json_is_true(dry);
+    if (json_is_object(body))
+        json_object_del(body, "dry_run");
     struct sr_job_request jr;
-    sr_status rc = sr_job_request_parse(body, &jr, &e);
+    if (rc == SR_OK)
+        rc = sr_job_request_parse(body, &jr, &e);
     json_decref(body);
     json_t *out = NULL;
     if (rc == SR_OK) {
-        rc = sr_engine_estimate(api->eng, &jr, &out, &e);
+        (void)snprintf(jr.token_id, sizeof(jr.token_id), "%s", c->token->id);
+        rc = is_dry ? sr_engine_dry_run(api->eng, c->owner, &jr, &out, &e)
+                    : sr_engine_estimate(api->eng, &jr, &out, &e);
         sr_job_request_fini(&jr);
     }
     if (rc != SR_OK) {

@@ -27,6 +27,7 @@ OK = "function main(){ return {n: 1}; }"
 THROW = "function main(){ throw new Error('no'); }"
 SPIN = "function main(){ for(;;){} }"
 EMPTY_WASM = base64.b64encode(b"\0asm\1\0\0\0").decode()
+GUEST = os.environ.get("SR_WASM_GUEST", "")
 
 
 def write_json(v):
@@ -167,6 +168,40 @@ class PricedTest(unittest.TestCase):
         st, body, _ = self.d.request("POST", "/estimate", {"script": OK, "nope": 1}, token=t)
         self.assertEqual(st, 400)
         self.assertIn("nope", body["error"]["message"])
+
+    @unittest.skipUnless(os.path.exists(GUEST), "WASI guest not built")
+    def test_dry_run_gives_the_exact_gas_and_stores_nothing(self):
+        t = self.d.token("hank")
+        self.credit("hank", 500000)
+        with open(GUEST, "rb") as f:
+            module = base64.b64encode(f.read()).decode()
+        body = {"runtime": "wasm", "module": module, "args": ["echo"], "input": {"x": [1, 2, 3]},
+                "timeout": 5}
+        st, a, _ = self.d.request("POST", "/estimate", dict(body, dry_run=True), token=t)
+        self.assertEqual(st, 200, a)
+        self.assertEqual((a["dry_run"], a["status"]), (True, "completed"))
+        st, b, _ = self.d.request("POST", "/estimate", dict(body, dry_run=True), token=t)
+        self.assertEqual(a["gas_used"], b["gas_used"])  # fuel is exact
+        self.assertGreater(a["gas_used"], 0)
+        self.assertLessEqual(a["cost"], a["max_cost"])
+        self.assertEqual(a["charged"], a["cost"])  # a dry run is work done: charged as a job
+        st, jobs, _ = self.d.request("GET", "/jobs", token=t)
+        self.assertEqual(jobs["jobs"], [])  # nothing stored
+        st, job, _ = self.d.request("POST", "/execute", body, token=t)
+        self.assertEqual((st, job["gas_used"]), (200, a["gas_used"]))
+        self.check_ledger(t)
+        st, body2, _ = self.d.request("POST", "/estimate", {"script": OK, "dry_run": True},
+                                      token=t)
+        self.assertEqual(st, 400)
+        self.assertIn("WebAssembly", body2["error"]["message"])
+        st, body2, _ = self.d.request("POST", "/estimate", dict(body, dry_run=1), token=t)
+        self.assertEqual(st, 400)
+        self.assertIn("'dry_run' must be true or false", body2["error"]["message"])
+        st, body2, _ = self.d.request(
+            "POST", "/estimate", dict(body, dry_run=True, http={"allow": ["example.com"]}),
+            token=t)
+        self.assertEqual(st, 400)
+        self.assertIn("would really be sent", body2["error"]["message"])
 
     def test_credit_needs_admin_and_a_good_body(self):
         t = self.d.token("erin")

@@ -234,6 +234,9 @@ class OpenApiTest(unittest.TestCase):
         c("/execute", "POST", "/execute", 200, body={
             "runtime": "wasm", "module_hash": h, "args": ["echo"], "env": {"A": "1"},
             "output_format": "json", "input": 5})
+        dry = c("/estimate", "POST", "/estimate", 200, body={
+            "runtime": "wasm", "module_hash": h, "args": ["echo"], "input": 5, "dry_run": True})
+        self.assertTrue(dry["dry_run"])
         c("/modules/{}", "DELETE", "/modules/" + h, 200)
         c("/modules/{}", "GET", "/modules/" + h, 404)
         c("/modules/{}", "DELETE", "/modules/" + h, 404)

@@ -305,3 +305,78 @@ sr_engine_credit(sr_engine *eng, const char *owner, uint64_t amount, const char 
         return sr_err_set(err, SR_EINVAL, "accounts need a server with a store");
     return sr_store_credit(eng->store, owner, amount, actor, note, sr_now_ms(), balance, err);
 }
+
+sr_status
+sr_engine_dry_run(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
+                  sr_err *err)
+{
+    if (req->runtime != SR_RUNTIME_WASM)
+        return sr_err_set(err, SR_EINVAL,
+                          "\"dry_run\" is for WebAssembly jobs, whose gas (fuel) is exact; a "
+                          "JavaScript job's gas is CPU time and differs from run to run");
+    if (req->http.nallow)
+        return sr_err_set(err, SR_EINVAL,
+                          "\"dry_run\" cannot run a job with \"http\": its requests would really "
+                          "be sent");
+    struct sr_usage max;
+    uint64_t max_cost = 0;
+    sr_status rc = sr_engine__money_max(eng, req, &max, &max_cost, err);
+    if (rc != SR_OK)
+        return rc;
+    struct sr_job_request local = *req; /* shallow: only 'code' may be loaded into it */
+    struct sr_secret_refs refs;
+    rc = sr_engine__refs_check(owner, req, &refs, err);
+    if (rc == SR_OK)
+        rc = sr_engine__module_load(eng, owner, &local, err);
+    if (rc == SR_OK)
+        rc = sr_engine__slot_take(eng, owner, err);
+    if (rc != SR_OK) {
+        if (local.code != req->code)
+            free(local.code);
+        return rc;
+    }
+    char id[SR_ID_HEX_LEN + 1];
+    sr_random_id(id);
+    rc = sr_engine__money_admit(eng, owner, id, req, err);
+    struct job_outcome o;
+    sr_engine__outcome_init(&o);
+    if (rc == SR_OK) {
+        sr_engine__outcome_fini(&o);
+        int64_t t0 = sr_mono_us();
+        /* its storage writes are never committed (they commit only with a
+         * stored job's end) and nothing is stored but what it costs */
+        sr_engine__run(eng, owner, id, &local, &refs, NULL, &o);
+        int64_t wall = sr_mono_us() - t0;
+        sr_engine__money_quote(eng, id, &local, true, &o, wall);
+        sr_engine__job_settle(eng, id, &o);
+        struct sr_usage used = {.jobs = 1,
+                                .gas_wasm = o.gas_used,
+                                .wall_ms = ((uint64_t)(wall > 0 ? wall : 0) + 999) / 1000};
+        uint64_t cost = 0;
+        bool priced = sr_money_priced(eng->cfg.money);
+        if (priced && sr_money_cost(eng->cfg.money, SR_RUNTIME_WASM, &used, &cost, NULL) != SR_OK)
+            cost = max_cost;
+        json_t *ans = json_pack(
+            "{s:s, s:b, s:s, s:I, s:I, s:{s:I, s:I, s:I}, s:o, s:o, s:o, s:s}", "runtime", "wasm",
+            "dry_run", true, "status", o.code == SR_JOB_OK ? "completed" : "failed", "gas_used",
+            (json_int_t)o.gas_used, "duration_ms", (json_int_t)(wall / 1000), "max", "gas",
+            (json_int_t)max.gas_wasm, "wall_ms", (json_int_t)max.wall_ms, "http_requests",
+            (json_int_t)max.http, "cost", priced ? json_integer((json_int_t)cost) : json_null(),
+            "max_cost", priced ? json_integer((json_int_t)max_cost) : json_null(), "prices",
+            sr_money_prices_json(eng->cfg.money), "unit", "micro-units");
+        if (ans && o.code != SR_JOB_OK)
+            json_object_set_new(ans, "error",
+                                json_pack("{s:s, s:s}", "code", sr_job_code_name(o.code), "message",
+                                          o.message ? o.message : ""));
+        if (ans && o.money.has_hold && o.money.reserved)
+            json_object_set_new(ans, "charged", json_integer((json_int_t)o.money.charged));
+        rc = ans ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory");
+        if (rc == SR_OK)
+            *out = ans;
+    }
+    sr_engine__outcome_fini(&o);
+    sr_engine__slot_release(eng, owner);
+    if (local.code != req->code)
+        free(local.code);
+    return rc;
+}

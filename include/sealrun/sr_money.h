@@ -32,6 +32,7 @@ struct sr_prices {
     uint64_t gas_per_million[2]; /* per million gas units, by enum sr_runtime (rounded up) */
     uint64_t wall_ms;            /* per millisecond of wall clock */
     uint64_t http_request;       /* per outbound HTTP request */
+    uint64_t stored_byte_day;    /* per byte of storage held, charged once a UTC day */
 };
 
 /* An empty configuration: no budget, no price table. Returns owned. */
@@ -52,7 +53,7 @@ sr_status sr_money_set_budgets(sr_money *m, bool is_token, const char *spec, sr_
 sr_status sr_money_parse_budgets(sr_money *m, const char *text, size_t len, const char *what,
                                  sr_err *err);
 /* The price table, JSON: {"base_fee": N, "gas_per_million": {"js": N,
- * "wasm": N}, "wall_ms": N, "http_request": N}; every member optional
+ * "wasm": N}, "wall_ms": N, "http_request": N, "stored_byte_day": N}; every member optional
  * (0), nothing else allowed. SR_EINVAL as above. */
 sr_status sr_money_parse_prices(sr_money *m, const char *text, size_t len, const char *what,
                                 sr_err *err);

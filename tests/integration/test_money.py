@@ -400,6 +400,43 @@ class BudgetTest(unittest.TestCase):
             os.unlink(bad)
 
 
+class StorageChargeTest(unittest.TestCase):
+    def test_stored_bytes_are_charged_once_a_day(self):
+        prices = write_json({"stored_byte_day": 3})
+        d = Daemon("--prices", prices).start()
+        d2 = None
+        try:
+            admin = admin_token(d)
+            t = d.token("ivy")
+            st, ans, _ = d.request("POST", "/account/credit", {"user": "ivy", "amount": 100000},
+                                   token=admin)
+            self.assertEqual(st, 200, ans)
+            st, ans, _ = d.request("PUT", "/storage/ns/key1", raw=b"v" * 96, token=t,
+                                   headers={"Content-Type": "application/octet-stream"})
+            self.assertIn(st, (200, 201), ans)
+            st, ns, _ = d.request("GET", "/storage", token=t)
+            stored = ns["bytes"]
+            self.assertGreater(stored, 96)
+            d.stop()
+            for _ in range(2):  # charged at the first start of the day, not again
+                d2 = Daemon("--prices", prices, data_dir=d.data_dir, store=d.store).start()
+                st, acct, _ = d2.request("GET", "/account", token=t)
+                charges = [r for r in acct["ledger"] if r["actor"] == "storage"]
+                self.assertEqual(len(charges), 1, acct["ledger"])
+                self.assertEqual(charges[0]["kind"], "charge")
+                self.assertEqual(charges[0]["amount"], stored * 3)
+                self.assertIn(f"{stored} bytes at 3 per byte-day", charges[0]["note"])
+                self.assertEqual(acct["balance"], 100000 - stored * 3)
+                self.assertEqual(acct["prices"]["stored_byte_day"], 3)
+                d2.cleanup()
+                d2 = None
+        finally:
+            if d2:
+                d2.cleanup()
+            d.cleanup()
+            os.unlink(prices)
+
+
 class CrashTest(unittest.TestCase):
     def test_kill9_between_reserve_and_charge_releases_once(self):
         prices = write_json(PRICES)

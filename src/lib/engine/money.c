@@ -268,7 +268,8 @@ price_of(const json_t *root, const char *key, const char *what, uint64_t *out, s
 sr_status
 sr_money_parse_prices(sr_money *m, const char *text, size_t len, const char *what, sr_err *err)
 {
-    static const char *const keys[] = {"base_fee", "gas_per_million", "wall_ms", "http_request"};
+    static const char *const keys[] = {"base_fee", "gas_per_million", "wall_ms", "http_request",
+                                       "stored_byte_day"};
     json_t *root = NULL;
     sr_status rc = sr_json_parse(text, len, 4, what, &root, err);
     if (rc != SR_OK)
@@ -286,7 +287,7 @@ sr_money_parse_prices(sr_money *m, const char *text, size_t len, const char *wha
         if (rc == SR_OK && !known)
             rc = sr_err_set(err, SR_EINVAL,
                             "%s: unknown field '%.64s': expected base_fee, gas_per_million, "
-                            "wall_ms, http_request",
+                            "wall_ms, http_request, stored_byte_day",
                             what, key);
     }
     json_t *gas = json_object_get(root, "gas_per_million");
@@ -312,6 +313,8 @@ sr_money_parse_prices(sr_money *m, const char *text, size_t len, const char *wha
         rc = price_of(root, "wall_ms", what, &p.wall_ms, err);
     if (rc == SR_OK)
         rc = price_of(root, "http_request", what, &p.http_request, err);
+    if (rc == SR_OK)
+        rc = price_of(root, "stored_byte_day", what, &p.stored_byte_day, err);
     json_decref(root);
     if (rc != SR_OK)
         return rc;
@@ -490,11 +493,11 @@ sr_money_prices_json(const sr_money *m)
     if (!m || !m->priced)
         return json_null();
     const struct sr_prices *p = &m->prices;
-    return json_pack("{s:I, s:{s:I, s:I}, s:I, s:I, s:s}", "base_fee", (json_int_t)p->base_fee,
+    return json_pack("{s:I, s:{s:I, s:I}, s:I, s:I, s:I, s:s}", "base_fee", (json_int_t)p->base_fee,
                      "gas_per_million", "js", (json_int_t)p->gas_per_million[SR_RUNTIME_JS], "wasm",
                      (json_int_t)p->gas_per_million[SR_RUNTIME_WASM], "wall_ms",
-                     (json_int_t)p->wall_ms, "http_request", (json_int_t)p->http_request, "unit",
-                     "micro-units");
+                     (json_int_t)p->wall_ms, "http_request", (json_int_t)p->http_request,
+                     "stored_byte_day", (json_int_t)p->stored_byte_day, "unit", "micro-units");
 }
 
 json_t *

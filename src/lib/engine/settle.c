@@ -152,6 +152,30 @@ sr_engine__money_release(sr_engine *eng, const char *id)
         sr_log(SR_LOG_ERROR, "engine", "job '%s': releasing its hold: %s", id, e.msg);
 }
 
+/* Storage byte-days: once a UTC day each owner with stored bytes pays
+ * bytes x stored_byte_day (at the first sweep of the day: at start, and
+ * from the purge every minute). */
+static void
+storage_charge(sr_engine *eng, int64_t now)
+{
+    uint64_t price =
+        sr_money_priced(eng->cfg.money) ? sr_money_prices(eng->cfg.money)->stored_byte_day : 0;
+    if (!price)
+        return;
+    size_t n = 0, total = 0;
+    sr_err e = {0};
+    do {
+        if (sr_store_storage_charge(eng->store, now / SR_DAY_MS, price, now, SWEEP_BATCH, &n, &e) !=
+            SR_OK) {
+            sr_log(SR_LOG_WARN, "engine", "charging storage: %s", e.msg);
+            return;
+        }
+        total += n;
+    } while (n == SWEEP_BATCH);
+    if (total)
+        sr_log(SR_LOG_INFO, "engine", "charged the storage of %zu user(s) for today", total);
+}
+
 void
 sr_engine__money_sweep(sr_engine *eng, bool at_start)
 {
@@ -179,6 +203,7 @@ sr_engine__money_sweep(sr_engine *eng, bool at_start)
                "released %zu hold(s) of jobs that ended without being charged (sealrund "
                "stopped in between): nothing charged, their usage returned",
                total);
+    storage_charge(eng, now);
     if (at_start)
         return;
     /* settled holds and usage days are kept as long as finished jobs */

@@ -31,7 +31,8 @@ HEADERS = {
     "sr_sandbox.h": "sandbox", "sr_native.h": "sandbox", "sr_secret.h": "secret",
     "sr_receipt.h": "receipt", "sr_attest.h": "receipt", "sr_storage.h": "storage",
     "sr_http.h": "http", "sr_js.h": "js",
-    "sr_runner.h": "runner", "sr_engine.h": "engine", "sr_api.h": "api",
+    "sr_runner.h": "runner", "sr_engine.h": "engine", "sr_money.h": "engine",
+    "sr_api.h": "api",
     "sr_worker.h": "worker",
 }
 

@@ -19,6 +19,7 @@
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
 #include "sealrun/sr_http.h"
+#include "sealrun/sr_money.h"
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_runner.h"
 #include "sealrun/sr_sandbox.h"
@@ -49,8 +50,11 @@ struct sr_engine_config {
     int64_t lease_ms; /* cluster mode (a shared store): a running job's lease, renewed every
                          third of it; jobs of a daemon silent this long become INTERRUPTED.
                          0 = 15 s */
-    struct sr_http_config http; /* outbound HTTP policy (docs/http.md); borrowed until
-                                 * sr_engine_new returns, which copies it */
+    struct sr_http_config http;        /* outbound HTTP policy (docs/http.md); borrowed until
+                                        * sr_engine_new returns, which copies it */
+    const sr_money *money;             /* budgets and prices (docs/accounts.md); borrowed, must
+                                        * outlive the engine; NULL: none */
+    uint32_t test_pause_after_hold_ms; /* test builds: sleep after a job's hold is taken */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -88,6 +92,8 @@ struct sr_job_request {
                                  * process never receives it; placeholders only) */
     bool record;                /* "record": keep the job's recording (docs/http.md) */
     uint8_t record_pubkey[SR_BOX_PK_LEN]; /* record: the key it is sealed to */
+    char token_id[17]; /* the API token's id, set by the API after parsing (never from the
+                        * body): its budget counts the job; "" = none */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be
@@ -309,5 +315,34 @@ const struct sr_engine_config *sr_engine_config(const sr_engine *eng);
 
 /* What the sandbox put in place (for the start-up log and /info). */
 void sr_engine_sandbox_protections(const sr_engine *eng, struct sr_sandbox_protections *out);
+
+/* --- money (docs/accounts.md) --- */
+
+/* {"runtime", "max": {"gas", "wall_ms", "http_requests"}, "max_cost": N|null,
+ * "prices": {...}|null, "unit"} (owned): the most a request may use and
+ * cost from its limits (max_cost null without a price table). */
+sr_status sr_engine_estimate(sr_engine *eng, const struct sr_job_request *req, json_t **out,
+                             sr_err *err);
+/* POST /estimate with "dry_run": runs a WebAssembly request of 'owner' for
+ * real, as a job that is never stored and whose storage writes are never
+ * committed (a request with "http" is SR_EINVAL: its requests cannot be
+ * undone): admitted, counted and charged like any job (a dry run is work
+ * done); answers {"runtime", "dry_run": true, "status", "gas_used" (exact:
+ * fuel), "duration_ms", "error"?, "max", "cost" (at the price table for
+ * this run) | null, "max_cost", "charged"?, "prices", "unit"} (owned).
+ * SR_EBUDGET, SR_EBALANCE, SR_EBUSY as a job. */
+sr_status sr_engine_dry_run(sr_engine *eng, const char *owner, const struct sr_job_request *req,
+                            json_t **out, sr_err *err);
+/* {"user", "balance", "unit", "prices", "day", "resets_at", "budgets":
+ * {"user": {NAME: {"used", "limit"}}, "token": {"id", "budgets"}}, "ledger":
+ * [...], "next": id|null} (owned): owner's balance, today's usage (used or
+ * held by running jobs) against each budget (token_id NULL or "": no token
+ * part), and the ledger newest first, 'limit' rows (1..SR_MAX_PAGE) below
+ * id 'before' (0: from the newest). Needs a store. */
+sr_status sr_engine_account(sr_engine *eng, const char *owner, const char *token_id, size_t limit,
+                            int64_t before, json_t **out, sr_err *err);
+/* Credits owner's balance (sr_store_credit; 'actor' is who did it). */
+sr_status sr_engine_credit(sr_engine *eng, const char *owner, uint64_t amount, const char *actor,
+                           const char *note, uint64_t *balance, sr_err *err);
 
 #endif /* SR_ENGINE_H */

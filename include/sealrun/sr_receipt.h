@@ -181,6 +181,9 @@ struct sr_receipt_fields {
     /* uses of the job's generated keys, in order: {"name", "kind",
      * "operation", "data_sha256"}; NULL or empty: no "key_uses" */
     const json_t *key_uses;
+    /* what the job cost (docs/accounts.md): {"reserved", "charged", "refunded",
+     * "unit"}; NULL: the receipt has no "cost" (no price table) */
+    const json_t *cost;
     /* a recorded job: hex SHA-256 of its sealed recording as GET
      * /jobs/{id}/recording returns it (the base64 text of "recording");
      * NULL: no "recording_sha256" member */

@@ -859,6 +859,17 @@ sr_status sr_store_holds_release(sr_store *st, int64_t before_ms, int64_t now_ms
  * ledger is kept); *n (may be NULL) = rows deleted. */
 sr_status sr_store_money_purge(sr_store *st, int64_t before_ms, size_t *n, sr_err *err);
 
+/* Charges, once per UTC day 'day', every owner whose storage (the jobs'
+ * key-value namespaces, sr_kv_usage.bytes) holds bytes: bytes x
+ * price_per_byte_day micro-units, taken from the balance with a 'charge'
+ * ledger row whose actor is "storage" and whose note names the day, the
+ * bytes and the price. Never more than the balance (it never goes
+ * negative): what could not be taken is named in the note. At most 'max'
+ * owners (1..SR_MAX_PAGE) per call; *n (may be NULL) = owners charged or
+ * passed; call again while *n == max. */
+sr_status sr_store_storage_charge(sr_store *st, int64_t day, uint64_t price_per_byte_day,
+                                  int64_t now_ms, size_t max, size_t *n, sr_err *err);
+
 /* The day's usage of owner (token_id NULL) or of one token (owner ignored):
  * zeros when nothing was used. */
 sr_status sr_store_usage_get(sr_store *st, const char *owner, const char *token_id, int64_t day,

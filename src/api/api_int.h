@@ -60,6 +60,12 @@ void sr_api__tokens_list(sr_api *api, const struct sr_api__call *c, struct sr_ap
 void sr_api__token_create(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__token_revoke(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 
+/* The money endpoints (route_account.c; docs/accounts.md). */
+#define SR_API_CREDIT_BODY_MAX 4096 /* bytes of a POST /account/credit body */
+void sr_api__account(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__account_credit(sr_api *api, const struct sr_api__call *c,
+                            struct sr_api_response *resp);
+void sr_api__estimate(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 /* Remote workers (route_workers.c; docs/workers.md). */
 void sr_api__worker_register(sr_api *api, const struct sr_api__call *c,
                              struct sr_api_response *resp);

@@ -94,6 +94,8 @@ sr_api__reply(struct sr_api_response *resp, sr_status st, const char *msg, const
         sr_log(SR_LOG_WARN, "api", "%s: %s", what, msg);
     if (st == SR_EBUSY && !resp->retry_after)
         resp->retry_after = 1;
+    if (st == SR_EBUDGET && !resp->retry_after) /* budgets reset at the next UTC midnight */
+        resp->retry_after = (unsigned)(SR_DAY_MS - sr_now_ms() % SR_DAY_MS + 999) / 1000;
     resp->status = http;
     resp->body = sr_api_status_body(st, msg);
 }
@@ -186,6 +188,8 @@ route_execute(sr_api *api, const struct sr_api__call *c, struct sr_api_response 
         sr_api__reply_status(resp, &e, "validating a request");
         return;
     }
+    /* the token's budget counts the job (docs/accounts.md#budgets) */
+    (void)snprintf(jr.token_id, sizeof(jr.token_id), "%s", c->token->id);
     json_t *job = NULL;
     rc = jr.async ? sr_engine_submit(api->eng, c->owner, &jr, &job, &e)
                   : sr_engine_execute(api->eng, c->owner, &jr, &resp->text, &resp->text_len, &e);
@@ -430,6 +434,10 @@ static const struct sr_api__route routes[] = {
     {"GET", "/tokens", true, SCOPE_TOKEN, "user", 0, sr_api__tokens_list},
     {"POST", "/tokens", true, SCOPE_TOKEN, "", SR_API_TOKEN_BODY_MAX, sr_api__token_create},
     {"DELETE", "/tokens/{}", true, SCOPE_TOKEN, "", 0, sr_api__token_revoke},
+    {"POST", "/estimate", true, EXEC, "", 0, sr_api__estimate},
+    {"GET", "/account", true, SCOPE_TOKEN, "user limit before", 0, sr_api__account},
+    {"POST", "/account/credit", true, SR_SCOPE_ADMIN, "", SR_API_CREDIT_BODY_MAX,
+     sr_api__account_credit},
     {"GET", "/workers", true, SR_SCOPE_ADMIN, "", 0, sr_api__workers_list},
     /* a remote worker's own requests: its worker token and signature,
      * checked by the handler (route_workers.c) */

@@ -28,6 +28,7 @@
 #include "sealrun/sr_js.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
+#include "sealrun/sr_money.h"
 #include "sealrun/sr_opts.h"
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_storage.h"
@@ -62,6 +63,7 @@ struct opts {
     int64_t rate_per_token;    /* requests per minute (docs/accounts.md); -1: the default */
     int64_t rate_per_address;
     const char *rate_file; /* per-user overrides, or NULL */
+    sr_money *money;       /* budgets and prices (owned), or NULL: none */
     const char *http_allow[SR_FETCH_MAX_ALLOW];
     const char *http_deny[SR_FETCH_MAX_ALLOW];
     const char *http_private[SR_FETCH_MAX_PRIVATE];
@@ -149,6 +151,8 @@ struct raw {
         max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease;
     int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
     const char *rate_file;
+    const char *budget_user, *budget_token, *budgets_file, *prices_file;
+    int64_t test_pause_hold;
 };
 
 static const char *const isolations[] = {"tenant", "job", NULL};
@@ -327,6 +331,19 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = opt_str("--rate-limits", &r->rate_file, "FILE",
                      "per-user overrides of --rate-per-token: {\"users\": {\"NAME\": "
                      "{\"per_token\": N}}}");
+    t[n++] = opt_str("--budget-user", &r->budget_user, "NAME=N[,...]",
+                     "daily budgets of every user: jobs_per_day, gas_js_per_day, "
+                     "gas_wasm_per_day, wall_s_per_day, http_requests_per_day (UTC days; "
+                     "0 or absent: no limit; docs/accounts.md)");
+    t[n++] =
+        opt_str("--budget-token", &r->budget_token, "NAME=N[,...]", "the same for every API token");
+    t[n++] = opt_str("--budgets", &r->budgets_file, "FILE",
+                     "per-user budgets over the defaults: {\"users\": {\"NAME\": {\"user\": "
+                     "{...}, \"token\": {...}}}}");
+    t[n++] = opt_str("--prices", &r->prices_file, "FILE",
+                     "price table in micro-units: {\"base_fee\", \"gas_per_million\": {\"js\", "
+                     "\"wasm\"}, \"wall_ms\", \"http_request\"}; jobs then reserve their most "
+                     "from the user's balance (default: nothing is charged)");
     t[n++] = opt_choice("--attestation", &r->attestation, "none|tdx", providers, NULL,
                         "quote provider for receipts (default none: software only; tdx: Linux "
                         "configfs-tsm, sealrund stops if it is absent)");
@@ -358,6 +375,9 @@ table(struct raw *r, struct sr_opt *t)
     t[n++] = opt_choice("--test-tamper", &r->tamper, "receipt|output", tampers, &r->has_tamper,
                         "test builds only: GET /jobs/{id} answers the job with its receipt (or "
                         "output) altered after signing");
+    t[n++] = opt_int("--test-pause-after-hold", &r->test_pause_hold, "MS", 600000,
+                     "test builds only: each job sleeps this long after its reservation is "
+                     "taken, before it runs");
 #endif
     t[n++] = opt_choice("--log-level", &r->log_level, "LEVEL", levels, &r->has_log_level,
                         "debug, info, warn or error (default info)");
@@ -368,7 +388,7 @@ table(struct raw *r, struct sr_opt *t)
     return n;
 }
 
-#define MAX_OPTS 48
+#define MAX_OPTS 64
 
 static void
 print_help(const struct sr_opt *t, size_t n)
@@ -473,7 +493,22 @@ apply(const struct raw *r, struct opts *o)
     if (r->rate_file && !*r->rate_file)
         return die_usage("--rate-limits needs a file, got ''");
     o->rate_file = r->rate_file;
+    if (r->budget_user || r->budget_token || r->budgets_file || r->prices_file) {
+        if (sr_money_new(&o->money, &e) != SR_OK ||
+            (r->budget_user &&
+             sr_money_set_budgets(o->money, false, r->budget_user, &e) != SR_OK) ||
+            (r->budget_token &&
+             sr_money_set_budgets(o->money, true, r->budget_token, &e) != SR_OK) ||
+            (r->budgets_file && sr_money_load_budgets(o->money, r->budgets_file, &e) != SR_OK) ||
+            (r->prices_file && sr_money_load_prices(o->money, r->prices_file, &e) != SR_OK)) {
+            sr_money_free(o->money);
+            o->money = NULL;
+            return die_usage(e.msg);
+        }
+        o->eng.money = o->money;
+    }
 #ifdef SR_TEST_HOOKS
+    o->eng.test_pause_after_hold_ms = (uint32_t)r->test_pause_hold;
     if (r->has_tamper)
         o->tamper = r->tamper == 0 ? SR_API_TAMPER_RECEIPT : SR_API_TAMPER_OUTPUT;
 #endif
@@ -915,6 +950,7 @@ out:
     sr_worker_key_free(id.key);
     sr_store_close(store);
     sr_keys_free(keys);
+    sr_money_free(o.money);
     (void)close(lockfd);
     return code;
 }

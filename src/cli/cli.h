@@ -148,6 +148,7 @@ int cmd_decrypt(int argc, char **argv);
 int cmd_verify_output(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_vrf(int argc, char **argv);
+int cmd_account(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
 #endif /* SR_CLI_H */

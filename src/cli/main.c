@@ -28,6 +28,7 @@ static const struct {
     {"secret", "manage your secrets on a server (values sealed on this machine)", cmd_secret},
     {"storage", "your jobs' key-value storage on a server", cmd_storage},
     {"token", "create, list and revoke API tokens (data directory or HTTP)", cmd_token},
+    {"account", "your balance, budgets and ledger on a server; credit (admin)", cmd_account},
     {"worker", "worker tokens; list, drain, resume and revoke remote workers", cmd_worker},
     {"store", "migrate a store; move a SQLite installation into PostgreSQL", cmd_store},
     {"keygen", "make an X25519 key pair for output_pubkey", cmd_keygen},

@@ -163,7 +163,7 @@ class OpenApiTest(unittest.TestCase):
         self.assertEqual(DOC["components"]["schemas"]["JobError"]["properties"]["code"]["enum"],
                          codes)
         reply = open(os.path.join(ROOT, "src", "api", "reply.c")).read()
-        api = set(re.findall(r'\{\d+, "([a-z_]+)"\}', reply) +
+        api = set(re.findall(r'\{\d+, "([A-Za-z_]+)"\}', reply) +
                   re.findall(r'return "([a-z_]+)";', reply)) - {"ok"}
         self.assertEqual(api, set(DOC["components"]["schemas"]["Error"]["properties"]["error"]
                                   ["properties"]["code"]["enum"]))
@@ -234,6 +234,9 @@ class OpenApiTest(unittest.TestCase):
         c("/execute", "POST", "/execute", 200, body={
             "runtime": "wasm", "module_hash": h, "args": ["echo"], "env": {"A": "1"},
             "output_format": "json", "input": 5})
+        dry = c("/estimate", "POST", "/estimate", 200, body={
+            "runtime": "wasm", "module_hash": h, "args": ["echo"], "input": 5, "dry_run": True})
+        self.assertTrue(dry["dry_run"])
         c("/modules/{}", "DELETE", "/modules/" + h, 200)
         c("/modules/{}", "GET", "/modules/" + h, 404)
         c("/modules/{}", "DELETE", "/modules/" + h, 404)
@@ -298,6 +301,22 @@ class OpenApiTest(unittest.TestCase):
             c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=None)
         finally:
             w.cleanup()
+        # budgets, prices and balances (docs/accounts.md)
+        c("/estimate", "POST", "/estimate", 200, body={"script": "function main(){}", "timeout": 2})
+        c("/estimate", "POST", "/estimate", 400, body={"script": "x", "nope": 1})
+        c("/account", "GET", "/account?limit=5", 200)
+        c("/account", "GET", "/account?user=someone-else", 403)
+        c("/account", "GET", "/account?limit=0", 400)
+        c("/account/credit", "POST", "/account/credit", 403, body={"user": "openapi", "amount": 5})
+        p = cli("token", "create", *self.d.where(), "--user", "ops", "--scopes", "admin",
+                check=True)
+        ops = p.stdout.strip().splitlines()[-1]
+        c("/account/credit", "POST", "/account/credit", 200,
+          body={"user": "openapi", "amount": 5, "note": "openapi"}, token=ops)
+        c("/account/credit", "POST", "/account/credit", 400, body={"user": "openapi"},
+          token=ops)
+        acct = c("/account", "GET", "/account", 200)
+        self.assertEqual(acct["balance"], 5)
         # the dashboard
         for m in ("GET", "HEAD"):
             c("/", m, "/", 308)

@@ -417,6 +417,53 @@ test_concurrent_admissions_never_overdraw(void **state)
 }
 
 static void
+test_storage_byte_days_are_charged_once_a_day(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(test_store_exec(f->path, "INSERT INTO storage_owners (owner, namespaces, "
+                                              "bytes) VALUES ('sam', 1, 1000), ('zed', 1, 10), "
+                                              "('nil', 1, 0)"),
+                     0);
+    assert_int_equal(sr_store_credit(f->st, "sam", 5000, "admin", NULL, 1, NULL, NULL), SR_OK);
+    assert_int_equal(sr_store_credit(f->st, "zed", 15, "admin", NULL, 1, NULL, NULL), SR_OK);
+    size_t n = 0;
+    sr_err err = {0};
+    assert_int_equal(sr_store_storage_charge(f->st, DAY, 2, 7, 1, &n, &err), SR_OK);
+    assert_int_equal(n, 1); /* a batch of one: call again */
+    assert_int_equal(sr_store_storage_charge(f->st, DAY, 2, 7, 10, &n, &err), SR_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(sr_store_storage_charge(f->st, DAY, 2, 7, 10, &n, &err), SR_OK);
+    assert_int_equal(n, 0); /* once a day */
+    assert_int_equal(balance_of(f->st, "sam"), 3000);
+    assert_int_equal(balance_of(f->st, "zed"), 0); /* 20 due, 15 taken: never below zero */
+    struct sr_ledger_row *rows = NULL;
+    size_t k = 0;
+    assert_int_equal(sr_store_ledger_list(f->st, "zed", 10, 0, &rows, &k, NULL), SR_OK);
+    assert_int_equal(k, 2);
+    assert_string_equal(rows[0].kind, "charge");
+    assert_string_equal(rows[0].actor, "storage");
+    assert_int_equal(rows[0].amount, 15);
+    assert_int_equal(rows[0].delta, -15);
+    assert_non_null(strstr(rows[0].note, "storage on 2024-10-04: 10 bytes at 2 per byte-day = 20"));
+    assert_non_null(strstr(rows[0].note, "15 taken: the balance ran out"));
+    for (size_t i = 0; i < k; i++)
+        sr_ledger_row_fini(&rows[i]);
+    free(rows);
+    assert_int_equal(sr_store_storage_charge(f->st, DAY + 1, 2, 8, 10, &n, &err), SR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(balance_of(f->st, "sam"), 1000);
+    check_ledger(f->st, "sam");
+    check_ledger(f->st, "zed");
+    assert_int_equal(sr_store_storage_charge(f->st, DAY, 0, 7, 10, &n, &err), SR_EINVAL);
+    assert_int_equal(sr_store_storage_charge(f->st, DAY, 2, 7, 0, &n, &err), SR_EINVAL);
+    /* the day marks go with the purge */
+    assert_int_equal(sr_store_money_purge(f->st, (DAY + 5) * SR_DAY_MS, &n, NULL), SR_OK);
+    assert_int_equal(test_store_int(f->path, "SELECT count(*) FROM store_meta WHERE key LIKE "
+                                             "'storage_charge:%'"),
+                     0);
+}
+
+static void
 test_budget_names(void **state)
 {
     (void)state;
@@ -437,6 +484,7 @@ main(void)
         T(test_credit_checks),
         T(test_release_dangling_holds_once),
         T(test_concurrent_admissions_never_overdraw),
+        T(test_storage_byte_days_are_charged_once_a_day),
         T(test_budget_names),
     };
 #undef T

@@ -228,6 +228,7 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
         sr_engine__outcome_fini(&o);
         return bad;
     }
+    sr_engine__money_quote(eng, id, req, true, &o, wall);
     sr_status rc = SR_OK;
     char *text = NULL;
     size_t len = 0;
@@ -251,6 +252,8 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
                         "stalled or lost the store); GET /jobs/%s shows how it ended",
                         id, id);
     }
+    if (rc == SR_OK && eng->store)
+        sr_engine__job_settle(eng, id, &o);
     if (rc == SR_OK)
         sr_metrics_job(req->runtime, o.code, wall, o.gas_used);
     if (rc == SR_OK)
@@ -282,10 +285,16 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
         char id[SR_ID_HEX_LEN + 1];
         sr_random_id(id);
         bool inline_module = req->runtime == SR_RUNTIME_WASM && req->code;
-        rc = eng->cluster ? sr_engine__cluster_execute(eng, owner, id, &local, &refs, inline_module,
-                                                       out, out_len, err)
-                          : sr_engine__run_and_record(eng, owner, id, sr_now_ms(), &local, &refs,
-                                                      true, inline_module, NULL, out, out_len, err);
+        rc = sr_engine__money_admit(eng, owner, id, req, err);
+        if (rc == SR_OK) {
+            rc = eng->cluster
+                     ? sr_engine__cluster_execute(eng, owner, id, &local, &refs, inline_module, out,
+                                                  out_len, err)
+                     : sr_engine__run_and_record(eng, owner, id, sr_now_ms(), &local, &refs, true,
+                                                 inline_module, NULL, out, out_len, err);
+            if (rc != SR_OK) /* not stored (a bad module, a store failure): nothing to pay */
+                sr_engine__money_release(eng, id);
+        }
         sr_engine__slot_release(eng, owner);
     }
     if (local.code != req->code)
@@ -439,7 +448,12 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
         q->req.code = NULL;
         q->req.code_len = 0;
     }
-    rc = store_queued(eng, q, err);
+    rc = sr_engine__money_admit(eng, owner, q->id, req, err);
+    if (rc == SR_OK) {
+        rc = store_queued(eng, q, err);
+        if (rc != SR_OK)
+            sr_engine__money_release(eng, q->id);
+    }
     json_t *ans = NULL;
     if (rc == SR_OK) {
         ans = json_pack("{s:s, s:s}", "job_id", q->id, "status", "queued");
@@ -516,6 +530,7 @@ sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner, int
     sr_engine__fail(&o, code, "%s", msg);
     int64_t now = sr_now_ms();
     int64_t started = started_ms ? started_ms : now;
+    sr_engine__money_quote(eng, id, req, false, &o, 0);
     char *text = NULL;
     size_t len = 0;
     sr_status rc = sr_engine__job_text(eng, id, owner, req, &o, created_ms, started, now,
@@ -540,6 +555,8 @@ sr_engine__record_failure(sr_engine *eng, const char *id, const char *owner, int
     }
     /* a job ended without running (INTERRUPTED at a restart or a lease
      * take-over, a module gone): counted as every other ending is */
+    if (rc == SR_OK)
+        sr_engine__job_settle(eng, id, &o);
     if (rc == SR_OK)
         sr_metrics_job(req->runtime, code, row_duration_us(started, now), 0);
     free(text);
@@ -610,6 +627,7 @@ sr_engine__purge_once(sr_engine *eng)
         sr_log(SR_LOG_INFO, "engine", "purged %zu expired job(s)", n);
     sr_engine__modules_expire(eng, sr_now_ms());
     sr_engine__audit_purge(eng, sr_now_ms());
+    sr_engine__money_sweep(eng, false);
 }
 
 static void *
@@ -744,6 +762,9 @@ recover(sr_engine *eng, sr_err *err)
                "%zu job(s) were running when sealrund stopped: failed "
                "with INTERRUPTED",
                n);
+    /* holds of jobs that ended (or were never stored) without being
+     * settled: released in full, once */
+    sr_engine__money_sweep(eng, true);
     struct sr_job_row *rows = NULL;
     rc = sr_store_jobs_queued(eng->store, &rows, &n, err);
     if (rc != SR_OK)

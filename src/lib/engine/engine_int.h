@@ -137,6 +137,14 @@ struct job_secret_used {
     uint64_t version;
 };
 
+/* A job's money at its end (settle.c): what it held, used and is charged. */
+struct job_money {
+    bool has_hold; /* admitted with budgets or prices configured */
+    uint64_t reserved;
+    uint64_t charged; /* <= reserved */
+    struct sr_usage used;
+};
+
 /* What a job run produced, before it becomes the job object. */
 struct job_outcome {
     enum sr_job_code code; /* SR_JOB_OK: completed */
@@ -169,7 +177,34 @@ struct job_outcome {
      * receipt's recording_sha256); NULL and "" otherwise */
     char *recording;
     char recording_sha256[SR_HASH_HEX_LEN + 1];
+    struct job_money money; /* set by sr_engine__money_quote before the job object is built */
 };
+
+/* ---- money (settle.c, docs/accounts.md) ---- */
+
+/* The most a request may use (jobs 1) and cost (0 without a price table). */
+sr_status sr_engine__money_max(const sr_engine *eng, const struct sr_job_request *req,
+                               struct sr_usage *max, uint64_t *cost, sr_err *err);
+/* Holds the most job 'id' may use and cost (nothing without budgets or
+ * prices): SR_EBUDGET or SR_EBALANCE with the store's message. */
+sr_status sr_engine__money_admit(sr_engine *eng, const char *owner, const char *id,
+                                 const struct sr_job_request *req, sr_err *err);
+/* Fills o->money from the job's hold and what it did ('ran' false: it
+ * never ran, and is charged nothing). Before the job object is built. */
+void sr_engine__money_quote(sr_engine *eng, const char *id, const struct sr_job_request *req,
+                            bool ran, struct job_outcome *o, int64_t wall_us);
+/* The settle step of every terminal state, after the job's row is stored:
+ * charges o->money and gives the rest back, once. Failures are logged
+ * (the sweep releases the hold later). */
+void sr_engine__job_settle(sr_engine *eng, const char *id, const struct job_outcome *o);
+/* Releases a job's hold in full (a job refused or dropped before it was
+ * stored). */
+void sr_engine__money_release(sr_engine *eng, const char *id);
+/* Releases dangling holds (at start: every one whose job is not queued or
+ * running) and, after start, purges old settled holds. */
+void sr_engine__money_sweep(sr_engine *eng, bool at_start);
+/* The job object's "cost" (owned), or NULL when nothing was reserved. */
+json_t *sr_engine__cost_json(const struct job_money *m);
 
 /* ---- record and replay (record.c, replay.c; docs/http.md) ---- */
 

@@ -671,6 +671,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .vrf_pk = vrf_pk,
         .http = o->http,
         .key_uses = o->key_uses,
+        .cost = json_object_get(job, "cost"),
         .recording_sha256 = o->recording ? o->recording_sha256 : NULL,
     };
     json_t *receipt = NULL;
@@ -768,6 +769,9 @@ sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
     json_object_set_new(job, "storage", storage_json(o));
     if (o->http) /* the exchanges the receipt signs (docs/http.md) */
         json_object_set(job, "http", o->http);
+    json_t *cost = sr_engine__cost_json(&o->money); /* priced jobs (docs/accounts.md) */
+    if (cost)
+        json_object_set_new(job, "cost", cost);
     if (o->recording) /* GET /jobs/{id}/recording (docs/http.md "Record and replay") */
         json_object_set_new(job, "recording_sha256", json_string(o->recording_sha256));
     set_time(job, "created_at", created_ms);

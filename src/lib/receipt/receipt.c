@@ -252,6 +252,8 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
         put(r, "http", json_deep_copy(f->http), bad);
     if (f->key_uses && json_array_size(f->key_uses) > 0)
         put(r, "key_uses", json_deep_copy(f->key_uses), bad);
+    if (f->cost)
+        put(r, "cost", json_deep_copy(f->cost), bad);
     if (f->recording_sha256) /* only recorded jobs: the others keep their bytes */
         put(r, "recording_sha256", json_string(f->recording_sha256), bad);
 }

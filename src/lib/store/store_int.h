@@ -161,7 +161,14 @@ struct sr_store_ops {
                         const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
     sr_status (*ledger_list)(sr_store *st, const char *owner, size_t limit, int64_t before_id,
                              struct sr_ledger_row **rows, size_t *n, sr_err *err);
+    sr_status (*storage_charge)(sr_store *st, int64_t day, uint64_t price, int64_t now_ms,
+                                size_t max, size_t *n, sr_err *err);
 };
+
+/* The note of a storage charge and what it takes (store_money.c): cost =
+ * bytes x price capped at SR_MAX_BALANCE, take = min(cost, balance). */
+uint64_t sr_store__storage_cost(uint64_t bytes, uint64_t price, uint64_t balance, int64_t day,
+                                char *note, size_t note_len);
 
 /* The admission decision both backends make inside their transaction, from
  * the day's usages (token_used NULL: no token level) and the balance:

@@ -259,6 +259,41 @@ sr_store_credit(sr_store *st, const char *owner, uint64_t amount, const char *ac
     return rc;
 }
 
+uint64_t
+sr_store__storage_cost(uint64_t bytes, uint64_t price, uint64_t balance, int64_t day, char *note,
+                       size_t note_len)
+{
+    uint64_t cost = 0;
+    if (__builtin_mul_overflow(bytes, price, &cost) || cost > SR_MAX_BALANCE)
+        cost = SR_MAX_BALANCE;
+    uint64_t take = cost < balance ? cost : balance;
+    char ts[32];
+    sr_time_rfc3339(day * SR_DAY_MS, ts);
+    ts[10] = '\0';
+    int k = snprintf(note, note_len,
+                     "storage on %s: %" PRIu64 " bytes at %" PRIu64 " per byte-day = %" PRIu64, ts,
+                     bytes, price, cost);
+    if (take < cost && k > 0 && (size_t)k < note_len)
+        (void)snprintf(note + k, note_len - (size_t)k, "; %" PRIu64 " taken: the balance ran out",
+                       take);
+    return take;
+}
+
+sr_status
+sr_store_storage_charge(sr_store *st, int64_t day, uint64_t price_per_byte_day, int64_t now_ms,
+                        size_t max, size_t *n, sr_err *err)
+{
+    if (max == 0 || max > SR_MAX_PAGE)
+        return sr_err_set(err, SR_EINVAL, "storage charge batch must be 1..%d", SR_MAX_PAGE);
+    if (day < 0 || price_per_byte_day == 0)
+        return sr_err_set(err, SR_EINVAL, "storage charge needs a day and a price");
+    size_t k = 0;
+    sr_status rc = st->ops->storage_charge(st, day, price_per_byte_day, now_ms, max, &k, err);
+    if (rc == SR_OK && n)
+        *n = k;
+    return rc;
+}
+
 sr_status
 sr_store_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
                      struct sr_ledger_row **rows, size_t *n, sr_err *err)

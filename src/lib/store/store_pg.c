@@ -235,6 +235,14 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                        "updated_at = excluded.updated_at",
     [PG_LEDGER_ADD] = "INSERT INTO ledger (owner, kind, amount, delta, balance, job_id, actor, "
                       "note, time_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    /* a storage charge's mark: store_meta 'storage_charge:DAY:OWNER' = DAY */
+    [PG_STORAGE_DUE] = "SELECT owner, bytes FROM storage_owners o WHERE bytes > 0 AND NOT EXISTS "
+                       "(SELECT 1 FROM store_meta m WHERE m.key = 'storage_charge:' || "
+                       "$1::bigint::text || ':' || o.owner) ORDER BY owner LIMIT $2",
+    [PG_STORAGE_MARK] = "INSERT INTO store_meta (key, value) VALUES ('storage_charge:' || "
+                        "$1::bigint::text || ':' || $2, $1) ON CONFLICT (key) DO NOTHING",
+    [PG_STORAGE_MARKS_PURGE] = "DELETE FROM store_meta WHERE key LIKE 'storage\\_charge:%' "
+                               "ESCAPE '\\' AND value < $1",
     [PG_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
                        "FROM ledger WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
     [PG_DAEMONS_PURGE] = "DELETE FROM daemons WHERE heartbeat_at < $1::bigint - 604800000",
@@ -967,4 +975,5 @@ const struct sr_store_ops sr_store__pg_ops = {
     .balance = sr_store__pg_balance,
     .credit = sr_store__pg_credit,
     .ledger_list = sr_store__pg_ledger_list,
+    .storage_charge = sr_store__pg_storage_charge,
 };

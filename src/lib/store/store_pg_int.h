@@ -132,6 +132,9 @@ enum pg_stmt {
     PG_BALANCE_ADD,
     PG_LEDGER_ADD,
     PG_LEDGER_LIST,
+    PG_STORAGE_DUE,
+    PG_STORAGE_MARK,
+    PG_STORAGE_MARKS_PURGE,
     PG_WORKER_ADD,
     PG_WORKER_GET,
     PG_WORKER_LOCK,
@@ -360,6 +363,8 @@ sr_status sr_store__pg_usage_get(sr_store *st, const char *subject, int64_t day,
 sr_status sr_store__pg_balance(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
 sr_status sr_store__pg_credit(sr_store *st, const char *owner, uint64_t amount, const char *actor,
                               const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+sr_status sr_store__pg_storage_charge(sr_store *st, int64_t day, uint64_t price, int64_t now_ms,
+                                      size_t max, size_t *n, sr_err *err);
 sr_status sr_store__pg_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
                                    struct sr_ledger_row **rows, size_t *n, sr_err *err);
 

@@ -342,6 +342,9 @@ sr_store__pg_money_purge(sr_store *st, int64_t before_ms, size_t *n, sr_err *err
     sr_status rc = sr_store__pg_run1(s, PG_HOLDS_PURGE, &h, &r1, "cannot purge holds", err);
     if (rc == SR_OK)
         rc = sr_store__pg_run1(s, PG_USAGE_PURGE, &u, &r2, "cannot purge usage days", err);
+    if (rc == SR_OK)
+        rc = sr_store__pg_run1(s, PG_STORAGE_MARKS_PURGE, &u, NULL,
+                               "cannot purge storage charge marks", err);
     *n = rc == SR_OK ? (size_t)(sr_store__pg_changes(r1) + sr_store__pg_changes(r2)) : 0;
     PQclear(r1);
     PQclear(r2);
@@ -444,4 +447,79 @@ sr_store__pg_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t 
     *rows = v;
     *n = (size_t)k;
     return SR_OK;
+}
+
+/* --- storage byte-days --- */
+
+struct storage_owner_arg {
+    const char *owner;
+    uint64_t bytes, price;
+    int64_t day, now_ms;
+};
+
+static sr_status
+tx_storage_owner(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
+{
+    const struct storage_owner_arg *a = arg;
+    sr_status rc = lock_owner(s, c, a->owner, err);
+    struct pg_args ma = {0};
+    sr_store__pg_int(&ma, a->day);
+    sr_store__pg_text(&ma, a->owner);
+    PGresult *res = NULL;
+    if (rc == SR_OK)
+        rc =
+            sr_store__pg_run(s, c, PG_STORAGE_MARK, &ma, &res, "cannot mark a storage charge", err);
+    bool marked = rc == SR_OK && sr_store__pg_changes(res) == 1;
+    PQclear(res);
+    if (!marked)
+        return rc; /* charged for this day already (by this daemon or another) */
+    uint64_t bal = 0;
+    rc = read_balance(s, c, a->owner, &bal, err);
+    char note[200];
+    uint64_t take = sr_store__storage_cost(a->bytes, a->price, bal, a->day, note, sizeof(note));
+    if (rc != SR_OK || !take)
+        return rc;
+    struct pg_args ba = {0};
+    sr_store__pg_text(&ba, a->owner);
+    sr_store__pg_int(&ba, (int64_t)take);
+    sr_store__pg_int(&ba, a->now_ms);
+    res = NULL;
+    rc = sr_store__pg_run(s, c, PG_BALANCE_TAKE, &ba, &res, "cannot charge storage", err);
+    bool taken = rc == SR_OK && sr_store__pg_changes(res) == 1;
+    PQclear(res);
+    if (rc == SR_OK && !taken)
+        return sr_err_set(err, SR_EINTERNAL, "the balance of '%s' changed under its lock",
+                          a->owner);
+    return rc == SR_OK ? ledger_add(s, c, a->owner, "charge", take, -(int64_t)take, NULL, "storage",
+                                    note, a->now_ms, err)
+                       : rc;
+}
+
+sr_status
+sr_store__pg_storage_charge(sr_store *st, int64_t day, uint64_t price, int64_t now_ms, size_t max,
+                            size_t *n, sr_err *err)
+{
+    struct pg_store *s = (struct pg_store *)st;
+    struct pg_args a = {0};
+    sr_store__pg_int(&a, day);
+    sr_store__pg_int(&a, (int64_t)max);
+    PGresult *res = NULL;
+    sr_status rc =
+        sr_store__pg_run1(s, PG_STORAGE_DUE, &a, &res, "cannot list owners due a charge", err);
+    int k = rc == SR_OK ? PQntuples(res) : 0;
+    for (int i = 0; rc == SR_OK && i < k; i++) {
+        char owner[SR_MAX_USER_NAME + 1];
+        (void)snprintf(owner, sizeof(owner), "%s", PQgetvalue(res, i, 0));
+        const struct storage_owner_arg oa = {
+            .owner = owner,
+            .bytes = (uint64_t)sr_store__pg_col_int(res, i, 1),
+            .price = price,
+            .day = day,
+            .now_ms = now_ms,
+        };
+        rc = sr_store__pg_tx(s, tx_storage_owner, (void *)(uintptr_t)&oa, err);
+    }
+    PQclear(res);
+    *n = rc == SR_OK ? (size_t)k : 0;
+    return rc;
 }

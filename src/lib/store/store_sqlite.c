@@ -215,6 +215,14 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                        "updated_at = excluded.updated_at",
     [SQ_LEDGER_ADD] = "INSERT INTO ledger (owner, kind, amount, delta, balance, job_id, actor, "
                       "note, time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* a storage charge's mark: store_meta 'storage_charge:DAY:OWNER' = DAY */
+    [SQ_STORAGE_DUE] = "SELECT owner, bytes FROM storage_owners o WHERE bytes > 0 AND NOT EXISTS "
+                       "(SELECT 1 FROM store_meta m WHERE m.key = 'storage_charge:' || ?1 || ':' "
+                       "|| o.owner) ORDER BY owner LIMIT ?2",
+    [SQ_STORAGE_MARK] = "INSERT INTO store_meta (key, value) VALUES ('storage_charge:' || ?1 || "
+                        "':' || ?2, ?1) ON CONFLICT (key) DO NOTHING",
+    [SQ_STORAGE_MARKS_PURGE] = "DELETE FROM store_meta WHERE key LIKE 'storage\\_charge:%' "
+                               "ESCAPE '\\' AND value < ?1",
     [SQ_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
                        "FROM ledger WHERE owner = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
 };
@@ -1258,4 +1266,5 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .balance = sr_store__sq_balance,
     .credit = sr_store__sq_credit,
     .ledger_list = sr_store__sq_ledger_list,
+    .storage_charge = sr_store__sq_storage_charge,
 };

@@ -117,6 +117,9 @@ enum sq_stmt {
     SQ_BALANCE_ADD,
     SQ_LEDGER_ADD,
     SQ_LEDGER_LIST,
+    SQ_STORAGE_DUE,
+    SQ_STORAGE_MARK,
+    SQ_STORAGE_MARKS_PURGE,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -295,6 +298,8 @@ sr_status sr_store__sq_usage_get(sr_store *st, const char *subject, int64_t day,
 sr_status sr_store__sq_balance(sr_store *st, const char *owner, uint64_t *balance, sr_err *err);
 sr_status sr_store__sq_credit(sr_store *st, const char *owner, uint64_t amount, const char *actor,
                               const char *note, int64_t now_ms, uint64_t *balance, sr_err *err);
+sr_status sr_store__sq_storage_charge(sr_store *st, int64_t day, uint64_t price, int64_t now_ms,
+                                      size_t max, size_t *n, sr_err *err);
 sr_status sr_store__sq_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t before_id,
                                    struct sr_ledger_row **rows, size_t *n, sr_err *err);
 

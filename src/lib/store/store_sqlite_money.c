@@ -372,6 +372,8 @@ w_purge(struct sq_conn *c, void *arg, sr_err *err)
     sr_status rc = exec(c, SQ_HOLDS_PURGE, h, 1, "purge", "holds", &ch1, err);
     if (rc == SR_OK)
         rc = exec(c, SQ_USAGE_PURGE, u, 1, "purge", "usage_days", &ch2, err);
+    if (rc == SR_OK)
+        rc = exec(c, SQ_STORAGE_MARKS_PURGE, u, 1, "purge", "storage charge marks", NULL, err);
     a->n = (size_t)ch1 + (size_t)ch2;
     return rc;
 }
@@ -492,5 +494,98 @@ sr_store__sq_ledger_list(sr_store *st, const char *owner, size_t limit, int64_t 
     }
     sr_store__sq_done(stmt);
     sr_store__sq_reader_put(s, c);
+    return rc;
+}
+
+/* --- storage byte-days --- */
+
+struct due {
+    char owner[SR_MAX_USER_NAME + 1];
+    uint64_t bytes;
+};
+
+static sr_status
+read_due(void *ctx, sqlite3_stmt *stmt, void *row, sr_err *err)
+{
+    (void)ctx;
+    (void)err;
+    struct due *d = row;
+    const unsigned char *t = sqlite3_column_text(stmt, 0);
+    (void)snprintf(d->owner, sizeof(d->owner), "%s", t ? (const char *)t : "");
+    d->bytes = (uint64_t)sqlite3_column_int64(stmt, 1);
+    return SR_OK;
+}
+
+struct storage_charge_arg {
+    int64_t day, now_ms;
+    uint64_t price;
+    size_t max, n;
+};
+
+/* One owner: the day's mark (at most once), then what the balance allows. */
+static sr_status
+charge_owner(struct sq_conn *c, const struct storage_charge_arg *a, const struct due *d,
+             sr_err *err)
+{
+    int marked = 0;
+    struct arg ma[] = {I(a->day), T(d->owner)};
+    sr_status rc =
+        exec(c, SQ_STORAGE_MARK, ma, 2, "mark the storage charge of", d->owner, &marked, err);
+    if (rc != SR_OK || !marked)
+        return rc;
+    uint64_t bal = 0;
+    rc = read_balance(c, d->owner, &bal, err);
+    char note[200];
+    uint64_t take = sr_store__storage_cost(d->bytes, a->price, bal, a->day, note, sizeof(note));
+    if (rc != SR_OK || !take)
+        return rc;
+    int changed = 0;
+    struct arg ba[] = {T(d->owner), I(take), I(a->now_ms)};
+    rc = exec(c, SQ_BALANCE_TAKE, ba, 3, "charge storage to the balance of", d->owner, &changed,
+              err);
+    if (rc == SR_OK && changed != 1)
+        return sr_err_set(err, SR_EINTERNAL, "the balance of '%s' changed under its write lock",
+                          d->owner);
+    return rc == SR_OK ? ledger_add(c, d->owner, "charge", take, -(int64_t)take, NULL, "storage",
+                                    note, a->now_ms, err)
+                       : rc;
+}
+
+static void
+fini_due(void *row)
+{
+    (void)row;
+}
+
+static sr_status
+w_storage_charge(struct sq_conn *c, void *arg, sr_err *err)
+{
+    struct storage_charge_arg *a = arg;
+    sqlite3_stmt *stmt = NULL;
+    struct due *v = NULL;
+    size_t n = 0;
+    sr_status rc = sr_store__sq_stmt(c, SQ_STORAGE_DUE, &stmt, err);
+    if (rc == SR_OK) {
+        struct arg qa[] = {I(a->day), I(a->max)};
+        int b = bind_all(stmt, qa, 2);
+        rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+               : sr_store__sq_collect(stmt, sizeof(*v), read_due, NULL, fini_due,
+                                      "owners due a storage charge", (void **)&v, &n, err);
+    }
+    sr_store__sq_done(stmt);
+    for (size_t i = 0; rc == SR_OK && i < n; i++)
+        rc = charge_owner(c, a, &v[i], err);
+    a->n = rc == SR_OK ? n : 0;
+    free(v);
+    return rc;
+}
+
+sr_status
+sr_store__sq_storage_charge(sr_store *st, int64_t day, uint64_t price, int64_t now_ms, size_t max,
+                            size_t *n, sr_err *err)
+{
+    struct storage_charge_arg a = {.day = day, .now_ms = now_ms, .price = price, .max = max};
+    sr_status rc = sr_store__sq_write((struct sq_store *)st, w_storage_charge, &a, err);
+    *n = rc == SR_OK ? a.n : 0;
     return rc;
 }

@@ -52,7 +52,9 @@ const char *sr_runtime_name(enum sr_runtime rt);
     X(HTTP_LIMIT, "a request past an HTTP limit (count, body, headers)")                           \
     X(HTTP_TIMEOUT, "a request past its time or the job's wall clock")                             \
     X(HTTP_ERROR, "a request that failed: DNS, connect, TLS, protocol")                            \
-    X(RECORDING_LIMIT, "a recorded job's recording past SR_MAX_RECORDING")
+    X(RECORDING_LIMIT, "a recorded job's recording past SR_MAX_RECORDING")                         \
+    X(CANCELLED, "its owner cancelled it (POST /jobs/{id}/cancel)")                                \
+    X(EXPIRED, "queued longer than --queue-max-age")
 
 enum sr_job_code {
     SR_JOB_OK = 0, /* completed: no error */

@@ -55,6 +55,9 @@ struct sr_engine_config {
     const sr_money *money;             /* budgets and prices (docs/accounts.md); borrowed, must
                                         * outlive the engine; NULL: none */
     uint32_t test_pause_after_hold_ms; /* test builds: sleep after a job's hold is taken */
+    /* --queue-max-age: a queued async job older than this ends EXPIRED
+     * without running. 0 = SR_DEFAULT_QUEUE_MAX_AGE_S; negative = never. */
+    int64_t queue_max_age_ms;
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -94,6 +97,8 @@ struct sr_job_request {
     uint8_t record_pubkey[SR_BOX_PK_LEN]; /* record: the key it is sealed to */
     char token_id[17]; /* the API token's id, set by the API after parsing (never from the
                         * body): its budget counts the job; "" = none */
+    char *callback_url; /* owned: where the job's end is POSTed (async jobs,
+                         * docs/accounts.md#webhooks), 1..SR_WEBHOOK_MAX_URL bytes; NULL: none */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be
@@ -249,6 +254,23 @@ sr_status sr_engine_storage_namespaces(sr_engine *eng, const char *owner, json_t
  * SR_ENOTFOUND if missing or not theirs. */
 sr_status sr_engine_job_get(sr_engine *eng, const char *owner, const char *id, char **out,
                             size_t *out_len, sr_err *err);
+
+/* Cancels one of 'owner's async jobs (docs/accounts.md#cancel): a queued
+ * job ends at once, a running one has its job process killed (on whichever
+ * daemon of a cluster runs it); either ends failed with CANCELLED and its
+ * own signed receipt, through the same end as every other job. *out is the
+ * job as it ended (owned JSON text, free()). SR_ENOTFOUND if missing or not
+ * theirs; SR_ECONFLICT naming the state when it had already ended;
+ * SR_EBUSY when it is between the queue and its run (retry). */
+sr_status sr_engine_job_cancel(sr_engine *eng, const char *owner, const char *id, char **out,
+                               size_t *out_len, sr_err *err);
+
+/* The completion webhook of one of 'owner's jobs (docs/accounts.md#webhooks):
+ * {"job_id", "state": "none"|"pending"|"delivered"|"failed", "attempts":
+ * [{"attempt", "at", "duration_ms", "status", "error"}]}, owned.
+ * SR_ENOTFOUND if the job is missing or not theirs. */
+sr_status sr_engine_job_deliveries(sr_engine *eng, const char *owner, const char *id, json_t **out,
+                                   sr_err *err);
 
 /* {"jobs":[...], "next": id|null} as JSON text (owned, free()), newest
  * first, only the jobs 'filter' lets through (NULL = all; borrowed);

@@ -122,6 +122,18 @@ bool sr_http_pattern_match(const char *pattern, const char *host, unsigned port,
  * networks. */
 bool sr_http_policy_private_ok(const sr_http_policy *pol, const struct sockaddr *sa);
 
+/* Checks a URL sealrund itself will request later (a job's callback_url,
+ * docs/accounts.md#webhooks) against the operator's policy, sending and
+ * resolving nothing: a URL curl parses, with a host and no credentials,
+ * https (or http with --http-allow-http), not --http-deny'd, in
+ * --http-allow when that is given; a host that is an IP address, or
+ * "localhost" and names under it, must pass the address guard (names are
+ * resolved and checked at each request, as for jobs). Writes the URL's
+ * "host:port" pattern (for sr_http_job.allow) to pattern[0..cap).
+ * SR_EINVAL naming the rule. */
+sr_status sr_http_url_check(const sr_http_policy *pol, const char *url, char *pattern, size_t cap,
+                            sr_err *err);
+
 /* ---- the job's part: the request's "http" field ---- */
 
 struct sr_http_job {

@@ -48,6 +48,21 @@
 /* Running jobs per user (sync beyond: 429) and queued async jobs per user. */
 #define SR_DEFAULT_MAX_RUNNING_PER_USER 5
 #define SR_DEFAULT_MAX_QUEUED_PER_USER 100
+/* --queue-max-age: a job that waited an hour in the queue is usually no
+ * longer wanted, and a queue that long means the server is overloaded */
+#define SR_DEFAULT_QUEUE_MAX_AGE_S 3600
+/* Completion webhooks (docs/accounts.md#webhooks): a callback_url's bytes;
+ * attempts are SR_WEBHOOK_MAX_ATTEMPTS (sr_store.h), the first retry after
+ * 1 s, each pause twice the last up to 10 min (about 27 min in all); one
+ * attempt at most 10 s; a receiver's answer read up to 16 KiB (more fails
+ * the attempt); 4 deliveries at once per daemon, 2 per user. */
+#define SR_WEBHOOK_MAX_URL 2048
+#define SR_WEBHOOK_FIRST_RETRY_MS 1000
+#define SR_WEBHOOK_MAX_RETRY_MS (600 * 1000)
+#define SR_WEBHOOK_TIMEOUT_MS 10000
+#define SR_WEBHOOK_MAX_RESPONSE 16384
+#define SR_WEBHOOK_WORKERS 4
+#define SR_WEBHOOK_PER_USER 2
 /* JSON nesting accepted from clients and guests (jansson recurses). */
 #define SR_MAX_JSON_DEPTH 64
 /* Entry-point name length. */

@@ -37,6 +37,9 @@
 
 typedef struct sr_store sr_store;
 
+#define SR_WEBHOOK_OWNER_MAX 64    /* = SR_MAX_USER_NAME */
+#define SR_WEBHOOK_MAX_ATTEMPTS 12 /* attempts per webhook */
+
 enum sr_job_state {
     SR_JOB_QUEUED = 0,
     SR_JOB_RUNNING = 1,
@@ -349,11 +352,86 @@ sr_status sr_store_jobs_expired(sr_store *st, int64_t now_ms, const struct sr_le
 sr_status sr_store_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
                                 struct sr_job_row **rows, uint64_t **fences, size_t *n,
                                 sr_err *err);
+/* Takes one of 'owner's queued or running jobs for this daemon to end (a
+ * cancel, docs/accounts.md#cancel): the job becomes running under 'lease'
+ * with a new fence, so a daemon that was running it can neither renew nor
+ * finish it any more (it sees its renewal refused and kills the job), and
+ * *out is the row with its request (started_at_ms 0: it was still queued),
+ * for the caller to end with sr_store_job_finish. lease->fence is set.
+ * SR_ENOTFOUND for another owner's job, a missing one or an id that cannot
+ * exist; SR_ECONFLICT naming the state when the job has already ended. */
+sr_status sr_store_job_take(sr_store *st, const char *owner, const char *id, struct sr_lease *lease,
+                            struct sr_job_row *out, sr_err *err);
+/* Takes at most 'max' jobs still queued that were created before
+ * created_before_ms (older than --queue-max-age) as running under 'lease',
+ * each with its own new fence (fences[i]), oldest first, skipping rows
+ * another daemon is taking at that moment: the caller ends each EXPIRED
+ * with sr_store_job_finish, so each expires exactly once across daemons.
+ * Owned arrays as for sr_store_jobs_expired. */
+sr_status sr_store_jobs_stale(sr_store *st, int64_t created_before_ms, const struct sr_lease *lease,
+                              size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                              sr_err *err);
 /* Waits up to timeout_ms for a wake-up (LISTEN/NOTIFY: a job was queued or
  * ended somewhere). true when one came. */
 bool sr_store_wait_jobs(sr_store *st, int timeout_ms);
 /* Whether this store is shared by several daemons (PostgreSQL). */
 bool sr_store_is_shared(const sr_store *st);
+
+/* --- completion webhooks (docs/accounts.md#webhooks) ---
+ *
+ * A webhook row says that an async job's end is to be POSTed to its
+ * callback_url (which stays in the job's sealed request_json). It is due
+ * once its job has ended and its next_at has come; a daemon claims it for
+ * the time of one attempt (each attempt is made by one daemon), records
+ * the attempt and its next state. Rows go with their job's purge. */
+
+enum sr_webhook_state {
+    SR_WEBHOOK_PENDING = 0,
+    SR_WEBHOOK_DELIVERED = 1,
+    SR_WEBHOOK_FAILED = 2, /* every attempt failed */
+};
+/* "pending", "delivered", "failed"; NULL for an unknown value. */
+const char *sr_webhook_state_name(enum sr_webhook_state s);
+
+struct sr_webhook_row {
+    char job_id[33];
+    char owner[SR_WEBHOOK_OWNER_MAX + 1];
+    uint32_t attempts; /* made so far */
+};
+
+struct sr_webhook_attempt {
+    uint32_t attempt; /* 1, 2, ... */
+    int64_t at_ms;
+    int64_t duration_ms;
+    unsigned status; /* the receiver's HTTP status; 0 when none came */
+    char error[256]; /* why it failed; "" when delivered */
+};
+
+/* Records that 'owner's job 'job_id' has a webhook (pending, due when the
+ * job has ended). SR_EINVAL for a bad id or owner; SR_ECONFLICT if the job
+ * has one already. */
+sr_status sr_store_webhook_add(sr_store *st, const char *owner, const char *job_id, int64_t now_ms,
+                               sr_err *err);
+/* Claims for 'holder' until until_ms at most 'max' webhooks that are due
+ * at now_ms (pending, next_at passed, job ended, not claimed by anyone
+ * now), skipping owners who already have per_owner claimed ones, oldest
+ * due first. Owned array (free()); *n may be 0. */
+sr_status sr_store_webhooks_claim(sr_store *st, const char *holder, int64_t now_ms,
+                                  int64_t until_ms, size_t max, unsigned per_owner,
+                                  struct sr_webhook_row **rows, size_t *n, sr_err *err);
+/* Records attempt 'a' of a webhook 'holder' has claimed and its next
+ * state (pending again from next_at_ms, delivered or failed), releasing
+ * the claim, in one transaction. SR_ECONFLICT, nothing written, when the
+ * claim is no longer holder's. */
+sr_status sr_store_webhook_attempt(sr_store *st, const char *holder, const struct sr_webhook_row *w,
+                                   const struct sr_webhook_attempt *a, enum sr_webhook_state next,
+                                   int64_t next_at_ms, sr_err *err);
+/* The webhook of 'owner's job: its state and attempts, oldest first (at
+ * most SR_WEBHOOK_MAX_ATTEMPTS; owned array, free()). SR_ENOTFOUND when
+ * the job has none (or is not owner's). */
+sr_status sr_store_webhook_get(sr_store *st, const char *owner, const char *job_id,
+                               enum sr_webhook_state *state, struct sr_webhook_attempt **rows,
+                               size_t *n, sr_err *err);
 
 /* A daemon's heartbeat row (GET /info lists the live ones). */
 struct sr_daemon_row {

@@ -246,6 +246,35 @@ route_job_recording(sr_api *api, const struct sr_api__call *c, struct sr_api_res
 }
 
 static void
+route_job_cancel(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    if (!valid_job_id(c->arg[0])) {
+        sr_api__reply(resp, SR_ENOTFOUND, "job not found", "cancelling a job");
+        return;
+    }
+    sr_err e = {0};
+    if (sr_engine_job_cancel(api->eng, c->owner, c->arg[0], &resp->text, &resp->text_len, &e) !=
+        SR_OK) {
+        sr_api__reply_status(resp, &e, "cancelling a job");
+        return;
+    }
+    resp->status = 200;
+}
+
+static void
+route_job_deliveries(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    sr_err e = {0};
+    json_t *body = NULL;
+    if (sr_engine_job_deliveries(api->eng, c->owner, c->arg[0], &body, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "listing a job's deliveries");
+        return;
+    }
+    resp->status = 200;
+    resp->body = body;
+}
+
+static void
 route_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
     const struct sr_api_request *req = c->req;
@@ -322,6 +351,11 @@ route_info(sr_api *api, const struct sr_api__call *c, struct sr_api_response *re
     json_t *limits = info_limits();
     json_object_set_new(limits, "running_jobs_per_user", json_integer(cfg->max_running_per_user));
     json_object_set_new(limits, "queued_jobs_per_user", json_integer(cfg->max_queued_per_user));
+    /* --queue-max-age (docs/accounts.md#queue-expiry); 0: never */
+    json_object_set_new(limits, "queue_max_age_s",
+                        json_integer(cfg->queue_max_age_ms < 0 ? 0
+                                     : cfg->queue_max_age_ms   ? cfg->queue_max_age_ms / 1000
+                                                               : SR_DEFAULT_QUEUE_MAX_AGE_S));
     /* 0: no limit (docs/accounts.md#rate-limits); a user may have an override */
     json_object_set_new(limits, "requests_per_minute_per_token",
                         json_integer(sr_api__rate_per_token(api->rates)));
@@ -414,6 +448,8 @@ static const struct sr_api__route routes[] = {
     {"GET", "/jobs", true, JOBS, "limit before status runtime since until", 0, route_jobs},
     {"GET", "/jobs/{}", true, JOBS, "", 0, route_job},
     {"GET", "/jobs/{}/recording", true, JOBS, "", 0, route_job_recording},
+    {"GET", "/jobs/{}/deliveries", true, JOBS, "", 0, route_job_deliveries},
+    {"POST", "/jobs/{}/cancel", true, EXEC, "", 64, route_job_cancel}, /* no body: at most "{}" */
     {"GET", "/modules", true, EXEC, "limit before", 0, sr_api__modules_list},
     {"POST", "/modules", true, MOD_W, "", SR_MAX_MODULE, sr_api__module_put},
     {"GET", "/modules/{}", true, EXEC, "", 0, sr_api__module_get},

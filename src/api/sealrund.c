@@ -150,6 +150,7 @@ struct raw {
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
         max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease;
     int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
+    int64_t queue_age;             /* -1 when not given: 0 means never */
     const char *rate_file;
     const char *budget_user, *budget_token, *budgets_file, *prices_file;
     int64_t test_pause_hold;
@@ -278,6 +279,14 @@ table(struct raw *r, struct sr_opt *t)
                      "running jobs per user before 429 (default 5)");
     t[n++] = opt_int("--max-queued-per-user", &r->max_queued, "N", 100000,
                      "queued async jobs per user before 429 (default 100)");
+    t[n++] = (struct sr_opt){.name = "--queue-max-age",
+                             .kind = SR_OPT_INT,
+                             .dst = &r->queue_age,
+                             .metavar = "S",
+                             .help = "seconds an async job may wait in the queue; older ones end "
+                                     "EXPIRED without running; 0: never (default 3600)",
+                             .min = 0,
+                             .max = 30ll * 24 * 3600};
     t[n++] = opt_int("--async-workers", &r->async_workers, "N", 256,
                      "threads running async jobs, owners taken in turn (default 8)");
     t[n++] = opt_int("--storage-max-keys", &r->storage_keys, "N", SR_STORAGE_HARD_MAX_KEYS,
@@ -461,6 +470,7 @@ apply(const struct raw *r, struct opts *o)
     o->eng.max_running_per_user = (unsigned)r->max_running;
     o->eng.lease_ms = r->lease * 1000;
     o->eng.max_queued_per_user = (unsigned)r->max_queued;
+    o->eng.queue_max_age_ms = r->queue_age < 0 ? 0 : r->queue_age ? r->queue_age * 1000 : -1;
     o->eng.async_workers = (unsigned)r->async_workers;
     o->eng.storage_max_keys = (uint64_t)r->storage_keys;
     o->eng.storage_max_bytes = (uint64_t)r->storage_bytes;
@@ -522,7 +532,7 @@ apply(const struct raw *r, struct opts *o)
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
-    struct raw r = {.rate_token = -1, .rate_addr = -1};
+    struct raw r = {.rate_token = -1, .rate_addr = -1, .queue_age = -1};
     struct sr_opt t[MAX_OPTS];
     size_t n = table(&r, t);
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {

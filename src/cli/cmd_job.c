@@ -36,7 +36,7 @@ static const char *const formats[] = {"json", "text", "base64", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 
 struct job_opts {
-    const char *file, *input, *input_file, *entry, *pubkey, *module_hash, *ns;
+    const char *file, *input, *input_file, *entry, *pubkey, *module_hash, *ns, *callback;
     const char *secrets_file, *storage_dir;
     int64_t timeout, memory, gas, fuel;
     int format, jit;
@@ -177,6 +177,12 @@ exec_table(struct job_opts *o, struct sr_opt *t)
                              .kind = SR_OPT_FLAG,
                              .dst = &o->wait,
                              .help = "with --async: poll until the job ends and print it"};
+    t[n++] = (struct sr_opt){.name = "--callback-url",
+                             .kind = SR_OPT_STRING,
+                             .dst = &o->callback,
+                             .metavar = "URL",
+                             .help = "with --async: POST the job here when it has ended, signed "
+                                     "(docs/accounts.md#webhooks)"};
     return n;
 }
 
@@ -282,6 +288,8 @@ check_job_opts(const struct job_opts *o, bool remote)
         return cli_fail(CLI_USAGE, hint, "--http-max-requests goes with --http-allow");
     if (remote && o->wait && !o->async)
         return cli_fail(CLI_USAGE, hint, "--wait goes with --async");
+    if (remote && o->callback && !o->async)
+        return cli_fail(CLI_USAGE, hint, "--callback-url goes with --async");
     return CLI_CONTINUE;
 }
 
@@ -407,6 +415,8 @@ build_body(const struct job_opts *o, const char *const *refs, size_t nrefs, json
     }
     if (o->async)
         json_object_set_new(body, "async", json_true());
+    if (o->callback)
+        json_object_set_new(body, "callback_url", json_string(o->callback));
     if (rc != SR_OK) {
         json_decref(body);
         return rc;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  *
- * cmd_jobs.c - `sealrun jobs list|get|wait` (GET /jobs, GET /jobs/{id})
+ * cmd_jobs.c - `sealrun jobs list|get|wait|cancel|deliveries` (GET /jobs,
+ * GET /jobs/{id}, POST /jobs/{id}/cancel, GET /jobs/{id}/deliveries)
  * and `sealrun modules upload|list|get|rm` (the /modules endpoints) on a
  * sealrund server. Every command prints the server's JSON answer.
  */
@@ -164,10 +165,62 @@ jobs_wait(int argc, char **argv)
     return cli_wait_job(&r, id, timeout);
 }
 
+static int
+jobs_cancel(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "jobs cancel",
+        .args = "ID [options]",
+        .about = "Cancels one of your async jobs (POST /jobs/ID/cancel): a queued job ends\n"
+                 "without running, a running one has its job process killed; either ends\n"
+                 "failed with CANCELLED and its own receipt. Prints the job as it ended. A job\n"
+                 "that had already ended is an error (409) naming its state.\n",
+    };
+    struct cli_remote r;
+    const char *id = NULL;
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, &id, 1, 1, &npos, &r);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    char path[256] = "/jobs/";
+    cli_escape(path, sizeof(path), id);
+    size_t n = strlen(path);
+    (void)snprintf(path + n, sizeof(path) - n, "/cancel");
+    json_t *ans = NULL;
+    rc = cli_call(&r, "POST", path, NULL, 0, NULL, &ans);
+    return print_answer(rc, ans);
+}
+
+static int
+jobs_deliveries(int argc, char **argv)
+{
+    static const struct cli_help h = {
+        .cmd = "jobs deliveries",
+        .args = "ID [options]",
+        .about = "Prints the completion webhook of one of your jobs (submitted with\n"
+                 "--callback-url): its state and every delivery attempt.\n",
+    };
+    struct cli_remote r;
+    const char *id = NULL;
+    size_t npos = 0;
+    int rc = cli_parse(&h, NULL, 0, argc, argv, &id, 1, 1, &npos, &r);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    char path[256] = "/jobs/";
+    cli_escape(path, sizeof(path), id);
+    size_t n = strlen(path);
+    (void)snprintf(path + n, sizeof(path) - n, "/deliveries");
+    json_t *ans = NULL;
+    rc = cli_call(&r, "GET", path, NULL, 0, NULL, &ans);
+    return print_answer(rc, ans);
+}
+
 static const struct cli_sub job_subs[] = {
     {"list", "list your jobs, newest first (filters: status, runtime, time)", jobs_list},
     {"get", "print one job", jobs_get},
     {"wait", "wait until a job has ended, then print it", jobs_wait},
+    {"cancel", "cancel a queued or running job", jobs_cancel},
+    {"deliveries", "show a job's completion webhook and its attempts", jobs_deliveries},
 };
 
 int

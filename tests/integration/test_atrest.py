@@ -201,7 +201,8 @@ class AtRestTest(unittest.TestCase):
                     break
             else:
                 self.fail("the legacy database does not hold the canary: no premise")
-            d = Daemon(data_dir=data_dir)
+            # its queued job was made in 1970: --queue-max-age 0 keeps it from expiring
+            d = Daemon("--queue-max-age", "0", data_dir=data_dir)
             # the CLI opens it first without keys: it migrates, seals nothing
             alice = d.token("alice")
             d.start()

@@ -15,7 +15,9 @@ jobs on all three daemons come out exact (one per job that ended completed);
 a daemon that loses its database answers 503 on /ready and recovers when the
 server is back; a daemon whose lease on a running job is taken over (the
 test steals it in the store, as another daemon would) kills the job's
-process within a couple of lease periods and writes nothing of it.
+process within a couple of lease periods and writes nothing of it; a job
+cancelled through one daemon while another runs it ends CANCELLED once,
+with the cancelling daemon's receipt, and its process there is killed.
 """
 import base64
 import os
@@ -34,6 +36,32 @@ INCREMENT = ("function main() { const n = Number(storage.get('counter') ?? 0); "
              "storage.set('counter', String(n + 1)); return n + 1; }")
 SLOW = ("function main() { const t = Date.now(); while (Date.now() - t < 1500) {} "
         "return 'slow'; }")
+
+
+def descendants(pid):
+    kids = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                kids.setdefault(int(fields[1]), []).append(int(p))
+            except OSError:
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 # every daemon of a cluster has the same master keys (docs/cluster.md)
@@ -103,6 +131,53 @@ class ClusterTest(unittest.TestCase):
         for d in self.ds:
             st, body, _ = d.execute(tok, "function main(){ return 3; }")
             self.assertEqual(st, 401, body)
+
+    def test_bc_a_cancel_reaches_the_daemon_running_the_job(self):
+        tok = self.ds[0].token("fay")
+        before = {d.proc.pid: set(descendants(d.proc.pid)) for d in self.ds}
+        st, ans, _ = self.ds[0].execute(tok, "function main() { for (;;) {} }", timeout=60,
+                                        **{"async": True})
+        self.assertEqual(st, 202, ans)
+        jid = ans["job_id"]
+        deadline = time.time() + 60
+        holder = None
+        while time.time() < deadline and not holder:
+            rows = self.sql(f"SELECT lease_holder FROM jobs WHERE id = '{jid}' AND "
+                            "state = 'running'")
+            holder = rows.strip() if rows else None
+            time.sleep(0.05)
+        self.assertTrue(holder, "the job never ran")
+        ids = {d.request("GET", "/info")[1]["cluster"]["daemon"]: d for d in self.ds}
+        runner = ids[holder]
+        other = next(d for i, d in ids.items() if i != holder)
+        procs = []
+        while time.time() < deadline and not procs:
+            procs = [p for p in descendants(runner.proc.pid)
+                     if p not in before[runner.proc.pid] and alive(p)]
+            time.sleep(0.05)
+        self.assertTrue(procs, "no job process on the daemon that runs the job")
+        # cancelled through another daemon: ended there, in the store, with its receipt
+        st, job, _ = other.request("POST", f"/jobs/{jid}/cancel", token=tok)
+        self.assertEqual(st, 200, job)
+        self.assertEqual((job["status"], job["error"]["code"]), ("failed", "CANCELLED"), job)
+        st, oinfo, _ = other.request("GET", "/info")
+        listed = {x["id"]: x for x in oinfo["cluster"]["daemons"]}
+        self.assertEqual(job["receipt"]["worker_public_key"],
+                         listed[oinfo["cluster"]["daemon"]]["worker_public_key"])
+        # the running daemon sees its renewal refused and kills the process
+        t0 = time.time()
+        while time.time() - t0 < 4 * LEASE_S and any(alive(p) for p in procs):
+            time.sleep(0.1)
+        self.assertFalse([p for p in procs if alive(p)], "the job process lives on")
+        deadline = time.time() + 30
+        while time.time() < deadline and f"job '{jid}': lost its lease" not in runner.log_text():
+            time.sleep(0.1)
+        self.assertIn(f"job '{jid}': lost its lease", runner.log_text())
+        # exactly one end: the runner's own end was refused by the fence
+        st, again, _ = runner.request("GET", f"/jobs/{jid}", token=tok)
+        self.assertEqual(again["receipt"], job["receipt"])
+        st, ans, _ = runner.request("POST", f"/jobs/{jid}/cancel", token=tok)
+        self.assertEqual(st, 409, ans)
 
     def _sample_running(self, stop, worst):
         while not stop.is_set():

@@ -244,22 +244,35 @@ class PricedTest(unittest.TestCase):
         users = ["load1", "load2", "load3"]
         tokens = {u: self.d.token(u) for u in users}
         for u in users:
-            self.credit(u, 60000)
+            self.credit(u, 200000)
         plan = []
         for u in users:
             plan += [(u, OK, 2, False), (u, THROW, 2, False), (u, SPIN, 1, False),
                      (u, OK, 1, True), (u, THROW, 1, True), (u, OK, 2, False),
-                     (u, SPIN, 1, True), (u, OK, 1, False)]
+                     (u, SPIN, 1, True), (u, OK, 1, False), (u, "cancel", 20, True),
+                     (u, "cancel", 20, True)]
 
         def run(item):
             u, script, timeout_s, is_async = item
             body = {"timeout": timeout_s}
             if is_async:
                 body["async"] = True
-            st, job, _ = self.d.execute(tokens[u], script, **body)
+            st, job, _ = self.d.execute(tokens[u], SPIN if script == "cancel" else script,
+                                        **body)
             self.assertIn(st, (200, 202), job)
+            if script == "cancel":  # queued or running, whichever it is by now
+                deadline = time.time() + 30
+                while True:
+                    st, ans, _ = self.d.request("POST", f"/jobs/{job['job_id']}/cancel",
+                                                token=tokens[u])
+                    if st != 429 or time.time() > deadline:
+                        break
+                    time.sleep(0.05)
+                self.assertEqual(st, 200, ans)
             if is_async:
                 job = self.d.wait_job(tokens[u], job["job_id"], timeout=120)
+            if script == "cancel":
+                self.assertEqual(job["error"]["code"], "CANCELLED", job)
             return u, job
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -268,7 +281,7 @@ class PricedTest(unittest.TestCase):
             jobs = [j for who, j in done if who == u]
             charged = sum(j["cost"]["charged"] for j in jobs)
             acct, rows = self.check_ledger(tokens[u])
-            self.assertEqual(acct["balance"], 60000 - charged, u)
+            self.assertEqual(acct["balance"], 200000 - charged, u)
             self.assertEqual(sum(1 for r in rows if r["kind"] == "reservation"), len(jobs))
             self.assertEqual(sum(1 for r in rows if r["kind"] == "charge"), len(jobs))
             timeouts = [j for j in jobs if j.get("error", {}).get("code") == "TIMEOUT"]
@@ -282,7 +295,7 @@ class PricedTest(unittest.TestCase):
             ((bal,),) = self.d.sql(f"SELECT balance FROM accounts WHERE owner = '{u}'")
             ((kept,),) = self.d.sql(f"SELECT sum(charged) FROM holds WHERE owner = '{u}'")
             ((deltas,),) = self.d.sql(f"SELECT sum(delta) FROM ledger WHERE owner = '{u}'")
-            self.assertEqual((bal, deltas), (60000 - kept, bal))
+            self.assertEqual((bal, deltas), (200000 - kept, bal))
 
 
 class BudgetTest(unittest.TestCase):
@@ -487,6 +500,95 @@ class CrashTest(unittest.TestCase):
         finally:
             if d2:
                 d2.cleanup()
+            d.cleanup()
+            os.unlink(prices)
+
+
+class JobControlMoneyTest(unittest.TestCase):
+    """Cancel and queue expiry settle like every other end
+    (docs/accounts.md#cancel): a queued job cancelled or expired gets its
+    whole reservation back; a running job cancelled keeps what it used (on
+    one daemon) or everything (a cluster ends it in the store, where what it
+    used is not known), never more than it reserved."""
+
+    def wait_status(self, d, token, job_id, want, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st, job, _ = d.request("GET", "/jobs/" + job_id, token=token)
+            self.assertEqual(st, 200, job)
+            if job["status"] == want:
+                return job
+            time.sleep(0.05)
+        raise AssertionError(f"job {job_id} is not {want} after {timeout}s: {job['status']}")
+
+    def cancel(self, d, token, job_id):
+        deadline = time.time() + 30
+        while True:
+            st, job, _ = d.request("POST", f"/jobs/{job_id}/cancel", token=token)
+            if st != 429 or time.time() > deadline:  # 429: between the queue and its run
+                self.assertEqual(st, 200, job)
+                break
+            time.sleep(0.05)
+        if job["status"] != "failed":  # a cluster: the holder kills it a moment later
+            job = d.wait_job(token, job_id, timeout=60)
+        self.assertEqual(job["error"]["code"], "CANCELLED", job)
+        return job
+
+    def test_cancel_and_expiry_refund(self):
+        prices = write_json(PRICES)
+        d = Daemon("--prices", prices, "--max-running-per-user", "1", "--queue-max-age",
+                   "4").start()
+        try:
+            admin = admin_token(d)
+            t = d.token("kim")
+            st, ans, _ = d.request("POST", "/account/credit", {"user": "kim", "amount": 200000},
+                                   token=admin)
+            self.assertEqual(st, 200, ans)
+            st, running, _ = d.execute(t, SPIN, timeout=30, **{"async": True})
+            self.assertEqual(st, 202, running)
+            st, queued, _ = d.execute(t, OK, timeout=2, **{"async": True})
+            self.assertEqual(st, 202, queued)
+            self.wait_status(d, t, running["job_id"], "running")
+            # queued: nothing ran, the whole reservation comes back
+            q = self.cancel(d, t, queued["job_id"])
+            self.assertEqual(q["cost"], {"reserved": reserved_for(2), "charged": 0,
+                                         "refunded": reserved_for(2), "unit": "micro-units"})
+            self.assertEqual(q["receipt"]["cost"], q["cost"])
+            time.sleep(0.5)  # the running job uses some of its reservation
+            r = self.cancel(d, t, running["job_id"])
+            c = r["cost"]
+            self.assertEqual(c["reserved"], reserved_for(30))
+            self.assertEqual(c["charged"] + c["refunded"], c["reserved"])
+            if test_store_is_pg():
+                self.assertEqual(c["charged"], 0, c)
+            else:  # what it used until it was killed: the base fee and a few seconds at most
+                self.assertGreaterEqual(c["charged"], PRICES["base_fee"], c)
+                self.assertLess(c["charged"], c["reserved"] // 2, c)
+            self.assertEqual(r["receipt"]["cost"], c)
+
+            # expiry: a job that waits past --queue-max-age gets everything back
+            st, blocker, _ = d.execute(t, SPIN, timeout=8, **{"async": True})
+            self.assertEqual(st, 202, blocker)
+            self.wait_status(d, t, blocker["job_id"], "running")
+            st, late, _ = d.execute(t, OK, timeout=3, **{"async": True})
+            self.assertEqual(st, 202, late)
+            e = d.wait_job(t, late["job_id"], timeout=60)
+            self.assertEqual(e["error"]["code"], "EXPIRED", e)
+            self.assertEqual((e["cost"]["charged"], e["cost"]["refunded"]),
+                             (0, reserved_for(3)))
+            b = d.wait_job(t, blocker["job_id"], timeout=60)
+            self.assertEqual(b["error"]["code"], "TIMEOUT", b)
+            self.assertEqual(b["cost"]["charged"], reserved_for(8))
+
+            # the ledger adds up: every job reserved once and settled once
+            acct, rows = whole_ledger(d, t)
+            spent = sum(j["cost"]["charged"] for j in (q, r, e, b))
+            self.assertEqual(acct["balance"], 200000 - spent)
+            self.assertEqual(sum(x["delta"] for x in rows), acct["balance"])
+            kinds = [x["kind"] for x in rows]
+            self.assertEqual((kinds.count("reservation"), kinds.count("charge")), (4, 4))
+            self.assertEqual(d.sql("SELECT count(*) FROM holds WHERE settled_at = 0"), [(0,)])
+        finally:
             d.cleanup()
             os.unlink(prices)
 

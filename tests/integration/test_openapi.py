@@ -213,6 +213,18 @@ class OpenApiTest(unittest.TestCase):
         c("/jobs/{}", "GET", "/jobs/" + "0" * 32, 404)
         c("/jobs/{}/recording", "GET", "/jobs/" + recorded["job_id"] + "/recording", 200)
         c("/jobs/{}/recording", "GET", "/jobs/" + job["job_id"] + "/recording", 404)
+        spin = c("/execute", "POST", "/execute", 202, body={
+            "script": "function main(){ for(;;){} }", "async": True, "timeout": 30})
+        cancelled = c("/jobs/{}/cancel", "POST", f"/jobs/{spin['job_id']}/cancel", 200)
+        self.assertEqual(cancelled["job_id"], spin["job_id"])
+        c("/jobs/{}/cancel", "POST", f"/jobs/{queued['job_id']}/cancel", 409)
+        c("/jobs/{}/cancel", "POST", "/jobs/" + "0" * 32 + "/cancel", 404)
+        c("/jobs/{}/cancel", "GET", "/jobs/" + "0" * 32 + "/cancel", 405)
+        c("/jobs/{}/deliveries", "GET", f"/jobs/{queued['job_id']}/deliveries", 200)
+        c("/jobs/{}/deliveries", "GET", "/jobs/" + "0" * 32 + "/deliveries", 404)
+        c("/execute", "POST", "/execute", 400, body={
+            "script": "function main(){ return 1 }", "async": True,
+            "callback_url": "https://10.0.0.1/hook"})
         c("/jobs", "GET", "/jobs?limit=2&status=completed&runtime=js", 200)
         c("/jobs", "GET", "/jobs?since=2026-01-01T00:00:00Z&until=99999999999999", 200)
         c("/jobs", "GET", "/jobs?state=x", 400)

@@ -38,6 +38,8 @@ static const struct {
     {"GET", "/jobs", "jobs:read"},
     {"GET", "/jobs/{}", "jobs:read"},
     {"GET", "/jobs/{}/recording", "jobs:read"},
+    {"GET", "/jobs/{}/deliveries", "jobs:read"},
+    {"POST", "/jobs/{}/cancel", "execute"},
     {"GET", "/modules", "execute"},
     {"POST", "/modules", "modules:write"},
     {"GET", "/modules/{}", "execute"},

@@ -447,6 +447,69 @@ test_session_applies_policy_before_resolving(void **state)
     sr_http_policy_free(pol);
 }
 
+/* A callback URL is checked ahead, resolving nothing: scheme, credentials,
+ * the operator's lists, and the guard for address literals and loopback
+ * names; its host:port pattern comes back. */
+static void
+test_checks_a_url_ahead(void **state)
+{
+    (void)state;
+    sr_http_policy *pol = NULL, *priv = NULL, *plain = NULL, *denying = NULL;
+    const char *loop[] = {"127.0.0.0/8"};
+    const char *deny[] = {"*.internal.example"};
+    assert_int_equal(sr_http_policy_new(NULL, &pol, NULL), SR_OK);
+    assert_int_equal(
+        sr_http_policy_new(
+            &(struct sr_http_config){.private_nets = loop, .nprivate = 1, .allow_http = true},
+            &priv, NULL),
+        SR_OK);
+    assert_int_equal(sr_http_policy_new(&(struct sr_http_config){.allow_http = true}, &plain, NULL),
+                     SR_OK);
+    assert_int_equal(
+        sr_http_policy_new(&(struct sr_http_config){.deny = deny, .ndeny = 1}, &denying, NULL),
+        SR_OK);
+    char pat[300];
+    sr_err e = {0};
+    assert_int_equal(
+        sr_http_url_check(pol, "https://Hooks.Example.com/x?y=1", pat, sizeof(pat), &e), SR_OK);
+    assert_string_equal(pat, "hooks.example.com:443");
+    assert_int_equal(
+        sr_http_url_check(pol, "https://[2001:4860::8888]:8443/", pat, sizeof(pat), &e), SR_OK);
+    assert_string_equal(pat, "[2001:4860::8888]:8443");
+    assert_int_equal(sr_http_url_check(pol, "http://hooks.example.com/", pat, sizeof(pat), &e),
+                     SR_EINVAL);
+    assert_non_null(strstr(e.msg, "only https is allowed"));
+    assert_int_equal(sr_http_url_check(plain, "http://hooks.example.com/", pat, sizeof(pat), &e),
+                     SR_OK);
+    assert_int_equal(sr_http_url_check(pol, "https://u:p@hooks.example.com/", pat, sizeof(pat), &e),
+                     SR_EINVAL);
+    assert_non_null(strstr(e.msg, "credentials"));
+    assert_int_equal(sr_http_url_check(pol, "hooks.example.com/x", pat, sizeof(pat), &e),
+                     SR_EINVAL);
+    assert_int_equal(sr_http_url_check(pol, "ftp://hooks.example.com/", pat, sizeof(pat), &e),
+                     SR_EINVAL);
+    assert_int_equal(
+        sr_http_url_check(denying, "https://a.internal.example/", pat, sizeof(pat), &e), SR_EINVAL);
+    assert_non_null(strstr(e.msg, "--http-deny"));
+    static const char *const guarded[] = {"https://127.0.0.1:9000/", "https://localhost/",
+                                          "https://api.localhost/",  "https://10.1.2.3/",
+                                          "https://[::1]/",          "https://[fe80::1]/",
+                                          "https://169.254.169.254/"};
+    for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
+        assert_int_equal(sr_http_url_check(pol, guarded[i], pat, sizeof(pat), &e), SR_EINVAL);
+        assert_non_null(strstr(e.msg, "address guard"));
+    }
+    /* the operator's switch lets exactly its networks through */
+    assert_int_equal(sr_http_url_check(priv, "http://127.0.0.1:9000/hook", pat, sizeof(pat), &e),
+                     SR_OK);
+    assert_string_equal(pat, "127.0.0.1:9000");
+    assert_int_equal(sr_http_url_check(priv, "http://10.1.2.3/", pat, sizeof(pat), &e), SR_EINVAL);
+    sr_http_policy_free(pol);
+    sr_http_policy_free(priv);
+    sr_http_policy_free(plain);
+    sr_http_policy_free(denying);
+}
+
 int
 main(void)
 {
@@ -461,6 +524,7 @@ main(void)
         cmocka_unit_test(test_substitutes_placeholders_for_allowed_hosts_only),
         cmocka_unit_test(test_session_refuses_every_loopback_spelling),
         cmocka_unit_test(test_session_applies_policy_before_resolving),
+        cmocka_unit_test(test_checks_a_url_ahead),
     };
     return cmocka_run_group_tests_name("http_guard", tests, NULL, NULL);
 }

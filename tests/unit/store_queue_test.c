@@ -193,6 +193,95 @@ test_only_the_current_lease_writes_the_end(void **state)
     sr_store_close(b);
 }
 
+/* A cancel takes a queued or running job from whoever held it (their
+ * renewal and finish are then refused); an ended job is a conflict,
+ * another owner's is not found. */
+static void
+test_a_cancel_takes_the_job_from_its_holder(void **state)
+{
+    (void)state;
+    sr_store *a = open_pg("/take"), *b = open_pg("/take");
+    enqueue(a, 1, "alice", 10, SR_OK);
+    enqueue(a, 2, "alice", 11, SR_OK);
+    sr_err e = {0};
+    struct sr_job_row r = {0};
+    struct sr_lease la = lease(HOLDER_A, 100000);
+    assert_int_equal(sr_store_job_claim(a, 100, 5, &la, &r, &e), SR_OK); /* job 1 runs on a */
+    assert_string_equal(r.id, "00000000000000000000000000000001");
+    sr_job_row_fini(&r);
+
+    struct sr_lease lb = lease(HOLDER_B, 100000);
+    assert_int_equal(sr_store_job_take(b, "bob", "00000000000000000000000000000001", &lb, &r, &e),
+                     SR_ENOTFOUND);
+    assert_int_equal(sr_store_job_take(b, "alice", "nope", &lb, &r, &e), SR_ENOTFOUND);
+    /* the running job: b holds it now, with a new fence */
+    assert_int_equal(sr_store_job_take(b, "alice", "00000000000000000000000000000001", &lb, &r, &e),
+                     SR_OK);
+    assert_int_equal(lb.fence, 2);
+    assert_int_equal(r.state, SR_JOB_RUNNING);
+    assert_true(r.started_at_ms == 100);
+    assert_string_equal(r.request_json, "{\"script\":\"1\"}");
+    sr_job_row_fini(&r);
+    assert_int_equal(sr_store_job_renew(a, "00000000000000000000000000000001", &la, &e),
+                     SR_ECONFLICT);
+    struct sr_job_row end;
+    finish_row(&end, "00000000000000000000000000000001");
+    end.state = SR_JOB_FAILED;
+    (void)snprintf(end.error_code, sizeof(end.error_code), "CANCELLED");
+    assert_int_equal(sr_store_job_finish(a, &end, &la, &e), SR_ECONFLICT);
+    assert_int_equal(sr_store_job_finish(b, &end, &lb, &e), SR_OK);
+    /* ended: a second cancel is a conflict naming the state */
+    struct sr_lease lc = lease(HOLDER_B, 100000);
+    assert_int_equal(sr_store_job_take(b, "alice", "00000000000000000000000000000001", &lc, &r, &e),
+                     SR_ECONFLICT);
+    assert_non_null(strstr(e.msg, "has already ended: it is failed"));
+    /* the queued job: taken before any claim, never started */
+    assert_int_equal(sr_store_job_take(a, "alice", "00000000000000000000000000000002", &lc, &r, &e),
+                     SR_OK);
+    assert_int_equal(r.started_at_ms, 0);
+    sr_job_row_fini(&r);
+    assert_int_equal(sr_store_job_claim(b, 200, 5, &lb, &r, &e), SR_ENOTFOUND);
+    sr_store_close(a);
+    sr_store_close(b);
+}
+
+/* --queue-max-age: queued jobs created before the cut-off are taken once,
+ * oldest first, by whichever store asks first. */
+static void
+test_stale_queued_jobs_are_taken_once(void **state)
+{
+    (void)state;
+    sr_store *a = open_pg("/stale"), *b = open_pg("/stale");
+    enqueue(a, 1, "alice", 10, SR_OK);
+    enqueue(a, 2, "bob", 20, SR_OK);
+    enqueue(a, 3, "carol", 30, SR_OK);
+    sr_err e = {0};
+    struct sr_lease la = lease(HOLDER_A, 100000), lb = lease(HOLDER_B, 100000);
+    struct sr_job_row *rows = NULL;
+    uint64_t *fences = NULL;
+    size_t n = 0;
+    assert_int_equal(sr_store_jobs_stale(a, 25, &la, 1, &rows, &fences, &n, &e), SR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].id, "00000000000000000000000000000001");
+    assert_int_equal(fences[0], 1);
+    sr_job_row_fini(&rows[0]);
+    free(rows);
+    free(fences);
+    assert_int_equal(sr_store_jobs_stale(b, 25, &lb, 10, &rows, &fences, &n, &e), SR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].id, "00000000000000000000000000000002");
+    sr_job_row_fini(&rows[0]);
+    free(rows);
+    free(fences);
+    assert_int_equal(sr_store_jobs_stale(a, 25, &la, 10, &rows, &fences, &n, &e), SR_OK);
+    assert_int_equal(n, 0); /* job 3 is young enough; 1 and 2 are taken */
+    free(rows);
+    free(fences);
+    assert_int_equal(sr_store_jobs_stale(a, 25, &la, 0, &rows, &fences, &n, &e), SR_EINVAL);
+    sr_store_close(a);
+    sr_store_close(b);
+}
+
 struct claimer {
     sr_store *st;
     char holder[33];
@@ -326,6 +415,8 @@ test_sqlite_refuses_the_cluster_queue(void **state)
     struct sr_job_row r = {0};
     assert_int_equal(sr_store_job_claim(st, 1, 1, &l, &r, &e), SR_EINVAL);
     assert_non_null(strstr(e.msg, "the cluster queue needs a PostgreSQL store"));
+    assert_int_equal(sr_store_job_take(st, "alice", "00000000000000000000000000000001", &l, &r, &e),
+                     SR_EINVAL);
     sr_store_close(st);
     char file[80];
     (void)snprintf(file, sizeof(file), "%s/db", dir);
@@ -340,6 +431,8 @@ main(void)
         cmocka_unit_test(test_queue_bound_is_counted_in_the_store),
         cmocka_unit_test(test_claims_respect_the_cap_and_take_turns),
         cmocka_unit_test(test_only_the_current_lease_writes_the_end),
+        cmocka_unit_test(test_a_cancel_takes_the_job_from_its_holder),
+        cmocka_unit_test(test_stale_queued_jobs_are_taken_once),
         cmocka_unit_test(test_concurrent_claims_take_each_job_once),
         cmocka_unit_test(test_heartbeats_list_live_daemons_and_old_rows_go),
         cmocka_unit_test(test_sqlite_refuses_the_cluster_queue),

@@ -751,6 +751,99 @@ test_state_names(void **state)
     sr_job_row_fini(&zero);
 }
 
+/* Completion webhooks: due once the job has ended, claimed by one holder
+ * at a time and per owner, the attempt and next state written only under
+ * the claim, read back for the owner alone, purged with the job. */
+static void
+test_webhooks_claim_attempt_and_purge(void **state)
+{
+    struct fixture *f = *state;
+    sr_err err = {0};
+    const char *ha = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", *hb = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    insert(f->st, job(1, "alice", SR_JOB_QUEUED, 100));
+    insert(f->st, job(2, "alice", SR_JOB_QUEUED, 101));
+    insert(f->st, job(3, "bob", SR_JOB_QUEUED, 102));
+    char id[33];
+    for (unsigned i = 1; i <= 3; i++) {
+        make_id(i, id);
+        assert_int_equal(sr_store_webhook_add(f->st, i == 3 ? "bob" : "alice", id, 200, &err),
+                         SR_OK);
+    }
+    make_id(1, id);
+    assert_int_equal(sr_store_webhook_add(f->st, "alice", id, 200, &err), SR_ECONFLICT);
+    assert_int_equal(sr_store_webhook_add(f->st, "alice", "x", 200, &err), SR_EINVAL);
+    struct sr_webhook_row *rows = NULL;
+    size_t n = 9;
+    /* no job has ended: nothing is due */
+    assert_int_equal(sr_store_webhooks_claim(f->st, ha, 300, 1300, 10, 1, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 0);
+    free(rows);
+    for (unsigned i = 1; i <= 3; i++) {
+        struct sr_job_row r = job(i, i == 3 ? "bob" : "alice", SR_JOB_COMPLETED, 100 + i);
+        r.result_json = "{\"output\":1}";
+        r.finished_at_ms = 250;
+        r.expires_at_ms = 5000;
+        assert_int_equal(sr_store_job_update(f->st, &r, &err), SR_OK);
+    }
+    /* one per owner at a time: alice's first and bob's */
+    assert_int_equal(sr_store_webhooks_claim(f->st, ha, 300, 1300, 10, 1, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 2);
+    struct sr_webhook_row w = rows[0];
+    assert_string_equal(rows[0].job_id, "00000000000000000000000000000001");
+    assert_string_equal(rows[0].owner, "alice");
+    assert_int_equal(rows[0].attempts, 0);
+    assert_string_equal(rows[1].owner, "bob");
+    free(rows);
+    /* claimed: another holder gets nothing until the claims run out */
+    assert_int_equal(sr_store_webhooks_claim(f->st, hb, 400, 1400, 10, 1, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 0);
+    free(rows);
+    /* only the holder records; a failed attempt makes it due again later */
+    struct sr_webhook_attempt a = {.attempt = 1, .at_ms = 310, .duration_ms = 5, .status = 500};
+    (void)snprintf(a.error, sizeof(a.error), "the receiver answered 500");
+    assert_int_equal(sr_store_webhook_attempt(f->st, hb, &w, &a, SR_WEBHOOK_PENDING, 2000, &err),
+                     SR_ECONFLICT);
+    assert_int_equal(sr_store_webhook_attempt(f->st, ha, &w, &a, SR_WEBHOOK_PENDING, 2000, &err),
+                     SR_OK);
+    assert_int_equal(sr_store_webhooks_claim(f->st, hb, 1500, 2500, 10, 2, &rows, &n, &err), SR_OK);
+    /* alice's second and bob's (his claim ran out at 1300); her first waits until 2000 */
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0].job_id, "00000000000000000000000000000002");
+    assert_string_equal(rows[1].job_id, "00000000000000000000000000000003");
+    free(rows);
+    assert_int_equal(sr_store_webhooks_claim(f->st, hb, 2600, 3600, 10, 2, &rows, &n, &err), SR_OK);
+    assert_int_equal(n, 3); /* all claims ran out; 1 is due again, last (latest next_at) */
+    w = rows[2];
+    assert_string_equal(w.job_id, "00000000000000000000000000000001");
+    assert_int_equal(w.attempts, 1);
+    free(rows);
+    struct sr_webhook_attempt b = {.attempt = 2, .at_ms = 2610, .duration_ms = 3, .status = 204};
+    assert_int_equal(sr_store_webhook_attempt(f->st, hb, &w, &b, SR_WEBHOOK_DELIVERED, 0, &err),
+                     SR_OK);
+
+    enum sr_webhook_state ws = SR_WEBHOOK_FAILED;
+    struct sr_webhook_attempt *at = NULL;
+    assert_int_equal(sr_store_webhook_get(f->st, "alice", w.job_id, &ws, &at, &n, &err), SR_OK);
+    assert_int_equal(ws, SR_WEBHOOK_DELIVERED);
+    assert_int_equal(n, 2);
+    assert_int_equal(at[0].attempt, 1);
+    assert_int_equal(at[0].status, 500);
+    assert_string_equal(at[0].error, "the receiver answered 500");
+    assert_int_equal(at[1].status, 204);
+    assert_string_equal(at[1].error, "");
+    free(at);
+    assert_int_equal(sr_store_webhook_get(f->st, "bob", w.job_id, &ws, &at, &n, &err),
+                     SR_ENOTFOUND);
+    assert_string_equal(sr_webhook_state_name(SR_WEBHOOK_FAILED), "failed");
+    /* the job's purge takes its webhook and attempts along */
+    size_t gone = 0;
+    assert_int_equal(sr_store_jobs_purge(f->st, 6000, &gone, &err), SR_OK);
+    assert_int_equal(gone, 3);
+    assert_int_equal(sr_store_webhook_get(f->st, "alice", w.job_id, &ws, &at, &n, &err),
+                     SR_ENOTFOUND);
+    assert_int_equal(test_store_int(f->path, "SELECT count(*) FROM webhook_attempts"), 0);
+}
+
 int
 main(void)
 {
@@ -775,6 +868,7 @@ main(void)
         T(test_queued_oldest_first_with_request),
         T(test_purge_and_count),
         T(test_state_names),
+        T(test_webhooks_claim_attempt_and_purge),
     };
 #undef T
     return cmocka_run_group_tests_name("store_sqlite", tests, NULL, NULL);

@@ -180,6 +180,17 @@ run_claimed(sr_engine *eng, const struct sr_job_row *r, struct held_lease *h)
         finish_unreadable(eng, r, &h->lease, "the stored request could not be read back");
         return;
     }
+    int64_t max_age = sr_engine__queue_max_age_ms(eng);
+    int64_t waited = sr_now_ms() - r->created_at_ms;
+    if (max_age && waited > max_age) { /* too old to run: ends here, under the claim */
+        char msg[256];
+        sr_engine__expired_msg(eng, waited, msg, sizeof(msg));
+        if (sr_engine__record_failure(eng, r->id, r->owner, r->created_at_ms, 0, &req,
+                                      SR_JOB_EXPIRED, msg, &h->lease, &e) != SR_OK)
+            sr_log(SR_LOG_ERROR, "engine", "expiring job '%s': %s", r->id, e.msg);
+        sr_job_request_fini(&req);
+        return;
+    }
     sr_status rc = sr_engine__refs_check(r->owner, &req, &refs, &e);
     if (rc == SR_OK)
         rc = sr_engine__module_load(eng, r->owner, &req, &e);
@@ -435,6 +446,7 @@ sr_engine__cluster_start(sr_engine *eng, sr_err *err)
     }
     (void)take_over(eng, false);
     sr_engine__purge_once(eng);
+    sr_engine__expire_once(eng);
     if (pthread_create(&eng->keeper, NULL, keeper_main, eng) != 0)
         return sr_err_set(err, SR_EIO, "cannot start the lease keeper thread");
     eng->has_keeper = true;
@@ -444,6 +456,92 @@ sr_engine__cluster_start(sr_engine *eng, sr_err *err)
     sr_log(SR_LOG_INFO, "engine", "cluster mode: daemon %s, leases of %lld ms", eng->holder,
            (long long)sr_engine__lease_ms(eng));
     return SR_OK;
+}
+
+/* ---- cancel and expiry (control.c) ---- */
+
+#define EXPIRE_BATCH 32 /* expired queued jobs taken per store call */
+
+/* Ends one job taken for a cancel or an expiry, under its lease. */
+static sr_status
+end_taken(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
+          enum sr_job_code code, const char *msg, sr_err *err)
+{
+    struct sr_job_request req;
+    if (sr_engine__request_from_row(r, &req, err) != SR_OK) {
+        sr_log(SR_LOG_ERROR, "engine", "job '%s' of '%s': %s", r->id, r->owner, err->msg);
+        finish_unreadable(eng, r, l, "the stored request could not be read back");
+        return SR_OK;
+    }
+    sr_status rc = sr_engine__record_failure(eng, r->id, r->owner, r->created_at_ms,
+                                             r->started_at_ms, &req, code, msg, l, err);
+    sr_job_request_fini(&req);
+    return rc;
+}
+
+sr_status
+sr_engine__cluster_cancel(sr_engine *eng, const char *owner, const char *id, sr_err *err)
+{
+    struct held_lease h = {.lease = new_lease(eng)};
+    struct sr_job_row r = {0};
+    sr_status rc = sr_store_job_take(eng->store, owner, id, &h.lease, &r, err);
+    if (rc == SR_ENOTFOUND)
+        return sr_err_set(err, SR_ENOTFOUND, "job '%.40s' not found", id);
+    if (rc != SR_OK)
+        return rc;
+    /* run here: its lease is lost now and its process killed; run
+     * elsewhere: its daemon's next renewal is refused, which does the same */
+    pthread_mutex_lock(&eng->mu);
+    for (struct held_lease *x = eng->leases; x; x = x->next) {
+        if (strcmp(x->id, id) == 0 && !x->lost) {
+            x->lost = true;
+            sr_sandbox_cancel_fire(x->cancel);
+        }
+    }
+    pthread_mutex_unlock(&eng->mu);
+    memcpy(h.id, r.id, sizeof(h.id));
+    sr_engine__lease_hold(eng, &h);
+    rc = end_taken(
+        eng, &r, &h.lease, SR_JOB_CANCELLED,
+        r.started_at_ms ? sr_engine__cancelled_running_msg : sr_engine__cancelled_queued_msg, err);
+    sr_engine__lease_release(eng, &h);
+    sr_job_row_fini(&r);
+    return rc == SR_OK ? SR_OK : sr_err_wrap(err, "cancelling job '%s'", id);
+}
+
+void
+sr_engine__cluster_expire(sr_engine *eng, int64_t cutoff_ms)
+{
+    size_t total = 0;
+    for (;;) {
+        struct sr_lease l = new_lease(eng);
+        struct sr_job_row *rows = NULL;
+        uint64_t *fences = NULL;
+        size_t n = 0;
+        sr_err e = {0};
+        if (sr_store_jobs_stale(eng->store, cutoff_ms, &l, EXPIRE_BATCH, &rows, &fences, &n, &e) !=
+            SR_OK) {
+            sr_log(SR_LOG_WARN, "engine", "expiring queued jobs: %s", e.msg);
+            break;
+        }
+        int64_t now = sr_now_ms();
+        for (size_t i = 0; i < n; i++) {
+            struct sr_lease mine = l;
+            mine.fence = fences[i];
+            char msg[256];
+            sr_engine__expired_msg(eng, now - rows[i].created_at_ms, msg, sizeof(msg));
+            if (end_taken(eng, &rows[i], &mine, SR_JOB_EXPIRED, msg, &e) != SR_OK)
+                sr_log(SR_LOG_ERROR, "engine", "expiring job '%s': %s", rows[i].id, e.msg);
+            sr_job_row_fini(&rows[i]);
+        }
+        free(rows);
+        free(fences);
+        total += n;
+        if (n < EXPIRE_BATCH)
+            break;
+    }
+    if (total)
+        sr_log(SR_LOG_INFO, "engine", "%zu queued job(s) expired (--queue-max-age)", total);
 }
 
 /* ---- /info ---- */

@@ -217,7 +217,13 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
     const struct sr_lease *lease = held ? &held->lease : NULL;
     int64_t started = sr_now_ms();
     int64_t t0 = sr_mono_us();
-    sr_engine__run(eng, owner, id, req, refs, held ? held->cancel : NULL, &o);
+    /* a cluster job is stopped through its lease, one on the embedded
+     * store through its ctl (control.c): there a fired cancel is the
+     * owner's, and the job's end (written) is CANCELLED */
+    sr_sandbox_cancel *mine = held ? NULL : sr_engine__ctl_cancel_of(eng, id);
+    sr_engine__run(eng, owner, id, req, refs, held ? held->cancel : mine, &o);
+    if (mine && sr_sandbox_cancel_fired(mine) && o.code != SR_JOB_OK)
+        sr_engine__fail(&o, SR_JOB_CANCELLED, "%s", sr_engine__cancelled_running_msg);
     int64_t wall = sr_mono_us() - t0;
     int64_t finished = sr_now_ms();
     if (inline_module && o.module_invalid) {
@@ -275,7 +281,9 @@ sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request
 {
     struct sr_job_request local = *req; /* shallow: only 'code' may be loaded into it */
     struct sr_secret_refs refs;
-    sr_status rc = sr_engine__refs_check(owner, req, &refs, err);
+    sr_status rc = sr_engine__webhook_check(eng, req, err); /* callback_url: async only */
+    if (rc == SR_OK)
+        rc = sr_engine__refs_check(owner, req, &refs, err);
     if (rc == SR_OK)
         rc = sr_engine__module_load(eng, owner, &local, err);
     if (rc != SR_OK)
@@ -343,6 +351,84 @@ queued_free(struct queued_job *q)
     free(q->owner);
     sr_job_request_fini(&q->req);
     free(q);
+}
+
+void
+sr_engine__queued_free(struct queued_job *q)
+{
+    queued_free(q);
+}
+
+/* Takes u out of the turn of owners with queued jobs (its queue emptied
+ * other than by queue_take). Linear in that turn. eng->mu held. */
+static void
+active_remove(sr_engine *eng, struct user_slot *u)
+{
+    struct user_slot *prev = NULL;
+    for (struct user_slot *a = eng->ahead; a; prev = a, a = a->anext) {
+        if (a != u)
+            continue;
+        if (prev)
+            prev->anext = u->anext;
+        else
+            eng->ahead = u->anext;
+        if (eng->atail == u)
+            eng->atail = prev;
+        break;
+    }
+    u->anext = NULL;
+    u->active = false;
+}
+
+/* Unlinks q (after 'prev', NULL: the head) from u's queue. eng->mu held. */
+static void
+queue_unlink(sr_engine *eng, struct user_slot *u, struct queued_job *prev, struct queued_job *q)
+{
+    if (prev)
+        prev->next = q->next;
+    else
+        u->qhead = q->next;
+    if (u->qtail == q)
+        u->qtail = prev;
+    q->next = NULL;
+    u->queued--;
+    eng->nqueued--;
+    if (!u->qhead && u->active)
+        active_remove(eng, u);
+}
+
+struct queued_job *
+sr_engine__queue_unlink_locked(sr_engine *eng, const char *owner, const char *id)
+{
+    struct user_slot *u = NULL;
+    for (u = eng->users; u && strcmp(u->owner, owner) != 0; u = u->next) {
+    }
+    struct queued_job *prev = NULL;
+    for (struct queued_job *q = u ? u->qhead : NULL; q; prev = q, q = q->next) {
+        if (strcmp(q->id, id) == 0) {
+            queue_unlink(eng, u, prev, q);
+            return q;
+        }
+    }
+    return NULL;
+}
+
+struct queued_job *
+sr_engine__queue_unlink_stale_locked(sr_engine *eng, int64_t cutoff_ms)
+{
+    struct queued_job *list = NULL;
+    struct user_slot *next = NULL;
+    /* each owner's queue is oldest first: only its head can be stale */
+    for (struct user_slot *u = eng->ahead; u; u = next) {
+        next = u->anext;
+        while (u->qhead && u->qhead->created_at_ms < cutoff_ms) {
+            struct queued_job *q = u->qhead;
+            queue_unlink(eng, u, NULL, q);
+            q->next = list;
+            list = q;
+        }
+    }
+    return list;
 }
 
 static struct queued_job *
@@ -418,7 +504,9 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
     if (!eng->store)
         return sr_err_set(err, SR_EINVAL, "async jobs need a server with a store");
     struct sr_secret_refs refs;
-    sr_status rc = sr_engine__refs_check(owner, req, &refs, err);
+    sr_status rc = sr_engine__webhook_check(eng, req, err);
+    if (rc == SR_OK)
+        rc = sr_engine__refs_check(owner, req, &refs, err);
     if (rc == SR_OK)
         rc = submit_module(eng, owner, req, err);
     if (rc != SR_OK)
@@ -449,11 +537,15 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
         q->req.code_len = 0;
     }
     rc = sr_engine__money_admit(eng, owner, q->id, req, err);
-    if (rc == SR_OK) {
+    /* the webhook before the queued row: a job is never queued without the
+     * webhook it was submitted with (a failure between the two leaves an
+     * unused row) */
+    if (rc == SR_OK && q->req.callback_url)
+        rc = sr_store_webhook_add(eng->store, owner, q->id, q->created_at_ms, err);
+    if (rc == SR_OK)
         rc = store_queued(eng, q, err);
-        if (rc != SR_OK)
-            sr_engine__money_release(eng, q->id);
-    }
+    if (rc != SR_OK)
+        sr_engine__money_release(eng, q->id);
     json_t *ans = NULL;
     if (rc == SR_OK) {
         ans = json_pack("{s:s, s:s}", "job_id", q->id, "status", "queued");
@@ -568,6 +660,16 @@ static void
 run_queued(sr_engine *eng, struct queued_job *q)
 {
     sr_err e = {0};
+    int64_t max_age = sr_engine__queue_max_age_ms(eng);
+    int64_t waited = sr_now_ms() - q->created_at_ms;
+    if (max_age && waited > max_age) { /* too old to run: it ends here, once */
+        char msg[256];
+        sr_engine__expired_msg(eng, waited, msg, sizeof(msg));
+        if (sr_engine__record_failure(eng, q->id, q->owner, q->created_at_ms, 0, &q->req,
+                                      SR_JOB_EXPIRED, msg, NULL, &e) != SR_OK)
+            sr_log(SR_LOG_ERROR, "engine", "expiring job '%s': %s", q->id, e.msg);
+        return;
+    }
     struct sr_job_row row = {
         .owner = q->owner,
         .state = SR_JOB_RUNNING,
@@ -606,8 +708,11 @@ worker_main(void *arg)
             pthread_cond_wait(&eng->work_cv, &eng->mu);
             continue;
         }
+        /* a cancel can reach it from the moment it leaves the queue */
+        sr_engine__ctl_add_locked(eng, &q->ctl, q->id, q->owner);
         pthread_mutex_unlock(&eng->mu);
         run_queued(eng, q);
+        sr_engine__ctl_remove(eng, &q->ctl);
         sr_engine__slot_release(eng, q->owner);
         queued_free(q);
         pthread_mutex_lock(&eng->mu);
@@ -630,22 +735,40 @@ sr_engine__purge_once(sr_engine *eng)
     sr_engine__money_sweep(eng, false);
 }
 
+/* The purge runs every PURGE_INTERVAL_S; the queue expiry as often, or
+ * every quarter of --queue-max-age when that is shorter (at least 1 s). */
+static int64_t
+expire_interval_s(const sr_engine *eng)
+{
+    int64_t age_s = sr_engine__queue_max_age_ms(eng) / 1000;
+    if (!age_s || age_s / 4 >= PURGE_INTERVAL_S)
+        return PURGE_INTERVAL_S;
+    return age_s / 4 > 1 ? age_s / 4 : 1;
+}
+
 static void *
 purger_main(void *arg)
 {
     sr_engine *eng = arg;
+    int64_t every = expire_interval_s(eng);
+    int64_t since_purge = 0;
     struct timespec next;
     clock_gettime(CLOCK_REALTIME, &next);
-    next.tv_sec += PURGE_INTERVAL_S;
+    next.tv_sec += (time_t)every;
     pthread_mutex_lock(&eng->mu);
     while (!eng->stopping) {
         /* cv is signalled only to stop: the deadline purges. */
         if (pthread_cond_timedwait(&eng->cv, &eng->mu, &next) != ETIMEDOUT || eng->stopping)
             continue;
         pthread_mutex_unlock(&eng->mu);
-        sr_engine__purge_once(eng);
+        sr_engine__expire_once(eng);
+        since_purge += every;
+        if (since_purge >= PURGE_INTERVAL_S) {
+            sr_engine__purge_once(eng);
+            since_purge = 0;
+        }
         clock_gettime(CLOCK_REALTIME, &next);
-        next.tv_sec += PURGE_INTERVAL_S;
+        next.tv_sec += (time_t)every;
         pthread_mutex_lock(&eng->mu);
     }
     pthread_mutex_unlock(&eng->mu);
@@ -779,6 +902,7 @@ recover(sr_engine *eng, sr_err *err)
     if (n)
         sr_log(SR_LOG_INFO, "engine", "resumed %zu queued job(s)", n);
     sr_engine__purge_once(eng);
+    sr_engine__expire_once(eng);
     return SR_OK;
 }
 
@@ -996,6 +1120,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
     pthread_cond_init(&eng->qcv, NULL);
     pthread_cond_init(&eng->work_cv, NULL);
     pthread_cond_init(&eng->turn_cv, NULL);
+    pthread_cond_init(&eng->ctl_cv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
@@ -1092,6 +1217,8 @@ sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *er
     if (pthread_create(&eng->purger, NULL, purger_main, eng) != 0)
         return sr_err_set(err, SR_EIO, "cannot start the purge thread");
     eng->has_purger = true;
+    if (eng->wkey && sr_engine__webhooks_start(eng, err) != SR_OK)
+        return err ? err->status : SR_EIO;
     eng->started = true;
     return SR_OK;
 }
@@ -1111,6 +1238,8 @@ sr_engine_free(sr_engine *eng)
         pthread_join(eng->workers[i], NULL);
     if (eng->has_purger)
         pthread_join(eng->purger, NULL);
+    for (unsigned i = 0; i < eng->nhooks; i++)
+        pthread_join(eng->hooks[i], NULL);
     if (eng->has_keeper)
         pthread_join(eng->keeper, NULL);
     if (eng->has_listener)
@@ -1133,6 +1262,7 @@ sr_engine_free(sr_engine *eng)
     pthread_cond_destroy(&eng->qcv);
     pthread_cond_destroy(&eng->work_cv);
     pthread_cond_destroy(&eng->turn_cv);
+    pthread_cond_destroy(&eng->ctl_cv);
     pthread_mutex_destroy(&eng->mu);
     free(eng);
 }

@@ -12,9 +12,22 @@
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_codes.h"
 #include "sealrun/sr_engine.h"
+#include "sealrun/sr_limits.h"
 #include "sealrun/sr_runner.h"
 #include "sealrun/sr_secret.h"
 #include "sealrun/sr_storage.h"
+
+/* Job control (control.c): how a cancel reaches a job this daemon is about
+ * to run or runs. In eng->ctls (under mu) from the moment the job leaves
+ * the queue until its end is stored. */
+struct job_ctl {
+    struct job_ctl *next;
+    char id[SR_ID_HEX_LEN + 1];
+    char owner[SR_MAX_USER_NAME + 1];
+    sr_sandbox_cancel
+        *cancel;    /* owned: fired by a cancel (the run's sandbox limits); may be NULL */
+    bool cancelled; /* a cancel (or a lost lease) asked for the run to end */
+};
 
 struct queued_job {
     struct queued_job *next; /* in its owner's FIFO */
@@ -23,6 +36,7 @@ struct queued_job {
     int64_t created_at_ms;
     struct sr_job_request req;
     struct sr_secret_refs refs; /* req's secret_refs, parsed for the owner at submit */
+    struct job_ctl ctl;         /* in eng->ctls once a worker took it */
 };
 
 struct user_slot {
@@ -84,7 +98,65 @@ struct sr_engine {
     sr_http_policy *http;             /* owned: the operator's outbound HTTP policy */
     struct sr_engine__ns_turn *turns; /* under mu: namespaces whose turn a job's end holds */
     pthread_cond_t turn_cv;           /* a turn was given back */
+    struct job_ctl *ctls;             /* under mu: the jobs a cancel can reach here (control.c) */
+    pthread_cond_t ctl_cv;            /* a job left ctls */
+    pthread_t hooks[SR_WEBHOOK_WORKERS]; /* completion webhook workers (webhook.c) */
+    unsigned nhooks;
 };
+
+/* ---- completion webhooks (webhook.c) ---- */
+
+/* Checks a request's callback_url at submit (async only; the operator's
+ * outbound HTTP policy and address guard): SR_EINVAL naming the rule. */
+sr_status sr_engine__webhook_check(sr_engine *eng, const struct sr_job_request *req, sr_err *err);
+/* Starts the delivery workers (with a store and a worker key). */
+sr_status sr_engine__webhooks_start(sr_engine *eng, sr_err *err);
+
+/* ---- job control: cancel and queue expiry (control.c) ---- */
+
+/* Puts c (id and owner copied) in eng->ctls with a sandbox cancel of its
+ * own (embedded store; on a cluster a job's held lease has one). _locked:
+ * eng->mu held. A ctl whose cancel cannot be made still counts (the cancel
+ * then waits for the job's end). */
+void sr_engine__ctl_add_locked(sr_engine *eng, struct job_ctl *c, const char *id,
+                               const char *owner);
+void sr_engine__ctl_add(sr_engine *eng, struct job_ctl *c, const char *id, const char *owner);
+/* Takes c out of eng->ctls, frees its cancel and wakes cancels waiting
+ * for the job's end. */
+void sr_engine__ctl_remove(sr_engine *eng, struct job_ctl *c);
+/* Asks the run of owner's job 'id' here to end (fires its cancel: the
+ * process is killed). true when the job has a ctl here. eng->mu held. */
+bool sr_engine__ctl_cancel_locked(sr_engine *eng, const char *id, const char *owner);
+/* The cancel of job 'id' for its run's sandbox limits (borrowed, valid
+ * until its ctl is removed); NULL when none. */
+sr_sandbox_cancel *sr_engine__ctl_cancel_of(sr_engine *eng, const char *id);
+/* The messages of a job cancelled while queued and while running. */
+extern const char sr_engine__cancelled_queued_msg[];
+extern const char sr_engine__cancelled_running_msg[];
+/* The queue age past which a queued job ends EXPIRED (ms); 0: never. */
+int64_t sr_engine__queue_max_age_ms(const sr_engine *eng);
+/* Ends queued jobs older than the queue age as EXPIRED (both modes; on a
+ * cluster each exactly once, claimed in the store). Failures are logged. */
+void sr_engine__expire_once(sr_engine *eng);
+/* The message of an EXPIRED job that waited 'waited_ms'. */
+void sr_engine__expired_msg(const sr_engine *eng, int64_t waited_ms, char *out, size_t cap);
+
+/* The in-process queue (engine.c), for control.c. _locked: eng->mu held.
+ * Unlinks owner's queued job 'id' (NULL when it is not in the queue). */
+struct queued_job *sr_engine__queue_unlink_locked(sr_engine *eng, const char *owner,
+                                                  const char *id);
+/* Unlinks every queued job created before cutoff_ms, as a list through
+ * ->next (NULL: none); linear in the queued jobs' owners plus those unlinked. */
+struct queued_job *sr_engine__queue_unlink_stale_locked(sr_engine *eng, int64_t cutoff_ms);
+void sr_engine__queued_free(struct queued_job *q);
+
+/* Cluster mode (cluster.c): a cancel on the shared store: takes the job in
+ * the store from whichever daemon holds it (that daemon kills it when its
+ * renewal is refused) and ends it CANCELLED with its receipt under this
+ * daemon's lease. Errors as sr_engine_job_cancel. */
+sr_status sr_engine__cluster_cancel(sr_engine *eng, const char *owner, const char *id, sr_err *err);
+/* Cluster mode: one round of expiry through sr_store_jobs_stale. */
+void sr_engine__cluster_expire(sr_engine *eng, int64_t cutoff_ms);
 
 /* Cluster mode (cluster.c). */
 /* Starts the keeper (renews leases, takes over expired ones, heartbeats)

@@ -26,8 +26,9 @@
 /* ---- helpers ---- */
 
 static const char *const common_fields[] = {
-    "runtime", "input",         "secret_refs",       "timeout", "memory_mb", "gas_limit",
-    "async",   "output_pubkey", "storage_namespace", "http",    "record",    "record_pubkey"};
+    "runtime",   "input",         "secret_refs",   "timeout",           "memory_mb",
+    "gas_limit", "async",         "output_pubkey", "storage_namespace", "http",
+    "record",    "record_pubkey", "callback_url"};
 static const char *const js_fields[] = {"script", "entry_point"};
 static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
 
@@ -59,10 +60,11 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
             wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
                    "input, output_format, args, env, timeout, memory_mb, "
                    "gas_limit, async, output_pubkey, secret_refs, storage_namespace, http, "
-                   "record, record_pubkey"
+                   "record, record_pubkey, callback_url"
                  : "unknown field '%.64s'; expected runtime, script, entry_point, "
                    "input, secret_refs, timeout, memory_mb, gas_limit, async, "
-                   "output_pubkey, storage_namespace, http, record, record_pubkey",
+                   "output_pubkey, storage_namespace, http, record, record_pubkey, "
+                   "callback_url",
             k);
     }
     return SR_OK;
@@ -250,6 +252,18 @@ parse_common(const json_t *body, struct sr_job_request *out, sr_err *err)
     rc = sr_http_job_parse(json_object_get(body, "http"), &out->http, err);
     if (rc != SR_OK)
         return rc;
+    const json_t *cb = json_object_get(body, "callback_url");
+    if (cb && !json_is_null(cb)) {
+        size_t n = json_is_string(cb) ? json_string_length(cb) : 0;
+        if (!n || n > SR_WEBHOOK_MAX_URL || strlen(json_string_value(cb)) != n)
+            return sr_err_set(err, SR_EINVAL,
+                              "field 'callback_url' must be a URL of 1..%d bytes (an https URL "
+                              "the job's end is POSTed to)",
+                              SR_WEBHOOK_MAX_URL);
+        out->callback_url = strdup(json_string_value(cb));
+        if (!out->callback_url)
+            return sr_err_set(err, SR_ENOMEM, "out of memory");
+    }
     return parse_input(json_object_get(body, "input"), out, err);
 }
 
@@ -487,6 +501,7 @@ sr_job_request_fini(struct sr_job_request *req)
     free_strings(req->env, req->nenv);
     free_strings(req->secret_refs, req->nrefs);
     sr_http_job_fini(&req->http);
+    free(req->callback_url);
     memset(req, 0, sizeof(*req));
 }
 
@@ -531,6 +546,8 @@ sr_engine__request_copy(const struct sr_job_request *src, struct sr_job_request 
     dst->args = copy_strings(src->args, src->nargs, &ok);
     dst->env = copy_strings(src->env, src->nenv, &ok);
     dst->secret_refs = copy_strings(src->secret_refs, src->nrefs, &ok);
+    dst->callback_url =
+        src->callback_url ? copy_bytes(src->callback_url, strlen(src->callback_url), &ok) : NULL;
     ok = sr_http_job_copy(&src->http, &dst->http, NULL) == SR_OK && ok;
     if (!ok) {
         sr_job_request_fini(dst);
@@ -594,6 +611,8 @@ sr_job_request_to_json(const struct sr_job_request *req)
     json_t *http = sr_http_job_to_json(&req->http);
     if (http)
         json_object_set_new(o, "http", http);
+    if (req->callback_url)
+        json_object_set_new(o, "callback_url", json_string(req->callback_url));
     if (req->record) {
         char *b64 = sr_base64_encode(req->record_pubkey, SR_BOX_PK_LEN);
         json_object_set_new(o, "record", json_true());

@@ -1059,6 +1059,72 @@ sr_http_session_handle(sr_http_session *s, const uint8_t *req, size_t len, sr_bu
     return answer_code(resp, code, msg, err);
 }
 
+/* ---- a URL checked ahead (callback URLs) ---- */
+
+/* The address guard for a host that is an address literal or a loopback
+ * name (RFC 6761), without resolving anything. */
+static enum sr_http_wire_code
+check_literal(struct hop *h)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)&ss;
+    size_t n = strlen(h->bare);
+    bool loop_name = strcmp(h->bare, "localhost") == 0 ||
+                     (n > 10 && strcmp(h->bare + n - 10, ".localhost") == 0);
+    if (loop_name) {
+        v4->sin_family = AF_INET;
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else if (inet_pton(AF_INET, h->bare, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+    } else if (inet_pton(AF_INET6, h->bare, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+    } else {
+        return SR_HTTP_WIRE_OK; /* a name: resolved and checked at each request */
+    }
+    const struct sockaddr *sa = (const struct sockaddr *)(const void *)&ss;
+    enum sr_http_addr_class c = sr_http_addr_classify(sa);
+    if (c != SR_HTTP_ADDR_PUBLIC && !sr_http_policy_private_ok(h->s->cfg.policy, sa))
+        return fail(h, SR_HTTP_WIRE_DENIED,
+                    "'%s' is a %s address: the address guard refuses it (the operator's "
+                    "--http-allow-private allows such networks)",
+                    h->host, sr_http_addr_class_name(c));
+    return SR_HTTP_WIRE_OK;
+}
+
+sr_status
+sr_http_url_check(const sr_http_policy *pol, const char *url, char *pattern, size_t cap,
+                  sr_err *err)
+{
+    if (!url || strlen(url) > SR_FETCH_MAX_URL)
+        return sr_err_set(err, SR_EINVAL, "URL must be 1..%d bytes", SR_FETCH_MAX_URL);
+    char *allow[1] = {pattern};
+    struct sr_http_job job = {.allow = allow, .nallow = 1};
+    sr_http_session s = {.cfg = {.policy = pol, .job = &job}};
+    struct hop h;
+    memset(&h, 0, sizeof(h));
+    h.s = &s;
+    h.u = curl_url();
+    if (!h.u)
+        return sr_err_set(err, SR_ENOMEM, "out of memory checking a URL");
+    enum sr_http_wire_code code = SR_HTTP_WIRE_OK;
+    if (curl_url_set(h.u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        code = fail(&h, SR_HTTP_WIRE_INVALID, "'%.200s' is not an absolute URL", url);
+    if (code == SR_HTTP_WIRE_OK)
+        code = url_parts(&h);
+    if (code == SR_HTTP_WIRE_OK && (size_t)snprintf(pattern, cap, "%s:%u", h.host, h.port) >= cap)
+        code = fail(&h, SR_HTTP_WIRE_INVALID, "the URL's host is too long");
+    if (code == SR_HTTP_WIRE_OK)
+        code = check_policy(&h); /* the job's allow list is the URL's own host and port */
+    if (code == SR_HTTP_WIRE_OK)
+        code = check_literal(&h);
+    curl_url_cleanup(h.u);
+    if (code != SR_HTTP_WIRE_OK)
+        return sr_err_set(err, SR_EINVAL, "%s", h.msg);
+    return SR_OK;
+}
+
 json_t *
 sr_http_exchanges_json(const struct sr_http_exchange *x, size_t n)
 {

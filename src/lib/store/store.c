@@ -574,6 +574,99 @@ sr_store_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
     return rc == SR_OK ? st->ops->jobs_reclaim(st, lease, max, rows, fences, n, err) : rc;
 }
 
+sr_status
+sr_store_job_take(sr_store *st, const char *owner, const char *id, struct sr_lease *lease,
+                  struct sr_job_row *out, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->job_take != NULL, "take a job", err);
+    if (rc == SR_OK)
+        rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(id, err);
+    if (rc == SR_OK)
+        rc = need_key(st, "take a job", err);
+    return rc == SR_OK ? st->ops->job_take(st, owner, id, lease, out, err) : rc;
+}
+
+sr_status
+sr_store_jobs_stale(sr_store *st, int64_t created_before_ms, const struct sr_lease *lease,
+                    size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err)
+{
+    sr_status rc = need_shared(st, st->ops->jobs_stale != NULL, "expire queued jobs", err);
+    if (rc == SR_OK)
+        rc = check_lease(lease, err);
+    if (rc == SR_OK && (max == 0 || max > SR_MAX_PAGE))
+        rc = sr_err_set(err, SR_EINVAL, "expiry batch must be 1..%d", SR_MAX_PAGE);
+    if (rc == SR_OK)
+        rc = need_key(st, "expire queued jobs", err);
+    return rc == SR_OK
+               ? st->ops->jobs_stale(st, created_before_ms, lease, max, rows, fences, n, err)
+               : rc;
+}
+
+/* ---- completion webhooks ---- */
+
+const char *
+sr_webhook_state_name(enum sr_webhook_state s)
+{
+    switch (s) {
+    case SR_WEBHOOK_PENDING:
+        return "pending";
+    case SR_WEBHOOK_DELIVERED:
+        return "delivered";
+    case SR_WEBHOOK_FAILED:
+        return "failed";
+    }
+    return NULL;
+}
+
+sr_status
+sr_store_webhook_add(sr_store *st, const char *owner, const char *job_id, int64_t now_ms,
+                     sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK && !is_job_id(job_id))
+        rc = sr_err_set(err, SR_EINVAL, "webhook job id '%.40s' is not 32 lower-case hex",
+                        job_id ? job_id : "");
+    return rc == SR_OK ? st->ops->webhook_add(st, owner, job_id, now_ms, err) : rc;
+}
+
+sr_status
+sr_store_webhooks_claim(sr_store *st, const char *holder, int64_t now_ms, int64_t until_ms,
+                        size_t max, unsigned per_owner, struct sr_webhook_row **rows, size_t *n,
+                        sr_err *err)
+{
+    if (!holder || !sr_is_lower_hex(holder, 32))
+        return sr_err_set(err, SR_EINVAL, "webhook claim holder must be 32 lower-case hex");
+    if (max == 0 || max > SR_MAX_PAGE || per_owner == 0)
+        return sr_err_set(err, SR_EINVAL, "webhook claim batch must be 1..%d", SR_MAX_PAGE);
+    return st->ops->webhooks_claim(st, holder, now_ms, until_ms, max, per_owner, rows, n, err);
+}
+
+sr_status
+sr_store_webhook_attempt(sr_store *st, const char *holder, const struct sr_webhook_row *w,
+                         const struct sr_webhook_attempt *a, enum sr_webhook_state next,
+                         int64_t next_at_ms, sr_err *err)
+{
+    if (!holder || !sr_is_lower_hex(holder, 32) || !w || !a || !is_job_id(w->job_id) ||
+        !sr_webhook_state_name(next) || a->attempt == 0)
+        return sr_err_set(err, SR_EINVAL, "webhook attempt needs a holder, a job and a state");
+    return st->ops->webhook_attempt(st, holder, w, a, next, next_at_ms, err);
+}
+
+sr_status
+sr_store_webhook_get(sr_store *st, const char *owner, const char *job_id,
+                     enum sr_webhook_state *state, struct sr_webhook_attempt **rows, size_t *n,
+                     sr_err *err)
+{
+    sr_status rc = check_owner(owner, err);
+    if (rc == SR_OK)
+        rc = check_lookup_id(job_id, err);
+    return rc == SR_OK ? st->ops->webhook_get(st, owner, job_id, state, rows, n, err) : rc;
+}
+
 bool
 sr_store_wait_jobs(sr_store *st, int timeout_ms)
 {

@@ -68,6 +68,10 @@ static const struct copy_table tables[] = {
      "hash, name, state, created_at, public_key, measurement, attestation, version, "
      "registered_at, seen_at, revoked_at",
      "bttittttiii", "hash", "hash"},
+    {"webhooks", "job_id, owner, state, attempts, next_at, claim_holder, claim_until, created_at",
+     "tttiitii", "job_id", "job_id COLLATE \"C\""},
+    {"webhook_attempts", "job_id, attempt, owner, at, duration_ms, status, error", "titiiit",
+     "job_id, attempt", "job_id COLLATE \"C\", attempt"},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 

@@ -82,7 +82,23 @@ struct sr_store_ops {
                               sr_err *err);
     sr_status (*jobs_reclaim)(sr_store *st, const struct sr_lease *lease, size_t max,
                               struct sr_job_row **rows, uint64_t **fences, size_t *n, sr_err *err);
+    sr_status (*job_take)(sr_store *st, const char *owner, const char *id, struct sr_lease *lease,
+                          struct sr_job_row *out, sr_err *err);
+    sr_status (*jobs_stale)(sr_store *st, int64_t created_before_ms, const struct sr_lease *lease,
+                            size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                            sr_err *err);
     bool (*wait_jobs)(sr_store *st, int timeout_ms);
+    sr_status (*webhook_add)(sr_store *st, const char *owner, const char *job_id, int64_t now_ms,
+                             sr_err *err);
+    sr_status (*webhooks_claim)(sr_store *st, const char *holder, int64_t now_ms, int64_t until_ms,
+                                size_t max, unsigned per_owner, struct sr_webhook_row **rows,
+                                size_t *n, sr_err *err);
+    sr_status (*webhook_attempt)(sr_store *st, const char *holder, const struct sr_webhook_row *w,
+                                 const struct sr_webhook_attempt *a, enum sr_webhook_state next,
+                                 int64_t next_at_ms, sr_err *err);
+    sr_status (*webhook_get)(sr_store *st, const char *owner, const char *job_id,
+                             enum sr_webhook_state *state, struct sr_webhook_attempt **rows,
+                             size_t *n, sr_err *err);
     sr_status (*daemon_beat)(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
     sr_status (*daemons)(sr_store *st, int64_t since_ms, size_t max, struct sr_daemon_row **rows,
                          size_t *n, sr_err *err);

@@ -192,6 +192,36 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                         "'running' AND coalesce(lease_until, 0) < $2 ORDER BY lease_until "
                         "NULLS FIRST LIMIT $4 FOR UPDATE SKIP LOCKED) "
                         "RETURNING " JOB_COLS ", lease_fence",
+    /* a cancel: a queued or running job becomes this daemon's to end */
+    [PG_JOB_TAKE] =
+        "UPDATE jobs SET state = 'running', lease_holder = $3, "
+        "lease_fence = lease_fence + 1, lease_until = $4 WHERE id = $1 AND "
+        "owner = $2 AND state IN ('queued', 'running') RETURNING " JOB_COLS ", lease_fence",
+    /* --queue-max-age: the oldest queued jobs created before $2 */
+    [PG_JOBS_STALE] = "UPDATE jobs SET state = 'running', lease_holder = $1, "
+                      "lease_fence = lease_fence + 1, lease_until = $3 WHERE id IN (SELECT id "
+                      "FROM jobs WHERE state = 'queued' AND created_at < $2 ORDER BY created_at, "
+                      "id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING " JOB_COLS ", lease_fence",
+    [PG_WEBHOOK_ADD] = "INSERT INTO webhooks (job_id, owner, state, next_at, created_at) "
+                       "VALUES ($1, $2, 'pending', $3, $3)",
+    /* due ones (as SQLite's SQ_WEBHOOK_DUE), claimed in one statement;
+     * rows another daemon is claiming are skipped */
+    [PG_WEBHOOKS_CLAIM] =
+        "UPDATE webhooks SET claim_holder = $1, claim_until = $3 WHERE job_id IN (SELECT "
+        "w.job_id FROM webhooks w JOIN jobs j ON j.id = w.job_id WHERE w.state = 'pending' AND "
+        "w.next_at <= $2 AND w.claim_until <= $2 AND j.state IN ('completed', 'failed') AND "
+        "(SELECT count(*) FROM webhooks x WHERE x.owner = w.owner AND x.state = 'pending' AND "
+        "x.claim_until > $2) < $5 ORDER BY w.next_at, w.job_id LIMIT $4 FOR UPDATE OF w SKIP "
+        "LOCKED) RETURNING job_id, owner, attempts",
+    [PG_WEBHOOK_ATTEMPT_ADD] = "INSERT INTO webhook_attempts (job_id, attempt, owner, at, "
+                               "duration_ms, status, error) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [PG_WEBHOOK_SET] = "UPDATE webhooks SET state = $3, attempts = $4, next_at = $5, "
+                       "claim_holder = NULL, claim_until = 0 WHERE job_id = $1 AND "
+                       "claim_holder = $2",
+    [PG_WEBHOOK_GET] = "SELECT state FROM webhooks WHERE job_id = $1 AND owner = $2",
+    [PG_WEBHOOK_ATTEMPTS] = "SELECT attempt, at, duration_ms, status, error FROM "
+                            "webhook_attempts WHERE job_id = $1 AND owner = $2 ORDER BY attempt "
+                            "LIMIT $3",
     [PG_DAEMON_BEAT] = "INSERT INTO daemons (id, public_key, measurement, version, started_at, "
                        "heartbeat_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO "
                        "UPDATE SET heartbeat_at = excluded.heartbeat_at",
@@ -936,7 +966,13 @@ const struct sr_store_ops sr_store__pg_ops = {
     .job_end = sr_store__pg_job_end,
     .jobs_expired = sr_store__pg_jobs_expired,
     .jobs_reclaim = sr_store__pg_jobs_reclaim,
+    .job_take = sr_store__pg_job_take,
+    .jobs_stale = sr_store__pg_jobs_stale,
     .wait_jobs = sr_store__pg_wait_jobs,
+    .webhook_add = sr_store__pg_webhook_add,
+    .webhooks_claim = sr_store__pg_webhooks_claim,
+    .webhook_attempt = sr_store__pg_webhook_attempt,
+    .webhook_get = sr_store__pg_webhook_get,
     .daemon_beat = sr_store__pg_daemon_beat,
     .daemons = sr_store__pg_daemons,
     .worker_add = sr_store__pg_worker_add,

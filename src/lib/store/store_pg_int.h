@@ -111,6 +111,14 @@ enum pg_stmt {
     PG_JOB_RENEW,
     PG_JOB_FINISH,
     PG_JOBS_EXPIRED,
+    PG_JOB_TAKE,
+    PG_JOBS_STALE,
+    PG_WEBHOOK_ADD,
+    PG_WEBHOOKS_CLAIM,
+    PG_WEBHOOK_ATTEMPT_ADD,
+    PG_WEBHOOK_SET,
+    PG_WEBHOOK_GET,
+    PG_WEBHOOK_ATTEMPTS,
     PG_DAEMON_BEAT,
     PG_DAEMONS,
     PG_DAEMONS_PURGE,
@@ -332,7 +340,26 @@ sr_status sr_store__pg_jobs_expired(sr_store *st, int64_t now_ms, const struct s
 sr_status sr_store__pg_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max,
                                     struct sr_job_row **rows, uint64_t **fences, size_t *n,
                                     sr_err *err);
+sr_status sr_store__pg_job_take(sr_store *st, const char *owner, const char *id,
+                                struct sr_lease *lease, struct sr_job_row *out, sr_err *err);
+sr_status sr_store__pg_jobs_stale(sr_store *st, int64_t created_before_ms,
+                                  const struct sr_lease *lease, size_t max,
+                                  struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                                  sr_err *err);
 bool sr_store__pg_wait_jobs(sr_store *st, int timeout_ms);
+/* Completion webhooks (store_pg_webhooks.c). */
+sr_status sr_store__pg_webhook_add(sr_store *st, const char *owner, const char *job_id,
+                                   int64_t now_ms, sr_err *err);
+sr_status sr_store__pg_webhooks_claim(sr_store *st, const char *holder, int64_t now_ms,
+                                      int64_t until_ms, size_t max, unsigned per_owner,
+                                      struct sr_webhook_row **rows, size_t *n, sr_err *err);
+sr_status sr_store__pg_webhook_attempt(sr_store *st, const char *holder,
+                                       const struct sr_webhook_row *w,
+                                       const struct sr_webhook_attempt *a,
+                                       enum sr_webhook_state next, int64_t next_at_ms, sr_err *err);
+sr_status sr_store__pg_webhook_get(sr_store *st, const char *owner, const char *job_id,
+                                   enum sr_webhook_state *state, struct sr_webhook_attempt **rows,
+                                   size_t *n, sr_err *err);
 sr_status sr_store__pg_daemon_beat(sr_store *st, const struct sr_daemon_row *d, sr_err *err);
 sr_status sr_store__pg_daemons(sr_store *st, int64_t since_ms, size_t max,
                                struct sr_daemon_row **rows, size_t *n, sr_err *err);

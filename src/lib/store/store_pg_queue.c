@@ -370,6 +370,56 @@ sr_store__pg_jobs_reclaim(sr_store *st, const struct sr_lease *lease, size_t max
     return rc;
 }
 
+/* --- cancel and expiry --- */
+
+sr_status
+sr_store__pg_job_take(sr_store *st, const char *owner, const char *id, struct sr_lease *lease,
+                      struct sr_job_row *out, sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, id);
+    sr_store__pg_text(&a, owner);
+    sr_store__pg_text(&a, lease->holder);
+    sr_store__pg_int(&a, lease->until_ms);
+    PGresult *res = NULL;
+    sr_status rc =
+        sr_store__pg_run1((struct pg_store *)st, PG_JOB_TAKE, &a, &res, "cannot take a job", err);
+    bool took = rc == SR_OK && PQntuples(res) == 1;
+    if (took) {
+        rc = sr_store__pg_read_job(st->seal_key, res, 0, out, err);
+        lease->fence = (uint64_t)sr_store__pg_col_int(res, 0, 13);
+    }
+    PQclear(res);
+    if (rc != SR_OK || took)
+        return rc;
+    /* not queued or running: missing, another owner's, or ended */
+    struct sr_job_row r = {0};
+    rc = sr_store_job_get(st, owner, id, &r, err);
+    if (rc == SR_OK)
+        rc = sr_err_set(err, SR_ECONFLICT, "job '%s' has already ended: it is %s", id,
+                        sr_job_state_name(r.state));
+    sr_job_row_fini(&r);
+    return rc;
+}
+
+sr_status
+sr_store__pg_jobs_stale(sr_store *st, int64_t created_before_ms, const struct sr_lease *lease,
+                        size_t max, struct sr_job_row **rows, uint64_t **fences, size_t *n,
+                        sr_err *err)
+{
+    struct pg_args a = {0};
+    sr_store__pg_text(&a, lease->holder);
+    sr_store__pg_int(&a, created_before_ms);
+    sr_store__pg_int(&a, lease->until_ms);
+    sr_store__pg_int(&a, (int64_t)max);
+    PGresult *res = NULL;
+    sr_status rc = sr_store__pg_run1((struct pg_store *)st, PG_JOBS_STALE, &a, &res,
+                                     "cannot expire queued jobs", err);
+    rc = rc == SR_OK ? rows_of(st, res, rows, fences, n, err) : rc;
+    PQclear(res);
+    return rc;
+}
+
 /* --- wake-ups --- */
 
 static bool

@@ -225,6 +225,29 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                                "ESCAPE '\\' AND value < ?1",
     [SQ_LEDGER_LIST] = "SELECT id, kind, amount, delta, balance, job_id, actor, note, time_ms "
                        "FROM ledger WHERE owner = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    [SQ_WEBHOOK_ADD] = "INSERT INTO webhooks (job_id, owner, state, next_at, created_at) "
+                       "VALUES (?1, ?2, 'pending', ?3, ?3)",
+    /* due: pending, next_at passed, unclaimed, its job ended, its owner
+     * under the per-owner count of claimed ones (?3) */
+    [SQ_WEBHOOK_DUE] = "SELECT w.job_id, w.owner, w.attempts FROM webhooks w JOIN jobs j ON "
+                       "j.id = w.job_id WHERE w.state = 'pending' AND w.next_at <= ?1 AND "
+                       "w.claim_until <= ?1 AND j.state IN ('completed', 'failed') AND (SELECT "
+                       "count(*) FROM webhooks x WHERE x.owner = w.owner AND x.state = 'pending' "
+                       "AND x.claim_until > ?1) < ?3 ORDER BY w.next_at, w.job_id LIMIT ?2",
+    /* the owner's count again: earlier claims of this batch count too */
+    [SQ_WEBHOOK_CLAIM] = "UPDATE webhooks SET claim_holder = ?2, claim_until = ?3 WHERE "
+                         "job_id = ?1 AND state = 'pending' AND claim_until <= ?4 AND (SELECT "
+                         "count(*) FROM webhooks x WHERE x.owner = webhooks.owner AND "
+                         "x.state = 'pending' AND x.claim_until > ?4) < ?5",
+    [SQ_WEBHOOK_ATTEMPT_ADD] = "INSERT INTO webhook_attempts (job_id, attempt, owner, at, "
+                               "duration_ms, status, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [SQ_WEBHOOK_SET] = "UPDATE webhooks SET state = ?3, attempts = ?4, next_at = ?5, "
+                       "claim_holder = NULL, claim_until = 0 WHERE job_id = ?1 AND "
+                       "claim_holder = ?2",
+    [SQ_WEBHOOK_GET] = "SELECT state FROM webhooks WHERE job_id = ?1 AND owner = ?2",
+    [SQ_WEBHOOK_ATTEMPTS] = "SELECT attempt, at, duration_ms, status, error FROM "
+                            "webhook_attempts WHERE job_id = ?1 AND owner = ?2 ORDER BY attempt "
+                            "LIMIT ?3",
 };
 
 /* --- row codecs --- */
@@ -1267,4 +1290,8 @@ const struct sr_store_ops sr_store__sqlite_ops = {
     .credit = sr_store__sq_credit,
     .ledger_list = sr_store__sq_ledger_list,
     .storage_charge = sr_store__sq_storage_charge,
+    .webhook_add = sr_store__sq_webhook_add,
+    .webhooks_claim = sr_store__sq_webhooks_claim,
+    .webhook_attempt = sr_store__sq_webhook_attempt,
+    .webhook_get = sr_store__sq_webhook_get,
 };

@@ -120,6 +120,13 @@ enum sq_stmt {
     SQ_STORAGE_DUE,
     SQ_STORAGE_MARK,
     SQ_STORAGE_MARKS_PURGE,
+    SQ_WEBHOOK_ADD,
+    SQ_WEBHOOK_DUE,
+    SQ_WEBHOOK_CLAIM,
+    SQ_WEBHOOK_ATTEMPT_ADD,
+    SQ_WEBHOOK_SET,
+    SQ_WEBHOOK_GET,
+    SQ_WEBHOOK_ATTEMPTS,
     SQ__COUNT
 };
 extern const char *const sr_store__sq_sql[SQ__COUNT];
@@ -204,6 +211,20 @@ sr_status sr_store__sq_col_open(const uint8_t *key, sqlite3_stmt *stmt, int i, c
                                 sr_err *err);
 /* Binds a sealed blob (NULL binds NULL). */
 int sr_store__sq_bind_blob(sqlite3_stmt *stmt, int i, const uint8_t *p, size_t len);
+
+/* Completion webhooks (store_sqlite_webhooks.c; sr_store.h). */
+sr_status sr_store__sq_webhook_add(sr_store *st, const char *owner, const char *job_id,
+                                   int64_t now_ms, sr_err *err);
+sr_status sr_store__sq_webhooks_claim(sr_store *st, const char *holder, int64_t now_ms,
+                                      int64_t until_ms, size_t max, unsigned per_owner,
+                                      struct sr_webhook_row **rows, size_t *n, sr_err *err);
+sr_status sr_store__sq_webhook_attempt(sr_store *st, const char *holder,
+                                       const struct sr_webhook_row *w,
+                                       const struct sr_webhook_attempt *a,
+                                       enum sr_webhook_state next, int64_t next_at_ms, sr_err *err);
+sr_status sr_store__sq_webhook_get(sr_store *st, const char *owner, const char *job_id,
+                                   enum sr_webhook_state *state, struct sr_webhook_attempt **rows,
+                                   size_t *n, sr_err *err);
 
 /* Seals the rows a sealrun from before at-rest sealing wrote in clear (jobs,
  * modules, policies), in one transaction on the writer, when the store_meta

@@ -5,8 +5,8 @@ with --http-allow-private 127.0.0.1 and --http-allow-http) fails the first
 two deliveries and accepts the third: three attempts are recorded in GET
 /jobs/{id}/deliveries, every body is the job object as GET /jobs/{id}
 answers it, and its Sealrun-Signature verifies with the worker key from
-/attestation (here in Python, and with examples/verify-webhook.mjs when node
-is there); a pending delivery survives a restart of sealrund; a
+/attestation (checked with examples/verify-webhook.mjs, as a receiver
+would); a pending delivery survives a restart of sealrund; a
 callback_url to loopback without the switch, over plain http without
 --http-allow-http, or on a synchronous job is refused at submit. Also run
 on PostgreSQL (integration-pg/webhooks)."""
@@ -21,15 +21,12 @@ import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Daemon, cli, main, summary  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 VERIFIER = os.path.join(ROOT, "examples", "verify-webhook.mjs")
-NODE = shutil.which("node")
+NODE = shutil.which("node") or "node"
 QUICK = "function main(i) { return {twice: i.n * 2}; }"
 
 
@@ -80,12 +77,17 @@ class Receiver:
 
 
 def signature_ok(body, sig_hex, pk_hex):
-    try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(pk_hex)).verify(
-            bytes.fromhex(sig_hex), b"sealrun.webhook.v1\0" + body)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
+    """Checks a delivery with examples/verify-webhook.mjs, as a receiver
+    would (node is required by the build; Python's standard library has no
+    Ed25519)."""
+    with tempfile.NamedTemporaryFile(prefix="sr-hook-", suffix=".json") as f:
+        f.write(body)
+        f.flush()
+        p = subprocess.run([NODE, VERIFIER, f.name, sig_hex, "--worker-key", pk_hex],
+                           capture_output=True, text=True, timeout=60)
+    if p.returncode not in (0, 1):
+        raise AssertionError(f"verify-webhook.mjs failed: {p.stdout}{p.stderr}")
+    return p.returncode == 0
 
 
 def wait_state(d, token, job_id, want, timeout=60):
@@ -146,20 +148,6 @@ class WebhookTest(unittest.TestCase):
             hdrs, body = got[2]
             self.assertFalse(signature_ok(body + b" ", hdrs["Sealrun-Signature"], self.pk))
             self.assertFalse(signature_ok(body, hdrs["Sealrun-Signature"], "11" * 32))
-            if NODE:
-                path = os.path.join(self.tmp, "body.json")
-                with open(path, "wb") as f:
-                    f.write(body)
-                p = subprocess.run([NODE, VERIFIER, path, hdrs["Sealrun-Signature"],
-                                    "--worker-key", self.pk], capture_output=True, text=True,
-                                   timeout=60)
-                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-                with open(path, "ab") as f:
-                    f.write(b" ")
-                p = subprocess.run([NODE, VERIFIER, path, hdrs["Sealrun-Signature"],
-                                    "--worker-key", self.pk], capture_output=True, text=True,
-                                   timeout=60)
-                self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
             # no more deliveries after it was accepted
             time.sleep(1.5)
             self.assertEqual(len(rx.got), 3)

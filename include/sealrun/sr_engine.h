@@ -95,8 +95,8 @@ struct sr_job_request {
                                  * process never receives it; placeholders only) */
     bool record;                /* "record": keep the job's recording (docs/http.md) */
     uint8_t record_pubkey[SR_BOX_PK_LEN]; /* record: the key it is sealed to */
-    char token_id[17]; /* the API token's id, set by the API after parsing (never from the
-                        * body): its budget counts the job; "" = none */
+    char token_id[17];  /* the API token's id, set by the API after parsing (never from the
+                         * body): its budget counts the job; "" = none */
     char *callback_url; /* owned: where the job's end is POSTed (async jobs,
                          * docs/accounts.md#webhooks), 1..SR_WEBHOOK_MAX_URL bytes; NULL: none */
 };

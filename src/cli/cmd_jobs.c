@@ -109,6 +109,25 @@ jobs_list(int argc, char **argv)
     return print_answer(rc, ans);
 }
 
+/* The commands of one job: parses "ID [options]" and makes the call
+ * METHOD /jobs/ID + suffix. CLI_OK with *ans owned by the caller. */
+static int
+one_job_call(const struct cli_help *h, int argc, char **argv, const char *method,
+             const char *suffix, json_t **ans)
+{
+    struct cli_remote r;
+    const char *id = NULL;
+    size_t npos = 0;
+    int rc = cli_parse(h, NULL, 0, argc, argv, &id, 1, 1, &npos, &r);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    char path[256] = "/jobs/";
+    cli_escape(path, sizeof(path), id);
+    size_t n = strlen(path);
+    (void)snprintf(path + n, sizeof(path) - n, "%s", suffix);
+    return cli_call(&r, method, path, NULL, 0, NULL, ans);
+}
+
 static int
 jobs_get(int argc, char **argv)
 {
@@ -118,16 +137,8 @@ jobs_get(int argc, char **argv)
         .about = "Prints one of your jobs (as GET /jobs/ID answers it). Exit status 1 when the\n"
                  "job failed.\n",
     };
-    struct cli_remote r;
-    const char *id = NULL;
-    size_t npos = 0;
-    int rc = cli_parse(&h, NULL, 0, argc, argv, &id, 1, 1, &npos, &r);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    char path[256] = "/jobs/";
-    cli_escape(path, sizeof(path), id);
     json_t *ans = NULL;
-    rc = cli_call(&r, "GET", path, NULL, 0, NULL, &ans);
+    int rc = one_job_call(&h, argc, argv, "GET", "", &ans);
     if (rc != CLI_OK)
         return rc;
     cli_print_json(ans);
@@ -176,18 +187,8 @@ jobs_cancel(int argc, char **argv)
                  "failed with CANCELLED and its own receipt. Prints the job as it ended. A job\n"
                  "that had already ended is an error (409) naming its state.\n",
     };
-    struct cli_remote r;
-    const char *id = NULL;
-    size_t npos = 0;
-    int rc = cli_parse(&h, NULL, 0, argc, argv, &id, 1, 1, &npos, &r);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    char path[256] = "/jobs/";
-    cli_escape(path, sizeof(path), id);
-    size_t n = strlen(path);
-    (void)snprintf(path + n, sizeof(path) - n, "/cancel");
     json_t *ans = NULL;
-    rc = cli_call(&r, "POST", path, NULL, 0, NULL, &ans);
+    int rc = one_job_call(&h, argc, argv, "POST", "/cancel", &ans);
     return print_answer(rc, ans);
 }
 
@@ -200,18 +201,8 @@ jobs_deliveries(int argc, char **argv)
         .about = "Prints the completion webhook of one of your jobs (submitted with\n"
                  "--callback-url): its state and every delivery attempt.\n",
     };
-    struct cli_remote r;
-    const char *id = NULL;
-    size_t npos = 0;
-    int rc = cli_parse(&h, NULL, 0, argc, argv, &id, 1, 1, &npos, &r);
-    if (rc != CLI_CONTINUE)
-        return rc;
-    char path[256] = "/jobs/";
-    cli_escape(path, sizeof(path), id);
-    size_t n = strlen(path);
-    (void)snprintf(path + n, sizeof(path) - n, "/deliveries");
     json_t *ans = NULL;
-    rc = cli_call(&r, "GET", path, NULL, 0, NULL, &ans);
+    int rc = one_job_call(&h, argc, argv, "GET", "/deliveries", &ans);
     return print_answer(rc, ans);
 }
 

@@ -143,6 +143,34 @@ def store_for(data_dir):
     return postgres().database(name)
 
 
+def descendants(pid):
+    """Every process below 'pid' (children, their children, ...), from /proc."""
+    kids = {}
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open(f"/proc/{p}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                kids.setdefault(int(fields[1]), []).append(int(p))
+            except OSError:
+                pass
+    out, todo = [], [pid]
+    while todo:
+        for c in kids.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def alive(pid):
+    """True while /proc has the process and it is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def cli(*args, input=None, env=None, check=False, timeout=120):
     """Runs build/bin/sealrun; returns CompletedProcess with text output."""
     e = dict(ENV)

@@ -28,7 +28,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, postgres  # noqa: E402
+from harness import Daemon, alive, cli, descendants, postgres  # noqa: E402
 
 CAP = 2
 USERS = ("ann", "ben", "cat", "dan")
@@ -36,32 +36,6 @@ INCREMENT = ("function main() { const n = Number(storage.get('counter') ?? 0); "
              "storage.set('counter', String(n + 1)); return n + 1; }")
 SLOW = ("function main() { const t = Date.now(); while (Date.now() - t < 1500) {} "
         "return 'slow'; }")
-
-
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                kids.setdefault(int(fields[1]), []).append(int(p))
-            except OSError:
-                pass
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # every daemon of a cluster has the same master keys (docs/cluster.md)
@@ -388,36 +362,6 @@ class ClusterTest(unittest.TestCase):
         finally:
             d.cleanup()
             self.sql("DELETE FROM jobs WHERE owner = 'fay'")
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:  # a zombie is gone too
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                kids.setdefault(int(fields[1]), []).append(int(p))
-            except OSError:
-                pass
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def job_pids(d):

@@ -94,7 +94,7 @@ class DaemonTest(unittest.TestCase):
     def test_job_processes_never_hold_the_master_keys(self):
         """Neither the zygote nor a job process has the key variables in its
         environment block (/proc/PID/environ), from sealrund or `sealrun run`."""
-        from test_durability import descendants
+        from harness import descendants
         key = "ab" * 32
         env = {"COMPUTE_MASTER_KEY": key, "SECRETS_MASTER_KEY": "cd" * 32}
 

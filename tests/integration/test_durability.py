@@ -10,27 +10,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main  # noqa: E402
+from harness import Daemon, cli, descendants, main  # noqa: E402
 
 LOOP = "function main(){ for(;;){} }"
-
-
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                kids.setdefault(int(fields[1]), []).append(int(p))
-            except OSError:
-                pass
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 class DurabilityTest(unittest.TestCase):

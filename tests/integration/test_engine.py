@@ -16,8 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, main  # noqa: E402
-from test_durability import descendants  # noqa: E402
+from harness import Daemon, descendants, main  # noqa: E402
 
 
 def leb(n):

@@ -17,37 +17,10 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main, summary  # noqa: E402
+from harness import Daemon, alive, cli, descendants, main, summary  # noqa: E402
 
 SPIN = "function main() { for (;;) {} }"
 QUICK = "function main(i) { return i; }"
-
-
-def descendants(pid):
-    kids = {}
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open(f"/proc/{p}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                kids.setdefault(int(fields[1]), []).append(int(p))
-            except OSError:
-                pass
-    out, todo = [], [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def alive(pid):
-    """True while /proc has the process and it is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class JobControlTest(unittest.TestCase):
@@ -100,8 +73,10 @@ class JobControlTest(unittest.TestCase):
     def test_cancel_queued_and_running(self):
         before = set(descendants(self.d.proc.pid))
         running = self.submit(self.alice, SPIN, timeout=60)
-        queued = self.submit(self.alice, QUICK, input={"n": 1})
+        # running first: a cluster claims an owner's jobs in about the order they came,
+        # not strictly (two claims at once may take them either way round)
         self.wait_running(self.alice, running)
+        queued = self.submit(self.alice, QUICK, input={"n": 1})
         # the spinning job's process: new under sealrund since the submit
         deadline = time.time() + 30
         procs = []
@@ -161,8 +136,8 @@ class JobControlTest(unittest.TestCase):
 
     def test_cli_cancels(self):
         blocker = self.submit(self.bob, SPIN, timeout=60)
-        waiting = self.submit(self.bob, QUICK, input=5)
         self.wait_running(self.bob, blocker)
+        waiting = self.submit(self.bob, QUICK, input=5)
         remote = ["--server", self.d.url, "--token", self.bob]
         p = cli("jobs", "cancel", waiting, *remote)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -183,9 +158,13 @@ class QueueExpiryTest(unittest.TestCase):
         with Daemon("--max-running-per-user", "1", "--queue-max-age", "1") as d:
             st, att, _ = d.request("GET", "/attestation")
             alice = d.token("alice")
-            st, ans, _ = d.execute(alice, SPIN, timeout=4, **{"async": True})
+            st, ans, _ = d.execute(alice, SPIN, timeout=8, **{"async": True})
             self.assertEqual(st, 202, ans)
             first = ans["job_id"]
+            deadline = time.time() + 60
+            while d.request("GET", "/jobs/" + first, token=alice)[1]["status"] == "queued":
+                self.assertLess(time.time(), deadline, "the first job did not start")
+                time.sleep(0.05)
             st, ans, _ = d.execute(alice, QUICK, input=1, **{"async": True})
             self.assertEqual(st, 202, ans)
             second = ans["job_id"]

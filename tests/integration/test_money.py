@@ -546,9 +546,9 @@ class JobControlMoneyTest(unittest.TestCase):
             self.assertEqual(st, 200, ans)
             st, running, _ = d.execute(t, SPIN, timeout=30, **{"async": True})
             self.assertEqual(st, 202, running)
+            self.wait_status(d, t, running["job_id"], "running")
             st, queued, _ = d.execute(t, OK, timeout=2, **{"async": True})
             self.assertEqual(st, 202, queued)
-            self.wait_status(d, t, running["job_id"], "running")
             # queued: nothing ran, the whole reservation comes back
             q = self.cancel(d, t, queued["job_id"])
             self.assertEqual(q["cost"], {"reserved": reserved_for(2), "charged": 0,

@@ -18,8 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from harness import Daemon, main  # noqa: E402
-from test_durability import descendants  # noqa: E402
+from harness import Daemon, descendants, main  # noqa: E402
 
 ROOT = os.geteuid() == 0
 SPIN = "function main(){ for(;;){} }"

@@ -22,7 +22,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main, summary, test_store_is_pg  # noqa: E402
+from harness import Daemon, cli, descendants, main, summary, test_store_is_pg  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
 STORAGE_GUEST = os.path.join(os.path.dirname(GUEST), "storage_guest.wasm") if GUEST else ""
@@ -55,27 +55,6 @@ def status_mb(pid, field):
 # 1,000 keys of 250 bytes: listings of up to 1,000 keys weigh about 0.3 MB.
 FILL = """function main(){ for (let i = 0; i < 1000; i++)
   storage.set(('k' + String(i).padStart(4, '0')).padEnd(250, 'x'), 'v'); }"""
-
-
-def descendants(pid):
-    """Pids of every descendant of pid (from /proc)."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        for c in children.get(p, []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 class StorageTest(unittest.TestCase):

@@ -3,7 +3,9 @@
  * store_queue_test.c - the cluster queue on PostgreSQL (sr_store.h "the
  * cluster queue"): the per-owner queue bound and running cap are counted
  * in the store, claims by concurrent stores (as several daemons) take
- * different jobs and never pass the cap, a finish is written only under
+ * different jobs and never pass the cap, an owner's jobs start in the
+ * order they came (a claim passes over an owner whose oldest job another
+ * daemon holds), a finish is written only under
  * the current lease (fencing), an expired lease is taken over once with a
  * new fence, and SQLite refuses these calls by name. Starts its own
  * throw-away server (test_pg.h); two sr_store objects on one database
@@ -117,6 +119,48 @@ test_claims_respect_the_cap_and_take_turns(void **state)
     assert_non_null(strstr(e.msg, "already has 1 running jobs"));
     sr_store_close(a);
     sr_store_close(b);
+}
+
+/* An owner's jobs start in the order they came: while another daemon holds
+ * the owner's oldest queued row (claiming it), a claim passes the owner
+ * over instead of starting its second job; another owner is served. */
+static void
+test_a_claim_never_starts_an_owners_later_job_first(void **state)
+{
+    (void)state;
+    sr_store *a = open_pg("/order");
+    enqueue(a, 1, "alice", 10, SR_OK);
+    enqueue(a, 2, "alice", 11, SR_OK);
+    enqueue(a, 3, "bob", 12, SR_OK);
+    char uri[512];
+    test_pg_database("/order", uri, sizeof(uri));
+    PGconn *other = PQconnectdb(uri);
+    assert_int_equal(PQstatus(other), CONNECTION_OK);
+    PGresult *res = PQexec(other, "BEGIN");
+    PQclear(res);
+    res = PQexec(other, "SELECT id FROM jobs WHERE id = '00000000000000000000000000000001' "
+                        "FOR UPDATE");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    assert_int_equal(PQntuples(res), 1);
+    PQclear(res);
+    sr_err e = {0};
+    struct sr_job_row r = {0};
+    struct sr_lease la = lease(HOLDER_A, 5000);
+    assert_int_equal(sr_store_job_claim(a, 100, 5, &la, &r, &e), SR_OK);
+    assert_string_equal(r.id, "00000000000000000000000000000003"); /* bob's */
+    sr_job_row_fini(&r);
+    /* alice's second job is not started while her first is being claimed */
+    assert_int_equal(sr_store_job_claim(a, 100, 5, &la, &r, &e), SR_ENOTFOUND);
+    res = PQexec(other, "ROLLBACK");
+    PQclear(res);
+    PQfinish(other);
+    assert_int_equal(sr_store_job_claim(a, 100, 5, &la, &r, &e), SR_OK);
+    assert_string_equal(r.id, "00000000000000000000000000000001");
+    sr_job_row_fini(&r);
+    assert_int_equal(sr_store_job_claim(a, 100, 5, &la, &r, &e), SR_OK);
+    assert_string_equal(r.id, "00000000000000000000000000000002");
+    sr_job_row_fini(&r);
+    sr_store_close(a);
 }
 
 static void
@@ -430,6 +474,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_bound_is_counted_in_the_store),
         cmocka_unit_test(test_claims_respect_the_cap_and_take_turns),
+        cmocka_unit_test(test_a_claim_never_starts_an_owners_later_job_first),
         cmocka_unit_test(test_only_the_current_lease_writes_the_end),
         cmocka_unit_test(test_a_cancel_takes_the_job_from_its_holder),
         cmocka_unit_test(test_stale_queued_jobs_are_taken_once),

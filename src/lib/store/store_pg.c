@@ -164,12 +164,15 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
     [PG_JOB_INSERT_LEASED] = "INSERT INTO jobs (" JOB_COLS ", lease_holder, lease_fence, "
                              "lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
                              "$11, $12, $13, $14, 1, $15)",
-    /* each owner's oldest queued job (locked, skipping rows another daemon
-     * is claiming), the owner waiting longest for its turn first */
+    /* each owner's oldest queued job, locked; an owner whose oldest job
+     * another daemon is claiming is passed over (never its next job: an
+     * owner's jobs start in the order they came), the owner waiting longest
+     * for its turn first */
     [PG_CLAIM_CANDIDATES] =
         "SELECT j.id, j.owner FROM (SELECT DISTINCT owner FROM jobs WHERE state = 'queued') o "
-        "CROSS JOIN LATERAL (SELECT id, owner, created_at FROM jobs WHERE owner = o.owner AND "
-        "state = 'queued' ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) j "
+        "CROSS JOIN LATERAL (SELECT id, owner, created_at FROM jobs WHERE id = (SELECT id FROM "
+        "jobs WHERE owner = o.owner AND state = 'queued' ORDER BY created_at, id LIMIT 1) AND "
+        "state = 'queued' FOR UPDATE SKIP LOCKED) j "
         "LEFT JOIN queue_turns t ON t.owner = j.owner "
         "ORDER BY coalesce(t.last_claim_at, 0), j.created_at, j.id LIMIT 64",
     [PG_TURN_PUT] = "INSERT INTO queue_turns (owner, last_claim_at) VALUES ($1, $2) "

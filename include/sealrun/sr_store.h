@@ -247,7 +247,9 @@ sr_status sr_store_jobs_queued(sr_store *st, struct sr_job_row **rows, size_t *n
  * with request_json: at start, to fail each with its own signed receipt
  * before sr_store_jobs_interrupt() sweeps any that remain. Owned array as above. */
 sr_status sr_store_jobs_running(sr_store *st, struct sr_job_row **rows, size_t *n, sr_err *err);
-/* Deletes jobs whose expires_at_ms <= now_ms; *n = how many (n may be NULL). */
+/* Deletes jobs whose expires_at_ms <= now_ms (their recordings, webhooks and
+ * attempts go with them) and webhook rows older than ten minutes whose job
+ * was never stored; *n = how many jobs (n may be NULL). */
 sr_status sr_store_jobs_purge(sr_store *st, int64_t now_ms, size_t *n, sr_err *err);
 /* A recorded job's sealed recording (docs/http.md "Record and replay"):
  * the base64 text of the box sealed to the job's record_pubkey, its hex

@@ -753,7 +753,8 @@ test_state_names(void **state)
 
 /* Completion webhooks: due once the job has ended, claimed by one holder
  * at a time and per owner, the attempt and next state written only under
- * the claim, read back for the owner alone, purged with the job. */
+ * the claim, read back for the owner alone, purged with the job; a row
+ * whose job was never stored is purged ten minutes after it was made. */
 static void
 test_webhooks_claim_attempt_and_purge(void **state)
 {
@@ -835,6 +836,12 @@ test_webhooks_claim_attempt_and_purge(void **state)
     assert_int_equal(sr_store_webhook_get(f->st, "bob", w.job_id, &ws, &at, &n, &err),
                      SR_ENOTFOUND);
     assert_string_equal(sr_webhook_state_name(SR_WEBHOOK_FAILED), "failed");
+    /* rows of submissions whose job was never stored (refused after the
+     * webhook's row was written): one old, one just made */
+    make_id(9, id);
+    assert_int_equal(sr_store_webhook_add(f->st, "alice", id, 200, &err), SR_OK);
+    make_id(10, id);
+    assert_int_equal(sr_store_webhook_add(f->st, "alice", id, 650000, &err), SR_OK);
     /* the job's purge takes its webhook and attempts along */
     size_t gone = 0;
     assert_int_equal(sr_store_jobs_purge(f->st, 6000, &gone, &err), SR_OK);
@@ -842,6 +849,10 @@ test_webhooks_claim_attempt_and_purge(void **state)
     assert_int_equal(sr_store_webhook_get(f->st, "alice", w.job_id, &ws, &at, &n, &err),
                      SR_ENOTFOUND);
     assert_int_equal(test_store_int(f->path, "SELECT count(*) FROM webhook_attempts"), 0);
+    assert_int_equal(test_store_int(f->path, "SELECT count(*) FROM webhooks"), 2);
+    /* a row without its job goes ten minutes after it was made */
+    assert_int_equal(sr_store_jobs_purge(f->st, 700000, &gone, &err), SR_OK);
+    assert_int_equal(test_store_int(f->path, "SELECT count(*) FROM webhooks"), 1);
 }
 
 int

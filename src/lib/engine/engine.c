@@ -538,8 +538,9 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
     }
     rc = sr_engine__money_admit(eng, owner, q->id, req, err);
     /* the webhook before the queued row: a job is never queued without the
-     * webhook it was submitted with (a failure between the two leaves an
-     * unused row) */
+     * webhook it was submitted with. A refusal between the two (a cluster's
+     * queue bound is counted by the enqueue) leaves a row without a job,
+     * which the purge removes ten minutes later (sr_store_jobs_purge) */
     if (rc == SR_OK && q->req.callback_url)
         rc = sr_store_webhook_add(eng->store, owner, q->id, q->created_at_ms, err);
     if (rc == SR_OK)

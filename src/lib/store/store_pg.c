@@ -283,6 +283,10 @@ const char *const sr_store__pg_sql[PG__COUNT] = {
                          "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
     [PG_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = $1 AND owner = $2",
     [PG_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= $1",
+    /* as SQLite's SQ_WEBHOOKS_ORPHANS_PURGE */
+    [PG_WEBHOOKS_ORPHANS_PURGE] = "DELETE FROM webhooks w WHERE w.created_at < $1::bigint - "
+                                  "600000 AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = "
+                                  "w.job_id)",
     [PG_DAEMONS] = "SELECT id, public_key, measurement, version, started_at, heartbeat_at "
                    "FROM daemons WHERE heartbeat_at >= $1 ORDER BY started_at, id LIMIT $2",
     [PG_KEY_CHECK] = "SELECT count(*) FILTER (WHERE key = $1::text), count(*) FROM store_meta "
@@ -804,6 +808,9 @@ tx_jobs_purge(struct pg_store *s, struct pg_conn *c, void *arg, sr_err *err)
     if (rc == SR_OK)
         rc = sr_store__pg_run(s, c, PG_RECORDINGS_PURGE, &a, NULL,
                               "cannot purge expired recordings", err);
+    if (rc == SR_OK)
+        rc = sr_store__pg_run(s, c, PG_WEBHOOKS_ORPHANS_PURGE, &a, NULL,
+                              "cannot purge the webhooks of jobs never stored", err);
     return rc;
 }
 

@@ -87,6 +87,10 @@ const char *const sr_store__sq_sql[SQ__COUNT] = {
                          "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [SQ_RECORDING_GET] = "SELECT sealed, sha256 FROM recordings WHERE job_id = ?1 AND owner = ?2",
     [SQ_RECORDINGS_PURGE] = "DELETE FROM recordings WHERE expires_at <= ?1",
+    /* a webhook's row is written just before its job's: one older than ten
+     * minutes without a job belongs to a submission that was refused */
+    [SQ_WEBHOOKS_ORPHANS_PURGE] = "DELETE FROM webhooks WHERE created_at < ?1 - 600000 AND "
+                                  "NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = webhooks.job_id)",
     [SQ_MODULE_PUT] = "INSERT INTO modules (hash, bytes, size, info_json, created_at) "
                       "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
     [SQ_MODULE_OWN] = "INSERT INTO module_owners (owner, hash, created_at, size, last_used_at) "
@@ -1092,6 +1096,15 @@ w_jobs_purge(struct sq_conn *c, void *arg, sr_err *err)
     b = sqlite3_bind_int64(stmt, 1, a->now_ms);
     rc = b ? sr_store__sq_bind_failed(stmt, b, err)
            : sr_store__sq_step_done(stmt, err, "purge", "expired recordings");
+    sr_store__sq_done(stmt);
+    if (rc != SR_OK)
+        return rc;
+    rc = sr_store__sq_stmt(c, SQ_WEBHOOKS_ORPHANS_PURGE, &stmt, err);
+    if (rc != SR_OK)
+        return rc;
+    b = sqlite3_bind_int64(stmt, 1, a->now_ms);
+    rc = b ? sr_store__sq_bind_failed(stmt, b, err)
+           : sr_store__sq_step_done(stmt, err, "purge", "webhooks of jobs never stored");
     sr_store__sq_done(stmt);
     return rc;
 }

@@ -276,6 +276,13 @@ class ClusterTest(unittest.TestCase):
             tok = solo.token("sam")
             st, job, _ = solo.execute(tok, INCREMENT)
             self.assertEqual(st, 200, job)
+            # a token that may only run jobs, for a day, and an admin's
+            narrow = cli("token", "create", *solo.where(), "--user", "sam", "--scopes",
+                         "execute", "--expires-in", "24h", check=True).stdout.split()[-1]
+            admin = cli("token", "create", *solo.where(), "--user", "root", "--scopes",
+                        "admin", check=True).stdout.split()[-1]
+            st, before, _ = solo.request("GET", "/tokens?user=sam", token=admin)
+            self.assertEqual(st, 200, before)
         finally:
             solo.stop()
         target = self.pg.database("copied")
@@ -296,6 +303,15 @@ class ClusterTest(unittest.TestCase):
             st, again_job, _ = d.execute(tok, INCREMENT)
             self.assertEqual(again_job["status"], "completed", again_job)
             self.assertEqual(again_job["storage"]["version_before"], 1)
+            # tokens keep their scopes and expiry: no token gains a right in the move
+            st, after, _ = d.request("GET", "/tokens?user=sam", token=admin)
+            self.assertEqual(st, 200, after)
+            self.assertEqual(after, before)
+            st, ans, _ = d.request("GET", "/jobs/" + job["job_id"], token=narrow)
+            self.assertEqual(st, 403, ans)  # no jobs:read
+            self.assertIn("jobs:read", ans["error"]["message"])
+            st, ans, _ = d.execute(narrow, "function main(){ return 1; }")
+            self.assertEqual(st, 200, ans)
         finally:
             d.cleanup()
         solo.cleanup()

@@ -4,8 +4,10 @@
  * store API (tokens, jobs, modules, secrets, audit, storage) moves into an
  * empty PostgreSQL store, verified row by row; the copy opens there with
  * the same keys (sealed rows moved sealed) and every row reads back the
- * same; a second copy into the now non-empty store is refused. Starts its
- * own throw-away PostgreSQL (test_pg.h).
+ * same; a second copy into the now non-empty store is refused. A token's
+ * scopes and expiry and the storage charge day marks move too; a table or
+ * a column the copy does not know, on either side, stops it before
+ * anything is written. Starts its own throw-away PostgreSQL (test_pg.h).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sqlite3.h>
 
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
@@ -181,11 +185,94 @@ test_copy_moves_every_row_verified(void **state)
     (void)rmdir(dir);
 }
 
+static void
+sq_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* A new SQLite store (tokens with scopes and an expiry, a storage charge
+ * mark) and a new, migrated PostgreSQL database named 'name'. */
+static void
+fresh_pair(const char *dir, const char *name, char *path, size_t pn, char *dst, size_t dn)
+{
+    char src[128];
+    (void)snprintf(path, pn, "%s/%s.db", dir, name + 1);
+    (void)snprintf(src, sizeof(src), "sqlite:%s", path);
+    test_pg_database(name, dst, dn);
+    sr_store *a = open_target(src);
+    sr_err e = {0};
+    uint8_t h[32];
+    memset(h, 0x33, sizeof(h));
+    const struct sr_token_new t = {.hash = h,
+                                   .owner = "bob",
+                                   .label = "ci",
+                                   .scopes = 1 /* execute */,
+                                   .expires_at_ms = 777000,
+                                   .now_ms = 5};
+    assert_int_equal(sr_store_token_create(a, &t, &e), SR_OK);
+    sr_store_close(a);
+    sq_exec(path, "INSERT INTO store_meta (key, value) VALUES ('storage_charge:alice', 20000), "
+                  "('compact_due', 1)");
+    sr_store_close(open_target(dst));
+}
+
+static void
+test_copy_keeps_scopes_and_marks_and_knows_every_column(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sr_copy_guard.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[96], dst[512];
+    struct sr_store_copy_report rep;
+    sr_err e = {0};
+
+    fresh_pair(dir, "/guard-ok", path, sizeof(path), dst, sizeof(dst));
+    if (sr_store_copy(path, dst, &rep, &e) != SR_OK)
+        fail_msg("copy: %s", e.msg);
+    assert_true(rep.verified);
+    assert_int_equal(test_pg_int(dst, "SELECT scopes FROM tokens WHERE owner = 'bob'"), 1);
+    assert_int_equal(test_pg_int(dst, "SELECT expires_at FROM tokens WHERE owner = 'bob'"), 777000);
+    assert_int_equal(
+        test_pg_int(dst, "SELECT value FROM store_meta WHERE key = 'storage_charge:alice'"), 20000);
+    assert_int_equal(test_pg_int(dst, "SELECT count(*) FROM store_meta WHERE key = 'compact_due'"),
+                     0);
+    (void)unlink(path);
+
+    /* a column the copy does not know, on the SQLite side */
+    fresh_pair(dir, "/guard-col", path, sizeof(path), dst, sizeof(dst));
+    sq_exec(path, "ALTER TABLE tokens ADD COLUMN surprise INTEGER");
+    assert_int_equal(sr_store_copy(path, dst, &rep, &e), SR_ECONFLICT);
+    assert_non_null(strstr(e.msg, "SQLite store's table 'tokens' has a column 'surprise'"));
+    assert_int_equal(test_pg_int(dst, "SELECT count(*) FROM tokens"), 0);
+    (void)unlink(path);
+
+    /* a table it does not know */
+    fresh_pair(dir, "/guard-table", path, sizeof(path), dst, sizeof(dst));
+    sq_exec(path, "CREATE TABLE extra (x INTEGER)");
+    assert_int_equal(sr_store_copy(path, dst, &rep, &e), SR_ECONFLICT);
+    assert_non_null(strstr(e.msg, "has a table 'extra'"));
+    (void)unlink(path);
+
+    /* and on the PostgreSQL side */
+    fresh_pair(dir, "/guard-pg", path, sizeof(path), dst, sizeof(dst));
+    assert_int_equal(test_pg_exec(dst, "ALTER TABLE jobs ADD COLUMN surprise bigint"), 0);
+    assert_int_equal(sr_store_copy(path, dst, &rep, &e), SR_ECONFLICT);
+    assert_non_null(strstr(e.msg, "PostgreSQL store's table 'jobs' has a column 'surprise'"));
+    (void)unlink(path);
+    (void)rmdir(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copy_moves_every_row_verified),
+        cmocka_unit_test(test_copy_keeps_scopes_and_marks_and_knows_every_column),
     };
     return cmocka_run_group_tests_name("store_copy", tests, NULL, NULL);
 }

@@ -11,7 +11,13 @@
  * at the same schema version; a SQLite store that still holds rows from
  * before at-rest sealing is refused (sealrund seals them at its next
  * start). Tables of the daemons themselves (heartbeats, queue turns, the
- * schema's own) are not copied.
+ * schema's own) are not copied; of store_meta only the storage charge day
+ * marks are (a day's storage is charged once, before and after the copy).
+ *
+ * Before anything is copied, both schemas are checked against the table
+ * list below: a table or a column of either store that the list does not
+ * name stops the copy, naming it, so no column is ever left to a default
+ * (a token's scopes, its expiry).
  */
 #include "store_pg_int.h"
 #include "store_sqlite_int.h"
@@ -27,51 +33,66 @@ struct copy_table {
     const char *kinds; /* one per column */
     const char *order; /* key columns, comma-separated */
     const char *pg_order;
+    const char *where; /* the rows copied (both dialects); NULL: all */
 };
+
+/* The storage charge day marks (settle.c), the only store_meta rows of
+ * users' data. */
+#define META_WHERE "key LIKE 'storage\\_charge:%' ESCAPE '\\'"
+
+/* Tables not copied: the schema's, SQLite's own, the daemons' (heartbeats,
+ * queue turns), and the tables of before at-rest sealing (empty once the
+ * seal_legacy check passes: sealrund moves their rows at its start). */
+static const char *const not_copied[] = {
+    "schema_version",  "sqlite_sequence",    "daemons", "queue_turns",
+    "storage_entries", "storage_namespaces", NULL};
 
 /* Parents before children (module_owners references modules). */
 static const struct copy_table tables[] = {
-    {"tokens", "hash, owner, label, created_at, revoked_at", "btjii", "hash", "hash"},
+    {"tokens", "hash, owner, label, created_at, revoked_at, scopes, expires_at", "btjiiii", "hash",
+     "hash", NULL},
     {"jobs",
      "id, owner, state, runtime, request_json, result_json, created_at, started_at, "
      "finished_at, expires_at, gas_used, duration_us, error_code, lease_holder, lease_fence, "
      "lease_until",
-     "ttttbbiiiiiiitii", "id", "id COLLATE \"C\""},
-    {"modules", "hash, bytes, size, info_json, created_at", "tbibi", "hash", "hash COLLATE \"C\""},
+     "ttttbbiiiiiiitii", "id", "id COLLATE \"C\"", NULL},
+    {"modules", "hash, bytes, size, info_json, created_at", "tbibi", "hash", "hash COLLATE \"C\"",
+     NULL},
     {"module_owners", "owner, hash, created_at, size, last_used_at", "ttiii", "owner, hash",
-     "owner COLLATE \"C\", hash COLLATE \"C\""},
+     "owner COLLATE \"C\", hash COLLATE \"C\"", NULL},
     {"secrets", "owner, name, version, blob, policy_json, created_at, updated_at", "ttibbii",
-     "owner, name", "owner COLLATE \"C\", name COLLATE \"C\""},
+     "owner, name", "owner COLLATE \"C\", name COLLATE \"C\"", NULL},
     {"secret_audit",
      "id, owner, name, job_id, \"user\", version, outcome, reason, time_ms, last_ms, count, "
      "window_ms, code_hash, entry_point",
      "itttti"
      "ttiiiitt",
-     "id", "id"},
+     "id", "id", NULL},
     {"storage_ns", "owner, id, name, version, keys, bytes, updated_at", "tbbiiii", "owner, id",
-     "owner COLLATE \"C\", id"},
+     "owner COLLATE \"C\", id", NULL},
     {"storage_kv", "owner, ns, id, key, value, size, version", "tbbbbii", "owner, ns, id",
-     "owner COLLATE \"C\", ns, id"},
-    {"storage_owners", "owner, namespaces, bytes", "tii", "owner", "owner COLLATE \"C\""},
+     "owner COLLATE \"C\", ns, id", NULL},
+    {"storage_owners", "owner, namespaces, bytes", "tii", "owner", "owner COLLATE \"C\"", NULL},
     {"recordings", "job_id, owner, sealed, sha256, created_at, expires_at", "ttttii", "job_id",
-     "job_id COLLATE \"C\""},
+     "job_id COLLATE \"C\"", NULL},
     {"usage_days", "subject, day, jobs, gas_js, gas_wasm, wall_ms, http", "tiiiiii", "subject, day",
-     "subject COLLATE \"C\", day"},
+     "subject COLLATE \"C\", day", NULL},
     {"holds",
      "job_id, owner, token_id, day, jobs, gas_js, gas_wasm, wall_ms, http, cost, created_at, "
      "settled_at, charged",
-     "tttiiiiiiiiii", "job_id", "job_id COLLATE \"C\""},
-    {"accounts", "owner, balance, updated_at", "tii", "owner", "owner COLLATE \"C\""},
+     "tttiiiiiiiiii", "job_id", "job_id COLLATE \"C\"", NULL},
+    {"accounts", "owner, balance, updated_at", "tii", "owner", "owner COLLATE \"C\"", NULL},
     {"ledger", "id, owner, kind, amount, delta, balance, job_id, actor, note, time_ms",
-     "ittiiittti", "id", "id"},
+     "ittiiittti", "id", "id", NULL},
     {"workers",
      "hash, name, state, created_at, public_key, measurement, attestation, version, "
      "registered_at, seen_at, revoked_at",
-     "bttittttiii", "hash", "hash"},
+     "bttittttiii", "hash", "hash", NULL},
     {"webhooks", "job_id, owner, state, attempts, next_at, claim_holder, claim_until, created_at",
-     "tttiitii", "job_id", "job_id COLLATE \"C\""},
+     "tttiitii", "job_id", "job_id COLLATE \"C\"", NULL},
     {"webhook_attempts", "job_id, attempt, owner, at, duration_ms, status, error", "titiiit",
-     "job_id, attempt", "job_id COLLATE \"C\", attempt"},
+     "job_id, attempt", "job_id COLLATE \"C\", attempt", NULL},
+    {"store_meta", "key, value", "ti", "key", "key COLLATE \"C\"", META_WHERE},
 };
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
 
@@ -117,6 +138,96 @@ sq_int(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* ---- the schemas against the table list ---- */
+
+static const struct copy_table *
+table_named(const char *name)
+{
+    for (size_t t = 0; t < NTABLES; t++)
+        if (strcmp(tables[t].name, name) == 0)
+            return &tables[t];
+    return NULL;
+}
+
+static bool
+is_not_copied(const char *name)
+{
+    for (size_t i = 0; not_copied[i]; i++)
+        if (strcmp(not_copied[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* Whether 'col' is one of t's columns (t->cols: "a, b, \"c\""). */
+static bool
+has_column(const struct copy_table *t, const char *col)
+{
+    size_t n = strlen(col);
+    for (const char *p = t->cols; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        bool quoted = *p == '"';
+        const char *start = p + quoted;
+        const char *end = start;
+        while (*end && *end != ',' && *end != '"')
+            end++;
+        if ((size_t)(end - start) == n && memcmp(start, col, n) == 0)
+            return true;
+        p = end + (*end == '"');
+    }
+    return false;
+}
+
+/* One (table, column) of a store's schema: a table the list neither copies
+ * nor leaves out, or a column of a copied table it does not name, stops
+ * the copy. */
+static sr_status
+check_column(const char *side, const char *table, const char *col, sr_err *err)
+{
+    if (is_not_copied(table))
+        return SR_OK;
+    const struct copy_table *t = table_named(table);
+    if (!t)
+        return sr_err_set(err, SR_ECONFLICT,
+                          "the %s store has a table '%.64s' that this sealrun's copy does not "
+                          "know: copy with the sealrun version that made the store",
+                          side, table);
+    if (!has_column(t, col))
+        return sr_err_set(err, SR_ECONFLICT,
+                          "the %s store's table '%.64s' has a column '%.64s' that this "
+                          "sealrun's copy does not know: copy with the sealrun version that made "
+                          "the store",
+                          side, table, col);
+    return SR_OK;
+}
+
+static sr_status
+check_schemas(sqlite3 *src, PGconn *dst, sr_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    sr_status rc = sq_prepare(src,
+                              "SELECT m.name, c.name FROM sqlite_master m, "
+                              "pragma_table_info(m.name) c WHERE m.type = 'table' ORDER BY 1, 2",
+                              &s, err);
+    int step = SQLITE_ROW;
+    while (rc == SR_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+        rc = check_column("SQLite", (const char *)sqlite3_column_text(s, 0),
+                          (const char *)sqlite3_column_text(s, 1), err);
+    if (rc == SR_OK && step != SQLITE_DONE)
+        rc = sr_err_set(err, SR_EIO, "cannot read the SQLite schema: %s", sqlite3_errmsg(src));
+    sqlite3_finalize(s);
+    if (rc != SR_OK)
+        return rc;
+    PGresult *r = PQexec(dst, "SELECT table_name, column_name FROM information_schema.columns "
+                              "WHERE table_schema = current_schema() ORDER BY 1, 2");
+    if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = sr_err_set(err, SR_EIO, "cannot read the PostgreSQL schema: %s", PQerrorMessage(dst));
+    for (int i = 0; rc == SR_OK && i < PQntuples(r); i++)
+        rc = check_column("PostgreSQL", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), err);
+    PQclear(r);
+    return rc;
+}
+
 /* Same schema version, a sealed source, an empty target. */
 static sr_status
 check_pair(sqlite3 *src, PGconn *dst, sr_err *err)
@@ -133,8 +244,9 @@ check_pair(sqlite3 *src, PGconn *dst, sr_err *err)
                           "the SQLite store holds rows from before at-rest sealing: start "
                           "sealrund on it once (it seals them), then copy");
     for (size_t t = 0; t < NTABLES; t++) {
-        char sql[96];
-        (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", tables[t].name);
+        char sql[160];
+        (void)snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s", tables[t].name,
+                       tables[t].where ? tables[t].where : "true");
         if (pg_int(dst, sql) != 0)
             return sr_err_set(err, SR_ECONFLICT,
                               "the PostgreSQL store is not empty (table '%s' has rows): copy "
@@ -162,8 +274,9 @@ static sr_status
 copy_table(sqlite3 *src, PGconn *dst, const struct copy_table *t, uint64_t *rows, sr_err *err)
 {
     size_t n = strlen(t->kinds);
-    char sel[512], ins[768], params[160] = "";
-    (void)snprintf(sel, sizeof(sel), "SELECT %s FROM %s ORDER BY %s", t->cols, t->name, t->order);
+    char sel[640], ins[768], params[160] = "";
+    (void)snprintf(sel, sizeof(sel), "SELECT %s FROM %s WHERE %s ORDER BY %s", t->cols, t->name,
+                   t->where ? t->where : "true", t->order);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(params);
         (void)snprintf(params + len, sizeof(params) - len, "%s$%zu", i ? ", " : "", i + 1);
@@ -218,12 +331,14 @@ static sr_status
 verify_table(sqlite3 *src, PGconn *dst, const struct copy_table *t, sr_err *err)
 {
     size_t n = strlen(t->kinds);
-    char sel[512], psel[700];
-    (void)snprintf(sel, sizeof(sel), "SELECT %s FROM %s ORDER BY %s", t->cols, t->name, t->order);
+    char sel[640], psel[800];
+    const char *where = t->where ? t->where : "true";
+    (void)snprintf(sel, sizeof(sel), "SELECT %s FROM %s WHERE %s ORDER BY %s", t->cols, t->name,
+                   where, t->order);
     (void)snprintf(psel, sizeof(psel),
-                   "DECLARE verify NO SCROLL CURSOR FOR SELECT %s FROM %s "
+                   "DECLARE verify NO SCROLL CURSOR FOR SELECT %s FROM %s WHERE %s "
                    "ORDER BY %s",
-                   t->cols, t->name, t->pg_order);
+                   t->cols, t->name, where, t->pg_order);
     sqlite3_stmt *s = NULL;
     sr_status rc = sq_prepare(src, sel, &s, err);
     if (rc == SR_OK)
@@ -300,6 +415,8 @@ sr_store_copy(const char *sqlite_path, const char *pg_url, struct sr_store_copy_
         rc = pg_exec(dst, "BEGIN", err);
     if (rc == SR_OK)
         rc = check_pair(src, dst, err);
+    if (rc == SR_OK)
+        rc = check_schemas(src, dst, err);
     for (size_t t = 0; rc == SR_OK && t < NTABLES; t++) {
         uint64_t n = 0;
         rc = copy_table(src, dst, &tables[t], &n, err);

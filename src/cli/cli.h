@@ -133,6 +133,10 @@ int cli_wait_job(const struct cli_remote *r, const char *id, int64_t timeout_ms)
  * cmd_token.c */
 struct sr_store;
 int cli_open_store(const char *dir, const char *url, bool create, struct sr_store **st);
+/* The options that name that store: --data-dir DIR and --store URL, into
+ * *dir and *url (cmd_token.c). */
+struct sr_opt cli_data_dir_opt(const char **dir);
+struct sr_opt cli_store_opt(const char **url);
 
 int cmd_token(int argc, char **argv);
 int cmd_worker(int argc, char **argv);

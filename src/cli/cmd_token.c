@@ -63,6 +63,28 @@ cli_open_store(const char *dir, const char *url, bool create, sr_store **st)
     return CLI_OK;
 }
 
+struct sr_opt
+cli_data_dir_opt(const char **dir)
+{
+    return (struct sr_opt){.name = "--data-dir",
+                           .kind = SR_OPT_STRING,
+                           .dst = dir,
+                           .metavar = "DIR",
+                           .help = "the daemon's --data-dir, holding its database sealrun.db "
+                                   "(or --store)"};
+}
+
+struct sr_opt
+cli_store_opt(const char **url)
+{
+    return (struct sr_opt){.name = "--store",
+                           .kind = SR_OPT_STRING,
+                           .dst = url,
+                           .metavar = "URL",
+                           .help = "the daemons' store of a cluster on PostgreSQL, instead of "
+                                   "--data-dir (default: SEALRUN_STORE)"};
+}
+
 static int
 check_user(const char *user)
 {
@@ -236,30 +258,6 @@ remote_list(const struct token_opts *o)
     return CLI_OK;
 }
 
-/* --store, the other way to name the store (a cluster's PostgreSQL). */
-static struct sr_opt
-store_opt(const char **url)
-{
-    return (struct sr_opt){.name = "--store",
-                           .kind = SR_OPT_STRING,
-                           .dst = url,
-                           .metavar = "URL",
-                           .help = "the daemons' store of a cluster on PostgreSQL, instead of "
-                                   "--data-dir (default: SEALRUN_STORE)"};
-}
-
-/* --data-dir, the option every token command takes. */
-static struct sr_opt
-data_dir_opt(const char **dir)
-{
-    return (struct sr_opt){.name = "--data-dir",
-                           .kind = SR_OPT_STRING,
-                           .dst = dir,
-                           .metavar = "DIR",
-                           .help = "the daemon's --data-dir, holding its database sealrun.db "
-                                   "(or --store)"};
-}
-
 /* --server and --token: the /tokens endpoints instead of a store. */
 static struct sr_opt
 server_opt(const char **v)
@@ -323,8 +321,8 @@ token_create_cmd(int argc, char **argv)
     };
     struct token_opts o = {0};
     const struct sr_opt t[] = {
-        data_dir_opt(&o.dir),
-        store_opt(&o.url),
+        cli_data_dir_opt(&o.dir),
+        cli_store_opt(&o.url),
         server_opt(&o.server),
         token_opt(&o.token),
         {.name = "--user",
@@ -390,8 +388,8 @@ token_list_cmd(int argc, char **argv)
     };
     struct token_opts o = {0};
     const struct sr_opt t[] = {
-        data_dir_opt(&o.dir),
-        store_opt(&o.url),
+        cli_data_dir_opt(&o.dir),
+        cli_store_opt(&o.url),
         server_opt(&o.server),
         token_opt(&o.token),
         {.name = "--user",
@@ -450,8 +448,8 @@ token_revoke_cmd(int argc, char **argv)
                  "list'). Its requests are refused from then on.\n",
     };
     struct token_opts o = {0};
-    const struct sr_opt t[] = {data_dir_opt(&o.dir), store_opt(&o.url), server_opt(&o.server),
-                               token_opt(&o.token)};
+    const struct sr_opt t[] = {cli_data_dir_opt(&o.dir), cli_store_opt(&o.url),
+                               server_opt(&o.server), token_opt(&o.token)};
     size_t npos = 0;
     int rc = cli_parse(&h, t, sizeof(t) / sizeof(t[0]), argc, argv, &o.id, 1, 1, &npos, NULL);
     if (rc != CLI_CONTINUE)

@@ -20,28 +20,6 @@ struct worker_opts {
     bool create;
 };
 
-static struct sr_opt
-dir_opt(const char **v)
-{
-    return (struct sr_opt){.name = "--data-dir",
-                           .kind = SR_OPT_STRING,
-                           .dst = v,
-                           .metavar = "DIR",
-                           .help = "the coordinator's --data-dir, holding its sealrun.db (or "
-                                   "--store)"};
-}
-
-static struct sr_opt
-store_opt(const char **v)
-{
-    return (struct sr_opt){.name = "--store",
-                           .kind = SR_OPT_STRING,
-                           .dst = v,
-                           .metavar = "URL",
-                           .help = "the coordinator's store on PostgreSQL, instead of --data-dir "
-                                   "(default: SEALRUN_STORE)"};
-}
-
 static int
 with_store(const struct worker_opts *o, bool create, sr_store **st)
 {
@@ -64,8 +42,8 @@ token_create_cmd(int argc, char **argv)
     };
     struct worker_opts o = {0};
     const struct sr_opt t[] = {
-        dir_opt(&o.dir),
-        store_opt(&o.url),
+        cli_data_dir_opt(&o.dir),
+        cli_store_opt(&o.url),
         {.name = "--name",
          .kind = SR_OPT_STRING,
          .dst = &o.name,
@@ -119,7 +97,7 @@ list_cmd(int argc, char **argv)
                  "when it was last heard from, and its key (\"-\" until it registers).\n",
     };
     struct worker_opts o = {0};
-    const struct sr_opt t[] = {dir_opt(&o.dir), store_opt(&o.url)};
+    const struct sr_opt t[] = {cli_data_dir_opt(&o.dir), cli_store_opt(&o.url)};
     size_t npos = 0;
     int rc = cli_parse(&h, t, sizeof(t) / sizeof(t[0]), argc, argv, NULL, 0, 0, &npos, NULL);
     if (rc != CLI_CONTINUE)
@@ -159,7 +137,7 @@ set_state(int argc, char **argv, const char *cmd, enum sr_worker_state state, co
         .about = about,
     };
     struct worker_opts o = {0};
-    const struct sr_opt t[] = {dir_opt(&o.dir), store_opt(&o.url)};
+    const struct sr_opt t[] = {cli_data_dir_opt(&o.dir), cli_store_opt(&o.url)};
     size_t npos = 0;
     int rc = cli_parse(&h, t, sizeof(t) / sizeof(t[0]), argc, argv, &o.id, 1, 1, &npos, NULL);
     if (rc != CLI_CONTINUE)

@@ -19,47 +19,27 @@
 
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_util.h"
+#include "test_tmp.h"
 
 #define HEX32 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define B64_32 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 /* blake2b(b"sealrun/output-mac/v1", key=bytes(range(32)), digest_size=32) */
 #define MAC_SUBKEY "fb5916053d5084bc62dbc5888dc775c7ef7ad683dcd8890c74ca874794580e2a"
 
-struct fixture {
-    char dir[64];
-};
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int
 setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/sr_keys_test.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
     unsetenv("COMPUTE_MASTER_KEY");
     unsetenv("SECRETS_MASTER_KEY");
-    *state = f;
-    return 0;
+    return test_tmp_setup(state, "keys_test");
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *f = *state;
-    (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     unsetenv("COMPUTE_MASTER_KEY");
     unsetenv("SECRETS_MASTER_KEY");
-    free(f);
-    return 0;
+    return test_tmp_teardown(state);
 }
 
 static void
@@ -137,7 +117,7 @@ test_rejects_garbage_env_key(void **state)
 static void
 test_missing_keys_are_named_with_the_fix(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_keys *keys = NULL;
     sr_err err = {0};
     assert_int_equal(sr_keys_load(f->dir, false, NULL, &keys, &err), SR_EINVAL);
@@ -156,7 +136,7 @@ test_missing_keys_are_named_with_the_fix(void **state)
 static void
 test_dev_creates_private_key_files_once(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char dir[128], path[160];
     (void)snprintf(dir, sizeof(dir), "%s/data", f->dir); /* does not exist yet */
     sr_keys *keys = NULL;
@@ -193,7 +173,7 @@ test_dev_creates_private_key_files_once(void **state)
 static void
 test_reads_key_file_and_env_wins(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char path[160];
     (void)snprintf(path, sizeof(path), "%s/keys", f->dir);
     assert_int_equal(mkdir(path, 0700), 0);
@@ -221,7 +201,7 @@ test_reads_key_file_and_env_wins(void **state)
 static void
 test_refuses_group_readable_key_file(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char path[160];
     (void)snprintf(path, sizeof(path), "%s/keys", f->dir);
     assert_int_equal(mkdir(path, 0700), 0);
@@ -238,7 +218,7 @@ test_refuses_group_readable_key_file(void **state)
 static void
 test_rejects_bad_key_file_content(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char path[160];
     (void)snprintf(path, sizeof(path), "%s/keys", f->dir);
     assert_int_equal(mkdir(path, 0700), 0);

@@ -21,6 +21,7 @@
 
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_util.h"
+#include "test_tmp.h"
 
 /* RFC 8032 section 7.1, test 1 (empty message). */
 #define RFC_SEED "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
@@ -28,15 +29,6 @@
 #define RFC_SIG                                                                                    \
     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf"  \
     "9b46bd25bf5f0595bbe24655141438e7a100b"
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static int
 setup(void **state)
@@ -51,7 +43,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    (void)nftw(*state, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+    test_tmp_rm_tree(*state);
     free(*state);
     return 0;
 }

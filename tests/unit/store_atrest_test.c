@@ -27,6 +27,7 @@
 #include "sealrun/sr_util.h"
 #include "store_int.h"
 #include "store_keys.h"
+#include "test_tmp.h"
 
 #define CANARY "CANARY-7f3a9c41d2e8b605"
 #define JOB_A "0000000000000000000000000000000a"
@@ -35,39 +36,16 @@
 #define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-struct fixture {
-    char dir[64];
-    char path[128];
-};
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int
 setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/sr_atrest_test.XXXXXX");
-    if (!f || !mkdtemp(f->dir))
-        return -1;
-    (void)snprintf(f->path, sizeof(f->path), "%s/sealrun.db", f->dir);
-    *state = f;
-    return 0;
+    return test_tmp_setup(state, "atrest_test");
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *f = *state;
-    (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    return test_tmp_teardown(state);
 }
 
 /* --- looking for the canary in the files --- */
@@ -195,7 +173,7 @@ check_rows(sr_store *st)
 static void
 test_sealed_fields_leave_no_clear_copy(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store *st = NULL;
     sr_err e = {0};
     assert_int_equal(test_store_open(f->path, &st, &e), SR_OK);
@@ -223,7 +201,7 @@ test_sealed_fields_leave_no_clear_copy(void **state)
 static void
 test_keyless_store_refuses_sealed_data(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store *st = NULL;
     sr_err e = {0};
     assert_int_equal(test_store_open(f->path, &st, &e), SR_OK);
@@ -254,7 +232,7 @@ test_keyless_store_refuses_sealed_data(void **state)
 static void
 test_other_keys_and_moved_blobs_do_not_open(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store *st = NULL;
     sr_err e = {0};
     assert_int_equal(test_store_open(f->path, &st, &e), SR_OK);
@@ -391,7 +369,7 @@ query_int(const char *path, const char *sql)
 static void
 test_legacy_database_is_sealed_in_place(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     if (test_store_is_pg()) /* a PostgreSQL store never held clear rows (schema/postgres/0001) */
         skip();
     build_legacy(f->path);
@@ -451,7 +429,7 @@ test_legacy_database_is_sealed_in_place(void **state)
 static void
 test_a_clear_row_in_a_sealed_store_is_an_error(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store *st = NULL;
     sr_err e = {0};
     assert_int_equal(test_store_open(f->path, &st, &e), SR_OK);

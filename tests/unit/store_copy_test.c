@@ -24,6 +24,7 @@
 
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
+#include "test_tmp.h"
 
 #define JOB "0000000000000000000000000000000a"
 #define HASH "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
@@ -179,10 +180,7 @@ test_copy_moves_every_row_verified(void **state)
     sr_store_close(b);
     assert_int_equal(sr_store_copy(path, dst, &rep, &e), SR_ECONFLICT);
     assert_non_null(strstr(e.msg, "is not empty"));
-    char file[96];
-    (void)snprintf(file, sizeof(file), "%s", path);
-    (void)unlink(file);
-    (void)rmdir(dir);
+    test_tmp_rm_tree(dir);
 }
 
 static void
@@ -263,8 +261,7 @@ test_copy_keeps_scopes_and_marks_and_knows_every_column(void **state)
     assert_int_equal(test_pg_exec(dst, "ALTER TABLE jobs ADD COLUMN surprise bigint"), 0);
     assert_int_equal(sr_store_copy(path, dst, &rep, &e), SR_ECONFLICT);
     assert_non_null(strstr(e.msg, "PostgreSQL store's table 'jobs' has a column 'surprise'"));
-    (void)unlink(path);
-    (void)rmdir(dir);
+    test_tmp_rm_tree(dir);
 }
 
 int

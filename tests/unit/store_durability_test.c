@@ -24,44 +24,22 @@
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
 #include "store_int.h"
+#include "test_tmp.h"
 
 #define THREADS 4
 #define PER_THREAD 150
 #define ACKED 120 /* rows the parent waits for before killing the child */
 
-struct fixture {
-    char dir[64];
-    char path[128];
-};
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int
 setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/sr_store_dur.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    (void)snprintf(f->path, sizeof(f->path), "%s/sealrun.db", f->dir);
-    *state = f;
-    return 0;
+    return test_tmp_setup(state, "store_dur");
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *f = *state;
-    (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    return test_tmp_teardown(state);
 }
 
 static struct sr_job_row
@@ -115,7 +93,7 @@ insert_many(void *arg)
 static void
 test_concurrent_writers(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store *st = NULL;
     sr_err err = {0};
     assert_int_equal(test_store_open(f->path, &st, &err), SR_OK);
@@ -191,7 +169,7 @@ read_id(int fd, char id[33])
 static void
 test_acknowledged_rows_survive_kill9(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
@@ -236,7 +214,7 @@ static void
 test_two_stores_on_one_file(void **state)
 {
     /* the CLI (token create) and the daemon may have the file open at once */
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store *a = NULL, *b = NULL;
     sr_err err = {0};
     assert_int_equal(test_store_open(f->path, &a, &err), SR_OK);

@@ -21,47 +21,28 @@
 
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
-
-struct fixture {
-    char dir[64];
-    char path[128];
-    sr_store *st;
-};
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "test_tmp.h"
 
 static int
 setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/sr_money_test.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (test_tmp_setup(state, "money_test") != 0)
         return -1;
-    (void)snprintf(f->path, sizeof(f->path), "%s/sealrun.db", f->dir);
+    struct test_tmp *f = *state;
     sr_err err = {0};
     if (test_store_open(f->path, &f->st, &err) != SR_OK) {
         fprintf(stderr, "open: %s\n", err.msg);
         return -1;
     }
-    *state = f;
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store_close(f->st);
-    (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    return test_tmp_teardown(state);
 }
 
 #define DAY 20000 /* 2024-10-04 */
@@ -137,7 +118,7 @@ check_ledger(sr_store *st, const char *owner)
 static void
 test_budget_jobs_refuses_with_name_usage_and_reset(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char a[33], b[33], c[33];
     make_id(1, a);
     make_id(2, b);
@@ -172,7 +153,7 @@ test_budget_jobs_refuses_with_name_usage_and_reset(void **state)
 static void
 test_every_budget_and_the_token_level(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     static const struct {
         enum sr_budget_kind kind;
         struct sr_usage budget;
@@ -220,7 +201,7 @@ test_every_budget_and_the_token_level(void **state)
 static void
 test_balance_reserve_charge_refund_once(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char a[33];
     make_id(7, a);
     struct sr_hold_new h = hold(a, "bob", 500);
@@ -292,7 +273,7 @@ test_balance_reserve_charge_refund_once(void **state)
 static void
 test_credit_checks(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_err err = {0};
     assert_int_equal(sr_store_credit(f->st, "c", 0, "admin", NULL, 1, NULL, &err), SR_EINVAL);
     assert_int_equal(sr_store_credit(f->st, "c", SR_MAX_CREDIT + 1, "admin", NULL, 1, NULL, &err),
@@ -317,7 +298,7 @@ test_credit_checks(void **state)
 static void
 test_release_dangling_holds_once(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char lost[33], queued[33], young[33];
     make_id(21, lost);
     make_id(22, queued);
@@ -387,7 +368,7 @@ race(void *arg)
 static void
 test_concurrent_admissions_never_overdraw(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     assert_int_equal(sr_store_credit(f->st, "eve", 2500, "admin", NULL, 1, NULL, NULL), SR_OK);
     struct racer r[4];
     pthread_t t[4];
@@ -419,7 +400,7 @@ test_concurrent_admissions_never_overdraw(void **state)
 static void
 test_storage_byte_days_are_charged_once_a_day(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     assert_int_equal(test_store_exec(f->path, "INSERT INTO storage_owners (owner, namespaces, "
                                               "bytes) VALUES ('sam', 1, 1000), ('zed', 1, 10), "
                                               "('nil', 1, 0)"),

@@ -21,47 +21,28 @@
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
 #include "store_int.h"
-
-struct fixture {
-    char dir[64];
-    char path[128];
-    sr_store *st;
-};
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "test_tmp.h"
 
 static int
 setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    (void)snprintf(f->dir, sizeof(f->dir), "/tmp/sr_store_test.XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (test_tmp_setup(state, "store_test") != 0)
         return -1;
-    (void)snprintf(f->path, sizeof(f->path), "%s/sealrun.db", f->dir);
+    struct test_tmp *f = *state;
     sr_err err = {0};
     if (test_store_open(f->path, &f->st, &err) != SR_OK) {
         fprintf(stderr, "open: %s\n", err.msg);
         return -1;
     }
-    *state = f;
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store_close(f->st);
-    (void)nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
+    return test_tmp_teardown(state);
 }
 
 static void
@@ -119,7 +100,7 @@ last_version(void)
 static void
 test_migrations_apply_once(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     size_t count = 0;
     (void)migrations(&count);
     assert_int_equal(sr_store_schema_version(f->st), last_version());
@@ -146,7 +127,7 @@ test_migrations_apply_once(void **state)
 static void
 test_refuses_newer_schema(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_store_close(f->st);
     f->st = NULL;
     assert_int_equal(
@@ -172,7 +153,7 @@ test_open_error_names_the_path(void **state)
 static void
 test_open_rejects_a_file_that_is_not_a_database(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     char path[160];
     (void)snprintf(path, sizeof(path), "%s/garbage.db", f->dir);
     FILE *fp = fopen(path, "w");
@@ -191,7 +172,7 @@ test_open_rejects_a_file_that_is_not_a_database(void **state)
 static void
 test_tokens_add_owner_list_revoke(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     uint8_t h1[32], h2[32], h3[32];
     memset(h1, 0x11, 32);
     memset(h2, 0x22, 32);
@@ -241,7 +222,7 @@ test_tokens_add_owner_list_revoke(void **state)
 static void
 test_token_revoke_by_prefix(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     uint8_t a[32], b[32];
     memset(a, 0, 32);
     memset(b, 0, 32);
@@ -274,7 +255,7 @@ free_token_rows(struct sr_token_row *rows, size_t n)
 static void
 test_token_scopes_and_expiry(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     uint8_t h[32], g[32];
     memset(h, 0x44, 32);
     memset(g, 0x55, 32);
@@ -335,7 +316,7 @@ test_token_scopes_and_expiry(void **state)
 static void
 test_token_revoke_among_an_owners_tokens(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     uint8_t a[32], b[32];
     memset(a, 0, 32);
     memset(b, 0, 32);
@@ -361,7 +342,7 @@ test_token_revoke_among_an_owners_tokens(void **state)
 static void
 test_tokens_from_before_scopes_keep_user_scopes(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     const char *sql =
         test_store_is_pg()
             ? "INSERT INTO tokens (hash, owner, created_at) VALUES "
@@ -383,7 +364,7 @@ test_tokens_from_before_scopes_keep_user_scopes(void **state)
 static void
 test_job_insert_get_update(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_err err = {0};
     struct sr_job_row r = job(7, "alice", SR_JOB_QUEUED, 1000);
     insert(f->st, r);
@@ -428,7 +409,7 @@ test_job_insert_get_update(void **state)
 static void
 test_other_owner_sees_not_found(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_err err = {0}, err2 = {0};
     struct sr_job_row r = job(42, "alice", SR_JOB_RUNNING, 10);
     insert(f->st, r);
@@ -462,7 +443,7 @@ test_other_owner_sees_not_found(void **state)
 static void
 test_rejects_bad_ids_and_limits(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_err err = {0};
     struct sr_job_row got = {0};
     assert_int_equal(sr_store_job_get(f->st, "alice", "../../etc/passwd", &got, &err),
@@ -488,7 +469,7 @@ test_rejects_bad_ids_and_limits(void **state)
 static void
 test_job_list_pages_newest_first(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     /* 25 jobs; created_at repeats so the id breaks ties */
     for (unsigned i = 0; i < 25; i++)
         insert(f->st, job(100 + (i * 7) % 25, "alice", SR_JOB_COMPLETED, 1000 + i / 3));
@@ -553,7 +534,7 @@ count_filtered(sr_store *st, const struct sr_job_filter *flt)
 static void
 test_job_list_filters(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     for (unsigned i = 0; i < 12; i++) {
         struct sr_job_row r = job(200 + i, "alice", (enum sr_job_state)(i % 4), 1000 + i);
         r.runtime = i % 3 ? "js" : "wasm";
@@ -622,7 +603,7 @@ on_figures(void *ctx, const struct sr_job_figures *fig)
 static void
 test_job_figures_of_finished_jobs(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     for (unsigned i = 0; i < 6; i++) {
         struct sr_job_row r = job(300 + i, i == 5 ? "bob" : "alice",
                                   i < 2   ? SR_JOB_COMPLETED
@@ -663,7 +644,7 @@ test_job_figures_of_finished_jobs(void **state)
 static void
 test_interrupt_fails_running_jobs(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     insert(f->st, job(1, "alice", SR_JOB_RUNNING, 10));
     insert(f->st, job(2, "bob", SR_JOB_RUNNING, 11));
     insert(f->st, job(3, "alice", SR_JOB_QUEUED, 12));
@@ -691,7 +672,7 @@ test_interrupt_fails_running_jobs(void **state)
 static void
 test_queued_oldest_first_with_request(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     insert(f->st, job(5, "bob", SR_JOB_QUEUED, 30));
     insert(f->st, job(6, "alice", SR_JOB_QUEUED, 10));
     insert(f->st, job(7, "alice", SR_JOB_RUNNING, 5));
@@ -713,7 +694,7 @@ test_queued_oldest_first_with_request(void **state)
 static void
 test_purge_and_count(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     for (unsigned i = 0; i < 10; i++)
         insert(f->st, job(i + 1, "alice", SR_JOB_COMPLETED, 1000 * i)); /* expires +1000 */
     sr_err err = {0};
@@ -758,7 +739,7 @@ test_state_names(void **state)
 static void
 test_webhooks_claim_attempt_and_purge(void **state)
 {
-    struct fixture *f = *state;
+    struct test_tmp *f = *state;
     sr_err err = {0};
     const char *ha = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", *hb = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
     insert(f->st, job(1, "alice", SR_JOB_QUEUED, 100));

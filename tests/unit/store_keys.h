@@ -27,6 +27,7 @@
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_store.h"
 #include "test_pg.h"
+#include "test_tmp.h"
 
 static inline int
 test_store_is_pg(void)
@@ -113,6 +114,30 @@ test_store_int(const char *path, const char *sql)
     sqlite3_finalize(stmt);
     sqlite3_close(db);
     return v;
+}
+
+/* cmocka setup and teardown of a store test: *state is a struct test_tmp
+ * whose store (at its path, fixed keys, the chosen backend) is open in st. */
+static inline int
+test_store_setup(void **state, const char *name)
+{
+    if (test_tmp_setup(state, name) != 0)
+        return -1;
+    struct test_tmp *t = *state;
+    sr_err err = {0};
+    if (test_store_open(t->path, &t->st, &err) != SR_OK) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int
+test_store_teardown(void **state)
+{
+    struct test_tmp *t = *state;
+    sr_store_close(t->st);
+    return test_tmp_teardown(state);
 }
 
 #endif /* SR_TEST_STORE_KEYS_H */

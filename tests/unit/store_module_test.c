@@ -52,53 +52,29 @@ count_rows(const char *path, const char *table)
     return (int)n;
 }
 
-struct fix {
-    char dir[64];
-    char path[96];
-    sr_store *st;
-};
-
 static int
 setup(void **state)
 {
-    struct fix *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/sr-store-mod-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-    if (test_store_open(f->path, &f->st, NULL) != SR_OK)
-        return -1;
-    *state = f;
-    return 0;
+    return test_store_setup(state, "store_mod");
 }
 
 static int
 teardown(void **state)
 {
-    struct fix *f = *state;
-    sr_store_close(f->st);
-    char p[128];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
+    return test_store_teardown(state);
 }
 
 static void
 test_schema_has_modules_migration(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     assert_true(sr_store_schema_version(f->st) >= 2);
 }
 
 static void
 test_module_is_deduplicated_and_scoped_to_uploaders(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     bool created = false;
     sr_err e = {0};
     assert_int_equal(put(f->st, "alice", HASH_A, 1000, 0, 0, &created, NULL, &e), SR_OK);
@@ -127,7 +103,7 @@ test_module_is_deduplicated_and_scoped_to_uploaders(void **state)
 static void
 test_module_rejects_bad_arguments(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     struct sr_module_row row = {0};
     assert_int_equal(put(f->st, "alice", "XYZ", 1, 0, 0, NULL, NULL, &e), SR_EINVAL);
@@ -145,7 +121,7 @@ test_module_rejects_bad_arguments(void **state)
 static void
 test_quota_counts_each_claimant_and_is_checked_with_the_insert(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     struct sr_module_usage u = {0};
     /* each claim counts 8 module bytes + 7 description bytes = 15 */
@@ -177,7 +153,7 @@ test_quota_counts_each_claimant_and_is_checked_with_the_insert(void **state)
 static void
 test_delete_drops_the_claim_and_the_bytes_with_the_last(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     bool freed = true;
     struct sr_module_row row = {0};
@@ -203,7 +179,7 @@ test_delete_drops_the_claim_and_the_bytes_with_the_last(void **state)
 static void
 test_list_pages_newest_first(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     char hash[65];
     for (int i = 0; i < 5; i++) {
@@ -236,7 +212,7 @@ test_list_pages_newest_first(void **state)
 static void
 test_unused_claims_expire(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     size_t claims = 0, freed = 0;
     struct sr_module_row row = {0};

@@ -26,23 +26,13 @@
 static int
 setup(void **state)
 {
-    if (test_tmp_setup(state, "money_test") != 0)
-        return -1;
-    struct test_tmp *f = *state;
-    sr_err err = {0};
-    if (test_store_open(f->path, &f->st, &err) != SR_OK) {
-        fprintf(stderr, "open: %s\n", err.msg);
-        return -1;
-    }
-    return 0;
+    return test_store_setup(state, "money_test");
 }
 
 static int
 teardown(void **state)
 {
-    struct test_tmp *f = *state;
-    sr_store_close(f->st);
-    return test_tmp_teardown(state);
+    return test_store_teardown(state);
 }
 
 #define DAY 20000 /* 2024-10-04 */

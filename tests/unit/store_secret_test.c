@@ -18,46 +18,22 @@
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
 
-struct fix {
-    char dir[64];
-    char path[96];
-    sr_store *st;
-};
-
 static int
 setup(void **state)
 {
-    struct fix *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/sr-store-sec-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-    if (test_store_open(f->path, &f->st, NULL) != SR_OK)
-        return -1;
-    *state = f;
-    return 0;
+    return test_store_setup(state, "store_sec");
 }
 
 static int
 teardown(void **state)
 {
-    struct fix *f = *state;
-    sr_store_close(f->st);
-    char p[128];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
+    return test_store_teardown(state);
 }
 
 static void
 test_versions_are_compare_and_set(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     const uint8_t v1[] = "blob-1", v2[] = "blob-2";
     assert_int_equal(sr_store_secret_put(f->st, "alice", "API_KEY", 0, v1, 6, 10, &e), SR_OK);
@@ -80,7 +56,7 @@ test_versions_are_compare_and_set(void **state)
 static void
 test_policy_list_delete(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     const uint8_t v[] = "x";
     assert_int_equal(sr_store_secret_policy(f->st, "alice", "NOPE", "{}", 1, &e), SR_ENOTFOUND);
@@ -108,7 +84,7 @@ test_policy_list_delete(void **state)
 static void
 test_secrets_per_owner_are_capped(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     char sql[240];
     (void)snprintf(sql, sizeof(sql),
@@ -139,7 +115,7 @@ free_audit(struct sr_audit_row *rows, size_t n)
 static void
 test_audit_is_kept_per_owner_and_name(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     struct sr_audit_row r = {.owner = "alice",
                              .name = "K",
@@ -199,7 +175,7 @@ denial(const char *name, const char *user, const char *outcome, int64_t t)
 static void
 test_denials_are_summarised_per_window(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     const int64_t t0 = 1000 * W + 5;
     for (int i = 0; i < 300; i++) {
@@ -235,7 +211,7 @@ test_denials_are_summarised_per_window(void **state)
 static void
 test_denials_by_one_user_are_capped_per_window(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     const int64_t t0 = 2000 * W;
     char name[16];
@@ -273,7 +249,7 @@ test_denials_by_one_user_are_capped_per_window(void **state)
 static void
 test_audit_pages_by_cursor_and_is_purged(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     sr_err e = {0};
     for (int i = 0; i < 25; i++) {
         struct sr_audit_row r = {.owner = "alice",

@@ -18,40 +18,16 @@
 #include "sealrun/sr_store.h"
 #include "store_keys.h"
 
-struct fix {
-    char dir[64];
-    char path[96];
-    sr_store *st;
-};
-
 static int
 setup(void **state)
 {
-    struct fix *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/sr-store-wrk-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->path, sizeof(f->path), "%s/db", f->dir);
-    if (test_store_open(f->path, &f->st, NULL) != SR_OK)
-        return -1;
-    *state = f;
-    return 0;
+    return test_store_setup(state, "store_wrk");
 }
 
 static int
 teardown(void **state)
 {
-    struct fix *f = *state;
-    sr_store_close(f->st);
-    char p[128];
-    const char *suffix[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
+    return test_store_teardown(state);
 }
 
 static void
@@ -78,7 +54,7 @@ reg(const char *pk, int64_t now)
 static void
 test_register_binds_the_first_key(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     uint8_t h[32];
     hash_of(0x11, h);
     sr_err e = {0};
@@ -124,7 +100,7 @@ test_register_binds_the_first_key(void **state)
 static void
 test_unknown_tokens_and_bad_fields(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     uint8_t h[32];
     hash_of(0x22, h);
     sr_err e = {0};
@@ -157,7 +133,7 @@ test_unknown_tokens_and_bad_fields(void **state)
 static void
 test_drain_resume_and_revoke(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     uint8_t h[32];
     hash_of(0x33, h);
     sr_err e = {0};
@@ -194,7 +170,7 @@ test_drain_resume_and_revoke(void **state)
 static void
 test_id_prefixes_and_listing(void **state)
 {
-    struct fix *f = *state;
+    struct test_tmp *f = *state;
     uint8_t a[32], b[32];
     hash_of(0x44, a);
     hash_of(0x44, b);

@@ -58,6 +58,15 @@ struct sr_engine_config {
     /* --queue-max-age: a queued async job older than this ends EXPIRED
      * without running. 0 = SR_DEFAULT_QUEUE_MAX_AGE_S; negative = never. */
     int64_t queue_max_age_ms;
+    /* The native tier (docs/wasm.md "Two tiers"): the directory of its
+     * cache of compiled modules (borrowed until sr_engine_new returns;
+     * NULL: the tier is off), the cache's bound in bytes (0 =
+     * SR_NATIVE_DEFAULT_CACHE, 256 MiB) and, for "tier": "auto", how many
+     * runs of a module the interpreter makes before it is compiled in the
+     * background (0 = 3). */
+    const char *native_cache_dir;
+    uint64_t native_cache_max;
+    unsigned native_after;
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -95,10 +104,11 @@ struct sr_job_request {
                                  * process never receives it; placeholders only) */
     bool record;                /* "record": keep the job's recording (docs/http.md) */
     uint8_t record_pubkey[SR_BOX_PK_LEN]; /* record: the key it is sealed to */
-    char token_id[17]; /* the API token's id, set by the API after parsing (never from the
-                        * body): its budget counts the job; "" = none */
+    char token_id[17];  /* the API token's id, set by the API after parsing (never from the
+                         * body): its budget counts the job; "" = none */
     char *callback_url; /* owned: where the job's end is POSTed (async jobs,
                          * docs/accounts.md#webhooks), 1..SR_WEBHOOK_MAX_URL bytes; NULL: none */
+    enum sr_tier tier;  /* WASM: "tier" (docs/wasm.md "Two tiers"); JS: SR_TIER_AUTO */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be

@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -293,7 +294,7 @@ sr_sandbox__child_main(const struct sr_sandbox_config *cfg, const struct sr_iso 
         (void)sr_err_wrap(&err, "starting the job process");
         child_fail(&c, &err);
     }
-    if (sr_sandbox__seccomp_install(getpid(), &err) != SR_OK)
+    if (sr_sandbox__seccomp_install(getpid(), iso->job_root, &err) != SR_OK)
         child_fail(&c, &err);
     child_serve(cfg, &c, state);
 }
@@ -336,25 +337,83 @@ child_reply_error(sr_sandbox_child *c, const struct sr_frame_hdr *h, sr_err *err
     return sr_err_set(err, (sr_status)h->status, "host call refused: %s", msg);
 }
 
+/* Reads a frame header; a descriptor sent with its first byte goes to *fd
+ * (-1: none). */
+static sr_status
+child_read_header(sr_sandbox_child *c, struct sr_frame_hdr *h, int *fd, sr_err *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = h, .iov_len = sizeof(*h)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+
+    *fd = -1;
+    do {
+        n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return sr_err_set(err, SR_EIO, "cannot read a host call answer: %s",
+                          n == 0 ? "socket closed" : strerror(errno));
+    for (struct cmsghdr *m = CMSG_FIRSTHDR(&mh); m; m = CMSG_NXTHDR(&mh, m)) {
+        if (m->cmsg_level != SOL_SOCKET || m->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (m->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(m) + i * sizeof(int), sizeof(got));
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    if ((size_t)n < sizeof(*h))
+        return sr_sandbox__read_full(c->sock, (char *)h + n, sizeof(*h) - (size_t)n, err);
+    return SR_OK;
+}
+
 sr_status
 sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
                     sr_err *err)
 {
+    int fd = -1;
+    sr_status rc = sr_sandbox_hostcall_fd(child, req, len, resp, &fd, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+sr_status
+sr_sandbox_hostcall_fd(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
+                       int *fd, sr_err *err)
+{
     struct sr_frame_hdr h;
+    *fd = -1;
     sr_status rc = child_write(child, SR_FRAME_HOSTCALL, 0, 0, req, len, err);
 
     if (rc != SR_OK)
         return sr_err_wrap(err, "sending a host call");
-    rc = sr_sandbox__read_full(child->sock, &h, sizeof(h), err);
+    rc = child_read_header(child, &h, fd, err);
     if (rc == SR_OK)
         rc = sr_sandbox__frame_valid(&h, err);
     if (rc == SR_OK && h.type != SR_FRAME_HOSTREPLY)
         rc = sr_err_set(err, SR_EIO, "expected a host call answer, got frame type %u", h.type);
     if (rc != SR_OK)
-        _exit(2); /* the stream is out of step: this process cannot go on */
+        _exit(2);                        /* the stream is out of step: this process cannot go on */
+    if (h.status != SR_OK && *fd >= 0) { /* only an answer carries one */
+        close(*fd);
+        *fd = -1;
+    }
     if (h.status != SR_OK)
         return child_reply_error(child, &h, err);
     if (sr_buf_reserve(resp, h.len, err) != SR_OK) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
         if (child_drain(child, h.len, NULL) != SR_OK)
             _exit(2);
         return sr_err_wrap(err, "host call answer of %u bytes", h.len);

@@ -499,6 +499,19 @@ cache_put(const sr_native *n, const uint8_t *wasm, size_t len, const char *path,
 }
 
 sr_status
+sr_native_lookup(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so, size_t *so_len,
+                 sr_err *err)
+{
+    char path[4400];
+    *so = NULL;
+    *so_len = 0;
+    entry_path(n, wasm, len, path, sizeof(path), false);
+    if (cache_get(n, path, so, so_len))
+        return SR_OK;
+    return sr_err_set(err, SR_ENOTFOUND, "no compiled object for this module in the cache");
+}
+
+sr_status
 sr_native_get(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so, size_t *so_len,
               bool *hit, sr_err *err)
 {

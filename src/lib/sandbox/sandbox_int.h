@@ -173,7 +173,10 @@ void sr_sandbox__child_probe(const struct sr_iso *iso) __attribute__((noreturn))
 /* seccomp.c: builds and loads the allowlist in the calling job process
  * (pid 'self': signals may only target it) on all its threads. Sets
  * PR_SET_NO_NEW_PRIVS. */
-sr_status sr_sandbox__seccomp_install(pid_t self, sr_err *err);
+/* open_ro: openat(..., O_RDONLY | O_CLOEXEC) is allowed (what dlopen of a
+ * received memfd needs: only with the empty root, where nothing else is
+ * there to open); any other open is refused with EACCES. */
+sr_status sr_sandbox__seccomp_install(pid_t self, bool open_ro, sr_err *err);
 
 /* isolate.c */
 

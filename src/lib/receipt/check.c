@@ -93,7 +93,7 @@ check_identity(struct ctx *c, const json_t *job, const json_t *r)
     /* WebAssembly jobs say which tier ran them (older receipts do not) */
     const char *tier = field(job, "tier");
     const char *rtier = field(r, "tier");
-    if (tier || rtier) {
+    if (json_object_get(job, "tier") || json_object_get(r, "tier")) {
         bool known = tier && (strcmp(tier, "interp") == 0 || strcmp(tier, "native") == 0);
         if (known && same(tier, rtier))
             report(c, SR_CHECK_OK, "tier matches the receipt: %s", tier);

@@ -123,6 +123,11 @@ void sr_job_request_fini(struct sr_job_request *req);
  * a JSON object sr_job_request_parse takes. Returns owned or NULL (ENOMEM). */
 json_t *sr_job_request_to_json(const struct sr_job_request *req);
 
+/* GET /info "engines.wasm.native": {"enabled": true, "compiler": identity,
+ * "cache_max_bytes", "after"} or {"enabled": false, "reason"}. Returns owned
+ * (NULL: out of memory). */
+json_t *sr_engine_native_info(const sr_engine *eng);
+
 /* Creates the engine and forks the sandbox zygote. Copies cfg. Call it
  * before loading keys or opening the store, so the zygote (and every job
  * process forked from it) never holds either. Returns owned: sr_engine_free(). */

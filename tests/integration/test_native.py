@@ -181,6 +181,30 @@ class NativeTierTest(unittest.TestCase):
         self.assertEqual(auto["status"], "completed", summary(auto))
         self.assertEqual(auto["tier"], "interp")
 
+    def test_info_says_the_tier_is_on(self):
+        st, info, _ = self.d.request("GET", "/info")
+        self.assertEqual(st, 200)
+        nat = info["engines"]["wasm"]["native"]
+        self.assertTrue(nat["enabled"], nat)
+        self.assertTrue(nat["compiler"].startswith("sealrun-native/"), nat)
+        self.assertEqual(nat["after"], 2)
+        self.assertEqual(nat["cache_max_bytes"], 256 << 20)
+
+    def test_native_off(self):
+        with Daemon("--native", "off") as d:
+            tok = d.token("bob")
+            st, info, _ = d.request("GET", "/info")
+            self.assertEqual(info["engines"]["wasm"]["native"],
+                             {"enabled": False, "reason": "the native tier is off on this service"})
+            body = {"runtime": "wasm", "module": self.mod, "args": ["echo"], "input": 1}
+            st, job, _ = d.request("POST", "/execute", dict(body, tier="native"), token=tok)
+            self.assertEqual(job["error"]["code"], "MODULE_ERROR", summary(job))
+            self.assertIn("the native tier cannot run this module", job["error"]["message"])
+            self.assertIn("the native tier is off on this service", job["error"]["message"])
+            for _ in range(4):  # past --native-after: still the interpreter
+                st, job, _ = d.request("POST", "/execute", body, token=tok)
+                self.assertEqual((job["status"], job["tier"]), ("completed", "interp"))
+
     def test_auto_switches_after_n_runs(self):
         mod = base64.b64encode(burn_module(5000)).decode()
         want = self.submit("interp", module=mod, output_format="text")

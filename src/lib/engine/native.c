@@ -54,6 +54,7 @@ struct sr_engine__native {
     sr_native *nat; /* NULL: the tier is off, 'why' says why */
     char why[SR_ERR_MSG_MAX + 64];
     unsigned after;
+    uint64_t cache_max;
     struct sr_wasm_native_glue glue;
     pthread_mutex_t lock;
     pthread_mutex_t compile;
@@ -215,6 +216,7 @@ sr_engine__native_new(const struct sr_engine_config *cfg, bool empty_root,
     if (!n)
         return sr_err_set(err, SR_ENOMEM, "out of memory starting the native tier");
     n->after = cfg->native_after ? cfg->native_after : NATIVE_DEFAULT_AFTER;
+    n->cache_max = cfg->native_cache_max ? cfg->native_cache_max : SR_NATIVE_DEFAULT_CACHE;
     pthread_mutex_init(&n->lock, NULL);
     pthread_mutex_init(&n->compile, NULL);
     pthread_cond_init(&n->wake, NULL);
@@ -344,4 +346,15 @@ const char *
 sr_engine__native_why(const struct sr_engine__native *n)
 {
     return !n ? "the native tier is off" : n->nat ? NULL : n->why;
+}
+
+json_t *
+sr_engine_native_info(const sr_engine *eng)
+{
+    const struct sr_engine__native *n = eng->native;
+    if (!n || !n->nat)
+        return json_pack("{s:b, s:s}", "enabled", 0, "reason",
+                         n ? n->why : "the native tier is off");
+    return json_pack("{s:b, s:s, s:I, s:i}", "enabled", 1, "compiler", sr_native_identity(n->nat),
+                     "cache_max_bytes", (json_int_t)n->cache_max, "after", (int)n->after);
 }

@@ -216,6 +216,13 @@ sr_status sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_
 sr_status sr_sandbox_hostcall_fd(sr_sandbox_child *child, const uint8_t *req, size_t len,
                                  sr_buf *resp, int *fd, sr_err *err);
 
+/* In the job process: while fd >= 0, an openat of "/proc/self/fd/<fd>"
+ * read-only with O_CLOEXEC (what dlopen of a received memfd does) opens a
+ * duplicate of fd; every other open still fails with EACCES. -1 ends it.
+ * Only where job processes have the empty root (struct
+ * sr_sandbox_protections); elsewhere that open fails too. */
+void sr_sandbox_child_allow_open(sr_sandbox_child *child, int fd);
+
 /* In the job process: the fd of /proc/self/statm, opened before seccomp
  * (pread() it at offset 0 to watch the process's own RSS). Returns borrowed,
  * valid for the life of the process; -1 if child is NULL. */

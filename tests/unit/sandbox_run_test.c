@@ -189,6 +189,11 @@ t_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_
         ssize_t n = pread(fd, got, sizeof(got) - 1, 0);
         got[n > 0 ? n : 0] = '\0';
         (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int before = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC); /* not allowed yet */
+        int e_before = before < 0 ? errno : 0;
+        int other = openat(AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        int e_other = other < 0 ? errno : 0;
+        sr_sandbox_child_allow_open(child, fd);
         int ro = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
         int e_ro = ro < 0 ? errno : 0;
         if (ro >= 0) {
@@ -198,12 +203,15 @@ t_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_
         }
         int rw = openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC);
         int e_rw = rw < 0 ? errno : 0;
+        int stat2 = openat(AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        e_other = e_other && stat2 < 0 && errno == e_other ? e_other : -1;
+        sr_sandbox_child_allow_open(child, -1);
         int w = (int)write(fd, "x", 1);
         int e_w = w < 0 ? errno : 0;
         close(fd);
         /* the seal refuses it (EPERM), or RLIMIT_FSIZE 0 first (EFBIG) */
-        return sr_buf_printf(resp, err, "%s|%d:%s|%d|%s", got, e_ro, via, e_rw,
-                             e_w == EPERM || e_w == EFBIG ? "unwritable" : "written");
+        return sr_buf_printf(resp, err, "%s|%d|%d|%d:%s|%d|%s", got, e_before, e_other, e_ro, via,
+                             e_rw, e_w == EPERM || e_w == EFBIG ? "unwritable" : "written");
     }
     if (cmd_is(req, len, "badframe", &rest)) {
         struct sr_frame_hdr h = {.type = SR_FRAME_RESULT, .len = SR_MAX_IPC_FRAME + 1};
@@ -594,9 +602,11 @@ test_round_trips_a_host_call(void **state)
 }
 
 /* A host call's answer carries a descriptor (the native tier's object):
- * the job reads it, may open it read-only through /proc/self/fd where it
- * has the empty root (dlopen's way), never read-write, and cannot write
- * the sealed memfd; the supervisor closes its copy. */
+ * the job reads it; it may open it read-only through /proc/self/fd only
+ * while sr_sandbox_child_allow_open allows it and where it has the empty
+ * root (dlopen's way), never read-write, and any other file never (not
+ * even /proc/self/statm, before or while); it cannot write the sealed
+ * memfd; the supervisor closes its copy. */
 static void
 test_passes_a_descriptor_with_a_host_answer(void **state)
 {
@@ -610,7 +620,7 @@ test_passes_a_descriptor_with_a_host_answer(void **state)
     assert_int_equal(run(g_tenant, "alice", "hostfd", &lim, out, sizeof(out), NULL), SR_SANDBOX_OK);
     assert_int_equal(fd, -1); /* sent and closed */
     char want[128];
-    (void)snprintf(want, sizeof(want), "object|%s|%d|unwritable",
+    (void)snprintf(want, sizeof(want), "object|%d|%d|%s|%d|unwritable", EACCES, EACCES,
                    prot.empty_root ? "0:object" : "13:", EACCES);
     assert_string_equal(out, want);
     /* without host_fd nothing is sent (and nothing leaks) */

@@ -14,8 +14,11 @@
  * of runs is keyed by the job's module hash, which the daemon computed.
  *
  * Locks: 'lock' guards the table and the queue; 'compile' is held around
- * every use of the sr_native (one thread at a time), so a job that asks
- * for its object compiled now waits for a background compile to finish.
+ * every compile (one at a time: a job that asks for its object compiled
+ * now waits for a background compile to finish, and that wait counts
+ * toward its timeout); lookups go through a second sr_native on the same
+ * cache under 'lookup', so a job of a compiled module never waits for a
+ * compiler.
  */
 #include "engine_int.h"
 
@@ -51,13 +54,15 @@ struct native_job {
 };
 
 struct sr_engine__native {
-    sr_native *nat; /* NULL: the tier is off, 'why' says why */
+    sr_native *nat;  /* NULL: the tier is off, 'why' says why; under 'compile' */
+    sr_native *look; /* the same cache, for lookups only: never behind a compile; under 'lookup' */
     char why[SR_ERR_MSG_MAX + 64];
     unsigned after;
     uint64_t cache_max;
     struct sr_wasm_native_glue glue;
     pthread_mutex_t lock;
     pthread_mutex_t compile;
+    pthread_mutex_t lookup;
     pthread_cond_t wake;
     bool stop;
     pthread_t thread;
@@ -130,10 +135,11 @@ compile_locked(struct sr_engine__native *n, const uint8_t *wasm, size_t len, boo
                uint8_t **so, size_t *so_len, sr_err *err)
 {
     bool hit = false;
-    pthread_mutex_lock(&n->compile);
-    sr_status rc = lookup ? sr_native_lookup(n->nat, wasm, len, so, so_len, err)
+    pthread_mutex_t *mu = lookup ? &n->lookup : &n->compile;
+    pthread_mutex_lock(mu);
+    sr_status rc = lookup ? sr_native_lookup(n->look, wasm, len, so, so_len, err)
                           : sr_native_get(n->nat, wasm, len, so, so_len, &hit, err);
-    pthread_mutex_unlock(&n->compile);
+    pthread_mutex_unlock(mu);
     return rc;
 }
 
@@ -196,7 +202,9 @@ object_fd(const uint8_t *so, size_t len, int *out, sr_err *err)
         }
         off += (size_t)k;
     }
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+    /* the job process gets this open file itself, offset and all: dlopen reads from 0 */
+    if (lseek(fd, 0, SEEK_SET) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
         int e = errno;
         close(fd);
         return sr_err_set(err, SR_EIO, "cannot pass native code: sealing the memfd: %s",
@@ -219,6 +227,7 @@ sr_engine__native_new(const struct sr_engine_config *cfg, bool empty_root,
     n->cache_max = cfg->native_cache_max ? cfg->native_cache_max : SR_NATIVE_DEFAULT_CACHE;
     pthread_mutex_init(&n->lock, NULL);
     pthread_mutex_init(&n->compile, NULL);
+    pthread_mutex_init(&n->lookup, NULL);
     pthread_cond_init(&n->wake, NULL);
     *out = n;
     if (!cfg->native_cache_dir) {
@@ -244,12 +253,16 @@ sr_engine__native_new(const struct sr_engine_config *cfg, bool empty_root,
                                         .nfiles = 3};
     if (rc == SR_OK)
         rc = sr_native_new(&nc, &n->nat, &e);
+    if (rc == SR_OK)
+        rc = sr_native_new(&nc, &n->look, &e);
     if (rc == SR_ENOMEM) {
         sr_engine__native_free(n);
         *out = NULL;
         return sr_err_set(err, SR_ENOMEM, "%s", e.msg);
     }
     if (rc != SR_OK) {
+        sr_native_free(n->nat);
+        n->nat = NULL;
         (void)snprintf(n->why, sizeof(n->why), "the native tier is not available here: %s", e.msg);
         sr_log(SR_LOG_WARN, "native", "%s; WebAssembly jobs run in the interpreter", n->why);
         return SR_OK;
@@ -257,7 +270,8 @@ sr_engine__native_new(const struct sr_engine_config *cfg, bool empty_root,
     if (pthread_create(&n->thread, NULL, compiler_main, n) != 0) {
         (void)snprintf(n->why, sizeof(n->why), "the native tier's compiler thread did not start");
         sr_native_free(n->nat);
-        n->nat = NULL;
+        sr_native_free(n->look);
+        n->nat = n->look = NULL;
         return SR_OK;
     }
     n->has_thread = true;
@@ -280,8 +294,10 @@ sr_engine__native_free(struct sr_engine__native *n)
     for (size_t i = 0; i < n->qn; i++)
         free(n->q[i].wasm);
     sr_native_free(n->nat);
+    sr_native_free(n->look);
     sr_wasm_native_glue_fini(&n->glue);
     pthread_cond_destroy(&n->wake);
+    pthread_mutex_destroy(&n->lookup);
     pthread_mutex_destroy(&n->compile);
     pthread_mutex_destroy(&n->lock);
     free(n);

@@ -147,7 +147,9 @@ native_call(const sr_wasm_module *mod, sr_sandbox_child *child, char op, sr_wasm
     if (rc == SR_OK && out && fd < 0)
         rc = sr_err_set(err, SR_EIO, "the supervisor sent no native code");
     if (rc == SR_OK && out) {
+        sr_sandbox_child_allow_open(child, fd);    /* dlopen opens /proc/self/fd/N */
         rc = sr_wasm_native_load_fd(fd, out, err); /* takes fd */
+        sr_sandbox_child_allow_open(child, -1);
         fd = -1;
     }
     if (fd >= 0)

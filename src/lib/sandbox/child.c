@@ -48,10 +48,89 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <sodium.h>
 
 #include "sealrun/sr_limits.h"
+
+/* The one descriptor a job may open by path, as /proc/self/fd/N (the native
+ * tier's object, which dlopen knows only by path), or -1: set around that
+ * dlopen by sr_sandbox_child_allow_open. Read by the SIGSYS handler. */
+static volatile sig_atomic_t g_open_fd = -1;
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1 /* si_code of a SECCOMP_RET_TRAP (linux/signal.h) */
+#endif
+
+/* "/proc/self/fd/<fd>" exactly. */
+static bool
+is_fd_path(const char *p, int fd)
+{
+    static const char pre[] = "/proc/self/fd/";
+    for (size_t i = 0; i < sizeof(pre) - 1; i++)
+        if (p[i] != pre[i])
+            return false;
+    p += sizeof(pre) - 1;
+    long v = 0;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9' && v < 1000000; p++)
+        v = v * 10 + (*p - '0');
+    return *p == '\0' && v == fd;
+}
+
+/* seccomp traps every openat (seccomp.c, with the empty root): the answer
+ * is EACCES, as the filter gives elsewhere, except for dlopen's read-only
+ * open of the one allowed descriptor, which gets a duplicate of it.
+ * Async-signal-safe: dup and fcntl only. */
+static void
+child_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+#if SR_SANDBOX_TRAP_OPEN
+    ucontext_t *uc = ctx;
+    long rv = -EACCES;
+    const int fd = (int)g_open_fd;
+    if (si->si_code == SYS_SECCOMP && si->si_syscall == SYS_openat && fd >= 0) {
+        const char *path = (const char *)(uintptr_t)SR_UC_ARG(uc, 1);
+        const long flags = (long)SR_UC_ARG(uc, 2);
+        if (path && flags == (O_RDONLY | O_CLOEXEC) && is_fd_path(path, fd)) {
+            const int e = errno;
+            const int d = dup(fd);
+            rv = d < 0 ? -errno : d;
+            if (d >= 0)
+                (void)fcntl(d, F_SETFD, FD_CLOEXEC);
+            errno = e;
+        }
+    }
+    SR_UC_RET(uc) = rv;
+#else
+    (void)si;
+    (void)ctx;
+#endif
+}
+
+static sr_status
+child_trap_open(sr_err *err)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = child_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    (void)sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, NULL) != 0)
+        return sr_err_set(err, SR_EIO, "cannot install the SIGSYS handler: %s", strerror(errno));
+    return SR_OK;
+}
+
+void
+sr_sandbox_child_allow_open(sr_sandbox_child *child, int fd)
+{
+    (void)child;
+    g_open_fd = fd;
+}
 
 /* Fds a job process may have open: stdio, its socket, statm, plus what an
  * engine opens in proc_init (JavaScriptCore needs a few). */
@@ -294,7 +373,11 @@ sr_sandbox__child_main(const struct sr_sandbox_config *cfg, const struct sr_iso 
         (void)sr_err_wrap(&err, "starting the job process");
         child_fail(&c, &err);
     }
-    if (sr_sandbox__seccomp_install(getpid(), iso->job_root, &err) != SR_OK)
+    /* with the empty root every openat traps into child_sigsys (native code) */
+    const bool trap_open = iso->job_root && SR_SANDBOX_TRAP_OPEN;
+    if (trap_open && child_trap_open(&err) != SR_OK)
+        child_fail(&c, &err);
+    if (sr_sandbox__seccomp_install(getpid(), trap_open, &err) != SR_OK)
         child_fail(&c, &err);
     child_serve(cfg, &c, state);
 }

@@ -14,11 +14,12 @@
  *     because its flags live in memory that seccomp cannot inspect; glibc then
  *     falls back to clone(), whose flags we filter: threads only.
  *   - Signals only to this process (kill/tgkill with our own pid).
- *   - openat only read-only with O_CLOEXEC, and only where the process has
- *     the empty root (nothing there but /proc of its own, /dev/null and
- *     /dev/urandom): what dlopen of /proc/self/fd/N needs to load the native
- *     tier's code from a memfd the supervisor sent (docs/wasm.md). Without
- *     the empty root every open is refused.
+ *   - openat, where the process has the empty root, traps (SIGSYS) into
+ *     child.c's handler, which answers EACCES like the rule above, except
+ *     for dlopen's read-only open of /proc/self/fd/N of the one descriptor
+ *     the runner allows at that moment (the native tier's object, a sealed
+ *     memfd the supervisor sent: docs/wasm.md "Two tiers"), which gets a
+ *     duplicate of it. Nothing else is ever opened.
  *   - Everything else on the list works on fds the process already has
  *     (stdio on /dev/null, the job socket, /proc/self/statm, and
  *     what proc_init opened) or on the process's own memory and threads.
@@ -134,19 +135,13 @@ static const int sr_fcntl_ok[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL};
 /* Rules whose arguments matter: threads only, signals to self only,
  * read-only rlimits, harmless prctl and fcntl commands. */
 static int
-add_arg_rules(scmp_filter_ctx ctx, pid_t self, bool open_ro)
+add_arg_rules(scmp_filter_ctx ctx, pid_t self, bool trap_open)
 {
     int rc = 0;
     const scmp_datum_t me = (scmp_datum_t)self;
-    const scmp_datum_t ro = (scmp_datum_t)(O_RDONLY | O_CLOEXEC);
 
-    if (open_ro) {
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, SCMP_A2(SCMP_CMP_EQ, ro));
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
-                               SCMP_A2(SCMP_CMP_NE, ro));
-    } else {
-        rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
-    }
+    rc |= seccomp_rule_add(ctx, trap_open ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EACCES),
+                           SCMP_SYS(openat), 0);
 
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
@@ -169,7 +164,7 @@ add_arg_rules(scmp_filter_ctx ctx, pid_t self, bool open_ro)
 }
 
 sr_status
-sr_sandbox__seccomp_install(pid_t self, bool open_ro, sr_err *err)
+sr_sandbox__seccomp_install(pid_t self, bool trap_open, sr_err *err)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     int rc = 0;
@@ -180,7 +175,7 @@ sr_sandbox__seccomp_install(pid_t self, bool open_ro, sr_err *err)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sr_allow[i], 0);
     for (size_t i = 0; i < sizeof(sr_refuse) / sizeof(sr_refuse[0]); i++)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sr_refuse[i].err), sr_refuse[i].nr, 0);
-    rc |= add_arg_rules(ctx, self, open_ro);
+    rc |= add_arg_rules(ctx, self, trap_open);
     rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     if (rc != 0) {
         seccomp_release(ctx);

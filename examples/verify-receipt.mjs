@@ -137,6 +137,11 @@ export function verifyJob(job, opts = {}) {
   else fail(`job_id '${job.job_id}' differs from the receipt's '${r.job_id}'`);
   if (typeof job.runtime === "string" && job.runtime === r.runtime) ok(`runtime matches the receipt: ${job.runtime}`);
   else fail(`runtime '${job.runtime ?? null}' differs from the receipt's '${r.runtime ?? null}'`);
+  // WebAssembly jobs say which tier ran them (older receipts do not)
+  if (job.tier !== undefined || r.tier !== undefined) {
+    if ((job.tier === "interp" || job.tier === "native") && job.tier === r.tier) ok(`tier matches the receipt: ${job.tier}`);
+    else fail(`tier '${job.tier ?? null}' differs from the receipt's '${r.tier ?? null}' (expected "interp" or "native" in both)`);
+  }
   const code = job.error && job.error.code;
   if (same(job.status, r.status) && same(code, r.error_code))
     ok(`status and error code match the receipt: ${job.status}, ${code ?? null}`);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """wasm-fuel-diff.py - fuel in the module charges what the interpreter charges.
 
-  scripts/wasm-fuel-diff.py --driver D [--base-fuel L] [--arg A]... [--args-file F] DIR_OR_FILE...
+  scripts/wasm-fuel-diff.py --driver D [--native CACHE_DIR] [--base-fuel L] [--arg A]...
+                            [--args-file F] DIR_OR_FILE...
 
 For every .wasm given (or found in a directory), runs tests/fuzz/wasm_diff_driver on the
 original module with the interpreter's fuel (--fuel L) and on the module rewritten by
@@ -16,6 +17,11 @@ places. The driver runs each (limit, module) list in one process.
 
 WASI commands run once per line of --args-file (each line: the arguments of argv[1..],
 split on spaces; an empty line means none), or with the --arg values.
+
+With --native, the second side is the native tier instead (--fuel L --native CACHE_DIR:
+the module rewritten for it, compiled by wasm2c and cc, run natively with fuel L), for the
+WASI commands only (other modules are skipped and counted); the transcripts must be equal
+in the same way (docs/wasm.md "Two tiers").
 
 A module that the engine rejects is skipped (counted). A module that cannot be
 instrumented is a failure unless the engine's caps refused the result (counted). Exit 1
@@ -39,11 +45,15 @@ def modules(paths):
             yield p
 
 
+NATIVE = None  # --native CACHE_DIR: the second side is the native tier
+
+
 def batch(driver, pairs, instrument, args):
     """[lines or None (the driver failed on it)] for [(limit, path)], one process per run."""
     out, rest = [], list(pairs)
     while rest:
-        cmd = [driver, '--fuel-each'] + (['--instrument'] if instrument else [])
+        second = (['--native', NATIVE] if NATIVE else ['--instrument']) if instrument else []
+        cmd = [driver, '--fuel-each'] + second
         for a in args:
             cmd += ['--arg', a]
         for limit, path in rest:
@@ -93,7 +103,9 @@ def verdict(want, got, limit):
     if want is None or got is None:
         return 'fuel %d: the driver failed (%s)' % (limit, 'interpreter' if want is None
                                                     else 'instrumented')
-    bad = [l for l in got if l.startswith('instrument: error')]
+    if 'native: not a WASI command' in got:
+        return 'not-wasi'
+    bad = [l for l in got if l.startswith('instrument: error') or l.startswith('native: error')]
     if bad:
         return 'capped' if ('exceed' in bad[0] or 'cap of' in bad[0]) else bad[0]
     if got != want:
@@ -131,22 +143,28 @@ def main():
     ap.add_argument('--arg', action='append', default=[])
     ap.add_argument('--args-file')
     ap.add_argument('--base-fuel', type=int, default=0)
+    ap.add_argument('--native', metavar='CACHE_DIR')
     ap.add_argument('paths', nargs='+')
     opts = ap.parse_args()
+    global NATIVE
+    NATIVE = opts.native
     arg_sets = [opts.arg]
     if opts.args_file:
         with open(opts.args_file, encoding='utf-8') as f:
             arg_sets = [l.split() for l in f.read().splitlines() if not l.startswith('#')]
-    counts = {'agree': 0, 'skip': 0, 'capped': 0, 'mismatch': 0}
+    counts = {'agree': 0, 'skip': 0, 'capped': 0, 'mismatch': 0, 'not-wasi': 0}
     paths = list(modules(opts.paths))
     for args in arg_sets:
         for path, what in check_all(opts.driver, paths, args, opts.base_fuel).items():
-            key = 'agree' if what is None else what if what in ('skip', 'capped') else 'mismatch'
+            key = ('agree' if what is None else what if what in ('skip', 'capped', 'not-wasi')
+                   else 'mismatch')
             counts[key] += 1
             if key == 'mismatch':
                 print('MISMATCH %s [%s]: %s' % (os.path.basename(path), ' '.join(args), what))
-    print('fuel-diff: %(agree)d agree, %(mismatch)d mismatch, %(skip)d rejected by the engine, '
-          '%(capped)d past a cap once instrumented' % counts)
+    label = ' (native tier)' if NATIVE else ''
+    extra = ', %(not-wasi)d not WASI commands (skipped)' if NATIVE else ''
+    print(('fuel-diff' + label + ': %(agree)d agree, %(mismatch)d mismatch, %(skip)d rejected '
+           'by the engine, %(capped)d past a cap once instrumented' + extra) % counts)
     return 1 if counts['mismatch'] or not counts['agree'] else 0
 
 

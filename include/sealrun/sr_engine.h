@@ -58,6 +58,15 @@ struct sr_engine_config {
     /* --queue-max-age: a queued async job older than this ends EXPIRED
      * without running. 0 = SR_DEFAULT_QUEUE_MAX_AGE_S; negative = never. */
     int64_t queue_max_age_ms;
+    /* The native tier (docs/wasm.md "Two tiers"): the directory of its
+     * cache of compiled modules (borrowed until sr_engine_new returns;
+     * NULL: the tier is off), the cache's bound in bytes (0 =
+     * SR_NATIVE_DEFAULT_CACHE, 256 MiB) and, for "tier": "auto", how many
+     * runs of a module the interpreter makes before it is compiled in the
+     * background (0 = 3). */
+    const char *native_cache_dir;
+    uint64_t native_cache_max;
+    unsigned native_after;
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -99,6 +108,7 @@ struct sr_job_request {
                          * body): its budget counts the job; "" = none */
     char *callback_url; /* owned: where the job's end is POSTed (async jobs,
                          * docs/accounts.md#webhooks), 1..SR_WEBHOOK_MAX_URL bytes; NULL: none */
+    enum sr_tier tier;  /* WASM: "tier" (docs/wasm.md "Two tiers"); JS: SR_TIER_AUTO */
 };
 
 /* Validates a request body. Unknown fields are refused (a typo must not be
@@ -112,6 +122,11 @@ void sr_job_request_fini(struct sr_job_request *req);
 /* The request as stored for a queued job (and parsed back after a restart):
  * a JSON object sr_job_request_parse takes. Returns owned or NULL (ENOMEM). */
 json_t *sr_job_request_to_json(const struct sr_job_request *req);
+
+/* GET /info "engines.wasm.native": {"enabled": true, "compiler": identity,
+ * "cache_max_bytes", "after"} or {"enabled": false, "reason"}. Returns owned
+ * (NULL: out of memory). */
+json_t *sr_engine_native_info(const sr_engine *eng);
 
 /* Creates the engine and forks the sandbox zygote. Copies cfg. Call it
  * before loading keys or opening the store, so the zygote (and every job

@@ -87,6 +87,12 @@ const char *sr_native_identity(const sr_native *n);
 sr_status sr_native_get(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so, size_t *so_len,
                         bool *hit, sr_err *err);
 
+/* sr_native_get() without compiling: SR_OK with *so (malloc'd, the
+ * caller's) when the object for wasm[0..len) is in the cache (its use is
+ * touched), SR_ENOTFOUND when it is not there or cannot be read. */
+sr_status sr_native_lookup(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so,
+                           size_t *so_len, sr_err *err);
+
 /* Bytes of objects in the cache directory now (scans it). */
 uint64_t sr_native_cache_bytes(const sr_native *n);
 

@@ -188,6 +188,9 @@ struct sr_receipt_fields {
      * /jobs/{id}/recording returns it (the base64 text of "recording");
      * NULL: no "recording_sha256" member */
     const char *recording_sha256;
+    /* WebAssembly jobs: the tier that ran the module, "interp" or "native"
+     * (docs/wasm.md "Two tiers"); NULL: no "tier" member (JavaScript) */
+    const char *tier;
 };
 
 /* Builds the receipt object (*receipt, owned, json_decref) and its RFC 8785

@@ -29,6 +29,7 @@
 #include "sealrun/sr_err.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_sandbox.h"
+#include "sealrun/sr_wasm.h"
 
 enum sr_output_format {
     SR_OUTPUT_JSON = 0, /* stdout parsed as JSON (WASM); the returned value (JS) */
@@ -62,6 +63,24 @@ struct sr_bytes {
 
 /* ---- the job spec (supervisor -> job process) ---- */
 
+/* A WASM request's "tier" (docs/wasm.md, "Two tiers"). */
+enum sr_tier {
+    SR_TIER_AUTO = 0, /* the interpreter, native code once the module is compiled */
+    SR_TIER_INTERP,
+    SR_TIER_NATIVE,
+};
+
+/* What the job process does about native code, as the supervisor decided. */
+enum sr_spec_native {
+    SR_SPEC_INTERP = 0,   /* the interpreter */
+    SR_SPEC_NATIVE,       /* native code, asked for by host call 'N' 'G' (compiled now if need
+                           * be); a failure fails the job with MODULE_ERROR */
+    SR_SPEC_NATIVE_READY, /* native code if the supervisor has it compiled ('N' 'L'), else
+                           * the interpreter */
+    SR_SPEC_OFFER,        /* the interpreter, after offering the module for compilation in
+                           * the background ('N' 'Q') */
+};
+
 struct sr_job_secret {
     struct sr_bytes name;  /* JS secrets key and WASM environment name */
     struct sr_bytes value; /* the value: the message holding it must be wiped */
@@ -93,6 +112,7 @@ struct sr_job_spec {
      * process is discarded after the job. */
     bool record;
     uint8_t record_seed[32];
+    enum sr_spec_native native; /* WASM: which tier, see above */
 };
 
 /* Appends the encoded spec to 'out' in one allocation (no copy of the
@@ -127,6 +147,7 @@ struct sr_extern_view {
 struct sr_job_answer {
     enum sr_job_code code;  /* SR_JOB_OK: completed */
     bool module_invalid;    /* MODULE_ERROR because the bytes are not a valid module */
+    bool native;            /* WASM: the native tier ran it (else the interpreter) */
     struct sr_bytes output; /* completed: the output as JSON text (unverified) */
     struct sr_bytes message;
     uint64_t gas_used;
@@ -170,6 +191,25 @@ sr_status sr_job_answer_encode(const struct sr_job_answer *a, sr_buf *out, sr_er
  * read. The answer is the time in ns since the epoch (realtime) or since
  * an arbitrary start (monotonic), u64 little-endian. */
 #define SR_RUNNER_HOSTCALL_TIME 'T'
+
+/* 'N' | op | module: the native tier. The module is the job's, rewritten by
+ * the job process with sr_wasm_fuel_instrument_ex(mod, 0,
+ * SR_WASM_FUEL_NATIVE), at most SR_MAX_MODULE bytes. op 'G': the compiled
+ * object, compiled now if the cache has none; 'L': the object only if the
+ * cache has it (SR_ENOTFOUND otherwise, and the module is queued for
+ * compiling); 'Q': queue it for compiling in the background (empty answer).
+ * The object comes as a sealed memfd with the (empty) answer
+ * (sr_sandbox_hostcall_fd). */
+#define SR_RUNNER_HOSTCALL_NATIVE 'N'
+#define SR_RUNNER_NATIVE_GET 'G'
+#define SR_RUNNER_NATIVE_LOOKUP 'L'
+#define SR_RUNNER_NATIVE_QUEUE 'Q'
+
+/* The runtime glue compiled next to every module of the native tier: WASI
+ * and the host functions a job process gives a WASM job (only their names
+ * and signatures). On SR_OK release *out with sr_wasm_native_glue_fini().
+ * SR_ENOMEM. */
+sr_status sr_runner_native_glue(struct sr_wasm_native_glue *out, sr_err *err);
 
 /* ---- the sandbox callbacks ---- */
 

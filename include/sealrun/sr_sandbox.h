@@ -146,6 +146,11 @@ struct sr_sandbox_limits {
     const char *label;         /* borrowed: names the job in the process's log lines (the job id) */
     sr_sandbox_cancel *cancel; /* borrowed, NULL: none. Once fired, the run's process is
                                 * killed at once (SR_SANDBOX_CANCELLED) */
+    /* NULL: answers carry no descriptor. Else *host_fd starts at -1; a
+     * host_fn that sets it to a descriptor has it sent with its (SR_OK)
+     * answer (SCM_RIGHTS), and the supervisor closes it after and sets -1
+     * again (sr_sandbox_hostcall_fd receives it). */
+    int *host_fd;
 };
 
 enum sr_sandbox_outcome {
@@ -204,6 +209,19 @@ void sr_sandbox_process_states(sr_sandbox *sb, unsigned *busy, unsigned *warm);
  * host_fn. */
 sr_status sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
                               sr_err *err);
+
+/* sr_sandbox_hostcall() whose answer may carry a descriptor (lim->host_fd):
+ * *fd is it (the caller's, close-on-exec) or -1. A descriptor that comes
+ * with an answer to sr_sandbox_hostcall() is closed. */
+sr_status sr_sandbox_hostcall_fd(sr_sandbox_child *child, const uint8_t *req, size_t len,
+                                 sr_buf *resp, int *fd, sr_err *err);
+
+/* In the job process: while fd >= 0, an openat of "/proc/self/fd/<fd>"
+ * read-only with O_CLOEXEC (what dlopen of a received memfd does) opens a
+ * duplicate of fd; every other open still fails with EACCES. -1 ends it.
+ * Only where job processes have the empty root (struct
+ * sr_sandbox_protections); elsewhere that open fails too. */
+void sr_sandbox_child_allow_open(sr_sandbox_child *child, int fd);
 
 /* In the job process: the fd of /proc/self/statm, opened before seccomp
  * (pread() it at offset 0 to watch the process's own RSS). Returns borrowed,

@@ -355,6 +355,11 @@ void sr_wasm_native_glue_fini(struct sr_wasm_native_glue *g);
  * Running the object's code is trusting it: load only what the daemon's
  * compiler made. */
 sr_status sr_wasm_native_load(const uint8_t *so, size_t len, sr_wasm_native **out, sr_err *err);
+/* The same from a descriptor that holds the object (a memfd the daemon
+ * wrote and sealed, received over the job channel): dlopen of
+ * /proc/self/fd/N, the one file a job process opens. Takes fd (closed on
+ * error, and by sr_wasm_native_free). Errors as above. */
+sr_status sr_wasm_native_load_fd(int fd, sr_wasm_native **out, sr_err *err);
 /* dlclose. NULL is a no-op. */
 void sr_wasm_native_free(sr_wasm_native *n);
 

@@ -382,6 +382,10 @@ route_info(sr_api *api, const struct sr_api__call *c, struct sr_api_response *re
         "jobs_queued", (int)st.queued, "job_processes", (int)st.processes, "result_ttl", ttl,
         "result_ttl_ms", (json_int_t)st.result_ttl_ms);
     json_object_set_new(resp->body, "sandbox", info_sandbox(api));
+    json_t *wasm = json_object_get(json_object_get(resp->body, "engines"), "wasm");
+    json_t *native = sr_engine_native_info(api->eng);
+    if (wasm && native)
+        json_object_set_new(wasm, "native", native);
     json_t *cluster = sr_engine_cluster_info(api->eng);
     if (cluster)
         json_object_set_new(resp->body, "cluster", cluster);

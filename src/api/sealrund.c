@@ -54,6 +54,7 @@ struct opts {
     const char *data_dir;
     const char *store; /* NULL: SEALRUN_STORE, else sqlite:DATA_DIR/sealrun.db */
     bool dev;
+    bool native_off; /* --native off */
     struct sr_engine_config eng;
     enum sr_attest_provider attestation;
     const char *tsm_root; /* NULL: SR_ATTEST_TSM_ROOT */
@@ -154,6 +155,8 @@ struct raw {
     const char *rate_file;
     const char *budget_user, *budget_token, *budgets_file, *prices_file;
     int64_t test_pause_hold;
+    int native;                         /* --native on|off */
+    int64_t native_cache, native_after; /* 0 when not given */
 };
 
 static const char *const isolations[] = {"tenant", "job", NULL};
@@ -287,6 +290,16 @@ table(struct raw *r, struct sr_opt *t)
                                      "EXPIRED without running; 0: never (default 3600)",
                              .min = 0,
                              .max = 30ll * 24 * 3600};
+    t[n++] = opt_choice("--native", &r->native, "on|off", on_off, NULL,
+                        "the native tier for WebAssembly (wasm2c and the C compiler, cached "
+                        "under DIR/native; default on where the tools and the sandbox's "
+                        "empty root are there)");
+    t[n++] = opt_int("--native-cache-max", &r->native_cache, "BYTES", INT64_MAX / 2,
+                     "bytes of compiled modules the native tier keeps, least recently used "
+                     "out first (default 268435456)");
+    t[n++] = opt_int("--native-after", &r->native_after, "N", 1000000,
+                     "\"tier\": \"auto\": runs of a module in the interpreter before it is "
+                     "compiled in the background (default 3)");
     t[n++] = opt_int("--async-workers", &r->async_workers, "N", 256,
                      "threads running async jobs, owners taken in turn (default 8)");
     t[n++] = opt_int("--storage-max-keys", &r->storage_keys, "N", SR_STORAGE_HARD_MAX_KEYS,
@@ -472,6 +485,9 @@ apply(const struct raw *r, struct opts *o)
     o->eng.max_queued_per_user = (unsigned)r->max_queued;
     o->eng.queue_max_age_ms = r->queue_age < 0 ? 0 : r->queue_age ? r->queue_age * 1000 : -1;
     o->eng.async_workers = (unsigned)r->async_workers;
+    o->native_off = r->native == 1;
+    o->eng.native_cache_max = (uint64_t)r->native_cache;
+    o->eng.native_after = (unsigned)r->native_after;
     o->eng.storage_max_keys = (uint64_t)r->storage_keys;
     o->eng.storage_max_bytes = (uint64_t)r->storage_bytes;
     o->eng.storage_max_namespaces = (uint64_t)r->storage_ns;
@@ -882,6 +898,11 @@ main(int argc, char **argv)
     if (sr_datadir_lock(o.data_dir, &lockfd, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         return 1;
+    }
+    char native_dir[4096];
+    if (!o.native_off) {
+        (void)snprintf(native_dir, sizeof(native_dir), "%s/native", o.data_dir);
+        o.eng.native_cache_dir = native_dir;
     }
     int keyfd = stash_keys();
     sr_engine *eng = NULL;

@@ -41,6 +41,16 @@
  * _start) runs through sr_wasm_run_wasi() with argv[1..] from --arg, a fake
  * clock and fixed random bytes, and prints one line "wasi ..." with how it
  * ended, hashes of its output and logs, and its gas.
+ *
+ * Native mode (the native tier, docs/wasm.md "Two tiers"):
+ *
+ *   wasm_diff_driver --fuel L --native CACHE_DIR [--arg A]... FILE.wasm...
+ *
+ * runs a WASI command on the native tier instead: rewritten with
+ * sr_wasm_fuel_instrument_ex(SR_WASM_FUEL_NATIVE), compiled by sr_native_get()
+ * with the runtime glue (objects cached in CACHE_DIR), loaded and run by
+ * sr_wasm_run_wasi_native() with fuel L, printing the same "wasi ..." line as
+ * the interpreter. Any other module prints "native: not a WASI command".
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,6 +61,7 @@
 #include <sodium.h>
 
 #include "sealrun/sr_err.h"
+#include "sealrun/sr_native.h"
 #include "sealrun/sr_wasm.h"
 #include "wasm_int.h"
 
@@ -77,6 +88,9 @@ static const uint64_t args_f64[DIFF_NARGS] = {
 /* Fuel modes (see the header). */
 static bool fuel_mode;
 static bool instrument;
+static const char *native_dir; /* --native: the cache of compiled objects */
+static sr_native *g_native;
+static struct sr_wasm_native_glue g_glue;
 static uint64_t fuel_limit;
 static bool fuel_each; /* the files are given as pairs LIMIT FILE */
 static const char *wasi_args[64];
@@ -410,6 +424,40 @@ print_sha(const char *what, const uint8_t *p, size_t n)
         printf("%02x", h[k]);
 }
 
+/* The native tier's object for mod; NULL with a line printed when it cannot be made. */
+static sr_wasm_native *
+native_code(const sr_wasm_module *mod)
+{
+    sr_err err = {0};
+    uint8_t *w = NULL, *so = NULL;
+    size_t wlen = 0, so_len = 0;
+    bool hit = false;
+    sr_wasm_native *n = NULL;
+    sr_status st = SR_OK;
+    if (!g_native) {
+        st = sr_wasm_native_glue(NULL, 0, &g_glue, &err);
+        const struct sr_native_file files[] = {
+            {"wasm-rt.h", g_glue.header, g_glue.header_len},
+            {"g.c", g_glue.runtime, g_glue.runtime_len},
+            {"s.c", g_glue.size, g_glue.size_len},
+        };
+        const struct sr_native_config cfg = {.cache_dir = native_dir, .files = files, .nfiles = 3};
+        if (st == SR_OK)
+            st = sr_native_new(&cfg, &g_native, &err);
+    }
+    if (st == SR_OK)
+        st = sr_wasm_fuel_instrument_ex(mod, 0, SR_WASM_FUEL_NATIVE, &w, &wlen, NULL, &err);
+    if (st == SR_OK)
+        st = sr_native_get(g_native, w, wlen, &so, &so_len, &hit, &err);
+    if (st == SR_OK)
+        st = sr_wasm_native_load(so, so_len, &n, &err);
+    free(w);
+    free(so);
+    if (st != SR_OK)
+        printf("native: error %s: %s\n", sr_status_name(st), err.msg);
+    return n;
+}
+
 static void
 run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim)
 {
@@ -423,9 +471,14 @@ run_wasi(const sr_wasm_module *mod, const struct sr_wasm_limits *lim)
                                        .stdin_len = sizeof(input) - 1,
                                        .random = fixed_random,
                                        .fake_clock = true};
-    struct sr_wasi_result res;
+    struct sr_wasi_result res = {0};
     sr_err err = {0};
-    sr_status st = sr_wasm_run_wasi(mod, lim, &cfg, &res, &err);
+    sr_wasm_native *code = native_dir ? native_code(mod) : NULL;
+    if (native_dir && !code)
+        return;
+    sr_status st = code ? sr_wasm_run_wasi_native(mod, code, lim, &cfg, &res, &err)
+                        : sr_wasm_run_wasi(mod, lim, &cfg, &res, &err);
+    sr_wasm_native_free(code);
     sr_wasm_trap t = res.trap;
     uint64_t gas = res.fuel_used;
     if (instrument && res.module_fuel) {
@@ -460,6 +513,11 @@ run_module(const uint8_t *bytes, size_t len)
     }
     if (instrument && !swap_instrumented(&mod))
         return;
+    if (native_dir && !is_wasi_command(mod)) {
+        printf("native: not a WASI command\n");
+        sr_wasm_module_free(mod);
+        return;
+    }
     if (fuel_mode && is_wasi_command(mod)) {
         run_wasi(mod, &lim);
         sr_wasm_module_free(mod);
@@ -536,15 +594,17 @@ main(int argc, char **argv)
             fuel_mode = fuel_each = true;
         } else if (strcmp(argv[i], "--instrument") == 0) {
             instrument = true;
+        } else if (strcmp(argv[i], "--native") == 0 && i + 1 < argc) {
+            native_dir = argv[++i];
         } else if (strcmp(argv[i], "--arg") == 0 && i + 1 < argc && nwasi_args < 64) {
             wasi_args[nwasi_args++] = argv[++i];
         } else {
             break;
         }
     }
-    if (i >= argc || (instrument && !fuel_mode)) {
-        fprintf(stderr, "usage: wasm_diff_driver [--fuel L | --fuel-each] [--instrument] "
-                        "[--arg A]... [L] FILE.wasm...\n");
+    if (i >= argc || ((instrument || native_dir) && !fuel_mode) || (instrument && native_dir)) {
+        fprintf(stderr, "usage: wasm_diff_driver [--fuel L | --fuel-each] [--instrument | "
+                        "--native CACHE_DIR] [--arg A]... [L] FILE.wasm...\n");
         return 2;
     }
     if (sodium_init() < 0)
@@ -566,5 +626,7 @@ main(int argc, char **argv)
         fflush(stdout);
         free(bytes);
     }
+    sr_native_free(g_native);
+    sr_wasm_native_glue_fini(&g_glue);
     return 0;
 }

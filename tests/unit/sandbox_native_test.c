@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,6 +99,32 @@ test_compiles_a_module_and_serves_it_from_the_cache(void **state)
     assert_int_equal(len, len2);
     assert_memory_equal(so, so2, len);
     assert_int_equal(sr_native_cache_bytes(n), len);
+    free(so);
+    free(so2);
+    sr_native_free(n);
+}
+
+/* A caller with more descriptors open than the tools' cap (a busy daemon):
+ * the tools still start, and sr_native_lookup finds what was compiled. */
+static void
+test_compiles_with_many_descriptors_open_and_looks_up(void **state)
+{
+    sr_native *n = make(*state, 0, 0);
+    int fds[100];
+    for (size_t i = 0; i < 100; i++)
+        assert_true((fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+    uint8_t *so = NULL, *so2 = NULL;
+    size_t len = 0, len2 = 0;
+    bool hit = true;
+    sr_err err = {0};
+    assert_int_equal(sr_native_lookup(n, mod_a, sizeof(mod_a), &so, &len, &err), SR_ENOTFOUND);
+    assert_int_equal(sr_native_get(n, mod_a, sizeof(mod_a), &so, &len, &hit, &err), SR_OK);
+    assert_false(hit);
+    assert_int_equal(sr_native_lookup(n, mod_a, sizeof(mod_a), &so2, &len2, &err), SR_OK);
+    assert_int_equal(len, len2);
+    assert_memory_equal(so, so2, len);
+    for (size_t i = 0; i < 100; i++)
+        close(fds[i]);
     free(so);
     free(so2);
     sr_native_free(n);
@@ -219,6 +246,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_compiles_a_module_and_serves_it_from_the_cache, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_compiles_with_many_descriptors_open_and_looks_up,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_reports_what_wasm2c_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stops_a_compiler_past_its_time_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evicts_the_least_recently_used_when_full, setup,

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -179,6 +180,39 @@ t_job(void *arg, void *state, sr_sandbox_child *child, const uint8_t *req, size_
         sr_status rc = sr_sandbox_hostcall(child, (const uint8_t *)rest, n, resp, err);
         return rc == SR_OK ? SR_OK : sr_buf_printf(resp, err, "refused %d: %s", rc, err->msg);
     }
+    if (cmd_is(req, len, "hostfd", &rest)) {
+        int fd = -1;
+        sr_status rc = sr_sandbox_hostcall_fd(child, (const uint8_t *)"fd", 2, resp, &fd, err);
+        if (rc != SR_OK || fd < 0)
+            return sr_buf_printf(resp, err, "no fd (%d)", rc);
+        char got[32] = "", path[64], via[32] = "";
+        ssize_t n = pread(fd, got, sizeof(got) - 1, 0);
+        got[n > 0 ? n : 0] = '\0';
+        (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        int before = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC); /* not allowed yet */
+        int e_before = before < 0 ? errno : 0;
+        int other = openat(AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        int e_other = other < 0 ? errno : 0;
+        sr_sandbox_child_allow_open(child, fd);
+        int ro = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+        int e_ro = ro < 0 ? errno : 0;
+        if (ro >= 0) {
+            n = pread(ro, via, sizeof(via) - 1, 0);
+            via[n > 0 ? n : 0] = '\0';
+            close(ro);
+        }
+        int rw = openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+        int e_rw = rw < 0 ? errno : 0;
+        int stat2 = openat(AT_FDCWD, "/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        e_other = e_other && stat2 < 0 && errno == e_other ? e_other : -1;
+        sr_sandbox_child_allow_open(child, -1);
+        int w = (int)write(fd, "x", 1);
+        int e_w = w < 0 ? errno : 0;
+        close(fd);
+        /* the seal refuses it (EPERM), or RLIMIT_FSIZE 0 first (EFBIG) */
+        return sr_buf_printf(resp, err, "%s|%d|%d|%d:%s|%d|%s", got, e_before, e_other, e_ro, via,
+                             e_rw, e_w == EPERM || e_w == EFBIG ? "unwritable" : "written");
+    }
     if (cmd_is(req, len, "badframe", &rest)) {
         struct sr_frame_hdr h = {.type = SR_FRAME_RESULT, .len = SR_MAX_IPC_FRAME + 1};
         (void)send(child->sock, &h, sizeof(h), MSG_NOSIGNAL);
@@ -195,6 +229,22 @@ t_host(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
         return sr_err_set(err, SR_ENOTFOUND, "no such key 'deny'");
     sr_status rc = sr_buf_append_str(resp, "re:", err);
     return rc == SR_OK ? sr_buf_append(resp, req, len, err) : rc;
+}
+
+/* Answers with a sealed memfd holding "object" (host_arg: the run's host_fd). */
+static sr_status
+t_host_fd(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
+{
+    int *out = arg;
+    (void)req;
+    (void)len;
+    (void)resp;
+    int fd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0 || write(fd, "object", 6) != 6 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        return sr_err_set(err, SR_EIO, "memfd: %s", strerror(errno));
+    *out = fd;
+    return SR_OK;
 }
 
 static sr_sandbox *g_tenant; /* default sizes */
@@ -551,6 +601,35 @@ test_round_trips_a_host_call(void **state)
     assert_non_null(strstr(out, "refused 4: host call refused: host calls are not enabled"));
 }
 
+/* A host call's answer carries a descriptor (the native tier's object):
+ * the job reads it; it may open it read-only through /proc/self/fd only
+ * while sr_sandbox_child_allow_open allows it and where it has the empty
+ * root (dlopen's way), never read-write, and any other file never (not
+ * even /proc/self/statm, before or while); it cannot write the sealed
+ * memfd; the supervisor closes its copy. */
+static void
+test_passes_a_descriptor_with_a_host_answer(void **state)
+{
+    (void)state;
+    char out[256];
+    int fd = -1;
+    const struct sr_sandbox_limits lim = {.host_fn = t_host_fd, .host_arg = &fd, .host_fd = &fd};
+    struct sr_sandbox_protections prot;
+    sr_sandbox_protections(g_tenant, &prot);
+
+    assert_int_equal(run(g_tenant, "alice", "hostfd", &lim, out, sizeof(out), NULL), SR_SANDBOX_OK);
+    assert_int_equal(fd, -1); /* sent and closed */
+    char want[128];
+    (void)snprintf(want, sizeof(want), "object|%d|%d|%s|%d|unwritable", EACCES, EACCES,
+                   prot.empty_root ? "0:object" : "13:", EACCES);
+    assert_string_equal(out, want);
+    /* without host_fd nothing is sent (and nothing leaks) */
+    const struct sr_sandbox_limits plain = {.host_fn = t_host};
+    assert_int_equal(run(g_tenant, "alice", "hostfd", &plain, out, sizeof(out), NULL),
+                     SR_SANDBOX_OK);
+    assert_string_equal(out, "re:fdno fd (0)");
+}
+
 static void
 test_gives_the_job_its_statm_fd(void **state)
 {
@@ -655,6 +734,7 @@ main(void)
         cmocka_unit_test(test_job_mode_gives_a_new_process_per_job),
         cmocka_unit_test(test_owners_never_share_a_process),
         cmocka_unit_test(test_round_trips_a_host_call),
+        cmocka_unit_test(test_passes_a_descriptor_with_a_host_answer),
         cmocka_unit_test(test_gives_the_job_its_statm_fd),
         cmocka_unit_test(test_discards_idle_processes_and_caps_the_count),
         cmocka_unit_test(test_serves_concurrent_callers_within_the_cap),

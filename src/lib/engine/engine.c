@@ -1153,6 +1153,14 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
         sr_engine_free(eng);
         return sr_err_wrap(err, "outbound HTTP policy");
     }
+    struct sr_sandbox_protections prot;
+    sr_sandbox_protections(eng->sandbox, &prot);
+    rc = sr_engine__native_new(cfg, prot.empty_root, &eng->native, err);
+    eng->cfg.native_cache_dir = NULL; /* borrowed: not kept */
+    if (rc != SR_OK) {
+        sr_engine_free(eng);
+        return sr_err_wrap(err, "starting the native tier");
+    }
     *out = eng;
     return SR_OK;
 }
@@ -1246,6 +1254,7 @@ sr_engine_free(sr_engine *eng)
     if (eng->has_listener)
         pthread_join(eng->listener, NULL);
     free(eng->workers);
+    sr_engine__native_free(eng->native);
     sr_sandbox_free(eng->sandbox);
     while (eng->users) {
         struct user_slot *u = eng->users;

@@ -102,6 +102,7 @@ struct sr_engine {
     pthread_cond_t ctl_cv;            /* a job left ctls */
     pthread_t hooks[SR_WEBHOOK_WORKERS]; /* completion webhook workers (webhook.c) */
     unsigned nhooks;
+    struct sr_engine__native *native; /* owned: the native tier (native.c) */
 };
 
 /* ---- completion webhooks (webhook.c) ---- */
@@ -250,7 +251,35 @@ struct job_outcome {
     char *recording;
     char recording_sha256[SR_HASH_HEX_LEN + 1];
     struct job_money money; /* set by sr_engine__money_quote before the job object is built */
+    bool native;            /* WASM: the native tier ran it (the job object's "tier") */
 };
+
+/* ---- the native tier (native.c, docs/wasm.md "Two tiers") ---- */
+
+struct sr_engine__native;
+
+/* The compiler, its cache and the background queue, from cfg's native_*
+ * options. Without native_cache_dir, without an empty root for job
+ * processes (empty_root) or without the tools, the tier is off (logged;
+ * sr_engine__native_why says why) and *out still SR_OK. SR_ENOMEM. */
+sr_status sr_engine__native_new(const struct sr_engine_config *cfg, bool empty_root,
+                                struct sr_engine__native **out, sr_err *err);
+/* Stops the compiler thread. NULL is a no-op. */
+void sr_engine__native_free(struct sr_engine__native *n);
+/* What the job process is told to do about native code for 'req': its
+ * tier, and under "auto" how often its module ran (counted here, once per
+ * call) and whether it is compiled. Thread-safe. */
+enum sr_spec_native sr_engine__native_plan(struct sr_engine__native *n,
+                                           const struct sr_job_request *req);
+/* Answers a job process's 'N' host call for the job's module 'code_hash'
+ * (sr_runner.h): 'G' compiles (or hits the cache), 'L' only looks (a miss
+ * is SR_ENOTFOUND and queues it), 'Q' queues. An object comes back as a
+ * sealed memfd in *fd (the caller's). SR_ENOTFOUND when the tier is off
+ * (the message says why); the compiler's SR_ELIMIT or SR_EINVAL. */
+sr_status sr_engine__native_call(struct sr_engine__native *n, const uint8_t code_hash[32],
+                                 const uint8_t *req, size_t len, int *fd, sr_err *err);
+/* NULL when the tier is on, else why not. */
+const char *sr_engine__native_why(const struct sr_engine__native *n);
 
 /* ---- money (settle.c, docs/accounts.md) ---- */
 

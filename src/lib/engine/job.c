@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sealrun/sr_js.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
@@ -96,7 +97,7 @@ bytes_of(const void *p, size_t len)
 static sr_status
 encode_spec(const struct sr_job_request *req, const char *owner, const char *job_id,
             const struct sr_secret_set *set, bool storage, const struct sr_engine__record *rec,
-            sr_buf *frame, sr_err *err)
+            enum sr_spec_native native, sr_buf *frame, sr_err *err)
 {
     struct sr_job_spec *s = calloc(1, sizeof(*s));
     if (!s)
@@ -125,6 +126,7 @@ encode_spec(const struct sr_job_request *req, const char *owner, const char *job
             (struct sr_job_secret){bytes_of(set->entry[i].key, strlen(set->entry[i].key)),
                                    bytes_of(set->entry[i].value.data, set->entry[i].value.len)};
     }
+    s->native = native;
     if (rec) { /* recorded or replayed: randomness from the seed, the clock by host call */
         s->record = true;
         memcpy(s->record_seed, rec->seed, sizeof(s->record_seed));
@@ -145,6 +147,8 @@ struct job_host {
     struct job_outcome *o;              /* collects the VRF and key uses for the receipt */
     const struct sr_engine__keys *keys; /* the job's generated keys (held here) */
     struct sr_engine__record *rec;      /* recorded or replayed (docs/http.md); NULL: neither */
+    sr_engine *neng;                    /* its native tier answers 'N' */
+    int fd;                             /* a descriptor for the answer (sr_sandbox_limits) */
 };
 
 /* 'V' seed: the VRF of the job's seed under the worker's VRF key
@@ -200,7 +204,8 @@ static sr_status
 job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
 {
     const struct job_host *h = arg;
-    bool module = len >= 1 && req[0] == SR_RUNNER_HOSTCALL_MODULE;
+    bool module =
+        len >= 1 && (req[0] == SR_RUNNER_HOSTCALL_MODULE || req[0] == SR_RUNNER_HOSTCALL_NATIVE);
     if (h->rec && !module)
         return sr_engine__record_call(h->rec, host_call, arg, req, len, resp, err);
     if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_TIME)
@@ -211,7 +216,12 @@ job_host_fn(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err
 static sr_status
 host_call(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
 {
-    const struct job_host *h = arg;
+    struct job_host *h = arg;
+    if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_NATIVE) {
+        if (h->req->runtime != SR_RUNTIME_WASM)
+            return sr_err_set(err, SR_EDENIED, "a JavaScript job has no native code");
+        return sr_engine__native_call(h->neng->native, h->req->code_hash, req, len, &h->fd, err);
+    }
     if (len >= 1 && req[0] == SR_RUNNER_HOSTCALL_MODULE) {
         const struct sr_job_request *jr = h->req;
         if (len != 33 || jr->runtime != SR_RUNTIME_WASM || !jr->code ||
@@ -319,6 +329,7 @@ read_answer(const struct sr_job_request *req, const sr_buf *resp, struct job_out
         return;
     }
     o->gas_used = a->gas_used;
+    o->native = req->runtime == SR_RUNTIME_WASM && a->native;
     o->module_invalid = a->code == SR_JOB_MODULE_ERROR && a->module_invalid;
     take_logs(a, o);
     if (a->code == SR_JOB_OK)
@@ -451,7 +462,9 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                             .eng = eng,
                             .owner = owner,
                             .job_id = job_id,
-                            .o = o};
+                            .o = o,
+                            .neng = eng,
+                            .fd = -1};
     /* The runtime stops the guest at its own checks first (with logs);
      * the supervisor's kill is the backstop: wall clock plus a grace, and
      * memory with headroom for the engine's own baseline. */
@@ -463,6 +476,7 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
         .discard_after = o->discard_process,
         .label = job_id, /* names the job in the process's log lines */
         .cancel = cancel,
+        .host_fd = &host.fd,
     };
     sr_buf resp;
     sr_buf_init_secure(&resp, SR_RUNNER_MAX_ANSWER);
@@ -475,6 +489,8 @@ run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
     else
         report_outcome(req, &rep, &resp, o);
     sr_buf_fini_secure(&resp); /* a guest may echo its secrets into the output */
+    if (host.fd >= 0)          /* a descriptor never sent */
+        close(host.fd);
 }
 
 /* A recorded job's recording, sealed into o (or the job failed with
@@ -549,8 +565,11 @@ sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
         sr_engine__record_init(&own);
     struct sr_engine__record *rec = replay ? replay->rec : recording ? &own : NULL;
     bool has_storage = storage != NULL || (replay && replay->storage);
+    /* a replay runs where the recording did not say: the interpreter */
+    enum sr_spec_native native = replay ? SR_SPEC_INTERP : sr_engine__native_plan(eng->native, req);
+    o->native = native == SR_SPEC_NATIVE; /* what a process that dies without answering ran */
     if (rc == SR_OK)
-        rc = encode_spec(req, owner, job_id, &set, has_storage, rec, &frame, &e);
+        rc = encode_spec(req, owner, job_id, &set, has_storage, rec, native, &frame, &e);
     if (rc == SR_OK)
         run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, rec, cancel, o);
     else
@@ -673,6 +692,7 @@ add_receipt(const sr_engine *eng, const char *id, const char *owner,
         .key_uses = o->key_uses,
         .cost = json_object_get(job, "cost"),
         .recording_sha256 = o->recording ? o->recording_sha256 : NULL,
+        .tier = req->runtime == SR_RUNTIME_WASM ? (o->native ? "native" : "interp") : NULL,
     };
     json_t *receipt = NULL;
     sr_status rc = sr_receipt_build(&f, &receipt, NULL, err);
@@ -758,6 +778,8 @@ sr_engine__job_text(const sr_engine *eng, const char *id, const char *owner,
     json_object_set_new(job, "job_id", json_string(id));
     json_object_set_new(job, "status", json_string(ok ? "completed" : "failed"));
     json_object_set_new(job, "runtime", json_string(sr_runtime_name(req->runtime)));
+    if (req->runtime == SR_RUNTIME_WASM)
+        json_object_set_new(job, "tier", json_string(o->native ? "native" : "interp"));
     json_object_set(job, "logs", o->logs);
     if (!ok)
         json_object_set_new(job, "error",

@@ -30,7 +30,8 @@ static const char *const common_fields[] = {
     "gas_limit", "async",         "output_pubkey", "storage_namespace", "http",
     "record",    "record_pubkey", "callback_url"};
 static const char *const js_fields[] = {"script", "entry_point"};
-static const char *const wasm_fields[] = {"module", "module_hash", "output_format", "args", "env"};
+static const char *const wasm_fields[] = {"module", "module_hash", "output_format",
+                                          "args",   "env",         "tier"};
 
 static bool
 in_list(const char *k, const char *const *list, size_t n)
@@ -60,7 +61,7 @@ check_fields(const json_t *body, bool wasm, sr_err *err)
             wasm ? "unknown field '%.64s'; expected runtime, module or module_hash, "
                    "input, output_format, args, env, timeout, memory_mb, "
                    "gas_limit, async, output_pubkey, secret_refs, storage_namespace, http, "
-                   "record, record_pubkey, callback_url"
+                   "record, record_pubkey, callback_url, tier"
                  : "unknown field '%.64s'; expected runtime, script, entry_point, "
                    "input, secret_refs, timeout, memory_mb, gas_limit, async, "
                    "output_pubkey, storage_namespace, http, record, record_pubkey, "
@@ -447,6 +448,17 @@ parse_wasm(const json_t *body, struct sr_job_request *out, sr_err *err)
     else
         return sr_err_set(err, SR_EINVAL,
                           "field 'output_format' must be \"json\", \"text\" or \"base64\"");
+    const json_t *t = json_object_get(body, "tier");
+    const char *tier = t && !json_is_null(t) ? json_string_value(t) : "auto";
+    if (tier && strcmp(tier, "auto") == 0)
+        out->tier = SR_TIER_AUTO;
+    else if (tier && strcmp(tier, "interp") == 0)
+        out->tier = SR_TIER_INTERP;
+    else if (tier && strcmp(tier, "native") == 0)
+        out->tier = SR_TIER_NATIVE;
+    else
+        return sr_err_set(err, SR_EINVAL,
+                          "field 'tier' must be \"auto\", \"interp\" or \"native\"");
     rc = parse_strings(json_object_get(body, "args"), "args", SR_MAX_WASI_ARGS, &out->args,
                        &out->nargs, err);
     if (rc == SR_OK)
@@ -587,6 +599,10 @@ sr_job_request_to_json(const struct sr_job_request *req)
         static const char *const fmts[] = {"json", "text", "base64"};
         json_object_set_new(o, "module_hash", json_string(req->code_hash_hex));
         json_object_set_new(o, "output_format", json_string(fmts[req->output_format]));
+        if (req->tier != SR_TIER_AUTO) {
+            static const char *const tiers[] = {"auto", "interp", "native"};
+            json_object_set_new(o, "tier", json_string(tiers[req->tier]));
+        }
         json_object_set_new(o, "args", strings_json(req->args, req->nargs));
         json_t *env = json_object();
         for (size_t i = 0; env && i < req->nenv; i++) {

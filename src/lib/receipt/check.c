@@ -90,6 +90,19 @@ check_identity(struct ctx *c, const json_t *job, const json_t *r)
     else
         report(c, SR_CHECK_FAIL, "runtime '%s' differs from the receipt's '%s'", show(rt),
                show(field(r, "runtime")));
+    /* WebAssembly jobs say which tier ran them (older receipts do not) */
+    const char *tier = field(job, "tier");
+    const char *rtier = field(r, "tier");
+    if (json_object_get(job, "tier") || json_object_get(r, "tier")) {
+        bool known = tier && (strcmp(tier, "interp") == 0 || strcmp(tier, "native") == 0);
+        if (known && same(tier, rtier))
+            report(c, SR_CHECK_OK, "tier matches the receipt: %s", tier);
+        else
+            report(c, SR_CHECK_FAIL,
+                   "tier '%s' differs from the receipt's '%s' (expected \"interp\" or "
+                   "\"native\" in both)",
+                   show(tier), show(rtier));
+    }
     const char *st = field(job, "status");
     const char *code = field(json_object_get(job, "error"), "code");
     if (same(st, field(r, "status")) && same(code, field(r, "error_code")))

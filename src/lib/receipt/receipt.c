@@ -256,6 +256,8 @@ put_result(const struct sr_receipt_fields *f, json_t *r, int *bad)
         put(r, "cost", json_deep_copy(f->cost), bad);
     if (f->recording_sha256) /* only recorded jobs: the others keep their bytes */
         put(r, "recording_sha256", json_string(f->recording_sha256), bad);
+    if (f->tier) /* WebAssembly jobs: which tier ran the module */
+        put(r, "tier", json_string(f->tier), bad);
 }
 
 sr_status

@@ -45,6 +45,9 @@ struct runner_proc {
     const struct sr_runner_config *cfg; /* borrowed */
     sr_js_vm *js;
     struct runner_cache cache;
+    /* the native code last loaded, for the next jobs of the same module */
+    sr_wasm_native *native; /* owned; NULL: none */
+    uint8_t native_hash[32];
 };
 
 /* A compiled module of the cache (borrowed, valid until the next put), or NULL. */

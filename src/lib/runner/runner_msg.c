@@ -201,6 +201,8 @@ enum spec_tag {
 #define LIMITS_LEN 18u /* budget u64, memory u64, output_format u8, flags u8 */
 #define FLAG_BUDGET_IS_TIMEOUT 1u
 #define FLAG_STORAGE 2u
+#define FLAG_NATIVE_SHIFT 2u /* bits 2-3: enum sr_spec_native */
+#define FLAG_NATIVE_MASK (3u << FLAG_NATIVE_SHIFT)
 
 static const struct cap spec_caps[S_COUNT_] = {
     [S_RUNTIME] = {"runtime", 1, 1, 1},
@@ -264,7 +266,8 @@ sr_job_spec_encode(const struct sr_job_spec *s, sr_buf *out, sr_err *err)
     put_u64(lim + 8, s->memory_bytes);
     lim[16] = (uint8_t)s->output_format;
     lim[17] = (uint8_t)((s->budget_is_timeout ? FLAG_BUDGET_IS_TIMEOUT : 0) |
-                        (s->storage ? FLAG_STORAGE : 0));
+                        (s->storage ? FLAG_STORAGE : 0) |
+                        (((unsigned)s->native << FLAG_NATIVE_SHIFT) & FLAG_NATIVE_MASK));
     w_section(&w, S_RUNTIME, &rt, 1, NULL, 0);
     w_section(&w, S_CODE_HASH, s->code_hash, 32, NULL, 0);
     w_section(&w, S_CODE, s->code.p, s->code.len, NULL, 0);
@@ -297,8 +300,10 @@ spec_limits(const struct sr_bytes *b, struct sr_job_spec *o, sr_err *err)
 {
     o->budget = get_u64(b->p);
     o->memory_bytes = get_u64(b->p + 8);
-    if (b->p[16] > SR_OUTPUT_BASE64 || (b->p[17] & ~(FLAG_BUDGET_IS_TIMEOUT | FLAG_STORAGE)))
+    if (b->p[16] > SR_OUTPUT_BASE64 ||
+        (b->p[17] & ~(FLAG_BUDGET_IS_TIMEOUT | FLAG_STORAGE | FLAG_NATIVE_MASK)))
         return sr_err_set(err, SR_EINVAL, "job message: bad output format or flags");
+    o->native = (enum sr_spec_native)((b->p[17] & FLAG_NATIVE_MASK) >> FLAG_NATIVE_SHIFT);
     o->output_format = (enum sr_output_format)b->p[16];
     o->budget_is_timeout = (b->p[17] & FLAG_BUDGET_IS_TIMEOUT) != 0;
     o->storage = (b->p[17] & FLAG_STORAGE) != 0;
@@ -436,6 +441,7 @@ enum answer_tag {
 };
 
 #define AFLAG_MODULE_INVALID 1u
+#define AFLAG_NATIVE 2u
 
 /* extern: kind u8 | module_len u16 | module | name */
 #define EXTERN_MAX (3u + 2u * SR_RUNNER_MAX_NAME)
@@ -515,7 +521,8 @@ sr_job_answer_encode(const struct sr_job_answer *a, sr_buf *out, sr_err *err)
     w_section(&w, A_CODE, code, 2, NULL, 0);
     w_section(&w, A_GAS, gas, 8, NULL, 0);
     w_section(&w, A_COUNTS, counts, 16, NULL, 0);
-    uint8_t flags = a->module_invalid ? AFLAG_MODULE_INVALID : 0;
+    uint8_t flags =
+        (uint8_t)((a->module_invalid ? AFLAG_MODULE_INVALID : 0) | (a->native ? AFLAG_NATIVE : 0));
     w_section(&w, A_FLAGS, &flags, 1, NULL, 0);
     w_section(&w, A_OUTPUT, a->output.p, a->output.len, NULL, 0);
     w_section(&w, A_MESSAGE, a->message.p, a->message.len, NULL, 0);
@@ -573,9 +580,10 @@ answer_take(const struct section *s, void *out, sr_err *err)
     case A_IMPORT:
         return answer_extern(&s->b, &o->imports[o->nimports++], err);
     case A_FLAGS:
-        if (s->b.p[0] & ~AFLAG_MODULE_INVALID)
+        if (s->b.p[0] & ~(AFLAG_MODULE_INVALID | AFLAG_NATIVE))
             return sr_err_set(err, SR_EINVAL, "job answer: unknown flags %u", s->b.p[0]);
         o->module_invalid = (s->b.p[0] & AFLAG_MODULE_INVALID) != 0;
+        o->native = (s->b.p[0] & AFLAG_NATIVE) != 0;
         return SR_OK;
     default: /* A_EXPORT */
         return answer_extern(&s->b, &o->exports[o->nexports++], err);

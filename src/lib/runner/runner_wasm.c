@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sealrun/sr_crypto.h"
 
 #define LOG_CUT_MARK " [truncated: log entry longer than 4096 bytes]"
@@ -92,6 +93,92 @@ job_module(struct runner_proc *ps, const struct sr_job_spec *spec, sr_sandbox_ch
     }
     sr_buf_fini(&fetched);
     return rc;
+}
+
+/* ---- the native tier ---- */
+
+/* The host functions a WASM job gets besides WASI (ctx from 'child' and
+ * 'http'; both NULL: names and signatures only). */
+#define RUNNER_HOST_FUNCS                                                                          \
+    (SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS + SR_RUNNER__WASM_KEY_FUNCS)
+
+static void
+host_funcs(sr_sandbox_child *child, struct sr_runner__http *http,
+           struct sr_wasi_host_func host[RUNNER_HOST_FUNCS])
+{
+    sr_runner__wasm_storage_funcs(child, host);
+    sr_runner__wasm_http_funcs(http, host + SR_RUNNER__WASM_STORAGE_FUNCS);
+    sr_runner__wasm_key_funcs(child,
+                              host + SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS);
+}
+
+sr_status
+sr_runner_native_glue(struct sr_wasm_native_glue *out, sr_err *err)
+{
+    struct sr_wasi_host_func host[RUNNER_HOST_FUNCS];
+    host_funcs(NULL, NULL, host);
+    return sr_wasm_native_glue(host, RUNNER_HOST_FUNCS, out, err);
+}
+
+/* Host call 'N' op with the module rewritten for the native tier. With
+ * 'fd' the answer's descriptor (the object) is loaded into *out. */
+static sr_status
+native_call(const sr_wasm_module *mod, sr_sandbox_child *child, char op, sr_wasm_native **out,
+            sr_err *err)
+{
+    uint8_t *w = NULL;
+    size_t wlen = 0;
+    sr_status rc = sr_wasm_fuel_instrument_ex(mod, 0, SR_WASM_FUEL_NATIVE, &w, &wlen, NULL, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "rewriting the module for the native tier");
+    sr_buf req, ans;
+    sr_buf_init(&req, 2 + (size_t)SR_MAX_MODULE);
+    sr_buf_init(&ans, 64);
+    const uint8_t head[2] = {SR_RUNNER_HOSTCALL_NATIVE, (uint8_t)op};
+    rc = sr_buf_append(&req, head, 2, err);
+    if (rc == SR_OK)
+        rc = sr_buf_append(&req, w, wlen, err);
+    free(w);
+    int fd = -1;
+    if (rc == SR_OK)
+        rc = sr_sandbox_hostcall_fd(child, (const uint8_t *)req.data, req.len, &ans, &fd, err);
+    sr_buf_fini(&req);
+    sr_buf_fini(&ans);
+    if (rc == SR_OK && out && fd < 0)
+        rc = sr_err_set(err, SR_EIO, "the supervisor sent no native code");
+    if (rc == SR_OK && out) {
+        sr_sandbox_child_allow_open(child, fd);    /* dlopen opens /proc/self/fd/N */
+        rc = sr_wasm_native_load_fd(fd, out, err); /* takes fd */
+        sr_sandbox_child_allow_open(child, -1);
+        fd = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The native code for the job's module: this process's last one when it
+ * is the same module, else from the supervisor ('G' or 'L' by spec). *out
+ * borrowed from ps; NULL with err set when there is none. */
+static sr_status
+native_code(struct runner_proc *ps, const struct sr_job_spec *spec, const sr_wasm_module *mod,
+            sr_sandbox_child *child, const sr_wasm_native **out, sr_err *err)
+{
+    *out = NULL;
+    if (ps->native && memcmp(ps->native_hash, spec->code_hash, 32) == 0) {
+        *out = ps->native;
+        return SR_OK;
+    }
+    sr_wasm_native *n = NULL;
+    char op = spec->native == SR_SPEC_NATIVE ? SR_RUNNER_NATIVE_GET : SR_RUNNER_NATIVE_LOOKUP;
+    sr_status rc = native_call(mod, child, op, &n, err);
+    if (rc != SR_OK)
+        return rc;
+    sr_wasm_native_free(ps->native); /* one at a time: each holds a descriptor */
+    ps->native = n;
+    memcpy(ps->native_hash, spec->code_hash, 32);
+    *out = n;
+    return SR_OK;
 }
 
 /* ---- the environment ---- */
@@ -266,9 +353,37 @@ exit_failure(const struct sr_wasi_result *r, struct sr_job_answer *a, char *msg,
 
 /* ---- the entry points ---- */
 
+/* The tier of this run: *code set for native code (a->native too). False
+ * when the job fails here (tier "native" without native code: a holds
+ * MODULE_ERROR and why). */
+static bool
+pick_tier(struct runner_proc *ps, const struct sr_job_spec *spec, const sr_wasm_module *mod,
+          sr_sandbox_child *child, struct sr_job_answer *a, const sr_wasm_native **code, char *msg,
+          size_t cap)
+{
+    sr_err e = {0};
+    *code = NULL;
+    if (spec->native == SR_SPEC_OFFER) {
+        (void)native_call(mod, child, SR_RUNNER_NATIVE_QUEUE, NULL, &e); /* best effort */
+        return true;
+    }
+    if (spec->native == SR_SPEC_INTERP)
+        return true;
+    if (native_code(ps, spec, mod, child, code, &e) == SR_OK) {
+        a->native = true;
+        return true;
+    }
+    if (spec->native == SR_SPEC_NATIVE_READY)
+        return true; /* not compiled (yet): the interpreter */
+    a->native = true;
+    sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, cap, "the native tier cannot run this module: %s",
+                    e.msg);
+    return false;
+}
+
 static sr_status
-run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_child *child,
-          struct sr_wasi_result *r, sr_err *err)
+run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, const sr_wasm_native *code,
+          sr_sandbox_child *child, struct sr_wasi_result *r, sr_err *err)
 {
     struct sr_runner_env w = {0};
     sr_status rc = sr_runner__env_build(spec, &w, err);
@@ -286,16 +401,11 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         sr_buf_fini_secure(&w.text);
         return rc;
     }
-    struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS +
-                                  SR_RUNNER__WASM_KEY_FUNCS];
-    sr_runner__wasm_storage_funcs(child, host);
-    sr_runner__wasm_http_funcs(http, host + SR_RUNNER__WASM_STORAGE_FUNCS);
-    sr_runner__wasm_key_funcs(child,
-                              host + SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS);
+    struct sr_wasi_host_func host[RUNNER_HOST_FUNCS];
+    host_funcs(child, http, host);
     struct sr_wasi_config cfg = {
         .host_funcs = host,
-        .nhost_funcs =
-            SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS + SR_RUNNER__WASM_KEY_FUNCS,
+        .nhost_funcs = RUNNER_HOST_FUNCS,
         .argv = w.argv,
         .argc = w.argc,
         .env = w.env,
@@ -304,7 +414,8 @@ run_guest(const struct sr_job_spec *spec, const sr_wasm_module *mod, sr_sandbox_
         .stdin_len = spec->input.len,
     };
     sr_runner__record_wasi(spec, child, &cfg);
-    rc = sr_wasm_run_wasi(mod, &lim, &cfg, r, err);
+    rc = code ? sr_wasm_run_wasi_native(mod, code, &lim, &cfg, r, err)
+              : sr_wasm_run_wasi(mod, &lim, &cfg, r, err);
     sr_runner__http_free(http);
     sr_buf_fini_secure(&w.text);
     return rc;
@@ -316,6 +427,7 @@ sr_runner__run_wasm(struct runner_proc *ps, const struct sr_job_spec *spec, sr_s
 {
     char msg[SR_RUNNER_MAX_MESSAGE] = "";
     const sr_wasm_module *mod = NULL;
+    const sr_wasm_native *code = NULL;
     sr_wasm_module *own = NULL;
     sr_status rc = job_module(ps, spec, child, &mod, &own, msg, sizeof(msg), err);
     if (rc != SR_OK)
@@ -334,8 +446,19 @@ sr_runner__run_wasm(struct runner_proc *ps, const struct sr_job_spec *spec, sr_s
         a->code = SR_JOB_MODULE_ERROR;
         a->module_invalid = true;
         a->message = (struct sr_bytes){(const uint8_t *)msg, strlen(msg)};
+    } else if (!pick_tier(ps, spec, mod, child, a, &code, msg, sizeof(msg))) {
+        /* tier "native" and no native code: the message says why */
     } else {
-        rc = run_guest(spec, mod, child, &r, err);
+        rc = run_guest(spec, mod, code, child, &r, err);
+        if (code && rc == SR_EINVAL && spec->native != SR_SPEC_NATIVE) {
+            /* "auto": what the native tier cannot run (a memory it does not
+             * export) the interpreter runs; nothing ran yet */
+            sr_wasi_result_fini(&r);
+            memset(&r, 0, sizeof(r));
+            code = NULL;
+            a->native = false;
+            rc = run_guest(spec, mod, NULL, child, &r, err);
+        }
         if (rc == SR_ENOMEM || rc == SR_EINTERNAL)
             goto out;
         a->gas_used = r.fuel_used;
@@ -419,16 +542,9 @@ sr_runner__check_module(struct runner_proc *ps, const struct sr_bytes *module, s
     }
     if (mod) {
         /* an import nothing here provides would fail every run: refuse it now */
-        struct sr_wasi_host_func host[SR_RUNNER__WASM_STORAGE_FUNCS + SR_RUNNER__WASM_HTTP_FUNCS +
-                                      SR_RUNNER__WASM_KEY_FUNCS];
-        sr_runner__wasm_storage_funcs(NULL, host);
-        sr_runner__wasm_http_funcs(NULL, host + SR_RUNNER__WASM_STORAGE_FUNCS);
-        sr_runner__wasm_key_funcs(NULL, host + SR_RUNNER__WASM_STORAGE_FUNCS +
-                                            SR_RUNNER__WASM_HTTP_FUNCS);
-        const struct sr_wasi_config cfg = {.host_funcs = host,
-                                           .nhost_funcs = SR_RUNNER__WASM_STORAGE_FUNCS +
-                                                          SR_RUNNER__WASM_HTTP_FUNCS +
-                                                          SR_RUNNER__WASM_KEY_FUNCS};
+        struct sr_wasi_host_func host[RUNNER_HOST_FUNCS];
+        host_funcs(NULL, NULL, host);
+        const struct sr_wasi_config cfg = {.host_funcs = host, .nhost_funcs = RUNNER_HOST_FUNCS};
         if (sr_wasi_check_imports(mod, &cfg, &e) != SR_OK) {
             sr_runner__fail(a, SR_JOB_MODULE_ERROR, msg, sizeof(msg), "invalid module: %s", e.msg);
             a->module_invalid = true;

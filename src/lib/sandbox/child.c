@@ -47,10 +47,90 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <sodium.h>
 
 #include "sealrun/sr_limits.h"
+
+/* The one descriptor a job may open by path, as /proc/self/fd/N (the native
+ * tier's object, which dlopen knows only by path), or -1: set around that
+ * dlopen by sr_sandbox_child_allow_open. Read by the SIGSYS handler. */
+static volatile sig_atomic_t g_open_fd = -1;
+
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1 /* si_code of a SECCOMP_RET_TRAP (linux/signal.h) */
+#endif
+
+/* "/proc/self/fd/<fd>" exactly. */
+static bool
+is_fd_path(const char *p, int fd)
+{
+    static const char pre[] = "/proc/self/fd/";
+    for (size_t i = 0; i < sizeof(pre) - 1; i++)
+        if (p[i] != pre[i])
+            return false;
+    p += sizeof(pre) - 1;
+    long v = 0;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9' && v < 1000000; p++)
+        v = v * 10 + (*p - '0');
+    return *p == '\0' && v == fd;
+}
+
+/* seccomp traps every openat (seccomp.c, with the empty root): the answer
+ * is EACCES, as the filter gives elsewhere, except for dlopen's read-only
+ * open of the one allowed descriptor, which gets a duplicate of it.
+ * Async-signal-safe: dup and fcntl only. */
+static void
+child_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+#if SR_SANDBOX_TRAP_OPEN
+    ucontext_t *uc = ctx;
+    long rv = -EACCES;
+    const int fd = (int)g_open_fd;
+    if (si->si_code == SYS_SECCOMP && si->si_syscall == SYS_openat && fd >= 0) {
+        const char *path = (const char *)(uintptr_t)SR_UC_ARG(uc, 1);
+        const long flags = (long)SR_UC_ARG(uc, 2);
+        if (path && flags == (O_RDONLY | O_CLOEXEC) && is_fd_path(path, fd)) {
+            const int e = errno;
+            const int d = dup(fd);
+            rv = d < 0 ? -errno : d;
+            if (d >= 0)
+                (void)fcntl(d, F_SETFD, FD_CLOEXEC);
+            errno = e;
+        }
+    }
+    SR_UC_RET(uc) = rv;
+#else
+    (void)si;
+    (void)ctx;
+#endif
+}
+
+static sr_status
+child_trap_open(sr_err *err)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = child_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    (void)sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, NULL) != 0)
+        return sr_err_set(err, SR_EIO, "cannot install the SIGSYS handler: %s", strerror(errno));
+    return SR_OK;
+}
+
+void
+sr_sandbox_child_allow_open(sr_sandbox_child *child, int fd)
+{
+    (void)child;
+    g_open_fd = fd;
+}
 
 /* Fds a job process may have open: stdio, its socket, statm, plus what an
  * engine opens in proc_init (JavaScriptCore needs a few). */
@@ -293,7 +373,11 @@ sr_sandbox__child_main(const struct sr_sandbox_config *cfg, const struct sr_iso 
         (void)sr_err_wrap(&err, "starting the job process");
         child_fail(&c, &err);
     }
-    if (sr_sandbox__seccomp_install(getpid(), &err) != SR_OK)
+    /* with the empty root every openat traps into child_sigsys (native code) */
+    const bool trap_open = iso->job_root && SR_SANDBOX_TRAP_OPEN;
+    if (trap_open && child_trap_open(&err) != SR_OK)
+        child_fail(&c, &err);
+    if (sr_sandbox__seccomp_install(getpid(), trap_open, &err) != SR_OK)
         child_fail(&c, &err);
     child_serve(cfg, &c, state);
 }
@@ -336,25 +420,83 @@ child_reply_error(sr_sandbox_child *c, const struct sr_frame_hdr *h, sr_err *err
     return sr_err_set(err, (sr_status)h->status, "host call refused: %s", msg);
 }
 
+/* Reads a frame header; a descriptor sent with its first byte goes to *fd
+ * (-1: none). */
+static sr_status
+child_read_header(sr_sandbox_child *c, struct sr_frame_hdr *h, int *fd, sr_err *err)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {.iov_base = h, .iov_len = sizeof(*h)};
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n;
+
+    *fd = -1;
+    do {
+        n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return sr_err_set(err, SR_EIO, "cannot read a host call answer: %s",
+                          n == 0 ? "socket closed" : strerror(errno));
+    for (struct cmsghdr *m = CMSG_FIRSTHDR(&mh); m; m = CMSG_NXTHDR(&mh, m)) {
+        if (m->cmsg_level != SOL_SOCKET || m->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (m->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(m) + i * sizeof(int), sizeof(got));
+            if (*fd < 0)
+                *fd = got;
+            else
+                close(got);
+        }
+    }
+    if ((size_t)n < sizeof(*h))
+        return sr_sandbox__read_full(c->sock, (char *)h + n, sizeof(*h) - (size_t)n, err);
+    return SR_OK;
+}
+
 sr_status
 sr_sandbox_hostcall(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
                     sr_err *err)
 {
+    int fd = -1;
+    sr_status rc = sr_sandbox_hostcall_fd(child, req, len, resp, &fd, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+sr_status
+sr_sandbox_hostcall_fd(sr_sandbox_child *child, const uint8_t *req, size_t len, sr_buf *resp,
+                       int *fd, sr_err *err)
+{
     struct sr_frame_hdr h;
+    *fd = -1;
     sr_status rc = child_write(child, SR_FRAME_HOSTCALL, 0, 0, req, len, err);
 
     if (rc != SR_OK)
         return sr_err_wrap(err, "sending a host call");
-    rc = sr_sandbox__read_full(child->sock, &h, sizeof(h), err);
+    rc = child_read_header(child, &h, fd, err);
     if (rc == SR_OK)
         rc = sr_sandbox__frame_valid(&h, err);
     if (rc == SR_OK && h.type != SR_FRAME_HOSTREPLY)
         rc = sr_err_set(err, SR_EIO, "expected a host call answer, got frame type %u", h.type);
     if (rc != SR_OK)
-        _exit(2); /* the stream is out of step: this process cannot go on */
+        _exit(2);                        /* the stream is out of step: this process cannot go on */
+    if (h.status != SR_OK && *fd >= 0) { /* only an answer carries one */
+        close(*fd);
+        *fd = -1;
+    }
     if (h.status != SR_OK)
         return child_reply_error(child, &h, err);
     if (sr_buf_reserve(resp, h.len, err) != SR_OK) {
+        if (*fd >= 0)
+            close(*fd);
+        *fd = -1;
         if (child_drain(child, h.len, NULL) != SR_OK)
             _exit(2);
         return sr_err_wrap(err, "host call answer of %u bytes", h.len);

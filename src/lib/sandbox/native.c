@@ -90,7 +90,6 @@ child_exec(const sr_native *n, const struct tool_run *t, int out_fd, char *const
     child_limit(RLIMIT_AS, n->mem);
     child_limit(RLIMIT_FSIZE, n->file);
     child_limit(RLIMIT_CORE, 0);
-    child_limit(RLIMIT_NOFILE, 64);
     if (root && (setgroups(0, NULL) != 0 || setresgid(NOBODY, NOBODY, NOBODY) != 0 ||
                  setresuid(NOBODY, NOBODY, NOBODY) != 0))
         _exit(EXIT_NO_SETUP);
@@ -102,6 +101,9 @@ child_exec(const sr_native *n, const struct tool_run *t, int out_fd, char *const
     /* nothing of the daemon's (sockets, the store) reaches the tools */
     if (close_range(3, ~0u, 0) != 0)
         _exit(EXIT_NO_SETUP);
+    /* only now: with more than 64 descriptors open in the parent (a busy
+     * daemon), /dev/null could not have been opened under the cap */
+    child_limit(RLIMIT_NOFILE, 64);
     execve(t->argv[0], t->argv, envp);
     _exit(127);
 }
@@ -496,6 +498,19 @@ cache_put(const sr_native *n, const uint8_t *wasm, size_t len, const char *path,
         evict(n);
     else
         (void)unlink(tmp);
+}
+
+sr_status
+sr_native_lookup(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so, size_t *so_len,
+                 sr_err *err)
+{
+    char path[4400];
+    *so = NULL;
+    *so_len = 0;
+    entry_path(n, wasm, len, path, sizeof(path), false);
+    if (cache_get(n, path, so, so_len))
+        return SR_OK;
+    return sr_err_set(err, SR_ENOTFOUND, "no compiled object for this module in the cache");
 }
 
 sr_status

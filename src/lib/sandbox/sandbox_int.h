@@ -173,7 +173,27 @@ void sr_sandbox__child_probe(const struct sr_iso *iso) __attribute__((noreturn))
 /* seccomp.c: builds and loads the allowlist in the calling job process
  * (pid 'self': signals may only target it) on all its threads. Sets
  * PR_SET_NO_NEW_PRIVS. */
-sr_status sr_sandbox__seccomp_install(pid_t self, sr_err *err);
+/* trap_open: openat raises SIGSYS (SCMP_ACT_TRAP) instead of failing with
+ * EACCES, so that child.c's handler can answer dlopen's open of the native
+ * tier's object (a received memfd) with a duplicate of it, and EACCES to
+ * everything else. Only with the empty root, on the architectures below. */
+sr_status sr_sandbox__seccomp_install(pid_t self, bool trap_open, sr_err *err);
+
+/* Where a SIGSYS handler finds a trapped system call's arguments and puts
+ * its result (ucontext_t): x86-64 and aarch64; elsewhere openat keeps its
+ * plain EACCES and the native tier cannot load. */
+#if defined(__x86_64__)
+#define SR_SANDBOX_TRAP_OPEN 1
+#define SR_UC_ARG(uc, i)                                                                           \
+    ((uc)->uc_mcontext.gregs[(i) == 0 ? REG_RDI : (i) == 1 ? REG_RSI : REG_RDX])
+#define SR_UC_RET(uc) ((uc)->uc_mcontext.gregs[REG_RAX])
+#elif defined(__aarch64__)
+#define SR_SANDBOX_TRAP_OPEN 1
+#define SR_UC_ARG(uc, i) ((uc)->uc_mcontext.regs[(i)])
+#define SR_UC_RET(uc) ((uc)->uc_mcontext.regs[0])
+#else
+#define SR_SANDBOX_TRAP_OPEN 0
+#endif
 
 /* isolate.c */
 

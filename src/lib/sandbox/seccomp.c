@@ -14,6 +14,12 @@
  *     because its flags live in memory that seccomp cannot inspect; glibc then
  *     falls back to clone(), whose flags we filter: threads only.
  *   - Signals only to this process (kill/tgkill with our own pid).
+ *   - openat, where the process has the empty root, traps (SIGSYS) into
+ *     child.c's handler, which answers EACCES like the rule above, except
+ *     for dlopen's read-only open of /proc/self/fd/N of the one descriptor
+ *     the runner allows at that moment (the native tier's object, a sealed
+ *     memfd the supervisor sent: docs/wasm.md "Two tiers"), which gets a
+ *     duplicate of it. Nothing else is ever opened.
  *   - Everything else on the list works on fds the process already has
  *     (stdio on /dev/null, the job socket, /proc/self/statm, and
  *     what proc_init opened) or on the process's own memory and threads.
@@ -105,37 +111,21 @@ static const struct {
     int nr;
     int err;
 } sr_refuse[] = {
-    {SCMP_SYS(open), EACCES},
-    {SCMP_SYS(openat), EACCES},
-    {SCMP_SYS(openat2), EACCES},
-    {SCMP_SYS(creat), EACCES},
-    {SCMP_SYS(execve), EACCES},
-    {SCMP_SYS(execveat), EACCES},
-    {SCMP_SYS(socket), EACCES},
-    {SCMP_SYS(socketpair), EACCES},
-    {SCMP_SYS(connect), EACCES},
-    {SCMP_SYS(bind), EACCES},
-    {SCMP_SYS(listen), EACCES},
-    {SCMP_SYS(accept), EACCES},
-    {SCMP_SYS(accept4), EACCES},
-    {SCMP_SYS(readlink), EACCES},
-    {SCMP_SYS(readlinkat), EACCES},
-    {SCMP_SYS(access), EACCES},
-    {SCMP_SYS(faccessat), EACCES},
-    {SCMP_SYS(faccessat2), EACCES},
-    {SCMP_SYS(mkdir), EACCES},
-    {SCMP_SYS(mkdirat), EACCES},
-    {SCMP_SYS(unlink), EACCES},
-    {SCMP_SYS(unlinkat), EACCES},
-    {SCMP_SYS(rename), EACCES},
-    {SCMP_SYS(renameat2), EACCES},
-    {SCMP_SYS(fork), EPERM},
-    {SCMP_SYS(vfork), EPERM},
-    {SCMP_SYS(clone3), ENOSYS},
-    {SCMP_SYS(setrlimit), EPERM},
-    {SCMP_SYS(sched_setaffinity), EPERM},
-    {SCMP_SYS(setpriority), EPERM},
-    {SCMP_SYS(sched_setscheduler), EPERM},
+    {SCMP_SYS(open), EACCES},       {SCMP_SYS(openat2), EACCES},
+    {SCMP_SYS(creat), EACCES},      {SCMP_SYS(execve), EACCES},
+    {SCMP_SYS(execveat), EACCES},   {SCMP_SYS(socket), EACCES},
+    {SCMP_SYS(socketpair), EACCES}, {SCMP_SYS(connect), EACCES},
+    {SCMP_SYS(bind), EACCES},       {SCMP_SYS(listen), EACCES},
+    {SCMP_SYS(accept), EACCES},     {SCMP_SYS(accept4), EACCES},
+    {SCMP_SYS(readlink), EACCES},   {SCMP_SYS(readlinkat), EACCES},
+    {SCMP_SYS(access), EACCES},     {SCMP_SYS(faccessat), EACCES},
+    {SCMP_SYS(faccessat2), EACCES}, {SCMP_SYS(mkdir), EACCES},
+    {SCMP_SYS(mkdirat), EACCES},    {SCMP_SYS(unlink), EACCES},
+    {SCMP_SYS(unlinkat), EACCES},   {SCMP_SYS(rename), EACCES},
+    {SCMP_SYS(renameat2), EACCES},  {SCMP_SYS(fork), EPERM},
+    {SCMP_SYS(vfork), EPERM},       {SCMP_SYS(clone3), ENOSYS},
+    {SCMP_SYS(setrlimit), EPERM},   {SCMP_SYS(sched_setaffinity), EPERM},
+    {SCMP_SYS(setpriority), EPERM}, {SCMP_SYS(sched_setscheduler), EPERM},
     {SCMP_SYS(ioctl), ENOTTY},
 };
 
@@ -145,10 +135,13 @@ static const int sr_fcntl_ok[] = {F_GETFD, F_SETFD, F_GETFL, F_SETFL};
 /* Rules whose arguments matter: threads only, signals to self only,
  * read-only rlimits, harmless prctl and fcntl commands. */
 static int
-add_arg_rules(scmp_filter_ctx ctx, pid_t self)
+add_arg_rules(scmp_filter_ctx ctx, pid_t self, bool trap_open)
 {
     int rc = 0;
     const scmp_datum_t me = (scmp_datum_t)self;
+
+    rc |= seccomp_rule_add(ctx, trap_open ? SCMP_ACT_TRAP : SCMP_ACT_ERRNO(EACCES),
+                           SCMP_SYS(openat), 0);
 
     rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
@@ -171,7 +164,7 @@ add_arg_rules(scmp_filter_ctx ctx, pid_t self)
 }
 
 sr_status
-sr_sandbox__seccomp_install(pid_t self, sr_err *err)
+sr_sandbox__seccomp_install(pid_t self, bool trap_open, sr_err *err)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     int rc = 0;
@@ -182,7 +175,7 @@ sr_sandbox__seccomp_install(pid_t self, sr_err *err)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sr_allow[i], 0);
     for (size_t i = 0; i < sizeof(sr_refuse) / sizeof(sr_refuse[0]); i++)
         rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)sr_refuse[i].err), sr_refuse[i].nr, 0);
-    rc |= add_arg_rules(ctx, self);
+    rc |= add_arg_rules(ctx, self, trap_open);
     rc |= seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
     if (rc != 0) {
         seccomp_release(ctx);

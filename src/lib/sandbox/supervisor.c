@@ -516,12 +516,27 @@ enum step { STEP_MORE, STEP_FRAME, STEP_EOF, STEP_BAD, STEP_TIMEOUT };
 
 /* Writes a whole frame before the deadline. STEP_FRAME when sent. */
 static enum step
-send_frame(struct job_run *r, uint32_t type, uint32_t status, const void *body, size_t len)
+send_frame_fd(struct job_run *r, uint32_t type, uint32_t status, const void *body, size_t len,
+              int fd)
 {
     struct sr_frame_hdr h = {.type = type, .status = status, .len = (uint32_t)len};
     struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof(h)},
                            {.iov_base = (void *)(uintptr_t)body, .iov_len = len}};
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    if (fd >= 0) { /* with the first byte: the receiver takes it with the header */
+        memset(&u, 0, sizeof(u));
+        mh.msg_control = u.buf;
+        mh.msg_controllen = sizeof(u.buf);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+    }
 
     while (mh.msg_iovlen > 0) {
         ssize_t n = sendmsg(r->p->sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -537,9 +552,17 @@ send_frame(struct job_run *r, uint32_t type, uint32_t status, const void *body, 
         }
         if (n < 0)
             return STEP_EOF;
+        mh.msg_control = NULL; /* the descriptor went with the first bytes */
+        mh.msg_controllen = 0;
         sr_sandbox__iov_advance(&mh, (size_t)n);
     }
     return STEP_FRAME;
+}
+
+static enum step
+send_frame(struct job_run *r, uint32_t type, uint32_t status, const void *body, size_t len)
+{
+    return send_frame_fd(r, type, status, body, len, -1);
 }
 
 /* A header arrived: checks it and picks where the body goes. */
@@ -622,9 +645,14 @@ answer_hostcall(struct job_run *r)
                              &herr);
     if (st != SR_OK && herr.status == SR_OK)
         (void)sr_err_set(&herr, st, "host call failed with '%s'", sr_status_name(st));
-    enum step s = st == SR_OK ? send_frame(r, SR_FRAME_HOSTREPLY, SR_OK, ans.data, ans.len)
+    int fd = r->lim->host_fd ? *r->lim->host_fd : -1;
+    enum step s = st == SR_OK ? send_frame_fd(r, SR_FRAME_HOSTREPLY, SR_OK, ans.data, ans.len, fd)
                               : send_frame(r, SR_FRAME_HOSTREPLY, (uint32_t)st, herr.msg,
                                            strnlen(herr.msg, sizeof(herr.msg)));
+    if (fd >= 0) { /* the job process has its own copy now (or none: it failed) */
+        close(fd);
+        *r->lim->host_fd = -1;
+    }
     sr_buf_fini_secure(&ans);
     return s;
 }

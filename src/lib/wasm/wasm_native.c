@@ -506,6 +506,13 @@ sr_wasm_native_load(const uint8_t *so, size_t len, sr_wasm_native **out, sr_err 
         }
         off += (size_t)k;
     }
+    return sr_wasm_native_load_fd(fd, out, err);
+}
+
+sr_status
+sr_wasm_native_load_fd(int fd, sr_wasm_native **out, sr_err *err)
+{
+    *out = NULL;
     char path[64];
     (void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);

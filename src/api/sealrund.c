@@ -37,8 +37,9 @@
 
 /* What this process is (docs/workers.md). */
 enum role {
-    ROLE_ALL = 0, /* the embedded default: API, store, queue and sandbox in one */
-    ROLE_WORKER,  /* runs jobs for a coordinator; no store, no master key */
+    ROLE_ALL = 0,     /* the embedded default: API, store, queue and sandbox in one */
+    ROLE_WORKER,      /* runs jobs for a coordinator; no store, no master key */
+    ROLE_COORDINATOR, /* API, store and queue; runs no guest code: remote workers do */
 };
 
 struct opts {
@@ -159,7 +160,7 @@ struct raw {
 static const char *const isolations[] = {"tenant", "job", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const providers[] = {"none", "tdx", NULL};
-static const char *const roles[] = {"all", "worker", NULL};
+static const char *const roles[] = {"all", "worker", "coordinator", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 #ifdef SR_TEST_HOOKS
 static const char *const tampers[] = {"receipt", "output", NULL};
@@ -240,9 +241,11 @@ static size_t
 table(struct raw *r, struct sr_opt *t)
 {
     size_t n = 0;
-    t[n++] = opt_choice("--role", &r->role, "all|worker", roles, NULL,
+    t[n++] = opt_choice("--role", &r->role, "all|worker|coordinator", roles, NULL,
                         "all (default): the whole service in one process; worker: register "
-                        "with --coordinator and serve it (docs/workers.md)");
+                        "with --coordinator and run its jobs; coordinator: the API, store and "
+                        "queue on a PostgreSQL store, jobs run by remote workers "
+                        "(docs/workers.md)");
     t[n++] = opt_str("--coordinator", &r->coordinator, "URL",
                      "--role worker: the coordinator's URL (http://HOST:PORT)");
     t[n++] = opt_str("--worker-token", &r->worker_token, "TOKEN",
@@ -426,7 +429,8 @@ static int
 apply(const struct raw *r, struct opts *o)
 {
     sr_err e = {0};
-    o->role = r->role == 1 ? ROLE_WORKER : ROLE_ALL;
+    o->role = r->role == 1 ? ROLE_WORKER : r->role == 2 ? ROLE_COORDINATOR : ROLE_ALL;
+    o->eng.coordinator = o->role == ROLE_COORDINATOR;
     o->workers_require_tdx = r->worker_attestation == 1;
     if (o->role == ROLE_WORKER) {
         const char *env_tok = getenv("SEALRUN_WORKER_TOKEN");
@@ -516,6 +520,10 @@ apply(const struct raw *r, struct opts *o)
             return die_usage(e.msg);
         }
         o->eng.money = o->money;
+        if (o->role == ROLE_COORDINATOR)
+            return die_usage("--role coordinator does not take budgets or prices yet: a job's "
+                             "cost is signed in its receipt, which the worker that ran it signs "
+                             "(docs/workers.md)");
     }
 #ifdef SR_TEST_HOOKS
     o->eng.test_pause_after_hold_ms = (uint32_t)r->test_pause_hold;
@@ -783,6 +791,7 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     int sig = 0;
     sigwait(stop, &sig);
     sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
+    sr_engine_worker_polls_close(eng); /* workers' long polls end now, not in 30 s */
     code = 0;
 out:
     sr_server_free(msrv);
@@ -822,11 +831,12 @@ worker_ready(void *arg, const char *id, const char *state)
 /* Registers with the coordinator and keeps in touch until a signal, or
  * until the coordinator refuses it for good (revoked, another key). */
 static int
-run_worker(struct opts *o, const struct identity *id, const sigset_t *stop)
+run_worker(struct opts *o, sr_engine *eng, const struct identity *id, const sigset_t *stop)
 {
     sr_err e = {0};
     sr_worker *w = NULL;
-    const struct sr_worker_config cfg = {.coordinator = o->coordinator,
+    const struct sr_worker_config cfg = {.eng = eng,
+                                         .coordinator = o->coordinator,
                                          .token = o->worker_token,
                                          .key = id->key,
                                          .quote = id->quote,
@@ -913,9 +923,14 @@ main(int argc, char **argv)
         sigaddset(&stop, SIGINT);
         sigaddset(&stop, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
+        /* a store-less engine: it runs what the coordinator hands out */
+        if (sr_engine_start(eng, NULL, NULL, &e) != SR_OK) {
+            fprintf(stderr, "sealrund: error: %s\n", e.msg);
+            goto out;
+        }
         sr_log(SR_LOG_INFO, "sealrund", "role worker: coordinator %s; no store, no master key",
                o.coordinator);
-        code = run_worker(&o, &id, &stop);
+        code = run_worker(&o, eng, &id, &stop);
         goto out;
     }
     const char *env_store = getenv("SEALRUN_STORE");

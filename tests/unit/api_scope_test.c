@@ -66,6 +66,8 @@ static const struct {
     {"GET", "/workers", "admin"},
     {"POST", "/worker/register", "-"},
     {"POST", "/worker/heartbeat", "-"},
+    {"GET", "/worker/jobs", "-"},
+    {"POST", "/worker/jobs/{}/result", "-"},
     {"GET", "/", "-"},
     {"HEAD", "/", "-"},
     {"GET", "/ui", "-"},

@@ -364,6 +364,39 @@ class WorkerJobsTest(unittest.TestCase):
         p = cli("verify", os.path.join(self.c.data_dir, "job.json"))
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
+    def test_ab_secrets_their_policy_allows_and_storage(self):
+        tok = self.toks["cat"]
+        for name, value in (("OPEN", "canary-open-7d1f"), ("JSONLY", "canary-js-only-2c9e")):
+            st, ans, _ = self.c.request("PUT", "/secrets/" + name, {"value": value}, token=tok)
+            self.assertIn(st, (200, 201), ans)
+        st, ans, _ = self.c.request("PUT", "/secrets/JSONLY/policy", {"runtimes": ["wasm"]},
+                                    token=tok)
+        self.assertEqual(st, 200, ans)
+        # a secret its policy allows reaches the job on the worker
+        script = "function main(i, s) { return {v: s.OPEN}; }"
+        job_id = self.submit("cat", script, None, secret_refs=["OPEN"])
+        job = self.c.wait_job(tok, job_id, timeout=60)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"v": "canary-open-7d1f"})
+        self.assertEqual([(r["name"], r["version"]) for r in job["receipt"]["secret_refs"]],
+                         [("OPEN", 1)])
+        # one it does not allow never leaves the coordinator: the job fails there
+        job_id = self.submit("cat", script, None, secret_refs=["JSONLY"])
+        job = self.c.wait_job(tok, job_id, timeout=60)
+        self.assertEqual(job["error"]["code"], "SECRET_UNAVAILABLE", summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.coord_key)
+        st, audit, _ = self.c.request("GET", "/secrets/JSONLY/audit", token=tok)
+        self.assertEqual(audit["audit"][0]["outcome"], "denied", audit)
+        self.assertNotIn("canary-js-only-2c9e", self.c.log_text())
+        for w in self.ws:
+            self.assertNotIn("canary", w.log_text())
+        # storage is not available on a worker in this release: a clear error
+        job_id = self.submit("cat", "function main() { storage.set('k', 'v'); return 1; }", None)
+        job = self.c.wait_job(tok, job_id, timeout=60)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertIn("storage is not available here (no sealrund store: local runs and jobs "
+                      "on remote workers have none", job["error"]["message"])
+
     def test_b_kill9_mid_job_and_refused_results(self):
         job_id = self.submit("ben", SLOW, {"ms": 20000, "who": "ben", "n": -1},
                              timeout=40)

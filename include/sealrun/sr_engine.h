@@ -348,7 +348,7 @@ typedef bool (*sr_engine_worker_ok_fn)(void *arg);
  * under a lease of the cluster queue (sr_store_job_claim), waiting up to
  * wait_ms for one. On SR_OK *out is the job for the worker (owned) or
  * NULL when none came: {"id", "owner", "fence", "lease_ms", "created_at_ms",
- * "started_at_ms", "request" (with the module inline), "secrets": [{"key",
+ * "started_at_ms", "request" (a WASM job's module by "module_hash"), "secrets": [{"key",
  * "owner", "name", "version", "binds_code", "value" (base64),
  * "hosts": the policy's http_hosts}]}; the secrets are resolved (policies checked, audited)
  * here. A job that cannot be handed out (request unreadable, module gone,
@@ -389,14 +389,23 @@ sr_status sr_engine_worker_result(sr_engine *eng, const char *holder,
  * the coordinator's receipt) instead of when its lease runs out. */
 void sr_engine_worker_restarted(sr_engine *eng, const char *holder);
 
+/* Coordinator: the bytes of module 'hash' for the remote worker 'holder',
+ * only while it holds a job of that module (a worker reads no module it
+ * has no job for). *out owned (free()). SR_ENOTFOUND otherwise. */
+sr_status sr_engine_worker_module(sr_engine *eng, const char *holder, const char *hash,
+                                  uint8_t **out, size_t *len, sr_err *err);
+
 /* Worker: runs one job handed out by sr_engine_worker_claim ('job', as the
  * coordinator sent it; borrowed) in this engine's sandbox exactly as a
- * daemon runs a job, with the secrets it carries; 'cancel' (may be NULL)
- * fired kills the run. On SR_OK *out is the job object with this engine's
- * signed receipt (owned text) and *recording the sealed recording of a
- * recorded job (owned, or NULL). SR_EINVAL for a malformed job. */
-sr_status sr_engine_run_remote(sr_engine *eng, const json_t *job, sr_sandbox_cancel *cancel,
-                               char **out, size_t *out_len, char **recording, sr_err *err);
+ * daemon runs a job, with the secrets it carries; a WASM job's module is
+ * module[0..module_len) (borrowed; its SHA-256 must be the job's
+ * module_hash, SR_EINVAL otherwise). 'cancel' (may be NULL) fired kills
+ * the run. On SR_OK *out is the job object with this engine's signed
+ * receipt (owned text) and *recording the sealed recording of a recorded
+ * job (owned, or NULL). SR_EINVAL for a malformed job. */
+sr_status sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module,
+                               size_t module_len, sr_sandbox_cancel *cancel, char **out,
+                               size_t *out_len, char **recording, sr_err *err);
 
 /* true when the store answers and the sandbox is alive; otherwise why. */
 bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);

@@ -32,7 +32,8 @@ typedef struct sr_worker sr_worker;
 /* bytes of the answer that hands out a job: its request with a module
  * inline (SR_MAX_MODULE in base64), input and secrets */
 #define SR_WORKER_MAX_JOB (32u * 1024u * 1024u)
-#define SR_WORKER_POLL_WAIT_S 30 /* GET /worker/jobs?wait= */
+#define SR_WORKER_POLL_WAIT_S 30                             /* GET /worker/jobs?wait= */
+#define SR_WORKER_DEFAULT_CACHE_BYTES (256ull * 1024 * 1024) /* the module cache's bound */
 
 struct sr_worker_config {
     const char *coordinator; /* base URL, http:// or https://, no trailing path */
@@ -42,13 +43,17 @@ struct sr_worker_config {
     const uint8_t *measurement; /* 32 bytes */
     const char *version;        /* what it registers as (SR_VERSION) */
     unsigned request_timeout_s; /* 0 = SR_WORKER_REQUEST_TIMEOUT_S */
-    sr_engine *eng; /* borrowed, started without a store: runs the jobs handed out; NULL:
-                       registration and heartbeats only */
+    sr_engine *eng;       /* borrowed, started without a store: runs the jobs handed out; NULL:
+                             registration and heartbeats only */
+    const char *data_dir; /* with eng: the module cache lives in DATA_DIR/modules */
+    uint64_t module_cache_bytes; /* its bound; 0 = SR_WORKER_DEFAULT_CACHE_BYTES */
 };
 
-/* Copies the strings; borrows key, quote and measurement (they outlive the
- * worker). SR_EINVAL for a URL that is not http(s)://..., an empty or
- * oversized token, or a missing key. Returns owned: sr_worker_free(). */
+/* Copies the strings; borrows key, quote, measurement and eng (they outlive
+ * the worker); with eng, creates the module cache in DATA_DIR/modules.
+ * SR_EINVAL for a URL that is not http(s)://..., an empty or oversized
+ * token, a missing key, or eng without data_dir. Returns owned:
+ * sr_worker_free(). */
 sr_status sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err);
 void sr_worker_free(sr_worker *w);
 

@@ -519,3 +519,37 @@ sr_api__workers_list(sr_api *api, const struct sr_api__call *c, struct sr_api_re
     resp->status = 200;
     resp->body = json_pack("{s:o}", "workers", list);
 }
+
+void
+sr_api__worker_module(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    struct sr_worker_row w;
+    uint8_t hash[32];
+    if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
+        return;
+    const char *mh = c->arg[0];
+    if (strlen(mh) != SR_HASH_HEX_LEN || !sr_is_lower_hex(mh, SR_HASH_HEX_LEN)) {
+        sr_api__reply(resp, SR_EINVAL, "a module hash is 64 lower-case hex characters",
+                      "a worker's module");
+        return;
+    }
+    char holder[SR_ID_HEX_LEN + 1];
+    holder_of(&w, holder);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (sr_engine_worker_module(api->eng, holder, mh, &bytes, &len, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "a worker's module");
+        return;
+    }
+    char *b64 = sr_base64_encode(bytes, len);
+    free(bytes);
+    if (!b64) {
+        sr_api__reply(resp, SR_ENOMEM, "out of memory", "a worker's module");
+        return;
+    }
+    sr_log(SR_LOG_INFO, "workers", "module %.16s (%zu bytes) sent to worker %s", mh, len, w.id);
+    resp->status = 200;
+    resp->body = json_pack("{s:s, s:s}", "hash", mh, "module", b64);
+    free(b64);
+}

@@ -44,9 +44,10 @@ enum role {
 
 struct opts {
     enum role role;
-    const char *coordinator;  /* --role worker */
-    const char *worker_token; /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
-    bool workers_require_tdx; /* --worker-attestation tdx */
+    const char *coordinator;     /* --role worker */
+    const char *worker_token;    /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
+    uint64_t module_cache_bytes; /* --role worker: --module-cache-mb; 0 = the default */
+    bool workers_require_tdx;    /* --worker-attestation tdx */
     char host[64];
     uint16_t port;
     bool has_metrics; /* --metrics-listen */
@@ -149,7 +150,8 @@ struct raw {
     bool has_log_level, has_tamper;
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
-        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease;
+        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease,
+        module_cache_mb;
     int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
     int64_t queue_age;             /* -1 when not given: 0 means never */
     const char *rate_file;
@@ -248,6 +250,9 @@ table(struct raw *r, struct sr_opt *t)
                         "(docs/workers.md)");
     t[n++] = opt_str("--coordinator", &r->coordinator, "URL",
                      "--role worker: the coordinator's URL (http://HOST:PORT)");
+    t[n++] = opt_int("--module-cache-mb", &r->module_cache_mb, "MIB", 1 << 20,
+                     "--role worker: bound of its on-disk module cache in DATA_DIR/modules, "
+                     "least recently used out (default 256)");
     t[n++] = opt_str("--worker-token", &r->worker_token, "TOKEN",
                      "--role worker: its worker token from 'sealrun worker token create' "
                      "(default: SEALRUN_WORKER_TOKEN, which keeps it out of the process list)");
@@ -443,8 +448,10 @@ apply(const struct raw *r, struct opts *o)
         if (r->store || r->listen || r->metrics_listen || r->dashboard_dir)
             return die_usage("--role worker holds no store and serves no API: --store, --listen, "
                              "--metrics-listen and --dashboard-dir go to the coordinator");
-    } else if (r->coordinator || r->worker_token) {
-        return die_usage("--coordinator and --worker-token go with --role worker");
+        o->module_cache_bytes = (uint64_t)r->module_cache_mb * 1024 * 1024;
+    } else if (r->coordinator || r->worker_token || r->module_cache_mb) {
+        return die_usage("--coordinator, --worker-token and --module-cache-mb go with --role "
+                         "worker");
     }
     if (r->listen && parse_listen("--listen", r->listen, o->host, &o->port, &e) != SR_OK)
         return die_usage(e.msg);
@@ -836,6 +843,8 @@ run_worker(struct opts *o, sr_engine *eng, const struct identity *id, const sigs
     sr_err e = {0};
     sr_worker *w = NULL;
     const struct sr_worker_config cfg = {.eng = eng,
+                                         .data_dir = o->data_dir,
+                                         .module_cache_bytes = o->module_cache_bytes,
                                          .coordinator = o->coordinator,
                                          .token = o->worker_token,
                                          .key = id->key,

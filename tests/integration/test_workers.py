@@ -460,5 +460,98 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertEqual(st, 403, ans)
 
 
+GUEST = os.environ.get("SR_WASM_GUEST", "")
+
+
+def padded(tag, pad):
+    """The guest module with a custom section of 'pad' random bytes: its own
+    hash and size, the same program."""
+    def leb(n):
+        out = bytearray()
+        while True:
+            b = n & 0x7f
+            n >>= 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+    body = b"\x04note" + tag.encode() + os.urandom(pad)
+    with open(GUEST, "rb") as f:
+        return f.read() + b"\x00" + leb(len(body)) + body
+
+
+@unittest.skipUnless(GUEST, "needs SR_WASM_GUEST (the CTest runs set it)")
+class WorkerModulesTest(unittest.TestCase):
+    """A worker fetches a WASM job's module by hash (GET /worker/modules/
+    {hash}) once, keeps it in its bounded on-disk cache, evicts the least
+    recently used past the bound and fetches it again; a cached file that
+    no longer matches its hash is dropped and fetched again; a worker gets
+    no module it holds no job for."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        cls.c = Daemon("--role", "coordinator", "--lease", str(LEASE_S),
+                       store=cls.pg.database("workermodules")).start()
+        cls.tok = cls.c.token("mod")
+        wt = worker_token(cls.c, "cache")
+        cls.w = Worker(cls.c.url, wt, "--module-cache-mb", "1").start()
+        assert cls.w.id, cls.w.log_text()
+        cls.w.tok = wt
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.cleanup()
+        cls.c.cleanup()
+
+    def run_module(self, h):
+        st, job, _ = self.c.request("POST", "/execute", {
+            "runtime": "wasm", "module_hash": h, "args": ["echo"], "input": 7}, token=self.tok)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.w.public_key)
+        self.assertEqual(job["receipt"]["code_hash"], h)
+
+    def fetches(self, h):
+        return self.w.log_text().count("fetched module " + h[:16])
+
+    def test_cache(self):
+        mods = {}
+        for tag in ("a", "b", "c"):
+            m = padded(tag, 400 * 1024)
+            st, ans, _ = self.c.request("POST", "/modules", raw=m, token=self.tok,
+                                        headers={"Content-Type": "application/wasm"})
+            self.assertEqual(st, 201, ans)
+            mods[tag] = ans["hash"]
+        a, b, c = mods["a"], mods["b"], mods["c"]
+        cache = os.path.join(self.w.data_dir, "modules")
+        self.run_module(a)
+        self.run_module(a)
+        self.assertEqual(self.fetches(a), 1, "a hot module is fetched once")
+        self.assertTrue(os.path.exists(os.path.join(cache, a + ".wasm")))
+        self.run_module(b)
+        self.run_module(c)  # past the bound of 1 MiB: the least recently used (a) goes
+        self.assertFalse(os.path.exists(os.path.join(cache, a + ".wasm")))
+        self.assertIn("module %s evicted" % a[:16], self.w.log_text())
+        self.assertLessEqual(sum(os.path.getsize(os.path.join(cache, f))
+                                 for f in os.listdir(cache)), 1024 * 1024)
+        self.run_module(a)
+        self.assertEqual(self.fetches(a), 2, "an evicted module is fetched again")
+        self.assertEqual(self.c.log_text().count("module %s " % a[:16]), 2)
+        # a cached file changed on disk is never run: dropped, fetched again
+        path = os.path.join(cache, a + ".wasm")
+        with open(path, "r+b") as f:
+            f.seek(100)
+            f.write(b"\xff")
+        self.run_module(a)
+        self.assertEqual(self.fetches(a), 3)
+        self.assertIn("does not hash to its name", self.w.log_text())
+        # a worker reads no module it holds no job for
+        path = "/worker/modules/" + b
+        st, ans = raw(self.c, "GET", path, self.w.tok,
+                      sign_request(worker_seed(self.w), "GET", path, "", b""))
+        self.assertEqual(st, 404, ans)
+        self.assertIn("not the module of a job this worker holds", ans["error"]["message"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

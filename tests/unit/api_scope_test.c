@@ -67,6 +67,7 @@ static const struct {
     {"POST", "/worker/register", "-"},
     {"POST", "/worker/heartbeat", "-"},
     {"GET", "/worker/jobs", "-"},
+    {"GET", "/worker/modules/{}", "-"},
     {"POST", "/worker/jobs/{}/result", "-"},
     {"GET", "/", "-"},
     {"HEAD", "/", "-"},

@@ -119,21 +119,12 @@ secrets_json(const struct sr_secret_set *set)
     return list;
 }
 
-/* The request as the worker gets it: a WASM job's module inline. */
+/* The request as the worker gets it: a WASM job's module by its hash
+ * (the worker fetches it with GET /worker/modules/{hash} unless cached). */
 static json_t *
 request_json(const struct sr_job_request *req)
 {
-    json_t *rj = sr_job_request_to_json(req);
-    if (rj && req->runtime == SR_RUNTIME_WASM && req->code) {
-        char *b64 = sr_base64_encode(req->code, req->code_len);
-        json_object_del(rj, "module_hash");
-        if (!b64 || json_object_set_new(rj, "module", json_string(b64)) != 0) {
-            json_decref(rj);
-            rj = NULL;
-        }
-        free(b64);
-    }
-    return rj;
+    return sr_job_request_to_json(req);
 }
 
 /* Prepares claimed row r for the worker: *out the job (owned), or NULL
@@ -545,6 +536,32 @@ sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_
     return SR_OK;
 }
 
+sr_status
+sr_engine_worker_module(sr_engine *eng, const char *holder, const char *hash, uint8_t **out,
+                        size_t *len, sr_err *err)
+{
+    char owner[SR_MAX_USER_NAME + 1] = "";
+    pthread_mutex_lock(&eng->mu);
+    for (const struct remote_job *r = eng->remote; r; r = r->next)
+        if (strcmp(r->holder, holder) == 0 && r->runtime == SR_RUNTIME_WASM &&
+            strcmp(r->code_hash, hash) == 0) {
+            memcpy(owner, r->owner, sizeof(owner));
+            break;
+        }
+    pthread_mutex_unlock(&eng->mu);
+    if (!owner[0])
+        return sr_err_set(err, SR_ENOTFOUND,
+                          "module '%.64s' is not the module of a job this worker holds", hash);
+    struct sr_job_request req = {.runtime = SR_RUNTIME_WASM};
+    (void)snprintf(req.code_hash_hex, sizeof(req.code_hash_hex), "%s", hash);
+    sr_status rc = sr_engine__module_load(eng, owner, &req, err);
+    if (rc != SR_OK)
+        return rc;
+    *out = req.code;
+    *len = req.code_len;
+    return SR_OK;
+}
+
 void
 sr_engine_worker_restarted(sr_engine *eng, const char *holder)
 {
@@ -702,8 +719,9 @@ secret_from_json(const json_t *s, struct sr_secret_entry *e, sr_err *err)
 }
 
 sr_status
-sr_engine_run_remote(sr_engine *eng, const json_t *job, sr_sandbox_cancel *cancel, char **out,
-                     size_t *out_len, char **recording, sr_err *err)
+sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, size_t module_len,
+                     sr_sandbox_cancel *cancel, char **out, size_t *out_len, char **recording,
+                     sr_err *err)
 {
     const char *id = str_of(job, "id"), *owner = str_of(job, "owner");
     const json_t *secrets = json_object_get(job, "secrets");
@@ -728,8 +746,21 @@ sr_engine_run_remote(sr_engine *eng, const json_t *job, sr_sandbox_cancel *cance
     if (rc != SR_OK)
         return rc;
     if (req.runtime == SR_RUNTIME_WASM && !req.code) {
-        sr_job_request_fini(&req);
-        return sr_err_set(err, SR_EINVAL, "job '%s' came without its module", id);
+        uint8_t d[32];
+        if (module)
+            sr_sha256(module, module_len, d);
+        if (!module || memcmp(d, req.code_hash, sizeof(d)) != 0) {
+            sr_job_request_fini(&req);
+            return sr_err_set(err, SR_EINVAL, "job '%s' needs module '%s', not the bytes given", id,
+                              req.code_hash_hex);
+        }
+        req.code = malloc(module_len ? module_len : 1);
+        if (!req.code) {
+            sr_job_request_fini(&req);
+            return sr_err_set(err, SR_ENOMEM, "out of memory for job '%s''s module", id);
+        }
+        memcpy(req.code, module, module_len);
+        req.code_len = module_len;
     }
     struct sr_secret_set set;
     memset(&set, 0, sizeof(set));

@@ -7,6 +7,7 @@
  * request timeout. One request at a time.
  */
 #include "sealrun/sr_worker.h"
+#include "worker_int.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,6 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_crypto.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_log.h"
@@ -38,6 +40,7 @@ struct sr_worker {
     char version[32];
     unsigned timeout_s;
     sr_engine *eng; /* borrowed: runs the jobs; NULL: registration and heartbeats only */
+    struct sr_worker__cache cache; /* with eng: the modules of its jobs */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     bool stop;
@@ -90,6 +93,19 @@ sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
     (void)snprintf(w->version, sizeof(w->version), "%s", cfg->version ? cfg->version : "unknown");
     w->timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : SR_WORKER_REQUEST_TIMEOUT_S;
     w->eng = cfg->eng;
+    sr_status rc = SR_OK;
+    if (cfg->eng && !cfg->data_dir)
+        rc = sr_err_set(err, SR_EINVAL, "a worker that runs jobs needs its data directory");
+    else if (cfg->eng)
+        rc = sr_worker__cache_open(
+            &w->cache, cfg->data_dir,
+            cfg->module_cache_bytes ? cfg->module_cache_bytes : SR_WORKER_DEFAULT_CACHE_BYTES, err);
+    if (rc != SR_OK) {
+        memset(w->token, 0, strlen(w->token));
+        free(w->token);
+        free(w);
+        return rc;
+    }
     w->lease_ms = 15000;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->wake, NULL);
@@ -488,6 +504,48 @@ post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size
     free(body);
 }
 
+/* The module of a WASM job given by hash: from the cache, else fetched
+ * from the coordinator (GET /worker/modules/{hash}), checked against its
+ * hash and cached. *out owned. */
+static sr_status
+job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *err)
+{
+    sr_status rc = sr_worker__cache_get(&w->cache, hash, out, len, err);
+    if (rc != SR_ENOTFOUND)
+        return rc;
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/worker/modules/%.64s", hash);
+    const struct call_opts co = {.max_answer = SR_MAX_MODULE / 3 * 4 + 4096};
+    json_t *ans = NULL;
+    rc = call_with(w, "GET", path, NULL, &co, &ans, err);
+    if (rc != SR_OK)
+        return rc;
+    const char *b64 = json_string_value(json_object_get(ans, "module"));
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    rc = b64 ? sr_base64_decode(b64, strlen(b64), &bytes, &n, err)
+             : sr_err_set(err, SR_EIO, "the coordinator's module answer has no 'module'");
+    json_decref(ans);
+    if (rc != SR_OK)
+        return rc;
+    uint8_t d[32];
+    char hex[SR_HASH_HEX_LEN + 1];
+    sr_sha256(bytes, n, d);
+    sr_hex_encode(d, sizeof(d), hex);
+    if (strcmp(hex, hash) != 0) {
+        free(bytes);
+        return sr_err_set(err, SR_EIO, "the coordinator sent module bytes that hash to %s, not %s",
+                          hex, hash);
+    }
+    sr_log(SR_LOG_INFO, "worker", "fetched module %.16s (%zu bytes)", hash, n);
+    sr_err ce = {0};
+    if (sr_worker__cache_put(&w->cache, hash, bytes, n, &ce) != SR_OK)
+        sr_log(SR_LOG_WARN, "worker", "module %.16s not cached: %s", hash, ce.msg);
+    *out = bytes;
+    *len = n;
+    return SR_OK;
+}
+
 /* Runs one job the coordinator handed out and posts its result. */
 static void
 run_job(sr_worker *w, const json_t *job)
@@ -507,7 +565,16 @@ run_job(sr_worker *w, const json_t *job)
     sr_log(SR_LOG_INFO, "worker", "job '%s': running (fence %lld)", id, (long long)fence);
     char *text = NULL, *recording = NULL;
     size_t len = 0;
-    sr_status rc = sr_engine_run_remote(w->eng, job, cancel, &text, &len, &recording, &e);
+    uint8_t *mod = NULL;
+    size_t mod_len = 0;
+    sr_status rc = SR_OK;
+    const json_t *req = json_object_get(job, "request");
+    const char *mh = json_string_value(json_object_get(req, "module_hash"));
+    if (mh && strlen(mh) == SR_HASH_HEX_LEN && sr_is_lower_hex(mh, SR_HASH_HEX_LEN))
+        rc = job_module(w, mh, &mod, &mod_len, &e);
+    if (rc == SR_OK)
+        rc = sr_engine_run_remote(w->eng, job, mod, mod_len, cancel, &text, &len, &recording, &e);
+    free(mod);
     pthread_mutex_lock(&w->mu);
     bool lost = w->lost;
     pthread_mutex_unlock(&w->mu);

@@ -344,12 +344,13 @@ void sr_engine_worker_holder(const uint8_t pk[SR_ED25519_PK_LEN], char out[SR_ID
  * draining or revoked): asked before every claim while a poll waits. */
 typedef bool (*sr_engine_worker_ok_fn)(void *arg);
 
-/* Coordinator: claims the next queued job for the remote worker 'holder'
- * under a lease of the cluster queue (sr_store_job_claim), waiting up to
- * wait_ms for one. On SR_OK *out is the job for the worker (owned) or
- * NULL when none came: {"id", "owner", "fence", "lease_ms", "created_at_ms",
+/* Coordinator: claims the next queued job for the remote worker whose
+ * registered key is 'pk' (its holder id: sr_engine_worker_holder) under a lease of the cluster
+ * queue (sr_store_job_claim), waiting up to wait_ms for one. On SR_OK *out is the job for the
+ * worker (owned) or NULL when none came: {"id", "owner", "fence", "lease_ms", "created_at_ms",
  * "started_at_ms", "request" (a WASM job's module by "module_hash"), "secrets": [{"key",
- * "owner", "name", "version", "binds_code", "value" (base64),
+ * "owner", "name", "version", "binds_code", "sealed_value" (the value sealed to
+ * the worker's key, sr_worker_box_seal),
  * "hosts": the policy's http_hosts}]}; the secrets are resolved (policies checked, audited)
  * here. A job that cannot be handed out (request unreadable, module gone,
  * a secret unavailable, past --queue-max-age) ends here as it would on a
@@ -357,9 +358,9 @@ typedef bool (*sr_engine_worker_ok_fn)(void *arg);
  * coordinator or the worker already holds cfg.worker_max_jobs jobs;
  * SR_EBUSY when SR_WORKER_MAX_POLLS polls already wait. */
 #define SR_WORKER_MAX_POLLS 64
-sr_status sr_engine_worker_claim(sr_engine *eng, const char *holder, int64_t wait_ms,
-                                 sr_engine_worker_ok_fn ok, void *ok_arg, json_t **out,
-                                 sr_err *err);
+sr_status sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN],
+                                 int64_t wait_ms, sr_engine_worker_ok_fn ok, void *ok_arg,
+                                 json_t **out, sr_err *err);
 
 /* Coordinator: the server is stopping: polls waiting answer at once
  * (without a job) and so do synchronous callers waiting for a worker. */

@@ -443,9 +443,9 @@ sr_api__worker_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_res
     (void)sr_store_worker_seen(api->store, pc.hash, sr_now_ms(), NULL);
     json_t *job = NULL;
     if (w.state == SR_WORKER_ACTIVE) {
-        char holder[SR_ID_HEX_LEN + 1];
-        holder_of(&w, holder);
-        if (sr_engine_worker_claim(api->eng, holder, wait_s * 1000, still_active, &pc, &job, &e) !=
+        uint8_t pk[SR_ED25519_PK_LEN];
+        (void)sr_hex_decode(w.public_key, 64, pk, sizeof(pk), NULL); /* checked: signed */
+        if (sr_engine_worker_claim(api->eng, pk, wait_s * 1000, still_active, &pc, &job, &e) !=
             SR_OK) {
             sr_api__reply_status(resp, &e, "a worker's poll");
             return;

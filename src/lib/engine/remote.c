@@ -91,21 +91,24 @@ forget(sr_engine *eng, const char *holder, const char *id, uint64_t fence)
 
 /* ---- handing a job out ---- */
 
+/* The job's secrets for the worker, each value sealed to its key. */
 static json_t *
-secrets_json(const struct sr_secret_set *set)
+secrets_json(const struct sr_secret_set *set, const uint8_t pk[SR_ED25519_PK_LEN])
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < set->n; i++) {
         const struct sr_secret_entry *s = &set->entry[i];
-        char *b64 = sr_base64_encode(s->value.data, s->value.len);
+        char *b64 = NULL;
+        if (sr_worker_box_seal(pk, s->value.data, s->value.len, &b64, NULL) != SR_OK)
+            b64 = NULL;
         json_t *hosts = json_array();
         for (size_t j = 0; hosts && j < s->n_http_hosts; j++)
             json_array_append_new(hosts, json_string(s->http_hosts[j]));
-        json_t *o = b64 && hosts
-                        ? json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:O}", "key", s->key, "owner",
-                                    s->owner, "name", s->name, "version", (json_int_t)s->version,
-                                    "binds_code", s->binds_code, "value", b64, "hosts", hosts)
-                        : NULL;
+        json_t *o = b64 && hosts ? json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:O}", "key", s->key,
+                                             "owner", s->owner, "name", s->name, "version",
+                                             (json_int_t)s->version, "binds_code", s->binds_code,
+                                             "sealed_value", b64, "hosts", hosts)
+                                 : NULL;
         if (b64) {
             sodium_memzero(b64, strlen(b64));
             free(b64);
@@ -130,7 +133,8 @@ request_json(const struct sr_job_request *req)
 /* Prepares claimed row r for the worker: *out the job (owned), or NULL
  * when the job ended here instead (recorded under the worker's lease l). */
 static void
-prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l, json_t **out)
+prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
+        const uint8_t pk[SR_ED25519_PK_LEN], json_t **out)
 {
     *out = NULL;
     sr_err e = {0};
@@ -176,7 +180,7 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l, js
         goto out;
     }
     json_t *rj = request_json(&req);
-    json_t *sj = secrets_json(&set);
+    json_t *sj = secrets_json(&set, pk);
     json_t *job = rj && sj ? json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:O, s:O}", "id", r->id,
                                        "owner", r->owner, "fence", (json_int_t)l->fence, "lease_ms",
                                        (json_int_t)sr_engine__lease_ms(eng), "created_at_ms",
@@ -215,9 +219,11 @@ out:
 }
 
 sr_status
-sr_engine_worker_claim(sr_engine *eng, const char *holder, int64_t wait_ms,
+sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int64_t wait_ms,
                        sr_engine_worker_ok_fn ok, void *ok_arg, json_t **out, sr_err *err)
 {
+    char holder[SR_ID_HEX_LEN + 1];
+    sr_engine_worker_holder(pk, holder);
     if (!eng->cfg.coordinator || !eng->cluster)
         return sr_err_set(err, SR_ECONFLICT,
                           "this sealrund is not a coordinator (sealrund --role coordinator); "
@@ -252,7 +258,7 @@ sr_engine_worker_claim(sr_engine *eng, const char *holder, int64_t wait_ms,
             pthread_mutex_lock(&eng->mu);
             pthread_cond_signal(&eng->qcv); /* there may be more: another poll looks */
             pthread_mutex_unlock(&eng->mu);
-            prepare(eng, &r, &l, &job);
+            prepare(eng, &r, &l, pk, &job);
             sr_job_row_fini(&r);
             if (job)
                 break;
@@ -670,10 +676,10 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
 /* ---- the worker's side ---- */
 
 static sr_status
-secret_from_json(const json_t *s, struct sr_secret_entry *e, sr_err *err)
+secret_from_json(const sr_engine *eng, const json_t *s, struct sr_secret_entry *e, sr_err *err)
 {
     const char *key = str_of(s, "key"), *owner = str_of(s, "owner"), *name = str_of(s, "name");
-    const char *value = str_of(s, "value");
+    const char *value = str_of(s, "sealed_value");
     const json_t *hosts = json_object_get(s, "hosts");
     json_int_t version = json_integer_value(json_object_get(s, "version"));
     if (!key || !owner || !name || !value || !json_is_array(hosts) ||
@@ -682,7 +688,7 @@ secret_from_json(const json_t *s, struct sr_secret_entry *e, sr_err *err)
         strlen(owner) > SR_MAX_USER_NAME || json_array_size(hosts) > REMOTE_MAX_HOSTS)
         return sr_err_set(err, SR_EINVAL,
                           "a secret of the job needs 'key', 'owner', 'name', 'version', "
-                          "'binds_code', 'value' and at most %d 'hosts'",
+                          "'binds_code', 'sealed_value' and at most %d 'hosts'",
                           REMOTE_MAX_HOSTS);
     (void)snprintf(e->key, sizeof(e->key), "%s", key);
     (void)snprintf(e->owner, sizeof(e->owner), "%s", owner);
@@ -691,7 +697,10 @@ secret_from_json(const json_t *s, struct sr_secret_entry *e, sr_err *err)
     e->binds_code = json_is_true(json_object_get(s, "binds_code"));
     uint8_t *raw = NULL;
     size_t rlen = 0;
-    sr_status rc = sr_base64_decode(value, strlen(value), &raw, &rlen, err);
+    sr_status rc = eng->wkey ? sr_worker_key_box_open(eng->wkey, value, &raw, &rlen, err)
+                             : sr_err_set(err, SR_EINVAL, "a worker needs its worker key");
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "opening secret '%s'", name);
     if (rc == SR_OK && rlen > SR_SECRET_VALUE_MAX)
         rc = sr_err_set(err, SR_ELIMIT, "a secret value is %zu bytes, at most %u", rlen,
                         SR_SECRET_VALUE_MAX);
@@ -765,7 +774,7 @@ sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, s
     struct sr_secret_set set;
     memset(&set, 0, sizeof(set));
     for (size_t i = 0; rc == SR_OK && i < json_array_size(secrets); i++) {
-        rc = secret_from_json(json_array_get(secrets, i), &set.entry[i], err);
+        rc = secret_from_json(eng, json_array_get(secrets, i), &set.entry[i], err);
         set.n = i + 1;
     }
     if (rc != SR_OK) {

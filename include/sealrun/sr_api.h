@@ -131,6 +131,16 @@ sr_status sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_a
 #define SR_WORKER_HEARTBEAT_S 10
 /* Bytes of a POST /worker/register body (a TDX quote in base64 fits). */
 #define SR_API_WORKER_BODY_MAX (128u * 1024u)
+/* Bytes of a POST /worker/jobs/{id}/result body: a job object (output,
+ * sealed output, logs, HTTP exchanges, receipt) within SR_MAX_BODY and a
+ * recorded job's sealed recording (SR_MAX_RECORDING in base64). */
+#define SR_API_WORKER_RESULT_MAX (32u * 1024u * 1024u)
+/* Bytes of a heartbeat's body: the leases it renews. */
+#define SR_API_WORKER_BEAT_MAX (8u * 1024u)
+/* The longest GET /worker/jobs?wait= in seconds. */
+#define SR_WORKER_MAX_WAIT_S 30
+/* Jobs one heartbeat renews. */
+#define SR_WORKER_MAX_JOBS 16
 
 /* What the coordinator asks of registering workers: with require_tdx, only
  * a TDX quote binding the worker's key and measurement (sealrund

@@ -67,6 +67,11 @@ struct sr_engine_config {
     const char *native_cache_dir;
     uint64_t native_cache_max;
     unsigned native_after;
+    /* --role coordinator (docs/workers.md): on a shared store, this engine
+     * runs no guest code: its queue is served by remote workers through
+     * sr_engine_worker_claim and sr_engine_worker_result. */
+    bool coordinator;
+    unsigned worker_max_jobs; /* jobs one remote worker holds at once; 0 = 1 */
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -343,6 +348,80 @@ void sr_engine_live_stats(sr_engine *eng, struct sr_engine_stats *out);
  * version, started_at and heartbeat_at; NULL when the store is not shared
  * (or the listing failed: logged). For GET /info. */
 json_t *sr_engine_cluster_info(sr_engine *eng);
+
+/* --- remote workers (docs/workers.md) --- */
+
+/* The lease holder id of a remote worker: the first 16 bytes of SHA-256
+ * of its registered key, in hex (as a daemon's id follows its key). */
+void sr_engine_worker_holder(const uint8_t pk[SR_ED25519_PK_LEN], char out[SR_ID_HEX_LEN + 1]);
+
+/* Says whether the worker polling may still get a job (active, not
+ * draining or revoked): asked before every claim while a poll waits. */
+typedef bool (*sr_engine_worker_ok_fn)(void *arg);
+
+/* Coordinator: claims the next queued job for the remote worker whose
+ * registered key is 'pk' (its holder id: sr_engine_worker_holder) under a lease of the cluster
+ * queue (sr_store_job_claim), waiting up to wait_ms for one. On SR_OK *out is the job for the
+ * worker (owned) or NULL when none came: {"id", "owner", "fence", "lease_ms", "created_at_ms",
+ * "started_at_ms", "request" (a WASM job's module by "module_hash"), "secrets": [{"key",
+ * "owner", "name", "version", "binds_code", "sealed_value" (the value sealed to
+ * the worker's key, sr_worker_box_seal),
+ * "hosts": the policy's http_hosts}]}; the secrets are resolved (policies checked, audited)
+ * here. A job that cannot be handed out (request unreadable, module gone,
+ * a secret unavailable, past --queue-max-age) ends here as it would on a
+ * daemon, and the wait goes on. SR_ECONFLICT when this engine is not a
+ * coordinator or the worker already holds cfg.worker_max_jobs jobs;
+ * SR_EBUSY when SR_WORKER_MAX_POLLS polls already wait. */
+#define SR_WORKER_MAX_POLLS 64
+sr_status sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN],
+                                 int64_t wait_ms, sr_engine_worker_ok_fn ok, void *ok_arg,
+                                 json_t **out, sr_err *err);
+
+/* Coordinator: the server is stopping: polls waiting answer at once
+ * (without a job) and so do synchronous callers waiting for a worker. */
+void sr_engine_worker_polls_close(sr_engine *eng);
+
+/* Coordinator: renews the lease of job 'id' held by 'holder' under
+ * 'fence'. SR_ECONFLICT when that is no longer the job's lease (taken
+ * over, cancelled, ended): the worker must stop the job. */
+sr_status sr_engine_worker_renew(sr_engine *eng, const char *holder, const char *id, uint64_t fence,
+                                 sr_err *err);
+
+/* Coordinator: stores the end of job 'id' a remote worker ran. job_text is
+ * the job object the worker built (borrowed); its receipt must verify with
+ * 'pk' (the worker's registered key, SR_EDENIED otherwise) and bind the
+ * job handed out (id, code and input hashes, runtime; SR_EINVAL). The
+ * output MAC is added here. Written only under the worker's lease
+ * (holder, fence): SR_ECONFLICT and nothing written when it is no longer
+ * the job's current lease. recording: the sealed recording of a recorded
+ * job (base64, borrowed) or NULL. */
+sr_status sr_engine_worker_result(sr_engine *eng, const char *holder,
+                                  const uint8_t pk[SR_ED25519_PK_LEN], const char *id,
+                                  uint64_t fence, const char *job_text, size_t len,
+                                  const char *recording, sr_err *err);
+
+/* Coordinator: a worker (re)registered: the jobs still running under its
+ * lease are from before it restarted; each ends INTERRUPTED at once (with
+ * the coordinator's receipt) instead of when its lease runs out. */
+void sr_engine_worker_restarted(sr_engine *eng, const char *holder);
+
+/* Coordinator: the bytes of module 'hash' for the remote worker 'holder',
+ * only while it holds a job of that module (a worker reads no module it
+ * has no job for). *out owned (free()). SR_ENOTFOUND otherwise. */
+sr_status sr_engine_worker_module(sr_engine *eng, const char *holder, const char *hash,
+                                  uint8_t **out, size_t *len, sr_err *err);
+
+/* Worker: runs one job handed out by sr_engine_worker_claim ('job', as the
+ * coordinator sent it; borrowed) in this engine's sandbox exactly as a
+ * daemon runs a job, with the secrets it carries; a WASM job's module is
+ * module[0..module_len) (borrowed; its SHA-256 must be the job's
+ * module_hash, SR_EINVAL otherwise). 'cancel' (may be NULL) fired kills
+ * the run. On SR_OK *out is the job object with this engine's signed
+ * receipt (owned text) and *recording the sealed recording of a recorded
+ * job (owned, or NULL). SR_EINVAL for a malformed job. */
+sr_status sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module,
+                               size_t module_len, sr_sandbox_cancel *cancel, char **out,
+                               size_t *out_len, char **recording, sr_err *err);
 
 /* true when the store answers and the sandbox is alive; otherwise why. */
 bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);

@@ -63,6 +63,18 @@ void sr_worker_key_public(const sr_worker_key *key, uint8_t pk[SR_ED25519_PK_LEN
 void sr_worker_key_sign(const sr_worker_key *key, const void *msg, size_t len,
                         uint8_t sig[SR_ED25519_SIG_LEN]);
 
+/* Seals msg[0..len) to a worker: crypto_box_seal to the X25519 form of its
+ * Ed25519 key 'pk', so that only the holder of that worker key opens it
+ * (a job's secret values on their way to a remote worker). *out owned
+ * base64 (free()). SR_EINVAL for a key that has no X25519 form. */
+sr_status sr_worker_box_seal(const uint8_t pk[SR_ED25519_PK_LEN], const void *msg, size_t len,
+                             char **out, sr_err *err);
+/* Opens a box sealed to this worker key (sr_worker_box_seal). SR_EDENIED
+ * "authentication failed" for any other box. *out owned (wipe, then
+ * free()), NUL-terminated, *len bytes. */
+sr_status sr_worker_key_box_open(const sr_worker_key *key, const char *b64, uint8_t **out,
+                                 size_t *len, sr_err *err);
+
 /* ---- a remote worker's signed requests (docs/workers.md, "Protocol") ----
  * Every request a worker makes to its coordinator carries its worker
  * token and, in headers, the time (epoch ms) and an Ed25519 signature of

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include "sealrun/sr_attest.h"
+#include "sealrun/sr_engine.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
@@ -312,9 +313,62 @@ sr_api__worker_register(sr_api *api, const struct sr_api__call *c, struct sr_api
     }
     sr_log(SR_LOG_INFO, "workers", "worker %s (%s) registered: key %s, attestation %s", w.id,
            w.name, w.public_key, w.attestation);
+    char holder[SR_ID_HEX_LEN + 1];
+    sr_engine_worker_holder(pk, holder);
+    sr_engine_worker_restarted(api->eng, holder); /* its jobs from before: INTERRUPTED now */
     resp->status = 200;
     resp->body =
         json_pack("{s:o, s:i}", "worker", worker_json(&w), "heartbeat_s", SR_WORKER_HEARTBEAT_S);
+}
+
+/* The lease holder id of a registered worker (its key's). */
+static void
+holder_of(const struct sr_worker_row *w, char holder[SR_ID_HEX_LEN + 1])
+{
+    uint8_t pk[SR_ED25519_PK_LEN];
+    (void)sr_hex_decode(w->public_key, 64, pk, sizeof(pk), NULL); /* checked by worker_signed */
+    sr_engine_worker_holder(pk, holder);
+}
+
+/* Renews the leases of the jobs a heartbeat names ({"jobs": [{"id",
+ * "fence"}]}); the ids whose lease is lost go into 'lost'. */
+static sr_status
+renew_jobs(sr_api *api, const struct sr_worker_row *w, const struct sr_api_request *req,
+           json_t *lost, sr_err *err)
+{
+    json_t *body = NULL;
+    sr_status rc = sr_json_parse(req->body, req->body_len, 4, "request body", &body, err);
+    if (rc != SR_OK)
+        return rc;
+    const json_t *jobs = json_object_get(body, "jobs");
+    if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_array(jobs) ||
+        json_array_size(jobs) > SR_WORKER_MAX_JOBS) {
+        json_decref(body);
+        return sr_err_set(err, SR_EINVAL,
+                          "a heartbeat's body is {\"jobs\": [{\"id\", \"fence\"}]} with at most "
+                          "%d jobs",
+                          SR_WORKER_MAX_JOBS);
+    }
+    char holder[SR_ID_HEX_LEN + 1];
+    holder_of(w, holder);
+    for (size_t i = 0; rc == SR_OK && i < json_array_size(jobs); i++) {
+        const json_t *j = json_array_get(jobs, i);
+        const char *id = json_string_value(json_object_get(j, "id"));
+        const json_t *f = json_object_get(j, "fence");
+        if (!id || !json_is_integer(f) || json_integer_value(f) < 1) {
+            rc = sr_err_set(err, SR_EINVAL, "each of 'jobs' needs 'id' and 'fence' (>= 1)");
+            break;
+        }
+        sr_err e = {0};
+        sr_status r =
+            sr_engine_worker_renew(api->eng, holder, id, (uint64_t)json_integer_value(f), &e);
+        if (r == SR_ECONFLICT)
+            json_array_append_new(lost, json_string(id));
+        else if (r != SR_OK)
+            sr_log(SR_LOG_WARN, "workers", "worker %s: renewing job '%.32s': %s", w->id, id, e.msg);
+    }
+    json_decref(body);
+    return rc;
 }
 
 void
@@ -324,19 +378,127 @@ sr_api__worker_heartbeat(sr_api *api, const struct sr_api__call *c, struct sr_ap
     uint8_t hash[32];
     if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
         return;
-    if (c->req->body_len) {
-        sr_api__reply(resp, SR_EINVAL, "POST /worker/heartbeat takes no body",
-                      "a worker's heartbeat");
+    sr_err e = {0};
+    json_t *lost = json_array();
+    if (!lost) {
+        sr_api__reply(resp, SR_ENOMEM, "out of memory", "a worker's heartbeat");
         return;
     }
-    sr_err e = {0};
+    if (c->req->body_len && renew_jobs(api, &w, c->req, lost, &e) != SR_OK) {
+        json_decref(lost);
+        sr_api__reply_status(resp, &e, "a worker's heartbeat");
+        return;
+    }
     if (sr_store_worker_seen(api->store, hash, sr_now_ms(), &e) != SR_OK) {
+        json_decref(lost);
         sr_api__reply_status(resp, &e, "a worker's heartbeat");
         return;
     }
     resp->status = 200;
-    resp->body = json_pack("{s:s, s:s, s:i}", "id", w.id, "state", sr_worker_state_name(w.state),
-                           "heartbeat_s", SR_WORKER_HEARTBEAT_S);
+    resp->body =
+        json_pack("{s:s, s:s, s:i, s:o}", "id", w.id, "state", sr_worker_state_name(w.state),
+                  "heartbeat_s", SR_WORKER_HEARTBEAT_S, "lost", lost);
+}
+
+static const char *
+query_value(const struct sr_api_request *req, const char *key)
+{
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, key) == 0)
+            return req->query[i].value;
+    return NULL;
+}
+
+/* A polling worker may still get a job: its token is neither revoked nor
+ * draining now (asked before each claim while the poll waits). */
+struct poll_check {
+    sr_api *api;
+    uint8_t hash[32];
+};
+
+static bool
+still_active(void *arg)
+{
+    struct poll_check *p = arg;
+    struct sr_worker_row w;
+    return sr_store_worker_get(p->api->store, p->hash, &w, NULL) == SR_OK &&
+           w.state == SR_WORKER_ACTIVE;
+}
+
+void
+sr_api__worker_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    struct poll_check pc = {.api = api};
+    struct sr_worker_row w;
+    if (!worker_token(api, c->req, &w, pc.hash, resp) || !worker_signed(c->req, NULL, &w, resp))
+        return;
+    int64_t wait_s = 0;
+    sr_err e = {0};
+    const char *q = query_value(c->req, "wait");
+    if (q &&
+        sr_parse_i64(q, 0, SR_WORKER_MAX_WAIT_S, "query parameter 'wait'", &wait_s, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "a worker's poll");
+        return;
+    }
+    (void)sr_store_worker_seen(api->store, pc.hash, sr_now_ms(), NULL);
+    json_t *job = NULL;
+    if (w.state == SR_WORKER_ACTIVE) {
+        uint8_t pk[SR_ED25519_PK_LEN];
+        (void)sr_hex_decode(w.public_key, 64, pk, sizeof(pk), NULL); /* checked: signed */
+        if (sr_engine_worker_claim(api->eng, pk, wait_s * 1000, still_active, &pc, &job, &e) !=
+            SR_OK) {
+            sr_api__reply_status(resp, &e, "a worker's poll");
+            return;
+        }
+    }
+    if (job)
+        sr_log(SR_LOG_INFO, "workers", "job '%s' handed to worker %s (fence %lld)",
+               json_string_value(json_object_get(job, "id")), w.id,
+               (long long)json_integer_value(json_object_get(job, "fence")));
+    resp->status = 200;
+    resp->body = json_pack("{s:o, s:s}", "job", job ? job : json_null(), "state",
+                           sr_worker_state_name(w.state));
+}
+
+void
+sr_api__worker_result(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    struct sr_worker_row w;
+    uint8_t hash[32];
+    if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
+        return;
+    json_t *body = NULL;
+    sr_err e = {0};
+    sr_status rc = sr_json_parse(c->req->body ? c->req->body : "", c->req->body_len, 4,
+                                 "request body", &body, &e);
+    const json_t *job = json_object_get(body, "job");
+    const json_t *fence = json_object_get(body, "fence");
+    const json_t *rec = json_object_get(body, "recording");
+    if (rc == SR_OK &&
+        (!json_is_object(body) || !json_is_string(job) || !json_is_integer(fence) ||
+         json_integer_value(fence) < 1 || (rec && !json_is_null(rec) && !json_is_string(rec))))
+        rc = sr_err_set(&e, SR_EINVAL,
+                        "a result is {\"fence\": N, \"job\": \"<the job object's text>\", "
+                        "\"recording\": base64 or null}");
+    if (rc == SR_OK) {
+        uint8_t pk[SR_ED25519_PK_LEN];
+        char holder[SR_ID_HEX_LEN + 1];
+        (void)sr_hex_decode(w.public_key, 64, pk, sizeof(pk), NULL);
+        sr_engine_worker_holder(pk, holder);
+        rc = sr_engine_worker_result(api->eng, holder, pk, c->arg[0],
+                                     (uint64_t)json_integer_value(fence), json_string_value(job),
+                                     json_string_length(job), json_string_value(rec), &e);
+    }
+    json_decref(body);
+    if (rc != SR_OK) {
+        sr_log(SR_LOG_WARN, "workers", "result of worker %s for job '%.32s' refused: %s", w.id,
+               c->arg[0], e.msg);
+        sr_api__reply_status(resp, &e, "a worker's result");
+        return;
+    }
+    (void)sr_store_worker_seen(api->store, hash, sr_now_ms(), NULL);
+    resp->status = 200;
+    resp->body = json_pack("{s:s, s:s}", "job_id", c->arg[0], "status", "stored");
 }
 
 void
@@ -356,4 +518,38 @@ sr_api__workers_list(sr_api *api, const struct sr_api__call *c, struct sr_api_re
     free(rows);
     resp->status = 200;
     resp->body = json_pack("{s:o}", "workers", list);
+}
+
+void
+sr_api__worker_module(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    struct sr_worker_row w;
+    uint8_t hash[32];
+    if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
+        return;
+    const char *mh = c->arg[0];
+    if (strlen(mh) != SR_HASH_HEX_LEN || !sr_is_lower_hex(mh, SR_HASH_HEX_LEN)) {
+        sr_api__reply(resp, SR_EINVAL, "a module hash is 64 lower-case hex characters",
+                      "a worker's module");
+        return;
+    }
+    char holder[SR_ID_HEX_LEN + 1];
+    holder_of(&w, holder);
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    sr_err e = {0};
+    if (sr_engine_worker_module(api->eng, holder, mh, &bytes, &len, &e) != SR_OK) {
+        sr_api__reply_status(resp, &e, "a worker's module");
+        return;
+    }
+    char *b64 = sr_base64_encode(bytes, len);
+    free(bytes);
+    if (!b64) {
+        sr_api__reply(resp, SR_ENOMEM, "out of memory", "a worker's module");
+        return;
+    }
+    sr_log(SR_LOG_INFO, "workers", "module %.16s (%zu bytes) sent to worker %s", mh, len, w.id);
+    resp->status = 200;
+    resp->body = json_pack("{s:s, s:s}", "hash", mh, "module", b64);
+    free(b64);
 }

@@ -482,7 +482,11 @@ static const struct sr_api__route routes[] = {
     /* a remote worker's own requests: its worker token and signature,
      * checked by the handler (route_workers.c) */
     {"POST", "/worker/register", false, 0, "", SR_API_WORKER_BODY_MAX, sr_api__worker_register},
-    {"POST", "/worker/heartbeat", false, 0, "", 0, sr_api__worker_heartbeat},
+    {"POST", "/worker/heartbeat", false, 0, "", SR_API_WORKER_BEAT_MAX, sr_api__worker_heartbeat},
+    {"GET", "/worker/jobs", false, 0, "wait", 0, sr_api__worker_jobs},
+    {"GET", "/worker/modules/{}", false, 0, "", 0, sr_api__worker_module},
+    {"POST", "/worker/jobs/{}/result", false, 0, "", SR_API_WORKER_RESULT_MAX,
+     sr_api__worker_result},
     {"GET", "/", false, 0, "", 0, sr_api__ui},
     {"HEAD", "/", false, 0, "", 0, sr_api__ui},
     {"GET", "/ui", false, 0, "", 0, sr_api__ui},

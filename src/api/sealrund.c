@@ -37,15 +37,17 @@
 
 /* What this process is (docs/workers.md). */
 enum role {
-    ROLE_ALL = 0, /* the embedded default: API, store, queue and sandbox in one */
-    ROLE_WORKER,  /* runs jobs for a coordinator; no store, no master key */
+    ROLE_ALL = 0,     /* the embedded default: API, store, queue and sandbox in one */
+    ROLE_WORKER,      /* runs jobs for a coordinator; no store, no master key */
+    ROLE_COORDINATOR, /* API, store and queue; runs no guest code: remote workers do */
 };
 
 struct opts {
     enum role role;
-    const char *coordinator;  /* --role worker */
-    const char *worker_token; /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
-    bool workers_require_tdx; /* --worker-attestation tdx */
+    const char *coordinator;     /* --role worker */
+    const char *worker_token;    /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
+    uint64_t module_cache_bytes; /* --role worker: --module-cache-mb; 0 = the default */
+    bool workers_require_tdx;    /* --worker-attestation tdx */
     char host[64];
     uint16_t port;
     bool has_metrics; /* --metrics-listen */
@@ -149,7 +151,8 @@ struct raw {
     bool has_log_level, has_tamper;
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
-        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease;
+        max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease,
+        module_cache_mb;
     int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
     int64_t queue_age;             /* -1 when not given: 0 means never */
     const char *rate_file;
@@ -162,7 +165,7 @@ struct raw {
 static const char *const isolations[] = {"tenant", "job", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const providers[] = {"none", "tdx", NULL};
-static const char *const roles[] = {"all", "worker", NULL};
+static const char *const roles[] = {"all", "worker", "coordinator", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 #ifdef SR_TEST_HOOKS
 static const char *const tampers[] = {"receipt", "output", NULL};
@@ -243,11 +246,16 @@ static size_t
 table(struct raw *r, struct sr_opt *t)
 {
     size_t n = 0;
-    t[n++] = opt_choice("--role", &r->role, "all|worker", roles, NULL,
+    t[n++] = opt_choice("--role", &r->role, "all|worker|coordinator", roles, NULL,
                         "all (default): the whole service in one process; worker: register "
-                        "with --coordinator and serve it (docs/workers.md)");
+                        "with --coordinator and run its jobs; coordinator: the API, store and "
+                        "queue on a PostgreSQL store, jobs run by remote workers "
+                        "(docs/workers.md)");
     t[n++] = opt_str("--coordinator", &r->coordinator, "URL",
                      "--role worker: the coordinator's URL (http://HOST:PORT)");
+    t[n++] = opt_int("--module-cache-mb", &r->module_cache_mb, "MIB", 1 << 20,
+                     "--role worker: bound of its on-disk module cache in DATA_DIR/modules, "
+                     "least recently used out (default 256)");
     t[n++] = opt_str("--worker-token", &r->worker_token, "TOKEN",
                      "--role worker: its worker token from 'sealrun worker token create' "
                      "(default: SEALRUN_WORKER_TOKEN, which keeps it out of the process list)");
@@ -439,7 +447,8 @@ static int
 apply(const struct raw *r, struct opts *o)
 {
     sr_err e = {0};
-    o->role = r->role == 1 ? ROLE_WORKER : ROLE_ALL;
+    o->role = r->role == 1 ? ROLE_WORKER : r->role == 2 ? ROLE_COORDINATOR : ROLE_ALL;
+    o->eng.coordinator = o->role == ROLE_COORDINATOR;
     o->workers_require_tdx = r->worker_attestation == 1;
     if (o->role == ROLE_WORKER) {
         const char *env_tok = getenv("SEALRUN_WORKER_TOKEN");
@@ -452,8 +461,10 @@ apply(const struct raw *r, struct opts *o)
         if (r->store || r->listen || r->metrics_listen || r->dashboard_dir)
             return die_usage("--role worker holds no store and serves no API: --store, --listen, "
                              "--metrics-listen and --dashboard-dir go to the coordinator");
-    } else if (r->coordinator || r->worker_token) {
-        return die_usage("--coordinator and --worker-token go with --role worker");
+        o->module_cache_bytes = (uint64_t)r->module_cache_mb * 1024 * 1024;
+    } else if (r->coordinator || r->worker_token || r->module_cache_mb) {
+        return die_usage("--coordinator, --worker-token and --module-cache-mb go with --role "
+                         "worker");
     }
     if (r->listen && parse_listen("--listen", r->listen, o->host, &o->port, &e) != SR_OK)
         return die_usage(e.msg);
@@ -532,6 +543,10 @@ apply(const struct raw *r, struct opts *o)
             return die_usage(e.msg);
         }
         o->eng.money = o->money;
+        if (o->role == ROLE_COORDINATOR)
+            return die_usage("--role coordinator does not take budgets or prices yet: a job's "
+                             "cost is signed in its receipt, which the worker that ran it signs "
+                             "(docs/workers.md)");
     }
 #ifdef SR_TEST_HOOKS
     o->eng.test_pause_after_hold_ms = (uint32_t)r->test_pause_hold;
@@ -799,6 +814,7 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
     int sig = 0;
     sigwait(stop, &sig);
     sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
+    sr_engine_worker_polls_close(eng); /* workers' long polls end now, not in 30 s */
     code = 0;
 out:
     sr_server_free(msrv);
@@ -838,11 +854,14 @@ worker_ready(void *arg, const char *id, const char *state)
 /* Registers with the coordinator and keeps in touch until a signal, or
  * until the coordinator refuses it for good (revoked, another key). */
 static int
-run_worker(struct opts *o, const struct identity *id, const sigset_t *stop)
+run_worker(struct opts *o, sr_engine *eng, const struct identity *id, const sigset_t *stop)
 {
     sr_err e = {0};
     sr_worker *w = NULL;
-    const struct sr_worker_config cfg = {.coordinator = o->coordinator,
+    const struct sr_worker_config cfg = {.eng = eng,
+                                         .data_dir = o->data_dir,
+                                         .module_cache_bytes = o->module_cache_bytes,
+                                         .coordinator = o->coordinator,
                                          .token = o->worker_token,
                                          .key = id->key,
                                          .quote = id->quote,
@@ -934,9 +953,14 @@ main(int argc, char **argv)
         sigaddset(&stop, SIGINT);
         sigaddset(&stop, SIGTERM);
         pthread_sigmask(SIG_BLOCK, &stop, NULL);
+        /* a store-less engine: it runs what the coordinator hands out */
+        if (sr_engine_start(eng, NULL, NULL, &e) != SR_OK) {
+            fprintf(stderr, "sealrund: error: %s\n", e.msg);
+            goto out;
+        }
         sr_log(SR_LOG_INFO, "sealrund", "role worker: coordinator %s; no store, no master key",
                o.coordinator);
-        code = run_worker(&o, &id, &stop);
+        code = run_worker(&o, eng, &id, &stop);
         goto out;
     }
     const char *env_store = getenv("SEALRUN_STORE");

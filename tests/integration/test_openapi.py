@@ -311,6 +311,12 @@ class OpenApiTest(unittest.TestCase):
               headers=now)
             c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=wtok)
             c("/worker/heartbeat", "POST", "/worker/heartbeat", 401, token=None)
+            # the job path (test_workers.py drives it signed, on a coordinator)
+            c("/worker/jobs", "GET", "/worker/jobs?wait=0", 401, token=wtok, headers=now)
+            c("/worker/modules/{}", "GET", "/worker/modules/" + "0" * 64, 401, token=wtok,
+              headers=now)
+            c("/worker/jobs/{}/result", "POST", "/worker/jobs/" + "0" * 32 + "/result", 401,
+              body={"fence": 1, "job": "{}"}, token=wtok, headers=now)
         finally:
             w.cleanup()
         # budgets, prices and balances (docs/accounts.md)

@@ -24,9 +24,16 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, cli, worker_token  # noqa: E402
+from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, postgres, summary, \
+    worker_token  # noqa: E402
 
+import base64  # noqa: E402
+import hashlib  # noqa: E402
+import re  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 HEARTBEAT_S = 10
 
@@ -239,6 +246,311 @@ class WorkersTest(unittest.TestCase):
         self.assertIn("go with --role worker", p.stderr)
         p = run("--role", "keystore")
         self.assertEqual(p.returncode, 2)
+        # a coordinator's queue and leases live in a shared store
+        p = run("--role", "coordinator", "--dev", "--listen", "127.0.0.1:0", "--data-dir",
+                self.d.data_dir + "-coord")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("needs a shared store", p.stderr)
+
+
+# --- jobs run by remote workers (docs/workers.md "Jobs") ---
+
+LEASE_S = 6
+SLOW = ("function main(input) { const t = Date.now(); while (Date.now() - t < input.ms) {} "
+        "return {who: input.who, n: input.n}; }")
+
+
+def sign_request(seed, method, path, query, body):
+    """The X-Sealrun-* headers of a worker request signed with 'seed'."""
+    tm = str(int(time.time() * 1000))
+    h = hashlib.sha256()
+    for part in ("sealrun.worker.request.v1", method, path, query, tm):
+        h.update(part.encode() + b"\0")
+    h.update(hashlib.sha256(body).digest())
+    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(h.digest()).hex()
+    return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
+            "Content-Type": "application/json"}
+
+
+def sign_receipt(seed, receipt):
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    return key.sign(b"sealrun.receipt.v1\0" + canonical(receipt).encode()).hex()
+
+
+def worker_seed(w):
+    with open(os.path.join(w.data_dir, "keys", "worker.key")) as f:
+        return bytes.fromhex(f.read().strip())
+
+
+class WorkerJobsTest(unittest.TestCase):
+    """A coordinator (--role coordinator, its store on PostgreSQL) and two
+    workers, each its own process: jobs of several users spread over both
+    and their receipts name the worker that ran each; a worker killed with
+    kill -9 mid-job leaves its job INTERRUPTED once, with the coordinator's
+    receipt; a result signed with the wrong key, or from a lease taken over,
+    is refused and changes nothing; a revoked worker gets no more jobs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        cls.store = cls.pg.database("workerjobs")
+        cls.c = Daemon("--role", "coordinator", "--lease", str(LEASE_S),
+                       "--max-running-per-user", "4", store=cls.store).start()
+        m = re.search(r"worker key ([0-9a-f]{64})", cls.c.log_text())
+        cls.coord_key = m.group(1)
+        cls.admin = admin_token(cls.c)
+        cls.toks = {u: cls.c.token(u) for u in ("ann", "ben", "cat")}
+        cls.ws = []
+        for name in ("w1", "w2"):
+            cls.ws.append(cls.start_worker(worker_token(cls.c, name)))
+
+    @classmethod
+    def start_worker(cls, tok, data_dir=None):
+        w = Worker(cls.c.url, tok, data_dir=data_dir).start()
+        assert w.id, w.log_text()
+        w.tok = tok
+        return w
+
+    @classmethod
+    def tearDownClass(cls):
+        for w in cls.ws:
+            w.cleanup()
+        cls.c.cleanup()
+
+    def submit(self, user, script, inp, **extra):
+        st, ans, _ = self.c.execute(self.toks[user], script, input=inp, **{"async": True},
+                                    **extra)
+        self.assertEqual(st, 202, ans)
+        return ans["job_id"]
+
+    def running_on(self, job_id, timeout=30):
+        """The worker whose log says it runs job_id, and the fence."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for w in self.ws:
+                if w.proc is None:
+                    continue
+                m = re.search(r"job '%s': running \(fence (\d+)\)" % job_id, w.log_text())
+                if m:
+                    return w, int(m.group(1))
+            time.sleep(0.1)
+        raise AssertionError(f"job {job_id} did not start on a worker")
+
+    def test_a_jobs_spread_over_the_workers(self):
+        keys = {w.public_key for w in self.ws}
+        ids = {}
+        for n in range(12):
+            user = ("ann", "ben", "cat")[n % 3]
+            ids[self.submit(user, SLOW, {"ms": 300, "who": user, "n": n})] = (user, n)
+        used = set()
+        for job_id, (user, n) in ids.items():
+            job = self.c.wait_job(self.toks[user], job_id, timeout=120)
+            self.assertEqual(job["status"], "completed", summary(job))
+            self.assertEqual(job["output"], {"who": user, "n": n})
+            r = job["receipt"]
+            self.assertIn(r["worker_public_key"], keys, summary(job))
+            used.add(r["worker_public_key"])
+            self.assertEqual(r["job_id"], job_id)
+            self.assertRegex(job["signature"], "^[0-9a-f]{64}$")  # the coordinator's MAC
+        self.assertEqual(used, keys, "both workers ran jobs")
+        # the coordinator runs no guest code: a synchronous job runs on a worker too
+        st, job, _ = self.c.execute(self.toks["ann"], "function main(){ return 42; }")
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["output"], {"result": 42})
+        self.assertIn(job["receipt"]["worker_public_key"], keys)
+        # and the receipt verifies (sealrun verify, against the worker's key)
+        with open(os.path.join(self.c.data_dir, "job.json"), "w") as f:
+            json.dump(job, f)
+        p = cli("verify", os.path.join(self.c.data_dir, "job.json"))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_ab_secrets_their_policy_allows_and_storage(self):
+        tok = self.toks["cat"]
+        for name, value in (("OPEN", "canary-open-7d1f"), ("JSONLY", "canary-js-only-2c9e")):
+            st, ans, _ = self.c.request("PUT", "/secrets/" + name, {"value": value}, token=tok)
+            self.assertIn(st, (200, 201), ans)
+        st, ans, _ = self.c.request("PUT", "/secrets/JSONLY/policy", {"runtimes": ["wasm"]},
+                                    token=tok)
+        self.assertEqual(st, 200, ans)
+        # a secret its policy allows reaches the job on the worker
+        script = "function main(i, s) { return {v: s.OPEN}; }"
+        job_id = self.submit("cat", script, None, secret_refs=["OPEN"])
+        job = self.c.wait_job(tok, job_id, timeout=60)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"v": "canary-open-7d1f"})
+        self.assertEqual([(r["name"], r["version"]) for r in job["receipt"]["secret_refs"]],
+                         [("OPEN", 1)])
+        # one it does not allow never leaves the coordinator: the job fails there
+        job_id = self.submit("cat", script, None, secret_refs=["JSONLY"])
+        job = self.c.wait_job(tok, job_id, timeout=60)
+        self.assertEqual(job["error"]["code"], "SECRET_UNAVAILABLE", summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.coord_key)
+        st, audit, _ = self.c.request("GET", "/secrets/JSONLY/audit", token=tok)
+        self.assertEqual(audit["audit"][0]["outcome"], "denied", audit)
+        self.assertNotIn("canary-js-only-2c9e", self.c.log_text())
+        for w in self.ws:
+            self.assertNotIn("canary", w.log_text())
+        # storage is not available on a worker in this release: a clear error
+        job_id = self.submit("cat", "function main() { storage.set('k', 'v'); return 1; }", None)
+        job = self.c.wait_job(tok, job_id, timeout=60)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertIn("storage is not available here (no sealrund store: local runs and jobs "
+                      "on remote workers have none", job["error"]["message"])
+
+    def test_b_kill9_mid_job_and_refused_results(self):
+        job_id = self.submit("ben", SLOW, {"ms": 20000, "who": "ben", "n": -1},
+                             timeout=40)
+        w, fence = self.running_on(job_id)
+        seed = worker_seed(w)
+        w.proc.kill()
+        w.proc.wait()
+        w.proc = None
+        job = self.c.wait_job(self.toks["ben"], job_id, timeout=4 * LEASE_S + 30)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertEqual(job["error"]["code"], "INTERRUPTED", summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.coord_key)
+        # a result from the old lease holder: with a receipt of another key
+        # (401), then with the worker's own (409: the lease was taken over)
+        forged = dict(job)
+        forged.pop("signature", None)
+        forged["receipt"] = dict(job["receipt"], worker_public_key=w.public_key)
+        other = os.urandom(32)
+        forged["receipt_signature"] = sign_receipt(other, forged["receipt"])
+        path = f"/worker/jobs/{job_id}/result"
+        for rseed, want, why in ((other, 401, "not this worker's"),
+                                 (seed, 409, "no longer leased")):
+            forged["receipt_signature"] = sign_receipt(rseed, forged["receipt"])
+            body = json.dumps({"fence": fence, "job": json.dumps(forged),
+                               "recording": None}).encode()
+            st, ans = raw(self.c, "POST", path, w.tok, sign_request(seed, "POST", path, "", body),
+                          body)
+            self.assertEqual(st, want, ans)
+            self.assertIn(why, ans["error"]["message"])
+        # a fence that was never this worker's is refused before anything else
+        body = json.dumps({"fence": fence + 100, "job": json.dumps(forged)}).encode()
+        st, ans = raw(self.c, "POST", path, w.tok, sign_request(seed, "POST", path, "", body),
+                      body)
+        self.assertEqual(st, 409, ans)
+        # nothing written: the job still ends as the coordinator recorded it, once
+        again = self.c.wait_job(self.toks["ben"], job_id)
+        self.assertEqual(again, job)
+        self.assertEqual(self.c.log_text().count(f"'{job_id}'") >= 1, True)
+        # the same worker comes back (same data directory, same key) and works
+        back = self.start_worker(w.tok, data_dir=w.data_dir)
+        self.assertEqual(back.public_key, w.public_key)
+        self.ws[self.ws.index(w)] = back
+        w.log.close()
+        jid = self.submit("cat", SLOW, {"ms": 10, "who": "cat", "n": 99})
+        self.assertEqual(self.c.wait_job(self.toks["cat"], jid, timeout=60)["status"], "completed")
+
+    def test_c_a_revoked_worker_gets_no_jobs(self):
+        gone, stay = self.ws
+        p = cli("worker", "revoke", *self.c.where(), gone.id, check=True)
+        self.assertIn("revoked worker " + gone.id, p.stdout)
+        self.assertEqual(gone.wait_exit(3 * HEARTBEAT_S), 1)
+        ids = [self.submit("ann", SLOW, {"ms": 50, "who": "ann", "n": n}) for n in range(4)]
+        for job_id in ids:
+            job = self.c.wait_job(self.toks["ann"], job_id, timeout=120)
+            self.assertEqual(job["status"], "completed", summary(job))
+            self.assertEqual(job["receipt"]["worker_public_key"], stay.public_key)
+        # its requests are refused from now on
+        path = "/worker/jobs"
+        st, ans = raw(self.c, "GET", path + "?wait=0", gone.tok,
+                      sign_request(worker_seed(gone), "GET", path, "wait=0", b""))
+        self.assertEqual(st, 403, ans)
+
+
+GUEST = os.environ.get("SR_WASM_GUEST", "")
+
+
+def padded(tag, pad):
+    """The guest module with a custom section of 'pad' random bytes: its own
+    hash and size, the same program."""
+    def leb(n):
+        out = bytearray()
+        while True:
+            b = n & 0x7f
+            n >>= 7
+            out.append(b | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+    body = b"\x04note" + tag.encode() + os.urandom(pad)
+    with open(GUEST, "rb") as f:
+        return f.read() + b"\x00" + leb(len(body)) + body
+
+
+@unittest.skipUnless(GUEST, "needs SR_WASM_GUEST (the CTest runs set it)")
+class WorkerModulesTest(unittest.TestCase):
+    """A worker fetches a WASM job's module by hash (GET /worker/modules/
+    {hash}) once, keeps it in its bounded on-disk cache, evicts the least
+    recently used past the bound and fetches it again; a cached file that
+    no longer matches its hash is dropped and fetched again; a worker gets
+    no module it holds no job for."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        cls.c = Daemon("--role", "coordinator", "--lease", str(LEASE_S),
+                       store=cls.pg.database("workermodules")).start()
+        cls.tok = cls.c.token("mod")
+        wt = worker_token(cls.c, "cache")
+        cls.w = Worker(cls.c.url, wt, "--module-cache-mb", "1").start()
+        assert cls.w.id, cls.w.log_text()
+        cls.w.tok = wt
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.cleanup()
+        cls.c.cleanup()
+
+    def run_module(self, h):
+        st, job, _ = self.c.request("POST", "/execute", {
+            "runtime": "wasm", "module_hash": h, "args": ["echo"], "input": 7}, token=self.tok)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.w.public_key)
+        self.assertEqual(job["receipt"]["code_hash"], h)
+
+    def fetches(self, h):
+        return self.w.log_text().count("fetched module " + h[:16])
+
+    def test_cache(self):
+        mods = {}
+        for tag in ("a", "b", "c"):
+            m = padded(tag, 400 * 1024)
+            st, ans, _ = self.c.request("POST", "/modules", raw=m, token=self.tok,
+                                        headers={"Content-Type": "application/wasm"})
+            self.assertEqual(st, 201, ans)
+            mods[tag] = ans["hash"]
+        a, b, c = mods["a"], mods["b"], mods["c"]
+        cache = os.path.join(self.w.data_dir, "modules")
+        self.run_module(a)
+        self.run_module(a)
+        self.assertEqual(self.fetches(a), 1, "a hot module is fetched once")
+        self.assertTrue(os.path.exists(os.path.join(cache, a + ".wasm")))
+        self.run_module(b)
+        self.run_module(c)  # past the bound of 1 MiB: the least recently used (a) goes
+        self.assertFalse(os.path.exists(os.path.join(cache, a + ".wasm")))
+        self.assertIn("module %s evicted" % a[:16], self.w.log_text())
+        self.assertLessEqual(sum(os.path.getsize(os.path.join(cache, f))
+                                 for f in os.listdir(cache)), 1024 * 1024)
+        self.run_module(a)
+        self.assertEqual(self.fetches(a), 2, "an evicted module is fetched again")
+        self.assertEqual(self.c.log_text().count("module %s " % a[:16]), 2)
+        # a cached file changed on disk is never run: dropped, fetched again
+        path = os.path.join(cache, a + ".wasm")
+        with open(path, "r+b") as f:
+            f.seek(100)
+            f.write(b"\xff")
+        self.run_module(a)
+        self.assertEqual(self.fetches(a), 3)
+        self.assertIn("does not hash to its name", self.w.log_text())
+        # a worker reads no module it holds no job for
+        path = "/worker/modules/" + b
+        st, ans = raw(self.c, "GET", path, self.w.tok,
+                      sign_request(worker_seed(self.w), "GET", path, "", b""))
+        self.assertEqual(st, 404, ans)
+        self.assertIn("not the module of a job this worker holds", ans["error"]["message"])
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include "sealrun/sr_crypto.h"
@@ -79,11 +80,43 @@ test_signature_binds_every_part(void **state)
     sr_worker_key_free(b);
 }
 
+static void
+test_box_sealed_to_a_worker_opens_only_with_its_key(void **state)
+{
+    (void)state;
+    assert_int_equal(sr_crypto_init(NULL), SR_OK);
+    uint8_t seed_a[32], seed_b[32], pk_a[32];
+    memset(seed_a, 3, sizeof(seed_a));
+    memset(seed_b, 4, sizeof(seed_b));
+    sr_worker_key *a = NULL, *b = NULL;
+    assert_int_equal(sr_worker_key_new(seed_a, &a, NULL), SR_OK);
+    assert_int_equal(sr_worker_key_new(seed_b, &b, NULL), SR_OK);
+    sr_worker_key_public(a, pk_a);
+    char *box = NULL;
+    assert_int_equal(sr_worker_box_seal(pk_a, "canary", 6, &box, NULL), SR_OK);
+    assert_null(strstr(box, "canary"));
+    uint8_t *out = NULL;
+    size_t len = 0;
+    assert_int_equal(sr_worker_key_box_open(a, box, &out, &len, NULL), SR_OK);
+    assert_int_equal(len, 6);
+    assert_memory_equal(out, "canary", 6);
+    free(out);
+    sr_err e = {0};
+    out = NULL;
+    assert_int_equal(sr_worker_key_box_open(b, box, &out, &len, &e), SR_EDENIED);
+    assert_string_equal(e.msg, "authentication failed");
+    assert_null(out);
+    free(box);
+    sr_worker_key_free(a);
+    sr_worker_key_free(b);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signature_binds_every_part),
+        cmocka_unit_test(test_box_sealed_to_a_worker_opens_only_with_its_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,9 +146,9 @@ sr_engine__cluster_execute(sr_engine *eng, const char *owner, const char *id,
 
 /* A claimed row whose request cannot be read back: ended without a receipt
  * (there is nothing to bind one to), so it is not taken over forever. */
-static void
-finish_unreadable(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
-                  const char *why)
+void
+sr_engine__finish_unreadable(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
+                             const char *why)
 {
     json_t *res = json_pack("{s:n, s:[], s:{s:s, s:s}, s:i}", "output", "logs", "error", "code",
                             sr_job_code_name(SR_JOB_INTERNAL_ERROR), "message", why, "gas_used", 0);
@@ -177,7 +177,8 @@ run_claimed(sr_engine *eng, const struct sr_job_row *r, struct held_lease *h)
     struct sr_secret_refs refs;
     if (sr_engine__request_from_row(r, &req, &e) != SR_OK) {
         sr_log(SR_LOG_ERROR, "engine", "job '%s' of '%s': %s", r->id, r->owner, e.msg);
-        finish_unreadable(eng, r, &h->lease, "the stored request could not be read back");
+        sr_engine__finish_unreadable(eng, r, &h->lease,
+                                     "the stored request could not be read back");
         return;
     }
     int64_t max_age = sr_engine__queue_max_age_ms(eng);
@@ -363,7 +364,7 @@ take_over(sr_engine *eng, bool own)
         mine.fence = fences[i];
         struct sr_job_request req;
         if (sr_engine__request_from_row(&rows[i], &req, &e) != SR_OK) {
-            finish_unreadable(eng, &rows[i], &mine, sr_engine__interrupted_msg);
+            sr_engine__finish_unreadable(eng, &rows[i], &mine, sr_engine__interrupted_msg);
         } else {
             if (sr_engine__record_failure(eng, rows[i].id, rows[i].owner, rows[i].created_at_ms,
                                           rows[i].started_at_ms, &req, SR_JOB_INTERRUPTED,
@@ -470,7 +471,7 @@ end_taken(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
     struct sr_job_request req;
     if (sr_engine__request_from_row(r, &req, err) != SR_OK) {
         sr_log(SR_LOG_ERROR, "engine", "job '%s' of '%s': %s", r->id, r->owner, err->msg);
-        finish_unreadable(eng, r, l, "the stored request could not be read back");
+        sr_engine__finish_unreadable(eng, r, l, "the stored request could not be read back");
         return SR_OK;
     }
     sr_status rc = sr_engine__record_failure(eng, r->id, r->owner, r->created_at_ms,

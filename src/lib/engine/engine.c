@@ -279,6 +279,8 @@ sr_status
 sr_engine_execute(sr_engine *eng, const char *owner, const struct sr_job_request *req, char **out,
                   size_t *out_len, sr_err *err)
 {
+    if (eng->cfg.coordinator) /* no guest code here: a worker runs it */
+        return sr_engine__remote_execute(eng, owner, req, out, out_len, err);
     struct sr_job_request local = *req; /* shallow: only 'code' may be loaded into it */
     struct sr_secret_refs refs;
     sr_status rc = sr_engine__webhook_check(eng, req, err); /* callback_url: async only */
@@ -1122,6 +1124,7 @@ sr_engine_new(const struct sr_engine_config *cfg, sr_engine **out, sr_err *err)
     pthread_cond_init(&eng->work_cv, NULL);
     pthread_cond_init(&eng->turn_cv, NULL);
     pthread_cond_init(&eng->ctl_cv, NULL);
+    pthread_cond_init(&eng->done_cv, NULL);
     eng->runner = (struct sr_runner_config){.js_no_jit = cfg->js_no_jit};
     const struct sr_sandbox_config sc = {
         .isolation = cfg->isolation,
@@ -1214,10 +1217,16 @@ sr_engine_start(sr_engine *eng, sr_store *store, const sr_keys *keys, sr_err *er
         rc = eng->cluster ? sr_engine__cluster_start(eng, err) : recover(eng, err);
     if (rc != SR_OK)
         return rc;
+    if (eng->cfg.coordinator && !eng->cluster)
+        return sr_err_set(err, SR_EINVAL,
+                          "--role coordinator needs a shared store (--store postgres://...): its "
+                          "queue and the workers' leases live there (docs/cluster.md)");
+    /* a coordinator runs no guest code: remote workers claim its queue */
+    unsigned nworkers = eng->cfg.coordinator ? 0 : eng->cfg.async_workers;
     eng->workers = calloc(eng->cfg.async_workers, sizeof(*eng->workers));
     if (!eng->workers)
         return sr_err_set(err, SR_ENOMEM, "out of memory starting workers");
-    for (unsigned i = 0; i < eng->cfg.async_workers; i++) {
+    for (unsigned i = 0; i < nworkers; i++) {
         if (pthread_create(&eng->workers[i], NULL,
                            eng->cluster ? sr_engine__cluster_worker : worker_main, eng) != 0)
             return sr_err_set(err, SR_EIO, "cannot start async worker %u", i);
@@ -1242,6 +1251,7 @@ sr_engine_free(sr_engine *eng)
     pthread_cond_broadcast(&eng->cv);
     pthread_cond_broadcast(&eng->qcv);
     pthread_cond_broadcast(&eng->work_cv);
+    pthread_cond_broadcast(&eng->done_cv);
     pthread_mutex_unlock(&eng->mu);
     for (unsigned i = 0; i < eng->nworkers; i++)
         pthread_join(eng->workers[i], NULL);
@@ -1273,6 +1283,12 @@ sr_engine_free(sr_engine *eng)
     pthread_cond_destroy(&eng->work_cv);
     pthread_cond_destroy(&eng->turn_cv);
     pthread_cond_destroy(&eng->ctl_cv);
+    pthread_cond_destroy(&eng->done_cv);
+    while (eng->remote) {
+        struct remote_job *r = eng->remote;
+        eng->remote = r->next;
+        free(r);
+    }
     pthread_mutex_destroy(&eng->mu);
     free(eng);
 }

@@ -62,6 +62,21 @@ struct held_lease {
     sr_sandbox_cancel *cancel; /* owned (lease_hold/_release); fired when lost; may be NULL */
 };
 
+/* A job handed to a remote worker (remote.c), in eng->remote under mu from
+ * its claim until its result is stored or its lease is found lost. */
+struct remote_job {
+    struct remote_job *next;
+    char holder[SR_ID_HEX_LEN + 1];
+    char id[SR_ID_HEX_LEN + 1];
+    char owner[SR_MAX_USER_NAME + 1];
+    uint64_t fence;
+    int64_t created_ms, started_ms;
+    enum sr_runtime runtime;
+    char code_hash[SR_HASH_HEX_LEN + 1];
+    char input_hash[SR_HASH_HEX_LEN + 1];
+    bool has_pubkey;
+};
+
 struct sr_engine {
     struct sr_engine_config cfg;
     sr_store *store;     /* borrowed; NULL for local runs */
@@ -103,6 +118,10 @@ struct sr_engine {
     pthread_t hooks[SR_WEBHOOK_WORKERS]; /* completion webhook workers (webhook.c) */
     unsigned nhooks;
     struct sr_engine__native *native; /* owned: the native tier (native.c) */
+    struct remote_job *remote;        /* under mu: jobs handed to remote workers (remote.c) */
+    unsigned npolls;                  /* under mu: workers' polls waiting */
+    bool polls_closed;                /* under mu: the server stops: polls and sync waits end now */
+    pthread_cond_t done_cv;           /* a remote job ended (sync callers of a coordinator wait) */
 };
 
 /* ---- completion webhooks (webhook.c) ---- */
@@ -407,6 +426,24 @@ void sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
                         const struct sr_job_request *req, const struct sr_secret_refs *refs,
                         const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
                         struct job_outcome *o);
+
+/* Records in o the secrets of 'set' a job of 'owner' uses (o->used) and
+ * whether its process must be discarded after it. secrets.c */
+void sr_engine__secrets_used(const char *owner, const struct sr_secret_set *set,
+                             struct job_outcome *o);
+/* As sr_engine__run, with the secrets already resolved (a remote
+ * worker's job): takes *given (wiped and emptied). job.c */
+void sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
+                          const struct sr_job_request *req, struct sr_secret_set *given,
+                          sr_sandbox_cancel *cancel, struct job_outcome *o);
+/* Ends a claimed row whose request cannot be read back (cluster.c). */
+void sr_engine__finish_unreadable(sr_engine *eng, const struct sr_job_row *r,
+                                  const struct sr_lease *l, const char *why);
+/* A coordinator's synchronous job: queued for the workers and waited for
+ * (remote.c); errors as sr_engine_execute. */
+sr_status sr_engine__remote_execute(sr_engine *eng, const char *owner,
+                                    const struct sr_job_request *req, char **out, size_t *out_len,
+                                    sr_err *err);
 
 /* Resolves the job's secret references (parsed once, by
  * sr_engine__refs_check) into *set (values, wiped by

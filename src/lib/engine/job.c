@@ -512,6 +512,11 @@ record_finish(const struct sr_engine__record *rec, const char *owner, const char
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "%s", e.msg);
 }
 
+static void run_with_set(sr_engine *eng, const char *owner, const char *job_id,
+                         const struct sr_job_request *req, struct sr_secret_set *given,
+                         const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+                         struct job_outcome *o);
+
 void
 sr_engine__run(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const struct sr_secret_refs *refs,
@@ -546,10 +551,40 @@ sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
         sr_engine__fail(o, SR_JOB_SECRET_UNAVAILABLE, "%s", unavailable);
         return;
     }
+    run_with_set(eng, owner, job_id, req, &set, replay, cancel, o);
+}
+
+void
+sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
+                     const struct sr_job_request *req, struct sr_secret_set *given,
+                     sr_sandbox_cancel *cancel, struct job_outcome *o)
+{
+    sr_engine__outcome_init(o);
+    if (req->input_len > SR_MAX_INPUT) {
+        sr_secret_set_fini(given);
+        sr_engine__fail(o, SR_JOB_INPUT_TOO_LARGE,
+                        "input is %zu bytes of JSON; the limit is %u bytes", req->input_len,
+                        SR_MAX_INPUT);
+        return;
+    }
+    sr_engine__secrets_used(owner, given, o);
+    run_with_set(eng, owner, job_id, req, given, NULL, cancel, o);
+}
+
+/* The run of a job whose secrets are resolved into *set (wiped here). */
+static void
+run_with_set(sr_engine *eng, const char *owner, const char *job_id,
+             const struct sr_job_request *req, struct sr_secret_set *given,
+             const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+             struct job_outcome *o)
+{
+    sr_err e = {0};
+    struct sr_secret_set set = *given; /* moved: given is emptied */
+    memset(given, 0, sizeof(*given));
     /* generated keys stay here: from now on the set holds their public
      * references only (for the job, placeholders and all that follows) */
     struct sr_engine__keys keys;
-    rc = sr_engine__keys_take(&set, &keys, &e);
+    sr_status rc = sr_engine__keys_take(&set, &keys, &e);
     sr_storage_session *storage = NULL;
     sr_http_session *http = NULL;
     struct sr_http_secret secs[SR_MAX_SECRET_REFS];

@@ -190,6 +190,10 @@ sr_engine_replay(sr_engine *eng, const char *plain, size_t len, char **out, size
                  char diverged[SR_ERR_MSG_MAX], sr_err *err)
 {
     diverged[0] = '\0';
+    if (eng->cfg.coordinator)
+        return sr_err_set(err, SR_ECONFLICT,
+                          "replays are not available on a coordinator: it runs no guest code "
+                          "(docs/workers.md)");
     if (len > MAX_PLAIN)
         return sr_err_set(err, SR_ELIMIT, "the recording is %zu bytes, at most %u", len, MAX_PLAIN);
     json_t *doc = NULL;

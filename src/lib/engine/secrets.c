@@ -313,6 +313,13 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
     }
     if (rc != SR_OK)
         return rc;
+    sr_engine__secrets_used(owner, set, o);
+    return SR_OK;
+}
+
+void
+sr_engine__secrets_used(const char *owner, const struct sr_secret_set *set, struct job_outcome *o)
+{
     for (size_t i = 0; i < set->n; i++) {
         const struct sr_secret_entry *e = &set->entry[i];
         struct job_secret_used *u = &o->used[o->nused++];
@@ -324,7 +331,6 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
         if (strcmp(e->owner, owner) != 0 || e->binds_code)
             o->discard_process = true;
     }
-    return SR_OK;
 }
 
 sr_status

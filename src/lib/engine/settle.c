@@ -335,6 +335,10 @@ sr_status
 sr_engine_dry_run(sr_engine *eng, const char *owner, const struct sr_job_request *req, json_t **out,
                   sr_err *err)
 {
+    if (eng->cfg.coordinator)
+        return sr_err_set(err, SR_ECONFLICT,
+                          "\"dry_run\" is not available on a coordinator: it runs no guest code "
+                          "(docs/workers.md); estimate without \"dry_run\"");
     if (req->runtime != SR_RUNTIME_WASM)
         return sr_err_set(err, SR_EINVAL,
                           "\"dry_run\" is for WebAssembly jobs, whose gas (fuel) is exact; a "

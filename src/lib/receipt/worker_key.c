@@ -123,6 +123,29 @@ sr_worker_key_sign(const sr_worker_key *key, const void *msg, size_t len,
     (void)crypto_sign_detached(sig, NULL, msg, len, key->sk);
 }
 
+sr_status
+sr_worker_box_seal(const uint8_t pk[SR_ED25519_PK_LEN], const void *msg, size_t len, char **out,
+                   sr_err *err)
+{
+    uint8_t x[crypto_box_PUBLICKEYBYTES];
+    if (crypto_sign_ed25519_pk_to_curve25519(x, pk) != 0)
+        return sr_err_set(err, SR_EINVAL, "the worker key has no X25519 form");
+    return sr_box_seal(x, msg, len, out, err);
+}
+
+sr_status
+sr_worker_key_box_open(const sr_worker_key *key, const char *b64, uint8_t **out, size_t *len,
+                       sr_err *err)
+{
+    uint8_t x_pk[crypto_box_PUBLICKEYBYTES], x_sk[crypto_box_SECRETKEYBYTES];
+    if (crypto_sign_ed25519_pk_to_curve25519(x_pk, key->pk) != 0 ||
+        crypto_sign_ed25519_sk_to_curve25519(x_sk, key->sk) != 0)
+        return sr_err_set(err, SR_EDENIED, "authentication failed");
+    sr_status rc = sr_box_open(x_pk, x_sk, b64, out, len, err);
+    sodium_memzero(x_sk, sizeof(x_sk));
+    return rc;
+}
+
 static bool
 is_space(char c)
 {

@@ -7,6 +7,7 @@
  * request timeout. One request at a time.
  */
 #include "sealrun/sr_worker.h"
+#include "worker_int.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,6 +18,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include "sealrun/sr_buf.h"
+#include "sealrun/sr_crypto.h"
+#include "sealrun/sr_limits.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
@@ -26,6 +29,7 @@
 #define BACKOFF_MAX_MS 10000
 #define HEARTBEAT_MIN_S 1
 #define HEARTBEAT_MAX_S 300
+#define RESULT_ATTEMPTS 6 /* posts of one result while the coordinator cannot be reached */
 
 struct sr_worker {
     char base[URL_MAX];
@@ -35,9 +39,21 @@ struct sr_worker {
     uint8_t measurement[32];
     char version[32];
     unsigned timeout_s;
+    sr_engine *eng; /* borrowed: runs the jobs; NULL: registration and heartbeats only */
+    struct sr_worker__cache cache; /* with eng: the modules of its jobs */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     bool stop;
+    /* under mu: what the coordinator said, and the job that runs now */
+    char state[16];
+    int64_t interval_s;
+    char job_id[SR_ID_HEX_LEN + 1]; /* "" when none */
+    uint64_t job_fence;
+    int64_t lease_ms;
+    sr_sandbox_cancel *job_cancel; /* borrowed from run_job; fired when the lease is lost */
+    bool lost;
+    sr_status fatal; /* a refusal that ended the worker */
+    sr_err fatal_err;
 };
 
 sr_status
@@ -76,6 +92,21 @@ sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
     memcpy(w->measurement, cfg->measurement, 32);
     (void)snprintf(w->version, sizeof(w->version), "%s", cfg->version ? cfg->version : "unknown");
     w->timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : SR_WORKER_REQUEST_TIMEOUT_S;
+    w->eng = cfg->eng;
+    sr_status rc = SR_OK;
+    if (cfg->eng && !cfg->data_dir)
+        rc = sr_err_set(err, SR_EINVAL, "a worker that runs jobs needs its data directory");
+    else if (cfg->eng)
+        rc = sr_worker__cache_open(
+            &w->cache, cfg->data_dir,
+            cfg->module_cache_bytes ? cfg->module_cache_bytes : SR_WORKER_DEFAULT_CACHE_BYTES, err);
+    if (rc != SR_OK) {
+        memset(w->token, 0, strlen(w->token));
+        free(w->token);
+        free(w);
+        return rc;
+    }
+    w->lease_ms = 15000;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->wake, NULL);
     *out = w;
@@ -165,17 +196,38 @@ status_of(long http)
 /* One signed request: method path (no query), body (may be NULL). On a 2xx
  * answer *out is its JSON (owned). Otherwise the coordinator's message
  * with the status of its HTTP code (status_of). */
+/* Aborts a transfer once the worker is stopped (a long poll). */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return stopped(arg) ? 1 : 0;
+}
+
+struct call_opts {
+    bool abortable;     /* given up when the worker stops (polls; never a result) */
+    const char *query;  /* "k=v" or NULL */
+    size_t max_answer;  /* 0 = SR_WORKER_MAX_ANSWER */
+    unsigned timeout_s; /* 0 = the worker's request timeout */
+    unsigned depth;     /* JSON depth of the answer; 0 = 8 */
+};
+
 static sr_status
-call(sr_worker *w, const char *method, const char *path, const char *body, json_t **out,
-     sr_err *err)
+call_with(sr_worker *w, const char *method, const char *path, const char *body,
+          const struct call_opts *co, json_t **out, sr_err *err)
 {
     size_t blen = body ? strlen(body) : 0;
-    char tm[24], sig[SR_ED25519_SIG_HEX_LEN + 1], url[URL_MAX + 64];
+    char tm[24], sig[SR_ED25519_SIG_HEX_LEN + 1], url[URL_MAX + 128];
     (void)snprintf(tm, sizeof(tm), "%lld", (long long)sr_now_ms());
     uint8_t digest[32];
-    sr_worker_request_digest(method, path, "", tm, body, blen, digest);
+    const char *query = co->query ? co->query : "";
+    sr_worker_request_digest(method, path, query, tm, body, blen, digest);
     sr_worker_request_sign(w->key, digest, sig);
-    (void)snprintf(url, sizeof(url), "%s%s", w->base, path);
+    (void)snprintf(url, sizeof(url), "%s%s%s%s", w->base, path, *query ? "?" : "", query);
+    size_t max_answer = co->max_answer ? co->max_answer : SR_WORKER_MAX_ANSWER;
 
     CURL *c = curl_easy_init();
     if (!c)
@@ -187,7 +239,7 @@ call(sr_worker *w, const char *method, const char *path, const char *body, json_
     (void)snprintf(sh, sizeof(sh), SR_WORKER_SIGNATURE_HEADER ": %s", sig);
     struct curl_slist *h = NULL;
     sr_buf resp;
-    sr_buf_init(&resp, SR_WORKER_MAX_ANSWER);
+    sr_buf_init_secure(&resp, max_answer); /* a job's answer carries its secrets */
     sr_status rc = SR_OK;
     if (!(auth = malloc(alen))) {
         rc = sr_err_set(err, SR_ENOMEM, "out of memory for a request");
@@ -204,9 +256,14 @@ call(sr_worker *w, const char *method, const char *path, const char *body, json_
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)w->timeout_s);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(co->timeout_s ? co->timeout_s : w->timeout_s));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (co->abortable) {
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
@@ -214,8 +271,8 @@ call(sr_worker *w, const char *method, const char *path, const char *body, json_
     CURLcode cc = curl_easy_perform(c);
     long http = 0;
     if (cc == CURLE_WRITE_ERROR) {
-        rc = sr_err_set(err, SR_EIO, "the coordinator's answer to %s %s is over %u bytes", method,
-                        path, SR_WORKER_MAX_ANSWER);
+        rc = sr_err_set(err, SR_EIO, "the coordinator's answer to %s %s is over %zu bytes", method,
+                        path, max_answer);
         goto out;
     }
     if (cc != CURLE_OK) {
@@ -226,8 +283,8 @@ call(sr_worker *w, const char *method, const char *path, const char *body, json_
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &http);
     json_t *ans = NULL;
     sr_err pe = {0};
-    if (sr_json_parse(resp.data ? resp.data : "", resp.len, 8, "the coordinator's answer", &ans,
-                      &pe) != SR_OK)
+    if (sr_json_parse(resp.data ? resp.data : "", resp.len, co->depth ? co->depth : 8,
+                      "the coordinator's answer", &ans, &pe) != SR_OK)
         ans = NULL;
     if (http >= 200 && http <= 299 && ans) {
         *out = ans;
@@ -245,8 +302,15 @@ out:
         free(auth);
     }
     curl_easy_cleanup(c);
-    sr_buf_fini(&resp);
+    sr_buf_fini_secure(&resp);
     return rc;
+}
+
+static sr_status
+call(sr_worker *w, const char *method, const char *path, const char *body, json_t **out,
+     sr_err *err)
+{
+    return call_with(w, method, path, body, &(struct call_opts){0}, out, err);
 }
 
 static void
@@ -287,17 +351,263 @@ sr_worker_register(sr_worker *w, char id[17], char state[16], sr_err *err)
     return SR_OK;
 }
 
-/* A heartbeat: the state the coordinator holds for us and the interval. */
+/* ---- jobs (docs/workers.md "Jobs") ---- */
+
+/* The job this worker runs now, for the heartbeat thread (under mu). */
+static void
+set_current(sr_worker *w, const char *id, uint64_t fence, int64_t lease_ms,
+            sr_sandbox_cancel *cancel)
+{
+    pthread_mutex_lock(&w->mu);
+    (void)snprintf(w->job_id, sizeof(w->job_id), "%s", id ? id : "");
+    w->job_fence = fence;
+    w->job_cancel = cancel;
+    if (lease_ms > 0)
+        w->lease_ms = lease_ms;
+    w->lost = false;
+    pthread_cond_broadcast(&w->wake); /* the heartbeat thread renews at the lease's pace now */
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A heartbeat, renewing the lease of the job that runs: the state the
+ * coordinator holds for us and the interval; a lease found lost kills
+ * the job's run. */
 static sr_status
 heartbeat(sr_worker *w, char state[16], int64_t *interval_s, sr_err *err)
 {
+    char id[SR_ID_HEX_LEN + 1];
+    uint64_t fence;
+    pthread_mutex_lock(&w->mu);
+    memcpy(id, w->job_id, sizeof(id));
+    fence = w->job_fence;
+    pthread_mutex_unlock(&w->mu);
+    char *body = NULL;
+    if (id[0]) {
+        json_t *b = json_pack("{s:[{s:s, s:I}]}", "jobs", "id", id, "fence", (json_int_t)fence);
+        body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
+        json_decref(b);
+        if (!body)
+            return sr_err_set(err, SR_ENOMEM, "out of memory for a heartbeat");
+    }
     json_t *ans = NULL;
-    sr_status rc = call(w, "POST", "/worker/heartbeat", NULL, &ans, err);
+    sr_status rc = call(w, "POST", "/worker/heartbeat", body, &ans, err);
+    free(body);
     if (rc != SR_OK)
         return rc;
     copy_field(ans, "state", state, 16);
     json_int_t s = json_integer_value(json_object_get(ans, "heartbeat_s"));
     *interval_s = s < HEARTBEAT_MIN_S ? HEARTBEAT_MIN_S : s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S : s;
+    const json_t *lost = json_object_get(ans, "lost");
+    for (size_t i = 0; id[0] && i < json_array_size(lost); i++) {
+        const char *l = json_string_value(json_array_get(lost, i));
+        if (!l || strcmp(l, id) != 0)
+            continue;
+        pthread_mutex_lock(&w->mu);
+        if (strcmp(w->job_id, id) == 0 && w->job_fence == fence && !w->lost) {
+            w->lost = true;
+            sr_sandbox_cancel_fire(w->job_cancel); /* under mu: not freed meanwhile */
+        }
+        pthread_mutex_unlock(&w->mu);
+        sr_log(SR_LOG_WARN, "worker",
+               "job '%s': the coordinator says its lease is lost (cancelled or taken over); its "
+               "run is killed and its result will not be sent",
+               id);
+    }
+    json_decref(ans);
+    return SR_OK;
+}
+
+/* The heartbeat thread: every heartbeat interval, and every third of the
+ * lease while a job runs. A refusal retrying cannot cure stops the worker. */
+static void *
+beat_main(void *arg)
+{
+    sr_worker *w = arg;
+    int64_t backoff = BACKOFF_MIN_MS;
+    sr_status rc = SR_OK;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        int64_t every = w->interval_s * 1000;
+        if (w->job_id[0] && w->lease_ms / 3 < every)
+            every = w->lease_ms / 3;
+        pthread_mutex_unlock(&w->mu);
+        if (nap(w, rc == SR_OK ? every : backoff))
+            return NULL;
+        char state[16] = "";
+        int64_t interval_s = 0;
+        sr_err e = {0};
+        rc = heartbeat(w, state, &interval_s, &e);
+        if (rc == SR_OK) {
+            backoff = BACKOFF_MIN_MS;
+            pthread_mutex_lock(&w->mu);
+            bool changed = strcmp(state, w->state) != 0;
+            (void)snprintf(w->state, sizeof(w->state), "%s", state);
+            w->interval_s = interval_s;
+            pthread_mutex_unlock(&w->mu);
+            if (changed)
+                sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
+            continue;
+        }
+        if (rc != SR_EIO) {
+            pthread_mutex_lock(&w->mu);
+            w->fatal = rc;
+            w->fatal_err = e;
+            pthread_mutex_unlock(&w->mu);
+            sr_worker_stop(w);
+            return NULL;
+        }
+        sr_log(SR_LOG_WARN, "worker", "heartbeat failed (retrying in %lld ms): %s",
+               (long long)backoff, e.msg);
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+}
+
+/* Posts a job's result; retried while the coordinator cannot be reached. */
+static void
+post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size_t len,
+            const char *recording)
+{
+    json_t *b = json_pack("{s:I, s:s%, s:o}", "fence", (json_int_t)fence, "job", text, len,
+                          "recording", recording ? json_string(recording) : json_null());
+    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (!body) {
+        sr_log(SR_LOG_ERROR, "worker", "job '%s': out of memory for its result", id);
+        return;
+    }
+    char path[96];
+    (void)snprintf(path, sizeof(path), "/worker/jobs/%s/result", id);
+    int64_t backoff = BACKOFF_MIN_MS;
+    for (int attempt = 1;; attempt++) {
+        json_t *ans = NULL;
+        sr_err e = {0};
+        sr_status rc = call(w, "POST", path, body, &ans, &e);
+        json_decref(ans);
+        if (rc == SR_OK) {
+            sr_log(SR_LOG_INFO, "worker", "job '%s': result stored by the coordinator", id);
+            break;
+        }
+        pthread_mutex_lock(&w->mu);
+        bool lost = w->lost;
+        pthread_mutex_unlock(&w->mu);
+        if (rc != SR_EIO || lost || attempt >= RESULT_ATTEMPTS) {
+            sr_log(SR_LOG_WARN, "worker", "job '%s': the result was not stored: %s", id, e.msg);
+            break;
+        }
+        sr_log(SR_LOG_WARN, "worker",
+               "job '%s': posting its result failed (retrying in %lld ms): %s", id,
+               (long long)backoff, e.msg);
+        if (nap(w, backoff) && attempt >= 2)
+            break;
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+    }
+    free(body);
+}
+
+/* The module of a WASM job given by hash: from the cache, else fetched
+ * from the coordinator (GET /worker/modules/{hash}), checked against its
+ * hash and cached. *out owned. */
+static sr_status
+job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *err)
+{
+    sr_status rc = sr_worker__cache_get(&w->cache, hash, out, len, err);
+    if (rc != SR_ENOTFOUND)
+        return rc;
+    char path[128];
+    (void)snprintf(path, sizeof(path), "/worker/modules/%.64s", hash);
+    const struct call_opts co = {.max_answer = SR_MAX_MODULE / 3 * 4 + 4096};
+    json_t *ans = NULL;
+    rc = call_with(w, "GET", path, NULL, &co, &ans, err);
+    if (rc != SR_OK)
+        return rc;
+    const char *b64 = json_string_value(json_object_get(ans, "module"));
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    rc = b64 ? sr_base64_decode(b64, strlen(b64), &bytes, &n, err)
+             : sr_err_set(err, SR_EIO, "the coordinator's module answer has no 'module'");
+    json_decref(ans);
+    if (rc != SR_OK)
+        return rc;
+    uint8_t d[32];
+    char hex[SR_HASH_HEX_LEN + 1];
+    sr_sha256(bytes, n, d);
+    sr_hex_encode(d, sizeof(d), hex);
+    if (strcmp(hex, hash) != 0) {
+        free(bytes);
+        return sr_err_set(err, SR_EIO, "the coordinator sent module bytes that hash to %s, not %s",
+                          hex, hash);
+    }
+    sr_log(SR_LOG_INFO, "worker", "fetched module %.16s (%zu bytes)", hash, n);
+    sr_err ce = {0};
+    if (sr_worker__cache_put(&w->cache, hash, bytes, n, &ce) != SR_OK)
+        sr_log(SR_LOG_WARN, "worker", "module %.16s not cached: %s", hash, ce.msg);
+    *out = bytes;
+    *len = n;
+    return SR_OK;
+}
+
+/* Runs one job the coordinator handed out and posts its result. */
+static void
+run_job(sr_worker *w, const json_t *job)
+{
+    const char *id = json_string_value(json_object_get(job, "id"));
+    json_int_t fence = json_integer_value(json_object_get(job, "fence"));
+    json_int_t lease_ms = json_integer_value(json_object_get(job, "lease_ms"));
+    if (!id || strlen(id) != SR_ID_HEX_LEN || fence < 1) {
+        sr_log(SR_LOG_ERROR, "worker", "the coordinator handed out a job without id or fence");
+        return;
+    }
+    sr_sandbox_cancel *cancel = NULL;
+    sr_err e = {0};
+    if (sr_sandbox_cancel_new(&cancel, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, "worker", "job '%s' runs without a cancel: %s", id, e.msg);
+    set_current(w, id, (uint64_t)fence, lease_ms, cancel);
+    sr_log(SR_LOG_INFO, "worker", "job '%s': running (fence %lld)", id, (long long)fence);
+    char *text = NULL, *recording = NULL;
+    size_t len = 0;
+    uint8_t *mod = NULL;
+    size_t mod_len = 0;
+    sr_status rc = SR_OK;
+    const json_t *req = json_object_get(job, "request");
+    const char *mh = json_string_value(json_object_get(req, "module_hash"));
+    if (mh && strlen(mh) == SR_HASH_HEX_LEN && sr_is_lower_hex(mh, SR_HASH_HEX_LEN))
+        rc = job_module(w, mh, &mod, &mod_len, &e);
+    if (rc == SR_OK)
+        rc = sr_engine_run_remote(w->eng, job, mod, mod_len, cancel, &text, &len, &recording, &e);
+    free(mod);
+    pthread_mutex_lock(&w->mu);
+    bool lost = w->lost;
+    pthread_mutex_unlock(&w->mu);
+    if (rc != SR_OK)
+        sr_log(SR_LOG_ERROR, "worker",
+               "job '%s' could not be run: %s (its lease runs out and the coordinator ends it)", id,
+               e.msg);
+    else if (!lost)
+        post_result(w, id, (uint64_t)fence, text, len, recording);
+    free(text);
+    free(recording);
+    set_current(w, NULL, 0, 0, NULL);
+    sr_sandbox_cancel_free(cancel);
+}
+
+/* One long poll: *job the job handed out (owned) or NULL; *state ours. */
+static sr_status
+poll_job(sr_worker *w, json_t **job, char state[16], sr_err *err)
+{
+    json_t *ans = NULL;
+    char q[32];
+    (void)snprintf(q, sizeof(q), "wait=%d", SR_WORKER_POLL_WAIT_S);
+    const struct call_opts co = {.abortable = true,
+                                 .query = q,
+                                 .max_answer = SR_WORKER_MAX_JOB,
+                                 .timeout_s = SR_WORKER_POLL_WAIT_S + w->timeout_s,
+                                 .depth = SR_MAX_JSON_DEPTH + 16};
+    sr_status rc = call_with(w, "GET", "/worker/jobs", NULL, &co, &ans, err);
+    if (rc != SR_OK)
+        return rc;
+    copy_field(ans, "state", state, 16);
+    json_t *j = json_object_get(ans, "job");
+    *job = json_is_object(j) ? json_incref(j) : NULL;
     json_decref(ans);
     return SR_OK;
 }
@@ -305,7 +615,7 @@ heartbeat(sr_worker *w, char state[16], int64_t *interval_s, sr_err *err)
 sr_status
 sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
 {
-    char id[17] = "", state[16] = "", was[16] = "";
+    char id[17] = "", state[16] = "";
     int64_t backoff = BACKOFF_MIN_MS;
     sr_status rc;
     for (;;) {
@@ -325,24 +635,67 @@ sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
     sr_log(SR_LOG_INFO, "worker", "registered with %s as worker %s (%s)", w->base, id, state);
     if (ready)
         ready(arg, id, state);
-    (void)snprintf(was, sizeof(was), "%s", state);
-    int64_t interval_s = SR_WORKER_REQUEST_TIMEOUT_S / 3;
+    pthread_mutex_lock(&w->mu);
+    (void)snprintf(w->state, sizeof(w->state), "%s", state);
+    w->interval_s = SR_WORKER_REQUEST_TIMEOUT_S / 3;
+    pthread_mutex_unlock(&w->mu);
+    pthread_t beat;
+    if (pthread_create(&beat, NULL, beat_main, w) != 0)
+        return sr_err_set(err, SR_EIO, "cannot start the heartbeat thread");
     backoff = BACKOFF_MIN_MS;
-    for (;;) {
-        if (nap(w, rc == SR_OK ? interval_s * 1000 : backoff))
-            return SR_OK;
-        rc = heartbeat(w, state, &interval_s, err);
-        if (rc == SR_OK) {
-            backoff = BACKOFF_MIN_MS;
-            if (strcmp(state, was) != 0)
-                sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
-            (void)snprintf(was, sizeof(was), "%s", state);
+    bool quiet = false;
+    while (!stopped(w)) {
+        pthread_mutex_lock(&w->mu);
+        bool draining = strcmp(w->state, "active") != 0;
+        int64_t interval_ms = w->interval_s * 1000;
+        pthread_mutex_unlock(&w->mu);
+        if (draining || !w->eng) { /* no new work: the heartbeat says when that changes */
+            (void)nap(w, interval_ms);
             continue;
         }
-        if (rc != SR_EIO)
-            return rc;
-        sr_log(SR_LOG_WARN, "worker", "heartbeat failed (retrying in %lld ms): %s",
-               (long long)backoff, err->msg);
+        json_t *job = NULL;
+        sr_err e = {0};
+        char st[16] = "";
+        rc = poll_job(w, &job, st, &e);
+        if (rc == SR_OK) {
+            backoff = BACKOFF_MIN_MS;
+            quiet = false;
+            pthread_mutex_lock(&w->mu);
+            if (st[0])
+                (void)snprintf(w->state, sizeof(w->state), "%s", st);
+            pthread_mutex_unlock(&w->mu);
+            if (job)
+                run_job(w, job);
+            json_decref(job);
+            continue;
+        }
+        if (rc == SR_ECONFLICT) { /* not a coordinator: it runs its jobs itself */
+            if (!quiet)
+                sr_log(SR_LOG_INFO, "worker", "no jobs from this coordinator: %s", e.msg);
+            quiet = true;
+            (void)nap(w, interval_ms);
+            continue;
+        }
+        if (rc == SR_EDENIED || rc == SR_EFORBIDDEN) { /* revoked, or no longer our key */
+            pthread_mutex_lock(&w->mu);
+            w->fatal = rc;
+            w->fatal_err = e;
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        if (stopped(w))
+            break;
+        sr_log(SR_LOG_WARN, "worker", "polling for jobs failed (retrying in %lld ms): %s",
+               (long long)backoff, e.msg);
+        (void)nap(w, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
+    sr_worker_stop(w);
+    pthread_join(beat, NULL);
+    pthread_mutex_lock(&w->mu);
+    rc = w->fatal;
+    if (rc != SR_OK && err)
+        *err = w->fatal_err;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
 }

@@ -906,6 +906,15 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* SIGINT and SIGTERM are blocked in every thread (the engine starts
+     * threads from sr_engine_new on: the native tier's compiler) and taken
+     * by sigwait alone: delivered to a thread that did not block them, they
+     * would end the process at once, without its orderly stop. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     /* One daemon per data directory: a second one would fail the first's
      * running jobs as INTERRUPTED and race it on every write. */
     int lockfd = -1;
@@ -948,11 +957,6 @@ main(int argc, char **argv)
             fprintf(stderr, "sealrund: error: %s\n", e.msg);
             goto out;
         }
-        sigset_t stop;
-        sigemptyset(&stop);
-        sigaddset(&stop, SIGINT);
-        sigaddset(&stop, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &stop, NULL);
         /* a store-less engine: it runs what the coordinator hands out */
         if (sr_engine_start(eng, NULL, NULL, &e) != SR_OK) {
             fprintf(stderr, "sealrund: error: %s\n", e.msg);
@@ -988,12 +992,6 @@ main(int argc, char **argv)
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
-    /* Blocked in every thread started from here on; main waits for them. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     if (sr_engine_start(eng, store, keys, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;

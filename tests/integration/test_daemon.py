@@ -3,6 +3,7 @@
 without keys (naming what is missing), keys from the environment, bad
 options, port 0, the result TTL and the purge of expired jobs."""
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -83,6 +84,28 @@ class DaemonTest(unittest.TestCase):
         d.kill9()
         with Daemon(data_dir=self.dir) as d2:
             self.assertEqual(d2.request("GET", "/health")[0], 200)
+
+    def test_stop_signals_reach_only_the_waiting_thread(self):
+        """SIGINT and SIGTERM are blocked in every thread of sealrund but
+        the one waiting for them (sigwait unblocks them there while it
+        waits): a thread that did not block them would take a stop signal
+        with its default action and end the process without its orderly
+        stop, depending on which thread the kernel picked."""
+        want = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+        with Daemon() as d:
+            time.sleep(0.5)  # every thread started
+            open_to_stop = []
+            for tid in os.listdir(f"/proc/{d.proc.pid}/task"):
+                try:
+                    with open(f"/proc/{d.proc.pid}/task/{tid}/status") as f:
+                        status = f.read()
+                except OSError:
+                    continue
+                blocked = int(status.split("SigBlk:")[1].split()[0], 16)
+                name = status.split("Name:")[1].split()[0]
+                if blocked & want != want:
+                    open_to_stop.append((tid, name))
+            self.assertLessEqual(len(open_to_stop), 1, open_to_stop)
 
     def test_port_in_use_is_a_clear_error(self):
         with Daemon() as d:

@@ -83,6 +83,12 @@ __attribute__((noreturn)) static void
 child_exec(const sr_native *n, const struct tool_run *t, int out_fd, char *const *envp)
 {
     const bool root = geteuid() == 0;
+    /* the daemon's signal mask and ignored signals are not the tools' */
+    sigset_t none;
+    (void)sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    (void)sigaction(SIGPIPE, &dfl, NULL);
     (void)setsid();
     if (unshare(root ? CLONE_NEWNET : CLONE_NEWUSER | CLONE_NEWNET) != 0)
         _exit(EXIT_NO_NETNS);

@@ -150,8 +150,10 @@ class MetricsTest(unittest.TestCase):
     def test_queue_depth_while_jobs_wait(self):
         ids = []
         for _ in range(8):
-            st, job, _ = self.d.execute(self.tok, "function main(){ let x = 0;"
-                                        " for (let i = 0; i < 3e7; i++) x += i; return x }",
+            # 2 s each (a CPU-bound loop ends sooner than a loaded machine
+            # submits the next job): 5 run, the rest wait
+            st, job, _ = self.d.execute(self.tok, "function main(){ const t = Date.now();"
+                                        " while (Date.now() - t < 2000) {} return 1 }",
                                         **{"async": True})
             self.assertEqual(st, 202)
             ids.append(job["job_id"])

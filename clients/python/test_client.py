@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import sys
+import time
 import unittest
 import urllib.request
 
@@ -68,6 +69,28 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(SealrunError) as e:
             self.c.wait("0" * 32)
         self.assertEqual(e.exception.status, 404)
+
+    def test_cancel_and_deliveries(self):
+        q = self.c.submit({"script": "function main() { for (;;) {} }", "timeout": 60})
+        deadline = time.time() + 30
+        while True:  # 429: between the queue and its run
+            try:
+                job = self.c.cancel(q["job_id"])
+                break
+            except SealrunError as e:
+                if e.status != 429 or time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        if job["status"] != "failed":
+            job = self.c.wait(q["job_id"])
+        self.assertEqual(job["error"]["code"], "CANCELLED")
+        self.assertTrue(verified(self.c.verify(job)))
+        with self.assertRaises(SealrunError) as e:
+            self.c.cancel(q["job_id"])
+        self.assertEqual(e.exception.status, 409)
+        self.assertIn("has already ended", str(e.exception))
+        self.assertEqual(self.c.deliveries(q["job_id"]),
+                         {"job_id": q["job_id"], "state": "none", "attempts": []})
 
     def test_list_with_filters(self):
         failed = self.c.execute({"script": "function main() { throw new Error('boom'); }"})

@@ -119,13 +119,27 @@ export function jobDetails(job) {
       ["Gas limit", job.gas_limit], ["Timeout", limits.timeout_s !== undefined ? `${limits.timeout_s} s` : null],
       ["Memory", limits.memory_mb !== undefined ? `${limits.memory_mb} MB` : null],
       ["Created", when(job.created_at)], ["Started", when(job.started_at)], ["Finished", when(job.finished_at)],
-      ["Duration", job.duration], ["Output hash", job.output_hash ? h("code", {}, job.output_hash) : null],
+      ["Duration", job.duration], ["Tier", job.tier ? h("span", { id: "job-tier" }, job.tier) : null],
+      ["Cost", job.cost ? h("span", { id: "job-cost" }, `${job.cost.charged} charged of ${job.cost.reserved} reserved, ${job.cost.refunded} refunded (${job.cost.unit})`) : null],
+      ["Output hash", job.output_hash ? h("code", {}, job.output_hash) : null],
       ["Storage", job.storage ? `${job.storage.namespace} v${job.storage.version_before} → v${job.storage.version_after}` : null]]),
     h("h3", {}, "Output"),
     typeof job.encrypted_output === "string" && (job.output === null || job.output === undefined) ? sealedOutput(job) : pre(job.output ?? null, { id: "job-output" }),
     h("h3", {}, `Logs (${(job.logs ?? []).length})`),
     h("pre", { class: "logs", id: "job-logs" }, (job.logs ?? []).join("\n"))));
   return out;
+}
+
+// The job's completion webhook (submitted with callback_url): its state
+// and every attempt (GET /jobs/{id}/deliveries); nothing without one.
+function webhookView(dl) {
+  if (!dl || dl.state === "none") return null;
+  const rows = dl.attempts.map((a) => h("tr", {},
+    h("td", { class: "num" }, String(a.attempt)), h("td", {}, when(a.at)), h("td", { class: "num" }, `${a.duration_ms} ms`),
+    h("td", {}, a.status === null ? "no answer" : String(a.status)), h("td", {}, a.error ?? "")));
+  return h("section", { class: "card", id: "job-webhook" }, h("h2", {}, "Webhook"),
+    kv([["State", h("span", { id: "job-webhook-state" }, dl.state)]]),
+    rows.length ? table(["Attempt", "At", "Took", "Answer", "Error"], rows, { id: "job-deliveries" }) : h("p", {}, "No attempt yet."));
 }
 
 export async function jobPage(client, id) {
@@ -135,9 +149,30 @@ export async function jobPage(client, id) {
   if (known.code !== undefined) checks.code = known.code;
   if (known.input !== undefined) checks.input = known.input;
   const wrap = h("div", {}, h("h1", {}, "Job ", h("span", { class: "mono", id: "job-id" }, job.job_id)));
-  const refresh = job.status === "queued" || job.status === "running"
-    ? h("button", { type: "button", onclick: () => go(`#/jobs/${id}`) }, "Refresh") : null;
-  wrap.append(...jobDetails(job), requestView(job, known), await receiptView(client, job, checks));
-  if (refresh) wrap.append(refresh);
+  const live = job.status === "queued" || job.status === "running";
+  const actions = h("div", { class: "row" });
+  const problem = h("div", {});
+  if (live) {
+    actions.append(h("button", { type: "button", onclick: () => go(`#/jobs/${id}`) }, "Refresh"));
+    const cancel = h("button", { type: "button", class: "secondary", id: "job-cancel" }, "Cancel job");
+    cancel.addEventListener("click", async () => {
+      clear(problem);
+      cancel.disabled = true;
+      try {
+        await client.cancel(id);
+        go(`#/jobs/${id}`); // shows it as it ended
+      } catch (e) {
+        cancel.disabled = false;
+        problem.append(errorBox(e));
+      }
+    });
+    actions.append(cancel);
+  }
+  const deliveries = await client.deliveries(id);
+  wrap.append(...jobDetails(job));
+  if (live) wrap.append(actions, problem);
+  const hook = webhookView(deliveries);
+  if (hook) wrap.append(hook);
+  wrap.append(requestView(job, known), await receiptView(client, job, checks));
   return wrap;
 }

@@ -3,7 +3,8 @@
 // dashboard.test.mjs - the dashboard in a real browser (Debian's chromium,
 // driven by playwright-core from the dashboard's lock file) against a real
 // sealrund started here: sign in, run a job from the playground and see its
-// receipt verify, open its page, create and rotate a secret sealed in the
+// receipt verify, open its page, cancel a running job from its page, create
+// and rotate a secret sealed in the
 // page (no request carries the value in clear) and use it in a job, filter
 // the jobs, write storage, upload and delete a module, read the stats, and
 // then, with a test build's --test-tamper, see a tampered receipt and a
@@ -24,6 +25,7 @@ const SHOTS = join(process.env.SR_BUILD_DIR ?? ".", "screenshots");
 const GUEST = process.env.SR_WASM_GUEST;
 const { chromium } = createRequire(join(WEB, "dashboard", "package.json"))("playwright-core");
 const { startDaemon } = await import(pathToFileURL(join(WEB, "clients", "js", "test", "daemon.mjs")).href);
+const { Client } = await import(pathToFileURL(join(WEB, "clients", "js", "src", "index.js")).href);
 
 const SECRET = "sk_browser_test_7c1e5a";
 const dataDir = mkdtempSync(join(tmpdir(), "sealrun-browser-"));
@@ -227,6 +229,24 @@ test("stats show the jobs as charts", async () => {
   assert.equal(await page.textContent("#stats-js"), "3");
   assert.equal((await page.$$(".chart canvas")).length, 4);
   await shot("stats");
+});
+
+// after the filters and stats, whose counts it would change
+test("a running job is cancelled from its page", async () => {
+  const c = new Client({ server: d.url, token });
+  const q = await c.submit({ script: "function main() { for (;;) {} }", timeout: 60 });
+  for (const deadline = Date.now() + 30000; (await c.getJob(q.job_id)).status !== "running";) {
+    assert.ok(Date.now() < deadline, "the job did not start");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await go(`#/jobs/${q.job_id}`, "#page-jobs-one #job-cancel");
+  assert.equal(await page.textContent("#job-status"), "running");
+  await page.click("#job-cancel");
+  await page.waitForFunction(() => document.querySelector("#job-status")?.textContent === "failed");
+  assert.match(await page.textContent("#job-error"), /^CANCELLED: cancelled by its owner while it was running/);
+  assert.equal(await page.$("#job-cancel"), null);
+  assert.equal(await page.getAttribute("#receipt-status", "data-result"), "pass");
+  await shot("job-cancelled");
 });
 
 test("nothing was loaded from elsewhere and nothing logged an error", () => {

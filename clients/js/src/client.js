@@ -112,6 +112,19 @@ export class Client {
     return this.request("GET", "/jobs", { query: filters });
   }
 
+  // Cancels a queued or running async job (POST /jobs/{id}/cancel): the job
+  // object, failed with CANCELLED (on a cluster it may still say running for
+  // a moment). A job that has ended is a SealrunError 409.
+  cancel(id) {
+    return this.request("POST", `/jobs/${encodeURIComponent(id)}/cancel`, { body: {} });
+  }
+
+  // The completion webhook of a job and its attempts (GET /jobs/{id}/deliveries):
+  // {job_id, state: "none"|"pending"|"delivered"|"failed", attempts}.
+  deliveries(id) {
+    return this.request("GET", `/jobs/${encodeURIComponent(id)}/deliveries`);
+  }
+
   // ---- verification ----
 
   attestation() {

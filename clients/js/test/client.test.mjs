@@ -63,6 +63,24 @@ test("an async job is waited for with backoff", async () => {
   assert.deepEqual(run.output, { result: 7 });
 });
 
+test("an async job is cancelled; its deliveries say it has no webhook", async () => {
+  const q = await client.submit({ script: "function main() { for (;;) {} }", timeout: 60 });
+  let job;
+  for (const deadline = Date.now() + 30000; ;) { // 429: between the queue and its run
+    try { job = await client.cancel(q.job_id); break; } catch (e) {
+      if (!(e instanceof SealrunError) || e.status !== 429 || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  if (job.status !== "failed") job = await client.wait(q.job_id);
+  assert.equal(job.error.code, "CANCELLED");
+  assert.ok(verified(await client.verify(job)));
+  await assert.rejects(client.cancel(q.job_id), (e) => e.status === 409 && /has already ended: it is failed/.test(e.message));
+  const dl = await client.deliveries(q.job_id);
+  assert.deepEqual(dl, { job_id: q.job_id, state: "none", attempts: [] });
+  await assert.rejects(client.deliveries("0".repeat(32)), (e) => e.status === 404);
+});
+
 test("listing with filters and pages", async () => {
   const failed = await client.execute({ script: "function main() { throw new Error('boom'); }" });
   assert.equal(failed.status, "failed");

@@ -93,6 +93,18 @@ class Client:
         """GET /jobs: {jobs, next}; status, runtime, since, until, limit, before."""
         return self.request("GET", "/jobs", query=filters)
 
+    def cancel(self, job_id):
+        """POST /jobs/{id}/cancel: a queued or running async job ends failed
+        with CANCELLED; the job object. SealrunError 409 if it had ended."""
+        return self.request("POST", "/jobs/" + urllib.parse.quote(job_id, safe="") + "/cancel",
+                            body={})
+
+    def deliveries(self, job_id):
+        """GET /jobs/{id}/deliveries: the job's completion webhook and its
+        attempts: {job_id, state, attempts}."""
+        return self.request("GET",
+                            "/jobs/" + urllib.parse.quote(job_id, safe="") + "/deliveries")
+
     # ---- verification ----
     def attestation(self):
         return self.request("GET", "/attestation")

@@ -25,6 +25,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <ffi.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,14 +149,42 @@ slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* wabt 1.0.32's wasm_rt_grow_memory reports success for a grow whose page
+ * count wraps around to 0 (grow(0xffffffff) from 1 page): the service's glue
+ * (g.c) checks in 64 bits, and so does this copy. False when the text is not
+ * the expected one (another wabt: look at it again). Takes impl; returns the
+ * fixed text (malloc'd) or NULL. */
+static char *
+fix_grow(char *impl, size_t *len)
+{
+    static const char bug[] = "  if (new_pages == 0) {\n    return 0;\n  }\n";
+    static const char fix[] =
+        "  if (delta && new_pages <= old_pages) {\n    return (uint32_t)-1;\n  }\n"
+        "  if (new_pages == 0) {\n    return 0;\n  }\n";
+    char *p = impl ? strstr(impl, bug) : NULL;
+    char *out = p ? malloc(*len - (sizeof(bug) - 1) + (sizeof(fix) - 1) + 1) : NULL;
+    if (out) {
+        const size_t head = (size_t)(p - impl);
+        memcpy(out, impl, head);
+        memcpy(out + head, fix, sizeof(fix) - 1);
+        const size_t tail = *len - head - (sizeof(bug) - 1);
+        memcpy(out + head + sizeof(fix) - 1, p + sizeof(bug) - 1, tail);
+        out[head + sizeof(fix) - 1 + tail] = '\0';
+        *len = head + sizeof(fix) - 1 + tail;
+    }
+    free(impl);
+    return out;
+}
+
 int
 spec_native_init(const char *cache_dir, const char *opt_level, char *why, size_t cap)
 {
     size_t lc = 0, lh = 0;
     g_impl_c = slurp(RT_DIR "/wasm-rt-impl.c", &lc);
     g_impl_h = slurp(RT_DIR "/wasm-rt-impl.h", &lh);
+    g_impl_c = fix_grow(g_impl_c, &lc);
     if (!g_impl_c || !g_impl_h) {
-        (void)snprintf(why, cap, "wabt's runtime sources are not in %s", RT_DIR);
+        (void)snprintf(why, cap, "wabt's runtime sources are not in %s (or not 1.0.32's)", RT_DIR);
         return -1;
     }
     g_files[0] = (struct sr_native_file){"wasm-rt.h", h_header, sizeof(h_header) - 1};

@@ -52,6 +52,7 @@ static const char h_common[] =
     "#include <string.h>\n"
     "#include \"m.h\"\n"
     "#include \"wasm-rt-impl.h\"\n"
+    "int diff_limit_hit;\n"
     "typedef void (*h_cb)(unsigned idx, const uint64_t *args);\n"
     "static h_cb CB;\n"
     "void h_set_cb(h_cb f) { CB = f; }\n"
@@ -110,8 +111,13 @@ static char *
 fix_grow(char *impl, size_t *len)
 {
     static const char bug[] = "  if (new_pages == 0) {\n    return 0;\n  }\n";
+    /* also the interpreter side's cap (DIFF_MAX_PAGES): a refused grow is "note: limit",
+     * and wasm2c's 32-bit size could not hold 65536 pages anyway */
     static const char fix[] =
         "  if (delta && new_pages <= old_pages) {\n    return (uint32_t)-1;\n  }\n"
+        "  { extern int diff_limit_hit;\n"
+        "    if (new_pages > 2048u && new_pages <= memory->max_pages) {\n"
+        "      diff_limit_hit = 1; return (uint32_t)-1; } }\n"
         "  if (new_pages == 0) {\n    return 0;\n  }\n";
     char *p = impl ? strstr(impl, bug) : NULL;
     char *out = p ? malloc(*len - (sizeof(bug) - 1) + (sizeof(fix) - 1) + 1) : NULL;
@@ -594,6 +600,9 @@ sr_diff__run_native(const sr_wasm_module *mod, const char *cache_dir, uint64_t i
             printf(" size=%" PRIu32 "\n", tb->size);
         }
     }
+    s = dlsym(L.dl, "diff_limit_hit");
+    if (s && *(const int *)s)
+        printf("note: limit\n");
 out:
     if (L.dl) {
         s = dlsym(L.dl, "h_free");

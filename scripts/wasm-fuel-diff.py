@@ -51,10 +51,17 @@ def modules(paths):
 
 
 NATIVE = None  # --native CACHE_DIR: the second side is the native tier
+NATIVE_CHUNK = 40  # modules per driver process with --native (compiling takes a while)
 
 
 def batch(driver, pairs, instrument, args):
-    """[lines or None (the driver failed on it)] for [(limit, path)], one process per run."""
+    """[lines or None (the driver failed on it)] for [(limit, path)], one process per run
+    (with --native at most NATIVE_CHUNK modules a process: each may compile)."""
+    if NATIVE and instrument and len(pairs) > NATIVE_CHUNK:
+        out = []
+        for i in range(0, len(pairs), NATIVE_CHUNK):
+            out += batch(driver, pairs[i:i + NATIVE_CHUNK], instrument, args)
+        return out
     out, rest = [], list(pairs)
     while rest:
         second = (['--native', NATIVE] if NATIVE else ['--instrument']) if instrument else []

@@ -31,7 +31,7 @@ typedef struct sr_native sr_native;
 
 /* Bumped whenever the code the tier generates changes meaning (the fuel
  * rewrite, the runtime glue, the compiler flags): part of every cache key. */
-#define SR_NATIVE_TIER_VERSION 2
+#define SR_NATIVE_TIER_VERSION 3
 
 #define SR_NATIVE_DEFAULT_CACHE (256u << 20) /* bytes of cached objects */
 #define SR_NATIVE_DEFAULT_TIMEOUT_MS 60000u  /* wasm2c + the compiler, wall clock */
@@ -71,7 +71,7 @@ sr_status sr_native_new(const struct sr_native_config *cfg, sr_native **out, sr_
 /* NULL is a no-op. The cache stays on disk. */
 void sr_native_free(sr_native *n);
 
-/* "sealrun-native/2 wasm2c 1.0.32 cc 12.2.0 -O2 glue 1a2b3c4d5e6f7a8b": what the
+/* "sealrun-native/3 wasm2c 1.0.32 cc 12.2.0 -O2 glue 1a2b3c4d5e6f7a8b": what the
  * cache keys name (the last word: the files' hash, when there are files).
  * Borrowed from n. */
 const char *sr_native_identity(const sr_native *n);

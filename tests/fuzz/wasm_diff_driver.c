@@ -64,6 +64,7 @@
 #include "sealrun/sr_native.h"
 #include "sealrun/sr_wasm.h"
 #include "wasm_int.h"
+#include "diff_native.h"
 
 #define DIFF_MAX_MODULE (16u << 20)
 #define DIFF_ROUNDS 2
@@ -376,6 +377,39 @@ print_state(sr_wasm_instance *inst)
         printf("note: limit\n");
 }
 
+static void
+print_sha_hex(const uint8_t *p, size_t n)
+{
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, p, n);
+    for (size_t k = 0; k < sizeof(h); k++)
+        printf("%02x", h[k]);
+}
+
+static void
+print_host(const struct sr_wasm__import *im, const struct sr_wasm__functype *ft,
+           const uint64_t *args)
+{
+    printf("host ");
+    print_name(im->module, im->module_len);
+    putchar('.');
+    print_name(im->name, im->name_len);
+    putchar('(');
+    print_values(ft->types, args, ft->nparams);
+    printf(")\n");
+}
+
+/* What diff_native.c prints with: the same lines as the interpreter's side. */
+static const struct sr_diff__printers g_printers = {
+    .name = print_name,
+    .value = print_value,
+    .values = print_values,
+    .category = trap_category,
+    .arg = diff_arg,
+    .sha = print_sha_hex,
+    .host = print_host,
+};
+
 /* Replaces *mod by its instrumented form; false (and a line saying so) if that fails. */
 static bool
 swap_instrumented(sr_wasm_module **mod)
@@ -514,7 +548,7 @@ run_module(const uint8_t *bytes, size_t len)
     if (instrument && !swap_instrumented(&mod))
         return;
     if (native_dir && !is_wasi_command(mod)) {
-        printf("native: not a WASI command\n");
+        sr_diff__run_native(mod, native_dir, initial_fuel(), &g_printers);
         sr_wasm_module_free(mod);
         return;
     }
@@ -609,6 +643,11 @@ main(int argc, char **argv)
     }
     if (sodium_init() < 0)
         return 1;
+    if (native_dir && sr_diff__native_init() != 0) {
+        fprintf(stderr, "wasm_diff_driver: --native needs wabt's runtime sources in "
+                        "/usr/share/wabt/wasm2c\n");
+        return 2;
+    }
     for (; i < argc; i++) {
         if (fuel_each) {
             fuel_limit = strtoull(argv[i], NULL, 10);
@@ -628,5 +667,6 @@ main(int argc, char **argv)
     }
     sr_native_free(g_native);
     sr_wasm_native_glue_fini(&g_glue);
+    sr_diff__native_fini();
     return 0;
 }

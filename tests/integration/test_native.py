@@ -148,6 +148,23 @@ class NativeTierTest(unittest.TestCase):
         self.assertLess(int(b["output"]), 16)
         self.same(a, b)
 
+    def test_rust_guest_is_the_same_with_its_memory_limit(self):
+        rust = os.path.join(os.path.dirname(GUEST), "guest_rust.wasm")
+        if not os.path.exists(rust):
+            self.skipTest("guest_rust.wasm is not built")
+        with open(rust, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        for fields in ({"args": ["echo"], "input": {"rust": [1, 2]}},
+                       {"args": ["grow"], "memory_mb": 32},
+                       {"args": ["panic"]},
+                       {"args": ["stack"]}):
+            with self.subTest(fields=fields):
+                a, b = self.both(module=mod, **fields)
+                self.same(a, b)
+                if fields["args"] == ["grow"]:
+                    self.assertEqual(b["status"], "failed", summary(b))
+                    self.assertIn(b["error"]["code"], ("MEMORY_LIMIT", "EXECUTION_ERROR"))
+
     def test_bad_tier_is_a_400(self):
         for tier in ("fast", "", 1, True):
             st, body, _ = self.d.request("POST", "/execute",

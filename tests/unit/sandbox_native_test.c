@@ -82,7 +82,7 @@ static void
 test_compiles_a_module_and_serves_it_from_the_cache(void **state)
 {
     sr_native *n = make(*state, 0, 0);
-    assert_non_null(strstr(sr_native_identity(n), "sealrun-native/2 wasm2c 1.0"));
+    assert_non_null(strstr(sr_native_identity(n), "sealrun-native/3 wasm2c 1.0"));
     uint8_t *so = NULL, *so2 = NULL;
     size_t len = 0, len2 = 0;
     bool hit = true;

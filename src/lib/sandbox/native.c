@@ -323,8 +323,11 @@ compile_in(const sr_native *n, const char *dir, const uint8_t *wasm, size_t len,
         snprintf(path, sizeof(path), "%s/%s", dir, n->files[i].name);
         st = write_file(path, (const uint8_t *)n->files[i].text, n->files[i].len, err);
     }
+    /* -fsignaling-nans: gcc may not fold x * 1.0, x - 0.0 and the like to x, which would
+     * keep a signalling NaN that Wasm's arithmetic quiets (the interpreter's bits) */
     char opt[sizeof(n->opt)], a_sh[] = "-shared", a_pic[] = "-fPIC", a_w[] = "-w",
-                              a_alias[] = "-fno-strict-aliasing", a_so[] = "m.so", a_lm[] = "-lm";
+                              a_alias[] = "-fno-strict-aliasing", a_snan[] = "-fsignaling-nans",
+                              a_so[] = "m.so", a_lm[] = "-lm";
     memcpy(opt, n->opt, sizeof(opt));
     char *cc_argv[16 + SR_NATIVE_MAX_FILES];
     size_t k = 0;
@@ -334,6 +337,7 @@ compile_in(const sr_native *n, const char *dir, const uint8_t *wasm, size_t len,
     cc_argv[k++] = a_pic;
     cc_argv[k++] = a_w;
     cc_argv[k++] = a_alias;
+    cc_argv[k++] = a_snan;
     cc_argv[k++] = a_c;
     for (size_t i = 0; i < n->nfiles; i++) {
         const size_t flen = strlen(n->files[i].name);

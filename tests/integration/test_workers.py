@@ -443,6 +443,40 @@ class WorkerJobsTest(unittest.TestCase):
         jid = self.submit("cat", SLOW, {"ms": 10, "who": "cat", "n": 99})
         self.assertEqual(self.c.wait_job(self.toks["cat"], jid, timeout=60)["status"], "completed")
 
+    def test_bb_a_cancel_reaches_the_worker(self):
+        job_id = self.submit("ann", SLOW, {"ms": 30000, "who": "ann", "n": -2}, timeout=40)
+        w, fence = self.running_on(job_id)
+        t0 = time.time()
+        st, job, _ = self.c.request("POST", f"/jobs/{job_id}/cancel", token=self.toks["ann"])
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["error"]["code"], "CANCELLED", summary(job))
+        # the worker's next renewal is refused: it kills the run, sends no result
+        deadline = time.time() + 3 * LEASE_S
+        while time.time() < deadline and f"job '{job_id}': the coordinator says its lease is " \
+                "lost" not in w.log_text():
+            time.sleep(0.2)
+        self.assertIn(f"job '{job_id}': the coordinator says its lease is lost", w.log_text())
+        self.assertLess(time.time() - t0, 2 * LEASE_S)
+        self.assertNotIn(f"job '{job_id}': result stored", w.log_text())
+        self.assertEqual(self.c.wait_job(self.toks["ann"], job_id), job)
+        # and it takes the next job
+        jid = self.submit("ann", SLOW, {"ms": 10, "who": "ann", "n": 5})
+        self.assertEqual(self.c.wait_job(self.toks["ann"], jid, timeout=60)["status"],
+                         "completed")
+
+    def test_bc_a_draining_worker_gets_no_jobs(self):
+        drained, other = self.ws
+        cli("worker", "drain", *self.c.where(), drained.id, check=True)
+        deadline = time.time() + 3 * HEARTBEAT_S
+        while time.time() < deadline and "this worker is draining" not in drained.log_text():
+            time.sleep(0.2)
+        self.assertIn("this worker is draining", drained.log_text())
+        ids = [self.submit("ben", SLOW, {"ms": 50, "who": "ben", "n": n}) for n in range(4)]
+        for job_id in ids:
+            job = self.c.wait_job(self.toks["ben"], job_id, timeout=120)
+            self.assertEqual(job["receipt"]["worker_public_key"], other.public_key)
+        cli("worker", "resume", *self.c.where(), drained.id, check=True)
+
     def test_c_a_revoked_worker_gets_no_jobs(self):
         gone, stay = self.ws
         p = cli("worker", "revoke", *self.c.where(), gone.id, check=True)

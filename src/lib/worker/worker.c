@@ -369,6 +369,21 @@ set_current(sr_worker *w, const char *id, uint64_t fence, int64_t lease_ms,
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Takes the state the coordinator holds for us (a heartbeat's or a
+ * poll's answer) and says so when it changed. */
+static void
+set_state(sr_worker *w, const char *state)
+{
+    if (!state[0])
+        return;
+    pthread_mutex_lock(&w->mu);
+    bool changed = strcmp(state, w->state) != 0;
+    (void)snprintf(w->state, sizeof(w->state), "%s", state);
+    pthread_mutex_unlock(&w->mu);
+    if (changed)
+        sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
+}
+
 /* A heartbeat, renewing the lease of the job that runs: the state the
  * coordinator holds for us and the interval; a lease found lost kills
  * the job's run. */
@@ -440,12 +455,9 @@ beat_main(void *arg)
         if (rc == SR_OK) {
             backoff = BACKOFF_MIN_MS;
             pthread_mutex_lock(&w->mu);
-            bool changed = strcmp(state, w->state) != 0;
-            (void)snprintf(w->state, sizeof(w->state), "%s", state);
             w->interval_s = interval_s;
             pthread_mutex_unlock(&w->mu);
-            if (changed)
-                sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
+            set_state(w, state);
             continue;
         }
         if (rc != SR_EIO) {
@@ -660,10 +672,7 @@ sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
         if (rc == SR_OK) {
             backoff = BACKOFF_MIN_MS;
             quiet = false;
-            pthread_mutex_lock(&w->mu);
-            if (st[0])
-                (void)snprintf(w->state, sizeof(w->state), "%s", st);
-            pthread_mutex_unlock(&w->mu);
+            set_state(w, st);
             if (job)
                 run_job(w, job);
             json_decref(job);

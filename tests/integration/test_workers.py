@@ -390,12 +390,43 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertNotIn("canary-js-only-2c9e", self.c.log_text())
         for w in self.ws:
             self.assertNotIn("canary", w.log_text())
-        # storage is not available on a worker in this release: a clear error
-        job_id = self.submit("cat", "function main() { storage.set('k', 'v'); return 1; }", None)
+
+    def test_ac_storage_of_jobs_on_workers(self):
+        """Reads go to the coordinator, writes commit there with the job's end
+        under the same optimistic rule: jobs of both workers incrementing one
+        counter leave it at exactly their number, and each receipt names the
+        versions its commit made."""
+        tok = self.toks["ben"]
+        inc = ("function main() { const n = Number(storage.get('counter') ?? 0); "
+               "const t = Date.now(); while (Date.now() - t < 100) {} "
+               "storage.set('counter', String(n + 1)); return n + 1; }")
+        ids = [self.submit("ben", inc, None) for _ in range(10)]
+        jobs = [self.c.wait_job(tok, j, timeout=120) for j in ids]
+        done = [j for j in jobs if j["status"] == "completed"]
+        for job in jobs:
+            r = job["receipt"]
+            if job["status"] == "completed":
+                self.assertEqual(int(r["storage_version_after"]),
+                                 int(r["storage_version_before"]) + 1)
+                self.assertEqual(job["storage"]["version_after"], int(r["storage_version_after"]))
+            else:  # it read the counter, another job's commit changed it first
+                self.assertEqual(job["error"]["code"], "STORAGE_CONFLICT", summary(job))
+        self.assertGreater(len(done), 1)
+        self.assertEqual(sorted(j["output"]["result"] for j in done),
+                         list(range(1, len(done) + 1)))
+        self.assertEqual(len({j["receipt"]["worker_public_key"] for j in jobs}), 2, "both ran")
+        st, got, _ = self.c.request("GET", "/storage/default/counter", token=tok)
+        self.assertEqual(st, 200, got)
+        self.assertEqual(base64.b64decode(got["value"]).decode(), str(len(done)))
+        # a failed job writes nothing; list and has see what the coordinator holds
+        job_id = self.submit("ben", "function main() { storage.set('counter', 'x'); "
+                             "if (!storage.has('counter')) return 0; throw new Error('no'); }", None)
         job = self.c.wait_job(tok, job_id, timeout=60)
-        self.assertEqual(job["status"], "failed", summary(job))
-        self.assertIn("storage is not available here (no sealrund store: local runs and jobs "
-                      "on remote workers have none", job["error"]["message"])
+        self.assertEqual(job["error"]["code"], "EXECUTION_ERROR", summary(job))
+        self.assertEqual(job["receipt"]["storage_version_before"],
+                         job["receipt"]["storage_version_after"])
+        st, got, _ = self.c.request("GET", "/storage/default/counter", token=tok)
+        self.assertEqual(base64.b64decode(got["value"]).decode(), str(len(done)))
 
     def test_b_kill9_mid_job_and_refused_results(self):
         job_id = self.submit("ben", SLOW, {"ms": 20000, "who": "ben", "n": -1},
@@ -415,7 +446,15 @@ class WorkerJobsTest(unittest.TestCase):
         forged.pop("signature", None)
         forged["receipt"] = dict(job["receipt"], worker_public_key=w.public_key)
         other = os.urandom(32)
-        forged["receipt_signature"] = sign_receipt(other, forged["receipt"])
+        # (as a worker does, it asks for the job's storage end first)
+        spath = f"/worker/jobs/{job_id}/storage"
+        body = json.dumps({"fence": fence, "end": {"code": "INTERRUPTED",
+                                                   "message": job["error"]["message"]}}).encode()
+        st, end = raw(self.c, "POST", spath, w.tok, sign_request(seed, "POST", spath, "", body),
+                      body)
+        self.assertEqual(st, 200, end)
+        forged["receipt"]["storage_version_before"] = end["version_before"]
+        forged["receipt"]["storage_version_after"] = end["version_after"]
         path = f"/worker/jobs/{job_id}/result"
         for rseed, want, why in ((other, 401, "not this worker's"),
                                  (seed, 409, "no longer leased")):

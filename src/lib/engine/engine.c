@@ -1277,7 +1277,7 @@ sr_engine_free(sr_engine *eng)
     while (eng->remote) {
         struct remote_job *r = eng->remote;
         eng->remote = r->next;
-        free(r);
+        sr_engine__remote_free(r);
     }
     pthread_mutex_destroy(&eng->mu);
     free(eng);

@@ -86,6 +86,10 @@ struct remote_job {
 };
 /* Frees a remote_job and what it owns (remote.c). */
 void sr_engine__remote_free(struct remote_job *r);
+/* Drops the entries of job 'id' handed to a worker (its lease was taken
+ * over or the job cancelled here): their renewals and results are then
+ * refused. remote.c */
+void sr_engine__remote_forget_id(sr_engine *eng, const char *id);
 
 struct sr_engine {
     struct sr_engine_config cfg;

@@ -107,6 +107,34 @@ forget(sr_engine *eng, const char *holder, const char *id, uint64_t fence)
     sr_engine__remote_free(gone);
 }
 
+void
+sr_engine__remote_forget_id(sr_engine *eng, const char *id)
+{
+    struct remote_job *gone = NULL;
+    pthread_mutex_lock(&eng->mu);
+    for (struct remote_job **p = &eng->remote; *p;) {
+        struct remote_job *r = *p;
+        if (strcmp(r->id, id) != 0) {
+            p = &r->next;
+            continue;
+        }
+        *p = r->next;
+        if (r->busy) {
+            r->dead = true;
+        } else {
+            r->next = gone;
+            gone = r;
+        }
+    }
+    pthread_cond_broadcast(&eng->done_cv);
+    pthread_mutex_unlock(&eng->mu);
+    while (gone) {
+        struct remote_job *r = gone;
+        gone = r->next;
+        sr_engine__remote_free(r);
+    }
+}
+
 /* The entry of the job leased to holder with fence, for one request at a
  * time: NULL with SR_ECONFLICT when there is none or another request of
  * the job uses it. Give it back with give(). */

@@ -12,8 +12,20 @@ heartbeat; a revoked worker is refused at its next request and exits, and
 its token never registers again; a coordinator that asks for TDX refuses a
 software-only worker; a worker asked to attest with TDX on a machine without
 configfs-tsm refuses to start; the worker role refuses a store and a
-listener and needs its coordinator and token. Runs on SQLite and, as
-integration-pg/workers, on PostgreSQL.
+listener and needs its coordinator and token; a coordinator needs a shared
+store. Runs on SQLite and, as integration-pg/workers, on PostgreSQL.
+
+Jobs (WorkerJobsTest, WorkerModulesTest): a coordinator (--role coordinator,
+its store always on a throw-away PostgreSQL, as its queue needs) and its
+workers, each its own process on 127.0.0.1: jobs of several users spread
+over two workers and their receipts name the worker; secrets their policy
+allows reach the job on its worker, a refused one never leaves the
+coordinator; storage commits with the job's end (a counter is exactly the
+number of completed jobs); a result signed with the wrong key, or from a
+lease taken over, is refused; kill -9 mid-job ends it INTERRUPTED once with
+the coordinator's receipt; a cancel reaches the worker; draining and revoked
+workers get no jobs; modules are fetched once per worker, evicted past the
+cache's bound and fetched again.
 """
 import json
 import os

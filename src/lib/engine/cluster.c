@@ -239,6 +239,7 @@ static void
 wake_one(sr_engine *eng)
 {
     pthread_mutex_lock(&eng->mu);
+    eng->qgen++;
     pthread_cond_signal(&eng->qcv);
     pthread_mutex_unlock(&eng->mu);
 }

@@ -559,8 +559,10 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
         q = NULL;
     } else {
         u->queued--;
-        if (rc == SR_OK) /* cluster mode: a worker here or elsewhere claims it */
+        if (rc == SR_OK) { /* cluster mode: a worker here or elsewhere claims it */
+            eng->qgen++;
             pthread_cond_signal(&eng->qcv);
+        }
     }
     pthread_mutex_unlock(&eng->mu);
     queued_free(q);

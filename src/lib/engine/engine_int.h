@@ -135,6 +135,9 @@ struct sr_engine {
     unsigned npolls;           /* under mu: workers' polls waiting */
     bool polls_closed;         /* under mu: the server stops: polls and sync waits end now */
     pthread_cond_t done_cv;    /* a remote job ended (sync callers of a coordinator wait) */
+    uint64_t done_gen;         /* under mu: grows with every done_cv broadcast */
+    uint64_t qgen;             /* under mu: grows with every qcv wake-up (a job may wait),
+                                  so a poll that was not waiting yet does not miss one */
 };
 
 /* ---- completion webhooks (webhook.c) ---- */

@@ -102,6 +102,7 @@ forget(sr_engine *eng, const char *holder, const char *id, uint64_t fence)
         else
             gone = r;
     }
+    eng->done_gen++;
     pthread_cond_broadcast(&eng->done_cv);
     pthread_mutex_unlock(&eng->mu);
     sr_engine__remote_free(gone);
@@ -126,6 +127,7 @@ sr_engine__remote_forget_id(sr_engine *eng, const char *id)
             gone = r;
         }
     }
+    eng->done_gen++;
     pthread_cond_broadcast(&eng->done_cv);
     pthread_mutex_unlock(&eng->mu);
     while (gone) {
@@ -343,6 +345,9 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
     for (;;) {
         if (ok && !ok(ok_arg))
             break; /* drained or revoked meanwhile: no job */
+        pthread_mutex_lock(&eng->mu);
+        uint64_t gen = eng->qgen; /* a wake-up after this one is not missed */
+        pthread_mutex_unlock(&eng->mu);
         struct sr_lease l = {.until_ms = sr_now_ms() + sr_engine__lease_ms(eng)};
         memcpy(l.holder, holder, sizeof(l.holder));
         struct sr_job_row r = {0};
@@ -350,6 +355,7 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
         rc = sr_store_job_claim(eng->store, sr_now_ms(), eng->cfg.max_running_per_user, &l, &r, &e);
         if (rc == SR_OK) {
             pthread_mutex_lock(&eng->mu);
+            eng->qgen++;
             pthread_cond_signal(&eng->qcv); /* there may be more: another poll looks */
             pthread_mutex_unlock(&eng->mu);
             prepare(eng, &r, &l, pk, &job);
@@ -372,7 +378,7 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
         deadline_ts(left < POLL_SLICE_MS ? left : POLL_SLICE_MS, &ts);
         pthread_mutex_lock(&eng->mu);
         bool stop = eng->stopping || eng->polls_closed;
-        if (!stop)
+        if (!stop && eng->qgen == gen)
             (void)pthread_cond_timedwait(&eng->qcv, &eng->mu, &ts);
         stop = eng->stopping || eng->polls_closed;
         pthread_mutex_unlock(&eng->mu);
@@ -851,6 +857,9 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
     int64_t until = sr_mono_us() / 1000 + (int64_t)req->timeout_s * 1000 +
                     2 * sr_engine__lease_ms(eng) + SYNC_MARGIN_MS;
     for (;;) {
+        pthread_mutex_lock(&eng->mu);
+        uint64_t gen = eng->done_gen; /* an end after this one is not missed */
+        pthread_mutex_unlock(&eng->mu);
         char *text = NULL;
         size_t len = 0;
         rc = sr_engine_job_get(eng, owner, id, &text, &len, err);
@@ -878,7 +887,7 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
         deadline_ts(left < SYNC_SLICE_MS ? left : SYNC_SLICE_MS, &ts);
         pthread_mutex_lock(&eng->mu);
         bool stop = eng->stopping || eng->polls_closed;
-        if (!stop)
+        if (!stop && eng->done_gen == gen)
             (void)pthread_cond_timedwait(&eng->done_cv, &eng->mu, &ts);
         pthread_mutex_unlock(&eng->mu);
         if (stop)

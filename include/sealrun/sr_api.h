@@ -135,6 +135,9 @@ sr_status sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_a
  * sealed output, logs, HTTP exchanges, receipt) within SR_MAX_BODY and a
  * recorded job's sealed recording (SR_MAX_RECORDING in base64). */
 #define SR_API_WORKER_RESULT_MAX (32u * 1024u * 1024u)
+/* Bytes of a POST /worker/jobs/{id}/storage body: one storage host call
+ * (a value of SR_STORAGE_MAX_VALUE and its key) in base64. */
+#define SR_API_WORKER_STORAGE_MAX (2u * 1024u * 1024u)
 /* Bytes of a heartbeat's body: the leases it renews. */
 #define SR_API_WORKER_BEAT_MAX (8u * 1024u)
 /* The longest GET /worker/jobs?wait= in seconds. */

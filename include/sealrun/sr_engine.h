@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "sealrun/sr_buf.h"
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_err.h"
 #include "sealrun/sr_http.h"
@@ -390,15 +391,38 @@ sr_status sr_engine_worker_renew(sr_engine *eng, const char *holder, const char 
 /* Coordinator: stores the end of job 'id' a remote worker ran. job_text is
  * the job object the worker built (borrowed); its receipt must verify with
  * 'pk' (the worker's registered key, SR_EDENIED otherwise) and bind the
- * job handed out (id, code and input hashes, runtime; SR_EINVAL). The
- * output MAC is added here. Written only under the worker's lease
- * (holder, fence): SR_ECONFLICT and nothing written when it is no longer
- * the job's current lease. recording: the sealed recording of a recorded
- * job (base64, borrowed) or NULL. */
+ * job handed out (id, code and input hashes, runtime, the storage
+ * versions its storage end gave; SR_EINVAL). The output MAC is added here.
+ * Written only under the worker's lease (holder, fence), in one
+ * transaction with the job's storage writes: SR_ECONFLICT and nothing
+ * written when it is no longer the job's current lease; SR_EBUSY and
+ * nothing written when the storage end must be asked for again (the
+ * namespace moved since, or a quota refused the writes). recording: the sealed recording of a
+ * recorded job (base64, borrowed) or NULL. */
 sr_status sr_engine_worker_result(sr_engine *eng, const char *holder,
                                   const uint8_t pk[SR_ED25519_PK_LEN], const char *id,
                                   uint64_t fence, const char *job_text, size_t len,
                                   const char *recording, sr_err *err);
+
+/* Coordinator: one storage host call (the wire format of sr_storage.h) of
+ * job 'id' running on the worker 'holder' under 'fence', answered by the
+ * job's storage session here into 'answer' (reads from the store, writes
+ * buffered until the job's end). SR_ECONFLICT when the lease is not the
+ * worker's or the job's storage has ended. */
+sr_status sr_engine_worker_storage(sr_engine *eng, const char *holder, const char *id,
+                                   uint64_t fence, const uint8_t *call, size_t len, sr_buf *answer,
+                                   sr_err *err);
+/* Coordinator: the storage end of job 'id' whose run ended with 'code'
+ * (and 'message' when failed), before the worker builds its job object:
+ * the job's reads are validated and its writes prepared for the commit
+ * with its result, as a daemon does at a job's end. *out (owned) is what
+ * the job object and receipt must say: {"code", "message", "namespace",
+ * "version_before", "version_after"} (a storage cap, conflict or quota
+ * changes the code). Asked again after sr_engine_worker_result answered
+ * SR_EBUSY. */
+sr_status sr_engine_worker_storage_end(sr_engine *eng, const char *holder, const char *id,
+                                       uint64_t fence, enum sr_job_code code, const char *message,
+                                       json_t **out, sr_err *err);
 
 /* Coordinator: a worker (re)registered: the jobs still running under its
  * lease are from before it restarted; each ends INTERRUPTED at once (with
@@ -411,17 +435,42 @@ void sr_engine_worker_restarted(sr_engine *eng, const char *holder);
 sr_status sr_engine_worker_module(sr_engine *eng, const char *holder, const char *hash,
                                   uint8_t **out, size_t *len, sr_err *err);
 
+/* Worker: how a job handed out reaches its coordinator while it runs.
+ * storage_call forwards one storage host call (sr_engine_worker_storage
+ * on the coordinator); storage_end asks for the job's storage end
+ * (sr_engine_worker_storage_end) with the run's code name and message
+ * (NULL when completed), *out its answer (owned). */
+struct sr_engine_remote_io {
+    sr_sandbox_host_fn storage_call;
+    sr_status (*storage_end)(void *arg, const char *code, const char *message, json_t **out,
+                             sr_err *err);
+    void *arg;
+};
+
+/* A job a worker ran, until its result is stored. */
+typedef struct sr_engine_remote_run sr_engine_remote_run;
+
 /* Worker: runs one job handed out by sr_engine_worker_claim ('job', as the
  * coordinator sent it; borrowed) in this engine's sandbox exactly as a
- * daemon runs a job, with the secrets it carries; a WASM job's module is
- * module[0..module_len) (borrowed; its SHA-256 must be the job's
- * module_hash, SR_EINVAL otherwise). 'cancel' (may be NULL) fired kills
- * the run. On SR_OK *out is the job object with this engine's signed
- * receipt (owned text) and *recording the sealed recording of a recorded
- * job (owned, or NULL). SR_EINVAL for a malformed job. */
+ * daemon runs a job, with the secrets it carries (opened with this
+ * engine's worker key) and its storage at the coordinator through 'io'
+ * (borrowed, outlives *out); a WASM job's module is module[0..module_len)
+ * (borrowed; its SHA-256 must be the job's module_hash, SR_EINVAL
+ * otherwise). 'cancel' (may be NULL) fired kills the run. On SR_OK *out
+ * is the run (owned: sr_engine_remote_run_free). SR_EINVAL for a
+ * malformed job. */
 sr_status sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module,
-                               size_t module_len, sr_sandbox_cancel *cancel, char **out,
-                               size_t *out_len, char **recording, sr_err *err);
+                               size_t module_len, const struct sr_engine_remote_io *io,
+                               sr_sandbox_cancel *cancel, sr_engine_remote_run **out, sr_err *err);
+/* Asks the coordinator for the run's storage end (io->storage_end) and
+ * builds the job object with this engine's signed receipt, the storage
+ * versions (or the storage failure) the coordinator gave: *out owned
+ * text; *recording the sealed recording of a recorded job (borrowed,
+ * valid until the run is freed, or NULL). Call it again when the
+ * coordinator answers the result with SR_EBUSY. */
+sr_status sr_engine_remote_text(sr_engine *eng, sr_engine_remote_run *run, char **out,
+                                size_t *out_len, const char **recording, sr_err *err);
+void sr_engine_remote_run_free(sr_engine_remote_run *run);
 
 /* true when the store answers and the sandbox is alive; otherwise why. */
 bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);

@@ -75,6 +75,8 @@ void sr_api__workers_list(sr_api *api, const struct sr_api__call *c, struct sr_a
 void sr_api__worker_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__worker_module(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__worker_result(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+void sr_api__worker_storage(sr_api *api, const struct sr_api__call *c,
+                            struct sr_api_response *resp);
 /* Whether a worker token with this SHA-256 exists and is not revoked (the
  * edge lets its request body in; the route checks the signature). */
 bool sr_api__worker_token_ok(sr_api *api, const uint8_t hash[32]);

@@ -24,6 +24,7 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_receipt.h"
+#include "sealrun/sr_storage.h"
 #include "sealrun/sr_store.h"
 #include "sealrun/sr_util.h"
 
@@ -490,6 +491,10 @@ sr_api__worker_result(sr_api *api, const struct sr_api__call *c, struct sr_api_r
                                      json_string_length(job), json_string_value(rec), &e);
     }
     json_decref(body);
+    if (rc == SR_EBUSY) { /* the storage end is to be asked for again */
+        sr_api__reply_status(resp, &e, "a worker's result");
+        return;
+    }
     if (rc != SR_OK) {
         sr_log(SR_LOG_WARN, "workers", "result of worker %s for job '%.32s' refused: %s", w.id,
                c->arg[0], e.msg);
@@ -552,4 +557,66 @@ sr_api__worker_module(sr_api *api, const struct sr_api__call *c, struct sr_api_r
     resp->status = 200;
     resp->body = json_pack("{s:s, s:s}", "hash", mh, "module", b64);
     free(b64);
+}
+
+/* POST /worker/jobs/{id}/storage: {"fence", "call": base64 host call} ->
+ * {"answer": base64}, or {"fence", "end": {"code", "message"}} -> the
+ * job's storage end. */
+void
+sr_api__worker_storage(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
+{
+    struct sr_worker_row w;
+    uint8_t hash[32];
+    if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
+        return;
+    json_t *body = NULL;
+    sr_err e = {0};
+    sr_status rc = sr_json_parse(c->req->body ? c->req->body : "", c->req->body_len, 4,
+                                 "request body", &body, &e);
+    const json_t *fence = json_object_get(body, "fence");
+    const json_t *call = json_object_get(body, "call");
+    const json_t *end = json_object_get(body, "end");
+    const json_t *cj = json_object_get(end, "code"); /* null: completed */
+    const char *code = json_string_value(cj);
+    enum sr_job_code jc = SR_JOB_OK;
+    if (rc == SR_OK &&
+        (!json_is_object(body) || !json_is_integer(fence) || json_integer_value(fence) < 1 ||
+         (call != NULL) == (end != NULL) || (call && !json_is_string(call)) ||
+         (end && !json_is_null(cj) && (!code || !sr_job_code_from_name(code, strlen(code), &jc)))))
+        rc = sr_err_set(&e, SR_EINVAL,
+                        "a storage request is {\"fence\": N, \"call\": base64} or {\"fence\": "
+                        "N, \"end\": {\"code\": a job code or null, \"message\"}}");
+    char holder[SR_ID_HEX_LEN + 1];
+    holder_of(&w, holder);
+    uint64_t f = (uint64_t)json_integer_value(fence);
+    json_t *ans = NULL;
+    if (rc == SR_OK && call) {
+        uint8_t *raw = NULL;
+        size_t len = 0;
+        sr_buf out;
+        sr_buf_init(&out, SR_STORAGE_MAX_VALUE + 64 * 1024);
+        rc = sr_base64_decode(json_string_value(call), json_string_length(call), &raw, &len, &e);
+        if (rc == SR_OK)
+            rc = sr_engine_worker_storage(api->eng, holder, c->arg[0], f, raw, len, &out, &e);
+        free(raw);
+        char *b64 = rc == SR_OK
+                        ? sr_base64_encode((const uint8_t *)(out.data ? out.data : ""), out.len)
+                        : NULL;
+        sr_buf_fini(&out);
+        if (rc == SR_OK && !b64)
+            rc = sr_err_set(&e, SR_ENOMEM, "out of memory");
+        if (rc == SR_OK)
+            ans = json_pack("{s:s}", "answer", b64);
+        free(b64);
+    } else if (rc == SR_OK) {
+        const char *msg = json_string_value(json_object_get(end, "message"));
+        rc = sr_engine_worker_storage_end(api->eng, holder, c->arg[0], f, jc, msg, &ans, &e);
+    }
+    json_decref(body);
+    if (rc != SR_OK) {
+        sr_api__reply_status(resp, &e, "a worker's storage call");
+        return;
+    }
+    resp->status = 200;
+    resp->body = ans;
 }

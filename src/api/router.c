@@ -487,6 +487,8 @@ static const struct sr_api__route routes[] = {
     {"GET", "/worker/modules/{}", false, 0, "", 0, sr_api__worker_module},
     {"POST", "/worker/jobs/{}/result", false, 0, "", SR_API_WORKER_RESULT_MAX,
      sr_api__worker_result},
+    {"POST", "/worker/jobs/{}/storage", false, 0, "", SR_API_WORKER_STORAGE_MAX,
+     sr_api__worker_storage},
     {"GET", "/", false, 0, "", 0, sr_api__ui},
     {"HEAD", "/", false, 0, "", 0, sr_api__ui},
     {"GET", "/ui", false, 0, "", 0, sr_api__ui},

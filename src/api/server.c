@@ -71,6 +71,8 @@ struct req_ctx {
     uint8_t token_hash[32];
     bool has_token;   /* token_hash is the SHA-256 of a bearer token sent */
     bool main_lane;   /* the token is valid */
+    bool gate_run;    /* a bodiless worker request whose token is not valid: runs on the
+                         gate lane, where its route answers it */
     bool close;       /* answer with Connection: close */
     bool has_body;    /* Content-Length > 0 or chunked */
     bool too_large;   /* the body passed its limit */
@@ -220,7 +222,9 @@ check_token(struct sr_server__task *t)
      * checks the signature over it (route_workers.c) */
     if (strncmp(rc->req.path, "/worker/", 8) == 0) {
         rc->main_lane = rc->has_token && sr_api__worker_token_ok(srv->api, rc->token_hash);
-        if (!rc->main_lane) {
+        if (!rc->main_lane && !rc->has_body) {
+            rc->gate_run = true; /* the route says why (revoked: 403), on this lane */
+        } else if (!rc->main_lane) {
             sr_api__guard_failed(srv->guard, &rc->req.client, now_ms());
             sr_api__reply(&rc->resp, SR_EDENIED, "invalid or revoked worker token",
                           "authenticating a worker");
@@ -402,7 +406,11 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
         rc->has_token && sr_api__guard_token_known(srv->guard, rc->token_hash, now_ms());
     if (rc->main_lane)
         sr_server__conn_prove(&srv->conns, rc->conn);
-    if (rc->has_body && !rc->main_lane)
+    /* a remote worker's request (a long poll, a heartbeat) runs on the main
+     * lane once its worker token is checked: on the gate lane its polls
+     * would hold the few threads every unauthenticated request needs */
+    bool worker = rc->has_token && strncmp(t->path, "/worker/", 8) == 0;
+    if ((rc->has_body || worker) && !rc->main_lane)
         return hand_off(rc, srv->gate_lane, check_token, ST_CHECKING);
     rc->stage = ST_BODY;
     return MHD_YES;
@@ -412,7 +420,7 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
 static enum MHD_Result
 on_checked(struct req_ctx *rc)
 {
-    if (!rc->main_lane) {
+    if (!rc->main_lane && !rc->gate_run) {
         rc->close = true; /* the body was never read */
         return answer(rc);
     }

@@ -315,6 +315,8 @@ class OpenApiTest(unittest.TestCase):
             c("/worker/jobs", "GET", "/worker/jobs?wait=0", 401, token=wtok, headers=now)
             c("/worker/modules/{}", "GET", "/worker/modules/" + "0" * 64, 401, token=wtok,
               headers=now)
+            c("/worker/jobs/{}/storage", "POST", "/worker/jobs/" + "0" * 32 + "/storage", 401,
+              body={"fence": 1, "call": ""}, token=wtok, headers=now)
             c("/worker/jobs/{}/result", "POST", "/worker/jobs/" + "0" * 32 + "/result", 401,
               body={"fence": 1, "job": "{}"}, token=wtok, headers=now)
         finally:

@@ -12,8 +12,20 @@ heartbeat; a revoked worker is refused at its next request and exits, and
 its token never registers again; a coordinator that asks for TDX refuses a
 software-only worker; a worker asked to attest with TDX on a machine without
 configfs-tsm refuses to start; the worker role refuses a store and a
-listener and needs its coordinator and token. Runs on SQLite and, as
-integration-pg/workers, on PostgreSQL.
+listener and needs its coordinator and token; a coordinator needs a shared
+store. Runs on SQLite and, as integration-pg/workers, on PostgreSQL.
+
+Jobs (WorkerJobsTest, WorkerModulesTest): a coordinator (--role coordinator,
+its store always on a throw-away PostgreSQL, as its queue needs) and its
+workers, each its own process on 127.0.0.1: jobs of several users spread
+over two workers and their receipts name the worker; secrets their policy
+allows reach the job on its worker, a refused one never leaves the
+coordinator; storage commits with the job's end (a counter is exactly the
+number of completed jobs); a result signed with the wrong key, or from a
+lease taken over, is refused; kill -9 mid-job ends it INTERRUPTED once with
+the coordinator's receipt; a cancel reaches the worker; draining and revoked
+workers get no jobs; modules are fetched once per worker, evicted past the
+cache's bound and fetched again.
 """
 import json
 import os
@@ -390,18 +402,66 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertNotIn("canary-js-only-2c9e", self.c.log_text())
         for w in self.ws:
             self.assertNotIn("canary", w.log_text())
-        # storage is not available on a worker in this release: a clear error
-        job_id = self.submit("cat", "function main() { storage.set('k', 'v'); return 1; }", None)
+
+    def test_ac_storage_of_jobs_on_workers(self):
+        """Reads go to the coordinator, writes commit there with the job's end
+        under the same optimistic rule: jobs of both workers incrementing one
+        counter leave it at exactly their number, and each receipt names the
+        versions its commit made."""
+        tok = self.toks["ben"]
+        inc = ("function main() { const n = Number(storage.get('counter') ?? 0); "
+               "const t = Date.now(); while (Date.now() - t < 100) {} "
+               "storage.set('counter', String(n + 1)); return n + 1; }")
+        ids = [self.submit("ben", inc, None) for _ in range(10)]
+        jobs = [self.c.wait_job(tok, j, timeout=120) for j in ids]
+        done = [j for j in jobs if j["status"] == "completed"]
+        for job in jobs:
+            r = job["receipt"]
+            if job["status"] == "completed":
+                self.assertEqual(int(r["storage_version_after"]),
+                                 int(r["storage_version_before"]) + 1)
+                self.assertEqual(job["storage"]["version_after"], int(r["storage_version_after"]))
+            else:  # it read the counter, another job's commit changed it first
+                self.assertEqual(job["error"]["code"], "STORAGE_CONFLICT", summary(job))
+        self.assertGreater(len(done), 1)
+        self.assertEqual(sorted(j["output"]["result"] for j in done),
+                         list(range(1, len(done) + 1)))
+        self.assertEqual(len({j["receipt"]["worker_public_key"] for j in jobs}), 2, "both ran")
+        st, got, _ = self.c.request("GET", "/storage/default/counter", token=tok)
+        self.assertEqual(st, 200, got)
+        self.assertEqual(base64.b64decode(got["value"]).decode(), str(len(done)))
+        # a failed job writes nothing; list and has see what the coordinator holds
+        job_id = self.submit("ben", "function main() { storage.set('counter', 'x'); "
+                             "if (!storage.has('counter')) return 0; throw new Error('no'); }", None)
         job = self.c.wait_job(tok, job_id, timeout=60)
-        self.assertEqual(job["status"], "failed", summary(job))
-        self.assertIn("storage is not available here (no sealrund store: local runs and jobs "
-                      "on remote workers have none", job["error"]["message"])
+        self.assertEqual(job["error"]["code"], "EXECUTION_ERROR", summary(job))
+        self.assertEqual(job["receipt"]["storage_version_before"],
+                         job["receipt"]["storage_version_after"])
+        st, got, _ = self.c.request("GET", "/storage/default/counter", token=tok)
+        self.assertEqual(base64.b64decode(got["value"]).decode(), str(len(done)))
 
     def test_b_kill9_mid_job_and_refused_results(self):
-        job_id = self.submit("ben", SLOW, {"ms": 20000, "who": "ben", "n": -1},
-                             timeout=40)
+        st, tmpl, _ = self.c.execute(self.toks["ben"], "function main(){ return 0; }")
+        self.assertEqual(st, 200, tmpl)
+        job_id = self.submit("ben", SLOW, {"ms": 20000, "who": "ben", "n": -1}, timeout=40)
         w, fence = self.running_on(job_id)
         seed = worker_seed(w)
+        path = f"/worker/jobs/{job_id}/result"
+
+        def post(job, f=fence):
+            body = json.dumps({"fence": f, "job": json.dumps(job), "recording": None}).encode()
+            return raw(self.c, "POST", path, w.tok, sign_request(seed, "POST", path, "", body),
+                       body)
+        # while it runs: a result whose receipt another key signed is refused (the
+        # request itself is the worker's, signed with its key and token)
+        forged = dict(tmpl, job_id=job_id)
+        forged.pop("signature", None)
+        forged["receipt"] = dict(tmpl["receipt"], job_id=job_id, worker_public_key=w.public_key)
+        forged["receipt_signature"] = sign_receipt(os.urandom(32), forged["receipt"])
+        st, ans = post(forged)
+        self.assertEqual(st, 401, ans)
+        self.assertIn("not this worker's", ans["error"]["message"])
+        # kill -9 mid-job: its lease runs out, the coordinator ends it once
         w.proc.kill()
         w.proc.wait()
         w.proc = None
@@ -409,32 +469,18 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertEqual(job["status"], "failed", summary(job))
         self.assertEqual(job["error"]["code"], "INTERRUPTED", summary(job))
         self.assertEqual(job["receipt"]["worker_public_key"], self.coord_key)
-        # a result from the old lease holder: with a receipt of another key
-        # (401), then with the worker's own (409: the lease was taken over)
-        forged = dict(job)
-        forged.pop("signature", None)
-        forged["receipt"] = dict(job["receipt"], worker_public_key=w.public_key)
-        other = os.urandom(32)
-        forged["receipt_signature"] = sign_receipt(other, forged["receipt"])
-        path = f"/worker/jobs/{job_id}/result"
-        for rseed, want, why in ((other, 401, "not this worker's"),
-                                 (seed, 409, "no longer leased")):
-            forged["receipt_signature"] = sign_receipt(rseed, forged["receipt"])
-            body = json.dumps({"fence": fence, "job": json.dumps(forged),
-                               "recording": None}).encode()
-            st, ans = raw(self.c, "POST", path, w.tok, sign_request(seed, "POST", path, "", body),
-                          body)
-            self.assertEqual(st, want, ans)
-            self.assertIn(why, ans["error"]["message"])
-        # a fence that was never this worker's is refused before anything else
-        body = json.dumps({"fence": fence + 100, "job": json.dumps(forged)}).encode()
-        st, ans = raw(self.c, "POST", path, w.tok, sign_request(seed, "POST", path, "", body),
-                      body)
-        self.assertEqual(st, 409, ans)
+        # a result from the old lease holder, signed with its own key, is refused
+        stale = dict(job)
+        stale.pop("signature", None)
+        stale["receipt"] = dict(job["receipt"], worker_public_key=w.public_key)
+        stale["receipt_signature"] = sign_receipt(seed, stale["receipt"])
+        for f in (fence, fence + 100):
+            st, ans = post(stale, f)
+            self.assertEqual(st, 409, ans)
+            self.assertIn("leased to this worker", ans["error"]["message"])
         # nothing written: the job still ends as the coordinator recorded it, once
         again = self.c.wait_job(self.toks["ben"], job_id)
         self.assertEqual(again, job)
-        self.assertEqual(self.c.log_text().count(f"'{job_id}'") >= 1, True)
         # the same worker comes back (same data directory, same key) and works
         back = self.start_worker(w.tok, data_dir=w.data_dir)
         self.assertEqual(back.public_key, w.public_key)
@@ -442,6 +488,40 @@ class WorkerJobsTest(unittest.TestCase):
         w.log.close()
         jid = self.submit("cat", SLOW, {"ms": 10, "who": "cat", "n": 99})
         self.assertEqual(self.c.wait_job(self.toks["cat"], jid, timeout=60)["status"], "completed")
+
+    def test_bb_a_cancel_reaches_the_worker(self):
+        job_id = self.submit("ann", SLOW, {"ms": 30000, "who": "ann", "n": -2}, timeout=40)
+        w, fence = self.running_on(job_id)
+        t0 = time.time()
+        st, job, _ = self.c.request("POST", f"/jobs/{job_id}/cancel", token=self.toks["ann"])
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["error"]["code"], "CANCELLED", summary(job))
+        # the worker's next renewal is refused: it kills the run, sends no result
+        deadline = time.time() + 3 * LEASE_S
+        while time.time() < deadline and f"job '{job_id}': the coordinator says its lease is " \
+                "lost" not in w.log_text():
+            time.sleep(0.2)
+        self.assertIn(f"job '{job_id}': the coordinator says its lease is lost", w.log_text())
+        self.assertLess(time.time() - t0, 2 * LEASE_S)
+        self.assertNotIn(f"job '{job_id}': result stored", w.log_text())
+        self.assertEqual(self.c.wait_job(self.toks["ann"], job_id), job)
+        # and it takes the next job
+        jid = self.submit("ann", SLOW, {"ms": 10, "who": "ann", "n": 5})
+        self.assertEqual(self.c.wait_job(self.toks["ann"], jid, timeout=60)["status"],
+                         "completed")
+
+    def test_bc_a_draining_worker_gets_no_jobs(self):
+        drained, other = self.ws
+        cli("worker", "drain", *self.c.where(), drained.id, check=True)
+        deadline = time.time() + 3 * HEARTBEAT_S
+        while time.time() < deadline and "this worker is draining" not in drained.log_text():
+            time.sleep(0.2)
+        self.assertIn("this worker is draining", drained.log_text())
+        ids = [self.submit("ben", SLOW, {"ms": 50, "who": "ben", "n": n}) for n in range(4)]
+        for job_id in ids:
+            job = self.c.wait_job(self.toks["ben"], job_id, timeout=120)
+            self.assertEqual(job["receipt"]["worker_public_key"], other.public_key)
+        cli("worker", "resume", *self.c.where(), drained.id, check=True)
 
     def test_c_a_revoked_worker_gets_no_jobs(self):
         gone, stay = self.ws

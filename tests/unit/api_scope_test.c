@@ -69,6 +69,7 @@ static const struct {
     {"GET", "/worker/jobs", "-"},
     {"GET", "/worker/modules/{}", "-"},
     {"POST", "/worker/jobs/{}/result", "-"},
+    {"POST", "/worker/jobs/{}/storage", "-"},
     {"GET", "/", "-"},
     {"HEAD", "/", "-"},
     {"GET", "/ui", "-"},

@@ -239,6 +239,7 @@ static void
 wake_one(sr_engine *eng)
 {
     pthread_mutex_lock(&eng->mu);
+    eng->qgen++;
     pthread_cond_signal(&eng->qcv);
     pthread_mutex_unlock(&eng->mu);
 }
@@ -373,6 +374,7 @@ take_over(sr_engine *eng, bool own)
                        e.msg);
             sr_job_request_fini(&req);
         }
+        sr_engine__remote_forget_id(eng, rows[i].id); /* its worker's entry, if any */
         sr_job_row_fini(&rows[i]);
     }
     if (n)
@@ -500,6 +502,7 @@ sr_engine__cluster_cancel(sr_engine *eng, const char *owner, const char *id, sr_
         }
     }
     pthread_mutex_unlock(&eng->mu);
+    sr_engine__remote_forget_id(eng, id); /* a worker running it finds out at its renewal */
     memcpy(h.id, r.id, sizeof(h.id));
     sr_engine__lease_hold(eng, &h);
     rc = end_taken(

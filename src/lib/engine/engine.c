@@ -560,8 +560,10 @@ sr_engine_submit(sr_engine *eng, const char *owner, const struct sr_job_request 
         q = NULL;
     } else {
         u->queued--;
-        if (rc == SR_OK) /* cluster mode: a worker here or elsewhere claims it */
+        if (rc == SR_OK) { /* cluster mode: a worker here or elsewhere claims it */
+            eng->qgen++;
             pthread_cond_signal(&eng->qcv);
+        }
     }
     pthread_mutex_unlock(&eng->mu);
     queued_free(q);
@@ -1287,7 +1289,7 @@ sr_engine_free(sr_engine *eng)
     while (eng->remote) {
         struct remote_job *r = eng->remote;
         eng->remote = r->next;
-        free(r);
+        sr_engine__remote_free(r);
     }
     pthread_mutex_destroy(&eng->mu);
     free(eng);

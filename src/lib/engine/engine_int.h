@@ -75,7 +75,21 @@ struct remote_job {
     char code_hash[SR_HASH_HEX_LEN + 1];
     char input_hash[SR_HASH_HEX_LEN + 1];
     bool has_pubkey;
+    /* the job's storage (docs/workers.md "Storage"): its session lives
+     * here, the worker's host calls go to it; at the job's end 'out' keeps
+     * it and the write set prepared for the commit */
+    struct job_outcome *out;       /* owned; its ->storage the session (NULL: no storage) */
+    const struct sr_kv_commit *kv; /* prepared (owned by the session), or NULL */
+    bool prepared;                 /* the worker asked for the storage end */
+    bool busy;                     /* a request of the worker uses the entry now */
+    bool dead;                     /* forgotten while busy: its user frees it */
 };
+/* Frees a remote_job and what it owns (remote.c). */
+void sr_engine__remote_free(struct remote_job *r);
+/* Drops the entries of job 'id' handed to a worker (its lease was taken
+ * over or the job cancelled here): their renewals and results are then
+ * refused. remote.c */
+void sr_engine__remote_forget_id(sr_engine *eng, const char *id);
 
 struct sr_engine {
     struct sr_engine_config cfg;
@@ -122,6 +136,9 @@ struct sr_engine {
     unsigned npolls;                  /* under mu: workers' polls waiting */
     bool polls_closed;                /* under mu: the server stops: polls and sync waits end now */
     pthread_cond_t done_cv;           /* a remote job ended (sync callers of a coordinator wait) */
+    uint64_t done_gen;                /* under mu: grows with every done_cv broadcast */
+    uint64_t qgen;                    /* under mu: grows with every qcv wake-up (a job may wait),
+                                         so a poll that was not waiting yet does not miss one */
 };
 
 /* ---- completion webhooks (webhook.c) ---- */
@@ -435,7 +452,8 @@ void sr_engine__secrets_used(const char *owner, const struct sr_secret_set *set,
  * worker's job): takes *given (wiped and emptied). job.c */
 void sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
                           const struct sr_job_request *req, struct sr_secret_set *given,
-                          sr_sandbox_cancel *cancel, struct job_outcome *o);
+                          const struct sr_engine_remote_io *io, sr_sandbox_cancel *cancel,
+                          struct job_outcome *o);
 /* Ends a claimed row whose request cannot be read back (cluster.c). */
 void sr_engine__finish_unreadable(sr_engine *eng, const struct sr_job_row *r,
                                   const struct sr_lease *l, const char *why);

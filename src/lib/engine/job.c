@@ -144,11 +144,12 @@ struct job_host {
     const sr_engine *eng;             /* its worker key proves crypto.vrf (NULL: no VRF) */
     const char *owner;
     const char *job_id;
-    struct job_outcome *o;              /* collects the VRF and key uses for the receipt */
-    const struct sr_engine__keys *keys; /* the job's generated keys (held here) */
-    struct sr_engine__record *rec;      /* recorded or replayed (docs/http.md); NULL: neither */
-    sr_engine *neng;                    /* its native tier answers 'N' */
-    int fd;                             /* a descriptor for the answer (sr_sandbox_limits) */
+    struct job_outcome *o;                /* collects the VRF and key uses for the receipt */
+    const struct sr_engine__keys *keys;   /* the job's generated keys (held here) */
+    struct sr_engine__record *rec;        /* recorded or replayed (docs/http.md); NULL: neither */
+    const struct sr_engine_remote_io *io; /* a remote worker's job: storage at the coordinator */
+    sr_engine *neng;                      /* its native tier answers 'N' */
+    int fd;                               /* a descriptor for the answer (sr_sandbox_limits) */
 };
 
 /* 'V' seed: the VRF of the job's seed under the worker's VRF key
@@ -238,6 +239,8 @@ host_call(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
         return sr_engine__key_call(h->keys, req, len, &h->o->key_uses, resp, err);
     if (len >= 1 && req[0] == SR_HTTP_WIRE_OP)
         return sr_http_session_handle(h->http, req, len, resp, err);
+    if (!h->storage && h->io && h->io->storage_call)
+        return h->io->storage_call(h->io->arg, req, len, resp, err);
     if (!h->storage)
         return sr_err_set(err, SR_EDENIED, "storage is not available here (no store)");
     return sr_storage_session_handle(h->storage, req, len, resp, err);
@@ -452,9 +455,11 @@ static void
 run_in_sandbox(sr_engine *eng, const char *owner, const char *job_id,
                const struct sr_job_request *req, const sr_buf *frame, sr_storage_session *storage,
                sr_http_session *http, const struct sr_engine__keys *keys,
-               struct sr_engine__record *rec, sr_sandbox_cancel *cancel, struct job_outcome *o)
+               struct sr_engine__record *rec, const struct sr_engine_remote_io *io,
+               sr_sandbox_cancel *cancel, struct job_outcome *o)
 {
-    struct job_host host = {.keys = keys,
+    struct job_host host = {.io = io,
+                            .keys = keys,
                             .rec = rec,
                             .req = req,
                             .storage = storage,
@@ -514,7 +519,8 @@ record_finish(const struct sr_engine__record *rec, const char *owner, const char
 
 static void run_with_set(sr_engine *eng, const char *owner, const char *job_id,
                          const struct sr_job_request *req, struct sr_secret_set *given,
-                         const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
+                         const struct sr_engine__replay_job *replay,
+                         const struct sr_engine_remote_io *io, sr_sandbox_cancel *cancel,
                          struct job_outcome *o);
 
 void
@@ -551,13 +557,14 @@ sr_engine__run_job(sr_engine *eng, const char *owner, const char *job_id,
         sr_engine__fail(o, SR_JOB_SECRET_UNAVAILABLE, "%s", unavailable);
         return;
     }
-    run_with_set(eng, owner, job_id, req, &set, replay, cancel, o);
+    run_with_set(eng, owner, job_id, req, &set, replay, NULL, cancel, o);
 }
 
 void
 sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
                      const struct sr_job_request *req, struct sr_secret_set *given,
-                     sr_sandbox_cancel *cancel, struct job_outcome *o)
+                     const struct sr_engine_remote_io *io, sr_sandbox_cancel *cancel,
+                     struct job_outcome *o)
 {
     sr_engine__outcome_init(o);
     if (req->input_len > SR_MAX_INPUT) {
@@ -568,15 +575,15 @@ sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
         return;
     }
     sr_engine__secrets_used(owner, given, o);
-    run_with_set(eng, owner, job_id, req, given, NULL, cancel, o);
+    run_with_set(eng, owner, job_id, req, given, NULL, io, cancel, o);
 }
 
 /* The run of a job whose secrets are resolved into *set (wiped here). */
 static void
 run_with_set(sr_engine *eng, const char *owner, const char *job_id,
              const struct sr_job_request *req, struct sr_secret_set *given,
-             const struct sr_engine__replay_job *replay, sr_sandbox_cancel *cancel,
-             struct job_outcome *o)
+             const struct sr_engine__replay_job *replay, const struct sr_engine_remote_io *io,
+             sr_sandbox_cancel *cancel, struct job_outcome *o)
 {
     sr_err e = {0};
     struct sr_secret_set set = *given; /* moved: given is emptied */
@@ -599,14 +606,14 @@ run_with_set(sr_engine *eng, const char *owner, const char *job_id,
     if (recording)
         sr_engine__record_init(&own);
     struct sr_engine__record *rec = replay ? replay->rec : recording ? &own : NULL;
-    bool has_storage = storage != NULL || (replay && replay->storage);
+    bool has_storage = storage != NULL || (replay && replay->storage) || (io && io->storage_call);
     /* a replay runs where the recording did not say: the interpreter */
     enum sr_spec_native native = replay ? SR_SPEC_INTERP : sr_engine__native_plan(eng->native, req);
     o->native = native == SR_SPEC_NATIVE; /* what a process that dies without answering ran */
     if (rc == SR_OK)
         rc = encode_spec(req, owner, job_id, &set, has_storage, rec, native, &frame, &e);
     if (rc == SR_OK)
-        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, rec, cancel, o);
+        run_in_sandbox(eng, owner, job_id, req, &frame, storage, http, &keys, rec, io, cancel, o);
     else
         sr_engine__fail(o, SR_JOB_INTERNAL_ERROR, "the job could not be prepared: %s", e.msg);
     sr_buf_fini_secure(&frame);

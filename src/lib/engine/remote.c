@@ -74,19 +74,101 @@ find_locked(sr_engine *eng, const char *holder, const char *id, uint64_t fence)
     return NULL;
 }
 
-/* Takes the entry out of the list (the job ended, or its lease is lost). */
+void
+sr_engine__remote_free(struct remote_job *r)
+{
+    if (!r)
+        return;
+    if (r->out) {
+        sr_engine__outcome_fini(r->out); /* frees the storage session with it */
+        free(r->out);
+    }
+    free(r);
+}
+
+/* Takes the entry out of the list (the job ended, or its lease is lost);
+ * one a request uses now is freed when that request gives it back. */
 static void
 forget(sr_engine *eng, const char *holder, const char *id, uint64_t fence)
 {
+    struct remote_job *gone = NULL;
     pthread_mutex_lock(&eng->mu);
     struct remote_job **p = find_locked(eng, holder, id, fence);
     if (p) {
         struct remote_job *r = *p;
         *p = r->next;
-        free(r);
+        if (r->busy)
+            r->dead = true;
+        else
+            gone = r;
     }
+    eng->done_gen++;
     pthread_cond_broadcast(&eng->done_cv);
     pthread_mutex_unlock(&eng->mu);
+    sr_engine__remote_free(gone);
+}
+
+void
+sr_engine__remote_forget_id(sr_engine *eng, const char *id)
+{
+    struct remote_job *gone = NULL;
+    pthread_mutex_lock(&eng->mu);
+    for (struct remote_job **p = &eng->remote; *p;) {
+        struct remote_job *r = *p;
+        if (strcmp(r->id, id) != 0) {
+            p = &r->next;
+            continue;
+        }
+        *p = r->next;
+        if (r->busy) {
+            r->dead = true;
+        } else {
+            r->next = gone;
+            gone = r;
+        }
+    }
+    eng->done_gen++;
+    pthread_cond_broadcast(&eng->done_cv);
+    pthread_mutex_unlock(&eng->mu);
+    while (gone) {
+        struct remote_job *r = gone;
+        gone = r->next;
+        sr_engine__remote_free(r);
+    }
+}
+
+/* The entry of the job leased to holder with fence, for one request at a
+ * time: NULL with SR_ECONFLICT when there is none or another request of
+ * the job uses it. Give it back with give(). */
+static struct remote_job *
+take(sr_engine *eng, const char *holder, const char *id, uint64_t fence, sr_err *err)
+{
+    pthread_mutex_lock(&eng->mu);
+    struct remote_job **p = find_locked(eng, holder, id, fence);
+    struct remote_job *r = p && !(*p)->busy ? *p : NULL;
+    if (r)
+        r->busy = true;
+    bool busy = p && !r;
+    pthread_mutex_unlock(&eng->mu);
+    if (!r)
+        (void)sr_err_set(err, SR_ECONFLICT,
+                         busy ? "job '%.32s': one request of a job at a time"
+                              : "job '%.32s' is not leased to this worker with fence %llu (it "
+                                "ended, was cancelled or was taken over): refused, nothing "
+                                "written",
+                         id, (unsigned long long)fence);
+    return r;
+}
+
+static void
+give(sr_engine *eng, struct remote_job *r)
+{
+    pthread_mutex_lock(&eng->mu);
+    r->busy = false;
+    bool dead = r->dead;
+    pthread_mutex_unlock(&eng->mu);
+    if (dead)
+        sr_engine__remote_free(r);
 }
 
 /* ---- handing a job out ---- */
@@ -190,6 +272,20 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
     json_decref(rj);
     json_decref(sj);
     struct remote_job *x = job ? calloc(1, sizeof(*x)) : NULL;
+    sr_storage_session *ss = NULL;
+    if (x && (x->out = calloc(1, sizeof(*x->out))) != NULL) {
+        sr_engine__outcome_init(x->out);
+        if (sr_engine__storage_begin(eng, r->owner, &req, &ss, &e) != SR_OK) {
+            sr_log(SR_LOG_ERROR, "engine", "job '%s': its storage: %s", r->id, e.msg);
+            sr_engine__remote_free(x);
+            x = NULL;
+        }
+        if (x)
+            x->out->storage = ss; /* kept (sr_engine__storage_keep) at the job's end */
+    } else if (x) {
+        free(x);
+        x = NULL;
+    }
     if (!x) {
         json_decref(job);
         (void)sr_engine__record_failure(eng, r->id, r->owner, r->created_at_ms, r->started_at_ms,
@@ -249,6 +345,9 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
     for (;;) {
         if (ok && !ok(ok_arg))
             break; /* drained or revoked meanwhile: no job */
+        pthread_mutex_lock(&eng->mu);
+        uint64_t gen = eng->qgen; /* a wake-up after this one is not missed */
+        pthread_mutex_unlock(&eng->mu);
         struct sr_lease l = {.until_ms = sr_now_ms() + sr_engine__lease_ms(eng)};
         memcpy(l.holder, holder, sizeof(l.holder));
         struct sr_job_row r = {0};
@@ -256,6 +355,7 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
         rc = sr_store_job_claim(eng->store, sr_now_ms(), eng->cfg.max_running_per_user, &l, &r, &e);
         if (rc == SR_OK) {
             pthread_mutex_lock(&eng->mu);
+            eng->qgen++;
             pthread_cond_signal(&eng->qcv); /* there may be more: another poll looks */
             pthread_mutex_unlock(&eng->mu);
             prepare(eng, &r, &l, pk, &job);
@@ -278,7 +378,7 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
         deadline_ts(left < POLL_SLICE_MS ? left : POLL_SLICE_MS, &ts);
         pthread_mutex_lock(&eng->mu);
         bool stop = eng->stopping || eng->polls_closed;
-        if (!stop)
+        if (!stop && eng->qgen == gen)
             (void)pthread_cond_timedwait(&eng->qcv, &eng->mu, &ts);
         stop = eng->stopping || eng->polls_closed;
         pthread_mutex_unlock(&eng->mu);
@@ -438,23 +538,132 @@ store_recording(sr_engine *eng, const struct remote_job *x, const json_t *job,
     return sr_store_recording_put(eng->store, &rec, err);
 }
 
+/* The receipt's storage versions are those the coordinator prepared (or
+ * none when the job has no storage): SR_EINVAL otherwise. */
+static sr_status
+check_storage(const struct remote_job *x, const json_t *receipt, sr_err *err)
+{
+    const struct job_outcome *o = x->out;
+    bool has = o && o->storage;
+    if (has && !x->prepared)
+        return sr_err_set(err, SR_EINVAL,
+                          "the job's storage end was never asked for: POST "
+                          "/worker/jobs/%s/storage with \"end\" before the result",
+                          x->id);
+    const char *b = str_of(receipt, "storage_version_before");
+    const char *a = str_of(receipt, "storage_version_after");
+    b = b && *b ? b : NULL; /* "" as the job's end left them: none */
+    a = a && *a ? a : NULL;
+    const char *wb = has && o->storage_version_before[0] ? o->storage_version_before : NULL;
+    const char *wa = has && o->storage_version_after[0] ? o->storage_version_after : NULL;
+    if ((b == NULL) != (wb == NULL) || (a == NULL) != (wa == NULL) || (b && strcmp(b, wb) != 0) ||
+        (a && strcmp(a, wa) != 0))
+        return sr_err_set(err, SR_EINVAL,
+                          "the receipt's storage versions are not the ones the coordinator "
+                          "prepared (%s to %s)",
+                          wb ? wb : "none", wa ? wa : "none");
+    return SR_OK;
+}
+
+/* Checks a worker's job object against the entry x: the receipt verifies
+ * with pk and binds the job; fills *code. */
+static sr_status
+check_result(const struct remote_job *x, const uint8_t pk[SR_ED25519_PK_LEN], const json_t *job,
+             enum sr_job_code *code, bool *ok, sr_err *err)
+{
+    const json_t *receipt = json_object_get(job, "receipt");
+    const char *sig = str_of(job, "receipt_signature");
+    const char *status = str_of(job, "status");
+    *ok = status && strcmp(status, "completed") == 0;
+    *code = SR_JOB_OK;
+    if (!json_is_object(receipt) || !sig)
+        return sr_err_set(err, SR_EINVAL,
+                          "the job object has no 'receipt' and 'receipt_signature'");
+    if (!status || (!*ok && strcmp(status, "failed") != 0))
+        return sr_err_set(err, SR_EINVAL, "the job's 'status' must be \"completed\" or \"failed\"");
+    sr_status rc = sr_receipt_verify(receipt, sig, pk, err);
+    if (rc != SR_OK)
+        return sr_err_wrap(err, "the receipt of job '%s' is not this worker's", x->id);
+    rc = check_binding(x, job, receipt, err);
+    if (rc == SR_OK && *ok)
+        rc = check_output(x, job, receipt, err);
+    if (rc == SR_OK)
+        rc = check_storage(x, receipt, err);
+    if (rc == SR_OK && !*ok) {
+        const char *c = str_of(json_object_get(job, "error"), "code");
+        if (!c || !sr_job_code_from_name(c, strlen(c), code) || *code == SR_JOB_OK)
+            rc = sr_err_set(err, SR_EINVAL, "a failed job needs 'error.code', a job code");
+    }
+    return rc;
+}
+
+/* Stores the checked job: its row under the worker's lease, in one
+ * transaction with its storage writes. SR_EBUSY when the storage end must
+ * be asked for again (the namespace moved, or a quota refused the
+ * writes: the job's end changed). */
+static sr_status
+store_result(sr_engine *eng, struct remote_job *x, const char *holder, uint64_t fence,
+             const json_t *job, const char *job_text, size_t len, bool ok, enum sr_job_code code,
+             sr_err *err)
+{
+    const json_t *receipt = json_object_get(job, "receipt");
+    char *text = with_mac(eng, x->id, job_text, len, ok ? str_of(job, "output_hash") : NULL);
+    if (!text)
+        return sr_err_set(err, SR_ENOMEM, "out of memory storing job '%s'", x->id);
+    json_int_t gas = json_integer_value(json_object_get(job, "gas_used"));
+    json_int_t dur = json_integer_value(json_object_get(receipt, "duration_us"));
+    int64_t now = sr_now_ms();
+    struct sr_job_row row = {
+        .owner = x->owner,
+        .state = ok ? SR_JOB_COMPLETED : SR_JOB_FAILED,
+        .runtime = (char *)(uintptr_t)sr_runtime_name(x->runtime),
+        .result_json = text,
+        .created_at_ms = x->created_ms,
+        .started_at_ms = x->started_ms,
+        .finished_at_ms = now,
+        .expires_at_ms = now + sr_engine__ttl_ms(eng),
+        .gas_used = gas > 0 ? (uint64_t)gas : 0,
+        .duration_us = dur > 0 ? dur : 0,
+    };
+    memcpy(row.id, x->id, sizeof(row.id));
+    if (!ok)
+        (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(code));
+    struct sr_lease l = {.fence = fence};
+    memcpy(l.holder, holder, sizeof(l.holder));
+    const struct sr_kv_commit *kv = ok ? x->kv : NULL;
+    const struct sr_job_end end = {.row = &row, .lease = &l, .kv = kv};
+    struct sr_kv_result res = {0};
+    sr_err e = {0};
+    sr_status rc = sr_store_job_end(eng->store, &end, kv ? &res : NULL, &e);
+    free(text);
+    if (rc == SR_OK && res.moved) {
+        x->prepared = false; /* validated again at the next storage end */
+        return sr_err_set(err, SR_EBUSY,
+                          "job '%s': its storage namespace moved since its end was prepared; ask "
+                          "for the storage end again and send the result again",
+                          x->id);
+    }
+    if (rc == SR_ELIMIT && kv) {
+        sr_engine__storage_refused(x->out, &res, &e); /* the job fails, without its writes */
+        x->kv = NULL;
+        x->prepared = false;
+        return sr_err_set(err, SR_EBUSY,
+                          "job '%s': a storage quota refused its writes; ask for the storage end "
+                          "again and send the result again",
+                          x->id);
+    }
+    if (rc != SR_OK && err)
+        *err = e;
+    if (rc == SR_OK)
+        sr_metrics_job(x->runtime, code, row.duration_us, row.gas_used);
+    return rc;
+}
+
 sr_status
 sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_ED25519_PK_LEN],
                         const char *id, uint64_t fence, const char *job_text, size_t len,
                         const char *recording, sr_err *err)
 {
-    struct remote_job x;
-    pthread_mutex_lock(&eng->mu);
-    struct remote_job **p = find_locked(eng, holder, id, fence);
-    if (p)
-        x = **p;
-    pthread_mutex_unlock(&eng->mu);
-    if (!p)
-        return sr_err_set(err, SR_ECONFLICT,
-                          "job '%.32s' is not leased to this worker with fence %llu (it ended, "
-                          "was cancelled or was taken over): the result is refused, nothing "
-                          "written",
-                          id, (unsigned long long)fence);
     json_t *job = NULL;
     sr_status rc =
         len >= 2 && job_text[0] == '{'
@@ -462,66 +671,22 @@ sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_
             : sr_err_set(err, SR_EINVAL, "field 'job' must be the job object's text");
     if (rc != SR_OK)
         return rc;
-    const json_t *receipt = json_object_get(job, "receipt");
-    const char *sig = str_of(job, "receipt_signature");
-    const char *status = str_of(job, "status");
-    bool ok = status && strcmp(status, "completed") == 0;
-    if (!json_is_object(receipt) || !sig)
-        rc = sr_err_set(err, SR_EINVAL, "the job object has no 'receipt' and 'receipt_signature'");
-    else if (!status || (!ok && strcmp(status, "failed") != 0))
-        rc = sr_err_set(err, SR_EINVAL, "the job's 'status' must be \"completed\" or \"failed\"");
-    if (rc == SR_OK) {
-        rc = sr_receipt_verify(receipt, sig, pk, err);
-        if (rc != SR_OK)
-            rc = sr_err_wrap(err, "the receipt of job '%s' is not this worker's", id);
-    }
-    if (rc == SR_OK)
-        rc = check_binding(&x, job, receipt, err);
-    if (rc == SR_OK && ok)
-        rc = check_output(&x, job, receipt, err);
-    enum sr_job_code code = SR_JOB_OK;
-    if (rc == SR_OK && !ok) {
-        const char *c = str_of(json_object_get(job, "error"), "code");
-        if (!c || !sr_job_code_from_name(c, strlen(c), &code) || code == SR_JOB_OK)
-            rc = sr_err_set(err, SR_EINVAL, "a failed job needs 'error.code', a job code");
-    }
-    if (rc != SR_OK) {
+    struct remote_job *x = take(eng, holder, id, fence, err);
+    if (!x) {
         json_decref(job);
-        return rc;
+        return SR_ECONFLICT;
     }
-    int64_t now = sr_now_ms();
-    rc = store_recording(eng, &x, job, recording, now, err);
-    char *text = rc == SR_OK
-                     ? with_mac(eng, id, job_text, len, ok ? str_of(job, "output_hash") : NULL)
-                     : NULL;
-    if (rc == SR_OK && !text)
-        rc = sr_err_set(err, SR_ENOMEM, "out of memory storing job '%s'", id);
-    json_int_t gas = json_integer_value(json_object_get(job, "gas_used"));
-    json_int_t dur = json_integer_value(json_object_get(receipt, "duration_us"));
+    enum sr_job_code code = SR_JOB_OK;
+    bool ok = false;
+    rc = check_result(x, pk, job, &code, &ok, err);
+    if (rc == SR_OK)
+        rc = store_recording(eng, x, job, recording, sr_now_ms(), err);
+    if (rc == SR_OK)
+        rc = store_result(eng, x, holder, fence, job, job_text, len, ok, code, err);
+    char owner[SR_MAX_USER_NAME + 1];
+    memcpy(owner, x->owner, sizeof(owner));
+    give(eng, x);
     json_decref(job);
-    if (rc != SR_OK) {
-        free(text);
-        return rc;
-    }
-    struct sr_job_row row = {
-        .owner = x.owner,
-        .state = ok ? SR_JOB_COMPLETED : SR_JOB_FAILED,
-        .runtime = (char *)(uintptr_t)sr_runtime_name(x.runtime),
-        .result_json = text,
-        .created_at_ms = x.created_ms,
-        .started_at_ms = x.started_ms,
-        .finished_at_ms = now,
-        .expires_at_ms = now + sr_engine__ttl_ms(eng),
-        .gas_used = gas > 0 ? (uint64_t)gas : 0,
-        .duration_us = dur > 0 ? dur : 0,
-    };
-    memcpy(row.id, id, sizeof(row.id));
-    if (!ok)
-        (void)snprintf(row.error_code, sizeof(row.error_code), "%s", sr_job_code_name(code));
-    struct sr_lease l = {.fence = fence};
-    memcpy(l.holder, holder, sizeof(l.holder));
-    rc = sr_store_job_finish(eng->store, &row, &l, err);
-    free(text);
     if (rc == SR_ECONFLICT) {
         forget(eng, holder, id, fence);
         sr_log(SR_LOG_WARN, "engine",
@@ -534,12 +699,66 @@ sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_
                           id, (unsigned long long)fence);
     }
     if (rc != SR_OK)
-        return sr_err_wrap(err, "storing job '%s'", id);
+        return rc == SR_EBUSY || rc == SR_EINVAL || rc == SR_EDENIED
+                   ? rc
+                   : sr_err_wrap(err, "storing job '%s'", id);
     forget(eng, holder, id, fence);
-    sr_metrics_job(x.runtime, code, row.duration_us, row.gas_used);
-    sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' ran on worker %s: %s", id, x.owner, holder,
+    sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' ran on worker %s: %s", id, owner, holder,
            ok ? "completed" : sr_job_code_name(code));
     return SR_OK;
+}
+
+sr_status
+sr_engine_worker_storage(sr_engine *eng, const char *holder, const char *id, uint64_t fence,
+                         const uint8_t *call, size_t len, sr_buf *answer, sr_err *err)
+{
+    struct remote_job *x = take(eng, holder, id, fence, err);
+    if (!x)
+        return SR_ECONFLICT;
+    sr_status rc;
+    if (!x->out || !x->out->storage)
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' has no storage here", id);
+    else if (x->prepared || x->out->has_storage)
+        rc = sr_err_set(err, SR_ECONFLICT, "job '%s' has ended: no more storage calls", id);
+    else
+        rc = sr_storage_session_handle(x->out->storage, call, len, answer, err);
+    give(eng, x);
+    return rc;
+}
+
+sr_status
+sr_engine_worker_storage_end(sr_engine *eng, const char *holder, const char *id, uint64_t fence,
+                             enum sr_job_code code, const char *message, json_t **out, sr_err *err)
+{
+    struct remote_job *x = take(eng, holder, id, fence, err);
+    if (!x)
+        return SR_ECONFLICT;
+    struct job_outcome *o = x->out;
+    sr_status rc = SR_OK;
+    if (!o || !o->storage) {
+        rc = sr_err_set(err, SR_EINVAL, "job '%s' has no storage here", id);
+    } else {
+        if (!o->has_storage) { /* the first end: the run's outcome as the worker saw it */
+            o->code = code;
+            free(o->message);
+            o->message = message && code != SR_JOB_OK ? strdup(message) : NULL;
+            sr_engine__storage_keep(o->storage, o);
+        }
+        x->kv = sr_engine__storage_prepare(o);
+        x->prepared = true;
+        const char *cn = sr_job_code_name(o->code); /* NULL: completed */
+        *out = json_pack(
+            "{s:o, s:o, s:s, s:o, s:o}", "code", cn ? json_string(cn) : json_null(), "message",
+            o->message ? json_string(o->message) : json_null(), "namespace", o->storage_ns,
+            "version_before",
+            o->storage_version_before[0] ? json_string(o->storage_version_before) : json_null(),
+            "version_after",
+            o->storage_version_after[0] ? json_string(o->storage_version_after) : json_null());
+        if (!*out)
+            rc = sr_err_set(err, SR_ENOMEM, "out of memory");
+    }
+    give(eng, x);
+    return rc;
 }
 
 sr_status
@@ -578,7 +797,10 @@ sr_engine_worker_restarted(sr_engine *eng, const char *holder)
         if (strcmp((*p)->holder, holder) == 0) {
             struct remote_job *r = *p;
             *p = r->next;
-            free(r);
+            if (r->busy)
+                r->dead = true; /* its request frees it */
+            else
+                sr_engine__remote_free(r);
         } else {
             p = &(*p)->next;
         }
@@ -635,6 +857,9 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
     int64_t until = sr_mono_us() / 1000 + (int64_t)req->timeout_s * 1000 +
                     2 * sr_engine__lease_ms(eng) + SYNC_MARGIN_MS;
     for (;;) {
+        pthread_mutex_lock(&eng->mu);
+        uint64_t gen = eng->done_gen; /* an end after this one is not missed */
+        pthread_mutex_unlock(&eng->mu);
         char *text = NULL;
         size_t len = 0;
         rc = sr_engine_job_get(eng, owner, id, &text, &len, err);
@@ -662,7 +887,7 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
         deadline_ts(left < SYNC_SLICE_MS ? left : SYNC_SLICE_MS, &ts);
         pthread_mutex_lock(&eng->mu);
         bool stop = eng->stopping || eng->polls_closed;
-        if (!stop)
+        if (!stop && eng->done_gen == gen)
             (void)pthread_cond_timedwait(&eng->done_cv, &eng->mu, &ts);
         pthread_mutex_unlock(&eng->mu);
         if (stop)
@@ -727,10 +952,81 @@ secret_from_json(const sr_engine *eng, const json_t *s, struct sr_secret_entry *
     return SR_OK;
 }
 
+struct sr_engine_remote_run {
+    const struct sr_engine_remote_io *io;
+    char id[SR_ID_HEX_LEN + 1];
+    char owner[SR_MAX_USER_NAME + 1];
+    struct sr_job_request req;
+    struct job_outcome o;
+    int64_t created, started, finished, wall;
+};
+
+void
+sr_engine_remote_run_free(sr_engine_remote_run *run)
+{
+    if (!run)
+        return;
+    sr_engine__outcome_fini(&run->o);
+    sr_job_request_fini(&run->req);
+    free(run);
+}
+
+/* Takes the coordinator's storage end into the outcome: the job's code
+ * (a storage cap, conflict or quota fails it) and storage versions. */
+static sr_status
+apply_storage_end(struct job_outcome *o, const json_t *a, sr_err *err)
+{
+    const char *code = str_of(a, "code"), *ns = str_of(a, "namespace");
+    const char *msg = str_of(a, "message");
+    const json_t *vb = json_object_get(a, "version_before"),
+                 *va = json_object_get(a, "version_after");
+    enum sr_job_code c = SR_JOB_OK;
+    if ((!json_is_null(json_object_get(a, "code")) &&
+         (!code || !sr_job_code_from_name(code, strlen(code), &c))) ||
+        !ns || strlen(ns) > SR_STORAGE_MAX_NS || (!json_is_null(vb) && !json_is_string(vb)) ||
+        (!json_is_null(va) && !json_is_string(va)) ||
+        (json_is_string(vb) && json_string_length(vb) >= sizeof(o->storage_version_before)) ||
+        (json_is_string(va) && json_string_length(va) >= sizeof(o->storage_version_after)))
+        return sr_err_set(err, SR_EIO,
+                          "the coordinator's storage end needs 'code', 'namespace', "
+                          "'version_before', 'version_after'");
+    if (c != o->code || (c != SR_JOB_OK && msg && (!o->message || strcmp(msg, o->message) != 0)))
+        sr_engine__fail(o, c, "%s", msg ? msg : "storage");
+    o->has_storage = true;
+    (void)snprintf(o->storage_ns, sizeof(o->storage_ns), "%s", ns);
+    (void)snprintf(o->storage_version_before, sizeof(o->storage_version_before), "%s",
+                   json_is_string(vb) ? json_string_value(vb) : "");
+    (void)snprintf(o->storage_version_after, sizeof(o->storage_version_after), "%s",
+                   json_is_string(va) ? json_string_value(va) : "");
+    return SR_OK;
+}
+
+sr_status
+sr_engine_remote_text(sr_engine *eng, sr_engine_remote_run *run, char **out, size_t *out_len,
+                      const char **recording, sr_err *err)
+{
+    struct job_outcome *o = &run->o;
+    if (run->io && run->io->storage_end) {
+        json_t *a = NULL;
+        sr_status rc = run->io->storage_end(run->io->arg, sr_job_code_name(o->code),
+                                            o->code == SR_JOB_OK ? NULL : o->message, &a, err);
+        if (rc == SR_OK)
+            rc = apply_storage_end(o, a, err);
+        json_decref(a);
+        if (rc != SR_OK)
+            return sr_err_wrap(err, "the storage end of job '%s'", run->id);
+    }
+    sr_status rc = sr_engine__job_text(eng, run->id, run->owner, &run->req, o, run->created,
+                                       run->started, run->finished, run->wall, out, out_len, err);
+    if (rc == SR_OK)
+        *recording = o->recording;
+    return rc;
+}
+
 sr_status
 sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, size_t module_len,
-                     sr_sandbox_cancel *cancel, char **out, size_t *out_len, char **recording,
-                     sr_err *err)
+                     const struct sr_engine_remote_io *io, sr_sandbox_cancel *cancel,
+                     sr_engine_remote_run **out, sr_err *err)
 {
     const char *id = str_of(job, "id"), *owner = str_of(job, "owner");
     const json_t *secrets = json_object_get(job, "secrets");
@@ -782,19 +1078,22 @@ sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, s
         sr_job_request_fini(&req);
         return sr_err_wrap(err, "the secrets of job '%s'", id);
     }
-    struct job_outcome o;
-    int64_t started = sr_now_ms();
-    int64_t t0 = sr_mono_us();
-    sr_engine__run_given(eng, owner, id, &req, &set, cancel, &o);
-    int64_t wall = sr_mono_us() - t0;
-    int64_t finished = sr_now_ms();
-    rc = sr_engine__job_text(eng, id, owner, &req, &o, (int64_t)created, started, finished, wall,
-                             out, out_len, err);
-    if (rc == SR_OK) {
-        *recording = o.recording;
-        o.recording = NULL;
+    sr_engine_remote_run *run = calloc(1, sizeof(*run));
+    if (!run) {
+        sr_secret_set_fini(&set);
+        sr_job_request_fini(&req);
+        return sr_err_set(err, SR_ENOMEM, "out of memory running job '%s'", id);
     }
-    sr_engine__outcome_fini(&o);
-    sr_job_request_fini(&req);
-    return rc;
+    run->io = io;
+    memcpy(run->id, id, sizeof(run->id));
+    (void)snprintf(run->owner, sizeof(run->owner), "%s", owner);
+    run->req = req;
+    run->created = (int64_t)created;
+    run->started = sr_now_ms();
+    int64_t t0 = sr_mono_us();
+    sr_engine__run_given(eng, run->owner, run->id, &run->req, &set, io, cancel, &run->o);
+    run->wall = sr_mono_us() - t0;
+    run->finished = sr_now_ms();
+    *out = run;
+    return SR_OK;
 }

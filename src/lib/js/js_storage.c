@@ -77,10 +77,7 @@ send(struct call *c, struct sr_js__run *run, uint8_t *code)
 {
     sr_err e = {0};
     if (!run->job->host_call) {
-        fail(c, "Error",
-             "%s: storage is not available here (no sealrund store: local runs and jobs on "
-             "remote workers have none, docs/workers.md)",
-             c->fn);
+        fail(c, "Error", "%s: storage is not available here (no sealrund store)", c->fn);
         return false;
     }
     sr_status rc = run->job->host_call(run->job->host_ctx, (const uint8_t *)c->req.data, c->req.len,

@@ -20,6 +20,7 @@
 #include "sealrun/sr_buf.h"
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_limits.h"
+#include "sealrun/sr_storage.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
@@ -30,6 +31,7 @@
 #define HEARTBEAT_MIN_S 1
 #define HEARTBEAT_MAX_S 300
 #define RESULT_ATTEMPTS 6 /* posts of one result while the coordinator cannot be reached */
+#define END_ATTEMPTS 16   /* job objects built for one job while its storage keeps moving */
 
 struct sr_worker {
     char base[URL_MAX];
@@ -188,6 +190,8 @@ status_of(long http)
         return SR_ENOTFOUND;
     case 409:
         return SR_ECONFLICT;
+    case 429:
+        return SR_EBUSY;
     default:
         return SR_EIO;
     }
@@ -369,6 +373,21 @@ set_current(sr_worker *w, const char *id, uint64_t fence, int64_t lease_ms,
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Takes the state the coordinator holds for us (a heartbeat's or a
+ * poll's answer) and says so when it changed. */
+static void
+set_state(sr_worker *w, const char *state)
+{
+    if (!state[0])
+        return;
+    pthread_mutex_lock(&w->mu);
+    bool changed = strcmp(state, w->state) != 0;
+    (void)snprintf(w->state, sizeof(w->state), "%s", state);
+    pthread_mutex_unlock(&w->mu);
+    if (changed)
+        sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
+}
+
 /* A heartbeat, renewing the lease of the job that runs: the state the
  * coordinator holds for us and the interval; a lease found lost kills
  * the job's run. */
@@ -440,12 +459,9 @@ beat_main(void *arg)
         if (rc == SR_OK) {
             backoff = BACKOFF_MIN_MS;
             pthread_mutex_lock(&w->mu);
-            bool changed = strcmp(state, w->state) != 0;
-            (void)snprintf(w->state, sizeof(w->state), "%s", state);
             w->interval_s = interval_s;
             pthread_mutex_unlock(&w->mu);
-            if (changed)
-                sr_log(SR_LOG_INFO, "worker", "the coordinator says this worker is %s", state);
+            set_state(w, state);
             continue;
         }
         if (rc != SR_EIO) {
@@ -462,8 +478,9 @@ beat_main(void *arg)
     }
 }
 
-/* Posts a job's result; retried while the coordinator cannot be reached. */
-static void
+/* Posts a job's result; retried while the coordinator cannot be reached.
+ * SR_EBUSY: the coordinator wants the storage end asked for again. */
+static sr_status
 post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size_t len,
             const char *recording)
 {
@@ -473,18 +490,23 @@ post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size
     json_decref(b);
     if (!body) {
         sr_log(SR_LOG_ERROR, "worker", "job '%s': out of memory for its result", id);
-        return;
+        return SR_ENOMEM;
     }
     char path[96];
     (void)snprintf(path, sizeof(path), "/worker/jobs/%s/result", id);
     int64_t backoff = BACKOFF_MIN_MS;
+    sr_status rc;
     for (int attempt = 1;; attempt++) {
         json_t *ans = NULL;
         sr_err e = {0};
-        sr_status rc = call(w, "POST", path, body, &ans, &e);
+        rc = call(w, "POST", path, body, &ans, &e);
         json_decref(ans);
         if (rc == SR_OK) {
             sr_log(SR_LOG_INFO, "worker", "job '%s': result stored by the coordinator", id);
+            break;
+        }
+        if (rc == SR_EBUSY) {
+            sr_log(SR_LOG_INFO, "worker", "job '%s': %s", id, e.msg);
             break;
         }
         pthread_mutex_lock(&w->mu);
@@ -502,6 +524,61 @@ post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
     free(body);
+    return rc;
+}
+
+/* The job that runs, for its storage calls at the coordinator. */
+struct job_io {
+    sr_worker *w;
+    char path[96]; /* /worker/jobs/{id}/storage */
+    uint64_t fence;
+};
+
+/* One storage host call of the job, answered by the coordinator. */
+static sr_status
+io_storage_call(void *arg, const uint8_t *req, size_t len, sr_buf *resp, sr_err *err)
+{
+    struct job_io *io = arg;
+    char *b64 = sr_base64_encode(req, len);
+    json_t *b = b64 ? json_pack("{s:I, s:s}", "fence", (json_int_t)io->fence, "call", b64) : NULL;
+    free(b64);
+    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (!body)
+        return sr_err_set(err, SR_ENOMEM, "out of memory for a storage call");
+    json_t *ans = NULL;
+    const struct call_opts co = {.max_answer = SR_STORAGE_MAX_VALUE / 3 * 4 + 128 * 1024};
+    sr_status rc = call_with(io->w, "POST", io->path, body, &co, &ans, err);
+    free(body);
+    if (rc != SR_OK)
+        return rc;
+    const char *a = json_string_value(json_object_get(ans, "answer"));
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    rc = a ? sr_base64_decode(a, strlen(a), &raw, &n, err)
+           : sr_err_set(err, SR_EIO, "the coordinator's storage answer has no 'answer'");
+    json_decref(ans);
+    if (rc == SR_OK)
+        rc = sr_buf_append(resp, raw, n, err);
+    free(raw);
+    return rc;
+}
+
+/* The job's storage end, asked of the coordinator. */
+static sr_status
+io_storage_end(void *arg, const char *code, const char *message, json_t **out, sr_err *err)
+{
+    struct job_io *io = arg;
+    json_t *b = json_pack("{s:I, s:{s:o, s:o}}", "fence", (json_int_t)io->fence, "end", "code",
+                          code ? json_string(code) : json_null(), "message",
+                          message ? json_string(message) : json_null());
+    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (!body)
+        return sr_err_set(err, SR_ENOMEM, "out of memory for a storage end");
+    sr_status rc = call(io->w, "POST", io->path, body, out, err);
+    free(body);
+    return rc;
 }
 
 /* The module of a WASM job given by hash: from the cache, else fetched
@@ -563,8 +640,6 @@ run_job(sr_worker *w, const json_t *job)
         sr_log(SR_LOG_WARN, "worker", "job '%s' runs without a cancel: %s", id, e.msg);
     set_current(w, id, (uint64_t)fence, lease_ms, cancel);
     sr_log(SR_LOG_INFO, "worker", "job '%s': running (fence %lld)", id, (long long)fence);
-    char *text = NULL, *recording = NULL;
-    size_t len = 0;
     uint8_t *mod = NULL;
     size_t mod_len = 0;
     sr_status rc = SR_OK;
@@ -572,20 +647,39 @@ run_job(sr_worker *w, const json_t *job)
     const char *mh = json_string_value(json_object_get(req, "module_hash"));
     if (mh && strlen(mh) == SR_HASH_HEX_LEN && sr_is_lower_hex(mh, SR_HASH_HEX_LEN))
         rc = job_module(w, mh, &mod, &mod_len, &e);
+    struct job_io jio = {.w = w, .fence = (uint64_t)fence};
+    (void)snprintf(jio.path, sizeof(jio.path), "/worker/jobs/%s/storage", id);
+    const struct sr_engine_remote_io io = {
+        .storage_call = io_storage_call, .storage_end = io_storage_end, .arg = &jio};
+    sr_engine_remote_run *run = NULL;
     if (rc == SR_OK)
-        rc = sr_engine_run_remote(w->eng, job, mod, mod_len, cancel, &text, &len, &recording, &e);
+        rc = sr_engine_run_remote(w->eng, job, mod, mod_len, &io, cancel, &run, &e);
     free(mod);
-    pthread_mutex_lock(&w->mu);
-    bool lost = w->lost;
-    pthread_mutex_unlock(&w->mu);
+    /* the job object, again when the coordinator's storage moved under it */
+    for (int attempt = 1; rc == SR_OK && attempt <= END_ATTEMPTS; attempt++) {
+        pthread_mutex_lock(&w->mu);
+        bool lost = w->lost;
+        pthread_mutex_unlock(&w->mu);
+        if (lost)
+            break;
+        char *text = NULL;
+        const char *recording = NULL;
+        size_t len = 0;
+        rc = sr_engine_remote_text(w->eng, run, &text, &len, &recording, &e);
+        sr_status posted =
+            rc == SR_OK ? post_result(w, id, (uint64_t)fence, text, len, recording) : rc;
+        free(text);
+        if (rc != SR_OK || posted != SR_EBUSY)
+            break; /* stored, or refused for good (said in the log) */
+        if (attempt == END_ATTEMPTS)
+            rc = sr_err_set(&e, SR_EBUSY, "its storage kept moving while its end was stored");
+    }
+    sr_engine_remote_run_free(run);
     if (rc != SR_OK)
         sr_log(SR_LOG_ERROR, "worker",
-               "job '%s' could not be run: %s (its lease runs out and the coordinator ends it)", id,
-               e.msg);
-    else if (!lost)
-        post_result(w, id, (uint64_t)fence, text, len, recording);
-    free(text);
-    free(recording);
+               "job '%s' could not be run or ended: %s (its lease runs out and the coordinator "
+               "ends it)",
+               id, e.msg);
     set_current(w, NULL, 0, 0, NULL);
     sr_sandbox_cancel_free(cancel);
 }
@@ -660,10 +754,7 @@ sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
         if (rc == SR_OK) {
             backoff = BACKOFF_MIN_MS;
             quiet = false;
-            pthread_mutex_lock(&w->mu);
-            if (st[0])
-                (void)snprintf(w->state, sizeof(w->state), "%s", st);
-            pthread_mutex_unlock(&w->mu);
+            set_state(w, st);
             if (job)
                 run_job(w, job);
             json_decref(job);

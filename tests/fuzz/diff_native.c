@@ -102,36 +102,51 @@ slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* wabt 1.0.32's wasm_rt_grow_memory reports success for a grow whose page
- * count wraps around to 0 (grow(0xffffffff) from 1 page): the service's glue
- * (g.c) checks in 64 bits, and so does this copy. False when the text is not
- * the expected one (another wabt: look at it again). Takes impl; returns the
- * fixed text (malloc'd) or NULL. */
+/* Replaces the first 'from' in text (taken) by 'to'; the new text (malloc'd)
+ * or NULL when 'from' is not there. */
 static char *
-fix_grow(char *impl, size_t *len)
+replace_once(char *text, size_t *len, const char *from, const char *to)
 {
-    static const char bug[] = "  if (new_pages == 0) {\n    return 0;\n  }\n";
-    /* also the interpreter side's cap (DIFF_MAX_PAGES): a refused grow is "note: limit",
-     * and wasm2c's 32-bit size could not hold 65536 pages anyway */
-    static const char fix[] =
-        "  if (delta && new_pages <= old_pages) {\n    return (uint32_t)-1;\n  }\n"
-        "  { extern int diff_limit_hit;\n"
-        "    if (new_pages > 2048u && new_pages <= memory->max_pages) {\n"
-        "      diff_limit_hit = 1; return (uint32_t)-1; } }\n"
-        "  if (new_pages == 0) {\n    return 0;\n  }\n";
-    char *p = impl ? strstr(impl, bug) : NULL;
-    char *out = p ? malloc(*len - (sizeof(bug) - 1) + (sizeof(fix) - 1) + 1) : NULL;
+    const size_t nf = strlen(from), nt = strlen(to);
+    char *p = text ? strstr(text, from) : NULL;
+    char *out = p ? malloc(*len - nf + nt + 1) : NULL;
     if (out) {
-        const size_t head = (size_t)(p - impl);
-        memcpy(out, impl, head);
-        memcpy(out + head, fix, sizeof(fix) - 1);
-        const size_t tail = *len - head - (sizeof(bug) - 1);
-        memcpy(out + head + sizeof(fix) - 1, p + sizeof(bug) - 1, tail);
-        out[head + sizeof(fix) - 1 + tail] = '\0';
-        *len = head + sizeof(fix) - 1 + tail;
+        const size_t head = (size_t)(p - text), tail = *len - head - nf;
+        memcpy(out, text, head);
+        memcpy(out + head, to, nt);
+        memcpy(out + head + nt, p + nf, tail);
+        out[head + nt + tail] = '\0';
+        *len = head + nt + tail;
     }
-    free(impl);
+    free(text);
     return out;
+}
+
+/* wabt 1.0.32's runtime, made to end as the interpreter's side does (NULL
+ * when its text is not the expected one: another wabt, look again):
+ * - wasm_rt_grow_memory reports success for a grow whose page count wraps
+ *   around to 0 (grow(0xffffffff) from 1 page): checked in 64 bits, as the
+ *   service's glue (g.c) does;
+ * - memories stop at the interpreter side's cap (DIFF_MAX_PAGES, 2048) and
+ *   tables at SR_WASM_DEFAULT_TABLE elements (the interpreter's cap is for
+ *   all tables of an instance together, this one per table), a grow past
+ *   them refused and reported as "note: limit" when the module's own
+ *   maximum would have allowed it. Takes impl. */
+static char *
+fix_runtime(char *impl, size_t *len)
+{
+    impl = replace_once(impl, len, "  if (new_pages == 0) {\n    return 0;\n  }\n",
+                        "  if (delta && new_pages <= old_pages) {\n    return (uint32_t)-1;\n  }\n"
+                        "  { extern int diff_limit_hit;\n"
+                        "    if (new_pages > 2048u && new_pages <= memory->max_pages) {\n"
+                        "      diff_limit_hit = 1; return (uint32_t)-1; } }\n"
+                        "  if (new_pages == 0) {\n    return 0;\n  }\n");
+    return replace_once(
+        impl, len, "    if (new_elems == 0) {                                               \\\n",
+        "    { extern int diff_limit_hit;                                        \\\n"
+        "      if (new_elems > 10000000u && new_elems <= table->max_size) {      \\\n"
+        "        diff_limit_hit = 1; return (uint32_t)-1; } }                    \\\n"
+        "    if (new_elems == 0) {                                               \\\n");
 }
 
 static void
@@ -212,6 +227,16 @@ glue_for(const sr_wasm_module *m, sr_buf *g, const char **why)
             *why = "reference types in an import";
             return false;
         }
+        if (strlen(im->module) != im->module_len || strlen(im->name) != im->name_len) {
+            *why = "an import name with a NUL byte"; /* the interpreter's side refuses it */
+            return false;
+        }
+        for (uint32_t k = 0; k < i; k++)
+            if (strcmp(m->imports[k].module, im->module) == 0 &&
+                strcmp(m->imports[k].name, im->name) == 0) {
+                *why = "an import name given twice";
+                return false;
+            }
         bool seen = false;
         for (size_t k = 0; k < nmods && !seen; k++)
             seen = strcmp(mods[k]->module, im->module) == 0;
@@ -468,7 +493,7 @@ sr_diff__native_init(void)
 {
     g_impl_c = slurp(RT_DIR "/wasm-rt-impl.c", &g_impl_c_len);
     g_impl_h = slurp(RT_DIR "/wasm-rt-impl.h", &g_impl_h_len);
-    g_impl_c = fix_grow(g_impl_c, &g_impl_c_len);
+    g_impl_c = fix_runtime(g_impl_c, &g_impl_c_len);
     return g_impl_c && g_impl_h ? 0 : -1;
 }
 
@@ -524,8 +549,8 @@ sr_diff__run_native(const sr_wasm_module *mod, const char *cache_dir, uint64_t i
     s = sym(&L, SR_WASM_FUEL_FLAG_EXPORT, strlen(SR_WASM_FUEL_FLAG_EXPORT));
     memcpy(&acc, &s, sizeof(s));
     flag = acc && !trap ? acc(L.inst) : NULL;
-    if (trap || !fuel || !flag) {
-        printf("instantiate: trap\n"); /* a segment out of bounds (no guest code ran) */
+    if (trap || !fuel || !flag) { /* a segment out of bounds: no guest code ran */
+        printf("instantiate: trap %s\ngas 0\n", pr->category(as_trap(trap)));
         goto out;
     }
     *fuel = initial_fuel;

@@ -16,7 +16,7 @@ BUILD_DIR ?= build/release
 PKGS := build-essential pkgconf cmake ninja-build python3 clang-format git \
 	libsodium-dev libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev \
 	libjavascriptcoregtk-4.1-dev libseccomp-dev libcurl4-openssl-dev libzstd-dev \
-	libcmocka-dev libssl-dev libsecp256k1-dev wabt clang lld wasi-libc libclang-rt-14-dev \
+	libcmocka-dev libssl-dev libsecp256k1-dev libffi-dev wabt clang lld wasi-libc libclang-rt-14-dev \
 	libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 sqlite3 postgresql nodejs chromium \
 	python3-nacl python3-jsonschema openssl
 # Only for the benchmarks (make bench).

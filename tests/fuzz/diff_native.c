@@ -17,6 +17,7 @@
  * sealrun's own tables only).
  */
 #include "diff_native.h"
+#include "../native_test_rt.h"
 
 #include <dlfcn.h>
 #include <ffi.h>
@@ -35,7 +36,7 @@
 #define WASM_RT_MEMCHECK_SIGNAL_HANDLER 0
 #include "/usr/include/wasm-rt.h"
 
-#define RT_DIR "/usr/share/wabt/wasm2c"
+#define RT_DIR NATIVE_TEST_RT_DIR
 #define DIFF_MAX_IMPORTS 256u
 
 static const char h_header[] = "#ifndef DIFF_WASM_RT_H\n"
@@ -72,56 +73,6 @@ static const char h_common[] =
 static char *g_impl_c, *g_impl_h;
 static size_t g_impl_c_len, g_impl_h_len;
 
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* Replaces the first 'from' in text (taken) by 'to'; the new text (malloc'd)
- * or NULL when 'from' is not there. */
-static char *
-replace_once(char *text, size_t *len, const char *from, const char *to)
-{
-    const size_t nf = strlen(from), nt = strlen(to);
-    char *p = text ? strstr(text, from) : NULL;
-    char *out = p ? malloc(*len - nf + nt + 1) : NULL;
-    if (out) {
-        const size_t head = (size_t)(p - text), tail = *len - head - nf;
-        memcpy(out, text, head);
-        memcpy(out + head, to, nt);
-        memcpy(out + head + nt, p + nf, tail);
-        out[head + nt + tail] = '\0';
-        *len = head + nt + tail;
-    }
-    free(text);
-    return out;
-}
-
 /* wabt 1.0.32's runtime, made to end as the interpreter's side does (NULL
  * when its text is not the expected one: another wabt, look again):
  * - wasm_rt_grow_memory reports success for a grow whose page count wraps
@@ -135,13 +86,13 @@ replace_once(char *text, size_t *len, const char *from, const char *to)
 static char *
 fix_runtime(char *impl, size_t *len)
 {
-    impl = replace_once(impl, len, "  if (new_pages == 0) {\n    return 0;\n  }\n",
-                        "  if (delta && new_pages <= old_pages) {\n    return (uint32_t)-1;\n  }\n"
-                        "  { extern int diff_limit_hit;\n"
-                        "    if (new_pages > 2048u && new_pages <= memory->max_pages) {\n"
-                        "      diff_limit_hit = 1; return (uint32_t)-1; } }\n"
-                        "  if (new_pages == 0) {\n    return 0;\n  }\n");
-    return replace_once(
+    impl = native_test_replace_once(
+        impl, len, NATIVE_TEST_GROW_ZERO,
+        NATIVE_TEST_GROW_WRAP
+        "  { extern int diff_limit_hit;\n"
+        "    if (new_pages > 2048u && new_pages <= memory->max_pages) {\n"
+        "      diff_limit_hit = 1; return (uint32_t)-1; } }\n" NATIVE_TEST_GROW_ZERO);
+    return native_test_replace_once(
         impl, len, "    if (new_elems == 0) {                                               \\\n",
         "    { extern int diff_limit_hit;                                        \\\n"
         "      if (new_elems > 10000000u && new_elems <= table->max_size) {      \\\n"
@@ -372,42 +323,6 @@ compile_load(const sr_wasm_module *mod, const char *cache_dir, struct loaded *L,
     return true;
 }
 
-static ffi_type *
-ffi_of(uint8_t t)
-{
-    return t == SR_WASM_I32   ? &ffi_type_uint32
-           : t == SR_WASM_I64 ? &ffi_type_uint64
-           : t == SR_WASM_F32 ? &ffi_type_float
-                              : &ffi_type_double;
-}
-
-static uint64_t
-slot_of(uint8_t t, const void *p)
-{
-    uint32_t a;
-    uint64_t b;
-    if (t == SR_WASM_I32 || t == SR_WASM_F32) {
-        memcpy(&a, p, 4);
-        return a;
-    }
-    memcpy(&b, p, 8);
-    return b;
-}
-
-struct call_ctx {
-    void *fn;
-    ffi_cif *cif;
-    void *ret;
-    void **args;
-};
-
-static void
-do_call(void *arg)
-{
-    struct call_ctx *c = arg;
-    ffi_call(c->cif, FFI_FN(c->fn), c->ret, c->args);
-}
-
 static void *
 sym(const struct loaded *L, const char *name, size_t len)
 {
@@ -428,9 +343,9 @@ call_fn(const struct loaded *L, void *fn, const struct sr_wasm__functype *ft, co
     ffi_type *at[SR_WASM__MAX_TYPE_ARITY + 1], *rt[SR_WASM__MAX_TYPE_ARITY + 1];
     at[0] = &ffi_type_pointer;
     for (uint32_t i = 0; i < ft->nparams; i++)
-        at[i + 1] = ffi_of(ft->types[i]);
+        at[i + 1] = native_test_ffi_of(ft->types[i]);
     for (uint32_t i = 0; i < ft->nresults; i++)
-        rt[i] = ffi_of(ft->types[ft->nparams + i]);
+        rt[i] = native_test_ffi_of(ft->types[ft->nparams + i]);
     rt[ft->nresults] = NULL;
     ffi_type multi = {.size = 0, .alignment = 0, .type = FFI_TYPE_STRUCT, .elements = rt};
     ffi_type *ret = ft->nresults == 0 ? &ffi_type_void : ft->nresults == 1 ? rt[0] : &multi;
@@ -447,18 +362,18 @@ call_fn(const struct loaded *L, void *fn, const struct sr_wasm__functype *ft, co
     }
     static uint64_t retbuf[SR_WASM__MAX_TYPE_ARITY + 8];
     memset(retbuf, 0, sizeof(retbuf));
-    struct call_ctx c = {fn, &cif, retbuf, argp};
-    int trap = L->try_call(do_call, &c);
+    struct native_test_call c = {fn, &cif, retbuf, argp};
+    int trap = L->try_call(native_test_do_call, &c);
     if (trap)
         return trap;
     if (ft->nresults == 1) {
         const uint8_t t = ft->types[ft->nparams];
-        res[0] = t == SR_WASM_I32 ? (uint32_t)retbuf[0] : slot_of(t, retbuf);
+        res[0] = t == SR_WASM_I32 ? (uint32_t)retbuf[0] : native_test_slot_of(t, retbuf);
     } else {
         size_t off = 0;
         for (uint32_t i = 0; i < ft->nresults; i++) {
             off = (off + rt[i]->alignment - 1) / rt[i]->alignment * rt[i]->alignment;
-            res[i] = slot_of(ft->types[ft->nparams + i], (const uint8_t *)retbuf + off);
+            res[i] = native_test_slot_of(ft->types[ft->nparams + i], (const uint8_t *)retbuf + off);
             off += rt[i]->size;
         }
     }
@@ -491,8 +406,8 @@ as_trap(int code)
 int
 sr_diff__native_init(void)
 {
-    g_impl_c = slurp(RT_DIR "/wasm-rt-impl.c", &g_impl_c_len);
-    g_impl_h = slurp(RT_DIR "/wasm-rt-impl.h", &g_impl_h_len);
+    g_impl_c = native_test_slurp(RT_DIR "/wasm-rt-impl.c", &g_impl_c_len);
+    g_impl_h = native_test_slurp(RT_DIR "/wasm-rt-impl.h", &g_impl_h_len);
     g_impl_c = fix_runtime(g_impl_c, &g_impl_c_len);
     return g_impl_c && g_impl_h ? 0 : -1;
 }
@@ -609,7 +524,7 @@ sr_diff__run_native(const sr_wasm_module *mod, const char *cache_dir, uint64_t i
             printf("global ");
             pr->name(e->name, e->name_len);
             printf(" = ");
-            pr->value(t, slot_of(t, acc(L.inst)));
+            pr->value(t, native_test_slot_of(t, acc(L.inst)));
             printf("\n");
         } else if (e->kind == SR_WASM_EXTERN_MEMORY) {
             const wasm_rt_memory_t *m = acc(L.inst);

@@ -21,6 +21,7 @@
  * memories of spectest shared between modules (each module has its own).
  */
 #include "spec_native.h"
+#include "../native_test_rt.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,7 +36,7 @@
 #include "sealrun/sr_native.h"
 #include "wasm_int.h"
 
-#define RT_DIR "/usr/share/wabt/wasm2c"
+#define RT_DIR NATIVE_TEST_RT_DIR
 
 /* wasm-rt.h as the generated code and wabt's runtime see it. */
 static const char h_header[] = "#ifndef SPEC_WASM_RT_H\n"
@@ -119,70 +120,14 @@ static sr_native *g_nat;
 static struct sr_native_file g_files[5];
 static char *g_impl_c, *g_impl_h;
 
-static char *
-slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t k = fread(buf + n, 1, cap - n - 1, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* wabt 1.0.32's wasm_rt_grow_memory reports success for a grow whose page
- * count wraps around to 0 (grow(0xffffffff) from 1 page): the service's glue
- * (g.c) checks in 64 bits, and so does this copy. False when the text is not
- * the expected one (another wabt: look at it again). Takes impl; returns the
- * fixed text (malloc'd) or NULL. */
-static char *
-fix_grow(char *impl, size_t *len)
-{
-    static const char bug[] = "  if (new_pages == 0) {\n    return 0;\n  }\n";
-    static const char fix[] =
-        "  if (delta && new_pages <= old_pages) {\n    return (uint32_t)-1;\n  }\n"
-        "  if (new_pages == 0) {\n    return 0;\n  }\n";
-    char *p = impl ? strstr(impl, bug) : NULL;
-    char *out = p ? malloc(*len - (sizeof(bug) - 1) + (sizeof(fix) - 1) + 1) : NULL;
-    if (out) {
-        const size_t head = (size_t)(p - impl);
-        memcpy(out, impl, head);
-        memcpy(out + head, fix, sizeof(fix) - 1);
-        const size_t tail = *len - head - (sizeof(bug) - 1);
-        memcpy(out + head + sizeof(fix) - 1, p + sizeof(bug) - 1, tail);
-        out[head + sizeof(fix) - 1 + tail] = '\0';
-        *len = head + sizeof(fix) - 1 + tail;
-    }
-    free(impl);
-    return out;
-}
-
 int
 spec_native_init(const char *cache_dir, const char *opt_level, char *why, size_t cap)
 {
     size_t lc = 0, lh = 0;
-    g_impl_c = slurp(RT_DIR "/wasm-rt-impl.c", &lc);
-    g_impl_h = slurp(RT_DIR "/wasm-rt-impl.h", &lh);
-    g_impl_c = fix_grow(g_impl_c, &lc);
+    g_impl_c = native_test_slurp(RT_DIR "/wasm-rt-impl.c", &lc);
+    g_impl_h = native_test_slurp(RT_DIR "/wasm-rt-impl.h", &lh);
+    g_impl_c = native_test_replace_once(g_impl_c, &lc, NATIVE_TEST_GROW_ZERO,
+                                        NATIVE_TEST_GROW_WRAP NATIVE_TEST_GROW_ZERO);
     if (!g_impl_c || !g_impl_h) {
         (void)snprintf(why, cap, "wabt's runtime sources are not in %s (or not 1.0.32's)", RT_DIR);
         return -1;
@@ -246,20 +191,6 @@ load_object(const uint8_t *so, size_t len, struct spec_native *n)
     return n->dl ? 0 : -1;
 }
 
-struct call_ctx {
-    void *fn;
-    ffi_cif *cif;
-    void *ret;
-    void **args;
-};
-
-static void
-do_call(void *arg)
-{
-    struct call_ctx *c = arg;
-    ffi_call(c->cif, FFI_FN(c->fn), c->ret, c->args);
-}
-
 /* Calls export 'field' (a function) of n: SPEC_NATIVE_OK, _TRAP (*trap
  * set), _SKIP (a type this mode does not pass). */
 static enum spec_native_result
@@ -274,8 +205,8 @@ call_start(struct spec_native *n, int *trap)
         return SPEC_NATIVE_SKIP;
     void *inst = n->inst;
     void *args[1] = {&inst};
-    struct call_ctx c = {fn, &cif, NULL, args};
-    *trap = n->try_call(do_call, &c);
+    struct native_test_call c = {fn, &cif, NULL, args};
+    *trap = n->try_call(native_test_do_call, &c);
     return *trap ? SPEC_NATIVE_TRAP : SPEC_NATIVE_OK;
 }
 
@@ -360,37 +291,6 @@ find_export(const sr_wasm_module *m, const char *name, size_t len, uint8_t kind)
     return NULL;
 }
 
-static ffi_type *
-ffi_of(uint8_t t)
-{
-    switch (t) {
-    case 0x7F:
-        return &ffi_type_uint32;
-    case 0x7E:
-        return &ffi_type_uint64;
-    case 0x7D:
-        return &ffi_type_float;
-    case 0x7C:
-        return &ffi_type_double;
-    default:
-        return NULL; /* references: not passed here */
-    }
-}
-
-/* The bits of a value of type t at p, as the interpreter's slots hold them. */
-static uint64_t
-slot_of(uint8_t t, const void *p)
-{
-    uint32_t u32;
-    uint64_t u64;
-    if (t == 0x7F || t == 0x7D) {
-        memcpy(&u32, p, 4);
-        return u32;
-    }
-    memcpy(&u64, p, 8);
-    return u64;
-}
-
 enum spec_native_result
 spec_native_call(struct spec_native *n, const char *field, size_t flen, const uint64_t *args,
                  size_t nargs, uint64_t *results, size_t nres, int *trap)
@@ -405,10 +305,10 @@ spec_native_call(struct spec_native *n, const char *field, size_t flen, const ui
     ffi_type *at[64], *rt[64];
     at[0] = &ffi_type_pointer;
     for (uint32_t i = 0; i < ft->nparams; i++)
-        if (!(at[i + 1] = ffi_of(ft->types[i])))
+        if (!(at[i + 1] = native_test_ffi_of(ft->types[i])))
             return SPEC_NATIVE_SKIP;
     for (uint32_t i = 0; i < ft->nresults; i++)
-        if (!(rt[i] = ffi_of(ft->types[ft->nparams + i])))
+        if (!(rt[i] = native_test_ffi_of(ft->types[ft->nparams + i])))
             return SPEC_NATIVE_SKIP;
     rt[ft->nresults] = NULL;
     ffi_type multi = {.size = 0, .alignment = 0, .type = FFI_TYPE_STRUCT, .elements = rt};
@@ -450,20 +350,21 @@ spec_native_call(struct spec_native *n, const char *field, size_t flen, const ui
         }
     }
     uint64_t retbuf[72] __attribute__((aligned(16))) = {0};
-    struct call_ctx c = {fn, &cif, retbuf, argp};
-    *trap = n->try_call(do_call, &c);
+    struct native_test_call c = {fn, &cif, retbuf, argp};
+    *trap = n->try_call(native_test_do_call, &c);
     if (*trap)
         return SPEC_NATIVE_TRAP;
     if (ft->nresults == 1) {
         const uint8_t t = ft->types[ft->nparams];
         /* libffi widens integer results below a word to ffi_arg */
-        results[0] = t == 0x7F ? (uint32_t)retbuf[0] : slot_of(t, retbuf);
+        results[0] = t == 0x7F ? (uint32_t)retbuf[0] : native_test_slot_of(t, retbuf);
     } else if (ft->nresults > 1) {
         size_t off = 0;
         for (uint32_t i = 0; i < ft->nresults; i++) {
             const size_t sz = rt[i]->size;
             off = (off + rt[i]->alignment - 1) / rt[i]->alignment * rt[i]->alignment;
-            results[i] = slot_of(ft->types[ft->nparams + i], (const uint8_t *)retbuf + off);
+            results[i] =
+                native_test_slot_of(ft->types[ft->nparams + i], (const uint8_t *)retbuf + off);
             off += sz;
         }
     }
@@ -485,7 +386,7 @@ spec_native_global(struct spec_native *n, const char *field, size_t flen, uint64
     } else {
         t = m->globals[x->index].type;
     }
-    if (!ffi_of(t))
+    if (!native_test_ffi_of(t))
         return SPEC_NATIVE_SKIP;
     char name[3 * 1024 + 16];
     mangled(field, flen, name, sizeof(name));
@@ -494,7 +395,7 @@ spec_native_global(struct spec_native *n, const char *field, size_t flen, uint64
     memcpy(&get, &sym, sizeof(sym));
     if (!get)
         return SPEC_NATIVE_FAIL;
-    *out = slot_of(t, get(n->inst));
+    *out = native_test_slot_of(t, get(n->inst));
     return SPEC_NATIVE_OK;
 }
 

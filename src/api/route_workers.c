@@ -331,6 +331,20 @@ holder_of(const struct sr_worker_row *w, char holder[SR_ID_HEX_LEN + 1])
     sr_engine_worker_holder(pk, holder);
 }
 
+/* A worker's signed request with a JSON body: false after answering a
+ * refused token or signature; else the worker, its token's hash and the parsed body (owned;
+ * *rc and *e say why it does not parse). */
+static bool
+signed_json(sr_api *api, const struct sr_api__call *c, struct sr_worker_row *w, uint8_t hash[32],
+            json_t **body, sr_status *rc, sr_err *e, struct sr_api_response *resp)
+{
+    if (!worker_token(api, c->req, w, hash, resp) || !worker_signed(c->req, NULL, w, resp))
+        return false;
+    *rc = sr_json_parse(c->req->body ? c->req->body : "", c->req->body_len, 4, "request body", body,
+                        e);
+    return true;
+}
+
 /* Renews the leases of the jobs a heartbeat names ({"jobs": [{"id",
  * "fence"}]}); the ids whose lease is lost go into 'lost'. */
 static sr_status
@@ -466,12 +480,11 @@ sr_api__worker_result(sr_api *api, const struct sr_api__call *c, struct sr_api_r
 {
     struct sr_worker_row w;
     uint8_t hash[32];
-    if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
-        return;
     json_t *body = NULL;
     sr_err e = {0};
-    sr_status rc = sr_json_parse(c->req->body ? c->req->body : "", c->req->body_len, 4,
-                                 "request body", &body, &e);
+    sr_status rc = SR_OK;
+    if (!signed_json(api, c, &w, hash, &body, &rc, &e, resp))
+        return;
     const json_t *job = json_object_get(body, "job");
     const json_t *fence = json_object_get(body, "fence");
     const json_t *rec = json_object_get(body, "recording");
@@ -484,8 +497,8 @@ sr_api__worker_result(sr_api *api, const struct sr_api__call *c, struct sr_api_r
     if (rc == SR_OK) {
         uint8_t pk[SR_ED25519_PK_LEN];
         char holder[SR_ID_HEX_LEN + 1];
-        (void)sr_hex_decode(w.public_key, 64, pk, sizeof(pk), NULL);
-        sr_engine_worker_holder(pk, holder);
+        (void)sr_hex_decode(w.public_key, 64, pk, sizeof(pk), NULL); /* checked by worker_signed */
+        holder_of(&w, holder);
         rc = sr_engine_worker_result(api->eng, holder, pk, c->arg[0],
                                      (uint64_t)json_integer_value(fence), json_string_value(job),
                                      json_string_length(job), json_string_value(rec), &e);
@@ -567,12 +580,11 @@ sr_api__worker_storage(sr_api *api, const struct sr_api__call *c, struct sr_api_
 {
     struct sr_worker_row w;
     uint8_t hash[32];
-    if (!worker_token(api, c->req, &w, hash, resp) || !worker_signed(c->req, NULL, &w, resp))
-        return;
     json_t *body = NULL;
     sr_err e = {0};
-    sr_status rc = sr_json_parse(c->req->body ? c->req->body : "", c->req->body_len, 4,
-                                 "request body", &body, &e);
+    sr_status rc = SR_OK;
+    if (!signed_json(api, c, &w, hash, &body, &rc, &e, resp))
+        return;
     const json_t *fence = json_object_get(body, "fence");
     const json_t *call = json_object_get(body, "call");
     const json_t *end = json_object_get(body, "end");

@@ -660,8 +660,16 @@ load_ttl(struct opts *o, sr_err *err)
 /* Everything that changes how a job runs, hashed into the measurement and
  * shown by GET /attestation (docs/receipts.md, "Measurement"). */
 static json_t *
-measurement_config(const struct sr_engine_config *cfg, const sr_http_policy *http)
+measurement_config(sr_engine *eng)
 {
+    const struct sr_engine_config *cfg = sr_engine_config(eng);
+    const sr_http_policy *http = sr_engine_http_policy(eng);
+    /* the native tier's compiler (wasm2c, cc, level, glue), null when the
+     * tier is off: what made any native code a job ran (docs/wasm.md) */
+    json_t *ni = sr_engine_native_info(eng);
+    const char *compiler = json_string_value(json_object_get(ni, "compiler"));
+    json_t *native = compiler ? json_string(compiler) : json_null();
+    json_decref(ni);
     json_t *limits = json_pack(
         "{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i}", "timeout_default_s",
         SR_DEFAULT_TIMEOUT_S, "timeout_max_s", SR_MAX_TIMEOUT_S, "memory_default_mb",
@@ -673,16 +681,17 @@ measurement_config(const struct sr_engine_config *cfg, const sr_http_policy *htt
         SR_MAX_RANDOM_BYTES);
     /* which hosts jobs may reach, and whether a test switch is on (docs/http.md) */
     json_t *h = sr_http_policy_to_json(http);
-    if (!limits || !h) {
+    if (!limits || !h || !native) {
         json_decref(limits);
         json_decref(h);
+        json_decref(native);
         return NULL;
     }
-    return json_pack("{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s}}, s:s, s:o, s:o}", "sealrun", SR_VERSION,
-                     "engines", "js", "engine", sr_js_engine_version(), "jit", !cfg->js_no_jit,
-                     "wasm", "engine", "sealrun-wasm " SR_VERSION, "wasi", "preview1", "isolation",
-                     cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits,
-                     "http", h);
+    return json_pack(
+        "{s:s, s:{s:{s:s, s:b}, s:{s:s, s:s, s:o}}, s:s, s:o, s:o}", "sealrun", SR_VERSION,
+        "engines", "js", "engine", sr_js_engine_version(), "jit", !cfg->js_no_jit, "wasm", "engine",
+        "sealrun-wasm " SR_VERSION, "wasi", "preview1", "native", native, "isolation",
+        cfg->isolation == SR_ISOLATION_JOB ? "job" : "tenant", "limits", limits, "http", h);
 }
 
 /* Loads (or at first start creates) the worker key, measures this sealrund,
@@ -697,7 +706,7 @@ identity_setup(const struct opts *o, sr_engine *eng, struct identity *id, sr_err
         return sr_err_wrap(err, "loading the worker key");
     uint8_t pk[SR_ED25519_PK_LEN], exe[32], meas[SR_MEASUREMENT_LEN];
     sr_worker_key_public(id->key, pk);
-    json_t *cfg = measurement_config(sr_engine_config(eng), sr_engine_http_policy(eng));
+    json_t *cfg = measurement_config(eng);
     if (!cfg)
         return sr_err_set(err, SR_ENOMEM, "out of memory building the measurement config");
     rc = sr_measurement_file_sha256("/proc/self/exe", exe, err);

@@ -181,6 +181,11 @@ class ReceiptTest(unittest.TestCase):
         self.assertTrue(cfg["engines"]["js"]["jit"])
         self.assertEqual(cfg["isolation"], os.environ.get("SR_IT_ISOLATION", "tenant"))
         self.assertEqual(cfg["limits"]["timeout_max_s"], 120)
+        # the native tier's compiler, as GET /info names it (null when the tier is off)
+        st, info, _ = self.d.request("GET", "/info")
+        self.assertEqual(st, 200, info)
+        self.assertEqual(cfg["engines"]["wasm"]["native"],
+                         info["engines"]["wasm"]["native"].get("compiler"))
         self.assertEqual(self.d.request("POST", "/attestation", {})[0], 405)
 
     def test_worker_key_file(self):

@@ -220,6 +220,15 @@ check_token(struct sr_server__task *t)
     sr_server *srv = rc->srv;
     /* a remote worker's request: its token lets the body in, the route
      * checks the signature over it (route_workers.c) */
+    /* the keystore's channel: its signature over the body, checked by
+     * the route, lets the body in (route_keystore.c; bounded by the
+     * route's body cap) */
+    if (sr_api__keystore_channel(srv->api, rc->req.path)) {
+        rc->main_lane = true;
+        rc->stage = ST_CHECKED;
+        MHD_resume_connection(rc->c);
+        return;
+    }
     if (strncmp(rc->req.path, "/worker/", 8) == 0) {
         rc->main_lane = rc->has_token && sr_api__worker_token_ok(srv->api, rc->token_hash);
         if (!rc->main_lane && !rc->has_body) {

@@ -201,10 +201,15 @@ class KeystoreTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        rcs = [cls.w1.stop(), cls.w2.stop()]
+        logs = cls.w1.log_text() + cls.w2.log_text()
         cls.w1.cleanup()
         cls.w2.cleanup()
         cls.c.cleanup()
         cls.ks.cleanup()
+        # the workers stop cleanly too (and so without a sanitizer report)
+        assert rcs == [0, 0], f"workers exited with {rcs}:\n{logs[-3000:]}"
+
 
     def req(self, method, path, body=None, token=None):
         st, ans, _ = self.c.request(method, path, body, token=token or self.tok)
@@ -244,6 +249,8 @@ class KeystoreTest(unittest.TestCase):
         self.assertEqual(job["status"], "completed", summary(job))
         self.assertEqual(job["output"], {"r": CANARY[::-1]})
         self.assertEqual(job["receipt"]["worker_public_key"], self.w1.public_key)
+        self.assertEqual([(r["name"], r["version"]) for r in job["receipt"]["secret_refs"]],
+                         [("CANARY", 1)])
         self.assertIn("released 1 secret(s) to worker " + self.w1.id, self.ks.log_text())
         st, audit = self.req("GET", "/secrets/CANARY/audit")
         self.assertEqual(audit["audit"][0]["outcome"], "allowed", audit)

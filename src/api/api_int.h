@@ -9,8 +9,13 @@
 #include "sealrun/sr_api.h"
 #include "sealrun/sr_store.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Polls remembered for the clock window (about 34 polls a second over the
+ * two minutes a request's time is accepted); past it a poll is 429. */
+#define SR_API_SEEN_POLLS 4096
 
 struct sr_api {
     sr_engine *eng;
@@ -26,6 +31,13 @@ struct sr_api {
     sr_keystore *keystore;
     uint8_t keystore_pk[32];
     const sr_worker_key *coordinator_key;
+    /* the signatures of the workers' polls accepted within the clock window
+     * (route_workers.c): a poll seen before is a replay */
+    pthread_mutex_t seen_mu;
+    struct sr_api__seen {
+        uint8_t h[16];    /* first 16 bytes of SHA-256 of the signature */
+        int64_t until_ms; /* kept until its time is outside the window; 0 = free */
+    } seen[SR_API_SEEN_POLLS];
 };
 
 /* One matched request as a route handler sees it. */

@@ -36,6 +36,7 @@ sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating the API");
     api->eng = eng;
     api->store = store;
+    pthread_mutex_init(&api->seen_mu, NULL);
     *out = api;
     return SR_OK;
 }
@@ -52,6 +53,7 @@ sr_api_free(sr_api *api)
     if (api) {
         free(api->dashboard_dir);
         sr_api__rates_free(api->rates);
+        pthread_mutex_destroy(&api->seen_mu);
     }
     free(api);
 }

@@ -105,9 +105,9 @@ void sr_api__keystore_audit(sr_api *api, const struct sr_api__call *c,
 /* A keystore listener's whole dispatch. */
 void sr_api__dispatch_keystore(sr_api *api, const struct sr_api_request *req,
                                struct sr_api_response *resp);
-/* true for a request on the keystore's channel of this API (a keystore's
- * listener, or a coordinator with a keystore): its signature, checked by
- * the route, lets its body in. */
+/* true for a request on the keystore's channel of this API (any request to
+ * a keystore's listener, /keystore/... on a coordinator with a keystore):
+ * its signature, checked by the route, lets its body in. */
 bool sr_api__keystore_channel(const sr_api *api, const char *path);
 
 /* Whether a worker token with this SHA-256 exists and is not revoked (the

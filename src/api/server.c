@@ -21,6 +21,7 @@
  * Deadlines for each stage and the connection caps are in server_conn.c.
  */
 #include "server_int.h"
+#include "sealrun/sr_keystore.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -403,6 +404,8 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
     };
     client_of(rc->c, &rc->req.client);
     size_t max = sr_api_body_limit(method, t->path);
+    if (sr_api__keystore_channel(srv->api, t->path) && max > SR_KEYSTORE_MAX_BODY)
+        max = SR_KEYSTORE_MAX_BODY; /* a keystore's listener reads no more, whatever the path */
     sr_buf_init(&rc->body, max);
     if (fr.has_length && fr.content_length > max) {
         char msg[96];

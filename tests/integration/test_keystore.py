@@ -37,12 +37,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import SEALRUND, ENV, Daemon, Worker, cli, postgres, summary, \
     worker_token  # noqa: E402
 
+import base64  # noqa: E402
 import hashlib  # noqa: E402
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 CANARY = "canary-7f3e9a1c-keystore-only"
+GUEST = os.environ.get("SR_WASM_GUEST", "")
 REVERSE = "function main(i, s) { return {r: s.CANARY.split('').reverse().join('')}; }"
 
 
@@ -381,6 +383,24 @@ class KeystoreTest(unittest.TestCase):
             self.assertNotIn(b"SECRETS_MASTER_KEY", f.read())
         self.assertFalse(os.path.exists(os.path.join(self.c.data_dir, "keys", "secrets.key")))
         self.assertIn("no secrets master key here", self.c.log_text())
+
+    def test_g_a_wasm_job_gets_its_secret_from_the_keystore(self):
+        if not os.path.exists(GUEST):
+            self.skipTest("WASI guest not built")
+        p = cli("secret", "set", "GREETING", "--server", self.c.url, "--token", self.tok,
+                input="from-the-keystore")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(GUEST, "rb") as f:
+            mod = base64.b64encode(f.read()).decode()
+        self.only(self.w1)
+        st, ans = self.req("POST", "/execute", {
+            "runtime": "wasm", "module": mod, "args": ["args"], "output_format": "text",
+            "secret_refs": ["GREETING"], "async": True})
+        self.assertEqual(st, 202, ans)
+        job = self.c.wait_job(self.tok, ans["job_id"], timeout=90)
+        self.assertEqual(job["output"], "argc=2 [job] [args] GREETING=from-the-keystore\n",
+                         summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.w1.public_key)
 
     def test_f_refusals_at_start(self):
         env = dict(ENV)

@@ -515,66 +515,68 @@ allowed(const sr_keystore *ks, const char *meas)
     return false;
 }
 
-/* Why the worker (as the coordinator knows it) and the job it asks for do
- * not qualify, or "" when they do. */
-static void
-check_party(const sr_keystore *ks, const json_t *b, const json_t *ctx, const uint8_t wpk[32],
-            char *why, size_t cap)
+/* Why the worker asking (as the coordinator knows it) does not qualify:
+ * registered, active, its measurement allowed, a TDX quote that binds it;
+ * false after writing why. */
+static bool
+worker_ok(const sr_keystore *ks, const json_t *b, const json_t *w, const uint8_t wpk[32], char *why,
+          size_t cap)
 {
-    const json_t *w = json_object_get(ctx, "worker"), *job = json_object_get(ctx, "job");
-    const json_t *lease = json_object_get(ctx, "lease");
     const char *meas = str_of(w, "measurement"), *state = str_of(w, "state");
     const char *att = str_of(w, "attestation"), *quote = str_of(b, "quote");
-    const char *id = str_of(b, "job_id");
-    json_int_t fence = json_integer_value(json_object_get(b, "fence"));
-    why[0] = '\0';
     if (!json_is_object(w)) {
         (void)snprintf(why, cap,
-                       "the worker asking (key %.16s...) is not registered with the "
-                       "coordinator",
+                       "the worker asking (key %.16s...) is not registered with the coordinator",
                        str_of(b, "worker_public_key"));
-        return;
+        return false;
     }
     if (!state || strcmp(state, "active") != 0) {
         (void)snprintf(why, cap, "worker %s is %s, not active", str_of(w, "id"),
                        state ? state : "unknown");
-        return;
+        return false;
     }
     if (!allowed(ks, meas)) {
         (void)snprintf(why, cap,
                        "worker measurement not allowed: worker %s's measurement %s is not on "
                        "the keystore's allowlist (--allow-measurement)",
                        str_of(w, "id"), meas ? meas : "(none)");
-        return;
+        return false;
     }
-    if (att && strcmp(att, "tdx") == 0) {
-        uint8_t *q = NULL, m[32];
-        size_t qn = 0;
-        sr_err qe = {0};
-        sr_status rc = quote && strlen(quote) <= QUOTE_B64_MAX
-                           ? sr_base64_decode(quote, strlen(quote), &q, &qn, &qe)
-                           : sr_err_set(&qe, SR_EINVAL, "no quote sent");
-        if (rc == SR_OK)
-            rc = sr_hex_decode(meas, 64, m, sizeof(m), &qe);
-        if (rc == SR_OK)
-            rc = sr_attest_tdx_check_binding(q, qn, wpk, m, &qe);
-        free(q);
-        if (rc != SR_OK) {
-            (void)snprintf(why, cap,
-                           "worker %s's TDX quote does not bind its key and "
-                           "measurement: %s",
-                           str_of(w, "id"), qe.msg);
-            return;
-        }
-    }
+    if (!att || strcmp(att, "tdx") != 0)
+        return true;
+    uint8_t *q = NULL, m[32];
+    size_t qn = 0;
+    sr_err qe = {0};
+    sr_status rc = quote && strlen(quote) <= QUOTE_B64_MAX
+                       ? sr_base64_decode(quote, strlen(quote), &q, &qn, &qe)
+                       : sr_err_set(&qe, SR_EINVAL, "no quote sent");
+    if (rc == SR_OK)
+        rc = sr_hex_decode(meas, 64, m, sizeof(m), &qe);
+    if (rc == SR_OK)
+        rc = sr_attest_tdx_check_binding(q, qn, wpk, m, &qe);
+    free(q);
+    if (rc != SR_OK)
+        (void)snprintf(why, cap, "worker %s's TDX quote does not bind its key and measurement: %s",
+                       str_of(w, "id"), qe.msg);
+    return rc == SR_OK;
+}
+
+/* Why the job asked for does not qualify: running, leased to this worker
+ * with this fence, and the one the worker runs; false after writing why. */
+static bool
+job_ok(const json_t *b, const json_t *ctx, const uint8_t wpk[32], char *why, size_t cap)
+{
+    const json_t *job = json_object_get(ctx, "job"), *lease = json_object_get(ctx, "lease");
+    const char *id = str_of(b, "job_id"), *wid = str_of(json_object_get(ctx, "worker"), "id");
+    json_int_t fence = json_integer_value(json_object_get(b, "fence"));
     if (!json_is_object(job)) {
         (void)snprintf(why, cap, "job '%.32s' is not known to the coordinator", id ? id : "");
-        return;
+        return false;
     }
     const char *js = str_of(job, "state");
     if (!js || strcmp(js, "running") != 0) {
         (void)snprintf(why, cap, "job '%.32s' is %s, not running", id, js ? js : "unknown");
-        return;
+        return false;
     }
     char holder[SR_ID_HEX_LEN + 1];
     uint8_t h[32];
@@ -586,25 +588,31 @@ check_party(const sr_keystore *ks, const json_t *b, const json_t *ctx, const uin
         (void)snprintf(why, cap,
                        "job '%.32s' is not leased to worker %s with fence %lld (a job it does "
                        "not hold, or a stale fence)",
-                       id, str_of(w, "id"), (long long)fence);
-        return;
+                       id, wid, (long long)fence);
+        return false;
     }
-    static const char *const same[] = {"owner", "runtime", "code_hash"};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const same[] = {"owner", "runtime", "code_hash", "entry_point"};
+    for (size_t i = 0; i < 4; i++) {
         const char *a = str_of(b, same[i]), *c = str_of(job, same[i]);
-        if (!a || !c || strcmp(a, c) != 0) {
+        if ((a || c) && (!a || !c || strcmp(a, c) != 0)) {
             (void)snprintf(why, cap,
                            "the worker's job '%.32s' is not the coordinator's: its %s differs", id,
                            same[i]);
-            return;
+            return false;
         }
     }
-    const char *ea = str_of(b, "entry_point"), *ec = str_of(job, "entry_point");
-    if ((ea || ec) && (!ea || !ec || strcmp(ea, ec) != 0))
-        (void)snprintf(why, cap,
-                       "the worker's job '%.32s' is not the coordinator's: its entry_point "
-                       "differs",
-                       id);
+    return true;
+}
+
+/* Why the worker and the job it asks for do not qualify, or "" when they
+ * do: the worker first, then the job. */
+static void
+check_party(const sr_keystore *ks, const json_t *b, const json_t *ctx, const uint8_t wpk[32],
+            char *why, size_t cap)
+{
+    why[0] = '\0';
+    if (worker_ok(ks, b, json_object_get(ctx, "worker"), wpk, why, cap))
+        (void)job_ok(b, ctx, wpk, why, cap);
 }
 
 /* The released secrets, each value sealed to the job's X25519 key. */

@@ -183,6 +183,22 @@ def cli(*args, input=None, env=None, check=False, timeout=120):
     return p
 
 
+def leb(n):
+    """n as an unsigned LEB128 (the WebAssembly binary format's integers)."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def section(sid, body):
+    """A WebAssembly module section: its id, its size, its body."""
+    return bytes([sid]) + leb(len(body)) + body
+
+
 def summary(job):
     """A short description of a job for assertion messages (never the logs)."""
     if not isinstance(job, dict):

@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, postgres, summary, \
+from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, leb, postgres, summary, \
     worker_token  # noqa: E402
 
 import base64  # noqa: E402
@@ -546,14 +546,6 @@ GUEST = os.environ.get("SR_WASM_GUEST", "")
 def padded(tag, pad):
     """The guest module with a custom section of 'pad' random bytes: its own
     hash and size, the same program."""
-    def leb(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7f
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
     body = b"\x04note" + tag.encode() + os.urandom(pad)
     with open(GUEST, "rb") as f:
         return f.read() + b"\x00" + leb(len(body)) + body

@@ -457,6 +457,11 @@ void sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
 /* Ends a claimed row whose request cannot be read back (cluster.c). */
 void sr_engine__finish_unreadable(sr_engine *eng, const struct sr_job_row *r,
                                   const struct sr_lease *l, const char *why);
+/* Ends one job taken back from a holder that stopped, under the new lease
+ * *mine: INTERRUPTED with its receipt, or as unreadable; errors logged
+ * (cluster.c). */
+void sr_engine__interrupt_row(sr_engine *eng, const struct sr_job_row *row,
+                              const struct sr_lease *mine);
 /* A coordinator's synchronous job: queued for the workers and waited for
  * (remote.c); errors as sr_engine_execute. */
 sr_status sr_engine__remote_execute(sr_engine *eng, const char *owner,

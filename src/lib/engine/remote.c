@@ -819,17 +819,7 @@ sr_engine_worker_restarted(sr_engine *eng, const char *holder)
     for (size_t i = 0; i < n; i++) {
         struct sr_lease mine = l;
         mine.fence = fences[i];
-        struct sr_job_request req;
-        if (sr_engine__request_from_row(&rows[i], &req, &e) != SR_OK) {
-            sr_engine__finish_unreadable(eng, &rows[i], &mine, sr_engine__interrupted_msg);
-        } else {
-            if (sr_engine__record_failure(eng, rows[i].id, rows[i].owner, rows[i].created_at_ms,
-                                          rows[i].started_at_ms, &req, SR_JOB_INTERRUPTED,
-                                          sr_engine__interrupted_msg, &mine, &e) != SR_OK)
-                sr_log(SR_LOG_ERROR, "engine", "failing interrupted job '%s': %s", rows[i].id,
-                       e.msg);
-            sr_job_request_fini(&req);
-        }
+        sr_engine__interrupt_row(eng, &rows[i], &mine);
         sr_job_row_fini(&rows[i]);
     }
     if (n)

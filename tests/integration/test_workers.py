@@ -403,6 +403,34 @@ class WorkerJobsTest(unittest.TestCase):
         for w in self.ws:
             self.assertNotIn("canary", w.log_text())
 
+    def test_ab2_generated_key_uses_are_audited(self):
+        """A job on a worker signs with a generated key: the key never leaves
+        as a value, the use is in the worker's signed receipt and, once the
+        coordinator stores the result, in the secret's audit."""
+        tok = self.toks["cat"]
+        st, ans, _ = self.c.request("POST", "/secrets/WK_SIGN/generate", {"kind": "ed25519"},
+                                    token=tok)
+        self.assertIn(st, (200, 201), ans)
+        script = ("async function main() { const k = await keys.get('WK_SIGN'); "
+                  "const s = await crypto.subtle.sign('Ed25519', k, "
+                  "new TextEncoder().encode('pay 7 to dan')); return s.byteLength; }")
+        st, job, _ = self.c.request("POST", "/execute", {"script": script,
+                                                         "secret_refs": ["WK_SIGN"]}, token=tok)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["output"], {"result": 64}, summary(job))
+        self.assertIn(job["receipt"]["worker_public_key"], {w.public_key for w in self.ws})
+        data = hashlib.sha256(b"pay 7 to dan").hexdigest()
+        self.assertEqual([(u["name"], u["operation"], u["data_sha256"])
+                          for u in job["receipt"]["key_uses"]], [("WK_SIGN", "sign", data)])
+        self.assertNotIn("sealrun.key.v1:", json.dumps(job))
+        st, audit, _ = self.c.request("GET", "/secrets/WK_SIGN/audit", token=tok)
+        self.assertEqual(st, 200, audit)
+        rows = [r for r in audit["audit"] if r["job_id"] == job["job_id"]]
+        self.assertEqual(sorted(r["outcome"] for r in rows), ["allowed", "used"], rows)
+        used = [r for r in rows if r["outcome"] == "used"][0]
+        self.assertEqual(used["reason"], f"ed25519 sign of data sha256 {data}")
+        self.assertEqual(used["version"], job["receipt"]["secret_refs"][0]["version"])
+
     def test_ac_storage_of_jobs_on_workers(self):
         """Reads go to the coordinator, writes commit there with the job's end
         under the same optimistic rule: jobs of both workers incrementing one

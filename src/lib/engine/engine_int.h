@@ -83,7 +83,8 @@ struct remote_job {
     char code_hash[SR_HASH_HEX_LEN + 1];
     char input_hash[SR_HASH_HEX_LEN + 1];
     bool has_pubkey;
-    struct job_money money; /* its hold here (has_hold false: none); charged at the result */
+    struct job_money money;     /* its hold here (has_hold false: none); charged at the result */
+    struct sr_secret_refs refs; /* the job's secret references: its key uses' audit */
     /* the job's storage (docs/workers.md "Storage"): its session lives
      * here, the worker's host calls go to it; at the job's end 'out' keeps
      * it and the write set prepared for the commit */
@@ -450,6 +451,12 @@ sr_status sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t 
  * Failures are logged: the job's result stands. */
 void sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
                            const char *user, const char *job_id, const struct sr_job_request *req);
+/* The same for a job a remote worker ran (a coordinator): one row per use
+ * in the verified receipt's key_uses that names one of the job's own
+ * references 'refs' (others are logged and skipped), at the version the
+ * receipt's secret_refs give. */
+void sr_engine__keys_audit_remote(sr_engine *eng, const struct sr_secret_refs *refs,
+                                  const json_t *receipt, const char *user, const char *job_id);
 /* Stores a value under the owner's secret 'name' (the next version). secrets.c */
 sr_status sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name,
                                     const uint8_t *value, size_t len, uint64_t *version,

@@ -312,6 +312,7 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
     memcpy(x->input_hash, req.input_hash_hex, sizeof(x->input_hash));
     x->has_pubkey = req.has_pubkey;
     x->money = money;
+    x->refs = refs;
     pthread_mutex_lock(&eng->mu);
     x->next = eng->remote;
     eng->remote = x;
@@ -694,6 +695,9 @@ sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_
         rc = store_recording(eng, x, job, recording, sr_now_ms(), err);
     if (rc == SR_OK)
         rc = store_result(eng, x, holder, fence, job, job_text, len, ok, code, err);
+    if (rc == SR_OK) /* its generated keys' uses, in their secrets' audit */
+        sr_engine__keys_audit_remote(eng, &x->refs, json_object_get(job, "receipt"), x->owner,
+                                     x->id);
     char owner[SR_MAX_USER_NAME + 1];
     memcpy(owner, x->owner, sizeof(owner));
     const struct job_money money = x->money;

@@ -15,7 +15,7 @@ FLOORS = [
     ["core"],
     ["crypto", "store", "wasm", "sandbox"],
     ["secret", "receipt", "storage", "http"],
-    ["js"],
+    ["js", "keystore"],
     ["runner", "engine"],
     ["api", "cli", "worker"],
 ]
@@ -34,6 +34,7 @@ HEADERS = {
     "sr_runner.h": "runner", "sr_engine.h": "engine", "sr_money.h": "engine",
     "sr_api.h": "api",
     "sr_worker.h": "worker",
+    "sr_keystore.h": "keystore",
 }
 
 

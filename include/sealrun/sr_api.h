@@ -150,6 +150,15 @@ sr_status sr_api_set_rate_limits(sr_api *api, unsigned per_token, unsigned per_a
  * --worker-attestation tdx); otherwise "none" is accepted too. */
 void sr_api_set_worker_attestation(sr_api *api, bool require_tdx);
 
+/* --role keystore (docs/keystore.md): this API serves the keystore's routes
+ * alone, answered by ks (borrowed, outlives the API). */
+typedef struct sr_keystore sr_keystore;
+void sr_api_set_keystore(sr_api *api, sr_keystore *ks);
+/* A coordinator with --keystore: POST /keystore/context and /keystore/audit
+ * accept requests signed by keystore_pk (copied) and sign their answers
+ * with key (borrowed). */
+void sr_api_set_keystore_peer(sr_api *api, const uint8_t keystore_pk[32], const sr_worker_key *key);
+
 /* Routes one request. Always fills *resp (errors are
  * {"error":{"code","message"}} bodies); never fails. */
 void sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp);

@@ -49,6 +49,30 @@ sr_status sr_crypto_init(sr_err *err);
  * may be NULL. */
 sr_status sr_keys_load(const char *data_dir, bool dev, bool *created, sr_keys **out, sr_err *err);
 
+/* Which master keys sr_keys_load_only() loads. */
+#define SR_KEYS_COMPUTE 1u
+#define SR_KEYS_SECRETS 2u
+/* Subkeys of the secrets master a process without it may be given. */
+#define SR_KEYS_MAX_SUBKEYS 4
+
+/* As sr_keys_load(), but only the masters in 'which' (SR_KEYS_COMPUTE,
+ * SR_KEYS_SECRETS): a coordinator with a keystore loads the compute master
+ * alone (docs/keystore.md), a keystore the secrets master alone. A master
+ * not loaded is absent: its derive function must not be called for it
+ * (sr_keys_has_secrets), except for a subkey given with
+ * sr_keys_add_secrets_subkey(). */
+sr_status sr_keys_load_only(const char *data_dir, bool dev, unsigned which, bool *created,
+                            sr_keys **out, sr_err *err);
+/* true when keys hold the secrets master. */
+bool sr_keys_has_secrets(const sr_keys *keys);
+/* true when sr_keys_derive_secrets(keys, label) may be called. */
+bool sr_keys_has_secrets_subkey(const sr_keys *keys, const char *label);
+/* Without the secrets master: copies key, the subkey of it for 'label'
+ * (what sr_keys_derive_secrets returns for it). SR_ECONFLICT when keys hold
+ * the master, SR_ELIMIT past SR_KEYS_MAX_SUBKEYS. */
+sr_status sr_keys_add_secrets_subkey(sr_keys *keys, const char *label, const uint8_t key[32],
+                                     sr_err *err);
+
 /* Makes keys from raw bytes (tests, tools). Copies both. Each must be
  * 32..1024 bytes (SR_EINVAL). */
 sr_status sr_keys_new(const uint8_t *compute, size_t compute_len, const uint8_t *secrets,
@@ -61,7 +85,8 @@ void sr_keys_free(sr_keys *keys);
  * the master over the label bytes (no NUL). A master longer than 64 bytes is
  * first compressed to BLAKE2b-512("sealrun/master-key/v1" 0x00 master). */
 void sr_keys_derive_compute(const sr_keys *keys, const char *label, uint8_t out[32]);
-/* 32-byte subkey of the secrets master for 'label'. */
+/* 32-byte subkey of the secrets master for 'label'; without the master,
+ * the subkey given for label (aborts when none was: a bug). */
 void sr_keys_derive_secrets(const sr_keys *keys, const char *label, uint8_t out[32]);
 
 /* Hex SHA-256 of p[0..len) into out (65 bytes). */

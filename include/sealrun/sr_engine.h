@@ -73,6 +73,22 @@ struct sr_engine_config {
      * sr_engine_worker_claim and sr_engine_worker_result. */
     bool coordinator;
     unsigned worker_max_jobs; /* jobs one remote worker holds at once; 0 = 1 */
+    /* --keystore (docs/keystore.md): a coordinator whose keys hold no
+     * secrets master. Sealing keys and at-rest blobs come from the
+     * keystore; jobs are handed out with their secret references only,
+     * and the keystore releases the values to the worker. Borrowed. */
+    const struct sr_engine_keystore *keystore;
+};
+
+/* What a coordinator asks its keystore (sr_keystore.h, bound by sealrund). */
+struct sr_engine_keystore {
+    /* owner's sealing key, base64; *out owned (free()) */
+    sr_status (*pubkey)(void *arg, const char *owner, char **out, sr_err *err);
+    /* the at-rest blob of a value sealed to owner's key, for (owner, name,
+     * version); *blob owned (free()) */
+    sr_status (*seal)(void *arg, const char *owner, const char *name, uint64_t version,
+                      const char *sealed_b64, uint8_t **blob, size_t *blob_len, sr_err *err);
+    void *arg;
 };
 
 /* A validated job request (POST /execute body or `sealrun run`): typed,
@@ -440,11 +456,19 @@ sr_status sr_engine_worker_module(sr_engine *eng, const char *holder, const char
  * on the coordinator); storage_end asks for the job's storage end
  * (sr_engine_worker_storage_end) with the run's code name and message
  * (NULL when completed), *out its answer (owned). */
+struct sr_secret_set;
 struct sr_engine_remote_io {
     sr_sandbox_host_fn storage_call;
     sr_status (*storage_end)(void *arg, const char *code, const char *message, json_t **out,
                              sr_err *err);
     void *arg;
+    /* A job handed out by a coordinator with a keystore ("keystore": true)
+     * gets its secrets here (sr_keystore_release): *set filled on SR_OK;
+     * any other status ends the job SECRET_UNAVAILABLE with err's
+     * message. NULL: such a job ends SECRET_UNAVAILABLE, this worker has
+     * no keystore. */
+    sr_status (*secrets)(void *arg, const char *job_id, uint64_t fence, const char *owner,
+                         const struct sr_job_request *req, struct sr_secret_set *set, sr_err *err);
 };
 
 /* A job a worker ran, until its result is stored. */
@@ -471,6 +495,21 @@ sr_status sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t 
 sr_status sr_engine_remote_text(sr_engine *eng, sr_engine_remote_run *run, char **out,
                                 size_t *out_len, const char **recording, sr_err *err);
 void sr_engine_remote_run_free(sr_engine_remote_run *run);
+
+/* Coordinator with a keystore (docs/keystore.md): what the keystore needs
+ * to decide a release of job_id's secrets to the worker of key wpk with
+ * that fence: {"worker": its registration or null, "job": {"id", "owner",
+ * "state", "runtime", "code_hash", "entry_point", "secret_refs"} or null,
+ * "lease": {"holder", "fence"} of the hand-out this coordinator knows, or
+ * null, "secrets": [{"owner", "name", "found", "version", "policy",
+ * "blob"}] in reference order}. *out owned. */
+sr_status sr_engine_keystore_context(sr_engine *eng, const uint8_t wpk[SR_ED25519_PK_LEN],
+                                     const char *job_id, uint64_t fence, json_t **out, sr_err *err);
+/* Stores the keystore's audit records ({"job_id", "owner", "name", "user",
+ * "version", "outcome", "reason", "time_ms", "code_hash", "entry_point"}),
+ * as a daemon's own resolution records them. SR_EINVAL for a malformed
+ * record, naming its field. */
+sr_status sr_engine_keystore_audit(sr_engine *eng, const json_t *records, sr_err *err);
 
 /* true when the store answers and the sandbox is alive; otherwise why. */
 bool sr_engine_ready(sr_engine *eng, char *why, size_t why_len);

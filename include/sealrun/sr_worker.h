@@ -47,6 +47,12 @@ struct sr_worker_config {
                              registration and heartbeats only */
     const char *data_dir; /* with eng: the module cache lives in DATA_DIR/modules */
     uint64_t module_cache_bytes; /* its bound; 0 = SR_WORKER_DEFAULT_CACHE_BYTES */
+    /* --keystore URL and --keystore-key (docs/keystore.md): the jobs of a
+     * coordinator with a keystore get their secrets from it, in answers
+     * signed by keystore_pk (32 bytes, pinned here: a coordinator cannot
+     * put another keystore in its place). NULL: no keystore. */
+    const char *keystore;
+    const uint8_t *keystore_pk;
 };
 
 /* Copies the strings; borrows key, quote, measurement and eng (they outlive

@@ -9,8 +9,13 @@
 #include "sealrun/sr_api.h"
 #include "sealrun/sr_store.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Polls remembered for the clock window (about 34 polls a second over the
+ * two minutes a request's time is accepted); past it a poll is 429. */
+#define SR_API_SEEN_POLLS 4096
 
 struct sr_api {
     sr_engine *eng;
@@ -20,6 +25,19 @@ struct sr_api {
     bool metrics_only;           /* a metrics listener: GET /metrics only (route_metrics.c) */
     struct sr_api__rates *rates; /* owned; NULL: no rate limits */
     bool workers_require_tdx;    /* --worker-attestation tdx (route_workers.c) */
+    /* route_keystore.c: a keystore's listener serves it alone (borrowed);
+     * a coordinator with --keystore pins the keystore's key and signs its
+     * answers to it with its own key (borrowed) */
+    sr_keystore *keystore;
+    uint8_t keystore_pk[32];
+    const sr_worker_key *coordinator_key;
+    /* the signatures of the workers' polls accepted within the clock window
+     * (route_workers.c): a poll seen before is a replay */
+    pthread_mutex_t seen_mu;
+    struct sr_api__seen {
+        uint8_t h[16];    /* first 16 bytes of SHA-256 of the signature */
+        int64_t until_ms; /* kept until its time is outside the window; 0 = free */
+    } seen[SR_API_SEEN_POLLS];
 };
 
 /* One matched request as a route handler sees it. */
@@ -77,6 +95,21 @@ void sr_api__worker_module(sr_api *api, const struct sr_api__call *c, struct sr_
 void sr_api__worker_result(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 void sr_api__worker_storage(sr_api *api, const struct sr_api__call *c,
                             struct sr_api_response *resp);
+/* The keystore's channel (route_keystore.c, docs/keystore.md). */
+#define SR_API_KEYSTORE_CONTEXT_MAX 4096         /* bytes of a POST /keystore/context body */
+#define SR_API_KEYSTORE_AUDIT_MAX (128u * 1024u) /* bytes of a POST /keystore/audit body */
+void sr_api__keystore_context(sr_api *api, const struct sr_api__call *c,
+                              struct sr_api_response *resp);
+void sr_api__keystore_audit(sr_api *api, const struct sr_api__call *c,
+                            struct sr_api_response *resp);
+/* A keystore listener's whole dispatch. */
+void sr_api__dispatch_keystore(sr_api *api, const struct sr_api_request *req,
+                               struct sr_api_response *resp);
+/* true for a request on the keystore's channel of this API (any request to
+ * a keystore's listener, /keystore/... on a coordinator with a keystore):
+ * its signature, checked by the route, lets its body in. */
+bool sr_api__keystore_channel(const sr_api *api, const char *path);
+
 /* Whether a worker token with this SHA-256 exists and is not revoked (the
  * edge lets its request body in; the route checks the signature). */
 bool sr_api__worker_token_ok(sr_api *api, const uint8_t hash[32]);

@@ -440,12 +440,57 @@ still_active(void *arg)
            w.state == SR_WORKER_ACTIVE;
 }
 
+/* A poll is taken once: its signature (over its time, within the clock
+ * window) is remembered until that time is outside the window, so a poll
+ * captured on the wire and sent again is refused instead of taking a job
+ * in the worker's name. One scan of a fixed table: bounded memory. */
+static bool
+poll_fresh(sr_api *api, const struct sr_api_request *req, struct sr_api_response *resp)
+{
+    uint8_t d[32];
+    int64_t t = 0, now = sr_now_ms();
+    (void)sr_parse_i64(req->worker_time, 1, INT64_MAX / 2, "time", &t, NULL); /* checked */
+    sr_sha256(req->worker_signature, strlen(req->worker_signature), d);
+    pthread_mutex_lock(&api->seen_mu);
+    struct sr_api__seen *free_slot = NULL;
+    bool replay = false;
+    for (size_t i = 0; i < SR_API_SEEN_POLLS; i++) {
+        struct sr_api__seen *s = &api->seen[i];
+        if (s->until_ms <= now) {
+            if (!free_slot)
+                free_slot = s;
+            continue;
+        }
+        if (memcmp(s->h, d, sizeof(s->h)) == 0)
+            replay = true;
+    }
+    if (!replay && free_slot) {
+        memcpy(free_slot->h, d, sizeof(free_slot->h));
+        free_slot->until_ms = t + SR_WORKER_CLOCK_SKEW_MS + 1000;
+    }
+    pthread_mutex_unlock(&api->seen_mu);
+    if (replay) {
+        refuse(req, resp, SR_EDENIED,
+               "this poll was accepted before: a signed request is taken once (a replay is "
+               "refused); sign each poll anew");
+        return false;
+    }
+    if (!free_slot) {
+        resp->retry_after = 1;
+        sr_api__reply(resp, SR_EBUSY, "too many polls within the clock window; retry later",
+                      "a worker's poll");
+        return false;
+    }
+    return true;
+}
+
 void
 sr_api__worker_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
     struct poll_check pc = {.api = api};
     struct sr_worker_row w;
-    if (!worker_token(api, c->req, &w, pc.hash, resp) || !worker_signed(c->req, NULL, &w, resp))
+    if (!worker_token(api, c->req, &w, pc.hash, resp) || !worker_signed(c->req, NULL, &w, resp) ||
+        !poll_fresh(api, c->req, resp))
         return;
     int64_t wait_s = 0;
     sr_err e = {0};

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include "sealrun/sr_crypto.h"
 #include "sealrun/sr_js.h"
+#include "sealrun/sr_keystore.h"
 #include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
@@ -35,6 +36,7 @@ sr_api_new(sr_engine *eng, sr_store *store, sr_api **out, sr_err *err)
         return sr_err_set(err, SR_ENOMEM, "out of memory creating the API");
     api->eng = eng;
     api->store = store;
+    pthread_mutex_init(&api->seen_mu, NULL);
     *out = api;
     return SR_OK;
 }
@@ -51,6 +53,7 @@ sr_api_free(sr_api *api)
     if (api) {
         free(api->dashboard_dir);
         sr_api__rates_free(api->rates);
+        pthread_mutex_destroy(&api->seen_mu);
     }
     free(api);
 }
@@ -489,6 +492,10 @@ static const struct sr_api__route routes[] = {
      sr_api__worker_result},
     {"POST", "/worker/jobs/{}/storage", false, 0, "", SR_API_WORKER_STORAGE_MAX,
      sr_api__worker_storage},
+    /* the keystore's requests: signed by its pinned key (route_keystore.c) */
+    {"POST", "/keystore/context", false, 0, "", SR_API_KEYSTORE_CONTEXT_MAX,
+     sr_api__keystore_context},
+    {"POST", "/keystore/audit", false, 0, "", SR_API_KEYSTORE_AUDIT_MAX, sr_api__keystore_audit},
     {"GET", "/", false, 0, "", 0, sr_api__ui},
     {"HEAD", "/", false, 0, "", 0, sr_api__ui},
     {"GET", "/ui", false, 0, "", 0, sr_api__ui},
@@ -607,6 +614,8 @@ sr_api_body_limit(const char *method, const char *path)
     char allowed[64] = "";
     bool auth = false;
     const struct sr_api__route *r = find(method, path, off, len, &auth, allowed, sizeof(allowed));
+    if (!r && strncmp(path, "/keystore/", 10) == 0)
+        return SR_KEYSTORE_MAX_BODY; /* a keystore's own routes (route_keystore.c) */
     return r && r->body_max ? r->body_max : SR_MAX_BODY;
 }
 
@@ -735,6 +744,10 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     memset(resp, 0, sizeof(*resp));
     if (api->metrics_only) {
         dispatch_metrics(api, req, resp);
+        return;
+    }
+    if (api->keystore) {
+        sr_api__dispatch_keystore(api, req, resp);
         return;
     }
     size_t off[2] = {0, 0}, len[2] = {0, 0};

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "sealrun/sr_api.h"
 #include "sealrun/sr_attest.h"
@@ -33,6 +34,7 @@
 #include "sealrun/sr_receipt.h"
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_util.h"
+#include "sealrun/sr_keystore.h"
 #include "sealrun/sr_worker.h"
 
 /* What this process is (docs/workers.md). */
@@ -40,6 +42,7 @@ enum role {
     ROLE_ALL = 0,     /* the embedded default: API, store, queue and sandbox in one */
     ROLE_WORKER,      /* runs jobs for a coordinator; no store, no master key */
     ROLE_COORDINATOR, /* API, store and queue; runs no guest code: remote workers do */
+    ROLE_KEYSTORE,    /* the secrets master alone; releases secrets to attested workers */
 };
 
 struct opts {
@@ -48,6 +51,11 @@ struct opts {
     const char *worker_token;    /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
     uint64_t module_cache_bytes; /* --role worker: --module-cache-mb; 0 = the default */
     bool workers_require_tdx;    /* --worker-attestation tdx */
+    const char *keystore;        /* --keystore URL (coordinator, worker), or NULL */
+    uint8_t keystore_pk[32];     /* --keystore-key */
+    uint8_t coordinator_pk[32];  /* --role keystore: --coordinator-key */
+    const char *allow[SR_KEYSTORE_MAX_ALLOW]; /* --role keystore: --allow-measurement */
+    size_t nallow_meas;
     char host[64];
     uint16_t port;
     bool has_metrics; /* --metrics-listen */
@@ -142,7 +150,10 @@ parse_sandbox_user(const char *v, struct sr_engine_config *c, sr_err *err)
  * opts. A number of 0 was not given (every minimum is 1). */
 struct raw {
     const char *listen, *metrics_listen, *data_dir, *store, *sandbox_user, *tsm_root,
-        *dashboard_dir, *http_ca_file, *coordinator, *worker_token;
+        *dashboard_dir, *http_ca_file, *coordinator, *worker_token, *keystore, *keystore_key,
+        *coordinator_key;
+    const char *allow_meas[SR_KEYSTORE_MAX_ALLOW];
+    size_t nallow_meas;
     const char *http_allow[SR_FETCH_MAX_ALLOW], *http_deny[SR_FETCH_MAX_ALLOW];
     const char *http_private[SR_FETCH_MAX_PRIVATE];
     size_t nallow, ndeny, nprivate;
@@ -165,7 +176,7 @@ struct raw {
 static const char *const isolations[] = {"tenant", "job", NULL};
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const providers[] = {"none", "tdx", NULL};
-static const char *const roles[] = {"all", "worker", "coordinator", NULL};
+static const char *const roles[] = {"all", "worker", "coordinator", "keystore", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 #ifdef SR_TEST_HOOKS
 static const char *const tampers[] = {"receipt", "output", NULL};
@@ -246,13 +257,26 @@ static size_t
 table(struct raw *r, struct sr_opt *t)
 {
     size_t n = 0;
-    t[n++] = opt_choice("--role", &r->role, "all|worker|coordinator", roles, NULL,
+    t[n++] = opt_choice("--role", &r->role, "all|worker|coordinator|keystore", roles, NULL,
                         "all (default): the whole service in one process; worker: register "
                         "with --coordinator and run its jobs; coordinator: the API, store and "
                         "queue on a PostgreSQL store, jobs run by remote workers "
-                        "(docs/workers.md)");
+                        "(docs/workers.md); keystore: holds SECRETS_MASTER_KEY alone and "
+                        "releases secrets to allowed workers (docs/keystore.md)");
     t[n++] = opt_str("--coordinator", &r->coordinator, "URL",
-                     "--role worker: the coordinator's URL (http://HOST:PORT)");
+                     "--role worker or keystore: the coordinator's URL (http://HOST:PORT)");
+    t[n++] = opt_str("--keystore", &r->keystore, "URL",
+                     "--role coordinator or worker: the keystore's URL; with --keystore-key");
+    t[n++] = opt_str("--keystore-key", &r->keystore_key, "HEX",
+                     "the keystore's Ed25519 key (64 hex, as it logs it at start): its answers "
+                     "and requests are checked against it");
+    t[n++] = opt_str("--coordinator-key", &r->coordinator_key, "HEX",
+                     "--role keystore: the coordinator's Ed25519 key (64 hex, its 'worker key' "
+                     "at start)");
+    t[n++] = opt_list("--allow-measurement", r->allow_meas, &r->nallow_meas, "HEX",
+                      SR_KEYSTORE_MAX_ALLOW,
+                      "--role keystore: a worker measurement (64 hex) whose workers may receive "
+                      "secrets; repeatable; none: nothing is released");
     t[n++] = opt_int("--module-cache-mb", &r->module_cache_mb, "MIB", 1 << 20,
                      "--role worker: bound of its on-disk module cache in DATA_DIR/modules, "
                      "least recently used out (default 256)");
@@ -418,7 +442,7 @@ table(struct raw *r, struct sr_opt *t)
     return n;
 }
 
-#define MAX_OPTS 64
+#define MAX_OPTS 72
 
 static void
 print_help(const struct sr_opt *t, size_t n)
@@ -442,13 +466,49 @@ print_help(const struct sr_opt *t, size_t n)
           stdout);
 }
 
+/* 64 lower-case hex characters into 32 bytes. */
+static bool
+parse_key_hex(const char *s, uint8_t out[32])
+{
+    return strlen(s) == 64 && sr_is_lower_hex(s, 64) &&
+           sr_hex_decode(s, 64, out, 32, NULL) == SR_OK;
+}
+
 /* Checks and applies what table() parsed. */
 static int
 apply(const struct raw *r, struct opts *o)
 {
     sr_err e = {0};
-    o->role = r->role == 1 ? ROLE_WORKER : r->role == 2 ? ROLE_COORDINATOR : ROLE_ALL;
-    o->eng.coordinator = o->role == ROLE_COORDINATOR;
+    o->role = r->role == 1   ? ROLE_WORKER
+              : r->role == 2 ? ROLE_COORDINATOR
+              : r->role == 3 ? ROLE_KEYSTORE
+                             : ROLE_ALL;
+    if (!r->keystore != !r->keystore_key)
+        return die_usage("--keystore URL and --keystore-key HEX go together");
+    if (r->keystore && o->role != ROLE_COORDINATOR && o->role != ROLE_WORKER)
+        return die_usage("--keystore goes with --role coordinator or --role worker");
+    if (r->keystore_key && !parse_key_hex(r->keystore_key, o->keystore_pk))
+        return die_usage("--keystore-key must be 64 lower-case hex characters (the keystore's "
+                         "key as it logs it at start)");
+    o->keystore = r->keystore;
+    if (o->role != ROLE_KEYSTORE && (r->coordinator_key || r->nallow_meas))
+        return die_usage("--coordinator-key and --allow-measurement go with --role keystore");
+    if (o->role == ROLE_KEYSTORE) {
+        o->coordinator = r->coordinator;
+        if (!o->coordinator || !r->coordinator_key)
+            return die_usage("--role keystore needs --coordinator URL and --coordinator-key HEX");
+        if (!parse_key_hex(r->coordinator_key, o->coordinator_pk))
+            return die_usage("--coordinator-key must be 64 lower-case hex characters (the "
+                             "coordinator's 'worker key' as it logs it at start)");
+        if (r->store || r->metrics_listen || r->dashboard_dir || r->worker_token ||
+            r->module_cache_mb)
+            return die_usage("--role keystore holds no store and runs no jobs: --store, "
+                             "--metrics-listen, --dashboard-dir, --worker-token and "
+                             "--module-cache-mb do not apply");
+        memcpy(o->allow, r->allow_meas, sizeof(o->allow));
+        o->nallow_meas = r->nallow_meas;
+    } else
+        o->eng.coordinator = o->role == ROLE_COORDINATOR;
     o->workers_require_tdx = r->worker_attestation == 1;
     if (o->role == ROLE_WORKER) {
         const char *env_tok = getenv("SEALRUN_WORKER_TOKEN");
@@ -462,7 +522,8 @@ apply(const struct raw *r, struct opts *o)
             return die_usage("--role worker holds no store and serves no API: --store, --listen, "
                              "--metrics-listen and --dashboard-dir go to the coordinator");
         o->module_cache_bytes = (uint64_t)r->module_cache_mb * 1024 * 1024;
-    } else if (r->coordinator || r->worker_token || r->module_cache_mb) {
+    } else if (o->role != ROLE_KEYSTORE &&
+               (r->coordinator || r->worker_token || r->module_cache_mb)) {
         return die_usage("--coordinator, --worker-token and --module-cache-mb go with --role "
                          "worker");
     }
@@ -626,6 +687,15 @@ unstash_keys(int fd)
 }
 
 static void
+wipe_key_env_compute(void)
+{
+    char *v = getenv("COMPUTE_MASTER_KEY");
+    if (v)
+        memset(v, 0, strlen(v));
+    unsetenv("COMPUTE_MASTER_KEY");
+}
+
+static void
 wipe_key_env(void)
 {
     static const char *const names[] = {"COMPUTE_MASTER_KEY", "SECRETS_MASTER_KEY"};
@@ -776,7 +846,8 @@ start_metrics(const struct opts *o, sr_engine *eng, sr_store *store, sr_api **ap
 }
 
 static int
-serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
+serve(struct opts *o, sr_engine *eng, sr_store *store, const struct identity *id,
+      const sigset_t *stop)
 {
     sr_api *api = NULL, *mapi = NULL;
     sr_server *srv = NULL, *msrv = NULL;
@@ -789,8 +860,11 @@ serve(struct opts *o, sr_engine *eng, sr_store *store, const sigset_t *stop)
         o->rate_per_token < 0 ? SR_HTTP_DEFAULT_RATE_PER_TOKEN : (unsigned)o->rate_per_token;
     unsigned per_addr =
         o->rate_per_address < 0 ? SR_HTTP_DEFAULT_RATE_PER_ADDRESS : (unsigned)o->rate_per_address;
-    if (sr_api_new(eng, store, &api, &e) == SR_OK)
+    if (sr_api_new(eng, store, &api, &e) == SR_OK) {
         sr_api_set_worker_attestation(api, o->workers_require_tdx);
+        if (o->keystore)
+            sr_api_set_keystore_peer(api, o->keystore_pk, id->key);
+    }
     if (!api ||
         (o->dashboard_dir && sr_api_set_dashboard_dir(api, o->dashboard_dir, &e) != SR_OK) ||
         sr_api_set_rate_limits(api, per_token, per_addr, o->rate_file, &e) != SR_OK) {
@@ -871,7 +945,9 @@ run_worker(struct opts *o, sr_engine *eng, const struct identity *id, const sigs
                                          .key = id->key,
                                          .quote = id->quote,
                                          .measurement = id->measurement,
-                                         .version = SR_VERSION};
+                                         .version = SR_VERSION,
+                                         .keystore = o->keystore,
+                                         .keystore_pk = o->keystore ? o->keystore_pk : NULL};
     if (sr_http_global_init(&e) != SR_OK || sr_worker_new(&cfg, &w, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         return 1;
@@ -893,6 +969,148 @@ run_worker(struct opts *o, sr_engine *eng, const struct identity *id, const sigs
         return 1;
     }
     return 0;
+}
+
+/* The coordinator's side of its keystore: the peer it calls (its own key
+ * set once loaded) bound into the engine's keystore ops. */
+struct ks_client {
+    struct sr_keystore_peer peer;
+    struct sr_engine_keystore ops;
+};
+
+static sr_status
+ks_pubkey(void *arg, const char *owner, char **out, sr_err *err)
+{
+    const struct ks_client *c = arg;
+    return sr_keystore_pubkey(&c->peer, owner, out, err);
+}
+
+static sr_status
+ks_seal(void *arg, const char *owner, const char *name, uint64_t version, const char *sealed,
+        uint8_t **blob, size_t *blob_len, sr_err *err)
+{
+    const struct ks_client *c = arg;
+    return sr_keystore_seal(&c->peer, owner, name, version, sealed, blob, blob_len, err);
+}
+
+/* A coordinator with --keystore holds no secrets master: refuses one in
+ * its environment or data directory, naming both. */
+static sr_status
+no_secrets_master(const struct opts *o, sr_err *err)
+{
+    char path[4200];
+    struct stat st;
+    (void)snprintf(path, sizeof(path), "%s/keys/secrets.key", o->data_dir);
+    const char *env = getenv("SECRETS_MASTER_KEY");
+    if (env)
+        return sr_err_set(err, SR_EINVAL,
+                          "SECRETS_MASTER_KEY is set and --keystore is given: a coordinator with "
+                          "a keystore must not hold the secrets master key; give it to the "
+                          "keystore (sealrund --role keystore) and unset it here");
+    if (stat(path, &st) == 0)
+        return sr_err_set(err, SR_EINVAL,
+                          "'%s' exists and --keystore is given: a coordinator with a keystore "
+                          "must not hold the secrets master key; move it to the keystore's "
+                          "data directory",
+                          path);
+    return SR_OK;
+}
+
+/* The storage subkeys from the keystore, retried while it cannot be
+ * reached (up to 60 s: the keystore may be starting too). */
+static sr_status
+storage_keys(const struct ks_client *c, sr_keys *keys, sr_err *err)
+{
+    int64_t until = sr_mono_us() / 1000 + 60000, backoff = 250;
+    for (;;) {
+        sr_status rc = sr_keystore_storage_keys(&c->peer, keys, err);
+        if (rc != SR_EIO || sr_mono_us() / 1000 > until)
+            return rc == SR_OK ? rc : sr_err_wrap(err, "asking the keystore for the storage keys");
+        sr_log(SR_LOG_WARN, "sealrund", "keystore not reachable yet (retrying): %s", err->msg);
+        struct timespec ts = {.tv_sec = backoff / 1000, .tv_nsec = (backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > 4000 ? 4000 : backoff * 2;
+    }
+}
+
+/* --role keystore: the secrets master, its own key, and a listener that
+ * serves the keystore's routes alone until a signal. */
+static int
+run_keystore(struct opts *o, const sigset_t *stop)
+{
+    sr_err e = {0};
+    sr_keys *keys = NULL;
+    sr_worker_key *key = NULL;
+    sr_keystore *ks = NULL;
+    sr_api *api = NULL;
+    sr_server *srv = NULL;
+    bool created = false, kcreated = false;
+    int code = 1;
+    wipe_key_env_compute(); /* not needed here: wiped unread */
+    sr_status rc = sr_crypto_init(&e);
+    if (rc == SR_OK)
+        rc = sr_keys_load_only(o->data_dir, o->dev, SR_KEYS_SECRETS, &created, &keys, &e);
+    wipe_key_env();
+    if (rc == SR_OK)
+        rc = sr_worker_key_load(o->data_dir, true, &kcreated, &key, &e);
+    if (rc == SR_OK)
+        rc = sr_http_global_init(&e);
+    const struct sr_keystore_config kc = {.keys = keys,
+                                          .key = key,
+                                          .coordinator = o->coordinator,
+                                          .coordinator_pk = o->coordinator_pk,
+                                          .allow = o->allow,
+                                          .nallow = o->nallow_meas};
+    if (rc == SR_OK)
+        rc = sr_keystore_new(&kc, &ks, &e);
+    if (rc == SR_OK)
+        rc = sr_api_new(NULL, NULL, &api, &e);
+    if (rc != SR_OK)
+        goto out;
+    sr_api_set_keystore(api, ks);
+    uint8_t pk[SR_ED25519_PK_LEN];
+    char pkh[2 * SR_ED25519_PK_LEN + 1];
+    sr_worker_key_public(key, pk);
+    sr_hex_encode(pk, sizeof(pk), pkh);
+    if (created)
+        sr_log(SR_LOG_WARN, "sealrund",
+               "DEV MODE: created a new secrets master key under '%s/keys'; never use it in "
+               "production",
+               o->data_dir);
+    sr_log(SR_LOG_INFO, "sealrund", "role keystore: %s keystore key %s; coordinator %s",
+           kcreated ? "created a new" : "loaded", pkh, o->coordinator);
+    if (!o->nallow_meas)
+        sr_log(SR_LOG_WARN, "sealrund",
+               "the allowlist is empty (no --allow-measurement): no secret is released to any "
+               "worker");
+    for (size_t i = 0; i < o->nallow_meas; i++)
+        sr_log(SR_LOG_INFO, "sealrund", "allowed worker measurement %s", o->allow[i]);
+    o->http.host = o->host;
+    o->http.port = o->port;
+    if (!o->http.max_connections)
+        o->http.max_connections = 64;
+    if (!o->http.request_threads)
+        o->http.request_threads = 4;
+    rc = sr_server_new(&o->http, api, &srv, &e);
+    if (rc != SR_OK)
+        goto out;
+    bool v6 = strchr(o->host, ':') != NULL;
+    fprintf(stderr, "keystore key %s\nlistening on http://%s%s%s:%u\n", pkh, v6 ? "[" : "", o->host,
+            v6 ? "]" : "", sr_server_port(srv));
+    fflush(stderr);
+    int sig = 0;
+    sigwait(stop, &sig);
+    sr_log(SR_LOG_INFO, "sealrund", "stopping on signal %d", sig);
+    code = 0;
+out:
+    if (rc != SR_OK)
+        fprintf(stderr, "sealrund: error: %s\n", e.msg);
+    sr_server_free(srv);
+    sr_api_free(api);
+    sr_keystore_free(ks);
+    sr_worker_key_free(key);
+    sr_keys_free(keys);
+    return code;
 }
 
 int
@@ -931,6 +1149,24 @@ main(int argc, char **argv)
     if (sr_datadir_lock(o.data_dir, &lockfd, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         return 1;
+    }
+    if (o.role == ROLE_KEYSTORE) {
+        int kc = run_keystore(&o, &stop);
+        (void)close(lockfd);
+        return kc;
+    }
+    struct ks_client ksc = {0};
+    if (o.keystore) {
+        if (o.role == ROLE_COORDINATOR && no_secrets_master(&o, &e) != SR_OK) {
+            fprintf(stderr, "sealrund: error: %s\n", e.msg);
+            (void)close(lockfd);
+            return 2;
+        }
+        ksc.peer = (struct sr_keystore_peer){
+            .url = o.keystore, .pinned = o.keystore_pk, .name = "keystore"};
+        ksc.ops = (struct sr_engine_keystore){.pubkey = ks_pubkey, .seal = ks_seal, .arg = &ksc};
+        if (o.role == ROLE_COORDINATOR)
+            o.eng.keystore = &ksc.ops;
     }
     char native_dir[4096];
     if (!o.native_off) {
@@ -980,7 +1216,9 @@ main(int argc, char **argv)
     else
         (void)snprintf(db, sizeof(db), "sqlite:%s/sealrun.db", o.data_dir);
     if (sr_crypto_init(&e) != SR_OK ||
-        sr_keys_load(o.data_dir, o.dev, &created, &keys, &e) != SR_OK ||
+        sr_keys_load_only(o.data_dir, o.dev,
+                          o.eng.keystore ? SR_KEYS_COMPUTE : SR_KEYS_COMPUTE | SR_KEYS_SECRETS,
+                          &created, &keys, &e) != SR_OK ||
         sr_store_open(db, keys, &store, &e) != SR_OK) {
         wipe_key_env();
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
@@ -997,11 +1235,24 @@ main(int argc, char **argv)
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
+    if (o.eng.keystore) {
+        /* the store's job storage is encrypted under subkeys of the secrets
+         * master: the keystore gives them, sealed to this key */
+        ksc.peer.key = id.key;
+        if (sr_http_global_init(&e) != SR_OK || storage_keys(&ksc, keys, &e) != SR_OK) {
+            fprintf(stderr, "sealrund: error: %s\n", e.msg);
+            goto out;
+        }
+        sr_log(SR_LOG_INFO, "sealrund",
+               "keystore %s: no secrets master key here; secrets are sealed and released by the "
+               "keystore",
+               o.keystore);
+    }
     if (sr_engine_start(eng, store, keys, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         goto out;
     }
-    code = serve(&o, eng, store, &stop);
+    code = serve(&o, eng, store, &id, &stop);
 out:
     sr_engine_free(eng);
     sr_attest_quote_free(id.quote);

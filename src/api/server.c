@@ -21,6 +21,7 @@
  * Deadlines for each stage and the connection caps are in server_conn.c.
  */
 #include "server_int.h"
+#include "sealrun/sr_keystore.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -220,6 +221,15 @@ check_token(struct sr_server__task *t)
     sr_server *srv = rc->srv;
     /* a remote worker's request: its token lets the body in, the route
      * checks the signature over it (route_workers.c) */
+    /* the keystore's channel: its signature over the body, checked by
+     * the route, lets the body in (route_keystore.c; bounded by the
+     * route's body cap) */
+    if (sr_api__keystore_channel(srv->api, rc->req.path)) {
+        rc->main_lane = true;
+        rc->stage = ST_CHECKED;
+        MHD_resume_connection(rc->c);
+        return;
+    }
     if (strncmp(rc->req.path, "/worker/", 8) == 0) {
         rc->main_lane = rc->has_token && sr_api__worker_token_ok(srv->api, rc->token_hash);
         if (!rc->main_lane && !rc->has_body) {
@@ -394,6 +404,8 @@ on_headers(struct req_ctx *rc, const char *method, const char *version)
     };
     client_of(rc->c, &rc->req.client);
     size_t max = sr_api_body_limit(method, t->path);
+    if (sr_api__keystore_channel(srv->api, t->path) && max > SR_KEYSTORE_MAX_BODY)
+        max = SR_KEYSTORE_MAX_BODY; /* a keystore's listener reads no more, whatever the path */
     sr_buf_init(&rc->body, max);
     if (fr.has_length && fr.content_length > max) {
         char msg[96];

@@ -321,6 +321,11 @@ class OpenApiTest(unittest.TestCase):
               body={"fence": 1, "job": "{}"}, token=wtok, headers=now)
         finally:
             w.cleanup()
+        # the keystore's channel: only on a coordinator with --keystore (test_keystore.py
+        # drives it signed)
+        c("/keystore/context", "POST", "/keystore/context", 409,
+          body={"worker_public_key": "0" * 64, "job_id": "0" * 32, "fence": 1})
+        c("/keystore/audit", "POST", "/keystore/audit", 409, body={"records": []})
         # budgets, prices and balances (docs/accounts.md)
         c("/estimate", "POST", "/estimate", 200, body={"script": "function main(){}", "timeout": 2})
         c("/estimate", "POST", "/estimate", 400, body={"script": "x", "nope": 1})

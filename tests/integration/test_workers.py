@@ -551,6 +551,23 @@ class WorkerJobsTest(unittest.TestCase):
             self.assertEqual(job["receipt"]["worker_public_key"], other.public_key)
         cli("worker", "resume", *self.c.where(), drained.id, check=True)
 
+    def test_bd_a_replayed_poll_is_refused(self):
+        """A signed poll is taken once: the same request sent again within the clock
+        window (captured on the wire) is refused and takes no job."""
+        w = self.ws[1]
+        path = "/worker/jobs"
+        headers = sign_request(worker_seed(w), "GET", path, "wait=0", b"")
+        st, ans = raw(self.c, "GET", path + "?wait=0", w.tok, headers)
+        self.assertEqual(st, 200, ans)
+        st, ans = raw(self.c, "GET", path + "?wait=0", w.tok, headers)
+        self.assertEqual(st, 401, ans)
+        self.assertIn("a replay is refused", ans["error"]["message"])
+        # a poll signed anew is taken
+        time.sleep(0.002)
+        st, ans = raw(self.c, "GET", path + "?wait=0", w.tok,
+                      sign_request(worker_seed(w), "GET", path, "wait=0", b""))
+        self.assertEqual(st, 200, ans)
+
     def test_c_a_revoked_worker_gets_no_jobs(self):
         gone, stay = self.ws
         p = cli("worker", "revoke", *self.c.where(), gone.id, check=True)

@@ -70,6 +70,8 @@ static const struct {
     {"GET", "/worker/modules/{}", "-"},
     {"POST", "/worker/jobs/{}/result", "-"},
     {"POST", "/worker/jobs/{}/storage", "-"},
+    {"POST", "/keystore/context", "-"},
+    {"POST", "/keystore/audit", "-"},
     {"GET", "/", "-"},
     {"HEAD", "/", "-"},
     {"GET", "/ui", "-"},

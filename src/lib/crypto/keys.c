@@ -37,8 +37,15 @@
 struct sr_keys {
     uint8_t *compute; /* sodium_malloc, read-only; 32..64 bytes (compressed if longer) */
     size_t compute_len;
-    uint8_t *secrets; /* same for the secrets master */
+    uint8_t *secrets; /* same for the secrets master; NULL on a coordinator with a keystore */
     size_t secrets_len;
+    /* without the secrets master: the subkeys of it this process was given
+     * (a coordinator's storage subkeys, from its keystore) */
+    struct {
+        char label[48];
+        uint8_t *key; /* sodium_malloc, 32 bytes */
+    } sub[SR_KEYS_MAX_SUBKEYS];
+    size_t nsub;
 };
 
 struct key_spec {
@@ -344,6 +351,13 @@ keys_missing(const char *data_dir, const bool missing[2], sr_err *err)
 sr_status
 sr_keys_load(const char *data_dir, bool dev, bool *created, sr_keys **out, sr_err *err)
 {
+    return sr_keys_load_only(data_dir, dev, SR_KEYS_COMPUTE | SR_KEYS_SECRETS, created, out, err);
+}
+
+sr_status
+sr_keys_load_only(const char *data_dir, bool dev, unsigned which, bool *created, sr_keys **out,
+                  sr_err *err)
+{
     if (sodium_init() < 0)
         return sr_err_set(err, SR_EINTERNAL, "cannot initialise libsodium");
     sr_keys *keys = calloc(1, sizeof(*keys));
@@ -354,6 +368,8 @@ sr_keys_load(const char *data_dir, bool dev, bool *created, sr_keys **out, sr_er
     uint8_t **bufs[2] = {&keys->compute, &keys->secrets};
     size_t *lens[2] = {&keys->compute_len, &keys->secrets_len};
     for (size_t i = 0; i < 2; i++) {
+        if (!(which & (1u << i)))
+            continue;
         sr_status rc =
             key_load_one(&key_specs[i], data_dir, dev, &made, &missing[i], bufs[i], lens[i], err);
         if (rc != SR_OK) {
@@ -400,6 +416,8 @@ sr_keys_free(sr_keys *keys)
         return;
     sodium_free(keys->compute); /* sodium_free wipes, whatever the protection */
     sodium_free(keys->secrets);
+    for (size_t i = 0; i < keys->nsub; i++)
+        sodium_free(keys->sub[i].key);
     free(keys);
 }
 
@@ -418,5 +436,51 @@ sr_keys_derive_compute(const sr_keys *keys, const char *label, uint8_t out[32])
 void
 sr_keys_derive_secrets(const sr_keys *keys, const char *label, uint8_t out[32])
 {
-    derive(keys->secrets, keys->secrets_len, label, out);
+    if (keys->secrets) {
+        derive(keys->secrets, keys->secrets_len, label, out);
+        return;
+    }
+    for (size_t i = 0; i < keys->nsub; i++) {
+        if (strcmp(keys->sub[i].label, label) == 0) {
+            memcpy(out, keys->sub[i].key, 32);
+            return;
+        }
+    }
+    /* a bug: this process was not given that subkey (sr_keys_has_secrets) */
+    sr_log(SR_LOG_ERROR, "crypto", "subkey '%s' of the secrets master is not held here", label);
+    abort();
+}
+
+bool
+sr_keys_has_secrets(const sr_keys *keys)
+{
+    return keys && keys->secrets;
+}
+
+bool
+sr_keys_has_secrets_subkey(const sr_keys *keys, const char *label)
+{
+    if (sr_keys_has_secrets(keys))
+        return true;
+    for (size_t i = 0; keys && i < keys->nsub; i++)
+        if (strcmp(keys->sub[i].label, label) == 0)
+            return true;
+    return false;
+}
+
+sr_status
+sr_keys_add_secrets_subkey(sr_keys *keys, const char *label, const uint8_t key[32], sr_err *err)
+{
+    if (keys->secrets)
+        return sr_err_set(err, SR_ECONFLICT, "these keys hold the secrets master already");
+    if (strlen(label) >= sizeof(keys->sub[0].label) || keys->nsub >= SR_KEYS_MAX_SUBKEYS)
+        return sr_err_set(err, SR_ELIMIT, "at most %d subkeys of at most %zu bytes of label",
+                          SR_KEYS_MAX_SUBKEYS, sizeof(keys->sub[0].label) - 1);
+    uint8_t *k = sodium_malloc(32);
+    if (!k)
+        return sr_err_set(err, SR_ENOMEM, "out of memory for a subkey");
+    memcpy(k, key, 32);
+    (void)snprintf(keys->sub[keys->nsub].label, sizeof(keys->sub[0].label), "%s", label);
+    keys->sub[keys->nsub++].key = k;
+    return SR_OK;
 }

@@ -517,6 +517,10 @@ sr_status sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const ch
                                      struct job_outcome *o, char *fail, size_t fail_len,
                                      sr_err *err);
 
+/* Records one audit row of a secret's use or denial (the resolver's audit
+ * callback; ctx is the engine). secrets.c */
+sr_status sr_engine__audit_add(void *ctx, const struct sr_secret_audit *rec, sr_err *err);
+
 /* Parses the request's secret_refs for 'owner' into *out (syntax,
  * duplicates, count): SR_EINVAL naming the bad reference. secrets.c */
 sr_status sr_engine__refs_check(const char *owner, const struct sr_job_request *req,

@@ -244,7 +244,9 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
         rc = sr_engine__refs_check(r->owner, &req, &refs, &e);
         if (rc == SR_OK)
             rc = sr_engine__module_load(eng, r->owner, &req, &e);
-        if (rc == SR_OK)
+        /* with a keystore, the worker asks it for the values: the job goes
+         * out with its references only (docs/keystore.md) */
+        if (rc == SR_OK && !eng->cfg.keystore)
             rc = sr_engine__secrets_for_job(eng, r->owner, r->id, &req, &refs, &set, &o,
                                             unavailable, sizeof(unavailable), &e);
         if (rc != SR_OK) {
@@ -269,6 +271,10 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
                                        (json_int_t)r->created_at_ms, "started_at_ms",
                                        (json_int_t)r->started_at_ms, "request", rj, "secrets", sj)
                            : NULL;
+    if (job && eng->cfg.keystore && json_object_set_new(job, "keystore", json_true()) != 0) {
+        json_decref(job);
+        job = NULL;
+    }
     json_decref(rj);
     json_decref(sj);
     struct job_money money;
@@ -1079,6 +1085,14 @@ sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, s
     }
     struct sr_secret_set set;
     memset(&set, 0, sizeof(set));
+    bool from_keystore = json_is_true(json_object_get(job, "keystore"));
+    if (from_keystore && json_array_size(secrets))
+        rc = sr_err_set(err, SR_EINVAL,
+                        "a job of a coordinator with a keystore carries no secret values");
+    else if (!from_keystore && io && io->secrets && json_array_size(secrets))
+        rc = sr_err_set(err, SR_EINVAL,
+                        "this worker takes secrets from its keystore only (--keystore), not "
+                        "values the coordinator sealed");
     for (size_t i = 0; rc == SR_OK && i < json_array_size(secrets); i++) {
         rc = secret_from_json(eng, json_array_get(secrets, i), &set.entry[i], err);
         set.n = i + 1;
@@ -1108,7 +1122,24 @@ sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, s
     run->created = (int64_t)created;
     run->started = sr_now_ms();
     int64_t t0 = sr_mono_us();
-    sr_engine__run_given(eng, run->owner, run->id, &run->req, &set, io, cancel, &run->o);
+    json_int_t fence = json_integer_value(json_object_get(job, "fence"));
+    char refused[SR_ERR_MSG_MAX] = "";
+    if (from_keystore && run->req.nrefs) {
+        sr_err ke = {0};
+        sr_status krc = io && io->secrets ? io->secrets(io->arg, run->id, (uint64_t)fence,
+                                                        run->owner, &run->req, &set, &ke)
+                                          : sr_err_set(&ke, SR_EDENIED,
+                                                       "secrets are unavailable: this worker "
+                                                       "has no keystore (--keystore)");
+        if (krc != SR_OK)
+            (void)snprintf(refused, sizeof(refused), "%s", ke.msg);
+    }
+    if (refused[0]) {
+        sr_engine__outcome_init(&run->o);
+        sr_engine__fail(&run->o, SR_JOB_SECRET_UNAVAILABLE, "%s", refused);
+    } else {
+        sr_engine__run_given(eng, run->owner, run->id, &run->req, &set, io, cancel, &run->o);
+    }
     run->wall = sr_mono_us() - t0;
     run->finished = sr_now_ms();
     *out = run;

@@ -35,7 +35,44 @@ sr_status
 sr_engine_secret_pubkey(sr_engine *eng, const char *owner, char **out_b64, sr_err *err)
 {
     sr_status rc = need_store(eng, err);
+    if (rc == SR_OK && eng->cfg.keystore) {
+        rc = sr_secret_owner_check(owner, strlen(owner), err);
+        if (rc == SR_OK)
+            rc = eng->cfg.keystore->pubkey(eng->cfg.keystore->arg, owner, out_b64, err);
+        return rc == SR_OK ? rc : sr_err_wrap(err, "asking the keystore for the sealing key");
+    }
     return rc == SR_OK ? sr_secret_owner_pk_b64(eng->keys, owner, out_b64, err) : rc;
+}
+
+/* A coordinator with a keystore: the keystore opens the sealed box and
+ * makes the blob for version v+1; written with compare-and-set on v, as
+ * put_value does. The value is never here. */
+static sr_status
+put_sealed_by_keystore(sr_engine *eng, const char *owner, const char *name, const char *sealed,
+                       uint64_t *version, sr_err *err)
+{
+    const struct sr_engine_keystore *ks = eng->cfg.keystore;
+    for (int attempt = 0; attempt < PUT_RETRIES; attempt++) {
+        struct sr_secret_stored cur = {0};
+        sr_status rc = sr_store_secret_get(eng->store, owner, name, &cur, err);
+        if (rc != SR_OK && rc != SR_ENOTFOUND)
+            return rc;
+        uint64_t expected = rc == SR_OK ? cur.version : 0;
+        sr_secret_stored_fini(&cur);
+        uint8_t *blob = NULL;
+        size_t blob_len = 0;
+        rc = ks->seal(ks->arg, owner, name, expected + 1, sealed, &blob, &blob_len, err);
+        if (rc != SR_OK)
+            return rc;
+        rc = sr_store_secret_put(eng->store, owner, name, expected, blob, blob_len, sr_now_ms(),
+                                 err);
+        free(blob);
+        if (rc == SR_OK)
+            *version = expected + 1;
+        if (rc != SR_ECONFLICT)
+            return rc;
+    }
+    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again", name);
 }
 
 /* Encrypts for version v+1 and writes with compare-and-set on v; retries
@@ -77,6 +114,19 @@ sr_engine_secret_set(sr_engine *eng, const char *owner, const char *name, const 
         rc = sr_secret_name_check(name, strlen(name), err);
     if (rc != SR_OK)
         return rc;
+    if (eng->cfg.keystore && !sealed_b64)
+        return sr_err_set(err, SR_EINVAL,
+                          "this server keeps secrets in a keystore and never sees a value: seal "
+                          "it to the key from GET /secrets/pubkey and send {\"sealed\": "
+                          "\"<base64>\"} (sealrun secret set does)");
+    if (eng->cfg.keystore) {
+        if (strlen(sealed_b64) > SR_SECRET_SEALED_MAX)
+            return sr_err_set(err, SR_ELIMIT, "field 'sealed' is %zu characters, at most %u",
+                              strlen(sealed_b64), (unsigned)SR_SECRET_SEALED_MAX);
+        rc = put_sealed_by_keystore(eng, owner, name, sealed_b64, version, err);
+        return rc == SR_OK ? rc
+                           : sr_err_wrap(err, "storing secret '%s' through the keystore", name);
+    }
     struct sr_secret_value v = {0};
     rc = sealed_b64 ? sr_secret_unseal(eng->keys, owner, sealed_b64, strlen(sealed_b64), &v, err)
                     : sr_secret_value_set(plain, plain_len, &v, err);
@@ -102,6 +152,12 @@ sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name, c
         rc = sr_secret_name_check(name, strlen(name), err);
     if (rc != SR_OK)
         return rc;
+    if (eng->cfg.keystore)
+        return sr_err_set(err, SR_ECONFLICT,
+                          "this server keeps secrets in a keystore and holds no secrets master "
+                          "key: it cannot generate keys; make the key elsewhere and store it "
+                          "sealed with PUT /secrets/%s",
+                          name);
     struct sr_secret_value v = {0};
     rc = sr_secret_value_set(value, len, &v, err);
     if (rc == SR_OK)
@@ -255,8 +311,8 @@ lookup(void *ctx, const char *owner, const char *name, struct sr_secret_row *row
     return SR_OK;
 }
 
-static sr_status
-audit(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
+sr_status
+sr_engine__audit_add(void *ctx, const struct sr_secret_audit *rec, sr_err *err)
 {
     sr_engine *eng = ctx;
     /* The owner's own attempts and every use are kept one by one; denied
@@ -299,10 +355,13 @@ sr_engine__secrets_for_job(sr_engine *eng, const char *owner, const char *job_id
         .entry_point = req->runtime == SR_RUNTIME_JS ? req->entry_point : NULL,
         .lookup = lookup,
         .lookup_ctx = eng,
-        .audit = audit,
+        .audit = sr_engine__audit_add,
         .audit_ctx = eng,
     };
-    if (rc == SR_OK && (!eng->store || !eng->keys))
+    if (rc == SR_OK && eng->cfg.keystore)
+        rc = sr_err_set(err, SR_EDENIED,
+                        "secrets are not available here: the keystore releases them to workers");
+    else if (rc == SR_OK && (!eng->store || !eng->keys))
         rc = sr_err_set(err, SR_EDENIED,
                         "secrets are not available here: local runs have no secret store");
     else if (rc == SR_OK)

@@ -22,6 +22,7 @@
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_storage.h"
 #include "sealrun/sr_json.h"
+#include "sealrun/sr_keystore.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
 
@@ -56,6 +57,8 @@ struct sr_worker {
     bool lost;
     sr_status fatal; /* a refusal that ended the worker */
     sr_err fatal_err;
+    char keystore[URL_MAX]; /* "" = none */
+    uint8_t keystore_pk[SR_ED25519_PK_LEN];
 };
 
 sr_status
@@ -96,7 +99,23 @@ sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
     w->timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : SR_WORKER_REQUEST_TIMEOUT_S;
     w->eng = cfg->eng;
     sr_status rc = SR_OK;
-    if (cfg->eng && !cfg->data_dir)
+    if (cfg->keystore &&
+        (!cfg->keystore_pk || strlen(cfg->keystore) >= URL_MAX - 64 ||
+         (strncmp(cfg->keystore, "http://", 7) != 0 && strncmp(cfg->keystore, "https://", 8) != 0)))
+        rc = sr_err_set(err, SR_EINVAL,
+                        "--keystore must be the keystore's URL, http://HOST:PORT or "
+                        "https://HOST:PORT, with --keystore-key, got '%.80s'",
+                        cfg->keystore);
+    if (rc == SR_OK && cfg->keystore) {
+        size_t kl = strlen(cfg->keystore);
+        memcpy(w->keystore, cfg->keystore, kl + 1);
+        while (kl && w->keystore[kl - 1] == '/')
+            w->keystore[--kl] = '\0';
+        memcpy(w->keystore_pk, cfg->keystore_pk, SR_ED25519_PK_LEN);
+    }
+    if (rc != SR_OK)
+        ;
+    else if (cfg->eng && !cfg->data_dir)
         rc = sr_err_set(err, SR_EINVAL, "a worker that runs jobs needs its data directory");
     else if (cfg->eng)
         rc = sr_worker__cache_open(
@@ -581,6 +600,37 @@ io_storage_end(void *arg, const char *code, const char *message, json_t **out, s
     return rc;
 }
 
+/* The job's secrets from the keystore (docs/keystore.md): asked for with
+ * the job's lease and this worker's own view of the job's code. */
+static sr_status
+io_secrets(void *arg, const char *job_id, uint64_t fence, const char *owner,
+           const struct sr_job_request *req, struct sr_secret_set *set, sr_err *err)
+{
+    struct job_io *io = arg;
+    sr_worker *w = io->w;
+    const struct sr_keystore_peer p = {.url = w->keystore,
+                                       .key = w->key,
+                                       .pinned = w->keystore_pk,
+                                       .name = "keystore",
+                                       .timeout_s = w->timeout_s};
+    const struct sr_keystore_job job = {
+        .id = job_id,
+        .fence = fence,
+        .owner = owner,
+        .runtime = sr_runtime_name(req->runtime),
+        .code_hash_hex = req->code_hash_hex,
+        .entry_point = req->runtime == SR_RUNTIME_JS ? req->entry_point : NULL,
+        .quote_b64 = sr_attest_quote_base64(w->quote),
+    };
+    sr_status rc = sr_keystore_release(&p, &job, set, err);
+    if (rc == SR_OK)
+        sr_log(SR_LOG_INFO, "worker", "job '%s': %zu secret(s) from the keystore", job_id, set->n);
+    else
+        sr_log(SR_LOG_WARN, "worker", "job '%s': the keystore released nothing: %s", job_id,
+               err->msg);
+    return rc;
+}
+
 /* The module of a WASM job given by hash: from the cache, else fetched
  * from the coordinator (GET /worker/modules/{hash}), checked against its
  * hash and cached. *out owned. */
@@ -649,8 +699,10 @@ run_job(sr_worker *w, const json_t *job)
         rc = job_module(w, mh, &mod, &mod_len, &e);
     struct job_io jio = {.w = w, .fence = (uint64_t)fence};
     (void)snprintf(jio.path, sizeof(jio.path), "/worker/jobs/%s/storage", id);
-    const struct sr_engine_remote_io io = {
-        .storage_call = io_storage_call, .storage_end = io_storage_end, .arg = &jio};
+    const struct sr_engine_remote_io io = {.storage_call = io_storage_call,
+                                           .storage_end = io_storage_end,
+                                           .arg = &jio,
+                                           .secrets = w->keystore[0] ? io_secrets : NULL};
     sr_engine_remote_run *run = NULL;
     if (rc == SR_OK)
         rc = sr_engine_run_remote(w->eng, job, mod, mod_len, &io, cancel, &run, &e);

@@ -1,0 +1,409 @@
+# SPDX-License-Identifier: MIT
+"""test_keystore.py - the keystore role (docs/keystore.md): a coordinator
+that never holds the secrets master key or a secret value, a keystore that
+alone holds it, and two workers; every role its own process on 127.0.0.1,
+the coordinator's store on a throw-away PostgreSQL (integration-pg/keystore).
+
+Checks: a user seals a canary secret with the real CLI through the
+coordinator (which asks the keystore to make the at-rest blob); a job of
+that user on the allowed worker sees the value (its output is the value
+reversed); the same job on the worker whose measurement is not on the
+allowlist ends SECRET_UNAVAILABLE and the audit row says the measurement is
+not allowed; a job its policy refuses ends SECRET_UNAVAILABLE with the
+policy's reason; a release asked with a key that is not registered (a
+stolen token without its key), for a job the worker does not hold, or with
+a stale fence gets nothing; the canary is never in the coordinator's
+PostgreSQL files, its log or an API answer, and the coordinator runs
+without SECRETS_MASTER_KEY (neither in its environment nor in its data
+directory); {"value": ...} to the coordinator is a 400 telling the client
+to seal; the coordinator refuses to start with both SECRETS_MASTER_KEY and
+--keystore, naming both; an empty allowlist is said at the keystore's start.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import SEALRUND, ENV, Daemon, Worker, cli, postgres, summary, \
+    worker_token  # noqa: E402
+
+import hashlib  # noqa: E402
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+CANARY = "canary-7f3e9a1c-keystore-only"
+REVERSE = "function main(i, s) { return {r: s.CANARY.split('').reverse().join('')}; }"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def pub_hex(seed):
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def put_key(data_dir, seed):
+    """Gives a data directory its Ed25519 identity (DATA_DIR/keys/worker.key)."""
+    os.makedirs(os.path.join(data_dir, "keys"), mode=0o700, exist_ok=True)
+    path = os.path.join(data_dir, "keys", "worker.key")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, (seed.hex() + "\n").encode())
+    os.close(fd)
+
+
+def sign_request(seed, method, path, query, body):
+    tm = str(int(time.time() * 1000))
+    h = hashlib.sha256()
+    for part in ("sealrun.worker.request.v1", method, path, query, tm):
+        h.update(part.encode() + b"\0")
+    h.update(hashlib.sha256(body).digest())
+    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(h.digest()).hex()
+    return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
+            "Content-Type": "application/json"}
+
+
+def post(url, path, body, headers):
+    req = urllib.request.Request(url + path, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        return e.code, json.loads(text) if text else None
+
+
+def measurement_of(*extra):
+    """The measurement a worker started with these options logs at start
+    (it is deterministic: the binary and the options that shape a run)."""
+    d = tempfile.mkdtemp(prefix="sealrun-meas-")
+    env = dict(ENV)
+    env["SEALRUN_WORKER_TOKEN"] = "srt_measure_only"
+    p = subprocess.Popen([SEALRUND, "--role", "worker", "--coordinator", "http://127.0.0.1:9",
+                          "--data-dir", d, "--dev", *extra], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = p.stderr.readline()
+            if not line:
+                break
+            m = re.search(rb"measurement ([0-9a-f]{64})", line)
+            if m:
+                return m.group(1).decode()
+        raise AssertionError("no measurement logged")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.stderr.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Keystore:
+    """sealrund --role keystore in its own data directory (by PID)."""
+
+    def __init__(self, port, coordinator_url, coordinator_pk, seed, allow, env=None):
+        self.data_dir = tempfile.mkdtemp(prefix="sealrun-ks-")
+        put_key(self.data_dir, seed)
+        self.url = f"http://127.0.0.1:{port}"
+        self.args = [SEALRUND, "--role", "keystore", "--listen", f"127.0.0.1:{port}",
+                     "--data-dir", self.data_dir, "--dev", "--coordinator", coordinator_url,
+                     "--coordinator-key", coordinator_pk]
+        for m in allow:
+            self.args += ["--allow-measurement", m]
+        self.env = dict(ENV)
+        self.env.update(env or {})
+        self.log_path = os.path.join(self.data_dir, "keystore.log")
+        self.proc = None
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=self.log,
+                                     env=self.env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if "listening on http://" in self.log_text():
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("keystore did not start: " + self.log_text())
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def cleanup(self):
+        rc = None
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        with open(self.log_path, errors="replace") as f:
+            text = f.read()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if rc not in (0, None):
+            raise AssertionError(f"keystore exited with {rc}:\n{text[-3000:]}")
+
+
+class KeystoreTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.allowed = measurement_of()
+        cls.other = measurement_of("--js-jit", "off")
+        assert cls.allowed != cls.other
+        cls.pg = postgres()
+        cls.store = cls.pg.database("keystore")
+        cls.coord_seed = os.urandom(32)
+        cls.ks_seed = os.urandom(32)
+        cport, kport = free_port(), free_port()
+        cls.ks = Keystore(kport, f"http://127.0.0.1:{cport}", pub_hex(cls.coord_seed),
+                          cls.ks_seed, [cls.allowed]).start()
+        cdir = tempfile.mkdtemp(prefix="sealrun-it-")
+        put_key(cdir, cls.coord_seed)
+        cls.c = Daemon("--role", "coordinator", "--listen", f"127.0.0.1:{cport}", "--keystore",
+                       cls.ks.url, "--keystore-key", pub_hex(cls.ks_seed), data_dir=cdir,
+                       store=cls.store).start()
+        cls.c.own_dir = True
+        cls.tok = cls.c.token("kim")
+        cls.other_tok = cls.c.token("lou")
+        kext = ["--keystore", cls.ks.url, "--keystore-key", pub_hex(cls.ks_seed)]
+        cls.w1 = Worker(cls.c.url, worker_token(cls.c, "good"), *kext).start()
+        cls.w2 = Worker(cls.c.url, worker_token(cls.c, "other"), "--js-jit", "off",
+                        *kext).start()
+        assert cls.w1.id and cls.w2.id, cls.w1.log_text() + cls.w2.log_text()
+        cls.answers = []
+
+    @classmethod
+    def tearDownClass(cls):
+        rcs = [cls.w1.stop(), cls.w2.stop()]
+        logs = cls.w1.log_text() + cls.w2.log_text()
+        cls.w1.cleanup()
+        cls.w2.cleanup()
+        cls.c.cleanup()
+        cls.ks.cleanup()
+        # the workers stop cleanly too (and so without a sanitizer report)
+        assert rcs == [0, 0], f"workers exited with {rcs}:\n{logs[-3000:]}"
+
+
+    def req(self, method, path, body=None, token=None):
+        st, ans, _ = self.c.request(method, path, body, token=token or self.tok)
+        self.answers.append(json.dumps(ans))
+        return st, ans
+
+    def only(self, worker):
+        """Drains the other worker so the next jobs run on 'worker'."""
+        for w in (self.w1, self.w2):
+            verb = "resume" if w is worker else "drain"
+            cli("worker", verb, *self.c.where(), w.id, check=True)
+
+    def run_job(self, script, refs, token=None):
+        st, ans = self.req("POST", "/execute", {"script": script, "secret_refs": refs,
+                                                "async": True}, token=token)
+        self.assertEqual(st, 202, ans)
+        job = self.c.wait_job(token or self.tok, ans["job_id"], timeout=90)
+        self.answers.append(json.dumps(job))
+        return job
+
+    def test_a_seal_and_release(self):
+        # the CLI seals to the keystore's per-owner key through the coordinator
+        p = cli("secret", "set", "CANARY", "--server", self.c.url, "--token", self.tok,
+                input=CANARY)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # a value in clear is refused by a coordinator with a keystore
+        st, ans = self.req("PUT", "/secrets/PLAIN", {"value": "x-plain"})
+        self.assertEqual(st, 400, ans)
+        self.assertIn("seal it to the key from GET /secrets/pubkey", ans["error"]["message"])
+        # generated keys need the master key: refused, saying why
+        st, ans = self.req("POST", "/secrets/GEN/generate", {"kind": "ed25519"})
+        self.assertIn(st, (400, 409), ans)
+        self.assertIn("keystore", ans["error"]["message"])
+        # the allowed worker's job sees the value
+        self.only(self.w1)
+        job = self.run_job(REVERSE, ["CANARY"])
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"r": CANARY[::-1]})
+        self.assertEqual(job["receipt"]["worker_public_key"], self.w1.public_key)
+        self.assertEqual([(r["name"], r["version"]) for r in job["receipt"]["secret_refs"]],
+                         [("CANARY", 1)])
+        self.assertIn("released 1 secret(s) to worker " + self.w1.id, self.ks.log_text())
+        st, audit = self.req("GET", "/secrets/CANARY/audit")
+        self.assertEqual(audit["audit"][0]["outcome"], "allowed", audit)
+        self.assertEqual(audit["audit"][0]["job_id"], job["job_id"])
+
+    def test_b_worker_not_allowed(self):
+        self.only(self.w2)
+        try:
+            job = self.run_job(REVERSE, ["CANARY"])
+        finally:
+            self.only(self.w1)
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertEqual(job["error"]["code"], "SECRET_UNAVAILABLE", summary(job))
+        self.assertIn("worker measurement not allowed", job["error"]["message"])
+        self.assertEqual(job["receipt"]["worker_public_key"], self.w2.public_key)
+        st, audit = self.req("GET", "/secrets/CANARY/audit")
+        row = audit["audit"][0]
+        self.assertEqual((row["job_id"], row["outcome"]), (job["job_id"], "denied"), audit)
+        self.assertIn("worker measurement not allowed", row["reason"])
+        self.assertIn(self.other, row["reason"])
+        self.assertNotIn(CANARY, self.w2.log_text())
+
+    def test_c_policy_refuses(self):
+        st, ans = self.req("PUT", "/secrets/CANARY/policy", {"runtimes": ["wasm"]})
+        self.assertEqual(st, 200, ans)
+        try:
+            job = self.run_job(REVERSE, ["CANARY"])
+        finally:
+            st, ans = self.req("PUT", "/secrets/CANARY/policy", {})
+            self.assertEqual(st, 200, ans)
+        self.assertEqual(job["error"]["code"], "SECRET_UNAVAILABLE", summary(job))
+        self.assertIn("runtime 'js' is not allowed (allowed: wasm)", job["error"]["message"])
+        st, audit = self.req("GET", "/secrets/CANARY/audit")
+        self.assertIn("runtime 'js' is not allowed", audit["audit"][0]["reason"])
+        # another user's job: the policy (owner only) refuses it
+        job = self.run_job(REVERSE.replace("CANARY", "K"), ["kim/CANARY"], token=self.other_tok)
+        self.assertEqual(job["error"]["code"], "SECRET_UNAVAILABLE", summary(job))
+        self.assertIn("not found or not shared with 'lou'", job["error"]["message"])
+
+    def release(self, seed, job_id, fence, code_hash="0" * 64):
+        body = json.dumps({"worker_public_key": pub_hex(seed), "job_id": job_id, "fence": fence,
+                           "job_public_key": os.urandom(32).hex(), "owner": "kim",
+                           "runtime": "js", "code_hash": code_hash,
+                           "entry_point": "main", "quote": None}).encode()
+        st, ans = post(self.ks.url, "/keystore/release", body,
+                       sign_request(seed, "POST", "/keystore/release", "", body))
+        self.answers.append(json.dumps(ans))
+        return st, ans
+
+    def test_d_releases_refused(self):
+        slow = ("function main(i, s) { const t = Date.now(); while (Date.now() - t < 4000) {} "
+                "return {n: s.CANARY.length}; }")
+        st, ans = self.req("POST", "/execute", {"script": slow, "secret_refs": ["CANARY"],
+                                                "async": True})
+        self.assertEqual(st, 202, ans)
+        jid = ans["job_id"]
+        deadline = time.time() + 60
+        fence = None
+        while fence is None and time.time() < deadline:
+            m = re.search(r"job '%s': running \(fence (\d+)\)" % jid, self.w1.log_text())
+            fence = int(m.group(1)) if m else None
+            time.sleep(0.05)
+        self.assertIsNotNone(fence, self.w1.log_text())
+        code_hash = hashlib.sha256(slow.encode()).hexdigest()
+        # a stolen token without the registered key: the keystore knows no such worker
+        st, ans = self.release(os.urandom(32), jid, fence, code_hash)
+        self.assertIn(st, (401, 403), ans)
+        self.assertIn("is not registered", ans["error"]["message"])
+        with open(os.path.join(self.w1.data_dir, "keys", "worker.key")) as f:
+            seed1 = bytes.fromhex(f.read().strip())
+        with open(os.path.join(self.w2.data_dir, "keys", "worker.key")) as f:
+            seed2 = bytes.fromhex(f.read().strip())
+        # the holder with a stale fence
+        st, ans = self.release(seed1, jid, fence + 1, code_hash)
+        self.assertIn(st, (401, 403), ans)
+        self.assertIn("is not leased to worker", ans["error"]["message"])
+        # the allowed worker asking for a job it does not hold
+        st, ans = self.release(seed1, "0" * 32, 1, code_hash)
+        self.assertIn(st, (401, 403), ans)
+        self.assertIn("is not known to the coordinator", ans["error"]["message"])
+        # a registered worker that is drained (w2, here) gets nothing either
+        st, ans = self.release(seed2, jid, fence, code_hash)
+        self.assertIn(st, (401, 403), ans)
+        self.assertIn("is draining, not active", ans["error"]["message"])
+        # the holder with its fence but another code than the job's
+        st, ans = self.release(seed1, jid, fence, "1" * 64)
+        self.assertIn(st, (401, 403), ans)
+        self.assertIn("its code_hash differs", ans["error"]["message"])
+        # a request signed by another key than the one it names
+        body = json.dumps({"worker_public_key": pub_hex(seed1), "job_id": jid, "fence": fence,
+                           "job_public_key": os.urandom(32).hex(), "owner": "kim",
+                           "runtime": "js", "code_hash": code_hash, "entry_point": "main",
+                           "quote": None}).encode()
+        st, ans = post(self.ks.url, "/keystore/release", body,
+                       sign_request(os.urandom(32), "POST", "/keystore/release", "", body))
+        self.assertEqual(st, 401, ans)
+        job = self.c.wait_job(self.tok, jid, timeout=60)
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["output"], {"n": len(CANARY)})
+        # the coordinator's keystore routes take only the keystore's signature
+        st, ans = post(self.c.url, "/keystore/context", b"{}",
+                       sign_request(seed1, "POST", "/keystore/context", "", b"{}"))
+        self.assertEqual(st, 401, ans)
+        # and the keystore's only the coordinator's
+        st, ans = post(self.ks.url, "/keystore/storage-keys", b"{}",
+                       sign_request(seed1, "POST", "/keystore/storage-keys", "", b"{}"))
+        self.assertEqual(st, 401, ans)
+
+    def test_e_canary_never_on_the_coordinator(self):
+        st, ans = self.req("GET", "/secrets")
+        self.assertEqual(st, 200, ans)
+        st, ans = self.req("GET", "/secrets/CANARY/audit")
+        for text in self.answers:
+            self.assertNotIn(CANARY, text)
+        self.assertNotIn(CANARY, self.c.log_text())
+        found = []
+        for root, _, files in os.walk(self.pg.data):
+            for name in files:
+                try:
+                    with open(os.path.join(root, name), "rb") as f:
+                        if CANARY.encode() in f.read():
+                            found.append(os.path.join(root, name))
+                except OSError:
+                    pass
+        self.assertEqual(found, [])
+        # the coordinator holds no secrets master key
+        with open(f"/proc/{self.c.proc.pid}/environ", "rb") as f:
+            self.assertNotIn(b"SECRETS_MASTER_KEY", f.read())
+        self.assertFalse(os.path.exists(os.path.join(self.c.data_dir, "keys", "secrets.key")))
+        self.assertIn("no secrets master key here", self.c.log_text())
+
+    def test_f_refusals_at_start(self):
+        env = dict(ENV)
+        env["SECRETS_MASTER_KEY"] = "ab" * 32
+        d = tempfile.mkdtemp(prefix="sealrun-it-")
+        try:
+            p = subprocess.run([SEALRUND, "--role", "coordinator", "--data-dir", d, "--dev",
+                                "--store", self.store, "--listen", "127.0.0.1:0",
+                                "--keystore", self.ks.url, "--keystore-key",
+                                pub_hex(self.ks_seed)], env=env, capture_output=True,
+                               text=True, timeout=60)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("SECRETS_MASTER_KEY is set and --keystore is given", p.stderr)
+        # an empty allowlist releases nothing, and the keystore says so at start
+        k = Keystore(free_port(), self.c.url, pub_hex(self.coord_seed), os.urandom(32), [])
+        k.start()
+        try:
+            self.assertIn("the allowlist is empty", k.log_text())
+        finally:
+            k.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -81,7 +81,11 @@ struct glue_host {
 
 /* wasm-rt.h as the generated code sees it: the system's, configured for
  * bounds checks and a call-depth counter, with wasm_rt_trap() telling memory
- * from table accesses by the function that trapped. */
+ * from table accesses by the function that trapped. Every static inline
+ * function after it (the generated code's load and store helpers; the
+ * standard headers come before it) is always inlined: gcc -O2 otherwise
+ * leaves some of them out of line in large functions, which made matmul's
+ * inner loop 2.4x slower (bench/results/2026-12-04-native2.md). */
 static const char glue_header[] =
     "/* sealrun native tier: wasm-rt.h for the generated code (bounds checks, depth count) */\n"
     "#ifndef SEALRUN_WASM_RT_H\n"
@@ -94,6 +98,9 @@ static const char glue_header[] =
     "#include \"/usr/include/wasm-rt.h\"\n"
     "WASM_RT_NO_RETURN void sealrun_native_trap(wasm_rt_trap_t trap, const char *where);\n"
     "#define wasm_rt_trap(t) sealrun_native_trap((t), __func__)\n"
+    "/* wasm2c's memory access helpers are static inline; in a large function gcc\n"
+    " * leaves many of them out of line (\"call is unlikely\"), one call per access */\n"
+    "#define inline inline __attribute__((always_inline))\n"
     "#endif\n";
 
 /* The instance's size, known only to the generated header. */

@@ -10,9 +10,13 @@ a sealrund of its own (127.0.0.1, port 0, a temporary data directory, --dev) and
 guest submits the same job with "tier": "interp" and "tier": "native": the first native
 job compiles the module (its latency, measured by the client, includes the compilation),
 the next ones run the cached object in a warm job process. Prints, per guest, the module
-size, the best job duration_ms (the run's wall clock in the job object) of --reps runs in
-each tier, the first native job's latency, and native_<guest> (gcc -O2 of the C) when
-that binary is in --guests; checks that both tiers give the same output and gas_used.
+size, the best job duration (the run's wall clock in the job object, 0.1 ms) of --reps runs
+in each tier, the first native job's latency and what it spent compiling per KB of module,
+and, when these are in --guests: native_<guest> (gcc -O2 of the C), node (V8) on
+<guest>.wasm (bench/wasm/run_node.mjs) and w2c_<guest> (wasm2c + gcc -O2 of the module
+without fuel: the service always charges fuel, so this is its code without fuel), each
+the best of --reps calls of run() alone. Checks that both tiers give the same output and
+gas_used.
 """
 import argparse
 import base64
@@ -49,10 +53,20 @@ def job(url, token, mod, tier):
     return j, ms
 
 
-def native_ms(path):
-    if not os.path.exists(path):
+def duration_ms(j):
+    """The job's run time: "duration" has 0.1 ms ("12.3ms", "1.234s"), duration_ms whole ms."""
+    d = j.get("duration", "")
+    m = re.fullmatch(r"([0-9.]+)(ms|s)", d)
+    if not m:
+        return float(j["duration_ms"])
+    return float(m.group(1)) * (1 if m.group(2) == "ms" else 1000)
+
+
+def native_ms(path, reps=3, cmd=None):
+    if not os.path.exists(path) or (cmd and not shutil.which(cmd[0])):
         return None
-    out = subprocess.run([path, "3"], capture_output=True, text=True, timeout=600).stdout
+    out = subprocess.run((cmd or []) + [path, str(reps)], capture_output=True, text=True,
+                         timeout=600).stdout
     m = re.search(r"best_ms=([0-9.]+)", out)
     return float(m.group(1)) if m else None
 
@@ -79,10 +93,12 @@ def main():
         token = subprocess.run([os.path.join(opts.bin, "sealrun"), "token", "create",
                                 "--data-dir", data, "--user", "bench"], capture_output=True,
                                text=True, check=True).stdout.strip().splitlines()[-1]
-        print("| guest | module KB | gcc -O2 ms | interp job ms | native job ms | interp / native "
-              "| native / gcc | first native job ms (compiles) | fuel used |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        ratios, vs_gcc = [], []
+        print("| guest | module KB | gcc -O2 ms | node ms (x) | wasm2c no fuel ms (x) "
+              "| interp job ms (x) | native job ms (x) | interp / native "
+              "| first native job ms | compile ms per KB | fuel used |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        ratios, vs = [], {"node": [], "w2c": [], "interp": [], "native": []}
+        node_js = os.path.join(os.path.dirname(os.path.abspath(__file__)), "run_node.mjs")
         for g in GUESTS:
             path = os.path.join(opts.guests, "wasi_%s.wasm" % g)
             if not os.path.exists(path):
@@ -96,17 +112,30 @@ def main():
                 if j["output"] != interp[0]["output"] or j["gas_used"] != interp[0]["gas_used"]:
                     raise SystemExit("%s: tiers differ: %s / %s" % (g, j["output"],
                                                                     interp[0]["output"]))
-            ti = min(j["duration_ms"] for j in interp)
-            tn = min(j["duration_ms"] for j in native[1:])
-            gcc = native_ms(os.path.join(opts.guests, "native_" + g))
-            ratios.append(ti / max(tn, 1))
-            if gcc:
-                vs_gcc.append(max(tn, 1) / gcc)
-            print("| %s | %.1f | %s | %d | %d | %.2f | %s | %d | %d |" % (
-                g, len(raw) / 1024, "%.1f" % gcc if gcc else "-", ti, tn, ti / max(tn, 1),
-                "%.2f" % (max(tn, 1) / gcc) if gcc else "-", first_ms, interp[0]["gas_used"]))
-        geo = lambda xs: math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
-        print("| **geomean** | | | | | %.2f | %.2f | | |" % (geo(ratios), geo(vs_gcc)))
+            ti = max(min(duration_ms(j) for j in interp), 0.1)
+            tn = max(min(duration_ms(j) for j in native[1:]), 0.1)
+            gcc = native_ms(os.path.join(opts.guests, "native_" + g), opts.reps)
+            node = native_ms(os.path.join(opts.guests, g + ".wasm"), opts.reps + 2,
+                             ["node", node_js])
+            w2c = native_ms(os.path.join(opts.guests, "w2c_" + g), opts.reps)
+            ratios.append(ti / tn)
+            times = {"node": node, "w2c": w2c, "interp": ti, "native": tn}
+
+            def cell(k):
+                t = times[k]
+                if t is None:
+                    return "-"
+                if not gcc:
+                    return "%.1f" % t
+                vs[k].append(t / gcc)
+                return "%.1f (%.2f)" % (t, t / gcc)
+            cells = [cell(k) for k in ("node", "w2c", "interp", "native")]
+            print("| %s | %.1f | %s | %s | %s | %s | %s | %.2f | %d | %.1f | %d |" % (
+                g, len(raw) / 1024, "%.1f" % gcc if gcc else "-", *cells, ti / tn, first_ms,
+                (first_ms - tn) / (len(raw) / 1024), interp[0]["gas_used"]))
+        geo = lambda xs: "%.2f" % math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else "-"
+        print("| **geomean** | | 1 | %s | %s | %s | %s | %s | | | |" % (
+            geo(vs["node"]), geo(vs["w2c"]), geo(vs["interp"]), geo(vs["native"]), geo(ratios)))
     finally:
         d.terminate()
         d.wait(timeout=60)

@@ -40,6 +40,18 @@ void sr_metrics_http(const char *method, const char *route, unsigned status);
  * took in nanoseconds. */
 void sr_metrics_store(bool writer, int64_t ns);
 
+/* A WASM job this process ran, by tier: the native tier or the interpreter. */
+void sr_metrics_wasm_tier(bool native);
+
+/* The native tier's cache (sr_native.h): a lookup that found an object (hit)
+ * or did not (miss); 'n' objects evicted to keep it under its cap. */
+void sr_metrics_native_lookup(bool hit);
+void sr_metrics_native_evicted(unsigned n);
+
+/* A compilation of a module to native code: whether it made an object, and
+ * its wall time in nanoseconds. */
+void sr_metrics_native_compile(bool ok, int64_t ns);
+
 /* The values read at scrape time. */
 struct sr_metrics_gauges {
     unsigned jobs_running;

@@ -604,10 +604,6 @@ apply(const struct raw *r, struct opts *o)
             return die_usage(e.msg);
         }
         o->eng.money = o->money;
-        if (o->role == ROLE_COORDINATOR)
-            return die_usage("--role coordinator does not take budgets or prices yet: a job's "
-                             "cost is signed in its receipt, which the worker that ran it signs "
-                             "(docs/workers.md)");
     }
 #ifdef SR_TEST_HOOKS
     o->eng.test_pause_after_hold_ms = (uint32_t)r->test_pause_hold;

@@ -183,6 +183,37 @@ def cli(*args, input=None, env=None, check=False, timeout=120):
     return p
 
 
+def leb(n):
+    """n as an unsigned LEB128 (the WebAssembly binary format's integers)."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def section(sid, body):
+    """A WebAssembly module section: its id, its size, its body."""
+    return bytes([sid]) + leb(len(body)) + body
+
+
+def ed25519_sign(seed, msg):
+    """An Ed25519 signature of msg by the key of the 32-byte seed, through
+    libsodium (a build dependency) so the tests need nothing outside
+    Python's standard library."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    assert lib.sodium_init() >= 0
+    pk, sk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(64)
+    assert lib.crypto_sign_seed_keypair(pk, sk, seed) == 0
+    sig = ctypes.create_string_buffer(64)
+    assert lib.crypto_sign_detached(sig, None, msg, ctypes.c_ulonglong(len(msg)), sk) == 0
+    return sig.raw
+
+
 def summary(job):
     """A short description of a job for assertion messages (never the logs)."""
     if not isinstance(job, dict):

@@ -27,25 +27,11 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, _pg_bin, main, postgres, summary, test_store_is_pg  # noqa: E402
+from harness import Daemon, _pg_bin, leb, main, postgres, section, summary, test_store_is_pg  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
 SCHEMA = os.path.join(os.environ.get("SR_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")), "src", "lib", "store", "schema")
-
-
-def leb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def section(sid, payload):
-    return bytes([sid]) + leb(len(payload)) + payload
 
 
 def with_custom_section(module, name, payload):

@@ -16,23 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, descendants, main  # noqa: E402
-
-
-def leb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def section(sid, payload):
-    return bytes([sid]) + leb(len(payload)) + payload
+from harness import Daemon, descendants, leb, main, section  # noqa: E402
 
 
 def locals_bomb(nfuncs, nlocals):

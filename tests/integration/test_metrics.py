@@ -147,6 +147,67 @@ class MetricsTest(unittest.TestCase):
         self.assertGreaterEqual(get(s, "sealrun_http_requests_total", method="GET",
                                     route="/metrics", status="200"), 1)
 
+    def native_job(self, d, tok, path, tier="native"):
+        import base64
+        mod = base64.b64encode(open(path, "rb").read()).decode()
+        st, job, _ = d.request("POST", "/execute", {
+            "runtime": "wasm", "module": mod, "tier": tier, "args": ["echo"], "input": 1},
+            token=tok)
+        self.assertEqual((st, job["status"], job["tier"]), (200, "completed", tier), job)
+
+    def test_native_tier_series(self):
+        """Jobs by tier, compilations, compile time and the native cache's
+        hits, misses and evictions."""
+        rust = os.path.join(os.path.dirname(GUEST), "guest_rust.wasm")
+        if not (os.path.exists(GUEST) and os.path.exists(rust)):
+            self.skipTest("the C and Rust guests are not built")
+        st, info, _ = self.d.request("GET", "/info")
+        if not info["engines"]["wasm"]["native"]["enabled"]:
+            self.skipTest("the native tier is off here")
+        _, before, _ = self.scrape()
+        b, _ = parse(before)
+        self.native_job(self.d, self.tok, GUEST, "interp")
+        self.native_job(self.d, self.tok, GUEST)  # a miss: compiled
+        # another owner's job process asks the daemon again: a hit
+        self.native_job(self.d, self.d.token("metrics-2"), GUEST)
+        self.native_job(self.d, self.tok, rust)  # a miss: compiled
+        _, text, _ = self.scrape()
+        s, types = parse(text)
+        for fam in ("sealrun_wasm_jobs_total", "sealrun_native_compiles_total",
+                    "sealrun_native_compile_seconds_total", "sealrun_native_cache_total"):
+            self.assertEqual(types.get(fam), "counter", fam)
+
+        def delta(name, **lab):
+            return get(s, name, **lab) - get(b, name, **lab)
+        self.assertEqual(delta("sealrun_wasm_jobs_total", tier="interp"), 1)
+        self.assertEqual(delta("sealrun_wasm_jobs_total", tier="native"), 3)
+        self.assertEqual(delta("sealrun_native_compiles_total", result="ok"), 2)
+        self.assertEqual(delta("sealrun_native_compiles_total", result="failed"), 0)
+        self.assertGreater(delta("sealrun_native_compile_seconds_total"), 0.01)
+        self.assertEqual(delta("sealrun_native_cache_total", event="miss"), 2)
+        self.assertEqual(delta("sealrun_native_cache_total", event="hit"), 1)
+        self.assertEqual(delta("sealrun_native_cache_total", event="eviction"), 0)
+        # a cache that holds either object but not both evicts the older one
+        cache = os.path.join(self.d.data_dir, "native")
+        sizes = [os.path.getsize(os.path.join(cache, f)) for f in os.listdir(cache)
+                 if f.endswith(".so")]
+        self.assertEqual(len(sizes), 2, sizes)
+        with Daemon("--metrics-listen", "127.0.0.1:0", "--native-cache-max",
+                    str(sum(sizes) - 1)) as d2:
+            port = int(re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics",
+                                 d2.log_text()).group(1))
+            tok = d2.token("metrics")
+            self.native_job(d2, tok, GUEST)
+            self.native_job(d2, tok, rust)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/metrics")
+            s2, _ = parse(conn.getresponse().read().decode())
+            conn.close()
+            self.assertEqual(get(s2, "sealrun_native_cache_total", event="eviction"), 1)
+            self.assertEqual(get(s2, "sealrun_native_compiles_total", result="ok"), 2)
+            self.assertEqual(len([f for f in os.listdir(os.path.join(d2.data_dir, "native"))
+                                  if f.endswith(".so")]), 1)
+
     def test_queue_depth_while_jobs_wait(self):
         ids = []
         for _ in range(8):

@@ -273,6 +273,8 @@ class PricedTest(unittest.TestCase):
                 job = self.d.wait_job(tokens[u], job["job_id"], timeout=120)
             if script == "cancel":
                 self.assertEqual(job["error"]["code"], "CANCELLED", job)
+            if script == SPIN:
+                self.assertEqual(job["error"]["code"], "TIMEOUT", job)
             return u, job
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -284,8 +286,10 @@ class PricedTest(unittest.TestCase):
             self.assertEqual(acct["balance"], 200000 - charged, u)
             self.assertEqual(sum(1 for r in rows if r["kind"] == "reservation"), len(jobs))
             self.assertEqual(sum(1 for r in rows if r["kind"] == "charge"), len(jobs))
+            # the two spinning jobs (and, on a loaded machine, maybe a 1 s job that
+            # did not start in time): a timed-out job keeps its whole reservation
             timeouts = [j for j in jobs if j.get("error", {}).get("code") == "TIMEOUT"]
-            self.assertEqual(len(timeouts), 2)
+            self.assertGreaterEqual(len(timeouts), 2)
             for j in timeouts:
                 self.assertEqual(j["cost"]["refunded"], 0)
         self.assertEqual(self.d.sql("SELECT count(*) FROM holds WHERE settled_at = 0 AND owner "

@@ -14,23 +14,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main, summary  # noqa: E402
+from harness import Daemon, cli, leb, main, section, summary  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
-
-
-def leb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def section(sid, body):
-    return bytes([sid]) + leb(len(body)) + body
 
 
 def burn_module(count, memory=False):
@@ -46,6 +32,68 @@ def burn_module(count, memory=False):
             + n + bytes([0x47, 0x0D, 0x00, 0x0B, 0x0B]))
     code = section(10, b"\x01" + leb(len(body)) + body)
     return b"\0asm\x01\0\0\0" + types + funcs + mem + exports + code
+
+
+def sleb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        done = (n == 0 and not b & 0x40) or (n == -1 and b & 0x40)
+        out.append(b | (0 if done else 0x80))
+        if done:
+            return bytes(out)
+
+
+def i32(n):
+    """i32.const n (n as an unsigned 32-bit value)."""
+    return b"\x41" + sleb(n - (1 << 32) if n >= 1 << 31 else n)
+
+
+def mem_module(pages, *funcs):
+    """A module with a memory of 'pages' pages exported as "memory" and
+    _start = funcs[0]: each func is (type index, locals bytes, code bytes);
+    types 0 = [] -> [], 1 = [i64] -> [i64]."""
+    types = section(1, b"\x02\x60\x00\x00\x60\x01\x7e\x01\x7e")
+    fsec = section(3, leb(len(funcs)) + b"".join(leb(t) for t, _, _ in funcs))
+    mem = section(5, b"\x01\x00" + leb(pages))
+    exports = section(7, b"\x02" + leb(6) + b"_start\x00\x00" + leb(6) + b"memory\x02\x00")
+    bodies = [loc + code + b"\x0b" for _, loc, code in funcs]
+    code = section(10, leb(len(funcs)) + b"".join(leb(len(b)) + b for b in bodies))
+    return b"\0asm\x01\0\0\0" + types + fsec + mem + exports + code
+
+
+def access(op, addr, offset=0, value=None):
+    """One load (dropped) or store of opcode op at addr + offset."""
+    align = {0x2D: 0, 0x3A: 0, 0x28: 2, 0x36: 2, 0x29: 3, 0x37: 3}[op]
+    code = i32(addr)
+    if value is not None:
+        code += (b"\x42" + sleb(value)) if op == 0x37 else i32(value)
+    code += bytes([op]) + leb(align) + leb(offset)
+    return code + (b"" if value is not None else b"\x1a")
+
+
+GROW1 = i32(1) + b"\x40\x00\x1a"  # memory.grow 1; drop
+LOAD8, LOAD32, LOAD64, STORE8, STORE32, STORE64 = 0x2D, 0x28, 0x29, 0x3A, 0x36, 0x37
+
+
+def deep_frames_module(depth, nlocals):
+    """_start calls f(depth): f loads nlocals i64s from memory into locals,
+    stores n at address 0 and calls f(n - 1) (which stores there too, so the
+    values loaded stay live across the call: a large C frame), then folds
+    them into its result: a recursion that runs out of the C stack before the depth
+    limit."""
+    loc = b"\x01" + leb(nlocals) + b"\x7e"
+    body = b""
+    for k in range(nlocals):
+        body += i32(0) + b"\x29\x03" + leb(8 * k) + b"\x21" + leb(k + 1)
+    body += i32(0) + b"\x20\x00\x37\x03\x00"  # i64.store (0, n)
+    # if n == 0 then 0 else f(n - 1)
+    body += (b"\x20\x00\x50\x04\x7e\x42\x00\x05\x20\x00\x42\x01\x7d\x10\x01\x0b")
+    for k in range(nlocals):  # r = (r ^ l) * 3: nothing the compiler can add up before the call
+        body += b"\x20" + leb(k + 1) + b"\x85\x42\x03\x7e"
+    start = i32(8192) + b"\x42" + sleb(depth) + b"\x10\x01\x37\x03\x00"  # kept in memory
+    return mem_module(1, (0, b"\x00", start), (1, loc, body))
 
 
 @unittest.skipUnless(GUEST and os.path.exists(GUEST), "SR_WASM_GUEST is not built")
@@ -134,6 +182,51 @@ class NativeTierTest(unittest.TestCase):
                 self.assertIn(text, b["error"]["message"])
                 self.same(a, b)
         self.verify(b)
+
+    def test_memory_edges_are_the_same(self):
+        """Native linear memory is guarded by pages: a load or store past its
+        end faults, and the fault is the interpreter's trap, at every edge."""
+        ok, oob = "completed", "out of bounds memory access"
+        cases = (
+            ("last byte", 1, access(LOAD8, 65535), ok),
+            ("last word", 1, access(LOAD32, 65532), ok),
+            ("last i64 stored", 1, access(STORE64, 65528, value=-2), ok),
+            ("one past", 1, access(LOAD8, 65536), oob),
+            ("store one past", 1, access(STORE32, 65536, value=7), oob),
+            ("word across the end", 1, access(LOAD32, 65533), oob),
+            ("i64 across the end", 1, access(STORE64, 65529, value=1), oob),
+            ("offset past the end", 1, access(LOAD8, 0, offset=65536), oob),
+            ("offset overflow", 1, access(LOAD32, 1, offset=0xFFFFFFFF), oob),
+            ("highest address", 1, access(LOAD64, 0xFFFFFFFF, offset=0xFFFFFFFF), oob),
+            ("no pages", 0, access(LOAD8, 0), oob),
+            ("after grow", 1, GROW1 + access(STORE8, 131071, value=9) + access(LOAD8, 65536),
+             ok),
+            ("past the grown end", 1, GROW1 + access(LOAD8, 131072), oob),
+        )
+        for name, pages, code, want in cases:
+            with self.subTest(case=name):
+                mod = base64.b64encode(mem_module(pages, (0, b"\x00", code))).decode()
+                a, b = self.both(module=mod, output_format="text")
+                if want == ok:
+                    self.assertEqual(b["status"], "completed", summary(b))
+                else:
+                    self.assertEqual(b["status"], "failed", summary(b))
+                    self.assertEqual(b["error"]["code"], "EXECUTION_ERROR", b["error"])
+                    self.assertIn(want, b["error"]["message"])
+                self.same(a, b)
+
+    def test_a_fault_outside_linear_memory_is_still_a_crash(self):
+        """The fault handler takes only faults inside linear memory: a
+        recursion whose C frames exhaust the job process's stack (before the
+        depth limit) still ends the job process, and the daemon goes on."""
+        mod = base64.b64encode(deep_frames_module(9000, 400)).decode()
+        job = self.submit("native", module=mod, output_format="text")
+        self.assertEqual(job["status"], "failed", summary(job))
+        self.assertEqual(job["error"]["code"], "SANDBOX_CRASHED", job["error"])
+        self.assertIn("SIGSEGV", job["error"]["message"])
+        # the daemon is up and the next native job runs
+        again = self.submit("native", args=["echo"], input={"after": "crash"})
+        self.assertEqual(again["status"], "completed", summary(again))
 
     def test_fuel_exhaustion_is_the_same(self):
         for limit in (2000000, 123457):

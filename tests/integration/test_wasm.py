@@ -12,23 +12,9 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Daemon, cli, main, output_hash, summary  # noqa: E402
+from harness import Daemon, cli, leb, main, output_hash, section, summary  # noqa: E402
 
 GUEST = os.environ.get("SR_WASM_GUEST", "")
-
-
-def leb(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def section(sid, body):
-    return bytes([sid]) + leb(len(body)) + body
 
 
 def start_trap_module():

@@ -36,16 +36,16 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, postgres, summary, \
-    worker_token  # noqa: E402
+from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, ed25519_sign, leb, postgres, \
+    summary, worker_token  # noqa: E402
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 
 HEARTBEAT_S = 10
 
@@ -279,14 +279,14 @@ def sign_request(seed, method, path, query, body):
     for part in ("sealrun.worker.request.v1", method, path, query, tm):
         h.update(part.encode() + b"\0")
     h.update(hashlib.sha256(body).digest())
-    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(h.digest()).hex()
+    sig = ed25519_sign(seed, h.digest()).hex()
     return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
             "Content-Type": "application/json"}
 
 
 def sign_receipt(seed, receipt):
-    key = Ed25519PrivateKey.from_private_bytes(seed)
-    return key.sign(b"sealrun.receipt.v1\0" + canonical(receipt).encode()).hex()
+    msg = b"sealrun.receipt.v1\0" + canonical(receipt).encode()
+    return ed25519_sign(seed, msg).hex()
 
 
 def worker_seed(w):
@@ -402,6 +402,34 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertNotIn("canary-js-only-2c9e", self.c.log_text())
         for w in self.ws:
             self.assertNotIn("canary", w.log_text())
+
+    def test_ab2_generated_key_uses_are_audited(self):
+        """A job on a worker signs with a generated key: the key never leaves
+        as a value, the use is in the worker's signed receipt and, once the
+        coordinator stores the result, in the secret's audit."""
+        tok = self.toks["cat"]
+        st, ans, _ = self.c.request("POST", "/secrets/WK_SIGN/generate", {"kind": "ed25519"},
+                                    token=tok)
+        self.assertIn(st, (200, 201), ans)
+        script = ("async function main() { const k = await keys.get('WK_SIGN'); "
+                  "const s = await crypto.subtle.sign('Ed25519', k, "
+                  "new TextEncoder().encode('pay 7 to dan')); return s.byteLength; }")
+        st, job, _ = self.c.request("POST", "/execute", {"script": script,
+                                                         "secret_refs": ["WK_SIGN"]}, token=tok)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["output"], {"result": 64}, summary(job))
+        self.assertIn(job["receipt"]["worker_public_key"], {w.public_key for w in self.ws})
+        data = hashlib.sha256(b"pay 7 to dan").hexdigest()
+        self.assertEqual([(u["name"], u["operation"], u["data_sha256"])
+                          for u in job["receipt"]["key_uses"]], [("WK_SIGN", "sign", data)])
+        self.assertNotIn("sealrun.key.v1:", json.dumps(job))
+        st, audit, _ = self.c.request("GET", "/secrets/WK_SIGN/audit", token=tok)
+        self.assertEqual(st, 200, audit)
+        rows = [r for r in audit["audit"] if r["job_id"] == job["job_id"]]
+        self.assertEqual(sorted(r["outcome"] for r in rows), ["allowed", "used"], rows)
+        used = [r for r in rows if r["outcome"] == "used"][0]
+        self.assertEqual(used["reason"], f"ed25519 sign of data sha256 {data}")
+        self.assertEqual(used["version"], job["receipt"]["secret_refs"][0]["version"])
 
     def test_ac_storage_of_jobs_on_workers(self):
         """Reads go to the coordinator, writes commit there with the job's end
@@ -557,20 +585,110 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertEqual(st, 403, ans)
 
 
+class WorkerMoneyTest(unittest.TestCase):
+    """A coordinator with a price table and a daily budget, one worker: the
+    coordinator reserves at admission, the worker signs the cost in its
+    receipt by the coordinator's prices, the coordinator computes it again
+    before it stores the result and settles the hold: the ledger, the
+    balance and the budget's use agree with the receipts; a timed-out job
+    keeps its whole reservation; a job without the balance never runs."""
+
+    PRICES = {"base_fee": 1000, "gas_per_million": {"js": 10, "wasm": 1}, "wall_ms": 2,
+              "http_request": 500}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        fd, cls.prices = tempfile.mkstemp(prefix="sr-wk-prices-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(cls.PRICES, f)
+        cls.c = Daemon("--role", "coordinator", "--prices", cls.prices, "--budget-user",
+                       "jobs_per_day=5", store=cls.pg.database("workermoney")).start()
+        cls.admin = admin_token(cls.c)
+        cls.w = Worker(cls.c.url, worker_token(cls.c, "payer")).start()
+        assert cls.w.id, cls.w.log_text()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.cleanup()
+        cls.c.cleanup()
+        os.unlink(cls.prices)
+
+    def expected(self, receipt, timed_out=False):
+        """The charge at PRICES for what the receipt says the job used."""
+        reserved = receipt["cost"]["reserved"]
+        if timed_out:
+            return reserved
+        gas = (receipt["gas_used"] * self.PRICES["gas_per_million"]["js"] + 999999) // 1000000
+        wall = (receipt["duration_us"] + 999) // 1000 * self.PRICES["wall_ms"]
+        return min(reserved, self.PRICES["base_fee"] + gas + wall)
+
+    def test_priced_jobs_on_a_worker(self):
+        tok = self.c.token("payer")
+        st, ans, _ = self.c.request("POST", "/account/credit", {"user": "payer", "amount": 10**7},
+                                    token=self.admin)
+        self.assertEqual(st, 200, ans)
+        jobs = []
+        for i in range(3):
+            st, job, _ = self.c.execute(tok, "function main(i){ let s = 0; for (let k = 0; "
+                                        "k < 20000; k++) s += k; return s + i; }", input=i,
+                                        timeout=2)
+            self.assertEqual(st, 200, job)
+            self.assertEqual(job["receipt"]["worker_public_key"], self.w.public_key)
+            jobs.append(job)
+        st, job, _ = self.c.execute(tok, "function main(){ for(;;){} }", timeout=1)
+        self.assertEqual(st, 200, job)
+        self.assertEqual(job["error"]["code"], "TIMEOUT", job)
+        jobs.append(job)
+        charged = 0
+        for job in jobs:
+            cost = job["receipt"]["cost"]  # signed by the worker
+            self.assertEqual(job["cost"], cost)
+            self.assertEqual(cost["charged"] + cost["refunded"], cost["reserved"])
+            self.assertEqual(cost["charged"],
+                             self.expected(job["receipt"], job["status"] == "failed"), job)
+            charged += cost["charged"]
+            path = os.path.join(self.c.data_dir, "money-job.json")
+            with open(path, "w") as f:
+                json.dump(job, f)
+            p = cli("verify", path)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        st, acct, _ = self.c.request("GET", "/account", token=tok)
+        self.assertEqual(st, 200, acct)
+        self.assertEqual(acct["balance"], 10**7 - charged)
+        self.assertEqual(acct["budgets"]["user"]["jobs_per_day"], {"used": 4, "limit": 5})
+        kinds = {}
+        for r in acct["ledger"]:
+            if r["job_id"]:
+                kinds.setdefault(r["job_id"], {})[r["kind"]] = r["amount"]
+        for job in jobs:
+            k = kinds[job["job_id"]]
+            self.assertEqual(k["charge"], job["cost"]["charged"], k)
+            self.assertEqual(k["reservation"], k["charge"] + k.get("refund", 0), k)
+        # the daily budget: the fifth job runs, the sixth is refused before it runs
+        st, job, _ = self.c.execute(tok, "function main(){ return 5; }", timeout=2)
+        self.assertEqual(st, 200, job)
+        st, body, _ = self.c.execute(tok, "function main(){ return 6; }", timeout=2)
+        self.assertEqual(st, 429, body)
+        self.assertEqual(body["error"]["code"], "BUDGET_EXHAUSTED", body)
+
+    def test_no_balance_no_run(self):
+        tok = self.c.token("broke")
+        st, body, _ = self.c.execute(tok, "function main(){ return 1; }", timeout=2)
+        self.assertEqual(st, 402, body)
+        self.assertEqual(body["error"]["code"], "INSUFFICIENT_BALANCE")
+        st, body, _ = self.c.execute(tok, "function main(){ return 1; }", timeout=2,
+                                     **{"async": True})
+        self.assertEqual(st, 402, body)
+        self.assertEqual(self.c.sql("SELECT count(*) FROM jobs WHERE owner = 'broke'"), [(0,)])
+
+
 GUEST = os.environ.get("SR_WASM_GUEST", "")
 
 
 def padded(tag, pad):
     """The guest module with a custom section of 'pad' random bytes: its own
     hash and size, the same program."""
-    def leb(n):
-        out = bytearray()
-        while True:
-            b = n & 0x7f
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
     body = b"\x04note" + tag.encode() + os.urandom(pad)
     with open(GUEST, "rb") as f:
         return f.read() + b"\x00" + leb(len(body)) + body

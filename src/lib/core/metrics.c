@@ -50,6 +50,17 @@ static struct {
     .store = {HIST(store_bounds, 1e-9), HIST(store_bounds, 1e-9)},
 };
 
+/* The native tier: WASM jobs by tier ([0] interp, [1] native), cache lookups
+ * ([0] miss, [1] hit), evictions, compilations ([0] failed, [1] ok) and their
+ * nanoseconds. */
+static struct {
+    uint64_t tier[2];
+    uint64_t lookup[2];
+    uint64_t evicted;
+    uint64_t compiles[2];
+    uint64_t compile_ns;
+} nat;
+
 struct http_series {
     const char *method; /* one of methods[] */
     const char *route;  /* static */
@@ -81,6 +92,31 @@ sr_metrics_job(enum sr_runtime rt, enum sr_job_code code, int64_t duration_us, u
     __atomic_fetch_add(&m.jobs[r][c], 1, __ATOMIC_RELAXED);
     hist_add(&m.duration[r], (double)us * 1e-6, us);
     hist_add(&m.gas[r], (double)gas_used, gas_used);
+}
+
+void
+sr_metrics_wasm_tier(bool native)
+{
+    __atomic_fetch_add(&nat.tier[native ? 1 : 0], 1, __ATOMIC_RELAXED);
+}
+
+void
+sr_metrics_native_lookup(bool hit)
+{
+    __atomic_fetch_add(&nat.lookup[hit ? 1 : 0], 1, __ATOMIC_RELAXED);
+}
+
+void
+sr_metrics_native_evicted(unsigned n)
+{
+    __atomic_fetch_add(&nat.evicted, n, __ATOMIC_RELAXED);
+}
+
+void
+sr_metrics_native_compile(bool ok, int64_t ns)
+{
+    __atomic_fetch_add(&nat.compiles[ok ? 1 : 0], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&nat.compile_ns, ns > 0 ? (uint64_t)ns : 0, __ATOMIC_RELAXED);
 }
 
 void
@@ -184,6 +220,36 @@ render_jobs(sr_buf *b, sr_err *err)
 }
 
 static sr_status
+render_native(sr_buf *b, sr_err *err)
+{
+    return sr_buf_printf(
+        b, err,
+        "# HELP sealrun_wasm_jobs_total WASM jobs this process ran, by tier (docs/wasm.md "
+        "\"Two tiers\").\n"
+        "# TYPE sealrun_wasm_jobs_total counter\n"
+        "sealrun_wasm_jobs_total{tier=\"interp\"} %llu\n"
+        "sealrun_wasm_jobs_total{tier=\"native\"} %llu\n"
+        "# HELP sealrun_native_compiles_total Modules compiled to native code, by result.\n"
+        "# TYPE sealrun_native_compiles_total counter\n"
+        "sealrun_native_compiles_total{result=\"ok\"} %llu\n"
+        "sealrun_native_compiles_total{result=\"failed\"} %llu\n"
+        "# HELP sealrun_native_compile_seconds_total Wall time spent compiling modules to "
+        "native code.\n"
+        "# TYPE sealrun_native_compile_seconds_total counter\n"
+        "sealrun_native_compile_seconds_total %.9g\n"
+        "# HELP sealrun_native_cache_total The native tier's object cache: lookups that found "
+        "an object (hit) or not (miss), objects evicted (eviction).\n"
+        "# TYPE sealrun_native_cache_total counter\n"
+        "sealrun_native_cache_total{event=\"hit\"} %llu\n"
+        "sealrun_native_cache_total{event=\"miss\"} %llu\n"
+        "sealrun_native_cache_total{event=\"eviction\"} %llu\n",
+        (unsigned long long)load(&nat.tier[0]), (unsigned long long)load(&nat.tier[1]),
+        (unsigned long long)load(&nat.compiles[1]), (unsigned long long)load(&nat.compiles[0]),
+        (double)load(&nat.compile_ns) * 1e-9, (unsigned long long)load(&nat.lookup[1]),
+        (unsigned long long)load(&nat.lookup[0]), (unsigned long long)load(&nat.evicted));
+}
+
+static sr_status
 render_http(sr_buf *b, sr_err *err)
 {
     sr_status rc = sr_buf_printf(b, err,
@@ -229,6 +295,8 @@ sr_metrics_render(const struct sr_metrics_gauges *g, sr_buf *b, sr_err *err)
     if (rc == SR_OK)
         rc = render_hist(b, "sealrun_store_statement_seconds", "connection", "writer", &m.store[1],
                          err);
+    if (rc == SR_OK)
+        rc = render_native(b, err);
     if (rc == SR_OK)
         rc = render_http(b, err);
     return rc;

@@ -341,6 +341,25 @@ renew_all(sr_engine *eng)
     }
 }
 
+/* Ends one job taken back from a holder that stopped (its lease under
+ * *mine): INTERRUPTED with its receipt, or failed as unreadable when its
+ * stored request no longer parses. Errors are logged. */
+void
+sr_engine__interrupt_row(sr_engine *eng, const struct sr_job_row *row, const struct sr_lease *mine)
+{
+    sr_err e = {0};
+    struct sr_job_request req;
+    if (sr_engine__request_from_row(row, &req, &e) != SR_OK) {
+        sr_engine__finish_unreadable(eng, row, mine, sr_engine__interrupted_msg);
+        return;
+    }
+    if (sr_engine__record_failure(eng, row->id, row->owner, row->created_at_ms, row->started_at_ms,
+                                  &req, SR_JOB_INTERRUPTED, sr_engine__interrupted_msg, mine,
+                                  &e) != SR_OK)
+        sr_log(SR_LOG_ERROR, "engine", "failing interrupted job '%s': %s", row->id, e.msg);
+    sr_job_request_fini(&req);
+}
+
 /* Fails, once each, the jobs whose daemon stopped renewing their lease
  * (own: at start, the jobs this daemon ran before it restarted). Returns
  * how many (at most TAKEOVER_BATCH). */
@@ -363,17 +382,7 @@ take_over(sr_engine *eng, bool own)
     for (size_t i = 0; i < n; i++) {
         struct sr_lease mine = l;
         mine.fence = fences[i];
-        struct sr_job_request req;
-        if (sr_engine__request_from_row(&rows[i], &req, &e) != SR_OK) {
-            sr_engine__finish_unreadable(eng, &rows[i], &mine, sr_engine__interrupted_msg);
-        } else {
-            if (sr_engine__record_failure(eng, rows[i].id, rows[i].owner, rows[i].created_at_ms,
-                                          rows[i].started_at_ms, &req, SR_JOB_INTERRUPTED,
-                                          sr_engine__interrupted_msg, &mine, &e) != SR_OK)
-                sr_log(SR_LOG_ERROR, "engine", "failing interrupted job '%s': %s", rows[i].id,
-                       e.msg);
-            sr_job_request_fini(&req);
-        }
+        sr_engine__interrupt_row(eng, &rows[i], &mine);
         sr_engine__remote_forget_id(eng, rows[i].id); /* its worker's entry, if any */
         sr_job_row_fini(&rows[i]);
     }

@@ -262,6 +262,8 @@ sr_engine__run_and_record(sr_engine *eng, const char *owner, const char *id, int
         sr_engine__job_settle(eng, id, &o);
     if (rc == SR_OK)
         sr_metrics_job(req->runtime, o.code, wall, o.gas_used);
+    if (rc == SR_OK && req->runtime == SR_RUNTIME_WASM)
+        sr_metrics_wasm_tier(o.native);
     if (rc == SR_OK)
         sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' %s in %lld us", id, owner,
                o.code == SR_JOB_OK ? "completed" : sr_job_code_name(o.code), (long long)wall);

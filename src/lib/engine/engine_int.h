@@ -62,6 +62,14 @@ struct held_lease {
     sr_sandbox_cancel *cancel; /* owned (lease_hold/_release); fired when lost; may be NULL */
 };
 
+/* A job's money at its end (settle.c): what it held, used and is charged. */
+struct job_money {
+    bool has_hold; /* admitted with budgets or prices configured */
+    uint64_t reserved;
+    uint64_t charged; /* <= reserved */
+    struct sr_usage used;
+};
+
 /* A job handed to a remote worker (remote.c), in eng->remote under mu from
  * its claim until its result is stored or its lease is found lost. */
 struct remote_job {
@@ -75,6 +83,8 @@ struct remote_job {
     char code_hash[SR_HASH_HEX_LEN + 1];
     char input_hash[SR_HASH_HEX_LEN + 1];
     bool has_pubkey;
+    struct job_money money;     /* its hold here (has_hold false: none); charged at the result */
+    struct sr_secret_refs refs; /* the job's secret references: its key uses' audit */
     /* the job's storage (docs/workers.md "Storage"): its session lives
      * here, the worker's host calls go to it; at the job's end 'out' keeps
      * it and the write set prepared for the commit */
@@ -246,14 +256,6 @@ struct job_secret_used {
     uint64_t version;
 };
 
-/* A job's money at its end (settle.c): what it held, used and is charged. */
-struct job_money {
-    bool has_hold; /* admitted with budgets or prices configured */
-    uint64_t reserved;
-    uint64_t charged; /* <= reserved */
-    struct sr_usage used;
-};
-
 /* What a job run produced, before it becomes the job object. */
 struct job_outcome {
     enum sr_job_code code; /* SR_JOB_OK: completed */
@@ -342,6 +344,34 @@ void sr_engine__money_release(sr_engine *eng, const char *id);
 void sr_engine__money_sweep(sr_engine *eng, bool at_start);
 /* The job object's "cost" (owned), or NULL when nothing was reserved. */
 json_t *sr_engine__cost_json(const struct job_money *m);
+/* Settles a job's hold with what m says it used and is charged (as
+ * sr_engine__job_settle; nothing without a hold). */
+void sr_engine__money_settle(sr_engine *eng, const char *id, const struct job_money *m);
+
+/* A remote worker's job (settle.c, docs/workers.md "Money"). The
+ * coordinator: the hand-out's "money" member ({"reserved", "prices"},
+ * owned) and *m the hold (has_hold false and NULL: none). */
+json_t *sr_engine__remote_money_json(sr_engine *eng, const char *id, struct job_money *m);
+/* The coordinator: computes m's use and charge again from the worker's
+ * job object (its receipt's gas_used, duration_us and http) and checks
+ * the receipt's "cost" is exactly that: SR_EINVAL naming the expected
+ * cost otherwise. Nothing without a hold. */
+sr_status sr_engine__remote_money_check(sr_engine *eng, const char *id, enum sr_runtime rt,
+                                        enum sr_job_code code, const json_t *job,
+                                        struct job_money *m, sr_err *err);
+/* The worker: the hand-out's reservation and the coordinator's prices. */
+struct remote_money {
+    bool has_hold;
+    uint64_t reserved;
+    sr_money *money; /* owned: the coordinator's price table (none: no prices) */
+};
+/* Parses the hand-out's "money" (NULL or null: no hold) into *out
+ * (sr_engine__remote_money_fini frees it). SR_EINVAL naming the shape. */
+sr_status sr_engine__remote_money_parse(const json_t *j, struct remote_money *out, sr_err *err);
+void sr_engine__remote_money_fini(struct remote_money *rm);
+/* Sets o->money as the coordinator will charge it (wall_us the run's). */
+void sr_engine__remote_money_quote(const struct remote_money *rm, enum sr_runtime rt,
+                                   struct job_outcome *o, int64_t wall_us);
 
 /* ---- record and replay (record.c, replay.c; docs/http.md) ---- */
 
@@ -421,6 +451,12 @@ sr_status sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t 
  * Failures are logged: the job's result stands. */
 void sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
                            const char *user, const char *job_id, const struct sr_job_request *req);
+/* The same for a job a remote worker ran (a coordinator): one row per use
+ * in the verified receipt's key_uses that names one of the job's own
+ * references 'refs' (others are logged and skipped), at the version the
+ * receipt's secret_refs give. */
+void sr_engine__keys_audit_remote(sr_engine *eng, const struct sr_secret_refs *refs,
+                                  const json_t *receipt, const char *user, const char *job_id);
 /* Stores a value under the owner's secret 'name' (the next version). secrets.c */
 sr_status sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name,
                                     const uint8_t *value, size_t len, uint64_t *version,
@@ -457,6 +493,11 @@ void sr_engine__run_given(sr_engine *eng, const char *owner, const char *job_id,
 /* Ends a claimed row whose request cannot be read back (cluster.c). */
 void sr_engine__finish_unreadable(sr_engine *eng, const struct sr_job_row *r,
                                   const struct sr_lease *l, const char *why);
+/* Ends one job taken back from a holder that stopped, under the new lease
+ * *mine: INTERRUPTED with its receipt, or as unreadable; errors logged
+ * (cluster.c). */
+void sr_engine__interrupt_row(sr_engine *eng, const struct sr_job_row *row,
+                              const struct sr_lease *mine);
 /* A coordinator's synchronous job: queued for the workers and waited for
  * (remote.c); errors as sr_engine_execute. */
 sr_status sr_engine__remote_execute(sr_engine *eng, const char *owner,

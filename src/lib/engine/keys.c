@@ -249,6 +249,36 @@ sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t *req, size
     return rc;
 }
 
+/* One secret audit row for use u (a key_uses entry) of secret owner/name
+ * at 'version' by 'user's job. */
+static void
+audit_use(sr_engine *eng, const char *owner, const char *secret, uint64_t version, const json_t *u,
+          const char *user, const char *job_id, const char *code_hash, const char *entry_point)
+{
+    const char *kind = json_string_value(json_object_get(u, "kind"));
+    const char *op = json_string_value(json_object_get(u, "operation"));
+    const char *data = json_string_value(json_object_get(u, "data_sha256"));
+    char reason[160];
+    (void)snprintf(reason, sizeof(reason), "%.16s %.16s of data sha256 %.64s", kind ? kind : "?",
+                   op ? op : "?", data ? data : "?");
+    const struct sr_audit_row row = {
+        .owner = (char *)(uintptr_t)owner,
+        .name = (char *)(uintptr_t)secret,
+        .job_id = (char *)(uintptr_t)job_id,
+        .user = (char *)(uintptr_t)user,
+        .version = version,
+        .outcome = (char *)(uintptr_t) "used",
+        .reason = reason,
+        .time_ms = sr_now_ms(),
+        .code_hash = (char *)(uintptr_t)code_hash,
+        .entry_point = (char *)(uintptr_t)entry_point,
+    };
+    sr_err e = {0};
+    if (sr_store_audit_add(eng->store, &row, &e) != SR_OK)
+        sr_log(SR_LOG_WARN, "engine", "auditing a use of key '%s' of job %s failed: %s", secret,
+               job_id, e.msg);
+}
+
 void
 sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const json_t *uses,
                       const char *user, const char *job_id, const struct sr_job_request *req)
@@ -260,29 +290,44 @@ sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, const 
         for (size_t j = 0; j < keys->n && !k && name; j++)
             if (strcmp(keys->key[j].name, name) == 0)
                 k = &keys->key[j];
-        if (!k)
+        if (k)
+            audit_use(eng, k->owner, k->secret, k->version, u, user, job_id, req->code_hash_hex,
+                      req->entry_point);
+    }
+}
+
+void
+sr_engine__keys_audit_remote(sr_engine *eng, const struct sr_secret_refs *refs,
+                             const json_t *receipt, const char *user, const char *job_id)
+{
+    const json_t *uses = json_object_get(receipt, "key_uses");
+    const json_t *used = json_object_get(receipt, "secret_refs");
+    const char *code_hash = json_string_value(json_object_get(receipt, "code_hash"));
+    const char *entry = json_string_value(json_object_get(receipt, "entry_point"));
+    size_t nuses = json_array_size(uses);
+    for (size_t i = 0; eng->store && i < nuses && i < SR_KEY_MAX_USES; i++) {
+        const json_t *u = json_array_get(uses, i);
+        const char *name = json_string_value(json_object_get(u, "name"));
+        const struct sr_secret_ref *ref = NULL; /* only the job's own references */
+        for (size_t j = 0; j < refs->n && !ref && name; j++)
+            if (strcmp(refs->ref[j].name, name) == 0)
+                ref = &refs->ref[j];
+        if (!ref) {
+            sr_log(SR_LOG_WARN, "engine",
+                   "job '%s': its receipt names a use of key '%.64s', which the job does not "
+                   "reference: not audited",
+                   job_id, name ? name : "?");
             continue;
-        char reason[160];
-        (void)snprintf(reason, sizeof(reason), "%s %s of data sha256 %s",
-                       json_string_value(json_object_get(u, "kind")),
-                       json_string_value(json_object_get(u, "operation")),
-                       json_string_value(json_object_get(u, "data_sha256")));
-        int64_t now = sr_now_ms();
-        const struct sr_audit_row row = {
-            .owner = (char *)(uintptr_t)k->owner,
-            .name = (char *)(uintptr_t)k->secret,
-            .job_id = (char *)(uintptr_t)job_id,
-            .user = (char *)(uintptr_t)user,
-            .version = k->version,
-            .outcome = (char *)(uintptr_t) "used",
-            .reason = reason,
-            .time_ms = now,
-            .code_hash = (char *)(uintptr_t)req->code_hash_hex,
-            .entry_point = req->entry_point,
-        };
-        sr_err e = {0};
-        if (sr_store_audit_add(eng->store, &row, &e) != SR_OK)
-            sr_log(SR_LOG_WARN, "engine", "auditing a use of key '%s' of job %s failed: %s",
-                   k->secret, job_id, e.msg);
+        }
+        json_int_t version = 0;
+        for (size_t j = 0; j < json_array_size(used); j++) {
+            const json_t *r = json_array_get(used, j);
+            const char *o = json_string_value(json_object_get(r, "owner"));
+            const char *n = json_string_value(json_object_get(r, "name"));
+            if (o && n && strcmp(o, ref->owner) == 0 && strcmp(n, ref->name) == 0)
+                version = json_integer_value(json_object_get(r, "version"));
+        }
+        audit_use(eng, ref->owner, ref->name, version > 0 ? (uint64_t)version : 0, u, user, job_id,
+                  code_hash, entry);
     }
 }

@@ -277,6 +277,14 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
     }
     json_decref(rj);
     json_decref(sj);
+    struct job_money money;
+    json_t *mj = sr_engine__remote_money_json(eng, r->id, &money); /* the worker signs the cost */
+    if (job && mj && json_object_set_new(job, "money", mj) != 0) {
+        json_decref(job);
+        job = NULL;
+    } else if (!job) {
+        json_decref(mj);
+    }
     struct remote_job *x = job ? calloc(1, sizeof(*x)) : NULL;
     sr_storage_session *ss = NULL;
     if (x && (x->out = calloc(1, sizeof(*x->out))) != NULL) {
@@ -309,6 +317,8 @@ prepare(sr_engine *eng, const struct sr_job_row *r, const struct sr_lease *l,
     memcpy(x->code_hash, req.code_hash_hex, sizeof(x->code_hash));
     memcpy(x->input_hash, req.input_hash_hex, sizeof(x->input_hash));
     x->has_pubkey = req.has_pubkey;
+    x->money = money;
+    x->refs = refs;
     pthread_mutex_lock(&eng->mu);
     x->next = eng->remote;
     eng->remote = x;
@@ -686,11 +696,17 @@ sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_
     bool ok = false;
     rc = check_result(x, pk, job, &code, &ok, err);
     if (rc == SR_OK)
+        rc = sr_engine__remote_money_check(eng, x->id, x->runtime, code, job, &x->money, err);
+    if (rc == SR_OK)
         rc = store_recording(eng, x, job, recording, sr_now_ms(), err);
     if (rc == SR_OK)
         rc = store_result(eng, x, holder, fence, job, job_text, len, ok, code, err);
+    if (rc == SR_OK) /* its generated keys' uses, in their secrets' audit */
+        sr_engine__keys_audit_remote(eng, &x->refs, json_object_get(job, "receipt"), x->owner,
+                                     x->id);
     char owner[SR_MAX_USER_NAME + 1];
     memcpy(owner, x->owner, sizeof(owner));
+    const struct job_money money = x->money;
     give(eng, x);
     json_decref(job);
     if (rc == SR_ECONFLICT) {
@@ -709,6 +725,7 @@ sr_engine_worker_result(sr_engine *eng, const char *holder, const uint8_t pk[SR_
                    ? rc
                    : sr_err_wrap(err, "storing job '%s'", id);
     forget(eng, holder, id, fence);
+    sr_engine__money_settle(eng, id, &money); /* after its row, as a daemon's own job */
     sr_log(SR_LOG_DEBUG, "engine", "job '%s' of '%s' ran on worker %s: %s", id, owner, holder,
            ok ? "completed" : sr_job_code_name(code));
     return SR_OK;
@@ -825,17 +842,7 @@ sr_engine_worker_restarted(sr_engine *eng, const char *holder)
     for (size_t i = 0; i < n; i++) {
         struct sr_lease mine = l;
         mine.fence = fences[i];
-        struct sr_job_request req;
-        if (sr_engine__request_from_row(&rows[i], &req, &e) != SR_OK) {
-            sr_engine__finish_unreadable(eng, &rows[i], &mine, sr_engine__interrupted_msg);
-        } else {
-            if (sr_engine__record_failure(eng, rows[i].id, rows[i].owner, rows[i].created_at_ms,
-                                          rows[i].started_at_ms, &req, SR_JOB_INTERRUPTED,
-                                          sr_engine__interrupted_msg, &mine, &e) != SR_OK)
-                sr_log(SR_LOG_ERROR, "engine", "failing interrupted job '%s': %s", rows[i].id,
-                       e.msg);
-            sr_job_request_fini(&req);
-        }
+        sr_engine__interrupt_row(eng, &rows[i], &mine);
         sr_job_row_fini(&rows[i]);
     }
     if (n)
@@ -965,6 +972,7 @@ struct sr_engine_remote_run {
     struct sr_job_request req;
     struct job_outcome o;
     int64_t created, started, finished, wall;
+    struct remote_money money; /* the coordinator's hold and prices: the receipt's cost */
 };
 
 void
@@ -974,6 +982,7 @@ sr_engine_remote_run_free(sr_engine_remote_run *run)
         return;
     sr_engine__outcome_fini(&run->o);
     sr_job_request_fini(&run->req);
+    sr_engine__remote_money_fini(&run->money);
     free(run);
 }
 
@@ -1022,6 +1031,7 @@ sr_engine_remote_text(sr_engine *eng, sr_engine_remote_run *run, char **out, siz
         if (rc != SR_OK)
             return sr_err_wrap(err, "the storage end of job '%s'", run->id);
     }
+    sr_engine__remote_money_quote(&run->money, run->req.runtime, o, run->wall);
     sr_status rc = sr_engine__job_text(eng, run->id, run->owner, &run->req, o, run->created,
                                        run->started, run->finished, run->wall, out, out_len, err);
     if (rc == SR_OK)
@@ -1097,6 +1107,13 @@ sr_engine_run_remote(sr_engine *eng, const json_t *job, const uint8_t *module, s
         sr_secret_set_fini(&set);
         sr_job_request_fini(&req);
         return sr_err_set(err, SR_ENOMEM, "out of memory running job '%s'", id);
+    }
+    rc = sr_engine__remote_money_parse(json_object_get(job, "money"), &run->money, err);
+    if (rc != SR_OK) {
+        free(run);
+        sr_secret_set_fini(&set);
+        sr_job_request_fini(&req);
+        return sr_err_wrap(err, "job '%s'", id);
     }
     run->io = io;
     memcpy(run->id, id, sizeof(run->id));

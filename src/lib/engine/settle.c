@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "sealrun/sr_json.h"
 #include "sealrun/sr_limits.h"
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_util.h"
@@ -91,6 +92,25 @@ sr_engine__money_admit(sr_engine *eng, const char *owner, const char *id,
     return SR_OK;
 }
 
+/* What a job that ran used, and what it is charged at 'money's rates out
+ * of 'reserved' (the one rule for a daemon's own jobs and a worker's). */
+static void
+quote_used(const sr_money *money, enum sr_runtime rt, enum sr_job_code code, uint64_t gas_used,
+           size_t http, bool ran, int64_t wall_us, uint64_t reserved, struct job_money *m)
+{
+    m->reserved = reserved;
+    if (ran) {
+        m->used.jobs = 1;
+        if (rt == SR_RUNTIME_WASM)
+            m->used.gas_wasm = gas_used;
+        else
+            m->used.gas_js = gas_used;
+        m->used.wall_ms = wall_us > 0 ? ((uint64_t)wall_us + 999) / 1000 : 0;
+        m->used.http = http;
+    }
+    m->charged = reserved ? sr_money_charge(money, rt, code, ran, &m->used, reserved) : 0;
+}
+
 void
 sr_engine__money_quote(sr_engine *eng, const char *id, const struct sr_job_request *req, bool ran,
                        struct job_outcome *o, int64_t wall_us)
@@ -108,24 +128,13 @@ sr_engine__money_quote(sr_engine *eng, const char *id, const struct sr_job_reque
         return; /* admitted before budgets or prices were configured */
     }
     m->has_hold = true;
-    m->reserved = h.cost;
-    if (ran) {
-        m->used.jobs = 1;
-        if (req->runtime == SR_RUNTIME_WASM)
-            m->used.gas_wasm = o->gas_used;
-        else
-            m->used.gas_js = o->gas_used;
-        m->used.wall_ms = wall_us > 0 ? ((uint64_t)wall_us + 999) / 1000 : 0;
-        m->used.http = o->http ? json_array_size(o->http) : 0;
-    }
-    m->charged =
-        h.cost ? sr_money_charge(eng->cfg.money, req->runtime, o->code, ran, &m->used, h.cost) : 0;
+    quote_used(eng->cfg.money, req->runtime, o->code, o->gas_used,
+               o->http ? json_array_size(o->http) : 0, ran, wall_us, h.cost, m);
 }
 
 void
-sr_engine__job_settle(sr_engine *eng, const char *id, const struct job_outcome *o)
+sr_engine__money_settle(sr_engine *eng, const char *id, const struct job_money *m)
 {
-    const struct job_money *m = &o->money;
     if (!m->has_hold)
         return;
     const struct sr_hold_end end = {
@@ -139,6 +148,121 @@ sr_engine__job_settle(sr_engine *eng, const char *id, const struct job_outcome *
     else if (settled)
         sr_log(SR_LOG_DEBUG, "engine", "job '%s' charged %" PRIu64 " of %" PRIu64, id, m->charged,
                m->reserved);
+}
+
+void
+sr_engine__job_settle(sr_engine *eng, const char *id, const struct job_outcome *o)
+{
+    sr_engine__money_settle(eng, id, &o->money);
+}
+
+/* ---- a remote worker's job (docs/workers.md "Money") ----
+ *
+ * The coordinator holds the job's reservation; the worker that runs it
+ * signs its cost in the receipt, so the hand-out carries the reservation
+ * and the price table, the worker charges by the same rule
+ * (quote_used), and the coordinator computes the charge again from the
+ * signed job object and stores the result only when the two agree. */
+
+json_t *
+sr_engine__remote_money_json(sr_engine *eng, const char *id, struct job_money *m)
+{
+    memset(m, 0, sizeof(*m));
+    if (!has_money(eng))
+        return NULL;
+    struct sr_hold_row h;
+    sr_err e = {0};
+    sr_status rc = sr_store_hold_get(eng->store, id, &h, &e);
+    if (rc != SR_OK) {
+        if (rc != SR_ENOTFOUND)
+            sr_log(SR_LOG_ERROR, "engine", "job '%s': reading its hold: %s", id, e.msg);
+        return NULL;
+    }
+    m->has_hold = true;
+    m->reserved = h.cost;
+    json_t *prices = sr_money_prices_json(eng->cfg.money);
+    if (json_is_object(prices))
+        json_object_del(prices, "unit");
+    return json_pack("{s:I, s:o}", "reserved", (json_int_t)h.cost, "prices", prices);
+}
+
+sr_status
+sr_engine__remote_money_parse(const json_t *j, struct remote_money *out, sr_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!j || json_is_null(j))
+        return SR_OK;
+    const json_t *r = json_object_get(j, "reserved");
+    const json_t *p = json_object_get(j, "prices");
+    if (!json_is_object(j) || !json_is_integer(r) || json_integer_value(r) < 0 ||
+        (uint64_t)json_integer_value(r) > SR_MAX_BALANCE ||
+        (p && !json_is_null(p) && !json_is_object(p)))
+        return sr_err_set(err, SR_EINVAL,
+                          "the job's 'money' must be {\"reserved\": 0..%llu, \"prices\": "
+                          "object or null}",
+                          (unsigned long long)SR_MAX_BALANCE);
+    out->reserved = (uint64_t)json_integer_value(r);
+    sr_status rc = sr_money_new(&out->money, err);
+    if (rc == SR_OK && json_is_object(p)) {
+        char *text = sr_json_dumps(p, JSON_COMPACT);
+        rc = text ? sr_money_parse_prices(out->money, text, strlen(text),
+                                          "the coordinator's price table", err)
+                  : sr_err_set(err, SR_ENOMEM, "out of memory for the job's prices");
+        free(text);
+    }
+    if (rc != SR_OK) {
+        sr_money_free(out->money);
+        out->money = NULL;
+        return rc;
+    }
+    out->has_hold = true;
+    return SR_OK;
+}
+
+void
+sr_engine__remote_money_fini(struct remote_money *rm)
+{
+    sr_money_free(rm->money);
+    memset(rm, 0, sizeof(*rm));
+}
+
+void
+sr_engine__remote_money_quote(const struct remote_money *rm, enum sr_runtime rt,
+                              struct job_outcome *o, int64_t wall_us)
+{
+    struct job_money *m = &o->money;
+    memset(m, 0, sizeof(*m));
+    if (!rm->has_hold)
+        return;
+    m->has_hold = true;
+    quote_used(rm->money, rt, o->code, o->gas_used, o->http ? json_array_size(o->http) : 0, true,
+               wall_us, rm->reserved, m);
+}
+
+sr_status
+sr_engine__remote_money_check(sr_engine *eng, const char *id, enum sr_runtime rt,
+                              enum sr_job_code code, const json_t *job, struct job_money *m,
+                              sr_err *err)
+{
+    if (!m->has_hold)
+        return SR_OK;
+    const json_t *receipt = json_object_get(job, "receipt");
+    json_int_t gas = json_integer_value(json_object_get(receipt, "gas_used"));
+    json_int_t dur = json_integer_value(json_object_get(receipt, "duration_us"));
+    const json_t *http = json_object_get(receipt, "http");
+    quote_used(eng->cfg.money, rt, code, gas > 0 ? (uint64_t)gas : 0,
+               json_is_array(http) ? json_array_size(http) : 0, true, dur > 0 ? dur : 0,
+               m->reserved, m);
+    json_t *want = sr_engine__cost_json(m);
+    const json_t *got = json_object_get(receipt, "cost");
+    bool same = want ? json_equal(want, got) : got == NULL;
+    json_decref(want);
+    if (!same)
+        return sr_err_set(err, SR_EINVAL,
+                          "the receipt of job '%s' does not carry the cost this coordinator "
+                          "charges (reserved %llu, charged %llu at its price table)",
+                          id, (unsigned long long)m->reserved, (unsigned long long)m->charged);
+    return SR_OK;
 }
 
 void

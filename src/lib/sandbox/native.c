@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "sealrun/sr_crypto.h"
+#include "sealrun/sr_metrics.h"
 
 #define TOOL_OUT_MAX 4096u /* bytes of a tool's stdout + stderr kept for messages */
 #define NOBODY 65534u      /* the tools' uid and gid when the daemon is root */
@@ -462,9 +463,14 @@ evict(const sr_native *nat)
         return;
     qsort(v, n, sizeof(*v), older);
     const int dfd = open(nat->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    unsigned gone = 0;
     for (size_t i = 0; i < n && total > nat->cache_max && dfd >= 0; i++)
-        if (unlinkat(dfd, v[i].name, 0) == 0)
+        if (unlinkat(dfd, v[i].name, 0) == 0) {
             total -= v[i].size;
+            gone++;
+        }
+    if (gone)
+        sr_metrics_native_evicted(gone);
     if (dfd >= 0)
         close(dfd);
     free(v);
@@ -518,7 +524,9 @@ sr_native_lookup(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so, si
     *so = NULL;
     *so_len = 0;
     entry_path(n, wasm, len, path, sizeof(path), false);
-    if (cache_get(n, path, so, so_len))
+    const bool hit = cache_get(n, path, so, so_len);
+    sr_metrics_native_lookup(hit);
+    if (hit)
         return SR_OK;
     return sr_err_set(err, SR_ENOTFOUND, "no compiled object for this module in the cache");
 }
@@ -534,9 +542,16 @@ sr_native_get(sr_native *n, const uint8_t *wasm, size_t len, uint8_t **so, size_
     entry_path(n, wasm, len, path, sizeof(path), false);
     if (cache_get(n, path, so, so_len)) {
         *hit = true;
+        sr_metrics_native_lookup(true);
         return SR_OK;
     }
+    sr_metrics_native_lookup(false);
+    struct timespec t0, t1;
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
     sr_status st = compile(n, wasm, len, so, so_len, err);
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    sr_metrics_native_compile(st == SR_OK, (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 +
+                                               (t1.tv_nsec - t0.tv_nsec));
     if (st == SR_OK)
         cache_put(n, wasm, len, path, *so, *so_len);
     return st;

@@ -34,14 +34,12 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, cli, postgres, summary, \
+from harness import SEALRUND, ENV, Daemon, Worker, cli, ed25519_sign, postgres, summary, \
     worker_token  # noqa: E402
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 CANARY = "canary-7f3e9a1c-keystore-only"
 GUEST = os.environ.get("SR_WASM_GUEST", "")
@@ -57,8 +55,14 @@ def free_port():
 
 
 def pub_hex(seed):
-    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+    """The Ed25519 public key of a 32-byte seed, hex (libsodium, as harness.ed25519_sign)."""
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    assert lib.sodium_init() >= 0
+    pk, sk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(64)
+    assert lib.crypto_sign_seed_keypair(pk, sk, seed) == 0
+    return pk.raw.hex()
 
 
 def put_key(data_dir, seed):
@@ -76,7 +80,7 @@ def sign_request(seed, method, path, query, body):
     for part in ("sealrun.worker.request.v1", method, path, query, tm):
         h.update(part.encode() + b"\0")
     h.update(hashlib.sha256(body).digest())
-    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(h.digest()).hex()
+    sig = ed25519_sign(seed, h.digest()).hex()
     return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
             "Content-Type": "application/json"}
 

@@ -17,7 +17,11 @@ PostgreSQL files, its log or an API answer, and the coordinator runs
 without SECRETS_MASTER_KEY (neither in its environment nor in its data
 directory); {"value": ...} to the coordinator is a 400 telling the client
 to seal; the coordinator refuses to start with both SECRETS_MASTER_KEY and
---keystore, naming both; an empty allowlist is said at the keystore's start.
+--keystore, naming both; an empty allowlist is said at the keystore's start;
+a WASM job gets its secret as its environment. KeystoreProtocolTest drives a
+keystore alone against a scripted coordinator: a release comes back sealed
+to the job key, signed by the keystore, only after its audit record was
+stored; when the audit cannot be stored, nothing is released.
 """
 import json
 import os
@@ -175,6 +179,162 @@ class Keystore:
         shutil.rmtree(self.data_dir, ignore_errors=True)
         if rc not in (0, None):
             raise AssertionError(f"keystore exited with {rc}:\n{text[-3000:]}")
+
+
+def sodium():
+    import ctypes
+    import ctypes.util
+    lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
+    assert lib.sodium_init() >= 0
+    return lib
+
+
+def answer_digest(path, request_sig, text):
+    h = hashlib.sha256()
+    for part in ("sealrun.keystore.answer.v1", path, request_sig):
+        h.update(part.encode() + b"\0")
+    h.update(hashlib.sha256(text.encode()).digest())
+    return h.digest()
+
+
+class FakeCoordinator:
+    """The coordinator's side of the keystore channel, scripted: it answers
+    POST /keystore/context with a context it is given, signed with the
+    coordinator's key, and POST /keystore/audit as told (stored, or 503),
+    and keeps the audit records it got. On 127.0.0.1, in a thread."""
+
+    def __init__(self, seed):
+        import http.server
+        import threading
+        fake = self
+        self.seed = seed
+        self.context = None
+        self.audit_ok = True
+        self.records = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                sig = self.headers["X-Sealrun-Signature"]
+                if self.path == "/keystore/audit":
+                    fake.records += body["records"]
+                    if not fake.audit_ok:
+                        return self.reply(503, {"error": {"code": "unavailable",
+                                                          "message": "the store is down"}})
+                    answer = {"stored": len(body["records"])}
+                else:
+                    answer = fake.context
+                text = json.dumps(answer, separators=(",", ":"))
+                signature = ed25519_sign(fake.seed, answer_digest(self.path, sig, text)).hex()
+                self.reply(200, {"answer": text, "signature": signature})
+
+            def reply(self, code, obj):
+                data = json.dumps(obj).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class KeystoreProtocolTest(unittest.TestCase):
+    """The keystore alone against a scripted coordinator, driven at the
+    protocol's level: the coordinator's key gets the owner's sealing key and
+    an at-rest blob for a box sealed to it; a release the context allows
+    comes back sealed to the job key and opens to the value, after its
+    'allowed' record reached the audit; when the audit cannot be stored,
+    nothing is released."""
+
+    def test_release_only_after_the_audit(self):
+        lib = sodium()
+        coord_seed, ks_seed, worker_seed = os.urandom(32), os.urandom(32), os.urandom(32)
+        meas = "ab" * 32
+        fake = FakeCoordinator(coord_seed)
+        ks = Keystore(free_port(), fake.url, pub_hex(coord_seed), ks_seed, [meas]).start()
+        try:
+            ks_pk = pub_hex(ks_seed)
+
+            def call(method, path, query, body, seed=coord_seed):
+                h = sign_request(seed, method, path, query, body or b"")
+                url = ks.url + path + ("?" + query if query else "")
+                req = urllib.request.Request(url, data=body, method=method, headers=h)
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as r:
+                        env = json.loads(r.read())
+                except urllib.error.HTTPError as e:
+                    return e.code, json.loads(e.read())
+                d = answer_digest(path, h["X-Sealrun-Signature"], env["answer"])
+                self.assertEqual(
+                    lib.crypto_sign_verify_detached(bytes.fromhex(env["signature"]), d,
+                                                    len(d), bytes.fromhex(ks_pk)), 0)
+                return 200, json.loads(env["answer"])
+
+            st, a = call("GET", "/keystore/pubkey", "owner=kim", None)
+            self.assertEqual(st, 200, a)
+            owner_pk = base64.b64decode(a["public_key"])
+            value = b"protocol-value-51c2"
+            import ctypes
+            box = ctypes.create_string_buffer(len(value) + 48)
+            self.assertEqual(lib.crypto_box_seal(box, value, len(value), owner_pk), 0)
+            st, a = call("POST", "/keystore/seal", "", json.dumps(
+                {"owner": "kim", "name": "S", "version": 1,
+                 "sealed": base64.b64encode(box.raw).decode()}).encode())
+            self.assertEqual(st, 200, a)
+            self.assertNotIn(value.decode(), json.dumps(a))
+            wpk = pub_hex(worker_seed)
+            jid = "c" * 32
+            code_hash = "d" * 64
+            fake.context = {
+                "worker": {"id": "0123456789abcdef", "state": "active", "public_key": wpk,
+                           "measurement": meas, "attestation": "none"},
+                "job": {"id": jid, "owner": "kim", "state": "running", "runtime": "js",
+                        "code_hash": code_hash, "entry_point": "main", "secret_refs": ["S"]},
+                "lease": {"holder": hashlib.sha256(bytes.fromhex(wpk)).hexdigest()[:32],
+                          "fence": 3},
+                "secrets": [{"owner": "kim", "name": "S", "found": True, "version": 1,
+                             "policy": None, "blob": a["blob"]}]}
+            jpk, jsk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
+            self.assertEqual(lib.crypto_box_keypair(jpk, jsk), 0)
+
+            def release():
+                body = json.dumps({"worker_public_key": wpk, "job_id": jid, "fence": 3,
+                                   "job_public_key": jpk.raw.hex(), "owner": "kim",
+                                   "runtime": "js", "code_hash": code_hash,
+                                   "entry_point": "main", "quote": None}).encode()
+                return call("POST", "/keystore/release", "", body, seed=worker_seed)
+
+            st, a = release()
+            self.assertEqual(st, 200, a)
+            self.assertEqual([(s["name"], s["version"]) for s in a["secrets"]], [("S", 1)])
+            sealed = base64.b64decode(a["secrets"][0]["sealed_value"])
+            out = ctypes.create_string_buffer(len(sealed) - 48)
+            self.assertEqual(lib.crypto_box_seal_open(out, sealed, len(sealed), jpk, jsk), 0)
+            self.assertEqual(out.raw, value)
+            self.assertEqual([(r["name"], r["outcome"], r["job_id"]) for r in fake.records],
+                             [("S", "allowed", jid)])
+            # the audit cannot be stored: nothing is released
+            fake.audit_ok = False
+            fake.records.clear()
+            st, a = release()
+            self.assertEqual(st, 503, a)
+            self.assertIn("nothing released: the audit could not be recorded",
+                          a["error"]["message"])
+            self.assertNotIn("secrets", a)
+            self.assertEqual([r["outcome"] for r in fake.records], ["allowed"])
+        finally:
+            ks.cleanup()
+            fake.close()
 
 
 class KeystoreTest(unittest.TestCase):

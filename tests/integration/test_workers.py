@@ -726,8 +726,22 @@ class WorkerModulesTest(unittest.TestCase):
         self.assertEqual(job["receipt"]["worker_public_key"], self.w.public_key)
         self.assertEqual(job["receipt"]["code_hash"], h)
 
-    def fetches(self, h):
-        return self.w.log_text().count("fetched module " + h[:16])
+    def fetches(self, h, want):
+        """How often the worker's log says it fetched module h, once it says
+        so 'want' times or 5 s have passed (the log is copied from the
+        worker's stderr by a thread of this process, a little after)."""
+        deadline = time.time() + 5
+        while True:
+            n = self.w.log_text().count("fetched module " + h[:16])
+            if n >= want or time.time() > deadline:
+                return n
+            time.sleep(0.05)
+
+    def logged(self, text):
+        deadline = time.time() + 5
+        while text not in self.w.log_text() and time.time() < deadline:
+            time.sleep(0.05)
+        return self.w.log_text()
 
     def test_cache(self):
         mods = {}
@@ -741,16 +755,19 @@ class WorkerModulesTest(unittest.TestCase):
         cache = os.path.join(self.w.data_dir, "modules")
         self.run_module(a)
         self.run_module(a)
-        self.assertEqual(self.fetches(a), 1, "a hot module is fetched once")
+        self.assertEqual(self.fetches(a, 1), 1, "a hot module is fetched once")
         self.assertTrue(os.path.exists(os.path.join(cache, a + ".wasm")))
         self.run_module(b)
         self.run_module(c)  # past the bound of 1 MiB: the least recently used (a) goes
         self.assertFalse(os.path.exists(os.path.join(cache, a + ".wasm")))
-        self.assertIn("module %s evicted" % a[:16], self.w.log_text())
+        self.assertIn("module %s evicted" % a[:16], self.logged("module %s evicted" % a[:16]))
         self.assertLessEqual(sum(os.path.getsize(os.path.join(cache, f))
                                  for f in os.listdir(cache)), 1024 * 1024)
         self.run_module(a)
-        self.assertEqual(self.fetches(a), 2, "an evicted module is fetched again")
+        self.assertEqual(self.fetches(a, 2), 2, "an evicted module is fetched again")
+        deadline = time.time() + 5
+        while self.c.log_text().count("module %s " % a[:16]) < 2 and time.time() < deadline:
+            time.sleep(0.05)
         self.assertEqual(self.c.log_text().count("module %s " % a[:16]), 2)
         # a cached file changed on disk is never run: dropped, fetched again
         path = os.path.join(cache, a + ".wasm")
@@ -758,8 +775,8 @@ class WorkerModulesTest(unittest.TestCase):
             f.seek(100)
             f.write(b"\xff")
         self.run_module(a)
-        self.assertEqual(self.fetches(a), 3)
-        self.assertIn("does not hash to its name", self.w.log_text())
+        self.assertEqual(self.fetches(a, 3), 3)
+        self.assertIn("does not hash to its name", self.logged("does not hash to its name"))
         # a worker reads no module it holds no job for
         path = "/worker/modules/" + b
         st, ans = raw(self.c, "GET", path, self.w.tok,

@@ -92,6 +92,20 @@ sr_engine__money_admit(sr_engine *eng, const char *owner, const char *id,
     return SR_OK;
 }
 
+/* The hold of job 'id' in *h; false without one (no budgets or prices,
+ * or admitted before they were configured; a store error is logged). */
+static bool
+hold_of(sr_engine *eng, const char *id, struct sr_hold_row *h)
+{
+    if (!has_money(eng))
+        return false;
+    sr_err e = {0};
+    sr_status rc = sr_store_hold_get(eng->store, id, h, &e);
+    if (rc != SR_OK && rc != SR_ENOTFOUND)
+        sr_log(SR_LOG_ERROR, "engine", "job '%s': reading its hold: %s", id, e.msg);
+    return rc == SR_OK;
+}
+
 /* What a job that ran used, and what it is charged at 'money's rates out
  * of 'reserved' (the one rule for a daemon's own jobs and a worker's). */
 static void
@@ -117,16 +131,9 @@ sr_engine__money_quote(sr_engine *eng, const char *id, const struct sr_job_reque
 {
     struct job_money *m = &o->money;
     memset(m, 0, sizeof(*m));
-    if (!has_money(eng))
-        return;
     struct sr_hold_row h;
-    sr_err e = {0};
-    sr_status rc = sr_store_hold_get(eng->store, id, &h, &e);
-    if (rc != SR_OK) {
-        if (rc != SR_ENOTFOUND)
-            sr_log(SR_LOG_ERROR, "engine", "job '%s': reading its hold: %s", id, e.msg);
-        return; /* admitted before budgets or prices were configured */
-    }
+    if (!hold_of(eng, id, &h))
+        return;
     m->has_hold = true;
     quote_used(eng->cfg.money, req->runtime, o->code, o->gas_used,
                o->http ? json_array_size(o->http) : 0, ran, wall_us, h.cost, m);
@@ -168,16 +175,9 @@ json_t *
 sr_engine__remote_money_json(sr_engine *eng, const char *id, struct job_money *m)
 {
     memset(m, 0, sizeof(*m));
-    if (!has_money(eng))
-        return NULL;
     struct sr_hold_row h;
-    sr_err e = {0};
-    sr_status rc = sr_store_hold_get(eng->store, id, &h, &e);
-    if (rc != SR_OK) {
-        if (rc != SR_ENOTFOUND)
-            sr_log(SR_LOG_ERROR, "engine", "job '%s': reading its hold: %s", id, e.msg);
+    if (!hold_of(eng, id, &h))
         return NULL;
-    }
     m->has_hold = true;
     m->reserved = h.cost;
     json_t *prices = sr_money_prices_json(eng->cfg.money);

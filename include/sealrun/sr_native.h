@@ -55,7 +55,7 @@ struct sr_native_config {
     uint32_t timeout_ms;      /* one compilation, both tools; 0 = the default */
     uint64_t mem_bytes;       /* 0 = SR_NATIVE_DEFAULT_MEM */
     uint64_t file_bytes;      /* 0 = SR_NATIVE_DEFAULT_FILE; also the largest object read */
-    const char *opt_level;    /* "-O2" (NULL) or "-O0", "-O1", "-Os" */
+    const char *opt_level;    /* "-O3" (NULL) or "-O0", "-O1", "-O2", "-Os" */
     const char *wasm2c;       /* NULL = /usr/bin/wasm2c */
     const char *cc;           /* NULL = /usr/bin/cc */
     /* up to SR_NATIVE_MAX_FILES, copied; their SHA-256 is part of the identity */

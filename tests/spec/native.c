@@ -44,6 +44,12 @@ static const char h_header[] = "#ifndef SPEC_WASM_RT_H\n"
                                "#define WASM_RT_MEMCHECK_SIGNAL_HANDLER 0\n"
                                "#define WASM_RT_USE_STACK_DEPTH_COUNT 1\n"
                                "#include \"/usr/include/wasm-rt.h\"\n"
+                               /* as the service's glue compiles the generated code */
+                               "#define inline inline __attribute__((always_inline))\n"
+                               "#ifdef isnan\n"
+                               "#undef isnan\n"
+                               "#define isnan(x) __builtin_isunordered((x), (x))\n"
+                               "#endif\n"
                                "#endif\n";
 
 /* spectest's imports (test/core/spectest.wast), instantiation, calls. */

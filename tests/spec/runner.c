@@ -10,7 +10,7 @@
  * sr_wasm_fuel_instrument() (no fuel limit): the rewrite must keep every
  * result, trap and message (ctest spec-fuel/<name>).
  *
- * [--native-opt -O0|-O1|-O2|-Os] --native CACHE_DIR runs every action on the
+ * [--native-opt -O0|-O1|-O2|-O3|-Os] --native CACHE_DIR runs every action on the
  * native tier instead
  * (native.c: the module rewritten for it, wasm2c and cc through
  * sr_native_get(), called through libffi; ctest spec-native/<name>). Only

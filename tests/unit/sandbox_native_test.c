@@ -234,7 +234,7 @@ test_refuses_an_unknown_optimisation_level(void **state)
     sr_err err = {0};
     assert_int_equal(sr_native_new(&cfg, &n, &err), SR_EINVAL);
     assert_null(n);
-    assert_non_null(strstr(err.msg, "expected -O0, -O1, -O2 or -Os"));
+    assert_non_null(strstr(err.msg, "expected -O0, -O1, -O2, -O3 or -Os"));
     const struct sr_native_config cfg2 = {.cache_dir = f->dir, .cc = "/nonexistent/cc"};
     assert_int_equal(sr_native_new(&cfg2, &n, &err), SR_ENOTFOUND);
     assert_non_null(strstr(err.msg, "'/nonexistent/cc' is not an executable"));

@@ -591,15 +591,16 @@ sr_status
 sr_native_new(const struct sr_native_config *cfg, sr_native **out, sr_err *err)
 {
     *out = NULL;
-    const char *opt = cfg->opt_level ? cfg->opt_level : "-O2";
+    const char *opt = cfg->opt_level ? cfg->opt_level : "-O3";
     if (!cfg->cache_dir || !cfg->cache_dir[0] || strlen(cfg->cache_dir) > 4000)
         return sr_err_set(err, SR_EINVAL,
                           "the native tier needs a cache directory (1 to 4000 "
                           "bytes of path)");
     if (strcmp(opt, "-O0") != 0 && strcmp(opt, "-O1") != 0 && strcmp(opt, "-O2") != 0 &&
-        strcmp(opt, "-Os") != 0)
+        strcmp(opt, "-O3") != 0 && strcmp(opt, "-Os") != 0)
         return sr_err_set(err, SR_EINVAL,
-                          "native optimisation level '%s': expected -O0, -O1, -O2 or -Os", opt);
+                          "native optimisation level '%s': expected -O0, -O1, -O2, -O3 or -Os",
+                          opt);
     sr_native *n = calloc(1, sizeof(*n));
     if (!n)
         return sr_err_set(err, SR_ENOMEM, "out of memory");

@@ -91,7 +91,8 @@ struct glue_host {
  * code's load and store helpers; the standard headers come before it) is
  * always inlined: gcc -O2 otherwise leaves some of them out of line in
  * large functions, which made matmul's inner loop 2.4x slower
- * (bench/results/2026-12-04-native2.md). */
+ * (bench/results/2026-12-04-native2.md). isnan() is a quiet compare (under
+ * -fsignaling-nans gcc would test the bits: nbody 35% slower). */
 static const char glue_header[] =
     "/* sealrun native tier: wasm-rt.h for the generated code (guard pages, depth count) */\n"
     "#ifndef SEALRUN_WASM_RT_H\n"
@@ -107,6 +108,14 @@ static const char glue_header[] =
     "/* wasm2c's memory access helpers are static inline; in a large function gcc\n"
     " * leaves many of them out of line (\"call is unlikely\"), one call per access */\n"
     "#define inline inline __attribute__((always_inline))\n"
+    "/* under -fsignaling-nans gcc tests isnan() with integer operations, so that a\n"
+    " * signalling NaN raises no invalid flag (no Wasm program can see the flags): a\n"
+    " * quiet unordered compare gives the same answer. Only where math.h came first\n"
+    " * (the generated code's); a math.h after this would define its own again. */\n"
+    "#ifdef isnan\n"
+    "#undef isnan\n"
+    "#define isnan(x) __builtin_isunordered((x), (x))\n"
+    "#endif\n"
     "#endif\n";
 
 /* The instance's size, known only to the generated header. */

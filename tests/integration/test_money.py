@@ -83,7 +83,15 @@ class PricedTest(unittest.TestCase):
         return ans["balance"]
 
     def check_ledger(self, token, user=None):
-        acct, rows = whole_ledger(self.d, token, user)
+        # a job's charge is written just after its end: wait until every
+        # reservation has been settled (10 s at most), then check
+        deadline = time.time() + 10
+        while True:
+            acct, rows = whole_ledger(self.d, token, user)
+            kinds = [r["kind"] for r in rows]
+            if kinds.count("charge") >= kinds.count("reservation") or time.time() > deadline:
+                break
+            time.sleep(0.1)
         self.assertEqual(sum(r["delta"] for r in rows), acct["balance"])
         running = 0
         for r in reversed(rows):  # oldest first: each row's balance is the running sum
@@ -584,8 +592,14 @@ class JobControlMoneyTest(unittest.TestCase):
             self.assertEqual(b["error"]["code"], "TIMEOUT", b)
             self.assertEqual(b["cost"]["charged"], reserved_for(8))
 
-            # the ledger adds up: every job reserved once and settled once
-            acct, rows = whole_ledger(d, t)
+            # the ledger adds up: every job reserved once and settled once (the
+            # settle is written just after the job's end: wait for the last one)
+            deadline = time.time() + 10
+            while True:
+                acct, rows = whole_ledger(d, t)
+                if [x["kind"] for x in rows].count("charge") >= 4 or time.time() > deadline:
+                    break
+                time.sleep(0.1)
             spent = sum(j["cost"]["charged"] for j in (q, r, e, b))
             self.assertEqual(acct["balance"], 200000 - spent)
             self.assertEqual(sum(x["delta"] for x in rows), acct["balance"])

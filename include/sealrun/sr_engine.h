@@ -88,6 +88,12 @@ struct sr_engine_keystore {
      * version); *blob owned (free()) */
     sr_status (*seal)(void *arg, const char *owner, const char *name, uint64_t version,
                       const char *sealed_b64, uint8_t **blob, size_t *blob_len, sr_err *err);
+    /* POST /secrets/{name}/generate: the keystore makes a key of 'kind' and
+     * returns its at-rest blob for (owner, name, version) (*blob owned,
+     * free()) and its public key in hex (empty for random32) */
+    sr_status (*generate)(void *arg, const char *owner, const char *name, uint64_t version,
+                          const char *kind, uint8_t **blob, size_t *blob_len, char pub_hex[131],
+                          sr_err *err);
     void *arg;
 };
 
@@ -243,7 +249,9 @@ sr_status sr_engine_secret_set(sr_engine *eng, const char *owner, const char *na
  * (docs/secrets.md "Generated keys"); the value is never returned. The
  * public key goes into pub_hex as lower-case hex (ed25519 and x25519: 32
  * bytes, secp256k1: 33, compressed; random32: ""); the new version in
- * *version. SR_EINVAL for a bad name or kind. */
+ * *version. On a coordinator with a keystore (cfg.keystore) the keystore
+ * makes the key and its at-rest blob; the private key is never here.
+ * SR_EINVAL for a bad name or kind. */
 sr_status sr_engine_secret_generate(sr_engine *eng, const char *owner, const char *name,
                                     const char *kind, uint64_t *version, char pub_hex[131],
                                     sr_err *err);

@@ -993,6 +993,14 @@ ks_seal(void *arg, const char *owner, const char *name, uint64_t version, const 
     return sr_keystore_seal(&c->peer, owner, name, version, sealed, blob, blob_len, err);
 }
 
+static sr_status
+ks_generate(void *arg, const char *owner, const char *name, uint64_t version, const char *kind,
+            uint8_t **blob, size_t *blob_len, char pub_hex[131], sr_err *err)
+{
+    const struct ks_client *c = arg;
+    return sr_keystore_generate(&c->peer, owner, name, version, kind, blob, blob_len, pub_hex, err);
+}
+
 /* A coordinator with --keystore holds no secrets master: refuses one in
  * its environment or data directory, naming both. */
 static sr_status
@@ -1164,7 +1172,8 @@ main(int argc, char **argv)
         }
         ksc.peer = (struct sr_keystore_peer){
             .url = o.keystore, .pinned = o.keystore_pk, .name = "keystore"};
-        ksc.ops = (struct sr_engine_keystore){.pubkey = ks_pubkey, .seal = ks_seal, .arg = &ksc};
+        ksc.ops = (struct sr_engine_keystore){
+            .pubkey = ks_pubkey, .seal = ks_seal, .generate = ks_generate, .arg = &ksc};
         if (o.role == ROLE_COORDINATOR)
             o.eng.keystore = &ksc.ops;
     }

@@ -414,7 +414,7 @@ sr_status sr_engine__record_seal(const struct sr_engine__record *r, const char *
 
 /* ---- generated keys a job uses but never reads (keys.c) ---- */
 
-enum { SR_KEY_ED25519 = 0, SR_KEY_SECP256K1 = 1, SR_KEY_X25519 = 2, SR_KEY_RANDOM32 = 3 };
+/* kinds: SR_KEY_* of sr_secret.h */
 #define SR_KEY_MAX_DATA (64 * 1024) /* bytes one key call signs */
 #define SR_KEY_MAX_USES 64          /* key calls per job */
 

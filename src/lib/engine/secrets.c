@@ -152,11 +152,10 @@ sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name, c
         rc = sr_secret_name_check(name, strlen(name), err);
     if (rc != SR_OK)
         return rc;
-    if (eng->cfg.keystore)
-        return sr_err_set(err, SR_ECONFLICT,
-                          "this server keeps secrets in a keystore and holds no secrets master "
-                          "key: it cannot generate keys; make the key elsewhere and store it "
-                          "sealed with PUT /secrets/%s",
+    if (eng->cfg.keystore) /* sr_engine_secret_generate asks the keystore */
+        return sr_err_set(err, SR_EINTERNAL,
+                          "this server holds no secrets master key: only the keystore makes "
+                          "the at-rest blob of secret '%s'",
                           name);
     struct sr_secret_value v = {0};
     rc = sr_secret_value_set(value, len, &v, err);

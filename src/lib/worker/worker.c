@@ -57,7 +57,8 @@ struct sr_worker {
     char version[32];
     unsigned timeout_s;
     sr_engine *eng; /* borrowed: runs the jobs; NULL: registration and heartbeats only */
-    struct sr_worker__cache cache; /* with eng: the modules of its jobs */
+    struct sr_worker__cache cache; /* with eng: the modules of its jobs; under cache_mu */
+    pthread_mutex_t cache_mu;      /* one job thread at a time uses the cache */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     bool stop;
@@ -147,6 +148,7 @@ sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
     w->lease_ms = 15000;
     w->njobs = cfg->jobs ? cfg->jobs : 1;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->cache_mu, NULL);
     pthread_cond_init(&w->wake, NULL);
     *out = w;
     return SR_OK;
@@ -162,6 +164,7 @@ sr_worker_free(sr_worker *w)
         free(w->token);
     }
     pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->cache_mu);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
@@ -710,7 +713,9 @@ io_secrets(void *arg, const char *job_id, uint64_t fence, const char *owner,
 static sr_status
 job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *err)
 {
+    pthread_mutex_lock(&w->cache_mu);
     sr_status rc = sr_worker__cache_get(&w->cache, hash, out, len, err);
+    pthread_mutex_unlock(&w->cache_mu);
     if (rc != SR_ENOTFOUND)
         return rc;
     char path[128];
@@ -739,8 +744,10 @@ job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *e
     }
     sr_log(SR_LOG_INFO, "worker", "fetched module %.16s (%zu bytes)", hash, n);
     sr_err ce = {0};
+    pthread_mutex_lock(&w->cache_mu);
     if (sr_worker__cache_put(&w->cache, hash, bytes, n, &ce) != SR_OK)
         sr_log(SR_LOG_WARN, "worker", "module %.16s not cached: %s", hash, ce.msg);
+    pthread_mutex_unlock(&w->cache_mu);
     *out = bytes;
     *len = n;
     return SR_OK;

@@ -435,6 +435,23 @@ class KeystoreTest(unittest.TestCase):
         self.assertEqual(audit["audit"][0]["outcome"], "allowed", audit)
         self.assertEqual(audit["audit"][0]["job_id"], job["job_id"])
 
+    def test_a1_sealing_keys_are_cached(self):
+        """The coordinator asks the keystore once per owner for its sealing
+        key (the keystore's key is pinned: the answer stays valid)."""
+        keys = set()
+        for _ in range(3):
+            st, ans = self.req("GET", "/secrets/pubkey")
+            self.assertEqual(st, 200, ans)
+            keys.add(ans["public_key"])
+        st, other = self.req("GET", "/secrets/pubkey", token=self.other_tok)
+        self.assertEqual(st, 200, other)
+        self.assertEqual(len(keys), 1)
+        self.assertNotIn(other["public_key"], keys)
+        log = self.ks.log_text()
+        # test_a's `sealrun secret set` asked first; nothing since
+        self.assertEqual(log.count("sent the sealing key of 'kim'"), 1, log[-2000:])
+        self.assertEqual(log.count("sent the sealing key of 'lou'"), 1, log[-2000:])
+
     def test_a2_generated_key_made_by_the_keystore(self):
         """POST /secrets/{name}/generate on a coordinator with a keystore: the
         keystore makes the key and its at-rest blob; the allowed worker's

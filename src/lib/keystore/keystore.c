@@ -352,6 +352,8 @@ serve_pubkey(sr_keystore *ks, const struct sr_keystore_request *req, json_t **ou
     if (!req->owner)
         return sr_err_set(err, SR_EINVAL, "GET /keystore/pubkey needs ?owner=NAME");
     sr_status rc = sr_secret_owner_pk_b64(ks->keys, req->owner, &b64, err);
+    if (rc == SR_OK)
+        sr_log(SR_LOG_INFO, "keystore", "sent the sealing key of '%s'", req->owner);
     if (rc == SR_OK) {
         *out = json_pack("{s:s, s:s}", "owner", req->owner, "public_key", b64);
         free(b64);

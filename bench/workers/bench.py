@@ -127,6 +127,17 @@ def main():
                 lat = latency(c.url, tok, [c.proc.pid] + [x.proc.pid for x in ws], pg, c.store)
                 report(f"coordinator + {n} worker(s)", lat, throughput(c.url, tok),
                        ["coordinator"] + [f"worker{i + 1}" for i in range(n)])
+            for w in ws:
+                w.cleanup()
+            ws = []
+            # one worker that runs 4 jobs at once (--jobs 4)
+            w = harness.Worker(c.url, harness.worker_token(c, "w4"), "--jobs", "4",
+                               "--log-level", "warn").start()
+            assert w.id, w.log_text()
+            ws.append(w)
+            lat = latency(c.url, tok, [c.proc.pid, w.proc.pid], pg, c.store)
+            report("coordinator + 1 worker --jobs 4", lat, throughput(c.url, tok),
+                   ["coordinator", "worker1"])
         finally:
             for w in ws:
                 w.cleanup()

@@ -3,7 +3,8 @@
 # bench/workers/run.sh - remote workers (docs/workers.md) on this machine: a
 # trivial synchronous JS job through a coordinator and one (then two)
 # workers against the embedded `all` role on the same PostgreSQL store, in
-# one run. Latency: LATENCY_JOBS jobs one at a time (after 20 warm-up jobs),
+# one run, and last one worker with --jobs 4. Latency: LATENCY_JOBS jobs
+# one at a time (after 20 warm-up jobs),
 # split into queue+hand-off, run and way back from the job objects; the CPU
 # per job of the coordinator's, the workers' and PostgreSQL's process
 # trees; throughput: 8 connections (wrk) for DURATION seconds. Against the

@@ -72,7 +72,9 @@ struct sr_engine_config {
      * runs no guest code: its queue is served by remote workers through
      * sr_engine_worker_claim and sr_engine_worker_result. */
     bool coordinator;
-    unsigned worker_max_jobs; /* jobs one remote worker holds at once; 0 = 1 */
+    /* the most jobs one remote worker may hold at once, whatever it asks
+     * for (its poll's ?jobs=N); 0 = SR_ENGINE_WORKER_MAX_JOBS */
+    unsigned worker_max_jobs;
     /* --keystore (docs/keystore.md): a coordinator whose keys hold no
      * secrets master. Sealing keys and at-rest blobs come from the
      * keystore; jobs are handed out with their secret references only,
@@ -88,6 +90,12 @@ struct sr_engine_keystore {
      * version); *blob owned (free()) */
     sr_status (*seal)(void *arg, const char *owner, const char *name, uint64_t version,
                       const char *sealed_b64, uint8_t **blob, size_t *blob_len, sr_err *err);
+    /* POST /secrets/{name}/generate: the keystore makes a key of 'kind' and
+     * returns its at-rest blob for (owner, name, version) (*blob owned,
+     * free()) and its public key in hex (empty for random32) */
+    sr_status (*generate)(void *arg, const char *owner, const char *name, uint64_t version,
+                          const char *kind, uint8_t **blob, size_t *blob_len, char pub_hex[131],
+                          sr_err *err);
     void *arg;
 };
 
@@ -243,7 +251,9 @@ sr_status sr_engine_secret_set(sr_engine *eng, const char *owner, const char *na
  * (docs/secrets.md "Generated keys"); the value is never returned. The
  * public key goes into pub_hex as lower-case hex (ed25519 and x25519: 32
  * bytes, secp256k1: 33, compressed; random32: ""); the new version in
- * *version. SR_EINVAL for a bad name or kind. */
+ * *version. On a coordinator with a keystore (cfg.keystore) the keystore
+ * makes the key and its at-rest blob; the private key is never here.
+ * SR_EINVAL for a bad name or kind. */
 sr_status sr_engine_secret_generate(sr_engine *eng, const char *owner, const char *name,
                                     const char *kind, uint64_t *version, char pub_hex[131],
                                     sr_err *err);
@@ -387,12 +397,14 @@ typedef bool (*sr_engine_worker_ok_fn)(void *arg);
  * here. A job that cannot be handed out (request unreadable, module gone,
  * a secret unavailable, past --queue-max-age) ends here as it would on a
  * daemon, and the wait goes on. SR_ECONFLICT when this engine is not a
- * coordinator or the worker already holds cfg.worker_max_jobs jobs;
+ * coordinator or the worker already holds as many jobs as it takes:
+ * 'takes' (its poll's ?jobs=, 0 = 1), at most cfg.worker_max_jobs;
  * SR_EBUSY when SR_WORKER_MAX_POLLS polls already wait. */
 #define SR_WORKER_MAX_POLLS 64
+#define SR_ENGINE_WORKER_MAX_JOBS 16 /* jobs a remote worker holds at once, at most */
 sr_status sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN],
-                                 int64_t wait_ms, sr_engine_worker_ok_fn ok, void *ok_arg,
-                                 json_t **out, sr_err *err);
+                                 unsigned takes, int64_t wait_ms, sr_engine_worker_ok_fn ok,
+                                 void *ok_arg, json_t **out, sr_err *err);
 
 /* Coordinator: the server is stopping: polls waiting answer at once
  * (without a job) and so do synchronous callers waiting for a worker. */

@@ -106,6 +106,15 @@ sr_status sr_keystore_seal(const struct sr_keystore_peer *p, const char *owner, 
                            uint64_t version, const char *sealed_b64, uint8_t **blob,
                            size_t *blob_len, sr_err *err);
 
+/* POST /keystore/generate: the keystore makes a key of 'kind' (docs/secrets.md
+ * "Generated keys"; the value as sr_secret_key_generate makes it) and
+ * returns its at-rest blob for (owner, name, version) (*blob owned,
+ * free()) and its public key in hex (empty for random32). The private key
+ * stays in the keystore and in that blob. */
+sr_status sr_keystore_generate(const struct sr_keystore_peer *p, const char *owner,
+                               const char *name, uint64_t version, const char *kind, uint8_t **blob,
+                               size_t *blob_len, char pub_hex[131], sr_err *err);
+
 /* POST /keystore/storage-keys: the subkeys of the secrets master that the
  * store's job storage is encrypted with (SR_LABEL_STORAGE and
  * SR_LABEL_STORAGE_NAMES), sealed to the caller's key; added to keys with

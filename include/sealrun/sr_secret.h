@@ -94,6 +94,31 @@ sr_status sr_secret_owner_check(const char *owner, size_t len, sr_err *err);
  * the length or the byte offset of bad UTF-8, never content. */
 sr_status sr_secret_value_check(const void *p, size_t len, sr_err *err);
 
+/* --- generated keys (docs/secrets.md "Generated keys"; secret_key.c) --- */
+
+/* A generated key's value: SR_SECRET_KEY_PREFIX "<kind>:<64 hex>". */
+#define SR_SECRET_KEY_PREFIX "sealrun.key.v1:"
+#define SR_SECRET_KEY_TEXT_MAX 96 /* characters of such a value */
+enum { SR_KEY_ED25519 = 0, SR_KEY_SECP256K1 = 1, SR_KEY_X25519 = 2, SR_KEY_RANDOM32 = 3 };
+
+/* SR_KEY_* of a kind's name (s[0..len)), or -1. */
+int sr_secret_key_kind(const char *s, size_t len);
+/* The name of SR_KEY_* kind ("unknown" for another number); static. */
+const char *sr_secret_key_kind_name(int kind);
+/* True if a value is a generated key (begins with SR_SECRET_KEY_PREFIX). */
+bool sr_secret_is_key_value(const uint8_t *p, size_t len);
+/* The public key of private key sk of a kind: *pub_len bytes (32 for
+ * ed25519 and x25519, 33 compressed for secp256k1, 0 for random32).
+ * SR_EINVAL for a secp256k1 scalar out of range. */
+sr_status sr_secret_key_public(int kind, const uint8_t sk[32], uint8_t pub[65], size_t *pub_len,
+                               sr_err *err);
+/* Makes a new private key of the named kind ("ed25519", "secp256k1",
+ * "x25519", "random32") and its value text in *out (protected memory;
+ * caller finis it); pub/pub_len as sr_secret_key_public. SR_EINVAL naming
+ * the kinds for another name. */
+sr_status sr_secret_key_generate(const char *kind, struct sr_secret_value *out, uint8_t pub[65],
+                                 size_t *pub_len, sr_err *err);
+
 /* One parsed reference. */
 struct sr_secret_ref {
     char owner[SR_MAX_USER_NAME + 1]; /* owner of the secret (the caller for bare names) */

@@ -32,7 +32,8 @@ typedef struct sr_worker sr_worker;
 /* bytes of the answer that hands out a job: its request with a module
  * inline (SR_MAX_MODULE in base64), input and secrets */
 #define SR_WORKER_MAX_JOB (32u * 1024u * 1024u)
-#define SR_WORKER_POLL_WAIT_S 30                             /* GET /worker/jobs?wait= */
+#define SR_WORKER_JOBS_MAX 16    /* --jobs (the coordinator's cap: SR_ENGINE_WORKER_MAX_JOBS) */
+#define SR_WORKER_POLL_WAIT_S 30 /* GET /worker/jobs?wait= */
 #define SR_WORKER_DEFAULT_CACHE_BYTES (256ull * 1024 * 1024) /* the module cache's bound */
 
 struct sr_worker_config {
@@ -53,6 +54,10 @@ struct sr_worker_config {
      * put another keystore in its place). NULL: no keystore. */
     const char *keystore;
     const uint8_t *keystore_pk;
+    /* --jobs: jobs run at once, each in its own sandbox; 0 = 1, at most
+     * SR_WORKER_JOBS_MAX. The worker asks the coordinator for that many
+     * (GET /worker/jobs?jobs=N); the coordinator may give fewer. */
+    unsigned jobs;
 };
 
 /* Copies the strings; borrows key, quote, measurement and eng (they outlive

@@ -4,7 +4,8 @@
  *
  * On a keystore (sealrund --role keystore) its listener serves only the
  * keystore's routes (sr_keystore_handle): GET /keystore/pubkey, POST
- * /keystore/seal and /keystore/storage-keys from the coordinator, POST
+ * /keystore/seal, /keystore/generate and /keystore/storage-keys from the
+ * coordinator, POST
  * /keystore/release from workers. On a coordinator with --keystore, POST
  * /keystore/context and /keystore/audit answer the keystore: each request
  * must be signed by the pinned keystore key (--keystore-key), each answer

@@ -500,13 +500,20 @@ sr_api__worker_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_res
         sr_api__reply_status(resp, &e, "a worker's poll");
         return;
     }
+    int64_t takes = 1;
+    q = query_value(c->req, "jobs");
+    if (q && sr_parse_i64(q, 1, SR_ENGINE_WORKER_MAX_JOBS, "query parameter 'jobs'", &takes, &e) !=
+                 SR_OK) {
+        sr_api__reply_status(resp, &e, "a worker's poll");
+        return;
+    }
     (void)sr_store_worker_seen(api->store, pc.hash, sr_now_ms(), NULL);
     json_t *job = NULL;
     if (w.state == SR_WORKER_ACTIVE) {
         uint8_t pk[SR_ED25519_PK_LEN];
         (void)sr_hex_decode(w.public_key, 64, pk, sizeof(pk), NULL); /* checked: signed */
-        if (sr_engine_worker_claim(api->eng, pk, wait_s * 1000, still_active, &pc, &job, &e) !=
-            SR_OK) {
+        if (sr_engine_worker_claim(api->eng, pk, (unsigned)takes, wait_s * 1000, still_active, &pc,
+                                   &job, &e) != SR_OK) {
             sr_api__reply_status(resp, &e, "a worker's poll");
             return;
         }

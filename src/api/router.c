@@ -486,7 +486,7 @@ static const struct sr_api__route routes[] = {
      * checked by the handler (route_workers.c) */
     {"POST", "/worker/register", false, 0, "", SR_API_WORKER_BODY_MAX, sr_api__worker_register},
     {"POST", "/worker/heartbeat", false, 0, "", SR_API_WORKER_BEAT_MAX, sr_api__worker_heartbeat},
-    {"GET", "/worker/jobs", false, 0, "wait", 0, sr_api__worker_jobs},
+    {"GET", "/worker/jobs", false, 0, "wait jobs", 0, sr_api__worker_jobs},
     {"GET", "/worker/modules/{}", false, 0, "", 0, sr_api__worker_module},
     {"POST", "/worker/jobs/{}/result", false, 0, "", SR_API_WORKER_RESULT_MAX,
      sr_api__worker_result},

@@ -50,6 +50,7 @@ struct opts {
     const char *coordinator;     /* --role worker */
     const char *worker_token;    /* --role worker: --worker-token or SEALRUN_WORKER_TOKEN */
     uint64_t module_cache_bytes; /* --role worker: --module-cache-mb; 0 = the default */
+    unsigned worker_jobs;        /* --role worker: --jobs; 0 = 1 */
     bool workers_require_tdx;    /* --worker-attestation tdx */
     const char *keystore;        /* --keystore URL (coordinator, worker), or NULL */
     uint8_t keystore_pk[32];     /* --keystore-key */
@@ -163,7 +164,7 @@ struct raw {
     int64_t max_running, max_queued, async_workers, storage_keys, storage_bytes, module_bytes,
         module_count, module_expiry, audit_retention, storage_ns, storage_owner_bytes, max_conn,
         max_conn_addr, header_timeout, body_timeout, request_threads, auth_failures, lease,
-        module_cache_mb;
+        module_cache_mb, worker_jobs;
     int64_t rate_token, rate_addr; /* -1 when not given: 0 means no limit */
     int64_t queue_age;             /* -1 when not given: 0 means never */
     const char *rate_file;
@@ -277,6 +278,9 @@ table(struct raw *r, struct sr_opt *t)
                       SR_KEYSTORE_MAX_ALLOW,
                       "--role keystore: a worker measurement (64 hex) whose workers may receive "
                       "secrets; repeatable; none: nothing is released");
+    t[n++] = opt_int("--jobs", &r->worker_jobs, "N", SR_WORKER_JOBS_MAX,
+                     "--role worker: jobs it runs at once, each in its own sandbox (default 1, "
+                     "at most 16)");
     t[n++] = opt_int("--module-cache-mb", &r->module_cache_mb, "MIB", 1 << 20,
                      "--role worker: bound of its on-disk module cache in DATA_DIR/modules, "
                      "least recently used out (default 256)");
@@ -501,7 +505,7 @@ apply(const struct raw *r, struct opts *o)
             return die_usage("--coordinator-key must be 64 lower-case hex characters (the "
                              "coordinator's 'worker key' as it logs it at start)");
         if (r->store || r->metrics_listen || r->dashboard_dir || r->worker_token ||
-            r->module_cache_mb)
+            r->module_cache_mb || r->worker_jobs)
             return die_usage("--role keystore holds no store and runs no jobs: --store, "
                              "--metrics-listen, --dashboard-dir, --worker-token and "
                              "--module-cache-mb do not apply");
@@ -522,10 +526,11 @@ apply(const struct raw *r, struct opts *o)
             return die_usage("--role worker holds no store and serves no API: --store, --listen, "
                              "--metrics-listen and --dashboard-dir go to the coordinator");
         o->module_cache_bytes = (uint64_t)r->module_cache_mb * 1024 * 1024;
+        o->worker_jobs = (unsigned)r->worker_jobs;
     } else if (o->role != ROLE_KEYSTORE &&
-               (r->coordinator || r->worker_token || r->module_cache_mb)) {
-        return die_usage("--coordinator, --worker-token and --module-cache-mb go with --role "
-                         "worker");
+               (r->coordinator || r->worker_token || r->module_cache_mb || r->worker_jobs)) {
+        return die_usage("--coordinator, --worker-token, --jobs and --module-cache-mb go with "
+                         "--role worker");
     }
     if (r->listen && parse_listen("--listen", r->listen, o->host, &o->port, &e) != SR_OK)
         return die_usage(e.msg);
@@ -947,7 +952,8 @@ run_worker(struct opts *o, sr_engine *eng, const struct identity *id, const sigs
                                          .measurement = id->measurement,
                                          .version = SR_VERSION,
                                          .keystore = o->keystore,
-                                         .keystore_pk = o->keystore ? o->keystore_pk : NULL};
+                                         .keystore_pk = o->keystore ? o->keystore_pk : NULL,
+                                         .jobs = o->worker_jobs};
     if (sr_http_global_init(&e) != SR_OK || sr_worker_new(&cfg, &w, &e) != SR_OK) {
         fprintf(stderr, "sealrund: error: %s\n", e.msg);
         return 1;
@@ -991,6 +997,14 @@ ks_seal(void *arg, const char *owner, const char *name, uint64_t version, const 
 {
     const struct ks_client *c = arg;
     return sr_keystore_seal(&c->peer, owner, name, version, sealed, blob, blob_len, err);
+}
+
+static sr_status
+ks_generate(void *arg, const char *owner, const char *name, uint64_t version, const char *kind,
+            uint8_t **blob, size_t *blob_len, char pub_hex[131], sr_err *err)
+{
+    const struct ks_client *c = arg;
+    return sr_keystore_generate(&c->peer, owner, name, version, kind, blob, blob_len, pub_hex, err);
 }
 
 /* A coordinator with --keystore holds no secrets master: refuses one in
@@ -1164,7 +1178,8 @@ main(int argc, char **argv)
         }
         ksc.peer = (struct sr_keystore_peer){
             .url = o.keystore, .pinned = o.keystore_pk, .name = "keystore"};
-        ksc.ops = (struct sr_engine_keystore){.pubkey = ks_pubkey, .seal = ks_seal, .arg = &ksc};
+        ksc.ops = (struct sr_engine_keystore){
+            .pubkey = ks_pubkey, .seal = ks_seal, .generate = ks_generate, .arg = &ksc};
         if (o.role == ROLE_COORDINATOR)
             o.eng.keystore = &ksc.ops;
     }

@@ -47,6 +47,9 @@ import hashlib  # noqa: E402
 
 CANARY = "canary-7f3e9a1c-keystore-only"
 GUEST = os.environ.get("SR_WASM_GUEST", "")
+# a generated key's value (docs/secrets.md "Generated keys")
+KEY_VALUE = re.compile(r"sealrun\.key\.v1:[a-z0-9]+:[0-9a-f]{64}")
+KEY_VALUE_BYTES = re.compile(rb"sealrun\.key\.v1:[a-z0-9]+:[0-9a-f]{64}")
 REVERSE = "function main(i, s) { return {r: s.CANARY.split('').reverse().join('')}; }"
 
 
@@ -187,6 +190,14 @@ def sodium():
     lib = ctypes.CDLL(ctypes.util.find_library("sodium") or "libsodium.so.23")
     assert lib.sodium_init() >= 0
     return lib
+
+
+def seal_to(pk_b64, value):
+    """value sealed (crypto_box_seal) to a base64 X25519 key, in base64."""
+    import ctypes
+    box = ctypes.create_string_buffer(len(value) + 48)
+    assert sodium().crypto_box_seal(box, value, len(value), base64.b64decode(pk_b64)) == 0
+    return base64.b64encode(box.raw).decode()
 
 
 def answer_digest(path, request_sig, text):
@@ -405,10 +416,12 @@ class KeystoreTest(unittest.TestCase):
         st, ans = self.req("PUT", "/secrets/PLAIN", {"value": "x-plain"})
         self.assertEqual(st, 400, ans)
         self.assertIn("seal it to the key from GET /secrets/pubkey", ans["error"]["message"])
-        # generated keys need the master key: refused, saying why
-        st, ans = self.req("POST", "/secrets/GEN/generate", {"kind": "ed25519"})
-        self.assertIn(st, (400, 409), ans)
-        self.assertIn("keystore", ans["error"]["message"])
+        # a value in the generated keys' format is refused (the keystore makes those)
+        st, ans = self.req("PUT", "/secrets/FAKEKEY", {"sealed": seal_to(
+            self.req("GET", "/secrets/pubkey")[1]["public_key"],
+            b"sealrun.key.v1:ed25519:" + b"0" * 64)})
+        self.assertEqual(st, 400, ans)
+        self.assertIn("POST /secrets/FAKEKEY/generate", ans["error"]["message"])
         # the allowed worker's job sees the value
         self.only(self.w1)
         job = self.run_job(REVERSE, ["CANARY"])
@@ -421,6 +434,74 @@ class KeystoreTest(unittest.TestCase):
         st, audit = self.req("GET", "/secrets/CANARY/audit")
         self.assertEqual(audit["audit"][0]["outcome"], "allowed", audit)
         self.assertEqual(audit["audit"][0]["job_id"], job["job_id"])
+
+    def test_a1_sealing_keys_are_cached(self):
+        """The coordinator asks the keystore once per owner for its sealing
+        key (the keystore's key is pinned: the answer stays valid)."""
+        keys = set()
+        for _ in range(3):
+            st, ans = self.req("GET", "/secrets/pubkey")
+            self.assertEqual(st, 200, ans)
+            keys.add(ans["public_key"])
+        st, other = self.req("GET", "/secrets/pubkey", token=self.other_tok)
+        self.assertEqual(st, 200, other)
+        self.assertEqual(len(keys), 1)
+        self.assertNotIn(other["public_key"], keys)
+        log = self.ks.log_text()
+        # test_a's `sealrun secret set` asked first; nothing since
+        self.assertEqual(log.count("sent the sealing key of 'kim'"), 1, log[-2000:])
+        self.assertEqual(log.count("sent the sealing key of 'lou'"), 1, log[-2000:])
+
+    def test_a2_generated_key_made_by_the_keystore(self):
+        """POST /secrets/{name}/generate on a coordinator with a keystore: the
+        keystore makes the key and its at-rest blob; the allowed worker's
+        job signs with it (the signature verifies with the public key the
+        answer gave) and the secret's audit has its 'allowed' and 'used'
+        rows. The private key is in no answer, log or store file here."""
+        st, ans = self.req("POST", "/secrets/GEN/generate", {"kind": "ed25519"})
+        self.assertEqual(st, 201, ans)
+        self.assertEqual((ans["name"], ans["kind"], ans["version"]), ("GEN", "ed25519", 1))
+        pk = bytes.fromhex(ans["public_key"])
+        self.assertEqual(len(pk), 32)
+        self.assertIn("generated a ed25519 key for kim's secret 'GEN' version 1",
+                      self.ks.log_text())
+        st, ans = self.req("POST", "/secrets/GEN2/generate", {"kind": "secp256k1"})
+        self.assertEqual(st, 201, ans)
+        self.assertEqual(len(ans["public_key"]), 66)
+        st, ans = self.req("POST", "/secrets/GEN3/generate", {"kind": "rsa"})
+        self.assertEqual(st, 400, ans)
+        self.assertIn("'kind' must be", ans["error"]["message"])
+        self.only(self.w1)
+        msg = b"pay 7 to dan"
+        script = ("async function main(i, s0) { const k = await keys.get('GEN'); "
+                  "const s = await crypto.subtle.sign('Ed25519', k, "
+                  "new TextEncoder().encode('pay 7 to dan')); "
+                  "return {sig: Array.from(new Uint8Array(s)).map(b => "
+                  "b.toString(16).padStart(2, '0')).join(''), seen: String(s0.GEN)}; }")
+        job = self.run_job(script, ["GEN"])
+        self.assertEqual(job["status"], "completed", summary(job))
+        self.assertEqual(job["receipt"]["worker_public_key"], self.w1.public_key)
+        sig = bytes.fromhex(job["output"]["sig"])
+        lib = sodium()
+        self.assertEqual(lib.crypto_sign_verify_detached(sig, msg, len(msg), pk), 0)
+        bad = bytearray(sig)
+        bad[0] ^= 1
+        self.assertNotEqual(lib.crypto_sign_verify_detached(bytes(bad), msg, len(msg), pk), 0)
+        # the job process sees only the reference, as on an embedded daemon
+        self.assertEqual(job["output"]["seen"], "sealrun.keyref.v1:ed25519:" + pk.hex())
+        data = hashlib.sha256(msg).hexdigest()
+        self.assertEqual([(u["name"], u["operation"], u["data_sha256"])
+                          for u in job["receipt"]["key_uses"]], [("GEN", "sign", data)])
+        st, audit = self.req("GET", "/secrets/GEN/audit")
+        rows = [r for r in audit["audit"] if r["job_id"] == job["job_id"]]
+        self.assertEqual(sorted(r["outcome"] for r in rows), ["allowed", "used"], audit)
+        self.assertEqual([r["reason"] for r in rows if r["outcome"] == "used"],
+                         [f"ed25519 sign of data sha256 {data}"])
+        # the private key's value is nowhere on the coordinator (checked for
+        # every answer and the store files in test_e, by its prefix)
+        self.assertIsNone(KEY_VALUE.search(self.c.log_text()))
+        self.assertIsNone(KEY_VALUE.search(self.ks.log_text()))
+        self.assertIsNone(KEY_VALUE.search(self.w1.log_text()))
 
     def test_b_worker_not_allowed(self):
         self.only(self.w2)
@@ -531,16 +612,19 @@ class KeystoreTest(unittest.TestCase):
         st, ans = self.req("GET", "/secrets/CANARY/audit")
         for text in self.answers:
             self.assertNotIn(CANARY, text)
+            self.assertIsNone(KEY_VALUE.search(text), text)
         self.assertNotIn(CANARY, self.c.log_text())
         found = []
         for root, _, files in os.walk(self.pg.data):
             for name in files:
                 try:
                     with open(os.path.join(root, name), "rb") as f:
-                        if CANARY.encode() in f.read():
-                            found.append(os.path.join(root, name))
+                        data = f.read()
                 except OSError:
-                    pass
+                    continue
+                # the canary, and any generated key's value (test_a2)
+                if CANARY.encode() in data or KEY_VALUE_BYTES.search(data):
+                    found.append(os.path.join(root, name))
         self.assertEqual(found, [])
         # the coordinator holds no secrets master key
         with open(f"/proc/{self.c.proc.pid}/environ", "rb") as f:

@@ -585,6 +585,109 @@ class WorkerJobsTest(unittest.TestCase):
         self.assertEqual(st, 403, ans)
 
 
+TIMED = ("function main(input) { const s = Date.now(); while (Date.now() - s < input.ms) {} "
+         "return {s: s, e: Date.now()}; }")
+
+
+class WorkerSeveralJobsTest(unittest.TestCase):
+    """One worker with --jobs 3: it runs three jobs at the same time (their
+    run intervals overlap), each under its own lease that its heartbeats
+    renew; a cancel of one kills only that one; kill -9 of the worker with
+    three jobs running ends each INTERRUPTED once."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = postgres()
+        cls.c = Daemon("--role", "coordinator", "--lease", str(LEASE_S),
+                       "--max-running-per-user", "4",
+                       store=cls.pg.database("workerseveral")).start()
+        m = re.search(r"worker key ([0-9a-f]{64})", cls.c.log_text())
+        cls.coord_key = m.group(1)
+        cls.tok = cls.c.token("dan")
+        cls.wtok = worker_token(cls.c, "three")
+        cls.w = cls.start_worker()
+
+    @classmethod
+    def start_worker(cls, data_dir=None):
+        w = Worker(cls.c.url, cls.wtok, "--jobs", "3", data_dir=data_dir).start()
+        assert w.id, w.log_text()
+        return w
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.w.cleanup()
+        cls.c.cleanup()
+
+    def submit(self, ms):
+        st, ans, _ = self.c.execute(self.tok, TIMED, input={"ms": ms}, **{"async": True},
+                                    timeout=ms // 1000 + 20)
+        self.assertEqual(st, 202, ans)
+        return ans["job_id"]
+
+    def all_running(self, ids, timeout=30):
+        deadline = time.time() + timeout
+        fences = {}
+        while time.time() < deadline and len(fences) < len(ids):
+            for j in ids:
+                m = re.search(r"job '%s': running \(fence (\d+)\)" % j, self.w.log_text())
+                if m:
+                    fences[j] = int(m.group(1))
+            time.sleep(0.1)
+        self.assertEqual(len(fences), len(ids), self.w.log_text()[-3000:])
+        return fences
+
+    def test_a_three_at_once(self):
+        ids = [self.submit(2500) for _ in range(3)]
+        jobs = [self.c.wait_job(self.tok, j, timeout=90) for j in ids]
+        for job in jobs:
+            self.assertEqual(job["status"], "completed", summary(job))
+            self.assertEqual(job["receipt"]["worker_public_key"], self.w.public_key)
+        starts = [j["output"]["s"] for j in jobs]
+        ends = [j["output"]["e"] for j in jobs]
+        # all three ran at the same time: each started before any ended
+        self.assertLess(max(starts), min(ends), [j["output"] for j in jobs])
+
+    def test_b_a_cancel_kills_only_that_job(self):
+        ids = [self.submit(4 * LEASE_S * 1000) for _ in range(3)]
+        self.all_running(ids)
+        victim = ids[1]
+        st, job, _ = self.c.request("POST", f"/jobs/{victim}/cancel", token=self.tok)
+        self.assertEqual(st, 200, job)
+        deadline = time.time() + 3 * LEASE_S
+        lost = f"job '{victim}': the coordinator says its lease is lost"
+        while time.time() < deadline and lost not in self.w.log_text():
+            time.sleep(0.2)
+        self.assertIn(lost, self.w.log_text())
+        for j in (ids[0], ids[2]):
+            self.assertNotIn(f"job '{j}': the coordinator says its lease is lost",
+                             self.w.log_text())
+        # the other two run on past several leases (renewed by the heartbeats) and end well
+        for j in (ids[0], ids[2]):
+            job = self.c.wait_job(self.tok, j, timeout=120)
+            self.assertEqual(job["status"], "completed", summary(job))
+            self.assertEqual(job["receipt"]["worker_public_key"], self.w.public_key)
+        self.assertEqual(self.c.wait_job(self.tok, victim)["error"]["code"], "CANCELLED")
+        self.assertNotIn(f"job '{victim}': result stored", self.w.log_text())
+
+    def test_c_kill9_with_three_running(self):
+        ids = [self.submit(60000) for _ in range(3)]
+        self.all_running(ids)
+        self.w.proc.kill()
+        self.w.proc.wait()
+        self.w.proc = None
+        jobs = [self.c.wait_job(self.tok, j, timeout=4 * LEASE_S + 60) for j in ids]
+        for job in jobs:
+            self.assertEqual(job["status"], "failed", summary(job))
+            self.assertEqual(job["error"]["code"], "INTERRUPTED", summary(job))
+            self.assertEqual(job["receipt"]["worker_public_key"], self.coord_key)
+        # once: the ended jobs stay as the coordinator recorded them
+        time.sleep(LEASE_S)
+        self.assertEqual([self.c.wait_job(self.tok, j) for j in ids], jobs)
+        old = self.w
+        self.w = type(self).w = self.start_worker(data_dir=old.data_dir)
+        old.log.close()
+
+
 class WorkerMoneyTest(unittest.TestCase):
     """A coordinator with a price table and a daily budget, one worker: the
     coordinator reserves at admission, the worker signs the cost in its

@@ -1259,6 +1259,7 @@ sr_engine_free(sr_engine *eng)
     pthread_mutex_unlock(&eng->mu);
     for (unsigned i = 0; i < eng->nworkers; i++)
         pthread_join(eng->workers[i], NULL);
+    free(eng->pk_cache);
     if (eng->has_purger)
         pthread_join(eng->purger, NULL);
     for (unsigned i = 0; i < eng->nhooks; i++)

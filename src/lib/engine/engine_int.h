@@ -101,12 +101,25 @@ void sr_engine__remote_free(struct remote_job *r);
  * refused. remote.c */
 void sr_engine__remote_forget_id(sr_engine *eng, const char *id);
 
+/* One owner's sealing key as the keystore gave it (secrets.c). */
+struct sr_engine__pk_entry {
+    char owner[SR_MAX_USER_NAME + 1];
+    char b64[64];
+    uint64_t used; /* pk_tick at its last use: the least recent goes first */
+};
+#define SR_ENGINE_PK_CACHE_MAX 1024 /* owners whose keystore sealing key is kept */
+
 struct sr_engine {
     struct sr_engine_config cfg;
     sr_store *store;     /* borrowed; NULL for local runs */
     const sr_keys *keys; /* borrowed; NULL: no signature */
     sr_sandbox *sandbox;
     pthread_mutex_t mu;
+    /* under mu: the keystore's sealing keys (its key is pinned, so an
+     * answer stays valid while this process runs) */
+    struct sr_engine__pk_entry *pk_cache; /* SR_ENGINE_PK_CACHE_MAX, made on first use */
+    size_t npk;
+    uint64_t pk_tick;
     pthread_cond_t cv;      /* stopping (the purge thread's sleep) */
     pthread_cond_t work_cv; /* a queued job may have become runnable, or stopping: wakes
                                one async worker per such change, never all of them */
@@ -414,7 +427,7 @@ sr_status sr_engine__record_seal(const struct sr_engine__record *r, const char *
 
 /* ---- generated keys a job uses but never reads (keys.c) ---- */
 
-enum { SR_KEY_ED25519 = 0, SR_KEY_SECP256K1 = 1, SR_KEY_X25519 = 2, SR_KEY_RANDOM32 = 3 };
+/* kinds: SR_KEY_* of sr_secret.h */
 #define SR_KEY_MAX_DATA (64 * 1024) /* bytes one key call signs */
 #define SR_KEY_MAX_USES 64          /* key calls per job */
 

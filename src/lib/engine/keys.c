@@ -13,82 +13,74 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
 #include "sealrun/sr_log.h"
 #include "sealrun/sr_secp256k1.h"
+#include "sealrun/sr_store.h"
 #include "sealrun/sr_util.h"
 
-#define KEY_PREFIX "sealrun.key.v1:"
+#define KEY_PREFIX SR_SECRET_KEY_PREFIX
 #define REF_PREFIX "sealrun.keyref.v1:"
-
-static const char *const kind_names[] = {"ed25519", "secp256k1", "x25519", "random32"};
-
-static int
-kind_of(const char *s, size_t len)
-{
-    for (int i = 0; i < 4; i++)
-        if (strlen(kind_names[i]) == len && memcmp(s, kind_names[i], len) == 0)
-            return i;
-    return -1;
-}
 
 bool
 sr_engine__is_key_value(const uint8_t *p, size_t len)
 {
-    return len >= sizeof(KEY_PREFIX) - 1 && memcmp(p, KEY_PREFIX, sizeof(KEY_PREFIX) - 1) == 0;
+    return sr_secret_is_key_value(p, len);
 }
 
-/* The public key of a private one: *pub_len bytes (0 for random32). */
+/* A coordinator with a keystore: the keystore makes the key and its
+ * at-rest blob for (owner, name, v+1); written with compare-and-set on v
+ * (a new key for each try: the version is in the blob's AAD). The private
+ * key is never here. */
 static sr_status
-public_of(int kind, const uint8_t sk[32], uint8_t pub[65], size_t *pub_len, sr_err *err)
+generate_by_keystore(sr_engine *eng, const char *owner, const char *name, const char *kind,
+                     uint64_t *version, char pub_hex[131], sr_err *err)
 {
-    uint8_t pk[crypto_sign_PUBLICKEYBYTES], full[crypto_sign_SECRETKEYBYTES];
-    switch (kind) {
-    case SR_KEY_ED25519:
-        (void)crypto_sign_seed_keypair(pk, full, sk);
-        sodium_memzero(full, sizeof(full));
-        memcpy(pub, pk, 32);
-        *pub_len = 32;
-        return SR_OK;
-    case SR_KEY_SECP256K1:
-        return sr_secp256k1_pubkey(sk, true, pub, pub_len, err);
-    case SR_KEY_X25519:
-        *pub_len = 32;
-        return crypto_scalarmult_base(pub, sk) == 0
-                   ? SR_OK
-                   : sr_err_set(err, SR_EINTERNAL, "x25519: no public key");
-    default:
-        *pub_len = 0;
-        return SR_OK;
+    const struct sr_engine_keystore *ks = eng->cfg.keystore;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        struct sr_secret_stored cur = {0};
+        sr_status rc = sr_store_secret_get(eng->store, owner, name, &cur, err);
+        if (rc != SR_OK && rc != SR_ENOTFOUND)
+            return rc;
+        uint64_t expected = rc == SR_OK ? cur.version : 0;
+        sr_secret_stored_fini(&cur);
+        uint8_t *blob = NULL;
+        size_t blob_len = 0;
+        rc = ks->generate(ks->arg, owner, name, expected + 1, kind, &blob, &blob_len, pub_hex, err);
+        if (rc != SR_OK)
+            return sr_err_wrap(err, "generating key '%s' in the keystore", name);
+        rc = sr_store_secret_put(eng->store, owner, name, expected, blob, blob_len, sr_now_ms(),
+                                 err);
+        free(blob);
+        if (rc == SR_OK)
+            *version = expected + 1;
+        if (rc != SR_ECONFLICT)
+            return rc;
     }
+    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again", name);
 }
 
 sr_status
 sr_engine_secret_generate(sr_engine *eng, const char *owner, const char *name, const char *kind,
                           uint64_t *version, char pub_hex[131], sr_err *err)
 {
-    int k = kind ? kind_of(kind, strlen(kind)) : -1;
-    if (k < 0)
+    if (!kind || sr_secret_key_kind(kind, strlen(kind)) < 0)
         return sr_err_set(err, SR_EINVAL,
                           "'kind' must be \"ed25519\", \"secp256k1\", \"x25519\" or \"random32\"");
-    uint8_t sk[32], pub[65];
+    if (eng->cfg.keystore && eng->store) {
+        sr_status rc = sr_secret_name_check(name, strlen(name), err);
+        return rc == SR_OK ? generate_by_keystore(eng, owner, name, kind, version, pub_hex, err)
+                           : rc;
+    }
+    struct sr_secret_value v = {0};
+    uint8_t pub[65];
     size_t pub_len = 0;
-    sr_status rc;
-    do { /* a secp256k1 draw is out of range with probability 2^-128 */
-        randombytes_buf(sk, sizeof(sk));
-        rc = public_of(k, sk, pub, &pub_len, err);
-    } while (rc == SR_EINVAL && k == SR_KEY_SECP256K1);
-    char text[sizeof(KEY_PREFIX) + 16 + 65];
-    char hex[65];
-    sr_hex_encode(sk, 32, hex);
-    (void)snprintf(text, sizeof(text), KEY_PREFIX "%s:%s", kind_names[k], hex);
-    sodium_memzero(sk, sizeof(sk));
-    sodium_memzero(hex, sizeof(hex));
+    sr_status rc = sr_secret_key_generate(kind, &v, pub, &pub_len, err);
     if (rc == SR_OK)
-        rc = sr_engine__secret_put_raw(eng, owner, name, (const uint8_t *)text, strlen(text),
-                                       version, err);
-    sodium_memzero(text, sizeof(text));
+        rc = sr_engine__secret_put_raw(eng, owner, name, v.data, v.len, version, err);
+    sr_secret_value_fini(&v);
     if (rc == SR_OK)
         sr_hex_encode(pub, pub_len, pub_hex);
     return rc;
@@ -103,7 +95,7 @@ parse_key(const uint8_t *p, size_t len, int *kind, uint8_t sk[32])
     const char *colon = memchr(s, ':', rest);
     if (!colon)
         return false;
-    *kind = kind_of(s, (size_t)(colon - s));
+    *kind = sr_secret_key_kind(s, (size_t)(colon - s));
     size_t hl = rest - (size_t)(colon - s) - 1;
     return *kind >= 0 && hl == 64 && sr_hex_decode(colon + 1, 64, sk, 32, NULL) == SR_OK;
 }
@@ -124,7 +116,7 @@ sr_engine__keys_take(struct sr_secret_set *set, struct sr_engine__keys *keys, sr
         uint8_t pub[65];
         size_t pub_len = 0;
         if (!parse_key(e->value.data, e->value.len, &k->kind, k->sk) ||
-            public_of(k->kind, k->sk, pub, &pub_len, err) != SR_OK)
+            sr_secret_key_public(k->kind, k->sk, pub, &pub_len, err) != SR_OK)
             return sr_err_set(err, SR_EINTERNAL, "the generated key '%s' is malformed", e->name);
         (void)snprintf(k->name, sizeof(k->name), "%s", e->key);
         (void)snprintf(k->owner, sizeof(k->owner), "%s", e->owner);
@@ -133,7 +125,8 @@ sr_engine__keys_take(struct sr_secret_set *set, struct sr_engine__keys *keys, sr
         char text[sizeof(REF_PREFIX) + 16 + 131];
         char hex[131];
         sr_hex_encode(pub, pub_len, hex);
-        (void)snprintf(text, sizeof(text), REF_PREFIX "%s:%s", kind_names[k->kind], hex);
+        (void)snprintf(text, sizeof(text), REF_PREFIX "%s:%s", sr_secret_key_kind_name(k->kind),
+                       hex);
         /* the job, placeholders and everything downstream see only this */
         struct sr_secret_value ref = {0};
         sr_status rc = sr_secret_value_set(text, strlen(text), &ref, err);
@@ -161,7 +154,7 @@ key_op(const struct sr_engine__key *k, char op, const uint8_t *p, size_t len, ui
     static const char want[] = {'E', 'S', 'X', 'H'}; /* per kind; 'B' also for secp256k1 */
     if (op != want[k->kind] && !(op == 'B' && k->kind == SR_KEY_SECP256K1))
         return sr_err_set(err, SR_EINVAL, "key '%s' is a %s key: it cannot do this", k->name,
-                          kind_names[k->kind]);
+                          sr_secret_key_kind_name(k->kind));
     uint8_t full[crypto_sign_SECRETKEYBYTES], pk[crypto_sign_PUBLICKEYBYTES];
     int recid = 0;
     sr_status rc = SR_OK;
@@ -240,8 +233,8 @@ sr_engine__key_call(const struct sr_engine__keys *keys, const uint8_t *req, size
     sr_sha256_hex(data, dl, h);
     if (!*uses)
         *uses = json_array();
-    json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "name", k->name, "kind", kind_names[k->kind],
-                          "operation", opn, "data_sha256", h);
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s}", "name", k->name, "kind",
+                          sr_secret_key_kind_name(k->kind), "operation", opn, "data_sha256", h);
     if (!u || json_array_append_new(*uses, u) != 0)
         return sr_err_set(err, SR_ENOMEM, "out of memory recording a key use");
     rc = sr_buf_append(resp, out, out_len, err);

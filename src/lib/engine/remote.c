@@ -331,8 +331,9 @@ out:
 }
 
 sr_status
-sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int64_t wait_ms,
-                       sr_engine_worker_ok_fn ok, void *ok_arg, json_t **out, sr_err *err)
+sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], unsigned takes,
+                       int64_t wait_ms, sr_engine_worker_ok_fn ok, void *ok_arg, json_t **out,
+                       sr_err *err)
 {
     char holder[SR_ID_HEX_LEN + 1];
     sr_engine_worker_holder(pk, holder);
@@ -340,7 +341,10 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], int6
         return sr_err_set(err, SR_ECONFLICT,
                           "this sealrund is not a coordinator (sealrund --role coordinator); "
                           "it runs its jobs itself");
-    unsigned max = eng->cfg.worker_max_jobs ? eng->cfg.worker_max_jobs : 1;
+    unsigned cap = eng->cfg.worker_max_jobs ? eng->cfg.worker_max_jobs : SR_ENGINE_WORKER_MAX_JOBS;
+    unsigned max = takes ? takes : 1;
+    if (max > cap)
+        max = cap;
     pthread_mutex_lock(&eng->mu);
     unsigned held = held_by_locked(eng, holder);
     bool full = eng->npolls >= SR_WORKER_MAX_POLLS;

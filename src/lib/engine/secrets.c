@@ -31,14 +31,67 @@ need_store(const sr_engine *eng, sr_err *err)
     return SR_OK;
 }
 
+/* The owner's cached sealing key into *out (owned); false when not cached. */
+static bool
+pk_cached(sr_engine *eng, const char *owner, char **out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&eng->mu);
+    for (size_t i = 0; i < eng->npk; i++) {
+        struct sr_engine__pk_entry *e = &eng->pk_cache[i];
+        if (strcmp(e->owner, owner) == 0) {
+            e->used = ++eng->pk_tick;
+            *out = strdup(e->b64);
+            hit = *out != NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&eng->mu);
+    return hit;
+}
+
+/* Keeps the owner's sealing key; past SR_ENGINE_PK_CACHE_MAX owners the
+ * least recently used one goes. */
+static void
+pk_keep(sr_engine *eng, const char *owner, const char *b64)
+{
+    if (strlen(owner) > SR_MAX_USER_NAME || strlen(b64) >= sizeof(eng->pk_cache[0].b64))
+        return;
+    pthread_mutex_lock(&eng->mu);
+    if (!eng->pk_cache)
+        eng->pk_cache = calloc(SR_ENGINE_PK_CACHE_MAX, sizeof(*eng->pk_cache));
+    struct sr_engine__pk_entry *slot = NULL;
+    for (size_t i = 0; eng->pk_cache && i < eng->npk && !slot; i++)
+        if (strcmp(eng->pk_cache[i].owner, owner) == 0)
+            slot = &eng->pk_cache[i];
+    if (!slot && eng->pk_cache && eng->npk < SR_ENGINE_PK_CACHE_MAX)
+        slot = &eng->pk_cache[eng->npk++];
+    if (!slot && eng->pk_cache) { /* full: the least recently used goes */
+        slot = &eng->pk_cache[0];
+        for (size_t i = 1; i < eng->npk; i++)
+            if (eng->pk_cache[i].used < slot->used)
+                slot = &eng->pk_cache[i];
+    }
+    if (slot) {
+        (void)snprintf(slot->owner, sizeof(slot->owner), "%s", owner);
+        (void)snprintf(slot->b64, sizeof(slot->b64), "%s", b64);
+        slot->used = ++eng->pk_tick;
+    }
+    pthread_mutex_unlock(&eng->mu);
+}
+
 sr_status
 sr_engine_secret_pubkey(sr_engine *eng, const char *owner, char **out_b64, sr_err *err)
 {
     sr_status rc = need_store(eng, err);
     if (rc == SR_OK && eng->cfg.keystore) {
         rc = sr_secret_owner_check(owner, strlen(owner), err);
+        if (rc == SR_OK && pk_cached(eng, owner, out_b64))
+            return SR_OK;
         if (rc == SR_OK)
             rc = eng->cfg.keystore->pubkey(eng->cfg.keystore->arg, owner, out_b64, err);
+        if (rc == SR_OK)
+            pk_keep(eng, owner, *out_b64);
         return rc == SR_OK ? rc : sr_err_wrap(err, "asking the keystore for the sealing key");
     }
     return rc == SR_OK ? sr_secret_owner_pk_b64(eng->keys, owner, out_b64, err) : rc;
@@ -152,11 +205,10 @@ sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name, c
         rc = sr_secret_name_check(name, strlen(name), err);
     if (rc != SR_OK)
         return rc;
-    if (eng->cfg.keystore)
-        return sr_err_set(err, SR_ECONFLICT,
-                          "this server keeps secrets in a keystore and holds no secrets master "
-                          "key: it cannot generate keys; make the key elsewhere and store it "
-                          "sealed with PUT /secrets/%s",
+    if (eng->cfg.keystore) /* sr_engine_secret_generate asks the keystore */
+        return sr_err_set(err, SR_EINTERNAL,
+                          "this server holds no secrets master key: only the keystore makes "
+                          "the at-rest blob of secret '%s'",
                           name);
     struct sr_secret_value v = {0};
     rc = sr_secret_value_set(value, len, &v, err);

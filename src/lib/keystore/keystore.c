@@ -101,6 +101,33 @@ sr_keystore_seal(const struct sr_keystore_peer *p, const char *owner, const char
     return rc;
 }
 
+sr_status
+sr_keystore_generate(const struct sr_keystore_peer *p, const char *owner, const char *name,
+                     uint64_t version, const char *kind, uint8_t **blob, size_t *blob_len,
+                     char pub_hex[131], sr_err *err)
+{
+    json_t *b = json_pack("{s:s, s:s, s:I, s:s}", "owner", owner, "name", name, "version",
+                          (json_int_t)version, "kind", kind);
+    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (!body)
+        return sr_err_set(err, SR_ENOMEM, "out of memory for a generate request");
+    json_t *a = NULL;
+    sr_status rc = sr_keystore_call(p, "POST", "/keystore/generate", NULL, body, 0, &a, err);
+    free(body);
+    if (rc != SR_OK)
+        return rc;
+    const char *bb = str_of(a, "blob"), *pk = str_of(a, "public_key");
+    json_int_t v = json_integer_value(json_object_get(a, "version"));
+    rc = bb && pk && strlen(pk) <= 130 && sr_is_lower_hex(pk, strlen(pk)) && (uint64_t)v == version
+             ? sr_base64_decode(bb, strlen(bb), blob, blob_len, err)
+             : sr_err_set(err, SR_EIO, "the keystore's generated-key answer is malformed");
+    if (rc == SR_OK)
+        (void)snprintf(pub_hex, 131, "%s", pk);
+    json_decref(a);
+    return rc;
+}
+
 static const char *const storage_labels[] = {SR_LABEL_STORAGE, SR_LABEL_STORAGE_NAMES};
 
 sr_status
@@ -325,6 +352,8 @@ serve_pubkey(sr_keystore *ks, const struct sr_keystore_request *req, json_t **ou
     if (!req->owner)
         return sr_err_set(err, SR_EINVAL, "GET /keystore/pubkey needs ?owner=NAME");
     sr_status rc = sr_secret_owner_pk_b64(ks->keys, req->owner, &b64, err);
+    if (rc == SR_OK)
+        sr_log(SR_LOG_INFO, "keystore", "sent the sealing key of '%s'", req->owner);
     if (rc == SR_OK) {
         *out = json_pack("{s:s, s:s}", "owner", req->owner, "public_key", b64);
         free(b64);
@@ -349,10 +378,11 @@ serve_seal(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
         return rc;
     struct sr_secret_value v = {0};
     rc = sr_secret_unseal(ks->keys, owner, sealed, strlen(sealed), &v, err);
-    if (rc == SR_OK && v.len >= 15 && memcmp(v.data, "sealrun.key.v1:", 15) == 0)
+    if (rc == SR_OK && sr_secret_is_key_value(v.data, v.len))
         rc = sr_err_set(err, SR_EINVAL,
                         "values that begin with 'sealrun.key.v1:' are the service's generated "
-                        "keys, which a coordinator with a keystore does not make");
+                        "keys: make one with POST /secrets/%s/generate",
+                        name);
     uint8_t *blob = NULL;
     size_t blen = 0;
     if (rc == SR_OK)
@@ -368,6 +398,46 @@ serve_seal(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
               : NULL;
     free(bb);
     return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory for an at-rest blob");
+}
+
+/* A key made here: its value is encrypted for (owner, name, version) as
+ * serve_seal does, and only the blob and the public key leave. */
+static sr_status
+serve_generate(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
+{
+    const char *owner = str_of(b, "owner"), *name = str_of(b, "name"), *kind = str_of(b, "kind");
+    json_int_t version = json_integer_value(json_object_get(b, "version"));
+    if (!owner || !name || !kind || version < 1)
+        return sr_err_set(err, SR_EINVAL,
+                          "POST /keystore/generate needs 'owner', 'name', 'version' (>= 1) and "
+                          "'kind'");
+    sr_status rc = sr_secret_owner_check(owner, strlen(owner), err);
+    if (rc == SR_OK)
+        rc = sr_secret_name_check(name, strlen(name), err);
+    struct sr_secret_value v = {0};
+    uint8_t pub[65];
+    size_t pub_len = 0;
+    if (rc == SR_OK)
+        rc = sr_secret_key_generate(kind, &v, pub, &pub_len, err);
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    if (rc == SR_OK)
+        rc = sr_secret_encrypt(ks->keys, owner, name, (uint64_t)version, v.data, v.len, &blob,
+                               &blen, err);
+    sr_secret_value_fini(&v);
+    if (rc != SR_OK)
+        return rc;
+    char *bb = sr_base64_encode(blob, blen), pub_hex[131];
+    free(blob);
+    sr_hex_encode(pub, pub_len, pub_hex);
+    *out = bb ? json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "owner", owner, "name", name, "version",
+                          (json_int_t)version, "kind", kind, "public_key", pub_hex, "blob", bb)
+              : NULL;
+    free(bb);
+    if (*out)
+        sr_log(SR_LOG_INFO, "keystore", "generated a %s key for %s's secret '%s' version %lld",
+               kind, owner, name, (long long)version);
+    return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory for a generated key");
 }
 
 static sr_status
@@ -786,7 +856,7 @@ sr_keystore_handle(sr_keystore *ks, const struct sr_keystore_request *req, json_
             rc = serve_pubkey(ks, req, &a, err);
     } else if (post &&
                (strcmp(p, "/keystore/seal") == 0 || strcmp(p, "/keystore/storage-keys") == 0 ||
-                strcmp(p, "/keystore/release") == 0)) {
+                strcmp(p, "/keystore/generate") == 0 || strcmp(p, "/keystore/release") == 0)) {
         rc = parse_body(req, &b, err);
         if (rc == SR_OK && strcmp(p, "/keystore/release") == 0)
             rc = serve_release(ks, req, b, &a, err);
@@ -794,13 +864,15 @@ sr_keystore_handle(sr_keystore *ks, const struct sr_keystore_request *req, json_
             rc = from_coordinator(ks, req, err);
         if (rc == SR_OK && !a && strcmp(p, "/keystore/seal") == 0)
             rc = serve_seal(ks, b, &a, err);
+        else if (rc == SR_OK && !a && strcmp(p, "/keystore/generate") == 0)
+            rc = serve_generate(ks, b, &a, err);
         else if (rc == SR_OK && !a)
             rc = serve_storage_keys(ks, &a, err);
     } else {
         rc = sr_err_set(err, SR_ENOTFOUND,
                         "no such endpoint '%s %.100s' on a keystore: it serves GET "
-                        "/keystore/pubkey, POST /keystore/seal, /keystore/storage-keys and "
-                        "/keystore/release",
+                        "/keystore/pubkey, POST /keystore/seal, /keystore/generate, "
+                        "/keystore/storage-keys and /keystore/release",
                         req->method, p);
     }
     json_decref(b);

@@ -4,7 +4,8 @@
  * docs/workers.md): each one signed with the worker key over method, path,
  * query, time and body (sr_worker_request_digest), sent with the worker
  * token, its answer read up to SR_WORKER_MAX_ANSWER bytes within the
- * request timeout. One request at a time.
+ * request timeout. It runs up to --jobs jobs at once, each on a thread of
+ * its own (a slot), and its heartbeat renews the leases of all of them.
  */
 #include "sealrun/sr_worker.h"
 #include "worker_int.h"
@@ -34,6 +35,19 @@
 #define RESULT_ATTEMPTS 6 /* posts of one result while the coordinator cannot be reached */
 #define END_ATTEMPTS 16   /* job objects built for one job while its storage keeps moving */
 
+/* One job this worker runs (under the worker's mu). */
+struct slot {
+    bool busy; /* a thread runs the job */
+    bool done; /* its thread ended: join it */
+    pthread_t th;
+    sr_worker *w;
+    json_t *job;                /* the job handed out (owned while busy) */
+    char id[SR_ID_HEX_LEN + 1]; /* "" until it runs */
+    uint64_t fence;
+    sr_sandbox_cancel *cancel; /* fired when the lease is lost */
+    bool lost;
+};
+
 struct sr_worker {
     char base[URL_MAX];
     char *token;
@@ -43,18 +57,19 @@ struct sr_worker {
     char version[32];
     unsigned timeout_s;
     sr_engine *eng; /* borrowed: runs the jobs; NULL: registration and heartbeats only */
-    struct sr_worker__cache cache; /* with eng: the modules of its jobs */
+    struct sr_worker__cache cache; /* with eng: the modules of its jobs; under cache_mu */
+    pthread_mutex_t cache_mu;      /* one job thread at a time uses the cache */
     pthread_mutex_t mu;
     pthread_cond_t wake;
     bool stop;
-    /* under mu: what the coordinator said, and the job that runs now */
+    /* under mu: what the coordinator said, and the jobs that run now */
     char state[16];
     int64_t interval_s;
-    char job_id[SR_ID_HEX_LEN + 1]; /* "" when none */
-    uint64_t job_fence;
     int64_t lease_ms;
-    sr_sandbox_cancel *job_cancel; /* borrowed from run_job; fired when the lease is lost */
-    bool lost;
+    unsigned njobs; /* --jobs: slots */
+    unsigned nbusy;
+    bool kick; /* a job started: the heartbeat thread's wait ends, to renew at the lease's pace */
+    struct slot slot[SR_WORKER_JOBS_MAX];
     sr_status fatal; /* a refusal that ended the worker */
     sr_err fatal_err;
     char keystore[URL_MAX]; /* "" = none */
@@ -99,7 +114,10 @@ sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
     w->timeout_s = cfg->request_timeout_s ? cfg->request_timeout_s : SR_WORKER_REQUEST_TIMEOUT_S;
     w->eng = cfg->eng;
     sr_status rc = SR_OK;
-    if (cfg->keystore &&
+    if (cfg->jobs > SR_WORKER_JOBS_MAX)
+        rc = sr_err_set(err, SR_EINVAL, "--jobs is at most %d, got %u", SR_WORKER_JOBS_MAX,
+                        cfg->jobs);
+    if (rc == SR_OK && cfg->keystore &&
         (!cfg->keystore_pk || strlen(cfg->keystore) >= URL_MAX - 64 ||
          (strncmp(cfg->keystore, "http://", 7) != 0 && strncmp(cfg->keystore, "https://", 8) != 0)))
         rc = sr_err_set(err, SR_EINVAL,
@@ -128,7 +146,9 @@ sr_worker_new(const struct sr_worker_config *cfg, sr_worker **out, sr_err *err)
         return rc;
     }
     w->lease_ms = 15000;
+    w->njobs = cfg->jobs ? cfg->jobs : 1;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->cache_mu, NULL);
     pthread_cond_init(&w->wake, NULL);
     *out = w;
     return SR_OK;
@@ -144,6 +164,7 @@ sr_worker_free(sr_worker *w)
         free(w->token);
     }
     pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->cache_mu);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
@@ -164,6 +185,29 @@ stopped(sr_worker *w)
     bool s = w->stop;
     pthread_mutex_unlock(&w->mu);
     return s;
+}
+
+/* The heartbeat thread's wait: ms, or until stopped or a job starts (its
+ * lease is shorter than the heartbeat interval): 1 when stopped, 2 when a
+ * job started, else 0. */
+static int
+nap_beat(sr_worker *w, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop && !w->kick && pthread_cond_timedwait(&w->wake, &w->mu, &ts) == 0)
+        ;
+    int r = w->stop ? 1 : w->kick ? 2 : 0;
+    w->kick = false;
+    pthread_mutex_unlock(&w->mu);
+    return r;
 }
 
 /* Sleeps ms or until stopped; true when stopped. */
@@ -376,20 +420,32 @@ sr_worker_register(sr_worker *w, char id[17], char state[16], sr_err *err)
 
 /* ---- jobs (docs/workers.md "Jobs") ---- */
 
-/* The job this worker runs now, for the heartbeat thread (under mu). */
+/* The job a slot runs now, for the heartbeat thread (under mu). */
 static void
-set_current(sr_worker *w, const char *id, uint64_t fence, int64_t lease_ms,
+set_current(struct slot *sl, const char *id, uint64_t fence, int64_t lease_ms,
             sr_sandbox_cancel *cancel)
 {
+    sr_worker *w = sl->w;
     pthread_mutex_lock(&w->mu);
-    (void)snprintf(w->job_id, sizeof(w->job_id), "%s", id ? id : "");
-    w->job_fence = fence;
-    w->job_cancel = cancel;
+    (void)snprintf(sl->id, sizeof(sl->id), "%s", id ? id : "");
+    sl->fence = fence;
+    sl->cancel = cancel;
     if (lease_ms > 0)
         w->lease_ms = lease_ms;
-    w->lost = false;
+    sl->lost = false;
+    if (id)
+        w->kick = true;
     pthread_cond_broadcast(&w->wake); /* the heartbeat thread renews at the lease's pace now */
     pthread_mutex_unlock(&w->mu);
+}
+
+static bool
+slot_lost(struct slot *sl)
+{
+    pthread_mutex_lock(&sl->w->mu);
+    bool lost = sl->lost;
+    pthread_mutex_unlock(&sl->w->mu);
+    return lost;
 }
 
 /* Takes the state the coordinator holds for us (a heartbeat's or a
@@ -413,44 +469,58 @@ set_state(sr_worker *w, const char *state)
 static sr_status
 heartbeat(sr_worker *w, char state[16], int64_t *interval_s, sr_err *err)
 {
-    char id[SR_ID_HEX_LEN + 1];
-    uint64_t fence;
+    json_t *jobs = json_array();
     pthread_mutex_lock(&w->mu);
-    memcpy(id, w->job_id, sizeof(id));
-    fence = w->job_fence;
+    for (unsigned i = 0; jobs && i < w->njobs; i++)
+        if (w->slot[i].id[0])
+            json_array_append_new(jobs, json_pack("{s:s, s:I}", "id", w->slot[i].id, "fence",
+                                                  (json_int_t)w->slot[i].fence));
     pthread_mutex_unlock(&w->mu);
     char *body = NULL;
-    if (id[0]) {
-        json_t *b = json_pack("{s:[{s:s, s:I}]}", "jobs", "id", id, "fence", (json_int_t)fence);
+    if (jobs && json_array_size(jobs)) {
+        json_t *b = json_pack("{s:O}", "jobs", jobs);
         body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
         json_decref(b);
-        if (!body)
+        if (!body) {
+            json_decref(jobs);
             return sr_err_set(err, SR_ENOMEM, "out of memory for a heartbeat");
+        }
     }
     json_t *ans = NULL;
     sr_status rc = call(w, "POST", "/worker/heartbeat", body, &ans, err);
     free(body);
-    if (rc != SR_OK)
+    if (rc != SR_OK) {
+        json_decref(jobs);
         return rc;
+    }
     copy_field(ans, "state", state, 16);
     json_int_t s = json_integer_value(json_object_get(ans, "heartbeat_s"));
     *interval_s = s < HEARTBEAT_MIN_S ? HEARTBEAT_MIN_S : s > HEARTBEAT_MAX_S ? HEARTBEAT_MAX_S : s;
     const json_t *lost = json_object_get(ans, "lost");
-    for (size_t i = 0; id[0] && i < json_array_size(lost); i++) {
+    for (size_t i = 0; i < json_array_size(lost); i++) {
         const char *l = json_string_value(json_array_get(lost, i));
-        if (!l || strcmp(l, id) != 0)
-            continue;
-        pthread_mutex_lock(&w->mu);
-        if (strcmp(w->job_id, id) == 0 && w->job_fence == fence && !w->lost) {
-            w->lost = true;
-            sr_sandbox_cancel_fire(w->job_cancel); /* under mu: not freed meanwhile */
+        for (size_t j = 0; l && j < json_array_size(jobs); j++) {
+            const json_t *sent = json_array_get(jobs, j);
+            const char *id = json_string_value(json_object_get(sent, "id"));
+            uint64_t fence = (uint64_t)json_integer_value(json_object_get(sent, "fence"));
+            if (strcmp(l, id) != 0)
+                continue;
+            pthread_mutex_lock(&w->mu);
+            for (unsigned k = 0; k < w->njobs; k++) {
+                struct slot *sl = &w->slot[k];
+                if (strcmp(sl->id, id) == 0 && sl->fence == fence && !sl->lost) {
+                    sl->lost = true;
+                    sr_sandbox_cancel_fire(sl->cancel); /* under mu: not freed meanwhile */
+                }
+            }
+            pthread_mutex_unlock(&w->mu);
+            sr_log(SR_LOG_WARN, "worker",
+                   "job '%s': the coordinator says its lease is lost (cancelled or taken over); "
+                   "its run is killed and its result will not be sent",
+                   id);
         }
-        pthread_mutex_unlock(&w->mu);
-        sr_log(SR_LOG_WARN, "worker",
-               "job '%s': the coordinator says its lease is lost (cancelled or taken over); its "
-               "run is killed and its result will not be sent",
-               id);
     }
+    json_decref(jobs);
     json_decref(ans);
     return SR_OK;
 }
@@ -463,14 +533,21 @@ beat_main(void *arg)
     sr_worker *w = arg;
     int64_t backoff = BACKOFF_MIN_MS;
     sr_status rc = SR_OK;
+    int64_t last = sr_mono_us() / 1000; /* the last heartbeat (registration's time at first) */
     for (;;) {
         pthread_mutex_lock(&w->mu);
         int64_t every = w->interval_s * 1000;
-        if (w->job_id[0] && w->lease_ms / 3 < every)
+        if (w->nbusy && w->lease_ms / 3 < every)
             every = w->lease_ms / 3;
         pthread_mutex_unlock(&w->mu);
-        if (nap(w, rc == SR_OK ? every : backoff))
+        /* a job that starts shortens the wait from the last heartbeat, not from now */
+        int64_t left = last + (rc == SR_OK ? every : backoff) - sr_mono_us() / 1000;
+        int r = left > 0 ? nap_beat(w, left) : 0;
+        if (r == 1)
             return NULL;
+        if (r == 2)
+            continue;
+        last = sr_mono_us() / 1000;
         char state[16] = "";
         int64_t interval_s = 0;
         sr_err e = {0};
@@ -500,9 +577,10 @@ beat_main(void *arg)
 /* Posts a job's result; retried while the coordinator cannot be reached.
  * SR_EBUSY: the coordinator wants the storage end asked for again. */
 static sr_status
-post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size_t len,
+post_result(struct slot *sl, const char *id, uint64_t fence, const char *text, size_t len,
             const char *recording)
 {
+    sr_worker *w = sl->w;
     json_t *b = json_pack("{s:I, s:s%, s:o}", "fence", (json_int_t)fence, "job", text, len,
                           "recording", recording ? json_string(recording) : json_null());
     char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
@@ -528,9 +606,7 @@ post_result(sr_worker *w, const char *id, uint64_t fence, const char *text, size
             sr_log(SR_LOG_INFO, "worker", "job '%s': %s", id, e.msg);
             break;
         }
-        pthread_mutex_lock(&w->mu);
-        bool lost = w->lost;
-        pthread_mutex_unlock(&w->mu);
+        bool lost = slot_lost(sl);
         if (rc != SR_EIO || lost || attempt >= RESULT_ATTEMPTS) {
             sr_log(SR_LOG_WARN, "worker", "job '%s': the result was not stored: %s", id, e.msg);
             break;
@@ -637,7 +713,9 @@ io_secrets(void *arg, const char *job_id, uint64_t fence, const char *owner,
 static sr_status
 job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *err)
 {
+    pthread_mutex_lock(&w->cache_mu);
     sr_status rc = sr_worker__cache_get(&w->cache, hash, out, len, err);
+    pthread_mutex_unlock(&w->cache_mu);
     if (rc != SR_ENOTFOUND)
         return rc;
     char path[128];
@@ -666,8 +744,10 @@ job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *e
     }
     sr_log(SR_LOG_INFO, "worker", "fetched module %.16s (%zu bytes)", hash, n);
     sr_err ce = {0};
+    pthread_mutex_lock(&w->cache_mu);
     if (sr_worker__cache_put(&w->cache, hash, bytes, n, &ce) != SR_OK)
         sr_log(SR_LOG_WARN, "worker", "module %.16s not cached: %s", hash, ce.msg);
+    pthread_mutex_unlock(&w->cache_mu);
     *out = bytes;
     *len = n;
     return SR_OK;
@@ -675,8 +755,9 @@ job_module(sr_worker *w, const char *hash, uint8_t **out, size_t *len, sr_err *e
 
 /* Runs one job the coordinator handed out and posts its result. */
 static void
-run_job(sr_worker *w, const json_t *job)
+run_job(struct slot *sl, const json_t *job)
 {
+    sr_worker *w = sl->w;
     const char *id = json_string_value(json_object_get(job, "id"));
     json_int_t fence = json_integer_value(json_object_get(job, "fence"));
     json_int_t lease_ms = json_integer_value(json_object_get(job, "lease_ms"));
@@ -688,7 +769,7 @@ run_job(sr_worker *w, const json_t *job)
     sr_err e = {0};
     if (sr_sandbox_cancel_new(&cancel, &e) != SR_OK)
         sr_log(SR_LOG_WARN, "worker", "job '%s' runs without a cancel: %s", id, e.msg);
-    set_current(w, id, (uint64_t)fence, lease_ms, cancel);
+    set_current(sl, id, (uint64_t)fence, lease_ms, cancel);
     sr_log(SR_LOG_INFO, "worker", "job '%s': running (fence %lld)", id, (long long)fence);
     uint8_t *mod = NULL;
     size_t mod_len = 0;
@@ -709,17 +790,14 @@ run_job(sr_worker *w, const json_t *job)
     free(mod);
     /* the job object, again when the coordinator's storage moved under it */
     for (int attempt = 1; rc == SR_OK && attempt <= END_ATTEMPTS; attempt++) {
-        pthread_mutex_lock(&w->mu);
-        bool lost = w->lost;
-        pthread_mutex_unlock(&w->mu);
-        if (lost)
+        if (slot_lost(sl))
             break;
         char *text = NULL;
         const char *recording = NULL;
         size_t len = 0;
         rc = sr_engine_remote_text(w->eng, run, &text, &len, &recording, &e);
         sr_status posted =
-            rc == SR_OK ? post_result(w, id, (uint64_t)fence, text, len, recording) : rc;
+            rc == SR_OK ? post_result(sl, id, (uint64_t)fence, text, len, recording) : rc;
         free(text);
         if (rc != SR_OK || posted != SR_EBUSY)
             break; /* stored, or refused for good (said in the log) */
@@ -732,8 +810,90 @@ run_job(sr_worker *w, const json_t *job)
                "job '%s' could not be run or ended: %s (its lease runs out and the coordinator "
                "ends it)",
                id, e.msg);
-    set_current(w, NULL, 0, 0, NULL);
+    set_current(sl, NULL, 0, 0, NULL);
     sr_sandbox_cancel_free(cancel);
+}
+
+/* A slot's thread: runs its job, then frees the slot. */
+static void *
+slot_main(void *arg)
+{
+    struct slot *sl = arg;
+    run_job(sl, sl->job);
+    sr_worker *w = sl->w;
+    pthread_mutex_lock(&w->mu);
+    json_decref(sl->job);
+    sl->job = NULL;
+    sl->done = true;
+    w->nbusy--;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Joins the slots whose job ended; with all, waits for every job first. */
+static void
+join_slots(sr_worker *w, bool all)
+{
+    pthread_mutex_lock(&w->mu);
+    for (unsigned i = 0; i < w->njobs; i++) {
+        struct slot *sl = &w->slot[i];
+        while (all && sl->busy && !sl->done)
+            pthread_cond_wait(&w->wake, &w->mu);
+        if (sl->busy && sl->done) {
+            pthread_t th = sl->th;
+            pthread_mutex_unlock(&w->mu);
+            pthread_join(th, NULL);
+            pthread_mutex_lock(&w->mu);
+            sl->busy = sl->done = false;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Starts 'job' (owned, taken) in a free slot; runs it here when no thread
+ * can be started. */
+static void
+start_job(sr_worker *w, json_t *job)
+{
+    join_slots(w, false);
+    pthread_mutex_lock(&w->mu);
+    struct slot *sl = NULL;
+    for (unsigned i = 0; !sl && i < w->njobs; i++)
+        if (!w->slot[i].busy)
+            sl = &w->slot[i];
+    if (sl) {
+        sl->w = w;
+        sl->job = job;
+        sl->busy = true;
+        sl->done = false;
+        w->nbusy++;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (sl && pthread_create(&sl->th, NULL, slot_main, sl) == 0)
+        return;
+    if (!sl) { /* cannot happen: a poll is sent only with a slot free */
+        sr_log(SR_LOG_ERROR, "worker", "no free slot for a job; its lease runs out");
+        json_decref(job);
+        return;
+    }
+    sr_log(SR_LOG_WARN, "worker", "cannot start a thread for a job: running it on the poll's");
+    (void)slot_main(sl);
+    pthread_mutex_lock(&w->mu);
+    sl->busy = sl->done = false; /* nothing to join */
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Waits until a slot is free or the worker stops; true when stopped. */
+static bool
+wait_slot(sr_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop && w->nbusy >= w->njobs)
+        pthread_cond_wait(&w->wake, &w->mu);
+    bool s = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    return s;
 }
 
 /* One long poll: *job the job handed out (owned) or NULL; *state ours. */
@@ -741,8 +901,8 @@ static sr_status
 poll_job(sr_worker *w, json_t **job, char state[16], sr_err *err)
 {
     json_t *ans = NULL;
-    char q[32];
-    (void)snprintf(q, sizeof(q), "wait=%d", SR_WORKER_POLL_WAIT_S);
+    char q[48];
+    (void)snprintf(q, sizeof(q), "wait=%d&jobs=%u", SR_WORKER_POLL_WAIT_S, w->njobs);
     const struct call_opts co = {.abortable = true,
                                  .query = q,
                                  .max_answer = SR_WORKER_MAX_JOB,
@@ -799,6 +959,8 @@ sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
             (void)nap(w, interval_ms);
             continue;
         }
+        if (wait_slot(w))
+            break;
         json_t *job = NULL;
         sr_err e = {0};
         char st[16] = "";
@@ -808,8 +970,7 @@ sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
             quiet = false;
             set_state(w, st);
             if (job)
-                run_job(w, job);
-            json_decref(job);
+                start_job(w, job);
             continue;
         }
         if (rc == SR_ECONFLICT) { /* not a coordinator: it runs its jobs itself */
@@ -833,6 +994,7 @@ sr_worker_run(sr_worker *w, sr_worker_ready_fn ready, void *arg, sr_err *err)
         (void)nap(w, backoff);
         backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
     }
+    join_slots(w, true); /* the jobs that run end and post their results first */
     sr_worker_stop(w);
     pthread_join(beat, NULL);
     pthread_mutex_lock(&w->mu);

@@ -507,7 +507,7 @@ apply(const struct raw *r, struct opts *o)
         if (r->store || r->metrics_listen || r->dashboard_dir || r->worker_token ||
             r->module_cache_mb || r->worker_jobs)
             return die_usage("--role keystore holds no store and runs no jobs: --store, "
-                             "--metrics-listen, --dashboard-dir, --worker-token and "
+                             "--metrics-listen, --dashboard-dir, --worker-token, --jobs and "
                              "--module-cache-mb do not apply");
         memcpy(o->allow, r->allow_meas, sizeof(o->allow));
         o->nallow_meas = r->nallow_meas;

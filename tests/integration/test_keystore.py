@@ -135,7 +135,7 @@ def measurement_of(*extra):
 class Keystore:
     """sealrund --role keystore in its own data directory (by PID)."""
 
-    def __init__(self, port, coordinator_url, coordinator_pk, seed, allow, env=None):
+    def __init__(self, port, coordinator_url, coordinator_pk, seed, allow, env=None, extra=()):
         self.data_dir = tempfile.mkdtemp(prefix="sealrun-ks-")
         put_key(self.data_dir, seed)
         self.url = f"http://127.0.0.1:{port}"
@@ -144,6 +144,7 @@ class Keystore:
                      "--coordinator-key", coordinator_pk]
         for m in allow:
             self.args += ["--allow-measurement", m]
+        self.args += list(extra)
         self.env = dict(ENV)
         self.env.update(env or {})
         self.log_path = os.path.join(self.data_dir, "keystore.log")
@@ -222,6 +223,9 @@ class FakeCoordinator:
         self.context = None
         self.audit_ok = True
         self.records = []
+        self.hold = None  # a threading.Event: context answers wait for it
+        self.waiting = 0
+        lock = threading.Lock()
 
         class H(http.server.BaseHTTPRequestHandler):
             def log_message(self, *a):
@@ -237,6 +241,10 @@ class FakeCoordinator:
                                                           "message": "the store is down"}})
                     answer = {"stored": len(body["records"])}
                 else:
+                    if fake.hold is not None:
+                        with lock:
+                            fake.waiting += 1
+                        fake.hold.wait(30)
                     answer = fake.context
                 text = json.dumps(answer, separators=(",", ":"))
                 signature = ed25519_sign(fake.seed, answer_digest(self.path, sig, text)).hex()
@@ -257,6 +265,61 @@ class FakeCoordinator:
     def close(self):
         self.srv.shutdown()
         self.srv.server_close()
+
+
+class KeystoreInflightTest(unittest.TestCase):
+    """The keystore works on at most 16 releases at once: with 16 waiting
+    for the coordinator's context, the 17th is a 429 at once; once they
+    end, a release is taken again."""
+
+    def test_the_17th_release_is_refused(self):
+        import threading
+        coord_seed, ks_seed, worker_seed = os.urandom(32), os.urandom(32), os.urandom(32)
+        fake = FakeCoordinator(coord_seed)
+        fake.context = {"worker": None, "job": None, "lease": None, "secrets": []}
+        ks = Keystore(free_port(), fake.url, pub_hex(coord_seed), ks_seed, ["ab" * 32],
+                      extra=["--request-threads", "32"]).start()
+
+        def release(out):
+            body = json.dumps({"worker_public_key": pub_hex(worker_seed), "job_id": "c" * 32,
+                               "fence": 3, "job_public_key": os.urandom(32).hex(),
+                               "owner": "kim", "runtime": "js", "code_hash": "d" * 64,
+                               "entry_point": "main", "quote": None}).encode()
+            out.append(post(ks.url, "/keystore/release", body,
+                            sign_request(worker_seed, "POST", "/keystore/release", "", body)))
+
+        try:
+            fake.hold = threading.Event()
+            got = []
+            threads = [threading.Thread(target=release, args=(got,)) for _ in range(16)]
+            for t in threads:
+                t.start()
+            deadline = time.time() + 20
+            while time.time() < deadline and fake.waiting < 16:
+                time.sleep(0.05)
+            self.assertEqual(fake.waiting, 16)
+            extra = []
+            release(extra)
+            st, ans = extra[0]
+            self.assertEqual(st, 429, ans)
+            self.assertIn("16 releases are in progress already", ans["error"]["message"])
+            fake.hold.set()
+            for t in threads:
+                t.join(30)
+            self.assertEqual(len(got), 16)
+            # they were worked on (the coordinator knows no such job), none refused for the cap
+            for st, ans in got:
+                self.assertNotEqual(st, 429, ans)
+                self.assertIn("is not registered", ans["error"]["message"])
+            fake.hold = None
+            again = []
+            release(again)
+            self.assertNotEqual(again[0][0], 429, again[0][1])
+        finally:
+            if fake.hold is not None:
+                fake.hold.set()
+            ks.cleanup()
+            fake.close()
 
 
 class KeystoreProtocolTest(unittest.TestCase):

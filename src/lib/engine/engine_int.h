@@ -470,6 +470,16 @@ void sr_engine__keys_audit(sr_engine *eng, const struct sr_engine__keys *keys, c
  * receipt's secret_refs give. */
 void sr_engine__keys_audit_remote(sr_engine *eng, const struct sr_secret_refs *refs,
                                   const json_t *receipt, const char *user, const char *job_id);
+/* Makes the at-rest blob of a secret's version 'version' (*blob owned). */
+typedef sr_status (*sr_engine__blob_fn)(void *arg, uint64_t version, uint8_t **blob, size_t *len,
+                                        sr_err *err);
+/* Writes the owner's secret 'name' at the next version with compare-and-set
+ * on the current one, the blob made by 'make' for that version (the
+ * version is in the blob's AAD, so a lost race makes it again); at most 8
+ * tries, then SR_ECONFLICT. *version the one written. secrets.c */
+sr_status sr_engine__secret_put_cas(sr_engine *eng, const char *owner, const char *name,
+                                    sr_engine__blob_fn make, void *arg, uint64_t *version,
+                                    sr_err *err);
 /* Stores a value under the owner's secret 'name' (the next version). secrets.c */
 sr_status sr_engine__secret_put_raw(sr_engine *eng, const char *owner, const char *name,
                                     const uint8_t *value, size_t len, uint64_t *version,

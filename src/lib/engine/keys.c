@@ -34,32 +34,27 @@ sr_engine__is_key_value(const uint8_t *p, size_t len)
  * at-rest blob for (owner, name, v+1); written with compare-and-set on v
  * (a new key for each try: the version is in the blob's AAD). The private
  * key is never here. */
+struct keystore_key {
+    const struct sr_engine_keystore *ks;
+    const char *owner, *name, *kind;
+    char *pub_hex;
+};
+
+static sr_status
+keystore_key_blob(void *arg, uint64_t version, uint8_t **blob, size_t *len, sr_err *err)
+{
+    const struct keystore_key *a = arg;
+    sr_status rc = a->ks->generate(a->ks->arg, a->owner, a->name, version, a->kind, blob, len,
+                                   a->pub_hex, err);
+    return rc == SR_OK ? rc : sr_err_wrap(err, "generating key '%s' in the keystore", a->name);
+}
+
 static sr_status
 generate_by_keystore(sr_engine *eng, const char *owner, const char *name, const char *kind,
                      uint64_t *version, char pub_hex[131], sr_err *err)
 {
-    const struct sr_engine_keystore *ks = eng->cfg.keystore;
-    for (int attempt = 0; attempt < 8; attempt++) {
-        struct sr_secret_stored cur = {0};
-        sr_status rc = sr_store_secret_get(eng->store, owner, name, &cur, err);
-        if (rc != SR_OK && rc != SR_ENOTFOUND)
-            return rc;
-        uint64_t expected = rc == SR_OK ? cur.version : 0;
-        sr_secret_stored_fini(&cur);
-        uint8_t *blob = NULL;
-        size_t blob_len = 0;
-        rc = ks->generate(ks->arg, owner, name, expected + 1, kind, &blob, &blob_len, pub_hex, err);
-        if (rc != SR_OK)
-            return sr_err_wrap(err, "generating key '%s' in the keystore", name);
-        rc = sr_store_secret_put(eng->store, owner, name, expected, blob, blob_len, sr_now_ms(),
-                                 err);
-        free(blob);
-        if (rc == SR_OK)
-            *version = expected + 1;
-        if (rc != SR_ECONFLICT)
-            return rc;
-    }
-    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again", name);
+    struct keystore_key a = {eng->cfg.keystore, owner, name, kind, pub_hex};
+    return sr_engine__secret_put_cas(eng, owner, name, keystore_key_blob, &a, version, err);
 }
 
 sr_status

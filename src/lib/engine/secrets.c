@@ -97,14 +97,10 @@ sr_engine_secret_pubkey(sr_engine *eng, const char *owner, char **out_b64, sr_er
     return rc == SR_OK ? sr_secret_owner_pk_b64(eng->keys, owner, out_b64, err) : rc;
 }
 
-/* A coordinator with a keystore: the keystore opens the sealed box and
- * makes the blob for version v+1; written with compare-and-set on v, as
- * put_value does. The value is never here. */
-static sr_status
-put_sealed_by_keystore(sr_engine *eng, const char *owner, const char *name, const char *sealed,
-                       uint64_t *version, sr_err *err)
+sr_status
+sr_engine__secret_put_cas(sr_engine *eng, const char *owner, const char *name,
+                          sr_engine__blob_fn make, void *arg, uint64_t *version, sr_err *err)
 {
-    const struct sr_engine_keystore *ks = eng->cfg.keystore;
     for (int attempt = 0; attempt < PUT_RETRIES; attempt++) {
         struct sr_secret_stored cur = {0};
         sr_status rc = sr_store_secret_get(eng->store, owner, name, &cur, err);
@@ -114,7 +110,7 @@ put_sealed_by_keystore(sr_engine *eng, const char *owner, const char *name, cons
         sr_secret_stored_fini(&cur);
         uint8_t *blob = NULL;
         size_t blob_len = 0;
-        rc = ks->seal(ks->arg, owner, name, expected + 1, sealed, &blob, &blob_len, err);
+        rc = make(arg, expected + 1, &blob, &blob_len, err);
         if (rc != SR_OK)
             return rc;
         rc = sr_store_secret_put(eng->store, owner, name, expected, blob, blob_len, sr_now_ms(),
@@ -128,34 +124,51 @@ put_sealed_by_keystore(sr_engine *eng, const char *owner, const char *name, cons
     return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again", name);
 }
 
+/* The blob of a value for version v, encrypted here. */
+struct value_blob {
+    sr_engine *eng;
+    const char *owner, *name;
+    const struct sr_secret_value *v;
+};
+
+static sr_status
+value_blob(void *arg, uint64_t version, uint8_t **blob, size_t *len, sr_err *err)
+{
+    const struct value_blob *a = arg;
+    return sr_secret_encrypt(a->eng->keys, a->owner, a->name, version, a->v->data, a->v->len, blob,
+                             len, err);
+}
+
+/* The blob of a sealed box for version v, made by the keystore (a
+ * coordinator with a keystore: the value is never here). */
+struct sealed_blob {
+    const struct sr_engine_keystore *ks;
+    const char *owner, *name, *sealed;
+};
+
+static sr_status
+sealed_blob(void *arg, uint64_t version, uint8_t **blob, size_t *len, sr_err *err)
+{
+    const struct sealed_blob *a = arg;
+    return a->ks->seal(a->ks->arg, a->owner, a->name, version, a->sealed, blob, len, err);
+}
+
+static sr_status
+put_sealed_by_keystore(sr_engine *eng, const char *owner, const char *name, const char *sealed,
+                       uint64_t *version, sr_err *err)
+{
+    struct sealed_blob a = {eng->cfg.keystore, owner, name, sealed};
+    return sr_engine__secret_put_cas(eng, owner, name, sealed_blob, &a, version, err);
+}
+
 /* Encrypts for version v+1 and writes with compare-and-set on v; retries
  * when another writer came first (the version is in the AAD). */
 static sr_status
 put_value(sr_engine *eng, const char *owner, const char *name, const struct sr_secret_value *v,
           uint64_t *version, sr_err *err)
 {
-    for (int attempt = 0; attempt < PUT_RETRIES; attempt++) {
-        struct sr_secret_stored cur = {0};
-        sr_status rc = sr_store_secret_get(eng->store, owner, name, &cur, err);
-        if (rc != SR_OK && rc != SR_ENOTFOUND)
-            return rc;
-        uint64_t expected = rc == SR_OK ? cur.version : 0;
-        sr_secret_stored_fini(&cur);
-        uint8_t *blob = NULL;
-        size_t blob_len = 0;
-        rc = sr_secret_encrypt(eng->keys, owner, name, expected + 1, v->data, v->len, &blob,
-                               &blob_len, err);
-        if (rc != SR_OK)
-            return rc;
-        rc = sr_store_secret_put(eng->store, owner, name, expected, blob, blob_len, sr_now_ms(),
-                                 err);
-        free(blob);
-        if (rc == SR_OK)
-            *version = expected + 1;
-        if (rc != SR_ECONFLICT)
-            return rc;
-    }
-    return sr_err_set(err, SR_ECONFLICT, "secret '%s' is being changed by others; try again", name);
+    struct value_blob a = {eng, owner, name, v};
+    return sr_engine__secret_put_cas(eng, owner, name, value_blob, &a, version, err);
 }
 
 sr_status

@@ -81,6 +81,15 @@ struct sr_keystore_peer {
     unsigned timeout_s;    /* 0 = SR_KEYSTORE_TIMEOUT_S */
 };
 
+/* The library status an HTTP error status stands for, for the answers
+ * of a coordinator or a keystore (400/413 SR_EINVAL, 401 SR_EDENIED, 403
+ * SR_EFORBIDDEN, 404 SR_ENOTFOUND, 409 SR_ECONFLICT, 429 SR_EBUSY, else
+ * SR_EIO). */
+sr_status sr_keystore_http_status(long http);
+/* A libcurl write callback appending to the sr_buf 'arg' (borrowed), up to
+ * its cap: past it the transfer is aborted. */
+size_t sr_keystore_curl_sink(char *p, size_t size, size_t n, void *arg);
+
 /* One signed request (body may be NULL; query "k=v" or NULL); reads the
  * answer up to max_answer bytes (0 = SR_KEYSTORE_MAX_ANSWER) into secure
  * memory, checks its envelope's signature with the pinned key and on SR_OK

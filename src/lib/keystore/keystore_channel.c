@@ -78,15 +78,15 @@ sr_keystore_request_verify(const uint8_t pk[SR_ED25519_PK_LEN], const char *meth
     return sr_worker_request_verify(pk, d, sig_hex, err);
 }
 
-static size_t
-on_data(char *p, size_t size, size_t n, void *arg)
+size_t
+sr_keystore_curl_sink(char *p, size_t size, size_t n, void *arg)
 {
     sr_buf *b = arg;
     return sr_buf_append(b, p, size * n, NULL) == SR_OK ? size * n : 0; /* over the cap: abort */
 }
 
-static sr_status
-status_of(long http)
+sr_status
+sr_keystore_http_status(long http)
 {
     switch (http) {
     case 400:
@@ -159,7 +159,7 @@ sr_keystore_call(const struct sr_keystore_peer *p, const char *method, const cha
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sr_keystore_curl_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(c, CURLOPT_TIMEOUT,
                      (long)(p->timeout_s ? p->timeout_s : SR_KEYSTORE_TIMEOUT_S));
@@ -195,7 +195,7 @@ sr_keystore_call(const struct sr_keystore_peer *p, const char *method, const cha
         goto out;
     }
     const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
-    rc = sr_err_set(err, http >= 200 && http <= 299 ? SR_EIO : status_of(http),
+    rc = sr_err_set(err, http >= 200 && http <= 299 ? SR_EIO : sr_keystore_http_status(http),
                     "the %s answered %s %s with %ld: %s", p->name, method, path, http,
                     msg ? msg : (ans ? "(no message)" : pe.msg));
 out:

@@ -230,39 +230,9 @@ nap(sr_worker *w, int64_t ms)
     return s;
 }
 
-static size_t
-on_data(char *p, size_t size, size_t n, void *arg)
-{
-    sr_buf *b = arg;
-    return sr_buf_append(b, p, size * n, NULL) == SR_OK ? size * n : 0; /* over the cap: abort */
-}
-
-/* The status a coordinator's HTTP answer stands for. */
-static sr_status
-status_of(long http)
-{
-    switch (http) {
-    case 400:
-    case 413:
-        return SR_EINVAL;
-    case 401:
-        return SR_EDENIED;
-    case 403:
-        return SR_EFORBIDDEN;
-    case 404:
-        return SR_ENOTFOUND;
-    case 409:
-        return SR_ECONFLICT;
-    case 429:
-        return SR_EBUSY;
-    default:
-        return SR_EIO;
-    }
-}
-
 /* One signed request: method path (no query), body (may be NULL). On a 2xx
  * answer *out is its JSON (owned). Otherwise the coordinator's message
- * with the status of its HTTP code (status_of). */
+ * with the status of its HTTP code (sr_keystore_http_status). */
 /* Aborts a transfer once the worker is stopped (a long poll). */
 static int
 on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -321,7 +291,7 @@ call_with(sr_worker *w, const char *method, const char *path, const char *body,
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sr_keystore_curl_sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(co->timeout_s ? co->timeout_s : w->timeout_s));
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -358,7 +328,7 @@ call_with(sr_worker *w, const char *method, const char *path, const char *body,
         goto out;
     }
     const char *msg = json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
-    rc = sr_err_set(err, http >= 200 && http <= 299 ? SR_EIO : status_of(http),
+    rc = sr_err_set(err, http >= 200 && http <= 299 ? SR_EIO : sr_keystore_http_status(http),
                     "the coordinator answered %s %s with %ld: %s", method, path, http,
                     msg ? msg : (ans ? "(no message)" : pe.msg));
     json_decref(ans);

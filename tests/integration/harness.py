@@ -214,6 +214,20 @@ def ed25519_sign(seed, msg):
     return sig.raw
 
 
+def sign_request(seed, method, path, query, body):
+    """The X-Sealrun-* headers of a worker request signed with 'seed'
+    (docs/workers.md: SHA-256 over the domain, method, path, query and time,
+    each NUL-terminated, and the body's SHA-256)."""
+    tm = str(int(time.time() * 1000))
+    h = hashlib.sha256()
+    for part in ("sealrun.worker.request.v1", method, path, query, tm):
+        h.update(part.encode() + b"\0")
+    h.update(hashlib.sha256(body).digest())
+    sig = ed25519_sign(seed, h.digest()).hex()
+    return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
+            "Content-Type": "application/json"}
+
+
 def summary(job):
     """A short description of a job for assertion messages (never the logs)."""
     if not isinstance(job, dict):

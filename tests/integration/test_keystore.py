@@ -38,8 +38,8 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, cli, ed25519_sign, postgres, summary, \
-    worker_token  # noqa: E402
+from harness import SEALRUND, ENV, Daemon, Worker, cli, ed25519_sign, postgres, sign_request, \
+    summary, worker_token  # noqa: E402
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
@@ -79,17 +79,6 @@ def put_key(data_dir, seed):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.write(fd, (seed.hex() + "\n").encode())
     os.close(fd)
-
-
-def sign_request(seed, method, path, query, body):
-    tm = str(int(time.time() * 1000))
-    h = hashlib.sha256()
-    for part in ("sealrun.worker.request.v1", method, path, query, tm):
-        h.update(part.encode() + b"\0")
-    h.update(hashlib.sha256(body).digest())
-    sig = ed25519_sign(seed, h.digest()).hex()
-    return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
-            "Content-Type": "application/json"}
 
 
 def post(url, path, body, headers):

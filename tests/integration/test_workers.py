@@ -37,7 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, ed25519_sign, leb, postgres, \
-    summary, worker_token  # noqa: E402
+    sign_request, summary, worker_token  # noqa: E402
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
@@ -270,18 +270,6 @@ class WorkersTest(unittest.TestCase):
 LEASE_S = 6
 SLOW = ("function main(input) { const t = Date.now(); while (Date.now() - t < input.ms) {} "
         "return {who: input.who, n: input.n}; }")
-
-
-def sign_request(seed, method, path, query, body):
-    """The X-Sealrun-* headers of a worker request signed with 'seed'."""
-    tm = str(int(time.time() * 1000))
-    h = hashlib.sha256()
-    for part in ("sealrun.worker.request.v1", method, path, query, tm):
-        h.update(part.encode() + b"\0")
-    h.update(hashlib.sha256(body).digest())
-    sig = ed25519_sign(seed, h.digest()).hex()
-    return {"X-Sealrun-Time": tm, "X-Sealrun-Signature": sig,
-            "Content-Type": "application/json"}
 
 
 def sign_receipt(seed, receipt):

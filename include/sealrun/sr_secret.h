@@ -349,6 +349,18 @@ struct sr_secret_entry {
     size_t n_http_hosts;
 };
 
+/* An entry as it travels to a worker, its value sealed elsewhere:
+ * {"key", "owner", "name", "version", "binds_code", "sealed_value": sealed_b64,
+ * "hosts"}. Owned (json_decref); NULL when out of memory. */
+json_t *sr_secret_entry_to_json(const struct sr_secret_entry *e, const char *sealed_b64);
+/* The same read back into *e (its value left empty: the caller opens
+ * *sealed_b64, borrowed from s, and sets it), at most max_hosts hosts;
+ * 'bad' (e.g. SR_EINVAL, or SR_EIO from a peer that must know better) with
+ * a message naming 'what' when a member is missing or too long. */
+sr_status sr_secret_entry_from_json(const json_t *s, size_t max_hosts, const char *what,
+                                    sr_status bad, struct sr_secret_entry *e,
+                                    const char **sealed_b64, sr_err *err);
+
 /* The secrets of one job, in reference order. Caller-owned; fini wipes. */
 struct sr_secret_set {
     size_t n;

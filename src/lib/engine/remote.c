@@ -183,19 +183,11 @@ secrets_json(const struct sr_secret_set *set, const uint8_t pk[SR_ED25519_PK_LEN
         char *b64 = NULL;
         if (sr_worker_box_seal(pk, s->value.data, s->value.len, &b64, NULL) != SR_OK)
             b64 = NULL;
-        json_t *hosts = json_array();
-        for (size_t j = 0; hosts && j < s->n_http_hosts; j++)
-            json_array_append_new(hosts, json_string(s->http_hosts[j]));
-        json_t *o = b64 && hosts ? json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:O}", "key", s->key,
-                                             "owner", s->owner, "name", s->name, "version",
-                                             (json_int_t)s->version, "binds_code", s->binds_code,
-                                             "sealed_value", b64, "hosts", hosts)
-                                 : NULL;
+        json_t *o = sr_secret_entry_to_json(s, b64);
         if (b64) {
             sodium_memzero(b64, strlen(b64));
             free(b64);
         }
-        json_decref(hosts);
         if (!o || json_array_append_new(list, o) != 0) {
             json_decref(list);
             return NULL;
@@ -920,30 +912,18 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
 static sr_status
 secret_from_json(const sr_engine *eng, const json_t *s, struct sr_secret_entry *e, sr_err *err)
 {
-    const char *key = str_of(s, "key"), *owner = str_of(s, "owner"), *name = str_of(s, "name");
-    const char *value = str_of(s, "sealed_value");
-    const json_t *hosts = json_object_get(s, "hosts");
-    json_int_t version = json_integer_value(json_object_get(s, "version"));
-    if (!key || !owner || !name || !value || !json_is_array(hosts) ||
-        !json_is_boolean(json_object_get(s, "binds_code")) || version < 1 ||
-        strlen(key) > SR_SECRET_NAME_MAX || strlen(name) > SR_SECRET_NAME_MAX ||
-        strlen(owner) > SR_MAX_USER_NAME || json_array_size(hosts) > REMOTE_MAX_HOSTS)
-        return sr_err_set(err, SR_EINVAL,
-                          "a secret of the job needs 'key', 'owner', 'name', 'version', "
-                          "'binds_code', 'sealed_value' and at most %d 'hosts'",
-                          REMOTE_MAX_HOSTS);
-    (void)snprintf(e->key, sizeof(e->key), "%s", key);
-    (void)snprintf(e->owner, sizeof(e->owner), "%s", owner);
-    (void)snprintf(e->name, sizeof(e->name), "%s", name);
-    e->version = (uint64_t)version;
-    e->binds_code = json_is_true(json_object_get(s, "binds_code"));
+    const char *value = NULL;
+    sr_status rc = sr_secret_entry_from_json(s, REMOTE_MAX_HOSTS, "a secret of the job", SR_EINVAL,
+                                             e, &value, err);
+    if (rc != SR_OK)
+        return rc;
     uint8_t *raw = NULL;
     size_t rlen = 0;
-    sr_status rc = eng->wkey ? sr_worker_key_box_open(eng->wkey, value, &raw, &rlen, err)
-                             : sr_err_set(err, SR_EINVAL, "a worker needs its worker key");
+    rc = eng->wkey ? sr_worker_key_box_open(eng->wkey, value, &raw, &rlen, err)
+                   : sr_err_set(err, SR_EINVAL, "a worker needs its worker key");
     if (rc != SR_OK)
-        return sr_err_wrap(err, "opening secret '%s'", name);
-    if (rc == SR_OK && rlen > SR_SECRET_VALUE_MAX)
+        return sr_err_wrap(err, "opening secret '%s'", e->name);
+    if (rlen > SR_SECRET_VALUE_MAX)
         rc = sr_err_set(err, SR_ELIMIT, "a secret value is %zu bytes, at most %u", rlen,
                         SR_SECRET_VALUE_MAX);
     if (rc == SR_OK)
@@ -952,21 +932,7 @@ secret_from_json(const sr_engine *eng, const json_t *s, struct sr_secret_entry *
         sodium_memzero(raw, rlen);
         free(raw);
     }
-    if (rc != SR_OK)
-        return rc;
-    size_t nh = json_array_size(hosts);
-    if (!nh)
-        return SR_OK;
-    e->http_hosts = calloc(nh, sizeof(*e->http_hosts));
-    if (!e->http_hosts)
-        return sr_err_set(err, SR_ENOMEM, "out of memory for a secret's hosts");
-    for (size_t i = 0; i < nh; i++) {
-        const char *h = json_string_value(json_array_get(hosts, i));
-        if (!h || !(e->http_hosts[i] = strdup(h)))
-            return sr_err_set(err, h ? SR_ENOMEM : SR_EINVAL, "a secret's 'hosts' must be strings");
-        e->n_http_hosts = i + 1;
-    }
-    return SR_OK;
+    return rc;
 }
 
 struct sr_engine_remote_run {

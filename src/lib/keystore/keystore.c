@@ -163,23 +163,14 @@ static sr_status
 released_entry(const json_t *s, const uint8_t pk[32], const uint8_t *sk, struct sr_secret_entry *e,
                sr_err *err)
 {
-    const char *key = str_of(s, "key"), *owner = str_of(s, "owner"), *name = str_of(s, "name");
-    const char *sealed = str_of(s, "sealed_value");
-    const json_t *hosts = json_object_get(s, "hosts");
-    json_int_t version = json_integer_value(json_object_get(s, "version"));
-    if (!key || !owner || !name || !sealed || !json_is_array(hosts) || version < 1 ||
-        strlen(key) > SR_SECRET_NAME_MAX || strlen(name) > SR_SECRET_NAME_MAX ||
-        strlen(owner) > SR_MAX_USER_NAME || json_array_size(hosts) > 256 ||
-        strlen(sealed) > SR_SECRET_SEALED_MAX)
-        return sr_err_set(err, SR_EIO, "a secret the keystore released is malformed");
-    (void)snprintf(e->key, sizeof(e->key), "%s", key);
-    (void)snprintf(e->owner, sizeof(e->owner), "%s", owner);
-    (void)snprintf(e->name, sizeof(e->name), "%s", name);
-    e->version = (uint64_t)version;
-    e->binds_code = json_is_true(json_object_get(s, "binds_code"));
+    const char *sealed = NULL;
+    sr_status rc = sr_secret_entry_from_json(s, 256, "a secret the keystore released", SR_EIO, e,
+                                             &sealed, err);
+    if (rc != SR_OK)
+        return rc;
     uint8_t *box = NULL;
     size_t blen = 0;
-    sr_status rc = sr_base64_decode(sealed, strlen(sealed), &box, &blen, err);
+    rc = sr_base64_decode(sealed, strlen(sealed), &box, &blen, err);
     if (rc != SR_OK)
         return rc;
     if (blen <= crypto_box_SEALBYTES) {
@@ -200,18 +191,7 @@ released_entry(const json_t *s, const uint8_t pk[32], const uint8_t *sk, struct 
         rc = sr_secret_value_set(v, vlen, &e->value, err);
     sodium_free(v);
     free(box);
-    size_t nh = json_array_size(hosts);
-    if (rc != SR_OK || !nh)
-        return rc;
-    if (!(e->http_hosts = calloc(nh, sizeof(*e->http_hosts))))
-        return sr_err_set(err, SR_ENOMEM, "out of memory for a secret's hosts");
-    for (size_t i = 0; i < nh; i++) {
-        const char *h = json_string_value(json_array_get(hosts, i));
-        if (!h || !(e->http_hosts[i] = strdup(h)))
-            return sr_err_set(err, h ? SR_ENOMEM : SR_EIO, "a secret's 'hosts' must be strings");
-        e->n_http_hosts = i + 1;
-    }
-    return SR_OK;
+    return rc;
 }
 
 sr_status
@@ -698,16 +678,8 @@ released(const struct sr_secret_set *set, const uint8_t pk[32])
         if (box && crypto_box_seal(box, s->value.data, s->value.len, pk) == 0)
             b64 = sr_base64_encode(box, blen);
         free(box);
-        json_t *hosts = json_array();
-        for (size_t j = 0; hosts && j < s->n_http_hosts; j++)
-            json_array_append_new(hosts, json_string(s->http_hosts[j]));
-        json_t *o = b64 && hosts ? json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:O}", "key", s->key,
-                                             "owner", s->owner, "name", s->name, "version",
-                                             (json_int_t)s->version, "binds_code", s->binds_code,
-                                             "sealed_value", b64, "hosts", hosts)
-                                 : NULL;
+        json_t *o = sr_secret_entry_to_json(s, b64);
         free(b64);
-        json_decref(hosts);
         if (!o || json_array_append_new(list, o) != 0) {
             json_decref(list);
             return NULL;

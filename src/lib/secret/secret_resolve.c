@@ -279,3 +279,65 @@ out:
     free(set);
     return rc;
 }
+
+json_t *
+sr_secret_entry_to_json(const struct sr_secret_entry *e, const char *sealed_b64)
+{
+    json_t *hosts = json_array();
+    for (size_t j = 0; hosts && j < e->n_http_hosts; j++)
+        if (json_array_append_new(hosts, json_string(e->http_hosts[j])) != 0) {
+            json_decref(hosts);
+            hosts = NULL;
+        }
+    json_t *o =
+        hosts && sealed_b64
+            ? json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:O}", "key", e->key, "owner", e->owner,
+                        "name", e->name, "version", (json_int_t)e->version, "binds_code",
+                        e->binds_code, "sealed_value", sealed_b64, "hosts", hosts)
+            : NULL;
+    json_decref(hosts);
+    return o;
+}
+
+static const char *
+member(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+sr_status
+sr_secret_entry_from_json(const json_t *s, size_t max_hosts, const char *what, sr_status bad,
+                          struct sr_secret_entry *e, const char **sealed_b64, sr_err *err)
+{
+    const char *key = member(s, "key"), *owner = member(s, "owner"), *name = member(s, "name");
+    const char *sealed = member(s, "sealed_value");
+    const json_t *hosts = json_object_get(s, "hosts");
+    json_int_t version = json_integer_value(json_object_get(s, "version"));
+    if (!key || !owner || !name || !sealed || !json_is_array(hosts) ||
+        !json_is_boolean(json_object_get(s, "binds_code")) || version < 1 ||
+        strlen(key) > SR_SECRET_NAME_MAX || strlen(name) > SR_SECRET_NAME_MAX ||
+        strlen(owner) > SR_MAX_USER_NAME || json_array_size(hosts) > max_hosts ||
+        strlen(sealed) > SR_SECRET_SEALED_MAX)
+        return sr_err_set(err, bad,
+                          "%s needs 'key', 'owner', 'name', 'version', 'binds_code', "
+                          "'sealed_value' (at most %u characters) and at most %zu 'hosts'",
+                          what, (unsigned)SR_SECRET_SEALED_MAX, max_hosts);
+    (void)snprintf(e->key, sizeof(e->key), "%s", key);
+    (void)snprintf(e->owner, sizeof(e->owner), "%s", owner);
+    (void)snprintf(e->name, sizeof(e->name), "%s", name);
+    e->version = (uint64_t)version;
+    e->binds_code = json_is_true(json_object_get(s, "binds_code"));
+    *sealed_b64 = sealed;
+    size_t nh = json_array_size(hosts);
+    if (!nh)
+        return SR_OK;
+    if (!(e->http_hosts = calloc(nh, sizeof(*e->http_hosts))))
+        return sr_err_set(err, SR_ENOMEM, "out of memory for a secret's hosts");
+    for (size_t i = 0; i < nh; i++) {
+        const char *h = json_string_value(json_array_get(hosts, i));
+        if (!h || !(e->http_hosts[i] = strdup(h)))
+            return sr_err_set(err, h ? SR_ENOMEM : bad, "%s: 'hosts' must be strings", what);
+        e->n_http_hosts = i + 1;
+    }
+    return SR_OK;
+}

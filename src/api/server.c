@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@ struct sr_server {
     sr_server__lane *gate_lane; /* token checks and everything unauthenticated */
     struct sr_server__conns conns;
     uint16_t port;
+    atomic_bool stopping; /* sr_server_free began: new connections are refused */
 };
 
 enum stage {
@@ -569,6 +571,8 @@ accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
     (void)addr;
     (void)addrlen;
     sr_server *srv = cls;
+    if (atomic_load(&srv->stopping))
+        return MHD_NO;
     return sr_server__conn_admit(&srv->conns) ? MHD_YES : MHD_NO;
 }
 
@@ -737,16 +741,18 @@ sr_server_free(sr_server *srv)
 {
     if (!srv)
         return;
-    /* No new connections; requests already queued or running finish (later
-     * ones get 503), so no connection is suspended, as MHD_stop_daemon
-     * requires; their answers are given a moment to leave, since stopping
-     * closes every connection as it stands. */
-    MHD_socket lfd = MHD_quiesce_daemon(srv->mhd);
+    /* No new connections (the accept policy refuses them from now on);
+     * requests already queued or running finish (later ones get 503), so no
+     * connection is suspended, as MHD_stop_daemon requires; their answers
+     * are given a moment to leave, since stopping closes every connection as
+     * it stands. Not MHD_quiesce_daemon: with a thread pool on epoll it races
+     * the pool's threads taking the listening socket out of their epoll sets
+     * and aborts the process ("Failed to remove listen FD from epoll set",
+     * libmicrohttpd 0.9.75, seen at a SIGTERM). */
+    atomic_store(&srv->stopping, true);
     sr_server__lane_stop(srv->gate_lane);
     sr_server__lane_stop(srv->main_lane);
     sr_server__conns_drain(&srv->conns, SR_SERVER_DRAIN_MS);
     MHD_stop_daemon(srv->mhd);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
     server_free_parts(srv);
 }

@@ -85,6 +85,9 @@ void sr_api__account_credit(sr_api *api, const struct sr_api__call *c,
                             struct sr_api_response *resp);
 void sr_api__estimate(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
 /* Remote workers (route_workers.c; docs/workers.md). */
+/* The decoded query of req as a signed request states it: "k=v" joined by
+ * '&', into out (cap bytes); false when it does not fit. */
+bool sr_api__signed_query(const struct sr_api_request *req, char *out, size_t cap);
 void sr_api__worker_register(sr_api *api, const struct sr_api__call *c,
                              struct sr_api_response *resp);
 void sr_api__worker_heartbeat(sr_api *api, const struct sr_api__call *c,

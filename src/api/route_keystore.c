@@ -45,22 +45,6 @@ sr_api__keystore_channel(const sr_api *api, const char *path)
     return api->keystore || (api->coordinator_key && strncmp(path, "/keystore/", 10) == 0);
 }
 
-/* The decoded query as it was signed: "k=v" joined by '&'. */
-static bool
-query_text(const struct sr_api_request *req, char *out, size_t cap)
-{
-    size_t at = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < req->nquery; i++) {
-        int w = snprintf(out + at, cap - at, "%s%s=%s", i ? "&" : "", req->query[i].key,
-                         req->query[i].value);
-        if (w < 0 || (size_t)w >= cap - at)
-            return false;
-        at += (size_t)w;
-    }
-    return true;
-}
-
 static const char *
 query_value(const struct sr_api_request *req, const char *key)
 {
@@ -87,7 +71,7 @@ sr_api__dispatch_keystore(sr_api *api, const struct sr_api_request *req,
 {
     char query[QUERY_TEXT_MAX];
     sr_err e = {0};
-    if (!query_text(req, query, sizeof(query))) {
+    if (!sr_api__signed_query(req, query, sizeof(query))) {
         sr_api__reply(resp, SR_EINVAL, "query string too long for a keystore request", "keystore");
         return;
     }

@@ -65,9 +65,8 @@ worker_json(const struct sr_worker_row *w)
                      time_or_null(w->seen_at_ms), "revoked_at", time_or_null(w->revoked_at_ms));
 }
 
-/* The decoded query as the worker signed it: "k=v" joined by '&'. */
-static bool
-query_text(const struct sr_api_request *req, char *out, size_t cap)
+bool
+sr_api__signed_query(const struct sr_api_request *req, char *out, size_t cap)
 {
     size_t at = 0;
     out[0] = '\0';
@@ -167,7 +166,7 @@ worker_signed(const struct sr_api_request *req, const uint8_t *pk, const struct 
         pk = reg;
     }
     char query[QUERY_TEXT_MAX];
-    if (!query_text(req, query, sizeof(query))) {
+    if (!sr_api__signed_query(req, query, sizeof(query))) {
         sr_api__reply(resp, SR_EINVAL, "query string too long for a worker request",
                       "authenticating a worker");
         return false;

@@ -53,6 +53,22 @@ is_hex(const char *s, size_t n)
 
 /* ---- the coordinator's and the worker's side ---- */
 
+/* POSTs the JSON b (taken: decref'd here; NULL is out of memory) to p's
+ * 'path' and gives the checked answer in *a (owned), up to max_answer
+ * bytes (0: SR_KEYSTORE_MAX_ANSWER); 'what' names the request. */
+static sr_status
+post(const struct sr_keystore_peer *p, const char *path, json_t *b, size_t max_answer,
+     const char *what, json_t **a, sr_err *err)
+{
+    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
+    json_decref(b);
+    if (!body)
+        return sr_err_set(err, SR_ENOMEM, "out of memory for %s", what);
+    sr_status rc = sr_keystore_call(p, "POST", path, NULL, body, max_answer, a, err);
+    free(body);
+    return rc;
+}
+
 sr_status
 sr_keystore_pubkey(const struct sr_keystore_peer *p, const char *owner, char **out_b64, sr_err *err)
 {
@@ -83,13 +99,8 @@ sr_keystore_seal(const struct sr_keystore_peer *p, const char *owner, const char
 {
     json_t *b = json_pack("{s:s, s:s, s:I, s:s}", "owner", owner, "name", name, "version",
                           (json_int_t)version, "sealed", sealed_b64);
-    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
-    json_decref(b);
-    if (!body)
-        return sr_err_set(err, SR_ENOMEM, "out of memory for a seal request");
     json_t *a = NULL;
-    sr_status rc = sr_keystore_call(p, "POST", "/keystore/seal", NULL, body, 0, &a, err);
-    free(body);
+    sr_status rc = post(p, "/keystore/seal", b, 0, "a seal request", &a, err);
     if (rc != SR_OK)
         return rc;
     const char *bb = str_of(a, "blob");
@@ -108,13 +119,8 @@ sr_keystore_generate(const struct sr_keystore_peer *p, const char *owner, const 
 {
     json_t *b = json_pack("{s:s, s:s, s:I, s:s}", "owner", owner, "name", name, "version",
                           (json_int_t)version, "kind", kind);
-    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
-    json_decref(b);
-    if (!body)
-        return sr_err_set(err, SR_ENOMEM, "out of memory for a generate request");
     json_t *a = NULL;
-    sr_status rc = sr_keystore_call(p, "POST", "/keystore/generate", NULL, body, 0, &a, err);
-    free(body);
+    sr_status rc = post(p, "/keystore/generate", b, 0, "a generate request", &a, err);
     if (rc != SR_OK)
         return rc;
     const char *bb = str_of(a, "blob"), *pk = str_of(a, "public_key");
@@ -213,13 +219,9 @@ sr_keystore_release(const struct sr_keystore_peer *p, const struct sr_keystore_j
                   "owner", job->owner, "runtime", job->runtime, "code_hash", job->code_hash_hex,
                   "entry_point", job->entry_point ? json_string(job->entry_point) : json_null(),
                   "quote", job->quote_b64 ? json_string(job->quote_b64) : json_null());
-    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
-    json_decref(b);
     json_t *a = NULL;
-    sr_status rc = body ? sr_keystore_call(p, "POST", "/keystore/release", NULL, body,
-                                           SR_KEYSTORE_MAX_SECRETS_ANSWER, &a, err)
-                        : sr_err_set(err, SR_ENOMEM, "out of memory for a release request");
-    free(body);
+    sr_status rc = post(p, "/keystore/release", b, SR_KEYSTORE_MAX_SECRETS_ANSWER,
+                        "a release request", &a, err);
     struct sr_secret_set got;
     memset(&got, 0, sizeof(got));
     const json_t *list = json_object_get(a, "secrets");
@@ -495,25 +497,27 @@ record(void *arg, const struct sr_secret_audit *a, sr_err *err)
     return SR_OK;
 }
 
+/* The keystore's view of its coordinator: its URL and pinned key. */
+static struct sr_keystore_peer
+coordinator_peer(const sr_keystore *ks)
+{
+    return (struct sr_keystore_peer){.url = ks->coordinator,
+                                     .key = ks->key,
+                                     .pinned = ks->coordinator_pk,
+                                     .name = "coordinator",
+                                     .timeout_s = ks->timeout_s};
+}
+
 /* Posts the records to the coordinator's audit. */
 static sr_status
 post_audit(struct release *r, sr_err *err)
 {
     if (!json_array_size(r->records))
         return SR_OK;
-    json_t *b = json_pack("{s:O}", "records", r->records);
-    char *body = b ? sr_json_dumps(b, JSON_COMPACT) : NULL;
-    json_decref(b);
-    if (!body)
-        return sr_err_set(err, SR_ENOMEM, "out of memory for the audit");
-    const struct sr_keystore_peer p = {.url = r->ks->coordinator,
-                                       .key = r->ks->key,
-                                       .pinned = r->ks->coordinator_pk,
-                                       .name = "coordinator",
-                                       .timeout_s = r->ks->timeout_s};
+    const struct sr_keystore_peer p = coordinator_peer(r->ks);
     json_t *a = NULL;
-    sr_status rc = sr_keystore_call(&p, "POST", "/keystore/audit", NULL, body, 0, &a, err);
-    free(body);
+    sr_status rc = post(&p, "/keystore/audit", json_pack("{s:O}", "records", r->records), 0,
+                        "the audit", &a, err);
     json_decref(a);
     return rc;
 }
@@ -694,19 +698,9 @@ context_of(sr_keystore *ks, const json_t *b, json_t **ctx, sr_err *err)
     json_t *q =
         json_pack("{s:O, s:O, s:O}", "worker_public_key", json_object_get(b, "worker_public_key"),
                   "job_id", json_object_get(b, "job_id"), "fence", json_object_get(b, "fence"));
-    char *body = q ? sr_json_dumps(q, JSON_COMPACT) : NULL;
-    json_decref(q);
-    if (!body)
-        return sr_err_set(err, SR_ENOMEM, "out of memory for a context request");
-    const struct sr_keystore_peer p = {.url = ks->coordinator,
-                                       .key = ks->key,
-                                       .pinned = ks->coordinator_pk,
-                                       .name = "coordinator",
-                                       .timeout_s = ks->timeout_s};
-    sr_status rc = sr_keystore_call(&p, "POST", "/keystore/context", NULL, body,
-                                    SR_KEYSTORE_MAX_SECRETS_ANSWER, ctx, err);
-    free(body);
-    return rc;
+    const struct sr_keystore_peer p = coordinator_peer(ks);
+    return post(&p, "/keystore/context", q, SR_KEYSTORE_MAX_SECRETS_ANSWER, "a context request",
+                ctx, err);
 }
 
 static sr_status

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include "sealrun/sr_err.h"
 
 /* *out = a * b; false (and *out untouched) on overflow. */
@@ -47,6 +48,9 @@ sr_status sr_base64_decode(const char *s, size_t s_len, uint8_t **out, size_t *o
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t sr_now_ms(void);
+/* The CLOCK_REALTIME instant ms milliseconds from now, for
+ * pthread_cond_timedwait. */
+void sr_deadline_in_ms(int64_t ms, struct timespec *ts);
 /* Microseconds of CLOCK_MONOTONIC. */
 int64_t sr_mono_us(void);
 /* RFC 3339 UTC with milliseconds ("2026-11-21T10:00:00.123Z") into out[32]. */

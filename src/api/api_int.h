@@ -84,6 +84,8 @@ void sr_api__account(sr_api *api, const struct sr_api__call *c, struct sr_api_re
 void sr_api__account_credit(sr_api *api, const struct sr_api__call *c,
                             struct sr_api_response *resp);
 void sr_api__estimate(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp);
+/* The value of query parameter 'key' of req (borrowed), or NULL. router.c */
+const char *sr_api__query_value(const struct sr_api_request *req, const char *key);
 /* Remote workers (route_workers.c; docs/workers.md). */
 /* The decoded query of req as a signed request states it: "k=v" joined by
  * '&', into out (cap bytes); false when it does not fit. */

@@ -18,20 +18,11 @@
 #include "sealrun/sr_scope.h"
 #include "sealrun/sr_util.h"
 
-static const char *
-query_value(const struct sr_api_request *req, const char *key)
-{
-    for (size_t i = 0; i < req->nquery; i++)
-        if (strcmp(req->query[i].key, key) == 0)
-            return req->query[i].value;
-    return NULL;
-}
-
 void
 sr_api__account(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
     const struct sr_api_request *req = c->req;
-    const char *user = query_value(req, "user");
+    const char *user = sr_api__query_value(req, "user");
     if (user && !sr_is_user_name(user)) {
         sr_api__reply(resp, SR_EINVAL,
                       "query parameter 'user' must be a user name (1..64 characters of A-Z a-z "

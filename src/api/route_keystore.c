@@ -45,15 +45,6 @@ sr_api__keystore_channel(const sr_api *api, const char *path)
     return api->keystore || (api->coordinator_key && strncmp(path, "/keystore/", 10) == 0);
 }
 
-static const char *
-query_value(const struct sr_api_request *req, const char *key)
-{
-    for (size_t i = 0; i < req->nquery; i++)
-        if (strcmp(req->query[i].key, key) == 0)
-            return req->query[i].value;
-    return NULL;
-}
-
 static void
 reply_err(const struct sr_api_request *req, struct sr_api_response *resp, const sr_err *e,
           const char *what)
@@ -78,7 +69,7 @@ sr_api__dispatch_keystore(sr_api *api, const struct sr_api_request *req,
     const struct sr_keystore_request kr = {.method = req->method,
                                            .path = req->path,
                                            .query = query,
-                                           .owner = query_value(req, "owner"),
+                                           .owner = sr_api__query_value(req, "owner"),
                                            .time_text = req->worker_time,
                                            .signature = req->worker_signature,
                                            .body = req->body,

@@ -65,15 +65,6 @@ token_json(const struct sr_token_row *r, int64_t now_ms)
                      "revoked_at", time_or_null(r->revoked_at_ms));
 }
 
-static const char *
-query_value(const struct sr_api_request *req, const char *key)
-{
-    for (size_t i = 0; i < req->nquery; i++)
-        if (strcmp(req->query[i].key, key) == 0)
-            return req->query[i].value;
-    return NULL;
-}
-
 static void
 free_rows(struct sr_token_row *rows, size_t n)
 {
@@ -98,7 +89,7 @@ own_or_admin(const struct sr_api__call *c, const char *user, const char *doing,
 void
 sr_api__tokens_list(sr_api *api, const struct sr_api__call *c, struct sr_api_response *resp)
 {
-    const char *user = query_value(c->req, "user");
+    const char *user = sr_api__query_value(c->req, "user");
     if (user && !sr_is_user_name(user)) {
         sr_api__reply(resp, SR_EINVAL,
                       "query parameter 'user' must be a user name (1..64 characters of A-Z a-z "

@@ -414,15 +414,6 @@ sr_api__worker_heartbeat(sr_api *api, const struct sr_api__call *c, struct sr_ap
                   "heartbeat_s", SR_WORKER_HEARTBEAT_S, "lost", lost);
 }
 
-static const char *
-query_value(const struct sr_api_request *req, const char *key)
-{
-    for (size_t i = 0; i < req->nquery; i++)
-        if (strcmp(req->query[i].key, key) == 0)
-            return req->query[i].value;
-    return NULL;
-}
-
 /* A polling worker may still get a job: its token is neither revoked nor
  * draining now (asked before each claim while the poll waits). */
 struct poll_check {
@@ -493,14 +484,14 @@ sr_api__worker_jobs(sr_api *api, const struct sr_api__call *c, struct sr_api_res
         return;
     int64_t wait_s = 0;
     sr_err e = {0};
-    const char *q = query_value(c->req, "wait");
+    const char *q = sr_api__query_value(c->req, "wait");
     if (q &&
         sr_parse_i64(q, 0, SR_WORKER_MAX_WAIT_S, "query parameter 'wait'", &wait_s, &e) != SR_OK) {
         sr_api__reply_status(resp, &e, "a worker's poll");
         return;
     }
     int64_t takes = 1;
-    q = query_value(c->req, "jobs");
+    q = sr_api__query_value(c->req, "jobs");
     if (q && sr_parse_i64(q, 1, SR_ENGINE_WORKER_MAX_JOBS, "query parameter 'jobs'", &takes, &e) !=
                  SR_OK) {
         sr_api__reply_status(resp, &e, "a worker's poll");

@@ -771,3 +771,12 @@ sr_api_dispatch(sr_api *api, const struct sr_api_request *req, struct sr_api_res
     }
     sr_metrics_http(req->method, NULL, resp->status);
 }
+
+const char *
+sr_api__query_value(const struct sr_api_request *req, const char *key)
+{
+    for (size_t i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, key) == 0)
+            return req->query[i].value;
+    return NULL;
+}

@@ -228,6 +228,22 @@ def sign_request(seed, method, path, query, body):
             "Content-Type": "application/json"}
 
 
+def http_json(url, method, body=None, headers=None, token=None):
+    """One request to url: (status, the answer's JSON or None), HTTP errors
+    included; body bytes or None."""
+    req = urllib.request.Request(url, data=body, method=method)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        text = e.read()
+        return e.code, json.loads(text) if text else None
+
+
 def summary(job):
     """A short description of a job for assertion messages (never the logs)."""
     if not isinstance(job, dict):

@@ -34,12 +34,10 @@ import sys
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, cli, ed25519_sign, postgres, sign_request, \
-    summary, worker_token  # noqa: E402
+from harness import SEALRUND, ENV, Daemon, Worker, cli, ed25519_sign, http_json, postgres, \
+    sign_request, summary, worker_token  # noqa: E402
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
@@ -82,13 +80,7 @@ def put_key(data_dir, seed):
 
 
 def post(url, path, body, headers):
-    req = urllib.request.Request(url + path, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        return e.code, json.loads(text) if text else None
+    return http_json(url + path, "POST", body, headers)
 
 
 def measurement_of(*extra):
@@ -331,12 +323,9 @@ class KeystoreProtocolTest(unittest.TestCase):
             def call(method, path, query, body, seed=coord_seed):
                 h = sign_request(seed, method, path, query, body or b"")
                 url = ks.url + path + ("?" + query if query else "")
-                req = urllib.request.Request(url, data=body, method=method, headers=h)
-                try:
-                    with urllib.request.urlopen(req, timeout=30) as r:
-                        env = json.loads(r.read())
-                except urllib.error.HTTPError as e:
-                    return e.code, json.loads(e.read())
+                st, env = http_json(url, method, body, h)
+                if st != 200:
+                    return st, env
                 d = answer_digest(path, h["X-Sealrun-Signature"], env["answer"])
                 self.assertEqual(
                     lib.crypto_sign_verify_detached(bytes.fromhex(env["signature"]), d,

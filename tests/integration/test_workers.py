@@ -32,12 +32,10 @@ import os
 import sys
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, ed25519_sign, leb, postgres, \
-    sign_request, summary, worker_token  # noqa: E402
+from harness import SEALRUND, ENV, Daemon, Worker, canonical, cli, ed25519_sign, http_json, leb, \
+    postgres, sign_request, summary, worker_token  # noqa: E402
 
 import base64  # noqa: E402
 import hashlib  # noqa: E402
@@ -56,17 +54,7 @@ def admin_token(d):
 
 
 def raw(d, method, path, token=None, headers=None, body=None):
-    req = urllib.request.Request(d.url + path, data=body, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        return e.code, json.loads(text) if text else None
+    return http_json(d.url + path, method, body, headers, token)
 
 
 def workers(d, tok):

@@ -201,6 +201,15 @@ sr_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void
+sr_deadline_in_ms(int64_t ms, struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    int64_t ns = (int64_t)ts->tv_nsec + (ms % 1000) * 1000000;
+    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
+    ts->tv_nsec = (long)(ns % 1000000000);
+}
+
 int64_t
 sr_mono_us(void)
 {

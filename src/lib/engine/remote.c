@@ -45,15 +45,6 @@ sr_engine_worker_holder(const uint8_t pk[SR_ED25519_PK_LEN], char out[SR_ID_HEX_
     sr_hex_encode(h, SR_ID_HEX_LEN / 2, out);
 }
 
-static void
-deadline_ts(int64_t ms, struct timespec *ts)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    int64_t ns = (int64_t)ts->tv_nsec + (ms % 1000) * 1000000;
-    ts->tv_sec += (time_t)(ms / 1000 + ns / 1000000000);
-    ts->tv_nsec = (long)(ns % 1000000000);
-}
-
 /* ---- the coordinator's list of jobs handed out (under mu) ---- */
 
 static unsigned
@@ -387,7 +378,7 @@ sr_engine_worker_claim(sr_engine *eng, const uint8_t pk[SR_ED25519_PK_LEN], unsi
         if (left <= 0)
             break;
         struct timespec ts;
-        deadline_ts(left < POLL_SLICE_MS ? left : POLL_SLICE_MS, &ts);
+        sr_deadline_in_ms(left < POLL_SLICE_MS ? left : POLL_SLICE_MS, &ts);
         pthread_mutex_lock(&eng->mu);
         bool stop = eng->stopping || eng->polls_closed;
         if (!stop && eng->qgen == gen)
@@ -893,7 +884,7 @@ sr_engine__remote_execute(sr_engine *eng, const char *owner, const struct sr_job
                               "it ends",
                               id, id);
         struct timespec ts;
-        deadline_ts(left < SYNC_SLICE_MS ? left : SYNC_SLICE_MS, &ts);
+        sr_deadline_in_ms(left < SYNC_SLICE_MS ? left : SYNC_SLICE_MS, &ts);
         pthread_mutex_lock(&eng->mu);
         bool stop = eng->stopping || eng->polls_closed;
         if (!stop && eng->done_gen == gen)

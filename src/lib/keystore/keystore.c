@@ -343,19 +343,45 @@ serve_pubkey(sr_keystore *ks, const struct sr_keystore_request *req, json_t **ou
     return rc;
 }
 
+/* The owner, name and version (>= 1) a seal or generate request writes,
+ * and its own member 'what' ('route' names the request in the error). */
+static sr_status
+target_of(const json_t *b, const char *route, const char *what, const char **owner,
+          const char **name, const char **member, json_int_t *version, sr_err *err)
+{
+    *owner = str_of(b, "owner");
+    *name = str_of(b, "name");
+    *member = str_of(b, what);
+    *version = json_integer_value(json_object_get(b, "version"));
+    if (!*owner || !*name || !*member || *version < 1)
+        return sr_err_set(err, SR_EINVAL,
+                          "POST %s needs 'owner', 'name', 'version' (>= 1) and '%s'", route, what);
+    sr_status rc = sr_secret_owner_check(*owner, strlen(*owner), err);
+    return rc == SR_OK ? sr_secret_name_check(*name, strlen(*name), err) : rc;
+}
+
+/* v encrypted at rest for (owner, name, version), as base64 (owned). */
+static sr_status
+at_rest_b64(const sr_keystore *ks, const char *owner, const char *name, json_int_t version,
+            const struct sr_secret_value *v, char **out, sr_err *err)
+{
+    uint8_t *blob = NULL;
+    size_t blen = 0;
+    sr_status rc = sr_secret_encrypt(ks->keys, owner, name, (uint64_t)version, v->data, v->len,
+                                     &blob, &blen, err);
+    if (rc != SR_OK)
+        return rc;
+    *out = sr_base64_encode(blob, blen);
+    free(blob);
+    return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory for an at-rest blob");
+}
+
 static sr_status
 serve_seal(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
 {
-    const char *owner = str_of(b, "owner"), *name = str_of(b, "name"),
-               *sealed = str_of(b, "sealed");
-    json_int_t version = json_integer_value(json_object_get(b, "version"));
-    if (!owner || !name || !sealed || version < 1)
-        return sr_err_set(err, SR_EINVAL,
-                          "POST /keystore/seal needs 'owner', 'name', 'version' (>= 1) and "
-                          "'sealed'");
-    sr_status rc = sr_secret_owner_check(owner, strlen(owner), err);
-    if (rc == SR_OK)
-        rc = sr_secret_name_check(name, strlen(name), err);
+    const char *owner, *name, *sealed;
+    json_int_t version;
+    sr_status rc = target_of(b, "/keystore/seal", "sealed", &owner, &name, &sealed, &version, err);
     if (rc != SR_OK)
         return rc;
     struct sr_secret_value v = {0};
@@ -365,19 +391,14 @@ serve_seal(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
                         "values that begin with 'sealrun.key.v1:' are the service's generated "
                         "keys: make one with POST /secrets/%s/generate",
                         name);
-    uint8_t *blob = NULL;
-    size_t blen = 0;
+    char *bb = NULL;
     if (rc == SR_OK)
-        rc = sr_secret_encrypt(ks->keys, owner, name, (uint64_t)version, v.data, v.len, &blob,
-                               &blen, err);
+        rc = at_rest_b64(ks, owner, name, version, &v, &bb, err);
     sr_secret_value_fini(&v);
     if (rc != SR_OK)
         return rc;
-    char *bb = sr_base64_encode(blob, blen);
-    free(blob);
-    *out = bb ? json_pack("{s:s, s:s, s:I, s:s}", "owner", owner, "name", name, "version",
-                          (json_int_t)version, "blob", bb)
-              : NULL;
+    *out = json_pack("{s:s, s:s, s:I, s:s}", "owner", owner, "name", name, "version",
+                     (json_int_t)version, "blob", bb);
     free(bb);
     return *out ? SR_OK : sr_err_set(err, SR_ENOMEM, "out of memory for an at-rest blob");
 }
@@ -387,34 +408,24 @@ serve_seal(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
 static sr_status
 serve_generate(sr_keystore *ks, const json_t *b, json_t **out, sr_err *err)
 {
-    const char *owner = str_of(b, "owner"), *name = str_of(b, "name"), *kind = str_of(b, "kind");
-    json_int_t version = json_integer_value(json_object_get(b, "version"));
-    if (!owner || !name || !kind || version < 1)
-        return sr_err_set(err, SR_EINVAL,
-                          "POST /keystore/generate needs 'owner', 'name', 'version' (>= 1) and "
-                          "'kind'");
-    sr_status rc = sr_secret_owner_check(owner, strlen(owner), err);
-    if (rc == SR_OK)
-        rc = sr_secret_name_check(name, strlen(name), err);
+    const char *owner, *name, *kind;
+    json_int_t version;
+    sr_status rc = target_of(b, "/keystore/generate", "kind", &owner, &name, &kind, &version, err);
     struct sr_secret_value v = {0};
     uint8_t pub[65];
     size_t pub_len = 0;
     if (rc == SR_OK)
         rc = sr_secret_key_generate(kind, &v, pub, &pub_len, err);
-    uint8_t *blob = NULL;
-    size_t blen = 0;
+    char *bb = NULL;
     if (rc == SR_OK)
-        rc = sr_secret_encrypt(ks->keys, owner, name, (uint64_t)version, v.data, v.len, &blob,
-                               &blen, err);
+        rc = at_rest_b64(ks, owner, name, version, &v, &bb, err);
     sr_secret_value_fini(&v);
     if (rc != SR_OK)
         return rc;
-    char *bb = sr_base64_encode(blob, blen), pub_hex[131];
-    free(blob);
+    char pub_hex[131];
     sr_hex_encode(pub, pub_len, pub_hex);
-    *out = bb ? json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "owner", owner, "name", name, "version",
-                          (json_int_t)version, "kind", kind, "public_key", pub_hex, "blob", bb)
-              : NULL;
+    *out = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "owner", owner, "name", name, "version",
+                     (json_int_t)version, "kind", kind, "public_key", pub_hex, "blob", bb);
     free(bb);
     if (*out)
         sr_log(SR_LOG_INFO, "keystore", "generated a %s key for %s's secret '%s' version %lld",

@@ -194,13 +194,7 @@ static int
 nap_beat(sr_worker *w, int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    sr_deadline_in_ms(ms, &ts);
     pthread_mutex_lock(&w->mu);
     while (!w->stop && !w->kick && pthread_cond_timedwait(&w->wake, &w->mu, &ts) == 0)
         ;
@@ -215,13 +209,7 @@ static bool
 nap(sr_worker *w, int64_t ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    sr_deadline_in_ms(ms, &ts);
     pthread_mutex_lock(&w->mu);
     while (!w->stop && pthread_cond_timedwait(&w->wake, &w->mu, &ts) == 0)
         ;
